@@ -1,0 +1,80 @@
+//! The assembler interface: build the pattern once, fill values into it many times.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::Result;
+use crate::form::EllipticForm;
+use crate::mesh::MeshView;
+use crate::sparse::{CsrMatrix, SparsityPattern};
+
+/// A matrix and its right-hand side.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LinearSystem {
+    /// The system matrix.
+    pub matrix: CsrMatrix,
+    /// The right-hand side.
+    pub rhs: Vec<f64>,
+}
+
+impl LinearSystem {
+    /// A zero system on `pattern`.
+    pub fn zeros(pattern: std::sync::Arc<SparsityPattern>) -> Self {
+        let n = pattern.nrows();
+        Self {
+            matrix: CsrMatrix::zeros(pattern),
+            rhs: vec![0.0; n],
+        }
+    }
+}
+
+/// What an assembly pass did.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct AssemblyStats {
+    /// Name of the assembler.
+    pub assembler: String,
+    /// Whether cells were processed in parallel.
+    pub parallel: bool,
+    /// Threads used.
+    pub threads: usize,
+    /// Cells integrated.
+    pub cells: usize,
+    /// Boundary facets integrated (Neumann and Robin terms).
+    pub boundary_facets: usize,
+    /// Field evaluations at quadrature points.
+    pub field_evaluations: usize,
+}
+
+/// Assembles the finite element system of an [`EllipticForm`] on a mesh.
+///
+/// Contract: [`Assembler::pattern`] depends only on the mesh; [`Assembler::assemble_into`] overwrites
+/// every value of `system` (matrix and right-hand side) and must not change its pattern. Dirichlet
+/// conditions are not applied here (see `femscale-assembly`'s `DirichletConditions`), so that one
+/// assembled operator can serve several sets of boundary values.
+pub trait Assembler: Send + Sync + fmt::Debug {
+    /// A short name for reports (`serial`, `parallel`).
+    fn name(&self) -> &'static str;
+
+    /// Whether this assembler processes cells on several threads.
+    fn is_parallel(&self) -> bool;
+
+    /// The pattern of the global matrix: entry `(i, j)` for every pair of nodes sharing a cell.
+    ///
+    /// # Errors
+    /// If the mesh is inconsistent (node indices out of range).
+    fn pattern(&self, mesh: &MeshView<'_>) -> Result<SparsityPattern>;
+
+    /// Fills the matrix and right-hand side of `form` on `mesh` into `system`, whose pattern
+    /// must come from [`Assembler::pattern`] on the same mesh.
+    ///
+    /// # Errors
+    /// If a boundary condition names an unknown part or the pattern does not fit the mesh.
+    fn assemble_into(
+        &self,
+        mesh: &MeshView<'_>,
+        form: &EllipticForm,
+        system: &mut LinearSystem,
+    ) -> Result<AssemblyStats>;
+}

@@ -1,0 +1,232 @@
+//! Typed errors. Every variant carries the data a caller needs to react or to explain.
+
+use std::path::PathBuf;
+
+use crate::report::SolveReport;
+
+/// Result alias with femscale's [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Errors from linear solvers and preconditioners.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum SolveError {
+    /// Matrix and vectors do not fit together.
+    #[error("dimension mismatch: matrix is {rows}x{cols}, vector has {len} entries")]
+    DimensionMismatch {
+        /// Matrix rows.
+        rows: usize,
+        /// Matrix columns.
+        cols: usize,
+        /// Offending vector length.
+        len: usize,
+    },
+    /// The iteration ended without meeting the tolerance.
+    #[error(
+        "{} did not converge in {} iterations (relative residual {:.3e}, tolerance {:.1e})",
+        .report.solver, .report.iterations, .report.final_relative_residual, .report.tolerance
+    )]
+    NotConverged {
+        /// What the solve did, including the residual history.
+        report: Box<SolveReport>,
+    },
+    /// A Krylov method hit a zero or non-finite scalar it must divide by.
+    #[error("breakdown in {method} at iteration {}: {detail}", .report.iterations)]
+    Breakdown {
+        /// The method that broke down.
+        method: String,
+        /// Which quantity vanished or became non-finite.
+        detail: String,
+        /// The state when it happened.
+        report: Box<SolveReport>,
+    },
+    /// The wall-clock budget (`timeout_seconds`) was exceeded.
+    #[error("{} timed out after {elapsed_seconds:.3}s (limit {limit_seconds}s)", .report.solver)]
+    Timeout {
+        /// Seconds spent.
+        elapsed_seconds: f64,
+        /// The configured limit.
+        limit_seconds: f64,
+        /// The partial report.
+        report: Box<SolveReport>,
+    },
+    /// The estimated memory need exceeds `memory_limit_mb`.
+    #[error("{what} needs about {needed_mb:.1} MB, more than the limit of {limit_mb} MB")]
+    MemoryBudget {
+        /// What would have been allocated.
+        what: String,
+        /// Estimated need, MB.
+        needed_mb: f64,
+        /// Configured limit, MB.
+        limit_mb: f64,
+    },
+    /// A factorisation failed (singular matrix, not positive definite, ...).
+    #[error("{method} factorisation failed: {detail}")]
+    Factorization {
+        /// The factorisation that failed.
+        method: String,
+        /// Why.
+        detail: String,
+    },
+    /// A solver or preconditioner option is out of range.
+    #[error("invalid solver option `{option}`: {reason}")]
+    InvalidOption {
+        /// The option's name.
+        option: String,
+        /// Why it was rejected.
+        reason: String,
+    },
+    /// A [`SolveMonitor`](crate::SolveMonitor) asked the solve to stop.
+    #[error("{} stopped by its monitor after {} iterations", .report.solver, .report.iterations)]
+    Stopped {
+        /// The state when it stopped.
+        report: Box<SolveReport>,
+    },
+    /// An error specific to one backend.
+    #[error(transparent)]
+    Backend(Box<dyn std::error::Error + Send + Sync>),
+}
+
+impl SolveError {
+    /// The solve report carried by this error, if any.
+    pub fn report(&self) -> Option<&SolveReport> {
+        match self {
+            Self::NotConverged { report }
+            | Self::Breakdown { report, .. }
+            | Self::Timeout { report, .. }
+            | Self::Stopped { report } => Some(report),
+            _ => None,
+        }
+    }
+}
+
+/// The general femscale error.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A parameter was out of range or inconsistent.
+    #[error("invalid `{field}`: {reason}")]
+    InvalidInput {
+        /// The parameter, as a config key or struct field path (e.g. `problem.mesh.nx`).
+        field: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// A name did not match any known one.
+    #[error("unknown {what} `{name}` in `{field}`; known: {}", .known.join(", "))]
+    UnknownName {
+        /// The parameter that held the name.
+        field: String,
+        /// The kind of thing named (boundary part, solver, ...).
+        what: String,
+        /// The name given.
+        name: String,
+        /// The valid names.
+        known: Vec<String>,
+    },
+    /// An expression could not be parsed or evaluated.
+    #[error("invalid expression in `{field}` at column {column}: {message}\n  {text}\n  {caret:>width$}", caret = "^", width = .column)]
+    Expression {
+        /// The parameter that held the expression.
+        field: String,
+        /// The expression text.
+        text: String,
+        /// 1-based column of the problem.
+        column: usize,
+        /// What is wrong.
+        message: String,
+    },
+    /// A mesh (generated or read from a file) is invalid.
+    #[error("invalid mesh{}: {message}", .location.as_ref().map(|l| format!(" ({l})")).unwrap_or_default())]
+    Mesh {
+        /// File and line, when the mesh came from a file.
+        location: Option<String>,
+        /// What is wrong.
+        message: String,
+    },
+    /// Configuration could not be loaded or is invalid.
+    #[error("configuration error: {message}")]
+    Config {
+        /// The full message, naming key, file and line where known.
+        message: String,
+    },
+    /// A linear solve failed.
+    #[error(transparent)]
+    Solve(#[from] SolveError),
+    /// A file could not be read or written.
+    #[error("{}: {source}", .path.display())]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The underlying error.
+        source: std::io::Error,
+    },
+    /// A cache level failed.
+    #[error("cache error: {message}")]
+    Cache {
+        /// What failed.
+        message: String,
+    },
+    /// A plugin failed to load or returned an error.
+    #[error("plugin `{plugin}`: {message}")]
+    Plugin {
+        /// The plugin's name or path.
+        plugin: String,
+        /// What failed.
+        message: String,
+    },
+}
+
+impl Error {
+    /// Shorthand for [`Error::InvalidInput`].
+    pub fn invalid(field: impl Into<String>, reason: impl Into<String>) -> Self {
+        Self::InvalidInput {
+            field: field.into(),
+            reason: reason.into(),
+        }
+    }
+
+    /// The parameter this error is about, when it is about one.
+    pub fn field(&self) -> Option<&str> {
+        match self {
+            Self::InvalidInput { field, .. }
+            | Self::UnknownName { field, .. }
+            | Self::Expression { field, .. } => Some(field),
+            _ => None,
+        }
+    }
+}
+
+/// Checks that `value` is finite, naming `field` otherwise.
+///
+/// # Errors
+/// [`Error::InvalidInput`] for NaN or infinite values.
+pub fn ensure_finite(field: &str, value: f64) -> Result<f64> {
+    if value.is_finite() {
+        Ok(value)
+    } else {
+        Err(Error::invalid(
+            field,
+            format!("must be a finite number, got {value}"),
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn expression_error_points_at_the_column() {
+        let e = Error::Expression {
+            field: "problem.source".into(),
+            text: "sin(x".into(),
+            column: 6,
+            message: "expected `)`".into(),
+        };
+        let text = e.to_string();
+        assert!(text.contains("problem.source"), "{text}");
+        assert!(text.ends_with("  sin(x\n       ^"), "{text:?}");
+        assert_eq!(e.field(), Some("problem.source"));
+    }
+}

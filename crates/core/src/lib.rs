@@ -1,0 +1,54 @@
+//! # femscale-core
+//!
+//! The traits every femscale component plugs into, and the data they exchange:
+//!
+//! | module | what it holds |
+//! |---|---|
+//! | [`sparse`] | [`SparsityPattern`] and [`CsrMatrix`]: pattern built once, values refilled many times |
+//! | [`field`] | [`ScalarField`]: coefficients, sources and boundary data as functions of position |
+//! | [`mesh`] | [`MeshView`]: the borrowed, assembly-facing view of any mesh |
+//! | [`form`] | [`EllipticForm`] and [`BoundaryCondition`]: what `-div(k grad u) + c u = f` needs |
+//! | [`assembler`] | [`Assembler`]: pattern, then values, serial or parallel |
+//! | [`solver`] | [`LinearSolver`] → [`PreparedSolver`], [`Preconditioner`], [`SolveMonitor`] |
+//! | [`cache`] | [`Cache`]: byte-level artefact cache keyed by content hashes |
+//! | [`scaler`] | [`Scaler`]: turns a work estimate into an [`ExecutionPlan`] |
+//! | [`report`] | [`SolveReport`] and [`Metrics`]: serialisable records of what happened |
+//! | [`error`] | typed errors ([`Error`], [`SolveError`]) that carry data |
+//!
+//! This crate depends on no other femscale crate; every implementation crate depends on it.
+//!
+//! ```
+//! use femscale_core::{CsrMatrix, SparsityPattern};
+//! // The 1D Laplacian on three unknowns.
+//! let pattern = SparsityPattern::try_new(3, 3, vec![0, 2, 5, 7], vec![0, 1, 0, 1, 2, 1, 2]).unwrap();
+//! let a = CsrMatrix::try_from_pattern_and_values(pattern.into(), vec![2., -1., -1., 2., -1., -1., 2.]).unwrap();
+//! let mut y = vec![0.0; 3];
+//! a.mul_vec_into(&[1.0, 1.0, 1.0], &mut y);
+//! assert_eq!(y, vec![1.0, 0.0, 1.0]);
+//! ```
+#![warn(rustdoc::broken_intra_doc_links)]
+
+pub mod assembler;
+pub mod cache;
+pub mod error;
+pub mod field;
+pub mod form;
+pub mod mesh;
+pub mod report;
+pub mod scaler;
+pub mod solver;
+pub mod sparse;
+
+pub use assembler::{Assembler, AssemblyStats, LinearSystem};
+pub use cache::{Cache, CacheKey, CacheStats, NoCache};
+pub use error::{Error, Result, SolveError};
+pub use field::{Constant, FnField, ScalarField, SharedField};
+pub use form::{BoundaryCondition, BoundaryKind, EllipticForm};
+pub use mesh::{BoundaryPart, CellKind, MeshView};
+pub use report::{Metrics, PhaseTimings, SolveReport};
+pub use scaler::{ExecutionPlan, Scaler, StaticScaler, SystemLoad, WorkEstimate};
+pub use solver::{
+    ControlFlow, LinearSolver, NoMonitor, Preconditioner, PreconditionerFactory, PreparedSolver,
+    SolveMonitor, SolverOptions,
+};
+pub use sparse::{CsrMatrix, SparsityPattern};

@@ -1,0 +1,199 @@
+//! Linear solver, preconditioner and monitor interfaces.
+//!
+//! A [`LinearSolver`] is a factory: [`LinearSolver::prepare`] does the expensive, fallible work once
+//! (factorisation, preconditioner set-up) and returns a [`PreparedSolver`] that solves for any
+//! number of right-hand sides and can refresh its numeric part when only the matrix values change.
+
+use std::fmt;
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+
+pub use std::ops::ControlFlow;
+
+use crate::error::SolveError;
+use crate::report::SolveReport;
+use crate::sparse::CsrMatrix;
+
+/// Stopping criteria and budgets shared by all solvers.
+///
+/// An iterative solve stops when `||b - A x|| <= max(tolerance * ||b||, absolute_tolerance)`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct SolverOptions {
+    /// Relative tolerance on the residual (default `1e-8`).
+    pub tolerance: f64,
+    /// Absolute tolerance on the residual (default `0`).
+    pub absolute_tolerance: f64,
+    /// Iteration limit (default 10 000).
+    pub max_iterations: usize,
+    /// Wall-clock limit in seconds for set-up plus solve (default: none).
+    pub timeout_seconds: Option<f64>,
+    /// Memory limit for factors and preconditioners in MB (default: none).
+    pub memory_limit_mb: Option<f64>,
+    /// Threads for solver kernels; 0 uses the current rayon pool (default 0).
+    pub threads: usize,
+}
+
+impl Default for SolverOptions {
+    fn default() -> Self {
+        Self {
+            tolerance: 1e-8,
+            absolute_tolerance: 0.0,
+            max_iterations: 10_000,
+            timeout_seconds: None,
+            memory_limit_mb: None,
+            threads: 0,
+        }
+    }
+}
+
+impl SolverOptions {
+    /// Checks ranges: tolerances finite and non-negative (relative < 1), `max_iterations > 0`,
+    /// budgets positive.
+    ///
+    /// # Errors
+    /// [`SolveError::InvalidOption`] naming the option.
+    pub fn validate(&self) -> Result<(), SolveError> {
+        let bad = |option: &str, reason: String| {
+            Err(SolveError::InvalidOption {
+                option: option.into(),
+                reason,
+            })
+        };
+        if !(self.tolerance.is_finite() && self.tolerance >= 0.0 && self.tolerance < 1.0) {
+            return bad(
+                "tolerance",
+                format!("must be in [0, 1), got {}", self.tolerance),
+            );
+        }
+        if !(self.absolute_tolerance.is_finite() && self.absolute_tolerance >= 0.0) {
+            return bad(
+                "absolute_tolerance",
+                format!("must be finite and >= 0, got {}", self.absolute_tolerance),
+            );
+        }
+        if self.tolerance == 0.0 && self.absolute_tolerance == 0.0 {
+            return bad(
+                "tolerance",
+                "tolerance and absolute_tolerance cannot both be 0".into(),
+            );
+        }
+        if self.max_iterations == 0 {
+            return bad("max_iterations", "must be at least 1".into());
+        }
+        if let Some(t) = self.timeout_seconds
+            && !(t.is_finite() && t > 0.0)
+        {
+            return bad(
+                "timeout_seconds",
+                format!("must be a positive number, got {t}"),
+            );
+        }
+        if let Some(m) = self.memory_limit_mb
+            && !(m.is_finite() && m > 0.0)
+        {
+            return bad(
+                "memory_limit_mb",
+                format!("must be a positive number, got {m}"),
+            );
+        }
+        Ok(())
+    }
+}
+
+/// Observes an iterative solve and may stop it.
+pub trait SolveMonitor {
+    /// Called after each iteration with the relative residual; `Break` stops the solve with
+    /// [`SolveError::Stopped`].
+    fn on_iteration(&mut self, iteration: usize, relative_residual: f64) -> ControlFlow<()>;
+}
+
+/// A monitor that never stops anything.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoMonitor;
+
+impl SolveMonitor for NoMonitor {
+    fn on_iteration(&mut self, _: usize, _: f64) -> ControlFlow<()> {
+        ControlFlow::Continue(())
+    }
+}
+
+impl<F: FnMut(usize, f64) -> ControlFlow<()>> SolveMonitor for F {
+    fn on_iteration(&mut self, iteration: usize, relative_residual: f64) -> ControlFlow<()> {
+        self(iteration, relative_residual)
+    }
+}
+
+/// `z = M^{-1} r` for a fixed matrix. Built by a [`PreconditionerFactory`]; never allocates per call.
+pub trait Preconditioner: Send + Sync + fmt::Debug {
+    /// Name for reports.
+    fn name(&self) -> &str;
+
+    /// Applies the preconditioner: `z = M^{-1} r`.
+    fn apply(&self, r: &[f64], z: &mut [f64]);
+
+    /// Heap memory held, bytes.
+    fn memory_bytes(&self) -> usize {
+        0
+    }
+}
+
+/// Builds preconditioners for a matrix; registered by name.
+pub trait PreconditionerFactory: Send + Sync + fmt::Debug {
+    /// The registry name (`jacobi`, `none`, ...).
+    fn name(&self) -> &'static str;
+
+    /// Sets the preconditioner up for `a`.
+    ///
+    /// # Errors
+    /// If `a` is unsuitable (e.g. a zero diagonal entry for Jacobi).
+    fn build(&self, a: &CsrMatrix) -> Result<Box<dyn Preconditioner>, SolveError>;
+}
+
+/// A solver method; a factory for [`PreparedSolver`]s.
+pub trait LinearSolver: Send + Sync + fmt::Debug {
+    /// The registry name (`direct`, `cg`, ...).
+    fn name(&self) -> &str;
+
+    /// Does the set-up for `a` (factorisation, preconditioner) within the budgets of `options`.
+    ///
+    /// # Errors
+    /// Invalid options, memory budget exceeded, failed factorisation, timeout.
+    fn prepare(
+        &self,
+        a: Arc<CsrMatrix>,
+        options: &SolverOptions,
+    ) -> Result<Box<dyn PreparedSolver>, SolveError>;
+}
+
+/// A solver set up for one matrix: solve as many right-hand sides as needed.
+pub trait PreparedSolver: Send + Sync + fmt::Debug {
+    /// Solves `A x = b`. `x` holds the initial guess on entry (iterative methods) and the
+    /// solution on exit.
+    ///
+    /// # Errors
+    /// Dimension mismatch, no convergence, breakdown, timeout, stopped by the monitor.
+    fn solve(
+        &mut self,
+        b: &[f64],
+        x: &mut [f64],
+        monitor: &mut dyn SolveMonitor,
+    ) -> Result<SolveReport, SolveError>;
+
+    /// Replaces the matrix by one with the same pattern and new values, reusing the symbolic
+    /// work (ordering, elimination tree, preconditioner structure).
+    ///
+    /// # Errors
+    /// If the pattern differs or the numeric set-up fails.
+    fn update_values(&mut self, a: Arc<CsrMatrix>) -> Result<(), SolveError>;
+
+    /// The matrix this solver is set up for.
+    fn matrix(&self) -> &Arc<CsrMatrix>;
+
+    /// Seconds the last set-up (prepare or update) took.
+    fn setup_seconds(&self) -> f64;
+
+    /// Heap memory held by factors or preconditioners, bytes.
+    fn memory_bytes(&self) -> usize;
+}

@@ -1,0 +1,422 @@
+//! Compressed sparse row storage with a separable pattern.
+//!
+//! A [`SparsityPattern`] is built once per mesh and discretisation and shared (`Arc`) by every
+//! matrix that uses it; a [`CsrMatrix`] is a pattern plus one value per stored entry. Refilling
+//! values (new coefficients, new time step, new sweep point) never touches the pattern, and a
+//! direct solver can reuse its symbolic analysis for as long as the pattern is the same `Arc`.
+//!
+//! Indices are `usize` so that sprs, faer and plugin slices borrow the same buffers.
+
+use std::sync::Arc;
+
+use crate::error::{Error, Result};
+
+/// The structure of a CSR matrix: row pointers and sorted, unique column indices per row.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SparsityPattern {
+    nrows: usize,
+    ncols: usize,
+    row_ptr: Vec<usize>,
+    col_idx: Vec<usize>,
+}
+
+impl SparsityPattern {
+    /// Builds a pattern after checking every invariant: `row_ptr` has `nrows + 1` non-decreasing
+    /// entries starting at 0 and ending at `col_idx.len()`, and each row's columns are strictly
+    /// increasing and below `ncols`.
+    ///
+    /// # Errors
+    /// [`Error::InvalidInput`] naming the first violated invariant.
+    pub fn try_new(
+        nrows: usize,
+        ncols: usize,
+        row_ptr: Vec<usize>,
+        col_idx: Vec<usize>,
+    ) -> Result<Self> {
+        let bad = |reason: String| Err(Error::invalid("sparsity_pattern", reason));
+        if row_ptr.len() != nrows + 1 {
+            return bad(format!(
+                "row_ptr has {} entries, expected nrows + 1 = {}",
+                row_ptr.len(),
+                nrows + 1
+            ));
+        }
+        if row_ptr[0] != 0 || row_ptr[nrows] != col_idx.len() {
+            return bad(format!(
+                "row_ptr must start at 0 and end at nnz = {} (got {}..{})",
+                col_idx.len(),
+                row_ptr[0],
+                row_ptr[nrows]
+            ));
+        }
+        for i in 0..nrows {
+            let (start, end) = (row_ptr[i], row_ptr[i + 1]);
+            if end < start {
+                return bad(format!("row_ptr decreases at row {i}"));
+            }
+            let row = &col_idx[start..end];
+            if let Some(&last) = row.last()
+                && last >= ncols
+            {
+                return bad(format!("row {i} has column {last} >= ncols = {ncols}"));
+            }
+            if row.windows(2).any(|w| w[0] >= w[1]) {
+                return bad(format!("columns of row {i} are not strictly increasing"));
+            }
+        }
+        Ok(Self {
+            nrows,
+            ncols,
+            row_ptr,
+            col_idx,
+        })
+    }
+
+    /// Builds a pattern without checking its invariants.
+    ///
+    /// Intended for assemblers that construct sorted, unique rows by design; the invariants
+    /// are still verified in debug builds.
+    ///
+    /// # Panics
+    /// In debug builds, if the invariants of [`SparsityPattern::try_new`] do not hold.
+    pub fn from_sorted_parts(
+        nrows: usize,
+        ncols: usize,
+        row_ptr: Vec<usize>,
+        col_idx: Vec<usize>,
+    ) -> Self {
+        if cfg!(debug_assertions) {
+            return Self::try_new(nrows, ncols, row_ptr, col_idx)
+                .expect("from_sorted_parts given an invalid pattern: this is a bug");
+        }
+        Self {
+            nrows,
+            ncols,
+            row_ptr,
+            col_idx,
+        }
+    }
+
+    /// Builds a pattern from (row, column) pairs in any order; duplicates are merged.
+    ///
+    /// # Errors
+    /// [`Error::InvalidInput`] if an index is out of range.
+    pub fn try_from_entries(
+        nrows: usize,
+        ncols: usize,
+        entries: &[(usize, usize)],
+    ) -> Result<Self> {
+        let mut counts = vec![0usize; nrows + 1];
+        for &(i, j) in entries {
+            if i >= nrows || j >= ncols {
+                return Err(Error::invalid(
+                    "sparsity_pattern",
+                    format!("entry ({i}, {j}) outside a {nrows}x{ncols} matrix"),
+                ));
+            }
+            counts[i + 1] += 1;
+        }
+        for i in 0..nrows {
+            counts[i + 1] += counts[i];
+        }
+        let mut cols = vec![0usize; entries.len()];
+        let mut next = counts.clone();
+        for &(i, j) in entries {
+            cols[next[i]] = j;
+            next[i] += 1;
+        }
+        let mut row_ptr = Vec::with_capacity(nrows + 1);
+        let mut col_idx = Vec::with_capacity(entries.len());
+        row_ptr.push(0);
+        for i in 0..nrows {
+            let row = &mut cols[counts[i]..counts[i + 1]];
+            row.sort_unstable();
+            let mut prev = None;
+            for &j in row.iter() {
+                if prev != Some(j) {
+                    col_idx.push(j);
+                    prev = Some(j);
+                }
+            }
+            row_ptr.push(col_idx.len());
+        }
+        Ok(Self {
+            nrows,
+            ncols,
+            row_ptr,
+            col_idx,
+        })
+    }
+
+    /// Number of rows.
+    pub fn nrows(&self) -> usize {
+        self.nrows
+    }
+
+    /// Number of columns.
+    pub fn ncols(&self) -> usize {
+        self.ncols
+    }
+
+    /// Number of stored entries.
+    pub fn nnz(&self) -> usize {
+        self.col_idx.len()
+    }
+
+    /// Row pointers (`nrows + 1` entries).
+    pub fn row_ptr(&self) -> &[usize] {
+        &self.row_ptr
+    }
+
+    /// Column indices of all rows, concatenated.
+    pub fn col_idx(&self) -> &[usize] {
+        &self.col_idx
+    }
+
+    /// The sorted column indices of row `i`.
+    ///
+    /// # Panics
+    /// If `i >= nrows`.
+    #[track_caller]
+    pub fn row(&self, i: usize) -> &[usize] {
+        &self.col_idx[self.row_ptr[i]..self.row_ptr[i + 1]]
+    }
+
+    /// Position of entry `(i, j)` in the value array, if it is stored.
+    pub fn find(&self, i: usize, j: usize) -> Option<usize> {
+        if i >= self.nrows {
+            return None;
+        }
+        let start = self.row_ptr[i];
+        self.row(i).binary_search(&j).ok().map(|k| start + k)
+    }
+
+    /// Position of each diagonal entry, or `None` for rows without one.
+    pub fn diagonal_positions(&self) -> Vec<Option<usize>> {
+        (0..self.nrows.min(self.ncols))
+            .map(|i| self.find(i, i))
+            .collect()
+    }
+
+    /// Whether entry `(i, j)` is stored exactly when `(j, i)` is.
+    pub fn is_structurally_symmetric(&self) -> bool {
+        self.nrows == self.ncols
+            && (0..self.nrows).all(|i| self.row(i).iter().all(|&j| self.find(j, i).is_some()))
+    }
+
+    /// Heap memory used by the index arrays, in bytes.
+    pub fn memory_bytes(&self) -> usize {
+        (self.row_ptr.len() + self.col_idx.len()) * std::mem::size_of::<usize>()
+    }
+}
+
+/// A sparse matrix in CSR form: a shared [`SparsityPattern`] plus one value per entry.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CsrMatrix {
+    pattern: Arc<SparsityPattern>,
+    values: Vec<f64>,
+}
+
+impl CsrMatrix {
+    /// A matrix with the given pattern and all stored values zero.
+    pub fn zeros(pattern: Arc<SparsityPattern>) -> Self {
+        let values = vec![0.0; pattern.nnz()];
+        Self { pattern, values }
+    }
+
+    /// Combines a pattern with values.
+    ///
+    /// # Errors
+    /// [`Error::InvalidInput`] if `values.len() != pattern.nnz()`.
+    pub fn try_from_pattern_and_values(
+        pattern: Arc<SparsityPattern>,
+        values: Vec<f64>,
+    ) -> Result<Self> {
+        if values.len() != pattern.nnz() {
+            return Err(Error::invalid(
+                "values",
+                format!(
+                    "{} values for a pattern with {} entries",
+                    values.len(),
+                    pattern.nnz()
+                ),
+            ));
+        }
+        Ok(Self { pattern, values })
+    }
+
+    /// Builds a matrix from `(row, col, value)` triplets; duplicate entries are summed.
+    ///
+    /// # Errors
+    /// [`Error::InvalidInput`] if an index is out of range.
+    pub fn try_from_triplets(
+        nrows: usize,
+        ncols: usize,
+        triplets: &[(usize, usize, f64)],
+    ) -> Result<Self> {
+        let entries: Vec<_> = triplets.iter().map(|&(i, j, _)| (i, j)).collect();
+        let pattern = Arc::new(SparsityPattern::try_from_entries(nrows, ncols, &entries)?);
+        let mut m = Self::zeros(pattern);
+        for &(i, j, v) in triplets {
+            let k = m
+                .pattern
+                .find(i, j)
+                .expect("entry is in the pattern built from it");
+            m.values[k] += v;
+        }
+        Ok(m)
+    }
+
+    /// The shared pattern.
+    pub fn pattern(&self) -> &Arc<SparsityPattern> {
+        &self.pattern
+    }
+
+    /// Number of rows.
+    pub fn nrows(&self) -> usize {
+        self.pattern.nrows
+    }
+
+    /// Number of columns.
+    pub fn ncols(&self) -> usize {
+        self.pattern.ncols
+    }
+
+    /// Number of stored entries.
+    pub fn nnz(&self) -> usize {
+        self.values.len()
+    }
+
+    /// Stored values, in pattern order.
+    pub fn values(&self) -> &[f64] {
+        &self.values
+    }
+
+    /// Stored values, mutable (the pattern stays fixed).
+    pub fn values_mut(&mut self) -> &mut [f64] {
+        &mut self.values
+    }
+
+    /// Splits into the pattern and the value array.
+    pub fn into_parts(self) -> (Arc<SparsityPattern>, Vec<f64>) {
+        (self.pattern, self.values)
+    }
+
+    /// Value of entry `(i, j)`; zero if it is not stored.
+    pub fn get(&self, i: usize, j: usize) -> f64 {
+        self.pattern.find(i, j).map_or(0.0, |k| self.values[k])
+    }
+
+    /// The diagonal (zero where no diagonal entry is stored).
+    pub fn diagonal(&self) -> Vec<f64> {
+        self.pattern
+            .diagonal_positions()
+            .into_iter()
+            .map(|k| k.map_or(0.0, |k| self.values[k]))
+            .collect()
+    }
+
+    /// `y = A x`, single-threaded. Solvers use their own parallel kernels.
+    ///
+    /// # Panics
+    /// If `x.len() != ncols` or `y.len() != nrows`.
+    #[track_caller]
+    pub fn mul_vec_into(&self, x: &[f64], y: &mut [f64]) {
+        assert_eq!(x.len(), self.ncols(), "x has the wrong length");
+        assert_eq!(y.len(), self.nrows(), "y has the wrong length");
+        let (rp, ci, v) = (&self.pattern.row_ptr, &self.pattern.col_idx, &self.values);
+        for (i, yi) in y.iter_mut().enumerate() {
+            let mut acc = 0.0;
+            for k in rp[i]..rp[i + 1] {
+                acc += v[k] * x[ci[k]];
+            }
+            *yi = acc;
+        }
+    }
+
+    /// Whether `|a_ij - a_ji| <= tol * max|a|` for all entries (and the pattern is symmetric).
+    pub fn is_symmetric(&self, rel_tol: f64) -> bool {
+        if !self.pattern.is_structurally_symmetric() {
+            return false;
+        }
+        let scale = self.values.iter().fold(0.0f64, |m, v| m.max(v.abs()));
+        (0..self.nrows()).all(|i| {
+            let start = self.pattern.row_ptr[i];
+            self.pattern
+                .row(i)
+                .iter()
+                .enumerate()
+                .all(|(k, &j)| (self.values[start + k] - self.get(j, i)).abs() <= rel_tol * scale)
+        })
+    }
+
+    /// A zero-copy sprs view of this matrix.
+    pub fn as_sprs(&self) -> sprs::CsMatView<'_, f64> {
+        sprs::CsMatView::new(
+            (self.nrows(), self.ncols()),
+            &self.pattern.row_ptr,
+            &self.pattern.col_idx,
+            &self.values,
+        )
+    }
+
+    /// Heap memory used by the pattern and the values, in bytes.
+    pub fn memory_bytes(&self) -> usize {
+        self.pattern.memory_bytes() + self.values.len() * std::mem::size_of::<f64>()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn rejects_unsorted_and_out_of_range_columns() {
+        assert!(SparsityPattern::try_new(2, 2, vec![0, 2, 3], vec![1, 0, 1]).is_err());
+        assert!(SparsityPattern::try_new(2, 2, vec![0, 1, 2], vec![0, 2]).is_err());
+        assert!(SparsityPattern::try_new(2, 2, vec![0, 1], vec![0]).is_err());
+    }
+
+    #[test]
+    fn triplets_sum_duplicates_and_sprs_view_agrees() {
+        let a = CsrMatrix::try_from_triplets(
+            2,
+            2,
+            &[
+                (0, 0, 1.0),
+                (0, 0, 2.5),
+                (1, 0, -1.0),
+                (0, 1, -1.0),
+                (1, 1, 2.0),
+            ],
+        )
+        .unwrap();
+        assert_eq!(a.get(0, 0), 3.5);
+        assert_eq!(a.nnz(), 4);
+        assert!(a.is_symmetric(0.0));
+        let s = a.as_sprs();
+        assert_eq!(s.get(1, 0), Some(&-1.0));
+        let mut y = [0.0; 2];
+        a.mul_vec_into(&[1.0, 2.0], &mut y);
+        assert_eq!(y, [1.5, 3.0]);
+    }
+
+    proptest! {
+        #[test]
+        fn pattern_from_entries_is_valid_and_complete(
+            entries in proptest::collection::vec((0usize..20, 0usize..15), 0..200)
+        ) {
+            let p = SparsityPattern::try_from_entries(20, 15, &entries).unwrap();
+            let checked = SparsityPattern::try_new(20, 15, p.row_ptr().to_vec(), p.col_idx().to_vec());
+            prop_assert!(checked.is_ok());
+            for &(i, j) in &entries {
+                prop_assert!(p.find(i, j).is_some());
+            }
+            let mut unique = entries.clone();
+            unique.sort_unstable();
+            unique.dedup();
+            prop_assert_eq!(p.nnz(), unique.len());
+        }
+    }
+}
