@@ -9,7 +9,6 @@ use serde::{Deserialize, Serialize};
 /// The reference cell of a mesh block and its node count.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
-#[non_exhaustive]
 pub enum CellKind {
     /// A 1D segment with 2 nodes.
     Interval,

@@ -1,0 +1,27 @@
+//! # femscale-mesh
+//!
+//! Simplex and quadrilateral meshes with named boundary parts, laid out for fast assembly:
+//! coordinates node-major in one `Vec<f64>`, cells as one flat connectivity `Vec<usize>`.
+//!
+//! * [`Mesh::interval`] and [`Mesh::interval_from_nodes`]: 1D meshes, boundary parts `left`,
+//!   `right`, `all`.
+//! * [`Mesh::rectangle`]: structured 2D meshes of triangles (diagonals `right`, `left` or
+//!   `alternating`) or quadrilaterals, boundary parts `left`, `right`, `bottom`, `top`, `all`.
+//! * [`Mesh::try_new`]: any mesh from raw arrays, validated.
+//!
+//! ```
+//! use femscale_mesh::{Mesh, RectangleSpec, RectangleCells};
+//! let mesh = Mesh::rectangle(&RectangleSpec { nx: 4, ny: 2, ..RectangleSpec::default() }).unwrap();
+//! assert_eq!(mesh.num_nodes(), 15);
+//! assert_eq!(mesh.num_cells(), 16); // two triangles per rectangle
+//! assert_eq!(mesh.boundary_part("top").unwrap().nodes.len(), 5);
+//! let quads = Mesh::rectangle(&RectangleSpec { nx: 4, ny: 2, cells: RectangleCells::Quadrilateral, ..RectangleSpec::default() }).unwrap();
+//! assert_eq!(quads.num_cells(), 8);
+//! ```
+#![warn(rustdoc::broken_intra_doc_links)]
+
+mod generate;
+mod mesh;
+
+pub use generate::{Diagonal, RectangleCells, RectangleSpec};
+pub use mesh::Mesh;
