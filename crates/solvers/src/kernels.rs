@@ -1,0 +1,465 @@
+//! Vector and matrix kernels for iterative solvers: CSR SpMV, dot products, norms, `axpy`.
+//!
+//! Every kernel runs serially below [`PARALLEL_MIN_LEN`] entries and with rayon above it, in
+//! fixed chunks of [`CHUNK`] rows/entries. None of them allocates on the heap.
+//!
+//! Reductions ([`dot`], [`norm2`]) are **deterministic**: the partial sums are formed over a
+//! chunking that depends only on the vector length (never on the thread count or on work
+//! stealing) and are added up in order, so a solve gives bit-identical results on 1 or N threads.
+//!
+//! The free functions run on the *current* rayon pool; [`Kernels`] binds them to a dedicated
+//! pool when a solver is configured with an explicit thread count.
+
+use std::sync::Arc;
+
+use femscale_core::{CsrMatrix, SolveError};
+use rayon::prelude::*;
+
+/// Rows (or vector entries) per parallel work item.
+pub const CHUNK: usize = 4096;
+
+/// Vectors shorter than this are processed serially: below it rayon's fork/join overhead
+/// outweighs the memory-bandwidth gain.
+pub const PARALLEL_MIN_LEN: usize = 20_000;
+
+/// Upper bound on the number of partial sums of a parallel reduction (kept on the stack).
+const MAX_PARTIALS: usize = 256;
+
+/// Whether a vector of length `n` is processed in parallel.
+#[inline]
+pub fn is_parallel(n: usize) -> bool {
+    n >= PARALLEL_MIN_LEN
+}
+
+// ---------------------------------------------------------------------------------------------
+// serial building blocks
+
+#[inline]
+fn spmv_rows(
+    row_ptr: &[usize],
+    col_idx: &[usize],
+    values: &[f64],
+    x: &[f64],
+    first_row: usize,
+    y: &mut [f64],
+) {
+    for (k, yi) in y.iter_mut().enumerate() {
+        let i = first_row + k;
+        let (start, end) = (row_ptr[i], row_ptr[i + 1]);
+        let mut acc = 0.0;
+        for (&j, &v) in col_idx[start..end].iter().zip(&values[start..end]) {
+            acc += v * x[j];
+        }
+        *yi = acc;
+    }
+}
+
+/// Serial dot product with four independent accumulators (better pipelining and slightly
+/// better rounding than a single running sum).
+#[inline]
+fn dot_serial(x: &[f64], y: &[f64]) -> f64 {
+    let mut acc = [0.0f64; 4];
+    let xc = x.chunks_exact(4);
+    let yc = y.chunks_exact(4);
+    let (xr, yr) = (xc.remainder(), yc.remainder());
+    for (a, b) in xc.zip(yc) {
+        acc[0] += a[0] * b[0];
+        acc[1] += a[1] * b[1];
+        acc[2] += a[2] * b[2];
+        acc[3] += a[3] * b[3];
+    }
+    let mut tail = 0.0;
+    for (a, b) in xr.iter().zip(yr) {
+        tail += a * b;
+    }
+    (acc[0] + acc[1]) + (acc[2] + acc[3]) + tail
+}
+
+/// Chunk length for a deterministic parallel reduction over `n` entries.
+#[inline]
+fn reduction_chunk(n: usize) -> usize {
+    CHUNK.max(n.div_ceil(MAX_PARTIALS))
+}
+
+#[track_caller]
+fn check_spmv(a: &CsrMatrix, x: &[f64], y: &[f64]) {
+    assert_eq!(
+        x.len(),
+        a.ncols(),
+        "spmv: x has {} entries, matrix has {} columns",
+        x.len(),
+        a.ncols()
+    );
+    assert_eq!(
+        y.len(),
+        a.nrows(),
+        "spmv: y has {} entries, matrix has {} rows",
+        y.len(),
+        a.nrows()
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// free functions on the current rayon pool
+
+/// `y = A x`, parallel over row chunks for large matrices.
+///
+/// # Panics
+/// If `x.len() != a.ncols()` or `y.len() != a.nrows()`.
+#[track_caller]
+pub fn spmv(a: &CsrMatrix, x: &[f64], y: &mut [f64]) {
+    check_spmv(a, x, y);
+    if is_parallel(y.len()) {
+        spmv_parallel_unchecked(a, x, y);
+    } else {
+        let p = a.pattern();
+        spmv_rows(p.row_ptr(), p.col_idx(), a.values(), x, 0, y);
+    }
+}
+
+/// `y = A x` always on the parallel path, whatever the size (for tests and benchmarks).
+///
+/// # Panics
+/// If `x.len() != a.ncols()` or `y.len() != a.nrows()`.
+#[track_caller]
+pub fn spmv_parallel(a: &CsrMatrix, x: &[f64], y: &mut [f64]) {
+    check_spmv(a, x, y);
+    spmv_parallel_unchecked(a, x, y);
+}
+
+fn spmv_parallel_unchecked(a: &CsrMatrix, x: &[f64], y: &mut [f64]) {
+    let p = a.pattern();
+    let (rp, ci, v) = (p.row_ptr(), p.col_idx(), a.values());
+    y.par_chunks_mut(CHUNK)
+        .enumerate()
+        .for_each(|(c, yc)| spmv_rows(rp, ci, v, x, c * CHUNK, yc));
+}
+
+/// `x · y`; deterministic for a given length (see the module docs).
+///
+/// # Panics
+/// If the lengths differ.
+#[track_caller]
+pub fn dot(x: &[f64], y: &[f64]) -> f64 {
+    assert_eq!(x.len(), y.len(), "dot: lengths differ");
+    let n = x.len();
+    if !is_parallel(n) {
+        return dot_serial(x, y);
+    }
+    let chunk = reduction_chunk(n);
+    let nparts = n.div_ceil(chunk);
+    let mut partials = [0.0f64; MAX_PARTIALS];
+    partials[..nparts]
+        .par_iter_mut()
+        .enumerate()
+        .for_each(|(c, s)| {
+            let range = c * chunk..((c + 1) * chunk).min(n);
+            *s = dot_serial(&x[range.clone()], &y[range]);
+        });
+    partials[..nparts].iter().sum()
+}
+
+/// `||x||_2`.
+pub fn norm2(x: &[f64]) -> f64 {
+    dot(x, x).sqrt()
+}
+
+/// `y += alpha * x`.
+///
+/// # Panics
+/// If the lengths differ.
+#[track_caller]
+pub fn axpy(alpha: f64, x: &[f64], y: &mut [f64]) {
+    assert_eq!(x.len(), y.len(), "axpy: lengths differ");
+    let kernel = |x: &[f64], y: &mut [f64]| {
+        for (yi, xi) in y.iter_mut().zip(x) {
+            *yi += alpha * xi;
+        }
+    };
+    if is_parallel(y.len()) {
+        y.par_chunks_mut(CHUNK)
+            .zip(x.par_chunks(CHUNK))
+            .for_each(|(yc, xc)| kernel(xc, yc));
+    } else {
+        kernel(x, y);
+    }
+}
+
+/// `y = x + beta * y` (the CG search-direction update).
+///
+/// # Panics
+/// If the lengths differ.
+#[track_caller]
+pub fn xpay(x: &[f64], beta: f64, y: &mut [f64]) {
+    assert_eq!(x.len(), y.len(), "xpay: lengths differ");
+    let kernel = |x: &[f64], y: &mut [f64]| {
+        for (yi, xi) in y.iter_mut().zip(x) {
+            *yi = xi + beta * *yi;
+        }
+    };
+    if is_parallel(y.len()) {
+        y.par_chunks_mut(CHUNK)
+            .zip(x.par_chunks(CHUNK))
+            .for_each(|(yc, xc)| kernel(xc, yc));
+    } else {
+        kernel(x, y);
+    }
+}
+
+/// `r = b - r` in place: turns `r = A x` into the residual `b - A x`.
+///
+/// # Panics
+/// If the lengths differ.
+#[track_caller]
+pub fn residual_from_product(b: &[f64], r: &mut [f64]) {
+    assert_eq!(b.len(), r.len(), "residual_from_product: lengths differ");
+    let kernel = |b: &[f64], r: &mut [f64]| {
+        for (ri, bi) in r.iter_mut().zip(b) {
+            *ri = bi - *ri;
+        }
+    };
+    if is_parallel(r.len()) {
+        r.par_chunks_mut(CHUNK)
+            .zip(b.par_chunks(CHUNK))
+            .for_each(|(rc, bc)| kernel(bc, rc));
+    } else {
+        kernel(b, r);
+    }
+}
+
+/// `z = d .* r` (entry-wise product; Jacobi's apply).
+///
+/// # Panics
+/// If the lengths differ.
+#[track_caller]
+pub fn pointwise_mul(d: &[f64], r: &[f64], z: &mut [f64]) {
+    assert!(
+        d.len() == r.len() && r.len() == z.len(),
+        "pointwise_mul: lengths differ"
+    );
+    let kernel = |d: &[f64], r: &[f64], z: &mut [f64]| {
+        for ((zi, di), ri) in z.iter_mut().zip(d).zip(r) {
+            *zi = di * ri;
+        }
+    };
+    if is_parallel(z.len()) {
+        z.par_chunks_mut(CHUNK)
+            .zip(d.par_chunks(CHUNK).zip(r.par_chunks(CHUNK)))
+            .for_each(|(zc, (dc, rc))| kernel(dc, rc, zc));
+    } else {
+        kernel(d, r, z);
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// kernels bound to a thread pool
+
+/// The kernels above bound to a thread count: either the current rayon pool or a dedicated one.
+///
+/// Built once per prepared solver ([`Kernels::with_threads`]); each call then runs inside the
+/// chosen pool. Calls on small vectors stay serial and never enter the pool.
+#[derive(Debug, Clone, Default)]
+pub struct Kernels {
+    pool: Option<Arc<rayon::ThreadPool>>,
+}
+
+impl Kernels {
+    /// Kernels on the current rayon pool (what `threads = 0` means).
+    pub fn current() -> Self {
+        Self { pool: None }
+    }
+
+    /// Kernels on `threads` threads: 0 (or the current pool's size) uses the current rayon
+    /// pool, anything else gets a dedicated pool of that size (1 gives serial execution).
+    ///
+    /// # Errors
+    /// [`SolveError::Backend`] if the thread pool cannot be created.
+    pub fn with_threads(threads: usize) -> Result<Self, SolveError> {
+        if threads == 0 || threads == rayon::current_num_threads() {
+            return Ok(Self::current());
+        }
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .thread_name(|i| format!("femscale-solver-{i}"))
+            .build()
+            .map_err(|e| SolveError::Backend(Box::new(e)))?;
+        Ok(Self {
+            pool: Some(Arc::new(pool)),
+        })
+    }
+
+    /// Threads the kernels use.
+    pub fn threads(&self) -> usize {
+        self.pool
+            .as_ref()
+            .map_or_else(rayon::current_num_threads, |p| p.current_num_threads())
+    }
+
+    /// Runs `op` inside this pool (directly when there is no dedicated pool or `n` is small).
+    #[inline]
+    pub fn install<R: Send>(&self, n: usize, op: impl FnOnce() -> R + Send) -> R {
+        match &self.pool {
+            Some(pool) if is_parallel(n) => pool.install(op),
+            _ => op(),
+        }
+    }
+
+    /// [`spmv`] in this pool.
+    ///
+    /// # Panics
+    /// On dimension mismatch.
+    #[track_caller]
+    pub fn spmv(&self, a: &CsrMatrix, x: &[f64], y: &mut [f64]) {
+        check_spmv(a, x, y);
+        self.install(y.len(), || spmv(a, x, y));
+    }
+
+    /// [`dot`] in this pool.
+    ///
+    /// # Panics
+    /// If the lengths differ.
+    #[track_caller]
+    pub fn dot(&self, x: &[f64], y: &[f64]) -> f64 {
+        assert_eq!(x.len(), y.len(), "dot: lengths differ");
+        self.install(x.len(), || dot(x, y))
+    }
+
+    /// [`norm2`] in this pool.
+    pub fn norm2(&self, x: &[f64]) -> f64 {
+        self.dot(x, x).sqrt()
+    }
+
+    /// [`axpy`] in this pool.
+    ///
+    /// # Panics
+    /// If the lengths differ.
+    #[track_caller]
+    pub fn axpy(&self, alpha: f64, x: &[f64], y: &mut [f64]) {
+        assert_eq!(x.len(), y.len(), "axpy: lengths differ");
+        self.install(y.len(), || axpy(alpha, x, y));
+    }
+
+    /// [`xpay`] in this pool.
+    ///
+    /// # Panics
+    /// If the lengths differ.
+    #[track_caller]
+    pub fn xpay(&self, x: &[f64], beta: f64, y: &mut [f64]) {
+        assert_eq!(x.len(), y.len(), "xpay: lengths differ");
+        self.install(y.len(), || xpay(x, beta, y));
+    }
+
+    /// [`residual_from_product`] in this pool.
+    ///
+    /// # Panics
+    /// If the lengths differ.
+    #[track_caller]
+    pub fn residual_from_product(&self, b: &[f64], r: &mut [f64]) {
+        assert_eq!(b.len(), r.len(), "residual_from_product: lengths differ");
+        self.install(r.len(), || residual_from_product(b, r));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn laplacian_1d(n: usize) -> CsrMatrix {
+        let mut t = Vec::new();
+        for i in 0..n {
+            t.push((i, i, 2.0));
+            if i > 0 {
+                t.push((i, i - 1, -1.0));
+            }
+            if i + 1 < n {
+                t.push((i, i + 1, -1.0));
+            }
+        }
+        CsrMatrix::try_from_triplets(n, n, &t).unwrap()
+    }
+
+    #[test]
+    fn parallel_reductions_are_thread_count_independent() {
+        let n: usize = 100_003;
+        let x: Vec<f64> = (0..n)
+            .map(|i| ((i * 7919) % 1000) as f64 * 1e-3 - 0.4)
+            .collect();
+        let y: Vec<f64> = (0..n)
+            .map(|i| ((i * 104_729) % 997) as f64 * 1e-2)
+            .collect();
+        let d0 = dot(&x, &y);
+        let one = Kernels::with_threads(1).unwrap();
+        let three = Kernels::with_threads(3).unwrap();
+        assert_eq!(one.threads(), 1);
+        assert_eq!(three.threads(), 3);
+        assert_eq!(one.dot(&x, &y).to_bits(), d0.to_bits());
+        assert_eq!(three.dot(&x, &y).to_bits(), d0.to_bits());
+        let naive: f64 = x.iter().zip(&y).map(|(a, b)| a * b).sum();
+        assert!(
+            (d0 - naive).abs() <= 1e-10 * naive.abs().max(1.0),
+            "{d0} vs {naive}"
+        );
+    }
+
+    #[test]
+    fn vector_updates_match_definitions_on_both_paths() {
+        for n in [7usize, 50_001] {
+            let x: Vec<f64> = (0..n).map(|i| i as f64 * 0.5).collect();
+            let mut y: Vec<f64> = (0..n).map(|i| 1.0 - i as f64).collect();
+            let y0 = y.clone();
+            axpy(2.0, &x, &mut y);
+            assert!(
+                y.iter()
+                    .zip(&x)
+                    .zip(&y0)
+                    .all(|((y, x), y0)| *y == y0 + 2.0 * x)
+            );
+            let mut w = y0.clone();
+            xpay(&x, -3.0, &mut w);
+            assert!(
+                w.iter()
+                    .zip(&x)
+                    .zip(&y0)
+                    .all(|((w, x), y0)| *w == x - 3.0 * y0)
+            );
+            let mut r = y0.clone();
+            residual_from_product(&x, &mut r);
+            assert!(r.iter().zip(&x).zip(&y0).all(|((r, x), y0)| *r == x - y0));
+            let mut z = vec![0.0; n];
+            pointwise_mul(&x, &y0, &mut z);
+            assert!(z.iter().zip(&x).zip(&y0).all(|((z, x), y0)| *z == x * y0));
+            assert!((norm2(&x) - dot(&x, &x).sqrt()).abs() == 0.0);
+        }
+    }
+
+    #[test]
+    fn spmv_small_matches_core() {
+        let a = laplacian_1d(37);
+        let x: Vec<f64> = (0..37).map(|i| (i as f64).sin()).collect();
+        let (mut y1, mut y2, mut y3) = (vec![0.0; 37], vec![0.0; 37], vec![1.0; 37]);
+        a.mul_vec_into(&x, &mut y1);
+        spmv(&a, &x, &mut y2);
+        spmv_parallel(&a, &x, &mut y3);
+        assert_eq!(y1, y2);
+        assert_eq!(y1, y3);
+    }
+
+    #[test]
+    #[should_panic(expected = "spmv: x has")]
+    fn spmv_checks_dimensions() {
+        let a = laplacian_1d(4);
+        let mut y = vec![0.0; 4];
+        spmv(&a, &[1.0; 3], &mut y);
+    }
+
+    proptest! {
+        #[test]
+        fn dot_matches_naive_sum(v in proptest::collection::vec(-1e3f64..1e3, 0..300)) {
+            let w: Vec<f64> = v.iter().map(|x| x * 0.5 + 1.0).collect();
+            let naive: f64 = v.iter().zip(&w).map(|(a, b)| a * b).sum();
+            let scale: f64 = v.iter().zip(&w).map(|(a, b)| (a * b).abs()).sum::<f64>().max(1.0);
+            prop_assert!((dot(&v, &w) - naive).abs() <= 1e-12 * scale);
+        }
+    }
+}
