@@ -207,8 +207,10 @@ fn assemble_block(
         let mut ke = [[0.0; MAX_NODES]; MAX_NODES];
         let mut fe = [0.0; MAX_NODES];
         let mut geo = element.geometry(&x, 0);
-        // For affine cells the gradients are constant and dx scales with the weight.
+        // For affine cells the gradients are constant and dx scales with the weight, so the
+        // stiffness is (sum_q k_q dx_q) times one Gram matrix of gradients.
         let jacobian = geo.dx / element.weights[0];
+        let mut k_integral = 0.0;
         for q in 0..nq {
             if q > 0 && !affine {
                 geo = element.geometry(&x, q);
@@ -219,14 +221,12 @@ fn assemble_block(
                 geo.dx
             };
             let k = scratch.k[i * nq + q] * dx;
-            let phi = &element.phi[q];
-            for a in 0..npc {
-                let ga = geo.grad[a];
-                for b in a..npc {
-                    let gb = geo.grad[b];
-                    ke[a][b] += k * (ga[0] * gb[0] + ga[1] * gb[1]);
-                }
+            if affine {
+                k_integral += k;
+            } else {
+                add_gram(&mut ke, &geo.grad, npc, k);
             }
+            let phi = &element.phi[q];
             if coefs.c.is_some() {
                 let cq = scratch.c[i * nq + q] * dx;
                 for a in 0..npc {
@@ -242,7 +242,10 @@ fn assemble_block(
                 }
             }
         }
-        if !(geo.dx > 0.0) {
+        if affine {
+            add_gram(&mut ke, &geo.grad, npc, k_integral);
+        }
+        if geo.dx.partial_cmp(&0.0) != Some(std::cmp::Ordering::Greater) {
             return Err(Error::Mesh {
                 location: None,
                 message: format!("cell {c} (nodes {nodes:?}) is degenerate or inverted"),
@@ -263,6 +266,23 @@ fn assemble_block(
         }
     }
     Ok(())
+}
+
+/// `ke[a][b] += scale * grad_a . grad_b` for `b >= a`.
+#[inline]
+fn add_gram(
+    ke: &mut [[f64; MAX_NODES]; MAX_NODES],
+    grad: &[[f64; 2]; MAX_NODES],
+    npc: usize,
+    scale: f64,
+) {
+    for a in 0..npc {
+        let ga = grad[a];
+        for b in a..npc {
+            let gb = grad[b];
+            ke[a][b] += scale * (ga[0] * gb[0] + ga[1] * gb[1]);
+        }
+    }
 }
 
 fn pattern_mismatch(i: usize, j: usize) -> Error {

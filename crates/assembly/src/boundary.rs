@@ -76,7 +76,7 @@ pub fn add_boundary_terms(
         for facet in part.facets.chunks_exact(npf) {
             facets += 1;
             // Points in 1D; straight edges with two-point Gauss quadrature in 2D.
-            let (points, weights): (Vec<([f64; 3], [f64; 2])>, Vec<f64>) = if npf == 1 {
+            let (points, weights): (Vec<FacetPoint>, Vec<f64>) = if npf == 1 {
                 (vec![(mesh.point(facet[0]), [1.0, 0.0])], vec![1.0])
             } else {
                 let (a, b) = (mesh.point(facet[0]), mesh.point(facet[1]));
@@ -128,6 +128,9 @@ pub fn add_boundary_terms(
     }
     Ok(facets)
 }
+
+/// A quadrature point on a facet: its coordinates and the facet basis values there.
+type FacetPoint = ([f64; 3], [f64; 2]);
 
 /// Nodes with a prescribed value and those values.
 #[derive(Debug, Clone, PartialEq)]

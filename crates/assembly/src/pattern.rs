@@ -14,32 +14,57 @@ pub struct NodeCells {
 }
 
 impl NodeCells {
-    /// Builds the adjacency by a counting sort over the connectivity.
+    /// Builds the adjacency by a counting sort over the connectivity. With several rayon
+    /// threads, each thread owns a contiguous range of nodes and scans the whole connectivity
+    /// for them, so the result (cells in increasing order) is the same for any thread count.
     ///
     /// # Errors
     /// [`Error::Mesh`] if a cell refers to a node that does not exist.
     pub fn new(mesh: &MeshView<'_>) -> Result<Self> {
         let n = mesh.num_nodes();
         let npc = mesh.cell_kind.nodes_per_cell();
-        if let Some(&bad) = mesh.cells.iter().find(|&&v| v >= n) {
+        if let Some(&bad) = mesh.cells.par_iter().find_any(|&&v| v >= n) {
             return Err(Error::Mesh {
                 location: None,
                 message: format!("a cell refers to node {bad}, but the mesh has {n} nodes"),
             });
         }
-        let mut ptr = vec![0usize; n + 1];
-        for &v in mesh.cells {
-            ptr[v + 1] += 1;
-        }
+        let parts = rayon::current_num_threads().clamp(1, 64).min(n.max(1));
+        let bounds: Vec<usize> = (0..=parts).map(|t| t * n / parts).collect();
+        // Pass 1: per-node counts, each thread for its own node range.
+        let mut counts = vec![0usize; n + 1];
+        let mut count_slices = split_by_bounds(&mut counts[1..], &bounds);
+        count_slices
+            .par_iter_mut()
+            .enumerate()
+            .for_each(|(t, counts)| {
+                let (lo, hi) = (bounds[t], bounds[t + 1]);
+                for &v in mesh.cells {
+                    if (lo..hi).contains(&v) {
+                        counts[v - lo] += 1;
+                    }
+                }
+            });
+        drop(count_slices);
         for i in 0..n {
-            ptr[i + 1] += ptr[i];
+            counts[i + 1] += counts[i];
         }
-        let mut next = ptr[..n].to_vec();
+        let ptr = counts;
+        // Pass 2: fill, again by node range; each range's cells form one contiguous slice.
         let mut cells = vec![0usize; mesh.cells.len()];
-        for (k, &v) in mesh.cells.iter().enumerate() {
-            cells[next[v]] = k / npc;
-            next[v] += 1;
-        }
+        let cell_bounds: Vec<usize> = bounds.iter().map(|&b| ptr[b]).collect();
+        let mut cell_slices = split_by_bounds(&mut cells, &cell_bounds);
+        cell_slices.par_iter_mut().enumerate().for_each(|(t, out)| {
+            let (lo, hi) = (bounds[t], bounds[t + 1]);
+            let base = ptr[lo];
+            let mut next: Vec<usize> = ptr[lo..hi].iter().map(|p| p - base).collect();
+            for (k, &v) in mesh.cells.iter().enumerate() {
+                if (lo..hi).contains(&v) {
+                    out[next[v - lo]] = k / npc;
+                    next[v - lo] += 1;
+                }
+            }
+        });
         Ok(Self { ptr, cells })
     }
 
@@ -49,61 +74,75 @@ impl NodeCells {
     }
 }
 
+/// Splits `data` into the consecutive pieces `[bounds[t] - bounds[0], bounds[t + 1] - bounds[0])`.
+fn split_by_bounds<'a, T>(mut data: &'a mut [T], bounds: &[usize]) -> Vec<&'a mut [T]> {
+    let mut pieces = Vec::with_capacity(bounds.len().saturating_sub(1));
+    for w in bounds.windows(2) {
+        let (head, tail) = std::mem::take(&mut data).split_at_mut(w[1] - w[0]);
+        pieces.push(head);
+        data = tail;
+    }
+    pieces
+}
+
+/// The sorted, unique columns of row `i` (the node itself and every node sharing a cell with
+/// it), gathered into `buf`.
+fn row_columns(mesh: &MeshView<'_>, adjacency: &NodeCells, i: usize, buf: &mut Vec<usize>) {
+    buf.clear();
+    buf.push(i);
+    for &c in adjacency.of(i) {
+        buf.extend_from_slice(mesh.cell(c));
+    }
+    buf.sort_unstable();
+    buf.dedup();
+}
+
 /// The pattern with an entry `(i, j)` for every pair of nodes sharing a cell, plus every
-/// diagonal entry. Rows are built independently, in parallel when `parallel` is set; the
-/// result does not depend on the thread count.
+/// diagonal entry. Two passes over the rows (count, then fill in place) avoid any temporary
+/// copy of the column indices; rows are independent, so they run in parallel when `parallel`
+/// is set, and the result does not depend on the thread count.
 ///
 /// # Errors
 /// [`Error::Mesh`] if a cell refers to a node that does not exist.
 pub fn build_pattern(mesh: &MeshView<'_>, parallel: bool) -> Result<SparsityPattern> {
     let n = mesh.num_nodes();
     let adjacency = NodeCells::new(mesh)?;
-    let build_rows = |start: usize| -> (Vec<usize>, Vec<usize>) {
-        let end = (start + ROWS_PER_TASK).min(n);
-        let mut lens = Vec::with_capacity(end - start);
-        let mut cols = Vec::with_capacity((end - start) * 9);
+    let mut row_ptr = vec![0usize; n + 1];
+    let count = |start: usize, lens: &mut [usize]| {
         let mut buf = Vec::with_capacity(64);
-        for i in start..end {
-            buf.clear();
-            buf.push(i);
-            for &c in adjacency.of(i) {
-                buf.extend_from_slice(mesh.cell(c));
-            }
-            buf.sort_unstable();
-            buf.dedup();
-            lens.push(buf.len());
-            cols.extend_from_slice(&buf);
+        for (r, len) in lens.iter_mut().enumerate() {
+            row_columns(mesh, &adjacency, start + r, &mut buf);
+            *len = buf.len();
         }
-        (lens, cols)
     };
-    let starts: Vec<usize> = (0..n).step_by(ROWS_PER_TASK).collect();
-    let chunks: Vec<(Vec<usize>, Vec<usize>)> = if parallel {
-        starts.par_iter().map(|&s| build_rows(s)).collect()
+    if parallel {
+        row_ptr[1..]
+            .par_chunks_mut(ROWS_PER_TASK)
+            .enumerate()
+            .for_each(|(t, lens)| count(t * ROWS_PER_TASK, lens));
     } else {
-        starts.iter().map(|&s| build_rows(s)).collect()
-    };
-    let nnz: usize = chunks.iter().map(|(_, c)| c.len()).sum();
-    let mut row_ptr = Vec::with_capacity(n + 1);
-    row_ptr.push(0);
-    let mut total = 0;
-    for (lens, _) in &chunks {
-        for &l in lens {
-            total += l;
-            row_ptr.push(total);
+        count(0, &mut row_ptr[1..]);
+    }
+    for i in 0..n {
+        row_ptr[i + 1] += row_ptr[i];
+    }
+    let mut col_idx = vec![0usize; row_ptr[n]];
+    let bounds: Vec<usize> = (0..n).step_by(ROWS_PER_TASK).chain([n]).collect();
+    let value_bounds: Vec<usize> = bounds.iter().map(|&b| row_ptr[b]).collect();
+    let pieces = split_by_bounds(&mut col_idx, &value_bounds);
+    let fill = |(t, out): (usize, &mut [usize])| {
+        let mut buf = Vec::with_capacity(64);
+        let base = row_ptr[bounds[t]];
+        for i in bounds[t]..bounds[t + 1] {
+            row_columns(mesh, &adjacency, i, &mut buf);
+            out[row_ptr[i] - base..row_ptr[i + 1] - base].copy_from_slice(&buf);
         }
+    };
+    if parallel {
+        pieces.into_par_iter().enumerate().for_each(fill);
+    } else {
+        pieces.into_iter().enumerate().for_each(fill);
     }
-    let mut col_idx = vec![0usize; nnz];
-    let mut pieces: Vec<&mut [usize]> = Vec::with_capacity(chunks.len());
-    let mut rest = col_idx.as_mut_slice();
-    for (_, cols) in &chunks {
-        let (head, tail) = rest.split_at_mut(cols.len());
-        pieces.push(head);
-        rest = tail;
-    }
-    pieces
-        .into_par_iter()
-        .zip(&chunks)
-        .for_each(|(dst, (_, cols))| dst.copy_from_slice(cols));
     Ok(SparsityPattern::from_sorted_parts(n, n, row_ptr, col_idx))
 }
 

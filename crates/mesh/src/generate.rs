@@ -166,8 +166,10 @@ impl Mesh {
         check_range("mesh.x", spec.x)?;
         check_range("mesh.y", spec.y)?;
         let (nx, ny) = (spec.nx, spec.ny);
-        let num_nodes = (nx + 1)
-            .checked_mul(ny + 1)
+        let num_nodes = nx
+            .checked_add(1)
+            .zip(ny.checked_add(1))
+            .and_then(|(a, b)| a.checked_mul(b))
             .filter(|&n| n <= MAX_GENERATED_NODES);
         let Some(num_nodes) = num_nodes else {
             return Err(Error::invalid(

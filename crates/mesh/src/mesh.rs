@@ -35,7 +35,7 @@ impl Mesh {
         if !(1..=3).contains(&dim) || dim < cell_kind.dim() {
             return fail(format!("dimension {dim} cannot hold {cell_kind:?} cells"));
         }
-        if coords.len() % dim != 0 {
+        if !coords.len().is_multiple_of(dim) {
             return fail(format!(
                 "{} coordinates are not a multiple of dim = {dim}",
                 coords.len()
@@ -46,7 +46,7 @@ impl Mesh {
         }
         let num_nodes = coords.len() / dim;
         let npc = cell_kind.nodes_per_cell();
-        if cells.is_empty() || cells.len() % npc != 0 {
+        if cells.is_empty() || !cells.len().is_multiple_of(npc) {
             return fail(format!(
                 "connectivity of {} entries is not a positive multiple of {npc} nodes per cell",
                 cells.len()
@@ -84,9 +84,7 @@ impl Mesh {
             cells,
             boundary,
         };
-        if let Some(c) =
-            (0..mesh.num_cells()).find(|&c| mesh.cell_measure(c).is_nan_or_nonpositive())
-        {
+        if let Some(c) = (0..mesh.num_cells()).find(|&c| !is_positive(mesh.cell_measure(c))) {
             return fail(format!(
                 "cell {c} (nodes {:?}) has zero or negative measure (2D cells must be counter-clockwise)",
                 mesh.view().cell(c)
@@ -187,19 +185,14 @@ impl Mesh {
     }
 }
 
+/// `v > 0` (false for NaN).
+fn is_positive(v: f64) -> bool {
+    v.partial_cmp(&0.0) == Some(std::cmp::Ordering::Greater)
+}
+
 /// Twice the signed area of triangle (a, b, c) in the xy-plane.
 fn cross(a: [f64; 3], b: [f64; 3], c: [f64; 3]) -> f64 {
     (b[0] - a[0]) * (c[1] - a[1]) - (c[0] - a[0]) * (b[1] - a[1])
-}
-
-trait NonPositive {
-    fn is_nan_or_nonpositive(self) -> bool;
-}
-
-impl NonPositive for f64 {
-    fn is_nan_or_nonpositive(self) -> bool {
-        !(self > 0.0)
-    }
 }
 
 #[cfg(test)]
