@@ -1,0 +1,585 @@
+//! The configuration schema (`[problem]`, `[solver]`, `[assembly]`, `[scaling]`) and its
+//! layered loading: built-in defaults < TOML file < `--set key=value` overrides.
+//!
+//! Every struct is `#[serde(default, deny_unknown_fields)]`: a missing key takes its default, an
+//! unknown key is an error naming the key and the file.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use femscale_core::{Error, Result, SolverOptions};
+use femscale_mesh::{Diagonal, RectangleCells, RectangleSpec};
+use figment::Figment;
+use figment::providers::{Format, Serialized, Toml};
+use serde::{Deserialize, Serialize};
+
+use crate::problem::{BoundarySpec, BoundarySpecKind, FieldSpec, MeshSpec, Problem};
+
+/// The whole configuration.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+#[non_exhaustive]
+pub struct Config {
+    /// The problem to solve.
+    pub problem: ProblemConfig,
+    /// The linear solver.
+    pub solver: SolverConfig,
+    /// Assembly options.
+    pub assembly: AssemblyConfig,
+    /// Threads and resources.
+    pub scaling: ScalingConfig,
+}
+
+/// A number or an expression string in a config file.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(
+    untagged,
+    expecting = "a number or an expression string such as \"sin(pi*x)\""
+)]
+pub enum FieldValue {
+    /// A constant.
+    Number(f64),
+    /// An expression of x, y, z and the problem's parameters.
+    Expr(String),
+}
+
+impl FieldValue {
+    fn to_spec(&self) -> FieldSpec {
+        match self {
+            Self::Number(v) => FieldSpec::Constant(*v),
+            Self::Expr(s) => match s.trim().parse::<f64>() {
+                Ok(v) => FieldSpec::Constant(v),
+                Err(_) => FieldSpec::Expr(s.clone()),
+            },
+        }
+    }
+}
+
+/// `[problem]`: `-div(k grad u) + c u = f` on a mesh, with boundary conditions.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+#[non_exhaustive]
+pub struct ProblemConfig {
+    /// Spatial dimension, 1 or 2; checked against the mesh when given.
+    pub dim: Option<usize>,
+    /// The mesh.
+    pub mesh: MeshConfig,
+    /// Diffusion coefficient `k` (default `1`).
+    pub diffusion: FieldValue,
+    /// Reaction coefficient `c` (default none).
+    pub reaction: Option<FieldValue>,
+    /// Source `f` (default none, i.e. 0).
+    pub source: Option<FieldValue>,
+    /// Exact solution; when given, L2 and H1 errors are reported.
+    pub exact: Option<FieldValue>,
+    /// Boundary conditions, applied in order (default: `u = 0` on `all`).
+    pub boundary: Vec<BoundaryConfig>,
+    /// Named parameters usable in every expression (`[problem.params] a = 2.5`).
+    pub params: BTreeMap<String, f64>,
+}
+
+impl Default for ProblemConfig {
+    fn default() -> Self {
+        Self {
+            dim: None,
+            mesh: MeshConfig::default(),
+            diffusion: FieldValue::Number(1.0),
+            reaction: None,
+            source: None,
+            exact: None,
+            boundary: vec![BoundaryConfig::default()],
+            params: BTreeMap::new(),
+        }
+    }
+}
+
+/// The kind of mesh.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum MeshKind {
+    /// 1D: `x`, `nx` (or `nodes`).
+    Interval,
+    /// 2D: `x`, `y`, `nx`, `ny`, `cell`, `diagonal`.
+    #[default]
+    Rectangle,
+}
+
+/// `problem.mesh`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+#[non_exhaustive]
+pub struct MeshConfig {
+    /// `interval` or `rectangle` (default).
+    pub kind: MeshKind,
+    /// `[x0, x1]` (default `[0, 1]`).
+    pub x: [f64; 2],
+    /// `[y0, y1]` (default `[0, 1]`, rectangles only).
+    pub y: [f64; 2],
+    /// Elements along x (default 32).
+    pub nx: usize,
+    /// Elements along y (default 32, rectangles only).
+    pub ny: usize,
+    /// `triangle` (P1, default) or `quadrilateral`/`quad` (Q1), rectangles only.
+    pub cell: RectangleCells,
+    /// `right` (default), `left` or `alternating` diagonals, triangles only.
+    pub diagonal: Diagonal,
+    /// Explicit node coordinates of an interval mesh (overrides `x` and `nx`).
+    pub nodes: Option<Vec<f64>>,
+}
+
+impl Default for MeshConfig {
+    fn default() -> Self {
+        let r = RectangleSpec::default();
+        Self {
+            kind: MeshKind::Rectangle,
+            x: r.x,
+            y: r.y,
+            nx: 32,
+            ny: 32,
+            cell: r.cells,
+            diagonal: r.diagonal,
+            nodes: None,
+        }
+    }
+}
+
+/// The kind of a boundary condition in a config file.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum BoundaryConditionKind {
+    /// `u = value`.
+    #[default]
+    Dirichlet,
+    /// `k du/dn = value`.
+    Neumann,
+    /// `k du/dn + alpha u = value`.
+    Robin,
+}
+
+/// One entry of `problem.boundary`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+#[non_exhaustive]
+pub struct BoundaryConfig {
+    /// Boundary part: `left`, `right`, `all` (1D and 2D), `bottom`, `top` (2D).
+    #[serde(rename = "where")]
+    pub part: String,
+    /// `dirichlet` (default), `neumann` or `robin`.
+    pub kind: BoundaryConditionKind,
+    /// Prescribed value, flux or Robin right-hand side (default 0).
+    pub value: FieldValue,
+    /// Robin transfer coefficient (required for `robin`).
+    pub alpha: Option<FieldValue>,
+}
+
+impl Default for BoundaryConfig {
+    fn default() -> Self {
+        Self {
+            part: "all".into(),
+            kind: BoundaryConditionKind::Dirichlet,
+            value: FieldValue::Number(0.0),
+            alpha: None,
+        }
+    }
+}
+
+/// `[solver]`: which linear solver and its stopping criteria and budgets.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+#[non_exhaustive]
+pub struct SolverConfig {
+    /// Registry name of the solver: `direct` (default) or `cg`.
+    pub kind: String,
+    /// Registry name of the preconditioner for iterative solvers: `jacobi` (default) or `none`.
+    pub preconditioner: String,
+    /// Relative residual tolerance (default `1e-8`).
+    pub tolerance: f64,
+    /// Absolute residual tolerance (default `0`).
+    pub absolute_tolerance: f64,
+    /// Iteration limit (default 10000).
+    pub max_iterations: usize,
+    /// Wall-clock limit for set-up plus solve, seconds (default: none).
+    pub timeout_seconds: Option<f64>,
+    /// Memory limit for factors and preconditioners, MB (default: none).
+    pub memory_limit_mb: Option<f64>,
+}
+
+impl Default for SolverConfig {
+    fn default() -> Self {
+        let o = SolverOptions::default();
+        Self {
+            kind: "direct".into(),
+            preconditioner: "jacobi".into(),
+            tolerance: o.tolerance,
+            absolute_tolerance: o.absolute_tolerance,
+            max_iterations: o.max_iterations,
+            timeout_seconds: None,
+            memory_limit_mb: None,
+        }
+    }
+}
+
+impl SolverConfig {
+    /// The core solver options these settings describe.
+    pub fn options(&self, threads: usize) -> SolverOptions {
+        let mut o = SolverOptions::default();
+        o.tolerance = self.tolerance;
+        o.absolute_tolerance = self.absolute_tolerance;
+        o.max_iterations = self.max_iterations;
+        o.timeout_seconds = self.timeout_seconds;
+        o.memory_limit_mb = self.memory_limit_mb;
+        o.threads = threads;
+        o
+    }
+}
+
+/// `[assembly]`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+#[non_exhaustive]
+pub struct AssemblyConfig {
+    /// `true`/`false` forces the parallel/serial assembler; unset decides by problem size.
+    pub parallel: Option<bool>,
+    /// Cells from which the parallel assembler is chosen when `parallel` is unset (default 20000).
+    pub parallel_threshold_cells: usize,
+    /// Polynomial degree integrated exactly by the quadrature (default 2).
+    pub quadrature_degree: usize,
+}
+
+impl Default for AssemblyConfig {
+    fn default() -> Self {
+        Self {
+            parallel: None,
+            parallel_threshold_cells: 20_000,
+            quadrature_degree: 2,
+        }
+    }
+}
+
+/// `[scaling]`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+#[non_exhaustive]
+pub struct ScalingConfig {
+    /// Threads for assembly and solver kernels; 0 (default) uses all cores.
+    pub threads: usize,
+}
+
+impl ProblemConfig {
+    /// The library [`Problem`] this configuration describes.
+    ///
+    /// # Errors
+    /// Inconsistent settings (dimension vs mesh kind, Robin without `alpha`), naming the key.
+    pub fn to_problem(&self) -> Result<Problem> {
+        let mesh = match self.mesh.kind {
+            MeshKind::Interval => match &self.mesh.nodes {
+                Some(nodes) => MeshSpec::IntervalNodes(nodes.clone()),
+                None => MeshSpec::Interval {
+                    x: self.mesh.x,
+                    n: self.mesh.nx,
+                },
+            },
+            MeshKind::Rectangle => MeshSpec::Rectangle(RectangleSpec {
+                x: self.mesh.x,
+                y: self.mesh.y,
+                nx: self.mesh.nx,
+                ny: self.mesh.ny,
+                cells: self.mesh.cell,
+                diagonal: self.mesh.diagonal,
+            }),
+        };
+        let mesh_dim = match self.mesh.kind {
+            MeshKind::Interval => 1,
+            MeshKind::Rectangle => 2,
+        };
+        if let Some(dim) = self.dim
+            && dim != mesh_dim
+        {
+            return Err(Error::invalid(
+                "problem.dim",
+                format!(
+                    "dim = {dim} does not match a mesh of kind `{:?}` (dimension {mesh_dim})",
+                    self.mesh.kind
+                ),
+            ));
+        }
+        let mut problem = Problem::new(mesh);
+        problem.diffusion = self.diffusion.to_spec();
+        problem.reaction = self.reaction.as_ref().map(FieldValue::to_spec);
+        problem.source = self.source.as_ref().map(FieldValue::to_spec);
+        problem.exact = self.exact.as_ref().map(FieldValue::to_spec);
+        problem.params = self.params.clone();
+        for (name, v) in &self.params {
+            femscale_core::error::ensure_finite(&format!("problem.params.{name}"), *v)?;
+        }
+        for (i, bc) in self.boundary.iter().enumerate() {
+            let value = bc.value.to_spec();
+            let kind = match bc.kind {
+                BoundaryConditionKind::Dirichlet => BoundarySpecKind::Dirichlet(value),
+                BoundaryConditionKind::Neumann => BoundarySpecKind::Neumann(value),
+                BoundaryConditionKind::Robin => {
+                    let alpha = bc.alpha.as_ref().ok_or_else(|| {
+                        Error::invalid(
+                            format!("problem.boundary[{i}].alpha"),
+                            "required for a robin condition",
+                        )
+                    })?;
+                    BoundarySpecKind::Robin {
+                        alpha: alpha.to_spec(),
+                        value,
+                    }
+                }
+            };
+            crate::problem::check_name(&format!("problem.boundary[{i}].where"), &bc.part)?;
+            problem.boundary.push(BoundarySpec {
+                part: bc.part.clone(),
+                kind,
+            });
+        }
+        Ok(problem)
+    }
+}
+
+/// Where the configuration comes from: an optional file and `key=value` overrides.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ConfigSources {
+    /// The TOML file (`--config`); it must exist.
+    pub file: Option<PathBuf>,
+    /// `--set key=value` overrides, applied in order after the file.
+    pub overrides: Vec<String>,
+}
+
+impl Config {
+    /// The layered figment: defaults < file < overrides.
+    ///
+    /// # Errors
+    /// A missing file or a malformed override.
+    pub fn figment(sources: &ConfigSources) -> Result<Figment> {
+        let mut fig = Figment::from(Serialized::defaults(Config::default()));
+        if let Some(path) = &sources.file {
+            if !path.is_file() {
+                return Err(Error::Config {
+                    message: format!(
+                        "config file `{}` does not exist or is not a file",
+                        path.display()
+                    ),
+                });
+            }
+            fig = fig.merge(Toml::file_exact(path));
+        }
+        for item in &sources.overrides {
+            let (key, value) = parse_override(item)?;
+            fig = fig.merge(Override {
+                item: item.clone(),
+                key,
+                value,
+            });
+        }
+        Ok(fig)
+    }
+
+    /// Loads and validates the configuration from `sources`.
+    ///
+    /// # Errors
+    /// [`Error::Config`] naming the key, the file and the line of each problem.
+    pub fn load(sources: &ConfigSources) -> Result<Self> {
+        let fig = Self::figment(sources)?;
+        fig.extract::<Config>()
+            .map_err(|e| config_error(e, sources.file.as_deref()))
+    }
+
+    /// Parses a configuration from TOML text on top of the defaults.
+    ///
+    /// # Errors
+    /// [`Error::Config`] naming the key of each problem.
+    pub fn from_toml_str(text: &str) -> Result<Self> {
+        Figment::from(Serialized::defaults(Config::default()))
+            .merge(Toml::string(text))
+            .extract()
+            .map_err(|e| config_error(e, None))
+    }
+}
+
+/// Splits `key=value`; the value is read as a TOML value (number, boolean, array, inline table,
+/// quoted string) and otherwise taken as a plain string.
+fn parse_override(item: &str) -> Result<(String, figment::value::Value)> {
+    let Some((key, value)) = item.split_once('=') else {
+        return Err(Error::Config {
+            message: format!("override `{item}` is not of the form key=value"),
+        });
+    };
+    let key = key.trim();
+    if key.is_empty()
+        || key.split('.').any(|k| {
+            k.is_empty()
+                || !k
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+        })
+    {
+        return Err(Error::Config {
+            message: format!("override `{item}`: `{key}` is not a valid dotted key"),
+        });
+    }
+    let value = value.trim();
+    let parsed = Figment::from(Toml::string(&format!("v = {value}")))
+        .extract_inner::<figment::value::Value>("v")
+        .unwrap_or_else(|_| figment::value::Value::from(value.to_string()));
+    Ok((key.to_string(), parsed))
+}
+
+/// Turns figment's error into [`Error::Config`], with the file and line of each key.
+fn config_error(err: figment::Error, file: Option<&Path>) -> Error {
+    let text = file.and_then(|f| std::fs::read_to_string(f).ok());
+    let mut lines = Vec::new();
+    for e in err {
+        let key: Vec<String> = e
+            .path
+            .iter()
+            .filter(|k| k.as_str() != "default")
+            .cloned()
+            .collect();
+        let dotted = key.join(".");
+        let location = match (file, &text) {
+            (Some(f), Some(t)) if from_file(&e) => match locate_key(t, &dotted) {
+                Some(line) => format!("{}:{line}: ", f.display()),
+                None => format!("{}: ", f.display()),
+            },
+            _ if from_override(&e) => format!(
+                "{}: ",
+                e.metadata
+                    .as_ref()
+                    .map_or(OVERRIDE_NAME, |m| m.name.as_ref())
+            ),
+            _ => String::new(),
+        };
+        let mut kind = e.kind.to_string();
+        if let figment::error::Kind::UnknownField(name, expected) = &e.kind
+            && let Some(close) = closest(name, expected)
+        {
+            kind.push_str(&format!(" (did you mean `{close}`?)"));
+        }
+        let key_part = if dotted.is_empty() {
+            String::new()
+        } else {
+            format!("`{dotted}`: ")
+        };
+        lines.push(format!("{location}{key_part}{kind}"));
+    }
+    Error::Config {
+        message: lines.join("\n"),
+    }
+}
+
+fn from_file(e: &figment::Error) -> bool {
+    e.metadata
+        .as_ref()
+        .is_some_and(|m| matches!(m.source, Some(figment::Source::File(_))))
+}
+
+fn from_override(e: &figment::Error) -> bool {
+    e.metadata
+        .as_ref()
+        .is_some_and(|m| m.name.starts_with(OVERRIDE_NAME))
+}
+
+const OVERRIDE_NAME: &str = "--set";
+
+/// One `--set key=value` override as a figment provider, so that errors and provenance say
+/// where a value came from.
+struct Override {
+    item: String,
+    key: String,
+    value: figment::value::Value,
+}
+
+impl figment::Provider for Override {
+    fn metadata(&self) -> figment::Metadata {
+        figment::Metadata::named(format!("{OVERRIDE_NAME} {}", self.item))
+    }
+
+    fn data(
+        &self,
+    ) -> std::result::Result<
+        figment::value::Map<figment::Profile, figment::value::Dict>,
+        figment::Error,
+    > {
+        Serialized::default(&self.key, &self.value).data()
+    }
+}
+
+/// The valid name closest to `name` (edit distance at most 3).
+fn closest<'a>(name: &str, expected: &'a [&'static str]) -> Option<&'a str> {
+    expected
+        .iter()
+        .map(|&c| (edit_distance(name, c), c))
+        .filter(|&(d, _)| d <= 3)
+        .min_by_key(|&(d, _)| d)
+        .map(|(_, c)| c)
+}
+
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut cur = vec![i + 1; b.len() + 1];
+        for (j, &cb) in b.iter().enumerate() {
+            cur[j + 1] = (prev[j] + usize::from(ca != cb))
+                .min(prev[j + 1] + 1)
+                .min(cur[j] + 1);
+        }
+        prev = cur;
+    }
+    prev[b.len()]
+}
+
+/// The 1-based line of `dotted_key` (e.g. `problem.mesh.nx` or `problem.boundary[0].where`) in
+/// TOML `text`, found from table headers, dotted keys and inline tables.
+pub fn locate_key(text: &str, dotted_key: &str) -> Option<usize> {
+    let parts: Vec<&str> = dotted_key
+        .split(['.', '[', ']'])
+        .filter(|p| !p.is_empty() && p.parse::<usize>().is_err())
+        .collect();
+    let (&last, parents) = parts.split_last()?;
+    let mut table: Vec<String> = Vec::new();
+    let mut fallback = None;
+    for (i, raw) in text.lines().enumerate() {
+        let line = raw.split('#').next().unwrap_or("").trim();
+        if let Some(h) = line.strip_prefix('[') {
+            let h = h
+                .trim_start_matches('[')
+                .trim_end_matches(']')
+                .trim_end_matches(']');
+            table = h.split('.').map(|s| s.trim().to_string()).collect();
+            if table.iter().map(String::as_str).eq(parts.iter().copied()) {
+                fallback.get_or_insert(i + 1);
+            }
+            continue;
+        }
+        let Some((lhs, rhs)) = line.split_once('=') else {
+            continue;
+        };
+        let mut path: Vec<String> = table.clone();
+        path.extend(
+            lhs.split('.')
+                .map(|s| s.trim().trim_matches('"').to_string()),
+        );
+        let path_matches = |p: &[String]| p.iter().map(String::as_str).eq(parts.iter().copied());
+        if path_matches(&path) {
+            return Some(i + 1);
+        }
+        // Inline table or array of inline tables holding the key: `mesh = { nx = 0 }`.
+        let parent_matches = path.len() <= parts.len()
+            && path
+                .iter()
+                .map(String::as_str)
+                .eq(parts[..path.len()].iter().copied());
+        let mentions = rhs.split([',', '{', ' ']).any(|tok| tok.trim() == last)
+            || rhs.contains(&format!("{last} ="))
+            || rhs.contains(&format!("{last}="));
+        if parent_matches && mentions && !parents.is_empty() {
+            return Some(i + 1);
+        }
+    }
+    fallback
+}

@@ -1,0 +1,26 @@
+//! # femscale-runtime
+//!
+//! The composition root of femscale: it turns configuration into components and runs the
+//! pipeline.
+//!
+//! * [`Config`] and [`ConfigSources`]: the TOML schema and its layers (defaults < file <
+//!   `--set key=value`), with errors that name key, file and line.
+//! * [`Registry`]: solvers and preconditioners by name.
+//! * [`FemSolver`]: `solve_1d_laplace`, `solve_2d_laplace`, `solve(&Problem)`, returning a
+//!   [`Solution`] with its [`femscale_core::Metrics`].
+#![warn(rustdoc::broken_intra_doc_links)]
+
+pub mod config;
+mod pipeline;
+pub mod problem;
+mod registry;
+
+pub use config::{
+    AssemblyConfig, BoundaryConditionKind, BoundaryConfig, Config, ConfigSources, FieldValue,
+    MeshConfig, MeshKind, ProblemConfig, ScalingConfig, SolverConfig, locate_key,
+};
+pub use pipeline::{FemSolver, Solution};
+pub use problem::{
+    BoundarySpec, BoundarySpecKind, FieldSpec, Laplace1d, Laplace2d, MeshSpec, Problem, Source,
+};
+pub use registry::{Registry, SolverBuilder};

@@ -1,0 +1,330 @@
+//! The solve pipeline: mesh → plan → pattern → assembly → boundary conditions → solver set-up
+//! → solve → error norms, each phase timed and traced.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use femscale_assembly::{DirichletConditions, ParallelAssembler, SerialAssembler, error_norms};
+use femscale_core::{
+    Assembler, Error, LinearSystem, Metrics, NoMonitor, Result, Scaler, SolveError, StaticScaler,
+    SystemLoad, WorkEstimate,
+};
+use femscale_mesh::Mesh;
+use tracing::{info, instrument};
+
+use crate::config::Config;
+use crate::problem::{FieldSpec, Laplace1d, Laplace2d, Problem};
+use crate::registry::Registry;
+
+/// A computed solution: the mesh, one value per node, and what the solve did.
+#[derive(Debug, Clone)]
+pub struct Solution {
+    /// The mesh the solution lives on.
+    pub mesh: Arc<Mesh>,
+    /// Nodal values `u_h(x_i)`.
+    pub values: Vec<f64>,
+    /// Sizes, timings, choices and errors.
+    pub metrics: Metrics,
+}
+
+impl Solution {
+    /// Node coordinates, `dim` per node.
+    pub fn nodes(&self) -> &[f64] {
+        self.mesh.coords()
+    }
+
+    /// Node `i` as a point padded to three components.
+    pub fn node(&self, i: usize) -> [f64; 3] {
+        self.mesh.view().point(i)
+    }
+}
+
+/// The entry point for embedding users: solves problems with a fixed solver, assembly and
+/// scaling configuration.
+///
+/// ```
+/// use femscale_runtime::{FemSolver, Laplace1d};
+/// let sol = FemSolver::new().solve_1d_laplace(&Laplace1d { num_elements: 10, right_bc: 1.0, ..Default::default() }).unwrap();
+/// assert!((sol.values[5] - 0.5).abs() < 1e-12);
+/// ```
+#[derive(Debug)]
+pub struct FemSolver {
+    config: Config,
+    registry: Arc<Registry>,
+    scaler: Arc<dyn Scaler>,
+    pools: Mutex<HashMap<usize, Arc<rayon::ThreadPool>>>,
+}
+
+impl Default for FemSolver {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl FemSolver {
+    /// A solver with the built-in defaults (direct solver, automatic parallel assembly, all
+    /// cores, no cache).
+    pub fn new() -> Self {
+        Self::from_config(Config::default()).expect("the default configuration is valid")
+    }
+
+    /// A solver configured by `config` (its `[problem]` section is used by
+    /// [`FemSolver::solve_configured`]).
+    ///
+    /// # Errors
+    /// Unknown solver or preconditioner names, invalid solver options.
+    pub fn from_config(config: Config) -> Result<Self> {
+        Self::with_registry(config, Registry::with_builtins())
+    }
+
+    /// Like [`FemSolver::from_config`] with a custom component registry.
+    ///
+    /// # Errors
+    /// Unknown solver or preconditioner names, invalid solver options.
+    pub fn with_registry(config: Config, registry: Registry) -> Result<Self> {
+        registry.solver(&config.solver.kind, &config.solver.preconditioner)?;
+        config.solver.options(0).validate().map_err(solve_error)?;
+        let scaler = StaticScaler {
+            threads: config.scaling.threads,
+            parallel_assembly: config.assembly.parallel,
+            parallel_threshold_cells: config.assembly.parallel_threshold_cells,
+            memory_budget_mb: config.solver.memory_limit_mb,
+        };
+        if !(1..=8).contains(&config.assembly.quadrature_degree) {
+            return Err(Error::invalid(
+                "assembly.quadrature_degree",
+                format!("must be 1 to 8, got {}", config.assembly.quadrature_degree),
+            ));
+        }
+        Ok(Self {
+            config,
+            registry: Arc::new(registry),
+            scaler: Arc::new(scaler),
+            pools: Mutex::new(HashMap::new()),
+        })
+    }
+
+    /// The configuration in force.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// The component registry.
+    pub fn registry(&self) -> &Registry {
+        &self.registry
+    }
+
+    /// Solves the 1D problem of the original design's quick start.
+    ///
+    /// # Errors
+    /// Invalid parameters (naming the field), solver failures.
+    pub fn solve_1d_laplace(&self, p: &Laplace1d) -> Result<Solution> {
+        self.solve_with(&p.to_problem(), p.linear_solver.as_deref())
+    }
+
+    /// Solves a 2D problem on a rectangle with Dirichlet values per side.
+    ///
+    /// # Errors
+    /// Invalid parameters (naming the field), solver failures.
+    pub fn solve_2d_laplace(&self, p: &Laplace2d) -> Result<Solution> {
+        self.solve_with(&p.to_problem(), p.linear_solver.as_deref())
+    }
+
+    /// Solves the `[problem]` section of the configuration.
+    ///
+    /// # Errors
+    /// Invalid configuration (naming the key), solver failures.
+    pub fn solve_configured(&self) -> Result<Solution> {
+        self.solve(&self.config.problem.to_problem()?)
+    }
+
+    /// Solves a general problem.
+    ///
+    /// # Errors
+    /// Invalid parameters (naming the field), solver failures.
+    pub fn solve(&self, problem: &Problem) -> Result<Solution> {
+        self.solve_with(problem, None)
+    }
+
+    fn pool(&self, threads: usize) -> Result<Arc<rayon::ThreadPool>> {
+        let mut pools = self.pools.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(p) = pools.get(&threads) {
+            return Ok(p.clone());
+        }
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .thread_name(|i| format!("femscale-{i}"))
+            .build()
+            .map_err(|e| {
+                Error::invalid(
+                    "scaling.threads",
+                    format!("cannot start {threads} threads: {e}"),
+                )
+            })?;
+        let pool = Arc::new(pool);
+        pools.insert(threads, pool.clone());
+        Ok(pool)
+    }
+
+    #[instrument(skip_all, name = "fem.solve")]
+    fn solve_with(&self, problem: &Problem, solver_kind: Option<&str>) -> Result<Solution> {
+        let cfg = &self.config.solver;
+        let kind = solver_kind.unwrap_or(&cfg.kind);
+        let solver = self.registry.solver(kind, &cfg.preconditioner)?;
+        let mut metrics = Metrics::default();
+
+        let t = Instant::now();
+        let mesh = info_span("fem.mesh", || problem.mesh.build())
+            .map_err(|e| in_section(e, "problem."))?;
+        metrics.phases.mesh = t.elapsed().as_secs_f64();
+        let form = problem.form("problem.")?;
+        let exact = problem.exact_field("problem.")?;
+        let view = mesh.view();
+
+        let work = WorkEstimate::single(
+            mesh.num_nodes(),
+            mesh.num_cells(),
+            mesh.num_nodes() * (2 * mesh.dim() + 3),
+        );
+        let plan = self.scaler.plan(&work, &SystemLoad::detect());
+        let options = cfg.options(plan.threads);
+        options.validate().map_err(solve_error)?;
+        femscale_solvers::set_faer_threads(plan.threads);
+        let assembler: Box<dyn Assembler> = if plan.parallel_assembly {
+            Box::new(ParallelAssembler {
+                quadrature_degree: self.config.assembly.quadrature_degree,
+                ..Default::default()
+            })
+        } else {
+            Box::new(SerialAssembler {
+                quadrature_degree: self.config.assembly.quadrature_degree,
+            })
+        };
+        let pool = self.pool(plan.threads)?;
+
+        let (values, report) = pool.install(|| -> Result<_> {
+            let t = Instant::now();
+            let pattern = Arc::new(assembler.pattern(&view)?);
+            metrics.phases.pattern = t.elapsed().as_secs_f64();
+
+            let t = Instant::now();
+            let mut system = LinearSystem::zeros(pattern);
+            let stats = assembler
+                .assemble_into(&view, &form, &mut system)
+                .map_err(|e| in_section(e, "problem."))?;
+            metrics.phases.assembly = t.elapsed().as_secs_f64();
+
+            let t = Instant::now();
+            let dirichlet = DirichletConditions::from_form(&view, &form)
+                .map_err(|e| in_section(e, "problem."))?;
+            dirichlet.apply(&mut system)?;
+            metrics.phases.boundary_conditions = t.elapsed().as_secs_f64();
+            metrics.dirichlet_dofs = dirichlet.len();
+            metrics.nnz = system.matrix.nnz();
+            metrics.assembler = stats.assembler.clone();
+            metrics.parallel_assembly_used = stats.parallel;
+
+            let t = Instant::now();
+            let LinearSystem { matrix, rhs } = system;
+            let mut prepared = solver
+                .prepare(Arc::new(matrix), &options)
+                .map_err(solve_error)?;
+            metrics.phases.setup = t.elapsed().as_secs_f64();
+
+            let t = Instant::now();
+            let mut x = vec![0.0; rhs.len()];
+            dirichlet.impose_on(&mut x);
+            let report = prepared
+                .solve(&rhs, &mut x, &mut NoMonitor)
+                .map_err(solve_error)?;
+            metrics.phases.solve = t.elapsed().as_secs_f64();
+
+            let t = Instant::now();
+            if let Some(exact) = &exact {
+                let norms = error_norms(&view, &x, exact.as_ref())?;
+                metrics.l2_error = Some(norms.l2);
+                metrics.h1_error = Some(norms.h1_seminorm);
+                metrics.max_nodal_error = Some(norms.max_nodal);
+            }
+            metrics.phases.post = t.elapsed().as_secs_f64();
+            Ok((x, report))
+        })?;
+
+        metrics.dofs = mesh.num_nodes();
+        metrics.num_elements = mesh.num_cells();
+        metrics.element = mesh.cell_kind().element_name().into();
+        metrics.solver = report.solver.clone();
+        metrics.preconditioner = report.preconditioner.clone();
+        metrics.iterations = report.iterations;
+        metrics.final_residual = report.final_relative_residual;
+        metrics.threads = plan.threads;
+        metrics.total_solve_time = metrics.phases.total();
+        if metrics.parallel_assembly_used {
+            metrics.features_used.push("parallel_assembly".into());
+        }
+        let uses_expr = |f: &FieldSpec| matches!(f, FieldSpec::Expr(_));
+        if uses_expr(&problem.diffusion)
+            || problem.source.as_ref().is_some_and(uses_expr)
+            || problem.reaction.as_ref().is_some_and(uses_expr)
+        {
+            metrics.features_used.push("expression_fields".into());
+        }
+        if exact.is_some() {
+            metrics.features_used.push("exact_solution_errors".into());
+        }
+        metrics.linear_solve = report;
+        info!(dofs = metrics.dofs, solver = %metrics.solver, iterations = metrics.iterations, seconds = metrics.total_solve_time, "solved");
+        Ok(Solution {
+            mesh,
+            values,
+            metrics,
+        })
+    }
+}
+
+fn info_span<T>(name: &'static str, f: impl FnOnce() -> T) -> T {
+    let _ = name;
+    let span = tracing::info_span!("fem.phase", phase = name);
+    span.in_scope(f)
+}
+
+/// Maps solver option errors to the config keys they come from.
+fn solve_error(e: SolveError) -> Error {
+    match e {
+        SolveError::InvalidOption { option, reason } => {
+            Error::invalid(format!("solver.{option}"), reason)
+        }
+        other => Error::Solve(other),
+    }
+}
+
+/// Prefixes field names from lower layers (`mesh.nx`, `boundary[0].where`) with the config
+/// section they live in (`problem.`), unless they already carry it.
+fn in_section(e: Error, prefix: &str) -> Error {
+    let fix = |field: String| {
+        if field.starts_with(prefix) || field == "system" || field == "pattern" {
+            field
+        } else {
+            format!("{prefix}{field}")
+        }
+    };
+    match e {
+        Error::InvalidInput { field, reason } => Error::InvalidInput {
+            field: fix(field),
+            reason,
+        },
+        Error::UnknownName {
+            field,
+            what,
+            name,
+            known,
+        } => Error::UnknownName {
+            field: fix(field),
+            what,
+            name,
+            known,
+        },
+        other => other,
+    }
+}

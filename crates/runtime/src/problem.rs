@@ -1,0 +1,395 @@
+//! Problem descriptions for the library API: fields, meshes, boundary conditions.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use femscale_core::{
+    BoundaryCondition, BoundaryKind, Constant, EllipticForm, Error, FnField, Result, SharedField,
+};
+use femscale_mesh::{Diagonal, Mesh, RectangleCells, RectangleSpec};
+
+/// A coefficient, source or boundary value: a constant, an expression of `x, y, z` and the
+/// problem's parameters, or a Rust function.
+#[derive(Debug, Clone)]
+pub enum FieldSpec {
+    /// The same value everywhere.
+    Constant(f64),
+    /// An expression such as `"2*pi^2*sin(pi*x)*sin(pi*y)"`.
+    Expr(String),
+    /// A ready-made field (e.g. a Rust closure through [`FnField`]).
+    Field(SharedField),
+}
+
+/// The name the original design uses for source terms.
+pub type Source = FieldSpec;
+
+impl FieldSpec {
+    /// An expression field.
+    pub fn expr(text: impl Into<String>) -> Self {
+        Self::Expr(text.into())
+    }
+
+    /// A constant field.
+    pub fn constant(value: f64) -> Self {
+        Self::Constant(value)
+    }
+
+    /// A field computed by a Rust function of `[x, y, z]`.
+    pub fn func(
+        label: impl Into<String>,
+        f: impl Fn([f64; 3]) -> f64 + Send + Sync + 'static,
+    ) -> Self {
+        Self::Field(FnField::shared(label, f))
+    }
+
+    /// Resolves to a shared field; `field` names the parameter in errors.
+    ///
+    /// # Errors
+    /// [`Error::InvalidInput`] for a non-finite constant, [`Error::Expression`] for an
+    /// expression that does not parse.
+    pub fn build(&self, field: &str, params: &BTreeMap<String, f64>) -> Result<SharedField> {
+        match self {
+            Self::Constant(v) => {
+                femscale_core::error::ensure_finite(field, *v)?;
+                Ok(Arc::new(Constant(*v)))
+            }
+            Self::Expr(text) => {
+                let params: Vec<(&str, f64)> =
+                    params.iter().map(|(k, v)| (k.as_str(), *v)).collect();
+                femscale_expr::parse_field(field, text, &params)
+            }
+            Self::Field(f) => Ok(f.clone()),
+        }
+    }
+}
+
+impl From<f64> for FieldSpec {
+    fn from(v: f64) -> Self {
+        Self::Constant(v)
+    }
+}
+
+impl From<&str> for FieldSpec {
+    fn from(text: &str) -> Self {
+        Self::Expr(text.into())
+    }
+}
+
+/// How to obtain the mesh.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub enum MeshSpec {
+    /// `n` equal segments of `[a, b]`.
+    Interval {
+        /// `[a, b]`.
+        x: [f64; 2],
+        /// Number of elements.
+        n: usize,
+    },
+    /// A 1D mesh through the given nodes.
+    IntervalNodes(Vec<f64>),
+    /// A structured rectangle mesh.
+    Rectangle(RectangleSpec),
+    /// An existing mesh.
+    Mesh(Arc<Mesh>),
+}
+
+impl MeshSpec {
+    /// Builds (or shares) the mesh.
+    ///
+    /// # Errors
+    /// Invalid sizes or ranges, naming the field (`mesh.nx`, ...).
+    pub fn build(&self) -> Result<Arc<Mesh>> {
+        Ok(match self {
+            Self::Interval { x, n } => Arc::new(Mesh::interval(x[0], x[1], *n)?),
+            Self::IntervalNodes(nodes) => Arc::new(Mesh::interval_from_nodes(nodes.clone())?),
+            Self::Rectangle(spec) => Arc::new(Mesh::rectangle(spec)?),
+            Self::Mesh(m) => m.clone(),
+        })
+    }
+}
+
+/// The kind of a boundary condition, with its data.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub enum BoundarySpecKind {
+    /// `u = value`.
+    Dirichlet(FieldSpec),
+    /// `k du/dn = flux`.
+    Neumann(FieldSpec),
+    /// `k du/dn + alpha u = value`.
+    Robin {
+        /// Transfer coefficient.
+        alpha: FieldSpec,
+        /// Right-hand side.
+        value: FieldSpec,
+    },
+}
+
+/// A boundary condition on a named boundary part.
+#[derive(Debug, Clone)]
+pub struct BoundarySpec {
+    /// Boundary part (`left`, `right`, `bottom`, `top`, `all`).
+    pub part: String,
+    /// What is prescribed.
+    pub kind: BoundarySpecKind,
+}
+
+impl BoundarySpec {
+    /// `u = value` on `part`.
+    pub fn dirichlet(part: &str, value: impl Into<FieldSpec>) -> Self {
+        Self {
+            part: part.into(),
+            kind: BoundarySpecKind::Dirichlet(value.into()),
+        }
+    }
+
+    /// `k du/dn = flux` on `part`.
+    pub fn neumann(part: &str, flux: impl Into<FieldSpec>) -> Self {
+        Self {
+            part: part.into(),
+            kind: BoundarySpecKind::Neumann(flux.into()),
+        }
+    }
+
+    /// `k du/dn + alpha u = value` on `part`.
+    pub fn robin(part: &str, alpha: impl Into<FieldSpec>, value: impl Into<FieldSpec>) -> Self {
+        Self {
+            part: part.into(),
+            kind: BoundarySpecKind::Robin {
+                alpha: alpha.into(),
+                value: value.into(),
+            },
+        }
+    }
+}
+
+/// A complete problem `-div(k grad u) + c u = f` with boundary conditions.
+#[derive(Debug, Clone)]
+pub struct Problem {
+    /// The mesh.
+    pub mesh: MeshSpec,
+    /// Diffusion coefficient `k` (default 1).
+    pub diffusion: FieldSpec,
+    /// Reaction coefficient `c` (default none).
+    pub reaction: Option<FieldSpec>,
+    /// Source `f` (default none, i.e. 0).
+    pub source: Option<FieldSpec>,
+    /// Exact solution, to report L2/H1 errors.
+    pub exact: Option<FieldSpec>,
+    /// Boundary conditions; parts without one are natural (`k du/dn = 0`).
+    pub boundary: Vec<BoundarySpec>,
+    /// Named parameters usable in expressions.
+    pub params: BTreeMap<String, f64>,
+}
+
+impl Problem {
+    /// A problem on `mesh` with `k = 1`, no source and no boundary conditions yet.
+    pub fn new(mesh: MeshSpec) -> Self {
+        Self {
+            mesh,
+            diffusion: FieldSpec::Constant(1.0),
+            reaction: None,
+            source: None,
+            exact: None,
+            boundary: Vec::new(),
+            params: BTreeMap::new(),
+        }
+    }
+
+    /// Builds the core form; field names in errors are prefixed with `prefix` (e.g. `problem.`).
+    ///
+    /// # Errors
+    /// Invalid constants or expressions, naming the field.
+    pub fn form(&self, prefix: &str) -> Result<EllipticForm> {
+        let p = &self.params;
+        let field = |name: &str| format!("{prefix}{name}");
+        let mut boundary = Vec::with_capacity(self.boundary.len());
+        for (i, bc) in self.boundary.iter().enumerate() {
+            let f = |name: &str| field(&format!("boundary[{i}].{name}"));
+            let kind = match &bc.kind {
+                BoundarySpecKind::Dirichlet(v) => BoundaryKind::Dirichlet {
+                    value: v.build(&f("value"), p)?,
+                },
+                BoundarySpecKind::Neumann(v) => BoundaryKind::Neumann {
+                    flux: v.build(&f("value"), p)?,
+                },
+                BoundarySpecKind::Robin { alpha, value } => BoundaryKind::Robin {
+                    alpha: alpha.build(&f("alpha"), p)?,
+                    value: value.build(&f("value"), p)?,
+                },
+            };
+            boundary.push(BoundaryCondition {
+                part: bc.part.clone(),
+                kind,
+            });
+        }
+        Ok(EllipticForm {
+            diffusion: self.diffusion.build(&field("diffusion"), p)?,
+            reaction: self
+                .reaction
+                .as_ref()
+                .map(|r| r.build(&field("reaction"), p))
+                .transpose()?,
+            source: self
+                .source
+                .as_ref()
+                .map(|s| s.build(&field("source"), p))
+                .transpose()?,
+            boundary,
+        })
+    }
+
+    /// The exact solution as a field, if one was given.
+    ///
+    /// # Errors
+    /// An invalid expression, naming `{prefix}exact`.
+    pub fn exact_field(&self, prefix: &str) -> Result<Option<SharedField>> {
+        self.exact
+            .as_ref()
+            .map(|e| e.build(&format!("{prefix}exact"), &self.params))
+            .transpose()
+    }
+}
+
+/// The 1D quick start of the original design: `-(k u')' = f` on `[x0, x1]` with Dirichlet
+/// values at both ends.
+#[derive(Debug, Clone)]
+pub struct Laplace1d {
+    /// `[x0, x1]` (default `[0, 1]`).
+    pub x_range: [f64; 2],
+    /// Number of elements (default 100).
+    pub num_elements: usize,
+    /// Diffusion coefficient (default 1).
+    pub diffusion: FieldSpec,
+    /// Source (default none).
+    pub source: Option<FieldSpec>,
+    /// `u(x0)` (default 0).
+    pub left_bc: f64,
+    /// `u(x1)` (default 0).
+    pub right_bc: f64,
+    /// Exact solution, to report errors (default none).
+    pub exact: Option<FieldSpec>,
+    /// Linear solver by registry name; `None` uses the solver's configuration.
+    pub linear_solver: Option<String>,
+}
+
+impl Default for Laplace1d {
+    fn default() -> Self {
+        Self {
+            x_range: [0.0, 1.0],
+            num_elements: 100,
+            diffusion: FieldSpec::Constant(1.0),
+            source: None,
+            left_bc: 0.0,
+            right_bc: 0.0,
+            exact: None,
+            linear_solver: None,
+        }
+    }
+}
+
+impl Laplace1d {
+    /// The equivalent general [`Problem`].
+    pub fn to_problem(&self) -> Problem {
+        let mut p = Problem::new(MeshSpec::Interval {
+            x: self.x_range,
+            n: self.num_elements,
+        });
+        p.diffusion = self.diffusion.clone();
+        p.source = self.source.clone();
+        p.exact = self.exact.clone();
+        p.boundary = vec![
+            BoundarySpec::dirichlet("left", self.left_bc),
+            BoundarySpec::dirichlet("right", self.right_bc),
+        ];
+        p
+    }
+}
+
+/// `-div(k grad u) = f` on a rectangle with a Dirichlet value per side.
+#[derive(Debug, Clone)]
+pub struct Laplace2d {
+    /// `[x0, x1]` (default `[0, 1]`).
+    pub x_range: [f64; 2],
+    /// `[y0, y1]` (default `[0, 1]`).
+    pub y_range: [f64; 2],
+    /// Rectangles along x (default 32).
+    pub nx: usize,
+    /// Rectangles along y (default 32).
+    pub ny: usize,
+    /// Triangles (P1, default) or quadrilaterals (Q1).
+    pub cells: RectangleCells,
+    /// Diagonal of the triangles (default right).
+    pub diagonal: Diagonal,
+    /// Diffusion coefficient (default 1).
+    pub diffusion: FieldSpec,
+    /// Source (default none).
+    pub source: Option<FieldSpec>,
+    /// `u` on `x = x0` (default 0).
+    pub left_bc: f64,
+    /// `u` on `x = x1` (default 0).
+    pub right_bc: f64,
+    /// `u` on `y = y0` (default 0).
+    pub bottom_bc: f64,
+    /// `u` on `y = y1` (default 0).
+    pub top_bc: f64,
+    /// Exact solution, to report errors (default none).
+    pub exact: Option<FieldSpec>,
+    /// Linear solver by registry name; `None` uses the solver's configuration.
+    pub linear_solver: Option<String>,
+}
+
+impl Default for Laplace2d {
+    fn default() -> Self {
+        Self {
+            x_range: [0.0, 1.0],
+            y_range: [0.0, 1.0],
+            nx: 32,
+            ny: 32,
+            cells: RectangleCells::Triangle,
+            diagonal: Diagonal::Right,
+            diffusion: FieldSpec::Constant(1.0),
+            source: None,
+            left_bc: 0.0,
+            right_bc: 0.0,
+            bottom_bc: 0.0,
+            top_bc: 0.0,
+            exact: None,
+            linear_solver: None,
+        }
+    }
+}
+
+impl Laplace2d {
+    /// The equivalent general [`Problem`]. Corner nodes take the value of the side listed
+    /// last (`top`, then `bottom`, `right`, `left` in order of precedence from high to low).
+    pub fn to_problem(&self) -> Problem {
+        let mut p = Problem::new(MeshSpec::Rectangle(RectangleSpec {
+            x: self.x_range,
+            y: self.y_range,
+            nx: self.nx,
+            ny: self.ny,
+            cells: self.cells,
+            diagonal: self.diagonal,
+        }));
+        p.diffusion = self.diffusion.clone();
+        p.source = self.source.clone();
+        p.exact = self.exact.clone();
+        p.boundary = vec![
+            BoundarySpec::dirichlet("left", self.left_bc),
+            BoundarySpec::dirichlet("right", self.right_bc),
+            BoundarySpec::dirichlet("bottom", self.bottom_bc),
+            BoundarySpec::dirichlet("top", self.top_bc),
+        ];
+        p
+    }
+}
+
+/// Checks that a string is a non-empty identifier-like name.
+pub(crate) fn check_name(field: &str, name: &str) -> Result<()> {
+    if name.trim().is_empty() {
+        return Err(Error::invalid(field, "must not be empty"));
+    }
+    Ok(())
+}

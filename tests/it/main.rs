@@ -1,0 +1,5 @@
+//! Integration tests across the femscale crates.
+
+mod bad_input;
+mod convergence;
+mod pipeline;

@@ -1,0 +1,162 @@
+//! End-to-end behaviour of the pipeline: solver agreement, assembler agreement, reports.
+
+use femscale::prelude::*;
+use femscale::runtime::SolverConfig;
+
+fn mms(nx: usize) -> Laplace2d {
+    Laplace2d {
+        nx,
+        ny: nx,
+        source: Some(Source::expr("2*pi^2*sin(pi*x)*sin(pi*y)")),
+        exact: Some(Source::expr("sin(pi*x)*sin(pi*y)")),
+        ..Default::default()
+    }
+}
+
+fn solver_with(edit: impl FnOnce(&mut Config)) -> FemSolver {
+    let mut config = Config::default();
+    edit(&mut config);
+    FemSolver::from_config(config).unwrap()
+}
+
+#[test]
+fn direct_and_cg_agree_to_the_solver_tolerance() {
+    let direct = FemSolver::new().solve_2d_laplace(&mms(40)).unwrap();
+    let cg = solver_with(|c| {
+        c.solver.kind = "cg".into();
+        c.solver.tolerance = 1e-10;
+    })
+    .solve_2d_laplace(&mms(40))
+    .unwrap();
+    assert_eq!(direct.metrics.solver, "direct-cholesky");
+    assert_eq!(cg.metrics.solver, "cg");
+    assert!(cg.metrics.iterations > 1 && cg.metrics.linear_solve.converged);
+    assert_eq!(
+        cg.metrics.linear_solve.residual_history.len(),
+        cg.metrics.iterations
+    );
+    let scale = direct.values.iter().fold(0.0f64, |m, v| m.max(v.abs()));
+    let diff = direct
+        .values
+        .iter()
+        .zip(&cg.values)
+        .fold(0.0f64, |m, (a, b)| m.max((a - b).abs()));
+    // CG stops at ||r|| <= 1e-10 ||b||; the error is bounded by the condition number (~1e3) times that.
+    assert!(diff <= 1e-6 * scale, "max difference {diff}");
+    assert!((direct.metrics.l2_error.unwrap() - cg.metrics.l2_error.unwrap()).abs() < 1e-8);
+}
+
+#[test]
+fn parallel_and_serial_assembly_agree_through_the_pipeline() {
+    let serial = solver_with(|c| c.assembly.parallel = Some(false))
+        .solve_2d_laplace(&mms(64))
+        .unwrap();
+    let parallel = solver_with(|c| c.assembly.parallel = Some(true))
+        .solve_2d_laplace(&mms(64))
+        .unwrap();
+    assert!(!serial.metrics.parallel_assembly_used && serial.metrics.assembler == "serial");
+    assert!(parallel.metrics.parallel_assembly_used && parallel.metrics.assembler == "parallel");
+    assert!(
+        parallel
+            .metrics
+            .features_used
+            .contains(&"parallel_assembly".to_string())
+    );
+    let scale = serial.values.iter().fold(0.0f64, |m, v| m.max(v.abs()));
+    for (a, b) in serial.values.iter().zip(&parallel.values) {
+        assert!((a - b).abs() <= 1e-12 * scale);
+    }
+}
+
+#[test]
+fn the_size_heuristic_picks_the_assembler() {
+    let solver = solver_with(|c| c.assembly.parallel_threshold_cells = 1000);
+    let small = solver.solve_2d_laplace(&mms(10)).unwrap(); // 200 cells
+    let large = solver.solve_2d_laplace(&mms(30)).unwrap(); // 1800 cells
+    assert!(!small.metrics.parallel_assembly_used);
+    let multi_core = std::thread::available_parallelism().map_or(1, |n| n.get()) > 1;
+    assert_eq!(large.metrics.parallel_assembly_used, multi_core);
+}
+
+#[test]
+fn report_carries_sizes_timings_and_errors() {
+    let s = FemSolver::new().solve_2d_laplace(&mms(16)).unwrap();
+    let m = &s.metrics;
+    assert_eq!(m.dofs, 17 * 17);
+    assert_eq!(m.num_elements, 2 * 16 * 16);
+    assert_eq!(m.dirichlet_dofs, 4 * 16);
+    assert_eq!(m.element, "P1");
+    assert!(m.nnz > m.dofs);
+    assert!((m.total_solve_time - m.phases.total()).abs() < 1e-12);
+    assert!(m.phases.assembly > 0.0 && m.phases.setup > 0.0);
+    assert!(
+        m.l2_error.unwrap() < 1e-2 && m.h1_error.unwrap() < 0.3,
+        "{:?} {:?}",
+        m.l2_error,
+        m.h1_error
+    );
+    assert!(m.final_residual < 1e-12);
+    assert_eq!(s.values.len(), s.nodes().len() / 2);
+    let json = serde_json::to_value(m).unwrap();
+    for key in [
+        "dofs",
+        "num_elements",
+        "solver",
+        "iterations",
+        "final_residual",
+        "total_solve_time",
+        "phases",
+        "parallel_assembly_used",
+        "l2_error",
+        "h1_error",
+    ] {
+        assert!(json.get(key).is_some(), "missing {key}");
+    }
+}
+
+#[test]
+fn config_files_drive_the_same_pipeline() {
+    let config = Config::from_toml_str(
+        r#"
+        [problem]
+        dim = 2
+        mesh = { kind = "rectangle", nx = 12, ny = 12, cell = "quad" }
+        source = "a*2*pi^2*sin(pi*x)*sin(pi*y)"
+        exact = "a*sin(pi*x)*sin(pi*y)"
+        params = { a = 3.0 }
+        [solver]
+        kind = "cg"
+        preconditioner = "none"
+        tolerance = 1e-12
+        "#,
+    )
+    .unwrap();
+    let mut expected = SolverConfig::default();
+    expected.kind = "cg".into();
+    expected.preconditioner = "none".into();
+    expected.tolerance = 1e-12;
+    assert_eq!(config.solver, expected);
+    let s = FemSolver::from_config(config)
+        .unwrap()
+        .solve_configured()
+        .unwrap();
+    assert_eq!(s.metrics.element, "Q1");
+    assert_eq!(s.metrics.preconditioner, "none");
+    assert!(s.metrics.l2_error.unwrap() < 3.0 * 0.01);
+}
+
+#[test]
+fn solution_of_the_seed_quick_start_is_linear() {
+    let s = FemSolver::new()
+        .solve_1d_laplace(&Laplace1d {
+            num_elements: 100,
+            left_bc: 0.0,
+            right_bc: 1.0,
+            ..Default::default()
+        })
+        .unwrap();
+    assert_eq!(s.values.len(), 101);
+    for (i, v) in s.values.iter().enumerate() {
+        assert!((v - s.nodes()[i]).abs() < 1e-13);
+    }
+}
