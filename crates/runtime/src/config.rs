@@ -534,24 +534,56 @@ fn edit_distance(a: &str, b: &str) -> usize {
 }
 
 /// The 1-based line of `dotted_key` (e.g. `problem.mesh.nx` or `problem.boundary[0].where`) in
-/// TOML `text`, found from table headers, dotted keys and inline tables.
+/// TOML `text`, found from table headers, dotted keys, inline tables and multi-line arrays of
+/// inline tables. A best effort for error messages: `None` when the key cannot be found.
 pub fn locate_key(text: &str, dotted_key: &str) -> Option<usize> {
-    let parts: Vec<&str> = dotted_key
+    let segments: Vec<&str> = dotted_key
         .split(['.', '[', ']'])
-        .filter(|p| !p.is_empty() && p.parse::<usize>().is_err())
+        .filter(|p| !p.is_empty())
+        .collect();
+    let index = segments.iter().find_map(|p| p.parse::<usize>().ok());
+    let parts: Vec<&str> = segments
+        .iter()
+        .copied()
+        .filter(|p| p.parse::<usize>().is_err())
         .collect();
     let (&last, parents) = parts.split_last()?;
+    let is =
+        |path: &[String], want: &[&str]| path.iter().map(String::as_str).eq(want.iter().copied());
+    let mentions =
+        |rhs: &str| rhs.contains(&format!("{last} =")) || rhs.contains(&format!("{last}="));
     let mut table: Vec<String> = Vec::new();
     let mut fallback = None;
+    // Inside a multi-line array of inline tables: its key path, bracket depth, entry index.
+    let mut array: Option<(Vec<String>, i64, i64)> = None;
     for (i, raw) in text.lines().enumerate() {
         let line = raw.split('#').next().unwrap_or("").trim();
+        if let Some((path, depth, entry)) = array.as_mut() {
+            for c in line.chars() {
+                match c {
+                    '{' => *entry += 1,
+                    '[' => *depth += 1,
+                    ']' => *depth -= 1,
+                    _ => {}
+                }
+            }
+            let hit =
+                is(path, parents) && index.is_none_or(|k| k as i64 == *entry) && mentions(line);
+            if *depth <= 0 {
+                array = None;
+            }
+            if hit {
+                return Some(i + 1);
+            }
+            continue;
+        }
         if let Some(h) = line.strip_prefix('[') {
             let h = h
                 .trim_start_matches('[')
                 .trim_end_matches(']')
                 .trim_end_matches(']');
             table = h.split('.').map(|s| s.trim().to_string()).collect();
-            if table.iter().map(String::as_str).eq(parts.iter().copied()) {
+            if is(&table, &parts) {
                 fallback.get_or_insert(i + 1);
             }
             continue;
@@ -559,27 +591,138 @@ pub fn locate_key(text: &str, dotted_key: &str) -> Option<usize> {
         let Some((lhs, rhs)) = line.split_once('=') else {
             continue;
         };
-        let mut path: Vec<String> = table.clone();
+        let mut path = table.clone();
         path.extend(
             lhs.split('.')
                 .map(|s| s.trim().trim_matches('"').to_string()),
         );
-        let path_matches = |p: &[String]| p.iter().map(String::as_str).eq(parts.iter().copied());
-        if path_matches(&path) {
+        if is(&path, &parts) {
             return Some(i + 1);
         }
-        // Inline table or array of inline tables holding the key: `mesh = { nx = 0 }`.
-        let parent_matches = path.len() <= parts.len()
-            && path
-                .iter()
-                .map(String::as_str)
-                .eq(parts[..path.len()].iter().copied());
-        let mentions = rhs.split([',', '{', ' ']).any(|tok| tok.trim() == last)
-            || rhs.contains(&format!("{last} ="))
-            || rhs.contains(&format!("{last}="));
-        if parent_matches && mentions && !parents.is_empty() {
+        let rhs = rhs.trim();
+        let opens = rhs.matches('[').count() as i64 - rhs.matches(']').count() as i64;
+        if rhs.starts_with('[') && opens > 0 {
+            let entries = rhs.matches('{').count() as i64 - 1;
+            if is(&path, parents)
+                && index.is_none_or(|k| k as i64 == entries)
+                && entries >= 0
+                && mentions(rhs)
+            {
+                return Some(i + 1);
+            }
+            array = Some((path, opens, entries));
+            continue;
+        }
+        // Inline table or single-line array holding the key: `mesh = { nx = 0 }`.
+        if path.len() <= parents.len()
+            && is(&path, &parents[..path.len()])
+            && !parents.is_empty()
+            && mentions(rhs)
+        {
             return Some(i + 1);
         }
     }
     fallback
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const TEXT: &str = r#"
+[problem]
+dim = 2
+mesh = { kind = "rectangle", nx = 0 }
+boundary = [
+    { where = "left", value = 0.0 },
+    { where = "north", value = 1.0 },
+]
+params.a = 1.0
+
+[solver]
+kind = "cg"
+"#;
+
+    #[test]
+    fn locate_key_finds_tables_inline_tables_and_array_entries() {
+        assert_eq!(locate_key(TEXT, "problem.dim"), Some(3));
+        assert_eq!(locate_key(TEXT, "problem.mesh.nx"), Some(4));
+        assert_eq!(locate_key(TEXT, "problem.boundary[1].where"), Some(7));
+        assert_eq!(locate_key(TEXT, "problem.boundary[0].value"), Some(6));
+        assert_eq!(locate_key(TEXT, "problem.params.a"), Some(9));
+        assert_eq!(locate_key(TEXT, "solver.kind"), Some(12));
+        assert_eq!(locate_key(TEXT, "solver"), Some(11));
+        assert_eq!(locate_key(TEXT, "solver.tolerance"), None);
+        assert_eq!(
+            locate_key(
+                "[problem]\nboundary = [{ where = \"x\" }]\n",
+                "problem.boundary[0].where"
+            ),
+            Some(2)
+        );
+    }
+
+    #[test]
+    fn overrides_parse_toml_values_and_fall_back_to_strings() {
+        let (k, v) = parse_override("problem.mesh.nx = 64").unwrap();
+        assert_eq!(k, "problem.mesh.nx");
+        assert_eq!(v.to_i128(), Some(64));
+        let (_, v) = parse_override("problem.source=sin(pi*x)").unwrap();
+        assert_eq!(v.as_str(), Some("sin(pi*x)"));
+        let (_, v) = parse_override("problem.mesh.x=[0.0, 2.0]").unwrap();
+        assert!(v.as_array().is_some());
+        assert!(parse_override("novalue").is_err());
+        assert!(parse_override("a..b=1").is_err());
+    }
+}
+
+#[cfg(test)]
+mod docs_tests {
+    use super::*;
+
+    /// Every key of the schema, as dotted paths (`problem.boundary[].where` for arrays of tables).
+    fn keys(prefix: &str, value: &serde_json::Value, out: &mut Vec<String>) {
+        match value {
+            serde_json::Value::Object(map) if prefix != "problem.params" => {
+                for (k, v) in map {
+                    let key = if prefix.is_empty() {
+                        k.clone()
+                    } else {
+                        format!("{prefix}.{k}")
+                    };
+                    // Tables are documented through their keys; `problem.params` has none.
+                    if !prefix.is_empty() && (!v.is_object() || key == "problem.params") {
+                        out.push(key.clone());
+                    }
+                    keys(&key, v, out);
+                }
+            }
+            serde_json::Value::Array(items) => {
+                if let Some(first @ serde_json::Value::Object(_)) = items.first() {
+                    keys(&format!("{prefix}[]"), first, out);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    #[test]
+    fn configuration_doc_lists_every_key() {
+        let doc = include_str!("../../../docs/configuration.md");
+        let mut all = Vec::new();
+        keys(
+            "",
+            &serde_json::to_value(Config::default()).unwrap(),
+            &mut all,
+        );
+        assert!(all.len() > 20, "{all:?}");
+        let missing: Vec<_> = all
+            .iter()
+            .filter(|k| !doc.contains(&format!("`{k}`")))
+            .collect();
+        assert!(
+            missing.is_empty(),
+            "docs/configuration.md lacks {missing:?}"
+        );
+    }
 }

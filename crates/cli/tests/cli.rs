@@ -1,0 +1,217 @@
+//! The `femscale` binary end to end: help, JSON output, accuracy, and error reporting.
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+fn femscale(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_femscale"))
+        .args(args)
+        .output()
+        .expect("the binary runs")
+}
+
+fn config(name: &str) -> String {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../examples/configs")
+        .join(name)
+        .display()
+        .to_string()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn json(o: &Output) -> serde_json::Value {
+    assert!(o.status.success(), "failed: {}", stderr(o));
+    let text = String::from_utf8(o.stdout.clone()).unwrap();
+    assert_eq!(
+        text.trim().lines().count(),
+        1,
+        "exactly one JSON line expected: {text}"
+    );
+    serde_json::from_str(text.trim()).expect("valid JSON")
+}
+
+/// Runs a failing command and returns its stderr after checking the exit code and stdout.
+fn failure(args: &[&str]) -> String {
+    let o = femscale(args);
+    assert!(!o.status.success(), "expected failure for {args:?}");
+    assert!(o.stdout.is_empty(), "nothing on stdout on failure");
+    let e = stderr(&o);
+    assert!(e.starts_with("error: "), "{e}");
+    assert!(!e.contains("panicked"), "{e}");
+    e
+}
+
+#[test]
+fn help_is_complete() {
+    let top = femscale(&["--help"]);
+    let text = String::from_utf8_lossy(&top.stdout);
+    assert!(top.status.success());
+    assert!(text.contains("solve") && text.contains("--log"), "{text}");
+    let solve = String::from_utf8_lossy(&femscale(&["solve", "--help"]).stdout).into_owned();
+    for flag in ["--config", "--set", "--json", "KEY=VALUE"] {
+        assert!(solve.contains(flag), "solve --help lacks {flag}: {solve}");
+    }
+}
+
+#[test]
+fn json_report_has_the_documented_fields() {
+    let v = json(&femscale(&[
+        "solve",
+        "--config",
+        &config("quickstart_1d.toml"),
+        "--json",
+    ]));
+    for key in [
+        "dofs",
+        "num_elements",
+        "solver",
+        "iterations",
+        "final_residual",
+        "total_solve_time",
+        "phases",
+        "parallel_assembly_used",
+        "l2_error",
+        "h1_error",
+    ] {
+        assert!(v.get(key).is_some(), "missing {key} in {v}");
+    }
+    assert_eq!(v["dofs"], 101);
+    assert_eq!(v["num_elements"], 100);
+    assert!(
+        v["l2_error"].as_f64().unwrap() < 1e-13,
+        "linear solution reproduced"
+    );
+    for phase in [
+        "mesh",
+        "pattern",
+        "assembly",
+        "boundary_conditions",
+        "setup",
+        "solve",
+        "post",
+    ] {
+        assert!(
+            v["phases"][phase].as_f64().is_some(),
+            "missing phase {phase}"
+        );
+    }
+}
+
+#[test]
+fn mms_l2_error_is_second_order() {
+    let mms = config("poisson_2d_mms.toml");
+    let l2 = |n: usize| {
+        let nx = format!("problem.mesh.nx={n}");
+        let ny = format!("problem.mesh.ny={n}");
+        let v = json(&femscale(&[
+            "solve",
+            "--config",
+            &mms,
+            "--set",
+            &nx,
+            "--set",
+            &ny,
+            "--set",
+            "solver.kind=direct",
+            "--json",
+        ]));
+        assert_eq!(v["solver"], "direct-cholesky");
+        v["l2_error"].as_f64().unwrap()
+    };
+    let (coarse, fine) = (l2(128), l2(256));
+    let ratio = coarse / fine;
+    assert!(
+        (3.6..=4.4).contains(&ratio),
+        "L2 {coarse:e} -> {fine:e}, ratio {ratio}"
+    );
+    assert!(fine < 3e-5, "{fine}");
+}
+
+#[test]
+fn human_summary_names_solver_and_errors() {
+    let o = femscale(&[
+        "solve",
+        "--config",
+        &config("mixed_bc_2d.toml"),
+        "--set",
+        "problem.mesh.nx=16",
+        "--set",
+        "problem.mesh.ny=16",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        text.contains("Q1") && text.contains("direct-cholesky") && text.contains("L2"),
+        "{text}"
+    );
+}
+
+#[test]
+fn missing_config_file_is_reported() {
+    let e = failure(&["solve", "--config", "/nonexistent/x.toml"]);
+    assert!(e.contains("/nonexistent/x.toml"), "{e}");
+}
+
+#[test]
+fn unknown_keys_name_key_file_and_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("typo.toml");
+    std::fs::write(
+        &path,
+        "[problem]\ndim = 2\n\n[solver]\nkind = \"cg\"\ntolerence = 1e-6\n",
+    )
+    .unwrap();
+    let e = failure(&["solve", "--config", path.to_str().unwrap()]);
+    assert!(
+        e.contains("solver.tolerence") && e.contains("typo.toml:6") && e.contains("tolerance"),
+        "{e}"
+    );
+}
+
+#[test]
+fn bad_values_name_the_field() {
+    let mms = config("poisson_2d_mms.toml");
+    let e = failure(&["solve", "--config", &mms, "--set", "problem.mesh.nx=0"]);
+    assert!(e.contains("problem.mesh.nx"), "{e}");
+    let e = failure(&["solve", "--config", &mms, "--set", "problem.mesh.nx=-3"]);
+    assert!(e.contains("problem.mesh.nx"), "{e}");
+    let e = failure(&[
+        "solve",
+        "--config",
+        &mms,
+        "--set",
+        "problem.mesh.x=[1.0, 0.0]",
+    ]);
+    assert!(
+        e.contains("problem.mesh.x") && e.contains("reversed"),
+        "{e}"
+    );
+    let e = failure(&[
+        "solve",
+        "--config",
+        &mms,
+        "--set",
+        "problem.source=2*sin(pi*x",
+    ]);
+    assert!(e.contains("problem.source") && e.contains("column"), "{e}");
+    let e = failure(&["solve", "--config", &mms, "--set", "problem.diffusion=nan"]);
+    assert!(e.contains("problem.diffusion"), "{e}");
+    let e = failure(&["solve", "--config", &mms, "--set", "solver.kind=multigrid"]);
+    assert!(e.contains("solver.kind") && e.contains("multigrid"), "{e}");
+}
+
+#[test]
+fn unknown_boundary_parts_point_at_the_config_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("north.toml");
+    std::fs::write(&path, "[problem]\nmesh = { kind = \"rectangle\", nx = 4, ny = 4 }\nboundary = [\n  { where = \"north\", kind = \"dirichlet\", value = 0.0 },\n]\n").unwrap();
+    let e = failure(&["solve", "--config", path.to_str().unwrap()]);
+    assert!(
+        e.contains("north") && e.contains("bottom") && e.contains("problem.boundary[0].where"),
+        "{e}"
+    );
+    assert!(e.contains("north.toml:4"), "{e}");
+}
