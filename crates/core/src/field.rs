@@ -50,6 +50,22 @@ pub trait ScalarField: Send + Sync + fmt::Debug {
         g
     }
 
+    /// Gradients at many points: `out[i] = grad f(points[i])`. Implementations with a batched
+    /// evaluator override it; the default calls [`ScalarField::gradient`] per point.
+    ///
+    /// # Panics
+    /// If `out.len() != points.len()`.
+    fn gradient_batch(&self, points: &[[f64; 3]], out: &mut [[f64; 3]]) {
+        assert_eq!(
+            points.len(),
+            out.len(),
+            "gradient_batch: output length differs from input"
+        );
+        for (o, p) in out.iter_mut().zip(points) {
+            *o = self.gradient(*p);
+        }
+    }
+
     /// A short human-readable description (the expression text, the constant, ...).
     fn describe(&self) -> String {
         format!("{self:?}")

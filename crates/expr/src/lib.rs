@@ -262,6 +262,21 @@ impl ScalarField for Expression {
         self.inner.gradient.each_ref().map(|g| g.eval(v))
     }
 
+    fn gradient_batch(&self, points: &[[f64; 3]], out: &mut [[f64; 3]]) {
+        assert_eq!(
+            points.len(),
+            out.len(),
+            "gradient_batch: output length differs from input"
+        );
+        let mut component = vec![0.0; points.len()];
+        for (d, g) in self.inner.gradient.iter().enumerate() {
+            g.eval_batch(points, &mut component);
+            for (o, v) in out.iter_mut().zip(&component) {
+                o[d] = *v;
+            }
+        }
+    }
+
     fn describe(&self) -> String {
         self.inner.text.clone()
     }

@@ -282,3 +282,25 @@ fn derivative_text_is_simplified() {
     assert_eq!(format!("{e:?}"), "Expression(\"x^3 + sin(2*y)\")");
     assert_eq!(e.describe(), "x^3 + sin(2*y)");
 }
+
+#[test]
+fn batched_gradients_equal_pointwise_gradients() {
+    let e = Expression::parse("exp(x)*cos(y) + x*y*z^2").unwrap();
+    let points: Vec<[f64; 3]> = (0..150)
+        .map(|i| {
+            let t = i as f64 * 0.037;
+            [t.sin(), 1.0 - t, 0.5 * t]
+        })
+        .collect();
+    let mut batch = vec![[0.0; 3]; points.len()];
+    e.gradient_batch(&points, &mut batch);
+    for (p, g) in points.iter().zip(&batch) {
+        assert_eq!(*g, e.gradient(*p));
+    }
+    let expected = [
+        points[7][0].exp() * points[7][1].cos() + points[7][1] * points[7][2].powi(2),
+        0.0,
+        0.0,
+    ];
+    assert!((batch[7][0] - expected[0]).abs() < 1e-12);
+}
