@@ -1,47 +1,69 @@
 //! Per-phase wall-clock timings of the 2D P1 pipeline up to the solve (mesh, pattern,
-//! assembly, Dirichlet), as a quick complement to the criterion benches.
+//! assembly, Dirichlet) with the parallel assembler: medians over repetitions, as a quick
+//! complement to the criterion benches.
 //!
 //! ```text
-//! cargo run --release -p femscale-benches --example phase_timings -- 1024 7
+//! cargo run --release -p femscale-benches --example phase_timings -- [n = 1024] [repetitions = 7]
 //! ```
+
+use std::sync::Arc;
+use std::time::Instant;
+
 use femscale::assembly::{DirichletConditions, ParallelAssembler};
 use femscale::core::{Assembler, LinearSystem};
 use femscale_benches::{mms_form, square_mesh};
-use std::sync::Arc;
-use std::time::Instant;
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
 fn main() {
-    let n: usize = std::env::args()
-        .nth(1)
-        .map(|s| s.parse().unwrap())
-        .unwrap_or(1024);
-    let reps: usize = std::env::args()
-        .nth(2)
-        .map(|s| s.parse().unwrap())
-        .unwrap_or(5);
+    let arg = |i: usize, default: usize| {
+        std::env::args()
+            .nth(i)
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(default)
+    };
+    let (n, reps) = (arg(1, 1024), arg(2, 7).max(1));
+    let names = ["mesh", "pattern", "assembly", "dirichlet", "total"];
+    let mut samples: Vec<Vec<f64>> = vec![Vec::new(); names.len()];
     for _ in 0..reps {
+        let form = mms_form();
+        let assembler = ParallelAssembler::default();
+        let mut times = [0.0; 5];
         let t = Instant::now();
         let mesh = square_mesh(n);
-        let t_mesh = t.elapsed().as_secs_f64();
-        let form = mms_form();
-        let a = ParallelAssembler::default();
+        times[0] = t.elapsed().as_secs_f64();
         let t = Instant::now();
-        let pattern = Arc::new(a.pattern(&mesh.view()).unwrap());
-        let t_pat = t.elapsed().as_secs_f64();
+        let pattern = Arc::new(assembler.pattern(&mesh.view()).expect("valid mesh"));
+        times[1] = t.elapsed().as_secs_f64();
         let t = Instant::now();
         let mut system = LinearSystem::zeros(pattern);
-        let t_zero = t.elapsed().as_secs_f64();
-        let t = Instant::now();
-        a.assemble_into(&mesh.view(), &form, &mut system).unwrap();
-        let t_asm = t.elapsed().as_secs_f64();
+        assembler
+            .assemble_into(&mesh.view(), &form, &mut system)
+            .expect("valid form");
+        times[2] = t.elapsed().as_secs_f64();
         let t = Instant::now();
         DirichletConditions::from_form(&mesh.view(), &form)
-            .unwrap()
-            .apply(&mut system)
-            .unwrap();
-        let t_bc = t.elapsed().as_secs_f64();
-        println!(
-            "mesh {t_mesh:.4} pattern {t_pat:.4} zeros {t_zero:.4} assembly {t_asm:.4} bc {t_bc:.4} total {:.4}",
-            t_mesh + t_pat + t_zero + t_asm + t_bc
-        );
+            .and_then(|d| d.apply(&mut system))
+            .expect("valid boundary");
+        times[3] = t.elapsed().as_secs_f64();
+        times[4] = times[..4].iter().sum();
+        for (s, t) in samples.iter_mut().zip(times) {
+            s.push(t);
+        }
     }
+    println!(
+        "n = {n} ({} unknowns), {reps} repetitions, {} threads; median seconds:",
+        (n + 1) * (n + 1),
+        rayon_threads()
+    );
+    for (name, s) in names.iter().zip(samples) {
+        println!("  {name:<10} {:.4}", median(s));
+    }
+}
+
+fn rayon_threads() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
 }

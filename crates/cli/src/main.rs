@@ -154,7 +154,7 @@ fn print_summary(out: &mut impl Write, m: &Metrics) -> std::io::Result<()> {
     )?;
     writeln!(
         out,
-        "  assembly    {} ({} thread{})",
+        "  assembly    {} assembler; {} thread{} for assembly and solver kernels",
         m.assembler,
         m.threads,
         if m.threads == 1 { "" } else { "s" }

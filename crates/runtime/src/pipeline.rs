@@ -175,7 +175,7 @@ impl FemSolver {
         let mut metrics = Metrics::default();
 
         let t = Instant::now();
-        let mesh = info_span("fem.mesh", || problem.mesh.build())
+        let mesh = in_phase_span("mesh", || problem.mesh.build())
             .map_err(|e| in_section(e, "problem."))?;
         metrics.phases.mesh = t.elapsed().as_secs_f64();
         let form = problem.form("problem.")?;
@@ -283,10 +283,9 @@ impl FemSolver {
     }
 }
 
-fn info_span<T>(name: &'static str, f: impl FnOnce() -> T) -> T {
-    let _ = name;
-    let span = tracing::info_span!("fem.phase", phase = name);
-    span.in_scope(f)
+/// Runs `f` inside an info-level span for the pipeline phase `name`.
+fn in_phase_span<T>(name: &'static str, f: impl FnOnce() -> T) -> T {
+    tracing::info_span!("fem.phase", phase = name).in_scope(f)
 }
 
 /// Maps solver option errors to the config keys they come from.
