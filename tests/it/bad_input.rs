@@ -1,4 +1,8 @@
 //! Bad input yields typed errors naming the field; nothing panics.
+//!
+//! The convenience APIs (`solve_1d_laplace`, `solve_2d_laplace`) name their struct fields
+//! (`num_elements`, `left_bc`); the general API and config files name config keys
+//! (`problem.mesh.nx`).
 
 use femscale::core::SolveError;
 use femscale::prelude::*;
@@ -17,20 +21,22 @@ fn field_of(r: Result<Solution, Error>) -> String {
 #[test]
 fn zero_element_counts_are_rejected_naming_the_field() {
     let s = FemSolver::new();
-    assert_eq!(
-        field_of(s.solve_1d_laplace(&Laplace1d {
-            num_elements: 0,
-            ..Default::default()
-        })),
-        "problem.mesh.nx"
-    );
-    assert_eq!(
-        field_of(s.solve_2d_laplace(&Laplace2d {
-            ny: 0,
-            ..Default::default()
-        })),
-        "problem.mesh.ny"
-    );
+    let p = Laplace1d {
+        num_elements: 0,
+        ..Default::default()
+    };
+    assert_eq!(field_of(s.solve_1d_laplace(&p)), "num_elements");
+    let p = Laplace2d {
+        ny: 0,
+        ..Default::default()
+    };
+    assert_eq!(field_of(s.solve_2d_laplace(&p)), "ny");
+    let mut p = Laplace2d::default().to_problem();
+    p.mesh = MeshSpec::Rectangle(RectangleSpec {
+        nx: 0,
+        ..Default::default()
+    });
+    assert_eq!(field_of(s.solve(&p)), "problem.mesh.nx");
 }
 
 #[test]
@@ -42,48 +48,62 @@ fn negative_element_counts_in_config_are_rejected_naming_the_key() {
 }
 
 #[test]
-fn empty_or_reversed_ranges_are_rejected() {
+fn empty_reversed_or_overflowing_ranges_are_rejected() {
     let s = FemSolver::new();
-    assert_eq!(
-        field_of(s.solve_1d_laplace(&Laplace1d {
-            x_range: [1.0, 1.0],
-            ..Default::default()
-        })),
-        "problem.mesh.x"
-    );
-    assert_eq!(
-        field_of(s.solve_2d_laplace(&Laplace2d {
-            y_range: [1.0, 0.0],
-            ..Default::default()
-        })),
-        "problem.mesh.y"
-    );
+    let p = Laplace1d {
+        x_range: [1.0, 1.0],
+        ..Default::default()
+    };
+    assert_eq!(field_of(s.solve_1d_laplace(&p)), "x_range");
+    let p = Laplace2d {
+        y_range: [1.0, 0.0],
+        ..Default::default()
+    };
+    assert_eq!(field_of(s.solve_2d_laplace(&p)), "y_range");
+    let p = Laplace2d {
+        x_range: [-1e308, 1e308],
+        ..Default::default()
+    };
+    assert_eq!(field_of(s.solve_2d_laplace(&p)), "x_range");
 }
 
 #[test]
-fn non_finite_coefficients_are_rejected() {
+fn non_finite_coefficients_and_boundary_values_are_rejected() {
     let s = FemSolver::new();
     let nan = Laplace1d {
         diffusion: f64::NAN.into(),
         ..Default::default()
     };
-    assert_eq!(field_of(s.solve_1d_laplace(&nan)), "problem.diffusion");
+    assert_eq!(field_of(s.solve_1d_laplace(&nan)), "diffusion");
     let inf = Laplace2d {
         source: Some(f64::INFINITY.into()),
         ..Default::default()
     };
-    assert_eq!(field_of(s.solve_2d_laplace(&inf)), "problem.source");
-    // Finite text, non-finite values inside the domain.
+    assert_eq!(field_of(s.solve_2d_laplace(&inf)), "source");
+    // Finite text, non-finite or non-positive values inside the domain.
     let log = Laplace2d {
         diffusion: Source::expr("log(x - 0.5)"),
         ..Default::default()
     };
-    assert_eq!(field_of(s.solve_2d_laplace(&log)), "problem.diffusion");
+    assert_eq!(field_of(s.solve_2d_laplace(&log)), "diffusion");
     let neg = Laplace2d {
         diffusion: Source::expr("x - 0.5"),
         ..Default::default()
     };
-    assert_eq!(field_of(s.solve_2d_laplace(&neg)), "problem.diffusion");
+    assert_eq!(field_of(s.solve_2d_laplace(&neg)), "diffusion");
+    let nan_bc = Laplace1d {
+        left_bc: f64::NAN,
+        ..Default::default()
+    };
+    assert_eq!(field_of(s.solve_1d_laplace(&nan_bc)), "left_bc");
+    let inf_bc = Laplace2d {
+        top_bc: f64::INFINITY,
+        ..Default::default()
+    };
+    assert_eq!(field_of(s.solve_2d_laplace(&inf_bc)), "top_bc");
+    let mut p = Laplace2d::default().to_problem();
+    p.diffusion = f64::NAN.into();
+    assert_eq!(field_of(s.solve(&p)), "problem.diffusion");
 }
 
 #[test]
@@ -94,7 +114,7 @@ fn unparsable_expressions_point_at_field_and_column() {
     };
     match FemSolver::new().solve_2d_laplace(&p) {
         Err(Error::Expression { field, column, .. }) => {
-            assert_eq!(field, "problem.source");
+            assert_eq!(field, "source");
             assert!(column >= 6, "column {column}");
         }
         other => panic!("expected an expression error, got {other:?}"),
@@ -103,9 +123,21 @@ fn unparsable_expressions_point_at_field_and_column() {
         exact: Some(Source::expr("q + 1")),
         ..Default::default()
     };
+    assert_eq!(field_of(FemSolver::new().solve_1d_laplace(&p)), "exact");
+    let mut p = Laplace2d::default().to_problem();
+    p.source = Some(Source::expr("sin(x"));
+    assert_eq!(field_of(FemSolver::new().solve(&p)), "problem.source");
+}
+
+#[test]
+fn unknown_solver_names_in_the_convenience_api_name_the_field() {
+    let p = Laplace1d {
+        linear_solver: Some("gauss-seidel".into()),
+        ..Default::default()
+    };
     assert_eq!(
         field_of(FemSolver::new().solve_1d_laplace(&p)),
-        "problem.exact"
+        "linear_solver"
     );
 }
 
@@ -138,25 +170,22 @@ fn unknown_config_keys_are_named_with_a_suggestion() {
 fn config_errors_name_file_and_line() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("bad.toml");
-    std::fs::write(
-        &path,
-        "[problem]\ndim = 2\nmesh = { kind = \"rectangle\", nx = \"many\" }\n",
-    )
-    .unwrap();
-    let e = Config::load(&ConfigSources {
+    let text = "[problem]\ndim = 2\nmesh = { kind = \"rectangle\", nx = \"many\" }\n";
+    std::fs::write(&path, text).unwrap();
+    let sources = ConfigSources {
         file: Some(path.clone()),
         overrides: vec![],
-    })
-    .unwrap_err()
-    .to_string();
+    };
+    let e = Config::load(&sources).unwrap_err().to_string();
     assert!(e.contains("bad.toml:3"), "{e}");
     assert!(e.contains("problem.mesh.nx"), "{e}");
 }
 
 #[test]
 fn missing_config_files_are_errors() {
+    let file = Some("/nonexistent/femscale.toml".into());
     let e = Config::load(&ConfigSources {
-        file: Some("/nonexistent/femscale.toml".into()),
+        file,
         overrides: vec![],
     })
     .unwrap_err();
@@ -166,62 +195,41 @@ fn missing_config_files_are_errors() {
 
 #[test]
 fn malformed_overrides_and_unknown_components_are_errors() {
-    let bad = |o: &str| {
+    let load = |o: &str| {
         Config::load(&ConfigSources {
             file: None,
             overrides: vec![o.into()],
         })
     };
-    assert!(bad("problem.mesh.nx").is_err());
-    assert!(bad("=3").is_err());
-    let e = bad("problem.mesh.nx=abc").unwrap_err().to_string();
+    assert!(load("problem.mesh.nx").is_err());
+    assert!(load("=3").is_err());
+    let e = load("problem.mesh.nx=abc").unwrap_err().to_string();
     assert!(e.contains("--set problem.mesh.nx=abc"), "{e}");
-    let config = Config::load(&ConfigSources {
-        file: None,
-        overrides: vec!["solver.kind=multigrid".into()],
-    })
-    .unwrap();
-    match FemSolver::from_config(config) {
+    match FemSolver::from_config(load("solver.kind=multigrid").unwrap()) {
         Err(Error::UnknownName { field, known, .. }) => {
             assert_eq!(field, "solver.kind");
             assert!(known.contains(&"cg".to_string()));
         }
         other => panic!("expected UnknownName, got {other:?}"),
     }
-    let config = Config::load(&ConfigSources {
-        file: None,
-        overrides: vec!["solver.tolerance=-1.0".into()],
-    })
-    .unwrap();
-    assert_eq!(
-        FemSolver::from_config(config).unwrap_err().field(),
-        Some("solver.tolerance")
-    );
+    let e = FemSolver::from_config(load("solver.tolerance=-1.0").unwrap()).unwrap_err();
+    assert_eq!(e.field(), Some("solver.tolerance"));
+    let e = FemSolver::from_config(load("assembly.quadrature_degree=9").unwrap()).unwrap_err();
+    assert_eq!(e.field(), Some("assembly.quadrature_degree"));
 }
 
 #[test]
 fn robin_without_alpha_and_dimension_mismatch_are_errors() {
-    let c = Config::from_toml_str(
-        "[problem]\nboundary = [{ where = \"left\", kind = \"robin\", value = 1.0 }]",
-    )
-    .unwrap();
-    assert_eq!(
+    let solve = |toml: &str| {
+        let c = Config::from_toml_str(toml).unwrap();
         FemSolver::from_config(c)
             .unwrap()
             .solve_configured()
             .unwrap_err()
-            .field(),
-        Some("problem.boundary[0].alpha")
-    );
-    let c = Config::from_toml_str("[problem]\ndim = 1\n").unwrap();
-    assert_eq!(
-        FemSolver::from_config(c)
-            .unwrap()
-            .solve_configured()
-            .unwrap_err()
-            .field(),
-        Some("problem.dim")
-    );
+    };
+    let e = solve("[problem]\nboundary = [{ where = \"left\", kind = \"robin\", value = 1.0 }]");
+    assert_eq!(e.field(), Some("problem.boundary[0].alpha"));
+    assert_eq!(solve("[problem]\ndim = 1\n").field(), Some("problem.dim"));
 }
 
 #[test]
@@ -229,18 +237,35 @@ fn non_convergence_is_a_typed_error_with_the_report() {
     let mut config = Config::default();
     config.solver.kind = "cg".into();
     config.solver.max_iterations = 3;
-    let e = FemSolver::from_config(config)
+    let p = Laplace2d {
+        source: Some(1.0.into()),
+        ..Default::default()
+    };
+    match FemSolver::from_config(config)
         .unwrap()
-        .solve_2d_laplace(&Laplace2d {
-            source: Some(1.0.into()),
-            ..Default::default()
-        })
-        .unwrap_err();
-    match e {
+        .solve_2d_laplace(&p)
+        .unwrap_err()
+    {
         Error::Solve(SolveError::NotConverged { report }) => {
             assert_eq!(report.iterations, 3);
             assert_eq!(report.residual_history.len(), 3);
         }
         other => panic!("expected NotConverged, got {other:?}"),
+    }
+}
+
+#[test]
+fn meshes_too_large_for_memory_are_refused_before_allocating() {
+    let huge = Laplace2d {
+        nx: 1_000_000,
+        ny: 1_000_000,
+        ..Default::default()
+    };
+    match FemSolver::new().solve_2d_laplace(&huge) {
+        Err(Error::InvalidInput { field, reason }) => {
+            assert_eq!(field, "nx");
+            assert!(reason.contains("MB"), "{reason}");
+        }
+        other => panic!("expected a memory error, got {other:?}"),
     }
 }

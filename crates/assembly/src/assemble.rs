@@ -207,6 +207,7 @@ fn assemble_block(
         let mut ke = [[0.0; MAX_NODES]; MAX_NODES];
         let mut fe = [0.0; MAX_NODES];
         let mut geo = element.geometry(&x, 0);
+        let mut min_dx = geo.dx;
         // For affine cells the gradients are constant and dx scales with the weight, so the
         // stiffness is (sum_q k_q dx_q) times one Gram matrix of gradients.
         let jacobian = geo.dx / element.weights[0];
@@ -214,6 +215,7 @@ fn assemble_block(
         for q in 0..nq {
             if q > 0 && !affine {
                 geo = element.geometry(&x, q);
+                min_dx = min_dx.min(geo.dx);
             }
             let dx = if affine {
                 element.weights[q] * jacobian
@@ -245,7 +247,8 @@ fn assemble_block(
         if affine {
             add_gram(&mut ke, &geo.grad, npc, k_integral);
         }
-        if geo.dx.partial_cmp(&0.0) != Some(std::cmp::Ordering::Greater) {
+        // A non-positive Jacobian at any point means an inverted, degenerate or non-convex cell.
+        if min_dx.partial_cmp(&0.0) != Some(std::cmp::Ordering::Greater) {
             return Err(Error::Mesh {
                 location: None,
                 message: format!("cell {c} (nodes {nodes:?}) is degenerate or inverted"),
@@ -266,6 +269,21 @@ fn assemble_block(
         }
     }
     Ok(())
+}
+
+/// The element for `mesh` with a rule of `degree`, if the cell kind offers one.
+fn element_for(mesh: &MeshView<'_>, degree: usize) -> Result<Element> {
+    let max = crate::quadrature::max_degree(mesh.cell_kind);
+    if !(1..=max).contains(&degree) {
+        return Err(Error::invalid(
+            "assembly.quadrature_degree",
+            format!(
+                "{:?} cells support quadrature degrees 1 to {max}, got {degree}",
+                mesh.cell_kind
+            ),
+        ));
+    }
+    Ok(Element::new(mesh.cell_kind, degree))
 }
 
 /// `ke[a][b] += scale * grad_a . grad_b` for `b >= a`.
@@ -293,6 +311,7 @@ fn pattern_mismatch(i: usize, j: usize) -> Error {
 }
 
 fn check_system(mesh: &MeshView<'_>, system: &LinearSystem) -> Result<()> {
+    mesh.validate()?;
     let n = mesh.num_nodes();
     if system.matrix.nrows() != n || system.matrix.ncols() != n || system.rhs.len() != n {
         return Err(Error::invalid(
@@ -369,7 +388,7 @@ impl Assembler for SerialAssembler {
         check_system(mesh, system)?;
         check_boundary_parts(mesh, form)?;
         let coefs = Coefficients::new(form)?;
-        let element = Element::new(mesh.cell_kind, self.quadrature_degree);
+        let element = element_for(mesh, self.quadrature_degree)?;
         let pattern = system.matrix.pattern().clone();
         system.matrix.values_mut().fill(0.0);
         system.rhs.fill(0.0);
@@ -467,11 +486,9 @@ impl Assembler for ParallelAssembler {
     ) -> Result<AssemblyStats> {
         check_system(mesh, system)?;
         check_boundary_parts(mesh, form)?;
-        // Node indices must be valid before blocks are coloured by them.
-        crate::pattern::NodeCells::new(mesh).map(drop)?;
         let coefs = Coefficients::new(form)?;
-        let element = Element::new(mesh.cell_kind, self.quadrature_degree);
-        let block_cells = self.block_cells.max(1);
+        let element = element_for(mesh, self.quadrature_degree)?;
+        let block_cells = self.block_cells.clamp(1, mesh.num_cells().max(1));
         let pattern = system.matrix.pattern().clone();
         let colours = colour_blocks(mesh, block_cells);
         let LinearSystem { matrix, rhs } = system;

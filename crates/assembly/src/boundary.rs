@@ -147,6 +147,7 @@ impl DirichletConditions {
     /// # Errors
     /// Unknown boundary parts, non-finite boundary values.
     pub fn from_form(mesh: &MeshView<'_>, form: &EllipticForm) -> Result<Self> {
+        mesh.validate()?;
         check_boundary_parts(mesh, form)?;
         let n = mesh.num_nodes();
         let mut fixed = vec![false; n];
@@ -202,7 +203,7 @@ impl DirichletConditions {
     #[instrument(skip_all, name = "fem.boundary.dirichlet", fields(nodes = self.nodes.len()))]
     pub fn apply(&self, system: &mut LinearSystem) -> Result<()> {
         let n = self.fixed.len();
-        if system.matrix.nrows() != n || system.rhs.len() != n {
+        if system.matrix.nrows() != n || system.matrix.ncols() != n || system.rhs.len() != n {
             return Err(Error::invalid(
                 "system",
                 format!("{} rows for {n} nodes", system.matrix.nrows()),

@@ -7,7 +7,7 @@ use crate::quadrature::{self, QuadratureRule};
 
 /// Most nodes of any supported cell.
 pub(crate) const MAX_NODES: usize = 4;
-/// Most quadrature points of any rule used here (3 x 3 Gauss).
+/// Most quadrature points of any rule used here (4 x 4 Gauss on quadrilaterals).
 pub(crate) const MAX_POINTS: usize = 16;
 
 /// Basis values and reference gradients of one element at the points of one quadrature rule.

@@ -21,11 +21,12 @@ pub struct ErrorNorms {
     pub max_nodal: f64,
 }
 
-/// Integrates the error of the nodal solution `uh` against `exact` with a rule of degree 4
-/// (5 on quadrilaterals), using `exact.gradient` for the H1 seminorm.
+/// Integrates the error of the nodal solution `uh` against `exact` with a rule of degree 4 on
+/// triangles and 5 on intervals and quadrilaterals, using `exact.gradient` for the H1 seminorm.
 ///
 /// # Errors
-/// [`Error::InvalidInput`] if `uh` does not have one value per node.
+/// [`Error::InvalidInput`] if `uh` does not have one value per node or the exact solution is
+/// not finite at a quadrature point (field `exact`); [`Error::Mesh`] for an invalid mesh.
 #[instrument(skip_all, name = "fem.post.error_norms")]
 pub fn error_norms(mesh: &MeshView<'_>, uh: &[f64], exact: &dyn ScalarField) -> Result<ErrorNorms> {
     if uh.len() != mesh.num_nodes() {
@@ -34,6 +35,7 @@ pub fn error_norms(mesh: &MeshView<'_>, uh: &[f64], exact: &dyn ScalarField) -> 
             format!("{} values for {} nodes", uh.len(), mesh.num_nodes()),
         ));
     }
+    mesh.validate()?;
     let element = Element::new(mesh.cell_kind, 5);
     let nq = element.nq;
     let n = mesh.num_cells();
@@ -52,6 +54,14 @@ pub fn error_norms(mesh: &MeshView<'_>, uh: &[f64], exact: &dyn ScalarField) -> 
             let mut g_exact = vec![[0.0; 3]; points.len()];
             exact.eval_batch(&points, &mut u_exact);
             exact.gradient_batch(&points, &mut g_exact);
+            let finite = |v: f64| v.is_finite();
+            if let Some(k) = (0..points.len()).find(|&k| !finite(u_exact[k]) || !g_exact[k].into_iter().all(finite)) {
+                let p = points[k];
+                return Err(Error::invalid(
+                    "exact",
+                    format!("the exact solution or its gradient is not finite at (x, y, z) = ({}, {}, {})", p[0], p[1], p[2]),
+                ));
+            }
             let (mut l2, mut h1) = (0.0, 0.0);
             for (i, c) in cells.enumerate() {
                 let nodes = mesh.cell(c);
@@ -74,9 +84,9 @@ pub fn error_norms(mesh: &MeshView<'_>, uh: &[f64], exact: &dyn ScalarField) -> 
                     h1 += geo.dx * ((g[0] - ge[0]).powi(2) + gy);
                 }
             }
-            (l2, h1)
+            Ok((l2, h1))
         })
-        .collect();
+        .collect::<Result<_>>()?;
     let (l2, h1) = partial
         .iter()
         .fold((0.0, 0.0), |(a, b), (c, d)| (a + c, b + d));
@@ -87,7 +97,14 @@ pub fn error_norms(mesh: &MeshView<'_>, uh: &[f64], exact: &dyn ScalarField) -> 
         .iter()
         .zip(&nodal)
         .map(|(a, b)| (a - b).abs())
-        .fold(0.0, f64::max);
+        // NaN in the solution must show, not vanish in `f64::max`.
+        .fold(0.0, |m: f64, e| {
+            if m.is_nan() || e.is_nan() {
+                f64::NAN
+            } else {
+                m.max(e)
+            }
+        });
     Ok(ErrorNorms {
         l2: l2.sqrt(),
         h1_seminorm: h1.sqrt(),

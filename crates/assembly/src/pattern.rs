@@ -1,6 +1,6 @@
 //! Sparsity patterns straight from node adjacency: no triplets, no global sort.
 
-use femscale_core::{Error, MeshView, Result, SparsityPattern};
+use femscale_core::{MeshView, Result, SparsityPattern};
 use rayon::prelude::*;
 
 /// Rows handled by one parallel task when building a pattern.
@@ -23,12 +23,7 @@ impl NodeCells {
     pub fn new(mesh: &MeshView<'_>) -> Result<Self> {
         let n = mesh.num_nodes();
         let npc = mesh.cell_kind.nodes_per_cell();
-        if let Some(&bad) = mesh.cells.par_iter().find_any(|&&v| v >= n) {
-            return Err(Error::Mesh {
-                location: None,
-                message: format!("a cell refers to node {bad}, but the mesh has {n} nodes"),
-            });
-        }
+        mesh.validate()?;
         let parts = rayon::current_num_threads().clamp(1, 64).min(n.max(1));
         let bounds: Vec<usize> = (0..=parts).map(|t| t * n / parts).collect();
         // Pass 1: per-node counts, each thread for its own node range.
@@ -143,7 +138,10 @@ pub fn build_pattern(mesh: &MeshView<'_>, parallel: bool) -> Result<SparsityPatt
     } else {
         pieces.into_iter().enumerate().for_each(fill);
     }
-    Ok(SparsityPattern::from_sorted_parts(n, n, row_ptr, col_idx))
+    // SAFETY: `row_ptr` is a prefix sum of row lengths (non-decreasing, from 0 to nnz), and each
+    // row holds `row_columns`' sorted, deduplicated node indices, all below `n` (checked by
+    // `NodeCells::new` via the mesh validation).
+    Ok(unsafe { SparsityPattern::from_sorted_parts_unchecked(n, n, row_ptr, col_idx) })
 }
 
 #[cfg(test)]

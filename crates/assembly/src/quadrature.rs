@@ -26,6 +26,14 @@ impl QuadratureRule {
     }
 }
 
+/// The highest polynomial degree this module integrates exactly on `kind`'s reference cell.
+pub fn max_degree(kind: femscale_core::CellKind) -> usize {
+    match kind {
+        femscale_core::CellKind::Triangle => 4,
+        femscale_core::CellKind::Interval | femscale_core::CellKind::Quadrilateral => 7,
+    }
+}
+
 /// Gauss–Legendre points and weights on `[-1, 1]` with `n` points (1 to 4).
 fn gauss_legendre(n: usize) -> (Vec<f64>, Vec<f64>) {
     match n {

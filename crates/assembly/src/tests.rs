@@ -250,3 +250,96 @@ proptest! {
         prop_assert!(r.iter().all(|v| v.abs() < 1e-10 * (1.0 + k0)));
     }
 }
+
+#[test]
+fn caller_built_views_and_parameters_give_errors_not_panics() {
+    use femscale_core::{BoundaryPart, CellKind, MeshView};
+    let good = Mesh::interval(0.0, 1.0, 2).unwrap();
+    let f = form(c(1.0), None, Some(c(1.0)), vec![]);
+    let pattern = Arc::new(SerialAssembler::default().pattern(&good.view()).unwrap());
+    let coords = [0.0, 0.5, 1.0];
+    let bad_views = [
+        MeshView {
+            dim: 1,
+            coords: &coords,
+            cell_kind: CellKind::Interval,
+            cells: &[0, 1, 1, 7],
+            boundary: &[],
+        },
+        MeshView {
+            dim: 0,
+            coords: &coords,
+            cell_kind: CellKind::Interval,
+            cells: &[0, 1],
+            boundary: &[],
+        },
+        MeshView {
+            dim: 1,
+            coords: &coords,
+            cell_kind: CellKind::Interval,
+            cells: &[0, 1, 1],
+            boundary: &[],
+        },
+    ];
+    for view in bad_views {
+        for a in [
+            &SerialAssembler::default() as &dyn Assembler,
+            &ParallelAssembler::default(),
+        ] {
+            let mut s = LinearSystem::zeros(pattern.clone());
+            assert!(matches!(
+                a.assemble_into(&view, &f, &mut s),
+                Err(Error::Mesh { .. }) | Err(Error::InvalidInput { .. })
+            ));
+            assert!(a.pattern(&view).is_err());
+        }
+    }
+    let far = [BoundaryPart {
+        name: "far".into(),
+        facets: vec![9],
+        nodes: vec![9],
+    }];
+    let view = MeshView {
+        boundary: &far,
+        ..good.view()
+    };
+    let dirichlet = form(
+        c(1.0),
+        None,
+        None,
+        vec![BoundaryCondition {
+            part: "far".into(),
+            kind: BoundaryKind::Dirichlet { value: c(0.0) },
+        }],
+    );
+    assert!(DirichletConditions::from_form(&view, &dirichlet).is_err());
+
+    // Oversized blocks and unsupported quadrature degrees.
+    let mut s = LinearSystem::zeros(pattern.clone());
+    ParallelAssembler {
+        block_cells: usize::MAX,
+        ..Default::default()
+    }
+    .assemble_into(&good.view(), &f, &mut s)
+    .unwrap();
+    let tri = rect(2, 2, RectangleCells::Triangle, Diagonal::Right);
+    let tri_pattern = Arc::new(SerialAssembler::default().pattern(&tri.view()).unwrap());
+    let e = SerialAssembler {
+        quadrature_degree: 8,
+    }
+    .assemble_into(&tri.view(), &f, &mut LinearSystem::zeros(tri_pattern))
+    .unwrap_err();
+    assert_eq!(e.field(), Some("assembly.quadrature_degree"));
+}
+
+#[test]
+fn error_norms_report_non_finite_exact_solutions_and_solutions() {
+    let mesh = Mesh::interval(0.0, 1.0, 8).unwrap();
+    let sqrt = FnField::new("sqrt(x-0.5)", |p: [f64; 3]| (p[0] - 0.5).sqrt());
+    let e = crate::error_norms(&mesh.view(), &[0.0; 9], &sqrt).unwrap_err();
+    assert_eq!(e.field(), Some("exact"));
+    let mut uh = vec![0.0; 9];
+    uh[3] = f64::NAN;
+    let norms = crate::error_norms(&mesh.view(), &uh, &Constant(0.0)).unwrap();
+    assert!(norms.max_nodal.is_nan() && norms.l2.is_nan());
+}

@@ -115,15 +115,12 @@ fn solve(args: SolveArgs) -> anyhow::Result<()> {
 /// Adds the config file and line to errors that name a configuration key.
 fn located(e: femscale::Error, sources: &ConfigSources) -> anyhow::Error {
     let location = e.field().and_then(|field| {
-        let file = sources.file.as_ref()?;
-        if let Some(item) = sources
-            .overrides
-            .iter()
-            .rev()
-            .find(|o| o.split('=').next().map(str::trim) == Some(field))
-        {
+        // An override of the key wins over the file, so name it first.
+        let set_key = |o: &&String| o.split('=').next().map(str::trim) == Some(field);
+        if let Some(item) = sources.overrides.iter().rev().find(set_key) {
             return Some(format!("--set {item}"));
         }
+        let file = sources.file.as_ref()?;
         let text = std::fs::read_to_string(file).ok()?;
         Some(match locate_key(&text, field) {
             Some(line) => format!("{}:{line}", file.display()),

@@ -215,3 +215,9 @@ fn unknown_boundary_parts_point_at_the_config_line() {
     );
     assert!(e.contains("north.toml:4"), "{e}");
 }
+
+#[test]
+fn overrides_are_named_even_without_a_config_file() {
+    let e = failure(&["solve", "--set", "problem.mesh.nx=0"]);
+    assert!(e.contains("--set problem.mesh.nx=0"), "{e}");
+}

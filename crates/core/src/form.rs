@@ -21,7 +21,8 @@ pub enum BoundaryKind {
     },
     /// `k du/dn + alpha u = value`.
     Robin {
-        /// Transfer coefficient `alpha` (>= 0 for a well-posed problem).
+        /// Transfer coefficient `alpha`; `alpha >= 0` keeps the operator positive definite,
+        /// negative values are accepted (the direct solver then falls back to LU if needed).
         alpha: SharedField,
         /// Right-hand side `g`.
         value: SharedField,
@@ -57,7 +58,8 @@ pub struct BoundaryCondition {
 pub struct EllipticForm {
     /// Diffusion coefficient `k` (must be positive).
     pub diffusion: SharedField,
-    /// Reaction coefficient `c` (>= 0), if any.
+    /// Reaction coefficient `c`, if any; `c >= 0` keeps the operator positive definite,
+    /// negative values (Helmholtz-like, possibly indefinite problems) are accepted.
     pub reaction: Option<SharedField>,
     /// Source `f`, if any.
     pub source: Option<SharedField>,

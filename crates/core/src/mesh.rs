@@ -6,6 +6,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::error::{Error, Result};
+
 /// The reference cell of a mesh block and its node count.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -81,9 +83,85 @@ pub struct MeshView<'a> {
 }
 
 impl MeshView<'_> {
-    /// Number of nodes.
+    /// Number of nodes (0 for an invalid dimension of 0).
     pub fn num_nodes(&self) -> usize {
-        self.coords.len() / self.dim
+        self.coords.len().checked_div(self.dim).unwrap_or(0)
+    }
+
+    /// Checks everything assembly relies on: `dim` equals the cell dimension, coordinates
+    /// finite and a whole number of nodes, connectivity a whole, non-zero number of cells with
+    /// node indices in range, and boundary parts with whole facets, sorted unique nodes in
+    /// range, and every facet node listed among the part's nodes.
+    ///
+    /// # Errors
+    /// [`Error::Mesh`] naming the first violation.
+    pub fn validate(&self) -> Result<()> {
+        let fail = |message: String| {
+            Err(Error::Mesh {
+                location: None,
+                message,
+            })
+        };
+        let kind = self.cell_kind;
+        if self.dim != kind.dim() {
+            return fail(format!(
+                "coordinates of dimension {} do not match {kind:?} cells (dimension {}); embedded meshes are not supported",
+                self.dim,
+                kind.dim()
+            ));
+        }
+        if !self.coords.len().is_multiple_of(self.dim) {
+            return fail(format!(
+                "{} coordinates are not a multiple of dim = {}",
+                self.coords.len(),
+                self.dim
+            ));
+        }
+        if let Some(k) = self.coords.iter().position(|c| !c.is_finite()) {
+            return fail(format!("node {} has a non-finite coordinate", k / self.dim));
+        }
+        let (n, npc) = (self.num_nodes(), kind.nodes_per_cell());
+        if self.cells.is_empty() || !self.cells.len().is_multiple_of(npc) {
+            return fail(format!(
+                "connectivity of {} entries is not a positive multiple of {npc} nodes per cell",
+                self.cells.len()
+            ));
+        }
+        if self.cells.iter().copied().max().is_some_and(|m| m >= n) {
+            let k = self.cells.iter().position(|&v| v >= n).unwrap_or(0);
+            return fail(format!(
+                "cell {} refers to node {}, but the mesh has {n} nodes",
+                k / npc,
+                self.cells[k]
+            ));
+        }
+        let npf = kind.nodes_per_facet();
+        for part in self.boundary {
+            let name = &part.name;
+            if !part.facets.len().is_multiple_of(npf) {
+                return fail(format!("boundary part `{name}` has a partial facet"));
+            }
+            if let Some(&v) = part.nodes.iter().chain(&part.facets).find(|&&v| v >= n) {
+                return fail(format!(
+                    "boundary part `{name}` refers to node {v}, but the mesh has {n} nodes"
+                ));
+            }
+            if part.nodes.windows(2).any(|w| w[0] >= w[1]) {
+                return fail(format!(
+                    "nodes of boundary part `{name}` are not sorted and unique"
+                ));
+            }
+            if let Some(&v) = part
+                .facets
+                .iter()
+                .find(|v| part.nodes.binary_search(v).is_err())
+            {
+                return fail(format!(
+                    "boundary part `{name}` has facet node {v} missing from its node list"
+                ));
+            }
+        }
+        Ok(())
     }
 
     /// Number of cells.
@@ -102,6 +180,9 @@ impl MeshView<'_> {
     }
 
     /// Coordinates of node `i` padded to three components.
+    ///
+    /// # Panics
+    /// If `i >= num_nodes()` or `dim > 3` (see [`MeshView::validate`]).
     pub fn point(&self, i: usize) -> [f64; 3] {
         let mut p = [0.0; 3];
         p[..self.dim].copy_from_slice(&self.coords[i * self.dim..(i + 1) * self.dim]);
@@ -116,5 +197,68 @@ impl MeshView<'_> {
     /// Names of all boundary parts.
     pub fn boundary_names(&self) -> Vec<String> {
         self.boundary.iter().map(|b| b.name.clone()).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn view<'a>(
+        dim: usize,
+        coords: &'a [f64],
+        cells: &'a [usize],
+        boundary: &'a [BoundaryPart],
+    ) -> MeshView<'a> {
+        MeshView {
+            dim,
+            coords,
+            cell_kind: CellKind::Interval,
+            cells,
+            boundary,
+        }
+    }
+
+    #[test]
+    fn validate_rejects_every_inconsistency_without_panicking() {
+        let coords = [0.0, 0.5, 1.0];
+        let ok = [BoundaryPart {
+            name: "left".into(),
+            facets: vec![0],
+            nodes: vec![0],
+        }];
+        assert!(view(1, &coords, &[0, 1, 1, 2], &ok).validate().is_ok());
+        let bad = |v: MeshView<'_>, needle: &str| {
+            let e = v.validate().unwrap_err().to_string();
+            assert!(e.contains(needle), "{e}");
+        };
+        bad(view(0, &coords, &[0, 1], &ok), "dimension 0");
+        bad(view(4, &[0.0; 8], &[0, 1], &ok), "dimension 4");
+        bad(view(2, &[0.0; 6], &[0, 1], &ok), "dimension 2");
+        bad(view(1, &coords, &[0, 1, 1], &ok), "multiple of 2");
+        bad(view(1, &coords, &[], &ok), "multiple of 2");
+        bad(view(1, &coords, &[0, 1, 1, 7], &ok), "node 7");
+        bad(view(1, &[0.0, f64::NAN], &[0, 1], &ok), "non-finite");
+        let far = [BoundaryPart {
+            name: "far".into(),
+            facets: vec![9],
+            nodes: vec![9],
+        }];
+        bad(view(1, &coords, &[0, 1], &far), "node 9");
+        let unlisted = [BoundaryPart {
+            name: "x".into(),
+            facets: vec![2],
+            nodes: vec![],
+        }];
+        bad(
+            view(1, &coords, &[0, 1, 1, 2], &unlisted),
+            "missing from its node list",
+        );
+        let unsorted = [BoundaryPart {
+            name: "u".into(),
+            facets: vec![],
+            nodes: vec![2, 0],
+        }];
+        bad(view(1, &coords, &[0, 1, 1, 2], &unsorted), "sorted");
     }
 }

@@ -72,14 +72,17 @@ impl SparsityPattern {
         })
     }
 
-    /// Builds a pattern without checking its invariants.
+    /// Builds a pattern without checking its invariants, for builders that produce sorted,
+    /// unique rows by construction (the invariants are still checked in debug builds).
     ///
-    /// Intended for assemblers that construct sorted, unique rows by design; the invariants
-    /// are still verified in debug builds.
+    /// # Safety
+    /// The invariants of [`SparsityPattern::try_new`] must hold. Code relies on them for memory
+    /// safety: parallel assembly writes rows from several threads, which is sound only because
+    /// rows own disjoint ranges of the value array (`row_ptr` non-decreasing).
     ///
     /// # Panics
-    /// In debug builds, if the invariants of [`SparsityPattern::try_new`] do not hold.
-    pub fn from_sorted_parts(
+    /// In debug builds, if the invariants do not hold.
+    pub unsafe fn from_sorted_parts_unchecked(
         nrows: usize,
         ncols: usize,
         row_ptr: Vec<usize>,
@@ -87,7 +90,7 @@ impl SparsityPattern {
     ) -> Self {
         if cfg!(debug_assertions) {
             return Self::try_new(nrows, ncols, row_ptr, col_idx)
-                .expect("from_sorted_parts given an invalid pattern: this is a bug");
+                .expect("from_sorted_parts_unchecked given an invalid pattern: this is a bug");
         }
         Self {
             nrows,

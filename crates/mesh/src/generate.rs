@@ -90,6 +90,29 @@ fn check_count(field: &str, n: usize) -> Result<()> {
     Ok(())
 }
 
+/// `n + 1` equally spaced, strictly increasing coordinates from `r[0]` to exactly `r[1]`.
+fn axis_nodes(range_field: &str, count_field: &str, r: [f64; 2], n: usize) -> Result<Vec<f64>> {
+    let h = (r[1] - r[0]) / n as f64;
+    if !h.is_finite() {
+        return Err(Error::invalid(
+            range_field,
+            format!("the width of [{}, {}] overflows", r[0], r[1]),
+        ));
+    }
+    let mut nodes: Vec<f64> = (0..=n).map(|i| r[0] + h * i as f64).collect();
+    nodes[n] = r[1];
+    if nodes.windows(2).any(|w| w[0] >= w[1]) {
+        return Err(Error::invalid(
+            count_field,
+            format!(
+                "{n} elements on [{}, {}] are too many: node coordinates would coincide in f64",
+                r[0], r[1]
+            ),
+        ));
+    }
+    Ok(nodes)
+}
+
 impl Mesh {
     /// `n` equal segments on `[a, b]`; boundary parts `left` (x = a), `right` (x = b) and `all`.
     ///
@@ -104,9 +127,7 @@ impl Mesh {
                 format!("{n} elements is more than supported"),
             ));
         }
-        let h = (b - a) / n as f64;
-        let mut nodes: Vec<f64> = (0..=n).map(|i| a + h * i as f64).collect();
-        nodes[n] = b;
+        let nodes = axis_nodes("mesh.x", "mesh.nx", [a, b], n)?;
         Self::interval_from_nodes(nodes)
     }
 
@@ -177,28 +198,8 @@ impl Mesh {
                 format!("a {nx} x {ny} mesh exceeds the supported {MAX_GENERATED_NODES} nodes"),
             ));
         };
-        let (hx, hy) = (
-            (spec.x[1] - spec.x[0]) / nx as f64,
-            (spec.y[1] - spec.y[0]) / ny as f64,
-        );
-        let xs: Vec<f64> = (0..=nx)
-            .map(|i| {
-                if i == nx {
-                    spec.x[1]
-                } else {
-                    spec.x[0] + hx * i as f64
-                }
-            })
-            .collect();
-        let ys: Vec<f64> = (0..=ny)
-            .map(|j| {
-                if j == ny {
-                    spec.y[1]
-                } else {
-                    spec.y[0] + hy * j as f64
-                }
-            })
-            .collect();
+        let xs = axis_nodes("mesh.x", "mesh.nx", spec.x, nx)?;
+        let ys = axis_nodes("mesh.y", "mesh.ny", spec.y, ny)?;
 
         let mut coords = vec![0.0; 2 * num_nodes];
         coords
@@ -358,6 +359,25 @@ mod tests {
                 ..Default::default()
             },
             "mesh.nx",
+        );
+        bad(
+            RectangleSpec {
+                x: [-1e308, 1e308],
+                ..Default::default()
+            },
+            "mesh.x",
+        );
+        bad(
+            RectangleSpec {
+                y: [1.0, 1.0 + 2e-16],
+                ny: 4,
+                ..Default::default()
+            },
+            "mesh.ny",
+        );
+        assert_eq!(
+            Mesh::interval(-1e308, 1e308, 3).unwrap_err().field(),
+            Some("mesh.x")
         );
     }
 

@@ -26,54 +26,9 @@ impl Mesh {
         cells: Vec<usize>,
         mut boundary: Vec<BoundaryPart>,
     ) -> Result<Self> {
-        let fail = |message: String| {
-            Err(Error::Mesh {
-                location: None,
-                message,
-            })
-        };
-        if !(1..=3).contains(&dim) || dim < cell_kind.dim() {
-            return fail(format!("dimension {dim} cannot hold {cell_kind:?} cells"));
-        }
-        if !coords.len().is_multiple_of(dim) {
-            return fail(format!(
-                "{} coordinates are not a multiple of dim = {dim}",
-                coords.len()
-            ));
-        }
-        if let Some(k) = coords.iter().position(|c| !c.is_finite()) {
-            return fail(format!("node {} has a non-finite coordinate", k / dim));
-        }
-        let num_nodes = coords.len() / dim;
-        let npc = cell_kind.nodes_per_cell();
-        if cells.is_empty() || !cells.len().is_multiple_of(npc) {
-            return fail(format!(
-                "connectivity of {} entries is not a positive multiple of {npc} nodes per cell",
-                cells.len()
-            ));
-        }
-        if let Some(k) = cells.iter().position(|&n| n >= num_nodes) {
-            return fail(format!(
-                "cell {} refers to node {}, but the mesh has {num_nodes} nodes",
-                k / npc,
-                cells[k]
-            ));
-        }
         for part in &mut boundary {
-            if let Some(&n) = part
-                .nodes
-                .iter()
-                .chain(&part.facets)
-                .find(|&&n| n >= num_nodes)
-            {
-                return fail(format!(
-                    "boundary part `{}` refers to missing node {n}",
-                    part.name
-                ));
-            }
-            if part.facets.len() % cell_kind.nodes_per_facet() != 0 {
-                return fail(format!("boundary part `{}` has a partial facet", part.name));
-            }
+            // Facet end points belong to the part's nodes (Dirichlet conditions use the nodes).
+            part.nodes.extend_from_slice(&part.facets);
             part.nodes.sort_unstable();
             part.nodes.dedup();
         }
@@ -84,13 +39,38 @@ impl Mesh {
             cells,
             boundary,
         };
-        if let Some(c) = (0..mesh.num_cells()).find(|&c| !is_positive(mesh.cell_measure(c))) {
-            return fail(format!(
-                "cell {c} (nodes {:?}) has zero or negative measure (2D cells must be counter-clockwise)",
-                mesh.view().cell(c)
-            ));
+        mesh.view().validate()?;
+        if let Some(c) = (0..mesh.num_cells()).find(|&c| !mesh.cell_is_valid(c)) {
+            return Err(Error::Mesh {
+                location: None,
+                message: format!(
+                    "cell {c} (nodes {:?}) has zero or negative measure or is not convex \
+                     (2D cells must be counter-clockwise)",
+                    mesh.view().cell(c)
+                ),
+            });
         }
         Ok(mesh)
+    }
+
+    /// Whether cell `c` has positive measure and, for quadrilaterals, is strictly convex (a
+    /// positive Jacobian at every corner, hence everywhere in the cell).
+    fn cell_is_valid(&self, c: usize) -> bool {
+        if !is_positive(self.cell_measure(c)) {
+            return false;
+        }
+        if self.cell_kind != CellKind::Quadrilateral {
+            return true;
+        }
+        let v = self.view();
+        let n = v.cell(c);
+        (0..4).all(|i| {
+            is_positive(cross(
+                v.point(n[(i + 3) % 4]),
+                v.point(n[i]),
+                v.point(n[(i + 1) % 4]),
+            ))
+        })
     }
 
     /// The borrowed view assemblers work on.
@@ -211,7 +191,8 @@ mod tests {
         let e = Mesh::try_new(2, coords.clone(), CellKind::Triangle, vec![0, 1, 7], vec![])
             .unwrap_err();
         assert!(e.to_string().contains("node 7"), "{e}");
-        let e = Mesh::try_new(2, coords, CellKind::Triangle, vec![0, 1], vec![]).unwrap_err();
+        let e =
+            Mesh::try_new(2, coords.clone(), CellKind::Triangle, vec![0, 1], vec![]).unwrap_err();
         assert!(e.to_string().contains("multiple of 3"), "{e}");
         let e = Mesh::try_new(
             1,
@@ -222,5 +203,28 @@ mod tests {
         )
         .unwrap_err();
         assert!(e.to_string().contains("non-finite"), "{e}");
+        // A segment embedded in 2D is rejected rather than assembled with x-only geometry.
+        let e = Mesh::try_new(
+            2,
+            vec![0.0, 0.0, 1.0, 1.0],
+            CellKind::Interval,
+            vec![0, 1],
+            vec![],
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("dimension"), "{e}");
+        // A non-convex quadrilateral has positive area but a negative Jacobian at a corner.
+        let dart = vec![0.9, 0.9, 1.0, 0.0, 1.0, 1.0, 0.0, 1.0];
+        let e =
+            Mesh::try_new(2, dart, CellKind::Quadrilateral, vec![0, 1, 2, 3], vec![]).unwrap_err();
+        assert!(e.to_string().contains("convex"), "{e}");
+        // Facet end points are added to the part's nodes.
+        let part = BoundaryPart {
+            name: "b".into(),
+            facets: vec![0, 1],
+            nodes: vec![],
+        };
+        let m = Mesh::try_new(2, coords, CellKind::Triangle, vec![0, 1, 2], vec![part]).unwrap();
+        assert_eq!(m.boundary_part("b").unwrap().nodes, vec![0, 1]);
     }
 }

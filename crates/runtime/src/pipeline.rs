@@ -91,10 +91,13 @@ impl FemSolver {
             parallel_threshold_cells: config.assembly.parallel_threshold_cells,
             memory_budget_mb: config.solver.memory_limit_mb,
         };
-        if !(1..=8).contains(&config.assembly.quadrature_degree) {
+        if !(1..=7).contains(&config.assembly.quadrature_degree) {
             return Err(Error::invalid(
                 "assembly.quadrature_degree",
-                format!("must be 1 to 8, got {}", config.assembly.quadrature_degree),
+                format!(
+                    "must be 1 to 7 (at most 4 on triangles), got {}",
+                    config.assembly.quadrature_degree
+                ),
             ));
         }
         Ok(Self {
@@ -121,6 +124,17 @@ impl FemSolver {
     /// Invalid parameters (naming the field), solver failures.
     pub fn solve_1d_laplace(&self, p: &Laplace1d) -> Result<Solution> {
         self.solve_with(&p.to_problem(), p.linear_solver.as_deref())
+            .map_err(|e| {
+                rename_fields(
+                    e,
+                    &[
+                        ("problem.mesh.nx", "num_elements"),
+                        ("problem.mesh.x", "x_range"),
+                        ("problem.boundary[0].value", "left_bc"),
+                        ("problem.boundary[1].value", "right_bc"),
+                    ],
+                )
+            })
     }
 
     /// Solves a 2D problem on a rectangle with Dirichlet values per side.
@@ -129,6 +143,21 @@ impl FemSolver {
     /// Invalid parameters (naming the field), solver failures.
     pub fn solve_2d_laplace(&self, p: &Laplace2d) -> Result<Solution> {
         self.solve_with(&p.to_problem(), p.linear_solver.as_deref())
+            .map_err(|e| {
+                rename_fields(
+                    e,
+                    &[
+                        ("problem.mesh.nx", "nx"),
+                        ("problem.mesh.ny", "ny"),
+                        ("problem.mesh.x", "x_range"),
+                        ("problem.mesh.y", "y_range"),
+                        ("problem.boundary[0].value", "left_bc"),
+                        ("problem.boundary[1].value", "right_bc"),
+                        ("problem.boundary[2].value", "bottom_bc"),
+                        ("problem.boundary[3].value", "top_bc"),
+                    ],
+                )
+            })
     }
 
     /// Solves the `[problem]` section of the configuration.
@@ -174,6 +203,7 @@ impl FemSolver {
         let solver = self.registry.solver(kind, &cfg.preconditioner)?;
         let mut metrics = Metrics::default();
 
+        check_memory(problem)?;
         let t = Instant::now();
         let mesh = in_phase_span("mesh", || problem.mesh.build())
             .map_err(|e| in_section(e, "problem."))?;
@@ -283,9 +313,80 @@ impl FemSolver {
     }
 }
 
+/// Bytes per node that mesh, pattern, matrix and vectors need before any solver memory (2D P1:
+/// 2 coordinates, ~2 cells of 3 nodes, ~7 entries of index + value, adjacency, 4 vectors).
+const BYTES_PER_NODE: f64 = 16.0 + 48.0 + 7.0 * 16.0 + 48.0 + 32.0;
+
+/// Refuses meshes whose mesh, pattern and matrix alone would not fit in available memory, so
+/// that `nx = 100000` is an error rather than the process being killed.
+fn check_memory(problem: &Problem) -> Result<()> {
+    let Some(nodes) = problem.mesh.estimated_nodes() else {
+        return Ok(());
+    };
+    let Some(available) = SystemLoad::detect().available_memory_mb else {
+        return Ok(());
+    };
+    let needed = nodes * BYTES_PER_NODE / 1e6;
+    if needed > available {
+        return Err(Error::invalid(
+            "problem.mesh.nx",
+            format!(
+                "a mesh of {nodes:.3e} nodes needs about {needed:.0} MB for mesh, pattern and matrix \
+                 alone, but only {available:.0} MB of memory are available"
+            ),
+        ));
+    }
+    Ok(())
+}
+
 /// Runs `f` inside an info-level span for the pipeline phase `name`.
 fn in_phase_span<T>(name: &'static str, f: impl FnOnce() -> T) -> T {
     tracing::info_span!("fem.phase", phase = name).in_scope(f)
+}
+
+/// Renames the field of an error from its config key to the name used by a convenience API
+/// (`problem.mesh.nx` → `num_elements`); other `problem.*` fields lose the prefix, and
+/// `solver.kind` becomes `linear_solver`.
+fn rename_fields(e: Error, map: &[(&str, &str)]) -> Error {
+    let rename = |field: String| {
+        if let Some((_, to)) = map.iter().find(|(from, _)| *from == field) {
+            return (*to).to_string();
+        }
+        match field.strip_prefix("problem.") {
+            Some(rest) => rest.to_string(),
+            None if field == "solver.kind" => "linear_solver".to_string(),
+            None => field,
+        }
+    };
+    match e {
+        Error::InvalidInput { field, reason } => Error::InvalidInput {
+            field: rename(field),
+            reason,
+        },
+        Error::UnknownName {
+            field,
+            what,
+            name,
+            known,
+        } => Error::UnknownName {
+            field: rename(field),
+            what,
+            name,
+            known,
+        },
+        Error::Expression {
+            field,
+            text,
+            column,
+            message,
+        } => Error::Expression {
+            field: rename(field),
+            text,
+            column,
+            message,
+        },
+        other => other,
+    }
 }
 
 /// Maps solver option errors to the config keys they come from.

@@ -95,6 +95,17 @@ pub enum MeshSpec {
 }
 
 impl MeshSpec {
+    /// The number of nodes the mesh will have, computed without building it (`None` for an
+    /// existing mesh). Saturates instead of overflowing for absurd sizes.
+    pub fn estimated_nodes(&self) -> Option<f64> {
+        match self {
+            Self::Interval { n, .. } => Some(*n as f64 + 1.0),
+            Self::IntervalNodes(nodes) => Some(nodes.len() as f64),
+            Self::Rectangle(r) => Some((r.nx as f64 + 1.0) * (r.ny as f64 + 1.0)),
+            Self::Mesh(_) => None,
+        }
+    }
+
     /// Builds (or shares) the mesh.
     ///
     /// # Errors
