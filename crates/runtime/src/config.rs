@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 
 use femscale_core::{Error, Result, SolverOptions};
 use femscale_mesh::{Diagonal, RectangleCells, RectangleSpec};
+use femscale_solvers::{AmgOptions, DirectOptions, GmresOptions, MethodOptions, SsorOptions};
 use figment::Figment;
 use figment::providers::{Format, Serialized, Toml};
 use serde::{Deserialize, Serialize};
@@ -202,6 +203,14 @@ pub struct SolverConfig {
     pub timeout_seconds: Option<f64>,
     /// Memory limit for factors and preconditioners, MB (default: none).
     pub memory_limit_mb: Option<f64>,
+    /// `[solver.gmres]`: restarted GMRES options.
+    pub gmres: GmresOptions,
+    /// `[solver.amg]`: algebraic multigrid options.
+    pub amg: AmgOptions,
+    /// `[solver.ssor]`: SSOR / symmetric Gauss–Seidel options.
+    pub ssor: SsorOptions,
+    /// `[solver.direct]`: sparse direct solver options.
+    pub direct: DirectOptions,
 }
 
 impl Default for SolverConfig {
@@ -215,11 +224,25 @@ impl Default for SolverConfig {
             max_iterations: o.max_iterations,
             timeout_seconds: None,
             memory_limit_mb: None,
+            gmres: GmresOptions::default(),
+            amg: AmgOptions::default(),
+            ssor: SsorOptions::default(),
+            direct: DirectOptions::default(),
         }
     }
 }
 
 impl SolverConfig {
+    /// The per-method sections as the solvers crate takes them.
+    pub fn method_options(&self) -> MethodOptions {
+        let mut m = MethodOptions::default();
+        m.gmres = self.gmres.clone();
+        m.amg = self.amg.clone();
+        m.ssor = self.ssor.clone();
+        m.direct = self.direct.clone();
+        m
+    }
+
     /// The core solver options these settings describe.
     pub fn options(&self, threads: usize) -> SolverOptions {
         let mut o = SolverOptions::default();

@@ -23,4 +23,4 @@ pub use pipeline::{FemSolver, Solution};
 pub use problem::{
     BoundarySpec, BoundarySpecKind, FieldSpec, Laplace1d, Laplace2d, MeshSpec, Problem, Source,
 };
-pub use registry::{Registry, SolverBuilder};
+pub use registry::{PreconditionerBuilder, Registry, SolverBuilder};

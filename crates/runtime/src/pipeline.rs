@@ -83,7 +83,11 @@ impl FemSolver {
     /// # Errors
     /// Unknown solver or preconditioner names, invalid solver options.
     pub fn with_registry(config: Config, registry: Registry) -> Result<Self> {
-        registry.solver(&config.solver.kind, &config.solver.preconditioner)?;
+        registry.solver(
+            &config.solver.kind,
+            &config.solver.preconditioner,
+            &config.solver.method_options(),
+        )?;
         config.solver.options(0).validate().map_err(solve_error)?;
         let scaler = StaticScaler {
             threads: config.scaling.threads,
@@ -200,7 +204,9 @@ impl FemSolver {
     fn solve_with(&self, problem: &Problem, solver_kind: Option<&str>) -> Result<Solution> {
         let cfg = &self.config.solver;
         let kind = solver_kind.unwrap_or(&cfg.kind);
-        let solver = self.registry.solver(kind, &cfg.preconditioner)?;
+        let solver = self
+            .registry
+            .solver(kind, &cfg.preconditioner, &cfg.method_options())?;
         let mut metrics = Metrics::default();
 
         check_memory(problem)?;

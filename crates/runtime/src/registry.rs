@@ -6,16 +6,23 @@ use std::fmt;
 use std::sync::Arc;
 
 use femscale_core::{Error, LinearSolver, PreconditionerFactory, Result};
+use femscale_solvers::MethodOptions;
 
-/// Builds a solver around the preconditioner chosen for it (direct solvers ignore it).
-pub type SolverBuilder =
-    Arc<dyn Fn(Arc<dyn PreconditionerFactory>) -> Box<dyn LinearSolver> + Send + Sync>;
+/// Builds a solver around the preconditioner chosen for it (direct solvers ignore it), reading
+/// its section of the per-method options.
+pub type SolverBuilder = Arc<
+    dyn Fn(Arc<dyn PreconditionerFactory>, &MethodOptions) -> Box<dyn LinearSolver> + Send + Sync,
+>;
 
-/// Named solver builders and preconditioner factories.
+/// Builds a preconditioner factory from the per-method options.
+pub type PreconditionerBuilder =
+    Arc<dyn Fn(&MethodOptions) -> Arc<dyn PreconditionerFactory> + Send + Sync>;
+
+/// Named solver and preconditioner builders.
 #[derive(Clone, Default)]
 pub struct Registry {
     solvers: BTreeMap<String, SolverBuilder>,
-    preconditioners: BTreeMap<String, Arc<dyn PreconditionerFactory>>,
+    preconditioners: BTreeMap<String, PreconditionerBuilder>,
 }
 
 impl fmt::Debug for Registry {
@@ -39,8 +46,8 @@ impl Registry {
         for (name, build) in femscale_solvers::builtin_solvers() {
             r.register_solver(name, Arc::new(build));
         }
-        for (name, factory) in femscale_solvers::builtin_preconditioners() {
-            r.register_preconditioner(name, factory);
+        for (name, build) in femscale_solvers::builtin_preconditioners() {
+            r.register_preconditioner(name, Arc::new(build));
         }
         r
     }
@@ -51,8 +58,8 @@ impl Registry {
     }
 
     /// Adds (or replaces) a preconditioner.
-    pub fn register_preconditioner(&mut self, name: &str, factory: Arc<dyn PreconditionerFactory>) {
-        self.preconditioners.insert(name.to_string(), factory);
+    pub fn register_preconditioner(&mut self, name: &str, build: PreconditionerBuilder) {
+        self.preconditioners.insert(name.to_string(), build);
     }
 
     /// Registered solver names, sorted.
@@ -65,33 +72,47 @@ impl Registry {
         self.preconditioners.keys().cloned().collect()
     }
 
-    /// The preconditioner factory called `name`.
+    /// The preconditioner factory called `name`, configured by `options`.
     ///
     /// # Errors
     /// [`Error::UnknownName`] with field `solver.preconditioner`.
-    pub fn preconditioner(&self, name: &str) -> Result<Arc<dyn PreconditionerFactory>> {
-        self.preconditioners
+    pub fn preconditioner(
+        &self,
+        name: &str,
+        options: &MethodOptions,
+    ) -> Result<Arc<dyn PreconditionerFactory>> {
+        let build = self
+            .preconditioners
             .get(name)
-            .cloned()
             .ok_or_else(|| Error::UnknownName {
                 field: "solver.preconditioner".into(),
                 what: "preconditioner".into(),
                 name: name.into(),
                 known: self.preconditioner_names(),
-            })
+            })?;
+        Ok(build(options))
     }
 
-    /// The solver called `name`, built around the preconditioner called `preconditioner`.
+    /// The solver called `name`, built around the preconditioner called `preconditioner`, both
+    /// configured by `options`.
     ///
     /// # Errors
     /// [`Error::UnknownName`] with field `solver.kind` or `solver.preconditioner`.
-    pub fn solver(&self, name: &str, preconditioner: &str) -> Result<Box<dyn LinearSolver>> {
+    pub fn solver(
+        &self,
+        name: &str,
+        preconditioner: &str,
+        options: &MethodOptions,
+    ) -> Result<Box<dyn LinearSolver>> {
         let build = self.solvers.get(name).ok_or_else(|| Error::UnknownName {
             field: "solver.kind".into(),
             what: "solver".into(),
             name: name.into(),
             known: self.solver_names(),
         })?;
-        Ok(build(self.preconditioner(preconditioner)?))
+        Ok(build(
+            self.preconditioner(preconditioner, options)?,
+            options,
+        ))
     }
 }

@@ -47,7 +47,8 @@ const F64: usize = std::mem::size_of::<f64>();
 const IDX: usize = std::mem::size_of::<usize>();
 
 /// Which factorisation [`DirectSolver`] uses.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
 pub enum DirectMethod {
     /// Cholesky when the matrix is symmetric (relative tolerance [`SYMMETRY_TOLERANCE`]) with a
     /// positive diagonal, falling back to LU if it turns out not to be positive definite;

@@ -56,27 +56,45 @@ use femscale_core::{LinearSolver, PreconditionerFactory};
 pub mod cg;
 pub mod direct;
 pub mod kernels;
+pub mod options;
 pub mod precond;
 
 pub use cg::ConjugateGradient;
 pub use direct::{DirectMethod, DirectSolver, SYMMETRY_TOLERANCE, faer_par, set_faer_threads};
 pub use kernels::Kernels;
+pub use options::{
+    AmgOptions, AmgSmoother, DirectOptions, GmresOptions, MethodOptions, SsorOptions,
+};
 pub use precond::{Identity, IdentityFactory, Jacobi, JacobiFactory};
 
-/// Builds a solver from the preconditioner chosen for it. Iterative solvers use it; direct
-/// solvers ignore it.
-pub type SolverConstructor = fn(Arc<dyn PreconditionerFactory>) -> Box<dyn LinearSolver>;
+/// Builds a solver around the preconditioner chosen for it, reading its own section of the
+/// per-method options. Direct solvers ignore the preconditioner.
+pub type SolverConstructor =
+    fn(Arc<dyn PreconditionerFactory>, &MethodOptions) -> Box<dyn LinearSolver>;
 
-fn new_direct(_: Arc<dyn PreconditionerFactory>) -> Box<dyn LinearSolver> {
-    Box::new(DirectSolver::new(DirectMethod::Auto))
+/// Builds a preconditioner factory from the per-method options.
+pub type PreconditionerConstructor = fn(&MethodOptions) -> Arc<dyn PreconditionerFactory>;
+
+fn new_direct(_: Arc<dyn PreconditionerFactory>, options: &MethodOptions) -> Box<dyn LinearSolver> {
+    Box::new(DirectSolver::new(options.direct.method))
 }
 
-fn new_cg(preconditioner: Arc<dyn PreconditionerFactory>) -> Box<dyn LinearSolver> {
+fn new_cg(
+    preconditioner: Arc<dyn PreconditionerFactory>,
+    _: &MethodOptions,
+) -> Box<dyn LinearSolver> {
     Box::new(ConjugateGradient::new(preconditioner))
 }
 
-/// The solvers of this crate as `(registry name, constructor)` pairs: `direct` (automatic
-/// Cholesky/LU) and `cg`.
+fn new_identity(_: &MethodOptions) -> Arc<dyn PreconditionerFactory> {
+    Arc::new(IdentityFactory)
+}
+
+fn new_jacobi(_: &MethodOptions) -> Arc<dyn PreconditionerFactory> {
+    Arc::new(JacobiFactory)
+}
+
+/// The solvers of this crate as `(registry name, constructor)` pairs.
 pub fn builtin_solvers() -> Vec<(&'static str, SolverConstructor)> {
     vec![
         ("direct", new_direct as SolverConstructor),
@@ -84,11 +102,12 @@ pub fn builtin_solvers() -> Vec<(&'static str, SolverConstructor)> {
     ]
 }
 
-/// The preconditioners of this crate as `(registry name, factory)` pairs: `none` and `jacobi`.
-pub fn builtin_preconditioners() -> Vec<(&'static str, Arc<dyn PreconditionerFactory>)> {
-    let factories: [Arc<dyn PreconditionerFactory>; 2] =
-        [Arc::new(IdentityFactory), Arc::new(JacobiFactory)];
-    factories.into_iter().map(|f| (f.name(), f)).collect()
+/// The preconditioners of this crate as `(registry name, constructor)` pairs.
+pub fn builtin_preconditioners() -> Vec<(&'static str, PreconditionerConstructor)> {
+    vec![
+        ("none", new_identity as PreconditionerConstructor),
+        ("jacobi", new_jacobi as PreconditionerConstructor),
+    ]
 }
 
 #[cfg(test)]
@@ -97,14 +116,13 @@ mod tests {
 
     #[test]
     fn registry_names_match_the_objects() {
-        let pcs = builtin_preconditioners();
-        let names: Vec<_> = pcs.iter().map(|(n, _)| *n).collect();
-        assert_eq!(names, ["none", "jacobi"]);
-        let jacobi = Arc::clone(&pcs[1].1);
-        for (name, build) in builtin_solvers() {
-            let solver = build(Arc::clone(&jacobi));
-            assert_eq!(solver.name(), name);
+        let options = MethodOptions::default();
+        for (name, build) in builtin_preconditioners() {
+            assert_eq!(build(&options).name(), name);
         }
-        assert_eq!(builtin_solvers().len(), 2);
+        let jacobi = new_jacobi(&options);
+        for (name, build) in builtin_solvers() {
+            assert_eq!(build(Arc::clone(&jacobi), &options).name(), name);
+        }
     }
 }

@@ -639,9 +639,11 @@ fn registry_entries_solve() {
     let a = Arc::new(poisson_2d(10));
     let b = smooth_vector(a.nrows());
     let (_, reference) = solve_with(&DirectSolver::default(), &a, &b, &options(1e-12));
+    let method_options = femscale_solvers::MethodOptions::default();
     for (pc_name, pc) in builtin_preconditioners() {
+        let pc = pc(&method_options);
         for (name, build) in builtin_solvers() {
-            let solver = build(Arc::clone(&pc));
+            let solver = build(Arc::clone(&pc), &method_options);
             let (x, r) = solve_with(solver.as_ref(), &a, &b, &options(1e-10));
             assert!(r.converged, "{name}+{pc_name}");
             if name == "cg" {
