@@ -6,6 +6,8 @@
 //! |---|---|---|
 //! | `direct` | [`DirectSolver`] | faer sparse Cholesky for SPD matrices, LU otherwise ([`DirectMethod`]) |
 //! | `cg` | [`ConjugateGradient`] | preconditioned conjugate gradients on rayon-parallel [`kernels`] |
+//! | `gmres` | [`Gmres`] | restarted GMRES(m), right-preconditioned, true residual at each restart |
+//! | `bicgstab` | [`BiCgStab`] | right-preconditioned BiCGStab with breakdown detection |
 //!
 //! and preconditioners implementing [`femscale_core::PreconditionerFactory`]:
 //!
@@ -13,6 +15,9 @@
 //! |---|---|
 //! | `none` | [`IdentityFactory`] |
 //! | `jacobi` | [`JacobiFactory`] |
+//! | `ssor` | [`SsorFactory`] (symmetric Gauss–Seidel for ω = 1) |
+//! | `ilu0` | [`Ilu0Factory`] |
+//! | `ic0` | [`Ic0Factory`] (diagonal shift on breakdown) |
 //!
 //! A runtime registers [`builtin_solvers`] and [`builtin_preconditioners`] by name; there is no
 //! central enum of solver kinds, so plugins register alongside in the same way.
@@ -53,19 +58,27 @@ use std::sync::Arc;
 
 use femscale_core::{LinearSolver, PreconditionerFactory};
 
+pub mod bicgstab;
 pub mod cg;
 pub mod direct;
+pub mod gmres;
+pub mod ilu;
 pub mod kernels;
 pub mod options;
 pub mod precond;
+pub mod ssor;
 
+pub use bicgstab::BiCgStab;
 pub use cg::ConjugateGradient;
 pub use direct::{DirectMethod, DirectSolver, SYMMETRY_TOLERANCE, faer_par, set_faer_threads};
+pub use gmres::Gmres;
+pub use ilu::{Ic0, Ic0Factory, Ilu0, Ilu0Factory};
 pub use kernels::Kernels;
 pub use options::{
     AmgOptions, AmgSmoother, DirectOptions, GmresOptions, MethodOptions, SsorOptions,
 };
 pub use precond::{Identity, IdentityFactory, Jacobi, JacobiFactory};
+pub use ssor::{Ssor, SsorFactory};
 
 /// Builds a solver around the preconditioner chosen for it, reading its own section of the
 /// per-method options. Direct solvers ignore the preconditioner.
@@ -99,6 +112,8 @@ pub fn builtin_solvers() -> Vec<(&'static str, SolverConstructor)> {
     vec![
         ("direct", new_direct as SolverConstructor),
         ("cg", new_cg as SolverConstructor),
+        ("gmres", gmres::new_gmres as SolverConstructor),
+        ("bicgstab", bicgstab::new_bicgstab as SolverConstructor),
     ]
 }
 
@@ -107,6 +122,9 @@ pub fn builtin_preconditioners() -> Vec<(&'static str, PreconditionerConstructor
     vec![
         ("none", new_identity as PreconditionerConstructor),
         ("jacobi", new_jacobi as PreconditionerConstructor),
+        ("ssor", ssor::new_ssor as PreconditionerConstructor),
+        ("ilu0", ilu::new_ilu0 as PreconditionerConstructor),
+        ("ic0", ilu::new_ic0 as PreconditionerConstructor),
     ]
 }
 
