@@ -19,7 +19,7 @@ impl NodeCells {
     /// for them, so the result (cells in increasing order) is the same for any thread count.
     ///
     /// # Errors
-    /// [`Error::Mesh`] if a cell refers to a node that does not exist.
+    /// [`femscale_core::Error::Mesh`] for an invalid mesh (see [`MeshView::validate`]).
     pub fn new(mesh: &MeshView<'_>) -> Result<Self> {
         let n = mesh.num_nodes();
         let npc = mesh.cell_kind.nodes_per_cell();
@@ -98,7 +98,7 @@ fn row_columns(mesh: &MeshView<'_>, adjacency: &NodeCells, i: usize, buf: &mut V
 /// is set, and the result does not depend on the thread count.
 ///
 /// # Errors
-/// [`Error::Mesh`] if a cell refers to a node that does not exist.
+/// [`femscale_core::Error::Mesh`] for an invalid mesh (see [`MeshView::validate`]).
 pub fn build_pattern(mesh: &MeshView<'_>, parallel: bool) -> Result<SparsityPattern> {
     let n = mesh.num_nodes();
     let adjacency = NodeCells::new(mesh)?;

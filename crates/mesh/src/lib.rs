@@ -23,5 +23,5 @@
 mod generate;
 mod mesh;
 
-pub use generate::{Diagonal, RectangleCells, RectangleSpec};
+pub use generate::{Diagonal, MAX_GENERATED_NODES, RectangleCells, RectangleSpec};
 pub use mesh::Mesh;
