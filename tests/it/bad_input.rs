@@ -236,6 +236,7 @@ fn robin_without_alpha_and_dimension_mismatch_are_errors() {
 fn non_convergence_is_a_typed_error_with_the_report() {
     let mut config = Config::default();
     config.solver.kind = "cg".into();
+    config.solver.preconditioner = "jacobi".into();
     config.solver.max_iterations = 3;
     let p = Laplace2d {
         source: Some(1.0.into()),

@@ -24,11 +24,15 @@ fn direct_and_cg_agree_to_the_solver_tolerance() {
     let direct = FemSolver::new().solve_2d_laplace(&mms(40)).unwrap();
     let cg = solver_with(|c| {
         c.solver.kind = "cg".into();
+        c.solver.preconditioner = "jacobi".into();
         c.solver.tolerance = 1e-10;
     })
     .solve_2d_laplace(&mms(40))
     .unwrap();
-    assert_eq!(direct.metrics.solver, "direct-cholesky");
+    assert_eq!(
+        direct.metrics.solver, "direct-cholesky",
+        "auto picks direct for small problems"
+    );
     assert_eq!(cg.metrics.solver, "cg");
     assert!(cg.metrics.iterations > 1 && cg.metrics.linear_solve.converged);
     assert_eq!(
@@ -158,5 +162,66 @@ fn solution_of_the_seed_quick_start_is_linear() {
     assert_eq!(s.values.len(), 101);
     for (i, v) in s.values.iter().enumerate() {
         assert!((v - s.nodes()[i]).abs() < 1e-13);
+    }
+}
+
+#[test]
+fn auto_picks_direct_for_small_and_amg_preconditioned_cg_for_large_problems() {
+    let solver = solver_with(|c| c.solver.auto_direct_max_dofs = 1000);
+    let small = solver.solve_2d_laplace(&mms(20)).unwrap(); // 441 unknowns
+    assert_eq!(
+        (
+            small.metrics.solver.as_str(),
+            small.metrics.preconditioner.as_str()
+        ),
+        ("direct-cholesky", "none")
+    );
+    let large = solver.solve_2d_laplace(&mms(80)).unwrap(); // 6561 unknowns
+    assert_eq!(
+        (
+            large.metrics.solver.as_str(),
+            large.metrics.preconditioner.as_str()
+        ),
+        ("cg", "amg")
+    );
+    assert!(
+        large.metrics.iterations <= 15,
+        "{}",
+        large.metrics.iterations
+    );
+    assert!(
+        (large.metrics.l2_error.unwrap() - small.metrics.l2_error.unwrap() / 16.0).abs()
+            < small.metrics.l2_error.unwrap()
+    );
+}
+
+#[test]
+fn every_registered_solver_solves_the_poisson_problem() {
+    let reference = FemSolver::new().solve_2d_laplace(&mms(24)).unwrap();
+    for (kind, pc) in [
+        ("cg", "jacobi"),
+        ("cg", "ssor"),
+        ("cg", "ic0"),
+        ("cg", "amg"),
+        ("gmres", "ilu0"),
+        ("gmres", "auto"),
+        ("bicgstab", "ilu0"),
+        ("amg", "auto"),
+        ("direct", "auto"),
+    ] {
+        let s = solver_with(|c| {
+            c.solver.kind = kind.into();
+            c.solver.preconditioner = pc.into();
+            c.solver.tolerance = 1e-10;
+        })
+        .solve_2d_laplace(&mms(24))
+        .unwrap_or_else(|e| panic!("{kind}+{pc}: {e}"));
+        assert!(s.metrics.linear_solve.converged, "{kind}+{pc}");
+        let diff = s
+            .values
+            .iter()
+            .zip(&reference.values)
+            .fold(0.0f64, |m, (a, b)| m.max((a - b).abs()));
+        assert!(diff < 1e-7, "{kind}+{pc}: {diff}");
     }
 }

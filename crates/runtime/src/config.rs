@@ -189,10 +189,15 @@ impl Default for BoundaryConfig {
 #[serde(default, deny_unknown_fields)]
 #[non_exhaustive]
 pub struct SolverConfig {
-    /// Registry name of the solver: `direct` (default) or `cg`.
+    /// Registry name of the solver: `auto` (default: `direct` up to `auto_direct_max_dofs`
+    /// unknowns, CG beyond), `direct`, `cg`, `gmres`, `bicgstab`, `amg`, or a plugin's name.
     pub kind: String,
-    /// Registry name of the preconditioner for iterative solvers: `jacobi` (default) or `none`.
+    /// Registry name of the preconditioner for iterative solvers: `auto` (default: `amg` for CG,
+    /// `ilu0` for GMRES and BiCGStab), `none`, `jacobi`, `ssor`, `ilu0`, `ic0` or `amg`.
     pub preconditioner: String,
+    /// With `kind = "auto"`: problems up to this many unknowns use the direct solver
+    /// (default 20000).
+    pub auto_direct_max_dofs: usize,
     /// Relative residual tolerance (default `1e-8`).
     pub tolerance: f64,
     /// Absolute residual tolerance (default `0`).
@@ -217,8 +222,9 @@ impl Default for SolverConfig {
     fn default() -> Self {
         let o = SolverOptions::default();
         Self {
-            kind: "direct".into(),
-            preconditioner: "jacobi".into(),
+            kind: AUTO.into(),
+            preconditioner: AUTO.into(),
+            auto_direct_max_dofs: 20_000,
             tolerance: o.tolerance,
             absolute_tolerance: o.absolute_tolerance,
             max_iterations: o.max_iterations,
@@ -232,7 +238,37 @@ impl Default for SolverConfig {
     }
 }
 
+/// The name that asks the runtime to choose (`solver.kind`, `solver.preconditioner`).
+pub const AUTO: &str = "auto";
+
 impl SolverConfig {
+    /// The solver and preconditioner names to use for a problem with `dofs` unknowns,
+    /// resolving `auto`: the direct solver up to [`SolverConfig::auto_direct_max_dofs`]
+    /// unknowns, CG beyond (femscale's forms are symmetric); AMG for CG, ILU(0) for GMRES and
+    /// BiCGStab, none for direct and AMG solvers, Jacobi for anything else.
+    pub fn resolve(&self, kind: &str, dofs: usize) -> (String, String) {
+        let kind = if kind == AUTO {
+            if dofs <= self.auto_direct_max_dofs {
+                "direct"
+            } else {
+                "cg"
+            }
+        } else {
+            kind
+        };
+        let preconditioner = if self.preconditioner == AUTO {
+            match kind {
+                "cg" => "amg",
+                "gmres" | "bicgstab" => "ilu0",
+                "direct" | "amg" => "none",
+                _ => "jacobi",
+            }
+        } else {
+            &self.preconditioner
+        };
+        (kind.to_string(), preconditioner.to_string())
+    }
+
     /// The per-method sections as the solvers crate takes them.
     pub fn method_options(&self) -> MethodOptions {
         let mut m = MethodOptions::default();

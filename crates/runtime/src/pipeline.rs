@@ -18,7 +18,7 @@ use crate::problem::{FieldSpec, Laplace1d, Laplace2d, Problem};
 use crate::registry::Registry;
 
 /// A computed solution: the mesh, one value per node, and what the solve did.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Solution {
     /// The mesh the solution lives on.
     pub mesh: Arc<Mesh>,
@@ -26,6 +26,18 @@ pub struct Solution {
     pub values: Vec<f64>,
     /// Sizes, timings, choices and errors.
     pub metrics: Metrics,
+}
+
+impl std::fmt::Debug for Solution {
+    /// A summary: sizes and the metrics, not a million nodal values.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Solution")
+            .field("nodes", &self.mesh.num_nodes())
+            .field("cells", &self.mesh.num_cells())
+            .field("values", &format_args!("[{} values]", self.values.len()))
+            .field("metrics", &self.metrics)
+            .finish()
+    }
 }
 
 impl Solution {
@@ -83,10 +95,10 @@ impl FemSolver {
     /// # Errors
     /// Unknown solver or preconditioner names, invalid solver options.
     pub fn with_registry(config: Config, registry: Registry) -> Result<Self> {
-        registry.solver(
+        check_solver_names(
+            &registry,
             &config.solver.kind,
             &config.solver.preconditioner,
-            &config.solver.method_options(),
         )?;
         config.solver.options(0).validate().map_err(solve_error)?;
         let scaler = StaticScaler {
@@ -203,10 +215,8 @@ impl FemSolver {
     #[instrument(skip_all, name = "fem.solve")]
     fn solve_with(&self, problem: &Problem, solver_kind: Option<&str>) -> Result<Solution> {
         let cfg = &self.config.solver;
-        let kind = solver_kind.unwrap_or(&cfg.kind);
-        let solver = self
-            .registry
-            .solver(kind, &cfg.preconditioner, &cfg.method_options())?;
+        let requested = solver_kind.unwrap_or(&cfg.kind);
+        check_solver_names(&self.registry, requested, &cfg.preconditioner)?;
         let mut metrics = Metrics::default();
 
         check_memory(problem)?;
@@ -224,6 +234,10 @@ impl FemSolver {
             mesh.num_nodes() * (2 * mesh.dim() + 3),
         );
         let plan = self.scaler.plan(&work, &SystemLoad::detect());
+        let (kind, preconditioner) = cfg.resolve(requested, mesh.num_nodes());
+        let solver = self
+            .registry
+            .solver(&kind, &preconditioner, &cfg.method_options())?;
         let options = cfg.options(plan.threads);
         options.validate().map_err(solve_error)?;
         femscale_solvers::set_faer_threads(plan.threads);
@@ -393,6 +407,23 @@ fn rename_fields(e: Error, map: &[(&str, &str)]) -> Error {
         },
         other => other,
     }
+}
+
+/// Checks that named (non-`auto`) solvers and preconditioners are registered.
+fn check_solver_names(registry: &Registry, kind: &str, preconditioner: &str) -> Result<()> {
+    use crate::config::AUTO;
+    let options = femscale_solvers::MethodOptions::default();
+    if kind != AUTO {
+        let pc = if preconditioner == AUTO {
+            "none"
+        } else {
+            preconditioner
+        };
+        registry.solver(kind, pc, &options)?;
+    } else if preconditioner != AUTO {
+        registry.preconditioner(preconditioner, &options)?;
+    }
+    Ok(())
 }
 
 /// Maps solver option errors to the config keys they come from.

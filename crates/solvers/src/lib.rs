@@ -8,6 +8,7 @@
 //! | `cg` | [`ConjugateGradient`] | preconditioned conjugate gradients on rayon-parallel [`kernels`] |
 //! | `gmres` | [`Gmres`] | restarted GMRES(m), right-preconditioned, true residual at each restart |
 //! | `bicgstab` | [`BiCgStab`] | right-preconditioned BiCGStab with breakdown detection |
+//! | `amg` | [`AmgSolver`] | stationary smoothed-aggregation AMG V-cycles |
 //!
 //! and preconditioners implementing [`femscale_core::PreconditionerFactory`]:
 //!
@@ -18,6 +19,7 @@
 //! | `ssor` | [`SsorFactory`] (symmetric Gauss–Seidel for ω = 1) |
 //! | `ilu0` | [`Ilu0Factory`] |
 //! | `ic0` | [`Ic0Factory`] (diagonal shift on breakdown) |
+//! | `amg` | [`AmgFactory`] (one smoothed-aggregation V-cycle) |
 //!
 //! A runtime registers [`builtin_solvers`] and [`builtin_preconditioners`] by name; there is no
 //! central enum of solver kinds, so plugins register alongside in the same way.
@@ -58,6 +60,7 @@ use std::sync::Arc;
 
 use femscale_core::{LinearSolver, PreconditionerFactory};
 
+pub mod amg;
 pub mod bicgstab;
 pub mod cg;
 pub mod direct;
@@ -68,6 +71,7 @@ pub mod options;
 pub mod precond;
 pub mod ssor;
 
+pub use amg::{AmgFactory, AmgHierarchy, AmgSolver};
 pub use bicgstab::BiCgStab;
 pub use cg::ConjugateGradient;
 pub use direct::{DirectMethod, DirectSolver, SYMMETRY_TOLERANCE, faer_par, set_faer_threads};
@@ -114,6 +118,7 @@ pub fn builtin_solvers() -> Vec<(&'static str, SolverConstructor)> {
         ("cg", new_cg as SolverConstructor),
         ("gmres", gmres::new_gmres as SolverConstructor),
         ("bicgstab", bicgstab::new_bicgstab as SolverConstructor),
+        ("amg", amg::new_amg_solver as SolverConstructor),
     ]
 }
 
@@ -125,6 +130,10 @@ pub fn builtin_preconditioners() -> Vec<(&'static str, PreconditionerConstructor
         ("ssor", ssor::new_ssor as PreconditionerConstructor),
         ("ilu0", ilu::new_ilu0 as PreconditionerConstructor),
         ("ic0", ilu::new_ic0 as PreconditionerConstructor),
+        (
+            "amg",
+            amg::new_amg_preconditioner as PreconditionerConstructor,
+        ),
     ]
 }
 

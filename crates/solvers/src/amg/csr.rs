@@ -1,0 +1,199 @@
+//! Internal CSR storage of the AMG hierarchy and its parallel kernels.
+//!
+//! Every level operator, prolongator and restrictor is a [`Mat`] with `u32` column indices:
+//! 12 bytes per stored entry instead of the 16 of [`CsrMatrix`], which matters because the
+//! V-cycle is memory-bandwidth bound. Rows are processed in chunks of [`CHUNK`] rows with rayon
+//! above [`is_parallel`]'s threshold and serially below it, like [`crate::kernels`].
+
+use femscale_core::{CsrMatrix, SolveError, SparsityPattern};
+use rayon::prelude::*;
+
+use crate::kernels::{CHUNK, is_parallel};
+
+/// A CSR matrix with `u32` column indices (sorted within each row).
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Mat {
+    pub nrows: usize,
+    pub ncols: usize,
+    pub rp: Vec<usize>,
+    pub ci: Vec<u32>,
+    pub v: Vec<f64>,
+}
+
+impl Mat {
+    /// Copies `a` into `u32`-indexed storage.
+    pub fn from_csr(a: &CsrMatrix) -> Result<Self, SolveError> {
+        if a.ncols() > u32::MAX as usize {
+            return Err(SolveError::InvalidOption {
+                option: "matrix".into(),
+                reason: format!("amg supports at most {} columns", u32::MAX),
+            });
+        }
+        let p = a.pattern();
+        let mut ci = vec![0u32; a.nnz()];
+        copy_indices(p.col_idx(), &mut ci);
+        Ok(Self {
+            nrows: a.nrows(),
+            ncols: a.ncols(),
+            rp: p.row_ptr().to_vec(),
+            ci,
+            v: a.values().to_vec(),
+        })
+    }
+
+    /// Converts to a [`CsrMatrix`] (for the coarse direct solver).
+    pub fn to_csr(&self) -> Result<CsrMatrix, SolveError> {
+        let ci = self.ci.iter().map(|&c| c as usize).collect();
+        let pattern = SparsityPattern::try_new(self.nrows, self.ncols, self.rp.clone(), ci)
+            .map_err(|e| SolveError::Backend(Box::new(e)))?;
+        CsrMatrix::try_from_pattern_and_values(std::sync::Arc::new(pattern), self.v.clone())
+            .map_err(|e| SolveError::Backend(Box::new(e)))
+    }
+
+    /// Stored entries.
+    pub fn nnz(&self) -> usize {
+        self.v.len()
+    }
+
+    /// Heap bytes held.
+    pub fn bytes(&self) -> usize {
+        self.rp.capacity() * 8 + self.ci.capacity() * 4 + self.v.capacity() * 8
+    }
+
+    /// Column indices and values of row `i`.
+    #[inline]
+    pub fn row(&self, i: usize) -> (&[u32], &[f64]) {
+        let (s, e) = (self.rp[i], self.rp[i + 1]);
+        (&self.ci[s..e], &self.v[s..e])
+    }
+
+    /// The diagonal (zero where none is stored).
+    pub fn diagonal(&self) -> Vec<f64> {
+        (0..self.nrows)
+            .map(|i| {
+                let (c, v) = self.row(i);
+                c.binary_search(&(i as u32)).map_or(0.0, |k| v[k])
+            })
+            .collect()
+    }
+
+    /// `(A x)_i`.
+    #[inline(always)]
+    pub fn row_dot(&self, i: usize, x: &[f64]) -> f64 {
+        let (s, e) = (self.rp[i], self.rp[i + 1]);
+        let (c, v) = (&self.ci[s..e], &self.v[s..e]);
+        let mut acc = 0.0;
+        for (&j, &a) in c.iter().zip(v) {
+            acc += a * x[j as usize];
+        }
+        acc
+    }
+
+    /// `y = A x`.
+    pub fn spmv(&self, x: &[f64], y: &mut [f64]) {
+        debug_assert!(x.len() == self.ncols && y.len() == self.nrows);
+        for_chunks1(y, |first, yc| {
+            for (k, yi) in yc.iter_mut().enumerate() {
+                *yi = self.row_dot(first + k, x);
+            }
+        });
+    }
+
+    /// `y += A x`.
+    pub fn spmv_add(&self, x: &[f64], y: &mut [f64]) {
+        debug_assert!(x.len() == self.ncols && y.len() == self.nrows);
+        for_chunks1(y, |first, yc| {
+            for (k, yi) in yc.iter_mut().enumerate() {
+                *yi += self.row_dot(first + k, x);
+            }
+        });
+    }
+
+    /// `r = b - A x`.
+    pub fn residual(&self, b: &[f64], x: &[f64], r: &mut [f64]) {
+        debug_assert!(x.len() == self.ncols && r.len() == self.nrows);
+        for_chunks1(r, |first, rc| {
+            for (k, ri) in rc.iter_mut().enumerate() {
+                let i = first + k;
+                *ri = b[i] - self.row_dot(i, x);
+            }
+        });
+    }
+}
+
+/// Runs `f(first_row, chunk)` over [`CHUNK`]-sized chunks of `y`, in parallel for long vectors.
+#[inline]
+pub(crate) fn for_chunks1<F>(y: &mut [f64], f: F)
+where
+    F: Fn(usize, &mut [f64]) + Sync + Send,
+{
+    if is_parallel(y.len()) {
+        y.par_chunks_mut(CHUNK)
+            .enumerate()
+            .for_each(|(c, yc)| f(c * CHUNK, yc));
+    } else {
+        f(0, y);
+    }
+}
+
+/// Like [`for_chunks1`] over two vectors of equal length, chunked alike.
+#[inline]
+pub(crate) fn for_chunks2<F>(y: &mut [f64], z: &mut [f64], f: F)
+where
+    F: Fn(usize, &mut [f64], &mut [f64]) + Sync + Send,
+{
+    debug_assert_eq!(y.len(), z.len());
+    if is_parallel(y.len()) {
+        y.par_chunks_mut(CHUNK)
+            .zip(z.par_chunks_mut(CHUNK))
+            .enumerate()
+            .for_each(|(c, (yc, zc))| f(c * CHUNK, yc, zc));
+    } else {
+        f(0, y, z);
+    }
+}
+
+/// Like [`for_chunks1`] over three vectors of equal length, chunked alike.
+#[inline]
+pub(crate) fn for_chunks3<F>(x: &mut [f64], y: &mut [f64], z: &mut [f64], f: F)
+where
+    F: Fn(usize, &mut [f64], &mut [f64], &mut [f64]) + Sync + Send,
+{
+    debug_assert!(x.len() == y.len() && y.len() == z.len());
+    if is_parallel(y.len()) {
+        x.par_chunks_mut(CHUNK)
+            .zip(y.par_chunks_mut(CHUNK))
+            .zip(z.par_chunks_mut(CHUNK))
+            .enumerate()
+            .for_each(|(c, ((xc, yc), zc))| f(c * CHUNK, xc, yc, zc));
+    } else {
+        f(0, x, y, z);
+    }
+}
+
+fn copy_indices(src: &[usize], dst: &mut [u32]) {
+    let kernel = |s: &[usize], d: &mut [u32]| {
+        for (d, &s) in d.iter_mut().zip(s) {
+            *d = s as u32;
+        }
+    };
+    if is_parallel(dst.len()) {
+        dst.par_chunks_mut(4 * CHUNK)
+            .zip(src.par_chunks(4 * CHUNK))
+            .for_each(|(d, s)| kernel(s, d));
+    } else {
+        kernel(src, dst);
+    }
+}
+
+/// Copies the values of `a` (same pattern) into `m`.
+pub(crate) fn copy_values(a: &CsrMatrix, m: &mut Mat) {
+    let src = a.values();
+    if is_parallel(src.len()) {
+        m.v.par_chunks_mut(4 * CHUNK)
+            .zip(src.par_chunks(4 * CHUNK))
+            .for_each(|(d, s)| d.copy_from_slice(s));
+    } else {
+        m.v.copy_from_slice(src);
+    }
+}

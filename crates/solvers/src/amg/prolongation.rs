@@ -1,0 +1,169 @@
+//! Prolongator smoothing `P = (I - ω/ρ D⁻¹A) P_tent` and spectral-radius estimates of `D⁻¹A`.
+
+use rayon::prelude::*;
+
+use super::aggregate::Aggregation;
+use super::csr::{Mat, for_chunks1};
+use super::spgemm::{RowBlock, assemble_blocks, row_blocks, sort_row};
+
+/// `P = (I - scale D⁻¹A) P_tent` with `scale = ω/ρ`; rows sorted, parallel over row blocks.
+///
+/// Row `i` of `P` collects, per aggregate `k` of a neighbour `j`, the sum of
+/// `(δ_ij - scale a_ij / a_ii) / sqrt(|k|)`; its length is at most that of row `i` of `A`.
+pub(crate) fn smoothed_prolongator(a: &Mat, dinv: &[f64], aggs: &Aggregation, scale: f64) -> Mat {
+    let blocks: Vec<RowBlock> = row_blocks(a.nrows)
+        .into_par_iter()
+        .map(|rows| {
+            let guess = a.rp[rows.end] - a.rp[rows.start];
+            let mut block = RowBlock::new(rows.start, rows.len(), guess, true);
+            for i in rows {
+                let start = block.ci.len();
+                let (cols, vals) = a.row(i);
+                let s = scale * dinv[i];
+                for (&j, &aij) in cols.iter().zip(vals) {
+                    let ju = j as usize;
+                    let Some((k, t)) = aggs.tentative(ju) else {
+                        continue;
+                    };
+                    let mut x = -s * aij * t;
+                    if ju == i {
+                        x += t;
+                    }
+                    match block.ci[start..].iter().position(|&c| c == k) {
+                        Some(p) => block.v[start + p] += x,
+                        None => {
+                            block.ci.push(k);
+                            block.v.push(x);
+                        }
+                    }
+                }
+                sort_row(&mut block.ci[start..], &mut block.v[start..]);
+                block.ends.push(block.ci.len());
+            }
+            block
+        })
+        .collect();
+    assemble_blocks(a.nrows, aggs.count, blocks)
+}
+
+/// Gershgorin bound `max_i Σ_j |a_ij| / a_ii` on the spectral radius of `D⁻¹A`.
+pub(crate) fn gershgorin(a: &Mat, dinv: &[f64]) -> f64 {
+    let row = |i: usize| a.row(i).1.iter().map(|v| v.abs()).sum::<f64>() * dinv[i].abs();
+    if crate::kernels::is_parallel(a.nrows) {
+        (0..a.nrows)
+            .into_par_iter()
+            .with_min_len(4096)
+            .map(row)
+            .reduce(|| 0.0, f64::max)
+    } else {
+        (0..a.nrows).map(row).fold(0.0, f64::max)
+    }
+}
+
+/// Largest eigenvalue of `D⁻¹A` (SPD `A`, positive diagonal) estimated by `steps` Lanczos
+/// steps on `D^-1/2 A D^-1/2`. The Ritz value approaches it from below.
+pub(crate) fn lanczos_max_eigenvalue(a: &Mat, dinv: &[f64], steps: usize) -> f64 {
+    let n = a.nrows;
+    if n == 0 {
+        return 0.0;
+    }
+    let steps = steps.min(n).max(1);
+    let sq: Vec<f64> = dinv.iter().map(|d| d.sqrt()).collect();
+    // Deterministic pseudo-random start vector (a constant one is nearly an eigenvector).
+    let mut v: Vec<f64> = (0..n)
+        .map(|i| {
+            let h = (i as u64 ^ 0x9E37_79B9_7F4A_7C15).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+            ((h >> 11) as f64 / (1u64 << 53) as f64) - 0.5
+        })
+        .collect();
+    let nv = crate::kernels::norm2(&v);
+    v.iter_mut().for_each(|x| *x /= nv);
+    let mut v_prev = vec![0.0; n];
+    let mut u = vec![0.0; n];
+    let mut w = vec![0.0; n];
+    let (mut alphas, mut betas) = (Vec::with_capacity(steps), Vec::with_capacity(steps));
+    let mut beta = 0.0;
+    for _ in 0..steps {
+        for ((ui, vi), si) in u.iter_mut().zip(&v).zip(&sq) {
+            *ui = vi * si;
+        }
+        for_chunks1(&mut w, |first, wc| {
+            for (k, wi) in wc.iter_mut().enumerate() {
+                let i = first + k;
+                *wi = a.row_dot(i, &u) * sq[i] - beta * v_prev[i];
+            }
+        });
+        let alpha = crate::kernels::dot(&w, &v);
+        crate::kernels::axpy(-alpha, &v, &mut w);
+        alphas.push(alpha);
+        beta = crate::kernels::norm2(&w);
+        if beta.is_nan() || beta <= 1e-12 * alpha.abs() || alphas.len() == steps {
+            break;
+        }
+        betas.push(beta);
+        std::mem::swap(&mut v_prev, &mut v);
+        for (vi, wi) in v.iter_mut().zip(&w) {
+            *vi = wi / beta;
+        }
+    }
+    tridiagonal_max_eigenvalue(&alphas, &betas)
+}
+
+/// Largest eigenvalue of the symmetric tridiagonal matrix with diagonal `a` and off-diagonal
+/// `b` (`b.len() == a.len() - 1`), by bisection on the Sturm sequence.
+fn tridiagonal_max_eigenvalue(a: &[f64], b: &[f64]) -> f64 {
+    let m = a.len();
+    let radius = |k: usize| {
+        let left = if k > 0 { b[k - 1].abs() } else { 0.0 };
+        let right = if k + 1 < m { b[k].abs() } else { 0.0 };
+        left + right
+    };
+    let mut lo = (0..m)
+        .map(|k| a[k] - radius(k))
+        .fold(f64::INFINITY, f64::min);
+    let mut hi = (0..m)
+        .map(|k| a[k] + radius(k))
+        .fold(f64::NEG_INFINITY, f64::max);
+    // Number of eigenvalues below x.
+    let count_below = |x: f64| {
+        let mut count = 0;
+        let mut q = 1.0;
+        for k in 0..m {
+            let off = if k > 0 { b[k - 1] * b[k - 1] } else { 0.0 };
+            q = a[k] - x - if k > 0 { off / q } else { 0.0 };
+            if q == 0.0 {
+                q = -1e-300;
+            }
+            if q < 0.0 {
+                count += 1;
+            }
+        }
+        count
+    };
+    for _ in 0..100 {
+        let mid = 0.5 * (lo + hi);
+        if mid <= lo || mid >= hi {
+            break;
+        }
+        if count_below(mid) == m {
+            hi = mid;
+        } else {
+            lo = mid;
+        }
+    }
+    hi
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tridiagonal_eigenvalue_of_1d_laplacian() {
+        let m = 10;
+        let a = vec![2.0; m];
+        let b = vec![-1.0; m - 1];
+        let exact = 2.0 - 2.0 * (std::f64::consts::PI * m as f64 / (m as f64 + 1.0)).cos();
+        assert!((tridiagonal_max_eigenvalue(&a, &b) - exact).abs() < 1e-10);
+    }
+}

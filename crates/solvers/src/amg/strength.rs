@@ -1,0 +1,50 @@
+//! The strength-of-connection graph: `j` is a strong neighbour of `i` when
+//! `|a_ij| >= θ sqrt(|a_ii a_jj|)`.
+//!
+//! The test is symmetric in `i` and `j` for a symmetric matrix, so the graph is symmetric. It is
+//! built in parallel over row blocks and holds no diagonal entries.
+
+use rayon::prelude::*;
+
+use super::csr::Mat;
+use super::spgemm::{RowBlock, assemble_blocks, row_blocks};
+
+/// The strong neighbours of every row (CSR structure without values).
+#[derive(Debug)]
+pub(crate) struct Strength {
+    pub rp: Vec<usize>,
+    pub ci: Vec<u32>,
+}
+
+impl Strength {
+    /// Strong neighbours of node `i`.
+    #[inline]
+    pub fn row(&self, i: usize) -> &[u32] {
+        &self.ci[self.rp[i]..self.rp[i + 1]]
+    }
+}
+
+/// Builds the strength graph of `a` with threshold `theta`, given `diag = |a_ii|`.
+pub(crate) fn strength_graph(a: &Mat, diag: &[f64], theta: f64) -> Strength {
+    let t2 = theta * theta;
+    let blocks: Vec<RowBlock> = row_blocks(a.nrows)
+        .into_par_iter()
+        .map(|rows| {
+            let mut block = RowBlock::new(rows.start, rows.len(), rows.len() * 4, false);
+            for i in rows {
+                let (cols, vals) = a.row(i);
+                let di = t2 * diag[i];
+                for (&j, &v) in cols.iter().zip(vals) {
+                    let ju = j as usize;
+                    if ju != i && v * v >= di * diag[ju] && v != 0.0 {
+                        block.ci.push(j);
+                    }
+                }
+                block.ends.push(block.ci.len());
+            }
+            block
+        })
+        .collect();
+    let m = assemble_blocks(a.nrows, a.ncols, blocks);
+    Strength { rp: m.rp, ci: m.ci }
+}
