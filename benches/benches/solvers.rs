@@ -47,6 +47,17 @@ fn bench_spmv(c: &mut Criterion) {
     group.bench_function(BenchmarkId::new("copy-same-bytes", a.nrows()), |b| {
         b.iter(|| dst.copy_from_slice(black_box(&src)))
     });
+    group.bench_function(
+        BenchmarkId::new("copy-same-bytes-parallel", a.nrows()),
+        |b| {
+            use rayon::prelude::*;
+            b.iter(|| {
+                dst.par_chunks_mut(1 << 16)
+                    .zip(black_box(&src).par_chunks(1 << 16))
+                    .for_each(|(d, s)| d.copy_from_slice(s))
+            })
+        },
+    );
     group.finish();
 }
 

@@ -7,7 +7,7 @@ use femscale_core::{CsrMatrix, SolveError, SolveReport};
 
 use super::aggregate::{Aggregation, aggregate};
 use super::coarse::CoarseSolver;
-use super::csr::{Mat, copy_values};
+use super::csr::Mat;
 use super::prolongation::{gershgorin, lanczos_max_eigenvalue, smoothed_prolongator};
 use super::smoother::{CHEBYSHEV_SAFETY, Smoother};
 use super::spgemm::{galerkin, transpose};
@@ -242,7 +242,8 @@ pub(crate) fn refresh(
     options: &AmgOptions,
     limit_mb: Option<f64>,
 ) -> Result<CoarseSolver, SolveError> {
-    copy_values(a, &mut levels[0].a);
+    // Zeros may have moved with the new values: re-copy (and re-filter) the fine matrix.
+    levels[0].a = Mat::from_csr(a)?;
     for index in 0..levels.len() {
         let (head, tail) = levels.split_at_mut(index + 1);
         let level = &mut head[index];
