@@ -39,6 +39,22 @@ enum Command {
     ///
     ///   femscale solve --config examples/configs/poisson_2d_mms.toml --set problem.mesh.nx=256 --json
     Solve(SolveArgs),
+    /// Inspect the layered configuration.
+    #[command(subcommand)]
+    Config(ConfigCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum ConfigCommand {
+    /// Print the effective configuration and, for each value, the layer it came from:
+    /// default, FILE:LINE, environment variable FEMSCALE_SECTION__KEY, or --set.
+    Show {
+        #[command(flatten)]
+        config: ConfigArgs,
+        /// Print a JSON array of {key, value, source} instead.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -91,7 +107,32 @@ fn init_tracing(filter: Option<&str>) {
 fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Solve(args) => solve(args),
+        Command::Config(ConfigCommand::Show { config, json }) => config_show(config, json),
     }
+}
+
+fn config_show(args: ConfigArgs, json: bool) -> anyhow::Result<()> {
+    let sources = ConfigSources {
+        file: args.config,
+        overrides: args.overrides,
+    };
+    let entries = Config::provenance(&sources)?;
+    let mut out = std::io::stdout().lock();
+    if json {
+        serde_json::to_writer_pretty(&mut out, &entries)?;
+        writeln!(out)?;
+        return Ok(());
+    }
+    let width = entries
+        .iter()
+        .map(|e| e.key.len() + e.value.len() + 3)
+        .max()
+        .unwrap_or(0);
+    for e in &entries {
+        let assignment = format!("{} = {}", e.key, e.value);
+        writeln!(out, "{assignment:<width$}  # {}", e.source)?;
+    }
+    Ok(())
 }
 
 fn solve(args: SolveArgs) -> anyhow::Result<()> {

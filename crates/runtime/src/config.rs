@@ -408,11 +408,19 @@ pub struct ConfigSources {
     pub overrides: Vec<String>,
 }
 
+/// Prefix of the environment variables that set configuration keys.
+pub const ENV_PREFIX: &str = "FEMSCALE_";
+
 impl Config {
-    /// The layered figment: defaults < file < overrides.
+    /// The layered figment: defaults < file < `FEMSCALE_*` environment < `--set` overrides.
+    ///
+    /// Environment variables name keys with `__` between levels
+    /// (`FEMSCALE_SOLVER__TOLERANCE=1e-10` sets `solver.tolerance`); values are read as TOML like
+    /// `--set` values, so `1e-10` is a number. Variables without `__` (such as
+    /// `FEMSCALE_REQUIRE_REDIS` or `FEMSCALE_LOG`) are not configuration keys and are ignored.
     ///
     /// # Errors
-    /// A missing file or a malformed override.
+    /// A missing file or a malformed override or variable.
     pub fn figment(sources: &ConfigSources) -> Result<Figment> {
         let mut fig = Figment::from(Serialized::defaults(Config::default()));
         if let Some(path) = &sources.file {
@@ -426,10 +434,26 @@ impl Config {
             }
             fig = fig.merge(Toml::file_exact(path));
         }
+        let mut env: Vec<(String, String)> = std::env::vars()
+            .filter(|(k, _)| k.starts_with(ENV_PREFIX) && k.contains("__"))
+            .collect();
+        env.sort();
+        for (var, value) in env {
+            let key = var[ENV_PREFIX.len()..].to_lowercase().replace("__", ".");
+            let (key, value) =
+                parse_override(&format!("{key}={value}")).map_err(|_| Error::Config {
+                    message: format!("environment variable {var}: `{key}` is not a valid key"),
+                })?;
+            fig = fig.merge(Layer {
+                name: format!("{ENV_NAME} {var}"),
+                key,
+                value,
+            });
+        }
         for item in &sources.overrides {
             let (key, value) = parse_override(item)?;
-            fig = fig.merge(Override {
-                item: item.clone(),
+            fig = fig.merge(Layer {
+                name: format!("{OVERRIDE_NAME} {item}"),
                 key,
                 value,
             });
@@ -456,6 +480,79 @@ impl Config {
             .merge(Toml::string(text))
             .extract()
             .map_err(|e| config_error(e, None))
+    }
+}
+
+/// One effective configuration value and the layer it came from.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Provenance {
+    /// Dotted key (`solver.tolerance`; arrays of tables are reported whole).
+    pub key: String,
+    /// The value as JSON text.
+    pub value: String,
+    /// `default`, `FILE:LINE`, `environment variable FEMSCALE_…` or `--set key=value`.
+    pub source: String,
+}
+
+impl Config {
+    /// Every effective value with the layer it came from, sorted by key.
+    ///
+    /// # Errors
+    /// As [`Config::load`].
+    pub fn provenance(sources: &ConfigSources) -> Result<Vec<Provenance>> {
+        let fig = Self::figment(sources)?;
+        let config: Config = fig
+            .extract()
+            .map_err(|e| config_error(e, sources.file.as_deref()))?;
+        let text = sources
+            .file
+            .as_ref()
+            .and_then(|f| std::fs::read_to_string(f).ok());
+        let json = serde_json::to_value(&config).map_err(|e| Error::Config {
+            message: e.to_string(),
+        })?;
+        let mut leaves = Vec::new();
+        collect_leaves("", &json, &mut leaves);
+        Ok(leaves
+            .into_iter()
+            .map(|(key, value)| {
+                let source = match fig.find_metadata(&key) {
+                    Some(m) => match (&m.source, &text) {
+                        (Some(figment::Source::File(path)), Some(t)) => match locate_key(t, &key) {
+                            Some(line) => format!("{}:{line}", path.display()),
+                            None => path.display().to_string(),
+                        },
+                        _ if m.name.starts_with(OVERRIDE_NAME) || m.name.starts_with(ENV_NAME) => {
+                            m.name.to_string()
+                        }
+                        _ => "default".to_string(),
+                    },
+                    None => "default".to_string(),
+                };
+                Provenance {
+                    key,
+                    value: value.to_string(),
+                    source,
+                }
+            })
+            .collect())
+    }
+}
+
+/// Leaves of a JSON tree as dotted keys; arrays count as leaves.
+fn collect_leaves(prefix: &str, v: &serde_json::Value, out: &mut Vec<(String, serde_json::Value)>) {
+    match v {
+        serde_json::Value::Object(map) if !map.is_empty() => {
+            for (k, child) in map {
+                let key = if prefix.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{prefix}.{k}")
+                };
+                collect_leaves(&key, child, out);
+            }
+        }
+        other => out.push((prefix.to_string(), other.clone())),
     }
 }
 
@@ -539,22 +636,23 @@ fn from_file(e: &figment::Error) -> bool {
 fn from_override(e: &figment::Error) -> bool {
     e.metadata
         .as_ref()
-        .is_some_and(|m| m.name.starts_with(OVERRIDE_NAME))
+        .is_some_and(|m| m.name.starts_with(OVERRIDE_NAME) || m.name.starts_with(ENV_NAME))
 }
 
 const OVERRIDE_NAME: &str = "--set";
+const ENV_NAME: &str = "environment variable";
 
-/// One `--set key=value` override as a figment provider, so that errors and provenance say
-/// where a value came from.
-struct Override {
-    item: String,
+/// One `--set key=value` override or one `FEMSCALE_*` variable as a figment provider, so that
+/// errors and provenance say exactly where a value came from.
+struct Layer {
+    name: String,
     key: String,
     value: figment::value::Value,
 }
 
-impl figment::Provider for Override {
+impl figment::Provider for Layer {
     fn metadata(&self) -> figment::Metadata {
-        figment::Metadata::named(format!("{OVERRIDE_NAME} {}", self.item))
+        figment::Metadata::named(self.name.clone())
     }
 
     fn data(

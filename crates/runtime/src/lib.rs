@@ -16,8 +16,9 @@ pub mod problem;
 mod registry;
 
 pub use config::{
-    AssemblyConfig, BoundaryConditionKind, BoundaryConfig, Config, ConfigSources, FieldValue,
-    MeshConfig, MeshKind, ProblemConfig, ScalingConfig, SolverConfig, locate_key,
+    AssemblyConfig, BoundaryConditionKind, BoundaryConfig, Config, ConfigSources, ENV_PREFIX,
+    FieldValue, MeshConfig, MeshKind, ProblemConfig, Provenance, ScalingConfig, SolverConfig,
+    locate_key,
 };
 pub use pipeline::{FemSolver, Solution};
 pub use problem::{
