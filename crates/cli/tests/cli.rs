@@ -221,3 +221,45 @@ fn overrides_are_named_even_without_a_config_file() {
     let e = failure(&["solve", "--set", "problem.mesh.nx=0"]);
     assert!(e.contains("--set problem.mesh.nx=0"), "{e}");
 }
+
+#[test]
+fn config_show_reports_each_value_and_its_layer() {
+    let mms = config("poisson_2d_mms.toml");
+    let o = Command::new(env!("CARGO_BIN_EXE_femscale"))
+        .args([
+            "config",
+            "show",
+            "--config",
+            &mms,
+            "--set",
+            "problem.mesh.nx=8",
+        ])
+        .env("FEMSCALE_SOLVER__MAX_ITERATIONS", "77")
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let text = String::from_utf8_lossy(&o.stdout);
+    let line = |key: &str| {
+        text.lines()
+            .find(|l| l.starts_with(&format!("{key} = ")))
+            .unwrap_or_else(|| panic!("{key} missing: {text}"))
+            .to_string()
+    };
+    assert!(
+        line("problem.mesh.nx").ends_with("# --set problem.mesh.nx=8"),
+        "{text}"
+    );
+    assert!(
+        line("problem.source").contains("poisson_2d_mms.toml:12"),
+        "{text}"
+    );
+    assert!(
+        line("solver.max_iterations").contains("77")
+            && line("solver.max_iterations").ends_with("FEMSCALE_SOLVER__MAX_ITERATIONS"),
+        "{text}"
+    );
+    assert!(
+        line("solver.gmres.restart").ends_with("# default"),
+        "{text}"
+    );
+}
