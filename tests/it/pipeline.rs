@@ -74,7 +74,11 @@ fn parallel_and_serial_assembly_agree_through_the_pipeline() {
 
 #[test]
 fn the_size_heuristic_picks_the_assembler() {
-    let solver = solver_with(|c| c.assembly.parallel_threshold_cells = 1000);
+    let solver = solver_with(|c| {
+        c.assembly.parallel_threshold_cells = 1000;
+        // `auto` would pick the single-threaded `minimal` level for these small problems.
+        c.scaling.level = femscale::runtime::ScalingLevel::Standard;
+    });
     let small = solver.solve_2d_laplace(&mms(10)).unwrap(); // 200 cells
     let large = solver.solve_2d_laplace(&mms(30)).unwrap(); // 1800 cells
     assert!(!small.metrics.parallel_assembly_used);
@@ -224,4 +228,50 @@ fn every_registered_solver_solves_the_poisson_problem() {
             .fold(0.0f64, |m, (a, b)| m.max((a - b).abs()));
         assert!(diff < 1e-7, "{kind}+{pc}: {diff}");
     }
+}
+
+#[test]
+fn scaling_levels_choose_threads_and_assembly_and_overrides_are_scoped() {
+    use femscale::runtime::{ScalingLevel, ScalingToggles};
+    let minimal = FemSolver::with_scaling(ScalingLevel::Minimal);
+    let s = minimal.solve_2d_laplace(&mms(200)).unwrap(); // 80 000 cells: parallel by size otherwise
+    assert_eq!(s.metrics.scaling_level, "minimal");
+    assert_eq!(s.metrics.threads, 1);
+    assert!(!s.metrics.parallel_assembly_used);
+    let t: ScalingToggles = minimal.optimize_for_problem_size(1 << 20);
+    assert!(!t.parallel && !t.jit && t.threads == 1);
+
+    let auto = FemSolver::new();
+    assert_eq!(
+        auto.optimize_for_problem_size(100).level,
+        ScalingLevel::Minimal
+    );
+    assert_eq!(
+        auto.optimize_for_problem_size(100_000).level,
+        ScalingLevel::Standard
+    );
+    assert_eq!(
+        auto.optimize_for_problem_size(5_000_000).level,
+        ScalingLevel::Aggressive
+    );
+    let big = auto.solve_2d_laplace(&mms(200)).unwrap();
+    assert_eq!(big.metrics.scaling_level, "standard");
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    assert_eq!(big.metrics.threads, cores);
+    assert_eq!(big.metrics.parallel_assembly_used, cores > 1);
+
+    // A scoped override changes the returned solver only.
+    let serial = auto
+        .with_overrides(&["scaling.enable_parallel=false", "solver.kind=cg"])
+        .unwrap();
+    assert!(!serial.optimize_for_problem_size(1 << 20).parallel);
+    assert_eq!(serial.config().solver.kind, "cg");
+    assert_eq!(auto.config().solver.kind, "auto");
+    let iterations = auto
+        .scoped(&["solver.kind=cg", "solver.preconditioner=jacobi"], |s| {
+            Ok(s.solve_2d_laplace(&mms(16))?.metrics.iterations)
+        })
+        .unwrap();
+    assert!(iterations > 1);
+    assert!(auto.with_overrides(&["scaling.level=turbo"]).is_err());
 }

@@ -111,6 +111,8 @@ pub struct Metrics {
     pub parallel_assembly_used: bool,
     /// Threads available to the solve.
     pub threads: usize,
+    /// Scaling level in force (`minimal`, `standard`, `aggressive`; `auto` resolved).
+    pub scaling_level: String,
     /// L2 norm of `u_h - u` when an exact solution was given.
     pub l2_error: Option<f64>,
     /// H1 seminorm of `u_h - u` when an exact solution was given.

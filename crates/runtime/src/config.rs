@@ -15,6 +15,7 @@ use figment::providers::{Format, Serialized, Toml};
 use serde::{Deserialize, Serialize};
 
 use crate::problem::{BoundarySpec, BoundarySpecKind, FieldSpec, MeshSpec, Problem};
+pub use crate::scaling::ScalingConfig;
 
 /// The whole configuration.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -315,15 +316,6 @@ impl Default for AssemblyConfig {
     }
 }
 
-/// `[scaling]`.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-#[non_exhaustive]
-pub struct ScalingConfig {
-    /// Threads for assembly and solver kernels; 0 (default) uses all cores.
-    pub threads: usize,
-}
-
 impl ProblemConfig {
     /// The library [`Problem`] this configuration describes.
     ///
@@ -558,7 +550,7 @@ fn collect_leaves(prefix: &str, v: &serde_json::Value, out: &mut Vec<(String, se
 
 /// Splits `key=value`; the value is read as a TOML value (number, boolean, array, inline table,
 /// quoted string) and otherwise taken as a plain string.
-fn parse_override(item: &str) -> Result<(String, figment::value::Value)> {
+pub(crate) fn parse_override(item: &str) -> Result<(String, figment::value::Value)> {
     let Some((key, value)) = item.split_once('=') else {
         return Err(Error::Config {
             message: format!("override `{item}` is not of the form key=value"),

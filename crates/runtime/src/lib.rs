@@ -14,6 +14,7 @@ pub mod config;
 mod pipeline;
 pub mod problem;
 mod registry;
+mod scaling;
 
 pub use config::{
     AssemblyConfig, BoundaryConditionKind, BoundaryConfig, Config, ConfigSources, ENV_PREFIX,
@@ -25,3 +26,4 @@ pub use problem::{
     BoundarySpec, BoundarySpecKind, FieldSpec, Laplace1d, Laplace2d, MeshSpec, Problem, Source,
 };
 pub use registry::{PreconditionerBuilder, Registry, SolverBuilder};
+pub use scaling::{ScalingLevel, ScalingToggles};

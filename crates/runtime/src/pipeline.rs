@@ -16,6 +16,7 @@ use tracing::{info, instrument};
 use crate::config::Config;
 use crate::problem::{FieldSpec, Laplace1d, Laplace2d, Problem};
 use crate::registry::Registry;
+use crate::scaling::{ScalingLevel, ScalingToggles};
 
 /// A computed solution: the mesh, one value per node, and what the solve did.
 #[derive(Clone)]
@@ -64,7 +65,6 @@ impl Solution {
 pub struct FemSolver {
     config: Config,
     registry: Arc<Registry>,
-    scaler: Arc<dyn Scaler>,
     pools: Mutex<HashMap<usize, Arc<rayon::ThreadPool>>>,
 }
 
@@ -101,12 +101,6 @@ impl FemSolver {
             &config.solver.preconditioner,
         )?;
         config.solver.options(0).validate().map_err(solve_error)?;
-        let scaler = StaticScaler {
-            threads: config.scaling.threads,
-            parallel_assembly: config.assembly.parallel,
-            parallel_threshold_cells: config.assembly.parallel_threshold_cells,
-            memory_budget_mb: config.solver.memory_limit_mb,
-        };
         if !(1..=7).contains(&config.assembly.quadrature_degree) {
             return Err(Error::invalid(
                 "assembly.quadrature_degree",
@@ -119,14 +113,58 @@ impl FemSolver {
         Ok(Self {
             config,
             registry: Arc::new(registry),
-            scaler: Arc::new(scaler),
             pools: Mutex::new(HashMap::new()),
         })
+    }
+
+    /// A solver with the built-in defaults at scaling `level`.
+    pub fn with_scaling(level: ScalingLevel) -> Self {
+        let mut config = Config::default();
+        config.scaling.level = level;
+        Self::from_config(config).expect("the default configuration is valid")
     }
 
     /// The configuration in force.
     pub fn config(&self) -> &Config {
         &self.config
+    }
+
+    /// The scaling toggles this solver would use for a problem of `dofs` unknowns on this
+    /// machine (the level's preset plus the configured overrides).
+    pub fn optimize_for_problem_size(&self, dofs: usize) -> ScalingToggles {
+        self.config
+            .scaling
+            .toggles(dofs, SystemLoad::detect().cores)
+    }
+
+    /// A solver like this one with `overrides` (`key=value`, as `--set`) applied on top of its
+    /// configuration; `self` is unchanged, so the override is scoped to the returned value.
+    ///
+    /// # Errors
+    /// Malformed overrides or an invalid resulting configuration, naming the key.
+    pub fn with_overrides(&self, overrides: &[&str]) -> Result<Self> {
+        use figment::providers::Serialized;
+        let mut fig = figment::Figment::from(Serialized::defaults(&self.config));
+        for item in overrides {
+            let (key, value) = crate::config::parse_override(item)?;
+            fig = fig.merge(Serialized::default(&key, value));
+        }
+        let config: Config = fig.extract().map_err(|e| Error::Config {
+            message: format!("override {overrides:?}: {e}"),
+        })?;
+        Self::with_registry(config, (*self.registry).clone())
+    }
+
+    /// Runs `f` with a solver that has `overrides` applied; the overrides end with the closure.
+    ///
+    /// # Errors
+    /// As [`FemSolver::with_overrides`], or whatever `f` returns.
+    pub fn scoped<R>(
+        &self,
+        overrides: &[&str],
+        f: impl FnOnce(&FemSolver) -> Result<R>,
+    ) -> Result<R> {
+        f(&self.with_overrides(overrides)?)
     }
 
     /// The component registry.
@@ -233,7 +271,20 @@ impl FemSolver {
             mesh.num_cells(),
             mesh.num_nodes() * (2 * mesh.dim() + 3),
         );
-        let plan = self.scaler.plan(&work, &SystemLoad::detect());
+        let load = SystemLoad::detect();
+        let toggles = self.config.scaling.toggles(mesh.num_nodes(), load.cores);
+        let scaler = StaticScaler {
+            threads: toggles.threads,
+            // An explicit `assembly.parallel` wins over the level's preset.
+            parallel_assembly: self.config.assembly.parallel.or(if toggles.parallel {
+                None
+            } else {
+                Some(false)
+            }),
+            parallel_threshold_cells: self.config.assembly.parallel_threshold_cells,
+            memory_budget_mb: cfg.memory_limit_mb,
+        };
+        let plan = scaler.plan(&work, &load);
         let (kind, preconditioner) = cfg.resolve(requested, mesh.num_nodes());
         let solver = self
             .registry
@@ -309,6 +360,7 @@ impl FemSolver {
         metrics.iterations = report.iterations;
         metrics.final_residual = report.final_relative_residual;
         metrics.threads = plan.threads;
+        metrics.scaling_level = format!("{:?}", toggles.level).to_lowercase();
         metrics.total_solve_time = metrics.phases.total();
         if metrics.parallel_assembly_used {
             metrics.features_used.push("parallel_assembly".into());

@@ -1,0 +1,175 @@
+//! Scaling levels: presets over the six toggles of the original design and the thread count.
+//!
+//! `[scaling] level = "minimal" | "standard" | "aggressive" | "auto"` chooses a preset; each
+//! `enable_*` key and `threads` override it. `auto` decides from the problem size and the
+//! machine ([`ScalingConfig::toggles`], also [`crate::FemSolver::optimize_for_problem_size`]).
+//!
+//! What each toggle does today: `enable_parallel` allows multi-threaded assembly and solver
+//! kernels (off means one thread); `threads` sizes the pool. `enable_jit`, `enable_caching`,
+//! `enable_autoscaling`, `enable_memory_pooling` and `enable_adaptive_mesh` are recorded and
+//! reported but have no effect until the JIT, cache, worker-pool and refinement subsystems land;
+//! the solve report's `features_used` lists only what was actually used.
+
+use serde::{Deserialize, Serialize};
+
+/// A preset of the scaling toggles.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ScalingLevel {
+    /// One thread, every optimisation off: the reference behaviour.
+    Minimal,
+    /// All cores, parallel kernels, JIT, caching and memory pooling.
+    Standard,
+    /// `standard` plus auto-scaling of worker pools.
+    Aggressive,
+    /// `minimal` below 10 000 unknowns, `standard` below 500 000, `aggressive` above.
+    #[default]
+    Auto,
+}
+
+/// The effective toggles of one solve.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct ScalingToggles {
+    /// The level these toggles came from (never `auto`).
+    pub level: ScalingLevel,
+    /// Compile expressions to machine code.
+    pub jit: bool,
+    /// Reuse assembled systems, factorizations and solutions.
+    pub caching: bool,
+    /// Multi-threaded assembly and solver kernels.
+    pub parallel: bool,
+    /// Grow and shrink worker pools with the load.
+    pub autoscaling: bool,
+    /// Adaptive mesh refinement (changes the discretisation: never on in a preset).
+    pub adaptive_mesh: bool,
+    /// Reuse work vectors across solves.
+    pub memory_pooling: bool,
+    /// Threads for assembly and solver kernels (>= 1).
+    pub threads: usize,
+}
+
+/// `[scaling]`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+#[non_exhaustive]
+pub struct ScalingConfig {
+    /// `minimal`, `standard`, `aggressive` or `auto` (default).
+    pub level: ScalingLevel,
+    /// Threads for assembly and solver kernels; 0 (default) lets the level decide (all cores
+    /// unless `minimal`).
+    pub threads: usize,
+    /// Overrides the level's `jit` toggle.
+    pub enable_jit: Option<bool>,
+    /// Overrides the level's `caching` toggle.
+    pub enable_caching: Option<bool>,
+    /// Overrides the level's `parallel` toggle.
+    pub enable_parallel: Option<bool>,
+    /// Overrides the level's `autoscaling` toggle.
+    pub enable_autoscaling: Option<bool>,
+    /// Overrides the level's `adaptive_mesh` toggle.
+    pub enable_adaptive_mesh: Option<bool>,
+    /// Overrides the level's `memory_pooling` toggle.
+    pub enable_memory_pooling: Option<bool>,
+}
+
+impl ScalingLevel {
+    /// The preset of this level for `dofs` unknowns on `cores` cores.
+    pub fn preset(self, dofs: usize, cores: usize) -> ScalingToggles {
+        let cores = cores.max(1);
+        let level = match self {
+            Self::Auto if dofs < 10_000 => Self::Minimal,
+            Self::Auto if dofs < 500_000 => Self::Standard,
+            Self::Auto => Self::Aggressive,
+            other => other,
+        };
+        let on = level != Self::Minimal;
+        ScalingToggles {
+            level,
+            jit: on,
+            caching: on,
+            parallel: on,
+            autoscaling: level == Self::Aggressive,
+            adaptive_mesh: false,
+            memory_pooling: on,
+            threads: if on { cores } else { 1 },
+        }
+    }
+}
+
+impl ScalingConfig {
+    /// The effective toggles for `dofs` unknowns on `cores` cores: the level's preset, then each
+    /// explicit `enable_*` and `threads`. Turning `parallel` off forces one thread.
+    pub fn toggles(&self, dofs: usize, cores: usize) -> ScalingToggles {
+        let mut t = self.level.preset(dofs, cores);
+        let set = |field: &mut bool, value: Option<bool>| {
+            if let Some(v) = value {
+                *field = v;
+            }
+        };
+        set(&mut t.jit, self.enable_jit);
+        set(&mut t.caching, self.enable_caching);
+        set(&mut t.parallel, self.enable_parallel);
+        set(&mut t.autoscaling, self.enable_autoscaling);
+        set(&mut t.adaptive_mesh, self.enable_adaptive_mesh);
+        set(&mut t.memory_pooling, self.enable_memory_pooling);
+        if self.threads > 0 {
+            t.threads = self.threads;
+        } else if t.parallel && t.threads == 1 {
+            t.threads = cores.max(1);
+        }
+        if !t.parallel {
+            t.threads = 1;
+        }
+        t
+    }
+
+    /// A configuration at `level` with no overrides.
+    pub fn at_level(level: ScalingLevel) -> Self {
+        Self {
+            level,
+            ..Self::default()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn levels_are_presets_and_overrides_win() {
+        let minimal = ScalingLevel::Minimal.preset(1_000_000, 8);
+        assert!(!minimal.parallel && !minimal.jit && minimal.threads == 1);
+        let standard = ScalingLevel::Standard.preset(10, 8);
+        assert!(
+            standard.parallel && standard.caching && !standard.autoscaling && standard.threads == 8
+        );
+        assert!(ScalingLevel::Aggressive.preset(10, 8).autoscaling);
+        assert!(!ScalingLevel::Aggressive.preset(10, 8).adaptive_mesh);
+        assert_eq!(
+            ScalingLevel::Auto.preset(5_000, 2).level,
+            ScalingLevel::Minimal
+        );
+        assert_eq!(
+            ScalingLevel::Auto.preset(50_000, 2).level,
+            ScalingLevel::Standard
+        );
+        assert_eq!(
+            ScalingLevel::Auto.preset(2_000_000, 2).level,
+            ScalingLevel::Aggressive
+        );
+
+        let mut c = ScalingConfig::at_level(ScalingLevel::Minimal);
+        c.enable_parallel = Some(true);
+        c.enable_jit = Some(true);
+        let t = c.toggles(100, 4);
+        assert!(t.parallel && t.jit && !t.caching && t.threads == 4);
+        c.threads = 3;
+        assert_eq!(c.toggles(100, 4).threads, 3);
+        let mut serial = ScalingConfig::at_level(ScalingLevel::Aggressive);
+        serial.enable_parallel = Some(false);
+        serial.threads = 8;
+        assert_eq!(serial.toggles(1 << 20, 4).threads, 1);
+    }
+}
