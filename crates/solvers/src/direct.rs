@@ -32,6 +32,9 @@ use femscale_core::{
     SparsityPattern,
 };
 
+use crate::iterative::{
+    check_memory_budget, check_square, check_vectors, relative_residual, residual_target, rhs_norm,
+};
 use crate::kernels::Kernels;
 
 /// Relative tolerance of the symmetry test that lets [`DirectMethod::Auto`] pick Cholesky.
@@ -42,7 +45,6 @@ pub const SYMMETRY_TOLERANCE: f64 = 1e-12;
 /// Poisson problem with 10⁶ unknowns this over-estimates faer's measured LU peak by about 30%.
 const LU_FILL_SAFETY: f64 = 2.0;
 
-const MIB: f64 = 1024.0 * 1024.0;
 const F64: usize = std::mem::size_of::<f64>();
 const IDX: usize = std::mem::size_of::<usize>();
 
@@ -160,13 +162,7 @@ impl LinearSolver for DirectSolver {
         options: &SolverOptions,
     ) -> Result<Box<dyn PreparedSolver>, SolveError> {
         options.validate()?;
-        if a.nrows() != a.ncols() {
-            return Err(SolveError::DimensionMismatch {
-                rows: a.nrows(),
-                cols: a.ncols(),
-                len: a.ncols(),
-            });
-        }
+        check_square(&a)?;
         let start = Instant::now();
         let n = a.nrows();
         let mut prepared = PreparedDirect {
@@ -302,17 +298,7 @@ impl PreparedDirect {
     }
 
     fn check_budget(&self, what: &str, bytes: usize) -> Result<(), SolveError> {
-        if let Some(limit_mb) = self.options.memory_limit_mb {
-            let needed_mb = bytes as f64 / MIB;
-            if needed_mb > limit_mb {
-                return Err(SolveError::MemoryBudget {
-                    what: what.into(),
-                    needed_mb,
-                    limit_mb,
-                });
-            }
-        }
-        Ok(())
+        check_memory_budget(self.options.memory_limit_mb, bytes, || what.into())
     }
 
     fn check_timeout(&self, start: Instant, kind: Kind) -> Result<(), SolveError> {
@@ -542,28 +528,14 @@ impl PreparedSolver for PreparedDirect {
     ) -> Result<SolveReport, SolveError> {
         let start = Instant::now();
         let n = self.matrix.nrows();
-        for len in [b.len(), x.len()] {
-            if len != n {
-                return Err(SolveError::DimensionMismatch {
-                    rows: n,
-                    cols: self.matrix.ncols(),
-                    len,
-                });
-            }
-        }
+        check_vectors(&self.matrix, b, x)?;
         let Some(kind) = self.kind() else {
             return Err(SolveError::Factorization {
                 method: "direct".into(),
                 detail: "no valid factorisation: the last update_values failed".into(),
             });
         };
-        let bnorm = self.kernels.norm2(b);
-        if !bnorm.is_finite() {
-            return Err(SolveError::InvalidOption {
-                option: "rhs".into(),
-                reason: format!("right-hand side has non-finite norm {bnorm}"),
-            });
-        }
+        let bnorm = rhs_norm(&self.kernels, b)?;
         x.copy_from_slice(b);
         let rhs = MatMut::from_column_major_slice_mut(x, n, 1);
         let stack = MemStack::new(&mut self.solve_buffer);
@@ -606,10 +578,9 @@ impl PreparedSolver for PreparedDirect {
         report.iterations = 1;
         report.initial_residual = bnorm;
         report.final_residual = rnorm;
-        report.final_relative_residual = rnorm / if bnorm > 0.0 { bnorm } else { 1.0 };
+        report.final_relative_residual = relative_residual(rnorm, bnorm);
         report.tolerance = self.options.tolerance;
-        report.converged =
-            rnorm <= (self.options.tolerance * bnorm).max(self.options.absolute_tolerance);
+        report.converged = rnorm <= residual_target(&self.options, bnorm);
         report.setup_seconds = self.setup_seconds;
         report.solve_seconds = start.elapsed().as_secs_f64();
         report.threads = par_threads(self.par);

@@ -15,17 +15,14 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use femscale_core::{
-    ControlFlow, CsrMatrix, LinearSolver, Preconditioner, PreconditionerFactory, PreparedSolver,
-    SolveError, SolveMonitor, SolveReport, SolverOptions,
+    ControlFlow, CsrMatrix, LinearSolver, PreconditionerFactory, PreparedSolver, SolveError,
+    SolveMonitor, SolveReport, SolverOptions,
 };
 
+use crate::iterative::{Preconditioned, check_vectors};
 use crate::kernels::Kernels;
 use crate::options::{GmresOptions, MethodOptions};
 use crate::precond::JacobiFactory;
-
-/// The timeout is checked on the first iteration and then every this many iterations, so
-/// the clock is read rarely.
-const TIMEOUT_CHECK_INTERVAL: usize = 16;
 
 /// A second Gram–Schmidt pass runs when orthogonalisation shrank the new vector below this
 /// fraction of its norm (Kahan's / Daniel et al.'s `1/√2` criterion).
@@ -34,8 +31,6 @@ const REORTHOGONALIZE_BELOW: f64 = std::f64::consts::FRAC_1_SQRT_2;
 /// `h_{j+1,j}` at or below this fraction of `||A M^{-1} v_j||` counts as zero (happy
 /// breakdown: the solution lies in the current Krylov space).
 const HAPPY_BREAKDOWN_RATIO: f64 = 4.0 * f64::EPSILON;
-
-const MIB: f64 = 1024.0 * 1024.0;
 
 /// Restarted, right-preconditioned GMRES(m) (registry name `gmres`).
 ///
@@ -114,35 +109,17 @@ impl LinearSolver for Gmres {
                 reason: "must be at least 1".into(),
             });
         }
-        if a.nrows() != a.ncols() {
-            return Err(SolveError::DimensionMismatch {
-                rows: a.nrows(),
-                cols: a.ncols(),
-                len: a.ncols(),
-            });
-        }
-        let start = Instant::now();
-        let kernels = Kernels::with_threads(options.threads)?;
         let n = a.nrows();
         let m = self.options.restart.min(n).max(1);
-        let workspace_bytes = workspace_len(n, m) * std::mem::size_of::<f64>();
-        if let Some(limit_mb) = options.memory_limit_mb {
-            let needed_mb = workspace_bytes as f64 / MIB;
-            if needed_mb > limit_mb {
-                return Err(SolveError::MemoryBudget {
-                    what: format!("gmres({m}) Krylov basis and work vectors"),
-                    needed_mb,
-                    limit_mb,
-                });
-            }
-        }
-        let precond = build_preconditioner(&*self.preconditioner, &a, &kernels)?;
+        let (base, start) = Preconditioned::prepare(
+            &self.preconditioner,
+            a,
+            options,
+            workspace_len(n, m) * std::mem::size_of::<f64>(),
+            || format!("gmres({m}) Krylov basis and work vectors"),
+        )?;
         let mut prepared = PreparedGmres {
-            factory: Arc::clone(&self.preconditioner),
-            matrix: a,
-            precond,
-            options: options.clone(),
-            kernels,
+            base,
             restart: m,
             basis: (0..=m).map(|_| vec![0.0; n]).collect(),
             w: vec![0.0; n],
@@ -151,12 +128,11 @@ impl LinearSolver for Gmres {
             sn: vec![0.0; m],
             g: vec![0.0; m + 1],
             y: vec![0.0; m],
-            setup_seconds: 0.0,
         };
         prepared.check_memory()?;
-        prepared.setup_seconds = start.elapsed().as_secs_f64();
+        prepared.base.setup_seconds = start.elapsed().as_secs_f64();
         tracing::debug!(
-            setup_seconds = prepared.setup_seconds,
+            setup_seconds = prepared.base.setup_seconds,
             restart = m,
             "gmres prepared"
         );
@@ -164,23 +140,11 @@ impl LinearSolver for Gmres {
     }
 }
 
-fn build_preconditioner(
-    factory: &dyn PreconditionerFactory,
-    a: &CsrMatrix,
-    kernels: &Kernels,
-) -> Result<Box<dyn Preconditioner>, SolveError> {
-    kernels.install(a.nrows(), || factory.build(a))
-}
-
 /// GMRES set up for one matrix: preconditioner plus the Krylov basis and small dense work
 /// arrays, reused by every solve.
 #[derive(Debug)]
 struct PreparedGmres {
-    factory: Arc<dyn PreconditionerFactory>,
-    matrix: Arc<CsrMatrix>,
-    precond: Box<dyn Preconditioner>,
-    options: SolverOptions,
-    kernels: Kernels,
+    base: Preconditioned,
     /// Restart length `m`, clamped to `1..=n`.
     restart: usize,
     /// `v_0 ..= v_m`; `v_{j+1}` also holds `M^{-1} v_j` before the new basis vector replaces it.
@@ -197,7 +161,6 @@ struct PreparedGmres {
     g: Vec<f64>,
     /// Least-squares solution.
     y: Vec<f64>,
-    setup_seconds: f64,
 }
 
 impl PreparedGmres {
@@ -213,21 +176,13 @@ impl PreparedGmres {
     }
 
     fn check_memory(&self) -> Result<(), SolveError> {
-        if let Some(limit_mb) = self.options.memory_limit_mb {
-            let needed_mb = self.memory_bytes() as f64 / MIB;
-            if needed_mb > limit_mb {
-                return Err(SolveError::MemoryBudget {
-                    what: format!(
-                        "gmres({}) with the `{}` preconditioner",
-                        self.restart,
-                        self.precond.name()
-                    ),
-                    needed_mb,
-                    limit_mb,
-                });
-            }
-        }
-        Ok(())
+        self.base.check_memory(self.memory_bytes(), || {
+            format!(
+                "gmres({}) with the `{}` preconditioner",
+                self.restart,
+                self.base.precond.name()
+            )
+        })
     }
 }
 
@@ -246,7 +201,7 @@ impl PreparedSolver for PreparedGmres {
     #[tracing::instrument(
         skip_all,
         name = "fem.solver.solve",
-        fields(solver = "gmres", preconditioner = self.precond.name(), n = b.len(), iterations = tracing::field::Empty)
+        fields(solver = "gmres", preconditioner = self.base.precond.name(), n = b.len(), iterations = tracing::field::Empty)
     )]
     fn solve(
         &mut self,
@@ -255,22 +210,11 @@ impl PreparedSolver for PreparedGmres {
         monitor: &mut dyn SolveMonitor,
     ) -> Result<SolveReport, SolveError> {
         let start = Instant::now();
-        let a = Arc::clone(&self.matrix);
-        let n = a.nrows();
-        for len in [b.len(), x.len()] {
-            if len != n {
-                return Err(SolveError::DimensionMismatch {
-                    rows: n,
-                    cols: a.ncols(),
-                    len,
-                });
-            }
-        }
+        let a = Arc::clone(&self.base.matrix);
+        check_vectors(&a, b, x)?;
         let memory_bytes = self.memory_bytes();
         let Self {
-            precond,
-            options: opts,
-            kernels: k,
+            base,
             restart,
             basis,
             w,
@@ -279,65 +223,24 @@ impl PreparedSolver for PreparedGmres {
             sn,
             g,
             y,
-            setup_seconds,
-            ..
         } = self;
-        let (precond, setup_seconds, m) = (&**precond, *setup_seconds, *restart);
-        let mut report = SolveReport::new("gmres", precond.name());
-        report.tolerance = opts.tolerance;
-        report.setup_seconds = setup_seconds;
-        report.threads = k.threads();
-        report.memory_bytes = memory_bytes;
-        let apply_preconditioner =
-            |r: &[f64], z: &mut [f64]| k.install(r.len(), || precond.apply(r, z));
-        let finish = |mut report: SolveReport, rnorm: f64, bnorm: f64| {
-            report.final_residual = rnorm;
-            report.final_relative_residual = rnorm / if bnorm > 0.0 { bnorm } else { 1.0 };
-            report.solve_seconds = start.elapsed().as_secs_f64();
-            tracing::Span::current().record("iterations", report.iterations);
-            report
-        };
-        let breakdown =
-            |report: SolveReport, detail: String, rnorm: f64, bnorm: f64| SolveError::Breakdown {
-                method: "gmres".into(),
-                detail,
-                report: Box::new(finish(report, rnorm, bnorm)),
-            };
-
-        let bnorm = k.norm2(b);
-        if !bnorm.is_finite() {
-            return Err(SolveError::InvalidOption {
-                option: "rhs".into(),
-                reason: format!("right-hand side has non-finite norm {bnorm}"),
-            });
-        }
+        let (k, opts, m) = (&base.kernels, &base.options, *restart);
+        let apply_preconditioner = |r: &[f64], z: &mut [f64]| base.apply(r, z);
+        let mut run = base.run("gmres", start, memory_bytes, b)?;
+        let bnorm = run.bnorm();
         if bnorm == 0.0 {
-            x.fill(0.0);
-            report.converged = true;
-            return Ok(finish(report, 0.0, 0.0));
+            return Ok(run.zero_rhs(x));
         }
-        let target = (opts.tolerance * bnorm).max(opts.absolute_tolerance);
+        let target = run.target();
 
         // r0 = b - A x0, kept in v_0.
         k.spmv(&a, x, &mut basis[0]);
         k.residual_from_product(b, &mut basis[0]);
         let mut rnorm = k.norm2(&basis[0]);
-        report.initial_residual = rnorm;
-        if !rnorm.is_finite() {
-            return Err(breakdown(
-                report,
-                format!("initial residual norm is {rnorm} (non-finite initial guess?)"),
-                rnorm,
-                bnorm,
-            ));
+        if let Some(done) = run.initial_residual(rnorm) {
+            return done;
         }
-        if rnorm <= target {
-            report.converged = true;
-            return Ok(finish(report, rnorm, bnorm));
-        }
-        report
-            .residual_history
-            .reserve(opts.max_iterations.min(100_000));
+        run.reserve_history();
 
         let mut it = 0;
         loop {
@@ -358,32 +261,23 @@ impl PreparedSolver for PreparedGmres {
 
             while j < m {
                 let step = it + 1;
-                if let Some(limit) = opts.timeout_seconds
-                    && (step == 1 || step % TIMEOUT_CHECK_INTERVAL == 0)
-                {
-                    let elapsed = setup_seconds + start.elapsed().as_secs_f64();
-                    if elapsed > limit {
-                        if j > 0 {
-                            rnorm = update_solution(
-                                k,
-                                &a,
-                                &apply_preconditioner,
-                                j,
-                                basis,
-                                w,
-                                h,
-                                g,
-                                y,
-                                b,
-                                x,
-                            );
-                        }
-                        return Err(SolveError::Timeout {
-                            elapsed_seconds: elapsed,
-                            limit_seconds: limit,
-                            report: Box::new(finish(report, rnorm, bnorm)),
-                        });
+                if let Some(overrun) = run.timeout_due(step) {
+                    if j > 0 {
+                        rnorm = update_solution(
+                            k,
+                            &a,
+                            &apply_preconditioner,
+                            j,
+                            basis,
+                            w,
+                            h,
+                            g,
+                            y,
+                            b,
+                            x,
+                        );
                     }
+                    return Err(run.timeout(overrun, rnorm));
                 }
 
                 // w = A M^{-1} v_j, with M^{-1} v_j parked in v_{j+1}.
@@ -413,15 +307,13 @@ impl PreparedSolver for PreparedGmres {
                     && hnext.is_finite()
                     && col[..=j].iter().all(|v| v.is_finite()))
                 {
-                    return Err(breakdown(
-                        report,
+                    return Err(run.breakdown(
                         format!(
                             "non-finite Arnoldi coefficients at iteration {step} \
                              (||A M^-1 v|| = {wnorm}, h_(j+1,j) = {hnext}); \
                              preconditioner or matrix produced NaN/Inf?"
                         ),
                         rnorm,
-                        bnorm,
                     ));
                 }
                 happy = hnext <= HAPPY_BREAKDOWN_RATIO * wnorm;
@@ -466,7 +358,7 @@ impl PreparedSolver for PreparedGmres {
                             x,
                         );
                     }
-                    return Err(breakdown(report, detail, rnorm, bnorm));
+                    return Err(run.breakdown(detail, rnorm));
                 }
                 cs[j] = hjj / denom;
                 sn[j] = hj1 / denom;
@@ -478,9 +370,7 @@ impl PreparedSolver for PreparedGmres {
                 j += 1;
                 it = step;
                 let estimate = g[j].abs();
-                let relative = estimate / bnorm;
-                report.iterations = it;
-                report.residual_history.push(relative);
+                let relative = run.record(it, estimate);
                 let claimed = happy || estimate <= target;
                 let flow = monitor.on_iteration(it, relative);
                 // A stop request wins over a claimed convergence the true residual may not
@@ -502,37 +392,24 @@ impl PreparedSolver for PreparedGmres {
             // End of the cycle: update x and recompute the true residual (into v_0).
             rnorm = update_solution(k, &a, &apply_preconditioner, j, basis, w, h, g, y, b, x);
             let relative = rnorm / bnorm;
-            if let Some(last) = report.residual_history.last_mut() {
+            if let Some(last) = run.report.residual_history.last_mut() {
                 *last = relative;
             }
             if !rnorm.is_finite() {
-                return Err(breakdown(
-                    report,
+                return Err(run.breakdown(
                     format!("true residual norm is {rnorm} after iteration {it}"),
                     rnorm,
-                    bnorm,
                 ));
             }
             if rnorm <= target {
-                report.converged = true;
-                return Ok(finish(report, rnorm, bnorm));
+                return Ok(run.converged(rnorm));
             }
             match end {
-                CycleEnd::Stop => {
-                    return Err(SolveError::Stopped {
-                        report: Box::new(finish(report, rnorm, bnorm)),
-                    });
-                }
-                CycleEnd::Limit => {
-                    return Err(SolveError::NotConverged {
-                        report: Box::new(finish(report, rnorm, bnorm)),
-                    });
-                }
+                CycleEnd::Stop => return Err(run.stopped(rnorm)),
+                CycleEnd::Limit => return Err(run.not_converged(rnorm)),
                 CycleEnd::Restart => {
                     if it == opts.max_iterations {
-                        return Err(SolveError::NotConverged {
-                            report: Box::new(finish(report, rnorm, bnorm)),
-                        });
+                        return Err(run.not_converged(rnorm));
                     }
                     if happy {
                         tracing::debug!(
@@ -549,31 +426,20 @@ impl PreparedSolver for PreparedGmres {
     /// Rebuilds the preconditioner for `a`. GMRES has no symbolic work, so any matrix of the
     /// same size is accepted, not only one with the same pattern.
     fn update_values(&mut self, a: Arc<CsrMatrix>) -> Result<(), SolveError> {
-        let n = self.matrix.nrows();
-        if a.nrows() != n || a.ncols() != n {
-            return Err(SolveError::DimensionMismatch {
-                rows: a.nrows(),
-                cols: a.ncols(),
-                len: n,
-            });
-        }
-        let start = Instant::now();
-        self.precond = build_preconditioner(&*self.factory, &a, &self.kernels)?;
-        self.matrix = a;
-        self.setup_seconds = start.elapsed().as_secs_f64();
+        self.base.update_values(a)?;
         self.check_memory()
     }
 
     fn matrix(&self) -> &Arc<CsrMatrix> {
-        &self.matrix
+        &self.base.matrix
     }
 
     fn setup_seconds(&self) -> f64 {
-        self.setup_seconds
+        self.base.setup_seconds
     }
 
     fn memory_bytes(&self) -> usize {
-        self.precond.memory_bytes() + self.workspace_bytes()
+        self.base.precond.memory_bytes() + self.workspace_bytes()
     }
 }
 

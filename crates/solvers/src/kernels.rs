@@ -164,16 +164,17 @@ pub fn norm2(x: &[f64]) -> f64 {
     dot(x, x).sqrt()
 }
 
-/// `y += alpha * x`.
-///
-/// # Panics
-/// If the lengths differ.
-#[track_caller]
-pub fn axpy(alpha: f64, x: &[f64], y: &mut [f64]) {
-    assert_eq!(x.len(), y.len(), "axpy: lengths differ");
+/// `f(y_i, x_i)` for every pair of entries, in parallel over chunks of [`CHUNK`] for long
+/// vectors. `f` is monomorphised and inlined into the loop: no allocation, no dynamic dispatch.
+/// The callers check the lengths.
+#[inline]
+fn zip_update<F>(x: &[f64], y: &mut [f64], f: F)
+where
+    F: Fn(&mut f64, f64) + Sync,
+{
     let kernel = |x: &[f64], y: &mut [f64]| {
-        for (yi, xi) in y.iter_mut().zip(x) {
-            *yi += alpha * xi;
+        for (yi, &xi) in y.iter_mut().zip(x) {
+            f(yi, xi);
         }
     };
     if is_parallel(y.len()) {
@@ -183,6 +184,16 @@ pub fn axpy(alpha: f64, x: &[f64], y: &mut [f64]) {
     } else {
         kernel(x, y);
     }
+}
+
+/// `y += alpha * x`.
+///
+/// # Panics
+/// If the lengths differ.
+#[track_caller]
+pub fn axpy(alpha: f64, x: &[f64], y: &mut [f64]) {
+    assert_eq!(x.len(), y.len(), "axpy: lengths differ");
+    zip_update(x, y, |yi, xi| *yi += alpha * xi);
 }
 
 /// `y = x + beta * y` (the CG search-direction update).
@@ -192,18 +203,7 @@ pub fn axpy(alpha: f64, x: &[f64], y: &mut [f64]) {
 #[track_caller]
 pub fn xpay(x: &[f64], beta: f64, y: &mut [f64]) {
     assert_eq!(x.len(), y.len(), "xpay: lengths differ");
-    let kernel = |x: &[f64], y: &mut [f64]| {
-        for (yi, xi) in y.iter_mut().zip(x) {
-            *yi = xi + beta * *yi;
-        }
-    };
-    if is_parallel(y.len()) {
-        y.par_chunks_mut(CHUNK)
-            .zip(x.par_chunks(CHUNK))
-            .for_each(|(yc, xc)| kernel(xc, yc));
-    } else {
-        kernel(x, y);
-    }
+    zip_update(x, y, |yi, xi| *yi = xi + beta * *yi);
 }
 
 /// `r = b - r` in place: turns `r = A x` into the residual `b - A x`.
@@ -213,18 +213,7 @@ pub fn xpay(x: &[f64], beta: f64, y: &mut [f64]) {
 #[track_caller]
 pub fn residual_from_product(b: &[f64], r: &mut [f64]) {
     assert_eq!(b.len(), r.len(), "residual_from_product: lengths differ");
-    let kernel = |b: &[f64], r: &mut [f64]| {
-        for (ri, bi) in r.iter_mut().zip(b) {
-            *ri = bi - *ri;
-        }
-    };
-    if is_parallel(r.len()) {
-        r.par_chunks_mut(CHUNK)
-            .zip(b.par_chunks(CHUNK))
-            .for_each(|(rc, bc)| kernel(bc, rc));
-    } else {
-        kernel(b, r);
-    }
+    zip_update(b, r, |ri, bi| *ri = bi - *ri);
 }
 
 /// `z = d .* r` (entry-wise product; Jacobi's apply).

@@ -66,6 +66,7 @@ pub mod cg;
 pub mod direct;
 pub mod gmres;
 pub mod ilu;
+mod iterative;
 pub mod kernels;
 pub mod options;
 pub mod precond;

@@ -67,13 +67,7 @@ impl AmgFactory {
         deadline: Option<Instant>,
     ) -> Result<AmgHierarchy, SolveError> {
         validate_options(&self.options)?;
-        if a.nrows() != a.ncols() {
-            return Err(SolveError::DimensionMismatch {
-                rows: a.nrows(),
-                cols: a.ncols(),
-                len: a.ncols(),
-            });
-        }
+        crate::iterative::check_square(a)?;
         let start = Instant::now();
         let budget = Budget {
             limit_mb: memory_limit_mb,

@@ -14,8 +14,6 @@ use super::spgemm::{galerkin, transpose};
 use super::strength::strength_graph;
 use crate::options::AmgOptions;
 
-const MIB: f64 = 1024.0 * 1024.0;
-
 /// Lanczos steps of the estimate of the spectral radius `ρ` of `D⁻¹A` on the coarse levels
 /// (clamped by the Gershgorin bound). The finest level uses the Gershgorin bound alone: it is
 /// free and tight for the M-matrices of P1 discretisations, while 10 Lanczos steps cost 10
@@ -91,17 +89,7 @@ pub(crate) fn check_budget(
     bytes: usize,
     limit_mb: Option<f64>,
 ) -> Result<(), SolveError> {
-    if let Some(limit_mb) = limit_mb {
-        let needed_mb = bytes as f64 / MIB;
-        if needed_mb > limit_mb {
-            return Err(SolveError::MemoryBudget {
-                what: what.into(),
-                needed_mb,
-                limit_mb,
-            });
-        }
-    }
-    Ok(())
+    crate::iterative::check_memory_budget(limit_mb, bytes, || what.into())
 }
 
 /// Work-vector bytes of a level with `n` rows (see `cycle::LevelWork`).

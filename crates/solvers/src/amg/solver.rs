@@ -10,10 +10,9 @@ use femscale_core::{
 };
 
 use super::{AmgFactory, AmgHierarchy, validate_options};
+use crate::iterative::{MIB, Run, check_same_size, check_square, check_vectors};
 use crate::kernels::Kernels;
 use crate::options::AmgOptions;
-
-const MIB: f64 = 1024.0 * 1024.0;
 
 /// Smoothed-aggregation AMG as a solver (registry name `amg`): V-cycles until
 /// `||b - A x|| <= max(tolerance ||b||, absolute_tolerance)` (the true residual, computed every
@@ -49,13 +48,7 @@ impl LinearSolver for AmgSolver {
     ) -> Result<Box<dyn PreparedSolver>, SolveError> {
         options.validate()?;
         validate_options(&self.options)?;
-        if a.nrows() != a.ncols() {
-            return Err(SolveError::DimensionMismatch {
-                rows: a.nrows(),
-                cols: a.ncols(),
-                len: a.ncols(),
-            });
-        }
+        check_square(&a)?;
         let start = Instant::now();
         let n = a.nrows();
         let kernels = Kernels::with_threads(options.threads)?;
@@ -126,15 +119,7 @@ impl PreparedSolver for PreparedAmg {
     ) -> Result<SolveReport, SolveError> {
         let start = Instant::now();
         let n = self.matrix.nrows();
-        for len in [b.len(), x.len()] {
-            if len != n {
-                return Err(SolveError::DimensionMismatch {
-                    rows: n,
-                    cols: n,
-                    len,
-                });
-            }
-        }
+        check_vectors(&self.matrix, b, x)?;
         let memory_bytes = self.memory_bytes();
         let Self {
             hierarchy,
@@ -145,83 +130,49 @@ impl PreparedSolver for PreparedAmg {
             setup_seconds,
             ..
         } = self;
-        let setup_seconds = *setup_seconds;
-        let mut report = SolveReport::new("amg", "amg");
-        report.tolerance = opts.tolerance;
-        report.setup_seconds = setup_seconds;
-        report.threads = k.threads();
-        report.memory_bytes = memory_bytes;
-        let finish = |mut report: SolveReport, rnorm: f64, bnorm: f64| {
-            report.final_residual = rnorm;
-            report.final_relative_residual = rnorm / if bnorm > 0.0 { bnorm } else { 1.0 };
-            report.solve_seconds = start.elapsed().as_secs_f64();
-            tracing::Span::current().record("iterations", report.iterations);
-            report
-        };
-
-        let bnorm = k.norm2(b);
-        if !bnorm.is_finite() {
-            return Err(SolveError::InvalidOption {
-                option: "rhs".into(),
-                reason: format!("right-hand side has non-finite norm {bnorm}"),
-            });
-        }
+        let mut run = Run::new(
+            "amg",
+            "amg",
+            start,
+            opts,
+            *setup_seconds,
+            k,
+            memory_bytes,
+            b,
+        )?;
+        let bnorm = run.bnorm();
         if bnorm == 0.0 {
-            x.fill(0.0);
-            report.converged = true;
-            return Ok(finish(report, 0.0, 0.0));
+            return Ok(run.zero_rhs(x));
         }
-        let target = (opts.tolerance * bnorm).max(opts.absolute_tolerance);
-        report
-            .residual_history
-            .reserve(opts.max_iterations.min(100_000));
+        run.reserve_history();
         let mut it = 0;
         loop {
             k.install(n, || hierarchy.fine().residual(b, x, r));
             let rnorm = k.norm2(r);
-            let relative = rnorm / bnorm;
-            if it == 0 {
-                report.initial_residual = rnorm;
+            let relative = if it == 0 {
+                run.report.initial_residual = rnorm;
+                rnorm / bnorm
             } else {
-                report.iterations = it;
-                report.residual_history.push(relative);
-            }
+                run.record(it, rnorm)
+            };
             if !rnorm.is_finite() {
-                return Err(SolveError::Breakdown {
-                    method: "amg".into(),
-                    detail: format!("residual norm is {rnorm} at iteration {it}"),
-                    report: Box::new(finish(report, rnorm, bnorm)),
-                });
+                return Err(
+                    run.breakdown(format!("residual norm is {rnorm} at iteration {it}"), rnorm)
+                );
             }
-            let converged = rnorm <= target;
             let flow = if it > 0 {
                 monitor.on_iteration(it, relative)
             } else {
                 ControlFlow::Continue(())
             };
-            if converged {
-                report.converged = true;
-                return Ok(finish(report, rnorm, bnorm));
-            }
-            if flow == ControlFlow::Break(()) {
-                return Err(SolveError::Stopped {
-                    report: Box::new(finish(report, rnorm, bnorm)),
-                });
+            if let Some(done) = run.conclude(rnorm, flow) {
+                return done;
             }
             if it == opts.max_iterations {
-                return Err(SolveError::NotConverged {
-                    report: Box::new(finish(report, rnorm, bnorm)),
-                });
+                return Err(run.not_converged(rnorm));
             }
-            if let Some(limit) = opts.timeout_seconds {
-                let elapsed = setup_seconds + start.elapsed().as_secs_f64();
-                if elapsed > limit {
-                    return Err(SolveError::Timeout {
-                        elapsed_seconds: elapsed,
-                        limit_seconds: limit,
-                        report: Box::new(finish(report, rnorm, bnorm)),
-                    });
-                }
+            if let Some(overrun) = run.overrun() {
+                return Err(run.timeout(overrun, rnorm));
             }
             k.install(n, || hierarchy.apply_mut(r, z));
             k.axpy(1.0, z, x);
@@ -233,14 +184,7 @@ impl PreparedSolver for PreparedAmg {
     /// (tentative prolongators) and redoing prolongator smoothing, Galerkin products and the
     /// coarse factorisation (see [`AmgHierarchy::update_values`]).
     fn update_values(&mut self, a: Arc<CsrMatrix>) -> Result<(), SolveError> {
-        let n = self.matrix.nrows();
-        if a.nrows() != n || a.ncols() != n {
-            return Err(SolveError::DimensionMismatch {
-                rows: a.nrows(),
-                cols: a.ncols(),
-                len: n,
-            });
-        }
+        check_same_size(self.matrix.nrows(), &a)?;
         let start = Instant::now();
         let hierarchy = &mut self.hierarchy;
         self.kernels

@@ -1,0 +1,430 @@
+//! Scaffolding shared by the solvers of this crate: argument and budget checks, the set-up
+//! common to the preconditioned Krylov methods, and the bookkeeping of an iterative solve
+//! (stopping test, monitor, timeout, the final report).
+//!
+//! Only the checks and the bookkeeping live here; every method keeps its own numerics.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use femscale_core::{
+    ControlFlow, CsrMatrix, Preconditioner, PreconditionerFactory, SolveError, SolveMonitor,
+    SolveReport, SolverOptions,
+};
+
+use crate::kernels::Kernels;
+
+/// Bytes per MiB, for the memory budgets.
+pub(crate) const MIB: f64 = 1024.0 * 1024.0;
+
+/// The timeout of an iterative solve is checked on the first iteration and then every this many
+/// iterations, so the clock is read rarely.
+pub(crate) const TIMEOUT_CHECK_INTERVAL: usize = 16;
+
+/// At most this many entries are reserved up front for the residual history.
+const HISTORY_RESERVE_MAX: usize = 100_000;
+
+/// [`SolveError::DimensionMismatch`] unless `a` is square.
+pub(crate) fn check_square(a: &CsrMatrix) -> Result<(), SolveError> {
+    if a.nrows() != a.ncols() {
+        return Err(SolveError::DimensionMismatch {
+            rows: a.nrows(),
+            cols: a.ncols(),
+            len: a.ncols(),
+        });
+    }
+    Ok(())
+}
+
+/// [`SolveError::DimensionMismatch`] unless `b` and `x` (in that order) have one entry per row
+/// of `a`.
+pub(crate) fn check_vectors(a: &CsrMatrix, b: &[f64], x: &[f64]) -> Result<(), SolveError> {
+    let n = a.nrows();
+    for len in [b.len(), x.len()] {
+        if len != n {
+            return Err(SolveError::DimensionMismatch {
+                rows: n,
+                cols: a.ncols(),
+                len,
+            });
+        }
+    }
+    Ok(())
+}
+
+/// [`SolveError::DimensionMismatch`] unless `a`, the new matrix of `update_values`, is `n x n`
+/// like the one the solver was prepared for.
+pub(crate) fn check_same_size(n: usize, a: &CsrMatrix) -> Result<(), SolveError> {
+    if a.nrows() != n || a.ncols() != n {
+        return Err(SolveError::DimensionMismatch {
+            rows: a.nrows(),
+            cols: a.ncols(),
+            len: n,
+        });
+    }
+    Ok(())
+}
+
+/// [`SolveError::MemoryBudget`] (naming the consumer `what`) if `bytes` exceed `limit_mb`.
+/// `what` is only evaluated when the budget is exceeded.
+pub(crate) fn check_memory_budget(
+    limit_mb: Option<f64>,
+    bytes: usize,
+    what: impl FnOnce() -> String,
+) -> Result<(), SolveError> {
+    if let Some(limit_mb) = limit_mb {
+        let needed_mb = bytes as f64 / MIB;
+        if needed_mb > limit_mb {
+            return Err(SolveError::MemoryBudget {
+                what: what(),
+                needed_mb,
+                limit_mb,
+            });
+        }
+    }
+    Ok(())
+}
+
+/// `||b||`, or [`SolveError::InvalidOption`] (option `rhs`) if it is not finite.
+pub(crate) fn rhs_norm(k: &Kernels, b: &[f64]) -> Result<f64, SolveError> {
+    let bnorm = k.norm2(b);
+    if !bnorm.is_finite() {
+        return Err(SolveError::InvalidOption {
+            option: "rhs".into(),
+            reason: format!("right-hand side has non-finite norm {bnorm}"),
+        });
+    }
+    Ok(bnorm)
+}
+
+/// The stopping target `max(tolerance * ||b||, absolute_tolerance)`.
+pub(crate) fn residual_target(options: &SolverOptions, bnorm: f64) -> f64 {
+    (options.tolerance * bnorm).max(options.absolute_tolerance)
+}
+
+/// `rnorm / ||b||`, with `||b|| = 0` counting as 1.
+pub(crate) fn relative_residual(rnorm: f64, bnorm: f64) -> f64 {
+    rnorm / if bnorm > 0.0 { bnorm } else { 1.0 }
+}
+
+// ---------------------------------------------------------------------------------------------
+// preconditioned Krylov set-up
+
+/// What every preconditioned Krylov solver keeps besides its work vectors: the matrix, the
+/// preconditioner and the factory that rebuilds it, the options and the kernels.
+#[derive(Debug)]
+pub(crate) struct Preconditioned {
+    pub(crate) factory: Arc<dyn PreconditionerFactory>,
+    pub(crate) matrix: Arc<CsrMatrix>,
+    pub(crate) precond: Box<dyn Preconditioner>,
+    pub(crate) options: SolverOptions,
+    pub(crate) kernels: Kernels,
+    pub(crate) setup_seconds: f64,
+}
+
+impl Preconditioned {
+    /// The common part of `prepare` (after the options were validated): checks that `a` is
+    /// square, sets up the kernels, checks `workspace_bytes` (the method's work space, named
+    /// `what` in the error) against the memory budget and builds the preconditioner.
+    ///
+    /// Returns the set-up with `setup_seconds = 0` and the instant the set-up started; the
+    /// caller adds its work vectors, checks the total memory and sets `setup_seconds`.
+    pub(crate) fn prepare(
+        factory: &Arc<dyn PreconditionerFactory>,
+        a: Arc<CsrMatrix>,
+        options: &SolverOptions,
+        workspace_bytes: usize,
+        what: impl FnOnce() -> String,
+    ) -> Result<(Self, Instant), SolveError> {
+        check_square(&a)?;
+        let start = Instant::now();
+        let kernels = Kernels::with_threads(options.threads)?;
+        check_memory_budget(options.memory_limit_mb, workspace_bytes, what)?;
+        let precond = build_preconditioner(&**factory, &a, &kernels)?;
+        let setup = Self {
+            factory: Arc::clone(factory),
+            matrix: a,
+            precond,
+            options: options.clone(),
+            kernels,
+            setup_seconds: 0.0,
+        };
+        Ok((setup, start))
+    }
+
+    /// The common part of `update_values`: rebuilds the preconditioner for `a`, which must be
+    /// of the same size (the methods have no symbolic work, so any pattern is accepted). The
+    /// caller then checks the memory budget again.
+    pub(crate) fn update_values(&mut self, a: Arc<CsrMatrix>) -> Result<(), SolveError> {
+        check_same_size(self.matrix.nrows(), &a)?;
+        let start = Instant::now();
+        self.precond = build_preconditioner(&*self.factory, &a, &self.kernels)?;
+        self.matrix = a;
+        self.setup_seconds = start.elapsed().as_secs_f64();
+        Ok(())
+    }
+
+    /// [`check_memory_budget`] against the configured limit.
+    pub(crate) fn check_memory(
+        &self,
+        bytes: usize,
+        what: impl FnOnce() -> String,
+    ) -> Result<(), SolveError> {
+        check_memory_budget(self.options.memory_limit_mb, bytes, what)
+    }
+
+    /// Starts the [`Run`] of a solve of `method` with this preconditioner (see [`Run::new`]).
+    pub(crate) fn run(
+        &self,
+        method: &'static str,
+        start: Instant,
+        memory_bytes: usize,
+        b: &[f64],
+    ) -> Result<Run, SolveError> {
+        Run::new(
+            method,
+            self.precond.name(),
+            start,
+            &self.options,
+            self.setup_seconds,
+            &self.kernels,
+            memory_bytes,
+            b,
+        )
+    }
+
+    /// Applies the preconditioner, `z = M^{-1} r`, in the kernels' pool.
+    #[inline]
+    pub(crate) fn apply(&self, r: &[f64], z: &mut [f64]) {
+        self.kernels.install(r.len(), || self.precond.apply(r, z));
+    }
+}
+
+fn build_preconditioner(
+    factory: &dyn PreconditionerFactory,
+    a: &CsrMatrix,
+    kernels: &Kernels,
+) -> Result<Box<dyn Preconditioner>, SolveError> {
+    kernels.install(a.nrows(), || factory.build(a))
+}
+
+// ---------------------------------------------------------------------------------------------
+// the bookkeeping of one solve
+
+/// The time budget was exceeded: seconds elapsed (set-up plus solve) and the limit.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Overrun {
+    elapsed_seconds: f64,
+    limit_seconds: f64,
+}
+
+/// One iterative solve in progress: the report being filled in, the clock and the stopping
+/// target.
+///
+/// The methods that end the solve consume the run and return the finished report (final
+/// residuals, solve time, the `iterations` field of the tracing span) or the error carrying it.
+/// [`Run::iteration`] and [`Run::conclude`] return `Some(outcome)` when the solve ends; the
+/// report then moved into `outcome`, which the caller returns.
+#[derive(Debug)]
+pub(crate) struct Run {
+    /// The report; solvers fill in `initial_residual` and may edit the history.
+    pub(crate) report: SolveReport,
+    method: &'static str,
+    start: Instant,
+    setup_seconds: f64,
+    timeout_seconds: Option<f64>,
+    max_iterations: usize,
+    bnorm: f64,
+    target: f64,
+}
+
+impl Run {
+    /// Starts the run of `method` (also the report's solver name) with `preconditioner`:
+    /// `start` is when `solve` was entered, `setup_seconds` counts against the timeout.
+    /// Fails if `||b||` is not finite.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn new(
+        method: &'static str,
+        preconditioner: &str,
+        start: Instant,
+        options: &SolverOptions,
+        setup_seconds: f64,
+        kernels: &Kernels,
+        memory_bytes: usize,
+        b: &[f64],
+    ) -> Result<Self, SolveError> {
+        let mut report = SolveReport::new(method, preconditioner);
+        report.tolerance = options.tolerance;
+        report.setup_seconds = setup_seconds;
+        report.threads = kernels.threads();
+        report.memory_bytes = memory_bytes;
+        let bnorm = rhs_norm(kernels, b)?;
+        Ok(Self {
+            report,
+            method,
+            start,
+            setup_seconds,
+            timeout_seconds: options.timeout_seconds,
+            max_iterations: options.max_iterations,
+            bnorm,
+            target: residual_target(options, bnorm),
+        })
+    }
+
+    /// `||b||`.
+    pub(crate) fn bnorm(&self) -> f64 {
+        self.bnorm
+    }
+
+    /// The stopping target `max(tolerance * ||b||, absolute_tolerance)`.
+    pub(crate) fn target(&self) -> f64 {
+        self.target
+    }
+
+    /// For `b = 0`: `x = 0` is the exact solution.
+    pub(crate) fn zero_rhs(self, x: &mut [f64]) -> SolveReport {
+        x.fill(0.0);
+        self.converged(0.0)
+    }
+
+    /// Records the initial residual `rnorm`; ends the solve with a breakdown if it is not
+    /// finite or as converged if it meets the target.
+    pub(crate) fn initial_residual(
+        &mut self,
+        rnorm: f64,
+    ) -> Option<Result<SolveReport, SolveError>> {
+        self.report.initial_residual = rnorm;
+        if !rnorm.is_finite() {
+            return Some(Err(self.take().breakdown(
+                format!("initial residual norm is {rnorm} (non-finite initial guess?)"),
+                rnorm,
+            )));
+        }
+        if rnorm <= self.target {
+            return Some(Ok(self.take().converged(rnorm)));
+        }
+        None
+    }
+
+    /// Reserves room for the residual history before the first iteration.
+    pub(crate) fn reserve_history(&mut self) {
+        self.report
+            .residual_history
+            .reserve(self.max_iterations.min(HISTORY_RESERVE_MAX));
+    }
+
+    /// Records iteration `it` with the residual (or residual estimate) `rnorm`: sets
+    /// `iterations` and appends the relative residual to the history, which it returns.
+    pub(crate) fn record(&mut self, it: usize, rnorm: f64) -> f64 {
+        let relative = rnorm / self.bnorm;
+        self.report.iterations = it;
+        self.report.residual_history.push(relative);
+        relative
+    }
+
+    /// Ends iteration `it` with residual `rnorm`: records it, calls the monitor and ends the
+    /// solve if `rnorm` meets the target (converged, even if the monitor asked to stop) or the
+    /// monitor asked to stop ([`SolveError::Stopped`]).
+    pub(crate) fn iteration(
+        &mut self,
+        monitor: &mut dyn SolveMonitor,
+        it: usize,
+        rnorm: f64,
+    ) -> Option<Result<SolveReport, SolveError>> {
+        let relative = self.record(it, rnorm);
+        let flow = monitor.on_iteration(it, relative);
+        self.conclude(rnorm, flow)
+    }
+
+    /// Ends the solve as converged if `rnorm` meets the target, or as stopped if `flow` (the
+    /// monitor's answer) is `Break`.
+    pub(crate) fn conclude(
+        &mut self,
+        rnorm: f64,
+        flow: ControlFlow<()>,
+    ) -> Option<Result<SolveReport, SolveError>> {
+        if rnorm <= self.target {
+            return Some(Ok(self.take().converged(rnorm)));
+        }
+        if flow == ControlFlow::Break(()) {
+            return Some(Err(self.take().stopped(rnorm)));
+        }
+        None
+    }
+
+    /// The time budget, if exceeded, checked on iteration `it` only when it is the first one or
+    /// a multiple of [`TIMEOUT_CHECK_INTERVAL`].
+    pub(crate) fn timeout_due(&self, it: usize) -> Option<Overrun> {
+        if it == 1 || it.is_multiple_of(TIMEOUT_CHECK_INTERVAL) {
+            self.overrun()
+        } else {
+            None
+        }
+    }
+
+    /// The time budget (set-up plus this solve so far), if exceeded.
+    pub(crate) fn overrun(&self) -> Option<Overrun> {
+        let limit = self.timeout_seconds?;
+        let elapsed = self.setup_seconds + self.start.elapsed().as_secs_f64();
+        (elapsed > limit).then_some(Overrun {
+            elapsed_seconds: elapsed,
+            limit_seconds: limit,
+        })
+    }
+
+    /// The finished report with final residual `rnorm`.
+    pub(crate) fn finish(self, rnorm: f64) -> SolveReport {
+        let mut report = self.report;
+        report.final_residual = rnorm;
+        report.final_relative_residual = relative_residual(rnorm, self.bnorm);
+        report.solve_seconds = self.start.elapsed().as_secs_f64();
+        tracing::Span::current().record("iterations", report.iterations);
+        report
+    }
+
+    /// The finished report, marked converged.
+    pub(crate) fn converged(mut self, rnorm: f64) -> SolveReport {
+        self.report.converged = true;
+        self.finish(rnorm)
+    }
+
+    /// [`SolveError::Breakdown`] of this method with `detail`.
+    pub(crate) fn breakdown(self, detail: String, rnorm: f64) -> SolveError {
+        SolveError::Breakdown {
+            method: self.method.into(),
+            detail,
+            report: Box::new(self.finish(rnorm)),
+        }
+    }
+
+    /// [`SolveError::Stopped`].
+    pub(crate) fn stopped(self, rnorm: f64) -> SolveError {
+        SolveError::Stopped {
+            report: Box::new(self.finish(rnorm)),
+        }
+    }
+
+    /// [`SolveError::NotConverged`].
+    pub(crate) fn not_converged(self, rnorm: f64) -> SolveError {
+        SolveError::NotConverged {
+            report: Box::new(self.finish(rnorm)),
+        }
+    }
+
+    /// [`SolveError::Timeout`] for `overrun`.
+    pub(crate) fn timeout(self, overrun: Overrun, rnorm: f64) -> SolveError {
+        SolveError::Timeout {
+            elapsed_seconds: overrun.elapsed_seconds,
+            limit_seconds: overrun.limit_seconds,
+            report: Box::new(self.finish(rnorm)),
+        }
+    }
+
+    /// Moves the run out, leaving an empty report behind (the caller ends the solve).
+    fn take(&mut self) -> Self {
+        Self {
+            report: std::mem::take(&mut self.report),
+            ..*self
+        }
+    }
+}
