@@ -33,6 +33,7 @@ pub mod cache;
 pub mod error;
 pub mod field;
 pub mod form;
+pub mod io;
 pub mod mesh;
 pub mod report;
 pub mod scaler;

@@ -22,6 +22,7 @@
 
 mod generate;
 mod mesh;
+pub mod vtu;
 
 pub use generate::{Diagonal, MAX_GENERATED_NODES, RectangleCells, RectangleSpec};
 pub use mesh::Mesh;

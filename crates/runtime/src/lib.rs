@@ -12,6 +12,7 @@
 
 pub mod config;
 mod pipeline;
+pub mod plots;
 pub mod problem;
 mod registry;
 mod scaling;

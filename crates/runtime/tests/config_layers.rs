@@ -1,3 +1,4 @@
+#![allow(clippy::result_large_err)] // figment::Jail fixes the closure error type
 //! Configuration layers with `figment::Jail` (which isolates the environment and the working
 //! directory): defaults < file < `FEMSCALE_*` environment < `--set`, provenance, and errors that
 //! name key and source.

@@ -1,0 +1,326 @@
+//! VTK XML UnstructuredGrid (`.vtu`) output, readable by ParaView and VisIt, and a small strict
+//! reader for the files written here.
+//!
+//! [`write_vtu`] writes ASCII data arrays: points padded to three components, cells with their
+//! VTK types (`VTK_LINE` = 3, `VTK_TRIANGLE` = 5, `VTK_QUAD` = 9) and one `Float64` point-data
+//! array per field. Every number is written in Rust's shortest round-trip notation, so
+//! [`read_vtu`] gives back exactly the values written. Files are replaced atomically (see
+//! [`femscale_core::io::write_atomically`]): a reader never sees a half-written file.
+//!
+//! ```
+//! use femscale_mesh::{Mesh, vtu};
+//! let mesh = Mesh::interval(0.0, 1.0, 4).unwrap();
+//! let u: Vec<f64> = mesh.points().iter().map(|p| p[0] * p[0]).collect();
+//! let dir = std::env::temp_dir().join(format!("femscale-vtu-doc-{}", std::process::id()));
+//! std::fs::create_dir_all(&dir).unwrap();
+//! let path = dir.join("u.vtu");
+//! vtu::write_vtu(&mesh, &[("u", &u)], &path).unwrap();
+//! let data = vtu::read_vtu(&path).unwrap();
+//! assert_eq!(data.cells.len(), 4);
+//! assert_eq!(data.point_field("u"), Some(&u[..]));
+//! std::fs::remove_dir_all(&dir).unwrap();
+//! ```
+
+use std::fmt::Write as _;
+use std::fs;
+use std::io::{self, Write};
+use std::path::Path;
+
+use femscale_core::io::write_atomically;
+use femscale_core::{CellKind, Error, Result};
+
+use crate::mesh::Mesh;
+
+/// VTK cell type of a 1-node vertex.
+pub const VTK_VERTEX: u8 = 1;
+/// VTK cell type of a 2-node line segment.
+pub const VTK_LINE: u8 = 3;
+/// VTK cell type of a 3-node triangle.
+pub const VTK_TRIANGLE: u8 = 5;
+/// VTK cell type of a 4-node quadrilateral.
+pub const VTK_QUAD: u8 = 9;
+
+/// The VTK cell type of a femscale cell kind.
+pub const fn vtk_cell_type(kind: CellKind) -> u8 {
+    match kind {
+        CellKind::Interval => VTK_LINE,
+        CellKind::Triangle => VTK_TRIANGLE,
+        CellKind::Quadrilateral => VTK_QUAD,
+    }
+}
+
+/// Nodes per cell of the VTK cell types this module reads.
+fn vtk_nodes_per_cell(vtk_type: u8) -> Option<usize> {
+    match vtk_type {
+        VTK_VERTEX => Some(1),
+        VTK_LINE => Some(2),
+        VTK_TRIANGLE => Some(3),
+        VTK_QUAD => Some(4),
+        _ => None,
+    }
+}
+
+/// The contents of a `.vtu` file as read by [`read_vtu`].
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct VtuData {
+    /// Point coordinates (always three components).
+    pub points: Vec<[f64; 3]>,
+    /// Node indices of each cell.
+    pub cells: Vec<Vec<usize>>,
+    /// VTK cell type of each cell ([`VTK_LINE`], [`VTK_TRIANGLE`], [`VTK_QUAD`], ...).
+    pub cell_types: Vec<u8>,
+    /// Scalar point-data arrays, in file order, one value per point.
+    pub point_fields: Vec<(String, Vec<f64>)>,
+}
+
+impl VtuData {
+    /// The values of the point field called `name`.
+    pub fn point_field(&self, name: &str) -> Option<&[f64]> {
+        self.point_fields
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_slice())
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Writing
+// ---------------------------------------------------------------------------------------------
+
+/// Checks a point-field name and value array against a mesh of `num_nodes` nodes.
+fn validate_field(name: &str, values: &[f64], num_nodes: usize) -> Result<()> {
+    let field = format!("point_fields.{name}");
+    if name.trim().is_empty() {
+        return Err(Error::invalid(
+            "point_fields",
+            "field names must not be empty or blank",
+        ));
+    }
+    if let Some(c) = name.chars().find(|c| c.is_control()) {
+        return Err(Error::invalid(
+            field,
+            format!("field name contains the control character {c:?}"),
+        ));
+    }
+    if values.len() != num_nodes {
+        return Err(Error::invalid(
+            field,
+            format!(
+                "field `{name}` has {} values, but the mesh has {num_nodes} nodes",
+                values.len()
+            ),
+        ));
+    }
+    if let Some(i) = values.iter().position(|v| !v.is_finite()) {
+        return Err(Error::invalid(
+            field,
+            format!(
+                "field `{name}` has the non-finite value {} at node {i} (VTK ASCII readers cannot \
+                 parse it)",
+                values[i]
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// Escapes the five XML special characters for use in a double-quoted attribute value.
+fn xml_escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '&' => out.push_str("&amp;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&apos;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// Writes `values` in shortest round-trip exponent notation, `per_line` to a line.
+fn write_floats(w: &mut impl Write, values: &[f64], per_line: usize) -> io::Result<()> {
+    let mut line = String::new();
+    for chunk in values.chunks(per_line.max(1)) {
+        line.clear();
+        line.push_str("          ");
+        for (k, v) in chunk.iter().enumerate() {
+            if k > 0 {
+                line.push(' ');
+            }
+            // `{:e}` prints the shortest digits that parse back to the same f64.
+            let _ = write!(line, "{v:e}");
+        }
+        line.push('\n');
+        w.write_all(line.as_bytes())?;
+    }
+    Ok(())
+}
+
+/// Writes integers, `per_line` to a line.
+fn write_ints<T: std::fmt::Display>(
+    w: &mut impl Write,
+    values: impl IntoIterator<Item = T>,
+    per_line: usize,
+) -> io::Result<()> {
+    let mut line = String::from("          ");
+    let mut count = 0;
+    for v in values {
+        if count > 0 {
+            line.push(' ');
+        }
+        let _ = write!(line, "{v}");
+        count += 1;
+        if count == per_line {
+            line.push('\n');
+            w.write_all(line.as_bytes())?;
+            line.truncate(0);
+            line.push_str("          ");
+            count = 0;
+        }
+    }
+    if count > 0 {
+        line.push('\n');
+        w.write_all(line.as_bytes())?;
+    }
+    Ok(())
+}
+
+/// Writes `mesh` and its point fields as a VTK XML UnstructuredGrid (`.vtu`) file.
+///
+/// Each field is a `(name, values)` pair with one value per mesh node; it becomes a `Float64`
+/// point-data array. Names are XML-escaped; values are written exactly (shortest round-trip
+/// notation). The file is written to a temporary file in the same directory and renamed over
+/// `path`, so `path` holds either the old or the complete new file.
+///
+/// # Errors
+/// * [`Error::InvalidInput`] naming the field (`point_fields.<name>`) for an empty or blank
+///   name, a name with control characters, a duplicate name, a length different from
+///   `mesh.num_nodes()` or a non-finite value; nothing is written then.
+/// * [`Error::Io`] with `path` when the file cannot be written; no temporary file is left.
+pub fn write_vtu(mesh: &Mesh, point_fields: &[(&str, &[f64])], path: &Path) -> Result<()> {
+    let n = mesh.num_nodes();
+    for (k, (name, values)) in point_fields.iter().enumerate() {
+        validate_field(name, values, n)?;
+        if point_fields[..k].iter().any(|(other, _)| other == name) {
+            return Err(Error::invalid(
+                format!("point_fields.{name}"),
+                format!("field name `{name}` is given twice"),
+            ));
+        }
+    }
+    let view = mesh.view();
+    let npc = mesh.cell_kind().nodes_per_cell();
+    let num_cells = mesh.num_cells();
+    let vtk_type = vtk_cell_type(mesh.cell_kind());
+    write_atomically(path, |w| {
+        writeln!(w, r#"<?xml version="1.0"?>"#)?;
+        writeln!(
+            w,
+            r#"<VTKFile type="UnstructuredGrid" version="1.0" byte_order="LittleEndian" header_type="UInt64">"#
+        )?;
+        writeln!(w, "  <UnstructuredGrid>")?;
+        writeln!(
+            w,
+            r#"    <Piece NumberOfPoints="{n}" NumberOfCells="{num_cells}">"#
+        )?;
+        if point_fields.is_empty() {
+            writeln!(w, "      <PointData/>")?;
+        } else {
+            writeln!(
+                w,
+                r#"      <PointData Scalars="{}">"#,
+                xml_escape(point_fields[0].0)
+            )?;
+            for (name, values) in point_fields {
+                writeln!(
+                    w,
+                    r#"        <DataArray type="Float64" Name="{}" NumberOfComponents="1" format="ascii">"#,
+                    xml_escape(name)
+                )?;
+                write_floats(w, values, 6)?;
+                writeln!(w, "        </DataArray>")?;
+            }
+            writeln!(w, "      </PointData>")?;
+        }
+        writeln!(w, "      <Points>")?;
+        writeln!(
+            w,
+            r#"        <DataArray type="Float64" Name="Points" NumberOfComponents="3" format="ascii">"#
+        )?;
+        for i in 0..n {
+            write_floats(w, &view.point(i), 3)?;
+        }
+        writeln!(w, "        </DataArray>")?;
+        writeln!(w, "      </Points>")?;
+        writeln!(w, "      <Cells>")?;
+        writeln!(
+            w,
+            r#"        <DataArray type="Int64" Name="connectivity" format="ascii">"#
+        )?;
+        write_ints(w, mesh.cells().iter(), npc * 4)?;
+        writeln!(w, "        </DataArray>")?;
+        writeln!(
+            w,
+            r#"        <DataArray type="Int64" Name="offsets" format="ascii">"#
+        )?;
+        write_ints(w, (1..=num_cells).map(|c| c * npc), 12)?;
+        writeln!(w, "        </DataArray>")?;
+        writeln!(
+            w,
+            r#"        <DataArray type="UInt8" Name="types" format="ascii">"#
+        )?;
+        write_ints(w, std::iter::repeat_n(vtk_type, num_cells), 24)?;
+        writeln!(w, "        </DataArray>")?;
+        writeln!(w, "      </Cells>")?;
+        writeln!(w, "    </Piece>")?;
+        writeln!(w, "  </UnstructuredGrid>")?;
+        writeln!(w, "</VTKFile>")?;
+        Ok(())
+    })
+}
+
+// ---------------------------------------------------------------------------------------------
+// Reading
+// ---------------------------------------------------------------------------------------------
+
+/// Reads a `.vtu` file with ASCII data arrays, as written by [`write_vtu`].
+///
+/// The reader is strict: it accepts one `Piece` of a `VTKFile type="UnstructuredGrid"` with
+/// `Points` (three components), `Cells` (`connectivity`, `offsets`, `types` of vertices, lines,
+/// triangles and quadrilaterals), and scalar `PointData` arrays; it checks every count and index
+/// against `NumberOfPoints` and `NumberOfCells`. Binary, appended or compressed data, cell data
+/// and multi-component fields are reported as unsupported.
+///
+/// # Errors
+/// * [`Error::Io`] when the file cannot be read.
+/// * [`Error::Mesh`] with location `file:line` for malformed or unsupported content.
+pub fn read_vtu(path: &Path) -> Result<VtuData> {
+    let bytes = fs::read(path).map_err(|source| Error::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let file = path.display().to_string();
+    let text = match std::str::from_utf8(&bytes) {
+        Ok(t) => t,
+        Err(e) => {
+            let line = 1 + bytes[..e.valid_up_to()]
+                .iter()
+                .filter(|&&b| b == b'\n')
+                .count();
+            return Err(Error::Mesh {
+                location: Some(format!("{file}:{line}")),
+                message: "the file is not valid UTF-8 text".into(),
+            });
+        }
+    };
+    parse_vtu(text, &file)
+}
+
+mod parse;
+use parse::parse_vtu;
+
+#[cfg(test)]
+mod tests;
