@@ -9,6 +9,8 @@ use clap::{Args, Parser, Subcommand};
 use femscale::prelude::*;
 use femscale::runtime::locate_key;
 
+mod run;
+
 /// femscale: a finite element solver framework for elliptic problems that scales.
 ///
 /// Solves -div(k grad u) + c u = f with Dirichlet, Neumann and Robin boundaries on 1D
@@ -39,6 +41,10 @@ enum Command {
     ///
     ///   femscale solve --config examples/configs/poisson_2d_mms.toml --set problem.mesh.nx=256 --json
     Solve(SolveArgs),
+    /// Run an experiment file: a base problem and solver, a `[sweep]` over any configuration
+    /// keys, repetitions, and `[output]` (results.jsonl, summary.csv, VTU files, plots).
+    /// Rerunning the same command resumes: finished points are skipped.
+    Run(run::RunArgs),
     /// Inspect the layered configuration.
     #[command(subcommand)]
     Config(ConfigCommand),
@@ -107,6 +113,7 @@ fn init_tracing(filter: Option<&str>) {
 fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Solve(args) => solve(args),
+        Command::Run(args) => run::run(args),
         Command::Config(ConfigCommand::Show { config, json }) => config_show(config, json),
     }
 }

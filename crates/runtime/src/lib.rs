@@ -11,6 +11,7 @@
 #![warn(rustdoc::broken_intra_doc_links)]
 
 pub mod config;
+pub mod experiment;
 mod pipeline;
 pub mod plots;
 pub mod problem;

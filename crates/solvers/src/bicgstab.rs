@@ -21,6 +21,9 @@ use crate::precond::JacobiFactory;
 /// `|(u, v)| <= BREAKDOWN_RATIO * ||u|| ||v||`: its value is then rounding noise.
 const BREAKDOWN_RATIO: f64 = 64.0 * f64::EPSILON;
 
+/// Restarts with a new shadow residual allowed in one solve before a breakdown is reported.
+const MAX_RESTARTS: usize = 20;
+
 /// Work vectors: `r`, `r̂0`, `p`, `v`, `t` and one for `M^{-1} p` / `M^{-1} s`.
 const WORK_VECTORS: usize = 6;
 
@@ -29,8 +32,10 @@ const WORK_VECTORS: usize = 6;
 /// The preconditioner is built in [`LinearSolver::prepare`] by the factory given here; `x` on
 /// input is the initial guess. One iteration is one full BiCGStab step (two SpMVs and two
 /// preconditioner applications); when the half-step residual `s` already meets the tolerance
-/// the iteration ends there and counts as one. The shadow residual is `r̂0 = r0`. Vanishing
-/// `(r̂0, r)`, `(r̂0, v)`, `(t, s)` or `(t, t)` ends the solve with [`SolveError::Breakdown`].
+/// the iteration ends there and counts as one. The shadow residual is `r̂0 = r0`. When
+/// `(r̂0, r)` or `(r̂0, v)` vanishes after progress was made, the method restarts with
+/// `r̂0 = r` (up to 20 times); vanishing right after a (re)start, or `(t, s)` or `(t, t)`
+/// vanishing, ends the solve with [`SolveError::Breakdown`].
 #[derive(Debug, Clone)]
 pub struct BiCgStab {
     preconditioner: Arc<dyn PreconditionerFactory>,
@@ -191,23 +196,35 @@ impl PreparedSolver for PreparedBiCgStab {
         run.reserve_history();
 
         let (mut rho_old, mut alpha, mut omega) = (1.0, 1.0, 1.0);
+        let mut r_hat_norm = r_hat_norm;
+        // A restart replaces the shadow residual by the current residual and p by r; it cures
+        // near-orthogonality that builds up with round-off, and is pointless (so a breakdown is
+        // reported) when the shadow residual was just set.
+        let mut fresh_shadow = true;
+        let mut restarts = 0usize;
         for it in 1..=opts.max_iterations {
             if let Some(overrun) = run.timeout_due(it) {
                 return Err(run.timeout(overrun, rnorm));
             }
 
             // Here r does not meet the tolerance (checked at the end of the previous step).
-            let rho = k.dot(r_hat, r);
+            let mut rho = k.dot(r_hat, r);
+            let mut restart = it == 1;
             if vanishes(rho, r_hat_norm, rnorm) {
-                return Err(run.breakdown(
-                    format!(
-                        "rho = (r̂0, r) = {rho:e} vanishes (||r̂0|| = {r_hat_norm:e}, ||r|| = \
-                         {rnorm:e}) at iteration {it}: r is orthogonal to the shadow residual"
-                    ),
-                    rnorm,
-                ));
+                if fresh_shadow || restarts == MAX_RESTARTS {
+                    return Err(run.breakdown(
+                        format!(
+                            "rho = (r̂0, r) = {rho:e} vanishes (||r̂0|| = {r_hat_norm:e}, ||r|| = \
+                             {rnorm:e}) at iteration {it}: r is orthogonal to the shadow residual"
+                        ),
+                        rnorm,
+                    ));
+                }
+                r_hat.copy_from_slice(r);
+                (r_hat_norm, rho, restart, fresh_shadow) = (rnorm, rnorm * rnorm, true, true);
+                restarts += 1;
             }
-            if it == 1 {
+            if restart {
                 p.copy_from_slice(r);
             } else {
                 // p = r + beta (p - omega v)
@@ -217,8 +234,18 @@ impl PreparedSolver for PreparedBiCgStab {
             }
             base.apply(p, z);
             k.spmv(&a, z, v);
-            let rv = k.dot(r_hat, v);
-            let vnorm = k.norm2(v);
+            let mut rv = k.dot(r_hat, v);
+            let mut vnorm = k.norm2(v);
+            if vanishes(rv, r_hat_norm, vnorm) && !fresh_shadow && restarts < MAX_RESTARTS {
+                r_hat.copy_from_slice(r);
+                (r_hat_norm, rho) = (rnorm, rnorm * rnorm);
+                restarts += 1;
+                p.copy_from_slice(r);
+                base.apply(p, z);
+                k.spmv(&a, z, v);
+                rv = k.dot(r_hat, v);
+                vnorm = k.norm2(v);
+            }
             if vanishes(rv, r_hat_norm, vnorm) {
                 return Err(run.breakdown(
                     format!(
@@ -281,6 +308,7 @@ impl PreparedSolver for PreparedBiCgStab {
                 );
             }
             rho_old = rho;
+            fresh_shadow = false;
 
             if let Some(done) = run.iteration(monitor, it, rnorm) {
                 return done;

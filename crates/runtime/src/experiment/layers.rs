@@ -1,0 +1,316 @@
+//! Configuration layers of an experiment: defaults < the file's config sections < `--set`
+//! overrides < one point's sweep values, as figment providers whose metadata lets errors name
+//! the key and where its value came from (file and line, `--set ...`, or `sweep ...`).
+
+use std::path::{Path, PathBuf};
+
+use femscale_core::{Error, Result};
+use figment::providers::{Format, Serialized, Toml};
+use figment::value::{Dict, Map, Value};
+use figment::{Figment, Metadata, Profile, Provider};
+
+use crate::config::{Config, locate_key};
+
+const SET_NAME: &str = "--set";
+const SWEEP_NAME: &str = "sweep";
+
+/// Reads a TOML file into a dictionary.
+///
+/// # Errors
+/// [`Error::Config`] naming the file, and for syntax errors the line and column.
+pub(crate) fn read_toml(path: &Path) -> Result<Dict> {
+    if !path.is_file() {
+        return Err(Error::Config {
+            message: format!(
+                "experiment file `{}` does not exist or is not a file",
+                path.display()
+            ),
+        });
+    }
+    let mut data = Toml::file_exact(path).data().map_err(|e| Error::Config {
+        message: format!("{}: {}", path.display(), e.kind),
+    })?;
+    Ok(data.remove(&Profile::Default).unwrap_or_default())
+}
+
+/// The configuration sections of the experiment file, as a provider that reports the file as
+/// its source.
+#[derive(Debug, Clone)]
+pub(crate) struct FileLayer {
+    pub path: PathBuf,
+    pub dict: Dict,
+}
+
+impl Provider for FileLayer {
+    fn metadata(&self) -> Metadata {
+        Metadata::from("TOML file", self.path.as_path())
+    }
+
+    fn data(&self) -> std::result::Result<Map<Profile, Dict>, figment::Error> {
+        Ok(Map::from([(Profile::Default, self.dict.clone())]))
+    }
+}
+
+/// One `key = value` layer (a `--set` override or a sweep value) with a name for errors.
+#[derive(Debug, Clone)]
+pub(crate) struct KeyLayer {
+    pub name: String,
+    pub key: String,
+    pub value: Value,
+}
+
+impl Provider for KeyLayer {
+    fn metadata(&self) -> Metadata {
+        Metadata::named(self.name.clone())
+    }
+
+    fn data(&self) -> std::result::Result<Map<Profile, Dict>, figment::Error> {
+        Serialized::default(&self.key, &self.value).data()
+    }
+}
+
+/// A `--set key=value` override as a layer.
+pub(crate) fn set_layer(item: &str) -> Result<KeyLayer> {
+    let (key, value) = parse_override(item)?;
+    Ok(KeyLayer {
+        name: format!("{SET_NAME} {item}"),
+        key,
+        value,
+    })
+}
+
+/// A sweep value as a layer.
+pub(crate) fn sweep_layer(key: &str, value: &serde_json::Value) -> Result<KeyLayer> {
+    let v = Value::serialize(value).map_err(|e| Error::invalid(sweep_field(key), e.to_string()))?;
+    Ok(KeyLayer {
+        name: format!(
+            "{SWEEP_NAME} value {key} = {}",
+            super::sweep::canonical_json(value)
+        ),
+        key: key.to_string(),
+        value: v,
+    })
+}
+
+/// The error field of a sweep key: `sweep."problem.mesh.nx"`.
+pub(crate) fn sweep_field(key: &str) -> String {
+    format!("sweep.\"{key}\"")
+}
+
+/// Splits `key=value`; the value is read as TOML and otherwise taken as a plain string (the
+/// same rules as `femscale solve --set`).
+pub(crate) fn parse_override(item: &str) -> Result<(String, Value)> {
+    let Some((key, value)) = item.split_once('=') else {
+        return Err(Error::Config {
+            message: format!("override `{item}` is not of the form key=value"),
+        });
+    };
+    let key = key.trim();
+    if key.is_empty()
+        || key.split('.').any(|k| {
+            k.is_empty()
+                || !k
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+        })
+    {
+        return Err(Error::Config {
+            message: format!("override `{item}`: `{key}` is not a valid dotted key"),
+        });
+    }
+    let value = value.trim();
+    let parsed = Figment::from(Toml::string(&format!("v = {value}")))
+        .extract_inner::<Value>("v")
+        .unwrap_or_else(|_| Value::from(value.to_string()));
+    Ok((key.to_string(), parsed))
+}
+
+/// Sets `dotted` in `dict`, creating tables on the way.
+pub(crate) fn insert_dotted(dict: &mut Dict, dotted: &str, value: Value) {
+    match dotted.split_once('.') {
+        None => {
+            dict.insert(dotted.to_string(), value);
+        }
+        Some((head, rest)) => {
+            let entry = dict
+                .entry(head.to_string())
+                .or_insert_with(|| Value::from(Dict::new()));
+            if entry.as_dict().is_none() {
+                *entry = Value::from(Dict::new());
+            }
+            if let Value::Dict(_, inner) = entry {
+                insert_dotted(inner, rest, value);
+            }
+        }
+    }
+}
+
+/// Extracts the configuration: defaults < file < `layers` in order.
+pub(crate) fn extract_config(file: &FileLayer, layers: &[KeyLayer]) -> Result<Config> {
+    let mut fig = Figment::from(Serialized::defaults(Config::default())).merge(file.clone());
+    for layer in layers {
+        fig = fig.merge(layer.clone());
+    }
+    fig.extract::<Config>()
+        .map_err(|e| figment_error(e, Some(&file.path), ""))
+}
+
+/// Turns figment's error into [`Error::Config`]: one line per problem, naming the key (under
+/// `prefix`) and where the value came from (file and line, `--set ...`, `sweep value ...`).
+pub(crate) fn figment_error(err: figment::Error, file: Option<&Path>, prefix: &str) -> Error {
+    let text = file.and_then(|f| std::fs::read_to_string(f).ok());
+    let mut lines = Vec::new();
+    for e in err {
+        let dotted: String = prefix.to_string()
+            + &e.path
+                .iter()
+                .filter(|k| k.as_str() != "default")
+                .cloned()
+                .collect::<Vec<_>>()
+                .join(".");
+        let dotted = dotted.trim_end_matches('.').to_string();
+        let named = e.metadata.as_ref().map(|m| m.name.to_string());
+        let location = match (&named, file, &text) {
+            (Some(n), _, _) if n.starts_with(SET_NAME) || n.starts_with(SWEEP_NAME) => {
+                format!("{n}: ")
+            }
+            (_, Some(f), Some(t)) => match locate_key(t, &dotted) {
+                Some(line) => format!("{}:{line}: ", f.display()),
+                None => format!("{}: ", f.display()),
+            },
+            _ => String::new(),
+        };
+        let key_part = if dotted.is_empty() {
+            String::new()
+        } else {
+            format!("`{dotted}`: ")
+        };
+        let mut kind = e.kind.to_string();
+        if let figment::error::Kind::UnknownField(name, expected) = &e.kind
+            && let Some(close) = closest(name, expected.iter().copied())
+        {
+            kind.push_str(&format!(" (did you mean `{close}`?)"));
+        }
+        lines.push(format!("{location}{key_part}{kind}"));
+    }
+    Error::Config {
+        message: lines.join("\n"),
+    }
+}
+
+/// The candidate closest to `name` (edit distance at most 3).
+pub(crate) fn closest<'a>(
+    name: &str,
+    candidates: impl Iterator<Item = &'a str>,
+) -> Option<&'a str> {
+    candidates
+        .map(|c| (edit_distance(name, c), c))
+        .filter(|&(d, _)| d <= 3)
+        .min_by_key(|&(d, _)| d)
+        .map(|(_, c)| c)
+}
+
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut cur = vec![i + 1; b.len() + 1];
+        for (j, &cb) in b.iter().enumerate() {
+            cur[j + 1] = (prev[j] + usize::from(ca != cb))
+                .min(prev[j + 1] + 1)
+                .min(cur[j] + 1);
+        }
+        prev = cur;
+    }
+    prev[b.len()]
+}
+
+/// Checks that `key` names a configuration key by walking the serialised default
+/// configuration (any key under `problem.params` is allowed).
+///
+/// # Errors
+/// [`Error::InvalidInput`] for `field`, listing the valid keys at the level that failed.
+pub(crate) fn check_config_key(key: &str, field: &str) -> Result<()> {
+    let schema = serde_json::to_value(Config::default()).map_err(|e| Error::Config {
+        message: format!("cannot serialise the default configuration: {e}"),
+    })?;
+    let parts: Vec<&str> = key.split('.').collect();
+    let mut node = &schema;
+    for (i, part) in parts.iter().enumerate() {
+        let here = parts[..i].join(".");
+        if here == "problem.params" {
+            if i + 1 == parts.len() && !part.is_empty() {
+                return Ok(());
+            }
+            return Err(Error::invalid(
+                field,
+                format!("`{key}`: a parameter name cannot contain dots"),
+            ));
+        }
+        let Some(map) = node.as_object() else {
+            return Err(Error::invalid(
+                field,
+                format!("`{key}` is not a configuration key: `{here}` has no sub-keys"),
+            ));
+        };
+        match map.get(*part) {
+            Some(next) => node = next,
+            None => {
+                let hint = closest(part, map.keys().map(String::as_str))
+                    .map(|c| format!(" (did you mean `{}`?)", join(&here, c)))
+                    .unwrap_or_default();
+                let level = if here.is_empty() {
+                    "the top level".to_string()
+                } else {
+                    format!("`{here}`")
+                };
+                let known: Vec<&str> = map.keys().map(String::as_str).collect();
+                return Err(Error::invalid(
+                    field,
+                    format!(
+                        "`{key}` is not a configuration key{hint}; keys of {level}: {}",
+                        known.join(", ")
+                    ),
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+fn join(prefix: &str, key: &str) -> String {
+    if prefix.is_empty() {
+        key.to_string()
+    } else {
+        format!("{prefix}.{key}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn config_keys_are_checked_against_the_schema() {
+        assert!(check_config_key("problem.mesh.nx", "f").is_ok());
+        assert!(check_config_key("solver.kind", "f").is_ok());
+        assert!(check_config_key("problem.params.a", "f").is_ok());
+        assert!(check_config_key("problem.source", "f").is_ok());
+        let e = check_config_key("problem.mesh.nz", "sweep.\"problem.mesh.nz\"").unwrap_err();
+        let text = e.to_string();
+        assert!(text.contains("sweep.\"problem.mesh.nz\""), "{text}");
+        assert!(text.contains("did you mean `problem.mesh.nx`"), "{text}");
+        assert!(check_config_key("solver.kind.x", "f").is_err());
+        assert!(check_config_key("nothing", "f").is_err());
+    }
+
+    #[test]
+    fn dotted_insertion_creates_tables() {
+        let mut d = Dict::new();
+        insert_dotted(&mut d, "a.b.c", Value::from(1));
+        insert_dotted(&mut d, "a.d", Value::from(2));
+        let a = d["a"].as_dict().unwrap();
+        assert_eq!(a["d"].to_i128(), Some(2));
+        assert_eq!(a["b"].as_dict().unwrap()["c"].to_i128(), Some(1));
+    }
+}

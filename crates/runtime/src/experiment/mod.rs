@@ -1,0 +1,235 @@
+//! Config-driven experiments: one TOML file holds a base configuration, a sweep over any
+//! configuration keys, repetitions and outputs; [`Experiment::run`] runs every point on a pool
+//! of workers, resumably.
+//!
+//! ```toml
+//! [problem]                  # the normal configuration: the base of every point
+//! mesh = { nx = 16, ny = 16 }
+//! [solver]
+//! kind = "direct"
+//!
+//! [experiment]
+//! name = "convergence"       # default: the file's stem
+//! repetitions = 1            # runs per point (>= 1); the summary takes medians
+//! parallel_runs = 0          # runs in flight; 0 = automatic
+//!
+//! [sweep]                    # cartesian product over quoted dotted keys
+//! "solver.kind" = ["direct", "cg"]
+//!
+//! [sweep.zip]                # lists of equal length advancing together: one factor
+//! "problem.mesh.nx" = [16, 32]
+//! "problem.mesh.ny" = [16, 32]
+//!
+//! [output]
+//! dir = "results/convergence"   # default results/<name>, relative to the current directory
+//! formats = ["jsonl", "csv"]    # also "vtu", "svg" (see `write_extra_outputs`)
+//! ```
+//!
+//! * Points: the product of the factors, the first factor varying slowest. The factors are
+//!   the `[sweep]` keys sorted by name, then the zip groups (`[[sweep.zip]]` gives several
+//!   groups). Unquoted nested keys (`[sweep.problem.mesh] nx = [...]`) are flattened to
+//!   dotted keys. Each point's
+//!   configuration is defaults < the file's configuration sections < `--set` overrides < the
+//!   point's values. A point whose values do not fit the schema, or that fails to solve, is
+//!   recorded as a failed run; the other points go on.
+//! * Ids: a point's id is the 64-bit FNV-1a hash (16 hex digits) of the canonical JSON of its
+//!   overrides; a run's id hashes `{"point": overrides, "repetition": r}`. Runs already in
+//!   `results.jsonl` are skipped, so rerunning an experiment resumes it. The ids do not cover
+//!   the base configuration: after changing it, use a fresh output directory.
+//! * Outputs (in `output.dir`): `results.jsonl`, one line per finished run (see
+//!   [`RunRecord`] and the crash-safety notes in [`read_results`]); `summary.csv`, one row per
+//!   point, replaced atomically at the end (see [`summarize`] and [`to_csv`]).
+//! * Workers: `parallel_runs = 0` runs one point at a time when the biggest point has more than
+//!   [`BIG_PROBLEM_DOFS`] unknowns, else `min(2, cores)`; each run gets `cores /
+//!   parallel_runs` threads unless its configuration sets `scaling.threads`.
+//!
+//! ```no_run
+//! use femscale_runtime::experiment::{Experiment, RunOptions};
+//! let exp = Experiment::load("examples/configs/convergence_study.toml".as_ref(), &[])?;
+//! println!("{} points", exp.points().len());
+//! let report = exp.run(&RunOptions::default())?;
+//! println!("{} ran, {} skipped, {} failed", report.ran, report.skipped, report.failed);
+//! # Ok::<(), femscale_core::Error>(())
+//! ```
+
+mod layers;
+mod outputs;
+mod runner;
+mod spec;
+mod store;
+mod summary;
+mod sweep;
+
+use std::path::{Path, PathBuf};
+
+use femscale_core::{Error, Result};
+use figment::value::Dict;
+use tracing::instrument;
+
+pub use outputs::{ERROR_PLOT, TIME_PLOT, VTU_DIR};
+pub use runner::{
+    BIG_PROBLEM_DOFS, ExperimentReport, ExtraOutput, ProgressEvent, ProgressFn, RunOptions,
+    write_extra_outputs,
+};
+pub use spec::{ExperimentSettings, OutputFormat, OutputSpec};
+pub use store::{RESULTS_FILE, RunRecord, SUMMARY_FILE, read_results, write_atomic};
+pub use summary::{SUMMARY_COLUMNS, Stats, SummaryRow, csv_field, summarize, to_csv};
+pub use sweep::{MAX_POINTS, Point, canonical_json, display_value};
+
+use crate::config::Config;
+use layers::{FileLayer, KeyLayer};
+
+/// A loaded and validated experiment: its settings, outputs and points.
+#[derive(Debug, Clone)]
+pub struct Experiment {
+    path: PathBuf,
+    overrides: Vec<String>,
+    settings: ExperimentSettings,
+    output: OutputSpec,
+    keys: Vec<String>,
+    base: Config,
+    points: Vec<Point>,
+}
+
+impl Experiment {
+    /// Loads the experiment file at `path` with `--set key=value` `overrides`. Overrides of
+    /// `experiment.*`, `sweep.*` and `output.*` change those sections; the others apply to the
+    /// base configuration, below the sweep values.
+    ///
+    /// # Errors
+    /// [`Error::Config`] for an unreadable file or TOML syntax errors (naming file and line),
+    /// an invalid base configuration (naming key, file and line) or malformed overrides;
+    /// [`Error::InvalidInput`] for sweeps over unknown keys, empty value lists or zip lists of
+    /// unequal length (naming the key, e.g. `sweep."problem.mesh.nz"`), and bad
+    /// `[experiment]`/`[output]` values; [`Error::UnknownName`] for unknown output formats.
+    #[instrument(skip_all, fields(path = %path.display()))]
+    pub fn load(path: &Path, overrides: &[String]) -> Result<Self> {
+        let mut raw = layers::read_toml(path)?;
+        let mut set_layers = Vec::new();
+        for item in overrides {
+            let (key, value) = layers::parse_override(item)?;
+            let head = key.split('.').next().unwrap_or_default();
+            if spec::SECTIONS.contains(&head) {
+                layers::insert_dotted(&mut raw, &key, value);
+            } else {
+                set_layers.push(layers::set_layer(item)?);
+            }
+        }
+        let sections = spec::parse_sections(&raw, path)?;
+        let base_dict: Dict = raw
+            .into_iter()
+            .filter(|(k, _)| !spec::SECTIONS.contains(&k.as_str()))
+            .collect();
+        check_sections(&base_dict, path)?;
+        let file = FileLayer {
+            path: path.to_path_buf(),
+            dict: base_dict,
+        };
+        let base = layers::extract_config(&file, &set_layers)?;
+        let points = sweep::expand(&sections.factors)?
+            .into_iter()
+            .enumerate()
+            .map(|(index, overrides)| point(index, overrides, &file, &set_layers))
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Self {
+            path: path.to_path_buf(),
+            overrides: overrides.to_vec(),
+            settings: sections.settings,
+            output: sections.output,
+            keys: sections.keys,
+            base,
+            points,
+        })
+    }
+
+    /// The points of the sweep, in run order.
+    pub fn points(&self) -> &[Point] {
+        &self.points
+    }
+
+    /// The experiment file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The experiment's name.
+    pub fn name(&self) -> &str {
+        &self.settings.name
+    }
+
+    /// `[experiment]` as loaded (name defaulted).
+    pub fn settings(&self) -> &ExperimentSettings {
+        &self.settings
+    }
+
+    /// `[output]` as loaded (directory defaulted).
+    pub fn output(&self) -> &OutputSpec {
+        &self.output
+    }
+
+    /// The swept keys, in factor order (the key columns of `summary.csv`).
+    pub fn keys(&self) -> &[String] {
+        &self.keys
+    }
+
+    /// The base configuration: defaults < file < `--set`, without sweep values.
+    pub fn base_config(&self) -> &Config {
+        &self.base
+    }
+
+    /// Runs of the experiment: points × repetitions.
+    pub fn total_runs(&self) -> usize {
+        self.points.len() * self.settings.repetitions
+    }
+}
+
+/// One point with its configuration resolved (or the reason it cannot be).
+fn point(
+    index: usize,
+    overrides: Vec<(String, serde_json::Value)>,
+    file: &FileLayer,
+    set_layers: &[KeyLayer],
+) -> Result<Point> {
+    let mut layers = set_layers.to_vec();
+    for (key, value) in &overrides {
+        layers.push(layers::sweep_layer(key, value)?);
+    }
+    let config = layers::extract_config(file, &layers).map_err(|e| match e {
+        Error::Config { message } => message,
+        other => other.to_string(),
+    });
+    Ok(Point {
+        index,
+        id: sweep::point_id(&overrides),
+        overrides,
+        config,
+    })
+}
+
+/// Rejects misspelt experiment sections (`[sweeps]`) with a hint, before the configuration
+/// schema reports them as unknown configuration sections.
+fn check_sections(base: &Dict, path: &Path) -> Result<()> {
+    let known = serde_json::to_value(Config::default())
+        .ok()
+        .and_then(|v| v.as_object().map(|m| m.keys().cloned().collect::<Vec<_>>()))
+        .unwrap_or_default();
+    for key in base.keys() {
+        if known.contains(key) {
+            continue;
+        }
+        if let Some(hint) = spec::section_hint(key) {
+            let line = std::fs::read_to_string(path)
+                .ok()
+                .and_then(|t| crate::config::locate_key(&t, key))
+                .map(|l| format!(":{l}"))
+                .unwrap_or_default();
+            return Err(Error::Config {
+                message: format!(
+                    "{}{line}: unknown section `{key}` (did you mean `{hint}`?)",
+                    path.display()
+                ),
+            });
+        }
+    }
+    Ok(())
+}

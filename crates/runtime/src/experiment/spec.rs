@@ -1,0 +1,309 @@
+//! The experiment-only sections of an experiment file: `[experiment]`, `[sweep]` (with
+//! `[sweep.zip]`) and `[output]`.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+use femscale_core::{Error, Result};
+use figment::value::{Dict, Value};
+use serde::{Deserialize, Serialize};
+
+use super::layers::{check_config_key, closest, figment_error, sweep_field};
+use super::sweep::Factor;
+
+/// The sections that belong to the experiment rather than to the configuration.
+pub(crate) const SECTIONS: [&str; 3] = ["experiment", "sweep", "output"];
+
+/// `[experiment]`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+#[non_exhaustive]
+pub struct ExperimentSettings {
+    /// Name of the experiment (default: the file's stem).
+    pub name: String,
+    /// Runs per point (default 1, at least 1); the summary takes medians over them.
+    pub repetitions: usize,
+    /// Runs in flight at once; 0 (default) chooses: 1 when the biggest point has more than
+    /// [`BIG_PROBLEM_DOFS`](super::BIG_PROBLEM_DOFS) unknowns, else `min(2, cores)`.
+    pub parallel_runs: usize,
+}
+
+impl Default for ExperimentSettings {
+    fn default() -> Self {
+        Self {
+            name: String::new(),
+            repetitions: 1,
+            parallel_runs: 0,
+        }
+    }
+}
+
+/// An output format named in `output.formats`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+#[non_exhaustive]
+pub enum OutputFormat {
+    /// `results.jsonl`, one line per run (always written: resuming relies on it).
+    Jsonl,
+    /// `summary.csv`, one row per point.
+    Csv,
+    /// VTU files of the solutions (written by the extra-outputs hook).
+    Vtu,
+    /// SVG plots (written by the extra-outputs hook).
+    Svg,
+}
+
+impl OutputFormat {
+    /// Every format, in the order of the names in the file format.
+    pub const ALL: [OutputFormat; 4] = [Self::Jsonl, Self::Csv, Self::Vtu, Self::Svg];
+
+    /// The name used in `output.formats`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Jsonl => "jsonl",
+            Self::Csv => "csv",
+            Self::Vtu => "vtu",
+            Self::Svg => "svg",
+        }
+    }
+}
+
+/// `[output]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct OutputSpec {
+    /// Directory of the results (default `results/<name>`), relative to the current directory.
+    pub dir: PathBuf,
+    /// Formats to write (default `jsonl`, `csv`).
+    pub formats: BTreeSet<OutputFormat>,
+}
+
+impl OutputSpec {
+    /// Whether `format` was asked for (`jsonl` always is).
+    pub fn wants(&self, format: OutputFormat) -> bool {
+        format == OutputFormat::Jsonl || self.formats.contains(&format)
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+struct OutputSection {
+    dir: Option<PathBuf>,
+    formats: Option<Vec<String>>,
+}
+
+/// The parsed experiment-only sections.
+#[derive(Debug, Clone)]
+pub(crate) struct Sections {
+    pub settings: ExperimentSettings,
+    pub output: OutputSpec,
+    pub factors: Vec<Factor>,
+    /// Every swept key, in factor order.
+    pub keys: Vec<String>,
+}
+
+/// Parses and validates `[experiment]`, `[sweep]` and `[output]` from `raw` (the whole file).
+pub(crate) fn parse_sections(raw: &Dict, path: &Path) -> Result<Sections> {
+    let mut settings: ExperimentSettings = section(raw, "experiment", path)?.unwrap_or_default();
+    if settings.name.trim().is_empty() {
+        settings.name = path
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "experiment".into());
+    }
+    if settings.repetitions == 0 {
+        return Err(Error::invalid(
+            "experiment.repetitions",
+            "must be at least 1",
+        ));
+    }
+    let out: OutputSection = section(raw, "output", path)?.unwrap_or_default();
+    let formats = match out.formats {
+        None => BTreeSet::from([OutputFormat::Jsonl, OutputFormat::Csv]),
+        Some(names) => names
+            .iter()
+            .map(|n| parse_format(n))
+            .collect::<Result<_>>()?,
+    };
+    let output = OutputSpec {
+        dir: out
+            .dir
+            .unwrap_or_else(|| Path::new("results").join(&settings.name)),
+        formats,
+    };
+    let (factors, keys) = match raw.get("sweep") {
+        None => (Vec::new(), Vec::new()),
+        Some(Value::Dict(_, sweep)) => parse_sweep(sweep)?,
+        Some(_) => return Err(Error::invalid("sweep", "must be a table")),
+    };
+    Ok(Sections {
+        settings,
+        output,
+        factors,
+        keys,
+    })
+}
+
+fn section<T: for<'de> Deserialize<'de>>(raw: &Dict, name: &str, path: &Path) -> Result<Option<T>> {
+    let Some(value) = raw.get(name) else {
+        return Ok(None);
+    };
+    if value.as_dict().is_none() {
+        return Err(Error::invalid(name, "must be a table"));
+    }
+    value
+        .deserialize::<T>()
+        .map(Some)
+        .map_err(|e| figment_error(e, Some(path), &format!("{name}.")))
+}
+
+fn parse_format(name: &str) -> Result<OutputFormat> {
+    OutputFormat::ALL
+        .into_iter()
+        .find(|f| f.name() == name)
+        .ok_or_else(|| Error::UnknownName {
+            field: "output.formats".into(),
+            what: "output format".into(),
+            name: name.into(),
+            known: OutputFormat::ALL.iter().map(|f| f.name().into()).collect(),
+        })
+}
+
+/// Flattens nested tables into dotted keys until a non-table value.
+fn flatten(prefix: &str, dict: &Dict, out: &mut Vec<(String, Value)>) {
+    for (k, v) in dict {
+        let key = if prefix.is_empty() {
+            k.clone()
+        } else {
+            format!("{prefix}.{k}")
+        };
+        match v {
+            Value::Dict(_, inner) if !inner.is_empty() => flatten(&key, inner, out),
+            other => out.push((key, other.clone())),
+        }
+    }
+}
+
+/// The values of one swept key, validated: a non-empty list, of a configuration key.
+fn values_of(key: &str, value: &Value, field: &str) -> Result<Vec<serde_json::Value>> {
+    check_config_key(key, field)?;
+    let Some(items) = value.as_array() else {
+        return Err(Error::invalid(
+            field,
+            format!("must be a list of values, e.g. [16, 32, 64]; got {value:?}"),
+        ));
+    };
+    if items.is_empty() {
+        return Err(Error::invalid(field, "the list of values is empty"));
+    }
+    items
+        .iter()
+        .map(|v| serde_json::to_value(v).map_err(|e| Error::invalid(field, e.to_string())))
+        .collect()
+}
+
+fn parse_sweep(sweep: &Dict) -> Result<(Vec<Factor>, Vec<String>)> {
+    let mut factors = Vec::new();
+    let mut keys: Vec<String> = Vec::new();
+    let seen = |key: &str, keys: &mut Vec<String>| -> Result<()> {
+        if keys.iter().any(|k| k == key) {
+            return Err(Error::invalid(
+                sweep_field(key),
+                "swept twice (in [sweep] and [sweep.zip], or in two zip groups)",
+            ));
+        }
+        keys.push(key.to_string());
+        Ok(())
+    };
+    let mut plain = Dict::new();
+    let mut zips: Vec<Dict> = Vec::new();
+    for (k, v) in sweep {
+        if k == "zip" {
+            match v {
+                Value::Dict(_, d) => zips.push(d.clone()),
+                Value::Array(_, groups) => {
+                    for g in groups {
+                        match g {
+                            Value::Dict(_, d) => zips.push(d.clone()),
+                            _ => {
+                                return Err(Error::invalid(
+                                    "sweep.zip",
+                                    "must be a table or an array of tables",
+                                ));
+                            }
+                        }
+                    }
+                }
+                _ => {
+                    return Err(Error::invalid(
+                        "sweep.zip",
+                        "must be a table or an array of tables",
+                    ));
+                }
+            }
+        } else {
+            plain.insert(k.clone(), v.clone());
+        }
+    }
+    let mut entries = Vec::new();
+    flatten("", &plain, &mut entries);
+    for (key, value) in &entries {
+        let field = sweep_field(key);
+        let values = values_of(key, value, &field)?;
+        seen(key, &mut keys)?;
+        factors.push(
+            values
+                .into_iter()
+                .map(|v| vec![(key.clone(), v)])
+                .collect::<Factor>(),
+        );
+    }
+    for (g, zip) in zips.iter().enumerate() {
+        let mut entries = Vec::new();
+        flatten("", zip, &mut entries);
+        if entries.is_empty() {
+            continue;
+        }
+        let group = if zips.len() == 1 {
+            "sweep.zip".to_string()
+        } else {
+            format!("sweep.zip[{g}]")
+        };
+        let mut columns = Vec::new();
+        for (key, value) in &entries {
+            let field = format!("{group}.\"{key}\"");
+            columns.push((key.clone(), values_of(key, value, &field)?));
+            seen(key, &mut keys)?;
+        }
+        let len = columns[0].1.len();
+        if columns.iter().any(|(_, v)| v.len() != len) {
+            let lengths: Vec<String> = columns
+                .iter()
+                .map(|(k, v)| format!("\"{k}\" has {}", v.len()))
+                .collect();
+            return Err(Error::invalid(
+                group,
+                format!(
+                    "zipped lists must have equal lengths: {}",
+                    lengths.join(", ")
+                ),
+            ));
+        }
+        factors.push(
+            (0..len)
+                .map(|i| {
+                    columns
+                        .iter()
+                        .map(|(k, v)| (k.clone(), v[i].clone()))
+                        .collect()
+                })
+                .collect(),
+        );
+    }
+    Ok((factors, keys))
+}
+
+/// A hint for a misspelt experiment section (`[experiments]`, `[sweeps]`, `[outputs]`).
+pub(crate) fn section_hint(name: &str) -> Option<&'static str> {
+    closest(name, SECTIONS.into_iter()).filter(|c| *c != name)
+}

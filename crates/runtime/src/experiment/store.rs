@@ -1,0 +1,247 @@
+//! The output directory: `results.jsonl` (an append-only log, one line per finished run) and
+//! atomically replaced files such as `summary.csv`.
+//!
+//! **Crash safety of the log.** Each run's record is written as one complete line (`\n`
+//! included) with a single `write` on a file opened in append mode, then `fsync`ed
+//! (`sync_data`) before the next record. A crash can therefore at worst leave the line being
+//! written incomplete; [`read_results`] ignores such a truncated last line, and opening the
+//! store for a new run cuts it off (or completes it with its newline when it is a whole
+//! record) so that the next record starts on a fresh line. Runs whose line was lost simply run
+//! again on resume.
+
+use std::collections::HashMap;
+use std::fs::{File, OpenOptions};
+use std::io::{Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+
+use femscale_core::{Error, Metrics, Result};
+use serde::{Deserialize, Serialize};
+use tracing::warn;
+
+/// The log file of finished runs in the output directory.
+pub const RESULTS_FILE: &str = "results.jsonl";
+/// The per-point summary in the output directory.
+pub const SUMMARY_FILE: &str = "summary.csv";
+
+/// One finished run: one line of `results.jsonl`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct RunRecord {
+    /// The run's id (see [`Point::run_id`](super::Point::run_id)).
+    pub id: String,
+    /// The point's id (see [`Point::id`](super::Point::id)).
+    #[serde(default)]
+    pub point_id: String,
+    /// The point's overrides, `{dotted key: value}`.
+    pub point: std::collections::BTreeMap<String, serde_json::Value>,
+    /// Which repetition of the point (0-based).
+    pub repetition: usize,
+    /// Whether the run succeeded.
+    pub ok: bool,
+    /// The solve's metrics when it succeeded.
+    pub metrics: Option<Metrics>,
+    /// Why the run failed.
+    pub error: Option<String>,
+    /// Wall-clock seconds of the run (configuration, solve and outputs).
+    pub seconds: f64,
+}
+
+/// Reads `results.jsonl`: every complete record in file order. A missing file gives no
+/// records; a truncated last line (an interrupted write) is ignored; other unreadable lines
+/// are skipped with a warning.
+///
+/// # Errors
+/// [`Error::Io`] when the file exists but cannot be read.
+pub fn read_results(path: &Path) -> Result<Vec<RunRecord>> {
+    let text = match std::fs::read(path) {
+        Ok(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(source) => {
+            return Err(Error::Io {
+                path: path.to_path_buf(),
+                source,
+            });
+        }
+    };
+    let complete = text.ends_with('\n');
+    let lines: Vec<&str> = text.lines().collect();
+    let mut records = Vec::with_capacity(lines.len());
+    for (i, line) in lines.iter().enumerate() {
+        if line.trim().is_empty() {
+            continue;
+        }
+        match serde_json::from_str::<RunRecord>(line) {
+            Ok(r) => records.push(r),
+            Err(_) if i + 1 == lines.len() && !complete => {
+                warn!(file = %path.display(), "ignoring a truncated last line (interrupted write)");
+            }
+            Err(e) => {
+                warn!(file = %path.display(), line = i + 1, error = %e, "skipping an unreadable line");
+            }
+        }
+    }
+    Ok(records)
+}
+
+/// The latest record of each run id.
+pub(crate) fn latest_by_id(records: &[RunRecord]) -> HashMap<&str, &RunRecord> {
+    records.iter().map(|r| (r.id.as_str(), r)).collect()
+}
+
+fn io(path: &Path) -> impl FnOnce(std::io::Error) -> Error + '_ {
+    move |source| Error::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+/// The output directory, checked writable, with the results log open for appending.
+#[derive(Debug)]
+pub(crate) struct Store {
+    pub results_path: PathBuf,
+    /// Records already in the log when the store was opened.
+    pub previous: Vec<RunRecord>,
+    log: Option<File>,
+}
+
+impl Store {
+    /// Creates `dir` if needed and checks that files can be created in it, without touching
+    /// the log. Nothing is written when this fails.
+    pub fn prepare(dir: &Path) -> Result<Self> {
+        std::fs::create_dir_all(dir).map_err(io(dir))?;
+        if !dir.is_dir() {
+            return Err(Error::Io {
+                path: dir.to_path_buf(),
+                source: std::io::Error::new(std::io::ErrorKind::NotADirectory, "not a directory"),
+            });
+        }
+        let probe = dir.join(format!(".femscale-write-probe-{}", std::process::id()));
+        File::create(&probe).map_err(io(dir))?;
+        std::fs::remove_file(&probe).map_err(io(&probe))?;
+        let results_path = dir.join(RESULTS_FILE);
+        if results_path.exists() {
+            OpenOptions::new()
+                .append(true)
+                .open(&results_path)
+                .map_err(io(&results_path))?;
+        }
+        let previous = read_results(&results_path)?;
+        Ok(Self {
+            results_path,
+            previous,
+            log: None,
+        })
+    }
+
+    /// Opens the log for appending, repairing an interrupted last line first.
+    pub fn open_log(&mut self) -> Result<()> {
+        let path = &self.results_path;
+        let mut file = OpenOptions::new()
+            .read(true)
+            .append(true)
+            .create(true)
+            .open(path)
+            .map_err(io(path))?;
+        repair_tail(&mut file).map_err(io(path))?;
+        self.log = Some(file);
+        Ok(())
+    }
+
+    /// Appends one record as one complete line and syncs it to disk.
+    pub fn append(&mut self, record: &RunRecord) -> Result<()> {
+        let path = &self.results_path;
+        let file = self.log.as_mut().ok_or_else(|| Error::Io {
+            path: path.clone(),
+            source: std::io::Error::other("the results log is not open"),
+        })?;
+        let mut line = serde_json::to_string(record).map_err(|e| Error::Io {
+            path: path.clone(),
+            source: std::io::Error::other(e),
+        })?;
+        line.push('\n');
+        file.write_all(line.as_bytes()).map_err(io(path))?;
+        file.sync_data().map_err(io(path))
+    }
+}
+
+/// Makes the log end with a complete line: a trailing partial line is cut off, or given its
+/// newline when it holds a whole record.
+fn repair_tail(file: &mut File) -> std::io::Result<()> {
+    let len = file.seek(SeekFrom::End(0))?;
+    if len == 0 {
+        return Ok(());
+    }
+    let mut text = Vec::new();
+    file.seek(SeekFrom::Start(0))?;
+    file.read_to_end(&mut text)?;
+    if text.last() == Some(&b'\n') {
+        return Ok(());
+    }
+    let start = text.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+    let tail = String::from_utf8_lossy(&text[start..]);
+    if serde_json::from_str::<RunRecord>(&tail).is_ok() {
+        file.write_all(b"\n")?;
+    } else {
+        warn!("cutting off a truncated last line of the results log");
+        file.set_len(start as u64)?;
+    }
+    file.sync_data()
+}
+
+/// Writes `contents` to `path` atomically (a synced temporary file renamed over `path`), with
+/// [`femscale_core::io::write_atomically`].
+///
+/// # Errors
+/// [`Error::Io`] naming the file.
+pub fn write_atomic(path: &Path, contents: &[u8]) -> Result<()> {
+    femscale_core::io::write_atomically(path, |w| w.write_all(contents))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(id: &str) -> String {
+        let r = RunRecord {
+            id: id.into(),
+            point_id: "p".into(),
+            point: Default::default(),
+            repetition: 0,
+            ok: true,
+            metrics: None,
+            error: None,
+            seconds: 0.5,
+        };
+        serde_json::to_string(&r).unwrap()
+    }
+
+    #[test]
+    fn the_log_tail_is_cut_or_completed() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(RESULTS_FILE);
+        // A whole record without its newline is kept and completed.
+        std::fs::write(&path, format!("{}\n{}", record("a"), record("b"))).unwrap();
+        let mut f = OpenOptions::new()
+            .read(true)
+            .append(true)
+            .open(&path)
+            .unwrap();
+        repair_tail(&mut f).unwrap();
+        assert_eq!(read_results(&path).unwrap().len(), 2);
+        assert!(std::fs::read_to_string(&path).unwrap().ends_with('\n'));
+        // A torn record is cut off.
+        let torn = record("c");
+        std::fs::write(&path, format!("{}\n{}", record("a"), &torn[..10])).unwrap();
+        assert_eq!(read_results(&path).unwrap().len(), 1);
+        let mut f = OpenOptions::new()
+            .read(true)
+            .append(true)
+            .open(&path)
+            .unwrap();
+        repair_tail(&mut f).unwrap();
+        assert_eq!(
+            std::fs::read_to_string(&path).unwrap(),
+            format!("{}\n", record("a"))
+        );
+    }
+}

@@ -1,0 +1,560 @@
+//! Experiments: sweep expansion and validation, running, outputs, resume and failures.
+
+use std::collections::{BTreeMap, HashSet};
+use std::path::{Path, PathBuf};
+
+use femscale_runtime::experiment::{Experiment, RunOptions, RunRecord, read_results};
+
+const MMS: &str = r#"
+[problem]
+mesh = { kind = "rectangle", nx = 8, ny = 8, cell = "triangle" }
+source = "2*pi^2*sin(pi*x)*sin(pi*y)"
+exact = "sin(pi*x)*sin(pi*y)"
+
+[solver]
+kind = "direct"
+"#;
+
+fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
+    let path = dir.join(name);
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+/// An MMS experiment file in `dir` with `extra` sections and its output in `dir/out`.
+fn experiment(dir: &Path, extra: &str) -> PathBuf {
+    let out = dir.join("out");
+    let text = format!(
+        "{MMS}\n[output]\ndir = {:?}\n{extra}",
+        out.display().to_string()
+    );
+    write(dir, "exp.toml", &text)
+}
+
+fn load(path: &Path) -> Experiment {
+    Experiment::load(path, &[]).unwrap_or_else(|e| panic!("load failed: {e}"))
+}
+
+fn quiet() -> RunOptions {
+    RunOptions {
+        parallel_runs: Some(2),
+        ..Default::default()
+    }
+}
+
+/// The summary as a header and rows of cells (no quoted fields expected in these tests
+/// except the `point` JSON column, which is last).
+fn read_csv(path: &Path) -> (Vec<String>, Vec<BTreeMap<String, String>>) {
+    let text = std::fs::read_to_string(path).unwrap();
+    let mut lines = text.lines();
+    let header: Vec<String> = lines.next().unwrap().split(',').map(String::from).collect();
+    let rows = lines
+        .map(|l| {
+            let cut = l.find(",\"{").unwrap_or(l.len());
+            let cells: Vec<&str> = l[..cut].split(',').collect();
+            header
+                .iter()
+                .cloned()
+                .zip(cells.iter().map(|c| c.to_string()))
+                .collect()
+        })
+        .collect();
+    (header, rows)
+}
+
+#[test]
+fn sweeps_expand_to_the_product_of_keys_and_zip_groups_with_stable_ids() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = experiment(
+        dir.path(),
+        r#"
+[experiment]
+repetitions = 2
+[sweep]
+"solver.kind" = ["direct", "cg"]
+[sweep.zip]
+"problem.mesh.nx" = [4, 8, 16]
+"problem.mesh.ny" = [4, 8, 16]
+"#,
+    );
+    let exp = load(&path);
+    assert_eq!(exp.points().len(), 6);
+    assert_eq!(exp.total_runs(), 12);
+    assert_eq!(exp.name(), "exp");
+    assert_eq!(
+        exp.keys(),
+        ["solver.kind", "problem.mesh.nx", "problem.mesh.ny"]
+    );
+    let p = &exp.points()[4];
+    assert_eq!(p.value("solver.kind").unwrap(), "cg");
+    assert_eq!(p.value("problem.mesh.nx").unwrap(), 8);
+    assert_eq!(p.value("problem.mesh.ny").unwrap(), 8);
+    let config = p.config().expect("valid point");
+    assert_eq!(config.problem.mesh.nx, 8);
+    assert_eq!(config.solver.kind, "cg");
+    assert_eq!(config.problem.mesh.ny, 8);
+
+    let ids: HashSet<&str> = exp.points().iter().map(|p| p.id()).collect();
+    assert_eq!(ids.len(), 6);
+    let runs: HashSet<String> = exp
+        .points()
+        .iter()
+        .flat_map(|p| [p.run_id(0), p.run_id(1)])
+        .collect();
+    assert_eq!(runs.len(), 12);
+    let again = load(&path);
+    for (a, b) in exp.points().iter().zip(again.points()) {
+        assert_eq!(a.id(), b.id());
+        assert_eq!(a.run_id(1), b.run_id(1));
+    }
+    assert!(exp.points().iter().all(|p| p.id().len() == 16));
+
+    // No sweep: one point, the base configuration.
+    let plain = write(dir.path(), "plain.toml", MMS);
+    let exp = load(&plain);
+    assert_eq!(exp.points().len(), 1);
+    assert!(exp.points()[0].overrides().is_empty());
+}
+
+#[test]
+fn set_overrides_reach_the_base_and_the_experiment_sections() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = experiment(dir.path(), "[sweep]\n\"problem.mesh.nx\" = [4, 8]\n");
+    let exp = Experiment::load(
+        &path,
+        &[
+            "problem.mesh.ny=6".into(),
+            "experiment.repetitions=3".into(),
+        ],
+    )
+    .unwrap();
+    assert_eq!(exp.settings().repetitions, 3);
+    assert_eq!(exp.base_config().problem.mesh.ny, 6);
+    assert_eq!(exp.points()[1].config().unwrap().problem.mesh.ny, 6);
+    assert_eq!(exp.points()[1].config().unwrap().problem.mesh.nx, 8);
+}
+
+fn load_error(dir: &Path, extra: &str) -> String {
+    let path = experiment(dir, extra);
+    match Experiment::load(&path, &[]) {
+        Ok(_) => panic!("expected an error for {extra}"),
+        Err(e) => e.to_string(),
+    }
+}
+
+#[test]
+fn bad_sweeps_are_errors_naming_the_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let e = load_error(dir.path(), "[sweep]\n\"problem.mesh.nz\" = [4, 8]\n");
+    assert!(e.contains("sweep.\"problem.mesh.nz\""), "{e}");
+    assert!(e.contains("problem.mesh.nx"), "suggests the right key: {e}");
+
+    let e = load_error(dir.path(), "[sweep]\n\"solver.kind\" = []\n");
+    assert!(e.contains("sweep.\"solver.kind\""), "{e}");
+    assert!(e.contains("empty"), "{e}");
+
+    let e = load_error(
+        dir.path(),
+        "[sweep.zip]\n\"problem.mesh.nx\" = [4, 8]\n\"problem.mesh.ny\" = [4, 8, 16]\n",
+    );
+    assert!(e.contains("sweep.zip"), "{e}");
+    assert!(
+        e.contains("\"problem.mesh.nx\" has 2") && e.contains("\"problem.mesh.ny\" has 3"),
+        "{e}"
+    );
+
+    let e = load_error(dir.path(), "[sweep]\n\"solver.kind\" = \"cg\"\n");
+    assert!(e.contains("must be a list"), "{e}");
+
+    let e = load_error(dir.path(), "[experiment]\nrepetitions = 0\n");
+    assert!(e.contains("experiment.repetitions"), "{e}");
+
+    let e = load_error(dir.path(), "[experiment]\nrepeats = 2\n");
+    assert!(e.contains("experiment.repeats"), "{e}");
+
+    let e = load_error(dir.path(), "formats = [\"jsonl\", \"pdf\"]\n");
+    assert!(e.contains("output.formats") && e.contains("pdf"), "{e}");
+
+    let e = load_error(dir.path(), "[sweeps]\n\"solver.kind\" = [\"cg\"]\n");
+    assert!(e.contains("did you mean `sweep`"), "{e}");
+}
+
+#[test]
+fn syntax_errors_name_the_file_and_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write(
+        dir.path(),
+        "broken.toml",
+        "[problem]\nmesh = { nx = 8 }\n[sweep\n\"solver.kind\" = [\"cg\"]\n",
+    );
+    let e = Experiment::load(&path, &[]).unwrap_err().to_string();
+    assert!(e.contains("broken.toml"), "{e}");
+    assert!(e.contains("line 3"), "{e}");
+
+    let e = Experiment::load(&dir.path().join("missing.toml"), &[])
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("missing.toml"), "{e}");
+
+    // An invalid base configuration names key, file and line.
+    let path = write(
+        dir.path(),
+        "badkey.toml",
+        "[problem]\nmesh = { nx = 8 }\n[solver]\nkind = \"cg\"\ntolerence = 1e-8\n",
+    );
+    let e = Experiment::load(&path, &[]).unwrap_err().to_string();
+    assert!(e.contains("badkey.toml:5"), "{e}");
+    assert!(e.contains("tolerance"), "{e}");
+}
+
+#[test]
+fn a_convergence_sweep_writes_results_and_a_summary_with_the_p1_rate() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = experiment(
+        dir.path(),
+        r#"
+[experiment]
+name = "conv"
+[sweep.zip]
+"problem.mesh.nx" = [8, 16, 32]
+"problem.mesh.ny" = [8, 16, 32]
+"#,
+    );
+    let exp = load(&path);
+    let report = exp.run(&quiet()).unwrap();
+    assert_eq!((report.total, report.ran, report.skipped), (3, 3, 0));
+    assert_eq!(report.failed, 0);
+    assert!(report.all_ok());
+
+    let records = read_results(&report.results_path).unwrap();
+    assert_eq!(records.len(), 3);
+    let text = std::fs::read_to_string(&report.results_path).unwrap();
+    assert_eq!(text.lines().count(), 3);
+    for line in text.lines() {
+        let v: serde_json::Value = serde_json::from_str(line).unwrap();
+        for key in [
+            "id",
+            "point",
+            "repetition",
+            "ok",
+            "metrics",
+            "error",
+            "seconds",
+        ] {
+            assert!(v.get(key).is_some(), "missing {key} in {line}");
+        }
+        assert_eq!(v["ok"], true);
+        assert!(v["error"].is_null());
+        assert!(v["metrics"]["l2_error"].as_f64().unwrap() > 0.0);
+    }
+
+    let summary = report.summary_path.clone().expect("csv asked for");
+    assert_eq!(summary, dir.path().join("out/summary.csv"));
+    let (header, rows) = read_csv(&summary);
+    for col in [
+        "point_id",
+        "problem.mesh.nx",
+        "problem.mesh.ny",
+        "runs_ok",
+        "runs_failed",
+        "total_solve_time_median",
+        "total_solve_time_min",
+        "total_solve_time_max",
+        "setup_time_median",
+        "solve_time_median",
+        "dofs",
+        "iterations",
+        "l2_error",
+        "h1_error",
+        "l2_rate",
+        "h1_rate",
+        "solver",
+        "preconditioner",
+    ] {
+        assert!(
+            header.iter().any(|h| h == col),
+            "no column {col}: {header:?}"
+        );
+    }
+    assert_eq!(rows.len(), 3);
+    assert_eq!(rows[0]["problem.mesh.nx"], "8");
+    assert_eq!(rows[2]["dofs"], "1089");
+    let l2_rate: f64 = rows[0]["l2_rate"].parse().unwrap();
+    assert!((1.8..=2.2).contains(&l2_rate), "L2 rate {l2_rate}");
+    let h1_rate: f64 = rows[0]["h1_rate"].parse().unwrap();
+    assert!((0.8..=1.2).contains(&h1_rate), "H1 rate {h1_rate}");
+    assert_eq!(rows[1]["l2_rate"], rows[0]["l2_rate"]);
+    assert!(
+        rows.iter()
+            .all(|r| r["runs_ok"] == "1" && r["runs_failed"] == "0")
+    );
+
+    // Running again resumes: nothing left to do.
+    let again = exp.run(&quiet()).unwrap();
+    assert_eq!((again.ran, again.skipped), (0, 3));
+    assert_eq!(read_results(&report.results_path).unwrap().len(), 3);
+}
+
+#[test]
+fn rates_are_fitted_per_group_of_points_differing_only_in_the_mesh() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = experiment(
+        dir.path(),
+        r#"
+[sweep]
+"problem.mesh.cell" = ["triangle", "quadrilateral"]
+[sweep.zip]
+"problem.mesh.nx" = [4, 8]
+"problem.mesh.ny" = [4, 8]
+"#,
+    );
+    let report = load(&path).run(&quiet()).unwrap();
+    assert!(report.all_ok());
+    // Grouping ignores every problem.mesh.* key, so all four points form one group here;
+    // what matters is that each point has a rate and that single points have none.
+    assert!(report.summary.iter().all(|r| r.l2_rate.is_some()));
+
+    let path = experiment(
+        dir.path(),
+        "[sweep]\n\"solver.kind\" = [\"direct\", \"cg\"]\n",
+    );
+    let report = load(&path)
+        .run(&RunOptions {
+            output_dir: Some(dir.path().join("out2")),
+            ..quiet()
+        })
+        .unwrap();
+    assert!(report.summary.iter().all(|r| r.l2_rate.is_none()));
+}
+
+#[test]
+fn an_interrupted_experiment_resumes_with_only_the_missing_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = experiment(
+        dir.path(),
+        r#"
+[experiment]
+repetitions = 2
+[sweep]
+"problem.mesh.nx" = [4, 6, 8]
+"#,
+    );
+    let exp = load(&path);
+    let first = exp.run(&quiet()).unwrap();
+    assert_eq!(first.ran, 6);
+    let results = first.results_path.clone();
+    let text = std::fs::read_to_string(&results).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 6);
+
+    // Simulated crash: two complete lines and half of the third.
+    let kept: HashSet<String> = lines[..2]
+        .iter()
+        .map(|l| serde_json::from_str::<RunRecord>(l).unwrap().id)
+        .collect();
+    let crashed = format!(
+        "{}\n{}\n{}",
+        lines[0],
+        lines[1],
+        &lines[2][..lines[2].len() / 2]
+    );
+    std::fs::write(&results, crashed).unwrap();
+    assert_eq!(
+        read_results(&results).unwrap().len(),
+        2,
+        "the torn line is ignored"
+    );
+
+    let second = exp.run(&quiet()).unwrap();
+    assert_eq!((second.ran, second.skipped, second.failed), (4, 2, 0));
+    assert!(second.records.iter().all(|r| !kept.contains(&r.id)));
+
+    let records = read_results(&results).unwrap();
+    assert_eq!(records.len(), 6);
+    let ids: HashSet<&str> = records.iter().map(|r| r.id.as_str()).collect();
+    assert_eq!(ids.len(), 6, "exactly one result per run");
+    let expected: HashSet<String> = exp
+        .points()
+        .iter()
+        .flat_map(|p| [p.run_id(0), p.run_id(1)])
+        .collect();
+    assert_eq!(ids, expected.iter().map(String::as_str).collect());
+    let text = std::fs::read_to_string(&results).unwrap();
+    assert!(text.ends_with('\n'));
+    assert!(
+        text.lines()
+            .all(|l| serde_json::from_str::<RunRecord>(l).is_ok())
+    );
+    assert!(second.summary.iter().all(|r| r.runs_ok == 2));
+}
+
+#[test]
+fn a_failing_point_is_recorded_and_the_sweep_goes_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = experiment(dir.path(), "[sweep]\n\"problem.mesh.nx\" = [8, 0]\n");
+    let report = load(&path).run(&quiet()).unwrap();
+    assert_eq!((report.ran, report.failed, report.failed_total), (2, 1, 1));
+    assert!(!report.all_ok());
+    let records = read_results(&report.results_path).unwrap();
+    assert_eq!(records.len(), 2);
+    let bad = records
+        .iter()
+        .find(|r| r.point["problem.mesh.nx"] == 0)
+        .unwrap();
+    assert!(!bad.ok);
+    assert!(bad.metrics.is_none());
+    let error = bad.error.as_deref().unwrap();
+    assert!(error.contains("problem.mesh.nx"), "{error}");
+    let good = records
+        .iter()
+        .find(|r| r.point["problem.mesh.nx"] == 8)
+        .unwrap();
+    assert!(good.ok && good.metrics.is_some() && good.error.is_none());
+
+    let (_, rows) = read_csv(report.summary_path.as_ref().unwrap());
+    assert_eq!(rows[1]["runs_failed"], "1");
+    assert_eq!(rows[1]["runs_ok"], "0");
+    assert_eq!(rows[1]["l2_error"], "");
+
+    // A value of the wrong type fails that point only, naming the key.
+    let path = experiment(dir.path(), "[sweep]\n\"problem.mesh.nx\" = [8, \"many\"]\n");
+    let exp = load(&path);
+    assert!(exp.points()[0].config().is_some());
+    let e = exp.points()[1].config_error().expect("invalid point");
+    assert!(
+        e.contains("problem.mesh.nx") && e.contains("sweep value"),
+        "{e}"
+    );
+    let out = dir.path().join("typed");
+    let report = exp
+        .run(&RunOptions {
+            output_dir: Some(out),
+            ..quiet()
+        })
+        .unwrap();
+    assert_eq!((report.ran, report.failed), (2, 1));
+}
+
+#[test]
+fn an_unwritable_output_directory_is_an_error_before_anything_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let blocker = write(dir.path(), "not-a-dir", "x");
+    let path = experiment(dir.path(), "[sweep]\n\"problem.mesh.nx\" = [4, 8]\n");
+    let before: HashSet<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    let e = load(&path)
+        .run(&RunOptions {
+            output_dir: Some(blocker.join("results")),
+            ..quiet()
+        })
+        .unwrap_err();
+    assert!(e.to_string().contains("not-a-dir"), "{e}");
+    let after: HashSet<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(before, after, "nothing was created");
+    assert_eq!(std::fs::read_to_string(&blocker).unwrap(), "x");
+}
+
+#[test]
+fn progress_reports_every_run() {
+    use femscale_runtime::experiment::ProgressEvent;
+    use std::sync::{Arc, Mutex};
+    let dir = tempfile::tempdir().unwrap();
+    let path = experiment(dir.path(), "[sweep]\n\"problem.mesh.nx\" = [4, 6, 8]\n");
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let log = seen.clone();
+    let options = RunOptions {
+        parallel_runs: Some(1),
+        progress: Some(Arc::new(move |e: &ProgressEvent<'_>| {
+            let tag = match e {
+                ProgressEvent::Started { pending, .. } => format!("start {pending}"),
+                ProgressEvent::RunStarted { point, .. } => format!("run {}", point.index()),
+                ProgressEvent::RunFinished { done, .. } => format!("done {done}"),
+                _ => "other".into(),
+            };
+            log.lock().unwrap().push(tag);
+        })),
+        ..Default::default()
+    };
+    load(&path).run(&options).unwrap();
+    let seen = seen.lock().unwrap();
+    assert_eq!(
+        *seen,
+        [
+            "start 3", "run 0", "done 1", "run 1", "done 2", "run 2", "done 3"
+        ]
+    );
+}
+
+#[test]
+fn unquoted_nested_sweep_keys_and_several_zip_groups_are_accepted() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = experiment(
+        dir.path(),
+        r#"
+[sweep.problem.mesh]
+cell = ["triangle", "quadrilateral"]
+[[sweep.zip]]
+"problem.mesh.nx" = [4, 8]
+"problem.mesh.ny" = [4, 8]
+[[sweep.zip]]
+"solver.kind" = ["direct", "cg", "gmres"]
+"solver.preconditioner" = ["none", "jacobi", "ilu0"]
+"#,
+    );
+    let exp = load(&path);
+    assert_eq!(exp.points().len(), 12);
+    assert_eq!(exp.keys()[0], "problem.mesh.cell");
+    let last = exp.points().last().unwrap();
+    assert_eq!(last.value("solver.preconditioner").unwrap(), "ilu0");
+    assert_eq!(last.config().unwrap().problem.mesh.nx, 8);
+}
+
+#[test]
+fn vtu_and_svg_outputs_are_written_and_read_back() {
+    use femscale_runtime::experiment::{ERROR_PLOT, TIME_PLOT, VTU_DIR};
+    let dir = tempfile::tempdir().unwrap();
+    let path = experiment(
+        dir.path(),
+        "formats = [\"jsonl\", \"csv\", \"vtu\", \"svg\"]\n[sweep.zip]\n\"problem.mesh.nx\" = [4, 8, 16]\n\"problem.mesh.ny\" = [4, 8, 16]\n",
+    );
+    let exp = load(&path);
+    let report = exp.run(&quiet()).unwrap();
+    assert!(report.all_ok());
+    let out = dir.path().join("out");
+    for point in exp.points() {
+        let file = out.join(VTU_DIR).join(format!("{}.vtu", point.id()));
+        let data = femscale_mesh::vtu::read_vtu(&file)
+            .unwrap_or_else(|e| panic!("{}: {e}", file.display()));
+        let n = point
+            .value("problem.mesh.nx")
+            .and_then(|v| v.as_u64())
+            .unwrap() as usize;
+        assert_eq!(data.points.len(), (n + 1) * (n + 1));
+        assert_eq!(data.cells.len(), 2 * n * n);
+        let u = data.point_field("u").expect("field u");
+        // The solution of sin(pi x) sin(pi y): zero on the boundary, about 1 in the middle.
+        let centre = data
+            .points
+            .iter()
+            .position(|p| (p[0] - 0.5).abs() < 1e-12 && (p[1] - 0.5).abs() < 1e-12)
+            .unwrap();
+        assert!((u[centre] - 1.0).abs() < 0.1, "u(0.5, 0.5) = {}", u[centre]);
+        assert_eq!(u[0], 0.0);
+    }
+    let svg = std::fs::read_to_string(out.join(ERROR_PLOT)).unwrap();
+    assert!(
+        svg.starts_with("<svg") && svg.contains("L2, rate") && svg.contains("H1, rate"),
+        "{}",
+        &svg[..200.min(svg.len())]
+    );
+    assert!(
+        std::fs::read_to_string(out.join(TIME_PLOT))
+            .unwrap()
+            .starts_with("<svg")
+    );
+}
