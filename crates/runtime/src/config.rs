@@ -426,21 +426,8 @@ impl Config {
             }
             fig = fig.merge(Toml::file_exact(path));
         }
-        let mut env: Vec<(String, String)> = std::env::vars()
-            .filter(|(k, _)| k.starts_with(ENV_PREFIX) && k.contains("__"))
-            .collect();
-        env.sort();
-        for (var, value) in env {
-            let key = var[ENV_PREFIX.len()..].to_lowercase().replace("__", ".");
-            let (key, value) =
-                parse_override(&format!("{key}={value}")).map_err(|_| Error::Config {
-                    message: format!("environment variable {var}: `{key}` is not a valid key"),
-                })?;
-            fig = fig.merge(Layer {
-                name: format!("{ENV_NAME} {var}"),
-                key,
-                value,
-            });
+        for layer in env_layers()? {
+            fig = fig.merge(layer);
         }
         for item in &sources.overrides {
             let (key, value) = parse_override(item)?;
@@ -603,7 +590,7 @@ fn config_error(err: figment::Error, file: Option<&Path>) -> Error {
         };
         let mut kind = e.kind.to_string();
         if let figment::error::Kind::UnknownField(name, expected) = &e.kind
-            && let Some(close) = closest(name, expected)
+            && let Some(close) = closest(name, expected.iter().copied())
         {
             kind.push_str(&format!(" (did you mean `{close}`?)"));
         }
@@ -631,12 +618,34 @@ fn from_override(e: &figment::Error) -> bool {
         .is_some_and(|m| m.name.starts_with(OVERRIDE_NAME) || m.name.starts_with(ENV_NAME))
 }
 
+/// One provider per `FEMSCALE_SECTION__KEY` variable, sorted by name (see [`Config::figment`]).
+pub(crate) fn env_layers() -> Result<Vec<Layer>> {
+    let mut env: Vec<(String, String)> = std::env::vars()
+        .filter(|(k, _)| k.starts_with(ENV_PREFIX) && k.contains("__"))
+        .collect();
+    env.sort();
+    env.into_iter()
+        .map(|(var, value)| {
+            let key = var[ENV_PREFIX.len()..].to_lowercase().replace("__", ".");
+            let (key, value) =
+                parse_override(&format!("{key}={value}")).map_err(|_| Error::Config {
+                    message: format!("environment variable {var}: `{key}` is not a valid key"),
+                })?;
+            Ok(Layer {
+                name: format!("{ENV_NAME} {var}"),
+                key,
+                value,
+            })
+        })
+        .collect()
+}
+
 const OVERRIDE_NAME: &str = "--set";
-const ENV_NAME: &str = "environment variable";
+pub(crate) const ENV_NAME: &str = "environment variable";
 
 /// One `--set key=value` override or one `FEMSCALE_*` variable as a figment provider, so that
 /// errors and provenance say exactly where a value came from.
-struct Layer {
+pub(crate) struct Layer {
     name: String,
     key: String,
     value: figment::value::Value,
@@ -657,11 +666,13 @@ impl figment::Provider for Layer {
     }
 }
 
-/// The valid name closest to `name` (edit distance at most 3).
-fn closest<'a>(name: &str, expected: &'a [&'static str]) -> Option<&'a str> {
-    expected
-        .iter()
-        .map(|&c| (edit_distance(name, c), c))
+/// The candidate closest to `name` (edit distance at most 3).
+pub(crate) fn closest<'a>(
+    name: &str,
+    candidates: impl Iterator<Item = &'a str>,
+) -> Option<&'a str> {
+    candidates
+        .map(|c| (edit_distance(name, c), c))
         .filter(|&(d, _)| d <= 3)
         .min_by_key(|&(d, _)| d)
         .map(|(_, c)| c)

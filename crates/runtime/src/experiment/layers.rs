@@ -97,33 +97,7 @@ pub(crate) fn sweep_field(key: &str) -> String {
     format!("sweep.\"{key}\"")
 }
 
-/// Splits `key=value`; the value is read as TOML and otherwise taken as a plain string (the
-/// same rules as `femscale solve --set`).
-pub(crate) fn parse_override(item: &str) -> Result<(String, Value)> {
-    let Some((key, value)) = item.split_once('=') else {
-        return Err(Error::Config {
-            message: format!("override `{item}` is not of the form key=value"),
-        });
-    };
-    let key = key.trim();
-    if key.is_empty()
-        || key.split('.').any(|k| {
-            k.is_empty()
-                || !k
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
-        })
-    {
-        return Err(Error::Config {
-            message: format!("override `{item}`: `{key}` is not a valid dotted key"),
-        });
-    }
-    let value = value.trim();
-    let parsed = Figment::from(Toml::string(&format!("v = {value}")))
-        .extract_inner::<Value>("v")
-        .unwrap_or_else(|_| Value::from(value.to_string()));
-    Ok((key.to_string(), parsed))
-}
+pub(crate) use crate::config::parse_override;
 
 /// Sets `dotted` in `dict`, creating tables on the way.
 pub(crate) fn insert_dotted(dict: &mut Dict, dotted: &str, value: Value) {
@@ -145,9 +119,13 @@ pub(crate) fn insert_dotted(dict: &mut Dict, dotted: &str, value: Value) {
     }
 }
 
-/// Extracts the configuration: defaults < file < `layers` in order.
+/// Extracts the configuration: defaults < file < `FEMSCALE_*` environment < `layers` in order.
 pub(crate) fn extract_config(file: &FileLayer, layers: &[KeyLayer]) -> Result<Config> {
     let mut fig = Figment::from(Serialized::defaults(Config::default())).merge(file.clone());
+    // The `FEMSCALE_*` environment sits between the file and `--set`, as for `femscale solve`.
+    for layer in crate::config::env_layers()? {
+        fig = fig.merge(layer);
+    }
     for layer in layers {
         fig = fig.merge(layer.clone());
     }
@@ -171,7 +149,11 @@ pub(crate) fn figment_error(err: figment::Error, file: Option<&Path>, prefix: &s
         let dotted = dotted.trim_end_matches('.').to_string();
         let named = e.metadata.as_ref().map(|m| m.name.to_string());
         let location = match (&named, file, &text) {
-            (Some(n), _, _) if n.starts_with(SET_NAME) || n.starts_with(SWEEP_NAME) => {
+            (Some(n), _, _)
+                if n.starts_with(SET_NAME)
+                    || n.starts_with(SWEEP_NAME)
+                    || n.starts_with(crate::config::ENV_NAME) =>
+            {
                 format!("{n}: ")
             }
             (_, Some(f), Some(t)) => match locate_key(t, &dotted) {
@@ -198,32 +180,7 @@ pub(crate) fn figment_error(err: figment::Error, file: Option<&Path>, prefix: &s
     }
 }
 
-/// The candidate closest to `name` (edit distance at most 3).
-pub(crate) fn closest<'a>(
-    name: &str,
-    candidates: impl Iterator<Item = &'a str>,
-) -> Option<&'a str> {
-    candidates
-        .map(|c| (edit_distance(name, c), c))
-        .filter(|&(d, _)| d <= 3)
-        .min_by_key(|&(d, _)| d)
-        .map(|(_, c)| c)
-}
-
-fn edit_distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut prev: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut cur = vec![i + 1; b.len() + 1];
-        for (j, &cb) in b.iter().enumerate() {
-            cur[j + 1] = (prev[j] + usize::from(ca != cb))
-                .min(prev[j + 1] + 1)
-                .min(cur[j] + 1);
-        }
-        prev = cur;
-    }
-    prev[b.len()]
-}
+pub(crate) use crate::config::closest;
 
 /// Checks that `key` names a configuration key by walking the serialised default
 /// configuration (any key under `problem.params` is allowed).
