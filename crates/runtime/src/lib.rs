@@ -27,5 +27,7 @@ pub use pipeline::{FemSolver, Solution};
 pub use problem::{
     BoundarySpec, BoundarySpecKind, FieldSpec, Laplace1d, Laplace2d, MeshSpec, Problem, Source,
 };
-pub use registry::{PreconditionerBuilder, Registry, SolverBuilder};
+pub use registry::{
+    AssemblerBuilder, CacheBuilder, PreconditionerBuilder, Registry, ScalerBuilder, SolverBuilder,
+};
 pub use scaling::{ScalingLevel, ScalingToggles};

@@ -5,10 +5,10 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-use femscale_assembly::{DirichletConditions, ParallelAssembler, SerialAssembler, error_norms};
+use femscale_assembly::{DirichletConditions, error_norms};
 use femscale_core::{
-    Assembler, Error, LinearSystem, Metrics, NoMonitor, Result, Scaler, SolveError, StaticScaler,
-    SystemLoad, WorkEstimate,
+    Error, LinearSystem, Metrics, NoMonitor, Result, Scaler, SolveError, StaticScaler, SystemLoad,
+    WorkEstimate,
 };
 use femscale_mesh::Mesh;
 use tracing::{info, instrument};
@@ -292,16 +292,14 @@ impl FemSolver {
         let options = cfg.options(plan.threads);
         options.validate().map_err(solve_error)?;
         femscale_solvers::set_faer_threads(plan.threads);
-        let assembler: Box<dyn Assembler> = if plan.parallel_assembly {
-            Box::new(ParallelAssembler {
-                quadrature_degree: self.config.assembly.quadrature_degree,
-                ..Default::default()
-            })
-        } else {
-            Box::new(SerialAssembler {
-                quadrature_degree: self.config.assembly.quadrature_degree,
-            })
-        };
+        let assembler = self.registry.assembler(
+            if plan.parallel_assembly {
+                "parallel"
+            } else {
+                "serial"
+            },
+            self.config.assembly.quadrature_degree,
+        )?;
         let pool = self.pool(plan.threads)?;
 
         let (values, report) = pool.install(|| -> Result<_> {

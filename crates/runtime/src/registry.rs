@@ -5,7 +5,10 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::Arc;
 
-use femscale_core::{Error, LinearSolver, PreconditionerFactory, Result};
+use femscale_core::{
+    Assembler, Cache, Error, LinearSolver, NoCache, PreconditionerFactory, Result, Scaler,
+    StaticScaler,
+};
 use femscale_solvers::MethodOptions;
 
 /// Builds a solver around the preconditioner chosen for it (direct solvers ignore it), reading
@@ -18,11 +21,24 @@ pub type SolverBuilder = Arc<
 pub type PreconditionerBuilder =
     Arc<dyn Fn(&MethodOptions) -> Arc<dyn PreconditionerFactory> + Send + Sync>;
 
-/// Named solver and preconditioner builders.
+/// Builds an assembler integrating with a quadrature of the given degree.
+pub type AssemblerBuilder = Arc<dyn Fn(usize) -> Box<dyn Assembler> + Send + Sync>;
+
+/// Builds a cache level.
+pub type CacheBuilder = Arc<dyn Fn() -> Arc<dyn Cache> + Send + Sync>;
+
+/// Builds a scaler.
+pub type ScalerBuilder = Arc<dyn Fn() -> Box<dyn Scaler> + Send + Sync>;
+
+/// Named builders of every swappable component: solvers, preconditioners, assemblers, caches
+/// and scalers.
 #[derive(Clone, Default)]
 pub struct Registry {
     solvers: BTreeMap<String, SolverBuilder>,
     preconditioners: BTreeMap<String, PreconditionerBuilder>,
+    assemblers: BTreeMap<String, AssemblerBuilder>,
+    caches: BTreeMap<String, CacheBuilder>,
+    scalers: BTreeMap<String, ScalerBuilder>,
 }
 
 impl fmt::Debug for Registry {
@@ -30,6 +46,9 @@ impl fmt::Debug for Registry {
         f.debug_struct("Registry")
             .field("solvers", &self.solver_names())
             .field("preconditioners", &self.preconditioner_names())
+            .field("assemblers", &self.assemblers.keys().collect::<Vec<_>>())
+            .field("caches", &self.caches.keys().collect::<Vec<_>>())
+            .field("scalers", &self.scalers.keys().collect::<Vec<_>>())
             .finish()
     }
 }
@@ -49,7 +68,75 @@ impl Registry {
         for (name, build) in femscale_solvers::builtin_preconditioners() {
             r.register_preconditioner(name, Arc::new(build));
         }
+        r.register_assembler(
+            "serial",
+            Arc::new(|quadrature_degree| {
+                Box::new(femscale_assembly::SerialAssembler { quadrature_degree })
+            }),
+        );
+        r.register_assembler(
+            "parallel",
+            Arc::new(|quadrature_degree| {
+                Box::new(femscale_assembly::ParallelAssembler {
+                    quadrature_degree,
+                    ..Default::default()
+                })
+            }),
+        );
+        r.register_cache("none", Arc::new(|| Arc::new(NoCache::default())));
+        r.register_scaler("static", Arc::new(|| Box::new(StaticScaler::default())));
         r
+    }
+
+    /// Adds (or replaces) an assembler.
+    pub fn register_assembler(&mut self, name: &str, build: AssemblerBuilder) {
+        self.assemblers.insert(name.to_string(), build);
+    }
+
+    /// Adds (or replaces) a cache level.
+    pub fn register_cache(&mut self, name: &str, build: CacheBuilder) {
+        self.caches.insert(name.to_string(), build);
+    }
+
+    /// Adds (or replaces) a scaler.
+    pub fn register_scaler(&mut self, name: &str, build: ScalerBuilder) {
+        self.scalers.insert(name.to_string(), build);
+    }
+
+    /// The assembler called `name` (`serial`, `parallel`).
+    ///
+    /// # Errors
+    /// [`Error::UnknownName`] with field `assembly.kind`.
+    pub fn assembler(&self, name: &str, quadrature_degree: usize) -> Result<Box<dyn Assembler>> {
+        let build = self
+            .assemblers
+            .get(name)
+            .ok_or_else(|| unknown("assembly.kind", "assembler", name, &self.assemblers))?;
+        Ok(build(quadrature_degree))
+    }
+
+    /// The cache level called `name` (`none`; memory, disk and Redis levels register here).
+    ///
+    /// # Errors
+    /// [`Error::UnknownName`] with field `cache.levels`.
+    pub fn cache(&self, name: &str) -> Result<Arc<dyn Cache>> {
+        let build = self
+            .caches
+            .get(name)
+            .ok_or_else(|| unknown("cache.levels", "cache level", name, &self.caches))?;
+        Ok(build())
+    }
+
+    /// The scaler called `name` (`static`).
+    ///
+    /// # Errors
+    /// [`Error::UnknownName`] with field `scaling.scaler`.
+    pub fn scaler(&self, name: &str) -> Result<Box<dyn Scaler>> {
+        let build = self
+            .scalers
+            .get(name)
+            .ok_or_else(|| unknown("scaling.scaler", "scaler", name, &self.scalers))?;
+        Ok(build())
     }
 
     /// Adds (or replaces) a solver.
@@ -114,5 +201,37 @@ impl Registry {
             self.preconditioner(preconditioner, options)?,
             options,
         ))
+    }
+}
+
+fn unknown<T>(field: &str, what: &str, name: &str, known: &BTreeMap<String, T>) -> Error {
+    Error::UnknownName {
+        field: field.into(),
+        what: what.into(),
+        name: name.into(),
+        known: known.keys().cloned().collect(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_component_kind_is_looked_up_by_name() {
+        let r = Registry::with_builtins();
+        assert!(r.assembler("parallel", 2).unwrap().is_parallel());
+        assert!(!r.assembler("serial", 2).unwrap().is_parallel());
+        assert_eq!(r.cache("none").unwrap().name(), "none");
+        assert_eq!(r.scaler("static").unwrap().name(), "static");
+        match r.assembler("gpu", 2) {
+            Err(Error::UnknownName { field, known, .. }) => {
+                assert_eq!(field, "assembly.kind");
+                assert_eq!(known, ["parallel", "serial"]);
+            }
+            other => panic!("expected UnknownName, got {other:?}"),
+        }
+        assert!(r.cache("redis").is_err());
+        assert!(r.solver("cg", "amg", &MethodOptions::default()).is_ok());
     }
 }
