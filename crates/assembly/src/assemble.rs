@@ -271,6 +271,19 @@ fn assemble_block(
     Ok(())
 }
 
+/// The checks and set-up both assemblers start with: the system fits the mesh, the boundary
+/// parts exist, the coefficients are usable, the quadrature degree is supported.
+fn prologue<'f>(
+    mesh: &MeshView<'_>,
+    form: &'f EllipticForm,
+    system: &LinearSystem,
+    degree: usize,
+) -> Result<(Coefficients<'f>, Element)> {
+    check_system(mesh, system)?;
+    check_boundary_parts(mesh, form)?;
+    Ok((Coefficients::new(form)?, element_for(mesh, degree)?))
+}
+
 /// The element for `mesh` with a rule of `degree`, if the cell kind offers one.
 fn element_for(mesh: &MeshView<'_>, degree: usize) -> Result<Element> {
     let max = crate::quadrature::max_degree(mesh.cell_kind);
@@ -385,10 +398,7 @@ impl Assembler for SerialAssembler {
         form: &EllipticForm,
         system: &mut LinearSystem,
     ) -> Result<AssemblyStats> {
-        check_system(mesh, system)?;
-        check_boundary_parts(mesh, form)?;
-        let coefs = Coefficients::new(form)?;
-        let element = element_for(mesh, self.quadrature_degree)?;
+        let (coefs, element) = prologue(mesh, form, system, self.quadrature_degree)?;
         let pattern = system.matrix.pattern().clone();
         system.matrix.values_mut().fill(0.0);
         system.rhs.fill(0.0);
@@ -484,10 +494,7 @@ impl Assembler for ParallelAssembler {
         form: &EllipticForm,
         system: &mut LinearSystem,
     ) -> Result<AssemblyStats> {
-        check_system(mesh, system)?;
-        check_boundary_parts(mesh, form)?;
-        let coefs = Coefficients::new(form)?;
-        let element = element_for(mesh, self.quadrature_degree)?;
+        let (coefs, element) = prologue(mesh, form, system, self.quadrature_degree)?;
         let block_cells = self.block_cells.clamp(1, mesh.num_cells().max(1));
         let pattern = system.matrix.pattern().clone();
         let colours = colour_blocks(mesh, block_cells);
