@@ -1,0 +1,453 @@
+//! [`DiskCache`]: a directory of self-verifying, content-addressed entries shared by processes.
+//!
+//! Every entry is one file named after its rendered key (sanitised, extension `.fsc`) holding
+//!
+//! | bytes | field |
+//! |---|---|
+//! | 8 | magic `FEMSCACH` |
+//! | 4 | [`DISK_FORMAT_VERSION`], little-endian |
+//! | 4 | key text length `k`, little-endian |
+//! | 8 | payload length `n`, little-endian |
+//! | 32 | SHA-256 of key text followed by payload |
+//! | `k` | key text (`kind_digest`) |
+//! | `n` | payload |
+//!
+//! Files are written with [`write_atomically`] (temporary file, fsync, rename), so readers in
+//! any process see either no entry or a complete one. A file that fails verification (wrong
+//! magic or version, wrong length, checksum mismatch) is removed and reported as a miss.
+//!
+//! No index is kept: the size and recency of entries are read from the directory (file sizes
+//! and modification times; a hit sets the modification time to now), so several processes can
+//! share one directory. Files that disappear between listing and opening are skipped.
+
+use std::fs::{self, File};
+use std::io::{self, Read, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, SystemTime};
+
+use femscale_core::cache::{Cache, CacheKey, CacheStats};
+use femscale_core::error::{Error, Result};
+use femscale_core::io::write_atomically;
+
+use crate::glob::glob_match;
+use crate::key::{sha256, to_hex};
+
+/// Version of the on-disk entry layout.
+pub const DISK_FORMAT_VERSION: u32 = 1;
+
+/// Magic bytes opening every entry.
+pub const MAGIC: &[u8; 8] = b"FEMSCACH";
+
+/// Length of the fixed part of the header.
+const FIXED_HEADER: usize = 8 + 4 + 4 + 8 + 32;
+
+/// Extension of entry files.
+const EXT: &str = ".fsc";
+
+/// Temporary files older than this found at [`DiskCache::open`] are leftovers of crashed
+/// writers and are removed.
+const STALE_TEMP_AGE: Duration = Duration::from_secs(3600);
+
+/// Longest sanitised key kept verbatim in a file name; longer ones are shortened with a hash.
+const MAX_NAME: usize = 160;
+
+/// A [`Cache`] level storing entries as files in one directory, bounded by total file bytes
+/// with least-recently-used eviction.
+///
+/// ```
+/// use femscale_cache::DiskCache;
+/// use femscale_core::cache::{Cache, CacheKey};
+/// let dir = std::env::temp_dir().join(format!("femscale-disk-doc-{}", std::process::id()));
+/// let cache = DiskCache::open(&dir, 1 << 20).unwrap();
+/// let key = CacheKey::new("system", "0123abcd");
+/// cache.put(&key, b"payload").unwrap();
+/// // Another instance (or process) on the same directory sees the entry.
+/// let other = DiskCache::open(&dir, 1 << 20).unwrap();
+/// assert_eq!(other.get(&key).unwrap().as_deref(), Some(&b"payload"[..]));
+/// # std::fs::remove_dir_all(&dir).unwrap();
+/// ```
+#[derive(Debug)]
+pub struct DiskCache {
+    dir: PathBuf,
+    max_bytes: u64,
+    hits: AtomicU64,
+    misses: AtomicU64,
+    writes: AtomicU64,
+    evictions: AtomicU64,
+}
+
+/// One entry file found in the directory.
+struct Listed {
+    path: PathBuf,
+    bytes: u64,
+    modified: SystemTime,
+}
+
+/// Outcome of verifying an entry file.
+enum Verified<'a> {
+    /// Intact and for the key asked for.
+    Payload(&'a [u8]),
+    /// Intact but for another key (a shortened file name collided).
+    OtherKey,
+    /// Damaged: the reason.
+    Corrupt(&'static str),
+}
+
+fn io_error(path: &Path, source: io::Error) -> Error {
+    Error::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+impl DiskCache {
+    /// Opens (creating it if needed) the cache directory `dir`, bounded by `max_bytes` of
+    /// entry files (headers included). Checks that the directory is writable and removes
+    /// temporary files left by crashed writers.
+    ///
+    /// # Errors
+    /// [`Error::Io`] with the offending path when the directory cannot be created, listed or
+    /// written.
+    pub fn open(dir: impl AsRef<Path>, max_bytes: u64) -> Result<Self> {
+        let dir = dir.as_ref().to_path_buf();
+        fs::create_dir_all(&dir).map_err(|e| io_error(&dir, e))?;
+        let probe = dir.join(format!(".probe-{}{EXT}", std::process::id()));
+        write_atomically(&probe, |w| w.write_all(b"probe"))?;
+        fs::remove_file(&probe).map_err(|e| io_error(&probe, e))?;
+        let cache = Self {
+            dir,
+            max_bytes,
+            hits: AtomicU64::new(0),
+            misses: AtomicU64::new(0),
+            writes: AtomicU64::new(0),
+            evictions: AtomicU64::new(0),
+        };
+        cache.remove_stale_temps()?;
+        Ok(cache)
+    }
+
+    /// The cache directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The bound on the total size of entry files.
+    pub fn max_bytes(&self) -> u64 {
+        self.max_bytes
+    }
+
+    /// The file that holds (or would hold) the entry for `key`.
+    pub fn entry_path(&self, key: &CacheKey) -> PathBuf {
+        self.dir.join(file_name(&key.to_string()))
+    }
+
+    /// Total size in bytes of the entry files currently in the directory.
+    ///
+    /// # Errors
+    /// [`Error::Io`] when the directory cannot be listed.
+    pub fn disk_bytes(&self) -> Result<u64> {
+        Ok(self.list()?.iter().map(|e| e.bytes).sum())
+    }
+
+    /// Every entry file in the directory (skipping temporary files and files that vanish).
+    fn list(&self) -> Result<Vec<Listed>> {
+        let rd = fs::read_dir(&self.dir).map_err(|e| io_error(&self.dir, e))?;
+        let mut out = Vec::new();
+        for entry in rd {
+            let entry = entry.map_err(|e| io_error(&self.dir, e))?;
+            let name = entry.file_name();
+            let Some(name) = name.to_str() else { continue };
+            if name.starts_with('.') || !name.ends_with(EXT) {
+                continue;
+            }
+            let meta = match entry.metadata() {
+                Ok(m) if m.is_file() => m,
+                Ok(_) => continue,
+                Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+                Err(e) => return Err(io_error(&entry.path(), e)),
+            };
+            out.push(Listed {
+                path: entry.path(),
+                bytes: meta.len(),
+                modified: meta.modified().unwrap_or(SystemTime::UNIX_EPOCH),
+            });
+        }
+        Ok(out)
+    }
+
+    /// Removes temporary files of crashed writers (older than [`STALE_TEMP_AGE`]).
+    fn remove_stale_temps(&self) -> Result<()> {
+        let rd = fs::read_dir(&self.dir).map_err(|e| io_error(&self.dir, e))?;
+        let now = SystemTime::now();
+        for entry in rd.flatten() {
+            let name = entry.file_name();
+            let Some(name) = name.to_str() else { continue };
+            if !(name.starts_with('.') && name.contains(&format!("{EXT}.tmp-"))) {
+                continue;
+            }
+            let old = entry
+                .metadata()
+                .and_then(|m| m.modified())
+                .is_ok_and(|t| now.duration_since(t).unwrap_or_default() > STALE_TEMP_AGE);
+            if old {
+                let _ = fs::remove_file(entry.path());
+            }
+        }
+        Ok(())
+    }
+
+    /// Removes `path` if it exists; returns whether this call removed it.
+    fn remove_path(path: &Path) -> Result<bool> {
+        match fs::remove_file(path) {
+            Ok(()) => Ok(true),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),
+            Err(e) => Err(io_error(path, e)),
+        }
+    }
+
+    /// Evicts least recently used entries (oldest modification time first) until the entry
+    /// files fit in the bound; `keep` (the entry just written) is never evicted.
+    fn enforce_cap(&self, keep: &Path) -> Result<()> {
+        let mut entries = self.list()?;
+        let mut total: u64 = entries.iter().map(|e| e.bytes).sum();
+        if total <= self.max_bytes {
+            return Ok(());
+        }
+        entries.sort_by(|a, b| {
+            a.modified
+                .cmp(&b.modified)
+                .then_with(|| a.path.cmp(&b.path))
+        });
+        for e in entries {
+            if total <= self.max_bytes {
+                break;
+            }
+            if e.path == keep {
+                continue;
+            }
+            if Self::remove_path(&e.path)? {
+                self.evictions.fetch_add(1, Ordering::Relaxed);
+                tracing::debug!(path = %e.path.display(), "disk cache: evicted entry");
+            }
+            // Gone either way (removed here or by another process).
+            total = total.saturating_sub(e.bytes);
+        }
+        Ok(())
+    }
+
+    /// Reads the key text from the header of the entry file `path`; `None` if the file
+    /// vanished or its header is not valid.
+    fn read_key_text(path: &Path) -> Result<Option<String>> {
+        let mut file = match File::open(path) {
+            Ok(f) => f,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(io_error(path, e)),
+        };
+        let mut fixed = [0u8; FIXED_HEADER];
+        if file.read_exact(&mut fixed).is_err() || &fixed[..8] != MAGIC {
+            return Ok(None);
+        }
+        let key_len = u32::from_le_bytes(fixed[12..16].try_into().expect("4 bytes")) as usize;
+        if key_len > 1 << 16 {
+            return Ok(None);
+        }
+        let mut key = vec![0u8; key_len];
+        if file.read_exact(&mut key).is_err() {
+            return Ok(None);
+        }
+        Ok(String::from_utf8(key).ok())
+    }
+}
+
+/// Serialises the header for `key_text` and `payload`.
+fn encode_header(key_text: &str, payload: &[u8]) -> Vec<u8> {
+    let mut h = Vec::with_capacity(FIXED_HEADER + key_text.len());
+    h.extend_from_slice(MAGIC);
+    h.extend_from_slice(&DISK_FORMAT_VERSION.to_le_bytes());
+    h.extend_from_slice(&(key_text.len() as u32).to_le_bytes());
+    h.extend_from_slice(&(payload.len() as u64).to_le_bytes());
+    h.extend_from_slice(&sha256(&[key_text.as_bytes(), payload]));
+    h.extend_from_slice(key_text.as_bytes());
+    h
+}
+
+/// Verifies the entry file contents `bytes` against `key_text`.
+fn verify<'a>(bytes: &'a [u8], key_text: &str) -> Verified<'a> {
+    if bytes.len() < FIXED_HEADER {
+        return Verified::Corrupt("shorter than the header");
+    }
+    if &bytes[..8] != MAGIC {
+        return Verified::Corrupt("wrong magic");
+    }
+    let word = |r: std::ops::Range<usize>| -> u64 {
+        let mut b = [0u8; 8];
+        b[..r.len()].copy_from_slice(&bytes[r]);
+        u64::from_le_bytes(b)
+    };
+    if word(8..12) != u64::from(DISK_FORMAT_VERSION) {
+        return Verified::Corrupt("unknown format version");
+    }
+    let key_len = word(12..16);
+    let payload_len = word(16..24);
+    let body = (bytes.len() - FIXED_HEADER) as u64;
+    if key_len.checked_add(payload_len) != Some(body) {
+        return Verified::Corrupt("length mismatch (truncated or extended)");
+    }
+    let stored_key = &bytes[FIXED_HEADER..FIXED_HEADER + key_len as usize];
+    let payload = &bytes[FIXED_HEADER + key_len as usize..];
+    if sha256(&[stored_key, payload])[..] != bytes[24..56] {
+        return Verified::Corrupt("checksum mismatch");
+    }
+    if stored_key != key_text.as_bytes() {
+        return Verified::OtherKey;
+    }
+    Verified::Payload(payload)
+}
+
+/// The file name for the rendered key `key_text`: bytes outside `[A-Za-z0-9_-]` are
+/// percent-encoded (so distinct keys get distinct names and no name starts with `.`); names
+/// longer than [`MAX_NAME`] keep a prefix plus a hash of the whole key.
+fn file_name(key_text: &str) -> String {
+    let mut s = String::with_capacity(key_text.len() + EXT.len());
+    for b in key_text.bytes() {
+        if b.is_ascii_alphanumeric() || b == b'_' || b == b'-' {
+            s.push(b as char);
+        } else {
+            s.push('%');
+            s.push_str(&to_hex(&[b]));
+        }
+    }
+    if s.len() > MAX_NAME {
+        s.truncate(MAX_NAME - 65);
+        s.push('~');
+        s.push_str(&to_hex(&sha256(&[key_text.as_bytes()])));
+    }
+    s.push_str(EXT);
+    s
+}
+
+impl Cache for DiskCache {
+    fn name(&self) -> &str {
+        "disk"
+    }
+
+    fn get(&self, key: &CacheKey) -> Result<Option<Vec<u8>>> {
+        let key_text = key.to_string();
+        let path = self.dir.join(file_name(&key_text));
+        let bytes = match fs::read(&path) {
+            Ok(b) => b,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                self.misses.fetch_add(1, Ordering::Relaxed);
+                return Ok(None);
+            }
+            Err(e) => return Err(io_error(&path, e)),
+        };
+        match verify(&bytes, &key_text) {
+            Verified::Payload(payload) => {
+                // Mark as recently used; best effort (the file may have been evicted since).
+                if let Ok(f) = File::options().write(true).open(&path) {
+                    let _ = f.set_modified(SystemTime::now());
+                }
+                self.hits.fetch_add(1, Ordering::Relaxed);
+                Ok(Some(payload.to_vec()))
+            }
+            Verified::OtherKey => {
+                self.misses.fetch_add(1, Ordering::Relaxed);
+                Ok(None)
+            }
+            Verified::Corrupt(reason) => {
+                tracing::warn!(path = %path.display(), reason, "disk cache: removing corrupt entry");
+                if Self::remove_path(&path)? {
+                    self.evictions.fetch_add(1, Ordering::Relaxed);
+                }
+                self.misses.fetch_add(1, Ordering::Relaxed);
+                Ok(None)
+            }
+        }
+    }
+
+    fn put(&self, key: &CacheKey, value: &[u8]) -> Result<()> {
+        let key_text = key.to_string();
+        let path = self.dir.join(file_name(&key_text));
+        let header = encode_header(&key_text, value);
+        let total = (header.len() + value.len()) as u64;
+        if total > self.max_bytes {
+            // Too large to store; drop any previous entry so a stale value is not served.
+            Self::remove_path(&path)?;
+            return Ok(());
+        }
+        write_atomically(&path, |w| {
+            w.write_all(&header)?;
+            w.write_all(value)
+        })?;
+        self.writes.fetch_add(1, Ordering::Relaxed);
+        self.enforce_cap(&path)
+    }
+
+    fn remove(&self, key: &CacheKey) -> Result<bool> {
+        Self::remove_path(&self.entry_path(key))
+    }
+
+    fn invalidate(&self, pattern: &str) -> Result<usize> {
+        let mut removed = 0;
+        for e in self.list()? {
+            let Some(key_text) = Self::read_key_text(&e.path)? else {
+                continue;
+            };
+            if glob_match(pattern, &key_text) && Self::remove_path(&e.path)? {
+                removed += 1;
+            }
+        }
+        Ok(removed)
+    }
+
+    fn stats(&self) -> CacheStats {
+        let mut s = CacheStats::default();
+        s.level = "disk".into();
+        s.hits = self.hits.load(Ordering::Relaxed);
+        s.misses = self.misses.load(Ordering::Relaxed);
+        s.writes = self.writes.load(Ordering::Relaxed);
+        s.evictions = self.evictions.load(Ordering::Relaxed);
+        s.bytes = self.disk_bytes().unwrap_or(0);
+        s
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn file_names_are_injective_and_safe() {
+        assert_eq!(file_name("system_ab01"), "system_ab01.fsc");
+        assert_eq!(file_name("a/b_c"), "a%2fb_c.fsc");
+        assert_ne!(file_name("a.b_c"), file_name("a%2eb_c"));
+        assert!(!file_name(".hidden_x").starts_with('.'));
+        let long = "k".repeat(400);
+        let name = file_name(&format!("{long}_1"));
+        assert!(name.len() <= MAX_NAME + EXT.len());
+        assert_ne!(name, file_name(&format!("{long}_2")));
+    }
+
+    #[test]
+    fn header_round_trip_and_detection() {
+        let mut bytes = encode_header("k_1", b"abc");
+        bytes.extend_from_slice(b"abc");
+        assert!(matches!(verify(&bytes, "k_1"), Verified::Payload(b"abc")));
+        assert!(matches!(verify(&bytes, "k_2"), Verified::OtherKey));
+        let mut bad = bytes.clone();
+        *bad.last_mut().unwrap() ^= 1;
+        assert!(matches!(verify(&bad, "k_1"), Verified::Corrupt(_)));
+        assert!(matches!(
+            verify(&bytes[..bytes.len() - 1], "k_1"),
+            Verified::Corrupt(_)
+        ));
+        let mut wrong_version = bytes.clone();
+        wrong_version[8] = 99;
+        assert!(matches!(
+            verify(&wrong_version, "k_1"),
+            Verified::Corrupt(_)
+        ));
+    }
+}

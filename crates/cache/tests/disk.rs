@@ -1,0 +1,279 @@
+//! DiskCache: round trips across instances, corruption, eviction, invalidation, concurrency.
+
+use std::fs;
+use std::path::Path;
+use std::sync::Arc;
+use std::thread;
+use std::time::Duration;
+
+use femscale_cache::{Cache, CacheKey, DiskCache};
+use femscale_core::error::Error;
+
+fn k(n: u32) -> CacheKey {
+    CacheKey::new("system", format!("{n:08x}"))
+}
+
+fn files(dir: &Path) -> Vec<String> {
+    let mut v: Vec<String> = fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn round_trip_across_instances() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = DiskCache::open(dir.path(), 1 << 20).unwrap();
+    let b = DiskCache::open(dir.path(), 1 << 20).unwrap();
+    assert_eq!(a.get(&k(1)).unwrap(), None);
+    a.put(&k(1), b"hello").unwrap();
+    assert_eq!(b.get(&k(1)).unwrap(), Some(b"hello".to_vec()));
+    b.put(&k(1), b"replaced").unwrap();
+    assert_eq!(a.get(&k(1)).unwrap(), Some(b"replaced".to_vec()));
+    a.put(&k(2), b"").unwrap();
+    assert_eq!(b.get(&k(2)).unwrap(), Some(Vec::new()));
+    assert_eq!(
+        files(dir.path()),
+        vec!["system_00000001.fsc", "system_00000002.fsc"]
+    );
+    let sa = a.stats();
+    assert_eq!((sa.hits, sa.misses, sa.writes), (1, 1, 2));
+    assert_eq!(sa.level, "disk");
+    assert_eq!(sa.bytes, b.disk_bytes().unwrap());
+    assert!(sa.bytes > 13);
+    assert!(b.remove(&k(1)).unwrap());
+    assert!(!a.remove(&k(1)).unwrap());
+    assert_eq!(a.get(&k(1)).unwrap(), None);
+    // Keys with unusual characters round-trip.
+    let odd = CacheKey::new("a/b c", "../x.y");
+    a.put(&odd, b"odd").unwrap();
+    assert_eq!(b.get(&odd).unwrap(), Some(b"odd".to_vec()));
+    assert!(
+        fs::read_dir(dir.path())
+            .unwrap()
+            .all(|e| e.unwrap().path().parent() == Some(dir.path()))
+    );
+}
+
+fn assert_corrupt_is_removed(damage: impl Fn(&mut Vec<u8>)) {
+    let dir = tempfile::tempdir().unwrap();
+    let c = DiskCache::open(dir.path(), 1 << 20).unwrap();
+    c.put(&k(1), &[7u8; 100]).unwrap();
+    let path = c.entry_path(&k(1));
+    let mut bytes = fs::read(&path).unwrap();
+    damage(&mut bytes);
+    fs::write(&path, &bytes).unwrap();
+    assert_eq!(c.get(&k(1)).unwrap(), None);
+    assert!(!path.exists(), "corrupt entry must be removed");
+    let s = c.stats();
+    assert_eq!((s.hits, s.misses, s.evictions, s.bytes), (0, 1, 1, 0));
+    // A fresh put works again.
+    c.put(&k(1), b"ok").unwrap();
+    assert_eq!(c.get(&k(1)).unwrap(), Some(b"ok".to_vec()));
+}
+
+#[test]
+fn flipped_payload_byte_is_a_miss_and_removed() {
+    assert_corrupt_is_removed(|b| {
+        let n = b.len();
+        b[n - 10] ^= 0x01;
+    });
+}
+
+#[test]
+fn flipped_key_byte_is_a_miss_and_removed() {
+    // The checksum covers the key text too.
+    assert_corrupt_is_removed(|b| b[56] ^= 0x20);
+}
+
+#[test]
+fn truncated_entry_is_a_miss_and_removed() {
+    assert_corrupt_is_removed(|b| b.truncate(b.len() - 1));
+    assert_corrupt_is_removed(|b| b.truncate(20));
+    assert_corrupt_is_removed(|b| b.clear());
+    assert_corrupt_is_removed(|b| b.push(0));
+}
+
+#[test]
+fn wrong_magic_or_version_is_a_miss() {
+    assert_corrupt_is_removed(|b| b[0] = b'X');
+    assert_corrupt_is_removed(|b| b[8] = 2);
+    assert_corrupt_is_removed(|b| b[16] ^= 1); // payload length
+}
+
+#[test]
+fn lru_eviction_under_byte_cap() {
+    let dir = tempfile::tempdir().unwrap();
+    // Entry size: 56 header + 15 key text + 100 payload = 171 bytes; room for 3.
+    let c = DiskCache::open(dir.path(), 3 * 171 + 10).unwrap();
+    for n in 1..=3 {
+        c.put(&k(n), &[n as u8; 100]).unwrap();
+        thread::sleep(Duration::from_millis(15));
+    }
+    assert_eq!(c.disk_bytes().unwrap(), 3 * 171);
+    // Reading 1 makes 2 the least recently used.
+    assert!(c.get(&k(1)).unwrap().is_some());
+    thread::sleep(Duration::from_millis(15));
+    c.put(&k(4), &[4; 100]).unwrap();
+    assert!(!c.entry_path(&k(2)).exists());
+    assert!(c.entry_path(&k(1)).exists());
+    assert!(c.entry_path(&k(3)).exists());
+    assert!(c.entry_path(&k(4)).exists());
+    assert_eq!(c.stats().evictions, 1);
+    assert!(c.disk_bytes().unwrap() <= c.max_bytes());
+    // An entry larger than the cap is not stored.
+    c.put(&k(5), &[5; 1000]).unwrap();
+    assert_eq!(c.get(&k(5)).unwrap(), None);
+    assert!(c.entry_path(&k(3)).exists());
+    // A big entry (371 bytes) evicts all three old ones (513 bytes), oldest first.
+    c.put(&k(6), &[6; 300]).unwrap();
+    assert_eq!(files(dir.path()), vec!["system_00000006.fsc"]);
+    assert_eq!(c.disk_bytes().unwrap(), 371);
+    assert_eq!(c.stats().evictions, 4);
+}
+
+#[test]
+fn invalidate_by_glob() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = DiskCache::open(dir.path(), 1 << 20).unwrap();
+    for n in 0..5 {
+        a.put(&k(n), b"s").unwrap();
+        a.put(&CacheKey::new("solution", format!("{n:08x}")), b"u")
+            .unwrap();
+    }
+    let b = DiskCache::open(dir.path(), 1 << 20).unwrap();
+    assert_eq!(b.invalidate("system_*").unwrap(), 5);
+    assert_eq!(a.get(&k(0)).unwrap(), None);
+    assert_eq!(b.invalidate("solution_0000000?").unwrap(), 5);
+    assert_eq!(a.invalidate("*").unwrap(), 0);
+    assert!(files(dir.path()).is_empty());
+}
+
+#[test]
+fn no_temp_files_after_many_puts() {
+    let dir = tempfile::tempdir().unwrap();
+    let c = DiskCache::open(dir.path(), 4000).unwrap();
+    for n in 0..200 {
+        c.put(&k(n % 50), &vec![n as u8; (n % 37) as usize])
+            .unwrap();
+    }
+    for name in files(dir.path()) {
+        assert!(
+            name.ends_with(".fsc") && !name.starts_with('.'),
+            "stray file {name}"
+        );
+    }
+    assert!(c.disk_bytes().unwrap() <= 4000);
+}
+
+#[test]
+fn stale_temp_files_are_cleaned_but_fresh_ones_kept() {
+    let dir = tempfile::tempdir().unwrap();
+    let stale = dir.path().join(".system_1.fsc.tmp-1-0");
+    let fresh = dir.path().join(".system_2.fsc.tmp-1-1");
+    fs::write(&stale, b"x").unwrap();
+    fs::write(&fresh, b"x").unwrap();
+    let old = std::time::SystemTime::now() - Duration::from_secs(7200);
+    fs::File::options()
+        .write(true)
+        .open(&stale)
+        .unwrap()
+        .set_modified(old)
+        .unwrap();
+    let c = DiskCache::open(dir.path(), 1000).unwrap();
+    assert!(!stale.exists());
+    assert!(fresh.exists()); // may belong to a live writer
+    assert_eq!(c.disk_bytes().unwrap(), 0); // temp files are not entries
+}
+
+#[test]
+fn unwritable_dir_is_an_io_error_with_path() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("plain-file");
+    fs::write(&file, b"x").unwrap();
+    let bad = file.join("cache");
+    match DiskCache::open(&bad, 1000) {
+        Err(Error::Io { path, .. }) => assert!(path.starts_with(&file), "{path:?}"),
+        other => panic!("expected Error::Io, got {other:?}"),
+    }
+    // A directory that vanishes after opening makes put fail with the path.
+    let gone = dir.path().join("gone");
+    let c = DiskCache::open(&gone, 1000).unwrap();
+    fs::remove_dir_all(&gone).unwrap();
+    match c.put(&k(1), b"v") {
+        Err(Error::Io { path, .. }) => assert!(path.starts_with(&gone)),
+        other => panic!("expected Error::Io, got {other:?}"),
+    }
+}
+
+#[test]
+fn concurrent_puts_and_gets_on_two_instances() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = Arc::new(DiskCache::open(dir.path(), 1 << 20).unwrap());
+    let b = Arc::new(DiskCache::open(dir.path(), 1 << 20).unwrap());
+    let handles: Vec<_> = (0..4u32)
+        .map(|t| {
+            let c = if t % 2 == 0 {
+                Arc::clone(&a)
+            } else {
+                Arc::clone(&b)
+            };
+            thread::spawn(move || {
+                for i in 0..50u32 {
+                    // Shared keys: every writer writes the same value for a key, so any
+                    // complete read is correct; torn reads would fail verification.
+                    let key = k(i % 10);
+                    let value = vec![(i % 10) as u8; 64 + (i % 10) as usize];
+                    c.put(&key, &value).unwrap();
+                    if let Some(v) = c.get(&k((i + t) % 10)).unwrap() {
+                        let m = (i + t) % 10;
+                        assert_eq!(v, vec![m as u8; 64 + m as usize]);
+                    }
+                }
+            })
+        })
+        .collect();
+    for h in handles {
+        h.join().unwrap();
+    }
+    for n in 0..10 {
+        assert_eq!(a.get(&k(n)).unwrap(), Some(vec![n as u8; 64 + n as usize]));
+    }
+    assert_eq!(a.stats().evictions + b.stats().evictions, 0);
+    assert_eq!(files(dir.path()).len(), 10);
+}
+
+#[test]
+fn concurrent_eviction_tolerates_vanishing_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = Arc::new(DiskCache::open(dir.path(), 2000).unwrap());
+    let b = Arc::new(DiskCache::open(dir.path(), 2000).unwrap());
+    let handles: Vec<_> = (0..4u32)
+        .map(|t| {
+            let c = if t % 2 == 0 {
+                Arc::clone(&a)
+            } else {
+                Arc::clone(&b)
+            };
+            thread::spawn(move || {
+                for i in 0..60u32 {
+                    c.put(&k(t * 1000 + i), &[t as u8; 200]).unwrap();
+                    let _ = c.get(&k(((t + 1) % 4) * 1000 + i)).unwrap();
+                    let _ = c.stats();
+                }
+            })
+        })
+        .collect();
+    for h in handles {
+        h.join().unwrap();
+    }
+    assert!(a.disk_bytes().unwrap() <= 2000);
+    for name in files(dir.path()) {
+        assert!(
+            name.ends_with(".fsc") && !name.starts_with('.'),
+            "stray file {name}"
+        );
+    }
+}
