@@ -289,3 +289,120 @@ fn bicgstab_restarts_instead_of_breaking_down_near_convergence() {
     .unwrap();
     assert!(s.metrics.linear_solve.converged && s.metrics.final_residual <= 1e-10);
 }
+
+fn caching_solver() -> FemSolver {
+    solver_with(|c| {
+        c.scaling.enable_caching = Some(true);
+        c.solver.kind = "direct".into();
+    })
+}
+
+#[test]
+fn a_repeated_solve_is_served_from_the_cache() {
+    let solver = caching_solver();
+    let first = solver.solve_2d_laplace(&mms(60)).unwrap();
+    let second = solver.solve_2d_laplace(&mms(60)).unwrap();
+    assert!(
+        !first
+            .metrics
+            .features_used
+            .iter()
+            .any(|f| f.ends_with("cache_hit"))
+    );
+    assert!(
+        second
+            .metrics
+            .features_used
+            .contains(&"solution_cache_hit".to_string())
+    );
+    assert_eq!(first.values, second.values);
+    assert_eq!(first.metrics.l2_error, second.metrics.l2_error);
+    assert!(solver.cache_stats().hits >= 1);
+    // Caching off: no reuse.
+    let off = solver_with(|c| c.scaling.enable_caching = Some(false));
+    off.solve_2d_laplace(&mms(20)).unwrap();
+    let again = off.solve_2d_laplace(&mms(20)).unwrap();
+    assert!(
+        !again
+            .metrics
+            .features_used
+            .iter()
+            .any(|f| f.ends_with("cache_hit"))
+    );
+}
+
+#[test]
+fn a_new_source_reuses_the_factorization_and_a_new_coefficient_does_not() {
+    let solver = caching_solver();
+    let base = Laplace2d {
+        nx: 40,
+        ny: 40,
+        source: Some(Source::expr("1")),
+        ..Default::default()
+    };
+    solver.solve_2d_laplace(&base).unwrap();
+
+    // Another source: same operator, new solution; equal to a solve without any cache.
+    let other = Laplace2d {
+        source: Some(Source::expr("x*y")),
+        top_bc: 1.0,
+        ..base.clone()
+    };
+    let reused = solver.solve_2d_laplace(&other).unwrap();
+    assert!(
+        reused
+            .metrics
+            .features_used
+            .contains(&"operator_cache_hit".to_string())
+    );
+    assert!(
+        !reused
+            .metrics
+            .features_used
+            .contains(&"solution_cache_hit".to_string())
+    );
+    let fresh = FemSolver::new().solve_2d_laplace(&other).unwrap();
+    let diff = reused
+        .values
+        .iter()
+        .zip(&fresh.values)
+        .fold(0.0f64, |m, (a, b)| m.max((a - b).abs()));
+    assert!(diff < 1e-12, "{diff}");
+
+    // A changed coefficient value changes the operator key: nothing is reused.
+    let stiffer = Laplace2d {
+        diffusion: 2.0.into(),
+        ..base.clone()
+    };
+    let s = solver.solve_2d_laplace(&stiffer).unwrap();
+    assert!(
+        !s.metrics
+            .features_used
+            .iter()
+            .any(|f| f.ends_with("cache_hit")),
+        "{:?}",
+        s.metrics.features_used
+    );
+    let base_again = solver.solve_2d_laplace(&base).unwrap();
+    let scaled = base_again
+        .values
+        .iter()
+        .zip(&s.values)
+        .fold(0.0f64, |m, (a, b)| m.max((a / 2.0 - b).abs()));
+    assert!(scaled < 1e-12, "k = 2 halves the solution: {scaled}");
+
+    // Rust closures cannot be hashed: never cached.
+    let closure = Laplace2d {
+        source: Some(Source::func("f", |p| p[0])),
+        ..base.clone()
+    };
+    solver.solve_2d_laplace(&closure).unwrap();
+    let again = solver.solve_2d_laplace(&closure).unwrap();
+    assert!(
+        !again
+            .metrics
+            .features_used
+            .iter()
+            .any(|f| f.ends_with("cache_hit"))
+    );
+}

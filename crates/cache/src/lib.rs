@@ -39,6 +39,7 @@ pub mod disk;
 pub mod glob;
 pub mod key;
 pub mod memory;
+mod redis_cache;
 pub mod tiered;
 
 pub use disk::{DISK_FORMAT_VERSION, DiskCache};
@@ -46,4 +47,5 @@ pub use femscale_core::cache::{Cache, CacheKey, CacheStats};
 pub use glob::glob_match;
 pub use key::{FORMAT_VERSION, KeyBuilder};
 pub use memory::{MemoryCache, ObjectStore};
+pub use redis_cache::{RedisCache, RedisOptions};
 pub use tiered::{TieredCache, WritePolicy};

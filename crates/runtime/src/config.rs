@@ -30,6 +30,8 @@ pub struct Config {
     pub assembly: AssemblyConfig,
     /// Threads and resources.
     pub scaling: ScalingConfig,
+    /// Reuse of solutions and prepared solvers.
+    pub cache: crate::caching::CacheConfig,
 }
 
 /// A number or an expression string in a config file.

@@ -10,6 +10,7 @@
 //!   [`Solution`] with its [`femscale_core::Metrics`].
 #![warn(rustdoc::broken_intra_doc_links)]
 
+mod caching;
 pub mod config;
 pub mod experiment;
 mod pipeline;
@@ -18,6 +19,7 @@ pub mod problem;
 mod registry;
 mod scaling;
 
+pub use caching::CacheConfig;
 pub use config::{
     AssemblyConfig, BoundaryConditionKind, BoundaryConfig, Config, ConfigSources, ENV_PREFIX,
     FieldValue, MeshConfig, MeshKind, ProblemConfig, Provenance, ScalingConfig, SolverConfig,

@@ -13,6 +13,7 @@ use femscale_core::{
 use femscale_mesh::Mesh;
 use tracing::{info, instrument};
 
+use crate::caching::{SharedPrepared, SolveCache, problem_keys};
 use crate::config::Config;
 use crate::problem::{FieldSpec, Laplace1d, Laplace2d, Problem};
 use crate::registry::Registry;
@@ -66,6 +67,7 @@ pub struct FemSolver {
     config: Config,
     registry: Arc<Registry>,
     pools: Mutex<HashMap<usize, Arc<rayon::ThreadPool>>>,
+    cache: SolveCache,
 }
 
 impl Default for FemSolver {
@@ -110,10 +112,12 @@ impl FemSolver {
                 ),
             ));
         }
+        let cache = SolveCache::new(&config.cache);
         Ok(Self {
             config,
             registry: Arc::new(registry),
             pools: Mutex::new(HashMap::new()),
+            cache,
         })
     }
 
@@ -127,6 +131,11 @@ impl FemSolver {
     /// The configuration in force.
     pub fn config(&self) -> &Config {
         &self.config
+    }
+
+    /// Counters of the in-process cache of solutions and prepared solvers.
+    pub fn cache_stats(&self) -> femscale_core::CacheStats {
+        self.cache.stats()
     }
 
     /// The scaling toggles this solver would use for a problem of `dofs` unknowns on this
@@ -258,6 +267,31 @@ impl FemSolver {
         let mut metrics = Metrics::default();
 
         check_memory(problem)?;
+        let started = Instant::now();
+        let cores = SystemLoad::detect().cores;
+        let estimated_dofs = problem
+            .mesh
+            .estimated_nodes()
+            .unwrap_or(f64::MAX)
+            .min(usize::MAX as f64) as usize;
+        let keys = if self.config.scaling.toggles(estimated_dofs, cores).caching {
+            problem_keys(problem, &self.config, requested)
+        } else {
+            None
+        };
+        if let Some(keys) = &keys
+            && let Some(hit) = self.cache.solution(&keys.solution)
+        {
+            let mut solution = (*hit).clone();
+            solution.metrics.phases = Default::default();
+            solution.metrics.total_solve_time = started.elapsed().as_secs_f64();
+            solution
+                .metrics
+                .features_used
+                .push("solution_cache_hit".into());
+            info!(dofs = solution.metrics.dofs, "solution served from cache");
+            return Ok(solution);
+        }
         let t = Instant::now();
         let mesh = in_phase_span("mesh", || problem.mesh.build())
             .map_err(|e| in_section(e, "problem."))?;
@@ -326,15 +360,33 @@ impl FemSolver {
 
             let t = Instant::now();
             let LinearSystem { matrix, rhs } = system;
-            let mut prepared = solver
-                .prepare(Arc::new(matrix), &options)
-                .map_err(solve_error)?;
+            let cached = keys.as_ref().and_then(|k| self.cache.prepared(&k.operator));
+            let prepared: Arc<SharedPrepared> = match cached {
+                Some(p) => {
+                    metrics.features_used.push("operator_cache_hit".into());
+                    p
+                }
+                None => {
+                    let p = solver
+                        .prepare(Arc::new(matrix), &options)
+                        .map_err(solve_error)?;
+                    let bytes = p.memory_bytes() + p.matrix().memory_bytes();
+                    let p = Arc::new(std::sync::Mutex::new(p));
+                    if let Some(k) = &keys {
+                        self.cache
+                            .store_prepared(k.operator.clone(), p.clone(), bytes);
+                    }
+                    p
+                }
+            };
             metrics.phases.setup = t.elapsed().as_secs_f64();
 
             let t = Instant::now();
             let mut x = vec![0.0; rhs.len()];
             dirichlet.impose_on(&mut x);
             let report = prepared
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
                 .solve(&rhs, &mut x, &mut NoMonitor)
                 .map_err(solve_error)?;
             metrics.phases.solve = t.elapsed().as_secs_f64();
@@ -375,11 +427,15 @@ impl FemSolver {
         }
         metrics.linear_solve = report;
         info!(dofs = metrics.dofs, solver = %metrics.solver, iterations = metrics.iterations, seconds = metrics.total_solve_time, "solved");
-        Ok(Solution {
+        let solution = Solution {
             mesh,
             values,
             metrics,
-        })
+        };
+        if let Some(keys) = keys {
+            self.cache.store_solution(keys.solution, solution.clone());
+        }
+        Ok(solution)
     }
 }
 

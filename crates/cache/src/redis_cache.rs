@@ -1,0 +1,458 @@
+//! [`RedisCache`]: a cache level in a Redis server (see its docs).
+
+use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, MutexGuard};
+use std::time::Duration;
+
+use femscale_core::cache::{Cache, CacheKey, CacheStats};
+use femscale_core::error::{Error, Result};
+use redis::{Client, Connection, RedisError};
+
+use crate::glob::glob_match;
+use crate::key::sha256;
+
+/// Version of the value layout stored in Redis.
+const REDIS_FORMAT_VERSION: u32 = 1;
+
+/// Magic bytes opening every value.
+const MAGIC: &[u8; 8] = b"FEMSREDS";
+
+/// Length of the header in front of the payload.
+const HEADER: usize = 8 + 4 + 8 + 32;
+
+/// `COUNT` hint of each `SCAN` step; also the largest `DEL` batch of [`Cache::invalidate`].
+const SCAN_BATCH: usize = 1000;
+
+/// Options of [`RedisCache::connect`].
+///
+/// ```
+/// use std::time::Duration;
+/// use femscale_cache::RedisOptions;
+/// let opts = RedisOptions {
+///     prefix: "myapp:".into(),
+///     ttl: Some(Duration::from_secs(3600)),
+///     ..RedisOptions::default()
+/// };
+/// assert_eq!(opts.connect_timeout, Duration::from_secs(2));
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RedisOptions {
+    /// Prepended to every rendered key (default `femscale:`). Caches with different prefixes
+    /// on one server do not see each other's entries.
+    pub prefix: String,
+    /// Expiry of written entries (`SET … PX`); `None` (the default) keeps them until removed
+    /// or evicted by the server's own policy. Millisecond resolution; must not be zero.
+    pub ttl: Option<Duration>,
+    /// Bound on establishing a connection, handshake included (default 2 s).
+    pub connect_timeout: Duration,
+    /// Bound on reading or writing one command on the socket (default 5 s).
+    pub io_timeout: Duration,
+}
+
+impl Default for RedisOptions {
+    fn default() -> Self {
+        Self {
+            prefix: "femscale:".into(),
+            ttl: None,
+            connect_timeout: Duration::from_secs(2),
+            io_timeout: Duration::from_secs(5),
+        }
+    }
+}
+
+/// A [`Cache`] level storing entries in a Redis server, shared by processes and machines.
+///
+/// Every entry is one Redis string under `<prefix><rendered key>` (e.g.
+/// `femscale:solution_ab12…`) holding a small header followed by the payload:
+///
+/// | bytes | field |
+/// |---|---|
+/// | 8 | magic `FEMSREDS` |
+/// | 4 | format version (1), little-endian |
+/// | 8 | payload length `n`, little-endian |
+/// | 32 | SHA-256 of the rendered key followed by the payload (as in the disk cache) |
+/// | `n` | payload |
+///
+/// A value that fails verification (foreign or truncated data, checksum mismatch, a value
+/// copied under another key) is deleted and reported as a miss.
+///
+/// The level uses the synchronous client over one connection guarded by a mutex. Connecting
+/// is bounded by [`RedisOptions::connect_timeout`] and every command by
+/// [`RedisOptions::io_timeout`]. After an I/O error (server restarted, connection dropped,
+/// timeout) the connection is re-established once and the command retried once; if that fails
+/// too the operation returns [`Error::Cache`], and the next operation tries to connect again.
+/// A [`TieredCache`](crate::TieredCache) skips such a failing level, so a memory → disk →
+/// redis stack keeps working when the server goes away.
+///
+/// ```no_run
+/// use femscale_cache::{RedisCache, RedisOptions};
+/// use femscale_core::cache::{Cache, CacheKey};
+/// let cache = RedisCache::connect("redis://127.0.0.1:6379/", RedisOptions::default()).unwrap();
+/// let key = CacheKey::new("system", "0123abcd");
+/// cache.put(&key, b"payload").unwrap();
+/// assert_eq!(cache.get(&key).unwrap().as_deref(), Some(&b"payload"[..]));
+/// ```
+pub struct RedisCache {
+    client: Client,
+    /// The URL with any password replaced by `***`, for messages.
+    url: String,
+    options: RedisOptions,
+    conn: Mutex<Option<Connection>>,
+    hits: AtomicU64,
+    misses: AtomicU64,
+    writes: AtomicU64,
+}
+
+impl fmt::Debug for RedisCache {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RedisCache")
+            .field("url", &self.url)
+            .field("options", &self.options)
+            .finish_non_exhaustive()
+    }
+}
+
+impl RedisCache {
+    /// Connects to the server at `url` (`redis://[user:password@]host[:port][/db]`, or
+    /// `redis+unix:///path`) and checks it answers `PING`.
+    ///
+    /// # Errors
+    /// [`Error::InvalidInput`] for a zero TTL or timeout; [`Error::Cache`] naming the URL
+    /// (password redacted) when the URL is malformed or the server cannot be reached within
+    /// the connect timeout.
+    pub fn connect(url: &str, options: RedisOptions) -> Result<Self> {
+        if options.ttl.is_some_and(|t| t.as_millis() == 0) {
+            return Err(Error::invalid("ttl", "must be at least 1 ms"));
+        }
+        if options.connect_timeout.is_zero() {
+            return Err(Error::invalid("connect_timeout", "must be positive"));
+        }
+        if options.io_timeout.is_zero() {
+            return Err(Error::invalid("io_timeout", "must be positive"));
+        }
+        let shown = redact(url);
+        let client = Client::open(url).map_err(|e| Error::Cache {
+            message: format!("redis {shown}: invalid URL: {e}"),
+        })?;
+        let cache = Self {
+            client,
+            url: shown,
+            options,
+            conn: Mutex::new(None),
+            hits: AtomicU64::new(0),
+            misses: AtomicU64::new(0),
+            writes: AtomicU64::new(0),
+        };
+        let mut conn = cache
+            .new_connection()
+            .map_err(|e| cache.error("connect", &e))?;
+        let _: String = redis::cmd("PING")
+            .query(&mut conn)
+            .map_err(|e| cache.error("PING", &e))?;
+        *cache.lock() = Some(conn);
+        Ok(cache)
+    }
+
+    /// The options this cache was opened with.
+    pub fn options(&self) -> &RedisOptions {
+        &self.options
+    }
+
+    /// The server URL, with any password replaced by `***`.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// The Redis key that holds (or would hold) the entry for `key`.
+    pub fn redis_key(&self, key: &CacheKey) -> String {
+        format!("{}{key}", self.options.prefix)
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Option<Connection>> {
+        self.conn.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn new_connection(&self) -> redis::RedisResult<Connection> {
+        let conn = self
+            .client
+            .get_connection_with_timeout(self.options.connect_timeout)?;
+        conn.set_read_timeout(Some(self.options.io_timeout))?;
+        conn.set_write_timeout(Some(self.options.io_timeout))?;
+        Ok(conn)
+    }
+
+    fn error(&self, op: &str, e: &RedisError) -> Error {
+        Error::Cache {
+            message: format!("redis {}: {op}: {e}", self.url),
+        }
+    }
+
+    /// Runs `f` on the connection, connecting first if there is none. After an I/O-level
+    /// failure the connection is dropped, re-established once and `f` retried once.
+    fn with_conn<T>(
+        &self,
+        op: &str,
+        f: impl Fn(&mut Connection) -> redis::RedisResult<T>,
+    ) -> Result<T> {
+        let mut guard = self.lock();
+        let mut reconnected = false;
+        if guard.is_none() {
+            *guard = Some(self.new_connection().map_err(|e| self.error(op, &e))?);
+            reconnected = true;
+        }
+        let conn = guard.as_mut().expect("connection present");
+        match f(conn) {
+            Ok(v) => Ok(v),
+            Err(e) if is_connection_error(&e) => {
+                *guard = None;
+                if reconnected {
+                    return Err(self.error(op, &e));
+                }
+                tracing::debug!(url = %self.url, op, error = %e, "redis: reconnecting");
+                let mut conn = self.new_connection().map_err(|e2| self.error(op, &e2))?;
+                match f(&mut conn) {
+                    Ok(v) => {
+                        *guard = Some(conn);
+                        Ok(v)
+                    }
+                    Err(e2) => {
+                        if !is_connection_error(&e2) {
+                            *guard = Some(conn);
+                        }
+                        Err(self.error(op, &e2))
+                    }
+                }
+            }
+            Err(e) => Err(self.error(op, &e)),
+        }
+    }
+}
+
+/// Whether `e` means the connection is unusable (rather than a command-level error).
+fn is_connection_error(e: &RedisError) -> bool {
+    e.is_io_error() || e.is_connection_dropped() || e.is_timeout() || e.is_unrecoverable_error()
+}
+
+/// `url` with the password (if any) replaced by `***`.
+fn redact(url: &str) -> String {
+    let Some(scheme_end) = url.find("://") else {
+        return url.to_string();
+    };
+    let rest = &url[scheme_end + 3..];
+    let authority_end = rest.find('/').unwrap_or(rest.len());
+    let Some(at) = rest[..authority_end].rfind('@') else {
+        return url.to_string();
+    };
+    let userinfo = &rest[..at];
+    let user = userinfo.split(':').next().unwrap_or("");
+    let masked = if userinfo.contains(':') {
+        format!("{user}:***")
+    } else {
+        "***".to_string()
+    };
+    format!("{}{masked}{}", &url[..scheme_end + 3], &rest[at..])
+}
+
+/// Translates a [`glob_match`] pattern to Redis `MATCH` syntax: `*` and `?` keep their
+/// meaning, and the characters special to Redis but literal to us (`[`, `]`, `\`) are escaped.
+/// With `literal` every character is taken literally (for the key prefix).
+fn push_redis_pattern(out: &mut String, pattern: &str, literal: bool) {
+    for c in pattern.chars() {
+        match c {
+            '*' | '?' if !literal => out.push(c),
+            '*' | '?' | '[' | ']' | '\\' => {
+                out.push('\\');
+                out.push(c);
+            }
+            _ => out.push(c),
+        }
+    }
+}
+
+/// The Redis `MATCH` pattern selecting the keys under `prefix` whose rendered key matches
+/// the glob `pattern`.
+///
+/// Redis matches bytes, so `?` matches exactly one character only for ASCII keys (rendered
+/// keys are `kind_hexdigest`); matches are re-checked with [`glob_match`] before deletion.
+pub(crate) fn redis_match_pattern(prefix: &str, pattern: &str) -> String {
+    let mut out = String::with_capacity(prefix.len() + pattern.len() + 8);
+    push_redis_pattern(&mut out, prefix, true);
+    push_redis_pattern(&mut out, pattern, false);
+    out
+}
+
+/// Serialises header and payload into one value.
+fn encode(key_text: &str, payload: &[u8]) -> Vec<u8> {
+    let mut v = Vec::with_capacity(HEADER + payload.len());
+    v.extend_from_slice(MAGIC);
+    v.extend_from_slice(&REDIS_FORMAT_VERSION.to_le_bytes());
+    v.extend_from_slice(&(payload.len() as u64).to_le_bytes());
+    v.extend_from_slice(&sha256(&[key_text.as_bytes(), payload]));
+    v.extend_from_slice(payload);
+    v
+}
+
+/// Checks the value `bytes` stored for `key_text`; the payload, or why it is corrupt.
+fn decode<'a>(bytes: &'a [u8], key_text: &str) -> std::result::Result<&'a [u8], &'static str> {
+    if bytes.len() < HEADER {
+        return Err("shorter than the header");
+    }
+    if &bytes[..8] != MAGIC {
+        return Err("wrong magic");
+    }
+    let version = u32::from_le_bytes(bytes[8..12].try_into().expect("4 bytes"));
+    if version != REDIS_FORMAT_VERSION {
+        return Err("unknown format version");
+    }
+    let len = u64::from_le_bytes(bytes[12..20].try_into().expect("8 bytes"));
+    let payload = &bytes[HEADER..];
+    if len != payload.len() as u64 {
+        return Err("length mismatch (truncated or extended)");
+    }
+    if sha256(&[key_text.as_bytes(), payload])[..] != bytes[20..52] {
+        return Err("checksum mismatch (or stored under another key)");
+    }
+    Ok(payload)
+}
+
+impl Cache for RedisCache {
+    fn name(&self) -> &str {
+        "redis"
+    }
+
+    fn get(&self, key: &CacheKey) -> Result<Option<Vec<u8>>> {
+        let key_text = key.to_string();
+        let rkey = self.redis_key(key);
+        let value: Option<Vec<u8>> =
+            self.with_conn("GET", |c| redis::cmd("GET").arg(&rkey).query(c))?;
+        let Some(mut value) = value else {
+            self.misses.fetch_add(1, Ordering::Relaxed);
+            return Ok(None);
+        };
+        match decode(&value, &key_text) {
+            Ok(_) => {
+                self.hits.fetch_add(1, Ordering::Relaxed);
+                value.drain(..HEADER);
+                Ok(Some(value))
+            }
+            Err(reason) => {
+                tracing::warn!(key = %rkey, reason, "redis cache: removing corrupt entry");
+                // A concurrent writer's fresh value may go too: only a lost entry, never a
+                // wrong one.
+                let _: i64 = self.with_conn("DEL", |c| redis::cmd("DEL").arg(&rkey).query(c))?;
+                self.misses.fetch_add(1, Ordering::Relaxed);
+                Ok(None)
+            }
+        }
+    }
+
+    fn put(&self, key: &CacheKey, value: &[u8]) -> Result<()> {
+        let rkey = self.redis_key(key);
+        let bytes = encode(&key.to_string(), value);
+        let ttl_ms = self.options.ttl.map(|t| t.as_millis().max(1) as u64);
+        let () = self.with_conn("SET", |c| {
+            let mut cmd = redis::cmd("SET");
+            cmd.arg(&rkey).arg(&bytes);
+            if let Some(ms) = ttl_ms {
+                cmd.arg("PX").arg(ms);
+            }
+            cmd.query(c)
+        })?;
+        self.writes.fetch_add(1, Ordering::Relaxed);
+        Ok(())
+    }
+
+    fn remove(&self, key: &CacheKey) -> Result<bool> {
+        let rkey = self.redis_key(key);
+        let n: i64 = self.with_conn("DEL", |c| redis::cmd("DEL").arg(&rkey).query(c))?;
+        Ok(n > 0)
+    }
+
+    fn invalidate(&self, pattern: &str) -> Result<usize> {
+        let prefix = self.options.prefix.as_str();
+        let matcher = redis_match_pattern(prefix, pattern);
+        self.with_conn("SCAN/DEL", |c| {
+            let mut removed = 0usize;
+            let mut cursor: u64 = 0;
+            loop {
+                let (next, keys): (u64, Vec<Vec<u8>>) = redis::cmd("SCAN")
+                    .arg(cursor)
+                    .arg("MATCH")
+                    .arg(&matcher)
+                    .arg("COUNT")
+                    .arg(SCAN_BATCH)
+                    .query(c)?;
+                // Re-check with our own matcher (Redis `?` matches a byte, not a character).
+                let batch: Vec<Vec<u8>> = keys
+                    .into_iter()
+                    .filter(|k| {
+                        std::str::from_utf8(k).is_ok_and(|s| {
+                            s.strip_prefix(prefix)
+                                .is_some_and(|rest| glob_match(pattern, rest))
+                        })
+                    })
+                    .collect();
+                for chunk in batch.chunks(SCAN_BATCH) {
+                    let n: usize = redis::cmd("DEL").arg(chunk).query(c)?;
+                    removed += n;
+                }
+                if next == 0 {
+                    return Ok(removed);
+                }
+                cursor = next;
+            }
+        })
+    }
+
+    fn stats(&self) -> CacheStats {
+        let mut s = CacheStats::default();
+        s.level = "redis".into();
+        s.hits = self.hits.load(Ordering::Relaxed);
+        s.misses = self.misses.load(Ordering::Relaxed);
+        s.writes = self.writes.load(Ordering::Relaxed);
+        s
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn match_pattern_escapes_redis_specials() {
+        assert_eq!(
+            redis_match_pattern("femscale:", "system_*"),
+            "femscale:system_*"
+        );
+        assert_eq!(redis_match_pattern("p:", "a?b"), "p:a?b");
+        assert_eq!(redis_match_pattern("p:", r"x[1]\y"), r"p:x\[1\]\\y");
+        assert_eq!(redis_match_pattern("a*[?]:", "*"), r"a\*\[\?\]:*");
+    }
+
+    #[test]
+    fn redacts_passwords() {
+        assert_eq!(
+            redact("redis://127.0.0.1:6379/0"),
+            "redis://127.0.0.1:6379/0"
+        );
+        assert_eq!(redact("redis://:secret@host:1/"), "redis://:***@host:1/");
+        assert_eq!(
+            redact("redis://user:secret@host/"),
+            "redis://user:***@host/"
+        );
+        assert_eq!(redact("redis://token@host/"), "redis://***@host/");
+    }
+
+    #[test]
+    fn encode_decode_round_trip_and_corruption() {
+        let v = encode("system_ab", b"payload");
+        assert_eq!(decode(&v, "system_ab"), Ok(&b"payload"[..]));
+        assert!(decode(&v, "system_ac").is_err());
+        assert!(decode(&v[..v.len() - 1], "system_ab").is_err());
+        assert!(decode(b"garbage", "system_ab").is_err());
+        let mut flipped = v.clone();
+        *flipped.last_mut().unwrap() ^= 1;
+        assert!(decode(&flipped, "system_ab").is_err());
+    }
+}

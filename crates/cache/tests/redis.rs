@@ -1,0 +1,368 @@
+//! [`RedisCache`] against a real `redis-server` started per test.
+//!
+//! Without `redis-server` on `PATH` the tests print a warning and pass, unless
+//! `FEMSCALE_REQUIRE_REDIS=1` is set (CI), in which case they fail.
+
+use std::net::TcpListener;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::thread::sleep;
+use std::time::{Duration, Instant};
+
+use femscale_cache::{Cache, CacheKey, MemoryCache, RedisCache, RedisOptions, TieredCache};
+
+/// A `redis-server` child process on a free loopback port, killed on drop.
+struct Server {
+    child: Option<Child>,
+    port: u16,
+}
+
+impl Server {
+    /// Starts a server, or returns `None` (after a loud warning) when `redis-server` is not
+    /// installed and `FEMSCALE_REQUIRE_REDIS` is not `1`.
+    fn start() -> Option<Self> {
+        let port = free_port();
+        let spawned = Command::new("redis-server")
+            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+            .args(["--save", "", "--appendonly", "no"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn();
+        let child = match spawned {
+            Ok(c) => c,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                if std::env::var("FEMSCALE_REQUIRE_REDIS").as_deref() == Ok("1") {
+                    panic!("redis-server not found on PATH but FEMSCALE_REQUIRE_REDIS=1");
+                }
+                eprintln!(
+                    "SKIPPING redis tests: redis-server not found on PATH \
+                     (apt-get install -y redis-server; set FEMSCALE_REQUIRE_REDIS=1 to fail instead)"
+                );
+                return None;
+            }
+            Err(e) => panic!("cannot start redis-server: {e}"),
+        };
+        let server = Self {
+            child: Some(child),
+            port,
+        };
+        let client = redis::Client::open(server.url()).unwrap();
+        for _ in 0..100 {
+            if let Ok(mut c) = client.get_connection_with_timeout(Duration::from_millis(200))
+                && redis::cmd("PING").query::<String>(&mut c).is_ok()
+            {
+                return Some(server);
+            }
+            sleep(Duration::from_millis(50));
+        }
+        panic!("redis-server on port {port} did not answer PING within ~5 s");
+    }
+
+    fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}/", self.port)
+    }
+
+    /// A plain client connection, bypassing the cache.
+    fn raw(&self) -> redis::Connection {
+        redis::Client::open(self.url())
+            .unwrap()
+            .get_connection_with_timeout(Duration::from_secs(2))
+            .unwrap()
+    }
+
+    fn kill(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+fn free_port() -> u16 {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    l.local_addr().unwrap().port()
+}
+
+fn opts(prefix: &str) -> RedisOptions {
+    RedisOptions {
+        prefix: prefix.into(),
+        ..RedisOptions::default()
+    }
+}
+
+fn key(kind: &str, digest: &str) -> CacheKey {
+    CacheKey::new(kind, digest)
+}
+
+#[test]
+fn large_blob_round_trip_is_exact() {
+    let Some(server) = Server::start() else {
+        return;
+    };
+    let cache = RedisCache::connect(&server.url(), opts("t:")).unwrap();
+    // A solution of a 1M-unknown, 3-component operator: 3e6 f64 = 24 MB.
+    let blob: Vec<u8> = (0..3_000_000u64)
+        .flat_map(|i| ((i as f64) * 0.5 - 7.25).to_le_bytes())
+        .collect();
+    let k = key("solution", "0123456789abcdef");
+    assert_eq!(cache.get(&k).unwrap(), None);
+    cache.put(&k, &blob).unwrap();
+    let back = cache.get(&k).unwrap().expect("hit");
+    assert_eq!(back.len(), blob.len());
+    assert!(back == blob, "payload differs");
+    let s = cache.stats();
+    assert_eq!(
+        (s.level.as_str(), s.hits, s.misses, s.writes),
+        ("redis", 1, 1, 1)
+    );
+    assert!(cache.remove(&k).unwrap());
+    assert!(!cache.remove(&k).unwrap());
+    assert_eq!(cache.get(&k).unwrap(), None);
+}
+
+#[test]
+fn prefixes_isolate_caches() {
+    let Some(server) = Server::start() else {
+        return;
+    };
+    let a = RedisCache::connect(&server.url(), opts("a:")).unwrap();
+    let b = RedisCache::connect(&server.url(), opts("b:")).unwrap();
+    let k = key("system", "ab");
+    a.put(&k, b"from a").unwrap();
+    assert_eq!(b.get(&k).unwrap(), None);
+    b.put(&k, b"from b").unwrap();
+    assert_eq!(a.get(&k).unwrap().as_deref(), Some(&b"from a"[..]));
+    assert_eq!(b.get(&k).unwrap().as_deref(), Some(&b"from b"[..]));
+    assert_eq!(a.invalidate("*").unwrap(), 1);
+    assert_eq!(a.get(&k).unwrap(), None);
+    assert_eq!(b.get(&k).unwrap().as_deref(), Some(&b"from b"[..]));
+    // Stored under `<prefix><rendered key>`.
+    let raw: Option<Vec<u8>> = redis::cmd("GET")
+        .arg("b:system_ab")
+        .query(&mut server.raw())
+        .unwrap();
+    assert!(raw.is_some_and(|v| v.ends_with(b"from b")));
+    assert_eq!(b.redis_key(&k), "b:system_ab");
+}
+
+#[test]
+fn ttl_expires_entries() {
+    let Some(server) = Server::start() else {
+        return;
+    };
+    let cache = RedisCache::connect(
+        &server.url(),
+        RedisOptions {
+            ttl: Some(Duration::from_secs(1)),
+            ..opts("ttl:")
+        },
+    )
+    .unwrap();
+    let k = key("system", "ttl");
+    cache.put(&k, b"short-lived").unwrap();
+    assert_eq!(cache.get(&k).unwrap().as_deref(), Some(&b"short-lived"[..]));
+    sleep(Duration::from_millis(1200));
+    assert_eq!(cache.get(&k).unwrap(), None);
+}
+
+#[test]
+fn invalidate_removes_only_matches() {
+    let Some(server) = Server::start() else {
+        return;
+    };
+    // Redis-special characters in prefix and keys are taken literally.
+    let cache = RedisCache::connect(&server.url(), opts("p[1]\\*:")).unwrap();
+    let other = RedisCache::connect(&server.url(), opts("p[1]\\x:")).unwrap();
+    for i in 0..25 {
+        cache.put(&key("system", &format!("{i:02}")), b"s").unwrap();
+        cache
+            .put(&key("solution", &format!("{i:02}")), b"u")
+            .unwrap();
+        other.put(&key("system", &format!("{i:02}")), b"o").unwrap();
+    }
+    cache.put(&key("sys[x]", "1"), b"b").unwrap();
+    cache.put(&key("sys\\y", "1"), b"b").unwrap();
+    assert_eq!(cache.invalidate("system_1?").unwrap(), 10);
+    assert_eq!(cache.get(&key("system", "15")).unwrap(), None);
+    assert!(cache.get(&key("system", "05")).unwrap().is_some());
+    assert_eq!(cache.invalidate("sys[x]_*").unwrap(), 1);
+    assert_eq!(cache.invalidate("sys\\y_1").unwrap(), 1);
+    assert_eq!(cache.invalidate("system_*").unwrap(), 15);
+    assert_eq!(cache.invalidate("system_*").unwrap(), 0);
+    assert!(cache.get(&key("solution", "07")).unwrap().is_some());
+    assert_eq!(cache.invalidate("*").unwrap(), 25);
+    // The other prefix (which `p[1]\*:` would match as a Redis pattern) is untouched.
+    for i in 0..25 {
+        let v = other.get(&key("system", &format!("{i:02}"))).unwrap();
+        assert_eq!(v.as_deref(), Some(&b"o"[..]));
+    }
+}
+
+#[test]
+fn corrupted_value_is_a_miss_and_deleted() {
+    let Some(server) = Server::start() else {
+        return;
+    };
+    let cache = RedisCache::connect(&server.url(), opts("c:")).unwrap();
+    let mut raw = server.raw();
+    let k = key("system", "bad");
+    let rkey = cache.redis_key(&k);
+    let () = redis::cmd("SET")
+        .arg(&rkey)
+        .arg(&b"raw garbage, no header"[..])
+        .query(&mut raw)
+        .unwrap();
+    assert_eq!(cache.get(&k).unwrap(), None);
+    let exists: i64 = redis::cmd("EXISTS").arg(&rkey).query(&mut raw).unwrap();
+    assert_eq!(exists, 0, "corrupt value was not deleted");
+
+    // A good value with one flipped payload byte, and a good value copied under another key.
+    cache.put(&k, b"good payload").unwrap();
+    let mut v: Vec<u8> = redis::cmd("GET").arg(&rkey).query(&mut raw).unwrap();
+    *v.last_mut().unwrap() ^= 0x01;
+    let () = redis::cmd("SET")
+        .arg(&rkey)
+        .arg(&v)
+        .query(&mut raw)
+        .unwrap();
+    assert_eq!(cache.get(&k).unwrap(), None);
+    cache.put(&k, b"good payload").unwrap();
+    let v: Vec<u8> = redis::cmd("GET").arg(&rkey).query(&mut raw).unwrap();
+    let k2 = key("system", "copy");
+    let () = redis::cmd("SET")
+        .arg(cache.redis_key(&k2))
+        .arg(&v)
+        .query(&mut raw)
+        .unwrap();
+    assert_eq!(cache.get(&k2).unwrap(), None);
+    assert_eq!(
+        cache.get(&k).unwrap().as_deref(),
+        Some(&b"good payload"[..])
+    );
+    let s = cache.stats();
+    assert_eq!((s.hits, s.misses), (1, 3));
+}
+
+#[test]
+fn dead_server_fails_fast_and_tiered_cache_keeps_working() {
+    let Some(mut server) = Server::start() else {
+        return;
+    };
+    let redis = Arc::new(
+        RedisCache::connect(
+            &server.url(),
+            RedisOptions {
+                connect_timeout: Duration::from_millis(500),
+                io_timeout: Duration::from_secs(1),
+                ..opts("d:")
+            },
+        )
+        .unwrap(),
+    );
+    let memory = Arc::new(MemoryCache::new(1 << 20));
+    let tiered = TieredCache::new(vec![memory.clone(), redis.clone()]);
+    let k1 = key("system", "one");
+    tiered.put(&k1, b"v1").unwrap();
+    assert_eq!(redis.get(&k1).unwrap().as_deref(), Some(&b"v1"[..]));
+
+    server.kill();
+    let start = Instant::now();
+    let err = redis.get(&k1).unwrap_err().to_string();
+    assert!(err.contains(&server.url()), "{err}");
+    assert!(redis.put(&k1, b"x").is_err());
+    assert!(redis.invalidate("*").is_err());
+    let k2 = key("system", "two");
+    tiered.put(&k2, b"v2").unwrap();
+    assert_eq!(tiered.get(&k1).unwrap().as_deref(), Some(&b"v1"[..]));
+    assert_eq!(tiered.get(&k2).unwrap().as_deref(), Some(&b"v2"[..]));
+    assert_eq!(tiered.get(&key("system", "three")).unwrap(), None);
+    assert_eq!(tiered.invalidate("system_t*").unwrap(), 1);
+    assert_eq!(tiered.get(&k2).unwrap(), None);
+    let elapsed = start.elapsed();
+    assert!(elapsed < Duration::from_secs(10), "took {elapsed:?}");
+}
+
+#[test]
+fn reconnects_after_server_restart() {
+    let Some(mut server) = Server::start() else {
+        return;
+    };
+    let port = server.port;
+    let cache = RedisCache::connect(&server.url(), opts("r:")).unwrap();
+    let k = key("system", "r");
+    cache.put(&k, b"before").unwrap();
+    server.kill();
+    // A new server on the same port: the stale connection is replaced transparently.
+    let child = Command::new("redis-server")
+        .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+        .args(["--save", "", "--appendonly", "no"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let _restarted = Server {
+        child: Some(child),
+        port,
+    };
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let got = loop {
+        match cache.get(&k) {
+            Ok(v) => break v,
+            Err(_) if Instant::now() < deadline => sleep(Duration::from_millis(50)),
+            Err(e) => panic!("no reconnect: {e}"),
+        }
+    };
+    assert_eq!(got, None, "fresh server has no data");
+    cache.put(&k, b"after").unwrap();
+    assert_eq!(cache.get(&k).unwrap().as_deref(), Some(&b"after"[..]));
+}
+
+#[test]
+fn unreachable_server_is_an_error_naming_the_url() {
+    // No server needed, but keep the skip semantics uniform: this runs everywhere.
+    let url = format!("redis://127.0.0.1:{}/", free_port());
+    let start = Instant::now();
+    let err = RedisCache::connect(&url, RedisOptions::default())
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains(&url), "{err}");
+    assert!(start.elapsed() < Duration::from_secs(3));
+
+    // A black-holed address: bounded by the connect timeout (or refused at once).
+    let url = "redis://10.255.255.1:6379/";
+    let start = Instant::now();
+    let err = RedisCache::connect(
+        url,
+        RedisOptions {
+            connect_timeout: Duration::from_millis(300),
+            ..RedisOptions::default()
+        },
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(err.contains(url), "{err}");
+    assert!(
+        start.elapsed() < Duration::from_secs(3),
+        "{:?}",
+        start.elapsed()
+    );
+
+    // Malformed URL and a password kept out of messages.
+    let err = RedisCache::connect("not a url", RedisOptions::default()).unwrap_err();
+    assert!(err.to_string().contains("not a url"), "{err}");
+    let url = format!("redis://:hunter2@127.0.0.1:{}/", free_port());
+    let err = RedisCache::connect(&url, RedisOptions::default())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        !err.contains("hunter2") && err.contains(":***@127.0.0.1"),
+        "{err}"
+    );
+}
