@@ -38,8 +38,17 @@ fn main() -> anyhow::Result<()> {
     let t = Instant::now();
     let again = cached.solve_2d_laplace(&problem(n, 1))?;
     let second = t.elapsed().as_secs_f64();
-    assert!(again.metrics.features_used.iter().any(|f| f == "solution_cache_hit"));
-    println!("n = {n}: first solve {first:.4} s, repeated solve {second:.6} s, speed-up {:.0}x", first / second);
+    assert!(
+        again
+            .metrics
+            .features_used
+            .iter()
+            .any(|f| f == "solution_cache_hit")
+    );
+    println!(
+        "n = {n}: first solve {first:.4} s, repeated solve {second:.6} s, speed-up {:.0}x",
+        first / second
+    );
 
     // 2. Ten sources on one mesh, with and without caching.
     let mut totals = Vec::new();
@@ -49,7 +58,10 @@ fn main() -> anyhow::Result<()> {
         for k in 1..=10 {
             let sol = s.solve_2d_laplace(&problem(n, k))?;
             if k == 10 {
-                eprintln!("caching {caching}: last solve phases {:?}", sol.metrics.phases);
+                eprintln!(
+                    "caching {caching}: last solve phases {:?}",
+                    sol.metrics.phases
+                );
             }
         }
         totals.push(t.elapsed().as_secs_f64());
