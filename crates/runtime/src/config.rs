@@ -567,28 +567,42 @@ pub(crate) fn parse_override(item: &str) -> Result<(String, figment::value::Valu
 
 /// Turns figment's error into [`Error::Config`], with the file and line of each key.
 fn config_error(err: figment::Error, file: Option<&Path>) -> Error {
+    figment_error(err, file, "")
+}
+
+/// Layer names that say by themselves where a value came from (`--set k=v`, `environment
+/// variable FEMSCALE_…`, `sweep value k = v`).
+const NAMED_LAYERS: [&str; 3] = [OVERRIDE_NAME, ENV_NAME, "sweep"];
+
+/// Turns figment's error into [`Error::Config`]: one line per problem, naming the key (under
+/// `prefix`) and where the value came from (`file:line` or the named layer), with a suggestion
+/// for misspelt keys.
+pub(crate) fn figment_error(err: figment::Error, file: Option<&Path>, prefix: &str) -> Error {
     let text = file.and_then(|f| std::fs::read_to_string(f).ok());
     let mut lines = Vec::new();
     for e in err {
-        let key: Vec<String> = e
+        let path: Vec<&str> = e
             .path
             .iter()
-            .filter(|k| k.as_str() != "default")
-            .cloned()
+            .map(String::as_str)
+            .filter(|k| *k != "default")
             .collect();
-        let dotted = key.join(".");
-        let location = match (file, &text) {
-            (Some(f), Some(t)) if from_file(&e) => match locate_key(t, &dotted) {
+        let dotted = format!("{prefix}{}", path.join("."))
+            .trim_end_matches('.')
+            .to_string();
+        let named = e.metadata.as_ref().map(|m| m.name.to_string());
+        let location = match (&named, file, &text) {
+            (Some(n), _, _) if NAMED_LAYERS.iter().any(|l| n.starts_with(l)) => format!("{n}: "),
+            (_, Some(f), Some(t)) if from_file(&e) => match locate_key(t, &dotted) {
                 Some(line) => format!("{}:{line}: ", f.display()),
                 None => format!("{}: ", f.display()),
             },
-            _ if from_override(&e) => format!(
-                "{}: ",
-                e.metadata
-                    .as_ref()
-                    .map_or(OVERRIDE_NAME, |m| m.name.as_ref())
-            ),
             _ => String::new(),
+        };
+        let key_part = if dotted.is_empty() {
+            String::new()
+        } else {
+            format!("`{dotted}`: ")
         };
         let mut kind = e.kind.to_string();
         if let figment::error::Kind::UnknownField(name, expected) = &e.kind
@@ -596,11 +610,6 @@ fn config_error(err: figment::Error, file: Option<&Path>) -> Error {
         {
             kind.push_str(&format!(" (did you mean `{close}`?)"));
         }
-        let key_part = if dotted.is_empty() {
-            String::new()
-        } else {
-            format!("`{dotted}`: ")
-        };
         lines.push(format!("{location}{key_part}{kind}"));
     }
     Error::Config {
@@ -612,12 +621,6 @@ fn from_file(e: &figment::Error) -> bool {
     e.metadata
         .as_ref()
         .is_some_and(|m| matches!(m.source, Some(figment::Source::File(_))))
-}
-
-fn from_override(e: &figment::Error) -> bool {
-    e.metadata
-        .as_ref()
-        .is_some_and(|m| m.name.starts_with(OVERRIDE_NAME) || m.name.starts_with(ENV_NAME))
 }
 
 /// One provider per `FEMSCALE_SECTION__KEY` variable, sorted by name (see [`Config::figment`]).

@@ -9,7 +9,7 @@ use figment::providers::{Format, Serialized, Toml};
 use figment::value::{Dict, Map, Value};
 use figment::{Figment, Metadata, Profile, Provider};
 
-use crate::config::{Config, locate_key};
+use crate::config::Config;
 
 const SET_NAME: &str = "--set";
 const SWEEP_NAME: &str = "sweep";
@@ -133,54 +133,8 @@ pub(crate) fn extract_config(file: &FileLayer, layers: &[KeyLayer]) -> Result<Co
         .map_err(|e| figment_error(e, Some(&file.path), ""))
 }
 
-/// Turns figment's error into [`Error::Config`]: one line per problem, naming the key (under
-/// `prefix`) and where the value came from (file and line, `--set ...`, `sweep value ...`).
-pub(crate) fn figment_error(err: figment::Error, file: Option<&Path>, prefix: &str) -> Error {
-    let text = file.and_then(|f| std::fs::read_to_string(f).ok());
-    let mut lines = Vec::new();
-    for e in err {
-        let dotted: String = prefix.to_string()
-            + &e.path
-                .iter()
-                .filter(|k| k.as_str() != "default")
-                .cloned()
-                .collect::<Vec<_>>()
-                .join(".");
-        let dotted = dotted.trim_end_matches('.').to_string();
-        let named = e.metadata.as_ref().map(|m| m.name.to_string());
-        let location = match (&named, file, &text) {
-            (Some(n), _, _)
-                if n.starts_with(SET_NAME)
-                    || n.starts_with(SWEEP_NAME)
-                    || n.starts_with(crate::config::ENV_NAME) =>
-            {
-                format!("{n}: ")
-            }
-            (_, Some(f), Some(t)) => match locate_key(t, &dotted) {
-                Some(line) => format!("{}:{line}: ", f.display()),
-                None => format!("{}: ", f.display()),
-            },
-            _ => String::new(),
-        };
-        let key_part = if dotted.is_empty() {
-            String::new()
-        } else {
-            format!("`{dotted}`: ")
-        };
-        let mut kind = e.kind.to_string();
-        if let figment::error::Kind::UnknownField(name, expected) = &e.kind
-            && let Some(close) = closest(name, expected.iter().copied())
-        {
-            kind.push_str(&format!(" (did you mean `{close}`?)"));
-        }
-        lines.push(format!("{location}{key_part}{kind}"));
-    }
-    Error::Config {
-        message: lines.join("\n"),
-    }
-}
-
 pub(crate) use crate::config::closest;
+pub(crate) use crate::config::figment_error;
 
 /// Checks that `key` names a configuration key by walking the serialised default
 /// configuration (any key under `problem.params` is allowed).
