@@ -8,15 +8,15 @@
 //! order than in the serial pass, so values agree to rounding, patterns exactly.
 
 use std::ops::Range;
+use std::sync::Arc;
 
 use femscale_core::{
     Assembler, AssemblyStats, EllipticForm, Error, LinearSystem, MeshView, Result, ScalarField,
     SparsityPattern,
 };
-use rayon::prelude::*;
 use tracing::instrument;
 
-use crate::boundary::{add_boundary_terms, check_boundary_parts};
+use crate::boundary::{add_boundary_rhs, add_boundary_terms, check_boundary_parts};
 use crate::element::{Element, MAX_NODES, cell_coords};
 use crate::pattern::build_pattern;
 
@@ -44,7 +44,7 @@ impl<'a> Coefficient<'a> {
 
 /// The coefficients of one form, checked and ready for sampling.
 #[derive(Clone, Copy)]
-struct Coefficients<'a> {
+pub(crate) struct Coefficients<'a> {
     k: Coefficient<'a>,
     c: Option<Coefficient<'a>>,
     f: Option<Coefficient<'a>>,
@@ -61,6 +61,25 @@ impl<'a> Coefficients<'a> {
             }
         }
         Ok(Self { k, c, f })
+    }
+
+    /// The coefficients the load vector needs: the source only (the diffusion is replaced by a
+    /// constant that is never sampled).
+    fn rhs_only(form: &'a EllipticForm) -> Result<Self> {
+        let f = form.source.as_deref().map(Coefficient::of);
+        if let Some(Coefficient::Constant(v)) = f {
+            check_value("source", v, [0.0; 3])?;
+        }
+        Ok(Self {
+            k: Coefficient::Constant(1.0),
+            c: None,
+            f,
+        })
+    }
+
+    /// Whether there is a source term to integrate.
+    pub(crate) fn has_source(&self) -> bool {
+        self.f.is_some()
     }
 
     fn sampled_fields(&self) -> usize {
@@ -89,7 +108,7 @@ fn check_value(name: &str, v: f64, p: [f64; 3]) -> Result<()> {
 }
 
 /// Per-thread buffers for one block.
-struct Scratch {
+pub(crate) struct Scratch {
     points: Vec<[f64; 3]>,
     k: Vec<f64>,
     c: Vec<f64>,
@@ -97,7 +116,7 @@ struct Scratch {
 }
 
 impl Scratch {
-    fn new(len: usize, coefs: &Coefficients<'_>) -> Self {
+    pub(crate) fn new(len: usize, coefs: &Coefficients<'_>) -> Self {
         let fill = |c: Option<Coefficient<'_>>| match c {
             Some(Coefficient::Constant(v)) => vec![v; len],
             _ => vec![0.0; len],
@@ -112,14 +131,14 @@ impl Scratch {
 }
 
 /// Where cell contributions go: the pattern's value array and the right-hand side.
-trait Target {
+pub(crate) trait Target {
     /// Adds `v` to value slot `k`.
     fn add_value(&mut self, k: usize, v: f64);
     /// Adds `v` to right-hand-side entry `i`.
     fn add_rhs(&mut self, i: usize, v: f64);
 }
 
-struct SliceTarget<'a> {
+pub(crate) struct SliceTarget<'a> {
     values: &'a mut [f64],
     rhs: &'a mut [f64],
 }
@@ -137,11 +156,11 @@ impl Target for SliceTarget<'_> {
 
 /// Raw views of the value array and right-hand side shared by the blocks of one colour.
 #[derive(Clone, Copy)]
-struct SharedTarget {
-    values: *mut f64,
-    values_len: usize,
-    rhs: *mut f64,
-    rhs_len: usize,
+pub(crate) struct SharedTarget {
+    pub(crate) values: *mut f64,
+    pub(crate) values_len: usize,
+    pub(crate) rhs: *mut f64,
+    pub(crate) rhs_len: usize,
 }
 
 // SAFETY: blocks of one colour share no node, so they write disjoint rows of `values` and
@@ -164,8 +183,10 @@ impl Target for SharedTarget {
     }
 }
 
-/// Integrates the cells in `cells` and adds their contributions to `target`.
-fn assemble_block(
+/// Integrates the cells in `cells` and adds their contributions to `target`: matrix and load
+/// vector, or with `with_matrix = false` the load vector only.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn assemble_block(
     mesh: &MeshView<'_>,
     pattern: &SparsityPattern,
     element: &Element,
@@ -173,6 +194,7 @@ fn assemble_block(
     cells: Range<usize>,
     scratch: &mut Scratch,
     target: &mut impl Target,
+    with_matrix: bool,
 ) -> Result<()> {
     let nq = element.nq;
     let npc = element.npc;
@@ -222,14 +244,16 @@ fn assemble_block(
             } else {
                 geo.dx
             };
-            let k = scratch.k[i * nq + q] * dx;
-            if affine {
-                k_integral += k;
-            } else {
-                add_gram(&mut ke, &geo.grad, npc, k);
-            }
             let phi = &element.phi[q];
-            if coefs.c.is_some() {
+            if with_matrix {
+                let k = scratch.k[i * nq + q] * dx;
+                if affine {
+                    k_integral += k;
+                } else {
+                    add_gram(&mut ke, &geo.grad, npc, k);
+                }
+            }
+            if with_matrix && coefs.c.is_some() {
                 let cq = scratch.c[i * nq + q] * dx;
                 for a in 0..npc {
                     for b in a..npc {
@@ -244,7 +268,7 @@ fn assemble_block(
                 }
             }
         }
-        if affine {
+        if affine && with_matrix {
             add_gram(&mut ke, &geo.grad, npc, k_integral);
         }
         // A non-positive Jacobian at any point means an inverted, degenerate or non-convex cell.
@@ -256,6 +280,10 @@ fn assemble_block(
         }
         for a in 0..npc {
             let row = nodes[a];
+            target.add_rhs(row, fe[a]);
+            if !with_matrix {
+                continue;
+            }
             let start = row_ptr[row];
             let cols = &col_idx[start..row_ptr[row + 1]];
             for b in 0..npc {
@@ -265,7 +293,6 @@ fn assemble_block(
                     None => return Err(pattern_mismatch(row, nodes[b])),
                 }
             }
-            target.add_rhs(row, fe[a]);
         }
     }
     Ok(())
@@ -273,15 +300,33 @@ fn assemble_block(
 
 /// The checks and set-up both assemblers start with: the system fits the mesh, the boundary
 /// parts exist, the coefficients are usable, the quadrature degree is supported.
-fn prologue<'f>(
+pub(crate) fn prologue<'f>(
     mesh: &MeshView<'_>,
     form: &'f EllipticForm,
     system: &LinearSystem,
     degree: usize,
 ) -> Result<(Coefficients<'f>, Element)> {
-    check_system(mesh, system)?;
+    check_sizes(
+        mesh,
+        system.matrix.nrows(),
+        system.matrix.ncols(),
+        system.rhs.len(),
+    )?;
     check_boundary_parts(mesh, form)?;
     Ok((Coefficients::new(form)?, element_for(mesh, degree)?))
+}
+
+/// [`prologue`] for load-vector-only assembly into `rhs`.
+pub(crate) fn rhs_prologue<'f>(
+    mesh: &MeshView<'_>,
+    form: &'f EllipticForm,
+    rhs: &[f64],
+    degree: usize,
+) -> Result<(Coefficients<'f>, Element)> {
+    let n = mesh.num_nodes();
+    check_sizes(mesh, n, n, rhs.len())?;
+    check_boundary_parts(mesh, form)?;
+    Ok((Coefficients::rhs_only(form)?, element_for(mesh, degree)?))
 }
 
 /// The element for `mesh` with a rule of `degree`, if the cell kind offers one.
@@ -323,24 +368,21 @@ fn pattern_mismatch(i: usize, j: usize) -> Error {
     )
 }
 
-fn check_system(mesh: &MeshView<'_>, system: &LinearSystem) -> Result<()> {
+fn check_sizes(mesh: &MeshView<'_>, rows: usize, cols: usize, rhs: usize) -> Result<()> {
     mesh.validate()?;
     let n = mesh.num_nodes();
-    if system.matrix.nrows() != n || system.matrix.ncols() != n || system.rhs.len() != n {
+    if rows != n || cols != n || rhs != n {
         return Err(Error::invalid(
             "system",
             format!(
-                "a {}x{} system with {} rhs entries does not fit a mesh with {n} nodes",
-                system.matrix.nrows(),
-                system.matrix.ncols(),
-                system.rhs.len()
+                "a {rows}x{cols} system with {rhs} rhs entries does not fit a mesh with {n} nodes"
             ),
         ));
     }
     Ok(())
 }
 
-fn stats(
+pub(crate) fn stats(
     name: &str,
     parallel: bool,
     mesh: &MeshView<'_>,
@@ -418,116 +460,45 @@ impl Assembler for SerialAssembler {
                 cells,
                 &mut scratch,
                 &mut target,
+                true,
             )?;
         }
         let facets = add_boundary_terms(mesh, form, system)?;
         Ok(stats(self.name(), false, mesh, &element, &coefs, facets))
     }
-}
 
-/// Multi-threaded assembly on the current rayon pool (lock-free, by block colouring).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ParallelAssembler {
-    /// Polynomial degree the quadrature integrates exactly (default 2).
-    pub quadrature_degree: usize,
-    /// Cells per block (default [`DEFAULT_BLOCK_CELLS`]).
-    pub block_cells: usize,
-}
-
-impl Default for ParallelAssembler {
-    fn default() -> Self {
-        Self {
-            quadrature_degree: DEFAULT_QUADRATURE_DEGREE,
-            block_cells: DEFAULT_BLOCK_CELLS,
-        }
-    }
-}
-
-/// Greedy colouring of cell blocks so that blocks of one colour share no node. Returns the
-/// blocks (as cell ranges) grouped by colour.
-pub(crate) fn colour_blocks(mesh: &MeshView<'_>, block_cells: usize) -> Vec<Vec<Range<usize>>> {
-    let n = mesh.num_cells();
-    let mut node_colours = vec![0u64; mesh.num_nodes()];
-    // Colour 64 stands for "conflicts with all 64 colours": those blocks run alone, in order.
-    let mut colours: Vec<Vec<Range<usize>>> = vec![Vec::new(); 65];
-    for start in (0..n).step_by(block_cells) {
-        let cells = start..(start + block_cells).min(n);
-        let block_nodes = &mesh.cells[cells.start * mesh.cell_kind.nodes_per_cell()
-            ..cells.end * mesh.cell_kind.nodes_per_cell()];
-        let used = block_nodes.iter().fold(0u64, |m, &v| m | node_colours[v]);
-        let colour = (!used).trailing_zeros() as usize;
-        if colour < 64 {
-            for &v in block_nodes {
-                node_colours[v] |= 1 << colour;
-            }
-        }
-        colours[colour].push(cells);
-    }
-    let serial = colours.pop().unwrap_or_default();
-    colours.retain(|c| !c.is_empty());
-    colours.extend(serial.into_iter().map(|b| vec![b]));
-    colours
-}
-
-impl Assembler for ParallelAssembler {
-    fn name(&self) -> &'static str {
-        "parallel"
-    }
-
-    fn is_parallel(&self) -> bool {
-        true
-    }
-
-    #[instrument(
-        skip_all,
-        name = "fem.assemble.pattern",
-        fields(assembler = "parallel")
-    )]
-    fn pattern(&self, mesh: &MeshView<'_>) -> Result<SparsityPattern> {
-        build_pattern(mesh, true)
-    }
-
-    #[instrument(skip_all, name = "fem.assemble.values", fields(assembler = "parallel", cells = mesh.num_cells()))]
-    fn assemble_into(
+    #[instrument(skip_all, name = "fem.assemble.rhs", fields(assembler = "serial", cells = mesh.num_cells()))]
+    fn assemble_rhs(
         &self,
         mesh: &MeshView<'_>,
         form: &EllipticForm,
-        system: &mut LinearSystem,
+        pattern: &Arc<SparsityPattern>,
+        rhs: &mut [f64],
     ) -> Result<AssemblyStats> {
-        let (coefs, element) = prologue(mesh, form, system, self.quadrature_degree)?;
-        let block_cells = self.block_cells.clamp(1, mesh.num_cells().max(1));
-        let pattern = system.matrix.pattern().clone();
-        let colours = colour_blocks(mesh, block_cells);
-        let LinearSystem { matrix, rhs } = system;
-        let values = matrix.values_mut();
-        values.par_iter_mut().for_each(|v| *v = 0.0);
+        let (coefs, element) = rhs_prologue(mesh, form, rhs, self.quadrature_degree)?;
         rhs.fill(0.0);
-        let shared = SharedTarget {
-            values: values.as_mut_ptr(),
-            values_len: values.len(),
-            rhs: rhs.as_mut_ptr(),
-            rhs_len: rhs.len(),
-        };
-        let span = tracing::Span::current();
-        for blocks in &colours {
-            blocks.par_iter().try_for_each_init(
-                || (Scratch::new(block_cells * element.nq, &coefs), span.clone()),
-                |(scratch, span), cells| {
-                    let _entered = span.enter();
-                    let mut target = shared;
-                    assemble_block(
-                        mesh,
-                        &pattern,
-                        &element,
-                        &coefs,
-                        cells.clone(),
-                        scratch,
-                        &mut target,
-                    )
-                },
-            )?;
+        if coefs.has_source() {
+            let mut scratch = Scratch::new(DEFAULT_BLOCK_CELLS * element.nq, &coefs);
+            let mut target = SliceTarget {
+                values: &mut [],
+                rhs,
+            };
+            let n = mesh.num_cells();
+            for start in (0..n).step_by(DEFAULT_BLOCK_CELLS) {
+                let cells = start..(start + DEFAULT_BLOCK_CELLS).min(n);
+                assemble_block(
+                    mesh,
+                    pattern,
+                    &element,
+                    &coefs,
+                    cells,
+                    &mut scratch,
+                    &mut target,
+                    false,
+                )?;
+            }
         }
-        let facets = add_boundary_terms(mesh, form, system)?;
-        Ok(stats(self.name(), true, mesh, &element, &coefs, facets))
+        let facets = add_boundary_rhs(mesh, form, rhs)?;
+        Ok(stats(self.name(), false, mesh, &element, &coefs, facets))
     }
 }

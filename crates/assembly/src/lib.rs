@@ -39,16 +39,18 @@
 
 mod assemble;
 mod boundary;
+mod dirichlet;
 mod element;
 mod norms;
+mod parallel;
 mod pattern;
 pub mod quadrature;
 
-pub use assemble::{
-    DEFAULT_BLOCK_CELLS, DEFAULT_QUADRATURE_DEGREE, ParallelAssembler, SerialAssembler,
-};
-pub use boundary::{DirichletConditions, add_boundary_terms, check_boundary_parts};
+pub use assemble::{DEFAULT_BLOCK_CELLS, DEFAULT_QUADRATURE_DEGREE, SerialAssembler};
+pub use boundary::{add_boundary_rhs, add_boundary_terms, check_boundary_parts};
+pub use dirichlet::{DirichletConditions, DirichletLift};
 pub use norms::{ErrorNorms, error_norms};
+pub use parallel::ParallelAssembler;
 pub use pattern::{NodeCells, build_pattern};
 
 #[cfg(test)]

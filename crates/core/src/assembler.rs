@@ -77,4 +77,36 @@ pub trait Assembler: Send + Sync + fmt::Debug {
         form: &EllipticForm,
         system: &mut LinearSystem,
     ) -> Result<AssemblyStats>;
+
+    /// Fills only the right-hand side of `form` (load vector plus Neumann and Robin data) into
+    /// `rhs`, for when the matrix on `pattern` is already assembled — a sweep over sources or
+    /// boundary values. Must equal the `rhs` that [`Assembler::assemble_into`] produces.
+    ///
+    /// The default assembles the whole system and keeps its right-hand side; implementations
+    /// override it with a load-only pass.
+    ///
+    /// # Errors
+    /// As [`Assembler::assemble_into`], or if `rhs` does not have one entry per pattern row.
+    fn assemble_rhs(
+        &self,
+        mesh: &MeshView<'_>,
+        form: &EllipticForm,
+        pattern: &std::sync::Arc<SparsityPattern>,
+        rhs: &mut [f64],
+    ) -> Result<AssemblyStats> {
+        if rhs.len() != pattern.nrows() {
+            return Err(crate::Error::invalid(
+                "system",
+                format!(
+                    "{} rhs entries for a pattern of {} rows",
+                    rhs.len(),
+                    pattern.nrows()
+                ),
+            ));
+        }
+        let mut system = LinearSystem::zeros(pattern.clone());
+        let stats = self.assemble_into(mesh, form, &mut system)?;
+        rhs.copy_from_slice(&system.rhs);
+        Ok(stats)
+    }
 }
