@@ -147,11 +147,11 @@ impl DiskCache {
     /// # Errors
     /// [`Error::Io`] when the directory cannot be listed.
     pub fn disk_bytes(&self) -> Result<u64> {
-        Ok(self.list()?.iter().map(|e| e.bytes).sum())
+        Ok(self.list_files()?.iter().map(|e| e.bytes).sum())
     }
 
     /// Every entry file in the directory (skipping temporary files and files that vanish).
-    fn list(&self) -> Result<Vec<Listed>> {
+    fn list_files(&self) -> Result<Vec<Listed>> {
         let rd = fs::read_dir(&self.dir).map_err(|e| io_error(&self.dir, e))?;
         let mut out = Vec::new();
         for entry in rd {
@@ -209,7 +209,7 @@ impl DiskCache {
     /// Evicts least recently used entries (oldest modification time first) until the entry
     /// files fit in the bound; `keep` (the entry just written) is never evicted.
     fn enforce_cap(&self, keep: &Path) -> Result<()> {
-        let mut entries = self.list()?;
+        let mut entries = self.list_files()?;
         let mut total: u64 = entries.iter().map(|e| e.bytes).sum();
         if total <= self.max_bytes {
             return Ok(());
@@ -391,7 +391,7 @@ impl Cache for DiskCache {
 
     fn invalidate(&self, pattern: &str) -> Result<usize> {
         let mut removed = 0;
-        for e in self.list()? {
+        for e in self.list_files()? {
             let Some(key_text) = Self::read_key_text(&e.path)? else {
                 continue;
             };
@@ -400,6 +400,19 @@ impl Cache for DiskCache {
             }
         }
         Ok(removed)
+    }
+
+    fn list(&self, pattern: &str) -> Result<Option<Vec<(String, u64)>>> {
+        let mut out = Vec::new();
+        for entry in self.list_files()? {
+            if let Some(key) = Self::read_key_text(&entry.path)?
+                && glob_match(pattern, &key)
+            {
+                out.push((key, entry.bytes));
+            }
+        }
+        out.sort();
+        Ok(Some(out))
     }
 
     fn stats(&self) -> CacheStats {

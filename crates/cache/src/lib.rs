@@ -42,6 +42,8 @@ pub mod memory;
 mod redis_cache;
 pub mod tiered;
 
+pub mod testing;
+
 pub use disk::{DISK_FORMAT_VERSION, DiskCache};
 pub use femscale_core::cache::{Cache, CacheKey, CacheStats};
 pub use glob::glob_match;

@@ -405,6 +405,44 @@ impl Cache for RedisCache {
         })
     }
 
+    fn list(&self, pattern: &str) -> Result<Option<Vec<(String, u64)>>> {
+        let prefix = self.options.prefix.as_str();
+        let matcher = redis_match_pattern(prefix, pattern);
+        self.with_conn("SCAN/STRLEN", |c| {
+            let mut out = Vec::new();
+            let mut cursor: u64 = 0;
+            loop {
+                let (next, keys): (u64, Vec<Vec<u8>>) = redis::cmd("SCAN")
+                    .arg(cursor)
+                    .arg("MATCH")
+                    .arg(&matcher)
+                    .arg("COUNT")
+                    .arg(SCAN_BATCH)
+                    .query(c)?;
+                let names: Vec<(Vec<u8>, String)> = keys
+                    .into_iter()
+                    .filter_map(|k| {
+                        let rest = std::str::from_utf8(&k).ok()?.strip_prefix(prefix)?;
+                        glob_match(pattern, rest).then(|| (k.clone(), rest.to_string()))
+                    })
+                    .collect();
+                if !names.is_empty() {
+                    let mut pipe = redis::pipe();
+                    for (k, _) in &names {
+                        pipe.cmd("STRLEN").arg(k);
+                    }
+                    let sizes: Vec<u64> = pipe.query(c)?;
+                    out.extend(names.into_iter().map(|(_, n)| n).zip(sizes));
+                }
+                if next == 0 {
+                    out.sort();
+                    return Ok(Some(out));
+                }
+                cursor = next;
+            }
+        })
+    }
+
     fn stats(&self) -> CacheStats {
         let mut s = CacheStats::default();
         s.level = "redis".into();

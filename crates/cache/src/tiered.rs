@@ -85,6 +85,40 @@ impl TieredCache {
         self.levels.iter().map(|l| l.stats()).collect()
     }
 
+    /// Like [`Cache::get`], also saying which level (index into [`TieredCache::levels`])
+    /// served the entry — for reports of what was reused from where.
+    ///
+    /// # Errors
+    /// Only when every level failed.
+    pub fn get_with_level(&self, key: &CacheKey) -> Result<Option<(Vec<u8>, usize)>> {
+        let mut failures = 0;
+        let mut last_err = None;
+        for (i, level) in self.levels.iter().enumerate() {
+            match level.get(key) {
+                Ok(Some(value)) => {
+                    for (j, faster) in self.levels[..i].iter().enumerate() {
+                        if let Err(e) = faster.put(key, &value) {
+                            self.report(j, "promote", &e);
+                        }
+                    }
+                    self.hits.fetch_add(1, Ordering::Relaxed);
+                    return Ok(Some((value, i)));
+                }
+                Ok(None) => {}
+                Err(e) => {
+                    self.report(i, "get", &e);
+                    failures += 1;
+                    last_err = Some(e);
+                }
+            }
+        }
+        self.misses.fetch_add(1, Ordering::Relaxed);
+        match last_err {
+            Some(e) if failures == self.levels.len() => Err(e),
+            _ => Ok(None),
+        }
+    }
+
     /// Logs the first failure of level `i`; later ones only at debug level.
     fn report(&self, i: usize, op: &str, err: &Error) {
         let level = self.levels[i].name();
@@ -122,32 +156,7 @@ impl Cache for TieredCache {
     }
 
     fn get(&self, key: &CacheKey) -> Result<Option<Vec<u8>>> {
-        let mut failures = 0;
-        let mut last_err = None;
-        for (i, level) in self.levels.iter().enumerate() {
-            match level.get(key) {
-                Ok(Some(value)) => {
-                    for (j, faster) in self.levels[..i].iter().enumerate() {
-                        if let Err(e) = faster.put(key, &value) {
-                            self.report(j, "promote", &e);
-                        }
-                    }
-                    self.hits.fetch_add(1, Ordering::Relaxed);
-                    return Ok(Some(value));
-                }
-                Ok(None) => {}
-                Err(e) => {
-                    self.report(i, "get", &e);
-                    failures += 1;
-                    last_err = Some(e);
-                }
-            }
-        }
-        self.misses.fetch_add(1, Ordering::Relaxed);
-        match last_err {
-            Some(e) if failures == self.levels.len() => Err(e),
-            _ => Ok(None),
-        }
+        Ok(self.get_with_level(key)?.map(|(value, _)| value))
     }
 
     fn put(&self, key: &CacheKey, value: &[u8]) -> Result<()> {

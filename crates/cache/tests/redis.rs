@@ -3,92 +3,13 @@
 //! Without `redis-server` on `PATH` the tests print a warning and pass, unless
 //! `FEMSCALE_REQUIRE_REDIS=1` is set (CI), in which case they fail.
 
-use std::net::TcpListener;
-use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::thread::sleep;
 use std::time::{Duration, Instant};
 
 use femscale_cache::{Cache, CacheKey, MemoryCache, RedisCache, RedisOptions, TieredCache};
 
-/// A `redis-server` child process on a free loopback port, killed on drop.
-struct Server {
-    child: Option<Child>,
-    port: u16,
-}
-
-impl Server {
-    /// Starts a server, or returns `None` (after a loud warning) when `redis-server` is not
-    /// installed and `FEMSCALE_REQUIRE_REDIS` is not `1`.
-    fn start() -> Option<Self> {
-        let port = free_port();
-        let spawned = Command::new("redis-server")
-            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
-            .args(["--save", "", "--appendonly", "no"])
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn();
-        let child = match spawned {
-            Ok(c) => c,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                if std::env::var("FEMSCALE_REQUIRE_REDIS").as_deref() == Ok("1") {
-                    panic!("redis-server not found on PATH but FEMSCALE_REQUIRE_REDIS=1");
-                }
-                eprintln!(
-                    "SKIPPING redis tests: redis-server not found on PATH \
-                     (apt-get install -y redis-server; set FEMSCALE_REQUIRE_REDIS=1 to fail instead)"
-                );
-                return None;
-            }
-            Err(e) => panic!("cannot start redis-server: {e}"),
-        };
-        let server = Self {
-            child: Some(child),
-            port,
-        };
-        let client = redis::Client::open(server.url()).unwrap();
-        for _ in 0..100 {
-            if let Ok(mut c) = client.get_connection_with_timeout(Duration::from_millis(200))
-                && redis::cmd("PING").query::<String>(&mut c).is_ok()
-            {
-                return Some(server);
-            }
-            sleep(Duration::from_millis(50));
-        }
-        panic!("redis-server on port {port} did not answer PING within ~5 s");
-    }
-
-    fn url(&self) -> String {
-        format!("redis://127.0.0.1:{}/", self.port)
-    }
-
-    /// A plain client connection, bypassing the cache.
-    fn raw(&self) -> redis::Connection {
-        redis::Client::open(self.url())
-            .unwrap()
-            .get_connection_with_timeout(Duration::from_secs(2))
-            .unwrap()
-    }
-
-    fn kill(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        self.kill();
-    }
-}
-
-fn free_port() -> u16 {
-    let l = TcpListener::bind("127.0.0.1:0").unwrap();
-    l.local_addr().unwrap().port()
-}
+use femscale_cache::testing::{RedisServer as Server, free_port};
 
 fn opts(prefix: &str) -> RedisOptions {
     RedisOptions {
@@ -294,23 +215,11 @@ fn reconnects_after_server_restart() {
     let Some(mut server) = Server::start() else {
         return;
     };
-    let port = server.port;
     let cache = RedisCache::connect(&server.url(), opts("r:")).unwrap();
     let k = key("system", "r");
     cache.put(&k, b"before").unwrap();
-    server.kill();
     // A new server on the same port: the stale connection is replaced transparently.
-    let child = Command::new("redis-server")
-        .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
-        .args(["--save", "", "--appendonly", "no"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let _restarted = Server {
-        child: Some(child),
-        port,
-    };
+    server.restart();
     let deadline = Instant::now() + Duration::from_secs(5);
     let got = loop {
         match cache.get(&k) {

@@ -9,6 +9,7 @@ use clap::{Args, Parser, Subcommand};
 use femscale::prelude::*;
 use femscale::runtime::locate_key;
 
+mod cache_cmd;
 mod run;
 
 /// femscale: a finite element solver framework for elliptic problems that scales.
@@ -48,6 +49,10 @@ enum Command {
     /// Inspect the layered configuration.
     #[command(subcommand)]
     Config(ConfigCommand),
+    /// Inspect and clear the disk and Redis cache levels of a configuration
+    /// (`[cache] levels`, `disk_dir`, `redis_url`).
+    #[command(subcommand)]
+    Cache(cache_cmd::CacheCommand),
 }
 
 #[derive(Debug, Subcommand)]
@@ -115,6 +120,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Solve(args) => solve(args),
         Command::Run(args) => run::run(args),
         Command::Config(ConfigCommand::Show { config, json }) => config_show(config, json),
+        Command::Cache(command) => cache_cmd::run(command),
     }
 }
 

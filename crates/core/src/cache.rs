@@ -84,6 +84,16 @@ pub trait Cache: Send + Sync + fmt::Debug {
 
     /// Current counters.
     fn stats(&self) -> CacheStats;
+
+    /// The stored entries whose rendered key matches the glob `pattern`, as `(key, bytes)`;
+    /// `None` when the level cannot enumerate its entries (the default).
+    ///
+    /// # Errors
+    /// If the level failed.
+    fn list(&self, pattern: &str) -> Result<Option<Vec<(String, u64)>>> {
+        let _ = pattern;
+        Ok(None)
+    }
 }
 
 /// The cache that stores nothing: every lookup misses.

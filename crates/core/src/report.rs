@@ -121,6 +121,13 @@ pub struct Metrics {
     pub max_nodal_error: Option<f64>,
     /// Features used in this solve (e.g. `parallel_assembly`, `expression_fields`).
     pub features_used: Vec<String>,
+    /// Artefacts reused from the cache, as `artefact@level` (`solution@memory`,
+    /// `system@disk`, `prepared_solver@memory`); empty when everything was computed.
+    #[serde(default)]
+    pub cache_reused: Vec<String>,
+    /// Counters of each cache level after this solve, fastest level first.
+    #[serde(default)]
+    pub cache_levels: Vec<crate::cache::CacheStats>,
     /// The full linear solve report.
     pub linear_solve: SolveReport,
 }

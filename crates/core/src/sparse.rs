@@ -34,7 +34,7 @@ impl SparsityPattern {
         col_idx: Vec<usize>,
     ) -> Result<Self> {
         let bad = |reason: String| Err(Error::invalid("sparsity_pattern", reason));
-        if row_ptr.len() != nrows + 1 {
+        if Some(row_ptr.len()) != nrows.checked_add(1) {
             return bad(format!(
                 "row_ptr has {} entries, expected nrows + 1 = {}",
                 row_ptr.len(),
@@ -51,8 +51,8 @@ impl SparsityPattern {
         }
         for i in 0..nrows {
             let (start, end) = (row_ptr[i], row_ptr[i + 1]);
-            if end < start {
-                return bad(format!("row_ptr decreases at row {i}"));
+            if end < start || end > col_idx.len() {
+                return bad(format!("row_ptr decreases or exceeds nnz at row {i}"));
             }
             let row = &col_idx[start..end];
             if let Some(&last) = row.last()

@@ -19,13 +19,13 @@ pub mod problem;
 mod registry;
 mod scaling;
 
-pub use caching::CacheConfig;
+pub use caching::{CacheConfig, CacheReuse, MEMORY_LEVEL, SolveCache, WritePolicyConfig};
 pub use config::{
     AssemblyConfig, BoundaryConditionKind, BoundaryConfig, Config, ConfigSources, ENV_PREFIX,
     FieldValue, MeshConfig, MeshKind, ProblemConfig, Provenance, ScalingConfig, SolverConfig,
     locate_key,
 };
-pub use pipeline::{FemSolver, Solution};
+pub use pipeline::{FemSolver, ScalingMetrics, Solution, WarmUp};
 pub use problem::{
     BoundarySpec, BoundarySpecKind, FieldSpec, Laplace1d, Laplace2d, MeshSpec, Problem, Source,
 };

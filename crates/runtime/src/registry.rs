@@ -11,6 +11,8 @@ use femscale_core::{
 };
 use femscale_solvers::MethodOptions;
 
+use crate::caching::CacheConfig;
+
 /// Builds a solver around the preconditioner chosen for it (direct solvers ignore it), reading
 /// its section of the per-method options.
 pub type SolverBuilder = Arc<
@@ -24,8 +26,9 @@ pub type PreconditionerBuilder =
 /// Builds an assembler integrating with a quadrature of the given degree.
 pub type AssemblerBuilder = Arc<dyn Fn(usize) -> Box<dyn Assembler> + Send + Sync>;
 
-/// Builds a cache level.
-pub type CacheBuilder = Arc<dyn Fn() -> Arc<dyn Cache> + Send + Sync>;
+/// Builds a byte-level cache level from the `[cache]` section (the `memory` level of live
+/// objects is built by the runtime itself).
+pub type CacheBuilder = Arc<dyn Fn(&CacheConfig) -> Result<Arc<dyn Cache>> + Send + Sync>;
 
 /// Builds a scaler.
 pub type ScalerBuilder = Arc<dyn Fn() -> Box<dyn Scaler> + Send + Sync>;
@@ -83,7 +86,9 @@ impl Registry {
                 })
             }),
         );
-        r.register_cache("none", Arc::new(|| Arc::new(NoCache::default())));
+        r.register_cache("none", Arc::new(|_| Ok(Arc::new(NoCache::default()))));
+        r.register_cache("disk", Arc::new(open_disk_cache));
+        r.register_cache("redis", Arc::new(connect_redis_cache));
         r.register_scaler("static", Arc::new(|| Box::new(StaticScaler::default())));
         r
     }
@@ -115,16 +120,27 @@ impl Registry {
         Ok(build(quadrature_degree))
     }
 
-    /// The cache level called `name` (`none`; memory, disk and Redis levels register here).
+    /// The byte-level cache level called `name` (`disk`, `redis`, `none`), configured by
+    /// `config`.
     ///
     /// # Errors
-    /// [`Error::UnknownName`] with field `cache.levels`.
-    pub fn cache(&self, name: &str) -> Result<Arc<dyn Cache>> {
-        let build = self
-            .caches
-            .get(name)
-            .ok_or_else(|| unknown("cache.levels", "cache level", name, &self.caches))?;
-        Ok(build())
+    /// [`Error::UnknownName`] with field `cache.levels` (listing `memory` too), or the level's
+    /// own failure to open (unwritable directory, unreachable server).
+    pub fn cache(&self, name: &str, config: &CacheConfig) -> Result<Arc<dyn Cache>> {
+        let build = self.caches.get(name).ok_or_else(|| {
+            let mut e = unknown("cache.levels", "cache level", name, &self.caches);
+            if let Error::UnknownName { known, .. } = &mut e {
+                known.push(crate::caching::MEMORY_LEVEL.into());
+                known.sort();
+            }
+            e
+        })?;
+        build(config)
+    }
+
+    /// Names of the registered byte-level caches.
+    pub fn cache_names(&self) -> Vec<String> {
+        self.caches.keys().cloned().collect()
     }
 
     /// The scaler called `name` (`static`).
@@ -204,6 +220,33 @@ impl Registry {
     }
 }
 
+/// The `disk` level: `cache.disk_dir` capped at `cache.disk_max_mb`.
+fn open_disk_cache(config: &CacheConfig) -> Result<Arc<dyn Cache>> {
+    let max = (config.disk_max_mb * 1024.0 * 1024.0) as u64;
+    Ok(Arc::new(femscale_cache::DiskCache::open(
+        &config.disk_dir,
+        max,
+    )?))
+}
+
+/// The `redis` level at `cache.redis_url`.
+fn connect_redis_cache(config: &CacheConfig) -> Result<Arc<dyn Cache>> {
+    let timeout = std::time::Duration::from_secs_f64(config.redis_timeout_seconds.max(1e-3));
+    let options = femscale_cache::RedisOptions {
+        prefix: config.redis_prefix.clone(),
+        ttl: config
+            .ttl_seconds
+            .filter(|t| t.is_finite() && *t >= 1e-3)
+            .map(std::time::Duration::from_secs_f64),
+        connect_timeout: timeout,
+        io_timeout: timeout * 5,
+    };
+    Ok(Arc::new(femscale_cache::RedisCache::connect(
+        &config.redis_url,
+        options,
+    )?))
+}
+
 fn unknown<T>(field: &str, what: &str, name: &str, known: &BTreeMap<String, T>) -> Error {
     Error::UnknownName {
         field: field.into(),
@@ -222,7 +265,8 @@ mod tests {
         let r = Registry::with_builtins();
         assert!(r.assembler("parallel", 2).unwrap().is_parallel());
         assert!(!r.assembler("serial", 2).unwrap().is_parallel());
-        assert_eq!(r.cache("none").unwrap().name(), "none");
+        let config = CacheConfig::default();
+        assert_eq!(r.cache("none", &config).unwrap().name(), "none");
         assert_eq!(r.scaler("static").unwrap().name(), "static");
         match r.assembler("gpu", 2) {
             Err(Error::UnknownName { field, known, .. }) => {
@@ -231,7 +275,12 @@ mod tests {
             }
             other => panic!("expected UnknownName, got {other:?}"),
         }
-        assert!(r.cache("redis").is_err());
+        match r.cache("s3", &config) {
+            Err(Error::UnknownName { known, .. }) => {
+                assert_eq!(known, ["disk", "memory", "none", "redis"]);
+            }
+            other => panic!("expected UnknownName, got {other:?}"),
+        }
         assert!(r.solver("cg", "amg", &MethodOptions::default()).is_ok());
     }
 }

@@ -18,6 +18,7 @@ use super::summary::{SummaryRow, summarize, to_csv};
 use super::sweep::Point;
 use crate::locate_key;
 use crate::pipeline::{FemSolver, Solution};
+use crate::registry::Registry;
 
 /// Unknowns above which `parallel_runs = 0` runs one point at a time.
 pub const BIG_PROBLEM_DOFS: f64 = 200_000.0;
@@ -224,6 +225,12 @@ impl Experiment {
             output_dir: &dir,
         });
 
+        // One cache for the whole run, so points that share an operator (a sweep over sources
+        // or boundary values) reuse its assembly and factorization. A cache that cannot be
+        // opened is reported by each run that needs it.
+        let cache = crate::SolveCache::from_config(&self.base.cache, &Registry::with_builtins())
+            .ok()
+            .map(Arc::new);
         let records = self.execute(
             &jobs,
             parallel_runs,
@@ -231,6 +238,7 @@ impl Experiment {
             &dir,
             &mut store,
             &report,
+            cache.as_ref(),
         )?;
 
         let mut all: Vec<RunRecord> = store.previous.clone();
@@ -298,6 +306,7 @@ impl Experiment {
         dir: &Path,
         store: &mut Store,
         report: &dyn Fn(&ProgressEvent<'_>),
+        cache: Option<&Arc<crate::SolveCache>>,
     ) -> Result<Vec<RunRecord>> {
         let next = AtomicUsize::new(0);
         let stop = AtomicBool::new(false);
@@ -317,7 +326,7 @@ impl Experiment {
                             if tx.send(Message::Started(i)).is_err() {
                                 break;
                             }
-                            let record = Box::new(self.run_one(job, threads_per_run, dir));
+                            let record = Box::new(self.run_one(job, threads_per_run, dir, cache));
                             if tx.send(Message::Finished(i, record)).is_err() {
                                 break;
                             }
@@ -361,7 +370,13 @@ impl Experiment {
     /// Runs one repetition of one point; every failure (configuration, solver, panic,
     /// outputs) becomes a failed record.
     #[instrument(skip_all, fields(point = %job.point.id(), repetition = job.repetition))]
-    fn run_one(&self, job: &Job<'_>, threads: usize, dir: &Path) -> RunRecord {
+    fn run_one(
+        &self,
+        job: &Job<'_>,
+        threads: usize,
+        dir: &Path,
+        cache: Option<&Arc<crate::SolveCache>>,
+    ) -> RunRecord {
         let start = Instant::now();
         let point = job.point;
         let outcome = catch_unwind(AssertUnwindSafe(|| -> Result<_> {
@@ -376,7 +391,12 @@ impl Experiment {
             if config.scaling.threads == 0 {
                 config.scaling.threads = threads;
             }
-            let solution = FemSolver::from_config(config)?.solve_configured()?;
+            let shares_cache = config.cache == self.base.cache;
+            let mut solver = FemSolver::from_config(config)?;
+            if let (true, Some(cache)) = (shares_cache, cache) {
+                solver = solver.with_cache(cache.clone());
+            }
+            let solution = solver.solve_configured()?;
             if job.repetition == 0 {
                 write_extra_outputs(
                     dir,

@@ -1,0 +1,121 @@
+//! Content keys of a problem's artefacts.
+//!
+//! Three keys, each extending the previous one:
+//!
+//! * **system** — the assembled, Dirichlet-eliminated operator: the mesh (geometry, topology,
+//!   boundary parts), the element and quadrature (assembly options), the coefficients that enter
+//!   the matrix (diffusion, reaction, Robin `alpha`), which boundary parts are Dirichlet, and the
+//!   parameters;
+//! * **prepared** — the set-up solver (factorization, AMG hierarchy): the system plus the whole
+//!   solver configuration and the resolved solver kind;
+//! * **solution** — the prepared key plus the source, every boundary value and the exact
+//!   solution.
+//!
+//! A sweep over sources or boundary values therefore reuses one assembled operator and one
+//! factorization; solving the same problem twice returns the stored solution. The cache
+//! crate's format version is part of every key. Problems with Rust-closure fields cannot be
+//! hashed and are never cached.
+
+use femscale_cache::{FORMAT_VERSION, KeyBuilder};
+use femscale_core::CacheKey;
+
+use crate::config::Config;
+use crate::problem::{BoundarySpecKind, FieldSpec, MeshSpec, Problem};
+
+/// The content keys of one problem solved with one configuration.
+#[derive(Debug, Clone)]
+pub(crate) struct ProblemKeys {
+    pub system: CacheKey,
+    pub prepared: CacheKey,
+    pub solution: CacheKey,
+}
+
+fn field(b: KeyBuilder, name: &str, f: &FieldSpec) -> Option<KeyBuilder> {
+    match f {
+        FieldSpec::Constant(v) => Some(b.str(name, "constant").f64(name, *v)),
+        FieldSpec::Expr(text) => Some(b.str(name, "expr").str(name, text)),
+        FieldSpec::Field(_) => None,
+    }
+}
+
+fn optional(b: KeyBuilder, name: &str, f: Option<&FieldSpec>) -> Option<KeyBuilder> {
+    match f {
+        Some(f) => field(b.bool(name, true), name, f),
+        None => Some(b.bool(name, false)),
+    }
+}
+
+fn mesh(b: KeyBuilder, m: &MeshSpec) -> KeyBuilder {
+    match m {
+        MeshSpec::Interval { x, n } => b.str("mesh", "interval").f64s("x", x).u64("n", *n as u64),
+        MeshSpec::IntervalNodes(nodes) => b.str("mesh", "nodes").f64s("nodes", nodes),
+        MeshSpec::Rectangle(r) => b
+            .str("mesh", "rectangle")
+            .str("spec", &serde_json::to_string(r).unwrap_or_default()),
+        MeshSpec::Mesh(m) => {
+            let mut b = b
+                .str("mesh", "given")
+                .f64s("coords", m.coords())
+                .usizes("cells", m.cells());
+            for part in m.boundary_parts() {
+                b = b
+                    .str("part", &part.name)
+                    .usizes("facets", &part.facets)
+                    .usizes("nodes", &part.nodes);
+            }
+            b
+        }
+    }
+}
+
+/// The keys of `problem` solved with `config` and solver `kind`, or `None` when a field is a
+/// Rust closure (not hashable).
+pub(crate) fn problem_keys(problem: &Problem, config: &Config, kind: &str) -> Option<ProblemKeys> {
+    let assembly = serde_json::to_string(&config.assembly).unwrap_or_default();
+    let mut op = mesh(
+        KeyBuilder::new("system").with_format_version(FORMAT_VERSION),
+        &problem.mesh,
+    )
+    .str("assembly", &assembly);
+    op = field(op, "diffusion", &problem.diffusion)?;
+    op = optional(op, "reaction", problem.reaction.as_ref())?;
+    for (name, value) in &problem.params {
+        op = op.str("param", name).f64("value", *value);
+    }
+    for bc in &problem.boundary {
+        op = op.str("part", &bc.part);
+        op = match &bc.kind {
+            BoundarySpecKind::Dirichlet(_) => op.str("kind", "dirichlet"),
+            BoundarySpecKind::Neumann(_) => op.str("kind", "neumann"),
+            BoundarySpecKind::Robin { alpha, .. } => {
+                field(op.str("kind", "robin"), "alpha", alpha)?
+            }
+        };
+    }
+    let system = op.clone().finish();
+    let solver = serde_json::json!({ "solver": config.solver, "kind": kind }).to_string();
+    let prep = op.str("stage", "prepared").str("solver", &solver);
+    let prepared = rekind(prep.clone().finish(), "prepared");
+    let mut sol = prep.str("stage", "solution");
+    sol = optional(sol, "source", problem.source.as_ref())?;
+    sol = optional(sol, "exact", problem.exact.as_ref())?;
+    for bc in &problem.boundary {
+        sol = match &bc.kind {
+            BoundarySpecKind::Dirichlet(v) | BoundarySpecKind::Neumann(v) => {
+                field(sol, "value", v)?
+            }
+            BoundarySpecKind::Robin { value, .. } => field(sol, "value", value)?,
+        };
+    }
+    Some(ProblemKeys {
+        system,
+        prepared,
+        solution: rekind(sol.finish(), "solution"),
+    })
+}
+
+/// `key` under another kind name; the digest already covers the stage, so kinds only make
+/// keys readable and patterns (`solution_*`) selective.
+fn rekind(key: CacheKey, kind: &str) -> CacheKey {
+    CacheKey::new(kind, key.digest)
+}

@@ -1,0 +1,144 @@
+//! Input checks before a solve and the mapping of lower-level errors to the names users know
+//! (config keys, convenience-API fields).
+
+use femscale_core::{Error, Result, SolveError, SystemLoad};
+
+use crate::problem::Problem;
+use crate::registry::Registry;
+
+/// Bytes per node that mesh, pattern, matrix and vectors need before any solver memory (2D P1:
+/// 2 coordinates, ~2 cells of 3 nodes, ~7 entries of index + value, adjacency, 4 vectors).
+const BYTES_PER_NODE: f64 = 16.0 + 48.0 + 7.0 * 16.0 + 48.0 + 32.0;
+
+/// Refuses meshes whose mesh, pattern and matrix alone would not fit in available memory, so
+/// that `nx = 100000` is an error rather than the process being killed.
+pub(crate) fn check_memory(problem: &Problem) -> Result<()> {
+    let Some(nodes) = problem.mesh.estimated_nodes() else {
+        return Ok(());
+    };
+    let Some(available) = SystemLoad::detect().available_memory_mb else {
+        return Ok(());
+    };
+    let needed = nodes * BYTES_PER_NODE / 1e6;
+    if needed > available {
+        return Err(Error::invalid(
+            "problem.mesh.nx",
+            format!(
+                "a mesh of {nodes:.3e} nodes needs about {needed:.0} MB for mesh, pattern and matrix \
+                 alone, but only {available:.0} MB of memory are available"
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// Runs `f` inside an info-level span for the pipeline phase `name`.
+pub(crate) fn in_phase_span<T>(name: &'static str, f: impl FnOnce() -> T) -> T {
+    tracing::info_span!("fem.phase", phase = name).in_scope(f)
+}
+
+/// Renames the field of an error from its config key to the name used by a convenience API
+/// (`problem.mesh.nx` → `num_elements`); other `problem.*` fields lose the prefix, and
+/// `solver.kind` becomes `linear_solver`.
+pub(crate) fn rename_fields(e: Error, map: &[(&str, &str)]) -> Error {
+    let rename = |field: String| {
+        if let Some((_, to)) = map.iter().find(|(from, _)| *from == field) {
+            return (*to).to_string();
+        }
+        match field.strip_prefix("problem.") {
+            Some(rest) => rest.to_string(),
+            None if field == "solver.kind" => "linear_solver".to_string(),
+            None => field,
+        }
+    };
+    match e {
+        Error::InvalidInput { field, reason } => Error::InvalidInput {
+            field: rename(field),
+            reason,
+        },
+        Error::UnknownName {
+            field,
+            what,
+            name,
+            known,
+        } => Error::UnknownName {
+            field: rename(field),
+            what,
+            name,
+            known,
+        },
+        Error::Expression {
+            field,
+            text,
+            column,
+            message,
+        } => Error::Expression {
+            field: rename(field),
+            text,
+            column,
+            message,
+        },
+        other => other,
+    }
+}
+
+/// Checks that named (non-`auto`) solvers and preconditioners are registered.
+pub(crate) fn check_solver_names(
+    registry: &Registry,
+    kind: &str,
+    preconditioner: &str,
+) -> Result<()> {
+    use crate::config::AUTO;
+    let options = femscale_solvers::MethodOptions::default();
+    if kind != AUTO {
+        let pc = if preconditioner == AUTO {
+            "none"
+        } else {
+            preconditioner
+        };
+        registry.solver(kind, pc, &options)?;
+    } else if preconditioner != AUTO {
+        registry.preconditioner(preconditioner, &options)?;
+    }
+    Ok(())
+}
+
+/// Maps solver option errors to the config keys they come from.
+pub(crate) fn solve_error(e: SolveError) -> Error {
+    match e {
+        SolveError::InvalidOption { option, reason } => {
+            Error::invalid(format!("solver.{option}"), reason)
+        }
+        other => Error::Solve(other),
+    }
+}
+
+/// Prefixes field names from lower layers (`mesh.nx`, `boundary[0].where`) with the config
+/// section they live in (`problem.`), unless they already carry it.
+pub(crate) fn in_section(e: Error, prefix: &str) -> Error {
+    let fix = |field: String| {
+        if field.starts_with(prefix) || field == "system" || field == "pattern" {
+            field
+        } else {
+            format!("{prefix}{field}")
+        }
+    };
+    match e {
+        Error::InvalidInput { field, reason } => Error::InvalidInput {
+            field: fix(field),
+            reason,
+        },
+        Error::UnknownName {
+            field,
+            what,
+            name,
+            known,
+        } => Error::UnknownName {
+            field: fix(field),
+            what,
+            name,
+            known,
+        },
+        other => other,
+    }
+}

@@ -1,0 +1,309 @@
+//! One solve, phase by phase, with the cache consulted at three points: the final solution,
+//! the assembled operator (then only the right-hand side is assembled) and the prepared solver.
+
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use femscale_assembly::{DirichletConditions, error_norms};
+use femscale_core::{
+    LinearSystem, Metrics, NoMonitor, Result, Scaler, StaticScaler, SystemLoad, WorkEstimate,
+};
+use femscale_mesh::Mesh;
+use tracing::{info, instrument};
+
+use super::checks::{check_memory, check_solver_names, in_phase_span, in_section, solve_error};
+use super::{FemSolver, Solution};
+use crate::caching::{ProblemKeys, SharedPrepared, SolutionHit, problem_keys};
+use crate::problem::{FieldSpec, Problem};
+
+/// How far a solve goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Stage {
+    /// Up to the prepared solver (assembled operator and factorization stored): warm-up.
+    Prepare,
+    /// To the solution.
+    Solve,
+}
+
+impl FemSolver {
+    /// Runs the pipeline on `problem`; `solver_kind` overrides `solver.kind`. With
+    /// [`Stage::Prepare`] it stops after the solver set-up and returns `None`.
+    #[instrument(skip_all, name = "fem.solve")]
+    pub(crate) fn run_pipeline(
+        &self,
+        problem: &Problem,
+        solver_kind: Option<&str>,
+        stage: Stage,
+    ) -> Result<Option<Solution>> {
+        let cfg = &self.config.solver;
+        let requested = solver_kind.unwrap_or(&cfg.kind);
+        check_solver_names(&self.registry, requested, &cfg.preconditioner)?;
+        let mut metrics = Metrics::default();
+
+        check_memory(problem)?;
+        let started = Instant::now();
+        let cores = SystemLoad::detect().cores;
+        let estimated_dofs = problem
+            .mesh
+            .estimated_nodes()
+            .unwrap_or(f64::MAX)
+            .min(usize::MAX as f64) as usize;
+        let cache = if self.config.scaling.toggles(estimated_dofs, cores).caching {
+            self.cache()?
+        } else {
+            None
+        };
+        let keys = cache
+            .as_ref()
+            .and_then(|_| problem_keys(problem, &self.config, requested));
+        if stage == Stage::Solve
+            && let (Some(cache), Some(keys)) = (&cache, &keys)
+            && let Some(solution) = self.cached_solution(cache, keys, problem, started)?
+        {
+            return Ok(Some(solution));
+        }
+
+        let t = Instant::now();
+        let stored = match (&cache, &keys) {
+            (Some(cache), Some(keys)) => cache.system(&keys.system, || {
+                in_phase_span("mesh", || problem.mesh.build())
+                    .map_err(|e| in_section(e, "problem."))
+            })?,
+            _ => None,
+        };
+        let mesh: Arc<Mesh> = match &stored {
+            Some((live, level)) => {
+                metrics.cache_reused.push(format!("system@{level}"));
+                metrics.features_used.push("operator_cache_hit".into());
+                live.mesh.clone()
+            }
+            None => in_phase_span("mesh", || problem.mesh.build())
+                .map_err(|e| in_section(e, "problem."))?,
+        };
+        metrics.phases.mesh = t.elapsed().as_secs_f64();
+        let form = problem.form("problem.")?;
+        let exact = problem.exact_field("problem.")?;
+        let view = mesh.view();
+
+        let work = WorkEstimate::single(
+            mesh.num_nodes(),
+            mesh.num_cells(),
+            mesh.num_nodes() * (2 * mesh.dim() + 3),
+        );
+        let load = SystemLoad::detect();
+        let toggles = self.config.scaling.toggles(mesh.num_nodes(), load.cores);
+        let scaler = StaticScaler {
+            threads: toggles.threads,
+            // An explicit `assembly.parallel` wins over the level's preset.
+            parallel_assembly: self.config.assembly.parallel.or(if toggles.parallel {
+                None
+            } else {
+                Some(false)
+            }),
+            parallel_threshold_cells: self.config.assembly.parallel_threshold_cells,
+            memory_budget_mb: cfg.memory_limit_mb,
+        };
+        let plan = scaler.plan(&work, &load);
+        let (kind, preconditioner) = cfg.resolve(requested, mesh.num_nodes());
+        let solver = self
+            .registry
+            .solver(&kind, &preconditioner, &cfg.method_options())?;
+        let options = cfg.options(plan.threads);
+        options.validate().map_err(solve_error)?;
+        femscale_solvers::set_faer_threads(plan.threads);
+        let assembler = self.registry.assembler(
+            if plan.parallel_assembly {
+                "parallel"
+            } else {
+                "serial"
+            },
+            self.config.assembly.quadrature_degree,
+        )?;
+        let pool = self.pool(plan.threads)?;
+
+        let outcome = pool.install(|| -> Result<_> {
+            let (matrix, rhs, dirichlet) = match &stored {
+                Some((live, _)) => {
+                    let t = Instant::now();
+                    let matrix = live.system.matrix.clone();
+                    let mut rhs = vec![0.0; matrix.nrows()];
+                    let stats = assembler
+                        .assemble_rhs(&view, &form, matrix.pattern(), &mut rhs)
+                        .map_err(|e| in_section(e, "problem."))?;
+                    metrics.phases.assembly = t.elapsed().as_secs_f64();
+                    metrics.assembler = stats.assembler;
+                    metrics.parallel_assembly_used = stats.parallel;
+                    let t = Instant::now();
+                    let dirichlet = DirichletConditions::from_form(&view, &form)
+                        .map_err(|e| in_section(e, "problem."))?;
+                    live.system
+                        .lift
+                        .apply_rhs(&dirichlet, &mut rhs)
+                        .map_err(|e| in_section(e, "problem."))?;
+                    metrics.phases.boundary_conditions = t.elapsed().as_secs_f64();
+                    (matrix, rhs, dirichlet)
+                }
+                None => {
+                    let t = Instant::now();
+                    let pattern = Arc::new(assembler.pattern(&view)?);
+                    metrics.phases.pattern = t.elapsed().as_secs_f64();
+
+                    let t = Instant::now();
+                    let mut system = LinearSystem::zeros(pattern);
+                    let stats = assembler
+                        .assemble_into(&view, &form, &mut system)
+                        .map_err(|e| in_section(e, "problem."))?;
+                    metrics.phases.assembly = t.elapsed().as_secs_f64();
+                    metrics.assembler = stats.assembler;
+                    metrics.parallel_assembly_used = stats.parallel;
+
+                    let t = Instant::now();
+                    let dirichlet = DirichletConditions::from_form(&view, &form)
+                        .map_err(|e| in_section(e, "problem."))?;
+                    let lift = dirichlet.apply_recording(&mut system)?;
+                    let LinearSystem { matrix, rhs } = system;
+                    let matrix = Arc::new(matrix);
+                    if let (Some(cache), Some(keys)) = (&cache, &keys) {
+                        cache.store_system(
+                            &keys.system,
+                            mesh.clone(),
+                            matrix.clone(),
+                            Arc::new(lift),
+                        );
+                    }
+                    metrics.phases.boundary_conditions = t.elapsed().as_secs_f64();
+                    (matrix, rhs, dirichlet)
+                }
+            };
+            metrics.dirichlet_dofs = dirichlet.len();
+            metrics.nnz = matrix.nnz();
+
+            let t = Instant::now();
+            let cached = match (&cache, &keys) {
+                (Some(cache), Some(keys)) => cache.prepared(&keys.prepared),
+                _ => None,
+            };
+            let prepared: Arc<SharedPrepared> = match cached {
+                Some(p) => {
+                    metrics.cache_reused.push("prepared_solver@memory".into());
+                    p
+                }
+                None => {
+                    let p = solver.prepare(matrix, &options).map_err(solve_error)?;
+                    let bytes = p.memory_bytes() + p.matrix().memory_bytes();
+                    let p = Arc::new(Mutex::new(p));
+                    if let (Some(cache), Some(keys)) = (&cache, &keys) {
+                        cache.store_prepared(&keys.prepared, p.clone(), bytes);
+                    }
+                    p
+                }
+            };
+            metrics.phases.setup = t.elapsed().as_secs_f64();
+            if stage == Stage::Prepare {
+                return Ok(None);
+            }
+
+            let t = Instant::now();
+            let mut x = vec![0.0; rhs.len()];
+            dirichlet.impose_on(&mut x);
+            let report = prepared
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .solve(&rhs, &mut x, &mut NoMonitor)
+                .map_err(solve_error)?;
+            metrics.phases.solve = t.elapsed().as_secs_f64();
+
+            let t = Instant::now();
+            if let Some(exact) = &exact {
+                let norms = error_norms(&view, &x, exact.as_ref())?;
+                metrics.l2_error = Some(norms.l2);
+                metrics.h1_error = Some(norms.h1_seminorm);
+                metrics.max_nodal_error = Some(norms.max_nodal);
+            }
+            metrics.phases.post = t.elapsed().as_secs_f64();
+            Ok(Some((x, report)))
+        })?;
+        let Some((values, report)) = outcome else {
+            return Ok(None);
+        };
+
+        metrics.dofs = mesh.num_nodes();
+        metrics.num_elements = mesh.num_cells();
+        metrics.element = mesh.cell_kind().element_name().into();
+        metrics.solver = report.solver.clone();
+        metrics.preconditioner = report.preconditioner.clone();
+        metrics.iterations = report.iterations;
+        metrics.final_residual = report.final_relative_residual;
+        metrics.threads = plan.threads;
+        metrics.scaling_level = format!("{:?}", toggles.level).to_lowercase();
+        metrics.total_solve_time = metrics.phases.total();
+        if metrics.parallel_assembly_used {
+            metrics.features_used.push("parallel_assembly".into());
+        }
+        let uses_expr = |f: &FieldSpec| matches!(f, FieldSpec::Expr(_));
+        if uses_expr(&problem.diffusion)
+            || problem.source.as_ref().is_some_and(uses_expr)
+            || problem.reaction.as_ref().is_some_and(uses_expr)
+        {
+            metrics.features_used.push("expression_fields".into());
+        }
+        if exact.is_some() {
+            metrics.features_used.push("exact_solution_errors".into());
+        }
+        metrics.linear_solve = report;
+        let mut solution = Solution {
+            mesh,
+            values,
+            metrics,
+        };
+        if let (Some(cache), Some(keys)) = (&cache, &keys) {
+            cache.store_solution(&keys.solution, &solution);
+            solution.metrics.cache_levels = cache.level_stats();
+        }
+        let m = &solution.metrics;
+        info!(dofs = m.dofs, solver = %m.solver, iterations = m.iterations, seconds = m.total_solve_time, reused = ?m.cache_reused, "solved");
+        Ok(Some(solution))
+    }
+
+    /// The stored solution of `keys`, if any level has it (a byte-level hit also needs the
+    /// mesh, taken from a live operator or built).
+    fn cached_solution(
+        &self,
+        cache: &crate::SolveCache,
+        keys: &ProblemKeys,
+        problem: &Problem,
+        started: Instant,
+    ) -> Result<Option<Solution>> {
+        let (mut solution, level) = match cache.solution(&keys.solution) {
+            None => return Ok(None),
+            Some(SolutionHit::Memory(hit)) => ((*hit).clone(), crate::MEMORY_LEVEL.to_string()),
+            Some(SolutionHit::Bytes(values, metrics, level)) => {
+                let mesh = match cache.system(&keys.system, || problem.mesh.build())? {
+                    Some((live, _)) => live.mesh.clone(),
+                    None => problem
+                        .mesh
+                        .build()
+                        .map_err(|e| in_section(e, "problem."))?,
+                };
+                if values.len() != mesh.num_nodes() {
+                    return Ok(None);
+                }
+                let solution = Solution {
+                    mesh,
+                    values,
+                    metrics,
+                };
+                cache.keep_live_solution(&keys.solution, &solution);
+                (solution, level)
+            }
+        };
+        let m = &mut solution.metrics;
+        m.phases = Default::default();
+        m.total_solve_time = started.elapsed().as_secs_f64();
+        m.features_used.push("solution_cache_hit".into());
+        m.cache_reused = vec![format!("solution@{level}")];
+        m.cache_levels = cache.level_stats();
+        info!(dofs = m.dofs, level = %level, "solution served from cache");
+        Ok(Some(solution))
+    }
+}
