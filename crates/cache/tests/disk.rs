@@ -277,3 +277,90 @@ fn concurrent_eviction_tolerates_vanishing_files() {
         );
     }
 }
+
+/// Environment variable that turns [`two_processes_child`] into a worker on that directory.
+const CHILD_DIR: &str = "FEMSCALE_DISK_TEST_CHILD_DIR";
+
+/// The value every writer stores under key `n`: sizes from 1 KB to ~300 KB so that writes
+/// and reads of one entry overlap in time, content derived from `n` so any read is checkable.
+fn value_of(n: u32) -> Vec<u8> {
+    let len = 1024 + (n as usize * 7919) % (300 * 1024);
+    (0..len)
+        .map(|i| (i as u32 ^ n.wrapping_mul(2654435761)) as u8)
+        .collect()
+}
+
+/// The worker of [`two_processes_share_one_directory_without_corrupt_reads`]; a no-op unless
+/// started by it.
+#[test]
+fn two_processes_child() {
+    let Ok(dir) = std::env::var(CHILD_DIR) else {
+        return;
+    };
+    let seed: u32 = std::env::var("FEMSCALE_DISK_TEST_SEED")
+        .unwrap()
+        .parse()
+        .unwrap();
+    // A cap of ~2 MB over ~40 keys of up to 300 KB: both processes evict constantly.
+    let cache = DiskCache::open(&dir, 2 << 20).unwrap();
+    let (mut hits, mut misses) = (0, 0);
+    for i in 0..400u32 {
+        let n = (i.wrapping_mul(31) + seed) % 40;
+        if (i + seed) % 3 == 0 {
+            cache.put(&k(n), &value_of(n)).unwrap();
+        } else {
+            match cache.get(&k(n)).unwrap() {
+                Some(v) => {
+                    assert!(
+                        v == value_of(n),
+                        "corrupt read of key {n} in process {seed}"
+                    );
+                    hits += 1;
+                }
+                None => misses += 1,
+            }
+        }
+    }
+    println!("child {seed}: {hits} verified hits, {misses} misses");
+    assert!(hits > 0, "the processes never met on an entry");
+}
+
+#[test]
+fn two_processes_share_one_directory_without_corrupt_reads() {
+    let dir = tempfile::tempdir().unwrap();
+    let exe = std::env::current_exe().unwrap();
+    // Both children run at once, each reading what the other writes and evicts.
+    let spawned: Vec<_> = (1..=2)
+        .map(|seed| {
+            std::process::Command::new(&exe)
+                .args([
+                    "--exact",
+                    "two_processes_child",
+                    "--nocapture",
+                    "--test-threads=1",
+                ])
+                .env(CHILD_DIR, dir.path())
+                .env("FEMSCALE_DISK_TEST_SEED", seed.to_string())
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for child in spawned {
+        let out = child.wait_with_output().unwrap();
+        let text = String::from_utf8_lossy(&out.stdout).to_string()
+            + &String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "child failed:\n{text}");
+        assert!(text.contains("verified hits"), "child did not run:\n{text}");
+    }
+    // What is left is intact and within the cap (plus at most one entry in flight).
+    let cache = DiskCache::open(dir.path(), 2 << 20).unwrap();
+    assert!(cache.disk_bytes().unwrap() <= (2 << 20) + 310 * 1024);
+    for n in 0..40 {
+        if let Some(v) = cache.get(&k(n)).unwrap() {
+            assert!(v == value_of(n));
+        }
+    }
+    assert!(files(dir.path()).iter().all(|f| !f.contains(".tmp")));
+}

@@ -30,7 +30,7 @@ use femscale_core::{
 };
 use femscale_mesh::Mesh;
 use serde::{Deserialize, Serialize};
-use tracing::warn;
+use tracing::{debug, warn};
 
 pub(crate) use codec::StoredSystem;
 pub(crate) use keys::{ProblemKeys, problem_keys};
@@ -336,7 +336,7 @@ impl SolveCache {
                 &codec::encode_solution(&solution.values, &solution.metrics),
             )
         {
-            warn!(key = %key, error = %e, "could not store the solution");
+            debug!(key = %key, error = %e, "could not store the solution");
         }
         self.keep_live_solution(key, solution);
     }
@@ -385,6 +385,13 @@ impl SolveCache {
         Ok(Some((live, level)))
     }
 
+    /// The mesh of the live operator for `key`, if the memory level has it (not counted as
+    /// a reuse of the operator).
+    pub(crate) fn live_mesh(&self, key: &CacheKey) -> Option<Arc<Mesh>> {
+        let live = self.objects.as_ref()?.get::<LiveSystem>(key)?;
+        Some(live.mesh.clone())
+    }
+
     pub(crate) fn store_system(
         &self,
         key: &CacheKey,
@@ -396,7 +403,7 @@ impl SolveCache {
             && matrix.nrows() < u32::MAX as usize
             && let Err(e) = b.put(key, &codec::encode_system(&matrix, &lift))
         {
-            warn!(key = %key, error = %e, "could not store the assembled system");
+            debug!(key = %key, error = %e, "could not store the assembled system");
         }
         let live = Arc::new(LiveSystem {
             mesh,
@@ -439,7 +446,7 @@ impl SolveCache {
             Ok(Some((bytes, i))) => Some((bytes, b.levels()[i].name().to_string())),
             Ok(None) => None,
             Err(e) => {
-                warn!(key = %key, error = %e, "every byte cache level failed; recomputing");
+                debug!(key = %key, error = %e, "every byte cache level failed; recomputing");
                 None
             }
         }

@@ -279,7 +279,13 @@ impl FemSolver {
         let config: Config = fig.extract().map_err(|e| Error::Config {
             message: format!("override {overrides:?}: {e}"),
         })?;
-        Self::with_registry(config, (*self.registry).clone())
+        let solver = Self::with_registry(config, (*self.registry).clone())?;
+        // The same `[cache]` means the same cache: overrides of solver or problem settings keep
+        // reusing what this solver stored.
+        if solver.config.cache == self.config.cache {
+            return Ok(solver.with_cache(self.shared_cache()?));
+        }
+        Ok(solver)
     }
 
     /// Runs `f` with a solver that has `overrides` applied; the overrides end with the closure.

@@ -278,8 +278,8 @@ impl FemSolver {
             None => return Ok(None),
             Some(SolutionHit::Memory(hit)) => ((*hit).clone(), crate::MEMORY_LEVEL.to_string()),
             Some(SolutionHit::Bytes(values, metrics, level)) => {
-                let mesh = match cache.system(&keys.system, || problem.mesh.build())? {
-                    Some((live, _)) => live.mesh.clone(),
+                let mesh = match cache.live_mesh(&keys.system) {
+                    Some(mesh) => mesh,
                     None => problem
                         .mesh
                         .build()
