@@ -186,7 +186,7 @@ impl Target for SharedTarget {
 /// Integrates the cells in `cells` and adds their contributions to `target`: matrix and load
 /// vector, or with `with_matrix = false` the load vector only.
 #[allow(clippy::too_many_arguments)]
-pub(crate) fn assemble_block(
+fn assemble_block(
     mesh: &MeshView<'_>,
     pattern: &SparsityPattern,
     element: &Element,
@@ -296,6 +296,51 @@ pub(crate) fn assemble_block(
         }
     }
     Ok(())
+}
+
+/// One pass of the cell kernel over the mesh: matrix and load vector, or (`with_matrix =
+/// false`) the load vector only.
+pub(crate) struct CellPass<'a> {
+    pub mesh: &'a MeshView<'a>,
+    pub pattern: &'a SparsityPattern,
+    pub element: &'a Element,
+    pub coefs: &'a Coefficients<'a>,
+    pub with_matrix: bool,
+}
+
+impl CellPass<'_> {
+    /// Integrates `cells` into `target` with the buffers `scratch`.
+    pub(crate) fn block(
+        &self,
+        cells: Range<usize>,
+        scratch: &mut Scratch,
+        target: &mut impl Target,
+    ) -> Result<()> {
+        assemble_block(
+            self.mesh,
+            self.pattern,
+            self.element,
+            self.coefs,
+            cells,
+            scratch,
+            target,
+            self.with_matrix,
+        )
+    }
+
+    /// Integrates every cell, block after block, on this thread.
+    fn serial(&self, target: &mut impl Target) -> Result<()> {
+        let mut scratch = Scratch::new(DEFAULT_BLOCK_CELLS * self.element.nq, self.coefs);
+        let n = self.mesh.num_cells();
+        for start in (0..n).step_by(DEFAULT_BLOCK_CELLS) {
+            self.block(
+                start..(start + DEFAULT_BLOCK_CELLS).min(n),
+                &mut scratch,
+                target,
+            )?;
+        }
+        Ok(())
+    }
 }
 
 /// The checks and set-up both assemblers start with: the system fits the mesh, the boundary
@@ -444,25 +489,17 @@ impl Assembler for SerialAssembler {
         let pattern = system.matrix.pattern().clone();
         system.matrix.values_mut().fill(0.0);
         system.rhs.fill(0.0);
-        let mut scratch = Scratch::new(DEFAULT_BLOCK_CELLS * element.nq, &coefs);
-        let mut target = SliceTarget {
+        let pass = CellPass {
+            mesh,
+            pattern: &pattern,
+            element: &element,
+            coefs: &coefs,
+            with_matrix: true,
+        };
+        pass.serial(&mut SliceTarget {
             values: system.matrix.values_mut(),
             rhs: &mut system.rhs,
-        };
-        let n = mesh.num_cells();
-        for start in (0..n).step_by(DEFAULT_BLOCK_CELLS) {
-            let cells = start..(start + DEFAULT_BLOCK_CELLS).min(n);
-            assemble_block(
-                mesh,
-                &pattern,
-                &element,
-                &coefs,
-                cells,
-                &mut scratch,
-                &mut target,
-                true,
-            )?;
-        }
+        })?;
         let facets = add_boundary_terms(mesh, form, system)?;
         Ok(stats(self.name(), false, mesh, &element, &coefs, facets))
     }
@@ -478,25 +515,17 @@ impl Assembler for SerialAssembler {
         let (coefs, element) = rhs_prologue(mesh, form, rhs, self.quadrature_degree)?;
         rhs.fill(0.0);
         if coefs.has_source() {
-            let mut scratch = Scratch::new(DEFAULT_BLOCK_CELLS * element.nq, &coefs);
-            let mut target = SliceTarget {
+            let pass = CellPass {
+                mesh,
+                pattern,
+                element: &element,
+                coefs: &coefs,
+                with_matrix: false,
+            };
+            pass.serial(&mut SliceTarget {
                 values: &mut [],
                 rhs,
-            };
-            let n = mesh.num_cells();
-            for start in (0..n).step_by(DEFAULT_BLOCK_CELLS) {
-                let cells = start..(start + DEFAULT_BLOCK_CELLS).min(n);
-                assemble_block(
-                    mesh,
-                    pattern,
-                    &element,
-                    &coefs,
-                    cells,
-                    &mut scratch,
-                    &mut target,
-                    false,
-                )?;
-            }
+            })?;
         }
         let facets = add_boundary_rhs(mesh, form, rhs)?;
         Ok(stats(self.name(), false, mesh, &element, &coefs, facets))

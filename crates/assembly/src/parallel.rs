@@ -10,8 +10,8 @@ use rayon::prelude::*;
 use tracing::instrument;
 
 use crate::assemble::{
-    DEFAULT_BLOCK_CELLS, DEFAULT_QUADRATURE_DEGREE, Scratch, SharedTarget, assemble_block,
-    prologue, rhs_prologue, stats,
+    CellPass, DEFAULT_BLOCK_CELLS, DEFAULT_QUADRATURE_DEGREE, Scratch, SharedTarget, prologue,
+    rhs_prologue, stats,
 };
 use crate::boundary::{add_boundary_rhs, add_boundary_terms};
 use crate::pattern::build_pattern;
@@ -60,6 +60,32 @@ pub(crate) fn colour_blocks(mesh: &MeshView<'_>, block_cells: usize) -> Vec<Vec<
     colours
 }
 
+/// Runs `pass` over the blocks of each colour concurrently, colour after colour.
+fn coloured(
+    pass: &CellPass<'_>,
+    colours: &[Vec<Range<usize>>],
+    block_cells: usize,
+    shared: SharedTarget,
+) -> Result<()> {
+    let span = tracing::Span::current();
+    for blocks in colours {
+        blocks.par_iter().try_for_each_init(
+            || {
+                (
+                    Scratch::new(block_cells * pass.element.nq, pass.coefs),
+                    span.clone(),
+                )
+            },
+            |(scratch, span), cells| {
+                let _entered = span.enter();
+                let mut target = shared;
+                pass.block(cells.clone(), scratch, &mut target)
+            },
+        )?;
+    }
+    Ok(())
+}
+
 impl Assembler for ParallelAssembler {
     fn name(&self) -> &'static str {
         "parallel"
@@ -99,26 +125,14 @@ impl Assembler for ParallelAssembler {
             rhs: rhs.as_mut_ptr(),
             rhs_len: rhs.len(),
         };
-        let span = tracing::Span::current();
-        for blocks in &colours {
-            blocks.par_iter().try_for_each_init(
-                || (Scratch::new(block_cells * element.nq, &coefs), span.clone()),
-                |(scratch, span), cells| {
-                    let _entered = span.enter();
-                    let mut target = shared;
-                    assemble_block(
-                        mesh,
-                        &pattern,
-                        &element,
-                        &coefs,
-                        cells.clone(),
-                        scratch,
-                        &mut target,
-                        true,
-                    )
-                },
-            )?;
-        }
+        let pass = CellPass {
+            mesh,
+            pattern: &pattern,
+            element: &element,
+            coefs: &coefs,
+            with_matrix: true,
+        };
+        coloured(&pass, &colours, block_cells, shared)?;
         let facets = add_boundary_terms(mesh, form, system)?;
         Ok(stats(self.name(), true, mesh, &element, &coefs, facets))
     }
@@ -141,26 +155,19 @@ impl Assembler for ParallelAssembler {
                 rhs: rhs.as_mut_ptr(),
                 rhs_len: rhs.len(),
             };
-            let span = tracing::Span::current();
-            for blocks in &colour_blocks(mesh, block_cells) {
-                blocks.par_iter().try_for_each_init(
-                    || (Scratch::new(block_cells * element.nq, &coefs), span.clone()),
-                    |(scratch, span), cells| {
-                        let _entered = span.enter();
-                        let mut target = shared;
-                        assemble_block(
-                            mesh,
-                            pattern,
-                            &element,
-                            &coefs,
-                            cells.clone(),
-                            scratch,
-                            &mut target,
-                            false,
-                        )
-                    },
-                )?;
-            }
+            let pass = CellPass {
+                mesh,
+                pattern,
+                element: &element,
+                coefs: &coefs,
+                with_matrix: false,
+            };
+            coloured(
+                &pass,
+                &colour_blocks(mesh, block_cells),
+                block_cells,
+                shared,
+            )?;
         }
         let facets = add_boundary_rhs(mesh, form, rhs)?;
         Ok(stats(self.name(), true, mesh, &element, &coefs, facets))

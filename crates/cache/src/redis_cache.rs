@@ -190,6 +190,48 @@ impl RedisCache {
 
     /// Runs `f` on the connection, connecting first if there is none. After an I/O-level
     /// failure the connection is dropped, re-established once and `f` retried once.
+    /// Walks the keys under this cache's prefix whose rendered key matches the glob
+    /// `pattern` with `SCAN`, calling `f` on each non-empty batch of `(redis key, rendered key)`;
+    /// returns `f`'s results. Matches are re-checked with our own matcher (Redis `?` matches a
+    /// byte, not a character).
+    fn scan<T>(
+        &self,
+        pattern: &str,
+        op: &str,
+        f: impl Fn(&mut Connection, Vec<(Vec<u8>, String)>) -> redis::RedisResult<T>,
+    ) -> Result<Vec<T>> {
+        let prefix = self.options.prefix.as_str();
+        let matcher = redis_match_pattern(prefix, pattern);
+        self.with_conn(op, |c| {
+            let mut out = Vec::new();
+            let mut cursor: u64 = 0;
+            loop {
+                let (next, keys): (u64, Vec<Vec<u8>>) = redis::cmd("SCAN")
+                    .arg(cursor)
+                    .arg("MATCH")
+                    .arg(&matcher)
+                    .arg("COUNT")
+                    .arg(SCAN_BATCH)
+                    .query(c)?;
+                let batch: Vec<(Vec<u8>, String)> = keys
+                    .into_iter()
+                    .filter_map(|k| {
+                        let rest = std::str::from_utf8(&k).ok()?.strip_prefix(prefix)?;
+                        let rest = rest.to_string();
+                        glob_match(pattern, &rest).then_some((k, rest))
+                    })
+                    .collect();
+                if !batch.is_empty() {
+                    out.push(f(c, batch)?);
+                }
+                if next == 0 {
+                    return Ok(out);
+                }
+                cursor = next;
+            }
+        })
+    }
+
     fn with_conn<T>(
         &self,
         op: &str,
@@ -370,77 +412,34 @@ impl Cache for RedisCache {
     }
 
     fn invalidate(&self, pattern: &str) -> Result<usize> {
-        let prefix = self.options.prefix.as_str();
-        let matcher = redis_match_pattern(prefix, pattern);
-        self.with_conn("SCAN/DEL", |c| {
-            let mut removed = 0usize;
-            let mut cursor: u64 = 0;
-            loop {
-                let (next, keys): (u64, Vec<Vec<u8>>) = redis::cmd("SCAN")
-                    .arg(cursor)
-                    .arg("MATCH")
-                    .arg(&matcher)
-                    .arg("COUNT")
-                    .arg(SCAN_BATCH)
-                    .query(c)?;
-                // Re-check with our own matcher (Redis `?` matches a byte, not a character).
-                let batch: Vec<Vec<u8>> = keys
-                    .into_iter()
-                    .filter(|k| {
-                        std::str::from_utf8(k).is_ok_and(|s| {
-                            s.strip_prefix(prefix)
-                                .is_some_and(|rest| glob_match(pattern, rest))
-                        })
-                    })
-                    .collect();
-                for chunk in batch.chunks(SCAN_BATCH) {
-                    let n: usize = redis::cmd("DEL").arg(chunk).query(c)?;
-                    removed += n;
-                }
-                if next == 0 {
-                    return Ok(removed);
-                }
-                cursor = next;
+        self.scan(pattern, "SCAN/DEL", |c, batch| {
+            let mut removed = 0;
+            for chunk in batch.chunks(SCAN_BATCH) {
+                let keys: Vec<&[u8]> = chunk.iter().map(|(k, _)| k.as_slice()).collect();
+                let n: usize = redis::cmd("DEL").arg(keys).query(c)?;
+                removed += n;
             }
+            Ok(removed)
         })
+        .map(|counts| counts.into_iter().sum())
     }
 
     fn list(&self, pattern: &str) -> Result<Option<Vec<(String, u64)>>> {
-        let prefix = self.options.prefix.as_str();
-        let matcher = redis_match_pattern(prefix, pattern);
-        self.with_conn("SCAN/STRLEN", |c| {
-            let mut out = Vec::new();
-            let mut cursor: u64 = 0;
-            loop {
-                let (next, keys): (u64, Vec<Vec<u8>>) = redis::cmd("SCAN")
-                    .arg(cursor)
-                    .arg("MATCH")
-                    .arg(&matcher)
-                    .arg("COUNT")
-                    .arg(SCAN_BATCH)
-                    .query(c)?;
-                let names: Vec<(Vec<u8>, String)> = keys
-                    .into_iter()
-                    .filter_map(|k| {
-                        let rest = std::str::from_utf8(&k).ok()?.strip_prefix(prefix)?;
-                        glob_match(pattern, rest).then(|| (k.clone(), rest.to_string()))
-                    })
-                    .collect();
-                if !names.is_empty() {
-                    let mut pipe = redis::pipe();
-                    for (k, _) in &names {
-                        pipe.cmd("STRLEN").arg(k);
-                    }
-                    let sizes: Vec<u64> = pipe.query(c)?;
-                    out.extend(names.into_iter().map(|(_, n)| n).zip(sizes));
-                }
-                if next == 0 {
-                    out.sort();
-                    return Ok(Some(out));
-                }
-                cursor = next;
+        let batches = self.scan(pattern, "SCAN/STRLEN", |c, batch| {
+            let mut pipe = redis::pipe();
+            for (k, _) in &batch {
+                pipe.cmd("STRLEN").arg(k);
             }
-        })
+            let sizes: Vec<u64> = pipe.query(c)?;
+            Ok(batch
+                .into_iter()
+                .map(|(_, name)| name)
+                .zip(sizes)
+                .collect::<Vec<_>>())
+        })?;
+        let mut out: Vec<(String, u64)> = batches.into_iter().flatten().collect();
+        out.sort();
+        Ok(Some(out))
     }
 
     fn stats(&self) -> CacheStats {

@@ -110,6 +110,14 @@ fn invalidate_removes_only_matches() {
     }
     cache.put(&key("sys[x]", "1"), b"b").unwrap();
     cache.put(&key("sys\\y", "1"), b"b").unwrap();
+    let listed = cache.list("system_1?").unwrap().unwrap();
+    assert_eq!(listed.len(), 10);
+    assert_eq!(listed[0].0, "system_10");
+    assert!(
+        listed.iter().all(|(_, bytes)| *bytes > 1),
+        "sizes include the header"
+    );
+    assert_eq!(cache.list("*").unwrap().unwrap().len(), 52);
     assert_eq!(cache.invalidate("system_1?").unwrap(), 10);
     assert_eq!(cache.get(&key("system", "15")).unwrap(), None);
     assert!(cache.get(&key("system", "05")).unwrap().is_some());
