@@ -1,8 +1,9 @@
 //! The expression tree, the meaning of every operation, and a reference tree-walking evaluator.
 //!
-//! Every backend (the tree walker here, constant folding, the [bytecode](crate::bytecode)
-//! interpreter and any later JIT) evaluates operations through [`BinOp::apply`] and
-//! [`Func::apply`], so they agree bit for bit.
+//! Every backend evaluates operations with the semantics of [`BinOp::apply`] and
+//! [`Func::apply`]: the tree walker here, constant folding and the [bytecode](crate::bytecode)
+//! interpreter call them, and the JIT either emits the same IEEE operation (`+ - * /`, `sqrt`,
+//! `abs`, comparisons, selects) or calls these very functions, so all agree bit for bit.
 
 use std::fmt;
 
@@ -70,9 +71,11 @@ pub enum BinOp {
     Eq,
     /// `a != b` (1 or 0).
     Ne,
-    /// `min(a, b)`, as [`f64::min`] (a NaN argument is ignored).
+    /// `min(a, b)`: the smaller argument, ignoring a NaN argument like [`f64::min`]; when the
+    /// arguments compare equal (`-0` and `+0`) it is `a`, so every backend agrees bit for bit.
     Min,
-    /// `max(a, b)`, as [`f64::max`] (a NaN argument is ignored).
+    /// `max(a, b)`: the larger argument, ignoring a NaN argument like [`f64::max`]; when the
+    /// arguments compare equal (`-0` and `+0`) it is `a`.
     Max,
     /// `atan2(a, b)`: the angle of the point `(b, a)`, as [`f64::atan2`].
     Atan2,
@@ -95,8 +98,8 @@ impl BinOp {
             BinOp::Ge => truth(a >= b),
             BinOp::Eq => truth(a == b),
             BinOp::Ne => truth(a != b),
-            BinOp::Min => a.min(b),
-            BinOp::Max => a.max(b),
+            BinOp::Min => min(a, b),
+            BinOp::Max => max(a, b),
             BinOp::Atan2 => a.atan2(b),
         }
     }
@@ -140,6 +143,20 @@ impl BinOp {
 #[inline(always)]
 pub fn pow(a: f64, b: f64) -> f64 {
     if b == 2.0 { a * a } else { a.powf(b) }
+}
+
+/// `min(a, b)`: `b` when `a` is NaN or `b < a`, `a` otherwise. Equals [`f64::min`] except
+/// that the sign of a zero result is defined (that of `a`).
+#[inline(always)]
+pub fn min(a: f64, b: f64) -> f64 {
+    if a.is_nan() || b < a { b } else { a }
+}
+
+/// `max(a, b)`: `b` when `a` is NaN or `b > a`, `a` otherwise. Equals [`f64::max`] except
+/// that the sign of a zero result is defined (that of `a`).
+#[inline(always)]
+pub fn max(a: f64, b: f64) -> f64 {
+    if a.is_nan() || b > a { b } else { a }
 }
 
 /// The value of `if(cond, a, b)`: `a` when `cond` is non-zero, `b` when it is zero, NaN when

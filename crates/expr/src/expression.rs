@@ -1,0 +1,290 @@
+//! [`Expression`]: a parsed, compiled expression usable as a [`ScalarField`].
+
+use std::fmt;
+use std::sync::{Arc, OnceLock};
+
+use femscale_core::{Constant, ScalarField, SharedField};
+
+use crate::ast::Expr;
+use crate::backend::{BackendKind, ExprOptions, Kernel};
+#[cfg(feature = "jit")]
+use crate::backend::{JitKernel, jit_compile};
+use crate::{ExprError, Var, cache, parse, stats};
+
+struct Inner {
+    text: String,
+    ast: Expr,
+    options: ExprOptions,
+    value: Kernel,
+    /// `d/dx`, `d/dy`, `d/dz`, simplified; derived on first use (most expressions, such as
+    /// coefficients and sources, never need them).
+    derivatives: OnceLock<[Expr; 3]>,
+    /// The compiled derivatives, compiled on first use.
+    gradient: OnceLock<GradientKernel>,
+}
+
+enum GradientKernel {
+    /// All three in one JIT kernel (shared subexpressions computed once).
+    #[cfg(feature = "jit")]
+    Jit(JitKernel),
+    /// One constant, bytecode or tree per component.
+    Separate([Kernel; 3]),
+}
+
+impl GradientKernel {
+    fn new(exprs: &[Expr; 3], options: ExprOptions) -> GradientKernel {
+        let all_constant = exprs.iter().all(|e| e.as_const().is_some());
+        #[cfg(feature = "jit")]
+        if options.jit
+            && !all_constant
+            && let Some(k) = jit_compile(&[&exprs[0], &exprs[1], &exprs[2]])
+        {
+            return GradientKernel::Jit(k);
+        }
+        #[cfg(not(feature = "jit"))]
+        if options.jit && !all_constant {
+            crate::backend::jit_compile_unavailable();
+        }
+        GradientKernel::Separate(exprs.each_ref().map(Kernel::bytecode_or_tree))
+    }
+}
+
+/// A parsed and compiled expression of `x, y, z` (and the reserved `t = 0`).
+///
+/// Cheap to clone (the compiled forms are shared), `Send + Sync`, and a [`ScalarField`] with
+/// exact gradients from symbolic differentiation. Compiled to machine code when parsed with
+/// [`ExprOptions::jit`], to bytecode otherwise; both give the same values bit for bit.
+#[derive(Clone)]
+pub struct Expression {
+    inner: Arc<Inner>,
+}
+
+impl Expression {
+    /// Parses and compiles `text` with the variables `x, y, z, t` and constants `pi, e`, to
+    /// bytecode (see [`parse_with`](Self::parse_with) for the JIT).
+    ///
+    /// # Errors
+    /// [`ExprError`] with the column of the problem.
+    pub fn parse(text: &str) -> Result<Self, ExprError> {
+        Self::parse_with(text, &[], ExprOptions::default())
+    }
+
+    /// Like [`parse`](Self::parse), with named parameters that are replaced by their values
+    /// (and folded with the constants around them).
+    ///
+    /// # Errors
+    /// [`ExprError`] for invalid text, and for parameters that are not valid names, shadow a
+    /// built-in name, repeat, or are not finite.
+    pub fn parse_with_params(text: &str, params: &[(&str, f64)]) -> Result<Self, ExprError> {
+        Self::parse_with(text, params, ExprOptions::default())
+    }
+
+    /// Parses and compiles `text` with `params` and the backend chosen by `options`, through
+    /// the process-wide compile cache: the same text, parameters and options return the same
+    /// compiled expression without parsing again (counted in [`stats`](crate::stats())).
+    ///
+    /// # Errors
+    /// As [`parse_with_params`](Self::parse_with_params).
+    pub fn parse_with(
+        text: &str,
+        params: &[(&str, f64)],
+        options: ExprOptions,
+    ) -> Result<Self, ExprError> {
+        cache::get_or_compile(text, params, options, || {
+            stats::parse();
+            let ast = parse::parse(text, params)?;
+            Self::from_ast_with(ast, text, options)
+        })
+    }
+
+    /// Compiles a tree to bytecode; `text` is what [`text`](Self::text) and error messages
+    /// show.
+    ///
+    /// # Errors
+    /// [`ExprError`] when the tree is too large to compile.
+    pub fn from_ast(ast: Expr, text: &str) -> Result<Self, ExprError> {
+        Self::from_ast_with(ast, text, ExprOptions::default())
+    }
+
+    /// Compiles a tree with the backend chosen by `options` (not cached).
+    ///
+    /// # Errors
+    /// [`ExprError`] when the tree is too large to compile.
+    pub fn from_ast_with(ast: Expr, text: &str, options: ExprOptions) -> Result<Self, ExprError> {
+        let value = Kernel::compile(&ast, text, options)?;
+        Ok(Self {
+            inner: Arc::new(Inner {
+                text: text.to_owned(),
+                ast,
+                options,
+                value,
+                derivatives: OnceLock::new(),
+                gradient: OnceLock::new(),
+            }),
+        })
+    }
+
+    /// The value at `(x, y, z)`.
+    #[inline]
+    pub fn eval_xyz(&self, x: f64, y: f64, z: f64) -> f64 {
+        self.inner.value.eval([x, y, z])
+    }
+
+    /// The source text.
+    pub fn text(&self) -> &str {
+        &self.inner.text
+    }
+
+    /// The expression tree, after constant folding.
+    pub fn ast(&self) -> &Expr {
+        &self.inner.ast
+    }
+
+    /// The value when the expression does not depend on any variable.
+    pub fn constant(&self) -> Option<f64> {
+        self.inner.ast.as_const()
+    }
+
+    /// A shared field: a [`Constant`] when the expression has no variables (so kernels skip
+    /// evaluating it), the expression otherwise.
+    pub fn into_field(self) -> SharedField {
+        match self.constant() {
+            Some(c) => Arc::new(Constant(c)),
+            None => Arc::new(self),
+        }
+    }
+
+    /// The options it was compiled with.
+    pub fn options(&self) -> ExprOptions {
+        self.inner.options
+    }
+
+    /// The backend evaluating the value: [`BackendKind::Jit`] only when the JIT was requested
+    /// and succeeded.
+    pub fn backend(&self) -> BackendKind {
+        self.inner.value.kind()
+    }
+
+    /// Whether `self` and `other` are handles to one compiled expression (for instance two
+    /// parses answered by the compile cache).
+    pub fn shares_compiled_code(&self, other: &Expression) -> bool {
+        Arc::ptr_eq(&self.inner, &other.inner)
+    }
+
+    /// The partial derivative with respect to `var`, as an expression whose text is the
+    /// simplified derivative, compiled with the same options.
+    ///
+    /// # Errors
+    /// [`ExprError`] when the derivative is too large to compile.
+    pub fn derivative(&self, var: Var) -> Result<Expression, ExprError> {
+        let d = match var {
+            Var::X | Var::Y | Var::Z => self.derivatives()[var.index()].clone(),
+            Var::T => self.inner.ast.derivative(var),
+        };
+        let text = d.to_string();
+        Self::from_ast_with(d, &text, self.inner.options)
+    }
+
+    /// The backend evaluating the gradient (derived and compiled now if not yet done):
+    /// [`BackendKind::Jit`] when the JIT is on and some derivative is not constant.
+    pub fn gradient_backend(&self) -> BackendKind {
+        match self.gradient_kernel() {
+            #[cfg(feature = "jit")]
+            GradientKernel::Jit(_) => BackendKind::Jit,
+            GradientKernel::Separate(ks) => ks
+                .iter()
+                .map(Kernel::kind)
+                .find(|k| *k != BackendKind::Constant)
+                .unwrap_or(BackendKind::Constant),
+        }
+    }
+
+    fn derivatives(&self) -> &[Expr; 3] {
+        let ast = &self.inner.ast;
+        self.inner
+            .derivatives
+            .get_or_init(|| [Var::X, Var::Y, Var::Z].map(|v| ast.derivative(v)))
+    }
+
+    fn gradient_kernel(&self) -> &GradientKernel {
+        self.inner
+            .gradient
+            .get_or_init(|| GradientKernel::new(self.derivatives(), self.inner.options))
+    }
+}
+
+impl fmt::Debug for Expression {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Expression({:?})", self.inner.text)
+    }
+}
+
+impl fmt::Display for Expression {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.inner.text)
+    }
+}
+
+impl std::str::FromStr for Expression {
+    type Err = ExprError;
+
+    fn from_str(s: &str) -> Result<Self, ExprError> {
+        Self::parse(s)
+    }
+}
+
+impl ScalarField for Expression {
+    #[inline]
+    fn eval(&self, p: [f64; 3]) -> f64 {
+        self.inner.value.eval(p)
+    }
+
+    fn eval_batch(&self, points: &[[f64; 3]], out: &mut [f64]) {
+        self.inner.value.eval_batch(points, out);
+    }
+
+    fn as_constant(&self) -> Option<f64> {
+        self.constant()
+    }
+
+    fn gradient(&self, p: [f64; 3]) -> [f64; 3] {
+        match self.gradient_kernel() {
+            #[cfg(feature = "jit")]
+            GradientKernel::Jit(k) => {
+                let mut g = [0.0; 3];
+                k.run(&[p], &mut g, 0.0);
+                g
+            }
+            GradientKernel::Separate(ks) => ks.each_ref().map(|g| g.eval(p)),
+        }
+    }
+
+    fn gradient_batch(&self, points: &[[f64; 3]], out: &mut [[f64; 3]]) {
+        assert_eq!(
+            points.len(),
+            out.len(),
+            "gradient_batch: output length differs from input"
+        );
+        // Without the `jit` feature the match has one arm.
+        #[allow(clippy::infallible_destructuring_match)]
+        let ks = match self.gradient_kernel() {
+            #[cfg(feature = "jit")]
+            GradientKernel::Jit(k) => {
+                k.run(points, out.as_flattened_mut(), 0.0);
+                return;
+            }
+            GradientKernel::Separate(ks) => ks,
+        };
+        let mut component = vec![0.0; points.len()];
+        for (d, g) in ks.iter().enumerate() {
+            g.eval_batch(points, &mut component);
+            for (o, v) in out.iter_mut().zip(&component) {
+                o[d] = *v;
+            }
+        }
+    }
+
+    fn describe(&self) -> String {
+        self.inner.text.clone()
+    }
+}
