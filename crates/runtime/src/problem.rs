@@ -3,6 +3,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use femscale_expr::ExprOptions;
 use femscale_core::{
     BoundaryCondition, BoundaryKind, Constant, EllipticForm, Error, FnField, Result, SharedField,
 };
@@ -48,6 +49,20 @@ impl FieldSpec {
     /// [`Error::InvalidInput`] for a non-finite constant, [`Error::Expression`] for an
     /// expression that does not parse.
     pub fn build(&self, field: &str, params: &BTreeMap<String, f64>) -> Result<SharedField> {
+        self.build_with(field, params, ExprOptions::default())
+    }
+
+    /// [`FieldSpec::build`] with a choice of expression backend (`options.jit`: machine code
+    /// through cranelift, else bytecode; the same values either way).
+    ///
+    /// # Errors
+    /// As [`FieldSpec::build`].
+    pub fn build_with(
+        &self,
+        field: &str,
+        params: &BTreeMap<String, f64>,
+        options: ExprOptions,
+    ) -> Result<SharedField> {
         match self {
             Self::Constant(v) => {
                 femscale_core::error::ensure_finite(field, *v)?;
@@ -56,7 +71,7 @@ impl FieldSpec {
             Self::Expr(text) => {
                 let params: Vec<(&str, f64)> =
                     params.iter().map(|(k, v)| (k.as_str(), *v)).collect();
-                femscale_expr::parse_field(field, text, &params)
+                femscale_expr::parse_field_with(field, text, &params, options)
             }
             Self::Field(f) => Ok(f.clone()),
         }
@@ -213,6 +228,14 @@ impl Problem {
     /// # Errors
     /// Invalid constants or expressions, naming the field.
     pub fn form(&self, prefix: &str) -> Result<EllipticForm> {
+        self.form_with(prefix, ExprOptions::default())
+    }
+
+    /// [`Problem::form`] with a choice of expression backend.
+    ///
+    /// # Errors
+    /// As [`Problem::form`].
+    pub fn form_with(&self, prefix: &str, options: ExprOptions) -> Result<EllipticForm> {
         let p = &self.params;
         let field = |name: &str| format!("{prefix}{name}");
         let mut boundary = Vec::with_capacity(self.boundary.len());
@@ -220,14 +243,14 @@ impl Problem {
             let f = |name: &str| field(&format!("boundary[{i}].{name}"));
             let kind = match &bc.kind {
                 BoundarySpecKind::Dirichlet(v) => BoundaryKind::Dirichlet {
-                    value: v.build(&f("value"), p)?,
+                    value: v.build_with(&f("value"), p, options)?,
                 },
                 BoundarySpecKind::Neumann(v) => BoundaryKind::Neumann {
-                    flux: v.build(&f("value"), p)?,
+                    flux: v.build_with(&f("value"), p, options)?,
                 },
                 BoundarySpecKind::Robin { alpha, value } => BoundaryKind::Robin {
-                    alpha: alpha.build(&f("alpha"), p)?,
-                    value: value.build(&f("value"), p)?,
+                    alpha: alpha.build_with(&f("alpha"), p, options)?,
+                    value: value.build_with(&f("value"), p, options)?,
                 },
             };
             boundary.push(BoundaryCondition {
@@ -236,16 +259,16 @@ impl Problem {
             });
         }
         Ok(EllipticForm {
-            diffusion: self.diffusion.build(&field("diffusion"), p)?,
+            diffusion: self.diffusion.build_with(&field("diffusion"), p, options)?,
             reaction: self
                 .reaction
                 .as_ref()
-                .map(|r| r.build(&field("reaction"), p))
+                .map(|r| r.build_with(&field("reaction"), p, options))
                 .transpose()?,
             source: self
                 .source
                 .as_ref()
-                .map(|s| s.build(&field("source"), p))
+                .map(|s| s.build_with(&field("source"), p, options))
                 .transpose()?,
             boundary,
         })
@@ -256,10 +279,38 @@ impl Problem {
     /// # Errors
     /// An invalid expression, naming `{prefix}exact`.
     pub fn exact_field(&self, prefix: &str) -> Result<Option<SharedField>> {
+        self.exact_field_with(prefix, ExprOptions::default())
+    }
+
+    /// [`Problem::exact_field`] with a choice of expression backend (its gradient, used for H1
+    /// errors, is compiled the same way).
+    ///
+    /// # Errors
+    /// As [`Problem::exact_field`].
+    pub fn exact_field_with(
+        &self,
+        prefix: &str,
+        options: ExprOptions,
+    ) -> Result<Option<SharedField>> {
         self.exact
             .as_ref()
-            .map(|e| e.build(&format!("{prefix}exact"), &self.params))
+            .map(|e| e.build_with(&format!("{prefix}exact"), &self.params, options))
             .transpose()
+    }
+
+    /// Whether any field is an expression (diffusion, reaction, source, boundary data, exact
+    /// solution).
+    pub fn uses_expressions(&self) -> bool {
+        let is = |f: &FieldSpec| matches!(f, FieldSpec::Expr(_));
+        is(&self.diffusion)
+            || [&self.reaction, &self.source, &self.exact]
+                .into_iter()
+                .flatten()
+                .any(is)
+            || self.boundary.iter().any(|b| match &b.kind {
+                BoundarySpecKind::Dirichlet(v) | BoundarySpecKind::Neumann(v) => is(v),
+                BoundarySpecKind::Robin { alpha, value } => is(alpha) || is(value),
+            })
     }
 }
 

@@ -4,11 +4,13 @@
 //! `enable_*` key and `threads` override it. `auto` decides from the problem size and the
 //! machine ([`ScalingConfig::toggles`], also [`crate::FemSolver::optimize_for_problem_size`]).
 //!
-//! What each toggle does today: `enable_parallel` allows multi-threaded assembly and solver
-//! kernels (off means one thread); `threads` sizes the pool. `enable_jit`, `enable_caching`,
-//! `enable_autoscaling`, `enable_memory_pooling` and `enable_adaptive_mesh` are recorded and
-//! reported but have no effect until the JIT, cache, worker-pool and refinement subsystems land;
-//! the solve report's `features_used` lists only what was actually used.
+//! What each toggle does: `enable_parallel` allows multi-threaded assembly and solver kernels
+//! (off means one thread); `threads` sizes the pool; `enable_jit` compiles config expressions
+//! to machine code (cranelift; bytecode otherwise, same values); `enable_caching` turns the
+//! `[cache]` levels on. `enable_autoscaling`, `enable_memory_pooling` and
+//! `enable_adaptive_mesh` are recorded and reported until the worker-pool, pooling and
+//! refinement subsystems are wired; the solve report's `features_used` lists only what was
+//! actually used.
 
 use serde::{Deserialize, Serialize};
 

@@ -41,6 +41,9 @@ pub struct ScalingMetrics {
     pub cache_reuse: CacheReuse,
     /// Configured cache levels that could not be opened, with the reason.
     pub cache_unavailable: Vec<(String, String)>,
+    /// Expression parsing, compilation (`jit_compilations`, `bytecode_compilations`) and
+    /// compile-cache counters of this process.
+    pub expressions: femscale_expr::ExprStats,
 }
 
 /// A computed solution: the mesh, one value per node, and what the solve did.
@@ -208,7 +211,10 @@ impl FemSolver {
     /// Counters of caching, reuse and scaling decisions so far.
     pub fn scaling_metrics(&self) -> ScalingMetrics {
         let slot = self.cache.lock().unwrap_or_else(|e| e.into_inner()).clone();
-        let mut m = ScalingMetrics::default();
+        let mut m = ScalingMetrics {
+            expressions: femscale_expr::stats(),
+            ..ScalingMetrics::default()
+        };
         if let Some(c) = slot {
             m.cache_levels = c.level_stats();
             m.cache_reuse = c.reuse();

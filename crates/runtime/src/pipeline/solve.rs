@@ -14,7 +14,7 @@ use tracing::{info, instrument};
 use super::checks::{check_memory, check_solver_names, in_phase_span, in_section, solve_error};
 use super::{FemSolver, Solution};
 use crate::caching::{ProblemKeys, SharedPrepared, SolutionHit, problem_keys};
-use crate::problem::{FieldSpec, Problem};
+use crate::problem::Problem;
 
 /// How far a solve goes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -81,8 +81,11 @@ impl FemSolver {
                 .map_err(|e| in_section(e, "problem."))?,
         };
         metrics.phases.mesh = t.elapsed().as_secs_f64();
-        let form = problem.form("problem.")?;
-        let exact = problem.exact_field("problem.")?;
+        let load = SystemLoad::detect();
+        let toggles = self.config.scaling.toggles(mesh.num_nodes(), load.cores);
+        let expr_options = femscale_expr::ExprOptions::with_jit(toggles.jit);
+        let form = problem.form_with("problem.", expr_options)?;
+        let exact = problem.exact_field_with("problem.", expr_options)?;
         let view = mesh.view();
 
         let work = WorkEstimate::single(
@@ -90,8 +93,6 @@ impl FemSolver {
             mesh.num_cells(),
             mesh.num_nodes() * (2 * mesh.dim() + 3),
         );
-        let load = SystemLoad::detect();
-        let toggles = self.config.scaling.toggles(mesh.num_nodes(), load.cores);
         let scaler = StaticScaler {
             threads: toggles.threads,
             // An explicit `assembly.parallel` wins over the level's preset.
@@ -240,12 +241,11 @@ impl FemSolver {
         if metrics.parallel_assembly_used {
             metrics.features_used.push("parallel_assembly".into());
         }
-        let uses_expr = |f: &FieldSpec| matches!(f, FieldSpec::Expr(_));
-        if uses_expr(&problem.diffusion)
-            || problem.source.as_ref().is_some_and(uses_expr)
-            || problem.reaction.as_ref().is_some_and(uses_expr)
-        {
+        if problem.uses_expressions() {
             metrics.features_used.push("expression_fields".into());
+            if toggles.jit && femscale_expr::jit_available() {
+                metrics.features_used.push("jit_expressions".into());
+            }
         }
         if exact.is_some() {
             metrics.features_used.push("exact_solution_errors".into());
