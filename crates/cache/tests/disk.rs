@@ -306,7 +306,7 @@ fn two_processes_child() {
     let (mut hits, mut misses) = (0, 0);
     for i in 0..400u32 {
         let n = (i.wrapping_mul(31) + seed) % 40;
-        if (i + seed) % 3 == 0 {
+        if (i + seed).is_multiple_of(3) {
             cache.put(&k(n), &value_of(n)).unwrap();
         } else {
             match cache.get(&k(n)).unwrap() {

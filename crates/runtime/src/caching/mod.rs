@@ -186,7 +186,7 @@ pub(crate) enum SolutionHit {
     /// The live object.
     Memory(Arc<crate::Solution>),
     /// Decoded from the byte level called `.2`.
-    Bytes(Vec<f64>, Metrics, String),
+    Bytes(Vec<f64>, Box<Metrics>, String),
 }
 
 impl SolveCache {
@@ -320,7 +320,7 @@ impl SolveCache {
         match codec::decode_solution(&bytes) {
             Ok((values, metrics)) => {
                 self.solutions.fetch_add(1, Ordering::Relaxed);
-                Some(SolutionHit::Bytes(values, metrics, level))
+                Some(SolutionHit::Bytes(values, Box::new(metrics), level))
             }
             Err(e) => {
                 self.discard(key, &e);

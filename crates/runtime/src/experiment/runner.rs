@@ -165,6 +165,16 @@ pub fn write_extra_outputs(dir: &Path, output: &OutputSpec, event: ExtraOutput<'
     }
 }
 
+/// What every run of one [`Experiment::run`] shares.
+struct RunContext<'a> {
+    /// Threads of each run's pool.
+    threads_per_run: usize,
+    /// The output directory.
+    dir: &'a Path,
+    /// The cache shared by runs whose `[cache]` equals the base configuration's.
+    cache: Option<&'a Arc<crate::SolveCache>>,
+}
+
 struct Job<'a> {
     point: &'a Point,
     repetition: usize,
@@ -231,15 +241,12 @@ impl Experiment {
         let cache = crate::SolveCache::from_config(&self.base.cache, &Registry::with_builtins())
             .ok()
             .map(Arc::new);
-        let records = self.execute(
-            &jobs,
-            parallel_runs,
+        let context = RunContext {
             threads_per_run,
-            &dir,
-            &mut store,
-            &report,
-            cache.as_ref(),
-        )?;
+            dir: &dir,
+            cache: cache.as_ref(),
+        };
+        let records = self.execute(&jobs, parallel_runs, &context, &mut store, &report)?;
 
         let mut all: Vec<RunRecord> = store.previous.clone();
         all.extend(records.iter().cloned());
@@ -302,11 +309,9 @@ impl Experiment {
         &self,
         jobs: &[Job<'_>],
         parallel_runs: usize,
-        threads_per_run: usize,
-        dir: &Path,
+        context: &RunContext<'_>,
         store: &mut Store,
         report: &dyn Fn(&ProgressEvent<'_>),
-        cache: Option<&Arc<crate::SolveCache>>,
     ) -> Result<Vec<RunRecord>> {
         let next = AtomicUsize::new(0);
         let stop = AtomicBool::new(false);
@@ -326,7 +331,7 @@ impl Experiment {
                             if tx.send(Message::Started(i)).is_err() {
                                 break;
                             }
-                            let record = Box::new(self.run_one(job, threads_per_run, dir, cache));
+                            let record = Box::new(self.run_one(job, context));
                             if tx.send(Message::Finished(i, record)).is_err() {
                                 break;
                             }
@@ -370,13 +375,8 @@ impl Experiment {
     /// Runs one repetition of one point; every failure (configuration, solver, panic,
     /// outputs) becomes a failed record.
     #[instrument(skip_all, fields(point = %job.point.id(), repetition = job.repetition))]
-    fn run_one(
-        &self,
-        job: &Job<'_>,
-        threads: usize,
-        dir: &Path,
-        cache: Option<&Arc<crate::SolveCache>>,
-    ) -> RunRecord {
+    fn run_one(&self, job: &Job<'_>, context: &RunContext<'_>) -> RunRecord {
+        let (threads, dir, cache) = (context.threads_per_run, context.dir, context.cache);
         let start = Instant::now();
         let point = job.point;
         let outcome = catch_unwind(AssertUnwindSafe(|| -> Result<_> {

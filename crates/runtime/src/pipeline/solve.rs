@@ -291,7 +291,7 @@ impl FemSolver {
                 let solution = Solution {
                     mesh,
                     values,
-                    metrics,
+                    metrics: *metrics,
                 };
                 cache.keep_live_solution(&keys.solution, &solution);
                 (solution, level)
