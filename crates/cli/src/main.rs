@@ -10,6 +10,7 @@ use femscale::prelude::*;
 use femscale::runtime::locate_key;
 
 mod cache_cmd;
+mod plugins_cmd;
 mod run;
 
 /// femscale: a finite element solver framework for elliptic problems that scales.
@@ -53,6 +54,11 @@ enum Command {
     /// (`[cache] levels`, `disk_dir`, `redis_url`).
     #[command(subcommand)]
     Cache(cache_cmd::CacheCommand),
+    /// Solver plugins: list what the configuration loads, or check one library. Example:
+    ///
+    ///   femscale plugins check target/release/libfemscale_plugin_chebyshev.so
+    #[command(subcommand)]
+    Plugins(plugins_cmd::PluginsCommand),
 }
 
 #[derive(Debug, Subcommand)]
@@ -121,6 +127,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Run(args) => run::run(args),
         Command::Config(ConfigCommand::Show { config, json }) => config_show(config, json),
         Command::Cache(command) => cache_cmd::run(command),
+        Command::Plugins(command) => plugins_cmd::run(command),
     }
 }
 

@@ -47,7 +47,10 @@ fn solves_fill_the_disk_level_and_cache_commands_inspect_and_clear_it() {
 
     let stats = stdout(&femscale(&[&["cache", "stats"][..], &base].concat()));
     assert!(stats.contains("disk: 3 entries"), "{stats}");
-    assert!(stats.contains("solution") && stats.contains("system"), "{stats}");
+    assert!(
+        stats.contains("solution") && stats.contains("system"),
+        "{stats}"
+    );
     let json: serde_json::Value = serde_json::from_str(&stdout(&femscale(
         &[&["cache", "stats", "--json"][..], &base].concat(),
     )))

@@ -32,6 +32,8 @@ pub struct Config {
     pub scaling: ScalingConfig,
     /// Reuse of solutions and prepared solvers.
     pub cache: crate::caching::CacheConfig,
+    /// Solver and preconditioner plugins to load (`docs/plugins.md`).
+    pub plugins: crate::plugins::PluginsConfig,
 }
 
 /// A number or an expression string in a config file.
@@ -193,7 +195,7 @@ impl Default for BoundaryConfig {
 #[non_exhaustive]
 pub struct SolverConfig {
     /// Registry name of the solver: `auto` (default: `direct` up to `auto_direct_max_dofs`
-    /// unknowns, CG beyond), `direct`, `cg`, `gmres`, `bicgstab`, `amg`, or a plugin's name.
+    /// unknowns, CG beyond), `direct`, `cg`, `gmres`, `bicgstab`, `amg`, or `plugin:<name>`.
     pub kind: String,
     /// Registry name of the preconditioner for iterative solvers: `auto` (default: `amg` for CG,
     /// `ilu0` for GMRES and BiCGStab), `none`, `jacobi`, `ssor`, `ilu0`, `ic0` or `amg`.

@@ -5,7 +5,7 @@
 //!
 //! * [`Config`] and [`ConfigSources`]: the TOML schema and its layers (defaults < file <
 //!   `--set key=value`), with errors that name key, file and line.
-//! * [`Registry`]: solvers and preconditioners by name.
+//! * [`Registry`]: solvers and preconditioners by name, built-in or from [`plugins`].
 //! * [`FemSolver`]: `solve_1d_laplace`, `solve_2d_laplace`, `solve(&Problem)`, returning a
 //!   [`Solution`] with its [`femscale_core::Metrics`].
 #![warn(rustdoc::broken_intra_doc_links)]
@@ -15,6 +15,7 @@ pub mod config;
 pub mod experiment;
 mod pipeline;
 pub mod plots;
+pub mod plugins;
 pub mod problem;
 mod registry;
 mod scaling;
@@ -26,6 +27,7 @@ pub use config::{
     locate_key,
 };
 pub use pipeline::{FemSolver, ScalingMetrics, Solution, WarmUp};
+pub use plugins::{LoadedPlugin, PluginError, PluginKind, PluginsConfig};
 pub use problem::{
     BoundarySpec, BoundarySpecKind, FieldSpec, Laplace1d, Laplace2d, MeshSpec, Problem, Source,
 };

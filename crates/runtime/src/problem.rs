@@ -3,10 +3,10 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use femscale_expr::ExprOptions;
 use femscale_core::{
     BoundaryCondition, BoundaryKind, Constant, EllipticForm, Error, FnField, Result, SharedField,
 };
+use femscale_expr::ExprOptions;
 use femscale_mesh::{Diagonal, Mesh, RectangleCells, RectangleSpec};
 
 /// A coefficient, source or boundary value: a constant, an expression of `x, y, z` and the

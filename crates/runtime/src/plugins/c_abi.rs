@@ -1,0 +1,414 @@
+//! C plugins (`include/femscale_plugin.h`, loaded with libloading): version check before any
+//! other call, required symbols, and the adapter to femscale-core's solver traits.
+
+use std::ffi::{CStr, CString, c_char, c_int, c_void};
+use std::fmt;
+use std::path::Path;
+use std::ptr;
+use std::sync::Arc;
+use std::time::Instant;
+
+use femscale_core::{
+    CsrMatrix, LinearSolver, PreparedSolver, SolveError, SolveMonitor, SolveReport, SolverOptions,
+};
+use femscale_plugin_api::c_abi::{
+    self as c, AbiVersionFn, CCsr, CSolveParams, CSolveResult, CreateFn, DestroyFn, SetLoggerFn,
+    SolveFn, StringFn,
+};
+use femscale_plugin_api::{ErrorKind, LogLevel, RMonitor, SolveOutcome};
+use tracing::instrument;
+
+use super::PluginError;
+use super::convert::{
+    HostMonitor, ReportContext, check_dims, check_same_pattern, check_square, emit_log, returned,
+};
+
+/// What a C plugin says about itself.
+pub(crate) struct CInfo {
+    pub name: String,
+    pub version: String,
+    pub description: String,
+}
+
+/// A loaded C plugin: its library (kept loaded for the life of the process) and entry points.
+pub(crate) struct CBackend {
+    library: libloading::Library,
+    create: CreateFn,
+    solve: SolveFn,
+    destroy: DestroyFn,
+}
+
+/// Resolves `symbol` in `lib` as a `T`.
+///
+/// # Safety
+/// `T` must be the type the C interface gives the symbol.
+unsafe fn symbol<T: Copy>(
+    lib: &libloading::Library,
+    path: &Path,
+    symbol: &str,
+) -> Result<T, PluginError> {
+    // SAFETY: the caller names the symbol's type from the C interface.
+    unsafe { lib.get::<T>(symbol.as_bytes()) }
+        .map(|s| *s)
+        .map_err(|_| PluginError::SymbolMissing {
+            path: path.to_path_buf(),
+            symbol: symbol.to_string(),
+        })
+}
+
+/// A static string returned by the plugin.
+///
+/// # Safety
+/// `f` must return null or a NUL-terminated string that lives as long as the library.
+unsafe fn string(f: StringFn, path: &Path, what: &str) -> Result<String, PluginError> {
+    // SAFETY: `f` takes no arguments, as the header declares.
+    let p = unsafe { f() };
+    if p.is_null() {
+        return Err(PluginError::Invalid {
+            path: path.to_path_buf(),
+            reason: format!("femscale_plugin_{what} returned NULL"),
+        });
+    }
+    // SAFETY: non-null and NUL-terminated per the header's contract.
+    unsafe { CStr::from_ptr(p) }
+        .to_str()
+        .map(str::to_string)
+        .map_err(|_| PluginError::Invalid {
+            path: path.to_path_buf(),
+            reason: format!("femscale_plugin_{what} is not UTF-8"),
+        })
+}
+
+unsafe extern "C" fn c_log(ctx: *mut c_void, level: c_int, message: *const c_char) {
+    if ctx.is_null() || message.is_null() {
+        return;
+    }
+    // SAFETY: `ctx` is the leaked name given to set_logger; `message` is NUL-terminated per
+    // the header's contract.
+    let (plugin, message) = unsafe {
+        (
+            CStr::from_ptr(ctx as *const c_char).to_string_lossy(),
+            CStr::from_ptr(message).to_string_lossy(),
+        )
+    };
+    let level = LogLevel(u8::try_from(level.clamp(0, 4)).unwrap_or(4));
+    emit_log(level, &plugin, &message);
+}
+
+/// Loads a C plugin from `lib`, which exports `femscale_plugin_abi_version`: checks the version
+/// before calling anything else, then resolves the other entry points.
+pub(crate) fn load(
+    lib: libloading::Library,
+    path: &Path,
+) -> Result<(CInfo, CBackend), PluginError> {
+    // SAFETY: every symbol is resolved with its type from femscale_plugin.h.
+    unsafe {
+        let version: AbiVersionFn = symbol(&lib, path, c::SYM_ABI_VERSION)?;
+        let abi = version();
+        if abi != c::C_ABI_VERSION {
+            return Err(PluginError::VersionMismatch {
+                path: path.to_path_buf(),
+                interface: "C interface",
+                plugin: abi.to_string(),
+                host: c::C_ABI_VERSION.to_string(),
+            });
+        }
+        let name_fn: StringFn = symbol(&lib, path, c::SYM_NAME)?;
+        let version_fn: StringFn = symbol(&lib, path, c::SYM_VERSION)?;
+        let backend = CBackend {
+            create: symbol(&lib, path, c::SYM_CREATE)?,
+            solve: symbol(&lib, path, c::SYM_SOLVE)?,
+            destroy: symbol(&lib, path, c::SYM_DESTROY)?,
+            library: lib,
+        };
+        let name = string(name_fn, path, "name")?;
+        let version = string(version_fn, path, "version")?;
+        let description = match symbol::<StringFn>(&backend.library, path, c::SYM_DESCRIPTION) {
+            Ok(f) => string(f, path, "description")?,
+            Err(_) => String::new(),
+        };
+        if let Ok(set_logger) = symbol::<SetLoggerFn>(&backend.library, path, c::SYM_SET_LOGGER) {
+            // The name outlives the library, which is never unloaded.
+            let ctx = CString::new(name.clone()).unwrap_or_default().into_raw();
+            set_logger(c_log, ctx.cast());
+        }
+        let info = CInfo {
+            name,
+            version,
+            description,
+        };
+        Ok((info, backend))
+    }
+}
+
+impl CBackend {
+    /// The library's solver with `options_json`; the options are checked by the first set-up.
+    pub(crate) fn solver(
+        self: &Arc<Self>,
+        plugin: &str,
+        options_json: &str,
+    ) -> Result<Arc<dyn LinearSolver>, PluginError> {
+        let options = CString::new(options_json).map_err(|_| PluginError::Returned {
+            plugin: plugin.to_string(),
+            kind: ErrorKind::INVALID_OPTIONS.name().into(),
+            message: "the options contain a NUL character".into(),
+        })?;
+        Ok(Arc::new(CSolver {
+            registry_name: format!("plugin:{plugin}"),
+            plugin: plugin.to_string(),
+            options,
+            backend: self.clone(),
+        }))
+    }
+
+    /// Calls `femscale_solver_create` for `a`.
+    fn create(
+        &self,
+        plugin: &str,
+        options: &CString,
+        a: &CsrMatrix,
+    ) -> Result<*mut c_void, PluginError> {
+        let csr = ccsr(a);
+        let mut handle = ptr::null_mut();
+        let mut message = [0 as c_char; 512];
+        // SAFETY: every pointer is valid for the call; the header's contract for the rest.
+        let status = unsafe {
+            (self.create)(
+                options.as_ptr(),
+                &csr,
+                &mut handle,
+                message.as_mut_ptr(),
+                message.len(),
+            )
+        };
+        if status != c::STATUS_OK {
+            return Err(returned(plugin, status_error(plugin, status, &message)));
+        }
+        if handle.is_null() {
+            return Err(PluginError::Returned {
+                plugin: plugin.to_string(),
+                kind: ErrorKind::OTHER.name().into(),
+                message: "femscale_solver_create succeeded without creating a solver".into(),
+            });
+        }
+        Ok(handle)
+    }
+}
+
+fn ccsr(a: &CsrMatrix) -> CCsr {
+    CCsr {
+        nrows: a.nrows(),
+        ncols: a.ncols(),
+        nnz: a.nnz(),
+        row_ptr: a.pattern().row_ptr().as_ptr(),
+        col_idx: a.pattern().col_idx().as_ptr(),
+        values: a.values().as_ptr(),
+    }
+}
+
+/// A C status and message as the plugin interface's error.
+fn status_error(
+    plugin: &str,
+    status: c_int,
+    message: &[c_char],
+) -> femscale_plugin_api::PluginError {
+    let kind = match status {
+        c::STATUS_NOT_CONVERGED => ErrorKind::NOT_CONVERGED,
+        c::STATUS_BREAKDOWN => ErrorKind::BREAKDOWN,
+        c::STATUS_STOPPED => ErrorKind::STOPPED,
+        c::STATUS_INVALID_OPTIONS => ErrorKind::INVALID_OPTIONS,
+        c::STATUS_UNSUITABLE_MATRIX => ErrorKind::UNSUITABLE_MATRIX,
+        c::STATUS_OUT_OF_MEMORY => ErrorKind::MEMORY_BUDGET,
+        _ => ErrorKind::OTHER,
+    };
+    let end = message
+        .iter()
+        .position(|&b| b == 0)
+        .unwrap_or(message.len());
+    let bytes: Vec<u8> = message[..end].iter().map(|&b| b as u8).collect();
+    let mut text = String::from_utf8_lossy(&bytes).into_owned();
+    if text.is_empty() {
+        text = format!("{plugin} returned status {status}");
+    }
+    femscale_plugin_api::PluginError::new(kind, text)
+}
+
+/// The C plugin's solver as a [`LinearSolver`].
+struct CSolver {
+    registry_name: String,
+    plugin: String,
+    options: CString,
+    backend: Arc<CBackend>,
+}
+
+impl fmt::Debug for CSolver {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CSolver")
+            .field("name", &self.registry_name)
+            .finish()
+    }
+}
+
+impl LinearSolver for CSolver {
+    fn name(&self) -> &str {
+        &self.registry_name
+    }
+
+    #[instrument(skip_all, name = "fem.plugin.prepare", fields(plugin = %self.plugin, n = a.nrows(), nnz = a.nnz()))]
+    fn prepare(
+        &self,
+        a: Arc<CsrMatrix>,
+        options: &SolverOptions,
+    ) -> Result<Box<dyn PreparedSolver>, SolveError> {
+        options.validate()?;
+        check_square(&a)?;
+        let start = Instant::now();
+        let handle = self.backend.create(&self.plugin, &self.options, &a)?;
+        Ok(Box::new(CPrepared {
+            registry_name: self.registry_name.clone(),
+            plugin: self.plugin.clone(),
+            solver_options: self.options.clone(),
+            backend: self.backend.clone(),
+            handle,
+            matrix: a,
+            options: options.clone(),
+            setup_seconds: start.elapsed().as_secs_f64(),
+        }))
+    }
+}
+
+/// A solver object of a C plugin, destroyed on drop.
+struct CPrepared {
+    registry_name: String,
+    plugin: String,
+    solver_options: CString,
+    backend: Arc<CBackend>,
+    handle: *mut c_void,
+    matrix: Arc<CsrMatrix>,
+    options: SolverOptions,
+    setup_seconds: f64,
+}
+
+// SAFETY: the C interface allows calls from any thread, never concurrent for one solver object;
+// `&mut self` methods are the only ones that use `handle`, so shared references never touch it.
+unsafe impl Send for CPrepared {}
+// SAFETY: see above: `&self` methods do not call into the plugin.
+unsafe impl Sync for CPrepared {}
+
+impl Drop for CPrepared {
+    fn drop(&mut self) {
+        // SAFETY: `handle` came from femscale_solver_create and is destroyed once.
+        unsafe { (self.backend.destroy)(self.handle) };
+    }
+}
+
+impl fmt::Debug for CPrepared {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CPrepared")
+            .field("name", &self.registry_name)
+            .field("n", &self.matrix.nrows())
+            .finish()
+    }
+}
+
+unsafe extern "C" fn c_monitor(
+    ctx: *mut c_void,
+    iteration: usize,
+    relative_residual: f64,
+) -> c_int {
+    // SAFETY: `ctx` is the `HostMonitor` of the solve in progress, borrowed mutably for it.
+    let host = unsafe { &mut *ctx.cast::<HostMonitor<'_>>() };
+    c_int::from(host.on_iteration(iteration, relative_residual))
+}
+
+impl PreparedSolver for CPrepared {
+    #[instrument(skip_all, name = "fem.plugin.solve", fields(plugin = %self.plugin, n = b.len()))]
+    fn solve(
+        &mut self,
+        b: &[f64],
+        x: &mut [f64],
+        monitor: &mut dyn SolveMonitor,
+    ) -> Result<SolveReport, SolveError> {
+        check_dims(&self.matrix, b, x)?;
+        let start = Instant::now();
+        let mut host = HostMonitor::new(monitor, &self.options, self.setup_seconds);
+        let params = CSolveParams {
+            tolerance: self.options.tolerance,
+            absolute_tolerance: self.options.absolute_tolerance,
+            max_iterations: self.options.max_iterations,
+            threads: self.options.threads,
+        };
+        let csr = ccsr(&self.matrix);
+        let mut result = CSolveResult::default();
+        let mut message = [0 as c_char; 512];
+        // SAFETY: all pointers are valid for the call, `x` is exclusively borrowed, `host` lives
+        // until the call returns; the rest is the header's contract.
+        let status = unsafe {
+            (self.backend.solve)(
+                self.handle,
+                &csr,
+                b.as_ptr(),
+                x.as_mut_ptr(),
+                &params,
+                c_monitor,
+                ptr::from_mut(&mut host).cast(),
+                &mut result,
+                message.as_mut_ptr(),
+                message.len(),
+            )
+        };
+        host.rethrow();
+        let seconds = start.elapsed().as_secs_f64();
+        let outcome = SolveOutcome {
+            iterations: result.iterations,
+            converged: status == c::STATUS_OK,
+            initial_residual: result.initial_residual,
+            final_residual: result.final_residual,
+            final_relative_residual: result.final_relative_residual,
+            ..SolveOutcome::default()
+        };
+        let ctx = ReportContext {
+            solver: &self.registry_name,
+            plugin: &self.plugin,
+            options: &self.options,
+            setup_seconds: self.setup_seconds,
+            memory_bytes: 0,
+        };
+        if status == c::STATUS_OK {
+            return Ok(ctx.report(&outcome, &host, seconds));
+        }
+        let mut e = status_error(&self.plugin, status, &message);
+        if matches!(
+            e.kind,
+            ErrorKind::NOT_CONVERGED | ErrorKind::BREAKDOWN | ErrorKind::STOPPED
+        ) {
+            e.outcome = Some(abi_stable::std_types::RBox::new(outcome)).into();
+        }
+        Err(ctx.error(e, &host, seconds))
+    }
+
+    fn update_values(&mut self, a: Arc<CsrMatrix>) -> Result<(), SolveError> {
+        check_same_pattern(&self.matrix, &a)?;
+        let start = Instant::now();
+        let handle = self
+            .backend
+            .create(&self.plugin, &self.solver_options, &a)?;
+        // SAFETY: the old handle is replaced and destroyed once.
+        unsafe { (self.backend.destroy)(std::mem::replace(&mut self.handle, handle)) };
+        self.matrix = a;
+        self.setup_seconds = start.elapsed().as_secs_f64();
+        Ok(())
+    }
+
+    fn matrix(&self) -> &Arc<CsrMatrix> {
+        &self.matrix
+    }
+
+    fn setup_seconds(&self) -> f64 {
+        self.setup_seconds
+    }
+
+    fn memory_bytes(&self) -> usize {
+        0
+    }
+}

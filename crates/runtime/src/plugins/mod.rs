@@ -1,0 +1,524 @@
+//! Solver and preconditioner plugins: dynamic libraries loaded at run time and registered as
+//! `plugin:<name>` (see `docs/plugins.md`).
+//!
+//! * Rust plugins export the root module of `femscale-plugin-api`; each library is loaded with
+//!   `lib_header_from_path(..).init_root_module()`, which checks the interface version first and
+//!   then the layout of every type that crosses the boundary.
+//! * C plugins export the functions of `femscale_plugin.h`; `femscale_plugin_abi_version` is
+//!   called and checked before anything else.
+//!
+//! Libraries are loaded once per process (keyed by canonical path) and never unloaded.
+//! `[plugins] paths` name libraries that must load (an error stops the run); `[plugins] dirs`
+//! are scanned for dynamic libraries, and one that fails to load is skipped with a warning.
+//! Only this module adapts plugin-API types to femscale-core's traits.
+
+mod c_abi;
+mod convert;
+mod error;
+mod rust_abi;
+
+use std::collections::{BTreeMap, HashSet};
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use femscale_core::{
+    CsrMatrix, Error, LinearSolver, PreconditionerFactory, PreparedSolver, Result, SolveError,
+    SolverOptions,
+};
+use serde::{Deserialize, Serialize};
+use tracing::{instrument, warn};
+
+pub use error::PluginError;
+pub use femscale_plugin_api::INTERFACE_VERSION;
+pub use femscale_plugin_api::c_abi::C_ABI_VERSION;
+
+use crate::config::Config;
+use crate::registry::Registry;
+
+/// `[plugins]`: which plugin libraries to load and the options of their components.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+#[non_exhaustive]
+pub struct PluginsConfig {
+    /// Plugin libraries to load (relative paths: from the current directory). A library that
+    /// fails to load is an error.
+    pub paths: Vec<PathBuf>,
+    /// Directories whose dynamic libraries (`*.so`, `*.dylib`, `*.dll`) are loaded; one that
+    /// fails to load is skipped with a warning.
+    pub dirs: Vec<PathBuf>,
+    /// Options per component name (`[plugins.options.chebyshev-cg] degree = 6`), passed to the
+    /// plugin as a JSON object; components without an entry get `{}`.
+    pub options: BTreeMap<String, serde_json::Value>,
+}
+
+/// Which interface a plugin implements.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+#[non_exhaustive]
+pub enum PluginKind {
+    /// The Rust interface, `femscale-plugin-api` (abi_stable).
+    Rust,
+    /// The C interface, `femscale_plugin.h`.
+    C,
+}
+
+/// A solver or preconditioner a plugin provides.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Component {
+    /// Its name; the registry name is `plugin:<name>`.
+    pub name: String,
+    /// What the plugin says about it.
+    pub description: String,
+}
+
+enum Backend {
+    Rust(rust_abi::RustBackend),
+    C(Arc<c_abi::CBackend>),
+}
+
+/// A loaded plugin library: what it is and provides. Loaded plugins live until the process
+/// ends.
+#[derive(Serialize)]
+pub struct LoadedPlugin {
+    path: PathBuf,
+    name: String,
+    version: String,
+    description: String,
+    kind: PluginKind,
+    interface: String,
+    solvers: Vec<Component>,
+    preconditioners: Vec<Component>,
+    #[serde(skip)]
+    backend: Backend,
+    /// Keeps the library mapped (and its symbols valid) for the life of the process.
+    #[serde(skip)]
+    _library: Option<libloading::Library>,
+}
+
+impl fmt::Debug for LoadedPlugin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("LoadedPlugin")
+            .field("path", &self.path)
+            .field("name", &self.name)
+            .field("version", &self.version)
+            .field("kind", &self.kind)
+            .field("solvers", &self.solvers)
+            .field("preconditioners", &self.preconditioners)
+            .finish()
+    }
+}
+
+impl LoadedPlugin {
+    /// The library's canonical path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The plugin's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The plugin's own version.
+    pub fn version(&self) -> &str {
+        &self.version
+    }
+
+    /// One line about the plugin.
+    pub fn description(&self) -> &str {
+        &self.description
+    }
+
+    /// Rust or C.
+    pub fn kind(&self) -> PluginKind {
+        self.kind
+    }
+
+    /// The interface and version it was built against (`femscale-plugin-api 1.0.0`,
+    /// `C interface 1`).
+    pub fn interface(&self) -> &str {
+        &self.interface
+    }
+
+    /// The solvers it provides.
+    pub fn solvers(&self) -> &[Component] {
+        &self.solvers
+    }
+
+    /// The preconditioners it provides.
+    pub fn preconditioners(&self) -> &[Component] {
+        &self.preconditioners
+    }
+
+    /// The solver `name` configured by `options_json` (a JSON object).
+    ///
+    /// # Errors
+    /// [`PluginError::Returned`] for unknown names or rejected options,
+    /// [`PluginError::Panicked`].
+    pub fn solver(
+        &self,
+        name: &str,
+        options_json: &str,
+    ) -> Result<Arc<dyn LinearSolver>, PluginError> {
+        match &self.backend {
+            Backend::Rust(b) => b.solver(&self.name, name, options_json),
+            Backend::C(b) if name == self.name => b.solver(&self.name, options_json),
+            Backend::C(_) => Err(PluginError::Returned {
+                plugin: self.name.clone(),
+                kind: "unknown component".into(),
+                message: format!(
+                    "C plugin `{}` provides only the solver `{}`",
+                    self.name, self.name
+                ),
+            }),
+        }
+    }
+
+    /// The preconditioner `name` configured by `options_json` (a JSON object).
+    ///
+    /// # Errors
+    /// As [`LoadedPlugin::solver`].
+    pub fn preconditioner(
+        &self,
+        name: &str,
+        options_json: &str,
+    ) -> Result<Arc<dyn PreconditionerFactory>, PluginError> {
+        match &self.backend {
+            Backend::Rust(b) => b.preconditioner(&self.name, name, options_json),
+            Backend::C(_) => Err(PluginError::Returned {
+                plugin: self.name.clone(),
+                kind: "unknown component".into(),
+                message: "C plugins provide no preconditioners".into(),
+            }),
+        }
+    }
+}
+
+/// Every library loaded in this process, by canonical path; never unloaded.
+static LOADED: Mutex<Vec<Arc<LoadedPlugin>>> = Mutex::new(Vec::new());
+
+/// The plugins loaded so far in this process.
+pub fn loaded_plugins() -> Vec<Arc<LoadedPlugin>> {
+    LOADED.lock().unwrap_or_else(|e| e.into_inner()).clone()
+}
+
+/// Loads the plugin library at `path` (once per process) and checks its interface version and
+/// type layout. Nothing but the plugin's self-description runs.
+///
+/// # Errors
+/// [`PluginError::FileMissing`], [`PluginError::NotAPlugin`], [`PluginError::VersionMismatch`],
+/// [`PluginError::LayoutMismatch`], [`PluginError::SymbolMissing`], [`PluginError::Invalid`],
+/// [`PluginError::Panicked`].
+#[instrument(skip_all, name = "fem.plugin.load", fields(path = %path.display()))]
+pub fn load(path: &Path) -> Result<Arc<LoadedPlugin>, PluginError> {
+    let canonical = path.canonicalize().map_err(|_| PluginError::FileMissing {
+        path: path.to_path_buf(),
+    })?;
+    let mut loaded = LOADED.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(p) = loaded.iter().find(|p| p.path == canonical) {
+        return Ok(p.clone());
+    }
+    if !canonical.is_file() {
+        return Err(PluginError::NotAPlugin {
+            path: path.to_path_buf(),
+            reason: "not a file".into(),
+        });
+    }
+    // SAFETY: loading runs the library's initialisers; that is what loading a plugin means.
+    let library =
+        unsafe { libloading::Library::new(&canonical) }.map_err(|e| PluginError::NotAPlugin {
+            path: canonical.clone(),
+            reason: format!("cannot open it as a dynamic library: {}", error::chain(&e)),
+        })?;
+    // SAFETY: only probes whether the symbol exists; its type is not used here.
+    let is_c = unsafe {
+        library.get::<femscale_plugin_api::c_abi::AbiVersionFn>(
+            femscale_plugin_api::c_abi::SYM_ABI_VERSION.as_bytes(),
+        )
+    }
+    .is_ok();
+    let plugin = if is_c {
+        let (info, backend) = c_abi::load(library, &canonical)?;
+        LoadedPlugin {
+            solvers: vec![Component {
+                name: info.name.clone(),
+                description: info.description.clone(),
+            }],
+            preconditioners: Vec::new(),
+            name: info.name,
+            version: info.version,
+            description: info.description,
+            kind: PluginKind::C,
+            interface: format!("C interface {}", femscale_plugin_api::c_abi::C_ABI_VERSION),
+            path: canonical,
+            backend: Backend::C(Arc::new(backend)),
+            _library: None,
+        }
+    } else {
+        let (info, backend) = rust_abi::load(&canonical)?;
+        let components = |list: &[femscale_plugin_api::ComponentInfo]| {
+            list.iter()
+                .map(|c| Component {
+                    name: c.name.to_string(),
+                    description: c.description.to_string(),
+                })
+                .collect()
+        };
+        LoadedPlugin {
+            solvers: components(&info.solvers),
+            preconditioners: components(&info.preconditioners),
+            name: info.name.into(),
+            version: info.version.into(),
+            description: info.description.into(),
+            kind: PluginKind::Rust,
+            interface: format!("femscale-plugin-api {}", info.interface_version),
+            path: canonical,
+            backend: Backend::Rust(backend),
+            _library: Some(library),
+        }
+    };
+    check_names(&plugin)?;
+    tracing::info!(plugin = %plugin.name, version = %plugin.version, path = %plugin.path.display(), "plugin loaded");
+    let plugin = Arc::new(plugin);
+    loaded.push(plugin.clone());
+    Ok(plugin)
+}
+
+/// Plugin and component names: letters, digits, `-`, `_` and `.`, at most 64 characters.
+fn check_names(p: &LoadedPlugin) -> Result<(), PluginError> {
+    let names = std::iter::once(&p.name)
+        .chain(p.solvers.iter().map(|c| &c.name))
+        .chain(p.preconditioners.iter().map(|c| &c.name));
+    for name in names {
+        let ok = !name.is_empty()
+            && name.len() <= 64
+            && name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c));
+        if !ok {
+            return Err(PluginError::Invalid {
+                path: p.path.clone(),
+                reason: format!(
+                    "name `{name}`: names are 1 to 64 letters, digits, `-`, `_` or `.`"
+                ),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Logs `message` as a warning once per process.
+fn warn_once(message: String) {
+    static SEEN: Mutex<Option<HashSet<String>>> = Mutex::new(None);
+    let mut seen = SEEN.lock().unwrap_or_else(|e| e.into_inner());
+    if seen
+        .get_or_insert_with(HashSet::new)
+        .insert(message.clone())
+    {
+        warn!("{message}");
+    }
+}
+
+/// A registry name as `&'static str` (the preconditioner interface asks for one), leaked once
+/// per distinct name.
+fn intern(name: &str) -> &'static str {
+    static NAMES: Mutex<Vec<&'static str>> = Mutex::new(Vec::new());
+    let mut names = NAMES.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(n) = names.iter().find(|n| **n == name) {
+        return n;
+    }
+    let leaked: &'static str = Box::leak(name.to_string().into_boxed_str());
+    names.push(leaked);
+    leaked
+}
+
+/// The plugins `config` asks for: every file of `paths` (errors stop), then the dynamic
+/// libraries of each of `dirs` in name order (failures and name clashes are skipped with a
+/// warning). A library found twice is used once.
+///
+/// # Errors
+/// The first failing file of `paths`, or a name clash between two of them
+/// ([`PluginError::DuplicateName`]).
+pub fn load_configured(config: &PluginsConfig) -> Result<Vec<Arc<LoadedPlugin>>, PluginError> {
+    let mut chosen: Vec<Arc<LoadedPlugin>> = Vec::new();
+    for path in &config.paths {
+        let plugin = load(path)?;
+        add(&mut chosen, plugin)?;
+    }
+    for dir in &config.dirs {
+        let entries = match std::fs::read_dir(dir) {
+            Ok(entries) => entries,
+            Err(e) => {
+                warn_once(format!("plugin directory {} skipped: {e}", dir.display()));
+                continue;
+            }
+        };
+        let mut files: Vec<PathBuf> = entries
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| {
+                p.is_file()
+                    && p.extension()
+                        .is_some_and(|e| e == std::env::consts::DLL_EXTENSION)
+            })
+            .collect();
+        files.sort();
+        for file in files {
+            match load(&file).and_then(|p| add(&mut chosen, p)) {
+                Ok(()) => {}
+                Err(e) => warn_once(format!("plugin skipped: {e}")),
+            }
+        }
+    }
+    Ok(chosen)
+}
+
+/// Adds `plugin` to `chosen` unless it is already there; refuses component name clashes.
+fn add(chosen: &mut Vec<Arc<LoadedPlugin>>, plugin: Arc<LoadedPlugin>) -> Result<(), PluginError> {
+    if chosen.iter().any(|p| Arc::ptr_eq(p, &plugin)) {
+        return Ok(());
+    }
+    for other in chosen.iter() {
+        let lists = [
+            ("solver", &plugin.solvers, &other.solvers),
+            (
+                "preconditioner",
+                &plugin.preconditioners,
+                &other.preconditioners,
+            ),
+        ];
+        for (what, mine, theirs) in lists {
+            if let Some(c) = mine
+                .iter()
+                .find(|c| theirs.iter().any(|t| t.name == c.name))
+            {
+                return Err(PluginError::DuplicateName {
+                    path: plugin.path.clone(),
+                    what,
+                    name: c.name.clone(),
+                    other: other.path.clone(),
+                });
+            }
+        }
+    }
+    chosen.push(plugin);
+    Ok(())
+}
+
+/// A shared plugin solver behind the registry's `Box<dyn LinearSolver>`.
+#[derive(Debug)]
+struct SharedSolver(Arc<dyn LinearSolver>);
+
+impl LinearSolver for SharedSolver {
+    fn name(&self) -> &str {
+        self.0.name()
+    }
+
+    fn prepare(
+        &self,
+        a: Arc<CsrMatrix>,
+        options: &SolverOptions,
+    ) -> std::result::Result<Box<dyn PreparedSolver>, SolveError> {
+        self.0.prepare(a, options)
+    }
+}
+
+impl Registry {
+    /// The built-in components plus the plugins of `config.plugins`, registered as
+    /// `plugin:<name>` with their options from `[plugins.options.<name>]`.
+    ///
+    /// # Errors
+    /// [`Error::Plugin`] when a library of `plugins.paths` fails to load;
+    /// [`Error::InvalidInput`] (field `plugins.options.<name>`) for options no loaded component
+    /// takes, that are not a table, or that the plugin rejects.
+    pub fn from_config(config: &Config) -> Result<Self> {
+        let mut registry = Self::with_builtins();
+        let plugins = &config.plugins;
+        if plugins.paths.is_empty() && plugins.dirs.is_empty() && plugins.options.is_empty() {
+            return Ok(registry);
+        }
+        let loaded = load_configured(plugins)?;
+        for name in plugins.options.keys() {
+            let known = loaded.iter().any(|p| {
+                p.solvers
+                    .iter()
+                    .chain(&p.preconditioners)
+                    .any(|c| &c.name == name)
+            });
+            if !known {
+                return Err(Error::invalid(
+                    format!("plugins.options.{name}"),
+                    format!(
+                        "no loaded plugin provides a component `{name}` (loaded: {})",
+                        describe(&loaded)
+                    ),
+                ));
+            }
+        }
+        for plugin in &loaded {
+            registry.register_plugin(plugin, &plugins.options)?;
+        }
+        Ok(registry)
+    }
+
+    /// Registers the components of `plugin` as `plugin:<name>`, configured by `options`
+    /// (component name → JSON object; `{}` when absent).
+    ///
+    /// # Errors
+    /// [`Error::InvalidInput`] (field `plugins.options.<name>`) for options that are not an
+    /// object or that the plugin rejects; [`Error::Plugin`] if the plugin panics.
+    pub fn register_plugin(
+        &mut self,
+        plugin: &LoadedPlugin,
+        options: &BTreeMap<String, serde_json::Value>,
+    ) -> Result<()> {
+        for (is_solver, component) in plugin
+            .solvers
+            .iter()
+            .map(|c| (true, c))
+            .chain(plugin.preconditioners.iter().map(|c| (false, c)))
+        {
+            let field = format!("plugins.options.{}", component.name);
+            let json = match options.get(&component.name) {
+                None => "{}".to_string(),
+                Some(v @ serde_json::Value::Object(_)) => v.to_string(),
+                Some(other) => {
+                    return Err(Error::invalid(
+                        field,
+                        format!("must be a table, got {other}"),
+                    ));
+                }
+            };
+            let rejected = |e: PluginError| match e {
+                PluginError::Returned { message, .. } => Error::invalid(field.clone(), message),
+                other => other.into(),
+            };
+            let registry_name = format!("plugin:{}", component.name);
+            if is_solver {
+                let solver = plugin.solver(&component.name, &json).map_err(rejected)?;
+                self.register_solver(
+                    &registry_name,
+                    Arc::new(move |_, _| Box::new(SharedSolver(solver.clone()))),
+                );
+            } else {
+                let factory = plugin
+                    .preconditioner(&component.name, &json)
+                    .map_err(rejected)?;
+                self.register_preconditioner(&registry_name, Arc::new(move |_| factory.clone()));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// `name version (file)` of each plugin, for messages.
+fn describe(plugins: &[Arc<LoadedPlugin>]) -> String {
+    if plugins.is_empty() {
+        return "none".into();
+    }
+    plugins
+        .iter()
+        .map(|p| format!("{} {} ({})", p.name, p.version, p.path.display()))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
