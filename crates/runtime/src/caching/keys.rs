@@ -7,7 +7,7 @@
 //!   the matrix (diffusion, reaction, Robin `alpha`), which boundary parts are Dirichlet, and the
 //!   parameters;
 //! * **prepared** — the set-up solver (factorization, AMG hierarchy): the system plus the whole
-//!   solver configuration and the resolved solver kind;
+//!   solver configuration, the resolved solver kind and the `[plugins]` section;
 //! * **solution** — the prepared key plus the source, every boundary value and the exact
 //!   solution.
 //!
@@ -93,7 +93,10 @@ pub(crate) fn problem_keys(problem: &Problem, config: &Config, kind: &str) -> Op
         };
     }
     let system = op.clone().finish();
-    let solver = serde_json::json!({ "solver": config.solver, "kind": kind }).to_string();
+    // Plugin paths and options decide what a `plugin:<name>` solver computes.
+    let solver =
+        serde_json::json!({ "solver": config.solver, "kind": kind, "plugins": config.plugins })
+            .to_string();
     let prep = op.str("stage", "prepared").str("solver", &solver);
     let prepared = rekind(prep.clone().finish(), "prepared");
     let mut sol = prep.str("stage", "solution");

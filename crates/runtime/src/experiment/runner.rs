@@ -238,7 +238,10 @@ impl Experiment {
         // One cache for the whole run, so points that share an operator (a sweep over sources
         // or boundary values) reuse its assembly and factorization. A cache that cannot be
         // opened is reported by each run that needs it.
-        let cache = crate::SolveCache::from_config(&self.base.cache, &Registry::with_builtins())
+        // A plugin named in the base configuration that does not load stops the run here,
+        // before any point runs (plugins are loaded once per process, so this costs nothing).
+        let registry = Registry::from_config(&self.base)?;
+        let cache = crate::SolveCache::from_config(&self.base.cache, &registry)
             .ok()
             .map(Arc::new);
         let context = RunContext {
