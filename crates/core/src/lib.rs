@@ -12,6 +12,7 @@
 //! | [`solver`] | [`LinearSolver`] → [`PreparedSolver`], [`Preconditioner`], [`SolveMonitor`] |
 //! | [`cache`] | [`Cache`]: byte-level artefact cache keyed by content hashes |
 //! | [`scaler`] | [`Scaler`]: turns a work estimate into an [`ExecutionPlan`] |
+//! | [`pool`] | [`VectorPool`]: bounded reuse of work vectors across solves |
 //! | [`report`] | [`SolveReport`] and [`Metrics`]: serialisable records of what happened |
 //! | [`error`] | typed errors ([`Error`], [`SolveError`]) that carry data |
 //!
@@ -35,6 +36,7 @@ pub mod field;
 pub mod form;
 pub mod io;
 pub mod mesh;
+pub mod pool;
 pub mod report;
 pub mod scaler;
 pub mod solver;
@@ -46,8 +48,9 @@ pub use error::{Error, Result, SolveError};
 pub use field::{Constant, FnField, ScalarField, SharedField};
 pub use form::{BoundaryCondition, BoundaryKind, EllipticForm};
 pub use mesh::{BoundaryPart, CellKind, MeshView};
+pub use pool::{PoolStats, PooledVec, VectorPool};
 pub use report::{Metrics, PhaseTimings, SolveReport};
-pub use scaler::{ExecutionPlan, Scaler, StaticScaler, SystemLoad, WorkEstimate};
+pub use scaler::{ExecutionPlan, Scaler, SolverChoice, StaticScaler, SystemLoad, WorkEstimate};
 pub use solver::{
     ControlFlow, LinearSolver, NoMonitor, Preconditioner, PreconditionerFactory, PreparedSolver,
     SolveMonitor, SolverOptions,

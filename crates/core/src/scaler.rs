@@ -2,11 +2,14 @@
 //!
 //! A [`Scaler`] turns a [`WorkEstimate`] and the machine's [`SystemLoad`] into an
 //! [`ExecutionPlan`]. [`StaticScaler`] follows configuration plus one size heuristic; adaptive
-//! scalers implement the same trait.
+//! scalers (`femscale-scaling`'s `AdaptiveScaler`) implement the same trait and also choose the
+//! solver family, the runs in flight and check the memory budget.
 
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
+
+use crate::error::SolveError;
 
 /// The size of the work to plan for.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
@@ -20,6 +23,11 @@ pub struct WorkEstimate {
     pub nnz: usize,
     /// Runs waiting in a batch or sweep (1 for a single solve).
     pub queued_runs: usize,
+    /// Spatial dimension (1, 2 or 3); 0 when unknown (planners then assume 2).
+    pub dim: usize,
+    /// Expected fill of a sparse factorisation, `nnz(L) / nnz(A)`, when the caller knows it
+    /// (e.g. from a previous factorisation); `None` lets the planner estimate it.
+    pub factor_fill: Option<f64>,
 }
 
 impl WorkEstimate {
@@ -30,7 +38,42 @@ impl WorkEstimate {
             cells,
             nnz,
             queued_runs: 1,
+            dim: 0,
+            factor_fill: None,
         }
+    }
+
+    /// An estimate for one solve of `dofs` unknowns of P1 elements on a simplex mesh of
+    /// dimension `dim`: cells and matrix entries per unknown as on structured meshes
+    /// (1D: 1 cell, 3 entries; 2D: 2 triangles, 7 entries; 3D: 6 tetrahedra, 15 entries).
+    pub fn p1(dofs: usize, dim: usize) -> Self {
+        let (cells, nnz) = match dim {
+            1 => (dofs.saturating_sub(1), dofs.saturating_mul(3)),
+            3 => (dofs.saturating_mul(6), dofs.saturating_mul(15)),
+            _ => (dofs.saturating_mul(2), dofs.saturating_mul(7)),
+        };
+        Self {
+            dim,
+            ..Self::single(dofs, cells, nnz)
+        }
+    }
+
+    /// This estimate with spatial dimension `dim`.
+    pub fn with_dim(mut self, dim: usize) -> Self {
+        self.dim = dim;
+        self
+    }
+
+    /// This estimate with `runs` runs waiting (a sweep or batch of runs like this one).
+    pub fn with_queued_runs(mut self, runs: usize) -> Self {
+        self.queued_runs = runs;
+        self
+    }
+
+    /// This estimate with a known factorisation fill `nnz(L) / nnz(A)`.
+    pub fn with_factor_fill(mut self, fill: f64) -> Self {
+        self.factor_fill = Some(fill);
+        self
     }
 }
 
@@ -42,6 +85,10 @@ pub struct SystemLoad {
     pub cores: usize,
     /// Memory available, MB, when known.
     pub available_memory_mb: Option<f64>,
+    /// Fraction (0 to 1) of the machine's CPU capacity busy with *other* work, when known.
+    /// [`SystemLoad::detect`] leaves it `None` (a point reading of `/proc` would be a lifetime
+    /// average); `femscale-scaling`'s resource monitor measures it.
+    pub cpu_load: Option<f64>,
 }
 
 impl SystemLoad {
@@ -58,6 +105,7 @@ impl SystemLoad {
         Self {
             cores,
             available_memory_mb,
+            cpu_load: None,
         }
     }
 
@@ -66,7 +114,45 @@ impl SystemLoad {
         Self {
             cores,
             available_memory_mb,
+            cpu_load: None,
         }
+    }
+
+    /// This load with `fraction` (clamped to 0..=1; NaN counts as unknown) of the CPU capacity
+    /// busy with other work.
+    pub fn with_cpu_load(mut self, fraction: f64) -> Self {
+        self.cpu_load = (!fraction.is_nan()).then(|| fraction.clamp(0.0, 1.0));
+        self
+    }
+}
+
+/// The family of linear solver a plan asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+#[non_exhaustive]
+pub enum SolverChoice {
+    /// Sparse direct factorisation (registry name `direct`).
+    Direct,
+    /// Conjugate gradients preconditioned by algebraic multigrid (`cg` with `amg`).
+    AmgCg,
+}
+
+impl SolverChoice {
+    /// The registry names `(solver, preconditioner)` of this choice.
+    pub fn registry_names(self) -> (&'static str, &'static str) {
+        match self {
+            Self::Direct => ("direct", "none"),
+            Self::AmgCg => ("cg", "amg"),
+        }
+    }
+}
+
+impl fmt::Display for SolverChoice {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Direct => "direct",
+            Self::AmgCg => "amg-cg",
+        })
     }
 }
 
@@ -80,6 +166,57 @@ pub struct ExecutionPlan {
     pub parallel_assembly: bool,
     /// Memory budget for factors and preconditioners, MB.
     pub memory_budget_mb: Option<f64>,
+    /// The solver family to use; `None` follows the configuration.
+    pub solver: Option<SolverChoice>,
+    /// Runs of a batch or sweep to execute at once, each with [`ExecutionPlan::threads`]
+    /// threads (1 for a single solve).
+    pub runs_in_flight: usize,
+    /// Estimated peak memory of one run with the chosen solver, MB, when the scaler models it.
+    pub estimated_memory_mb: Option<f64>,
+    /// Why the scaler decided so, for logs and reports.
+    pub rationale: String,
+}
+
+impl ExecutionPlan {
+    /// A plan for one run on `threads` threads, no solver preference and no estimate.
+    pub fn single(threads: usize, parallel_assembly: bool, memory_budget_mb: Option<f64>) -> Self {
+        Self {
+            threads: threads.max(1),
+            parallel_assembly,
+            memory_budget_mb,
+            solver: None,
+            runs_in_flight: 1,
+            estimated_memory_mb: None,
+            rationale: String::new(),
+        }
+    }
+
+    /// CPU threads the plan keeps busy at once: threads per run times runs in flight.
+    pub fn cpu_threads(&self) -> usize {
+        self.threads.max(1) * self.runs_in_flight.max(1)
+    }
+
+    /// Refuses the plan up front when its estimated memory exceeds the budget.
+    ///
+    /// # Errors
+    /// [`SolveError::MemoryBudget`] with the estimate and the budget; plans without an estimate
+    /// or a budget pass.
+    pub fn check_memory(&self) -> Result<(), SolveError> {
+        if let (Some(needed_mb), Some(limit_mb)) = (self.estimated_memory_mb, self.memory_budget_mb)
+            && needed_mb > limit_mb
+        {
+            let what = match self.solver {
+                Some(choice) => format!("a {choice} solve (estimated before meshing)"),
+                None => "the solve (estimated before meshing)".to_string(),
+            };
+            return Err(SolveError::MemoryBudget {
+                what,
+                needed_mb,
+                limit_mb,
+            });
+        }
+        Ok(())
+    }
 }
 
 /// Plans execution from a work estimate and the machine's load.
@@ -131,9 +268,8 @@ impl Scaler for StaticScaler {
             .parallel_assembly
             .unwrap_or(threads > 1 && work.cells >= self.parallel_threshold_cells);
         ExecutionPlan {
-            threads,
-            parallel_assembly,
-            memory_budget_mb: self.memory_budget_mb,
+            rationale: "configured threads; parallel assembly by size".into(),
+            ..ExecutionPlan::single(threads, parallel_assembly, self.memory_budget_mb)
         }
     }
 }
@@ -161,5 +297,47 @@ mod tests {
         assert!(!forced.plan(&big, &load).parallel_assembly);
         let one = StaticScaler { threads: 1, ..s };
         assert!(!one.plan(&big, &load).parallel_assembly);
+        assert_eq!(plan.solver, None);
+        assert_eq!(plan.runs_in_flight, 1);
+        assert!(plan.check_memory().is_ok());
+    }
+
+    #[test]
+    fn memory_check_compares_estimate_and_budget() {
+        let mut plan = ExecutionPlan::single(2, true, Some(100.0));
+        assert!(plan.check_memory().is_ok());
+        plan.estimated_memory_mb = Some(150.0);
+        plan.solver = Some(SolverChoice::Direct);
+        match plan.check_memory() {
+            Err(SolveError::MemoryBudget {
+                needed_mb,
+                limit_mb,
+                what,
+            }) => {
+                assert_eq!((needed_mb, limit_mb), (150.0, 100.0));
+                assert!(what.contains("direct"), "{what}");
+            }
+            other => panic!("expected a memory budget error, got {other:?}"),
+        }
+        plan.memory_budget_mb = None;
+        assert!(plan.check_memory().is_ok());
+        assert_eq!(plan.cpu_threads(), 2);
+    }
+
+    #[test]
+    fn estimates_and_loads_build_up() {
+        let w = WorkEstimate::p1(10_000, 2).with_queued_runs(40);
+        assert_eq!(
+            (w.cells, w.nnz, w.dim, w.queued_runs),
+            (20_000, 70_000, 2, 40)
+        );
+        assert_eq!(WorkEstimate::p1(10, 1).cells, 9);
+        assert_eq!(WorkEstimate::p1(0, 1).cells, 0);
+        assert_eq!(w.with_factor_fill(3.5).factor_fill, Some(3.5));
+        let load = SystemLoad::fixed(4, None).with_cpu_load(1.5);
+        assert_eq!(load.cpu_load, Some(1.0));
+        assert_eq!(load.with_cpu_load(f64::NAN).cpu_load, None);
+        assert_eq!(SolverChoice::AmgCg.registry_names(), ("cg", "amg"));
+        assert_eq!(SolverChoice::Direct.to_string(), "direct");
     }
 }

@@ -9,11 +9,11 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use femscale_core::{
-    CsrMatrix, LinearSolver, PreconditionerFactory, PreparedSolver, SolveError, SolveMonitor,
-    SolveReport, SolverOptions,
+    CsrMatrix, LinearSolver, PooledVec, PreconditionerFactory, PreparedSolver, SolveError,
+    SolveMonitor, SolveReport, SolverOptions,
 };
 
-use crate::iterative::{Preconditioned, check_vectors};
+use crate::iterative::{Preconditioned, check_vectors, work_vector};
 use crate::options::MethodOptions;
 use crate::precond::JacobiFactory;
 
@@ -94,12 +94,12 @@ impl LinearSolver for BiCgStab {
         )?;
         let mut prepared = PreparedBiCgStab {
             base,
-            r: vec![0.0; n],
-            r_hat: vec![0.0; n],
-            p: vec![0.0; n],
-            v: vec![0.0; n],
-            t: vec![0.0; n],
-            z: vec![0.0; n],
+            r: work_vector(n),
+            r_hat: work_vector(n),
+            p: work_vector(n),
+            v: work_vector(n),
+            t: work_vector(n),
+            z: work_vector(n),
         };
         prepared.check_memory()?;
         prepared.base.setup_seconds = start.elapsed().as_secs_f64();
@@ -111,30 +111,30 @@ impl LinearSolver for BiCgStab {
     }
 }
 
-/// BiCGStab set up for one matrix: preconditioner plus work vectors reused by every solve.
+/// BiCGStab set up for one matrix: preconditioner plus work vectors reused by every solve
+/// (from the process-wide vector pool, to which they return on drop).
 #[derive(Debug)]
 struct PreparedBiCgStab {
     base: Preconditioned,
     /// Residual; holds `s = r - alpha v` between the half and the full step.
-    r: Vec<f64>,
+    r: PooledVec,
     /// Shadow residual `r̂0`.
-    r_hat: Vec<f64>,
-    p: Vec<f64>,
-    v: Vec<f64>,
-    t: Vec<f64>,
+    r_hat: PooledVec,
+    p: PooledVec,
+    v: PooledVec,
+    t: PooledVec,
     /// `M^{-1} p`, then `M^{-1} s`.
-    z: Vec<f64>,
+    z: PooledVec,
 }
 
 impl PreparedBiCgStab {
     fn workspace_bytes(&self) -> usize {
-        (self.r.capacity()
-            + self.r_hat.capacity()
-            + self.p.capacity()
-            + self.v.capacity()
-            + self.t.capacity()
-            + self.z.capacity())
-            * std::mem::size_of::<f64>()
+        self.r.bytes()
+            + self.r_hat.bytes()
+            + self.p.bytes()
+            + self.v.bytes()
+            + self.t.bytes()
+            + self.z.bytes()
     }
 
     fn check_memory(&self) -> Result<(), SolveError> {

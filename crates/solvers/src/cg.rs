@@ -4,11 +4,11 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use femscale_core::{
-    CsrMatrix, LinearSolver, PreconditionerFactory, PreparedSolver, SolveError, SolveMonitor,
-    SolveReport, SolverOptions,
+    CsrMatrix, LinearSolver, PooledVec, PreconditionerFactory, PreparedSolver, SolveError,
+    SolveMonitor, SolveReport, SolverOptions,
 };
 
-use crate::iterative::{Preconditioned, check_vectors};
+use crate::iterative::{Preconditioned, check_vectors, work_vector};
 use crate::precond::JacobiFactory;
 
 /// Preconditioned conjugate gradients (registry name `cg`).
@@ -66,10 +66,10 @@ impl LinearSolver for ConjugateGradient {
         )?;
         let mut prepared = PreparedCg {
             base,
-            r: vec![0.0; n],
-            z: vec![0.0; n],
-            p: vec![0.0; n],
-            q: vec![0.0; n],
+            r: work_vector(n),
+            z: work_vector(n),
+            p: work_vector(n),
+            q: work_vector(n),
         };
         prepared.check_memory()?;
         prepared.base.setup_seconds = start.elapsed().as_secs_f64();
@@ -78,20 +78,20 @@ impl LinearSolver for ConjugateGradient {
     }
 }
 
-/// CG set up for one matrix: preconditioner plus work vectors reused by every solve.
+/// CG set up for one matrix: preconditioner plus work vectors reused by every solve (taken
+/// from the process-wide vector pool, to which they return when the prepared solver is dropped).
 #[derive(Debug)]
 struct PreparedCg {
     base: Preconditioned,
-    r: Vec<f64>,
-    z: Vec<f64>,
-    p: Vec<f64>,
-    q: Vec<f64>,
+    r: PooledVec,
+    z: PooledVec,
+    p: PooledVec,
+    q: PooledVec,
 }
 
 impl PreparedCg {
     fn workspace_bytes(&self) -> usize {
-        (self.r.capacity() + self.z.capacity() + self.p.capacity() + self.q.capacity())
-            * std::mem::size_of::<f64>()
+        self.r.bytes() + self.z.bytes() + self.p.bytes() + self.q.bytes()
     }
 
     fn check_memory(&self) -> Result<(), SolveError> {

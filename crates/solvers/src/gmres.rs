@@ -15,11 +15,11 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use femscale_core::{
-    ControlFlow, CsrMatrix, LinearSolver, PreconditionerFactory, PreparedSolver, SolveError,
-    SolveMonitor, SolveReport, SolverOptions,
+    ControlFlow, CsrMatrix, LinearSolver, PooledVec, PreconditionerFactory, PreparedSolver,
+    SolveError, SolveMonitor, SolveReport, SolverOptions,
 };
 
-use crate::iterative::{Preconditioned, check_vectors};
+use crate::iterative::{Preconditioned, check_vectors, work_vector};
 use crate::kernels::Kernels;
 use crate::options::{GmresOptions, MethodOptions};
 use crate::precond::JacobiFactory;
@@ -121,8 +121,8 @@ impl LinearSolver for Gmres {
         let mut prepared = PreparedGmres {
             base,
             restart: m,
-            basis: (0..=m).map(|_| vec![0.0; n]).collect(),
-            w: vec![0.0; n],
+            basis: (0..=m).map(|_| work_vector(n)).collect(),
+            w: work_vector(n),
             h: vec![0.0; (m + 1) * m],
             cs: vec![0.0; m],
             sn: vec![0.0; m],
@@ -148,9 +148,9 @@ struct PreparedGmres {
     /// Restart length `m`, clamped to `1..=n`.
     restart: usize,
     /// `v_0 ..= v_m`; `v_{j+1}` also holds `M^{-1} v_j` before the new basis vector replaces it.
-    basis: Vec<Vec<f64>>,
+    basis: Vec<PooledVec>,
     /// `A M^{-1} v_j` being orthogonalised; also `V y` when a cycle ends.
-    w: Vec<f64>,
+    w: PooledVec,
     /// Hessenberg matrix, `(m + 1) x m`, column-major; upper triangular after the rotations.
     h: Vec<f64>,
     /// Givens cosines.
@@ -165,14 +165,14 @@ struct PreparedGmres {
 
 impl PreparedGmres {
     fn workspace_bytes(&self) -> usize {
-        let vectors: usize = self.basis.iter().map(Vec::capacity).sum::<usize>()
-            + self.w.capacity()
-            + self.h.capacity()
+        let small = self.h.capacity()
             + self.cs.capacity()
             + self.sn.capacity()
             + self.g.capacity()
             + self.y.capacity();
-        vectors * std::mem::size_of::<f64>()
+        self.basis.iter().map(|v| v.bytes()).sum::<usize>()
+            + self.w.bytes()
+            + small * std::mem::size_of::<f64>()
     }
 
     fn check_memory(&self) -> Result<(), SolveError> {
@@ -452,7 +452,7 @@ fn update_solution(
     a: &CsrMatrix,
     apply_preconditioner: &dyn Fn(&[f64], &mut [f64]),
     j: usize,
-    basis: &mut [Vec<f64>],
+    basis: &mut [PooledVec],
     w: &mut [f64],
     h: &[f64],
     g: &[f64],
