@@ -1,0 +1,341 @@
+//! The adaptive scaler: an [`ExecutionPlan`] from the size of the work and the machine.
+//!
+//! # The model
+//!
+//! **Memory** ([`MemoryModel`]). Every run needs the mesh, the sparsity pattern, the matrix and a
+//! few vectors: `base = bytes_per_entry · nnz + base_bytes_per_dof · n`. On top of that:
+//!
+//! * *direct* (sparse Cholesky): the factor holds `nnz(L)` values. With a fill-reducing ordering
+//!   (nested dissection; faer's AMD behaves alike on these meshes), `nnz(L) ≈ c₂ n log₂ n` on 2D
+//!   meshes and `c₃ n^{4/3}` on 3D meshes (George 1973; Lipton, Rose & Tarjan 1979), `2n` in 1D
+//!   (a tridiagonal matrix has no fill). A known fill `nnz(L) / nnz(A)`
+//!   ([`WorkEstimate::factor_fill`]) replaces the estimate.
+//! * *AMG-CG*: the hierarchy stores about `operator complexity × nnz` entries plus the
+//!   prolongations, and CG four work vectors: `amg_bytes_per_entry · nnz + amg_bytes_per_dof · n`.
+//!
+//! The constants were fitted to the memory femscale's prepared solvers report on this project's
+//! machine (`cargo run --release -p femscale-benches --example scaling_crossover`): the faer
+//! Cholesky factor held `c₂ log₂ n` = 3.6–4.7 · log₂ n values per unknown from 289 to 263,169
+//! unknowns (`c₂ = 4`, 8 bytes each), AMG-CG a constant ~256 bytes per unknown. With the base
+//! term this predicts 897 MB for a direct and 513 MB for an AMG-CG solve of 1,050,625 unknowns,
+//! against peak RSS of 895 MB and 446 MB measured (`docs/performance.md`). `c₃` is the textbook
+//! constant for 7-point grids (femscale has no 3D elements yet to calibrate it against).
+//!
+//! **Solver.** The direct solver is chosen up to [`AdaptiveScaler::direct_max_dofs_2d`] unknowns
+//! in 2D, [`AdaptiveScaler::direct_max_dofs_3d`] in 3D (fill grows like `n^{4/3}`, so the
+//! crossover comes earlier), always in 1D — *if the factorisation fits*: when the direct estimate
+//! exceeds the memory budget, AMG-CG is chosen instead. If even AMG-CG does not fit, the plan
+//! still names it and [`ExecutionPlan::check_memory`] refuses the solve up front. Measured with
+//! the same example (whole solves, tolerance 1e-8, one thread, minimum of 7 on a quiet machine):
+//! AMG-CG was faster from 1,089 unknowns on (1.35 vs 1.58 ms; 4,225: 4.2 vs 5.9 ms; 16,641: 17
+//! vs 30 ms; 66,049: 69 vs 110 ms) and within 0.05 ms at 289; below 1,000 unknowns the
+//! difference is a fraction of a millisecond and the direct solver, exact and free of
+//! convergence risk, is kept.
+//!
+//! **Threads and runs in flight.** Usable cores are `cores × (1 − cpu_load)` (other processes'
+//! load, when known), at least one. A single solve below [`AdaptiveScaler::serial_below_dofs`]
+//! runs on one thread, above it on every usable core (whole AMG-CG solves, 1 vs 2 threads: a tie
+//! at 9,409 unknowns, 2 threads 9% faster at 16,641, 1.5× at 37,249, 1.4× at 66,049).
+//!
+//! A sweep or batch (`queued_runs > 1`) runs `min(usable cores, queued runs)` runs at once with
+//! the usable cores divided among them, whatever their size: independent runs scale better than
+//! threads inside one run (40 runs of 9,409 unknowns: 2 runs × 1 thread 1.4× faster than one
+//! run at a time on 2 threads; 4 runs of 263,169 unknowns: two at once 1.3× faster — AMG-CG on
+//! 2 threads is only 1.34× faster than on one). Runs in flight are capped so that their
+//! estimated memory fits in the available memory, which is what limits large runs. Always
+//! `threads × runs_in_flight ≤ usable cores`.
+//!
+//! **Memory budget.** `min(memory_limit_mb, headroom × available memory / runs in flight)`.
+//!
+//! Planning is a pure function of `(WorkEstimate, SystemLoad)` and the scaler's fields.
+
+use femscale_core::{ExecutionPlan, Scaler, SolveError, SolverChoice, SystemLoad, WorkEstimate};
+use serde::{Deserialize, Serialize};
+
+use crate::counters::{Counter, counters};
+
+const MB: f64 = 1024.0 * 1024.0;
+
+/// Memory estimates of one run (see the [module documentation](self)).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct MemoryModel {
+    /// Bytes per stored matrix entry (column index and value), counted once for the matrix.
+    pub bytes_per_entry: f64,
+    /// Bytes per unknown of mesh, pattern construction and solution/load vectors.
+    pub base_bytes_per_dof: f64,
+    /// `c₂` in `nnz(L) ≈ c₂ n log₂ n` for 2D meshes.
+    pub fill_2d: f64,
+    /// `c₃` in `nnz(L) ≈ c₃ n^{4/3}` for 3D meshes.
+    pub fill_3d: f64,
+    /// Bytes per factor entry (value plus amortised supernodal indices and workspace).
+    pub bytes_per_factor_entry: f64,
+    /// Bytes of the AMG hierarchy per stored fine-matrix entry.
+    pub amg_bytes_per_entry: f64,
+    /// Bytes of AMG vectors and CG work vectors per unknown.
+    pub amg_bytes_per_dof: f64,
+}
+
+impl Default for MemoryModel {
+    fn default() -> Self {
+        Self {
+            bytes_per_entry: 16.0,
+            base_bytes_per_dof: 144.0,
+            fill_2d: 4.0,
+            fill_3d: 31.0,
+            bytes_per_factor_entry: 8.0,
+            amg_bytes_per_entry: 24.0,
+            amg_bytes_per_dof: 88.0,
+        }
+    }
+}
+
+impl MemoryModel {
+    /// Expected stored entries of the sparse factor of `work`'s matrix.
+    pub fn factor_entries(&self, work: &WorkEstimate) -> f64 {
+        let n = work.dofs as f64;
+        if let Some(fill) = work.factor_fill.filter(|f| f.is_finite() && *f > 0.0) {
+            return fill * nnz(work);
+        }
+        match work.dim {
+            1 => 2.0 * n,
+            3 => self.fill_3d * n.powf(4.0 / 3.0),
+            _ => self.fill_2d * n * n.max(2.0).log2(),
+        }
+    }
+
+    /// Mesh, pattern, matrix and vectors, MB.
+    pub fn base_mb(&self, work: &WorkEstimate) -> f64 {
+        (self.bytes_per_entry * nnz(work) + self.base_bytes_per_dof * work.dofs as f64) / MB
+    }
+
+    /// One direct solve, MB.
+    pub fn direct_mb(&self, work: &WorkEstimate) -> f64 {
+        self.base_mb(work) + self.factor_entries(work) * self.bytes_per_factor_entry / MB
+    }
+
+    /// One AMG-CG solve, MB.
+    pub fn amg_cg_mb(&self, work: &WorkEstimate) -> f64 {
+        self.base_mb(work)
+            + (self.amg_bytes_per_entry * nnz(work) + self.amg_bytes_per_dof * work.dofs as f64)
+                / MB
+    }
+
+    /// One solve with `choice`, MB.
+    pub fn solve_mb(&self, work: &WorkEstimate, choice: SolverChoice) -> f64 {
+        match choice {
+            SolverChoice::Direct => self.direct_mb(work),
+            _ => self.amg_cg_mb(work),
+        }
+    }
+}
+
+/// Matrix entries of `work`, estimated as 7 per unknown when not given.
+fn nnz(work: &WorkEstimate) -> f64 {
+    if work.nnz > 0 {
+        work.nnz as f64
+    } else {
+        7.0 * work.dofs as f64
+    }
+}
+
+/// Plans threads, parallel assembly, solver family, runs in flight and the memory budget from
+/// the work and the machine (see the [module documentation](self) for the model).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct AdaptiveScaler {
+    /// A single solve below this many unknowns runs on one thread.
+    pub serial_below_dofs: usize,
+    /// Cells from which assembly runs in parallel (when more than one thread is planned).
+    pub parallel_assembly_min_cells: usize,
+    /// Largest 2D problem (unknowns) for which the direct solver is preferred.
+    pub direct_max_dofs_2d: usize,
+    /// Largest 3D problem (unknowns) for which the direct solver is preferred.
+    pub direct_max_dofs_3d: usize,
+    /// Fraction of the available memory plans may use.
+    pub memory_headroom: f64,
+    /// The configured memory limit of one solve, MB (`solver.memory_limit_mb`).
+    pub memory_limit_mb: Option<f64>,
+    /// Threads at most per run; 0 means no limit besides the cores.
+    pub max_threads: usize,
+    /// The memory estimates.
+    pub model: MemoryModel,
+}
+
+impl Default for AdaptiveScaler {
+    fn default() -> Self {
+        Self {
+            serial_below_dofs: 12_000,
+            parallel_assembly_min_cells: 20_000,
+            direct_max_dofs_2d: 1_000,
+            direct_max_dofs_3d: 500,
+            memory_headroom: 0.8,
+            memory_limit_mb: None,
+            max_threads: 0,
+            model: MemoryModel::default(),
+        }
+    }
+}
+
+impl AdaptiveScaler {
+    /// The default scaler with the configured memory limit (MB) and thread cap (0: none).
+    pub fn with_limits(memory_limit_mb: Option<f64>, max_threads: usize) -> Self {
+        Self {
+            memory_limit_mb,
+            max_threads,
+            ..Self::default()
+        }
+    }
+
+    /// The plan for one P1 solve of `dofs` unknowns in dimension `dim` on `load`
+    /// (what `FemSolver::optimize_for_problem_size` shows).
+    pub fn plan_for_dofs(&self, dofs: usize, dim: usize, load: &SystemLoad) -> ExecutionPlan {
+        self.plan(&WorkEstimate::p1(dofs, dim), load)
+    }
+
+    /// Refuses up front a solve of `work` with a given solver family (e.g. the configured one,
+    /// when the level does not let the scaler choose) whose estimated memory exceeds
+    /// [`AdaptiveScaler::memory_limit_mb`]; returns the estimate, MB.
+    ///
+    /// # Errors
+    /// [`SolveError::MemoryBudget`] with the estimate and the limit.
+    pub fn check_memory(
+        &self,
+        work: &WorkEstimate,
+        choice: SolverChoice,
+    ) -> Result<f64, SolveError> {
+        let needed_mb = self.model.solve_mb(work, choice);
+        if let Some(limit_mb) = self.memory_limit_mb
+            && needed_mb > limit_mb
+        {
+            return Err(SolveError::MemoryBudget {
+                what: format!(
+                    "a {choice} solve of {} unknowns (estimated before meshing)",
+                    work.dofs
+                ),
+                needed_mb,
+                limit_mb,
+            });
+        }
+        Ok(needed_mb)
+    }
+
+    /// Cores usable by this plan: the machine's minus those other processes keep busy, at
+    /// least one.
+    fn usable_cores(&self, load: &SystemLoad) -> usize {
+        let cores = load.cores.max(1);
+        let free = match load.cpu_load {
+            Some(l) if l.is_finite() => (cores as f64 * (1.0 - l.clamp(0.0, 1.0))).round() as usize,
+            _ => cores,
+        };
+        free.clamp(1, cores)
+    }
+
+    /// The memory all runs in flight may use together, MB (`None`: unknown).
+    fn memory_for_runs(&self, load: &SystemLoad) -> Option<f64> {
+        load.available_memory_mb
+            .filter(|a| a.is_finite() && *a >= 0.0)
+            .map(|a| a * self.memory_headroom.clamp(0.0, 1.0))
+    }
+
+    fn direct_preferred(&self, work: &WorkEstimate) -> bool {
+        match work.dim {
+            1 => true,
+            3 => work.dofs <= self.direct_max_dofs_3d,
+            _ => work.dofs <= self.direct_max_dofs_2d,
+        }
+    }
+}
+
+/// `min` of two optional limits.
+fn min_limit(a: Option<f64>, b: Option<f64>) -> Option<f64> {
+    match (a, b) {
+        (Some(x), Some(y)) => Some(x.min(y)),
+        (x, None) => x,
+        (None, y) => y,
+    }
+}
+
+impl Scaler for AdaptiveScaler {
+    fn name(&self) -> &str {
+        "adaptive"
+    }
+
+    fn plan(&self, work: &WorkEstimate, load: &SystemLoad) -> ExecutionPlan {
+        let usable = self.usable_cores(load);
+        let limit = self.memory_limit_mb.filter(|m| m.is_finite() && *m > 0.0);
+        let shared = self.memory_for_runs(load);
+        let single_budget = min_limit(limit, shared);
+        let mut why = Vec::new();
+
+        // Solver family: direct when it is the faster one and its factor fits.
+        let direct_mb = self.model.direct_mb(work);
+        let solver = if self.direct_preferred(work) {
+            match single_budget {
+                Some(b) if direct_mb > b => {
+                    why.push(format!(
+                        "amg-cg: the factorisation (~{direct_mb:.0} MB) would not fit in {b:.0} MB"
+                    ));
+                    SolverChoice::AmgCg
+                }
+                _ => {
+                    why.push(format!("direct: {} unknowns, factor fits", work.dofs));
+                    SolverChoice::Direct
+                }
+            }
+        } else {
+            why.push(format!("amg-cg: {} unknowns", work.dofs));
+            SolverChoice::AmgCg
+        };
+        let run_mb = self.model.solve_mb(work, solver);
+
+        // Runs in flight, then threads per run.
+        let queued = work.queued_runs.max(1);
+        let mut runs = usable.min(queued);
+        if let Some(total) = shared
+            && run_mb > 0.0
+        {
+            let fit = ((total / run_mb).floor() as usize).max(1);
+            if fit < runs {
+                why.push(format!("{fit} runs fit in memory"));
+                runs = fit;
+            }
+        }
+        let mut threads = if queued == 1 && work.dofs < self.serial_below_dofs {
+            why.push("one thread: small solve".into());
+            1
+        } else {
+            (usable / runs).max(1)
+        };
+        if self.max_threads > 0 {
+            threads = threads.min(self.max_threads);
+        }
+        let parallel_assembly = threads > 1 && work.cells >= self.parallel_assembly_min_cells;
+        let memory_budget_mb = min_limit(limit, shared.map(|s| s / runs as f64));
+        why.push(format!(
+            "{runs} run(s) × {threads} thread(s) on {usable} usable core(s)"
+        ));
+
+        counters().record(Counter::Plans);
+        let mut plan = ExecutionPlan::single(threads, parallel_assembly, memory_budget_mb);
+        plan.solver = Some(solver);
+        plan.runs_in_flight = runs;
+        plan.estimated_memory_mb = Some(run_mb);
+        plan.rationale = why.join("; ");
+        tracing::debug!(
+            target: "femscale_scaling::adaptive",
+            dofs = work.dofs,
+            queued,
+            threads,
+            runs,
+            %solver,
+            estimated_mb = run_mb,
+            rationale = %plan.rationale,
+            "planned"
+        );
+        plan
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,255 @@
+//! Process-wide performance counters: what the scaling machinery did, for
+//! `FemSolver::scaling_metrics()` and the solve report.
+//!
+//! The components that do the work increment them ([`Counters::record`]); a
+//! [`CounterSnapshot`] is a serialisable copy, and the difference of two snapshots
+//! ([`CounterSnapshot::since`]) is what happened in between (e.g. during one solve). The
+//! process-wide instance is [`counters`]; [`scaling_metrics`] snapshots it together with the
+//! reuse counts of the global [`VectorPool`].
+
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use femscale_core::VectorPool;
+use serde::{Deserialize, Serialize};
+
+/// One kind of event counted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Counter {
+    /// An expression was compiled (JIT or bytecode).
+    ExpressionCompilations,
+    /// A cache lookup found its entry.
+    CacheHits,
+    /// A cache lookup found nothing.
+    CacheMisses,
+    /// An assembly ran on several threads.
+    ParallelAssemblies,
+    /// A mesh refinement step ran.
+    MeshRefinements,
+    /// A buffer was reused from a pool other than the global vector pool (e.g. assembly
+    /// buffers); the global vector pool's reuses are added by [`scaling_metrics`].
+    PoolReuses,
+    /// The worker pool added a worker.
+    WorkerScaleUps,
+    /// The worker pool retired a worker.
+    WorkerScaleDowns,
+    /// A job finished on the worker pool (successfully or not).
+    WorkerJobs,
+    /// A job on the worker pool panicked.
+    WorkerJobPanics,
+    /// An execution plan was made by a scaler.
+    Plans,
+}
+
+impl Counter {
+    /// Every counter, in the order of [`CounterSnapshot`]'s fields.
+    pub const ALL: [Counter; 11] = [
+        Counter::ExpressionCompilations,
+        Counter::CacheHits,
+        Counter::CacheMisses,
+        Counter::ParallelAssemblies,
+        Counter::MeshRefinements,
+        Counter::PoolReuses,
+        Counter::WorkerScaleUps,
+        Counter::WorkerScaleDowns,
+        Counter::WorkerJobs,
+        Counter::WorkerJobPanics,
+        Counter::Plans,
+    ];
+
+    fn index(self) -> usize {
+        Self::ALL
+            .iter()
+            .position(|&c| c == self)
+            .unwrap_or_default()
+    }
+}
+
+/// A set of atomic counters; cheap to increment from any thread.
+#[derive(Debug, Default)]
+pub struct Counters {
+    values: [AtomicU64; Counter::ALL.len()],
+}
+
+impl Counters {
+    /// All counters at zero.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds one to `counter`.
+    pub fn record(&self, counter: Counter) {
+        self.add(counter, 1);
+    }
+
+    /// Adds `n` to `counter`.
+    pub fn add(&self, counter: Counter, n: u64) {
+        self.values[counter.index()].fetch_add(n, Ordering::Relaxed);
+    }
+
+    /// The current value of `counter`.
+    pub fn get(&self, counter: Counter) -> u64 {
+        self.values[counter.index()].load(Ordering::Relaxed)
+    }
+
+    /// Sets every counter to zero.
+    pub fn reset(&self) {
+        for v in &self.values {
+            v.store(0, Ordering::Relaxed);
+        }
+    }
+
+    /// A copy of the counters.
+    pub fn snapshot(&self) -> CounterSnapshot {
+        let g = |c| self.get(c);
+        CounterSnapshot {
+            expression_compilations: g(Counter::ExpressionCompilations),
+            cache_hits: g(Counter::CacheHits),
+            cache_misses: g(Counter::CacheMisses),
+            parallel_assemblies: g(Counter::ParallelAssemblies),
+            mesh_refinements: g(Counter::MeshRefinements),
+            pool_reuses: g(Counter::PoolReuses),
+            pool_bytes_reused: 0,
+            worker_scale_ups: g(Counter::WorkerScaleUps),
+            worker_scale_downs: g(Counter::WorkerScaleDowns),
+            worker_jobs: g(Counter::WorkerJobs),
+            worker_job_panics: g(Counter::WorkerJobPanics),
+            plans: g(Counter::Plans),
+        }
+    }
+}
+
+/// A serialisable copy of the counters.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct CounterSnapshot {
+    /// Expressions compiled.
+    pub expression_compilations: u64,
+    /// Cache lookups that hit.
+    pub cache_hits: u64,
+    /// Cache lookups that missed.
+    pub cache_misses: u64,
+    /// Assemblies run in parallel.
+    pub parallel_assemblies: u64,
+    /// Mesh refinement steps.
+    pub mesh_refinements: u64,
+    /// Buffers reused from memory pools instead of allocated.
+    pub pool_reuses: u64,
+    /// Bytes of allocations avoided by those reuses (global vector pool only).
+    pub pool_bytes_reused: u64,
+    /// Workers added by worker pools.
+    pub worker_scale_ups: u64,
+    /// Workers retired by worker pools.
+    pub worker_scale_downs: u64,
+    /// Jobs finished on worker pools.
+    pub worker_jobs: u64,
+    /// Jobs that panicked on worker pools.
+    pub worker_job_panics: u64,
+    /// Execution plans made.
+    pub plans: u64,
+}
+
+impl CounterSnapshot {
+    /// What happened between `earlier` and this snapshot (saturating at zero if a reset came in
+    /// between).
+    pub fn since(&self, earlier: &CounterSnapshot) -> CounterSnapshot {
+        let d = |a: u64, b: u64| a.saturating_sub(b);
+        CounterSnapshot {
+            expression_compilations: d(
+                self.expression_compilations,
+                earlier.expression_compilations,
+            ),
+            cache_hits: d(self.cache_hits, earlier.cache_hits),
+            cache_misses: d(self.cache_misses, earlier.cache_misses),
+            parallel_assemblies: d(self.parallel_assemblies, earlier.parallel_assemblies),
+            mesh_refinements: d(self.mesh_refinements, earlier.mesh_refinements),
+            pool_reuses: d(self.pool_reuses, earlier.pool_reuses),
+            pool_bytes_reused: d(self.pool_bytes_reused, earlier.pool_bytes_reused),
+            worker_scale_ups: d(self.worker_scale_ups, earlier.worker_scale_ups),
+            worker_scale_downs: d(self.worker_scale_downs, earlier.worker_scale_downs),
+            worker_jobs: d(self.worker_jobs, earlier.worker_jobs),
+            worker_job_panics: d(self.worker_job_panics, earlier.worker_job_panics),
+            plans: d(self.plans, earlier.plans),
+        }
+    }
+
+    /// Worker-pool decisions: scale-ups plus scale-downs.
+    pub fn worker_decisions(&self) -> u64 {
+        self.worker_scale_ups + self.worker_scale_downs
+    }
+}
+
+/// The process-wide counters.
+pub fn counters() -> &'static Counters {
+    static GLOBAL: OnceLock<Counters> = OnceLock::new();
+    GLOBAL.get_or_init(Counters::new)
+}
+
+/// The process-wide counters with the reuses of the global [`VectorPool`] folded into
+/// `pool_reuses` and `pool_bytes_reused`.
+pub fn scaling_metrics() -> CounterSnapshot {
+    let mut s = counters().snapshot();
+    let pool = VectorPool::global().stats();
+    s.pool_reuses += pool.reuses;
+    s.pool_bytes_reused += pool.reused_bytes;
+    s
+}
+
+/// Sets the process-wide counters and the global vector pool's counters to zero.
+pub fn reset_scaling_metrics() {
+    counters().reset();
+    VectorPool::global().reset_stats();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counters_count_what_was_recorded() {
+        let c = Counters::new();
+        c.record(Counter::CacheHits);
+        c.record(Counter::CacheHits);
+        c.add(Counter::ExpressionCompilations, 5);
+        c.record(Counter::WorkerScaleUps);
+        c.record(Counter::WorkerScaleDowns);
+        let before = c.snapshot();
+        assert_eq!(before.cache_hits, 2);
+        assert_eq!(before.expression_compilations, 5);
+        assert_eq!(before.cache_misses, 0);
+        assert_eq!(before.worker_decisions(), 2);
+        c.record(Counter::ParallelAssemblies);
+        c.record(Counter::CacheHits);
+        let delta = c.snapshot().since(&before);
+        assert_eq!((delta.parallel_assemblies, delta.cache_hits), (1, 1));
+        assert_eq!(delta.expression_compilations, 0);
+        c.reset();
+        assert_eq!(c.snapshot(), CounterSnapshot::default());
+        assert_eq!(c.snapshot().since(&before).cache_hits, 0);
+    }
+
+    #[test]
+    fn every_counter_has_its_own_slot() {
+        let c = Counters::new();
+        for (i, &counter) in Counter::ALL.iter().enumerate() {
+            c.add(counter, i as u64 + 1);
+        }
+        for (i, &counter) in Counter::ALL.iter().enumerate() {
+            assert_eq!(c.get(counter), i as u64 + 1);
+        }
+        let json = serde_json::to_value(c.snapshot()).unwrap();
+        assert_eq!(json["expression_compilations"], 1);
+        assert_eq!(json["plans"], 11);
+    }
+
+    #[test]
+    fn the_global_metrics_include_the_vector_pool() {
+        // Other tests of this binary may touch the global counters: only check monotonicity.
+        let before = scaling_metrics();
+        counters().record(Counter::MeshRefinements);
+        let after = scaling_metrics();
+        assert!(after.mesh_refinements > before.mesh_refinements);
+        assert!(after.pool_reuses >= counters().get(Counter::PoolReuses));
+    }
+}
