@@ -9,6 +9,7 @@ use clap::{Args, Parser, Subcommand};
 use femscale::prelude::*;
 use femscale::runtime::locate_key;
 
+mod bench_cmd;
 mod cache_cmd;
 mod plugins_cmd;
 mod run;
@@ -54,6 +55,12 @@ enum Command {
     /// (`[cache] levels`, `disk_dir`, `redis_url`).
     #[command(subcommand)]
     Cache(cache_cmd::CacheCommand),
+    /// The scaling benchmark: problem sizes x scaling levels (x solvers), repeated; prints
+    /// medians and ranges and the best configuration per size, writes JSON, CSV and an SVG
+    /// plot. Example:
+    ///
+    ///   femscale bench --sizes 64,256,1024 --levels minimal,standard,aggressive,auto
+    Bench(bench_cmd::BenchArgs),
     /// Solver plugins: list what the configuration loads, or check one library. Example:
     ///
     ///   femscale plugins check target/release/libfemscale_plugin_chebyshev.so
@@ -127,6 +134,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Run(args) => run::run(args),
         Command::Config(ConfigCommand::Show { config, json }) => config_show(config, json),
         Command::Cache(command) => cache_cmd::run(command),
+        Command::Bench(args) => bench_cmd::run(args),
         Command::Plugins(command) => plugins_cmd::run(command),
     }
 }

@@ -10,6 +10,7 @@
 //!   [`Solution`] with its [`femscale_core::Metrics`].
 #![warn(rustdoc::broken_intra_doc_links)]
 
+pub mod bench;
 mod caching;
 pub mod config;
 pub mod experiment;
