@@ -238,20 +238,20 @@ fn scaling_levels_choose_threads_and_assembly_and_overrides_are_scoped() {
     assert_eq!(s.metrics.scaling_level, "minimal");
     assert_eq!(s.metrics.threads, 1);
     assert!(!s.metrics.parallel_assembly_used);
-    let t: ScalingToggles = minimal.optimize_for_problem_size(1 << 20);
+    let t: ScalingToggles = minimal.optimize_for_problem_size(1 << 20).toggles;
     assert!(!t.parallel && !t.jit && t.threads == 1);
 
     let auto = FemSolver::new();
     assert_eq!(
-        auto.optimize_for_problem_size(100).level,
+        auto.optimize_for_problem_size(100).toggles.level,
         ScalingLevel::Minimal
     );
     assert_eq!(
-        auto.optimize_for_problem_size(100_000).level,
+        auto.optimize_for_problem_size(100_000).toggles.level,
         ScalingLevel::Standard
     );
     assert_eq!(
-        auto.optimize_for_problem_size(5_000_000).level,
+        auto.optimize_for_problem_size(5_000_000).toggles.level,
         ScalingLevel::Aggressive
     );
     let big = auto.solve_2d_laplace(&mms(200)).unwrap();
@@ -264,7 +264,10 @@ fn scaling_levels_choose_threads_and_assembly_and_overrides_are_scoped() {
     let serial = auto
         .with_overrides(&["scaling.enable_parallel=false", "solver.kind=cg"])
         .unwrap();
-    assert!(!serial.optimize_for_problem_size(1 << 20).parallel);
+    let decision = serial.optimize_for_problem_size(1 << 20);
+    assert!(!decision.toggles.parallel);
+    assert_eq!(decision.plan.threads, 1);
+    assert_eq!(decision.solver, "cg");
     assert_eq!(serial.config().solver.kind, "cg");
     assert_eq!(auto.config().solver.kind, "auto");
     let iterations = auto

@@ -438,6 +438,9 @@ pub(crate) fn stats(
     let mut stats = AssemblyStats::default();
     stats.assembler = name.into();
     stats.parallel = parallel;
+    if parallel {
+        femscale_core::counters().record(femscale_core::Counter::ParallelAssemblies);
+    }
     stats.threads = if parallel {
         rayon::current_num_threads()
     } else {

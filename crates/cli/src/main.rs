@@ -231,6 +231,16 @@ fn print_summary(out: &mut impl Write, m: &Metrics) -> std::io::Result<()> {
         p.mesh, p.pattern, p.assembly, p.boundary_conditions, p.setup, p.solve, p.post
     )?;
     writeln!(out, "  total       {:.4} s", m.total_solve_time)?;
+    if let (Some(rss), Some(cpu)) = (m.peak_rss_mb, m.mean_cpu_percent) {
+        writeln!(
+            out,
+            "  resources   peak RSS {rss:.1} MB | mean CPU {cpu:.0}% of one core | level {}",
+            m.scaling_level
+        )?;
+    }
+    if !m.plan_rationale.is_empty() {
+        writeln!(out, "  plan        {}", m.plan_rationale)?;
+    }
     if let (Some(l2), Some(h1)) = (m.l2_error, m.h1_error) {
         writeln!(
             out,

@@ -13,6 +13,7 @@
 //! | [`cache`] | [`Cache`]: byte-level artefact cache keyed by content hashes |
 //! | [`scaler`] | [`Scaler`]: turns a work estimate into an [`ExecutionPlan`] |
 //! | [`pool`] | [`VectorPool`]: bounded reuse of work vectors across solves |
+//! | [`counters`](mod@counters) | [`Counters`]: process-wide performance counters ([`scaling_metrics`]) |
 //! | [`report`] | [`SolveReport`] and [`Metrics`]: serialisable records of what happened |
 //! | [`error`] | typed errors ([`Error`], [`SolveError`]) that carry data |
 //!
@@ -31,6 +32,7 @@
 
 pub mod assembler;
 pub mod cache;
+pub mod counters;
 pub mod error;
 pub mod field;
 pub mod form;
@@ -44,6 +46,9 @@ pub mod sparse;
 
 pub use assembler::{Assembler, AssemblyStats, LinearSystem};
 pub use cache::{Cache, CacheKey, CacheStats, NoCache};
+pub use counters::{
+    Counter, CounterSnapshot, Counters, counters, reset_scaling_metrics, scaling_metrics,
+};
 pub use error::{Error, Result, SolveError};
 pub use field::{Constant, FnField, ScalarField, SharedField};
 pub use form::{BoundaryCondition, BoundaryKind, EllipticForm};

@@ -128,6 +128,21 @@ pub struct Metrics {
     /// Counters of each cache level after this solve, fastest level first.
     #[serde(default)]
     pub cache_levels: Vec<crate::cache::CacheStats>,
+    /// Peak resident memory of the process during this solve, MB (on Linux the kernel's
+    /// high-water mark since the solve began; process-wide, so concurrent solves share it).
+    #[serde(default)]
+    pub peak_rss_mb: Option<f64>,
+    /// Mean CPU use during this solve, percent of one core (`100 × CPU time / wall time`, all
+    /// threads of the process).
+    #[serde(default)]
+    pub mean_cpu_percent: Option<f64>,
+    /// Why the scaler planned this solve as it did (threads, solver, memory).
+    #[serde(default)]
+    pub plan_rationale: String,
+    /// Performance counters during this solve (process-wide differences: events of solves
+    /// running at the same time count too).
+    #[serde(default)]
+    pub counters: crate::counters::CounterSnapshot,
     /// The full linear solve report.
     pub linear_solve: SolveReport,
 }

@@ -27,15 +27,19 @@
 //! | `femscale-assembly` | [`assembly`]: quadrature, assemblers, boundary conditions, error norms |
 //! | `femscale-solvers` | [`solvers`]: direct and iterative solvers, preconditioners |
 //! | `femscale-expr` | [`expr`]: expressions of position |
-//! | `femscale-runtime` | [`runtime`]: configuration, registry, the pipeline |
+//! | `femscale-cache` | [`cache`]: memory, disk, Redis and tiered artefact caches |
+//! | `femscale-scaling` | [`scaling`]: adaptive scaler, worker pool, resource monitor, counters |
+//! | `femscale-runtime` | [`runtime`]: configuration, registry, the pipeline, experiments, benchmarks |
 #![warn(rustdoc::broken_intra_doc_links)]
 
 pub use femscale_assembly as assembly;
+pub use femscale_cache as cache;
 pub use femscale_core as core;
 pub use femscale_core::{Error, Result};
 pub use femscale_expr as expr;
 pub use femscale_mesh as mesh;
 pub use femscale_runtime as runtime;
+pub use femscale_scaling as scaling;
 pub use femscale_solvers as solvers;
 
 /// The names most programs need.

@@ -35,4 +35,4 @@ pub use problem::{
 pub use registry::{
     AssemblerBuilder, CacheBuilder, PreconditionerBuilder, Registry, ScalerBuilder, SolverBuilder,
 };
-pub use scaling::{ScalingLevel, ScalingToggles};
+pub use scaling::{ScalingDecision, ScalingLevel, ScalingToggles};

@@ -121,6 +121,16 @@ impl MeshSpec {
         }
     }
 
+    /// The spatial dimension of the mesh (1 for intervals, 2 for rectangles, the mesh's own for
+    /// an existing one).
+    pub fn dim(&self) -> usize {
+        match self {
+            Self::Interval { .. } | Self::IntervalNodes(_) => 1,
+            Self::Rectangle(_) => 2,
+            Self::Mesh(m) => m.dim(),
+        }
+    }
+
     /// Builds (or shares) the mesh.
     ///
     /// # Errors

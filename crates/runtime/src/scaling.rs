@@ -4,15 +4,38 @@
 //! `enable_*` key and `threads` override it. `auto` decides from the problem size and the
 //! machine ([`ScalingConfig::toggles`], also [`crate::FemSolver::optimize_for_problem_size`]).
 //!
+//! With `auto` the execution plan (threads, parallel assembly, the solver family when
+//! `solver.kind = "auto"`, runs in flight of a sweep) comes from `femscale-scaling`'s
+//! [`AdaptiveScaler`](femscale_scaling::AdaptiveScaler), which also models memory: a direct
+//! factorisation that would not fit makes way for AMG-CG. The other levels plan statically
+//! (configured threads, parallel assembly by `assembly.parallel_threshold_cells`).
+//!
 //! What each toggle does: `enable_parallel` allows multi-threaded assembly and solver kernels
 //! (off means one thread); `threads` sizes the pool; `enable_jit` compiles config expressions
 //! to machine code (cranelift; bytecode otherwise, same values); `enable_caching` turns the
-//! `[cache]` levels on. `enable_autoscaling`, `enable_memory_pooling` and
-//! `enable_adaptive_mesh` are recorded and reported until the worker-pool, pooling and
-//! refinement subsystems are wired; the solve report's `features_used` lists only what was
-//! actually used.
+//! `[cache]` levels on; `enable_memory_pooling` lets the Krylov solvers reuse their work
+//! vectors from one solve to the next; `enable_autoscaling` lets the worker pool of
+//! `femscale run` grow and shrink with the queue and the machine's load.
+//! `enable_adaptive_mesh` is recorded but has no effect (femscale has no adaptive
+//! refinement yet); the solve report's `features_used` lists only what was actually used.
 
+use femscale_core::ExecutionPlan;
 use serde::{Deserialize, Serialize};
+
+/// How one solve will run: the toggles, the execution plan and the solver it resolves to
+/// ([`crate::FemSolver::optimize_for_problem_size`]).
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct ScalingDecision {
+    /// The effective toggles.
+    pub toggles: ScalingToggles,
+    /// Threads, parallel assembly, runs in flight, memory estimate and budget, and why.
+    pub plan: ExecutionPlan,
+    /// Registry name of the solver (`auto` resolved).
+    pub solver: String,
+    /// Registry name of the preconditioner (`auto` resolved).
+    pub preconditioner: String,
+}
 
 /// A preset of the scaling toggles.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]

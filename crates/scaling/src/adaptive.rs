@@ -52,7 +52,7 @@
 use femscale_core::{ExecutionPlan, Scaler, SolveError, SolverChoice, SystemLoad, WorkEstimate};
 use serde::{Deserialize, Serialize};
 
-use crate::counters::{Counter, counters};
+use femscale_core::counters::{Counter, counters};
 
 const MB: f64 = 1024.0 * 1024.0;
 
@@ -238,6 +238,33 @@ impl AdaptiveScaler {
             .map(|a| a * self.memory_headroom.clamp(0.0, 1.0))
     }
 
+    /// The solver family for `work` on `load` and why: direct when it is the faster one (up to
+    /// the size thresholds, always in 1D) and its factor fits in the memory budget (the
+    /// configured limit and the available memory), AMG-CG otherwise.
+    pub fn choose_solver(&self, work: &WorkEstimate, load: &SystemLoad) -> (SolverChoice, String) {
+        let limit = self.memory_limit_mb.filter(|m| m.is_finite() && *m > 0.0);
+        let budget = min_limit(limit, self.memory_for_runs(load));
+        if !self.direct_preferred(work) {
+            return (
+                SolverChoice::AmgCg,
+                format!("amg-cg: {} unknowns", work.dofs),
+            );
+        }
+        let direct_mb = self.model.direct_mb(work);
+        match budget {
+            Some(b) if direct_mb > b => (
+                SolverChoice::AmgCg,
+                format!(
+                    "amg-cg: the factorisation (~{direct_mb:.0} MB) would not fit in {b:.0} MB"
+                ),
+            ),
+            _ => (
+                SolverChoice::Direct,
+                format!("direct: {} unknowns, factor fits", work.dofs),
+            ),
+        }
+    }
+
     fn direct_preferred(&self, work: &WorkEstimate) -> bool {
         match work.dim {
             1 => true,
@@ -265,28 +292,10 @@ impl Scaler for AdaptiveScaler {
         let usable = self.usable_cores(load);
         let limit = self.memory_limit_mb.filter(|m| m.is_finite() && *m > 0.0);
         let shared = self.memory_for_runs(load);
-        let single_budget = min_limit(limit, shared);
         let mut why = Vec::new();
 
-        // Solver family: direct when it is the faster one and its factor fits.
-        let direct_mb = self.model.direct_mb(work);
-        let solver = if self.direct_preferred(work) {
-            match single_budget {
-                Some(b) if direct_mb > b => {
-                    why.push(format!(
-                        "amg-cg: the factorisation (~{direct_mb:.0} MB) would not fit in {b:.0} MB"
-                    ));
-                    SolverChoice::AmgCg
-                }
-                _ => {
-                    why.push(format!("direct: {} unknowns, factor fits", work.dofs));
-                    SolverChoice::Direct
-                }
-            }
-        } else {
-            why.push(format!("amg-cg: {} unknowns", work.dofs));
-            SolverChoice::AmgCg
-        };
+        let (solver, reason) = self.choose_solver(work, load);
+        why.push(reason);
         let run_mb = self.model.solve_mb(work, solver);
 
         // Runs in flight, then threads per run.

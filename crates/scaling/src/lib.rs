@@ -10,10 +10,11 @@
 //! | [`usage`] | [`measure`]: wall and CPU time and exact peak RSS of one closure (one solve), ~30 µs |
 //! | [`load`] | [`SystemLoadSource`]: other processes' CPU load and available memory, for planning and the pool |
 //! | [`gpu`] | [`Nvml`]: GPU utilisation through NVML loaded at run time (absent-safe) |
-//! | [`counters`](mod@counters) | [`Counters`]: process-wide performance counters and [`scaling_metrics`] |
 //!
-//! Memory pools live in `femscale-core` (so that the solvers can use them without depending on
-//! this crate) and are re-exported here: [`VectorPool`], [`PooledVec`], [`PoolStats`].
+//! Memory pools and the performance counters live in `femscale-core` (so that the solvers,
+//! assemblers, expressions and caches use them without depending on this crate) and are
+//! re-exported here: [`VectorPool`], [`PooledVec`], [`PoolStats`]; [`Counters`], [`counters()`],
+//! [`scaling_metrics`].
 //!
 //! This crate depends only on `femscale-core` among femscale's crates.
 //!
@@ -37,7 +38,6 @@
 #![warn(rustdoc::broken_intra_doc_links)]
 
 pub mod adaptive;
-pub mod counters;
 pub mod error;
 pub mod gpu;
 pub mod load;
@@ -46,10 +46,10 @@ pub mod usage;
 pub mod worker_pool;
 
 pub use adaptive::{AdaptiveScaler, MemoryModel};
-pub use counters::{
+pub use error::{Result, ScalingError};
+pub use femscale_core::counters::{
     Counter, CounterSnapshot, Counters, counters, reset_scaling_metrics, scaling_metrics,
 };
-pub use error::{Result, ScalingError};
 pub use femscale_core::pool::{DEFAULT_GLOBAL_POOL_BYTES, PoolStats, PooledVec, VectorPool};
 pub use gpu::{GpuDevice, GpuSnapshot, Nvml};
 pub use load::{LOAD_WINDOW, SystemLoadSource, num_cores};

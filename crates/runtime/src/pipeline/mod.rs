@@ -2,12 +2,13 @@
 //! → solve → error norms, each phase timed and traced.
 
 mod checks;
+mod plan;
 mod solve;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use femscale_core::{Error, Metrics, Result, SystemLoad};
+use femscale_core::{Error, Metrics, Result, SystemLoad, WorkEstimate};
 use femscale_mesh::Mesh;
 use serde::{Deserialize, Serialize};
 
@@ -15,7 +16,7 @@ use crate::caching::{CacheReuse, MEMORY_LEVEL, SolveCache};
 use crate::config::Config;
 use crate::problem::{Laplace1d, Laplace2d, Problem};
 use crate::registry::Registry;
-use crate::scaling::{ScalingLevel, ScalingToggles};
+use crate::scaling::{ScalingDecision, ScalingLevel};
 use checks::{check_solver_names, rename_fields, solve_error};
 use solve::Stage;
 
@@ -44,6 +45,11 @@ pub struct ScalingMetrics {
     /// Expression parsing, compilation (`jit_compilations`, `bytecode_compilations`) and
     /// compile-cache counters of this process.
     pub expressions: femscale_expr::ExprStats,
+    /// Process-wide performance counters: expression compilations, cache hits and misses,
+    /// parallel assemblies, pool reuses (and bytes they saved), worker-pool decisions and jobs,
+    /// execution plans.
+    #[serde(default)]
+    pub counters: femscale_core::CounterSnapshot,
 }
 
 /// A computed solution: the mesh, one value per node, and what the solve did.
@@ -213,6 +219,7 @@ impl FemSolver {
         let slot = self.cache.lock().unwrap_or_else(|e| e.into_inner()).clone();
         let mut m = ScalingMetrics {
             expressions: femscale_expr::stats(),
+            counters: femscale_core::scaling_metrics(),
             ..ScalingMetrics::default()
         };
         if let Some(c) = slot {
@@ -262,12 +269,16 @@ impl FemSolver {
         Ok(computed)
     }
 
-    /// The scaling toggles this solver would use for a problem of `dofs` unknowns on this
-    /// machine (the level's preset plus the configured overrides).
-    pub fn optimize_for_problem_size(&self, dofs: usize) -> ScalingToggles {
-        self.config
-            .scaling
-            .toggles(dofs, SystemLoad::detect().cores)
+    /// How this solver would run a 2D P1 problem of `dofs` unknowns on this machine now: the
+    /// toggles (the level's preset plus the configured overrides), the execution plan
+    /// (threads, parallel assembly, memory estimate and budget; from the adaptive scaler when
+    /// `scaling.level = "auto"`) and the solver `solver.kind` resolves to.
+    pub fn optimize_for_problem_size(&self, dofs: usize) -> ScalingDecision {
+        self.decide(
+            &WorkEstimate::p1(dofs, 2),
+            &self.config.solver.kind,
+            &SystemLoad::detect(),
+        )
     }
 
     /// A solver like this one with `overrides` (`key=value`, as `--set`) applied on top of its

@@ -5,13 +5,12 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use femscale_assembly::{DirichletConditions, error_norms};
-use femscale_core::{
-    LinearSystem, Metrics, NoMonitor, Result, Scaler, StaticScaler, SystemLoad, WorkEstimate,
-};
+use femscale_core::{Counter, LinearSystem, Metrics, NoMonitor, Result, SystemLoad, WorkEstimate};
 use femscale_mesh::Mesh;
 use tracing::{info, instrument};
 
 use super::checks::{check_memory, check_solver_names, in_phase_span, in_section, solve_error};
+use super::plan::check_plan_memory;
 use super::{FemSolver, Solution};
 use crate::caching::{ProblemKeys, SharedPrepared, SolutionHit, problem_keys};
 use crate::problem::Problem;
@@ -42,33 +41,47 @@ impl FemSolver {
 
         check_memory(problem)?;
         let started = Instant::now();
-        let cores = SystemLoad::detect().cores;
+        let counters_before = femscale_core::scaling_metrics();
+        let limit_mb = cfg.memory_limit_mb;
+        let load = SystemLoad::detect();
+        let dim = problem.mesh.dim();
         let estimated_dofs = problem
             .mesh
             .estimated_nodes()
-            .unwrap_or(f64::MAX)
-            .min(usize::MAX as f64) as usize;
-        let cache = if self.config.scaling.toggles(estimated_dofs, cores).caching {
-            self.cache()?
-        } else {
-            None
+            .map(|n| n.min(usize::MAX as f64) as usize);
+        // Refuse up front, before meshing, what would not fit.
+        let caching = match estimated_dofs {
+            Some(dofs) => {
+                let early = self.decide(&WorkEstimate::p1(dofs, dim), requested, &load);
+                check_plan_memory(&early.plan, &early.solver, dofs, limit_mb, "before meshing")?;
+                early.toggles.caching
+            }
+            None => self.config.scaling.toggles(usize::MAX, load.cores).caching,
         };
+        let cache = if caching { self.cache()? } else { None };
         let keys = cache
             .as_ref()
             .and_then(|_| problem_keys(problem, &self.config, requested));
         if stage == Stage::Solve
             && let (Some(cache), Some(keys)) = (&cache, &keys)
-            && let Some(solution) = self.cached_solution(cache, keys, problem, started)?
         {
-            return Ok(Some(solution));
+            let hit = self.cached_solution(cache, keys, problem, started)?;
+            count_lookup(hit.is_some());
+            if let Some(solution) = hit {
+                return Ok(Some(solution));
+            }
         }
 
         let t = Instant::now();
         let stored = match (&cache, &keys) {
-            (Some(cache), Some(keys)) => cache.system(&keys.system, || {
-                in_phase_span("mesh", || problem.mesh.build())
-                    .map_err(|e| in_section(e, "problem."))
-            })?,
+            (Some(cache), Some(keys)) => {
+                let stored = cache.system(&keys.system, || {
+                    in_phase_span("mesh", || problem.mesh.build())
+                        .map_err(|e| in_section(e, "problem."))
+                })?;
+                count_lookup(stored.is_some());
+                stored
+            }
             _ => None,
         };
         let mesh: Arc<Mesh> = match &stored {
@@ -81,34 +94,31 @@ impl FemSolver {
                 .map_err(|e| in_section(e, "problem."))?,
         };
         metrics.phases.mesh = t.elapsed().as_secs_f64();
-        let load = SystemLoad::detect();
-        let toggles = self.config.scaling.toggles(mesh.num_nodes(), load.cores);
+        let work = WorkEstimate::single(
+            mesh.num_nodes(),
+            mesh.num_cells(),
+            mesh.num_nodes() * (2 * mesh.dim() + 3),
+        )
+        .with_dim(mesh.dim());
+        let decision = self.decide(&work, requested, &load);
+        check_plan_memory(
+            &decision.plan,
+            &decision.solver,
+            work.dofs,
+            limit_mb,
+            "after meshing",
+        )?;
+        let (toggles, plan) = (decision.toggles, &decision.plan);
+        femscale_core::VectorPool::global().set_enabled(toggles.memory_pooling);
         let expr_options = femscale_expr::ExprOptions::with_jit(toggles.jit);
         let form = problem.form_with("problem.", expr_options)?;
         let exact = problem.exact_field_with("problem.", expr_options)?;
         let view = mesh.view();
 
-        let work = WorkEstimate::single(
-            mesh.num_nodes(),
-            mesh.num_cells(),
-            mesh.num_nodes() * (2 * mesh.dim() + 3),
-        );
-        let scaler = StaticScaler {
-            threads: toggles.threads,
-            // An explicit `assembly.parallel` wins over the level's preset.
-            parallel_assembly: self.config.assembly.parallel.or(if toggles.parallel {
-                None
-            } else {
-                Some(false)
-            }),
-            parallel_threshold_cells: self.config.assembly.parallel_threshold_cells,
-            memory_budget_mb: cfg.memory_limit_mb,
-        };
-        let plan = scaler.plan(&work, &load);
-        let (kind, preconditioner) = cfg.resolve(requested, mesh.num_nodes());
+        let (kind, preconditioner) = (&decision.solver, &decision.preconditioner);
         let solver = self
             .registry
-            .solver(&kind, &preconditioner, &cfg.method_options())?;
+            .solver(kind, preconditioner, &cfg.method_options())?;
         let options = cfg.options(plan.threads);
         options.validate().map_err(solve_error)?;
         femscale_solvers::set_faer_threads(plan.threads);
@@ -122,108 +132,115 @@ impl FemSolver {
         )?;
         let pool = self.pool(plan.threads)?;
 
-        let outcome = pool.install(|| -> Result<_> {
-            let (matrix, rhs, dirichlet) = match &stored {
-                Some((live, _)) => {
-                    let t = Instant::now();
-                    let matrix = live.system.matrix.clone();
-                    let mut rhs = vec![0.0; matrix.nrows()];
-                    let stats = assembler
-                        .assemble_rhs(&view, &form, matrix.pattern(), &mut rhs)
-                        .map_err(|e| in_section(e, "problem."))?;
-                    metrics.phases.assembly = t.elapsed().as_secs_f64();
-                    metrics.assembler = stats.assembler;
-                    metrics.parallel_assembly_used = stats.parallel;
-                    let t = Instant::now();
-                    let dirichlet = DirichletConditions::from_form(&view, &form)
-                        .map_err(|e| in_section(e, "problem."))?;
-                    live.system
-                        .lift
-                        .apply_rhs(&dirichlet, &mut rhs)
-                        .map_err(|e| in_section(e, "problem."))?;
-                    metrics.phases.boundary_conditions = t.elapsed().as_secs_f64();
-                    (matrix, rhs, dirichlet)
-                }
-                None => {
-                    let t = Instant::now();
-                    let pattern = Arc::new(assembler.pattern(&view)?);
-                    metrics.phases.pattern = t.elapsed().as_secs_f64();
-
-                    let t = Instant::now();
-                    let mut system = LinearSystem::zeros(pattern);
-                    let stats = assembler
-                        .assemble_into(&view, &form, &mut system)
-                        .map_err(|e| in_section(e, "problem."))?;
-                    metrics.phases.assembly = t.elapsed().as_secs_f64();
-                    metrics.assembler = stats.assembler;
-                    metrics.parallel_assembly_used = stats.parallel;
-
-                    let t = Instant::now();
-                    let dirichlet = DirichletConditions::from_form(&view, &form)
-                        .map_err(|e| in_section(e, "problem."))?;
-                    let lift = dirichlet.apply_recording(&mut system)?;
-                    let LinearSystem { matrix, rhs } = system;
-                    let matrix = Arc::new(matrix);
-                    if let (Some(cache), Some(keys)) = (&cache, &keys) {
-                        cache.store_system(
-                            &keys.system,
-                            mesh.clone(),
-                            matrix.clone(),
-                            Arc::new(lift),
-                        );
+        let (outcome, usage) = femscale_scaling::measure(|| {
+            pool.install(|| -> Result<_> {
+                let (matrix, rhs, dirichlet) = match &stored {
+                    Some((live, _)) => {
+                        let t = Instant::now();
+                        let matrix = live.system.matrix.clone();
+                        let mut rhs = vec![0.0; matrix.nrows()];
+                        let stats = assembler
+                            .assemble_rhs(&view, &form, matrix.pattern(), &mut rhs)
+                            .map_err(|e| in_section(e, "problem."))?;
+                        metrics.phases.assembly = t.elapsed().as_secs_f64();
+                        metrics.assembler = stats.assembler;
+                        metrics.parallel_assembly_used = stats.parallel;
+                        let t = Instant::now();
+                        let dirichlet = DirichletConditions::from_form(&view, &form)
+                            .map_err(|e| in_section(e, "problem."))?;
+                        live.system
+                            .lift
+                            .apply_rhs(&dirichlet, &mut rhs)
+                            .map_err(|e| in_section(e, "problem."))?;
+                        metrics.phases.boundary_conditions = t.elapsed().as_secs_f64();
+                        (matrix, rhs, dirichlet)
                     }
-                    metrics.phases.boundary_conditions = t.elapsed().as_secs_f64();
-                    (matrix, rhs, dirichlet)
-                }
-            };
-            metrics.dirichlet_dofs = dirichlet.len();
-            metrics.nnz = matrix.nnz();
+                    None => {
+                        let t = Instant::now();
+                        let pattern = Arc::new(assembler.pattern(&view)?);
+                        metrics.phases.pattern = t.elapsed().as_secs_f64();
 
-            let t = Instant::now();
-            let cached = match (&cache, &keys) {
-                (Some(cache), Some(keys)) => cache.prepared(&keys.prepared),
-                _ => None,
-            };
-            let prepared: Arc<SharedPrepared> = match cached {
-                Some(p) => {
-                    metrics.cache_reused.push("prepared_solver@memory".into());
-                    p
-                }
-                None => {
-                    let p = solver.prepare(matrix, &options).map_err(solve_error)?;
-                    let bytes = p.memory_bytes() + p.matrix().memory_bytes();
-                    let p = Arc::new(Mutex::new(p));
-                    if let (Some(cache), Some(keys)) = (&cache, &keys) {
-                        cache.store_prepared(&keys.prepared, p.clone(), bytes);
+                        let t = Instant::now();
+                        let mut system = LinearSystem::zeros(pattern);
+                        let stats = assembler
+                            .assemble_into(&view, &form, &mut system)
+                            .map_err(|e| in_section(e, "problem."))?;
+                        metrics.phases.assembly = t.elapsed().as_secs_f64();
+                        metrics.assembler = stats.assembler;
+                        metrics.parallel_assembly_used = stats.parallel;
+
+                        let t = Instant::now();
+                        let dirichlet = DirichletConditions::from_form(&view, &form)
+                            .map_err(|e| in_section(e, "problem."))?;
+                        let lift = dirichlet.apply_recording(&mut system)?;
+                        let LinearSystem { matrix, rhs } = system;
+                        let matrix = Arc::new(matrix);
+                        if let (Some(cache), Some(keys)) = (&cache, &keys) {
+                            cache.store_system(
+                                &keys.system,
+                                mesh.clone(),
+                                matrix.clone(),
+                                Arc::new(lift),
+                            );
+                        }
+                        metrics.phases.boundary_conditions = t.elapsed().as_secs_f64();
+                        (matrix, rhs, dirichlet)
                     }
-                    p
+                };
+                metrics.dirichlet_dofs = dirichlet.len();
+                metrics.nnz = matrix.nnz();
+
+                let t = Instant::now();
+                let cached = match (&cache, &keys) {
+                    (Some(cache), Some(keys)) => {
+                        let cached = cache.prepared(&keys.prepared);
+                        count_lookup(cached.is_some());
+                        cached
+                    }
+                    _ => None,
+                };
+                let prepared: Arc<SharedPrepared> = match cached {
+                    Some(p) => {
+                        metrics.cache_reused.push("prepared_solver@memory".into());
+                        p
+                    }
+                    None => {
+                        let p = solver.prepare(matrix, &options).map_err(solve_error)?;
+                        let bytes = p.memory_bytes() + p.matrix().memory_bytes();
+                        let p = Arc::new(Mutex::new(p));
+                        if let (Some(cache), Some(keys)) = (&cache, &keys) {
+                            cache.store_prepared(&keys.prepared, p.clone(), bytes);
+                        }
+                        p
+                    }
+                };
+                metrics.phases.setup = t.elapsed().as_secs_f64();
+                if stage == Stage::Prepare {
+                    return Ok(None);
                 }
-            };
-            metrics.phases.setup = t.elapsed().as_secs_f64();
-            if stage == Stage::Prepare {
-                return Ok(None);
-            }
 
-            let t = Instant::now();
-            let mut x = vec![0.0; rhs.len()];
-            dirichlet.impose_on(&mut x);
-            let report = prepared
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .solve(&rhs, &mut x, &mut NoMonitor)
-                .map_err(solve_error)?;
-            metrics.phases.solve = t.elapsed().as_secs_f64();
+                let t = Instant::now();
+                let mut x = vec![0.0; rhs.len()];
+                dirichlet.impose_on(&mut x);
+                let report = prepared
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .solve(&rhs, &mut x, &mut NoMonitor)
+                    .map_err(solve_error)?;
+                metrics.phases.solve = t.elapsed().as_secs_f64();
 
-            let t = Instant::now();
-            if let Some(exact) = &exact {
-                let norms = error_norms(&view, &x, exact.as_ref())?;
-                metrics.l2_error = Some(norms.l2);
-                metrics.h1_error = Some(norms.h1_seminorm);
-                metrics.max_nodal_error = Some(norms.max_nodal);
-            }
-            metrics.phases.post = t.elapsed().as_secs_f64();
-            Ok(Some((x, report)))
-        })?;
+                let t = Instant::now();
+                if let Some(exact) = &exact {
+                    let norms = error_norms(&view, &x, exact.as_ref())?;
+                    metrics.l2_error = Some(norms.l2);
+                    metrics.h1_error = Some(norms.h1_seminorm);
+                    metrics.max_nodal_error = Some(norms.max_nodal);
+                }
+                metrics.phases.post = t.elapsed().as_secs_f64();
+                Ok(Some((x, report)))
+            })
+        });
+        let outcome = outcome?;
         let Some((values, report)) = outcome else {
             return Ok(None);
         };
@@ -238,6 +255,12 @@ impl FemSolver {
         metrics.threads = plan.threads;
         metrics.scaling_level = format!("{:?}", toggles.level).to_lowercase();
         metrics.total_solve_time = metrics.phases.total();
+        metrics.peak_rss_mb = Some(usage.peak_rss_mb);
+        metrics.mean_cpu_percent = Some(usage.mean_cpu_percent);
+        metrics.plan_rationale = plan.rationale.clone();
+        if toggles.memory_pooling {
+            metrics.features_used.push("memory_pooling".into());
+        }
         if metrics.parallel_assembly_used {
             metrics.features_used.push("parallel_assembly".into());
         }
@@ -256,6 +279,7 @@ impl FemSolver {
             values,
             metrics,
         };
+        solution.metrics.counters = femscale_core::scaling_metrics().since(&counters_before);
         if let (Some(cache), Some(keys)) = (&cache, &keys) {
             cache.store_solution(&keys.solution, &solution);
             solution.metrics.cache_levels = cache.level_stats();
@@ -306,4 +330,13 @@ impl FemSolver {
         info!(dofs = m.dofs, level = %level, "solution served from cache");
         Ok(Some(solution))
     }
+}
+
+/// Counts one cache lookup as a hit or a miss in the process-wide counters.
+fn count_lookup(hit: bool) {
+    femscale_core::counters().record(if hit {
+        Counter::CacheHits
+    } else {
+        Counter::CacheMisses
+    });
 }

@@ -46,9 +46,9 @@ use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, bounded, select, unb
 use serde::{Deserialize, Serialize};
 use tracing::{info, warn};
 
-use crate::counters::{Counter, counters};
 use crate::error::{Result, ScalingError};
 use crate::load::SystemLoadSource;
+use femscale_core::counters::{Counter, counters};
 
 /// Scale events kept by [`WorkerPool::events`].
 const MAX_EVENTS: usize = 256;

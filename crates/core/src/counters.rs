@@ -1,6 +1,9 @@
 //! Process-wide performance counters: what the scaling machinery did, for
 //! `FemSolver::scaling_metrics()` and the solve report.
 //!
+//! They live in core so that every component (expressions, assembly, caches, worker pools,
+//! scalers) counts its own events without depending on `femscale-scaling`, which re-exports them.
+//!
 //! The components that do the work increment them ([`Counters::record`]); a
 //! [`CounterSnapshot`] is a serialisable copy, and the difference of two snapshots
 //! ([`CounterSnapshot::since`]) is what happened in between (e.g. during one solve). The
@@ -10,7 +13,7 @@
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use femscale_core::VectorPool;
+use crate::pool::VectorPool;
 use serde::{Deserialize, Serialize};
 
 /// One kind of event counted.

@@ -1,0 +1,227 @@
+//! Scaling wired into the pipeline: the adaptive plan of `scaling.level = "auto"`, the memory
+//! check that refuses a solve before meshing, `auto` switching to an iterative solver when the
+//! factorisation would not fit, memory pooling, and the resource use and counters in the report.
+//!
+//! The counters and the vector pool are process-wide: every test here takes `SERIAL` so that
+//! the differences they check are caused by that test alone.
+
+use std::sync::Mutex;
+
+use femscale_core::{Error, SolveError, SolverChoice};
+use femscale_runtime::{Config, FemSolver, FieldSpec, Laplace2d, Problem, ScalingLevel};
+
+static SERIAL: Mutex<()> = Mutex::new(());
+
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    SERIAL.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+fn solver(edit: impl FnOnce(&mut Config)) -> FemSolver {
+    let mut c = Config::default();
+    edit(&mut c);
+    FemSolver::from_config(c).unwrap()
+}
+
+fn poisson(n: usize) -> Problem {
+    Laplace2d {
+        nx: n,
+        ny: n,
+        source: Some(FieldSpec::Expr("2*pi^2*sin(pi*x)*sin(pi*y)".into())),
+        exact: Some(FieldSpec::Expr("sin(pi*x)*sin(pi*y)".into())),
+        ..Default::default()
+    }
+    .to_problem()
+}
+
+#[test]
+fn a_solve_that_would_not_fit_is_refused_before_meshing() {
+    let _guard = serial();
+    // 4097² nodes with a direct solver: the factor alone would take ~10 GB; the limit is 64 MB.
+    let s = solver(|c| {
+        c.solver.kind = "direct".into();
+        c.solver.memory_limit_mb = Some(64.0);
+    });
+    let started = std::time::Instant::now();
+    let err = s.solve(&poisson(4096)).unwrap_err();
+    match &err {
+        Error::Solve(SolveError::MemoryBudget {
+            what,
+            needed_mb,
+            limit_mb,
+        }) => {
+            assert!(
+                what.contains("direct") && what.contains("before meshing"),
+                "{what}"
+            );
+            assert!(*needed_mb > 1000.0 && *limit_mb == 64.0, "{err}");
+        }
+        other => panic!("expected a memory budget error, got {other:?}"),
+    }
+    // Refused from the estimate: nothing of the 16.8 M-node mesh was built (which alone takes
+    // seconds in a debug build).
+    assert!(
+        started.elapsed().as_secs_f64() < 1.0,
+        "{:?}",
+        started.elapsed()
+    );
+
+    // The same limit lets a small solve through.
+    let ok = s.solve(&poisson(16)).unwrap();
+    assert!(
+        ok.metrics.solver.starts_with("direct"),
+        "{}",
+        ok.metrics.solver
+    );
+}
+
+#[test]
+fn auto_picks_amg_cg_when_the_factorisation_would_not_fit() {
+    let _guard = serial();
+    for level in [ScalingLevel::Auto, ScalingLevel::Standard] {
+        let with_limit = |limit: Option<f64>| {
+            solver(|c| {
+                c.scaling.level = level;
+                c.solver.auto_direct_max_dofs = 1_000_000;
+                c.solver.memory_limit_mb = limit;
+            })
+        };
+        // 129² = 16 641 unknowns: the model estimates ~11 MB for a direct solve and ~8 MB for
+        // AMG-CG.
+        let roomy = with_limit(None).solve(&poisson(128)).unwrap();
+        assert!(
+            roomy.metrics.solver.starts_with("direct"),
+            "{level:?}: {}",
+            roomy.metrics.solver
+        );
+        let tight = with_limit(Some(10.0));
+        let decision = tight.optimize_for_problem_size(129 * 129);
+        assert_eq!(decision.plan.solver, Some(SolverChoice::AmgCg), "{level:?}");
+        assert!(
+            decision.plan.rationale.contains("would not fit"),
+            "{}",
+            decision.plan.rationale
+        );
+        let s = tight.solve(&poisson(128)).unwrap();
+        assert_eq!(
+            (s.metrics.solver.as_str(), s.metrics.preconditioner.as_str()),
+            ("cg", "amg"),
+            "{level:?}"
+        );
+        assert!(s.metrics.linear_solve.converged);
+        // Same discretisation, solved to the tolerance: the errors agree.
+        let (a, b) = (roomy.metrics.l2_error.unwrap(), s.metrics.l2_error.unwrap());
+        assert!((a - b).abs() < 1e-3 * a, "{a} vs {b}");
+        // An explicit direct solver is not switched: it is refused instead.
+        let forced = tight
+            .with_overrides(&["solver.kind=direct", "solver.memory_limit_mb=5"])
+            .unwrap();
+        assert!(matches!(
+            forced.solve(&poisson(128)),
+            Err(Error::Solve(SolveError::MemoryBudget { .. }))
+        ));
+    }
+}
+
+#[test]
+fn the_auto_level_plans_with_the_adaptive_scaler() {
+    let _guard = serial();
+    let auto = FemSolver::new();
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let small = auto.optimize_for_problem_size(500);
+    assert_eq!((small.plan.threads, small.solver.as_str()), (1, "direct"));
+    let large = auto.optimize_for_problem_size(1_000_000);
+    assert_eq!(large.plan.threads, cores);
+    assert_eq!(large.plan.parallel_assembly, cores > 1);
+    assert_eq!(
+        (large.solver.as_str(), large.preconditioner.as_str()),
+        ("cg", "amg")
+    );
+    assert!(large.plan.estimated_memory_mb.unwrap() > 100.0);
+    // Explicit settings win over the plan.
+    let capped = auto.with_overrides(&["scaling.threads=1"]).unwrap();
+    assert_eq!(capped.optimize_for_problem_size(1_000_000).plan.threads, 1);
+    let serial_assembly = auto.with_overrides(&["assembly.parallel=false"]).unwrap();
+    assert!(
+        !serial_assembly
+            .optimize_for_problem_size(1_000_000)
+            .plan
+            .parallel_assembly
+    );
+    let s = auto.solve(&poisson(24)).unwrap();
+    assert_eq!(s.metrics.threads, 1);
+    assert!(!s.metrics.plan_rationale.is_empty());
+}
+
+#[test]
+fn the_report_has_resource_use_and_the_counters_of_the_solve() {
+    let _guard = serial();
+    let s = solver(|c| {
+        c.scaling.level = ScalingLevel::Standard;
+        c.scaling.threads = 2;
+        c.scaling.enable_caching = Some(true);
+        c.assembly.parallel = Some(true);
+        c.solver.kind = "cg".into();
+        c.solver.preconditioner = "jacobi".into();
+    });
+    let first = s.solve(&poisson(48)).unwrap();
+    let m = &first.metrics;
+    assert!(m.peak_rss_mb.unwrap() > 1.0, "{:?}", m.peak_rss_mb);
+    assert!(
+        m.mean_cpu_percent.unwrap() > 0.0,
+        "{:?}",
+        m.mean_cpu_percent
+    );
+    assert_eq!(m.counters.parallel_assemblies, 1);
+    // Lookups of the solution, the operator and the prepared solver: all missed.
+    assert_eq!((m.counters.cache_hits, m.counters.cache_misses), (0, 3));
+    // Expressions: source and exact solution (and its gradient), unless cached from before.
+    assert!(m.counters.expression_compilations <= 3);
+    assert!(m.features_used.iter().any(|f| f == "memory_pooling"));
+
+    // Another source on the same operator: operator and prepared solver are reused (the
+    // prepared CG keeps its work vectors, so nothing is taken from the pool).
+    let other = Laplace2d {
+        nx: 48,
+        ny: 48,
+        source: Some(FieldSpec::Constant(1.0)),
+        ..Default::default()
+    }
+    .to_problem();
+    let second = s.solve(&other).unwrap();
+    let c = &second.metrics.counters;
+    assert_eq!((c.cache_hits, c.cache_misses), (2, 1), "{c:?}");
+    assert_eq!(c.pool_reuses, 0, "{c:?}");
+    // One load-vector assembly, in parallel.
+    assert_eq!(c.parallel_assemblies, 1);
+
+    let totals = s.scaling_metrics().counters;
+    assert!(totals.cache_hits >= 2 && totals.parallel_assemblies >= 2);
+}
+
+#[test]
+fn memory_pooling_follows_the_toggle() {
+    let _guard = serial();
+    let run = |pooling: bool| {
+        let s = solver(|c| {
+            c.scaling.level = ScalingLevel::Standard;
+            c.scaling.enable_caching = Some(false);
+            c.scaling.enable_memory_pooling = Some(pooling);
+            c.solver.kind = "cg".into();
+            c.solver.preconditioner = "jacobi".into();
+        });
+        s.solve(&poisson(32)).unwrap();
+        s.solve(&poisson(32)).unwrap().metrics
+    };
+    let off = run(false);
+    assert_eq!(off.counters.pool_reuses, 0, "{:?}", off.counters);
+    assert!(!off.features_used.iter().any(|f| f == "memory_pooling"));
+    // The second solve prepares CG again and takes its four work vectors from the pool the
+    // first one returned them to.
+    let on = run(true);
+    assert!(on.counters.pool_reuses >= 4, "{:?}", on.counters);
+    assert!(
+        on.counters.pool_bytes_reused >= 4 * 33 * 33 * 8,
+        "{:?}",
+        on.counters
+    );
+}
