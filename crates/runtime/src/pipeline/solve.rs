@@ -131,45 +131,48 @@ impl FemSolver {
             self.config.assembly.quadrature_degree,
         )?;
         let pool = self.pool(plan.threads)?;
+        let solve_span = tracing::Span::current();
 
         let (outcome, usage) = femscale_scaling::measure(|| {
             pool.install(|| -> Result<_> {
+                // The pool's thread does not know the caller's span: re-enter it.
+                let _solve_span = solve_span.enter();
                 let (matrix, rhs, dirichlet) = match &stored {
                     Some((live, _)) => {
-                        let t = Instant::now();
+                        let t = Phase::start("assembly");
                         let matrix = live.system.matrix.clone();
                         let mut rhs = vec![0.0; matrix.nrows()];
                         let stats = assembler
                             .assemble_rhs(&view, &form, matrix.pattern(), &mut rhs)
                             .map_err(|e| in_section(e, "problem."))?;
-                        metrics.phases.assembly = t.elapsed().as_secs_f64();
+                        metrics.phases.assembly = t.finish();
                         metrics.assembler = stats.assembler;
                         metrics.parallel_assembly_used = stats.parallel;
-                        let t = Instant::now();
+                        let t = Phase::start("boundary_conditions");
                         let dirichlet = DirichletConditions::from_form(&view, &form)
                             .map_err(|e| in_section(e, "problem."))?;
                         live.system
                             .lift
                             .apply_rhs(&dirichlet, &mut rhs)
                             .map_err(|e| in_section(e, "problem."))?;
-                        metrics.phases.boundary_conditions = t.elapsed().as_secs_f64();
+                        metrics.phases.boundary_conditions = t.finish();
                         (matrix, rhs, dirichlet)
                     }
                     None => {
-                        let t = Instant::now();
+                        let t = Phase::start("pattern");
                         let pattern = Arc::new(assembler.pattern(&view)?);
-                        metrics.phases.pattern = t.elapsed().as_secs_f64();
+                        metrics.phases.pattern = t.finish();
 
-                        let t = Instant::now();
+                        let t = Phase::start("assembly");
                         let mut system = LinearSystem::zeros(pattern);
                         let stats = assembler
                             .assemble_into(&view, &form, &mut system)
                             .map_err(|e| in_section(e, "problem."))?;
-                        metrics.phases.assembly = t.elapsed().as_secs_f64();
+                        metrics.phases.assembly = t.finish();
                         metrics.assembler = stats.assembler;
                         metrics.parallel_assembly_used = stats.parallel;
 
-                        let t = Instant::now();
+                        let t = Phase::start("boundary_conditions");
                         let dirichlet = DirichletConditions::from_form(&view, &form)
                             .map_err(|e| in_section(e, "problem."))?;
                         let lift = dirichlet.apply_recording(&mut system)?;
@@ -183,14 +186,14 @@ impl FemSolver {
                                 Arc::new(lift),
                             );
                         }
-                        metrics.phases.boundary_conditions = t.elapsed().as_secs_f64();
+                        metrics.phases.boundary_conditions = t.finish();
                         (matrix, rhs, dirichlet)
                     }
                 };
                 metrics.dirichlet_dofs = dirichlet.len();
                 metrics.nnz = matrix.nnz();
 
-                let t = Instant::now();
+                let t = Phase::start("setup");
                 let cached = match (&cache, &keys) {
                     (Some(cache), Some(keys)) => {
                         let cached = cache.prepared(&keys.prepared);
@@ -214,12 +217,12 @@ impl FemSolver {
                         p
                     }
                 };
-                metrics.phases.setup = t.elapsed().as_secs_f64();
+                metrics.phases.setup = t.finish();
                 if stage == Stage::Prepare {
                     return Ok(None);
                 }
 
-                let t = Instant::now();
+                let t = Phase::start("solve");
                 let mut x = vec![0.0; rhs.len()];
                 dirichlet.impose_on(&mut x);
                 let report = prepared
@@ -227,16 +230,16 @@ impl FemSolver {
                     .unwrap_or_else(|e| e.into_inner())
                     .solve(&rhs, &mut x, &mut NoMonitor)
                     .map_err(solve_error)?;
-                metrics.phases.solve = t.elapsed().as_secs_f64();
+                metrics.phases.solve = t.finish();
 
-                let t = Instant::now();
+                let t = Phase::start("post");
                 if let Some(exact) = &exact {
                     let norms = error_norms(&view, &x, exact.as_ref())?;
                     metrics.l2_error = Some(norms.l2);
                     metrics.h1_error = Some(norms.h1_seminorm);
                     metrics.max_nodal_error = Some(norms.max_nodal);
                 }
-                metrics.phases.post = t.elapsed().as_secs_f64();
+                metrics.phases.post = t.finish();
                 Ok(Some((x, report)))
             })
         });
@@ -339,4 +342,24 @@ fn count_lookup(hit: bool) {
     } else {
         Counter::CacheMisses
     });
+}
+
+/// One timed pipeline phase inside its `fem.phase` span.
+struct Phase {
+    started: Instant,
+    _span: tracing::span::EnteredSpan,
+}
+
+impl Phase {
+    fn start(name: &'static str) -> Self {
+        Self {
+            _span: tracing::info_span!("fem.phase", phase = name).entered(),
+            started: Instant::now(),
+        }
+    }
+
+    /// Ends the phase; returns its seconds.
+    fn finish(self) -> f64 {
+        self.started.elapsed().as_secs_f64()
+    }
 }
