@@ -8,6 +8,8 @@
 //! * [`Mesh::rectangle`]: structured 2D meshes of triangles (diagonals `right`, `left` or
 //!   `alternating`) or quadrilaterals, boundary parts `left`, `right`, `bottom`, `top`, `all`.
 //! * [`Mesh::try_new`]: any mesh from raw arrays, validated.
+//! * [`Mesh::refine_uniform`] and [`Mesh::refined`]: uniform refinement of any mesh (2 children
+//!   per interval, 4 per triangle or quadrilateral), boundary parts included.
 //!
 //! ```
 //! use femscale_mesh::{Mesh, RectangleSpec, RectangleCells};
@@ -22,6 +24,7 @@
 
 mod generate;
 mod mesh;
+mod refine;
 pub mod vtu;
 
 pub use generate::{Diagonal, MAX_GENERATED_NODES, RectangleCells, RectangleSpec};

@@ -131,6 +131,9 @@ pub struct MeshConfig {
     pub diagonal: Diagonal,
     /// Explicit node coordinates of an interval mesh (overrides `x` and `nx`).
     pub nodes: Option<Vec<f64>>,
+    /// Uniform refinements applied after the mesh is generated (default 0, at most
+    /// [`MAX_REFINEMENTS`](crate::problem::MAX_REFINEMENTS)).
+    pub refinements: usize,
 }
 
 impl Default for MeshConfig {
@@ -145,6 +148,7 @@ impl Default for MeshConfig {
             cell: r.cells,
             diagonal: r.diagonal,
             nodes: None,
+            refinements: 0,
         }
     }
 }
@@ -343,6 +347,8 @@ impl ProblemConfig {
                 diagonal: self.mesh.diagonal,
             }),
         };
+        crate::problem::check_refinements("problem.mesh.refinements", self.mesh.refinements)?;
+        let mesh = mesh.refined(self.mesh.refinements);
         let mesh_dim = match self.mesh.kind {
             MeshKind::Interval => 1,
             MeshKind::Rectangle => 2,

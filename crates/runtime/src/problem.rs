@@ -4,10 +4,15 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use femscale_core::{
-    BoundaryCondition, BoundaryKind, Constant, EllipticForm, Error, FnField, Result, SharedField,
+    BoundaryCondition, BoundaryKind, CellKind, Constant, EllipticForm, Error, FnField, Result,
+    SharedField,
 };
 use femscale_expr::ExprOptions;
 use femscale_mesh::{Diagonal, Mesh, RectangleCells, RectangleSpec};
+
+/// The most uniform refinements a [`MeshSpec::Refined`] (or `problem.mesh.refinements`) may ask
+/// for: each multiplies the cell count by 2 (1D) or 4 (2D).
+pub const MAX_REFINEMENTS: usize = 12;
 
 /// A coefficient, source or boundary value: a constant, an expression of `x, y, z` and the
 /// problem's parameters, or a Rust function.
@@ -107,18 +112,92 @@ pub enum MeshSpec {
     Rectangle(RectangleSpec),
     /// An existing mesh.
     Mesh(Arc<Mesh>),
+    /// Another mesh refined uniformly `times` times ([`Mesh::refined`]); at most
+    /// [`MAX_REFINEMENTS`]. Build it with [`MeshSpec::refined`].
+    Refined {
+        /// The mesh to refine.
+        base: Box<MeshSpec>,
+        /// Number of uniform refinements.
+        times: usize,
+    },
 }
 
 impl MeshSpec {
+    /// `self` refined uniformly `times` times when built (`self` itself for `times == 0`).
+    pub fn refined(self, times: usize) -> Self {
+        if times == 0 {
+            self
+        } else {
+            Self::Refined {
+                base: Box::new(self),
+                times,
+            }
+        }
+    }
+
     /// The number of nodes the mesh will have, computed without building it (`None` for an
-    /// existing mesh). Saturates instead of overflowing for absurd sizes.
+    /// existing mesh, but counted for a refined one). Saturates instead of overflowing for
+    /// absurd sizes.
     pub fn estimated_nodes(&self) -> Option<f64> {
         match self {
-            Self::Interval { n, .. } => Some(*n as f64 + 1.0),
-            Self::IntervalNodes(nodes) => Some(nodes.len() as f64),
-            Self::Rectangle(r) => Some((r.nx as f64 + 1.0) * (r.ny as f64 + 1.0)),
             Self::Mesh(_) => None,
+            _ => self.estimated_counts().map(|c| c.1),
         }
+    }
+
+    /// Cell kind and node, edge and cell counts of the mesh, computed without building it (an
+    /// existing mesh's edges are counted); `f64` so that absurd sizes saturate to infinity.
+    fn estimated_counts(&self) -> Option<(CellKind, f64, f64, f64)> {
+        Some(match self {
+            Self::Interval { n, .. } => (CellKind::Interval, *n as f64 + 1.0, *n as f64, *n as f64),
+            Self::IntervalNodes(nodes) => {
+                let cells = nodes.len().saturating_sub(1) as f64;
+                (CellKind::Interval, nodes.len() as f64, cells, cells)
+            }
+            Self::Rectangle(r) => {
+                let (nx, ny) = (r.nx as f64, r.ny as f64);
+                let grid_edges = nx * (ny + 1.0) + ny * (nx + 1.0);
+                let nodes = (nx + 1.0) * (ny + 1.0);
+                match r.cells {
+                    RectangleCells::Triangle => (
+                        CellKind::Triangle,
+                        nodes,
+                        grid_edges + nx * ny,
+                        2.0 * nx * ny,
+                    ),
+                    RectangleCells::Quadrilateral => {
+                        (CellKind::Quadrilateral, nodes, grid_edges, nx * ny)
+                    }
+                }
+            }
+            Self::Mesh(m) => (
+                m.cell_kind(),
+                m.num_nodes() as f64,
+                m.num_edges() as f64,
+                m.num_cells() as f64,
+            ),
+            Self::Refined { base, times } => {
+                let (kind, mut nodes, mut edges, mut cells) = base.estimated_counts()?;
+                // As `Mesh::refine_uniform`: midpoints per edge (and centres per quad).
+                for _ in 0..*times {
+                    (nodes, edges, cells) = match kind {
+                        CellKind::Interval => (nodes + cells, 2.0 * cells, 2.0 * cells),
+                        CellKind::Triangle => {
+                            (nodes + edges, 2.0 * edges + 3.0 * cells, 4.0 * cells)
+                        }
+                        CellKind::Quadrilateral => (
+                            nodes + edges + cells,
+                            2.0 * edges + 4.0 * cells,
+                            4.0 * cells,
+                        ),
+                    };
+                    if !nodes.is_finite() {
+                        break;
+                    }
+                }
+                (kind, nodes, edges, cells)
+            }
+        })
     }
 
     /// The spatial dimension of the mesh (1 for intervals, 2 for rectangles, the mesh's own for
@@ -128,21 +207,46 @@ impl MeshSpec {
             Self::Interval { .. } | Self::IntervalNodes(_) => 1,
             Self::Rectangle(_) => 2,
             Self::Mesh(m) => m.dim(),
+            Self::Refined { base, .. } => base.dim(),
         }
     }
 
     /// Builds (or shares) the mesh.
     ///
     /// # Errors
-    /// Invalid sizes or ranges, naming the field (`mesh.nx`, ...).
+    /// Invalid sizes or ranges, naming the field (`mesh.nx`, ..., `mesh.refinements` for more
+    /// than [`MAX_REFINEMENTS`] refinements or a refined mesh too large).
     pub fn build(&self) -> Result<Arc<Mesh>> {
         Ok(match self {
             Self::Interval { x, n } => Arc::new(Mesh::interval(x[0], x[1], *n)?),
             Self::IntervalNodes(nodes) => Arc::new(Mesh::interval_from_nodes(nodes.clone())?),
             Self::Rectangle(spec) => Arc::new(Mesh::rectangle(spec)?),
             Self::Mesh(m) => m.clone(),
+            Self::Refined { base, times } => {
+                check_refinements("mesh.refinements", *times)?;
+                let mesh = base.build()?;
+                if *times == 0 {
+                    mesh
+                } else {
+                    Arc::new(mesh.refined(*times)?)
+                }
+            }
         })
     }
+}
+
+/// Checks a number of uniform refinements against [`MAX_REFINEMENTS`], naming `field`.
+pub(crate) fn check_refinements(field: &str, times: usize) -> Result<()> {
+    if times > MAX_REFINEMENTS {
+        return Err(Error::invalid(
+            field,
+            format!(
+                "{times} refinements is more than the supported {MAX_REFINEMENTS} (each one \
+                 multiplies the number of cells by 2 in 1D, by 4 in 2D)"
+            ),
+        ));
+    }
+    Ok(())
 }
 
 /// The kind of a boundary condition, with its data.

@@ -65,6 +65,9 @@ fn mesh(b: KeyBuilder, m: &MeshSpec) -> KeyBuilder {
             }
             b
         }
+        MeshSpec::Refined { base, times } => mesh(b, base)
+            .str("mesh", "refined")
+            .u64("refinements", *times as u64),
     }
 }
 

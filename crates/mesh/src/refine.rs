@@ -1,0 +1,280 @@
+//! Uniform refinement: every cell split into children through its edge midpoints.
+//!
+//! * intervals → 2 children through the midpoint;
+//! * triangles → 4 children through the edge midpoints (red refinement): three corner
+//!   triangles and the middle one;
+//! * quadrilaterals → 4 children through the edge midpoints and the cell centre (the mean of
+//!   the corners, i.e. the image of the reference centre under the bilinear map, so children
+//!   of a convex cell are convex).
+//!
+//! Each edge midpoint is created once, numbered after the existing nodes in the order edges
+//! are first met (cell by cell); quadrilateral centres follow, one per cell. Old node numbers
+//! are kept. Children keep their parent's orientation. Boundary facets of 2D meshes split in
+//! two through their midpoint (keeping their direction) and the part's nodes gain the
+//! midpoints, so conditions on named parts apply to the refined mesh unchanged; 1D boundary
+//! facets are points and stay as they are.
+
+use std::collections::HashMap;
+use std::collections::hash_map::Entry;
+
+use femscale_core::{BoundaryPart, CellKind, Counter, Error, Result};
+
+use crate::generate::MAX_GENERATED_NODES;
+use crate::mesh::Mesh;
+
+/// The field named by refinement errors (the config key without its section).
+const FIELD: &str = "mesh.refinements";
+
+/// Local edges of each cell kind, as pairs of local node indices, in cell order.
+fn local_edges(kind: CellKind) -> &'static [(usize, usize)] {
+    match kind {
+        CellKind::Interval => &[(0, 1)],
+        CellKind::Triangle => &[(0, 1), (1, 2), (2, 0)],
+        CellKind::Quadrilateral => &[(0, 1), (1, 2), (2, 3), (3, 0)],
+    }
+}
+
+/// The key of the edge between nodes `a` and `b`, independent of direction.
+fn edge_key(a: usize, b: usize) -> (usize, usize) {
+    (a.min(b), a.max(b))
+}
+
+/// Children per cell.
+fn children(kind: CellKind) -> usize {
+    match kind {
+        CellKind::Interval => 2,
+        CellKind::Triangle | CellKind::Quadrilateral => 4,
+    }
+}
+
+/// The error for a refined mesh that would be too large.
+fn too_large(what: &str) -> Error {
+    Error::invalid(
+        FIELD,
+        format!(
+            "the refined mesh would have more {what} than supported (at most \
+             {MAX_GENERATED_NODES} nodes)"
+        ),
+    )
+}
+
+/// Node, edge and cell counts after one uniform refinement of a mesh of `kind` with the given
+/// counts, or `None` on overflow.
+fn refined_counts(
+    kind: CellKind,
+    (nodes, edges, cells): (usize, usize, usize),
+) -> Option<(usize, usize, usize)> {
+    let children = cells.checked_mul(children(kind))?;
+    Some(match kind {
+        // Every cell is its own edge: it splits into two.
+        CellKind::Interval => (nodes.checked_add(cells)?, children, children),
+        // Edges split in two; 3 interior edges per cell (the middle triangle).
+        CellKind::Triangle => (
+            nodes.checked_add(edges)?,
+            edges.checked_mul(2)?.checked_add(cells.checked_mul(3)?)?,
+            children,
+        ),
+        // Edges split in two; 4 interior edges per cell (centre to the edge midpoints).
+        CellKind::Quadrilateral => (
+            nodes.checked_add(edges)?.checked_add(cells)?,
+            edges.checked_mul(2)?.checked_add(cells.checked_mul(4)?)?,
+            children,
+        ),
+    })
+}
+
+impl Mesh {
+    /// Number of distinct edges of the cells (for intervals, the number of distinct cells).
+    pub fn num_edges(&self) -> usize {
+        let v = self.view();
+        let edges = local_edges(self.cell_kind);
+        let mut seen = std::collections::HashSet::with_capacity(self.num_cells() * edges.len());
+        for c in 0..self.num_cells() {
+            let n = v.cell(c);
+            for &(a, b) in edges {
+                seen.insert(edge_key(n[a], n[b]));
+            }
+        }
+        seen.len()
+    }
+
+    /// The mesh refined once uniformly: 2 children per interval, 4 per triangle (through the
+    /// edge midpoints) or quadrilateral (through the edge midpoints and the centre); boundary
+    /// parts refined with it. Counts one [`Counter::MeshRefinements`].
+    ///
+    /// # Errors
+    /// [`Error::InvalidInput`] for `mesh.refinements` if the result would exceed
+    /// [`MAX_GENERATED_NODES`] nodes; [`Error::Mesh`] if a 2D boundary facet is not an edge of
+    /// any cell (it could not be split consistently) or the result fails validation.
+    #[tracing::instrument(skip_all)]
+    pub fn refine_uniform(&self) -> Result<Mesh> {
+        let kind = self.cell_kind;
+        let (dim, num_nodes, num_cells) = (self.dim, self.num_nodes(), self.num_cells());
+        let v = self.view();
+        let edges = local_edges(kind);
+
+        // Edge midpoints, numbered in the order edges are first met.
+        let mut midpoint: HashMap<(usize, usize), usize> =
+            HashMap::with_capacity(num_cells.saturating_mul(edges.len()));
+        let mut ends: Vec<(usize, usize)> = Vec::new();
+        for c in 0..num_cells {
+            let n = v.cell(c);
+            for &(a, b) in edges {
+                let key = edge_key(n[a], n[b]);
+                if let Entry::Vacant(slot) = midpoint.entry(key) {
+                    let id = num_nodes
+                        .checked_add(ends.len())
+                        .ok_or_else(|| too_large("nodes"))?;
+                    slot.insert(id);
+                    ends.push(key);
+                }
+            }
+        }
+        let centres = if kind == CellKind::Quadrilateral {
+            num_cells
+        } else {
+            0
+        };
+        let new_nodes = num_nodes
+            .checked_add(ends.len())
+            .and_then(|n| n.checked_add(centres))
+            .filter(|&n| n <= MAX_GENERATED_NODES)
+            .ok_or_else(|| too_large("nodes"))?;
+        let new_cells = num_cells
+            .checked_mul(children(kind))
+            .ok_or_else(|| too_large("cells"))?;
+        let coords_len = new_nodes
+            .checked_mul(dim)
+            .ok_or_else(|| too_large("nodes"))?;
+        let cells_len = new_cells
+            .checked_mul(kind.nodes_per_cell())
+            .ok_or_else(|| too_large("cells"))?;
+
+        let mut coords = Vec::with_capacity(coords_len);
+        coords.extend_from_slice(&self.coords);
+        let at = |i: usize| &self.coords[i * dim..(i + 1) * dim];
+        for &(a, b) in &ends {
+            coords.extend(at(a).iter().zip(at(b)).map(|(p, q)| 0.5 * (p + q)));
+        }
+        if centres > 0 {
+            for c in 0..num_cells {
+                let n = v.cell(c);
+                coords.extend((0..dim).map(|k| 0.25 * n.iter().map(|&i| at(i)[k]).sum::<f64>()));
+            }
+        }
+
+        // Every key is in the map: all cell edges were inserted above.
+        let mid = |a: usize, b: usize| midpoint.get(&edge_key(a, b)).copied().unwrap_or(a);
+        let mut cells = Vec::with_capacity(cells_len);
+        for c in 0..num_cells {
+            let n = v.cell(c);
+            match kind {
+                CellKind::Interval => {
+                    let m = mid(n[0], n[1]);
+                    cells.extend_from_slice(&[n[0], m, m, n[1]]);
+                }
+                CellKind::Triangle => {
+                    let (m01, m12, m20) = (mid(n[0], n[1]), mid(n[1], n[2]), mid(n[2], n[0]));
+                    cells.extend_from_slice(&[n[0], m01, m20]);
+                    cells.extend_from_slice(&[m01, n[1], m12]);
+                    cells.extend_from_slice(&[m20, m12, n[2]]);
+                    cells.extend_from_slice(&[m01, m12, m20]);
+                }
+                CellKind::Quadrilateral => {
+                    let (m01, m12) = (mid(n[0], n[1]), mid(n[1], n[2]));
+                    let (m23, m30) = (mid(n[2], n[3]), mid(n[3], n[0]));
+                    let o = num_nodes + ends.len() + c;
+                    cells.extend_from_slice(&[n[0], m01, o, m30]);
+                    cells.extend_from_slice(&[m01, n[1], m12, o]);
+                    cells.extend_from_slice(&[o, m12, n[2], m23]);
+                    cells.extend_from_slice(&[m30, o, m23, n[3]]);
+                }
+            }
+        }
+
+        let boundary = self
+            .boundary
+            .iter()
+            .map(|part| refine_part(kind, part, &midpoint))
+            .collect::<Result<Vec<_>>>()?;
+        let refined = Mesh::try_new(dim, coords, kind, cells, boundary)?;
+        femscale_core::counters().record(Counter::MeshRefinements);
+        tracing::debug!(
+            cell_kind = ?kind,
+            nodes_before = num_nodes,
+            nodes_after = refined.num_nodes(),
+            cells_before = num_cells,
+            cells_after = refined.num_cells(),
+            "mesh refined uniformly"
+        );
+        Ok(refined)
+    }
+
+    /// The mesh refined uniformly `times` times ([`Mesh::refine_uniform`] repeated; `0` gives a
+    /// copy). The final size is checked before any work is done. Counts `times`
+    /// [`Counter::MeshRefinements`].
+    ///
+    /// # Errors
+    /// [`Error::InvalidInput`] for `mesh.refinements` if the result would exceed
+    /// [`MAX_GENERATED_NODES`] nodes; otherwise as [`Mesh::refine_uniform`].
+    pub fn refined(&self, times: usize) -> Result<Mesh> {
+        if times == 0 {
+            return Ok(self.clone());
+        }
+        let mut counts = (self.num_nodes(), self.num_edges(), self.num_cells());
+        for _ in 0..times {
+            counts = refined_counts(self.cell_kind, counts)
+                .filter(|c| c.0 <= MAX_GENERATED_NODES)
+                .ok_or_else(|| {
+                    Error::invalid(
+                        FIELD,
+                        format!(
+                            "{times} refinements of a mesh of {} nodes and {} cells would \
+                             exceed the supported {MAX_GENERATED_NODES} nodes",
+                            self.num_nodes(),
+                            self.num_cells()
+                        ),
+                    )
+                })?;
+        }
+        let mut mesh = self.refine_uniform()?;
+        for _ in 1..times {
+            mesh = mesh.refine_uniform()?;
+        }
+        Ok(mesh)
+    }
+}
+
+/// `part` on the refined mesh: 2D facets split through their midpoints, nodes gain them.
+fn refine_part(
+    kind: CellKind,
+    part: &BoundaryPart,
+    midpoint: &HashMap<(usize, usize), usize>,
+) -> Result<BoundaryPart> {
+    if kind.nodes_per_facet() != 2 {
+        return Ok(part.clone());
+    }
+    let mut facets = Vec::with_capacity(part.facets.len().saturating_mul(2));
+    let mut nodes = part.nodes.clone();
+    for f in part.facets.chunks_exact(2) {
+        let (a, b) = (f[0], f[1]);
+        let Some(&m) = midpoint.get(&edge_key(a, b)) else {
+            return Err(Error::Mesh {
+                location: None,
+                message: format!(
+                    "boundary part `{}` has facet ({a}, {b}) that is not an edge of any cell, \
+                     so it cannot be refined",
+                    part.name
+                ),
+            });
+        };
+        facets.extend_from_slice(&[a, m, m, b]);
+        nodes.push(m);
+    }
+    // `Mesh::try_new` sorts and deduplicates the nodes.
+    Ok(BoundaryPart {
+        name: part.name.clone(),
+        facets,
+        nodes,
+    })
+}
