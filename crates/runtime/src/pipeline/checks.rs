@@ -21,8 +21,12 @@ pub(crate) fn check_memory(problem: &Problem) -> Result<()> {
     };
     let needed = nodes * BYTES_PER_NODE / 1e6;
     if needed > available {
+        let field = match &problem.mesh {
+            crate::problem::MeshSpec::Refined { .. } => "problem.mesh.refinements",
+            _ => "problem.mesh.nx",
+        };
         return Err(Error::invalid(
-            "problem.mesh.nx",
+            field,
             format!(
                 "a mesh of {nodes:.3e} nodes needs about {needed:.0} MB for mesh, pattern and matrix \
                  alone, but only {available:.0} MB of memory are available"
