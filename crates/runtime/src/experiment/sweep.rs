@@ -92,6 +92,14 @@ impl Point {
             },
             crate::config::MeshKind::Rectangle => (mesh.nx as f64 + 1.0) * (mesh.ny as f64 + 1.0),
         })
+        .map(|base| {
+            // Each uniform refinement about doubles the nodes per direction.
+            let per_direction = 2f64.powi(mesh.refinements.min(64) as i32);
+            match mesh.kind {
+                crate::config::MeshKind::Interval => base * per_direction,
+                crate::config::MeshKind::Rectangle => base * per_direction * per_direction,
+            }
+        })
     }
 
     /// The mesh size `h` of this point (largest cell width of the configured mesh), when
@@ -111,6 +119,8 @@ impl Point {
                 width(mesh.x, mesh.nx)?.max(width(mesh.y, mesh.ny)?)
             }
         };
+        // Each uniform refinement halves every cell.
+        let h = h / 2f64.powi(mesh.refinements.min(64) as i32);
         (h.is_finite() && h > 0.0).then_some(h)
     }
 }
