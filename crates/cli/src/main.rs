@@ -31,6 +31,13 @@ struct Cli {
     #[arg(long, global = true, value_name = "FILTER")]
     log: Option<String>,
 
+    /// Format of the diagnostics on stderr: `text` (default) or `json` (one JSON object per
+    /// line with the event's fields, its current span and the list of enclosing spans, e.g.
+    /// `fem.solve` and `fem.phase` with `phase=assembly`); FEMSCALE_LOG_FORMAT is used when
+    /// this is not given.
+    #[arg(long, global = true, value_enum, value_name = "FORMAT")]
+    log_format: Option<LogFormat>,
+
     #[command(subcommand)]
     command: Command,
 }
@@ -104,9 +111,20 @@ struct SolveArgs {
     json: bool,
 }
 
+/// `--log-format`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
+enum LogFormat {
+    /// Human-readable lines.
+    #[default]
+    Text,
+    /// One JSON object per line, with span context.
+    Json,
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_tracing(cli.log.as_deref());
+    let format = log_format(cli.log_format);
+    init_tracing(cli.log.as_deref(), format);
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
@@ -116,16 +134,46 @@ fn main() -> ExitCode {
     }
 }
 
-fn init_tracing(filter: Option<&str>) {
+/// `--log-format`, else `FEMSCALE_LOG_FORMAT`, else text. An invalid variable is a usage
+/// error (exit status 2), as an invalid option would be.
+fn log_format(option: Option<LogFormat>) -> LogFormat {
+    use clap::{CommandFactory, ValueEnum};
+    if let Some(format) = option {
+        return format;
+    }
+    match std::env::var("FEMSCALE_LOG_FORMAT") {
+        Ok(v) if !v.trim().is_empty() => LogFormat::from_str(v.trim(), true).unwrap_or_else(|_| {
+            Cli::command()
+                .error(
+                    clap::error::ErrorKind::InvalidValue,
+                    format!(
+                        "invalid value '{v}' for FEMSCALE_LOG_FORMAT \
+                             [possible values: text, json]"
+                    ),
+                )
+                .exit()
+        }),
+        _ => LogFormat::Text,
+    }
+}
+
+fn init_tracing(filter: Option<&str>, format: LogFormat) {
     use tracing_subscriber::EnvFilter;
     let filter = match filter {
         Some(f) => EnvFilter::new(f),
         None => EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("warn")),
     };
-    tracing_subscriber::fmt()
+    let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .init();
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Text => builder.init(),
+        LogFormat::Json => builder
+            .json()
+            .with_current_span(true)
+            .with_span_list(true)
+            .init(),
+    }
 }
 
 fn run(cli: Cli) -> anyhow::Result<()> {

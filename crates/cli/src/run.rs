@@ -18,7 +18,7 @@ Experiment file (TOML): the normal configuration sections ([problem], [solver], 
   [experiment]
   name = \"convergence\"        # default: the file's stem
   repetitions = 1             # runs per point; the summary takes medians
-  parallel_runs = 0           # runs in flight; 0 = automatic (1 for big problems)
+  parallel_runs = 0           # runs in flight; 0 = automatic (cores, pending runs, memory)
 
   [sweep]                     # cartesian product over quoted dotted keys
   \"solver.kind\" = [\"direct\", \"cg\"]
@@ -260,6 +260,18 @@ fn print_report(
     }
     if r.summary.len() > MAX_ROWS {
         writeln!(out, "  ... {} more points", r.summary.len() - MAX_ROWS)?;
+    }
+    if r.ran > 0 {
+        let pool = &r.worker_pool;
+        writeln!(
+            out,
+            "  worker pool: {} workers max ({} thread(s) per run{}), {} scale-ups, {} scale-downs",
+            pool.peak_workers,
+            r.threads_per_run,
+            if r.autoscaling { ", autoscaling" } else { "" },
+            pool.scale_ups,
+            pool.scale_downs
+        )?;
     }
     writeln!(out, "  results: {}", r.results_path.display())?;
     if let Some(summary) = &r.summary_path {

@@ -39,9 +39,13 @@
 //! * Outputs (in `output.dir`): `results.jsonl`, one line per finished run (see
 //!   [`RunRecord`] and the crash-safety notes in [`read_results`]); `summary.csv`, one row per
 //!   point, replaced atomically at the end (see [`summarize`] and [`to_csv`]).
-//! * Workers: `parallel_runs = 0` runs one point at a time when the biggest point has more than
-//!   [`BIG_PROBLEM_DOFS`] unknowns, else `min(2, cores)`; each run gets `cores /
-//!   parallel_runs` threads unless its configuration sets `scaling.threads`.
+//! * Workers: the runs go through an auto-scaling worker pool (`femscale_scaling::WorkerPool`).
+//!   `parallel_runs = 0` lets the adaptive scaler plan the runs in flight from the biggest
+//!   point, the number of pending runs and the machine's cores and memory (`min(cores,
+//!   pending)` unless memory limits them); each run gets `cores / parallel_runs` threads unless
+//!   its configuration sets `scaling.threads`, and runs × threads never exceed the cores. With
+//!   the `autoscaling` toggle the pool shrinks while idle or while the machine is busy and grows
+//!   back on a queue (see [`ExperimentReport::worker_pool`]).
 //!
 //! ```no_run
 //! use femscale_runtime::experiment::{Experiment, RunOptions};
@@ -68,8 +72,7 @@ use tracing::instrument;
 
 pub use outputs::{ERROR_PLOT, TIME_PLOT, VTU_DIR};
 pub use runner::{
-    BIG_PROBLEM_DOFS, ExperimentReport, ExtraOutput, ProgressEvent, ProgressFn, RunOptions,
-    write_extra_outputs,
+    ExperimentReport, ExtraOutput, ProgressEvent, ProgressFn, RunOptions, write_extra_outputs,
 };
 pub use spec::{ExperimentSettings, OutputFormat, OutputSpec};
 pub use store::{RESULTS_FILE, RunRecord, SUMMARY_FILE, read_results, write_atomic};

@@ -1,14 +1,34 @@
-//! Running an experiment: pending runs on a pool of worker threads, one appended record per
-//! finished run, then the summary.
+//! Running an experiment: pending runs on an auto-scaling [`WorkerPool`], one appended record
+//! per finished run, then the summary.
+//!
+//! **Runs in flight.** An explicit `parallel_runs` (option or `experiment.parallel_runs`) is
+//! the number of runs at once, each with `cores / parallel_runs` threads. Automatic (0): the
+//! [`AdaptiveScaler`] plans them from the biggest pending point (unknowns and dimension of its
+//! mesh), the number of pending runs and the machine (cores, available memory): on a quiet
+//! machine `min(cores, pending)` runs of `cores / runs` threads, fewer when their estimated
+//! memory does not fit (see `femscale_scaling::adaptive`). Never more than the cores: `runs ×
+//! threads per run ≤ cores`.
+//!
+//! **The pool.** The runs go through [`WorkerPool::scoped_for_each`]: progress events and
+//! appending to `results.jsonl` happen on the calling thread, in completion order. With the
+//! `autoscaling` toggle of the base configuration (`scaling.level = "aggressive"`, `auto` above
+//! 500 000 unknowns, or `scaling.enable_autoscaling = true`) the pool starts with the planned
+//! runs in flight and may retire workers while they are idle, other processes load the CPU or
+//! memory runs short, and add them back (up to the plan) when runs queue up; otherwise its size
+//! is fixed. [`ExperimentReport::worker_pool`] and [`ExperimentReport::scale_events`] tell what
+//! it did.
 
+use std::ops::ControlFlow;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::mpsc;
 use std::time::Instant;
 
-use femscale_core::{Error, Result};
+use femscale_core::{Error, ExecutionPlan, Result, Scaler, SystemLoad, WorkEstimate};
+use femscale_scaling::{
+    AdaptiveScaler, FixedLoad, JobError, LoadSample, ScaleEvent, ScopedEvent, WorkerPool,
+    WorkerPoolConfig, WorkerPoolStats,
+};
 use tracing::{info, instrument, warn};
 
 use super::Experiment;
@@ -19,9 +39,6 @@ use super::sweep::Point;
 use crate::locate_key;
 use crate::pipeline::{FemSolver, Solution};
 use crate::registry::Registry;
-
-/// Unknowns above which `parallel_runs = 0` runs one point at a time.
-pub const BIG_PROBLEM_DOFS: f64 = 200_000.0;
 
 /// A progress callback; called on the thread that called [`Experiment::run`].
 pub type ProgressFn = Arc<dyn Fn(&ProgressEvent<'_>) + Send + Sync>;
@@ -110,8 +127,19 @@ pub struct ExperimentReport {
     pub failed: usize,
     /// Runs of the experiment whose latest record is a failure (now or earlier).
     pub failed_total: usize,
-    /// Runs in flight at once.
+    /// Runs in flight at once (at most; the pool's largest size).
     pub parallel_runs: usize,
+    /// Threads given to each run (unless its configuration sets `scaling.threads`).
+    pub threads_per_run: usize,
+    /// Whether the worker pool could grow and shrink (the `autoscaling` toggle).
+    pub autoscaling: bool,
+    /// Why this many runs in flight and threads (the scaler's rationale).
+    pub plan_rationale: String,
+    /// The worker pool's counters at the end: workers at most (`peak_workers`), scale-ups and
+    /// -downs, jobs (one per run executed now, plus runs skipped after a failure).
+    pub worker_pool: WorkerPoolStats,
+    /// The pool's changes of size, oldest first (none for a fixed pool).
+    pub scale_events: Vec<ScaleEvent>,
     /// Records of the runs executed now, in completion order.
     pub records: Vec<RunRecord>,
     /// One row per point, as in `summary.csv`.
@@ -180,9 +208,21 @@ struct Job<'a> {
     repetition: usize,
 }
 
-enum Message {
-    Started(usize),
-    Finished(usize, Box<RunRecord>),
+/// How the pending runs of one invocation run.
+struct RunPlan {
+    /// The pool's sizing: workers (runs in flight), threads per run, memory per run.
+    pool: WorkerPoolConfig,
+    /// Whether the pool grows and shrinks.
+    autoscaling: bool,
+    /// Why.
+    rationale: String,
+}
+
+/// What the worker pool did.
+struct PoolOutcome {
+    records: Vec<RunRecord>,
+    stats: WorkerPoolStats,
+    events: Vec<ScaleEvent>,
 }
 
 /// Cores available to this process.
@@ -220,8 +260,17 @@ impl Experiment {
         }
         let total = self.points.len() * self.settings.repetitions;
         let skipped = total - jobs.len();
-        let parallel_runs = self.parallel_runs(options.parallel_runs, jobs.len());
-        let threads_per_run = (cores() / parallel_runs).max(1);
+        let plan = self.plan_runs(options.parallel_runs, &jobs);
+        let parallel_runs = plan.pool.max_workers;
+        let threads_per_run = plan.pool.resolved_threads_per_job();
+        info!(
+            pending = jobs.len(),
+            parallel_runs,
+            threads_per_run,
+            autoscaling = plan.autoscaling,
+            rationale = %plan.rationale,
+            "planned the runs"
+        );
         store.open_log()?;
         let report = |e: &ProgressEvent<'_>| match &options.progress {
             Some(f) => f(e),
@@ -249,7 +298,11 @@ impl Experiment {
             dir: &dir,
             cache: cache.as_ref(),
         };
-        let records = self.execute(&jobs, parallel_runs, &context, &mut store, &report)?;
+        let PoolOutcome {
+            records,
+            stats,
+            events,
+        } = self.execute(&jobs, &plan, &context, &mut store, &report)?;
 
         let mut all: Vec<RunRecord> = store.previous.clone();
         all.extend(records.iter().cloned());
@@ -281,97 +334,138 @@ impl Experiment {
             failed: records.iter().filter(|r| !r.ok).count(),
             failed_total: current.iter().filter(|r| !r.ok).count(),
             parallel_runs,
+            threads_per_run,
+            autoscaling: plan.autoscaling,
+            plan_rationale: plan.rationale,
+            worker_pool: stats,
+            scale_events: events,
             records,
             summary,
         })
     }
 
-    /// Runs in flight: the option, else `experiment.parallel_runs`, else automatic; at most
-    /// one per pending run.
-    fn parallel_runs(&self, option: Option<usize>, pending: usize) -> usize {
+    /// Runs in flight and threads per run: the option, else `experiment.parallel_runs`, else
+    /// the adaptive scaler's plan for the biggest pending point; at most one per pending run
+    /// and never more CPU threads than cores.
+    fn plan_runs(&self, option: Option<usize>, jobs: &[Job<'_>]) -> RunPlan {
+        let cores = cores();
+        let pending = jobs.len().max(1);
+        let (dofs, dim) = biggest_point(jobs);
         let asked = option.unwrap_or(self.settings.parallel_runs);
-        let n = if asked > 0 {
-            asked
+        let plan = if asked > 0 {
+            let runs = asked.min(pending);
+            let mut plan = ExecutionPlan::single((cores / runs).max(1), false, None);
+            plan.runs_in_flight = runs;
+            plan.rationale = format!("{runs} run(s) in flight as configured");
+            plan
         } else {
-            let biggest = self
-                .points
-                .iter()
-                .filter_map(Point::estimated_dofs)
-                .fold(0.0, f64::max);
-            if biggest > BIG_PROBLEM_DOFS {
-                1
-            } else {
-                cores().min(2)
-            }
+            let base = &self.base;
+            let mut scaler =
+                AdaptiveScaler::with_limits(base.solver.memory_limit_mb, base.scaling.threads);
+            // The estimate of each run follows the solver `auto` will choose in it.
+            scaler.direct_max_dofs_2d = base.solver.auto_direct_max_dofs;
+            let work = WorkEstimate::p1(dofs, dim).with_queued_runs(pending);
+            let mut plan = scaler.plan(&work, &SystemLoad::detect());
+            plan.runs_in_flight = plan.runs_in_flight.clamp(1, pending);
+            plan
         };
-        n.clamp(1, pending.max(1))
+        let autoscaling = self.base.scaling.toggles(dofs, cores).autoscaling;
+        let mut pool = WorkerPoolConfig::from_plan(&plan);
+        pool.name = "femscale-run".into();
+        let planned = pool.max_workers;
+        // Autoscaling: start with the plan, retire workers down to one when they idle or the
+        // machine is busy, add them back (up to the plan) on a deep queue.
+        let pool = pool.with_workers(if autoscaling { 1 } else { planned }, planned);
+        let mut rationale = plan.rationale;
+        if planned < plan.runs_in_flight {
+            rationale.push_str(&format!("; {planned} run(s) fit the {cores} core(s)"));
+        }
+        if autoscaling {
+            rationale.push_str(&format!("; autoscaling between 1 and {planned} worker(s)"));
+        }
+        RunPlan {
+            pool,
+            autoscaling,
+            rationale,
+        }
     }
 
-    #[instrument(skip_all, fields(runs = jobs.len(), parallel_runs = parallel_runs))]
+    #[instrument(skip_all, fields(runs = jobs.len(), parallel_runs = plan.pool.max_workers))]
     fn execute(
         &self,
         jobs: &[Job<'_>],
-        parallel_runs: usize,
+        plan: &RunPlan,
         context: &RunContext<'_>,
         store: &mut Store,
         report: &dyn Fn(&ProgressEvent<'_>),
-    ) -> Result<Vec<RunRecord>> {
-        let next = AtomicUsize::new(0);
-        let stop = AtomicBool::new(false);
-        let (tx, rx) = mpsc::channel::<Message>();
+    ) -> Result<PoolOutcome> {
+        let pool = if plan.autoscaling {
+            WorkerPool::new(plan.pool.clone())
+        } else {
+            // A fixed pool never samples the machine's load.
+            WorkerPool::with_load_source(
+                plan.pool.clone(),
+                Arc::new(FixedLoad(LoadSample::default())),
+            )
+        }
+        .map_err(|e| {
+            Error::invalid(
+                "experiment.parallel_runs",
+                format!("cannot start the worker pool: {e}"),
+            )
+        })?;
         let mut records = Vec::with_capacity(jobs.len());
         let mut failure = None;
-        std::thread::scope(|scope| {
-            for w in 0..parallel_runs {
-                let tx = tx.clone();
-                let (next, stop) = (&next, &stop);
-                std::thread::Builder::new()
-                    .name(format!("femscale-run-{w}"))
-                    .spawn_scoped(scope, move || {
-                        while !stop.load(Ordering::Relaxed) {
-                            let i = next.fetch_add(1, Ordering::Relaxed);
-                            let Some(job) = jobs.get(i) else { break };
-                            if tx.send(Message::Started(i)).is_err() {
-                                break;
-                            }
-                            let record = Box::new(self.run_one(job, context));
-                            if tx.send(Message::Finished(i, record)).is_err() {
-                                break;
-                            }
-                        }
-                    })
-                    .expect("spawning a worker thread");
-            }
-            drop(tx);
-            for message in rx {
-                match message {
-                    Message::Started(i) => report(&ProgressEvent::RunStarted {
+        // The runs' spans nest in the experiment's, also on the pool's threads.
+        let span = tracing::Span::current();
+        pool.scoped_for_each(
+            jobs.iter(),
+            |job| span.in_scope(|| self.run_one(job, context)),
+            |event| match event {
+                ScopedEvent::Started(i) => {
+                    report(&ProgressEvent::RunStarted {
                         point: jobs[i].point,
                         repetition: jobs[i].repetition,
-                    }),
-                    Message::Finished(i, record) => {
-                        if failure.is_some() {
-                            continue;
-                        }
-                        if let Err(e) = store.append(&record) {
-                            stop.store(true, Ordering::Relaxed);
-                            failure = Some(e);
-                            continue;
-                        }
-                        records.push(*record);
-                        report(&ProgressEvent::RunFinished {
-                            point: jobs[i].point,
-                            record: records.last().expect("just pushed"),
-                            done: records.len(),
-                            pending: jobs.len(),
-                        });
-                    }
+                    });
+                    ControlFlow::Continue(())
                 }
-            }
-        });
+                ScopedEvent::Finished(i, result) => {
+                    // `run_one` catches panics itself; this is the pool's last resort.
+                    let record = result.unwrap_or_else(|e: JobError| {
+                        record(&jobs[i], None, Some(format!("the run failed: {e}")), 0.0)
+                    });
+                    if let Err(e) = store.append(&record) {
+                        // The remaining runs are skipped; those running finish unrecorded.
+                        failure = Some(e);
+                        return ControlFlow::Break(());
+                    }
+                    records.push(record);
+                    report(&ProgressEvent::RunFinished {
+                        point: jobs[i].point,
+                        record: records.last().expect("just pushed"),
+                        done: records.len(),
+                        pending: jobs.len(),
+                    });
+                    ControlFlow::Continue(())
+                }
+            },
+        );
+        let events = pool.events();
+        let stats = pool.shutdown();
+        info!(
+            workers_max = stats.peak_workers,
+            scale_ups = stats.scale_ups,
+            scale_downs = stats.scale_downs,
+            jobs = stats.jobs_completed,
+            "worker pool finished"
+        );
         match failure {
             Some(e) => Err(e),
-            None => Ok(records),
+            None => Ok(PoolOutcome {
+                records,
+                stats,
+                events,
+            }),
         }
     }
 
@@ -424,16 +518,7 @@ impl Experiment {
                 (None, Some(format!("the run panicked: {msg}")))
             }
         };
-        RunRecord {
-            id: point.run_id(job.repetition),
-            point_id: point.id().to_string(),
-            point: point.as_map(),
-            repetition: job.repetition,
-            ok: error.is_none(),
-            metrics,
-            error,
-            seconds: start.elapsed().as_secs_f64(),
-        }
+        record(job, metrics, error, start.elapsed().as_secs_f64())
     }
 
     /// The error's message with where the offending key's value came from: the point's sweep
@@ -473,6 +558,49 @@ impl Experiment {
     }
 }
 
+/// The record of one run.
+fn record(
+    job: &Job<'_>,
+    metrics: Option<femscale_core::Metrics>,
+    error: Option<String>,
+    seconds: f64,
+) -> RunRecord {
+    let point = job.point;
+    RunRecord {
+        id: point.run_id(job.repetition),
+        point_id: point.id().to_string(),
+        point: point.as_map(),
+        repetition: job.repetition,
+        ok: error.is_none(),
+        metrics,
+        error,
+        seconds,
+    }
+}
+
+/// Unknowns and dimension of the biggest pending point (0 unknowns in 2D when no point has a
+/// valid configuration).
+fn biggest_point(jobs: &[Job<'_>]) -> (usize, usize) {
+    jobs.iter()
+        .filter_map(|job| {
+            let config = job.point.config()?;
+            let dofs = job.point.estimated_dofs()?;
+            let dim = config
+                .problem
+                .dim
+                .unwrap_or(match config.problem.mesh.kind {
+                    crate::config::MeshKind::Interval => 1,
+                    crate::config::MeshKind::Rectangle => 2,
+                });
+            Some((dofs, dim))
+        })
+        .fold((0, 2), |best, (dofs, dim)| {
+            // Saturating: an absurd mesh plans as the biggest possible problem.
+            let dofs = dofs as usize;
+            if dofs > best.0 { (dofs, dim) } else { best }
+        })
+}
+
 /// The default progress report: one `info` line per event.
 fn log_event(e: &ProgressEvent<'_>) {
     match e {
@@ -503,5 +631,118 @@ fn log_event(e: &ProgressEvent<'_>) {
                 warn!(done, pending, point = %point.label(), error = record.error.as_deref().unwrap_or(""), "run failed");
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::cell::Cell;
+
+    use super::*;
+
+    /// An experiment of `points` small MMS points (`nx` from 16 on) with VTU output, so that
+    /// `out/vtu` counts the runs that executed.
+    fn experiment(dir: &Path, points: usize, extra: &str) -> Experiment {
+        let nx: Vec<String> = (0..points).map(|i| (16 + i).to_string()).collect();
+        let text = format!(
+            r#"
+[problem]
+mesh = {{ kind = "rectangle", nx = 16, ny = 16, cell = "triangle" }}
+source = "2*pi^2*sin(pi*x)*sin(pi*y)"
+exact = "sin(pi*x)*sin(pi*y)"
+[solver]
+kind = "direct"
+{extra}
+[sweep]
+"problem.mesh.nx" = [{}]
+[output]
+dir = {:?}
+formats = ["jsonl", "vtu"]
+"#,
+            nx.join(", "),
+            dir.join("out").display().to_string()
+        );
+        let path = dir.join("exp.toml");
+        std::fs::write(&path, text).unwrap();
+        Experiment::load(&path, &[]).unwrap()
+    }
+
+    fn jobs(exp: &Experiment) -> Vec<Job<'_>> {
+        exp.points
+            .iter()
+            .map(|point| Job {
+                point,
+                repetition: 0,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_store_failure_stops_the_remaining_runs() {
+        let dir = tempfile::tempdir().unwrap();
+        let exp = experiment(dir.path(), 24, "");
+        let out = dir.path().join("out");
+        // The log is never opened: the first append fails.
+        let mut store = Store::prepare(&out).unwrap();
+        let jobs = jobs(&exp);
+        let plan = exp.plan_runs(Some(2), &jobs);
+        let context = RunContext {
+            threads_per_run: 1,
+            dir: &out,
+            cache: None,
+        };
+        let (started, finished) = (Cell::new(0), Cell::new(0));
+        let report = |e: &ProgressEvent<'_>| match e {
+            ProgressEvent::RunStarted { .. } => started.set(started.get() + 1),
+            ProgressEvent::RunFinished { .. } => finished.set(finished.get() + 1),
+            _ => {}
+        };
+        let Err(e) = exp.execute(&jobs, &plan, &context, &mut store, &report) else {
+            panic!("the store failure is returned");
+        };
+        assert!(e.to_string().contains("not open"), "{e}");
+        assert_eq!(finished.get(), 0, "no run is reported as recorded");
+        let executed =
+            std::fs::read_dir(out.join(crate::experiment::VTU_DIR)).map_or(0, |d| d.count());
+        assert!(
+            (1..jobs.len()).contains(&executed),
+            "the runs not yet started were skipped: {executed} of {} ran",
+            jobs.len()
+        );
+        assert!(started.get() <= executed);
+    }
+
+    #[test]
+    fn runs_in_flight_never_oversubscribe_and_autoscaling_follows_the_toggle() {
+        let dir = tempfile::tempdir().unwrap();
+        let cores = cores();
+        let exp = experiment(dir.path(), 6, "");
+        let pending = jobs(&exp);
+
+        // Automatic: min(cores, runs) runs of small points, no autoscaling below 10k unknowns.
+        let plan = exp.plan_runs(None, &pending);
+        assert_eq!(plan.pool.max_workers, cores.min(pending.len()));
+        assert_eq!(plan.pool.min_workers, plan.pool.max_workers);
+        assert!(!plan.autoscaling);
+        assert!(plan.pool.max_workers * plan.pool.resolved_threads_per_job() <= cores);
+        plan.pool.validate().unwrap();
+
+        // Explicit: wins, but never beyond the cores.
+        let plan = exp.plan_runs(Some(64), &pending);
+        assert_eq!(plan.pool.max_workers, cores.min(pending.len()));
+        assert!(plan.pool.max_workers * plan.pool.resolved_threads_per_job() <= cores);
+        let plan = exp.plan_runs(Some(1), &pending);
+        assert_eq!(
+            (plan.pool.max_workers, plan.pool.resolved_threads_per_job()),
+            (1, cores)
+        );
+
+        // The aggressive level lets the pool shrink to one worker and grow back.
+        let exp = experiment(dir.path(), 6, "[scaling]\nlevel = \"aggressive\"");
+        let plan = exp.plan_runs(None, &jobs(&exp));
+        assert!(plan.autoscaling);
+        assert_eq!(plan.pool.min_workers, 1);
+        assert_eq!(plan.pool.resolved_initial_workers(), plan.pool.max_workers);
+        assert!(plan.rationale.contains("autoscaling"), "{}", plan.rationale);
     }
 }

@@ -23,8 +23,8 @@ pub struct ExperimentSettings {
     pub name: String,
     /// Runs per point (default 1, at least 1); the summary takes medians over them.
     pub repetitions: usize,
-    /// Runs in flight at once; 0 (default) chooses: 1 when the biggest point has more than
-    /// [`BIG_PROBLEM_DOFS`](super::BIG_PROBLEM_DOFS) unknowns, else `min(2, cores)`.
+    /// Runs in flight at once; 0 (default) lets the adaptive scaler choose from the biggest
+    /// point, the pending runs and the machine (`min(cores, runs)` unless memory limits it).
     pub parallel_runs: usize,
 }
 
