@@ -99,6 +99,7 @@ impl Solution {
 pub struct FemSolver {
     config: Config,
     registry: Arc<Registry>,
+    /// Rayon pools of this solver by thread count, built on first use.
     pools: Mutex<HashMap<usize, Arc<rayon::ThreadPool>>>,
     /// Built on first use (opening disk or Redis levels only when caching is on).
     cache: Mutex<Option<Arc<SolveCache>>>,
@@ -385,23 +386,43 @@ impl FemSolver {
             .ok_or_else(|| Error::invalid("stage", "the pipeline stopped before solving"))
     }
 
-    fn pool(&self, threads: usize) -> Result<Arc<rayon::ThreadPool>> {
-        let mut pools = self.pools.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(p) = pools.get(&threads) {
-            return Ok(p.clone());
+    /// Runs `f` with `threads` rayon threads: on the calling thread when it already is a
+    /// worker of a rayon pool of that size (a job of `femscale run`'s worker pool, whose
+    /// workers are one-thread pools for small runs), otherwise inside this solver's pool of
+    /// that size. Skipping the hop saves a thread start per run of a sweep and the spinning of
+    /// a worker blocked in another pool's `install`. (Pools are per solver, not process-wide:
+    /// a shared pool could let a worker that holds a lock while waiting for its parallel
+    /// kernel steal another solve that waits for the same lock.)
+    pub(crate) fn with_threads<T: Send>(
+        &self,
+        threads: usize,
+        f: impl FnOnce() -> T + Send,
+    ) -> Result<T> {
+        let threads = threads.max(1);
+        if rayon::current_thread_index().is_some() && rayon::current_num_threads() == threads {
+            return Ok(f());
         }
-        let pool = rayon::ThreadPoolBuilder::new()
-            .num_threads(threads)
-            .thread_name(|i| format!("femscale-{i}"))
-            .build()
-            .map_err(|e| {
-                Error::invalid(
-                    "scaling.threads",
-                    format!("cannot start {threads} threads: {e}"),
-                )
-            })?;
-        let pool = Arc::new(pool);
-        pools.insert(threads, pool.clone());
-        Ok(pool)
+        let pool = {
+            let mut pools = self.pools.lock().unwrap_or_else(|e| e.into_inner());
+            match pools.get(&threads) {
+                Some(p) => p.clone(),
+                None => {
+                    let pool = rayon::ThreadPoolBuilder::new()
+                        .num_threads(threads)
+                        .thread_name(|i| format!("femscale-{i}"))
+                        .build()
+                        .map_err(|e| {
+                            Error::invalid(
+                                "scaling.threads",
+                                format!("cannot start {threads} threads: {e}"),
+                            )
+                        })?;
+                    let pool = Arc::new(pool);
+                    pools.insert(threads, pool.clone());
+                    pool
+                }
+            }
+        };
+        Ok(pool.install(f))
     }
 }

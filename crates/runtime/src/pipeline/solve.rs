@@ -130,11 +130,10 @@ impl FemSolver {
             },
             self.config.assembly.quadrature_degree,
         )?;
-        let pool = self.pool(plan.threads)?;
         let solve_span = tracing::Span::current();
 
         let (outcome, usage) = femscale_scaling::measure(|| {
-            pool.install(|| -> Result<_> {
+            self.with_threads(plan.threads, || -> Result<_> {
                 // The pool's thread does not know the caller's span: re-enter it.
                 let _solve_span = solve_span.enter();
                 let (matrix, rhs, dirichlet) = match &stored {
@@ -243,8 +242,7 @@ impl FemSolver {
                 Ok(Some((x, report)))
             })
         });
-        let outcome = outcome?;
-        let Some((values, report)) = outcome else {
+        let Some((values, report)) = outcome?? else {
             return Ok(None);
         };
 
