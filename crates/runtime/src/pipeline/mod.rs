@@ -284,9 +284,12 @@ impl FemSolver {
 
     /// A solver like this one with `overrides` (`key=value`, as `--set`) applied on top of its
     /// configuration; `self` is unchanged, so the override is scoped to the returned value.
+    /// Overrides of `plugins.*` load the plugins they name and re-register components whose
+    /// options changed (plugins no longer named stay registered in the new solver).
     ///
     /// # Errors
-    /// Malformed overrides or an invalid resulting configuration, naming the key.
+    /// Malformed overrides or an invalid resulting configuration, naming the key; plugin load
+    /// errors.
     pub fn with_overrides(&self, overrides: &[&str]) -> Result<Self> {
         use figment::providers::Serialized;
         let mut fig = figment::Figment::from(Serialized::defaults(&self.config));
@@ -297,7 +300,13 @@ impl FemSolver {
         let config: Config = fig.extract().map_err(|e| Error::Config {
             message: format!("override {overrides:?}: {e}"),
         })?;
-        let solver = Self::with_registry(config, (*self.registry).clone())?;
+        let mut registry = (*self.registry).clone();
+        if config.plugins != self.config.plugins {
+            // New or reconfigured plugins; those no longer named stay registered (a loaded
+            // library is never unloaded).
+            registry.register_configured_plugins(&config.plugins)?;
+        }
+        let solver = Self::with_registry(config, registry)?;
         // The same `[cache]` means the same cache: overrides of solver or problem settings keep
         // reusing what this solver stored.
         if solver.config.cache == self.config.cache {

@@ -433,9 +433,19 @@ impl Registry {
     /// takes, that are not a table, or that the plugin rejects.
     pub fn from_config(config: &Config) -> Result<Self> {
         let mut registry = Self::with_builtins();
-        let plugins = &config.plugins;
+        registry.register_configured_plugins(&config.plugins)?;
+        Ok(registry)
+    }
+
+    /// Loads the plugins of `plugins` (each library once per process) and registers their
+    /// components as `plugin:<name>`, replacing components of the same name (e.g. with new
+    /// options); components already registered stay.
+    ///
+    /// # Errors
+    /// As [`Registry::from_config`].
+    pub fn register_configured_plugins(&mut self, plugins: &PluginsConfig) -> Result<()> {
         if plugins.paths.is_empty() && plugins.dirs.is_empty() && plugins.options.is_empty() {
-            return Ok(registry);
+            return Ok(());
         }
         let loaded = load_configured(plugins)?;
         for name in plugins.options.keys() {
@@ -456,9 +466,9 @@ impl Registry {
             }
         }
         for plugin in &loaded {
-            registry.register_plugin(plugin, &plugins.options)?;
+            self.register_plugin(plugin, &plugins.options)?;
         }
-        Ok(registry)
+        Ok(())
     }
 
     /// Registers the components of `plugin` as `plugin:<name>`, configured by `options`

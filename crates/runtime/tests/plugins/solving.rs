@@ -381,3 +381,41 @@ fn the_example_sweep_compares_plugin_and_built_in_solvers() {
         );
     }
 }
+
+#[test]
+fn overrides_load_and_reconfigure_plugins() {
+    let base = FemSolver::from_config(config(24, "cg", "jacobi", &[], "")).unwrap();
+    assert!(base.solve_configured().is_ok());
+    let path = chebyshev();
+    let paths = toml_paths(&[path.as_path()]);
+    let with_plugin = base
+        .with_overrides(&[
+            &format!("plugins.paths={paths}"),
+            "solver.kind=plugin:chebyshev-cg",
+            "solver.preconditioner=none",
+        ])
+        .unwrap_or_else(|e| panic!("{e}"));
+    let sol = with_plugin.solve_configured().unwrap();
+    assert_eq!(sol.metrics.solver, "plugin:chebyshev-cg");
+    // Reconfiguring the plugin's options through another override takes effect: degree 1 is
+    // Jacobi-CG, degree 8 needs far fewer iterations.
+    let degree = |d: usize| {
+        with_plugin
+            .with_overrides(&[&format!("plugins.options.chebyshev-cg.degree={d}")])
+            .unwrap_or_else(|e| panic!("{e}"))
+            .solve_configured()
+            .unwrap()
+            .metrics
+            .iterations
+    };
+    let (one, eight) = (degree(1), degree(8));
+    assert!(
+        eight * 2 < one,
+        "degree 8: {eight} iterations, degree 1: {one}"
+    );
+    // The original solver is unchanged and knows no plugin.
+    assert!(
+        base.with_overrides(&["solver.kind=plugin:chebyshev-cg"])
+            .is_err()
+    );
+}
