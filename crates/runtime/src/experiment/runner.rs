@@ -3,8 +3,8 @@
 //!
 //! **Runs in flight.** An explicit `parallel_runs` (option or `experiment.parallel_runs`) is
 //! the number of runs at once, each with `cores / parallel_runs` threads. Automatic (0): the
-//! [`AdaptiveScaler`] plans them from the biggest pending point (unknowns and dimension of its
-//! mesh), the number of pending runs and the machine (cores, available memory): on a quiet
+//! [`AdaptiveScaler`](femscale_scaling::AdaptiveScaler) plans them from the biggest pending
+//! point (unknowns and dimension of its mesh), the number of pending runs and the machine (cores, available memory): on a quiet
 //! machine `min(cores, pending)` runs of `cores / runs` threads, fewer when their estimated
 //! memory does not fit (see `femscale_scaling::adaptive`). Never more than the cores: `runs ×
 //! threads per run ≤ cores`.
@@ -26,8 +26,8 @@ use std::time::Instant;
 
 use femscale_core::{Error, ExecutionPlan, Result, Scaler, SystemLoad, WorkEstimate};
 use femscale_scaling::{
-    AdaptiveScaler, FixedLoad, JobError, LoadSample, ScaleEvent, ScopedEvent, WorkerPool,
-    WorkerPoolConfig, WorkerPoolStats,
+    FixedLoad, JobError, LoadSample, ScaleEvent, ScopedEvent, WorkerPool, WorkerPoolConfig,
+    WorkerPoolStats,
 };
 use tracing::{info, instrument, warn};
 
@@ -359,11 +359,8 @@ impl Experiment {
             plan.rationale = format!("{runs} run(s) in flight as configured");
             plan
         } else {
-            let base = &self.base;
-            let mut scaler =
-                AdaptiveScaler::with_limits(base.solver.memory_limit_mb, base.scaling.threads);
-            // The estimate of each run follows the solver `auto` will choose in it.
-            scaler.direct_max_dofs_2d = base.solver.auto_direct_max_dofs;
+            // The same scaler as each run's: its estimate follows the solver `auto` picks.
+            let scaler = crate::pipeline::adaptive_scaler(&self.base);
             let work = WorkEstimate::p1(dofs, dim).with_queued_runs(pending);
             let mut plan = scaler.plan(&work, &SystemLoad::detect());
             plan.runs_in_flight = plan.runs_in_flight.clamp(1, pending);

@@ -13,17 +13,9 @@ use crate::config::AUTO;
 use crate::scaling::{ScalingDecision, ScalingLevel};
 
 impl FemSolver {
-    /// The adaptive scaler configured from this solver's settings: memory limit, thread cap,
-    /// the direct-solver threshold of `solver.auto_direct_max_dofs` and the parallel-assembly
-    /// threshold of `assembly.parallel_threshold_cells`.
+    /// The adaptive scaler configured from this solver's settings ([`adaptive_scaler`]).
     pub(crate) fn adaptive_scaler(&self) -> AdaptiveScaler {
-        let mut scaler = AdaptiveScaler::with_limits(
-            self.config.solver.memory_limit_mb,
-            self.config.scaling.threads,
-        );
-        scaler.direct_max_dofs_2d = self.config.solver.auto_direct_max_dofs;
-        scaler.parallel_assembly_min_cells = self.config.assembly.parallel_threshold_cells;
-        scaler
+        adaptive_scaler(&self.config)
     }
 
     /// How a solve of `work` with `requested` solver (`solver.kind` or an override) would run
@@ -92,6 +84,17 @@ impl FemSolver {
             preconditioner,
         }
     }
+}
+
+/// The adaptive scaler configured from `config`: memory limit, thread cap, the direct-solver
+/// threshold of `solver.auto_direct_max_dofs` and the parallel-assembly threshold of
+/// `assembly.parallel_threshold_cells`.
+pub(crate) fn adaptive_scaler(config: &crate::Config) -> AdaptiveScaler {
+    let mut scaler =
+        AdaptiveScaler::with_limits(config.solver.memory_limit_mb, config.scaling.threads);
+    scaler.direct_max_dofs_2d = config.solver.auto_direct_max_dofs;
+    scaler.parallel_assembly_min_cells = config.assembly.parallel_threshold_cells;
+    scaler
 }
 
 /// The memory model that fits a built-in solver: the direct factorisation, or an iterative
