@@ -272,6 +272,18 @@ fn print_report(
             pool.scale_ups,
             pool.scale_downs
         )?;
+        if let Some(res) = &r.resources {
+            writeln!(
+                out,
+                "  resources: peak RSS {:.1} MB, mean CPU {:.0}% of one core (machine {:.0}%){}",
+                res.peak_rss_mb,
+                res.mean_process_cpu_percent,
+                res.mean_system_cpu_percent,
+                res.peak_gpu_utilization_percent
+                    .map(|g| format!(", peak GPU {g:.0}%"))
+                    .unwrap_or_default()
+            )?;
+        }
     }
     writeln!(out, "  results: {}", r.results_path.display())?;
     if let Some(summary) = &r.summary_path {

@@ -22,12 +22,12 @@ use std::ops::ControlFlow;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use femscale_core::{Error, ExecutionPlan, Result, Scaler, SystemLoad, WorkEstimate};
 use femscale_scaling::{
-    FixedLoad, JobError, LoadSample, ScaleEvent, ScopedEvent, WorkerPool, WorkerPoolConfig,
-    WorkerPoolStats,
+    FixedLoad, JobError, LoadSample, MonitorSummary, ResourceMonitor, ScaleEvent, ScopedEvent,
+    WorkerPool, WorkerPoolConfig, WorkerPoolStats,
 };
 use tracing::{info, instrument, warn};
 
@@ -140,6 +140,10 @@ pub struct ExperimentReport {
     pub worker_pool: WorkerPoolStats,
     /// The pool's changes of size, oldest first (none for a fixed pool).
     pub scale_events: Vec<ScaleEvent>,
+    /// What the process used while the runs executed (sampled every 200 ms: peak RSS, mean
+    /// process and system CPU, peak GPU use when NVML is present); `None` if the monitor
+    /// could not start.
+    pub resources: Option<MonitorSummary>,
     /// Records of the runs executed now, in completion order.
     pub records: Vec<RunRecord>,
     /// One row per point, as in `summary.csv`.
@@ -298,11 +302,18 @@ impl Experiment {
             dir: &dir,
             cache: cache.as_ref(),
         };
+        // Sampled while the runs execute: peak RSS and CPU use of the whole sweep.
+        let mut monitor = ResourceMonitor::new(Duration::from_millis(200));
+        if let Err(e) = monitor.start() {
+            warn!(error = %e, "the resource monitor did not start; the report has no resources");
+        }
+        let outcome = self.execute(&jobs, &plan, &context, &mut store, &report);
+        let resources = monitor.is_running().then(|| monitor.stop());
         let PoolOutcome {
             records,
             stats,
             events,
-        } = self.execute(&jobs, &plan, &context, &mut store, &report)?;
+        } = outcome?;
 
         let mut all: Vec<RunRecord> = store.previous.clone();
         all.extend(records.iter().cloned());
@@ -339,6 +350,7 @@ impl Experiment {
             plan_rationale: plan.rationale,
             worker_pool: stats,
             scale_events: events,
+            resources,
             records,
             summary,
         })
