@@ -75,7 +75,10 @@ fn assert_consistent(r: &ExperimentReport) {
     assert_eq!((ups, downs), (pool.scale_ups, pool.scale_downs));
     // The resource monitor watched the sweep: this process holds at least its test binary.
     let res = r.resources.as_ref().expect("the monitor ran");
-    assert!(res.peak_rss_mb > 1.0 && res.duration_seconds > 0.0, "{res:?}");
+    assert!(
+        res.peak_rss_mb > 1.0 && res.duration_seconds > 0.0,
+        "{res:?}"
+    );
     assert!(res.mean_process_cpu_percent >= 0.0, "{res:?}");
 }
 
