@@ -431,18 +431,8 @@ impl ScalingBenchmark {
 
 /// Median, minimum and maximum (zeros for no values).
 fn summarize(values: &[f64]) -> (f64, f64, f64) {
-    if values.is_empty() {
-        return (0.0, 0.0, 0.0);
-    }
-    let mut v = values.to_vec();
-    v.sort_by(f64::total_cmp);
-    let n = v.len();
-    let median = if n % 2 == 1 {
-        v[n / 2]
-    } else {
-        0.5 * (v[n / 2 - 1] + v[n / 2])
-    };
-    (median, v[0], v[n - 1])
+    crate::experiment::Stats::of(values.iter().copied())
+        .map_or((0.0, 0.0, 0.0), |s| (s.median, s.min, s.max))
 }
 
 fn best_per_size(sizes: &[usize], rows: &[BenchRow]) -> Vec<BestConfig> {
