@@ -19,12 +19,14 @@ pub struct LinearSystem {
 }
 
 impl LinearSystem {
-    /// A zero system on `pattern`.
+    /// A zero system on `pattern`; the right-hand side comes from the global
+    /// [`VectorPool`](crate::VectorPool) when pooling is on (hand it back with
+    /// [`VectorPool::give_back`](crate::VectorPool::give_back) when done).
     pub fn zeros(pattern: std::sync::Arc<SparsityPattern>) -> Self {
         let n = pattern.nrows();
         Self {
             matrix: CsrMatrix::zeros(pattern),
-            rhs: vec![0.0; n],
+            rhs: crate::VectorPool::global().take(n).into_vec(),
         }
     }
 }

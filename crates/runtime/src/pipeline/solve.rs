@@ -5,7 +5,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use femscale_assembly::{DirichletConditions, error_norms};
-use femscale_core::{Counter, LinearSystem, Metrics, NoMonitor, Result, SystemLoad, WorkEstimate};
+use femscale_core::{
+    Counter, LinearSystem, Metrics, NoMonitor, Result, SystemLoad, VectorPool, WorkEstimate,
+};
 use femscale_mesh::Mesh;
 use tracing::{info, instrument};
 
@@ -140,7 +142,7 @@ impl FemSolver {
                     Some((live, _)) => {
                         let t = Phase::start("assembly");
                         let matrix = live.system.matrix.clone();
-                        let mut rhs = vec![0.0; matrix.nrows()];
+                        let mut rhs = VectorPool::global().take(matrix.nrows()).into_vec();
                         let stats = assembler
                             .assemble_rhs(&view, &form, matrix.pattern(), &mut rhs)
                             .map_err(|e| in_section(e, "problem."))?;
@@ -230,6 +232,8 @@ impl FemSolver {
                     .solve(&rhs, &mut x, &mut NoMonitor)
                     .map_err(solve_error)?;
                 metrics.phases.solve = t.finish();
+                // The load vector's buffer serves the next solve of this size.
+                VectorPool::global().give_back(rhs);
 
                 let t = Phase::start("post");
                 if let Some(exact) = &exact {
