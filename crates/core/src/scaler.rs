@@ -202,20 +202,34 @@ impl ExecutionPlan {
     /// [`SolveError::MemoryBudget`] with the estimate and the budget; plans without an estimate
     /// or a budget pass.
     pub fn check_memory(&self) -> Result<(), SolveError> {
-        if let (Some(needed_mb), Some(limit_mb)) = (self.estimated_memory_mb, self.memory_budget_mb)
-            && needed_mb > limit_mb
-        {
-            let what = match self.solver {
-                Some(choice) => format!("a {choice} solve (estimated before meshing)"),
-                None => "the solve (estimated before meshing)".to_string(),
-            };
-            return Err(SolveError::MemoryBudget {
-                what,
-                needed_mb,
-                limit_mb,
-            });
+        let what = match self.solver {
+            Some(choice) => format!("a {choice} solve (estimated before meshing)"),
+            None => "the solve (estimated before meshing)".to_string(),
+        };
+        self.check_memory_against(self.memory_budget_mb, || what)
+    }
+
+    /// Refuses the plan when its estimated memory exceeds `limit_mb` (e.g. a configured limit
+    /// rather than the plan's own budget); `what` names the solve in the error.
+    ///
+    /// # Errors
+    /// [`SolveError::MemoryBudget`] with the estimate and the limit; no estimate or no limit
+    /// passes.
+    pub fn check_memory_against(
+        &self,
+        limit_mb: Option<f64>,
+        what: impl FnOnce() -> String,
+    ) -> Result<(), SolveError> {
+        match (self.estimated_memory_mb, limit_mb) {
+            (Some(needed_mb), Some(limit_mb)) if needed_mb > limit_mb => {
+                Err(SolveError::MemoryBudget {
+                    what: what(),
+                    needed_mb,
+                    limit_mb,
+                })
+            }
+            _ => Ok(()),
         }
-        Ok(())
     }
 }
 

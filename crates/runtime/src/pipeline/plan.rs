@@ -3,8 +3,7 @@
 //! check that refuses a solve up front.
 
 use femscale_core::{
-    Error, ExecutionPlan, Result, Scaler, SolveError, SolverChoice, StaticScaler, SystemLoad,
-    WorkEstimate,
+    Error, ExecutionPlan, Result, Scaler, SolverChoice, StaticScaler, SystemLoad, WorkEstimate,
 };
 use femscale_scaling::AdaptiveScaler;
 
@@ -112,7 +111,7 @@ fn memory_class(solver: &str) -> Option<SolverChoice> {
 /// `solver.memory_limit_mb`.
 ///
 /// # Errors
-/// [`SolveError::MemoryBudget`] naming the solver, the size, the estimate and the limit.
+/// [`femscale_core::SolveError::MemoryBudget`] naming the solver, the size, the estimate and the limit.
 pub(crate) fn check_plan_memory(
     plan: &ExecutionPlan,
     solver: &str,
@@ -120,16 +119,8 @@ pub(crate) fn check_plan_memory(
     limit_mb: Option<f64>,
     when: &str,
 ) -> Result<()> {
-    if let (Some(needed_mb), Some(limit_mb)) = (plan.estimated_memory_mb, limit_mb)
-        && needed_mb > limit_mb
-    {
-        return Err(Error::Solve(SolveError::MemoryBudget {
-            what: format!(
-                "a {solver} solve of {dofs} unknowns (estimated {when}; solver.memory_limit_mb)"
-            ),
-            needed_mb,
-            limit_mb,
-        }));
-    }
-    Ok(())
+    plan.check_memory_against(limit_mb, || {
+        format!("a {solver} solve of {dofs} unknowns (estimated {when}; solver.memory_limit_mb)")
+    })
+    .map_err(Error::Solve)
 }
