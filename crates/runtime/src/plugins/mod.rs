@@ -87,6 +87,8 @@ pub struct LoadedPlugin {
     description: String,
     kind: PluginKind,
     interface: String,
+    /// SHA-256 of the library file's bytes as read before it was opened (lower-case hex).
+    sha256: String,
     solvers: Vec<Component>,
     preconditioners: Vec<Component>,
     #[serde(skip)]
@@ -128,6 +130,18 @@ impl LoadedPlugin {
     /// One line about the plugin.
     pub fn description(&self) -> &str {
         &self.description
+    }
+
+    /// SHA-256 of the library file (lower-case hex), read before the library was opened: what
+    /// `[plugins] sha256` pins and what cache keys and run ids cover.
+    pub fn sha256(&self) -> &str {
+        &self.sha256
+    }
+
+    /// What identifies the code that computes this plugin's results: name, version and the
+    /// library's content hash (`chebyshev 1.2.0 sha256:ab12...`).
+    pub fn identity(&self) -> String {
+        format!("{} {} sha256:{}", self.name, self.version, self.sha256)
     }
 
     /// Rust or C.
@@ -225,6 +239,10 @@ pub fn load(path: &Path) -> Result<Arc<LoadedPlugin>, PluginError> {
             reason: "not a file".into(),
         });
     }
+    let sha256 = file_sha256(&canonical).map_err(|e| PluginError::NotAPlugin {
+        path: canonical.clone(),
+        reason: format!("cannot read it: {e}"),
+    })?;
     // SAFETY: loading runs the library's initialisers; that is what loading a plugin means.
     let library =
         unsafe { libloading::Library::new(&canonical) }.map_err(|e| PluginError::NotAPlugin {
@@ -251,6 +269,7 @@ pub fn load(path: &Path) -> Result<Arc<LoadedPlugin>, PluginError> {
             description: info.description,
             kind: PluginKind::C,
             interface: format!("C interface {}", femscale_plugin_api::c_abi::C_ABI_VERSION),
+            sha256,
             path: canonical,
             backend: Backend::C(Arc::new(backend)),
             _library: None,
@@ -273,6 +292,7 @@ pub fn load(path: &Path) -> Result<Arc<LoadedPlugin>, PluginError> {
             description: info.description.into(),
             kind: PluginKind::Rust,
             interface: format!("femscale-plugin-api {}", info.interface_version),
+            sha256,
             path: canonical,
             backend: Backend::Rust(backend),
             _library: Some(library),
@@ -283,6 +303,30 @@ pub fn load(path: &Path) -> Result<Arc<LoadedPlugin>, PluginError> {
     let plugin = Arc::new(plugin);
     loaded.push(plugin.clone());
     Ok(plugin)
+}
+
+/// SHA-256 of a file's bytes, lower-case hex.
+///
+/// # Errors
+/// The file cannot be read.
+pub fn file_sha256(path: &Path) -> std::io::Result<String> {
+    use sha2::{Digest, Sha256};
+    use std::io::Read;
+    let mut file = std::fs::File::open(path)?;
+    let mut hasher = Sha256::new();
+    let mut buf = vec![0u8; 1 << 16];
+    loop {
+        let n = file.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buf[..n]);
+    }
+    Ok(hasher
+        .finalize()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect())
 }
 
 /// Plugin and component names: letters, digits, `-`, `_` and `.`, at most 64 characters.
