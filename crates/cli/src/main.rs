@@ -259,12 +259,13 @@ fn print_summary(out: &mut impl Write, m: &Metrics) -> std::io::Result<()> {
     )?;
     writeln!(
         out,
-        "  solver      {} (preconditioner {}), {} iteration{}, relative residual {:.2e}",
+        "  solver      {} (preconditioner {}), {} iteration{}, relative residual {:.2e} (verified {:.2e})",
         m.solver,
         m.preconditioner,
         m.iterations,
         if m.iterations == 1 { "" } else { "s" },
-        m.final_residual
+        m.final_relative_residual,
+        m.verified_relative_residual
     )?;
     writeln!(
         out,

@@ -76,6 +76,43 @@ pub enum SolveError {
         /// Why it was rejected.
         reason: String,
     },
+    /// The solution has NaN or infinite entries (found by
+    /// [`verify_solution`](crate::verify::verify_solution), whatever the solver reported).
+    #[error(
+        "{solver} returned a solution with {count} non-finite entries (first at index \
+         {first_index}) while reporting a relative residual of {reported_relative_residual:.3e}"
+    )]
+    NonFiniteSolution {
+        /// The solver that produced it.
+        solver: String,
+        /// How many entries are NaN or infinite.
+        count: usize,
+        /// The first such entry.
+        first_index: usize,
+        /// The relative residual the solver reported.
+        reported_relative_residual: f64,
+    },
+    /// The true residual `‖b − A x‖ / ‖b‖`, recomputed after the solve, exceeds the tolerance
+    /// by more than the documented factor (see [`crate::verify`]).
+    #[error(
+        "{solver} reported a relative residual of {reported_relative_residual:.3e}, but the \
+         recomputed ‖b − Ax‖/‖b‖ is {verified_relative_residual:.3e} (tolerance {tolerance:.1e}, \
+         accepted up to {factor}× that; componentwise backward error {backward_error:.3e})"
+    )]
+    Unverified {
+        /// The solver that produced the solution.
+        solver: String,
+        /// The relative residual the solver reported.
+        reported_relative_residual: f64,
+        /// The relative residual recomputed from the matrix, `b` and `x`.
+        verified_relative_residual: f64,
+        /// The componentwise backward error of the solution.
+        backward_error: f64,
+        /// The relative tolerance of the solve.
+        tolerance: f64,
+        /// The slack allowed above the tolerance.
+        factor: f64,
+    },
     /// A [`SolveMonitor`](crate::SolveMonitor) asked the solve to stop.
     #[error("{} stopped by its monitor after {} iterations", .report.solver, .report.iterations)]
     Stopped {

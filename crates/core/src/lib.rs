@@ -14,6 +14,7 @@
 //! | [`scaler`] | [`Scaler`]: turns a work estimate into an [`ExecutionPlan`] |
 //! | [`pool`] | [`VectorPool`]: bounded reuse of work vectors across solves |
 //! | [`counters`](mod@counters) | [`Counters`]: process-wide performance counters ([`scaling_metrics`]) |
+//! | [`verify`] | [`verify_solution`]: finite entries and the true residual, checked after every solve |
 //! | [`report`] | [`SolveReport`] and [`Metrics`]: serialisable records of what happened |
 //! | [`error`] | typed errors ([`Error`], [`SolveError`]) that carry data |
 //!
@@ -43,6 +44,7 @@ pub mod report;
 pub mod scaler;
 pub mod solver;
 pub mod sparse;
+pub mod verify;
 
 pub use assembler::{Assembler, AssemblyStats, LinearSystem};
 pub use cache::{Cache, CacheKey, CacheStats, NoCache};
@@ -61,3 +63,4 @@ pub use solver::{
     SolveMonitor, SolverOptions,
 };
 pub use sparse::{CsrMatrix, SparsityPattern};
+pub use verify::{Verification, verify_solution};

@@ -99,8 +99,19 @@ pub struct Metrics {
     pub preconditioner: String,
     /// Iterations of the linear solver.
     pub iterations: usize,
-    /// Final relative residual of the linear solve.
-    pub final_residual: f64,
+    /// Final relative residual `‖b − Ax‖/‖b‖` of the linear solve, as the solver reported it
+    /// (called `final_residual` before version 0.2; still read under that name).
+    #[serde(alias = "final_residual")]
+    pub final_relative_residual: f64,
+    /// `‖b − Ax‖/‖b‖` recomputed after the solve from the matrix, the right-hand side and the
+    /// solution, independently of the solver (see `femscale_core::verify`). Solutions served
+    /// from the cache carry the value verified when they were computed.
+    #[serde(default)]
+    pub verified_relative_residual: f64,
+    /// The componentwise backward error of the solution, `maxᵢ |b − Ax|ᵢ / (|A||x| + |b|)ᵢ`,
+    /// recomputed with [`verified_relative_residual`](Self::verified_relative_residual).
+    #[serde(default)]
+    pub verified_backward_error: f64,
     /// Wall-clock seconds from mesh to solution (sum of the phases).
     pub total_solve_time: f64,
     /// Seconds per phase.

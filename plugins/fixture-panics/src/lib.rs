@@ -3,8 +3,10 @@
 //! typed error and the host goes on.
 //!
 //! The options JSON names the stage, `{"stage": "solve"}`: `create`, `prepare`, `solve` or
-//! `apply` panic there; `"error"` makes the solve return an error; anything else behaves (the solver then
-//! returns `x = b`, and the preconditioner is the identity). Each set-up logs one line.
+//! `apply` panic there; `"error"` makes the solve return an error; `"nan"` and `"forty-two"`
+//! make it return `x = NaN` or `x = 42` while claiming convergence with a zero residual (a
+//! wrong answer the host must catch); anything else returns `x = b`, also claiming
+//! convergence, and the preconditioner is the identity. Each set-up logs one line.
 
 use femscale_plugin_api::sdk::{
     Csr, Monitor, Plugin, Preconditioner, PreconditionerBuilder, PreparedSolver, Solver,
@@ -52,7 +54,11 @@ impl PreparedSolver for Stage {
         if self.0 == "error" {
             return Err(PluginError::other("the fixture fails on purpose"));
         }
-        x.copy_from_slice(b);
+        match self.0.as_str() {
+            "nan" => x.fill(f64::NAN),
+            "forty-two" => x.fill(42.0),
+            _ => x.copy_from_slice(b),
+        }
         Ok(SolveOutcome {
             iterations: 1,
             converged: true,

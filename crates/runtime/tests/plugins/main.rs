@@ -6,3 +6,4 @@
 mod common;
 mod loading;
 mod solving;
+mod verification;

@@ -1,0 +1,278 @@
+//! Checking a computed solution independently of the solver that produced it.
+//!
+//! A solver's report is a claim; [`verify_solution`] checks it with one pass over the matrix
+//! (the cost of one SpMV): every entry of `x` must be finite, and the true residual
+//! `r = b − A x` must meet the tolerance the solve was asked for, up to a documented slack:
+//!
+//! ```text
+//! ‖r‖₂ ≤ VERIFY_FACTOR · max(tolerance · ‖b‖₂, absolute_tolerance)      (normwise), or
+//! ω = maxᵢ |rᵢ| / (Σⱼ |aᵢⱼ| |xⱼ| + |bᵢ|) ≤ BACKWARD_ERROR_FLOOR            (componentwise)
+//! ```
+//!
+//! The slack [`VERIFY_FACTOR`] allows for Krylov methods whose stopping test uses a recursively
+//! updated or preconditioned residual that drifts from the true one. The componentwise
+//! backward error ω (Oettli–Prager) accepts solutions that are exact for a problem whose data
+//! were perturbed by at most [`BACKWARD_ERROR_FLOOR`] relative to each entry: a stable direct
+//! solve of an ill-conditioned system (a 1D mesh with 10⁷ cells) has a large relative residual
+//! but a backward error of a few ulps, and no solver can do better than rounding allows.
+
+use crate::error::SolveError;
+use crate::report::SolveReport;
+use crate::solver::SolverOptions;
+use crate::sparse::CsrMatrix;
+
+/// Slack of the normwise check: the true residual may exceed the requested one by this factor.
+pub const VERIFY_FACTOR: f64 = 100.0;
+
+/// Componentwise backward error below which a solution is accepted whatever its normwise
+/// residual (about 4.5 × 10⁵ units of rounding).
+pub const BACKWARD_ERROR_FLOOR: f64 = 1e-10;
+
+/// What [`verify_solution`] measured.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Verification {
+    /// `‖b − A x‖₂`.
+    pub residual: f64,
+    /// `‖b − A x‖₂ / ‖b‖₂` (`‖b‖ = 0` counts as 1, as in [`SolveReport`]).
+    pub relative_residual: f64,
+    /// The componentwise backward error `maxᵢ |rᵢ| / (Σⱼ |aᵢⱼ| |xⱼ| + |bᵢ|)` (rows whose
+    /// denominator is 0 count only when their residual is not 0, then as infinity).
+    pub backward_error: f64,
+    /// The largest `‖r‖₂` the normwise check accepted.
+    pub accepted_residual: f64,
+}
+
+/// Checks that `x` is finite and solves `A x = b` to the tolerance of `options` (see the
+/// module documentation), independently of what `report` claims.
+///
+/// # Errors
+/// [`SolveError::DimensionMismatch`] when the lengths do not fit the matrix,
+/// [`SolveError::NonFiniteSolution`] when an entry of `x` is NaN or infinite,
+/// [`SolveError::Unverified`] when the true residual fails both checks; both name the solver
+/// from `report` and carry the reported and the verified residuals.
+pub fn verify_solution(
+    a: &CsrMatrix,
+    b: &[f64],
+    x: &[f64],
+    report: &SolveReport,
+    options: &SolverOptions,
+) -> Result<Verification, SolveError> {
+    let n = a.nrows();
+    for len in [b.len(), x.len()] {
+        if len != n || a.ncols() != n {
+            return Err(SolveError::DimensionMismatch {
+                rows: n,
+                cols: a.ncols(),
+                len,
+            });
+        }
+    }
+    let bad = x.iter().filter(|v| !v.is_finite()).count();
+    if bad > 0 {
+        let first = x.iter().position(|v| !v.is_finite()).unwrap_or(0);
+        return Err(SolveError::NonFiniteSolution {
+            solver: report.solver.clone(),
+            count: bad,
+            first_index: first,
+            reported_relative_residual: report.final_relative_residual,
+        });
+    }
+    let (row_ptr, cols, values) = (a.pattern().row_ptr(), a.pattern().col_idx(), a.values());
+    let (mut r2, mut b2, mut omega) = (0.0f64, 0.0f64, 0.0f64);
+    for i in 0..n {
+        let (mut ax, mut scale) = (0.0, b[i].abs());
+        for k in row_ptr[i]..row_ptr[i + 1] {
+            let term = values[k] * x[cols[k]];
+            ax += term;
+            scale += term.abs();
+        }
+        let r = b[i] - ax;
+        r2 += r * r;
+        b2 += b[i] * b[i];
+        let w = if scale > 0.0 {
+            r.abs() / scale
+        } else if r == 0.0 {
+            0.0
+        } else {
+            f64::INFINITY
+        };
+        omega = omega.max(w);
+    }
+    let (residual, bnorm) = (r2.sqrt(), b2.sqrt());
+    let relative_residual = if bnorm > 0.0 {
+        residual / bnorm
+    } else {
+        residual
+    };
+    let accepted_residual =
+        VERIFY_FACTOR * (options.tolerance * bnorm).max(options.absolute_tolerance);
+    let verification = Verification {
+        residual,
+        relative_residual,
+        backward_error: omega,
+        accepted_residual,
+    };
+    // A NaN residual (overflow in A x) fails both comparisons.
+    if residual <= accepted_residual || omega <= BACKWARD_ERROR_FLOOR {
+        Ok(verification)
+    } else {
+        Err(SolveError::Unverified {
+            solver: report.solver.clone(),
+            reported_relative_residual: report.final_relative_residual,
+            verified_relative_residual: relative_residual,
+            backward_error: omega,
+            tolerance: options.tolerance,
+            factor: VERIFY_FACTOR,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sparse::SparsityPattern;
+    use std::sync::Arc;
+
+    fn matrix(n: usize, triplets: &[(usize, usize, f64)]) -> CsrMatrix {
+        let entries: Vec<(usize, usize)> = triplets.iter().map(|&(i, j, _)| (i, j)).collect();
+        let pattern = Arc::new(SparsityPattern::try_from_entries(n, n, &entries).unwrap());
+        let mut values = vec![0.0; pattern.col_idx().len()];
+        for &(i, j, v) in triplets {
+            values[pattern.find(i, j).unwrap()] = v;
+        }
+        CsrMatrix::try_from_pattern_and_values(pattern, values).unwrap()
+    }
+
+    /// The 1D Laplacian tridiag(-1, 2, -1) on `n` unknowns.
+    fn laplacian(n: usize) -> CsrMatrix {
+        let mut triplets = Vec::new();
+        for i in 0..n {
+            triplets.push((i, i, 2.0));
+            if i > 0 {
+                triplets.push((i, i - 1, -1.0));
+            }
+            if i + 1 < n {
+                triplets.push((i, i + 1, -1.0));
+            }
+        }
+        matrix(n, &triplets)
+    }
+
+    fn report(residual: f64) -> SolveReport {
+        let mut r = SolveReport::new("test-solver", "none");
+        r.final_relative_residual = residual;
+        r
+    }
+
+    #[test]
+    fn an_exact_solution_passes_with_its_residuals() {
+        let a = laplacian(5);
+        let x = [1.0, 2.0, 3.0, 4.0, 5.0];
+        let mut b = vec![0.0; 5];
+        a.mul_vec_into(&x, &mut b);
+        let v = verify_solution(&a, &b, &x, &report(0.0), &SolverOptions::default()).unwrap();
+        assert_eq!(v.residual, 0.0);
+        assert_eq!(v.backward_error, 0.0);
+    }
+
+    #[test]
+    fn a_wrong_solution_that_claims_convergence_is_refused_naming_both_residuals() {
+        let a = laplacian(5);
+        let b = vec![1.0; 5];
+        let x = vec![42.0; 5];
+        let e = verify_solution(&a, &b, &x, &report(0.0), &SolverOptions::default()).unwrap_err();
+        match &e {
+            SolveError::Unverified {
+                solver,
+                reported_relative_residual,
+                verified_relative_residual,
+                ..
+            } => {
+                assert_eq!(solver, "test-solver");
+                assert_eq!(*reported_relative_residual, 0.0);
+                // r = b - A x = 1 - [42, 0, 0, 0, 42]: ‖r‖ = sqrt(2·41² + 3), ‖b‖ = sqrt(5).
+                let expected = (2.0 * 41.0f64.powi(2) + 3.0).sqrt() / 5f64.sqrt();
+                assert!((verified_relative_residual - expected).abs() < 1e-12);
+            }
+            other => panic!("expected Unverified, got {other:?}"),
+        }
+        let text = e.to_string();
+        assert!(
+            text.contains("test-solver") && text.contains("0.000e0"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn non_finite_entries_are_counted_and_located() {
+        let a = laplacian(4);
+        let x = [0.0, f64::NAN, 1.0, f64::INFINITY];
+        let e = verify_solution(&a, &[1.0; 4], &x, &report(0.0), &SolverOptions::default())
+            .unwrap_err();
+        assert!(matches!(
+            e,
+            SolveError::NonFiniteSolution {
+                count: 2,
+                first_index: 1,
+                ..
+            }
+        ));
+    }
+
+    #[test]
+    fn the_slack_is_the_documented_factor() {
+        let a = laplacian(3);
+        let x = [1.0, 1.0, 1.0];
+        let mut b = vec![0.0; 3];
+        a.mul_vec_into(&x, &mut b); // b = [1, 0, 1], ‖b‖ = sqrt(2)
+        let options = SolverOptions {
+            tolerance: 1e-3,
+            ..Default::default()
+        };
+        let bnorm = 2f64.sqrt();
+        // Perturb x[1] by d: r = [d, -2d, d], ‖r‖ = sqrt(6) d; componentwise ω ≈ d/1 ≫ floor.
+        let at = |ratio: f64| {
+            let d = ratio * VERIFY_FACTOR * 1e-3 * bnorm / 6f64.sqrt();
+            verify_solution(&a, &b, &[1.0, 1.0 + d, 1.0], &report(0.0), &options)
+        };
+        assert!(at(0.9).is_ok());
+        assert!(matches!(at(1.1), Err(SolveError::Unverified { .. })));
+    }
+
+    #[test]
+    fn rounding_level_backward_error_is_accepted_at_any_tolerance() {
+        // cond ≈ 4e10: a perturbation of x far below rounding of A x gives a relative residual
+        // above any tolerance, but a componentwise backward error of ~5e-13.
+        let a = matrix(
+            2,
+            &[(0, 0, 1.0), (0, 1, -1.0), (1, 0, -1.0), (1, 1, 1.0 + 1e-10)],
+        );
+        let x = [1e10, 1e10];
+        let mut b = vec![0.0; 2];
+        a.mul_vec_into(&x, &mut b);
+        let y = [1e10, 1e10 + 1e-2];
+        let options = SolverOptions {
+            tolerance: 1e-8,
+            ..Default::default()
+        };
+        let v = verify_solution(&a, &b, &y, &report(0.0), &options).unwrap();
+        assert!(v.relative_residual > 1e-3, "{v:?}");
+        assert!(v.backward_error < BACKWARD_ERROR_FLOOR, "{v:?}");
+    }
+
+    #[test]
+    fn mismatched_lengths_are_refused() {
+        let a = laplacian(3);
+        let e = verify_solution(
+            &a,
+            &[1.0; 2],
+            &[1.0; 3],
+            &report(0.0),
+            &SolverOptions::default(),
+        );
+        assert!(matches!(
+            e,
+            Err(SolveError::DimensionMismatch { len: 2, .. })
+        ));
+    }
+}

@@ -1,0 +1,127 @@
+//! Every solution is checked after the solve, whatever the solver claims: a plugin that
+//! returns NaN, or a wrong vector with "converged, residual 0", fails with a typed error that
+//! names the solver and both residuals; a correct one reports its verified residual.
+
+use femscale_core::{Error, SolveError};
+use femscale_runtime::FemSolver;
+use femscale_runtime::experiment::{Experiment, RunOptions, read_results};
+
+use crate::common::{chebyshev, config, rust_plugin, toml_paths};
+
+fn fixture_solve(stage: &str) -> Result<femscale_runtime::Solution, Error> {
+    let fixture = rust_plugin("femscale_plugin_fixture_panics");
+    let extra = format!("[plugins.options.panicky]\nstage = \"{stage}\"");
+    FemSolver::from_config(config(8, "plugin:panicky", "none", &[&fixture], &extra))
+        .and_then(|s| s.solve_configured())
+}
+
+#[test]
+fn a_plugin_that_returns_nan_while_claiming_convergence_is_refused() {
+    let err = fixture_solve("nan").unwrap_err();
+    match &err {
+        Error::Solve(SolveError::NonFiniteSolution {
+            solver,
+            count,
+            first_index,
+            reported_relative_residual,
+        }) => {
+            assert_eq!(solver, "plugin:panicky");
+            assert_eq!(*count, 81, "every entry of the 9x9-node solution");
+            assert_eq!(*first_index, 0);
+            assert_eq!(*reported_relative_residual, 0.0);
+        }
+        other => panic!("expected NonFiniteSolution, got {other:?}"),
+    }
+    let text = err.to_string();
+    assert!(
+        text.contains("plugin:panicky") && text.contains("non-finite"),
+        "{text}"
+    );
+}
+
+#[test]
+fn a_plugin_that_returns_a_wrong_vector_with_zero_residual_is_refused() {
+    let err = fixture_solve("forty-two").unwrap_err();
+    match &err {
+        Error::Solve(SolveError::Unverified {
+            solver,
+            reported_relative_residual,
+            verified_relative_residual,
+            tolerance,
+            ..
+        }) => {
+            assert_eq!(solver, "plugin:panicky");
+            assert_eq!(*reported_relative_residual, 0.0);
+            assert!(
+                *verified_relative_residual > 1.0,
+                "{verified_relative_residual}"
+            );
+            assert_eq!(*tolerance, 1e-10);
+        }
+        other => panic!("expected Unverified, got {other:?}"),
+    }
+    let text = err.to_string();
+    assert!(
+        text.contains("0.000e0") && text.contains("recomputed"),
+        "{text}"
+    );
+}
+
+#[test]
+fn a_correct_plugin_solution_reports_its_verified_residual() {
+    let cheb = chebyshev();
+    let s = FemSolver::from_config(config(16, "plugin:chebyshev-cg", "none", &[&cheb], ""))
+        .and_then(|s| s.solve_configured())
+        .unwrap();
+    let m = &s.metrics;
+    assert!(m.verified_relative_residual > 0.0);
+    assert!(
+        m.verified_relative_residual <= 100.0 * 1e-10,
+        "{}",
+        m.verified_relative_residual
+    );
+    // The plugin's own claim and the recomputed value agree to a few digits.
+    let ratio = m.verified_relative_residual / m.final_relative_residual;
+    assert!((0.1..10.0).contains(&ratio), "{ratio}");
+}
+
+#[test]
+fn a_sweep_records_the_wrong_plugin_solution_as_a_failed_run_and_goes_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let fixture = rust_plugin("femscale_plugin_fixture_panics");
+    let text = format!(
+        r#"
+[problem]
+mesh = {{ kind = "rectangle", nx = 8, ny = 8 }}
+source = 1.0
+[solver]
+tolerance = 1e-10
+[plugins]
+paths = {}
+[plugins.options.panicky]
+stage = "forty-two"
+[sweep]
+"solver.kind" = ["plugin:panicky", "direct"]
+[output]
+dir = {:?}
+"#,
+        toml_paths(&[&fixture]),
+        dir.path().join("out").display().to_string()
+    );
+    let path = dir.path().join("exp.toml");
+    std::fs::write(&path, text).unwrap();
+    let report = Experiment::load(&path, &[])
+        .unwrap()
+        .run(&RunOptions::default())
+        .unwrap();
+    assert_eq!((report.ran, report.failed), (2, 1));
+    let records = read_results(&report.results_path).unwrap();
+    let bad = records.iter().find(|r| !r.ok).unwrap();
+    let error = bad.error.as_deref().unwrap();
+    assert!(
+        error.contains("plugin:panicky") && error.contains("recomputed"),
+        "{error}"
+    );
+    let good = records.iter().find(|r| r.ok).unwrap();
+    assert!(good.metrics.as_ref().unwrap().verified_relative_residual < 1e-12);
+}
