@@ -42,6 +42,8 @@ pub struct Registry {
     assemblers: BTreeMap<String, AssemblerBuilder>,
     caches: BTreeMap<String, CacheBuilder>,
     scalers: BTreeMap<String, ScalerBuilder>,
+    /// `plugin:<name>` → identity (name, version, SHA-256) of the library providing it.
+    plugin_identities: BTreeMap<String, String>,
 }
 
 impl fmt::Debug for Registry {
@@ -60,6 +62,18 @@ impl Registry {
     /// An empty registry.
     pub fn empty() -> Self {
         Self::default()
+    }
+
+    /// The identity of the plugin library behind the component registered as `name`
+    /// (`plugin:<name>`): its name, version and content hash. `None` for built-ins. Cache keys
+    /// include it, so a rebuilt library never gets the old library's results.
+    pub fn plugin_identity(&self, name: &str) -> Option<&str> {
+        self.plugin_identities.get(name).map(String::as_str)
+    }
+
+    /// Records which plugin library provides the component registered as `name`.
+    pub(crate) fn set_plugin_identity(&mut self, name: &str, identity: String) {
+        self.plugin_identities.insert(name.to_string(), identity);
     }
 
     /// A registry holding every built-in component.

@@ -20,7 +20,9 @@ use femscale_cache::{FORMAT_VERSION, KeyBuilder};
 use femscale_core::CacheKey;
 
 use crate::config::Config;
+use crate::experiment::FEMSCALE_VERSION;
 use crate::problem::{BoundarySpecKind, FieldSpec, MeshSpec, Problem};
+use crate::registry::Registry;
 
 /// The content keys of one problem solved with one configuration.
 #[derive(Debug, Clone)]
@@ -73,10 +75,21 @@ fn mesh(b: KeyBuilder, m: &MeshSpec) -> KeyBuilder {
 
 /// The keys of `problem` solved with `config` and solver `kind`, or `None` when a field is a
 /// Rust closure (not hashable).
-pub(crate) fn problem_keys(problem: &Problem, config: &Config, kind: &str) -> Option<ProblemKeys> {
+///
+/// Every key includes the femscale version (entries of another version miss); the prepared
+/// and solution keys include the identity (name, version, SHA-256 of the library) of the
+/// plugins behind `kind` and `solver.preconditioner`, as `registry` knows them.
+pub(crate) fn problem_keys(
+    problem: &Problem,
+    config: &Config,
+    kind: &str,
+    registry: &Registry,
+) -> Option<ProblemKeys> {
     let assembly = serde_json::to_string(&config.assembly).unwrap_or_default();
     let mut op = mesh(
-        KeyBuilder::new("system").with_format_version(FORMAT_VERSION),
+        KeyBuilder::new("system")
+            .with_format_version(FORMAT_VERSION)
+            .str("femscale", FEMSCALE_VERSION),
         &problem.mesh,
     )
     .str("assembly", &assembly);
@@ -100,7 +113,12 @@ pub(crate) fn problem_keys(problem: &Problem, config: &Config, kind: &str) -> Op
     let solver =
         serde_json::json!({ "solver": config.solver, "kind": kind, "plugins": config.plugins })
             .to_string();
-    let prep = op.str("stage", "prepared").str("solver", &solver);
+    let mut prep = op.str("stage", "prepared").str("solver", &solver);
+    for name in [kind, config.solver.preconditioner.as_str()] {
+        if let Some(identity) = registry.plugin_identity(name) {
+            prep = prep.str("plugin", identity);
+        }
+    }
     let prepared = rekind(prep.clone().finish(), "prepared");
     let mut sol = prep.str("stage", "solution");
     sol = optional(sol, "source", problem.source.as_ref())?;
@@ -124,4 +142,52 @@ pub(crate) fn problem_keys(problem: &Problem, config: &Config, kind: &str) -> Op
 /// keys readable and patterns (`solution_*`) selective.
 fn rekind(key: CacheKey, kind: &str) -> CacheKey {
     CacheKey::new(kind, key.digest)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn keys(config: &Config, registry: &Registry) -> ProblemKeys {
+        let problem = config.problem.to_problem().unwrap();
+        problem_keys(&problem, config, &config.solver.kind, registry).unwrap()
+    }
+
+    #[test]
+    fn the_plugin_librarys_identity_is_part_of_the_prepared_and_solution_keys() {
+        let mut config = Config::default();
+        config.solver.kind = "plugin:foo".into();
+        let mut old = Registry::with_builtins();
+        old.set_plugin_identity("plugin:foo", "foo 1.0.0 sha256:aa".into());
+        let mut rebuilt = Registry::with_builtins();
+        rebuilt.set_plugin_identity("plugin:foo", "foo 1.0.0 sha256:bb".into());
+        let (a, b) = (keys(&config, &old), keys(&config, &rebuilt));
+        assert_eq!(
+            a.system, b.system,
+            "the operator does not depend on the solver"
+        );
+        assert_ne!(a.prepared, b.prepared);
+        assert_ne!(a.solution, b.solution);
+        assert_eq!(keys(&config, &old).solution, a.solution, "stable");
+
+        // A plugin preconditioner counts as well; unrelated plugins do not.
+        config.solver.kind = "cg".into();
+        config.solver.preconditioner = "plugin:pc".into();
+        let mut with_pc = Registry::with_builtins();
+        with_pc.set_plugin_identity("plugin:pc", "pc 2.0.0 sha256:cc".into());
+        with_pc.set_plugin_identity("plugin:other", "other 1.0.0 sha256:dd".into());
+        let mut other_changed = Registry::with_builtins();
+        other_changed.set_plugin_identity("plugin:pc", "pc 2.0.0 sha256:cc".into());
+        other_changed.set_plugin_identity("plugin:other", "other 1.0.0 sha256:ee".into());
+        assert_eq!(
+            keys(&config, &with_pc).solution,
+            keys(&config, &other_changed).solution
+        );
+        let mut pc_changed = Registry::with_builtins();
+        pc_changed.set_plugin_identity("plugin:pc", "pc 2.0.1 sha256:cc".into());
+        assert_ne!(
+            keys(&config, &with_pc).solution,
+            keys(&config, &pc_changed).solution
+        );
+    }
 }

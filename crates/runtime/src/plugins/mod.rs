@@ -305,6 +305,15 @@ pub fn load(path: &Path) -> Result<Arc<LoadedPlugin>, PluginError> {
     Ok(plugin)
 }
 
+/// Whether `path` is a file with the platform's dynamic-library extension (`.so`, `.dylib`,
+/// `.dll`): what a `plugins.dirs` scan considers.
+pub(crate) fn is_dynamic_library(path: &Path) -> bool {
+    path.is_file()
+        && path
+            .extension()
+            .is_some_and(|e| e == std::env::consts::DLL_EXTENSION)
+}
+
 /// SHA-256 of a file's bytes, lower-case hex.
 ///
 /// # Errors
@@ -548,6 +557,7 @@ impl Registry {
                 other => other.into(),
             };
             let registry_name = format!("plugin:{}", component.name);
+            self.set_plugin_identity(&registry_name, plugin.identity());
             if is_solver {
                 let solver = plugin.solver(&component.name, &json).map_err(rejected)?;
                 self.register_solver(
