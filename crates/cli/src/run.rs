@@ -36,7 +36,16 @@ error, seconds) and summary.csv (one row per point: medians over repetitions, er
 fitted convergence rates l2_rate/h1_rate over points that differ only in problem.mesh.*).
 
 Resuming: runs already in results.jsonl are skipped, so rerunning the same command after an
-interruption only runs what is missing (use --retry-failed to rerun failures).
+interruption only runs what is missing (use --retry-failed to rerun failures). A run is
+identified by everything its result depends on: the point's full effective configuration
+(file, FEMSCALE_* environment, --set, sweep values), the content of the plugin libraries it
+names and the femscale version. Runs recorded under another identity (the file was edited, a
+plugin rebuilt) run again; the old records are set aside, never counted in the summary.
+--fresh moves results.jsonl aside (results.jsonl.<time>.old) and starts a new one.
+
+Repetitions measure: every run computes its solution (stored solutions never stand in for a
+run), and repetition r of a point reuses assembled operators only from repetition r of other
+points (cache_reused in results.jsonl says which), never from its own earlier repetitions.
 
 Exit status: 0 when every run succeeded; 1 when some runs failed (they are recorded with
 their errors and the other points still run); 2 when the experiment cannot run (bad
@@ -75,6 +84,11 @@ pub struct RunArgs {
     #[arg(long)]
     pub retry_failed: bool,
 
+    /// Start a new results.jsonl: the existing one is moved aside (results.jsonl.<time>.old)
+    /// and no earlier run is skipped.
+    #[arg(long)]
+    pub fresh: bool,
+
     /// No progress output and no per-point table: only the final line.
     #[arg(long, short = 'q')]
     pub quiet: bool,
@@ -103,6 +117,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
         output_dir: args.output.clone(),
         parallel_runs: args.parallel_runs,
         retry_failed: args.retry_failed,
+        fresh: args.fresh,
         progress,
     };
     let result = experiment.run(&options);
@@ -163,11 +178,17 @@ fn progress_bar(experiment: &Experiment) -> ProgressBar {
 fn bar_progress(bar: ProgressBar) -> ProgressFn {
     Arc::new(move |e: &ProgressEvent<'_>| match e {
         ProgressEvent::Started {
-            pending, skipped, ..
+            pending,
+            skipped,
+            set_aside,
+            ..
         } => {
             bar.set_length(*pending as u64);
             if *skipped > 0 {
                 bar.println(format!("resuming: {skipped} runs already done"));
+            }
+            if *set_aside > 0 {
+                bar.println(set_aside_note(*set_aside));
             }
         }
         ProgressEvent::RunStarted { point, repetition } => {
@@ -193,14 +214,20 @@ fn log_line(e: &ProgressEvent<'_>) {
         ProgressEvent::Started {
             pending,
             skipped,
+            set_aside,
             parallel_runs,
             threads_per_run,
             output_dir,
-        } => eprintln!(
-            "femscale run: {pending} runs to do, {skipped} already done; {parallel_runs} at a \
-             time with {threads_per_run} thread(s) each; output in {}",
-            output_dir.display()
-        ),
+        } => {
+            eprintln!(
+                "femscale run: {pending} runs to do, {skipped} already done; {parallel_runs} at a \
+                 time with {threads_per_run} thread(s) each; output in {}",
+                output_dir.display()
+            );
+            if *set_aside > 0 {
+                eprintln!("{}", set_aside_note(*set_aside));
+            }
+        }
         ProgressEvent::RunFinished {
             point,
             record,
@@ -222,6 +249,15 @@ fn log_line(e: &ProgressEvent<'_>) {
     }
 }
 
+/// What a resume says about records of another identity.
+fn set_aside_note(set_aside: usize) -> String {
+    format!(
+        "note: {set_aside} run(s) in results.jsonl were recorded under another configuration, \
+         plugin build or femscale version: set aside (rerun now, never counted); \
+         `femscale run --fresh` starts a new results file"
+    )
+}
+
 fn print_report(
     out: &mut impl Write,
     experiment: &Experiment,
@@ -239,6 +275,16 @@ fn print_report(
         r.failed_total,
         r.output_dir.display()
     )?;
+    if r.set_aside > 0 {
+        writeln!(
+            out,
+            "  set aside: {} earlier run(s) recorded under another identity (not counted)",
+            r.set_aside
+        )?;
+    }
+    if let Some(old) = &r.previous_log {
+        writeln!(out, "  previous results moved to {}", old.display())?;
+    }
     if quiet {
         return Ok(());
     }

@@ -6,8 +6,9 @@
 //! `n × n` squares split into P1 triangles, through [`FemSolver::solve_2d_laplace`] with the
 //! base configuration at the run's level (and solver). Each configuration gets its own
 //! [`FemSolver`]; a warm-up solve (untimed) creates its thread pool first. The in-process cache
-//! is off unless [`ScalingBenchmark::with_caching`] asks for it, so every repetition really
-//! solves instead of returning the stored solution. Repetitions are interleaved across
+//! is off unless [`ScalingBenchmark::with_caching`] asks for it, and a stored solution never
+//! stands in for a timed repetition ([`FemSolver::with_solution_hits`]), so every repetition
+//! really solves. Repetitions are interleaved across
 //! configurations (all configurations once, then again, each round starting one configuration
 //! later) so that drift in the machine's load and order effects spread over all of them. Small problems are repeated more than asked, until every
 //! configuration has about [`ScalingBenchmark::min_seconds`] of timed runs (at most
@@ -241,8 +242,9 @@ impl ScalingBenchmark {
         self
     }
 
-    /// Whether the levels keep their caching toggle (default false: repetitions of the same
-    /// problem would be served from the cache).
+    /// Whether the levels keep their caching toggle (default false). With it, repetitions reuse
+    /// the assembled operator and the prepared solver of the first (what caching buys a
+    /// repeated solve); a stored solution never stands in for a timed repetition either way.
     pub fn with_caching(mut self, on: bool) -> Self {
         self.caching = on;
         self
@@ -301,7 +303,8 @@ impl ScalingBenchmark {
                 if solver != AUTO {
                     config.solver.kind = solver.clone();
                 }
-                let fem = FemSolver::from_config(config).map_err(|e| match e {
+                let fem = FemSolver::from_config(config).map(|f| f.with_solution_hits(false));
+                let fem = fem.map_err(|e| match e {
                     Error::UnknownName {
                         what, name, known, ..
                     } => Error::UnknownName {

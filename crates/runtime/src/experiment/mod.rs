@@ -56,6 +56,7 @@
 //! # Ok::<(), femscale_core::Error>(())
 //! ```
 
+mod identity;
 mod layers;
 mod outputs;
 mod runner;
@@ -70,6 +71,7 @@ use femscale_core::{Error, Result};
 use figment::value::Dict;
 use tracing::instrument;
 
+pub use identity::FEMSCALE_VERSION;
 pub use outputs::{ERROR_PLOT, TIME_PLOT, VTU_DIR};
 pub use runner::{
     ExperimentReport, ExtraOutput, ProgressEvent, ProgressFn, RunOptions, write_extra_outputs,
@@ -129,10 +131,11 @@ impl Experiment {
             dict: base_dict,
         };
         let base = layers::extract_config(&file, &set_layers)?;
+        let mut hashes = identity::PluginHashes::default();
         let points = sweep::expand(&sections.factors)?
             .into_iter()
             .enumerate()
-            .map(|(index, overrides)| point(index, overrides, &file, &set_layers))
+            .map(|(index, overrides)| point(index, overrides, &file, &set_layers, &mut hashes))
             .collect::<Result<Vec<_>>>()?;
         Ok(Self {
             path: path.to_path_buf(),
@@ -192,6 +195,7 @@ fn point(
     overrides: Vec<(String, serde_json::Value)>,
     file: &FileLayer,
     set_layers: &[KeyLayer],
+    hashes: &mut identity::PluginHashes,
 ) -> Result<Point> {
     let mut layers = set_layers.to_vec();
     for (key, value) in &overrides {
@@ -204,6 +208,7 @@ fn point(
     Ok(Point {
         index,
         id: sweep::point_id(&overrides),
+        identity: identity::point_identity(&config, &overrides, hashes),
         overrides,
         config,
     })

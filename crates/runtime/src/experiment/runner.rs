@@ -53,6 +53,9 @@ pub enum ProgressEvent<'a> {
         pending: usize,
         /// Runs skipped because `results.jsonl` already has them.
         skipped: usize,
+        /// Runs recorded in `results.jsonl` under an identity no run of this invocation has
+        /// (another configuration, plugin build or femscale version): not skipped, not counted.
+        set_aside: usize,
         /// Runs in flight at once.
         parallel_runs: usize,
         /// Threads given to each run (`scaling.threads` when it is 0 in the config).
@@ -90,6 +93,9 @@ pub struct RunOptions {
     /// Runs again the runs whose latest record failed (by default every recorded run is
     /// skipped).
     pub retry_failed: bool,
+    /// Starts a new `results.jsonl`: the existing one is kept beside it as
+    /// `results.jsonl.<unix seconds>.old` and no earlier run is skipped.
+    pub fresh: bool,
     /// Progress reports; `None` logs each finished run at `info` level.
     pub progress: Option<ProgressFn>,
 }
@@ -100,6 +106,7 @@ impl std::fmt::Debug for RunOptions {
             .field("output_dir", &self.output_dir)
             .field("parallel_runs", &self.parallel_runs)
             .field("retry_failed", &self.retry_failed)
+            .field("fresh", &self.fresh)
             .field("progress", &self.progress.as_ref().map(|_| "callback"))
             .finish()
     }
@@ -121,8 +128,14 @@ pub struct ExperimentReport {
     pub total: usize,
     /// Runs executed now.
     pub ran: usize,
-    /// Runs skipped because they were already recorded.
+    /// Runs skipped because they were already recorded under the same identity.
     pub skipped: usize,
+    /// Distinct runs recorded in `results.jsonl` under an identity that no run of this
+    /// experiment has now (the configuration, a plugin library or the femscale version
+    /// changed): they are neither skipped nor counted in the summary.
+    pub set_aside: usize,
+    /// Where the previous `results.jsonl` was moved by [`RunOptions::fresh`].
+    pub previous_log: Option<PathBuf>,
     /// Runs executed now that failed.
     pub failed: usize,
     /// Runs of the experiment whose latest record is a failure (now or earlier).
@@ -203,8 +216,9 @@ struct RunContext<'a> {
     threads_per_run: usize,
     /// The output directory.
     dir: &'a Path,
-    /// The cache shared by runs whose `[cache]` equals the base configuration's.
-    cache: Option<&'a Arc<crate::SolveCache>>,
+    /// The caches shared by runs whose `[cache]` equals the base configuration's, one per
+    /// repetition (see [`repetition_caches`]).
+    caches: &'a [Option<Arc<crate::SolveCache>>],
 }
 
 struct Job<'a> {
@@ -249,7 +263,29 @@ impl Experiment {
             .clone()
             .unwrap_or_else(|| self.output.dir.clone());
         let mut store = Store::prepare(&dir)?;
+        let previous_log = if options.fresh {
+            store.start_fresh()?
+        } else {
+            None
+        };
         let latest = super::store::latest_by_id(&store.previous);
+        let current_ids: std::collections::HashSet<String> = self
+            .points
+            .iter()
+            .flat_map(|p| (0..self.settings.repetitions).map(move |r| p.run_id(r)))
+            .collect();
+        let set_aside = latest
+            .keys()
+            .filter(|id| !current_ids.contains(**id))
+            .count();
+        if set_aside > 0 {
+            warn!(
+                set_aside,
+                log = %store.results_path.display(),
+                "runs recorded under another configuration, plugin build or femscale version are set \
+                 aside (not counted); `femscale run --fresh` starts a new results file"
+            );
+        }
         let mut jobs = Vec::new();
         for point in &self.points {
             for repetition in 0..self.settings.repetitions {
@@ -283,24 +319,20 @@ impl Experiment {
         report(&ProgressEvent::Started {
             pending: jobs.len(),
             skipped,
+            set_aside,
             parallel_runs,
             threads_per_run,
             output_dir: &dir,
         });
 
-        // One cache for the whole run, so points that share an operator (a sweep over sources
-        // or boundary values) reuse its assembly and factorization. A cache that cannot be
-        // opened is reported by each run that needs it.
         // A plugin named in the base configuration that does not load stops the run here,
         // before any point runs (plugins are loaded once per process, so this costs nothing).
         let registry = Registry::from_config(&self.base)?;
-        let cache = crate::SolveCache::from_config(&self.base.cache, &registry)
-            .ok()
-            .map(Arc::new);
+        let caches = repetition_caches(&self.base.cache, &registry, self.settings.repetitions);
         let context = RunContext {
             threads_per_run,
             dir: &dir,
-            cache: cache.as_ref(),
+            caches: &caches,
         };
         // Sampled while the runs execute: peak RSS and CPU use of the whole sweep.
         let mut monitor = ResourceMonitor::new(Duration::from_millis(200));
@@ -342,6 +374,8 @@ impl Experiment {
             total,
             ran: records.len(),
             skipped,
+            set_aside,
+            previous_log,
             failed: records.iter().filter(|r| !r.ok).count(),
             failed_total: current.iter().filter(|r| !r.ok).count(),
             parallel_runs,
@@ -482,7 +516,8 @@ impl Experiment {
     /// outputs) becomes a failed record.
     #[instrument(skip_all, fields(point = %job.point.id(), repetition = job.repetition))]
     fn run_one(&self, job: &Job<'_>, context: &RunContext<'_>) -> RunRecord {
-        let (threads, dir, cache) = (context.threads_per_run, context.dir, context.cache);
+        let (threads, dir) = (context.threads_per_run, context.dir);
+        let shared = context.caches.get(job.repetition).and_then(Option::as_ref);
         let start = Instant::now();
         let point = job.point;
         let outcome = catch_unwind(AssertUnwindSafe(|| -> Result<_> {
@@ -498,9 +533,18 @@ impl Experiment {
                 config.scaling.threads = threads;
             }
             let shares_cache = config.cache == self.base.cache;
-            let mut solver = FemSolver::from_config(config)?;
-            if let (true, Some(cache)) = (shares_cache, cache) {
+            let private_cache =
+                (!shares_cache && job.repetition > 0).then(|| memory_only(&config.cache, 1));
+            // A run computes its solution: stored solutions never stand in for it.
+            let mut solver = FemSolver::from_config(config)?.with_solution_hits(false);
+            if shares_cache && let Some(cache) = shared {
                 solver = solver.with_cache(cache.clone());
+            } else if let Some(cache_config) = private_cache {
+                // Not the levels repetition 0 wrote to: a repetition repeats the work.
+                solver = solver.with_cache(Arc::new(crate::SolveCache::from_config(
+                    &cache_config,
+                    &Registry::with_builtins(),
+                )?));
             }
             let solution = solver.solve_configured()?;
             if job.repetition == 0 {
@@ -578,6 +622,7 @@ fn record(
     RunRecord {
         id: point.run_id(job.repetition),
         point_id: point.id().to_string(),
+        identity: point.identity().to_string(),
         point: point.as_map(),
         repetition: job.repetition,
         ok: error.is_none(),
@@ -585,6 +630,42 @@ fn record(
         error,
         seconds,
     }
+}
+
+/// The caches of an experiment's runs, one per repetition, so that repetition `r` of a point
+/// reuses operators only from repetition `r` of other points and never from an earlier
+/// repetition of itself: every repetition does (and times) the same work. Repetition 0 gets
+/// the configured levels (a disk or Redis level may serve operators of an earlier
+/// invocation, reported in `cache_reused`); the others get an in-memory level each, with the
+/// configured memory split between them. `None` where a cache cannot be opened (each run that
+/// needs it reports why).
+fn repetition_caches(
+    config: &crate::CacheConfig,
+    registry: &Registry,
+    repetitions: usize,
+) -> Vec<Option<Arc<crate::SolveCache>>> {
+    (0..repetitions)
+        .map(|r| {
+            let config = if r == 0 {
+                let mut c = config.clone();
+                c.memory_mb /= repetitions.max(1) as f64;
+                c
+            } else {
+                memory_only(config, repetitions)
+            };
+            crate::SolveCache::from_config(&config, registry)
+                .ok()
+                .map(Arc::new)
+        })
+        .collect()
+}
+
+/// `config` with only its memory level (if it has one), given `1 / shares` of its memory.
+fn memory_only(config: &crate::CacheConfig, shares: usize) -> crate::CacheConfig {
+    let mut c = config.clone();
+    c.levels.retain(|l| l == crate::MEMORY_LEVEL);
+    c.memory_mb /= shares.max(1) as f64;
+    c
 }
 
 /// Unknowns and dimension of the biggest pending point (0 unknowns in 2D when no point has a
@@ -616,12 +697,14 @@ fn log_event(e: &ProgressEvent<'_>) {
         ProgressEvent::Started {
             pending,
             skipped,
+            set_aside,
             parallel_runs,
             threads_per_run,
             output_dir,
         } => info!(
             pending,
             skipped,
+            set_aside,
             parallel_runs,
             threads_per_run,
             dir = %output_dir.display(),

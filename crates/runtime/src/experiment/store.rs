@@ -32,6 +32,10 @@ pub struct RunRecord {
     /// The point's id (see [`Point::id`](super::Point::id)).
     #[serde(default)]
     pub point_id: String,
+    /// What the run's result depends on, hashed (see
+    /// [`Point::identity`](super::Point::identity)); empty in records of femscale 0.1.
+    #[serde(default)]
+    pub identity: String,
     /// The point's overrides, `{dotted key: value}`.
     pub point: std::collections::BTreeMap<String, serde_json::Value>,
     /// Which repetition of the point (0-based).
@@ -133,6 +137,35 @@ impl Store {
         })
     }
 
+    /// Moves the existing log aside (`results.jsonl.<unix seconds>.old`, or with a counter if
+    /// that exists) so that this run starts a new one; nothing is deleted. Returns where the
+    /// old log went, `None` when there was none.
+    ///
+    /// # Errors
+    /// [`Error::Io`] when the log cannot be renamed.
+    pub fn start_fresh(&mut self) -> Result<Option<PathBuf>> {
+        if !self.results_path.exists() {
+            self.previous.clear();
+            return Ok(None);
+        }
+        let stamp = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        let mut target = self
+            .results_path
+            .with_file_name(format!("{RESULTS_FILE}.{stamp}.old"));
+        let mut n = 1;
+        while target.exists() {
+            target = self
+                .results_path
+                .with_file_name(format!("{RESULTS_FILE}.{stamp}-{n}.old"));
+            n += 1;
+        }
+        std::fs::rename(&self.results_path, &target).map_err(io(&self.results_path))?;
+        self.previous.clear();
+        Ok(Some(target))
+    }
+
     /// Opens the log for appending, repairing an interrupted last line first.
     pub fn open_log(&mut self) -> Result<()> {
         let path = &self.results_path;
@@ -205,6 +238,7 @@ mod tests {
         let r = RunRecord {
             id: id.into(),
             point_id: "p".into(),
+            identity: String::new(),
             point: Default::default(),
             repetition: 0,
             ok: true,

@@ -20,6 +20,8 @@ pub(crate) type Factor = Vec<Vec<(String, Value)>>;
 pub struct Point {
     pub(crate) index: usize,
     pub(crate) id: String,
+    /// SHA-256 of everything the point's result depends on (see `identity.rs`).
+    pub(crate) identity: String,
     pub(crate) overrides: Vec<(String, Value)>,
     pub(crate) config: std::result::Result<Config, String>,
 }
@@ -76,10 +78,18 @@ impl Point {
             .join(" ")
     }
 
-    /// The id of repetition `repetition` of this point: FNV-1a over the canonical JSON of
-    /// `{"point": overrides, "repetition": repetition}`.
+    /// What the point's result depends on, hashed (SHA-256, hex): its full effective
+    /// configuration, the content of the plugin libraries it names and the femscale version.
+    /// Unlike [`Point::id`], it changes when the base configuration does.
+    pub fn identity(&self) -> &str {
+        &self.identity
+    }
+
+    /// The id of repetition `repetition` of this point: 16 hex digits of SHA-256 over its
+    /// [identity](Point::identity) and the repetition. A record of `results.jsonl` counts for
+    /// this run only under this id.
     pub fn run_id(&self, repetition: usize) -> String {
-        run_id(&self.overrides, repetition)
+        super::identity::run_id(&self.identity, repetition)
     }
 
     /// Unknowns of this point's mesh as configured, when known.
@@ -222,12 +232,6 @@ pub(crate) fn point_id(overrides: &[(String, Value)]) -> String {
     )
 }
 
-/// The stable id of one repetition of a point.
-pub(crate) fn run_id(overrides: &[(String, Value)], repetition: usize) -> String {
-    let doc = serde_json::json!({ "point": overrides_json(overrides), "repetition": repetition });
-    format!("{:016x}", fnv1a(canonical_json(&doc).as_bytes()))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -256,7 +260,6 @@ mod tests {
         let p1 = vec![("b".to_string(), json!(1)), ("a".to_string(), json!("x"))];
         let p2 = vec![("a".to_string(), json!("x")), ("b".to_string(), json!(1))];
         assert_eq!(point_id(&p1), point_id(&p2));
-        assert_ne!(run_id(&p1, 0), run_id(&p1, 1));
         assert_eq!(fnv1a(b""), 0xcbf2_9ce4_8422_2325);
         assert_eq!(fnv1a(b"a"), 0xaf63_dc4c_8601_ec8c);
         assert_eq!(

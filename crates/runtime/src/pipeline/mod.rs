@@ -104,6 +104,8 @@ pub struct FemSolver {
     pools: Mutex<HashMap<usize, Arc<rayon::ThreadPool>>>,
     /// Built on first use (opening disk or Redis levels only when caching is on).
     cache: Mutex<Option<Arc<SolveCache>>>,
+    /// Whether a stored solution may stand in for a solve (see [`FemSolver::with_solution_hits`]).
+    solution_hits: bool,
 }
 
 impl Default for FemSolver {
@@ -167,6 +169,7 @@ impl FemSolver {
             registry: Arc::new(registry),
             pools: Mutex::new(HashMap::new()),
             cache: Mutex::new(None),
+            solution_hits: true,
         })
     }
 
@@ -187,6 +190,17 @@ impl FemSolver {
     #[must_use]
     pub fn with_cache(self, cache: Arc<SolveCache>) -> Self {
         *self.cache.lock().unwrap_or_else(|e| e.into_inner()) = Some(cache);
+        self
+    }
+
+    /// Whether a solution stored in the cache may be returned instead of solving (default
+    /// `true`; such a solution says so in `cache_reused` and `features_used`). With `false`
+    /// every solve computes its solution; assembled operators and prepared solvers are still
+    /// reused (and reported). The experiment runner turns it off: a run measures the work it
+    /// reports.
+    #[must_use]
+    pub fn with_solution_hits(mut self, on: bool) -> Self {
+        self.solution_hits = on;
         self
     }
 

@@ -53,7 +53,7 @@ fn a_store_failure_stops_the_remaining_runs() {
     let context = RunContext {
         threads_per_run: 1,
         dir: &out,
-        cache: None,
+        caches: &[],
     };
     let (started, finished) = (Cell::new(0), Cell::new(0));
     let report = |e: &ProgressEvent<'_>| match e {

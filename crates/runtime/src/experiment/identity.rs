@@ -1,0 +1,170 @@
+//! What a run's result depends on, hashed: the identity behind run ids.
+//!
+//! A run id covers everything that can change the run's result, so that resuming into an
+//! output directory never reports a result computed from other inputs:
+//!
+//! * the point's full effective configuration (defaults < file < `FEMSCALE_*` environment <
+//!   `--set` < the point's sweep values), as canonical JSON — editing `[problem]` or
+//!   `[solver]` in the file, or passing another `--set`, gives every point a new identity;
+//! * the content (SHA-256) of every plugin library the configuration names: each file of
+//!   `plugins.paths` and each dynamic library found in `plugins.dirs` — a rebuilt plugin at
+//!   the same path is another identity;
+//! * the femscale version ([`FEMSCALE_VERSION`]);
+//! * the repetition.
+//!
+//! A point whose configuration is invalid is identified by its overrides and the error.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+
+use super::sweep::canonical_json;
+use crate::config::Config;
+use crate::plugins::{PluginsConfig, file_sha256};
+
+/// The femscale version that every run identity (and cache key) includes.
+pub const FEMSCALE_VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// Content hashes of plugin files, computed once per experiment load.
+#[derive(Debug, Default)]
+pub(crate) struct PluginHashes {
+    by_path: HashMap<PathBuf, String>,
+}
+
+impl PluginHashes {
+    fn hash(&mut self, path: &Path) -> String {
+        self.by_path
+            .entry(path.to_path_buf())
+            .or_insert_with(|| match file_sha256(path) {
+                Ok(hex) => hex,
+                Err(e) => format!("unreadable: {}", e.kind()),
+            })
+            .clone()
+    }
+
+    /// `[path, sha256]` of every library `plugins` names: its paths in order, then the
+    /// dynamic libraries of each directory sorted by name.
+    pub(crate) fn fingerprint(&mut self, plugins: &PluginsConfig) -> Value {
+        let mut files: Vec<Value> = Vec::new();
+        for path in &plugins.paths {
+            files.push(json!([path.display().to_string(), self.hash(path)]));
+        }
+        for dir in &plugins.dirs {
+            let mut libs: Vec<PathBuf> = match std::fs::read_dir(dir) {
+                Ok(entries) => entries
+                    .filter_map(|e| e.ok().map(|e| e.path()))
+                    .filter(|p| crate::plugins::is_dynamic_library(p))
+                    .collect(),
+                Err(e) => {
+                    files.push(json!([
+                        dir.display().to_string(),
+                        format!("unreadable: {}", e.kind())
+                    ]));
+                    continue;
+                }
+            };
+            libs.sort();
+            for lib in libs {
+                files.push(json!([lib.display().to_string(), self.hash(&lib)]));
+            }
+        }
+        Value::Array(files)
+    }
+}
+
+/// The identity of a point: SHA-256 (lower-case hex) of the canonical JSON of its effective
+/// configuration (or its overrides and configuration error), its plugin libraries' content and
+/// the femscale version.
+pub(crate) fn point_identity(
+    config: &std::result::Result<Config, String>,
+    overrides: &[(String, Value)],
+    hashes: &mut PluginHashes,
+) -> String {
+    let doc = match config {
+        Ok(config) => json!({
+            "femscale": FEMSCALE_VERSION,
+            "config": serde_json::to_value(config).unwrap_or(Value::Null),
+            "plugins": hashes.fingerprint(&config.plugins),
+        }),
+        Err(message) => json!({
+            "femscale": FEMSCALE_VERSION,
+            "invalid": message,
+            "overrides": Value::Object(overrides.iter().cloned().collect()),
+        }),
+    };
+    sha256_hex(canonical_json(&doc).as_bytes())
+}
+
+/// The id of one repetition of a point with `identity`: the first 16 hex digits of
+/// SHA-256 over `{"identity": .., "repetition": ..}`.
+pub(crate) fn run_id(identity: &str, repetition: usize) -> String {
+    let doc = json!({ "identity": identity, "repetition": repetition });
+    sha256_hex(canonical_json(&doc).as_bytes())[..16].to_string()
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn identity(config: &Config) -> String {
+        point_identity(&Ok(config.clone()), &[], &mut PluginHashes::default())
+    }
+
+    #[test]
+    fn every_section_of_the_configuration_changes_the_identity() {
+        let base = Config::default();
+        let id = identity(&base);
+        assert_eq!(id, identity(&base), "stable");
+        let mut c = base.clone();
+        c.solver.tolerance = 1e-9;
+        assert_ne!(identity(&c), id);
+        let mut c = base.clone();
+        c.problem.mesh.nx += 1;
+        assert_ne!(identity(&c), id);
+        let mut c = base.clone();
+        c.assembly.quadrature_degree = 7;
+        assert_ne!(identity(&c), id);
+        let mut c = base.clone();
+        c.scaling.threads = 3;
+        assert_ne!(identity(&c), id);
+        assert_ne!(run_id(&id, 0), run_id(&id, 1));
+        assert_eq!(run_id(&id, 0).len(), 16);
+    }
+
+    #[test]
+    fn plugin_library_content_changes_the_identity() {
+        let dir = tempfile::tempdir().unwrap();
+        let lib = dir.path().join("libfake.so");
+        std::fs::write(&lib, b"version one").unwrap();
+        let mut c = Config::default();
+        c.plugins.paths = vec![lib.clone()];
+        let before = identity(&c);
+        std::fs::write(&lib, b"version two").unwrap();
+        assert_ne!(identity(&c), before, "a rebuilt library at the same path");
+        // Directories: a new library appearing in a scanned directory changes it too.
+        let mut d = Config::default();
+        d.plugins.dirs = vec![dir.path().to_path_buf()];
+        let before = identity(&d);
+        std::fs::write(dir.path().join("libother.so"), b"x").unwrap();
+        assert_ne!(identity(&d), before);
+    }
+
+    #[test]
+    fn invalid_points_are_identified_by_overrides_and_error() {
+        let o = vec![("problem.mesh.nx".to_string(), json!(-1))];
+        let mut h = PluginHashes::default();
+        let a = point_identity(&Err("bad nx".into()), &o, &mut h);
+        let b = point_identity(&Err("bad nx".into()), &o, &mut h);
+        assert_eq!(a, b);
+        assert_ne!(a, point_identity(&Err("other".into()), &o, &mut h));
+    }
+}

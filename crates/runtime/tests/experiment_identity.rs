@@ -1,0 +1,180 @@
+//! Results are never stale: a run's identity covers its full effective configuration (file,
+//! `--set`), so editing the base configuration runs it again and sets the old records aside;
+//! repetitions do the work they time (no solution served from the cache, no operator reused
+//! from the same point's earlier repetition).
+
+use std::path::{Path, PathBuf};
+
+use femscale_runtime::experiment::{Experiment, RunOptions, RunRecord, read_results};
+
+fn experiment(dir: &Path, solver: &str, extra: &str) -> PathBuf {
+    let text = format!(
+        r#"
+[problem]
+mesh = {{ kind = "rectangle", nx = 12, ny = 12 }}
+source = "2*pi^2*sin(pi*x)*sin(pi*y)"
+exact = "sin(pi*x)*sin(pi*y)"
+
+[solver]
+{solver}
+
+[output]
+dir = {:?}
+{extra}
+"#,
+        dir.join("out").display().to_string()
+    );
+    let path = dir.join("exp.toml");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+fn one_at_a_time() -> RunOptions {
+    RunOptions {
+        parallel_runs: Some(1),
+        ..Default::default()
+    }
+}
+
+fn run(
+    path: &Path,
+    overrides: &[String],
+    options: &RunOptions,
+) -> femscale_runtime::experiment::ExperimentReport {
+    Experiment::load(path, overrides)
+        .unwrap_or_else(|e| panic!("{e}"))
+        .run(options)
+        .unwrap_or_else(|e| panic!("{e}"))
+}
+
+#[test]
+fn editing_the_base_configuration_reruns_and_sets_old_records_aside() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = experiment(dir.path(), r#"kind = "cg""#, "");
+    let first = run(&path, &[], &one_at_a_time());
+    assert_eq!((first.ran, first.skipped, first.set_aside), (1, 0, 0));
+
+    // The same inputs: resumed, nothing runs.
+    let again = run(&path, &[], &one_at_a_time());
+    assert_eq!((again.ran, again.skipped, again.set_aside), (1 - 1, 1, 0));
+
+    // The file's [solver] changes: the run is another one.
+    let path = experiment(dir.path(), r#"kind = "direct""#, "");
+    let edited = run(&path, &[], &one_at_a_time());
+    assert_eq!((edited.ran, edited.skipped, edited.set_aside), (1, 0, 1));
+    assert_eq!(edited.summary.len(), 1);
+    assert_eq!(edited.summary[0].solver.as_deref(), Some("direct-cholesky"));
+
+    // A `--set` of the base configuration is part of the identity too.
+    let set = vec!["solver.tolerance=1e-11".to_string()];
+    let with_set = run(&path, &set, &one_at_a_time());
+    assert_eq!((with_set.ran, with_set.skipped), (1, 0));
+    assert_eq!(
+        with_set.set_aside, 2,
+        "the cg run and the direct run without --set"
+    );
+
+    // Every record names the identity it was computed under.
+    let records = read_results(&with_set.results_path).unwrap();
+    assert_eq!(records.len(), 3);
+    let identities: std::collections::HashSet<&str> =
+        records.iter().map(|r| r.identity.as_str()).collect();
+    assert_eq!(identities.len(), 3);
+    assert!(records.iter().all(|r| r.identity.len() == 64));
+}
+
+#[test]
+fn fresh_moves_the_old_log_aside_and_runs_everything() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = experiment(dir.path(), r#"kind = "direct""#, "");
+    let first = run(&path, &[], &one_at_a_time());
+    let fresh = run(
+        &path,
+        &[],
+        &RunOptions {
+            fresh: true,
+            ..one_at_a_time()
+        },
+    );
+    assert_eq!((fresh.ran, fresh.skipped, fresh.set_aside), (1, 0, 0));
+    let old = fresh.previous_log.expect("the old log was moved");
+    assert_eq!(old.parent(), first.results_path.parent());
+    let kept = read_results(&old).unwrap();
+    assert_eq!(kept.len(), 1, "nothing lost");
+    assert_eq!(kept[0].id, first.records[0].id);
+    assert_eq!(read_results(&fresh.results_path).unwrap().len(), 1);
+}
+
+fn by_point_and_repetition(records: &[RunRecord]) -> Vec<(String, usize, Vec<String>)> {
+    let mut rows: Vec<_> = records
+        .iter()
+        .map(|r| {
+            let m = r.metrics.as_ref().expect("ok run");
+            (r.point_id.clone(), r.repetition, m.cache_reused.clone())
+        })
+        .collect();
+    rows.sort();
+    rows
+}
+
+#[test]
+fn repetitions_do_the_work_they_time() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = experiment(
+        dir.path(),
+        r#"kind = "direct""#,
+        // Caching on: without the rule, repetitions 2 and 3 were solution@memory hits.
+        "[scaling]\nenable_caching = true\n[experiment]\nrepetitions = 3\n",
+    );
+    let report = run(&path, &[], &one_at_a_time());
+    assert_eq!(report.ran, 3);
+    for record in read_results(&report.results_path).unwrap() {
+        let m = record.metrics.unwrap();
+        assert!(
+            m.cache_reused.is_empty(),
+            "repetition {}: {:?}",
+            record.repetition,
+            m.cache_reused
+        );
+        assert!(!m.features_used.iter().any(|f| f.contains("cache_hit")));
+        assert!(m.phases.assembly > 0.0 && m.phases.setup > 0.0 && m.phases.solve > 0.0);
+        assert!(m.verified_relative_residual < 1e-12);
+    }
+}
+
+#[test]
+fn operators_are_reused_across_points_within_a_repetition_only() {
+    let dir = tempfile::tempdir().unwrap();
+    // Two sources on one operator, two repetitions each.
+    let path = experiment(
+        dir.path(),
+        r#"kind = "direct""#,
+        "[scaling]\nenable_caching = true\n[experiment]\nrepetitions = 2\n[sweep]\n\"problem.source\" = [1.0, 2.0]\n",
+    );
+    let exp = Experiment::load(&path, &[]).unwrap();
+    let (a, b) = (
+        exp.points()[0].id().to_string(),
+        exp.points()[1].id().to_string(),
+    );
+    let report = exp.run(&one_at_a_time()).unwrap();
+    assert_eq!(report.ran, 4);
+    let rows = by_point_and_repetition(&read_results(&report.results_path).unwrap());
+    for (point, repetition, reused) in rows {
+        if point == a {
+            assert!(
+                reused.is_empty(),
+                "first point, repetition {repetition}: {reused:?}"
+            );
+        } else {
+            assert_eq!(point, b);
+            assert!(
+                reused.iter().any(|r| r == "system@memory"),
+                "second point, repetition {repetition}: {reused:?}"
+            );
+            assert!(
+                !reused.iter().any(|r| r.starts_with("solution@")),
+                "{reused:?}"
+            );
+        }
+    }
+}
