@@ -5,5 +5,6 @@
 
 mod common;
 mod loading;
+mod rebuilt;
 mod solving;
 mod verification;
