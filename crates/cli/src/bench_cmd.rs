@@ -87,7 +87,8 @@ pub(crate) fn run(args: BenchArgs) -> anyhow::Result<()> {
         .levels
         .iter()
         .map(|l| parse_level(l))
-        .collect::<Result<Vec<_>, _>>()?;
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(flag_names)?;
     let sources = ConfigSources {
         file: args.config.config.clone(),
         overrides: args.config.overrides.clone(),
@@ -131,7 +132,7 @@ pub(crate) fn run(args: BenchArgs) -> anyhow::Result<()> {
     if let Some(bar) = &bar {
         bar.finish_and_clear();
     }
-    let report = report?;
+    let report = report.map_err(flag_names)?;
     let outputs = report
         .write_outputs(&args.output)
         .with_context(|| format!("writing the outputs to {}", args.output.display()))?;
@@ -151,4 +152,31 @@ pub(crate) fn run(args: BenchArgs) -> anyhow::Result<()> {
         )?;
     }
     Ok(())
+}
+
+/// Names the command-line flag in errors about the benchmark's settings (`bench.min_seconds`
+/// becomes `--min-seconds`): the flag is where the value came from.
+fn flag_names(e: Error) -> Error {
+    let flag = |field: String| match field.strip_prefix("bench.") {
+        Some(name) => format!("--{}", name.replace('_', "-")),
+        None => field,
+    };
+    match e {
+        Error::InvalidInput { field, reason } => Error::InvalidInput {
+            field: flag(field),
+            reason,
+        },
+        Error::UnknownName {
+            field,
+            what,
+            name,
+            known,
+        } => Error::UnknownName {
+            field: flag(field),
+            what,
+            name,
+            known,
+        },
+        other => other,
+    }
 }

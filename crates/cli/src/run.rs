@@ -17,7 +17,7 @@ Experiment file (TOML): the normal configuration sections ([problem], [solver], 
 
   [experiment]
   name = \"convergence\"        # default: the file's stem
-  repetitions = 1             # runs per point; the summary takes medians
+  repetitions = 1             # runs per point (1 to 1000); the summary takes medians
   parallel_runs = 0           # runs in flight; 0 = automatic (cores, pending runs, memory)
 
   [sweep]                     # cartesian product over quoted dotted keys

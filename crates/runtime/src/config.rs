@@ -118,8 +118,10 @@ pub struct MeshConfig {
     /// `interval` or `rectangle` (default).
     pub kind: MeshKind,
     /// `[x0, x1]` (default `[0, 1]`).
+    #[serde(deserialize_with = "two_numbers")]
     pub x: [f64; 2],
     /// `[y0, y1]` (default `[0, 1]`, rectangles only).
+    #[serde(deserialize_with = "two_numbers")]
     pub y: [f64; 2],
     /// Elements along x (default 32).
     pub nx: usize,
@@ -151,6 +153,13 @@ impl Default for MeshConfig {
             refinements: 0,
         }
     }
+}
+
+/// A `[start, end]` range: exactly two numbers (a fixed-size array would silently drop a third).
+fn two_numbers<'de, D: serde::Deserializer<'de>>(d: D) -> std::result::Result<[f64; 2], D::Error> {
+    let values = Vec::<f64>::deserialize(d)?;
+    <[f64; 2]>::try_from(values.as_slice())
+        .map_err(|_| serde::de::Error::invalid_length(values.len(), &"two numbers [start, end]"))
 }
 
 /// The kind of a boundary condition in a config file.
@@ -338,6 +347,13 @@ impl ProblemConfig {
                     n: self.mesh.nx,
                 },
             },
+            MeshKind::Rectangle if self.mesh.nodes.is_some() => {
+                return Err(Error::invalid(
+                    "problem.mesh.nodes",
+                    "explicit nodes are for interval meshes (kind = \"interval\"); a rectangle \
+                     is given by x, y, nx and ny",
+                ));
+            }
             MeshKind::Rectangle => MeshSpec::Rectangle(RectangleSpec {
                 x: self.mesh.x,
                 y: self.mesh.y,
@@ -372,6 +388,18 @@ impl ProblemConfig {
         problem.params = self.params.clone();
         for (name, v) in &self.params {
             femscale_core::error::ensure_finite(&format!("problem.params.{name}"), *v)?;
+        }
+        let anchored = self
+            .boundary
+            .iter()
+            .any(|bc| bc.kind != BoundaryConditionKind::Neumann);
+        if !anchored && self.reaction.is_none() {
+            return Err(Error::invalid(
+                "problem.boundary",
+                "no dirichlet or robin condition and no reaction: the solution is only determined \
+                 up to a constant (the system is singular); add a dirichlet or robin condition or \
+                 a reaction term",
+            ));
         }
         for (i, bc) in self.boundary.iter().enumerate() {
             let value = bc.value.to_spec();
@@ -432,6 +460,13 @@ impl Config {
                         "config file `{}` does not exist or is not a file",
                         path.display()
                     ),
+                });
+            }
+            // Read once here so that an unreadable or non-UTF-8 file is named (figment's own
+            // read error says neither which file nor why).
+            if let Err(e) = std::fs::read_to_string(path) {
+                return Err(Error::Config {
+                    message: format!("config file `{}` cannot be read: {e}", path.display()),
                 });
             }
             fig = fig.merge(Toml::file_exact(path));

@@ -76,7 +76,7 @@ pub use outputs::{ERROR_PLOT, TIME_PLOT, VTU_DIR};
 pub use runner::{
     ExperimentReport, ExtraOutput, ProgressEvent, ProgressFn, RunOptions, write_extra_outputs,
 };
-pub use spec::{ExperimentSettings, OutputFormat, OutputSpec};
+pub use spec::{ExperimentSettings, MAX_REPETITIONS, OutputFormat, OutputSpec};
 pub use store::{RESULTS_FILE, RunRecord, SUMMARY_FILE, read_results, write_atomic};
 pub use summary::{SUMMARY_COLUMNS, Stats, SummaryRow, csv_field, summarize, to_csv};
 pub use sweep::{MAX_POINTS, Point, canonical_json, display_value};

@@ -14,6 +14,9 @@ use super::sweep::Factor;
 /// The sections that belong to the experiment rather than to the configuration.
 pub(crate) const SECTIONS: [&str; 3] = ["experiment", "sweep", "output"];
 
+/// Most repetitions of one point (`experiment.repetitions`).
+pub const MAX_REPETITIONS: usize = 1000;
+
 /// `[experiment]`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -21,7 +24,7 @@ pub(crate) const SECTIONS: [&str; 3] = ["experiment", "sweep", "output"];
 pub struct ExperimentSettings {
     /// Name of the experiment (default: the file's stem).
     pub name: String,
-    /// Runs per point (default 1, at least 1); the summary takes medians over them.
+    /// Runs per point (default 1, 1 to [`MAX_REPETITIONS`]); the summary takes medians over them.
     pub repetitions: usize,
     /// Runs in flight at once; 0 (default) lets the adaptive scaler choose from the biggest
     /// point, the pending runs and the machine (`min(cores, runs)` unless memory limits it).
@@ -111,10 +114,13 @@ pub(crate) fn parse_sections(raw: &Dict, path: &Path) -> Result<Sections> {
             .map(|s| s.to_string_lossy().into_owned())
             .unwrap_or_else(|| "experiment".into());
     }
-    if settings.repetitions == 0 {
+    if settings.repetitions == 0 || settings.repetitions > MAX_REPETITIONS {
         return Err(Error::invalid(
             "experiment.repetitions",
-            "must be at least 1",
+            format!(
+                "must be 1 to {MAX_REPETITIONS}, got {}",
+                settings.repetitions
+            ),
         ));
     }
     let out: OutputSection = section(raw, "output", path)?.unwrap_or_default();
@@ -125,6 +131,12 @@ pub(crate) fn parse_sections(raw: &Dict, path: &Path) -> Result<Sections> {
             .map(|n| parse_format(n))
             .collect::<Result<_>>()?,
     };
+    if out.dir.as_ref().is_some_and(|d| d.as_os_str().is_empty()) {
+        return Err(Error::invalid(
+            "output.dir",
+            "must not be empty (leave it out for results/<name>)",
+        ));
+    }
     let output = OutputSpec {
         dir: out
             .dir
@@ -151,10 +163,27 @@ fn section<T: for<'de> Deserialize<'de>>(raw: &Dict, name: &str, path: &Path) ->
     if value.as_dict().is_none() {
         return Err(Error::invalid(name, "must be a table"));
     }
-    value
-        .deserialize::<T>()
-        .map(Some)
-        .map_err(|e| figment_error(e, Some(path), &format!("{name}.")))
+    let prefix = format!("{name}.");
+    value.deserialize::<T>().map(Some).map_err(|e| {
+        // The value carries no provider metadata: attribute each error to the file when its
+        // key is there (a `--set experiment.…` override is not), so that it names file and line.
+        let text = std::fs::read_to_string(path).unwrap_or_default();
+        let located = e
+            .into_iter()
+            .map(|mut err| {
+                let key = format!("{prefix}{}", err.path.join("."));
+                if crate::config::locate_key(&text, &key).is_some() {
+                    err.metadata = Some(figment::Metadata::from("TOML file", path));
+                }
+                err
+            })
+            .collect::<Vec<_>>()
+            .into_iter()
+            .rev()
+            .reduce(|earlier, later| earlier.chain(later))
+            .expect("a figment error holds at least one error");
+        figment_error(located, Some(path), &prefix)
+    })
 }
 
 fn parse_format(name: &str) -> Result<OutputFormat> {
@@ -190,7 +219,10 @@ fn values_of(key: &str, value: &Value, field: &str) -> Result<Vec<serde_json::Va
     let Some(items) = value.as_array() else {
         return Err(Error::invalid(
             field,
-            format!("must be a list of values, e.g. [16, 32, 64]; got {value:?}"),
+            format!(
+                "must be a list of values, e.g. [16, 32, 64]; got {}",
+                serde_json::to_string(value).unwrap_or_else(|_| format!("{value:?}"))
+            ),
         ));
     };
     if items.is_empty() {

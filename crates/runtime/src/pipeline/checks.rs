@@ -118,10 +118,23 @@ pub(crate) fn solve_error(e: SolveError) -> Error {
 }
 
 /// Prefixes field names from lower layers (`mesh.nx`, `boundary[0].where`) with the config
-/// section they live in (`problem.`), unless they already carry it.
+/// section they live in (`problem.`), unless they already name a section
+/// (`assembly.quadrature_degree` from the assembler stays as it is).
 pub(crate) fn in_section(e: Error, prefix: &str) -> Error {
+    const SECTIONS: [&str; 6] = [
+        "problem.",
+        "solver.",
+        "assembly.",
+        "scaling.",
+        "cache.",
+        "plugins.",
+    ];
     let fix = |field: String| {
-        if field.starts_with(prefix) || field == "system" || field == "pattern" {
+        if field.starts_with(prefix)
+            || SECTIONS.iter().any(|s| field.starts_with(s))
+            || field == "system"
+            || field == "pattern"
+        {
             field
         } else {
             format!("{prefix}{field}")
