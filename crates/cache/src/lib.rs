@@ -49,5 +49,5 @@ pub use femscale_core::cache::{Cache, CacheKey, CacheStats};
 pub use glob::glob_match;
 pub use key::{FORMAT_VERSION, KeyBuilder};
 pub use memory::{MemoryCache, ObjectStore};
-pub use redis_cache::{RedisCache, RedisOptions};
+pub use redis_cache::{MAX_PREFIX_LEN, RedisCache, RedisOptions, validate_redis_prefix};
 pub use tiered::{TieredCache, WritePolicy};
