@@ -92,6 +92,8 @@ pub struct RunOptions {
     pub retry_failed: bool,
     /// Progress reports; `None` logs each finished run at `info` level.
     pub progress: Option<ProgressFn>,
+    /// When another run holds the output directory's lock, wait for it instead of failing.
+    pub wait_for_lock: bool,
 }
 
 impl std::fmt::Debug for RunOptions {
@@ -101,6 +103,7 @@ impl std::fmt::Debug for RunOptions {
             .field("parallel_runs", &self.parallel_runs)
             .field("retry_failed", &self.retry_failed)
             .field("progress", &self.progress.as_ref().map(|_| "callback"))
+            .field("wait_for_lock", &self.wait_for_lock)
             .finish()
     }
 }
@@ -248,7 +251,7 @@ impl Experiment {
             .output_dir
             .clone()
             .unwrap_or_else(|| self.output.dir.clone());
-        let mut store = Store::prepare(&dir)?;
+        let mut store = Store::prepare_waiting(&dir, options.wait_for_lock)?;
         let latest = super::store::latest_by_id(&store.previous);
         let mut jobs = Vec::new();
         for point in &self.points {
