@@ -361,8 +361,26 @@ fn is_connection_error(e: &RedisError) -> bool {
     e.is_io_error() || e.is_connection_dropped() || e.is_timeout() || e.is_unrecoverable_error()
 }
 
+/// Checks that `url` is a Redis URL the client accepts (`redis://`, `rediss://`,
+/// `redis+unix://`, `unix://`), without connecting.
+///
+/// ```
+/// use femscale_cache::validate_redis_url;
+/// assert!(validate_redis_url("redis://127.0.0.1:6379/0").is_ok());
+/// assert!(validate_redis_url("http://example.org/").is_err());
+/// ```
+///
+/// # Errors
+/// Why the URL is refused (the URL itself, password redacted, included).
+pub fn validate_redis_url(url: &str) -> std::result::Result<(), String> {
+    use redis::IntoConnectionInfo;
+    url.into_connection_info()
+        .map(|_| ())
+        .map_err(|e| format!("`{}` is not a Redis URL: {e}", redact(url)))
+}
+
 /// `url` with the password (if any) replaced by `***`.
-fn redact(url: &str) -> String {
+pub fn redact(url: &str) -> String {
     let Some(scheme_end) = url.find("://") else {
         return url.to_string();
     };

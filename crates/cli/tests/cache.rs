@@ -103,7 +103,11 @@ fn disk_sets(dir: &Path) -> Vec<String> {
 /// Fails with a message naming `needles`, exit status non-zero and not a panic.
 fn assert_fails_naming(o: &Output, needles: &[&str]) {
     let err = stderr(o);
-    assert!(!o.status.success(), "succeeded: {}", String::from_utf8_lossy(&o.stdout));
+    assert!(
+        !o.status.success(),
+        "succeeded: {}",
+        String::from_utf8_lossy(&o.stdout)
+    );
     assert_ne!(o.status.code(), Some(101), "{err}");
     assert!(!err.contains("panicked"), "{err}");
     for n in needles {
@@ -181,7 +185,10 @@ fn an_unreachable_redis_level_fails_naming_level_and_address_after_the_other_lev
     let o = cache_cmd(&["stats"], &sets);
     assert_fails_naming(&o, &["redis", "redis://127.0.0.1:1/", "unreachable"]);
     let out = String::from_utf8_lossy(&o.stdout);
-    assert!(out.contains("disk: 2 entries"), "the reachable level is shown: {out}");
+    assert!(
+        out.contains("disk: 2 entries"),
+        "the reachable level is shown: {out}"
+    );
 
     let o = cache_cmd(&["invalidate", "system_*"], &sets);
     assert_fails_naming(&o, &["`redis`", "redis://127.0.0.1:1/", "unreachable"]);
@@ -234,12 +241,20 @@ fn clear_leaves_foreign_redis_keys_alone() {
         solve.extend(["--set", s.as_str()]);
     }
     stdout(&femscale(&solve));
-    let foreign = ["fem:solution_not-ours", "fem:config", "session:42", "other:system_1"];
+    let foreign = [
+        "fem:solution_not-ours",
+        "fem:config",
+        "session:42",
+        "other:system_1",
+    ];
     for k in foreign {
         set(&mut raw, k, b"someone else's data");
     }
     let out = stdout(&cache_cmd(&["stats"], &sets));
-    assert!(out.contains("redis: 2 entries"), "only ours are counted: {out}");
+    assert!(
+        out.contains("redis: 2 entries"),
+        "only ours are counted: {out}"
+    );
     let out = stdout(&cache_cmd(&["clear"], &sets));
     assert!(out.contains("redis: removed 2 entries"), "{out}");
     let left: Vec<String> = redis::cmd("KEYS").arg("*").query(&mut raw).unwrap();

@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use femscale_cache::{DiskCache, validate_redis_prefix};
+use femscale_cache::{DiskCache, redact_url, validate_redis_prefix, validate_redis_url};
 use femscale_core::{Cache, Error, Result};
 
 use super::{CacheConfig, MEMORY_LEVEL};
@@ -14,8 +14,8 @@ pub const DISK_LEVEL: &str = "disk";
 /// The built-in Redis level's name.
 pub const REDIS_LEVEL: &str = "redis";
 
-/// Checks `cache.disk_dir` (not empty, no NUL byte) and `cache.redis_prefix` (see
-/// [`validate_redis_prefix`]), whichever levels are enabled: a bad value is an error in the
+/// Checks `cache.disk_dir` (not empty, no NUL byte), `cache.redis_prefix` (see
+/// [`validate_redis_prefix`]) and the form of `cache.redis_url`, whichever levels are enabled: a bad value is an error in the
 /// file, not a surprise on the day the level is switched on.
 pub(super) fn validate_storage_keys(config: &CacheConfig) -> Result<()> {
     let dir = config.disk_dir.as_os_str();
@@ -32,7 +32,9 @@ pub(super) fn validate_storage_keys(config: &CacheConfig) -> Result<()> {
         ));
     }
     validate_redis_prefix(&config.redis_prefix)
-        .map_err(|reason| Error::invalid("cache.redis_prefix", reason))
+        .map_err(|reason| Error::invalid("cache.redis_prefix", reason))?;
+    validate_redis_url(&config.redis_url)
+        .map_err(|reason| Error::invalid("cache.redis_url", reason))
 }
 
 /// An error opening the disk level, as an [`Error::InvalidInput`] naming `cache.disk_dir` and
@@ -146,18 +148,6 @@ fn is_not_a_directory(e: &Error) -> bool {
     matches!(e, Error::Io { source, .. } if source.kind() == std::io::ErrorKind::NotADirectory)
 }
 
-/// `url` with the password of its user-info part, if any, replaced by `***`.
-fn redact_url(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else {
-        return url.to_string();
-    };
-    let authority_end = rest.find('/').unwrap_or(rest.len());
-    match rest[..authority_end].rfind('@') {
-        Some(at) => format!("{scheme}://***{}", &rest[at..]),
-        None => url.to_string(),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -184,10 +174,17 @@ mod tests {
     }
 
     #[test]
-    fn urls_are_redacted() {
-        assert_eq!(redact_url("redis://h:1/"), "redis://h:1/");
-        assert_eq!(redact_url("redis://u:pw@h:1/0"), "redis://***@h:1/0");
-        assert_eq!(redact_url("nonsense"), "nonsense");
+    fn malformed_redis_urls_name_the_key_without_the_password() {
+        let mut c = CacheConfig::default();
+        c.redis_url = "http://u:secret@h:1/".into();
+        let err = validate_storage_keys(&c).unwrap_err();
+        assert_eq!(err.field(), Some("cache.redis_url"));
+        assert!(!err.to_string().contains("secret"), "{err}");
+        c.redis_url = "not a url".into();
+        assert_eq!(
+            validate_storage_keys(&c).unwrap_err().field(),
+            Some("cache.redis_url")
+        );
     }
 
     #[test]

@@ -113,7 +113,7 @@ pub(crate) struct Store {
 impl Store {
     /// [`Store::prepare_waiting`] without waiting: a directory in use by another run is an
     /// error.
-    #[allow(dead_code)] // the runner passes its option; tests use this
+    #[cfg(test)]
     pub fn prepare(dir: &Path) -> Result<Self> {
         Self::prepare_waiting(dir, false)
     }

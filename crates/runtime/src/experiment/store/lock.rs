@@ -187,7 +187,10 @@ mod tests {
             lock
         });
         // Still waiting while the first is held.
-        assert!(rx.recv_timeout(std::time::Duration::from_millis(300)).is_err());
+        assert!(
+            rx.recv_timeout(std::time::Duration::from_millis(300))
+                .is_err()
+        );
         drop(first);
         rx.recv_timeout(std::time::Duration::from_secs(10))
             .expect("the waiter gets the lock once it is released");
