@@ -101,30 +101,94 @@ fn io_error(path: &Path, source: io::Error) -> Error {
     }
 }
 
+fn not_a_directory(path: &Path) -> Error {
+    io_error(
+        path,
+        io::Error::new(
+            io::ErrorKind::NotADirectory,
+            "exists and is not a directory (the disk cache needs a directory)",
+        ),
+    )
+}
+
+/// Fails when `dir` or one of its ancestors exists as something other than a directory.
+fn check_not_a_file(dir: &Path) -> Result<()> {
+    for p in dir.ancestors().filter(|p| !p.as_os_str().is_empty()) {
+        match fs::metadata(p) {
+            Ok(m) if m.is_dir() => return Ok(()),
+            Ok(_) => return Err(not_a_directory(p)),
+            Err(_) => {}
+        }
+    }
+    Ok(())
+}
+
 impl DiskCache {
     /// Opens (creating it if needed) the cache directory `dir`, bounded by `max_bytes` of
     /// entry files (headers included). Checks that the directory is writable and removes
     /// temporary files left by crashed writers.
     ///
     /// # Errors
-    /// [`Error::Io`] with the offending path when the directory cannot be created, listed or
+    /// [`Error::InvalidInput`] for an empty path; [`Error::Io`] with the offending path when
+    /// the path (or an ancestor) is a file, or the directory cannot be created, listed or
     /// written.
     pub fn open(dir: impl AsRef<Path>, max_bytes: u64) -> Result<Self> {
         let dir = dir.as_ref().to_path_buf();
+        if dir.as_os_str().is_empty() {
+            return Err(Error::invalid("dir", "must not be empty"));
+        }
+        check_not_a_file(&dir)?;
         fs::create_dir_all(&dir).map_err(|e| io_error(&dir, e))?;
         let probe = dir.join(format!(".probe-{}{EXT}", std::process::id()));
-        write_atomically(&probe, |w| w.write_all(b"probe"))?;
+        write_atomically(&probe, |w| w.write_all(b"probe")).map_err(|e| match e {
+            Error::Io { source, .. } => io_error(
+                &dir,
+                io::Error::new(source.kind(), format!("cannot write entries: {source}")),
+            ),
+            other => other,
+        })?;
         fs::remove_file(&probe).map_err(|e| io_error(&probe, e))?;
-        let cache = Self {
+        let cache = Self::new_unchecked(dir, max_bytes);
+        cache.remove_stale_temps()?;
+        Ok(cache)
+    }
+
+    /// Opens the cache directory `dir` for inspection (listing, statistics, removal) without
+    /// creating it or writing to it: `Ok(None)` when it does not exist (a cache that was never
+    /// written is simply empty).
+    ///
+    /// ```
+    /// use femscale_cache::DiskCache;
+    /// let dir = std::env::temp_dir().join(format!("femscale-disk-none-{}", std::process::id()));
+    /// assert!(DiskCache::open_existing(&dir, 1 << 20).unwrap().is_none());
+    /// assert!(!dir.exists());
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::Io`] naming `dir` when it exists but is not a directory or cannot be
+    /// inspected.
+    pub fn open_existing(dir: impl AsRef<Path>, max_bytes: u64) -> Result<Option<Self>> {
+        let dir = dir.as_ref().to_path_buf();
+        if dir.as_os_str().is_empty() {
+            return Err(Error::invalid("dir", "must not be empty"));
+        }
+        match fs::metadata(&dir) {
+            Ok(m) if m.is_dir() => Ok(Some(Self::new_unchecked(dir, max_bytes))),
+            Ok(_) => Err(not_a_directory(&dir)),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(io_error(&dir, e)),
+        }
+    }
+
+    fn new_unchecked(dir: PathBuf, max_bytes: u64) -> Self {
+        Self {
             dir,
             max_bytes,
             hits: AtomicU64::new(0),
             misses: AtomicU64::new(0),
             writes: AtomicU64::new(0),
             evictions: AtomicU64::new(0),
-        };
-        cache.remove_stale_temps()?;
-        Ok(cache)
+        }
     }
 
     /// The cache directory.

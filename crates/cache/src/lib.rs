@@ -49,5 +49,8 @@ pub use femscale_core::cache::{Cache, CacheKey, CacheStats};
 pub use glob::glob_match;
 pub use key::{FORMAT_VERSION, KeyBuilder};
 pub use memory::{MemoryCache, ObjectStore};
-pub use redis_cache::{RedisCache, RedisOptions};
+pub use redis_cache::{
+    MAX_PREFIX_LEN, RedisCache, RedisOptions, redact as redact_url, validate_redis_prefix,
+    validate_redis_url,
+};
 pub use tiered::{TieredCache, WritePolicy};

@@ -21,8 +21,83 @@ const MAGIC: &[u8; 8] = b"FEMSREDS";
 /// Length of the header in front of the payload.
 const HEADER: usize = 8 + 4 + 8 + 32;
 
-/// `COUNT` hint of each `SCAN` step; also the largest `DEL` batch of [`Cache::invalidate`].
+/// `COUNT` hint of each `SCAN` step; also the largest batch of keys handed to one script.
 const SCAN_BATCH: usize = 1000;
+
+/// Longest accepted [`RedisOptions::prefix`], in bytes.
+pub const MAX_PREFIX_LEN: usize = 64;
+
+/// Lua script: deletes each of `KEYS` that is a string value opening with femscale's header
+/// (`ARGV[1]` = magic, `ARGV[2]` = header length) and returns how many it deleted. The check
+/// and the delete of one key are atomic (the server runs a script without interleaving other
+/// commands), so a value that a concurrent writer replaced with foreign data is never deleted.
+const DELETE_OWN_SCRIPT: &str = r"
+local removed = 0
+for _, k in ipairs(KEYS) do
+  if redis.call('TYPE', k)['ok'] == 'string'
+    and redis.call('STRLEN', k) >= tonumber(ARGV[2])
+    and redis.call('GETRANGE', k, 0, #ARGV[1] - 1) == ARGV[1] then
+    removed = removed + redis.call('DEL', k)
+  end
+end
+return removed
+";
+
+/// Lua script: for each of `KEYS`, its length when it is a femscale entry (string value opening
+/// with the header, as in [`DELETE_OWN_SCRIPT`]), else -1. Reads 8 bytes per key, never the value.
+const SIZE_OWN_SCRIPT: &str = r"
+local sizes = {}
+for i, k in ipairs(KEYS) do
+  sizes[i] = -1
+  if redis.call('TYPE', k)['ok'] == 'string' then
+    local n = redis.call('STRLEN', k)
+    if n >= tonumber(ARGV[2]) and redis.call('GETRANGE', k, 0, #ARGV[1] - 1) == ARGV[1] then
+      sizes[i] = n
+    end
+  end
+end
+return sizes
+";
+
+/// Checks a Redis key prefix: 1 to [`MAX_PREFIX_LEN`] bytes of ASCII letters, digits and
+/// `_ - . : /`. Glob metacharacters (`* ? [ ] \`), whitespace and control characters are
+/// refused, and so is the empty prefix, which would make `clear` scan the whole database.
+///
+/// ```
+/// use femscale_cache::validate_redis_prefix;
+/// assert!(validate_redis_prefix("femscale:").is_ok());
+/// assert!(validate_redis_prefix("team-a/fem.v2:").is_ok());
+/// assert!(validate_redis_prefix("").is_err());
+/// assert!(validate_redis_prefix("fem*").is_err());
+/// ```
+///
+/// # Errors
+/// Why the prefix is refused.
+pub fn validate_redis_prefix(prefix: &str) -> std::result::Result<(), String> {
+    if prefix.is_empty() {
+        return Err(
+            "must not be empty: an empty prefix would make `cache clear` scan every key of the \
+             database (use e.g. `femscale:`)"
+                .into(),
+        );
+    }
+    if prefix.len() > MAX_PREFIX_LEN {
+        return Err(format!(
+            "is {} bytes long; at most {MAX_PREFIX_LEN} are allowed",
+            prefix.len()
+        ));
+    }
+    if let Some(c) = prefix
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.' | ':' | '/')))
+    {
+        return Err(format!(
+            "contains {c:?}; allowed are ASCII letters, digits and `_ - . : /` \
+             (no glob characters `* ? [ ] \\`, spaces or control characters)"
+        ));
+    }
+    Ok(())
+}
 
 /// Options of [`RedisCache::connect`].
 ///
@@ -39,7 +114,7 @@ const SCAN_BATCH: usize = 1000;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RedisOptions {
     /// Prepended to every rendered key (default `femscale:`). Caches with different prefixes
-    /// on one server do not see each other's entries.
+    /// on one server do not see each other's entries. Must pass [`validate_redis_prefix`].
     pub prefix: String,
     /// Expiry of written entries (`SET … PX`); `None` (the default) keeps them until removed
     /// or evicted by the server's own policy. Millisecond resolution; must not be zero.
@@ -76,6 +151,13 @@ impl Default for RedisOptions {
 ///
 /// A value that fails verification (foreign or truncated data, checksum mismatch, a value
 /// copied under another key) is deleted and reported as a miss.
+///
+/// [`Cache::invalidate`] (and so `femscale cache clear`) deletes only keys under the prefix
+/// that hold a string value opening with the magic `FEMSREDS` and at least a whole header;
+/// other keys under the prefix (another application's data) are left alone. The check and
+/// the delete run together in one server-side Lua script per batch of `SCAN` matches
+/// (`EVAL`, so the server must allow scripting), which reads 8 bytes of each value, not the
+/// value. [`Cache::list`] counts the same entries.
 ///
 /// The level uses the synchronous client over one connection guarded by a mutex. Connecting
 /// is bounded by [`RedisOptions::connect_timeout`] and every command by
@@ -118,10 +200,13 @@ impl RedisCache {
     /// `redis+unix:///path`) and checks it answers `PING`.
     ///
     /// # Errors
-    /// [`Error::InvalidInput`] for a zero TTL or timeout; [`Error::Cache`] naming the URL
+    /// [`Error::InvalidInput`] for a zero TTL or timeout or a prefix refused by
+    /// [`validate_redis_prefix`]; [`Error::Cache`] naming the URL
     /// (password redacted) when the URL is malformed or the server cannot be reached within
     /// the connect timeout.
     pub fn connect(url: &str, options: RedisOptions) -> Result<Self> {
+        validate_redis_prefix(&options.prefix)
+            .map_err(|reason| Error::invalid("prefix", reason))?;
         if options.ttl.is_some_and(|t| t.as_millis() == 0) {
             return Err(Error::invalid("ttl", "must be at least 1 ms"));
         }
@@ -276,8 +361,26 @@ fn is_connection_error(e: &RedisError) -> bool {
     e.is_io_error() || e.is_connection_dropped() || e.is_timeout() || e.is_unrecoverable_error()
 }
 
+/// Checks that `url` is a Redis URL the client accepts (`redis://`, `rediss://`,
+/// `redis+unix://`, `unix://`), without connecting.
+///
+/// ```
+/// use femscale_cache::validate_redis_url;
+/// assert!(validate_redis_url("redis://127.0.0.1:6379/0").is_ok());
+/// assert!(validate_redis_url("http://example.org/").is_err());
+/// ```
+///
+/// # Errors
+/// Why the URL is refused (the URL itself, password redacted, included).
+pub fn validate_redis_url(url: &str) -> std::result::Result<(), String> {
+    use redis::IntoConnectionInfo;
+    url.into_connection_info()
+        .map(|_| ())
+        .map_err(|e| format!("`{}` is not a Redis URL: {e}", redact(url)))
+}
+
 /// `url` with the password (if any) replaced by `***`.
-fn redact(url: &str) -> String {
+pub fn redact(url: &str) -> String {
     let Some(scheme_end) = url.find("://") else {
         return url.to_string();
     };
@@ -322,6 +425,17 @@ pub(crate) fn redis_match_pattern(prefix: &str, pattern: &str) -> String {
     push_redis_pattern(&mut out, prefix, true);
     push_redis_pattern(&mut out, pattern, false);
     out
+}
+
+/// `EVAL script n keys… MAGIC HEADER` for the scripts that act on femscale entries only.
+fn own_entries_script(script: &str, keys: &[&[u8]]) -> redis::Cmd {
+    let mut cmd = redis::cmd("EVAL");
+    cmd.arg(script)
+        .arg(keys.len())
+        .arg(keys)
+        .arg(&MAGIC[..])
+        .arg(HEADER);
+    cmd
 }
 
 /// Serialises header and payload into one value.
@@ -411,30 +525,27 @@ impl Cache for RedisCache {
         Ok(n > 0)
     }
 
+    /// Deletes the femscale entries (see the type's docs) whose rendered key matches
+    /// `pattern`; foreign keys under the prefix survive.
     fn invalidate(&self, pattern: &str) -> Result<usize> {
-        self.scan(pattern, "SCAN/DEL", |c, batch| {
-            let mut removed = 0;
-            for chunk in batch.chunks(SCAN_BATCH) {
-                let keys: Vec<&[u8]> = chunk.iter().map(|(k, _)| k.as_slice()).collect();
-                let n: usize = redis::cmd("DEL").arg(keys).query(c)?;
-                removed += n;
-            }
-            Ok(removed)
+        self.scan(pattern, "SCAN/EVAL delete", |c, batch| {
+            let keys: Vec<&[u8]> = batch.iter().map(|(k, _)| k.as_slice()).collect();
+            own_entries_script(DELETE_OWN_SCRIPT, &keys).query::<usize>(c)
         })
         .map(|counts| counts.into_iter().sum())
     }
 
+    /// The femscale entries (see the type's docs) whose rendered key matches `pattern`, with
+    /// their stored sizes (header included).
     fn list(&self, pattern: &str) -> Result<Option<Vec<(String, u64)>>> {
-        let batches = self.scan(pattern, "SCAN/STRLEN", |c, batch| {
-            let mut pipe = redis::pipe();
-            for (k, _) in &batch {
-                pipe.cmd("STRLEN").arg(k);
-            }
-            let sizes: Vec<u64> = pipe.query(c)?;
+        let batches = self.scan(pattern, "SCAN/EVAL sizes", |c, batch| {
+            let keys: Vec<&[u8]> = batch.iter().map(|(k, _)| k.as_slice()).collect();
+            let sizes: Vec<i64> = own_entries_script(SIZE_OWN_SCRIPT, &keys).query(c)?;
             Ok(batch
                 .into_iter()
                 .map(|(_, name)| name)
                 .zip(sizes)
+                .filter_map(|(name, size)| u64::try_from(size).ok().map(|s| (name, s)))
                 .collect::<Vec<_>>())
         })?;
         let mut out: Vec<(String, u64)> = batches.into_iter().flatten().collect();
@@ -465,6 +576,29 @@ mod tests {
         assert_eq!(redis_match_pattern("p:", "a?b"), "p:a?b");
         assert_eq!(redis_match_pattern("p:", r"x[1]\y"), r"p:x\[1\]\\y");
         assert_eq!(redis_match_pattern("a*[?]:", "*"), r"a\*\[\?\]:*");
+    }
+
+    #[test]
+    fn prefixes_are_validated() {
+        for good in [
+            "femscale:",
+            "a",
+            "team-a/fem.v2:",
+            "F_1",
+            &"x".repeat(MAX_PREFIX_LEN),
+        ] {
+            assert_eq!(validate_redis_prefix(good), Ok(()), "{good}");
+        }
+        let long = "x".repeat(MAX_PREFIX_LEN + 1);
+        for bad in [
+            "", "*", "fem*", "fem?", "f[1]", "a]", "a\\b", "a b", "tab\t", "nl\n", "é:", &long,
+        ] {
+            let reason = validate_redis_prefix(bad).unwrap_err();
+            assert!(!reason.is_empty(), "{bad:?}");
+        }
+        assert!(validate_redis_prefix("").unwrap_err().contains("empty"));
+        assert!(validate_redis_prefix(&long).unwrap_err().contains("64"));
+        assert!(validate_redis_prefix("a*").unwrap_err().contains("'*'"));
     }
 
     #[test]

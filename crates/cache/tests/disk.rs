@@ -209,6 +209,60 @@ fn unwritable_dir_is_an_io_error_with_path() {
 }
 
 #[test]
+fn a_file_where_the_dir_should_be_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("plain-file");
+    fs::write(&file, b"x").unwrap();
+    for target in [file.clone(), file.join("below")] {
+        let err = DiskCache::open(&target, 1000).unwrap_err();
+        match &err {
+            Error::Io { path, source } => {
+                assert_eq!(path, &file);
+                assert_eq!(source.kind(), std::io::ErrorKind::NotADirectory);
+            }
+            other => panic!("expected Error::Io, got {other:?}"),
+        }
+        assert!(err.to_string().contains("not a directory"), "{err}");
+    }
+    assert_eq!(fs::read(&file).unwrap(), b"x", "the file is left alone");
+    let err = DiskCache::open_existing(&file, 1000).unwrap_err();
+    assert!(
+        matches!(err, Error::Io { ref path, .. } if path == &file),
+        "{err:?}"
+    );
+    {
+        let empty = "";
+        assert_eq!(
+            DiskCache::open(empty, 1000).unwrap_err().field(),
+            Some("dir")
+        );
+        assert_eq!(
+            DiskCache::open_existing(empty, 1000).unwrap_err().field(),
+            Some("dir")
+        );
+    }
+}
+
+#[test]
+fn open_existing_neither_creates_nor_writes() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("never-written");
+    assert!(DiskCache::open_existing(&missing, 1000).unwrap().is_none());
+    assert!(!missing.exists());
+    let writer = DiskCache::open(&missing, 1 << 20).unwrap();
+    writer.put(&k(1), b"v").unwrap();
+    writer.put(&k(2), b"w").unwrap();
+    let before = files(&missing);
+    let reader = DiskCache::open_existing(&missing, 1 << 20)
+        .unwrap()
+        .unwrap();
+    assert_eq!(reader.list("*").unwrap().unwrap().len(), 2);
+    assert_eq!(files(&missing), before, "inspection wrote nothing");
+    assert_eq!(reader.invalidate("system_00000001").unwrap(), 1);
+    assert_eq!(files(&missing), vec!["system_00000002.fsc"]);
+}
+
+#[test]
 fn concurrent_puts_and_gets_on_two_instances() {
     let dir = tempfile::tempdir().unwrap();
     let a = Arc::new(DiskCache::open(dir.path(), 1 << 20).unwrap());

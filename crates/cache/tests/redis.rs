@@ -98,9 +98,9 @@ fn invalidate_removes_only_matches() {
     let Some(server) = Server::start() else {
         return;
     };
-    // Redis-special characters in prefix and keys are taken literally.
-    let cache = RedisCache::connect(&server.url(), opts("p[1]\\*:")).unwrap();
-    let other = RedisCache::connect(&server.url(), opts("p[1]\\x:")).unwrap();
+    // Redis-special characters in keys are taken literally.
+    let cache = RedisCache::connect(&server.url(), opts("p1:")).unwrap();
+    let other = RedisCache::connect(&server.url(), opts("p2:")).unwrap();
     for i in 0..25 {
         cache.put(&key("system", &format!("{i:02}")), b"s").unwrap();
         cache
@@ -282,4 +282,154 @@ fn unreachable_server_is_an_error_naming_the_url() {
         !err.contains("hunter2") && err.contains(":***@127.0.0.1"),
         "{err}"
     );
+}
+
+#[test]
+fn invalid_prefixes_are_refused_before_connecting() {
+    // No server needed: the prefix is checked first (port 1 would refuse the connection).
+    for bad in [
+        "",
+        "*",
+        "a*",
+        "fem?",
+        "p[1]",
+        "a\\b",
+        "with space",
+        "\u{7f}",
+    ] {
+        let err = RedisCache::connect("redis://127.0.0.1:1/", opts(bad)).unwrap_err();
+        let text = err.to_string();
+        assert!(text.contains("prefix"), "{bad:?}: {text}");
+        assert_eq!(err.field(), Some("prefix"), "{bad:?}");
+    }
+}
+
+/// Sets `key` to `value` with a plain client.
+fn raw_set(conn: &mut redis::Connection, key: &str, value: &[u8]) {
+    let () = redis::cmd("SET").arg(key).arg(value).query(conn).unwrap();
+}
+
+fn raw_exists(conn: &mut redis::Connection, key: &str) -> bool {
+    redis::cmd("EXISTS").arg(key).query::<i64>(conn).unwrap() == 1
+}
+
+#[test]
+fn clear_and_invalidate_leave_foreign_keys_alone() {
+    let Some(server) = Server::start() else {
+        return;
+    };
+    let cache = RedisCache::connect(&server.url(), opts("fem:")).unwrap();
+    let mut raw = server.raw();
+    for i in 0..30 {
+        cache
+            .put(&key("system", &format!("{i:02}")), b"ours")
+            .unwrap();
+    }
+    // Foreign data under the prefix, some of it shaped like our keys, and outside it.
+    raw_set(
+        &mut raw,
+        "fem:system_foreign",
+        b"another application's value",
+    );
+    raw_set(&mut raw, "fem:system_short", b"FEMSREDS but no header");
+    raw_set(&mut raw, "fem:", b"the bare prefix");
+    raw_set(&mut raw, "other:system_00", b"outside the prefix");
+    raw_set(&mut raw, "unrelated", b"x");
+    let big = vec![7u8; 4 << 20];
+    raw_set(&mut raw, "fem:system_big", &big);
+    let () = redis::cmd("HSET")
+        .arg("fem:system_hash")
+        .arg("f")
+        .arg("v")
+        .query(&mut raw)
+        .unwrap();
+    let () = redis::cmd("RPUSH")
+        .arg("fem:solution_list")
+        .arg("x")
+        .query::<i64>(&mut raw)
+        .map(|_| ())
+        .unwrap();
+    // A value copied from one of ours to a foreign name outside the prefix.
+    let ours: Vec<u8> = redis::cmd("GET")
+        .arg("fem:system_00")
+        .query(&mut raw)
+        .unwrap();
+    raw_set(&mut raw, "elsewhere:system_00", &ours);
+    let foreign = [
+        "fem:system_foreign",
+        "fem:system_short",
+        "fem:",
+        "other:system_00",
+        "unrelated",
+        "fem:system_big",
+        "fem:system_hash",
+        "fem:solution_list",
+        "elsewhere:system_00",
+    ];
+
+    // Listing counts only our entries.
+    let listed = cache.list("*").unwrap().unwrap();
+    assert_eq!(listed.len(), 30, "{listed:?}");
+    assert!(
+        listed
+            .iter()
+            .all(|(k, _)| k.starts_with("system_") && k.len() == 9)
+    );
+
+    assert_eq!(cache.invalidate("system_1*").unwrap(), 10);
+    assert_eq!(cache.invalidate("system_*").unwrap(), 20);
+    for i in 0..30 {
+        cache
+            .put(&key("solution", &format!("{i:02}")), b"ours")
+            .unwrap();
+    }
+    assert_eq!(cache.invalidate("*").unwrap(), 30, "clear");
+    assert_eq!(cache.invalidate("*").unwrap(), 0);
+    assert_eq!(cache.list("*").unwrap().unwrap(), vec![]);
+    for k in foreign {
+        assert!(raw_exists(&mut raw, k), "foreign key `{k}` was deleted");
+    }
+    let big_back: Vec<u8> = redis::cmd("GET")
+        .arg("fem:system_big")
+        .query(&mut raw)
+        .unwrap();
+    assert!(big_back == big);
+    let dbsize: i64 = redis::cmd("DBSIZE").query(&mut raw).unwrap();
+    assert_eq!(dbsize, foreign.len() as i64);
+}
+
+#[test]
+fn invalidate_is_not_fooled_by_a_concurrent_foreign_writer() {
+    // A writer that keeps replacing one of our keys with foreign data while we invalidate:
+    // whatever the interleaving, the key ends up either deleted while it held our entry or
+    // holding the foreign value - never a foreign value deleted.
+    let Some(server) = Server::start() else {
+        return;
+    };
+    let cache = RedisCache::connect(&server.url(), opts("race:")).unwrap();
+    let mut raw = server.raw();
+    for round in 0..50 {
+        let k = key("system", &format!("{round:02}"));
+        cache.put(&k, b"ours").unwrap();
+        let rkey = cache.redis_key(&k);
+        let writer = {
+            let mut conn = server.raw();
+            let rkey = rkey.clone();
+            std::thread::spawn(move || raw_set(&mut conn, &rkey, b"FOREIGN"))
+        };
+        let removed = cache.invalidate("system_*").unwrap();
+        writer.join().unwrap();
+        let value: Option<Vec<u8>> = redis::cmd("GET").arg(&rkey).query(&mut raw).unwrap();
+        match (removed, value.as_deref()) {
+            // Our entry deleted, then the foreign write landed; or the foreign write landed
+            // first and survived.
+            (1, Some(b"FOREIGN")) | (0, Some(b"FOREIGN")) => {}
+            other => panic!("round {round}: {other:?}"),
+        }
+        let () = redis::cmd("DEL")
+            .arg(&rkey)
+            .query::<i64>(&mut raw)
+            .map(|_| ())
+            .unwrap();
+    }
 }

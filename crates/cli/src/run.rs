@@ -92,6 +92,11 @@ pub struct RunArgs {
     /// No progress output and no per-point table: only the final line.
     #[arg(long, short = 'q')]
     pub quiet: bool,
+
+    /// When another `femscale run` is using the output directory, wait for it to finish
+    /// (then skip what it ran) instead of failing.
+    #[arg(long)]
+    pub wait: bool,
 }
 
 /// Exit status for an experiment that cannot run.
@@ -119,6 +124,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
         retry_failed: args.retry_failed,
         fresh: args.fresh,
         progress,
+        wait_for_lock: args.wait,
     };
     let result = experiment.run(&options);
     if let Some(bar) = &bar {

@@ -21,7 +21,10 @@ pub mod problem;
 mod registry;
 mod scaling;
 
-pub use caching::{CacheConfig, CacheReuse, MEMORY_LEVEL, SolveCache, WritePolicyConfig};
+pub use caching::{
+    CacheConfig, CacheReuse, DISK_LEVEL, MEMORY_LEVEL, PersistentLevel, REDIS_LEVEL, SolveCache,
+    WritePolicyConfig, open_persistent_levels,
+};
 pub use config::{
     AssemblyConfig, BoundaryConditionKind, BoundaryConfig, Config, ConfigSources, ENV_PREFIX,
     FieldValue, MeshConfig, MeshKind, ProblemConfig, Provenance, ScalingConfig, SolverConfig,

@@ -18,6 +18,7 @@
 
 mod codec;
 mod keys;
+mod levels;
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -34,6 +35,7 @@ use tracing::{debug, warn};
 
 pub(crate) use codec::StoredSystem;
 pub(crate) use keys::{ProblemKeys, problem_keys};
+pub use levels::{DISK_LEVEL, PersistentLevel, REDIS_LEVEL, open_persistent_levels};
 
 use crate::registry::Registry;
 
@@ -53,13 +55,14 @@ pub struct CacheConfig {
     /// Entries older than this many seconds are dropped (default: never); applies to the
     /// memory and Redis levels.
     pub ttl_seconds: Option<f64>,
-    /// Directory of the disk level (default `.femscale-cache`).
+    /// Directory of the disk level (default `.femscale-cache`); must not be empty.
     pub disk_dir: PathBuf,
     /// Size cap of the disk level, MB (default 4096); least recently used entries go first.
     pub disk_max_mb: f64,
     /// Server of the Redis level (default `redis://127.0.0.1:6379/`).
     pub redis_url: String,
-    /// Prefix of every Redis key (default `femscale:`).
+    /// Prefix of every Redis key (default `femscale:`): 1 to 64 ASCII letters, digits and
+    /// `_ - . : /` (see [`femscale_cache::validate_redis_prefix`]).
     pub redis_prefix: String,
     /// Connect timeout of the Redis level in seconds (default 2); reads and writes get five
     /// times as long.
@@ -96,11 +99,12 @@ impl Default for CacheConfig {
 }
 
 impl CacheConfig {
-    /// Checks ranges and level names.
+    /// Checks ranges, level names, `disk_dir` and `redis_prefix`.
     ///
     /// # Errors
     /// [`Error::InvalidInput`] naming the `cache.*` key.
     pub fn validate(&self) -> Result<()> {
+        levels::validate_storage_keys(self)?;
         let positive = |key: &str, v: f64| {
             if v.is_finite() && v >= 0.0 {
                 Ok(())
@@ -195,7 +199,9 @@ impl SolveCache {
     /// for [`SolveCache::unavailable_levels`].
     ///
     /// # Errors
-    /// Invalid `[cache]` values, unknown level names.
+    /// Invalid `[cache]` values, unknown level names, and a disk level whose `disk_dir`
+    /// cannot be created or written (a file in the way, no permission): an
+    /// [`Error::InvalidInput`] naming `cache.disk_dir` and the path.
     pub fn from_config(config: &CacheConfig, registry: &Registry) -> Result<Self> {
         config.validate()?;
         let mut objects = None;
@@ -212,7 +218,8 @@ impl SolveCache {
             }
             match registry.cache(name, config) {
                 Ok(level) => levels.push(level),
-                Err(e @ Error::UnknownName { .. }) => return Err(e),
+                Err(e @ (Error::UnknownName { .. } | Error::InvalidInput { .. })) => return Err(e),
+                Err(e) if name == DISK_LEVEL => return Err(levels::disk_dir_error(config, e)),
                 Err(e) => {
                     warn!(level = %name, error = %e, "cache level unavailable; continuing without it");
                     unavailable.push((name.clone(), e.to_string()));

@@ -98,6 +98,8 @@ pub struct RunOptions {
     pub fresh: bool,
     /// Progress reports; `None` logs each finished run at `info` level.
     pub progress: Option<ProgressFn>,
+    /// When another run holds the output directory's lock, wait for it instead of failing.
+    pub wait_for_lock: bool,
 }
 
 impl std::fmt::Debug for RunOptions {
@@ -108,6 +110,7 @@ impl std::fmt::Debug for RunOptions {
             .field("retry_failed", &self.retry_failed)
             .field("fresh", &self.fresh)
             .field("progress", &self.progress.as_ref().map(|_| "callback"))
+            .field("wait_for_lock", &self.wait_for_lock)
             .finish()
     }
 }
@@ -262,7 +265,7 @@ impl Experiment {
             .output_dir
             .clone()
             .unwrap_or_else(|| self.output.dir.clone());
-        let mut store = Store::prepare(&dir)?;
+        let mut store = Store::prepare_waiting(&dir, options.wait_for_lock)?;
         let previous_log = if options.fresh {
             store.start_fresh()?
         } else {

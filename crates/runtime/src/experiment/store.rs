@@ -18,6 +18,10 @@ use femscale_core::{Error, Metrics, Result};
 use serde::{Deserialize, Serialize};
 use tracing::warn;
 
+mod lock;
+
+use lock::OutputLock;
+
 /// The log file of finished runs in the output directory.
 pub const RESULTS_FILE: &str = "results.jsonl";
 /// The per-point summary in the output directory.
@@ -106,12 +110,26 @@ pub(crate) struct Store {
     /// Records already in the log when the store was opened.
     pub previous: Vec<RunRecord>,
     log: Option<File>,
+    /// Held for the store's lifetime: no other run uses the directory meanwhile.
+    _lock: OutputLock,
 }
 
 impl Store {
-    /// Creates `dir` if needed and checks that files can be created in it, without touching
-    /// the log. Nothing is written when this fails.
+    /// [`Store::prepare_waiting`] without waiting: a directory in use by another run is an
+    /// error.
+    #[cfg(test)]
     pub fn prepare(dir: &Path) -> Result<Self> {
+        Self::prepare_waiting(dir, false)
+    }
+
+    /// Creates `dir` if needed, checks that files can be created in it, and locks it against
+    /// other runs (waiting for the lock with `wait`, else failing) before reading the log.
+    /// Nothing but the lock file is written when this fails.
+    ///
+    /// # Errors
+    /// [`Error::Io`] naming the directory (of kind `WouldBlock` when another run holds it,
+    /// with that run's pid) or the file that cannot be written.
+    pub fn prepare_waiting(dir: &Path, wait: bool) -> Result<Self> {
         std::fs::create_dir_all(dir).map_err(io(dir))?;
         if !dir.is_dir() {
             return Err(Error::Io {
@@ -122,6 +140,7 @@ impl Store {
         let probe = dir.join(format!(".femscale-write-probe-{}", std::process::id()));
         File::create(&probe).map_err(io(dir))?;
         std::fs::remove_file(&probe).map_err(io(&probe))?;
+        let lock = OutputLock::acquire(dir, wait)?;
         let results_path = dir.join(RESULTS_FILE);
         if results_path.exists() {
             OpenOptions::new()
@@ -134,6 +153,7 @@ impl Store {
             results_path,
             previous,
             log: None,
+            _lock: lock,
         })
     }
 
