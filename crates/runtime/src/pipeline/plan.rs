@@ -31,9 +31,16 @@ impl FemSolver {
         let explicit_assembly = self.config.assembly.parallel;
         let mut plan = if scaling.level == ScalingLevel::Auto {
             let mut plan = adaptive.plan(work, load);
-            // Explicit settings win over the plan.
+            // Explicit settings win over the plan: `scaling.threads` is the thread count, not
+            // a cap on the scaler's choice.
             if !toggles.parallel {
                 plan.threads = 1;
+            } else if scaling.threads > 0 && plan.threads != toggles.threads {
+                plan.threads = toggles.threads;
+                plan.rationale = format!(
+                    "{}; {} thread(s) as configured by scaling.threads",
+                    plan.rationale, toggles.threads
+                );
             }
             match explicit_assembly {
                 Some(parallel) => plan.parallel_assembly = parallel,
