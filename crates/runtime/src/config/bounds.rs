@@ -37,7 +37,7 @@ pub const MAX_AMG_LEVELS: usize = 100;
 /// The [`Duration`] of `seconds`, clamped to [`MAX_SECONDS`]; `None` for NaN, negative or zero
 /// values (callers treat them as "no limit" after validation refused them).
 pub fn duration_from_seconds(seconds: f64) -> Option<Duration> {
-    if !(seconds > 0.0) {
+    if seconds.is_nan() || seconds <= 0.0 {
         return None;
     }
     Duration::try_from_secs_f64(seconds.min(MAX_SECONDS)).ok()

@@ -588,6 +588,42 @@ pub(crate) fn provenance_of(
         .collect())
 }
 
+/// Every key of the schema as a dotted path, in schema order: the leaves of the default
+/// configuration, `problem.params` (whose entries are the user's), and the keys of the first
+/// entry of arrays of tables as `problem.boundary[].where`. `docs/configuration.md` documents
+/// each; the property test of `tests/config_fuzz.rs` feeds arbitrary values to each.
+pub fn schema_keys() -> Vec<String> {
+    fn walk(prefix: &str, value: &serde_json::Value, out: &mut Vec<String>) {
+        match value {
+            serde_json::Value::Object(map) if prefix != "problem.params" => {
+                for (k, v) in map {
+                    let key = if prefix.is_empty() {
+                        k.clone()
+                    } else {
+                        format!("{prefix}.{k}")
+                    };
+                    // Tables are documented through their keys; `problem.params` has none.
+                    if !prefix.is_empty() && (!v.is_object() || key == "problem.params") {
+                        out.push(key.clone());
+                    }
+                    walk(&key, v, out);
+                }
+            }
+            serde_json::Value::Array(items) => {
+                if let Some(first @ serde_json::Value::Object(_)) = items.first() {
+                    walk(&format!("{prefix}[]"), first, out);
+                }
+            }
+            _ => {}
+        }
+    }
+    let mut out = Vec::new();
+    if let Ok(json) = serde_json::to_value(Config::default()) {
+        walk("", &json, &mut out);
+    }
+    out
+}
+
 /// Leaves of a JSON tree as dotted keys; arrays count as leaves.
 fn collect_leaves(prefix: &str, v: &serde_json::Value, out: &mut Vec<(String, serde_json::Value)>) {
     match v {
@@ -788,41 +824,10 @@ mod tests {
 mod docs_tests {
     use super::*;
 
-    /// Every key of the schema, as dotted paths (`problem.boundary[].where` for arrays of tables).
-    fn keys(prefix: &str, value: &serde_json::Value, out: &mut Vec<String>) {
-        match value {
-            serde_json::Value::Object(map) if prefix != "problem.params" => {
-                for (k, v) in map {
-                    let key = if prefix.is_empty() {
-                        k.clone()
-                    } else {
-                        format!("{prefix}.{k}")
-                    };
-                    // Tables are documented through their keys; `problem.params` has none.
-                    if !prefix.is_empty() && (!v.is_object() || key == "problem.params") {
-                        out.push(key.clone());
-                    }
-                    keys(&key, v, out);
-                }
-            }
-            serde_json::Value::Array(items) => {
-                if let Some(first @ serde_json::Value::Object(_)) = items.first() {
-                    keys(&format!("{prefix}[]"), first, out);
-                }
-            }
-            _ => {}
-        }
-    }
-
     #[test]
     fn configuration_doc_lists_every_key() {
-        let doc = include_str!("../../../docs/configuration.md");
-        let mut all = Vec::new();
-        keys(
-            "",
-            &serde_json::to_value(Config::default()).unwrap(),
-            &mut all,
-        );
+        let doc = include_str!("../../../../docs/configuration.md");
+        let all = schema_keys();
         assert!(all.len() > 20, "{all:?}");
         let missing: Vec<_> = all
             .iter()

@@ -1,0 +1,37 @@
+//! `scaling.threads` is the thread count of a solve, not a cap: set to N > 0, the solve uses
+//! exactly N threads at every level and reports them.
+
+use femscale_runtime::{Config, FemSolver};
+
+fn threads_used(level: &str, threads: usize) -> (usize, String) {
+    let config = Config::from_toml_str(&format!(
+        "[problem]\nmesh = {{ nx = 8, ny = 8 }}\nsource = \"1\"\n\
+         [solver]\nkind = \"cg\"\npreconditioner = \"jacobi\"\n\
+         [scaling]\nlevel = \"{level}\"\nthreads = {threads}\n"
+    ))
+    .unwrap();
+    let solution = FemSolver::from_config(config)
+        .unwrap()
+        .solve_configured()
+        .unwrap();
+    (solution.metrics.threads, solution.metrics.plan_rationale)
+}
+
+#[test]
+fn a_solve_with_two_threads_configured_uses_two_at_every_level() {
+    // `auto` plans one thread for 81 unknowns and `minimal` is serial: the setting wins.
+    for level in ["auto", "minimal", "standard", "aggressive"] {
+        let (threads, why) = threads_used(level, 2);
+        assert_eq!(threads, 2, "level {level}: {why}");
+    }
+    let (threads, why) = threads_used("auto", 2);
+    assert!(why.contains("scaling.threads"), "{why}");
+    assert_eq!(threads_used("standard", 1).0, 1);
+}
+
+#[test]
+fn threads_contradicting_serial_kernels_are_refused() {
+    let config = Config::from_toml_str("[scaling]\nthreads = 4\nenable_parallel = false\n").unwrap();
+    let e = FemSolver::from_config(config).err().unwrap().to_string();
+    assert!(e.contains("scaling.threads") && e.contains("enable_parallel"), "{e}");
+}
