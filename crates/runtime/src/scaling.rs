@@ -142,8 +142,8 @@ impl ScalingConfig {
         set(&mut t.memory_pooling, self.enable_memory_pooling);
         if self.threads > 0 {
             // The exact thread count; above one it asks for parallel kernels unless
-            // `enable_parallel = false` says otherwise (a contradiction `Config::check_bounds`
-            // refuses).
+            // `enable_parallel = false` says otherwise (which wins; loading a file or `--set`
+            // that says both is refused).
             t.threads = self.threads;
             if self.threads > 1 && self.enable_parallel.is_none() {
                 t.parallel = true;

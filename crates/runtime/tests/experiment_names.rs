@@ -42,7 +42,7 @@ fn names_that_are_not_plain_file_names_are_refused_with_file_and_line() {
 #[test]
 fn a_default_name_from_an_odd_file_name_is_checked_too() {
     let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("....toml");
+    let path = dir.path().join("...toml");
     std::fs::write(&path, BASE).unwrap();
     let e = Experiment::load(&path, &[]).unwrap_err().to_string();
     assert!(
@@ -64,4 +64,45 @@ fn repetitions_and_parallel_runs_are_bounded() {
     let e = load(dir.path(), "repetitions = 0\n", &[]).unwrap_err();
     assert!(e.contains("experiment.repetitions"), "{e}");
     load(dir.path(), "repetitions = 10000\nparallel_runs = 1024\n", &[]).unwrap();
+}
+
+#[test]
+fn failed_points_name_the_sweep_value_or_the_parent_override() {
+    use femscale_runtime::experiment::{RESULTS_FILE, RunOptions, read_results};
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("e.toml");
+    std::fs::write(
+        &path,
+        "[problem]\nmesh = { kind = \"interval\", nx = 4 }\nboundary = [{ where = \"left\" }]\n\
+         [solver]\nkind = \"direct\"\n[experiment]\nname = \"x\"\n\
+         [sweep]\n\"solver.timeout_seconds\" = [1, 1e300]\n",
+    )
+    .unwrap();
+    // A swept value out of bounds fails its point only, naming the sweep value.
+    let exp = Experiment::load(&path, &[]).unwrap();
+    assert!(exp.points()[0].config().is_some());
+    let e = exp.points()[1].config_error().unwrap();
+    assert!(
+        e.contains("sweep value solver.timeout_seconds") && e.contains("1e9"),
+        "{e}"
+    );
+    // A bad entry in a `--set` of the parent key `problem.boundary` names that `--set`.
+    let exp = Experiment::load(
+        &path,
+        &["problem.boundary=[{ where = \"north\" }]".to_string()],
+    )
+    .unwrap();
+    let out = dir.path().join("out");
+    let options = RunOptions {
+        output_dir: Some(out.clone()),
+        ..RunOptions::default()
+    };
+    exp.run(&options).unwrap();
+    let records = read_results(&out.join(RESULTS_FILE)).unwrap();
+    let first = records.iter().find(|r| r.point_id == exp.points()[0].id()).unwrap();
+    let e = first.error.as_deref().unwrap();
+    assert!(
+        e.contains("problem.boundary[0].where") && e.contains("from --set problem.boundary="),
+        "{e}"
+    );
 }

@@ -30,8 +30,19 @@ fn a_solve_with_two_threads_configured_uses_two_at_every_level() {
 }
 
 #[test]
-fn threads_contradicting_serial_kernels_are_refused() {
-    let config = Config::from_toml_str("[scaling]\nthreads = 4\nenable_parallel = false\n").unwrap();
-    let e = FemSolver::from_config(config).err().unwrap().to_string();
-    assert!(e.contains("scaling.threads") && e.contains("enable_parallel"), "{e}");
+fn threads_contradicting_serial_kernels_are_refused_when_loaded() {
+    let sources = femscale_runtime::ConfigSources {
+        file: None,
+        overrides: vec!["scaling.threads=4".into(), "scaling.enable_parallel=false".into()],
+    };
+    let e = Config::load(&sources).unwrap_err().to_string();
+    assert!(
+        e.contains("scaling.threads") && e.contains("enable_parallel") && e.contains("--set"),
+        "{e}"
+    );
+    // Set by a program (as the experiment runner fills in `scaling.threads`): serial wins.
+    let mut config = Config::default();
+    config.scaling.threads = 4;
+    config.scaling.enable_parallel = Some(false);
+    assert_eq!(config.scaling.toggles(100, 8).threads, 1);
 }

@@ -51,7 +51,8 @@ pub(crate) fn check_seconds(key: &str, value: f64) -> Result<()> {
     Err(Error::invalid(
         key,
         format!(
-            "must be a number of seconds in (0, {MAX_SECONDS:e}] (about 31 years), got {value}"
+            "must be a number of seconds in (0, {MAX_SECONDS:e}] (about 31 years), got {}",
+            show(value)
         ),
     ))
 }
@@ -65,8 +66,20 @@ fn check_megabytes(key: &str, value: f64, zero_ok: bool) -> Result<()> {
     let open = if zero_ok { "[" } else { "(" };
     Err(Error::invalid(
         key,
-        format!("must be a size in MB in {open}0, {MAX_MEGABYTES:e}] (about a petabyte), got {value}"),
+        format!(
+            "must be a size in MB in {open}0, {MAX_MEGABYTES:e}] (about a petabyte), got {}",
+            show(value)
+        ),
     ))
+}
+
+/// `value` as written by a person: `1e300` rather than its 301 digits.
+fn show(value: f64) -> String {
+    if value.is_finite() && value != 0.0 && !(1e-4..1e16).contains(&value.abs()) {
+        format!("{value:e}")
+    } else {
+        value.to_string()
+    }
 }
 
 /// `value` in `low..=high`.
@@ -106,6 +119,25 @@ impl Config {
         )?;
         check_count("solver.amg.max_levels", s.amg.max_levels, 2, MAX_AMG_LEVELS)?;
         check_count("scaling.threads", self.scaling.threads, 0, MAX_THREADS)?;
+        let c = &self.cache;
+        check_megabytes("cache.memory_mb", c.memory_mb, true)?;
+        check_megabytes("cache.disk_max_mb", c.disk_max_mb, true)?;
+        if let Some(t) = c.ttl_seconds {
+            check_seconds("cache.ttl_seconds", t)?;
+        }
+        check_seconds("cache.redis_timeout_seconds", c.redis_timeout_seconds)?;
+        Ok(())
+    }
+
+    /// [`Config::check_bounds`], and settings that contradict each other in what the user
+    /// wrote: `scaling.threads` above one with `scaling.enable_parallel = false`. (A program
+    /// that sets both gets one thread: the runner of `femscale run` fills in
+    /// `scaling.threads` for each run, and an explicit `enable_parallel = false` wins.)
+    ///
+    /// # Errors
+    /// [`Error::InvalidInput`] naming the key.
+    pub(crate) fn check_loaded(&self) -> Result<()> {
+        self.check_bounds()?;
         if self.scaling.threads > 1 && self.scaling.enable_parallel == Some(false) {
             return Err(Error::invalid(
                 "scaling.threads",
@@ -116,13 +148,6 @@ impl Config {
                 ),
             ));
         }
-        let c = &self.cache;
-        check_megabytes("cache.memory_mb", c.memory_mb, true)?;
-        check_megabytes("cache.disk_max_mb", c.disk_max_mb, true)?;
-        if let Some(t) = c.ttl_seconds {
-            check_seconds("cache.ttl_seconds", t)?;
-        }
-        check_seconds("cache.redis_timeout_seconds", c.redis_timeout_seconds)?;
         Ok(())
     }
 }

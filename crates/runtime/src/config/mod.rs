@@ -505,7 +505,7 @@ impl Config {
             .extract()
             .map_err(|e| config_error(e, sources.file.as_deref()))?;
         config
-            .check_bounds()
+            .check_loaded()
             .map_err(|e| located_config_error(e, &sources.attribution()))?;
         Ok(config)
     }
@@ -544,7 +544,7 @@ impl Config {
             .extract()
             .map_err(|e| config_error(e, sources.file.as_deref()))?;
         config
-            .check_bounds()
+            .check_loaded()
             .map_err(|e| located_config_error(e, &sources.attribution()))?;
         provenance_of(&fig, &config, sources.file.as_deref())
     }

@@ -136,14 +136,15 @@ fn figment(file: &FileLayer, layers: &[KeyLayer]) -> Result<Figment> {
 }
 
 /// Extracts the configuration: defaults < file < `FEMSCALE_*` environment < `layers` in order.
-/// The values are checked against their bounds ([`Config::check_bounds`]); errors name the key
+/// The values are checked against their bounds ([`Config::check_bounds`]) and for
+/// contradictions; errors name the key
 /// and the layer its value came from.
 pub(crate) fn extract_config(file: &FileLayer, layers: &[KeyLayer]) -> Result<Config> {
     let config = figment(file, layers)?
         .extract::<Config>()
         .map_err(|e| figment_error(e, Some(&file.path), ""))?;
     config
-        .check_bounds()
+        .check_loaded()
         .map_err(|e| located_config_error(e, &attribution(&file.path, layers)))?;
     Ok(config)
 }
