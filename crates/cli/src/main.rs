@@ -215,7 +215,11 @@ fn config_show(args: ConfigArgs, json: bool) -> anyhow::Result<()> {
             exp.name(),
             if points == 1 { "" } else { "s" },
             exp.settings().repetitions,
-            if exp.settings().repetitions == 1 { "" } else { "s" },
+            if exp.settings().repetitions == 1 {
+                ""
+            } else {
+                "s"
+            },
         )
     });
     let mut out = std::io::stdout().lock();
@@ -264,7 +268,9 @@ fn solve(args: SolveArgs) -> anyhow::Result<()> {
 /// `--set` or `FEMSCALE_*` variable that set the key or a parent holding it, else the config
 /// file's line.
 fn located(e: femscale::Error, sources: &ConfigSources) -> anyhow::Error {
-    let origin = e.field().and_then(|field| sources.attribution().origin(field));
+    let origin = e
+        .field()
+        .and_then(|field| sources.attribution().origin(field));
     match origin {
         Some(origin) => anyhow::Error::new(e).context(origin.to_string()),
         None => anyhow::Error::new(e),

@@ -41,7 +41,14 @@ fn config_show_accepts_an_experiment_file_and_shows_its_base_point() {
     std::fs::write(dir.path().join("e.toml"), EXPERIMENT).unwrap();
     let o = femscale(
         dir.path(),
-        &["config", "show", "--config", "e.toml", "--set", "solver.tolerance=1e-9"],
+        &[
+            "config",
+            "show",
+            "--config",
+            "e.toml",
+            "--set",
+            "solver.tolerance=1e-9",
+        ],
     );
     let (out, err) = (text(&o.stdout), text(&o.stderr));
     assert!(o.status.success(), "{err}");
@@ -60,12 +67,20 @@ fn config_show_accepts_an_experiment_file_and_shows_its_base_point() {
             .to_string()
     };
     assert!(line("solver.kind").contains("\"cg\"") && line("solver.kind").contains("e.toml:5"));
-    assert!(line("problem.mesh.nx").contains("= 4") && line("problem.mesh.nx").contains("e.toml:2"));
+    assert!(
+        line("problem.mesh.nx").contains("= 4") && line("problem.mesh.nx").contains("e.toml:2")
+    );
     assert!(line("solver.tolerance").contains("--set solver.tolerance=1e-9"));
-    assert!(!out.contains("experiment.name") && !out.contains("sweep"), "{out}");
+    assert!(
+        !out.contains("experiment.name") && !out.contains("sweep"),
+        "{out}"
+    );
 
     // --json: stdout stays one JSON array, the note goes to stderr.
-    let o = femscale(dir.path(), &["config", "show", "--config", "e.toml", "--json"]);
+    let o = femscale(
+        dir.path(),
+        &["config", "show", "--config", "e.toml", "--json"],
+    );
     let entries: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert!(entries.as_array().is_some_and(|a| a.len() > 20));
     assert!(text(&o.stderr).contains("base point of experiment `shown`"));
@@ -73,12 +88,18 @@ fn config_show_accepts_an_experiment_file_and_shows_its_base_point() {
     // An experiment whose base is invalid is reported as for `femscale run`.
     std::fs::write(
         dir.path().join("bad.toml"),
-        EXPERIMENT.replace("kind = \"cg\"\n", "kind = \"cg\"\ntimeout_seconds = 1e300\n"),
+        EXPERIMENT.replace(
+            "kind = \"cg\"\n",
+            "kind = \"cg\"\ntimeout_seconds = 1e300\n",
+        ),
     )
     .unwrap();
     let o = femscale(dir.path(), &["config", "show", "--config", "bad.toml"]);
     let err = text(&o.stderr);
-    assert!(!o.status.success() && err.contains("solver.timeout_seconds") && err.contains("bad.toml:6"), "{err}");
+    assert!(
+        !o.status.success() && err.contains("solver.timeout_seconds") && err.contains("bad.toml:6"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -87,8 +108,14 @@ fn a_solve_reports_exactly_the_configured_threads() {
     let o = femscale(
         dir.path(),
         &[
-            "solve", "--json", "--set", "problem.mesh.nx=8", "--set", "problem.mesh.ny=8",
-            "--set", "scaling.threads=2",
+            "solve",
+            "--json",
+            "--set",
+            "problem.mesh.nx=8",
+            "--set",
+            "problem.mesh.ny=8",
+            "--set",
+            "scaling.threads=2",
         ],
     );
     assert!(o.status.success(), "{}", text(&o.stderr));
@@ -107,7 +134,10 @@ fn errors_inside_a_parent_key_override_name_the_override() {
     let o = femscale(
         dir.path(),
         &[
-            "solve", "--config", "c.toml", "--set",
+            "solve",
+            "--config",
+            "c.toml",
+            "--set",
             "problem.boundary=[{ where = \"left\" }, { where = \"north\" }]",
         ],
     );

@@ -25,7 +25,7 @@ const CASE_SECONDS: u64 = 20;
 /// `problem.mesh.nx` can make it arbitrarily large; the size limits are tested elsewhere).
 const SOLVE_MAX_CELLS: f64 = 4096.0;
 
-/// The tiny base of every case.
+/// The tiny base of every case: CG on a 3 x 3 rectangle.
 const BASE: &str = r#"
 [problem]
 mesh = { kind = "rectangle", nx = 3, ny = 3 }
@@ -36,6 +36,26 @@ boundary = [{ where = "all", kind = "dirichlet", value = 0.0 }]
 kind = "cg"
 preconditioner = "jacobi"
 timeout_seconds = 10
+"#;
+
+/// The second base, for the `solver`, `cache` and `scaling` keys: the AMG solver (its set-up
+/// has its own deadline) on an interval, with the memory and disk cache levels on.
+const AMG_BASE: &str = r#"
+[problem]
+mesh = { kind = "interval", nx = 8 }
+source = "1"
+
+[solver]
+kind = "amg"
+timeout_seconds = 10
+
+[scaling]
+level = "standard"
+enable_caching = true
+
+[cache]
+levels = ["memory", "disk"]
+ttl_seconds = 60
 "#;
 
 /// Hand-picked values for every key.
@@ -77,6 +97,9 @@ const ADVERSARIAL: &[&str] = &[
     "{ a = 1e300 }",
     "\"sin(\"",
     "plain words",
+    "\"amg\"",
+    "\"gmres\"",
+    "\"direct\"",
 ];
 
 /// Every schema key and every parent table of one (`problem.mesh`, `problem.boundary`,
@@ -131,13 +154,19 @@ struct Files {
     experiment: PathBuf,
 }
 
-fn files() -> Files {
+/// The base files: `base` as a configuration file and as an experiment file sweeping
+/// `problem.mesh.nx`, with the disk cache and the results in a temporary directory.
+fn files(base: &str) -> Files {
     let dir = tempfile::tempdir().unwrap();
-    let cache = dir.path().join("cache");
-    let base = format!(
-        "{BASE}\n[cache]\ndisk_dir = {:?}\n",
-        cache.display().to_string()
+    let disk_dir = format!(
+        "disk_dir = {:?}",
+        dir.path().join("cache").display().to_string()
     );
+    let base = if base.contains("[cache]\n") {
+        base.replacen("[cache]\n", &format!("[cache]\n{disk_dir}\n"), 1)
+    } else {
+        format!("{base}\n[cache]\n{disk_dir}\n")
+    };
     let config = dir.path().join("c.toml");
     std::fs::write(&config, &base).unwrap();
     let experiment = dir.path().join("e.toml");
@@ -230,16 +259,25 @@ fn check(files: &Files, key: &str, value: &str) {
 
 #[test]
 fn every_key_takes_every_adversarial_value_without_panic_or_hang() {
-    let files = files();
+    let (cg, amg) = (files(BASE), files(AMG_BASE));
     let keys = all_keys();
     let start = Instant::now();
+    let mut cases = 0;
     for key in &keys {
+        let amg_too = ["solver.", "cache.", "scaling."]
+            .iter()
+            .any(|p| key.starts_with(p));
         for value in ADVERSARIAL {
-            check(&files, key, value);
+            check(&cg, key, value);
+            if amg_too {
+                check(&amg, key, value);
+                cases += 1;
+            }
+            cases += 1;
         }
     }
     eprintln!(
-        "{} keys x {} values in {:.1} s",
+        "{cases} cases ({} keys x {} values, on one or two bases) in {:.1} s",
         keys.len(),
         ADVERSARIAL.len(),
         start.elapsed().as_secs_f64()
@@ -286,12 +324,13 @@ proptest! {
     fn any_value_for_any_key_never_panics_or_hangs(
         index in any::<prop::sample::Index>(),
         value in toml_value(),
+        amg in any::<bool>(),
     ) {
         thread_local! {
-            static FILES: Files = files();
+            static FILES: [Files; 2] = [files(BASE), files(AMG_BASE)];
         }
         let keys = all_keys();
         let key = &keys[index.index(keys.len())];
-        FILES.with(|files| check(files, key, &value));
+        FILES.with(|files| check(&files[usize::from(amg)], key, &value));
     }
 }

@@ -167,12 +167,19 @@ fn out_of_bounds_durations_and_sizes_name_key_and_layer() {
             let e = Config::load(&sources(None, &[item]))
                 .unwrap_err()
                 .to_string();
-            assert!(e.contains(key) && e.contains(&format!("--set {item}")), "{e}");
+            assert!(
+                e.contains(key) && e.contains(&format!("--set {item}")),
+                "{e}"
+            );
         }
         // At the bounds: accepted.
         Config::load(&sources(
             None,
-            &["solver.timeout_seconds=1e9", "cache.memory_mb=0", "scaling.threads=1024"],
+            &[
+                "solver.timeout_seconds=1e9",
+                "cache.memory_mb=0",
+                "scaling.threads=1024",
+            ],
         ))
         .unwrap();
         Ok(())
@@ -186,7 +193,10 @@ fn a_parent_key_override_is_named_for_errors_below_it() {
             "c.toml",
             "[problem]\nboundary = [{ where = \"left\" }]\n\n[solver]\ntimeout_seconds = 5\n",
         )?;
-        let s = sources(Some("c.toml"), &["problem.boundary=[{ where = \"north\" }]"]);
+        let s = sources(
+            Some("c.toml"),
+            &["problem.boundary=[{ where = \"north\" }]"],
+        );
         let origin = s.attribution().origin("problem.boundary[0].where").unwrap();
         assert_eq!(
             origin.to_string(),
@@ -195,8 +205,14 @@ fn a_parent_key_override_is_named_for_errors_below_it() {
         // A table override names itself only for the keys it holds.
         let s = sources(Some("c.toml"), &["solver={ kind = \"cg\" }"]);
         let a = s.attribution();
-        assert_eq!(a.origin("solver.kind").unwrap().label(), "--set solver={ kind = \"cg\" }");
-        assert_eq!(a.origin("solver.timeout_seconds").unwrap().label(), "c.toml:5");
+        assert_eq!(
+            a.origin("solver.kind").unwrap().label(),
+            "--set solver={ kind = \"cg\" }"
+        );
+        assert_eq!(
+            a.origin("solver.timeout_seconds").unwrap().label(),
+            "c.toml:5"
+        );
         // Bounds errors of a value inside a parent override.
         let e = Config::load(&sources(
             Some("c.toml"),

@@ -18,11 +18,23 @@ fn load(dir: &Path, experiment: &str, overrides: &[&str]) -> Result<Experiment, 
 fn names_that_are_not_plain_file_names_are_refused_with_file_and_line() {
     let dir = tempfile::tempdir().unwrap();
     for name in [
-        "/abs", "../..", "..", ".", "", "a/b", "a\\\\b", "a\\u0000b", "a\\nb", " x", "x ",
+        "/abs",
+        "../..",
+        "..",
+        ".",
+        "",
+        "a/b",
+        "a\\\\b",
+        "a\\u0000b",
+        "a\\nb",
+        " x",
+        "x ",
     ] {
         let e = load(dir.path(), &format!("name = \"{name}\"\n"), &[]).unwrap_err();
         assert!(
-            e.contains("experiment.name") && e.contains("e.toml:5") && e.contains("plain file name"),
+            e.contains("experiment.name")
+                && e.contains("e.toml:5")
+                && e.contains("plain file name"),
             "{name:?}: {e}"
         );
     }
@@ -55,7 +67,10 @@ fn a_default_name_from_an_odd_file_name_is_checked_too() {
 fn repetitions_and_parallel_runs_are_bounded() {
     let dir = tempfile::tempdir().unwrap();
     let e = load(dir.path(), "repetitions = 100000\n", &[]).unwrap_err();
-    assert!(e.contains("experiment.repetitions") && e.contains("e.toml:5"), "{e}");
+    assert!(
+        e.contains("experiment.repetitions") && e.contains("e.toml:5"),
+        "{e}"
+    );
     let e = load(dir.path(), "", &["experiment.parallel_runs=5000"]).unwrap_err();
     assert!(
         e.contains("experiment.parallel_runs") && e.contains("--set"),
@@ -63,7 +78,12 @@ fn repetitions_and_parallel_runs_are_bounded() {
     );
     let e = load(dir.path(), "repetitions = 0\n", &[]).unwrap_err();
     assert!(e.contains("experiment.repetitions"), "{e}");
-    load(dir.path(), "repetitions = 10000\nparallel_runs = 1024\n", &[]).unwrap();
+    load(
+        dir.path(),
+        "repetitions = 10000\nparallel_runs = 1024\n",
+        &[],
+    )
+    .unwrap();
 }
 
 #[test]
@@ -99,7 +119,10 @@ fn failed_points_name_the_sweep_value_or_the_parent_override() {
     };
     exp.run(&options).unwrap();
     let records = read_results(&out.join(RESULTS_FILE)).unwrap();
-    let first = records.iter().find(|r| r.point_id == exp.points()[0].id()).unwrap();
+    let first = records
+        .iter()
+        .find(|r| r.point_id == exp.points()[0].id())
+        .unwrap();
     let e = first.error.as_deref().unwrap();
     assert!(
         e.contains("problem.boundary[0].where") && e.contains("from --set problem.boundary="),

@@ -33,7 +33,10 @@ fn a_solve_with_two_threads_configured_uses_two_at_every_level() {
 fn threads_contradicting_serial_kernels_are_refused_when_loaded() {
     let sources = femscale_runtime::ConfigSources {
         file: None,
-        overrides: vec!["scaling.threads=4".into(), "scaling.enable_parallel=false".into()],
+        overrides: vec![
+            "scaling.threads=4".into(),
+            "scaling.enable_parallel=false".into(),
+        ],
     };
     let e = Config::load(&sources).unwrap_err().to_string();
     assert!(

@@ -109,7 +109,12 @@ impl Config {
         if let Some(m) = s.memory_limit_mb {
             check_megabytes("solver.memory_limit_mb", m, false)?;
         }
-        check_count("solver.gmres.restart", s.gmres.restart, 1, MAX_GMRES_RESTART)?;
+        check_count(
+            "solver.gmres.restart",
+            s.gmres.restart,
+            1,
+            MAX_GMRES_RESTART,
+        )?;
         check_count("solver.amg.sweeps", s.amg.sweeps, 1, MAX_SMOOTHING_WORK)?;
         check_count(
             "solver.amg.chebyshev_degree",
@@ -173,7 +178,10 @@ mod tests {
         );
         // Every deadline a clamped duration gives is representable.
         let now = std::time::Instant::now();
-        assert!(now.checked_add(duration_from_seconds(1e300).unwrap()).is_some());
+        assert!(
+            now.checked_add(duration_from_seconds(1e300).unwrap())
+                .is_some()
+        );
     }
 
     #[test]
@@ -185,7 +193,9 @@ mod tests {
             ("solver.memory_limit_mb", |c| {
                 c.solver.memory_limit_mb = Some(-1.0)
             }),
-            ("solver.gmres.restart", |c| c.solver.gmres.restart = usize::MAX),
+            ("solver.gmres.restart", |c| {
+                c.solver.gmres.restart = usize::MAX
+            }),
             ("solver.amg.sweeps", |c| c.solver.amg.sweeps = 1 << 40),
             ("solver.amg.chebyshev_degree", |c| {
                 c.solver.amg.chebyshev_degree = 101

@@ -87,7 +87,7 @@ fn holds(value: &Value, rest: &[Step]) -> bool {
     match (value, first) {
         (Value::Dict(_, dict), Step::Key(k)) => dict.get(k).is_some_and(|v| holds(v, tail)),
         (Value::Dict(..), Step::Index(_)) => false,
-        (Value::Array(..), _) => true,
+        // Arrays and leaves replace what was below them.
         _ => true,
     }
 }
@@ -125,10 +125,12 @@ impl Attribution {
         if field.is_empty() {
             return None;
         }
-        let prefix_of = |key: &[Step], of: &[Step]| key.len() <= of.len() && key == &of[..key.len()];
-        let by_parent = self.layers.iter().rev().find(|(_, key, value)| {
-            prefix_of(key, &field) && holds(value, &field[key.len()..])
-        });
+        let prefix_of =
+            |key: &[Step], of: &[Step]| key.len() <= of.len() && key == &of[..key.len()];
+        let by_parent =
+            self.layers.iter().rev().find(|(_, key, value)| {
+                prefix_of(key, &field) && holds(value, &field[key.len()..])
+            });
         let by_child = || {
             self.layers
                 .iter()
@@ -248,15 +250,16 @@ pub fn locate_key(text: &str, dotted_key: &str) -> Option<usize> {
     fallback
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn value(toml: &str) -> Value {
-        figment::Figment::from(<figment::providers::Toml as figment::providers::Format>::string(
-            &format!("v = {toml}"),
-        ))
+        figment::Figment::from(
+            <figment::providers::Toml as figment::providers::Format>::string(&format!(
+                "v = {toml}"
+            )),
+        )
         .extract_inner("v")
         .unwrap()
     }
@@ -267,13 +270,21 @@ mod tests {
         let file = dir.path().join("c.toml");
         std::fs::write(&file, TEXT).unwrap();
         let mut a = Attribution::new(Some(&file));
-        a.push("environment variable FEMSCALE_SOLVER__KIND", "solver.kind", value("\"cg\""));
+        a.push(
+            "environment variable FEMSCALE_SOLVER__KIND",
+            "solver.kind",
+            value("\"cg\""),
+        );
         a.push(
             "--set problem.boundary=[…]",
             "problem.boundary",
             value("[{ where = \"north\" }]"),
         );
-        a.push("--set problem.mesh={ nx = 0 }", "problem.mesh", value("{ nx = 0 }"));
+        a.push(
+            "--set problem.mesh={ nx = 0 }",
+            "problem.mesh",
+            value("{ nx = 0 }"),
+        );
         let origin = |f: &str| a.origin(f).map(|o| o.label());
         assert_eq!(
             origin("problem.boundary[0].where").as_deref(),

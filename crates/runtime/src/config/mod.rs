@@ -20,11 +20,11 @@ pub use crate::scaling::ScalingConfig;
 mod bounds;
 mod locate;
 
-pub use bounds::{
-    MAX_AMG_LEVELS, MAX_GMRES_RESTART, MAX_MEGABYTES, MAX_SECONDS, MAX_SMOOTHING_WORK,
-    MAX_THREADS, duration_from_seconds,
-};
 pub(crate) use bounds::check_count;
+pub use bounds::{
+    MAX_AMG_LEVELS, MAX_GMRES_RESTART, MAX_MEGABYTES, MAX_SECONDS, MAX_SMOOTHING_WORK, MAX_THREADS,
+    duration_from_seconds,
+};
 pub use locate::{Attribution, Origin, locate_key};
 
 /// The whole configuration.

@@ -10,9 +10,7 @@ use figment::value::{Dict, Map, Value};
 use figment::{Figment, Metadata, Profile, Provider};
 
 use super::spec::SECTIONS;
-use crate::config::{
-    Attribution, Config, Origin, Provenance, located_config_error, provenance_of,
-};
+use crate::config::{Attribution, Config, Origin, Provenance, located_config_error, provenance_of};
 
 const SET_NAME: &str = "--set";
 const SWEEP_NAME: &str = "sweep";

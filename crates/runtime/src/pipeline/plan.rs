@@ -37,10 +37,18 @@ impl FemSolver {
                 plan.threads = 1;
             } else if scaling.threads > 0 && plan.threads != toggles.threads {
                 plan.threads = toggles.threads;
-                plan.rationale = format!(
-                    "{}; {} thread(s) as configured by scaling.threads",
-                    plan.rationale, toggles.threads
-                );
+                // The scaler's reasons about threads no longer apply.
+                let mut reasons: Vec<String> = plan
+                    .rationale
+                    .split("; ")
+                    .filter(|r| !r.contains("thread"))
+                    .map(String::from)
+                    .collect();
+                reasons.push(format!(
+                    "{} thread(s) as configured by scaling.threads",
+                    toggles.threads
+                ));
+                plan.rationale = reasons.join("; ");
             }
             match explicit_assembly {
                 Some(parallel) => plan.parallel_assembly = parallel,
