@@ -186,7 +186,8 @@ mod tests {
 
     #[test]
     fn every_bounded_key_names_itself() {
-        let cases: [(&str, fn(&mut Config)); 11] = [
+        type Set = fn(&mut Config);
+        let cases: [(&str, Set); 11] = [
             ("solver.timeout_seconds", |c| {
                 c.solver.timeout_seconds = Some(1e300)
             }),
