@@ -25,7 +25,10 @@ fn a_solve_with_two_threads_configured_uses_two_at_every_level() {
         assert_eq!(threads, 2, "level {level}: {why}");
     }
     let (_, why) = threads_used("auto", 2);
-    assert!(why.contains("2 thread(s) as configured by scaling.threads"), "{why}");
+    assert!(
+        why.contains("2 thread(s) as configured by scaling.threads"),
+        "{why}"
+    );
     assert!(!why.contains("one thread"), "{why}");
     assert_eq!(threads_used("standard", 1).0, 1);
 }
