@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 use femscale::prelude::*;
-use femscale::runtime::locate_key;
+use femscale::runtime::experiment::Experiment;
 
 mod bench_cmd;
 mod cache_cmd;
@@ -190,16 +190,51 @@ fn run(cli: Cli) -> anyhow::Result<()> {
 }
 
 fn config_show(args: ConfigArgs, json: bool) -> anyhow::Result<()> {
-    let sources = ConfigSources {
-        file: args.config,
-        overrides: args.overrides,
+    let experiment = match &args.config {
+        Some(path) if Experiment::is_experiment_file(path).unwrap_or(false) => {
+            Some(Experiment::load(path, &args.overrides)?)
+        }
+        _ => None,
     };
-    let entries = Config::provenance(&sources)?;
+    let entries = match &experiment {
+        Some(exp) => exp.base_provenance()?,
+        None => Config::provenance(&ConfigSources {
+            file: args.config,
+            overrides: args.overrides,
+        })?,
+    };
+    // Which configuration this is, when it is the base of an experiment: on stderr with
+    // --json (stdout stays one JSON array), as a comment line otherwise.
+    let note = experiment.as_ref().map(|exp| {
+        let points = exp.points().len();
+        let swept = if exp.keys().is_empty() {
+            String::new()
+        } else {
+            format!("; swept keys, not applied here: {}", exp.keys().join(", "))
+        };
+        format!(
+            "base point of experiment `{}` with {points} point{} x {} repetition{}{swept}",
+            exp.name(),
+            if points == 1 { "" } else { "s" },
+            exp.settings().repetitions,
+            if exp.settings().repetitions == 1 {
+                ""
+            } else {
+                "s"
+            },
+        )
+    });
     let mut out = std::io::stdout().lock();
     if json {
+        if let Some(note) = note {
+            eprintln!("note: {note}");
+        }
         serde_json::to_writer_pretty(&mut out, &entries)?;
         writeln!(out)?;
         return Ok(());
+    }
+    if let Some(note) = note {
+        writeln!(out, "# {note}")?;
     }
     let width = entries
         .iter()
@@ -231,23 +266,15 @@ fn solve(args: SolveArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Adds the config file and line to errors that name a configuration key.
+/// Adds where the offending value came from to errors that name a configuration key: the
+/// `--set` or `FEMSCALE_*` variable that set the key or a parent holding it, else the config
+/// file's line.
 fn located(e: femscale::Error, sources: &ConfigSources) -> anyhow::Error {
-    let location = e.field().and_then(|field| {
-        // An override of the key wins over the file, so name it first.
-        let set_key = |o: &&String| o.split('=').next().map(str::trim) == Some(field);
-        if let Some(item) = sources.overrides.iter().rev().find(set_key) {
-            return Some(format!("--set {item}"));
-        }
-        let file = sources.file.as_ref()?;
-        let text = std::fs::read_to_string(file).ok()?;
-        Some(match locate_key(&text, field) {
-            Some(line) => format!("{}:{line}", file.display()),
-            None => file.display().to_string(),
-        })
-    });
-    match location {
-        Some(loc) => anyhow::Error::new(e).context(format!("in {loc}")),
+    let origin = e
+        .field()
+        .and_then(|field| sources.attribution().origin(field));
+    match origin {
+        Some(origin) => anyhow::Error::new(e).context(origin.to_string()),
         None => anyhow::Error::new(e),
     }
 }

@@ -12,6 +12,7 @@ use femscale_core::{
 use femscale_solvers::MethodOptions;
 
 use crate::caching::CacheConfig;
+use crate::config::duration_from_seconds;
 
 /// Builds a solver around the preconditioner chosen for it (direct solvers ignore it), reading
 /// its section of the per-method options.
@@ -245,13 +246,15 @@ fn open_disk_cache(config: &CacheConfig) -> Result<Arc<dyn Cache>> {
 
 /// The `redis` level at `cache.redis_url`.
 fn connect_redis_cache(config: &CacheConfig) -> Result<Arc<dyn Cache>> {
-    let timeout = std::time::Duration::from_secs_f64(config.redis_timeout_seconds.max(1e-3));
+    // Clamped conversions: a huge configured value never panics (bounds: `config::bounds`).
+    let timeout = duration_from_seconds(config.redis_timeout_seconds.max(1e-3))
+        .unwrap_or(std::time::Duration::from_secs(2));
     let options = femscale_cache::RedisOptions {
         prefix: config.redis_prefix.clone(),
         ttl: config
             .ttl_seconds
-            .filter(|t| t.is_finite() && *t >= 1e-3)
-            .map(std::time::Duration::from_secs_f64),
+            .filter(|t| *t >= 1e-3)
+            .and_then(duration_from_seconds),
         connect_timeout: timeout,
         io_timeout: timeout * 5,
     };

@@ -81,8 +81,10 @@ pub struct ScalingToggles {
 pub struct ScalingConfig {
     /// `minimal`, `standard`, `aggressive` or `auto` (default).
     pub level: ScalingLevel,
-    /// Threads for assembly and solver kernels; 0 (default) lets the level decide (all cores
-    /// unless `minimal`).
+    /// Threads for assembly and solver kernels, exactly (at most
+    /// [`MAX_THREADS`](crate::config::MAX_THREADS); above one it turns parallel kernels on
+    /// even at level `minimal`); 0 (default) lets the level decide (all cores unless
+    /// `minimal`; with `auto`, the adaptive scaler).
     pub threads: usize,
     /// Overrides the level's `jit` toggle.
     pub enable_jit: Option<bool>,
@@ -139,7 +141,13 @@ impl ScalingConfig {
         set(&mut t.adaptive_mesh, self.enable_adaptive_mesh);
         set(&mut t.memory_pooling, self.enable_memory_pooling);
         if self.threads > 0 {
+            // The exact thread count; above one it asks for parallel kernels unless
+            // `enable_parallel = false` says otherwise (which wins; loading a file or `--set`
+            // that says both is refused).
             t.threads = self.threads;
+            if self.threads > 1 && self.enable_parallel.is_none() {
+                t.parallel = true;
+            }
         } else if t.parallel && t.threads == 1 {
             t.threads = cores.max(1);
         }
@@ -192,6 +200,13 @@ mod tests {
         assert!(t.parallel && t.jit && !t.caching && t.threads == 4);
         c.threads = 3;
         assert_eq!(c.toggles(100, 4).threads, 3);
+        // An explicit count is exact, also above the cores and at level `minimal`.
+        let mut exact = ScalingConfig::at_level(ScalingLevel::Minimal);
+        exact.threads = 2;
+        let t = exact.toggles(100, 1);
+        assert!(t.parallel && t.threads == 2);
+        exact.threads = 1;
+        assert_eq!(exact.toggles(100, 8).threads, 1);
         let mut serial = ScalingConfig::at_level(ScalingLevel::Aggressive);
         serial.enable_parallel = Some(false);
         serial.threads = 8;

@@ -122,3 +122,115 @@ fn unknown_keys_are_rejected_with_a_hint_in_every_layer() {
         Ok(())
     });
 }
+
+#[test]
+fn out_of_bounds_durations_and_sizes_name_key_and_layer() {
+    Jail::expect_with(|jail| {
+        jail.create_file(
+            "big.toml",
+            "[solver]\nkind = \"amg\"\ntimeout_seconds = 1e300\n",
+        )?;
+        let e = Config::load(&sources(Some("big.toml"), &[]))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("big.toml:3") && e.contains("solver.timeout_seconds") && e.contains("1e9"),
+            "{e}"
+        );
+        // The same bound through `provenance` (`femscale config show`).
+        assert!(Config::provenance(&sources(Some("big.toml"), &[])).is_err());
+
+        let e = Config::load(&sources(None, &["cache.ttl_seconds=1e300"]))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("--set cache.ttl_seconds=1e300") && e.contains("cache.ttl_seconds"),
+            "{e}"
+        );
+        jail.set_env("FEMSCALE_CACHE__REDIS_TIMEOUT_SECONDS", "1e19");
+        let e = Config::load(&sources(None, &[])).unwrap_err().to_string();
+        assert!(
+            e.contains("environment variable FEMSCALE_CACHE__REDIS_TIMEOUT_SECONDS")
+                && e.contains("cache.redis_timeout_seconds"),
+            "{e}"
+        );
+        jail.set_env("FEMSCALE_CACHE__REDIS_TIMEOUT_SECONDS", "2");
+        for item in [
+            "solver.memory_limit_mb=1e19",
+            "cache.memory_mb=-1",
+            "cache.disk_max_mb=inf",
+            "scaling.threads=100000",
+            "solver.gmres.restart=18446744073709551615",
+            "solver.amg.sweeps=1000000000",
+        ] {
+            let key = item.split('=').next().unwrap();
+            let e = Config::load(&sources(None, &[item]))
+                .unwrap_err()
+                .to_string();
+            assert!(
+                e.contains(key) && e.contains(&format!("--set {item}")),
+                "{e}"
+            );
+        }
+        // At the bounds: accepted.
+        Config::load(&sources(
+            None,
+            &[
+                "solver.timeout_seconds=1e9",
+                "cache.memory_mb=0",
+                "scaling.threads=1024",
+            ],
+        ))
+        .unwrap();
+        Ok(())
+    });
+}
+
+#[test]
+fn a_parent_key_override_is_named_for_errors_below_it() {
+    Jail::expect_with(|jail| {
+        jail.create_file(
+            "c.toml",
+            "[problem]\nboundary = [{ where = \"left\" }]\n\n[solver]\ntimeout_seconds = 5\n",
+        )?;
+        let s = sources(
+            Some("c.toml"),
+            &["problem.boundary=[{ where = \"north\" }]"],
+        );
+        let origin = s.attribution().origin("problem.boundary[0].where").unwrap();
+        assert_eq!(
+            origin.to_string(),
+            "from --set problem.boundary=[{ where = \"north\" }]"
+        );
+        // A table override names itself only for the keys it holds.
+        let s = sources(Some("c.toml"), &["solver={ kind = \"cg\" }"]);
+        let a = s.attribution();
+        assert_eq!(
+            a.origin("solver.kind").unwrap().label(),
+            "--set solver={ kind = \"cg\" }"
+        );
+        assert_eq!(
+            a.origin("solver.timeout_seconds").unwrap().label(),
+            "c.toml:5"
+        );
+        // Bounds errors of a value inside a parent override.
+        let e = Config::load(&sources(
+            Some("c.toml"),
+            &["solver={ timeout_seconds = 1e300 }"],
+        ))
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.contains("--set solver={ timeout_seconds = 1e300 }")
+                && e.contains("solver.timeout_seconds"),
+            "{e}"
+        );
+        jail.set_env("FEMSCALE_PROBLEM__BOUNDARY", "[{ where = \"north\" }]");
+        let a = sources(Some("c.toml"), &[]).attribution();
+        assert_eq!(
+            a.origin("problem.boundary[0].where").unwrap().label(),
+            "environment variable FEMSCALE_PROBLEM__BOUNDARY"
+        );
+        Ok(())
+    });
+}

@@ -144,8 +144,7 @@ impl CacheConfig {
 
     fn ttl(&self) -> Option<std::time::Duration> {
         self.ttl_seconds
-            .filter(|t| t.is_finite() && *t > 0.0)
-            .map(std::time::Duration::from_secs_f64)
+            .and_then(crate::config::duration_from_seconds)
     }
 }
 

@@ -9,7 +9,8 @@ use figment::providers::{Format, Serialized, Toml};
 use figment::value::{Dict, Map, Value};
 use figment::{Figment, Metadata, Profile, Provider};
 
-use crate::config::Config;
+use super::spec::SECTIONS;
+use crate::config::{Attribution, Config, Origin, Provenance, located_config_error, provenance_of};
 
 const SET_NAME: &str = "--set";
 const SWEEP_NAME: &str = "sweep";
@@ -119,8 +120,8 @@ pub(crate) fn insert_dotted(dict: &mut Dict, dotted: &str, value: Value) {
     }
 }
 
-/// Extracts the configuration: defaults < file < `FEMSCALE_*` environment < `layers` in order.
-pub(crate) fn extract_config(file: &FileLayer, layers: &[KeyLayer]) -> Result<Config> {
+/// The layered figment: defaults < file < `FEMSCALE_*` environment < `layers` in order.
+fn figment(file: &FileLayer, layers: &[KeyLayer]) -> Result<Figment> {
     let mut fig = Figment::from(Serialized::defaults(Config::default())).merge(file.clone());
     // The `FEMSCALE_*` environment sits between the file and `--set`, as for `femscale solve`.
     for layer in crate::config::env_layers()? {
@@ -129,8 +130,93 @@ pub(crate) fn extract_config(file: &FileLayer, layers: &[KeyLayer]) -> Result<Co
     for layer in layers {
         fig = fig.merge(layer.clone());
     }
-    fig.extract::<Config>()
-        .map_err(|e| figment_error(e, Some(&file.path), ""))
+    Ok(fig)
+}
+
+/// Extracts the configuration: defaults < file < `FEMSCALE_*` environment < `layers` in order.
+/// The values are checked against their bounds ([`Config::check_bounds`]) and for
+/// contradictions; errors name the key
+/// and the layer its value came from.
+pub(crate) fn extract_config(file: &FileLayer, layers: &[KeyLayer]) -> Result<Config> {
+    let config = figment(file, layers)?
+        .extract::<Config>()
+        .map_err(|e| figment_error(e, Some(&file.path), ""))?;
+    config
+        .check_loaded()
+        .map_err(|e| located_config_error(e, &attribution(&file.path, layers)))?;
+    Ok(config)
+}
+
+/// The `--set` layers of `overrides` that apply to the configuration (not to `[experiment]`,
+/// `[sweep]` or `[output]`); malformed ones are left out (loading reports them).
+fn config_set_layers(overrides: &[String]) -> Vec<KeyLayer> {
+    overrides
+        .iter()
+        .filter_map(|item| set_layer(item).ok())
+        .filter(|l| {
+            let head = l.key.split('.').next().unwrap_or_default();
+            !SECTIONS.contains(&head)
+        })
+        .collect()
+}
+
+impl super::Experiment {
+    /// Whether the TOML file at `path` is an experiment file: it has an `[experiment]`,
+    /// `[sweep]` or `[output]` section.
+    ///
+    /// # Errors
+    /// As [`super::Experiment::load`] for unreadable files and syntax errors.
+    pub fn is_experiment_file(path: &Path) -> Result<bool> {
+        Ok(read_toml(path)?
+            .keys()
+            .any(|k| SECTIONS.contains(&k.as_str())))
+    }
+
+    /// Every value of the base configuration (defaults < the file's configuration sections <
+    /// `FEMSCALE_*` < `--set`, no sweep values) with the layer it came from, as
+    /// [`Config::provenance`] gives it for a configuration file.
+    ///
+    /// # Errors
+    /// The file cannot be read again.
+    pub fn base_provenance(&self) -> Result<Vec<Provenance>> {
+        let dict: Dict = read_toml(&self.path)?
+            .into_iter()
+            .filter(|(k, _)| !SECTIONS.contains(&k.as_str()))
+            .collect();
+        let file = FileLayer {
+            path: self.path.clone(),
+            dict,
+        };
+        let fig = figment(&file, &config_set_layers(&self.overrides))?;
+        provenance_of(&fig, &self.base, Some(&self.path))
+    }
+}
+
+/// Where the value of `field` in the configuration of the point with sweep values `point`
+/// came from: its sweep value, a `--set` override (of the key or of a parent holding it), a
+/// `FEMSCALE_*` variable, or the experiment file's line.
+pub(crate) fn point_origin(
+    path: &Path,
+    overrides: &[String],
+    point: &[(String, serde_json::Value)],
+    field: &str,
+) -> Option<Origin> {
+    let mut layers = config_set_layers(overrides);
+    layers.extend(point.iter().filter_map(|(k, v)| sweep_layer(k, v).ok()));
+    attribution(path, &layers).origin(field)
+}
+
+/// Where each key of a point's configuration came from: the file, the `FEMSCALE_*`
+/// environment, then `layers` (`--set` overrides and sweep values) in order.
+pub(crate) fn attribution(path: &Path, layers: &[KeyLayer]) -> Attribution {
+    let mut attribution = Attribution::new(Some(path));
+    for layer in crate::config::env_layers().unwrap_or_default() {
+        attribution.push(layer.name, &layer.key, layer.value);
+    }
+    for layer in layers {
+        attribution.push(layer.name.clone(), &layer.key, layer.value.clone());
+    }
+    attribution
 }
 
 pub(crate) use crate::config::closest;

@@ -36,7 +36,6 @@ use super::spec::{OutputFormat, OutputSpec};
 use super::store::{RunRecord, SUMMARY_FILE, Store, write_atomic};
 use super::summary::{SummaryRow, summarize, to_csv};
 use super::sweep::Point;
-use crate::locate_key;
 use crate::pipeline::{FemSolver, Solution};
 use crate::registry::Registry;
 
@@ -581,24 +580,11 @@ impl Experiment {
     /// value, a `--set` override, or the file's line.
     fn explain(&self, point: &Point, e: &Error) -> String {
         let text = e.to_string();
-        let Some(field) = e.field() else {
-            return text;
-        };
-        if let Some(v) = point.value(field) {
-            return format!(
-                "{text} (from sweep value {field} = {})",
-                super::sweep::canonical_json(v)
-            );
-        }
-        let set_key = |o: &&String| o.split('=').next().map(str::trim) == Some(field);
-        if let Some(item) = self.overrides.iter().rev().find(set_key) {
-            return format!("{text} (from --set {item})");
-        }
-        match std::fs::read_to_string(&self.path)
-            .ok()
-            .and_then(|t| locate_key(&t, field))
-        {
-            Some(line) => format!("{text} (in {}:{line})", self.path.display()),
+        let origin = e.field().and_then(|field| {
+            super::layers::point_origin(&self.path, &self.overrides, point.overrides(), field)
+        });
+        match origin {
+            Some(origin) => format!("{text} ({origin})"),
             None => text,
         }
     }

@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use super::layers::{check_config_key, closest, figment_error, sweep_field};
 use super::sweep::Factor;
+use crate::config::{MAX_THREADS, check_count};
 
 /// The sections that belong to the experiment rather than to the configuration.
 pub(crate) const SECTIONS: [&str; 3] = ["experiment", "sweep", "output"];
@@ -108,21 +109,43 @@ pub(crate) struct Sections {
 /// Parses and validates `[experiment]`, `[sweep]` and `[output]` from `raw` (the whole file).
 pub(crate) fn parse_sections(raw: &Dict, path: &Path) -> Result<Sections> {
     let mut settings: ExperimentSettings = section(raw, "experiment", path)?.unwrap_or_default();
-    if settings.name.trim().is_empty() {
+    let located = |e: Error| located(e, raw, path);
+    let explicit_name = raw
+        .get("experiment")
+        .and_then(|e| e.as_dict())
+        .is_some_and(|e| e.contains_key("name"));
+    if explicit_name {
+        check_plain_name(&settings.name).map_err(located)?;
+    } else {
         settings.name = path
             .file_stem()
             .map(|s| s.to_string_lossy().into_owned())
             .unwrap_or_else(|| "experiment".into());
+        check_plain_name(&settings.name).map_err(|e| {
+            Error::invalid(
+                "experiment.name",
+                format!(
+                    "{} (the default name, from the file name `{}`): set `experiment.name`",
+                    reason_of(&e),
+                    path.display()
+                ),
+            )
+        })?;
     }
-    if settings.repetitions == 0 || settings.repetitions > MAX_REPETITIONS {
-        return Err(Error::invalid(
-            "experiment.repetitions",
-            format!(
-                "must be 1 to {MAX_REPETITIONS}, got {}",
-                settings.repetitions
-            ),
-        ));
-    }
+    check_count(
+        "experiment.repetitions",
+        settings.repetitions,
+        1,
+        MAX_REPETITIONS,
+    )
+    .map_err(located)?;
+    check_count(
+        "experiment.parallel_runs",
+        settings.parallel_runs,
+        0,
+        MAX_THREADS,
+    )
+    .map_err(located)?;
     let out: OutputSection = section(raw, "output", path)?.unwrap_or_default();
     let formats = match out.formats {
         None => BTreeSet::from([OutputFormat::Jsonl, OutputFormat::Csv]),
@@ -154,6 +177,89 @@ pub(crate) fn parse_sections(raw: &Dict, path: &Path) -> Result<Sections> {
         factors,
         keys,
     })
+}
+
+/// Longest `experiment.name`, bytes: a file name on common file systems.
+pub const MAX_NAME_BYTES: usize = 255;
+
+/// Checks that `name` is a plain file name, so that the default output directory
+/// `results/<name>` stays inside `results`: not empty, not `.` or `..`, no path separators,
+/// no NUL or other control characters, no leading or trailing spaces, at most
+/// [`MAX_NAME_BYTES`] bytes.
+///
+/// # Errors
+/// [`Error::InvalidInput`] for `experiment.name`, saying what is wrong.
+pub(crate) fn check_plain_name(name: &str) -> Result<()> {
+    let bad = |why: &str| {
+        Err(Error::invalid(
+            "experiment.name",
+            format!("{name:?} is not a plain file name: {why}"),
+        ))
+    };
+    if name.is_empty() {
+        return bad("it is empty");
+    }
+    if name == "." || name == ".." {
+        return bad("`.` and `..` name directories");
+    }
+    if name.contains(['/', '\\']) {
+        return bad("it contains a path separator (the results go to results/<name>)");
+    }
+    if name.chars().any(char::is_control) {
+        return bad("it contains a control character (NUL, newline, ...)");
+    }
+    if name.trim() != name {
+        return bad("it starts or ends with white space");
+    }
+    if name.len() > MAX_NAME_BYTES {
+        return bad(&format!("it is longer than {MAX_NAME_BYTES} bytes"));
+    }
+    Ok(())
+}
+
+/// The reason of an [`Error::InvalidInput`] (its whole text otherwise).
+fn reason_of(e: &Error) -> String {
+    match e {
+        Error::InvalidInput { reason, .. } => reason.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// `e` (about an `[experiment]` key) with where its value came from: the file's line when
+/// the file holds the effective value, else the `--set` override that replaced it.
+fn located(e: Error, raw: &Dict, path: &Path) -> Error {
+    let Some(field) = e.field().map(str::to_string) else {
+        return e;
+    };
+    let effective = lookup(raw, &field);
+    let from_file = super::layers::read_toml(path)
+        .ok()
+        .is_some_and(|file| lookup(&file, &field) == effective);
+    let location = if from_file {
+        let line = std::fs::read_to_string(path)
+            .ok()
+            .and_then(|t| crate::config::locate_key(&t, &field));
+        match line {
+            Some(line) => format!("{}:{line}", path.display()),
+            None => path.display().to_string(),
+        }
+    } else {
+        format!("--set {field}")
+    };
+    Error::Config {
+        message: format!("{location}: {e}"),
+    }
+}
+
+/// The value at dotted `key` in `dict`.
+fn lookup(dict: &Dict, key: &str) -> Option<Value> {
+    let (head, rest) = key.split_once('.').unwrap_or((key, ""));
+    let v = dict.get(head)?;
+    if rest.is_empty() {
+        Some(v.clone())
+    } else {
+        lookup(v.as_dict()?, rest)
+    }
 }
 
 fn section<T: for<'de> Deserialize<'de>>(raw: &Dict, name: &str, path: &Path) -> Result<Option<T>> {

@@ -145,6 +145,7 @@ impl FemSolver {
             &config.solver.kind,
             &config.solver.preconditioner,
         )?;
+        config.check_bounds()?;
         config.solver.options(0).validate().map_err(solve_error)?;
         if !(1..=7).contains(&config.assembly.quadrature_degree) {
             return Err(Error::invalid(

@@ -31,9 +31,24 @@ impl FemSolver {
         let explicit_assembly = self.config.assembly.parallel;
         let mut plan = if scaling.level == ScalingLevel::Auto {
             let mut plan = adaptive.plan(work, load);
-            // Explicit settings win over the plan.
+            // Explicit settings win over the plan: `scaling.threads` is the thread count, not
+            // a cap on the scaler's choice.
             if !toggles.parallel {
                 plan.threads = 1;
+            } else if scaling.threads > 0 && plan.threads != toggles.threads {
+                plan.threads = toggles.threads;
+                // The scaler's reasons about threads no longer apply.
+                let mut reasons: Vec<String> = plan
+                    .rationale
+                    .split("; ")
+                    .filter(|r| !r.contains("thread"))
+                    .map(String::from)
+                    .collect();
+                reasons.push(format!(
+                    "{} thread(s) as configured by scaling.threads",
+                    toggles.threads
+                ));
+                plan.rationale = reasons.join("; ");
             }
             match explicit_assembly {
                 Some(parallel) => plan.parallel_assembly = parallel,

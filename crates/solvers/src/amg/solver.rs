@@ -56,7 +56,9 @@ impl LinearSolver for AmgSolver {
         let limit = options.memory_limit_mb.map(|l| l - vectors as f64 / MIB);
         let deadline = options
             .timeout_seconds
-            .map(|t| start + Duration::from_secs_f64(t));
+            // A limit too large for an `Instant` is no deadline (never a panic).
+            .and_then(|t| Duration::try_from_secs_f64(t).ok())
+            .and_then(|d| start.checked_add(d));
         let factory = AmgFactory::new(self.options.clone());
         let hierarchy = kernels
             .install(usize::MAX, || {

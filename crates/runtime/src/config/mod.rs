@@ -17,6 +17,16 @@ use serde::{Deserialize, Serialize};
 use crate::problem::{BoundarySpec, BoundarySpecKind, FieldSpec, MeshSpec, Problem};
 pub use crate::scaling::ScalingConfig;
 
+mod bounds;
+mod locate;
+
+pub(crate) use bounds::check_count;
+pub use bounds::{
+    MAX_AMG_LEVELS, MAX_GMRES_RESTART, MAX_MEGABYTES, MAX_SECONDS, MAX_SMOOTHING_WORK, MAX_THREADS,
+    duration_from_seconds,
+};
+pub use locate::{Attribution, Origin, locate_key};
+
 /// The whole configuration.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -438,6 +448,41 @@ pub struct ConfigSources {
     pub overrides: Vec<String>,
 }
 
+impl ConfigSources {
+    /// The layers of these sources (file, `FEMSCALE_*` variables, `--set` overrides) for
+    /// saying where the value of a key came from ([`Attribution::origin`]). Malformed
+    /// overrides and variables are left out (loading reports them).
+    pub fn attribution(&self) -> Attribution {
+        let mut a = Attribution::new(self.file.as_deref());
+        for layer in env_layers().unwrap_or_default() {
+            a.push(layer.name, &layer.key, layer.value);
+        }
+        for item in &self.overrides {
+            if let Ok((key, value)) = parse_override(item) {
+                a.push(format!("{OVERRIDE_NAME} {item}"), &key, value);
+            }
+        }
+        a
+    }
+}
+
+/// `e` as an [`Error::Config`] message that starts with where the offending value came from
+/// (`FILE:LINE: `, `--set key=value: `, ...), in the form of the schema's own errors. Errors
+/// that name no key are returned unchanged.
+pub(crate) fn located_config_error(e: Error, attribution: &Attribution) -> Error {
+    let Some(field) = e.field() else {
+        return e;
+    };
+    let location = attribution
+        .origin(field)
+        .map(|o| format!("{}: ", o.label()))
+        .unwrap_or_default();
+    let text = e.to_string();
+    Error::Config {
+        message: format!("{location}{text}"),
+    }
+}
+
 /// Prefix of the environment variables that set configuration keys.
 pub const ENV_PREFIX: &str = "FEMSCALE_";
 
@@ -491,8 +536,13 @@ impl Config {
     /// [`Error::Config`] naming the key, the file and the line of each problem.
     pub fn load(sources: &ConfigSources) -> Result<Self> {
         let fig = Self::figment(sources)?;
-        fig.extract::<Config>()
-            .map_err(|e| config_error(e, sources.file.as_deref()))
+        let config: Config = fig
+            .extract()
+            .map_err(|e| config_error(e, sources.file.as_deref()))?;
+        config
+            .check_loaded()
+            .map_err(|e| located_config_error(e, &sources.attribution()))?;
+        Ok(config)
     }
 
     /// Parses a configuration from TOML text on top of the defaults.
@@ -528,39 +578,85 @@ impl Config {
         let config: Config = fig
             .extract()
             .map_err(|e| config_error(e, sources.file.as_deref()))?;
-        let text = sources
-            .file
-            .as_ref()
-            .and_then(|f| std::fs::read_to_string(f).ok());
-        let json = serde_json::to_value(&config).map_err(|e| Error::Config {
-            message: e.to_string(),
-        })?;
-        let mut leaves = Vec::new();
-        collect_leaves("", &json, &mut leaves);
-        Ok(leaves
-            .into_iter()
-            .map(|(key, value)| {
-                let source = match fig.find_metadata(&key) {
-                    Some(m) => match (&m.source, &text) {
-                        (Some(figment::Source::File(path)), Some(t)) => match locate_key(t, &key) {
-                            Some(line) => format!("{}:{line}", path.display()),
-                            None => path.display().to_string(),
-                        },
-                        _ if m.name.starts_with(OVERRIDE_NAME) || m.name.starts_with(ENV_NAME) => {
-                            m.name.to_string()
-                        }
-                        _ => "default".to_string(),
-                    },
-                    None => "default".to_string(),
-                };
-                Provenance {
-                    key,
-                    value: value.to_string(),
-                    source,
-                }
-            })
-            .collect())
+        config
+            .check_loaded()
+            .map_err(|e| located_config_error(e, &sources.attribution()))?;
+        provenance_of(&fig, &config, sources.file.as_deref())
     }
+}
+
+/// Every value of `config` (extracted from `fig`) with the layer it came from: `FILE:LINE`
+/// for values of `file`, the layer's name for `--set` and `FEMSCALE_*` layers, else `default`.
+pub(crate) fn provenance_of(
+    fig: &Figment,
+    config: &Config,
+    file: Option<&Path>,
+) -> Result<Vec<Provenance>> {
+    let text = file.and_then(|f| std::fs::read_to_string(f).ok());
+    let json = serde_json::to_value(config).map_err(|e| Error::Config {
+        message: e.to_string(),
+    })?;
+    let mut leaves = Vec::new();
+    collect_leaves("", &json, &mut leaves);
+    Ok(leaves
+        .into_iter()
+        .map(|(key, value)| {
+            let source = match fig.find_metadata(&key) {
+                Some(m) => match (&m.source, &text) {
+                    (Some(figment::Source::File(path)), Some(t)) => match locate_key(t, &key) {
+                        Some(line) => format!("{}:{line}", path.display()),
+                        None => path.display().to_string(),
+                    },
+                    _ if m.name.starts_with(OVERRIDE_NAME) || m.name.starts_with(ENV_NAME) => {
+                        m.name.to_string()
+                    }
+                    _ => "default".to_string(),
+                },
+                None => "default".to_string(),
+            };
+            Provenance {
+                key,
+                value: value.to_string(),
+                source,
+            }
+        })
+        .collect())
+}
+
+/// Every key of the schema as a dotted path, in schema order: the leaves of the default
+/// configuration, `problem.params` (whose entries are the user's), and the keys of the first
+/// entry of arrays of tables as `problem.boundary[].where`. `docs/configuration.md` documents
+/// each; the property test of `tests/config_fuzz.rs` feeds arbitrary values to each.
+pub fn schema_keys() -> Vec<String> {
+    fn walk(prefix: &str, value: &serde_json::Value, out: &mut Vec<String>) {
+        match value {
+            serde_json::Value::Object(map) if prefix != "problem.params" => {
+                for (k, v) in map {
+                    let key = if prefix.is_empty() {
+                        k.clone()
+                    } else {
+                        format!("{prefix}.{k}")
+                    };
+                    // Tables are documented through their keys; `problem.params` has none.
+                    if !prefix.is_empty() && (!v.is_object() || key == "problem.params") {
+                        out.push(key.clone());
+                    }
+                    walk(&key, v, out);
+                }
+            }
+            serde_json::Value::Array(items) => {
+                if let Some(first @ serde_json::Value::Object(_)) = items.first() {
+                    walk(&format!("{prefix}[]"), first, out);
+                }
+            }
+            _ => {}
+        }
+    }
+    let mut out = Vec::new();
+    if let Ok(json) = serde_json::to_value(Config::default()) {
+        walk("", &json, &mut out);
+    }
+    out
 }
 
 /// Leaves of a JSON tree as dotted keys; arrays count as leaves.
@@ -694,9 +790,9 @@ pub(crate) const ENV_NAME: &str = "environment variable";
 /// One `--set key=value` override or one `FEMSCALE_*` variable as a figment provider, so that
 /// errors and provenance say exactly where a value came from.
 pub(crate) struct Layer {
-    name: String,
-    key: String,
-    value: figment::value::Value,
+    pub(crate) name: String,
+    pub(crate) key: String,
+    pub(crate) value: figment::value::Value,
 }
 
 impl figment::Provider for Layer {
@@ -741,134 +837,9 @@ fn edit_distance(a: &str, b: &str) -> usize {
     prev[b.len()]
 }
 
-/// The 1-based line of `dotted_key` (e.g. `problem.mesh.nx` or `problem.boundary[0].where`) in
-/// TOML `text`, found from table headers, dotted keys, inline tables and multi-line arrays of
-/// inline tables. A best effort for error messages: `None` when the key cannot be found.
-pub fn locate_key(text: &str, dotted_key: &str) -> Option<usize> {
-    let segments: Vec<&str> = dotted_key
-        .split(['.', '[', ']'])
-        .filter(|p| !p.is_empty())
-        .collect();
-    let index = segments.iter().find_map(|p| p.parse::<usize>().ok());
-    let parts: Vec<&str> = segments
-        .iter()
-        .copied()
-        .filter(|p| p.parse::<usize>().is_err())
-        .collect();
-    let (&last, parents) = parts.split_last()?;
-    let is =
-        |path: &[String], want: &[&str]| path.iter().map(String::as_str).eq(want.iter().copied());
-    let mentions =
-        |rhs: &str| rhs.contains(&format!("{last} =")) || rhs.contains(&format!("{last}="));
-    let mut table: Vec<String> = Vec::new();
-    let mut fallback = None;
-    // Inside a multi-line array of inline tables: its key path, bracket depth, entry index.
-    let mut array: Option<(Vec<String>, i64, i64)> = None;
-    for (i, raw) in text.lines().enumerate() {
-        let line = raw.split('#').next().unwrap_or("").trim();
-        if let Some((path, depth, entry)) = array.as_mut() {
-            for c in line.chars() {
-                match c {
-                    '{' => *entry += 1,
-                    '[' => *depth += 1,
-                    ']' => *depth -= 1,
-                    _ => {}
-                }
-            }
-            let hit =
-                is(path, parents) && index.is_none_or(|k| k as i64 == *entry) && mentions(line);
-            if *depth <= 0 {
-                array = None;
-            }
-            if hit {
-                return Some(i + 1);
-            }
-            continue;
-        }
-        if let Some(h) = line.strip_prefix('[') {
-            let h = h
-                .trim_start_matches('[')
-                .trim_end_matches(']')
-                .trim_end_matches(']');
-            table = h.split('.').map(|s| s.trim().to_string()).collect();
-            if is(&table, &parts) {
-                fallback.get_or_insert(i + 1);
-            }
-            continue;
-        }
-        let Some((lhs, rhs)) = line.split_once('=') else {
-            continue;
-        };
-        let mut path = table.clone();
-        path.extend(
-            lhs.split('.')
-                .map(|s| s.trim().trim_matches('"').to_string()),
-        );
-        if is(&path, &parts) {
-            return Some(i + 1);
-        }
-        let rhs = rhs.trim();
-        let opens = rhs.matches('[').count() as i64 - rhs.matches(']').count() as i64;
-        if rhs.starts_with('[') && opens > 0 {
-            let entries = rhs.matches('{').count() as i64 - 1;
-            if is(&path, parents)
-                && index.is_none_or(|k| k as i64 == entries)
-                && entries >= 0
-                && mentions(rhs)
-            {
-                return Some(i + 1);
-            }
-            array = Some((path, opens, entries));
-            continue;
-        }
-        // Inline table or single-line array holding the key: `mesh = { nx = 0 }`.
-        if path.len() <= parents.len()
-            && is(&path, &parents[..path.len()])
-            && !parents.is_empty()
-            && mentions(rhs)
-        {
-            return Some(i + 1);
-        }
-    }
-    fallback
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    const TEXT: &str = r#"
-[problem]
-dim = 2
-mesh = { kind = "rectangle", nx = 0 }
-boundary = [
-    { where = "left", value = 0.0 },
-    { where = "north", value = 1.0 },
-]
-params.a = 1.0
-
-[solver]
-kind = "cg"
-"#;
-
-    #[test]
-    fn locate_key_finds_tables_inline_tables_and_array_entries() {
-        assert_eq!(locate_key(TEXT, "problem.dim"), Some(3));
-        assert_eq!(locate_key(TEXT, "problem.mesh.nx"), Some(4));
-        assert_eq!(locate_key(TEXT, "problem.boundary[1].where"), Some(7));
-        assert_eq!(locate_key(TEXT, "problem.boundary[0].value"), Some(6));
-        assert_eq!(locate_key(TEXT, "problem.params.a"), Some(9));
-        assert_eq!(locate_key(TEXT, "solver.kind"), Some(12));
-        assert_eq!(locate_key(TEXT, "solver"), Some(11));
-        assert_eq!(locate_key(TEXT, "solver.tolerance"), None);
-        assert_eq!(
-            locate_key(
-                "[problem]\nboundary = [{ where = \"x\" }]\n",
-                "problem.boundary[0].where"
-            ),
-            Some(2)
-        );
-    }
 
     #[test]
     fn overrides_parse_toml_values_and_fall_back_to_strings() {
@@ -888,41 +859,10 @@ kind = "cg"
 mod docs_tests {
     use super::*;
 
-    /// Every key of the schema, as dotted paths (`problem.boundary[].where` for arrays of tables).
-    fn keys(prefix: &str, value: &serde_json::Value, out: &mut Vec<String>) {
-        match value {
-            serde_json::Value::Object(map) if prefix != "problem.params" => {
-                for (k, v) in map {
-                    let key = if prefix.is_empty() {
-                        k.clone()
-                    } else {
-                        format!("{prefix}.{k}")
-                    };
-                    // Tables are documented through their keys; `problem.params` has none.
-                    if !prefix.is_empty() && (!v.is_object() || key == "problem.params") {
-                        out.push(key.clone());
-                    }
-                    keys(&key, v, out);
-                }
-            }
-            serde_json::Value::Array(items) => {
-                if let Some(first @ serde_json::Value::Object(_)) = items.first() {
-                    keys(&format!("{prefix}[]"), first, out);
-                }
-            }
-            _ => {}
-        }
-    }
-
     #[test]
     fn configuration_doc_lists_every_key() {
-        let doc = include_str!("../../../docs/configuration.md");
-        let mut all = Vec::new();
-        keys(
-            "",
-            &serde_json::to_value(Config::default()).unwrap(),
-            &mut all,
-        );
+        let doc = include_str!("../../../../docs/configuration.md");
+        let all = schema_keys();
         assert!(all.len() > 20, "{all:?}");
         let missing: Vec<_> = all
             .iter()

@@ -1,0 +1,154 @@
+//! `femscale config show` on experiment files, the thread count a solve reports, and errors in
+//! values set through a parent key naming the `--set`.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn femscale(dir: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_femscale"))
+        .args(args)
+        .current_dir(dir)
+        .env_remove("RUST_LOG")
+        .output()
+        .unwrap()
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+const EXPERIMENT: &str = r#"[problem]
+mesh = { kind = "interval", nx = 4 }
+
+[solver]
+kind = "cg"
+
+[experiment]
+name = "shown"
+repetitions = 3
+
+[sweep]
+"problem.mesh.nx" = [4, 8]
+"solver.kind" = ["cg", "direct"]
+
+[output]
+dir = "out"
+"#;
+
+#[test]
+fn config_show_accepts_an_experiment_file_and_shows_its_base_point() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("e.toml"), EXPERIMENT).unwrap();
+    let o = femscale(
+        dir.path(),
+        &[
+            "config",
+            "show",
+            "--config",
+            "e.toml",
+            "--set",
+            "solver.tolerance=1e-9",
+        ],
+    );
+    let (out, err) = (text(&o.stdout), text(&o.stderr));
+    assert!(o.status.success(), "{err}");
+    let first = out.lines().next().unwrap();
+    assert!(
+        first.contains("base point of experiment `shown` with 4 points x 3 repetitions")
+            && first.contains("problem.mesh.nx")
+            && first.contains("solver.kind"),
+        "{out}"
+    );
+    // The base values and their layers, no sweep values.
+    let line = |key: &str| {
+        out.lines()
+            .find(|l| l.starts_with(&format!("{key} =")))
+            .unwrap_or_else(|| panic!("{key} missing: {out}"))
+            .to_string()
+    };
+    assert!(line("solver.kind").contains("\"cg\"") && line("solver.kind").contains("e.toml:5"));
+    assert!(
+        line("problem.mesh.nx").contains("= 4") && line("problem.mesh.nx").contains("e.toml:2")
+    );
+    assert!(line("solver.tolerance").contains("--set solver.tolerance=1e-9"));
+    assert!(
+        !out.lines().any(|l| ["experiment.", "sweep.", "output."]
+            .iter()
+            .any(|p| l.starts_with(p))),
+        "{out}"
+    );
+
+    // --json: stdout stays one JSON array, the note goes to stderr.
+    let o = femscale(
+        dir.path(),
+        &["config", "show", "--config", "e.toml", "--json"],
+    );
+    let entries: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert!(entries.as_array().is_some_and(|a| a.len() > 20));
+    assert!(text(&o.stderr).contains("base point of experiment `shown`"));
+
+    // An experiment whose base is invalid is reported as for `femscale run`.
+    std::fs::write(
+        dir.path().join("bad.toml"),
+        EXPERIMENT.replace(
+            "kind = \"cg\"\n",
+            "kind = \"cg\"\ntimeout_seconds = 1e300\n",
+        ),
+    )
+    .unwrap();
+    let o = femscale(dir.path(), &["config", "show", "--config", "bad.toml"]);
+    let err = text(&o.stderr);
+    assert!(
+        !o.status.success() && err.contains("solver.timeout_seconds") && err.contains("bad.toml:6"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_solve_reports_exactly_the_configured_threads() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = femscale(
+        dir.path(),
+        &[
+            "solve",
+            "--json",
+            "--set",
+            "problem.mesh.nx=8",
+            "--set",
+            "problem.mesh.ny=8",
+            "--set",
+            "scaling.threads=2",
+        ],
+    );
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let metrics: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(metrics["threads"], 2, "{metrics}");
+}
+
+#[test]
+fn errors_inside_a_parent_key_override_name_the_override() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("c.toml"),
+        "[problem]\nmesh = { nx = 4, ny = 4 }\nboundary = [{ where = \"left\" }]\n",
+    )
+    .unwrap();
+    let o = femscale(
+        dir.path(),
+        &[
+            "solve",
+            "--config",
+            "c.toml",
+            "--set",
+            "problem.boundary=[{ where = \"left\" }, { where = \"north\" }]",
+        ],
+    );
+    let err = text(&o.stderr);
+    assert!(!o.status.success(), "{err}");
+    assert!(
+        err.contains("problem.boundary[1].where")
+            && err.contains("from --set problem.boundary=")
+            && !err.contains("c.toml:3"),
+        "{err}"
+    );
+}
