@@ -3,6 +3,8 @@
 //! (compiled by their build scripts), and the Rust fixtures that panic or were built against
 //! another interface.
 
+mod c_interface;
 mod common;
 mod loading;
+mod pinning;
 mod solving;
