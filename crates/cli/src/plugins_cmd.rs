@@ -95,7 +95,8 @@ pub(crate) fn run(command: PluginsCommand) -> anyhow::Result<()> {
             let pin_line = pin_line(&path, &sha256);
             if hash_only {
                 if json {
-                    let value = serde_json::json!({ "path": path, "sha256": sha256, "pin": pin_line });
+                    let value =
+                        serde_json::json!({ "path": path, "sha256": sha256, "pin": pin_line });
                     serde_json::to_writer_pretty(&mut out, &value)?;
                     writeln!(out)?;
                 } else {

@@ -216,7 +216,9 @@ fn build_preconditioner(
     a: &CsrMatrix,
     kernels: &Kernels,
 ) -> Result<Arc<dyn Preconditioner>, SolveError> {
-    kernels.install(a.nrows(), || factory.build(a)).map(Arc::from)
+    kernels
+        .install(a.nrows(), || factory.build(a))
+        .map(Arc::from)
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -34,10 +34,10 @@ use serde::{Deserialize, Serialize};
 use tracing::{instrument, warn};
 
 pub use error::PluginError;
-pub use pinning::PinPolicy;
-pub use scan::{PluginScan, SkippedLibrary, scan_configured};
 pub use femscale_plugin_api::INTERFACE_VERSION;
 pub use femscale_plugin_api::c_abi::C_ABI_VERSION;
+pub use pinning::PinPolicy;
+pub use scan::{PluginScan, SkippedLibrary, scan_configured};
 
 use crate::config::Config;
 use crate::registry::Registry;

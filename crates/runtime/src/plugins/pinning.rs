@@ -18,6 +18,7 @@
 use std::collections::BTreeMap;
 use std::fs::File;
 use std::path::{Path, PathBuf};
+#[cfg(target_os = "linux")]
 use std::sync::Mutex;
 
 use femscale_core::{Error, Result};
@@ -316,11 +317,14 @@ mod tests {
 
     #[test]
     fn pins_are_validated_naming_the_entry() {
-        assert!(validate_pins(&pins(&[("libx.so", H1), ("x", &H2.to_uppercase())])).is_ok());
+        let upper = H2.to_uppercase();
+        assert!(validate_pins(&pins(&[("libx.so", H1), ("x", upper.as_str())])).is_ok());
+        let not_hex = H1.replace('0', "g");
+        let too_long = format!("{H1}0");
         for (key, value, says) in [
             ("libx.so", "abc", "64 hexadecimal digits"),
-            ("libx.so", &H1.replace('0', "g"), "64 hexadecimal digits"),
-            ("libx.so", &format!("{H1}0"), "65 characters"),
+            ("libx.so", not_hex.as_str(), "64 hexadecimal digits"),
+            ("libx.so", too_long.as_str(), "65 characters"),
             ("dir/libx.so", H1, "is a path"),
             ("", H1, "1 to 255"),
         ] {

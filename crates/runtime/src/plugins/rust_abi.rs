@@ -49,16 +49,15 @@ pub(crate) fn load(
 ) -> Result<(PluginInfo, RustBackend), PluginError> {
     // SAFETY: abi_stable exports its root module header under this name with this type; the
     // header refers into `library`, which the caller keeps loaded for the life of the process.
-    let header: AbiHeaderRef = unsafe {
-        library.get::<AbiHeaderRef>(ROOT_MODULE_LOADER_NAME_WITH_NUL.as_bytes())
-    }
-    .map(|symbol| *symbol)
-    .map_err(|_| PluginError::NotAPlugin {
-        path: path.to_path_buf(),
-        reason: "it exports neither a femscale root module (Rust plugins) nor \
+    let header: AbiHeaderRef =
+        unsafe { library.get::<AbiHeaderRef>(ROOT_MODULE_LOADER_NAME_WITH_NUL.as_bytes()) }
+            .map(|symbol| *symbol)
+            .map_err(|_| PluginError::NotAPlugin {
+                path: path.to_path_buf(),
+                reason: "it exports neither a femscale root module (Rust plugins) nor \
                  `femscale_plugin_abi_version` (C plugins)"
-            .into(),
-    })?;
+                    .into(),
+            })?;
     let header = header.upgrade().map_err(|e| library_error(path, e))?;
     let module = header
         .init_root_module::<PluginModRef>()

@@ -28,25 +28,43 @@ fn a_version_1_library_still_loads_and_solves() {
     let v1 = plugins::load(Path::new(V1)).unwrap();
     assert_eq!(v1.name(), "c-jacobi-cg-v1");
     assert_eq!(v1.interface(), "C interface 1");
-    let solution = FemSolver::from_config(config(8, "plugin:c-jacobi-cg-v1", "none", &[Path::new(V1)], ""))
-        .and_then(|s| s.solve_configured())
-        .unwrap_or_else(|e| panic!("{e}"));
+    let solution = FemSolver::from_config(config(
+        8,
+        "plugin:c-jacobi-cg-v1",
+        "none",
+        &[Path::new(V1)],
+        "",
+    ))
+    .and_then(|s| s.solve_configured())
+    .unwrap_or_else(|e| panic!("{e}"));
     assert!(solution.metrics.linear_solve.converged);
     // Version 1 reports no memory; version 2 does.
     let a = laplace(50);
     let b = vec![1.0; 50];
     let options = SolverOptions::default();
     let mut x = vec![0.0; 50];
-    let mut prepared = v1.solver("c-jacobi-cg-v1", "{}").unwrap().prepare(a.clone(), &options).unwrap();
+    let mut prepared = v1
+        .solver("c-jacobi-cg-v1", "{}")
+        .unwrap()
+        .prepare(a.clone(), &options)
+        .unwrap();
     let report = prepared.solve(&b, &mut x, &mut NoMonitor).unwrap();
     assert_eq!(report.memory_bytes, 0);
     let v2 = plugins::load(&c_cg()).unwrap();
-    let mut prepared = v2.solver("c-jacobi-cg", "{}").unwrap().prepare(a, &options).unwrap();
+    let mut prepared = v2
+        .solver("c-jacobi-cg", "{}")
+        .unwrap()
+        .prepare(a, &options)
+        .unwrap();
     let mut y = vec![0.0; 50];
     let report = prepared.solve(&b, &mut y, &mut NoMonitor).unwrap();
     assert!(report.memory_bytes >= 5 * 50 * 8, "{}", report.memory_bytes);
     assert_eq!(prepared.memory_bytes(), report.memory_bytes);
-    let diff = x.iter().zip(&y).map(|(a, b)| (a - b).abs()).fold(0.0, f64::max);
+    let diff = x
+        .iter()
+        .zip(&y)
+        .map(|(a, b)| (a - b).abs())
+        .fold(0.0, f64::max);
     assert!(diff < 1e-8, "{diff}");
 }
 
@@ -63,7 +81,9 @@ fn the_memory_budget_reaches_a_version_2_plugin() {
         .prepare(laplace(n), &options)
         .unwrap();
     let mut x = vec![0.0; n];
-    let e = prepared.solve(&vec![1.0; n], &mut x, &mut NoMonitor).unwrap_err();
+    let e = prepared
+        .solve(&vec![1.0; n], &mut x, &mut NoMonitor)
+        .unwrap_err();
     let text = e.to_string();
     assert!(
         text.contains("memory_limit_mb") && text.contains("c-jacobi-cg"),
@@ -115,7 +135,9 @@ fn a_monitor_call_from_another_thread_is_refused_and_reported() {
     assert_eq!(calls, 0, "the foreign call reached the host monitor");
     match &e {
         SolveError::Backend(inner) => match inner.downcast_ref::<PluginError>() {
-            Some(PluginError::Returned { plugin, message, .. }) => {
+            Some(PluginError::Returned {
+                plugin, message, ..
+            }) => {
                 assert_eq!(plugin, "c-foreign-thread");
                 assert!(message.contains("from a thread other than"), "{message}");
             }

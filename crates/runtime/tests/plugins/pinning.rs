@@ -52,7 +52,10 @@ fn a_mismatched_pin_refuses_the_library_before_its_initialiser_runs() {
             }
             other => panic!("{key}: expected PinMismatch, got {other:?}"),
         }
-        assert!(!marker.exists(), "{key}: the refused library's initialiser ran");
+        assert!(
+            !marker.exists(),
+            "{key}: the refused library's initialiser ran"
+        );
     }
     // Unpinned under require_pinned: refused, not run; the message gives the line to pin it.
     let none = BTreeMap::new();
@@ -89,8 +92,9 @@ fn a_mismatched_pin_refuses_the_library_before_its_initialiser_runs() {
         "[plugins.sha256]\nc-marker-cg = \"{}\"\n",
         hash.to_uppercase()
     );
-    let solver = FemSolver::from_config(config(8, "plugin:c-marker-cg", "none", &[&library], &text))
-        .unwrap_or_else(|e| panic!("{e}"));
+    let solver =
+        FemSolver::from_config(config(8, "plugin:c-marker-cg", "none", &[&library], &text))
+            .unwrap_or_else(|e| panic!("{e}"));
     let solution = solver.solve_configured().unwrap();
     assert!(solution.metrics.linear_solve.converged);
     assert_eq!(
@@ -130,10 +134,12 @@ fn a_name_pin_is_also_checked_against_the_name_a_library_reports() {
 
 #[test]
 fn malformed_pins_are_refused_naming_the_entry() {
+    let not_hex = format!("\"{}\"", "g".repeat(64));
+    let wrong = format!("\"{WRONG}\"");
     for (entry, value) in [
         ("\"libx.so\"", "\"abc\""),
-        ("x", &format!("\"{}\"", "g".repeat(64))),
-        ("\"dir/libx.so\"", &format!("\"{WRONG}\"")),
+        ("x", not_hex.as_str()),
+        ("\"dir/libx.so\"", wrong.as_str()),
     ] {
         let text = format!("[plugins.sha256]\n{entry} = {value}\n");
         let e = FemSolver::from_config(config(4, "direct", "none", &[], &text)).unwrap_err();
