@@ -158,8 +158,10 @@ fn scanned_directories_skip_bad_libraries_and_named_paths_stop_the_run() {
     named.paths = vec![chebyshev(), cheb_copy.clone()];
     let e = plugins::load_configured(&named).unwrap_err();
     assert!(
-        matches!(&e, Error::Plugin { message, .. } if message == "solver `chebyshev-cg` is already provided by "
-            .to_string() + &chebyshev().canonicalize().unwrap().display().to_string()),
+        matches!(&e, Error::Plugin { message, .. } if *message == format!(
+            "solver `chebyshev-cg` is already provided by {}",
+            chebyshev().canonicalize().unwrap().display()
+        )),
         "{e:?}"
     );
     // ... while a scanned copy of a named plugin is skipped.
