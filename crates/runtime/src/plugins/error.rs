@@ -183,7 +183,7 @@ impl PluginError {
             Self::Returned { kind, message, .. } => {
                 format!("the plugin returned an error ({kind}): {message}")
             }
-            Self::Panicked { message, .. } => format!("the plugin panicked: {message}"),
+            Self::Panicked { message, .. } => format!("panic in the plugin: {message}"),
         }
     }
 }
@@ -302,7 +302,7 @@ mod tests {
             message: "boom".into(),
         }
         .into();
-        assert_eq!(e.to_string(), "plugin `cheb`: the plugin panicked: boom");
+        assert_eq!(e.to_string(), "plugin `cheb`: panic in the plugin: boom");
         let e: Error = PluginError::FileMissing {
             path: "/x/lib.so".into(),
         }

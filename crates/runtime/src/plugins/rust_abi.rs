@@ -98,7 +98,7 @@ fn library_error(path: &Path, e: LibraryError) -> PluginError {
         LibraryError::RootModule { err, .. } => match err {
             RootModuleError::Unwound => PluginError::Panicked {
                 plugin: path.display().to_string(),
-                message: "the plugin's root module constructor panicked".into(),
+                message: "panic in the plugin's root module constructor".into(),
             },
             RootModuleError::Returned(e) => PluginError::Invalid {
                 path,

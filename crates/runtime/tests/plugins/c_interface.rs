@@ -90,7 +90,10 @@ fn the_memory_budget_reaches_a_version_2_plugin() {
             if what == "plugin:c-jacobi-cg" && *needed_mb > 0.7 && *limit_mb == 0.5),
         "{e:?}"
     );
-    assert!(x.iter().all(|v| *v == 0.0), "the plugin iterated past its budget");
+    assert!(
+        x.iter().all(|v| *v == 0.0),
+        "the plugin iterated past its budget"
+    );
 }
 
 #[test]

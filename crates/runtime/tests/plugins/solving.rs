@@ -277,7 +277,7 @@ fn a_panicking_plugin_returns_an_error_and_the_host_goes_on() {
         Err(Error::Plugin { plugin, message }) => {
             assert_eq!(plugin, "fixture-panics");
             assert!(
-                message.contains("panicked: fixture panic in create"),
+                message.contains("panic in the plugin: fixture panic in create"),
                 "{message}"
             );
         }
