@@ -81,6 +81,20 @@ const C_LIBRARIES: &[(&str, &str)] = &[
         "fixture-c-broken/future-abi",
         femscale_plugin_fixture_c_broken::FUTURE_ABI,
     ),
+    // The C interface fixtures: a constructor that writes a marker file, a version-1 library,
+    // a monitor called from a foreign thread.
+    (
+        "fixture-c-interface/marker",
+        femscale_plugin_fixture_c_interface::MARKER,
+    ),
+    (
+        "fixture-c-interface/v1",
+        femscale_plugin_fixture_c_interface::V1,
+    ),
+    (
+        "fixture-c-interface/foreign-thread",
+        femscale_plugin_fixture_c_interface::FOREIGN_THREAD,
+    ),
 ];
 
 /// Fewest cases the whole corpus may hold (issue 13).

@@ -137,6 +137,13 @@ pub trait Preconditioner: Send + Sync + fmt::Debug {
     fn memory_bytes(&self) -> usize {
         0
     }
+
+    /// Why an earlier `apply` failed, taken once. `apply` has no error channel: a
+    /// preconditioner that fails in it (a plugin that panicked) fills `z` with NaN, which ends
+    /// the Krylov solve, and the solver reports this error instead of the breakdown it caused.
+    fn take_failure(&self) -> Option<SolveError> {
+        None
+    }
 }
 
 /// Builds preconditioners for a matrix; registered by name.

@@ -5,12 +5,19 @@
  * provides one linear solver. femscale loads it at run time (`[plugins] paths = [...]`) and
  * registers the solver as `plugin:<name>`, with <name> from femscale_plugin_name().
  *
+ * Versions: femscale calls femscale_plugin_abi_version() first and nothing else unless it
+ * returns a version it speaks: 2 (this file) or 1. Any change to this file that is not an
+ * addition of an optional function bumps that number.
+ *  - Version 2 added, at the end of the structs (so a version 1 library, which reads and writes
+ *    only the first fields, keeps working): femscale_solve_params.timeout_seconds and
+ *    .memory_limit_mb, femscale_solve_result.memory_bytes; the status FEMSCALE_TIMED_OUT; the
+ *    optional femscale_plugin_check_options; the threading rule of the monitor below.
+ *  - Version 1 libraries load unchanged: they never see the time and memory budgets (femscale
+ *    still stops them at the budget when they call the monitor), and report no memory.
+ *
  * Rules:
- *  - femscale calls femscale_plugin_abi_version() first and nothing else unless it returns
- *    FEMSCALE_PLUGIN_C_ABI_VERSION. Any change to this file that is not an addition of an
- *    optional function bumps that number.
  *  - Required: abi_version, name, version, solver_create, solver_solve, solver_destroy.
- *    Optional: description, set_logger.
+ *    Optional: description, set_logger, check_options (version 2).
  *  - Strings returned by the plugin are static and NUL-terminated, UTF-8.
  *  - The matrix, vectors and parameters are borrowed for the duration of the call; the matrix
  *    given to femscale_solver_create is passed again, unchanged, to every solve of that solver,
@@ -19,6 +26,12 @@
  *  - Error messages go into the caller's buffer `message` of `message_len` bytes, truncated
  *    and always NUL-terminated.
  *  - Calls may come from any thread, but never concurrently for the same solver object.
+ *  - Threads and the monitor: the monitor may be called ONLY from the thread that called
+ *    femscale_solver_solve, and only before that call returns. A solver that iterates on
+ *    several threads reports progress from the calling thread (e.g. after joining each
+ *    iteration's work). femscale checks this: a call from any other thread touches nothing on
+ *    the host, returns 0 (stop), and the solve then fails with an error naming the plugin.
+ *    The log function (set_logger) may be called from any thread.
  *  - C++ plugins must not let exceptions escape; Fortran plugins use bind(C, name="...").
  *
  * Fortran example of the version function:
@@ -34,7 +47,7 @@
 extern "C" {
 #endif
 
-#define FEMSCALE_PLUGIN_C_ABI_VERSION 1u
+#define FEMSCALE_PLUGIN_C_ABI_VERSION 2u
 
 /* Status codes returned by femscale_solver_create and femscale_solver_solve. */
 #define FEMSCALE_OK 0
@@ -45,6 +58,9 @@ extern "C" {
 #define FEMSCALE_UNSUITABLE_MATRIX 5
 #define FEMSCALE_OUT_OF_MEMORY 6
 #define FEMSCALE_ERROR 7
+/* Version 2: the solve stopped itself because params->timeout_seconds passed (the result is
+ * filled). */
+#define FEMSCALE_TIMED_OUT 8
 
 /* Log levels for femscale_log_fn. */
 #define FEMSCALE_LOG_TRACE 0
@@ -64,23 +80,36 @@ typedef struct femscale_csr {
     const double *values;
 } femscale_csr;
 
-/* Stop when ||b - A x|| <= max(tolerance * ||b||, absolute_tolerance) or after max_iterations. */
+/* Stop when ||b - A x|| <= max(tolerance * ||b||, absolute_tolerance) or after max_iterations.
+ * Version 2: timeout_seconds is what is left of solver.timeout_seconds for this call (the
+ * set-up already counted against it), memory_limit_mb is solver.memory_limit_mb; 0 means no
+ * limit. A solver past timeout_seconds returns FEMSCALE_TIMED_OUT; one that would need more
+ * than memory_limit_mb returns FEMSCALE_OUT_OF_MEMORY. */
 typedef struct femscale_solve_params {
     double tolerance;
     double absolute_tolerance;
     size_t max_iterations;
     size_t threads;
+    double timeout_seconds;
+    double memory_limit_mb;
 } femscale_solve_params;
 
 /* Filled by femscale_solver_solve for FEMSCALE_OK, _NOT_CONVERGED, _BREAKDOWN and _STOPPED. */
+/* Version 2: memory_bytes is the memory the solver object holds plus what this solve used
+ * (femscale reports it and checks it against solver.memory_limit_mb); it is 0 when the plugin
+ * does not say. femscale zero-fills the struct before the call. */
 typedef struct femscale_solve_result {
     size_t iterations;
     double initial_residual;
     double final_residual;
     double final_relative_residual;
+    size_t memory_bytes;
 } femscale_solve_result;
 
-/* Called after each iteration; returns nonzero to continue, 0 to stop (FEMSCALE_STOPPED). */
+/* Called after each iteration, only on the thread that called femscale_solver_solve (see the
+ * threading rule above); returns nonzero to continue, 0 to stop (return FEMSCALE_STOPPED, or
+ * FEMSCALE_TIMED_OUT if your own clock says the time is up). femscale also returns 0 once
+ * solver.timeout_seconds has passed. */
 typedef int (*femscale_monitor_fn)(void *ctx, size_t iteration, double relative_residual);
 
 /* The host's log sink: level FEMSCALE_LOG_*, NUL-terminated message; pass ctx back unchanged. */
@@ -96,6 +125,11 @@ const char *femscale_plugin_description(void);
 
 /* Optional: keep `log` and `ctx` to send log lines to femscale's diagnostics. */
 void femscale_plugin_set_logger(femscale_log_fn log, void *ctx);
+
+/* Optional (version 2): checks the options in `options_json` without a matrix, when femscale
+ * reads the configuration, so that a wrong option is reported as `plugins.options.<name>`
+ * before any work. Returns FEMSCALE_OK or FEMSCALE_INVALID_OPTIONS with a message. */
+int femscale_plugin_check_options(const char *options_json, char *message, size_t message_len);
 
 /* Sets a solver up for `a` with the options in `options_json` (a JSON object, "{}" for the
  * defaults) and stores it in *solver. Returns FEMSCALE_OK or an error status with a message. */

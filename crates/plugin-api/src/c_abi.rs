@@ -2,15 +2,20 @@
 //! Fortran (`bind(C)`), mirrored as Rust types for the host.
 //!
 //! A C plugin is a shared library exporting the functions named by the `SYM_*` constants. The
-//! host resolves [`SYM_ABI_VERSION`] first and calls nothing else unless it returns
-//! [`C_ABI_VERSION`]. One C library provides one solver, registered as `plugin:<name>` with the
+//! host resolves [`SYM_ABI_VERSION`] first and calls nothing else unless it returns a version
+//! from [`C_ABI_OLDEST_VERSION`] to [`C_ABI_VERSION`]. Version 2 appended fields to
+//! [`CSolveParams`] (time and memory budgets) and [`CSolveResult`] (memory used), so a version 1
+//! library, which reads and writes only the leading fields, is called with the same structs. One C library provides one solver, registered as `plugin:<name>` with the
 //! name returned by [`SYM_NAME`]. Strings returned by the plugin are static and NUL-terminated;
 //! error messages are written into a buffer the host provides.
 
 use std::ffi::{c_char, c_int, c_void};
 
 /// The C interface version this crate describes (`FEMSCALE_PLUGIN_C_ABI_VERSION`).
-pub const C_ABI_VERSION: u32 = 1;
+pub const C_ABI_VERSION: u32 = 2;
+
+/// The oldest C interface version the host still loads.
+pub const C_ABI_OLDEST_VERSION: u32 = 1;
 
 /// `uint32_t femscale_plugin_abi_version(void)`: checked before any other call.
 pub const SYM_ABI_VERSION: &str = "femscale_plugin_abi_version";
@@ -22,6 +27,8 @@ pub const SYM_VERSION: &str = "femscale_plugin_version";
 pub const SYM_DESCRIPTION: &str = "femscale_plugin_description";
 /// `void femscale_plugin_set_logger(femscale_log_fn, void *)` (optional).
 pub const SYM_SET_LOGGER: &str = "femscale_plugin_set_logger";
+/// `int femscale_plugin_check_options(options_json, message, message_len)` (optional, version 2).
+pub const SYM_CHECK_OPTIONS: &str = "femscale_plugin_check_options";
 /// `int femscale_solver_create(...)`.
 pub const SYM_CREATE: &str = "femscale_solver_create";
 /// `int femscale_solver_solve(...)`.
@@ -45,6 +52,8 @@ pub const STATUS_UNSUITABLE_MATRIX: c_int = 5;
 pub const STATUS_OUT_OF_MEMORY: c_int = 6;
 /// Status: any other error (see the message).
 pub const STATUS_ERROR: c_int = 7;
+/// Status (version 2): the solve passed `timeout_seconds` and stopped (the result is filled).
+pub const STATUS_TIMED_OUT: c_int = 8;
 
 /// `femscale_csr`: a borrowed CSR matrix.
 #[repr(C)]
@@ -76,6 +85,10 @@ pub struct CSolveParams {
     pub max_iterations: usize,
     /// Threads the plugin may use (0: its own choice).
     pub threads: usize,
+    /// Version 2: seconds left for this call (0: no limit).
+    pub timeout_seconds: f64,
+    /// Version 2: memory budget, MB (0: no limit).
+    pub memory_limit_mb: f64,
 }
 
 /// `femscale_solve_result`, filled by a solve.
@@ -90,6 +103,8 @@ pub struct CSolveResult {
     pub final_residual: f64,
     /// `||b - A x|| / ||b||` at the end.
     pub final_relative_residual: f64,
+    /// Version 2: bytes the solver object holds plus what the solve used (0: not reported).
+    pub memory_bytes: usize,
 }
 
 /// `femscale_monitor_fn`: returns nonzero to continue, 0 to stop.
@@ -102,6 +117,12 @@ pub type LogFn = unsafe extern "C" fn(ctx: *mut c_void, level: c_int, message: *
 pub type AbiVersionFn = unsafe extern "C" fn() -> u32;
 /// `femscale_plugin_name`, `femscale_plugin_version`, `femscale_plugin_description`.
 pub type StringFn = unsafe extern "C" fn() -> *const c_char;
+/// `femscale_plugin_check_options` (version 2, optional).
+pub type CheckOptionsFn = unsafe extern "C" fn(
+    options_json: *const c_char,
+    message: *mut c_char,
+    message_len: usize,
+) -> c_int;
 /// `femscale_plugin_set_logger`.
 pub type SetLoggerFn = unsafe extern "C" fn(log: LogFn, ctx: *mut c_void);
 /// `femscale_solver_create(options_json, a, &solver, message, message_len)`.
@@ -147,6 +168,7 @@ mod tests {
             SYM_VERSION,
             SYM_DESCRIPTION,
             SYM_SET_LOGGER,
+            SYM_CHECK_OPTIONS,
             SYM_CREATE,
             SYM_SOLVE,
             SYM_DESTROY,
@@ -162,6 +184,7 @@ mod tests {
             ("FEMSCALE_UNSUITABLE_MATRIX", STATUS_UNSUITABLE_MATRIX),
             ("FEMSCALE_OUT_OF_MEMORY", STATUS_OUT_OF_MEMORY),
             ("FEMSCALE_ERROR", STATUS_ERROR),
+            ("FEMSCALE_TIMED_OUT", STATUS_TIMED_OUT),
         ] {
             assert!(
                 HEADER.contains(&format!("#define {name} {value}\n")),
@@ -187,7 +210,9 @@ mod tests {
                 "tolerance",
                 "absolute_tolerance",
                 "max_iterations",
-                "threads"
+                "threads",
+                "timeout_seconds",
+                "memory_limit_mb"
             ]
         );
         assert_eq!(
@@ -196,7 +221,8 @@ mod tests {
                 "iterations",
                 "initial_residual",
                 "final_residual",
-                "final_relative_residual"
+                "final_relative_residual",
+                "memory_bytes"
             ]
         );
     }

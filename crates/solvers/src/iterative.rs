@@ -123,7 +123,7 @@ pub(crate) fn work_vector(n: usize) -> PooledVec {
 pub(crate) struct Preconditioned {
     pub(crate) factory: Arc<dyn PreconditionerFactory>,
     pub(crate) matrix: Arc<CsrMatrix>,
-    pub(crate) precond: Box<dyn Preconditioner>,
+    pub(crate) precond: Arc<dyn Preconditioner>,
     pub(crate) options: SolverOptions,
     pub(crate) kernels: Kernels,
     pub(crate) setup_seconds: f64,
@@ -180,7 +180,9 @@ impl Preconditioned {
         check_memory_budget(self.options.memory_limit_mb, bytes, what)
     }
 
-    /// Starts the [`Run`] of a solve of `method` with this preconditioner (see [`Run::new`]).
+    /// Starts the [`Run`] of a solve of `method` with this preconditioner (see [`Run::new`]);
+    /// a breakdown or failure to converge that the preconditioner caused by failing in `apply`
+    /// is reported as its failure ([`Preconditioner::take_failure`]).
     pub(crate) fn run(
         &self,
         method: &'static str,
@@ -188,7 +190,7 @@ impl Preconditioned {
         memory_bytes: usize,
         b: &[f64],
     ) -> Result<Run, SolveError> {
-        Run::new(
+        let mut run = Run::new(
             method,
             self.precond.name(),
             start,
@@ -197,7 +199,9 @@ impl Preconditioned {
             &self.kernels,
             memory_bytes,
             b,
-        )
+        )?;
+        run.preconditioner = Some(Arc::clone(&self.precond));
+        Ok(run)
     }
 
     /// Applies the preconditioner, `z = M^{-1} r`, in the kernels' pool.
@@ -211,8 +215,10 @@ fn build_preconditioner(
     factory: &dyn PreconditionerFactory,
     a: &CsrMatrix,
     kernels: &Kernels,
-) -> Result<Box<dyn Preconditioner>, SolveError> {
-    kernels.install(a.nrows(), || factory.build(a))
+) -> Result<Arc<dyn Preconditioner>, SolveError> {
+    kernels
+        .install(a.nrows(), || factory.build(a))
+        .map(Arc::from)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -243,6 +249,8 @@ pub(crate) struct Run {
     max_iterations: usize,
     bnorm: f64,
     target: f64,
+    /// The preconditioner, asked for its own failure when the solve breaks down.
+    preconditioner: Option<Arc<dyn Preconditioner>>,
 }
 
 impl Run {
@@ -275,6 +283,7 @@ impl Run {
             max_iterations: options.max_iterations,
             bnorm,
             target: residual_target(options, bnorm),
+            preconditioner: None,
         })
     }
 
@@ -395,8 +404,17 @@ impl Run {
         self.finish(rnorm)
     }
 
-    /// [`SolveError::Breakdown`] of this method with `detail`.
+    /// The preconditioner's failure in `apply`, if it had one.
+    fn preconditioner_failure(&self) -> Option<SolveError> {
+        self.preconditioner.as_ref()?.take_failure()
+    }
+
+    /// [`SolveError::Breakdown`] of this method with `detail`, or the preconditioner's own
+    /// failure that caused it.
     pub(crate) fn breakdown(self, detail: String, rnorm: f64) -> SolveError {
+        if let Some(failure) = self.preconditioner_failure() {
+            return failure;
+        }
         SolveError::Breakdown {
             method: self.method.into(),
             detail,
@@ -411,8 +429,11 @@ impl Run {
         }
     }
 
-    /// [`SolveError::NotConverged`].
+    /// [`SolveError::NotConverged`], or the preconditioner's own failure that caused it.
     pub(crate) fn not_converged(self, rnorm: f64) -> SolveError {
+        if let Some(failure) = self.preconditioner_failure() {
+            return failure;
+        }
         SolveError::NotConverged {
             report: Box::new(self.finish(rnorm)),
         }
@@ -431,6 +452,7 @@ impl Run {
     fn take(&mut self) -> Self {
         Self {
             report: std::mem::take(&mut self.report),
+            preconditioner: self.preconditioner.clone(),
             ..*self
         }
     }

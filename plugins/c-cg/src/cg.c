@@ -1,15 +1,25 @@
 /*
  * A femscale solver plugin in C99: Jacobi-preconditioned conjugate gradients for symmetric
  * positive definite matrices, registered as `plugin:c-jacobi-cg`. It takes no options.
+ * C interface version 2: it checks its options up front, stops itself at the time budget,
+ * refuses to exceed the memory budget and reports the memory it holds.
  *
  *   cc -O2 -shared -fPIC -I crates/plugin-api/include cg.c -o libfemscale_c_cg.so -lm
  */
+#define _POSIX_C_SOURCE 199309L /* clock_gettime */
+
 #include "femscale_plugin.h"
 
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+
+/* The registry name; a copy of this file built as another plugin overrides it with -D. */
+#ifndef FEMSCALE_CG_NAME
+#define FEMSCALE_CG_NAME "c-jacobi-cg"
+#endif
 
 /* A solver set up for one matrix: the inverse diagonal and the CG work vectors. */
 typedef struct cg_solver {
@@ -35,7 +45,7 @@ static void set_message(char *buffer, size_t len, const char *message) {
 
 uint32_t femscale_plugin_abi_version(void) { return FEMSCALE_PLUGIN_C_ABI_VERSION; }
 
-const char *femscale_plugin_name(void) { return "c-jacobi-cg"; }
+const char *femscale_plugin_name(void) { return FEMSCALE_CG_NAME; }
 
 const char *femscale_plugin_version(void) { return "0.1.0"; }
 
@@ -63,6 +73,26 @@ static int is_empty_object(const char *json) {
     return *c == '\0';
 }
 
+int femscale_plugin_check_options(const char *options_json, char *message, size_t message_len) {
+    if (!is_empty_object(options_json)) {
+        set_message(message, message_len, FEMSCALE_CG_NAME " takes no options; pass {}");
+        return FEMSCALE_INVALID_OPTIONS;
+    }
+    return FEMSCALE_OK;
+}
+
+/* Seconds on a monotonic clock. */
+static double now_seconds(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+/* Bytes the solver object holds: the struct and five vectors of n doubles. */
+static size_t held_bytes(const cg_solver *s) {
+    return sizeof *s + 5 * (s->n > 0 ? s->n : 1) * sizeof(double);
+}
+
 void femscale_solver_destroy(void *handle) {
     cg_solver *s = handle;
     if (s == NULL) {
@@ -80,9 +110,9 @@ int femscale_solver_create(const char *options_json, const femscale_csr *a, void
                            char *message, size_t message_len) {
     char text[160];
     *out = NULL;
-    if (!is_empty_object(options_json)) {
-        set_message(message, message_len, "c-jacobi-cg takes no options; pass {}");
-        return FEMSCALE_INVALID_OPTIONS;
+    int status = femscale_plugin_check_options(options_json, message, message_len);
+    if (status != FEMSCALE_OK) {
+        return status;
     }
     if (a->nrows != a->ncols) {
         set_message(message, message_len, "the matrix is not square");
@@ -122,7 +152,7 @@ int femscale_solver_create(const char *options_json, const femscale_csr *a, void
         }
         s->inv_diag[i] = 1.0 / d;
     }
-    snprintf(text, sizeof text, "c-jacobi-cg prepared for %zu unknowns", n);
+    snprintf(text, sizeof text, FEMSCALE_CG_NAME " prepared for %zu unknowns", n);
     log_line(FEMSCALE_LOG_DEBUG, text);
     *out = s;
     return FEMSCALE_OK;
@@ -155,6 +185,13 @@ int femscale_solver_solve(void *handle, const femscale_csr *a, const double *b, 
     if (a->nrows != n || a->ncols != n) {
         set_message(message, message_len, "the matrix is not the one the solver was created for");
         return FEMSCALE_ERROR;
+    }
+    double started = now_seconds();
+    result->memory_bytes = held_bytes(s);
+    if (params->memory_limit_mb > 0.0 &&
+        (double)result->memory_bytes > params->memory_limit_mb * 1024.0 * 1024.0) {
+        set_message(message, message_len, "the solver needs more than memory_limit_mb");
+        return FEMSCALE_OUT_OF_MEMORY;
     }
     double *r = s->r, *z = s->z, *p = s->p, *q = s->q;
     spmv(a, x, q);
@@ -192,12 +229,17 @@ int femscale_solver_solve(void *handle, const femscale_csr *a, const double *b, 
             set_message(message, message_len, "the residual is not finite");
             return FEMSCALE_BREAKDOWN;
         }
+        /* The monitor on this, the calling, thread (the header's threading rule). */
         if (monitor != NULL && !monitor(monitor_ctx, it, r_norm / scale)) {
             set_message(message, message_len, "stopped by the host");
             return FEMSCALE_STOPPED;
         }
         if (r_norm <= target) {
             return FEMSCALE_OK;
+        }
+        if (params->timeout_seconds > 0.0 && now_seconds() - started > params->timeout_seconds) {
+            set_message(message, message_len, "the time budget ran out");
+            return FEMSCALE_TIMED_OUT;
         }
         for (size_t i = 0; i < n; i++) z[i] = s->inv_diag[i] * r[i];
         double rz_next = dot(n, r, z);

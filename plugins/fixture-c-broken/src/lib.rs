@@ -6,7 +6,7 @@ pub const NOT_A_PLUGIN: &str = env!("FEMSCALE_FIXTURE_NOT_A_PLUGIN");
 /// A C plugin that declares interface version 1 but lacks `femscale_solver_solve`.
 pub const MISSING_SYMBOLS: &str = env!("FEMSCALE_FIXTURE_MISSING_SYMBOLS");
 
-/// A C plugin built for C interface version 2.
+/// A C plugin built for C interface version 99 (newer than any this femscale speaks).
 pub const FUTURE_ABI: &str = env!("FEMSCALE_FIXTURE_FUTURE_ABI");
 
 #[cfg(test)]

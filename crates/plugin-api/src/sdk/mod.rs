@@ -394,6 +394,34 @@ extern "C" fn set_logger_entry(logger: HostLogger) {
     if let Ok(mut slot) = LOGGER.write() {
         *slot = Some(logger);
     }
+    route_panic_messages_to_the_host();
+}
+
+/// Installs, once, a panic hook in this library's own copy of the standard library that sends
+/// a panic's message and location to the host's log (debug level) instead of printing
+/// `thread '…' panicked at …` on the host's stderr: every entry point catches the panic and
+/// the host reports it as a typed error naming the plugin, so the default message would only
+/// look like a crash of femscale itself.
+fn route_panic_messages_to_the_host() {
+    static INSTALLED: std::sync::Once = std::sync::Once::new();
+    INSTALLED.call_once(|| {
+        std::panic::set_hook(Box::new(|info| {
+            let location = info
+                .location()
+                .map(|l| format!("{}:{}", l.file(), l.line()))
+                .unwrap_or_default();
+            let message = info
+                .payload()
+                .downcast_ref::<String>()
+                .map(String::as_str)
+                .or_else(|| info.payload().downcast_ref::<&str>().copied())
+                .unwrap_or("a panic without a message");
+            log(
+                LogLevel::DEBUG,
+                &format!("panic at {location}: {message} (caught; femscale reports it)"),
+            );
+        }));
+    });
 }
 
 extern "C" fn new_solver_entry(

@@ -223,7 +223,7 @@ pub(crate) use crate::config::closest;
 pub(crate) use crate::config::figment_error;
 
 /// Checks that `key` names a configuration key by walking the serialised default
-/// configuration (any key under `problem.params` is allowed).
+/// configuration (any key under `problem.params` or `plugins.options.<component>` is allowed).
 ///
 /// # Errors
 /// [`Error::InvalidInput`] for `field`, listing the valid keys at the level that failed.
@@ -235,6 +235,17 @@ pub(crate) fn check_config_key(key: &str, field: &str) -> Result<()> {
     let mut node = &schema;
     for (i, part) in parts.iter().enumerate() {
         let here = parts[..i].join(".");
+        if here == "plugins.options" {
+            // `plugins.options.<component>.<option>`: options are the plugin's own, checked
+            // by the plugin when the point's solver is built.
+            if parts[i..].iter().all(|p| !p.is_empty()) {
+                return Ok(());
+            }
+            return Err(Error::invalid(
+                field,
+                format!("`{key}`: expected `plugins.options.<component>.<option>`"),
+            ));
+        }
         if here == "problem.params" {
             if i + 1 == parts.len() && !part.is_empty() {
                 return Ok(());

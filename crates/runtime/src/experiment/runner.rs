@@ -330,7 +330,9 @@ impl Experiment {
         // A plugin named in the base configuration that does not load stops the run here,
         // before any point runs (plugins are loaded once per process, so this costs nothing).
         let registry = Registry::from_config(&self.base)?;
-        let caches = repetition_caches(&self.base.cache, &registry, self.settings.repetitions);
+        // A cache that cannot be opened (a `disk_dir` that is a file) stops the experiment
+        // before any run, like a bad plugin; an unreachable server is left out with a warning.
+        let caches = repetition_caches(&self.base.cache, &registry, self.settings.repetitions)?;
         let context = RunContext {
             threads_per_run,
             dir: &dir,
@@ -626,13 +628,15 @@ fn record(
 /// repetition of itself: every repetition does (and times) the same work. Repetition 0 gets
 /// the configured levels (a disk or Redis level may serve operators of an earlier
 /// invocation, reported in `cache_reused`); the others get an in-memory level each, with the
-/// configured memory split between them. `None` where a cache cannot be opened (each run that
-/// needs it reports why).
+/// configured memory split between them.
+///
+/// # Errors
+/// A cache configuration that cannot be opened (see [`crate::SolveCache::from_config`]).
 fn repetition_caches(
     config: &crate::CacheConfig,
     registry: &Registry,
     repetitions: usize,
-) -> Vec<Option<Arc<crate::SolveCache>>> {
+) -> Result<Vec<Option<Arc<crate::SolveCache>>>> {
     (0..repetitions)
         .map(|r| {
             let config = if r == 0 {
@@ -642,9 +646,7 @@ fn repetition_caches(
             } else {
                 memory_only(config, repetitions)
             };
-            crate::SolveCache::from_config(&config, registry)
-                .ok()
-                .map(Arc::new)
+            crate::SolveCache::from_config(&config, registry).map(|c| Some(Arc::new(c)))
         })
         .collect()
 }

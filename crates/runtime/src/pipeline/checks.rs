@@ -101,6 +101,7 @@ pub(crate) fn check_solver_names(
             preconditioner
         };
         registry.solver(kind, pc, &options)?;
+        crate::plugins::check_plugin_solver_preconditioner(kind, preconditioner)?;
     } else if preconditioner != AUTO {
         registry.preconditioner(preconditioner, &options)?;
     }

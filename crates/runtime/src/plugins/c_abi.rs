@@ -1,30 +1,35 @@
 //! C plugins (`include/femscale_plugin.h`, loaded with libloading): version check before any
-//! other call, required symbols, and the adapter to femscale-core's solver traits.
+//! other call (versions 1 and 2 are spoken), required symbols, and the adapter to
+//! femscale-core's solver traits, which enforces the header's threading rule for the monitor.
 
 use std::ffi::{CStr, CString, c_char, c_int, c_void};
 use std::fmt;
 use std::path::Path;
 use std::ptr;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::thread::ThreadId;
 use std::time::Instant;
 
 use femscale_core::{
     CsrMatrix, LinearSolver, PreparedSolver, SolveError, SolveMonitor, SolveReport, SolverOptions,
 };
 use femscale_plugin_api::c_abi::{
-    self as c, AbiVersionFn, CCsr, CSolveParams, CSolveResult, CreateFn, DestroyFn, SetLoggerFn,
-    SolveFn, StringFn,
+    self as c, AbiVersionFn, CCsr, CSolveParams, CSolveResult, CheckOptionsFn, CreateFn, DestroyFn,
+    SetLoggerFn, SolveFn, StringFn,
 };
 use femscale_plugin_api::{ErrorKind, LogLevel, RMonitor, SolveOutcome};
 use tracing::instrument;
 
 use super::PluginError;
 use super::convert::{
-    HostMonitor, ReportContext, check_dims, check_same_pattern, check_square, emit_log, returned,
+    HostMonitor, ReportContext, check_dims, check_memory, check_same_pattern, check_square,
+    emit_log, returned,
 };
 
 /// What a C plugin says about itself.
 pub(crate) struct CInfo {
+    pub abi_version: u32,
     pub name: String,
     pub version: String,
     pub description: String,
@@ -33,6 +38,9 @@ pub(crate) struct CInfo {
 /// A loaded C plugin: its library (kept loaded for the life of the process) and entry points.
 pub(crate) struct CBackend {
     library: libloading::Library,
+    /// The C interface version the library speaks (1 or 2).
+    abi_version: u32,
+    check_options: Option<CheckOptionsFn>,
     create: CreateFn,
     solve: SolveFn,
     destroy: DestroyFn,
@@ -96,7 +104,7 @@ unsafe extern "C" fn c_log(ctx: *mut c_void, level: c_int, message: *const c_cha
 }
 
 /// Loads a C plugin from `lib`, which exports `femscale_plugin_abi_version`: checks the version
-/// before calling anything else, then resolves the other entry points.
+/// (1 or 2) before calling anything else, then resolves the other entry points.
 pub(crate) fn load(
     lib: libloading::Library,
     path: &Path,
@@ -105,7 +113,7 @@ pub(crate) fn load(
     unsafe {
         let version: AbiVersionFn = symbol(&lib, path, c::SYM_ABI_VERSION)?;
         let abi = version();
-        if abi != c::C_ABI_VERSION {
+        if !(c::C_ABI_OLDEST_VERSION..=c::C_ABI_VERSION).contains(&abi) {
             return Err(PluginError::VersionMismatch {
                 path: path.to_path_buf(),
                 interface: "C interface",
@@ -115,7 +123,14 @@ pub(crate) fn load(
         }
         let name_fn: StringFn = symbol(&lib, path, c::SYM_NAME)?;
         let version_fn: StringFn = symbol(&lib, path, c::SYM_VERSION)?;
+        let check_options = if abi >= 2 {
+            symbol::<CheckOptionsFn>(&lib, path, c::SYM_CHECK_OPTIONS).ok()
+        } else {
+            None
+        };
         let backend = CBackend {
+            abi_version: abi,
+            check_options,
             create: symbol(&lib, path, c::SYM_CREATE)?,
             solve: symbol(&lib, path, c::SYM_SOLVE)?,
             destroy: symbol(&lib, path, c::SYM_DESTROY)?,
@@ -133,6 +148,7 @@ pub(crate) fn load(
             set_logger(c_log, ctx.cast());
         }
         let info = CInfo {
+            abi_version: abi,
             name,
             version,
             description,
@@ -142,7 +158,8 @@ pub(crate) fn load(
 }
 
 impl CBackend {
-    /// The library's solver with `options_json`; the options are checked by the first set-up.
+    /// The library's solver with `options_json`. The options are checked now when the library
+    /// exports `femscale_plugin_check_options` (version 2), else by the first set-up.
     pub(crate) fn solver(
         self: &Arc<Self>,
         plugin: &str,
@@ -153,6 +170,14 @@ impl CBackend {
             kind: ErrorKind::INVALID_OPTIONS.name().into(),
             message: "the options contain a NUL character".into(),
         })?;
+        if let Some(check) = self.check_options {
+            let mut message = [0 as c_char; 512];
+            // SAFETY: a NUL-terminated string and a buffer of the given length, per the header.
+            let status = unsafe { check(options.as_ptr(), message.as_mut_ptr(), message.len()) };
+            if status != c::STATUS_OK {
+                return Err(returned(plugin, status_error(plugin, status, &message)));
+            }
+        }
         Ok(Arc::new(CSolver {
             registry_name: format!("plugin:{plugin}"),
             plugin: plugin.to_string(),
@@ -181,6 +206,12 @@ impl CBackend {
                 message.len(),
             )
         };
+        if status == c::STATUS_INVALID_OPTIONS {
+            // Found only now, with the matrix: name the key the options came from.
+            let mut e = status_error(plugin, status, &message);
+            e.message = format!("`plugins.options.{plugin}`: {}", e.message).into();
+            return Err(returned(plugin, e));
+        }
         if status != c::STATUS_OK {
             return Err(returned(plugin, status_error(plugin, status, &message)));
         }
@@ -215,7 +246,7 @@ fn status_error(
     let kind = match status {
         c::STATUS_NOT_CONVERGED => ErrorKind::NOT_CONVERGED,
         c::STATUS_BREAKDOWN => ErrorKind::BREAKDOWN,
-        c::STATUS_STOPPED => ErrorKind::STOPPED,
+        c::STATUS_STOPPED | c::STATUS_TIMED_OUT => ErrorKind::STOPPED,
         c::STATUS_INVALID_OPTIONS => ErrorKind::INVALID_OPTIONS,
         c::STATUS_UNSUITABLE_MATRIX => ErrorKind::UNSUITABLE_MATRIX,
         c::STATUS_OUT_OF_MEMORY => ErrorKind::MEMORY_BUDGET,
@@ -273,6 +304,7 @@ impl LinearSolver for CSolver {
             matrix: a,
             options: options.clone(),
             setup_seconds: start.elapsed().as_secs_f64(),
+            memory_bytes: 0,
         }))
     }
 }
@@ -287,6 +319,8 @@ struct CPrepared {
     matrix: Arc<CsrMatrix>,
     options: SolverOptions,
     setup_seconds: f64,
+    /// What the last solve reported in `memory_bytes` (version 2; 0 before or when unreported).
+    memory_bytes: usize,
 }
 
 // SAFETY: the C interface allows calls from any thread, never concurrent for one solver object;
@@ -311,13 +345,35 @@ impl fmt::Debug for CPrepared {
     }
 }
 
+/// The monitor context handed to a C solve: the host monitor, usable only on the thread that
+/// called `femscale_solver_solve` (the header's threading rule), and a count of calls from other
+/// threads, which are refused without touching the host monitor.
+struct MonitorContext<'h, 'm> {
+    owner: ThreadId,
+    host: &'h mut HostMonitor<'m>,
+    foreign_calls: AtomicUsize,
+}
+
 unsafe extern "C" fn c_monitor(
     ctx: *mut c_void,
     iteration: usize,
     relative_residual: f64,
 ) -> c_int {
-    // SAFETY: `ctx` is the `HostMonitor` of the solve in progress, borrowed mutably for it.
-    let host = unsafe { &mut *ctx.cast::<HostMonitor<'_>>() };
+    if ctx.is_null() {
+        return 0;
+    }
+    let ctx = ctx.cast::<MonitorContext<'_, '_>>();
+    // SAFETY: `ctx` is the `MonitorContext` of the solve in progress, alive until the solve
+    // returns. `owner` and `foreign_calls` are only read or atomically updated here, on any
+    // thread, through a shared reference to those fields alone.
+    let (owner, foreign_calls) = unsafe { (&(*ctx).owner, &(*ctx).foreign_calls) };
+    if std::thread::current().id() != *owner {
+        foreign_calls.fetch_add(1, Ordering::Relaxed);
+        return 0;
+    }
+    // SAFETY: on the thread that called the solve, which is blocked in that call: nothing else
+    // uses the host monitor while the plugin runs, and calls on one thread do not overlap.
+    let host = unsafe { &mut *(*ctx).host };
     c_int::from(host.on_iteration(iteration, relative_residual))
 }
 
@@ -337,12 +393,25 @@ impl PreparedSolver for CPrepared {
             absolute_tolerance: self.options.absolute_tolerance,
             max_iterations: self.options.max_iterations,
             threads: self.options.threads,
+            // What is left after the set-up; a tiny positive value when nothing is, since 0
+            // means no limit.
+            timeout_seconds: self
+                .options
+                .timeout_seconds
+                .map_or(0.0, |t| (t - self.setup_seconds).max(1e-9)),
+            memory_limit_mb: self.options.memory_limit_mb.unwrap_or(0.0),
+        };
+        let mut ctx = MonitorContext {
+            owner: std::thread::current().id(),
+            host: &mut host,
+            foreign_calls: AtomicUsize::new(0),
         };
         let csr = ccsr(&self.matrix);
         let mut result = CSolveResult::default();
         let mut message = [0 as c_char; 512];
-        // SAFETY: all pointers are valid for the call, `x` is exclusively borrowed, `host` lives
-        // until the call returns; the rest is the header's contract.
+        // SAFETY: all pointers are valid for the call, `x` is exclusively borrowed, `ctx` lives
+        // until the call returns; the structs have the layout of the header's version 2, whose
+        // leading fields are version 1's; the rest is the header's contract.
         let status = unsafe {
             (self.backend.solve)(
                 self.handle,
@@ -351,14 +420,34 @@ impl PreparedSolver for CPrepared {
                 x.as_mut_ptr(),
                 &params,
                 c_monitor,
-                ptr::from_mut(&mut host).cast(),
+                ptr::from_mut(&mut ctx).cast(),
                 &mut result,
                 message.as_mut_ptr(),
                 message.len(),
             )
         };
+        let foreign_calls = ctx.foreign_calls.into_inner();
         host.rethrow();
         let seconds = start.elapsed().as_secs_f64();
+        if foreign_calls > 0 {
+            return Err(PluginError::Returned {
+                plugin: self.plugin.clone(),
+                kind: "interface violation".into(),
+                message: format!(
+                    "it called the monitor {foreign_calls} time(s) from a thread other than the \
+                     one that called femscale_solver_solve; those calls were refused (see the \
+                     threading rule in femscale_plugin.h)"
+                ),
+            }
+            .into());
+        }
+        if self.backend.abi_version >= 2 {
+            self.memory_bytes = result.memory_bytes;
+            check_memory(&self.options, result.memory_bytes, &self.registry_name)?;
+        }
+        if status == c::STATUS_TIMED_OUT {
+            host.timed_out = true;
+        }
         let outcome = SolveOutcome {
             iterations: result.iterations,
             converged: status == c::STATUS_OK,
@@ -372,7 +461,7 @@ impl PreparedSolver for CPrepared {
             plugin: &self.plugin,
             options: &self.options,
             setup_seconds: self.setup_seconds,
-            memory_bytes: 0,
+            memory_bytes: self.memory_bytes,
         };
         if status == c::STATUS_OK {
             return Ok(ctx.report(&outcome, &host, seconds));
@@ -409,6 +498,6 @@ impl PreparedSolver for CPrepared {
     }
 
     fn memory_bytes(&self) -> usize {
-        0
+        self.memory_bytes
     }
 }

@@ -55,6 +55,30 @@ pub enum PluginError {
         /// What is wrong.
         reason: String,
     },
+    /// The library's content does not match its `[plugins] sha256` pin. Checked before the
+    /// library is opened (a pin by file name or file stem), so its initialisers never ran;
+    /// `after_loading` is set for the one check that can only run once a library describes
+    /// itself (a pin on the plugin name it reports).
+    PinMismatch {
+        /// The file.
+        path: PathBuf,
+        /// The `plugins.sha256` entry that pins it.
+        entry: String,
+        /// The pinned SHA-256 (lower-case hex).
+        expected: String,
+        /// The file's SHA-256 (lower-case hex).
+        found: String,
+        /// Whether the library had been opened when the mismatch was found.
+        after_loading: bool,
+    },
+    /// `plugins.require_pinned` is set and no `plugins.sha256` entry names the library; refused
+    /// before it was opened.
+    Unpinned {
+        /// The file.
+        path: PathBuf,
+        /// The file's SHA-256 (lower-case hex), to pin it.
+        found: String,
+    },
     /// Two plugins provide a component of the same name.
     DuplicateName {
         /// The file loaded second.
@@ -95,6 +119,8 @@ impl PluginError {
             | Self::LayoutMismatch { path, .. }
             | Self::SymbolMissing { path, .. }
             | Self::Invalid { path, .. }
+            | Self::PinMismatch { path, .. }
+            | Self::Unpinned { path, .. }
             | Self::DuplicateName { path, .. } => path.display().to_string(),
         }
     }
@@ -120,13 +146,44 @@ impl PluginError {
             ),
             Self::SymbolMissing { symbol, .. } => format!("missing symbol `{symbol}`"),
             Self::Invalid { reason, .. } => format!("invalid plugin: {reason}"),
+            Self::PinMismatch {
+                entry,
+                expected,
+                found,
+                after_loading,
+                ..
+            } => format!(
+                "{}: its SHA-256 is {found}, but `plugins.sha256.{}` pins {expected}{}",
+                if *after_loading {
+                    "refused after loading (a pin on the plugin name it reports)"
+                } else {
+                    "refused before opening it"
+                },
+                quote_key(entry),
+                if *after_loading {
+                    "; pin its file name instead to refuse it before it is opened"
+                } else {
+                    ""
+                }
+            ),
+            Self::Unpinned { path, found } => format!(
+                "refused before opening it: `plugins.require_pinned` is set and no \
+                 `plugins.sha256` entry names this file; its SHA-256 is {found} (to trust it: \
+                 [plugins.sha256] {} = \"{found}\")",
+                quote_key(
+                    &path
+                        .file_name()
+                        .map(|n| n.to_string_lossy().into_owned())
+                        .unwrap_or_default()
+                )
+            ),
             Self::DuplicateName {
                 what, name, other, ..
             } => format!("{what} `{name}` is already provided by {}", other.display()),
             Self::Returned { kind, message, .. } => {
                 format!("the plugin returned an error ({kind}): {message}")
             }
-            Self::Panicked { message, .. } => format!("the plugin panicked: {message}"),
+            Self::Panicked { message, .. } => format!("panic in the plugin: {message}"),
         }
     }
 }
@@ -154,6 +211,20 @@ impl From<PluginError> for Error {
 impl From<PluginError> for SolveError {
     fn from(e: PluginError) -> Self {
         SolveError::Backend(Box::new(e))
+    }
+}
+
+/// A TOML key as written: bare when it only has letters, digits, `-` and `_`, quoted otherwise
+/// (`"libx.so"`).
+pub(crate) fn quote_key(key: &str) -> String {
+    if !key.is_empty()
+        && key
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    {
+        key.to_string()
+    } else {
+        format!("{key:?}")
     }
 }
 
@@ -231,7 +302,7 @@ mod tests {
             message: "boom".into(),
         }
         .into();
-        assert_eq!(e.to_string(), "plugin `cheb`: the plugin panicked: boom");
+        assert_eq!(e.to_string(), "plugin `cheb`: panic in the plugin: boom");
         let e: Error = PluginError::FileMissing {
             path: "/x/lib.so".into(),
         }

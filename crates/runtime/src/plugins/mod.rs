@@ -10,12 +10,16 @@
 //! Libraries are loaded once per process (keyed by canonical path) and never unloaded.
 //! `[plugins] paths` name libraries that must load (an error stops the run); `[plugins] dirs`
 //! are scanned for dynamic libraries, and one that fails to load is skipped with a warning.
+//! Before a library is opened its bytes are hashed and checked against `[plugins] sha256`
+//! ([`pinning`]): opening runs its initialisers, so a library that fails the pins never runs.
 //! Only this module adapts plugin-API types to femscale-core's traits.
 
 mod c_abi;
 mod convert;
 mod error;
+pub mod pinning;
 mod rust_abi;
+mod scan;
 
 use std::collections::{BTreeMap, HashSet};
 use std::fmt;
@@ -32,6 +36,8 @@ use tracing::{instrument, warn};
 pub use error::PluginError;
 pub use femscale_plugin_api::INTERFACE_VERSION;
 pub use femscale_plugin_api::c_abi::C_ABI_VERSION;
+pub use pinning::PinPolicy;
+pub use scan::{PluginScan, SkippedLibrary, scan_configured};
 
 use crate::config::Config;
 use crate::registry::Registry;
@@ -50,6 +56,22 @@ pub struct PluginsConfig {
     /// Options per component name (`[plugins.options.chebyshev-cg] degree = 6`), passed to the
     /// plugin as a JSON object; components without an entry get `{}`.
     pub options: BTreeMap<String, serde_json::Value>,
+    /// Content pins: library file name (`"libmy_solver.so"`) or plugin name (`my-solver`) →
+    /// SHA-256 of the library file (64 hex digits, `femscale plugins check PATH` prints it). A
+    /// library whose bytes differ is refused before it is opened (see [`pinning`]).
+    pub sha256: BTreeMap<String, String>,
+    /// Refuse, before opening it, every library no `sha256` entry names.
+    pub require_pinned: bool,
+}
+
+impl PluginsConfig {
+    /// The pin policy of `sha256` and `require_pinned`.
+    ///
+    /// # Errors
+    /// [`Error::InvalidInput`] naming `plugins.sha256.<entry>` for a malformed entry.
+    pub fn pin_policy(&self) -> Result<PinPolicy<'_>> {
+        PinPolicy::new(&self.sha256, self.require_pinned)
+    }
 }
 
 /// Which interface a plugin implements.
@@ -218,37 +240,39 @@ pub fn loaded_plugins() -> Vec<Arc<LoadedPlugin>> {
 }
 
 /// Loads the plugin library at `path` (once per process) and checks its interface version and
-/// type layout. Nothing but the plugin's self-description runs.
+/// type layout. Nothing but the plugin's self-description runs. No pins apply: see
+/// [`load_pinned`].
 ///
 /// # Errors
 /// [`PluginError::FileMissing`], [`PluginError::NotAPlugin`], [`PluginError::VersionMismatch`],
 /// [`PluginError::LayoutMismatch`], [`PluginError::SymbolMissing`], [`PluginError::Invalid`],
 /// [`PluginError::Panicked`].
-#[instrument(skip_all, name = "fem.plugin.load", fields(path = %path.display()))]
 pub fn load(path: &Path) -> Result<Arc<LoadedPlugin>, PluginError> {
+    load_pinned(path, &PinPolicy::none())
+}
+
+/// [`load`] under the pins of `policy`: the file is opened once, hashed from that descriptor
+/// and checked before the dynamic loader opens the same inode, so a library that fails the pins
+/// never runs its initialisers. A library loaded earlier in the process is checked against the
+/// hash of the bytes it was loaded from.
+///
+/// # Errors
+/// As [`load`], and [`PluginError::PinMismatch`], [`PluginError::Unpinned`].
+#[instrument(skip_all, name = "fem.plugin.load", fields(path = %path.display()))]
+pub fn load_pinned(path: &Path, policy: &PinPolicy<'_>) -> Result<Arc<LoadedPlugin>, PluginError> {
     let canonical = path.canonicalize().map_err(|_| PluginError::FileMissing {
         path: path.to_path_buf(),
     })?;
     let mut loaded = LOADED.lock().unwrap_or_else(|e| e.into_inner());
     if let Some(p) = loaded.iter().find(|p| p.path == canonical) {
+        policy.check_file(&canonical, &p.sha256)?;
+        policy.check_loaded(&canonical, &p.name, &p.sha256)?;
         return Ok(p.clone());
     }
-    if !canonical.is_file() {
-        return Err(PluginError::NotAPlugin {
-            path: path.to_path_buf(),
-            reason: "not a file".into(),
-        });
-    }
-    let sha256 = file_sha256(&canonical).map_err(|e| PluginError::NotAPlugin {
-        path: canonical.clone(),
-        reason: format!("cannot read it: {e}"),
-    })?;
-    // SAFETY: loading runs the library's initialisers; that is what loading a plugin means.
-    let library =
-        unsafe { libloading::Library::new(&canonical) }.map_err(|e| PluginError::NotAPlugin {
-            path: canonical.clone(),
-            reason: format!("cannot open it as a dynamic library: {}", error::chain(&e)),
-        })?;
+    let checked = pinning::open_and_hash(&canonical)?;
+    policy.check_file(&canonical, &checked.sha256)?;
+    let sha256 = checked.sha256.clone();
+    let library = checked.open_library(&canonical)?;
     // SAFETY: only probes whether the symbol exists; its type is not used here.
     let is_c = unsafe {
         library.get::<femscale_plugin_api::c_abi::AbiVersionFn>(
@@ -268,14 +292,22 @@ pub fn load(path: &Path) -> Result<Arc<LoadedPlugin>, PluginError> {
             version: info.version,
             description: info.description,
             kind: PluginKind::C,
-            interface: format!("C interface {}", femscale_plugin_api::c_abi::C_ABI_VERSION),
+            interface: format!("C interface {}", info.abi_version),
             sha256,
             path: canonical,
             backend: Backend::C(Arc::new(backend)),
             _library: None,
         }
     } else {
-        let (info, backend) = rust_abi::load(&canonical)?;
+        let (info, backend) = match rust_abi::load(&library, &canonical) {
+            Ok(loaded) => loaded,
+            Err(e) => {
+                // Like abi_stable's own loader: a library whose header was read stays mapped
+                // (it may hold the host's abi_stable globals).
+                std::mem::forget(library);
+                return Err(e);
+            }
+        };
         let components = |list: &[femscale_plugin_api::ComponentInfo]| {
             list.iter()
                 .map(|c| Component {
@@ -299,9 +331,11 @@ pub fn load(path: &Path) -> Result<Arc<LoadedPlugin>, PluginError> {
         }
     };
     check_names(&plugin)?;
-    tracing::info!(plugin = %plugin.name, version = %plugin.version, path = %plugin.path.display(), "plugin loaded");
+    tracing::info!(plugin = %plugin.name, version = %plugin.version, path = %plugin.path.display(), sha256 = %plugin.sha256, "plugin loaded");
     let plugin = Arc::new(plugin);
     loaded.push(plugin.clone());
+    drop(loaded);
+    policy.check_loaded(&plugin.path, &plugin.name, &plugin.sha256)?;
     Ok(plugin)
 }
 
@@ -314,14 +348,27 @@ pub(crate) fn is_dynamic_library(path: &Path) -> bool {
             .is_some_and(|e| e == std::env::consts::DLL_EXTENSION)
 }
 
-/// SHA-256 of a file's bytes, lower-case hex.
+/// SHA-256 of a regular file's bytes, lower-case hex.
 ///
 /// # Errors
-/// The file cannot be read.
+/// The file cannot be read, or is not a regular file (a device such as `/dev/zero` or a FIFO
+/// would never end or block: refused with [`std::io::ErrorKind::InvalidInput`]).
 pub fn file_sha256(path: &Path) -> std::io::Result<String> {
+    let not_a_file = || std::io::Error::new(std::io::ErrorKind::InvalidInput, "not a file");
+    // Checked before opening too: opening a FIFO for reading blocks until a writer comes.
+    if !std::fs::metadata(path)?.is_file() {
+        return Err(not_a_file());
+    }
+    let file = std::fs::File::open(path)?;
+    if !file.metadata()?.is_file() {
+        return Err(not_a_file());
+    }
+    reader_sha256(file)
+}
+
+/// SHA-256 of everything `reader` yields, lower-case hex.
+fn reader_sha256(mut file: impl std::io::Read) -> std::io::Result<String> {
     use sha2::{Digest, Sha256};
-    use std::io::Read;
-    let mut file = std::fs::File::open(path)?;
     let mut hasher = Sha256::new();
     let mut buf = vec![0u8; 1 << 16];
     loop {
@@ -387,43 +434,15 @@ fn intern(name: &str) -> &'static str {
 }
 
 /// The plugins `config` asks for: every file of `paths` (errors stop), then the dynamic
-/// libraries of each of `dirs` in name order (failures and name clashes are skipped with a
-/// warning). A library found twice is used once.
+/// libraries of each of `dirs` in name order that pass the pins (failures, refused files and
+/// name clashes are skipped with a warning; [`scan_configured`] lists them). A library found
+/// twice is used once.
 ///
 /// # Errors
-/// The first failing file of `paths`, or a name clash between two of them
-/// ([`PluginError::DuplicateName`]).
-pub fn load_configured(config: &PluginsConfig) -> Result<Vec<Arc<LoadedPlugin>>, PluginError> {
-    let mut chosen: Vec<Arc<LoadedPlugin>> = Vec::new();
-    for path in &config.paths {
-        let plugin = load(path)?;
-        add(&mut chosen, plugin)?;
-    }
-    for dir in &config.dirs {
-        let entries = match std::fs::read_dir(dir) {
-            Ok(entries) => entries,
-            Err(e) => {
-                warn_once(format!("plugin directory {} skipped: {e}", dir.display()));
-                continue;
-            }
-        };
-        let mut files: Vec<PathBuf> = entries
-            .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|p| {
-                p.is_file()
-                    && p.extension()
-                        .is_some_and(|e| e == std::env::consts::DLL_EXTENSION)
-            })
-            .collect();
-        files.sort();
-        for file in files {
-            match load(&file).and_then(|p| add(&mut chosen, p)) {
-                Ok(()) => {}
-                Err(e) => warn_once(format!("plugin skipped: {e}")),
-            }
-        }
-    }
-    Ok(chosen)
+/// A malformed `plugins.sha256` entry; the first failing file of `paths` (including a pin
+/// failure), or a name clash between two of them ([`PluginError::DuplicateName`]).
+pub fn load_configured(config: &PluginsConfig) -> Result<Vec<Arc<LoadedPlugin>>> {
+    Ok(scan_configured(config)?.loaded)
 }
 
 /// Adds `plugin` to `chosen` unless it is already there; refuses component name clashes.
@@ -497,27 +516,12 @@ impl Registry {
     /// # Errors
     /// As [`Registry::from_config`].
     pub fn register_configured_plugins(&mut self, plugins: &PluginsConfig) -> Result<()> {
+        plugins.pin_policy()?;
         if plugins.paths.is_empty() && plugins.dirs.is_empty() && plugins.options.is_empty() {
             return Ok(());
         }
         let loaded = load_configured(plugins)?;
-        for name in plugins.options.keys() {
-            let known = loaded.iter().any(|p| {
-                p.solvers
-                    .iter()
-                    .chain(&p.preconditioners)
-                    .any(|c| &c.name == name)
-            });
-            if !known {
-                return Err(Error::invalid(
-                    format!("plugins.options.{name}"),
-                    format!(
-                        "no loaded plugin provides a component `{name}` (loaded: {})",
-                        describe(&loaded)
-                    ),
-                ));
-            }
-        }
+        check_option_names(plugins, &loaded)?;
         for plugin in &loaded {
             self.register_plugin(plugin, &plugins.options)?;
         }
@@ -575,6 +579,29 @@ impl Registry {
     }
 }
 
+/// Refuses a preconditioner for a plugin solver: the plugin interface cannot pass one of
+/// femscale's preconditioners to a plugin's solver, so anything but `auto` or `none` would be
+/// silently ignored. (Plugin solvers that precondition take it in their own options.)
+///
+/// # Errors
+/// [`Error::InvalidInput`] naming `solver.preconditioner`.
+pub(crate) fn check_plugin_solver_preconditioner(kind: &str, preconditioner: &str) -> Result<()> {
+    if kind.starts_with("plugin:") && !matches!(preconditioner, crate::config::AUTO | "none") {
+        let component = kind.trim_start_matches("plugin:");
+        return Err(Error::invalid(
+            "solver.preconditioner",
+            format!(
+                "`{preconditioner}` cannot be used with the plugin solver `{kind}`: plugin \
+                 solvers do not take femscale's preconditioners (it would be ignored); use \
+                 `auto` or `none`, and configure the plugin's own preconditioning in \
+                 [plugins.options.{component}], or use a built-in Krylov solver (`cg`, \
+                 `gmres`, `bicgstab`) with `{preconditioner}`"
+            ),
+        ));
+    }
+    Ok(())
+}
+
 /// `name version (file)` of each plugin, for messages.
 fn describe(plugins: &[Arc<LoadedPlugin>]) -> String {
     if plugins.is_empty() {
@@ -585,4 +612,26 @@ fn describe(plugins: &[Arc<LoadedPlugin>]) -> String {
         .map(|p| format!("{} {} ({})", p.name, p.version, p.path.display()))
         .collect::<Vec<_>>()
         .join(", ")
+}
+
+/// Every `[plugins.options.<name>]` must name a component of a loaded plugin.
+fn check_option_names(plugins: &PluginsConfig, loaded: &[Arc<LoadedPlugin>]) -> Result<()> {
+    for name in plugins.options.keys() {
+        let known = loaded.iter().any(|p| {
+            p.solvers
+                .iter()
+                .chain(&p.preconditioners)
+                .any(|c| &c.name == name)
+        });
+        if !known {
+            return Err(Error::invalid(
+                format!("plugins.options.{name}"),
+                format!(
+                    "no loaded plugin provides a component `{name}` (loaded: {})",
+                    describe(loaded)
+                ),
+            ));
+        }
+    }
+    Ok(())
 }

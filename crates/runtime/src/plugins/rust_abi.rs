@@ -3,11 +3,12 @@
 
 use std::fmt;
 use std::path::Path;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-use abi_stable::library::{LibraryError, RootModuleError, lib_header_from_path};
+use abi_stable::library::{
+    AbiHeaderRef, LibraryError, ROOT_MODULE_LOADER_NAME_WITH_NUL, RootModuleError,
+};
 use abi_stable::sabi_trait::TD_Opaque;
 use abi_stable::std_types::{RErr, ROk, RStr};
 use femscale_core::{
@@ -38,10 +39,26 @@ extern "C" fn host_log(level: LogLevel, plugin: RStr<'_>, message: RStr<'_>) {
     emit_log(level, plugin.as_str(), message.as_str());
 }
 
-/// Loads the root module of the library at `path`: interface version first, then the layout of
-/// every type it exchanges, then the plugin's self-description. Installs the host logger.
-pub(crate) fn load(path: &Path) -> Result<(PluginInfo, RustBackend), PluginError> {
-    let header = lib_header_from_path(path).map_err(|e| library_error(path, e))?;
+/// Loads the root module of `library` (opened from `path`): interface version first, then the
+/// layout of every type it exchanges, then the plugin's self-description. Installs the host
+/// logger. What abi_stable's `lib_header_from_path` does, on the library already opened (the
+/// inode whose hash was checked) instead of opening the path again.
+pub(crate) fn load(
+    library: &libloading::Library,
+    path: &Path,
+) -> Result<(PluginInfo, RustBackend), PluginError> {
+    // SAFETY: abi_stable exports its root module header under this name with this type; the
+    // header refers into `library`, which the caller keeps loaded for the life of the process.
+    let header: AbiHeaderRef =
+        unsafe { library.get::<AbiHeaderRef>(ROOT_MODULE_LOADER_NAME_WITH_NUL.as_bytes()) }
+            .map(|symbol| *symbol)
+            .map_err(|_| PluginError::NotAPlugin {
+                path: path.to_path_buf(),
+                reason: "it exports neither a femscale root module (Rust plugins) nor \
+                 `femscale_plugin_abi_version` (C plugins)"
+                    .into(),
+            })?;
+    let header = header.upgrade().map_err(|e| library_error(path, e))?;
     let module = header
         .init_root_module::<PluginModRef>()
         .map_err(|e| library_error(path, e))?;
@@ -81,7 +98,7 @@ fn library_error(path: &Path, e: LibraryError) -> PluginError {
         LibraryError::RootModule { err, .. } => match err {
             RootModuleError::Unwound => PluginError::Panicked {
                 plugin: path.display().to_string(),
-                message: "the plugin's root module constructor panicked".into(),
+                message: "panic in the plugin's root module constructor".into(),
             },
             RootModuleError::Returned(e) => PluginError::Invalid {
                 path,
@@ -309,19 +326,21 @@ impl PreconditionerFactory for RustPreconditionerFactory {
             name: self.registry_name,
             plugin: self.plugin.clone(),
             inner,
-            failed: AtomicBool::new(false),
+            failure: Mutex::new(None),
         }))
     }
 }
 
 /// A built plugin preconditioner. The core interface has no error channel for `apply`, so a
-/// failure (or caught panic) is logged once and `z` is filled with NaN, which the Krylov
-/// solver reports as a breakdown.
+/// failure (or caught panic) is kept, `z` is filled with NaN, which ends the Krylov solve, and
+/// the solver then reports the kept failure ([`Preconditioner::take_failure`]): a typed error
+/// naming the plugin and its panic message, not the breakdown the NaN caused.
 struct RustPreconditioner {
     name: &'static str,
     plugin: String,
     inner: PreconditionerBox,
-    failed: AtomicBool,
+    /// The first failure of `apply` not yet reported.
+    failure: Mutex<Option<PluginError>>,
 }
 
 impl fmt::Debug for RustPreconditioner {
@@ -339,8 +358,20 @@ impl Preconditioner for RustPreconditioner {
 
     fn apply(&self, r: &[f64], z: &mut [f64]) {
         if let RErr(e) = self.inner.apply(r.into(), z.into()) {
-            if !self.failed.swap(true, Ordering::Relaxed) {
-                tracing::error!(plugin = %self.plugin, preconditioner = self.name, "{}", returned(&self.plugin, e));
+            let mut failure = self.failure.lock().unwrap_or_else(|e| e.into_inner());
+            if failure.is_none() {
+                let e = match returned(&self.plugin, e) {
+                    PluginError::Panicked { plugin, message } => PluginError::Panicked {
+                        plugin,
+                        message: format!(
+                            "{message} (in `apply` of the preconditioner `{}`)",
+                            self.name
+                        ),
+                    },
+                    other => other,
+                };
+                tracing::debug!(plugin = %self.plugin, preconditioner = self.name, "apply failed: {e}");
+                *failure = Some(e);
             }
             z.fill(f64::NAN);
         }
@@ -348,5 +379,13 @@ impl Preconditioner for RustPreconditioner {
 
     fn memory_bytes(&self) -> usize {
         self.inner.memory_bytes()
+    }
+
+    fn take_failure(&self) -> Option<SolveError> {
+        self.failure
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take()
+            .map(SolveError::from)
     }
 }

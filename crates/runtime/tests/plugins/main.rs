@@ -3,8 +3,10 @@
 //! (compiled by their build scripts), and the Rust fixtures that panic or were built against
 //! another interface.
 
+mod c_interface;
 mod common;
 mod loading;
+mod pinning;
 mod rebuilt;
 mod solving;
 mod verification;

@@ -277,18 +277,28 @@ fn a_panicking_plugin_returns_an_error_and_the_host_goes_on() {
         Err(Error::Plugin { plugin, message }) => {
             assert_eq!(plugin, "fixture-panics");
             assert!(
-                message.contains("panicked: fixture panic in create"),
+                message.contains("panic in the plugin: fixture panic in create"),
                 "{message}"
             );
         }
         other => panic!("expected Error::Plugin, got {other:?}"),
     }
-    // A plugin preconditioner that panics in `apply`: the built-in CG reports a breakdown.
-    let err = with("apply", "cg", "plugin:panicky-pc").unwrap_err();
-    assert!(
-        matches!(err, Error::Solve(SolveError::Breakdown { .. })),
-        "{err:?}"
-    );
+    // A plugin preconditioner that panics in `apply`: each built-in Krylov solver reports the
+    // panic, naming the plugin and the preconditioner, not the breakdown its NaN caused.
+    for kind in ["cg", "gmres", "bicgstab"] {
+        let err = with("apply", kind, "plugin:panicky-pc").unwrap_err();
+        assert!(
+            plugin_error(
+                &err,
+                |p| matches!(p, PluginError::Panicked { plugin, message }
+                if plugin == "fixture-panics"
+                    && message.contains("fixture panic in apply")
+                    && message.contains("preconditioner `plugin:panicky-pc`"))
+            ) && !matches!(err, Error::Plugin { .. }),
+            "{kind}: {err:?}"
+        );
+        assert!(!err.to_string().contains("positive definite"), "{err}");
+    }
     // A plugin that returns an error.
     let err = with("error", "plugin:panicky", "none").unwrap_err();
     assert!(
@@ -423,4 +433,101 @@ fn overrides_load_and_reconfigure_plugins() {
         base.with_overrides(&["solver.kind=plugin:chebyshev-cg"])
             .is_err()
     );
+}
+
+#[test]
+fn a_preconditioner_for_a_plugin_solver_is_refused_naming_the_key() {
+    let cheb = chebyshev();
+    for pc in ["jacobi", "amg", "plugin:chebyshev"] {
+        match FemSolver::from_config(config(4, "plugin:chebyshev-cg", pc, &[&cheb], "")) {
+            Err(Error::InvalidInput { field, reason }) => {
+                assert_eq!(field, "solver.preconditioner");
+                assert!(
+                    reason.contains(pc) && reason.contains("plugin:chebyshev-cg"),
+                    "{reason}"
+                );
+            }
+            other => panic!("{pc}: expected InvalidInput, got {other:?}"),
+        }
+    }
+    for pc in ["none", "auto"] {
+        let solution = FemSolver::from_config(config(8, "plugin:chebyshev-cg", pc, &[&cheb], ""))
+            .and_then(|s| s.solve_configured())
+            .unwrap_or_else(|e| panic!("{pc}: {e}"));
+        assert!(solution.metrics.linear_solve.converged);
+    }
+}
+
+#[test]
+fn plugin_options_are_swept_like_any_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let cheb = chebyshev();
+    let file = dir.path().join("sweep.toml");
+    std::fs::write(
+        &file,
+        format!(
+            r#"
+[plugins]
+paths = {}
+[problem]
+mesh = {{ kind = "rectangle", nx = 24, ny = 24 }}
+source = "2*pi^2*sin(pi*x)*sin(pi*y)"
+exact = "sin(pi*x)*sin(pi*y)"
+[solver]
+kind = "plugin:chebyshev-cg"
+preconditioner = "none"
+tolerance = 1e-10
+[experiment]
+name = "degrees"
+[sweep]
+plugins.options.chebyshev-cg.degree = [1, 8]
+"#,
+            toml_paths(&[cheb.as_path()])
+        ),
+    )
+    .unwrap();
+    let exp = Experiment::load(&file, &[]).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(exp.points().len(), 2);
+    let options = RunOptions {
+        output_dir: Some(dir.path().join("out")),
+        ..Default::default()
+    };
+    let report = exp.run(&options).unwrap();
+    assert_eq!((report.ran, report.failed), (2, 0), "{report:?}");
+    let records = read_results(&dir.path().join("out/results.jsonl")).unwrap();
+    let iterations = |degree: u64| {
+        records
+            .iter()
+            .find(|r| {
+                r.point
+                    .get("plugins.options.chebyshev-cg.degree")
+                    .and_then(serde_json::Value::as_u64)
+                    == Some(degree)
+            })
+            .and_then(|r| r.metrics.as_ref())
+            .unwrap_or_else(|| panic!("no record of degree {degree}: {records:?}"))
+            .iterations
+    };
+    // Degree 8 needs far fewer iterations than degree 1: each point ran with its own options,
+    // not a cached solution of the other.
+    assert!(iterations(8) * 2 < iterations(1));
+    // A swept option the plugin rejects fails that point, naming the key.
+    let bad = std::fs::read_to_string(&file)
+        .unwrap()
+        .replace("degree = [1, 8]", "degree = [1, -3]");
+    std::fs::write(&file, bad).unwrap();
+    let exp = Experiment::load(&file, &[]).unwrap_or_else(|e| panic!("{e}"));
+    let options = RunOptions {
+        output_dir: Some(dir.path().join("bad")),
+        ..Default::default()
+    };
+    let outcome = exp.run(&options);
+    let text = match outcome {
+        Ok(report) => {
+            assert_eq!(report.failed, 1, "{report:?}");
+            std::fs::read_to_string(dir.path().join("bad/results.jsonl")).unwrap()
+        }
+        Err(e) => e.to_string(),
+    };
+    assert!(text.contains("plugins.options.chebyshev-cg"), "{text}");
 }
