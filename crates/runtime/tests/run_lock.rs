@@ -7,7 +7,7 @@ use std::sync::mpsc::{Receiver, Sender, channel};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use femscale_runtime::Error;
+use femscale_core::Error;
 use femscale_runtime::experiment::{
     Experiment, ProgressEvent, ProgressFn, RunOptions, read_results,
 };
