@@ -172,6 +172,7 @@ impl DiskCache {
         if dir.as_os_str().is_empty() {
             return Err(Error::invalid("dir", "must not be empty"));
         }
+        check_not_a_file(&dir)?;
         match fs::metadata(&dir) {
             Ok(m) if m.is_dir() => Ok(Some(Self::new_unchecked(dir, max_bytes))),
             Ok(_) => Err(not_a_directory(&dir)),

@@ -151,3 +151,34 @@ fn a_second_run_is_refused_and_a_waiting_one_duplicates_nothing() {
     let unique: std::collections::HashSet<&String> = ids.iter().collect();
     assert_eq!((ids.len(), unique.len()), (12, 12), "{log}");
 }
+
+#[test]
+fn a_killed_run_leaves_no_stale_lock() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("exp.toml"), EXPERIMENT).unwrap();
+    let lock = dir.path().join("out").join(".femscale-run.lock");
+    let mut a = Reaper(Some(
+        femscale(dir.path(), &["run", "exp.toml", "-q"])
+            .spawn()
+            .unwrap(),
+    ));
+    let a_pid = a.child().id().to_string();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while std::fs::read_to_string(&lock)
+        .ok()
+        .map(|s| s.trim().to_string())
+        != Some(a_pid.clone())
+    {
+        assert!(Instant::now() < deadline, "run A never took the lock");
+        sleep(Duration::from_millis(2));
+    }
+    // Killed while holding the lock (the lock file still names it): the kernel released it.
+    signal(a.child(), "-KILL");
+    let _ = a.0.take().unwrap().wait();
+    assert_eq!(std::fs::read_to_string(&lock).unwrap().trim(), a_pid);
+    let b = femscale(dir.path(), &["run", "exp.toml", "-q"])
+        .output()
+        .unwrap();
+    assert!(b.status.success(), "{}", text(&b.stderr));
+    assert!(text(&b.stdout).contains("12 runs"), "{}", text(&b.stdout));
+}

@@ -175,8 +175,10 @@ mod tests {
 
     #[test]
     fn malformed_redis_urls_name_the_key_without_the_password() {
-        let mut c = CacheConfig::default();
-        c.redis_url = "http://u:secret@h:1/".into();
+        let mut c = CacheConfig {
+            redis_url: "http://u:secret@h:1/".into(),
+            ..CacheConfig::default()
+        };
         let err = validate_storage_keys(&c).unwrap_err();
         assert_eq!(err.field(), Some("cache.redis_url"));
         assert!(!err.to_string().contains("secret"), "{err}");
@@ -190,9 +192,11 @@ mod tests {
     #[test]
     fn a_missing_disk_dir_is_absent_and_not_created() {
         let tmp = tempfile::tempdir().unwrap();
-        let mut c = CacheConfig::default();
-        c.levels = vec!["memory".into(), "disk".into()];
-        c.disk_dir = tmp.path().join("nope");
+        let c = CacheConfig {
+            levels: vec!["memory".into(), "disk".into()],
+            disk_dir: tmp.path().join("nope"),
+            ..CacheConfig::default()
+        };
         let levels = open_persistent_levels(&c, &Registry::with_builtins()).unwrap();
         assert!(matches!(&levels[..], [PersistentLevel::Absent { level, .. }] if level == "disk"));
         assert!(!c.disk_dir.exists());
