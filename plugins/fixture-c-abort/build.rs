@@ -20,16 +20,22 @@ fn main() {
     let library = out.join(format!("libfemscale_fixture_c_abort.{suffix}"));
     let compiler = cc::Build::new().opt_level(1).get_compiler();
     let mut cmd: Command = compiler.to_command();
-    cmd.args(["-shared", "-fPIC", "-std=c99", "-Wall", "-Wextra", "-Werror"])
-        .arg("-I")
-        .arg(&include)
-        .arg(&source)
-        .arg("-o")
-        .arg(&library);
+    cmd.args([
+        "-shared", "-fPIC", "-std=c99", "-Wall", "-Wextra", "-Werror",
+    ])
+    .arg("-I")
+    .arg(&include)
+    .arg(&source)
+    .arg("-o")
+    .arg(&library);
     let status = cmd
         .status()
         .unwrap_or_else(|e| panic!("cannot run the C compiler {cmd:?}: {e}"));
-    assert!(status.success(), "compiling {} failed: {cmd:?}", source.display());
+    assert!(
+        status.success(),
+        "compiling {} failed: {cmd:?}",
+        source.display()
+    );
     println!(
         "cargo:rustc-env=FEMSCALE_FIXTURE_C_ABORT_LIBRARY={}",
         library.display()

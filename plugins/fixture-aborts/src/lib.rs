@@ -39,7 +39,7 @@ impl PreparedSolver for Failure {
     ) -> Result<SolveOutcome, PluginError> {
         match self {
             Failure::Abort => {
-                eprintln!("fixture-aborts: panicked in solve, and this plugin aborts on panic");
+                eprintln!("fixture-aborts: a panic in solve, and this plugin aborts on panic");
                 std::process::abort();
             }
             Failure::Hog => {

@@ -15,6 +15,7 @@
 mod c_abi;
 mod convert;
 mod error;
+pub mod isolation;
 mod rust_abi;
 
 use std::collections::{BTreeMap, HashSet};
@@ -50,6 +51,12 @@ pub struct PluginsConfig {
     /// Options per component name (`[plugins.options.chebyshev-cg] degree = 6`), passed to the
     /// plugin as a JSON object; components without an entry get `{}`.
     pub options: BTreeMap<String, serde_json::Value>,
+    /// Where plugin solvers run: `in-process` (default) or `process` (a child process per
+    /// prepared solver; see [`isolation`]).
+    pub isolation: isolation::Isolation,
+    /// The femscale executable that hosts isolated plugins (default: see
+    /// `docs/configuration.md`).
+    pub host_executable: Option<PathBuf>,
 }
 
 /// Which interface a plugin implements.
@@ -511,6 +518,7 @@ impl Registry {
         }
         for plugin in &loaded {
             self.register_plugin(plugin, &plugins.options)?;
+            self.isolate_plugin_solvers(plugin, plugins)?;
         }
         Ok(())
     }
