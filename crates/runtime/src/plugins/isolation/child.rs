@@ -18,8 +18,10 @@ use super::shm::SharedRegion;
 /// The descriptor the child finds the shared memory at.
 pub(crate) const SHM_FD: i32 = 3;
 
-/// Lines of the child's stderr kept for error messages.
-const STDERR_TAIL_LINES: usize = 12;
+/// Lines of the child's stderr kept for error messages: the first ones (what went wrong,
+/// before any backtrace) and the last ones.
+const STDERR_HEAD_LINES: usize = 3;
+const STDERR_TAIL_LINES: usize = 9;
 
 /// What the host knows about the child's limits, for error messages.
 #[derive(Debug, Clone, Copy, Default)]
@@ -129,11 +131,13 @@ impl PluginChild {
                         line.truncate(end);
                         line.push_str(" ...");
                     }
-                    let mut tail = tail.lock().unwrap_or_else(|e| e.into_inner());
-                    if tail.len() == STDERR_TAIL_LINES {
-                        tail.remove(0);
+                    let mut kept = tail.lock().unwrap_or_else(|e| e.into_inner());
+                    kept.push(line);
+                    if kept.len() > STDERR_HEAD_LINES + STDERR_TAIL_LINES + 1 {
+                        // Keep the head, a `...` marker, and the tail.
+                        kept[STDERR_HEAD_LINES] = "...".into();
+                        kept.remove(STDERR_HEAD_LINES + 1);
                     }
-                    tail.push(line);
                 }
                 let _ = done_tx.send(());
             })
@@ -233,6 +237,30 @@ impl PluginChild {
             .join("\n");
         let plugin = self.plugin.clone();
         let pid = self.pid();
+        // Garbage may have arrived before the end of the stream (a program that is no plugin
+        // host prints something and exits): that is the better diagnosis.
+        let garbage = match self
+            .replies
+            .get_mut()
+            .unwrap_or_else(|e| e.into_inner())
+            .try_recv()
+        {
+            Ok(Err(FrameError::Garbage(detail))) => Some(detail),
+            _ => None,
+        };
+        if let Some(detail) = garbage {
+            let error = IsolationError::Protocol {
+                plugin,
+                pid,
+                phase,
+                detail: match status {
+                    Some(status) => format!("{detail}; then it {}", describe(status)),
+                    None => detail,
+                },
+            };
+            self.failed = Some(error.to_string());
+            return error;
+        }
         let out_of_memory = stderr.contains("memory allocation of")
             || stderr.contains("out of memory")
             || stderr.contains("std::bad_alloc");
