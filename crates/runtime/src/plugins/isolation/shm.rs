@@ -144,7 +144,8 @@ impl Word for f64 {}
 fn cast<T: Word>(bytes: &mut [u8]) -> &mut [T] {
     assert_eq!(std::mem::size_of::<T>(), 8);
     assert!(
-        bytes.len() % 8 == 0 && (bytes.as_ptr() as usize) % std::mem::align_of::<T>() == 0,
+        bytes.len().is_multiple_of(8)
+            && (bytes.as_ptr() as usize).is_multiple_of(std::mem::align_of::<T>()),
         "shared memory arrays are 8-byte aligned"
     );
     // SAFETY: length and alignment checked above; u64 and f64 accept any bit pattern; the
