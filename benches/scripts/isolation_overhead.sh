@@ -43,6 +43,9 @@ def fig(m, key):
             "total": m["total_solve_time"]}[key]
 print(f"{sys.argv[3]}: {inside[0]['dofs']} unknowns, {inside[0]['iterations']} iterations "
       f"(isolated: {isolated[0]['iterations']}), {len(inside)} rounds")
+for k, (x, y) in enumerate(zip(inside, isolated)):
+    print(f"round {k + 1}: set-up + solve {fig(x, 'setup+solve'):.3f} s in-process, "
+          f"{fig(y, 'setup+solve'):.3f} s isolated")
 print("| figure | in-process | isolated | ratio (median of per-round ratios) |")
 print("|---|---|---|---|")
 for key in ["setup", "solve", "setup+solve", "total"]:
