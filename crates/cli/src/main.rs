@@ -11,6 +11,7 @@ use femscale::runtime::experiment::Experiment;
 
 mod bench_cmd;
 mod cache_cmd;
+mod plugin_host;
 mod plugins_cmd;
 mod run;
 
@@ -73,6 +74,10 @@ enum Command {
     ///   femscale plugins check target/release/libfemscale_plugin_chebyshev.so
     #[command(subcommand)]
     Plugins(plugins_cmd::PluginsCommand),
+    /// Runs one plugin solver for a host process (`plugins.isolation = "process"`); not for
+    /// interactive use.
+    #[command(hide = true)]
+    PluginHost,
 }
 
 #[derive(Debug, Subcommand)]
@@ -186,6 +191,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Cache(command) => cache_cmd::run(command),
         Command::Bench(args) => bench_cmd::run(args),
         Command::Plugins(command) => plugins_cmd::run(command),
+        Command::PluginHost => plugin_host::run(),
     }
 }
 

@@ -95,6 +95,19 @@ const C_LIBRARIES: &[(&str, &str)] = &[
         "fixture-c-interface/foreign-thread",
         femscale_plugin_fixture_c_interface::FOREIGN_THREAD,
     ),
+    // Isolation fixtures: plugins that crash, loop or abort in solve.
+    (
+        "fixture-c-segfault",
+        femscale_plugin_fixture_c_segfault::LIBRARY_PATH,
+    ),
+    (
+        "fixture-c-loop",
+        femscale_plugin_fixture_c_loop::LIBRARY_PATH,
+    ),
+    (
+        "fixture-c-abort",
+        femscale_plugin_fixture_c_abort::LIBRARY_PATH,
+    ),
 ];
 
 /// Fewest cases the whole corpus may hold (issue 13).

@@ -17,6 +17,7 @@
 mod c_abi;
 mod convert;
 mod error;
+pub mod isolation;
 pub mod pinning;
 mod rust_abi;
 mod scan;
@@ -62,6 +63,12 @@ pub struct PluginsConfig {
     pub sha256: BTreeMap<String, String>,
     /// Refuse, before opening it, every library no `sha256` entry names.
     pub require_pinned: bool,
+    /// Where plugin solvers run: `in-process` (default) or `process` (a child process per
+    /// prepared solver; see [`isolation`]).
+    pub isolation: isolation::Isolation,
+    /// The femscale executable that hosts isolated plugins (default: see
+    /// `docs/configuration.md`).
+    pub host_executable: Option<PathBuf>,
 }
 
 impl PluginsConfig {
@@ -524,6 +531,7 @@ impl Registry {
         check_option_names(plugins, &loaded)?;
         for plugin in &loaded {
             self.register_plugin(plugin, &plugins.options)?;
+            self.isolate_plugin_solvers(plugin, plugins)?;
         }
         Ok(())
     }
