@@ -110,6 +110,17 @@ pub fn error_norms_within(
     let nodes: Vec<[f64; 3]> = (0..mesh.num_nodes()).map(|i| mesh.point(i)).collect();
     let mut nodal = vec![0.0; nodes.len()];
     exact.eval_batch(&nodes, &mut nodal);
+    // A pole at a node (`1/x` at x = 0) must not become `max_nodal_error = inf` with success.
+    if let Some(i) = nodal.iter().position(|v| !v.is_finite()) {
+        let p = nodes[i];
+        return Err(Error::invalid(
+            "exact",
+            format!(
+                "the exact solution is not finite at the node (x, y, z) = ({}, {}, {})",
+                p[0], p[1], p[2]
+            ),
+        ));
+    }
     let max_nodal = uh
         .iter()
         .zip(&nodal)
