@@ -90,7 +90,8 @@ fn gradient_product(c: &mut Criterion) {
     });
     g.bench_function("derive+compile tree n=395", |b| {
         b.iter(|| {
-            [Var::X, Var::Y, Var::Z].map(|v| Program::compile(&ast.derivative(v)).expect("compiles"))
+            [Var::X, Var::Y, Var::Z]
+                .map(|v| Program::compile(&ast.derivative(v)).expect("compiles"))
         })
     });
     let pts = points(1024);

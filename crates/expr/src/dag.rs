@@ -154,9 +154,8 @@ impl Dag {
         if self.nodes.len() >= self.limit {
             return Err(TooManyNodes { limit: self.limit });
         }
-        let id = NodeId::try_from(self.nodes.len()).map_err(|_| TooManyNodes {
-            limit: self.limit,
-        })?;
+        let id =
+            NodeId::try_from(self.nodes.len()).map_err(|_| TooManyNodes { limit: self.limit })?;
         let meta = self.meta_of(node);
         self.nodes.push(node);
         self.meta.push(meta);

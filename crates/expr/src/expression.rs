@@ -65,7 +65,10 @@ impl Gradient {
 
 impl GradientKernel {
     fn new(graph: &Dag, options: ExprOptions) -> Result<GradientKernel, TooLarge> {
-        let all_constant = graph.roots.iter().all(|r| graph.node(*r).as_const().is_some());
+        let all_constant = graph
+            .roots
+            .iter()
+            .all(|r| graph.node(*r).as_const().is_some());
         #[cfg(feature = "jit")]
         if options.jit
             && !all_constant

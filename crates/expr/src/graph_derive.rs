@@ -25,8 +25,8 @@ impl Dag {
     pub(crate) fn derivative(&mut self, id: NodeId, var: Var) -> R {
         let needed = self.derivative_needs(id, var);
         let mut d: Vec<NodeId> = vec![0; needed.len()];
-        for i in 0..needed.len() {
-            if needed[i] {
+        for (i, need) in needed.into_iter().enumerate() {
+            if need {
                 d[i] = self.derivative_of(i as NodeId, var, &d)?;
             }
         }
@@ -97,7 +97,11 @@ impl Dag {
                 let r = self.s_sub(one, a2)?;
                 let r = self.call(Func::Sqrt, r)?;
                 let q = self.s_div(one, r)?;
-                if f == Func::Acos { self.s_neg(q) } else { Ok(q) }
+                if f == Func::Acos {
+                    self.s_neg(q)
+                } else {
+                    Ok(q)
+                }
             }
             Func::Atan => {
                 let a2 = self.s_pow(a, two)?;

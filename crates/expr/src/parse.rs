@@ -12,8 +12,8 @@
 //! primary  := number | name | name '(' expr (',' expr)* ')' | '(' expr ')'
 //! ```
 
-use crate::{ExprError, MAX_NODES};
 use crate::ast::{BinOp, Callable, Expr, Var};
+use crate::{ExprError, MAX_NODES};
 
 /// Deepest tree the parser builds; keeps the recursive passes far from stack overflow.
 const MAX_DEPTH: usize = 400;

@@ -22,8 +22,7 @@ fn sine_factors(n: usize) -> String {
 }
 
 fn parse(text: &str, jit: bool) -> Expression {
-    Expression::parse_with(text, &[], ExprOptions::with_jit(jit))
-        .unwrap_or_else(|e| panic!("{e}"))
+    Expression::parse_with(text, &[], ExprOptions::with_jit(jit)).unwrap_or_else(|e| panic!("{e}"))
 }
 
 #[test]
@@ -34,7 +33,10 @@ fn gradient_of_a_long_product_grows_linearly() {
             .map(|&n| {
                 let e = parse(&make(n), false);
                 let g = e.gradient_size().unwrap_or_else(|err| panic!("{err}"));
-                println!("{n} factors: graph {} nodes, gradient graph {g} nodes", e.graph_size());
+                println!(
+                    "{n} factors: graph {} nodes, gradient graph {g} nodes",
+                    e.graph_size()
+                );
                 // A handful of nodes per factor and component: the partial products, their
                 // derivatives, and the factor's own derivative.
                 assert!(g <= 16 * n, "{n} factors: {g} gradient nodes");
@@ -72,7 +74,12 @@ fn long_product_gradient_is_bit_identical_to_the_tree_derivative() {
             let got = bytecode.gradient(*p);
             let got_jit = jit.gradient(*p);
             for d in 0..3 {
-                assert!(same(got[d], want[d]), "d{d} at {p:?}: {} vs {}", got[d], want[d]);
+                assert!(
+                    same(got[d], want[d]),
+                    "d{d} at {p:?}: {} vs {}",
+                    got[d],
+                    want[d]
+                );
                 assert!(same(batch[i][d], want[d]), "batch d{d} at {p:?}");
                 assert!(same(got_jit[d], want[d]), "jit d{d} at {p:?}");
                 assert!(same(jit_batch[i][d], want[d]), "jit batch d{d} at {p:?}");
@@ -108,7 +115,11 @@ fn refuses_gradients_over_the_size_limit() {
         .err()
         .unwrap_or_else(|| panic!("gradient of {} nodes accepted", e.graph_size()));
     assert!(err.message.contains("too large"), "{}", err.message);
-    assert!(err.message.contains(&MAX_NODES.to_string()), "{}", err.message);
+    assert!(
+        err.message.contains(&MAX_NODES.to_string()),
+        "{}",
+        err.message
+    );
     assert!(e.derivative(Var::X).is_err());
     assert!(e.gradient([0.5, 0.5, 0.0]).iter().all(|g| g.is_nan()));
     let core = femscale_expr::parse_differentiable_field_with(
@@ -123,15 +134,21 @@ fn refuses_gradients_over_the_size_limit() {
     // Without the gradient (a source, say), only the expression's own size counts.
     assert!(femscale_expr::parse_field("problem.source", &big, &[]).is_ok());
     // A smaller sum is fine with its gradient.
-    assert!(parse(&sum_of_products(4, 350), false).prepare_gradient().is_ok());
+    assert!(
+        parse(&sum_of_products(4, 350), false)
+            .prepare_gradient()
+            .is_ok()
+    );
 }
 
 #[test]
 fn refuses_texts_over_the_size_limit() {
     // 120 groups of 150 products: 72 000 operations, 300 levels deep.
-    let group = format!("({})", vec!["x*y"; 150].join("+"));
-    let text = vec![group.as_str(); 120].join("+");
-    let err = Expression::parse(&text).err().unwrap_or_else(|| panic!("accepted"));
+    let group = format!("({})", ["x*y"; 150].join("+"));
+    let text = [group.as_str(); 120].join("+");
+    let err = Expression::parse(&text)
+        .err()
+        .unwrap_or_else(|| panic!("accepted"));
     assert!(err.message.contains("too large"), "{}", err.message);
 }
 

@@ -77,12 +77,21 @@ fn slow_error_norms_time_out_in_the_post_phase() {
     }
     assert_eq!(err.field(), Some("solver.timeout_seconds"));
     let text = err.to_string();
-    assert!(text.contains("`post` phase") && text.contains("solver.timeout_seconds"), "{text}");
+    assert!(
+        text.contains("`post` phase") && text.contains("solver.timeout_seconds"),
+        "{text}"
+    );
     // Generous: the error comes after one slow chunk, not after minutes.
     assert!(started.elapsed() < Duration::from_secs(60));
     // Without a budget the same solve completes.
-    let ok = solver(None).solve(&problem).unwrap_or_else(|e| panic!("{e}"));
-    assert!(ok.metrics.h1_error.is_some_and(|e| e.is_finite() && e > 0.0));
+    let ok = solver(None)
+        .solve(&problem)
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        ok.metrics
+            .h1_error
+            .is_some_and(|e| e.is_finite() && e > 0.0)
+    );
 }
 
 #[test]
@@ -97,7 +106,15 @@ fn a_tiny_budget_stops_the_issue_case_with_a_typed_timeout() {
     let Error::Timeout { phase, .. } = &err else {
         panic!("expected a timeout, got {err:?}");
     };
-    let phases = ["mesh", "pattern", "assembly", "boundary_conditions", "setup", "solve", "post"];
+    let phases = [
+        "mesh",
+        "pattern",
+        "assembly",
+        "boundary_conditions",
+        "setup",
+        "solve",
+        "post",
+    ];
     assert!(phases.contains(&phase.as_str()), "{err}");
     assert!(started.elapsed() < Duration::from_secs(120));
 }

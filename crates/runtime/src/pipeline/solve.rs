@@ -239,7 +239,12 @@ impl FemSolver {
                     .lock()
                     .unwrap_or_else(|e| e.into_inner())
                     .solve(&rhs, &mut x, &mut deadline.monitor())
-                    .map_err(|e| deadline.check("solve").err().unwrap_or_else(|| solve_error(e)))?;
+                    .map_err(|e| {
+                        deadline
+                            .check("solve")
+                            .err()
+                            .unwrap_or_else(|| solve_error(e))
+                    })?;
                 metrics.phases.solve = t.finish();
                 // The load vector's buffer serves the next solve of this size.
                 VectorPool::global().give_back(rhs);
