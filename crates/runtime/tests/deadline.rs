@@ -10,6 +10,7 @@ use femscale_mesh::RectangleSpec;
 use femscale_runtime::{BoundarySpec, Config, FemSolver, FieldSpec, MeshSpec, Problem};
 
 /// `u = 0` whose gradient takes `delay` per batch: the post phase, and only it, is slow.
+#[derive(Debug)]
 struct SlowGradient {
     delay: Duration,
 }
