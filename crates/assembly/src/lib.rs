@@ -49,7 +49,7 @@ pub mod quadrature;
 pub use assemble::{DEFAULT_BLOCK_CELLS, DEFAULT_QUADRATURE_DEGREE, SerialAssembler};
 pub use boundary::{add_boundary_rhs, add_boundary_terms, check_boundary_parts};
 pub use dirichlet::{DirichletConditions, DirichletLift};
-pub use norms::{ErrorNorms, error_norms};
+pub use norms::{ErrorNorms, error_norms, error_norms_within};
 pub use parallel::ParallelAssembler;
 pub use pattern::{NodeCells, build_pattern};
 

@@ -1,6 +1,6 @@
 //! Discretisation errors against an exact solution: L2 norm and H1 seminorm of `u_h - u`.
 
-use femscale_core::{Error, MeshView, Result, ScalarField};
+use femscale_core::{Deadline, Error, MeshView, Result, ScalarField};
 use rayon::prelude::*;
 use tracing::instrument;
 
@@ -27,8 +27,23 @@ pub struct ErrorNorms {
 /// # Errors
 /// [`Error::InvalidInput`] if `uh` does not have one value per node or the exact solution is
 /// not finite at a quadrature point (field `exact`); [`Error::Mesh`] for an invalid mesh.
-#[instrument(skip_all, name = "fem.post.error_norms")]
 pub fn error_norms(mesh: &MeshView<'_>, uh: &[f64], exact: &dyn ScalarField) -> Result<ErrorNorms> {
+    error_norms_within(mesh, uh, exact, &Deadline::unlimited())
+}
+
+/// [`error_norms`] within the budget of `deadline`, checked before every chunk of
+/// 2048 cells (where the exact solution and its gradient are evaluated) and before the nodal
+/// error, so that an expensive exact solution cannot run past `solver.timeout_seconds`.
+///
+/// # Errors
+/// As [`error_norms`], and [`Error::Timeout`] (phase `post`) once the deadline has passed.
+#[instrument(skip_all, name = "fem.post.error_norms")]
+pub fn error_norms_within(
+    mesh: &MeshView<'_>,
+    uh: &[f64],
+    exact: &dyn ScalarField,
+    deadline: &Deadline,
+) -> Result<ErrorNorms> {
     if uh.len() != mesh.num_nodes() {
         return Err(Error::invalid(
             "solution",
@@ -43,6 +58,7 @@ pub fn error_norms(mesh: &MeshView<'_>, uh: &[f64], exact: &dyn ScalarField) -> 
     let partial: Vec<(f64, f64)> = starts
         .par_iter()
         .map(|&start| {
+            deadline.check("post")?;
             let cells = start..(start + CELLS_PER_TASK).min(n);
             // Exact values and gradients at all quadrature points of the chunk, in batch.
             let mut points = vec![[0.0; 3]; cells.len() * nq];
@@ -90,9 +106,21 @@ pub fn error_norms(mesh: &MeshView<'_>, uh: &[f64], exact: &dyn ScalarField) -> 
     let (l2, h1) = partial
         .iter()
         .fold((0.0, 0.0), |(a, b), (c, d)| (a + c, b + d));
+    deadline.check("post")?;
     let nodes: Vec<[f64; 3]> = (0..mesh.num_nodes()).map(|i| mesh.point(i)).collect();
     let mut nodal = vec![0.0; nodes.len()];
     exact.eval_batch(&nodes, &mut nodal);
+    // A pole at a node (`1/x` at x = 0) must not become `max_nodal_error = inf` with success.
+    if let Some(i) = nodal.iter().position(|v| !v.is_finite()) {
+        let p = nodes[i];
+        return Err(Error::invalid(
+            "exact",
+            format!(
+                "the exact solution is not finite at the node (x, y, z) = ({}, {}, {})",
+                p[0], p[1], p[2]
+            ),
+        ));
+    }
     let max_nodal = uh
         .iter()
         .zip(&nodal)

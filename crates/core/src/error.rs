@@ -212,6 +212,21 @@ pub enum Error {
         /// What failed.
         message: String,
     },
+    /// The wall-clock budget of a whole solve (`solver.timeout_seconds`: meshing, assembly,
+    /// solve and post-processing) was spent; see [`Deadline`](crate::Deadline).
+    #[error(
+        "the solve timed out in the `{phase}` phase after {elapsed_seconds:.3}s \
+         (`solver.timeout_seconds` = {limit_seconds}s covers every phase of a solve)"
+    )]
+    Timeout {
+        /// The phase that was running (or about to start): `mesh`, `pattern`, `assembly`,
+        /// `boundary_conditions`, `setup`, `solve` or `post`.
+        phase: String,
+        /// Seconds spent since the solve started.
+        elapsed_seconds: f64,
+        /// The configured limit, seconds.
+        limit_seconds: f64,
+    },
 }
 
 impl Error {
@@ -229,6 +244,7 @@ impl Error {
             Self::InvalidInput { field, .. }
             | Self::UnknownName { field, .. }
             | Self::Expression { field, .. } => Some(field),
+            Self::Timeout { .. } => Some("solver.timeout_seconds"),
             _ => None,
         }
     }

@@ -34,6 +34,7 @@
 pub mod assembler;
 pub mod cache;
 pub mod counters;
+pub mod deadline;
 pub mod error;
 pub mod field;
 pub mod form;
@@ -51,6 +52,7 @@ pub use cache::{Cache, CacheKey, CacheStats, NoCache};
 pub use counters::{
     Counter, CounterSnapshot, Counters, counters, reset_scaling_metrics, scaling_metrics,
 };
+pub use deadline::{Deadline, DeadlineMonitor};
 pub use error::{Error, Result, SolveError};
 pub use field::{Constant, FnField, ScalarField, SharedField};
 pub use form::{BoundaryCondition, BoundaryKind, EllipticForm};

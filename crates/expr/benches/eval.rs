@@ -5,7 +5,8 @@ use std::hint::black_box;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use femscale_core::ScalarField;
-use femscale_expr::Expression;
+use femscale_expr::bytecode::Program;
+use femscale_expr::{Expression, Var};
 
 const SOURCE: &str = "2*pi^2*sin(pi*x)*sin(pi*y)";
 const POLY: &str = "1 + x*x + 2*y*y + x*y";
@@ -64,5 +65,54 @@ fn batch(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, single, batch);
+/// The exact solution: a product of 395 factors `(1+0.001*x)*(1+0.002*x)*...`.
+fn product(n: usize) -> String {
+    (1..=n)
+        .map(|k| format!("(1+{}*x)", k as f64 * 0.001))
+        .collect::<Vec<_>>()
+        .join("*")
+}
+
+/// Gradient of a long product: the shared graph (now) against the tree derivative compiled
+/// per component (before), derivation plus compilation and 1024-point batches.
+fn gradient_product(c: &mut Criterion) {
+    let mut g = c.benchmark_group("gradient_product");
+    g.sample_size(10);
+    let text = product(395);
+    let e = Expression::parse(&text).expect("valid expression");
+    let ast = e.ast().clone();
+    g.bench_function("derive+compile graph n=395", |b| {
+        b.iter(|| {
+            let fresh = Expression::from_ast(ast.clone(), "p").expect("compiles");
+            fresh.prepare_gradient().expect("within the limit");
+            fresh
+        })
+    });
+    g.bench_function("derive+compile tree n=395", |b| {
+        b.iter(|| {
+            [Var::X, Var::Y, Var::Z]
+                .map(|v| Program::compile(&ast.derivative(v)).expect("compiles"))
+        })
+    });
+    let pts = points(1024);
+    let mut grads = vec![[0.0; 3]; pts.len()];
+    e.prepare_gradient().expect("within the limit");
+    g.throughput(Throughput::Elements(pts.len() as u64));
+    g.bench_function("gradient_batch graph n=395 1024 points", |b| {
+        b.iter(|| e.gradient_batch(black_box(&pts), &mut grads))
+    });
+    let tree = [Program::compile(&ast.derivative(Var::X)).expect("compiles")];
+    let mut column = vec![0.0; pts.len()];
+    g.bench_function("gradient_batch tree n=395 1024 points", |b| {
+        b.iter(|| {
+            // d/dy and d/dz are the constant 0: only d/dx costs anything.
+            for p in &tree {
+                p.eval_batch(black_box(&pts), &mut column);
+            }
+        })
+    });
+    g.finish();
+}
+
+criterion_group!(benches, single, batch, gradient_product);
 criterion_main!(benches);

@@ -5,9 +5,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use serde::{Deserialize, Serialize};
 
 use crate::ast::Expr;
-use crate::bytecode::Program;
-#[cfg(feature = "jit")]
-use crate::dag::Dag;
+use crate::bytecode::{Program, TooLarge};
+use crate::dag::{Dag, NodeId};
 #[cfg(feature = "jit")]
 pub(crate) use crate::jit::JitKernel;
 use crate::{ExprError, stats};
@@ -40,7 +39,8 @@ pub enum BackendKind {
     Bytecode,
     /// Machine code from the cranelift JIT.
     Jit,
-    /// The reference tree walker: only for derivatives too large for the bytecode.
+    /// The reference tree walker. No longer produced: derivatives are compiled as graphs,
+    /// which the bytecode always holds within the size limit ([`MAX_NODES`](crate::MAX_NODES)).
     TreeWalk,
 }
 
@@ -64,7 +64,6 @@ pub(crate) enum Kernel {
     Bytecode(Program),
     #[cfg(feature = "jit")]
     Jit(JitKernel),
-    TreeWalk(Expr),
 }
 
 impl Kernel {
@@ -90,13 +89,15 @@ impl Kernel {
         Kernel::bytecode(expr, text)
     }
 
-    /// Compiles `expr` to bytecode.
+    /// Compiles `expr` to bytecode, each distinct subexpression once.
     pub(crate) fn bytecode(expr: &Expr, text: &str) -> Result<Kernel, ExprError> {
         if let Some(c) = expr.as_const() {
             return Ok(Kernel::Constant(c));
         }
         stats::bytecode_compilation();
-        Program::compile(expr)
+        Dag::build(&[expr])
+            .map_err(|_| TooLarge)
+            .and_then(|dag| Program::compile_dag(&dag, dag.roots[0]))
             .map(Kernel::Bytecode)
             .map_err(|_| ExprError {
                 column: 1,
@@ -105,9 +106,13 @@ impl Kernel {
             })
     }
 
-    /// Compiles `expr` to bytecode, or keeps the tree when it is too large for that.
-    pub(crate) fn bytecode_or_tree(expr: &Expr) -> Kernel {
-        Kernel::bytecode(expr, "").unwrap_or_else(|_| Kernel::TreeWalk(expr.clone()))
+    /// Compiles node `root` of `dag` to bytecode (a constant node to a constant).
+    pub(crate) fn from_dag(dag: &Dag, root: NodeId) -> Result<Kernel, TooLarge> {
+        if let Some(c) = dag.node(root).as_const() {
+            return Ok(Kernel::Constant(c));
+        }
+        stats::bytecode_compilation();
+        Program::compile_dag(dag, root).map(Kernel::Bytecode)
     }
 
     /// The backend.
@@ -117,7 +122,6 @@ impl Kernel {
             Kernel::Bytecode(_) => BackendKind::Bytecode,
             #[cfg(feature = "jit")]
             Kernel::Jit(_) => BackendKind::Jit,
-            Kernel::TreeWalk(_) => BackendKind::TreeWalk,
         }
     }
 
@@ -129,7 +133,6 @@ impl Kernel {
             Kernel::Bytecode(prog) => prog.eval([p[0], p[1], p[2], 0.0]),
             #[cfg(feature = "jit")]
             Kernel::Jit(k) => k.eval1(p),
-            Kernel::TreeWalk(e) => e.eval([p[0], p[1], p[2], 0.0]),
         }
     }
 
@@ -148,11 +151,6 @@ impl Kernel {
             Kernel::Bytecode(prog) => prog.eval_batch(points, out),
             #[cfg(feature = "jit")]
             Kernel::Jit(k) => k.run(points, out, 0.0),
-            Kernel::TreeWalk(e) => {
-                for (o, p) in out.iter_mut().zip(points) {
-                    *o = e.eval([p[0], p[1], p[2], 0.0]);
-                }
-            }
         }
     }
 }
@@ -176,11 +174,21 @@ fn report_fallback(why: &dyn std::fmt::Display) {
 /// counted as a fallback) when that is not possible.
 #[cfg(feature = "jit")]
 pub(crate) fn jit_compile(exprs: &[&Expr]) -> Option<JitKernel> {
+    match Dag::build(exprs) {
+        Ok(dag) => jit_compile_dag(&dag),
+        Err(_) => {
+            report_fallback(&crate::jit::JitError::TooLarge(usize::MAX));
+            None
+        }
+    }
+}
+
+/// JIT-compiles `dag` into one kernel with an output per root; `None` (reported and counted as
+/// a fallback) when that is not possible.
+#[cfg(feature = "jit")]
+pub(crate) fn jit_compile_dag(dag: &Dag) -> Option<JitKernel> {
     let start = std::time::Instant::now();
-    let result = Dag::build(exprs)
-        .map_err(|_| crate::jit::JitError::TooLarge(usize::MAX))
-        .and_then(|dag| crate::jit::compile(&dag));
-    match result {
+    match crate::jit::compile(dag) {
         Ok(k) => {
             stats::jit_compilation(start.elapsed());
             Some(k)

@@ -12,6 +12,8 @@
 
 use crate::ast::{BinOp, Expr, Func, select};
 
+mod from_dag;
+
 /// Points per chunk in [`Program::eval_batch`].
 pub const CHUNK: usize = 64;
 /// Registers of the stack-allocated register file of [`Program::eval`].
@@ -142,6 +144,10 @@ struct Compiler {
     free: Vec<Reg>,
     nregs: usize,
     uses: [bool; NVARS],
+    /// Reads still to come of the value in each temporary register: 1 for a tree's values,
+    /// the number of users for a shared graph node. A register is free again after its last
+    /// read.
+    remaining: Vec<u32>,
 }
 
 /// The expression needs more registers than the register index type can address.
@@ -149,20 +155,59 @@ struct Compiler {
 pub struct TooLarge;
 
 impl Compiler {
-    fn alloc(&mut self) -> Result<Reg, TooLarge> {
-        if let Some(r) = self.free.pop() {
-            return Ok(r);
+    /// The program returning `out`.
+    fn finish(mut self, out: Operand) -> Result<Program, TooLarge> {
+        let out = match out {
+            Operand::Reg(r) => r,
+            Operand::Const(k) => {
+                let d = self.alloc()?;
+                self.ops.push(Op::Load { d, k });
+                d
+            }
+        };
+        Ok(Program {
+            ops: self.ops.into_boxed_slice(),
+            nregs: self.nregs,
+            out,
+            uses: self.uses,
+        })
+    }
+
+    fn new() -> Compiler {
+        Compiler {
+            ops: Vec::new(),
+            free: Vec::new(),
+            nregs: NVARS,
+            uses: [false; NVARS],
+            remaining: vec![0; NVARS],
         }
-        let r = Reg::try_from(self.nregs).map_err(|_| TooLarge)?;
-        self.nregs += 1;
+    }
+
+    /// A free register, to be read once unless [`Compiler::remaining`] says otherwise.
+    fn alloc(&mut self) -> Result<Reg, TooLarge> {
+        let r = match self.free.pop() {
+            Some(r) => r,
+            None => {
+                let r = Reg::try_from(self.nregs).map_err(|_| TooLarge)?;
+                self.nregs += 1;
+                self.remaining.push(0);
+                r
+            }
+        };
+        self.remaining[usize::from(r)] = 1;
         Ok(r)
     }
 
+    /// Records one read of `o`; frees its register after the last.
     fn release(&mut self, o: Operand) {
         if let Operand::Reg(r) = o
             && usize::from(r) >= NVARS
         {
-            self.free.push(r);
+            let left = &mut self.remaining[usize::from(r)];
+            *left = left.saturating_sub(1);
+            if *left == 0 {
+                self.free.push(r);
+            }
         }
     }
 
@@ -201,20 +246,25 @@ impl Compiler {
                 let c = self.emit(c)?;
                 let a = self.emit(a)?;
                 let b = self.emit(b)?;
-                let (rc, ra, rb) = (self.reg(c)?, self.reg(a)?, self.reg(b)?);
-                let d = self.alloc()?;
-                self.ops.push(Op::Select {
-                    d,
-                    c: rc,
-                    a: ra,
-                    b: rb,
-                });
-                for r in [rc, ra, rb] {
-                    self.release(Operand::Reg(r));
-                }
-                Operand::Reg(d)
+                self.select(c, a, b)?
             }
         })
+    }
+
+    /// `if(c, a, b)` as a select of registers (constants loaded).
+    fn select(&mut self, c: Operand, a: Operand, b: Operand) -> Result<Operand, TooLarge> {
+        let (rc, ra, rb) = (self.reg(c)?, self.reg(a)?, self.reg(b)?);
+        let d = self.alloc()?;
+        self.ops.push(Op::Select {
+            d,
+            c: rc,
+            a: ra,
+            b: rb,
+        });
+        for r in [rc, ra, rb] {
+            self.release(Operand::Reg(r));
+        }
+        Ok(Operand::Reg(d))
     }
 
     fn unary(&mut self, a: Reg, op: impl FnOnce(Reg) -> Op) -> Result<Operand, TooLarge> {
@@ -263,26 +313,9 @@ impl Program {
     /// # Errors
     /// [`TooLarge`] when the expression needs more than 65 536 registers.
     pub fn compile(expr: &Expr) -> Result<Program, TooLarge> {
-        let mut c = Compiler {
-            ops: Vec::new(),
-            free: Vec::new(),
-            nregs: NVARS,
-            uses: [false; NVARS],
-        };
-        let out = match c.emit(expr)? {
-            Operand::Reg(r) => r,
-            Operand::Const(k) => {
-                let d = c.alloc()?;
-                c.ops.push(Op::Load { d, k });
-                d
-            }
-        };
-        Ok(Program {
-            ops: c.ops.into_boxed_slice(),
-            nregs: c.nregs,
-            out,
-            uses: c.uses,
-        })
+        let mut c = Compiler::new();
+        let out = c.emit(expr)?;
+        c.finish(out)
     }
 
     /// The number of operations.

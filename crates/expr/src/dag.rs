@@ -1,9 +1,11 @@
-//! A set of expressions as one hash-consed graph: structurally equal subtrees become one node.
+//! Expressions as one hash-consed graph: structurally equal subtrees become one node.
 //!
-//! The JIT compiles a [`Dag`] rather than trees, so a value that several outputs share (the
+//! Both backends compile a [`Dag`] rather than trees, so a value that several places share (the
 //! `cos(pi*x)` of a function and of its derivatives, the `sin(pi*y)` of both gradient
-//! components) is computed once per point. Nodes are stored children first, so evaluating them
-//! in order never meets an operand that is not yet computed.
+//! components, the partial products of a long product's derivative) is computed once per point.
+//! Nodes are stored children first, so evaluating them in order never meets an operand that is
+//! not yet computed. Derivatives are taken on the graph itself (see `graph_derive`), which keeps
+//! the derivative of a product of `n` factors at `O(n)` nodes where the tree has `O(n^2)`.
 
 use std::collections::HashMap;
 
@@ -40,38 +42,92 @@ impl Node {
         };
         list.into_iter().take(len)
     }
+
+    /// The node with every operand replaced by `f(operand)`.
+    fn map_children(self, f: impl Fn(NodeId) -> NodeId) -> Node {
+        match self {
+            Node::Const(_) | Node::Var(_) => self,
+            Node::Neg(a) => Node::Neg(f(a)),
+            Node::Call(func, a) => Node::Call(func, f(a)),
+            Node::Binary(op, a, b) => Node::Binary(op, f(a), f(b)),
+            Node::If(c, a, b) => Node::If(f(c), f(a), f(b)),
+        }
+    }
+
+    /// The value of a constant node.
+    pub(crate) fn as_const(self) -> Option<f64> {
+        match self {
+            Node::Const(bits) => Some(f64::from_bits(bits)),
+            _ => None,
+        }
+    }
+}
+
+/// What the graph knows about a node besides its operation.
+#[derive(Debug, Clone, Copy)]
+struct Meta {
+    /// Bit `i` set when variable `i` occurs below the node.
+    uses: u8,
+    /// A NaN constant occurs below the node.
+    nan: bool,
+    /// The node's class under the trees' equality ([`Expr`]'s `==`, which compares constants
+    /// as numbers, so `0` equals `-0` and NaN equals nothing).
+    class: u32,
 }
 
 /// Expressions sharing their common subexpressions.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub(crate) struct Dag {
     /// The operations, children before parents.
     pub(crate) nodes: Vec<Node>,
     /// The node of each expression, in the order given to [`Dag::build`].
     pub(crate) roots: Vec<NodeId>,
-}
-
-/// The graph would have more nodes than [`NodeId`] can count.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct TooManyNodes;
-
-struct Builder {
-    nodes: Vec<Node>,
+    meta: Vec<Meta>,
     index: HashMap<Node, NodeId>,
+    /// Class keys (a node over the classes of its operands, zeros unsigned) to class ids.
+    classes: HashMap<Node, u32>,
+    /// Most nodes the graph may hold.
+    limit: usize,
 }
 
-impl Builder {
-    fn intern(&mut self, node: Node) -> Result<NodeId, TooManyNodes> {
-        if let Some(&id) = self.index.get(&node) {
-            return Ok(id);
+impl Default for Dag {
+    fn default() -> Self {
+        Dag::with_limit(NodeId::MAX as usize)
+    }
+}
+
+/// The graph would have more nodes than its limit (or than [`NodeId`] can count).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct TooManyNodes {
+    /// The limit that was reached.
+    pub(crate) limit: usize,
+}
+
+impl Dag {
+    /// An empty graph that refuses to grow beyond `limit` nodes.
+    pub(crate) fn with_limit(limit: usize) -> Dag {
+        Dag {
+            nodes: Vec::new(),
+            roots: Vec::new(),
+            meta: Vec::new(),
+            index: HashMap::new(),
+            classes: HashMap::new(),
+            limit: limit.min(NodeId::MAX as usize),
         }
-        let id = NodeId::try_from(self.nodes.len()).map_err(|_| TooManyNodes)?;
-        self.nodes.push(node);
-        self.index.insert(node, id);
-        Ok(id)
     }
 
-    fn add(&mut self, e: &Expr) -> Result<NodeId, TooManyNodes> {
+    /// The graph of `exprs`, with one root per expression.
+    pub(crate) fn build(exprs: &[&Expr]) -> Result<Dag, TooManyNodes> {
+        let mut dag = Dag::default();
+        for e in exprs {
+            let root = dag.add(e)?;
+            dag.roots.push(root);
+        }
+        Ok(dag)
+    }
+
+    /// Adds the tree `e` (sharing what is already present); returns its node.
+    pub(crate) fn add(&mut self, e: &Expr) -> Result<NodeId, TooManyNodes> {
         let node = match e {
             Expr::Const(c) => Node::Const(c.to_bits()),
             Expr::Var(v) => Node::Var(*v),
@@ -89,26 +145,137 @@ impl Builder {
         };
         self.intern(node)
     }
-}
 
-impl Dag {
-    /// The graph of `exprs`, with one root per expression.
-    pub(crate) fn build(exprs: &[&Expr]) -> Result<Dag, TooManyNodes> {
-        let mut b = Builder {
-            nodes: Vec::new(),
-            index: HashMap::new(),
+    /// The node `node` (whose operands must be nodes of this graph), added unless present.
+    pub(crate) fn intern(&mut self, node: Node) -> Result<NodeId, TooManyNodes> {
+        if let Some(&id) = self.index.get(&node) {
+            return Ok(id);
+        }
+        if self.nodes.len() >= self.limit {
+            return Err(TooManyNodes { limit: self.limit });
+        }
+        let id =
+            NodeId::try_from(self.nodes.len()).map_err(|_| TooManyNodes { limit: self.limit })?;
+        let meta = self.meta_of(node);
+        self.nodes.push(node);
+        self.meta.push(meta);
+        self.index.insert(node, id);
+        Ok(id)
+    }
+
+    fn meta_of(&mut self, node: Node) -> Meta {
+        let (mut uses, mut nan) = (0u8, false);
+        match node {
+            Node::Const(bits) => nan = f64::from_bits(bits).is_nan(),
+            Node::Var(v) => uses = 1 << v.index(),
+            _ => {
+                for c in node.children() {
+                    let m = self.meta[c as usize];
+                    uses |= m.uses;
+                    nan |= m.nan;
+                }
+            }
+        }
+        let key = match node {
+            // `0 == -0` for the trees: one class.
+            Node::Const(bits) if f64::from_bits(bits) == 0.0 => Node::Const(0),
+            node => node.map_children(|c| self.meta[c as usize].class),
         };
-        let roots = exprs
-            .iter()
-            .map(|e| b.add(e))
-            .collect::<Result<Vec<_>, _>>()?;
-        Ok(Dag {
-            nodes: b.nodes,
-            roots,
-        })
+        let next = u32::try_from(self.classes.len()).unwrap_or(u32::MAX);
+        let class = *self.classes.entry(key).or_insert(next);
+        Meta { uses, nan, class }
+    }
+
+    /// Whether the trees of `a` and `b` are equal as [`Expr`] values (`==`): what the tree
+    /// simplifier tests, so that the graph derivative simplifies exactly as the tree one.
+    pub(crate) fn tree_eq(&self, a: NodeId, b: NodeId) -> bool {
+        let (ma, mb) = (self.meta[a as usize], self.meta[b as usize]);
+        ma.class == mb.class && !ma.nan && !mb.nan
+    }
+
+    /// Whether `var` occurs below `id`.
+    pub(crate) fn node_uses(&self, id: NodeId, var: Var) -> bool {
+        self.meta[id as usize].uses & (1 << var.index()) != 0
+    }
+
+    /// The node `id`.
+    pub(crate) fn node(&self, id: NodeId) -> Node {
+        self.nodes[id as usize]
+    }
+
+    /// Which nodes the roots need: `reachable[i]` when node `i` is a root or an operand of a
+    /// needed node.
+    pub(crate) fn reachable(&self, roots: &[NodeId]) -> Vec<bool> {
+        let mut needed = vec![false; self.nodes.len()];
+        for r in roots {
+            needed[*r as usize] = true;
+        }
+        // Children come before parents: one sweep from the top marks everything below.
+        for i in (0..self.nodes.len()).rev() {
+            if needed[i] {
+                for c in self.nodes[i].children() {
+                    needed[c as usize] = true;
+                }
+            }
+        }
+        needed
+    }
+
+    /// A compact graph of just what `roots` need, in the same order, with these roots.
+    pub(crate) fn extract(&self, roots: &[NodeId]) -> Dag {
+        let needed = self.reachable(roots);
+        let mut out = Dag::with_limit(self.limit);
+        let mut new_id = vec![0 as NodeId; self.nodes.len()];
+        for (i, node) in self.nodes.iter().enumerate() {
+            if needed[i] {
+                // Cannot fail: the compact graph is no larger than this one.
+                new_id[i] = out
+                    .intern(node.map_children(|c| new_id[c as usize]))
+                    .unwrap_or(0);
+            }
+        }
+        out.roots = roots.iter().map(|r| new_id[*r as usize]).collect();
+        out
+    }
+
+    /// The tree of node `id`, or `None` when it would have more than `max_size` nodes (a tree
+    /// repeats every shared node, so it can be far larger than the graph).
+    pub(crate) fn to_expr(&self, id: NodeId, max_size: usize) -> Option<Expr> {
+        let needed = self.reachable(&[id]);
+        let mut size = vec![0usize; self.nodes.len()];
+        for (i, node) in self.nodes.iter().enumerate() {
+            if needed[i] {
+                size[i] = node
+                    .children()
+                    .fold(1usize, |s, c| s.saturating_add(size[c as usize]));
+            }
+        }
+        if size[id as usize] > max_size {
+            return None;
+        }
+        let mut trees: Vec<Option<Expr>> = vec![None; self.nodes.len()];
+        for (i, node) in self.nodes.iter().enumerate() {
+            if !needed[i] {
+                continue;
+            }
+            let take = |c: NodeId| trees[c as usize].clone().unwrap_or(Expr::Const(f64::NAN));
+            let tree = match *node {
+                Node::Const(bits) => Expr::Const(f64::from_bits(bits)),
+                Node::Var(v) => Expr::Var(v),
+                Node::Neg(a) => Expr::Neg(Box::new(take(a))),
+                Node::Binary(op, a, b) => Expr::Binary(op, Box::new(take(a)), Box::new(take(b))),
+                Node::Call(f, a) => Expr::Call(f, Box::new(take(a))),
+                Node::If(c, a, b) => {
+                    Expr::If(Box::new(take(c)), Box::new(take(a)), Box::new(take(b)))
+                }
+            };
+            trees[i] = Some(tree);
+        }
+        trees[id as usize].take()
     }
 
     /// The longest path from a root to a leaf, in nodes (0 for an empty graph).
+    #[cfg_attr(not(feature = "jit"), allow(dead_code))]
     pub(crate) fn depth(&self) -> usize {
         let mut depth = vec![0usize; self.nodes.len()];
         for (i, n) in self.nodes.iter().enumerate() {
@@ -118,8 +285,25 @@ impl Dag {
     }
 
     /// Whether any node reads `var`.
+    #[cfg_attr(not(feature = "jit"), allow(dead_code))]
     pub(crate) fn uses(&self, var: Var) -> bool {
         self.nodes.contains(&Node::Var(var))
+    }
+
+    /// A graph made of `nodes` as given (children first), for tests of the backends' limits.
+    #[cfg(test)]
+    pub(crate) fn from_raw(nodes: Vec<Node>, roots: Vec<NodeId>) -> Dag {
+        let mut dag = Dag::default();
+        for n in nodes {
+            dag.meta.push(Meta {
+                uses: 0,
+                nan: false,
+                class: 0,
+            });
+            dag.nodes.push(n);
+        }
+        dag.roots = roots;
+        dag
     }
 
     /// Evaluates every root at `vars = [x, y, z, t]` with the shared semantics of
@@ -175,5 +359,34 @@ mod tests {
         // sin(pi*x)*sin(pi*y) + sin(pi*x): add, mul, sin, mul, x.
         assert_eq!(Dag::build(&[&f]).unwrap_or_default().depth(), 5);
         assert!(dag.uses(Var::X) && dag.uses(Var::Y) && !dag.uses(Var::Z));
+    }
+
+    #[test]
+    fn tree_equality_treats_zeros_as_equal_and_nan_as_unequal() {
+        let mut dag = Dag::default();
+        let x = dag.add(&parse("x")).unwrap_or(0);
+        let pos = dag.add(&parse("x*0")).unwrap_or(0);
+        let neg = dag.add(&parse("x*-0")).unwrap_or(0);
+        assert_ne!(pos, neg);
+        assert!(dag.tree_eq(pos, neg) && dag.tree_eq(x, x) && !dag.tree_eq(x, pos));
+        let k = dag.intern(Node::Const(f64::NAN.to_bits())).unwrap_or(0);
+        let nan = dag.intern(Node::Binary(BinOp::Mul, x, k)).unwrap_or(0);
+        assert!(!dag.tree_eq(nan, nan));
+        assert!(dag.node_uses(nan, Var::X) && !dag.node_uses(nan, Var::Y));
+    }
+
+    #[test]
+    fn extracts_and_unfolds_what_roots_need() {
+        let f = parse("sin(x)*cos(y) + sin(x)");
+        let mut dag = Dag::build(&[&parse("z + 1")]).unwrap_or_default();
+        let root = dag.add(&f).unwrap_or(0);
+        let small = dag.extract(&[root]);
+        assert!(!small.uses(Var::Z));
+        assert_eq!(small.nodes.len(), 6, "{small:?}");
+        assert_eq!(small.to_expr(small.roots[0], 100), Some(f.clone()));
+        assert_eq!(dag.to_expr(root, 100), Some(f.clone()));
+        assert_eq!(dag.to_expr(root, f.size() - 1), None);
+        let mut capped = Dag::with_limit(3);
+        assert_eq!(capped.add(&f), Err(TooManyNodes { limit: 3 }));
     }
 }

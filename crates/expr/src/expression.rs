@@ -8,44 +8,80 @@ use femscale_core::{Constant, ScalarField, SharedField};
 use crate::ast::Expr;
 use crate::backend::{BackendKind, ExprOptions, Kernel};
 #[cfg(feature = "jit")]
-use crate::backend::{JitKernel, jit_compile};
-use crate::{ExprError, Var, cache, parse, stats};
+use crate::backend::{JitKernel, jit_compile_dag};
+use crate::bytecode::TooLarge;
+use crate::dag::Dag;
+use crate::{ExprError, MAX_NODES, Var, cache, parse, stats};
 
 struct Inner {
     text: String,
     ast: Expr,
     options: ExprOptions,
     value: Kernel,
-    /// `d/dx`, `d/dy`, `d/dz`, simplified; derived on first use (most expressions, such as
-    /// coefficients and sources, never need them).
-    derivatives: OnceLock<[Expr; 3]>,
-    /// The compiled derivatives, compiled on first use.
-    gradient: OnceLock<GradientKernel>,
+    /// The gradient, derived as one graph and compiled on first use (most expressions, such
+    /// as coefficients and sources, never need it).
+    gradient: OnceLock<Result<Gradient, ExprError>>,
+}
+
+/// The three partial derivatives as one graph sharing their nodes, and their compiled form.
+struct Gradient {
+    /// Roots `d/dx`, `d/dy`, `d/dz`.
+    graph: Dag,
+    kernel: GradientKernel,
 }
 
 enum GradientKernel {
     /// All three in one JIT kernel (shared subexpressions computed once).
     #[cfg(feature = "jit")]
     Jit(JitKernel),
-    /// One constant, bytecode or tree per component.
+    /// One constant or bytecode program per component.
     Separate([Kernel; 3]),
 }
 
+impl Gradient {
+    /// Differentiates `ast` on a graph of at most [`MAX_NODES`] nodes and compiles the result.
+    fn new(ast: &Expr, text: &str, options: ExprOptions) -> Result<Gradient, ExprError> {
+        let too_large = |what: &str| ExprError {
+            column: 1,
+            message: format!(
+                "{what} too large: the expression and its derivatives need more than {MAX_NODES} \
+                 distinct operations"
+            ),
+            text: text.to_owned(),
+        };
+        let mut dag = Dag::with_limit(MAX_NODES);
+        let root = dag.add(ast).map_err(|_| too_large("expression"))?;
+        let mut roots = [0; 3];
+        for (r, var) in roots.iter_mut().zip([Var::X, Var::Y, Var::Z]) {
+            *r = dag
+                .derivative(root, var)
+                .map_err(|_| too_large("gradient"))?;
+        }
+        let graph = dag.extract(&roots);
+        let kernel = GradientKernel::new(&graph, options).map_err(|_| too_large("gradient"))?;
+        Ok(Gradient { graph, kernel })
+    }
+}
+
 impl GradientKernel {
-    fn new(exprs: &[Expr; 3], options: ExprOptions) -> GradientKernel {
-        let all_constant = exprs.iter().all(|e| e.as_const().is_some());
+    fn new(graph: &Dag, options: ExprOptions) -> Result<GradientKernel, TooLarge> {
+        let all_constant = graph
+            .roots
+            .iter()
+            .all(|r| graph.node(*r).as_const().is_some());
         #[cfg(feature = "jit")]
         if options.jit
             && !all_constant
-            && let Some(k) = jit_compile(&[&exprs[0], &exprs[1], &exprs[2]])
+            && let Some(k) = jit_compile_dag(graph)
         {
-            return GradientKernel::Jit(k);
+            return Ok(GradientKernel::Jit(k));
         }
         #[cfg(not(feature = "jit"))]
         if options.jit && !all_constant {
             crate::backend::jit_compile_unavailable();
         }
-        GradientKernel::Separate(exprs.each_ref().map(Kernel::bytecode_or_tree))
+        let [x, y, z] = [0, 1, 2].map(|i| Kernel::from_dag(graph, graph.roots[i]));
+        Ok(GradientKernel::Separate([x?, y?, z?]))
     }
 }
 
@@ -118,7 +154,6 @@ impl Expression {
                 ast,
                 options,
                 value,
-                derivatives: OnceLock::new(),
                 gradient: OnceLock::new(),
             }),
         })
@@ -175,41 +210,83 @@ impl Expression {
     /// simplified derivative, compiled with the same options.
     ///
     /// # Errors
-    /// [`ExprError`] when the derivative is too large to compile.
+    /// [`ExprError`] when the derivative is too large: more than [`MAX_NODES`] distinct
+    /// operations, or (written out as a tree, which repeats shared parts) more than
+    /// [`MAX_NODES`] nodes.
     pub fn derivative(&self, var: Var) -> Result<Expression, ExprError> {
-        let d = match var {
-            Var::X | Var::Y | Var::Z => self.derivatives()[var.index()].clone(),
-            Var::T => self.inner.ast.derivative(var),
+        let too_large = || ExprError {
+            column: 1,
+            message: format!(
+                "the derivative by {} is too large to write out (more than {MAX_NODES} nodes)",
+                var.name()
+            ),
+            text: self.inner.text.clone(),
         };
+        let d = match var {
+            Var::X | Var::Y | Var::Z => {
+                let g = self.gradient_graph()?;
+                g.graph.to_expr(g.graph.roots[var.index()], MAX_NODES)
+            }
+            Var::T => {
+                let mut dag = Dag::with_limit(MAX_NODES);
+                let root = dag.add(&self.inner.ast).map_err(|_| too_large())?;
+                let d = dag.derivative(root, var).map_err(|_| too_large())?;
+                dag.to_expr(d, MAX_NODES)
+            }
+        }
+        .ok_or_else(too_large)?;
         let text = d.to_string();
         Self::from_ast_with(d, &text, self.inner.options)
     }
 
+    /// Derives and compiles the gradient now (it is otherwise done on first use), so that an
+    /// expression whose gradient is too large is refused up front.
+    ///
+    /// # Errors
+    /// [`ExprError`] when the expression and its three partial derivatives together need more
+    /// than [`MAX_NODES`] distinct operations.
+    pub fn prepare_gradient(&self) -> Result<(), ExprError> {
+        self.gradient_graph().map(|_| ())
+    }
+
+    /// The number of distinct operations (graph nodes, constants and variables included) of
+    /// the three partial derivatives together; shared subexpressions count once.
+    ///
+    /// # Errors
+    /// As [`prepare_gradient`](Self::prepare_gradient).
+    pub fn gradient_size(&self) -> Result<usize, ExprError> {
+        self.gradient_graph().map(|g| g.graph.nodes.len())
+    }
+
+    /// The number of distinct operations of the expression itself (graph nodes, constants and
+    /// variables included); at most [`MAX_NODES`].
+    pub fn graph_size(&self) -> usize {
+        Dag::build(&[&self.inner.ast]).map_or(usize::MAX, |d| d.nodes.len())
+    }
+
     /// The backend evaluating the gradient (derived and compiled now if not yet done):
-    /// [`BackendKind::Jit`] when the JIT is on and some derivative is not constant.
+    /// [`BackendKind::Jit`] when the JIT is on and some derivative is not constant,
+    /// [`BackendKind::Constant`] when the gradient cannot be derived.
     pub fn gradient_backend(&self) -> BackendKind {
-        match self.gradient_kernel() {
+        match self.gradient_graph().map(|g| &g.kernel) {
             #[cfg(feature = "jit")]
-            GradientKernel::Jit(_) => BackendKind::Jit,
-            GradientKernel::Separate(ks) => ks
+            Ok(GradientKernel::Jit(_)) => BackendKind::Jit,
+            Ok(GradientKernel::Separate(ks)) => ks
                 .iter()
                 .map(Kernel::kind)
                 .find(|k| *k != BackendKind::Constant)
                 .unwrap_or(BackendKind::Constant),
+            Err(_) => BackendKind::Constant,
         }
     }
 
-    fn derivatives(&self) -> &[Expr; 3] {
-        let ast = &self.inner.ast;
-        self.inner
-            .derivatives
-            .get_or_init(|| [Var::X, Var::Y, Var::Z].map(|v| ast.derivative(v)))
-    }
-
-    fn gradient_kernel(&self) -> &GradientKernel {
-        self.inner
+    fn gradient_graph(&self) -> Result<&Gradient, ExprError> {
+        let inner = &*self.inner;
+        inner
             .gradient
-            .get_or_init(|| GradientKernel::new(self.derivatives(), self.inner.options))
+            .get_or_init(|| Gradient::new(&inner.ast, &inner.text, inner.options))
+            .as_ref()
+            .map_err(Clone::clone)
     }
 }
 
@@ -247,15 +324,18 @@ impl ScalarField for Expression {
         self.constant()
     }
 
+    /// The exact gradient; NaN when it cannot be derived (see
+    /// [`Expression::prepare_gradient`], which reports why).
     fn gradient(&self, p: [f64; 3]) -> [f64; 3] {
-        match self.gradient_kernel() {
+        match self.gradient_graph().map(|g| &g.kernel) {
             #[cfg(feature = "jit")]
-            GradientKernel::Jit(k) => {
+            Ok(GradientKernel::Jit(k)) => {
                 let mut g = [0.0; 3];
                 k.run(&[p], &mut g, 0.0);
                 g
             }
-            GradientKernel::Separate(ks) => ks.each_ref().map(|g| g.eval(p)),
+            Ok(GradientKernel::Separate(ks)) => ks.each_ref().map(|g| g.eval(p)),
+            Err(_) => [f64::NAN; 3],
         }
     }
 
@@ -265,15 +345,17 @@ impl ScalarField for Expression {
             out.len(),
             "gradient_batch: output length differs from input"
         );
-        // Without the `jit` feature the match has one arm.
-        #[allow(clippy::infallible_destructuring_match)]
-        let ks = match self.gradient_kernel() {
+        let ks = match self.gradient_graph().map(|g| &g.kernel) {
             #[cfg(feature = "jit")]
-            GradientKernel::Jit(k) => {
+            Ok(GradientKernel::Jit(k)) => {
                 k.run(points, out.as_flattened_mut(), 0.0);
                 return;
             }
-            GradientKernel::Separate(ks) => ks,
+            Ok(GradientKernel::Separate(ks)) => ks,
+            Err(_) => {
+                out.fill([f64::NAN; 3]);
+                return;
+            }
         };
         let mut component = vec![0.0; points.len()];
         for (d, g) in ks.iter().enumerate() {

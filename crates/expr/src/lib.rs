@@ -41,12 +41,17 @@
 //!   branches so that only the chosen arm runs;
 //! - the **bytecode** ([`bytecode::Program`]): a register machine with a single-point and a
 //!   chunked batch interpreter, used when the JIT is off, unavailable on the machine (reported
-//!   once as a warning) or for graphs too large to JIT.
+//!   once as a warning) or for graphs too large to JIT. It too is compiled from the
+//!   hash-consed graph, so a repeated subexpression is computed once per point.
 //!
 //! All backends share the semantics defined by [`BinOp::apply`] and [`Func::apply`] and agree
 //! bit for bit; [`Expr::eval`] is the reference they are tested against. Gradients come from
-//! symbolic derivatives, derived and compiled (all three components in one JIT function) on
-//! first use.
+//! symbolic derivatives taken on the graph — the derivative of `a*b` refers to `a` and `b`
+//! instead of copying them, so a product of `n` factors has a gradient of `O(n)` operations,
+//! not the `O(n^2)` of a tree — with exactly the simplifications (and values) of the tree
+//! derivative [`Expr::derivative`]; they are derived and compiled (all three components in one
+//! JIT function) on first use or by [`Expression::prepare_gradient`]. An expression, and an
+//! expression with its gradient, may have at most [`MAX_NODES`] distinct operations.
 //!
 //! Parses go through a process-wide compile cache keyed by text, parameters and options, so a
 //! sweep compiles each expression once; [`stats()`] returns the counters (JIT compilations,
@@ -71,10 +76,10 @@ pub mod ast;
 mod backend;
 pub mod bytecode;
 mod cache;
-#[cfg(feature = "jit")]
 mod dag;
 mod derive;
 mod expression;
+mod graph_derive;
 #[cfg(feature = "jit")]
 mod jit;
 mod parse;
@@ -91,6 +96,12 @@ pub use cache::{CAPACITY as CACHE_CAPACITY, clear_cache};
 pub use expression::Expression;
 pub use set::ExpressionSet;
 pub use stats::{ExprStats, stats};
+
+/// Most distinct operations an expression may have, and an expression with its three partial
+/// derivatives together (graph nodes: shared subexpressions count once). Larger inputs are
+/// refused with an [`ExprError`], so that no expression can make evaluation take minutes; real
+/// coefficients and exact solutions have tens to hundreds.
+pub const MAX_NODES: usize = 50_000;
 
 /// A parse error: where in the text, and what is wrong.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -144,6 +155,23 @@ pub fn parse_field(
     params: &[(&str, f64)],
 ) -> femscale_core::Result<SharedField> {
     parse_field_with(field, text, params, ExprOptions::default())
+}
+
+/// Like [`parse_field_with`], for a field whose gradient is needed (an exact solution, for the
+/// H1 error): the gradient is derived and compiled now, so that one too large to evaluate is
+/// refused here, naming `field`, rather than failing later.
+///
+/// # Errors
+/// [`femscale_core::Error::Expression`] naming `field`.
+pub fn parse_differentiable_field_with(
+    field: &str,
+    text: &str,
+    params: &[(&str, f64)],
+    options: ExprOptions,
+) -> femscale_core::Result<SharedField> {
+    let e = Expression::parse_with(text, params, options).map_err(|e| e.into_core(field))?;
+    e.prepare_gradient().map_err(|e| e.into_core(field))?;
+    Ok(e.into_field())
 }
 
 /// Like [`parse_field`], compiled as `options` say (`ExprOptions::with_jit(toggles.jit)` for

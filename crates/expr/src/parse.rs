@@ -12,8 +12,8 @@
 //! primary  := number | name | name '(' expr (',' expr)* ')' | '(' expr ')'
 //! ```
 
-use crate::ExprError;
 use crate::ast::{BinOp, Callable, Expr, Var};
+use crate::{ExprError, MAX_NODES};
 
 /// Deepest tree the parser builds; keeps the recursive passes far from stack overflow.
 const MAX_DEPTH: usize = 400;
@@ -183,6 +183,14 @@ pub(crate) fn parse(text: &str, params: &[(&str, f64)]) -> Result<Expr, ExprErro
     let node = p.expr()?;
     let (tok, col) = p.peek();
     match tok {
+        Tok::End if node.expr.size() > MAX_NODES => Err(err(
+            text,
+            1,
+            format!(
+                "expression too large: {} operations (the limit is {MAX_NODES})",
+                node.expr.size()
+            ),
+        )),
         Tok::End => Ok(node.expr),
         Tok::RParen => Err(err(text, col, "unbalanced parentheses: unexpected `)`")),
         Tok::Name(_) | Tok::Num(_) | Tok::LParen => Err(err(

@@ -406,9 +406,18 @@ impl Problem {
         prefix: &str,
         options: ExprOptions,
     ) -> Result<Option<SharedField>> {
+        let field = format!("{prefix}exact");
         self.exact
             .as_ref()
-            .map(|e| e.build_with(&format!("{prefix}exact"), &self.params, options))
+            .map(|e| match e {
+                // Its gradient (for the H1 error) is derived now: one too large is refused here.
+                FieldSpec::Expr(text) => {
+                    let params: Vec<(&str, f64)> =
+                        self.params.iter().map(|(k, v)| (k.as_str(), *v)).collect();
+                    femscale_expr::parse_differentiable_field_with(&field, text, &params, options)
+                }
+                e => e.build_with(&field, &self.params, options),
+            })
             .transpose()
     }
 

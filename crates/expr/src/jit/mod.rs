@@ -326,20 +326,14 @@ mod tests {
 
     #[test]
     fn rejects_huge_graphs() {
-        let dag = Dag {
-            nodes: vec![crate::dag::Node::Const(0); MAX_NODES + 1],
-            roots: vec![0],
-        };
+        let dag = Dag::from_raw(vec![crate::dag::Node::Const(0); MAX_NODES + 1], vec![0]);
         assert_eq!(compile(&dag).err(), Some(JitError::TooLarge(MAX_NODES + 1)));
         // A chain -(-(-(...x))) deeper than the limit.
         let mut nodes = vec![crate::dag::Node::Var(crate::Var::X)];
         for i in 0..MAX_DEPTH as u32 {
             nodes.push(crate::dag::Node::Neg(i));
         }
-        let deep = Dag {
-            roots: vec![MAX_DEPTH as u32],
-            nodes,
-        };
+        let deep = Dag::from_raw(nodes, vec![MAX_DEPTH as u32]);
         assert_eq!(compile(&deep).err(), Some(JitError::TooDeep(MAX_DEPTH + 1)));
         assert!(available());
     }

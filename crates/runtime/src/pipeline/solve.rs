@@ -4,9 +4,9 @@
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-use femscale_assembly::{DirichletConditions, error_norms};
+use femscale_assembly::{DirichletConditions, error_norms_within};
 use femscale_core::{
-    Counter, LinearSystem, Metrics, NoMonitor, Result, SystemLoad, VectorPool, WorkEstimate,
+    Counter, Deadline, LinearSystem, Metrics, Result, SystemLoad, VectorPool, WorkEstimate,
     verify_solution,
 };
 use femscale_mesh::Mesh;
@@ -44,6 +44,8 @@ impl FemSolver {
 
         check_memory(problem)?;
         let started = Instant::now();
+        // One budget for every phase of this solve, not only the Krylov iteration.
+        let deadline = Deadline::starting_at(started, cfg.timeout_seconds);
         let counters_before = femscale_core::scaling_metrics();
         let limit_mb = cfg.memory_limit_mb;
         let load = SystemLoad::detect();
@@ -98,6 +100,7 @@ impl FemSolver {
                 .map_err(|e| in_section(e, "problem."))?,
         };
         metrics.phases.mesh = t.elapsed().as_secs_f64();
+        deadline.check("mesh")?;
         let work = WorkEstimate::single(
             mesh.num_nodes(),
             mesh.num_cells(),
@@ -149,6 +152,7 @@ impl FemSolver {
                             .assemble_rhs(&view, &form, matrix.pattern(), &mut rhs)
                             .map_err(|e| in_section(e, "problem."))?;
                         metrics.phases.assembly = t.finish();
+                        deadline.check("assembly")?;
                         metrics.assembler = stats.assembler;
                         metrics.parallel_assembly_used = stats.parallel;
                         let t = Phase::start("boundary_conditions");
@@ -159,12 +163,14 @@ impl FemSolver {
                             .apply_rhs(&dirichlet, &mut rhs)
                             .map_err(|e| in_section(e, "problem."))?;
                         metrics.phases.boundary_conditions = t.finish();
+                        deadline.check("boundary_conditions")?;
                         (matrix, rhs, dirichlet)
                     }
                     None => {
                         let t = Phase::start("pattern");
                         let pattern = Arc::new(assembler.pattern(&view)?);
                         metrics.phases.pattern = t.finish();
+                        deadline.check("pattern")?;
 
                         let t = Phase::start("assembly");
                         let mut system = LinearSystem::zeros(pattern);
@@ -172,6 +178,7 @@ impl FemSolver {
                             .assemble_into(&view, &form, &mut system)
                             .map_err(|e| in_section(e, "problem."))?;
                         metrics.phases.assembly = t.finish();
+                        deadline.check("assembly")?;
                         metrics.assembler = stats.assembler;
                         metrics.parallel_assembly_used = stats.parallel;
 
@@ -190,6 +197,7 @@ impl FemSolver {
                             );
                         }
                         metrics.phases.boundary_conditions = t.finish();
+                        deadline.check("boundary_conditions")?;
                         (matrix, rhs, dirichlet)
                     }
                 };
@@ -223,6 +231,7 @@ impl FemSolver {
                     }
                 };
                 metrics.phases.setup = t.finish();
+                deadline.check("setup")?;
                 if stage == Stage::Prepare {
                     return Ok(None);
                 }
@@ -233,8 +242,13 @@ impl FemSolver {
                 let report = prepared
                     .lock()
                     .unwrap_or_else(|e| e.into_inner())
-                    .solve(&rhs, &mut x, &mut NoMonitor)
-                    .map_err(solve_error)?;
+                    .solve(&rhs, &mut x, &mut deadline.monitor())
+                    .map_err(|e| {
+                        deadline
+                            .check("solve")
+                            .err()
+                            .unwrap_or_else(|| solve_error(e))
+                    })?;
                 // Whatever the solver (built-in or plugin) claims: finite entries and the true
                 // residual, one pass over the matrix.
                 let verified =
@@ -245,12 +259,13 @@ impl FemSolver {
 
                 let t = Phase::start("post");
                 if let Some(exact) = &exact {
-                    let norms = error_norms(&view, &x, exact.as_ref())?;
+                    let norms = error_norms_within(&view, &x, exact.as_ref(), &deadline)?;
                     metrics.l2_error = Some(norms.l2);
                     metrics.h1_error = Some(norms.h1_seminorm);
                     metrics.max_nodal_error = Some(norms.max_nodal);
                 }
                 metrics.phases.post = t.finish();
+                deadline.check("post")?;
                 Ok(Some((x, report, verified)))
             })
         });
