@@ -6,8 +6,8 @@ use std::time::Instant;
 
 use femscale_assembly::{DirichletConditions, error_norms_within};
 use femscale_core::{
-    Counter, Deadline, LinearSystem, Metrics, Result, SystemLoad, VectorPool, WorkEstimate,
-    verify_solution,
+    Counter, Deadline, LinearSystem, Metrics, Result, SolveError, SystemLoad, VectorPool,
+    WorkEstimate, verify_solution,
 };
 use femscale_mesh::Mesh;
 use tracing::{info, instrument};
@@ -243,11 +243,15 @@ impl FemSolver {
                     .lock()
                     .unwrap_or_else(|e| e.into_inner())
                     .solve(&rhs, &mut x, &mut deadline.monitor())
-                    .map_err(|e| {
-                        deadline
+                    .map_err(|e| match e {
+                        // Stopped by the deadline's monitor (or the solver's own clock): the
+                        // solve's timeout, naming the phase. Other errors keep their cause (an
+                        // isolated plugin killed at the limit says so itself).
+                        SolveError::Stopped { .. } | SolveError::Timeout { .. } => deadline
                             .check("solve")
                             .err()
-                            .unwrap_or_else(|| solve_error(e))
+                            .unwrap_or_else(|| solve_error(e)),
+                        other => solve_error(other),
                     })?;
                 // Whatever the solver (built-in or plugin) claims: finite entries and the true
                 // residual, one pass over the matrix.
