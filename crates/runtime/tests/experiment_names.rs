@@ -80,7 +80,7 @@ fn repetitions_and_parallel_runs_are_bounded() {
     assert!(e.contains("experiment.repetitions"), "{e}");
     load(
         dir.path(),
-        "repetitions = 10000\nparallel_runs = 1024\n",
+        "repetitions = 1000\nparallel_runs = 1024\n",
         &[],
     )
     .unwrap();
