@@ -85,7 +85,7 @@ impl Deadline {
         }
     }
 
-    /// A [`SolveMonitor`](crate::SolveMonitor) that stops an iterative solve once the budget
+    /// A [`SolveMonitor`] that stops an iterative solve once the budget
     /// is spent (the solve then ends with [`SolveError::Stopped`](crate::SolveError::Stopped);
     /// see [`Deadline::check`] to turn that into a timeout).
     pub fn monitor(&self) -> DeadlineMonitor {

@@ -5,7 +5,7 @@
 //! payload length (u32 little-endian, at most [`MAX_FRAME_BYTES`]) and a JSON payload. Both
 //! sides check magic, version and length before allocating; anything else is a protocol error.
 //! Bulk data (matrix, right-hand side, solution) never goes through frames: it lives in the
-//! shared memory region (see [`super::shm`]).
+//! shared memory region (see the `shm` module).
 
 use std::io::{Read, Write};
 

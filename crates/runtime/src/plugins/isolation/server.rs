@@ -19,7 +19,7 @@ const EXIT_PROTOCOL: i32 = 3;
 const EXIT_ORPHANED: i32 = 4;
 
 /// Runs the plugin host on this process's stdin and stdout until the host closes stdin.
-/// Returns the exit status: 0 after a clean end, [`EXIT_PROTOCOL`] for garbage.
+/// Returns the exit status: 0 after a clean end, `EXIT_PROTOCOL` (3) for garbage.
 ///
 /// The protocol keeps the original stdout; fd 1 is pointed at stderr so that a plugin that
 /// prints cannot corrupt the replies.
