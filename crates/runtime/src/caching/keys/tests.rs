@@ -216,6 +216,41 @@ fn table() -> Vec<(&'static str, Changes, Edit)> {
         ("plugins.paths", PreparedAndSolution, |c| {
             c.plugins.paths.push(PathBuf::from("libother.so"))
         }),
+        ("solver.direct.method", PreparedAndSolution, |c| {
+            c.solver.direct.method = femscale_solvers::DirectMethod::Lu
+        }),
+        // Budgets, the plugin loading policy and the assembler choice cannot change a
+        // converged result beyond round-off, but their whole sections are keyed: a
+        // conservative miss, never a wrong hit. (The table records it; narrowing the keys
+        // means moving these rows to `Nothing`.)
+        (
+            "solver.memory_limit_mb (conservative)",
+            PreparedAndSolution,
+            |c| c.solver.memory_limit_mb = Some(512.0),
+        ),
+        (
+            "plugins.isolation (conservative)",
+            PreparedAndSolution,
+            |c| c.plugins.isolation = crate::plugins::isolation::Isolation::Process,
+        ),
+        (
+            "plugins.require_pinned (conservative)",
+            PreparedAndSolution,
+            |c| c.plugins.require_pinned = true,
+        ),
+        (
+            "plugins.host_executable (conservative)",
+            PreparedAndSolution,
+            |c| c.plugins.host_executable = Some("/usr/bin/femscale".into()),
+        ),
+        ("assembly.parallel (conservative)", All, |c| {
+            c.assembly.parallel = Some(true)
+        }),
+        (
+            "assembly.parallel_threshold_cells (conservative)",
+            All,
+            |c| c.assembly.parallel_threshold_cells = 10,
+        ),
         // The right-hand side.
         ("problem.source", Solution, |c| {
             c.problem.source = Some(expr("1 + x"))
@@ -265,6 +300,9 @@ fn table() -> Vec<(&'static str, Changes, Edit)> {
                 WritePolicyConfig::First => WritePolicyConfig::All,
             }
         }),
+        ("cache.redis_timeout_seconds", Nothing, |c| {
+            c.cache.redis_timeout_seconds = 9.0
+        }),
         // Threads, JIT and parallel kernels change at most the last bits of a result
         // within the solver tolerance; adaptive_mesh has no effect.
         ("scaling.level", Nothing, |c| {
@@ -282,6 +320,9 @@ fn table() -> Vec<(&'static str, Changes, Edit)> {
         }),
         ("scaling.enable_adaptive_mesh", Nothing, |c| {
             c.scaling.enable_adaptive_mesh = Some(true)
+        }),
+        ("scaling.enable_autoscaling", Nothing, |c| {
+            c.scaling.enable_autoscaling = Some(false)
         }),
         ("scaling.enable_memory_pooling", Nothing, |c| {
             c.scaling.enable_memory_pooling = Some(false)
