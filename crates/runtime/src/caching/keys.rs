@@ -85,11 +85,31 @@ pub(crate) fn problem_keys(
     kind: &str,
     registry: &Registry,
 ) -> Option<ProblemKeys> {
+    keys_of_versions(
+        problem,
+        config,
+        kind,
+        registry,
+        FEMSCALE_VERSION,
+        FORMAT_VERSION,
+    )
+}
+
+/// [`problem_keys`] as femscale `femscale_version` with cache format `format_version` would
+/// compute them (tests check that entries of another version miss).
+fn keys_of_versions(
+    problem: &Problem,
+    config: &Config,
+    kind: &str,
+    registry: &Registry,
+    femscale_version: &str,
+    format_version: u32,
+) -> Option<ProblemKeys> {
     let assembly = serde_json::to_string(&config.assembly).unwrap_or_default();
     let mut op = mesh(
         KeyBuilder::new("system")
-            .with_format_version(FORMAT_VERSION)
-            .str("femscale", FEMSCALE_VERSION),
+            .with_format_version(format_version)
+            .str("femscale", femscale_version),
         &problem.mesh,
     )
     .str("assembly", &assembly);
@@ -145,49 +165,4 @@ fn rekind(key: CacheKey, kind: &str) -> CacheKey {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn keys(config: &Config, registry: &Registry) -> ProblemKeys {
-        let problem = config.problem.to_problem().unwrap();
-        problem_keys(&problem, config, &config.solver.kind, registry).unwrap()
-    }
-
-    #[test]
-    fn the_plugin_librarys_identity_is_part_of_the_prepared_and_solution_keys() {
-        let mut config = Config::default();
-        config.solver.kind = "plugin:foo".into();
-        let mut old = Registry::with_builtins();
-        old.set_plugin_identity("plugin:foo", "foo 1.0.0 sha256:aa".into());
-        let mut rebuilt = Registry::with_builtins();
-        rebuilt.set_plugin_identity("plugin:foo", "foo 1.0.0 sha256:bb".into());
-        let (a, b) = (keys(&config, &old), keys(&config, &rebuilt));
-        assert_eq!(
-            a.system, b.system,
-            "the operator does not depend on the solver"
-        );
-        assert_ne!(a.prepared, b.prepared);
-        assert_ne!(a.solution, b.solution);
-        assert_eq!(keys(&config, &old).solution, a.solution, "stable");
-
-        // A plugin preconditioner counts as well; unrelated plugins do not.
-        config.solver.kind = "cg".into();
-        config.solver.preconditioner = "plugin:pc".into();
-        let mut with_pc = Registry::with_builtins();
-        with_pc.set_plugin_identity("plugin:pc", "pc 2.0.0 sha256:cc".into());
-        with_pc.set_plugin_identity("plugin:other", "other 1.0.0 sha256:dd".into());
-        let mut other_changed = Registry::with_builtins();
-        other_changed.set_plugin_identity("plugin:pc", "pc 2.0.0 sha256:cc".into());
-        other_changed.set_plugin_identity("plugin:other", "other 1.0.0 sha256:ee".into());
-        assert_eq!(
-            keys(&config, &with_pc).solution,
-            keys(&config, &other_changed).solution
-        );
-        let mut pc_changed = Registry::with_builtins();
-        pc_changed.set_plugin_identity("plugin:pc", "pc 2.0.1 sha256:cc".into());
-        assert_ne!(
-            keys(&config, &with_pc).solution,
-            keys(&config, &pc_changed).solution
-        );
-    }
-}
+mod tests;
