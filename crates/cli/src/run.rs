@@ -84,7 +84,7 @@ pub struct RunArgs {
     #[arg(long)]
     pub retry_failed: bool,
 
-    /// Start a new results.jsonl: the existing one is moved aside (results.jsonl.<time>.old)
+    /// Start a new results.jsonl: the existing one is moved aside (`results.jsonl.<time>.old`)
     /// and no earlier run is skipped.
     #[arg(long)]
     pub fresh: bool,
