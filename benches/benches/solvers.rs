@@ -1,6 +1,7 @@
 //! Linear solvers on the 2D P1 Poisson benchmark matrix: SpMV against the memory-bandwidth
 //! bound of a plain copy of the same bytes, and set-up + solve of the direct solver and of
-//! AMG-preconditioned CG, plus a second right-hand side on a prepared solver.
+//! AMG-preconditioned CG, plus a second right-hand side on a prepared solver; the solution check
+//! (`verify_solution`) against the serial SpMV.
 // criterion_group! generates an undocumented `pub fn`.
 #![allow(missing_docs)]
 
@@ -40,6 +41,18 @@ fn bench_spmv(c: &mut Criterion) {
     });
     group.bench_function(BenchmarkId::new("serial", a.nrows()), |b| {
         b.iter(|| a.mul_vec_into(black_box(&x), &mut y))
+    });
+    // The check every solve ends with (issue 13): finite entries, the true residual and the
+    // componentwise backward error in one serial pass, against the serial SpMV above.
+    let report = femscale::core::SolveReport::new("bench", "none");
+    let options = SolverOptions::default();
+    let mut b_vec = vec![0.0; a.nrows()];
+    a.mul_vec_into(&x, &mut b_vec);
+    group.bench_function(BenchmarkId::new("verify_solution", a.nrows()), |b| {
+        b.iter(|| {
+            femscale::core::verify_solution(&a, black_box(&b_vec), black_box(&x), &report, &options)
+                .expect("x solves A x = b")
+        })
     });
     // The bandwidth reference: copying an array of the same size (read + write of `bytes`).
     let src = vec![1.0f64; bytes as usize / 8];
