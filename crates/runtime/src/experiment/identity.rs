@@ -105,10 +105,7 @@ pub(crate) fn run_id(identity: &str, repetition: usize) -> String {
 }
 
 fn sha256_hex(bytes: &[u8]) -> String {
-    Sha256::digest(bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    crate::plugins::to_hex(&Sha256::digest(bytes))
 }
 
 #[cfg(test)]

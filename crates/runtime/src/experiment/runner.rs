@@ -271,11 +271,14 @@ impl Experiment {
             None
         };
         let latest = super::store::latest_by_id(&store.previous);
-        let current_ids: std::collections::HashSet<String> = self
+        // Every run's id, point-major (one SHA-256 each, computed once per invocation).
+        let run_ids: Vec<String> = self
             .points
             .iter()
             .flat_map(|p| (0..self.settings.repetitions).map(move |r| p.run_id(r)))
             .collect();
+        let current_ids: std::collections::HashSet<&str> =
+            run_ids.iter().map(String::as_str).collect();
         let set_aside = latest
             .keys()
             .filter(|id| !current_ids.contains(**id))
@@ -289,11 +292,12 @@ impl Experiment {
             );
         }
         let mut jobs = Vec::new();
+        let mut ids = run_ids.iter();
         for point in &self.points {
             for repetition in 0..self.settings.repetitions {
-                let id = point.run_id(repetition);
+                let id = ids.next().map_or("", String::as_str);
                 let done = latest
-                    .get(id.as_str())
+                    .get(id)
                     .is_some_and(|r| r.ok || !options.retry_failed);
                 if !done {
                     jobs.push(Job { point, repetition });
@@ -354,10 +358,8 @@ impl Experiment {
         let mut all: Vec<RunRecord> = store.previous.clone();
         all.extend(records.iter().cloned());
         let latest = super::store::latest_by_id(&all);
-        let current: Vec<RunRecord> = self
-            .points
+        let current: Vec<RunRecord> = run_ids
             .iter()
-            .flat_map(|p| (0..self.settings.repetitions).map(move |r| p.run_id(r)))
             .filter_map(|id| latest.get(id.as_str()).map(|r| (*r).clone()))
             .collect();
         let summary = summarize(&self.points, self.settings.repetitions, &current);

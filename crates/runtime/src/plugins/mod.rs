@@ -385,11 +385,12 @@ fn reader_sha256(mut file: impl std::io::Read) -> std::io::Result<String> {
         }
         hasher.update(&buf[..n]);
     }
-    Ok(hasher
-        .finalize()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect())
+    Ok(to_hex(&hasher.finalize()))
+}
+
+/// Lower-case hex of `bytes` (content hashes in pins, keys and run ids).
+pub(crate) fn to_hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// Plugin and component names: letters, digits, `-`, `_` and `.`, at most 64 characters.
