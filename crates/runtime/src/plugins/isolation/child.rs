@@ -238,12 +238,14 @@ impl PluginChild {
         let plugin = self.plugin.clone();
         let pid = self.pid();
         // Garbage may have arrived before the end of the stream (a program that is no plugin
-        // host prints something and exits): that is the better diagnosis.
+        // host prints something and exits): that is the better diagnosis. The reader thread may
+        // not have parsed it yet when a failed write brought us here, so wait for its verdict
+        // (the stream of an exited child ends at once; a second bounds a stuck one).
         let garbage = match self
             .replies
             .get_mut()
             .unwrap_or_else(|e| e.into_inner())
-            .try_recv()
+            .recv_timeout(Duration::from_secs(1))
         {
             Ok(Err(FrameError::Garbage(detail))) => Some(detail),
             _ => None,
