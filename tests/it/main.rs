@@ -3,3 +3,4 @@
 mod bad_input;
 mod convergence;
 mod pipeline;
+mod reaction_robin;
