@@ -94,18 +94,14 @@ fn smooth_1d(n: usize) -> Problem {
 }
 
 #[test]
-fn p1_interval_with_variable_reaction_and_robin_alpha_converges_at_optimal_rates() {
+fn p1_interval_with_variable_reaction_and_robin_alpha_converges_and_reproduces_linears() {
     let solver = FemSolver::new();
     study("P1 1D reaction+robin", &[8, 16, 32, 64, 128], |n| {
         solver.solve(&smooth_1d(n)).unwrap()
     });
-}
-
-#[test]
-fn p1_interval_with_variable_reaction_and_robin_alpha_is_exact_for_linear_solutions() {
     // u = 1 + 2x: k u' = 2 (1 + x), -(k u')' = -2.
     let p = problem_1d(7, "1 + 2*x", "-2", "2*(1 + x)");
-    assert_exact("P1 1D linear", &FemSolver::new().solve(&p).unwrap());
+    assert_exact("P1 1D linear", &solver.solve(&p).unwrap());
 }
 
 // 2D on the unit square: Dirichlet on the left, Robin with one variable alpha on the bottom,
@@ -177,33 +173,26 @@ impl Manufactured2d {
 }
 
 #[test]
-fn p1_triangles_with_variable_reaction_and_robin_alpha_converge_at_optimal_rates() {
+fn p1_triangles_with_variable_reaction_and_robin_alpha_converge_and_reproduce_linears() {
     let solver = FemSolver::new();
     study("P1 triangles reaction+robin", &[4, 8, 16, 32, 64], |n| {
         let p = SMOOTH_2D.problem(n, RectangleCells::Triangle, Diagonal::Alternating);
         solver.solve(&p).unwrap()
     });
+    for diagonal in [Diagonal::Right, Diagonal::Left, Diagonal::Alternating] {
+        let p = LINEAR_2D.problem(6, RectangleCells::Triangle, diagonal);
+        let label = format!("P1 linear, {diagonal:?} diagonals");
+        assert_exact(&label, &solver.solve(&p).unwrap());
+    }
 }
 
 #[test]
-fn q1_quadrilaterals_with_variable_reaction_and_robin_alpha_converge_at_optimal_rates() {
+fn q1_quadrilaterals_with_variable_reaction_and_robin_alpha_converge_and_reproduce_bilinears() {
     let solver = FemSolver::new();
     study("Q1 quadrilaterals reaction+robin", &[4, 8, 16, 32, 64], |n| {
         let p = SMOOTH_2D.problem(n, RectangleCells::Quadrilateral, Diagonal::Right);
         solver.solve(&p).unwrap()
     });
-}
-
-#[test]
-fn p1_and_q1_with_variable_reaction_and_robin_alpha_are_exact_in_their_spaces() {
-    let solver = FemSolver::new();
-    for diagonal in [Diagonal::Right, Diagonal::Left, Diagonal::Alternating] {
-        let p = LINEAR_2D.problem(6, RectangleCells::Triangle, diagonal);
-        assert_exact(
-            &format!("P1 linear, {diagonal:?}"),
-            &solver.solve(&p).unwrap(),
-        );
-    }
     let p = BILINEAR_2D.problem(6, RectangleCells::Quadrilateral, Diagonal::Right);
     assert_exact("Q1 bilinear", &solver.solve(&p).unwrap());
 }
@@ -245,7 +234,7 @@ fn configured_2d(n: usize, cell: &str, exact_only: bool) -> Config {
 }
 
 #[test]
-fn configured_reaction_and_robin_alpha_expressions_converge_end_to_end() {
+fn configured_reaction_and_robin_alpha_expressions_converge_and_reproduce_bilinears() {
     study("P1 triangles from a config", &[4, 8, 16, 32, 64], |n| {
         FemSolver::from_config(configured_2d(n, "triangle", false))
             .unwrap()
