@@ -192,8 +192,14 @@ pub fn counters() -> &'static Counters {
 /// The process-wide counters with the reuses of the global [`VectorPool`] folded into
 /// `pool_reuses` and `pool_bytes_reused`.
 pub fn scaling_metrics() -> CounterSnapshot {
-    let mut s = counters().snapshot();
-    let pool = VectorPool::global().stats();
+    metrics_with_pool(counters(), VectorPool::global())
+}
+
+/// A snapshot of `counters` with the reuses of `pool` folded into `pool_reuses` and
+/// `pool_bytes_reused`.
+fn metrics_with_pool(counters: &Counters, pool: &VectorPool) -> CounterSnapshot {
+    let mut s = counters.snapshot();
+    let pool = pool.stats();
     s.pool_reuses += pool.reuses;
     s.pool_bytes_reused += pool.reused_bytes;
     s
@@ -247,12 +253,39 @@ mod tests {
     }
 
     #[test]
-    fn the_global_metrics_include_the_vector_pool() {
-        // Other tests of this binary may touch the global counters: only check monotonicity.
-        let before = scaling_metrics();
-        counters().record(Counter::MeshRefinements);
-        let after = scaling_metrics();
-        assert!(after.mesh_refinements > before.mesh_refinements);
-        assert!(after.pool_reuses >= counters().get(Counter::PoolReuses));
+    fn the_metrics_add_the_vector_pool_reuses_to_the_counted_ones() {
+        // Private instances: exact values, whatever other tests do to the global ones.
+        let c = Counters::new();
+        c.add(Counter::PoolReuses, 3);
+        c.record(Counter::MeshRefinements);
+        let pool = std::sync::Arc::new(VectorPool::new(1 << 20));
+        pool.set_enabled(true);
+        for _ in 0..3 {
+            drop(pool.take(100)); // allocated once, then reused twice (800 bytes each)
+        }
+        let m = metrics_with_pool(&c, &pool);
+        assert_eq!((m.pool_reuses, m.pool_bytes_reused), (3 + 2, 1600));
+        assert_eq!(m.mesh_refinements, 1);
+        let without_pool = CounterSnapshot {
+            pool_reuses: m.pool_reuses - 2,
+            pool_bytes_reused: 0,
+            ..m
+        };
+        assert_eq!(without_pool, c.snapshot(), "nothing else changes");
+    }
+
+    #[test]
+    fn the_global_metrics_include_the_global_vector_pool() {
+        // Without the pool, `pool_bytes_reused` is 0 whatever happens: reuse 8 KiB from the
+        // global pool (other tests of this binary may reuse more, never reset the counters).
+        let pool = VectorPool::global();
+        let was_enabled = pool.is_enabled();
+        pool.set_enabled(true);
+        drop(pool.take(1024));
+        drop(pool.take(1024));
+        let m = scaling_metrics();
+        pool.set_enabled(was_enabled);
+        assert!(m.pool_bytes_reused >= 8192, "{m:?}");
+        assert!(m.pool_reuses >= 1, "{m:?}");
     }
 }
