@@ -56,11 +56,26 @@ proptest! {
     #[test]
     fn jit_matches_reference_and_bytecode(e in expr(), pts in points()) {
         let text = e.to_string();
-        let Ok(j) = Expression::parse_with(&text, &[], JIT) else {
-            // Constant subtrees folding to NaN or infinity are rejected (see properties.rs).
-            return Ok(());
+        let b = Expression::parse_with(&text, &[], BYTECODE);
+        let j = match Expression::parse_with(&text, &[], JIT) {
+            Ok(j) => j,
+            // Constant subtrees folding to NaN or infinity are rejected by design (see
+            // properties.rs), by both backends alike; any other refusal fails the case.
+            Err(err) => {
+                prop_assert!(
+                    err.message.contains("evaluates to"),
+                    "{text}: the JIT backend refused it: {err}"
+                );
+                prop_assert!(
+                    b.is_err(),
+                    "{text}: the JIT backend refused ({err}) what the bytecode accepts"
+                );
+                return Ok(());
+            }
         };
-        let b = Expression::parse_with(&text, &[], BYTECODE).unwrap_or_else(|e| panic!("{e}"));
+        let b = b.unwrap_or_else(|e| {
+            panic!("{text}: the JIT accepted what the bytecode refused: {e}")
+        });
         if j.constant().is_none() {
             prop_assert_eq!(j.backend(), BackendKind::Jit);
             prop_assert_eq!(b.backend(), BackendKind::Bytecode);
@@ -88,7 +103,12 @@ proptest! {
     fn sets_match_members(a in expr(), b in expr(), c in expr(), pts in points()) {
         let members: Vec<Expression> = [a, b, c]
             .iter()
-            .filter_map(|e| Expression::parse_with(&e.to_string(), &[], BYTECODE).ok())
+            .filter_map(|e| match Expression::parse_with(&e.to_string(), &[], BYTECODE) {
+                Ok(member) => Some(member),
+                // Folding to NaN or infinity is refused by design; anything else is a bug.
+                Err(err) if err.message.contains("evaluates to") => None,
+                Err(err) => panic!("{e}: refused: {err}"),
+            })
             .collect();
         let m = members.len();
         let set = ExpressionSet::new(members.clone(), JIT);
