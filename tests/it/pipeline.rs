@@ -196,7 +196,10 @@ fn auto_picks_direct_for_small_and_amg_preconditioned_cg_for_large_problems() {
         large.metrics.iterations
     );
     // Both solves are accurate: h is 4 times smaller, so the L2 error is ~16 times smaller.
-    let (coarse, fine) = (small.metrics.l2_error.unwrap(), large.metrics.l2_error.unwrap());
+    let (coarse, fine) = (
+        small.metrics.l2_error.unwrap(),
+        large.metrics.l2_error.unwrap(),
+    );
     let rate = (coarse / fine).ln() / 4f64.ln();
     assert!(
         (1.95..=2.05).contains(&rate),

@@ -71,7 +71,11 @@ fn problem_1d(n: usize, exact: &str, minus_div_flux: &str, flux: &str) -> Proble
     let mut p = Problem::new(MeshSpec::Interval { x: [0.0, 1.0], n });
     p.diffusion = K_1D.into();
     p.reaction = Some(C_1D.into());
-    p.source = Some(format!("{minus_div_flux} + ({C_1D})*({exact})").as_str().into());
+    p.source = Some(
+        format!("{minus_div_flux} + ({C_1D})*({exact})")
+            .as_str()
+            .into(),
+    );
     p.exact = Some(exact.into());
     p.boundary = vec![robin(
         "all",
@@ -160,7 +164,11 @@ impl Manufactured2d {
         let [fx, fy] = self.flux;
         p.diffusion = self.k.into();
         p.reaction = Some(C_2D.into());
-        p.source = Some(format!("{} + ({C_2D})*({u})", self.minus_div_flux).as_str().into());
+        p.source = Some(
+            format!("{} + ({C_2D})*({u})", self.minus_div_flux)
+                .as_str()
+                .into(),
+        );
         p.exact = Some(u.into());
         p.boundary = vec![
             BoundarySpec::dirichlet("left", u),
@@ -189,10 +197,14 @@ fn p1_triangles_with_variable_reaction_and_robin_alpha_converge_and_reproduce_li
 #[test]
 fn q1_quadrilaterals_with_variable_reaction_and_robin_alpha_converge_and_reproduce_bilinears() {
     let solver = FemSolver::new();
-    study("Q1 quadrilaterals reaction+robin", &[4, 8, 16, 32, 64], |n| {
-        let p = SMOOTH_2D.problem(n, RectangleCells::Quadrilateral, Diagonal::Right);
-        solver.solve(&p).unwrap()
-    });
+    study(
+        "Q1 quadrilaterals reaction+robin",
+        &[4, 8, 16, 32, 64],
+        |n| {
+            let p = SMOOTH_2D.problem(n, RectangleCells::Quadrilateral, Diagonal::Right);
+            solver.solve(&p).unwrap()
+        },
+    );
     let p = BILINEAR_2D.problem(6, RectangleCells::Quadrilateral, Diagonal::Right);
     assert_exact("Q1 bilinear", &solver.solve(&p).unwrap());
 }
