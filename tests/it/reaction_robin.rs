@@ -253,10 +253,33 @@ fn configured_reaction_and_robin_alpha_expressions_converge_and_reproduce_biline
             .solve_configured()
             .unwrap()
     });
-    let s = FemSolver::from_config(configured_2d(5, "quad", true))
+    // The bytecode interpreter and serial assembler (what `auto` picks at this size), then the
+    // JIT-compiled expressions in the parallel assembler.
+    let solver = FemSolver::from_config(configured_2d(5, "quad", true)).unwrap();
+    let s = solver.solve_configured().unwrap();
+    assert_eq!(
+        (s.metrics.element.as_str(), s.metrics.assembler.as_str()),
+        ("Q1", "serial")
+    );
+    assert!(
+        !s.metrics
+            .features_used
+            .iter()
+            .any(|f| f == "jit_expressions")
+    );
+    assert_exact("Q1 bilinear from a config", &s);
+    let s = solver
+        .with_overrides(&["assembly.parallel=true", "scaling.enable_jit=true"])
         .unwrap()
         .solve_configured()
         .unwrap();
-    assert_eq!(s.metrics.element, "Q1");
-    assert_exact("Q1 bilinear from a config", &s);
+    assert_eq!(s.metrics.assembler, "parallel");
+    assert!(
+        s.metrics
+            .features_used
+            .contains(&"jit_expressions".to_string()),
+        "{:?}",
+        s.metrics.features_used
+    );
+    assert_exact("Q1 bilinear from a config, JIT and parallel assembly", &s);
 }
