@@ -11,7 +11,11 @@
 //!   *when `c` is sampled where `f` is and `alpha` where `g` is* (`f` contains `c u`, `g`
 //!   contains `alpha u`). The discrete solution is then the exact one to round-off. `c` or
 //!   `alpha` taken anywhere else — a cell centroid, a facet midpoint, another facet — leaves an
-//!   O(h^2) error that no rate window sees but this check does.
+//!   O(h^2) error that no rate window sees but this check does. (In 1D a facet is a point: only
+//!   alpha taken at the other end can be wrong there.)
+//!
+//! Each test was checked against injected bugs in the assembler: c at the cell centroid or first
+//! vertex, alpha at the facet midpoint, first vertex or the part's first facet.
 
 use femscale::prelude::*;
 use femscale_tests::rates;
