@@ -18,8 +18,12 @@ pub const REQUIRE_REDIS_VAR: &str = "FEMSCALE_REQUIRE_REDIS";
 /// Whether [`REQUIRE_REDIS_VAR`] asks for Redis: set to anything but empty, `0`, `false` or
 /// `no` (CI sets `1`).
 pub fn redis_required() -> bool {
-    std::env::var(REQUIRE_REDIS_VAR).is_ok_and(|v| {
-        let v = v.trim();
+    asks_for_redis(std::env::var(REQUIRE_REDIS_VAR).ok().as_deref())
+}
+
+/// Whether the value `var` of [`REQUIRE_REDIS_VAR`] (`None`: unset) asks for Redis.
+fn asks_for_redis(var: Option<&str>) -> bool {
+    var.map(str::trim).is_some_and(|v| {
         !(v.is_empty()
             || v == "0"
             || v.eq_ignore_ascii_case("false")
@@ -155,4 +159,26 @@ impl Drop for RedisServer {
 pub fn free_port() -> u16 {
     let l = TcpListener::bind("127.0.0.1:0").expect("a free loopback port");
     l.local_addr().expect("a bound address").port()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn what_asks_for_redis() {
+        for yes in ["1", "true", "yes", " 1 ", "2"] {
+            assert!(asks_for_redis(Some(yes)), "{yes:?}");
+        }
+        for no in [
+            None,
+            Some(""),
+            Some("0"),
+            Some("false"),
+            Some("NO"),
+            Some(" "),
+        ] {
+            assert!(!asks_for_redis(no), "{no:?}");
+        }
+    }
 }
