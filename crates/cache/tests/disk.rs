@@ -108,38 +108,44 @@ fn lru_eviction_under_byte_cap() {
     let dir = tempfile::tempdir().unwrap();
     let clock = Arc::new(ManualClock::new());
     let tick = || clock.advance(Duration::from_secs(2));
+    // File names sort against the order of use, so that ties broken by name cannot pass
+    // for least-recently-used order.
+    let key = |n: u32| k(1000 - n);
     // Entry size: 56 header + 15 key text + 100 payload = 171 bytes; room for 3.
     let c = DiskCache::open(dir.path(), 3 * 171 + 10)
         .unwrap()
         .with_clock(clock.clone());
     for n in 1..=3 {
-        c.put(&k(n), &[n as u8; 100]).unwrap();
+        c.put(&key(n), &[n as u8; 100]).unwrap();
         tick();
     }
     assert_eq!(c.disk_bytes().unwrap(), 3 * 171);
     // Reading 1 makes 2 the least recently used.
-    assert!(c.get(&k(1)).unwrap().is_some());
+    assert!(c.get(&key(1)).unwrap().is_some());
     tick();
-    c.put(&k(4), &[4; 100]).unwrap();
+    c.put(&key(4), &[4; 100]).unwrap();
     tick();
-    assert!(!c.entry_path(&k(2)).exists());
-    assert!(c.entry_path(&k(1)).exists());
-    assert!(c.entry_path(&k(3)).exists());
-    assert!(c.entry_path(&k(4)).exists());
+    assert!(!c.entry_path(&key(2)).exists());
+    assert!(c.entry_path(&key(1)).exists());
+    assert!(c.entry_path(&key(3)).exists());
+    assert!(c.entry_path(&key(4)).exists());
     assert_eq!(c.stats().evictions, 1);
     assert!(c.disk_bytes().unwrap() <= c.max_bytes());
     // An entry larger than the cap is not stored.
-    c.put(&k(5), &[5; 1000]).unwrap();
-    assert_eq!(c.get(&k(5)).unwrap(), None);
-    assert!(c.entry_path(&k(3)).exists());
+    c.put(&key(5), &[5; 1000]).unwrap();
+    assert_eq!(c.get(&key(5)).unwrap(), None);
+    assert!(c.entry_path(&key(3)).exists());
     // Now 3 is the least recently used: one more entry evicts it and nothing else.
-    c.put(&k(7), &[7; 100]).unwrap();
+    c.put(&key(7), &[7; 100]).unwrap();
     tick();
-    assert!(!c.entry_path(&k(3)).exists());
+    assert!(!c.entry_path(&key(3)).exists());
     assert_eq!(c.stats().evictions, 2);
     // A big entry (371 bytes) evicts all three old ones (513 bytes).
-    c.put(&k(6), &[6; 300]).unwrap();
-    assert_eq!(files(dir.path()), vec!["system_00000006.fsc"]);
+    c.put(&key(6), &[6; 300]).unwrap();
+    assert_eq!(
+        files(dir.path()),
+        vec![format!("system_{:08x}.fsc", 1000 - 6)]
+    );
     assert_eq!(c.disk_bytes().unwrap(), 371);
     assert_eq!(c.stats().evictions, 5);
 }
