@@ -16,20 +16,31 @@
 //! any process see either no entry or a complete one. A file that fails verification (wrong
 //! magic or version, wrong length, checksum mismatch) is removed and reported as a miss.
 //!
-//! No index is kept: the size and recency of entries are read from the directory (file sizes
-//! and modification times; a hit sets the modification time to now), so several processes can
-//! share one directory. Files that disappear between listing and opening are skipped.
+//! No index is kept: the size and recency of entries are read from the directory, so several
+//! processes can share one directory. Files that disappear between listing and opening are
+//! skipped.
+//!
+//! Recency is a stamp in each entry file's modification time, written by the cache itself
+//! from its [`Clock`] (when the entry is written, before it becomes visible, and on every
+//! hit) and never left to the filesystem: the time a filesystem records for a write comes
+//! from a coarse kernel tick, so entries written a few milliseconds apart could tie or, next
+//! to a precise stamp set by a hit, sort in the wrong order. The stamps one instance writes
+//! are strictly increasing even if its clock stands still or steps back, so the order of its
+//! own accesses is kept exactly (on filesystems with nanosecond timestamps; ties left by
+//! coarser ones are broken by file name).
 
 use std::fs::{self, File};
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
 use femscale_core::cache::{Cache, CacheKey, CacheStats};
 use femscale_core::error::{Error, Result};
 use femscale_core::io::write_atomically;
 
+use crate::clock::{Clock, SystemClock};
 use crate::glob::glob_match;
 use crate::key::{sha256, to_hex};
 
@@ -71,6 +82,9 @@ const MAX_NAME: usize = 160;
 pub struct DiskCache {
     dir: PathBuf,
     max_bytes: u64,
+    clock: Arc<dyn Clock>,
+    /// The last recency stamp written, so that the next one is later.
+    last_stamp: Mutex<SystemTime>,
     hits: AtomicU64,
     misses: AtomicU64,
     writes: AtomicU64,
@@ -185,11 +199,54 @@ impl DiskCache {
         Self {
             dir,
             max_bytes,
+            clock: Arc::new(SystemClock),
+            last_stamp: Mutex::new(SystemTime::UNIX_EPOCH),
             hits: AtomicU64::new(0),
             misses: AtomicU64::new(0),
             writes: AtomicU64::new(0),
             evictions: AtomicU64::new(0),
         }
+    }
+
+    /// This cache stamping recency from `clock` instead of the [`SystemClock`]: a write or
+    /// a hit sets the entry's modification time to `clock.wall()` (or just after the previous
+    /// stamp, if that is not later), and eviction removes the oldest stamps first. Other
+    /// instances and processes on the same directory see and honour these stamps.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use std::time::Duration;
+    /// use femscale_cache::{Cache, CacheKey, DiskCache, ManualClock};
+    /// let dir = std::env::temp_dir().join(format!("femscale-disk-clock-{}", std::process::id()));
+    /// let clock = Arc::new(ManualClock::new());
+    /// let cache = DiskCache::open(&dir, 1 << 20).unwrap().with_clock(clock.clone());
+    /// clock.advance(Duration::from_secs(3600));
+    /// let key = CacheKey::new("system", "ab");
+    /// cache.put(&key, b"payload").unwrap();
+    /// // Stamped by the manual clock, an hour ahead of the real one.
+    /// let stamp = std::fs::metadata(cache.entry_path(&key)).unwrap().modified().unwrap();
+    /// assert!(stamp > std::time::SystemTime::now() + Duration::from_secs(3000));
+    /// # std::fs::remove_dir_all(&dir).unwrap();
+    /// ```
+    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// The next recency stamp: the clock's wall time, or 1 ns after the previous stamp when
+    /// that is not earlier.
+    fn next_stamp(&self) -> SystemTime {
+        let mut last = self
+            .last_stamp
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let now = self.clock.wall();
+        let stamp = match last.checked_add(Duration::from_nanos(1)) {
+            Some(after_last) if after_last > now => after_last,
+            _ => now,
+        };
+        *last = stamp;
+        stamp
     }
 
     /// The cache directory.
@@ -244,6 +301,8 @@ impl DiskCache {
     /// Removes temporary files of crashed writers (older than [`STALE_TEMP_AGE`]).
     fn remove_stale_temps(&self) -> Result<()> {
         let rd = fs::read_dir(&self.dir).map_err(|e| io_error(&self.dir, e))?;
+        // The real time, not the cache's clock: a temporary file's age is the time since the
+        // filesystem last saw it written (writers stamp theirs only once complete).
         let now = SystemTime::now();
         for entry in rd.flatten() {
             let name = entry.file_name();
@@ -271,8 +330,8 @@ impl DiskCache {
         }
     }
 
-    /// Evicts least recently used entries (oldest modification time first) until the entry
-    /// files fit in the bound; `keep` (the entry just written) is never evicted.
+    /// Evicts least recently used entries (oldest recency stamp first) until the entry files
+    /// fit in the bound; `keep` (the entry just written) is never evicted.
     fn enforce_cap(&self, keep: &Path) -> Result<()> {
         let mut entries = self.list_files()?;
         let mut total: u64 = entries.iter().map(|e| e.bytes).sum();
@@ -412,7 +471,7 @@ impl Cache for DiskCache {
             Verified::Payload(payload) => {
                 // Mark as recently used; best effort (the file may have been evicted since).
                 if let Ok(f) = File::options().write(true).open(&path) {
-                    let _ = f.set_modified(SystemTime::now());
+                    let _ = f.set_modified(self.next_stamp());
                 }
                 self.hits.fetch_add(1, Ordering::Relaxed);
                 Ok(Some(payload.to_vec()))
@@ -442,9 +501,14 @@ impl Cache for DiskCache {
             Self::remove_path(&path)?;
             return Ok(());
         }
+        let stamp = self.next_stamp();
         write_atomically(&path, |w| {
             w.write_all(&header)?;
-            w.write_all(value)
+            w.write_all(value)?;
+            // Stamp the complete temporary file (nothing is written after this), so that the
+            // entry appears with its recency already set.
+            w.flush()?;
+            w.get_ref().set_modified(stamp)
         })?;
         self.writes.fetch_add(1, Ordering::Relaxed);
         self.enforce_cap(&path)

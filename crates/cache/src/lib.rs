@@ -4,6 +4,7 @@
 //!
 //! | item | what it is |
 //! |---|---|
+//! | [`Clock`] | where TTLs and disk recency read the time: [`SystemClock`], or a [`ManualClock`] in tests |
 //! | [`KeyBuilder`] | content-hash (SHA-256) keys over everything that determines an artefact |
 //! | [`glob_match`] | the `*`/`?` glob used by [`Cache::invalidate`] |
 //! | [`MemoryCache`] | thread-safe in-memory LRU bounded by bytes, optional TTL |
@@ -35,6 +36,7 @@
 //! ```
 #![warn(rustdoc::broken_intra_doc_links)]
 
+pub mod clock;
 pub mod disk;
 pub mod glob;
 pub mod key;
@@ -44,6 +46,7 @@ pub mod tiered;
 
 pub mod testing;
 
+pub use clock::{Clock, ManualClock, SystemClock};
 pub use disk::{DISK_FORMAT_VERSION, DiskCache};
 pub use femscale_core::cache::{Cache, CacheKey, CacheStats};
 pub use glob::glob_match;

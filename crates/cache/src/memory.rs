@@ -6,6 +6,10 @@
 //! until the new one fits. An optional time-to-live turns entries older than it into misses
 //! (they are evicted when found). Lookups, insertions and removals are `O(log n)`: a hash map
 //! from key to entry plus an ordered map from access stamp to key.
+//!
+//! Recency is a logical access counter, so the eviction order is exact whatever the clock's
+//! resolution; only the time-to-live reads a [`Clock`] ([`SystemClock`] unless one is given
+//! with `with_clock`).
 
 use std::any::Any;
 use std::collections::{BTreeMap, HashMap};
@@ -16,6 +20,7 @@ use std::time::{Duration, Instant};
 use femscale_core::cache::{Cache, CacheKey, CacheStats};
 use femscale_core::error::Result;
 
+use crate::clock::{Clock, SystemClock};
 use crate::glob::glob_match;
 
 /// One stored value with its accounting data.
@@ -34,6 +39,7 @@ struct Lru<V> {
     bytes: usize,
     max_bytes: usize,
     ttl: Option<Duration>,
+    clock: Arc<dyn Clock>,
     hits: u64,
     misses: u64,
     writes: u64,
@@ -49,6 +55,7 @@ impl<V: Clone> Lru<V> {
             bytes: 0,
             max_bytes,
             ttl,
+            clock: Arc::new(SystemClock),
             hits: 0,
             misses: 0,
             writes: 0,
@@ -61,8 +68,10 @@ impl<V: Clone> Lru<V> {
         self.next_stamp
     }
 
-    fn expired(&self, slot: &Slot<V>) -> bool {
-        self.ttl.is_some_and(|ttl| slot.stored_at.elapsed() >= ttl)
+    /// Whether `slot` has outlived the time-to-live at `now` (an entry exactly `ttl` old has).
+    fn expired(&self, slot: &Slot<V>, now: Instant) -> bool {
+        self.ttl
+            .is_some_and(|ttl| now.saturating_duration_since(slot.stored_at) >= ttl)
     }
 
     /// Looks `key` up; `accept` decides whether the stored value counts (a wrong type in the
@@ -72,7 +81,7 @@ impl<V: Clone> Lru<V> {
             self.misses += 1;
             return None;
         };
-        if self.expired(slot) {
+        if self.expired(slot, self.clock.now()) {
             self.take(key);
             self.evictions += 1;
             self.misses += 1;
@@ -127,7 +136,7 @@ impl<V: Clone> Lru<V> {
                 value,
                 bytes,
                 stamp,
-                stored_at: Instant::now(),
+                stored_at: self.clock.now(),
             },
         );
         self.bytes += bytes;
@@ -150,10 +159,11 @@ impl<V: Clone> Lru<V> {
 
     /// Evicts every expired entry; returns how many.
     fn purge_expired(&mut self) -> usize {
+        let now = self.clock.now();
         let doomed: Vec<CacheKey> = self
             .map
             .iter()
-            .filter(|(_, s)| self.expired(s))
+            .filter(|(_, s)| self.expired(s, now))
             .map(|(k, _)| k.clone())
             .collect();
         for k in &doomed {
@@ -179,6 +189,12 @@ impl<V: Clone> Lru<V> {
 /// before anything that could panic.
 fn lock<V>(m: &Mutex<Lru<V>>) -> MutexGuard<'_, Lru<V>> {
     m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// The [`Lru`] in `m`, without locking (the caller owns it).
+fn owned<V>(m: &mut Mutex<Lru<V>>) -> &mut Lru<V> {
+    m.get_mut()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 /// A thread-safe in-memory [`Cache`] of byte blobs, LRU-bounded by the total value bytes.
@@ -210,6 +226,24 @@ impl MemoryCache {
         Self {
             inner: Mutex::new(Lru::new(max_bytes, Some(ttl))),
         }
+    }
+
+    /// This cache reading the time from `clock` instead of the [`SystemClock`]; only the
+    /// time-to-live depends on it. Entries already stored keep their storage times.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use std::time::Duration;
+    /// use femscale_cache::{Cache, CacheKey, ManualClock, MemoryCache};
+    /// let clock = Arc::new(ManualClock::new());
+    /// let cache = MemoryCache::with_ttl(64, Duration::from_secs(10)).with_clock(clock.clone());
+    /// cache.put(&CacheKey::new("a", "1"), b"x").unwrap();
+    /// clock.advance(Duration::from_secs(10));
+    /// assert_eq!(cache.purge_expired(), 1);
+    /// ```
+    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        owned(&mut self.inner).clock = clock;
+        self
     }
 
     /// The byte bound.
@@ -311,6 +345,13 @@ impl ObjectStore {
         Self {
             inner: Mutex::new(Lru::new(max_bytes, Some(ttl))),
         }
+    }
+
+    /// This store reading the time from `clock` instead of the [`SystemClock`]; only the
+    /// time-to-live depends on it (see [`MemoryCache::with_clock`]).
+    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        owned(&mut self.inner).clock = clock;
+        self
     }
 
     /// Stores `value` under `key`, declaring that it occupies `bytes`; replaces any previous

@@ -1,14 +1,49 @@
 //! Test support: a throwaway `redis-server` for tests of Redis-backed caches.
 //!
-//! Used by this crate's tests and by the runtime's; public so that embedding users can test
-//! their own Redis set-ups the same way. Without `redis-server` on `PATH`,
-//! [`RedisServer::start`] prints a loud warning and returns `None` (the test skips), unless
-//! `FEMSCALE_REQUIRE_REDIS=1` is set (CI), in which case it panics.
+//! Used by this crate's tests and by the runtime's and the CLI's; public so that embedding users
+//! can test their own Redis set-ups the same way. Without `redis-server` on `PATH`,
+//! [`RedisServer::start`] prints a loud `SKIPPED` line naming the test and returns `None` (the
+//! test returns early and shows as `ok`), unless `FEMSCALE_REQUIRE_REDIS=1` is set (CI), in
+//! which case it panics: a missing server is then a failure, not a silent pass.
 
+use std::io::Write;
 use std::net::TcpListener;
 use std::process::{Child, Command, Stdio};
 use std::thread::sleep;
 use std::time::Duration;
+
+/// The environment variable that turns a missing `redis-server` into a test failure.
+pub const REQUIRE_REDIS_VAR: &str = "FEMSCALE_REQUIRE_REDIS";
+
+/// Whether [`REQUIRE_REDIS_VAR`] asks for Redis: set to anything but empty, `0`, `false` or
+/// `no` (CI sets `1`).
+pub fn redis_required() -> bool {
+    asks_for_redis(std::env::var(REQUIRE_REDIS_VAR).ok().as_deref())
+}
+
+/// Whether the value `var` of [`REQUIRE_REDIS_VAR`] (`None`: unset) asks for Redis.
+fn asks_for_redis(var: Option<&str>) -> bool {
+    var.map(str::trim).is_some_and(|v| {
+        !(v.is_empty()
+            || v == "0"
+            || v.eq_ignore_ascii_case("false")
+            || v.eq_ignore_ascii_case("no"))
+    })
+}
+
+/// Reports that the running test is skipped because `what` is missing, on the process's
+/// real standard error: the test harness captures `eprintln!` of passing tests, and a skip
+/// that nobody sees is indistinguishable from a pass.
+pub fn report_skip(what: &str) {
+    let thread = std::thread::current();
+    let test = thread.name().unwrap_or("a test");
+    let line = format!(
+        "\nSKIPPED: {test}: {what}; it passes without testing anything \
+         (set {REQUIRE_REDIS_VAR}=1 to make this a failure)\n"
+    );
+    // Written to the handle, not through `eprintln!`, to bypass the harness's capture.
+    let _ = std::io::stderr().lock().write_all(line.as_bytes());
+}
 
 /// A `redis-server` child process on a free loopback port, without persistence, killed on
 /// drop.
@@ -19,12 +54,13 @@ pub struct RedisServer {
 }
 
 impl RedisServer {
-    /// Starts a server, or returns `None` (after a loud warning) when `redis-server` is not
-    /// installed and `FEMSCALE_REQUIRE_REDIS` is not `1`.
+    /// Starts a server, or returns `None` (after a loud [`report_skip`]) when `redis-server`
+    /// is not installed and [`redis_required`] is false. Use it as
+    /// `let Some(server) = RedisServer::start() else { return };`.
     ///
     /// # Panics
     /// When the server cannot be started or does not answer, or is missing while
-    /// `FEMSCALE_REQUIRE_REDIS=1` — this is test support, where a panic is the failure report.
+    /// [`redis_required`] — this is test support, where a panic is the failure report.
     pub fn start() -> Option<Self> {
         let mut server = Self {
             child: None,
@@ -33,13 +69,13 @@ impl RedisServer {
         match server.spawn() {
             Ok(()) => Some(server),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                if std::env::var("FEMSCALE_REQUIRE_REDIS").as_deref() == Ok("1") {
-                    panic!("redis-server not found on PATH but FEMSCALE_REQUIRE_REDIS=1");
+                if redis_required() {
+                    panic!(
+                        "redis-server not found on PATH but {REQUIRE_REDIS_VAR} is set: \
+                         install it (apt-get install -y redis-server) or unset the variable"
+                    );
                 }
-                eprintln!(
-                    "SKIPPING redis tests: redis-server not found on PATH \
-                     (apt-get install -y redis-server; set FEMSCALE_REQUIRE_REDIS=1 to fail instead)"
-                );
+                report_skip("redis-server not found on PATH (apt-get install -y redis-server)");
                 None
             }
             Err(e) => panic!("cannot start redis-server: {e}"),
@@ -123,4 +159,26 @@ impl Drop for RedisServer {
 pub fn free_port() -> u16 {
     let l = TcpListener::bind("127.0.0.1:0").expect("a free loopback port");
     l.local_addr().expect("a bound address").port()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn what_asks_for_redis() {
+        for yes in ["1", "true", "yes", " 1 ", "2"] {
+            assert!(asks_for_redis(Some(yes)), "{yes:?}");
+        }
+        for no in [
+            None,
+            Some(""),
+            Some("0"),
+            Some("false"),
+            Some("NO"),
+            Some(" "),
+        ] {
+            assert!(!asks_for_redis(no), "{no:?}");
+        }
+    }
 }

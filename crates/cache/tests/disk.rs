@@ -2,11 +2,11 @@
 
 use std::fs;
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::thread;
-use std::time::Duration;
+use std::time::{Duration, Instant, SystemTime};
 
-use femscale_cache::{Cache, CacheKey, DiskCache};
+use femscale_cache::{Cache, CacheKey, Clock, DiskCache, ManualClock};
 use femscale_core::error::Error;
 
 fn k(n: u32) -> CacheKey {
@@ -106,32 +106,144 @@ fn wrong_magic_or_version_is_a_miss() {
 #[test]
 fn lru_eviction_under_byte_cap() {
     let dir = tempfile::tempdir().unwrap();
+    let clock = Arc::new(ManualClock::new());
+    let tick = || clock.advance(Duration::from_secs(2));
+    // File names sort against the order of use, so that ties broken by name cannot pass
+    // for least-recently-used order.
+    let key = |n: u32| k(1000 - n);
     // Entry size: 56 header + 15 key text + 100 payload = 171 bytes; room for 3.
-    let c = DiskCache::open(dir.path(), 3 * 171 + 10).unwrap();
+    let c = DiskCache::open(dir.path(), 3 * 171 + 10)
+        .unwrap()
+        .with_clock(clock.clone());
     for n in 1..=3 {
-        c.put(&k(n), &[n as u8; 100]).unwrap();
-        thread::sleep(Duration::from_millis(15));
+        c.put(&key(n), &[n as u8; 100]).unwrap();
+        tick();
     }
     assert_eq!(c.disk_bytes().unwrap(), 3 * 171);
     // Reading 1 makes 2 the least recently used.
-    assert!(c.get(&k(1)).unwrap().is_some());
-    thread::sleep(Duration::from_millis(15));
-    c.put(&k(4), &[4; 100]).unwrap();
-    assert!(!c.entry_path(&k(2)).exists());
-    assert!(c.entry_path(&k(1)).exists());
-    assert!(c.entry_path(&k(3)).exists());
-    assert!(c.entry_path(&k(4)).exists());
+    assert!(c.get(&key(1)).unwrap().is_some());
+    tick();
+    c.put(&key(4), &[4; 100]).unwrap();
+    tick();
+    assert!(!c.entry_path(&key(2)).exists());
+    assert!(c.entry_path(&key(1)).exists());
+    assert!(c.entry_path(&key(3)).exists());
+    assert!(c.entry_path(&key(4)).exists());
     assert_eq!(c.stats().evictions, 1);
     assert!(c.disk_bytes().unwrap() <= c.max_bytes());
     // An entry larger than the cap is not stored.
-    c.put(&k(5), &[5; 1000]).unwrap();
-    assert_eq!(c.get(&k(5)).unwrap(), None);
-    assert!(c.entry_path(&k(3)).exists());
-    // A big entry (371 bytes) evicts all three old ones (513 bytes), oldest first.
-    c.put(&k(6), &[6; 300]).unwrap();
-    assert_eq!(files(dir.path()), vec!["system_00000006.fsc"]);
+    c.put(&key(5), &[5; 1000]).unwrap();
+    assert_eq!(c.get(&key(5)).unwrap(), None);
+    assert!(c.entry_path(&key(3)).exists());
+    // Now 3 is the least recently used: one more entry evicts it and nothing else.
+    c.put(&key(7), &[7; 100]).unwrap();
+    tick();
+    assert!(!c.entry_path(&key(3)).exists());
+    assert_eq!(c.stats().evictions, 2);
+    // A big entry (371 bytes) evicts all three old ones (513 bytes).
+    c.put(&key(6), &[6; 300]).unwrap();
+    assert_eq!(
+        files(dir.path()),
+        vec![format!("system_{:08x}.fsc", 1000 - 6)]
+    );
     assert_eq!(c.disk_bytes().unwrap(), 371);
-    assert_eq!(c.stats().evictions, 4);
+    assert_eq!(c.stats().evictions, 5);
+}
+
+/// The modification time of `key`'s entry file.
+fn stamp(c: &DiskCache, key: &CacheKey) -> SystemTime {
+    fs::metadata(c.entry_path(key)).unwrap().modified().unwrap()
+}
+
+#[test]
+fn recency_is_stamped_from_the_clock_and_honoured_by_other_instances() {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = Arc::new(ManualClock::new());
+    let a = DiskCache::open(dir.path(), 3 * 171 + 10)
+        .unwrap()
+        .with_clock(clock.clone());
+    // Ten hours ahead of the real clock: the stamps can only have come from `clock`.
+    clock.advance(Duration::from_secs(10 * 3600));
+    let ahead = SystemTime::now() + Duration::from_secs(9 * 3600);
+    for n in 1..=3 {
+        a.put(&k(n), &[n as u8; 100]).unwrap();
+        clock.advance(Duration::from_secs(60));
+    }
+    assert!(a.get(&k(1)).unwrap().is_some());
+    let stamps: Vec<SystemTime> = (1..=3).map(|n| stamp(&a, &k(n))).collect();
+    assert!(stamps.iter().all(|&t| t > ahead), "{stamps:?}");
+    assert!(stamps[1] < stamps[2] && stamps[2] < stamps[0], "{stamps:?}");
+    // Another instance (think: another process) never saw those accesses; it reads them
+    // from the files and evicts 2, the least recently used.
+    let b = DiskCache::open(dir.path(), 3 * 171 + 10)
+        .unwrap()
+        .with_clock(clock.clone());
+    clock.advance(Duration::from_secs(60));
+    b.put(&k(4), &[4; 100]).unwrap();
+    assert!(!b.entry_path(&k(2)).exists());
+    for n in [1, 3, 4] {
+        assert!(b.entry_path(&k(n)).exists(), "{n}");
+    }
+}
+
+/// Whether the filesystem under `dir` keeps the nanoseconds of modification times.
+fn keeps_nanoseconds(dir: &Path) -> bool {
+    let probe = dir.join("probe");
+    fs::write(&probe, b"x").unwrap();
+    let t = SystemTime::UNIX_EPOCH + Duration::new(1_700_000_000, 123_456_789);
+    let f = fs::File::options().write(true).open(&probe).unwrap();
+    f.set_modified(t).unwrap();
+    let kept = fs::metadata(&probe).unwrap().modified().unwrap() == t;
+    fs::remove_file(&probe).unwrap();
+    kept
+}
+
+/// A wall clock that reads whatever the test set last: it may stand still or step back.
+#[derive(Debug)]
+struct SetClock(Mutex<SystemTime>);
+
+impl Clock for SetClock {
+    fn now(&self) -> Instant {
+        Instant::now()
+    }
+
+    fn wall(&self) -> SystemTime {
+        *self.0.lock().unwrap()
+    }
+}
+
+#[test]
+fn access_order_survives_a_clock_that_stands_still_or_steps_back() {
+    let dir = tempfile::tempdir().unwrap();
+    if !keeps_nanoseconds(dir.path()) {
+        // Stamps 1 ns apart need nanosecond timestamps; coarser ones tie (broken by name).
+        eprintln!(
+            "SKIPPED access_order_survives_a_clock_that_stands_still_or_steps_back: the \
+             filesystem of {} truncates modification times",
+            dir.path().display()
+        );
+        return;
+    }
+    let t0 = SystemTime::now();
+    let clock = Arc::new(SetClock(Mutex::new(t0)));
+    let c = DiskCache::open(dir.path(), 3 * 171 + 10)
+        .unwrap()
+        .with_clock(clock.clone());
+    // The clock stands still: every stamp is still later than the one before.
+    for n in 1..=3 {
+        c.put(&k(n), &[n as u8; 100]).unwrap();
+    }
+    assert!(stamp(&c, &k(1)) < stamp(&c, &k(2)));
+    assert!(stamp(&c, &k(2)) < stamp(&c, &k(3)));
+    // ... and steps back an hour (a corrected system clock): the hit on 1 is still the
+    // most recent access, so 2 is evicted, not 1.
+    *clock.0.lock().unwrap() = t0 - Duration::from_secs(3600);
+    assert!(c.get(&k(1)).unwrap().is_some());
+    c.put(&k(4), &[4; 100]).unwrap();
+    assert!(!c.entry_path(&k(2)).exists());
+    for n in [1, 3, 4] {
+        assert!(c.entry_path(&k(n)).exists(), "{n}");
+    }
 }
 
 #[test]

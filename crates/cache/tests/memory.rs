@@ -4,7 +4,7 @@ use std::sync::Arc;
 use std::thread;
 use std::time::Duration;
 
-use femscale_cache::{Cache, CacheKey, MemoryCache, ObjectStore};
+use femscale_cache::{Cache, CacheKey, ManualClock, MemoryCache, ObjectStore};
 
 fn k(n: u32) -> CacheKey {
     CacheKey::new("t", format!("{n:04}"))
@@ -80,20 +80,58 @@ fn byte_accounting_is_exact() {
 
 #[test]
 fn ttl_expires_entries() {
-    let c = MemoryCache::with_ttl(100, Duration::from_millis(30));
+    let clock = Arc::new(ManualClock::new());
+    let ttl = Duration::from_secs(30);
+    let c = MemoryCache::with_ttl(100, ttl).with_clock(clock.clone());
     c.put(&k(1), b"abc").unwrap();
+    clock.advance(ttl - Duration::from_nanos(1));
     assert_eq!(c.get(&k(1)).unwrap(), Some(b"abc".to_vec()));
-    thread::sleep(Duration::from_millis(60));
+    // Exactly `ttl` old: expired and evicted when found.
+    clock.advance(Duration::from_nanos(1));
     assert_eq!(c.get(&k(1)).unwrap(), None);
     let s = c.stats();
     assert_eq!((s.hits, s.misses, s.evictions, s.bytes), (1, 1, 1, 0));
     assert!(c.is_empty());
+
     c.put(&k(2), b"x").unwrap();
     c.put(&k(3), b"y").unwrap();
-    thread::sleep(Duration::from_millis(60));
+    clock.advance(ttl / 2);
     c.put(&k(4), b"z").unwrap();
-    assert_eq!(c.purge_expired(), 2);
+    // A hit does not extend the life of an entry; a new value does.
+    assert!(c.get(&k(2)).unwrap().is_some());
+    c.put(&k(3), b"y2").unwrap();
+    clock.advance(ttl / 2);
+    assert_eq!(c.purge_expired(), 1, "only 2 is a full ttl old");
+    assert_eq!(c.get(&k(2)).unwrap(), None);
+    assert_eq!(c.get(&k(3)).unwrap(), Some(b"y2".to_vec()));
     assert_eq!(c.get(&k(4)).unwrap(), Some(b"z".to_vec()));
+    clock.advance(ttl);
+    assert_eq!(c.purge_expired(), 2);
+    assert!(c.is_empty());
+    assert_eq!(c.stats().bytes, 0);
+}
+
+#[test]
+fn without_ttl_nothing_expires() {
+    let clock = Arc::new(ManualClock::new());
+    let c = MemoryCache::new(100).with_clock(clock.clone());
+    c.put(&k(1), b"abc").unwrap();
+    clock.advance(Duration::from_secs(100 * 365 * 24 * 3600));
+    assert_eq!(c.purge_expired(), 0);
+    assert_eq!(c.get(&k(1)).unwrap(), Some(b"abc".to_vec()));
+}
+
+#[test]
+fn the_default_clock_is_the_system_clock() {
+    // An hour-long TTL with the real clock: nothing expires during a test.
+    let c = MemoryCache::with_ttl(100, Duration::from_secs(3600));
+    c.put(&k(1), b"abc").unwrap();
+    assert_eq!(c.purge_expired(), 0);
+    assert_eq!(c.get(&k(1)).unwrap(), Some(b"abc".to_vec()));
+    // A zero TTL expires everything at once, whatever the clock reads.
+    let c = MemoryCache::with_ttl(100, Duration::ZERO);
+    c.put(&k(1), b"abc").unwrap();
+    assert_eq!(c.get(&k(1)).unwrap(), None);
 }
 
 #[test]
@@ -187,10 +225,14 @@ fn object_store_is_lru_by_declared_bytes() {
 
 #[test]
 fn object_store_ttl() {
-    let store = ObjectStore::with_ttl(100, Duration::from_millis(20));
+    let clock = Arc::new(ManualClock::new());
+    let store = ObjectStore::with_ttl(100, Duration::from_secs(20)).with_clock(clock.clone());
     store.insert(k(1), Arc::new(5i64), 8);
-    thread::sleep(Duration::from_millis(50));
+    clock.advance(Duration::from_secs(19));
+    assert_eq!(store.get::<i64>(&k(1)).as_deref(), Some(&5));
+    clock.advance(Duration::from_secs(1));
     assert!(store.get::<i64>(&k(1)).is_none());
     assert_eq!(store.stats().evictions, 1);
     assert_eq!(store.stats().bytes, 0);
+    assert!(store.is_empty());
 }

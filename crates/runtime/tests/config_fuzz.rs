@@ -8,9 +8,14 @@
 //! The same override is given to an experiment file ([`Experiment::load`]), which also covers
 //! the `[experiment]` and `[output]` keys. A case passes when it returns (a value or an error)
 //! without panicking within [`CASE_SECONDS`].
+//!
+//! Values of `cache.disk_dir` become directories the disk cache writes to, so the cases run
+//! in a [`sandbox`]: the working directory is a deep directory under the target's temporary
+//! directory (so relative values, `../..` included, stay inside it), and absolute values of
+//! the path keys are moved below it.
 
 use std::path::{Path, PathBuf};
-use std::sync::mpsc;
+use std::sync::{OnceLock, mpsc};
 use std::time::{Duration, Instant};
 
 use femscale_runtime::config::schema_keys;
@@ -230,10 +235,40 @@ fn run_case(config_file: &Path, experiment_file: &Path, item: &str) -> String {
     outcome
 }
 
+/// Keys whose values name directories that a case may write to.
+const WRITTEN_PATH_KEYS: [&str; 2] = ["cache.disk_dir", "output.dir"];
+
+/// The directory the cases may write to; on first use, it is emptied and the process's
+/// working directory is set to `<sandbox>/cwd/1/2/3/4/5/6/7/8` (deeper than any run of `..`
+/// that a 12-character value can hold).
+fn sandbox() -> &'static Path {
+    static SANDBOX: OnceLock<PathBuf> = OnceLock::new();
+    SANDBOX.get_or_init(|| {
+        let root = Path::new(env!("CARGO_TARGET_TMPDIR")).join("config_fuzz_sandbox");
+        let _ = std::fs::remove_dir_all(&root);
+        let cwd = root.join("cwd/1/2/3/4/5/6/7/8");
+        std::fs::create_dir_all(&cwd).unwrap();
+        std::env::set_current_dir(&cwd).unwrap();
+        root
+    })
+}
+
+/// `value` for `key`, with an absolute path given to one of [`WRITTEN_PATH_KEYS`] moved into
+/// the [`sandbox`] (`"/abs"` becomes `"<sandbox>/abs"`); every other value is unchanged.
+fn confined(key: &str, value: &str) -> String {
+    let root = sandbox();
+    let text = value.trim_matches('"');
+    if WRITTEN_PATH_KEYS.contains(&key) && text.starts_with('/') {
+        let moved = root.join(text.trim_start_matches('/'));
+        return format!("{:?}", moved.display().to_string());
+    }
+    value.to_string()
+}
+
 /// Runs the case `key = value` on its own thread: fails on a panic (the thread ends without
 /// an answer) or when it takes longer than [`CASE_SECONDS`].
 fn check(files: &Files, key: &str, value: &str) {
-    let item = override_for(key, value);
+    let item = override_for(key, &confined(key, value));
     let (tx, rx) = mpsc::channel();
     let (config, experiment) = (files.config.clone(), files.experiment.clone());
     let case = item.clone();

@@ -59,11 +59,13 @@ fn slow_error_norms_time_out_in_the_post_phase() {
     problem.exact = Some(FieldSpec::Field(Arc::new(SlowGradient {
         delay: Duration::from_millis(1500),
     })));
+    // The first batch of gradients alone outlasts the 1 s budget, which leaves the phases
+    // before it (a 4x4 solve: milliseconds) a wide margin on a loaded machine.
     let started = Instant::now();
-    let err = solver(Some(0.5))
+    let err = solver(Some(1.0))
         .solve(&problem)
         .err()
-        .unwrap_or_else(|| panic!("a 1.5 s post phase fit in a 0.5 s budget"));
+        .unwrap_or_else(|| panic!("a 1.5 s post phase fit in a 1 s budget"));
     match &err {
         Error::Timeout {
             phase,
@@ -71,8 +73,8 @@ fn slow_error_norms_time_out_in_the_post_phase() {
             limit_seconds,
         } => {
             assert_eq!(phase, "post", "{err}");
-            assert_eq!(*limit_seconds, 0.5);
-            assert!(*elapsed_seconds > 0.5, "{err}");
+            assert_eq!(*limit_seconds, 1.0);
+            assert!(*elapsed_seconds > 1.0, "{err}");
         }
         other => panic!("expected a timeout, got {other:?}"),
     }
@@ -82,7 +84,7 @@ fn slow_error_norms_time_out_in_the_post_phase() {
         text.contains("`post` phase") && text.contains("solver.timeout_seconds"),
         "{text}"
     );
-    // Generous: the error comes after one slow chunk, not after minutes.
+    // A hang guard: the error comes after one slow batch, not after every batch (minutes).
     assert!(started.elapsed() < Duration::from_secs(60));
     // Without a budget the same solve completes.
     let ok = solver(None)

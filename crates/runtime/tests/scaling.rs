@@ -5,7 +5,11 @@
 //! The counters and the vector pool are process-wide: every test here takes `SERIAL` so that
 //! the differences they check are caused by that test alone.
 
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
+
+use tracing::field::{Field, Visit};
+use tracing::span;
+use tracing_subscriber::layer::{Context, Layer, SubscriberExt};
 
 use femscale_core::{Error, SolveError, SolverChoice};
 use femscale_runtime::{Config, FemSolver, FieldSpec, Laplace2d, Problem, ScalingLevel};
@@ -20,6 +24,45 @@ fn solver(edit: impl FnOnce(&mut Config)) -> FemSolver {
     let mut c = Config::default();
     edit(&mut c);
     FemSolver::from_config(c).unwrap()
+}
+
+/// Records the `phase` of every `fem.phase` span opened on the thread that installed it.
+#[derive(Clone, Default)]
+struct PhaseProbe(Arc<Mutex<Vec<String>>>);
+
+impl<S: tracing::Subscriber> Layer<S> for PhaseProbe {
+    fn on_new_span(&self, attrs: &span::Attributes<'_>, _: &span::Id, _: Context<'_, S>) {
+        struct Phase<'a>(&'a mut Option<String>);
+        impl Visit for Phase<'_> {
+            fn record_str(&mut self, field: &Field, value: &str) {
+                if field.name() == "phase" {
+                    *self.0 = Some(value.to_string());
+                }
+            }
+            fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
+                if field.name() == "phase" {
+                    *self.0 = Some(format!("{value:?}").trim_matches('"').to_string());
+                }
+            }
+        }
+        if attrs.metadata().name() == "fem.phase" {
+            let mut phase = None;
+            attrs.record(&mut Phase(&mut phase));
+            self.0
+                .lock()
+                .unwrap()
+                .push(phase.unwrap_or_else(|| "?".into()));
+        }
+    }
+}
+
+/// Runs `f` and returns its result with the pipeline phases it entered, in order.
+fn phases_entered<T>(f: impl FnOnce() -> T) -> (T, Vec<String>) {
+    let probe = PhaseProbe::default();
+    let subscriber = tracing_subscriber::registry().with(probe.clone());
+    let out = tracing::subscriber::with_default(subscriber, f);
+    let phases = probe.0.lock().unwrap().clone();
+    (out, phases)
 }
 
 fn poisson(n: usize) -> Problem {
@@ -41,8 +84,8 @@ fn a_solve_that_would_not_fit_is_refused_before_meshing() {
         c.solver.kind = "direct".into();
         c.solver.memory_limit_mb = Some(64.0);
     });
-    let started = std::time::Instant::now();
-    let err = s.solve(&poisson(4096)).unwrap_err();
+    let (result, phases) = phases_entered(|| s.solve(&poisson(4096)));
+    let err = result.unwrap_err();
     match &err {
         Error::Solve(SolveError::MemoryBudget {
             what,
@@ -57,20 +100,23 @@ fn a_solve_that_would_not_fit_is_refused_before_meshing() {
         }
         other => panic!("expected a memory budget error, got {other:?}"),
     }
-    // Refused from the estimate: nothing of the 16.8 M-node mesh was built (which alone takes
-    // seconds in a debug build).
-    assert!(
-        started.elapsed().as_secs_f64() < 1.0,
-        "{:?}",
-        started.elapsed()
-    );
+    // Refused from the estimate: no phase ran, so nothing of the 16.8 M-node mesh was built.
+    assert!(phases.is_empty(), "phases entered: {phases:?}");
 
-    // The same limit lets a small solve through.
-    let ok = s.solve(&poisson(16)).unwrap();
+    // The same limit lets a small solve through, which does enter the mesh phase on this
+    // thread (so the probe above would have seen it; later phases may run on the solve's
+    // thread pool).
+    let (ok, phases) = phases_entered(|| s.solve(&poisson(16)));
+    let ok = ok.unwrap();
     assert!(
         ok.metrics.solver.starts_with("direct"),
         "{}",
         ok.metrics.solver
+    );
+    assert_eq!(
+        phases.first().map(String::as_str),
+        Some("mesh"),
+        "{phases:?}"
     );
 }
 

@@ -194,22 +194,35 @@ mod tests {
     fn breaking_skips_what_has_not_started() {
         let pool = pool();
         let ran = AtomicUsize::new(0);
+        // Every job but the first waits until the first result has been reported, so none of
+        // them can finish first; once released, the 2 999 of them would need 15 s on the two
+        // workers to all start before the break is recorded (which happens right after the
+        // release, on the calling thread).
+        let released = AtomicBool::new(false);
         let reported = pool.scoped_for_each(
-            0..300usize,
+            0..3000usize,
             |i| {
                 ran.fetch_add(1, Ordering::SeqCst);
-                // 300 jobs on 2 workers take at least 0.3 s; the first result arrives long
-                // before that.
-                std::thread::sleep(std::time::Duration::from_millis(2));
+                if i > 0 {
+                    while !released.load(Ordering::SeqCst) {
+                        std::thread::yield_now();
+                    }
+                    std::thread::sleep(std::time::Duration::from_millis(10));
+                }
                 i
             },
             |event| match event {
-                ScopedEvent::Finished(..) => ControlFlow::Break(()),
+                ScopedEvent::Finished(i, _) => {
+                    // Released before asserting: a failing assert must not leave jobs waiting.
+                    released.store(true, Ordering::SeqCst);
+                    assert_eq!(i, 0, "only the first job can finish before the release");
+                    ControlFlow::Break(())
+                }
                 ScopedEvent::Started(_) => ControlFlow::Continue(()),
             },
         );
         assert_eq!(reported, 1);
-        assert!(ran.load(Ordering::SeqCst) < 300, "the rest was skipped");
+        assert!(ran.load(Ordering::SeqCst) < 3000, "the rest was skipped");
         // The pool still works afterwards.
         assert_eq!(pool.submit(|| 1).join().unwrap(), 1);
     }
