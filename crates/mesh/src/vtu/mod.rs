@@ -1,10 +1,10 @@
-//! VTK XML UnstructuredGrid (`.vtu`) output, readable by ParaView and VisIt, and a small strict
-//! reader for the files written here.
+//! VTK XML UnstructuredGrid (`.vtu`) output, readable by ParaView, VisIt and any VTK reader.
 //!
 //! [`write_vtu`] writes ASCII data arrays: points padded to three components, cells with their
 //! VTK types (`VTK_LINE` = 3, `VTK_TRIANGLE` = 5, `VTK_QUAD` = 9) and one `Float64` point-data
-//! array per field. Every number is written in Rust's shortest round-trip notation, so
-//! [`read_vtu`] gives back exactly the values written. Files are replaced atomically (see
+//! array per field. Every number is written in Rust's shortest round-trip notation, so a reader
+//! gets back exactly the values written (the tests read the files back with an independent
+//! reader, the `vtkio` crate). Files are replaced atomically (see
 //! [`femscale_core::io::write_atomically`]): a reader never sees a half-written file.
 //!
 //! ```
@@ -15,14 +15,13 @@
 //! std::fs::create_dir_all(&dir).unwrap();
 //! let path = dir.join("u.vtu");
 //! vtu::write_vtu(&mesh, &[("u", &u)], &path).unwrap();
-//! let data = vtu::read_vtu(&path).unwrap();
-//! assert_eq!(data.cells.len(), 4);
-//! assert_eq!(data.point_field("u"), Some(&u[..]));
+//! let text = std::fs::read_to_string(&path).unwrap();
+//! assert!(text.contains(r#"<Piece NumberOfPoints="5" NumberOfCells="4">"#));
 //! std::fs::remove_dir_all(&dir).unwrap();
 //! ```
 
 use std::fmt::Write as _;
-use std::fs;
+
 use std::io::{self, Write};
 use std::path::Path;
 
@@ -31,8 +30,6 @@ use femscale_core::{CellKind, Error, Result};
 
 use crate::mesh::Mesh;
 
-/// VTK cell type of a 1-node vertex.
-pub const VTK_VERTEX: u8 = 1;
 /// VTK cell type of a 2-node line segment.
 pub const VTK_LINE: u8 = 3;
 /// VTK cell type of a 3-node triangle.
@@ -46,40 +43,6 @@ pub const fn vtk_cell_type(kind: CellKind) -> u8 {
         CellKind::Interval => VTK_LINE,
         CellKind::Triangle => VTK_TRIANGLE,
         CellKind::Quadrilateral => VTK_QUAD,
-    }
-}
-
-/// Nodes per cell of the VTK cell types this module reads.
-fn vtk_nodes_per_cell(vtk_type: u8) -> Option<usize> {
-    match vtk_type {
-        VTK_VERTEX => Some(1),
-        VTK_LINE => Some(2),
-        VTK_TRIANGLE => Some(3),
-        VTK_QUAD => Some(4),
-        _ => None,
-    }
-}
-
-/// The contents of a `.vtu` file as read by [`read_vtu`].
-#[derive(Debug, Clone, PartialEq, Default)]
-pub struct VtuData {
-    /// Point coordinates (always three components).
-    pub points: Vec<[f64; 3]>,
-    /// Node indices of each cell.
-    pub cells: Vec<Vec<usize>>,
-    /// VTK cell type of each cell ([`VTK_LINE`], [`VTK_TRIANGLE`], [`VTK_QUAD`], ...).
-    pub cell_types: Vec<u8>,
-    /// Scalar point-data arrays, in file order, one value per point.
-    pub point_fields: Vec<(String, Vec<f64>)>,
-}
-
-impl VtuData {
-    /// The values of the point field called `name`.
-    pub fn point_field(&self, name: &str) -> Option<&[f64]> {
-        self.point_fields
-            .iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, v)| v.as_slice())
     }
 }
 
@@ -281,46 +244,6 @@ pub fn write_vtu(mesh: &Mesh, point_fields: &[(&str, &[f64])], path: &Path) -> R
         Ok(())
     })
 }
-
-// ---------------------------------------------------------------------------------------------
-// Reading
-// ---------------------------------------------------------------------------------------------
-
-/// Reads a `.vtu` file with ASCII data arrays, as written by [`write_vtu`].
-///
-/// The reader is strict: it accepts one `Piece` of a `VTKFile type="UnstructuredGrid"` with
-/// `Points` (three components), `Cells` (`connectivity`, `offsets`, `types` of vertices, lines,
-/// triangles and quadrilaterals), and scalar `PointData` arrays; it checks every count and index
-/// against `NumberOfPoints` and `NumberOfCells`. Binary, appended or compressed data, cell data
-/// and multi-component fields are reported as unsupported.
-///
-/// # Errors
-/// * [`Error::Io`] when the file cannot be read.
-/// * [`Error::Mesh`] with location `file:line` for malformed or unsupported content.
-pub fn read_vtu(path: &Path) -> Result<VtuData> {
-    let bytes = fs::read(path).map_err(|source| Error::Io {
-        path: path.to_path_buf(),
-        source,
-    })?;
-    let file = path.display().to_string();
-    let text = match std::str::from_utf8(&bytes) {
-        Ok(t) => t,
-        Err(e) => {
-            let line = 1 + bytes[..e.valid_up_to()]
-                .iter()
-                .filter(|&&b| b == b'\n')
-                .count();
-            return Err(Error::Mesh {
-                location: Some(format!("{file}:{line}")),
-                message: "the file is not valid UTF-8 text".into(),
-            });
-        }
-    };
-    parse_vtu(text, &file)
-}
-
-mod parse;
-use parse::parse_vtu;
 
 #[cfg(test)]
 mod tests;
