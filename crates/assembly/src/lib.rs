@@ -45,6 +45,7 @@ mod norms;
 mod parallel;
 mod pattern;
 pub mod quadrature;
+mod version;
 
 pub use assemble::{DEFAULT_BLOCK_CELLS, DEFAULT_QUADRATURE_DEGREE, SerialAssembler};
 pub use boundary::{add_boundary_rhs, add_boundary_terms, check_boundary_parts};
@@ -52,6 +53,7 @@ pub use dirichlet::{DirichletConditions, DirichletLift};
 pub use norms::{ErrorNorms, error_norms, error_norms_within};
 pub use parallel::ParallelAssembler;
 pub use pattern::{NodeCells, build_pattern};
+pub use version::DISCRETISATION_VERSION;
 
 #[cfg(test)]
 mod tests;

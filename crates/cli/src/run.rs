@@ -7,7 +7,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use femscale::runtime::experiment::{
-    Experiment, ExperimentReport, ProgressEvent, ProgressFn, RunOptions, SummaryRow,
+    Experiment, ExperimentReport, ProgressEvent, ProgressFn, RESOLUTION_KEYS, RunOptions,
+    SummaryRow,
 };
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
@@ -33,14 +34,18 @@ Experiment file (TOML): the normal configuration sections ([problem], [solver], 
 
 Outputs: results.jsonl (one JSON line per finished run: id, point, repetition, ok, metrics,
 error, seconds) and summary.csv (one row per point: medians over repetitions, errors and
-fitted convergence rates l2_rate/h1_rate over points that differ only in problem.mesh.*).
+convergence rates l2_rate/h1_rate fitted per family: the points that differ only in the
+resolution keys problem.mesh.nx, ny, refinements and nodes; any other key, e.g. the cell type,
+separates families; the columns family, family_points, rate_mesh_sizes and rate_note say
+which points a rate was fitted over, or why there is none).
 
 Resuming: runs already in results.jsonl are skipped, so rerunning the same command after an
 interruption only runs what is missing (use --retry-failed to rerun failures). A run is
 identified by everything its result depends on: the point's full effective configuration
 (file, FEMSCALE_* environment, --set, sweep values), the content of the plugin libraries it
-names and the femscale version. Runs recorded under another identity (the file was edited, a
-plugin rebuilt) run again; the old records are set aside, never counted in the summary.
+names and the femscale and discretisation versions. Runs recorded under another identity (the
+file was edited, a plugin rebuilt) run again; the old records are set aside, never counted in
+the summary.
 --fresh moves results.jsonl aside (results.jsonl.<time>.old) and starts a new one.
 
 Repetitions measure: every run computes its solution (stored solutions never stand in for a
@@ -313,6 +318,7 @@ fn print_report(
     if r.summary.len() > MAX_ROWS {
         writeln!(out, "  ... {} more points", r.summary.len() - MAX_ROWS)?;
     }
+    print_rate_families(out, &r.summary, MAX_ROWS)?;
     if r.ran > 0 {
         let pool = &r.worker_pool;
         writeln!(
@@ -340,6 +346,52 @@ fn print_report(
     writeln!(out, "  results: {}", r.results_path.display())?;
     if let Some(summary) = &r.summary_path {
         writeln!(out, "  summary: {}", summary.display())?;
+    }
+    Ok(())
+}
+
+/// One line per rate family (points differing only in resolution) with its fitted rates, or
+/// why it has none; nothing when no point has an error norm (no exact solution).
+fn print_rate_families(
+    out: &mut impl Write,
+    rows: &[SummaryRow],
+    max_rows: usize,
+) -> std::io::Result<()> {
+    if rows
+        .iter()
+        .all(|r| r.l2_error.is_none() && r.h1_error.is_none())
+    {
+        return Ok(());
+    }
+    let mut seen = std::collections::HashSet::new();
+    let families: Vec<&SummaryRow> = rows.iter().filter(|r| seen.insert(&r.family)).collect();
+    writeln!(
+        out,
+        "  convergence rates per family (points differing only in {}):",
+        RESOLUTION_KEYS
+            .iter()
+            .map(|k| k.rsplit('.').next().unwrap_or(k))
+            .collect::<Vec<_>>()
+            .join(", ")
+    )?;
+    for row in families.iter().take(max_rows) {
+        let rate = |r: Option<f64>| r.map_or("-".into(), |r| format!("{r:.2}"));
+        write!(
+            out,
+            "    {}: L2 {}, H1 {} over {} point(s), {} mesh size(s)",
+            row.family,
+            rate(row.l2_rate),
+            rate(row.h1_rate),
+            row.family_points,
+            row.rate_mesh_sizes
+        )?;
+        match &row.rate_note {
+            Some(note) => writeln!(out, "; {note}")?,
+            None => writeln!(out)?,
+        }
+    }
+    if families.len() > max_rows {
+        writeln!(out, "    ... {} more families", families.len() - max_rows)?;
     }
     Ok(())
 }

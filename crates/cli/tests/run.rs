@@ -83,6 +83,23 @@ fn a_tiny_experiment_runs_end_to_end_and_resumes() {
         err.contains("[8/8]"),
         "one log line per run on stderr: {err}"
     );
+    // One rate line per family (each solver over the two mesh sizes).
+    assert!(
+        out.contains(
+            "convergence rates per family (points differing only in nx, ny, refinements, nodes):"
+        ),
+        "{out}"
+    );
+    for solver in ["direct", "cg"] {
+        let line = out
+            .lines()
+            .find(|l| {
+                l.trim_start()
+                    .starts_with(&format!("solver.kind={solver}: L2 "))
+            })
+            .unwrap_or_else(|| panic!("no rate line for {solver}: {out}"));
+        assert!(line.ends_with("over 2 point(s), 2 mesh size(s)"), "{line}");
+    }
 
     let results = dir.path().join("results/tiny/results.jsonl");
     let summary = dir.path().join("results/tiny/summary.csv");

@@ -296,24 +296,105 @@ name = "conv"
 }
 
 #[test]
-fn rates_are_fitted_per_group_of_points_differing_only_in_the_mesh() {
+fn rates_are_fitted_per_family_of_points_differing_only_in_resolution() {
+    use femscale_runtime::plots::fit_rate;
     let dir = tempfile::tempdir().unwrap();
+    // Cell type x size: triangles at h = 1/4, 1/8, 1/16 and quadrilaterals (refined once) at
+    // h = 1/8, 1/16, 1/32. `refinements` sets the resolution only, so each cell type is one
+    // family of three sizes.
     let path = experiment(
         dir.path(),
         r#"
-[sweep]
+[[sweep.zip]]
 "problem.mesh.cell" = ["triangle", "quadrilateral"]
-[sweep.zip]
-"problem.mesh.nx" = [4, 8]
-"problem.mesh.ny" = [4, 8]
+"problem.mesh.refinements" = [0, 1]
+[[sweep.zip]]
+"problem.mesh.nx" = [4, 8, 16]
+"problem.mesh.ny" = [4, 8, 16]
 "#,
     );
     let report = load(&path).run(&quiet()).unwrap();
     assert!(report.all_ok());
-    // Grouping ignores every problem.mesh.* key, so all four points form one group here;
-    // what matters is that each point has a rate and that single points have none.
-    assert!(report.summary.iter().all(|r| r.l2_rate.is_some()));
+    assert_eq!(report.summary.len(), 6);
+    let family = |cell: &str| -> Vec<&femscale_runtime::experiment::SummaryRow> {
+        report
+            .summary
+            .iter()
+            .filter(|r| r.point["problem.mesh.cell"] == cell)
+            .collect()
+    };
+    let (tri, quad) = (family("triangle"), family("quadrilateral"));
+    let errors = |rows: &[&femscale_runtime::experiment::SummaryRow]| {
+        let h: Vec<f64> = rows.iter().map(|r| r.h.unwrap()).collect();
+        let l2: Vec<f64> = rows.iter().map(|r| r.l2_error.unwrap()).collect();
+        let h1: Vec<f64> = rows.iter().map(|r| r.h1_error.unwrap()).collect();
+        (h, l2, h1)
+    };
+    let mut rates = Vec::new();
+    for (cell, rows) in [("triangle", &tri), ("quadrilateral", &quad)] {
+        assert_eq!(rows.len(), 3);
+        let (h, l2, h1) = errors(rows);
+        // Each family's rate is the fit over its own three points, and near the optimal one.
+        let (l2_rate, h1_rate) = (fit_rate(&h, &l2).unwrap(), fit_rate(&h, &h1).unwrap());
+        assert!((1.9..=2.1).contains(&l2_rate), "{cell}: L2 rate {l2_rate}");
+        assert!((0.9..=1.1).contains(&h1_rate), "{cell}: H1 rate {h1_rate}");
+        for r in rows.iter() {
+            assert_eq!(r.family, format!("problem.mesh.cell={cell}"));
+            assert_eq!((r.family_points, r.rate_mesh_sizes), (3, 3));
+            assert_eq!(r.rate_note, None);
+            assert!((r.l2_rate.unwrap() - l2_rate).abs() < 1e-12, "{cell}");
+            assert!((r.h1_rate.unwrap() - h1_rate).abs() < 1e-12, "{cell}");
+        }
+        rates.push((l2_rate, h1_rate));
+    }
+    // Pooling the two cell types (what grouping by everything but problem.mesh.* did) gives a
+    // rate off the optimal one, since quadrilaterals sit at other sizes with another
+    // constant; no row reports it.
+    let (mut h, mut l2, mut h1) = errors(&tri);
+    let (qh, ql2, qh1) = errors(&quad);
+    h.extend(qh);
+    l2.extend(ql2);
+    h1.extend(qh1);
+    let pooled = (fit_rate(&h, &l2).unwrap(), fit_rate(&h, &h1).unwrap());
+    // Measured: the pooled fit gives L2 2.37 and H1 1.20 where the families give 1.94/2.00
+    // and 0.97/1.00.
+    assert!(
+        (pooled.0 - 2.0).abs() > 0.2 && (pooled.1 - 1.0).abs() > 0.1,
+        "the pooled fit {pooled:?} would not be visibly wrong: the test lost its point"
+    );
+    for r in &report.summary {
+        assert!((r.l2_rate.unwrap() - pooled.0).abs() > 0.2, "{}", r.family);
+        assert!((r.h1_rate.unwrap() - pooled.1).abs() > 0.1, "{}", r.family);
+    }
+    assert_ne!(rates[0], rates[1]);
 
+    // summary.csv names each row's family and how many points and sizes it was fitted over.
+    let (header, rows) = read_csv(report.summary_path.as_ref().unwrap());
+    for col in ["family", "family_points", "rate_mesh_sizes", "rate_note"] {
+        assert!(header.iter().any(|h| h == col), "no column {col}");
+    }
+    for row in &rows {
+        let cell = &row["problem.mesh.cell"];
+        assert_eq!(row["family"], format!("problem.mesh.cell={cell}"));
+        assert_eq!(
+            (
+                row["family_points"].as_str(),
+                row["rate_mesh_sizes"].as_str()
+            ),
+            ("3", "3")
+        );
+        assert_eq!(row["rate_note"], "");
+        let rate: f64 = row["l2_rate"].parse().unwrap();
+        let expected = if cell == "triangle" {
+            rates[0].0
+        } else {
+            rates[1].0
+        };
+        assert_eq!(rate, expected, "the CSV holds the family's rate");
+    }
+
+    // Degenerate families: a sweep over the solver alone makes every point the only one of
+    // its family, so there is no rate, an empty cell (not NaN) and a note saying why.
     let path = experiment(
         dir.path(),
         "[sweep]\n\"solver.kind\" = [\"direct\", \"cg\"]\n",
@@ -324,7 +405,18 @@ fn rates_are_fitted_per_group_of_points_differing_only_in_the_mesh() {
             ..quiet()
         })
         .unwrap();
-    assert!(report.summary.iter().all(|r| r.l2_rate.is_none()));
+    for r in &report.summary {
+        assert_eq!((r.l2_rate, r.h1_rate), (None, None));
+        assert_eq!((r.family_points, r.rate_mesh_sizes), (1, 1));
+        assert!(r.family.starts_with("solver.kind="), "{}", r.family);
+        let note = r.rate_note.as_deref().unwrap();
+        assert!(note.contains("only point of its family"), "{note}");
+    }
+    let (_, rows) = read_csv(report.summary_path.as_ref().unwrap());
+    for row in &rows {
+        assert_eq!((row["l2_rate"].as_str(), row["h1_rate"].as_str()), ("", ""));
+        assert!(row["rate_note"].starts_with("no rate"), "{row:?}");
+    }
 }
 
 #[test]

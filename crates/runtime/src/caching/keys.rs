@@ -12,10 +12,16 @@
 //!   solution.
 //!
 //! A sweep over sources or boundary values therefore reuses one assembled operator and one
-//! factorization; solving the same problem twice returns the stored solution. The cache
-//! crate's format version is part of every key. Problems with Rust-closure fields cannot be
-//! hashed and are never cached.
+//! factorization; solving the same problem twice returns the stored solution. Every key
+//! starts with the [`Versions`] that computed and encoded the artefact: the femscale version,
+//! the discretisation version of `femscale-assembly` and the cache crate's format version, so
+//! an entry written by other code misses. The versions live in the key only, not in the entry
+//! headers of the disk and Redis levels: those headers carry the version of their own byte
+//! layout (what a reader must understand to verify an entry), and every entry stores and
+//! verifies its full key, whose digest covers the versions. Problems with Rust-closure fields
+//! cannot be hashed and are never cached.
 
+use femscale_assembly::DISCRETISATION_VERSION;
 use femscale_cache::{FORMAT_VERSION, KeyBuilder};
 use femscale_core::CacheKey;
 
@@ -73,43 +79,58 @@ fn mesh(b: KeyBuilder, m: &MeshSpec) -> KeyBuilder {
     }
 }
 
+/// The versions of the code behind a cached artefact; each is part of every key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Versions<'a> {
+    /// The femscale version ([`FEMSCALE_VERSION`]).
+    pub femscale: &'a str,
+    /// The discretisation version ([`DISCRETISATION_VERSION`]): elements, quadrature,
+    /// coefficient evaluation.
+    pub discretisation: u32,
+    /// The cache crate's key scheme and artefact encoding ([`FORMAT_VERSION`]).
+    pub format: u32,
+}
+
+impl Versions<'static> {
+    /// The versions of this build.
+    pub(crate) const CURRENT: Self = Self {
+        femscale: FEMSCALE_VERSION,
+        discretisation: DISCRETISATION_VERSION,
+        format: FORMAT_VERSION,
+    };
+}
+
 /// The keys of `problem` solved with `config` and solver `kind`, or `None` when a field is a
 /// Rust closure (not hashable).
 ///
-/// Every key includes the femscale version (entries of another version miss); the prepared
-/// and solution keys include the identity (name, version, SHA-256 of the library) of the
-/// plugins behind `kind` and `solver.preconditioner`, as `registry` knows them.
+/// Every key includes the femscale, discretisation and cache format versions (entries of
+/// another version miss); the prepared and solution keys include the identity (name, version,
+/// SHA-256 of the library) of the plugins behind `kind` and `solver.preconditioner`, as
+/// `registry` knows them.
 pub(crate) fn problem_keys(
     problem: &Problem,
     config: &Config,
     kind: &str,
     registry: &Registry,
 ) -> Option<ProblemKeys> {
-    keys_of_versions(
-        problem,
-        config,
-        kind,
-        registry,
-        FEMSCALE_VERSION,
-        FORMAT_VERSION,
-    )
+    keys_of_versions(problem, config, kind, registry, Versions::CURRENT)
 }
 
-/// [`problem_keys`] as femscale `femscale_version` with cache format `format_version` would
-/// compute them (tests check that entries of another version miss).
+/// [`problem_keys`] as the code of `versions` would compute them (tests check that entries of
+/// another version miss).
 fn keys_of_versions(
     problem: &Problem,
     config: &Config,
     kind: &str,
     registry: &Registry,
-    femscale_version: &str,
-    format_version: u32,
+    versions: Versions<'_>,
 ) -> Option<ProblemKeys> {
     let assembly = serde_json::to_string(&config.assembly).unwrap_or_default();
     let mut op = mesh(
         KeyBuilder::new("system")
-            .with_format_version(format_version)
-            .str("femscale", femscale_version),
+            .with_format_version(versions.format)
+            .str("femscale", versions.femscale)
+            .u64("discretisation", u64::from(versions.discretisation)),
         &problem.mesh,
     )
     .str("assembly", &assembly);

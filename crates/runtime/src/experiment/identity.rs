@@ -9,7 +9,8 @@
 //! * the content (SHA-256) of every plugin library the configuration names: each file of
 //!   `plugins.paths` and each dynamic library found in `plugins.dirs` — a rebuilt plugin at
 //!   the same path is another identity;
-//! * the femscale version ([`FEMSCALE_VERSION`]);
+//! * the femscale version ([`FEMSCALE_VERSION`]) and the discretisation version of
+//!   `femscale-assembly` ([`DISCRETISATION_VERSION`]), which changes when the numerics do;
 //! * the repetition.
 //!
 //! A point whose configuration is invalid is identified by its overrides and the error.
@@ -19,6 +20,8 @@ use std::path::{Path, PathBuf};
 
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
+
+use femscale_assembly::DISCRETISATION_VERSION;
 
 use super::sweep::canonical_json;
 use crate::config::Config;
@@ -76,20 +79,37 @@ impl PluginHashes {
 
 /// The identity of a point: SHA-256 (lower-case hex) of the canonical JSON of its effective
 /// configuration (or its overrides and configuration error), its plugin libraries' content and
-/// the femscale version.
+/// the femscale and discretisation versions.
 pub(crate) fn point_identity(
     config: &std::result::Result<Config, String>,
     overrides: &[(String, Value)],
     hashes: &mut PluginHashes,
 ) -> String {
+    identity_at(
+        config,
+        overrides,
+        hashes,
+        (FEMSCALE_VERSION, DISCRETISATION_VERSION),
+    )
+}
+
+/// [`point_identity`] as femscale `versions.0` with discretisation `versions.1` computes it.
+fn identity_at(
+    config: &std::result::Result<Config, String>,
+    overrides: &[(String, Value)],
+    hashes: &mut PluginHashes,
+    (femscale, discretisation): (&str, u32),
+) -> String {
     let doc = match config {
         Ok(config) => json!({
-            "femscale": FEMSCALE_VERSION,
+            "femscale": femscale,
+            "discretisation": discretisation,
             "config": serde_json::to_value(config).unwrap_or(Value::Null),
             "plugins": hashes.fingerprint(&config.plugins),
         }),
         Err(message) => json!({
-            "femscale": FEMSCALE_VERSION,
+            "femscale": femscale,
+            "discretisation": discretisation,
             "invalid": message,
             "overrides": Value::Object(overrides.iter().cloned().collect()),
         }),
@@ -135,6 +155,16 @@ mod tests {
         assert_ne!(identity(&c), id);
         assert_ne!(run_id(&id, 0), run_id(&id, 1));
         assert_eq!(run_id(&id, 0).len(), 16);
+    }
+
+    #[test]
+    fn another_femscale_or_discretisation_version_is_another_identity() {
+        let config = Ok(Config::default());
+        let at = |versions| identity_at(&config, &[], &mut PluginHashes::default(), versions);
+        let today = at((FEMSCALE_VERSION, DISCRETISATION_VERSION));
+        assert_eq!(today, identity(&Config::default()));
+        assert_ne!(at(("0.0.0-other", DISCRETISATION_VERSION)), today);
+        assert_ne!(at((FEMSCALE_VERSION, DISCRETISATION_VERSION + 1)), today);
     }
 
     #[test]

@@ -56,6 +56,7 @@
 //! # Ok::<(), femscale_core::Error>(())
 //! ```
 
+mod families;
 mod identity;
 mod layers;
 mod outputs;
@@ -71,6 +72,7 @@ use femscale_core::{Error, Result};
 use figment::value::Dict;
 use tracing::instrument;
 
+pub use families::{RESOLUTION_KEYS, WHOLE_SWEEP_FAMILY, is_resolution_key};
 pub use identity::FEMSCALE_VERSION;
 pub use outputs::{ERROR_PLOT, TIME_PLOT, VTU_DIR};
 pub use runner::{

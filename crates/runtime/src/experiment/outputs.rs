@@ -8,7 +8,7 @@ use femscale_core::{Error, Result};
 
 use super::spec::{OutputFormat, OutputSpec};
 use super::summary::SummaryRow;
-use super::sweep::{Point, display_value};
+use super::sweep::Point;
 use crate::pipeline::Solution;
 use crate::plots::{Series, plot_error_vs_h, plot_time_vs_dofs};
 
@@ -41,21 +41,6 @@ pub(super) fn write_point_outputs(
 /// `(x, y)` points of one plotted series.
 type Points = Vec<(f64, f64)>;
 
-/// The series label of a row: its non-mesh sweep values (`solver.kind=cg`), or `all`.
-fn series_label(row: &SummaryRow) -> String {
-    let parts: Vec<String> = row
-        .point
-        .iter()
-        .filter(|(k, _)| !k.starts_with("problem.mesh."))
-        .map(|(k, v)| format!("{}={}", k.rsplit('.').next().unwrap_or(k), display_value(v)))
-        .collect();
-    if parts.is_empty() {
-        "all".into()
-    } else {
-        parts.join(" ")
-    }
-}
-
 /// Writes the SVG plots when `svg` output is asked for; a plot without any plottable point
 /// (e.g. no exact solution, hence no errors) is skipped.
 pub(super) fn write_summary_outputs(
@@ -69,7 +54,8 @@ pub(super) fn write_summary_outputs(
     let mut errors: BTreeMap<String, (Points, Points)> = BTreeMap::new();
     let mut times: BTreeMap<String, Vec<(f64, f64)>> = BTreeMap::new();
     for row in rows {
-        let label = series_label(row);
+        // One series per rate family, labelled as in `summary.csv`.
+        let label = row.family.clone();
         if let (Some(h), Some(l2)) = (row.h, row.l2_error) {
             errors.entry(label.clone()).or_default().0.push((h, l2));
         }

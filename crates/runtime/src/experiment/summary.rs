@@ -5,6 +5,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use serde::Serialize;
 
+use super::families::{Sample, family_of, fit_family};
 use super::store::RunRecord;
 use super::sweep::{Point, canonical_json, display_value};
 
@@ -71,10 +72,21 @@ pub struct SummaryRow {
     pub h1_error: Option<f64>,
     /// Mesh size `h` of the point's configuration.
     pub h: Option<f64>,
-    /// Fitted order of convergence of the L2 error over the point's mesh-size group.
+    /// Fitted order of convergence of the L2 error over the point's [family](Self::family).
     pub l2_rate: Option<f64>,
-    /// Fitted order of convergence of the H1 seminorm error over the point's mesh-size group.
+    /// Fitted order of convergence of the H1 seminorm error over the point's family.
     pub h1_rate: Option<f64>,
+    /// The rate family: the point's sweep values other than the resolution keys
+    /// ([`RESOLUTION_KEYS`](super::RESOLUTION_KEYS)) as `key=value` pairs, or
+    /// [`WHOLE_SWEEP_FAMILY`](super::WHOLE_SWEEP_FAMILY). Rows with the same family were fitted
+    /// together; no other rows were.
+    pub family: String,
+    /// Points in the family.
+    pub family_points: usize,
+    /// Distinct mesh sizes the family's L2 fit used.
+    pub rate_mesh_sizes: usize,
+    /// Why a rate is missing (e.g. the only point of its family); `None` when both are there.
+    pub rate_note: Option<String>,
     /// The solver that ran.
     pub solver: Option<String>,
     /// The preconditioner that ran.
@@ -84,9 +96,12 @@ pub struct SummaryRow {
 }
 
 /// Builds one row per point from the latest record of each of its runs, then fits
-/// convergence rates: points that differ only in `problem.mesh.*` keys form a group, and
-/// `log(error)` is fitted against `log(h)` by least squares over the group's points (rates are
-/// `None` with fewer than two distinct mesh sizes).
+/// convergence rates per family: points that differ only in the resolution keys
+/// ([`RESOLUTION_KEYS`](super::RESOLUTION_KEYS): `nx`, `ny`, `refinements`, `nodes`) form a
+/// family, and `log(error)` is fitted against `log(h)` by least squares over the family's
+/// points. Every other key (cell type, diagonal, domain, solver, ...) separates families.
+/// Rates are `None`, with [`SummaryRow::rate_note`] saying why, with fewer than two distinct
+/// mesh sizes.
 pub fn summarize(points: &[Point], repetitions: usize, records: &[RunRecord]) -> Vec<SummaryRow> {
     let latest = super::store::latest_by_id(records);
     let mut rows: Vec<SummaryRow> = points
@@ -98,34 +113,29 @@ pub fn summarize(points: &[Point], repetitions: usize, records: &[RunRecord]) ->
             row(p, &runs)
         })
         .collect();
-    let mut groups: HashMap<String, Vec<usize>> = HashMap::new();
-    for (i, p) in points.iter().enumerate() {
-        let rest: serde_json::Map<String, serde_json::Value> = p
-            .overrides()
-            .iter()
-            .filter(|(k, _)| k != "problem.mesh" && !k.starts_with("problem.mesh."))
-            .cloned()
-            .collect();
-        groups
-            .entry(canonical_json(&serde_json::Value::Object(rest)))
-            .or_default()
-            .push(i);
+    let mut families: HashMap<String, Vec<usize>> = HashMap::new();
+    for (i, r) in rows.iter_mut().enumerate() {
+        let (key, label) = family_of(&r.point);
+        r.family = label;
+        families.entry(key).or_default().push(i);
     }
-    for members in groups.values() {
-        let fit = |err: fn(&SummaryRow) -> Option<f64>| {
-            let pts: Vec<(f64, f64)> = members
-                .iter()
-                .filter_map(|&i| Some((rows[i].h?, err(&rows[i])?)))
-                .filter(|&(h, e)| h > 0.0 && e > 0.0 && e.is_finite())
-                .map(|(h, e)| (h.ln(), e.ln()))
-                .collect();
-            slope(&pts)
-        };
-        let l2 = fit(|r| r.l2_error);
-        let h1 = fit(|r| r.h1_error);
+    for members in families.values() {
+        let samples: Vec<Sample> = members
+            .iter()
+            .map(|&i| Sample {
+                h: rows[i].h,
+                l2: rows[i].l2_error,
+                h1: rows[i].h1_error,
+            })
+            .collect();
+        let fit = fit_family(&samples);
         for &i in members {
-            rows[i].l2_rate = l2;
-            rows[i].h1_rate = h1;
+            let r = &mut rows[i];
+            r.l2_rate = fit.l2_rate;
+            r.h1_rate = fit.h1_rate;
+            r.family_points = members.len();
+            r.rate_mesh_sizes = fit.mesh_sizes;
+            r.rate_note = fit.note.clone();
         }
     }
     rows
@@ -156,6 +166,10 @@ fn row(p: &Point, runs: &[&RunRecord]) -> SummaryRow {
         h: p.mesh_size(),
         l2_rate: None,
         h1_rate: None,
+        family: String::new(),
+        family_points: 0,
+        rate_mesh_sizes: 0,
+        rate_note: None,
         solver: ok.first().map(|m| m.solver.clone()),
         preconditioner: ok.first().map(|m| m.preconditioner.clone()),
         error: runs.iter().find_map(|r| r.error.clone()),
@@ -163,7 +177,7 @@ fn row(p: &Point, runs: &[&RunRecord]) -> SummaryRow {
 }
 
 /// Least-squares slope of `y` against `x`; `None` without two distinct `x`.
-fn slope(pts: &[(f64, f64)]) -> Option<f64> {
+pub(super) fn slope(pts: &[(f64, f64)]) -> Option<f64> {
     let n = pts.len() as f64;
     if pts.len() < 2 {
         return None;
@@ -176,7 +190,7 @@ fn slope(pts: &[(f64, f64)]) -> Option<f64> {
 }
 
 /// The fixed columns of `summary.csv`, after `point_id` and one column per swept key.
-pub const SUMMARY_COLUMNS: [&str; 19] = [
+pub const SUMMARY_COLUMNS: [&str; 23] = [
     "runs_ok",
     "runs_failed",
     "total_solve_time_median",
@@ -192,6 +206,10 @@ pub const SUMMARY_COLUMNS: [&str; 19] = [
     "h",
     "l2_rate",
     "h1_rate",
+    "family",
+    "family_points",
+    "rate_mesh_sizes",
+    "rate_note",
     "solver",
     "preconditioner",
     "error",
@@ -232,6 +250,10 @@ pub fn to_csv(keys: &[String], rows: &[SummaryRow]) -> String {
             num(r.h),
             num(r.l2_rate),
             num(r.h1_rate),
+            r.family.clone(),
+            r.family_points.to_string(),
+            r.rate_mesh_sizes.to_string(),
+            r.rate_note.clone().unwrap_or_default(),
             r.solver.clone().unwrap_or_default(),
             r.preconditioner.clone().unwrap_or_default(),
             r.error.clone().unwrap_or_default(),

@@ -408,34 +408,73 @@ fn interval_mesh_fields_change_the_operator_key() {
 }
 
 #[test]
-fn keys_are_stable_and_include_the_femscale_and_format_versions() {
+fn keys_are_stable_and_include_the_femscale_discretisation_and_format_versions() {
     let config = base();
     let registry = Registry::with_builtins();
     let problem = config.problem.to_problem().unwrap();
-    let at = |femscale: &str, format: u32| {
-        keys_of_versions(&problem, &config, "cg", &registry, femscale, format).unwrap()
+    let at = |versions: Versions<'_>| {
+        keys_of_versions(&problem, &config, "cg", &registry, versions).unwrap()
     };
     let today = keys(&config, &registry);
-    let same = at(FEMSCALE_VERSION, FORMAT_VERSION);
+    let current = Versions::CURRENT;
+    assert_eq!(
+        (current.femscale, current.discretisation, current.format),
+        (
+            FEMSCALE_VERSION,
+            femscale_assembly::DISCRETISATION_VERSION,
+            FORMAT_VERSION
+        )
+    );
+    let same = at(current);
     assert_eq!(
         (&today.system, &today.prepared, &today.solution),
         (&same.system, &same.prepared, &same.solution),
-        "problem_keys is this femscale and format version"
+        "problem_keys is this femscale, discretisation and format version"
     );
+    // An entry written by code of any other version must miss: every stage's key changes.
     for (what, other) in [
         (
             "another femscale version",
-            at("0.0.0-other", FORMAT_VERSION),
+            Versions {
+                femscale: "0.0.0-other",
+                ..current
+            },
+        ),
+        (
+            "an older discretisation version",
+            Versions {
+                discretisation: current.discretisation.wrapping_sub(1),
+                ..current
+            },
+        ),
+        (
+            "a newer discretisation version",
+            Versions {
+                discretisation: current.discretisation + 1,
+                ..current
+            },
         ),
         (
             "another format version",
-            at(FEMSCALE_VERSION, FORMAT_VERSION + 1),
+            Versions {
+                format: current.format + 1,
+                ..current
+            },
         ),
     ] {
-        assert_ne!(today.system, other.system, "{what}");
-        assert_ne!(today.prepared, other.prepared, "{what}");
-        assert_ne!(today.solution, other.solution, "{what}");
+        let other = at(other);
+        assert_ne!(today.system, other.system, "{what}: operator key");
+        assert_ne!(today.prepared, other.prepared, "{what}: prepared key");
+        assert_ne!(today.solution, other.solution, "{what}: solution key");
     }
+    // The version fields are separated: the discretisation version is not a suffix of the
+    // femscale version string.
+    let shifted = at(Versions {
+        femscale: &format!("{FEMSCALE_VERSION}1"),
+        discretisation: current.discretisation / 10,
+        ..current
+    });
+    assert_ne!(today.solution, shifted.solution);
     // The stage is in the kind, for readable keys and `solution_*` patterns.
     assert_eq!(
         (

@@ -1,0 +1,13 @@
+//! The version of the discrete numbers this crate computes.
+
+/// Version of the discretisation: the elements (basis functions and their gradients), the
+/// quadrature rules, how coefficients, sources and boundary data are evaluated, and the error
+/// norms.
+///
+/// Cached operators and solutions are keyed by it (next to the femscale version), so that an
+/// entry computed by other numerics misses instead of standing in for today's result. **Bump
+/// it** in any change to this crate (or to the mesh generators it integrates over) that changes
+/// assembled matrices, load vectors or error norms beyond round-off without a femscale version
+/// bump: a new quadrature rule or point order, a different evaluation point of a coefficient, a
+/// changed element basis. Pure refactors and speed-ups with bit-identical results keep it.
+pub const DISCRETISATION_VERSION: u32 = 1;
