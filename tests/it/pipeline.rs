@@ -64,7 +64,7 @@ fn parallel_and_serial_assembly_agree_through_the_pipeline() {
         parallel
             .metrics
             .features_used
-            .contains(&"parallel_assembly".to_string())
+            .contains(&Feature::ParallelAssembly)
     );
     let scale = serial.values.iter().fold(0.0f64, |m, v| m.max(v.abs()));
     for (a, b) in serial.values.iter().zip(&parallel.values) {
@@ -243,7 +243,7 @@ fn scaling_levels_choose_threads_and_assembly_and_overrides_are_scoped() {
     use femscale::runtime::{ScalingLevel, ScalingToggles};
     let minimal = FemSolver::with_scaling(ScalingLevel::Minimal);
     let s = minimal.solve_2d_laplace(&mms(200)).unwrap(); // 80 000 cells: parallel by size otherwise
-    assert_eq!(s.metrics.scaling_level, "minimal");
+    assert_eq!(s.metrics.scaling_level, ScalingLevel::Minimal);
     assert_eq!(s.metrics.threads, 1);
     assert!(!s.metrics.parallel_assembly_used);
     let t: ScalingToggles = minimal.optimize_for_problem_size(1 << 20).toggles;
@@ -263,7 +263,7 @@ fn scaling_levels_choose_threads_and_assembly_and_overrides_are_scoped() {
         ScalingLevel::Aggressive
     );
     let big = auto.solve_2d_laplace(&mms(200)).unwrap();
-    assert_eq!(big.metrics.scaling_level, "standard");
+    assert_eq!(big.metrics.scaling_level, ScalingLevel::Standard);
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     assert_eq!(big.metrics.threads, cores);
     assert_eq!(big.metrics.parallel_assembly_used, cores > 1);
@@ -313,18 +313,12 @@ fn a_repeated_solve_is_served_from_the_cache() {
     let solver = caching_solver();
     let first = solver.solve_2d_laplace(&mms(60)).unwrap();
     let second = solver.solve_2d_laplace(&mms(60)).unwrap();
-    assert!(
-        !first
-            .metrics
-            .features_used
-            .iter()
-            .any(|f| f.ends_with("cache_hit"))
-    );
+    assert!(!first.metrics.features_used.iter().any(|f| f.is_cache_hit()));
     assert!(
         second
             .metrics
             .features_used
-            .contains(&"solution_cache_hit".to_string())
+            .contains(&Feature::SolutionCacheHit)
     );
     assert_eq!(first.values, second.values);
     assert_eq!(first.metrics.l2_error, second.metrics.l2_error);
@@ -333,13 +327,7 @@ fn a_repeated_solve_is_served_from_the_cache() {
     let off = solver_with(|c| c.scaling.enable_caching = Some(false));
     off.solve_2d_laplace(&mms(20)).unwrap();
     let again = off.solve_2d_laplace(&mms(20)).unwrap();
-    assert!(
-        !again
-            .metrics
-            .features_used
-            .iter()
-            .any(|f| f.ends_with("cache_hit"))
-    );
+    assert!(!again.metrics.features_used.iter().any(|f| f.is_cache_hit()));
 }
 
 #[test]
@@ -364,13 +352,13 @@ fn a_new_source_reuses_the_factorization_and_a_new_coefficient_does_not() {
         reused
             .metrics
             .features_used
-            .contains(&"operator_cache_hit".to_string())
+            .contains(&Feature::OperatorCacheHit)
     );
     assert!(
         !reused
             .metrics
             .features_used
-            .contains(&"solution_cache_hit".to_string())
+            .contains(&Feature::SolutionCacheHit)
     );
     let fresh = FemSolver::new().solve_2d_laplace(&other).unwrap();
     let diff = reused
@@ -387,10 +375,7 @@ fn a_new_source_reuses_the_factorization_and_a_new_coefficient_does_not() {
     };
     let s = solver.solve_2d_laplace(&stiffer).unwrap();
     assert!(
-        !s.metrics
-            .features_used
-            .iter()
-            .any(|f| f.ends_with("cache_hit")),
+        !s.metrics.features_used.iter().any(|f| f.is_cache_hit()),
         "{:?}",
         s.metrics.features_used
     );
@@ -409,11 +394,5 @@ fn a_new_source_reuses_the_factorization_and_a_new_coefficient_does_not() {
     };
     solver.solve_2d_laplace(&closure).unwrap();
     let again = solver.solve_2d_laplace(&closure).unwrap();
-    assert!(
-        !again
-            .metrics
-            .features_used
-            .iter()
-            .any(|f| f.ends_with("cache_hit"))
-    );
+    assert!(!again.metrics.features_used.iter().any(|f| f.is_cache_hit()));
 }

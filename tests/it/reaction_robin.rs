@@ -265,12 +265,7 @@ fn configured_reaction_and_robin_alpha_expressions_converge_and_reproduce_biline
         (s.metrics.element.as_str(), s.metrics.assembler.as_str()),
         ("Q1", "serial")
     );
-    assert!(
-        !s.metrics
-            .features_used
-            .iter()
-            .any(|f| f == "jit_expressions")
-    );
+    assert!(!s.metrics.features_used.contains(&Feature::JitExpressions));
     assert_exact("Q1 bilinear from a config", &s);
     let s = solver
         .with_overrides(&["assembly.parallel=true", "scaling.enable_jit=true"])
@@ -279,9 +274,7 @@ fn configured_reaction_and_robin_alpha_expressions_converge_and_reproduce_biline
         .unwrap();
     assert_eq!(s.metrics.assembler, "parallel");
     assert!(
-        s.metrics
-            .features_used
-            .contains(&"jit_expressions".to_string()),
+        s.metrics.features_used.contains(&Feature::JitExpressions),
         "{:?}",
         s.metrics.features_used
     );

@@ -58,8 +58,10 @@ pub use field::{Constant, FnField, ScalarField, SharedField};
 pub use form::{BoundaryCondition, BoundaryKind, EllipticForm};
 pub use mesh::{BoundaryPart, CellKind, MeshView};
 pub use pool::{PoolStats, PooledVec, VectorPool};
-pub use report::{Metrics, PhaseTimings, SolveReport};
-pub use scaler::{ExecutionPlan, Scaler, SolverChoice, StaticScaler, SystemLoad, WorkEstimate};
+pub use report::{Artefact, CacheReuse, Feature, Metrics, PhaseTimings, SolveReport};
+pub use scaler::{
+    ExecutionPlan, Scaler, ScalingLevel, SolverChoice, StaticScaler, SystemLoad, WorkEstimate,
+};
 pub use solver::{
     ControlFlow, LinearSolver, NoMonitor, Preconditioner, PreconditionerFactory, PreparedSolver,
     SolveMonitor, SolverOptions,

@@ -1,6 +1,8 @@
 //! Serialisable records of what a solve did: the linear solve ([`SolveReport`]) and the whole
 //! pipeline ([`Metrics`]).
 
+use std::fmt;
+
 use serde::{Deserialize, Serialize};
 
 /// What one linear solve did.
@@ -79,6 +81,110 @@ impl PhaseTimings {
     }
 }
 
+/// A feature a solve used, listed in [`Metrics::features_used`] (JSON: its snake-case name).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum Feature {
+    /// Work vectors came from the vector pool.
+    MemoryPooling,
+    /// The matrix and load vector were assembled by the parallel assembler.
+    ParallelAssembly,
+    /// Some coefficient, source or boundary value was an expression.
+    ExpressionFields,
+    /// Expressions were compiled to machine code.
+    JitExpressions,
+    /// Error norms against an exact solution were computed.
+    ExactSolutionErrors,
+    /// The assembled operator came from a cache.
+    OperatorCacheHit,
+    /// The whole solution came from a cache.
+    SolutionCacheHit,
+}
+
+impl Feature {
+    /// Whether a cache served part of the solve ([`OperatorCacheHit`](Self::OperatorCacheHit),
+    /// [`SolutionCacheHit`](Self::SolutionCacheHit)).
+    pub const fn is_cache_hit(self) -> bool {
+        matches!(self, Self::OperatorCacheHit | Self::SolutionCacheHit)
+    }
+
+    /// The name used in JSON and messages (`parallel_assembly`).
+    pub const fn name(self) -> &'static str {
+        match self {
+            Self::MemoryPooling => "memory_pooling",
+            Self::ParallelAssembly => "parallel_assembly",
+            Self::ExpressionFields => "expression_fields",
+            Self::JitExpressions => "jit_expressions",
+            Self::ExactSolutionErrors => "exact_solution_errors",
+            Self::OperatorCacheHit => "operator_cache_hit",
+            Self::SolutionCacheHit => "solution_cache_hit",
+        }
+    }
+}
+
+impl fmt::Display for Feature {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// What a cache can hold for a solve.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum Artefact {
+    /// The assembled, constrained linear system (the operator).
+    System,
+    /// A prepared solver (factorisation, preconditioner hierarchy).
+    PreparedSolver,
+    /// The solution with its report.
+    Solution,
+}
+
+impl Artefact {
+    /// The name used in JSON, cache keys and messages (`prepared_solver`).
+    pub const fn name(self) -> &'static str {
+        match self {
+            Self::System => "system",
+            Self::PreparedSolver => "prepared_solver",
+            Self::Solution => "solution",
+        }
+    }
+}
+
+impl fmt::Display for Artefact {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// An artefact a cache level served to a solve, listed in [`Metrics::cache_reused`].
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct CacheReuse {
+    /// What was served.
+    pub artefact: Artefact,
+    /// The cache level that served it (`memory`, `disk`, `redis` or a registered name).
+    pub level: String,
+}
+
+impl CacheReuse {
+    /// `artefact` served by `level`.
+    pub fn new(artefact: Artefact, level: impl Into<String>) -> Self {
+        Self {
+            artefact,
+            level: level.into(),
+        }
+    }
+}
+
+/// `solution@memory`.
+impl fmt::Display for CacheReuse {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}@{}", self.artefact, self.level)
+    }
+}
+
 /// What a whole solve (mesh to solution) did: sizes, timings, choices and accuracy.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[non_exhaustive]
@@ -122,20 +228,20 @@ pub struct Metrics {
     pub parallel_assembly_used: bool,
     /// Threads available to the solve.
     pub threads: usize,
-    /// Scaling level in force (`minimal`, `standard`, `aggressive`; `auto` resolved).
-    pub scaling_level: String,
+    /// Scaling level in force (`auto` resolved to `minimal`, `standard` or `aggressive`).
+    pub scaling_level: crate::ScalingLevel,
     /// L2 norm of `u_h - u` when an exact solution was given.
     pub l2_error: Option<f64>,
     /// H1 seminorm of `u_h - u` when an exact solution was given.
     pub h1_error: Option<f64>,
     /// Largest nodal error `max |u_h(x_i) - u(x_i)|` when an exact solution was given.
     pub max_nodal_error: Option<f64>,
-    /// Features used in this solve (e.g. `parallel_assembly`, `expression_fields`).
-    pub features_used: Vec<String>,
-    /// Artefacts reused from the cache, as `artefact@level` (`solution@memory`,
-    /// `system@disk`, `prepared_solver@memory`); empty when everything was computed.
+    /// Features used in this solve, in the order they were switched on.
+    pub features_used: Vec<Feature>,
+    /// Artefacts served by a cache level (in JSON `{"artefact": "solution", "level":
+    /// "memory"}`, displayed `solution@memory`); empty when everything was computed.
     #[serde(default)]
-    pub cache_reused: Vec<String>,
+    pub cache_reused: Vec<CacheReuse>,
     /// Counters of each cache level after this solve, fastest level first.
     #[serde(default)]
     pub cache_levels: Vec<crate::cache::CacheStats>,

@@ -11,6 +11,42 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::SolveError;
 
+/// A preset of the scaling toggles (`scaling.level`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ScalingLevel {
+    /// One thread, every optimisation off: the reference behaviour.
+    Minimal,
+    /// All cores, parallel kernels, JIT, caching and memory pooling.
+    Standard,
+    /// `standard` plus auto-scaling of worker pools.
+    Aggressive,
+    /// `minimal` below 10 000 unknowns, `standard` below 500 000, `aggressive` above.
+    #[default]
+    Auto,
+}
+
+impl ScalingLevel {
+    /// Every level, in order of increasing effort.
+    pub const ALL: [Self; 4] = [Self::Minimal, Self::Standard, Self::Aggressive, Self::Auto];
+
+    /// The level's name in configuration and reports (`minimal`, `standard`, ...).
+    pub const fn name(self) -> &'static str {
+        match self {
+            Self::Minimal => "minimal",
+            Self::Standard => "standard",
+            Self::Aggressive => "aggressive",
+            Self::Auto => "auto",
+        }
+    }
+}
+
+impl fmt::Display for ScalingLevel {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
 /// The size of the work to plan for.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
 #[non_exhaustive]

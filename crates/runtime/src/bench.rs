@@ -51,34 +51,19 @@ pub const MAX_REPETITIONS: usize = 100;
 /// The source of every benchmark problem.
 pub const SOURCE: &str = "2*pi^2*sin(pi*x)*sin(pi*y)";
 
-/// The name of a level as the benchmark prints it (`minimal`, ..., `auto`).
-pub fn level_name(level: ScalingLevel) -> &'static str {
-    match level {
-        ScalingLevel::Minimal => "minimal",
-        ScalingLevel::Standard => "standard",
-        ScalingLevel::Aggressive => "aggressive",
-        ScalingLevel::Auto => "auto",
-    }
-}
-
 /// Parses a level name.
 ///
 /// # Errors
 /// [`Error::UnknownName`] (field `bench.levels`) for anything but the four levels.
 pub fn parse_level(name: &str) -> Result<ScalingLevel> {
-    let all = [
-        ScalingLevel::Minimal,
-        ScalingLevel::Standard,
-        ScalingLevel::Aggressive,
-        ScalingLevel::Auto,
-    ];
+    let all = ScalingLevel::ALL;
     all.into_iter()
-        .find(|l| level_name(*l) == name.trim())
+        .find(|l| l.name() == name.trim())
         .ok_or_else(|| Error::UnknownName {
             field: "bench.levels".into(),
             what: "scaling level".into(),
             name: name.to_string(),
-            known: all.iter().map(|l| level_name(*l).to_string()).collect(),
+            known: all.iter().map(|l| l.name().to_string()).collect(),
         })
 }
 
@@ -362,8 +347,8 @@ impl ScalingBenchmark {
                 size_rows.push(BenchRow {
                     size,
                     dofs: m.dofs,
-                    level: level_name(*level).into(),
-                    resolved_level: m.scaling_level.clone(),
+                    level: level.name().into(),
+                    resolved_level: m.scaling_level.name().into(),
                     solver_requested: solver.clone(),
                     solver: m.solver.clone(),
                     preconditioner: m.preconditioner.clone(),
@@ -392,7 +377,7 @@ impl ScalingBenchmark {
                         done,
                         total,
                         size,
-                        level: level_name(*level).into(),
+                        level: level.name().into(),
                         solver: solver.clone(),
                         seconds,
                     });

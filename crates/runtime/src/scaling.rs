@@ -37,20 +37,7 @@ pub struct ScalingDecision {
     pub preconditioner: String,
 }
 
-/// A preset of the scaling toggles.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum ScalingLevel {
-    /// One thread, every optimisation off: the reference behaviour.
-    Minimal,
-    /// All cores, parallel kernels, JIT, caching and memory pooling.
-    Standard,
-    /// `standard` plus auto-scaling of worker pools.
-    Aggressive,
-    /// `minimal` below 10 000 unknowns, `standard` below 500 000, `aggressive` above.
-    #[default]
-    Auto,
-}
+pub use femscale_core::ScalingLevel;
 
 /// The effective toggles of one solve.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -100,23 +87,23 @@ pub struct ScalingConfig {
     pub enable_memory_pooling: Option<bool>,
 }
 
-impl ScalingLevel {
-    /// The preset of this level for `dofs` unknowns on `cores` cores.
-    pub fn preset(self, dofs: usize, cores: usize) -> ScalingToggles {
+impl ScalingToggles {
+    /// The preset of `level` for `dofs` unknowns on `cores` cores.
+    pub fn preset(level: ScalingLevel, dofs: usize, cores: usize) -> Self {
         let cores = cores.max(1);
-        let level = match self {
-            Self::Auto if dofs < 10_000 => Self::Minimal,
-            Self::Auto if dofs < 500_000 => Self::Standard,
-            Self::Auto => Self::Aggressive,
+        let level = match level {
+            ScalingLevel::Auto if dofs < 10_000 => ScalingLevel::Minimal,
+            ScalingLevel::Auto if dofs < 500_000 => ScalingLevel::Standard,
+            ScalingLevel::Auto => ScalingLevel::Aggressive,
             other => other,
         };
-        let on = level != Self::Minimal;
-        ScalingToggles {
+        let on = level != ScalingLevel::Minimal;
+        Self {
             level,
             jit: on,
             caching: on,
             parallel: on,
-            autoscaling: level == Self::Aggressive,
+            autoscaling: level == ScalingLevel::Aggressive,
             adaptive_mesh: false,
             memory_pooling: on,
             threads: if on { cores } else { 1 },
@@ -128,7 +115,7 @@ impl ScalingConfig {
     /// The effective toggles for `dofs` unknowns on `cores` cores: the level's preset, then each
     /// explicit `enable_*` and `threads`. Turning `parallel` off forces one thread.
     pub fn toggles(&self, dofs: usize, cores: usize) -> ScalingToggles {
-        let mut t = self.level.preset(dofs, cores);
+        let mut t = ScalingToggles::preset(self.level, dofs, cores);
         let set = |field: &mut bool, value: Option<bool>| {
             if let Some(v) = value {
                 *field = v;
@@ -172,24 +159,24 @@ mod tests {
 
     #[test]
     fn levels_are_presets_and_overrides_win() {
-        let minimal = ScalingLevel::Minimal.preset(1_000_000, 8);
+        let minimal = ScalingToggles::preset(ScalingLevel::Minimal, 1_000_000, 8);
         assert!(!minimal.parallel && !minimal.jit && minimal.threads == 1);
-        let standard = ScalingLevel::Standard.preset(10, 8);
+        let standard = ScalingToggles::preset(ScalingLevel::Standard, 10, 8);
         assert!(
             standard.parallel && standard.caching && !standard.autoscaling && standard.threads == 8
         );
-        assert!(ScalingLevel::Aggressive.preset(10, 8).autoscaling);
-        assert!(!ScalingLevel::Aggressive.preset(10, 8).adaptive_mesh);
+        assert!(ScalingToggles::preset(ScalingLevel::Aggressive, 10, 8).autoscaling);
+        assert!(!ScalingToggles::preset(ScalingLevel::Aggressive, 10, 8).adaptive_mesh);
         assert_eq!(
-            ScalingLevel::Auto.preset(5_000, 2).level,
+            ScalingToggles::preset(ScalingLevel::Auto, 5_000, 2).level,
             ScalingLevel::Minimal
         );
         assert_eq!(
-            ScalingLevel::Auto.preset(50_000, 2).level,
+            ScalingToggles::preset(ScalingLevel::Auto, 50_000, 2).level,
             ScalingLevel::Standard
         );
         assert_eq!(
-            ScalingLevel::Auto.preset(2_000_000, 2).level,
+            ScalingToggles::preset(ScalingLevel::Auto, 2_000_000, 2).level,
             ScalingLevel::Aggressive
         );
 

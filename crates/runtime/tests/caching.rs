@@ -5,6 +5,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use femscale_cache::testing::RedisServer;
+use femscale_core::{Artefact, CacheReuse};
 use femscale_runtime::{
     Config, FemSolver, FieldSpec, Laplace2d, Problem, SolveCache, WarmUp, WritePolicyConfig,
 };
@@ -34,7 +35,8 @@ fn problem(source: &str, k: f64, top: f64) -> Problem {
 
 fn solve(s: &FemSolver, p: &Problem) -> (Vec<f64>, Vec<String>) {
     let sol = s.solve(p).unwrap();
-    (sol.values, sol.metrics.cache_reused)
+    let reused = sol.metrics.cache_reused.iter().map(ToString::to_string);
+    (sol.values, reused.collect())
 }
 
 #[test]
@@ -281,7 +283,10 @@ fn redis_round_trip_of_a_million_entry_operator() {
     let reader = FemSolver::from_config(c).unwrap();
     let p = big("x");
     let hit = reader.solve(&p).unwrap();
-    assert_eq!(hit.metrics.cache_reused, ["system@redis"]);
+    assert_eq!(
+        hit.metrics.cache_reused,
+        [CacheReuse::new(Artefact::System, "redis")]
+    );
     let fresh = FemSolver::from_config(config(&[], None))
         .unwrap()
         .solve(&p)
@@ -361,7 +366,11 @@ dir = "{}"
         assert_eq!(a.l2_error, b.l2_error, "results changed by the cache");
     }
     let reused = |r: &femscale_runtime::experiment::RunRecord| {
-        r.metrics.as_ref().unwrap().cache_reused.clone()
+        let m = r.metrics.as_ref().unwrap();
+        m.cache_reused
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
     };
     // After the first run every run reuses the operator held in memory.
     assert!(

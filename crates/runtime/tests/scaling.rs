@@ -11,7 +11,7 @@ use tracing::field::{Field, Visit};
 use tracing::span;
 use tracing_subscriber::layer::{Context, Layer, SubscriberExt};
 
-use femscale_core::{Error, SolveError, SolverChoice};
+use femscale_core::{Error, Feature, SolveError, SolverChoice};
 use femscale_runtime::{Config, FemSolver, FieldSpec, Laplace2d, Problem, ScalingLevel};
 
 static SERIAL: Mutex<()> = Mutex::new(());
@@ -222,7 +222,7 @@ fn the_report_has_resource_use_and_the_counters_of_the_solve() {
     assert_eq!((m.counters.cache_hits, m.counters.cache_misses), (0, 3));
     // Expressions: source and exact solution (and its gradient), unless cached from before.
     assert!(m.counters.expression_compilations <= 3);
-    assert!(m.features_used.iter().any(|f| f == "memory_pooling"));
+    assert!(m.features_used.contains(&Feature::MemoryPooling));
 
     // Another source on the same operator: operator and prepared solver are reused (the
     // prepared CG keeps its work vectors); the load vector's buffer, returned by the first
@@ -262,7 +262,7 @@ fn memory_pooling_follows_the_toggle() {
     };
     let off = run(false);
     assert_eq!(off.counters.pool_reuses, 0, "{:?}", off.counters);
-    assert!(!off.features_used.iter().any(|f| f == "memory_pooling"));
+    assert!(!off.features_used.contains(&Feature::MemoryPooling));
     // The second solve prepares CG again and takes its four work vectors from the pool the
     // first one returned them to.
     let on = run(true);

@@ -8,7 +8,7 @@ mod solve;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use femscale_core::{Error, Metrics, Result, SystemLoad, WorkEstimate};
+use femscale_core::{Artefact, Error, Metrics, Result, SystemLoad, WorkEstimate};
 use femscale_mesh::Mesh;
 use serde::{Deserialize, Serialize};
 
@@ -276,7 +276,7 @@ impl FemSolver {
                     s.metrics
                         .cache_reused
                         .iter()
-                        .any(|r| r.starts_with("solution@"))
+                        .any(|r| r.artefact == Artefact::Solution)
                 }),
             };
             if !reused {

@@ -6,8 +6,8 @@ use std::time::Instant;
 
 use femscale_assembly::{DirichletConditions, error_norms_within};
 use femscale_core::{
-    Counter, Deadline, LinearSystem, Metrics, Result, SolveError, SystemLoad, VectorPool,
-    WorkEstimate, verify_solution,
+    Artefact, CacheReuse, Counter, Deadline, Feature, LinearSystem, Metrics, Result, SolveError,
+    SystemLoad, VectorPool, WorkEstimate, verify_solution,
 };
 use femscale_mesh::Mesh;
 use tracing::{info, instrument};
@@ -92,8 +92,10 @@ impl FemSolver {
         };
         let mesh: Arc<Mesh> = match &stored {
             Some((live, level)) => {
-                metrics.cache_reused.push(format!("system@{level}"));
-                metrics.features_used.push("operator_cache_hit".into());
+                metrics
+                    .cache_reused
+                    .push(CacheReuse::new(Artefact::System, level));
+                metrics.features_used.push(Feature::OperatorCacheHit);
                 live.mesh.clone()
             }
             None => in_phase_span("mesh", || problem.mesh.build())
@@ -215,7 +217,9 @@ impl FemSolver {
                 };
                 let prepared: Arc<SharedPrepared> = match cached {
                     Some(p) => {
-                        metrics.cache_reused.push("prepared_solver@memory".into());
+                        metrics
+                            .cache_reused
+                            .push(CacheReuse::new(Artefact::PreparedSolver, "memory"));
                         p
                     }
                     None => {
@@ -287,25 +291,25 @@ impl FemSolver {
         metrics.verified_relative_residual = verified.relative_residual;
         metrics.verified_backward_error = verified.backward_error;
         metrics.threads = plan.threads;
-        metrics.scaling_level = format!("{:?}", toggles.level).to_lowercase();
+        metrics.scaling_level = toggles.level;
         metrics.total_solve_time = metrics.phases.total();
         metrics.peak_rss_mb = Some(usage.peak_rss_mb);
         metrics.mean_cpu_percent = Some(usage.mean_cpu_percent);
         metrics.plan_rationale = plan.rationale.clone();
         if toggles.memory_pooling {
-            metrics.features_used.push("memory_pooling".into());
+            metrics.features_used.push(Feature::MemoryPooling);
         }
         if metrics.parallel_assembly_used {
-            metrics.features_used.push("parallel_assembly".into());
+            metrics.features_used.push(Feature::ParallelAssembly);
         }
         if problem.uses_expressions() {
-            metrics.features_used.push("expression_fields".into());
+            metrics.features_used.push(Feature::ExpressionFields);
             if toggles.jit && femscale_expr::jit_available() {
-                metrics.features_used.push("jit_expressions".into());
+                metrics.features_used.push(Feature::JitExpressions);
             }
         }
         if exact.is_some() {
-            metrics.features_used.push("exact_solution_errors".into());
+            metrics.features_used.push(Feature::ExactSolutionErrors);
         }
         metrics.linear_solve = report;
         let mut solution = Solution {
@@ -358,8 +362,8 @@ impl FemSolver {
         let m = &mut solution.metrics;
         m.phases = Default::default();
         m.total_solve_time = started.elapsed().as_secs_f64();
-        m.features_used.push("solution_cache_hit".into());
-        m.cache_reused = vec![format!("solution@{level}")];
+        m.features_used.push(Feature::SolutionCacheHit);
+        m.cache_reused = vec![CacheReuse::new(Artefact::Solution, level.as_str())];
         m.cache_levels = cache.level_stats();
         info!(dofs = m.dofs, level = %level, "solution served from cache");
         Ok(Some(solution))

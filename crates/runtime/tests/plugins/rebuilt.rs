@@ -22,7 +22,13 @@ fn child_solve() {
     let s = FemSolver::from_config(config)
         .and_then(|s| s.solve_configured())
         .unwrap();
-    println!("\nREUSED={}", s.metrics.cache_reused.join(","));
+    let reused: Vec<String> = s
+        .metrics
+        .cache_reused
+        .iter()
+        .map(|r| r.to_string())
+        .collect();
+    println!("\nREUSED={}", reused.join(","));
 }
 
 fn solve_in_child(config: &Path) -> String {
