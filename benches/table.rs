@@ -28,9 +28,8 @@ impl MarkdownTable {
 
 impl fmt::Display for MarkdownTable {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let line = |f: &mut fmt::Formatter<'_>, cells: &[String]| {
-            writeln!(f, "| {} |", cells.join(" | "))
-        };
+        let line =
+            |f: &mut fmt::Formatter<'_>, cells: &[String]| writeln!(f, "| {} |", cells.join(" | "));
         line(f, &self.header)?;
         writeln!(f, "|{}", "---|".repeat(self.header.len()))?;
         for row in &self.rows {
@@ -120,7 +119,11 @@ fn utc_now() -> String {
         .map_or(0, |d| d.as_secs());
     let (days, rest) = (secs / 86_400, secs % 86_400);
     let (y, m, d) = civil_from_days(days as i64);
-    format!("{y:04}-{m:02}-{d:02} {:02}:{:02}", rest / 3600, rest % 3600 / 60)
+    format!(
+        "{y:04}-{m:02}-{d:02} {:02}:{:02}",
+        rest / 3600,
+        rest % 3600 / 60
+    )
 }
 
 /// Proleptic Gregorian date of a day count since 1970-01-01 (Howard Hinnant's algorithm).
