@@ -94,8 +94,10 @@ class Results:
         stamp = lambda t: datetime.datetime.fromtimestamp(t, datetime.timezone.utc).strftime(
             "%Y-%m-%d %H:%M")
         times = [e[3] for e in self.used] or [0]
+        first, last = stamp(min(times)), stamp(max(times))
+        when = first if first == last else f"{first}–{last[11:] if first[:10] == last[:10] else last}"
         return (f"`{command(table)}` then `benches/scripts/criterion_table.py {table}` — criterion "
-                f"medians of {counts} samples; measured {stamp(min(times))}–{stamp(max(times))} UTC")
+                f"medians of {counts} samples; measured {when} UTC")
 
 
 def cell(ns):
