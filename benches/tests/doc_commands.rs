@@ -15,14 +15,18 @@ fn doc() -> String {
     std::fs::read_to_string(root().join("docs/performance.md")).expect("docs/performance.md")
 }
 
-/// The words following each occurrence of `flag` (the next whitespace-separated token, with
-/// markdown and shell punctuation trimmed).
+/// `word` without the markdown and shell punctuation around it.
+fn bare(word: &str) -> &str {
+    word.trim_matches(|c: char| !(c.is_alphanumeric() || c == '_'))
+}
+
+/// The words following each occurrence of `flag` (the next whitespace-separated token, bare).
 fn after<'a>(text: &'a str, flag: &str) -> Vec<&'a str> {
     let words: Vec<&str> = text.split_whitespace().collect();
     words
         .windows(2)
         .filter(|w| w[0] == flag)
-        .map(|w| w[1].trim_matches(|c: char| "`,;.()|".contains(c)))
+        .map(|w| bare(w[1]))
         .collect()
 }
 
@@ -80,8 +84,7 @@ fn every_script_and_criterion_table_named_in_the_doc_exists() {
     let words: Vec<&str> = doc.split_whitespace().collect();
     for w in words.windows(3) {
         if w[0].ends_with("criterion_table.py") {
-            let table = if w[1] == "--run" { w[2] } else { w[1] };
-            let table = table.trim_matches(|c: char| "`,;.()|".contains(c));
+            let table = bare(if w[1] == "--run" { w[2] } else { w[1] });
             assert!(
                 criterion.contains(&format!("\"{table}\": (")),
                 "docs/performance.md asks criterion_table.py for {table:?}, which it does not print"
