@@ -40,7 +40,11 @@ def main(argv):
     stamp = datetime.datetime.fromtimestamp(path.stat().st_mtime, datetime.timezone.utc)
     rows = report["rows"]
     reps = report.get("repetitions", "?")
-    print(f"`femscale bench {' '.join(ARGS)} -o {out}` then `benches/scripts/scaling_table.py {out}`"
+    try:
+        shown = out.resolve().relative_to(ROOT)
+    except ValueError:
+        shown = out
+    print(f"`femscale bench {' '.join(ARGS)} -o {shown}` then `benches/scripts/scaling_table.py {shown}`"
           f" — medians of {reps} repetitions; measured {stamp:%Y-%m-%d %H:%M} UTC")
     print()
     print("| n | unknowns | " + " | ".join(LEVELS) + " | auto vs best |")
