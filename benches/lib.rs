@@ -1,6 +1,8 @@
 //! Shared set-up for femscale's criterion benchmarks (`benches/`).
 //!
-//! Run them with `cargo bench -p femscale-benches`; `docs/performance.md` holds the table.
+//! Run them with `cargo bench -p femscale-benches`; `docs/performance.md` holds the tables.
+//! The examples (`benches/examples/`) share [`stats`] (medians, ranges) and [`table`] (the
+//! markdown tables they print, with the command and the number of runs above each).
 
 use std::sync::Arc;
 
@@ -10,6 +12,9 @@ use femscale::core::{
 };
 use femscale::expr::parse_field;
 use femscale::mesh::{Mesh, RectangleSpec};
+
+pub mod stats;
+pub mod table;
 
 /// The benchmark problem: `-laplace(u) = 2 pi^2 sin(pi x) sin(pi y)` with `u = 0` on the
 /// boundary, the source given as an expression (as in a config file).

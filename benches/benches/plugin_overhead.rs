@@ -27,6 +27,7 @@ use abi_stable::sabi_trait::TD_Opaque;
 use anyhow::Context;
 use femscale::core::{CsrMatrix, NoMonitor, SolverOptions, SparsityPattern};
 use femscale::runtime::plugins;
+use femscale_benches::stats::median;
 use femscale_plugin_api::objects::RMonitor_TO;
 use femscale_plugin_api::sdk::{Csr, FnMonitor, Monitor, PreparedSolver, Solver};
 use femscale_plugin_api::{PluginModRef, SolveParams, SolverBox};
@@ -107,17 +108,6 @@ fn timed<T>(f: impl FnOnce() -> anyhow::Result<T>) -> anyhow::Result<(f64, f64, 
         _ => f64::NAN,
     };
     Ok((start.elapsed().as_secs_f64(), cpu, value))
-}
-
-fn median(v: &[f64]) -> f64 {
-    let mut s = v.to_vec();
-    s.sort_by(f64::total_cmp);
-    let k = s.len() / 2;
-    if s.len() % 2 == 1 {
-        s[k]
-    } else {
-        0.5 * (s[k - 1] + s[k])
-    }
 }
 
 fn main() -> anyhow::Result<()> {

@@ -1,20 +1,33 @@
-//! Reuse through the solve cache, 2D P1 Poisson with the direct solver:
+//! Reuse through the solve cache, 2D P1 Poisson with the direct solver, for the caching tables
+//! of `docs/performance.md`:
 //! (1) the same problem solved twice — the second solve is served from the cache;
 //! (2) a sweep over 10 source functions on one mesh, with and without caching (the assembled
-//!     operator and its factorization are reused; only the load vector is assembled);
+//!     operator and its factorization are reused; only the load vector is assembled), and the
+//!     phases of the cached solves;
 //! (3) hit latency of the assembled operator from the disk and Redis levels (fetch, checksum,
 //!     decode and mesh), against assembling it.
 //!
 //! ```text
-//! cargo run --release -p femscale-benches --example cache_speedup -- 512
+//! cargo run --release -p femscale-benches --example cache_speedup -- [SIZES = 512] [REPS = 3]
 //! ```
 //!
-//! Part (3) needs `redis-server` on `PATH` for the Redis line (skipped otherwise).
+//! SIZES: comma-separated cells per side. Every repetition starts from fresh solvers and fresh
+//! cache levels and runs (1), (2) and (3) in turn, so that each speed-up compares variants
+//! measured in the same repetition; the tables hold medians over the repetitions (speed-ups:
+//! medians of the per-repetition ratios). Part (3) needs `redis-server` on `PATH` for the Redis
+//! column ("skipped" otherwise).
 
 use std::time::Instant;
 
 use femscale::prelude::*;
+use femscale_benches::stats::{median, median_ratio};
+use femscale_benches::table::{MarkdownTable, count, example_command, provenance, secs, times};
 use femscale_cache::testing::RedisServer;
+
+/// Sources in the sweep of part (2).
+const SOURCES: usize = 10;
+/// Fresh solvers reading the operator from a byte level per repetition, part (3).
+const READERS: usize = 3;
 
 fn solver(
     caching: bool,
@@ -38,24 +51,37 @@ fn problem(n: usize, k: usize) -> Laplace2d {
     }
 }
 
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(f64::total_cmp);
-    v[v.len() / 2]
+/// Samples of one size, over all repetitions.
+#[derive(Default)]
+struct Samples {
+    unknowns: usize,
+    entries: usize,
+    first: Vec<f64>,
+    again: Vec<f64>,
+    sweep_uncached: Vec<f64>,
+    sweep_cached: Vec<f64>,
+    /// Load-vector assembly and solve of each cached source after the first.
+    cached_assembly: Vec<f64>,
+    cached_solve: Vec<f64>,
+    disk: Vec<f64>,
+    redis: Vec<f64>,
+    assemble: Vec<f64>,
 }
 
-/// Median over 3 repetitions of: a fresh solver on a warm byte level solves a new source; the
-/// operator comes from the level. Returns (fetch seconds, assembly seconds of a miss).
+/// A warm byte level, then `READERS` fresh solvers on it solving new sources: the operator
+/// comes from the level. Pushes the fetch times and the assembly time of the writer's miss.
 fn operator_hit(
     n: usize,
     levels: &[&str],
     tweak: impl Fn(&mut Config),
-) -> anyhow::Result<(f64, f64)> {
+    fetch: &mut Vec<f64>,
+    assemble: &mut Vec<f64>,
+) -> anyhow::Result<()> {
     let writer = solver(true, levels, &tweak)?;
     let miss = writer.solve_2d_laplace(&problem(n, 1))?;
     let p = &miss.metrics.phases;
-    let assemble = p.mesh + p.pattern + p.assembly + p.boundary_conditions;
-    let mut fetch = Vec::new();
-    for k in 2..5 {
+    assemble.push(p.mesh + p.pattern + p.assembly + p.boundary_conditions);
+    for k in 2..2 + READERS {
         let reader = solver(true, levels, &tweak)?;
         let hit = reader.solve_2d_laplace(&problem(n, k))?;
         anyhow::ensure!(
@@ -66,69 +92,163 @@ fn operator_hit(
             "expected an operator hit, got {:?}",
             hit.metrics.cache_reused
         );
+        // The operator hit is reported as the mesh phase (fetch, checksum, decode, mesh).
         fetch.push(hit.metrics.phases.mesh);
     }
-    Ok((median(fetch), assemble))
+    Ok(())
 }
 
-fn main() -> anyhow::Result<()> {
-    let n: usize = std::env::args().nth(1).map_or(Ok(512), |s| s.parse())?;
-    let unknowns = (n + 1) * (n + 1);
-
+fn repetition(n: usize, s: &mut Samples) -> anyhow::Result<()> {
     // 1. The same problem twice.
     let cached = solver(true, &["memory"], |_| {})?;
     let t = Instant::now();
-    cached.solve_2d_laplace(&problem(n, 1))?;
-    let first = t.elapsed().as_secs_f64();
+    let first = cached.solve_2d_laplace(&problem(n, 1))?;
+    s.first.push(t.elapsed().as_secs_f64());
+    anyhow::ensure!(
+        first.metrics.cache_reused.is_empty(),
+        "a fresh solver reused {:?}",
+        first.metrics.cache_reused
+    );
+    s.unknowns = first.metrics.dofs;
+    s.entries = first.metrics.nnz;
     let t = Instant::now();
     let again = cached.solve_2d_laplace(&problem(n, 1))?;
-    let second = t.elapsed().as_secs_f64();
+    s.again.push(t.elapsed().as_secs_f64());
     anyhow::ensure!(again.metrics.cache_reused == ["solution@memory"]);
-    println!(
-        "n = {n} ({unknowns} unknowns): first solve {first:.4} s, repeated solve {second:.6} s, speed-up {:.0}x",
-        first / second
-    );
 
-    // 2. Ten sources on one mesh, with and without caching.
-    let mut totals = Vec::new();
+    // 2. Ten sources on one mesh, without and with caching.
     for caching in [false, true] {
-        let s = solver(caching, &["memory"], |_| {})?;
+        let solver = solver(caching, &["memory"], |_| {})?;
         let t = Instant::now();
-        for k in 1..=10 {
-            let sol = s.solve_2d_laplace(&problem(n, k))?;
-            if k == 10 {
-                eprintln!(
-                    "caching {caching}: last solve reused {:?}, phases {:?}",
-                    sol.metrics.cache_reused, sol.metrics.phases
-                );
+        for k in 1..=SOURCES {
+            let sol = solver.solve_2d_laplace(&problem(n, k))?;
+            if caching && k > 1 {
+                s.cached_assembly.push(sol.metrics.phases.assembly);
+                s.cached_solve.push(sol.metrics.phases.solve);
             }
         }
-        totals.push(t.elapsed().as_secs_f64());
+        let total = t.elapsed().as_secs_f64();
+        if caching {
+            s.sweep_cached.push(total);
+        } else {
+            s.sweep_uncached.push(total);
+        }
     }
-    println!(
-        "n = {n}: 10 sources without caching {:.3} s, with caching {:.3} s, speed-up {:.1}x",
-        totals[0],
-        totals[1],
-        totals[0] / totals[1]
-    );
 
     // 3. Operator hit latency from disk and Redis.
     let dir = tempfile::tempdir()?;
-    let (disk, assemble) = operator_hit(n, &["disk"], |c| {
-        c.cache.disk_dir = dir.path().to_path_buf()
-    })?;
-    println!(
-        "n = {n}: operator from disk {disk:.3} s (median of 3) vs assembling it {assemble:.3} s"
-    );
-    match RedisServer::start() {
-        Some(server) => {
-            let (redis, assemble) =
-                operator_hit(n, &["redis"], |c| c.cache.redis_url = server.url())?;
-            println!(
-                "n = {n}: operator from Redis {redis:.3} s (median of 3) vs assembling it {assemble:.3} s"
-            );
-        }
-        None => println!("n = {n}: Redis skipped (no redis-server)"),
+    operator_hit(
+        n,
+        &["disk"],
+        |c| c.cache.disk_dir = dir.path().to_path_buf(),
+        &mut s.disk,
+        &mut s.assemble,
+    )?;
+    // A fresh server per repetition: the previous repetition's entries would be hits.
+    if let Some(server) = RedisServer::start() {
+        operator_hit(
+            n,
+            &["redis"],
+            |c| c.cache.redis_url = server.url(),
+            &mut s.redis,
+            &mut s.assemble,
+        )?;
     }
+    Ok(())
+}
+
+fn main() -> anyhow::Result<()> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let sizes: Vec<usize> = args
+        .first()
+        .map_or("512", String::as_str)
+        .split(',')
+        .map(str::parse)
+        .collect::<Result<_, _>>()?;
+    let reps: usize = args.get(1).map_or(Ok(3), |s| s.parse())?;
+    anyhow::ensure!(reps > 0, "need at least one repetition");
+    let all = sizes
+        .iter()
+        .map(|&n| {
+            let mut s = Samples::default();
+            for _ in 0..reps {
+                repetition(n, &mut s)?;
+            }
+            Ok(s)
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
+
+    let command = example_command("cache_speedup");
+    println!(
+        "{}\n",
+        provenance(
+            &command,
+            &format!(
+                "direct solver; medians of {reps} repetitions, speed-ups medians of the per-repetition ratios"
+            )
+        )
+    );
+    let mut reuse = MarkdownTable::new(&[
+        "n (unknowns)",
+        "first solve",
+        "same problem again (`solution@memory`)",
+        "speed-up",
+        "10 sources, no cache",
+        "10 sources, cache",
+        "speed-up",
+    ]);
+    for (&n, s) in sizes.iter().zip(&all) {
+        reuse.row([
+            format!("{n} ({})", count(s.unknowns)),
+            secs(median(&s.first)),
+            format!("{:.4} s", median(&s.again)),
+            format!("{:.0}×", median_ratio(&s.first, &s.again)),
+            secs(median(&s.sweep_uncached)),
+            secs(median(&s.sweep_cached)),
+            times(median_ratio(&s.sweep_uncached, &s.sweep_cached)),
+        ]);
+    }
+    print!("{reuse}");
+
+    println!(
+        "\nCached sources 2–{SOURCES} of the sweep (median of {} solves):\n",
+        reps * (SOURCES - 1)
+    );
+    let mut cached =
+        MarkdownTable::new(&["n", "load-vector assembly", "solve (triangular solves)"]);
+    for (&n, s) in sizes.iter().zip(&all) {
+        cached.row([
+            n.to_string(),
+            secs(median(&s.cached_assembly)),
+            secs(median(&s.cached_solve)),
+        ]);
+    }
+    print!("{cached}");
+
+    println!(
+        "\nOperator from a byte level (medians of {} hits per level; assembling it: median of the writers' misses):\n",
+        reps * READERS,
+    );
+    let mut levels = MarkdownTable::new(&[
+        "n",
+        "entries",
+        "disk hit",
+        "Redis hit (loopback)",
+        "assembling it",
+    ]);
+    for (&n, s) in sizes.iter().zip(&all) {
+        levels.row([
+            n.to_string(),
+            format!("{:.2} M", s.entries as f64 / 1e6),
+            secs(median(&s.disk)),
+            if !s.redis.is_empty() {
+                secs(median(&s.redis))
+            } else {
+                "skipped (no redis-server)".into()
+            },
+            secs(median(&s.assemble)),
+        ]);
+    }
+    print!("{levels}");
     Ok(())
 }

@@ -10,8 +10,9 @@
 //! direct solver), then 4 large points of 512 × 512 (263,169 unknowns, AMG-CG). Caching is off
 //! so that every run computes, and every experiment writes to a fresh directory (nothing is
 //! resumed). Each round runs both variants, alternating which goes first; the medians over the
-//! rounds and their ratio are printed, with the plan, the pool's statistics and the load
-//! average before and after (the machine may be shared).
+//! rounds and the median of the per-round ratios are printed, with the plan, the pool's
+//! statistics and the load average before and after (the machine may be shared), and at the end
+//! the markdown table of `docs/performance.md`.
 //!
 //! * `one at a time` — `parallel_runs = 1`: each run gets every core;
 //! * `automatic` — `parallel_runs = 0`: the adaptive scaler's plan on the worker pool.
@@ -20,12 +21,10 @@ use std::path::Path;
 use std::time::Instant;
 
 use femscale::runtime::experiment::{Experiment, ExperimentReport, RunOptions};
-
-fn load_average() -> String {
-    std::fs::read_to_string("/proc/loadavg")
-        .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
-        .unwrap_or_else(|_| "unknown".into())
-}
+use femscale_benches::stats::{median, median_ratio};
+use femscale_benches::table::{
+    MarkdownTable, count, example_command, load_average, provenance, secs, times,
+};
 
 /// An experiment file in `dir` with `sweep` as its sweep tables.
 fn experiment_file(dir: &Path, name: &str, sweep: &str) -> anyhow::Result<std::path::PathBuf> {
@@ -82,12 +81,10 @@ fn run(
     Ok((seconds, report))
 }
 
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(f64::total_cmp);
-    v[v.len() / 2]
-}
+/// One row of the table: the sweep, both medians, the ratio and the plan.
+type Row = [String; 4];
 
-fn compare(label: &str, exp: &Experiment, dir: &Path, rounds: usize) -> anyhow::Result<()> {
+fn compare(label: &str, exp: &Experiment, dir: &Path, rounds: usize) -> anyhow::Result<Row> {
     println!(
         "{label}: {} runs; load average before: {}",
         exp.total_runs(),
@@ -131,15 +128,14 @@ fn compare(label: &str, exp: &Experiment, dir: &Path, rounds: usize) -> anyhow::
             .collect::<Vec<_>>()
             .join(" ")
     };
-    let (m1, ma) = (median(one.clone()), median(auto.clone()));
+    let (m1, ma, ratio) = (median(&one), median(&auto), median_ratio(&one, &auto));
     println!(
         "  one at a time (parallel_runs = 1)  median {m1:8.3} s   [{}]",
         fmt(&one)
     );
     println!(
-        "  automatic     (parallel_runs = 0)  median {ma:8.3} s   [{}]   {:.2}x",
+        "  automatic     (parallel_runs = 0)  median {ma:8.3} s   [{}]   {ratio:.2}x (median of per-round ratios)",
         fmt(&auto),
-        m1 / ma
     );
     println!(
         "  plan: {} run(s) x {} thread(s) [{}]",
@@ -158,7 +154,39 @@ fn compare(label: &str, exp: &Experiment, dir: &Path, rounds: usize) -> anyhow::
         "  one run: {r1:.2} ms (solve {s1:.2} ms) one at a time, {ra:.2} ms (solve {sa:.2} ms) automatic"
     );
     println!("  load average after: {}", load_average());
-    Ok(())
+    let metrics: Vec<_> = report
+        .records
+        .iter()
+        .filter_map(|r| r.metrics.as_ref())
+        .collect();
+    let dofs =
+        |pick: fn(usize, usize) -> usize| metrics.iter().map(|m| m.dofs).reduce(pick).unwrap_or(0);
+    let (lo, hi) = (dofs(usize::min), dofs(usize::max));
+    let mut solvers: Vec<String> = metrics
+        .iter()
+        .map(|m| format!("{} + {}", m.solver, m.preconditioner))
+        .collect();
+    solvers.dedup();
+    let unknowns = if lo == hi {
+        count(lo)
+    } else {
+        format!("{}–{}", count(lo), count(hi))
+    };
+    Ok([
+        format!(
+            "{} points, {unknowns} unknowns, {}",
+            exp.total_runs(),
+            solvers.join(", ")
+        ),
+        secs(m1),
+        format!(
+            "{} ({} runs × {} thread(s))",
+            secs(ma),
+            report.parallel_runs,
+            report.threads_per_run
+        ),
+        times(ratio),
+    ])
 }
 
 /// Mean seconds of one run in the runner and of its solve.
@@ -183,6 +211,7 @@ fn main() -> anyhow::Result<()> {
     let (rounds, small_runs, large_n, large_runs) =
         (arg(0, 3).max(1), arg(1, 40), arg(2, 512), arg(3, 4));
     let dir = tempfile::tempdir()?;
+    let mut table = MarkdownTable::new(&["sweep", "one at a time", "automatic (plan)", "speed-up"]);
 
     if small_runs > 0 {
         // Meshes 48, 50, ... (as many as needed) × 5 diffusion coefficients.
@@ -198,7 +227,7 @@ fn main() -> anyhow::Result<()> {
         );
         let path = experiment_file(dir.path(), "small", &sweep)?;
         let exp = Experiment::load(&path, &[])?;
-        compare("small sweep", &exp, dir.path(), rounds)?;
+        table.row(compare("small sweep", &exp, dir.path(), rounds)?);
     }
     if large_runs > 0 {
         let diffusions: Vec<String> = (0..large_runs)
@@ -214,7 +243,17 @@ fn main() -> anyhow::Result<()> {
             format!("problem.mesh.ny={large_n}"),
         ];
         let exp = Experiment::load(&path, &set)?;
-        compare("large sweep", &exp, dir.path(), rounds)?;
+        table.row(compare("large sweep", &exp, dir.path(), rounds)?);
     }
+    println!(
+        "\n{}\n",
+        provenance(
+            &example_command("experiment_sweep"),
+            &format!(
+                "caching off; medians of {rounds} rounds, speed-up the median of the per-round ratios"
+            )
+        )
+    );
+    print!("{table}");
     Ok(())
 }

@@ -1,10 +1,10 @@
 //! Interleaved timing of expression backends against native Rust closures, for ratios that are
 //! robust on a shared, noisy machine: every round times each variant once, one after the other,
-//! and the table reports the median time and the median of the per-round ratios to the native
-//! variant.
+//! and the tables report the median time and the median of the per-round ratios to the native
+//! variant (the two markdown tables of `docs/performance.md`, and the expression statistics).
 //!
 //! ```text
-//! cargo run --release -p femscale-benches --example expr_overhead -- [rounds]
+//! cargo run --release -p femscale-benches --example expr_overhead -- [rounds = 15]
 //! ```
 //!
 //! Per-point costs (one point per call, and batches of 1024 points through `eval_batch`) for
@@ -22,6 +22,8 @@ use femscale::core::{
     SharedField,
 };
 use femscale::expr::{BackendKind, ExprOptions, Expression, parse_field_with, stats};
+use femscale_benches::stats::{median, median_ratio};
+use femscale_benches::table::{MarkdownTable, example_command, provenance};
 use femscale_benches::{assembler, square_mesh};
 
 const SOURCE: &str = "2*pi^2*sin(pi*x)*sin(pi*y)";
@@ -48,7 +50,8 @@ fn piecewise(p: [f64; 3]) -> f64 {
 /// A named piece of work to time.
 type Variant<'a> = (&'static str, Box<dyn FnMut() + 'a>);
 
-/// One benchmark: variants timed in turn each round; the first is the baseline.
+/// One benchmark (one row of a printed table): variants timed in turn each round; the first is
+/// the baseline.
 struct Table {
     title: String,
     unit: &'static str,
@@ -57,15 +60,14 @@ struct Table {
     times: Vec<Vec<f64>>,
 }
 
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(f64::total_cmp);
-    let n = v.len();
-    if n == 0 {
-        f64::NAN
-    } else if n % 2 == 1 {
-        v[n / 2]
+/// A figure with three significant digits or two decimals, whichever is shorter.
+fn figure(v: f64) -> String {
+    if v >= 100.0 {
+        format!("{v:.0}")
+    } else if v >= 10.0 {
+        format!("{v:.1}")
     } else {
-        0.5 * (v[n / 2 - 1] + v[n / 2])
+        format!("{v:.2}")
     }
 }
 
@@ -101,26 +103,35 @@ impl Table {
         }
     }
 
-    fn print(&self) {
-        println!("\n{}", self.title);
-        println!(
-            "| variant | median {} | ratio to {} |",
-            self.unit, self.names[0]
-        );
-        println!("|---|---|---|");
+    /// The cell of variant `name`: the median (in ns or ms), and for all but the baseline the
+    /// median of the per-round ratios to it; `—` for a variant this benchmark does not have.
+    fn cell(&self, name: &str) -> String {
         let scale = if self.unit == "ns/point" { 1e9 } else { 1e3 };
-        for (v, name) in self.names.iter().enumerate() {
-            let ratios: Vec<f64> = self.times[v]
-                .iter()
-                .zip(&self.times[0])
-                .map(|(t, base)| t / base)
-                .collect();
-            println!(
-                "| {name} | {:.2} | {:.2}× |",
-                median(self.times[v].clone()) * scale,
-                median(ratios)
-            );
+        let Some(v) = self.names.iter().position(|n| *n == name) else {
+            return "—".into();
+        };
+        let time = figure(median(&self.times[v]) * scale);
+        if v == 0 {
+            time
+        } else {
+            format!(
+                "{time} ({:.2}×)",
+                median_ratio(&self.times[v], &self.times[0])
+            )
         }
+    }
+
+    /// A markdown table with one row per benchmark and one column per variant in `columns`.
+    fn render(corner: &str, columns: &[&'static str], rows: &[Table]) -> MarkdownTable {
+        let mut header = vec![corner];
+        header.extend(columns);
+        let mut table = MarkdownTable::new(&header);
+        for t in rows {
+            let mut row = vec![t.title.clone()];
+            row.extend(columns.iter().map(|c| t.cell(c)));
+            table.row(row);
+        }
+        table
     }
 }
 
@@ -158,15 +169,15 @@ fn per_point<F: Fn([f64; 3]) -> f64 + Copy + Send + Sync + 'static>(
     text: &str,
     native: F,
     rounds: usize,
-) {
+) -> [Table; 2] {
     const N: usize = 1024;
     let pts = points(N);
     let (jit, bytecode) = (parse(text, true), parse(text, false));
     let ast = jit.ast().clone();
     // How the library calls fields: through `Arc<dyn ScalarField>`.
     let shared: SharedField = FnField::shared(name, native);
-    Table::measure(
-        format!("{name} `{text}`, one point per call"),
+    let single_calls = Table::measure(
+        format!("`{text}`, one point per call"),
         "ns/point",
         rounds,
         20,
@@ -184,14 +195,13 @@ fn per_point<F: Fn([f64; 3]) -> f64 + Copy + Send + Sync + 'static>(
                 Box::new(|| single(&pts, |p| ast.eval([p[0], p[1], p[2], 0.0]))),
             ),
         ],
-    )
-    .print();
+    );
     let field = FnField::new(name, native);
     let mut out = vec![0.0; N];
     let out = std::cell::RefCell::new(&mut out);
     let batch = |f: &dyn ScalarField| f.eval_batch(black_box(&pts), &mut out.borrow_mut());
-    Table::measure(
-        format!("{name} `{text}`, batches of {N} points (`eval_batch`)"),
+    let batches = Table::measure(
+        format!("same, `eval_batch` of {N} points"),
         "ns/point",
         rounds,
         20,
@@ -201,11 +211,11 @@ fn per_point<F: Fn([f64; 3]) -> f64 + Copy + Send + Sync + 'static>(
             ("JIT", Box::new(|| batch(&jit))),
             ("bytecode", Box::new(|| batch(&bytecode))),
         ],
-    )
-    .print();
+    );
+    [single_calls, batches]
 }
 
-fn gradients(rounds: usize) {
+fn gradients(rounds: usize) -> Table {
     const N: usize = 1024;
     let pts = points(N);
     let (jit, bytecode) = (parse(EXACT, true), parse(EXACT, false));
@@ -217,7 +227,7 @@ fn gradients(rounds: usize) {
     let mut out = vec![[0.0; 3]; N];
     let out = std::cell::RefCell::new(&mut out);
     Table::measure(
-        format!("gradient of `{EXACT}`, batches of {N} points (`gradient_batch`)"),
+        format!("gradient of `{EXACT}`, `gradient_batch` of {N}"),
         "ns/point",
         rounds,
         20,
@@ -241,7 +251,6 @@ fn gradients(rounds: usize) {
             ),
         ],
     )
-    .print();
 }
 
 fn form(diffusion: SharedField, source: SharedField) -> EllipticForm {
@@ -258,7 +267,7 @@ fn form(diffusion: SharedField, source: SharedField) -> EllipticForm {
     }
 }
 
-fn assembly(rounds: usize, parallel: bool) {
+fn assembly(rounds: usize, parallel: bool) -> Table {
     let n = 1024;
     let mesh = square_mesh(n);
     let a = assembler(parallel);
@@ -282,11 +291,13 @@ fn assembly(rounds: usize, parallel: bool) {
         a.assemble_into(&mesh.view(), f, &mut system.borrow_mut())
             .expect("assembly");
     };
-    let threads = if parallel { "parallel" } else { "serial" };
+    let title = if parallel {
+        format!("parallel, {} threads", rayon::current_num_threads())
+    } else {
+        "serial".to_string()
+    };
     Table::measure(
-        format!(
-            "{threads} P1 assembly, n = {n} (2 097 152 triangles), diffusion `{COEF}`, source `{SOURCE}`"
-        ),
+        title,
         "ms",
         rounds,
         1,
@@ -297,7 +308,6 @@ fn assembly(rounds: usize, parallel: bool) {
             ("bytecode expressions", Box::new(|| run(&forms[2]))),
         ],
     )
-    .print();
 }
 
 fn main() {
@@ -306,13 +316,47 @@ fn main() {
         .and_then(|a| a.parse().ok())
         .unwrap_or(15);
     let before = stats();
-    per_point("source", SOURCE, source, rounds);
-    per_point("coefficient", COEF, coef, rounds);
-    per_point("piecewise", PIECEWISE, piecewise, rounds);
-    gradients(rounds);
-    assembly(rounds, false);
-    assembly(rounds, true);
+    let mut points = Vec::new();
+    points.extend(per_point("source", SOURCE, source, rounds));
+    points.extend(per_point("coefficient", COEF, coef, rounds));
+    points.extend(per_point("piecewise", PIECEWISE, piecewise, rounds));
+    points.push(gradients(rounds));
+    let assemblies = [assembly(rounds, false), assembly(rounds, true)];
     let s = stats().since(&before);
+    println!(
+        "{}\n",
+        provenance(
+            &example_command("expr_overhead"),
+            &format!(
+                "medians of {rounds} interleaved rounds, ratios the medians of the per-round ratios to the first column"
+            )
+        )
+    );
+    print!(
+        "{}",
+        Table::render(
+            "ns per point",
+            &[
+                "native closure",
+                "native closure as `dyn ScalarField`",
+                "JIT",
+                "bytecode",
+                "tree walk"
+            ],
+            &points
+        )
+    );
+    println!(
+        "\nP1 assembly, n = 1024 (2,097,152 triangles), diffusion `{COEF}`, source `{SOURCE}`, median ms:\n"
+    );
+    print!(
+        "{}",
+        Table::render(
+            "",
+            &["native closures", "JIT expressions", "bytecode expressions"],
+            &assemblies
+        )
+    );
     println!(
         "\nexpression stats: {} JIT compilations in {:.1} ms, {} bytecode compilations, {} cache hits, {} misses, {} JIT fallbacks",
         s.jit_compilations,

@@ -1,6 +1,7 @@
 //! Per-phase wall-clock timings of the 2D P1 pipeline up to the solve (mesh, pattern,
-//! assembly, Dirichlet) with the parallel assembler: medians over repetitions, as a quick
-//! complement to the criterion benches.
+//! assembly, Dirichlet) with the parallel assembler on all cores: medians over repetitions, as a
+//! quick complement to the criterion benches. Prints the markdown table of `docs/performance.md`
+//! (median, min and max of every phase).
 //!
 //! ```text
 //! cargo run --release -p femscale-benches --example phase_timings -- [n = 1024] [repetitions = 7]
@@ -11,12 +12,9 @@ use std::time::Instant;
 
 use femscale::assembly::{DirichletConditions, ParallelAssembler};
 use femscale::core::{Assembler, LinearSystem};
+use femscale_benches::stats::Summary;
+use femscale_benches::table::{MarkdownTable, count, example_command, provenance, secs};
 use femscale_benches::{mms_form, square_mesh};
-
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(f64::total_cmp);
-    v[v.len() / 2]
-}
 
 fn main() {
     let arg = |i: usize, default: usize| {
@@ -55,15 +53,20 @@ fn main() {
         }
     }
     println!(
-        "n = {n} ({} unknowns), {reps} repetitions, {} threads; median seconds:",
-        (n + 1) * (n + 1),
-        rayon_threads()
+        "{}\n",
+        provenance(
+            &example_command("phase_timings"),
+            &format!(
+                "n = {n} ({} unknowns), {} threads; medians of {reps} repetitions",
+                count((n + 1) * (n + 1)),
+                rayon::current_num_threads()
+            )
+        )
     );
+    let mut table = MarkdownTable::new(&["phase", "median", "min", "max"]);
     for (name, s) in names.iter().zip(samples) {
-        println!("  {name:<10} {:.4}", median(s));
+        let s = Summary::of(&s);
+        table.row([name.to_string(), secs(s.median), secs(s.min), secs(s.max)]);
     }
-}
-
-fn rayon_threads() -> usize {
-    std::thread::available_parallelism().map_or(1, |n| n.get())
+    print!("{table}");
 }

@@ -8,23 +8,20 @@
 //! ```
 //!
 //! Arguments: comma-separated cells per side (default `32,64,128,256`), repetitions (default 5).
-//! Output: one tab-separated line per (n, solver, threads):
-//! `n dofs solver threads median_s min_s max_s solver_memory_mb bytes_per_dof fill_entries_per_dof`
-//! where `fill_entries_per_dof` is `solver_memory / 8 / dofs` (for the direct solver: stored
-//! factor values per unknown).
+//! Prints a markdown table: per size, the median whole-solve time of each solver on 1 and 2
+//! threads (after one untimed warm-up solve each) and the memory each prepared solver holds;
+//! `direct fill` is `solver_memory / 8 / dofs` for the direct solver (stored factor values per
+//! unknown).
 
 use std::time::Instant;
 
 use femscale::prelude::*;
+use femscale_benches::stats::median;
+use femscale_benches::table::{MarkdownTable, count, example_command, provenance};
 
-fn median(v: &mut [f64]) -> f64 {
-    v.sort_by(f64::total_cmp);
-    let n = v.len();
-    if n % 2 == 1 {
-        v[n / 2]
-    } else {
-        0.5 * (v[n / 2 - 1] + v[n / 2])
-    }
+/// Milliseconds with two significant decimals for small solves.
+fn ms(seconds: f64) -> String {
+    format!("{:.2} ms", seconds * 1e3)
 }
 
 fn main() -> anyhow::Result<()> {
@@ -36,10 +33,19 @@ fn main() -> anyhow::Result<()> {
         .map(str::parse)
         .collect::<Result<_, _>>()?;
     let reps: usize = args.get(1).map_or(Ok(5), |s| s.parse())?;
-    println!(
-        "n\tdofs\tsolver\tthreads\tmedian_s\tmin_s\tmax_s\tsolver_memory_mb\tbytes_per_dof\tfill_entries_per_dof"
-    );
+    let mut table = MarkdownTable::new(&[
+        "n",
+        "unknowns",
+        "direct, 1 thr",
+        "direct, 2 thr",
+        "AMG-CG, 1 thr",
+        "AMG-CG, 2 thr",
+        "direct memory",
+        "direct fill (entries/unknown)",
+        "AMG-CG memory",
+    ]);
     for &n in &sizes {
+        let (mut cells, mut memory, mut dofs) = (Vec::new(), Vec::new(), 0);
         for (kind, pc) in [("direct", "none"), ("cg", "amg")] {
             for threads in [1usize, 2] {
                 let base = FemSolver::new();
@@ -68,20 +74,28 @@ fn main() -> anyhow::Result<()> {
                     times.push(t.elapsed().as_secs_f64());
                     std::hint::black_box(&sol.values);
                 }
-                let (lo, hi) = times
-                    .iter()
-                    .fold((f64::INFINITY, 0.0f64), |(a, b), &t| (a.min(t), b.max(t)));
-                let med = median(&mut times);
-                let dofs = warm.metrics.dofs;
-                let bytes = warm.metrics.linear_solve.memory_bytes as f64;
-                println!(
-                    "{n}\t{dofs}\t{kind}\t{threads}\t{med:.5}\t{lo:.5}\t{hi:.5}\t{:.2}\t{:.1}\t{:.1}",
-                    bytes / 1048576.0,
-                    bytes / dofs as f64,
-                    bytes / 8.0 / dofs as f64
-                );
+                dofs = warm.metrics.dofs;
+                cells.push(ms(median(&times)));
+                if threads == 1 {
+                    memory.push(warm.metrics.linear_solve.memory_bytes as f64);
+                }
             }
         }
+        let mb = |bytes: f64| format!("{:.1} MB", bytes / 1048576.0);
+        let mut row = vec![n.to_string(), count(dofs)];
+        row.extend(cells);
+        row.push(mb(memory[0]));
+        row.push(format!("{:.1}", memory[0] / 8.0 / dofs as f64));
+        row.push(mb(memory[1]));
+        table.row(row);
     }
+    println!(
+        "{}\n",
+        provenance(
+            &example_command("scaling_crossover"),
+            &format!("whole solves, relative residual 1e-8; medians of {reps} solves")
+        )
+    );
+    print!("{table}");
     Ok(())
 }

@@ -7,7 +7,8 @@
 //! ```
 //!
 //! Defaults: the 2D benchmark system on 512 × 512 squares (263,169 unknowns), 10 repetitions of
-//! CG + Jacobi prepare and a 50-iteration solve, 1 thread.
+//! CG + Jacobi prepare and a 50-iteration solve, 1 thread. Prints a markdown table: the pool's
+//! byte counts over all repetitions (deterministic) and the median times of one repetition.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -16,24 +17,27 @@ use femscale::core::{NoMonitor, VectorPool};
 use femscale::prelude::*;
 use femscale::solvers::{ConjugateGradient, JacobiFactory};
 use femscale_benches::pipeline_until_solve;
+use femscale_benches::stats::median;
+use femscale_benches::table::{MarkdownTable, count, example_command, millis, provenance};
 
+/// Median seconds of one prepare and of one prepare + solve over `reps` repetitions.
 fn run(a: &Arc<CsrMatrix>, b: &[f64], reps: usize) -> anyhow::Result<(f64, f64)> {
     let cg = ConjugateGradient::new(Arc::new(JacobiFactory));
     let mut options = SolverOptions::default();
     options.threads = 1;
     options.max_iterations = 50;
     options.tolerance = 1e-14;
-    let (mut prepare, mut total) = (0.0, 0.0);
+    let (mut prepare, mut total) = (Vec::new(), Vec::new());
     for _ in 0..reps {
         let t = Instant::now();
         let mut p = cg.prepare(Arc::clone(a), &options)?;
-        prepare += t.elapsed().as_secs_f64();
+        prepare.push(t.elapsed().as_secs_f64());
         let mut x = vec![0.0; b.len()];
         // 50 iterations do not reach 1e-14: the error is expected.
         std::hint::black_box(p.solve(b, &mut x, &mut NoMonitor).ok());
-        total += t.elapsed().as_secs_f64();
+        total.push(t.elapsed().as_secs_f64());
     }
-    Ok((prepare / reps as f64, total / reps as f64))
+    Ok((median(&prepare), median(&total)))
 }
 
 fn main() -> anyhow::Result<()> {
@@ -47,22 +51,44 @@ fn main() -> anyhow::Result<()> {
     let a = Arc::new(system.matrix);
     let b = system.rhs;
     let pool = VectorPool::global();
+    let mut table = MarkdownTable::new(&[
+        "pooling",
+        "allocated",
+        "reused",
+        "prepare (median)",
+        "prepare + solve (median)",
+    ]);
     for enabled in [false, true] {
         pool.set_enabled(enabled);
         pool.reset_stats();
         let (prepare, total) = run(&a, &b, reps)?;
         let s = pool.stats();
-        println!(
-            "pooling {:<3}: {reps} x prepare+solve of {} unknowns: allocated {:.1} MB in {} buffers, reused {:.1} MB in {} buffers; prepare {:.2} ms, prepare+solve {:.2} ms (means)",
-            if enabled { "on" } else { "off" },
-            b.len(),
-            s.allocated_bytes as f64 / 1e6,
-            s.allocations,
-            s.reused_bytes as f64 / 1e6,
-            s.reuses,
-            prepare * 1e3,
-            total * 1e3
-        );
+        table.row([
+            if enabled { "on" } else { "off" }.to_string(),
+            format!(
+                "{:.1} MB in {} buffers",
+                s.allocated_bytes as f64 / 1e6,
+                s.allocations
+            ),
+            format!(
+                "{:.1} MB in {} buffers",
+                s.reused_bytes as f64 / 1e6,
+                s.reuses
+            ),
+            millis(prepare),
+            millis(total),
+        ]);
     }
+    println!(
+        "{}\n",
+        provenance(
+            &example_command("scaling_pool_reuse"),
+            &format!(
+                "{reps} × CG + Jacobi prepare and a 50-iteration solve of {} unknowns, 1 thread; times are medians of the {reps}, bytes totals",
+                count(b.len())
+            )
+        )
+    );
+    print!("{table}");
     Ok(())
 }

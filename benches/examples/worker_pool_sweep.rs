@@ -6,7 +6,8 @@
 //! ```
 //!
 //! Defaults: 40 small runs of 96 × 96 squares (9,409 unknowns), 4 large runs of 512 × 512
-//! (263,169 unknowns), 3 repetitions of every variant (medians printed). Each run solves a 2D
+//! (263,169 unknowns), 3 repetitions of every variant (medians printed, speed-ups as medians of
+//! the per-repetition ratios; a markdown table at the end). Each run solves a 2D
 //! Poisson problem with its own diffusion coefficient (a sweep), caching off.
 //!
 //! The pool is sized by the `AdaptiveScaler`'s plan for the sweep on this machine's cores and
@@ -28,6 +29,8 @@ use std::time::Instant;
 
 use femscale::core::{Scaler, SolverChoice, SystemLoad, WorkEstimate};
 use femscale::prelude::*;
+use femscale_benches::stats::{median, median_ratio};
+use femscale_benches::table::{MarkdownTable, count, example_command, provenance, secs, times};
 use femscale_scaling::{
     AdaptiveScaler, FixedLoad, LoadSample, LoadSource, SystemLoadSource, WorkerPool,
     WorkerPoolConfig, WorkerPoolStats,
@@ -134,12 +137,13 @@ fn plain_threads(
     Ok(t.elapsed().as_secs_f64())
 }
 
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(f64::total_cmp);
-    v[v.len() / 2]
-}
-
-fn sweep(n: usize, runs: usize, reps: usize, large: bool, ignore_load: bool) -> anyhow::Result<()> {
+fn sweep(
+    n: usize,
+    runs: usize,
+    reps: usize,
+    large: bool,
+    ignore_load: bool,
+) -> anyhow::Result<Vec<String>> {
     let dofs = (n + 1) * (n + 1);
     let measured = SystemLoadSource::new().system_load();
     // Size the pool for the machine's capacity; the pool itself reacts to other processes' load.
@@ -179,28 +183,31 @@ fn sweep(n: usize, runs: usize, reps: usize, large: bool, ignore_load: bool) -> 
             over.push(plain_threads(n, runs, load.cores, 0, choice)?);
         }
     }
-    let (seq, seq1, pool) = (median(seq), median(seq1), median(pool));
+    let speedup = median_ratio(&seq, &pool);
+    let speedup_1t = median_ratio(&seq1, &pool);
+    let (seq, seq1, pool) = (median(&seq), median(&seq1), median(&pool));
     println!("  sequential (all cores per run)  {seq:8.3} s");
     println!("  sequential (1 thread per run)   {seq1:8.3} s");
     println!(
-        "  worker pool                     {pool:8.3} s   {:.2}x vs sequential, {:.2}x vs sequential-1t",
-        seq / pool,
-        seq1 / pool
+        "  worker pool                     {pool:8.3} s   {speedup:.2}x vs sequential, {speedup_1t:.2}x vs sequential-1t"
     );
-    let plain = median(plain);
+    let plain = median(&plain);
     println!(
         "  same plan on plain threads      {plain:8.3} s   (no pool: {} runs x {} thread(s))",
         config.max_workers,
         config.resolved_threads_per_job()
     );
-    if large {
-        let over = median(over);
+    let over = if large {
+        let over = median(&over);
         println!(
             "  oversubscribed ({} runs x all cores) {over:8.3} s   pool is {:.2}x of it",
             load.cores,
             over / pool
         );
-    }
+        secs(over)
+    } else {
+        "—".into()
+    };
     println!(
         "  pool: workers {}..{} (peak {}), scale-ups {}, scale-downs {}, threads/job {}, peak CPU threads {} of {} cores",
         config.min_workers,
@@ -212,7 +219,20 @@ fn sweep(n: usize, runs: usize, reps: usize, large: bool, ignore_load: bool) -> 
         last_stats.peak_cpu_threads,
         last_stats.cores
     );
-    Ok(())
+    Ok(vec![
+        format!("{runs} runs of {} unknowns, {choice}", count(dofs)),
+        secs(seq),
+        secs(seq1),
+        format!(
+            "{} ({} × {} thread(s))",
+            secs(pool),
+            config.max_workers,
+            config.resolved_threads_per_job()
+        ),
+        times(speedup),
+        secs(plain),
+        over,
+    ])
 }
 
 fn main() -> anyhow::Result<()> {
@@ -240,9 +260,28 @@ fn main() -> anyhow::Result<()> {
         arg(3, 4),
         arg(4, 3).max(1),
     );
-    sweep(small_n, runs, reps, false, ignore_load)?;
+    let mut table = MarkdownTable::new(&[
+        "sweep",
+        "one at a time, all cores",
+        "one at a time, 1 thread",
+        "worker pool (plan)",
+        "speed-up vs all cores",
+        "same plan, plain threads",
+        "oversubscribed",
+    ]);
+    table.row(sweep(small_n, runs, reps, false, ignore_load)?);
     if large_runs > 0 {
-        sweep(large_n, large_runs, reps, true, ignore_load)?;
+        table.row(sweep(large_n, large_runs, reps, true, ignore_load)?);
     }
+    println!(
+        "\n{}\n",
+        provenance(
+            &example_command("worker_pool_sweep"),
+            &format!(
+                "caching off; medians of {reps} repetitions, speed-up the median of the per-repetition ratios"
+            )
+        )
+    );
+    print!("{table}");
     Ok(())
 }
