@@ -88,7 +88,7 @@ fn operator_hit(
             hit.metrics
                 .cache_reused
                 .iter()
-                .any(|r| r.starts_with("system@")),
+                .any(|r| r.artefact == Artefact::System),
             "expected an operator hit, got {:?}",
             hit.metrics.cache_reused
         );
@@ -114,7 +114,11 @@ fn repetition(n: usize, s: &mut Samples) -> anyhow::Result<()> {
     let t = Instant::now();
     let again = cached.solve_2d_laplace(&problem(n, 1))?;
     s.again.push(t.elapsed().as_secs_f64());
-    anyhow::ensure!(again.metrics.cache_reused == ["solution@memory"]);
+    anyhow::ensure!(
+        again.metrics.cache_reused == [CacheReuse::new(Artefact::Solution, "memory")],
+        "expected a solution hit, got {:?}",
+        again.metrics.cache_reused
+    );
 
     // 2. Ten sources on one mesh, without and with caching.
     for caching in [false, true] {

@@ -45,9 +45,9 @@ pub use femscale_solvers as solvers;
 /// The names most programs need.
 pub mod prelude {
     pub use femscale_core::{
-        Assembler, Constant, CsrMatrix, EllipticForm, Error, Feature, FnField, LinearSolver,
-        Metrics, PreparedSolver, ScalarField, ScalingLevel, SolveError, SolveReport, SolverOptions,
-        SparsityPattern,
+        Artefact, Assembler, CacheReuse, Constant, CsrMatrix, EllipticForm, Error, Feature,
+        FnField, LinearSolver, Metrics, PreparedSolver, ScalarField, ScalingLevel, SolveError,
+        SolveReport, SolverOptions, SparsityPattern,
     };
     pub use femscale_mesh::{Diagonal, Mesh, RectangleCells, RectangleSpec};
     pub use femscale_runtime::{
