@@ -1,5 +1,5 @@
 //! Memory pooling of Krylov work vectors: repeated prepare + solve of the same system with the
-//! global `VectorPool` off and on — allocated bytes, bytes reused, and the time of the repeated
+//! solver options' `VectorPool` off and on — allocated bytes, bytes reused, and the time of the repeated
 //! prepares (first touch of fresh pages vs reuse).
 //!
 //! ```text
@@ -21,9 +21,15 @@ use femscale_benches::stats::median;
 use femscale_benches::table::{MarkdownTable, count, example_command, millis, provenance};
 
 /// Median seconds of one prepare and of one prepare + solve over `reps` repetitions.
-fn run(a: &Arc<CsrMatrix>, b: &[f64], reps: usize) -> anyhow::Result<(f64, f64)> {
+fn run(
+    a: &Arc<CsrMatrix>,
+    b: &[f64],
+    reps: usize,
+    pool: &Arc<VectorPool>,
+) -> anyhow::Result<(f64, f64)> {
     let cg = ConjugateGradient::new(Arc::new(JacobiFactory));
     let mut options = SolverOptions::default();
+    options.pool = Some(pool.clone());
     options.threads = 1;
     options.max_iterations = 50;
     options.tolerance = 1e-14;
@@ -50,7 +56,9 @@ fn main() -> anyhow::Result<()> {
     let system = pipeline_until_solve(n, true)?;
     let a = Arc::new(system.matrix);
     let b = system.rhs;
-    let pool = VectorPool::global();
+    let pool = &Arc::new(VectorPool::new(
+        femscale::core::pool::DEFAULT_GLOBAL_POOL_BYTES,
+    ));
     let mut table = MarkdownTable::new(&[
         "pooling",
         "allocated",
@@ -61,7 +69,7 @@ fn main() -> anyhow::Result<()> {
     for enabled in [false, true] {
         pool.set_enabled(enabled);
         pool.reset_stats();
-        let (prepare, total) = run(&a, &b, reps)?;
+        let (prepare, total) = run(&a, &b, reps, pool)?;
         let s = pool.stats();
         table.row([
             if enabled { "on" } else { "off" }.to_string(),

@@ -439,7 +439,7 @@ pub(crate) fn stats(
     stats.assembler = name.into();
     stats.parallel = parallel;
     if parallel {
-        femscale_core::counters().record(femscale_core::Counter::ParallelAssemblies);
+        femscale_core::record(femscale_core::Counter::ParallelAssemblies);
     }
     stats.threads = if parallel {
         rayon::current_num_threads()

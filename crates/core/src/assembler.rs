@@ -19,14 +19,26 @@ pub struct LinearSystem {
 }
 
 impl LinearSystem {
-    /// A zero system on `pattern`; the right-hand side comes from the global
-    /// [`VectorPool`](crate::VectorPool) when pooling is on (hand it back with
-    /// [`VectorPool::give_back`](crate::VectorPool::give_back) when done).
+    /// A zero system on `pattern`.
     pub fn zeros(pattern: std::sync::Arc<SparsityPattern>) -> Self {
         let n = pattern.nrows();
         Self {
             matrix: CsrMatrix::zeros(pattern),
-            rhs: crate::VectorPool::global().take(n).into_vec(),
+            rhs: vec![0.0; n],
+        }
+    }
+
+    /// A zero system on `pattern` whose right-hand side comes from the context's pool, if it
+    /// has one (hand it back with [`ExecutionContext::give_back`](crate::ExecutionContext::give_back)
+    /// when done).
+    pub fn zeros_in(
+        pattern: std::sync::Arc<SparsityPattern>,
+        context: &crate::ExecutionContext,
+    ) -> Self {
+        let n = pattern.nrows();
+        Self {
+            matrix: CsrMatrix::zeros(pattern),
+            rhs: context.take(n).into_vec(),
         }
     }
 }

@@ -9,9 +9,14 @@
 //! ([`CounterSnapshot::since`]) is what happened in between (e.g. during one solve). The
 //! process-wide instance is [`counters`]; [`scaling_metrics`] snapshots it together with the
 //! reuse counts of the global [`VectorPool`].
+//!
+//! Components record events with [`record`]: into the process-wide counters and into the
+//! counters of the [`ExecutionContext`](crate::ExecutionContext) entered on the calling thread,
+//! if any, so that a solve reports its own events even while other solves run concurrently.
 
-use std::sync::OnceLock;
+use std::cell::RefCell;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
 
 use crate::pool::VectorPool;
 use serde::{Deserialize, Serialize};
@@ -73,6 +78,9 @@ impl Counter {
 #[derive(Debug, Default)]
 pub struct Counters {
     values: [AtomicU64; Counter::ALL.len()],
+    /// Bytes of pool reuses counted by [`Counters::add_pool_reuse`] (scoped counters only: the
+    /// process-wide snapshot takes them from the global pool's own statistics).
+    pool_bytes_reused: AtomicU64,
 }
 
 impl Counters {
@@ -91,6 +99,12 @@ impl Counters {
         self.values[counter.index()].fetch_add(n, Ordering::Relaxed);
     }
 
+    /// Counts one buffer of `bytes` reused from a pool.
+    pub fn add_pool_reuse(&self, bytes: u64) {
+        self.add(Counter::PoolReuses, 1);
+        self.pool_bytes_reused.fetch_add(bytes, Ordering::Relaxed);
+    }
+
     /// The current value of `counter`.
     pub fn get(&self, counter: Counter) -> u64 {
         self.values[counter.index()].load(Ordering::Relaxed)
@@ -101,6 +115,7 @@ impl Counters {
         for v in &self.values {
             v.store(0, Ordering::Relaxed);
         }
+        self.pool_bytes_reused.store(0, Ordering::Relaxed);
     }
 
     /// A copy of the counters.
@@ -113,7 +128,7 @@ impl Counters {
             parallel_assemblies: g(Counter::ParallelAssemblies),
             mesh_refinements: g(Counter::MeshRefinements),
             pool_reuses: g(Counter::PoolReuses),
-            pool_bytes_reused: 0,
+            pool_bytes_reused: self.pool_bytes_reused.load(Ordering::Relaxed),
             worker_scale_ups: g(Counter::WorkerScaleUps),
             worker_scale_downs: g(Counter::WorkerScaleDowns),
             worker_jobs: g(Counter::WorkerJobs),
@@ -187,6 +202,56 @@ impl CounterSnapshot {
 pub fn counters() -> &'static Counters {
     static GLOBAL: OnceLock<Counters> = OnceLock::new();
     GLOBAL.get_or_init(Counters::new)
+}
+
+thread_local! {
+    /// The counters of the execution context entered on this thread (innermost first).
+    static SCOPE: RefCell<Vec<Arc<Counters>>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Records one `counter` event: process-wide, and in the counters of the execution context
+/// entered on this thread.
+pub fn record(counter: Counter) {
+    counters().record(counter);
+    with_scope(|c| c.record(counter));
+}
+
+/// Counts a pool reuse of `bytes` in the scoped counters of this thread (the process-wide
+/// snapshot folds in the global pool's statistics instead, see [`scaling_metrics`]).
+pub(crate) fn record_pool_reuse(bytes: u64) {
+    with_scope(|c| c.add_pool_reuse(bytes));
+}
+
+fn with_scope(f: impl FnOnce(&Counters)) {
+    // `try_with`: a thread being torn down records nothing rather than panicking.
+    let _ = SCOPE.try_with(|s| {
+        if let Some(c) = s.borrow().last() {
+            f(c);
+        }
+    });
+}
+
+/// While alive, [`record`] on this thread also counts into the counters it was made with.
+/// Made by [`ExecutionContext::enter`](crate::ExecutionContext::enter); not `Send`: it ends on
+/// the thread that entered.
+#[must_use = "the scope ends when the guard is dropped"]
+pub struct CounterScope {
+    _not_send: std::marker::PhantomData<*const ()>,
+}
+
+impl CounterScope {
+    pub(crate) fn enter(counters: Arc<Counters>) -> Self {
+        SCOPE.with(|s| s.borrow_mut().push(counters));
+        Self {
+            _not_send: std::marker::PhantomData,
+        }
+    }
+}
+
+impl Drop for CounterScope {
+    fn drop(&mut self) {
+        let _ = SCOPE.try_with(|s| s.borrow_mut().pop());
+    }
 }
 
 /// The process-wide counters with the reuses of the global [`VectorPool`] folded into
@@ -272,6 +337,42 @@ mod tests {
             ..m
         };
         assert_eq!(without_pool, c.snapshot(), "nothing else changes");
+    }
+
+    #[test]
+    fn a_scope_counts_only_the_events_of_its_thread() {
+        let mine = Arc::new(Counters::new());
+        let other = Arc::new(Counters::new());
+        std::thread::scope(|s| {
+            s.spawn(|| {
+                let _scope = CounterScope::enter(other.clone());
+                for _ in 0..5 {
+                    record(Counter::ParallelAssemblies);
+                }
+            });
+            let _scope = CounterScope::enter(mine.clone());
+            record(Counter::ParallelAssemblies);
+            record(Counter::CacheHits);
+            {
+                // Nested scopes: the innermost one counts.
+                let inner = Arc::new(Counters::new());
+                let _inner = CounterScope::enter(inner.clone());
+                record(Counter::CacheMisses);
+                assert_eq!(inner.get(Counter::CacheMisses), 1);
+            }
+            record_pool_reuse(800);
+        });
+        let m = mine.snapshot();
+        assert_eq!(
+            (m.parallel_assemblies, m.cache_hits, m.cache_misses),
+            (1, 1, 0)
+        );
+        assert_eq!((m.pool_reuses, m.pool_bytes_reused), (1, 800));
+        assert_eq!(other.get(Counter::ParallelAssemblies), 5);
+        // Without a scope, only the process-wide counters see an event.
+        let before = mine.snapshot();
+        record(Counter::CacheHits);
+        assert_eq!(mine.snapshot(), before);
     }
 
     #[test]

@@ -13,6 +13,7 @@
 //! | [`cache`] | [`Cache`]: byte-level artefact cache keyed by content hashes |
 //! | [`scaler`] | [`Scaler`]: turns a work estimate into an [`ExecutionPlan`] |
 //! | [`pool`] | [`VectorPool`]: bounded reuse of work vectors across solves |
+//! | [`context`] | [`ExecutionContext`]: threads, pool and counters of one solve |
 //! | [`counters`](mod@counters) | [`Counters`]: process-wide performance counters ([`scaling_metrics`]) |
 //! | [`verify`] | [`verify_solution`]: finite entries and the true residual, checked after every solve |
 //! | [`report`] | [`SolveReport`] and [`Metrics`]: serialisable records of what happened |
@@ -33,6 +34,7 @@
 
 pub mod assembler;
 pub mod cache;
+pub mod context;
 pub mod counters;
 pub mod deadline;
 pub mod error;
@@ -49,8 +51,10 @@ pub mod verify;
 
 pub use assembler::{Assembler, AssemblyStats, LinearSystem};
 pub use cache::{Cache, CacheKey, CacheStats, NoCache};
+pub use context::ExecutionContext;
 pub use counters::{
-    Counter, CounterSnapshot, Counters, counters, reset_scaling_metrics, scaling_metrics,
+    Counter, CounterScope, CounterSnapshot, Counters, counters, record, reset_scaling_metrics,
+    scaling_metrics,
 };
 pub use deadline::{Deadline, DeadlineMonitor};
 pub use error::{Error, Result, SolveError};

@@ -11,12 +11,14 @@
 //! * The pool holds at most [`VectorPool::max_bytes`] of idle buffers; returning a buffer past
 //!   the bound evicts the least recently returned ones (and a buffer larger than the bound is
 //!   dropped).
-//! * A disabled pool (the default of [`VectorPool::global`]) allocates every buffer and keeps
-//!   nothing, so enabling pooling (`scaling.enable_memory_pooling`) never changes results.
+//! * A disabled pool allocates every buffer and keeps nothing, so pooling never changes results.
+//!   New pools start disabled; [`VectorPool::global`] starts enabled, and only code that asks
+//!   for it takes from it: a solve whose [`ExecutionContext`](crate::ExecutionContext) pools
+//!   (`scaling.enable_memory_pooling`), or a caller that passes it in [`SolverOptions`](crate::SolverOptions).
 //! * [`PoolStats`] counts allocations, reuses, evictions and the bytes involved.
 //!
-//! The Krylov solvers of `femscale-solvers` take their work vectors from
-//! [`VectorPool::global`].
+//! The Krylov solvers of `femscale-solvers` take their work vectors from the pool of their
+//! [`SolverOptions`](crate::SolverOptions) (none: plain allocations).
 //!
 //! ```
 //! use std::sync::Arc;
@@ -135,6 +137,13 @@ impl fmt::Debug for VectorPool {
     }
 }
 
+/// Pools are equal when they are the same pool.
+impl PartialEq for VectorPool {
+    fn eq(&self, other: &Self) -> bool {
+        std::ptr::eq(self, other)
+    }
+}
+
 impl VectorPool {
     /// An empty, disabled pool keeping at most `max_bytes` of idle buffers.
     pub fn new(max_bytes: usize) -> Self {
@@ -154,11 +163,15 @@ impl VectorPool {
         }
     }
 
-    /// The process-wide pool (disabled until [`VectorPool::set_enabled`], bound
-    /// [`DEFAULT_GLOBAL_POOL_BYTES`]).
+    /// The process-wide pool that execution contexts with pooling share (enabled, bound
+    /// [`DEFAULT_GLOBAL_POOL_BYTES`]). Nothing takes from it implicitly.
     pub fn global() -> &'static Arc<VectorPool> {
         static GLOBAL: OnceLock<Arc<VectorPool>> = OnceLock::new();
-        GLOBAL.get_or_init(|| Arc::new(VectorPool::new(DEFAULT_GLOBAL_POOL_BYTES)))
+        GLOBAL.get_or_init(|| {
+            let pool = VectorPool::new(DEFAULT_GLOBAL_POOL_BYTES);
+            pool.set_enabled(true);
+            Arc::new(pool)
+        })
     }
 
     fn idle(&self) -> MutexGuard<'_, Idle> {
@@ -221,6 +234,7 @@ impl VectorPool {
                 buf.fill(0.0);
                 self.reuses.fetch_add(1, Ordering::Relaxed);
                 self.reused_bytes.fetch_add(bytes, Ordering::Relaxed);
+                crate::counters::record_pool_reuse(bytes);
                 buf
             }
             None => {

@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 pub use std::ops::ControlFlow;
 
 use crate::error::SolveError;
+use crate::pool::{PooledVec, VectorPool};
 use crate::report::SolveReport;
 use crate::sparse::CsrMatrix;
 
@@ -33,6 +34,11 @@ pub struct SolverOptions {
     pub memory_limit_mb: Option<f64>,
     /// Threads for solver kernels; 0 uses the current rayon pool (default 0).
     pub threads: usize,
+    /// Where work vectors come from: a pool shared by solves of the same size, or none (every
+    /// vector allocated; the default). Part of the execution context, not of the problem: it
+    /// is not serialised and changes no result.
+    #[serde(skip)]
+    pub pool: Option<Arc<VectorPool>>,
 }
 
 impl Default for SolverOptions {
@@ -44,11 +50,21 @@ impl Default for SolverOptions {
             timeout_seconds: None,
             memory_limit_mb: None,
             threads: 0,
+            pool: None,
         }
     }
 }
 
 impl SolverOptions {
+    /// A zero-filled work vector of `n` values from [`SolverOptions::pool`] (it returns there
+    /// when dropped), or allocated when there is no pool.
+    pub fn work_vector(&self, n: usize) -> PooledVec {
+        match &self.pool {
+            Some(pool) => pool.take(n),
+            None => PooledVec::detached(n),
+        }
+    }
+
     /// Checks ranges: tolerances finite and non-negative (relative < 1), `max_iterations > 0`,
     /// budgets positive.
     ///

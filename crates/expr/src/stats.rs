@@ -101,7 +101,7 @@ pub(crate) fn cache_eviction() {
 #[cfg(feature = "jit")]
 pub(crate) fn jit_compilation(took: std::time::Duration) {
     JIT_COMPILATIONS.fetch_add(1, Relaxed);
-    femscale_core::counters().record(femscale_core::Counter::ExpressionCompilations);
+    femscale_core::record(femscale_core::Counter::ExpressionCompilations);
     let nanos = u64::try_from(took.as_nanos()).unwrap_or(u64::MAX);
     JIT_COMPILE_NANOS.fetch_add(nanos, Relaxed);
 }
@@ -112,5 +112,5 @@ pub(crate) fn jit_fallback() {
 
 pub(crate) fn bytecode_compilation() {
     BYTECODE_COMPILATIONS.fetch_add(1, Relaxed);
-    femscale_core::counters().record(femscale_core::Counter::ExpressionCompilations);
+    femscale_core::record(femscale_core::Counter::ExpressionCompilations);
 }

@@ -198,7 +198,7 @@ impl Mesh {
             .map(|part| refine_part(kind, part, &midpoint))
             .collect::<Result<Vec<_>>>()?;
         let refined = Mesh::try_new(dim, coords, kind, cells, boundary)?;
-        femscale_core::counters().record(Counter::MeshRefinements);
+        femscale_core::record(Counter::MeshRefinements);
         tracing::debug!(
             cell_kind = ?kind,
             nodes_before = num_nodes,

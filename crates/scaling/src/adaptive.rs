@@ -52,7 +52,7 @@
 use femscale_core::{ExecutionPlan, Scaler, SolveError, SolverChoice, SystemLoad, WorkEstimate};
 use serde::{Deserialize, Serialize};
 
-use femscale_core::counters::{Counter, counters};
+use femscale_core::counters::Counter;
 
 const MB: f64 = 1024.0 * 1024.0;
 
@@ -325,7 +325,7 @@ impl Scaler for AdaptiveScaler {
             "{runs} run(s) × {threads} thread(s) on {usable} usable core(s)"
         ));
 
-        counters().record(Counter::Plans);
+        femscale_core::record(Counter::Plans);
         let mut plan = ExecutionPlan::single(threads, parallel_assembly, memory_budget_mb);
         plan.solver = Some(solver);
         plan.runs_in_flight = runs;

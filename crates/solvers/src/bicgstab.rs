@@ -13,7 +13,7 @@ use femscale_core::{
     SolveMonitor, SolveReport, SolverOptions,
 };
 
-use crate::iterative::{Preconditioned, check_vectors, work_vector};
+use crate::iterative::{Preconditioned, check_vectors};
 use crate::options::MethodOptions;
 use crate::precond::JacobiFactory;
 
@@ -94,12 +94,12 @@ impl LinearSolver for BiCgStab {
         )?;
         let mut prepared = PreparedBiCgStab {
             base,
-            r: work_vector(n),
-            r_hat: work_vector(n),
-            p: work_vector(n),
-            v: work_vector(n),
-            t: work_vector(n),
-            z: work_vector(n),
+            r: options.work_vector(n),
+            r_hat: options.work_vector(n),
+            p: options.work_vector(n),
+            v: options.work_vector(n),
+            t: options.work_vector(n),
+            z: options.work_vector(n),
         };
         prepared.check_memory()?;
         prepared.base.setup_seconds = start.elapsed().as_secs_f64();

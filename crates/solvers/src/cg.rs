@@ -8,7 +8,7 @@ use femscale_core::{
     SolveMonitor, SolveReport, SolverOptions,
 };
 
-use crate::iterative::{Preconditioned, check_vectors, work_vector};
+use crate::iterative::{Preconditioned, check_vectors};
 use crate::precond::JacobiFactory;
 
 /// Preconditioned conjugate gradients (registry name `cg`).
@@ -66,10 +66,10 @@ impl LinearSolver for ConjugateGradient {
         )?;
         let mut prepared = PreparedCg {
             base,
-            r: work_vector(n),
-            z: work_vector(n),
-            p: work_vector(n),
-            q: work_vector(n),
+            r: options.work_vector(n),
+            z: options.work_vector(n),
+            p: options.work_vector(n),
+            q: options.work_vector(n),
         };
         prepared.check_memory()?;
         prepared.base.setup_seconds = start.elapsed().as_secs_f64();

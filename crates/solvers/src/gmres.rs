@@ -19,7 +19,7 @@ use femscale_core::{
     SolveError, SolveMonitor, SolveReport, SolverOptions,
 };
 
-use crate::iterative::{Preconditioned, check_vectors, work_vector};
+use crate::iterative::{Preconditioned, check_vectors};
 use crate::kernels::Kernels;
 use crate::options::{GmresOptions, MethodOptions};
 use crate::precond::JacobiFactory;
@@ -121,8 +121,8 @@ impl LinearSolver for Gmres {
         let mut prepared = PreparedGmres {
             base,
             restart: m,
-            basis: (0..=m).map(|_| work_vector(n)).collect(),
-            w: work_vector(n),
+            basis: (0..=m).map(|_| options.work_vector(n)).collect(),
+            w: options.work_vector(n),
             h: vec![0.0; (m + 1) * m],
             cs: vec![0.0; m],
             sn: vec![0.0; m],

@@ -8,8 +8,8 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use femscale_core::{
-    ControlFlow, CsrMatrix, PooledVec, Preconditioner, PreconditionerFactory, SolveError,
-    SolveMonitor, SolveReport, SolverOptions, VectorPool,
+    ControlFlow, CsrMatrix, Preconditioner, PreconditionerFactory, SolveError, SolveMonitor,
+    SolveReport, SolverOptions,
 };
 
 use crate::kernels::Kernels;
@@ -105,13 +105,6 @@ pub(crate) fn residual_target(options: &SolverOptions, bnorm: f64) -> f64 {
 /// `rnorm / ||b||`, with `||b|| = 0` counting as 1.
 pub(crate) fn relative_residual(rnorm: f64, bnorm: f64) -> f64 {
     rnorm / if bnorm > 0.0 { bnorm } else { 1.0 }
-}
-
-/// A zero-filled work vector of `n` values from the process-wide [`VectorPool::global`]: reused
-/// from an earlier solve of the same size when memory pooling is on (it returns to the pool when
-/// the prepared solver is dropped), freshly allocated otherwise.
-pub(crate) fn work_vector(n: usize) -> PooledVec {
-    VectorPool::global().take(n)
 }
 
 // ---------------------------------------------------------------------------------------------

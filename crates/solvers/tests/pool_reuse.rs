@@ -1,9 +1,7 @@
-//! The Krylov solvers take their work vectors from the process-wide vector pool: with pooling on,
-//! a repeated prepare + solve of the same size allocates no work vector, and the results are the
-//! same as without pooling.
-//!
-//! One test in its own binary, because the pool is process-wide and its counters must only see
-//! these solves.
+//! The Krylov solvers take their work vectors from the pool of their `SolverOptions`: with
+//! pooling on, a repeated prepare + solve of the same size allocates no work vector, and the
+//! results are the same as without pooling. Without a pool nothing is kept, and the
+//! process-wide pool is never touched behind the caller's back.
 
 mod common;
 
@@ -14,10 +12,16 @@ use femscale_core::{CsrMatrix, LinearSolver, NoMonitor, PoolStats, SolverOptions
 use femscale_solvers::{BiCgStab, ConjugateGradient, Gmres, GmresOptions, JacobiFactory};
 
 /// Prepares `solver` for `a`, solves once and drops the prepared solver; returns the solution.
-fn prepare_and_solve(solver: &dyn LinearSolver, a: &Arc<CsrMatrix>, b: &[f64]) -> Vec<f64> {
+fn prepare_and_solve(
+    solver: &dyn LinearSolver,
+    a: &Arc<CsrMatrix>,
+    b: &[f64],
+    pool: Option<&Arc<VectorPool>>,
+) -> Vec<f64> {
     let mut options = SolverOptions::default();
     options.tolerance = 1e-10;
     options.threads = 1;
+    options.pool = pool.cloned();
     let mut prepared = solver.prepare(Arc::clone(a), &options).unwrap();
     let mut x = vec![0.0; b.len()];
     if let Err(e) = prepared.solve(b, &mut x, &mut NoMonitor) {
@@ -50,7 +54,8 @@ fn repeated_krylov_solves_reuse_their_work_vectors() {
         (Box::new(BiCgStab::new(pc.clone())), 6),
         (Box::new(Gmres::new(pc, gmres_options)), restart as u64 + 2),
     ];
-    let pool = VectorPool::global();
+    let pool = &Arc::new(VectorPool::new(64 << 20));
+    let global_before = VectorPool::global().stats();
     let bytes = (n * std::mem::size_of::<f64>()) as u64;
 
     for (solver, vectors) in &solvers {
@@ -60,7 +65,7 @@ fn repeated_krylov_solves_reuse_their_work_vectors() {
         let mut reference = Vec::new();
         let off = counted(pool, || {
             for _ in 0..3 {
-                reference = prepare_and_solve(solver.as_ref(), &a, &b);
+                reference = prepare_and_solve(solver.as_ref(), &a, &b, Some(pool));
             }
         });
         assert_eq!(off.allocations, 3 * vectors, "{name}: {off:?}");
@@ -70,7 +75,7 @@ fn repeated_krylov_solves_reuse_their_work_vectors() {
         pool.set_enabled(true);
         let on = counted(pool, || {
             for _ in 0..3 {
-                let x = prepare_and_solve(solver.as_ref(), &a, &b);
+                let x = prepare_and_solve(solver.as_ref(), &a, &b, Some(pool));
                 assert_eq!(x, reference, "{name}: pooling changed the solution");
             }
         });
@@ -91,4 +96,21 @@ fn repeated_krylov_solves_reuse_their_work_vectors() {
     }
     pool.set_enabled(false);
     assert_eq!(pool.stats().held_buffers, 0);
+
+    // No pool in the options: plain allocations, the same solutions, and the process-wide
+    // pool untouched.
+    for (solver, _) in &solvers {
+        let x = prepare_and_solve(solver.as_ref(), &a, &b, None);
+        assert_eq!(x.len(), n);
+    }
+    let global = VectorPool::global().stats();
+    assert_eq!(
+        (global.allocations, global.reuses, global.returns),
+        (
+            global_before.allocations,
+            global_before.reuses,
+            global_before.returns
+        ),
+        "a solve without a pool used the global one"
+    );
 }

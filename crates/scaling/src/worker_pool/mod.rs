@@ -48,7 +48,7 @@ use tracing::{info, warn};
 
 use crate::error::{Result, ScalingError};
 use crate::load::SystemLoadSource;
-use femscale_core::counters::{Counter, counters};
+use femscale_core::counters::Counter;
 
 /// Scale events kept by [`WorkerPool::events`].
 const MAX_EVENTS: usize = 256;
@@ -214,10 +214,10 @@ impl Shared {
         let panicked = job();
         self.busy.fetch_sub(1, Ordering::SeqCst);
         self.completed.fetch_add(1, Ordering::Relaxed);
-        counters().record(Counter::WorkerJobs);
+        femscale_core::record(Counter::WorkerJobs);
         if panicked {
             self.panicked.fetch_add(1, Ordering::Relaxed);
-            counters().record(Counter::WorkerJobPanics);
+            femscale_core::record(Counter::WorkerJobPanics);
         }
     }
 
@@ -253,7 +253,7 @@ impl Shared {
                     let workers = self.workers.fetch_add(1, Ordering::SeqCst) + 1;
                     self.peak_workers.fetch_max(workers, Ordering::Relaxed);
                     self.scale_ups.fetch_add(1, Ordering::Relaxed);
-                    counters().record(Counter::WorkerScaleUps);
+                    femscale_core::record(Counter::WorkerScaleUps);
                     info!(target: "femscale_scaling::worker_pool", workers, queued = o.queued, busy = o.busy, ?reason, "worker pool scaled up");
                     self.record_event(self.event(true, reason, workers, &o));
                 }
@@ -263,7 +263,7 @@ impl Shared {
                     }
                     let workers = self.workers.fetch_sub(1, Ordering::SeqCst) - 1;
                     self.scale_downs.fetch_add(1, Ordering::Relaxed);
-                    counters().record(Counter::WorkerScaleDowns);
+                    femscale_core::record(Counter::WorkerScaleDowns);
                     info!(target: "femscale_scaling::worker_pool", workers, queued = o.queued, busy = o.busy, ?reason, "worker pool scaled down");
                     self.record_event(self.event(false, reason, workers, &o));
                 }
