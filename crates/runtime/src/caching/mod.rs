@@ -19,6 +19,7 @@
 mod codec;
 mod keys;
 mod levels;
+mod session;
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -36,6 +37,7 @@ use tracing::{debug, warn};
 pub(crate) use codec::StoredSystem;
 pub(crate) use keys::{ProblemKeys, problem_keys};
 pub use levels::{DISK_LEVEL, PersistentLevel, REDIS_LEVEL, open_persistent_levels};
+pub(crate) use session::{CacheSession, StoredOperator};
 
 use crate::registry::Registry;
 

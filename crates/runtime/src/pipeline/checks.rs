@@ -36,11 +36,6 @@ pub(crate) fn check_memory(problem: &Problem) -> Result<()> {
     Ok(())
 }
 
-/// Runs `f` inside an info-level span for the pipeline phase `name`.
-pub(crate) fn in_phase_span<T>(name: &'static str, f: impl FnOnce() -> T) -> T {
-    tracing::info_span!("fem.phase", phase = name).in_scope(f)
-}
-
 /// Renames the field of an error from its config key to the name used by a convenience API
 /// (`problem.mesh.nx` → `num_elements`); other `problem.*` fields lose the prefix, and
 /// `solver.kind` becomes `linear_solver`.

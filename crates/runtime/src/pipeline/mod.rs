@@ -2,8 +2,10 @@
 //! → solve → error norms, each phase timed and traced.
 
 mod checks;
+mod phases;
 mod plan;
 mod solve;
+mod stages;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};

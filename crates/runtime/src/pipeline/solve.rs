@@ -1,22 +1,29 @@
-//! One solve, phase by phase, with the cache consulted at three points: the final solution,
-//! the assembled operator (then only the right-hand side is assembled) and the prepared solver.
+//! One solve: start (names, memory, deadline, cache), a stored solution if there is one, the
+//! mesh, the plan for it, the stages ([`super::stages`]) on the planned threads, the report.
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Instant;
 
-use femscale_assembly::{DirichletConditions, error_norms_within};
+use femscale_assembly::ErrorNorms;
 use femscale_core::{
-    Artefact, CacheReuse, Counter, Deadline, Feature, LinearSystem, Metrics, Result, SolveError,
-    SystemLoad, VectorPool, WorkEstimate, verify_solution,
+    AssemblyStats, CacheReuse, Deadline, ExecutionContext, Feature, Metrics, PhaseTimings, Result,
+    SystemLoad, VectorPool, WorkEstimate,
 };
 use femscale_mesh::Mesh;
+use femscale_scaling::UsageSummary;
 use tracing::{info, instrument};
 
-use super::checks::{check_memory, check_solver_names, in_phase_span, in_section, solve_error};
+use super::checks::{check_memory, check_solver_names, in_section, solve_error};
+use super::phases::{Phase, PhaseClock};
 use super::plan::check_plan_memory;
+use super::stages::{
+    Meshed, SolveSetup, Solved, build_operator, mesh_or_stored_operator, post_process,
+    prepare_solver, solve_rhs,
+};
 use super::{FemSolver, Solution};
-use crate::caching::{ProblemKeys, SharedPrepared, SolutionHit, problem_keys};
+use crate::caching::{CacheSession, problem_keys};
 use crate::problem::Problem;
+use crate::scaling::ScalingDecision;
 
 /// How far a solve goes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -25,6 +32,16 @@ pub(crate) enum Stage {
     Prepare,
     /// To the solution.
     Solve,
+}
+
+/// What is settled before meshing.
+struct Start {
+    started: Instant,
+    /// One budget for every phase of the solve, not only the Krylov iteration.
+    deadline: Deadline,
+    load: SystemLoad,
+    /// The cache with this problem's keys, when caching is on.
+    cache: Option<CacheSession>,
 }
 
 impl FemSolver {
@@ -37,364 +54,248 @@ impl FemSolver {
         solver_kind: Option<&str>,
         stage: Stage,
     ) -> Result<Option<Solution>> {
-        let cfg = &self.config.solver;
-        let requested = solver_kind.unwrap_or(&cfg.kind);
-        check_solver_names(&self.registry, requested, &cfg.preconditioner)?;
-        let mut metrics = Metrics::default();
-
-        check_memory(problem)?;
-        let started = Instant::now();
-        // One budget for every phase of this solve, not only the Krylov iteration.
-        let deadline = Deadline::starting_at(started, cfg.timeout_seconds);
-        let counters_before = femscale_core::scaling_metrics();
-        let limit_mb = cfg.memory_limit_mb;
-        let load = SystemLoad::detect();
-        let dim = problem.mesh.dim();
-        let estimated_dofs = problem
-            .mesh
-            .estimated_nodes()
-            .map(|n| n.min(usize::MAX as f64) as usize);
-        // Refuse up front, before meshing, what would not fit.
-        let caching = match estimated_dofs {
-            Some(dofs) => {
-                let early = self.decide(&WorkEstimate::p1(dofs, dim), requested, &load);
-                check_plan_memory(&early.plan, &early.solver, dofs, limit_mb, "before meshing")?;
-                early.toggles.caching
-            }
-            None => self.config.scaling.toggles(usize::MAX, load.cores).caching,
-        };
-        let cache = if caching { self.cache()? } else { None };
-        let keys = cache
-            .as_ref()
-            .and_then(|_| problem_keys(problem, &self.config, requested, &self.registry));
+        let requested = solver_kind.unwrap_or(&self.config.solver.kind);
+        // Counts what this solve does (cache lookups, compilations, plans) from here on.
+        let context = ExecutionContext::serial();
+        let _counting = context.enter();
+        let start = self.start(problem, requested)?;
+        let cache = start.cache.as_ref();
         if stage == Stage::Solve
             && self.solution_hits
-            && let (Some(cache), Some(keys)) = (&cache, &keys)
+            && let Some(cache) = cache
+            && let Some(hit) = cache.solution(|| build_mesh(problem), start.started)?
         {
-            let hit = self.cached_solution(cache, keys, problem, started)?;
-            count_lookup(hit.is_some());
-            if let Some(solution) = hit {
-                return Ok(Some(solution));
-            }
+            return Ok(Some(hit));
         }
-
-        let t = Instant::now();
-        let stored = match (&cache, &keys) {
-            (Some(cache), Some(keys)) => {
-                let stored = cache.system(&keys.system, || {
-                    in_phase_span("mesh", || problem.mesh.build())
-                        .map_err(|e| in_section(e, "problem."))
-                })?;
-                count_lookup(stored.is_some());
-                stored
-            }
-            _ => None,
-        };
-        let mesh: Arc<Mesh> = match &stored {
-            Some((live, level)) => {
-                metrics
-                    .cache_reused
-                    .push(CacheReuse::new(Artefact::System, level));
-                metrics.features_used.push(Feature::OperatorCacheHit);
-                live.mesh.clone()
-            }
-            None => in_phase_span("mesh", || problem.mesh.build())
-                .map_err(|e| in_section(e, "problem."))?,
-        };
-        metrics.phases.mesh = t.elapsed().as_secs_f64();
-        deadline.check("mesh")?;
-        let work = WorkEstimate::single(
-            mesh.num_nodes(),
-            mesh.num_cells(),
-            mesh.num_nodes() * (2 * mesh.dim() + 3),
-        )
-        .with_dim(mesh.dim());
-        let decision = self.decide(&work, requested, &load);
-        check_plan_memory(
-            &decision.plan,
-            &decision.solver,
-            work.dofs,
-            limit_mb,
-            "after meshing",
-        )?;
-        let (toggles, plan) = (decision.toggles, &decision.plan);
-        femscale_core::VectorPool::global().set_enabled(toggles.memory_pooling);
-        let expr_options = femscale_expr::ExprOptions::with_jit(toggles.jit);
-        let form = problem.form_with("problem.", expr_options)?;
-        let exact = problem.exact_field_with("problem.", expr_options)?;
-        let view = mesh.view();
-
-        let (kind, preconditioner) = (&decision.solver, &decision.preconditioner);
-        let solver = self
-            .registry
-            .solver(kind, preconditioner, &cfg.method_options())?;
-        let options = cfg.options(plan.threads);
-        options.validate().map_err(solve_error)?;
-        femscale_solvers::set_faer_threads(plan.threads);
-        let assembler = self.registry.assembler(
-            if plan.parallel_assembly {
-                "parallel"
-            } else {
-                "serial"
-            },
-            self.config.assembly.quadrature_degree,
-        )?;
+        let mut clock = PhaseClock::new(&start.deadline);
+        let meshed = clock.run(Phase::Mesh, || mesh_or_stored_operator(problem, cache))?;
+        let decision = self.plan_for_mesh(&meshed.mesh, requested, &start.load)?;
+        let setup = self.setup(problem, &decision, context)?;
         let solve_span = tracing::Span::current();
-
         let (outcome, usage) = femscale_scaling::measure(|| {
-            self.with_threads(plan.threads, || -> Result<_> {
-                // The pool's thread does not know the caller's span: re-enter it.
-                let _solve_span = solve_span.enter();
-                let (matrix, rhs, dirichlet) = match &stored {
-                    Some((live, _)) => {
-                        let t = Phase::start("assembly");
-                        let matrix = live.system.matrix.clone();
-                        let mut rhs = VectorPool::global().take(matrix.nrows()).into_vec();
-                        let stats = assembler
-                            .assemble_rhs(&view, &form, matrix.pattern(), &mut rhs)
-                            .map_err(|e| in_section(e, "problem."))?;
-                        metrics.phases.assembly = t.finish();
-                        deadline.check("assembly")?;
-                        metrics.assembler = stats.assembler;
-                        metrics.parallel_assembly_used = stats.parallel;
-                        let t = Phase::start("boundary_conditions");
-                        let dirichlet = DirichletConditions::from_form(&view, &form)
-                            .map_err(|e| in_section(e, "problem."))?;
-                        live.system
-                            .lift
-                            .apply_rhs(&dirichlet, &mut rhs)
-                            .map_err(|e| in_section(e, "problem."))?;
-                        metrics.phases.boundary_conditions = t.finish();
-                        deadline.check("boundary_conditions")?;
-                        (matrix, rhs, dirichlet)
-                    }
-                    None => {
-                        let t = Phase::start("pattern");
-                        let pattern = Arc::new(assembler.pattern(&view)?);
-                        metrics.phases.pattern = t.finish();
-                        deadline.check("pattern")?;
-
-                        let t = Phase::start("assembly");
-                        let mut system = LinearSystem::zeros(pattern);
-                        let stats = assembler
-                            .assemble_into(&view, &form, &mut system)
-                            .map_err(|e| in_section(e, "problem."))?;
-                        metrics.phases.assembly = t.finish();
-                        deadline.check("assembly")?;
-                        metrics.assembler = stats.assembler;
-                        metrics.parallel_assembly_used = stats.parallel;
-
-                        let t = Phase::start("boundary_conditions");
-                        let dirichlet = DirichletConditions::from_form(&view, &form)
-                            .map_err(|e| in_section(e, "problem."))?;
-                        let lift = dirichlet.apply_recording(&mut system)?;
-                        let LinearSystem { matrix, rhs } = system;
-                        let matrix = Arc::new(matrix);
-                        if let (Some(cache), Some(keys)) = (&cache, &keys) {
-                            cache.store_system(
-                                &keys.system,
-                                mesh.clone(),
-                                matrix.clone(),
-                                Arc::new(lift),
-                            );
-                        }
-                        metrics.phases.boundary_conditions = t.finish();
-                        deadline.check("boundary_conditions")?;
-                        (matrix, rhs, dirichlet)
-                    }
-                };
-                metrics.dirichlet_dofs = dirichlet.len();
-                metrics.nnz = matrix.nnz();
-
-                let t = Phase::start("setup");
-                let cached = match (&cache, &keys) {
-                    (Some(cache), Some(keys)) => {
-                        let cached = cache.prepared(&keys.prepared);
-                        count_lookup(cached.is_some());
-                        cached
-                    }
-                    _ => None,
-                };
-                let prepared: Arc<SharedPrepared> = match cached {
-                    Some(p) => {
-                        metrics
-                            .cache_reused
-                            .push(CacheReuse::new(Artefact::PreparedSolver, "memory"));
-                        p
-                    }
-                    None => {
-                        let p = solver
-                            .prepare(matrix.clone(), &options)
-                            .map_err(solve_error)?;
-                        let bytes = p.memory_bytes() + p.matrix().memory_bytes();
-                        let p = Arc::new(Mutex::new(p));
-                        if let (Some(cache), Some(keys)) = (&cache, &keys) {
-                            cache.store_prepared(&keys.prepared, p.clone(), bytes);
-                        }
-                        p
-                    }
-                };
-                metrics.phases.setup = t.finish();
-                deadline.check("setup")?;
-                if stage == Stage::Prepare {
-                    return Ok(None);
-                }
-
-                let t = Phase::start("solve");
-                let mut x = vec![0.0; rhs.len()];
-                dirichlet.impose_on(&mut x);
-                let report = prepared
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .solve(&rhs, &mut x, &mut deadline.monitor())
-                    .map_err(|e| match e {
-                        // Stopped by the deadline's monitor (or the solver's own clock): the
-                        // solve's timeout, naming the phase. Other errors keep their cause (an
-                        // isolated plugin killed at the limit says so itself).
-                        SolveError::Stopped { .. } | SolveError::Timeout { .. } => deadline
-                            .check("solve")
-                            .err()
-                            .unwrap_or_else(|| solve_error(e)),
-                        other => solve_error(other),
-                    })?;
-                // Whatever the solver (built-in or plugin) claims: finite entries and the true
-                // residual, one pass over the matrix.
-                let verified =
-                    verify_solution(&matrix, &rhs, &x, &report, &options).map_err(solve_error)?;
-                metrics.phases.solve = t.finish();
-                // The load vector's buffer serves the next solve of this size.
-                VectorPool::global().give_back(rhs);
-
-                let t = Phase::start("post");
-                if let Some(exact) = &exact {
-                    let norms = error_norms_within(&view, &x, exact.as_ref(), &deadline)?;
-                    metrics.l2_error = Some(norms.l2);
-                    metrics.h1_error = Some(norms.h1_seminorm);
-                    metrics.max_nodal_error = Some(norms.max_nodal);
-                }
-                metrics.phases.post = t.finish();
-                deadline.check("post")?;
-                Ok(Some((x, report, verified)))
+            self.with_threads(setup.context.threads(), || {
+                // The pool's thread knows neither the caller's span nor its context.
+                let _span = solve_span.enter();
+                let _counting = setup.context.enter();
+                run_stages(meshed, &setup, cache, &mut clock, stage)
             })
         });
-        let Some((values, report, verified)) = outcome?? else {
+        let Some(computed) = outcome?? else {
             return Ok(None);
         };
-
-        metrics.dofs = mesh.num_nodes();
-        metrics.num_elements = mesh.num_cells();
-        metrics.element = mesh.cell_kind().element_name().into();
-        metrics.solver = report.solver.clone();
-        metrics.preconditioner = report.preconditioner.clone();
-        metrics.iterations = report.iterations;
-        metrics.final_relative_residual = report.final_relative_residual;
-        metrics.verified_relative_residual = verified.relative_residual;
-        metrics.verified_backward_error = verified.backward_error;
-        metrics.threads = plan.threads;
-        metrics.scaling_level = toggles.level;
-        metrics.total_solve_time = metrics.phases.total();
-        metrics.peak_rss_mb = Some(usage.peak_rss_mb);
-        metrics.mean_cpu_percent = Some(usage.mean_cpu_percent);
-        metrics.plan_rationale = plan.rationale.clone();
-        if toggles.memory_pooling {
-            metrics.features_used.push(Feature::MemoryPooling);
-        }
-        if metrics.parallel_assembly_used {
-            metrics.features_used.push(Feature::ParallelAssembly);
-        }
-        if problem.uses_expressions() {
-            metrics.features_used.push(Feature::ExpressionFields);
-            if toggles.jit && femscale_expr::jit_available() {
-                metrics.features_used.push(Feature::JitExpressions);
-            }
-        }
-        if exact.is_some() {
-            metrics.features_used.push(Feature::ExactSolutionErrors);
-        }
-        metrics.linear_solve = report;
-        let mut solution = Solution {
-            mesh,
-            values,
-            metrics,
-        };
-        solution.metrics.counters = femscale_core::scaling_metrics().since(&counters_before);
-        if let (Some(cache), Some(keys)) = (&cache, &keys) {
-            cache.store_solution(&keys.solution, &solution);
-            solution.metrics.cache_levels = cache.level_stats();
+        let mut solution = computed.into_solution(problem, &decision, &setup, clock.timings, usage);
+        if let Some(cache) = cache {
+            cache.store_solution(&mut solution);
         }
         let m = &solution.metrics;
         info!(dofs = m.dofs, solver = %m.solver, iterations = m.iterations, seconds = m.total_solve_time, reused = ?m.cache_reused, "solved");
         Ok(Some(solution))
     }
 
-    /// The stored solution of `keys`, if any level has it (a byte-level hit also needs the
-    /// mesh, taken from a live operator or built).
-    fn cached_solution(
-        &self,
-        cache: &crate::SolveCache,
-        keys: &ProblemKeys,
-        problem: &Problem,
-        started: Instant,
-    ) -> Result<Option<Solution>> {
-        let (mut solution, level) = match cache.solution(&keys.solution) {
-            None => return Ok(None),
-            Some(SolutionHit::Memory(hit)) => ((*hit).clone(), crate::MEMORY_LEVEL.to_string()),
-            Some(SolutionHit::Bytes(values, metrics, level)) => {
-                let mesh = match cache.live_mesh(&keys.system) {
-                    Some(mesh) => mesh,
-                    None => problem
-                        .mesh
-                        .build()
-                        .map_err(|e| in_section(e, "problem."))?,
-                };
-                if values.len() != mesh.num_nodes() {
-                    return Ok(None);
-                }
-                let solution = Solution {
-                    mesh,
-                    values,
-                    metrics: *metrics,
-                };
-                cache.keep_live_solution(&keys.solution, &solution);
-                (solution, level)
+    /// Checks names and memory, starts the clock and opens the cache session. Refuses up
+    /// front, before meshing, what would not fit.
+    fn start(&self, problem: &Problem, requested: &str) -> Result<Start> {
+        let cfg = &self.config.solver;
+        check_solver_names(&self.registry, requested, &cfg.preconditioner)?;
+        check_memory(problem)?;
+        let started = Instant::now();
+        let load = SystemLoad::detect();
+        let estimated_dofs = problem.mesh.estimated_nodes();
+        let caching = match estimated_dofs.map(|n| n.min(usize::MAX as f64) as usize) {
+            Some(dofs) => {
+                let work = WorkEstimate::p1(dofs, problem.mesh.dim());
+                let early = self.decide(&work, requested, &load);
+                let limit = cfg.memory_limit_mb;
+                check_plan_memory(&early.plan, &early.solver, dofs, limit, "before meshing")?;
+                early.toggles.caching
             }
+            None => self.config.scaling.toggles(usize::MAX, load.cores).caching,
         };
-        let m = &mut solution.metrics;
-        m.phases = Default::default();
-        m.total_solve_time = started.elapsed().as_secs_f64();
-        m.features_used.push(Feature::SolutionCacheHit);
-        m.cache_reused = vec![CacheReuse::new(Artefact::Solution, level.as_str())];
-        m.cache_levels = cache.level_stats();
-        info!(dofs = m.dofs, level = %level, "solution served from cache");
-        Ok(Some(solution))
+        let cache = match caching {
+            true => self.cache()?.and_then(|cache| {
+                let keys = problem_keys(problem, &self.config, requested, &self.registry)?;
+                Some(CacheSession::new(cache, keys))
+            }),
+            false => None,
+        };
+        Ok(Start {
+            started,
+            deadline: Deadline::starting_at(started, cfg.timeout_seconds),
+            load,
+            cache,
+        })
+    }
+
+    /// The plan for the mesh as built, checked against the memory limit.
+    fn plan_for_mesh(
+        &self,
+        mesh: &Mesh,
+        requested: &str,
+        load: &SystemLoad,
+    ) -> Result<ScalingDecision> {
+        let (nodes, dim) = (mesh.num_nodes(), mesh.dim());
+        let work = WorkEstimate::single(nodes, mesh.num_cells(), nodes * (2 * dim + 3));
+        let work = work.with_dim(dim);
+        let decision = self.decide(&work, requested, load);
+        let (plan, limit) = (&decision.plan, self.config.solver.memory_limit_mb);
+        check_plan_memory(plan, &decision.solver, nodes, limit, "after meshing")?;
+        Ok(decision)
+    }
+
+    /// The discretised problem, the solver and the execution context the plan asks for.
+    fn setup(
+        &self,
+        problem: &Problem,
+        decision: &ScalingDecision,
+        context: ExecutionContext,
+    ) -> Result<SolveSetup> {
+        let (toggles, plan) = (decision.toggles, &decision.plan);
+        let mut context = context.with_threads(plan.threads);
+        if toggles.memory_pooling {
+            context = context.with_pool(VectorPool::global().clone());
+        }
+        let expr = femscale_expr::ExprOptions::with_jit(toggles.jit);
+        let form = problem.form_with("problem.", expr)?;
+        let exact = problem.exact_field_with("problem.", expr)?;
+        let cfg = &self.config.solver;
+        let solver = (self.registry).solver(
+            &decision.solver,
+            &decision.preconditioner,
+            &cfg.method_options(),
+        )?;
+        let options = context.solver_options(cfg.options(plan.threads));
+        options.validate().map_err(solve_error)?;
+        let assembler = match plan.parallel_assembly {
+            true => "parallel",
+            false => "serial",
+        };
+        let degree = self.config.assembly.quadrature_degree;
+        let assembler = self.registry.assembler(assembler, degree)?;
+        Ok(SolveSetup {
+            form,
+            exact,
+            assembler,
+            solver,
+            options,
+            context,
+        })
     }
 }
 
-/// Counts one cache lookup as a hit or a miss in the process-wide counters.
-fn count_lookup(hit: bool) {
-    femscale_core::counters().record(if hit {
-        Counter::CacheHits
-    } else {
-        Counter::CacheMisses
-    });
+fn build_mesh(problem: &Problem) -> Result<Arc<Mesh>> {
+    problem.mesh.build().map_err(|e| in_section(e, "problem."))
 }
 
-/// One timed pipeline phase inside its `fem.phase` span.
-struct Phase {
-    started: Instant,
-    _span: tracing::span::EnteredSpan,
+/// What the stages computed for the report.
+struct Computed {
+    mesh: Arc<Mesh>,
+    solved: Solved,
+    norms: Option<ErrorNorms>,
+    nnz: usize,
+    dirichlet_dofs: usize,
+    assembly: AssemblyStats,
+    reused: Vec<CacheReuse>,
 }
 
-impl Phase {
-    fn start(name: &'static str) -> Self {
-        Self {
-            _span: tracing::info_span!("fem.phase", phase = name).entered(),
-            started: Instant::now(),
+/// Operator, prepared solver, solve, post-processing; `None` at [`Stage::Prepare`].
+fn run_stages(
+    meshed: Meshed,
+    setup: &SolveSetup,
+    cache: Option<&CacheSession>,
+    clock: &mut PhaseClock<'_>,
+    stage: Stage,
+) -> Result<Option<Computed>> {
+    let operator = build_operator(meshed, setup, cache, clock)?;
+    let prepared = prepare_solver(&operator, setup, cache, clock)?;
+    if stage == Stage::Prepare {
+        return Ok(None);
+    }
+    let reused = [&operator.reused, &prepared.reused];
+    let reused = reused.into_iter().flatten().cloned().collect();
+    let (nnz, dirichlet_dofs) = (operator.matrix.nnz(), operator.dirichlet.len());
+    let assembly = operator.assembly.clone();
+    let (solved, mesh) = solve_rhs(operator, &prepared, setup, clock)?;
+    let norms = post_process(&mesh, &solved.values, setup.exact.as_ref(), clock)?;
+    Ok(Some(Computed {
+        mesh,
+        solved,
+        norms,
+        nnz,
+        dirichlet_dofs,
+        assembly,
+        reused,
+    }))
+}
+
+impl Computed {
+    /// The solution with its report: sizes, choices, timings, accuracy, what was reused.
+    fn into_solution(
+        self,
+        problem: &Problem,
+        decision: &ScalingDecision,
+        setup: &SolveSetup,
+        phases: PhaseTimings,
+        usage: UsageSummary,
+    ) -> Solution {
+        let (toggles, plan) = (decision.toggles, &decision.plan);
+        let (mesh, report) = (&self.mesh, &self.solved.report);
+        let mut m = Metrics::default();
+        m.dofs = mesh.num_nodes();
+        m.num_elements = mesh.num_cells();
+        m.nnz = self.nnz;
+        m.element = mesh.cell_kind().element_name().into();
+        m.dirichlet_dofs = self.dirichlet_dofs;
+        m.solver = report.solver.clone();
+        m.preconditioner = report.preconditioner.clone();
+        m.iterations = report.iterations;
+        m.final_relative_residual = report.final_relative_residual;
+        m.verified_relative_residual = self.solved.verified.relative_residual;
+        m.verified_backward_error = self.solved.verified.backward_error;
+        m.total_solve_time = phases.total();
+        m.phases = phases;
+        m.assembler = self.assembly.assembler;
+        m.parallel_assembly_used = self.assembly.parallel;
+        m.threads = plan.threads;
+        m.scaling_level = toggles.level;
+        m.l2_error = self.norms.as_ref().map(|n| n.l2);
+        m.h1_error = self.norms.as_ref().map(|n| n.h1_seminorm);
+        m.max_nodal_error = self.norms.as_ref().map(|n| n.max_nodal);
+        m.cache_reused = self.reused;
+        m.peak_rss_mb = Some(usage.peak_rss_mb);
+        m.mean_cpu_percent = Some(usage.mean_cpu_percent);
+        m.plan_rationale = plan.rationale.clone();
+        m.features_used = features(&m, problem, toggles, self.norms.is_some());
+        m.counters = setup.context.counters();
+        m.linear_solve = self.solved.report;
+        Solution {
+            mesh: self.mesh,
+            values: self.solved.values,
+            metrics: m,
         }
     }
+}
 
-    /// Ends the phase; returns its seconds.
-    fn finish(self) -> f64 {
-        self.started.elapsed().as_secs_f64()
-    }
+/// The features a solve used, in the report's order.
+fn features(
+    m: &Metrics,
+    problem: &Problem,
+    toggles: crate::scaling::ScalingToggles,
+    exact: bool,
+) -> Vec<Feature> {
+    let operator_hit = m
+        .cache_reused
+        .iter()
+        .any(|r| r.artefact == femscale_core::Artefact::System);
+    let jit = toggles.jit && femscale_expr::jit_available();
+    [
+        (operator_hit, Feature::OperatorCacheHit),
+        (toggles.memory_pooling, Feature::MemoryPooling),
+        (m.parallel_assembly_used, Feature::ParallelAssembly),
+        (problem.uses_expressions(), Feature::ExpressionFields),
+        (problem.uses_expressions() && jit, Feature::JitExpressions),
+        (exact, Feature::ExactSolutionErrors),
+    ]
+    .into_iter()
+    .filter_map(|(used, feature)| used.then_some(feature))
+    .collect()
 }

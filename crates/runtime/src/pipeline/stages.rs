@@ -1,0 +1,238 @@
+//! The stages of a solve, each with a typed output: build the operator (mesh → pattern →
+//! assembly → constraints), prepare the solver, solve a right-hand side, post-process. Each
+//! takes what it needs explicitly — the [`SolveSetup`] (discretisation, solver, execution
+//! context), the problem's [`CacheSession`] if caching is on, and the [`PhaseClock`] — so an
+//! adaptive loop, a time loop or a distributed solve can call them in its own order.
+
+use std::sync::{Arc, Mutex};
+
+use femscale_assembly::{DirichletConditions, ErrorNorms, error_norms_within};
+use femscale_core::{
+    Artefact, Assembler, AssemblyStats, CacheReuse, CsrMatrix, EllipticForm, ExecutionContext,
+    LinearSolver, LinearSystem, Result, SharedField, SolveError, SolveReport, SolverOptions,
+    Verification, verify_solution,
+};
+use femscale_mesh::Mesh;
+
+use super::checks::{in_section, solve_error};
+use super::phases::{Phase, PhaseClock};
+use crate::caching::{CacheSession, SharedPrepared, StoredOperator};
+use crate::problem::Problem;
+
+/// Everything the stages of one solve share: the discretised problem, the solver and where it
+/// all runs.
+pub(crate) struct SolveSetup {
+    pub form: EllipticForm,
+    /// The exact solution, when the problem has one (error norms in post-processing).
+    pub exact: Option<SharedField>,
+    pub assembler: Box<dyn Assembler>,
+    pub solver: Box<dyn LinearSolver>,
+    /// Stopping criteria with the context's threads and pool.
+    pub options: SolverOptions,
+    pub context: ExecutionContext,
+}
+
+/// The mesh of a problem, with the stored operator when the cache had one.
+pub(crate) struct Meshed {
+    pub mesh: Arc<Mesh>,
+    pub stored: Option<StoredOperator>,
+}
+
+/// The mesh, from the stored operator when the cache has one: the lookup-or-compute step of
+/// the assembled operator (a miss is assembled by [`build_operator`]).
+pub(crate) fn mesh_or_stored_operator(
+    problem: &Problem,
+    cache: Option<&CacheSession>,
+) -> Result<Meshed> {
+    let build = || problem.mesh.build().map_err(|e| in_section(e, "problem."));
+    if let Some(stored) = cache.map(|c| c.operator(build)).transpose()?.flatten() {
+        let mesh = stored.0.mesh.clone();
+        return Ok(Meshed {
+            mesh,
+            stored: Some(stored),
+        });
+    }
+    Ok(Meshed {
+        mesh: build()?,
+        stored: None,
+    })
+}
+
+/// The constrained operator and load vector of one problem on its mesh.
+pub(crate) struct Operator {
+    pub mesh: Arc<Mesh>,
+    pub matrix: Arc<CsrMatrix>,
+    /// Load vector with the Dirichlet lift applied (from the context's pool).
+    pub rhs: Vec<f64>,
+    pub dirichlet: DirichletConditions,
+    pub assembly: AssemblyStats,
+    /// The stored operator this one is, if it came from the cache.
+    pub reused: Option<CacheReuse>,
+}
+
+/// Builds the operator: only the right-hand side on a stored operator, otherwise pattern,
+/// assembly and Dirichlet elimination (then stored for later solves).
+pub(crate) fn build_operator(
+    meshed: Meshed,
+    setup: &SolveSetup,
+    cache: Option<&CacheSession>,
+    clock: &mut PhaseClock<'_>,
+) -> Result<Operator> {
+    let Meshed { mesh, stored } = meshed;
+    let view = mesh.view();
+    let dirichlet = || DirichletConditions::from_form(&view, &setup.form);
+    let problem_field = |e| in_section(e, "problem.");
+    let Some((live, level)) = stored else {
+        let pattern = clock.run(Phase::Pattern, || {
+            Ok(Arc::new(setup.assembler.pattern(&view)?))
+        })?;
+        let (mut system, assembly) = clock.run(Phase::Assembly, || {
+            let mut system = LinearSystem::zeros_in(pattern, &setup.context);
+            let stats = setup
+                .assembler
+                .assemble_into(&view, &setup.form, &mut system);
+            Ok((system, stats.map_err(problem_field)?))
+        })?;
+        let (matrix, rhs, dirichlet) = clock.run(Phase::BoundaryConditions, || {
+            let dirichlet = dirichlet().map_err(problem_field)?;
+            let lift = dirichlet.apply_recording(&mut system)?;
+            let LinearSystem { matrix, rhs } = system;
+            let matrix = Arc::new(matrix);
+            if let Some(cache) = cache {
+                cache.store_operator(mesh.clone(), matrix.clone(), Arc::new(lift));
+            }
+            Ok((matrix, rhs, dirichlet))
+        })?;
+        return Ok(Operator {
+            mesh,
+            matrix,
+            rhs,
+            dirichlet,
+            assembly,
+            reused: None,
+        });
+    };
+    let matrix = live.system.matrix.clone();
+    let (mut rhs, assembly) = clock.run(Phase::Assembly, || {
+        let mut rhs = setup.context.take(matrix.nrows()).into_vec();
+        let stats = setup
+            .assembler
+            .assemble_rhs(&view, &setup.form, matrix.pattern(), &mut rhs);
+        Ok((rhs, stats.map_err(problem_field)?))
+    })?;
+    let dirichlet = clock.run(Phase::BoundaryConditions, || {
+        let dirichlet = dirichlet().map_err(problem_field)?;
+        let lifted = live.system.lift.apply_rhs(&dirichlet, &mut rhs);
+        lifted.map_err(problem_field)?;
+        Ok(dirichlet)
+    })?;
+    Ok(Operator {
+        mesh,
+        matrix,
+        rhs,
+        dirichlet,
+        assembly,
+        reused: Some(CacheReuse::new(Artefact::System, level)),
+    })
+}
+
+/// A prepared solver (factorization, preconditioner) and whether the cache had it.
+pub(crate) struct Prepared {
+    pub solver: Arc<SharedPrepared>,
+    pub reused: Option<CacheReuse>,
+}
+
+/// The lookup-or-compute step of the prepared solver.
+pub(crate) fn prepare_solver(
+    operator: &Operator,
+    setup: &SolveSetup,
+    cache: Option<&CacheSession>,
+    clock: &mut PhaseClock<'_>,
+) -> Result<Prepared> {
+    clock.run(Phase::Setup, || {
+        if let Some(solver) = cache.and_then(CacheSession::prepared) {
+            let reused = Some(CacheReuse::new(Artefact::PreparedSolver, "memory"));
+            return Ok(Prepared { solver, reused });
+        }
+        let prepared = setup
+            .solver
+            .prepare(operator.matrix.clone(), &setup.options)
+            .map_err(solve_error)?;
+        let bytes = prepared.memory_bytes() + prepared.matrix().memory_bytes();
+        let solver = Arc::new(Mutex::new(prepared));
+        if let Some(cache) = cache {
+            cache.store_prepared(solver.clone(), bytes);
+        }
+        Ok(Prepared {
+            solver,
+            reused: None,
+        })
+    })
+}
+
+/// A solution vector with the solver's report and the independent check of it.
+pub(crate) struct Solved {
+    pub values: Vec<f64>,
+    pub report: SolveReport,
+    pub verified: Verification,
+}
+
+/// Solves the operator's right-hand side and checks the result (finite entries, true
+/// residual) whatever the solver claims; the load vector goes back to the context's pool.
+pub(crate) fn solve_rhs(
+    operator: Operator,
+    prepared: &Prepared,
+    setup: &SolveSetup,
+    clock: &mut PhaseClock<'_>,
+) -> Result<(Solved, Arc<Mesh>)> {
+    let deadline = clock.deadline();
+    let Operator {
+        mesh,
+        matrix,
+        rhs,
+        dirichlet,
+        ..
+    } = operator;
+    let solved = clock.run(Phase::Solve, || {
+        let mut values = vec![0.0; rhs.len()];
+        dirichlet.impose_on(&mut values);
+        let mut solver = prepared.solver.lock().unwrap_or_else(|e| e.into_inner());
+        let outcome = solver.solve(&rhs, &mut values, &mut deadline.monitor());
+        drop(solver);
+        let report = outcome.map_err(|e| match e {
+            // Stopped by the deadline's monitor (or the solver's own clock): the solve's
+            // timeout, naming the phase. Other errors keep their cause (an isolated plugin
+            // killed at the limit says so itself).
+            SolveError::Stopped { .. } | SolveError::Timeout { .. } => deadline
+                .check(Phase::Solve.name())
+                .err()
+                .unwrap_or_else(|| solve_error(e)),
+            other => solve_error(other),
+        })?;
+        let verified = verify_solution(&matrix, &rhs, &values, &report, &setup.options)
+            .map_err(solve_error)?;
+        Ok(Solved {
+            values,
+            report,
+            verified,
+        })
+    })?;
+    // The load vector's buffer serves the next solve of this size.
+    setup.context.give_back(rhs);
+    Ok((solved, mesh))
+}
+
+/// Error norms against the exact solution, when there is one.
+pub(crate) fn post_process(
+    mesh: &Mesh,
+    values: &[f64],
+    exact: Option<&SharedField>,
+    clock: &mut PhaseClock<'_>,
+) -> Result<Option<ErrorNorms>> {
+    let deadline = clock.deadline();
+    clock.run(Phase::Post, || {
+        exact
+            .map(|exact| error_norms_within(&mesh.view(), values, exact.as_ref(), deadline))
+            .transpose()
+    })
+}
