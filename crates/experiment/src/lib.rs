@@ -1,3 +1,9 @@
+//! # femscale-experiment
+//!
+//! Above `femscale-runtime`: config-driven experiments ([`Experiment`]), the scaling
+//! benchmark ([`bench`]) and the SVG plots both draw ([`plots`]). Embedding programs that
+//! only solve need the runtime alone (and do not build `plotters`).
+//!
 //! Config-driven experiments: one TOML file holds a base configuration, a sweep over any
 //! configuration keys, repetitions and outputs; [`Experiment::run`] runs every point on a pool
 //! of workers, resumably.
@@ -48,18 +54,21 @@
 //!   back on a queue (see [`ExperimentReport::worker_pool`]).
 //!
 //! ```no_run
-//! use femscale_runtime::experiment::{Experiment, RunOptions};
+//! use femscale_experiment::{Experiment, RunOptions};
 //! let exp = Experiment::load("examples/configs/convergence_study.toml".as_ref(), &[])?;
 //! println!("{} points", exp.points().len());
 //! let report = exp.run(&RunOptions::default())?;
 //! println!("{} ran, {} skipped, {} failed", report.ran, report.skipped, report.failed);
 //! # Ok::<(), femscale_core::Error>(())
 //! ```
+#![warn(rustdoc::broken_intra_doc_links)]
 
+pub mod bench;
 mod families;
 mod identity;
 mod layers;
 mod outputs;
+pub mod plots;
 mod runner;
 mod spec;
 mod store;
@@ -73,7 +82,6 @@ use figment::value::Dict;
 use tracing::instrument;
 
 pub use families::{RESOLUTION_KEYS, WHOLE_SWEEP_FAMILY, is_resolution_key};
-pub use identity::FEMSCALE_VERSION;
 pub use outputs::{ERROR_PLOT, TIME_PLOT, VTU_DIR};
 pub use runner::{
     ExperimentReport, ExtraOutput, ProgressEvent, ProgressFn, RunOptions, write_extra_outputs,
@@ -83,7 +91,7 @@ pub use store::{RESULTS_FILE, RunRecord, SUMMARY_FILE, read_results, write_atomi
 pub use summary::{SUMMARY_COLUMNS, Stats, SummaryRow, csv_field, summarize, to_csv};
 pub use sweep::{MAX_POINTS, Point, canonical_json, display_value};
 
-use crate::config::Config;
+use femscale_runtime::config::Config;
 use layers::{FileLayer, KeyLayer};
 
 /// A loaded and validated experiment: its settings, outputs and points.
@@ -230,7 +238,7 @@ fn check_sections(base: &Dict, path: &Path) -> Result<()> {
         if let Some(hint) = spec::section_hint(key) {
             let line = std::fs::read_to_string(path)
                 .ok()
-                .and_then(|t| crate::config::locate_key(&t, key))
+                .and_then(|t| femscale_runtime::config::locate_key(&t, key))
                 .map(|l| format!(":{l}"))
                 .unwrap_or_default();
             return Err(Error::Config {
