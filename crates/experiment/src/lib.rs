@@ -28,7 +28,7 @@
 //!
 //! [output]
 //! dir = "results/convergence"   # default results/<name>, relative to the current directory
-//! formats = ["jsonl", "csv"]    # also "vtu", "svg" (see `write_extra_outputs`)
+//! formats = ["jsonl", "csv"]    # also "vtu", "svg" (see `OutputFormat`)
 //! ```
 //!
 //! * Points: the product of the factors, the first factor varying slowest. The factors are
@@ -44,7 +44,7 @@
 //!   the base configuration: after changing it, use a fresh output directory.
 //! * Outputs (in `output.dir`): `results.jsonl`, one line per finished run (see
 //!   [`RunRecord`] and the crash-safety notes in [`read_results`]); `summary.csv`, one row per
-//!   point, replaced atomically at the end (see [`summarize`] and [`to_csv`]).
+//!   point, replaced atomically at the end (see [`SummaryRow`] and [`SUMMARY_COLUMNS`]).
 //! * Workers: the runs go through an auto-scaling worker pool (`femscale_scaling::WorkerPool`).
 //!   `parallel_runs = 0` lets the adaptive scaler plan the runs in flight from the biggest
 //!   point, the number of pending runs and the machine's cores and memory (`min(cores,
@@ -81,15 +81,13 @@ use femscale_core::{Error, Result};
 use figment::value::Dict;
 use tracing::instrument;
 
-pub use families::{RESOLUTION_KEYS, WHOLE_SWEEP_FAMILY, is_resolution_key};
+pub use families::{RESOLUTION_KEYS, WHOLE_SWEEP_FAMILY};
 pub use outputs::{ERROR_PLOT, TIME_PLOT, VTU_DIR};
-pub use runner::{
-    ExperimentReport, ExtraOutput, ProgressEvent, ProgressFn, RunOptions, write_extra_outputs,
-};
+pub use runner::{ExperimentReport, ProgressEvent, ProgressFn, RunOptions};
 pub use spec::{ExperimentSettings, MAX_REPETITIONS, OutputFormat, OutputSpec};
-pub use store::{RESULTS_FILE, RunRecord, SUMMARY_FILE, read_results, write_atomic};
-pub use summary::{SUMMARY_COLUMNS, Stats, SummaryRow, csv_field, summarize, to_csv};
-pub use sweep::{MAX_POINTS, Point, canonical_json, display_value};
+pub use store::{RESULTS_FILE, RunRecord, SUMMARY_FILE, read_results};
+pub use summary::{SUMMARY_COLUMNS, Stats, SummaryRow};
+pub use sweep::{MAX_POINTS, Point};
 
 use femscale_runtime::config::Config;
 use layers::{FileLayer, KeyLayer};

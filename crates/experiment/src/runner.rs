@@ -175,7 +175,7 @@ impl ExperimentReport {
 /// What [`write_extra_outputs`] is called with.
 #[derive(Debug)]
 #[non_exhaustive]
-pub enum ExtraOutput<'a> {
+pub(crate) enum ExtraOutput<'a> {
     /// A successful run of repetition 0 of a point, with its solution (called on the worker
     /// thread that ran it).
     Run {
@@ -188,8 +188,6 @@ pub enum ExtraOutput<'a> {
     Finished {
         /// One row per point.
         rows: &'a [SummaryRow],
-        /// The latest record of every run of the experiment.
-        records: &'a [RunRecord],
     },
 }
 
@@ -201,14 +199,16 @@ pub enum ExtraOutput<'a> {
 ///
 /// # Errors
 /// Failures to write the files.
-pub fn write_extra_outputs(dir: &Path, output: &OutputSpec, event: ExtraOutput<'_>) -> Result<()> {
+pub(crate) fn write_extra_outputs(
+    dir: &Path,
+    output: &OutputSpec,
+    event: ExtraOutput<'_>,
+) -> Result<()> {
     match event {
         ExtraOutput::Run { point, solution } => {
             super::outputs::write_point_outputs(dir, output, point, solution)
         }
-        ExtraOutput::Finished { rows, .. } => {
-            super::outputs::write_summary_outputs(dir, output, rows)
-        }
+        ExtraOutput::Finished { rows } => super::outputs::write_summary_outputs(dir, output, rows),
     }
 }
 
@@ -364,14 +364,7 @@ impl Experiment {
             .collect();
         let summary = summarize(&self.points, self.settings.repetitions, &current);
         let summary_path = self.write_summary(&dir, &summary)?;
-        write_extra_outputs(
-            &dir,
-            &self.output,
-            ExtraOutput::Finished {
-                rows: &summary,
-                records: &current,
-            },
-        )?;
+        write_extra_outputs(&dir, &self.output, ExtraOutput::Finished { rows: &summary })?;
         Ok(ExperimentReport {
             name: self.settings.name.clone(),
             output_dir: dir,

@@ -140,7 +140,7 @@ impl Point {
 }
 
 /// A value as shown in labels and CSV cells: strings without quotes, everything else as JSON.
-pub fn display_value(v: &Value) -> String {
+pub(crate) fn display_value(v: &Value) -> String {
     match v {
         Value::String(s) => s.clone(),
         other => canonical_json(other),
@@ -177,7 +177,7 @@ pub(crate) fn expand(factors: &[Factor]) -> Result<Vec<Vec<(String, Value)>>> {
 }
 
 /// JSON with object keys sorted at every level, independent of serde_json's map order.
-pub fn canonical_json(v: &Value) -> String {
+pub(crate) fn canonical_json(v: &Value) -> String {
     let mut out = String::new();
     write_canonical(v, &mut out);
     out
