@@ -628,7 +628,7 @@ pub fn provenance_of(
 /// Every key of the schema as a dotted path, in schema order: the leaves of the default
 /// configuration, `problem.params` (whose entries are the user's), and the keys of the first
 /// entry of arrays of tables as `problem.boundary[].where`. `docs/configuration.md` documents
-/// each; the property test of `tests/config_fuzz.rs` feeds arbitrary values to each.
+/// each; the property test of `crates/experiment/tests/config_fuzz.rs` feeds arbitrary values to each.
 pub fn schema_keys() -> Vec<String> {
     fn walk(prefix: &str, value: &serde_json::Value, out: &mut Vec<String>) {
         match value {
