@@ -1,8 +1,8 @@
 //! # femscale-experiment
 //!
 //! Above `femscale-runtime`: config-driven experiments ([`Experiment`]), the scaling
-//! benchmark ([`bench`]) and the SVG plots both draw ([`plots`]). Embedding programs that
-//! only solve need the runtime alone (and do not build `plotters`).
+//! benchmark ([`bench`](mod@bench)) and the SVG plots both draw ([`plots`]). Embedding
+//! programs that only solve need the runtime alone (and do not build `plotters`).
 //!
 //! Config-driven experiments: one TOML file holds a base configuration, a sweep over any
 //! configuration keys, repetitions and outputs; [`Experiment::run`] runs every point on a pool
