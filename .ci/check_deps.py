@@ -20,8 +20,12 @@ ALLOWED = {
     "femscale-runtime": {"femscale-core", "femscale-expr", "femscale-mesh", "femscale-assembly",
                           "femscale-solvers", "femscale-cache", "femscale-scaling",
                           "femscale-plugin-api"},
+    "femscale-experiment": {"femscale-core", "femscale-expr", "femscale-mesh", "femscale-assembly",
+                             "femscale-solvers", "femscale-cache", "femscale-scaling",
+                             "femscale-plugin-api", "femscale-runtime"},
     "femscale": {"femscale-core", "femscale-expr", "femscale-mesh", "femscale-assembly",
-                 "femscale-solvers", "femscale-cache", "femscale-scaling", "femscale-runtime"},
+                 "femscale-solvers", "femscale-cache", "femscale-scaling", "femscale-runtime",
+                 "femscale-experiment"},
     "femscale-cli": {"femscale"},
 }
 # Test, example and bench packages may use the facade.

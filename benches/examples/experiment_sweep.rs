@@ -20,7 +20,7 @@
 use std::path::Path;
 use std::time::Instant;
 
-use femscale::runtime::experiment::{Experiment, ExperimentReport, RunOptions};
+use femscale::experiment::{Experiment, ExperimentReport, RunOptions};
 use femscale_benches::stats::{median, median_ratio};
 use femscale_benches::table::{
     MarkdownTable, count, example_command, load_average, provenance, secs, times,

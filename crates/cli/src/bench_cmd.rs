@@ -4,8 +4,8 @@ use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 
 use anyhow::Context;
+use femscale::experiment::bench::{BenchProgress, ScalingBenchmark, parse_level};
 use femscale::prelude::*;
-use femscale::runtime::bench::{BenchProgress, ScalingBenchmark, parse_level};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::ConfigArgs;

@@ -6,8 +6,8 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
+use femscale::experiment::Experiment;
 use femscale::prelude::*;
-use femscale::runtime::experiment::Experiment;
 
 mod bench_cmd;
 mod cache_cmd;

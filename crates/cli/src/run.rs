@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use femscale::runtime::experiment::{
+use femscale::experiment::{
     Experiment, ExperimentReport, ProgressEvent, ProgressFn, RESOLUTION_KEYS, RunOptions,
     SummaryRow,
 };

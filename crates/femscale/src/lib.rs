@@ -29,13 +29,15 @@
 //! | `femscale-expr` | [`expr`]: expressions of position |
 //! | `femscale-cache` | [`cache`]: memory, disk, Redis and tiered artefact caches |
 //! | `femscale-scaling` | [`scaling`]: adaptive scaler, worker pool, resource monitor, counters |
-//! | `femscale-runtime` | [`runtime`]: configuration, registry, the pipeline, experiments, benchmarks |
+//! | `femscale-runtime` | [`runtime`]: configuration, registry, the pipeline, the solve cache, plugins |
+//! | `femscale-experiment` | [`experiment`]: sweeps, results and plots, the scaling benchmark |
 #![warn(rustdoc::broken_intra_doc_links)]
 
 pub use femscale_assembly as assembly;
 pub use femscale_cache as cache;
 pub use femscale_core as core;
 pub use femscale_core::{Error, Result};
+pub use femscale_experiment as experiment;
 pub use femscale_expr as expr;
 pub use femscale_mesh as mesh;
 pub use femscale_runtime as runtime;

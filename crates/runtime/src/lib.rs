@@ -8,14 +8,14 @@
 //! * [`Registry`]: solvers and preconditioners by name, built-in or from [`plugins`].
 //! * [`FemSolver`]: `solve_1d_laplace`, `solve_2d_laplace`, `solve(&Problem)`, returning a
 //!   [`Solution`] with its [`femscale_core::Metrics`].
+//!
+//! Experiments (sweeps, repetitions, results, plots) and the scaling benchmark live above
+//! this crate, in `femscale-experiment`.
 #![warn(rustdoc::broken_intra_doc_links)]
 
-pub mod bench;
 mod caching;
 pub mod config;
-pub mod experiment;
 mod pipeline;
-pub mod plots;
 pub mod plugins;
 pub mod problem;
 mod registry;
@@ -39,3 +39,7 @@ pub use registry::{
     AssemblerBuilder, CacheBuilder, PreconditionerBuilder, Registry, ScalerBuilder, SolverBuilder,
 };
 pub use scaling::{ScalingDecision, ScalingLevel, ScalingToggles};
+
+/// The femscale version that every cache key (and every run identity of
+/// `femscale-experiment`) includes: the workspace version.
+pub const FEMSCALE_VERSION: &str = env!("CARGO_PKG_VERSION");

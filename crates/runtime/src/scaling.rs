@@ -39,6 +39,17 @@ pub struct ScalingDecision {
 
 pub use femscale_core::ScalingLevel;
 
+impl crate::Config {
+    /// The adaptive scaler that `scaling.level = "auto"` plans with, configured from this
+    /// configuration: memory limit (`solver.memory_limit_mb`), thread cap (`scaling.threads`),
+    /// the direct-solver threshold of `solver.auto_direct_max_dofs` and the parallel-assembly
+    /// threshold of `assembly.parallel_threshold_cells`. The experiment runner plans its runs
+    /// in flight with the same scaler as each run's solve.
+    pub fn adaptive_scaler(&self) -> femscale_scaling::AdaptiveScaler {
+        crate::pipeline::adaptive_scaler(self)
+    }
+}
+
 /// The effective toggles of one solve.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[non_exhaustive]

@@ -25,8 +25,8 @@ use femscale_assembly::DISCRETISATION_VERSION;
 use femscale_cache::{FORMAT_VERSION, KeyBuilder};
 use femscale_core::CacheKey;
 
+use crate::FEMSCALE_VERSION;
 use crate::config::Config;
-use crate::experiment::FEMSCALE_VERSION;
 use crate::problem::{BoundarySpecKind, FieldSpec, MeshSpec, Problem};
 use crate::registry::Registry;
 

@@ -82,8 +82,11 @@ fn show(value: f64) -> String {
     }
 }
 
-/// `value` in `low..=high`.
-pub(crate) fn check_count(key: &str, value: usize, low: usize, high: usize) -> Result<()> {
+/// Checks that the count `value` of `key` is in `low..=high`.
+///
+/// # Errors
+/// [`Error::InvalidInput`] naming `key` and the range.
+pub fn check_count(key: &str, value: usize, low: usize, high: usize) -> Result<()> {
     if (low..=high).contains(&value) {
         return Ok(());
     }
@@ -141,7 +144,7 @@ impl Config {
     ///
     /// # Errors
     /// [`Error::InvalidInput`] naming the key.
-    pub(crate) fn check_loaded(&self) -> Result<()> {
+    pub fn check_loaded(&self) -> Result<()> {
         self.check_bounds()?;
         if self.scaling.threads > 1 && self.scaling.enable_parallel == Some(false) {
             return Err(Error::invalid(

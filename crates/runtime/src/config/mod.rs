@@ -20,10 +20,9 @@ pub use crate::scaling::ScalingConfig;
 mod bounds;
 mod locate;
 
-pub(crate) use bounds::check_count;
 pub use bounds::{
     MAX_AMG_LEVELS, MAX_GMRES_RESTART, MAX_MEGABYTES, MAX_SECONDS, MAX_SMOOTHING_WORK, MAX_THREADS,
-    duration_from_seconds,
+    check_count, duration_from_seconds,
 };
 pub use locate::{Attribution, Origin, locate_key};
 
@@ -469,7 +468,7 @@ impl ConfigSources {
 /// `e` as an [`Error::Config`] message that starts with where the offending value came from
 /// (`FILE:LINE: `, `--set key=value: `, ...), in the form of the schema's own errors. Errors
 /// that name no key are returned unchanged.
-pub(crate) fn located_config_error(e: Error, attribution: &Attribution) -> Error {
+pub fn located_config_error(e: Error, attribution: &Attribution) -> Error {
     let Some(field) = e.field() else {
         return e;
     };
@@ -587,7 +586,10 @@ impl Config {
 
 /// Every value of `config` (extracted from `fig`) with the layer it came from: `FILE:LINE`
 /// for values of `file`, the layer's name for `--set` and `FEMSCALE_*` layers, else `default`.
-pub(crate) fn provenance_of(
+///
+/// # Errors
+/// [`Error::Config`] if `config` cannot be serialised.
+pub fn provenance_of(
     fig: &Figment,
     config: &Config,
     file: Option<&Path>,
@@ -626,7 +628,7 @@ pub(crate) fn provenance_of(
 /// Every key of the schema as a dotted path, in schema order: the leaves of the default
 /// configuration, `problem.params` (whose entries are the user's), and the keys of the first
 /// entry of arrays of tables as `problem.boundary[].where`. `docs/configuration.md` documents
-/// each; the property test of `tests/config_fuzz.rs` feeds arbitrary values to each.
+/// each; the property test of `crates/experiment/tests/config_fuzz.rs` feeds arbitrary values to each.
 pub fn schema_keys() -> Vec<String> {
     fn walk(prefix: &str, value: &serde_json::Value, out: &mut Vec<String>) {
         match value {
@@ -678,7 +680,10 @@ fn collect_leaves(prefix: &str, v: &serde_json::Value, out: &mut Vec<(String, se
 
 /// Splits `key=value`; the value is read as a TOML value (number, boolean, array, inline table,
 /// quoted string) and otherwise taken as a plain string.
-pub(crate) fn parse_override(item: &str) -> Result<(String, figment::value::Value)> {
+///
+/// # Errors
+/// [`Error::Config`] for an item without `=` or with an invalid dotted key.
+pub fn parse_override(item: &str) -> Result<(String, figment::value::Value)> {
     let Some((key, value)) = item.split_once('=') else {
         return Err(Error::Config {
             message: format!("override `{item}` is not of the form key=value"),
@@ -716,7 +721,7 @@ const NAMED_LAYERS: [&str; 3] = [OVERRIDE_NAME, ENV_NAME, "sweep"];
 /// Turns figment's error into [`Error::Config`]: one line per problem, naming the key (under
 /// `prefix`) and where the value came from (`file:line` or the named layer), with a suggestion
 /// for misspelt keys.
-pub(crate) fn figment_error(err: figment::Error, file: Option<&Path>, prefix: &str) -> Error {
+pub fn figment_error(err: figment::Error, file: Option<&Path>, prefix: &str) -> Error {
     let text = file.and_then(|f| std::fs::read_to_string(f).ok());
     let mut lines = Vec::new();
     for e in err {
@@ -763,7 +768,10 @@ fn from_file(e: &figment::Error) -> bool {
 }
 
 /// One provider per `FEMSCALE_SECTION__KEY` variable, sorted by name (see [`Config::figment`]).
-pub(crate) fn env_layers() -> Result<Vec<Layer>> {
+///
+/// # Errors
+/// [`Error::Config`] naming a variable whose key is not a valid dotted key.
+pub fn env_layers() -> Result<Vec<Layer>> {
     let mut env: Vec<(String, String)> = std::env::vars()
         .filter(|(k, _)| k.starts_with(ENV_PREFIX) && k.contains("__"))
         .collect();
@@ -789,10 +797,15 @@ pub(crate) const ENV_NAME: &str = "environment variable";
 
 /// One `--set key=value` override or one `FEMSCALE_*` variable as a figment provider, so that
 /// errors and provenance say exactly where a value came from.
-pub(crate) struct Layer {
-    pub(crate) name: String,
-    pub(crate) key: String,
-    pub(crate) value: figment::value::Value,
+#[derive(Debug, Clone)]
+pub struct Layer {
+    /// What errors and provenance call the layer (`--set key=value`, `environment variable
+    /// FEMSCALE_…`).
+    pub name: String,
+    /// The dotted key it sets.
+    pub key: String,
+    /// The value it sets.
+    pub value: figment::value::Value,
 }
 
 impl figment::Provider for Layer {
@@ -810,11 +823,9 @@ impl figment::Provider for Layer {
     }
 }
 
-/// The candidate closest to `name` (edit distance at most 3).
-pub(crate) fn closest<'a>(
-    name: &str,
-    candidates: impl Iterator<Item = &'a str>,
-) -> Option<&'a str> {
+/// The candidate closest to `name` (edit distance at most 3): the suggestion of "did you
+/// mean" hints.
+pub fn closest<'a>(name: &str, candidates: impl Iterator<Item = &'a str>) -> Option<&'a str> {
     candidates
         .map(|c| (edit_distance(name, c), c))
         .filter(|&(d, _)| d <= 3)

@@ -348,7 +348,7 @@ pub fn load_pinned(path: &Path, policy: &PinPolicy<'_>) -> Result<Arc<LoadedPlug
 
 /// Whether `path` is a file with the platform's dynamic-library extension (`.so`, `.dylib`,
 /// `.dll`): what a `plugins.dirs` scan considers.
-pub(crate) fn is_dynamic_library(path: &Path) -> bool {
+pub fn is_dynamic_library(path: &Path) -> bool {
     path.is_file()
         && path
             .extension()

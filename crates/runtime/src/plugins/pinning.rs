@@ -155,7 +155,7 @@ fn normalise(name: &str) -> String {
 ///
 /// # Errors
 /// [`Error::InvalidInput`] naming `plugins.sha256.<entry>`.
-pub fn validate_pins(pins: &BTreeMap<String, String>) -> Result<()> {
+pub(crate) fn validate_pins(pins: &BTreeMap<String, String>) -> Result<()> {
     for (key, hex) in pins {
         let field = format!("plugins.sha256.{}", super::error::quote_key(key));
         if key.is_empty() || key.len() > 255 {

@@ -1,12 +1,12 @@
 //! Solves through plugins: agreement with the built-in solvers, plugins side by side, plugin
-//! preconditioners, options, monitors and timeouts, panics, log lines, and a sweep.
+//! preconditioners, options, monitors and timeouts, panics and log lines. (Sweeps over plugins
+//! are tested with the experiment runner, in `crates/experiment/tests/plugin_sweeps.rs`.)
 
 use std::ops::ControlFlow;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
 use femscale_core::{CsrMatrix, Error, SolveError, SolverOptions};
-use femscale_runtime::experiment::{Experiment, RunOptions, read_results};
 use femscale_runtime::plugins::{self, PluginError};
 use femscale_runtime::{Config, FemSolver, Solution};
 
@@ -359,45 +359,6 @@ fn plugin_log_lines_reach_the_hosts_tracing_output() {
 }
 
 #[test]
-fn the_example_sweep_compares_plugin_and_built_in_solvers() {
-    let dir = tempfile::tempdir().unwrap();
-    let file =
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/configs/plugin_sweep.toml");
-    let plugins = [chebyshev(), c_cg()];
-    let paths: Vec<&Path> = plugins.iter().map(|p| p.as_path()).collect();
-    let overrides = [
-        format!("plugins.paths={}", toml_paths(&paths)),
-        "problem.mesh.nx=16".to_string(),
-        "problem.mesh.ny=16".to_string(),
-        "experiment.repetitions=1".to_string(),
-    ];
-    let exp = Experiment::load(&file, &overrides).unwrap_or_else(|e| panic!("{e}"));
-    assert_eq!(exp.points().len(), 5);
-    let options = RunOptions {
-        output_dir: Some(dir.path().to_path_buf()),
-        ..Default::default()
-    };
-    let report = exp.run(&options).unwrap();
-    assert_eq!((report.ran, report.failed), (5, 0), "{report:?}");
-    let records = read_results(&dir.path().join("results.jsonl")).unwrap();
-    let errors: Vec<f64> = records
-        .iter()
-        .map(|r| r.metrics.as_ref().unwrap().l2_error.unwrap())
-        .collect();
-    let solvers: Vec<&str> = records
-        .iter()
-        .map(|r| r.metrics.as_ref().unwrap().solver.as_str())
-        .collect();
-    assert!(solvers.contains(&"plugin:chebyshev-cg") && solvers.contains(&"plugin:c-jacobi-cg"));
-    for e in &errors {
-        assert!(
-            (e - errors[0]).abs() < 1e-8 * errors[0].max(1.0),
-            "{errors:?}"
-        );
-    }
-}
-
-#[test]
 fn overrides_load_and_reconfigure_plugins() {
     let base = FemSolver::from_config(config(24, "cg", "jacobi", &[], "")).unwrap();
     assert!(base.solve_configured().is_ok());
@@ -456,78 +417,4 @@ fn a_preconditioner_for_a_plugin_solver_is_refused_naming_the_key() {
             .unwrap_or_else(|e| panic!("{pc}: {e}"));
         assert!(solution.metrics.linear_solve.converged);
     }
-}
-
-#[test]
-fn plugin_options_are_swept_like_any_key() {
-    let dir = tempfile::tempdir().unwrap();
-    let cheb = chebyshev();
-    let file = dir.path().join("sweep.toml");
-    std::fs::write(
-        &file,
-        format!(
-            r#"
-[plugins]
-paths = {}
-[problem]
-mesh = {{ kind = "rectangle", nx = 24, ny = 24 }}
-source = "2*pi^2*sin(pi*x)*sin(pi*y)"
-exact = "sin(pi*x)*sin(pi*y)"
-[solver]
-kind = "plugin:chebyshev-cg"
-preconditioner = "none"
-tolerance = 1e-10
-[experiment]
-name = "degrees"
-[sweep]
-plugins.options.chebyshev-cg.degree = [1, 8]
-"#,
-            toml_paths(&[cheb.as_path()])
-        ),
-    )
-    .unwrap();
-    let exp = Experiment::load(&file, &[]).unwrap_or_else(|e| panic!("{e}"));
-    assert_eq!(exp.points().len(), 2);
-    let options = RunOptions {
-        output_dir: Some(dir.path().join("out")),
-        ..Default::default()
-    };
-    let report = exp.run(&options).unwrap();
-    assert_eq!((report.ran, report.failed), (2, 0), "{report:?}");
-    let records = read_results(&dir.path().join("out/results.jsonl")).unwrap();
-    let iterations = |degree: u64| {
-        records
-            .iter()
-            .find(|r| {
-                r.point
-                    .get("plugins.options.chebyshev-cg.degree")
-                    .and_then(serde_json::Value::as_u64)
-                    == Some(degree)
-            })
-            .and_then(|r| r.metrics.as_ref())
-            .unwrap_or_else(|| panic!("no record of degree {degree}: {records:?}"))
-            .iterations
-    };
-    // Degree 8 needs far fewer iterations than degree 1: each point ran with its own options,
-    // not a cached solution of the other.
-    assert!(iterations(8) * 2 < iterations(1));
-    // A swept option the plugin rejects fails that point, naming the key.
-    let bad = std::fs::read_to_string(&file)
-        .unwrap()
-        .replace("degree = [1, 8]", "degree = [1, -3]");
-    std::fs::write(&file, bad).unwrap();
-    let exp = Experiment::load(&file, &[]).unwrap_or_else(|e| panic!("{e}"));
-    let options = RunOptions {
-        output_dir: Some(dir.path().join("bad")),
-        ..Default::default()
-    };
-    let outcome = exp.run(&options);
-    let text = match outcome {
-        Ok(report) => {
-            assert_eq!(report.failed, 1, "{report:?}");
-            std::fs::read_to_string(dir.path().join("bad/results.jsonl")).unwrap()
-        }
-        Err(e) => e.to_string(),
-    };
-    assert!(text.contains("plugins.options.chebyshev-cg"), "{text}");
 }

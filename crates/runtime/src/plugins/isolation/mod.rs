@@ -17,7 +17,7 @@
 
 mod child;
 mod error;
-pub mod protocol;
+pub(crate) mod protocol;
 mod server;
 mod shm;
 

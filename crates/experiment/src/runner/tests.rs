@@ -66,7 +66,7 @@ fn a_store_failure_stops_the_remaining_runs() {
     };
     assert!(e.to_string().contains("not open"), "{e}");
     assert_eq!(finished.get(), 0, "no run is reported as recorded");
-    let executed = std::fs::read_dir(out.join(crate::experiment::VTU_DIR)).map_or(0, |d| d.count());
+    let executed = std::fs::read_dir(out.join(crate::VTU_DIR)).map_or(0, |d| d.count());
     assert!(
         (1..jobs.len()).contains(&executed),
         "the runs not yet started were skipped: {executed} of {} ran",

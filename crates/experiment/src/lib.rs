@@ -1,3 +1,9 @@
+//! # femscale-experiment
+//!
+//! Above `femscale-runtime`: config-driven experiments ([`Experiment`]), the scaling
+//! benchmark ([`bench`](mod@bench)) and the SVG plots both draw ([`plots`]). Embedding
+//! programs that only solve need the runtime alone (and do not build `plotters`).
+//!
 //! Config-driven experiments: one TOML file holds a base configuration, a sweep over any
 //! configuration keys, repetitions and outputs; [`Experiment::run`] runs every point on a pool
 //! of workers, resumably.
@@ -22,7 +28,7 @@
 //!
 //! [output]
 //! dir = "results/convergence"   # default results/<name>, relative to the current directory
-//! formats = ["jsonl", "csv"]    # also "vtu", "svg" (see `write_extra_outputs`)
+//! formats = ["jsonl", "csv"]    # also "vtu", "svg" (see `OutputFormat`)
 //! ```
 //!
 //! * Points: the product of the factors, the first factor varying slowest. The factors are
@@ -38,7 +44,7 @@
 //!   the base configuration: after changing it, use a fresh output directory.
 //! * Outputs (in `output.dir`): `results.jsonl`, one line per finished run (see
 //!   [`RunRecord`] and the crash-safety notes in [`read_results`]); `summary.csv`, one row per
-//!   point, replaced atomically at the end (see [`summarize`] and [`to_csv`]).
+//!   point, replaced atomically at the end (see [`SummaryRow`] and [`SUMMARY_COLUMNS`]).
 //! * Workers: the runs go through an auto-scaling worker pool (`femscale_scaling::WorkerPool`).
 //!   `parallel_runs = 0` lets the adaptive scaler plan the runs in flight from the biggest
 //!   point, the number of pending runs and the machine's cores and memory (`min(cores,
@@ -48,18 +54,21 @@
 //!   back on a queue (see [`ExperimentReport::worker_pool`]).
 //!
 //! ```no_run
-//! use femscale_runtime::experiment::{Experiment, RunOptions};
+//! use femscale_experiment::{Experiment, RunOptions};
 //! let exp = Experiment::load("examples/configs/convergence_study.toml".as_ref(), &[])?;
 //! println!("{} points", exp.points().len());
 //! let report = exp.run(&RunOptions::default())?;
 //! println!("{} ran, {} skipped, {} failed", report.ran, report.skipped, report.failed);
 //! # Ok::<(), femscale_core::Error>(())
 //! ```
+#![warn(rustdoc::broken_intra_doc_links)]
 
+pub mod bench;
 mod families;
 mod identity;
 mod layers;
 mod outputs;
+pub mod plots;
 mod runner;
 mod spec;
 mod store;
@@ -72,18 +81,15 @@ use femscale_core::{Error, Result};
 use figment::value::Dict;
 use tracing::instrument;
 
-pub use families::{RESOLUTION_KEYS, WHOLE_SWEEP_FAMILY, is_resolution_key};
-pub use identity::FEMSCALE_VERSION;
+pub use families::{RESOLUTION_KEYS, WHOLE_SWEEP_FAMILY};
 pub use outputs::{ERROR_PLOT, TIME_PLOT, VTU_DIR};
-pub use runner::{
-    ExperimentReport, ExtraOutput, ProgressEvent, ProgressFn, RunOptions, write_extra_outputs,
-};
+pub use runner::{ExperimentReport, ProgressEvent, ProgressFn, RunOptions};
 pub use spec::{ExperimentSettings, MAX_REPETITIONS, OutputFormat, OutputSpec};
-pub use store::{RESULTS_FILE, RunRecord, SUMMARY_FILE, read_results, write_atomic};
-pub use summary::{SUMMARY_COLUMNS, Stats, SummaryRow, csv_field, summarize, to_csv};
-pub use sweep::{MAX_POINTS, Point, canonical_json, display_value};
+pub use store::{RESULTS_FILE, RunRecord, SUMMARY_FILE, read_results};
+pub use summary::{SUMMARY_COLUMNS, Stats, SummaryRow};
+pub use sweep::{MAX_POINTS, Point};
 
-use crate::config::Config;
+use femscale_runtime::config::Config;
 use layers::{FileLayer, KeyLayer};
 
 /// A loaded and validated experiment: its settings, outputs and points.
@@ -230,7 +236,7 @@ fn check_sections(base: &Dict, path: &Path) -> Result<()> {
         if let Some(hint) = spec::section_hint(key) {
             let line = std::fs::read_to_string(path)
                 .ok()
-                .and_then(|t| crate::config::locate_key(&t, key))
+                .and_then(|t| femscale_runtime::config::locate_key(&t, key))
                 .map(|l| format!(":{l}"))
                 .unwrap_or_default();
             return Err(Error::Config {

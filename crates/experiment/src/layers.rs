@@ -10,7 +10,9 @@ use figment::value::{Dict, Map, Value};
 use figment::{Figment, Metadata, Profile, Provider};
 
 use super::spec::SECTIONS;
-use crate::config::{Attribution, Config, Origin, Provenance, located_config_error, provenance_of};
+use femscale_runtime::config::{
+    Attribution, Config, Origin, Provenance, located_config_error, provenance_of,
+};
 
 const SET_NAME: &str = "--set";
 const SWEEP_NAME: &str = "sweep";
@@ -98,7 +100,7 @@ pub(crate) fn sweep_field(key: &str) -> String {
     format!("sweep.\"{key}\"")
 }
 
-pub(crate) use crate::config::parse_override;
+pub(crate) use femscale_runtime::config::parse_override;
 
 /// Sets `dotted` in `dict`, creating tables on the way.
 pub(crate) fn insert_dotted(dict: &mut Dict, dotted: &str, value: Value) {
@@ -124,7 +126,7 @@ pub(crate) fn insert_dotted(dict: &mut Dict, dotted: &str, value: Value) {
 fn figment(file: &FileLayer, layers: &[KeyLayer]) -> Result<Figment> {
     let mut fig = Figment::from(Serialized::defaults(Config::default())).merge(file.clone());
     // The `FEMSCALE_*` environment sits between the file and `--set`, as for `femscale solve`.
-    for layer in crate::config::env_layers()? {
+    for layer in femscale_runtime::config::env_layers()? {
         fig = fig.merge(layer);
     }
     for layer in layers {
@@ -210,7 +212,7 @@ pub(crate) fn point_origin(
 /// environment, then `layers` (`--set` overrides and sweep values) in order.
 pub(crate) fn attribution(path: &Path, layers: &[KeyLayer]) -> Attribution {
     let mut attribution = Attribution::new(Some(path));
-    for layer in crate::config::env_layers().unwrap_or_default() {
+    for layer in femscale_runtime::config::env_layers().unwrap_or_default() {
         attribution.push(layer.name, &layer.key, layer.value);
     }
     for layer in layers {
@@ -219,8 +221,8 @@ pub(crate) fn attribution(path: &Path, layers: &[KeyLayer]) -> Attribution {
     attribution
 }
 
-pub(crate) use crate::config::closest;
-pub(crate) use crate::config::figment_error;
+pub(crate) use femscale_runtime::config::closest;
+pub(crate) use femscale_runtime::config::figment_error;
 
 /// Checks that `key` names a configuration key by walking the serialised default
 /// configuration (any key under `problem.params` or `plugins.options.<component>` is allowed).

@@ -246,7 +246,7 @@ fn repair_tail(file: &mut File) -> std::io::Result<()> {
 ///
 /// # Errors
 /// [`Error::Io`] naming the file.
-pub fn write_atomic(path: &Path, contents: &[u8]) -> Result<()> {
+pub(crate) fn write_atomic(path: &Path, contents: &[u8]) -> Result<()> {
     femscale_core::io::write_atomically(path, |w| w.write_all(contents))
 }
 

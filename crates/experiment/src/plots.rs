@@ -10,7 +10,7 @@
 //! negative or non-finite coordinates, or magnitudes outside `[1e-150, 1e150]`) are skipped.
 //!
 //! ```
-//! use femscale_runtime::plots::fit_rate;
+//! use femscale_experiment::plots::fit_rate;
 //! let h = [0.5, 0.25, 0.125];
 //! let e: Vec<f64> = h.iter().map(|h| 3.0 * h * h).collect();
 //! assert!((fit_rate(&h, &e).unwrap() - 2.0).abs() < 1e-12);

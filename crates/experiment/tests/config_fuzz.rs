@@ -18,8 +18,8 @@ use std::path::{Path, PathBuf};
 use std::sync::{OnceLock, mpsc};
 use std::time::{Duration, Instant};
 
+use femscale_experiment::Experiment;
 use femscale_runtime::config::schema_keys;
-use femscale_runtime::experiment::Experiment;
 use femscale_runtime::{Config, ConfigSources, FemSolver, MeshKind};
 use proptest::prelude::*;
 

@@ -5,7 +5,7 @@
 
 use std::path::{Path, PathBuf};
 
-use femscale_runtime::experiment::{Experiment, RunOptions, RunRecord, read_results};
+use femscale_experiment::{Experiment, RunOptions, RunRecord, read_results};
 
 fn experiment(dir: &Path, solver: &str, extra: &str) -> PathBuf {
     let text = format!(
@@ -40,7 +40,7 @@ fn run(
     path: &Path,
     overrides: &[String],
     options: &RunOptions,
-) -> femscale_runtime::experiment::ExperimentReport {
+) -> femscale_experiment::ExperimentReport {
     Experiment::load(path, overrides)
         .unwrap_or_else(|e| panic!("{e}"))
         .run(options)

@@ -9,8 +9,8 @@ use femscale_core::{Error, Result};
 use super::spec::{OutputFormat, OutputSpec};
 use super::summary::SummaryRow;
 use super::sweep::Point;
-use crate::pipeline::Solution;
 use crate::plots::{Series, plot_error_vs_h, plot_time_vs_dofs};
+use femscale_runtime::Solution;
 
 /// Sub-directory of the output directory that holds the VTU files.
 pub const VTU_DIR: &str = "vtu";

@@ -15,7 +15,7 @@
 //! [`MAX_REPETITIONS`]): medians of a few millisecond-long runs are mostly noise.
 //!
 //! ```no_run
-//! use femscale_runtime::bench::ScalingBenchmark;
+//! use femscale_experiment::bench::ScalingBenchmark;
 //! use femscale_runtime::ScalingLevel;
 //! let report = ScalingBenchmark::new()
 //!     .sizes(&[64, 256])
@@ -33,10 +33,10 @@ use femscale_core::{Error, Result};
 use serde::{Deserialize, Serialize};
 use tracing::{info, instrument};
 
-use crate::config::{AUTO, Config};
-use crate::pipeline::FemSolver;
-use crate::problem::{FieldSpec, Laplace2d};
-use crate::scaling::ScalingLevel;
+use femscale_runtime::FemSolver;
+use femscale_runtime::ScalingLevel;
+use femscale_runtime::config::{AUTO, Config};
+use femscale_runtime::problem::{FieldSpec, Laplace2d};
 
 mod report;
 
@@ -419,8 +419,7 @@ impl ScalingBenchmark {
 
 /// Median, minimum and maximum (zeros for no values).
 fn summarize(values: &[f64]) -> (f64, f64, f64) {
-    crate::experiment::Stats::of(values.iter().copied())
-        .map_or((0.0, 0.0, 0.0), |s| (s.median, s.min, s.max))
+    crate::Stats::of(values.iter().copied()).map_or((0.0, 0.0, 0.0), |s| (s.median, s.min, s.max))
 }
 
 fn best_per_size(sizes: &[usize], rows: &[BenchRow]) -> Vec<BestConfig> {

@@ -24,11 +24,9 @@ use sha2::{Digest, Sha256};
 use femscale_assembly::DISCRETISATION_VERSION;
 
 use super::sweep::canonical_json;
-use crate::config::Config;
-use crate::plugins::{PluginsConfig, file_sha256};
-
-/// The femscale version that every run identity (and cache key) includes.
-pub const FEMSCALE_VERSION: &str = env!("CARGO_PKG_VERSION");
+use femscale_runtime::FEMSCALE_VERSION;
+use femscale_runtime::config::Config;
+use femscale_runtime::plugins::{PluginsConfig, file_sha256};
 
 /// Content hashes of plugin files, computed once per experiment load.
 #[derive(Debug, Default)]
@@ -58,7 +56,7 @@ impl PluginHashes {
             let mut libs: Vec<PathBuf> = match std::fs::read_dir(dir) {
                 Ok(entries) => entries
                     .filter_map(|e| e.ok().map(|e| e.path()))
-                    .filter(|p| crate::plugins::is_dynamic_library(p))
+                    .filter(|p| femscale_runtime::plugins::is_dynamic_library(p))
                     .collect(),
                 Err(e) => {
                     files.push(json!([
@@ -125,7 +123,10 @@ pub(crate) fn run_id(identity: &str, repetition: usize) -> String {
 }
 
 fn sha256_hex(bytes: &[u8]) -> String {
-    crate::plugins::to_hex(&Sha256::digest(bytes))
+    Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 #[cfg(test)]

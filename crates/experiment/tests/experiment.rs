@@ -3,7 +3,7 @@
 use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
 
-use femscale_runtime::experiment::{Experiment, RunOptions, RunRecord, read_results};
+use femscale_experiment::{Experiment, RunOptions, RunRecord, read_results};
 
 const MMS: &str = r#"
 [problem]
@@ -297,7 +297,7 @@ name = "conv"
 
 #[test]
 fn rates_are_fitted_per_family_of_points_differing_only_in_resolution() {
-    use femscale_runtime::plots::fit_rate;
+    use femscale_experiment::plots::fit_rate;
     let dir = tempfile::tempdir().unwrap();
     // Cell type x size: triangles at h = 1/4, 1/8, 1/16 and quadrilaterals (refined once) at
     // h = 1/8, 1/16, 1/32. `refinements` sets the resolution only, so each cell type is one
@@ -316,7 +316,7 @@ fn rates_are_fitted_per_family_of_points_differing_only_in_resolution() {
     let report = load(&path).run(&quiet()).unwrap();
     assert!(report.all_ok());
     assert_eq!(report.summary.len(), 6);
-    let family = |cell: &str| -> Vec<&femscale_runtime::experiment::SummaryRow> {
+    let family = |cell: &str| -> Vec<&femscale_experiment::SummaryRow> {
         report
             .summary
             .iter()
@@ -324,7 +324,7 @@ fn rates_are_fitted_per_family_of_points_differing_only_in_resolution() {
             .collect()
     };
     let (tri, quad) = (family("triangle"), family("quadrilateral"));
-    let errors = |rows: &[&femscale_runtime::experiment::SummaryRow]| {
+    let errors = |rows: &[&femscale_experiment::SummaryRow]| {
         let h: Vec<f64> = rows.iter().map(|r| r.h.unwrap()).collect();
         let l2: Vec<f64> = rows.iter().map(|r| r.l2_error.unwrap()).collect();
         let h1: Vec<f64> = rows.iter().map(|r| r.h1_error.unwrap()).collect();
@@ -553,7 +553,7 @@ fn an_unwritable_output_directory_is_an_error_before_anything_runs() {
 
 #[test]
 fn progress_reports_every_run() {
-    use femscale_runtime::experiment::ProgressEvent;
+    use femscale_experiment::ProgressEvent;
     use std::sync::{Arc, Mutex};
     let dir = tempfile::tempdir().unwrap();
     let path = experiment(dir.path(), "[sweep]\n\"problem.mesh.nx\" = [4, 6, 8]\n");
@@ -632,7 +632,7 @@ fn read_vtu_u(file: &std::path::Path) -> (Vec<[f64; 3]>, usize, Vec<f64>) {
 
 #[test]
 fn vtu_and_svg_outputs_are_written_and_read_back() {
-    use femscale_runtime::experiment::{ERROR_PLOT, TIME_PLOT, VTU_DIR};
+    use femscale_experiment::{ERROR_PLOT, TIME_PLOT, VTU_DIR};
     let dir = tempfile::tempdir().unwrap();
     let path = experiment(
         dir.path(),

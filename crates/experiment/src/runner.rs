@@ -36,8 +36,8 @@ use super::spec::{OutputFormat, OutputSpec};
 use super::store::{RunRecord, SUMMARY_FILE, Store, write_atomic};
 use super::summary::{SummaryRow, summarize, to_csv};
 use super::sweep::Point;
-use crate::pipeline::{FemSolver, Solution};
-use crate::registry::Registry;
+use femscale_runtime::Registry;
+use femscale_runtime::{FemSolver, Solution};
 
 /// A progress callback; called on the thread that called [`Experiment::run`].
 pub type ProgressFn = Arc<dyn Fn(&ProgressEvent<'_>) + Send + Sync>;
@@ -175,7 +175,7 @@ impl ExperimentReport {
 /// What [`write_extra_outputs`] is called with.
 #[derive(Debug)]
 #[non_exhaustive]
-pub enum ExtraOutput<'a> {
+pub(crate) enum ExtraOutput<'a> {
     /// A successful run of repetition 0 of a point, with its solution (called on the worker
     /// thread that ran it).
     Run {
@@ -188,8 +188,6 @@ pub enum ExtraOutput<'a> {
     Finished {
         /// One row per point.
         rows: &'a [SummaryRow],
-        /// The latest record of every run of the experiment.
-        records: &'a [RunRecord],
     },
 }
 
@@ -201,14 +199,16 @@ pub enum ExtraOutput<'a> {
 ///
 /// # Errors
 /// Failures to write the files.
-pub fn write_extra_outputs(dir: &Path, output: &OutputSpec, event: ExtraOutput<'_>) -> Result<()> {
+pub(crate) fn write_extra_outputs(
+    dir: &Path,
+    output: &OutputSpec,
+    event: ExtraOutput<'_>,
+) -> Result<()> {
     match event {
         ExtraOutput::Run { point, solution } => {
             super::outputs::write_point_outputs(dir, output, point, solution)
         }
-        ExtraOutput::Finished { rows, .. } => {
-            super::outputs::write_summary_outputs(dir, output, rows)
-        }
+        ExtraOutput::Finished { rows } => super::outputs::write_summary_outputs(dir, output, rows),
     }
 }
 
@@ -220,7 +220,7 @@ struct RunContext<'a> {
     dir: &'a Path,
     /// The caches shared by runs whose `[cache]` equals the base configuration's, one per
     /// repetition (see [`repetition_caches`]).
-    caches: &'a [Option<Arc<crate::SolveCache>>],
+    caches: &'a [Option<Arc<femscale_runtime::SolveCache>>],
 }
 
 struct Job<'a> {
@@ -364,14 +364,7 @@ impl Experiment {
             .collect();
         let summary = summarize(&self.points, self.settings.repetitions, &current);
         let summary_path = self.write_summary(&dir, &summary)?;
-        write_extra_outputs(
-            &dir,
-            &self.output,
-            ExtraOutput::Finished {
-                rows: &summary,
-                records: &current,
-            },
-        )?;
+        write_extra_outputs(&dir, &self.output, ExtraOutput::Finished { rows: &summary })?;
         Ok(ExperimentReport {
             name: self.settings.name.clone(),
             output_dir: dir,
@@ -412,7 +405,7 @@ impl Experiment {
             plan
         } else {
             // The same scaler as each run's: its estimate follows the solver `auto` picks.
-            let scaler = crate::pipeline::adaptive_scaler(&self.base);
+            let scaler = self.base.adaptive_scaler();
             let work = WorkEstimate::p1(dofs, dim).with_queued_runs(pending);
             let mut plan = scaler.plan(&work, &SystemLoad::detect());
             plan.runs_in_flight = plan.runs_in_flight.clamp(1, pending);
@@ -547,7 +540,7 @@ impl Experiment {
                 solver = solver.with_cache(cache.clone());
             } else if let Some(cache_config) = private_cache {
                 // Not the levels repetition 0 wrote to: a repetition repeats the work.
-                solver = solver.with_cache(Arc::new(crate::SolveCache::from_config(
+                solver = solver.with_cache(Arc::new(femscale_runtime::SolveCache::from_config(
                     &cache_config,
                     &Registry::with_builtins(),
                 )?));
@@ -633,12 +626,12 @@ fn record(
 /// configured memory split between them.
 ///
 /// # Errors
-/// A cache configuration that cannot be opened (see [`crate::SolveCache::from_config`]).
+/// A cache configuration that cannot be opened (see [`femscale_runtime::SolveCache::from_config`]).
 fn repetition_caches(
-    config: &crate::CacheConfig,
+    config: &femscale_runtime::CacheConfig,
     registry: &Registry,
     repetitions: usize,
-) -> Result<Vec<Option<Arc<crate::SolveCache>>>> {
+) -> Result<Vec<Option<Arc<femscale_runtime::SolveCache>>>> {
     (0..repetitions)
         .map(|r| {
             let config = if r == 0 {
@@ -648,15 +641,18 @@ fn repetition_caches(
             } else {
                 memory_only(config, repetitions)
             };
-            crate::SolveCache::from_config(&config, registry).map(|c| Some(Arc::new(c)))
+            femscale_runtime::SolveCache::from_config(&config, registry).map(|c| Some(Arc::new(c)))
         })
         .collect()
 }
 
 /// `config` with only its memory level (if it has one), given `1 / shares` of its memory.
-fn memory_only(config: &crate::CacheConfig, shares: usize) -> crate::CacheConfig {
+fn memory_only(
+    config: &femscale_runtime::CacheConfig,
+    shares: usize,
+) -> femscale_runtime::CacheConfig {
     let mut c = config.clone();
-    c.levels.retain(|l| l == crate::MEMORY_LEVEL);
+    c.levels.retain(|l| l == femscale_runtime::MEMORY_LEVEL);
     c.memory_mb /= shares.max(1) as f64;
     c
 }
@@ -672,8 +668,8 @@ fn biggest_point(jobs: &[Job<'_>]) -> (usize, usize) {
                 .problem
                 .dim
                 .unwrap_or(match config.problem.mesh.kind {
-                    crate::config::MeshKind::Interval => 1,
-                    crate::config::MeshKind::Rectangle => 2,
+                    femscale_runtime::config::MeshKind::Interval => 1,
+                    femscale_runtime::config::MeshKind::Rectangle => 2,
                 });
             Some((dofs, dim))
         })

@@ -102,7 +102,11 @@ pub struct SummaryRow {
 /// points. Every other key (cell type, diagonal, domain, solver, ...) separates families.
 /// Rates are `None`, with [`SummaryRow::rate_note`] saying why, with fewer than two distinct
 /// mesh sizes.
-pub fn summarize(points: &[Point], repetitions: usize, records: &[RunRecord]) -> Vec<SummaryRow> {
+pub(crate) fn summarize(
+    points: &[Point],
+    repetitions: usize,
+    records: &[RunRecord],
+) -> Vec<SummaryRow> {
     let latest = super::store::latest_by_id(records);
     let mut rows: Vec<SummaryRow> = points
         .iter()
@@ -219,7 +223,7 @@ pub const SUMMARY_COLUMNS: [&str; 23] = [
 /// Renders the rows as CSV: `point_id`, one column per swept key (`keys`), then
 /// [`SUMMARY_COLUMNS`]. Empty cells for missing values; fields are quoted when they hold a
 /// comma, a quote, a line break or surrounding spaces.
-pub fn to_csv(keys: &[String], rows: &[SummaryRow]) -> String {
+pub(crate) fn to_csv(keys: &[String], rows: &[SummaryRow]) -> String {
     let mut out = String::new();
     let header: Vec<String> = std::iter::once("point_id".to_string())
         .chain(keys.iter().cloned())
@@ -287,7 +291,7 @@ fn push_record(out: &mut String, cells: &[String]) {
 }
 
 /// One CSV field, quoted (RFC 4180) when needed.
-pub fn csv_field(s: &str) -> String {
+pub(crate) fn csv_field(s: &str) -> String {
     let needs = s.contains([',', '"', '\n', '\r']) || s.trim() != s;
     if needs {
         format!("\"{}\"", s.replace('"', "\"\""))

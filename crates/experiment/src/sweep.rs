@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use femscale_core::{Error, Result};
 use serde_json::Value;
 
-use crate::config::Config;
+use femscale_runtime::config::Config;
 
 /// Most points one experiment may expand to (a guard against a runaway product).
 pub const MAX_POINTS: usize = 1_000_000;
@@ -96,18 +96,22 @@ impl Point {
     pub fn estimated_dofs(&self) -> Option<f64> {
         let mesh = &self.config()?.problem.mesh;
         Some(match mesh.kind {
-            crate::config::MeshKind::Interval => match &mesh.nodes {
+            femscale_runtime::config::MeshKind::Interval => match &mesh.nodes {
                 Some(nodes) => nodes.len() as f64,
                 None => mesh.nx as f64 + 1.0,
             },
-            crate::config::MeshKind::Rectangle => (mesh.nx as f64 + 1.0) * (mesh.ny as f64 + 1.0),
+            femscale_runtime::config::MeshKind::Rectangle => {
+                (mesh.nx as f64 + 1.0) * (mesh.ny as f64 + 1.0)
+            }
         })
         .map(|base| {
             // Each uniform refinement about doubles the nodes per direction.
             let per_direction = 2f64.powi(mesh.refinements.min(64) as i32);
             match mesh.kind {
-                crate::config::MeshKind::Interval => base * per_direction,
-                crate::config::MeshKind::Rectangle => base * per_direction * per_direction,
+                femscale_runtime::config::MeshKind::Interval => base * per_direction,
+                femscale_runtime::config::MeshKind::Rectangle => {
+                    base * per_direction * per_direction
+                }
             }
         })
     }
@@ -118,14 +122,14 @@ impl Point {
         let mesh = &self.config()?.problem.mesh;
         let width = |r: [f64; 2], n: usize| (n > 0).then(|| (r[1] - r[0]).abs() / n as f64);
         let h = match mesh.kind {
-            crate::config::MeshKind::Interval => match &mesh.nodes {
+            femscale_runtime::config::MeshKind::Interval => match &mesh.nodes {
                 Some(nodes) => nodes
                     .windows(2)
                     .map(|w| (w[1] - w[0]).abs())
                     .fold(None, |m: Option<f64>, d| Some(m.map_or(d, |m| m.max(d))))?,
                 None => width(mesh.x, mesh.nx)?,
             },
-            crate::config::MeshKind::Rectangle => {
+            femscale_runtime::config::MeshKind::Rectangle => {
                 width(mesh.x, mesh.nx)?.max(width(mesh.y, mesh.ny)?)
             }
         };
@@ -136,7 +140,7 @@ impl Point {
 }
 
 /// A value as shown in labels and CSV cells: strings without quotes, everything else as JSON.
-pub fn display_value(v: &Value) -> String {
+pub(crate) fn display_value(v: &Value) -> String {
     match v {
         Value::String(s) => s.clone(),
         other => canonical_json(other),
@@ -173,7 +177,7 @@ pub(crate) fn expand(factors: &[Factor]) -> Result<Vec<Vec<(String, Value)>>> {
 }
 
 /// JSON with object keys sorted at every level, independent of serde_json's map order.
-pub fn canonical_json(v: &Value) -> String {
+pub(crate) fn canonical_json(v: &Value) -> String {
     let mut out = String::new();
     write_canonical(v, &mut out);
     out

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use femscale_runtime::experiment::{Experiment, ExperimentReport, RunOptions};
+use femscale_experiment::{Experiment, ExperimentReport, RunOptions};
 
 /// A sweep of `points` small MMS points (direct solver) writing to `dir/<out>`.
 fn experiment(dir: &Path, points: usize, extra: &str) -> PathBuf {

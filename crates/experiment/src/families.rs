@@ -30,7 +30,7 @@ pub const WHOLE_SWEEP_FAMILY: &str = "all points";
 const SAME_H: f64 = 1e-9;
 
 /// Whether the dotted sweep key `key` only sets the resolution.
-pub fn is_resolution_key(key: &str) -> bool {
+pub(crate) fn is_resolution_key(key: &str) -> bool {
     RESOLUTION_KEYS.contains(&key)
 }
 

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use super::layers::{check_config_key, closest, figment_error, sweep_field};
 use super::sweep::Factor;
-use crate::config::{MAX_THREADS, check_count};
+use femscale_runtime::config::{MAX_THREADS, check_count};
 
 /// The sections that belong to the experiment rather than to the configuration.
 pub(crate) const SECTIONS: [&str; 3] = ["experiment", "sweep", "output"];
@@ -238,7 +238,7 @@ fn located(e: Error, raw: &Dict, path: &Path) -> Error {
     let location = if from_file {
         let line = std::fs::read_to_string(path)
             .ok()
-            .and_then(|t| crate::config::locate_key(&t, &field));
+            .and_then(|t| femscale_runtime::config::locate_key(&t, &field));
         match line {
             Some(line) => format!("{}:{line}", path.display()),
             None => path.display().to_string(),
@@ -278,7 +278,7 @@ fn section<T: for<'de> Deserialize<'de>>(raw: &Dict, name: &str, path: &Path) ->
             .into_iter()
             .map(|mut err| {
                 let key = format!("{prefix}{}", err.path.join("."));
-                if crate::config::locate_key(&text, &key).is_some() {
+                if femscale_runtime::config::locate_key(&text, &key).is_some() {
                     err.metadata = Some(figment::Metadata::from("TOML file", path));
                 }
                 err

@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use femscale_runtime::experiment::Experiment;
+use femscale_experiment::Experiment;
 
 const BASE: &str = "[problem]\nmesh = { kind = \"interval\", nx = 4 }\n\n[experiment]\n";
 
@@ -88,7 +88,7 @@ fn repetitions_and_parallel_runs_are_bounded() {
 
 #[test]
 fn failed_points_name_the_sweep_value_or_the_parent_override() {
-    use femscale_runtime::experiment::{RESULTS_FILE, RunOptions, read_results};
+    use femscale_experiment::{RESULTS_FILE, RunOptions, read_results};
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("e.toml");
     std::fs::write(

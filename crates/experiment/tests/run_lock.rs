@@ -8,9 +8,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use femscale_core::Error;
-use femscale_runtime::experiment::{
-    Experiment, ProgressEvent, ProgressFn, RunOptions, read_results,
-};
+use femscale_experiment::{Experiment, ProgressEvent, ProgressFn, RunOptions, read_results};
 
 const EXPERIMENT: &str = r#"
 [problem]
