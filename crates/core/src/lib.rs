@@ -11,6 +11,7 @@
 //! | [`assembler`] | [`Assembler`]: pattern, then values, serial or parallel |
 //! | [`solver`] | [`LinearSolver`] → [`PreparedSolver`], [`Preconditioner`], [`SolveMonitor`] |
 //! | [`cache`] | [`Cache`]: byte-level artefact cache keyed by content hashes |
+//! | [`checks`] | [`check_memory`](checks::check_memory) and the dimension checks; MB means MiB |
 //! | [`scaler`] | [`Scaler`]: turns a work estimate into an [`ExecutionPlan`] |
 //! | [`pool`] | [`VectorPool`]: bounded reuse of work vectors across solves |
 //! | [`counters`](mod@counters) | [`Counters`]: process-wide performance counters ([`scaling_metrics`]) |
@@ -33,6 +34,7 @@
 
 pub mod assembler;
 pub mod cache;
+pub mod checks;
 pub mod counters;
 pub mod deadline;
 pub mod error;

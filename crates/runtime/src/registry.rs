@@ -237,7 +237,7 @@ impl Registry {
 
 /// The `disk` level: `cache.disk_dir` capped at `cache.disk_max_mb`.
 fn open_disk_cache(config: &CacheConfig) -> Result<Arc<dyn Cache>> {
-    let max = (config.disk_max_mb * 1024.0 * 1024.0) as u64;
+    let max = femscale_core::checks::mb_to_bytes(config.disk_max_mb);
     Ok(Arc::new(femscale_cache::DiskCache::open(
         &config.disk_dir,
         max,

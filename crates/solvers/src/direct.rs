@@ -27,14 +27,13 @@ use faer::sparse::linalg::lu::{
 };
 use faer::sparse::{SparseColMatRef, SymbolicSparseColMatRef};
 use faer::{Conj, MatMut, Par, Side};
+use femscale_core::checks::{check_memory_bytes, check_square, check_system};
 use femscale_core::{
     CsrMatrix, LinearSolver, PreparedSolver, SolveError, SolveMonitor, SolveReport, SolverOptions,
     SparsityPattern,
 };
 
-use crate::iterative::{
-    check_memory_budget, check_square, check_vectors, relative_residual, residual_target, rhs_norm,
-};
+use crate::iterative::{relative_residual, residual_target, rhs_norm};
 use crate::kernels::Kernels;
 
 /// Relative tolerance of the symmetry test that lets [`DirectMethod::Auto`] pick Cholesky.
@@ -298,7 +297,7 @@ impl PreparedDirect {
     }
 
     fn check_budget(&self, what: &str, bytes: usize) -> Result<(), SolveError> {
-        check_memory_budget(self.options.memory_limit_mb, bytes, || what.into())
+        check_memory_bytes(self.options.memory_limit_mb, bytes, || what.into())
     }
 
     fn check_timeout(&self, start: Instant, kind: Kind) -> Result<(), SolveError> {
@@ -528,7 +527,7 @@ impl PreparedSolver for PreparedDirect {
     ) -> Result<SolveReport, SolveError> {
         let start = Instant::now();
         let n = self.matrix.nrows();
-        check_vectors(&self.matrix, b, x)?;
+        check_system(&self.matrix, b, x)?;
         let Some(kind) = self.kind() else {
             return Err(SolveError::Factorization {
                 method: "direct".into(),
