@@ -102,17 +102,13 @@ pub fn faer_par(threads: usize) -> Par {
 }
 
 /// Sets faer's process-global parallelism (read by faer's high-level APIs such as
-/// `sp_cholesky`): `0` or `1` → [`Par::Seq`], `n ≥ 2` → `Par::rayon(n)`.
+/// `sp_cholesky`) to [`faer_par`]`(threads)`, the same mapping the direct solver uses.
 ///
 /// [`DirectSolver`] does not depend on this setting: it passes [`faer_par`]`(options.threads)`
 /// to faer explicitly, so concurrent solves cannot change each other's parallelism. Call this
 /// once at start-up if other code uses faer's high-level API; faer's own default is all cores.
 pub fn set_faer_threads(threads: usize) {
-    faer::set_global_parallelism(if threads <= 1 {
-        Par::Seq
-    } else {
-        Par::rayon(threads)
-    });
+    faer::set_global_parallelism(faer_par(threads));
 }
 
 fn par_threads(par: Par) -> usize {
@@ -628,5 +624,28 @@ impl PreparedSolver for PreparedDirect {
 
     fn memory_bytes(&self) -> usize {
         self.memory_bytes
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_thread_mapping_for_the_solver_and_the_global_setting() {
+        for threads in [0, 1, 2] {
+            assert_eq!(faer_par(threads), Par::Seq, "{threads}");
+        }
+        assert_eq!(faer_par(3), Par::rayon(3));
+        let before = faer::get_global_parallelism();
+        for threads in [0, 1, 2, 3, 8] {
+            set_faer_threads(threads);
+            assert_eq!(
+                faer::get_global_parallelism(),
+                faer_par(threads),
+                "{threads}"
+            );
+        }
+        faer::set_global_parallelism(before);
     }
 }
