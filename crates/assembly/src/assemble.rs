@@ -475,10 +475,6 @@ impl Assembler for SerialAssembler {
         "serial"
     }
 
-    fn is_parallel(&self) -> bool {
-        false
-    }
-
     #[instrument(skip_all, name = "fem.assemble.pattern", fields(assembler = "serial"))]
     fn pattern(&self, mesh: &MeshView<'_>) -> Result<SparsityPattern> {
         build_pattern(mesh, false)

@@ -280,8 +280,8 @@ mod tests {
     #[test]
     fn every_component_kind_is_looked_up_by_name() {
         let r = Registry::with_builtins();
-        assert!(r.assembler("parallel", 2).unwrap().is_parallel());
-        assert!(!r.assembler("serial", 2).unwrap().is_parallel());
+        assert_eq!(r.assembler("parallel", 2).unwrap().name(), "parallel");
+        assert_eq!(r.assembler("serial", 2).unwrap().name(), "serial");
         let config = CacheConfig::default();
         assert_eq!(r.cache("none", &config).unwrap().name(), "none");
         assert_eq!(r.scaler("static").unwrap().name(), "static");

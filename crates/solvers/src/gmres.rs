@@ -435,10 +435,6 @@ impl PreparedSolver for PreparedGmres {
         &self.base.matrix
     }
 
-    fn setup_seconds(&self) -> f64 {
-        self.base.setup_seconds
-    }
-
     fn memory_bytes(&self) -> usize {
         self.base.precond.memory_bytes() + self.workspace_bytes()
     }

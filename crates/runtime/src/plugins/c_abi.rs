@@ -493,10 +493,6 @@ impl PreparedSolver for CPrepared {
         &self.matrix
     }
 
-    fn setup_seconds(&self) -> f64 {
-        self.setup_seconds
-    }
-
     fn memory_bytes(&self) -> usize {
         self.memory_bytes
     }

@@ -287,10 +287,6 @@ impl PreparedSolver for RustPrepared {
         &self.matrix
     }
 
-    fn setup_seconds(&self) -> f64 {
-        self.setup_seconds
-    }
-
     fn memory_bytes(&self) -> usize {
         self.inner.memory_bytes()
     }

@@ -201,10 +201,6 @@ impl PreparedSolver for PreparedAmg {
         &self.matrix
     }
 
-    fn setup_seconds(&self) -> f64 {
-        self.setup_seconds
-    }
-
     fn memory_bytes(&self) -> usize {
         self.hierarchy.memory_bytes() + (self.r.capacity() + self.z.capacity()) * 8
     }

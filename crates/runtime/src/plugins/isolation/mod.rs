@@ -266,10 +266,6 @@ impl PreparedSolver for IsolatedPrepared {
         &self.matrix
     }
 
-    fn setup_seconds(&self) -> f64 {
-        self.setup_seconds
-    }
-
     fn memory_bytes(&self) -> usize {
         self.memory_bytes
     }
