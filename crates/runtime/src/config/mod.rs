@@ -624,8 +624,9 @@ pub(crate) fn provenance_of(
 }
 
 /// Every key of the schema as a dotted path, in schema order: the leaves of the default
-/// configuration, `problem.params` (whose entries are the user's), and the keys of the first
-/// entry of arrays of tables as `problem.boundary[].where`. `docs/configuration.md` documents
+/// configuration, the tables whose entries are the user's (empty in the defaults:
+/// `problem.params`, `plugins.options`, `plugins.sha256`), and the keys of the first entry of
+/// arrays of tables as `problem.boundary[].where`. `docs/configuration.md` documents
 /// each; the property test of `tests/config_fuzz.rs` feeds arbitrary values to each.
 pub fn schema_keys() -> Vec<String> {
     fn walk(prefix: &str, value: &serde_json::Value, out: &mut Vec<String>) {
@@ -637,8 +638,10 @@ pub fn schema_keys() -> Vec<String> {
                     } else {
                         format!("{prefix}.{k}")
                     };
-                    // Tables are documented through their keys; `problem.params` has none.
-                    if !prefix.is_empty() && (!v.is_object() || key == "problem.params") {
+                    // Tables are documented through their keys; tables of the user's entries
+                    // (empty by default) have none.
+                    let user_entries = v.as_object().is_some_and(|m| m.is_empty());
+                    if !prefix.is_empty() && (!v.is_object() || user_entries) {
                         out.push(key.clone());
                     }
                     walk(&key, v, out);
