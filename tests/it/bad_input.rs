@@ -215,7 +215,9 @@ fn malformed_overrides_and_unknown_components_are_errors() {
     let e = FemSolver::from_config(load("solver.tolerance=-1.0").unwrap()).unwrap_err();
     assert_eq!(e.field(), Some("solver.tolerance"));
     // Out of every cell kind's quadrature range: refused when the configuration is loaded.
-    let e = load("assembly.quadrature_degree=9").unwrap_err().to_string();
+    let e = load("assembly.quadrature_degree=9")
+        .unwrap_err()
+        .to_string();
     assert!(e.contains("assembly.quadrature_degree"), "{e}");
     let mut c = Config::default();
     c.assembly.quadrature_degree = 9;
