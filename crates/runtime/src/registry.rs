@@ -1,5 +1,6 @@
-//! Components by name: solvers and preconditioners are registered here by the crates that
-//! implement them (and, later, by plugins) and looked up from configuration strings.
+//! Components by name: solvers, preconditioners, assemblers and cache levels are registered
+//! here by the crates that implement them, solvers and preconditioners also by loaded plugins,
+//! and looked up from configuration strings.
 
 use std::collections::BTreeMap;
 use std::fmt;
