@@ -376,12 +376,15 @@ pub(crate) fn rhs_prologue<'f>(
 
 /// The element for `mesh` with a rule of `degree`, if the cell kind offers one.
 fn element_for(mesh: &MeshView<'_>, degree: usize) -> Result<Element> {
-    let max = crate::quadrature::max_degree(mesh.cell_kind);
-    if !(1..=max).contains(&degree) {
+    let (min, max) = (
+        crate::quadrature::MIN_DEGREE,
+        crate::quadrature::max_degree(mesh.cell_kind),
+    );
+    if !(min..=max).contains(&degree) {
         return Err(Error::invalid(
             "assembly.quadrature_degree",
             format!(
-                "{:?} cells support quadrature degrees 1 to {max}, got {degree}",
+                "{:?} cells support quadrature degrees {min} to {max}, got {degree}",
                 mesh.cell_kind
             ),
         ));
@@ -470,10 +473,6 @@ impl Default for SerialAssembler {
 impl Assembler for SerialAssembler {
     fn name(&self) -> &'static str {
         "serial"
-    }
-
-    fn is_parallel(&self) -> bool {
-        false
     }
 
     #[instrument(skip_all, name = "fem.assemble.pattern", fields(assembler = "serial"))]

@@ -91,10 +91,6 @@ impl Assembler for ParallelAssembler {
         "parallel"
     }
 
-    fn is_parallel(&self) -> bool {
-        true
-    }
-
     #[instrument(
         skip_all,
         name = "fem.assemble.pattern",

@@ -26,11 +26,19 @@ impl QuadratureRule {
     }
 }
 
-/// The highest polynomial degree this module integrates exactly on `kind`'s reference cell.
+/// The lowest quadrature degree on every cell kind.
+pub const MIN_DEGREE: usize = 1;
+
+/// The highest quadrature degree on any cell kind (intervals and quadrilaterals; see
+/// [`max_degree`] for each kind).
+pub const MAX_DEGREE: usize = 7;
+
+/// The highest polynomial degree this module integrates exactly on `kind`'s reference cell
+/// (at most [`MAX_DEGREE`]).
 pub fn max_degree(kind: femscale_core::CellKind) -> usize {
     match kind {
         femscale_core::CellKind::Triangle => 4,
-        femscale_core::CellKind::Interval | femscale_core::CellKind::Quadrilateral => 7,
+        femscale_core::CellKind::Interval | femscale_core::CellKind::Quadrilateral => MAX_DEGREE,
     }
 }
 

@@ -53,7 +53,7 @@ pub use glob::glob_match;
 pub use key::{FORMAT_VERSION, KeyBuilder};
 pub use memory::{MemoryCache, ObjectStore};
 pub use redis_cache::{
-    MAX_PREFIX_LEN, RedisCache, RedisOptions, redact as redact_url, validate_redis_prefix,
-    validate_redis_url,
+    MAX_PREFIX_LEN, MAX_REDIS_TTL, RedisCache, RedisOptions, redact as redact_url,
+    validate_redis_prefix, validate_redis_url,
 };
 pub use tiered::{TieredCache, WritePolicy};

@@ -99,6 +99,11 @@ pub fn validate_redis_prefix(prefix: &str) -> std::result::Result<(), String> {
     Ok(())
 }
 
+/// The longest [`RedisOptions::ttl`]: 10⁹ s, about 31.7 years (the runtime's largest
+/// `cache.ttl_seconds`). Redis refuses expiry times whose deadline overflows its millisecond
+/// clock, so longer durations ([`Duration::MAX`] included) are refused up front.
+pub const MAX_REDIS_TTL: Duration = Duration::from_secs(1_000_000_000);
+
 /// Options of [`RedisCache::connect`].
 ///
 /// ```
@@ -117,7 +122,8 @@ pub struct RedisOptions {
     /// on one server do not see each other's entries. Must pass [`validate_redis_prefix`].
     pub prefix: String,
     /// Expiry of written entries (`SET … PX`); `None` (the default) keeps them until removed
-    /// or evicted by the server's own policy. Millisecond resolution; must not be zero.
+    /// or evicted by the server's own policy. Millisecond resolution; from 1 ms to
+    /// [`MAX_REDIS_TTL`].
     pub ttl: Option<Duration>,
     /// Bound on establishing a connection, handshake included (default 2 s).
     pub connect_timeout: Duration,
@@ -200,15 +206,26 @@ impl RedisCache {
     /// `redis+unix:///path`) and checks it answers `PING`.
     ///
     /// # Errors
-    /// [`Error::InvalidInput`] for a zero TTL or timeout or a prefix refused by
-    /// [`validate_redis_prefix`]; [`Error::Cache`] naming the URL
+    /// [`Error::InvalidInput`] for a zero TTL or timeout, a TTL above [`MAX_REDIS_TTL`], or a
+    /// prefix refused by [`validate_redis_prefix`]; [`Error::Cache`] naming the URL
     /// (password redacted) when the URL is malformed or the server cannot be reached within
     /// the connect timeout.
     pub fn connect(url: &str, options: RedisOptions) -> Result<Self> {
         validate_redis_prefix(&options.prefix)
             .map_err(|reason| Error::invalid("prefix", reason))?;
-        if options.ttl.is_some_and(|t| t.as_millis() == 0) {
-            return Err(Error::invalid("ttl", "must be at least 1 ms"));
+        if let Some(ttl) = options.ttl {
+            if ttl.as_millis() == 0 {
+                return Err(Error::invalid("ttl", "must be at least 1 ms"));
+            }
+            if ttl > MAX_REDIS_TTL {
+                return Err(Error::invalid(
+                    "ttl",
+                    format!(
+                        "must be at most {} s (about 31 years), got {ttl:?}",
+                        MAX_REDIS_TTL.as_secs()
+                    ),
+                ));
+            }
         }
         if options.connect_timeout.is_zero() {
             return Err(Error::invalid("connect_timeout", "must be positive"));
@@ -506,7 +523,11 @@ impl Cache for RedisCache {
     fn put(&self, key: &CacheKey, value: &[u8]) -> Result<()> {
         let rkey = self.redis_key(key);
         let bytes = encode(&key.to_string(), value);
-        let ttl_ms = self.options.ttl.map(|t| t.as_millis().max(1) as u64);
+        // `connect` bounded the TTL; the conversion saturates all the same.
+        let ttl_ms = self
+            .options
+            .ttl
+            .map(|t| u64::try_from(t.as_millis()).unwrap_or(u64::MAX).max(1));
         let () = self.with_conn("SET", |c| {
             let mut cmd = redis::cmd("SET");
             cmd.arg(&rkey).arg(&bytes);

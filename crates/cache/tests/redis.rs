@@ -9,7 +9,9 @@ use std::sync::Arc;
 use std::thread::sleep;
 use std::time::{Duration, Instant};
 
-use femscale_cache::{Cache, CacheKey, MemoryCache, RedisCache, RedisOptions, TieredCache};
+use femscale_cache::{
+    Cache, CacheKey, MAX_REDIS_TTL, MemoryCache, RedisCache, RedisOptions, TieredCache,
+};
 
 use femscale_cache::testing::{RedisServer as Server, free_port};
 
@@ -345,6 +347,34 @@ fn invalid_prefixes_are_refused_before_connecting() {
         assert!(text.contains("prefix"), "{bad:?}: {text}");
         assert_eq!(err.field(), Some("prefix"), "{bad:?}");
     }
+}
+
+#[test]
+fn ttls_out_of_range_are_refused_before_connecting() {
+    // No server needed: the options are checked first (port 1 would refuse the connection).
+    for (ttl, says) in [
+        (Duration::ZERO, "at least 1 ms"),
+        (Duration::from_micros(999), "at least 1 ms"),
+        (MAX_REDIS_TTL + Duration::from_nanos(1), "at most"),
+        (Duration::from_secs(u64::MAX), "at most"),
+        (Duration::MAX, "at most"),
+    ] {
+        let options = RedisOptions {
+            ttl: Some(ttl),
+            ..opts("ttl-range:")
+        };
+        let err = RedisCache::connect("redis://127.0.0.1:1/", options).unwrap_err();
+        assert_eq!(err.field(), Some("ttl"), "{ttl:?}: {err}");
+        assert!(err.to_string().contains(says), "{ttl:?}: {err}");
+    }
+    // The longest TTL passes the check: the error is the unreachable server's.
+    let options = RedisOptions {
+        ttl: Some(MAX_REDIS_TTL),
+        connect_timeout: Duration::from_millis(200),
+        ..opts("ttl-range:")
+    };
+    let err = RedisCache::connect("redis://127.0.0.1:1/", options).unwrap_err();
+    assert_eq!(err.field(), None, "{err}");
 }
 
 /// Sets `key` to `value` with a plain client.

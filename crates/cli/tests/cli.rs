@@ -102,6 +102,20 @@ fn json_report_has_the_documented_fields() {
 }
 
 #[test]
+fn a_preconditioner_the_direct_solver_would_ignore_is_refused() {
+    let mms = config("poisson_2d_mms.toml");
+    let err = failure(&["solve", "--config", &mms, "--set", "solver.kind=direct"]);
+    for says in [
+        "solver.preconditioner",
+        "solver.kind",
+        "jacobi",
+        "poisson_2d_mms.toml",
+    ] {
+        assert!(err.contains(says), "{says}: {err}");
+    }
+}
+
+#[test]
 fn mms_l2_error_is_second_order() {
     let mms = config("poisson_2d_mms.toml");
     let l2 = |n: usize| {
@@ -117,6 +131,9 @@ fn mms_l2_error_is_second_order() {
             &ny,
             "--set",
             "solver.kind=direct",
+            // The file's `jacobi` (for its CG) would be ignored by the direct solver: refused.
+            "--set",
+            "solver.preconditioner=none",
             "--json",
         ]));
         assert_eq!(v["solver"], "direct-cholesky");

@@ -71,9 +71,6 @@ pub trait Assembler: Send + Sync + fmt::Debug {
     /// A short name for reports (`serial`, `parallel`).
     fn name(&self) -> &'static str;
 
-    /// Whether this assembler processes cells on several threads.
-    fn is_parallel(&self) -> bool;
-
     /// The pattern of the global matrix: entry `(i, j)` for every pair of nodes sharing a cell.
     ///
     /// # Errors

@@ -1,5 +1,6 @@
-//! The byte-level cache interface. Caching is off in this release ([`NoCache`]); memory, disk
-//! and Redis levels implement the same trait in `femscale-cache`.
+//! The byte-level cache interface. The memory, disk and Redis levels of `femscale-cache`
+//! implement it and the runtime composes the levels `cache.levels` names; [`NoCache`] is the
+//! level that stores nothing (`none`).
 
 use std::fmt;
 

@@ -11,6 +11,7 @@
 //! | [`assembler`] | [`Assembler`]: pattern, then values, serial or parallel |
 //! | [`solver`] | [`LinearSolver`] → [`PreparedSolver`], [`Preconditioner`], [`SolveMonitor`] |
 //! | [`cache`] | [`Cache`]: byte-level artefact cache keyed by content hashes |
+//! | [`checks`] | [`check_memory`](checks::check_memory) and the dimension checks; MB means MiB |
 //! | [`scaler`] | [`Scaler`]: turns a work estimate into an [`ExecutionPlan`] |
 //! | [`pool`] | [`VectorPool`]: bounded reuse of work vectors across solves |
 //! | [`context`] | [`ExecutionContext`]: threads, pool and counters of one solve |
@@ -34,6 +35,7 @@
 
 pub mod assembler;
 pub mod cache;
+pub mod checks;
 pub mod context;
 pub mod counters;
 pub mod deadline;

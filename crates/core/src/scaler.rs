@@ -119,7 +119,7 @@ impl WorkEstimate {
 pub struct SystemLoad {
     /// Logical cores available to this process.
     pub cores: usize,
-    /// Memory available, MB, when known.
+    /// Memory available, MB (MiB, as everywhere: [`crate::checks::MIB`]), when known.
     pub available_memory_mb: Option<f64>,
     /// Fraction (0 to 1) of the machine's CPU capacity busy with *other* work, when known.
     /// [`SystemLoad::detect`] leaves it `None` (a point reading of `/proc` would be a lifetime
@@ -256,15 +256,9 @@ impl ExecutionPlan {
         limit_mb: Option<f64>,
         what: impl FnOnce() -> String,
     ) -> Result<(), SolveError> {
-        match (self.estimated_memory_mb, limit_mb) {
-            (Some(needed_mb), Some(limit_mb)) if needed_mb > limit_mb => {
-                Err(SolveError::MemoryBudget {
-                    what: what(),
-                    needed_mb,
-                    limit_mb,
-                })
-            }
-            _ => Ok(()),
+        match self.estimated_memory_mb {
+            Some(needed_mb) => crate::checks::check_memory(limit_mb, needed_mb, what),
+            None => Ok(()),
         }
     }
 }

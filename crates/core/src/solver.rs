@@ -214,9 +214,6 @@ pub trait PreparedSolver: Send + Sync + fmt::Debug {
     /// The matrix this solver is set up for.
     fn matrix(&self) -> &Arc<CsrMatrix>;
 
-    /// Seconds the last set-up (prepare or update) took.
-    fn setup_seconds(&self) -> f64;
-
     /// Heap memory held by factors or preconditioners, bytes.
     fn memory_bytes(&self) -> usize;
 }

@@ -57,16 +57,8 @@ pub fn verify_solution(
     report: &SolveReport,
     options: &SolverOptions,
 ) -> Result<Verification, SolveError> {
+    crate::checks::check_system(a, b, x)?;
     let n = a.nrows();
-    for len in [b.len(), x.len()] {
-        if len != n || a.ncols() != n {
-            return Err(SolveError::DimensionMismatch {
-                rows: n,
-                cols: a.ncols(),
-                len,
-            });
-        }
-    }
     let bad = x.iter().filter(|v| !v.is_finite()).count();
     if bad > 0 {
         let first = x.iter().position(|v| !v.is_finite()).unwrap_or(0);

@@ -29,3 +29,4 @@ pub mod vtu;
 
 pub use generate::{Diagonal, MAX_GENERATED_NODES, RectangleCells, RectangleSpec};
 pub use mesh::Mesh;
+pub use refine::MeshCounts;

@@ -58,29 +58,61 @@ fn too_large(what: &str) -> Error {
     )
 }
 
-/// Node, edge and cell counts after one uniform refinement of a mesh of `kind` with the given
-/// counts, or `None` on overflow.
-fn refined_counts(
-    kind: CellKind,
-    (nodes, edges, cells): (usize, usize, usize),
-) -> Option<(usize, usize, usize)> {
-    let children = cells.checked_mul(children(kind))?;
-    Some(match kind {
-        // Every cell is its own edge: it splits into two.
-        CellKind::Interval => (nodes.checked_add(cells)?, children, children),
-        // Edges split in two; 3 interior edges per cell (the middle triangle).
-        CellKind::Triangle => (
-            nodes.checked_add(edges)?,
-            edges.checked_mul(2)?.checked_add(cells.checked_mul(3)?)?,
-            children,
-        ),
-        // Edges split in two; 4 interior edges per cell (centre to the edge midpoints).
-        CellKind::Quadrilateral => (
-            nodes.checked_add(edges)?.checked_add(cells)?,
-            edges.checked_mul(2)?.checked_add(cells.checked_mul(4)?)?,
-            children,
-        ),
-    })
+/// Node, edge and cell counts of a mesh, as `f64` so that estimates of absurd sizes saturate to
+/// infinity instead of overflowing. The one place that knows how uniform refinement changes
+/// them ([`MeshCounts::refined`]); [`Mesh::refined`] checks its size limit with it and the
+/// runtime estimates the size of a refined mesh before building it.
+///
+/// ```
+/// use femscale_core::CellKind;
+/// use femscale_mesh::MeshCounts;
+/// // A 1x1 square of two triangles: 4 nodes, 5 edges, 2 cells.
+/// let once = MeshCounts { nodes: 4.0, edges: 5.0, cells: 2.0 }.refined(CellKind::Triangle, 1);
+/// assert_eq!(once, MeshCounts { nodes: 9.0, edges: 16.0, cells: 8.0 });
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct MeshCounts {
+    /// Nodes.
+    pub nodes: f64,
+    /// Distinct edges (for intervals, the cells).
+    pub edges: f64,
+    /// Cells.
+    pub cells: f64,
+}
+
+impl MeshCounts {
+    /// The counts after `times` uniform refinements of cells of `kind` ([`Mesh::refine_uniform`]:
+    /// a midpoint per edge, and a centre per quadrilateral). Stops early once a count is
+    /// infinite.
+    pub fn refined(self, kind: CellKind, times: usize) -> Self {
+        let Self {
+            mut nodes,
+            mut edges,
+            mut cells,
+        } = self;
+        for _ in 0..times {
+            if !nodes.is_finite() || cells == 0.0 {
+                break;
+            }
+            (nodes, edges, cells) = match kind {
+                // Every cell is its own edge: it splits into two.
+                CellKind::Interval => (nodes + cells, 2.0 * cells, 2.0 * cells),
+                // Edges split in two; 3 interior edges per cell (the middle triangle).
+                CellKind::Triangle => (nodes + edges, 2.0 * edges + 3.0 * cells, 4.0 * cells),
+                // Edges split in two; 4 interior edges per cell (centre to the edge midpoints).
+                CellKind::Quadrilateral => (
+                    nodes + edges + cells,
+                    2.0 * edges + 4.0 * cells,
+                    4.0 * cells,
+                ),
+            };
+        }
+        Self {
+            nodes,
+            edges,
+            cells,
+        }
+    }
 }
 
 impl Mesh {
@@ -221,21 +253,23 @@ impl Mesh {
         if times == 0 {
             return Ok(self.clone());
         }
-        let mut counts = (self.num_nodes(), self.num_edges(), self.num_cells());
-        for _ in 0..times {
-            counts = refined_counts(self.cell_kind, counts)
-                .filter(|c| c.0 <= MAX_GENERATED_NODES)
-                .ok_or_else(|| {
-                    Error::invalid(
-                        FIELD,
-                        format!(
-                            "{times} refinements of a mesh of {} nodes and {} cells would \
-                             exceed the supported {MAX_GENERATED_NODES} nodes",
-                            self.num_nodes(),
-                            self.num_cells()
-                        ),
-                    )
-                })?;
+        let counts = MeshCounts {
+            nodes: self.num_nodes() as f64,
+            edges: self.num_edges() as f64,
+            cells: self.num_cells() as f64,
+        }
+        .refined(self.cell_kind, times);
+        // Counts only grow, so the final one is the largest.
+        if counts.nodes.is_nan() || counts.nodes > MAX_GENERATED_NODES as f64 {
+            return Err(Error::invalid(
+                FIELD,
+                format!(
+                    "{times} refinements of a mesh of {} nodes and {} cells would exceed the \
+                     supported {MAX_GENERATED_NODES} nodes",
+                    self.num_nodes(),
+                    self.num_cells()
+                ),
+            ));
         }
         let mut mesh = self.refine_uniform()?;
         for _ in 1..times {

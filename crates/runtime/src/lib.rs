@@ -36,7 +36,7 @@ pub use problem::{
     BoundarySpec, BoundarySpecKind, FieldSpec, Laplace1d, Laplace2d, MeshSpec, Problem, Source,
 };
 pub use registry::{
-    AssemblerBuilder, CacheBuilder, PreconditionerBuilder, Registry, ScalerBuilder, SolverBuilder,
+    AssemblerBuilder, CacheBuilder, PreconditionerBuilder, Registry, SolverBuilder,
 };
 pub use scaling::{ScalingDecision, ScalingLevel, ScalingToggles};
 

@@ -8,7 +8,7 @@ use femscale_core::{
     SharedField,
 };
 use femscale_expr::ExprOptions;
-use femscale_mesh::{Diagonal, Mesh, RectangleCells, RectangleSpec};
+use femscale_mesh::{Diagonal, Mesh, MeshCounts, RectangleCells, RectangleSpec};
 
 /// The most uniform refinements a [`MeshSpec::Refined`] (or `problem.mesh.refinements`) may ask
 /// for: each multiplies the cell count by 2 (1D) or 4 (2D).
@@ -141,18 +141,26 @@ impl MeshSpec {
     pub fn estimated_nodes(&self) -> Option<f64> {
         match self {
             Self::Mesh(_) => None,
-            _ => self.estimated_counts().map(|c| c.1),
+            _ => self.estimated_counts().map(|(_, c)| c.nodes),
         }
     }
 
     /// Cell kind and node, edge and cell counts of the mesh, computed without building it (an
     /// existing mesh's edges are counted); `f64` so that absurd sizes saturate to infinity.
-    fn estimated_counts(&self) -> Option<(CellKind, f64, f64, f64)> {
+    fn estimated_counts(&self) -> Option<(CellKind, MeshCounts)> {
+        let counts = |nodes, edges, cells| MeshCounts {
+            nodes,
+            edges,
+            cells,
+        };
         Some(match self {
-            Self::Interval { n, .. } => (CellKind::Interval, *n as f64 + 1.0, *n as f64, *n as f64),
+            Self::Interval { n, .. } => {
+                let n = *n as f64;
+                (CellKind::Interval, counts(n + 1.0, n, n))
+            }
             Self::IntervalNodes(nodes) => {
                 let cells = nodes.len().saturating_sub(1) as f64;
-                (CellKind::Interval, nodes.len() as f64, cells, cells)
+                (CellKind::Interval, counts(nodes.len() as f64, cells, cells))
             }
             Self::Rectangle(r) => {
                 let (nx, ny) = (r.nx as f64, r.ny as f64);
@@ -161,41 +169,24 @@ impl MeshSpec {
                 match r.cells {
                     RectangleCells::Triangle => (
                         CellKind::Triangle,
-                        nodes,
-                        grid_edges + nx * ny,
-                        2.0 * nx * ny,
+                        counts(nodes, grid_edges + nx * ny, 2.0 * nx * ny),
                     ),
                     RectangleCells::Quadrilateral => {
-                        (CellKind::Quadrilateral, nodes, grid_edges, nx * ny)
+                        (CellKind::Quadrilateral, counts(nodes, grid_edges, nx * ny))
                     }
                 }
             }
             Self::Mesh(m) => (
                 m.cell_kind(),
-                m.num_nodes() as f64,
-                m.num_edges() as f64,
-                m.num_cells() as f64,
+                counts(
+                    m.num_nodes() as f64,
+                    m.num_edges() as f64,
+                    m.num_cells() as f64,
+                ),
             ),
             Self::Refined { base, times } => {
-                let (kind, mut nodes, mut edges, mut cells) = base.estimated_counts()?;
-                // As `Mesh::refine_uniform`: midpoints per edge (and centres per quad).
-                for _ in 0..*times {
-                    (nodes, edges, cells) = match kind {
-                        CellKind::Interval => (nodes + cells, 2.0 * cells, 2.0 * cells),
-                        CellKind::Triangle => {
-                            (nodes + edges, 2.0 * edges + 3.0 * cells, 4.0 * cells)
-                        }
-                        CellKind::Quadrilateral => (
-                            nodes + edges + cells,
-                            2.0 * edges + 4.0 * cells,
-                            4.0 * cells,
-                        ),
-                    };
-                    if !nodes.is_finite() {
-                        break;
-                    }
-                }
-                (kind, nodes, edges, cells)
+                let (kind, counts) = base.estimated_counts()?;
+                (kind, counts.refined(kind, *times))
             }
         })
     }

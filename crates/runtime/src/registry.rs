@@ -1,13 +1,13 @@
-//! Components by name: solvers and preconditioners are registered here by the crates that
-//! implement them (and, later, by plugins) and looked up from configuration strings.
+//! Components by name: solvers, preconditioners, assemblers and cache levels are registered
+//! here by the crates that implement them, solvers and preconditioners also by loaded plugins,
+//! and looked up from configuration strings.
 
 use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::Arc;
 
 use femscale_core::{
-    Assembler, Cache, Error, LinearSolver, NoCache, PreconditionerFactory, Result, Scaler,
-    StaticScaler,
+    Assembler, Cache, Error, LinearSolver, NoCache, PreconditionerFactory, Result,
 };
 use femscale_solvers::MethodOptions;
 
@@ -31,18 +31,15 @@ pub type AssemblerBuilder = Arc<dyn Fn(usize) -> Box<dyn Assembler> + Send + Syn
 /// objects is built by the runtime itself).
 pub type CacheBuilder = Arc<dyn Fn(&CacheConfig) -> Result<Arc<dyn Cache>> + Send + Sync>;
 
-/// Builds a scaler.
-pub type ScalerBuilder = Arc<dyn Fn() -> Box<dyn Scaler> + Send + Sync>;
-
-/// Named builders of every swappable component: solvers, preconditioners, assemblers, caches
-/// and scalers.
+/// Named builders of every swappable component: solvers, preconditioners, assemblers and
+/// cache levels. (Scalers are not looked up by name: `scaling.level` chooses between the
+/// adaptive scaler of `femscale-scaling` and the core's `StaticScaler`.)
 #[derive(Clone, Default)]
 pub struct Registry {
     solvers: BTreeMap<String, SolverBuilder>,
     preconditioners: BTreeMap<String, PreconditionerBuilder>,
     assemblers: BTreeMap<String, AssemblerBuilder>,
     caches: BTreeMap<String, CacheBuilder>,
-    scalers: BTreeMap<String, ScalerBuilder>,
     /// `plugin:<name>` → identity (name, version, SHA-256) of the library providing it.
     plugin_identities: BTreeMap<String, String>,
 }
@@ -54,7 +51,6 @@ impl fmt::Debug for Registry {
             .field("preconditioners", &self.preconditioner_names())
             .field("assemblers", &self.assemblers.keys().collect::<Vec<_>>())
             .field("caches", &self.caches.keys().collect::<Vec<_>>())
-            .field("scalers", &self.scalers.keys().collect::<Vec<_>>())
             .finish()
     }
 }
@@ -104,7 +100,6 @@ impl Registry {
         r.register_cache("none", Arc::new(|_| Ok(Arc::new(NoCache::default()))));
         r.register_cache("disk", Arc::new(open_disk_cache));
         r.register_cache("redis", Arc::new(connect_redis_cache));
-        r.register_scaler("static", Arc::new(|| Box::new(StaticScaler::default())));
         r
     }
 
@@ -118,20 +113,16 @@ impl Registry {
         self.caches.insert(name.to_string(), build);
     }
 
-    /// Adds (or replaces) a scaler.
-    pub fn register_scaler(&mut self, name: &str, build: ScalerBuilder) {
-        self.scalers.insert(name.to_string(), build);
-    }
-
-    /// The assembler called `name` (`serial`, `parallel`).
+    /// The assembler called `name` (`serial`, `parallel`: the runtime picks one by
+    /// `assembly.parallel` and the problem size).
     ///
     /// # Errors
-    /// [`Error::UnknownName`] with field `assembly.kind`.
+    /// [`Error::UnknownName`] with field `assembly.parallel`.
     pub fn assembler(&self, name: &str, quadrature_degree: usize) -> Result<Box<dyn Assembler>> {
         let build = self
             .assemblers
             .get(name)
-            .ok_or_else(|| unknown("assembly.kind", "assembler", name, &self.assemblers))?;
+            .ok_or_else(|| unknown("assembly.parallel", "assembler", name, &self.assemblers))?;
         Ok(build(quadrature_degree))
     }
 
@@ -156,18 +147,6 @@ impl Registry {
     /// Names of the registered byte-level caches.
     pub fn cache_names(&self) -> Vec<String> {
         self.caches.keys().cloned().collect()
-    }
-
-    /// The scaler called `name` (`static`).
-    ///
-    /// # Errors
-    /// [`Error::UnknownName`] with field `scaling.scaler`.
-    pub fn scaler(&self, name: &str) -> Result<Box<dyn Scaler>> {
-        let build = self
-            .scalers
-            .get(name)
-            .ok_or_else(|| unknown("scaling.scaler", "scaler", name, &self.scalers))?;
-        Ok(build())
     }
 
     /// Adds (or replaces) a solver.
@@ -237,7 +216,7 @@ impl Registry {
 
 /// The `disk` level: `cache.disk_dir` capped at `cache.disk_max_mb`.
 fn open_disk_cache(config: &CacheConfig) -> Result<Arc<dyn Cache>> {
-    let max = (config.disk_max_mb * 1024.0 * 1024.0) as u64;
+    let max = femscale_core::checks::mb_to_bytes(config.disk_max_mb);
     Ok(Arc::new(femscale_cache::DiskCache::open(
         &config.disk_dir,
         max,
@@ -280,14 +259,13 @@ mod tests {
     #[test]
     fn every_component_kind_is_looked_up_by_name() {
         let r = Registry::with_builtins();
-        assert!(r.assembler("parallel", 2).unwrap().is_parallel());
-        assert!(!r.assembler("serial", 2).unwrap().is_parallel());
+        assert_eq!(r.assembler("parallel", 2).unwrap().name(), "parallel");
+        assert_eq!(r.assembler("serial", 2).unwrap().name(), "serial");
         let config = CacheConfig::default();
         assert_eq!(r.cache("none", &config).unwrap().name(), "none");
-        assert_eq!(r.scaler("static").unwrap().name(), "static");
         match r.assembler("gpu", 2) {
             Err(Error::UnknownName { field, known, .. }) => {
-                assert_eq!(field, "assembly.kind");
+                assert_eq!(field, "assembly.parallel");
                 assert_eq!(known, ["parallel", "serial"]);
             }
             other => panic!("expected UnknownName, got {other:?}"),

@@ -54,7 +54,8 @@ use serde::{Deserialize, Serialize};
 
 use femscale_core::counters::Counter;
 
-const MB: f64 = 1024.0 * 1024.0;
+/// Bytes per MB (MiB, like every femscale size).
+const MB: f64 = femscale_core::checks::MIB;
 
 /// Memory estimates of one run (see the [module documentation](self)).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -205,18 +206,12 @@ impl AdaptiveScaler {
         choice: SolverChoice,
     ) -> Result<f64, SolveError> {
         let needed_mb = self.model.solve_mb(work, choice);
-        if let Some(limit_mb) = self.memory_limit_mb
-            && needed_mb > limit_mb
-        {
-            return Err(SolveError::MemoryBudget {
-                what: format!(
-                    "a {choice} solve of {} unknowns (estimated before meshing)",
-                    work.dofs
-                ),
-                needed_mb,
-                limit_mb,
-            });
-        }
+        femscale_core::checks::check_memory(self.memory_limit_mb, needed_mb, || {
+            format!(
+                "a {choice} solve of {} unknowns (estimated before meshing)",
+                work.dofs
+            )
+        })?;
         Ok(needed_mb)
     }
 

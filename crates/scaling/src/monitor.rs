@@ -22,7 +22,8 @@ use crate::error::{Result, ScalingError};
 use crate::gpu::{GpuSnapshot, Nvml};
 use crate::usage::{ProcessTimes, process_times};
 
-pub(crate) const MB: f64 = 1024.0 * 1024.0;
+/// Bytes per MB (MiB, like every femscale size).
+pub(crate) const MB: f64 = femscale_core::checks::MIB;
 
 /// The machine and this process at one instant.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -8,12 +8,13 @@
 use std::sync::Arc;
 use std::time::Instant;
 
+use femscale_core::checks::check_system;
 use femscale_core::{
     CsrMatrix, LinearSolver, PooledVec, PreconditionerFactory, PreparedSolver, SolveError,
     SolveMonitor, SolveReport, SolverOptions,
 };
 
-use crate::iterative::{Preconditioned, check_vectors};
+use crate::iterative::Preconditioned;
 use crate::options::MethodOptions;
 use crate::precond::JacobiFactory;
 
@@ -166,7 +167,7 @@ impl PreparedSolver for PreparedBiCgStab {
     ) -> Result<SolveReport, SolveError> {
         let start = Instant::now();
         let a = Arc::clone(&self.base.matrix);
-        check_vectors(&a, b, x)?;
+        check_system(&a, b, x)?;
         let memory_bytes = self.memory_bytes();
         let Self {
             base,
@@ -326,10 +327,6 @@ impl PreparedSolver for PreparedBiCgStab {
 
     fn matrix(&self) -> &Arc<CsrMatrix> {
         &self.base.matrix
-    }
-
-    fn setup_seconds(&self) -> f64 {
-        self.base.setup_seconds
     }
 
     fn memory_bytes(&self) -> usize {

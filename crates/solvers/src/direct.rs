@@ -27,14 +27,13 @@ use faer::sparse::linalg::lu::{
 };
 use faer::sparse::{SparseColMatRef, SymbolicSparseColMatRef};
 use faer::{Conj, MatMut, Par, Side};
+use femscale_core::checks::{check_memory_bytes, check_square, check_system};
 use femscale_core::{
     CsrMatrix, LinearSolver, PreparedSolver, SolveError, SolveMonitor, SolveReport, SolverOptions,
     SparsityPattern,
 };
 
-use crate::iterative::{
-    check_memory_budget, check_square, check_vectors, relative_residual, residual_target, rhs_norm,
-};
+use crate::iterative::{relative_residual, residual_target, rhs_norm};
 use crate::kernels::Kernels;
 
 /// Relative tolerance of the symmetry test that lets [`DirectMethod::Auto`] pick Cholesky.
@@ -103,17 +102,13 @@ pub fn faer_par(threads: usize) -> Par {
 }
 
 /// Sets faer's process-global parallelism (read by faer's high-level APIs such as
-/// `sp_cholesky`): `0` or `1` → [`Par::Seq`], `n ≥ 2` → `Par::rayon(n)`.
+/// `sp_cholesky`) to [`faer_par`]`(threads)`, the same mapping the direct solver uses.
 ///
 /// [`DirectSolver`] does not depend on this setting: it passes [`faer_par`]`(options.threads)`
 /// to faer explicitly, so concurrent solves cannot change each other's parallelism. Call this
 /// once at start-up if other code uses faer's high-level API; faer's own default is all cores.
 pub fn set_faer_threads(threads: usize) {
-    faer::set_global_parallelism(if threads <= 1 {
-        Par::Seq
-    } else {
-        Par::rayon(threads)
-    });
+    faer::set_global_parallelism(faer_par(threads));
 }
 
 fn par_threads(par: Par) -> usize {
@@ -298,7 +293,7 @@ impl PreparedDirect {
     }
 
     fn check_budget(&self, what: &str, bytes: usize) -> Result<(), SolveError> {
-        check_memory_budget(self.options.memory_limit_mb, bytes, || what.into())
+        check_memory_bytes(self.options.memory_limit_mb, bytes, || what.into())
     }
 
     fn check_timeout(&self, start: Instant, kind: Kind) -> Result<(), SolveError> {
@@ -528,7 +523,7 @@ impl PreparedSolver for PreparedDirect {
     ) -> Result<SolveReport, SolveError> {
         let start = Instant::now();
         let n = self.matrix.nrows();
-        check_vectors(&self.matrix, b, x)?;
+        check_system(&self.matrix, b, x)?;
         let Some(kind) = self.kind() else {
             return Err(SolveError::Factorization {
                 method: "direct".into(),
@@ -623,11 +618,30 @@ impl PreparedSolver for PreparedDirect {
         &self.matrix
     }
 
-    fn setup_seconds(&self) -> f64 {
-        self.setup_seconds
-    }
-
     fn memory_bytes(&self) -> usize {
         self.memory_bytes
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_thread_mapping_for_the_solver_and_the_global_setting() {
+        for threads in [0, 1, 2] {
+            assert_eq!(faer_par(threads), Par::Seq, "{threads}");
+        }
+        assert_eq!(faer_par(3), Par::rayon(3));
+        let before = faer::get_global_parallelism();
+        for threads in [0, 1, 2, 3, 8] {
+            set_faer_threads(threads);
+            assert_eq!(
+                faer::get_global_parallelism(),
+                faer_par(threads),
+                "{threads}"
+            );
+        }
+        faer::set_global_parallelism(before);
     }
 }

@@ -14,12 +14,13 @@
 use std::sync::Arc;
 use std::time::Instant;
 
+use femscale_core::checks::check_system;
 use femscale_core::{
     ControlFlow, CsrMatrix, LinearSolver, PooledVec, PreconditionerFactory, PreparedSolver,
     SolveError, SolveMonitor, SolveReport, SolverOptions,
 };
 
-use crate::iterative::{Preconditioned, check_vectors};
+use crate::iterative::Preconditioned;
 use crate::kernels::Kernels;
 use crate::options::{GmresOptions, MethodOptions};
 use crate::precond::JacobiFactory;
@@ -211,7 +212,7 @@ impl PreparedSolver for PreparedGmres {
     ) -> Result<SolveReport, SolveError> {
         let start = Instant::now();
         let a = Arc::clone(&self.base.matrix);
-        check_vectors(&a, b, x)?;
+        check_system(&a, b, x)?;
         let memory_bytes = self.memory_bytes();
         let Self {
             base,
@@ -432,10 +433,6 @@ impl PreparedSolver for PreparedGmres {
 
     fn matrix(&self) -> &Arc<CsrMatrix> {
         &self.base.matrix
-    }
-
-    fn setup_seconds(&self) -> f64 {
-        self.base.setup_seconds
     }
 
     fn memory_bytes(&self) -> usize {

@@ -7,6 +7,7 @@
 use std::sync::Arc;
 use std::time::Instant;
 
+use femscale_core::checks::{check_memory_bytes, check_size, check_square};
 use femscale_core::{
     ControlFlow, CsrMatrix, Preconditioner, PreconditionerFactory, SolveError, SolveMonitor,
     SolveReport, SolverOptions,
@@ -14,76 +15,12 @@ use femscale_core::{
 
 use crate::kernels::Kernels;
 
-/// Bytes per MiB, for the memory budgets.
-pub(crate) const MIB: f64 = 1024.0 * 1024.0;
-
 /// The timeout of an iterative solve is checked on the first iteration and then every this many
 /// iterations, so the clock is read rarely.
 pub(crate) const TIMEOUT_CHECK_INTERVAL: usize = 16;
 
 /// At most this many entries are reserved up front for the residual history.
 const HISTORY_RESERVE_MAX: usize = 100_000;
-
-/// [`SolveError::DimensionMismatch`] unless `a` is square.
-pub(crate) fn check_square(a: &CsrMatrix) -> Result<(), SolveError> {
-    if a.nrows() != a.ncols() {
-        return Err(SolveError::DimensionMismatch {
-            rows: a.nrows(),
-            cols: a.ncols(),
-            len: a.ncols(),
-        });
-    }
-    Ok(())
-}
-
-/// [`SolveError::DimensionMismatch`] unless `b` and `x` (in that order) have one entry per row
-/// of `a`.
-pub(crate) fn check_vectors(a: &CsrMatrix, b: &[f64], x: &[f64]) -> Result<(), SolveError> {
-    let n = a.nrows();
-    for len in [b.len(), x.len()] {
-        if len != n {
-            return Err(SolveError::DimensionMismatch {
-                rows: n,
-                cols: a.ncols(),
-                len,
-            });
-        }
-    }
-    Ok(())
-}
-
-/// [`SolveError::DimensionMismatch`] unless `a`, the new matrix of `update_values`, is `n x n`
-/// like the one the solver was prepared for.
-pub(crate) fn check_same_size(n: usize, a: &CsrMatrix) -> Result<(), SolveError> {
-    if a.nrows() != n || a.ncols() != n {
-        return Err(SolveError::DimensionMismatch {
-            rows: a.nrows(),
-            cols: a.ncols(),
-            len: n,
-        });
-    }
-    Ok(())
-}
-
-/// [`SolveError::MemoryBudget`] (naming the consumer `what`) if `bytes` exceed `limit_mb`.
-/// `what` is only evaluated when the budget is exceeded.
-pub(crate) fn check_memory_budget(
-    limit_mb: Option<f64>,
-    bytes: usize,
-    what: impl FnOnce() -> String,
-) -> Result<(), SolveError> {
-    if let Some(limit_mb) = limit_mb {
-        let needed_mb = bytes as f64 / MIB;
-        if needed_mb > limit_mb {
-            return Err(SolveError::MemoryBudget {
-                what: what(),
-                needed_mb,
-                limit_mb,
-            });
-        }
-    }
-    Ok(())
-}
 
 /// `||b||`, or [`SolveError::InvalidOption`] (option `rhs`) if it is not finite.
 pub(crate) fn rhs_norm(k: &Kernels, b: &[f64]) -> Result<f64, SolveError> {
@@ -139,7 +76,7 @@ impl Preconditioned {
         check_square(&a)?;
         let start = Instant::now();
         let kernels = Kernels::with_threads(options.threads)?;
-        check_memory_budget(options.memory_limit_mb, workspace_bytes, what)?;
+        check_memory_bytes(options.memory_limit_mb, workspace_bytes, what)?;
         let precond = build_preconditioner(&**factory, &a, &kernels)?;
         let setup = Self {
             factory: Arc::clone(factory),
@@ -156,7 +93,7 @@ impl Preconditioned {
     /// of the same size (the methods have no symbolic work, so any pattern is accepted). The
     /// caller then checks the memory budget again.
     pub(crate) fn update_values(&mut self, a: Arc<CsrMatrix>) -> Result<(), SolveError> {
-        check_same_size(self.matrix.nrows(), &a)?;
+        check_size(self.matrix.nrows(), &a)?;
         let start = Instant::now();
         self.precond = build_preconditioner(&*self.factory, &a, &self.kernels)?;
         self.matrix = a;
@@ -164,13 +101,13 @@ impl Preconditioned {
         Ok(())
     }
 
-    /// [`check_memory_budget`] against the configured limit.
+    /// [`femscale_core::checks::check_memory_bytes`] against the configured limit.
     pub(crate) fn check_memory(
         &self,
         bytes: usize,
         what: impl FnOnce() -> String,
     ) -> Result<(), SolveError> {
-        check_memory_budget(self.options.memory_limit_mb, bytes, what)
+        check_memory_bytes(self.options.memory_limit_mb, bytes, what)
     }
 
     /// Starts the [`Run`] of a solve of `method` with this preconditioner (see [`Run::new`]);

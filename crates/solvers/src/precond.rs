@@ -50,13 +50,7 @@ impl Jacobi {
     /// is missing, zero or not finite, or whose inverse is not finite; and
     /// [`SolveError::DimensionMismatch`] if `a` is not square.
     pub fn try_new(a: &CsrMatrix) -> Result<Self, SolveError> {
-        if a.nrows() != a.ncols() {
-            return Err(SolveError::DimensionMismatch {
-                rows: a.nrows(),
-                cols: a.ncols(),
-                len: a.ncols(),
-            });
-        }
+        femscale_core::checks::check_square(a)?;
         let positions = a.pattern().diagonal_positions();
         let mut inv_diag = Vec::with_capacity(a.nrows());
         for (row, pos) in positions.into_iter().enumerate() {

@@ -170,7 +170,7 @@ impl Preconditioner for Ssor {
 /// [`SolveError::DimensionMismatch`] if `a` is not square; [`SolveError::Factorization`]
 /// (method `method`) naming the first row without a stored diagonal entry.
 pub(crate) fn diagonal_positions(a: &CsrMatrix, method: &str) -> Result<Vec<usize>, SolveError> {
-    ensure_square(a)?;
+    femscale_core::checks::check_square(a)?;
     a.pattern()
         .diagonal_positions()
         .into_iter()
@@ -182,17 +182,4 @@ pub(crate) fn diagonal_positions(a: &CsrMatrix, method: &str) -> Result<Vec<usiz
             })
         })
         .collect()
-}
-
-/// [`SolveError::DimensionMismatch`] unless `a` is square.
-fn ensure_square(a: &CsrMatrix) -> Result<(), SolveError> {
-    if a.nrows() == a.ncols() {
-        Ok(())
-    } else {
-        Err(SolveError::DimensionMismatch {
-            rows: a.nrows(),
-            cols: a.ncols(),
-            len: a.ncols(),
-        })
-    }
 }

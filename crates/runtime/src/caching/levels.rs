@@ -56,7 +56,7 @@ pub(super) fn disk_dir_error(config: &CacheConfig, e: Error) -> Error {
 
 /// The byte-level bound of the disk level, from `cache.disk_max_mb`.
 fn disk_max_bytes(config: &CacheConfig) -> u64 {
-    (config.disk_max_mb * 1024.0 * 1024.0) as u64
+    femscale_core::checks::mb_to_bytes(config.disk_max_mb)
 }
 
 /// One persistent (byte) level of a configuration, opened for inspection.

@@ -210,7 +210,8 @@ impl SolveCache {
         let mut unavailable = Vec::new();
         for name in &config.levels {
             if name == MEMORY_LEVEL {
-                let bytes = (config.memory_mb * 1024.0 * 1024.0) as usize;
+                let bytes = usize::try_from(femscale_core::checks::mb_to_bytes(config.memory_mb))
+                    .unwrap_or(usize::MAX);
                 objects = Some(match config.ttl() {
                     Some(ttl) => ObjectStore::with_ttl(bytes, ttl),
                     None => ObjectStore::new(bytes),

@@ -96,6 +96,22 @@ pub fn check_count(key: &str, value: usize, low: usize, high: usize) -> Result<(
     ))
 }
 
+/// `assembly.quadrature_degree` within the degrees `femscale_assembly::quadrature` has rules
+/// for on some cell kind; the assembler refuses a degree its mesh's cell kind lacks.
+fn check_quadrature_degree(degree: usize) -> Result<()> {
+    use femscale_assembly::quadrature::{MAX_DEGREE, MIN_DEGREE, max_degree};
+    if (MIN_DEGREE..=MAX_DEGREE).contains(&degree) {
+        return Ok(());
+    }
+    Err(Error::invalid(
+        "assembly.quadrature_degree",
+        format!(
+            "must be from {MIN_DEGREE} to {MAX_DEGREE} (at most {} on triangles), got {degree}",
+            max_degree(femscale_core::CellKind::Triangle)
+        ),
+    ))
+}
+
 impl Config {
     /// Checks every duration, size and count key against its bound (see the constants of
     /// this module and `docs/configuration.md`). [`Config::load`], experiment files and
@@ -134,7 +150,7 @@ impl Config {
             check_seconds("cache.ttl_seconds", t)?;
         }
         check_seconds("cache.redis_timeout_seconds", c.redis_timeout_seconds)?;
-        Ok(())
+        check_quadrature_degree(self.assembly.quadrature_degree)
     }
 
     /// [`Config::check_bounds`], and settings that contradict each other in what the user
@@ -190,7 +206,7 @@ mod tests {
     #[test]
     fn every_bounded_key_names_itself() {
         type Set = fn(&mut Config);
-        let cases: [(&str, Set); 11] = [
+        let cases: [(&str, Set); 13] = [
             ("solver.timeout_seconds", |c| {
                 c.solver.timeout_seconds = Some(1e300)
             }),
@@ -212,6 +228,12 @@ mod tests {
             ("cache.redis_timeout_seconds", |c| {
                 c.cache.redis_timeout_seconds = 1e19
             }),
+            ("assembly.quadrature_degree", |c| {
+                c.assembly.quadrature_degree = 0
+            }),
+            ("assembly.quadrature_degree", |c| {
+                c.assembly.quadrature_degree = femscale_assembly::quadrature::MAX_DEGREE + 1
+            }),
         ];
         Config::default().check_bounds().unwrap();
         for (key, set) in cases {
@@ -224,6 +246,7 @@ mod tests {
         c.solver.timeout_seconds = Some(MAX_SECONDS);
         c.cache.memory_mb = 0.0;
         c.scaling.threads = MAX_THREADS;
+        c.assembly.quadrature_degree = femscale_assembly::quadrature::MAX_DEGREE;
         c.check_bounds().unwrap();
     }
 }

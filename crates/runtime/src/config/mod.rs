@@ -268,6 +268,45 @@ impl Default for SolverConfig {
 /// The name that asks the runtime to choose (`solver.kind`, `solver.preconditioner`).
 pub const AUTO: &str = "auto";
 
+/// Built-in solvers that take no preconditioner: the sparse direct solver and AMG as a solver.
+const SOLVERS_WITHOUT_PRECONDITIONER: [&str; 2] = ["direct", "amg"];
+
+/// Refuses a `solver.preconditioner` that `solver.kind` would silently ignore: anything but
+/// `auto` (the default) or `none` with the direct or AMG solver or a plugin solver. `kind` is
+/// the requested solver (`auto` passes: it may resolve to a Krylov method that uses the
+/// preconditioner). The runtime runs this when a solver is built and before every solve.
+///
+/// # Errors
+/// [`Error::InvalidInput`] for `solver.preconditioner`, naming `solver.kind` too.
+pub fn check_preconditioner_use(kind: &str, preconditioner: &str) -> Result<()> {
+    if matches!(preconditioner, AUTO | "none") {
+        return Ok(());
+    }
+    if let Some(component) = kind.strip_prefix("plugin:") {
+        return Err(Error::invalid(
+            "solver.preconditioner",
+            format!(
+                "`{preconditioner}` cannot be used with the plugin solver `{kind}`: plugin \
+                 solvers do not take femscale's preconditioners (it would be ignored); use \
+                 `auto` or `none`, and configure the plugin's own preconditioning in \
+                 [plugins.options.{component}], or use a built-in Krylov solver (`cg`, \
+                 `gmres`, `bicgstab`) with `{preconditioner}`"
+            ),
+        ));
+    }
+    if SOLVERS_WITHOUT_PRECONDITIONER.contains(&kind) {
+        return Err(Error::invalid(
+            "solver.preconditioner",
+            format!(
+                "`{preconditioner}` would be ignored with solver.kind = \"{kind}\", which takes \
+                 no preconditioner; set solver.preconditioner to `auto` or `none`, or choose \
+                 a Krylov solver (`cg`, `gmres`, `bicgstab`) or `auto` for solver.kind"
+            ),
+        ));
+    }
+    Ok(())
+}
+
 impl SolverConfig {
     /// The solver and preconditioner names to use for a problem with `dofs` unknowns,
     /// resolving `auto`: the direct solver up to [`SolverConfig::auto_direct_max_dofs`]
@@ -626,8 +665,9 @@ pub fn provenance_of(
 }
 
 /// Every key of the schema as a dotted path, in schema order: the leaves of the default
-/// configuration, `problem.params` (whose entries are the user's), and the keys of the first
-/// entry of arrays of tables as `problem.boundary[].where`. `docs/configuration.md` documents
+/// configuration, the tables whose entries are the user's (empty in the defaults:
+/// `problem.params`, `plugins.options`, `plugins.sha256`), and the keys of the first entry of
+/// arrays of tables as `problem.boundary[].where`. `docs/configuration.md` documents
 /// each; the property test of `crates/experiment/tests/config_fuzz.rs` feeds arbitrary values to each.
 pub fn schema_keys() -> Vec<String> {
     fn walk(prefix: &str, value: &serde_json::Value, out: &mut Vec<String>) {
@@ -639,8 +679,10 @@ pub fn schema_keys() -> Vec<String> {
                     } else {
                         format!("{prefix}.{k}")
                     };
-                    // Tables are documented through their keys; `problem.params` has none.
-                    if !prefix.is_empty() && (!v.is_object() || key == "problem.params") {
+                    // Tables are documented through their keys; tables of the user's entries
+                    // (empty by default) have none.
+                    let user_entries = v.as_object().is_some_and(|m| m.is_empty());
+                    if !prefix.is_empty() && (!v.is_object() || user_entries) {
                         out.push(key.clone());
                     }
                     walk(&key, v, out);
@@ -869,6 +911,32 @@ mod tests {
 #[cfg(test)]
 mod docs_tests {
     use super::*;
+
+    #[test]
+    fn a_preconditioner_the_solver_would_ignore_is_refused() {
+        for (kind, pc) in [
+            ("direct", "auto"),
+            ("direct", "none"),
+            ("amg", "none"),
+            ("auto", "jacobi"),
+            ("cg", "jacobi"),
+            ("plugin:x", "auto"),
+        ] {
+            check_preconditioner_use(kind, pc).unwrap();
+        }
+        for (kind, pc) in [("direct", "jacobi"), ("amg", "ilu0"), ("plugin:x", "amg")] {
+            let e = check_preconditioner_use(kind, pc).unwrap_err();
+            assert_eq!(e.field(), Some("solver.preconditioner"), "{kind} {pc}: {e}");
+            assert!(e.to_string().contains(kind), "{e}");
+        }
+        // Through the library: the error names both keys.
+        let mut c = Config::default();
+        c.solver.kind = "direct".into();
+        c.solver.preconditioner = "jacobi".into();
+        let e = crate::FemSolver::from_config(c).unwrap_err();
+        assert_eq!(e.field(), Some("solver.preconditioner"), "{e}");
+        assert!(e.to_string().contains("solver.kind"), "{e}");
+    }
 
     #[test]
     fn configuration_doc_lists_every_key() {

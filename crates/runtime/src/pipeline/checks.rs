@@ -19,7 +19,7 @@ pub(crate) fn check_memory(problem: &Problem) -> Result<()> {
     let Some(available) = SystemLoad::detect().available_memory_mb else {
         return Ok(());
     };
-    let needed = nodes * BYTES_PER_NODE / 1e6;
+    let needed = nodes * BYTES_PER_NODE / femscale_core::checks::MIB;
     if needed > available {
         let field = match &problem.mesh {
             crate::problem::MeshSpec::Refined { .. } => "problem.mesh.refinements",
@@ -28,8 +28,8 @@ pub(crate) fn check_memory(problem: &Problem) -> Result<()> {
         return Err(Error::invalid(
             field,
             format!(
-                "a mesh of {nodes:.3e} nodes needs about {needed:.0} MB for mesh, pattern and matrix \
-                 alone, but only {available:.0} MB of memory are available"
+                "a mesh of {nodes:.3e} nodes needs about {needed:.0} MiB for mesh, pattern and matrix \
+                 alone, but only {available:.0} MiB of memory are available"
             ),
         ));
     }
@@ -96,7 +96,7 @@ pub(crate) fn check_solver_names(
             preconditioner
         };
         registry.solver(kind, pc, &options)?;
-        crate::plugins::check_plugin_solver_preconditioner(kind, preconditioner)?;
+        crate::config::check_preconditioner_use(kind, preconditioner)?;
     } else if preconditioner != AUTO {
         registry.preconditioner(preconditioner, &options)?;
     }

@@ -149,15 +149,6 @@ impl FemSolver {
         )?;
         config.check_bounds()?;
         config.solver.options(0).validate().map_err(solve_error)?;
-        if !(1..=7).contains(&config.assembly.quadrature_degree) {
-            return Err(Error::invalid(
-                "assembly.quadrature_degree",
-                format!(
-                    "must be 1 to 7 (at most 4 on triangles), got {}",
-                    config.assembly.quadrature_degree
-                ),
-            ));
-        }
         config.cache.validate()?;
         let byte_levels = registry.cache_names();
         for name in &config.cache.levels {

@@ -11,6 +11,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::thread::ThreadId;
 use std::time::Instant;
 
+use femscale_core::checks::{check_memory_bytes, check_square, check_system};
 use femscale_core::{
     CsrMatrix, LinearSolver, PreparedSolver, SolveError, SolveMonitor, SolveReport, SolverOptions,
 };
@@ -22,10 +23,7 @@ use femscale_plugin_api::{ErrorKind, LogLevel, RMonitor, SolveOutcome};
 use tracing::instrument;
 
 use super::PluginError;
-use super::convert::{
-    HostMonitor, ReportContext, check_dims, check_memory, check_same_pattern, check_square,
-    emit_log, returned,
-};
+use super::convert::{HostMonitor, ReportContext, check_same_pattern, emit_log, returned};
 
 /// What a C plugin says about itself.
 pub(crate) struct CInfo {
@@ -385,7 +383,7 @@ impl PreparedSolver for CPrepared {
         x: &mut [f64],
         monitor: &mut dyn SolveMonitor,
     ) -> Result<SolveReport, SolveError> {
-        check_dims(&self.matrix, b, x)?;
+        check_system(&self.matrix, b, x)?;
         let start = Instant::now();
         let mut host = HostMonitor::new(monitor, &self.options, self.setup_seconds);
         let params = CSolveParams {
@@ -443,7 +441,9 @@ impl PreparedSolver for CPrepared {
         }
         if self.backend.abi_version >= 2 {
             self.memory_bytes = result.memory_bytes;
-            check_memory(&self.options, result.memory_bytes, &self.registry_name)?;
+            check_memory_bytes(self.options.memory_limit_mb, result.memory_bytes, || {
+                self.registry_name.clone()
+            })?;
         }
         if status == c::STATUS_TIMED_OUT {
             host.timed_out = true;
@@ -491,10 +491,6 @@ impl PreparedSolver for CPrepared {
 
     fn matrix(&self) -> &Arc<CsrMatrix> {
         &self.matrix
-    }
-
-    fn setup_seconds(&self) -> f64 {
-        self.setup_seconds
     }
 
     fn memory_bytes(&self) -> usize {

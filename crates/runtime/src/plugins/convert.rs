@@ -32,40 +32,14 @@ pub(crate) fn params(o: &SolverOptions) -> SolveParams {
     }
 }
 
-/// [`SolveError::DimensionMismatch`] unless `a` is square and `b`, `x` fit it.
-pub(crate) fn check_dims(a: &CsrMatrix, b: &[f64], x: &[f64]) -> Result<(), SolveError> {
-    for len in [a.ncols(), b.len(), x.len()] {
-        if len != a.nrows() {
-            return Err(SolveError::DimensionMismatch {
-                rows: a.nrows(),
-                cols: a.ncols(),
-                len,
-            });
-        }
-    }
-    Ok(())
-}
-
-/// [`SolveError::DimensionMismatch`] unless `a` is square.
-pub(crate) fn check_square(a: &CsrMatrix) -> Result<(), SolveError> {
-    if a.nrows() == a.ncols() {
-        Ok(())
-    } else {
-        Err(SolveError::DimensionMismatch {
-            rows: a.nrows(),
-            cols: a.ncols(),
-            len: a.ncols(),
-        })
-    }
-}
-
 /// [`SolveError::DimensionMismatch`] unless `new` has the pattern of `old` (the contract of
 /// `update_values`).
 pub(crate) fn check_same_pattern(old: &CsrMatrix, new: &CsrMatrix) -> Result<(), SolveError> {
+    femscale_core::checks::check_size(old.nrows(), new)?;
     let same = std::sync::Arc::ptr_eq(old.pattern(), new.pattern())
         || (old.pattern().row_ptr() == new.pattern().row_ptr()
             && old.pattern().col_idx() == new.pattern().col_idx());
-    if same && old.nrows() == new.nrows() {
+    if same {
         Ok(())
     } else {
         Err(SolveError::DimensionMismatch {
@@ -73,19 +47,6 @@ pub(crate) fn check_same_pattern(old: &CsrMatrix, new: &CsrMatrix) -> Result<(),
             cols: new.ncols(),
             len: old.nrows(),
         })
-    }
-}
-
-/// [`SolveError::MemoryBudget`] if what the plugin holds exceeds `memory_limit_mb`.
-pub(crate) fn check_memory(o: &SolverOptions, bytes: usize, what: &str) -> Result<(), SolveError> {
-    let needed_mb = bytes as f64 / (1024.0 * 1024.0);
-    match o.memory_limit_mb {
-        Some(limit_mb) if needed_mb > limit_mb => Err(SolveError::MemoryBudget {
-            what: what.to_string(),
-            needed_mb,
-            limit_mb,
-        }),
-        _ => Ok(()),
     }
 }
 

@@ -588,29 +588,6 @@ impl Registry {
     }
 }
 
-/// Refuses a preconditioner for a plugin solver: the plugin interface cannot pass one of
-/// femscale's preconditioners to a plugin's solver, so anything but `auto` or `none` would be
-/// silently ignored. (Plugin solvers that precondition take it in their own options.)
-///
-/// # Errors
-/// [`Error::InvalidInput`] naming `solver.preconditioner`.
-pub(crate) fn check_plugin_solver_preconditioner(kind: &str, preconditioner: &str) -> Result<()> {
-    if kind.starts_with("plugin:") && !matches!(preconditioner, crate::config::AUTO | "none") {
-        let component = kind.trim_start_matches("plugin:");
-        return Err(Error::invalid(
-            "solver.preconditioner",
-            format!(
-                "`{preconditioner}` cannot be used with the plugin solver `{kind}`: plugin \
-                 solvers do not take femscale's preconditioners (it would be ignored); use \
-                 `auto` or `none`, and configure the plugin's own preconditioning in \
-                 [plugins.options.{component}], or use a built-in Krylov solver (`cg`, \
-                 `gmres`, `bicgstab`) with `{preconditioner}`"
-            ),
-        ));
-    }
-    Ok(())
-}
-
 /// `name version (file)` of each plugin, for messages.
 fn describe(plugins: &[Arc<LoadedPlugin>]) -> String {
     if plugins.is_empty() {

@@ -11,6 +11,7 @@ use abi_stable::library::{
 };
 use abi_stable::sabi_trait::TD_Opaque;
 use abi_stable::std_types::{RErr, ROk, RStr};
+use femscale_core::checks::{check_memory_bytes, check_square, check_system};
 use femscale_core::{
     CsrMatrix, LinearSolver, Preconditioner, PreconditionerFactory, PreparedSolver, SolveError,
     SolveMonitor, SolveReport, SolverOptions,
@@ -24,8 +25,7 @@ use tracing::instrument;
 
 use super::PluginError;
 use super::convert::{
-    HostMonitor, ReportContext, check_dims, check_memory, check_same_pattern, check_square,
-    csr_ref, emit_log, params, returned,
+    HostMonitor, ReportContext, check_same_pattern, csr_ref, emit_log, params, returned,
 };
 use super::error::{chain, layout_summary};
 
@@ -208,7 +208,9 @@ impl LinearSolver for RustSolver {
             options: options.clone(),
             setup_seconds: start.elapsed().as_secs_f64(),
         };
-        check_memory(options, prepared.memory_bytes(), &self.registry_name)?;
+        check_memory_bytes(options.memory_limit_mb, prepared.memory_bytes(), || {
+            self.registry_name.clone()
+        })?;
         Ok(Box::new(prepared))
     }
 }
@@ -241,7 +243,7 @@ impl PreparedSolver for RustPrepared {
         x: &mut [f64],
         monitor: &mut dyn SolveMonitor,
     ) -> Result<SolveReport, SolveError> {
-        check_dims(&self.matrix, b, x)?;
+        check_system(&self.matrix, b, x)?;
         let start = Instant::now();
         let mut host = HostMonitor::new(monitor, &self.options, self.setup_seconds);
         let result = self.inner.solve(
@@ -283,10 +285,6 @@ impl PreparedSolver for RustPrepared {
 
     fn matrix(&self) -> &Arc<CsrMatrix> {
         &self.matrix
-    }
-
-    fn setup_seconds(&self) -> f64 {
-        self.setup_seconds
     }
 
     fn memory_bytes(&self) -> usize {

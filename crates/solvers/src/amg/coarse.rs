@@ -102,7 +102,8 @@ impl CoarseSolver {
             });
         }
         let mut options = SolverOptions::default();
-        options.memory_limit_mb = limit_mb.map(|l| (l - used_bytes as f64 / 1048576.0).max(1e-6));
+        options.memory_limit_mb =
+            limit_mb.map(|l| (l - femscale_core::checks::bytes_to_mb(used_bytes)).max(1e-6));
         let prepared = DirectSolver::new(DirectMethod::Lu).prepare(Arc::new(csr), &options)?;
         Ok(Self {
             bytes: prepared.memory_bytes(),

@@ -67,7 +67,7 @@ impl AmgFactory {
         deadline: Option<Instant>,
     ) -> Result<AmgHierarchy, SolveError> {
         validate_options(&self.options)?;
-        crate::iterative::check_square(a)?;
+        femscale_core::checks::check_square(a)?;
         let start = Instant::now();
         let budget = Budget {
             limit_mb: memory_limit_mb,

@@ -89,7 +89,7 @@ pub(crate) fn check_budget(
     bytes: usize,
     limit_mb: Option<f64>,
 ) -> Result<(), SolveError> {
-    crate::iterative::check_memory_budget(limit_mb, bytes, || what.into())
+    femscale_core::checks::check_memory_bytes(limit_mb, bytes, || what.into())
 }
 
 /// Work-vector bytes of a level with `n` rows (see `cycle::LevelWork`).

@@ -4,13 +4,14 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use femscale_core::checks::{bytes_to_mb, check_size, check_square, check_system};
 use femscale_core::{
     ControlFlow, CsrMatrix, LinearSolver, PreparedSolver, SolveError, SolveMonitor, SolveReport,
     SolverOptions,
 };
 
 use super::{AmgFactory, AmgHierarchy, validate_options};
-use crate::iterative::{MIB, Run, check_same_size, check_square, check_vectors};
+use crate::iterative::Run;
 use crate::kernels::Kernels;
 use crate::options::AmgOptions;
 
@@ -53,7 +54,7 @@ impl LinearSolver for AmgSolver {
         let n = a.nrows();
         let kernels = Kernels::with_threads(options.threads)?;
         let vectors = 2 * n * 8;
-        let limit = options.memory_limit_mb.map(|l| l - vectors as f64 / MIB);
+        let limit = options.memory_limit_mb.map(|l| l - bytes_to_mb(vectors));
         let deadline = options
             .timeout_seconds
             // A limit too large for an `Instant` is no deadline (never a panic).
@@ -121,7 +122,7 @@ impl PreparedSolver for PreparedAmg {
     ) -> Result<SolveReport, SolveError> {
         let start = Instant::now();
         let n = self.matrix.nrows();
-        check_vectors(&self.matrix, b, x)?;
+        check_system(&self.matrix, b, x)?;
         let memory_bytes = self.memory_bytes();
         let Self {
             hierarchy,
@@ -186,7 +187,7 @@ impl PreparedSolver for PreparedAmg {
     /// (tentative prolongators) and redoing prolongator smoothing, Galerkin products and the
     /// coarse factorisation (see [`AmgHierarchy::update_values`]).
     fn update_values(&mut self, a: Arc<CsrMatrix>) -> Result<(), SolveError> {
-        check_same_size(self.matrix.nrows(), &a)?;
+        check_size(self.matrix.nrows(), &a)?;
         let start = Instant::now();
         let hierarchy = &mut self.hierarchy;
         self.kernels
@@ -198,10 +199,6 @@ impl PreparedSolver for PreparedAmg {
 
     fn matrix(&self) -> &Arc<CsrMatrix> {
         &self.matrix
-    }
-
-    fn setup_seconds(&self) -> f64 {
-        self.setup_seconds
     }
 
     fn memory_bytes(&self) -> usize {

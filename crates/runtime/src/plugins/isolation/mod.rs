@@ -25,6 +25,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use femscale_core::checks::{check_square, check_system};
 use femscale_core::{
     CsrMatrix, Error, LinearSolver, PreparedSolver, Result, SolveError, SolveMonitor, SolveReport,
     SolverOptions,
@@ -38,7 +39,7 @@ pub use server::serve;
 use self::child::{Limits, PluginChild, SHM_FD};
 use self::protocol::{Reply, Request, Setup};
 use self::shm::{Layout, SharedRegion};
-use super::convert::{check_dims, check_same_pattern, check_square};
+use super::convert::check_same_pattern;
 use super::{LoadedPlugin, PluginsConfig};
 use crate::registry::Registry;
 
@@ -162,7 +163,8 @@ impl LinearSolver for IsolatedSolver {
                 address_space_limit,
                 ..
             } => {
-                limits.address_space_mb = address_space_limit.map(|b| b as f64 / 1048576.0);
+                limits.address_space_mb =
+                    address_space_limit.map(|b| b as f64 / femscale_core::checks::MIB);
                 tracing::debug!(plugin = %spec.plugin, pid = child.pid(), "isolated solver prepared");
                 Ok(Box::new(IsolatedPrepared {
                     spec: self.inner.clone(),
@@ -211,7 +213,7 @@ impl PreparedSolver for IsolatedPrepared {
         x: &mut [f64],
         _monitor: &mut dyn SolveMonitor,
     ) -> std::result::Result<SolveReport, SolveError> {
-        check_dims(&self.matrix, b, x)?;
+        check_system(&self.matrix, b, x)?;
         let start = Instant::now();
         {
             let parts = self.region.parts();
@@ -262,10 +264,6 @@ impl PreparedSolver for IsolatedPrepared {
 
     fn matrix(&self) -> &Arc<CsrMatrix> {
         &self.matrix
-    }
-
-    fn setup_seconds(&self) -> f64 {
-        self.setup_seconds
     }
 
     fn memory_bytes(&self) -> usize {

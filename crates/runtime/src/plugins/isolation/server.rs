@@ -186,7 +186,7 @@ fn limit_address_space(headroom_mb: f64) -> Result<u64, String> {
         .ok_or("plugin host: cannot read /proc/self/statm")?;
     // SAFETY: sysconf has no preconditions.
     let page = u64::try_from(unsafe { libc::sysconf(libc::_SC_PAGESIZE) }).unwrap_or(4096);
-    let headroom = (headroom_mb.clamp(0.0, 1e12) * 1048576.0) as u64;
+    let headroom = femscale_core::checks::mb_to_bytes(headroom_mb.clamp(0.0, 1e12));
     let limit = pages.saturating_mul(page).saturating_add(headroom);
     let rlimit = libc::rlimit {
         rlim_cur: limit,
