@@ -272,7 +272,7 @@ fn meshes_too_large_for_memory_are_refused_before_allocating() {
     match FemSolver::new().solve_2d_laplace(&huge) {
         Err(Error::InvalidInput { field, reason }) => {
             assert_eq!(field, "nx");
-            assert!(reason.contains("MB"), "{reason}");
+            assert!(reason.contains("MiB"), "{reason}");
         }
         other => panic!("expected a memory error, got {other:?}"),
     }
