@@ -41,13 +41,14 @@ static EXTRA: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
 
 /// A solver at `threads` threads (0: all cores) with `choice`, caching off.
 fn solver(threads: usize, choice: SolverChoice) -> anyhow::Result<FemSolver> {
-    let (kind, pc) = choice.registry_names();
+    // The solver the planner gives `choice`, with the preconditioner its registry entry names.
+    let kind = femscale::runtime::solver_for(choice);
     let mut overrides = vec![
         format!("scaling.threads={threads}"),
         "scaling.level=standard".to_string(),
         "scaling.enable_caching=false".to_string(),
         format!("solver.kind={kind}"),
-        format!("solver.preconditioner={pc}"),
+        "solver.preconditioner=auto".to_string(),
     ];
     overrides.extend(EXTRA.get().into_iter().flatten().cloned());
     let refs: Vec<&str> = overrides.iter().map(String::as_str).collect();
@@ -157,7 +158,7 @@ fn sweep(
          other processes' CPU load now {:.0}%{}",
         plan.runs_in_flight,
         plan.threads,
-        plan.rationale,
+        plan.rationale(),
         100.0 * measured.cpu_load.unwrap_or(0.0),
         if ignore_load { " (ignored)" } else { "" }
     );

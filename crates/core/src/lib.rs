@@ -66,11 +66,12 @@ pub use mesh::{BoundaryPart, CellKind, MeshView};
 pub use pool::{PoolStats, PooledVec, VectorPool};
 pub use report::{Artefact, CacheReuse, Feature, Metrics, PhaseTimings, SolveReport};
 pub use scaler::{
-    ExecutionPlan, Scaler, ScalingLevel, SolverChoice, StaticScaler, SystemLoad, WorkEstimate,
+    ExecutionPlan, PlanReason, PlanTopic, Scaler, ScalingLevel, SolverChoice, StaticScaler,
+    SystemLoad, WorkEstimate,
 };
 pub use solver::{
     ControlFlow, LinearSolver, NoMonitor, Preconditioner, PreconditionerFactory, PreparedSolver,
-    SolveMonitor, SolverOptions,
+    SolveMonitor, SolverInfo, SolverOptions,
 };
 pub use sparse::{CsrMatrix, SparsityPattern};
 pub use verify::{Verification, verify_solution};

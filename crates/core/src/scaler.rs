@@ -173,16 +173,6 @@ pub enum SolverChoice {
     AmgCg,
 }
 
-impl SolverChoice {
-    /// The registry names `(solver, preconditioner)` of this choice.
-    pub fn registry_names(self) -> (&'static str, &'static str) {
-        match self {
-            Self::Direct => ("direct", "none"),
-            Self::AmgCg => ("cg", "amg"),
-        }
-    }
-}
-
 impl fmt::Display for SolverChoice {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
@@ -209,8 +199,34 @@ pub struct ExecutionPlan {
     pub runs_in_flight: usize,
     /// Estimated peak memory of one run with the chosen solver, MB, when the scaler models it.
     pub estimated_memory_mb: Option<f64>,
-    /// Why the scaler decided so, for logs and reports.
-    pub rationale: String,
+    /// Why the scaler decided so, one reason per decision, for logs and reports
+    /// ([`ExecutionPlan::rationale`]).
+    pub reasons: Vec<PlanReason>,
+}
+
+/// What one reason of a plan is about, so that a later decision can replace the reasons it
+/// overrides without parsing them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum PlanTopic {
+    /// Which solver, and why.
+    Solver,
+    /// Threads per run.
+    Threads,
+    /// Parallel or serial assembly.
+    Assembly,
+    /// Runs in flight.
+    Runs,
+}
+
+/// One reason of a plan.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlanReason {
+    /// What it decided.
+    pub topic: PlanTopic,
+    /// Why, in words.
+    pub text: String,
 }
 
 impl ExecutionPlan {
@@ -223,8 +239,35 @@ impl ExecutionPlan {
             solver: None,
             runs_in_flight: 1,
             estimated_memory_mb: None,
-            rationale: String::new(),
+            reasons: Vec::new(),
         }
+    }
+
+    /// Every reason, in order, joined by `; `.
+    pub fn rationale(&self) -> String {
+        let texts: Vec<&str> = self.reasons.iter().map(|r| r.text.as_str()).collect();
+        texts.join("; ")
+    }
+
+    /// Adds a reason about `topic`.
+    pub fn add_reason(&mut self, topic: PlanTopic, text: impl Into<String>) {
+        self.reasons.push(PlanReason {
+            topic,
+            text: text.into(),
+        });
+    }
+
+    /// Replaces the reasons about `topic` by `text`, at the place of the first of them (at
+    /// the end when there was none): a decision that overrides the scaler's says so instead.
+    pub fn replace_reasons(&mut self, topic: PlanTopic, text: impl Into<String>) {
+        let at = self.reasons.iter().position(|r| r.topic == topic);
+        self.reasons.retain(|r| r.topic != topic);
+        let at = at.unwrap_or(self.reasons.len());
+        let reason = PlanReason {
+            topic,
+            text: text.into(),
+        };
+        self.reasons.insert(at, reason);
     }
 
     /// CPU threads the plan keeps busy at once: threads per run times runs in flight.
@@ -311,16 +354,32 @@ impl Scaler for StaticScaler {
         let parallel_assembly = self
             .parallel_assembly
             .unwrap_or(threads > 1 && work.cells >= self.parallel_threshold_cells);
-        ExecutionPlan {
-            rationale: "configured threads; parallel assembly by size".into(),
-            ..ExecutionPlan::single(threads, parallel_assembly, self.memory_budget_mb)
-        }
+        let mut plan = ExecutionPlan::single(threads, parallel_assembly, self.memory_budget_mb);
+        plan.add_reason(PlanTopic::Threads, "configured threads");
+        plan.add_reason(PlanTopic::Assembly, "parallel assembly by size");
+        plan
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn reasons_are_replaced_by_topic_in_place() {
+        let mut plan = ExecutionPlan::single(2, true, None);
+        plan.add_reason(PlanTopic::Solver, "direct: small");
+        plan.add_reason(PlanTopic::Threads, "one thread: small solve");
+        plan.add_reason(PlanTopic::Runs, "1 run(s)");
+        plan.add_reason(PlanTopic::Threads, "2 thread(s) on 2 cores");
+        plan.replace_reasons(PlanTopic::Threads, "4 thread(s) as configured");
+        plan.replace_reasons(PlanTopic::Solver, "cg as configured");
+        plan.replace_reasons(PlanTopic::Assembly, "serial as configured");
+        assert_eq!(
+            plan.rationale(),
+            "cg as configured; 4 thread(s) as configured; 1 run(s); serial as configured"
+        );
+    }
 
     #[test]
     fn static_scaler_decides_parallel_assembly_by_size_unless_forced() {
@@ -381,7 +440,6 @@ mod tests {
         let load = SystemLoad::fixed(4, None).with_cpu_load(1.5);
         assert_eq!(load.cpu_load, Some(1.0));
         assert_eq!(load.with_cpu_load(f64::NAN).cpu_load, None);
-        assert_eq!(SolverChoice::AmgCg.registry_names(), ("cg", "amg"));
         assert_eq!(SolverChoice::Direct.to_string(), "direct");
     }
 }

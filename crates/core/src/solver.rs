@@ -118,6 +118,53 @@ impl SolverOptions {
     }
 }
 
+/// What the planner needs to know of a registered solver, without matching on its name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct SolverInfo {
+    /// Whether it applies the preconditioner it is built with (the sparse direct solver, AMG
+    /// as a solver and plugin solvers do not: a configured one would be ignored).
+    pub takes_preconditioner: bool,
+    /// The preconditioner `solver.preconditioner = "auto"` gives it.
+    pub default_preconditioner: &'static str,
+    /// The memory model its estimate follows (`None`: not modelled, e.g. plugins).
+    pub memory_model: Option<crate::SolverChoice>,
+    /// The config table of its own options (`solver.gmres`), if it has one.
+    pub options_section: Option<&'static str>,
+}
+
+impl SolverInfo {
+    /// A preconditioned method, `default_preconditioner` for `auto`, estimated like `memory_model`.
+    pub fn preconditioned(
+        default_preconditioner: &'static str,
+        memory_model: Option<crate::SolverChoice>,
+    ) -> Self {
+        Self {
+            takes_preconditioner: true,
+            default_preconditioner,
+            memory_model,
+            options_section: None,
+        }
+    }
+
+    /// A method that takes no preconditioner (`auto` gives it `none`).
+    pub fn unpreconditioned(memory_model: Option<crate::SolverChoice>) -> Self {
+        Self {
+            takes_preconditioner: false,
+            default_preconditioner: "none",
+            memory_model,
+            options_section: None,
+        }
+    }
+
+    /// This with its options in the config table `section`.
+    #[must_use]
+    pub fn with_options_section(mut self, section: &'static str) -> Self {
+        self.options_section = Some(section);
+        self
+    }
+}
+
 /// Observes an iterative solve and may stop it.
 pub trait SolveMonitor {
     /// Called after each iteration with the relative residual; `Break` stops the solve with

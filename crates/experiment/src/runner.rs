@@ -24,7 +24,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use femscale_core::{Error, ExecutionPlan, Result, Scaler, SystemLoad, WorkEstimate};
+use femscale_core::{Error, ExecutionPlan, PlanTopic, Result, Scaler, SystemLoad, WorkEstimate};
 use femscale_scaling::{
     FixedLoad, JobError, LoadSample, MonitorSummary, ResourceMonitor, ScaleEvent, ScopedEvent,
     WorkerPool, WorkerPoolConfig, WorkerPoolStats,
@@ -401,7 +401,10 @@ impl Experiment {
             let runs = asked.min(pending);
             let mut plan = ExecutionPlan::single((cores / runs).max(1), false, None);
             plan.runs_in_flight = runs;
-            plan.rationale = format!("{runs} run(s) in flight as configured");
+            plan.add_reason(
+                PlanTopic::Runs,
+                format!("{runs} run(s) in flight as configured"),
+            );
             plan
         } else {
             // The same scaler as each run's: its estimate follows the solver `auto` picks.
@@ -418,7 +421,7 @@ impl Experiment {
         // Autoscaling: start with the plan, retire workers down to one when they idle or the
         // machine is busy, add them back (up to the plan) on a deep queue.
         let pool = pool.with_workers(if autoscaling { 1 } else { planned }, planned);
-        let mut rationale = plan.rationale;
+        let mut rationale = plan.rationale();
         if planned < plan.runs_in_flight {
             rationale.push_str(&format!("; {planned} run(s) fit the {cores} core(s)"));
         }

@@ -30,7 +30,7 @@ pub use config::{
     FieldValue, MeshConfig, MeshKind, ProblemConfig, Provenance, ScalingConfig, SolverConfig,
     locate_key,
 };
-pub use pipeline::{FemSolver, ScalingMetrics, Solution, WarmUp};
+pub use pipeline::{FemSolver, ScalingMetrics, Solution, WarmUp, solver_for};
 pub use plugins::{LoadedPlugin, PluginError, PluginKind, PluginsConfig};
 pub use problem::{
     BoundarySpec, BoundarySpecKind, FieldSpec, Laplace1d, Laplace2d, MeshSpec, Problem, Source,

@@ -7,7 +7,7 @@ use std::fmt;
 use std::sync::Arc;
 
 use femscale_core::{
-    Assembler, Cache, Error, LinearSolver, NoCache, PreconditionerFactory, Result,
+    Assembler, Cache, Error, LinearSolver, NoCache, PreconditionerFactory, Result, SolverInfo,
 };
 use femscale_solvers::MethodOptions;
 
@@ -36,7 +36,7 @@ pub type CacheBuilder = Arc<dyn Fn(&CacheConfig) -> Result<Arc<dyn Cache>> + Sen
 /// adaptive scaler of `femscale-scaling` and the core's `StaticScaler`.)
 #[derive(Clone, Default)]
 pub struct Registry {
-    solvers: BTreeMap<String, SolverBuilder>,
+    solvers: BTreeMap<String, (SolverBuilder, SolverInfo)>,
     preconditioners: BTreeMap<String, PreconditionerBuilder>,
     assemblers: BTreeMap<String, AssemblerBuilder>,
     caches: BTreeMap<String, CacheBuilder>,
@@ -76,8 +76,8 @@ impl Registry {
     /// A registry holding every built-in component.
     pub fn with_builtins() -> Self {
         let mut r = Self::empty();
-        for (name, build) in femscale_solvers::builtin_solvers() {
-            r.register_solver(name, Arc::new(build));
+        for (name, build, info) in femscale_solvers::builtin_solvers() {
+            r.register_solver(name, Arc::new(build), info);
         }
         for (name, build) in femscale_solvers::builtin_preconditioners() {
             r.register_preconditioner(name, Arc::new(build));
@@ -149,9 +149,59 @@ impl Registry {
         self.caches.keys().cloned().collect()
     }
 
-    /// Adds (or replaces) a solver.
-    pub fn register_solver(&mut self, name: &str, build: SolverBuilder) {
-        self.solvers.insert(name.to_string(), build);
+    /// Adds (or replaces) a solver, with what the planner needs to know of it.
+    pub fn register_solver(&mut self, name: &str, build: SolverBuilder, info: SolverInfo) {
+        self.solvers.insert(name.to_string(), (build, info));
+    }
+
+    /// What the planner needs to know of the solver called `name`.
+    ///
+    /// # Errors
+    /// [`Error::UnknownName`] with field `solver.kind`.
+    pub fn solver_info(&self, name: &str) -> Result<SolverInfo> {
+        Ok(self.solver_entry(name)?.1)
+    }
+
+    fn solver_entry(&self, name: &str) -> Result<&(SolverBuilder, SolverInfo)> {
+        self.solvers.get(name).ok_or_else(|| Error::UnknownName {
+            field: "solver.kind".into(),
+            what: "solver".into(),
+            name: name.into(),
+            known: self.solver_names(),
+        })
+    }
+
+    /// Refuses a `solver.preconditioner` that the solver `kind` would silently ignore:
+    /// anything but `auto` (the default) or `none` for a solver that takes no preconditioner
+    /// (the direct solver, AMG as a solver, plugin solvers). `auto` as `kind` passes: it may
+    /// resolve to a Krylov method that uses the preconditioner.
+    ///
+    /// # Errors
+    /// [`Error::InvalidInput`] for `solver.preconditioner`, naming `solver.kind` too;
+    /// [`Error::UnknownName`] for an unregistered `kind`.
+    pub fn check_preconditioner_use(&self, kind: &str, preconditioner: &str) -> Result<()> {
+        use crate::config::AUTO;
+        if matches!(preconditioner, AUTO | "none") || kind == AUTO {
+            return Ok(());
+        }
+        if self.solver_info(kind)?.takes_preconditioner {
+            return Ok(());
+        }
+        let reason = match kind.strip_prefix("plugin:") {
+            Some(component) => format!(
+                "`{preconditioner}` cannot be used with the plugin solver `{kind}`: plugin \
+                 solvers do not take femscale's preconditioners (it would be ignored); use \
+                 `auto` or `none`, and configure the plugin's own preconditioning in \
+                 [plugins.options.{component}], or use a built-in Krylov solver (`cg`, \
+                 `gmres`, `bicgstab`) with `{preconditioner}`"
+            ),
+            None => format!(
+                "`{preconditioner}` would be ignored with solver.kind = \"{kind}\", which takes \
+                 no preconditioner; set solver.preconditioner to `auto` or `none`, or choose \
+                 a Krylov solver (`cg`, `gmres`, `bicgstab`) or `auto` for solver.kind"
+            ),
+        };
+        Err(Error::invalid("solver.preconditioner", reason))
     }
 
     /// Adds (or replaces) a preconditioner.
@@ -201,12 +251,7 @@ impl Registry {
         preconditioner: &str,
         options: &MethodOptions,
     ) -> Result<Box<dyn LinearSolver>> {
-        let build = self.solvers.get(name).ok_or_else(|| Error::UnknownName {
-            field: "solver.kind".into(),
-            what: "solver".into(),
-            name: name.into(),
-            known: self.solver_names(),
-        })?;
+        let (build, _) = self.solver_entry(name)?;
         Ok(build(
             self.preconditioner(preconditioner, options)?,
             options,
@@ -277,5 +322,49 @@ mod tests {
             other => panic!("expected UnknownName, got {other:?}"),
         }
         assert!(r.solver("cg", "amg", &MethodOptions::default()).is_ok());
+    }
+
+    #[test]
+    fn solvers_carry_what_the_planner_needs() {
+        let r = Registry::with_builtins();
+        let info = |name| r.solver_info(name).unwrap();
+        assert_eq!(info("cg").default_preconditioner, "amg");
+        assert_eq!(info("gmres").default_preconditioner, "ilu0");
+        assert_eq!(info("gmres").options_section, Some("solver.gmres"));
+        assert!(!info("direct").takes_preconditioner);
+        assert_eq!(
+            info("direct").memory_model,
+            Some(femscale_core::SolverChoice::Direct)
+        );
+        assert!(matches!(
+            r.solver_info("nope"),
+            Err(Error::UnknownName { .. })
+        ));
+    }
+
+    #[test]
+    fn a_preconditioner_the_solver_would_ignore_is_refused() {
+        let r = Registry::with_builtins();
+        for (kind, pc) in [
+            ("direct", "auto"),
+            ("direct", "none"),
+            ("amg", "none"),
+            ("auto", "jacobi"),
+            ("cg", "jacobi"),
+        ] {
+            r.check_preconditioner_use(kind, pc).unwrap();
+        }
+        for (kind, pc) in [("direct", "jacobi"), ("amg", "ilu0")] {
+            let e = r.check_preconditioner_use(kind, pc).unwrap_err();
+            assert_eq!(e.field(), Some("solver.preconditioner"), "{kind} {pc}: {e}");
+            assert!(e.to_string().contains(kind), "{e}");
+        }
+        // Through the library: the error names both keys.
+        let mut c = crate::Config::default();
+        c.solver.kind = "direct".into();
+        c.solver.preconditioner = "jacobi".into();
+        let e = crate::FemSolver::from_config(c).unwrap_err();
+        assert_eq!(e.field(), Some("solver.preconditioner"), "{e}");
+        assert!(e.to_string().contains("solver.kind"), "{e}");
     }
 }

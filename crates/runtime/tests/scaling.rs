@@ -143,9 +143,9 @@ fn auto_picks_amg_cg_when_the_factorisation_would_not_fit() {
         let decision = tight.optimize_for_problem_size(129 * 129);
         assert_eq!(decision.plan.solver, Some(SolverChoice::AmgCg), "{level:?}");
         assert!(
-            decision.plan.rationale.contains("would not fit"),
+            decision.plan.rationale().contains("would not fit"),
             "{}",
-            decision.plan.rationale
+            decision.plan.rationale()
         );
         let s = tight.solve(&poisson(128)).unwrap();
         assert_eq!(

@@ -49,7 +49,9 @@
 //!
 //! Planning is a pure function of `(WorkEstimate, SystemLoad)` and the scaler's fields.
 
-use femscale_core::{ExecutionPlan, Scaler, SolveError, SolverChoice, SystemLoad, WorkEstimate};
+use femscale_core::{
+    ExecutionPlan, PlanTopic, Scaler, SolveError, SolverChoice, SystemLoad, WorkEstimate,
+};
 use serde::{Deserialize, Serialize};
 
 use femscale_core::counters::Counter;
@@ -290,7 +292,7 @@ impl Scaler for AdaptiveScaler {
         let mut why = Vec::new();
 
         let (solver, reason) = self.choose_solver(work, load);
-        why.push(reason);
+        why.push((PlanTopic::Solver, reason));
         let run_mb = self.model.solve_mb(work, solver);
 
         // Runs in flight, then threads per run.
@@ -301,12 +303,12 @@ impl Scaler for AdaptiveScaler {
         {
             let fit = ((total / run_mb).floor() as usize).max(1);
             if fit < runs {
-                why.push(format!("{fit} runs fit in memory"));
+                why.push((PlanTopic::Runs, format!("{fit} runs fit in memory")));
                 runs = fit;
             }
         }
         let mut threads = if queued == 1 && work.dofs < self.serial_below_dofs {
-            why.push("one thread: small solve".into());
+            why.push((PlanTopic::Threads, "one thread: small solve".into()));
             1
         } else {
             (usable / runs).max(1)
@@ -316,8 +318,9 @@ impl Scaler for AdaptiveScaler {
         }
         let parallel_assembly = threads > 1 && work.cells >= self.parallel_assembly_min_cells;
         let memory_budget_mb = min_limit(limit, shared.map(|s| s / runs as f64));
-        why.push(format!(
-            "{runs} run(s) × {threads} thread(s) on {usable} usable core(s)"
+        why.push((
+            PlanTopic::Threads,
+            format!("{runs} run(s) × {threads} thread(s) on {usable} usable core(s)"),
         ));
 
         femscale_core::record(Counter::Plans);
@@ -325,7 +328,9 @@ impl Scaler for AdaptiveScaler {
         plan.solver = Some(solver);
         plan.runs_in_flight = runs;
         plan.estimated_memory_mb = Some(run_mb);
-        plan.rationale = why.join("; ");
+        for (topic, text) in why {
+            plan.add_reason(topic, text);
+        }
         tracing::debug!(
             target: "femscale_scaling::adaptive",
             dofs = work.dofs,
@@ -334,7 +339,7 @@ impl Scaler for AdaptiveScaler {
             runs,
             %solver,
             estimated_mb = run_mb,
-            rationale = %plan.rationale,
+            rationale = %plan.rationale(),
             "planned"
         );
         plan

@@ -58,7 +58,7 @@
 
 use std::sync::Arc;
 
-use femscale_core::{LinearSolver, PreconditionerFactory};
+use femscale_core::{LinearSolver, PreconditionerFactory, SolverChoice, SolverInfo};
 
 pub mod amg;
 pub mod bicgstab;
@@ -112,14 +112,35 @@ fn new_jacobi(_: &MethodOptions) -> Arc<dyn PreconditionerFactory> {
     Arc::new(JacobiFactory)
 }
 
-/// The solvers of this crate as `(registry name, constructor)` pairs.
-pub fn builtin_solvers() -> Vec<(&'static str, SolverConstructor)> {
+/// The solvers of this crate as `(registry name, constructor, what the planner needs to know)`:
+/// whether each takes a preconditioner and which one `auto` gives it (AMG for CG, ILU(0) for
+/// the nonsymmetric Krylov methods), the memory model of its estimate (a factorisation, or
+/// an iterative method bounded by AMG-CG's hierarchy) and its options table.
+pub fn builtin_solvers() -> Vec<(&'static str, SolverConstructor, SolverInfo)> {
+    use SolverChoice::{AmgCg, Direct};
+    let krylov = |pc| SolverInfo::preconditioned(pc, Some(AmgCg));
     vec![
-        ("direct", new_direct as SolverConstructor),
-        ("cg", new_cg as SolverConstructor),
-        ("gmres", gmres::new_gmres as SolverConstructor),
-        ("bicgstab", bicgstab::new_bicgstab as SolverConstructor),
-        ("amg", amg::new_amg_solver as SolverConstructor),
+        (
+            "direct",
+            new_direct as SolverConstructor,
+            SolverInfo::unpreconditioned(Some(Direct)).with_options_section("solver.direct"),
+        ),
+        ("cg", new_cg as SolverConstructor, krylov("amg")),
+        (
+            "gmres",
+            gmres::new_gmres as SolverConstructor,
+            krylov("ilu0").with_options_section("solver.gmres"),
+        ),
+        (
+            "bicgstab",
+            bicgstab::new_bicgstab as SolverConstructor,
+            krylov("ilu0"),
+        ),
+        (
+            "amg",
+            amg::new_amg_solver as SolverConstructor,
+            SolverInfo::unpreconditioned(Some(AmgCg)).with_options_section("solver.amg"),
+        ),
     ]
 }
 
@@ -149,8 +170,14 @@ mod tests {
             assert_eq!(build(&options).name(), name);
         }
         let jacobi = new_jacobi(&options);
-        for (name, build) in builtin_solvers() {
+        for (name, build, info) in builtin_solvers() {
             assert_eq!(build(Arc::clone(&jacobi), &options).name(), name);
+            if info.takes_preconditioner {
+                let names: Vec<_> = builtin_preconditioners().iter().map(|p| p.0).collect();
+                assert!(names.contains(&info.default_preconditioner), "{name}");
+            } else {
+                assert_eq!(info.default_preconditioner, "none", "{name}");
+            }
         }
     }
 }

@@ -642,7 +642,7 @@ fn registry_entries_solve() {
     let method_options = femscale_solvers::MethodOptions::default();
     for (pc_name, pc) in builtin_preconditioners() {
         let pc = pc(&method_options);
-        for (name, build) in builtin_solvers() {
+        for (name, build, _) in builtin_solvers() {
             let solver = build(Arc::clone(&pc), &method_options);
             let (x, r) = solve_with(solver.as_ref(), &a, &b, &options(1e-10));
             assert!(r.converged, "{name}+{pc_name}");

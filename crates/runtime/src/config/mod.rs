@@ -268,73 +268,7 @@ impl Default for SolverConfig {
 /// The name that asks the runtime to choose (`solver.kind`, `solver.preconditioner`).
 pub const AUTO: &str = "auto";
 
-/// Built-in solvers that take no preconditioner: the sparse direct solver and AMG as a solver.
-const SOLVERS_WITHOUT_PRECONDITIONER: [&str; 2] = ["direct", "amg"];
-
-/// Refuses a `solver.preconditioner` that `solver.kind` would silently ignore: anything but
-/// `auto` (the default) or `none` with the direct or AMG solver or a plugin solver. `kind` is
-/// the requested solver (`auto` passes: it may resolve to a Krylov method that uses the
-/// preconditioner). The runtime runs this when a solver is built and before every solve.
-///
-/// # Errors
-/// [`Error::InvalidInput`] for `solver.preconditioner`, naming `solver.kind` too.
-pub fn check_preconditioner_use(kind: &str, preconditioner: &str) -> Result<()> {
-    if matches!(preconditioner, AUTO | "none") {
-        return Ok(());
-    }
-    if let Some(component) = kind.strip_prefix("plugin:") {
-        return Err(Error::invalid(
-            "solver.preconditioner",
-            format!(
-                "`{preconditioner}` cannot be used with the plugin solver `{kind}`: plugin \
-                 solvers do not take femscale's preconditioners (it would be ignored); use \
-                 `auto` or `none`, and configure the plugin's own preconditioning in \
-                 [plugins.options.{component}], or use a built-in Krylov solver (`cg`, \
-                 `gmres`, `bicgstab`) with `{preconditioner}`"
-            ),
-        ));
-    }
-    if SOLVERS_WITHOUT_PRECONDITIONER.contains(&kind) {
-        return Err(Error::invalid(
-            "solver.preconditioner",
-            format!(
-                "`{preconditioner}` would be ignored with solver.kind = \"{kind}\", which takes \
-                 no preconditioner; set solver.preconditioner to `auto` or `none`, or choose \
-                 a Krylov solver (`cg`, `gmres`, `bicgstab`) or `auto` for solver.kind"
-            ),
-        ));
-    }
-    Ok(())
-}
-
 impl SolverConfig {
-    /// The solver and preconditioner names to use for a problem with `dofs` unknowns,
-    /// resolving `auto`: the direct solver up to [`SolverConfig::auto_direct_max_dofs`]
-    /// unknowns, CG beyond (femscale's forms are symmetric); AMG for CG, ILU(0) for GMRES and
-    /// BiCGStab, none for direct and AMG solvers, Jacobi for anything else.
-    pub fn resolve(&self, kind: &str, dofs: usize) -> (String, String) {
-        let kind = if kind == AUTO {
-            if dofs <= self.auto_direct_max_dofs {
-                "direct"
-            } else {
-                "cg"
-            }
-        } else {
-            kind
-        };
-        let preconditioner = if self.preconditioner == AUTO {
-            match kind {
-                "cg" => "amg",
-                "gmres" | "bicgstab" => "ilu0",
-                "direct" | "amg" => "none",
-                _ => "jacobi",
-            }
-        } else {
-            &self.preconditioner
-        };
-        (kind.to_string(), preconditioner.to_string())
-    }
-
     /// The per-method sections as the solvers crate takes them.
     pub fn method_options(&self) -> MethodOptions {
         let mut m = MethodOptions::default();
@@ -911,32 +845,6 @@ mod tests {
 #[cfg(test)]
 mod docs_tests {
     use super::*;
-
-    #[test]
-    fn a_preconditioner_the_solver_would_ignore_is_refused() {
-        for (kind, pc) in [
-            ("direct", "auto"),
-            ("direct", "none"),
-            ("amg", "none"),
-            ("auto", "jacobi"),
-            ("cg", "jacobi"),
-            ("plugin:x", "auto"),
-        ] {
-            check_preconditioner_use(kind, pc).unwrap();
-        }
-        for (kind, pc) in [("direct", "jacobi"), ("amg", "ilu0"), ("plugin:x", "amg")] {
-            let e = check_preconditioner_use(kind, pc).unwrap_err();
-            assert_eq!(e.field(), Some("solver.preconditioner"), "{kind} {pc}: {e}");
-            assert!(e.to_string().contains(kind), "{e}");
-        }
-        // Through the library: the error names both keys.
-        let mut c = Config::default();
-        c.solver.kind = "direct".into();
-        c.solver.preconditioner = "jacobi".into();
-        let e = crate::FemSolver::from_config(c).unwrap_err();
-        assert_eq!(e.field(), Some("solver.preconditioner"), "{e}");
-        assert!(e.to_string().contains("solver.kind"), "{e}");
-    }
 
     #[test]
     fn configuration_doc_lists_every_key() {

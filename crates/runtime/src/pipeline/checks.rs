@@ -96,7 +96,7 @@ pub(crate) fn check_solver_names(
             preconditioner
         };
         registry.solver(kind, pc, &options)?;
-        crate::config::check_preconditioner_use(kind, preconditioner)?;
+        registry.check_preconditioner_use(kind, preconditioner)?;
     } else if preconditioner != AUTO {
         registry.preconditioner(preconditioner, &options)?;
     }

@@ -21,6 +21,7 @@ use crate::registry::Registry;
 use crate::scaling::{ScalingDecision, ScalingLevel};
 use checks::{check_solver_names, rename_fields, solve_error};
 pub(crate) use plan::adaptive_scaler;
+pub use plan::solver_for;
 use solve::Stage;
 
 /// What [`FemSolver::warm_up`] precomputes and stores.

@@ -3,13 +3,14 @@
 //! check that refuses a solve up front.
 
 use femscale_core::{
-    Error, ExecutionPlan, Result, Scaler, SolverChoice, StaticScaler, SystemLoad, WorkEstimate,
+    Error, ExecutionPlan, PlanTopic, Result, Scaler, SolverChoice, SolverInfo, StaticScaler,
+    SystemLoad, WorkEstimate,
 };
 use femscale_scaling::AdaptiveScaler;
 
 use super::FemSolver;
 use crate::config::AUTO;
-use crate::scaling::{ScalingDecision, ScalingLevel};
+use crate::scaling::{ScalingDecision, ScalingLevel, ScalingToggles};
 
 impl FemSolver {
     /// The adaptive scaler configured from this solver's settings ([`adaptive_scaler`]).
@@ -18,78 +19,49 @@ impl FemSolver {
     }
 
     /// How a solve of `work` with `requested` solver (`solver.kind` or an override) would run
-    /// on `load`.
+    /// on `load`: the planner. It owns every `auto` decision — threads and parallel assembly
+    /// (the adaptive scaler at `scaling.level = "auto"`, the level's preset otherwise, explicit
+    /// settings winning), the solver `auto` resolves to, the preconditioner `auto` gives it
+    /// and the memory model of the estimate (both from the solver's registry entry).
     pub(crate) fn decide(
         &self,
         work: &WorkEstimate,
         requested: &str,
         load: &SystemLoad,
     ) -> ScalingDecision {
-        let scaling = &self.config.scaling;
-        let toggles = scaling.toggles(work.dofs, load.cores);
+        let toggles = self.config.scaling.toggles(work.dofs, load.cores);
         let adaptive = self.adaptive_scaler();
-        let explicit_assembly = self.config.assembly.parallel;
-        let mut plan = if scaling.level == ScalingLevel::Auto {
-            let mut plan = adaptive.plan(work, load);
-            // Explicit settings win over the plan: `scaling.threads` is the thread count, not
-            // a cap on the scaler's choice.
-            if !toggles.parallel {
-                plan.threads = 1;
-            } else if scaling.threads > 0 && plan.threads != toggles.threads {
-                plan.threads = toggles.threads;
-                // The scaler's reasons about threads no longer apply.
-                let mut reasons: Vec<String> = plan
-                    .rationale
-                    .split("; ")
-                    .filter(|r| !r.contains("thread"))
-                    .map(String::from)
-                    .collect();
-                reasons.push(format!(
-                    "{} thread(s) as configured by scaling.threads",
-                    toggles.threads
-                ));
-                plan.rationale = reasons.join("; ");
-            }
-            match explicit_assembly {
-                Some(parallel) => plan.parallel_assembly = parallel,
-                None => plan.parallel_assembly &= plan.threads > 1,
-            }
-            plan
-        } else {
-            let static_scaler = StaticScaler {
-                threads: toggles.threads,
-                // An explicit `assembly.parallel` wins over the level's preset.
-                parallel_assembly: explicit_assembly.or((!toggles.parallel).then_some(false)),
-                parallel_threshold_cells: self.config.assembly.parallel_threshold_cells,
-                memory_budget_mb: self.config.solver.memory_limit_mb,
-            };
-            let mut plan = static_scaler.plan(work, load);
-            if requested == AUTO {
-                let (choice, why) = adaptive.choose_solver(work, load);
-                plan.solver = Some(choice);
-                plan.rationale = format!("{}; {why}", plan.rationale);
-            }
-            plan
+        let mut plan = match self.config.scaling.level {
+            ScalingLevel::Auto => self.adaptive_plan(&adaptive, work, load, &toggles),
+            _ => self.static_plan(work, load, &toggles),
         };
-        let kind = match (requested, plan.solver) {
-            (AUTO, Some(choice)) => choice.registry_names().0,
-            (AUTO, None) => {
-                if work.dofs <= self.config.solver.auto_direct_max_dofs {
-                    "direct"
-                } else {
-                    "cg"
+        let solver = if requested == AUTO {
+            let choice = match plan.solver {
+                Some(choice) => choice,
+                None => {
+                    let (choice, why) = adaptive.choose_solver(work, load);
+                    plan.add_reason(PlanTopic::Solver, why);
+                    choice
                 }
+            };
+            solver_for(choice).to_string()
+        } else {
+            if plan.solver.is_some() {
+                // The scaler's reason for its own choice does not apply to a configured solver.
+                plan.replace_reasons(PlanTopic::Solver, format!("{requested} as configured"));
             }
-            (kind, _) => kind,
+            requested.to_string()
         };
-        let (solver, preconditioner) = self.config.solver.resolve(kind, work.dofs);
-        if requested != AUTO && plan.solver.is_some() {
-            // The scaler's solver reason (its first) does not apply to a configured solver.
-            let rest = plan.rationale.split_once("; ").map_or("", |(_, rest)| rest);
-            plan.rationale = format!("{solver} as configured; {rest}");
-        }
+        // A registered solver is checked before planning; an unknown one (plugins not
+        // loaded in a dry run) is planned as a preconditioned method without a model.
+        let info = (self.registry.solver_info(&solver))
+            .unwrap_or_else(|_| SolverInfo::preconditioned("jacobi", None));
+        let preconditioner = match self.config.solver.preconditioner.as_str() {
+            AUTO => info.default_preconditioner.to_string(),
+            configured => configured.to_string(),
+        };
         // The plan describes what will run: the estimate follows the resolved solver.
-        plan.solver = memory_class(&solver);
+        plan.solver = info.memory_model;
         plan.estimated_memory_mb = plan.solver.map(|c| adaptive.model.solve_mb(work, c));
         ScalingDecision {
             toggles,
@@ -97,6 +69,62 @@ impl FemSolver {
             solver,
             preconditioner,
         }
+    }
+
+    /// The adaptive scaler's plan, with explicit settings winning: `scaling.threads` is the
+    /// thread count (not a cap on the scaler's choice), `assembly.parallel` the assembly.
+    fn adaptive_plan(
+        &self,
+        adaptive: &AdaptiveScaler,
+        work: &WorkEstimate,
+        load: &SystemLoad,
+        toggles: &ScalingToggles,
+    ) -> ExecutionPlan {
+        let mut plan = adaptive.plan(work, load);
+        if !toggles.parallel {
+            plan.threads = 1;
+        } else if self.config.scaling.threads > 0 && plan.threads != toggles.threads {
+            plan.threads = toggles.threads;
+            let why = format!(
+                "{} thread(s) as configured by scaling.threads",
+                plan.threads
+            );
+            plan.replace_reasons(PlanTopic::Threads, why);
+        }
+        match self.config.assembly.parallel {
+            Some(parallel) => plan.parallel_assembly = parallel,
+            None => plan.parallel_assembly &= plan.threads > 1,
+        }
+        plan
+    }
+
+    /// The scaling level's preset: its threads, parallel assembly by size unless
+    /// `assembly.parallel` says otherwise.
+    fn static_plan(
+        &self,
+        work: &WorkEstimate,
+        load: &SystemLoad,
+        toggles: &ScalingToggles,
+    ) -> ExecutionPlan {
+        let static_scaler = StaticScaler {
+            threads: toggles.threads,
+            // An explicit `assembly.parallel` wins over the level's preset.
+            parallel_assembly: (self.config.assembly.parallel)
+                .or((!toggles.parallel).then_some(false)),
+            parallel_threshold_cells: self.config.assembly.parallel_threshold_cells,
+            memory_budget_mb: self.config.solver.memory_limit_mb,
+        };
+        static_scaler.plan(work, load)
+    }
+}
+
+/// The registered solver of a scaler's choice (its preconditioner follows the solver's
+/// registry entry: AMG for `cg`).
+pub fn solver_for(choice: SolverChoice) -> &'static str {
+    match choice {
+        SolverChoice::Direct => "direct",
+        // AMG-CG, and the iterative default for any family added later.
+        _ => "cg",
     }
 }
 
@@ -109,17 +137,6 @@ pub(crate) fn adaptive_scaler(config: &crate::Config) -> AdaptiveScaler {
     scaler.direct_max_dofs_2d = config.solver.auto_direct_max_dofs;
     scaler.parallel_assembly_min_cells = config.assembly.parallel_threshold_cells;
     scaler
-}
-
-/// The memory model that fits a built-in solver: the direct factorisation, or an iterative
-/// method (AMG-CG's hierarchy bounds the simpler preconditioners). `None` for solvers the
-/// model does not know (plugins).
-fn memory_class(solver: &str) -> Option<SolverChoice> {
-    match solver {
-        "direct" => Some(SolverChoice::Direct),
-        "cg" | "gmres" | "bicgstab" | "amg" => Some(SolverChoice::AmgCg),
-        _ => None,
-    }
 }
 
 /// Refuses, before anything is allocated, a solve whose estimated memory exceeds

@@ -263,7 +263,7 @@ impl Computed {
         m.cache_reused = self.reused;
         m.peak_rss_mb = Some(usage.peak_rss_mb);
         m.mean_cpu_percent = Some(usage.mean_cpu_percent);
-        m.plan_rationale = plan.rationale.clone();
+        m.plan_rationale = plan.rationale();
         m.features_used = features(&m, problem, toggles, self.norms.is_some());
         m.counters = setup.context.counters();
         m.linear_solve = self.solved.report;

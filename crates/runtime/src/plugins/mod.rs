@@ -576,6 +576,7 @@ impl Registry {
                 self.register_solver(
                     &registry_name,
                     Arc::new(move |_, _| Box::new(SharedSolver(solver.clone()))),
+                    femscale_core::SolverInfo::unpreconditioned(None),
                 );
             } else {
                 let factory = plugin

@@ -104,9 +104,9 @@ fn auto_picks_amg_cg_when_the_factorisation_would_not_fit() {
     let plan = limited.plan(&work, &two_cores());
     assert_eq!(plan.solver, Some(SolverChoice::AmgCg));
     assert!(
-        plan.rationale.contains("would not fit"),
+        plan.rationale().contains("would not fit"),
         "{}",
-        plan.rationale
+        plan.rationale()
     );
     assert!(plan.check_memory().is_ok());
     // Low available memory has the same effect as a configured limit.

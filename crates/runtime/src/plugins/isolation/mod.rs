@@ -343,6 +343,7 @@ impl Registry {
             self.register_solver(
                 &format!("plugin:{}", component.name),
                 Arc::new(move |_, _| Box::new(solver.clone())),
+                femscale_core::SolverInfo::unpreconditioned(None),
             );
         }
         Ok(())
