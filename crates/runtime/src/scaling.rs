@@ -103,9 +103,7 @@ impl ScalingToggles {
     pub fn preset(level: ScalingLevel, dofs: usize, cores: usize) -> Self {
         let cores = cores.max(1);
         let level = match level {
-            ScalingLevel::Auto if dofs < 10_000 => ScalingLevel::Minimal,
-            ScalingLevel::Auto if dofs < 500_000 => ScalingLevel::Standard,
-            ScalingLevel::Auto => ScalingLevel::Aggressive,
+            ScalingLevel::Auto => crate::pipeline::auto_level(dofs),
             other => other,
         };
         let on = level != ScalingLevel::Minimal;

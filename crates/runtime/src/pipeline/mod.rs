@@ -20,8 +20,8 @@ use crate::problem::{Laplace1d, Laplace2d, Problem};
 use crate::registry::Registry;
 use crate::scaling::{ScalingDecision, ScalingLevel};
 use checks::{check_solver_names, rename_fields, solve_error};
-pub(crate) use plan::adaptive_scaler;
 pub use plan::solver_for;
+pub(crate) use plan::{adaptive_scaler, auto_level};
 use solve::Stage;
 
 /// What [`FemSolver::warm_up`] precomputes and stores.

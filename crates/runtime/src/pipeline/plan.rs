@@ -118,6 +118,22 @@ impl FemSolver {
     }
 }
 
+/// Below this many unknowns `scaling.level = "auto"` takes the `minimal` toggles (serial,
+/// no JIT, no cache: their set-up costs more than they save).
+pub(crate) const AUTO_MINIMAL_BELOW_DOFS: usize = 10_000;
+/// Below this many unknowns (and from [`AUTO_MINIMAL_BELOW_DOFS`]) `auto` takes the
+/// `standard` toggles; from here on `aggressive` (autoscaling too).
+pub(crate) const AUTO_STANDARD_BELOW_DOFS: usize = 500_000;
+
+/// The fixed level whose toggles `scaling.level = "auto"` uses for `dofs` unknowns.
+pub(crate) fn auto_level(dofs: usize) -> ScalingLevel {
+    match dofs {
+        d if d < AUTO_MINIMAL_BELOW_DOFS => ScalingLevel::Minimal,
+        d if d < AUTO_STANDARD_BELOW_DOFS => ScalingLevel::Standard,
+        _ => ScalingLevel::Aggressive,
+    }
+}
+
 /// The registered solver of a scaler's choice (its preconditioner follows the solver's
 /// registry entry: AMG for `cg`).
 pub fn solver_for(choice: SolverChoice) -> &'static str {
