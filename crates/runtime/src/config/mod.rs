@@ -19,12 +19,14 @@ pub use crate::scaling::ScalingConfig;
 
 mod bounds;
 mod locate;
+mod source_map;
 
 pub use bounds::{
     MAX_AMG_LEVELS, MAX_GMRES_RESTART, MAX_MEGABYTES, MAX_SECONDS, MAX_SMOOTHING_WORK, MAX_THREADS,
     check_count, duration_from_seconds,
 };
 pub use locate::{Attribution, Origin, locate_key};
+pub use source_map::{FieldPath, Position, SourceMap, Step};
 
 /// The whole configuration.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
