@@ -57,10 +57,10 @@ fn open(args: ConfigArgs) -> anyhow::Result<(Vec<PersistentLevel>, Vec<String>)>
         file: args.config,
         overrides: args.overrides,
     };
-    let config = Config::load(&sources)?;
+    let (config, attribution) = Config::load_attributed(&sources)?;
     let levels = config.cache.levels.clone();
     let opened = open_persistent_levels(&config.cache, &Registry::with_builtins())
-        .map_err(|e| crate::located(e, &sources))?;
+        .map_err(|e| crate::located(e, &attribution))?;
     Ok((opened, levels))
 }
 

@@ -8,6 +8,7 @@ use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 use femscale::experiment::Experiment;
 use femscale::prelude::*;
+use femscale::runtime::config::Attribution;
 
 mod bench_cmd;
 mod cache_cmd;
@@ -259,9 +260,9 @@ fn solve(args: SolveArgs) -> anyhow::Result<()> {
         file: args.config.config.clone(),
         overrides: args.config.overrides.clone(),
     };
-    let config = Config::load(&sources)?;
+    let (config, attribution) = Config::load_attributed(&sources)?;
     let result = FemSolver::from_config(config).and_then(|s| s.solve_configured());
-    let solution = result.map_err(|e| located(e, &sources))?;
+    let solution = result.map_err(|e| located(e, &attribution))?;
     let mut out = std::io::stdout().lock();
     if args.json {
         serde_json::to_writer(&mut out, &solution.metrics).context("writing JSON")?;
@@ -274,11 +275,9 @@ fn solve(args: SolveArgs) -> anyhow::Result<()> {
 
 /// Adds where the offending value came from to errors that name a configuration key: the
 /// `--set` or `FEMSCALE_*` variable that set the key or a parent holding it, else the config
-/// file's line.
-fn located(e: femscale::Error, sources: &ConfigSources) -> anyhow::Error {
-    let origin = e
-        .field()
-        .and_then(|field| sources.attribution().origin(field));
+/// file's line (from the source map kept when the configuration was loaded).
+fn located(e: femscale::Error, attribution: &Attribution) -> anyhow::Error {
+    let origin = e.field().and_then(|field| attribution.origin(field));
     match origin {
         Some(origin) => anyhow::Error::new(e).context(origin.to_string()),
         None => anyhow::Error::new(e),

@@ -3,6 +3,7 @@
 //! the key and where its value came from (file and line, `--set ...`, or `sweep ...`).
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use femscale_core::{Error, Result};
 use figment::providers::{Format, Serialized, Toml};
@@ -11,17 +12,18 @@ use figment::{Figment, Metadata, Profile, Provider};
 
 use super::spec::SECTIONS;
 use femscale_runtime::config::{
-    Attribution, Config, Origin, Provenance, located_config_error, provenance_of,
+    Attribution, Config, FieldPath, Origin, Provenance, SourceMap, located_config_error,
+    provenance_of,
 };
 
 const SET_NAME: &str = "--set";
 const SWEEP_NAME: &str = "sweep";
 
-/// Reads a TOML file into a dictionary.
+/// Reads a TOML file (once) into a dictionary and the [`SourceMap`] of its keys.
 ///
 /// # Errors
 /// [`Error::Config`] naming the file, and for syntax errors the line and column.
-pub(crate) fn read_toml(path: &Path) -> Result<Dict> {
+pub(crate) fn read_toml(path: &Path) -> Result<(Dict, SourceMap)> {
     if !path.is_file() {
         return Err(Error::Config {
             message: format!(
@@ -30,18 +32,23 @@ pub(crate) fn read_toml(path: &Path) -> Result<Dict> {
             ),
         });
     }
-    let mut data = Toml::file_exact(path).data().map_err(|e| Error::Config {
+    let text = std::fs::read_to_string(path).map_err(|e| Error::Config {
+        message: format!("{}: {e}", path.display()),
+    })?;
+    let mut data = Toml::string(&text).data().map_err(|e| Error::Config {
         message: format!("{}: {}", path.display(), e.kind),
     })?;
-    Ok(data.remove(&Profile::Default).unwrap_or_default())
+    let source = SourceMap::parse(path, &text)?;
+    Ok((data.remove(&Profile::Default).unwrap_or_default(), source))
 }
 
 /// The configuration sections of the experiment file, as a provider that reports the file as
-/// its source.
+/// its source, with the file's source map.
 #[derive(Debug, Clone)]
 pub(crate) struct FileLayer {
     pub path: PathBuf,
     pub dict: Dict,
+    pub source: Arc<SourceMap>,
 }
 
 impl Provider for FileLayer {
@@ -142,10 +149,10 @@ fn figment(file: &FileLayer, layers: &[KeyLayer]) -> Result<Figment> {
 pub(crate) fn extract_config(file: &FileLayer, layers: &[KeyLayer]) -> Result<Config> {
     let config = figment(file, layers)?
         .extract::<Config>()
-        .map_err(|e| figment_error(e, Some(&file.path), ""))?;
+        .map_err(|e| figment_error(e, Some(&file.source), &FieldPath::root()))?;
     config
         .check_loaded()
-        .map_err(|e| located_config_error(e, &attribution(&file.path, layers)))?;
+        .map_err(|e| located_config_error(e, &attribution(&file.source, layers)))?;
     Ok(config)
 }
 
@@ -170,6 +177,7 @@ impl super::Experiment {
     /// As [`super::Experiment::load`] for unreadable files and syntax errors.
     pub fn is_experiment_file(path: &Path) -> Result<bool> {
         Ok(read_toml(path)?
+            .0
             .keys()
             .any(|k| SECTIONS.contains(&k.as_str())))
     }
@@ -179,39 +187,31 @@ impl super::Experiment {
     /// [`Config::provenance`] gives it for a configuration file.
     ///
     /// # Errors
-    /// The file cannot be read again.
+    /// A malformed `FEMSCALE_*` variable.
     pub fn base_provenance(&self) -> Result<Vec<Provenance>> {
-        let dict: Dict = read_toml(&self.path)?
-            .into_iter()
-            .filter(|(k, _)| !SECTIONS.contains(&k.as_str()))
-            .collect();
-        let file = FileLayer {
-            path: self.path.clone(),
-            dict,
-        };
-        let fig = figment(&file, &config_set_layers(&self.overrides))?;
-        provenance_of(&fig, &self.base, Some(&self.path))
+        let fig = figment(&self.file, &config_set_layers(&self.overrides))?;
+        provenance_of(&fig, &self.base, Some(&self.file.source))
     }
 }
 
 /// Where the value of `field` in the configuration of the point with sweep values `point`
 /// came from: its sweep value, a `--set` override (of the key or of a parent holding it), a
-/// `FEMSCALE_*` variable, or the experiment file's line.
+/// `FEMSCALE_*` variable, or the experiment file's line (from its `source` map).
 pub(crate) fn point_origin(
-    path: &Path,
+    source: &Arc<SourceMap>,
     overrides: &[String],
     point: &[(String, serde_json::Value)],
     field: &str,
 ) -> Option<Origin> {
     let mut layers = config_set_layers(overrides);
     layers.extend(point.iter().filter_map(|(k, v)| sweep_layer(k, v).ok()));
-    attribution(path, &layers).origin(field)
+    attribution(source, &layers).origin(field)
 }
 
-/// Where each key of a point's configuration came from: the file, the `FEMSCALE_*`
-/// environment, then `layers` (`--set` overrides and sweep values) in order.
-pub(crate) fn attribution(path: &Path, layers: &[KeyLayer]) -> Attribution {
-    let mut attribution = Attribution::new(Some(path));
+/// Where each key of a point's configuration came from: the file (its `source` map), the
+/// `FEMSCALE_*` environment, then `layers` (`--set` overrides and sweep values) in order.
+pub(crate) fn attribution(source: &Arc<SourceMap>, layers: &[KeyLayer]) -> Attribution {
+    let mut attribution = Attribution::new(Some(Arc::clone(source)));
     for layer in femscale_runtime::config::env_layers().unwrap_or_default() {
         attribution.push(layer.name, &layer.key, layer.value);
     }

@@ -89,13 +89,15 @@ pub use store::{RESULTS_FILE, RunRecord, SUMMARY_FILE, read_results};
 pub use summary::{SUMMARY_COLUMNS, Stats, SummaryRow};
 pub use sweep::{MAX_POINTS, Point};
 
-use femscale_runtime::config::Config;
+use femscale_runtime::config::{Config, FieldPath, Origin, SourceMap};
 use layers::{FileLayer, KeyLayer};
 
 /// A loaded and validated experiment: its settings, outputs and points.
 #[derive(Debug, Clone)]
 pub struct Experiment {
     path: PathBuf,
+    /// The file's configuration sections and its source map, read once by [`Experiment::load`].
+    file: FileLayer,
     overrides: Vec<String>,
     settings: ExperimentSettings,
     output: OutputSpec,
@@ -117,7 +119,9 @@ impl Experiment {
     /// `[experiment]`/`[output]` values; [`Error::UnknownName`] for unknown output formats.
     #[instrument(skip_all, fields(path = %path.display()))]
     pub fn load(path: &Path, overrides: &[String]) -> Result<Self> {
-        let mut raw = layers::read_toml(path)?;
+        let (file_raw, source) = layers::read_toml(path)?;
+        let source = std::sync::Arc::new(source);
+        let mut raw = file_raw.clone();
         let mut set_layers = Vec::new();
         for item in overrides {
             let (key, value) = layers::parse_override(item)?;
@@ -128,15 +132,16 @@ impl Experiment {
                 set_layers.push(layers::set_layer(item)?);
             }
         }
-        let sections = spec::parse_sections(&raw, path)?;
+        let sections = spec::parse_sections(&raw, &file_raw, &source)?;
         let base_dict: Dict = raw
             .into_iter()
             .filter(|(k, _)| !spec::SECTIONS.contains(&k.as_str()))
             .collect();
-        check_sections(&base_dict, path)?;
+        check_sections(&base_dict, &source)?;
         let file = FileLayer {
             path: path.to_path_buf(),
             dict: base_dict,
+            source,
         };
         let base = layers::extract_config(&file, &set_layers)?;
         let mut hashes = identity::PluginHashes::default();
@@ -147,6 +152,7 @@ impl Experiment {
             .collect::<Result<Vec<_>>>()?;
         Ok(Self {
             path: path.to_path_buf(),
+            file,
             overrides: overrides.to_vec(),
             settings: sections.settings,
             output: sections.output,
@@ -224,7 +230,7 @@ fn point(
 
 /// Rejects misspelt experiment sections (`[sweeps]`) with a hint, before the configuration
 /// schema reports them as unknown configuration sections.
-fn check_sections(base: &Dict, path: &Path) -> Result<()> {
+fn check_sections(base: &Dict, source: &SourceMap) -> Result<()> {
     let known = serde_json::to_value(Config::default())
         .ok()
         .and_then(|v| v.as_object().map(|m| m.keys().cloned().collect::<Vec<_>>()))
@@ -234,15 +240,11 @@ fn check_sections(base: &Dict, path: &Path) -> Result<()> {
             continue;
         }
         if let Some(hint) = spec::section_hint(key) {
-            let line = std::fs::read_to_string(path)
-                .ok()
-                .and_then(|t| femscale_runtime::config::locate_key(&t, key))
-                .map(|l| format!(":{l}"))
-                .unwrap_or_default();
+            let origin = Origin::in_file(source, &FieldPath::root().key(key.as_str()));
             return Err(Error::Config {
                 message: format!(
-                    "{}{line}: unknown section `{key}` (did you mean `{hint}`?)",
-                    path.display()
+                    "{}: unknown section `{key}` (did you mean `{hint}`?)",
+                    origin.label()
                 ),
             });
         }

@@ -581,7 +581,12 @@ impl Experiment {
     fn explain(&self, point: &Point, e: &Error) -> String {
         let text = e.to_string();
         let origin = e.field().and_then(|field| {
-            super::layers::point_origin(&self.path, &self.overrides, point.overrides(), field)
+            super::layers::point_origin(
+                &self.file.source,
+                &self.overrides,
+                point.overrides(),
+                field,
+            )
         });
         match origin {
             Some(origin) => format!("{text} ({origin})"),

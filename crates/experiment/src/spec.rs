@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use super::layers::{check_config_key, closest, figment_error, sweep_field};
 use super::sweep::Factor;
-use femscale_runtime::config::{MAX_THREADS, check_count};
+use femscale_runtime::config::{FieldPath, MAX_THREADS, Origin, SourceMap, Step, check_count};
 
 /// The sections that belong to the experiment rather than to the configuration.
 pub(crate) const SECTIONS: [&str; 3] = ["experiment", "sweep", "output"];
@@ -106,10 +106,13 @@ pub(crate) struct Sections {
     pub keys: Vec<String>,
 }
 
-/// Parses and validates `[experiment]`, `[sweep]` and `[output]` from `raw` (the whole file).
-pub(crate) fn parse_sections(raw: &Dict, path: &Path) -> Result<Sections> {
-    let mut settings: ExperimentSettings = section(raw, "experiment", path)?.unwrap_or_default();
-    let located = |e: Error| located(e, raw, path);
+/// Parses and validates `[experiment]`, `[sweep]` and `[output]` from `raw` (the whole file
+/// with the `--set` overrides of those sections), saying where a bad value came from with
+/// `file` (the file as written) and its `source` map.
+pub(crate) fn parse_sections(raw: &Dict, file: &Dict, source: &SourceMap) -> Result<Sections> {
+    let path = source.file();
+    let mut settings: ExperimentSettings = section(raw, "experiment", source)?.unwrap_or_default();
+    let located = |e: Error| located(e, raw, file, source);
     let explicit_name = raw
         .get("experiment")
         .and_then(|e| e.as_dict())
@@ -146,7 +149,7 @@ pub(crate) fn parse_sections(raw: &Dict, path: &Path) -> Result<Sections> {
         MAX_THREADS,
     )
     .map_err(located)?;
-    let out: OutputSection = section(raw, "output", path)?.unwrap_or_default();
+    let out: OutputSection = section(raw, "output", source)?.unwrap_or_default();
     let formats = match out.formats {
         None => BTreeSet::from([OutputFormat::Jsonl, OutputFormat::Csv]),
         Some(names) => names
@@ -225,24 +228,15 @@ fn reason_of(e: &Error) -> String {
     }
 }
 
-/// `e` (about an `[experiment]` key) with where its value came from: the file's line when
-/// the file holds the effective value, else the `--set` override that replaced it.
-fn located(e: Error, raw: &Dict, path: &Path) -> Error {
-    let Some(field) = e.field().map(str::to_string) else {
+/// `e` (about an `[experiment]` key) with where its value came from: the line in the file
+/// (from its `source` map) when `file` holds the effective value (in `raw`), else the `--set`
+/// override that replaced it.
+fn located(e: Error, raw: &Dict, file: &Dict, source: &SourceMap) -> Error {
+    let Some(field) = e.field().map(FieldPath::parse) else {
         return e;
     };
-    let effective = lookup(raw, &field);
-    let from_file = super::layers::read_toml(path)
-        .ok()
-        .is_some_and(|file| lookup(&file, &field) == effective);
-    let location = if from_file {
-        let line = std::fs::read_to_string(path)
-            .ok()
-            .and_then(|t| femscale_runtime::config::locate_key(&t, &field));
-        match line {
-            Some(line) => format!("{}:{line}", path.display()),
-            None => path.display().to_string(),
-        }
+    let location = if lookup(file, field.steps()) == lookup(raw, field.steps()) {
+        Origin::in_file(source, &field).label()
     } else {
         format!("--set {field}")
     };
@@ -251,35 +245,46 @@ fn located(e: Error, raw: &Dict, path: &Path) -> Error {
     }
 }
 
-/// The value at dotted `key` in `dict`.
-fn lookup(dict: &Dict, key: &str) -> Option<Value> {
-    let (head, rest) = key.split_once('.').unwrap_or((key, ""));
+/// The value at `path` in `dict`.
+fn lookup<'a>(dict: &'a Dict, path: &[Step]) -> Option<&'a Value> {
+    let (Step::Key(head), rest) = path.split_first()? else {
+        return None;
+    };
     let v = dict.get(head)?;
-    if rest.is_empty() {
-        Some(v.clone())
-    } else {
-        lookup(v.as_dict()?, rest)
+    match rest.first() {
+        None => Some(v),
+        Some(Step::Index(i)) => match v {
+            Value::Array(_, items) => match items.get(*i)? {
+                Value::Dict(_, inner) if rest.len() > 1 => lookup(inner, &rest[1..]),
+                item if rest.len() == 1 => Some(item),
+                _ => None,
+            },
+            _ => None,
+        },
+        Some(Step::Key(_)) => lookup(v.as_dict()?, rest),
     }
 }
 
-fn section<T: for<'de> Deserialize<'de>>(raw: &Dict, name: &str, path: &Path) -> Result<Option<T>> {
+fn section<T: for<'de> Deserialize<'de>>(
+    raw: &Dict,
+    name: &str,
+    source: &SourceMap,
+) -> Result<Option<T>> {
     let Some(value) = raw.get(name) else {
         return Ok(None);
     };
     if value.as_dict().is_none() {
         return Err(Error::invalid(name, "must be a table"));
     }
-    let prefix = format!("{name}.");
+    let prefix = FieldPath::root().key(name);
     value.deserialize::<T>().map(Some).map_err(|e| {
         // The value carries no provider metadata: attribute each error to the file when its
         // key is there (a `--set experiment.…` override is not), so that it names file and line.
-        let text = std::fs::read_to_string(path).unwrap_or_default();
         let located = e
             .into_iter()
             .map(|mut err| {
-                let key = format!("{prefix}{}", err.path.join("."));
-                if femscale_runtime::config::locate_key(&text, &key).is_some() {
-                    err.metadata = Some(figment::Metadata::from("TOML file", path));
+                if source.contains(&prefix.join(&FieldPath::from_figment(&err.path))) {
+                    err.metadata = Some(figment::Metadata::from("TOML file", source.file()));
                 }
                 err
             })
@@ -288,7 +293,7 @@ fn section<T: for<'de> Deserialize<'de>>(raw: &Dict, name: &str, path: &Path) ->
             .rev()
             .reduce(|earlier, later| earlier.chain(later))
             .expect("a figment error holds at least one error");
-        figment_error(located, Some(path), &prefix)
+        figment_error(located, Some(source), &prefix)
     })
 }
 

@@ -27,8 +27,8 @@ pub use caching::{
 };
 pub use config::{
     AssemblyConfig, BoundaryConditionKind, BoundaryConfig, Config, ConfigSources, ENV_PREFIX,
-    FieldValue, MeshConfig, MeshKind, ProblemConfig, Provenance, ScalingConfig, SolverConfig,
-    locate_key,
+    FieldPath, FieldValue, MeshConfig, MeshKind, ProblemConfig, Provenance, ScalingConfig,
+    SolverConfig, SourceMap,
 };
 pub use pipeline::{FemSolver, ScalingMetrics, Solution, WarmUp, solver_for};
 pub use plugins::{LoadedPlugin, PluginError, PluginKind, PluginsConfig};

@@ -3,6 +3,7 @@
 //! directory): defaults < file < `FEMSCALE_*` environment < `--set`, provenance, and errors that
 //! name key and source.
 
+use femscale_runtime::config::{FieldPath, Origin};
 use femscale_runtime::{Config, ConfigSources};
 use figment::Jail;
 
@@ -230,6 +231,52 @@ fn a_parent_key_override_is_named_for_errors_below_it() {
         assert_eq!(
             a.origin("problem.boundary[0].where").unwrap().label(),
             "environment variable FEMSCALE_PROBLEM__BOUNDARY"
+        );
+        Ok(())
+    });
+}
+
+#[test]
+fn the_attribution_of_a_loaded_config_keeps_the_lines_of_the_file() {
+    Jail::expect_with(|jail| {
+        jail.create_file(
+            "c.toml",
+            "[problem]\nboundary = [\n  { where = \"left\" },\n  { where = \"top\", kind = \"neumann\" },\n]\nparams.a = 2.0\n\n[solver]\nkind = \"cg\"\n",
+        )?;
+        let (config, a) =
+            Config::load_attributed(&sources(Some("c.toml"), &["solver.tolerance=1e-9"])).unwrap();
+        assert_eq!(config.solver.tolerance, 1e-9);
+        // The source map was built when the file was loaded: the file is not read again.
+        std::fs::remove_file(jail.directory().join("c.toml")).unwrap();
+        let label = |field: &str| a.origin(field).unwrap().label();
+        assert_eq!(label("problem.boundary[1].kind"), "c.toml:4");
+        assert_eq!(label("problem.params.a"), "c.toml:6");
+        assert_eq!(label("solver.kind"), "c.toml:9");
+        // Keys the file leaves out: the line of the entry or table holding them.
+        assert_eq!(label("problem.boundary[1].value"), "c.toml:4");
+        assert_eq!(label("solver.max_iterations"), "c.toml:8");
+        assert_eq!(label("solver.tolerance"), "--set solver.tolerance=1e-9");
+        // Lookups go through the structured path; the column is kept too.
+        let kind = FieldPath::root()
+            .key("problem")
+            .key("boundary")
+            .index(1)
+            .key("kind");
+        assert_eq!(kind.to_string(), "problem.boundary[1].kind");
+        assert_eq!(
+            a.origin_of(&kind),
+            Some(Origin::File {
+                path: "c.toml".into(),
+                line: Some(4),
+                column: Some(20),
+            })
+        );
+        let map = a.source_map().unwrap();
+        assert_eq!(
+            map.get(&FieldPath::parse("problem.boundary[0]"))
+                .unwrap()
+                .line,
+            3
         );
         Ok(())
     });

@@ -1,10 +1,14 @@
-//! Where a configuration value came from: the line of a key in a TOML file ([`locate_key`]) and
-//! the layer that set a key or one of its parents ([`Attribution`]).
+//! Where a configuration value came from ([`Origin`]): the layer that set a key or one of its
+//! parents, else the key's line in the file, looked up in the file's [`SourceMap`]
+//! ([`Attribution`]).
 
 use std::fmt;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
+use std::sync::Arc;
 
 use figment::value::Value;
+
+use super::source_map::{FieldPath, SourceMap, Step};
 
 /// Where the value of a configuration key came from, for error messages.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -13,12 +17,15 @@ pub enum Origin {
     /// A named layer: `--set key=value`, `environment variable FEMSCALE_…` or
     /// `sweep value key = value`.
     Layer(String),
-    /// The configuration file, at `line` when the key could be found in it.
+    /// The configuration file, at `line` when the key (or a table or array holding it) is
+    /// written there.
     File {
         /// The file.
         path: PathBuf,
         /// 1-based line of the key (or of the table or array holding it).
         line: Option<usize>,
+        /// 1-based column of the key (or of the table or array holding it), in characters.
+        column: Option<usize>,
     },
 }
 
@@ -30,8 +37,20 @@ impl Origin {
             Self::File {
                 path,
                 line: Some(l),
+                ..
             } => format!("{}:{l}", path.display()),
-            Self::File { path, line: None } => path.display().to_string(),
+            Self::File { path, .. } => path.display().to_string(),
+        }
+    }
+
+    /// The file origin of `path` in the file `map` describes: its line and column, or those
+    /// of the nearest table or array above it ([`SourceMap::locate`]).
+    pub fn in_file(map: &SourceMap, path: &FieldPath) -> Self {
+        let position = map.locate(path);
+        Self::File {
+            path: map.file().to_path_buf(),
+            line: position.map(|p| p.line),
+            column: position.map(|p| p.column),
         }
     }
 }
@@ -44,37 +63,6 @@ impl fmt::Display for Origin {
             Self::File { .. } => write!(f, "in {}", self.label()),
         }
     }
-}
-
-/// One step of a key path: a table key or an array index.
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum Step {
-    Key(String),
-    Index(usize),
-}
-
-/// `problem.boundary[1].where` as steps.
-fn steps(dotted: &str) -> Vec<Step> {
-    let mut out = Vec::new();
-    for part in dotted.split('.') {
-        let mut rest = part;
-        if let Some(open) = rest.find('[') {
-            let (key, indices) = rest.split_at(open);
-            if !key.is_empty() {
-                out.push(Step::Key(key.trim_matches('"').to_string()));
-            }
-            rest = indices;
-            for index in rest.split(['[', ']']).filter(|s| !s.is_empty()) {
-                match index.parse() {
-                    Ok(i) => out.push(Step::Index(i)),
-                    Err(_) => out.push(Step::Key(index.to_string())),
-                }
-            }
-        } else if !rest.is_empty() {
-            out.push(Step::Key(rest.trim_matches('"').to_string()));
-        }
-    }
-    out
 }
 
 /// Whether `value` holds the path `rest`: a table holds its keys, an array its indices (and,
@@ -94,160 +82,67 @@ fn holds(value: &Value, rest: &[Step]) -> bool {
 
 /// The layers of one effective configuration, to say where the value of a key came from:
 /// the highest layer that set the key or a parent holding it (`--set problem.boundary=[…]`
-/// for an error in `problem.boundary[1].where`), else the file's line.
+/// for an error in `problem.boundary[1].where`), else the file's line, from the file's
+/// [`SourceMap`] built when it was loaded.
 #[derive(Debug, Clone, Default)]
 pub struct Attribution {
-    file: Option<PathBuf>,
+    source: Option<Arc<SourceMap>>,
     /// Named layers, lowest priority first.
-    layers: Vec<(String, Vec<Step>, Value)>,
+    layers: Vec<(String, FieldPath, Value)>,
 }
 
 impl Attribution {
-    /// Attribution to `file` alone (no named layers yet).
-    pub fn new(file: Option<&Path>) -> Self {
+    /// Attribution to the file `source` describes alone (no named layers yet); `None` when
+    /// there is no file.
+    pub fn new(source: Option<Arc<SourceMap>>) -> Self {
         Self {
-            file: file.map(Path::to_path_buf),
+            source,
             layers: Vec::new(),
         }
     }
 
-    /// Adds a named layer setting dotted `key` to `value`, above the layers added before.
-    pub fn push(&mut self, name: impl Into<String>, key: &str, value: Value) {
-        self.layers.push((name.into(), steps(key), value));
+    /// The source map of the file, if there is one.
+    pub fn source_map(&self) -> Option<&SourceMap> {
+        self.source.as_deref()
     }
 
-    /// Where the value of `field` (a dotted key, `problem.boundary[1].where`) came from:
-    /// the highest named layer that set it or a parent holding it, else a named layer that set
-    /// a key below it, else the file (with the line when the key can be found there). `None`
-    /// when there is no file and no layer mentions the key.
+    /// Adds a named layer setting dotted `key` to `value`, above the layers added before.
+    pub fn push(&mut self, name: impl Into<String>, key: &str, value: Value) {
+        self.layers
+            .push((name.into(), FieldPath::parse(key), value));
+    }
+
+    /// Where the value of `field` (an error's field, `problem.boundary[1].where`) came from:
+    /// [`Attribution::origin_of`] its [`FieldPath`].
     pub fn origin(&self, field: &str) -> Option<Origin> {
-        let field = steps(field);
+        self.origin_of(&FieldPath::parse(field))
+    }
+
+    /// Where the value of `field` came from: the highest named layer that set it or a parent
+    /// holding it, else a named layer that set a key below it, else the file (with the line
+    /// of the key, or of the nearest table or array above it written in the file). `None`
+    /// when there is no file and no layer mentions the key.
+    pub fn origin_of(&self, field: &FieldPath) -> Option<Origin> {
         if field.is_empty() {
             return None;
         }
-        let prefix_of =
-            |key: &[Step], of: &[Step]| key.len() <= of.len() && key == &of[..key.len()];
-        let by_parent =
-            self.layers.iter().rev().find(|(_, key, value)| {
-                prefix_of(key, &field) && holds(value, &field[key.len()..])
-            });
+        let by_parent = self.layers.iter().rev().find(|(_, key, value)| {
+            field
+                .strip_prefix(key)
+                .is_some_and(|rest| holds(value, rest))
+        });
         let by_child = || {
             self.layers
                 .iter()
                 .rev()
-                .find(|(_, key, _)| prefix_of(&field, key))
+                .find(|(_, key, _)| key.starts_with(field))
         };
         if let Some((name, ..)) = by_parent.or_else(by_child) {
             return Some(Origin::Layer(name.clone()));
         }
-        let path = self.file.as_ref()?;
-        let dotted = field
-            .iter()
-            .map(|s| match s {
-                Step::Key(k) => format!(".{k}"),
-                Step::Index(i) => format!("[{i}]"),
-            })
-            .collect::<String>();
-        let line = std::fs::read_to_string(path)
-            .ok()
-            .and_then(|t| locate_key(&t, dotted.trim_start_matches('.')));
-        Some(Origin::File {
-            path: path.clone(),
-            line,
-        })
+        let map = self.source.as_deref()?;
+        Some(Origin::in_file(map, field))
     }
-}
-
-/// The 1-based line of `dotted_key` (e.g. `problem.mesh.nx` or `problem.boundary[0].where`) in
-/// TOML `text`, found from table headers, dotted keys, inline tables and multi-line arrays of
-/// inline tables. A best effort for error messages: `None` when the key cannot be found.
-pub fn locate_key(text: &str, dotted_key: &str) -> Option<usize> {
-    let segments: Vec<&str> = dotted_key
-        .split(['.', '[', ']'])
-        .filter(|p| !p.is_empty())
-        .collect();
-    let index = segments.iter().find_map(|p| p.parse::<usize>().ok());
-    let parts: Vec<&str> = segments
-        .iter()
-        .copied()
-        .filter(|p| p.parse::<usize>().is_err())
-        .collect();
-    let (&last, parents) = parts.split_last()?;
-    let is =
-        |path: &[String], want: &[&str]| path.iter().map(String::as_str).eq(want.iter().copied());
-    let mentions =
-        |rhs: &str| rhs.contains(&format!("{last} =")) || rhs.contains(&format!("{last}="));
-    let mut table: Vec<String> = Vec::new();
-    let mut fallback = None;
-    // Inside a multi-line array of inline tables: its key path, bracket depth, entry index.
-    let mut array: Option<(Vec<String>, i64, i64)> = None;
-    for (i, raw) in text.lines().enumerate() {
-        let line = raw.split('#').next().unwrap_or("").trim();
-        if let Some((path, depth, entry)) = array.as_mut() {
-            for c in line.chars() {
-                match c {
-                    '{' => *entry += 1,
-                    '[' => *depth += 1,
-                    ']' => *depth -= 1,
-                    _ => {}
-                }
-            }
-            let hit =
-                is(path, parents) && index.is_none_or(|k| k as i64 == *entry) && mentions(line);
-            if *depth <= 0 {
-                array = None;
-            }
-            if hit {
-                return Some(i + 1);
-            }
-            continue;
-        }
-        if let Some(h) = line.strip_prefix('[') {
-            let h = h
-                .trim_start_matches('[')
-                .trim_end_matches(']')
-                .trim_end_matches(']');
-            table = h.split('.').map(|s| s.trim().to_string()).collect();
-            if is(&table, &parts) {
-                fallback.get_or_insert(i + 1);
-            }
-            continue;
-        }
-        let Some((lhs, rhs)) = line.split_once('=') else {
-            continue;
-        };
-        let mut path = table.clone();
-        path.extend(
-            lhs.split('.')
-                .map(|s| s.trim().trim_matches('"').to_string()),
-        );
-        if is(&path, &parts) {
-            return Some(i + 1);
-        }
-        let rhs = rhs.trim();
-        let opens = rhs.matches('[').count() as i64 - rhs.matches(']').count() as i64;
-        if rhs.starts_with('[') && opens > 0 {
-            let entries = rhs.matches('{').count() as i64 - 1;
-            if is(&path, parents)
-                && index.is_none_or(|k| k as i64 == entries)
-                && entries >= 0
-                && mentions(rhs)
-            {
-                return Some(i + 1);
-            }
-            array = Some((path, opens, entries));
-            continue;
-        }
-        // Inline table or single-line array holding the key: `mesh = { nx = 0 }`.
-        if path.len() <= parents.len()
-            && is(&path, &parents[..path.len()])
-            && !parents.is_empty()
-            && mentions(rhs)
-        {
-            return Some(i + 1);
-        }
-    }
-    fallback
 }
 
 #[cfg(test)]
@@ -266,10 +161,9 @@ mod tests {
 
     #[test]
     fn the_highest_layer_holding_the_key_or_a_parent_is_named() {
-        let dir = tempfile::tempdir().unwrap();
-        let file = dir.path().join("c.toml");
-        std::fs::write(&file, TEXT).unwrap();
-        let mut a = Attribution::new(Some(&file));
+        let file = std::path::Path::new("dir/c.toml");
+        let map = SourceMap::parse(file, TEXT).unwrap();
+        let mut a = Attribution::new(Some(Arc::new(map)));
         a.push(
             "environment variable FEMSCALE_SOLVER__KIND",
             "solver.kind",
@@ -309,6 +203,20 @@ mod tests {
             "from --set problem.boundary=[…]"
         );
         assert_eq!(Attribution::default().origin("solver.kind"), None);
+        // A key the file leaves out is at the table holding it; nothing on the way: no line.
+        assert_eq!(
+            origin("solver.tolerance"),
+            Some(format!("{}:11", file.display()))
+        );
+        assert_eq!(
+            a.origin("scaling.threads"),
+            Some(Origin::File {
+                path: file.to_path_buf(),
+                line: None,
+                column: None
+            })
+        );
+        assert_eq!(a.origin(""), None);
     }
 
     const TEXT: &str = r#"
@@ -324,23 +232,4 @@ params.a = 1.0
 [solver]
 kind = "cg"
 "#;
-
-    #[test]
-    fn locate_key_finds_tables_inline_tables_and_array_entries() {
-        assert_eq!(locate_key(TEXT, "problem.dim"), Some(3));
-        assert_eq!(locate_key(TEXT, "problem.mesh.nx"), Some(4));
-        assert_eq!(locate_key(TEXT, "problem.boundary[1].where"), Some(7));
-        assert_eq!(locate_key(TEXT, "problem.boundary[0].value"), Some(6));
-        assert_eq!(locate_key(TEXT, "problem.params.a"), Some(9));
-        assert_eq!(locate_key(TEXT, "solver.kind"), Some(12));
-        assert_eq!(locate_key(TEXT, "solver"), Some(11));
-        assert_eq!(locate_key(TEXT, "solver.tolerance"), None);
-        assert_eq!(
-            locate_key(
-                "[problem]\nboundary = [{ where = \"x\" }]\n",
-                "problem.boundary[0].where"
-            ),
-            Some(2)
-        );
-    }
 }

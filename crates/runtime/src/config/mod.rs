@@ -5,7 +5,8 @@
 //! unknown key is an error naming the key and the file.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
+use std::sync::Arc;
 
 use femscale_core::{Error, Result, SolverOptions};
 use femscale_mesh::{Diagonal, RectangleCells, RectangleSpec};
@@ -19,12 +20,14 @@ pub use crate::scaling::ScalingConfig;
 
 mod bounds;
 mod locate;
+mod source_map;
 
 pub use bounds::{
     MAX_AMG_LEVELS, MAX_GMRES_RESTART, MAX_MEGABYTES, MAX_SECONDS, MAX_SMOOTHING_WORK, MAX_THREADS,
     check_count, duration_from_seconds,
 };
-pub use locate::{Attribution, Origin, locate_key};
+pub use locate::{Attribution, Origin};
+pub use source_map::{FieldPath, Position, SourceMap, Step};
 
 /// The whole configuration.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -424,8 +427,21 @@ impl ConfigSources {
     /// The layers of these sources (file, `FEMSCALE_*` variables, `--set` overrides) for
     /// saying where the value of a key came from ([`Attribution::origin`]). Malformed
     /// overrides and variables are left out (loading reports them).
+    ///
+    /// This reads and parses the file again; the attribution that
+    /// [`Config::load_attributed`] returns holds the source map built when the configuration
+    /// was loaded.
     pub fn attribution(&self) -> Attribution {
-        let mut a = Attribution::new(self.file.as_deref());
+        let source = self
+            .file
+            .as_deref()
+            .map(|f| Arc::new(SourceMap::read(f).unwrap_or_else(|_| SourceMap::empty(f))));
+        self.attribution_over(source)
+    }
+
+    /// [`ConfigSources::attribution`] over the file's `source` map.
+    fn attribution_over(&self, source: Option<Arc<SourceMap>>) -> Attribution {
+        let mut a = Attribution::new(source);
         for layer in env_layers().unwrap_or_default() {
             a.push(layer.name, &layer.key, layer.value);
         }
@@ -469,7 +485,13 @@ impl Config {
     /// # Errors
     /// A missing file or a malformed override or variable.
     pub fn figment(sources: &ConfigSources) -> Result<Figment> {
+        Ok(Self::layered(sources)?.0)
+    }
+
+    /// [`Config::figment`] and the source map of the file, built from the text read once here.
+    fn layered(sources: &ConfigSources) -> Result<(Figment, Option<Arc<SourceMap>>)> {
         let mut fig = Figment::from(Serialized::defaults(Config::default()));
+        let mut source = None;
         if let Some(path) = &sources.file {
             if !path.is_file() {
                 return Err(Error::Config {
@@ -481,12 +503,16 @@ impl Config {
             }
             // Read once here so that an unreadable or non-UTF-8 file is named (figment's own
             // read error says neither which file nor why).
-            if let Err(e) = std::fs::read_to_string(path) {
-                return Err(Error::Config {
-                    message: format!("config file `{}` cannot be read: {e}", path.display()),
-                });
-            }
-            fig = fig.merge(Toml::file_exact(path));
+            let text = std::fs::read_to_string(path).map_err(|e| Error::Config {
+                message: format!("config file `{}` cannot be read: {e}", path.display()),
+            })?;
+            // A syntax error is reported by figment when the configuration is extracted.
+            let map = SourceMap::parse(path, &text).unwrap_or_else(|_| SourceMap::empty(path));
+            source = Some(Arc::new(map));
+            fig = fig.merge(TomlText {
+                path: path.clone(),
+                text,
+            });
         }
         for layer in env_layers()? {
             fig = fig.merge(layer);
@@ -499,7 +525,7 @@ impl Config {
                 value,
             });
         }
-        Ok(fig)
+        Ok((fig, source))
     }
 
     /// Loads and validates the configuration from `sources`.
@@ -507,14 +533,24 @@ impl Config {
     /// # Errors
     /// [`Error::Config`] naming the key, the file and the line of each problem.
     pub fn load(sources: &ConfigSources) -> Result<Self> {
-        let fig = Self::figment(sources)?;
+        Ok(Self::load_attributed(sources)?.0)
+    }
+
+    /// [`Config::load`], with the [`Attribution`] of the loaded values: later errors that name
+    /// a key (a solve's) can say where its value came from without reading the file again.
+    ///
+    /// # Errors
+    /// As [`Config::load`].
+    pub fn load_attributed(sources: &ConfigSources) -> Result<(Self, Attribution)> {
+        let (fig, source) = Self::layered(sources)?;
         let config: Config = fig
             .extract()
-            .map_err(|e| config_error(e, sources.file.as_deref()))?;
+            .map_err(|e| config_error(e, source.as_deref()))?;
+        let attribution = sources.attribution_over(source);
         config
             .check_loaded()
-            .map_err(|e| located_config_error(e, &sources.attribution()))?;
-        Ok(config)
+            .map_err(|e| located_config_error(e, &attribution))?;
+        Ok((config, attribution))
     }
 
     /// Parses a configuration from TOML text on top of the defaults.
@@ -546,42 +582,43 @@ impl Config {
     /// # Errors
     /// As [`Config::load`].
     pub fn provenance(sources: &ConfigSources) -> Result<Vec<Provenance>> {
-        let fig = Self::figment(sources)?;
+        let (fig, source) = Self::layered(sources)?;
         let config: Config = fig
             .extract()
-            .map_err(|e| config_error(e, sources.file.as_deref()))?;
+            .map_err(|e| config_error(e, source.as_deref()))?;
+        let attribution = sources.attribution_over(source);
         config
             .check_loaded()
-            .map_err(|e| located_config_error(e, &sources.attribution()))?;
-        provenance_of(&fig, &config, sources.file.as_deref())
+            .map_err(|e| located_config_error(e, &attribution))?;
+        provenance_of(&fig, &config, attribution.source_map())
     }
 }
 
 /// Every value of `config` (extracted from `fig`) with the layer it came from: `FILE:LINE`
-/// for values of `file`, the layer's name for `--set` and `FEMSCALE_*` layers, else `default`.
+/// for values of the file (its line from the file's `source` map), the layer's name for
+/// `--set` and `FEMSCALE_*` layers, else `default`.
 ///
 /// # Errors
 /// [`Error::Config`] if `config` cannot be serialised.
 pub fn provenance_of(
     fig: &Figment,
     config: &Config,
-    file: Option<&Path>,
+    source: Option<&SourceMap>,
 ) -> Result<Vec<Provenance>> {
-    let text = file.and_then(|f| std::fs::read_to_string(f).ok());
     let json = serde_json::to_value(config).map_err(|e| Error::Config {
         message: e.to_string(),
     })?;
     let mut leaves = Vec::new();
-    collect_leaves("", &json, &mut leaves);
+    collect_leaves(&FieldPath::root(), &json, &mut leaves);
     Ok(leaves
         .into_iter()
-        .map(|(key, value)| {
+        .map(|(path, value)| {
+            let key = dotted_key(&path);
             let source = match fig.find_metadata(&key) {
-                Some(m) => match (&m.source, &text) {
-                    (Some(figment::Source::File(path)), Some(t)) => match locate_key(t, &key) {
-                        Some(line) => format!("{}:{line}", path.display()),
-                        None => path.display().to_string(),
-                    },
+                Some(m) => match (&m.source, source) {
+                    (Some(figment::Source::File(_)), Some(map)) => {
+                        Origin::in_file(map, &path).label()
+                    }
                     _ if m.name.starts_with(OVERRIDE_NAME) || m.name.starts_with(ENV_NAME) => {
                         m.name.to_string()
                     }
@@ -637,21 +674,33 @@ pub fn schema_keys() -> Vec<String> {
     out
 }
 
-/// Leaves of a JSON tree as dotted keys; arrays count as leaves.
-fn collect_leaves(prefix: &str, v: &serde_json::Value, out: &mut Vec<(String, serde_json::Value)>) {
+/// Leaves of a JSON tree with their paths; arrays count as leaves.
+fn collect_leaves(
+    prefix: &FieldPath,
+    v: &serde_json::Value,
+    out: &mut Vec<(FieldPath, serde_json::Value)>,
+) {
     match v {
         serde_json::Value::Object(map) if !map.is_empty() => {
             for (k, child) in map {
-                let key = if prefix.is_empty() {
-                    k.clone()
-                } else {
-                    format!("{prefix}.{k}")
-                };
-                collect_leaves(&key, child, out);
+                collect_leaves(&prefix.key(k), child, out);
             }
         }
-        other => out.push((prefix.to_string(), other.clone())),
+        other => out.push((prefix.clone(), other.clone())),
     }
+}
+
+/// The keys of `path` joined with dots, unquoted: the form figment looks keys up by and
+/// `config show` prints.
+fn dotted_key(path: &FieldPath) -> String {
+    path.steps()
+        .iter()
+        .map(|s| match s {
+            Step::Key(k) => k.clone(),
+            Step::Index(i) => i.to_string(),
+        })
+        .collect::<Vec<_>>()
+        .join(".")
 }
 
 /// Splits `key=value`; the value is read as a TOML value (number, boolean, array, inline table,
@@ -686,8 +735,8 @@ pub fn parse_override(item: &str) -> Result<(String, figment::value::Value)> {
 }
 
 /// Turns figment's error into [`Error::Config`], with the file and line of each key.
-fn config_error(err: figment::Error, file: Option<&Path>) -> Error {
-    figment_error(err, file, "")
+fn config_error(err: figment::Error, source: Option<&SourceMap>) -> Error {
+    figment_error(err, source, &FieldPath::root())
 }
 
 /// Layer names that say by themselves where a value came from (`--set k=v`, `environment
@@ -695,10 +744,9 @@ fn config_error(err: figment::Error, file: Option<&Path>) -> Error {
 const NAMED_LAYERS: [&str; 3] = [OVERRIDE_NAME, ENV_NAME, "sweep"];
 
 /// Turns figment's error into [`Error::Config`]: one line per problem, naming the key (under
-/// `prefix`) and where the value came from (`file:line` or the named layer), with a suggestion
-/// for misspelt keys.
-pub fn figment_error(err: figment::Error, file: Option<&Path>, prefix: &str) -> Error {
-    let text = file.and_then(|f| std::fs::read_to_string(f).ok());
+/// `prefix`) and where the value came from (`file:line` from the file's `source` map, or the
+/// named layer), with a suggestion for misspelt keys.
+pub fn figment_error(err: figment::Error, source: Option<&SourceMap>, prefix: &FieldPath) -> Error {
     let mut lines = Vec::new();
     for e in err {
         let path: Vec<&str> = e
@@ -707,16 +755,18 @@ pub fn figment_error(err: figment::Error, file: Option<&Path>, prefix: &str) -> 
             .map(String::as_str)
             .filter(|k| *k != "default")
             .collect();
-        let dotted = format!("{prefix}{}", path.join("."))
-            .trim_end_matches('.')
-            .to_string();
+        let dotted = std::iter::once(prefix.to_string())
+            .chain(path.iter().map(|k| k.to_string()))
+            .filter(|k| !k.is_empty())
+            .collect::<Vec<_>>()
+            .join(".");
+        let field = prefix.join(&FieldPath::from_figment(&path));
         let named = e.metadata.as_ref().map(|m| m.name.to_string());
-        let location = match (&named, file, &text) {
-            (Some(n), _, _) if NAMED_LAYERS.iter().any(|l| n.starts_with(l)) => format!("{n}: "),
-            (_, Some(f), Some(t)) if from_file(&e) => match locate_key(t, &dotted) {
-                Some(line) => format!("{}:{line}: ", f.display()),
-                None => format!("{}: ", f.display()),
-            },
+        let location = match (&named, source) {
+            (Some(n), _) if NAMED_LAYERS.iter().any(|l| n.starts_with(l)) => format!("{n}: "),
+            (_, Some(map)) if from_file(&e) => {
+                format!("{}: ", Origin::in_file(map, &field).label())
+            }
             _ => String::new(),
         };
         let key_part = if dotted.is_empty() {
@@ -770,6 +820,30 @@ pub fn env_layers() -> Result<Vec<Layer>> {
 
 const OVERRIDE_NAME: &str = "--set";
 pub(crate) const ENV_NAME: &str = "environment variable";
+
+/// A TOML file's text, read once, as the figment provider of that file (what
+/// `Toml::file_exact` gives, without reading the file a second time).
+struct TomlText {
+    path: PathBuf,
+    text: String,
+}
+
+impl figment::Provider for TomlText {
+    fn metadata(&self) -> figment::Metadata {
+        figment::Metadata::from("TOML file", self.path.as_path())
+    }
+
+    fn data(
+        &self,
+    ) -> std::result::Result<
+        figment::value::Map<figment::Profile, figment::value::Dict>,
+        figment::Error,
+    > {
+        let dict: figment::value::Dict =
+            Toml::from_str(&self.text).map_err(|e| figment::Error::from(e.to_string()))?;
+        Ok(figment::Profile::Default.collect(dict))
+    }
+}
 
 /// One `--set key=value` override or one `FEMSCALE_*` variable as a figment provider, so that
 /// errors and provenance say exactly where a value came from.
