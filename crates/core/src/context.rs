@@ -84,10 +84,7 @@ impl ExecutionContext {
     /// A zero-filled buffer of `len` values: from the pool when there is one, allocated
     /// otherwise.
     pub fn take(&self, len: usize) -> PooledVec {
-        match &self.pool {
-            Some(pool) => pool.take(len),
-            None => PooledVec::detached(len),
-        }
+        VectorPool::take_from(self.pool.as_ref(), len)
     }
 
     /// Returns a buffer to the pool (dropped without one).

@@ -249,6 +249,15 @@ impl VectorPool {
         }
     }
 
+    /// A zero-filled buffer of `len` values from `pool`, or allocated (and belonging to no
+    /// pool) without one: how execution contexts and solver options take their buffers.
+    pub fn take_from(pool: Option<&Arc<Self>>, len: usize) -> PooledVec {
+        match pool {
+            Some(pool) => pool.take(len),
+            None => PooledVec::detached(len),
+        }
+    }
+
     /// Takes back `buf` (any length and contents); it is kept only while pooling is on and it
     /// fits within the bound, after evicting older idle buffers.
     pub fn give_back(&self, mut buf: Vec<f64>) {

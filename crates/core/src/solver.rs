@@ -59,10 +59,7 @@ impl SolverOptions {
     /// A zero-filled work vector of `n` values from [`SolverOptions::pool`] (it returns there
     /// when dropped), or allocated when there is no pool.
     pub fn work_vector(&self, n: usize) -> PooledVec {
-        match &self.pool {
-            Some(pool) => pool.take(n),
-            None => PooledVec::detached(n),
-        }
+        VectorPool::take_from(self.pool.as_ref(), n)
     }
 
     /// Checks ranges: tolerances finite and non-negative (relative < 1), `max_iterations > 0`,

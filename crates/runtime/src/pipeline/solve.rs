@@ -13,11 +13,11 @@ use femscale_mesh::Mesh;
 use femscale_scaling::UsageSummary;
 use tracing::{info, instrument};
 
-use super::checks::{check_memory, check_solver_names, in_section, solve_error};
+use super::checks::{check_memory, check_solver_names, solve_error};
 use super::phases::{Phase, PhaseClock};
 use super::plan::check_plan_memory;
 use super::stages::{
-    Meshed, SolveSetup, Solved, build_operator, mesh_or_stored_operator, post_process,
+    Meshed, SolveSetup, Solved, build_mesh, build_operator, mesh_or_stored_operator, post_process,
     prepare_solver, solve_rhs,
 };
 use super::{FemSolver, Solution};
@@ -180,10 +180,6 @@ impl FemSolver {
             context,
         })
     }
-}
-
-fn build_mesh(problem: &Problem) -> Result<Arc<Mesh>> {
-    problem.mesh.build().map_err(|e| in_section(e, "problem."))
 }
 
 /// What the stages computed for the report.

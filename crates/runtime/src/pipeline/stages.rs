@@ -44,7 +44,7 @@ pub(crate) fn mesh_or_stored_operator(
     problem: &Problem,
     cache: Option<&CacheSession>,
 ) -> Result<Meshed> {
-    let build = || problem.mesh.build().map_err(|e| in_section(e, "problem."));
+    let build = || build_mesh(problem);
     if let Some(stored) = cache.map(|c| c.operator(build)).transpose()?.flatten() {
         let mesh = stored.0.mesh.clone();
         return Ok(Meshed {
@@ -56,6 +56,11 @@ pub(crate) fn mesh_or_stored_operator(
         mesh: build()?,
         stored: None,
     })
+}
+
+/// The problem's mesh, built; errors name the `problem.` keys.
+pub(crate) fn build_mesh(problem: &Problem) -> Result<Arc<Mesh>> {
+    problem.mesh.build().map_err(|e| in_section(e, "problem."))
 }
 
 /// The constrained operator and load vector of one problem on its mesh.
