@@ -234,8 +234,13 @@ fn robin_without_alpha_and_dimension_mismatch_are_errors() {
             .solve_configured()
             .unwrap_err()
     };
-    let e = solve("[problem]\nboundary = [{ where = \"left\", kind = \"robin\", value = 1.0 }]");
-    assert_eq!(e.field(), Some("problem.boundary[0].alpha"));
+    // A Robin condition cannot be read without its `alpha`.
+    let toml = "[problem]\nboundary = [{ where = \"left\", kind = \"robin\", value = 1.0 }]";
+    let e = Config::from_toml_str(toml).unwrap_err().to_string();
+    assert!(
+        e.contains("problem.boundary[0]") && e.contains("`alpha` is required"),
+        "{e}"
+    );
     assert_eq!(solve("[problem]\ndim = 1\n").field(), Some("problem.dim"));
 }
 

@@ -61,7 +61,10 @@ pub use counters::{
 pub use deadline::{Deadline, DeadlineMonitor};
 pub use error::{Error, Result, SolveError};
 pub use field::{Constant, FnField, ScalarField, SharedField};
-pub use form::{BoundaryCondition, BoundaryKind, EllipticForm};
+pub use form::{
+    BoundaryCondition, BoundaryConditionOf, BoundaryFieldRole, BoundaryKind, BoundaryKindOf,
+    EllipticForm,
+};
 pub use mesh::{BoundaryPart, CellKind, MeshView};
 pub use pool::{PoolStats, PooledVec, VectorPool};
 pub use report::{Artefact, CacheReuse, Feature, Metrics, PhaseTimings, SolveReport};

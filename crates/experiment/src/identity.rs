@@ -146,7 +146,7 @@ mod tests {
         c.solver.tolerance = 1e-9;
         assert_ne!(identity(&c), id);
         let mut c = base.clone();
-        c.problem.mesh.nx += 1;
+        c.problem.mesh = c.problem.mesh.clone().refined(1);
         assert_ne!(identity(&c), id);
         let mut c = base.clone();
         c.assembly.quadrature_degree = 7;

@@ -129,9 +129,10 @@ pub(crate) fn insert_dotted(dict: &mut Dict, dotted: &str, value: Value) {
     }
 }
 
-/// The layered figment: defaults < file < `FEMSCALE_*` environment < `layers` in order.
+/// The layered figment: file < `FEMSCALE_*` environment < `layers` in order; keys no layer sets
+/// take the schema's defaults when extracted (as for `femscale solve`).
 fn figment(file: &FileLayer, layers: &[KeyLayer]) -> Result<Figment> {
-    let mut fig = Figment::from(Serialized::defaults(Config::default())).merge(file.clone());
+    let mut fig = Figment::from(file.clone());
     // The `FEMSCALE_*` environment sits between the file and `--set`, as for `femscale solve`.
     for layer in femscale_runtime::config::env_layers()? {
         fig = fig.merge(layer);

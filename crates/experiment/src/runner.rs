@@ -672,13 +672,7 @@ fn biggest_point(jobs: &[Job<'_>]) -> (usize, usize) {
         .filter_map(|job| {
             let config = job.point.config()?;
             let dofs = job.point.estimated_dofs()?;
-            let dim = config
-                .problem
-                .dim
-                .unwrap_or(match config.problem.mesh.kind {
-                    femscale_runtime::config::MeshKind::Interval => 1,
-                    femscale_runtime::config::MeshKind::Rectangle => 2,
-                });
+            let dim = config.problem.dim.unwrap_or(config.problem.mesh.dim());
             Some((dofs, dim))
         })
         .fold((0, 2), |best, (dofs, dim)| {

@@ -94,48 +94,13 @@ impl Point {
 
     /// Unknowns of this point's mesh as configured, when known.
     pub fn estimated_dofs(&self) -> Option<f64> {
-        let mesh = &self.config()?.problem.mesh;
-        Some(match mesh.kind {
-            femscale_runtime::config::MeshKind::Interval => match &mesh.nodes {
-                Some(nodes) => nodes.len() as f64,
-                None => mesh.nx as f64 + 1.0,
-            },
-            femscale_runtime::config::MeshKind::Rectangle => {
-                (mesh.nx as f64 + 1.0) * (mesh.ny as f64 + 1.0)
-            }
-        })
-        .map(|base| {
-            // Each uniform refinement about doubles the nodes per direction.
-            let per_direction = 2f64.powi(mesh.refinements.min(64) as i32);
-            match mesh.kind {
-                femscale_runtime::config::MeshKind::Interval => base * per_direction,
-                femscale_runtime::config::MeshKind::Rectangle => {
-                    base * per_direction * per_direction
-                }
-            }
-        })
+        self.config()?.problem.mesh.estimated_nodes()
     }
 
     /// The mesh size `h` of this point (largest cell width of the configured mesh), when
     /// defined.
     pub fn mesh_size(&self) -> Option<f64> {
-        let mesh = &self.config()?.problem.mesh;
-        let width = |r: [f64; 2], n: usize| (n > 0).then(|| (r[1] - r[0]).abs() / n as f64);
-        let h = match mesh.kind {
-            femscale_runtime::config::MeshKind::Interval => match &mesh.nodes {
-                Some(nodes) => nodes
-                    .windows(2)
-                    .map(|w| (w[1] - w[0]).abs())
-                    .fold(None, |m: Option<f64>, d| Some(m.map_or(d, |m| m.max(d))))?,
-                None => width(mesh.x, mesh.nx)?,
-            },
-            femscale_runtime::config::MeshKind::Rectangle => {
-                width(mesh.x, mesh.nx)?.max(width(mesh.y, mesh.ny)?)
-            }
-        };
-        // Each uniform refinement halves every cell.
-        let h = h / 2f64.powi(mesh.refinements.min(64) as i32);
-        (h.is_finite() && h > 0.0).then_some(h)
+        self.config()?.problem.mesh.max_cell_width()
     }
 }
 

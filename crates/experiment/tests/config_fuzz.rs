@@ -20,15 +20,15 @@ use std::time::{Duration, Instant};
 
 use femscale_experiment::Experiment;
 use femscale_runtime::config::schema_keys;
-use femscale_runtime::{Config, ConfigSources, FemSolver, MeshKind};
+use femscale_runtime::{Config, ConfigSources, FemSolver};
 use proptest::prelude::*;
 
-/// Time bound of one case (load, build and a solve on a mesh of at most [`SOLVE_MAX_CELLS`]).
+/// Time bound of one case (load, build and a solve on a mesh of at most [`SOLVE_MAX_NODES`]).
 const CASE_SECONDS: u64 = 20;
 
 /// Solves only when the configured mesh has at most this many cells (a key such as
 /// `problem.mesh.nx` can make it arbitrarily large; the size limits are tested elsewhere).
-const SOLVE_MAX_CELLS: f64 = 4096.0;
+const SOLVE_MAX_NODES: f64 = 4096.0;
 
 /// The tiny base of every case: CG on a 3 x 3 rectangle.
 const BASE: &str = r#"
@@ -192,17 +192,13 @@ fn files(base: &str) -> Files {
     }
 }
 
-/// Cells of the configured mesh (as a float: the product can exceed `usize`).
-fn cells(config: &Config) -> f64 {
-    let m = &config.problem.mesh;
-    let refine = m.refinements.min(64) as i32;
-    match m.kind {
-        MeshKind::Interval => {
-            let n = m.nodes.as_ref().map_or(m.nx as f64, |n| n.len() as f64);
-            n * 2f64.powi(refine)
-        }
-        MeshKind::Rectangle => m.nx as f64 * m.ny as f64 * 4f64.powi(refine),
-    }
+/// Nodes of the configured mesh (as a float: the product can exceed `usize`).
+fn nodes(config: &Config) -> f64 {
+    config
+        .problem
+        .mesh
+        .estimated_nodes()
+        .unwrap_or(f64::INFINITY)
 }
 
 /// What one case did, for the assertion message.
@@ -220,13 +216,13 @@ fn run_case(config_file: &Path, experiment_file: &Path, item: &str) -> String {
         Ok(c) => c,
         Err(e) => return outcome + &format!("load: {e}"),
     };
-    let cells = cells(&config);
+    let nodes = nodes(&config);
     let solver = match FemSolver::from_config(config) {
         Ok(s) => s,
         Err(e) => return outcome + &format!("build: {e}"),
     };
-    if cells > SOLVE_MAX_CELLS {
-        return outcome + &format!("built, not solved ({cells:e} cells)");
+    if nodes > SOLVE_MAX_NODES {
+        return outcome + &format!("built, not solved ({nodes:e} nodes)");
     }
     match solver.solve_configured() {
         Ok(s) => outcome.push_str(&format!("solved: {} dofs", s.metrics.dofs)),

@@ -26,14 +26,14 @@ pub use caching::{
     WritePolicyConfig, open_persistent_levels,
 };
 pub use config::{
-    AssemblyConfig, BoundaryConditionKind, BoundaryConfig, Config, ConfigSources, ENV_PREFIX,
-    FieldPath, FieldValue, MeshConfig, MeshKind, ProblemConfig, Provenance, ScalingConfig,
+    AssemblyConfig, Config, ConfigSources, ENV_PREFIX, FieldPath, Provenance, ScalingConfig,
     SolverConfig, SourceMap,
 };
 pub use pipeline::{FemSolver, ScalingMetrics, Solution, WarmUp, solver_for};
 pub use plugins::{LoadedPlugin, PluginError, PluginKind, PluginsConfig};
 pub use problem::{
-    BoundarySpec, BoundarySpecKind, FieldSpec, Laplace1d, Laplace2d, MeshSpec, Problem, Source,
+    BoundarySpec, BoundarySpecKind, FieldSpec, Laplace1d, Laplace2d, MAX_REFINEMENTS, MeshSpec,
+    Problem, Source,
 };
 pub use registry::{
     AssemblerBuilder, CacheBuilder, PreconditionerBuilder, Registry, SolverBuilder,

@@ -27,7 +27,9 @@ use femscale_core::CacheKey;
 
 use crate::FEMSCALE_VERSION;
 use crate::config::Config;
-use crate::problem::{BoundarySpecKind, FieldSpec, MeshSpec, Problem};
+use femscale_core::BoundaryFieldRole;
+
+use crate::problem::{FieldSpec, MeshSpec, Problem};
 use crate::registry::Registry;
 
 /// The content keys of one problem solved with one configuration.
@@ -140,14 +142,12 @@ fn keys_of_versions(
         op = op.str("param", name).f64("value", *value);
     }
     for bc in &problem.boundary {
-        op = op.str("part", &bc.part);
-        op = match &bc.kind {
-            BoundarySpecKind::Dirichlet(_) => op.str("kind", "dirichlet"),
-            BoundarySpecKind::Neumann(_) => op.str("kind", "neumann"),
-            BoundarySpecKind::Robin { alpha, .. } => {
-                field(op.str("kind", "robin"), "alpha", alpha)?
+        op = op.str("part", &bc.part).str("kind", bc.kind.name());
+        for (name, role, f) in bc.kind.fields() {
+            if role == BoundaryFieldRole::Operator {
+                op = field(op, name, f)?;
             }
-        };
+        }
     }
     let system = op.clone().finish();
     // Plugin paths and options decide what a `plugin:<name>` solver computes.
@@ -165,12 +165,11 @@ fn keys_of_versions(
     sol = optional(sol, "source", problem.source.as_ref())?;
     sol = optional(sol, "exact", problem.exact.as_ref())?;
     for bc in &problem.boundary {
-        sol = match &bc.kind {
-            BoundarySpecKind::Dirichlet(v) | BoundarySpecKind::Neumann(v) => {
-                field(sol, "value", v)?
+        for (name, role, f) in bc.kind.fields() {
+            if role == BoundaryFieldRole::Data {
+                sol = field(sol, name, f)?;
             }
-            BoundarySpecKind::Robin { value, .. } => field(sol, "value", value)?,
-        };
+        }
     }
     Some(ProblemKeys {
         system,

@@ -4,18 +4,16 @@
 //! Every struct is `#[serde(default, deny_unknown_fields)]`: a missing key takes its default, an
 //! unknown key is an error naming the key and the file.
 
-use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 
 use femscale_core::{Error, Result, SolverOptions};
-use femscale_mesh::{Diagonal, RectangleCells, RectangleSpec};
 use femscale_solvers::{AmgOptions, DirectOptions, GmresOptions, MethodOptions, SsorOptions};
 use figment::Figment;
 use figment::providers::{Format, Serialized, Toml};
 use serde::{Deserialize, Serialize};
 
-use crate::problem::{BoundarySpec, BoundarySpecKind, FieldSpec, MeshSpec, Problem};
+use crate::problem::Problem;
 pub use crate::scaling::ScalingConfig;
 
 mod bounds;
@@ -35,7 +33,7 @@ pub use source_map::{FieldPath, Position, SourceMap, Step};
 #[non_exhaustive]
 pub struct Config {
     /// The problem to solve.
-    pub problem: ProblemConfig,
+    pub problem: Problem,
     /// The linear solver.
     pub solver: SolverConfig,
     /// Assembly options.
@@ -46,172 +44,6 @@ pub struct Config {
     pub cache: crate::caching::CacheConfig,
     /// Solver and preconditioner plugins to load (`docs/plugins.md`).
     pub plugins: crate::plugins::PluginsConfig,
-}
-
-/// A number or an expression string in a config file.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(
-    untagged,
-    expecting = "a number or an expression string such as \"sin(pi*x)\""
-)]
-pub enum FieldValue {
-    /// A constant.
-    Number(f64),
-    /// An expression of x, y, z and the problem's parameters.
-    Expr(String),
-}
-
-impl FieldValue {
-    fn to_spec(&self) -> FieldSpec {
-        match self {
-            Self::Number(v) => FieldSpec::Constant(*v),
-            Self::Expr(s) => match s.trim().parse::<f64>() {
-                Ok(v) => FieldSpec::Constant(v),
-                Err(_) => FieldSpec::Expr(s.clone()),
-            },
-        }
-    }
-}
-
-/// `[problem]`: `-div(k grad u) + c u = f` on a mesh, with boundary conditions.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-#[non_exhaustive]
-pub struct ProblemConfig {
-    /// Spatial dimension, 1 or 2; checked against the mesh when given.
-    pub dim: Option<usize>,
-    /// The mesh.
-    pub mesh: MeshConfig,
-    /// Diffusion coefficient `k` (default `1`).
-    pub diffusion: FieldValue,
-    /// Reaction coefficient `c` (default none).
-    pub reaction: Option<FieldValue>,
-    /// Source `f` (default none, i.e. 0).
-    pub source: Option<FieldValue>,
-    /// Exact solution; when given, L2 and H1 errors are reported.
-    pub exact: Option<FieldValue>,
-    /// Boundary conditions, applied in order (default: `u = 0` on `all`).
-    pub boundary: Vec<BoundaryConfig>,
-    /// Named parameters usable in every expression (`[problem.params] a = 2.5`).
-    pub params: BTreeMap<String, f64>,
-}
-
-impl Default for ProblemConfig {
-    fn default() -> Self {
-        Self {
-            dim: None,
-            mesh: MeshConfig::default(),
-            diffusion: FieldValue::Number(1.0),
-            reaction: None,
-            source: None,
-            exact: None,
-            boundary: vec![BoundaryConfig::default()],
-            params: BTreeMap::new(),
-        }
-    }
-}
-
-/// The kind of mesh.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum MeshKind {
-    /// 1D: `x`, `nx` (or `nodes`).
-    Interval,
-    /// 2D: `x`, `y`, `nx`, `ny`, `cell`, `diagonal`.
-    #[default]
-    Rectangle,
-}
-
-/// `problem.mesh`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-#[non_exhaustive]
-pub struct MeshConfig {
-    /// `interval` or `rectangle` (default).
-    pub kind: MeshKind,
-    /// `[x0, x1]` (default `[0, 1]`).
-    #[serde(deserialize_with = "two_numbers")]
-    pub x: [f64; 2],
-    /// `[y0, y1]` (default `[0, 1]`, rectangles only).
-    #[serde(deserialize_with = "two_numbers")]
-    pub y: [f64; 2],
-    /// Elements along x (default 32).
-    pub nx: usize,
-    /// Elements along y (default 32, rectangles only).
-    pub ny: usize,
-    /// `triangle` (P1, default) or `quadrilateral`/`quad` (Q1), rectangles only.
-    pub cell: RectangleCells,
-    /// `right` (default), `left` or `alternating` diagonals, triangles only.
-    pub diagonal: Diagonal,
-    /// Explicit node coordinates of an interval mesh (overrides `x` and `nx`).
-    pub nodes: Option<Vec<f64>>,
-    /// Uniform refinements applied after the mesh is generated (default 0, at most
-    /// [`MAX_REFINEMENTS`](crate::problem::MAX_REFINEMENTS)).
-    pub refinements: usize,
-}
-
-impl Default for MeshConfig {
-    fn default() -> Self {
-        let r = RectangleSpec::default();
-        Self {
-            kind: MeshKind::Rectangle,
-            x: r.x,
-            y: r.y,
-            nx: 32,
-            ny: 32,
-            cell: r.cells,
-            diagonal: r.diagonal,
-            nodes: None,
-            refinements: 0,
-        }
-    }
-}
-
-/// A `[start, end]` range: exactly two numbers (a fixed-size array would silently drop a third).
-fn two_numbers<'de, D: serde::Deserializer<'de>>(d: D) -> std::result::Result<[f64; 2], D::Error> {
-    let values = Vec::<f64>::deserialize(d)?;
-    <[f64; 2]>::try_from(values.as_slice())
-        .map_err(|_| serde::de::Error::invalid_length(values.len(), &"two numbers [start, end]"))
-}
-
-/// The kind of a boundary condition in a config file.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum BoundaryConditionKind {
-    /// `u = value`.
-    #[default]
-    Dirichlet,
-    /// `k du/dn = value`.
-    Neumann,
-    /// `k du/dn + alpha u = value`.
-    Robin,
-}
-
-/// One entry of `problem.boundary`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-#[non_exhaustive]
-pub struct BoundaryConfig {
-    /// Boundary part: `left`, `right`, `all` (1D and 2D), `bottom`, `top` (2D).
-    #[serde(rename = "where")]
-    pub part: String,
-    /// `dirichlet` (default), `neumann` or `robin`.
-    pub kind: BoundaryConditionKind,
-    /// Prescribed value, flux or Robin right-hand side (default 0).
-    pub value: FieldValue,
-    /// Robin transfer coefficient (required for `robin`).
-    pub alpha: Option<FieldValue>,
-}
-
-impl Default for BoundaryConfig {
-    fn default() -> Self {
-        Self {
-            part: "all".into(),
-            kind: BoundaryConditionKind::Dirichlet,
-            value: FieldValue::Number(0.0),
-            alpha: None,
-        }
-    }
 }
 
 /// `[solver]`: which linear solver and its stopping criteria and budgets.
@@ -318,102 +150,6 @@ impl Default for AssemblyConfig {
     }
 }
 
-impl ProblemConfig {
-    /// The library [`Problem`] this configuration describes.
-    ///
-    /// # Errors
-    /// Inconsistent settings (dimension vs mesh kind, Robin without `alpha`), naming the key.
-    pub fn to_problem(&self) -> Result<Problem> {
-        let mesh = match self.mesh.kind {
-            MeshKind::Interval => match &self.mesh.nodes {
-                Some(nodes) => MeshSpec::IntervalNodes(nodes.clone()),
-                None => MeshSpec::Interval {
-                    x: self.mesh.x,
-                    n: self.mesh.nx,
-                },
-            },
-            MeshKind::Rectangle if self.mesh.nodes.is_some() => {
-                return Err(Error::invalid(
-                    "problem.mesh.nodes",
-                    "explicit nodes are for interval meshes (kind = \"interval\"); a rectangle \
-                     is given by x, y, nx and ny",
-                ));
-            }
-            MeshKind::Rectangle => MeshSpec::Rectangle(RectangleSpec {
-                x: self.mesh.x,
-                y: self.mesh.y,
-                nx: self.mesh.nx,
-                ny: self.mesh.ny,
-                cells: self.mesh.cell,
-                diagonal: self.mesh.diagonal,
-            }),
-        };
-        crate::problem::check_refinements("problem.mesh.refinements", self.mesh.refinements)?;
-        let mesh = mesh.refined(self.mesh.refinements);
-        let mesh_dim = match self.mesh.kind {
-            MeshKind::Interval => 1,
-            MeshKind::Rectangle => 2,
-        };
-        if let Some(dim) = self.dim
-            && dim != mesh_dim
-        {
-            return Err(Error::invalid(
-                "problem.dim",
-                format!(
-                    "dim = {dim} does not match a mesh of kind `{:?}` (dimension {mesh_dim})",
-                    self.mesh.kind
-                ),
-            ));
-        }
-        let mut problem = Problem::new(mesh);
-        problem.diffusion = self.diffusion.to_spec();
-        problem.reaction = self.reaction.as_ref().map(FieldValue::to_spec);
-        problem.source = self.source.as_ref().map(FieldValue::to_spec);
-        problem.exact = self.exact.as_ref().map(FieldValue::to_spec);
-        problem.params = self.params.clone();
-        for (name, v) in &self.params {
-            femscale_core::error::ensure_finite(&format!("problem.params.{name}"), *v)?;
-        }
-        let anchored = self
-            .boundary
-            .iter()
-            .any(|bc| bc.kind != BoundaryConditionKind::Neumann);
-        if !anchored && self.reaction.is_none() {
-            return Err(Error::invalid(
-                "problem.boundary",
-                "no dirichlet or robin condition and no reaction: the solution is only determined \
-                 up to a constant (the system is singular); add a dirichlet or robin condition or \
-                 a reaction term",
-            ));
-        }
-        for (i, bc) in self.boundary.iter().enumerate() {
-            let value = bc.value.to_spec();
-            let kind = match bc.kind {
-                BoundaryConditionKind::Dirichlet => BoundarySpecKind::Dirichlet(value),
-                BoundaryConditionKind::Neumann => BoundarySpecKind::Neumann(value),
-                BoundaryConditionKind::Robin => {
-                    let alpha = bc.alpha.as_ref().ok_or_else(|| {
-                        Error::invalid(
-                            format!("problem.boundary[{i}].alpha"),
-                            "required for a robin condition",
-                        )
-                    })?;
-                    BoundarySpecKind::Robin {
-                        alpha: alpha.to_spec(),
-                        value,
-                    }
-                }
-            };
-            crate::problem::check_name(&format!("problem.boundary[{i}].where"), &bc.part)?;
-            problem.boundary.push(BoundarySpec {
-                part: bc.part.clone(),
-                kind,
-            });
-        }
-        Ok(problem)
-    }
-}
-
 /// Where the configuration comes from: an optional file and `key=value` overrides.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ConfigSources {
@@ -490,7 +226,10 @@ impl Config {
 
     /// [`Config::figment`] and the source map of the file, built from the text read once here.
     fn layered(sources: &ConfigSources) -> Result<(Figment, Option<Arc<SourceMap>>)> {
-        let mut fig = Figment::from(Serialized::defaults(Config::default()));
+        // No layer of defaults: a key no layer sets takes the schema's default when the
+        // configuration is extracted. (A defaults layer would merge the default mesh's keys
+        // into a table of another kind.)
+        let mut fig = Figment::new();
         let mut source = None;
         if let Some(path) = &sources.file {
             if !path.is_file() {
@@ -558,8 +297,7 @@ impl Config {
     /// # Errors
     /// [`Error::Config`] naming the key of each problem.
     pub fn from_toml_str(text: &str) -> Result<Self> {
-        Figment::from(Serialized::defaults(Config::default()))
-            .merge(Toml::string(text))
+        Figment::from(Toml::string(text))
             .extract()
             .map_err(|e| config_error(e, None))
     }
@@ -638,7 +376,8 @@ pub fn provenance_of(
 /// Every key of the schema as a dotted path, in schema order: the leaves of the default
 /// configuration, the tables whose entries are the user's (empty in the defaults:
 /// `problem.params`, `plugins.options`, `plugins.sha256`), and the keys of the first entry of
-/// arrays of tables as `problem.boundary[].where`. `docs/configuration.md` documents
+/// arrays of tables as `problem.boundary[].where`, and the keys of every kind of mesh.
+/// `docs/configuration.md` documents
 /// each; the property test of `crates/experiment/tests/config_fuzz.rs` feeds arbitrary values to each.
 pub fn schema_keys() -> Vec<String> {
     fn walk(prefix: &str, value: &serde_json::Value, out: &mut Vec<String>) {
@@ -667,9 +406,20 @@ pub fn schema_keys() -> Vec<String> {
             _ => {}
         }
     }
-    let mut out = Vec::new();
-    if let Ok(json) = serde_json::to_value(Config::default()) {
-        walk("", &json, &mut out);
+    // The default configuration, and one with a mesh of each other kind for their keys.
+    let mut interval = Config::default();
+    interval.problem.mesh = crate::problem::MeshSpec::IntervalNodes(vec![0.0, 1.0]);
+    let mut out: Vec<String> = Vec::new();
+    for config in [Config::default(), interval] {
+        let mut keys = Vec::new();
+        if let Ok(json) = serde_json::to_value(config) {
+            walk("", &json, &mut keys);
+        }
+        for key in keys {
+            if !out.contains(&key) {
+                out.push(key);
+            }
+        }
     }
     out
 }
@@ -755,12 +505,8 @@ pub fn figment_error(err: figment::Error, source: Option<&SourceMap>, prefix: &F
             .map(String::as_str)
             .filter(|k| *k != "default")
             .collect();
-        let dotted = std::iter::once(prefix.to_string())
-            .chain(path.iter().map(|k| k.to_string()))
-            .filter(|k| !k.is_empty())
-            .collect::<Vec<_>>()
-            .join(".");
         let field = prefix.join(&FieldPath::from_figment(&path));
+        let dotted = field.to_string();
         let named = e.metadata.as_ref().map(|m| m.name.to_string());
         let location = match (&named, source) {
             (Some(n), _) if NAMED_LAYERS.iter().any(|l| n.starts_with(l)) => format!("{n}: "),

@@ -389,7 +389,7 @@ impl FemSolver {
     /// # Errors
     /// Invalid configuration (naming the key), solver failures.
     pub fn solve_configured(&self) -> Result<Solution> {
-        self.solve(&self.config.problem.to_problem()?)
+        self.solve(&self.config.problem)
     }
 
     /// Solves a general problem.

@@ -95,6 +95,7 @@ impl FemSolver {
     /// Checks names and memory, starts the clock and opens the cache session. Refuses up
     /// front, before meshing, what would not fit.
     fn start(&self, problem: &Problem, requested: &str) -> Result<Start> {
+        problem.check("problem.")?;
         let cfg = &self.config.solver;
         check_solver_names(&self.registry, requested, &cfg.preconditioner)?;
         check_memory(problem)?;

@@ -1,0 +1,368 @@
+//! [`MeshSpec`]: how the problem model obtains its mesh, and its configuration form
+//! (`[problem.mesh]`, tagged by `kind`).
+
+use std::sync::Arc;
+
+use femscale_core::{CellKind, Error, Result};
+use femscale_mesh::{Diagonal, Mesh, MeshCounts, RectangleCells, RectangleSpec};
+use serde::{Deserialize, Serialize};
+
+/// The most uniform refinements a [`MeshSpec::Refined`] (or `problem.mesh.refinements`) may ask
+/// for: each multiplies the cell count by 2 (1D) or 4 (2D).
+pub const MAX_REFINEMENTS: usize = 12;
+
+/// How to obtain the mesh.
+///
+/// The configuration form is a table tagged by `kind` (default `rectangle`): `interval` with
+/// `x`, `nx` or `nodes`; `rectangle` with `x`, `y`, `nx`, `ny`, `cell`, `diagonal`; either with
+/// `refinements`. An interval ignores a rectangle's keys; a rectangle refuses `nodes`. An existing mesh ([`MeshSpec::Mesh`]) has
+/// no configuration form.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(try_from = "MeshTable")]
+#[non_exhaustive]
+pub enum MeshSpec {
+    /// `n` equal segments of `[a, b]`.
+    Interval {
+        /// `[a, b]`.
+        x: [f64; 2],
+        /// Number of elements.
+        n: usize,
+    },
+    /// A 1D mesh through the given nodes.
+    IntervalNodes(Vec<f64>),
+    /// A structured rectangle mesh.
+    Rectangle(RectangleSpec),
+    /// An existing mesh.
+    Mesh(Arc<Mesh>),
+    /// Another mesh refined uniformly `times` times ([`Mesh::refined`]); at most
+    /// [`MAX_REFINEMENTS`]. Build it with [`MeshSpec::refined`].
+    Refined {
+        /// The mesh to refine.
+        base: Box<MeshSpec>,
+        /// Number of uniform refinements.
+        times: usize,
+    },
+}
+
+impl Default for MeshSpec {
+    /// The configuration's default: the unit square with 32 x 32 squares of two triangles.
+    fn default() -> Self {
+        Self::Rectangle(RectangleSpec {
+            nx: 32,
+            ny: 32,
+            ..RectangleSpec::default()
+        })
+    }
+}
+
+/// Generated meshes by their parameters, existing meshes by identity.
+impl PartialEq for MeshSpec {
+    fn eq(&self, other: &Self) -> bool {
+        match (self, other) {
+            (Self::Interval { x: a, n: m }, Self::Interval { x: b, n }) => a == b && m == n,
+            (Self::IntervalNodes(a), Self::IntervalNodes(b)) => a == b,
+            (Self::Rectangle(a), Self::Rectangle(b)) => a == b,
+            (Self::Mesh(a), Self::Mesh(b)) => Arc::ptr_eq(a, b),
+            (Self::Refined { base: a, times: m }, Self::Refined { base: b, times: n }) => {
+                a == b && m == n
+            }
+            _ => false,
+        }
+    }
+}
+
+impl MeshSpec {
+    /// `self` refined uniformly `times` times when built (`self` itself for `times == 0`).
+    pub fn refined(self, times: usize) -> Self {
+        if times == 0 {
+            self
+        } else {
+            Self::Refined {
+                base: Box::new(self),
+                times,
+            }
+        }
+    }
+
+    /// The number of nodes the mesh will have, computed without building it (`None` for an
+    /// existing mesh, but counted for a refined one). Saturates instead of overflowing for
+    /// absurd sizes.
+    pub fn estimated_nodes(&self) -> Option<f64> {
+        match self {
+            Self::Mesh(_) => None,
+            _ => self.estimated_counts().map(|(_, c)| c.nodes),
+        }
+    }
+
+    /// The largest cell width of the mesh, computed without building it (`None` for an
+    /// existing mesh or sizes that give none).
+    pub fn max_cell_width(&self) -> Option<f64> {
+        let width = |r: [f64; 2], n: usize| (n > 0).then(|| (r[1] - r[0]).abs() / n as f64);
+        let h = match self {
+            Self::Interval { x, n } => width(*x, *n)?,
+            Self::IntervalNodes(nodes) => nodes
+                .windows(2)
+                .map(|w| (w[1] - w[0]).abs())
+                .fold(None, |m: Option<f64>, d| Some(m.map_or(d, |m| m.max(d))))?,
+            Self::Rectangle(r) => width(r.x, r.nx)?.max(width(r.y, r.ny)?),
+            Self::Mesh(_) => return None,
+            // Each uniform refinement halves every cell.
+            Self::Refined { base, times } => {
+                base.max_cell_width()? / 2f64.powi((*times).min(64) as i32)
+            }
+        };
+        (h.is_finite() && h > 0.0).then_some(h)
+    }
+
+    /// Cell kind and node, edge and cell counts of the mesh, computed without building it (an
+    /// existing mesh's edges are counted); `f64` so that absurd sizes saturate to infinity.
+    fn estimated_counts(&self) -> Option<(CellKind, MeshCounts)> {
+        let counts = |nodes, edges, cells| MeshCounts {
+            nodes,
+            edges,
+            cells,
+        };
+        Some(match self {
+            Self::Interval { n, .. } => {
+                let n = *n as f64;
+                (CellKind::Interval, counts(n + 1.0, n, n))
+            }
+            Self::IntervalNodes(nodes) => {
+                let cells = nodes.len().saturating_sub(1) as f64;
+                (CellKind::Interval, counts(nodes.len() as f64, cells, cells))
+            }
+            Self::Rectangle(r) => {
+                let (nx, ny) = (r.nx as f64, r.ny as f64);
+                let grid_edges = nx * (ny + 1.0) + ny * (nx + 1.0);
+                let nodes = (nx + 1.0) * (ny + 1.0);
+                match r.cells {
+                    RectangleCells::Triangle => (
+                        CellKind::Triangle,
+                        counts(nodes, grid_edges + nx * ny, 2.0 * nx * ny),
+                    ),
+                    RectangleCells::Quadrilateral => {
+                        (CellKind::Quadrilateral, counts(nodes, grid_edges, nx * ny))
+                    }
+                }
+            }
+            Self::Mesh(m) => (
+                m.cell_kind(),
+                counts(
+                    m.num_nodes() as f64,
+                    m.num_edges() as f64,
+                    m.num_cells() as f64,
+                ),
+            ),
+            Self::Refined { base, times } => {
+                let (kind, counts) = base.estimated_counts()?;
+                (kind, counts.refined(kind, *times))
+            }
+        })
+    }
+
+    /// The spatial dimension of the mesh (1 for intervals, 2 for rectangles, the mesh's own for
+    /// an existing one).
+    pub fn dim(&self) -> usize {
+        match self {
+            Self::Interval { .. } | Self::IntervalNodes(_) => 1,
+            Self::Rectangle(_) => 2,
+            Self::Mesh(m) => m.dim(),
+            Self::Refined { base, .. } => base.dim(),
+        }
+    }
+
+    /// The configuration's name of the kind of mesh (`interval`, `rectangle`; `given` for an
+    /// existing mesh).
+    pub fn kind_name(&self) -> &'static str {
+        match self {
+            Self::Interval { .. } | Self::IntervalNodes(_) => "interval",
+            Self::Rectangle(_) => "rectangle",
+            Self::Mesh(_) => "given",
+            Self::Refined { base, .. } => base.kind_name(),
+        }
+    }
+
+    /// Builds (or shares) the mesh.
+    ///
+    /// # Errors
+    /// Invalid sizes or ranges, naming the field (`mesh.nx`, ..., `mesh.refinements` for more
+    /// than [`MAX_REFINEMENTS`] refinements or a refined mesh too large).
+    pub fn build(&self) -> Result<Arc<Mesh>> {
+        Ok(match self {
+            Self::Interval { x, n } => Arc::new(Mesh::interval(x[0], x[1], *n)?),
+            Self::IntervalNodes(nodes) => Arc::new(Mesh::interval_from_nodes(nodes.clone())?),
+            Self::Rectangle(spec) => Arc::new(Mesh::rectangle(spec)?),
+            Self::Mesh(m) => m.clone(),
+            Self::Refined { base, times } => {
+                check_refinements("mesh.refinements", *times)?;
+                let mesh = base.build()?;
+                if *times == 0 {
+                    mesh
+                } else {
+                    Arc::new(mesh.refined(*times)?)
+                }
+            }
+        })
+    }
+}
+
+/// Checks a number of uniform refinements against [`MAX_REFINEMENTS`], naming `field`.
+pub(crate) fn check_refinements(field: &str, times: usize) -> Result<()> {
+    if times > MAX_REFINEMENTS {
+        return Err(Error::invalid(
+            field,
+            format!(
+                "{times} refinements is more than the supported {MAX_REFINEMENTS} (each one \
+                 multiplies the number of cells by 2 in 1D, by 4 in 2D)"
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// The kinds of mesh a configuration names.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+enum MeshKind {
+    Interval,
+    #[default]
+    Rectangle,
+}
+
+/// The keys of `[problem.mesh]` as read from a file, before the kind picks the ones that apply.
+///
+/// Serde's internally tagged enums cannot default their tag and buffer their content, which
+/// loses the path and line of a bad value; reading the table flat keeps both (figment reports
+/// `problem.mesh.nx` at its line), and [`MeshSpec`]'s `TryFrom` is the one place that knows
+/// which keys belong to which kind.
+#[derive(Debug, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+struct MeshTable {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    kind: Option<MeshKind>,
+    #[serde(
+        deserialize_with = "two_numbers",
+        skip_serializing_if = "Option::is_none"
+    )]
+    x: Option<[f64; 2]>,
+    #[serde(
+        deserialize_with = "two_numbers",
+        skip_serializing_if = "Option::is_none"
+    )]
+    y: Option<[f64; 2]>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    nx: Option<usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    ny: Option<usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cell: Option<RectangleCells>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    diagonal: Option<Diagonal>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    nodes: Option<Vec<f64>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    refinements: Option<usize>,
+}
+
+/// A `[start, end]` range: exactly two numbers (a fixed-size array would silently drop a third).
+fn two_numbers<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> std::result::Result<Option<[f64; 2]>, D::Error> {
+    let values = Vec::<f64>::deserialize(d)?;
+    <[f64; 2]>::try_from(values.as_slice())
+        .map(Some)
+        .map_err(|_| serde::de::Error::invalid_length(values.len(), &"two numbers [start, end]"))
+}
+
+impl TryFrom<MeshTable> for MeshSpec {
+    type Error = String;
+
+    fn try_from(t: MeshTable) -> std::result::Result<Self, String> {
+        let kind = t.kind.unwrap_or_default();
+        let default = RectangleSpec::default();
+        let mesh = match kind {
+            // A rectangle's keys are ignored (as a layer that changes the kind to `interval`
+            // inherits them from the layers below: figment merges tables).
+            MeshKind::Interval => {
+                // Explicit nodes replace `x` and `nx` (so `--set problem.mesh.nodes=[..]`
+                // works on a file that gives them).
+                match t.nodes {
+                    Some(nodes) => Self::IntervalNodes(nodes),
+                    None => Self::Interval {
+                        x: t.x.unwrap_or(default.x),
+                        n: t.nx.unwrap_or(DEFAULT_CELLS),
+                    },
+                }
+            }
+            MeshKind::Rectangle => {
+                if t.nodes.is_some() {
+                    return Err("`nodes` are for interval meshes (kind = \"interval\"); a \
+                                rectangle is given by x, y, nx and ny"
+                        .into());
+                }
+                Self::Rectangle(RectangleSpec {
+                    x: t.x.unwrap_or(default.x),
+                    y: t.y.unwrap_or(default.y),
+                    nx: t.nx.unwrap_or(DEFAULT_CELLS),
+                    ny: t.ny.unwrap_or(DEFAULT_CELLS),
+                    cells: t.cell.unwrap_or_default(),
+                    diagonal: t.diagonal.unwrap_or_default(),
+                })
+            }
+        };
+        Ok(mesh.refined(t.refinements.unwrap_or(0)))
+    }
+}
+
+/// Cells per direction of a generated mesh when the configuration does not say.
+const DEFAULT_CELLS: usize = 32;
+
+impl MeshSpec {
+    /// The configuration form; `None` for an existing mesh (it has none).
+    fn table(&self) -> Option<MeshTable> {
+        Some(match self {
+            Self::Interval { x, n } => MeshTable {
+                kind: Some(MeshKind::Interval),
+                x: Some(*x),
+                nx: Some(*n),
+                refinements: Some(0),
+                ..MeshTable::default()
+            },
+            Self::IntervalNodes(nodes) => MeshTable {
+                kind: Some(MeshKind::Interval),
+                nodes: Some(nodes.clone()),
+                refinements: Some(0),
+                ..MeshTable::default()
+            },
+            Self::Rectangle(r) => MeshTable {
+                kind: Some(MeshKind::Rectangle),
+                x: Some(r.x),
+                y: Some(r.y),
+                nx: Some(r.nx),
+                ny: Some(r.ny),
+                cell: Some(r.cells),
+                diagonal: Some(r.diagonal),
+                nodes: None,
+                refinements: Some(0),
+            },
+            Self::Refined { base, times } => {
+                let mut table = base.table()?;
+                table.refinements = Some(table.refinements.unwrap_or(0).saturating_add(*times));
+                table
+            }
+            Self::Mesh(_) => return None,
+        })
+    }
+}
+
+/// The `[problem.mesh]` table; an existing mesh has no configuration form (an error).
+impl Serialize for MeshSpec {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        match self.table() {
+            Some(table) => table.serialize(s),
+            None => Err(serde::ser::Error::custom(
+                "an existing mesh has no configuration form",
+            )),
+        }
+    }
+}

@@ -1,0 +1,215 @@
+//! The problem model: `-div(k grad u) + c u = f` on a mesh with boundary conditions, as the
+//! library API builds it and as `[problem]` of a configuration file deserialises into it.
+//!
+//! One description serves both: [`Problem`] is the `[problem]` table (its serde form is the
+//! configuration's), fields are [`FieldSpec`]s (a number or an expression string in a file, or
+//! a Rust closure in a program), meshes are [`MeshSpec`]s (tagged by `kind`) and boundary
+//! conditions are core's [`BoundaryConditionOf`] over `FieldSpec`.
+
+use std::collections::BTreeMap;
+
+use femscale_core::{
+    BoundaryCondition, BoundaryConditionOf, BoundaryKindOf, EllipticForm, Error, Result,
+    SharedField,
+};
+use femscale_expr::ExprOptions;
+use serde::{Deserialize, Serialize};
+
+mod convenience;
+mod field;
+mod mesh;
+
+pub use convenience::{Laplace1d, Laplace2d};
+pub use field::{FieldSpec, Source};
+pub(crate) use mesh::check_refinements;
+pub use mesh::{MAX_REFINEMENTS, MeshSpec};
+
+/// A boundary condition of the problem model: on a named part, with [`FieldSpec`] data
+/// (`BoundarySpec::dirichlet("left", 0.0)`, `BoundarySpec::robin("top", 2.0, "x*y")`).
+pub type BoundarySpec = BoundaryConditionOf<FieldSpec>;
+
+/// What a [`BoundarySpec`] prescribes.
+pub type BoundarySpecKind = BoundaryKindOf<FieldSpec>;
+
+/// A complete problem `-div(k grad u) + c u = f` with boundary conditions: `[problem]` of a
+/// configuration file.
+///
+/// [`Problem::default`] is the configuration's default (the unit square, 32 x 32, `k = 1`,
+/// `u = 0` on the whole boundary); [`Problem::new`] starts from a mesh without conditions.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Problem {
+    /// Spatial dimension the user expects (1 or 2); checked against the mesh when given.
+    pub dim: Option<usize>,
+    /// The mesh.
+    pub mesh: MeshSpec,
+    /// Diffusion coefficient `k` (default 1).
+    pub diffusion: FieldSpec,
+    /// Reaction coefficient `c` (default none).
+    pub reaction: Option<FieldSpec>,
+    /// Source `f` (default none, i.e. 0).
+    pub source: Option<FieldSpec>,
+    /// Exact solution, to report L2/H1 errors.
+    pub exact: Option<FieldSpec>,
+    /// Boundary conditions, applied in order; parts without one are natural (`k du/dn = 0`).
+    pub boundary: Vec<BoundarySpec>,
+    /// Named parameters usable in expressions (`[problem.params] a = 2.5`).
+    pub params: BTreeMap<String, f64>,
+}
+
+impl Default for Problem {
+    fn default() -> Self {
+        let mut p = Self::new(MeshSpec::default());
+        p.boundary = vec![BoundarySpec::dirichlet("all", 0.0)];
+        p
+    }
+}
+
+impl Problem {
+    /// A problem on `mesh` with `k = 1`, no source and no boundary conditions yet.
+    pub fn new(mesh: MeshSpec) -> Self {
+        Self {
+            dim: None,
+            mesh,
+            diffusion: FieldSpec::Constant(1.0),
+            reaction: None,
+            source: None,
+            exact: None,
+            boundary: Vec::new(),
+            params: BTreeMap::new(),
+        }
+    }
+
+    /// Checks what can be checked before building anything: the declared dimension against
+    /// the mesh, finite parameters, named boundary parts, a number of refinements in range,
+    /// and that the solution is determined (a Dirichlet or Robin condition, or a reaction
+    /// term). Fields are named with `prefix` (e.g. `problem.`).
+    ///
+    /// # Errors
+    /// [`Error::InvalidInput`] naming the field.
+    pub fn check(&self, prefix: &str) -> Result<()> {
+        let field = |name: &str| format!("{prefix}{name}");
+        if let MeshSpec::Refined { times, .. } = &self.mesh {
+            check_refinements(&field("mesh.refinements"), *times)?;
+        }
+        let mesh_dim = self.mesh.dim();
+        if let Some(dim) = self.dim
+            && dim != mesh_dim
+        {
+            return Err(Error::invalid(
+                field("dim"),
+                format!(
+                    "dim = {dim} does not match a mesh of kind `{}` (dimension {mesh_dim})",
+                    self.mesh.kind_name()
+                ),
+            ));
+        }
+        for (name, v) in &self.params {
+            femscale_core::error::ensure_finite(&field(&format!("params.{name}")), *v)?;
+        }
+        let anchored = self
+            .boundary
+            .iter()
+            .any(|bc| !matches!(bc.kind, BoundaryKindOf::Neumann { .. }));
+        if !anchored && self.reaction.is_none() {
+            return Err(Error::invalid(
+                field("boundary"),
+                "no dirichlet or robin condition and no reaction: the solution is only determined \
+                 up to a constant (the system is singular); add a dirichlet or robin condition or \
+                 a reaction term",
+            ));
+        }
+        for (i, bc) in self.boundary.iter().enumerate() {
+            if bc.part.trim().is_empty() {
+                return Err(Error::invalid(
+                    field(&format!("boundary[{i}].where")),
+                    "must not be empty",
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// Builds the core form; field names in errors are prefixed with `prefix` (e.g. `problem.`).
+    ///
+    /// # Errors
+    /// Invalid constants or expressions, naming the field.
+    pub fn form(&self, prefix: &str) -> Result<EllipticForm> {
+        self.form_with(prefix, ExprOptions::default())
+    }
+
+    /// [`Problem::form`] with a choice of expression backend.
+    ///
+    /// # Errors
+    /// As [`Problem::form`].
+    pub fn form_with(&self, prefix: &str, options: ExprOptions) -> Result<EllipticForm> {
+        let p = &self.params;
+        let field = |name: &str| format!("{prefix}{name}");
+        let build = |name: &str, f: &FieldSpec| f.build_with(&field(name), p, options);
+        let optional =
+            |name: &str, f: &Option<FieldSpec>| f.as_ref().map(|f| build(name, f)).transpose();
+        let boundary = (self.boundary.iter().enumerate())
+            .map(|(i, bc)| {
+                let kind = bc
+                    .kind
+                    .try_map(|key, f| build(&format!("boundary[{i}].{key}"), f))?;
+                Ok(BoundaryCondition::new(bc.part.clone(), kind))
+            })
+            .collect::<Result<_>>()?;
+        Ok(EllipticForm {
+            diffusion: build("diffusion", &self.diffusion)?,
+            reaction: optional("reaction", &self.reaction)?,
+            source: optional("source", &self.source)?,
+            boundary,
+        })
+    }
+
+    /// The exact solution as a field, if one was given.
+    ///
+    /// # Errors
+    /// An invalid expression, naming `{prefix}exact`.
+    pub fn exact_field(&self, prefix: &str) -> Result<Option<SharedField>> {
+        self.exact_field_with(prefix, ExprOptions::default())
+    }
+
+    /// [`Problem::exact_field`] with a choice of expression backend (its gradient, used for H1
+    /// errors, is compiled the same way).
+    ///
+    /// # Errors
+    /// As [`Problem::exact_field`].
+    pub fn exact_field_with(
+        &self,
+        prefix: &str,
+        options: ExprOptions,
+    ) -> Result<Option<SharedField>> {
+        let field = format!("{prefix}exact");
+        self.exact
+            .as_ref()
+            .map(|e| match e {
+                // Its gradient (for the H1 error) is derived now: one too large is refused here.
+                FieldSpec::Expr(text) => {
+                    let params: Vec<(&str, f64)> =
+                        self.params.iter().map(|(k, v)| (k.as_str(), *v)).collect();
+                    femscale_expr::parse_differentiable_field_with(&field, text, &params, options)
+                }
+                e => e.build_with(&field, &self.params, options),
+            })
+            .transpose()
+    }
+
+    /// Whether any field is an expression (diffusion, reaction, source, boundary data, exact
+    /// solution).
+    pub fn uses_expressions(&self) -> bool {
+        self.diffusion.is_expr()
+            || [&self.reaction, &self.source, &self.exact]
+                .into_iter()
+                .flatten()
+                .any(FieldSpec::is_expr)
+            || (self.boundary.iter())
+                .flat_map(|b| b.kind.fields())
+                .any(|(_, _, f)| f.is_expr())
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,176 @@
+//! The configuration form of the problem model: defaults, tags, round trips, refusals.
+
+use std::sync::Arc;
+
+use femscale_mesh::{Mesh, RectangleCells, RectangleSpec};
+
+use super::*;
+
+fn problem(toml: &str) -> std::result::Result<Problem, String> {
+    crate::Config::from_toml_str(toml)
+        .map(|c| c.problem)
+        .map_err(|e| e.to_string())
+}
+
+#[test]
+fn an_empty_file_gives_the_default_problem() {
+    let p = problem("").unwrap();
+    assert_eq!(p, Problem::default());
+    assert_eq!(p.boundary, vec![BoundarySpec::dirichlet("all", 0.0)]);
+    assert!(matches!(&p.mesh, MeshSpec::Rectangle(r) if r.nx == 32 && r.ny == 32));
+}
+
+#[test]
+fn fields_are_numbers_or_expressions_and_numeric_strings_are_constants() {
+    let p =
+        problem("[problem]\ndiffusion = \"2.5\"\nsource = \"sin(pi*x)\"\nreaction = 3").unwrap();
+    assert_eq!(p.diffusion, FieldSpec::Constant(2.5));
+    assert_eq!(p.source, Some(FieldSpec::Expr("sin(pi*x)".into())));
+    assert_eq!(p.reaction, Some(FieldSpec::Constant(3.0)));
+    let e = problem("[problem]\ndiffusion = true").unwrap_err();
+    assert!(
+        e.contains("problem.diffusion") && e.contains("expression"),
+        "{e}"
+    );
+}
+
+#[test]
+fn the_mesh_kind_picks_its_keys() {
+    let p = problem("[problem.mesh]\nkind = \"interval\"\nnx = 7\nrefinements = 2").unwrap();
+    let expected = MeshSpec::Interval {
+        x: [0.0, 1.0],
+        n: 7,
+    }
+    .refined(2);
+    assert_eq!(p.mesh, expected);
+    let p = problem("[problem.mesh]\nkind = \"interval\"\nnx = 4\nnodes = [0, 0.5, 2]").unwrap();
+    assert_eq!(p.mesh, MeshSpec::IntervalNodes(vec![0.0, 0.5, 2.0]));
+    // A layer that makes the mesh an interval inherits the rectangle's keys: ignored.
+    let p = problem("[problem.mesh]\nkind = \"interval\"\nny = 3\ncell = \"quad\"").unwrap();
+    assert_eq!(
+        p.mesh,
+        MeshSpec::Interval {
+            x: [0.0, 1.0],
+            n: 32
+        }
+    );
+    let p = problem("[problem.mesh]\nnx = 4\ncell = \"quad\"").unwrap();
+    let MeshSpec::Rectangle(r) = &p.mesh else {
+        panic!("{:?}", p.mesh)
+    };
+    assert_eq!(
+        (r.nx, r.ny, r.cells),
+        (4, 32, RectangleCells::Quadrilateral)
+    );
+    for (toml, key) in [
+        ("nodes = [0, 1]", "`nodes`"),
+        ("kind = \"cube\"", "cube"),
+        ("nxx = 3", "nxx"),
+    ] {
+        let e = problem(&format!("[problem.mesh]\n{toml}")).unwrap_err();
+        assert!(e.contains("problem.mesh") && e.contains(key), "{toml}: {e}");
+    }
+}
+
+#[test]
+fn meshes_and_problems_round_trip_through_their_configuration_form() {
+    let meshes = [
+        MeshSpec::default(),
+        MeshSpec::Interval {
+            x: [-1.0, 2.0],
+            n: 9,
+        },
+        MeshSpec::IntervalNodes(vec![0.0, 0.25, 1.0]),
+        MeshSpec::Rectangle(RectangleSpec::default()).refined(3),
+    ];
+    for mesh in meshes {
+        let json = serde_json::to_string(&mesh).unwrap();
+        let back: MeshSpec = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, mesh, "{json}");
+    }
+    let mut p = Problem::new(MeshSpec::Interval {
+        x: [0.0, 1.0],
+        n: 4,
+    });
+    p.boundary = vec![
+        BoundarySpec::dirichlet("left", "x + 1"),
+        BoundarySpec::neumann("right", 0.5),
+        BoundarySpec::robin("all", 2.0, "a*x"),
+    ];
+    p.params.insert("a".into(), 1.5);
+    let back: Problem = serde_json::from_str(&serde_json::to_string(&p).unwrap()).unwrap();
+    assert_eq!(back, p);
+}
+
+#[test]
+fn what_has_no_configuration_form_is_refused_when_serialised() {
+    let mesh = Arc::new(Mesh::interval(0.0, 1.0, 2).unwrap());
+    assert!(serde_json::to_string(&MeshSpec::Mesh(mesh)).is_err());
+    let field = FieldSpec::func("one", |_| 1.0);
+    let e = serde_json::to_string(&field).unwrap_err().to_string();
+    assert!(e.contains("no configuration form"), "{e}");
+}
+
+#[test]
+fn boundary_conditions_default_their_kind_and_check_their_keys() {
+    let p = problem("[[problem.boundary]]\nwhere = \"left\"\nvalue = 2").unwrap();
+    assert_eq!(p.boundary, vec![BoundarySpec::dirichlet("left", 2.0)]);
+    let p = problem("[[problem.boundary]]\nkind = \"robin\"\nalpha = 1\nvalue = \"x\"").unwrap();
+    assert_eq!(p.boundary, vec![BoundarySpec::robin("all", 1.0, "x")]);
+    for (toml, words) in [
+        (
+            "kind = \"robin\"",
+            &["problem.boundary[0]", "`alpha`", "robin"][..],
+        ),
+        (
+            "alpha = 1",
+            &["problem.boundary[0]", "`alpha`", "only for robin"],
+        ),
+        (
+            "kind = \"periodic\"",
+            &["problem.boundary[0].kind", "periodic"],
+        ),
+        (
+            "side = \"left\"",
+            &["problem.boundary[0].side", "unknown field", "`where`"],
+        ),
+    ] {
+        let e = problem(&format!("[[problem.boundary]]\n{toml}")).unwrap_err();
+        for w in words {
+            assert!(e.contains(w), "{toml}: `{w}` not in {e}");
+        }
+    }
+}
+
+#[test]
+fn checks_name_the_field_under_the_prefix() {
+    let p = Problem {
+        dim: Some(1),
+        ..Problem::default()
+    };
+    let e = p.check("problem.").unwrap_err();
+    assert_eq!(e.field(), Some("problem.dim"));
+    let mut p = Problem {
+        boundary: vec![BoundarySpec::neumann("all", 1.0)],
+        ..Problem::default()
+    };
+    assert_eq!(p.check("").unwrap_err().field(), Some("boundary"));
+    p.reaction = Some(1.0.into());
+    p.check("").unwrap();
+}
+
+#[test]
+fn an_override_of_the_mesh_kind_keeps_the_keys_the_new_kind_takes() {
+    let solver = crate::FemSolver::from_config(
+        crate::Config::from_toml_str("[problem.mesh]\nnx = 8\nny = 4").unwrap(),
+    )
+    .unwrap();
+    let interval = solver
+        .with_overrides(&["problem.mesh.kind=interval"])
+        .unwrap();
+    let expected = MeshSpec::Interval {
+        x: [0.0, 1.0],
+        n: 8,
+    };
+    assert_eq!(interval.config().problem.mesh, expected);
+}
