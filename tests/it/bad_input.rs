@@ -213,7 +213,7 @@ fn malformed_overrides_and_unknown_components_are_errors() {
         other => panic!("expected UnknownName, got {other:?}"),
     }
     let e = FemSolver::from_config(load("solver.tolerance=-1.0").unwrap()).unwrap_err();
-    assert_eq!(e.field(), Some("solver.tolerance"));
+    assert_eq!(e.field_name().as_deref(), Some("solver.tolerance"));
     // Out of every cell kind's quadrature range: refused when the configuration is loaded.
     let e = load("assembly.quadrature_degree=9")
         .unwrap_err()
@@ -222,7 +222,10 @@ fn malformed_overrides_and_unknown_components_are_errors() {
     let mut c = Config::default();
     c.assembly.quadrature_degree = 9;
     let e = FemSolver::from_config(c).unwrap_err();
-    assert_eq!(e.field(), Some("assembly.quadrature_degree"));
+    assert_eq!(
+        e.field_name().as_deref(),
+        Some("assembly.quadrature_degree")
+    );
 }
 
 #[test]
@@ -241,7 +244,10 @@ fn robin_without_alpha_and_dimension_mismatch_are_errors() {
         e.contains("problem.boundary[0]") && e.contains("`alpha` is required"),
         "{e}"
     );
-    assert_eq!(solve("[problem]\ndim = 1\n").field(), Some("problem.dim"));
+    assert_eq!(
+        solve("[problem]\ndim = 1\n").field_name().as_deref(),
+        Some("problem.dim")
+    );
 }
 
 #[test]

@@ -382,7 +382,7 @@ fn element_for(mesh: &MeshView<'_>, degree: usize) -> Result<Element> {
     );
     if !(min..=max).contains(&degree) {
         return Err(Error::invalid(
-            "assembly.quadrature_degree",
+            "quadrature_degree",
             format!(
                 "{:?} cells support quadrature degrees {min} to {max}, got {degree}",
                 mesh.cell_kind

@@ -14,7 +14,7 @@ pub fn check_boundary_parts(mesh: &MeshView<'_>, form: &EllipticForm) -> Result<
     for (i, bc) in form.boundary.iter().enumerate() {
         if mesh.boundary_part(&bc.part).is_none() {
             return Err(Error::UnknownName {
-                field: format!("boundary[{i}].where"),
+                field: format!("boundary[{i}].where").into(),
                 what: "boundary part".into(),
                 name: bc.part.clone(),
                 known: mesh.boundary_names(),

@@ -345,11 +345,17 @@ fn a_file_where_the_dir_should_be_is_named() {
     {
         let empty = "";
         assert_eq!(
-            DiskCache::open(empty, 1000).unwrap_err().field(),
+            DiskCache::open(empty, 1000)
+                .unwrap_err()
+                .field_name()
+                .as_deref(),
             Some("dir")
         );
         assert_eq!(
-            DiskCache::open_existing(empty, 1000).unwrap_err().field(),
+            DiskCache::open_existing(empty, 1000)
+                .unwrap_err()
+                .field_name()
+                .as_deref(),
             Some("dir")
         );
     }

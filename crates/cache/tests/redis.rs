@@ -345,7 +345,7 @@ fn invalid_prefixes_are_refused_before_connecting() {
         let err = RedisCache::connect("redis://127.0.0.1:1/", opts(bad)).unwrap_err();
         let text = err.to_string();
         assert!(text.contains("prefix"), "{bad:?}: {text}");
-        assert_eq!(err.field(), Some("prefix"), "{bad:?}");
+        assert_eq!(err.field_name().as_deref(), Some("prefix"), "{bad:?}");
     }
 }
 
@@ -364,7 +364,7 @@ fn ttls_out_of_range_are_refused_before_connecting() {
             ..opts("ttl-range:")
         };
         let err = RedisCache::connect("redis://127.0.0.1:1/", options).unwrap_err();
-        assert_eq!(err.field(), Some("ttl"), "{ttl:?}: {err}");
+        assert_eq!(err.field_name().as_deref(), Some("ttl"), "{ttl:?}: {err}");
         assert!(err.to_string().contains(says), "{ttl:?}: {err}");
     }
     // The longest TTL passes the check: the error is the unreachable server's.

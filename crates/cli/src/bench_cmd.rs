@@ -157,26 +157,11 @@ pub(crate) fn run(args: BenchArgs) -> anyhow::Result<()> {
 /// Names the command-line flag in errors about the benchmark's settings (`bench.min_seconds`
 /// becomes `--min-seconds`): the flag is where the value came from.
 fn flag_names(e: Error) -> Error {
-    let flag = |field: String| match field.strip_prefix("bench.") {
-        Some(name) => format!("--{}", name.replace('_', "-")),
-        None => field,
-    };
-    match e {
-        Error::InvalidInput { field, reason } => Error::InvalidInput {
-            field: flag(field),
-            reason,
-        },
-        Error::UnknownName {
-            field,
-            what,
-            name,
-            known,
-        } => Error::UnknownName {
-            field: flag(field),
-            what,
-            name,
-            known,
-        },
-        other => other,
-    }
+    use femscale::core::{FieldPath, Step};
+    e.map_field(|field| match field.steps() {
+        [Step::Key(section), Step::Key(name)] if section == "bench" => {
+            FieldPath::root().key(format!("--{}", name.replace('_', "-")))
+        }
+        _ => field,
+    })
 }

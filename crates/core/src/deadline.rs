@@ -129,7 +129,7 @@ mod tests {
             other => panic!("expected a timeout, got {other:?}"),
         }
         let e = d.check("post").unwrap_err();
-        assert_eq!(e.field(), Some("solver.timeout_seconds"));
+        assert_eq!(e.field_name().as_deref(), Some("solver.timeout_seconds"));
         assert!(e.to_string().contains("`post` phase"), "{e}");
         // Huge limits are fine (no Duration conversion).
         assert!(Deadline::new(Some(1e300)).check("solve").is_ok());

@@ -2,6 +2,7 @@
 
 use std::path::PathBuf;
 
+use crate::field_path::FieldPath;
 use crate::report::SolveReport;
 
 /// Result alias with femscale's [`Error`].
@@ -145,7 +146,7 @@ pub enum Error {
     #[error("invalid `{field}`: {reason}")]
     InvalidInput {
         /// The parameter, as a config key or struct field path (e.g. `problem.mesh.nx`).
-        field: String,
+        field: FieldPath,
         /// What is wrong with it.
         reason: String,
     },
@@ -153,7 +154,7 @@ pub enum Error {
     #[error("unknown {what} `{name}` in `{field}`; known: {}", .known.join(", "))]
     UnknownName {
         /// The parameter that held the name.
-        field: String,
+        field: FieldPath,
         /// The kind of thing named (boundary part, solver, ...).
         what: String,
         /// The name given.
@@ -165,7 +166,7 @@ pub enum Error {
     #[error("invalid expression in `{field}` at column {column}: {message}\n  {text}\n  {caret:>width$}", caret = "^", width = .column)]
     Expression {
         /// The parameter that held the expression.
-        field: String,
+        field: FieldPath,
         /// The expression text.
         text: String,
         /// 1-based column of the problem.
@@ -230,8 +231,8 @@ pub enum Error {
 }
 
 impl Error {
-    /// Shorthand for [`Error::InvalidInput`].
-    pub fn invalid(field: impl Into<String>, reason: impl Into<String>) -> Self {
+    /// Shorthand for [`Error::InvalidInput`]; `field` is a [`FieldPath`] or its dotted form.
+    pub fn invalid(field: impl Into<FieldPath>, reason: impl Into<String>) -> Self {
         Self::InvalidInput {
             field: field.into(),
             reason: reason.into(),
@@ -239,13 +240,62 @@ impl Error {
     }
 
     /// The parameter this error is about, when it is about one.
-    pub fn field(&self) -> Option<&str> {
+    pub fn field(&self) -> Option<FieldPath> {
         match self {
             Self::InvalidInput { field, .. }
             | Self::UnknownName { field, .. }
-            | Self::Expression { field, .. } => Some(field),
-            Self::Timeout { .. } => Some("solver.timeout_seconds"),
+            | Self::Expression { field, .. } => Some(field.clone()),
+            Self::Timeout { .. } => Some(FieldPath::parse("solver.timeout_seconds")),
             _ => None,
+        }
+    }
+
+    /// [`Error::field`] in its dotted form (`problem.boundary[0].where`).
+    pub fn field_name(&self) -> Option<String> {
+        self.field().map(|f| f.to_string())
+    }
+
+    /// The error with its field placed under `prefix`: a layer that passed its `mesh` to a
+    /// generator reports the generator's `nx` as `mesh.nx` (`e.within("mesh")`). Errors
+    /// without a field are returned unchanged.
+    #[must_use]
+    pub fn within(self, prefix: impl Into<FieldPath>) -> Self {
+        let prefix = prefix.into();
+        self.map_field(|field| prefix.join(&field))
+    }
+
+    /// The error with its field mapped by `f` (renaming parameters for another API). Errors
+    /// without a field are returned unchanged.
+    #[must_use]
+    pub fn map_field(self, f: impl FnOnce(FieldPath) -> FieldPath) -> Self {
+        match self {
+            Self::InvalidInput { field, reason } => Self::InvalidInput {
+                field: f(field),
+                reason,
+            },
+            Self::UnknownName {
+                field,
+                what,
+                name,
+                known,
+            } => Self::UnknownName {
+                field: f(field),
+                what,
+                name,
+                known,
+            },
+            Self::Expression {
+                field,
+                text,
+                column,
+                message,
+            } => Self::Expression {
+                field: f(field),
+                text,
+                column,
+                message,
+            },
+            other => other,
         }
     }
 }
@@ -280,6 +330,24 @@ mod tests {
         let text = e.to_string();
         assert!(text.contains("problem.source"), "{text}");
         assert!(text.ends_with("  sin(x\n       ^"), "{text:?}");
-        assert_eq!(e.field(), Some("problem.source"));
+        assert_eq!(e.field_name().as_deref(), Some("problem.source"));
+    }
+
+    #[test]
+    fn fields_are_prefixed_and_renamed_as_paths() {
+        let e = Error::invalid("nx", "must be at least 1").within("mesh");
+        assert_eq!(e.field_name().as_deref(), Some("mesh.nx"));
+        let e = e.within("problem");
+        assert_eq!(e.field(), Some(FieldPath::parse("problem.mesh.nx")));
+        let e = Error::invalid("boundary[2].where", "empty").within("problem");
+        let path = e.field().unwrap();
+        assert_eq!(path.steps().len(), 4);
+        assert!(path == "problem.boundary[2].where");
+        let renamed = e.map_field(|f| f.strip_prefix(&"problem".into()).unwrap().into());
+        assert_eq!(renamed.field_name().as_deref(), Some("boundary[2].where"));
+        let untouched = Error::Config {
+            message: "x".into(),
+        };
+        assert!(untouched.within("problem").field().is_none());
     }
 }

@@ -41,6 +41,7 @@ pub mod counters;
 pub mod deadline;
 pub mod error;
 pub mod field;
+pub mod field_path;
 pub mod form;
 pub mod io;
 pub mod mesh;
@@ -61,6 +62,7 @@ pub use counters::{
 pub use deadline::{Deadline, DeadlineMonitor};
 pub use error::{Error, Result, SolveError};
 pub use field::{Constant, FnField, ScalarField, SharedField};
+pub use field_path::{FieldPath, Step};
 pub use form::{
     BoundaryCondition, BoundaryConditionOf, BoundaryFieldRole, BoundaryKind, BoundaryKindOf,
     EllipticForm,

@@ -492,24 +492,24 @@ mod tests {
     #[test]
     fn bad_requests_are_typed_errors() {
         let e = ScalingBenchmark::new().sizes(&[]).run().unwrap_err();
-        assert_eq!(e.field(), Some("bench.sizes"));
+        assert_eq!(e.field_name().as_deref(), Some("bench.sizes"));
         let e = ScalingBenchmark::new().sizes(&[0]).run().unwrap_err();
-        assert_eq!(e.field(), Some("bench.sizes"));
+        assert_eq!(e.field_name().as_deref(), Some("bench.sizes"));
         let e = ScalingBenchmark::new()
             .sizes(&[4])
             .repetitions(0)
             .run()
             .unwrap_err();
-        assert_eq!(e.field(), Some("bench.repetitions"));
+        assert_eq!(e.field_name().as_deref(), Some("bench.repetitions"));
         let e = ScalingBenchmark::new()
             .sizes(&[4])
             .solvers(&["no-such-solver"])
             .run()
             .unwrap_err();
-        assert_eq!(e.field(), Some("bench.solvers"));
+        assert_eq!(e.field_name().as_deref(), Some("bench.solvers"));
         assert_eq!(parse_level("auto").unwrap(), ScalingLevel::Auto);
         assert_eq!(
-            parse_level("fast").unwrap_err().field(),
+            parse_level("fast").unwrap_err().field_name().as_deref(),
             Some("bench.levels")
         );
         assert_eq!(summarize(&[3.0, 1.0, 2.0, 10.0]), (2.5, 1.0, 10.0));
@@ -517,7 +517,7 @@ mod tests {
             .min_seconds(f64::NAN)
             .run()
             .unwrap_err();
-        assert_eq!(e.field(), Some("bench.min_seconds"));
+        assert_eq!(e.field_name().as_deref(), Some("bench.min_seconds"));
         let b = ScalingBenchmark::new().repetitions(3).min_seconds(0.3);
         assert_eq!(b.repetitions_for(1.0), 3, "slow problems: as asked");
         assert_eq!(b.repetitions_for(0.01), 30, "fast ones: 0.3 s worth");

@@ -202,11 +202,11 @@ pub(crate) fn point_origin(
     source: &Arc<SourceMap>,
     overrides: &[String],
     point: &[(String, serde_json::Value)],
-    field: &str,
+    field: &FieldPath,
 ) -> Option<Origin> {
     let mut layers = config_set_layers(overrides);
     layers.extend(point.iter().filter_map(|(k, v)| sweep_layer(k, v).ok()));
-    attribution(source, &layers).origin(field)
+    attribution(source, &layers).origin_of(field)
 }
 
 /// Where each key of a point's configuration came from: the file (its `source` map), the

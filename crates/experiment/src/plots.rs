@@ -465,7 +465,7 @@ mod tests {
             points: vec![(0.0, 1.0), (0.1, -2.0), (f64::NAN, 1.0)],
         };
         let e = plot_error_vs_h(&[series("cg", 2.0, 1.0), bad.clone()], "t", &path).unwrap_err();
-        assert_eq!(e.field(), Some("series[1]"));
+        assert_eq!(e.field_name().as_deref(), Some("series[1]"));
         assert!(e.to_string().contains("gmres: L2"), "{e}");
         let e = plot_time_vs_dofs(&[bad], "t", &path).unwrap_err();
         assert!(matches!(e, Error::InvalidInput { .. }), "{e:?}");

@@ -585,7 +585,7 @@ impl Experiment {
                 &self.file.source,
                 &self.overrides,
                 point.overrides(),
-                field,
+                &field,
             )
         });
         match origin {

@@ -118,7 +118,7 @@ impl ExprError {
     /// Converts into [`femscale_core::Error::Expression`] for the parameter `field`.
     pub fn into_core(self, field: &str) -> femscale_core::Error {
         femscale_core::Error::Expression {
-            field: field.to_owned(),
+            field: field.into(),
             text: self.text,
             column: self.column,
             message: self.message,

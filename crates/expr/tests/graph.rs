@@ -130,7 +130,7 @@ fn refuses_gradients_over_the_size_limit() {
     )
     .err()
     .unwrap_or_else(|| panic!("accepted"));
-    assert_eq!(core.field(), Some("problem.exact"));
+    assert_eq!(core.field_name().as_deref(), Some("problem.exact"));
     // Without the gradient (a source, say), only the expression's own size counts.
     assert!(femscale_expr::parse_field("problem.source", &big, &[]).is_ok());
     // A smaller sum is fine with its gradient.

@@ -332,7 +332,7 @@ fn parse_field_with_the_jit() {
         Some(6.0)
     );
     let err = parse_field_with("bc.value", "sin(x", &[], JIT).unwrap_err();
-    assert_eq!(err.field(), Some("bc.value"));
+    assert_eq!(err.field_name().as_deref(), Some("bc.value"));
 }
 
 #[test]

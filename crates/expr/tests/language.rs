@@ -268,7 +268,7 @@ fn error_columns_and_messages() {
     let Err(core) = parse_field("bc.value", "foo(x)", &[]) else {
         panic!("foo(x) accepted");
     };
-    assert_eq!(core.field(), Some("bc.value"));
+    assert_eq!(core.field_name().as_deref(), Some("bc.value"));
 }
 
 #[test]

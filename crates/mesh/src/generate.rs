@@ -119,15 +119,15 @@ impl Mesh {
     /// # Errors
     /// [`Error::InvalidInput`] for `n == 0`, a non-finite, empty or reversed range.
     pub fn interval(a: f64, b: f64, n: usize) -> Result<Self> {
-        check_count("mesh.nx", n)?;
-        check_range("mesh.x", [a, b])?;
+        check_count("nx", n)?;
+        check_range("x", [a, b])?;
         if n >= MAX_GENERATED_NODES {
             return Err(Error::invalid(
-                "mesh.nx",
+                "nx",
                 format!("{n} elements is more than supported"),
             ));
         }
-        let nodes = axis_nodes("mesh.x", "mesh.nx", [a, b], n)?;
+        let nodes = axis_nodes("x", "nx", [a, b], n)?;
         Self::interval_from_nodes(nodes)
     }
 
@@ -138,17 +138,14 @@ impl Mesh {
     /// increasing and finite.
     pub fn interval_from_nodes(nodes: Vec<f64>) -> Result<Self> {
         if nodes.len() < 2 {
-            return Err(Error::invalid("mesh.nodes", "need at least two nodes"));
+            return Err(Error::invalid("nodes", "need at least two nodes"));
         }
         if let Some(i) = nodes.iter().position(|v| !v.is_finite()) {
-            return Err(Error::invalid(
-                "mesh.nodes",
-                format!("node {i} is not finite"),
-            ));
+            return Err(Error::invalid("nodes", format!("node {i} is not finite")));
         }
         if let Some(i) = nodes.windows(2).position(|w| w[0] >= w[1]) {
             return Err(Error::invalid(
-                "mesh.nodes",
+                "nodes",
                 format!(
                     "nodes must be strictly increasing: node {} = {} >= node {} = {}",
                     i,
@@ -182,10 +179,10 @@ impl Mesh {
     /// [`Error::InvalidInput`] for zero counts, non-finite, empty or reversed ranges, or a mesh
     /// larger than [`MAX_GENERATED_NODES`].
     pub fn rectangle(spec: &RectangleSpec) -> Result<Self> {
-        check_count("mesh.nx", spec.nx)?;
-        check_count("mesh.ny", spec.ny)?;
-        check_range("mesh.x", spec.x)?;
-        check_range("mesh.y", spec.y)?;
+        check_count("nx", spec.nx)?;
+        check_count("ny", spec.ny)?;
+        check_range("x", spec.x)?;
+        check_range("y", spec.y)?;
         let (nx, ny) = (spec.nx, spec.ny);
         let num_nodes = nx
             .checked_add(1)
@@ -194,12 +191,12 @@ impl Mesh {
             .filter(|&n| n <= MAX_GENERATED_NODES);
         let Some(num_nodes) = num_nodes else {
             return Err(Error::invalid(
-                "mesh.nx",
+                "nx",
                 format!("a {nx} x {ny} mesh exceeds the supported {MAX_GENERATED_NODES} nodes"),
             ));
         };
-        let xs = axis_nodes("mesh.x", "mesh.nx", spec.x, nx)?;
-        let ys = axis_nodes("mesh.y", "mesh.ny", spec.y, ny)?;
+        let xs = axis_nodes("x", "nx", spec.x, nx)?;
+        let ys = axis_nodes("y", "ny", spec.y, ny)?;
 
         let mut coords = vec![0.0; 2 * num_nodes];
         coords
@@ -323,49 +320,49 @@ mod tests {
     fn rectangle_rejects_bad_specs_naming_the_field() {
         let bad = |spec: RectangleSpec, field: &str| {
             let e = Mesh::rectangle(&spec).unwrap_err();
-            assert_eq!(e.field(), Some(field), "{e}");
+            assert_eq!(e.field_name().as_deref(), Some(field), "{e}");
         };
         bad(
             RectangleSpec {
                 nx: 0,
                 ..Default::default()
             },
-            "mesh.nx",
+            "nx",
         );
         bad(
             RectangleSpec {
                 ny: 0,
                 ..Default::default()
             },
-            "mesh.ny",
+            "ny",
         );
         bad(
             RectangleSpec {
                 x: [1.0, 0.0],
                 ..Default::default()
             },
-            "mesh.x",
+            "x",
         );
         bad(
             RectangleSpec {
                 y: [0.0, f64::NAN],
                 ..Default::default()
             },
-            "mesh.y",
+            "y",
         );
         bad(
             RectangleSpec {
                 nx: usize::MAX,
                 ..Default::default()
             },
-            "mesh.nx",
+            "nx",
         );
         bad(
             RectangleSpec {
                 x: [-1e308, 1e308],
                 ..Default::default()
             },
-            "mesh.x",
+            "x",
         );
         bad(
             RectangleSpec {
@@ -373,11 +370,14 @@ mod tests {
                 ny: 4,
                 ..Default::default()
             },
-            "mesh.ny",
+            "ny",
         );
         assert_eq!(
-            Mesh::interval(-1e308, 1e308, 3).unwrap_err().field(),
-            Some("mesh.x")
+            Mesh::interval(-1e308, 1e308, 3)
+                .unwrap_err()
+                .field_name()
+                .as_deref(),
+            Some("x")
         );
     }
 

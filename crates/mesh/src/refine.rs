@@ -23,7 +23,7 @@ use crate::generate::MAX_GENERATED_NODES;
 use crate::mesh::Mesh;
 
 /// The field named by refinement errors (the config key without its section).
-const FIELD: &str = "mesh.refinements";
+const FIELD: &str = "refinements";
 
 /// Local edges of each cell kind, as pairs of local node indices, in cell order.
 fn local_edges(kind: CellKind) -> &'static [(usize, usize)] {
@@ -135,7 +135,7 @@ impl Mesh {
     /// parts refined with it. Counts one [`Counter::MeshRefinements`].
     ///
     /// # Errors
-    /// [`Error::InvalidInput`] for `mesh.refinements` if the result would exceed
+    /// [`Error::InvalidInput`] for `refinements` if the result would exceed
     /// [`MAX_GENERATED_NODES`] nodes; [`Error::Mesh`] if a 2D boundary facet is not an edge of
     /// any cell (it could not be split consistently) or the result fails validation.
     #[tracing::instrument(skip_all)]
@@ -247,7 +247,7 @@ impl Mesh {
     /// [`Counter::MeshRefinements`].
     ///
     /// # Errors
-    /// [`Error::InvalidInput`] for `mesh.refinements` if the result would exceed
+    /// [`Error::InvalidInput`] for `refinements` if the result would exceed
     /// [`MAX_GENERATED_NODES`] nodes; otherwise as [`Mesh::refine_uniform`].
     pub fn refined(&self, times: usize) -> Result<Mesh> {
         if times == 0 {

@@ -356,7 +356,11 @@ mod tests {
         }
         for (kind, pc) in [("direct", "jacobi"), ("amg", "ilu0")] {
             let e = r.check_preconditioner_use(kind, pc).unwrap_err();
-            assert_eq!(e.field(), Some("solver.preconditioner"), "{kind} {pc}: {e}");
+            assert_eq!(
+                e.field_name().as_deref(),
+                Some("solver.preconditioner"),
+                "{kind} {pc}: {e}"
+            );
             assert!(e.to_string().contains(kind), "{e}");
         }
         // Through the library: the error names both keys.
@@ -364,7 +368,11 @@ mod tests {
         c.solver.kind = "direct".into();
         c.solver.preconditioner = "jacobi".into();
         let e = crate::FemSolver::from_config(c).unwrap_err();
-        assert_eq!(e.field(), Some("solver.preconditioner"), "{e}");
+        assert_eq!(
+            e.field_name().as_deref(),
+            Some("solver.preconditioner"),
+            "{e}"
+        );
         assert!(e.to_string().contains("solver.kind"), "{e}");
     }
 }

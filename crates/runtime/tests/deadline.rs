@@ -78,7 +78,7 @@ fn slow_error_norms_time_out_in_the_post_phase() {
         }
         other => panic!("expected a timeout, got {other:?}"),
     }
-    assert_eq!(err.field(), Some("solver.timeout_seconds"));
+    assert_eq!(err.field_name().as_deref(), Some("solver.timeout_seconds"));
     let text = err.to_string();
     assert!(
         text.contains("`post` phase") && text.contains("solver.timeout_seconds"),

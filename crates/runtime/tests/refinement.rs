@@ -209,7 +209,7 @@ fn estimated_nodes_and_dim_match_the_refined_meshes() {
     .refined(usize::MAX);
     assert_eq!(huge.estimated_nodes(), Some(f64::INFINITY));
     let e = huge.build().unwrap_err();
-    assert_eq!(e.field(), Some("mesh.refinements"), "{e}");
+    assert_eq!(e.field_name().as_deref(), Some("mesh.refinements"), "{e}");
 }
 
 #[test]
@@ -231,7 +231,11 @@ fn refinements_key_refines_the_generated_mesh_and_is_validated() {
     let e = solver
         .scoped(&[&too_many], |s| s.solve_configured())
         .unwrap_err();
-    assert_eq!(e.field(), Some("problem.mesh.refinements"), "{e}");
+    assert_eq!(
+        e.field_name().as_deref(),
+        Some("problem.mesh.refinements"),
+        "{e}"
+    );
     let e = solver
         .scoped(&["problem.mesh.refinements=-1"], |s| s.solve_configured())
         .unwrap_err();
@@ -246,7 +250,11 @@ fn refinements_key_refines_the_generated_mesh_and_is_validated() {
         .refined(MAX_REFINEMENTS + 1),
     );
     let e = FemSolver::new().solve(&p).unwrap_err();
-    assert_eq!(e.field(), Some("problem.mesh.refinements"), "{e}");
+    assert_eq!(
+        e.field_name().as_deref(),
+        Some("problem.mesh.refinements"),
+        "{e}"
+    );
     // Oversize refined meshes are refused (by the memory estimate or the mesh size limit).
     let e = solver
         .scoped(

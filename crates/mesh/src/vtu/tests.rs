@@ -59,7 +59,7 @@ fn bad_fields_are_rejected_naming_the_field_and_write_nothing() {
         assert!(e.to_string().contains(needle), "{e}");
     }
     let e = write_vtu(mesh, &[("pressure", &short)], &path).unwrap_err();
-    assert_eq!(e.field(), Some("point_fields.pressure"));
+    assert_eq!(e.field_name().as_deref(), Some("point_fields.pressure"));
     assert!(!path.exists());
     no_temp_files(dir.path());
 }

@@ -241,7 +241,7 @@ mod tests {
             ..Default::default()
         }
         .to_problem();
-        let form = problem.form("problem.").unwrap();
+        let form = problem.form().unwrap();
         let a = SerialAssembler::default();
         let mut s = LinearSystem::zeros(Arc::new(a.pattern(&mesh.view()).unwrap()));
         a.assemble_into(&mesh.view(), &form, &mut s).unwrap();

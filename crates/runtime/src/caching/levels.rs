@@ -158,17 +158,23 @@ mod tests {
         assert!(validate_storage_keys(&c).is_ok());
         c.disk_dir = "".into();
         assert_eq!(
-            validate_storage_keys(&c).unwrap_err().field(),
+            validate_storage_keys(&c)
+                .unwrap_err()
+                .field_name()
+                .as_deref(),
             Some("cache.disk_dir")
         );
         c = CacheConfig::default();
         c.redis_prefix = String::new();
         let err = validate_storage_keys(&c).unwrap_err();
-        assert_eq!(err.field(), Some("cache.redis_prefix"));
+        assert_eq!(err.field_name().as_deref(), Some("cache.redis_prefix"));
         assert!(err.to_string().contains("empty"), "{err}");
         c.redis_prefix = "fem*".into();
         assert_eq!(
-            validate_storage_keys(&c).unwrap_err().field(),
+            validate_storage_keys(&c)
+                .unwrap_err()
+                .field_name()
+                .as_deref(),
             Some("cache.redis_prefix")
         );
     }
@@ -180,11 +186,14 @@ mod tests {
             ..CacheConfig::default()
         };
         let err = validate_storage_keys(&c).unwrap_err();
-        assert_eq!(err.field(), Some("cache.redis_url"));
+        assert_eq!(err.field_name().as_deref(), Some("cache.redis_url"));
         assert!(!err.to_string().contains("secret"), "{err}");
         c.redis_url = "not a url".into();
         assert_eq!(
-            validate_storage_keys(&c).unwrap_err().field(),
+            validate_storage_keys(&c)
+                .unwrap_err()
+                .field_name()
+                .as_deref(),
             Some("cache.redis_url")
         );
     }
@@ -202,7 +211,7 @@ mod tests {
         assert!(!c.disk_dir.exists());
         std::fs::write(&c.disk_dir, b"a file").unwrap();
         let err = open_persistent_levels(&c, &Registry::with_builtins()).unwrap_err();
-        assert_eq!(err.field(), Some("cache.disk_dir"));
+        assert_eq!(err.field_name().as_deref(), Some("cache.disk_dir"));
         assert!(err.to_string().contains("nope"), "{err}");
     }
 }

@@ -240,7 +240,7 @@ mod tests {
             let mut c = Config::default();
             set(&mut c);
             let e = c.check_bounds().unwrap_err();
-            assert_eq!(e.field(), Some(key), "{e}");
+            assert_eq!(e.field_name().as_deref(), Some(key), "{e}");
         }
         let mut c = Config::default();
         c.solver.timeout_seconds = Some(MAX_SECONDS);

@@ -198,7 +198,7 @@ pub fn located_config_error(e: Error, attribution: &Attribution) -> Error {
         return e;
     };
     let location = attribution
-        .origin(field)
+        .origin_of(&field)
         .map(|o| format!("{}: ", o.label()))
         .unwrap_or_default();
     let text = e.to_string();

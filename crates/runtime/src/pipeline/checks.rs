@@ -1,7 +1,7 @@
 //! Input checks before a solve and the mapping of lower-level errors to the names users know
 //! (config keys, convenience-API fields).
 
-use femscale_core::{Error, Result, SolveError, SystemLoad};
+use femscale_core::{CellKind, Error, FieldPath, Result, SolveError, SystemLoad};
 
 use crate::problem::Problem;
 use crate::registry::Registry;
@@ -40,45 +40,31 @@ pub(crate) fn check_memory(problem: &Problem) -> Result<()> {
 /// (`problem.mesh.nx` → `num_elements`); other `problem.*` fields lose the prefix, and
 /// `solver.kind` becomes `linear_solver`.
 pub(crate) fn rename_fields(e: Error, map: &[(&str, &str)]) -> Error {
-    let rename = |field: String| {
-        if let Some((_, to)) = map.iter().find(|(from, _)| *from == field) {
-            return (*to).to_string();
+    e.map_field(|field| {
+        if let Some((_, to)) = map.iter().find(|(from, _)| field == *from) {
+            return FieldPath::parse(to);
         }
-        match field.strip_prefix("problem.") {
-            Some(rest) => rest.to_string(),
-            None if field == "solver.kind" => "linear_solver".to_string(),
+        if field == "solver.kind" {
+            return FieldPath::parse("linear_solver");
+        }
+        match field.strip_prefix(&FieldPath::parse("problem")) {
+            Some(rest) => rest.into(),
             None => field,
         }
-    };
-    match e {
-        Error::InvalidInput { field, reason } => Error::InvalidInput {
-            field: rename(field),
-            reason,
-        },
-        Error::UnknownName {
-            field,
-            what,
-            name,
-            known,
-        } => Error::UnknownName {
-            field: rename(field),
-            what,
-            name,
-            known,
-        },
-        Error::Expression {
-            field,
-            text,
-            column,
-            message,
-        } => Error::Expression {
-            field: rename(field),
-            text,
-            column,
-            message,
-        },
-        other => other,
+    })
+}
+
+/// Refuses a quadrature degree that `cell`'s rules do not reach (the configuration's bounds
+/// allow the highest of any cell kind), naming `assembly.quadrature_degree`.
+pub(crate) fn check_quadrature_degree(cell: CellKind, degree: usize) -> Result<()> {
+    let max = femscale_assembly::quadrature::max_degree(cell);
+    if degree > max {
+        return Err(Error::invalid(
+            "assembly.quadrature_degree",
+            format!("{cell:?} cells support quadrature degrees up to {max}, got {degree}"),
+        ));
     }
+    Ok(())
 }
 
 /// Checks that named (non-`auto`) solvers and preconditioners are registered.
@@ -110,48 +96,5 @@ pub(crate) fn solve_error(e: SolveError) -> Error {
             Error::invalid(format!("solver.{option}"), reason)
         }
         other => Error::Solve(other),
-    }
-}
-
-/// Prefixes field names from lower layers (`mesh.nx`, `boundary[0].where`) with the config
-/// section they live in (`problem.`), unless they already name a section
-/// (`assembly.quadrature_degree` from the assembler stays as it is).
-pub(crate) fn in_section(e: Error, prefix: &str) -> Error {
-    const SECTIONS: [&str; 6] = [
-        "problem.",
-        "solver.",
-        "assembly.",
-        "scaling.",
-        "cache.",
-        "plugins.",
-    ];
-    let fix = |field: String| {
-        if field.starts_with(prefix)
-            || SECTIONS.iter().any(|s| field.starts_with(s))
-            || field == "system"
-            || field == "pattern"
-        {
-            field
-        } else {
-            format!("{prefix}{field}")
-        }
-    };
-    match e {
-        Error::InvalidInput { field, reason } => Error::InvalidInput {
-            field: fix(field),
-            reason,
-        },
-        Error::UnknownName {
-            field,
-            what,
-            name,
-            known,
-        } => Error::UnknownName {
-            field: fix(field),
-            what,
-            name,
-            known,
-        },
-        other => other,
     }
 }

@@ -6,14 +6,14 @@ use std::time::Instant;
 
 use femscale_assembly::ErrorNorms;
 use femscale_core::{
-    AssemblyStats, CacheReuse, Deadline, ExecutionContext, Feature, Metrics, PhaseTimings, Result,
-    SystemLoad, VectorPool, WorkEstimate,
+    AssemblyStats, CacheReuse, Deadline, Error, ExecutionContext, Feature, Metrics, PhaseTimings,
+    Result, SystemLoad, VectorPool, WorkEstimate,
 };
 use femscale_mesh::Mesh;
 use femscale_scaling::UsageSummary;
 use tracing::{info, instrument};
 
-use super::checks::{check_memory, check_solver_names, solve_error};
+use super::checks::{check_memory, check_quadrature_degree, check_solver_names, solve_error};
 use super::phases::{Phase, PhaseClock};
 use super::plan::check_plan_memory;
 use super::stages::{
@@ -95,7 +95,7 @@ impl FemSolver {
     /// Checks names and memory, starts the clock and opens the cache session. Refuses up
     /// front, before meshing, what would not fit.
     fn start(&self, problem: &Problem, requested: &str) -> Result<Start> {
-        problem.check("problem.")?;
+        problem.check().map_err(|e| e.within("problem"))?;
         let cfg = &self.config.solver;
         check_solver_names(&self.registry, requested, &cfg.preconditioner)?;
         check_memory(problem)?;
@@ -127,7 +127,8 @@ impl FemSolver {
         })
     }
 
-    /// The plan for the mesh as built, checked against the memory limit.
+    /// The plan for the mesh as built, checked against the memory limit; the quadrature
+    /// degree checked against the mesh's cells.
     fn plan_for_mesh(
         &self,
         mesh: &Mesh,
@@ -140,6 +141,7 @@ impl FemSolver {
         let decision = self.decide(&work, requested, load);
         let (plan, limit) = (&decision.plan, self.config.solver.memory_limit_mb);
         check_plan_memory(plan, &decision.solver, nodes, limit, "after meshing")?;
+        check_quadrature_degree(mesh.cell_kind(), self.config.assembly.quadrature_degree)?;
         Ok(decision)
     }
 
@@ -156,8 +158,9 @@ impl FemSolver {
             context = context.with_pool(VectorPool::global().clone());
         }
         let expr = femscale_expr::ExprOptions::with_jit(toggles.jit);
-        let form = problem.form_with("problem.", expr)?;
-        let exact = problem.exact_field_with("problem.", expr)?;
+        let in_problem = |e: Error| e.within("problem");
+        let form = problem.form_with(expr).map_err(in_problem)?;
+        let exact = problem.exact_field_with(expr).map_err(in_problem)?;
         let cfg = &self.config.solver;
         let solver = (self.registry).solver(
             &decision.solver,

@@ -8,13 +8,13 @@ use std::sync::{Arc, Mutex};
 
 use femscale_assembly::{DirichletConditions, ErrorNorms, error_norms_within};
 use femscale_core::{
-    Artefact, Assembler, AssemblyStats, CacheReuse, CsrMatrix, EllipticForm, ExecutionContext,
-    LinearSolver, LinearSystem, Result, SharedField, SolveError, SolveReport, SolverOptions,
-    Verification, verify_solution,
+    Artefact, Assembler, AssemblyStats, CacheReuse, CsrMatrix, EllipticForm, Error,
+    ExecutionContext, LinearSolver, LinearSystem, Result, SharedField, SolveError, SolveReport,
+    SolverOptions, Verification, verify_solution,
 };
 use femscale_mesh::Mesh;
 
-use super::checks::{in_section, solve_error};
+use super::checks::solve_error;
 use super::phases::{Phase, PhaseClock};
 use crate::caching::{CacheSession, SharedPrepared, StoredOperator};
 use crate::problem::Problem;
@@ -60,7 +60,7 @@ pub(crate) fn mesh_or_stored_operator(
 
 /// The problem's mesh, built; errors name the `problem.` keys.
 pub(crate) fn build_mesh(problem: &Problem) -> Result<Arc<Mesh>> {
-    problem.mesh.build().map_err(|e| in_section(e, "problem."))
+    problem.mesh.build().map_err(|e| e.within("problem"))
 }
 
 /// The constrained operator and load vector of one problem on its mesh.
@@ -86,7 +86,8 @@ pub(crate) fn build_operator(
     let Meshed { mesh, stored } = meshed;
     let view = mesh.view();
     let dirichlet = || DirichletConditions::from_form(&view, &setup.form);
-    let problem_field = |e| in_section(e, "problem.");
+    // The form's fields are the problem's (`diffusion`, `boundary[0].where`).
+    let problem_field = |e: Error| e.within("problem");
     let Some((live, level)) = stored else {
         let pattern = clock.run(Phase::Pattern, || {
             Ok(Arc::new(setup.assembler.pattern(&view)?))

@@ -334,9 +334,12 @@ mod tests {
             assert!(text.contains(says), "{key} {value}: {text}");
         }
         let e = validate_pins(&pins(&[("libx.so", "0")])).unwrap_err();
-        assert_eq!(e.field(), Some("plugins.sha256.\"libx.so\""));
+        assert_eq!(
+            e.field_name().as_deref(),
+            Some("plugins.sha256.\"libx.so\"")
+        );
         let e = validate_pins(&pins(&[("my-solver", "0")])).unwrap_err();
-        assert_eq!(e.field(), Some("plugins.sha256.my-solver"));
+        assert_eq!(e.field_name().as_deref(), Some("plugins.sha256.my-solver"));
     }
 
     #[test]

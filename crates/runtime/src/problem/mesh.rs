@@ -185,17 +185,23 @@ impl MeshSpec {
     /// Builds (or shares) the mesh.
     ///
     /// # Errors
-    /// Invalid sizes or ranges, naming the field (`mesh.nx`, ..., `mesh.refinements` for more
-    /// than [`MAX_REFINEMENTS`] refinements or a refined mesh too large).
+    /// Invalid sizes or ranges, naming the field under `mesh` (`mesh.nx`, ...,
+    /// `mesh.refinements` for more than [`MAX_REFINEMENTS`] refinements or a refined mesh too
+    /// large).
     pub fn build(&self) -> Result<Arc<Mesh>> {
+        self.build_here().map_err(|e| e.within("mesh"))
+    }
+
+    /// [`MeshSpec::build`] with the generators' own field names (`nx`, `refinements`).
+    fn build_here(&self) -> Result<Arc<Mesh>> {
         Ok(match self {
             Self::Interval { x, n } => Arc::new(Mesh::interval(x[0], x[1], *n)?),
             Self::IntervalNodes(nodes) => Arc::new(Mesh::interval_from_nodes(nodes.clone())?),
             Self::Rectangle(spec) => Arc::new(Mesh::rectangle(spec)?),
             Self::Mesh(m) => m.clone(),
             Self::Refined { base, times } => {
-                check_refinements("mesh.refinements", *times)?;
-                let mesh = base.build()?;
+                check_refinements("refinements", *times)?;
+                let mesh = base.build_here()?;
                 if *times == 0 {
                     mesh
                 } else {

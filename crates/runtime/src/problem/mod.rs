@@ -83,12 +83,13 @@ impl Problem {
     /// Checks what can be checked before building anything: the declared dimension against
     /// the mesh, finite parameters, named boundary parts, a number of refinements in range,
     /// and that the solution is determined (a Dirichlet or Robin condition, or a reaction
-    /// term). Fields are named with `prefix` (e.g. `problem.`).
+    /// term).
     ///
     /// # Errors
-    /// [`Error::InvalidInput`] naming the field.
-    pub fn check(&self, prefix: &str) -> Result<()> {
-        let field = |name: &str| format!("{prefix}{name}");
+    /// [`Error::InvalidInput`] naming the field of the problem (`dim`, `boundary`, ...; a
+    /// caller that holds the problem under a key places it there with [`Error::within`]).
+    pub fn check(&self) -> Result<()> {
+        let field = |name: &str| name.to_string();
         if let MeshSpec::Refined { times, .. } = &self.mesh {
             check_refinements(&field("mesh.refinements"), *times)?;
         }
@@ -130,22 +131,22 @@ impl Problem {
         Ok(())
     }
 
-    /// Builds the core form; field names in errors are prefixed with `prefix` (e.g. `problem.`).
+    /// Builds the core form.
     ///
     /// # Errors
-    /// Invalid constants or expressions, naming the field.
-    pub fn form(&self, prefix: &str) -> Result<EllipticForm> {
-        self.form_with(prefix, ExprOptions::default())
+    /// Invalid constants or expressions, naming the field of the problem (`diffusion`,
+    /// `boundary[1].value`).
+    pub fn form(&self) -> Result<EllipticForm> {
+        self.form_with(ExprOptions::default())
     }
 
     /// [`Problem::form`] with a choice of expression backend.
     ///
     /// # Errors
     /// As [`Problem::form`].
-    pub fn form_with(&self, prefix: &str, options: ExprOptions) -> Result<EllipticForm> {
+    pub fn form_with(&self, options: ExprOptions) -> Result<EllipticForm> {
         let p = &self.params;
-        let field = |name: &str| format!("{prefix}{name}");
-        let build = |name: &str, f: &FieldSpec| f.build_with(&field(name), p, options);
+        let build = |name: &str, f: &FieldSpec| f.build_with(name, p, options);
         let optional =
             |name: &str, f: &Option<FieldSpec>| f.as_ref().map(|f| build(name, f)).transpose();
         let boundary = (self.boundary.iter().enumerate())
@@ -167,9 +168,9 @@ impl Problem {
     /// The exact solution as a field, if one was given.
     ///
     /// # Errors
-    /// An invalid expression, naming `{prefix}exact`.
-    pub fn exact_field(&self, prefix: &str) -> Result<Option<SharedField>> {
-        self.exact_field_with(prefix, ExprOptions::default())
+    /// An invalid expression, naming `exact`.
+    pub fn exact_field(&self) -> Result<Option<SharedField>> {
+        self.exact_field_with(ExprOptions::default())
     }
 
     /// [`Problem::exact_field`] with a choice of expression backend (its gradient, used for H1
@@ -177,12 +178,8 @@ impl Problem {
     ///
     /// # Errors
     /// As [`Problem::exact_field`].
-    pub fn exact_field_with(
-        &self,
-        prefix: &str,
-        options: ExprOptions,
-    ) -> Result<Option<SharedField>> {
-        let field = format!("{prefix}exact");
+    pub fn exact_field_with(&self, options: ExprOptions) -> Result<Option<SharedField>> {
+        let field = "exact";
         self.exact
             .as_ref()
             .map(|e| match e {
@@ -190,9 +187,9 @@ impl Problem {
                 FieldSpec::Expr(text) => {
                     let params: Vec<(&str, f64)> =
                         self.params.iter().map(|(k, v)| (k.as_str(), *v)).collect();
-                    femscale_expr::parse_differentiable_field_with(&field, text, &params, options)
+                    femscale_expr::parse_differentiable_field_with(field, text, &params, options)
                 }
-                e => e.build_with(&field, &self.params, options),
+                e => e.build_with(field, &self.params, options),
             })
             .transpose()
     }

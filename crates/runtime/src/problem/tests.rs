@@ -148,15 +148,18 @@ fn checks_name_the_field_under_the_prefix() {
         dim: Some(1),
         ..Problem::default()
     };
-    let e = p.check("problem.").unwrap_err();
-    assert_eq!(e.field(), Some("problem.dim"));
+    let e = p.check().unwrap_err();
+    assert_eq!(e.field_name().as_deref(), Some("dim"));
     let mut p = Problem {
         boundary: vec![BoundarySpec::neumann("all", 1.0)],
         ..Problem::default()
     };
-    assert_eq!(p.check("").unwrap_err().field(), Some("boundary"));
+    assert_eq!(
+        p.check().unwrap_err().field_name().as_deref(),
+        Some("boundary")
+    );
     p.reaction = Some(1.0.into());
-    p.check("").unwrap();
+    p.check().unwrap();
 }
 
 #[test]

@@ -142,7 +142,10 @@ fn plugin_options_are_checked_and_named() {
     for (extra, what) in bad {
         match FemSolver::from_config(config(8, "plugin:chebyshev-cg", "none", &[&cheb], extra)) {
             Err(Error::InvalidInput { field, reason }) => {
-                assert!(field.starts_with("plugins.options."), "{field}");
+                assert!(
+                    field.starts_with(&"plugins.options".into()) && field.len() == 3,
+                    "{field}"
+                );
                 assert!(reason.contains(what), "{extra}: {reason}");
             }
             other => panic!("{extra}: expected InvalidInput, got {other:?}"),
