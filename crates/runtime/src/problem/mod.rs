@@ -9,8 +9,8 @@
 use std::collections::BTreeMap;
 
 use femscale_core::{
-    BoundaryCondition, BoundaryConditionOf, BoundaryKindOf, EllipticForm, Error, Result,
-    SharedField,
+    BoundaryCondition, BoundaryConditionOf, BoundaryFieldRole, BoundaryKindOf, EllipticForm, Error,
+    Result, SharedField,
 };
 use femscale_expr::ExprOptions;
 use serde::{Deserialize, Serialize};
@@ -108,10 +108,13 @@ impl Problem {
         for (name, v) in &self.params {
             femscale_core::error::ensure_finite(&field(&format!("params.{name}")), *v)?;
         }
-        let anchored = self
-            .boundary
-            .iter()
-            .any(|bc| !matches!(bc.kind, BoundaryKindOf::Neumann { .. }));
+        // A condition determines the constant if it prescribes the value or enters the
+        // operator (Robin's alpha); pure fluxes do not.
+        let anchored = self.boundary.iter().any(|bc| {
+            bc.kind.is_essential()
+                || (bc.kind.fields().iter())
+                    .any(|(_, role, _)| *role == BoundaryFieldRole::Operator)
+        });
         if !anchored && self.reaction.is_none() {
             return Err(Error::invalid(
                 field("boundary"),
