@@ -11,6 +11,8 @@
 //! | [`ObjectStore`] | the same for live, type-erased objects (prepared solvers) |
 //! | [`DiskCache`] | self-verifying, atomically written entries in a directory shared by processes |
 //! | [`TieredCache`] | read-through stack of levels with promotion and a [`WritePolicy`] |
+//! | `RedisCache` | entries in a Redis server shared between machines (cargo feature `redis`, on by default) |
+//! | `testing` | a throwaway `redis-server` for tests (cargo feature `redis`) |
 //!
 //! ```
 //! use std::sync::Arc;
@@ -41,9 +43,11 @@ pub mod disk;
 pub mod glob;
 pub mod key;
 pub mod memory;
+#[cfg(feature = "redis")]
 mod redis_cache;
 pub mod tiered;
 
+#[cfg(feature = "redis")]
 pub mod testing;
 
 pub use clock::{Clock, ManualClock, SystemClock};
@@ -52,6 +56,7 @@ pub use femscale_core::cache::{Cache, CacheKey, CacheStats};
 pub use glob::glob_match;
 pub use key::{FORMAT_VERSION, KeyBuilder};
 pub use memory::{MemoryCache, ObjectStore};
+#[cfg(feature = "redis")]
 pub use redis_cache::{
     MAX_PREFIX_LEN, MAX_REDIS_TTL, RedisCache, RedisOptions, redact as redact_url,
     validate_redis_prefix, validate_redis_url,

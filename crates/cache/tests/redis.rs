@@ -4,6 +4,7 @@
 //! `FEMSCALE_REQUIRE_REDIS=1` is set (CI), in which case they fail (see
 //! [`femscale_cache::testing`]). No assertion here is on speed: the bounds on elapsed time
 //! are hang guards far above the timeouts under test.
+#![cfg(feature = "redis")]
 
 use std::sync::Arc;
 use std::thread::sleep;

@@ -174,6 +174,20 @@ pub enum Error {
         /// What is wrong.
         message: String,
     },
+    /// A configuration key asks for something this build of femscale was compiled without
+    /// (a cargo feature of the `femscale` crate that is off, e.g. `redis` or `plugins`).
+    #[error(
+        "`{field}`: {what} needs the `{feature}` feature of femscale, which is off in this \
+         build (enable it: `femscale = {{ features = [\"{feature}\"] }}`)"
+    )]
+    FeatureDisabled {
+        /// The key that asked for it (`cache.levels`, `plugins.paths`, ...).
+        field: FieldPath,
+        /// What was asked for (`the \`redis\` cache level`).
+        what: String,
+        /// The cargo feature of `femscale` that provides it.
+        feature: String,
+    },
     /// A mesh (generated or read from a file) is invalid.
     #[error("invalid mesh{}: {message}", .location.as_ref().map(|l| format!(" ({l})")).unwrap_or_default())]
     Mesh {
@@ -239,12 +253,26 @@ impl Error {
         }
     }
 
+    /// Shorthand for [`Error::FeatureDisabled`].
+    pub fn feature_disabled(
+        field: impl Into<FieldPath>,
+        what: impl Into<String>,
+        feature: impl Into<String>,
+    ) -> Self {
+        Self::FeatureDisabled {
+            field: field.into(),
+            what: what.into(),
+            feature: feature.into(),
+        }
+    }
+
     /// The parameter this error is about, when it is about one.
     pub fn field(&self) -> Option<FieldPath> {
         match self {
             Self::InvalidInput { field, .. }
             | Self::UnknownName { field, .. }
-            | Self::Expression { field, .. } => Some(field.clone()),
+            | Self::Expression { field, .. }
+            | Self::FeatureDisabled { field, .. } => Some(field.clone()),
             Self::Timeout { .. } => Some(FieldPath::parse("solver.timeout_seconds")),
             _ => None,
         }
@@ -294,6 +322,15 @@ impl Error {
                 text,
                 column,
                 message,
+            },
+            Self::FeatureDisabled {
+                field,
+                what,
+                feature,
+            } => Self::FeatureDisabled {
+                field: f(field),
+                what,
+                feature,
             },
             other => other,
         }

@@ -6,10 +6,15 @@
 //! |---|---|
 //! | [`adaptive`] | [`AdaptiveScaler`]: threads, parallel assembly, direct vs AMG-CG, runs in flight and the memory check, from a work estimate and the machine's load ([`MemoryModel`]) |
 //! | [`worker_pool`] | [`WorkerPool`]: crossbeam-channel jobs on workers that grow and shrink with queue depth, CPU load and memory headroom, never oversubscribing cores |
-//! | [`monitor`] | [`ResourceMonitor`]: sampled process/system CPU and memory (GPU via NVML), peak RSS, mean CPU |
+//! | `monitor` | `ResourceMonitor`: sampled process/system CPU and memory (GPU via NVML), peak RSS, mean CPU (feature `monitor`) |
 //! | [`usage`] | [`measure`]: wall and CPU time and exact peak RSS of one closure (one solve), ~30 µs |
-//! | [`load`] | [`SystemLoadSource`]: other processes' CPU load and available memory, for planning and the pool |
-//! | [`gpu`] | [`Nvml`]: GPU utilisation through NVML loaded at run time (absent-safe) |
+//! | `load` | `SystemLoadSource`: other processes' CPU load and available memory, for the pool (feature `monitor`) |
+//! | `gpu` | `Nvml`: GPU utilisation through NVML loaded at run time, absent-safe (feature `monitor`) |
+//!
+//! The cargo feature `monitor` (on by default) brings the modules that sample the machine
+//! (sysinfo, and libloading for NVML) and `WorkerPool::new`, which samples the load with
+//! them; without it a pool takes its [`LoadSource`] explicitly
+//! ([`WorkerPool::with_load_source`]).
 //!
 //! Memory pools and the performance counters live in `femscale-core` (so that the solvers,
 //! assemblers, expressions and caches use them without depending on this crate) and are
@@ -39,8 +44,11 @@
 
 pub mod adaptive;
 pub mod error;
+#[cfg(feature = "monitor")]
 pub mod gpu;
+#[cfg(feature = "monitor")]
 pub mod load;
+#[cfg(feature = "monitor")]
 pub mod monitor;
 pub mod usage;
 pub mod worker_pool;
@@ -51,8 +59,11 @@ pub use femscale_core::counters::{
     Counter, CounterSnapshot, Counters, counters, reset_scaling_metrics, scaling_metrics,
 };
 pub use femscale_core::pool::{DEFAULT_GLOBAL_POOL_BYTES, PoolStats, PooledVec, VectorPool};
+#[cfg(feature = "monitor")]
 pub use gpu::{GpuDevice, GpuSnapshot, Nvml};
-pub use load::{LOAD_WINDOW, SystemLoadSource, num_cores};
+#[cfg(feature = "monitor")]
+pub use load::{LOAD_WINDOW, SystemLoadSource};
+#[cfg(feature = "monitor")]
 pub use monitor::{CPU_WINDOW, MonitorSummary, ResourceMonitor, ResourceSnapshot};
 pub use usage::{UsageSummary, measure};
 pub use worker_pool::{
@@ -60,3 +71,8 @@ pub use worker_pool::{
     Observation, ScaleEvent, ScaleReason, ScopedEvent, WorkerPool, WorkerPoolConfig,
     WorkerPoolStats,
 };
+
+/// Logical cores available to this process.
+pub fn num_cores() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}

@@ -5,6 +5,7 @@ use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use crate::monitor::Sampler;
+use crate::num_cores;
 use crate::worker_pool::{LoadSample, LoadSource};
 
 /// Shortest window a CPU-load measurement covers: a little more than sysinfo's
@@ -96,10 +97,6 @@ impl LoadSource for SystemLoadSource {
     }
 }
 
-/// Logical cores available to this process.
-pub fn num_cores() -> usize {
-    std::thread::available_parallelism().map_or(1, |n| n.get())
-}
 
 #[cfg(test)]
 mod tests {

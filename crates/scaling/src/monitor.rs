@@ -20,10 +20,8 @@ use sysinfo::{MemoryRefreshKind, Pid, ProcessRefreshKind, ProcessesToUpdate, Sys
 
 use crate::error::{Result, ScalingError};
 use crate::gpu::{GpuSnapshot, Nvml};
-use crate::usage::{ProcessTimes, process_times};
+use crate::usage::{MB, ProcessTimes, process_times};
 
-/// Bytes per MB (MiB, like every femscale size).
-pub(crate) const MB: f64 = femscale_core::checks::MIB;
 
 /// The machine and this process at one instant.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

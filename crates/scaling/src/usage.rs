@@ -4,12 +4,15 @@ use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
 
-use crate::monitor::MB;
+/// Bytes per MB (MiB, like every femscale size).
+pub(crate) const MB: f64 = femscale_core::checks::MIB;
 
 /// This process's CPU time and peak RSS so far (`getrusage(RUSAGE_SELF)`).
 #[derive(Debug, Clone, Copy, Default)]
 pub(crate) struct ProcessTimes {
     pub(crate) cpu_seconds: f64,
+    /// The kernel's high-water mark, read by the resource monitor (feature `monitor`).
+    #[cfg_attr(not(feature = "monitor"), allow(dead_code))]
     pub(crate) max_rss_mb: f64,
 }
 

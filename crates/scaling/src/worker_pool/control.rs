@@ -87,7 +87,7 @@ pub struct WorkerPoolConfig {
 
 impl Default for WorkerPoolConfig {
     fn default() -> Self {
-        let cores = crate::load::num_cores();
+        let cores = crate::num_cores();
         Self {
             min_workers: 1,
             initial_workers: None,
@@ -112,7 +112,7 @@ impl WorkerPoolConfig {
     /// cores), shrinking to one when idle or when other processes load the CPU, with the plan's
     /// per-run memory estimate.
     pub fn from_plan(plan: &ExecutionPlan) -> Self {
-        let cores = crate::load::num_cores();
+        let cores = crate::num_cores();
         let threads = plan.threads.clamp(1, cores);
         let max = plan.runs_in_flight.clamp(1, (cores / threads).max(1));
         Self {

@@ -47,7 +47,6 @@ use serde::{Deserialize, Serialize};
 use tracing::{info, warn};
 
 use crate::error::{Result, ScalingError};
-use crate::load::SystemLoadSource;
 use femscale_core::counters::Counter;
 
 /// Scale events kept by [`WorkerPool::events`].
@@ -301,18 +300,20 @@ impl std::fmt::Debug for WorkerPool {
 }
 
 impl WorkerPool {
-    /// A pool sized by `config`, reading the machine's load with sysinfo.
+    /// A pool sized by `config`, reading the machine's load with sysinfo
+    /// ([`crate::SystemLoadSource`]; cargo feature `monitor`).
     ///
     /// # Errors
     /// An invalid configuration (naming the field), or threads that cannot be started.
+    #[cfg(feature = "monitor")]
     pub fn new(config: WorkerPoolConfig) -> Result<Self> {
-        Self::with_load_source(config, Arc::new(SystemLoadSource::new()))
+        Self::with_load_source(config, Arc::new(crate::load::SystemLoadSource::new()))
     }
 
     /// A pool sized by `config`, reading the machine's load from `load`.
     ///
     /// # Errors
-    /// As [`WorkerPool::new`].
+    /// An invalid configuration (naming the field), or threads that cannot be started.
     pub fn with_load_source(config: WorkerPoolConfig, load: Arc<dyn LoadSource>) -> Result<Self> {
         config.validate()?;
         let (jobs_tx, jobs_rx) = unbounded::<Job>();
