@@ -45,6 +45,7 @@ pub mod key;
 pub mod memory;
 #[cfg(feature = "redis")]
 mod redis_cache;
+mod redis_keys;
 pub mod tiered;
 
 #[cfg(feature = "redis")]
@@ -57,8 +58,6 @@ pub use glob::glob_match;
 pub use key::{FORMAT_VERSION, KeyBuilder};
 pub use memory::{MemoryCache, ObjectStore};
 #[cfg(feature = "redis")]
-pub use redis_cache::{
-    MAX_PREFIX_LEN, MAX_REDIS_TTL, RedisCache, RedisOptions, redact as redact_url,
-    validate_redis_prefix, validate_redis_url,
-};
+pub use redis_cache::{MAX_REDIS_TTL, RedisCache, RedisOptions, validate_redis_url};
+pub use redis_keys::{MAX_PREFIX_LEN, redact as redact_url, validate_redis_prefix};
 pub use tiered::{TieredCache, WritePolicy};

@@ -143,13 +143,11 @@ pub(crate) fn run(args: BenchArgs) -> anyhow::Result<()> {
         writeln!(out)?;
     } else {
         write!(out, "{}", report.table())?;
-        writeln!(
-            out,
-            "wrote {}, {} and {}",
-            outputs.json.display(),
-            outputs.csv.display(),
-            outputs.svg.display()
-        )?;
+        let (json, csv) = (outputs.json.display(), outputs.csv.display());
+        match &outputs.svg {
+            Some(svg) => writeln!(out, "wrote {json}, {csv} and {}", svg.display())?,
+            None => writeln!(out, "wrote {json} and {csv}")?,
+        }
     }
     Ok(())
 }

@@ -486,7 +486,11 @@ mod tests {
         let json: serde_json::Value =
             serde_json::from_str(&std::fs::read_to_string(&out.json).unwrap()).unwrap();
         assert_eq!(json["rows"].as_array().unwrap().len(), 8);
-        assert!(std::fs::read_to_string(&out.svg).unwrap().contains("<svg"));
+        assert!(
+            std::fs::read_to_string(out.svg.unwrap())
+                .unwrap()
+                .contains("<svg")
+        );
     }
 
     #[test]

@@ -1,8 +1,10 @@
 //! # femscale-experiment
 //!
 //! Above `femscale-runtime`: config-driven experiments ([`Experiment`]), the scaling
-//! benchmark ([`bench`](mod@bench)) and the SVG plots both draw ([`plots`]). Embedding
-//! programs that only solve need the runtime alone (and do not build `plotters`).
+//! benchmark ([`bench`](mod@bench)) and the SVG plots both draw ([`plots`], cargo feature
+//! `plots`, on by default: the only user of `plotters`; without it the `svg` output format is
+//! refused with [`Error::FeatureDisabled`] naming `output.formats`, and the benchmark writes
+//! no plot). Embedding programs that only solve need the runtime alone.
 //!
 //! Config-driven experiments: one TOML file holds a base configuration, a sweep over any
 //! configuration keys, repetitions and outputs; [`Experiment::run`] runs every point on a pool
@@ -68,6 +70,7 @@ mod families;
 mod identity;
 mod layers;
 mod outputs;
+#[cfg(feature = "plots")]
 pub mod plots;
 mod runner;
 mod spec;

@@ -1,7 +1,6 @@
 //! The outputs beyond `results.jsonl` and `summary.csv`: VTU files of solutions (`vtu`) and SVG
 //! plots (`svg`): error against mesh size with fitted rates, and time against unknowns.
 
-use std::collections::BTreeMap;
 use std::path::Path;
 
 use femscale_core::{Error, Result};
@@ -9,7 +8,6 @@ use femscale_core::{Error, Result};
 use super::spec::{OutputFormat, OutputSpec};
 use super::summary::SummaryRow;
 use super::sweep::Point;
-use crate::plots::{Series, plot_error_vs_h, plot_time_vs_dofs};
 use femscale_runtime::Solution;
 
 /// Sub-directory of the output directory that holds the VTU files.
@@ -38,16 +36,20 @@ pub(super) fn write_point_outputs(
     femscale_mesh::vtu::write_vtu(&solution.mesh, &[("u", &solution.values)], &path)
 }
 
-/// `(x, y)` points of one plotted series.
-type Points = Vec<(f64, f64)>;
-
 /// Writes the SVG plots when `svg` output is asked for; a plot without any plottable point
 /// (e.g. no exact solution, hence no errors) is skipped.
+#[cfg(feature = "plots")]
 pub(super) fn write_summary_outputs(
     dir: &Path,
     output: &OutputSpec,
     rows: &[SummaryRow],
 ) -> Result<()> {
+    use std::collections::BTreeMap;
+
+    use crate::plots::{Series, plot_error_vs_h, plot_time_vs_dofs};
+    /// `(x, y)` points of one plotted series.
+    type Points = Vec<(f64, f64)>;
+
     if !output.wants(OutputFormat::Svg) {
         return Ok(());
     }
@@ -109,5 +111,17 @@ pub(super) fn write_summary_outputs(
             &dir.join(TIME_PLOT),
         )?;
     }
+    Ok(())
+}
+
+/// Without the `plots` feature there is nothing to write after the runs: `svg` is refused
+/// when the experiment is loaded (`output.formats`, [`Error::FeatureDisabled`]).
+#[cfg(not(feature = "plots"))]
+pub(super) fn write_summary_outputs(
+    _dir: &Path,
+    output: &OutputSpec,
+    _rows: &[SummaryRow],
+) -> Result<()> {
+    debug_assert!(!output.wants(OutputFormat::Svg));
     Ok(())
 }

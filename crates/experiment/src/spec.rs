@@ -297,8 +297,9 @@ fn section<T: for<'de> Deserialize<'de>>(
     })
 }
 
+/// The format called `name`; `svg` needs the `plots` feature (plotters).
 fn parse_format(name: &str) -> Result<OutputFormat> {
-    OutputFormat::ALL
+    let format = OutputFormat::ALL
         .into_iter()
         .find(|f| f.name() == name)
         .ok_or_else(|| Error::UnknownName {
@@ -306,7 +307,15 @@ fn parse_format(name: &str) -> Result<OutputFormat> {
             what: "output format".into(),
             name: name.into(),
             known: OutputFormat::ALL.iter().map(|f| f.name().into()).collect(),
-        })
+        })?;
+    if format == OutputFormat::Svg && !cfg!(feature = "plots") {
+        return Err(Error::feature_disabled(
+            "output.formats",
+            "the `svg` output (plots)",
+            "plots",
+        ));
+    }
+    Ok(format)
 }
 
 /// Flattens nested tables into dotted keys until a non-table value.

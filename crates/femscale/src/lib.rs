@@ -30,13 +30,31 @@
 //! | `femscale-cache` | [`cache`]: memory, disk, Redis and tiered artefact caches |
 //! | `femscale-scaling` | [`scaling`]: adaptive scaler, worker pool, resource monitor, counters |
 //! | `femscale-runtime` | [`runtime`]: configuration, registry, the pipeline, the solve cache, plugins |
-//! | `femscale-experiment` | [`experiment`]: sweeps, results and plots, the scaling benchmark |
+//! | `femscale-experiment` | `experiment`: sweeps, results and plots, the scaling benchmark (feature `experiment`) |
+//!
+//! ## Cargo features
+//!
+//! All are on by default. A program that only solves takes `default-features = false`
+//! (mesh, assembly, solvers and the runtime with its memory and disk caches) and adds what it
+//! needs:
+//!
+//! | feature | brings | without it |
+//! |---|---|---|
+//! | `jit` | expressions compiled to machine code (cranelift) | the bytecode interpreter runs them, with identical results, as on hosts cranelift does not support |
+//! | `plugins` | plugin libraries (abi_stable, libloading) and `plugins.isolation = "process"` | `plugins.paths`, `plugins.dirs`, `plugins.options` are refused |
+//! | `redis` | the `redis` cache level | `cache.levels = ["redis"]` is refused |
+//! | `monitor` | `scaling::ResourceMonitor`, `SystemLoadSource`, GPU via NVML (sysinfo) | — (the planner reads the machine without it) |
+//! | `experiment` | `femscale::experiment` (sweeps, results, the benchmark); implies `monitor` | — |
+//! | `plots` | SVG plots of experiments and the benchmark (plotters); implies `experiment` | the `svg` output format is refused |
+//!
+//! A refusal is an [`Error::FeatureDisabled`] naming the configuration key and the feature.
 #![warn(rustdoc::broken_intra_doc_links)]
 
 pub use femscale_assembly as assembly;
 pub use femscale_cache as cache;
 pub use femscale_core as core;
 pub use femscale_core::{Error, Result};
+#[cfg(feature = "experiment")]
 pub use femscale_experiment as experiment;
 pub use femscale_expr as expr;
 pub use femscale_mesh as mesh;

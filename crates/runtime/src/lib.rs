@@ -6,6 +6,13 @@
 //! * [`Config`] and [`ConfigSources`]: the TOML schema and its layers (defaults < file <
 //!   `--set key=value`), with errors that name key, file and line.
 //! * [`Registry`]: solvers and preconditioners by name, built-in or from [`plugins`].
+//!
+//! Cargo features (all on by default; the `femscale` facade forwards them): `jit` (expressions
+//! compiled by cranelift; without it the bytecode interpreter runs them, as on hosts
+//! cranelift does not support), `plugins` (loading plugin libraries and process isolation:
+//! abi_stable, libloading, memmap2) and `redis` (the Redis cache level). A configuration that
+//! asks for what a missing feature provides is refused with
+//! [`femscale_core::Error::FeatureDisabled`] naming the key.
 //! * [`FemSolver`]: `solve_1d_laplace`, `solve_2d_laplace`, `solve(&Problem)`, returning a
 //!   [`Solution`] with its [`femscale_core::Metrics`].
 //!
@@ -30,7 +37,9 @@ pub use config::{
     SolverConfig, SourceMap,
 };
 pub use pipeline::{FemSolver, ScalingMetrics, Solution, WarmUp, solver_for};
-pub use plugins::{LoadedPlugin, PluginError, PluginKind, PluginsConfig};
+pub use plugins::PluginsConfig;
+#[cfg(feature = "plugins")]
+pub use plugins::{LoadedPlugin, PluginError, PluginKind};
 pub use problem::{
     BoundarySpec, BoundarySpecKind, FieldSpec, Laplace1d, Laplace2d, MAX_REFINEMENTS, MeshSpec,
     Problem, Source,

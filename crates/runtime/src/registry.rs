@@ -11,8 +11,8 @@ use femscale_core::{
 };
 use femscale_solvers::MethodOptions;
 
-use crate::caching::CacheConfig;
-use crate::config::duration_from_seconds;
+use crate::caching::{CacheConfig, DISK_LEVEL, REDIS_LEVEL};
+use crate::config::Config;
 
 /// Builds a solver around the preconditioner chosen for it (direct solvers ignore it), reading
 /// its section of the per-method options.
@@ -69,8 +69,23 @@ impl Registry {
     }
 
     /// Records which plugin library provides the component registered as `name`.
+    #[cfg_attr(not(feature = "plugins"), allow(dead_code))]
     pub(crate) fn set_plugin_identity(&mut self, name: &str, identity: String) {
         self.plugin_identities.insert(name.to_string(), identity);
+    }
+
+    /// The built-in components plus the plugins of `config.plugins`, registered as
+    /// `plugin:<name>` with their options from `[plugins.options.<name>]`.
+    ///
+    /// # Errors
+    /// [`Error::Plugin`] when a library of `plugins.paths` fails to load;
+    /// [`Error::InvalidInput`] (field `plugins.options.<name>`) for options no loaded component
+    /// takes, that are not a table, or that the plugin rejects;
+    /// [`Error::FeatureDisabled`] when plugins are configured and the `plugins` feature is off.
+    pub fn from_config(config: &Config) -> Result<Self> {
+        let mut registry = Self::with_builtins();
+        registry.register_configured_plugins(&config.plugins)?;
+        Ok(registry)
     }
 
     /// A registry holding every built-in component.
@@ -98,8 +113,9 @@ impl Registry {
             }),
         );
         r.register_cache("none", Arc::new(|_| Ok(Arc::new(NoCache::default()))));
-        r.register_cache("disk", Arc::new(open_disk_cache));
-        r.register_cache("redis", Arc::new(connect_redis_cache));
+        r.register_cache(DISK_LEVEL, Arc::new(open_disk_cache));
+        #[cfg(feature = "redis")]
+        r.register_cache(REDIS_LEVEL, Arc::new(redis_level));
         r
     }
 
@@ -131,9 +147,14 @@ impl Registry {
     ///
     /// # Errors
     /// [`Error::UnknownName`] with field `cache.levels` (listing `memory` too), or the level's
-    /// own failure to open (unwritable directory, unreachable server).
+    /// own failure to open (unwritable directory, unreachable server);
+    /// [`Error::FeatureDisabled`] for `redis` in a build without the `redis` feature (unless a
+    /// level of that name was registered).
     pub fn cache(&self, name: &str, config: &CacheConfig) -> Result<Arc<dyn Cache>> {
         let build = self.caches.get(name).ok_or_else(|| {
+            if name == REDIS_LEVEL && !cfg!(feature = "redis") {
+                return Error::feature_disabled("cache.levels", "the `redis` cache level", "redis");
+            }
             let mut e = unknown("cache.levels", "cache level", name, &self.caches);
             if let Error::UnknownName { known, .. } = &mut e {
                 known.push(crate::caching::MEMORY_LEVEL.into());
@@ -269,8 +290,10 @@ fn open_disk_cache(config: &CacheConfig) -> Result<Arc<dyn Cache>> {
 }
 
 /// The `redis` level at `cache.redis_url`.
-fn connect_redis_cache(config: &CacheConfig) -> Result<Arc<dyn Cache>> {
+#[cfg(feature = "redis")]
+fn redis_level(config: &CacheConfig) -> Result<Arc<dyn Cache>> {
     // Clamped conversions: a huge configured value never panics (bounds: `config::bounds`).
+    use crate::config::duration_from_seconds;
     let timeout = duration_from_seconds(config.redis_timeout_seconds.max(1e-3))
         .unwrap_or(std::time::Duration::from_secs(2));
     let options = femscale_cache::RedisOptions {
@@ -317,7 +340,11 @@ mod tests {
         }
         match r.cache("s3", &config) {
             Err(Error::UnknownName { known, .. }) => {
-                assert_eq!(known, ["disk", "memory", "none", "redis"]);
+                let mut expected = vec!["disk", "memory", "none"];
+                if cfg!(feature = "redis") {
+                    expected.push("redis");
+                }
+                assert_eq!(known, expected);
             }
             other => panic!("expected UnknownName, got {other:?}"),
         }

@@ -4,6 +4,7 @@
 use std::path::Path;
 use std::sync::Arc;
 
+#[cfg(feature = "redis")]
 use femscale_cache::testing::RedisServer;
 use femscale_core::{Artefact, CacheReuse};
 use femscale_runtime::{
@@ -223,6 +224,7 @@ fn bad_cache_configuration_names_the_key() {
     assert!(e.contains("cache.memory_mb"), "{e}");
 }
 
+#[cfg(feature = "redis")]
 #[test]
 fn redis_level_round_trips_and_a_dead_server_degrades_to_the_other_levels() {
     let Some(mut server) = RedisServer::start() else {
@@ -260,6 +262,7 @@ fn redis_level_round_trips_and_a_dead_server_degrades_to_the_other_levels() {
     assert_eq!(unavailable[0].0, "redis");
 }
 
+#[cfg(feature = "redis")]
 #[test]
 fn redis_round_trip_of_a_million_entry_operator() {
     let Some(server) = RedisServer::start() else {

@@ -153,8 +153,8 @@ impl Nvml {
                     Some(GpuDevice {
                         index,
                         utilization_percent: f64::from(util.gpu),
-                        memory_used_mb: mem.used as f64 / crate::monitor::MB,
-                        memory_total_mb: mem.total as f64 / crate::monitor::MB,
+                        memory_used_mb: mem.used as f64 / crate::usage::MB,
+                        memory_total_mb: mem.total as f64 / crate::usage::MB,
                     })
                 })
                 .collect()

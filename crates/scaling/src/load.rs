@@ -97,7 +97,6 @@ impl LoadSource for SystemLoadSource {
     }
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;

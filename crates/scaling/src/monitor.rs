@@ -22,7 +22,6 @@ use crate::error::{Result, ScalingError};
 use crate::gpu::{GpuSnapshot, Nvml};
 use crate::usage::{MB, ProcessTimes, process_times};
 
-
 /// The machine and this process at one instant.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[non_exhaustive]

@@ -7,7 +7,6 @@ use femscale_core::io::write_atomically;
 use femscale_core::{Error, Result};
 
 use super::BenchReport;
-use crate::plots::{Series, plot_time_vs_dofs};
 
 /// The files [`BenchReport::write_outputs`] wrote.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -17,8 +16,9 @@ pub struct BenchOutputs {
     pub json: PathBuf,
     /// `bench.csv`: one line per row.
     pub csv: PathBuf,
-    /// `bench_time_vs_dofs.svg`: median time against unknowns, one curve per configuration.
-    pub svg: PathBuf,
+    /// `bench_time_vs_dofs.svg`: median time against unknowns, one curve per configuration
+    /// (`None` in a build without the `plots` feature, which draws no plots).
+    pub svg: Option<PathBuf>,
 }
 
 impl BenchReport {
@@ -106,8 +106,10 @@ impl BenchReport {
         out
     }
 
-    /// The median-time curves, one per configuration label.
-    pub fn series(&self) -> Vec<Series> {
+    /// The median-time curves, one per configuration label (feature `plots`).
+    #[cfg(feature = "plots")]
+    pub fn series(&self) -> Vec<crate::plots::Series> {
+        use crate::plots::Series;
         let mut series: Vec<Series> = Vec::new();
         for r in &self.rows {
             let label = r.label();
@@ -123,8 +125,8 @@ impl BenchReport {
         series
     }
 
-    /// Writes `bench.json`, `bench.csv` and `bench_time_vs_dofs.svg` into `dir` (created if
-    /// missing), each atomically.
+    /// Writes `bench.json`, `bench.csv` and (with the `plots` feature) `bench_time_vs_dofs.svg`
+    /// into `dir` (created if missing), each atomically.
     ///
     /// # Errors
     /// [`Error::Io`] when the directory or a file cannot be written.
@@ -141,8 +143,15 @@ impl BenchReport {
         write_atomically(&json, |w| w.write_all(text.as_bytes()))?;
         let csv = dir.join("bench.csv");
         write_atomically(&csv, |w| w.write_all(self.to_csv().as_bytes()))?;
+        let svg = self.write_plot(dir)?;
+        Ok(BenchOutputs { json, csv, svg })
+    }
+
+    /// Writes `bench_time_vs_dofs.svg` into `dir`.
+    #[cfg(feature = "plots")]
+    fn write_plot(&self, dir: &Path) -> Result<Option<PathBuf>> {
         let svg = dir.join("bench_time_vs_dofs.svg");
-        plot_time_vs_dofs(
+        crate::plots::plot_time_vs_dofs(
             &self.series(),
             &format!(
                 "femscale bench: median wall time ({} cores, {} repetitions)",
@@ -150,6 +159,12 @@ impl BenchReport {
             ),
             &svg,
         )?;
-        Ok(BenchOutputs { json, csv, svg })
+        Ok(Some(svg))
+    }
+
+    /// No plot without the `plots` feature (the table, JSON and CSV hold the same numbers).
+    #[cfg(not(feature = "plots"))]
+    fn write_plot(&self, _dir: &Path) -> Result<Option<PathBuf>> {
+        Ok(None)
     }
 }

@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use femscale_cache::{DiskCache, redact_url, validate_redis_prefix, validate_redis_url};
+use femscale_cache::{DiskCache, redact_url, validate_redis_prefix};
 use femscale_core::{Cache, Error, Result};
 
 use super::{CacheConfig, MEMORY_LEVEL};
@@ -15,8 +15,9 @@ pub const DISK_LEVEL: &str = "disk";
 pub const REDIS_LEVEL: &str = "redis";
 
 /// Checks `cache.disk_dir` (not empty, no NUL byte), `cache.redis_prefix` (see
-/// [`validate_redis_prefix`]) and the form of `cache.redis_url`, whichever levels are enabled: a bad value is an error in the
-/// file, not a surprise on the day the level is switched on.
+/// [`validate_redis_prefix`]) and, with the `redis` feature (the URL is parsed by the Redis
+/// client), the form of `cache.redis_url`, whichever levels are enabled: a bad value is an
+/// error in the file, not a surprise on the day the level is switched on.
 pub(super) fn validate_storage_keys(config: &CacheConfig) -> Result<()> {
     let dir = config.disk_dir.as_os_str();
     if dir.is_empty() {
@@ -33,8 +34,10 @@ pub(super) fn validate_storage_keys(config: &CacheConfig) -> Result<()> {
     }
     validate_redis_prefix(&config.redis_prefix)
         .map_err(|reason| Error::invalid("cache.redis_prefix", reason))?;
-    validate_redis_url(&config.redis_url)
-        .map_err(|reason| Error::invalid("cache.redis_url", reason))
+    #[cfg(feature = "redis")]
+    femscale_cache::validate_redis_url(&config.redis_url)
+        .map_err(|reason| Error::invalid("cache.redis_url", reason))?;
+    Ok(())
 }
 
 /// An error opening the disk level, as an [`Error::InvalidInput`] naming `cache.disk_dir` and
@@ -129,7 +132,11 @@ pub fn open_persistent_levels(
         }
         match registry.cache(name, config) {
             Ok(level) => out.push(PersistentLevel::Open(level)),
-            Err(e @ (Error::UnknownName { .. } | Error::InvalidInput { .. })) => return Err(e),
+            Err(
+                e @ (Error::UnknownName { .. }
+                | Error::InvalidInput { .. }
+                | Error::FeatureDisabled { .. }),
+            ) => return Err(e),
             Err(error) => out.push(PersistentLevel::Unreachable {
                 level: name.clone(),
                 address: if name == REDIS_LEVEL {
@@ -180,6 +187,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg(feature = "redis")]
     fn malformed_redis_urls_name_the_key_without_the_password() {
         let mut c = CacheConfig {
             redis_url: "http://u:secret@h:1/".into(),

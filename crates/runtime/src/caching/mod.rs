@@ -9,7 +9,9 @@
 //! * `disk` — serialised solutions and assembled systems in `disk_dir` (atomic writes,
 //!   checksums, LRU size cap, safe for concurrent processes).
 //! * `redis` — the same in a Redis server at `redis_url`, shared between machines; if it is
-//!   unreachable or dies, the cache warns once and carries on with the other levels.
+//!   unreachable or dies, the cache warns once and carries on with the other levels. Needs the
+//!   cargo feature `redis` (of `femscale`, or of this crate); without it, listing the level is
+//!   an [`Error::FeatureDisabled`] naming `cache.levels`.
 //! * any other name — a level registered with [`crate::Registry::register_cache`].
 //!
 //! Byte levels are read through in order; a hit is promoted to the faster byte levels and
@@ -220,7 +222,11 @@ impl SolveCache {
             }
             match registry.cache(name, config) {
                 Ok(level) => levels.push(level),
-                Err(e @ (Error::UnknownName { .. } | Error::InvalidInput { .. })) => return Err(e),
+                Err(
+                    e @ (Error::UnknownName { .. }
+                    | Error::InvalidInput { .. }
+                    | Error::FeatureDisabled { .. }),
+                ) => return Err(e),
                 Err(e) if name == DISK_LEVEL => return Err(levels::disk_dir_error(config, e)),
                 Err(e) => {
                     warn!(level = %name, error = %e, "cache level unavailable; continuing without it");

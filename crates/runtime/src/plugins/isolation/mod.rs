@@ -30,7 +30,6 @@ use femscale_core::{
     CsrMatrix, Error, LinearSolver, PreparedSolver, Result, SolveError, SolveMonitor, SolveReport,
     SolverOptions,
 };
-use serde::{Deserialize, Serialize};
 use tracing::instrument;
 
 pub use error::IsolationError;
@@ -39,6 +38,7 @@ pub use server::serve;
 use self::child::{Limits, PluginChild, SHM_FD};
 use self::protocol::{Reply, Request, Setup};
 use self::shm::{Layout, SharedRegion};
+pub use super::Isolation;
 use super::convert::check_same_pattern;
 use super::{LoadedPlugin, PluginsConfig};
 use crate::registry::Registry;
@@ -46,18 +46,6 @@ use crate::registry::Registry;
 /// Address space the child may use beyond what it holds before loading the plugin plus
 /// `memory_limit_mb`: the plugin's code, thread stacks and allocator arenas.
 pub const ADDRESS_SPACE_SLACK_MB: f64 = 256.0;
-
-/// Where plugin solvers run: `plugins.isolation`.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-#[non_exhaustive]
-pub enum Isolation {
-    /// In the host process (default): no overhead, but a crashing plugin takes the host down.
-    #[default]
-    InProcess,
-    /// In a `femscale plugin-host` child process per prepared solver.
-    Process,
-}
 
 /// The deadline's grace beyond `timeout_seconds`: a plugin that watches its monitor gets the
 /// chance to stop itself (and report) before it is killed.
