@@ -4,12 +4,7 @@
 use std::path::Path;
 use std::sync::Arc;
 
-#[cfg(feature = "redis")]
-use femscale_cache::testing::RedisServer;
-use femscale_core::{Artefact, CacheReuse};
-use femscale_runtime::{
-    Config, FemSolver, FieldSpec, Laplace2d, Problem, SolveCache, WarmUp, WritePolicyConfig,
-};
+use femscale_runtime::{Config, FemSolver, FieldSpec, Laplace2d, Problem, SolveCache, WarmUp};
 
 fn config(levels: &[&str], disk: Option<&Path>) -> Config {
     let mut c = Config::default();
@@ -224,75 +219,83 @@ fn bad_cache_configuration_names_the_key() {
     assert!(e.contains("cache.memory_mb"), "{e}");
 }
 
+/// The Redis level (cargo feature `redis`), against a `redis-server` started per test.
 #[cfg(feature = "redis")]
-#[test]
-fn redis_level_round_trips_and_a_dead_server_degrades_to_the_other_levels() {
-    let Some(mut server) = RedisServer::start() else {
-        return;
-    };
-    let mut c = config(&["redis"], None);
-    c.cache.redis_url = server.url();
-    c.cache.redis_prefix = "rt-test:".into();
-    c.cache.write_policy = WritePolicyConfig::All;
-    let p = problem("sin(x)", 1.0, 0.0);
-    let (v, _) = solve(&FemSolver::from_config(c.clone()).unwrap(), &p);
-    let (v2, r) = solve(&FemSolver::from_config(c.clone()).unwrap(), &p);
-    assert_eq!(r, ["solution@redis"]);
-    assert_eq!(v2, v);
-    // Memory + Redis; the server dies: one warning, solves go on from memory and compute.
-    let mut both = c.clone();
-    both.cache.levels = vec!["memory".into(), "redis".into()];
-    let s = FemSolver::from_config(both.clone()).unwrap();
-    assert_eq!(solve(&s, &p).1, ["solution@redis"]);
-    assert_eq!(solve(&s, &problem("cos(x)", 1.0, 0.0)).1, ["system@redis"]);
-    server.kill();
-    assert_eq!(solve(&s, &p).1, ["solution@memory"]);
-    let p3 = problem("cos(y)", 1.0, 0.0);
-    let (v3, r) = solve(&s, &p3);
-    assert_eq!(r, ["system@memory", "prepared_solver@memory"]);
-    assert_eq!(
-        v3,
-        solve(&FemSolver::from_config(config(&[], None)).unwrap(), &p3).0
-    );
-    // A server that is down when the cache opens: the level is reported unavailable.
-    let s = FemSolver::from_config(both).unwrap();
-    assert_eq!(solve(&s, &p).0, v);
-    let unavailable = s.scaling_metrics().cache_unavailable;
-    assert_eq!(unavailable.len(), 1);
-    assert_eq!(unavailable[0].0, "redis");
-}
+mod redis {
+    use femscale_cache::testing::RedisServer;
+    use femscale_core::{Artefact, CacheReuse};
+    use femscale_runtime::WritePolicyConfig;
 
-#[cfg(feature = "redis")]
-#[test]
-fn redis_round_trip_of_a_million_entry_operator() {
-    let Some(server) = RedisServer::start() else {
-        return;
-    };
-    let mut c = config(&["redis"], None);
-    c.cache.redis_url = server.url();
-    let big = |source: &str| {
-        Laplace2d {
-            nx: 400,
-            ny: 400,
-            source: Some(FieldSpec::Expr(source.into())),
-            ..Default::default()
-        }
-        .to_problem()
-    };
-    let writer = FemSolver::from_config(c.clone()).unwrap();
-    let first = writer.solve(&big("1")).unwrap();
-    assert!(first.metrics.nnz >= 1_000_000, "nnz {}", first.metrics.nnz);
-    // Another process's view: nothing in memory, the operator comes from Redis.
-    let reader = FemSolver::from_config(c).unwrap();
-    let p = big("x");
-    let hit = reader.solve(&p).unwrap();
-    assert_eq!(
-        hit.metrics.cache_reused,
-        [CacheReuse::new(Artefact::System, "redis")]
-    );
-    let fresh = FemSolver::from_config(config(&[], None))
-        .unwrap()
-        .solve(&p)
-        .unwrap();
-    assert_eq!(hit.values, fresh.values);
+    use super::*;
+
+    #[test]
+    fn redis_level_round_trips_and_a_dead_server_degrades_to_the_other_levels() {
+        let Some(mut server) = RedisServer::start() else {
+            return;
+        };
+        let mut c = config(&["redis"], None);
+        c.cache.redis_url = server.url();
+        c.cache.redis_prefix = "rt-test:".into();
+        c.cache.write_policy = WritePolicyConfig::All;
+        let p = problem("sin(x)", 1.0, 0.0);
+        let (v, _) = solve(&FemSolver::from_config(c.clone()).unwrap(), &p);
+        let (v2, r) = solve(&FemSolver::from_config(c.clone()).unwrap(), &p);
+        assert_eq!(r, ["solution@redis"]);
+        assert_eq!(v2, v);
+        // Memory + Redis; the server dies: one warning, solves go on from memory and compute.
+        let mut both = c.clone();
+        both.cache.levels = vec!["memory".into(), "redis".into()];
+        let s = FemSolver::from_config(both.clone()).unwrap();
+        assert_eq!(solve(&s, &p).1, ["solution@redis"]);
+        assert_eq!(solve(&s, &problem("cos(x)", 1.0, 0.0)).1, ["system@redis"]);
+        server.kill();
+        assert_eq!(solve(&s, &p).1, ["solution@memory"]);
+        let p3 = problem("cos(y)", 1.0, 0.0);
+        let (v3, r) = solve(&s, &p3);
+        assert_eq!(r, ["system@memory", "prepared_solver@memory"]);
+        assert_eq!(
+            v3,
+            solve(&FemSolver::from_config(config(&[], None)).unwrap(), &p3).0
+        );
+        // A server that is down when the cache opens: the level is reported unavailable.
+        let s = FemSolver::from_config(both).unwrap();
+        assert_eq!(solve(&s, &p).0, v);
+        let unavailable = s.scaling_metrics().cache_unavailable;
+        assert_eq!(unavailable.len(), 1);
+        assert_eq!(unavailable[0].0, "redis");
+    }
+
+    #[test]
+    fn redis_round_trip_of_a_million_entry_operator() {
+        let Some(server) = RedisServer::start() else {
+            return;
+        };
+        let mut c = config(&["redis"], None);
+        c.cache.redis_url = server.url();
+        let big = |source: &str| {
+            Laplace2d {
+                nx: 400,
+                ny: 400,
+                source: Some(FieldSpec::Expr(source.into())),
+                ..Default::default()
+            }
+            .to_problem()
+        };
+        let writer = FemSolver::from_config(c.clone()).unwrap();
+        let first = writer.solve(&big("1")).unwrap();
+        assert!(first.metrics.nnz >= 1_000_000, "nnz {}", first.metrics.nnz);
+        // Another process's view: nothing in memory, the operator comes from Redis.
+        let reader = FemSolver::from_config(c).unwrap();
+        let p = big("x");
+        let hit = reader.solve(&p).unwrap();
+        assert_eq!(
+            hit.metrics.cache_reused,
+            [CacheReuse::new(Artefact::System, "redis")]
+        );
+        let fresh = FemSolver::from_config(config(&[], None))
+            .unwrap()
+            .solve(&p)
+            .unwrap();
+        assert_eq!(hit.values, fresh.values);
+    }
 }

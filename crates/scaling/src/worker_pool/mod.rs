@@ -17,8 +17,11 @@
 //! pool (or [`WorkerPool::shutdown`]) runs the jobs still queued, then joins the threads.
 //!
 //! ```
-//! use femscale_scaling::{WorkerPool, WorkerPoolConfig};
-//! let pool = WorkerPool::new(WorkerPoolConfig::default()).unwrap();
+//! use std::sync::Arc;
+//! use femscale_scaling::{FixedLoad, LoadSample, WorkerPool, WorkerPoolConfig};
+//! // `WorkerPool::new` samples the machine's load (cargo feature `monitor`); here it is fixed.
+//! let idle = Arc::new(FixedLoad(LoadSample::new(Some(0.0), None)));
+//! let pool = WorkerPool::with_load_source(WorkerPoolConfig::default(), idle).unwrap();
 //! let squares = pool.map(0..10u64, |i| i * i);
 //! assert_eq!(squares[3].as_ref().unwrap(), &9);
 //! let stats = pool.shutdown();

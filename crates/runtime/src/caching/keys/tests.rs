@@ -263,7 +263,7 @@ fn table() -> Vec<(&'static str, Changes, Edit)> {
         (
             "plugins.isolation (conservative)",
             PreparedAndSolution,
-            |c| c.plugins.isolation = crate::plugins::isolation::Isolation::Process,
+            |c| c.plugins.isolation = crate::plugins::Isolation::Process,
         ),
         (
             "plugins.require_pinned (conservative)",
