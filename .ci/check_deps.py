@@ -1,8 +1,15 @@
 #!/usr/bin/env python3
 """Checks the crate dependency directions of DESIGN.md section 1 with `cargo metadata`.
 
-A workspace crate may depend (normal or build dependency) only on the workspace crates listed
-for it below; dev-dependencies are free. Exits non-zero and names every violation.
+A workspace crate may depend (normal or build dependency, optional or not: an optional
+dependency is an edge whenever its feature is on) only on the workspace crates listed for it
+below; dev-dependencies are free.
+
+Then the facade's minimal feature set (`femscale` with `--no-default-features`, what an
+embedding program that only solves builds) must not reach the heavy optional crates of
+OPTIONAL_HEAVY: each belongs behind a cargo feature (see docs/architecture.md, "Cargo features").
+
+Exits non-zero and names every violation.
 """
 import json
 import subprocess
@@ -30,6 +37,18 @@ ALLOWED = {
 }
 # Test, example and bench packages may use the facade.
 FREE = {"femscale-tests", "femscale-examples", "femscale-benches"}
+# Crates (name prefixes) the facade's minimal set must not build, with the feature that brings them.
+OPTIONAL_HEAVY = {
+    "cranelift": "jit",
+    "abi_stable": "plugins",
+    "libloading": "plugins/monitor",
+    "femscale-plugin-api": "plugins",
+    "memmap2": "plugins",
+    "redis": "redis",
+    "sysinfo": "monitor",
+    "femscale-experiment": "experiment",
+    "plotters": "plots",
+}
 
 meta = json.loads(subprocess.check_output(["cargo", "metadata", "--format-version", "1", "--no-deps"]))
 members = {p["name"] for p in meta["packages"]}
@@ -48,8 +67,19 @@ for pkg in meta["packages"]:
         continue
     for dep in sorted(deps - allowed):
         errors.append(f"{name} must not depend on {dep}")
+tree = subprocess.check_output(
+    ["cargo", "tree", "-p", "femscale", "--no-default-features", "-e", "normal",
+     "--prefix", "none", "--format", "{p}"], text=True)
+minimal = {line.split()[0] for line in tree.splitlines() if line.strip()}
+for crate in sorted(minimal):
+    for prefix, feature in OPTIONAL_HEAVY.items():
+        if crate == prefix or crate.startswith(prefix + "-"):
+            errors.append(f"femscale --no-default-features builds {crate}, "
+                          f"which belongs behind the `{feature}` feature")
 for e in errors:
     print("crate boundary violation:", e)
 if errors:
     sys.exit(1)
-print(f"{len(members)} workspace packages respect the dependency table")
+print(f"{len(members)} workspace packages respect the dependency table; "
+      f"the facade's minimal feature set builds {len(minimal)} crates, none of "
+      f"{', '.join(sorted(OPTIONAL_HEAVY))}")
