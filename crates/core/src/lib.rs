@@ -79,4 +79,7 @@ pub use solver::{
     SolveMonitor, SolverInfo, SolverOptions,
 };
 pub use sparse::{CsrMatrix, SparsityPattern};
+/// The sprs version [`CsrMatrix::as_sprs`], [`CsrMatrix::to_sprs`] and
+/// [`CsrMatrix::try_from_sprs`] use, so callers need not pin a matching one.
+pub use sprs;
 pub use verify::{Verification, verify_solution};

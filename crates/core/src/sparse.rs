@@ -270,6 +270,156 @@ impl CsrMatrix {
         Ok(m)
     }
 
+    /// Builds a matrix from CSR arrays after checking them: the pattern's invariants (see
+    /// [`SparsityPattern::try_new`]: `row_ptr` of `nrows + 1` non-decreasing entries from 0 to
+    /// `col_idx.len()`, strictly increasing columns below `ncols` in each row), one value per
+    /// entry and every value finite. The arrays are moved, not copied.
+    ///
+    /// # Errors
+    /// [`Error::InvalidInput`] naming the first violation: `sparsity_pattern` for the index
+    /// arrays, `values` for a length mismatch or a non-finite value (with its row and column).
+    pub fn try_from_csr_parts(
+        nrows: usize,
+        ncols: usize,
+        row_ptr: Vec<usize>,
+        col_idx: Vec<usize>,
+        values: Vec<f64>,
+    ) -> Result<Self> {
+        let pattern = Arc::new(SparsityPattern::try_new(nrows, ncols, row_ptr, col_idx)?);
+        let matrix = Self::try_from_pattern_and_values(pattern, values)?;
+        matrix.check_finite()?;
+        Ok(matrix)
+    }
+
+    /// Builds a matrix from CSC arrays (column pointers, the row indices of each column in any
+    /// order, values), checked like [`CsrMatrix::try_from_csr_parts`]: `col_ptr` has `ncols + 1`
+    /// non-decreasing entries from 0 to `row_idx.len()`, rows are below `nrows`, values finite;
+    /// an entry stored twice is refused. The entries are transposed into CSR order (a counting
+    /// sort, no comparison sort).
+    ///
+    /// # Errors
+    /// [`Error::InvalidInput`] naming the first violation (`sparsity_pattern` or `values`).
+    pub fn try_from_csc_parts(
+        nrows: usize,
+        ncols: usize,
+        col_ptr: &[usize],
+        row_idx: &[usize],
+        values: &[f64],
+    ) -> Result<Self> {
+        let bad = |reason: String| Err(Error::invalid("sparsity_pattern", reason));
+        if Some(col_ptr.len()) != ncols.checked_add(1) {
+            return bad(format!(
+                "col_ptr has {} entries, expected ncols + 1 = {}",
+                col_ptr.len(),
+                ncols.saturating_add(1)
+            ));
+        }
+        if col_ptr[0] != 0 || col_ptr[ncols] != row_idx.len() {
+            return bad(format!(
+                "col_ptr must start at 0 and end at nnz = {} (got {}..{})",
+                row_idx.len(),
+                col_ptr[0],
+                col_ptr[ncols]
+            ));
+        }
+        if values.len() != row_idx.len() {
+            return Err(Error::invalid(
+                "values",
+                format!(
+                    "{} values for a pattern with {} entries",
+                    values.len(),
+                    row_idx.len()
+                ),
+            ));
+        }
+        let mut row_ptr = vec![0usize; nrows + 1];
+        for j in 0..ncols {
+            let (start, end) = (col_ptr[j], col_ptr[j + 1]);
+            if end < start || end > row_idx.len() {
+                return bad(format!("col_ptr decreases or exceeds nnz at column {j}"));
+            }
+            for &i in &row_idx[start..end] {
+                if i >= nrows {
+                    return bad(format!("column {j} has row {i} >= nrows = {nrows}"));
+                }
+                row_ptr[i + 1] += 1;
+            }
+        }
+        for i in 0..nrows {
+            row_ptr[i + 1] += row_ptr[i];
+        }
+        let mut next = row_ptr.clone();
+        let (mut col_idx, mut vals) = (vec![0usize; row_idx.len()], vec![0.0; row_idx.len()]);
+        // Columns in increasing order, so each row's columns come out sorted; an entry stored
+        // twice shows as a repeated column, which the pattern check refuses.
+        for j in 0..ncols {
+            for k in col_ptr[j]..col_ptr[j + 1] {
+                let i = row_idx[k];
+                col_idx[next[i]] = j;
+                vals[next[i]] = values[k];
+                next[i] += 1;
+            }
+        }
+        Self::try_from_csr_parts(nrows, ncols, row_ptr, col_idx, vals)
+    }
+
+    /// Builds a matrix from any sprs matrix with `usize` indices, CSR or CSC storage (a view:
+    /// `m.view()`), copying its arrays, checked like [`CsrMatrix::try_from_csr_parts`] (sprs's
+    /// unchecked constructors can build what femscale refuses: unsorted or out-of-range
+    /// indices; non-finite values are refused too).
+    ///
+    /// ```
+    /// use femscale_core::{CsrMatrix, sprs};
+    /// let a = CsrMatrix::try_from_triplets(2, 2, &[(0, 0, 2.0), (0, 1, -1.0), (1, 1, 2.0)])?;
+    /// let s: sprs::CsMat<f64> = a.to_sprs();
+    /// assert_eq!(CsrMatrix::try_from_sprs(s.view())?, a);
+    /// let csc = s.to_csc();
+    /// assert_eq!(CsrMatrix::try_from_sprs(csc.view())?, a);
+    /// # Ok::<(), femscale_core::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    /// As [`CsrMatrix::try_from_csr_parts`].
+    pub fn try_from_sprs(m: sprs::CsMatView<'_, f64>) -> Result<Self> {
+        let (nrows, ncols) = (m.rows(), m.cols());
+        let mut ptr = Vec::with_capacity(m.outer_dims() + 1);
+        let mut idx = Vec::with_capacity(m.nnz());
+        let mut vals = Vec::with_capacity(m.nnz());
+        ptr.push(0);
+        for outer in m.outer_iterator() {
+            idx.extend_from_slice(outer.indices());
+            vals.extend_from_slice(outer.data());
+            ptr.push(idx.len());
+        }
+        if m.is_csr() {
+            Self::try_from_csr_parts(nrows, ncols, ptr, idx, vals)
+        } else {
+            Self::try_from_csc_parts(nrows, ncols, &ptr, &idx, &vals)
+        }
+    }
+
+    /// An owned sprs copy of this matrix (CSR storage). [`CsrMatrix::as_sprs`] borrows
+    /// instead.
+    pub fn to_sprs(&self) -> sprs::CsMat<f64> {
+        self.as_sprs().to_owned()
+    }
+
+    /// The first non-finite value, as [`Error::InvalidInput`] on `values` with its position.
+    fn check_finite(&self) -> Result<()> {
+        let Some(k) = self.values.iter().position(|v| !v.is_finite()) else {
+            return Ok(());
+        };
+        let row = self.pattern.row_ptr.partition_point(|&start| start <= k) - 1;
+        let col = self.pattern.col_idx[k];
+        Err(Error::invalid(
+            "values",
+            format!(
+                "entry ({row}, {col}) is {}: matrix values must be finite",
+                self.values[k]
+            ),
+        ))
+    }
+
     /// The shared pattern.
     pub fn pattern(&self) -> &Arc<SparsityPattern> {
         &self.pattern
@@ -403,6 +553,56 @@ mod tests {
         let mut y = [0.0; 2];
         a.mul_vec_into(&[1.0, 2.0], &mut y);
         assert_eq!(y, [1.5, 3.0]);
+    }
+
+    #[test]
+    fn sprs_round_trips_exactly_in_both_storages() {
+        let a = CsrMatrix::try_from_triplets(
+            3,
+            4,
+            &[
+                (0, 0, 1.5),
+                (0, 3, -2.0),
+                (1, 1, 1e-300),
+                (2, 0, 7.0),
+                (2, 2, -0.1),
+            ],
+        )
+        .unwrap();
+        let csr = a.to_sprs();
+        assert!(csr.is_csr());
+        assert_eq!(CsrMatrix::try_from_sprs(csr.view()).unwrap(), a);
+        let csc = csr.to_csc();
+        assert_eq!(CsrMatrix::try_from_sprs(csc.view()).unwrap(), a);
+        // A row slice's index pointer does not start at zero.
+        let rows = csr.slice_outer(1..3);
+        let tail = CsrMatrix::try_from_sprs(rows).unwrap();
+        assert_eq!(
+            (tail.nrows(), tail.get(1, 0), tail.get(0, 1)),
+            (2, 7.0, 1e-300)
+        );
+    }
+
+    #[test]
+    fn checked_parts_refuse_bad_input_with_typed_errors() {
+        let field = |e: Error| match e {
+            Error::InvalidInput { field, reason } => format!("{field}: {reason}"),
+            other => panic!("{other}"),
+        };
+        let e = CsrMatrix::try_from_csr_parts(1, 2, vec![0, 1], vec![0], vec![f64::NAN]);
+        assert!(field(e.unwrap_err()).starts_with("values: entry (0, 0) is NaN"));
+        let e = CsrMatrix::try_from_csr_parts(1, 2, vec![0, 1], vec![2], vec![1.0]);
+        assert!(field(e.unwrap_err()).starts_with("sparsity_pattern:"));
+        let e = CsrMatrix::try_from_csr_parts(1, 2, vec![0, 1], vec![0], vec![]);
+        assert!(field(e.unwrap_err()).starts_with("values:"));
+        let e = CsrMatrix::try_from_csc_parts(2, 1, &[0, 1], &[5], &[1.0]);
+        assert!(field(e.unwrap_err()).contains("row 5 >= nrows = 2"));
+        let e = CsrMatrix::try_from_csc_parts(2, 1, &[0, 2], &[1, 1], &[1.0, 2.0]);
+        assert!(field(e.unwrap_err()).contains("not strictly increasing"));
+        let e = CsrMatrix::try_from_csc_parts(2, 2, &[0, 1], &[0], &[1.0]);
+        assert!(field(e.unwrap_err()).contains("col_ptr has 2 entries"));
+        let inf = CsrMatrix::try_from_csc_parts(2, 2, &[0, 1, 2], &[1, 0], &[1.0, f64::INFINITY]);
+        assert!(field(inf.unwrap_err()).starts_with("values: entry (0, 1) is inf"));
     }
 
     proptest! {

@@ -66,6 +66,7 @@ pub mod cg;
 pub mod direct;
 pub mod gmres;
 pub mod ilu;
+pub mod interop;
 mod iterative;
 pub mod kernels;
 pub mod options;
@@ -76,6 +77,9 @@ pub use amg::{AmgFactory, AmgHierarchy, AmgSolver};
 pub use bicgstab::BiCgStab;
 pub use cg::ConjugateGradient;
 pub use direct::{DirectMethod, DirectSolver, SYMMETRY_TOLERANCE, faer_par, set_faer_threads};
+/// The faer version of [`interop`]'s signatures (and of the direct solver), so callers
+/// need not pin a matching one.
+pub use faer;
 pub use gmres::Gmres;
 pub use ilu::{Ic0, Ic0Factory, Ilu0, Ilu0Factory};
 pub use kernels::Kernels;
