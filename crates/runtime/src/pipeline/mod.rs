@@ -2,6 +2,7 @@
 //! → solve → error norms, each phase timed and traced.
 
 mod checks;
+mod operator;
 mod phases;
 mod plan;
 mod solve;
@@ -20,6 +21,7 @@ use crate::problem::{Laplace1d, Laplace2d, Problem};
 use crate::registry::Registry;
 use crate::scaling::{ScalingDecision, ScalingLevel};
 use checks::{check_solver_names, rename_fields, solve_error};
+pub use operator::AssembledOperator;
 pub use plan::solver_for;
 pub(crate) use plan::{adaptive_scaler, auto_level};
 use solve::Stage;

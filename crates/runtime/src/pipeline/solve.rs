@@ -35,13 +35,13 @@ pub(crate) enum Stage {
 }
 
 /// What is settled before meshing.
-struct Start {
+pub(super) struct Start {
     started: Instant,
     /// One budget for every phase of the solve, not only the Krylov iteration.
-    deadline: Deadline,
-    load: SystemLoad,
+    pub deadline: Deadline,
+    pub load: SystemLoad,
     /// The cache with this problem's keys, when caching is on.
-    cache: Option<CacheSession>,
+    pub cache: Option<CacheSession>,
 }
 
 impl FemSolver {
@@ -94,7 +94,7 @@ impl FemSolver {
 
     /// Checks names and memory, starts the clock and opens the cache session. Refuses up
     /// front, before meshing, what would not fit.
-    fn start(&self, problem: &Problem, requested: &str) -> Result<Start> {
+    pub(super) fn start(&self, problem: &Problem, requested: &str) -> Result<Start> {
         problem.check().map_err(|e| e.within("problem"))?;
         let cfg = &self.config.solver;
         check_solver_names(&self.registry, requested, &cfg.preconditioner)?;
@@ -129,7 +129,7 @@ impl FemSolver {
 
     /// The plan for the mesh as built, checked against the memory limit; the quadrature
     /// degree checked against the mesh's cells.
-    fn plan_for_mesh(
+    pub(super) fn plan_for_mesh(
         &self,
         mesh: &Mesh,
         requested: &str,
@@ -146,7 +146,7 @@ impl FemSolver {
     }
 
     /// The discretised problem, the solver and the execution context the plan asks for.
-    fn setup(
+    pub(super) fn setup(
         &self,
         problem: &Problem,
         decision: &ScalingDecision,

@@ -6,7 +6,7 @@
 
 use std::sync::{Arc, Mutex};
 
-use femscale_assembly::{DirichletConditions, ErrorNorms, error_norms_within};
+use femscale_assembly::{DirichletConditions, DirichletLift, ErrorNorms, error_norms_within};
 use femscale_core::{
     Artefact, Assembler, AssemblyStats, CacheReuse, CsrMatrix, EllipticForm, Error,
     ExecutionContext, LinearSolver, LinearSystem, Result, SharedField, SolveError, SolveReport,
@@ -70,6 +70,8 @@ pub(crate) struct Operator {
     /// Load vector with the Dirichlet lift applied (from the context's pool).
     pub rhs: Vec<f64>,
     pub dirichlet: DirichletConditions,
+    /// The record of the Dirichlet elimination (new boundary values lift with it).
+    pub lift: Arc<DirichletLift>,
     pub assembly: AssemblyStats,
     /// The stored operator this one is, if it came from the cache.
     pub reused: Option<CacheReuse>,
@@ -99,21 +101,22 @@ pub(crate) fn build_operator(
                 .assemble_into(&view, &setup.form, &mut system);
             Ok((system, stats.map_err(problem_field)?))
         })?;
-        let (matrix, rhs, dirichlet) = clock.run(Phase::BoundaryConditions, || {
+        let (matrix, rhs, dirichlet, lift) = clock.run(Phase::BoundaryConditions, || {
             let dirichlet = dirichlet().map_err(problem_field)?;
-            let lift = dirichlet.apply_recording(&mut system)?;
+            let lift = Arc::new(dirichlet.apply_recording(&mut system)?);
             let LinearSystem { matrix, rhs } = system;
             let matrix = Arc::new(matrix);
             if let Some(cache) = cache {
-                cache.store_operator(mesh.clone(), matrix.clone(), Arc::new(lift));
+                cache.store_operator(mesh.clone(), matrix.clone(), lift.clone());
             }
-            Ok((matrix, rhs, dirichlet))
+            Ok((matrix, rhs, dirichlet, lift))
         })?;
         return Ok(Operator {
             mesh,
             matrix,
             rhs,
             dirichlet,
+            lift,
             assembly,
             reused: None,
         });
@@ -137,6 +140,7 @@ pub(crate) fn build_operator(
         matrix,
         rhs,
         dirichlet,
+        lift: live.system.lift.clone(),
         assembly,
         reused: Some(CacheReuse::new(Artefact::System, level)),
     })
