@@ -98,6 +98,30 @@ pub fn check_system(a: &CsrMatrix, b: &[f64], x: &[f64]) -> Result<(), SolveErro
     Ok(())
 }
 
+/// The number of right-hand sides in the column-major block `b` (`b.len() = n · k` for an
+/// `n × n` matrix `a`), checking that `x` has the same shape; `0` for an empty block.
+///
+/// # Errors
+/// [`SolveError::DimensionMismatch`] unless `a` is square, `b.len()` is a multiple of `n`
+/// (nothing for `n = 0`) and `x.len() == b.len()`, with the offending length.
+pub fn check_block(a: &CsrMatrix, b: &[f64], x: &[f64]) -> Result<usize, SolveError> {
+    check_square(a)?;
+    let n = a.nrows();
+    let mismatch = |len| SolveError::DimensionMismatch {
+        rows: n,
+        cols: a.ncols(),
+        len,
+    };
+    // (`0` is the only multiple of `0`.)
+    if !b.len().is_multiple_of(n) {
+        return Err(mismatch(b.len()));
+    }
+    if x.len() != b.len() {
+        return Err(mismatch(x.len()));
+    }
+    Ok(b.len().checked_div(n).unwrap_or(0))
+}
+
 /// [`SolveError::DimensionMismatch`] unless `a` is `n × n` (the new matrix of
 /// `update_values` against the size a solver was prepared for).
 ///

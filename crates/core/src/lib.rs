@@ -75,8 +75,8 @@ pub use scaler::{
     SystemLoad, WorkEstimate,
 };
 pub use solver::{
-    ControlFlow, LinearSolver, NoMonitor, Preconditioner, PreconditionerFactory, PreparedSolver,
-    SolveMonitor, SolverInfo, SolverOptions,
+    ConcurrentSolver, ControlFlow, LinearSolver, NoMonitor, Preconditioner, PreconditionerFactory,
+    PreparedSolver, SharedSolver, SolveMonitor, SolverInfo, SolverOptions,
 };
 pub use sparse::{CsrMatrix, SparsityPattern};
 /// The sprs version [`CsrMatrix::as_sprs`], [`CsrMatrix::to_sprs`] and

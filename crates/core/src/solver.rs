@@ -5,7 +5,7 @@
 //! number of right-hand sides and can refresh its numeric part when only the matrix values change.
 
 use std::fmt;
-use std::sync::Arc;
+use std::sync::{Arc, PoisonError, RwLock};
 
 use serde::{Deserialize, Serialize};
 
@@ -248,6 +248,38 @@ pub trait PreparedSolver: Send + Sync + fmt::Debug {
         monitor: &mut dyn SolveMonitor,
     ) -> Result<SolveReport, SolveError>;
 
+    /// Solves `A X = B` for several right-hand sides stored column by column (column-major):
+    /// right-hand side `k` is `b[k·n..(k+1)·n]`, its solution goes to the same range of `x`
+    /// (which holds the initial guesses on entry). One report per right-hand side.
+    ///
+    /// The default solves them one after another with [`PreparedSolver::solve`]; a solver that
+    /// solves blocks faster overrides it, with the same values as the single solves.
+    ///
+    /// (Example: `femscale_solvers::DirectSolver`'s documentation.)
+    ///
+    ///
+    /// # Errors
+    /// [`SolveError::DimensionMismatch`] unless `b.len()` is a multiple of `n` and
+    /// `x.len() == b.len()`; otherwise the error of the first right-hand side that fails
+    /// (the solutions before it are in `x`).
+    fn solve_many(
+        &mut self,
+        b: &[f64],
+        x: &mut [f64],
+        monitor: &mut dyn SolveMonitor,
+    ) -> Result<Vec<SolveReport>, SolveError> {
+        let a = Arc::clone(self.matrix());
+        solve_columns(&a, b, x, |b, x| self.solve(b, x, monitor))
+    }
+
+    /// This solver as a [`ConcurrentSolver`] — solves through `&self`, so several threads can
+    /// use one factorization at once — when its state does not change while solving (the
+    /// sparse direct solver). `None` (the default) for solvers that keep work vectors or
+    /// counters in `self`; [`SharedSolver`] then serialises their solves.
+    fn concurrent(&self) -> Option<&dyn ConcurrentSolver> {
+        None
+    }
+
     /// Replaces the matrix by one with the same pattern and new values, reusing the symbolic
     /// work (ordering, elimination tree, preconditioner structure).
     ///
@@ -260,4 +292,153 @@ pub trait PreparedSolver: Send + Sync + fmt::Debug {
 
     /// Heap memory held by factors or preconditioners, bytes.
     fn memory_bytes(&self) -> usize;
+}
+
+/// Runs `solve` on each column of the column-major blocks `b` and `x` (checked with
+/// [`check_block`](crate::checks::check_block)): the default of the `solve_many` methods.
+///
+/// # Errors
+/// The dimension check's, or the first failing column's.
+pub fn solve_columns(
+    a: &CsrMatrix,
+    b: &[f64],
+    x: &mut [f64],
+    mut solve: impl FnMut(&[f64], &mut [f64]) -> Result<SolveReport, SolveError>,
+) -> Result<Vec<SolveReport>, SolveError> {
+    let k = crate::checks::check_block(a, b, x)?;
+    if k == 0 {
+        return Ok(Vec::new());
+    }
+    let n = a.nrows();
+    b.chunks_exact(n)
+        .zip(x.chunks_exact_mut(n))
+        .map(|(b, x)| solve(b, x))
+        .collect()
+}
+
+/// The solves of a prepared solver through a shared reference: several threads solve with
+/// one factorization at once. Offered by [`PreparedSolver::concurrent`] for solvers whose
+/// state is immutable after set-up (each call takes its own scratch space); the results are
+/// those of [`PreparedSolver::solve`] and [`PreparedSolver::solve_many`], bit for bit.
+pub trait ConcurrentSolver: Send + Sync {
+    /// As [`PreparedSolver::solve`], through `&self`.
+    ///
+    /// # Errors
+    /// As [`PreparedSolver::solve`].
+    fn solve(
+        &self,
+        b: &[f64],
+        x: &mut [f64],
+        monitor: &mut dyn SolveMonitor,
+    ) -> Result<SolveReport, SolveError>;
+
+    /// As [`PreparedSolver::solve_many`], through `&self`.
+    ///
+    /// # Errors
+    /// As [`PreparedSolver::solve_many`].
+    fn solve_many(
+        &self,
+        b: &[f64],
+        x: &mut [f64],
+        monitor: &mut dyn SolveMonitor,
+    ) -> Result<Vec<SolveReport>, SolveError>;
+}
+
+/// A prepared solver shared by threads: `Send + Sync`, cloned cheaply (one `Arc`), solving
+/// through `&self`. Solvers with a [`ConcurrentSolver`] path (the sparse direct solver) solve
+/// concurrently under a read lock; the others (Krylov solvers keep work vectors in `self`,
+/// plugins) one at a time under the write lock, with the same results either way.
+/// [`SharedSolver::update_values`] takes the write lock, so no solve sees half-updated factors.
+///
+/// (Example with two threads: `femscale_solvers::DirectSolver`'s documentation.)
+#[derive(Debug, Clone)]
+pub struct SharedSolver {
+    inner: Arc<RwLock<Box<dyn PreparedSolver>>>,
+}
+
+impl SharedSolver {
+    /// Shares `prepared`.
+    pub fn new(prepared: Box<dyn PreparedSolver>) -> Self {
+        Self {
+            inner: Arc::new(RwLock::new(prepared)),
+        }
+    }
+
+    /// Whether solves run concurrently ([`PreparedSolver::concurrent`]) rather than one at a
+    /// time.
+    pub fn is_concurrent(&self) -> bool {
+        self.read().concurrent().is_some()
+    }
+
+    /// Solves `A x = b` (see [`PreparedSolver::solve`]).
+    ///
+    /// # Errors
+    /// As [`PreparedSolver::solve`].
+    pub fn solve(
+        &self,
+        b: &[f64],
+        x: &mut [f64],
+        monitor: &mut dyn SolveMonitor,
+    ) -> Result<SolveReport, SolveError> {
+        {
+            let prepared = self.read();
+            if let Some(concurrent) = prepared.concurrent() {
+                return concurrent.solve(b, x, monitor);
+            }
+        }
+        self.write().solve(b, x, monitor)
+    }
+
+    /// Solves a column-major block of right-hand sides (see [`PreparedSolver::solve_many`]).
+    ///
+    /// # Errors
+    /// As [`PreparedSolver::solve_many`].
+    pub fn solve_many(
+        &self,
+        b: &[f64],
+        x: &mut [f64],
+        monitor: &mut dyn SolveMonitor,
+    ) -> Result<Vec<SolveReport>, SolveError> {
+        {
+            let prepared = self.read();
+            if let Some(concurrent) = prepared.concurrent() {
+                return concurrent.solve_many(b, x, monitor);
+            }
+        }
+        self.write().solve_many(b, x, monitor)
+    }
+
+    /// New values on the same pattern (see [`PreparedSolver::update_values`]), once every
+    /// running solve has finished.
+    ///
+    /// # Errors
+    /// As [`PreparedSolver::update_values`].
+    pub fn update_values(&self, a: Arc<CsrMatrix>) -> Result<(), SolveError> {
+        self.write().update_values(a)
+    }
+
+    /// The matrix the solver is set up for.
+    pub fn matrix(&self) -> Arc<CsrMatrix> {
+        Arc::clone(self.read().matrix())
+    }
+
+    /// Heap memory held by factors or preconditioners, bytes.
+    pub fn memory_bytes(&self) -> usize {
+        self.read().memory_bytes()
+    }
+
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, Box<dyn PreparedSolver>> {
+        // A panic in another thread's solve leaves the factors as they were: still usable.
+        self.inner.read().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, Box<dyn PreparedSolver>> {
+        self.inner.write().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+impl From<Box<dyn PreparedSolver>> for SharedSolver {
+    fn from(prepared: Box<dyn PreparedSolver>) -> Self {
+        Self::new(prepared)
+    }
 }

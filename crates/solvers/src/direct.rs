@@ -12,7 +12,7 @@
 //! for [`PreparedSolver::update_values`].
 
 use std::fmt;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, TryLockError};
 use std::time::Instant;
 
 use faer::dyn_stack::{MemBuffer, MemStack, StackReq};
@@ -27,10 +27,11 @@ use faer::sparse::linalg::lu::{
 };
 use faer::sparse::{SparseColMatRef, SymbolicSparseColMatRef};
 use faer::{Conj, MatMut, Par, Side};
+use femscale_core::checks::check_block;
 use femscale_core::checks::{check_memory_bytes, check_square, check_system};
 use femscale_core::{
-    CsrMatrix, LinearSolver, PreparedSolver, SolveError, SolveMonitor, SolveReport, SolverOptions,
-    SparsityPattern,
+    ConcurrentSolver, CsrMatrix, LinearSolver, PreparedSolver, SolveError, SolveMonitor,
+    SolveReport, SolverOptions, SparsityPattern,
 };
 
 use crate::iterative::{relative_residual, residual_target, rhs_norm};
@@ -124,6 +125,40 @@ fn par_threads(par: Par) -> usize {
 /// residual `||b - A x||`. Memory for the factors is estimated after the symbolic analysis and
 /// checked against [`SolverOptions::memory_limit_mb`]; the timeout is checked between the
 /// symbolic and the numeric phase.
+///
+/// A factorization serves many right-hand sides: [`PreparedSolver::solve_many`] solves a
+/// column-major block in one faer call, and the prepared solver is a
+/// [`ConcurrentSolver`] ([`PreparedSolver::concurrent`]), so threads sharing it through a
+/// [`femscale_core::SharedSolver`] solve at the same time:
+///
+/// ```
+/// use std::sync::Arc;
+/// use femscale_core::{CsrMatrix, LinearSolver, NoMonitor, SharedSolver, SolverOptions};
+/// use femscale_solvers::DirectSolver;
+///
+/// let a = CsrMatrix::try_from_triplets(2, 2, &[(0, 0, 2.0), (0, 1, -1.0), (1, 0, -1.0), (1, 1, 2.0)])?;
+/// let mut prepared = DirectSolver::default().prepare(Arc::new(a), &SolverOptions::default())?;
+/// // Two right-hand sides, column-major.
+/// let (b, mut x) = ([1.0, 1.0, 3.0, 0.0], [0.0; 4]);
+/// let reports = prepared.solve_many(&b, &mut x, &mut NoMonitor)?;
+/// assert_eq!(reports.len(), 2);
+/// assert!((x[0] - 1.0).abs() < 1e-14 && (x[2] - 2.0).abs() < 1e-14);
+///
+/// // Two threads, one factorization.
+/// let shared = SharedSolver::new(prepared);
+/// assert!(shared.is_concurrent());
+/// std::thread::scope(|s| {
+///     for column in [0, 1] {
+///         let (shared, b) = (&shared, &b[2 * column..2 * column + 2]);
+///         s.spawn(move || {
+///             let mut y = [0.0; 2];
+///             shared.solve(b, &mut y, &mut NoMonitor).unwrap();
+///             assert_eq!(y, x[2 * column..2 * column + 2]);
+///         });
+///     }
+/// });
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, Copy, Default)]
 pub struct DirectSolver {
     method: DirectMethod,
@@ -170,9 +205,11 @@ impl LinearSolver for DirectSolver {
             lu_symbolic: None,
             nnz_l_symmetrised: None,
             numeric: Numeric::Failed,
-            solve_buffer: MemBuffer::new(StackReq::empty()),
-            solve_req: StackReq::empty(),
-            work: vec![0.0; n],
+            scratch: Mutex::new(Scratch {
+                buffer: MemBuffer::new(StackReq::empty()),
+                req: StackReq::empty(),
+                work: vec![0.0; n],
+            }),
             memory_bytes: 0,
             setup_seconds: 0.0,
         };
@@ -212,10 +249,8 @@ struct PreparedDirect {
     /// `nnz(L)` of the Cholesky factor of the pattern of `A + Aᵀ`, for the LU estimate.
     nnz_l_symmetrised: Option<usize>,
     numeric: Numeric,
-    solve_buffer: MemBuffer,
-    solve_req: StackReq,
-    /// `A x` during the residual check.
-    work: Vec<f64>,
+    /// Scratch of the solves; a solve that finds it taken (another thread's) allocates its own.
+    scratch: Mutex<Scratch>,
     memory_bytes: usize,
     setup_seconds: f64,
 }
@@ -231,6 +266,33 @@ impl fmt::Debug for PreparedDirect {
             .field("memory_bytes", &self.memory_bytes)
             .field("setup_seconds", &self.setup_seconds)
             .finish_non_exhaustive()
+    }
+}
+
+/// The work space of a solve: faer's scratch for the triangular solves and the residual.
+struct Scratch {
+    buffer: MemBuffer,
+    req: StackReq,
+    /// `A x` during the residual check.
+    work: Vec<f64>,
+}
+
+impl Scratch {
+    /// Grows the buffer to hold `req` (reallocating only if the size or the alignment grows:
+    /// faer checks both, even for zero-sized requests).
+    fn ensure(&mut self, req: StackReq, kind: Kind) -> Result<(), SolveError> {
+        let current = self.req;
+        if req.size_bytes() > current.size_bytes() || req.align_bytes() > current.align_bytes() {
+            let req = StackReq::any_of(&[req, current]);
+            self.buffer =
+                MemBuffer::try_new(req).map_err(|_| alloc_error(kind, "solve workspace"))?;
+            self.req = req;
+        }
+        Ok(())
+    }
+
+    fn memory_bytes(&self) -> usize {
+        self.req.size_bytes() + self.work.capacity() * F64
     }
 }
 
@@ -314,17 +376,15 @@ impl PreparedDirect {
         Ok(())
     }
 
-    /// Sizes the solve scratch buffer for the current factors (reallocating only if the size or
-    /// the alignment grows: faer checks both, even for zero-sized requests).
-    fn ensure_solve_buffer(&mut self, req: StackReq, kind: Kind) -> Result<(), SolveError> {
-        let current = self.solve_req;
-        if req.size_bytes() > current.size_bytes() || req.align_bytes() > current.align_bytes() {
-            let req = StackReq::any_of(&[req, current]);
-            self.solve_buffer =
-                MemBuffer::try_new(req).map_err(|_| alloc_error(kind, "solve workspace"))?;
-            self.solve_req = req;
-        }
-        Ok(())
+    /// Sizes the solve scratch buffer for one right-hand side on the current factors and
+    /// returns the memory the scratch holds.
+    fn ensure_solve_buffer(&mut self, req: StackReq, kind: Kind) -> Result<usize, SolveError> {
+        let scratch = self
+            .scratch
+            .get_mut()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        scratch.ensure(req, kind)?;
+        Ok(scratch.memory_bytes())
     }
 
     /// Symbolic (if not cached) and numeric factorisation of `self.matrix`.
@@ -416,8 +476,7 @@ impl PreparedDirect {
         }
         drop(scratch_buf);
         self.numeric = Numeric::Cholesky { l_values };
-        self.ensure_solve_buffer(solve_req, kind)?;
-        self.memory_bytes = factor_bytes + self.solve_req.size_bytes() + self.work.capacity() * F64;
+        self.memory_bytes = factor_bytes + self.ensure_solve_buffer(solve_req, kind)?;
         Ok(CholeskyOutcome::Done)
     }
 
@@ -482,8 +541,7 @@ impl PreparedDirect {
         }
         drop(scratch_buf);
         self.numeric = Numeric::Lu { numeric };
-        self.ensure_solve_buffer(solve_req, kind)?;
-        self.memory_bytes = factor_bytes + self.solve_req.size_bytes() + self.work.capacity() * F64;
+        self.memory_bytes = factor_bytes + self.ensure_solve_buffer(solve_req, kind)?;
         Ok(())
     }
 }
@@ -506,34 +564,74 @@ fn symmetrised_pattern(p: &SparsityPattern) -> Result<SparsityPattern, SolveErro
         .map_err(|e| SolveError::Backend(Box::new(e)))
 }
 
-impl PreparedSolver for PreparedDirect {
-    /// Solves with the factors; `x`'s input is ignored. The monitor is not called (there are no
-    /// iterations to observe). The solve succeeds whatever the residual; `converged` in the
-    /// report says whether `||b - A x|| <= max(tolerance ||b||, absolute_tolerance)` holds.
+impl PreparedDirect {
+    /// Solves the `k` right-hand sides of the column-major block `b` (dimensions checked by
+    /// the caller) into `x` with the factors, through `&self`: the scratch kept in `self` when
+    /// it is free, else (another thread solving) scratch of its own. One faer call for the
+    /// block; each column gets its own report and true residual.
     #[tracing::instrument(
         skip_all,
         name = "fem.solver.solve",
-        fields(solver = self.kind().map(Kind::solver_name), n = b.len())
+        fields(solver = self.kind().map(Kind::solver_name), n = self.matrix.nrows(), rhs = k)
     )]
-    fn solve(
-        &mut self,
+    fn solve_block(
+        &self,
         b: &[f64],
         x: &mut [f64],
-        _monitor: &mut dyn SolveMonitor,
-    ) -> Result<SolveReport, SolveError> {
+        k: usize,
+    ) -> Result<Vec<SolveReport>, SolveError> {
         let start = Instant::now();
         let n = self.matrix.nrows();
-        check_system(&self.matrix, b, x)?;
         let Some(kind) = self.kind() else {
             return Err(SolveError::Factorization {
                 method: "direct".into(),
                 detail: "no valid factorisation: the last update_values failed".into(),
             });
         };
-        let bnorm = rhs_norm(&self.kernels, b)?;
+        if k == 0 {
+            return Ok(Vec::new());
+        }
+        // Column `c` of a block (by index: `chunks` cannot cut a block of empty columns).
+        let column = |c: usize| c * n..(c + 1) * n;
+        let bnorms = (0..k)
+            .map(|c| rhs_norm(&self.kernels, &b[column(c)]))
+            .collect::<Result<Vec<_>, _>>()?;
+        let req = match &self.numeric {
+            Numeric::Cholesky { .. } => self
+                .llt_symbolic
+                .as_ref()
+                .map(|sym| sym.solve_in_place_scratch::<f64>(k, self.par)),
+            Numeric::Lu { .. } => self
+                .lu_symbolic
+                .as_ref()
+                .map(|sym| sym.solve_transpose_in_place_scratch::<f64>(k, self.par)),
+            Numeric::Failed => None,
+        };
+        let Some(req) = req else {
+            unreachable!("factors come with their symbolic part")
+        };
+        let mut cached = match self.scratch.try_lock() {
+            Ok(guard) => Some(guard),
+            Err(TryLockError::Poisoned(poisoned)) => Some(poisoned.into_inner()),
+            Err(TryLockError::WouldBlock) => None,
+        };
+        let mut own;
+        let scratch: &mut Scratch = match cached.as_deref_mut() {
+            Some(scratch) => scratch,
+            None => {
+                own = Scratch {
+                    buffer: MemBuffer::new(StackReq::empty()),
+                    req: StackReq::empty(),
+                    work: vec![0.0; n],
+                };
+                &mut own
+            }
+        };
+        scratch.ensure(req, kind)?;
+
         x.copy_from_slice(b);
-        let rhs = MatMut::from_column_major_slice_mut(x, n, 1);
-        let stack = MemStack::new(&mut self.solve_buffer);
+        let rhs = MatMut::from_column_major_slice_mut(x, n, k);
+        let stack = MemStack::new(&mut scratch.buffer);
         match &self.numeric {
             Numeric::Cholesky { l_values } => {
                 let Some(sym) = self.llt_symbolic.as_ref() else {
@@ -556,31 +654,93 @@ impl PreparedSolver for PreparedDirect {
             Numeric::Failed => unreachable!("checked above"),
         }
         if let Some(i) = x.iter().position(|v| !v.is_finite()) {
+            let (column, i) = (i / n, i % n);
             return Err(factorization_error(
                 kind,
                 format!(
-                    "the solution is not finite at entry {i}: the matrix is numerically singular"
+                    "the solution is not finite at entry {i} (right-hand side {column}): the \
+                     matrix is numerically singular"
                 ),
             ));
         }
 
-        let a = &*self.matrix;
-        self.kernels.spmv(a, x, &mut self.work);
-        self.kernels.residual_from_product(b, &mut self.work);
-        let rnorm = self.kernels.norm2(&self.work);
+        let (a, work) = (&*self.matrix, &mut scratch.work);
+        let seconds = start.elapsed().as_secs_f64() / k as f64;
+        let reports = (0..k).zip(bnorms).map(|(c, bnorm)| {
+            let (b, x) = (&b[column(c)], &x[column(c)]);
+            self.kernels.spmv(a, x, work);
+            self.kernels.residual_from_product(b, work);
+            let rnorm = self.kernels.norm2(work);
+            let mut report = SolveReport::new(kind.solver_name(), "none");
+            report.iterations = 1;
+            report.initial_residual = bnorm;
+            report.final_residual = rnorm;
+            report.final_relative_residual = relative_residual(rnorm, bnorm);
+            report.tolerance = self.options.tolerance;
+            report.converged = rnorm <= residual_target(&self.options, bnorm);
+            report.setup_seconds = self.setup_seconds;
+            report.solve_seconds = seconds;
+            report.threads = par_threads(self.par);
+            report.memory_bytes = self.memory_bytes;
+            report
+        });
+        Ok(reports.collect())
+    }
+}
 
-        let mut report = SolveReport::new(kind.solver_name(), "none");
-        report.iterations = 1;
-        report.initial_residual = bnorm;
-        report.final_residual = rnorm;
-        report.final_relative_residual = relative_residual(rnorm, bnorm);
-        report.tolerance = self.options.tolerance;
-        report.converged = rnorm <= residual_target(&self.options, bnorm);
-        report.setup_seconds = self.setup_seconds;
-        report.solve_seconds = start.elapsed().as_secs_f64();
-        report.threads = par_threads(self.par);
-        report.memory_bytes = self.memory_bytes;
-        Ok(report)
+/// The direct solver's state does not change while solving: threads share one factorization
+/// ([`femscale_core::SharedSolver`] solves concurrently with it).
+impl ConcurrentSolver for PreparedDirect {
+    fn solve(
+        &self,
+        b: &[f64],
+        x: &mut [f64],
+        _monitor: &mut dyn SolveMonitor,
+    ) -> Result<SolveReport, SolveError> {
+        check_system(&self.matrix, b, x)?;
+        let mut reports = self.solve_block(b, x, 1)?;
+        Ok(reports.pop().expect("one report per right-hand side"))
+    }
+
+    fn solve_many(
+        &self,
+        b: &[f64],
+        x: &mut [f64],
+        _monitor: &mut dyn SolveMonitor,
+    ) -> Result<Vec<SolveReport>, SolveError> {
+        let k = check_block(&self.matrix, b, x)?;
+        self.solve_block(b, x, k)
+    }
+}
+
+impl PreparedSolver for PreparedDirect {
+    /// Solves with the factors; `x`'s input is ignored. The monitor is not called (there are no
+    /// iterations to observe). The solve succeeds whatever the residual; `converged` in the
+    /// report says whether `||b - A x|| <= max(tolerance ||b||, absolute_tolerance)` holds.
+    fn solve(
+        &mut self,
+        b: &[f64],
+        x: &mut [f64],
+        monitor: &mut dyn SolveMonitor,
+    ) -> Result<SolveReport, SolveError> {
+        ConcurrentSolver::solve(self, b, x, monitor)
+    }
+
+    /// All right-hand sides in one faer solve (the factors are read once per block); faer
+    /// treats each column of the block as it treats a single right-hand side (bit-identical
+    /// values in `crates/solvers/tests/many_rhs.rs`). Each report's `solve_seconds` is the block's time divided
+    /// by the number of right-hand sides.
+    fn solve_many(
+        &mut self,
+        b: &[f64],
+        x: &mut [f64],
+        monitor: &mut dyn SolveMonitor,
+    ) -> Result<Vec<SolveReport>, SolveError> {
+        ConcurrentSolver::solve_many(self, b, x, monitor)
+    }
+
+    fn concurrent(&self) -> Option<&dyn ConcurrentSolver> {
+        Some(self)
     }
 
     /// Refactorises for `a`, reusing the ordering and symbolic factorisation. `a` must have the
