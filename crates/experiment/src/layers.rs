@@ -22,19 +22,10 @@ const SWEEP_NAME: &str = "sweep";
 /// Reads a TOML file (once) into a dictionary and the [`SourceMap`] of its keys.
 ///
 /// # Errors
-/// [`Error::Config`] naming the file, and for syntax errors the line and column.
+/// [`Error::Io`] for a missing or unreadable file, [`Error::Config`] naming the file and, for
+/// syntax errors, the line and column.
 pub(crate) fn read_toml(path: &Path) -> Result<(Dict, SourceMap)> {
-    if !path.is_file() {
-        return Err(Error::Config {
-            message: format!(
-                "experiment file `{}` does not exist or is not a file",
-                path.display()
-            ),
-        });
-    }
-    let text = std::fs::read_to_string(path).map_err(|e| Error::Config {
-        message: format!("{}: {e}", path.display()),
-    })?;
+    let text = femscale_runtime::config::read_text_file(path, "experiment file")?;
     let mut data = Toml::string(&text).data().map_err(|e| Error::Config {
         message: format!("{}: {}", path.display(), e.kind),
     })?;

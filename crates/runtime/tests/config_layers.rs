@@ -281,3 +281,54 @@ fn the_attribution_of_a_loaded_config_keeps_the_lines_of_the_file() {
         Ok(())
     });
 }
+
+#[test]
+fn a_missing_or_unreadable_config_file_is_an_io_error_with_its_path() {
+    let dir = std::env::temp_dir().join(format!("femscale-io-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let missing = dir.join("missing.toml");
+    match Config::load(&sources(missing.to_str(), &[])) {
+        Err(femscale_core::Error::Io { path, source }) => {
+            assert_eq!(path, missing);
+            assert_eq!(source.kind(), std::io::ErrorKind::NotFound);
+        }
+        other => panic!("expected an I/O error, got {other:?}"),
+    }
+    match Config::load(&sources(dir.to_str(), &[])) {
+        Err(e @ femscale_core::Error::Io { .. }) => {
+            assert!(e.to_string().contains("not a file"), "{e}");
+        }
+        other => panic!("expected an I/O error, got {other:?}"),
+    }
+    let latin1 = dir.join("latin1.toml");
+    std::fs::write(&latin1, b"[solver]\nkind = \"d\xe9rect\"\n").unwrap();
+    match Config::load(&sources(latin1.to_str(), &[])) {
+        Err(femscale_core::Error::Io { source, .. }) => {
+            assert_eq!(source.kind(), std::io::ErrorKind::InvalidData);
+        }
+        other => panic!("expected an I/O error, got {other:?}"),
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn overrides_of_a_solver_are_named_and_misspelt_keys_get_a_suggestion() {
+    let solver = femscale_runtime::FemSolver::new();
+    let e = solver
+        .with_overrides(&["solver.tolerence=1e-9"])
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("override `solver.tolerence=1e-9`"), "{e}");
+    assert!(e.contains("solver.tolerence"), "{e}");
+    assert!(e.contains("did you mean `tolerance`"), "{e}");
+    // Neither figment's provider types nor femscale's source paths.
+    assert!(!e.contains("Serialized") && !e.contains(".rs"), "{e}");
+    let e = solver
+        .with_overrides(&["problem.mesh.nx=-3"])
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("problem.mesh.nx") && e.contains("override"),
+        "{e}"
+    );
+}

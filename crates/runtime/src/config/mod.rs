@@ -207,6 +207,33 @@ pub fn located_config_error(e: Error, attribution: &Attribution) -> Error {
     }
 }
 
+/// The text of the TOML file `path` (a `what`: "config file", "experiment file"): a missing,
+/// unreadable or non-UTF-8 file is [`Error::Io`] with the path and the [`std::io::ErrorKind`]
+/// (`NotFound`, `InvalidInput` for a directory, `InvalidData` for bytes that are not UTF-8).
+///
+/// # Errors
+/// As described.
+pub fn read_text_file(path: &std::path::Path, what: &str) -> Result<String> {
+    let io = |kind, message: String| Error::Io {
+        path: path.to_path_buf(),
+        source: std::io::Error::new(kind, message),
+    };
+    if !path.is_file() {
+        return Err(match path.exists() {
+            true => io(
+                std::io::ErrorKind::InvalidInput,
+                format!("the {what} is not a file"),
+            ),
+            false => io(
+                std::io::ErrorKind::NotFound,
+                format!("the {what} does not exist"),
+            ),
+        });
+    }
+    std::fs::read_to_string(path)
+        .map_err(|e| io(e.kind(), format!("the {what} cannot be read: {e}")))
+}
+
 /// Prefix of the environment variables that set configuration keys.
 pub const ENV_PREFIX: &str = "FEMSCALE_";
 
@@ -232,19 +259,8 @@ impl Config {
         let mut fig = Figment::new();
         let mut source = None;
         if let Some(path) = &sources.file {
-            if !path.is_file() {
-                return Err(Error::Config {
-                    message: format!(
-                        "config file `{}` does not exist or is not a file",
-                        path.display()
-                    ),
-                });
-            }
-            // Read once here so that an unreadable or non-UTF-8 file is named (figment's own
-            // read error says neither which file nor why).
-            let text = std::fs::read_to_string(path).map_err(|e| Error::Config {
-                message: format!("config file `{}` cannot be read: {e}", path.display()),
-            })?;
+            // Read once here (figment's own read error says neither which file nor why).
+            let text = read_text_file(path, "config file")?;
             // A syntax error is reported by figment when the configuration is extracted.
             let map = SourceMap::parse(path, &text).unwrap_or_else(|_| SourceMap::empty(path));
             source = Some(Arc::new(map));
@@ -491,7 +507,7 @@ fn config_error(err: figment::Error, source: Option<&SourceMap>) -> Error {
 
 /// Layer names that say by themselves where a value came from (`--set k=v`, `environment
 /// variable FEMSCALE_…`, `sweep value k = v`).
-const NAMED_LAYERS: [&str; 3] = [OVERRIDE_NAME, ENV_NAME, "sweep"];
+const NAMED_LAYERS: [&str; 4] = [OVERRIDE_NAME, OVERRIDE_API_NAME, ENV_NAME, "sweep"];
 
 /// Turns figment's error into [`Error::Config`]: one line per problem, naming the key (under
 /// `prefix`) and where the value came from (`file:line` from the file's `source` map, or the
@@ -565,6 +581,8 @@ pub fn env_layers() -> Result<Vec<Layer>> {
 }
 
 const OVERRIDE_NAME: &str = "--set";
+/// What errors call an override of [`FemSolver::with_overrides`](crate::FemSolver::with_overrides).
+pub(crate) const OVERRIDE_API_NAME: &str = "override";
 pub(crate) const ENV_NAME: &str = "environment variable";
 
 /// A TOML file's text, read once, as the figment provider of that file (what

@@ -303,15 +303,19 @@ impl FemSolver {
     /// Malformed overrides or an invalid resulting configuration, naming the key; plugin load
     /// errors.
     pub fn with_overrides(&self, overrides: &[&str]) -> Result<Self> {
+        use crate::config::{FieldPath, Layer, OVERRIDE_API_NAME, figment_error, parse_override};
         use figment::providers::Serialized;
         let mut fig = figment::Figment::from(Serialized::defaults(&self.config));
         for item in overrides {
-            let (key, value) = crate::config::parse_override(item)?;
-            fig = fig.merge(Serialized::default(&key, value));
+            let (key, value) = parse_override(item)?;
+            let name = format!("{OVERRIDE_API_NAME} `{item}`");
+            fig = fig.merge(Layer { name, key, value });
         }
-        let config: Config = fig.extract().map_err(|e| Error::Config {
-            message: format!("override {overrides:?}: {e}"),
-        })?;
+        // The schema's own messages: the key, the override that set it, a suggestion for a
+        // misspelt key (figment's text would name its provider types and source files).
+        let config: Config = fig
+            .extract()
+            .map_err(|e| figment_error(e, None, &FieldPath::root()))?;
         let mut registry = (*self.registry).clone();
         if config.plugins != self.config.plugins {
             // New or reconfigured plugins; those no longer named stay registered (a loaded
