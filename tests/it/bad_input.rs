@@ -189,7 +189,12 @@ fn missing_config_files_are_errors() {
         overrides: vec![],
     })
     .unwrap_err();
-    assert!(matches!(e, Error::Config { .. }));
+    // An I/O error with the path and the kind, not a configuration message.
+    assert!(
+        matches!(&e, Error::Io { path, source }
+            if path.ends_with("femscale.toml") && source.kind() == std::io::ErrorKind::NotFound),
+        "{e:?}"
+    );
     assert!(e.to_string().contains("/nonexistent/femscale.toml"), "{e}");
 }
 
