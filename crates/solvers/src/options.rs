@@ -236,7 +236,7 @@ impl SsorOptions {
 #[serde(default, deny_unknown_fields)]
 #[non_exhaustive]
 pub struct DirectOptions {
-    /// `auto` (Cholesky when symmetric positive definite, else LU; default), `cholesky` or `lu`.
+    /// `auto` (default: Cholesky when symmetric positive definite, else LU), `cholesky` or `lu`.
     pub method: DirectMethod,
 }
 

@@ -839,6 +839,159 @@ mod docs_tests {
         );
     }
 
+    /// The sections of the configuration by the struct that holds them, with its source.
+    const SECTIONS: [(&str, &str, &str); 9] = [
+        ("SolverConfig", "solver", include_str!("mod.rs")),
+        ("AssemblyConfig", "assembly", include_str!("mod.rs")),
+        ("ScalingConfig", "scaling", include_str!("../scaling.rs")),
+        ("CacheConfig", "cache", include_str!("../caching/mod.rs")),
+        (
+            "PluginsConfig",
+            "plugins",
+            include_str!("../plugins/mod.rs"),
+        ),
+        (
+            "GmresOptions",
+            "solver.gmres",
+            include_str!("../../../solvers/src/options.rs"),
+        ),
+        (
+            "AmgOptions",
+            "solver.amg",
+            include_str!("../../../solvers/src/options.rs"),
+        ),
+        (
+            "SsorOptions",
+            "solver.ssor",
+            include_str!("../../../solvers/src/options.rs"),
+        ),
+        (
+            "DirectOptions",
+            "solver.direct",
+            include_str!("../../../solvers/src/options.rs"),
+        ),
+    ];
+
+    /// The fields of `pub struct name` in `source` with their rustdoc, joined into one line.
+    fn field_docs(source: &str, name: &str) -> Vec<(String, String)> {
+        let mut out = Vec::new();
+        let mut inside = false;
+        let mut doc = String::new();
+        for line in source.lines() {
+            let line = line.trim();
+            if line == format!("pub struct {name} {{") {
+                inside = true;
+            } else if inside && line == "}" {
+                break;
+            } else if inside && let Some(text) = line.strip_prefix("///") {
+                doc.push_str(text);
+                doc.push(' ');
+            } else if inside
+                && let Some((field, _)) = line.strip_prefix("pub ").and_then(|l| l.split_once(':'))
+            {
+                out.push((field.to_string(), std::mem::take(&mut doc)));
+            } else if inside && !line.starts_with("#[") {
+                doc.clear();
+            }
+        }
+        out
+    }
+
+    /// The default a field's rustdoc claims, if it claims one: `` `auto` (default) ``,
+    /// `0 (default)`, `` `auto` (default: ...) ``, `(default 2/3)`, `` (default `1e-8`) ``,
+    /// `(default: none)`; `None` inside for `(default: see ...)`. Errors for a claim that
+    /// reads otherwise.
+    fn claimed_default(doc: &str) -> Option<std::result::Result<Option<Documented>, String>> {
+        let at = doc.find("(default")?;
+        let before = doc[..at].trim_end();
+        let after = doc[at + "(default".len()..].trim_start();
+        let token_before = || {
+            if let Some(b) = before.strip_suffix('`') {
+                b.rfind('`').map(|i| format!("`{}`", &b[i + 1..]))
+            } else {
+                before.rsplit(' ').next().map(str::to_string)
+            }
+        };
+        let claim = if after.starts_with(')') || (after.starts_with(':') && before.ends_with('`')) {
+            token_before()
+        } else if let Some(rest) = after.strip_prefix(':') {
+            let rest = rest.trim_start();
+            if rest.starts_with("none") || rest.starts_with("never") {
+                return Some(Ok(Some(Documented::Unset)));
+            }
+            if rest.starts_with("see") {
+                return Some(Ok(None));
+            }
+            None
+        } else {
+            after
+                .split_once(')')
+                .map(|(value, _)| value.trim().to_string())
+        };
+        let Some(claim) = claim else {
+            return Some(Err(format!("cannot read the default claimed in {doc:?}")));
+        };
+        // A fraction such as 2/3.
+        if let Some((n, d)) = claim.split_once('/')
+            && let (Ok(n), Ok(d)) = (n.parse::<f64>(), d.parse::<f64>())
+        {
+            return Some(Ok(Some(Documented::Value(
+                serde_json::json!(n / d),
+                String::new(),
+            ))));
+        }
+        Some(
+            documented(&claim)
+                .map(Some)
+                .ok_or_else(|| format!("cannot read the default {claim:?} claimed in {doc:?}")),
+        )
+    }
+
+    /// The `(default …)` claims of the configuration structs' field docs (rustdoc) against
+    /// `Config::default()`, as the test above does for `docs/configuration.md`.
+    #[test]
+    fn rustdoc_default_claims_of_the_config_structs_are_the_codes() {
+        let json = serde_json::to_value(Config::default()).unwrap();
+        let mut wrong = Vec::new();
+        let mut checked = 0;
+        for (name, prefix, source) in SECTIONS {
+            let fields = field_docs(source, name);
+            assert!(!fields.is_empty(), "no fields found for {name}");
+            for (field, doc) in fields {
+                let key = format!("{prefix}.{field}");
+                let actual = pointer(&json, &key);
+                let ok = match claimed_default(&doc) {
+                    None | Some(Ok(None)) => continue,
+                    Some(Err(e)) => {
+                        wrong.push(format!("{name}::{field}: {e}"));
+                        continue;
+                    }
+                    Some(Ok(Some(Documented::Unset))) => {
+                        actual.is_none_or(serde_json::Value::is_null)
+                    }
+                    Some(Ok(Some(Documented::Empty))) => actual.is_some_and(|a| {
+                        a.as_array().is_some_and(|v| v.is_empty())
+                            || a.as_object().is_some_and(|m| m.is_empty())
+                    }),
+                    Some(Ok(Some(Documented::Value(d, text)))) => actual.is_some_and(|a| {
+                        same(&d, Some(&text), a)
+                            || (d.as_f64().zip(a.as_f64()))
+                                .is_some_and(|(d, a)| (d - a).abs() <= 1e-15 * a.abs())
+                    }),
+                };
+                checked += 1;
+                if !ok {
+                    wrong.push(format!(
+                        "{name}::{field} (`{key}`): rustdoc claims {doc:?}, Config::default() has {}",
+                        actual.map_or("nothing".to_string(), |a| a.to_string())
+                    ));
+                }
+            }
+        }
+        assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+        assert!(checked >= 30, "only {checked} claims found");
+    }
+
     #[test]
     fn documented_defaults_are_read_and_compared() {
         use serde_json::json;
