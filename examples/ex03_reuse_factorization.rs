@@ -7,18 +7,22 @@
 
 use std::sync::Arc;
 
-use femscale::assembly::{DirichletConditions, ParallelAssembler};
-use femscale::core::{BoundaryCondition, BoundaryKind, LinearSystem, NoMonitor};
+// Everything below comes from the prelude: meshes, forms, assemblers, `DirichletConditions`,
+// the solvers and `NoMonitor`.
 use femscale::prelude::*;
-use femscale::solvers::{DirectMethod, DirectSolver};
 
 fn form(k: f64, source_scale: f64) -> EllipticForm {
+    // A closure as the source: `FieldSpec::func`, built into the field the form holds.
+    let bump = FieldSpec::func("scaled bump", move |p| {
+        source_scale * (-(p[0] - 0.5).powi(2) - (p[1] - 0.5).powi(2)).exp()
+    });
     EllipticForm {
         diffusion: Arc::new(Constant(k)),
         reaction: None,
-        source: Some(FnField::shared("scaled bump", move |p| {
-            source_scale * (-(p[0] - 0.5).powi(2) - (p[1] - 0.5).powi(2)).exp()
-        })),
+        source: Some(
+            bump.build("source", &Default::default())
+                .expect("a Rust function builds"),
+        ),
         boundary: vec![BoundaryCondition {
             part: "all".into(),
             kind: BoundaryKind::Dirichlet {

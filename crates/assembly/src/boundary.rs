@@ -1,4 +1,9 @@
 //! Natural boundary conditions: Neumann and Robin terms integrated over boundary facets.
+//!
+//! Crate-private on purpose: [`Assembler::assemble_into`](femscale_core::Assembler::assemble_into)
+//! and [`Assembler::assemble_rhs`](femscale_core::Assembler::assemble_rhs) of both assemblers
+//! add these terms themselves. A public "add the boundary terms" step after them would add
+//! them a second time, silently (issue 16).
 
 use femscale_core::{
     BoundaryKind, CsrMatrix, EllipticForm, Error, LinearSystem, MeshView, Result, ScalarField,
@@ -38,12 +43,13 @@ pub(crate) fn finite(field: &str, v: f64, p: [f64; 3]) -> Result<f64> {
     }
 }
 
-/// Adds the Neumann (`k du/dn = g`) and Robin (`k du/dn + alpha u = g`) terms of `form` to an
-/// assembled system. Returns the number of facets integrated.
+/// Adds the Neumann (`k du/dn = g`) and Robin (`k du/dn + alpha u = g`) terms of `form` to a
+/// system whose volume terms were just assembled (the last step of `assemble_into`). Returns
+/// the number of facets integrated.
 ///
 /// # Errors
 /// Unknown boundary parts, non-finite boundary data.
-pub fn add_boundary_terms(
+pub(crate) fn add_boundary_terms(
     mesh: &MeshView<'_>,
     form: &EllipticForm,
     system: &mut LinearSystem,
@@ -53,11 +59,12 @@ pub fn add_boundary_terms(
 }
 
 /// Adds only the right-hand-side part of the Neumann and Robin terms of `form` to `rhs` (the
-/// Robin `alpha` term belongs to the matrix). Returns the number of facets integrated.
+/// Robin `alpha` term belongs to the matrix; the last step of `assemble_rhs`). Returns the
+/// number of facets integrated.
 ///
 /// # Errors
 /// Unknown boundary parts, non-finite boundary data, `rhs` not one entry per node.
-pub fn add_boundary_rhs(
+pub(crate) fn add_boundary_rhs(
     mesh: &MeshView<'_>,
     form: &EllipticForm,
     rhs: &mut [f64],

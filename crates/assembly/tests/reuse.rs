@@ -3,9 +3,7 @@
 
 use std::sync::Arc;
 
-use femscale_assembly::{
-    DirichletConditions, DirichletLift, ParallelAssembler, SerialAssembler, add_boundary_rhs,
-};
+use femscale_assembly::{DirichletConditions, DirichletLift, ParallelAssembler, SerialAssembler};
 use femscale_core::{
     Assembler, BoundaryCondition, BoundaryKind, Constant, EllipticForm, Error, FnField,
     LinearSystem, SharedField,
@@ -167,5 +165,11 @@ fn lift_refuses_other_dirichlet_nodes() {
         lift.apply_rhs(&conditions, &mut rhs),
         Err(Error::InvalidInput { field, .. }) if field == "boundary"
     ));
-    assert!(add_boundary_rhs(&mesh.view(), &other, &mut rhs[1..]).is_err());
+    let serial = SerialAssembler::default();
+    let pattern = Arc::new(serial.pattern(&mesh.view()).unwrap());
+    assert!(
+        serial
+            .assemble_rhs(&mesh.view(), &other, &pattern, &mut rhs[1..])
+            .is_err()
+    );
 }

@@ -64,9 +64,20 @@ pub struct AssemblyStats {
 /// Assembles the finite element system of an [`EllipticForm`] on a mesh.
 ///
 /// Contract: [`Assembler::pattern`] depends only on the mesh; [`Assembler::assemble_into`] overwrites
-/// every value of `system` (matrix and right-hand side) and must not change its pattern. Dirichlet
-/// conditions are not applied here (see `femscale-assembly`'s `DirichletConditions`), so that one
-/// assembled operator can serve several sets of boundary values.
+/// every value of `system` (matrix and right-hand side) and must not change its pattern.
+///
+/// What [`Assembler::assemble_into`] puts in, and what not:
+///
+/// * **in**: the volume terms (`∫ k ∇u·∇v + ∫ c u v` in the matrix, `∫ f v` in the right-hand
+///   side) **and** the natural boundary conditions of the form — Neumann (`∫ g v` in the
+///   right-hand side) and Robin (`∫ α u v` in the matrix, `∫ g v` in the right-hand side). There
+///   is no separate step for them: adding them again after `assemble_into` counts them twice.
+/// * **not in**: Dirichlet conditions. They are applied afterwards by `femscale-assembly`'s
+///   `DirichletConditions` (symmetric elimination in place), so that one assembled operator can
+///   serve several sets of boundary values.
+///
+/// So a system is: pattern → `assemble_into` → `DirichletConditions::apply`, which is exactly
+/// what the runtime's pipeline does.
 pub trait Assembler: Send + Sync + fmt::Debug {
     /// A short name for reports (`serial`, `parallel`).
     fn name(&self) -> &'static str;
@@ -78,7 +89,9 @@ pub trait Assembler: Send + Sync + fmt::Debug {
     fn pattern(&self, mesh: &MeshView<'_>) -> Result<SparsityPattern>;
 
     /// Fills the matrix and right-hand side of `form` on `mesh` into `system`, whose pattern
-    /// must come from [`Assembler::pattern`] on the same mesh.
+    /// must come from [`Assembler::pattern`] on the same mesh: volume terms plus the Neumann
+    /// and Robin terms of `form.boundary`, not the Dirichlet conditions (see the trait's
+    /// documentation).
     ///
     /// # Errors
     /// If a boundary condition names an unknown part or the pattern does not fit the mesh.

@@ -19,6 +19,27 @@ use crate::sparse::CsrMatrix;
 /// Stopping criteria and budgets shared by all solvers.
 ///
 /// An iterative solve stops when `||b - A x|| <= max(tolerance * ||b||, absolute_tolerance)`.
+///
+/// The struct is `#[non_exhaustive]` (later versions may add budgets), so outside this crate
+/// neither a struct literal nor `SolverOptions { max_iterations: 3, ..Default::default() }`
+/// compiles (E0639). Start from [`SolverOptions::default`] and chain the `with_*` methods, one
+/// per field — the convention of every options type of femscale (`AmgOptions`,
+/// `GmresOptions`, `SsorOptions`, `DirectOptions` in `femscale-solvers`):
+///
+/// ```
+/// use femscale_core::SolverOptions;
+///
+/// let options = SolverOptions::default()
+///     .with_max_iterations(3)
+///     .with_tolerance(1e-10)
+///     .with_timeout_seconds(2.5);
+/// assert_eq!(options.max_iterations, 3);
+/// assert_eq!(options.timeout_seconds, Some(2.5));
+/// assert!(options.validate().is_ok());
+/// ```
+///
+/// The methods set values without checking them; [`SolverOptions::validate`] (which every
+/// solver's `prepare` calls) refuses values out of range.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct SolverOptions {
@@ -56,6 +77,55 @@ impl Default for SolverOptions {
 }
 
 impl SolverOptions {
+    /// Sets [`SolverOptions::tolerance`], the relative residual tolerance.
+    #[must_use]
+    pub fn with_tolerance(mut self, tolerance: f64) -> Self {
+        self.tolerance = tolerance;
+        self
+    }
+
+    /// Sets [`SolverOptions::absolute_tolerance`].
+    #[must_use]
+    pub fn with_absolute_tolerance(mut self, absolute_tolerance: f64) -> Self {
+        self.absolute_tolerance = absolute_tolerance;
+        self
+    }
+
+    /// Sets [`SolverOptions::max_iterations`].
+    #[must_use]
+    pub fn with_max_iterations(mut self, max_iterations: usize) -> Self {
+        self.max_iterations = max_iterations;
+        self
+    }
+
+    /// Sets [`SolverOptions::timeout_seconds`]: a number of seconds, or `None` for no limit.
+    #[must_use]
+    pub fn with_timeout_seconds(mut self, seconds: impl Into<Option<f64>>) -> Self {
+        self.timeout_seconds = seconds.into();
+        self
+    }
+
+    /// Sets [`SolverOptions::memory_limit_mb`]: MB (MiB), or `None` for no limit.
+    #[must_use]
+    pub fn with_memory_limit_mb(mut self, megabytes: impl Into<Option<f64>>) -> Self {
+        self.memory_limit_mb = megabytes.into();
+        self
+    }
+
+    /// Sets [`SolverOptions::threads`] (0: the current rayon pool).
+    #[must_use]
+    pub fn with_threads(mut self, threads: usize) -> Self {
+        self.threads = threads;
+        self
+    }
+
+    /// Sets [`SolverOptions::pool`], where work vectors come from (`None`: allocated).
+    #[must_use]
+    pub fn with_pool(mut self, pool: impl Into<Option<Arc<VectorPool>>>) -> Self {
+        self.pool = pool.into();
+        self
+    }
+
     /// A zero-filled work vector of `n` values from [`SolverOptions::pool`] (it returns there
     /// when dropped), or allocated when there is no pool.
     pub fn work_vector(&self, n: usize) -> PooledVec {

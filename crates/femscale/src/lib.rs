@@ -62,16 +62,80 @@ pub use femscale_runtime as runtime;
 pub use femscale_scaling as scaling;
 pub use femscale_solvers as solvers;
 
-/// The names most programs need.
+/// The names most programs need: `use femscale::prelude::*;`.
+///
+/// * the high-level path: [`FemSolver`](prelude::FemSolver), [`Config`](prelude::Config),
+///   [`Problem`](prelude::Problem), [`MeshSpec`](prelude::MeshSpec),
+///   [`BoundarySpec`](prelude::BoundarySpec), [`FieldSpec`](prelude::FieldSpec) (alias
+///   [`Source`](prelude::Source)), [`Solution`](prelude::Solution), [`Metrics`](prelude::Metrics);
+/// * the low-level path: meshes ([`Mesh`](prelude::Mesh), [`CellKind`](prelude::CellKind),
+///   [`BoundaryPart`](prelude::BoundaryPart)), forms ([`EllipticForm`](prelude::EllipticForm),
+///   [`BoundaryCondition`](prelude::BoundaryCondition), [`BoundaryKind`](prelude::BoundaryKind)),
+///   assembly ([`SerialAssembler`](prelude::SerialAssembler),
+///   [`ParallelAssembler`](prelude::ParallelAssembler), [`LinearSystem`](prelude::LinearSystem),
+///   [`DirichletConditions`](prelude::DirichletConditions)), the solvers and preconditioner
+///   factories of `femscale-solvers` with their options, and [`NoMonitor`](prelude::NoMonitor)
+///   for [`PreparedSolver::solve`](prelude::PreparedSolver::solve);
+/// * errors: [`Error`], [`Result`] (its error type defaults to
+///   `Error`, so `Result<T, OtherError>` still works) and [`SolveError`](prelude::SolveError).
+///
+/// **Closures.** A coefficient, source or boundary value computed by Rust code is
+/// [`FieldSpec::func`](prelude::FieldSpec::func)`(label, |p: [f64; 3]| ...)` — the one way the
+/// documentation and examples use. A field you already have as a
+/// [`SharedField`](prelude::SharedField) becomes a `FieldSpec` with
+/// [`FieldSpec::field`](prelude::FieldSpec::field) or `.into()`, and
+/// [`FieldSpec::build`](prelude::FieldSpec::build) turns any `FieldSpec` into the `SharedField`
+/// an [`EllipticForm`](prelude::EllipticForm) holds. (`femscale::core::FnField`, the type behind
+/// `FieldSpec::func`, is there for code that implements fields itself; it is not needed to pass
+/// a closure.)
+///
+/// **Options.** [`SolverOptions`](prelude::SolverOptions) and the per-method options
+/// ([`AmgOptions`](prelude::AmgOptions), [`GmresOptions`](prelude::GmresOptions),
+/// [`SsorOptions`](prelude::SsorOptions), [`DirectOptions`](prelude::DirectOptions),
+/// [`MethodOptions`](prelude::MethodOptions)) are `#[non_exhaustive]`: build them from
+/// `default()` with their chainable `with_*` methods, one per field
+/// (`SolverOptions::default().with_max_iterations(3).with_tolerance(1e-10)`).
+///
+/// ```
+/// use std::sync::Arc;
+/// use femscale::prelude::*;
+///
+/// // -u'' = 1 on (0, 1), u(0) = u(1) = 0, assembled and solved by hand.
+/// let mesh = Mesh::interval(0.0, 1.0, 8)?;
+/// let form = EllipticForm {
+///     diffusion: Arc::new(Constant(1.0)),
+///     reaction: None,
+///     source: Some(FieldSpec::func("one", |_| 1.0).build("source", &Default::default())?),
+///     boundary: vec![BoundaryCondition::dirichlet("all", Arc::new(Constant(0.0)) as SharedField)],
+/// };
+/// let assembler = SerialAssembler::default();
+/// let mut system = LinearSystem::zeros(Arc::new(assembler.pattern(&mesh.view())?));
+/// assembler.assemble_into(&mesh.view(), &form, &mut system)?;
+/// DirichletConditions::from_form(&mesh.view(), &form)?.apply(&mut system)?;
+/// let options = SolverOptions::default().with_tolerance(1e-12).with_max_iterations(100);
+/// let mut prepared = ConjugateGradient::new(Arc::new(JacobiFactory)).prepare(Arc::new(system.matrix), &options)?;
+/// let mut u = vec![0.0; system.rhs.len()];
+/// prepared.solve(&system.rhs, &mut u, &mut NoMonitor)?;
+/// assert!((u[4] - 0.125).abs() < 1e-10); // u = x (1 - x) / 2
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub mod prelude {
+    pub use femscale_assembly::{DirichletConditions, ParallelAssembler, SerialAssembler};
     pub use femscale_core::{
-        Artefact, Assembler, CacheReuse, Constant, CsrMatrix, EllipticForm, Error, Feature,
-        FnField, LinearSolver, Metrics, PreparedSolver, ScalarField, ScalingLevel, SolveError,
-        SolveReport, SolverOptions, SparsityPattern,
+        Artefact, Assembler, BoundaryCondition, BoundaryKind, BoundaryPart, CacheReuse, CellKind,
+        Constant, CsrMatrix, EllipticForm, Error, Feature, FnField, LinearSolver, LinearSystem,
+        Metrics, NoMonitor, PreconditionerFactory, PreparedSolver, Result, ScalarField,
+        ScalingLevel, SharedField, SolveError, SolveMonitor, SolveReport, SolverOptions,
+        SparsityPattern,
     };
     pub use femscale_mesh::{Diagonal, Mesh, RectangleCells, RectangleSpec};
     pub use femscale_runtime::{
         BoundarySpec, Config, ConfigSources, FemSolver, FieldSpec, Laplace1d, Laplace2d, MeshSpec,
         Problem, Solution, Source,
+    };
+    pub use femscale_solvers::{
+        AmgFactory, AmgOptions, AmgSmoother, AmgSolver, BiCgStab, ConjugateGradient, DirectMethod,
+        DirectOptions, DirectSolver, Gmres, GmresOptions, Ic0Factory, IdentityFactory, Ilu0Factory,
+        JacobiFactory, MethodOptions, SsorFactory, SsorOptions,
     };
 }

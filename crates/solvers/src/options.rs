@@ -1,5 +1,25 @@
 //! Per-method options: the `[solver.gmres]`, `[solver.amg]`, `[solver.ssor]` and
 //! `[solver.direct]` sections of the configuration. Each field documents its default.
+//!
+//! The types are `#[non_exhaustive]` (methods gain options), so a program builds them from
+//! `Default::default()` with chainable `with_*` methods, one per field — the same convention
+//! as [`femscale_core::SolverOptions`]; `Type { field: v, ..Default::default() }` does not
+//! compile outside this crate (E0639). The methods do not check values: the solvers do when
+//! they are prepared (`SolveError::InvalidOption`), the runtime when a configuration is loaded.
+//!
+//! ```
+//! use std::sync::Arc;
+//! use femscale_solvers::{AmgFactory, AmgOptions, AmgSmoother, Gmres, GmresOptions, MethodOptions};
+//!
+//! let amg = AmgOptions::default()
+//!     .with_smoother(AmgSmoother::Jacobi)
+//!     .with_sweeps(2)
+//!     .with_coarse_size(500);
+//! let gmres = Gmres::new(Arc::new(AmgFactory::new(amg.clone())), GmresOptions::default().with_restart(50));
+//! let all = MethodOptions::default().with_amg(amg).with_gmres(GmresOptions::default().with_restart(50));
+//! assert_eq!(all.amg.sweeps, 2);
+//! # let _ = gmres;
+//! ```
 
 use serde::{Deserialize, Serialize};
 
@@ -21,6 +41,36 @@ pub struct MethodOptions {
     pub direct: DirectOptions,
 }
 
+impl MethodOptions {
+    /// Sets [`MethodOptions::gmres`], the `[solver.gmres]` section.
+    #[must_use]
+    pub fn with_gmres(mut self, gmres: GmresOptions) -> Self {
+        self.gmres = gmres;
+        self
+    }
+
+    /// Sets [`MethodOptions::amg`], the `[solver.amg]` section.
+    #[must_use]
+    pub fn with_amg(mut self, amg: AmgOptions) -> Self {
+        self.amg = amg;
+        self
+    }
+
+    /// Sets [`MethodOptions::ssor`], the `[solver.ssor]` section.
+    #[must_use]
+    pub fn with_ssor(mut self, ssor: SsorOptions) -> Self {
+        self.ssor = ssor;
+        self
+    }
+
+    /// Sets [`MethodOptions::direct`], the `[solver.direct]` section.
+    #[must_use]
+    pub fn with_direct(mut self, direct: DirectOptions) -> Self {
+        self.direct = direct;
+        self
+    }
+}
+
 /// Restarted GMRES.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -33,6 +83,15 @@ pub struct GmresOptions {
 impl Default for GmresOptions {
     fn default() -> Self {
         Self { restart: 30 }
+    }
+}
+
+impl GmresOptions {
+    /// Sets [`GmresOptions::restart`].
+    #[must_use]
+    pub fn with_restart(mut self, restart: usize) -> Self {
+        self.restart = restart;
+        self
     }
 }
 
@@ -90,6 +149,64 @@ impl Default for AmgOptions {
     }
 }
 
+impl AmgOptions {
+    /// Sets [`AmgOptions::strength_threshold`].
+    #[must_use]
+    pub fn with_strength_threshold(mut self, strength_threshold: f64) -> Self {
+        self.strength_threshold = strength_threshold;
+        self
+    }
+
+    /// Sets [`AmgOptions::smoother`].
+    #[must_use]
+    pub fn with_smoother(mut self, smoother: AmgSmoother) -> Self {
+        self.smoother = smoother;
+        self
+    }
+
+    /// Sets [`AmgOptions::sweeps`].
+    #[must_use]
+    pub fn with_sweeps(mut self, sweeps: usize) -> Self {
+        self.sweeps = sweeps;
+        self
+    }
+
+    /// Sets [`AmgOptions::jacobi_weight`].
+    #[must_use]
+    pub fn with_jacobi_weight(mut self, jacobi_weight: f64) -> Self {
+        self.jacobi_weight = jacobi_weight;
+        self
+    }
+
+    /// Sets [`AmgOptions::chebyshev_degree`].
+    #[must_use]
+    pub fn with_chebyshev_degree(mut self, chebyshev_degree: usize) -> Self {
+        self.chebyshev_degree = chebyshev_degree;
+        self
+    }
+
+    /// Sets [`AmgOptions::prolongation_weight`].
+    #[must_use]
+    pub fn with_prolongation_weight(mut self, prolongation_weight: f64) -> Self {
+        self.prolongation_weight = prolongation_weight;
+        self
+    }
+
+    /// Sets [`AmgOptions::coarse_size`].
+    #[must_use]
+    pub fn with_coarse_size(mut self, coarse_size: usize) -> Self {
+        self.coarse_size = coarse_size;
+        self
+    }
+
+    /// Sets [`AmgOptions::max_levels`].
+    #[must_use]
+    pub fn with_max_levels(mut self, max_levels: usize) -> Self {
+        self.max_levels = max_levels;
+        self
+    }
+}
+
 /// Symmetric successive over-relaxation (ω = 1: symmetric Gauss–Seidel).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -105,11 +222,29 @@ impl Default for SsorOptions {
     }
 }
 
+impl SsorOptions {
+    /// Sets [`SsorOptions::omega`].
+    #[must_use]
+    pub fn with_omega(mut self, omega: f64) -> Self {
+        self.omega = omega;
+        self
+    }
+}
+
 /// The sparse direct solver.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 #[non_exhaustive]
 pub struct DirectOptions {
-    /// `auto` (Cholesky when symmetric positive definite, else LU; default), `cholesky` or `lu`.
+    /// `auto` (default: Cholesky when symmetric positive definite, else LU), `cholesky` or `lu`.
     pub method: DirectMethod,
+}
+
+impl DirectOptions {
+    /// Sets [`DirectOptions::method`].
+    #[must_use]
+    pub fn with_method(mut self, method: DirectMethod) -> Self {
+        self.method = method;
+        self
+    }
 }

@@ -11,6 +11,25 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 /// A coefficient, source or boundary value: a constant, an expression of `x, y, z` and the
 /// problem's parameters, or a Rust function.
 ///
+/// A Rust closure is given as [`FieldSpec::func`]`(label, f)`: the one documented way (the
+/// `label` is what reports and errors show). A field that already exists as a
+/// [`SharedField`] is [`FieldSpec::field`] (or `.into()`); [`FieldSpec::build`] gives the
+/// `SharedField` of any `FieldSpec`, as an [`femscale_core::EllipticForm`] holds it.
+///
+/// ```
+/// use femscale_core::ScalarField;
+/// use femscale_runtime::{FieldSpec, Laplace2d};
+///
+/// let k = 3.0;
+/// let problem = Laplace2d {
+///     diffusion: FieldSpec::func("1 + k x", move |p| 1.0 + k * p[0]),
+///     source: Some(FieldSpec::expr("sin(pi*x)")),
+///     ..Default::default()
+/// };
+/// let field = problem.diffusion.build("diffusion", &Default::default()).unwrap();
+/// assert_eq!(field.eval([0.5, 0.0, 0.0]), 2.5);
+/// ```
+///
 /// In a configuration file a field is a number or a string; a string that reads as a number
 /// (`"2.5"`) is that constant. A Rust function has no configuration form: serialising it is
 /// an error.
@@ -20,7 +39,7 @@ pub enum FieldSpec {
     Constant(f64),
     /// An expression such as `"2*pi^2*sin(pi*x)*sin(pi*y)"`.
     Expr(String),
-    /// A ready-made field (e.g. a Rust closure through [`FnField`]).
+    /// A ready-made field: what [`FieldSpec::func`] and [`FieldSpec::field`] make.
     Field(SharedField),
 }
 
@@ -57,12 +76,19 @@ impl FieldSpec {
         Self::Constant(value)
     }
 
-    /// A field computed by a Rust function of `[x, y, z]`.
+    /// A field computed by a Rust function of `[x, y, z]`; `label` names it in reports and
+    /// errors. The way to pass a closure (it wraps [`FnField`]).
     pub fn func(
         label: impl Into<String>,
         f: impl Fn([f64; 3]) -> f64 + Send + Sync + 'static,
     ) -> Self {
         Self::Field(FnField::shared(label, f))
+    }
+
+    /// A field that already exists (a [`SharedField`]: an `Arc` of any
+    /// [`femscale_core::ScalarField`]). `From<SharedField>` does the same.
+    pub fn field(field: SharedField) -> Self {
+        Self::Field(field)
     }
 
     /// Whether the field is an expression.
@@ -108,6 +134,12 @@ impl FieldSpec {
 impl From<f64> for FieldSpec {
     fn from(v: f64) -> Self {
         Self::Constant(v)
+    }
+}
+
+impl From<SharedField> for FieldSpec {
+    fn from(field: SharedField) -> Self {
+        Self::Field(field)
     }
 }
 
