@@ -67,7 +67,10 @@ pub use femscale_solvers as solvers;
 /// * the high-level path: [`FemSolver`](prelude::FemSolver), [`Config`](prelude::Config),
 ///   [`Problem`](prelude::Problem), [`MeshSpec`](prelude::MeshSpec),
 ///   [`BoundarySpec`](prelude::BoundarySpec), [`FieldSpec`](prelude::FieldSpec) (alias
-///   [`Source`](prelude::Source)), [`Solution`](prelude::Solution), [`Metrics`](prelude::Metrics);
+///   [`Source`](prelude::Source)), [`Solution`](prelude::Solution), [`Metrics`](prelude::Metrics),
+///   and the operator without the solve: [`AssembledOperator`](prelude::AssembledOperator) from
+///   [`FemSolver::assemble`](prelude::FemSolver::assemble), with its
+///   [`DirichletLift`](prelude::DirichletLift) for new boundary values;
 /// * the low-level path: meshes ([`Mesh`](prelude::Mesh), [`CellKind`](prelude::CellKind),
 ///   [`BoundaryPart`](prelude::BoundaryPart)), forms ([`EllipticForm`](prelude::EllipticForm),
 ///   [`BoundaryCondition`](prelude::BoundaryCondition), [`BoundaryKind`](prelude::BoundaryKind)),
@@ -76,6 +79,9 @@ pub use femscale_solvers as solvers;
 ///   [`DirichletConditions`](prelude::DirichletConditions)), the solvers and preconditioner
 ///   factories of `femscale-solvers` with their options, and [`NoMonitor`](prelude::NoMonitor)
 ///   for [`PreparedSolver::solve`](prelude::PreparedSolver::solve);
+/// * one factorization for several threads: [`SharedSolver`](prelude::SharedSolver) (any prepared
+///   solver, `Send + Sync`, cloneable) and [`ConcurrentSolver`](prelude::ConcurrentSolver) (what
+///   [`PreparedSolver::concurrent`](prelude::PreparedSolver::concurrent) offers);
 /// * errors: [`Error`], [`Result`] (its error type defaults to
 ///   `Error`, so `Result<T, OtherError>` still works) and [`SolveError`](prelude::SolveError).
 ///
@@ -120,17 +126,19 @@ pub use femscale_solvers as solvers;
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub mod prelude {
-    pub use femscale_assembly::{DirichletConditions, ParallelAssembler, SerialAssembler};
+    pub use femscale_assembly::{
+        DirichletConditions, DirichletLift, ParallelAssembler, SerialAssembler,
+    };
     pub use femscale_core::{
         Artefact, Assembler, BoundaryCondition, BoundaryKind, BoundaryPart, CacheReuse, CellKind,
-        Constant, CsrMatrix, EllipticForm, Error, Feature, FnField, LinearSolver, LinearSystem,
+        ConcurrentSolver, Constant, CsrMatrix, EllipticForm, Error, Feature, FnField, LinearSolver, LinearSystem,
         Metrics, NoMonitor, PreconditionerFactory, PreparedSolver, Result, ScalarField,
-        ScalingLevel, SharedField, SolveError, SolveMonitor, SolveReport, SolverOptions,
+        ScalingLevel, SharedField, SharedSolver, SolveError, SolveMonitor, SolveReport, SolverOptions,
         SparsityPattern,
     };
     pub use femscale_mesh::{Diagonal, Mesh, RectangleCells, RectangleSpec};
     pub use femscale_runtime::{
-        BoundarySpec, Config, ConfigSources, FemSolver, FieldSpec, Laplace1d, Laplace2d, MeshSpec,
+        AssembledOperator, BoundarySpec, Config, ConfigSources, FemSolver, FieldSpec, Laplace1d, Laplace2d, MeshSpec,
         Problem, Solution, Source,
     };
     pub use femscale_solvers::{
