@@ -42,7 +42,9 @@ fn member(j: usize) -> Problem {
 }
 
 /// The right-hand side of `problem` on `op`'s matrix: its load vector (the matrix is not
-/// assembled again), then its Dirichlet values lifted with the recorded elimination.
+/// assembled again), then its Dirichlet values lifted with the recorded elimination. (The
+/// pipeline assembles a problem this small serially, `op.assembly.parallel == false`, so the
+/// serial assembler's load vector is the pipeline's, bit for bit: checked below.)
 fn rhs_for(op: &AssembledOperator, problem: &Problem) -> Res<Vec<f64>> {
     let (mesh, form) = (op.mesh.view(), problem.form()?);
     let mut rhs = vec![0.0; op.rhs.len()];
