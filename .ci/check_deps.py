@@ -9,9 +9,13 @@ Then the facade's minimal feature set (`femscale` with `--no-default-features`, 
 embedding program that only solves builds) must not reach the heavy optional crates of
 OPTIONAL_HEAVY: each belongs behind a cargo feature (see docs/architecture.md, "Cargo features").
 
+Last, the embedding example (embedding/, a package with its own workspace) must lock the
+workspace's versions: its Cargo.lock holds no package version that the workspace's does not.
+
 Exits non-zero and names every violation.
 """
 import json
+import re
 import subprocess
 import sys
 
@@ -76,10 +80,20 @@ for crate in sorted(minimal):
         if crate == prefix or crate.startswith(prefix + "-"):
             errors.append(f"femscale --no-default-features builds {crate}, "
                           f"which belongs behind the `{feature}` feature")
+# The embedding example (embedding/, its own workspace) locks the workspace's versions: every
+# package of its Cargo.lock is in the workspace's Cargo.lock at the same version.
+def locked(path):
+    text = open(path).read()
+    return set(re.findall(r'\[\[package\]\]\nname = "([^"]+)"\nversion = "([^"]+)"', text))
+embedding_lock = locked("embedding/Cargo.lock") - {("femscale-embedding-example", "0.1.0")}
+for name, version in sorted(embedding_lock - locked("Cargo.lock")):
+    errors.append(f"embedding/Cargo.lock has {name} {version}, which the workspace's Cargo.lock "
+                  f"does not (copy the workspace's lock in and run a cargo command with --offline)")
 for e in errors:
     print("crate boundary violation:", e)
 if errors:
     sys.exit(1)
 print(f"{len(members)} workspace packages respect the dependency table; "
       f"the facade's minimal feature set builds {len(minimal)} crates, none of "
-      f"{', '.join(sorted(OPTIONAL_HEAVY))}")
+      f"{', '.join(sorted(OPTIONAL_HEAVY))}; embedding/Cargo.lock's {len(embedding_lock)} "
+      f"packages are locked at the workspace's versions")
