@@ -19,9 +19,9 @@ pub struct Reused {
     pub x: Vec<f64>,
 }
 
-/// Member `j` of the family: `k = 1 + x y` always; a bump source that moves with `j` and
-/// Dirichlet values `u = 0.1 j x` on the whole boundary.
-fn member(j: usize) -> Problem {
+/// Member `j` of the family: the diffusion `k` (the same for all: one closure, cloned), a bump
+/// source that moves with `j` and Dirichlet values `u = 0.1 j x` on the whole boundary.
+fn member(j: usize, k: &FieldSpec) -> Problem {
     let (cx, t) = (0.2 + 0.03 * j as f64, 0.1 * j as f64);
     Problem {
         mesh: MeshSpec::Rectangle(RectangleSpec {
@@ -29,7 +29,7 @@ fn member(j: usize) -> Problem {
             ny: 40,
             ..Default::default()
         }),
-        diffusion: FieldSpec::func("1 + x y", |p| 1.0 + p[0] * p[1]),
+        diffusion: k.clone(),
         source: Some(FieldSpec::func(format!("bump at x={cx}"), move |p| {
             (-20.0 * ((p[0] - cx).powi(2) + (p[1] - 0.5).powi(2))).exp()
         })),
@@ -41,27 +41,19 @@ fn member(j: usize) -> Problem {
     }
 }
 
-/// The right-hand side of `problem` on `op`'s matrix: its load vector (the matrix is not
-/// assembled again), then its Dirichlet values lifted with the recorded elimination. (The
-/// pipeline assembles a problem this small serially, `op.assembly.parallel == false`, so the
-/// serial assembler's load vector is the pipeline's, bit for bit: checked below.)
-fn rhs_for(op: &AssembledOperator, problem: &Problem) -> Res<Vec<f64>> {
-    let (mesh, form) = (op.mesh.view(), problem.form()?);
-    let mut rhs = vec![0.0; op.rhs.len()];
-    SerialAssembler::default().assemble_rhs(&mesh, &form, op.matrix.pattern(), &mut rhs)?;
-    op.lift
-        .apply_rhs(&DirichletConditions::from_form(&mesh, &form)?, &mut rhs)?;
-    Ok(rhs)
-}
-
 pub fn run(fem: &FemSolver) -> Res<Reused> {
-    let op = fem.assemble(&member(0))?;
+    // A closure field is the same field where it is the same clone: assemble_rhs compares it
+    // by identity, never by label.
+    let k = FieldSpec::func("1 + x y", |p| 1.0 + p[0] * p[1]);
+    let op = fem.assemble(&member(0, &k))?;
     let n = op.rhs.len();
     let mut b = Vec::with_capacity(COUNT * n);
     for j in 0..COUNT {
-        b.extend(rhs_for(&op, &member(j))?);
+        // The load vector only (the matrix is not assembled again), lifted onto op's matrix;
+        // a member with another matrix (diffusion, mesh, Robin alpha) would be refused.
+        b.extend(fem.assemble_rhs(&op, &member(j, &k))?);
     }
-    // The lifted load vector of member 0 is the pipeline's own, bit for bit.
+    // Member 0's is the assembled one, bit for bit.
     assert!(
         b[..n] == op.rhs[..],
         "re-lifted rhs differs from the assembled one"
@@ -82,7 +74,7 @@ pub fn run(fem: &FemSolver) -> Res<Reused> {
     }
     // The first and last columns equal the full pipeline's solutions, bit for bit.
     for j in [0, COUNT - 1] {
-        let sol = fem.solve(&member(j))?;
+        let sol = fem.solve(&member(j, &k))?;
         assert!(
             sol.values[..] == x[j * n..(j + 1) * n],
             "column {j} != FemSolver::solve"

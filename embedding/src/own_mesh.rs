@@ -50,11 +50,9 @@ fn l_shape() -> Res<Mesh> {
     }
     // Boundary edges as node pairs, counter-clockwise: bottom, right, the notch, top, left.
     let edge = |(i, j): (usize, usize), (k, l): (usize, usize)| [node(i, j), node(k, l)];
-    let part = |name: &str, facets: Vec<[usize; 2]>| BoundaryPart {
-        name: name.into(),
-        facets: facets.concat(),
-        nodes: Vec::new(), // Mesh::try_new adds the facets' nodes
-    };
+    // Mesh::try_new adds the facets' nodes to each part (Dirichlet conditions use them).
+    let part =
+        |name: &str, facets: Vec<[usize; 2]>| BoundaryPart::from_facets(name, facets.concat());
     let n = 2 * M;
     let boundary = vec![
         part("bottom", (0..n).map(|k| edge((k, 0), (k + 1, 0))).collect()),

@@ -67,6 +67,30 @@ pub struct BoundaryPart {
     pub nodes: Vec<usize>,
 }
 
+impl BoundaryPart {
+    /// A part given by its facets (`nodes_per_facet` node indices each, e.g. `[a, b]` per edge
+    /// in 2D); the mesh constructor (`femscale_mesh::Mesh::try_new`) adds their nodes.
+    pub fn from_facets(name: impl Into<String>, facets: Vec<usize>) -> Self {
+        Self {
+            name: name.into(),
+            facets,
+            nodes: Vec::new(),
+        }
+    }
+
+    /// A part of single nodes without facets (Dirichlet conditions only; in 1D the end
+    /// points), sorted and deduplicated.
+    pub fn from_nodes(name: impl Into<String>, mut nodes: Vec<usize>) -> Self {
+        nodes.sort_unstable();
+        nodes.dedup();
+        Self {
+            name: name.into(),
+            facets: Vec::new(),
+            nodes,
+        }
+    }
+}
+
 /// A borrowed view of a mesh with one kind of cell.
 #[derive(Debug, Clone, Copy)]
 pub struct MeshView<'a> {
@@ -203,6 +227,17 @@ impl MeshView<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn boundary_part_constructors() {
+        let p = BoundaryPart::from_nodes("ends", vec![7, 0, 7, 3]);
+        assert_eq!(
+            (p.name.as_str(), p.facets.len(), p.nodes),
+            ("ends", 0, vec![0, 3, 7])
+        );
+        let p = BoundaryPart::from_facets("edge", vec![4, 5, 5, 6]);
+        assert_eq!((p.facets, p.nodes.len()), (vec![4, 5, 5, 6], 0));
+    }
 
     fn view<'a>(
         dim: usize,

@@ -69,8 +69,9 @@ pub use femscale_solvers as solvers;
 ///   [`BoundarySpec`](prelude::BoundarySpec), [`FieldSpec`](prelude::FieldSpec) (alias
 ///   [`Source`](prelude::Source)), [`Solution`](prelude::Solution), [`Metrics`](prelude::Metrics),
 ///   and the operator without the solve: [`AssembledOperator`](prelude::AssembledOperator) from
-///   [`FemSolver::assemble`](prelude::FemSolver::assemble), with its
-///   [`DirichletLift`](prelude::DirichletLift) for new boundary values;
+///   [`FemSolver::assemble`](prelude::FemSolver::assemble), onto which
+///   [`FemSolver::assemble_rhs`](prelude::FemSolver::assemble_rhs) lifts other sources and
+///   boundary data (its [`DirichletLift`](prelude::DirichletLift));
 /// * the low-level path: meshes ([`Mesh`](prelude::Mesh), [`CellKind`](prelude::CellKind),
 ///   [`BoundaryPart`](prelude::BoundaryPart)), forms ([`EllipticForm`](prelude::EllipticForm),
 ///   [`BoundaryCondition`](prelude::BoundaryCondition), [`BoundaryKind`](prelude::BoundaryKind)),
@@ -131,15 +132,15 @@ pub mod prelude {
     };
     pub use femscale_core::{
         Artefact, Assembler, BoundaryCondition, BoundaryKind, BoundaryPart, CacheReuse, CellKind,
-        ConcurrentSolver, Constant, CsrMatrix, EllipticForm, Error, Feature, FnField, LinearSolver, LinearSystem,
-        Metrics, NoMonitor, PreconditionerFactory, PreparedSolver, Result, ScalarField,
-        ScalingLevel, SharedField, SharedSolver, SolveError, SolveMonitor, SolveReport, SolverOptions,
-        SparsityPattern,
+        ConcurrentSolver, Constant, CsrMatrix, EllipticForm, Error, Feature, FnField, LinearSolver,
+        LinearSystem, Metrics, NoMonitor, PreconditionerFactory, PreparedSolver, Result,
+        ScalarField, ScalingLevel, SharedField, SharedSolver, SolveError, SolveMonitor,
+        SolveReport, SolverOptions, SparsityPattern,
     };
     pub use femscale_mesh::{Diagonal, Mesh, RectangleCells, RectangleSpec};
     pub use femscale_runtime::{
-        AssembledOperator, BoundarySpec, Config, ConfigSources, FemSolver, FieldSpec, Laplace1d, Laplace2d, MeshSpec,
-        Problem, Solution, Source,
+        AssembledOperator, BoundarySpec, Config, ConfigSources, FemSolver, FieldSpec, Laplace1d,
+        Laplace2d, MeshSpec, Problem, Solution, Source,
     };
     pub use femscale_solvers::{
         AmgFactory, AmgOptions, AmgSmoother, AmgSolver, BiCgStab, ConjugateGradient, DirectMethod,

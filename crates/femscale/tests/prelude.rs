@@ -41,11 +41,7 @@ fn own_mesh(n: usize) -> Result<Mesh> {
         rest.extend([node(n, k), node(n, k + 1)]);
         rest.extend([node(k + 1, n), node(k, n)]);
     }
-    let part = |name: &str, facets: Vec<usize>| BoundaryPart {
-        name: name.into(),
-        facets,
-        nodes: Vec::new(),
-    };
+    let part = BoundaryPart::from_facets;
     Mesh::try_new(
         2,
         coords,

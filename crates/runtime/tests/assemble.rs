@@ -2,8 +2,8 @@
 
 use std::sync::Arc;
 
-use femscale_core::{Error, LinearSolver, NoMonitor};
-use femscale_runtime::{Config, FemSolver, FieldSpec, Laplace2d, MeshSpec, Problem};
+use femscale_core::{BoundaryKindOf, Error, LinearSolver, NoMonitor};
+use femscale_runtime::{BoundarySpec, Config, FemSolver, FieldSpec, Laplace2d, MeshSpec, Problem};
 use femscale_solvers::DirectSolver;
 
 fn problem(nx: usize) -> Problem {
@@ -56,26 +56,111 @@ fn solving_the_assembled_operator_gives_the_pipelines_solution_bit_for_bit() {
 }
 
 #[test]
-fn the_lift_takes_new_boundary_values_on_the_same_nodes() {
+fn assemble_rhs_lifts_new_sources_and_boundary_data_onto_the_same_matrix() {
     let fem = fem(false);
     let p = problem(9);
     let op = fem.assemble(&p).unwrap();
+    let bump = FieldSpec::func("bump", |x: [f64; 3]| (-(x[0] - 0.3).powi(2)).exp());
+    let mut variants = Vec::new();
     let mut other = problem(9);
-    other.boundary[0].kind = femscale_core::BoundaryKindOf::Dirichlet {
+    other.boundary[0].kind = BoundaryKindOf::Dirichlet {
         value: FieldSpec::Constant(4.0),
     };
-    let expected = fem.assemble(&other).unwrap();
-    // The new load vector: the source is unchanged, so re-lift the assembled one.
-    let form = other.form().unwrap();
-    let conditions =
-        femscale_assembly::DirichletConditions::from_form(&op.mesh.view(), &form).unwrap();
-    let assembler = femscale_assembly::SerialAssembler::default();
-    let mut rhs = vec![0.0; op.rhs.len()];
-    use femscale_core::Assembler;
-    (assembler.assemble_rhs(&op.mesh.view(), &form, op.matrix.pattern(), &mut rhs)).unwrap();
-    op.lift.apply_rhs(&conditions, &mut rhs).unwrap();
-    assert_eq!(rhs, expected.rhs);
-    assert_eq!(*op.matrix, *expected.matrix);
+    variants.push(other.clone());
+    other.source = Some(bump.clone());
+    variants.push(other.clone());
+    // A Neumann flux and a Robin g are data; the Robin alpha is the operator's and stays.
+    let mut natural = p.clone();
+    natural.boundary[1] = BoundarySpec::neumann("right", "x*y");
+    natural.boundary[3] = BoundarySpec::robin("top", 2.0, "y");
+    let op_natural = fem.assemble(&natural).unwrap();
+    let mut natural2 = natural.clone();
+    natural2.boundary[1] = BoundarySpec::neumann("right", bump.clone());
+    natural2.boundary[3] = BoundarySpec::robin("top", 2.0, 7.0);
+    for (op, q) in [
+        (&op, &variants[0]),
+        (&op, &variants[1]),
+        (&op_natural, &natural2),
+    ] {
+        let expected = fem.assemble(q).unwrap();
+        assert_eq!(*op.matrix, *expected.matrix);
+        let rhs = fem.assemble_rhs(op, q).unwrap();
+        assert_eq!(rhs, expected.rhs);
+        // Solved with the operator's factorization: the pipeline's solution, bit for bit.
+        let options = fem.config().solver.options(1);
+        let mut prepared = DirectSolver::default()
+            .prepare(Arc::clone(&op.matrix), &options)
+            .unwrap();
+        let mut u = vec![0.0; rhs.len()];
+        prepared.solve(&rhs, &mut u, &mut NoMonitor).unwrap();
+        assert_eq!(u, fem.solve(q).unwrap().values);
+    }
+}
+
+#[test]
+fn assemble_rhs_refuses_a_problem_with_another_matrix_naming_the_field() {
+    let fem = fem(false);
+    let mut p = problem(6);
+    p.boundary[1] = BoundarySpec::robin("right", "a", 0.0);
+    p.params.insert("a".into(), 1.0);
+    let op = fem.assemble(&p).unwrap();
+    let refused = |change: &dyn Fn(&mut Problem)| {
+        let mut q = p.clone();
+        change(&mut q);
+        match fem.assemble_rhs(&op, &q).unwrap_err() {
+            Error::InvalidInput { field, .. } => field.to_string(),
+            other => panic!("{other}"),
+        }
+    };
+    assert_eq!(refused(&|q| q.mesh = problem(7).mesh), "problem.mesh");
+    assert_eq!(refused(&|q| q.diffusion = 1.0.into()), "problem.diffusion");
+    assert_eq!(
+        refused(&|q| q.reaction = Some(1.0.into())),
+        "problem.reaction"
+    );
+    assert_eq!(refused(&|q| q.boundary.truncate(2)), "problem.boundary");
+    let where_ = |q: &mut Problem| q.boundary[2].part = "top".into();
+    assert_eq!(refused(&where_), "problem.boundary[2].where");
+    let kind = |q: &mut Problem| q.boundary[1] = BoundarySpec::neumann("right", 0.0);
+    assert_eq!(refused(&kind), "problem.boundary[1].kind");
+    let alpha = |q: &mut Problem| q.boundary[1] = BoundarySpec::robin("right", 2.0, 0.0);
+    assert_eq!(refused(&alpha), "problem.boundary[1].alpha");
+    // `a` is read by the Robin alpha's expression: it may change the matrix.
+    let changed = |q: &mut Problem| {
+        q.params.insert("a".into(), 2.0);
+    };
+    assert_eq!(refused(&changed), "problem.params.a");
+    let added = |q: &mut Problem| {
+        q.params.insert("b".into(), 2.0);
+    };
+    assert_eq!(refused(&added), "problem.params.b");
+    // A closure is the same field when it is the same Arc.
+    let k = FieldSpec::func("k", |x: [f64; 3]| 1.0 + x[0]);
+    let mut with_k = problem(6);
+    with_k.diffusion = k.clone();
+    let op = fem.assemble(&with_k).unwrap();
+    let mut same = with_k.clone();
+    same.source = Some(2.0.into());
+    assert!(fem.assemble_rhs(&op, &same).is_ok());
+    same.diffusion = FieldSpec::func("k", |x: [f64; 3]| 1.0 + x[0]);
+    let err = fem.assemble_rhs(&op, &same).unwrap_err();
+    assert_eq!(err.field_name().as_deref(), Some("problem.diffusion"));
+}
+
+#[test]
+fn parameters_only_the_data_reads_may_change_when_the_operator_has_no_expression() {
+    let fem = fem(false);
+    let mut p = problem(6);
+    p.diffusion = 1.5.into();
+    p.source = Some(FieldSpec::Expr("s * x".into()));
+    p.params.insert("s".into(), 1.0);
+    let op = fem.assemble(&p).unwrap();
+    let mut q = p.clone();
+    q.params.insert("s".into(), 3.0);
+    assert_eq!(
+        fem.assemble_rhs(&op, &q).unwrap(),
+        fem.assemble(&q).unwrap().rhs
+    );
 }
 
 #[test]

@@ -113,8 +113,7 @@ fn documented_defaults(doc: &str) -> Vec<(String, String)> {
         } else if cells.len() >= 3 && cells[0].trim() == "key" && cells[2].trim() == "default" {
             in_table = true;
         } else if in_table
-            && let Some(key) =
-                (cells[0].trim().strip_prefix('`')).and_then(|k| k.strip_suffix('`'))
+            && let Some(key) = (cells[0].trim().strip_prefix('`')).and_then(|k| k.strip_suffix('`'))
         {
             rows.push((key.to_string(), cells[2].trim().to_string()));
         }
@@ -132,8 +131,7 @@ fn configuration_doc_defaults_are_the_codes() {
     let json = serde_json::to_value(Config::default()).unwrap();
     // An entry of `problem.boundary` whose keys are all left out.
     let entries =
-        serde_json::to_value(Config::from_toml_str("[problem]\nboundary = [{}]").unwrap())
-            .unwrap();
+        serde_json::to_value(Config::from_toml_str("[problem]\nboundary = [{}]").unwrap()).unwrap();
     let mut wrong = Vec::new();
     for (key, cell) in &rows {
         let actual = lookup(&json, &entries, key);
@@ -149,9 +147,7 @@ fn configuration_doc_defaults_are_the_codes() {
                 a.as_object().is_some_and(|m| m.is_empty())
                     || a.as_array().is_some_and(|v| v.is_empty())
             }),
-            Some(Documented::Value(d, text)) => {
-                actual.is_some_and(|a| same(&d, Some(&text), a))
-            }
+            Some(Documented::Value(d, text)) => actual.is_some_and(|a| same(&d, Some(&text), a)),
         };
         if !ok {
             wrong.push(format!(
@@ -303,9 +299,7 @@ fn rustdoc_default_claims_of_the_config_structs_are_the_codes() {
                     wrong.push(format!("{name}::{field}: {e}"));
                     continue;
                 }
-                Some(Ok(Some(Documented::Unset))) => {
-                    actual.is_none_or(serde_json::Value::is_null)
-                }
+                Some(Ok(Some(Documented::Unset))) => actual.is_none_or(serde_json::Value::is_null),
                 Some(Ok(Some(Documented::Empty))) => actual.is_some_and(|a| {
                     a.as_array().is_some_and(|v| v.is_empty())
                         || a.as_object().is_some_and(|m| m.is_empty())
@@ -352,8 +346,7 @@ fn documented_defaults_are_read_and_compared() {
         panic!()
     };
     assert!(same(&v, None, &json!(["memory"])));
-    let Some(Documented::Value(v, _)) = documented("`[{ where = \"all\", value = 0.0 }]`")
-    else {
+    let Some(Documented::Value(v, _)) = documented("`[{ where = \"all\", value = 0.0 }]`") else {
         panic!()
     };
     assert!(same(

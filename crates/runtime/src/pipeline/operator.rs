@@ -4,13 +4,15 @@
 use std::sync::Arc;
 
 use femscale_assembly::{DirichletConditions, DirichletLift};
-use femscale_core::{AssemblyStats, CsrMatrix, ExecutionContext, PhaseTimings, Result};
+use femscale_core::{
+    AssemblyStats, BoundaryFieldRole, CsrMatrix, Error, ExecutionContext, PhaseTimings, Result,
+};
 use femscale_mesh::Mesh;
 
 use super::FemSolver;
 use super::phases::{Phase, PhaseClock};
-use super::stages::{build_operator, mesh_or_stored_operator};
-use crate::problem::Problem;
+use super::stages::{build_operator, lifted_rhs, mesh_or_stored_operator};
+use crate::problem::{FieldSpec, Problem};
 
 /// A problem's constrained linear system, as [`FemSolver::assemble`] returns it: what a
 /// [`PreparedSolver`](femscale_core::PreparedSolver) takes
@@ -30,16 +32,15 @@ pub struct AssembledOperator {
     /// The constrained nodes and their values
     /// ([`DirichletConditions::impose_on`] sets them in a vector).
     pub dirichlet: DirichletConditions,
-    /// The record of the elimination: for other boundary values on the same nodes (or another
-    /// source), assemble the load vector only
-    /// ([`Assembler::assemble_rhs`](femscale_core::Assembler::assemble_rhs)) and call
-    /// [`DirichletLift::apply_rhs`] with the new conditions
-    /// ([`DirichletConditions::from_form`]); the matrix stays valid.
+    /// The record of the elimination, with which [`FemSolver::assemble_rhs`] lifts other
+    /// sources and boundary values onto this matrix.
     pub lift: Arc<DirichletLift>,
     /// What the assembly pass did (assembler, threads, cells).
     pub assembly: AssemblyStats,
     /// Seconds spent meshing, building the pattern, assembling and eliminating.
     pub phases: PhaseTimings,
+    /// The problem assembled: what [`FemSolver::assemble_rhs`] checks another one against.
+    assembled: Problem,
 }
 
 impl FemSolver {
@@ -94,6 +95,110 @@ impl FemSolver {
             lift: operator.lift,
             assembly: operator.assembly,
             phases: clock.timings,
+            assembled: problem.clone(),
         })
     }
+
+    /// The right-hand side of `problem` on `op`, an operator [`FemSolver::assemble`] built for
+    /// a problem that differs from this one at most in its source, its boundary data (Dirichlet
+    /// values, Neumann fluxes, Robin `g`) and the parameters only those use: the load vector
+    /// alone is assembled and lifted with `op.lift`, so `op.matrix · u = rhs` is `problem`'s
+    /// discrete system. With the same configuration it is the vector [`FemSolver::assemble`]
+    /// of `problem` would give, bit for bit.
+    ///
+    /// ```
+    /// use femscale_runtime::{BoundarySpec, FemSolver, FieldSpec, Problem};
+    ///
+    /// let fem = FemSolver::new();
+    /// let mut problem = Problem::default();
+    /// let op = fem.assemble(&problem)?;
+    /// problem.source = Some(FieldSpec::func("bump", |p| (-(p[0] * p[0] + p[1] * p[1])).exp()));
+    /// problem.boundary = vec![BoundarySpec::dirichlet("all", "x")];
+    /// assert_eq!(fem.assemble_rhs(&op, &problem)?, fem.assemble(&problem)?.rhs);
+    ///
+    /// problem.diffusion = FieldSpec::from(2.0); // enters the matrix: refused
+    /// assert_eq!(fem.assemble_rhs(&op, &problem).unwrap_err().field_name().as_deref(), Some("problem.diffusion"));
+    /// # Ok::<(), femscale_core::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::InvalidInput`] naming the first field of `problem` that enters the matrix and
+    /// differs from the assembled problem's (`problem.mesh`, `problem.diffusion`,
+    /// `problem.reaction`, `problem.boundary[i].where`, `.kind` or `.alpha`, or
+    /// `problem.params.<name>` when an expression of the operator may read it; closures are the
+    /// same when they are the same `Arc`); otherwise as [`FemSolver::assemble`].
+    pub fn assemble_rhs(&self, op: &AssembledOperator, problem: &Problem) -> Result<Vec<f64>> {
+        same_operator(&op.assembled, problem).map_err(|e| e.within("problem"))?;
+        let requested = self.config.solver.kind.as_str();
+        let context = ExecutionContext::serial();
+        let _counting = context.enter();
+        let start = self.start(problem, requested)?;
+        let mut clock = PhaseClock::new(&start.deadline);
+        let decision = self.plan_for_mesh(&op.mesh, requested, &start.load)?;
+        let setup = self.setup(problem, &decision, context)?;
+        let lifted = self.with_threads(setup.context.threads(), || {
+            let _counting = setup.context.enter();
+            lifted_rhs(&op.mesh.view(), &op.matrix, &op.lift, &setup, &mut clock)
+        })??;
+        Ok(lifted.rhs)
+    }
+}
+
+/// `Ok` when `problem` has `assembled`'s matrix: the same mesh, diffusion, reaction, boundary
+/// parts and kinds, Robin `alpha`s, and — when one of those is an expression — parameters.
+fn same_operator(assembled: &Problem, problem: &Problem) -> Result<()> {
+    let differs = |field: String| {
+        Err(Error::invalid(
+            field,
+            "differs from the problem the operator was assembled for, and it enters the matrix: \
+             assemble this problem (FemSolver::assemble); a closure field is the same where it \
+             is a clone of the same FieldSpec",
+        ))
+    };
+    let (a, p) = (assembled, problem);
+    if p.mesh != a.mesh {
+        return differs("mesh".into());
+    }
+    if p.diffusion != a.diffusion {
+        return differs("diffusion".into());
+    }
+    if p.reaction != a.reaction {
+        return differs("reaction".into());
+    }
+    if p.boundary.len() != a.boundary.len() {
+        return differs("boundary".into());
+    }
+    let mut operator_fields = vec![&a.diffusion];
+    operator_fields.extend(a.reaction.as_ref());
+    for (i, (pb, ab)) in p.boundary.iter().zip(&a.boundary).enumerate() {
+        if pb.part != ab.part {
+            return differs(format!("boundary[{i}].where"));
+        }
+        if pb.kind.name() != ab.kind.name() {
+            return differs(format!("boundary[{i}].kind"));
+        }
+        let fields = pb.kind.fields().into_iter().zip(ab.kind.fields());
+        for ((name, role, pf), (_, _, af)) in fields {
+            if role == BoundaryFieldRole::Operator {
+                if pf != af {
+                    return differs(format!("boundary[{i}].{name}"));
+                }
+                operator_fields.push(af);
+            }
+        }
+    }
+    // Parameters reach the matrix only through expressions of its fields.
+    if operator_fields
+        .iter()
+        .any(|f| matches!(f, FieldSpec::Expr(_)))
+    {
+        let names = a.params.keys().chain(p.params.keys());
+        if let Some(name) = names
+            .into_iter()
+            .find(|n| a.params.get(*n) != p.params.get(*n))
+        {
+            return differs(format!("params.{name}"));
+        }
+    }
+    Ok(())
 }

@@ -9,8 +9,8 @@ use std::sync::{Arc, Mutex};
 use femscale_assembly::{DirichletConditions, DirichletLift, ErrorNorms, error_norms_within};
 use femscale_core::{
     Artefact, Assembler, AssemblyStats, CacheReuse, CsrMatrix, EllipticForm, Error,
-    ExecutionContext, LinearSolver, LinearSystem, Result, SharedField, SolveError, SolveReport,
-    SolverOptions, Verification, verify_solution,
+    ExecutionContext, LinearSolver, LinearSystem, MeshView, Result, SharedField, SolveError,
+    SolveReport, SolverOptions, Verification, verify_solution,
 };
 use femscale_mesh::Mesh;
 
@@ -122,27 +122,52 @@ pub(crate) fn build_operator(
         });
     };
     let matrix = live.system.matrix.clone();
+    let lifted = lifted_rhs(&view, &matrix, &live.system.lift, setup, clock)?;
+    Ok(Operator {
+        mesh,
+        matrix,
+        rhs: lifted.rhs,
+        dirichlet: lifted.dirichlet,
+        lift: live.system.lift.clone(),
+        assembly: lifted.assembly,
+        reused: Some(CacheReuse::new(Artefact::System, level)),
+    })
+}
+
+/// A load vector lifted onto an assembled operator, with its Dirichlet conditions.
+pub(crate) struct LiftedRhs {
+    pub rhs: Vec<f64>,
+    pub dirichlet: DirichletConditions,
+    pub assembly: AssemblyStats,
+}
+
+/// The right-hand side of `setup`'s form on an eliminated operator: the load vector only
+/// (the matrix is not assembled again), then its Dirichlet values through the recorded `lift`.
+pub(crate) fn lifted_rhs(
+    view: &MeshView<'_>,
+    matrix: &CsrMatrix,
+    lift: &DirichletLift,
+    setup: &SolveSetup,
+    clock: &mut PhaseClock<'_>,
+) -> Result<LiftedRhs> {
+    let problem_field = |e: Error| e.within("problem");
     let (mut rhs, assembly) = clock.run(Phase::Assembly, || {
         let mut rhs = setup.context.take(matrix.nrows()).into_vec();
         let stats = setup
             .assembler
-            .assemble_rhs(&view, &setup.form, matrix.pattern(), &mut rhs);
+            .assemble_rhs(view, &setup.form, matrix.pattern(), &mut rhs);
         Ok((rhs, stats.map_err(problem_field)?))
     })?;
     let dirichlet = clock.run(Phase::BoundaryConditions, || {
-        let dirichlet = dirichlet().map_err(problem_field)?;
-        let lifted = live.system.lift.apply_rhs(&dirichlet, &mut rhs);
-        lifted.map_err(problem_field)?;
+        let dirichlet = DirichletConditions::from_form(view, &setup.form).map_err(problem_field)?;
+        lift.apply_rhs(&dirichlet, &mut rhs)
+            .map_err(problem_field)?;
         Ok(dirichlet)
     })?;
-    Ok(Operator {
-        mesh,
-        matrix,
+    Ok(LiftedRhs {
         rhs,
         dirichlet,
-        lift: live.system.lift.clone(),
         assembly,
-        reused: Some(CacheReuse::new(Artefact::System, level)),
     })
 }
 
