@@ -1,8 +1,6 @@
 //! Part 2: Assemble once, factorize once, solve many right-hand sides: 20 sources and boundary
 //! values on one operator, in one block solve.
 
-use std::sync::Arc;
-
 use femscale::prelude::*;
 
 use crate::Res;
@@ -59,9 +57,9 @@ pub fn run(fem: &FemSolver) -> Res<Reused> {
         "re-lifted rhs differs from the assembled one"
     );
 
-    // One factorization (the direct solver FemSolver::solve picks at this size), one block solve.
-    let mut prepared =
-        DirectSolver::default().prepare(Arc::clone(&op.matrix), &SolverOptions::default())?;
+    // One factorization — the solver and options FemSolver::solve would use (direct at this
+    // size) — and one block solve.
+    let mut prepared = fem.prepare(&op)?;
     let mut x = vec![0.0; b.len()];
     let reports = prepared.solve_many(&b, &mut x, &mut NoMonitor)?;
     assert_eq!(reports.len(), COUNT);

@@ -179,3 +179,24 @@ fn errors_name_the_problem_fields() {
     p.boundary[1].part = "nowhere".into();
     assert_eq!(field(&p), "problem.boundary[1].where");
 }
+
+#[test]
+fn prepare_gives_the_solver_a_solve_uses() {
+    for (kind, preconditioner) in [("direct", "none"), ("cg", "amg"), ("auto", "auto")] {
+        let mut c = Config::default();
+        c.solver.kind = kind.into();
+        c.solver.preconditioner = preconditioner.into();
+        c.solver.tolerance = 1e-10;
+        let fem = FemSolver::from_config(c).unwrap();
+        let p = problem(19);
+        let op = fem.assemble(&p).unwrap();
+        let mut solver = fem.prepare(&op).unwrap();
+        // A solve's initial guess: zero with the boundary values.
+        let mut u = vec![0.0; op.rhs.len()];
+        op.dirichlet.impose_on(&mut u);
+        let report = solver.solve(&op.rhs, &mut u, &mut NoMonitor).unwrap();
+        let solution = fem.solve(&p).unwrap();
+        assert_eq!(report.solver, solution.metrics.solver, "{kind}");
+        assert_eq!(u, solution.values, "{kind}");
+    }
+}

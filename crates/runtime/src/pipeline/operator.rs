@@ -5,11 +5,13 @@ use std::sync::Arc;
 
 use femscale_assembly::{DirichletConditions, DirichletLift};
 use femscale_core::{
-    AssemblyStats, BoundaryFieldRole, CsrMatrix, Error, ExecutionContext, PhaseTimings, Result,
+    AssemblyStats, BoundaryFieldRole, CsrMatrix, Error, ExecutionContext, PhaseTimings,
+    PreparedSolver, Result,
 };
 use femscale_mesh::Mesh;
 
 use super::FemSolver;
+use super::checks::solve_error;
 use super::phases::{Phase, PhaseClock};
 use super::stages::{build_operator, lifted_rhs, mesh_or_stored_operator};
 use crate::problem::{FieldSpec, Problem};
@@ -141,6 +143,45 @@ impl FemSolver {
             lifted_rhs(&op.mesh.view(), &op.matrix, &op.lift, &setup, &mut clock)
         })??;
         Ok(lifted.rhs)
+    }
+
+    /// The solver [`FemSolver::solve`] would use for `op`'s problem, prepared on `op.matrix`
+    /// (factorized, or its preconditioner set up): the planned `solver.kind` and
+    /// preconditioner, their options, `solver.tolerance` and friends, and the planned threads.
+    /// Solving `op.rhs` with it from a solve's initial guess (zero with the boundary values,
+    /// `op.dirichlet.impose_on(&mut u)`; iterative solvers start from it) gives the solve's
+    /// values bit for bit; wrap it in a [`SharedSolver`](femscale_core::SharedSolver) to share
+    /// it between threads.
+    ///
+    /// ```
+    /// use femscale_core::NoMonitor;
+    /// use femscale_runtime::{FemSolver, Problem};
+    ///
+    /// let fem = FemSolver::new();
+    /// let op = fem.assemble(&Problem::default())?;
+    /// let mut solver = fem.prepare(&op)?;
+    /// let mut u = vec![0.0; op.rhs.len()];
+    /// op.dirichlet.impose_on(&mut u);
+    /// solver.solve(&op.rhs, &mut u, &mut NoMonitor)?;
+    /// assert_eq!(u, fem.solve(&Problem::default())?.values);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    /// As the set-up phase of [`FemSolver::solve`]: a solver or preconditioner that fails to
+    /// set up (a matrix it cannot factorize), the memory limit, an unknown solver name.
+    pub fn prepare(&self, op: &AssembledOperator) -> Result<Box<dyn PreparedSolver>> {
+        let requested = self.config.solver.kind.as_str();
+        let context = ExecutionContext::serial();
+        let _counting = context.enter();
+        let start = self.start(&op.assembled, requested)?;
+        let decision = self.plan_for_mesh(&op.mesh, requested, &start.load)?;
+        let setup = self.setup(&op.assembled, &decision, context)?;
+        self.with_threads(setup.context.threads(), || {
+            let _counting = setup.context.enter();
+            let prepared = setup.solver.prepare(Arc::clone(&op.matrix), &setup.options);
+            prepared.map_err(solve_error)
+        })?
     }
 }
 
