@@ -134,7 +134,9 @@ const KINDS: &[&str] = &["dirichlet", "neumann", "robin"];
 /// A boundary condition on one named boundary part, with fields of type `F`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct BoundaryConditionOf<F> {
-    /// The boundary part's name (see [`crate::MeshView::boundary`]).
+    // Not a link: the page of an alias in another crate (the runtime's `BoundarySpec`) shows
+    // this doc without resolving its links, so a link renders there as bracketed text.
+    /// The boundary part's name (see `MeshView::boundary`).
     pub part: String,
     /// What is prescribed there.
     pub kind: BoundaryKindOf<F>,

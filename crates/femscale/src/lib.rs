@@ -30,7 +30,14 @@
 //! | `femscale-cache` | [`cache`]: memory, disk, Redis and tiered artefact caches |
 //! | `femscale-scaling` | [`scaling`]: adaptive scaler, worker pool, resource monitor, counters |
 //! | `femscale-runtime` | [`runtime`]: configuration, registry, the pipeline, the solve cache, plugins |
-//! | `femscale-experiment` | `experiment`: sweeps, results and plots, the scaling benchmark (feature `experiment`) |
+#![cfg_attr(
+    feature = "experiment",
+    doc = "| `femscale-experiment` | [`experiment`]: sweeps, results and plots, the scaling benchmark (feature `experiment`) |"
+)]
+#![cfg_attr(
+    not(feature = "experiment"),
+    doc = "| `femscale-experiment` | `experiment`: sweeps, results and plots, the scaling benchmark (feature `experiment`, off in this build) |"
+)]
 //!
 //! ## Cargo features
 //!
@@ -48,11 +55,18 @@
 //! | `plots` | SVG plots of experiments and the benchmark (plotters); implies `experiment` | the `svg` output format is refused |
 //!
 //! A refusal is an [`Error::FeatureDisabled`] naming the configuration key and the feature.
+//!
+//! ## Reading these docs
+//!
+//! The modules above and the [`prelude`]'s names link to the pages of the crate that defines
+//! them: `cargo doc -p femscale` and `cargo doc --workspace --no-deps` build those pages,
+//! `cargo doc -p femscale --no-deps` builds this crate's pages alone.
 #![warn(rustdoc::broken_intra_doc_links)]
 
 pub use femscale_assembly as assembly;
 pub use femscale_cache as cache;
 pub use femscale_core as core;
+#[doc(no_inline)]
 pub use femscale_core::{Error, Result};
 #[cfg(feature = "experiment")]
 pub use femscale_experiment as experiment;
@@ -127,9 +141,11 @@ pub use femscale_solvers as solvers;
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub mod prelude {
+    #[doc(no_inline)]
     pub use femscale_assembly::{
         DirichletConditions, DirichletLift, ParallelAssembler, SerialAssembler,
     };
+    #[doc(no_inline)]
     pub use femscale_core::{
         Artefact, Assembler, BoundaryCondition, BoundaryKind, BoundaryPart, CacheReuse, CellKind,
         ConcurrentSolver, Constant, CsrMatrix, EllipticForm, Error, Feature, FnField, LinearSolver,
@@ -137,11 +153,14 @@ pub mod prelude {
         ScalarField, ScalingLevel, SharedField, SharedSolver, SolveError, SolveMonitor,
         SolveReport, SolverOptions, SparsityPattern,
     };
+    #[doc(no_inline)]
     pub use femscale_mesh::{Diagonal, Mesh, RectangleCells, RectangleSpec};
+    #[doc(no_inline)]
     pub use femscale_runtime::{
         AssembledOperator, BoundarySpec, Config, ConfigSources, FemSolver, FieldSpec, Laplace1d,
         Laplace2d, MeshSpec, Problem, Solution, Source,
     };
+    #[doc(no_inline)]
     pub use femscale_solvers::{
         AmgFactory, AmgOptions, AmgSmoother, AmgSolver, BiCgStab, ConjugateGradient, DirectMethod,
         DirectOptions, DirectSolver, Gmres, GmresOptions, Ic0Factory, IdentityFactory, Ilu0Factory,

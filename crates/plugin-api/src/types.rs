@@ -1,7 +1,7 @@
 //! Plain data that crosses the plugin boundary: the borrowed CSR matrix, solve parameters, solve
 //! outcomes, errors, log levels and the plugin's self-description.
 //!
-//! Every type is `#[repr(C)]` and derives [`StableAbi`], so its layout is checked when a plugin is
+//! Every type is `#[repr(C)]` and derives [`abi_stable::StableAbi`], so its layout is checked when a plugin is
 //! loaded. None of these types may change within a major version of this crate (see
 //! `docs/plugins.md`, "Versioning rules").
 

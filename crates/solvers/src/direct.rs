@@ -88,7 +88,7 @@ impl Kind {
 
 /// faer's parallelism for a requested thread count.
 ///
-/// `0` (automatic), `1` and `2` give [`Par::Seq`]; only an explicit request for more than two
+/// `0` (automatic), `1` and `2` give [`faer::Par::Seq`]; only an explicit request for more than two
 /// threads gives `Par::rayon(threads)`. Measured on the 2-vCPU development VM, the supernodal
 /// Cholesky numeric factorisation of a 10⁶-unknown 2-D Poisson matrix took 1.2 s with
 /// `Par::Seq` and 1.5–1.8 s with `Par::rayon(2)` (CPU use only ~120%), and LU gained nothing,

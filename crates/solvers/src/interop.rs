@@ -1,9 +1,9 @@
 //! Conversions between femscale's [`CsrMatrix`] and faer's sparse matrices
-//! ([`SparseRowMat`]/[`SparseColMat`] with `usize` indices, the types the direct solver hands
-//! to faer), in both directions. sprs conversions are in core
+//! ([`faer::sparse::SparseRowMat`]/[`faer::sparse::SparseColMat`] with `usize` indices, the
+//! types the direct solver hands to faer), in both directions. sprs conversions are in core
 //! ([`CsrMatrix::try_from_sprs`], [`CsrMatrix::to_sprs`]).
 //!
-//! faer is re-exported as [`crate::faer`], so a program names these types without pinning a
+//! faer is re-exported as `femscale_solvers::faer`, so a program names these types without pinning a
 //! matching faer version itself.
 //!
 //! ```
@@ -72,7 +72,8 @@ pub fn to_faer_csc(a: &CsrMatrix) -> SparseColMat<usize, f64> {
     SparseColMat::new(symbolic, values)
 }
 
-/// Builds a [`CsrMatrix`] from a faer row-major matrix (`m.as_ref()` of a [`SparseRowMat`]),
+/// Builds a [`CsrMatrix`] from a faer row-major matrix (`m.as_ref()` of a
+/// [`faer::sparse::SparseRowMat`]),
 /// copying it. Rows may be unsorted or non-compact (faer's `row_nnz`); they are sorted.
 ///
 /// # Errors
@@ -103,7 +104,7 @@ pub fn from_faer_csr(m: SparseRowMatRef<'_, usize, f64>) -> Result<CsrMatrix> {
 }
 
 /// Builds a [`CsrMatrix`] from a faer column-major matrix (`m.as_ref()` of a
-/// [`SparseColMat`]), copying and transposing its storage. Columns may be unsorted or
+/// [`faer::sparse::SparseColMat`]), copying and transposing its storage. Columns may be unsorted or
 /// non-compact (faer's `col_nnz`).
 ///
 /// # Errors
