@@ -34,13 +34,19 @@ use femscale::prelude::*;
 /// What every part returns: a femscale error (or a sprs/faer one) ends the program non-zero.
 pub type Res<T = ()> = std::result::Result<T, Box<dyn std::error::Error>>;
 
-/// The largest `|a_i - b_i|`.
+/// The larger of `m` and `d`, NaN if either is (`f64::max` would drop a NaN, and a check
+/// `max <= tol` would pass on it).
+pub fn nan_max(m: f64, d: f64) -> f64 {
+    if d.is_nan() || d > m { d } else { m }
+}
+
+/// The largest `|a_i - b_i|` (NaN if any difference is).
 pub fn max_diff(a: &[f64], b: &[f64]) -> f64 {
     assert_eq!(a.len(), b.len());
     a.iter()
         .zip(b)
         .map(|(x, y)| (x - y).abs())
-        .fold(0.0, f64::max)
+        .fold(0.0, nan_max)
 }
 
 fn main() -> Res {

@@ -78,7 +78,7 @@ pub use solver::{
     ConcurrentSolver, ControlFlow, LinearSolver, NoMonitor, Preconditioner, PreconditionerFactory,
     PreparedSolver, SharedSolver, SolveMonitor, SolverInfo, SolverOptions,
 };
-pub use sparse::{CsrMatrix, SparsityPattern};
+pub use sparse::{CsrMatrix, MAX_DIMENSION, SparsityPattern};
 /// The sprs version [`CsrMatrix::as_sprs`], [`CsrMatrix::to_sprs`] and
 /// [`CsrMatrix::try_from_sprs`] use, so callers need not pin a matching one.
 pub use sprs;

@@ -327,11 +327,11 @@ pub trait PreparedSolver: Send + Sync + fmt::Debug {
     ///
     /// (Example: `femscale_solvers::DirectSolver`'s documentation.)
     ///
-    ///
     /// # Errors
     /// [`SolveError::DimensionMismatch`] unless `b.len()` is a multiple of `n` and
-    /// `x.len() == b.len()`; otherwise the error of the first right-hand side that fails
-    /// (the solutions before it are in `x`).
+    /// `x.len() == b.len()`; otherwise the error of the first right-hand side that fails. What
+    /// `x` then holds is unspecified: the default leaves the solutions before the failing one
+    /// in it, a block solver may have written nothing.
     fn solve_many(
         &mut self,
         b: &[f64],

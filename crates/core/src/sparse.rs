@@ -11,6 +11,24 @@ use std::sync::Arc;
 
 use crate::error::{Error, Result};
 
+/// The largest row or column count of a matrix: the largest `n` for which `n + 1` pointers fit
+/// in one allocation (`isize::MAX` bytes), so every pointer array and faer's index limit hold.
+pub const MAX_DIMENSION: usize = isize::MAX as usize / std::mem::size_of::<usize>() - 1;
+
+/// `len` zeros, or [`Error::InvalidInput`] on `field` when the allocation fails (a dimension
+/// the caller stated, not one an array backs, must not abort the process).
+pub fn try_zeroed_indices(len: usize, field: &str) -> Result<Vec<usize>> {
+    let mut v = Vec::new();
+    v.try_reserve_exact(len).map_err(|_| {
+        Error::invalid(
+            field,
+            format!("cannot allocate {len} indices for this dimension"),
+        )
+    })?;
+    v.resize(len, 0);
+    Ok(v)
+}
+
 /// The structure of a CSR matrix: row pointers and sorted, unique column indices per row.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SparsityPattern {
@@ -34,7 +52,12 @@ impl SparsityPattern {
         col_idx: Vec<usize>,
     ) -> Result<Self> {
         let bad = |reason: String| Err(Error::invalid("sparsity_pattern", reason));
-        if Some(row_ptr.len()) != nrows.checked_add(1) {
+        if nrows > MAX_DIMENSION || ncols > MAX_DIMENSION {
+            return bad(format!(
+                "{nrows} x {ncols} exceeds the largest dimension, {MAX_DIMENSION}"
+            ));
+        }
+        if row_ptr.len() != nrows + 1 {
             return bad(format!(
                 "row_ptr has {} entries, expected nrows + 1 = {}",
                 row_ptr.len(),
@@ -307,6 +330,11 @@ impl CsrMatrix {
         values: &[f64],
     ) -> Result<Self> {
         let bad = |reason: String| Err(Error::invalid("sparsity_pattern", reason));
+        if nrows > MAX_DIMENSION || ncols > MAX_DIMENSION {
+            return bad(format!(
+                "{nrows} x {ncols} exceeds the largest dimension, {MAX_DIMENSION}"
+            ));
+        }
         if Some(col_ptr.len()) != ncols.checked_add(1) {
             return bad(format!(
                 "col_ptr has {} entries, expected ncols + 1 = {}",
@@ -332,7 +360,8 @@ impl CsrMatrix {
                 ),
             ));
         }
-        let mut row_ptr = vec![0usize; nrows + 1];
+        // `nrows` is a stated number, not an array's length: allocate without aborting.
+        let mut row_ptr = try_zeroed_indices(nrows + 1, "sparsity_pattern")?;
         for j in 0..ncols {
             let (start, end) = (col_ptr[j], col_ptr[j + 1]);
             if end < start || end > row_idx.len() {
@@ -603,6 +632,29 @@ mod tests {
         assert!(field(e.unwrap_err()).contains("col_ptr has 2 entries"));
         let inf = CsrMatrix::try_from_csc_parts(2, 2, &[0, 1, 2], &[1, 0], &[1.0, f64::INFINITY]);
         assert!(field(inf.unwrap_err()).starts_with("values: entry (0, 1) is inf"));
+    }
+
+    #[test]
+    fn huge_stated_dimensions_are_errors_not_panics_or_aborts() {
+        let field = |e: Error| e.to_string();
+        for (nrows, ncols) in [(usize::MAX, 1), (1, usize::MAX), (MAX_DIMENSION + 1, 1)] {
+            let e = CsrMatrix::try_from_csc_parts(nrows, ncols, &[0, 0], &[], &[]).unwrap_err();
+            assert!(
+                field(e).contains("exceeds the largest dimension"),
+                "{nrows} x {ncols}"
+            );
+            let e = SparsityPattern::try_new(nrows, ncols, vec![0, 0], vec![]).unwrap_err();
+            assert!(
+                field(e).contains("exceeds the largest dimension"),
+                "{nrows} x {ncols}"
+            );
+        }
+        // Within the bound, but 2^50 row pointers (8 PiB) cannot be allocated: an error.
+        let e = CsrMatrix::try_from_csc_parts(1 << 50, 1, &[0, 0], &[], &[]).unwrap_err();
+        assert!(field(e).contains("cannot allocate"));
+        // A wide CSR matrix is fine: its arrays are what the caller passed.
+        let wide = CsrMatrix::try_from_csr_parts(1, 1 << 50, vec![0, 0], vec![], vec![]).unwrap();
+        assert_eq!(wide.ncols(), 1 << 50);
     }
 
     proptest! {

@@ -200,3 +200,23 @@ fn prepare_gives_the_solver_a_solve_uses() {
         assert_eq!(u, solution.values, "{kind}");
     }
 }
+
+#[test]
+fn assemble_rhs_refuses_another_quadrature_or_replaced_parts() {
+    let fem = fem(false);
+    let p = problem(6);
+    let mut op = fem.assemble(&p).unwrap();
+    let mut c = fem.config().clone();
+    c.assembly.quadrature_degree = 4;
+    let other = FemSolver::from_config(c).unwrap();
+    let e = other.assemble_rhs(&op, &p).unwrap_err();
+    assert_eq!(
+        e.field_name().as_deref(),
+        Some("assembly.quadrature_degree")
+    );
+    assert!(fem.assemble_rhs(&op, &p).is_ok());
+    // A scaled copy of the matrix in the public field: the lift no longer fits it.
+    op.matrix = Arc::new((*op.matrix).clone());
+    let e = fem.assemble_rhs(&op, &p).unwrap_err();
+    assert_eq!(e.field_name().as_deref(), Some("operator.matrix"));
+}

@@ -12,7 +12,7 @@
 //!
 //! let a = CsrMatrix::try_from_triplets(2, 3, &[(0, 0, 2.0), (0, 2, -1.0), (1, 1, 4.0)])?;
 //! let csr = to_faer_csr(&a); // faer::sparse::SparseRowMat<usize, f64>
-//! let csc = to_faer_csc(&a); // faer::sparse::SparseColMat<usize, f64>
+//! let csc = to_faer_csc(&a)?; // faer::sparse::SparseColMat<usize, f64>
 //! assert_eq!(from_faer_csr(csr.as_ref())?, a);
 //! assert_eq!(from_faer_csc(csc.as_ref())?, a);
 //! # Ok::<(), femscale_core::Error>(())
@@ -27,7 +27,8 @@ use femscale_core::{CsrMatrix, Result};
 /// A zero-copy faer view of `a` (row-major: the same arrays).
 pub fn as_faer(a: &CsrMatrix) -> SparseRowMatRef<'_, usize, f64> {
     let p = a.pattern();
-    // `SparsityPattern` guarantees sorted, unique, in-range columns, so this check cannot fail.
+    // `SparsityPattern` guarantees sorted, unique, in-range columns and dimensions within
+    // faer's limit (`MAX_DIMENSION`), so this check cannot fail.
     let symbolic =
         SymbolicSparseRowMatRef::new_checked(p.nrows(), p.ncols(), p.row_ptr(), None, p.col_idx());
     SparseRowMatRef::new(symbolic, a.values())
@@ -48,9 +49,13 @@ pub fn to_faer_csr(a: &CsrMatrix) -> SparseRowMat<usize, f64> {
 
 /// An owned faer copy of `a` in column-major (CSC) storage (row indices sorted in each
 /// column).
-pub fn to_faer_csc(a: &CsrMatrix) -> SparseColMat<usize, f64> {
+///
+/// # Errors
+/// [`femscale_core::Error::InvalidInput`] when the `ncols + 1` column pointers cannot be
+/// allocated (a wide matrix whose CSR arrays are small).
+pub fn to_faer_csc(a: &CsrMatrix) -> Result<SparseColMat<usize, f64>> {
     let (nrows, ncols, p) = (a.nrows(), a.ncols(), a.pattern());
-    let mut col_ptr = vec![0usize; ncols + 1];
+    let mut col_ptr = femscale_core::sparse::try_zeroed_indices(ncols + 1, "sparsity_pattern")?;
     for &j in p.col_idx() {
         col_ptr[j + 1] += 1;
     }
@@ -69,7 +74,7 @@ pub fn to_faer_csc(a: &CsrMatrix) -> SparseColMat<usize, f64> {
     }
     // Rows visited in increasing order: sorted, unique, in range by construction.
     let symbolic = SymbolicSparseColMat::new_checked(nrows, ncols, col_ptr, None, row_idx);
-    SparseColMat::new(symbolic, values)
+    Ok(SparseColMat::new(symbolic, values))
 }
 
 /// Builds a [`CsrMatrix`] from a faer row-major matrix (`m.as_ref()` of a
@@ -151,6 +156,23 @@ mod tests {
     }
 
     #[test]
+    fn stated_dimensions_too_large_to_allocate_are_errors_not_aborts() {
+        // A valid 1 x 2^50 matrix with no entries: its CSC pointers would take 8 PiB.
+        let wide = CsrMatrix::try_from_csr_parts(1, 1 << 50, vec![0, 0], vec![], vec![]).unwrap();
+        assert!(matches!(
+            to_faer_csc(&wide),
+            Err(femscale_core::Error::InvalidInput { .. })
+        ));
+        assert_eq!(as_faer(&wide).ncols(), 1 << 50);
+        // faer accepts 2^50 rows without entries; the CSR pointers would not fit.
+        let col_ptr = [0usize, 0];
+        let symbolic =
+            faer::sparse::SymbolicSparseColMatRef::new_checked(1 << 50, 1, &col_ptr, None, &[]);
+        let tall = SparseColMatRef::new(symbolic, &[] as &[f64]);
+        assert!(from_faer_csc(tall).is_err());
+    }
+
+    #[test]
     fn faer_round_trips_are_exact_and_views_share_buffers() {
         let a = sample();
         let view = as_faer(&a);
@@ -158,7 +180,7 @@ mod tests {
         assert_eq!(from_faer_csr(view).unwrap(), a);
         let csr = to_faer_csr(&a);
         assert_eq!(from_faer_csr(csr.as_ref()).unwrap(), a);
-        let csc = to_faer_csc(&a);
+        let csc = to_faer_csc(&a).unwrap();
         assert_eq!(csc.to_dense(), csr.to_dense());
         assert_eq!(from_faer_csc(csc.as_ref()).unwrap(), a);
         // faer's own transposition agrees with ours.

@@ -41,8 +41,19 @@ pub struct AssembledOperator {
     pub assembly: AssemblyStats,
     /// Seconds spent meshing, building the pattern, assembling and eliminating.
     pub phases: PhaseTimings,
-    /// The problem assembled: what [`FemSolver::assemble_rhs`] checks another one against.
-    assembled: Problem,
+    /// What [`FemSolver::assemble_rhs`] checks another problem and this operator against.
+    origin: Origin,
+}
+
+/// The problem and discretisation an operator was assembled from, and the parts it was
+/// assembled into (the public fields may be replaced; a load vector is only lifted onto these).
+#[derive(Debug, Clone)]
+struct Origin {
+    problem: Problem,
+    quadrature_degree: usize,
+    mesh: Arc<Mesh>,
+    matrix: Arc<CsrMatrix>,
+    lift: Arc<DirichletLift>,
 }
 
 impl FemSolver {
@@ -89,6 +100,13 @@ impl FemSolver {
             let _counting = setup.context.enter();
             build_operator(meshed, &setup, cache, &mut clock)
         })??;
+        let origin = Origin {
+            problem: problem.clone(),
+            quadrature_degree: self.config.assembly.quadrature_degree,
+            mesh: Arc::clone(&operator.mesh),
+            matrix: Arc::clone(&operator.matrix),
+            lift: Arc::clone(&operator.lift),
+        };
         Ok(AssembledOperator {
             mesh: operator.mesh,
             matrix: operator.matrix,
@@ -97,7 +115,7 @@ impl FemSolver {
             lift: operator.lift,
             assembly: operator.assembly,
             phases: clock.timings,
-            assembled: problem.clone(),
+            origin,
         })
     }
 
@@ -123,14 +141,31 @@ impl FemSolver {
     /// # Ok::<(), femscale_core::Error>(())
     /// ```
     ///
+    /// What it cannot see: a closure (or a given mesh) is compared by identity, the same `Arc`
+    /// being the same field, so a field whose values change behind the same `Arc` (interior
+    /// state, a coefficient updated in place by a time or Picard loop) passes the check while
+    /// the matrix it assembled no longer fits: assemble again after such a change.
+    ///
     /// # Errors
     /// [`Error::InvalidInput`] naming the first field of `problem` that enters the matrix and
     /// differs from the assembled problem's (`problem.mesh`, `problem.diffusion`,
     /// `problem.reaction`, `problem.boundary[i].where`, `.kind` or `.alpha`, or
-    /// `problem.params.<name>` when an expression of the operator may read it; closures are the
-    /// same when they are the same `Arc`); otherwise as [`FemSolver::assemble`].
+    /// `problem.params.<name>` when an expression of the operator may read it), naming
+    /// `assembly.quadrature_degree` when this solver's differs from the one that assembled
+    /// `op`, and `operator.mesh`/`.matrix`/`.lift` when `op`'s were replaced; otherwise as
+    /// [`FemSolver::assemble`].
     pub fn assemble_rhs(&self, op: &AssembledOperator, problem: &Problem) -> Result<Vec<f64>> {
-        same_operator(&op.assembled, problem).map_err(|e| e.within("problem"))?;
+        op.check_untouched()?;
+        let degree = self.config.assembly.quadrature_degree;
+        if degree != op.origin.quadrature_degree {
+            let reason = format!(
+                "{degree} here, {} where the operator was assembled: the load vector would be \
+                 integrated unlike the matrix",
+                op.origin.quadrature_degree
+            );
+            return Err(Error::invalid("assembly.quadrature_degree", reason));
+        }
+        same_operator(&op.origin.problem, problem).map_err(|e| e.within("problem"))?;
         let requested = self.config.solver.kind.as_str();
         let context = ExecutionContext::serial();
         let _counting = context.enter();
@@ -174,14 +209,34 @@ impl FemSolver {
         let requested = self.config.solver.kind.as_str();
         let context = ExecutionContext::serial();
         let _counting = context.enter();
-        let start = self.start(&op.assembled, requested)?;
+        let start = self.start(&op.origin.problem, requested)?;
         let decision = self.plan_for_mesh(&op.mesh, requested, &start.load)?;
-        let setup = self.setup(&op.assembled, &decision, context)?;
+        let setup = self.setup(&op.origin.problem, &decision, context)?;
         self.with_threads(setup.context.threads(), || {
             let _counting = setup.context.enter();
             let prepared = setup.solver.prepare(Arc::clone(&op.matrix), &setup.options);
             prepared.map_err(solve_error)
         })?
+    }
+}
+
+impl AssembledOperator {
+    /// `Ok` when `mesh`, `matrix` and `lift` are still the ones assembled (the same `Arc`s).
+    fn check_untouched(&self) -> Result<()> {
+        let o = &self.origin;
+        let replaced = [
+            ("mesh", Arc::ptr_eq(&self.mesh, &o.mesh)),
+            ("matrix", Arc::ptr_eq(&self.matrix, &o.matrix)),
+            ("lift", Arc::ptr_eq(&self.lift, &o.lift)),
+        ];
+        match replaced.into_iter().find(|(_, same)| !same) {
+            Some((field, _)) => Err(Error::invalid(
+                format!("operator.{field}"),
+                "was replaced after FemSolver::assemble: a load vector is lifted only onto the \
+                 operator assembled",
+            )),
+            None => Ok(()),
+        }
     }
 }
 
