@@ -116,23 +116,25 @@ pub fn from_faer_csr(m: SparseRowMatRef<'_, usize, f64>) -> Result<CsrMatrix> {
 /// As [`CsrMatrix::try_from_csc_parts`]: an entry stored twice, a non-finite value.
 pub fn from_faer_csc(m: SparseColMatRef<'_, usize, f64>) -> Result<CsrMatrix> {
     let (symbolic, val) = m.parts();
-    let (nrows, ncols) = (symbolic.nrows(), symbolic.ncols());
-    let (row_idx, values): (&[usize], &[f64]) = match symbolic.col_nnz() {
-        None => (symbolic.row_idx(), val),
-        Some(_) => {
-            let (mut rows, mut vals) = (Vec::new(), Vec::new());
-            let mut col_ptr = Vec::with_capacity(ncols + 1);
-            col_ptr.push(0);
-            for j in 0..ncols {
-                let range = symbolic.col_range(j);
-                rows.extend_from_slice(&symbolic.row_idx()[range.clone()]);
-                vals.extend_from_slice(&val[range]);
-                col_ptr.push(rows.len());
-            }
-            return CsrMatrix::try_from_csc_parts(nrows, ncols, &col_ptr, &rows, &vals);
-        }
-    };
-    CsrMatrix::try_from_csc_parts(nrows, ncols, symbolic.col_ptr(), row_idx, values)
+    let (nrows, ncols, col_ptr) = (symbolic.nrows(), symbolic.ncols(), symbolic.col_ptr());
+    // Arrays usable as they are: compact, starting at 0, no entries past the last column.
+    let plain = symbolic.col_nnz().is_none()
+        && col_ptr[0] == 0
+        && col_ptr[ncols] == symbolic.row_idx().len()
+        && val.len() == symbolic.row_idx().len();
+    if plain {
+        return CsrMatrix::try_from_csc_parts(nrows, ncols, col_ptr, symbolic.row_idx(), val);
+    }
+    let (mut rows, mut vals) = (Vec::new(), Vec::new());
+    let mut compact_ptr = Vec::with_capacity(ncols + 1);
+    compact_ptr.push(0);
+    for j in 0..ncols {
+        let range = symbolic.col_range(j);
+        rows.extend_from_slice(&symbolic.row_idx()[range.clone()]);
+        vals.extend_from_slice(&val[range]);
+        compact_ptr.push(rows.len());
+    }
+    CsrMatrix::try_from_csc_parts(nrows, ncols, &compact_ptr, &rows, &vals)
 }
 
 #[cfg(test)]
@@ -153,6 +155,19 @@ mod tests {
             ],
         )
         .unwrap()
+    }
+
+    #[test]
+    fn faer_csc_with_offset_column_pointers_is_read_by_its_ranges() {
+        // Compact, but column 0 starts at entry 1 and an unused entry trails the last column.
+        let (col_ptr, row_idx) = ([1usize, 2, 4], [7usize, 0, 0, 1, 9]);
+        let symbolic =
+            faer::sparse::SymbolicSparseColMatRef::new_checked(2, 2, &col_ptr, None, &row_idx);
+        let values = [f64::NAN, 2.0, -1.0, 3.0, f64::NAN];
+        let m = from_faer_csc(SparseColMatRef::new(symbolic, &values)).unwrap();
+        let expected =
+            CsrMatrix::try_from_triplets(2, 2, &[(0, 0, 2.0), (0, 1, -1.0), (1, 1, 3.0)]);
+        assert_eq!(m, expected.unwrap());
     }
 
     #[test]
