@@ -13,7 +13,8 @@ use femscale_mesh::Mesh;
 use super::FemSolver;
 use super::checks::solve_error;
 use super::phases::{Phase, PhaseClock};
-use super::stages::{build_operator, lifted_rhs, mesh_or_stored_operator};
+use super::solve::Start;
+use super::stages::{SolveSetup, build_operator, lifted_rhs, mesh_or_stored_operator};
 use crate::problem::{FieldSpec, Problem};
 
 /// A problem's constrained linear system, as [`FemSolver::assemble`] returns it: what a
@@ -166,13 +167,8 @@ impl FemSolver {
             return Err(Error::invalid("assembly.quadrature_degree", reason));
         }
         same_operator(&op.origin.problem, problem).map_err(|e| e.within("problem"))?;
-        let requested = self.config.solver.kind.as_str();
-        let context = ExecutionContext::serial();
-        let _counting = context.enter();
-        let start = self.start(problem, requested)?;
+        let (start, setup) = self.setup_on(problem, &op.mesh)?;
         let mut clock = PhaseClock::new(&start.deadline);
-        let decision = self.plan_for_mesh(&op.mesh, requested, &start.load)?;
-        let setup = self.setup(problem, &decision, context)?;
         let lifted = self.with_threads(setup.context.threads(), || {
             let _counting = setup.context.enter();
             lifted_rhs(&op.mesh.view(), &op.matrix, &op.lift, &setup, &mut clock)
@@ -206,17 +202,24 @@ impl FemSolver {
     /// As the set-up phase of [`FemSolver::solve`]: a solver or preconditioner that fails to
     /// set up (a matrix it cannot factorize), the memory limit, an unknown solver name.
     pub fn prepare(&self, op: &AssembledOperator) -> Result<Box<dyn PreparedSolver>> {
-        let requested = self.config.solver.kind.as_str();
-        let context = ExecutionContext::serial();
-        let _counting = context.enter();
-        let start = self.start(&op.origin.problem, requested)?;
-        let decision = self.plan_for_mesh(&op.mesh, requested, &start.load)?;
-        let setup = self.setup(&op.origin.problem, &decision, context)?;
+        let (_, setup) = self.setup_on(&op.origin.problem, &op.mesh)?;
         self.with_threads(setup.context.threads(), || {
             let _counting = setup.context.enter();
             let prepared = setup.solver.prepare(Arc::clone(&op.matrix), &setup.options);
             prepared.map_err(solve_error)
         })?
+    }
+
+    /// A solve's start, plan and set-up of `problem` on an already built `mesh` (the checks,
+    /// the deadline, the planned threads, assembler and solver), counted in a fresh context.
+    fn setup_on(&self, problem: &Problem, mesh: &Mesh) -> Result<(Start, SolveSetup)> {
+        let requested = self.config.solver.kind.as_str();
+        let context = ExecutionContext::serial();
+        let _counting = context.enter();
+        let start = self.start(problem, requested)?;
+        let decision = self.plan_for_mesh(mesh, requested, &start.load)?;
+        let setup = self.setup(problem, &decision, context)?;
+        Ok((start, setup))
     }
 }
 
