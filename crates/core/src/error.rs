@@ -196,6 +196,20 @@ pub enum Error {
         /// What is wrong.
         message: String,
     },
+    /// A mesh file (a Gmsh `.msh`) could not be read: the file, the section, the line (ASCII)
+    /// or byte offset (binary) and what is wrong, e.g.
+    /// `domain.msh:123 ($Elements): node tag 9999 is not defined in $Nodes`.
+    #[error("{}{position} ({section}): {message}", .path.display())]
+    MeshFile {
+        /// The file (or the origin given for in-memory input).
+        path: PathBuf,
+        /// The section being read (`$Nodes`, `$Elements`, ...).
+        section: String,
+        /// Where in the file.
+        position: FilePosition,
+        /// What is wrong.
+        message: String,
+    },
     /// Configuration could not be loaded or is invalid.
     #[error("configuration error: {message}")]
     Config {
@@ -242,6 +256,25 @@ pub enum Error {
         /// The configured limit, seconds.
         limit_seconds: f64,
     },
+}
+
+/// A position in a file, for [`Error::MeshFile`]: displayed as `:123` (1-based line of a text
+/// file) or ` at byte 4567` (0-based offset into a binary file).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+pub enum FilePosition {
+    /// 1-based line number.
+    Line(usize),
+    /// 0-based byte offset.
+    Byte(u64),
+}
+
+impl std::fmt::Display for FilePosition {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Line(line) => write!(f, ":{line}"),
+            Self::Byte(offset) => write!(f, " at byte {offset}"),
+        }
+    }
 }
 
 impl Error {
@@ -368,6 +401,30 @@ mod tests {
         assert!(text.contains("problem.source"), "{text}");
         assert!(text.ends_with("  sin(x\n       ^"), "{text:?}");
         assert_eq!(e.field_name().as_deref(), Some("problem.source"));
+    }
+
+    #[test]
+    fn mesh_file_errors_name_file_position_and_section() {
+        let e = Error::MeshFile {
+            path: "domain.msh".into(),
+            section: "$Elements".into(),
+            position: FilePosition::Line(123),
+            message: "node tag 9999 is not defined in $Nodes".into(),
+        };
+        assert_eq!(
+            e.to_string(),
+            "domain.msh:123 ($Elements): node tag 9999 is not defined in $Nodes"
+        );
+        let e = Error::MeshFile {
+            path: "domain.msh".into(),
+            section: "$Nodes".into(),
+            position: FilePosition::Byte(4567),
+            message: "unexpected end of file".into(),
+        };
+        assert_eq!(
+            e.to_string(),
+            "domain.msh at byte 4567 ($Nodes): unexpected end of file"
+        );
     }
 
     #[test]

@@ -60,7 +60,7 @@ pub use counters::{
     scaling_metrics,
 };
 pub use deadline::{Deadline, DeadlineMonitor};
-pub use error::{Error, Result, SolveError};
+pub use error::{Error, FilePosition, Result, SolveError};
 pub use field::{Constant, FnField, ScalarField, SharedField};
 pub use field_path::{FieldPath, Step};
 pub use form::{
