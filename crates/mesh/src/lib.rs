@@ -23,6 +23,7 @@
 #![warn(rustdoc::broken_intra_doc_links)]
 
 mod generate;
+pub mod gmsh;
 mod mesh;
 mod refine;
 pub mod vtu;

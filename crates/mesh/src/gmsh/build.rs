@@ -1,0 +1,239 @@
+//! What the section readers collect, and the last step: node lookup, merging of 2.2 duplicate
+//! elements, physical tags per block, checks of `$PhysicalNames`, orphan nodes dropped.
+
+use std::collections::HashMap;
+
+use super::reader::{Reader, Res};
+use super::{ElementBlock, Entity, MshElementKind, MshFile, MshFormat, PhysicalName};
+
+/// Tag → index of a node as read. Dense when the tags span at most a few times their count
+/// (the span is measured on the tags actually read, never taken from a header).
+enum NodeIndex {
+    Dense { min: u64, slots: Vec<u32> },
+    Sparse(HashMap<u64, u32>),
+}
+
+const NO_NODE: u32 = u32::MAX;
+
+/// Everything read so far.
+#[derive(Default)]
+pub(crate) struct Builder {
+    pub(crate) node_tags: Vec<u64>,
+    pub(crate) points: Vec<[f64; 3]>,
+    index: Option<NodeIndex>,
+    /// Blocks with node indices into `points` (as read, before compaction).
+    pub(crate) blocks: Vec<ElementBlock>,
+    block_of: HashMap<(u8, i32, MshElementKind), usize>,
+    /// MSH 2.2: the physical tag of every element of each block (0: none).
+    pub(crate) element_physical: Vec<Vec<i32>>,
+    /// From `$Entities` (4.1), sorted by (dim, tag) once read.
+    pub(crate) entities: Option<Vec<Entity>>,
+    /// `$PhysicalNames` with the offset of each entry.
+    pub(crate) names: Vec<(PhysicalName, usize)>,
+}
+
+impl Builder {
+    pub(crate) fn has_nodes(&self) -> bool {
+        self.index.is_some()
+    }
+
+    /// Indexes the nodes read by `$Nodes` by tag (duplicate tags are an error at `section_start`).
+    pub(crate) fn index_nodes(&mut self, r: &Reader<'_>, section_start: usize) -> Res<()> {
+        let n = self.node_tags.len();
+        if n >= NO_NODE as usize {
+            return Err(r.error_at(section_start, format!("{n} nodes are too many")));
+        }
+        let (min, max) = self
+            .node_tags
+            .iter()
+            .fold((u64::MAX, 0), |(lo, hi), &t| (lo.min(t), hi.max(t)));
+        let span = max.saturating_sub(min).saturating_add(1);
+        let duplicate = |tag: u64| {
+            r.error_at(
+                section_start,
+                format!("node tag {tag} is defined twice in $Nodes"),
+            )
+        };
+        let index = if n > 0 && span <= 4 * n as u64 + 1024 {
+            let mut slots = vec![NO_NODE; span as usize];
+            for (i, &tag) in self.node_tags.iter().enumerate() {
+                let slot = &mut slots[(tag - min) as usize];
+                if *slot != NO_NODE {
+                    return Err(duplicate(tag));
+                }
+                *slot = i as u32;
+            }
+            NodeIndex::Dense { min, slots }
+        } else {
+            let mut map = HashMap::with_capacity(n);
+            for (i, &tag) in self.node_tags.iter().enumerate() {
+                if map.insert(tag, i as u32).is_some() {
+                    return Err(duplicate(tag));
+                }
+            }
+            NodeIndex::Sparse(map)
+        };
+        self.index = Some(index);
+        Ok(())
+    }
+
+    /// The index of the node with `tag`, or `None` when `$Nodes` does not define it.
+    pub(crate) fn node(&self, tag: u64) -> Option<usize> {
+        let i = match self.index.as_ref()? {
+            NodeIndex::Dense { min, slots } => {
+                *slots.get(usize::try_from(tag.checked_sub(*min)?).ok()?)?
+            }
+            NodeIndex::Sparse(map) => *map.get(&tag)?,
+        };
+        (i != NO_NODE).then_some(i as usize)
+    }
+
+    /// The block of `(dim, entity, kind)`, created empty on first use.
+    pub(crate) fn block(&mut self, kind: MshElementKind, entity: i32, physical: &[i32]) -> usize {
+        let key = (kind.dim(), entity, kind);
+        if let Some(&b) = self.block_of.get(&key) {
+            return b;
+        }
+        self.blocks.push(ElementBlock {
+            dim: kind.dim(),
+            kind,
+            entity,
+            physical: physical.to_vec(),
+            element_tags: Vec::new(),
+            nodes: Vec::new(),
+        });
+        self.element_physical.push(Vec::new());
+        self.block_of.insert(key, self.blocks.len() - 1);
+        self.blocks.len() - 1
+    }
+
+    /// The physical tags of an entity in `$Entities`; `None` when it is not listed there,
+    /// `Some(&[])` when the file has no `$Entities`.
+    pub(crate) fn entity_physical(&self, dim: u8, tag: i32) -> Option<&[i32]> {
+        match &self.entities {
+            None => Some(&[]),
+            Some(entities) => entities
+                .binary_search_by_key(&(dim, tag), |e| (e.dim, e.tag))
+                .ok()
+                .map(|i| entities[i].physical.as_slice()),
+        }
+    }
+
+    /// The result: 2.2 duplicates merged, names checked, orphan nodes dropped.
+    pub(crate) fn finish(mut self, r: &mut Reader<'_>, format: MshFormat) -> Res<MshFile> {
+        if format.version == super::MshVersion::V22 {
+            self.merge_v22_physicals();
+        }
+        let entities = self.entities.take().unwrap_or_default();
+        for (name, at) in &self.names {
+            let known = entities
+                .iter()
+                .any(|e| e.dim == name.dim && e.physical.contains(&name.tag));
+            if !known {
+                r.section = "$PhysicalNames".into();
+                let lost = format.version == super::MshVersion::V22
+                    && entities.iter().all(|e| e.physical.is_empty());
+                let hint = if lost {
+                    " (no element has a physical tag: MSH 2.2 files saved with Mesh.SaveAll = 1 \
+                     lose their physical groups; save as 4.1 or without SaveAll)"
+                } else {
+                    ""
+                };
+                return Err(r.error_at(
+                    *at,
+                    format!(
+                        "physical group `{}` (dimension {}, tag {}) has no element or entity \
+                         in this file{hint}",
+                        name.name, name.dim, name.tag
+                    ),
+                ));
+            }
+        }
+        // Compaction: used nodes, in tag order.
+        let mut used = vec![false; self.points.len()];
+        for block in &self.blocks {
+            for &n in &block.nodes {
+                used[n] = true;
+            }
+        }
+        let mut order: Vec<usize> = (0..self.points.len()).filter(|&i| used[i]).collect();
+        if !order.is_sorted_by_key(|&i| self.node_tags[i]) {
+            order.sort_unstable_by_key(|&i| self.node_tags[i]);
+        }
+        let mut new_index = vec![usize::MAX; self.points.len()];
+        for (new, &old) in order.iter().enumerate() {
+            new_index[old] = new;
+        }
+        for block in &mut self.blocks {
+            for n in &mut block.nodes {
+                *n = new_index[*n];
+            }
+        }
+        Ok(MshFile {
+            format,
+            points: order.iter().map(|&i| self.points[i]).collect(),
+            node_tags: order.iter().map(|&i| self.node_tags[i]).collect(),
+            dropped_nodes: self.points.len() - order.len(),
+            blocks: self.blocks,
+            physical_names: self.names.into_iter().map(|(n, _)| n).collect(),
+            entities,
+        })
+    }
+
+    /// MSH 2.2 gives each element one physical tag and writes an element once per physical group
+    /// of its entity: the tags of a block's elements become the block's (and its entity's)
+    /// physical tags, and repeated elements (same nodes) are kept once.
+    fn merge_v22_physicals(&mut self) {
+        let mut entities: HashMap<(u8, i32), Vec<i32>> = HashMap::new();
+        for (block, tags) in self.blocks.iter_mut().zip(&self.element_physical) {
+            let mut physical: Vec<i32> = tags.iter().copied().filter(|&t| t != 0).collect();
+            physical.sort_unstable();
+            physical.dedup();
+            if physical.len() > 1 {
+                dedup_elements(block);
+            }
+            entities
+                .entry((block.dim, block.entity))
+                .or_default()
+                .extend_from_slice(&physical);
+            block.physical = physical;
+        }
+        let mut list: Vec<Entity> = entities
+            .into_iter()
+            .map(|((dim, tag), mut physical)| {
+                physical.sort_unstable();
+                physical.dedup();
+                Entity {
+                    dim,
+                    tag,
+                    physical,
+                    bounding_box: None,
+                }
+            })
+            .collect();
+        list.sort_by_key(|e| (e.dim, e.tag));
+        self.entities = Some(list);
+    }
+}
+
+/// Keeps the first element of each node list in `block`.
+fn dedup_elements(block: &mut ElementBlock) {
+    let npe = block.kind.num_nodes();
+    let count = block.element_tags.len();
+    let mut seen: HashMap<&[usize], ()> = HashMap::with_capacity(count);
+    let mut keep = Vec::with_capacity(count);
+    for (e, nodes) in block.nodes.chunks_exact(npe).enumerate() {
+        keep.push(seen.insert(nodes, ()).is_none() && e < count);
+    }
+    drop(seen);
+    let mut tags = Vec::new();
+    let mut nodes = Vec::new();
+    for (e, &k) in keep.iter().enumerate() {
+        if k {
+            tags.push(block.element_tags[e]);
+            nodes.extend_from_slice(&block.nodes[e * npe..(e + 1) * npe]);
+        }
+    }
+    block.element_tags = tags;
+    block.nodes = nodes;
+}
