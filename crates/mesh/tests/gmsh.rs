@@ -22,8 +22,11 @@ fn expected() -> Value {
     serde_json::from_str(&text).unwrap()
 }
 
-/// Blocks as (dim, entity, kind, physical, node tags of each element), sorted by block.
-fn blocks(msh: &MshFile) -> Vec<(u8, i32, MshElementKind, Vec<i32>, Vec<u64>)> {
+/// A block as (dim, entity, kind, physical, node tags of each element).
+type Block = (u8, i32, MshElementKind, Vec<i32>, Vec<u64>);
+
+/// The blocks of `msh`, sorted by (dim, entity, kind).
+fn blocks(msh: &MshFile) -> Vec<Block> {
     let mut blocks: Vec<_> = msh
         .blocks
         .iter()
