@@ -248,39 +248,45 @@ pub(crate) fn read_elements(r: &mut Reader<'_>, b: &mut Builder) -> Res<()> {
         let physical = physical.to_vec();
         let npe = kind.num_nodes();
         let block = b.block(kind, entity, &physical);
+        let (mut tags, mut nodes) = (Vec::new(), Vec::new());
         if r.binary {
             let start = r.pos;
-            let data = binary_run(r, count, 8 * (1 + npe), "the element data")?;
-            let blk = &mut b.blocks[block];
-            blk.element_tags.reserve(data.len() / (8 * (1 + npe)));
-            blk.nodes.reserve(data.len() / (8 * (1 + npe)) * npe);
-            for (e, element) in data.chunks_exact(8 * (1 + npe)).enumerate() {
-                b.blocks[block].element_tags.push(le_u64(element));
+            let width = 8 * (1 + npe);
+            let data = binary_run(r, count, width, "the element data")?;
+            tags.reserve_exact(data.len() / width);
+            nodes.reserve_exact(data.len() / width * npe);
+            for (e, element) in data.chunks_exact(width).enumerate() {
+                tags.push(le_u64(element));
                 for k in 1..=npe {
                     let tag = le_u64(&element[8 * k..]);
                     let Some(node) = b.node(tag) else {
-                        let at = start + e * 8 * (1 + npe) + 8 * k;
-                        return Err(
-                            r.error_at(at, format!("node tag {tag} is not defined in $Nodes"))
-                        );
+                        let at = start + e * width + 8 * k;
+                        let message = format!("node tag {tag} is not defined in $Nodes");
+                        return Err(r.error_at(at, message));
                     };
-                    b.blocks[block].nodes.push(node);
+                    nodes.push(node);
                 }
             }
         } else {
             let capacity = bounded_capacity(count, r.remaining(), 2 * (1 + npe));
-            b.blocks[block].element_tags.reserve(capacity);
-            b.blocks[block].nodes.reserve(capacity * npe);
+            tags.reserve_exact(capacity);
+            nodes.reserve_exact(capacity * npe);
             for _ in 0..count {
-                let element = r.count("an element tag")?;
-                b.blocks[block].element_tags.push(element);
+                tags.push(r.count("an element tag")?);
                 for _ in 0..npe {
                     let at = r.peek_start();
                     let tag = r.int("a node tag")?;
-                    let node = lookup(b, r, at, tag)?;
-                    b.blocks[block].nodes.push(node);
+                    nodes.push(lookup(b, r, at, tag)?);
                 }
             }
+        }
+        let block = &mut b.blocks[block];
+        if block.element_tags.is_empty() {
+            block.element_tags = tags;
+            block.nodes = nodes;
+        } else {
+            block.element_tags.extend_from_slice(&tags);
+            block.nodes.extend_from_slice(&nodes);
         }
         read = read.saturating_add(count);
     }
