@@ -20,8 +20,17 @@
 //! allocated before the data that backs it is there: capacities are capped by what the
 //! remaining bytes can hold.
 //!
-//! The `mshio` crate (0.4.2) was evaluated and is not used: it reads 4.1 only (no 2.2), drops
-//! `$PhysicalNames`, reports no line or offset in its errors, and pulls in nom 5.
+//! * Partitioned files (`$PartitionedEntities`) are refused: their element blocks name entities
+//!   that `$Entities` does not list.
+//!
+//! The whole file is read into memory and parsed in place; ASCII numbers go through std's
+//! `f64` parser (a 1M-triangle 4.1 file reads in about 0.15 s ASCII, 0.09 s binary, so no
+//! faster float crate was added).
+//!
+//! The `mshio` crate (0.4.2) was evaluated on these test files and is not used: it reads 4.1
+//! only (2.2 files are refused), ignores `$PhysicalNames`, accepts NaN coordinates, data size 4
+//! and a wrong element total, and its errors name the section but no line or byte offset. It
+//! did not panic on truncated input and did not allocate by header counts.
 //!
 //! ```
 //! use femscale_mesh::gmsh::{MshElementKind, parse_msh};
