@@ -331,6 +331,18 @@ fn in_memory_input_and_small_edge_cases() {
         ),
         ("$MeshFormat\n2.2 2 8\n$EndMeshFormat\n", "file type 2"),
         (
+            "$MeshFormat\n4.1 0 8\n$EndMeshFormat\n$PartitionedEntities\n",
+            "partitioned",
+        ),
+        (
+            "$MeshFormat\n4.1 0 8\n$EndMeshFormat\n$EndNodes\n",
+            "$EndNodes without",
+        ),
+        (
+            "$MeshFormat\n4.1 0 8\n$EndMeshFormat\nNodes\n",
+            "expected a section",
+        ),
+        (
             "$MeshFormat\n2.2 0 8\n$EndMeshFormat\n$Elements\n0\n$EndElements\n",
             "before $Nodes",
         ),

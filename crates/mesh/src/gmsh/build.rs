@@ -78,6 +78,7 @@ impl Builder {
     }
 
     /// The index of the node with `tag`, or `None` when `$Nodes` does not define it.
+    #[inline]
     pub(crate) fn node(&self, tag: u64) -> Option<usize> {
         let i = match self.index.as_ref()? {
             NodeIndex::Dense { min, slots } => {
@@ -156,11 +157,24 @@ impl Builder {
                 used[n] = true;
             }
         }
-        let mut order: Vec<usize> = (0..self.points.len()).filter(|&i| used[i]).collect();
+        let total = self.points.len();
+        if used.iter().all(|&u| u) && self.node_tags.is_sorted() {
+            // Every node used, already in tag order: nothing to move.
+            return Ok(MshFile {
+                format,
+                points: self.points,
+                node_tags: self.node_tags,
+                dropped_nodes: 0,
+                blocks: self.blocks,
+                physical_names: self.names.into_iter().map(|(n, _)| n).collect(),
+                entities,
+            });
+        }
+        let mut order: Vec<usize> = (0..total).filter(|&i| used[i]).collect();
         if !order.is_sorted_by_key(|&i| self.node_tags[i]) {
             order.sort_unstable_by_key(|&i| self.node_tags[i]);
         }
-        let mut new_index = vec![usize::MAX; self.points.len()];
+        let mut new_index = vec![usize::MAX; total];
         for (new, &old) in order.iter().enumerate() {
             new_index[old] = new;
         }
@@ -173,7 +187,7 @@ impl Builder {
             format,
             points: order.iter().map(|&i| self.points[i]).collect(),
             node_tags: order.iter().map(|&i| self.node_tags[i]).collect(),
-            dropped_nodes: self.points.len() - order.len(),
+            dropped_nodes: total - order.len(),
             blocks: self.blocks,
             physical_names: self.names.into_iter().map(|(n, _)| n).collect(),
             entities,

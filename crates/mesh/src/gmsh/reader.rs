@@ -93,6 +93,24 @@ impl<'a> Reader<'a> {
 
     /// An ASCII integer token.
     pub(crate) fn int(&mut self, what: &str) -> Res<i64> {
+        // Fast path: digits parsed while scanning; anything unusual takes the checked path.
+        self.skip_space();
+        let data = self.data;
+        let start = self.pos;
+        let mut i = start;
+        let mut value: u64 = 0;
+        while i < data.len() && i - start < 18 {
+            let d = data[i].wrapping_sub(b'0');
+            if d > 9 {
+                break;
+            }
+            value = value * 10 + u64::from(d);
+            i += 1;
+        }
+        if i > start && data.get(i).is_none_or(|&b| is_space(b)) {
+            self.pos = i;
+            return Ok(value as i64);
+        }
         let (start, token) = self.token(what)?;
         parse_int(token).ok_or_else(|| {
             self.error_at(
@@ -299,6 +317,22 @@ mod tests {
         assert_eq!(parse_int(b"1.5"), None);
         assert_eq!(parse_int(b"-"), None);
         assert_eq!(parse_int(b""), None);
+    }
+
+    #[test]
+    fn the_fast_integer_path_agrees_with_the_checked_one() {
+        let data = b"12 -3 +4 007\n999999999999999999 9223372036854775807 9223372036854775808 5x";
+        let mut r = Reader::new(data, Path::new("i.msh"));
+        for want in [12, -3, 4, 7, 999_999_999_999_999_999, i64::MAX] {
+            assert_eq!(r.int("n").unwrap(), want);
+        }
+        assert!(
+            r.int("n")
+                .unwrap_err()
+                .to_string()
+                .contains("9223372036854775808")
+        );
+        assert!(r.int("n").unwrap_err().to_string().contains("`5x`"));
     }
 
     #[test]
