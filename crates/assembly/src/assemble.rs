@@ -378,7 +378,8 @@ pub(crate) fn rhs_prologue<'f>(
 fn element_for(mesh: &MeshView<'_>, degree: usize) -> Result<Element> {
     let (min, max) = (
         crate::quadrature::MIN_DEGREE,
-        crate::quadrature::max_degree(mesh.cell_kind),
+        crate::quadrature::max_degree(mesh.cell_kind)
+            .ok_or_else(|| crate::element::unsupported(mesh.cell_kind))?,
     );
     if !(min..=max).contains(&degree) {
         return Err(Error::invalid(
@@ -389,7 +390,7 @@ fn element_for(mesh: &MeshView<'_>, degree: usize) -> Result<Element> {
             ),
         ));
     }
-    Ok(Element::new(mesh.cell_kind, degree))
+    Element::new(mesh.cell_kind, degree)
 }
 
 /// `ke[a][b] += scale * grad_a . grad_b` for `b >= a`.

@@ -1,7 +1,7 @@
 //! Lagrange elements of lowest order (P1 on intervals and triangles, Q1 on quadrilaterals):
 //! basis tables at quadrature points and the per-cell geometry.
 
-use femscale_core::{CellKind, MeshView};
+use femscale_core::{CellKind, Error, MeshView, Result};
 
 use crate::quadrature::{self, QuadratureRule};
 
@@ -21,6 +21,18 @@ pub(crate) struct Element {
     pub dphi: [[[f64; 2]; MAX_NODES]; MAX_POINTS],
 }
 
+/// The error for cells the assembler cannot integrate yet.
+pub(crate) fn unsupported(kind: CellKind) -> Error {
+    Error::Mesh {
+        location: None,
+        message: format!(
+            "{} cells can be read, refined-checked and written, but not assembled yet: the \
+             assembler integrates intervals, triangles and quadrilaterals",
+            kind.name()
+        ),
+    }
+}
+
 /// Physical gradients of the basis functions and the measure weight at one quadrature point.
 #[derive(Debug, Clone, Copy, Default)]
 pub(crate) struct PointGeometry {
@@ -32,11 +44,15 @@ pub(crate) struct PointGeometry {
 
 impl Element {
     /// The element on `kind` with a rule exact for polynomials of `degree`.
-    pub fn new(kind: CellKind, degree: usize) -> Self {
+    ///
+    /// # Errors
+    /// [`Error::Mesh`] for cells this assembler does not integrate (tetrahedra, hexahedra).
+    pub fn new(kind: CellKind, degree: usize) -> Result<Self> {
         let rule: QuadratureRule = match kind {
             CellKind::Interval => quadrature::interval(degree),
             CellKind::Triangle => quadrature::triangle(degree),
             CellKind::Quadrilateral => quadrature::square(degree),
+            CellKind::Tetrahedron | CellKind::Hexahedron => return Err(unsupported(kind)),
         };
         let nq = rule.len();
         assert!(nq <= MAX_POINTS, "quadrature rule too large: this is a bug");
@@ -67,9 +83,10 @@ impl Element {
                         e.dphi[q][a] = [sa * (1.0 + t * ta) / 4.0, ta * (1.0 + s * sa) / 4.0];
                     }
                 }
+                CellKind::Tetrahedron | CellKind::Hexahedron => return Err(unsupported(kind)),
             }
         }
-        e
+        Ok(e)
     }
 
     /// Whether the reference map is affine (geometry is the same at every point).
@@ -149,7 +166,7 @@ mod tests {
         ];
         let tri = [[0.1, 0.0, 0.0], [1.0, 0.3, 0.0], [0.2, 0.9, 0.0], [0.0; 3]];
         for (kind, x) in [(CellKind::Quadrilateral, quad), (CellKind::Triangle, tri)] {
-            let e = Element::new(kind, 3);
+            let e = Element::new(kind, 3).unwrap();
             let u: Vec<f64> = x.iter().map(|p| 2.0 * p[0] - 3.0 * p[1]).collect();
             let mut area = 0.0;
             for q in 0..e.nq {

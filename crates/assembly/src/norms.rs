@@ -51,7 +51,7 @@ pub fn error_norms_within(
         ));
     }
     mesh.validate()?;
-    let element = Element::new(mesh.cell_kind, 5);
+    let element = Element::new(mesh.cell_kind, 5)?;
     let nq = element.nq;
     let n = mesh.num_cells();
     let starts: Vec<usize> = (0..n).step_by(CELLS_PER_TASK).collect();

@@ -34,11 +34,14 @@ pub const MIN_DEGREE: usize = 1;
 pub const MAX_DEGREE: usize = 7;
 
 /// The highest polynomial degree this module integrates exactly on `kind`'s reference cell
-/// (at most [`MAX_DEGREE`]).
-pub fn max_degree(kind: femscale_core::CellKind) -> usize {
+/// (at most [`MAX_DEGREE`]); `None` for cells it has no rules for (tetrahedra, hexahedra).
+pub fn max_degree(kind: femscale_core::CellKind) -> Option<usize> {
     match kind {
-        femscale_core::CellKind::Triangle => 4,
-        femscale_core::CellKind::Interval | femscale_core::CellKind::Quadrilateral => MAX_DEGREE,
+        femscale_core::CellKind::Triangle => Some(4),
+        femscale_core::CellKind::Interval | femscale_core::CellKind::Quadrilateral => {
+            Some(MAX_DEGREE)
+        }
+        femscale_core::CellKind::Tetrahedron | femscale_core::CellKind::Hexahedron => None,
     }
 }
 

@@ -267,6 +267,8 @@ fn caller_built_views_and_parameters_give_errors_not_panics() {
             cell_kind: CellKind::Interval,
             cells: &[0, 1, 1, 7],
             boundary: &[],
+            cell_markers: &[],
+            subdomains: &[],
         },
         MeshView {
             dim: 0,
@@ -274,6 +276,8 @@ fn caller_built_views_and_parameters_give_errors_not_panics() {
             cell_kind: CellKind::Interval,
             cells: &[0, 1],
             boundary: &[],
+            cell_markers: &[],
+            subdomains: &[],
         },
         MeshView {
             dim: 1,
@@ -281,6 +285,8 @@ fn caller_built_views_and_parameters_give_errors_not_panics() {
             cell_kind: CellKind::Interval,
             cells: &[0, 1, 1],
             boundary: &[],
+            cell_markers: &[],
+            subdomains: &[],
         },
     ];
     for view in bad_views {
@@ -298,6 +304,7 @@ fn caller_built_views_and_parameters_give_errors_not_panics() {
     }
     let far = [BoundaryPart {
         name: "far".into(),
+        id: None,
         facets: vec![9],
         nodes: vec![9],
     }];

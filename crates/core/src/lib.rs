@@ -67,7 +67,7 @@ pub use form::{
     BoundaryCondition, BoundaryConditionOf, BoundaryFieldRole, BoundaryKind, BoundaryKindOf,
     EllipticForm,
 };
-pub use mesh::{BoundaryPart, CellKind, MeshView};
+pub use mesh::{BoundaryPart, CellKind, MeshView, Subdomain, find_part};
 pub use pool::{PoolStats, PooledVec, VectorPool};
 pub use report::{Artefact, CacheReuse, Feature, Metrics, PhaseTimings, SolveReport};
 pub use scaler::{

@@ -1,8 +1,8 @@
 //! The assembly-facing view of a mesh.
 //!
 //! Mesh implementations live in `femscale-mesh`; assemblers only need coordinates, one block of
-//! cells of a single kind, and named boundary parts. [`MeshView`] borrows exactly that, so that
-//! assembly never depends on how a mesh was built or stored.
+//! cells of a single kind, the cells' subdomain markers and named boundary parts. [`MeshView`]
+//! borrows exactly that, so that assembly never depends on how a mesh was built or stored.
 
 use serde::{Deserialize, Serialize};
 
@@ -18,6 +18,12 @@ pub enum CellKind {
     Triangle,
     /// A quadrilateral with 4 nodes, counter-clockwise.
     Quadrilateral,
+    /// A tetrahedron with 4 nodes, positively oriented (node 3 on the side of the face
+    /// 0-1-2 that its right-hand normal points to).
+    Tetrahedron,
+    /// A hexahedron with 8 nodes: the bottom face 0-1-2-3 counter-clockwise seen from above,
+    /// then the top face 4-5-6-7 above it in the same order (VTK and Gmsh order).
+    Hexahedron,
 }
 
 impl CellKind {
@@ -26,7 +32,8 @@ impl CellKind {
         match self {
             Self::Interval => 2,
             Self::Triangle => 3,
-            Self::Quadrilateral => 4,
+            Self::Quadrilateral | Self::Tetrahedron => 4,
+            Self::Hexahedron => 8,
         }
     }
 
@@ -35,32 +42,114 @@ impl CellKind {
         match self {
             Self::Interval => 1,
             Self::Triangle | Self::Quadrilateral => 2,
+            Self::Tetrahedron | Self::Hexahedron => 3,
         }
     }
 
-    /// Nodes per boundary facet (a point in 1D, an edge in 2D).
+    /// Nodes per boundary facet (a point in 1D, an edge in 2D, a triangle or quadrilateral
+    /// in 3D).
     pub const fn nodes_per_facet(self) -> usize {
         match self {
             Self::Interval => 1,
             Self::Triangle | Self::Quadrilateral => 2,
+            Self::Tetrahedron => 3,
+            Self::Hexahedron => 4,
+        }
+    }
+
+    /// The facets of the reference cell as local node indices, each oriented so that its
+    /// right-hand normal points out of the cell (in 2D: the edges counter-clockwise).
+    pub const fn local_facets(self) -> &'static [&'static [usize]] {
+        match self {
+            Self::Interval => &[&[0], &[1]],
+            Self::Triangle => &[&[0, 1], &[1, 2], &[2, 0]],
+            Self::Quadrilateral => &[&[0, 1], &[1, 2], &[2, 3], &[3, 0]],
+            Self::Tetrahedron => &[&[0, 2, 1], &[0, 1, 3], &[1, 2, 3], &[0, 3, 2]],
+            Self::Hexahedron => &[
+                &[0, 3, 2, 1],
+                &[4, 5, 6, 7],
+                &[0, 1, 5, 4],
+                &[1, 2, 6, 5],
+                &[2, 3, 7, 6],
+                &[3, 0, 4, 7],
+            ],
+        }
+    }
+
+    /// The edges of the reference cell as pairs of local node indices.
+    pub const fn local_edges(self) -> &'static [(usize, usize)] {
+        match self {
+            Self::Interval => &[(0, 1)],
+            Self::Triangle => &[(0, 1), (1, 2), (2, 0)],
+            Self::Quadrilateral => &[(0, 1), (1, 2), (2, 3), (3, 0)],
+            Self::Tetrahedron => &[(0, 1), (1, 2), (2, 0), (0, 3), (1, 3), (2, 3)],
+            Self::Hexahedron => &[
+                (0, 1),
+                (1, 2),
+                (2, 3),
+                (3, 0),
+                (4, 5),
+                (5, 6),
+                (6, 7),
+                (7, 4),
+                (0, 4),
+                (1, 5),
+                (2, 6),
+                (3, 7),
+            ],
+        }
+    }
+
+    /// The configuration's and reports' name of the cell (`triangle`, `hexahedron`, ...).
+    pub const fn name(self) -> &'static str {
+        match self {
+            Self::Interval => "interval",
+            Self::Triangle => "triangle",
+            Self::Quadrilateral => "quadrilateral",
+            Self::Tetrahedron => "tetrahedron",
+            Self::Hexahedron => "hexahedron",
         }
     }
 
     /// The conventional name of the Lagrange element of lowest order on this cell.
     pub const fn element_name(self) -> &'static str {
         match self {
-            Self::Interval | Self::Triangle => "P1",
-            Self::Quadrilateral => "Q1",
+            Self::Interval | Self::Triangle | Self::Tetrahedron => "P1",
+            Self::Quadrilateral | Self::Hexahedron => "Q1",
         }
+    }
+}
+
+/// A subdomain of a mesh: the marker its cells carry and, when it has one, its name (a Gmsh
+/// physical group's name, or one given by the caller).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Subdomain {
+    /// The marker (Gmsh: the physical tag).
+    pub id: i32,
+    /// Its name, if it has one.
+    pub name: Option<String>,
+}
+
+impl Subdomain {
+    /// Whether `key` names this subdomain: its name, or its id written as a number (`"2"`).
+    pub fn is_named(&self, key: &str) -> bool {
+        self.name.as_deref() == Some(key) || key.trim().parse::<i32>() == Ok(self.id)
     }
 }
 
 /// A named part of the boundary: its facets (for Neumann and Robin terms) and its nodes
 /// (for Dirichlet conditions).
+///
+/// Parts may overlap (`all` contains every exterior facet); a part read from a file or built
+/// from facet markers carries its marker as `id`, and a condition may name it by either.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct BoundaryPart {
-    /// The part's name (`left`, `right`, `bottom`, `top`, `all`, or a physical-group name).
+    /// The part's name (`left`, `right`, `bottom`, `top`, `all`, or a physical-group name; an
+    /// unnamed marker's part is called by its number, `"11"`).
     pub name: String,
+    /// The facet marker the part came from (Gmsh: the physical tag), if any.
+    #[serde(default)]
+    pub id: Option<i32>,
     /// Facet connectivity, `nodes_per_facet` node indices per facet.
     pub facets: Vec<usize>,
     /// Sorted, unique nodes on the part (including facet end points).
@@ -73,9 +162,21 @@ impl BoundaryPart {
     pub fn from_facets(name: impl Into<String>, facets: Vec<usize>) -> Self {
         Self {
             name: name.into(),
+            id: None,
             facets,
             nodes: Vec::new(),
         }
+    }
+
+    /// The same part carrying marker `id`.
+    pub fn with_id(mut self, id: i32) -> Self {
+        self.id = Some(id);
+        self
+    }
+
+    /// Whether `key` names this part: its name, or its marker written as a number (`"11"`).
+    pub fn is_named(&self, key: &str) -> bool {
+        self.name == key || (self.id.is_some() && key.trim().parse::<i32>().ok() == self.id)
     }
 
     /// A part of single nodes without facets (Dirichlet conditions only; in 1D the end
@@ -85,6 +186,7 @@ impl BoundaryPart {
         nodes.dedup();
         Self {
             name: name.into(),
+            id: None,
             facets: Vec::new(),
             nodes,
         }
@@ -104,6 +206,10 @@ pub struct MeshView<'a> {
     pub cells: &'a [usize],
     /// Named boundary parts.
     pub boundary: &'a [BoundaryPart],
+    /// The subdomain marker of every cell, or empty when the mesh has no markers.
+    pub cell_markers: &'a [i32],
+    /// The subdomains the markers stand for (one per distinct marker; empty without markers).
+    pub subdomains: &'a [Subdomain],
 }
 
 impl MeshView<'_> {
@@ -159,6 +265,18 @@ impl MeshView<'_> {
                 self.cells[k]
             ));
         }
+        if !self.cell_markers.is_empty() && self.cell_markers.len() != self.num_cells() {
+            return fail(format!(
+                "{} cell markers for {} cells (give one per cell, or none)",
+                self.cell_markers.len(),
+                self.num_cells()
+            ));
+        }
+        if let Some(m) =
+            (self.cell_markers.iter()).find(|m| !self.subdomains.iter().any(|s| s.id == **m))
+        {
+            return fail(format!("cell marker {m} has no subdomain entry"));
+        }
         let npf = kind.nodes_per_facet();
         for part in self.boundary {
             let name = &part.name;
@@ -213,15 +331,26 @@ impl MeshView<'_> {
         p
     }
 
-    /// The boundary part called `name`.
+    /// The boundary part called `name`, or else the one whose marker `name` writes as a
+    /// number (`"11"`).
     pub fn boundary_part(&self, name: &str) -> Option<&BoundaryPart> {
-        self.boundary.iter().find(|b| b.name == name)
+        find_part(self.boundary, name)
+    }
+
+    /// The subdomain marker of cell `c` (`None` for a mesh without markers).
+    pub fn cell_marker(&self, c: usize) -> Option<i32> {
+        self.cell_markers.get(c).copied()
     }
 
     /// Names of all boundary parts.
     pub fn boundary_names(&self) -> Vec<String> {
         self.boundary.iter().map(|b| b.name.clone()).collect()
     }
+}
+
+/// The part called `key` among `parts`: by name first, then by marker written as a number.
+pub fn find_part<'a>(parts: &'a [BoundaryPart], key: &str) -> Option<&'a BoundaryPart> {
+    (parts.iter().find(|b| b.name == key)).or_else(|| parts.iter().find(|b| b.is_named(key)))
 }
 
 #[cfg(test)]
@@ -251,6 +380,8 @@ mod tests {
             cell_kind: CellKind::Interval,
             cells,
             boundary,
+            cell_markers: &[],
+            subdomains: &[],
         }
     }
 
@@ -259,6 +390,7 @@ mod tests {
         let coords = [0.0, 0.5, 1.0];
         let ok = [BoundaryPart {
             name: "left".into(),
+            id: None,
             facets: vec![0],
             nodes: vec![0],
         }];
@@ -276,12 +408,14 @@ mod tests {
         bad(view(1, &[0.0, f64::NAN], &[0, 1], &ok), "non-finite");
         let far = [BoundaryPart {
             name: "far".into(),
+            id: None,
             facets: vec![9],
             nodes: vec![9],
         }];
         bad(view(1, &coords, &[0, 1], &far), "node 9");
         let unlisted = [BoundaryPart {
             name: "x".into(),
+            id: None,
             facets: vec![2],
             nodes: vec![],
         }];
@@ -291,6 +425,7 @@ mod tests {
         );
         let unsorted = [BoundaryPart {
             name: "u".into(),
+            id: None,
             facets: vec![],
             nodes: vec![2, 0],
         }];

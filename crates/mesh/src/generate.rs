@@ -114,7 +114,8 @@ fn axis_nodes(range_field: &str, count_field: &str, r: [f64; 2], n: usize) -> Re
 }
 
 impl Mesh {
-    /// `n` equal segments on `[a, b]`; boundary parts `left` (x = a), `right` (x = b) and `all`.
+    /// `n` equal segments on `[a, b]`; boundary parts `left` (x = a, marker 1), `right`
+    /// (x = b, marker 2) and `all`.
     ///
     /// # Errors
     /// [`Error::InvalidInput`] for `n == 0`, a non-finite, empty or reversed range.
@@ -157,20 +158,22 @@ impl Mesh {
         }
         let n = nodes.len() - 1;
         let cells: Vec<usize> = (0..n).flat_map(|i| [i, i + 1]).collect();
-        let part = |name: &str, nodes: Vec<usize>| BoundaryPart {
+        let part = |name: &str, id: Option<i32>, nodes: Vec<usize>| BoundaryPart {
             name: name.into(),
+            id,
             facets: nodes.clone(),
             nodes,
         };
         let boundary = vec![
-            part("left", vec![0]),
-            part("right", vec![n]),
-            part("all", vec![0, n]),
+            part("left", Some(1), vec![0]),
+            part("right", Some(2), vec![n]),
+            part("all", None, vec![0, n]),
         ];
         Self::try_new(1, nodes, CellKind::Interval, cells, boundary)
     }
 
-    /// A structured rectangle mesh; boundary parts `left`, `right`, `bottom`, `top`, `all`.
+    /// A structured rectangle mesh; boundary parts `left`, `right`, `bottom`, `top` (markers
+    /// 1 to 4, as `where = 3` may name them) and `all`.
     ///
     /// Nodes are numbered row by row (`j * (nx + 1) + i`), cells row by row, all
     /// counter-clockwise; boundary facets run counter-clockwise around the rectangle.
@@ -270,22 +273,23 @@ impl Mesh {
             .flatten()
             .copied()
             .collect();
-        let part = |name: &str, facets: Vec<usize>| {
+        let part = |name: &str, id: Option<i32>, facets: Vec<usize>| {
             let mut nodes = facets.clone();
             nodes.sort_unstable();
             nodes.dedup();
             BoundaryPart {
                 name: name.into(),
+                id,
                 facets,
                 nodes,
             }
         };
         let boundary = vec![
-            part("left", left),
-            part("right", right),
-            part("bottom", bottom),
-            part("top", top),
-            part("all", all),
+            part("left", Some(1), left),
+            part("right", Some(2), right),
+            part("bottom", Some(3), bottom),
+            part("top", Some(4), top),
+            part("all", None, all),
         ];
         // Generated meshes are valid by construction; skip the O(cells) validation pass.
         Ok(Self {
@@ -294,6 +298,9 @@ impl Mesh {
             cell_kind: kind,
             cells,
             boundary,
+            cell_markers: Vec::new(),
+            subdomains: Vec::new(),
+            reoriented_cells: 0,
         })
     }
 }

@@ -7,7 +7,10 @@
 //!   `right`, `all`.
 //! * [`Mesh::rectangle`]: structured 2D meshes of triangles (diagonals `right`, `left` or
 //!   `alternating`) or quadrilaterals, boundary parts `left`, `right`, `bottom`, `top`, `all`.
-//! * [`Mesh::try_new`]: any mesh from raw arrays, validated.
+//! * [`Mesh::builder`] and [`Mesh::try_new`]: any mesh from raw arrays (intervals, triangles,
+//!   quadrilaterals, tetrahedra, hexahedra) with optional cell and facet markers, validated,
+//!   inverted cells reoriented.
+//! * [`gmsh`]: Gmsh `.msh` files (2.2 and 4.1, ASCII and binary).
 //! * [`Mesh::refine_uniform`] and [`Mesh::refined`]: uniform refinement of any mesh (2 children
 //!   per interval, 4 per triangle or quadrilateral), boundary parts included.
 //!
@@ -22,12 +25,16 @@
 //! ```
 #![warn(rustdoc::broken_intra_doc_links)]
 
+mod build;
 mod generate;
+mod geometry;
 pub mod gmsh;
 mod mesh;
 mod refine;
+mod topology;
 pub mod vtu;
 
+pub use build::{EXTERIOR_PART, MeshBuilder};
 pub use generate::{Diagonal, MAX_GENERATED_NODES, RectangleCells, RectangleSpec};
 pub use mesh::Mesh;
 pub use refine::MeshCounts;

@@ -1,8 +1,11 @@
 //! The owned mesh type and its validation.
 
-use femscale_core::{BoundaryPart, CellKind, Error, MeshView, Result};
+use femscale_core::{BoundaryPart, CellKind, MeshView, Result, Subdomain};
 
-/// A mesh with one kind of cell, node coordinates and named boundary parts.
+use crate::geometry::{quality, signed_measure};
+
+/// A mesh with one kind of cell: node coordinates, cell connectivity, the cells' subdomain
+/// markers (optional) and named boundary parts (from facet markers or given directly).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Mesh {
     pub(crate) dim: usize,
@@ -10,67 +13,34 @@ pub struct Mesh {
     pub(crate) cell_kind: CellKind,
     pub(crate) cells: Vec<usize>,
     pub(crate) boundary: Vec<BoundaryPart>,
+    /// One marker per cell, or empty.
+    pub(crate) cell_markers: Vec<i32>,
+    /// One entry per distinct marker, sorted by id.
+    pub(crate) subdomains: Vec<Subdomain>,
+    /// Cells reversed by validation.
+    pub(crate) reoriented_cells: usize,
 }
 
 impl Mesh {
-    /// Builds a mesh from raw arrays after validating them: coordinates finite, connectivity
-    /// a whole number of cells with node indices in range, no cell of zero or negative measure
-    /// (2D cells must be counter-clockwise), boundary facets and nodes in range.
+    /// Builds a mesh from raw arrays after validating them (as [`Mesh::builder`] with the
+    /// given parts and no exterior part added): coordinates finite, connectivity a whole
+    /// number of cells with node indices in range, no degenerate or (quadrilaterals,
+    /// hexahedra) non-convex cell — cells valid only in the other orientation are reoriented —
+    /// no duplicate cells, boundary facets facets of cells.
     ///
     /// # Errors
-    /// [`Error::Mesh`] naming the first offending cell, node or boundary part.
+    /// [`femscale_core::Error::Mesh`] naming the first offending cell, node or boundary part.
     pub fn try_new(
         dim: usize,
         coords: Vec<f64>,
         cell_kind: CellKind,
         cells: Vec<usize>,
-        mut boundary: Vec<BoundaryPart>,
+        boundary: Vec<BoundaryPart>,
     ) -> Result<Self> {
-        for part in &mut boundary {
-            // Facet end points belong to the part's nodes (Dirichlet conditions use the nodes).
-            part.nodes.extend_from_slice(&part.facets);
-            part.nodes.sort_unstable();
-            part.nodes.dedup();
-        }
-        let mesh = Self {
-            dim,
-            coords,
-            cell_kind,
-            cells,
-            boundary,
-        };
-        mesh.view().validate()?;
-        if let Some(c) = (0..mesh.num_cells()).find(|&c| !mesh.cell_is_valid(c)) {
-            return Err(Error::Mesh {
-                location: None,
-                message: format!(
-                    "cell {c} (nodes {:?}) has zero or negative measure or is not convex \
-                     (2D cells must be counter-clockwise)",
-                    mesh.view().cell(c)
-                ),
-            });
-        }
-        Ok(mesh)
-    }
-
-    /// Whether cell `c` has positive measure and, for quadrilaterals, is strictly convex (a
-    /// positive Jacobian at every corner, hence everywhere in the cell).
-    fn cell_is_valid(&self, c: usize) -> bool {
-        if !is_positive(self.cell_measure(c)) {
-            return false;
-        }
-        if self.cell_kind != CellKind::Quadrilateral {
-            return true;
-        }
-        let v = self.view();
-        let n = v.cell(c);
-        (0..4).all(|i| {
-            is_positive(cross(
-                v.point(n[(i + 3) % 4]),
-                v.point(n[i]),
-                v.point(n[(i + 1) % 4]),
-            ))
-        })
+        Self::builder(dim, coords, cell_kind, cells)
+            .boundary_parts(boundary)
+            .exterior_part(None)
+            .build()
     }
 
     /// The borrowed view assemblers work on.
@@ -81,7 +51,24 @@ impl Mesh {
             cell_kind: self.cell_kind,
             cells: &self.cells,
             boundary: &self.boundary,
+            cell_markers: &self.cell_markers,
+            subdomains: &self.subdomains,
         }
+    }
+
+    /// The subdomain marker of each cell (empty for a mesh without markers).
+    pub fn cell_markers(&self) -> &[i32] {
+        &self.cell_markers
+    }
+
+    /// The subdomains (one per distinct cell marker, sorted by id).
+    pub fn subdomains(&self) -> &[Subdomain] {
+        &self.subdomains
+    }
+
+    /// How many cells validation reversed because they were given in the other orientation.
+    pub fn reoriented_cells(&self) -> usize {
+        self.reoriented_cells
     }
 
     /// Geometric dimension.
@@ -119,9 +106,10 @@ impl Mesh {
         &self.boundary
     }
 
-    /// The boundary part called `name`.
+    /// The boundary part called `name`, or else the one whose marker `name` writes as a
+    /// number (`"11"`).
     pub fn boundary_part(&self, name: &str) -> Option<&BoundaryPart> {
-        self.boundary.iter().find(|b| b.name == name)
+        femscale_core::find_part(&self.boundary, name)
     }
 
     /// Node coordinates as points padded to three components.
@@ -130,19 +118,35 @@ impl Mesh {
         (0..self.num_nodes()).map(|i| v.point(i)).collect()
     }
 
-    /// Signed measure (length or area) of cell `c`.
+    /// The corner coordinates of cell `c`, padded to three components.
+    fn corners(&self, c: usize) -> ([[f64; 3]; 8], usize) {
+        let v = self.view();
+        let mut x = [[0.0; 3]; 8];
+        let nodes = v.cell(c);
+        for (xi, &n) in x.iter_mut().zip(nodes) {
+            *xi = v.point(n);
+        }
+        (x, nodes.len())
+    }
+
+    /// Signed measure (length, area or volume) of cell `c`.
     ///
     /// # Panics
     /// If `c >= num_cells()`.
     pub fn cell_measure(&self, c: usize) -> f64 {
-        let v = self.view();
-        let n = v.cell(c);
-        let p = |i: usize| v.point(n[i]);
-        match self.cell_kind {
-            CellKind::Interval => p(1)[0] - p(0)[0],
-            CellKind::Triangle => cross(p(0), p(1), p(2)) / 2.0,
-            CellKind::Quadrilateral => (cross(p(0), p(1), p(2)) + cross(p(0), p(2), p(3))) / 2.0,
-        }
+        let (x, n) = self.corners(c);
+        signed_measure(self.cell_kind, &x[..n])
+    }
+
+    /// Shape quality of cell `c` in `(0, 1]`, 1 for the ideal shape (equilateral simplices,
+    /// squares and cubes): normalised measure over squared edge lengths for simplices, the
+    /// smallest scaled corner Jacobian for quadrilaterals and hexahedra.
+    ///
+    /// # Panics
+    /// If `c >= num_cells()`.
+    pub fn cell_quality(&self, c: usize) -> f64 {
+        let (x, n) = self.corners(c);
+        quality(self.cell_kind, &x[..n])
     }
 
     /// Mesh size `h`: the largest distance between two nodes of one cell.
@@ -165,16 +169,6 @@ impl Mesh {
     }
 }
 
-/// `v > 0` (false for NaN).
-fn is_positive(v: f64) -> bool {
-    v.partial_cmp(&0.0) == Some(std::cmp::Ordering::Greater)
-}
-
-/// Twice the signed area of triangle (a, b, c) in the xy-plane.
-fn cross(a: [f64; 3], b: [f64; 3], c: [f64; 3]) -> f64 {
-    (b[0] - a[0]) * (c[1] - a[1]) - (c[0] - a[0]) * (b[1] - a[1])
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -185,9 +179,28 @@ mod tests {
         assert!(
             Mesh::try_new(2, coords.clone(), CellKind::Triangle, vec![0, 1, 2], vec![]).is_ok()
         );
-        let e = Mesh::try_new(2, coords.clone(), CellKind::Triangle, vec![0, 2, 1], vec![])
-            .unwrap_err();
-        assert!(e.to_string().contains("negative measure"), "{e}");
+        // A clockwise triangle is reoriented and counted.
+        let m =
+            Mesh::try_new(2, coords.clone(), CellKind::Triangle, vec![0, 2, 1], vec![]).unwrap();
+        assert_eq!((m.cells(), m.reoriented_cells()), (&[0, 1, 2][..], 1));
+        let e = Mesh::try_new(
+            2,
+            vec![0.0, 0.0, 1.0, 0.0, 2.0, 0.0],
+            CellKind::Triangle,
+            vec![0, 1, 2],
+            vec![],
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("degenerate"), "{e}");
+        let e = Mesh::try_new(
+            2,
+            vec![0.0, 0.0, 1.0, 0.0, 0.0, 1.0, 1.0, 1.0],
+            CellKind::Triangle,
+            vec![0, 1, 2, 2, 0, 1],
+            vec![],
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("same nodes"), "{e}");
         let e = Mesh::try_new(2, coords.clone(), CellKind::Triangle, vec![0, 1, 7], vec![])
             .unwrap_err();
         assert!(e.to_string().contains("node 7"), "{e}");
@@ -219,11 +232,7 @@ mod tests {
             Mesh::try_new(2, dart, CellKind::Quadrilateral, vec![0, 1, 2, 3], vec![]).unwrap_err();
         assert!(e.to_string().contains("convex"), "{e}");
         // Facet end points are added to the part's nodes.
-        let part = BoundaryPart {
-            name: "b".into(),
-            facets: vec![0, 1],
-            nodes: vec![],
-        };
+        let part = BoundaryPart::from_facets("b", vec![0, 1]);
         let m = Mesh::try_new(2, coords, CellKind::Triangle, vec![0, 1, 2], vec![part]).unwrap();
         assert_eq!(m.boundary_part("b").unwrap().nodes, vec![0, 1]);
     }

@@ -9,7 +9,7 @@
 //!
 //! Each edge midpoint is created once, numbered after the existing nodes in the order edges
 //! are first met (cell by cell); quadrilateral centres follow, one per cell. Old node numbers
-//! are kept. Children keep their parent's orientation. Boundary facets of 2D meshes split in
+//! are kept. Children keep their parent's orientation and subdomain marker. Boundary facets of 2D meshes split in
 //! two through their midpoint (keeping their direction) and the part's nodes gain the
 //! midpoints, so conditions on named parts apply to the refined mesh unchanged; 1D boundary
 //! facets are points and stay as they are.
@@ -27,11 +27,7 @@ const FIELD: &str = "refinements";
 
 /// Local edges of each cell kind, as pairs of local node indices, in cell order.
 fn local_edges(kind: CellKind) -> &'static [(usize, usize)] {
-    match kind {
-        CellKind::Interval => &[(0, 1)],
-        CellKind::Triangle => &[(0, 1), (1, 2), (2, 0)],
-        CellKind::Quadrilateral => &[(0, 1), (1, 2), (2, 3), (3, 0)],
-    }
+    kind.local_edges()
 }
 
 /// The key of the edge between nodes `a` and `b`, independent of direction.
@@ -44,6 +40,7 @@ fn children(kind: CellKind) -> usize {
     match kind {
         CellKind::Interval => 2,
         CellKind::Triangle | CellKind::Quadrilateral => 4,
+        CellKind::Tetrahedron | CellKind::Hexahedron => 8,
     }
 }
 
@@ -105,6 +102,14 @@ impl MeshCounts {
                     2.0 * edges + 4.0 * cells,
                     4.0 * cells,
                 ),
+                // Estimates (faces are not counted; about 2 per tetrahedron, 3 per
+                // hexahedron): a midpoint per edge (and face and cell centres for hexahedra).
+                CellKind::Tetrahedron => (nodes + edges, 2.0 * edges + 7.0 * cells, 8.0 * cells),
+                CellKind::Hexahedron => (
+                    nodes + edges + 4.0 * cells,
+                    2.0 * edges + 18.0 * cells,
+                    8.0 * cells,
+                ),
             };
         }
         Self {
@@ -141,6 +146,16 @@ impl Mesh {
     #[tracing::instrument(skip_all)]
     pub fn refine_uniform(&self) -> Result<Mesh> {
         let kind = self.cell_kind;
+        if kind.dim() == 3 {
+            return Err(Error::invalid(
+                FIELD,
+                format!(
+                    "uniform refinement of {} meshes is not supported yet (re-mesh finer in \
+                     Gmsh instead)",
+                    kind.name()
+                ),
+            ));
+        }
         let (dim, num_nodes, num_cells) = (self.dim, self.num_nodes(), self.num_cells());
         let v = self.view();
         let edges = local_edges(kind);
@@ -221,6 +236,8 @@ impl Mesh {
                     cells.extend_from_slice(&[o, m12, n[2], m23]);
                     cells.extend_from_slice(&[m30, o, m23, n[3]]);
                 }
+                // Refused above.
+                CellKind::Tetrahedron | CellKind::Hexahedron => {}
             }
         }
 
@@ -229,7 +246,20 @@ impl Mesh {
             .iter()
             .map(|part| refine_part(kind, part, &midpoint))
             .collect::<Result<Vec<_>>>()?;
-        let refined = Mesh::try_new(dim, coords, kind, cells, boundary)?;
+        let per = children(kind);
+        let markers: Vec<i32> = (self.cell_markers.iter())
+            .flat_map(|&m| std::iter::repeat_n(m, per))
+            .collect();
+        let mut builder = Mesh::builder(dim, coords, kind, cells)
+            .cell_markers(markers)
+            .boundary_parts(boundary)
+            .exterior_part(None);
+        for s in &self.subdomains {
+            if let Some(name) = &s.name {
+                builder = builder.subdomain_name(s.id, name.clone());
+            }
+        }
+        let refined = builder.build()?;
         femscale_core::record(Counter::MeshRefinements);
         tracing::debug!(
             cell_kind = ?kind,
@@ -308,6 +338,7 @@ fn refine_part(
     // `Mesh::try_new` sorts and deduplicates the nodes.
     Ok(BoundaryPart {
         name: part.name.clone(),
+        id: part.id,
         facets,
         nodes,
     })

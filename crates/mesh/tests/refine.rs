@@ -274,12 +274,9 @@ fn oversize_refinements_and_unsplittable_facets_are_typed_errors() {
     // Nothing was refined on the way to the error.
     assert_eq!(counters().get(Counter::MeshRefinements), before);
 
-    // A boundary facet across the square's diagonal is no edge of the two triangles.
-    let part = BoundaryPart {
-        name: "cut".into(),
-        facets: vec![1, 3],
-        nodes: vec![],
-    };
+    // A boundary facet across the square's diagonal is no edge of the two triangles: the
+    // mesh is refused when built (before, it failed only when refined).
+    let part = BoundaryPart::from_facets("cut", vec![1, 3]);
     let coords = vec![0.0, 0.0, 1.0, 0.0, 1.0, 1.0, 0.0, 1.0];
     let m = Mesh::try_new(
         2,
@@ -287,10 +284,14 @@ fn oversize_refinements_and_unsplittable_facets_are_typed_errors() {
         CellKind::Triangle,
         vec![0, 1, 2, 0, 2, 3],
         vec![part],
-    )
-    .unwrap();
-    match m.refine_uniform().unwrap_err() {
-        Error::Mesh { message, .. } => assert!(message.contains("`cut`"), "{message}"),
+    );
+    match m.unwrap_err() {
+        Error::Mesh { message, .. } => {
+            assert!(
+                message.contains("`cut`") && message.contains("not a facet"),
+                "{message}"
+            )
+        }
         other => panic!("expected a mesh error, got {other}"),
     }
 }

@@ -98,6 +98,8 @@ fn vtkio_reads_points_cells_and_fields_exactly() {
             CellKind::Interval => CellType::Line,
             CellKind::Triangle => CellType::Triangle,
             CellKind::Quadrilateral => CellType::Quad,
+            CellKind::Tetrahedron => CellType::Tetra,
+            CellKind::Hexahedron => CellType::Hexahedron,
         };
         assert!(ind.types.iter().all(|&t| t == want), "{:?}", ind.types);
         let conn: Vec<u64> = mesh.cells().iter().map(|&c| c as u64).collect();

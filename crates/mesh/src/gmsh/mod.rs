@@ -45,6 +45,7 @@
 //! ```
 
 mod build;
+mod convert;
 mod kinds;
 mod reader;
 mod v2;

@@ -36,6 +36,10 @@ pub const VTK_LINE: u8 = 3;
 pub const VTK_TRIANGLE: u8 = 5;
 /// VTK cell type of a 4-node quadrilateral.
 pub const VTK_QUAD: u8 = 9;
+/// VTK cell type of a 4-node tetrahedron.
+pub const VTK_TETRA: u8 = 10;
+/// VTK cell type of an 8-node hexahedron.
+pub const VTK_HEXAHEDRON: u8 = 12;
 
 /// The VTK cell type of a femscale cell kind.
 pub const fn vtk_cell_type(kind: CellKind) -> u8 {
@@ -43,6 +47,8 @@ pub const fn vtk_cell_type(kind: CellKind) -> u8 {
         CellKind::Interval => VTK_LINE,
         CellKind::Triangle => VTK_TRIANGLE,
         CellKind::Quadrilateral => VTK_QUAD,
+        CellKind::Tetrahedron => VTK_TETRA,
+        CellKind::Hexahedron => VTK_HEXAHEDRON,
     }
 }
 

@@ -107,7 +107,7 @@ fn check_quadrature_degree(degree: usize) -> Result<()> {
         "assembly.quadrature_degree",
         format!(
             "must be from {MIN_DEGREE} to {MAX_DEGREE} (at most {} on triangles), got {degree}",
-            max_degree(femscale_core::CellKind::Triangle)
+            max_degree(femscale_core::CellKind::Triangle).unwrap_or(0)
         ),
     ))
 }

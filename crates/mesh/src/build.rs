@@ -1,0 +1,307 @@
+//! [`MeshBuilder`]: a mesh from a caller's arrays (coordinates, connectivity, optional cell and
+//! facet markers), validated, with inverted cells reoriented.
+
+use std::collections::BTreeMap;
+
+use femscale_core::{BoundaryPart, CellKind, Error, Result, Subdomain};
+use rayon::prelude::*;
+
+use crate::geometry::{orientation, reversed_order};
+use crate::mesh::Mesh;
+use crate::topology::{duplicate_cells, facet_key, facets_and_exterior, key_nodes};
+
+/// The name of the part holding every exterior facet, added unless the caller names one so.
+pub const EXTERIOR_PART: &str = "all";
+
+/// Builds a [`Mesh`] from arrays: [`Mesh::builder`], then markers and parts, then
+/// [`MeshBuilder::build`].
+///
+/// ```
+/// use femscale_core::CellKind;
+/// use femscale_mesh::Mesh;
+/// // Two triangles of the unit square, the second given clockwise (it is reoriented).
+/// let coords = vec![0.0, 0.0, 1.0, 0.0, 1.0, 1.0, 0.0, 1.0];
+/// let mesh = Mesh::builder(2, coords, CellKind::Triangle, vec![0, 1, 2, 0, 3, 2])
+///     .cell_markers(vec![1, 2])
+///     .subdomain_name(1, "copper")
+///     .facet_markers(vec![0, 1, 3, 0], vec![11, 12])
+///     .boundary_name(11, "bottom")
+///     .build()
+///     .unwrap();
+/// assert_eq!(mesh.reoriented_cells(), 1);
+/// assert_eq!(mesh.boundary_part("bottom").unwrap().nodes, vec![0, 1]);
+/// assert_eq!(mesh.boundary_part("12").unwrap().id, Some(12)); // unnamed: called by its number
+/// assert_eq!(mesh.boundary_part("all").unwrap().facets.len(), 8); // four exterior edges
+/// ```
+#[derive(Debug, Clone)]
+#[must_use]
+pub struct MeshBuilder {
+    dim: usize,
+    coords: Vec<f64>,
+    kind: CellKind,
+    cells: Vec<usize>,
+    cell_markers: Vec<i32>,
+    subdomain_names: BTreeMap<i32, String>,
+    facets: Vec<usize>,
+    facet_markers: Vec<i32>,
+    boundary_names: BTreeMap<i32, String>,
+    parts: Vec<BoundaryPart>,
+    exterior: Option<String>,
+}
+
+impl Mesh {
+    /// Starts a mesh of `cells` (`kind.nodes_per_cell()` node indices each) on nodes with
+    /// `dim` coordinates each.
+    pub fn builder(dim: usize, coords: Vec<f64>, kind: CellKind, cells: Vec<usize>) -> MeshBuilder {
+        MeshBuilder {
+            dim,
+            coords,
+            kind,
+            cells,
+            cell_markers: Vec::new(),
+            subdomain_names: BTreeMap::new(),
+            facets: Vec::new(),
+            facet_markers: Vec::new(),
+            boundary_names: BTreeMap::new(),
+            parts: Vec::new(),
+            exterior: Some(EXTERIOR_PART.into()),
+        }
+    }
+}
+
+impl MeshBuilder {
+    /// The subdomain marker of each cell (one per cell).
+    pub fn cell_markers(mut self, markers: Vec<i32>) -> Self {
+        self.cell_markers = markers;
+        self
+    }
+
+    /// Names the subdomain of marker `id`.
+    pub fn subdomain_name(mut self, id: i32, name: impl Into<String>) -> Self {
+        self.subdomain_names.insert(id, name.into());
+        self
+    }
+
+    /// Marked facets: `facets` holds `nodes_per_facet` node indices per facet, `markers` one
+    /// marker per facet. Each marker becomes a boundary part (named by
+    /// [`MeshBuilder::boundary_name`], or by its number) with the marker as its id. Facets may
+    /// be interior (an interface between subdomains).
+    pub fn facet_markers(mut self, facets: Vec<usize>, markers: Vec<i32>) -> Self {
+        self.facets = facets;
+        self.facet_markers = markers;
+        self
+    }
+
+    /// Names the boundary part of facet marker `id`.
+    pub fn boundary_name(mut self, id: i32, name: impl Into<String>) -> Self {
+        self.boundary_names.insert(id, name.into());
+        self
+    }
+
+    /// Adds a boundary part given directly (its facet nodes are added to its nodes).
+    pub fn boundary_part(mut self, part: BoundaryPart) -> Self {
+        self.parts.push(part);
+        self
+    }
+
+    /// Adds boundary parts given directly.
+    pub fn boundary_parts(mut self, parts: impl IntoIterator<Item = BoundaryPart>) -> Self {
+        self.parts.extend(parts);
+        self
+    }
+
+    /// The name of the part made of all exterior facets (default [`EXTERIOR_PART`], `all`);
+    /// `None` for no such part. It is not added when another part already has the name.
+    pub fn exterior_part(mut self, name: Option<&str>) -> Self {
+        self.exterior = name.map(str::to_string);
+        self
+    }
+
+    /// Validates and builds the mesh: coordinates finite, connectivity a whole number of cells
+    /// with node indices in range, one marker per cell (if any), every cell of positive
+    /// measure (and convex, for quadrilaterals and hexahedra) either as given or reversed —
+    /// reversed cells are reoriented and counted ([`Mesh::reoriented_cells`]) — no two cells
+    /// on the same nodes, every facet of a part a facet of some cell, part names unique.
+    ///
+    /// # Errors
+    /// [`Error::Mesh`] naming the first offending cell, facet, marker or part.
+    pub fn build(self) -> Result<Mesh> {
+        let fail = |message: String| Error::Mesh {
+            location: None,
+            message,
+        };
+        let mut subdomains: Vec<Subdomain> = {
+            let mut ids = self.cell_markers.clone();
+            ids.par_sort_unstable();
+            ids.dedup();
+            (ids.into_iter())
+                .map(|id| Subdomain {
+                    id,
+                    name: self.subdomain_names.get(&id).cloned(),
+                })
+                .collect()
+        };
+        if let Some(id) =
+            (self.subdomain_names.keys()).find(|id| !subdomains.iter().any(|s| s.id == **id))
+        {
+            return Err(fail(format!(
+                "subdomain {id} (`{}`) is named, but no cell carries marker {id}",
+                self.subdomain_names[id]
+            )));
+        }
+        subdomains.shrink_to_fit();
+        let mut mesh = Mesh {
+            dim: self.dim,
+            coords: self.coords,
+            cell_kind: self.kind,
+            cells: self.cells,
+            boundary: Vec::new(),
+            cell_markers: self.cell_markers,
+            subdomains,
+            reoriented_cells: 0,
+        };
+        mesh.view().validate()?;
+        mesh.reoriented_cells = orient_cells(&mut mesh)?;
+        if let Some((a, b)) = duplicate_cells(&mesh.view()) {
+            return Err(fail(format!(
+                "cells {a} and {b} have the same nodes ({:?})",
+                mesh.view().cell(a)
+            )));
+        }
+
+        let npf = mesh.cell_kind.nodes_per_facet();
+        let mut parts = self.parts;
+        if !self.facets.len().is_multiple_of(npf)
+            || self.facets.len() / npf != self.facet_markers.len()
+        {
+            return Err(fail(format!(
+                "{} facet node indices and {} facet markers: give {npf} nodes and one marker per facet",
+                self.facets.len(),
+                self.facet_markers.len()
+            )));
+        }
+        let mut by_marker: BTreeMap<i32, Vec<usize>> = BTreeMap::new();
+        for (f, &m) in self.facets.chunks_exact(npf).zip(&self.facet_markers) {
+            by_marker.entry(m).or_default().extend_from_slice(f);
+        }
+        if let Some(id) = (self.boundary_names.keys()).find(|id| !by_marker.contains_key(id)) {
+            return Err(fail(format!(
+                "boundary {id} (`{}`) is named, but no facet carries marker {id}",
+                self.boundary_names[id]
+            )));
+        }
+        for (id, facets) in by_marker {
+            let name = (self.boundary_names.get(&id).cloned()).unwrap_or_else(|| id.to_string());
+            parts.push(BoundaryPart::from_facets(name, facets).with_id(id));
+        }
+        let needs_facets = self.exterior.is_some() || parts.iter().any(|p| !p.facets.is_empty());
+        if needs_facets {
+            let (keys, exterior) = facets_and_exterior(&mesh.view())?;
+            for part in &parts {
+                check_part_facets(part, npf, mesh.num_nodes(), &keys)?;
+            }
+            if let Some(name) = self.exterior
+                && !parts.iter().any(|p| p.name == name)
+            {
+                parts.push(BoundaryPart::from_facets(name, exterior));
+            }
+        }
+        for (i, part) in parts.iter().enumerate() {
+            if parts[..i].iter().any(|p| p.name == part.name) {
+                return Err(fail(format!(
+                    "two boundary parts are called `{}`",
+                    part.name
+                )));
+            }
+        }
+        for part in &mut parts {
+            part.nodes.extend_from_slice(&part.facets);
+            part.nodes.par_sort_unstable();
+            part.nodes.dedup();
+        }
+        mesh.boundary = parts;
+        mesh.view().validate()?;
+        Ok(mesh)
+    }
+}
+
+/// Reorients cells that are valid only reversed; returns how many.
+fn orient_cells(mesh: &mut Mesh) -> Result<usize> {
+    let kind = mesh.cell_kind;
+    let npc = kind.nodes_per_cell();
+    let (dim, coords) = (mesh.dim, &mesh.coords);
+    let point = |i: usize| {
+        let mut p = [0.0; 3];
+        p[..dim].copy_from_slice(&coords[i * dim..(i + 1) * dim]);
+        p
+    };
+    let verdicts: Vec<Option<bool>> = mesh
+        .cells
+        .par_chunks_exact(npc)
+        .map(|nodes| {
+            let mut x = [[0.0; 3]; 8];
+            for (xi, &n) in x.iter_mut().zip(nodes) {
+                *xi = point(n);
+            }
+            orientation(kind, &x[..npc])
+        })
+        .collect();
+    if let Some(c) = verdicts.iter().position(Option::is_none) {
+        return Err(Error::Mesh {
+            location: None,
+            message: format!(
+                "cell {c} (nodes {:?}) is degenerate{}",
+                &mesh.cells[c * npc..(c + 1) * npc],
+                match kind {
+                    CellKind::Quadrilateral | CellKind::Hexahedron =>
+                        ", folded or not convex (a non-positive Jacobian at a corner)",
+                    _ => " (zero measure)",
+                }
+            ),
+        });
+    }
+    let order = reversed_order(kind);
+    let mut count = 0;
+    for (c, v) in verdicts.iter().enumerate() {
+        if *v == Some(false) {
+            let cell = &mut mesh.cells[c * npc..(c + 1) * npc];
+            let mut reversed = [0usize; 8];
+            for (r, &o) in reversed.iter_mut().zip(order) {
+                *r = cell[o];
+            }
+            cell.copy_from_slice(&reversed[..npc]);
+            count += 1;
+        }
+    }
+    Ok(count)
+}
+
+/// Checks that `part`'s facets are whole, in range and facets of cells (`keys`, sorted).
+fn check_part_facets(part: &BoundaryPart, npf: usize, nodes: usize, keys: &[u128]) -> Result<()> {
+    let fail = |message: String| {
+        Err(Error::Mesh {
+            location: None,
+            message,
+        })
+    };
+    if !part.facets.len().is_multiple_of(npf) {
+        return fail(format!("boundary part `{}` has a partial facet", part.name));
+    }
+    for f in part.facets.chunks_exact(npf) {
+        if let Some(v) = f.iter().find(|&&v| v >= nodes) {
+            return fail(format!(
+                "boundary part `{}` refers to node {v}, but the mesh has {nodes} nodes",
+                part.name
+            ));
+        }
+        let key = facet_key(f);
+        if keys.binary_search(&key).is_err() {
+            return fail(format!(
+                "boundary part `{}` has facet {:?}, which is not a facet of any cell",
+                part.name,
+                key_nodes(key)
+            ));
+        }
+    }
+    Ok(())
+}
