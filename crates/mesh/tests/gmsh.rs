@@ -354,3 +354,66 @@ fn in_memory_input_and_small_edge_cases() {
         assert!(err.contains(want), "{text:?}: {err}");
     }
 }
+
+/// Every test mesh reads to a valid `Mesh` with the same counts in all four encodings, its
+/// physical groups as named markers.
+#[test]
+fn test_meshes_convert_to_marked_meshes() {
+    use femscale_core::CellKind;
+    use femscale_mesh::Mesh;
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/gmsh");
+    for (name, kind) in [
+        ("lshape", CellKind::Triangle),
+        ("disk", CellKind::Triangle),
+        ("square", CellKind::Quadrilateral),
+        ("annulus", CellKind::Triangle),
+        ("cube", CellKind::Tetrahedron),
+    ] {
+        let meshes: Vec<Mesh> = ["v22_ascii", "v22_binary", "v41_ascii", "v41_binary"]
+            .iter()
+            .map(|enc| Mesh::read_gmsh(dir.join(format!("{name}_{enc}.msh"))).unwrap())
+            .collect();
+        let m = &meshes[0];
+        assert_eq!(m.cell_kind(), kind, "{name}");
+        assert_eq!(m.dim(), kind.dim(), "{name}");
+        assert!(m.boundary_part("all").is_some(), "{name}");
+        assert_eq!(m.cell_markers().len(), m.num_cells(), "{name}");
+        for other in &meshes[1..] {
+            assert_eq!(other.num_cells(), m.num_cells(), "{name}");
+            assert_eq!(other.num_nodes(), m.num_nodes(), "{name}");
+            assert_eq!(other.subdomains(), m.subdomains(), "{name}");
+            let names = |m: &Mesh| {
+                m.boundary_parts()
+                    .iter()
+                    .map(|p| (p.name.clone(), p.id, p.facets.len()))
+                    .collect::<Vec<_>>()
+            };
+            assert_eq!(names(other), names(m), "{name}");
+        }
+        let total: f64 = (0..m.num_cells()).map(|c| m.cell_measure(c)).sum();
+        let expected = match name {
+            "lshape" => 3.0,
+            "disk" => std::f64::consts::PI,
+            "square" | "cube" => 1.0,
+            _ => f64::NAN,
+        };
+        if expected.is_finite() {
+            // Polygonal approximations of curved boundaries lose a little area.
+            assert!(
+                (total - expected).abs() < 0.02 * expected,
+                "{name}: measure {total}"
+            );
+        }
+        eprintln!(
+            "{name}: {} cells, {} nodes, subdomains {:?}, parts {:?}, reoriented {}",
+            m.num_cells(),
+            m.num_nodes(),
+            m.subdomains(),
+            m.boundary_parts()
+                .iter()
+                .map(|p| (&p.name, p.id))
+                .collect::<Vec<_>>(),
+            m.reoriented_cells()
+        );
+    }
+}
