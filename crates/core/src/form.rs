@@ -205,7 +205,7 @@ impl<'de, F: Deserialize<'de> + Default> Deserialize<'de> for BoundaryConditionO
                 let (mut part, mut kind, mut value, mut alpha) = (None, None, None, None);
                 while let Some(Name(key)) = map.next_key_seed(Names(KEYS, Names::FIELD))? {
                     match key {
-                        "where" => part = Some(map.next_value::<String>()?),
+                        "where" => part = Some(map.next_value::<PartName>()?.0),
                         "kind" => kind = Some(map.next_value_seed(Names(KINDS, Names::VARIANT))?.0),
                         "value" => value = Some(map.next_value::<F>()?),
                         _ => alpha = map.next_value::<Option<F>>()?,
@@ -229,6 +229,32 @@ impl<'de, F: Deserialize<'de> + Default> Deserialize<'de> for BoundaryConditionO
             }
         }
         d.deserialize_map(ConditionVisitor(std::marker::PhantomData))
+    }
+}
+
+/// A boundary part as `where` names it: its name, or its marker as a number (`where = 11`,
+/// kept as the text `"11"`, which also finds a part by its marker).
+struct PartName(String);
+
+impl<'de> Deserialize<'de> for PartName {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = PartName;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a boundary part's name or marker number")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<PartName, E> {
+                Ok(PartName(v.to_string()))
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<PartName, E> {
+                Ok(PartName(v.to_string()))
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<PartName, E> {
+                Ok(PartName(v.to_string()))
+            }
+        }
+        d.deserialize_any(V)
     }
 }
 

@@ -672,7 +672,9 @@ fn biggest_point(jobs: &[Job<'_>]) -> (usize, usize) {
         .filter_map(|job| {
             let config = job.point.config()?;
             let dofs = job.point.estimated_dofs()?;
-            let dim = config.problem.dim.unwrap_or(config.problem.mesh.dim());
+            let dim = (config.problem.dim)
+                .or(config.problem.mesh.dim())
+                .unwrap_or(2);
             Some((dofs, dim))
         })
         .fold((0, 2), |best, (dofs, dim)| {

@@ -184,7 +184,7 @@ fn estimated_nodes_and_dim_match_the_refined_meshes() {
                 Some(mesh.num_nodes() as f64),
                 "{spec:?}"
             );
-            assert_eq!(spec.dim(), mesh.dim());
+            assert_eq!(spec.dim(), Some(mesh.dim()));
             // Refining a refined spec adds up.
             let twice = spec.clone().refined(1);
             assert_eq!(

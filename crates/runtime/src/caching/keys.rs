@@ -70,11 +70,31 @@ fn mesh(b: KeyBuilder, m: &MeshSpec) -> KeyBuilder {
             for part in m.boundary_parts() {
                 b = b
                     .str("part", &part.name)
+                    .i64("part_id", part.id.map_or(i64::MIN, i64::from))
                     .usizes("facets", &part.facets)
                     .usizes("nodes", &part.nodes);
             }
-            b
+            for s in m.subdomains() {
+                b = b
+                    .i64("subdomain", i64::from(s.id))
+                    .str("name", s.name.as_deref().unwrap_or(""));
+            }
+            let markers: Vec<usize> = m
+                .cell_markers()
+                .iter()
+                .map(|&c| c as u32 as usize)
+                .collect();
+            b.usizes("cell_markers", &markers)
         }
+        // The file's contents, not its name, decide the mesh (an unreadable file gets a key
+        // that no readable one shares; reading it then fails with its own error).
+        MeshSpec::Gmsh(path) => match std::fs::read(path) {
+            Ok(bytes) => b.str("mesh", "gmsh").field("contents", bytes),
+            Err(e) => b
+                .str("mesh", "gmsh-unreadable")
+                .str("path", &path.to_string_lossy())
+                .str("error", &e.to_string()),
+        },
         MeshSpec::Refined { base, times } => mesh(b, base)
             .str("mesh", "refined")
             .u64("refinements", *times as u64),

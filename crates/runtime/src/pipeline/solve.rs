@@ -104,7 +104,7 @@ impl FemSolver {
         let estimated_dofs = problem.mesh.estimated_nodes();
         let caching = match estimated_dofs.map(|n| n.min(usize::MAX as f64) as usize) {
             Some(dofs) => {
-                let work = WorkEstimate::p1(dofs, problem.mesh.dim());
+                let work = WorkEstimate::p1(dofs, problem.mesh.dim().unwrap_or(2));
                 let early = self.decide(&work, requested, &load);
                 let limit = cfg.memory_limit_mb;
                 check_plan_memory(&early.plan, &early.solver, dofs, limit, "before meshing")?;

@@ -1,10 +1,12 @@
 //! [`MeshSpec`]: how the problem model obtains its mesh, and its configuration form
 //! (`[problem.mesh]`, tagged by `kind`).
 
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use femscale_core::{CellKind, Error, Result};
 use femscale_mesh::{Diagonal, Mesh, MeshCounts, RectangleCells, RectangleSpec};
+use figment::value::magic::RelativePathBuf;
 use serde::{Deserialize, Serialize};
 
 /// The most uniform refinements a [`MeshSpec::Refined`] (or `problem.mesh.refinements`) may ask
@@ -14,9 +16,10 @@ pub const MAX_REFINEMENTS: usize = 12;
 /// How to obtain the mesh.
 ///
 /// The configuration form is a table tagged by `kind` (default `rectangle`): `interval` with
-/// `x`, `nx` or `nodes`; `rectangle` with `x`, `y`, `nx`, `ny`, `cell`, `diagonal`; either with
-/// `refinements`. An interval ignores a rectangle's keys; a rectangle refuses `nodes`. An existing mesh ([`MeshSpec::Mesh`]) has
-/// no configuration form.
+/// `x`, `nx` or `nodes`; `rectangle` with `x`, `y`, `nx`, `ny`, `cell`, `diagonal`; `gmsh`
+/// with `path` (relative to the configuration file that gives it); any with `refinements`.
+/// An interval or a Gmsh file ignores a rectangle's keys; a rectangle refuses `nodes`. An
+/// existing mesh ([`MeshSpec::Mesh`]) has no configuration form.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(try_from = "MeshTable")]
 #[non_exhaustive]
@@ -34,6 +37,9 @@ pub enum MeshSpec {
     Rectangle(RectangleSpec),
     /// An existing mesh.
     Mesh(Arc<Mesh>),
+    /// A Gmsh `.msh` file ([`Mesh::read_gmsh`]): its physical groups become subdomain and
+    /// boundary markers.
+    Gmsh(PathBuf),
     /// Another mesh refined uniformly `times` times ([`Mesh::refined`]); at most
     /// [`MAX_REFINEMENTS`]. Build it with [`MeshSpec::refined`].
     Refined {
@@ -63,6 +69,7 @@ impl PartialEq for MeshSpec {
             (Self::IntervalNodes(a), Self::IntervalNodes(b)) => a == b,
             (Self::Rectangle(a), Self::Rectangle(b)) => a == b,
             (Self::Mesh(a), Self::Mesh(b)) => Arc::ptr_eq(a, b),
+            (Self::Gmsh(a), Self::Gmsh(b)) => a == b,
             (Self::Refined { base: a, times: m }, Self::Refined { base: b, times: n }) => {
                 a == b && m == n
             }
@@ -89,7 +96,7 @@ impl MeshSpec {
     /// absurd sizes.
     pub fn estimated_nodes(&self) -> Option<f64> {
         match self {
-            Self::Mesh(_) => None,
+            Self::Mesh(_) | Self::Gmsh(_) => None,
             _ => self.estimated_counts().map(|(_, c)| c.nodes),
         }
     }
@@ -105,7 +112,7 @@ impl MeshSpec {
                 .map(|w| (w[1] - w[0]).abs())
                 .fold(None, |m: Option<f64>, d| Some(m.map_or(d, |m| m.max(d))))?,
             Self::Rectangle(r) => width(r.x, r.nx)?.max(width(r.y, r.ny)?),
-            Self::Mesh(_) => return None,
+            Self::Mesh(_) | Self::Gmsh(_) => return None,
             // Each uniform refinement halves every cell.
             Self::Refined { base, times } => {
                 base.max_cell_width()? / 2f64.powi((*times).min(64) as i32)
@@ -153,6 +160,7 @@ impl MeshSpec {
                     m.num_cells() as f64,
                 ),
             ),
+            Self::Gmsh(_) => return None,
             Self::Refined { base, times } => {
                 let (kind, counts) = base.estimated_counts()?;
                 (kind, counts.refined(kind, *times))
@@ -161,23 +169,25 @@ impl MeshSpec {
     }
 
     /// The spatial dimension of the mesh (1 for intervals, 2 for rectangles, the mesh's own for
-    /// an existing one).
-    pub fn dim(&self) -> usize {
+    /// an existing one; `None` for a file, until it is read).
+    pub fn dim(&self) -> Option<usize> {
         match self {
-            Self::Interval { .. } | Self::IntervalNodes(_) => 1,
-            Self::Rectangle(_) => 2,
-            Self::Mesh(m) => m.dim(),
+            Self::Interval { .. } | Self::IntervalNodes(_) => Some(1),
+            Self::Rectangle(_) => Some(2),
+            Self::Mesh(m) => Some(m.dim()),
+            Self::Gmsh(_) => None,
             Self::Refined { base, .. } => base.dim(),
         }
     }
 
-    /// The configuration's name of the kind of mesh (`interval`, `rectangle`; `given` for an
-    /// existing mesh).
+    /// The configuration's name of the kind of mesh (`interval`, `rectangle`, `gmsh`; `given`
+    /// for an existing mesh).
     pub fn kind_name(&self) -> &'static str {
         match self {
             Self::Interval { .. } | Self::IntervalNodes(_) => "interval",
             Self::Rectangle(_) => "rectangle",
             Self::Mesh(_) => "given",
+            Self::Gmsh(_) => "gmsh",
             Self::Refined { base, .. } => base.kind_name(),
         }
     }
@@ -199,6 +209,7 @@ impl MeshSpec {
             Self::IntervalNodes(nodes) => Arc::new(Mesh::interval_from_nodes(nodes.clone())?),
             Self::Rectangle(spec) => Arc::new(Mesh::rectangle(spec)?),
             Self::Mesh(m) => m.clone(),
+            Self::Gmsh(path) => Arc::new(Mesh::read_gmsh(path)?),
             Self::Refined { base, times } => {
                 check_refinements("refinements", *times)?;
                 let mesh = base.build_here()?;
@@ -233,6 +244,7 @@ enum MeshKind {
     Interval,
     #[default]
     Rectangle,
+    Gmsh,
 }
 
 /// The keys of `[problem.mesh]` as read from a file, before the kind picks the ones that apply.
@@ -266,8 +278,24 @@ struct MeshTable {
     diagonal: Option<Diagonal>,
     #[serde(skip_serializing_if = "Option::is_none")]
     nodes: Option<Vec<f64>>,
+    #[serde(
+        serialize_with = "resolved_path",
+        skip_serializing_if = "Option::is_none"
+    )]
+    path: Option<RelativePathBuf>,
     #[serde(skip_serializing_if = "Option::is_none")]
     refinements: Option<usize>,
+}
+
+/// A file path as the configuration resolved it (relative to the file that gave it).
+fn resolved_path<S: serde::Serializer>(
+    p: &Option<RelativePathBuf>,
+    s: S,
+) -> std::result::Result<S::Ok, S::Error> {
+    match p {
+        Some(p) => s.serialize_str(&p.relative().to_string_lossy()),
+        None => s.serialize_none(),
+    }
 }
 
 /// A `[start, end]` range: exactly two numbers (a fixed-size array would silently drop a third).
@@ -315,6 +343,14 @@ impl TryFrom<MeshTable> for MeshSpec {
                     diagonal: t.diagonal.unwrap_or_default(),
                 })
             }
+            MeshKind::Gmsh => match t.path {
+                Some(path) => Self::Gmsh(path.relative()),
+                None => {
+                    return Err("a Gmsh mesh (kind = \"gmsh\") needs `path`, the .msh file \
+                                (relative to the configuration file)"
+                        .into());
+                }
+            },
         };
         Ok(mesh.refined(t.refinements.unwrap_or(0)))
     }
@@ -349,7 +385,14 @@ impl MeshSpec {
                 cell: Some(r.cells),
                 diagonal: Some(r.diagonal),
                 nodes: None,
+                path: None,
                 refinements: Some(0),
+            },
+            Self::Gmsh(path) => MeshTable {
+                kind: Some(MeshKind::Gmsh),
+                path: Some(RelativePathBuf::from(path)),
+                refinements: Some(0),
+                ..MeshTable::default()
             },
             Self::Refined { base, times } => {
                 let mut table = base.table()?;

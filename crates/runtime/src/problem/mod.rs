@@ -93,8 +93,8 @@ impl Problem {
         if let MeshSpec::Refined { times, .. } = &self.mesh {
             check_refinements(&field("mesh.refinements"), *times)?;
         }
-        let mesh_dim = self.mesh.dim();
         if let Some(dim) = self.dim
+            && let Some(mesh_dim) = self.mesh.dim()
             && dim != mesh_dim
         {
             return Err(Error::invalid(

@@ -1,0 +1,156 @@
+//! Gmsh meshes through the runtime: `kind = "gmsh"` with a path relative to the configuration
+//! file, conditions on physical groups by name or number, refinement of file meshes, and
+//! manufactured-solution convergence on them.
+
+use std::path::{Path, PathBuf};
+
+use femscale_runtime::{Config, ConfigSources, FemSolver, Solution};
+
+fn data(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../mesh/tests/data/gmsh")
+        .join(name)
+}
+
+/// A configuration file in a fresh directory beside a copy of `mesh`, which it names by a
+/// relative path; returns the directory (kept alive) and the loaded configuration.
+fn config_beside(mesh: &str, body: &str) -> (tempfile::TempDir, Config) {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("meshes")).unwrap();
+    std::fs::copy(data(mesh), dir.path().join("meshes").join(mesh)).unwrap();
+    let file = dir.path().join("case.toml");
+    std::fs::write(
+        &file,
+        format!("[problem.mesh]\nkind = \"gmsh\"\npath = \"meshes/{mesh}\"\n{body}"),
+    )
+    .unwrap();
+    let config = Config::load(&ConfigSources {
+        file: Some(file),
+        overrides: vec![],
+    })
+    .unwrap();
+    (dir, config)
+}
+
+fn rates(e: &[f64]) -> Vec<f64> {
+    e.windows(2).map(|w| (w[0] / w[1]).log2()).collect()
+}
+
+/// Solves on the file mesh refined 0..=levels times; returns L2 and H1 errors.
+fn errors(config: Config, levels: usize) -> (Vec<f64>, Vec<f64>, Vec<Solution>) {
+    let solver = FemSolver::from_config(config).unwrap();
+    let solutions: Vec<Solution> = (0..=levels)
+        .map(|k| {
+            let set = format!("problem.mesh.refinements={k}");
+            solver.scoped(&[&set], |s| s.solve_configured()).unwrap()
+        })
+        .collect();
+    let l2 = solutions
+        .iter()
+        .map(|s| s.metrics.l2_error.unwrap())
+        .collect();
+    let h1 = solutions
+        .iter()
+        .map(|s| s.metrics.h1_error.unwrap())
+        .collect();
+    (l2, h1, solutions)
+}
+
+fn assert_optimal(label: &str, l2: &[f64], h1: &[f64]) {
+    let (rl2, rh1) = (rates(l2), rates(h1));
+    eprintln!("{label}: L2 {l2:?} rates {rl2:.3?}\n  H1 {h1:?} rates {rh1:.3?}");
+    assert!(
+        rl2[1..].iter().all(|r| (1.8..=2.2).contains(r)),
+        "{label}: L2 rates {rl2:?}"
+    );
+    assert!(
+        rh1[1..].iter().all(|r| (0.9..=1.1).contains(r)),
+        "{label}: H1 rates {rh1:?}"
+    );
+}
+
+/// -Δu = 1 on the disk, u = (1 - r²)/4. Refinement keeps the coarse polygon (midpoints stay on
+/// the chords), so the boundary value is the exact solution there, not 0: the discrete
+/// problem is then the polygon's, and converges at the optimal rates.
+#[test]
+fn poisson_on_the_gmsh_disk_converges_at_optimal_rates_in_every_encoding() {
+    for enc in ["v22_ascii", "v41_binary"] {
+        let (_dir, config) = config_beside(
+            &format!("disk_{enc}.msh"),
+            r#"
+            [problem]
+            source = 1.0
+            exact = "(1 - x^2 - y^2)/4"
+            [[problem.boundary]]
+            where = "outer"
+            kind = "dirichlet"
+            value = "(1 - x^2 - y^2)/4"
+            "#,
+        );
+        let (l2, h1, solutions) = errors(config, 3);
+        assert_optimal(&format!("disk {enc}"), &l2, &h1);
+        let m = &solutions[2].mesh;
+        assert_eq!(m.cell_markers().len(), m.num_cells());
+        assert_eq!(m.subdomains()[0].name.as_deref(), Some("disk"));
+    }
+}
+
+/// A condition may name a physical group by its number, and a problem on the file mesh gives
+/// the same numbers whichever encoding the file has.
+#[test]
+fn conditions_by_physical_number_and_encodings_agree() {
+    let body = r#"
+        [problem]
+        source = "2*pi^2*sin(pi*x)*sin(pi*y)"
+        [[problem.boundary]]
+        where = 11
+        kind = "dirichlet"
+        value = 0.0
+        [[problem.boundary]]
+        where = "inlet"
+        kind = "robin"
+        alpha = 2.0
+        value = 1.0
+        "#;
+    let mut values = Vec::new();
+    for enc in ["v22_ascii", "v22_binary", "v41_ascii", "v41_binary"] {
+        let (_dir, config) = config_beside(&format!("lshape_{enc}.msh"), body);
+        let s = FemSolver::from_config(config)
+            .unwrap()
+            .solve_configured()
+            .unwrap();
+        values.push(s.values.clone());
+    }
+    for v in &values[1..] {
+        let diff = v
+            .iter()
+            .zip(&values[0])
+            .map(|(a, b)| (a - b).abs())
+            .fold(0.0, f64::max);
+        // ASCII files hold 16 significant digits, binary ones the exact doubles.
+        assert!(diff < 1e-12, "encodings differ by {diff}");
+    }
+}
+
+#[test]
+fn a_missing_path_or_file_and_an_unknown_group_are_typed_errors() {
+    let e = Config::from_toml_str("[problem.mesh]\nkind = \"gmsh\"\n").unwrap_err();
+    assert!(e.to_string().contains("needs `path`"), "{e}");
+    let (dir, config) = config_beside("disk_v41_ascii.msh", "");
+    std::fs::remove_file(dir.path().join("meshes/disk_v41_ascii.msh")).unwrap();
+    let e = FemSolver::from_config(config)
+        .unwrap()
+        .solve_configured()
+        .unwrap_err();
+    assert!(e.to_string().contains("disk_v41_ascii.msh"), "{e}");
+    let (_dir, config) = config_beside(
+        "disk_v41_ascii.msh",
+        "[[problem.boundary]]\nwhere = \"rim\"\nkind = \"dirichlet\"\nvalue = 0.0\n",
+    );
+    let e = FemSolver::from_config(config)
+        .unwrap()
+        .solve_configured()
+        .unwrap_err();
+    let text = e.to_string();
+    assert!(text.contains("rim") && text.contains("outer"), "{text}");
+}
