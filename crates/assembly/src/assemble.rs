@@ -27,14 +27,24 @@ pub const DEFAULT_BLOCK_CELLS: usize = 512;
 /// Quadrature degree used by default: exact for P1 mass matrices and linear data times basis.
 pub const DEFAULT_QUADRATURE_DEGREE: usize = 2;
 
-/// A coefficient: constant (no evaluation needed) or a field sampled at quadrature points.
-#[derive(Clone, Copy)]
+/// A coefficient: constant (no evaluation needed), a field sampled at quadrature points, or
+/// one of those per subdomain.
+#[derive(Clone)]
 enum Coefficient<'a> {
+    Constant(f64),
+    Field(&'a dyn ScalarField),
+    /// The piece of each subdomain, by marker (sorted by marker).
+    Subdomains(Vec<(i32, Piece<'a>)>),
+}
+
+/// A subdomain's piece of a coefficient.
+#[derive(Clone, Copy)]
+enum Piece<'a> {
     Constant(f64),
     Field(&'a dyn ScalarField),
 }
 
-impl<'a> Coefficient<'a> {
+impl<'a> Piece<'a> {
     fn of(field: &'a dyn ScalarField) -> Self {
         field
             .as_constant()
@@ -42,8 +52,124 @@ impl<'a> Coefficient<'a> {
     }
 }
 
+impl<'a> Coefficient<'a> {
+    /// The coefficient `name` of `field` on `mesh`: a per-subdomain field is resolved against
+    /// the mesh's subdomains (every subdomain covered, every key naming one); constants are
+    /// checked.
+    fn of(name: &str, field: &'a dyn ScalarField, mesh: &MeshView<'_>) -> Result<Self> {
+        let Some(by_subdomain) = field.as_subdomains() else {
+            let c = Piece::of(field);
+            if let Piece::Constant(v) = c {
+                check_value(name, v, [0.0; 3])?;
+                return Ok(Self::Constant(v));
+            }
+            return Ok(Self::Field(field));
+        };
+        let known = || {
+            (mesh.subdomains.iter())
+                .map(|s| match &s.name {
+                    Some(n) => format!("{n} ({})", s.id),
+                    None => s.id.to_string(),
+                })
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        if mesh.subdomains.is_empty() {
+            return Err(Error::invalid(
+                name,
+                "is given per subdomain, but the mesh has no subdomain markers (read it from a \
+                 Gmsh file with physical groups, or build it with cell markers)",
+            ));
+        }
+        for (key, _) in by_subdomain.pieces() {
+            if !mesh.subdomains.iter().any(|s| s.is_named(key)) {
+                return Err(Error::invalid(
+                    format!("{name}.{key}"),
+                    format!("the mesh has no subdomain `{key}`; it has {}", known()),
+                ));
+            }
+        }
+        let mut pieces = Vec::with_capacity(mesh.subdomains.len());
+        for s in mesh.subdomains {
+            // A name wins over a number that happens to equal another subdomain's id.
+            let found = (by_subdomain.pieces().iter())
+                .find(|(k, _)| s.name.as_deref() == Some(k.as_str()))
+                .or_else(|| by_subdomain.pieces().iter().find(|(k, _)| s.is_named(k)));
+            let Some((key, piece)) = found else {
+                return Err(Error::invalid(
+                    name,
+                    format!(
+                        "has no value on subdomain `{}` (marker {}); every subdomain needs one \
+                         (the mesh has {})",
+                        s.name.as_deref().unwrap_or("unnamed"),
+                        s.id,
+                        known()
+                    ),
+                ));
+            };
+            let piece = Piece::of(&**piece);
+            if let Piece::Constant(v) = piece {
+                check_value(&format!("{name}.{key}"), v, [0.0; 3])?;
+            }
+            pieces.push((s.id, piece));
+        }
+        pieces.sort_by_key(|p| p.0);
+        Ok(Self::Subdomains(pieces))
+    }
+
+    /// Whether the coefficient needs the quadrature points mapped.
+    fn is_sampled(&self) -> bool {
+        !matches!(self, Self::Constant(_))
+    }
+
+    /// Samples the coefficient on cells `cells` (points `pts`, `nq` per cell) into `buf`;
+    /// constants are already in `buf` (see [`Scratch::new`]).
+    fn sample(
+        &self,
+        name: &str,
+        mesh: &MeshView<'_>,
+        cells: Range<usize>,
+        nq: usize,
+        pts: &[[f64; 3]],
+        buf: &mut [f64],
+    ) -> Result<()> {
+        match self {
+            Self::Constant(_) => return Ok(()),
+            Self::Field(field) => field.eval_batch(pts, buf),
+            Self::Subdomains(pieces) => {
+                // Runs of consecutive cells of one subdomain are evaluated in one batch.
+                let markers = &mesh.cell_markers[cells.clone()];
+                let mut start = 0;
+                while start < markers.len() {
+                    let m = markers[start];
+                    let end = start + markers[start..].iter().take_while(|&&x| x == m).count();
+                    let piece = pieces
+                        .binary_search_by_key(&m, |p| p.0)
+                        .map(|i| pieces[i].1)
+                        .map_err(|_| {
+                            Error::invalid(name, format!("cell marker {m} has no subdomain entry"))
+                        })?;
+                    let (a, b) = (start * nq, end * nq);
+                    match piece {
+                        Piece::Constant(v) => buf[a..b].fill(v),
+                        Piece::Field(f) => f.eval_batch(&pts[a..b], &mut buf[a..b]),
+                    }
+                    start = end;
+                }
+            }
+        }
+        if let Some(i) = buf
+            .iter()
+            .position(|v| !v.is_finite() || (name == "diffusion" && *v <= 0.0))
+        {
+            check_value(name, buf[i], pts[i])?;
+        }
+        Ok(())
+    }
+}
+
 /// The coefficients of one form, checked and ready for sampling.
-#[derive(Clone, Copy)]
+#[derive(Clone)]
 pub(crate) struct Coefficients<'a> {
     k: Coefficient<'a>,
     c: Option<Coefficient<'a>>,
@@ -51,25 +177,25 @@ pub(crate) struct Coefficients<'a> {
 }
 
 impl<'a> Coefficients<'a> {
-    fn new(form: &'a EllipticForm) -> Result<Self> {
-        let k = Coefficient::of(&*form.diffusion);
-        let c = form.reaction.as_deref().map(Coefficient::of);
-        let f = form.source.as_deref().map(Coefficient::of);
-        for (name, coef) in [("diffusion", Some(k)), ("reaction", c), ("source", f)] {
-            if let Some(Coefficient::Constant(v)) = coef {
-                check_value(name, v, [0.0; 3])?;
-            }
-        }
-        Ok(Self { k, c, f })
+    fn new(form: &'a EllipticForm, mesh: &MeshView<'_>) -> Result<Self> {
+        let of = |name, f: &'a Option<femscale_core::SharedField>| {
+            f.as_deref()
+                .map(|f| Coefficient::of(name, f, mesh))
+                .transpose()
+        };
+        Ok(Self {
+            k: Coefficient::of("diffusion", &*form.diffusion, mesh)?,
+            c: of("reaction", &form.reaction)?,
+            f: of("source", &form.source)?,
+        })
     }
 
     /// The coefficients the load vector needs: the source only (the diffusion is replaced by a
     /// constant that is never sampled).
-    fn rhs_only(form: &'a EllipticForm) -> Result<Self> {
-        let f = form.source.as_deref().map(Coefficient::of);
-        if let Some(Coefficient::Constant(v)) = f {
-            check_value("source", v, [0.0; 3])?;
-        }
+    fn rhs_only(form: &'a EllipticForm, mesh: &MeshView<'_>) -> Result<Self> {
+        let f = (form.source.as_deref())
+            .map(|f| Coefficient::of("source", f, mesh))
+            .transpose()?;
         Ok(Self {
             k: Coefficient::Constant(1.0),
             c: None,
@@ -83,9 +209,9 @@ impl<'a> Coefficients<'a> {
     }
 
     fn sampled_fields(&self) -> usize {
-        [Some(self.k), self.c, self.f]
+        [Some(&self.k), self.c.as_ref(), self.f.as_ref()]
             .iter()
-            .filter(|c| matches!(c, Some(Coefficient::Field(_))))
+            .filter(|c| c.is_some_and(Coefficient::is_sampled))
             .count()
     }
 }
@@ -117,15 +243,15 @@ pub(crate) struct Scratch {
 
 impl Scratch {
     pub(crate) fn new(len: usize, coefs: &Coefficients<'_>) -> Self {
-        let fill = |c: Option<Coefficient<'_>>| match c {
-            Some(Coefficient::Constant(v)) => vec![v; len],
+        let fill = |c: Option<&Coefficient<'_>>| match c {
+            Some(Coefficient::Constant(v)) => vec![*v; len],
             _ => vec![0.0; len],
         };
         Self {
             points: vec![[0.0; 3]; len],
-            k: fill(Some(coefs.k)),
-            c: fill(coefs.c),
-            f: fill(coefs.f),
+            k: fill(Some(&coefs.k)),
+            c: fill(coefs.c.as_ref()),
+            f: fill(coefs.f.as_ref()),
         }
     }
 }
@@ -206,18 +332,12 @@ fn assemble_block(
         }
         let pts = &scratch.points[..count * nq];
         for (name, coef, buf) in [
-            ("diffusion", Some(coefs.k), &mut scratch.k),
-            ("reaction", coefs.c, &mut scratch.c),
-            ("source", coefs.f, &mut scratch.f),
+            ("diffusion", Some(&coefs.k), &mut scratch.k),
+            ("reaction", coefs.c.as_ref(), &mut scratch.c),
+            ("source", coefs.f.as_ref(), &mut scratch.f),
         ] {
-            if let Some(Coefficient::Field(field)) = coef {
-                field.eval_batch(pts, &mut buf[..count * nq]);
-                if let Some(i) = buf[..count * nq]
-                    .iter()
-                    .position(|v| !v.is_finite() || (name == "diffusion" && *v <= 0.0))
-                {
-                    check_value(name, buf[i], pts[i])?;
-                }
+            if let Some(coef) = coef {
+                coef.sample(name, mesh, cells.clone(), nq, pts, &mut buf[..count * nq])?;
             }
         }
     }
@@ -358,7 +478,7 @@ pub(crate) fn prologue<'f>(
         system.rhs.len(),
     )?;
     check_boundary_parts(mesh, form)?;
-    Ok((Coefficients::new(form)?, element_for(mesh, degree)?))
+    Ok((Coefficients::new(form, mesh)?, element_for(mesh, degree)?))
 }
 
 /// [`prologue`] for load-vector-only assembly into `rhs`.
@@ -371,7 +491,10 @@ pub(crate) fn rhs_prologue<'f>(
     let n = mesh.num_nodes();
     check_sizes(mesh, n, n, rhs.len())?;
     check_boundary_parts(mesh, form)?;
-    Ok((Coefficients::rhs_only(form)?, element_for(mesh, degree)?))
+    Ok((
+        Coefficients::rhs_only(form, mesh)?,
+        element_for(mesh, degree)?,
+    ))
 }
 
 /// The element for `mesh` with a rule of `degree`, if the cell kind offers one.

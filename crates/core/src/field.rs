@@ -70,6 +70,52 @@ pub trait ScalarField: Send + Sync + fmt::Debug {
     fn describe(&self) -> String {
         format!("{self:?}")
     }
+
+    /// `Some` when the field is given per subdomain ([`SubdomainField`]): assemblers then
+    /// evaluate, on each cell, the piece of the cell's subdomain.
+    fn as_subdomains(&self) -> Option<&SubdomainField> {
+        None
+    }
+}
+
+/// A coefficient given per subdomain: on the cells of each subdomain (named by its name or its
+/// marker number, `"copper"` or `"2"`) its own field.
+///
+/// It has no value at a point alone (on an interface two pieces meet): [`ScalarField::eval`]
+/// is NaN, which any pointwise use reports as a non-finite value. Assemblers that know the
+/// cells' markers find it through [`ScalarField::as_subdomains`].
+#[derive(Debug, Clone)]
+pub struct SubdomainField {
+    pieces: Vec<(String, SharedField)>,
+}
+
+impl SubdomainField {
+    /// The field with one piece per subdomain key.
+    pub fn new(pieces: Vec<(String, SharedField)>) -> Self {
+        Self { pieces }
+    }
+
+    /// The pieces, as given.
+    pub fn pieces(&self) -> &[(String, SharedField)] {
+        &self.pieces
+    }
+}
+
+impl ScalarField for SubdomainField {
+    fn eval(&self, _p: [f64; 3]) -> f64 {
+        f64::NAN
+    }
+
+    fn describe(&self) -> String {
+        let pieces: Vec<String> = (self.pieces.iter())
+            .map(|(k, f)| format!("{k} = {}", f.describe()))
+            .collect();
+        format!("{{ {} }}", pieces.join(", "))
+    }
+
+    fn as_subdomains(&self) -> Option<&SubdomainField> {
+        Some(self)
+    }
 }
 
 /// A field shared between threads and components.

@@ -61,7 +61,7 @@ pub use counters::{
 };
 pub use deadline::{Deadline, DeadlineMonitor};
 pub use error::{Error, FilePosition, Result, SolveError};
-pub use field::{Constant, FnField, ScalarField, SharedField};
+pub use field::{Constant, FnField, ScalarField, SharedField, SubdomainField};
 pub use field_path::{FieldPath, Step};
 pub use form::{
     BoundaryCondition, BoundaryConditionOf, BoundaryFieldRole, BoundaryKind, BoundaryKindOf,

@@ -154,3 +154,68 @@ fn a_missing_path_or_file_and_an_unknown_group_are_typed_errors() {
     let text = e.to_string();
     assert!(text.contains("rim") && text.contains("outer"), "{text}");
 }
+
+/// Two materials on the annulus (copper for 0.3 < r < 0.6, steel for 0.6 < r < 1) with
+/// diffusion (jumping 25-fold), reaction and source given per subdomain.
+///
+/// The mesh's interface is the polygon inscribed in r = 0.6, and refinement keeps it, so a
+/// manufactured solution must satisfy the interface condition on that polygon: u = w³ with
+/// w = max(0, r² - 0.36) is 0 with zero gradient inside the circle, so the flux k du/dn is zero
+/// on both sides of any interface inside it, and u is C² (P1 rates need H²). With k = 16 + x²
+/// in steel: f = -(16 + x²)(24 r² w + 12 w²) - 12 x² w² + 3 u; in copper f = 0.
+#[test]
+fn two_materials_on_the_annulus_converge_at_optimal_rates() {
+    let w = "max(0, x^2 + y^2 - 0.36)";
+    let u = format!("{w}^3");
+    let body = format!(
+        r#"
+        [problem]
+        diffusion = {{ copper = 400.0, steel = "16 + x^2" }}
+        reaction = {{ copper = 0.0, 2 = 3.0 }}
+        source = {{ copper = 0.0, steel = "-(16 + x^2)*(24*(x^2 + y^2)*{w} + 12*{w}^2) - 12*x^2*{w}^2 + 3*{u}" }}
+        exact = "{u}"
+        [[problem.boundary]]
+        where = "inner"
+        kind = "dirichlet"
+        value = 0.0
+        [[problem.boundary]]
+        where = "outer"
+        kind = "dirichlet"
+        value = "{u}"
+        "#
+    );
+    let (_dir, config) = config_beside("annulus_v41_binary.msh", &body);
+    let (l2, h1, solutions) = errors(config, 3);
+    assert_optimal("annulus, two materials", &l2, &h1);
+    assert_eq!(solutions[1].mesh.subdomains().len(), 2);
+}
+
+#[test]
+fn coefficients_by_subdomain_must_cover_every_subdomain_and_name_real_ones() {
+    let run = |diffusion: &str, mesh: &str| {
+        let body = format!(
+            "[problem]\ndiffusion = {diffusion}\n[[problem.boundary]]\nwhere = \"all\"\nkind = \"dirichlet\"\nvalue = 0.0\n"
+        );
+        let (_dir, config) = config_beside(mesh, &body);
+        FemSolver::from_config(config).unwrap().solve_configured()
+    };
+    let e = run("{ copper = 1.0 }", "annulus_v41_ascii.msh").unwrap_err();
+    assert!(e.to_string().contains("steel"), "{e}");
+    assert_eq!(e.field_name().as_deref(), Some("problem.diffusion"));
+    let e = run(
+        "{ copper = 1.0, steel = 2.0, brass = 3.0 }",
+        "annulus_v41_ascii.msh",
+    )
+    .unwrap_err();
+    assert_eq!(e.field_name().as_deref(), Some("problem.diffusion.brass"));
+    let e = run("{ copper = 1.0, steel = -2.0 }", "annulus_v41_ascii.msh").unwrap_err();
+    assert!(e.to_string().contains("positive"), "{e}");
+    assert!(run("{ 1 = 1.0, steel = 2.0 }", "annulus_v41_ascii.msh").is_ok());
+    // A generated mesh has no subdomains.
+    let config = Config::from_toml_str("[problem]\ndiffusion = { a = 1.0 }\n").unwrap();
+    let e = FemSolver::from_config(config)
+        .unwrap()
+        .solve_configured()
+        .unwrap_err();
+    assert!(e.to_string().contains("no subdomain markers"), "{e}");
+}

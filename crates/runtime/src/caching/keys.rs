@@ -45,6 +45,13 @@ fn field(b: KeyBuilder, name: &str, f: &FieldSpec) -> Option<KeyBuilder> {
         FieldSpec::Constant(v) => Some(b.str(name, "constant").f64(name, *v)),
         FieldSpec::Expr(text) => Some(b.str(name, "expr").str(name, text)),
         FieldSpec::Field(_) => None,
+        FieldSpec::BySubdomain(pieces) => {
+            let mut b = b.str(name, "by-subdomain").u64(name, pieces.len() as u64);
+            for (key, piece) in pieces {
+                b = field(b.str(name, key), name, piece)?;
+            }
+            Some(b)
+        }
     }
 }
 

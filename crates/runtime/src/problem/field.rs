@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::Arc;
 
-use femscale_core::{Constant, FnField, Result, SharedField};
+use femscale_core::{Constant, FnField, Result, SharedField, SubdomainField};
 use femscale_expr::ExprOptions;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
@@ -41,6 +41,10 @@ pub enum FieldSpec {
     Expr(String),
     /// A ready-made field: what [`FieldSpec::func`] and [`FieldSpec::field`] make.
     Field(SharedField),
+    /// One field per subdomain, keyed by the subdomain's name or marker number
+    /// (`diffusion = { copper = 400.0, steel = "16 + 0.01*x" }`); every subdomain of the mesh
+    /// needs one, and the pieces are constants, expressions or functions, not nested tables.
+    BySubdomain(BTreeMap<String, FieldSpec>),
 }
 
 /// The name the original design uses for source terms.
@@ -60,6 +64,7 @@ impl PartialEq for FieldSpec {
             (Self::Constant(a), Self::Constant(b)) => a == b,
             (Self::Expr(a), Self::Expr(b)) => a == b,
             (Self::Field(a), Self::Field(b)) => Arc::ptr_eq(a, b),
+            (Self::BySubdomain(a), Self::BySubdomain(b)) => a == b,
             _ => false,
         }
     }
@@ -91,9 +96,24 @@ impl FieldSpec {
         Self::Field(field)
     }
 
-    /// Whether the field is an expression.
+    /// A field given per subdomain: `pieces` are (subdomain name or marker number, field).
+    pub fn by_subdomain<K: Into<String>, F: Into<FieldSpec>>(
+        pieces: impl IntoIterator<Item = (K, F)>,
+    ) -> Self {
+        Self::BySubdomain(
+            (pieces.into_iter())
+                .map(|(k, f)| (k.into(), f.into()))
+                .collect(),
+        )
+    }
+
+    /// Whether the field is (or, per subdomain, has) an expression.
     pub fn is_expr(&self) -> bool {
-        matches!(self, Self::Expr(_))
+        match self {
+            Self::Expr(_) => true,
+            Self::BySubdomain(pieces) => pieces.values().any(Self::is_expr),
+            _ => false,
+        }
     }
 
     /// Resolves to a shared field; `field` names the parameter in errors.
@@ -127,6 +147,28 @@ impl FieldSpec {
                 femscale_expr::parse_field_with(field, text, &params, options)
             }
             Self::Field(f) => Ok(f.clone()),
+            Self::BySubdomain(pieces) => {
+                if pieces.is_empty() {
+                    return Err(femscale_core::Error::invalid(
+                        field,
+                        "a table by subdomain needs at least one subdomain",
+                    ));
+                }
+                let built = (pieces.iter())
+                    .map(|(key, piece)| {
+                        let name = format!("{field}.{key}");
+                        if matches!(piece, Self::BySubdomain(_)) {
+                            return Err(femscale_core::Error::invalid(
+                                name,
+                                "a subdomain's value is a number, an expression or a function, \
+                                 not another table",
+                            ));
+                        }
+                        Ok((key.clone(), piece.build_with(&name, params, options)?))
+                    })
+                    .collect::<Result<Vec<_>>>()?;
+                Ok(Arc::new(SubdomainField::new(built)))
+            }
         }
     }
 }
@@ -157,6 +199,7 @@ impl Serialize for FieldSpec {
             Self::Field(f) => Err(serde::ser::Error::custom(format!(
                 "the Rust function field {f:?} has no configuration form"
             ))),
+            Self::BySubdomain(pieces) => pieces.serialize(s),
         }
     }
 }
@@ -164,11 +207,25 @@ impl Serialize for FieldSpec {
 impl<'de> Deserialize<'de> for FieldSpec {
     fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
         struct FieldVisitor;
-        impl serde::de::Visitor<'_> for FieldVisitor {
+        impl<'de> serde::de::Visitor<'de> for FieldVisitor {
             type Value = FieldSpec;
 
             fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a number or an expression string such as \"sin(pi*x)\"")
+                f.write_str(
+                    "a number, an expression string such as \"sin(pi*x)\", or a table by \
+                     subdomain such as { copper = 400.0, steel = \"16 + 0.01*x\" }",
+                )
+            }
+
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> std::result::Result<FieldSpec, A::Error> {
+                let mut pieces = BTreeMap::new();
+                while let Some((key, value)) = map.next_entry::<String, FieldSpec>()? {
+                    pieces.insert(key, value);
+                }
+                Ok(FieldSpec::BySubdomain(pieces))
             }
 
             fn visit_f64<E>(self, v: f64) -> std::result::Result<FieldSpec, E> {
