@@ -151,10 +151,10 @@ pub mod prelude {
         ConcurrentSolver, Constant, CsrMatrix, EllipticForm, Error, Feature, FnField, LinearSolver,
         LinearSystem, Metrics, NoMonitor, PreconditionerFactory, PreparedSolver, Result,
         ScalarField, ScalingLevel, SharedField, SharedSolver, SolveError, SolveMonitor,
-        SolveReport, SolverOptions, SparsityPattern,
+        SolveReport, SolverOptions, SparsityPattern, Subdomain, SubdomainField,
     };
     #[doc(no_inline)]
-    pub use femscale_mesh::{Diagonal, Mesh, RectangleCells, RectangleSpec};
+    pub use femscale_mesh::{Diagonal, Mesh, MeshBuilder, RectangleCells, RectangleSpec};
     #[doc(no_inline)]
     pub use femscale_runtime::{
         AssembledOperator, BoundarySpec, Config, ConfigSources, FemSolver, FieldSpec, Laplace1d,

@@ -58,9 +58,23 @@ pub(crate) fn mesh_or_stored_operator(
     })
 }
 
-/// The problem's mesh, built; errors name the `problem.` keys.
+/// The problem's mesh, built, its dimension checked against `problem.dim` (a file's is known
+/// only now); errors name the `problem.` keys.
 pub(crate) fn build_mesh(problem: &Problem) -> Result<Arc<Mesh>> {
-    problem.mesh.build().map_err(|e| e.within("problem"))
+    let mesh = problem.mesh.build().map_err(|e| e.within("problem"))?;
+    if let Some(dim) = problem.dim
+        && dim != mesh.dim()
+    {
+        return Err(Error::invalid(
+            "problem.dim",
+            format!(
+                "dim = {dim} does not match the {}D mesh of kind `{}`",
+                mesh.dim(),
+                problem.mesh.kind_name()
+            ),
+        ));
+    }
+    Ok(mesh)
 }
 
 /// The constrained operator and load vector of one problem on its mesh.

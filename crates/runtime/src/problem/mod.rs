@@ -39,7 +39,7 @@ pub type BoundarySpecKind = BoundaryKindOf<FieldSpec>;
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Problem {
-    /// Spatial dimension the user expects (1 or 2); checked against the mesh when given.
+    /// Spatial dimension the user expects (1, 2 or 3); checked against the mesh when given.
     pub dim: Option<usize>,
     /// The mesh.
     pub mesh: MeshSpec,
