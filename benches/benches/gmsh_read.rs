@@ -1,5 +1,5 @@
-//! `gmsh::read_msh` on a structured 1M-triangle mesh (708 x 708 squares, 2 triangles each,
-//! 502,681 nodes) in MSH 4.1 binary and ASCII, written once by a small writer below into a temp
+//! `gmsh::read_msh` and `Mesh::read_gmsh` (parsing plus the validated mesh) on a structured
+//! 1M-triangle mesh (708 x 708 squares, 2 triangles each, 502,681 nodes) in MSH 4.1 binary and ASCII, written once by a small writer below into a temp
 //! directory (kept in `$GMSH_BENCH_DIR` when set, for `benches/scripts/meshio_read.py`).
 // criterion_group! generates an undocumented `pub fn`.
 #![allow(missing_docs)]
@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use criterion::{Criterion, criterion_group, criterion_main};
+use femscale::mesh::Mesh;
 use femscale::mesh::gmsh::read_msh;
 
 /// Squares per side: 2 * 708^2 = 1,002,528 triangles.
@@ -133,6 +134,13 @@ fn bench_gmsh_read(c: &mut Criterion) {
         let size = std::fs::metadata(&path).unwrap().len();
         eprintln!("{}: {:.1} MB", path.display(), size as f64 / 1e6);
         group.bench_function(name, |b| b.iter(|| black_box(read_msh(&path).unwrap())));
+        // The whole read: parsing, then the validated mesh (orientation, duplicate cells,
+        // exterior facets for `all`, markers).
+        let mesh = Mesh::read_gmsh(&path).unwrap();
+        assert_eq!(mesh.num_cells(), 2 * N * N);
+        group.bench_function(format!("{name}_to_mesh"), |b| {
+            b.iter(|| black_box(Mesh::read_gmsh(&path).unwrap()))
+        });
     }
     group.finish();
 }
