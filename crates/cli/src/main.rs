@@ -291,6 +291,17 @@ fn print_summary(out: &mut impl Write, m: &Metrics) -> std::io::Result<()> {
         "femscale solve: {} element, {} dofs ({} Dirichlet), {} elements, {} nonzeros",
         m.element, m.dofs, m.dirichlet_dofs, m.num_elements, m.nnz
     )?;
+    let mesh = &m.mesh;
+    writeln!(
+        out,
+        "  mesh        {} {} cells, {} nodes, quality {:.3} to {:.3}, {} reoriented",
+        mesh.cells,
+        mesh.cell_kind,
+        mesh.nodes,
+        mesh.min_quality,
+        mesh.max_quality,
+        mesh.reoriented_cells
+    )?;
     writeln!(
         out,
         "  solver      {} (preconditioner {}), {} iteration{}, relative residual {:.2e} (verified {:.2e})",

@@ -165,6 +165,10 @@ fn human_summary_names_solver_and_errors() {
         text.contains("Q1") && text.contains("direct-cholesky") && text.contains("L2"),
         "{text}"
     );
+    assert!(
+        text.contains("mesh        256 quadrilateral cells, 289 nodes, quality 1.000 to 1.000"),
+        "{text}"
+    );
 }
 
 #[test]

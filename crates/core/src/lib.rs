@@ -69,7 +69,10 @@ pub use form::{
 };
 pub use mesh::{BoundaryPart, CellKind, MeshView, Subdomain, find_part};
 pub use pool::{PoolStats, PooledVec, VectorPool};
-pub use report::{Artefact, CacheReuse, Feature, Metrics, PhaseTimings, SolveReport};
+pub use report::{
+    Artefact, BoundaryCount, CacheReuse, Feature, MeshStats, Metrics, PhaseTimings, SolveReport,
+    SubdomainCount,
+};
 pub use scaler::{
     ExecutionPlan, PlanReason, PlanTopic, Scaler, ScalingLevel, SolverChoice, StaticScaler,
     SystemLoad, WorkEstimate,

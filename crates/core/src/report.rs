@@ -1,5 +1,5 @@
-//! Serialisable records of what a solve did: the linear solve ([`SolveReport`]) and the whole
-//! pipeline ([`Metrics`]).
+//! Serialisable records of what a solve did: the linear solve ([`SolveReport`]), the mesh
+//! ([`MeshStats`]) and the whole pipeline ([`Metrics`]).
 
 use std::fmt;
 
@@ -46,6 +46,51 @@ impl SolveReport {
             ..Self::default()
         }
     }
+}
+
+/// The cells of one subdomain, in [`MeshStats::subdomains`].
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SubdomainCount {
+    /// The subdomain's name, if it has one.
+    pub name: Option<String>,
+    /// Its marker.
+    pub id: i32,
+    /// Cells carrying the marker.
+    pub cells: usize,
+}
+
+/// The facets of one boundary part, in [`MeshStats::boundary`].
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BoundaryCount {
+    /// The part's name.
+    pub name: String,
+    /// Its facet marker, if it came from one.
+    pub id: Option<i32>,
+    /// Facets in the part (0 for a part of single nodes).
+    pub facets: usize,
+}
+
+/// Statistics of a mesh: sizes, cell quality, cells per subdomain and facets per boundary part.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+#[non_exhaustive]
+pub struct MeshStats {
+    /// The cell kind's name (`triangle`, `hexahedron`, ...).
+    pub cell_kind: String,
+    /// Cells.
+    pub cells: usize,
+    /// Nodes.
+    pub nodes: usize,
+    /// Cells reversed by validation because they were given in the other orientation.
+    pub reoriented_cells: usize,
+    /// Smallest cell quality (in `(0, 1]`, 1 for the ideal shape).
+    pub min_quality: f64,
+    /// Largest cell quality.
+    pub max_quality: f64,
+    /// Cells per subdomain, sorted by marker (empty for a mesh without cell markers).
+    pub subdomains: Vec<SubdomainCount>,
+    /// Facets per boundary part, in the mesh's order.
+    pub boundary: Vec<BoundaryCount>,
 }
 
 /// Wall-clock seconds per pipeline phase.
@@ -262,4 +307,7 @@ pub struct Metrics {
     pub counters: crate::counters::CounterSnapshot,
     /// The full linear solve report.
     pub linear_solve: SolveReport,
+    /// The mesh solved on: sizes, cell quality, cells per subdomain, facets per boundary part.
+    #[serde(default)]
+    pub mesh: MeshStats,
 }

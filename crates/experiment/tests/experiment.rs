@@ -606,9 +606,9 @@ cell = ["triangle", "quadrilateral"]
     assert_eq!(cells(last.config().unwrap()).0, 8);
 }
 
-/// Points, number of cells and the point field `u` of a `.vtu` file, read by an independent
+/// Points, cell types and the point field `u` of a `.vtu` file, read by an independent
 /// reader (vtkio).
-fn read_vtu_u(file: &std::path::Path) -> (Vec<[f64; 3]>, usize, Vec<f64>) {
+fn read_vtu_u(file: &std::path::Path) -> (Vec<[f64; 3]>, Vec<vtkio::model::CellType>, Vec<f64>) {
     use vtkio::model::{Attribute, DataSet};
     let vtk = vtkio::Vtk::import(file).unwrap_or_else(|e| panic!("{}: {e}", file.display()));
     let DataSet::UnstructuredGrid { pieces, .. } = vtk.data else {
@@ -627,7 +627,7 @@ fn read_vtu_u(file: &std::path::Path) -> (Vec<[f64; 3]>, usize, Vec<f64>) {
             _ => None,
         })
         .expect("a Float64 point field `u`");
-    (points, piece.cells.types.len(), u)
+    (points, piece.cells.types, u)
 }
 
 #[test]
@@ -644,13 +644,17 @@ fn vtu_and_svg_outputs_are_written_and_read_back() {
     let out = dir.path().join("out");
     for point in exp.points() {
         let file = out.join(VTU_DIR).join(format!("{}.vtu", point.id()));
-        let (points, num_cells, u) = read_vtu_u(&file);
+        let (points, types, u) = read_vtu_u(&file);
         let n = point
             .value("problem.mesh.nx")
             .and_then(|v| v.as_u64())
             .unwrap() as usize;
         assert_eq!(points.len(), (n + 1) * (n + 1));
-        assert_eq!(num_cells, 2 * n * n);
+        // The triangles, then the edges of the four marked sides (cell data `boundary`).
+        let count = |t| types.iter().filter(|&&c| c == t).count();
+        assert_eq!(count(vtkio::model::CellType::Triangle), 2 * n * n);
+        assert_eq!(count(vtkio::model::CellType::Line), 4 * n);
+        assert_eq!(types.len(), 2 * n * n + 4 * n);
         // The solution of sin(pi x) sin(pi y): zero on the boundary, about 1 in the middle.
         let centre = points
             .iter()

@@ -10,6 +10,7 @@
 //! * [`Mesh::builder`] and [`Mesh::try_new`]: any mesh from raw arrays (intervals, triangles,
 //!   quadrilaterals, tetrahedra, hexahedra) with optional cell and facet markers, validated,
 //!   inverted cells reoriented.
+//! * [`Mesh::stats`]: sizes, cell quality range, cells per subdomain, facets per part.
 //! * [`gmsh`]: Gmsh `.msh` files (2.2 and 4.1, ASCII and binary).
 //! * [`Mesh::refine_uniform`] and [`Mesh::refined`]: uniform refinement of any mesh (2 children
 //!   per interval, 4 per triangle or quadrilateral), boundary parts included.
@@ -31,6 +32,7 @@ mod geometry;
 pub mod gmsh;
 mod mesh;
 mod refine;
+mod stats;
 mod topology;
 pub mod vtu;
 

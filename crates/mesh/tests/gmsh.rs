@@ -417,3 +417,40 @@ fn test_meshes_convert_to_marked_meshes() {
         );
     }
 }
+
+#[test]
+fn annulus_stats_list_the_materials_and_boundary_groups_gmsh_reported() {
+    let want = &expected()["annulus"];
+    let count = |name: &str| {
+        let groups = want["physicals"].as_array().unwrap();
+        let g = groups.iter().find(|g| g["name"] == name).unwrap();
+        (
+            g["tag"].as_i64().unwrap() as i32,
+            g["elements"].as_u64().unwrap() as usize,
+        )
+    };
+    let mesh = femscale_mesh::Mesh::read_gmsh(data("annulus_v41_ascii.msh")).unwrap();
+    let s = mesh.stats();
+    assert_eq!(
+        (s.cell_kind.as_str(), s.cells, s.nodes),
+        ("triangle", 319, 187)
+    );
+    let sub: Vec<_> = s
+        .subdomains
+        .iter()
+        .map(|d| (d.name.as_deref(), d.id, d.cells))
+        .collect();
+    let ((copper, nc), (steel, ns)) = (count("copper"), count("steel"));
+    assert_eq!(
+        sub,
+        [(Some("copper"), copper, nc), (Some("steel"), steel, ns)]
+    );
+    assert_eq!(nc + ns, s.cells);
+    for name in ["inner", "outer", "interface"] {
+        let (id, facets) = count(name);
+        let b = s.boundary.iter().find(|b| b.name == name).unwrap();
+        assert_eq!((b.id, b.facets), (Some(id), facets), "{name}");
+    }
+    let (lo, hi) = (s.min_quality, s.max_quality);
+    assert!(0.0 < lo && lo <= hi && hi <= 1.0, "quality {lo} .. {hi}");
+}

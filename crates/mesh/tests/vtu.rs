@@ -35,6 +35,7 @@ struct Independent {
     offsets: Vec<u64>,
     types: Vec<CellType>,
     fields: Vec<(String, Vec<f64>)>,
+    cell_fields: Vec<(String, Vec<i32>)>,
 }
 
 fn read_with_vtkio(path: &std::path::Path) -> Independent {
@@ -60,13 +61,24 @@ fn read_with_vtkio(path: &std::path::Path) -> Independent {
     let fields = piece
         .data
         .point
+        .clone()
         .into_iter()
         .map(|a| match a {
             Attribute::DataArray(d) => (d.name, d.data.into_vec::<f64>().expect("Float64 field")),
             other => panic!("unexpected attribute {other:?}"),
         })
         .collect();
+    let cell_fields = piece
+        .data
+        .cell
+        .into_iter()
+        .map(|a| match a {
+            Attribute::DataArray(d) => (d.name, d.data.into_vec::<i32>().expect("Int32 markers")),
+            other => panic!("unexpected attribute {other:?}"),
+        })
+        .collect();
     Independent {
+        cell_fields,
         points: piece.points.into_vec::<f64>().expect("Float64 points"),
         connectivity,
         offsets,
@@ -90,24 +102,25 @@ fn vtkio_reads_points_cells_and_fields_exactly() {
         assert_eq!(ind.points.len(), 3 * mesh.num_nodes());
         let flat: Vec<f64> = pts.iter().flatten().copied().collect();
         assert_eq!(ind.points, flat);
-        // Cell count, types, connectivity.
+        // The cells first (types, connectivity), then the facets of the marked sides.
         let npc = mesh.cell_kind().nodes_per_cell();
-        assert_eq!(ind.types.len(), mesh.num_cells());
-        assert_eq!(ind.offsets.len(), mesh.num_cells());
-        let want = match mesh.cell_kind() {
-            CellKind::Interval => CellType::Line,
-            CellKind::Triangle => CellType::Triangle,
-            CellKind::Quadrilateral => CellType::Quad,
-            CellKind::Tetrahedron => CellType::Tetra,
-            CellKind::Hexahedron => CellType::Hexahedron,
+        let nc = mesh.num_cells();
+        let (want, facet) = match mesh.cell_kind() {
+            CellKind::Interval => (CellType::Line, CellType::Vertex),
+            CellKind::Triangle => (CellType::Triangle, CellType::Line),
+            CellKind::Quadrilateral => (CellType::Quad, CellType::Line),
+            CellKind::Tetrahedron => (CellType::Tetra, CellType::Triangle),
+            CellKind::Hexahedron => (CellType::Hexahedron, CellType::Quad),
         };
-        assert!(ind.types.iter().all(|&t| t == want), "{:?}", ind.types);
-        let conn: Vec<u64> = mesh.cells().iter().map(|&c| c as u64).collect();
-        assert_eq!(ind.connectivity, conn);
-        assert_eq!(
-            *ind.offsets.last().unwrap(),
-            (npc * mesh.num_cells()) as u64
+        assert!(
+            ind.types[..nc].iter().all(|&t| t == want),
+            "{:?}",
+            ind.types
         );
+        let conn: Vec<u64> = mesh.cells().iter().map(|&c| c as u64).collect();
+        assert_eq!(ind.connectivity[..conn.len()], conn);
+        assert_eq!(ind.offsets[nc - 1], (npc * nc) as u64);
+        check_markers(mesh, facet);
         // Field names (unescaped) and exact values.
         assert_eq!(ind.fields.len(), 2);
         assert_eq!(ind.fields[0], ("u".to_string(), u.clone()));
@@ -151,14 +164,140 @@ fn an_existing_file_is_replaced_and_no_fields_is_valid() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("m.vtu");
     std::fs::write(&path, "old").unwrap();
-    let mesh = &meshes()[2];
-    write_vtu(mesh, &[], &path).unwrap();
+    // Without markers and marked parts: only the cells, no cell data.
+    let coords = vec![0.0, 0.0, 1.0, 0.0, 1.0, 1.0, 0.0, 1.0];
+    let mesh = Mesh::try_new(
+        2,
+        coords,
+        CellKind::Triangle,
+        vec![0, 1, 2, 0, 2, 3],
+        vec![],
+    )
+    .unwrap();
+    write_vtu(&mesh, &[], &path).unwrap();
     let ind = read_with_vtkio(&path);
-    assert!(ind.fields.is_empty());
-    assert_eq!(ind.types.len(), mesh.num_cells());
+    assert!(ind.fields.is_empty() && ind.cell_fields.is_empty());
+    assert_eq!(ind.types, [CellType::Triangle; 2]);
+    assert_eq!(ind.connectivity, [0, 1, 2, 0, 2, 3]);
     let names: Vec<_> = std::fs::read_dir(dir.path())
         .unwrap()
         .map(|e| e.unwrap().file_name())
         .collect();
     assert_eq!(names, ["m.vtu"], "only the file, no temporary left");
+}
+
+/// Writes `mesh` and checks what vtkio reads: the cells, then one facet cell of type
+/// `facet_type` per facet of each marked part, with the `subdomain` and `boundary` arrays.
+fn check_markers(mesh: &Mesh, facet_type: CellType) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("marked.vtu");
+    let u: Vec<f64> = mesh.points().iter().map(|p| p[0] - p[1]).collect();
+    write_vtu(mesh, &[("u", &u)], &path).unwrap();
+    let ind = read_with_vtkio(&path);
+    assert_eq!(
+        ind.fields,
+        [("u".to_string(), u)],
+        "point data: one value per node"
+    );
+
+    let marked: Vec<_> = mesh
+        .boundary_parts()
+        .iter()
+        .filter(|p| p.id.is_some())
+        .collect();
+    assert!(!marked.is_empty());
+    let npf = mesh.cell_kind().nodes_per_facet();
+    let nc = mesh.num_cells();
+    let nf: usize = marked.iter().map(|p| p.facets.len() / npf).sum();
+    assert!(nf > 0);
+    let cell_type = ind.types[0];
+    assert_eq!(ind.types.len(), nc + nf);
+    assert_eq!(ind.types.iter().filter(|&&t| t == cell_type).count(), nc);
+    assert_eq!(ind.types.iter().filter(|&&t| t == facet_type).count(), nf);
+    assert!(ind.types[nc..].iter().all(|&t| t == facet_type));
+    let mut conn: Vec<u64> = mesh.cells().iter().map(|&c| c as u64).collect();
+    for p in &marked {
+        conn.extend(p.facets.iter().map(|&n| n as u64));
+    }
+    assert_eq!(ind.connectivity, conn);
+    assert_eq!(*ind.offsets.last().unwrap(), conn.len() as u64);
+
+    let mut boundary = vec![-1; nc];
+    for p in &marked {
+        boundary.extend(std::iter::repeat_n(p.id.unwrap(), p.facets.len() / npf));
+    }
+    let mut want = Vec::new();
+    if !mesh.cell_markers().is_empty() {
+        let mut subdomain = mesh.cell_markers().to_vec();
+        subdomain.resize(nc + nf, -1);
+        want.push(("subdomain".to_string(), subdomain));
+    }
+    want.push(("boundary".to_string(), boundary));
+    assert_eq!(ind.cell_fields, want);
+}
+
+fn gmsh(name: &str) -> Mesh {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/gmsh");
+    Mesh::read_gmsh(dir.join(name)).unwrap()
+}
+
+#[test]
+fn annulus_subdomains_and_boundary_groups_are_cell_data() {
+    let mesh = gmsh("annulus_v41_binary.msh");
+    assert_eq!(mesh.subdomains().len(), 2);
+    let ids: Vec<_> = mesh.boundary_parts().iter().filter_map(|p| p.id).collect();
+    assert_eq!(ids, [11, 12, 13]);
+    check_markers(&mesh, CellType::Line);
+}
+
+#[test]
+fn tetrahedral_cube_markers_are_cell_data() {
+    let mesh = gmsh("cube_v41_ascii.msh");
+    assert_eq!(mesh.cell_kind(), CellKind::Tetrahedron);
+    check_markers(&mesh, CellType::Triangle);
+}
+
+#[test]
+fn hexahedra_intervals_and_quadrilaterals_write_their_facet_types() {
+    // Two unit cubes side by side, the left face marked 7, the right one 8, the cells 1 and 2.
+    let mut coords = Vec::new();
+    for z in [0.0, 1.0] {
+        for (x, y) in [
+            (0.0, 0.0),
+            (1.0, 0.0),
+            (2.0, 0.0),
+            (2.0, 1.0),
+            (1.0, 1.0),
+            (0.0, 1.0),
+        ] {
+            coords.extend([x, y, z]);
+        }
+    }
+    let hexes = vec![0, 1, 4, 5, 6, 7, 10, 11, 1, 2, 3, 4, 7, 8, 9, 10];
+    let mesh = Mesh::builder(3, coords, CellKind::Hexahedron, hexes)
+        .cell_markers(vec![1, 2])
+        .facet_markers(vec![0, 5, 11, 6, 2, 3, 9, 8], vec![7, 8])
+        .build()
+        .unwrap();
+    check_markers(&mesh, CellType::Quad);
+
+    // An interval with marked end points and no cell markers: vertices, no `subdomain` array.
+    let line = Mesh::builder(1, vec![0.0, 0.5, 1.0], CellKind::Interval, vec![0, 1, 1, 2])
+        .facet_markers(vec![0, 2], vec![3, 4])
+        .build()
+        .unwrap();
+    check_markers(&line, CellType::Vertex);
+
+    // Quadrilaterals with cell markers and one marked edge.
+    let quads = Mesh::builder(
+        2,
+        vec![0.0, 0.0, 1.0, 0.0, 2.0, 0.0, 0.0, 1.0, 1.0, 1.0, 2.0, 1.0],
+        CellKind::Quadrilateral,
+        vec![0, 1, 4, 3, 1, 2, 5, 4],
+    )
+    .cell_markers(vec![5, 6])
+    .facet_markers(vec![1, 4], vec![9])
+    .build()
+    .unwrap();
+    check_markers(&quads, CellType::Line);
 }

@@ -153,6 +153,20 @@ fn a_missing_path_or_file_and_an_unknown_group_are_typed_errors() {
         .unwrap_err();
     let text = e.to_string();
     assert!(text.contains("rim") && text.contains("outer"), "{text}");
+    // The declared dimension is checked once the file is read.
+    let (_dir, config) = config_beside("disk_v41_ascii.msh", "[problem]\ndim = 3\n");
+    let e = FemSolver::from_config(config)
+        .unwrap()
+        .solve_configured()
+        .unwrap_err();
+    assert_eq!(e.field_name().as_deref(), Some("problem.dim"), "{e}");
+    // A tetrahedral mesh reads, but is not assembled yet: a typed error, not a panic.
+    let (_dir, config) = config_beside("cube_v41_binary.msh", "");
+    let e = FemSolver::from_config(config)
+        .unwrap()
+        .solve_configured()
+        .unwrap_err();
+    assert!(e.to_string().contains("tetrahedron"), "{e}");
 }
 
 /// Two materials on the annulus (copper for 0.3 < r < 0.6, steel for 0.6 < r < 1) with
@@ -218,4 +232,53 @@ fn coefficients_by_subdomain_must_cover_every_subdomain_and_name_real_ones() {
         .solve_configured()
         .unwrap_err();
     assert!(e.to_string().contains("no subdomain markers"), "{e}");
+}
+
+/// The report's mesh statistics name both materials of the annulus with counts summing to the
+/// cells, before and after refinement, and list the marked boundary groups.
+#[test]
+fn the_report_lists_the_annulus_materials_and_boundary_groups() {
+    let (_dir, config) = config_beside(
+        "annulus_v41_binary.msh",
+        r#"
+        [problem]
+        source = 1.0
+        [[problem.boundary]]
+        where = "outer"
+        kind = "dirichlet"
+        value = 0.0
+        "#,
+    );
+    let solver = FemSolver::from_config(config).unwrap();
+    let coarse = solver.solve_configured().unwrap().metrics;
+    let fine = solver
+        .scoped(&["problem.mesh.refinements=1"], |s| s.solve_configured())
+        .unwrap()
+        .metrics;
+    for (m, scale) in [(&coarse, 1), (&fine, 2)] {
+        let s = &m.mesh;
+        assert_eq!(
+            (s.cell_kind.as_str(), s.cells),
+            ("triangle", m.num_elements)
+        );
+        assert_eq!(s.nodes, m.dofs);
+        let sub: Vec<_> = s
+            .subdomains
+            .iter()
+            .map(|d| (d.name.as_deref(), d.cells))
+            .collect();
+        assert_eq!(
+            sub,
+            [
+                (Some("copper"), 91 * scale * scale),
+                (Some("steel"), 228 * scale * scale)
+            ]
+        );
+        assert_eq!(sub.iter().map(|d| d.1).sum::<usize>(), s.cells);
+        let outer = s.boundary.iter().find(|b| b.name == "outer").unwrap();
+        assert_eq!((outer.id, outer.facets), (Some(12), 42 * scale));
+        assert!(0.0 < s.min_quality && s.min_quality <= s.max_quality && s.max_quality <= 1.0);
+    }
+    let json = serde_json::to_value(&coarse).unwrap();
+    assert_eq!(json["mesh"]["subdomains"][1]["name"], "steel");
 }

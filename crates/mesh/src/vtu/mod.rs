@@ -1,11 +1,26 @@
 //! VTK XML UnstructuredGrid (`.vtu`) output, readable by ParaView, VisIt and any VTK reader.
 //!
 //! [`write_vtu`] writes ASCII data arrays: points padded to three components, cells with their
-//! VTK types (`VTK_LINE` = 3, `VTK_TRIANGLE` = 5, `VTK_QUAD` = 9) and one `Float64` point-data
-//! array per field. Every number is written in Rust's shortest round-trip notation, so a reader
-//! gets back exactly the values written (the tests read the files back with an independent
-//! reader, the `vtkio` crate). Files are replaced atomically (see
-//! [`femscale_core::io::write_atomically`]): a reader never sees a half-written file.
+//! VTK types (`VTK_LINE` = 3, `VTK_TRIANGLE` = 5, `VTK_QUAD` = 9, `VTK_TETRA` = 10,
+//! `VTK_HEXAHEDRON` = 12) and one `Float64` point-data array per field. Every number is written
+//! in Rust's shortest round-trip notation, so a reader gets back exactly the values written (the
+//! tests read the files back with an independent reader, the `vtkio` crate). Files are replaced
+//! atomically (see [`femscale_core::io::write_atomically`]): a reader never sees a half-written
+//! file.
+//!
+//! # Markers
+//! A mesh without cell markers and without marked boundary parts is written as above, with no
+//! cell data. Otherwise the file holds, so that ParaView can threshold by either array:
+//! * the mesh's cells first, in mesh order, then one extra cell per facet of every boundary
+//!   part that has a marker (`id`), part by part in mesh order (`VTK_VERTEX` = 1, `VTK_LINE`,
+//!   `VTK_TRIANGLE` or `VTK_QUAD` by facet size). A facet in two marked parts is written twice;
+//!   parts without a marker (the exterior part `all`, generated sides) are not written;
+//! * cell data `subdomain` (`Int32`, when the mesh has cell markers): each cell's marker, -1 on
+//!   the facet cells;
+//! * cell data `boundary` (`Int32`, when some part has a marker): -1 on the mesh's cells, the
+//!   part's marker on its facet cells.
+//!
+//! Point data stays one value per node.
 //!
 //! ```
 //! use femscale_mesh::{Mesh, vtu};
@@ -16,7 +31,9 @@
 //! let path = dir.join("u.vtu");
 //! vtu::write_vtu(&mesh, &[("u", &u)], &path).unwrap();
 //! let text = std::fs::read_to_string(&path).unwrap();
-//! assert!(text.contains(r#"<Piece NumberOfPoints="5" NumberOfCells="4">"#));
+//! // Four intervals, then the end points of the sides `left` (marker 1) and `right` (2).
+//! assert!(text.contains(r#"<Piece NumberOfPoints="5" NumberOfCells="6">"#));
+//! assert!(text.contains(r#"<DataArray type="Int32" Name="boundary""#));
 //! std::fs::remove_dir_all(&dir).unwrap();
 //! ```
 
@@ -30,6 +47,8 @@ use femscale_core::{CellKind, Error, Result};
 
 use crate::mesh::Mesh;
 
+/// VTK cell type of a single vertex.
+pub const VTK_VERTEX: u8 = 1;
 /// VTK cell type of a 2-node line segment.
 pub const VTK_LINE: u8 = 3;
 /// VTK cell type of a 3-node triangle.
@@ -49,6 +68,16 @@ pub const fn vtk_cell_type(kind: CellKind) -> u8 {
         CellKind::Quadrilateral => VTK_QUAD,
         CellKind::Tetrahedron => VTK_TETRA,
         CellKind::Hexahedron => VTK_HEXAHEDRON,
+    }
+}
+
+/// The VTK cell type of a boundary facet of a cell of kind `kind`.
+pub const fn vtk_facet_type(kind: CellKind) -> u8 {
+    match kind {
+        CellKind::Interval => VTK_VERTEX,
+        CellKind::Triangle | CellKind::Quadrilateral => VTK_LINE,
+        CellKind::Tetrahedron => VTK_TRIANGLE,
+        CellKind::Hexahedron => VTK_QUAD,
     }
 }
 
@@ -162,7 +191,9 @@ fn write_ints<T: std::fmt::Display>(
 /// Each field is a `(name, values)` pair with one value per mesh node; it becomes a `Float64`
 /// point-data array. Names are XML-escaped; values are written exactly (shortest round-trip
 /// notation). The file is written to a temporary file in the same directory and renamed over
-/// `path`, so `path` holds either the old or the complete new file.
+/// `path`, so `path` holds either the old or the complete new file. Cell markers and marked
+/// boundary parts are written as cell data `subdomain` and `boundary` (see the
+/// [module docs](self)).
 ///
 /// # Errors
 /// * [`Error::InvalidInput`] naming the field (`point_fields.<name>`) for an empty or blank
@@ -182,8 +213,21 @@ pub fn write_vtu(mesh: &Mesh, point_fields: &[(&str, &[f64])], path: &Path) -> R
     }
     let view = mesh.view();
     let npc = mesh.cell_kind().nodes_per_cell();
+    let npf = mesh.cell_kind().nodes_per_facet();
     let num_cells = mesh.num_cells();
     let vtk_type = vtk_cell_type(mesh.cell_kind());
+    let facet_type = vtk_facet_type(mesh.cell_kind());
+    // Marked boundary parts: (marker, facet connectivity).
+    let marked: Vec<(i32, &[usize])> = mesh
+        .boundary_parts()
+        .iter()
+        .filter_map(|p| p.id.map(|id| (id, p.facets.as_slice())))
+        .collect();
+    let num_facets: usize = marked.iter().map(|(_, f)| f.len() / npf).sum();
+    let markers = mesh.cell_markers();
+    let has_subdomain = !markers.is_empty();
+    let has_boundary = !marked.is_empty();
+    let total = num_cells + num_facets;
     write_atomically(path, |w| {
         writeln!(w, r#"<?xml version="1.0"?>"#)?;
         writeln!(
@@ -193,7 +237,7 @@ pub fn write_vtu(mesh: &Mesh, point_fields: &[(&str, &[f64])], path: &Path) -> R
         writeln!(w, "  <UnstructuredGrid>")?;
         writeln!(
             w,
-            r#"    <Piece NumberOfPoints="{n}" NumberOfCells="{num_cells}">"#
+            r#"    <Piece NumberOfPoints="{n}" NumberOfCells="{total}">"#
         )?;
         if point_fields.is_empty() {
             writeln!(w, "      <PointData/>")?;
@@ -214,6 +258,36 @@ pub fn write_vtu(mesh: &Mesh, point_fields: &[(&str, &[f64])], path: &Path) -> R
             }
             writeln!(w, "      </PointData>")?;
         }
+        if has_subdomain || has_boundary {
+            let scalars = if has_subdomain {
+                "subdomain"
+            } else {
+                "boundary"
+            };
+            writeln!(w, r#"      <CellData Scalars="{scalars}">"#)?;
+            if has_subdomain {
+                write_int_array(
+                    w,
+                    "subdomain",
+                    markers
+                        .iter()
+                        .copied()
+                        .chain(std::iter::repeat_n(-1, num_facets)),
+                )?;
+            }
+            if has_boundary {
+                write_int_array(
+                    w,
+                    "boundary",
+                    std::iter::repeat_n(-1, num_cells).chain(
+                        marked
+                            .iter()
+                            .flat_map(|&(id, f)| std::iter::repeat_n(id, f.len() / npf)),
+                    ),
+                )?;
+            }
+            writeln!(w, "      </CellData>")?;
+        }
         writeln!(w, "      <Points>")?;
         writeln!(
             w,
@@ -230,18 +304,27 @@ pub fn write_vtu(mesh: &Mesh, point_fields: &[(&str, &[f64])], path: &Path) -> R
             r#"        <DataArray type="Int64" Name="connectivity" format="ascii">"#
         )?;
         write_ints(w, mesh.cells().iter(), npc * 4)?;
+        for (_, facets) in &marked {
+            write_ints(w, facets.iter(), npf * 4)?;
+        }
         writeln!(w, "        </DataArray>")?;
         writeln!(
             w,
             r#"        <DataArray type="Int64" Name="offsets" format="ascii">"#
         )?;
-        write_ints(w, (1..=num_cells).map(|c| c * npc), 12)?;
+        let facet_offsets = (1..=num_facets).map(|f| num_cells * npc + f * npf);
+        write_ints(w, (1..=num_cells).map(|c| c * npc).chain(facet_offsets), 12)?;
         writeln!(w, "        </DataArray>")?;
         writeln!(
             w,
             r#"        <DataArray type="UInt8" Name="types" format="ascii">"#
         )?;
-        write_ints(w, std::iter::repeat_n(vtk_type, num_cells), 24)?;
+        write_ints(
+            w,
+            std::iter::repeat_n(vtk_type, num_cells)
+                .chain(std::iter::repeat_n(facet_type, num_facets)),
+            24,
+        )?;
         writeln!(w, "        </DataArray>")?;
         writeln!(w, "      </Cells>")?;
         writeln!(w, "    </Piece>")?;
@@ -249,6 +332,20 @@ pub fn write_vtu(mesh: &Mesh, point_fields: &[(&str, &[f64])], path: &Path) -> R
         writeln!(w, "</VTKFile>")?;
         Ok(())
     })
+}
+
+/// Writes one `Int32` cell-data array called `name`.
+fn write_int_array(
+    w: &mut impl Write,
+    name: &str,
+    values: impl IntoIterator<Item = i32>,
+) -> io::Result<()> {
+    writeln!(
+        w,
+        r#"        <DataArray type="Int32" Name="{name}" NumberOfComponents="1" format="ascii">"#
+    )?;
+    write_ints(w, values, 24)?;
+    writeln!(w, "        </DataArray>")
 }
 
 #[cfg(test)]

@@ -46,6 +46,10 @@ impl CacheSession {
         m.features_used.push(Feature::SolutionCacheHit);
         m.cache_reused = vec![CacheReuse::new(Artefact::Solution, level.as_str())];
         m.cache_levels = self.cache.level_stats();
+        if m.mesh.cells != solution.mesh.num_cells() {
+            // Stored before reports carried mesh statistics.
+            m.mesh = solution.mesh.stats();
+        }
         info!(dofs = m.dofs, level = %level, "solution served from cache");
         Ok(Some(solution))
     }

@@ -267,6 +267,7 @@ impl Computed {
         m.features_used = features(&m, problem, toggles, self.norms.is_some());
         m.counters = setup.context.counters();
         m.linear_solve = self.solved.report;
+        m.mesh = mesh.stats();
         Solution {
             mesh: self.mesh,
             values: self.solved.values,

@@ -1,0 +1,121 @@
+//! Mesh statistics for reports ([`Mesh::stats`]).
+
+use femscale_core::{BoundaryCount, MeshStats, SubdomainCount};
+use rayon::prelude::*;
+
+use crate::mesh::Mesh;
+
+impl Mesh {
+    /// Sizes, the range of cell quality (see [`Mesh::cell_quality`]), cells per subdomain and
+    /// facets per boundary part; the cells are visited in parallel.
+    ///
+    /// ```
+    /// use femscale_mesh::{Mesh, RectangleSpec};
+    /// let mesh = Mesh::rectangle(&RectangleSpec { nx: 2, ny: 1, ..RectangleSpec::default() }).unwrap();
+    /// let s = mesh.stats();
+    /// assert_eq!((s.cell_kind.as_str(), s.cells, s.nodes), ("triangle", 4, 6));
+    /// assert_eq!(s.boundary.last().map(|b| (b.name.as_str(), b.facets)), Some(("all", 6)));
+    /// ```
+    pub fn stats(&self) -> MeshStats {
+        let (min_quality, max_quality) = (0..self.num_cells())
+            .into_par_iter()
+            .map(|c| {
+                let q = self.cell_quality(c);
+                (q, q)
+            })
+            .reduce(
+                || (f64::INFINITY, f64::NEG_INFINITY),
+                |a, b| (a.0.min(b.0), a.1.max(b.1)),
+            );
+        let subdomains = self.subdomains();
+        let counts = self
+            .cell_markers()
+            .par_iter()
+            .fold(
+                || vec![0usize; subdomains.len()],
+                |mut acc, m| {
+                    if let Ok(k) = subdomains.binary_search_by_key(m, |s| s.id) {
+                        acc[k] += 1;
+                    }
+                    acc
+                },
+            )
+            .reduce(
+                || vec![0; subdomains.len()],
+                |mut a, b| {
+                    a.iter_mut().zip(b).for_each(|(x, y)| *x += y);
+                    a
+                },
+            );
+        let npf = self.cell_kind().nodes_per_facet();
+        let mut stats = MeshStats::default();
+        stats.cell_kind = self.cell_kind().name().into();
+        stats.cells = self.num_cells();
+        stats.nodes = self.num_nodes();
+        stats.reoriented_cells = self.reoriented_cells();
+        stats.min_quality = min_quality;
+        stats.max_quality = max_quality;
+        stats.subdomains = subdomains
+            .iter()
+            .zip(counts)
+            .map(|(s, cells)| SubdomainCount {
+                name: s.name.clone(),
+                id: s.id,
+                cells,
+            })
+            .collect();
+        stats.boundary = self
+            .boundary_parts()
+            .iter()
+            .map(|p| BoundaryCount {
+                name: p.name.clone(),
+                id: p.id,
+                facets: p.facets.len() / npf,
+            })
+            .collect();
+        stats
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use femscale_core::CellKind;
+
+    #[test]
+    fn stats_count_cells_per_subdomain_and_facets_per_part() {
+        // Two triangles of the unit square, the second given clockwise.
+        let coords = vec![0.0, 0.0, 1.0, 0.0, 1.0, 1.0, 0.0, 1.0];
+        let mesh = Mesh::builder(2, coords, CellKind::Triangle, vec![0, 1, 2, 0, 3, 2])
+            .cell_markers(vec![7, 3])
+            .subdomain_name(7, "copper")
+            .facet_markers(vec![0, 1, 3, 0, 1, 2], vec![11, 11, 12])
+            .build()
+            .unwrap();
+        let s = mesh.stats();
+        assert_eq!((s.cells, s.nodes, s.reoriented_cells), (2, 4, 1));
+        let sub: Vec<_> = s
+            .subdomains
+            .iter()
+            .map(|d| (d.name.as_deref(), d.id, d.cells))
+            .collect();
+        assert_eq!(sub, [(None, 3, 1), (Some("copper"), 7, 1)]);
+        let parts: Vec<_> = s
+            .boundary
+            .iter()
+            .map(|b| (b.name.as_str(), b.id, b.facets))
+            .collect();
+        assert_eq!(
+            parts,
+            [("11", Some(11), 2), ("12", Some(12), 1), ("all", None, 4)]
+        );
+        // Right isosceles triangles: both of the same quality, below the equilateral 1.
+        assert_eq!(s.min_quality, s.max_quality);
+        assert!(
+            s.min_quality > 0.5 && s.min_quality < 1.0,
+            "{}",
+            s.min_quality
+        );
+        assert_eq!(s.min_quality, mesh.cell_quality(0));
+    }
+}
