@@ -8,7 +8,7 @@ use rayon::prelude::*;
 
 use crate::geometry::{orientation, reversed_order};
 use crate::mesh::Mesh;
-use crate::topology::{duplicate_cells, facet_key, facets_and_exterior, key_nodes};
+use crate::topology::{facet_key, facets_and_exterior, key_nodes};
 
 /// The name of the part holding every exterior facet, added unless the caller names one so.
 pub const EXTERIOR_PART: &str = "all";
@@ -131,9 +131,15 @@ impl MeshBuilder {
             message,
         };
         let mut subdomains: Vec<Subdomain> = {
-            let mut ids = self.cell_markers.clone();
-            ids.par_sort_unstable();
-            ids.dedup();
+            // Markers come in runs (a file's cells by entity): one set insertion per run.
+            let mut ids = std::collections::BTreeSet::new();
+            let mut last = None;
+            for &m in &self.cell_markers {
+                if last != Some(m) {
+                    ids.insert(m);
+                    last = Some(m);
+                }
+            }
             (ids.into_iter())
                 .map(|id| Subdomain {
                     id,
@@ -162,13 +168,6 @@ impl MeshBuilder {
         };
         mesh.view().validate()?;
         mesh.reoriented_cells = orient_cells(&mut mesh)?;
-        if let Some((a, b)) = duplicate_cells(&mesh.view()) {
-            return Err(fail(format!(
-                "cells {a} and {b} have the same nodes ({:?})",
-                mesh.view().cell(a)
-            )));
-        }
-
         let npf = mesh.cell_kind.nodes_per_facet();
         let mut parts = self.parts;
         if !self.facets.len().is_multiple_of(npf)
@@ -194,17 +193,16 @@ impl MeshBuilder {
             let name = (self.boundary_names.get(&id).cloned()).unwrap_or_else(|| id.to_string());
             parts.push(BoundaryPart::from_facets(name, facets).with_id(id));
         }
-        let needs_facets = self.exterior.is_some() || parts.iter().any(|p| !p.facets.is_empty());
-        if needs_facets {
-            let (keys, exterior) = facets_and_exterior(&mesh.view())?;
-            for part in &parts {
-                check_part_facets(part, npf, mesh.num_nodes(), &keys)?;
-            }
-            if let Some(name) = self.exterior
-                && !parts.iter().any(|p| p.name == name)
-            {
-                parts.push(BoundaryPart::from_facets(name, exterior));
-            }
+        // One pass over all cell facets finds duplicate cells, non-manifold facets, the
+        // exterior, and the facets parts may name.
+        let (keys, exterior) = facets_and_exterior(&mesh.view())?;
+        for part in &parts {
+            check_part_facets(part, npf, mesh.num_nodes(), &keys)?;
+        }
+        if let Some(name) = self.exterior
+            && !parts.iter().any(|p| p.name == name)
+        {
+            parts.push(BoundaryPart::from_facets(name, exterior));
         }
         for (i, part) in parts.iter().enumerate() {
             if parts[..i].iter().any(|p| p.name == part.name) {

@@ -50,29 +50,32 @@ const fn hex_node(x: usize, y: usize, z: usize) -> usize {
 /// each corner of the reference cell, scaled by the lengths of the edges that span it: 1 for a
 /// square or cube corner, <= 0 where the cell folds. For simplices and intervals, the one
 /// (constant) Jacobian, scaled the same way.
-pub(crate) fn scaled_corner_jacobians(kind: CellKind, x: &[[f64; 3]]) -> Vec<f64> {
+pub(crate) fn scaled_corner_jacobians(kind: CellKind, x: &[[f64; 3]]) -> CornerValues {
     let scaled =
         |a: [f64; 3], b: [f64; 3], c: [f64; 3]| det3(a, b, c) / (norm(a) * norm(b) * norm(c));
     let scaled2 = |a: [f64; 3], b: [f64; 3]| (a[0] * b[1] - a[1] * b[0]) / (norm(a) * norm(b));
+    let mut out = CornerValues::default();
     match kind {
-        CellKind::Interval => vec![(x[1][0] - x[0][0]).signum()],
+        CellKind::Interval => out.push((x[1][0] - x[0][0]).signum()),
         CellKind::Triangle => {
             // The sine of each corner angle (signed).
             let (a, b, c) = (x[0], x[1], x[2]);
-            vec![
-                scaled2(sub(b, a), sub(c, a)),
-                scaled2(sub(c, b), sub(a, b)),
-                scaled2(sub(a, c), sub(b, c)),
-            ]
+            out.push(scaled2(sub(b, a), sub(c, a)));
+            out.push(scaled2(sub(c, b), sub(a, b)));
+            out.push(scaled2(sub(a, c), sub(b, c)));
         }
-        CellKind::Quadrilateral => (0..4)
-            .map(|i| scaled2(sub(x[(i + 1) % 4], x[i]), sub(x[(i + 3) % 4], x[i])))
-            .collect(),
+        CellKind::Quadrilateral => {
+            for i in 0..4 {
+                out.push(scaled2(
+                    sub(x[(i + 1) % 4], x[i]),
+                    sub(x[(i + 3) % 4], x[i]),
+                ));
+            }
+        }
         CellKind::Tetrahedron => {
-            vec![scaled(sub(x[1], x[0]), sub(x[2], x[0]), sub(x[3], x[0]))]
+            out.push(scaled(sub(x[1], x[0]), sub(x[2], x[0]), sub(x[3], x[0])))
         }
         CellKind::Hexahedron => {
-            let mut out = Vec::with_capacity(8);
             for z in 0..2 {
                 for y in 0..2 {
                     for xx in 0..2 {
@@ -84,8 +87,26 @@ pub(crate) fn scaled_corner_jacobians(kind: CellKind, x: &[[f64; 3]]) -> Vec<f64
                     }
                 }
             }
-            out
         }
+    }
+    out
+}
+
+/// Up to eight values, one per corner, without allocating.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct CornerValues {
+    values: [f64; 8],
+    len: usize,
+}
+
+impl CornerValues {
+    fn push(&mut self, v: f64) {
+        self.values[self.len] = v;
+        self.len += 1;
+    }
+
+    fn as_slice(&self) -> &[f64] {
+        &self.values[..self.len]
     }
 }
 
@@ -127,7 +148,8 @@ fn hex_diagonal_volume(x: &[[f64; 3]]) -> f64 {
 /// orientation is reversed ([`reversed_order`]), `None` if degenerate, folded or (for
 /// quadrilaterals and hexahedra) not convex at some corner either way.
 pub(crate) fn orientation(kind: CellKind, x: &[[f64; 3]]) -> Option<bool> {
-    let jac = scaled_corner_jacobians(kind, x);
+    let corners = scaled_corner_jacobians(kind, x);
+    let jac = corners.as_slice();
     if jac.iter().all(|&j| is_positive(j)) {
         Some(true)
     } else if jac.iter().all(|&j| is_positive(-j)) {
@@ -170,8 +192,9 @@ fn raw_quality(kind: CellKind, x: &[[f64; 3]]) -> f64 {
             6.0 * 2f64.sqrt() * signed_measure(kind, x).abs() / (rms * rms * rms)
         }
         CellKind::Quadrilateral | CellKind::Hexahedron => scaled_corner_jacobians(kind, x)
-            .into_iter()
-            .map(f64::abs)
+            .as_slice()
+            .iter()
+            .map(|v| v.abs())
             .fold(f64::INFINITY, f64::min),
     }
 }

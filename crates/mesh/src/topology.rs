@@ -47,8 +47,8 @@ fn too_large(what: &str, n: usize) -> Error {
 /// cell only) flat, `nodes_per_facet` nodes each, oriented outwards, in key order.
 ///
 /// # Errors
-/// [`Error::Mesh`] if a facet is shared by more than two cells (not a manifold mesh) or the
-/// mesh has too many nodes or cells to key.
+/// [`Error::Mesh`] if two cells have the same nodes, a facet is shared by more than two cells
+/// (not a manifold mesh) or the mesh has too many nodes or cells to key.
 pub(crate) fn facets_and_exterior(mesh: &MeshView<'_>) -> Result<(Vec<FacetKey>, Vec<usize>)> {
     if mesh.num_nodes() > MAX_KEYED_NODES {
         return Err(too_large("nodes", mesh.num_nodes()));
@@ -56,17 +56,33 @@ pub(crate) fn facets_and_exterior(mesh: &MeshView<'_>) -> Result<(Vec<FacetKey>,
     if mesh.num_cells() > MAX_KEYED_NODES {
         return Err(too_large("cells", mesh.num_cells()));
     }
+    if mesh.cell_kind.nodes_per_facet() <= 2 {
+        // Points and edges: two u32 nodes fit a u64, which sorts faster than a u128.
+        let key = |nodes: &[usize]| (facet_key(nodes) >> 64) as u64;
+        scan(mesh, key, |k| (u128::from(k) << 64) | u128::from(u64::MAX))
+    } else {
+        scan(mesh, facet_key, |k| k)
+    }
+}
+
+/// [`facets_and_exterior`] with facet keys of type `K` (`wide` maps one to its [`FacetKey`]).
+fn scan<K: Ord + Copy + Send + Sync>(
+    mesh: &MeshView<'_>,
+    key: impl Fn(&[usize]) -> K + Sync,
+    wide: impl Fn(K) -> FacetKey,
+) -> Result<(Vec<FacetKey>, Vec<usize>)> {
     let local = mesh.cell_kind.local_facets();
-    let mut all: Vec<(FacetKey, u32, u8)> = (0..mesh.num_cells())
+    let mut all: Vec<(K, u32, u8)> = (0..mesh.num_cells())
         .into_par_iter()
         .flat_map_iter(|c| {
             let nodes = mesh.cell(c);
+            let key = &key;
             local.iter().enumerate().map(move |(f, lf)| {
                 let mut buf = [0usize; 4];
                 for (b, &l) in buf.iter_mut().zip(lf.iter()) {
                     *b = nodes[l];
                 }
-                (facet_key(&buf[..lf.len()]), c as u32, f as u8)
+                (key(&buf[..lf.len()]), c as u32, f as u8)
             })
         })
         .collect();
@@ -79,67 +95,57 @@ pub(crate) fn facets_and_exterior(mesh: &MeshView<'_>) -> Result<(Vec<FacetKey>,
         while j < all.len() && all[j].0 == all[i].0 {
             j += 1;
         }
-        if j - i > 2 {
-            let cells: Vec<u32> = all[i..j].iter().map(|e| e.1).collect();
-            return Err(Error::Mesh {
-                location: None,
-                message: format!(
-                    "the facet with nodes {:?} is shared by {} cells ({cells:?}); a mesh must \
-                     be a manifold (each facet in at most two cells)",
-                    key_nodes(all[i].0),
-                    j - i
-                ),
-            });
+        match j - i {
+            1 => {
+                let (_, c, f) = all[i];
+                let nodes = mesh.cell(c as usize);
+                exterior.extend(local[usize::from(f)].iter().map(|&l| nodes[l]));
+            }
+            // Two cells on the same nodes share every facet, so comparing the two cells of
+            // each shared facet finds all duplicates.
+            2 => {
+                let (a, b) = (all[i].1 as usize, all[i + 1].1 as usize);
+                if same_nodes(mesh, a, b) {
+                    return Err(Error::Mesh {
+                        location: None,
+                        message: format!(
+                            "cells {} and {} have the same nodes ({:?})",
+                            a.min(b),
+                            a.max(b),
+                            mesh.cell(a)
+                        ),
+                    });
+                }
+            }
+            _ => {
+                let cells: Vec<u32> = all[i..j].iter().map(|e| e.1).collect();
+                return Err(Error::Mesh {
+                    location: None,
+                    message: format!(
+                        "the facet with nodes {:?} is shared by {} cells ({cells:?}); a mesh \
+                         must be a manifold (each facet in at most two cells)",
+                        key_nodes(wide(all[i].0)),
+                        j - i
+                    ),
+                });
+            }
         }
-        if j - i == 1 {
-            let (_, c, f) = all[i];
-            let nodes = mesh.cell(c as usize);
-            exterior.extend(local[usize::from(f)].iter().map(|&l| nodes[l]));
-        }
-        keys.push(all[i].0);
+        keys.push(wide(all[i].0));
         i = j;
     }
     Ok((keys, exterior))
 }
 
-/// The first pair of cells with the same nodes (in any order), if any.
-pub(crate) fn duplicate_cells(mesh: &MeshView<'_>) -> Option<(usize, usize)> {
+/// Whether cells `a` and `b` have the same nodes in any order.
+fn same_nodes(mesh: &MeshView<'_>, a: usize, b: usize) -> bool {
     let npc = mesh.cell_kind.nodes_per_cell();
-    let sorted_nodes = |c: usize| {
+    let sorted = |c: usize| {
         let mut key = [usize::MAX; 8];
         key[..npc].copy_from_slice(mesh.cell(c));
         key[..npc].sort_unstable();
         key
     };
-    let mut hashed: Vec<(u64, usize)> = (0..mesh.num_cells())
-        .into_par_iter()
-        .map(|c| {
-            // FNV-1a over the sorted nodes: equal cells hash equally; collisions are compared.
-            let mut h = 0xcbf2_9ce4_8422_2325u64;
-            for n in sorted_nodes(c) {
-                h = (h ^ n as u64).wrapping_mul(0x0100_0000_01b3);
-            }
-            (h, c)
-        })
-        .collect();
-    hashed.par_sort_unstable();
-    let mut i = 0;
-    while i < hashed.len() {
-        let mut j = i + 1;
-        while j < hashed.len() && hashed[j].0 == hashed[i].0 {
-            j += 1;
-        }
-        for a in i..j {
-            for b in a + 1..j {
-                if sorted_nodes(hashed[a].1) == sorted_nodes(hashed[b].1) {
-                    let (x, y) = (hashed[a].1, hashed[b].1);
-                    return Some((x.min(y), x.max(y)));
-                }
-            }
-        }
-        i = j;
-    }
-    None
+    sorted(a) == sorted(b)
 }
 
 #[cfg(test)]
@@ -153,5 +159,13 @@ mod tests {
         assert_eq!(key_nodes(facet_key(&[4])), vec![4]);
         assert_eq!(key_nodes(facet_key(&[9, 0, 2, 1])), vec![0, 1, 2, 9]);
         assert!(facet_key(&[0, 1]) < facet_key(&[0, 2]));
+        // The narrow keys of points and edges widen back to the same keys.
+        for nodes in [&[4usize][..], &[9, 2]] {
+            let narrow = (facet_key(nodes) >> 64) as u64;
+            assert_eq!(
+                (u128::from(narrow) << 64) | u128::from(u64::MAX),
+                facet_key(nodes)
+            );
+        }
     }
 }
