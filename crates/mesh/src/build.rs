@@ -303,3 +303,61 @@ fn check_part_facets(part: &BoundaryPart, npf: usize, nodes: usize, keys: &[u128
     }
     Ok(())
 }
+
+impl Mesh {
+    /// Adds a boundary part `name` made of the exterior facets whose nodes all satisfy
+    /// `on_part` (e.g. `|p| p[0].abs() < 1e-12` for the facets on x = 0): how a mesh without
+    /// facet markers gets named parts. Returns the number of facets.
+    ///
+    /// ```
+    /// use femscale_mesh::{Mesh, RectangleSpec};
+    /// let mut mesh = Mesh::rectangle(&RectangleSpec { nx: 4, ny: 2, ..Default::default() }).unwrap();
+    /// let n = mesh.add_boundary_part_where("inlet", |p| p[0] < 1e-12 && p[1] > 0.49).unwrap();
+    /// assert_eq!(n, 1);
+    /// assert_eq!(mesh.boundary_part("inlet").unwrap().nodes.len(), 2);
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::Mesh`] if a part is already called `name` or no exterior facet matches.
+    pub fn add_boundary_part_where(
+        &mut self,
+        name: &str,
+        on_part: impl Fn([f64; 3]) -> bool,
+    ) -> Result<usize> {
+        let fail = |message: String| Error::Mesh {
+            location: None,
+            message,
+        };
+        if self.boundary.iter().any(|p| p.name == name) {
+            return Err(fail(format!("a boundary part is already called `{name}`")));
+        }
+        let exterior = match self
+            .boundary
+            .iter()
+            .find(|p| p.name == EXTERIOR_PART && p.id.is_none())
+        {
+            Some(all) if !all.facets.is_empty() => all.facets.clone(),
+            _ => facets_and_exterior(&self.view())?.1,
+        };
+        let npf = self.cell_kind.nodes_per_facet();
+        let view = self.view();
+        let facets: Vec<usize> = exterior
+            .chunks_exact(npf)
+            .filter(|f| f.iter().all(|&n| on_part(view.point(n))))
+            .flatten()
+            .copied()
+            .collect();
+        if facets.is_empty() {
+            return Err(fail(format!(
+                "no exterior facet has all its nodes where boundary part `{name}` was asked for"
+            )));
+        }
+        let count = facets.len() / npf;
+        let mut part = BoundaryPart::from_facets(name, facets);
+        part.nodes = part.facets.clone();
+        part.nodes.sort_unstable();
+        part.nodes.dedup();
+        self.boundary.push(part);
+        Ok(count)
+    }
+}

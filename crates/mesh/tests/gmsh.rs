@@ -454,3 +454,33 @@ fn annulus_stats_list_the_materials_and_boundary_groups_gmsh_reported() {
     let (lo, hi) = (s.min_quality, s.max_quality);
     assert!(0.0 < lo && lo <= hi && hi <= 1.0, "quality {lo} .. {hi}");
 }
+
+/// A file without physical groups is marked by entity tags, and parts can be named by where
+/// their facets lie.
+#[test]
+fn meshes_without_groups_get_parts_by_predicate() {
+    use femscale_mesh::Mesh;
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/gmsh");
+    let mut mesh = Mesh::read_gmsh(dir.join("nogroups_v41_binary.msh")).unwrap();
+    assert!(mesh.subdomains().iter().all(|s| s.name.is_none()));
+    let all = mesh.boundary_part("all").unwrap().facets.len();
+    let (xmin, xmax) = mesh
+        .points()
+        .iter()
+        .fold((f64::MAX, f64::MIN), |(a, b), p| (a.min(p[0]), b.max(p[0])));
+    let left = mesh
+        .add_boundary_part_where("left", |p| (p[0] - xmin).abs() < 1e-9)
+        .unwrap();
+    assert!(left > 0 && 2 * left < all, "{left} of {all}");
+    let part = mesh.boundary_part("left").unwrap();
+    assert!(
+        part.nodes
+            .iter()
+            .all(|&n| (mesh.points()[n][0] - xmin).abs() < 1e-9)
+    );
+    assert!(mesh.add_boundary_part_where("left", |_| true).is_err());
+    assert!(
+        mesh.add_boundary_part_where("far", |p| p[0] > xmax + 1.0)
+            .is_err()
+    );
+}

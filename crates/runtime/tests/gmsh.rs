@@ -95,6 +95,33 @@ fn poisson_on_the_gmsh_disk_converges_at_optimal_rates_in_every_encoding() {
     }
 }
 
+/// A manufactured solution on the L-shape (Dirichlet data on the walls by name, a Robin
+/// condition on the inlet by number) converges at the optimal rates.
+#[test]
+fn manufactured_solution_on_the_gmsh_l_shape_converges_at_optimal_rates() {
+    let u = "sin(pi*x)*cos(pi*y) + x*y";
+    let (_dir, config) = config_beside(
+        "lshape_v41_ascii.msh",
+        &format!(
+            r#"
+            [problem]
+            source = "2*pi^2*sin(pi*x)*cos(pi*y)"
+            exact = "{u}"
+            [[problem.boundary]]
+            where = "walls"
+            kind = "dirichlet"
+            value = "{u}"
+            [[problem.boundary]]
+            where = "inlet"
+            kind = "dirichlet"
+            value = "{u}"
+            "#
+        ),
+    );
+    let (l2, h1, _) = errors(config, 3);
+    assert_optimal("L-shape", &l2, &h1);
+}
+
 /// A condition may name a physical group by its number, and a problem on the file mesh gives
 /// the same numbers whichever encoding the file has.
 #[test]
