@@ -309,3 +309,70 @@ fn the_report_lists_the_annulus_materials_and_boundary_groups() {
     let json = serde_json::to_value(&coarse).unwrap();
     assert_eq!(json["mesh"]["subdomains"][1]["name"], "steel");
 }
+
+/// The same problem on gmsh's structured 8 x 8 square and on `Mesh::rectangle`'s gives the
+/// same numbers (node numbering differs, so sums run in another order: equal to rounding).
+#[test]
+fn a_gmsh_square_and_the_generated_one_give_the_same_numbers() {
+    let problem = r#"
+        source = "2*pi^2*sin(pi*x)*sin(pi*y)"
+        exact = "sin(pi*x)*sin(pi*y)"
+        diffusion = "1 + x*y"
+        [[problem.boundary]]
+        where = "left"
+        kind = "dirichlet"
+        value = 0.0
+        [[problem.boundary]]
+        where = 4
+        kind = "robin"
+        alpha = 2.0
+        value = "x"
+        [[problem.boundary]]
+        where = "right"
+        kind = "neumann"
+        value = 1.0
+        "#;
+    let (_dir, config) =
+        config_beside("structured_v41_ascii.msh", &format!("[problem]\n{problem}"));
+    let from_file = FemSolver::from_config(config)
+        .unwrap()
+        .solve_configured()
+        .unwrap();
+    let generated = Config::from_toml_str(&format!(
+        "[problem]\nmesh = {{ kind = \"rectangle\", nx = 8, ny = 8, cell = \"quadrilateral\" }}\n{problem}"
+    ))
+    .unwrap();
+    let from_generator = FemSolver::from_config(generated)
+        .unwrap()
+        .solve_configured()
+        .unwrap();
+    let by_point = |s: &Solution| {
+        let mut v: Vec<([i64; 2], f64)> = (s.mesh.points().iter().zip(&s.values))
+            .map(|(p, u)| {
+                (
+                    [(p[0] * 1e9).round() as i64, (p[1] * 1e9).round() as i64],
+                    *u,
+                )
+            })
+            .collect();
+        v.sort_by_key(|e| e.0);
+        v
+    };
+    let (a, b) = (by_point(&from_file), by_point(&from_generator));
+    assert_eq!(a.len(), 81);
+    for (x, y) in a.iter().zip(&b) {
+        assert_eq!(x.0, y.0, "node positions differ");
+        assert!(
+            (x.1 - y.1).abs() < 1e-12,
+            "u at {:?}: {} vs {}",
+            x.0,
+            x.1,
+            y.1
+        );
+    }
+    let (ea, eb) = (
+        from_file.metrics.l2_error.unwrap(),
+        from_generator.metrics.l2_error.unwrap(),
+    );
+    assert!((ea - eb).abs() < 1e-12 * eb.max(1.0), "{ea} vs {eb}");
+}

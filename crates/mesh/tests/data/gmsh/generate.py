@@ -77,6 +77,26 @@ def square():
     gmsh.model.mesh.generate(2)
 
 
+def structured():
+    """The unit square as 8 x 8 transfinite quadrangles with the generator's side markers
+    (left 1, right 2, bottom 3, top 4): the same mesh as `Mesh::rectangle` with nx = ny = 8."""
+    occ = gmsh.model.occ
+    occ.addRectangle(0, 0, 0, 1, 1)
+    occ.synchronize()
+    gmsh.model.addPhysicalGroup(2, [1], 1, "square")
+    sides = {}
+    for _, c in gmsh.model.getEntities(1):
+        x, y, _ = occ.getCenterOfMass(1, c)
+        name = "left" if x < 1e-9 else "right" if x > 1 - 1e-9 else "bottom" if y < 1e-9 else "top"
+        sides[name] = c
+        gmsh.model.mesh.setTransfiniteCurve(c, 9)
+    for tag, name in enumerate(["left", "right", "bottom", "top"], start=1):
+        gmsh.model.addPhysicalGroup(1, [sides[name]], tag, name)
+    gmsh.model.mesh.setTransfiniteSurface(1)
+    gmsh.model.mesh.setRecombine(2, 1)
+    gmsh.model.mesh.generate(2)
+
+
 def annulus():
     occ = gmsh.model.occ
     outer = occ.addDisk(0, 0, 0, 1, 1)
@@ -355,6 +375,7 @@ def main():
     out["square"] = build("square", square)
     out["annulus"] = build("annulus", annulus)
     out["cube"] = build("cube", cube)
+    out["structured"] = build("structured", structured, [("v41", 4.1, "ascii", 0)])
     # 2.2 with SaveAll writes every element with physical tag 0: the reader refuses its
     # $PhysicalNames (tested as such); 4.1 keeps the groups in $Entities.
     out["saveall"] = build("saveall", saveall, [("v41", 4.1, "ascii", 0), ("v41", 4.1, "binary", 1), ("v22", 2.2, "ascii", 0)])
