@@ -17,7 +17,9 @@ pub const ERROR_PLOT: &str = "error_vs_h.svg";
 /// File name of the time-against-unknowns plot.
 pub const TIME_PLOT: &str = "time_vs_dofs.svg";
 
-/// Writes `vtu/<point id>.vtu` with the nodal solution `u` when `vtu` output is asked for.
+/// Writes `vtu/<point id>.vtu` when `vtu` output is asked for: the nodal solution `u` and, when
+/// the problem has an exact solution, `exact` and `error` (`u - exact`) at the nodes; the
+/// mesh's subdomain and boundary markers as cell data.
 pub(super) fn write_point_outputs(
     dir: &Path,
     output: &OutputSpec,
@@ -33,7 +35,24 @@ pub(super) fn write_point_outputs(
         source,
     })?;
     let path = vtu_dir.join(format!("{}.vtu", point.id()));
-    femscale_mesh::vtu::write_vtu(&solution.mesh, &[("u", &solution.values)], &path)
+    let exact = match point.config() {
+        Some(config) => config.problem.exact_field()?,
+        None => None,
+    };
+    let mut fields: Vec<(&str, &[f64])> = vec![("u", &solution.values)];
+    let (exact_values, error_values);
+    if let Some(exact) = exact {
+        let points = solution.mesh.points();
+        let mut values = vec![0.0; points.len()];
+        exact.eval_batch(&points, &mut values);
+        error_values = (solution.values.iter().zip(&values))
+            .map(|(u, e)| u - e)
+            .collect::<Vec<f64>>();
+        exact_values = values;
+        fields.push(("exact", &exact_values));
+        fields.push(("error", &error_values));
+    }
+    femscale_mesh::vtu::write_vtu(&solution.mesh, &fields, &path)
 }
 
 /// Writes the SVG plots when `svg` output is asked for; a plot without any plottable point

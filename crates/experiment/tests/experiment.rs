@@ -606,9 +606,12 @@ cell = ["triangle", "quadrilateral"]
     assert_eq!(cells(last.config().unwrap()).0, 8);
 }
 
-/// Points, cell types and the point field `u` of a `.vtu` file, read by an independent
+/// Points, cell types and the point field `name` of a `.vtu` file, read by an independent
 /// reader (vtkio).
-fn read_vtu_u(file: &std::path::Path) -> (Vec<[f64; 3]>, Vec<vtkio::model::CellType>, Vec<f64>) {
+fn read_vtu_field(
+    file: &std::path::Path,
+    name: &str,
+) -> (Vec<[f64; 3]>, Vec<vtkio::model::CellType>, Vec<f64>) {
     use vtkio::model::{Attribute, DataSet};
     let vtk = vtkio::Vtk::import(file).unwrap_or_else(|e| panic!("{}: {e}", file.display()));
     let DataSet::UnstructuredGrid { pieces, .. } = vtk.data else {
@@ -623,10 +626,10 @@ fn read_vtu_u(file: &std::path::Path) -> (Vec<[f64; 3]>, Vec<vtkio::model::CellT
         .point
         .into_iter()
         .find_map(|a| match a {
-            Attribute::DataArray(d) if d.name == "u" => d.data.into_vec::<f64>(),
+            Attribute::DataArray(d) if d.name == name => d.data.into_vec::<f64>(),
             _ => None,
         })
-        .expect("a Float64 point field `u`");
+        .unwrap_or_else(|| panic!("a Float64 point field `{name}`"));
     (points, piece.cells.types, u)
 }
 
@@ -644,7 +647,14 @@ fn vtu_and_svg_outputs_are_written_and_read_back() {
     let out = dir.path().join("out");
     for point in exp.points() {
         let file = out.join(VTU_DIR).join(format!("{}.vtu", point.id()));
-        let (points, types, u) = read_vtu_u(&file);
+        let (points, types, u) = read_vtu_field(&file, "u");
+        // With an exact solution, the file also holds it and the nodal error u - exact.
+        let (_, _, exact) = read_vtu_field(&file, "exact");
+        let (_, _, error) = read_vtu_field(&file, "error");
+        for i in 0..u.len() {
+            assert_eq!(error[i], u[i] - exact[i], "node {i}");
+        }
+        assert!(error.iter().all(|e| e.abs() < 0.1), "{error:?}");
         let n = point
             .value("problem.mesh.nx")
             .and_then(|v| v.as_u64())
