@@ -25,11 +25,6 @@ use crate::mesh::Mesh;
 /// The field named by refinement errors (the config key without its section).
 const FIELD: &str = "refinements";
 
-/// Local edges of each cell kind, as pairs of local node indices, in cell order.
-fn local_edges(kind: CellKind) -> &'static [(usize, usize)] {
-    kind.local_edges()
-}
-
 /// The key of the edge between nodes `a` and `b`, independent of direction.
 fn edge_key(a: usize, b: usize) -> (usize, usize) {
     (a.min(b), a.max(b))
@@ -124,7 +119,7 @@ impl Mesh {
     /// Number of distinct edges of the cells (for intervals, the number of distinct cells).
     pub fn num_edges(&self) -> usize {
         let v = self.view();
-        let edges = local_edges(self.cell_kind);
+        let edges = self.cell_kind.local_edges();
         let mut seen = std::collections::HashSet::with_capacity(self.num_cells() * edges.len());
         for c in 0..self.num_cells() {
             let n = v.cell(c);
@@ -158,7 +153,7 @@ impl Mesh {
         }
         let (dim, num_nodes, num_cells) = (self.dim, self.num_nodes(), self.num_cells());
         let v = self.view();
-        let edges = local_edges(kind);
+        let edges = kind.local_edges();
 
         // Edge midpoints, numbered in the order edges are first met.
         let mut midpoint: HashMap<(usize, usize), usize> =

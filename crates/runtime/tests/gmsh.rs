@@ -32,6 +32,11 @@ fn config_beside(mesh: &str, body: &str) -> (tempfile::TempDir, Config) {
     (dir, config)
 }
 
+/// Solves the configured problem of `config`.
+fn solve(config: Config) -> femscale_core::Result<Solution> {
+    FemSolver::from_config(config).unwrap().solve_configured()
+}
+
 fn rates(e: &[f64]) -> Vec<f64> {
     e.windows(2).map(|w| (w[0] / w[1]).log2()).collect()
 }
@@ -142,10 +147,7 @@ fn conditions_by_physical_number_and_encodings_agree() {
     let mut values = Vec::new();
     for enc in ["v22_ascii", "v22_binary", "v41_ascii", "v41_binary"] {
         let (_dir, config) = config_beside(&format!("lshape_{enc}.msh"), body);
-        let s = FemSolver::from_config(config)
-            .unwrap()
-            .solve_configured()
-            .unwrap();
+        let s = solve(config).unwrap();
         values.push(s.values.clone());
     }
     for v in &values[1..] {
@@ -165,34 +167,22 @@ fn a_missing_path_or_file_and_an_unknown_group_are_typed_errors() {
     assert!(e.to_string().contains("needs `path`"), "{e}");
     let (dir, config) = config_beside("disk_v41_ascii.msh", "");
     std::fs::remove_file(dir.path().join("meshes/disk_v41_ascii.msh")).unwrap();
-    let e = FemSolver::from_config(config)
-        .unwrap()
-        .solve_configured()
-        .unwrap_err();
+    let e = solve(config).unwrap_err();
     assert!(e.to_string().contains("disk_v41_ascii.msh"), "{e}");
     let (_dir, config) = config_beside(
         "disk_v41_ascii.msh",
         "[[problem.boundary]]\nwhere = \"rim\"\nkind = \"dirichlet\"\nvalue = 0.0\n",
     );
-    let e = FemSolver::from_config(config)
-        .unwrap()
-        .solve_configured()
-        .unwrap_err();
+    let e = solve(config).unwrap_err();
     let text = e.to_string();
     assert!(text.contains("rim") && text.contains("outer"), "{text}");
     // The declared dimension is checked once the file is read.
     let (_dir, config) = config_beside("disk_v41_ascii.msh", "[problem]\ndim = 3\n");
-    let e = FemSolver::from_config(config)
-        .unwrap()
-        .solve_configured()
-        .unwrap_err();
+    let e = solve(config).unwrap_err();
     assert_eq!(e.field_name().as_deref(), Some("problem.dim"), "{e}");
     // A tetrahedral mesh reads, but is not assembled yet: a typed error, not a panic.
     let (_dir, config) = config_beside("cube_v41_binary.msh", "");
-    let e = FemSolver::from_config(config)
-        .unwrap()
-        .solve_configured()
-        .unwrap_err();
+    let e = solve(config).unwrap_err();
     assert!(e.to_string().contains("tetrahedron"), "{e}");
 }
 
@@ -238,7 +228,7 @@ fn coefficients_by_subdomain_must_cover_every_subdomain_and_name_real_ones() {
             "[problem]\ndiffusion = {diffusion}\n[[problem.boundary]]\nwhere = \"all\"\nkind = \"dirichlet\"\nvalue = 0.0\n"
         );
         let (_dir, config) = config_beside(mesh, &body);
-        FemSolver::from_config(config).unwrap().solve_configured()
+        solve(config)
     };
     let e = run("{ copper = 1.0 }", "annulus_v41_ascii.msh").unwrap_err();
     assert!(e.to_string().contains("steel"), "{e}");
@@ -254,10 +244,7 @@ fn coefficients_by_subdomain_must_cover_every_subdomain_and_name_real_ones() {
     assert!(run("{ 1 = 1.0, steel = 2.0 }", "annulus_v41_ascii.msh").is_ok());
     // A generated mesh has no subdomains.
     let config = Config::from_toml_str("[problem]\ndiffusion = { a = 1.0 }\n").unwrap();
-    let e = FemSolver::from_config(config)
-        .unwrap()
-        .solve_configured()
-        .unwrap_err();
+    let e = solve(config).unwrap_err();
     assert!(e.to_string().contains("no subdomain markers"), "{e}");
 }
 
@@ -334,18 +321,12 @@ fn a_gmsh_square_and_the_generated_one_give_the_same_numbers() {
         "#;
     let (_dir, config) =
         config_beside("structured_v41_ascii.msh", &format!("[problem]\n{problem}"));
-    let from_file = FemSolver::from_config(config)
-        .unwrap()
-        .solve_configured()
-        .unwrap();
+    let from_file = solve(config).unwrap();
     let generated = Config::from_toml_str(&format!(
         "[problem]\nmesh = {{ kind = \"rectangle\", nx = 8, ny = 8, cell = \"quadrilateral\" }}\n{problem}"
     ))
     .unwrap();
-    let from_generator = FemSolver::from_config(generated)
-        .unwrap()
-        .solve_configured()
-        .unwrap();
+    let from_generator = solve(generated).unwrap();
     let by_point = |s: &Solution| {
         let mut v: Vec<([i64; 2], f64)> = (s.mesh.points().iter().zip(&s.values))
             .map(|(p, u)| {

@@ -58,16 +58,22 @@ def disk(order=1):
         gmsh.model.mesh.setOrder(2)
 
 
+def unit_square_sides():
+    """The curves of the unit square by side name (`left`, `right`, `bottom`, `top`)."""
+    sides = {}
+    for _, c in gmsh.model.getEntities(1):
+        x, y, _ = gmsh.model.occ.getCenterOfMass(1, c)
+        name = "left" if x < 1e-9 else "right" if x > 1 - 1e-9 else "bottom" if y < 1e-9 else "top"
+        sides[name] = c
+    return sides
+
+
 def square():
     occ = gmsh.model.occ
     occ.addRectangle(0, 0, 0, 1, 1)
     occ.synchronize()
     gmsh.model.addPhysicalGroup(2, [1], 1, "square")
-    sides = {}
-    for _, c in gmsh.model.getEntities(1):
-        x, y, _ = occ.getCenterOfMass(1, c)
-        name = "left" if x < 1e-9 else "right" if x > 1 - 1e-9 else "bottom" if y < 1e-9 else "top"
-        sides[name] = c
+    sides = unit_square_sides()
     for tag, name in enumerate(["left", "right", "bottom", "top"], start=11):
         gmsh.model.addPhysicalGroup(1, [sides[name]], tag, name)
     # Every side is also in `boundary`: 2.2 writes those lines twice, the reader merges them.
@@ -84,11 +90,8 @@ def structured():
     occ.addRectangle(0, 0, 0, 1, 1)
     occ.synchronize()
     gmsh.model.addPhysicalGroup(2, [1], 1, "square")
-    sides = {}
-    for _, c in gmsh.model.getEntities(1):
-        x, y, _ = occ.getCenterOfMass(1, c)
-        name = "left" if x < 1e-9 else "right" if x > 1 - 1e-9 else "bottom" if y < 1e-9 else "top"
-        sides[name] = c
+    sides = unit_square_sides()
+    for c in sides.values():
         gmsh.model.mesh.setTransfiniteCurve(c, 9)
     for tag, name in enumerate(["left", "right", "bottom", "top"], start=1):
         gmsh.model.addPhysicalGroup(1, [sides[name]], tag, name)
