@@ -2,5 +2,6 @@
 
 mod bad_input;
 mod convergence;
+mod gmsh_example;
 mod pipeline;
 mod reaction_robin;
