@@ -264,6 +264,8 @@ fn caller_built_views_and_parameters_give_errors_not_panics() {
         MeshView {
             dim: 1,
             coords: &coords,
+            order: femscale_core::Order::Linear,
+            curved: false,
             cell_kind: CellKind::Interval,
             cells: &[0, 1, 1, 7],
             boundary: &[],
@@ -273,6 +275,8 @@ fn caller_built_views_and_parameters_give_errors_not_panics() {
         MeshView {
             dim: 0,
             coords: &coords,
+            order: femscale_core::Order::Linear,
+            curved: false,
             cell_kind: CellKind::Interval,
             cells: &[0, 1],
             boundary: &[],
@@ -282,6 +286,8 @@ fn caller_built_views_and_parameters_give_errors_not_panics() {
         MeshView {
             dim: 1,
             coords: &coords,
+            order: femscale_core::Order::Linear,
+            curved: false,
             cell_kind: CellKind::Interval,
             cells: &[0, 1, 1],
             boundary: &[],

@@ -44,6 +44,7 @@ pub mod field;
 pub mod field_path;
 pub mod form;
 pub mod io;
+pub mod lagrange;
 pub mod mesh;
 pub mod pool;
 pub mod report;
@@ -67,6 +68,7 @@ pub use form::{
     BoundaryCondition, BoundaryConditionOf, BoundaryFieldRole, BoundaryKind, BoundaryKindOf,
     EllipticForm,
 };
+pub use lagrange::Order;
 pub use mesh::{BoundaryPart, CellKind, MeshView, Subdomain, find_part};
 pub use pool::{PoolStats, PooledVec, VectorPool};
 pub use report::{

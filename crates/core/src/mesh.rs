@@ -7,6 +7,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
+use crate::lagrange::Order;
 
 /// The reference cell of a mesh block and its node count.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -150,7 +151,8 @@ pub struct BoundaryPart {
     /// The facet marker the part came from (Gmsh: the physical tag), if any.
     #[serde(default)]
     pub id: Option<i32>,
-    /// Facet connectivity, `nodes_per_facet` node indices per facet.
+    /// Facet connectivity, `nodes_per_facet_of(order)` node indices per facet (vertices
+    /// first, see [`CellKind::local_facet_nodes`]).
     pub facets: Vec<usize>,
     /// Sorted, unique nodes on the part (including facet end points).
     pub nodes: Vec<usize>,
@@ -202,7 +204,14 @@ pub struct MeshView<'a> {
     pub coords: &'a [f64],
     /// Cell kind of every cell.
     pub cell_kind: CellKind,
-    /// Cell connectivity, `cell_kind.nodes_per_cell()` node indices per cell.
+    /// The node layout of every cell: vertices only, or the order-2 Lagrange nodes (see
+    /// [`crate::lagrange`]); the element assembled on the mesh has this order.
+    pub order: Order,
+    /// Whether the cells' higher-order nodes may lie off their straight-sided positions
+    /// (a second-order mesh read from a file), so that geometry must be mapped through all
+    /// nodes. `false` for order 1 and for meshes lifted to order 2.
+    pub curved: bool,
+    /// Cell connectivity, `cell_kind.nodes_per_cell_of(order)` node indices per cell.
     pub cells: &'a [usize],
     /// Named boundary parts.
     pub boundary: &'a [BoundaryPart],
@@ -250,7 +259,10 @@ impl MeshView<'_> {
         if let Some(k) = self.coords.iter().position(|c| !c.is_finite()) {
             return fail(format!("node {} has a non-finite coordinate", k / self.dim));
         }
-        let (n, npc) = (self.num_nodes(), kind.nodes_per_cell());
+        if self.curved && self.order == Order::Linear {
+            return fail("a mesh of order 1 cannot be curved".into());
+        }
+        let (n, npc) = (self.num_nodes(), self.nodes_per_cell());
         if self.cells.is_empty() || !self.cells.len().is_multiple_of(npc) {
             return fail(format!(
                 "connectivity of {} entries is not a positive multiple of {npc} nodes per cell",
@@ -277,7 +289,7 @@ impl MeshView<'_> {
         {
             return fail(format!("cell marker {m} has no subdomain entry"));
         }
-        let npf = kind.nodes_per_facet();
+        let npf = kind.nodes_per_facet_of(self.order);
         for part in self.boundary {
             let name = &part.name;
             if !part.facets.len().is_multiple_of(npf) {
@@ -306,9 +318,19 @@ impl MeshView<'_> {
         Ok(())
     }
 
+    /// Nodes per cell (vertices, plus the order-2 nodes for [`Order::Quadratic`]).
+    pub fn nodes_per_cell(&self) -> usize {
+        self.cell_kind.nodes_per_cell_of(self.order)
+    }
+
+    /// Nodes per boundary facet in this mesh's layout.
+    pub fn nodes_per_facet(&self) -> usize {
+        self.cell_kind.nodes_per_facet_of(self.order)
+    }
+
     /// Number of cells.
     pub fn num_cells(&self) -> usize {
-        self.cells.len() / self.cell_kind.nodes_per_cell()
+        self.cells.len() / self.nodes_per_cell()
     }
 
     /// The nodes of cell `c`.
@@ -317,7 +339,7 @@ impl MeshView<'_> {
     /// If `c >= num_cells()`.
     #[track_caller]
     pub fn cell(&self, c: usize) -> &[usize] {
-        let n = self.cell_kind.nodes_per_cell();
+        let n = self.nodes_per_cell();
         &self.cells[c * n..(c + 1) * n]
     }
 
@@ -378,6 +400,8 @@ mod tests {
             dim,
             coords,
             cell_kind: CellKind::Interval,
+            order: Order::Linear,
+            curved: false,
             cells,
             boundary,
             cell_markers: &[],

@@ -160,6 +160,8 @@ impl MeshBuilder {
             dim: self.dim,
             coords: self.coords,
             cell_kind: self.kind,
+            order: femscale_core::Order::Linear,
+            curved: false,
             cells: self.cells,
             boundary: Vec::new(),
             cell_markers: self.cell_markers,

@@ -296,6 +296,8 @@ impl Mesh {
             dim: 2,
             coords,
             cell_kind: kind,
+            order: femscale_core::Order::Linear,
+            curved: false,
             cells,
             boundary,
             cell_markers: Vec::new(),

@@ -30,6 +30,7 @@ mod build;
 mod generate;
 mod geometry;
 pub mod gmsh;
+mod lift;
 mod mesh;
 mod refine;
 mod stats;

@@ -1,6 +1,6 @@
 //! The owned mesh type and its validation.
 
-use femscale_core::{BoundaryPart, CellKind, MeshView, Result, Subdomain};
+use femscale_core::{BoundaryPart, CellKind, MeshView, Order, Result, Subdomain};
 
 use crate::geometry::{quality, signed_measure};
 
@@ -11,6 +11,10 @@ pub struct Mesh {
     pub(crate) dim: usize,
     pub(crate) coords: Vec<f64>,
     pub(crate) cell_kind: CellKind,
+    /// The node layout of the cells (see [`femscale_core::lagrange`]).
+    pub(crate) order: Order,
+    /// Whether higher-order nodes may lie off their straight-sided positions.
+    pub(crate) curved: bool,
     pub(crate) cells: Vec<usize>,
     pub(crate) boundary: Vec<BoundaryPart>,
     /// One marker per cell, or empty.
@@ -49,6 +53,8 @@ impl Mesh {
             dim: self.dim,
             coords: &self.coords,
             cell_kind: self.cell_kind,
+            order: self.order,
+            curved: self.curved,
             cells: &self.cells,
             boundary: &self.boundary,
             cell_markers: &self.cell_markers,
@@ -83,12 +89,23 @@ impl Mesh {
 
     /// Number of cells.
     pub fn num_cells(&self) -> usize {
-        self.cells.len() / self.cell_kind.nodes_per_cell()
+        self.cells.len() / self.cell_kind.nodes_per_cell_of(self.order)
     }
 
     /// The kind of every cell.
     pub fn cell_kind(&self) -> CellKind {
         self.cell_kind
+    }
+
+    /// The node layout of the cells: vertices only, or the order-2 Lagrange nodes.
+    pub fn order(&self) -> Order {
+        self.order
+    }
+
+    /// Whether the cells' higher-order nodes may lie off their straight-sided positions (a
+    /// second-order mesh read from a file); assembly then maps cells through all nodes.
+    pub fn is_curved(&self) -> bool {
+        self.curved
     }
 
     /// Node coordinates, `dim` per node.
@@ -118,11 +135,11 @@ impl Mesh {
         (0..self.num_nodes()).map(|i| v.point(i)).collect()
     }
 
-    /// The corner coordinates of cell `c`, padded to three components.
+    /// The vertex coordinates of cell `c`, padded to three components.
     fn corners(&self, c: usize) -> ([[f64; 3]; 8], usize) {
         let v = self.view();
         let mut x = [[0.0; 3]; 8];
-        let nodes = v.cell(c);
+        let nodes = &v.cell(c)[..self.cell_kind.num_vertices()];
         for (xi, &n) in x.iter_mut().zip(nodes) {
             *xi = v.point(n);
         }
