@@ -17,10 +17,11 @@ use serde::{Deserialize, Serialize};
 use crate::mesh::CellKind;
 
 /// The polynomial order of a Lagrange node layout, and of the element on it (P1/Q1 or P2/Q2).
+/// Written as the number 1 or 2 in configuration files and reports.
 #[derive(
     Debug, Clone, Copy, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize,
 )]
-#[serde(rename_all = "kebab-case")]
+#[serde(try_from = "u64", into = "u64")]
 pub enum Order {
     /// Vertices only: P1 on simplices, Q1 on quadrilaterals and hexahedra.
     #[default]
@@ -45,6 +46,23 @@ impl Order {
             2 => Some(Self::Quadratic),
             _ => None,
         }
+    }
+}
+
+impl From<Order> for u64 {
+    fn from(order: Order) -> Self {
+        order.get() as u64
+    }
+}
+
+impl TryFrom<u64> for Order {
+    type Error = String;
+
+    fn try_from(n: u64) -> Result<Self, Self::Error> {
+        usize::try_from(n)
+            .ok()
+            .and_then(Self::from_number)
+            .ok_or_else(|| format!("order {n} is not supported: use 1 (P1/Q1) or 2 (P2/Q2)"))
     }
 }
 
@@ -358,6 +376,10 @@ mod tests {
             assert_eq!(Order::from_number(order.get()), Some(order));
         }
         assert_eq!(Order::from_number(3), None);
+        assert_eq!(serde_json::to_string(&Order::Quadratic).unwrap(), "2");
+        assert_eq!(serde_json::from_str::<Order>("1").unwrap(), Order::Linear);
+        let e = serde_json::from_str::<Order>("3").unwrap_err().to_string();
+        assert!(e.contains("use 1 (P1/Q1) or 2 (P2/Q2)"), "{e}");
         assert_eq!(
             CellKind::Tetrahedron.element_name_of(Order::Quadratic),
             "P2"

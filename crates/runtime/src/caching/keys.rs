@@ -73,7 +73,9 @@ fn mesh(b: KeyBuilder, m: &MeshSpec) -> KeyBuilder {
             let mut b = b
                 .str("mesh", "given")
                 .f64s("coords", m.coords())
-                .usizes("cells", m.cells());
+                .usizes("cells", m.cells())
+                .u64("mesh_order", m.order().get() as u64)
+                .bool("curved", m.is_curved());
             for part in m.boundary_parts() {
                 b = b
                     .str("part", &part.name)
@@ -162,6 +164,7 @@ fn keys_of_versions(
             .u64("discretisation", u64::from(versions.discretisation)),
         &problem.mesh,
     )
+    .u64("order", problem.order.get() as u64)
     .str("assembly", &assembly);
     op = field(op, "diffusion", &problem.diffusion)?;
     op = optional(op, "reaction", problem.reaction.as_ref())?;

@@ -243,7 +243,7 @@ impl Computed {
         m.dofs = mesh.num_nodes();
         m.num_elements = mesh.num_cells();
         m.nnz = self.nnz;
-        m.element = mesh.cell_kind().element_name().into();
+        m.element = mesh.cell_kind().element_name_of(mesh.order()).into();
         m.dirichlet_dofs = self.dirichlet_dofs;
         m.solver = report.solver.clone();
         m.preconditioner = report.preconditioner.clone();

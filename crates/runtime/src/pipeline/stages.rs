@@ -74,7 +74,13 @@ pub(crate) fn build_mesh(problem: &Problem) -> Result<Arc<Mesh>> {
             ),
         ));
     }
-    Ok(mesh)
+    if mesh.order() == problem.order {
+        return Ok(mesh);
+    }
+    let mesh = mesh
+        .with_order(problem.order)
+        .map_err(|e| e.within("problem"))?;
+    Ok(Arc::new(mesh))
 }
 
 /// The constrained operator and load vector of one problem on its mesh.

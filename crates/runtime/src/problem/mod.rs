@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 
 use femscale_core::{
     BoundaryCondition, BoundaryConditionOf, BoundaryFieldRole, BoundaryKindOf, EllipticForm, Error,
-    Result, SharedField,
+    Order, Result, SharedField,
 };
 use femscale_expr::ExprOptions;
 use serde::{Deserialize, Serialize};
@@ -43,6 +43,10 @@ pub struct Problem {
     pub dim: Option<usize>,
     /// The mesh.
     pub mesh: MeshSpec,
+    /// The element's polynomial order: 1 (P1 on intervals, triangles and tetrahedra, Q1 on
+    /// quadrilaterals and hexahedra) or 2 (P2/Q2). The mesh is lifted to (or, for a
+    /// second-order file, lowered to) the node layout of this order.
+    pub order: Order,
     /// Diffusion coefficient `k` (default 1).
     pub diffusion: FieldSpec,
     /// Reaction coefficient `c` (default none).
@@ -71,6 +75,7 @@ impl Problem {
         Self {
             dim: None,
             mesh,
+            order: Order::Linear,
             diffusion: FieldSpec::Constant(1.0),
             reaction: None,
             source: None,
