@@ -260,6 +260,24 @@ impl CellKind {
         }
     }
 
+    /// Stored matrix entries per row of the Lagrange element of `order` on a structured mesh
+    /// of these cells, averaged over the node kinds (vertices, edge, face and cell nodes):
+    /// what memory estimates assume before the pattern exists.
+    pub const fn typical_row_entries(self, order: Order) -> usize {
+        match (self, order) {
+            (Self::Interval, Order::Linear) => 3,
+            (Self::Interval, Order::Quadratic) => 4,
+            (Self::Triangle, Order::Linear) => 7,
+            (Self::Triangle, Order::Quadratic) => 12,
+            (Self::Quadrilateral, Order::Linear) => 9,
+            (Self::Quadrilateral, Order::Quadratic) => 16,
+            (Self::Tetrahedron, Order::Linear) => 15,
+            (Self::Tetrahedron, Order::Quadratic) => 32,
+            (Self::Hexahedron, Order::Linear) => 27,
+            (Self::Hexahedron, Order::Quadratic) => 64,
+        }
+    }
+
     /// The conventional name of the Lagrange element of `order` on this cell (`P2`, `Q1`).
     pub const fn element_name_of(self, order: Order) -> &'static str {
         match (self, order) {

@@ -13,7 +13,7 @@ const BYTES_PER_NODE: f64 = 16.0 + 48.0 + 7.0 * 16.0 + 48.0 + 32.0;
 /// Refuses meshes whose mesh, pattern and matrix alone would not fit in available memory, so
 /// that `nx = 100000` is an error rather than the process being killed.
 pub(crate) fn check_memory(problem: &Problem) -> Result<()> {
-    let Some(nodes) = problem.mesh.estimated_nodes() else {
+    let Some(nodes) = problem.estimated_dofs() else {
         return Ok(());
     };
     let Some(available) = SystemLoad::detect().available_memory_mb else {
@@ -28,7 +28,7 @@ pub(crate) fn check_memory(problem: &Problem) -> Result<()> {
         return Err(Error::invalid(
             field,
             format!(
-                "a mesh of {nodes:.3e} nodes needs about {needed:.0} MiB for mesh, pattern and matrix \
+                "a problem of {nodes:.3e} unknowns needs about {needed:.0} MiB for mesh, pattern and matrix \
                  alone, but only {available:.0} MiB of memory are available"
             ),
         ));

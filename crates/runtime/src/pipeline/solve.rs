@@ -101,7 +101,7 @@ impl FemSolver {
         check_memory(problem)?;
         let started = Instant::now();
         let load = SystemLoad::detect();
-        let estimated_dofs = problem.mesh.estimated_nodes();
+        let estimated_dofs = problem.estimated_dofs();
         let caching = match estimated_dofs.map(|n| n.min(usize::MAX as f64) as usize) {
             Some(dofs) => {
                 let work = WorkEstimate::p1(dofs, problem.mesh.dim().unwrap_or(2));
@@ -136,7 +136,8 @@ impl FemSolver {
         load: &SystemLoad,
     ) -> Result<ScalingDecision> {
         let (nodes, dim) = (mesh.num_nodes(), mesh.dim());
-        let work = WorkEstimate::single(nodes, mesh.num_cells(), nodes * (2 * dim + 3));
+        let row_entries = mesh.cell_kind().typical_row_entries(mesh.order());
+        let work = WorkEstimate::single(nodes, mesh.num_cells(), nodes.saturating_mul(row_entries));
         let work = work.with_dim(dim);
         let decision = self.decide(&work, requested, load);
         let (plan, limit) = (&decision.plan, self.config.solver.memory_limit_mb);
