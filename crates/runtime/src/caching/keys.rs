@@ -69,6 +69,9 @@ fn mesh(b: KeyBuilder, m: &MeshSpec) -> KeyBuilder {
         MeshSpec::Rectangle(r) => b
             .str("mesh", "rectangle")
             .str("spec", &serde_json::to_string(r).unwrap_or_default()),
+        MeshSpec::Box(spec) => b
+            .str("mesh", "box")
+            .str("spec", &serde_json::to_string(spec).unwrap_or_default()),
         MeshSpec::Mesh(m) => {
             let mut b = b
                 .str("mesh", "given")

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use femscale_core::{CellKind, Error, Result};
-use femscale_mesh::{Diagonal, Mesh, MeshCounts, RectangleCells, RectangleSpec};
+use femscale_mesh::{BoxCells, BoxSpec, Diagonal, Mesh, MeshCounts, RectangleCells, RectangleSpec};
 use figment::value::magic::RelativePathBuf;
 use serde::{Deserialize, Serialize};
 
@@ -16,8 +16,9 @@ pub const MAX_REFINEMENTS: usize = 12;
 /// How to obtain the mesh.
 ///
 /// The configuration form is a table tagged by `kind` (default `rectangle`): `interval` with
-/// `x`, `nx` or `nodes`; `rectangle` with `x`, `y`, `nx`, `ny`, `cell`, `diagonal`; `gmsh`
-/// with `path` (relative to the configuration file that gives it); any with `refinements`.
+/// `x`, `nx` or `nodes`; `rectangle` with `x`, `y`, `nx`, `ny`, `cell`, `diagonal`; `box` with
+/// `x`, `y`, `z`, `nx`, `ny`, `nz`, `cell`; `gmsh` with `path` (relative to the configuration
+/// file that gives it); any with `refinements`.
 /// An interval or a Gmsh file ignores a rectangle's keys; a rectangle refuses `nodes`. An
 /// existing mesh ([`MeshSpec::Mesh`]) has no configuration form.
 #[derive(Debug, Clone, Deserialize)]
@@ -35,6 +36,8 @@ pub enum MeshSpec {
     IntervalNodes(Vec<f64>),
     /// A structured rectangle mesh.
     Rectangle(RectangleSpec),
+    /// A structured box mesh of tetrahedra or hexahedra ([`Mesh::cuboid`]).
+    Box(BoxSpec),
     /// An existing mesh.
     Mesh(Arc<Mesh>),
     /// A Gmsh `.msh` file ([`Mesh::read_gmsh`]): its physical groups become subdomain and
@@ -68,6 +71,7 @@ impl PartialEq for MeshSpec {
             (Self::Interval { x: a, n: m }, Self::Interval { x: b, n }) => a == b && m == n,
             (Self::IntervalNodes(a), Self::IntervalNodes(b)) => a == b,
             (Self::Rectangle(a), Self::Rectangle(b)) => a == b,
+            (Self::Box(a), Self::Box(b)) => a == b,
             (Self::Mesh(a), Self::Mesh(b)) => Arc::ptr_eq(a, b),
             (Self::Gmsh(a), Self::Gmsh(b)) => a == b,
             (Self::Refined { base: a, times: m }, Self::Refined { base: b, times: n }) => {
@@ -112,6 +116,9 @@ impl MeshSpec {
                 .map(|w| (w[1] - w[0]).abs())
                 .fold(None, |m: Option<f64>, d| Some(m.map_or(d, |m| m.max(d))))?,
             Self::Rectangle(r) => width(r.x, r.nx)?.max(width(r.y, r.ny)?),
+            Self::Box(b) => width(b.x, b.nx)?
+                .max(width(b.y, b.ny)?)
+                .max(width(b.z, b.nz)?),
             Self::Mesh(_) | Self::Gmsh(_) => return None,
             // Each uniform refinement halves every cell.
             Self::Refined { base, times } => {
@@ -152,6 +159,28 @@ impl MeshSpec {
                     }
                 }
             }
+            Self::Box(b) => {
+                let (nx, ny, nz) = (b.nx as f64, b.ny as f64, b.nz as f64);
+                let nodes = (nx + 1.0) * (ny + 1.0) * (nz + 1.0);
+                let grid_edges = nx * (ny + 1.0) * (nz + 1.0)
+                    + ny * (nx + 1.0) * (nz + 1.0)
+                    + nz * (nx + 1.0) * (ny + 1.0);
+                let cubes = nx * ny * nz;
+                match b.cells {
+                    // One diagonal per grid face and one through each cube.
+                    BoxCells::Tetrahedron => {
+                        let faces =
+                            nx * ny * (nz + 1.0) + ny * nz * (nx + 1.0) + nx * nz * (ny + 1.0);
+                        (
+                            CellKind::Tetrahedron,
+                            counts(nodes, grid_edges + faces + cubes, 6.0 * cubes),
+                        )
+                    }
+                    BoxCells::Hexahedron => {
+                        (CellKind::Hexahedron, counts(nodes, grid_edges, cubes))
+                    }
+                }
+            }
             Self::Mesh(m) => (
                 m.cell_kind(),
                 counts(
@@ -174,6 +203,7 @@ impl MeshSpec {
         match self {
             Self::Interval { .. } | Self::IntervalNodes(_) => Some(1),
             Self::Rectangle(_) => Some(2),
+            Self::Box(_) => Some(3),
             Self::Mesh(m) => Some(m.dim()),
             Self::Gmsh(_) => None,
             Self::Refined { base, .. } => base.dim(),
@@ -186,6 +216,7 @@ impl MeshSpec {
         match self {
             Self::Interval { .. } | Self::IntervalNodes(_) => "interval",
             Self::Rectangle(_) => "rectangle",
+            Self::Box(_) => "box",
             Self::Mesh(_) => "given",
             Self::Gmsh(_) => "gmsh",
             Self::Refined { base, .. } => base.kind_name(),
@@ -208,6 +239,7 @@ impl MeshSpec {
             Self::Interval { x, n } => Arc::new(Mesh::interval(x[0], x[1], *n)?),
             Self::IntervalNodes(nodes) => Arc::new(Mesh::interval_from_nodes(nodes.clone())?),
             Self::Rectangle(spec) => Arc::new(Mesh::rectangle(spec)?),
+            Self::Box(spec) => Arc::new(Mesh::cuboid(spec)?),
             Self::Mesh(m) => m.clone(),
             Self::Gmsh(path) => Arc::new(Mesh::read_gmsh(path)?),
             Self::Refined { base, times } => {
@@ -244,7 +276,73 @@ enum MeshKind {
     Interval,
     #[default]
     Rectangle,
+    Box,
     Gmsh,
+}
+
+/// The cell names of `problem.mesh.cell`: a rectangle's or a box's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+enum CellName {
+    Triangle,
+    #[serde(alias = "quad")]
+    Quadrilateral,
+    #[serde(alias = "tet")]
+    Tetrahedron,
+    #[serde(alias = "hex")]
+    Hexahedron,
+}
+
+impl CellName {
+    fn rectangle(self) -> std::result::Result<RectangleCells, String> {
+        match self {
+            Self::Triangle => Ok(RectangleCells::Triangle),
+            Self::Quadrilateral => Ok(RectangleCells::Quadrilateral),
+            _ => Err(format!(
+                "cell = \"{}\" is a 3D cell; a rectangle takes \"triangle\" or \"quadrilateral\" \
+                 (use kind = \"box\" for tetrahedra and hexahedra)",
+                self.name()
+            )),
+        }
+    }
+
+    fn boxed(self) -> std::result::Result<BoxCells, String> {
+        match self {
+            Self::Tetrahedron => Ok(BoxCells::Tetrahedron),
+            Self::Hexahedron => Ok(BoxCells::Hexahedron),
+            _ => Err(format!(
+                "cell = \"{}\" is a 2D cell; a box takes \"tetrahedron\" or \"hexahedron\"",
+                self.name()
+            )),
+        }
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Self::Triangle => "triangle",
+            Self::Quadrilateral => "quadrilateral",
+            Self::Tetrahedron => "tetrahedron",
+            Self::Hexahedron => "hexahedron",
+        }
+    }
+}
+
+impl From<RectangleCells> for CellName {
+    fn from(c: RectangleCells) -> Self {
+        match c {
+            RectangleCells::Triangle => Self::Triangle,
+            RectangleCells::Quadrilateral => Self::Quadrilateral,
+        }
+    }
+}
+
+impl From<BoxCells> for CellName {
+    fn from(c: BoxCells) -> Self {
+        match c {
+            BoxCells::Tetrahedron => Self::Tetrahedron,
+            BoxCells::Hexahedron => Self::Hexahedron,
+        }
+    }
 }
 
 /// The keys of `[problem.mesh]` as read from a file, before the kind picks the ones that apply.
@@ -268,12 +366,19 @@ struct MeshTable {
         skip_serializing_if = "Option::is_none"
     )]
     y: Option<[f64; 2]>,
+    #[serde(
+        deserialize_with = "two_numbers",
+        skip_serializing_if = "Option::is_none"
+    )]
+    z: Option<[f64; 2]>,
     #[serde(skip_serializing_if = "Option::is_none")]
     nx: Option<usize>,
     #[serde(skip_serializing_if = "Option::is_none")]
     ny: Option<usize>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    cell: Option<RectangleCells>,
+    nz: Option<usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cell: Option<CellName>,
     #[serde(skip_serializing_if = "Option::is_none")]
     diagonal: Option<Diagonal>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -339,8 +444,29 @@ impl TryFrom<MeshTable> for MeshSpec {
                     y: t.y.unwrap_or(default.y),
                     nx: t.nx.unwrap_or(DEFAULT_CELLS),
                     ny: t.ny.unwrap_or(DEFAULT_CELLS),
-                    cells: t.cell.unwrap_or_default(),
+                    cells: t
+                        .cell
+                        .map(CellName::rectangle)
+                        .transpose()?
+                        .unwrap_or_default(),
                     diagonal: t.diagonal.unwrap_or_default(),
+                })
+            }
+            MeshKind::Box => {
+                if t.nodes.is_some() {
+                    return Err("`nodes` are for interval meshes (kind = \"interval\"); a \
+                                box is given by x, y, z, nx, ny and nz"
+                        .into());
+                }
+                let default = BoxSpec::default();
+                Self::Box(BoxSpec {
+                    x: t.x.unwrap_or(default.x),
+                    y: t.y.unwrap_or(default.y),
+                    z: t.z.unwrap_or(default.z),
+                    nx: t.nx.unwrap_or(DEFAULT_BOX_CELLS),
+                    ny: t.ny.unwrap_or(DEFAULT_BOX_CELLS),
+                    nz: t.nz.unwrap_or(DEFAULT_BOX_CELLS),
+                    cells: t.cell.map(CellName::boxed).transpose()?.unwrap_or_default(),
                 })
             }
             MeshKind::Gmsh => match t.path {
@@ -356,8 +482,12 @@ impl TryFrom<MeshTable> for MeshSpec {
     }
 }
 
-/// Cells per direction of a generated mesh when the configuration does not say.
+/// Cells per direction of a generated interval or rectangle when the configuration does not
+/// say.
 const DEFAULT_CELLS: usize = 32;
+
+/// Cubes per direction of a generated box when the configuration does not say.
+const DEFAULT_BOX_CELLS: usize = 16;
 
 impl MeshSpec {
     /// The configuration form; `None` for an existing mesh (it has none).
@@ -382,11 +512,22 @@ impl MeshSpec {
                 y: Some(r.y),
                 nx: Some(r.nx),
                 ny: Some(r.ny),
-                cell: Some(r.cells),
+                cell: Some(r.cells.into()),
                 diagonal: Some(r.diagonal),
-                nodes: None,
-                path: None,
                 refinements: Some(0),
+                ..MeshTable::default()
+            },
+            Self::Box(b) => MeshTable {
+                kind: Some(MeshKind::Box),
+                x: Some(b.x),
+                y: Some(b.y),
+                z: Some(b.z),
+                nx: Some(b.nx),
+                ny: Some(b.ny),
+                nz: Some(b.nz),
+                cell: Some(b.cells.into()),
+                refinements: Some(0),
+                ..MeshTable::default()
             },
             Self::Gmsh(path) => MeshTable {
                 kind: Some(MeshKind::Gmsh),

@@ -35,6 +35,59 @@ fn fields_are_numbers_or_expressions_and_numeric_strings_are_constants() {
 }
 
 #[test]
+fn a_box_takes_its_own_keys_and_refuses_2d_cells() {
+    use femscale_mesh::{BoxCells, BoxSpec};
+    let p = problem(
+        "[problem]\norder = 2\n[problem.mesh]\nkind = \"box\"\nnx = 3\nny = 2\nnz = 5\nz = [0, 2]\ncell = \"hex\"",
+    )
+    .unwrap();
+    let expected = MeshSpec::Box(BoxSpec {
+        nx: 3,
+        ny: 2,
+        nz: 5,
+        z: [0.0, 2.0],
+        cells: BoxCells::Hexahedron,
+        ..BoxSpec::default()
+    });
+    assert_eq!(
+        (&p.mesh, p.order),
+        (&expected, femscale_core::Order::Quadratic)
+    );
+    assert_eq!((p.mesh.dim(), p.mesh.kind_name()), (Some(3), "box"));
+    assert_eq!(p.mesh.estimated_nodes(), Some(4.0 * 3.0 * 6.0));
+    // Defaults: 16^3 cubes of tetrahedra; the table round-trips.
+    let p = problem("[problem.mesh]\nkind = \"box\"").unwrap();
+    let MeshSpec::Box(b) = &p.mesh else {
+        panic!("{:?}", p.mesh)
+    };
+    assert_eq!(
+        (b.nx, b.ny, b.nz, b.cells),
+        (16, 16, 16, BoxCells::Tetrahedron)
+    );
+    let back: Problem = serde_json::from_str(&serde_json::to_string(&p).unwrap()).unwrap();
+    assert_eq!(back, p);
+    for (kind, cell, needle) in [
+        (
+            "box",
+            "triangle",
+            "a box takes \"tetrahedron\" or \"hexahedron\"",
+        ),
+        ("rectangle", "tet", "use kind = \"box\""),
+    ] {
+        let e = problem(&format!(
+            "[problem.mesh]\nkind = \"{kind}\"\ncell = \"{cell}\""
+        ))
+        .unwrap_err();
+        assert!(e.contains(needle), "{e}");
+    }
+    let e = problem("[problem]\norder = 3").unwrap_err();
+    assert!(
+        e.contains("problem.order") && e.contains("use 1 (P1/Q1) or 2"),
+        "{e}"
+    );
+}
+
+#[test]
 fn the_mesh_kind_picks_its_keys() {
     let p = problem("[problem.mesh]\nkind = \"interval\"\nnx = 7\nrefinements = 2").unwrap();
     let expected = MeshSpec::Interval {
