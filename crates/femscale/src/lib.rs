@@ -149,12 +149,14 @@ pub mod prelude {
     pub use femscale_core::{
         Artefact, Assembler, BoundaryCondition, BoundaryKind, BoundaryPart, CacheReuse, CellKind,
         ConcurrentSolver, Constant, CsrMatrix, EllipticForm, Error, Feature, FnField, LinearSolver,
-        LinearSystem, Metrics, NoMonitor, PreconditionerFactory, PreparedSolver, Result,
+        LinearSystem, Metrics, NoMonitor, Order, PreconditionerFactory, PreparedSolver, Result,
         ScalarField, ScalingLevel, SharedField, SharedSolver, SolveError, SolveMonitor,
         SolveReport, SolverOptions, SparsityPattern, Subdomain, SubdomainField,
     };
     #[doc(no_inline)]
-    pub use femscale_mesh::{Diagonal, Mesh, MeshBuilder, RectangleCells, RectangleSpec};
+    pub use femscale_mesh::{
+        BoxCells, BoxSpec, Diagonal, Mesh, MeshBuilder, RectangleCells, RectangleSpec,
+    };
     #[doc(no_inline)]
     pub use femscale_runtime::{
         AssembledOperator, BoundarySpec, Config, ConfigSources, FemSolver, FieldSpec, Laplace1d,
