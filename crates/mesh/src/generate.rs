@@ -64,7 +64,7 @@ impl Default for RectangleSpec {
     }
 }
 
-fn check_range(field: &str, r: [f64; 2]) -> Result<()> {
+pub(crate) fn check_range(field: &str, r: [f64; 2]) -> Result<()> {
     if !(r[0].is_finite() && r[1].is_finite()) {
         return Err(Error::invalid(
             field,
@@ -83,7 +83,7 @@ fn check_range(field: &str, r: [f64; 2]) -> Result<()> {
     Ok(())
 }
 
-fn check_count(field: &str, n: usize) -> Result<()> {
+pub(crate) fn check_count(field: &str, n: usize) -> Result<()> {
     if n == 0 {
         return Err(Error::invalid(field, "must be at least 1"));
     }
@@ -91,7 +91,12 @@ fn check_count(field: &str, n: usize) -> Result<()> {
 }
 
 /// `n + 1` equally spaced, strictly increasing coordinates from `r[0]` to exactly `r[1]`.
-fn axis_nodes(range_field: &str, count_field: &str, r: [f64; 2], n: usize) -> Result<Vec<f64>> {
+pub(crate) fn axis_nodes(
+    range_field: &str,
+    count_field: &str,
+    r: [f64; 2],
+    n: usize,
+) -> Result<Vec<f64>> {
     let h = (r[1] - r[0]) / n as f64;
     if !h.is_finite() {
         return Err(Error::invalid(

@@ -7,6 +7,8 @@
 //!   `right`, `all`.
 //! * [`Mesh::rectangle`]: structured 2D meshes of triangles (diagonals `right`, `left` or
 //!   `alternating`) or quadrilaterals, boundary parts `left`, `right`, `bottom`, `top`, `all`.
+//! * [`Mesh::cuboid`]: structured 3D boxes of hexahedra or tetrahedra (six per cube), boundary
+//!   parts `left`, `right`, `front`, `back`, `bottom`, `top`, `all`.
 //! * [`Mesh::builder`] and [`Mesh::try_new`]: any mesh from raw arrays (intervals, triangles,
 //!   quadrilaterals, tetrahedra, hexahedra) with optional cell and facet markers, validated,
 //!   inverted cells reoriented.
@@ -28,6 +30,7 @@
 
 mod build;
 mod generate;
+mod generate3d;
 mod geometry;
 pub mod gmsh;
 mod lift;
@@ -39,5 +42,6 @@ pub mod vtu;
 
 pub use build::{EXTERIOR_PART, MeshBuilder};
 pub use generate::{Diagonal, MAX_GENERATED_NODES, RectangleCells, RectangleSpec};
+pub use generate3d::{BoxCells, BoxSpec};
 pub use mesh::Mesh;
 pub use refine::MeshCounts;
