@@ -35,6 +35,7 @@ mod geometry;
 pub mod gmsh;
 mod lift;
 mod mesh;
+mod order2;
 mod refine;
 mod stats;
 mod topology;
