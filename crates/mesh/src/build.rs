@@ -345,7 +345,8 @@ fn check_part_facets(
 impl Mesh {
     /// Adds a boundary part `name` made of the exterior facets whose nodes all satisfy
     /// `on_part` (e.g. `|p| p[0].abs() < 1e-12` for the facets on x = 0): how a mesh without
-    /// facet markers gets named parts. Returns the number of facets.
+    /// facet markers gets named parts. On a mesh of order 2 the facets are in its layout and
+    /// all their nodes must satisfy `on_part`. Returns the number of facets.
     ///
     /// ```
     /// use femscale_mesh::{Mesh, RectangleSpec};
