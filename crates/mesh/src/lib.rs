@@ -34,6 +34,7 @@ mod generate;
 mod generate3d;
 mod geometry;
 pub mod gmsh;
+mod isoparametric;
 mod lift;
 mod mesh;
 mod order2;

@@ -9,8 +9,9 @@
 //! * tetrahedra and hexahedra → 8 children (see `refine3d`: Bey's children with the shortest
 //!   inner diagonal; the halving of the reference cube).
 //!
-//! Meshes of order 2 refine their vertex mesh and are lifted again; curved ones are refused
-//! (their refinement would have to follow the curved geometry).
+//! Meshes of order 2 refine their vertex mesh and are lifted again; curved ones then have every
+//! node placed by its parent's quadratic map (`isoparametric`), so refinement follows the
+//! curved geometry instead of the polygon.
 //!
 //! Each edge midpoint is created once, numbered after the existing nodes in the order edges
 //! are first met (cell by cell); quadrilateral centres follow, one per cell. Old node numbers
@@ -39,7 +40,7 @@ fn edge_key(a: usize, b: usize) -> (usize, usize) {
 }
 
 /// Children per cell.
-fn children(kind: CellKind) -> usize {
+pub(crate) fn children(kind: CellKind) -> usize {
     match kind {
         CellKind::Interval => 2,
         CellKind::Triangle | CellKind::Quadrilateral => 4,
@@ -141,24 +142,20 @@ impl Mesh {
     /// The mesh refined once uniformly: 2 children per interval, 4 per triangle (through the
     /// edge midpoints) or quadrilateral (through the edge midpoints and the centre), 8 per
     /// tetrahedron or hexahedron (see the module docs); boundary parts refined with it. A mesh
-    /// of order 2 is refined as its vertex mesh and lifted again. Counts one
-    /// [`Counter::MeshRefinements`].
+    /// of order 2 is refined as its vertex mesh and lifted again, with the nodes of a curved
+    /// one placed by their parents' quadratic maps (isoparametric refinement; children are
+    /// not checked for folds, which a cell curved more than its size allows could get).
+    /// Counts one [`Counter::MeshRefinements`].
     ///
     /// # Errors
     /// [`Error::InvalidInput`] for `refinements` if the result would exceed
-    /// [`MAX_GENERATED_NODES`] nodes or the mesh is curved (order 2 from a file with nodes off
-    /// their straight positions); [`Error::Mesh`] if a boundary facet is not a facet of any
+    /// [`MAX_GENERATED_NODES`] nodes; [`Error::Mesh`] if a boundary facet is not a facet of any
     /// cell (it could not be split consistently) or the result fails validation.
     #[tracing::instrument(skip_all)]
     pub fn refine_uniform(&self) -> Result<Mesh> {
         if self.order != Order::Linear {
             if self.curved {
-                return Err(Error::invalid(
-                    FIELD,
-                    "uniform refinement of a curved order-2 mesh (second-order cells from a \
-                     file) is not supported: its new nodes would have to follow the curved \
-                     geometry; re-mesh finer in Gmsh instead",
-                ));
+                return self.refined_isoparametric(children(self.cell_kind));
             }
             return (self.with_order(Order::Linear)?.refine_uniform())?.with_order(self.order);
         }

@@ -145,7 +145,7 @@ fn tetrahedron_quality_is_bounded_over_three_refinements() {
 }
 
 #[test]
-fn order_two_meshes_refine_as_vertex_meshes_and_curved_ones_are_refused() {
+fn order_two_meshes_refine_as_vertex_meshes_and_curved_ones_isoparametrically() {
     let box2 = Mesh::cuboid(&BoxSpec {
         nx: 1,
         ny: 2,
@@ -176,9 +176,54 @@ fn order_two_meshes_refine_as_vertex_meshes_and_curved_ones_are_refused() {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/gmsh");
     let disk = Mesh::read_gmsh(dir.join("disk2_v41_ascii.msh")).unwrap();
     assert!(disk.is_curved());
-    let e = disk.refine_uniform().unwrap_err();
-    assert_eq!(e.field_name().as_deref(), Some("refinements"), "{e}");
-    assert!(e.to_string().contains("curved"), "{e}");
+    // Curved: refined isoparametrically. New vertices on the rim are the old rim edge nodes
+    // (on the circle); new rim edge nodes lie on the old quadratic edges, within O(h^3) of it.
+    let mut fine = disk.clone();
+    let mut rim_error = 0.0;
+    for level in 1..=2 {
+        fine = fine.refine_uniform().unwrap();
+        assert!(fine.is_curved() && fine.order() == Order::Quadratic);
+        assert_eq!(fine.num_cells(), disk.num_cells() << (2 * level));
+        let outer = fine.boundary_part("outer").unwrap();
+        assert_eq!(outer.facets.len(), (23 << level) * 3);
+        let pts = fine.points();
+        let radius = |n: usize| pts[n][0].hypot(pts[n][1]);
+        let worst = outer
+            .nodes
+            .iter()
+            .map(|&n| (radius(n) - 1.0).abs())
+            .fold(0.0, f64::max);
+        assert!(worst < 2e-3, "level {level}: {worst}");
+        rim_error = worst;
+        // The first refinement's rim vertices are the file's rim nodes: exactly on the circle.
+        if level == 1 {
+            for f in outer.facets.chunks_exact(3) {
+                assert!((radius(f[0]) - 1.0).abs() < 1e-12 && (radius(f[1]) - 1.0).abs() < 1e-12);
+            }
+        }
+        // Validated through the builder (positive vertex orientation, consistent nodes).
+        Mesh::builder(
+            2,
+            fine.coords().to_vec(),
+            CellKind::Triangle,
+            fine.cells().to_vec(),
+        )
+        .order(Order::Quadratic)
+        .build()
+        .unwrap();
+    }
+    // The straight polygon's refinement leaves the rim nodes inside the circle by the chords'
+    // sag, 1 - cos(pi / 23); the isoparametric rim is far closer.
+    let polygon = disk.with_order(Order::Linear).unwrap().refined(2).unwrap();
+    let pts = polygon.points();
+    let sag = (polygon.boundary_part("outer").unwrap().nodes.iter())
+        .map(|&n| (pts[n][0].hypot(pts[n][1]) - 1.0).abs())
+        .fold(0.0, f64::max);
+    assert!(
+        (sag - (1.0 - (std::f64::consts::PI / 23.0).cos())).abs() < 1e-3,
+        "{sag}"
+    );
+    assert!(sag > 10.0 * rim_error, "{sag} vs {rim_error}");
     // A straight order-2 mesh from a file refines.
     let cube = Mesh::read_gmsh(dir.join("cube2tet_v41_ascii.msh")).unwrap();
     assert_eq!(cube.refine_uniform().unwrap().num_cells(), 800);
