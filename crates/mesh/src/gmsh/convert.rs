@@ -142,8 +142,13 @@ impl MshFile {
                     )));
                 }
             };
-            for element in b.nodes.chunks_exact(cell_order.len()) {
-                cells.extend(cell_order.iter().map(|&l| new_index[element[l]]));
+            if cell_order.is_sorted() {
+                // Gmsh's order is femscale's (all first-order kinds): no permutation.
+                cells.extend(b.nodes.iter().map(|&n| new_index[n]));
+            } else {
+                for element in b.nodes.chunks_exact(cell_order.len()) {
+                    cells.extend(cell_order.iter().map(|&l| new_index[element[l]]));
+                }
             }
             markers.extend(std::iter::repeat_n(marker, b.len()));
         }
