@@ -3,11 +3,12 @@
 
 use std::collections::BTreeMap;
 
-use femscale_core::{BoundaryPart, CellKind, Error, Result, Subdomain};
+use femscale_core::{BoundaryPart, CellKind, Error, Order, Result, Subdomain};
 use rayon::prelude::*;
 
 use crate::geometry::{orientation, reversed_order};
 use crate::mesh::Mesh;
+use crate::order2::{EntityNodes, is_curved, reversed_layout};
 use crate::topology::{facet_key, facets_and_exterior, key_nodes};
 
 /// The name of the part holding every exterior facet, added unless the caller names one so.
@@ -39,6 +40,7 @@ pub struct MeshBuilder {
     dim: usize,
     coords: Vec<f64>,
     kind: CellKind,
+    order: Order,
     cells: Vec<usize>,
     cell_markers: Vec<i32>,
     subdomain_names: BTreeMap<i32, String>,
@@ -50,13 +52,14 @@ pub struct MeshBuilder {
 }
 
 impl Mesh {
-    /// Starts a mesh of `cells` (`kind.nodes_per_cell()` node indices each) on nodes with
-    /// `dim` coordinates each.
+    /// Starts a mesh of `cells` (`kind.nodes_per_cell()` node indices each, or as many as
+    /// [`MeshBuilder::order`] says) on nodes with `dim` coordinates each.
     pub fn builder(dim: usize, coords: Vec<f64>, kind: CellKind, cells: Vec<usize>) -> MeshBuilder {
         MeshBuilder {
             dim,
             coords,
             kind,
+            order: Order::Linear,
             cells,
             cell_markers: Vec::new(),
             subdomain_names: BTreeMap::new(),
@@ -70,6 +73,16 @@ impl Mesh {
 }
 
 impl MeshBuilder {
+    /// The node layout of the cells and facets (default [`Order::Linear`]): for
+    /// [`Order::Quadratic`], cells of `kind.nodes_per_cell_of(order)` nodes and facets of
+    /// `kind.nodes_per_facet_of(order)` nodes in the layouts of [`femscale_core::lagrange`].
+    /// The mesh is marked curved ([`Mesh::is_curved`]) when a higher-order node lies off its
+    /// straight-sided position.
+    pub fn order(mut self, order: Order) -> Self {
+        self.order = order;
+        self
+    }
+
     /// The subdomain marker of each cell (one per cell).
     pub fn cell_markers(mut self, markers: Vec<i32>) -> Self {
         self.cell_markers = markers;
@@ -121,7 +134,10 @@ impl MeshBuilder {
     /// with node indices in range, one marker per cell (if any), every cell of positive
     /// measure (and convex, for quadrilaterals and hexahedra) either as given or reversed —
     /// reversed cells are reoriented and counted ([`Mesh::reoriented_cells`]) — no two cells
-    /// on the same nodes, every facet of a part a facet of some cell, part names unique.
+    /// on the same nodes, every facet of a part a facet of some cell, part names unique. For
+    /// order 2: one node per edge (and hexahedron face) shared by all its cells, no node in two
+    /// roles, part facets with their cells' higher-order nodes; validity and orientation are
+    /// judged by the vertices (a curved cell is not checked for folds between them).
     ///
     /// # Errors
     /// [`Error::Mesh`] naming the first offending cell, facet, marker or part.
@@ -160,7 +176,7 @@ impl MeshBuilder {
             dim: self.dim,
             coords: self.coords,
             cell_kind: self.kind,
-            order: femscale_core::Order::Linear,
+            order: self.order,
             curved: false,
             cells: self.cells,
             boundary: Vec::new(),
@@ -170,7 +186,14 @@ impl MeshBuilder {
         };
         mesh.view().validate()?;
         mesh.reoriented_cells = orient_cells(&mut mesh)?;
-        let npf = mesh.cell_kind.nodes_per_facet();
+        let entities = match mesh.order {
+            Order::Linear => None,
+            Order::Quadratic => Some(EntityNodes::check(&mesh.view())?),
+        };
+        let (npf, fv) = (
+            mesh.view().nodes_per_facet(),
+            mesh.cell_kind.nodes_per_facet(),
+        );
         let mut parts = self.parts;
         if !self.facets.len().is_multiple_of(npf)
             || self.facets.len() / npf != self.facet_markers.len()
@@ -199,7 +222,12 @@ impl MeshBuilder {
         // exterior, and the facets parts may name.
         let (keys, exterior) = facets_and_exterior(&mesh.view())?;
         for part in &parts {
-            check_part_facets(part, npf, mesh.num_nodes(), &keys)?;
+            check_part_facets(part, (npf, fv), mesh.num_nodes(), &keys)?;
+            if let Some(entities) = &entities {
+                for f in part.facets.chunks_exact(npf) {
+                    entities.check_facet(mesh.cell_kind, &part.name, f)?;
+                }
+            }
         }
         if let Some(name) = self.exterior
             && !parts.iter().any(|p| p.name == name)
@@ -220,15 +248,17 @@ impl MeshBuilder {
             part.nodes.dedup();
         }
         mesh.boundary = parts;
+        mesh.curved = mesh.order == Order::Quadratic && is_curved(&mesh.view());
         mesh.view().validate()?;
         Ok(mesh)
     }
 }
 
-/// Reorients cells that are valid only reversed; returns how many.
+/// Reorients cells that are valid only reversed (judged by their vertices); returns how many.
 fn orient_cells(mesh: &mut Mesh) -> Result<usize> {
     let kind = mesh.cell_kind;
-    let npc = kind.nodes_per_cell();
+    let nv = kind.num_vertices();
+    let npc = kind.nodes_per_cell_of(mesh.order);
     let (dim, coords) = (mesh.dim, &mesh.coords);
     let point = |i: usize| {
         let mut p = [0.0; 3];
@@ -240,10 +270,10 @@ fn orient_cells(mesh: &mut Mesh) -> Result<usize> {
         .par_chunks_exact(npc)
         .map(|nodes| {
             let mut x = [[0.0; 3]; 8];
-            for (xi, &n) in x.iter_mut().zip(nodes) {
+            for (xi, &n) in x.iter_mut().zip(&nodes[..nv]) {
                 *xi = point(n);
             }
-            orientation(kind, &x[..npc])
+            orientation(kind, &x[..nv])
         })
         .collect();
     if let Some(c) = verdicts.iter().position(Option::is_none) {
@@ -260,24 +290,30 @@ fn orient_cells(mesh: &mut Mesh) -> Result<usize> {
             ),
         });
     }
-    let order = reversed_order(kind);
+    let order = reversed_layout(kind, mesh.order, reversed_order(kind));
     let mut count = 0;
+    let mut reversed = vec![0usize; npc];
     for (c, v) in verdicts.iter().enumerate() {
         if *v == Some(false) {
             let cell = &mut mesh.cells[c * npc..(c + 1) * npc];
-            let mut reversed = [0usize; 8];
-            for (r, &o) in reversed.iter_mut().zip(order) {
+            for (r, &o) in reversed.iter_mut().zip(&order) {
                 *r = cell[o];
             }
-            cell.copy_from_slice(&reversed[..npc]);
+            cell.copy_from_slice(&reversed);
             count += 1;
         }
     }
     Ok(count)
 }
 
-/// Checks that `part`'s facets are whole, in range and facets of cells (`keys`, sorted).
-fn check_part_facets(part: &BoundaryPart, npf: usize, nodes: usize, keys: &[u128]) -> Result<()> {
+/// Checks that `part`'s facets (`npf` nodes each, vertices first) are whole, in range and
+/// facets of cells (`keys`, sorted, by vertices).
+fn check_part_facets(
+    part: &BoundaryPart,
+    (npf, fv): (usize, usize),
+    nodes: usize,
+    keys: &[u128],
+) -> Result<()> {
     let fail = |message: String| {
         Err(Error::Mesh {
             location: None,
@@ -294,7 +330,7 @@ fn check_part_facets(part: &BoundaryPart, npf: usize, nodes: usize, keys: &[u128
                 part.name
             ));
         }
-        let key = facet_key(f);
+        let key = facet_key(&f[..fv]);
         if keys.binary_search(&key).is_err() {
             return fail(format!(
                 "boundary part `{}` has facet {:?}, which is not a facet of any cell",
@@ -309,7 +345,8 @@ fn check_part_facets(part: &BoundaryPart, npf: usize, nodes: usize, keys: &[u128
 impl Mesh {
     /// Adds a boundary part `name` made of the exterior facets whose nodes all satisfy
     /// `on_part` (e.g. `|p| p[0].abs() < 1e-12` for the facets on x = 0): how a mesh without
-    /// facet markers gets named parts. Returns the number of facets.
+    /// facet markers gets named parts. On a mesh of order 2 the facets are in its layout and
+    /// all their nodes must satisfy `on_part`. Returns the number of facets.
     ///
     /// ```
     /// use femscale_mesh::{Mesh, RectangleSpec};
@@ -341,8 +378,8 @@ impl Mesh {
             Some(all) if !all.facets.is_empty() => all.facets.clone(),
             _ => facets_and_exterior(&self.view())?.1,
         };
-        let npf = self.cell_kind.nodes_per_facet();
         let view = self.view();
+        let npf = view.nodes_per_facet();
         let facets: Vec<usize> = exterior
             .chunks_exact(npf)
             .filter(|f| f.iter().all(|&n| on_part(view.point(n))))

@@ -15,7 +15,8 @@
 //! * [`Mesh::stats`]: sizes, cell quality range, cells per subdomain, facets per part.
 //! * [`gmsh`]: Gmsh `.msh` files (2.2 and 4.1, ASCII and binary).
 //! * [`Mesh::refine_uniform`] and [`Mesh::refined`]: uniform refinement of any mesh (2 children
-//!   per interval, 4 per triangle or quadrilateral), boundary parts included.
+//!   per interval, 4 per triangle or quadrilateral, 8 per tetrahedron or hexahedron), boundary
+//!   parts included.
 //!
 //! ```
 //! use femscale_mesh::{Mesh, RectangleSpec, RectangleCells};
@@ -33,9 +34,12 @@ mod generate;
 mod generate3d;
 mod geometry;
 pub mod gmsh;
+mod isoparametric;
 mod lift;
 mod mesh;
+mod order2;
 mod refine;
+mod refine3d;
 mod stats;
 mod topology;
 pub mod vtu;

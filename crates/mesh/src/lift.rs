@@ -12,7 +12,7 @@ use rayon::prelude::*;
 use crate::mesh::Mesh;
 
 /// A shared entity (edge or face) by its sorted vertices, padded with `u32::MAX`.
-type Key = [u32; 4];
+pub(crate) type Key = [u32; 4];
 
 /// Sorted vertex keys of the shared entities of one kind, and the node each one became.
 struct Entities {
@@ -30,10 +30,10 @@ impl Entities {
     }
 }
 
-fn key_of(vertices: impl Iterator<Item = usize>) -> Key {
+pub(crate) fn key_of(vertices: impl Iterator<Item = usize>) -> Key {
     let mut key = [u32::MAX; 4];
     for (k, v) in key.iter_mut().zip(vertices) {
-        // In range: `with_order` refuses meshes with u32::MAX or more nodes.
+        // In range: callers refuse meshes with u32::MAX or more nodes.
         *k = v as u32;
     }
     key.sort_unstable();

@@ -146,7 +146,8 @@ impl Mesh {
         (x, nodes.len())
     }
 
-    /// Signed measure (length, area or volume) of cell `c`.
+    /// Signed measure (length, area or volume) of cell `c`, of the straight-sided cell through
+    /// its vertices (for curved order-2 cells, that approximation).
     ///
     /// # Panics
     /// If `c >= num_cells()`.
@@ -157,7 +158,8 @@ impl Mesh {
 
     /// Shape quality of cell `c` in `(0, 1]`, 1 for the ideal shape (equilateral simplices,
     /// squares and cubes): normalised measure over squared edge lengths for simplices, the
-    /// smallest scaled corner Jacobian for quadrilaterals and hexahedra.
+    /// smallest scaled corner Jacobian for quadrilaterals and hexahedra. Judged by the
+    /// vertices, as [`Mesh::cell_measure`].
     ///
     /// # Panics
     /// If `c >= num_cells()`.
@@ -166,7 +168,8 @@ impl Mesh {
         quality(self.cell_kind, &x[..n])
     }
 
-    /// Mesh size `h`: the largest distance between two nodes of one cell.
+    /// Mesh size `h`: the largest distance between two nodes of one cell (all nodes of the
+    /// layout, so curved order-2 cells count their bulge).
     pub fn max_cell_diameter(&self) -> f64 {
         let v = self.view();
         (0..self.num_cells())

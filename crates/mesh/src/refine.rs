@@ -5,22 +5,31 @@
 //!   triangles and the middle one;
 //! * quadrilaterals → 4 children through the edge midpoints and the cell centre (the mean of
 //!   the corners, i.e. the image of the reference centre under the bilinear map, so children
-//!   of a convex cell are convex).
+//!   of a convex cell are convex);
+//! * tetrahedra and hexahedra → 8 children (see `refine3d`: Bey's children with the shortest
+//!   inner diagonal; the halving of the reference cube).
+//!
+//! Meshes of order 2 refine their vertex mesh and are lifted again; curved ones then have every
+//! node placed by its parent's quadratic map (`isoparametric`), so refinement follows the
+//! curved geometry instead of the polygon.
 //!
 //! Each edge midpoint is created once, numbered after the existing nodes in the order edges
 //! are first met (cell by cell); quadrilateral centres follow, one per cell. Old node numbers
-//! are kept. Children keep their parent's orientation and subdomain marker. Boundary facets of 2D meshes split in
-//! two through their midpoint (keeping their direction) and the part's nodes gain the
-//! midpoints, so conditions on named parts apply to the refined mesh unchanged; 1D boundary
-//! facets are points and stay as they are.
+//! are kept; hexahedron face centres follow the edge midpoints. Children keep their parent's
+//! orientation and subdomain marker. Boundary facets split with their cells (edges in two,
+//! triangles and quadrilaterals in four, keeping their orientation) and the part's nodes gain
+//! the new nodes, so conditions on named parts apply to the refined mesh unchanged; 1D
+//! boundary facets are points and stay as they are.
 
 use std::collections::HashMap;
 use std::collections::hash_map::Entry;
 
-use femscale_core::{BoundaryPart, CellKind, Counter, Error, Result};
+use femscale_core::{BoundaryPart, CellKind, Counter, Error, Order, Result};
 
 use crate::generate::MAX_GENERATED_NODES;
+use crate::geometry::signed_measure;
 use crate::mesh::Mesh;
+use crate::refine3d::{facet_children, hexahedron_children, tetrahedron_children};
 
 /// The field named by refinement errors (the config key without its section).
 const FIELD: &str = "refinements";
@@ -31,7 +40,7 @@ fn edge_key(a: usize, b: usize) -> (usize, usize) {
 }
 
 /// Children per cell.
-fn children(kind: CellKind) -> usize {
+pub(crate) fn children(kind: CellKind) -> usize {
     match kind {
         CellKind::Interval => 2,
         CellKind::Triangle | CellKind::Quadrilateral => 4,
@@ -131,26 +140,26 @@ impl Mesh {
     }
 
     /// The mesh refined once uniformly: 2 children per interval, 4 per triangle (through the
-    /// edge midpoints) or quadrilateral (through the edge midpoints and the centre); boundary
-    /// parts refined with it. Counts one [`Counter::MeshRefinements`].
+    /// edge midpoints) or quadrilateral (through the edge midpoints and the centre), 8 per
+    /// tetrahedron or hexahedron (see the module docs); boundary parts refined with it. A mesh
+    /// of order 2 is refined as its vertex mesh and lifted again, with the nodes of a curved
+    /// one placed by their parents' quadratic maps (isoparametric refinement; children are
+    /// not checked for folds, which a cell curved more than its size allows could get).
+    /// Counts one [`Counter::MeshRefinements`].
     ///
     /// # Errors
     /// [`Error::InvalidInput`] for `refinements` if the result would exceed
-    /// [`MAX_GENERATED_NODES`] nodes; [`Error::Mesh`] if a 2D boundary facet is not an edge of
-    /// any cell (it could not be split consistently) or the result fails validation.
+    /// [`MAX_GENERATED_NODES`] nodes; [`Error::Mesh`] if a boundary facet is not a facet of any
+    /// cell (it could not be split consistently) or the result fails validation.
     #[tracing::instrument(skip_all)]
     pub fn refine_uniform(&self) -> Result<Mesh> {
-        let kind = self.cell_kind;
-        if kind.dim() == 3 {
-            return Err(Error::invalid(
-                FIELD,
-                format!(
-                    "uniform refinement of {} meshes is not supported yet (re-mesh finer in \
-                     Gmsh instead)",
-                    kind.name()
-                ),
-            ));
+        if self.order != Order::Linear {
+            if self.curved {
+                return self.refined_isoparametric(children(self.cell_kind));
+            }
+            return (self.with_order(Order::Linear)?.refine_uniform())?.with_order(self.order);
         }
+        let kind = self.cell_kind;
         let (dim, num_nodes, num_cells) = (self.dim, self.num_nodes(), self.num_cells());
         let v = self.view();
         let edges = kind.local_edges();
@@ -172,14 +181,28 @@ impl Mesh {
                 }
             }
         }
-        let centres = if kind == CellKind::Quadrilateral {
-            num_cells
-        } else {
-            0
+        // Hexahedron faces, by their sorted vertices, numbered after the edge midpoints.
+        let mut faces: HashMap<[usize; 4], usize> = HashMap::new();
+        let mut face_vertices: Vec<[usize; 4]> = Vec::new();
+        if kind == CellKind::Hexahedron {
+            for c in 0..num_cells {
+                let n = v.cell(c);
+                for f in kind.local_facets() {
+                    let key = face_key(f.iter().map(|&l| n[l]));
+                    if let Entry::Vacant(slot) = faces.entry(key) {
+                        slot.insert(num_nodes + ends.len() + face_vertices.len());
+                        face_vertices.push(key);
+                    }
+                }
+            }
+        }
+        let centres = match kind {
+            CellKind::Quadrilateral | CellKind::Hexahedron => num_cells,
+            _ => 0,
         };
-        let new_nodes = num_nodes
-            .checked_add(ends.len())
-            .and_then(|n| n.checked_add(centres))
+        let first_centre = num_nodes + ends.len() + face_vertices.len();
+        let new_nodes = first_centre
+            .checked_add(centres)
             .filter(|&n| n <= MAX_GENERATED_NODES)
             .ok_or_else(|| too_large("nodes"))?;
         let new_cells = num_cells
@@ -195,18 +218,30 @@ impl Mesh {
         let mut coords = Vec::with_capacity(coords_len);
         coords.extend_from_slice(&self.coords);
         let at = |i: usize| &self.coords[i * dim..(i + 1) * dim];
+        let mean = |nodes: &[usize], coords: &mut Vec<f64>| {
+            let w = 1.0 / nodes.len() as f64;
+            coords.extend((0..dim).map(|k| w * nodes.iter().map(|&i| at(i)[k]).sum::<f64>()));
+        };
         for &(a, b) in &ends {
-            coords.extend(at(a).iter().zip(at(b)).map(|(p, q)| 0.5 * (p + q)));
+            mean(&[a, b], &mut coords);
+        }
+        for f in &face_vertices {
+            mean(f, &mut coords);
         }
         if centres > 0 {
             for c in 0..num_cells {
-                let n = v.cell(c);
-                coords.extend((0..dim).map(|k| 0.25 * n.iter().map(|&i| at(i)[k]).sum::<f64>()));
+                mean(v.cell(c), &mut coords);
             }
         }
 
-        // Every key is in the map: all cell edges were inserted above.
+        // Every key is in the maps: all cell edges and faces were inserted above.
         let mid = |a: usize, b: usize| midpoint.get(&edge_key(a, b)).copied().unwrap_or(a);
+        let face = |f: [usize; 4]| faces.get(&face_key(f.into_iter())).copied().unwrap_or(f[0]);
+        let point = |i: usize| {
+            let mut p = [0.0; 3];
+            p[..dim].copy_from_slice(&coords[i * dim..(i + 1) * dim]);
+            p
+        };
         let mut cells = Vec::with_capacity(cells_len);
         for c in 0..num_cells {
             let n = v.cell(c);
@@ -225,21 +260,37 @@ impl Mesh {
                 CellKind::Quadrilateral => {
                     let (m01, m12) = (mid(n[0], n[1]), mid(n[1], n[2]));
                     let (m23, m30) = (mid(n[2], n[3]), mid(n[3], n[0]));
-                    let o = num_nodes + ends.len() + c;
+                    let o = first_centre + c;
                     cells.extend_from_slice(&[n[0], m01, o, m30]);
                     cells.extend_from_slice(&[m01, n[1], m12, o]);
                     cells.extend_from_slice(&[o, m12, n[2], m23]);
                     cells.extend_from_slice(&[m30, o, m23, n[3]]);
                 }
-                // Refused above.
-                CellKind::Tetrahedron | CellKind::Hexahedron => {}
+                CellKind::Tetrahedron => {
+                    let length = |a: usize, b: usize| {
+                        let (p, q) = (point(a), point(b));
+                        (0..3).map(|k| (p[k] - q[k]).powi(2)).sum::<f64>()
+                    };
+                    let volume = |t: [usize; 4]| signed_measure(kind, &t.map(point));
+                    let children = tetrahedron_children(
+                        [n[0], n[1], n[2], n[3]],
+                        |a, b| mid(n[a], n[b]),
+                        length,
+                        volume,
+                    );
+                    cells.extend(children.iter().flatten());
+                }
+                CellKind::Hexahedron => {
+                    let children = hexahedron_children(n, mid, face, first_centre + c);
+                    cells.extend(children.iter().flatten());
+                }
             }
         }
 
         let boundary = self
             .boundary
             .iter()
-            .map(|part| refine_part(kind, part, &midpoint))
+            .map(|part| refine_part(kind, part, &midpoint, &faces))
             .collect::<Result<Vec<_>>>()?;
         let per = children(kind);
         let markers: Vec<i32> = (self.cell_markers.iter())
@@ -304,31 +355,47 @@ impl Mesh {
     }
 }
 
-/// `part` on the refined mesh: 2D facets split through their midpoints, nodes gain them.
+/// The key of a face by its sorted vertices.
+fn face_key(nodes: impl Iterator<Item = usize>) -> [usize; 4] {
+    let mut key = [usize::MAX; 4];
+    for (k, n) in key.iter_mut().zip(nodes) {
+        *k = n;
+    }
+    key.sort_unstable();
+    key
+}
+
+/// `part` on the refined mesh: facets split with their cells, nodes gain the new nodes.
 fn refine_part(
     kind: CellKind,
     part: &BoundaryPart,
     midpoint: &HashMap<(usize, usize), usize>,
+    faces: &HashMap<[usize; 4], usize>,
 ) -> Result<BoundaryPart> {
-    if kind.nodes_per_facet() != 2 {
-        return Ok(part.clone());
-    }
-    let mut facets = Vec::with_capacity(part.facets.len().saturating_mul(2));
+    let npf = kind.nodes_per_facet();
+    let mut facets = Vec::with_capacity(part.facets.len().saturating_mul(4));
     let mut nodes = part.nodes.clone();
-    for f in part.facets.chunks_exact(2) {
-        let (a, b) = (f[0], f[1]);
-        let Some(&m) = midpoint.get(&edge_key(a, b)) else {
-            return Err(Error::Mesh {
-                location: None,
-                message: format!(
-                    "boundary part `{}` has facet ({a}, {b}) that is not an edge of any cell, \
-                     so it cannot be refined",
-                    part.name
-                ),
-            });
-        };
-        facets.extend_from_slice(&[a, m, m, b]);
-        nodes.push(m);
+    for f in part.facets.chunks_exact(npf) {
+        let mid = |a: usize, b: usize| midpoint.get(&edge_key(a, b)).copied();
+        let centre = |f: &[usize]| faces.get(&face_key(f.iter().copied())).copied();
+        match facet_children(kind, f, mid, centre) {
+            // Points stay.
+            Some(None) => return Ok(part.clone()),
+            Some(Some(children)) => {
+                nodes.extend_from_slice(&children);
+                facets.extend(children);
+            }
+            None => {
+                return Err(Error::Mesh {
+                    location: None,
+                    message: format!(
+                        "boundary part `{}` has facet {f:?} that is not a facet of any cell, \
+                         so it cannot be refined",
+                        part.name
+                    ),
+                });
+            }
+        }
     }
     // `Mesh::try_new` sorts and deduplicates the nodes.
     Ok(BoundaryPart {

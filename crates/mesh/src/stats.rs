@@ -47,7 +47,7 @@ impl Mesh {
                     a
                 },
             );
-        let npf = self.cell_kind().nodes_per_facet();
+        let npf = self.view().nodes_per_facet();
         let mut stats = MeshStats::default();
         stats.cell_kind = self.cell_kind().name().into();
         stats.cells = self.num_cells();

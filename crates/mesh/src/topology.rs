@@ -43,8 +43,10 @@ fn too_large(what: &str, n: usize) -> Error {
     }
 }
 
-/// The sorted keys of all facets of the mesh's cells, and the exterior facets (met by one
-/// cell only) flat, `nodes_per_facet` nodes each, oriented outwards, in key order.
+/// The sorted keys of all facets of the mesh's cells (by their vertices), and the exterior
+/// facets (met by one cell only) flat, in the mesh's facet layout (`nodes_per_facet_of(order)`
+/// nodes each, see [`femscale_core::CellKind::local_facet_nodes`]), oriented outwards, in key
+/// order.
 ///
 /// # Errors
 /// [`Error::Mesh`] if two cells have the same nodes, a facet is shared by more than two cells
@@ -99,7 +101,8 @@ fn scan<K: Ord + Copy + Send + Sync>(
             1 => {
                 let (_, c, f) = all[i];
                 let nodes = mesh.cell(c as usize);
-                exterior.extend(local[usize::from(f)].iter().map(|&l| nodes[l]));
+                let layout = mesh.cell_kind.local_facet_nodes(mesh.order)[usize::from(f)];
+                exterior.extend(layout.iter().map(|&l| nodes[l]));
             }
             // Two cells on the same nodes share every facet, so comparing the two cells of
             // each shared facet finds all duplicates.
@@ -136,12 +139,12 @@ fn scan<K: Ord + Copy + Send + Sync>(
     Ok((keys, exterior))
 }
 
-/// Whether cells `a` and `b` have the same nodes in any order.
+/// Whether cells `a` and `b` have the same vertices in any order.
 fn same_nodes(mesh: &MeshView<'_>, a: usize, b: usize) -> bool {
-    let npc = mesh.cell_kind.nodes_per_cell();
+    let npc = mesh.cell_kind.num_vertices();
     let sorted = |c: usize| {
         let mut key = [usize::MAX; 8];
-        key[..npc].copy_from_slice(mesh.cell(c));
+        key[..npc].copy_from_slice(&mesh.cell(c)[..npc]);
         key[..npc].sort_unstable();
         key
     };

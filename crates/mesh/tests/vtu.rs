@@ -1,8 +1,8 @@
 //! Cross-checks `write_vtu` output with an independent reader, the `vtkio` crate.
 
-use femscale_core::CellKind;
+use femscale_core::{CellKind, Order};
 use femscale_mesh::vtu::write_vtu;
-use femscale_mesh::{Diagonal, Mesh, RectangleCells, RectangleSpec};
+use femscale_mesh::{BoxCells, BoxSpec, Diagonal, Mesh, RectangleCells, RectangleSpec};
 use vtkio::model::{Attribute, CellType, DataSet, VertexNumbers};
 
 fn meshes() -> Vec<Mesh> {
@@ -206,7 +206,7 @@ fn check_markers(mesh: &Mesh, facet_type: CellType) {
         .filter(|p| p.id.is_some())
         .collect();
     assert!(!marked.is_empty());
-    let npf = mesh.cell_kind().nodes_per_facet();
+    let npf = mesh.view().nodes_per_facet();
     let nc = mesh.num_cells();
     let nf: usize = marked.iter().map(|p| p.facets.len() / npf).sum();
     assert!(nf > 0);
@@ -300,4 +300,86 @@ fn hexahedra_intervals_and_quadrilaterals_write_their_facet_types() {
     .build()
     .unwrap();
     check_markers(&quads, CellType::Line);
+}
+
+/// Order-2 meshes: quadratic cells of VTK's types with the mesh's connectivity, and facet cells
+/// of the marked parts in the order-2 layout, read back by vtkio.
+#[test]
+fn order_two_meshes_write_quadratic_cells_and_facets() {
+    let lifted = |m: Mesh| m.with_order(Order::Quadratic).unwrap();
+    let rect = |cells| {
+        let spec = RectangleSpec {
+            nx: 3,
+            ny: 2,
+            cells,
+            ..RectangleSpec::default()
+        };
+        lifted(Mesh::rectangle(&spec).unwrap())
+    };
+    let cube = |cells| {
+        let spec = BoxSpec {
+            nx: 2,
+            ny: 1,
+            nz: 2,
+            cells,
+            ..BoxSpec::default()
+        };
+        lifted(Mesh::cuboid(&spec).unwrap())
+    };
+    let cases = [
+        (
+            lifted(Mesh::interval(0.0, 1.0, 4).unwrap()),
+            CellType::QuadraticEdge,
+            CellType::Vertex,
+            3,
+        ),
+        (
+            rect(RectangleCells::Triangle),
+            CellType::QuadraticTriangle,
+            CellType::QuadraticEdge,
+            6,
+        ),
+        (
+            rect(RectangleCells::Quadrilateral),
+            CellType::BiquadraticQuad,
+            CellType::QuadraticEdge,
+            9,
+        ),
+        (
+            cube(BoxCells::Tetrahedron),
+            CellType::QuadraticTetra,
+            CellType::QuadraticTriangle,
+            10,
+        ),
+        (
+            cube(BoxCells::Hexahedron),
+            CellType::TriquadraticHexahedron,
+            CellType::BiquadraticQuad,
+            27,
+        ),
+        (
+            gmsh("disk2_v41_binary.msh"),
+            CellType::QuadraticTriangle,
+            CellType::QuadraticEdge,
+            6,
+        ),
+        (
+            gmsh("cube2hex_v22_ascii.msh"),
+            CellType::TriquadraticHexahedron,
+            CellType::BiquadraticQuad,
+            27,
+        ),
+    ];
+    for (mesh, cell, facet, npc) in cases {
+        assert_eq!(mesh.order(), Order::Quadratic);
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("p2.vtu");
+        write_vtu(&mesh, &[], &path).unwrap();
+        let ind = read_with_vtkio(&path);
+        let nc = mesh.num_cells();
+        assert!(ind.types[..nc].iter().all(|&t| t == cell), "{cell:?}");
+        assert_eq!(ind.offsets[0], npc as u64);
+        assert_eq!(ind.points.len(), 3 * mesh.num_nodes());
+        check_markers(&mesh, facet);
+    }
 }

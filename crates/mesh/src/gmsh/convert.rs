@@ -13,10 +13,14 @@
 //! * The mesh is 1D, 2D or 3D by its cells; lower-dimensional meshes must lie in `z = 0` (and
 //!   `y = 0` for 1D).
 //! * The part `all` holds every exterior facet unless a group is called so.
+//! * Second-order elements (line3, triangle6, quad9, tet10, hex27) make a mesh of order 2,
+//!   their nodes permuted from gmsh's order to femscale's (VTK's); the mesh is curved
+//!   ([`Mesh::is_curved`]) when a higher-order node lies off its straight-sided position.
+//!   Cells and facets of different orders in one file are refused.
 
 use std::path::Path;
 
-use femscale_core::{CellKind, Error, Result};
+use femscale_core::{CellKind, Error, Order, Result};
 
 use super::{ElementBlock, MshElementKind, MshFile, read_msh};
 use crate::mesh::Mesh;
@@ -35,15 +39,22 @@ impl Mesh {
     }
 }
 
-fn cell_kind(kind: MshElementKind) -> Option<CellKind> {
-    Some(match kind {
+/// The cell kind and node layout of a gmsh element kind (`None` for points).
+fn cell_kind(kind: MshElementKind) -> Option<(CellKind, Order)> {
+    let cell = match kind {
         MshElementKind::Point => return None,
-        MshElementKind::Line => CellKind::Interval,
-        MshElementKind::Triangle => CellKind::Triangle,
-        MshElementKind::Quadrangle => CellKind::Quadrilateral,
-        MshElementKind::Tetrahedron => CellKind::Tetrahedron,
-        MshElementKind::Hexahedron => CellKind::Hexahedron,
-    })
+        MshElementKind::Line | MshElementKind::Line3 => CellKind::Interval,
+        MshElementKind::Triangle | MshElementKind::Triangle6 => CellKind::Triangle,
+        MshElementKind::Quadrangle | MshElementKind::Quadrangle9 => CellKind::Quadrilateral,
+        MshElementKind::Tetrahedron | MshElementKind::Tetrahedron10 => CellKind::Tetrahedron,
+        MshElementKind::Hexahedron | MshElementKind::Hexahedron27 => CellKind::Hexahedron,
+    };
+    Some((cell, kind.order()))
+}
+
+/// Whether elements of `a` and `b` differ only in their order.
+fn differ_in_order(a: MshElementKind, b: MshElementKind) -> bool {
+    cell_kind(a).map(|k| k.0) == cell_kind(b).map(|k| k.0) && a.order() != b.order()
 }
 
 impl MshFile {
@@ -60,7 +71,8 @@ impl MshFile {
         };
         let dim = self.max_dim();
         let cell_blocks: Vec<&ElementBlock> = self.blocks.iter().filter(|b| b.dim == dim).collect();
-        let kind = match cell_blocks.first().and_then(|b| cell_kind(b.kind)) {
+        let first = cell_blocks.first().map(|b| b.kind);
+        let (kind, order) = match first.and_then(cell_kind) {
             Some(kind) if dim > 0 => kind,
             _ => {
                 return Err(fail(
@@ -68,7 +80,20 @@ impl MshFile {
                 ));
             }
         };
-        if let Some(b) = cell_blocks.iter().find(|b| cell_kind(b.kind) != Some(kind)) {
+        let mixed_orders = |a: MshElementKind, b: MshElementKind| {
+            fail(format!(
+                "mixed orders: {} and {} elements; femscale meshes have one node layout (save \
+                 with one Mesh.ElementOrder)",
+                a.name(),
+                b.name()
+            ))
+        };
+        if let Some(b) = (cell_blocks.iter()).find(|b| cell_kind(b.kind) != Some((kind, order))) {
+            if let Some(first) = first
+                && differ_in_order(first, b.kind)
+            {
+                return Err(mixed_orders(first, b.kind));
+            }
             return Err(fail(format!(
                 "mixed cells: {} and {} elements of dimension {dim}; femscale meshes have one \
                  kind of cell",
@@ -76,6 +101,7 @@ impl MshFile {
                 b.kind.name()
             )));
         }
+        let cell_order = first.map_or(&[][..], MshElementKind::femscale_order);
         // Nodes used by cells, renumbered in point order.
         let mut new_index = vec![usize::MAX; self.points.len()];
         for b in &cell_blocks {
@@ -116,11 +142,19 @@ impl MshFile {
                     )));
                 }
             };
-            cells.extend(b.nodes.iter().map(|&n| new_index[n]));
+            if cell_order.is_sorted() {
+                // Gmsh's order is femscale's (all first-order kinds): no permutation.
+                cells.extend(b.nodes.iter().map(|&n| new_index[n]));
+            } else {
+                for element in b.nodes.chunks_exact(cell_order.len()) {
+                    cells.extend(cell_order.iter().map(|&l| new_index[element[l]]));
+                }
+            }
             markers.extend(std::iter::repeat_n(marker, b.len()));
         }
-        let mut builder =
-            Mesh::builder(usize::from(dim), coords, kind, cells).cell_markers(markers);
+        let mut builder = Mesh::builder(usize::from(dim), coords, kind, cells)
+            .order(order)
+            .cell_markers(markers);
         if !by_entity {
             for n in self.physical_names.iter().filter(|n| n.dim == dim) {
                 builder = builder.subdomain_name(n.tag, n.name.clone());
@@ -136,6 +170,13 @@ impl MshFile {
             } else {
                 &b.physical
             };
+            if b.kind.order() != order && b.kind != MshElementKind::Point {
+                return Err(match first {
+                    Some(first) => mixed_orders(first, b.kind),
+                    None => fail("no cells".into()),
+                });
+            }
+            let facet_order = b.kind.femscale_order();
             for element in b.nodes.chunks_exact(b.kind.num_nodes().max(1)) {
                 if let Some(&n) = element.iter().find(|&&n| new_index[n] == usize::MAX) {
                     return Err(fail(format!(
@@ -144,7 +185,7 @@ impl MshFile {
                     )));
                 }
                 for &g in groups {
-                    facets.extend(element.iter().map(|&n| new_index[n]));
+                    facets.extend(facet_order.iter().map(|&l| new_index[element[l]]));
                     facet_markers.push(g);
                 }
             }

@@ -2,8 +2,9 @@
 //! of points, element blocks and physical groups that a converter maps to a mesh.
 //!
 //! * Element types: points (15), lines (1), triangles (2), quadrangles (3), tetrahedra (4),
-//!   hexahedra (5). Any other type is an error that names it (`second-order triangle (type 9)
-//!   is not supported yet: re-mesh with Mesh.ElementOrder = 1`).
+//!   hexahedra (5) and their second-order forms line3 (8), triangle6 (9), quad9 (10), tet10
+//!   (11), hex27 (12). Any other type is an error that names it (`second-order quadrangle (8
+//!   nodes) (type 16) is not supported: ...`).
 //! * Physical groups: 4.1 takes them per entity from `$Entities`; 2.2 from each element's
 //!   first tag, where gmsh writes an element once per physical group of its entity: those copies
 //!   are merged into one element with all the tags. Elements outside physical groups
@@ -116,7 +117,8 @@ pub struct ElementBlock {
     pub physical: Vec<i32>,
     /// Gmsh tag of each element.
     pub element_tags: Vec<u64>,
-    /// `kind.num_nodes()` indices into [`MshFile::points`] per element, in gmsh's node order.
+    /// `kind.num_nodes()` indices into [`MshFile::points`] per element, in gmsh's node order
+    /// (see [`MshElementKind::femscale_order`]).
     pub nodes: Vec<usize>,
 }
 

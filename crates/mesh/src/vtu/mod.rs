@@ -4,7 +4,12 @@
 //! VTK types (`VTK_LINE` = 3, `VTK_TRIANGLE` = 5, `VTK_QUAD` = 9, `VTK_TETRA` = 10,
 //! `VTK_HEXAHEDRON` = 12) and one `Float64` point-data array per field. Every number is written
 //! in Rust's shortest round-trip notation, so a reader gets back exactly the values written (the
-//! tests read the files back with an independent reader, the `vtkio` crate). Files are replaced
+//! tests read the files back with an independent reader, the `vtkio` crate). Meshes of order 2
+//! are written with their quadratic cells ([`CellKind::vtk_type`]: `VTK_QUADRATIC_EDGE` = 21,
+//! `_TRIANGLE` = 22, `VTK_BIQUADRATIC_QUAD` = 28, `VTK_QUADRATIC_TETRA` = 24,
+//! `VTK_TRIQUADRATIC_HEXAHEDRON` = 29), whose node order is femscale's, and their facet cells in
+//! the order-2 layout too (quadratic edges, triangles, biquadratic quads), so ParaView shows the
+//! P2/Q2 field and curved cells. Files are replaced
 //! atomically (see [`femscale_core::io::write_atomically`]): a reader never sees a half-written
 //! file.
 //!
@@ -43,7 +48,7 @@ use std::io::{self, Write};
 use std::path::Path;
 
 use femscale_core::io::write_atomically;
-use femscale_core::{CellKind, Error, Result};
+use femscale_core::{CellKind, Error, Order, Result};
 
 use crate::mesh::Mesh;
 
@@ -78,6 +83,14 @@ pub const fn vtk_facet_type(kind: CellKind) -> u8 {
         CellKind::Triangle | CellKind::Quadrilateral => VTK_LINE,
         CellKind::Tetrahedron => VTK_TRIANGLE,
         CellKind::Hexahedron => VTK_QUAD,
+    }
+}
+
+/// The VTK cell type of a boundary facet of a cell of kind `kind` in the layout of `order`.
+pub const fn vtk_facet_type_of(kind: CellKind, order: Order) -> u8 {
+    match kind.facet_kind() {
+        Some(facet) => facet.vtk_type(order),
+        None => VTK_VERTEX,
     }
 }
 
@@ -212,11 +225,10 @@ pub fn write_vtu(mesh: &Mesh, point_fields: &[(&str, &[f64])], path: &Path) -> R
         }
     }
     let view = mesh.view();
-    let npc = mesh.cell_kind().nodes_per_cell();
-    let npf = mesh.cell_kind().nodes_per_facet();
+    let (npc, npf) = (view.nodes_per_cell(), view.nodes_per_facet());
     let num_cells = mesh.num_cells();
-    let vtk_type = vtk_cell_type(mesh.cell_kind());
-    let facet_type = vtk_facet_type(mesh.cell_kind());
+    let vtk_type = mesh.cell_kind().vtk_type(mesh.order());
+    let facet_type = vtk_facet_type_of(mesh.cell_kind(), mesh.order());
     // Marked boundary parts: (marker, facet connectivity).
     let marked: Vec<(i32, &[usize])> = mesh
         .boundary_parts()

@@ -12,7 +12,10 @@ Writes, next to this script:
   refused), nogroups_v22_ascii.msh and nogroups_v41_binary.msh (no physical groups at all),
   sparse_v41_ascii.msh and sparse_v22_binary.msh (sparse, non-contiguous node tags and orphan
   nodes: gmsh's own in 4.1 with SaveAll, appended by a script step in 2.2),
-  order2_v41_ascii.msh (second-order triangles, gmsh type 9);
+  order2_v41_ascii.msh (second-order triangles, gmsh type 9, no boundary group);
+* second-order meshes in all four encodings: disk2 (triangle6 with a line3 boundary `outer`,
+  nodes on the circle: curved), cube2tet (tet10, face groups as `cube`) and cube2hex (a
+  2 x 2 x 2 transfinite hex27 cube, straight, face groups as `cube`);
 * expected.json: what gmsh reported for each file (points used by elements, elements per kind,
   elements per physical group, physical names);
 * broken/*.msh, derived from the good files by the edits documented in BROKEN below, and
@@ -25,7 +28,8 @@ import struct
 import gmsh
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-KIND = {15: "point", 1: "line", 2: "triangle", 3: "quadrangle", 4: "tetrahedron", 5: "hexahedron"}
+KIND = {15: "point", 1: "line", 2: "triangle", 3: "quadrangle", 4: "tetrahedron", 5: "hexahedron",
+        8: "line3", 9: "triangle6", 10: "quadrangle9", 11: "tetrahedron10", 12: "hexahedron27"}
 FORMATS = [("v22", 2.2, "ascii", 0), ("v22", 2.2, "binary", 1), ("v41", 4.1, "ascii", 0), ("v41", 4.1, "binary", 1)]
 
 
@@ -56,6 +60,56 @@ def disk(order=1):
     gmsh.model.mesh.generate(2)
     if order == 2:
         gmsh.model.mesh.setOrder(2)
+
+
+def disk2():
+    """The unit disk in second-order triangles with its rim `outer` (line3), coarse."""
+    occ = gmsh.model.occ
+    occ.addDisk(0, 0, 0, 1, 1)
+    occ.synchronize()
+    gmsh.model.addPhysicalGroup(2, [1], 1, "disk")
+    gmsh.model.addPhysicalGroup(1, [c for _, c in gmsh.model.getEntities(1)], 2, "outer")
+    gmsh.option.setNumber("Mesh.MeshSizeMax", 0.5)
+    gmsh.model.mesh.generate(2)
+    gmsh.model.mesh.setOrder(2)
+
+
+def cube_faces():
+    """Physical groups of the unit box's faces, named as in `cube` (xmin 11, ...)."""
+    occ = gmsh.model.occ
+    gmsh.model.addPhysicalGroup(3, [1], 1, "cube")
+    for _, s in gmsh.model.getEntities(2):
+        c = occ.getCenterOfMass(2, s)
+        axis = max(range(3), key=lambda k: abs(c[k] - 0.5))
+        name = "xyz"[axis] + ("min" if c[axis] < 0.5 else "max")
+        gmsh.model.addPhysicalGroup(2, [s], 10 + s, name)
+
+
+def cube2tet():
+    """The unit cube in second-order tetrahedra (tet10, triangle6 faces), coarse."""
+    gmsh.model.occ.addBox(0, 0, 0, 1, 1, 1)
+    gmsh.model.occ.synchronize()
+    cube_faces()
+    # The box's point sizes (about 0.2) win over MeshSizeMax: coarsen by a factor instead.
+    gmsh.option.setNumber("Mesh.MeshSizeFactor", 3)
+    gmsh.model.mesh.generate(3)
+    gmsh.model.mesh.setOrder(2)
+
+
+def cube2hex():
+    """The unit cube as 2 x 2 x 2 transfinite hex27 cells (quad9 faces)."""
+    gmsh.model.occ.addBox(0, 0, 0, 1, 1, 1)
+    gmsh.model.occ.synchronize()
+    cube_faces()
+    for _, c in gmsh.model.getEntities(1):
+        gmsh.model.mesh.setTransfiniteCurve(c, 3)
+    for _, s in gmsh.model.getEntities(2):
+        gmsh.model.mesh.setTransfiniteSurface(s)
+        gmsh.model.mesh.setRecombine(2, s)
+    gmsh.model.mesh.setTransfiniteVolume(1)
+    gmsh.option.setNumber("Mesh.Recombine3DAll", 1)
+    gmsh.model.mesh.generate(3)
+    gmsh.model.mesh.setOrder(2)
 
 
 def unit_square_sides():
@@ -262,6 +316,8 @@ def build(name, make, formats=FORMATS):
         files.append(fname)
     gmsh.option.setNumber("Mesh.SaveAll", 0)
     gmsh.option.setNumber("Mesh.RecombineAll", 0)
+    gmsh.option.setNumber("Mesh.Recombine3DAll", 0)
+    gmsh.option.setNumber("Mesh.MeshSizeFactor", 1)
     gmsh.option.setNumber("Mesh.MeshSizeMax", 1e22)
     info["files"] = files
     return info
@@ -390,6 +446,9 @@ def main():
     out["sparse22"]["nodes_in_file"] = out["sparse22"]["points"] + 3
     sparsify_v22_binary("sparse_v22_binary.msh")
     out["order2"] = build("order2", lambda: disk(order=2), [("v41", 4.1, "ascii", 0)])
+    out["disk2"] = build("disk2", disk2)
+    out["cube2tet"] = build("cube2tet", cube2tet)
+    out["cube2hex"] = build("cube2hex", cube2hex)
     out["gmsh_version"] = gmsh.__version__
     with open(os.path.join(HERE, "expected.json"), "w") as f:
         json.dump(out, f, indent=1, sort_keys=True)
