@@ -83,3 +83,5 @@ pub use version::DISCRETISATION_VERSION;
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_higher;
