@@ -6,6 +6,7 @@
 //! faces named `left`/`right` (x), `bottom`/`top` (y), `front`/`back` (z), optionally distorted
 //! or mapped affinely, and lifted to order 2 with `Mesh::with_order`.
 
+mod parallel;
 mod patch;
 mod rates;
 
@@ -56,6 +57,18 @@ pub(crate) fn shear(p: [f64; 3]) -> [f64; 3] {
 /// A structured mesh of `kind` with `n` cells (cubes, squares) per direction, faces named,
 /// lifted to `order`.
 pub(crate) fn grid(kind: CellKind, order: Order, n: usize, shape: Shape) -> Mesh {
+    grid_with_markers(kind, order, n, shape, false)
+}
+
+/// [`grid`], with subdomain markers 1 (`west`, the cells of the cubes with x < 1/2) and 2
+/// (`east`, the others) when `marked`.
+pub(crate) fn grid_with_markers(
+    kind: CellKind,
+    order: Order,
+    n: usize,
+    shape: Shape,
+    marked: bool,
+) -> Mesh {
     let dim = kind.dim();
     let m = n + 1;
     let count = m.pow(dim as u32);
@@ -80,6 +93,7 @@ pub(crate) fn grid(kind: CellKind, order: Order, n: usize, shape: Shape) -> Mesh
         coords.extend_from_slice(&p[..dim]);
     }
     let mut cells = Vec::new();
+    let mut markers = Vec::new();
     let corner = |base: [usize; 3], off: [usize; 3]| {
         index([base[0] + off[0], base[1] + off[1], base[2] + off[2]])
     };
@@ -87,6 +101,7 @@ pub(crate) fn grid(kind: CellKind, order: Order, n: usize, shape: Shape) -> Mesh
     for id in 0..cubes {
         let b = [id % n, (id / n) % n, id / (n * n)];
         let v = |x: usize, y: usize, z: usize| corner(b, [x, y, z]);
+        let before = cells.len();
         match kind {
             CellKind::Interval => cells.extend([v(0, 0, 0), v(1, 0, 0)]),
             CellKind::Triangle => {
@@ -137,6 +152,11 @@ pub(crate) fn grid(kind: CellKind, order: Order, n: usize, shape: Shape) -> Mesh
                 }
             }
         }
+        let marker = if 2 * b[0] < n { 1 } else { 2 };
+        markers.extend(std::iter::repeat_n(
+            marker,
+            (cells.len() - before) / kind.nodes_per_cell(),
+        ));
     }
     // Faces by the grid index of their nodes, which survives distortion and shearing.
     let grid_index: std::collections::HashMap<[u64; 3], [usize; 3]> = (0..count)
@@ -151,7 +171,14 @@ pub(crate) fn grid(kind: CellKind, order: Order, n: usize, shape: Shape) -> Mesh
             (key, [k % m, (k / m) % m, k / (m * m)])
         })
         .collect();
-    let mut mesh = Mesh::builder(dim, coords, kind, cells).build().unwrap();
+    let mut builder = Mesh::builder(dim, coords, kind, cells);
+    if marked {
+        builder = builder
+            .cell_markers(markers)
+            .subdomain_name(1, "west")
+            .subdomain_name(2, "east");
+    }
+    let mut mesh = builder.build().unwrap();
     let faces = ["left", "right", "bottom", "top", "front", "back"];
     for (f, name) in faces.iter().enumerate().take(2 * dim) {
         let (d, side) = (f / 2, f % 2);
