@@ -584,7 +584,8 @@ pub(crate) fn stats(
 /// Single-threaded assembly.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SerialAssembler {
-    /// Polynomial degree the quadrature integrates exactly (default 2).
+    /// Polynomial degree the quadrature integrates exactly (default 2; quadratic elements use at
+    /// least 4).
     pub quadrature_degree: usize,
 }
 

@@ -193,7 +193,7 @@ fn facet_points(
                 u[0] * v[1] - u[1] * v[0],
             ])
         };
-        if !(measure > 0.0) {
+        if measure.partial_cmp(&0.0) != Some(std::cmp::Ordering::Greater) {
             return Err(Error::Mesh {
                 location: None,
                 message: format!("boundary facet {facet:?} has zero measure"),

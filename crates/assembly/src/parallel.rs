@@ -19,7 +19,8 @@ use crate::pattern::build_pattern;
 /// Multi-threaded assembly on the current rayon pool (lock-free, by block colouring).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ParallelAssembler {
-    /// Polynomial degree the quadrature integrates exactly (default 2).
+    /// Polynomial degree the quadrature integrates exactly (default 2; quadratic elements use at
+    /// least 4).
     pub quadrature_degree: usize,
     /// Cells per block (default [`DEFAULT_BLOCK_CELLS`]).
     pub block_cells: usize,
