@@ -224,25 +224,89 @@ pub fn triangle(degree: usize) -> QuadratureRule {
     rule
 }
 
-/// Rule on the reference tetrahedron exact for `degree` (up to 7), all weights positive:
-/// the centroid for degree 1, the symmetric 4-point rule for degree 2, and above that the
-/// conical product of Gauss rules through the collapsed-cube map
-/// `(u, v, w) -> (u, (1 - u) v, (1 - u)(1 - v) w)` (18 to 100 points).
-pub fn tetrahedron(degree: usize) -> QuadratureRule {
-    match degree {
-        0 | 1 => QuadratureRule {
-            points: vec![[0.25; 3]],
-            weights: vec![1.0 / 6.0],
-            degree: 1,
-        },
-        2 => {
-            let s = 5f64.sqrt();
-            let (a, b) = ((5.0 - s) / 20.0, (5.0 + 3.0 * s) / 20.0);
-            QuadratureRule {
-                points: vec![[a, a, a], [b, a, a], [a, b, a], [a, a, b]],
-                weights: vec![1.0 / 24.0; 4],
-                degree: 2,
+/// Adds the distinct permutations of the barycentric coordinates `bary` (weight `w` each) to
+/// a tetrahedron rule, as reference points `(l1, l2, l3)`.
+fn tet_orbit(bary: [f64; 4], w: f64, rule: &mut QuadratureRule) {
+    let mut seen: Vec<[u64; 4]> = Vec::new();
+    for i in 0..4 {
+        for j in (0..4).filter(|&j| j != i) {
+            for k in (0..4).filter(|&k| k != i && k != j) {
+                let l = 6 - i - j - k;
+                let p = [bary[i], bary[j], bary[k], bary[l]];
+                let key = p.map(f64::to_bits);
+                if !seen.contains(&key) {
+                    seen.push(key);
+                    rule.points.push([p[1], p[2], p[3]]);
+                    rule.weights.push(w);
+                }
             }
+        }
+    }
+}
+
+/// Rule on the reference tetrahedron exact for `degree` (up to 7), all weights positive: the
+/// centroid for degree 1, the symmetric 4-point rule for degree 2, Walkington's 14-point rule
+/// for degrees 3 to 5, Keast's 24-point rule for degree 6, and for degree 7 the conical
+/// product of Gauss rules through the collapsed-cube map
+/// `(u, v, w) -> (u, (1 - u) v, (1 - u)(1 - v) w)` (100 points).
+pub fn tetrahedron(degree: usize) -> QuadratureRule {
+    let mut rule = QuadratureRule {
+        points: Vec::new(),
+        weights: Vec::new(),
+        degree: 0,
+    };
+    let four = |a: f64| [a, a, a, 1.0 - 3.0 * a];
+    match degree {
+        0 | 1 => {
+            rule.degree = 1;
+            tet_orbit([0.25; 4], 1.0 / 6.0, &mut rule);
+            rule
+        }
+        2 => {
+            rule.degree = 2;
+            tet_orbit(four((5.0 - 5f64.sqrt()) / 20.0), 1.0 / 24.0, &mut rule);
+            rule
+        }
+        3..=5 => {
+            // J. Walkington, Quadrature on simplices of arbitrary dimension (2000).
+            rule.degree = 5;
+            tet_orbit(
+                four(0.310_885_919_263_300_6),
+                0.018_781_320_953_002_643,
+                &mut rule,
+            );
+            tet_orbit(
+                four(0.092_735_250_310_891_22),
+                0.012_248_840_519_393_659,
+                &mut rule,
+            );
+            let a = 0.045_503_704_125_649_65;
+            let b = 0.5 - a;
+            tet_orbit([a, a, b, b], 0.007_091_003_462_846_911, &mut rule);
+            rule
+        }
+        6 => {
+            // P. Keast, Moderate-degree tetrahedral quadrature formulas (1986).
+            rule.degree = 6;
+            tet_orbit(
+                four(0.214_602_871_259_152_03),
+                0.006_653_791_709_694_582,
+                &mut rule,
+            );
+            tet_orbit(
+                four(0.040_673_958_534_611_35),
+                0.001_679_535_175_886_774,
+                &mut rule,
+            );
+            let b = 0.032_986_329_573_173_47;
+            tet_orbit(four((1.0 - b) / 3.0), 0.009_226_196_923_942_455, &mut rule);
+            let (a, c) = (0.063_661_001_875_017_53, 0.269_672_331_458_315_8);
+            tet_orbit(
+                [a, a, c, 1.0 - 2.0 * a - c],
+                0.008_035_714_285_714_285,
+                &mut rule,
+            );
+            rule
         }
         _ => {
             let degree = degree.min(MAX_DEGREE);
@@ -255,11 +319,7 @@ pub fn tetrahedron(degree: usize) -> QuadratureRule {
                 (x, w)
             };
             let ((us, uw), (vs, vw), (ws, ww)) = (unit(degree + 2), unit(degree + 1), unit(degree));
-            let mut rule = QuadratureRule {
-                points: Vec::new(),
-                weights: Vec::new(),
-                degree,
-            };
+            rule.degree = degree;
             for (&u, &wu) in us.iter().zip(&uw) {
                 for (&v, &wv) in vs.iter().zip(&vw) {
                     for (&w, &ww) in ws.iter().zip(&ww) {
