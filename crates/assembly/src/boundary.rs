@@ -121,12 +121,16 @@ fn boundary_terms(
                 // Points in 1D.
                 None => {
                     points.clear();
-                    points.push((mesh.point(facet[0]), 1.0, vec![1.0]));
+                    points.push((mesh.point(facet[0]), 1.0, 0));
                 }
                 Some(e) => facet_points(mesh, e, facet, &mut points)?,
             }
-            for (p, w, phi) in &points {
-                let (p, w) = (*p, *w);
+            for &(p, w, q) in &points {
+                // The facet basis at point `q` (the point itself in 1D).
+                let phi = match &facet_element {
+                    Some(e) => &e.phi[q * npf..(q + 1) * npf],
+                    None => &[1.0][..],
+                };
                 let gv = finite(&field, g.eval(p), p)? * w;
                 let av = match (alpha, matrix.is_some()) {
                     (Some(a), true) => finite(&alpha_field, a.eval(p), p)? * w,
@@ -158,10 +162,9 @@ fn boundary_terms(
 }
 
 /// The quadrature points of one facet (nodes `facet`, in the facet kind's layout) with their
-/// weights times the surface measure and the facet basis there. The geometry runs through the
-/// facet's vertices (straight edges, flat triangles, bilinear quadrilaterals), or all its nodes
-/// on a curved mesh; the measure is the length of the tangent, or of the cross product of the
-/// two tangents.
+/// weights times the surface measure. The geometry runs through the facet's vertices
+/// (straight edges, flat triangles, bilinear quadrilaterals), or all its nodes on a curved mesh;
+/// the measure is the length of the tangent, or of the cross product of the two tangents.
 ///
 /// # Errors
 /// [`Error::Mesh`] for a facet of zero measure.
@@ -172,10 +175,10 @@ fn facet_points(
     out: &mut Vec<FacetPoint>,
 ) -> Result<()> {
     out.clear();
-    let x: Vec<[f64; 3]> = facet[..e.ng].iter().map(|&n| mesh.point(n)).collect();
     for q in 0..e.nq {
         let (mut p, mut t) = ([0.0; 3], [[0.0; 3]; 2]);
-        for (a, xa) in x.iter().enumerate() {
+        for (a, &node) in facet[..e.ng].iter().enumerate() {
+            let xa = mesh.point(node);
             let (phi, d) = (e.gphi[q * e.ng + a], e.gdphi[q * e.ng + a]);
             for i in 0..3 {
                 p[i] += phi * xa[i];
@@ -199,8 +202,7 @@ fn facet_points(
                 message: format!("boundary facet {facet:?} has zero measure"),
             });
         }
-        let phi = e.phi[q * e.npc..(q + 1) * e.npc].to_vec();
-        out.push((p, e.weights[q] * measure, phi));
+        out.push((p, e.weights[q] * measure, q));
     }
     Ok(())
 }
@@ -210,5 +212,5 @@ fn norm(v: [f64; 3]) -> f64 {
 }
 
 /// A quadrature point on a facet: its coordinates, its weight times the surface measure, and
-/// the facet basis values there.
-type FacetPoint = ([f64; 3], f64, Vec<f64>);
+/// its index in the facet element's rule.
+type FacetPoint = ([f64; 3], f64, usize);
