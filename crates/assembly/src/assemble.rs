@@ -17,7 +17,7 @@ use femscale_core::{
 use tracing::instrument;
 
 use crate::boundary::{add_boundary_rhs, add_boundary_terms, check_boundary_parts};
-use crate::element::{Element, MAX_NODES, cell_coords};
+use crate::element::{Element, Jacobian, Tables, cell_coords, with_shape};
 use crate::pattern::build_pattern;
 
 /// Cells per block: large enough to amortise batched field evaluation and task overhead,
@@ -25,6 +25,7 @@ use crate::pattern::build_pattern;
 pub const DEFAULT_BLOCK_CELLS: usize = 512;
 
 /// Quadrature degree used by default: exact for P1 mass matrices and linear data times basis.
+/// Quadratic elements integrate with at least degree 4 (their mass matrices).
 pub const DEFAULT_QUADRATURE_DEGREE: usize = 2;
 
 /// A coefficient: constant (no evaluation needed), a field sampled at quadrature points, or
@@ -310,25 +311,28 @@ impl Target for SharedTarget {
 }
 
 /// Integrates the cells in `cells` and adds their contributions to `target`: matrix and load
-/// vector, or with `with_matrix = false` the load vector only.
-#[allow(clippy::too_many_arguments)]
-fn assemble_block(
-    mesh: &MeshView<'_>,
-    pattern: &SparsityPattern,
-    element: &Element,
-    coefs: &Coefficients<'_>,
+/// vector, or with `with_matrix = false` the load vector only. `N` nodes per cell, dimension
+/// `D`, `G` geometry nodes (see [`Tables`]).
+fn assemble_block<const N: usize, const D: usize, const G: usize>(
+    pass: &CellPass<'_>,
     cells: Range<usize>,
     scratch: &mut Scratch,
     target: &mut impl Target,
-    with_matrix: bool,
 ) -> Result<()> {
-    let nq = element.nq;
-    let npc = element.npc;
+    let CellPass {
+        mesh,
+        pattern,
+        element,
+        coefs,
+        with_matrix,
+    } = *pass;
+    let t = Tables::<N, D, G>::of(element);
+    let nq = t.nq;
     let count = cells.len();
     if coefs.sampled_fields() > 0 {
         for (i, c) in cells.clone().enumerate() {
-            let x = cell_coords(mesh, mesh.cell(c));
-            element.map_points(&x, &mut scratch.points[i * nq..(i + 1) * nq]);
+            let x = cell_coords::<D, G>(mesh, mesh.cell(c));
+            t.map_points(&x, &mut scratch.points[i * nq..(i + 1) * nq]);
         }
         let pts = &scratch.points[..count * nq];
         for (name, coef, buf) in [
@@ -342,63 +346,62 @@ fn assemble_block(
         }
     }
     let (row_ptr, col_idx) = (pattern.row_ptr(), pattern.col_idx());
-    let affine = element.is_affine();
     for (i, c) in cells.enumerate() {
         let nodes = mesh.cell(c);
-        let x = cell_coords(mesh, nodes);
-        let mut ke = [[0.0; MAX_NODES]; MAX_NODES];
-        let mut fe = [0.0; MAX_NODES];
-        let mut geo = element.geometry(&x, 0);
-        let mut min_dx = geo.dx;
-        // For affine cells the gradients are constant and dx scales with the weight, so the
-        // stiffness is (sum_q k_q dx_q) times one Gram matrix of gradients.
-        let jacobian = geo.dx / element.weights[0];
+        let x = cell_coords::<D, G>(mesh, nodes);
+        let mut ke = [[0.0; N]; N];
+        let mut fe = [0.0; N];
+        let mut jac = Jacobian::<D>::of(&x, &t.gdphi[0]);
+        let mut min_det = jac.det;
+        let mut grad = [[0.0; D]; N];
+        // For P1 on affine cells the gradients are constant and dx scales with the weight, so
+        // the stiffness is (sum_q k_q dx_q) times one Gram matrix of gradients.
+        if t.constant_gradients {
+            jac.gradients(&t.dphi[0], &mut grad);
+        }
         let mut k_integral = 0.0;
         for q in 0..nq {
-            if q > 0 && !affine {
-                geo = element.geometry(&x, q);
-                min_dx = min_dx.min(geo.dx);
+            if q > 0 && !t.affine {
+                jac = Jacobian::of(&x, &t.gdphi[q]);
+                min_det = min_det.min(jac.det);
             }
-            let dx = if affine {
-                element.weights[q] * jacobian
-            } else {
-                geo.dx
-            };
-            let phi = &element.phi[q];
+            let dx = t.weights[q] * jac.det;
+            let phi = &t.phi[q];
             if with_matrix {
                 let k = scratch.k[i * nq + q] * dx;
-                if affine {
+                if t.constant_gradients {
                     k_integral += k;
                 } else {
-                    add_gram(&mut ke, &geo.grad, npc, k);
+                    jac.gradients(&t.dphi[q], &mut grad);
+                    add_gram(&mut ke, &grad, k);
                 }
             }
             if with_matrix && coefs.c.is_some() {
                 let cq = scratch.c[i * nq + q] * dx;
-                for a in 0..npc {
-                    for b in a..npc {
+                for a in 0..N {
+                    for b in a..N {
                         ke[a][b] += cq * phi[a] * phi[b];
                     }
                 }
             }
             if coefs.f.is_some() {
                 let fq = scratch.f[i * nq + q] * dx;
-                for a in 0..npc {
+                for a in 0..N {
                     fe[a] += fq * phi[a];
                 }
             }
         }
-        if affine && with_matrix {
-            add_gram(&mut ke, &geo.grad, npc, k_integral);
+        if t.constant_gradients && with_matrix {
+            add_gram(&mut ke, &grad, k_integral);
         }
         // A non-positive Jacobian at any point means an inverted, degenerate or non-convex cell.
-        if min_dx.partial_cmp(&0.0) != Some(std::cmp::Ordering::Greater) {
+        if min_det.partial_cmp(&0.0) != Some(std::cmp::Ordering::Greater) {
             return Err(Error::Mesh {
                 location: None,
                 message: format!("cell {c} (nodes {nodes:?}) is degenerate or inverted"),
             });
         }
-        for a in 0..npc {
+        for a in 0..N {
             let row = nodes[a];
             target.add_rhs(row, fe[a]);
             if !with_matrix {
@@ -406,9 +409,15 @@ fn assemble_block(
             }
             let start = row_ptr[row];
             let cols = &col_idx[start..row_ptr[row + 1]];
-            for b in 0..npc {
+            for b in 0..N {
                 let v = if b >= a { ke[a][b] } else { ke[b][a] };
-                match cols.iter().position(|&j| j == nodes[b]) {
+                // Short rows (P1) are scanned; the long rows of quadratic elements searched.
+                let found = if N <= 8 {
+                    cols.iter().position(|&j| j == nodes[b])
+                } else {
+                    cols.binary_search(&nodes[b]).ok()
+                };
+                match found {
                     Some(k) => target.add_value(start + k, v),
                     None => return Err(pattern_mismatch(row, nodes[b])),
                 }
@@ -420,6 +429,7 @@ fn assemble_block(
 
 /// One pass of the cell kernel over the mesh: matrix and load vector, or (`with_matrix =
 /// false`) the load vector only.
+#[derive(Clone, Copy)]
 pub(crate) struct CellPass<'a> {
     pub mesh: &'a MeshView<'a>,
     pub pattern: &'a SparsityPattern,
@@ -436,16 +446,7 @@ impl CellPass<'_> {
         scratch: &mut Scratch,
         target: &mut impl Target,
     ) -> Result<()> {
-        assemble_block(
-            self.mesh,
-            self.pattern,
-            self.element,
-            self.coefs,
-            cells,
-            scratch,
-            target,
-            self.with_matrix,
-        )
+        with_shape!(self.element, assemble_block(self, cells, scratch, target))
     }
 
     /// Integrates every cell, block after block, on this thread.
@@ -497,38 +498,39 @@ pub(crate) fn rhs_prologue<'f>(
     ))
 }
 
-/// The element for `mesh` with a rule of `degree`, if the cell kind offers one.
+/// The element for `mesh` with a rule of `degree`, raised to `2 * order` (exact mass matrices
+/// on affine cells) for quadratic elements.
+///
+/// # Errors
+/// [`Error::InvalidInput`] (field `quadrature_degree`) for a degree the cell kind has no
+/// rule for, or 0.
 fn element_for(mesh: &MeshView<'_>, degree: usize) -> Result<Element> {
-    let (min, max) = (
-        crate::quadrature::MIN_DEGREE,
-        crate::quadrature::max_degree(mesh.cell_kind)
-            .ok_or_else(|| crate::element::unsupported(mesh.cell_kind))?,
-    );
-    if !(min..=max).contains(&degree) {
+    let min = crate::quadrature::MIN_DEGREE;
+    if degree < min {
         return Err(Error::invalid(
             "quadrature_degree",
-            format!(
-                "{:?} cells support quadrature degrees {min} to {max}, got {degree}",
-                mesh.cell_kind
-            ),
+            format!("must be at least {min}, got {degree}"),
         ));
     }
-    Element::new(mesh.cell_kind, degree)
+    Element::of_mesh(mesh, degree.max(2 * mesh.order.get()))
 }
 
 /// `ke[a][b] += scale * grad_a . grad_b` for `b >= a`.
 #[inline]
-fn add_gram(
-    ke: &mut [[f64; MAX_NODES]; MAX_NODES],
-    grad: &[[f64; 2]; MAX_NODES],
-    npc: usize,
+fn add_gram<const N: usize, const D: usize>(
+    ke: &mut [[f64; N]; N],
+    grad: &[[f64; D]; N],
     scale: f64,
 ) {
-    for a in 0..npc {
+    for a in 0..N {
         let ga = grad[a];
-        for b in a..npc {
+        for b in a..N {
             let gb = grad[b];
-            ke[a][b] += scale * (ga[0] * gb[0] + ga[1] * gb[1]);
+            let mut s = 0.0;
+            for i in 0..D {
+                s += ga[i] * gb[i];
+            }
+            ke[a][b] += scale * s;
         }
     }
 }
@@ -582,7 +584,8 @@ pub(crate) fn stats(
 /// Single-threaded assembly.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SerialAssembler {
-    /// Polynomial degree the quadrature integrates exactly (default 2).
+    /// Polynomial degree the quadrature integrates exactly (default 2; quadratic elements use at
+    /// least 4).
     pub quadrature_degree: usize,
 }
 

@@ -9,7 +9,7 @@ use femscale_core::{
     BoundaryKind, CsrMatrix, EllipticForm, Error, LinearSystem, MeshView, Result, ScalarField,
 };
 
-use crate::quadrature;
+use crate::element::Element;
 
 /// Checks that every boundary condition names an existing boundary part.
 ///
@@ -87,7 +87,15 @@ fn boundary_terms(
     mut matrix: Option<&mut CsrMatrix>,
 ) -> Result<usize> {
     check_boundary_parts(mesh, form)?;
-    let rule = quadrature::interval(3);
+    let facet_element = match mesh.cell_kind.facet_kind() {
+        Some(kind) => {
+            let degree = 2 * mesh.order.get() + 1;
+            Some(Element::new(kind, mesh.order, mesh.curved, degree)?)
+        }
+        None => None,
+    };
+    let npf = mesh.nodes_per_facet();
+    let mut points: Vec<FacetPoint> = Vec::new();
     let mut facets = 0;
     for (i, bc) in form.boundary.iter().enumerate() {
         let (alpha, g): (Option<&dyn ScalarField>, &dyn ScalarField) = match &bc.kind {
@@ -107,31 +115,22 @@ fn boundary_terms(
         let field = format!("boundary[{i}].value");
         let alpha_field = format!("boundary[{i}].alpha");
         let part = mesh.boundary_part(&bc.part).expect("checked above");
-        let npf = mesh.cell_kind.nodes_per_facet();
         for facet in part.facets.chunks_exact(npf) {
             facets += 1;
-            // Points in 1D; straight edges with two-point Gauss quadrature in 2D.
-            let (points, weights): (Vec<FacetPoint>, Vec<f64>) = if npf == 1 {
-                (vec![(mesh.point(facet[0]), [1.0, 0.0])], vec![1.0])
-            } else {
-                let (a, b) = (mesh.point(facet[0]), mesh.point(facet[1]));
-                let len =
-                    ((b[0] - a[0]).powi(2) + (b[1] - a[1]).powi(2) + (b[2] - a[2]).powi(2)).sqrt();
-                rule.points
-                    .iter()
-                    .zip(&rule.weights)
-                    .map(|(s, w)| {
-                        let s = s[0];
-                        let p = [
-                            a[0] + s * (b[0] - a[0]),
-                            a[1] + s * (b[1] - a[1]),
-                            a[2] + s * (b[2] - a[2]),
-                        ];
-                        ((p, [1.0 - s, s]), w * len)
-                    })
-                    .unzip()
-            };
-            for ((p, phi), w) in points.into_iter().zip(weights) {
+            match &facet_element {
+                // Points in 1D.
+                None => {
+                    points.clear();
+                    points.push((mesh.point(facet[0]), 1.0, 0));
+                }
+                Some(e) => facet_points(mesh, e, facet, &mut points)?,
+            }
+            for &(p, w, q) in &points {
+                // The facet basis at point `q` (the point itself in 1D).
+                let phi = match &facet_element {
+                    Some(e) => &e.phi[q * npf..(q + 1) * npf],
+                    None => &[1.0][..],
+                };
                 let gv = finite(&field, g.eval(p), p)? * w;
                 let av = match (alpha, matrix.is_some()) {
                     (Some(a), true) => finite(&alpha_field, a.eval(p), p)? * w,
@@ -162,5 +161,56 @@ fn boundary_terms(
     Ok(facets)
 }
 
-/// A quadrature point on a facet: its coordinates and the facet basis values there.
-type FacetPoint = ([f64; 3], [f64; 2]);
+/// The quadrature points of one facet (nodes `facet`, in the facet kind's layout) with their
+/// weights times the surface measure. The geometry runs through the facet's vertices
+/// (straight edges, flat triangles, bilinear quadrilaterals), or all its nodes on a curved mesh;
+/// the measure is the length of the tangent, or of the cross product of the two tangents.
+///
+/// # Errors
+/// [`Error::Mesh`] for a facet of zero measure.
+fn facet_points(
+    mesh: &MeshView<'_>,
+    e: &Element,
+    facet: &[usize],
+    out: &mut Vec<FacetPoint>,
+) -> Result<()> {
+    out.clear();
+    for q in 0..e.nq {
+        let (mut p, mut t) = ([0.0; 3], [[0.0; 3]; 2]);
+        for (a, &node) in facet[..e.ng].iter().enumerate() {
+            let xa = mesh.point(node);
+            let (phi, d) = (e.gphi[q * e.ng + a], e.gdphi[q * e.ng + a]);
+            for i in 0..3 {
+                p[i] += phi * xa[i];
+                t[0][i] += d[0] * xa[i];
+                t[1][i] += d[1] * xa[i];
+            }
+        }
+        let measure = if e.kind.dim() == 1 {
+            norm(t[0])
+        } else {
+            let [u, v] = t;
+            norm([
+                u[1] * v[2] - u[2] * v[1],
+                u[2] * v[0] - u[0] * v[2],
+                u[0] * v[1] - u[1] * v[0],
+            ])
+        };
+        if measure.partial_cmp(&0.0) != Some(std::cmp::Ordering::Greater) {
+            return Err(Error::Mesh {
+                location: None,
+                message: format!("boundary facet {facet:?} has zero measure"),
+            });
+        }
+        out.push((p, e.weights[q] * measure, q));
+    }
+    Ok(())
+}
+
+fn norm(v: [f64; 3]) -> f64 {
+    (v[0] * v[0] + v[1] * v[1] + v[2] * v[2]).sqrt()
+}
+
+/// A quadrature point on a facet: its coordinates, its weight times the surface measure, and
+/// its index in the facet element's rule.
+type FacetPoint = ([f64; 3], f64, usize);

@@ -5,9 +5,12 @@
 //! * [`build_pattern`]: the CSR pattern straight from node adjacency (no triplets, no sort of
 //!   the whole matrix), built once per mesh.
 //! * [`SerialAssembler`] and [`ParallelAssembler`]: fill matrix values and the load vector into
-//!   that pattern with P1 (intervals, triangles) or Q1 (quadrilaterals) elements, Neumann and
-//!   Robin terms included; the parallel one colours blocks of cells so that threads never write
-//!   the same row.
+//!   that pattern with Lagrange elements of the mesh's order (`MeshView::order`): P1/P2 on
+//!   intervals, triangles and tetrahedra, Q1/Q2 on quadrilaterals and hexahedra, the nodes of
+//!   the mesh being the degrees of freedom. Geometry is affine on simplices and (multi)linear
+//!   on quadrilaterals and hexahedra, isoparametric on curved meshes (`MeshView::curved`).
+//!   Neumann and Robin terms are included; the parallel assembler colours blocks of cells so
+//!   that threads never write the same row.
 //! * [`DirichletConditions`]: symmetric Dirichlet elimination, in place.
 //! * [`error_norms`]: L2 and H1-seminorm errors against an exact solution.
 //!
@@ -80,3 +83,5 @@ pub use version::DISCRETISATION_VERSION;
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_higher;

@@ -1,10 +1,12 @@
 //! Discretisation errors against an exact solution: L2 norm and H1 seminorm of `u_h - u`.
 
-use femscale_core::{Deadline, Error, MeshView, Result, ScalarField};
+use std::ops::Range;
+
+use femscale_core::{Deadline, Error, MeshView, Order, Result, ScalarField};
 use rayon::prelude::*;
 use tracing::instrument;
 
-use crate::element::{Element, cell_coords};
+use crate::element::{Element, Jacobian, Tables, cell_coords, with_shape};
 
 /// Cells per parallel task; partial sums are combined in a fixed order, so the result does not
 /// depend on the thread count.
@@ -21,8 +23,9 @@ pub struct ErrorNorms {
     pub max_nodal: f64,
 }
 
-/// Integrates the error of the nodal solution `uh` against `exact` with a rule of degree 4 on
-/// triangles and 5 on intervals and quadrilaterals, using `exact.gradient` for the H1 seminorm.
+/// Integrates the error of the nodal solution `uh` against `exact` with a rule of degree
+/// `2 * order + 2` (4 for P1/Q1, 6 for P2/Q2), using `exact.gradient` (all three components
+/// in 3D) for the H1 seminorm.
 ///
 /// # Errors
 /// [`Error::InvalidInput`] if `uh` does not have one value per node or the exact solution is
@@ -51,8 +54,7 @@ pub fn error_norms_within(
         ));
     }
     mesh.validate()?;
-    let element = Element::new(mesh.cell_kind, 5)?;
-    let nq = element.nq;
+    let element = Element::of_mesh(mesh, norm_degree(mesh.order))?;
     let n = mesh.num_cells();
     let starts: Vec<usize> = (0..n).step_by(CELLS_PER_TASK).collect();
     let partial: Vec<(f64, f64)> = starts
@@ -60,47 +62,7 @@ pub fn error_norms_within(
         .map(|&start| {
             deadline.check("post")?;
             let cells = start..(start + CELLS_PER_TASK).min(n);
-            // Exact values and gradients at all quadrature points of the chunk, in batch.
-            let mut points = vec![[0.0; 3]; cells.len() * nq];
-            for (i, c) in cells.clone().enumerate() {
-                let x = cell_coords(mesh, mesh.cell(c));
-                element.map_points(&x, &mut points[i * nq..(i + 1) * nq]);
-            }
-            let mut u_exact = vec![0.0; points.len()];
-            let mut g_exact = vec![[0.0; 3]; points.len()];
-            exact.eval_batch(&points, &mut u_exact);
-            exact.gradient_batch(&points, &mut g_exact);
-            let finite = |v: f64| v.is_finite();
-            if let Some(k) = (0..points.len()).find(|&k| !finite(u_exact[k]) || !g_exact[k].into_iter().all(finite)) {
-                let p = points[k];
-                return Err(Error::invalid(
-                    "exact",
-                    format!("the exact solution or its gradient is not finite at (x, y, z) = ({}, {}, {})", p[0], p[1], p[2]),
-                ));
-            }
-            let (mut l2, mut h1) = (0.0, 0.0);
-            for (i, c) in cells.enumerate() {
-                let nodes = mesh.cell(c);
-                let x = cell_coords(mesh, nodes);
-                for q in 0..nq {
-                    let geo = element.geometry(&x, q);
-                    let (mut u, mut g) = (0.0, [0.0; 2]);
-                    for (a, &node) in nodes.iter().enumerate() {
-                        u += uh[node] * element.phi[q][a];
-                        g[0] += uh[node] * geo.grad[a][0];
-                        g[1] += uh[node] * geo.grad[a][1];
-                    }
-                    let ge = g_exact[i * nq + q];
-                    l2 += geo.dx * (u - u_exact[i * nq + q]).powi(2);
-                    let gy = if mesh.dim > 1 {
-                        (g[1] - ge[1]).powi(2)
-                    } else {
-                        0.0
-                    };
-                    h1 += geo.dx * ((g[0] - ge[0]).powi(2) + gy);
-                }
-            }
-            Ok((l2, h1))
+            with_shape!(&element, chunk_errors(mesh, &element, uh, exact, cells))
         })
         .collect::<Result<_>>()?;
     let (l2, h1) = partial
@@ -138,4 +100,69 @@ pub fn error_norms_within(
         h1_seminorm: h1.sqrt(),
         max_nodal,
     })
+}
+
+/// The quadrature degree of the error norms for elements of `order`.
+fn norm_degree(order: Order) -> usize {
+    2 * order.get() + 2
+}
+
+/// The squared L2 and H1-seminorm errors over `cells` (one parallel task).
+fn chunk_errors<const N: usize, const D: usize, const G: usize>(
+    mesh: &MeshView<'_>,
+    element: &Element,
+    uh: &[f64],
+    exact: &dyn ScalarField,
+    cells: Range<usize>,
+) -> Result<(f64, f64)> {
+    let t = Tables::<N, D, G>::of(element);
+    let nq = t.nq;
+    // Exact values and gradients at all quadrature points of the chunk, in batch.
+    let mut points = vec![[0.0; 3]; cells.len() * nq];
+    for (i, c) in cells.clone().enumerate() {
+        let x = cell_coords::<D, G>(mesh, mesh.cell(c));
+        t.map_points(&x, &mut points[i * nq..(i + 1) * nq]);
+    }
+    let mut u_exact = vec![0.0; points.len()];
+    let mut g_exact = vec![[0.0; 3]; points.len()];
+    exact.eval_batch(&points, &mut u_exact);
+    exact.gradient_batch(&points, &mut g_exact);
+    let finite = |v: f64| v.is_finite();
+    if let Some(k) =
+        (0..points.len()).find(|&k| !finite(u_exact[k]) || !g_exact[k].into_iter().all(finite))
+    {
+        let p = points[k];
+        return Err(Error::invalid(
+            "exact",
+            format!(
+                "the exact solution or its gradient is not finite at (x, y, z) = ({}, {}, {})",
+                p[0], p[1], p[2]
+            ),
+        ));
+    }
+    let (mut l2, mut h1) = (0.0, 0.0);
+    let mut grad = [[0.0; D]; N];
+    for (i, c) in cells.enumerate() {
+        let nodes = mesh.cell(c);
+        let x = cell_coords::<D, G>(mesh, nodes);
+        let mut jac = Jacobian::<D>::of(&x, &t.gdphi[0]);
+        for q in 0..nq {
+            if q > 0 && !t.affine {
+                jac = Jacobian::of(&x, &t.gdphi[q]);
+            }
+            jac.gradients(&t.dphi[q], &mut grad);
+            let (mut u, mut g) = (0.0, [0.0; D]);
+            for (a, &node) in nodes.iter().enumerate() {
+                u += uh[node] * t.phi[q][a];
+                for d in 0..D {
+                    g[d] += uh[node] * grad[a][d];
+                }
+            }
+            let dx = t.weights[q] * jac.det;
+            let ge = g_exact[i * nq + q];
+            l2 += dx * (u - u_exact[i * nq + q]).powi(2);
+            h1 += dx * (0..D).map(|d| (g[d] - ge[d]).powi(2)).sum::<f64>();
+        }
+    }
+    Ok((l2, h1))
 }

@@ -19,7 +19,8 @@ use crate::pattern::build_pattern;
 /// Multi-threaded assembly on the current rayon pool (lock-free, by block colouring).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ParallelAssembler {
-    /// Polynomial degree the quadrature integrates exactly (default 2).
+    /// Polynomial degree the quadrature integrates exactly (default 2; quadratic elements use at
+    /// least 4).
     pub quadrature_degree: usize,
     /// Cells per block (default [`DEFAULT_BLOCK_CELLS`]).
     pub block_cells: usize,
@@ -43,8 +44,8 @@ pub(crate) fn colour_blocks(mesh: &MeshView<'_>, block_cells: usize) -> Vec<Vec<
     let mut colours: Vec<Vec<Range<usize>>> = vec![Vec::new(); 65];
     for start in (0..n).step_by(block_cells) {
         let cells = start..(start + block_cells).min(n);
-        let block_nodes = &mesh.cells[cells.start * mesh.cell_kind.nodes_per_cell()
-            ..cells.end * mesh.cell_kind.nodes_per_cell()];
+        let block_nodes =
+            &mesh.cells[cells.start * mesh.nodes_per_cell()..cells.end * mesh.nodes_per_cell()];
         let used = block_nodes.iter().fold(0u64, |m, &v| m | node_colours[v]);
         let colour = (!used).trailing_zeros() as usize;
         if colour < 64 {

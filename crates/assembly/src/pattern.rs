@@ -22,7 +22,7 @@ impl NodeCells {
     /// [`femscale_core::Error::Mesh`] for an invalid mesh (see [`MeshView::validate`]).
     pub fn new(mesh: &MeshView<'_>) -> Result<Self> {
         let n = mesh.num_nodes();
-        let npc = mesh.cell_kind.nodes_per_cell();
+        let npc = mesh.nodes_per_cell();
         mesh.validate()?;
         let parts = rayon::current_num_threads().clamp(1, 64).min(n.max(1));
         let bounds: Vec<usize> = (0..=parts).map(|t| t * n / parts).collect();

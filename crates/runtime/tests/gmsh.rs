@@ -180,10 +180,11 @@ fn a_missing_path_or_file_and_an_unknown_group_are_typed_errors() {
     let (_dir, config) = config_beside("disk_v41_ascii.msh", "[problem]\ndim = 3\n");
     let e = solve(config).unwrap_err();
     assert_eq!(e.field_name().as_deref(), Some("problem.dim"), "{e}");
-    // A tetrahedral mesh reads, but is not assembled yet: a typed error, not a panic.
+    // A tetrahedral mesh reads and, since issue 18, assembles and solves (P1 on tetrahedra).
     let (_dir, config) = config_beside("cube_v41_binary.msh", "");
-    let e = solve(config).unwrap_err();
-    assert!(e.to_string().contains("tetrahedron"), "{e}");
+    let solution = solve(config).unwrap();
+    assert_eq!(solution.metrics.mesh.cell_kind, "tetrahedron");
+    assert_eq!(solution.metrics.element, "P1");
 }
 
 /// Two materials on the annulus (copper for 0.3 < r < 0.6, steel for 0.6 < r < 1) with
