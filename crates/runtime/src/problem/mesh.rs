@@ -439,6 +439,15 @@ impl TryFrom<MeshTable> for MeshSpec {
                                 rectangle is given by x, y, nx and ny"
                         .into());
                 }
+                if let Some(key) = [("z", t.z.is_some()), ("nz", t.nz.is_some())]
+                    .into_iter()
+                    .find_map(|(k, given)| given.then_some(k))
+                {
+                    return Err(format!(
+                        "`{key}` is for boxes (kind = \"box\"); a rectangle is given by x, y, \
+                         nx and ny"
+                    ));
+                }
                 Self::Rectangle(RectangleSpec {
                     x: t.x.unwrap_or(default.x),
                     y: t.y.unwrap_or(default.y),

@@ -80,6 +80,8 @@ fn a_box_takes_its_own_keys_and_refuses_2d_cells() {
         .unwrap_err();
         assert!(e.contains(needle), "{e}");
     }
+    let e = problem("[problem.mesh]\nnz = 4").unwrap_err();
+    assert!(e.contains("`nz` is for boxes"), "{e}");
     let e = problem("[problem]\norder = 3").unwrap_err();
     assert!(
         e.contains("problem.order") && e.contains("use 1 (P1/Q1) or 2"),
