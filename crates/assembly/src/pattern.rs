@@ -1,5 +1,7 @@
 //! Sparsity patterns straight from node adjacency: no triplets, no global sort.
 
+use std::ops::Range;
+
 use femscale_core::{MeshView, Result, SparsityPattern};
 use rayon::prelude::*;
 
@@ -80,17 +82,71 @@ fn split_by_bounds<'a, T>(mut data: &'a mut [T], bounds: &[usize]) -> Vec<&'a mu
     pieces
 }
 
-/// The sorted, unique columns of row `i` (the node itself and every node sharing a cell with
-/// it), gathered into `buf`.
-fn row_columns(mesh: &MeshView<'_>, adjacency: &NodeCells, i: usize, buf: &mut Vec<usize>) {
-    buf.clear();
-    buf.push(i);
-    for &c in adjacency.of(i) {
-        buf.extend_from_slice(mesh.cell(c));
+/// The unique columns of rows `rows` (each row's node and every node sharing a cell with it),
+/// passed to `row` one row at a time (`row(i, columns)`), sorted when `sorted` is set.
+///
+/// Duplicates (a node shared by many cells of the row's star: 96 entries for 15 columns on a
+/// tetrahedral grid) are dropped with a stamp per column over the rows' column span rather
+/// than by sorting them all; a span too wide for that (a badly numbered mesh) falls back to
+/// sorting.
+fn for_each_row(
+    mesh: &MeshView<'_>,
+    adjacency: &NodeCells,
+    rows: Range<usize>,
+    sorted: bool,
+    max_span: usize,
+    mut row: impl FnMut(usize, &[usize]),
+) {
+    let mut buf = Vec::with_capacity(64);
+    let (mut lo, mut hi) = (usize::MAX, 0);
+    for i in rows.clone() {
+        lo = lo.min(i);
+        hi = hi.max(i);
+        for &c in adjacency.of(i) {
+            for &v in mesh.cell(c) {
+                lo = lo.min(v);
+                hi = hi.max(v);
+            }
+        }
     }
-    buf.sort_unstable();
-    buf.dedup();
+    let span = hi.saturating_sub(lo) + 1;
+    if rows.is_empty() || span > max_span {
+        for i in rows {
+            buf.clear();
+            buf.push(i);
+            for &c in adjacency.of(i) {
+                buf.extend_from_slice(mesh.cell(c));
+            }
+            buf.sort_unstable();
+            buf.dedup();
+            row(i, &buf);
+        }
+        return;
+    }
+    // `stamp[v - lo]` is the last row (offset by one, 0 = none) that took column `v`.
+    let mut stamp = vec![0usize; span];
+    for (k, i) in rows.enumerate() {
+        buf.clear();
+        buf.push(i);
+        stamp[i - lo] = k + 1;
+        for &c in adjacency.of(i) {
+            for &v in mesh.cell(c) {
+                let s = &mut stamp[v - lo];
+                if *s != k + 1 {
+                    *s = k + 1;
+                    buf.push(v);
+                }
+            }
+        }
+        if sorted {
+            buf.sort_unstable();
+        }
+        row(i, &buf);
+    }
 }
+
+/// Widest column span of one task's rows that is deduplicated by stamps (8 MB of stamps).
+const MAX_STAMP_SPAN: usize = 1 << 20;
 
 /// The pattern with an entry `(i, j)` for every pair of nodes sharing a cell, plus every
 /// diagonal entry. Two passes over the rows (count, then fill in place) avoid any temporary
@@ -100,15 +156,24 @@ fn row_columns(mesh: &MeshView<'_>, adjacency: &NodeCells, i: usize, buf: &mut V
 /// # Errors
 /// [`femscale_core::Error::Mesh`] for an invalid mesh (see [`MeshView::validate`]).
 pub fn build_pattern(mesh: &MeshView<'_>, parallel: bool) -> Result<SparsityPattern> {
+    build_pattern_with_span(mesh, parallel, MAX_STAMP_SPAN)
+}
+
+/// [`build_pattern`] deduplicating by stamps up to column spans of `max_span` (0: always by
+/// sorting).
+fn build_pattern_with_span(
+    mesh: &MeshView<'_>,
+    parallel: bool,
+    max_span: usize,
+) -> Result<SparsityPattern> {
     let n = mesh.num_nodes();
     let adjacency = NodeCells::new(mesh)?;
     let mut row_ptr = vec![0usize; n + 1];
     let count = |start: usize, lens: &mut [usize]| {
-        let mut buf = Vec::with_capacity(64);
-        for (r, len) in lens.iter_mut().enumerate() {
-            row_columns(mesh, &adjacency, start + r, &mut buf);
-            *len = buf.len();
-        }
+        let rows = start..start + lens.len();
+        for_each_row(mesh, &adjacency, rows, false, max_span, |i, cols| {
+            lens[i - start] = cols.len();
+        });
     };
     if parallel {
         row_ptr[1..]
@@ -126,12 +191,11 @@ pub fn build_pattern(mesh: &MeshView<'_>, parallel: bool) -> Result<SparsityPatt
     let value_bounds: Vec<usize> = bounds.iter().map(|&b| row_ptr[b]).collect();
     let pieces = split_by_bounds(&mut col_idx, &value_bounds);
     let fill = |(t, out): (usize, &mut [usize])| {
-        let mut buf = Vec::with_capacity(64);
         let base = row_ptr[bounds[t]];
-        for i in bounds[t]..bounds[t + 1] {
-            row_columns(mesh, &adjacency, i, &mut buf);
-            out[row_ptr[i] - base..row_ptr[i + 1] - base].copy_from_slice(&buf);
-        }
+        let rows = bounds[t]..bounds[t + 1];
+        for_each_row(mesh, &adjacency, rows, true, max_span, |i, cols| {
+            out[row_ptr[i] - base..row_ptr[i + 1] - base].copy_from_slice(cols);
+        });
     };
     if parallel {
         pieces.into_par_iter().enumerate().for_each(fill);
@@ -139,7 +203,7 @@ pub fn build_pattern(mesh: &MeshView<'_>, parallel: bool) -> Result<SparsityPatt
         pieces.into_iter().enumerate().for_each(fill);
     }
     // SAFETY: `row_ptr` is a prefix sum of row lengths (non-decreasing, from 0 to nnz), and each
-    // row holds `row_columns`' sorted, deduplicated node indices, all below `n` (checked by
+    // row holds `for_each_row`'s sorted, deduplicated node indices, all below `n` (checked by
     // `NodeCells::new` via the mesh validation).
     Ok(unsafe { SparsityPattern::from_sorted_parts_unchecked(n, n, row_ptr, col_idx) })
 }
@@ -172,6 +236,38 @@ mod tests {
         assert_eq!(q.row(5), &[0, 1, 2, 4, 5, 6, 8, 9, 10]);
         // 4 corners x 4 + 8 edge nodes x 6 + 4 interior nodes x 9.
         assert_eq!(q.nnz(), 100);
+    }
+
+    #[test]
+    fn stamps_and_sorting_give_the_same_pattern() {
+        use femscale_core::Order;
+        use femscale_mesh::{BoxCells, BoxSpec};
+        let meshes = [
+            Mesh::cuboid(&BoxSpec {
+                nx: 3,
+                ny: 4,
+                nz: 2,
+                ..BoxSpec::default()
+            })
+            .unwrap(),
+            Mesh::cuboid(&BoxSpec {
+                nx: 2,
+                ny: 2,
+                nz: 3,
+                cells: BoxCells::Hexahedron,
+                ..BoxSpec::default()
+            })
+            .unwrap()
+            .with_order(Order::Quadratic)
+            .unwrap(),
+        ];
+        for m in meshes {
+            for parallel in [false, true] {
+                let stamped = build_pattern_with_span(&m.view(), parallel, MAX_STAMP_SPAN);
+                let sorted = build_pattern_with_span(&m.view(), parallel, 0);
+                assert_eq!(stamped.unwrap(), sorted.unwrap());
+            }
+        }
     }
 
     #[test]
