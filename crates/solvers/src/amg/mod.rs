@@ -7,7 +7,8 @@
 //! `R A P` by parallel SpGEMM; coarsening stops at `coarse_size` unknowns, `max_levels` levels
 //! or when it stalls (more than 90% of the unknowns kept), and the coarsest level is factorised
 //! by faer's sparse Cholesky. `ρ`, the spectral radius of `D⁻¹A`, is the Gershgorin bound on
-//! the finest level and a 10-step Lanczos estimate (clamped by Gershgorin) on coarser ones.
+//! a finest level that is an M-matrix (P1, Q1) and a 10-step Lanczos estimate (clamped by
+//! Gershgorin) on coarser levels and on finest levels with positive couplings (P2, Q2).
 //!
 //! The V-cycle ([`AmgHierarchy`] implements [`Preconditioner`]) uses the configured smoother
 //! before and after the coarse-grid correction and is symmetric positive definite for a

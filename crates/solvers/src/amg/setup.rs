@@ -137,7 +137,21 @@ fn transfer(
     index: usize,
 ) -> (Fine, Mat) {
     let g = gershgorin(a, &dinv);
-    let steps = if index == 0 { 0 } else { LANCZOS_STEPS };
+    // Gershgorin is tight on the finest level only for M-matrices (P1 and Q1): a positive
+    // off-diagonal (P2/Q2 couplings) makes it over-estimate `ρ`, as on coarse levels.
+    let m_matrix = || {
+        (0..a.nrows).all(|i| {
+            let (cols, vals) = a.row(i);
+            cols.iter()
+                .zip(vals)
+                .all(|(&j, &v)| j as usize == i || v <= 0.0)
+        })
+    };
+    let steps = if index == 0 && m_matrix() {
+        0
+    } else {
+        LANCZOS_STEPS
+    };
     let (rho, upper) = if steps == 0 {
         (g, g)
     } else {
