@@ -115,9 +115,9 @@ pub enum AmgSmoother {
 #[non_exhaustive]
 pub struct AmgOptions {
     /// Strength-of-connection threshold θ: `j` is a strong neighbour of `i` when
-    /// `|a_ij| >= θ sqrt(a_ii a_jj)` (default 0: every non-zero coupling, as PyAMG's and
-    /// PETSc GAMG's defaults). A positive θ helps anisotropic problems, but a node without a
-    /// strong neighbour is left out of the coarse space: on 3D coarse levels, whose rows
+    /// `|a_ij| >= θ sqrt(a_ii a_jj)` (default 0). The default counts every non-zero coupling,
+    /// as PyAMG's and PETSc GAMG's do. A positive θ helps anisotropic problems, but a node
+    /// without a strong neighbour is left out of the coarse space: on 3D coarse levels, whose rows
     /// spread their weight over 26 or more couplings, θ = 0.08 already drops nodes and AMG
     /// degrades (3D P1 iterations doubled per refinement; Q1 hexahedra, whose 27-point
     /// stencil couples no neighbour by more than 1/16 of the diagonal, did not coarsen at all).
