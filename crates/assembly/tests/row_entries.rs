@@ -15,9 +15,8 @@ fn interior_row_entries(mesh: &Mesh, n: usize) -> f64 {
     let pattern = build_pattern(&mesh.view(), false).unwrap();
     let (margin, eps) = (2.0 / n as f64, 1e-9);
     let dim = mesh.dim();
-    let inside = |p: &[f64; 3]| {
-        (p[..dim].iter()).all(|&x| x > margin - eps && x < 1.0 - margin - eps)
-    };
+    let inside =
+        |p: &[f64; 3]| (p[..dim].iter()).all(|&x| x > margin - eps && x < 1.0 - margin - eps);
     let (mut rows, mut entries) = (0usize, 0usize);
     for (i, p) in mesh.points().iter().enumerate() {
         if inside(p) {

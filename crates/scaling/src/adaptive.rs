@@ -288,13 +288,18 @@ impl AdaptiveScaler {
             Some(b) if direct_mb > b => (
                 SolverChoice::AmgCg,
                 format!(
-                    "amg-cg: the factorisation of {n} unknowns in {dim} (~{direct_mb:.0} MB) \
-                     would not fit in {b:.0} MB"
+                    "amg-cg: the factorisation of {n} unknowns in {dim} (~{} MB) would not \
+                     fit in {} MB",
+                    mb(direct_mb),
+                    mb(b)
                 ),
             ),
             _ => (
                 SolverChoice::Direct,
-                format!("direct: {n} unknowns in {dim}, factor fits (~{direct_mb:.0} MB)"),
+                format!(
+                    "direct: {n} unknowns in {dim}, factor fits (~{} MB)",
+                    mb(direct_mb)
+                ),
             ),
         }
     }
@@ -307,6 +312,17 @@ impl AdaptiveScaler {
             3 => Some(self.direct_max_dofs_3d),
             _ => Some(self.direct_max_dofs_2d),
         }
+    }
+}
+
+/// MB for a reason: two decimals below 1 MB, one below 10 MB, none above.
+fn mb(x: f64) -> String {
+    if x < 1.0 {
+        format!("{x:.2}")
+    } else if x < 10.0 {
+        format!("{x:.1}")
+    } else {
+        format!("{x:.0}")
     }
 }
 
