@@ -63,7 +63,7 @@ fn a_configured_direct_solver_is_refused_a_3d_problem_too_big_for_its_budget() {
             limit_mb,
         })) => {
             assert!(
-                what.contains("direct solve of 9261 unknowns (estimated before meshing"),
+                what.contains("direct solve of 9261 unknowns in 3D (estimated before meshing"),
                 "{what}"
             );
             assert!(

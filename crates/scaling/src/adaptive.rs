@@ -243,8 +243,9 @@ impl AdaptiveScaler {
         let needed_mb = self.model.solve_mb(work, choice);
         femscale_core::checks::check_memory(self.memory_limit_mb, needed_mb, || {
             format!(
-                "a {choice} solve of {} unknowns (estimated before meshing)",
-                work.dofs
+                "a {choice} solve of {} unknowns in {} (estimated before meshing)",
+                work.dofs,
+                dim_label(work.dim)
             )
         })?;
         Ok(needed_mb)

@@ -104,10 +104,11 @@ impl FemSolver {
         let estimated_dofs = problem.estimated_dofs();
         let caching = match estimated_dofs.map(|n| n.min(usize::MAX as f64) as usize) {
             Some(dofs) => {
-                let work = WorkEstimate::p1(dofs, problem.mesh.dim().unwrap_or(2));
+                let dim = problem.mesh.dim().unwrap_or(2);
+                let work = WorkEstimate::p1(dofs, dim);
                 let early = self.decide(&work, requested, &load);
-                let limit = cfg.memory_limit_mb;
-                check_plan_memory(&early.plan, &early.solver, dofs, limit, "before meshing")?;
+                let (limit, size) = (cfg.memory_limit_mb, format!("{dofs} unknowns in {dim}D"));
+                check_plan_memory(&early.plan, &early.solver, &size, limit, "before meshing")?;
                 early.toggles.caching
             }
             None => self.config.scaling.toggles(usize::MAX, load.cores).caching,
@@ -145,7 +146,8 @@ impl FemSolver {
             reason.text = format!("{} ({element})", reason.text);
         }
         let (plan, limit) = (&decision.plan, self.config.solver.memory_limit_mb);
-        check_plan_memory(plan, &decision.solver, nodes, limit, "after meshing")?;
+        let size = format!("{nodes} unknowns in {dim}D ({element})");
+        check_plan_memory(plan, &decision.solver, &size, limit, "after meshing")?;
         check_quadrature_degree(mesh.cell_kind(), self.config.assembly.quadrature_degree)?;
         Ok(decision)
     }
