@@ -262,7 +262,9 @@ impl CellKind {
 
     /// Stored matrix entries per row of the Lagrange element of `order` on a structured mesh
     /// of these cells, averaged over the node kinds (vertices, edge, face and cell nodes):
-    /// what memory estimates assume before the pattern exists.
+    /// what memory estimates assume before the pattern exists. Checked against the patterns of
+    /// structured meshes (`femscale-assembly`'s `row_entries` test; P2 triangles 11.5, P2 Kuhn
+    /// tetrahedra 28.75, the others exact).
     pub const fn typical_row_entries(self, order: Order) -> usize {
         match (self, order) {
             (Self::Interval, Order::Linear) => 3,
@@ -272,7 +274,7 @@ impl CellKind {
             (Self::Quadrilateral, Order::Linear) => 9,
             (Self::Quadrilateral, Order::Quadratic) => 16,
             (Self::Tetrahedron, Order::Linear) => 15,
-            (Self::Tetrahedron, Order::Quadratic) => 32,
+            (Self::Tetrahedron, Order::Quadratic) => 29,
             (Self::Hexahedron, Order::Linear) => 27,
             (Self::Hexahedron, Order::Quadratic) => 64,
         }

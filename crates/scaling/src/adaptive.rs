@@ -5,24 +5,44 @@
 //! **Memory** ([`MemoryModel`]). Every run needs the mesh, the sparsity pattern, the matrix and a
 //! few vectors: `base = bytes_per_entry · nnz + base_bytes_per_dof · n`. On top of that:
 //!
-//! * *direct* (sparse Cholesky): the factor holds `nnz(L)` values. With a fill-reducing ordering
-//!   (nested dissection; faer's AMD behaves alike on these meshes), `nnz(L) ≈ c₂ n log₂ n` on 2D
-//!   meshes and `c₃ n^{4/3}` on 3D meshes (George 1973; Lipton, Rose & Tarjan 1979), `2n` in 1D
-//!   (a tridiagonal matrix has no fill). A known fill `nnz(L) / nnz(A)`
+//! * *direct* (sparse Cholesky): the factor holds `nnz(L)` values. With faer's AMD ordering,
+//!   `nnz(L) ≈ c₂ n log₂ n` on 2D meshes (as nested dissection: George 1973; Lipton, Rose &
+//!   Tarjan 1979) but `c₃ n^{3/2}` on 3D meshes (measured below; nested dissection would reach
+//!   `n^{4/3}`, AMD does not on these sizes), `2n` in 1D (a tridiagonal matrix has no fill). The
+//!   fill per unknown depends on the size, not on the element: P2/Q2 and Q1 stencils (12–64
+//!   entries per row) fill like P1 at the same number of unknowns, within 25 %, because the
+//!   separators the ordering finds are counted in unknowns. A known fill `nnz(L) / nnz(A)`
 //!   ([`WorkEstimate::factor_fill`]) replaces the estimate.
 //! * *AMG-CG*: the hierarchy stores about `operator complexity × nnz` entries plus the
 //!   prolongations, and CG four work vectors: `amg_bytes_per_entry · nnz + amg_bytes_per_dof · n`.
 //!
 //! The constants were fitted to the memory femscale's prepared solvers report on this project's
-//! machine (`cargo run --release -p femscale-benches --example scaling_crossover`): the faer
-//! Cholesky factor held `c₂ log₂ n` = 3.6–4.7 · log₂ n values per unknown from 289 to 263,169
-//! unknowns (`c₂ = 4`, 8 bytes each), AMG-CG a constant ~256 bytes per unknown. With the base
-//! term this predicts 897 MB for a direct and 513 MB for an AMG-CG solve of 1,050,625 unknowns,
-//! against peak RSS of 895 MB and 446 MB measured (`docs/performance.md`). `c₃` is the textbook
-//! constant for 7-point grids (femscale has no 3D elements yet to calibrate it against).
+//! machine (`cargo run --release -p femscale-benches --example scaling_crossover -- SIZES 1
+//! ELEMENT 1`, elements `tri-p1`, `quad-q1`, `tri-p2`, `quad-q2`, `tet-p1`, `hex-q1`, `tet-p2`,
+//! `hex-q2`): in 2D the faer Cholesky factor held `c₂ log₂ n` = 3.6–4.7 · log₂ n values per
+//! unknown from 289 to 263,169 unknowns with P1 (`c₂ = 4`, 8 bytes each; P2/Q2 3.6–5.0 from
+//! 1,089 to 66,049), AMG-CG a constant ~256 bytes per unknown. With the base term this predicts
+//! 897 MB for a direct and 513 MB for an AMG-CG solve of 1,050,625 unknowns, against peak RSS of
+//! 895 MB and 446 MB measured (`docs/performance.md`). In 3D, factor values per unknown
+//! (`solver_memory / 8 / n`) on the unit cube:
+//!
+//! | unknowns | P1 tet | Q1 hex | P2 tet | Q2 hex | model `c₃ √n` |
+//! |---|---|---|---|---|---|
+//! | 343 | 69 | 86 | 76 | 85 | 83 |
+//! | 1,331 | 118 | 136 | 124 | 120 | 164 |
+//! | 4,913 | 203 | 266 | 246 | 259 | 315 |
+//! | 12,167 | 354 | 432 | 404 | 428 | 496 |
+//! | 29,791 | 524 | 651 | 670 | – | 777 |
+//! | 59,319 | 797 | – | – | – | 1,096 |
+//!
+//! `fill / √n` is flat (P1: 3.7, 3.2, 2.9, 3.2, 3.0, 3.3; the others up to 3.9), while
+//! `fill / n^{1/3}` grows from 10 to 20: the exponent is 3/2. `c₃ = 4.5` sits above the factor
+//! alone so that the direct estimate also covers the numeric workspace: it predicts 517, 192,
+//! 193 and 58 MB where the direct solves peaked at 433 MB RSS (P1, 59,319 unknowns), 212 (Q1,
+//! 29,791), 209 (P2, 29,791) and 83 MB (Q2, 12,167; peaks include the ~12 MB of the process).
 //!
 //! **Solver.** The direct solver is chosen up to [`AdaptiveScaler::direct_max_dofs_2d`] unknowns
-//! in 2D, [`AdaptiveScaler::direct_max_dofs_3d`] in 3D (fill grows like `n^{4/3}`, so the
+//! in 2D, [`AdaptiveScaler::direct_max_dofs_3d`] in 3D (fill grows like `n^{3/2}`, so the
 //! crossover comes earlier), always in 1D — *if the factorisation fits*: when the direct estimate
 //! exceeds the memory budget, AMG-CG is chosen instead. If even AMG-CG does not fit, the plan
 //! still names it and [`ExecutionPlan::check_memory`] refuses the solve up front. Measured with
@@ -30,7 +50,20 @@
 //! AMG-CG was faster from 1,089 unknowns on (1.35 vs 1.58 ms; 4,225: 4.2 vs 5.9 ms; 16,641: 17
 //! vs 30 ms; 66,049: 69 vs 110 ms) and within 0.05 ms at 289; below 1,000 unknowns the
 //! difference is a fraction of a millisecond and the direct solver, exact and free of
-//! convergence risk, is kept.
+//! convergence risk, is kept. In 3D (medians of 7, one thread, load average ~3.5 on 2 cores, so
+//! ±30 %), direct vs AMG-CG:
+//!
+//! | unknowns | P1 tet | Q1 hex | P2 tet | Q2 hex |
+//! |---|---|---|---|---|
+//! | 343 | 4.5 vs 4.0 ms | 2.4 vs 2.6 ms | 2.8 vs 2.3 ms | 6.2 vs 2.5 ms |
+//! | 729 | 10.6 vs 9.6 ms | 11.9 vs 10.0 ms | 6.7 vs 9.6 ms | 8.1 vs 6.4 ms |
+//! | 1,331 | 28 vs 26 ms | 22 vs 16 ms | 17 vs 11 ms | 15 vs 16 ms |
+//! | 4,913 | 116 vs 100 ms | 65 vs 41 ms | 58 vs 60 ms | – |
+//! | 12,167 | 272 vs 202 ms | 241 vs 109 ms | 263 vs 114 ms | 541 vs 244 ms |
+//! | 29,791 | 1,556 vs 596 ms | 1,073 vs 269 ms | 1,827 vs 502 ms | – |
+//!
+//! Below ~700 unknowns the two are within noise, from ~1,300 AMG-CG is mostly faster and from
+//! 12,000 two to four times faster: `direct_max_dofs_3d = 500` stands.
 //!
 //! **Threads and runs in flight.** Usable cores are `cores × (1 − cpu_load)` (other processes'
 //! load, when known), at least one. A single solve below [`AdaptiveScaler::serial_below_dofs`]
@@ -69,7 +102,7 @@ pub struct MemoryModel {
     pub base_bytes_per_dof: f64,
     /// `c₂` in `nnz(L) ≈ c₂ n log₂ n` for 2D meshes.
     pub fill_2d: f64,
-    /// `c₃` in `nnz(L) ≈ c₃ n^{4/3}` for 3D meshes.
+    /// `c₃` in `nnz(L) ≈ c₃ n^{3/2}` for 3D meshes (faer's AMD ordering).
     pub fill_3d: f64,
     /// Bytes per factor entry (value plus amortised supernodal indices and workspace).
     pub bytes_per_factor_entry: f64,
@@ -85,7 +118,7 @@ impl Default for MemoryModel {
             bytes_per_entry: 16.0,
             base_bytes_per_dof: 144.0,
             fill_2d: 4.0,
-            fill_3d: 31.0,
+            fill_3d: 4.5,
             bytes_per_factor_entry: 8.0,
             amg_bytes_per_entry: 24.0,
             amg_bytes_per_dof: 88.0,
@@ -102,7 +135,7 @@ impl MemoryModel {
         }
         match work.dim {
             1 => 2.0 * n,
-            3 => self.fill_3d * n.powf(4.0 / 3.0),
+            3 => self.fill_3d * n * n.sqrt(),
             _ => self.fill_2d * n * n.max(2.0).log2(),
         }
     }
@@ -210,8 +243,9 @@ impl AdaptiveScaler {
         let needed_mb = self.model.solve_mb(work, choice);
         femscale_core::checks::check_memory(self.memory_limit_mb, needed_mb, || {
             format!(
-                "a {choice} solve of {} unknowns (estimated before meshing)",
-                work.dofs
+                "a {choice} solve of {} unknowns in {} (estimated before meshing)",
+                work.dofs,
+                dim_label(work.dim)
             )
         })?;
         Ok(needed_mb)
@@ -241,10 +275,13 @@ impl AdaptiveScaler {
     pub fn choose_solver(&self, work: &WorkEstimate, load: &SystemLoad) -> (SolverChoice, String) {
         let limit = self.memory_limit_mb.filter(|m| m.is_finite() && *m > 0.0);
         let budget = min_limit(limit, self.memory_for_runs(load));
-        if !self.direct_preferred(work) {
+        let (n, dim) = (work.dofs, dim_label(work.dim));
+        if let Some(max) = self.direct_max_dofs(work.dim)
+            && n > max
+        {
             return (
                 SolverChoice::AmgCg,
-                format!("amg-cg: {} unknowns", work.dofs),
+                format!("amg-cg: {n} unknowns in {dim}, above the direct solver's {max}"),
             );
         }
         let direct_mb = self.model.direct_mb(work);
@@ -252,23 +289,47 @@ impl AdaptiveScaler {
             Some(b) if direct_mb > b => (
                 SolverChoice::AmgCg,
                 format!(
-                    "amg-cg: the factorisation (~{direct_mb:.0} MB) would not fit in {b:.0} MB"
+                    "amg-cg: the factorisation of {n} unknowns in {dim} (~{} MB) would not \
+                     fit in {} MB",
+                    mb(direct_mb),
+                    mb(b)
                 ),
             ),
             _ => (
                 SolverChoice::Direct,
-                format!("direct: {} unknowns, factor fits", work.dofs),
+                format!(
+                    "direct: {n} unknowns in {dim}, factor fits (~{} MB)",
+                    mb(direct_mb)
+                ),
             ),
         }
     }
 
-    fn direct_preferred(&self, work: &WorkEstimate) -> bool {
-        match work.dim {
-            1 => true,
-            3 => work.dofs <= self.direct_max_dofs_3d,
-            _ => work.dofs <= self.direct_max_dofs_2d,
+    /// The largest problem the direct solver is preferred for in dimension `dim` (`None`: any,
+    /// in 1D; dimension 0, unknown, counts as 2D).
+    fn direct_max_dofs(&self, dim: usize) -> Option<usize> {
+        match dim {
+            1 => None,
+            3 => Some(self.direct_max_dofs_3d),
+            _ => Some(self.direct_max_dofs_2d),
         }
     }
+}
+
+/// MB for a reason: two decimals below 1 MB, one below 10 MB, none above.
+fn mb(x: f64) -> String {
+    if x < 1.0 {
+        format!("{x:.2}")
+    } else if x < 10.0 {
+        format!("{x:.1}")
+    } else {
+        format!("{x:.0}")
+    }
+}
+
+/// `2D` for dimension 2, and so on; an unknown dimension (0) is planned as 2D.
+fn dim_label(dim: usize) -> String {
+    format!("{}D", if dim == 0 { 2 } else { dim })
 }
 
 /// `min` of two optional limits.

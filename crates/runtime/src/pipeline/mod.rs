@@ -124,7 +124,8 @@ impl FemSolver {
     /// lists each; a test compares that list with the code):
     ///
     /// * `solver.kind = "auto"`: the direct solver up to `solver.auto_direct_max_dofs` (20 000)
-    ///   unknowns in 2D and in 1D when its factor fits, CG with AMG otherwise;
+    ///   unknowns in 2D, 500 in 3D and always in 1D when its factor fits, CG with AMG
+    ///   otherwise;
     /// * `scaling.level = "auto"`: threads, parallel assembly and the scaling toggles planned
     ///   per solve from its size and the machine (one thread and no caching below 10 000
     ///   unknowns, every core above 12 000);

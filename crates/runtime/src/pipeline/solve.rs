@@ -6,8 +6,8 @@ use std::time::Instant;
 
 use femscale_assembly::ErrorNorms;
 use femscale_core::{
-    AssemblyStats, CacheReuse, Deadline, Error, ExecutionContext, Feature, Metrics, PhaseTimings,
-    Result, SystemLoad, VectorPool, WorkEstimate,
+    AssemblyStats, CacheReuse, CellKind, Deadline, Error, ExecutionContext, Feature, Metrics,
+    Order, PhaseTimings, PlanTopic, Result, SystemLoad, VectorPool, WorkEstimate,
 };
 use femscale_mesh::Mesh;
 use femscale_scaling::UsageSummary;
@@ -104,10 +104,11 @@ impl FemSolver {
         let estimated_dofs = problem.estimated_dofs();
         let caching = match estimated_dofs.map(|n| n.min(usize::MAX as f64) as usize) {
             Some(dofs) => {
-                let work = WorkEstimate::p1(dofs, problem.mesh.dim().unwrap_or(2));
+                let dim = problem.mesh.dim().unwrap_or(2);
+                let work = WorkEstimate::p1(dofs, dim);
                 let early = self.decide(&work, requested, &load);
-                let limit = cfg.memory_limit_mb;
-                check_plan_memory(&early.plan, &early.solver, dofs, limit, "before meshing")?;
+                let (limit, size) = (cfg.memory_limit_mb, format!("{dofs} unknowns in {dim}D"));
+                check_plan_memory(&early.plan, &early.solver, &size, limit, "before meshing")?;
                 early.toggles.caching
             }
             None => self.config.scaling.toggles(usize::MAX, load.cores).caching,
@@ -139,9 +140,14 @@ impl FemSolver {
         let row_entries = mesh.cell_kind().typical_row_entries(mesh.order());
         let work = WorkEstimate::single(nodes, mesh.num_cells(), nodes.saturating_mul(row_entries));
         let work = work.with_dim(dim);
-        let decision = self.decide(&work, requested, load);
+        let mut decision = self.decide(&work, requested, load);
+        let element = element_label(mesh.cell_kind(), mesh.order());
+        for reason in (decision.plan.reasons.iter_mut()).filter(|r| r.topic == PlanTopic::Solver) {
+            reason.text = format!("{} ({element})", reason.text);
+        }
         let (plan, limit) = (&decision.plan, self.config.solver.memory_limit_mb);
-        check_plan_memory(plan, &decision.solver, nodes, limit, "after meshing")?;
+        let size = format!("{nodes} unknowns in {dim}D ({element})");
+        check_plan_memory(plan, &decision.solver, &size, limit, "after meshing")?;
         check_quadrature_degree(mesh.cell_kind(), self.config.assembly.quadrature_degree)?;
         Ok(decision)
     }
@@ -185,6 +191,18 @@ impl FemSolver {
             context,
         })
     }
+}
+
+/// The element and cells a plan's solver reason names: `P2 tetrahedra`.
+fn element_label(kind: CellKind, order: Order) -> String {
+    let cells = match kind {
+        CellKind::Interval => "intervals",
+        CellKind::Triangle => "triangles",
+        CellKind::Quadrilateral => "quadrilaterals",
+        CellKind::Tetrahedron => "tetrahedra",
+        CellKind::Hexahedron => "hexahedra",
+    };
+    format!("{} {cells}", kind.element_name_of(order))
 }
 
 /// What the stages computed for the report.

@@ -188,6 +188,89 @@ fn dimension_and_known_fill_change_the_estimates() {
     );
 }
 
+/// Factor values per unknown the direct solver reported (`scaling_crossover`, see the module
+/// documentation): `(dim, unknowns, [measurements of the elements])`.
+const MEASURED_FILL: [(usize, usize, &[f64]); 9] = [
+    (2, 16_641, &[65.2, 54.7, 58.7, 57.6]),
+    (2, 66_049, &[58.2, 62.3, 71.6, 73.9]),
+    (3, 343, &[68.7, 85.7, 76.2, 85.4]),
+    (3, 1_331, &[117.9, 135.6, 123.5, 119.5]),
+    (3, 4_913, &[203.3, 266.0, 246.4, 258.8]),
+    (3, 12_167, &[354.1, 431.5, 403.9, 428.4]),
+    (3, 29_791, &[523.7, 650.9, 670.2]),
+    (3, 59_319, &[797.1]),
+    // Q2 hexahedra: 64 matrix entries per row, the same fill per unknown as P1's 15.
+    (3, 12_167, &[428.4]),
+];
+
+#[test]
+fn the_factor_model_matches_the_measured_fill_of_every_element() {
+    let m = MemoryModel::default();
+    for (dim, n, measured) in MEASURED_FILL {
+        let per_unknown = m.factor_entries(&WorkEstimate::p1(n, dim)) / n as f64;
+        // 2D: a fit through the middle; 3D: above the factor alone (it covers the workspace),
+        // never by more than 60 %.
+        let (lo, hi) = if dim == 2 { (0.8, 1.25) } else { (0.95, 1.6) };
+        for &f in measured {
+            let ratio = per_unknown / f;
+            assert!(
+                (lo..=hi).contains(&ratio),
+                "{dim}D, {n} unknowns: model {per_unknown:.0} vs measured {f}"
+            );
+        }
+    }
+}
+
+#[test]
+fn a_3d_factor_that_does_not_fit_makes_way_for_amg_cg() {
+    // 20,000 unknowns of Q2 hexahedra: ~119 MB for a direct solve, ~53 MB for AMG-CG.
+    let work = WorkEstimate::single(20_000, 2_500, 20_000 * 64).with_dim(3);
+    let mut s = AdaptiveScaler::with_limits(Some(80.0), 0);
+    s.direct_max_dofs_3d = 100_000;
+    let roomy = SystemLoad::fixed(2, Some(20_000.0));
+    let (choice, why) = s.choose_solver(&work, &roomy);
+    assert_eq!(choice, SolverChoice::AmgCg);
+    assert!(
+        why.contains("would not fit in 80 MB") && why.contains("3D"),
+        "{why}"
+    );
+    let plan = s.plan(&work, &roomy);
+    assert!(plan.estimated_memory_mb.unwrap() < 80.0, "{plan:?}");
+    assert!(plan.check_memory().is_ok());
+    // The configured direct solver is refused up front, naming its estimate.
+    match s.check_memory(&work, SolverChoice::Direct) {
+        Err(SolveError::MemoryBudget {
+            needed_mb,
+            limit_mb,
+            ..
+        }) => assert!(needed_mb > 100.0 && limit_mb == 80.0, "{needed_mb}"),
+        other => panic!("expected a memory budget error, got {other:?}"),
+    }
+    // Without a limit, the available memory is the budget.
+    s.memory_limit_mb = None;
+    let tight = SystemLoad::fixed(2, Some(100.0));
+    assert_eq!(s.choose_solver(&work, &tight).0, SolverChoice::AmgCg);
+    let (choice, why) = s.choose_solver(&work, &roomy);
+    assert_eq!(choice, SolverChoice::Direct);
+    assert!(why.contains("20000 unknowns in 3D, factor fits"), "{why}");
+}
+
+#[test]
+fn solver_reasons_name_the_dimension_and_the_threshold() {
+    let s = AdaptiveScaler::default();
+    let (choice, why) = s.choose_solver(&WorkEstimate::p1(10_000, 3), &two_cores());
+    assert_eq!(choice, SolverChoice::AmgCg);
+    assert_eq!(
+        why,
+        "amg-cg: 10000 unknowns in 3D, above the direct solver's 500"
+    );
+    let (_, why) = s.choose_solver(&WorkEstimate::p1(5_000, 0), &two_cores());
+    assert!(
+        why.contains("in 2D, above the direct solver's 1000"),
+        "{why}"
+    );
+}
+
 proptest! {
     #[test]
     fn plans_never_oversubscribe_and_are_deterministic(
