@@ -1,5 +1,6 @@
 //! Integration tests across the femscale crates.
 
+mod amg_3d;
 mod bad_input;
 mod convergence;
 mod gmsh_example;

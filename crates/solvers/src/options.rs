@@ -116,11 +116,10 @@ pub enum AmgSmoother {
 pub struct AmgOptions {
     /// Strength-of-connection threshold θ: `j` is a strong neighbour of `i` when
     /// `|a_ij| >= θ sqrt(a_ii a_jj)` (default 0). The default counts every non-zero coupling,
-    /// as PyAMG's and PETSc GAMG's do. A positive θ helps anisotropic problems, but a node
-    /// without a strong neighbour is left out of the coarse space: on 3D coarse levels, whose rows
-    /// spread their weight over 26 or more couplings, θ = 0.08 already drops nodes and AMG
-    /// degrades (3D P1 iterations doubled per refinement; Q1 hexahedra, whose 27-point
-    /// stencil couples no neighbour by more than 1/16 of the diagonal, did not coarsen at all).
+    /// as PyAMG's and PETSc GAMG's do. A positive θ helps anisotropic problems and builds
+    /// smaller aggregates; a coupled node with no strong neighbour keeps its strongest
+    /// coupling. On 3D meshes θ = 0.08 coarsens slowly (3D P1 at 274,625 unknowns: AMG set-up
+    /// 1.19 s against 0.28 s at θ = 0, for 9 instead of 11 CG iterations).
     pub strength_threshold: f64,
     /// Smoother (default `chebyshev`).
     pub smoother: AmgSmoother,

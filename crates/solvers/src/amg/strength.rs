@@ -34,11 +34,29 @@ pub(crate) fn strength_graph(a: &Mat, diag: &[f64], theta: f64) -> Strength {
             for i in rows {
                 let (cols, vals) = a.row(i);
                 let di = t2 * diag[i];
+                let start = block.ci.len();
+                // The strongest coupling, relative to the diagonals, in case no coupling passes.
+                let mut strongest: Option<(f64, u32)> = None;
                 for (&j, &v) in cols.iter().zip(vals) {
                     let ju = j as usize;
-                    if ju != i && v * v >= di * diag[ju] && v != 0.0 {
+                    if ju == i || v == 0.0 {
+                        continue;
+                    }
+                    if v * v >= di * diag[ju] {
                         block.ci.push(j);
                     }
+                    let s = v * v / diag[ju];
+                    if strongest.is_none_or(|(best, _)| s > best) {
+                        strongest = Some((s, j));
+                    }
+                }
+                // A coupled node without a strong neighbour keeps its strongest one, so that it
+                // joins an aggregate instead of leaving the coarse space (rows of 3D coarse
+                // levels spread their weight over 26 or more couplings, each below θ).
+                if block.ci.len() == start
+                    && let Some((_, j)) = strongest
+                {
+                    block.ci.push(j);
                 }
                 block.ends.push(block.ci.len());
             }
