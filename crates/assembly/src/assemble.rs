@@ -11,12 +11,12 @@ use std::ops::Range;
 use std::sync::Arc;
 
 use femscale_core::{
-    Assembler, AssemblyStats, EllipticForm, Error, LinearSystem, MeshView, Result, ScalarField,
-    SparsityPattern,
+    Assembler, AssemblyStats, EllipticForm, Error, LinearSystem, MeshView, Result, SparsityPattern,
 };
 use tracing::instrument;
 
 use crate::boundary::{add_boundary_rhs, add_boundary_terms, check_boundary_parts};
+use crate::coefficients::{Coefficients, Scratch};
 use crate::element::{Element, Jacobian, Tables, cell_coords, with_shape};
 use crate::pattern::build_pattern;
 
@@ -27,235 +27,6 @@ pub const DEFAULT_BLOCK_CELLS: usize = 512;
 /// Quadrature degree used by default: exact for P1 mass matrices and linear data times basis.
 /// Quadratic elements integrate with at least degree 4 (their mass matrices).
 pub const DEFAULT_QUADRATURE_DEGREE: usize = 2;
-
-/// A coefficient: constant (no evaluation needed), a field sampled at quadrature points, or
-/// one of those per subdomain.
-#[derive(Clone)]
-enum Coefficient<'a> {
-    Constant(f64),
-    Field(&'a dyn ScalarField),
-    /// The piece of each subdomain, by marker (sorted by marker).
-    Subdomains(Vec<(i32, Piece<'a>)>),
-}
-
-/// A subdomain's piece of a coefficient.
-#[derive(Clone, Copy)]
-enum Piece<'a> {
-    Constant(f64),
-    Field(&'a dyn ScalarField),
-}
-
-impl<'a> Piece<'a> {
-    fn of(field: &'a dyn ScalarField) -> Self {
-        field
-            .as_constant()
-            .map_or(Self::Field(field), Self::Constant)
-    }
-}
-
-impl<'a> Coefficient<'a> {
-    /// The coefficient `name` of `field` on `mesh`: a per-subdomain field is resolved against
-    /// the mesh's subdomains (every subdomain covered, every key naming one); constants are
-    /// checked.
-    fn of(name: &str, field: &'a dyn ScalarField, mesh: &MeshView<'_>) -> Result<Self> {
-        let Some(by_subdomain) = field.as_subdomains() else {
-            let c = Piece::of(field);
-            if let Piece::Constant(v) = c {
-                check_value(name, v, [0.0; 3])?;
-                return Ok(Self::Constant(v));
-            }
-            return Ok(Self::Field(field));
-        };
-        let known = || {
-            (mesh.subdomains.iter())
-                .map(|s| match &s.name {
-                    Some(n) => format!("{n} ({})", s.id),
-                    None => s.id.to_string(),
-                })
-                .collect::<Vec<_>>()
-                .join(", ")
-        };
-        if mesh.subdomains.is_empty() {
-            return Err(Error::invalid(
-                name,
-                "is given per subdomain, but the mesh has no subdomain markers (read it from a \
-                 Gmsh file with physical groups, or build it with cell markers)",
-            ));
-        }
-        for (key, _) in by_subdomain.pieces() {
-            if !mesh.subdomains.iter().any(|s| s.is_named(key)) {
-                return Err(Error::invalid(
-                    format!("{name}.{key}"),
-                    format!("the mesh has no subdomain `{key}`; it has {}", known()),
-                ));
-            }
-        }
-        let mut pieces = Vec::with_capacity(mesh.subdomains.len());
-        for s in mesh.subdomains {
-            // A name wins over a number that happens to equal another subdomain's id.
-            let found = (by_subdomain.pieces().iter())
-                .find(|(k, _)| s.name.as_deref() == Some(k.as_str()))
-                .or_else(|| by_subdomain.pieces().iter().find(|(k, _)| s.is_named(k)));
-            let Some((key, piece)) = found else {
-                return Err(Error::invalid(
-                    name,
-                    format!(
-                        "has no value on subdomain `{}` (marker {}); every subdomain needs one \
-                         (the mesh has {})",
-                        s.name.as_deref().unwrap_or("unnamed"),
-                        s.id,
-                        known()
-                    ),
-                ));
-            };
-            let piece = Piece::of(&**piece);
-            if let Piece::Constant(v) = piece {
-                check_value(&format!("{name}.{key}"), v, [0.0; 3])?;
-            }
-            pieces.push((s.id, piece));
-        }
-        pieces.sort_by_key(|p| p.0);
-        Ok(Self::Subdomains(pieces))
-    }
-
-    /// Whether the coefficient needs the quadrature points mapped.
-    fn is_sampled(&self) -> bool {
-        !matches!(self, Self::Constant(_))
-    }
-
-    /// Samples the coefficient on cells `cells` (points `pts`, `nq` per cell) into `buf`;
-    /// constants are already in `buf` (see [`Scratch::new`]).
-    fn sample(
-        &self,
-        name: &str,
-        mesh: &MeshView<'_>,
-        cells: Range<usize>,
-        nq: usize,
-        pts: &[[f64; 3]],
-        buf: &mut [f64],
-    ) -> Result<()> {
-        match self {
-            Self::Constant(_) => return Ok(()),
-            Self::Field(field) => field.eval_batch(pts, buf),
-            Self::Subdomains(pieces) => {
-                // Runs of consecutive cells of one subdomain are evaluated in one batch.
-                let markers = &mesh.cell_markers[cells.clone()];
-                let mut start = 0;
-                while start < markers.len() {
-                    let m = markers[start];
-                    let end = start + markers[start..].iter().take_while(|&&x| x == m).count();
-                    let piece = pieces
-                        .binary_search_by_key(&m, |p| p.0)
-                        .map(|i| pieces[i].1)
-                        .map_err(|_| {
-                            Error::invalid(name, format!("cell marker {m} has no subdomain entry"))
-                        })?;
-                    let (a, b) = (start * nq, end * nq);
-                    match piece {
-                        Piece::Constant(v) => buf[a..b].fill(v),
-                        Piece::Field(f) => f.eval_batch(&pts[a..b], &mut buf[a..b]),
-                    }
-                    start = end;
-                }
-            }
-        }
-        if let Some(i) = buf
-            .iter()
-            .position(|v| !v.is_finite() || (name == "diffusion" && *v <= 0.0))
-        {
-            check_value(name, buf[i], pts[i])?;
-        }
-        Ok(())
-    }
-}
-
-/// The coefficients of one form, checked and ready for sampling.
-#[derive(Clone)]
-pub(crate) struct Coefficients<'a> {
-    k: Coefficient<'a>,
-    c: Option<Coefficient<'a>>,
-    f: Option<Coefficient<'a>>,
-}
-
-impl<'a> Coefficients<'a> {
-    fn new(form: &'a EllipticForm, mesh: &MeshView<'_>) -> Result<Self> {
-        let of = |name, f: &'a Option<femscale_core::SharedField>| {
-            f.as_deref()
-                .map(|f| Coefficient::of(name, f, mesh))
-                .transpose()
-        };
-        Ok(Self {
-            k: Coefficient::of("diffusion", &*form.diffusion, mesh)?,
-            c: of("reaction", &form.reaction)?,
-            f: of("source", &form.source)?,
-        })
-    }
-
-    /// The coefficients the load vector needs: the source only (the diffusion is replaced by a
-    /// constant that is never sampled).
-    fn rhs_only(form: &'a EllipticForm, mesh: &MeshView<'_>) -> Result<Self> {
-        let f = (form.source.as_deref())
-            .map(|f| Coefficient::of("source", f, mesh))
-            .transpose()?;
-        Ok(Self {
-            k: Coefficient::Constant(1.0),
-            c: None,
-            f,
-        })
-    }
-
-    /// Whether there is a source term to integrate.
-    pub(crate) fn has_source(&self) -> bool {
-        self.f.is_some()
-    }
-
-    fn sampled_fields(&self) -> usize {
-        [Some(&self.k), self.c.as_ref(), self.f.as_ref()]
-            .iter()
-            .filter(|c| c.is_some_and(Coefficient::is_sampled))
-            .count()
-    }
-}
-
-fn check_value(name: &str, v: f64, p: [f64; 3]) -> Result<()> {
-    let bad = if !v.is_finite() {
-        Some(format!("evaluates to {v}"))
-    } else if name == "diffusion" && v <= 0.0 {
-        Some(format!("must be positive, got {v}"))
-    } else {
-        None
-    };
-    match bad {
-        Some(reason) => Err(Error::invalid(
-            name,
-            format!("{reason} at (x, y, z) = ({}, {}, {})", p[0], p[1], p[2]),
-        )),
-        None => Ok(()),
-    }
-}
-
-/// Per-thread buffers for one block.
-pub(crate) struct Scratch {
-    points: Vec<[f64; 3]>,
-    k: Vec<f64>,
-    c: Vec<f64>,
-    f: Vec<f64>,
-}
-
-impl Scratch {
-    pub(crate) fn new(len: usize, coefs: &Coefficients<'_>) -> Self {
-        let fill = |c: Option<&Coefficient<'_>>| match c {
-            Some(Coefficient::Constant(v)) => vec![*v; len],
-            _ => vec![0.0; len],
-        };
-        Self {
-            points: vec![[0.0; 3]; len],
-            k: fill(Some(&coefs.k)),
-            c: fill(coefs.c.as_ref()),
-            f: fill(coefs.f.as_ref()),
-        }
-    }
-}
 
 /// Where cell contributions go: the pattern's value array and the right-hand side.
 pub(crate) trait Target {
@@ -328,22 +99,12 @@ fn assemble_block<const N: usize, const D: usize, const G: usize>(
     } = *pass;
     let t = Tables::<N, D, G>::of(element);
     let nq = t.nq;
-    let count = cells.len();
     if coefs.sampled_fields() > 0 {
         for (i, c) in cells.clone().enumerate() {
             let x = cell_coords::<D, G>(mesh, mesh.cell(c));
             t.map_points(&x, &mut scratch.points[i * nq..(i + 1) * nq]);
         }
-        let pts = &scratch.points[..count * nq];
-        for (name, coef, buf) in [
-            ("diffusion", Some(&coefs.k), &mut scratch.k),
-            ("reaction", coefs.c.as_ref(), &mut scratch.c),
-            ("source", coefs.f.as_ref(), &mut scratch.f),
-        ] {
-            if let Some(coef) = coef {
-                coef.sample(name, mesh, cells.clone(), nq, pts, &mut buf[..count * nq])?;
-            }
-        }
+        coefs.sample(mesh, cells.clone(), nq, scratch)?;
     }
     let (row_ptr, col_idx) = (pattern.row_ptr(), pattern.col_idx());
     for (i, c) in cells.enumerate() {
@@ -376,7 +137,7 @@ fn assemble_block<const N: usize, const D: usize, const G: usize>(
                     add_gram(&mut ke, &grad, k);
                 }
             }
-            if with_matrix && coefs.c.is_some() {
+            if with_matrix && coefs.has_reaction() {
                 let cq = scratch.c[i * nq + q] * dx;
                 for a in 0..N {
                     for b in a..N {
@@ -384,7 +145,7 @@ fn assemble_block<const N: usize, const D: usize, const G: usize>(
                     }
                 }
             }
-            if coefs.f.is_some() {
+            if coefs.has_source() {
                 let fq = scratch.f[i * nq + q] * dx;
                 for a in 0..N {
                     fe[a] += fq * phi[a];

@@ -65,6 +65,7 @@
 
 mod assemble;
 mod boundary;
+mod coefficients;
 mod dirichlet;
 mod element;
 mod norms;

@@ -10,10 +10,11 @@ use rayon::prelude::*;
 use tracing::instrument;
 
 use crate::assemble::{
-    CellPass, DEFAULT_BLOCK_CELLS, DEFAULT_QUADRATURE_DEGREE, Scratch, SharedTarget, prologue,
-    rhs_prologue, stats,
+    CellPass, DEFAULT_BLOCK_CELLS, DEFAULT_QUADRATURE_DEGREE, SharedTarget, prologue, rhs_prologue,
+    stats,
 };
 use crate::boundary::{add_boundary_rhs, add_boundary_terms};
+use crate::coefficients::Scratch;
 use crate::pattern::build_pattern;
 
 /// Multi-threaded assembly on the current rayon pool (lock-free, by block colouring).
