@@ -80,8 +80,8 @@ pub use scaler::{
     SystemLoad, WorkEstimate,
 };
 pub use solver::{
-    ConcurrentSolver, ControlFlow, LinearSolver, NoMonitor, Preconditioner, PreconditionerFactory,
-    PreparedSolver, SharedSolver, SolveMonitor, SolverInfo, SolverOptions,
+    CoarseSpace, ConcurrentSolver, ControlFlow, LinearSolver, NoMonitor, Preconditioner,
+    PreconditionerFactory, PreparedSolver, SharedSolver, SolveMonitor, SolverInfo, SolverOptions,
 };
 pub use sparse::{CsrMatrix, MAX_DIMENSION, SparsityPattern};
 /// The sprs version [`CsrMatrix::as_sprs`], [`CsrMatrix::to_sprs`] and

@@ -60,6 +60,38 @@ pub struct SolverOptions {
     /// is not serialised and changes no result.
     #[serde(skip)]
     pub pool: Option<Arc<VectorPool>>,
+    /// A first coarse space the discretisation knows (P1 inside P2), for multigrid
+    /// preconditioners; others ignore it (default: none). Like `pool`, not serialised.
+    #[serde(skip)]
+    pub coarse_space: Option<CoarseSpace>,
+}
+
+/// The first coarse space of a multigrid preconditioner, given by whoever knows the
+/// discretisation: the prolongator `P` (`n x n_c`) from coarse values to the matrix's
+/// unknowns, e.g. from the vertex values of an order-2 mesh to all its nodes. A multigrid
+/// preconditioner then starts its hierarchy with the Galerkin operator `Pᵀ A P`.
+#[derive(Debug, Clone)]
+pub struct CoarseSpace {
+    prolongator: Arc<CsrMatrix>,
+}
+
+impl CoarseSpace {
+    /// The coarse space spanned by the columns of `prolongator` (`n x n_c`, `n_c < n`).
+    pub fn new(prolongator: Arc<CsrMatrix>) -> Self {
+        Self { prolongator }
+    }
+
+    /// The prolongator `P`.
+    pub fn prolongator(&self) -> &Arc<CsrMatrix> {
+        &self.prolongator
+    }
+}
+
+/// Coarse spaces are equal when they share the prolongator.
+impl PartialEq for CoarseSpace {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.prolongator, &other.prolongator)
+    }
 }
 
 impl Default for SolverOptions {
@@ -72,6 +104,7 @@ impl Default for SolverOptions {
             memory_limit_mb: None,
             threads: 0,
             pool: None,
+            coarse_space: None,
         }
     }
 }
@@ -123,6 +156,13 @@ impl SolverOptions {
     #[must_use]
     pub fn with_pool(mut self, pool: impl Into<Option<Arc<VectorPool>>>) -> Self {
         self.pool = pool.into();
+        self
+    }
+
+    /// Sets [`SolverOptions::coarse_space`] (`None`: none).
+    #[must_use]
+    pub fn with_coarse_space(mut self, coarse_space: impl Into<Option<CoarseSpace>>) -> Self {
+        self.coarse_space = coarse_space.into();
         self
     }
 
@@ -286,6 +326,21 @@ pub trait PreconditionerFactory: Send + Sync + fmt::Debug {
     /// # Errors
     /// If `a` is unsuitable (e.g. a zero diagonal entry for Jacobi).
     fn build(&self, a: &CsrMatrix) -> Result<Box<dyn Preconditioner>, SolveError>;
+
+    /// Sets the preconditioner up for `a` with what `options` adds (a
+    /// [`SolverOptions::coarse_space`]); the default ignores them and calls
+    /// [`PreconditionerFactory::build`]. Solvers call this one.
+    ///
+    /// # Errors
+    /// As [`PreconditionerFactory::build`], or an unsuitable coarse space.
+    fn build_with(
+        &self,
+        a: &CsrMatrix,
+        options: &SolverOptions,
+    ) -> Result<Box<dyn Preconditioner>, SolveError> {
+        let _ = options;
+        self.build(a)
+    }
 }
 
 /// A solver method; a factory for [`PreparedSolver`]s.

@@ -77,7 +77,7 @@ impl Preconditioned {
         let start = Instant::now();
         let kernels = Kernels::with_threads(options.threads)?;
         check_memory_bytes(options.memory_limit_mb, workspace_bytes, what)?;
-        let precond = build_preconditioner(&**factory, &a, &kernels)?;
+        let precond = build_preconditioner(&**factory, &a, options, &kernels)?;
         let setup = Self {
             factory: Arc::clone(factory),
             matrix: a,
@@ -95,7 +95,7 @@ impl Preconditioned {
     pub(crate) fn update_values(&mut self, a: Arc<CsrMatrix>) -> Result<(), SolveError> {
         check_size(self.matrix.nrows(), &a)?;
         let start = Instant::now();
-        self.precond = build_preconditioner(&*self.factory, &a, &self.kernels)?;
+        self.precond = build_preconditioner(&*self.factory, &a, &self.options, &self.kernels)?;
         self.matrix = a;
         self.setup_seconds = start.elapsed().as_secs_f64();
         Ok(())
@@ -144,10 +144,11 @@ impl Preconditioned {
 fn build_preconditioner(
     factory: &dyn PreconditionerFactory,
     a: &CsrMatrix,
+    options: &SolverOptions,
     kernels: &Kernels,
 ) -> Result<Arc<dyn Preconditioner>, SolveError> {
     kernels
-        .install(a.nrows(), || factory.build(a))
+        .install(a.nrows(), || factory.build_with(a, options))
         .map(Arc::from)
 }
 

@@ -2,6 +2,7 @@
 //! → solve → error norms, each phase timed and traced.
 
 mod checks;
+mod coarse_space;
 mod operator;
 mod phases;
 mod plan;

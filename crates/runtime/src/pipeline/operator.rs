@@ -12,6 +12,7 @@ use femscale_mesh::Mesh;
 
 use super::FemSolver;
 use super::checks::solve_error;
+use super::coarse_space::with_vertex_coarse_space;
 use super::phases::{Phase, PhaseClock};
 use super::solve::Start;
 use super::stages::{SolveSetup, build_operator, lifted_rhs, mesh_or_stored_operator};
@@ -205,7 +206,9 @@ impl FemSolver {
         let (_, setup) = self.setup_on(&op.origin.problem, &op.mesh)?;
         self.with_threads(setup.context.threads(), || {
             let _counting = setup.context.enter();
-            let prepared = setup.solver.prepare(Arc::clone(&op.matrix), &setup.options);
+            let options =
+                with_vertex_coarse_space(&setup.options, setup.coarse_space, &op.mesh, &op.matrix);
+            let prepared = setup.solver.prepare(Arc::clone(&op.matrix), &options);
             prepared.map_err(solve_error)
         })?
     }

@@ -14,6 +14,7 @@ use femscale_scaling::UsageSummary;
 use tracing::{info, instrument};
 
 use super::checks::{check_memory, check_quadrature_degree, check_solver_names, solve_error};
+use super::coarse_space::takes_coarse_space;
 use super::phases::{Phase, PhaseClock};
 use super::plan::check_plan_memory;
 use super::stages::{
@@ -188,6 +189,7 @@ impl FemSolver {
             assembler,
             solver,
             options,
+            coarse_space: takes_coarse_space(&decision.solver, &decision.preconditioner),
             context,
         })
     }

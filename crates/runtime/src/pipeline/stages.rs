@@ -15,6 +15,7 @@ use femscale_core::{
 use femscale_mesh::Mesh;
 
 use super::checks::solve_error;
+use super::coarse_space::with_vertex_coarse_space;
 use super::phases::{Phase, PhaseClock};
 use crate::caching::{CacheSession, SharedPrepared, StoredOperator};
 use crate::problem::Problem;
@@ -29,6 +30,8 @@ pub(crate) struct SolveSetup {
     pub solver: Box<dyn LinearSolver>,
     /// Stopping criteria with the context's threads and pool.
     pub options: SolverOptions,
+    /// Whether the solver gets the mesh's vertex coarse space on order-2 meshes (AMG).
+    pub coarse_space: bool,
     pub context: ExecutionContext,
 }
 
@@ -209,9 +212,11 @@ pub(crate) fn prepare_solver(
             let reused = Some(CacheReuse::new(Artefact::PreparedSolver, "memory"));
             return Ok(Prepared { solver, reused });
         }
+        let (mesh, matrix) = (&operator.mesh, &operator.matrix);
+        let options = with_vertex_coarse_space(&setup.options, setup.coarse_space, mesh, matrix);
         let prepared = setup
             .solver
-            .prepare(operator.matrix.clone(), &setup.options)
+            .prepare(operator.matrix.clone(), &options)
             .map_err(solve_error)?;
         let bytes = prepared.memory_bytes() + prepared.matrix().memory_bytes();
         let solver = Arc::new(Mutex::new(prepared));

@@ -6,6 +6,7 @@
 //! The sources and boundary data are `f = -div(k grad u) + c u`, `k du/dn` and
 //! `k du/dn + alpha u` of the stated `u`, `k` and `c`, derived with sympy.
 
+mod amg;
 mod generated;
 mod gmsh;
 mod problems;

@@ -10,6 +10,10 @@
 //! a finest level that is an M-matrix (P1, Q1) and a 10-step Lanczos estimate (clamped by
 //! Gershgorin) on coarser levels and on finest levels with positive couplings (P2, Q2).
 //!
+//! A caller that knows the discretisation may give the first coarse level
+//! ([`femscale_core::CoarseSpace`], e.g. P1 inside P2 on the same mesh): its prolongator is
+//! used unsmoothed and the aggregation starts on `Pᵀ A P`.
+//!
 //! The V-cycle ([`AmgHierarchy`] implements [`Preconditioner`]) uses the configured smoother
 //! before and after the coarse-grid correction and is symmetric positive definite for a
 //! symmetric positive definite matrix, so it is a valid CG preconditioner. It allocates nothing:
@@ -29,7 +33,9 @@ mod strength;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-use femscale_core::{CsrMatrix, Preconditioner, PreconditionerFactory, SolveError};
+use femscale_core::{
+    CoarseSpace, CsrMatrix, Preconditioner, PreconditionerFactory, SolveError, SolverOptions,
+};
 
 use crate::options::{AmgOptions, MethodOptions};
 use cycle::Workspace;
@@ -67,6 +73,23 @@ impl AmgFactory {
         memory_limit_mb: Option<f64>,
         deadline: Option<Instant>,
     ) -> Result<AmgHierarchy, SolveError> {
+        self.build_on(a, None, memory_limit_mb, deadline)
+    }
+
+    /// As [`AmgFactory::build_with_budget`], with the first coarse level given by `first` (its
+    /// prolongator used as is, the next levels by smoothed aggregation) when `a` has more than
+    /// `coarse_size` rows.
+    ///
+    /// # Errors
+    /// As [`AmgFactory::build_with_budget`]; [`SolveError::InvalidOption`] (`coarse_space`)
+    /// for a prolongator that is not `n x n_c` with `0 < n_c < n`.
+    pub fn build_on(
+        &self,
+        a: &CsrMatrix,
+        first: Option<&CoarseSpace>,
+        memory_limit_mb: Option<f64>,
+        deadline: Option<Instant>,
+    ) -> Result<AmgHierarchy, SolveError> {
         validate_options(&self.options)?;
         femscale_core::checks::check_square(a)?;
         let start = Instant::now();
@@ -75,7 +98,7 @@ impl AmgFactory {
             deadline,
             start,
         };
-        let (levels, coarse) = setup::build(a, &self.options, &budget)?;
+        let (levels, coarse) = setup::build(a, first, &self.options, &budget)?;
         let workspace = Workspace::new(&levels, coarse);
         let mut hierarchy = AmgHierarchy {
             options: self.options.clone(),
@@ -104,6 +127,17 @@ impl PreconditionerFactory for AmgFactory {
     /// Builds the hierarchy without budgets (see [`AmgFactory::build_with_budget`]).
     fn build(&self, a: &CsrMatrix) -> Result<Box<dyn Preconditioner>, SolveError> {
         Ok(Box::new(self.build_with_budget(a, None, None)?))
+    }
+
+    /// Builds the hierarchy on `options.coarse_space` when there is one (see
+    /// [`AmgFactory::build_on`]), without budgets.
+    fn build_with(
+        &self,
+        a: &CsrMatrix,
+        options: &SolverOptions,
+    ) -> Result<Box<dyn Preconditioner>, SolveError> {
+        let first = options.coarse_space.as_ref();
+        Ok(Box::new(self.build_on(a, first, None, None)?))
     }
 }
 

@@ -3,7 +3,7 @@
 
 use std::time::Instant;
 
-use femscale_core::{CsrMatrix, SolveError, SolveReport};
+use femscale_core::{CoarseSpace, CsrMatrix, SolveError, SolveReport};
 
 use super::aggregate::{Aggregation, aggregate};
 use super::coarse::CoarseSolver;
@@ -38,8 +38,9 @@ pub(crate) struct Level {
 pub(crate) struct Fine {
     pub dinv: Vec<f64>,
     pub smoother: Smoother,
-    /// The aggregation (implicit tentative prolongator), reused by `update_values`.
-    pub aggs: Aggregation,
+    /// The aggregation (implicit tentative prolongator), reused by `update_values`; `None`
+    /// when `p` is a given coarse space (kept as is by `update_values`).
+    pub aggs: Option<Aggregation>,
     /// Smoothed prolongator (`n x n_c`).
     pub p: Mat,
     /// Restriction `Pᵀ` (`n_c x n`).
@@ -51,7 +52,10 @@ impl Level {
     pub fn bytes(&self) -> usize {
         self.a.bytes()
             + self.fine.as_ref().map_or(0, |f| {
-                f.dinv.capacity() * 8 + f.aggs.bytes() + f.p.bytes() + f.r.bytes()
+                f.dinv.capacity() * 8
+                    + f.aggs.as_ref().map_or(0, Aggregation::bytes)
+                    + f.p.bytes()
+                    + f.r.bytes()
             })
     }
 }
@@ -128,11 +132,19 @@ fn inverse_diagonal(a: &Mat, level: usize) -> Result<Vec<f64>, SolveError> {
     Ok(d.iter().map(|x| 1.0 / x).collect())
 }
 
-/// Smoother, prolongator, restriction and coarse operator of level `a` with aggregation `aggs`.
+/// Where a level's prolongator comes from.
+pub(crate) enum Prolongator {
+    /// Smoothing the tentative prolongator of an aggregation.
+    Smoothed(Aggregation),
+    /// A given coarse space (geometric P2 -> P1), used as is.
+    Given(Mat),
+}
+
+/// Smoother, prolongator, restriction and coarse operator of level `a`.
 fn transfer(
     a: &Mat,
     dinv: Vec<f64>,
-    aggs: Aggregation,
+    prolongator: Prolongator,
     options: &AmgOptions,
     index: usize,
 ) -> (Fine, Mat) {
@@ -165,7 +177,13 @@ fn transfer(
         options.jacobi_weight,
         upper,
     );
-    let p = smoothed_prolongator(a, &dinv, &aggs, options.prolongation_weight / rho);
+    let (aggs, p) = match prolongator {
+        Prolongator::Smoothed(aggs) => {
+            let p = smoothed_prolongator(a, &dinv, &aggs, options.prolongation_weight / rho);
+            (Some(aggs), p)
+        }
+        Prolongator::Given(p) => (None, p),
+    };
     let r = transpose(&p);
     let coarse = galerkin(a, &p, &r);
     (
@@ -180,12 +198,38 @@ fn transfer(
     )
 }
 
-/// Builds the levels and the coarse solver for `a`.
+/// The given first prolongator as a [`Mat`], checked against `a` (`n x n_c`, `0 < n_c < n`).
+fn given_prolongator(a: &CsrMatrix, space: &CoarseSpace) -> Result<Mat, SolveError> {
+    let p = space.prolongator();
+    if p.nrows() != a.nrows() || p.ncols() == 0 || p.ncols() >= p.nrows() {
+        return Err(SolveError::InvalidOption {
+            option: "coarse_space".into(),
+            reason: format!(
+                "the prolongator is {} x {}; a matrix of {} rows needs {} rows and between 1 \
+                 and {} columns",
+                p.nrows(),
+                p.ncols(),
+                a.nrows(),
+                a.nrows(),
+                a.nrows().saturating_sub(1)
+            ),
+        });
+    }
+    Mat::from_csr(p)
+}
+
+/// Builds the levels and the coarse solver for `a`, starting with `first` when given (and `a`
+/// is larger than `coarse_size`), then smoothed aggregation.
 pub(crate) fn build(
     a: &CsrMatrix,
+    first: Option<&CoarseSpace>,
     options: &AmgOptions,
     budget: &Budget,
 ) -> Result<(Vec<Level>, CoarseSolver), SolveError> {
+    let mut first = match first {
+        Some(space) if a.nrows() > options.coarse_size => Some(given_prolongator(a, space)?),
+        _ => None,
+    };
     let (n, nnz) = (a.nrows(), a.nnz());
     check_budget(
         "amg fine-level operator copy",
@@ -208,12 +252,23 @@ pub(crate) fn build(
                 needed,
                 budget.limit_mb,
             )?;
+            if let Some(p) = first.take() {
+                let (fine, coarse) = transfer(&current, dinv, Prolongator::Given(p), options, 0);
+                let level = Level {
+                    a: std::mem::replace(&mut current, coarse),
+                    fine: Some(fine),
+                };
+                used += level.bytes() + work_bytes(n, true, false);
+                levels.push(level);
+                continue;
+            }
             let diag: Vec<f64> = dinv.iter().map(|d| 1.0 / d).collect();
             let strength = strength_graph(&current, &diag, options.strength_threshold);
             drop(diag);
             let aggs = aggregate(&strength, n);
             drop(strength);
             if aggs.count > 0 && (aggs.count as f64) <= STALL_RATIO * n as f64 {
+                let aggs = Prolongator::Smoothed(aggs);
                 let (fine, coarse) = transfer(&current, dinv, aggs, options, index);
                 let level = Level {
                     a: std::mem::replace(&mut current, coarse),
@@ -256,7 +311,11 @@ pub(crate) fn refresh(
         let Some(old) = level.fine.take() else {
             unreachable!("checked above")
         };
-        let (fine, coarse) = transfer(&level.a, dinv, old.aggs, options, index);
+        let prolongator = match old.aggs {
+            Some(aggs) => Prolongator::Smoothed(aggs),
+            None => Prolongator::Given(old.p),
+        };
+        let (fine, coarse) = transfer(&level.a, dinv, prolongator, options, index);
         level.fine = Some(fine);
         tail[0].a = coarse;
     }
