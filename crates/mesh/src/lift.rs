@@ -120,11 +120,10 @@ impl Mesh {
 
         let mut coords = vec![0.0; num_nodes * dim];
         coords[..self.coords.len()].copy_from_slice(&self.coords);
-        let centroid = |key: &Key, out: &mut [f64]| {
-            let n = key.iter().take_while(|&&v| v != u32::MAX).count();
-            for &v in &key[..n] {
-                let p = &self.coords[v as usize * dim..(v as usize + 1) * dim];
-                for (o, x) in out.iter_mut().zip(p) {
+        // `out` = the mean of the vertices `vertices` (`n` of them).
+        let centroid = |vertices: &mut dyn Iterator<Item = usize>, n: usize, out: &mut [f64]| {
+            for v in vertices {
+                for (o, x) in out.iter_mut().zip(&self.coords[v * dim..(v + 1) * dim]) {
                     *o += x / n as f64;
                 }
             }
@@ -133,7 +132,19 @@ impl Mesh {
         let (edge_coords, new) = new.split_at_mut(edges.keys.len() * dim);
         let (face_coords, interior_coords) = new.split_at_mut(faces.keys.len() * dim);
         for (entities, out) in [(&edges, edge_coords), (&faces, face_coords)] {
-            (out.par_chunks_mut(dim).zip(&entities.keys)).for_each(|(o, key)| centroid(key, o));
+            (out.par_chunks_mut(dim).zip(&entities.keys)).for_each(|(o, key)| {
+                let n = key.iter().take_while(|&&v| v != u32::MAX).count();
+                centroid(&mut key[..n].iter().map(|&v| v as usize), n, o);
+            });
+        }
+        if !interior_slots.is_empty() {
+            let per_cell = interior_slots.len() * dim;
+            (interior_coords.par_chunks_mut(per_cell).enumerate()).for_each(|(c, out)| {
+                let v = &self.cells[c * nv..(c + 1) * nv];
+                for (o, &k) in out.chunks_mut(dim).zip(&interior_slots) {
+                    centroid(&mut support[k].iter().map(|&l| v[l]), support[k].len(), o);
+                }
+            });
         }
 
         let mut cells = vec![0usize; ncells * npc];
@@ -157,19 +168,6 @@ impl Mesh {
                 Ok(())
             })
             .map_err(|()| fail("an entity of a cell was not collected: this is a bug".into()))?;
-        for c in 0..ncells {
-            for (i, &k) in interior_slots.iter().enumerate() {
-                let node = first_interior + c * interior_slots.len() + i;
-                let v = &self.cells[c * nv..(c + 1) * nv];
-                let p = &mut interior_coords[(node - first_interior) * dim..][..dim];
-                for &l in support[k] {
-                    for (o, x) in p.iter_mut().zip(&self.coords[v[l] * dim..(v[l] + 1) * dim]) {
-                        *o += x / support[k].len() as f64;
-                    }
-                }
-            }
-        }
-
         let boundary = (self.boundary.iter())
             .map(|part| lift_part(kind, part, &edges, &faces))
             .collect::<Result<Vec<_>>>()?;
