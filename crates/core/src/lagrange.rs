@@ -295,13 +295,7 @@ impl CellKind {
 mod tests {
     use super::*;
 
-    const KINDS: [CellKind; 5] = [
-        CellKind::Interval,
-        CellKind::Triangle,
-        CellKind::Quadrilateral,
-        CellKind::Tetrahedron,
-        CellKind::Hexahedron,
-    ];
+    const KINDS: [CellKind; 5] = CellKind::ALL;
     const ORDERS: [Order; 2] = [Order::Linear, Order::Quadratic];
 
     #[test]

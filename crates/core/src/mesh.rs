@@ -28,6 +28,15 @@ pub enum CellKind {
 }
 
 impl CellKind {
+    /// Every cell kind, by dimension.
+    pub const ALL: [Self; 5] = [
+        Self::Interval,
+        Self::Triangle,
+        Self::Quadrilateral,
+        Self::Tetrahedron,
+        Self::Hexahedron,
+    ];
+
     /// Nodes per cell.
     pub const fn nodes_per_cell(self) -> usize {
         match self {

@@ -202,13 +202,7 @@ pub(crate) fn basis(
 mod tests {
     use super::*;
 
-    const KINDS: [CellKind; 5] = [
-        CellKind::Interval,
-        CellKind::Triangle,
-        CellKind::Quadrilateral,
-        CellKind::Tetrahedron,
-        CellKind::Hexahedron,
-    ];
+    const KINDS: [CellKind; 5] = CellKind::ALL;
 
     /// Every basis is nodal on its layout (`phi_a(x_b) = delta_ab`), sums to one, and its
     /// gradients match central differences.
