@@ -59,13 +59,13 @@ fn amg_coarsens_3d_and_quadratic_operators_with_flat_iteration_counts() {
             "P1 tetrahedra",
             |n| cube(n, BoxCells::Tetrahedron),
             Order::Linear,
-            [8, 16, 24],
+            [16, 24, 32],
         ),
         (
             "Q1 hexahedra",
             |n| cube(n, BoxCells::Hexahedron),
             Order::Linear,
-            [8, 16, 24],
+            [16, 24, 32],
         ),
         (
             "P2 tetrahedra",
@@ -101,10 +101,12 @@ fn amg_coarsens_3d_and_quadratic_operators_with_flat_iteration_counts() {
             last_levels >= 2,
             "{name}: the hierarchy did not coarsen: {runs:?}"
         );
-        // Nearly flat for P1/Q1; bounded (at most doubling over a 20-fold size) for P2/Q2.
+        // Issue 18: at most 30 % growth for P1/Q1 from 16³ cubes on (the W-cycle keeps them
+        // flat; smaller cubes are two-level solves); bounded (at most doubling over a 20-fold
+        // size) for P2/Q2.
         let first = runs[0].1.max(1);
         let allowed = match order {
-            Order::Linear => first + first / 2 + 2,
+            Order::Linear => first + (3 * first) / 10,
             Order::Quadratic => 2 * first,
         };
         assert!(

@@ -8,7 +8,7 @@
 //! | `cg` | [`ConjugateGradient`] | preconditioned conjugate gradients on rayon-parallel [`kernels`] |
 //! | `gmres` | [`Gmres`] | restarted GMRES(m), right-preconditioned, true residual at each restart |
 //! | `bicgstab` | [`BiCgStab`] | right-preconditioned BiCGStab with breakdown detection |
-//! | `amg` | [`AmgSolver`] | stationary smoothed-aggregation AMG V-cycles |
+//! | `amg` | [`AmgSolver`] | stationary smoothed-aggregation AMG cycles (W by default) |
 //!
 //! and preconditioners implementing [`femscale_core::PreconditionerFactory`]:
 //!
@@ -19,7 +19,7 @@
 //! | `ssor` | [`SsorFactory`] (symmetric Gauss–Seidel for ω = 1) |
 //! | `ilu0` | [`Ilu0Factory`] |
 //! | `ic0` | [`Ic0Factory`] (diagonal shift on breakdown) |
-//! | `amg` | [`AmgFactory`] (one smoothed-aggregation V-cycle) |
+//! | `amg` | [`AmgFactory`] (one smoothed-aggregation cycle, W by default) |
 //!
 //! A runtime registers [`builtin_solvers`] and [`builtin_preconditioners`] by name; there is no
 //! central enum of solver kinds, so plugins register alongside in the same way.
@@ -84,7 +84,7 @@ pub use gmres::Gmres;
 pub use ilu::{Ic0, Ic0Factory, Ilu0, Ilu0Factory};
 pub use kernels::Kernels;
 pub use options::{
-    AmgOptions, AmgSmoother, DirectOptions, GmresOptions, MethodOptions, SsorOptions,
+    AmgCycle, AmgOptions, AmgSmoother, DirectOptions, GmresOptions, MethodOptions, SsorOptions,
 };
 pub use precond::{Identity, IdentityFactory, Jacobi, JacobiFactory};
 pub use ssor::{Ssor, SsorFactory};

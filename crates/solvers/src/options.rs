@@ -95,7 +95,7 @@ impl GmresOptions {
     }
 }
 
-/// The smoother of the AMG V-cycle.
+/// The smoother of the AMG cycle.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum AmgSmoother {
@@ -107,6 +107,19 @@ pub enum AmgSmoother {
     Chebyshev,
     /// Symmetric Gauss–Seidel: forward sweep before, backward sweep after (serial).
     SymmetricGaussSeidel,
+}
+
+/// How often the AMG cycle visits each coarse level.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AmgCycle {
+    /// Once per visit of the finer level.
+    V,
+    /// Twice per visit of the finer level (the coarsest level, solved exactly, once). With
+    /// aggregates of 10–30 nodes the coarse levels are so small that this costs a few percent
+    /// per cycle and keeps the convergence rate independent of the number of levels.
+    #[default]
+    W,
 }
 
 /// Smoothed-aggregation algebraic multigrid.
@@ -125,6 +138,10 @@ pub struct AmgOptions {
     pub smoother: AmgSmoother,
     /// Smoothing sweeps before and after the coarse-grid correction (default 1).
     pub sweeps: usize,
+    /// Cycle (default `w`: level-independent iteration counts; on 2D P1 at 10⁶ unknowns 8
+    /// instead of 12 CG iterations and about 20% less set-up + solve time, on 3D P1 9 at every
+    /// size from 16³ to 128³ cubes where the V-cycle needs 8 to 14).
+    pub cycle: AmgCycle,
     /// Damping of the Jacobi smoother (default 2/3).
     pub jacobi_weight: f64,
     /// Degree of the Chebyshev smoother (default 2).
@@ -144,6 +161,7 @@ impl Default for AmgOptions {
             strength_threshold: 0.0,
             smoother: AmgSmoother::Chebyshev,
             sweeps: 1,
+            cycle: AmgCycle::W,
             jacobi_weight: 2.0 / 3.0,
             chebyshev_degree: 2,
             prolongation_weight: 4.0 / 3.0,
@@ -172,6 +190,13 @@ impl AmgOptions {
     #[must_use]
     pub fn with_sweeps(mut self, sweeps: usize) -> Self {
         self.sweeps = sweeps;
+        self
+    }
+
+    /// Sets [`AmgOptions::cycle`].
+    #[must_use]
+    pub fn with_cycle(mut self, cycle: AmgCycle) -> Self {
+        self.cycle = cycle;
         self
     }
 

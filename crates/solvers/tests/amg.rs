@@ -8,7 +8,7 @@ use femscale_core::{
     SolverOptions,
 };
 use femscale_solvers::amg::{AmgFactory, AmgSolver, new_amg_preconditioner, new_amg_solver};
-use femscale_solvers::options::{AmgOptions, AmgSmoother, MethodOptions};
+use femscale_solvers::options::{AmgCycle, AmgOptions, AmgSmoother, MethodOptions};
 use femscale_solvers::{ConjugateGradient, DirectSolver, JacobiFactory};
 
 /// The 5-point Laplacian on the `m x m` interior grid (P1 Poisson on `(m+1)^2` cells).
@@ -185,32 +185,71 @@ fn every_smoother_works_with_cg() {
 }
 
 #[test]
-fn v_cycle_is_symmetric() {
+fn v_and_w_cycles_are_symmetric_and_positive() {
     let a = poisson(30);
     let n = a.nrows();
-    for smoother in [
-        AmgSmoother::Chebyshev,
-        AmgSmoother::Jacobi,
-        AmgSmoother::SymmetricGaussSeidel,
-    ] {
-        let o = options_with(|o| {
-            o.coarse_size = 20;
-            o.smoother = smoother;
-            o.sweeps = 2;
-        });
-        let m = AmgFactory::new(o).build(&a).unwrap();
-        let (x, y) = (pseudo_random(n, 1), pseudo_random(n, 2));
-        let (mut mx, mut my) = (vec![0.0; n], vec![0.0; n]);
-        m.apply(&x, &mut mx);
-        m.apply(&y, &mut my);
-        let dot = |u: &[f64], v: &[f64]| u.iter().zip(v).map(|(a, b)| a * b).sum::<f64>();
-        let (mxy, xmy) = (dot(&mx, &y), dot(&x, &my));
-        assert!(
-            (mxy - xmy).abs() <= 1e-10 * mxy.abs().max(xmy.abs()),
-            "{smoother:?}: {mxy} vs {xmy}"
-        );
-        assert!(dot(&mx, &x) > 0.0, "{smoother:?}: not positive");
+    let dot = |u: &[f64], v: &[f64]| u.iter().zip(v).map(|(a, b)| a * b).sum::<f64>();
+    for cycle in [AmgCycle::V, AmgCycle::W] {
+        for smoother in [
+            AmgSmoother::Chebyshev,
+            AmgSmoother::Jacobi,
+            AmgSmoother::SymmetricGaussSeidel,
+        ] {
+            let o = options_with(|o| {
+                o.coarse_size = 20;
+                o.smoother = smoother;
+                o.sweeps = 2;
+                o.cycle = cycle;
+            });
+            let m = AmgFactory::new(o)
+                .build_with_budget(&a, None, None)
+                .unwrap();
+            assert!(
+                m.num_levels() >= 3,
+                "the W-cycle needs an intermediate level"
+            );
+            let (x, y) = (pseudo_random(n, 1), pseudo_random(n, 2));
+            let (mut mx, mut my) = (vec![0.0; n], vec![0.0; n]);
+            m.apply(&x, &mut mx);
+            m.apply(&y, &mut my);
+            let (mxy, xmy) = (dot(&mx, &y), dot(&x, &my));
+            assert!(
+                (mxy - xmy).abs() <= 1e-10 * mxy.abs().max(xmy.abs()),
+                "{cycle:?} {smoother:?}: {mxy} vs {xmy}"
+            );
+            assert!(dot(&mx, &x) > 0.0, "{cycle:?} {smoother:?}: not positive");
+        }
     }
+}
+
+/// The W-cycle visits the intermediate levels twice: a different, stronger preconditioner.
+#[test]
+fn w_cycle_differs_from_v_and_needs_no_more_iterations() {
+    let a = Arc::new(poisson(120));
+    let n = a.nrows();
+    let with = |cycle| {
+        options_with(|o| {
+            o.coarse_size = 30;
+            o.cycle = cycle;
+        })
+    };
+    let x = pseudo_random(n, 3);
+    let apply = |cycle| {
+        let m = AmgFactory::new(with(cycle)).build(&a).unwrap();
+        let mut z = vec![0.0; n];
+        m.apply(&x, &mut z);
+        z
+    };
+    let (zv, zw) = (apply(AmgCycle::V), apply(AmgCycle::W));
+    assert!(max_diff(&zv, &zw) > 1e-6 * zv.iter().fold(0.0f64, |m, v| m.max(v.abs())));
+    let (v_its, xv) = cg_iterations(&a, with(AmgCycle::V));
+    let (w_its, xw) = cg_iterations(&a, with(AmgCycle::W));
+    assert!(w_its <= v_its, "W {w_its} vs V {v_its} iterations");
+    let scale = xv.iter().fold(0.0f64, |m, v| m.max(v.abs()));
+    assert!(
+        max_diff(&xv, &xw) < 1e-6 * scale,
+        "both solve the same system"
+    );
 }
 
 #[test]

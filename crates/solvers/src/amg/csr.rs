@@ -2,7 +2,7 @@
 //!
 //! Every level operator, prolongator and restrictor is a [`Mat`] with `u32` column indices:
 //! 12 bytes per stored entry instead of the 16 of [`CsrMatrix`], which matters because the
-//! V-cycle is memory-bandwidth bound. Rows are processed in chunks of [`CHUNK`] rows with rayon
+//! cycle is memory-bandwidth bound. Rows are processed in chunks of [`CHUNK`] rows with rayon
 //! above [`is_parallel`]'s threshold and serially below it, like [`crate::kernels`].
 
 use femscale_core::{CsrMatrix, SolveError, SparsityPattern};
@@ -25,7 +25,7 @@ impl Mat {
     ///
     /// Assembled FEM matrices store exact zeros: P1 couplings across the diagonal of right
     /// triangles and the entries cleared by Dirichlet elimination (about 30% of a 2D P1 matrix).
-    /// Dropping them changes no product and cuts the V-cycle's memory traffic accordingly.
+    /// Dropping them changes no product and cuts the cycle's memory traffic accordingly.
     pub fn from_csr(a: &CsrMatrix) -> Result<Self, SolveError> {
         if a.ncols() > u32::MAX as usize {
             return Err(SolveError::InvalidOption {

@@ -14,7 +14,7 @@
 //! ([`femscale_core::CoarseSpace`], e.g. P1 inside P2 on the same mesh): its prolongator is
 //! used unsmoothed and the aggregation starts on `Pᵀ A P`.
 //!
-//! The V-cycle ([`AmgHierarchy`] implements [`Preconditioner`]) uses the configured smoother
+//! The cycle (V or W, [`AmgHierarchy`] implements [`Preconditioner`]) uses the configured smoother
 //! before and after the coarse-grid correction and is symmetric positive definite for a
 //! symmetric positive definite matrix, so it is a valid CG preconditioner. It allocates nothing:
 //! its work vectors live behind a mutex locked once per application.
@@ -99,7 +99,7 @@ impl AmgFactory {
             start,
         };
         let (levels, coarse) = setup::build(a, first, &self.options, &budget)?;
-        let workspace = Workspace::new(&levels, coarse);
+        let workspace = Workspace::new(&levels, coarse, self.options.cycle);
         let mut hierarchy = AmgHierarchy {
             options: self.options.clone(),
             levels,
@@ -151,8 +151,8 @@ pub struct LevelInfo {
     pub nnz: usize,
 }
 
-/// A built AMG hierarchy: levels, coarse factor and V-cycle workspace. Applying it as a
-/// [`Preconditioner`] runs one V-cycle.
+/// A built AMG hierarchy: levels, coarse factor and cycle workspace. Applying it as a
+/// [`Preconditioner`] runs one cycle ([`AmgOptions::cycle`]).
 #[derive(Debug)]
 pub struct AmgHierarchy {
     options: AmgOptions,
@@ -190,7 +190,7 @@ impl AmgHierarchy {
         &self.options
     }
 
-    /// One V-cycle `z = M⁻¹ r` without locking (exclusive access).
+    /// One cycle `z = M⁻¹ r` without locking (exclusive access).
     ///
     /// # Panics
     /// If `r` or `z` does not have the matrix's length.
@@ -274,7 +274,7 @@ fn run_cycle(levels: &[Level], ws: &mut Workspace, r: &[f64], z: &mut [f64]) {
         r.len(),
         z.len()
     );
-    cycle::vcycle(levels, ws, r, z);
+    cycle::run(levels, ws, r, z);
 }
 
 impl Preconditioner for AmgHierarchy {
@@ -353,7 +353,7 @@ pub fn new_amg_preconditioner(options: &MethodOptions) -> Arc<dyn Preconditioner
 }
 
 /// Registry constructor of the standalone `amg` solver: an [`AmgSolver`] with `options.amg`
-/// (the preconditioner argument is ignored: the V-cycle is the iteration).
+/// (the preconditioner argument is ignored: the cycle is the iteration).
 pub fn new_amg_solver(
     _preconditioner: Arc<dyn PreconditionerFactory>,
     options: &MethodOptions,

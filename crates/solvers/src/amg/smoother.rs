@@ -1,13 +1,13 @@
-//! Smoothers of the V-cycle.
+//! Smoothers of the V- and W-cycles.
 //!
 //! Chebyshev and damped Jacobi are both polynomial smoothers `x += p(D⁻¹A) D⁻¹ (b - A x)`:
 //! damped Jacobi is the degree-1 case `p = ω`. They run as fused parallel row passes, one SpMV
 //! per polynomial degree and sweep: each pass computes `r -= A d` for the last update `d`, the
 //! next update `d'` from `r` and adds it to `x`. The same polynomial before and after the
-//! coarse-grid correction makes the V-cycle symmetric.
+//! coarse-grid correction makes the cycle symmetric.
 //!
 //! Symmetric Gauss–Seidel is serial: forward sweeps before the correction, backward sweeps after
-//! (the adjoint), so the V-cycle stays symmetric too.
+//! (the adjoint), so the cycle stays symmetric too.
 
 use crate::options::AmgSmoother;
 

@@ -1,4 +1,4 @@
-//! The standalone AMG solver: the stationary iteration `x += M⁻¹ (b - A x)` with one V-cycle
+//! The standalone AMG solver: the stationary iteration `x += M⁻¹ (b - A x)` with one cycle
 //! as `M⁻¹`.
 
 use std::sync::Arc;
@@ -15,7 +15,7 @@ use crate::iterative::Run;
 use crate::kernels::Kernels;
 use crate::options::AmgOptions;
 
-/// Smoothed-aggregation AMG as a solver (registry name `amg`): V-cycles until
+/// Smoothed-aggregation AMG as a solver (registry name `amg`): cycles (V or W) until
 /// `||b - A x|| <= max(tolerance ||b||, absolute_tolerance)` (the true residual, computed every
 /// iteration). `x` on input is the initial guess. Budgets of [`SolverOptions`] apply to the
 /// set-up (memory estimated before each level is built, timeout between levels) and the

@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use femscale_mesh::{Diagonal, RectangleCells, RectangleSpec};
-use femscale_solvers::AmgSmoother;
+use femscale_solvers::{AmgCycle, AmgSmoother};
 
 use super::*;
 use crate::caching::WritePolicyConfig;
@@ -203,6 +203,9 @@ fn table() -> Vec<(&'static str, Changes, Edit)> {
         }),
         ("solver.amg.smoother", PreparedAndSolution, |c| {
             c.solver.amg.smoother = AmgSmoother::Jacobi
+        }),
+        ("solver.amg.cycle", PreparedAndSolution, |c| {
+            c.solver.amg.cycle = AmgCycle::V
         }),
         ("solver.amg.sweeps", PreparedAndSolution, |c| {
             c.solver.amg.sweeps += 1
