@@ -152,6 +152,22 @@ fn random_markings_stay_conforming_and_refine_every_marked_cell() {
             assert!((0..2).all(|k| (x[k] - 0.5 * (old[a][k] + old[b][k])).abs() < 1e-15));
         }
         assert_eq!(&new[..mesh.num_nodes()], &old[..], "old nodes keep their numbers");
+        // The mesh passes the builder's validation unchanged.
+        let mut builder = Mesh::builder(
+            2,
+            refined.mesh.coords().to_vec(),
+            CellKind::Triangle,
+            refined.mesh.cells().to_vec(),
+        )
+        .cell_markers(refined.mesh.cell_markers().to_vec())
+        .boundary_parts(refined.mesh.boundary_parts().to_vec())
+        .exterior_part(None);
+        for s in mesh.subdomains() {
+            if let Some(name) = &s.name {
+                builder = builder.subdomain_name(s.id, name.clone());
+            }
+        }
+        assert_eq!(builder.build().unwrap(), refined.mesh);
         state = Some(refined.state);
         mesh = refined.mesh;
     }

@@ -151,8 +151,9 @@ pub(super) struct Round {
     pub parents: Vec<usize>,
     /// The end points of each new node's edge.
     pub new_nodes: Vec<[usize; 2]>,
-    /// The node splitting the edge between two old nodes, if it was split.
-    pub split: Box<dyn Fn(usize, usize) -> Option<usize>>,
+    /// For the edge between two old nodes, the node splitting it if it was split (`None` if
+    /// it is no edge of a cell).
+    pub split: Box<dyn Fn(usize, usize) -> Option<Option<usize>>>,
 }
 
 /// Appends the midpoint of `a` and `b` to `coords`.
@@ -173,7 +174,7 @@ pub(super) fn bisect_intervals(coords: &[f64], cells: &[usize], marked: &[bool])
         peaks: Vec::new(),
         parents: Vec::with_capacity(marked.len() + count),
         new_nodes: Vec::with_capacity(count),
-        split: Box::new(|_, _| None),
+        split: Box::new(|_, _| Some(None)),
     };
     out.coords.extend_from_slice(coords);
     for (c, (s, &m)) in cells.chunks_exact(2).zip(marked).enumerate() {
@@ -274,7 +275,7 @@ pub(super) fn bisect_triangles(
     }
     let lookup = move |a: usize, b: usize| {
         let m = midpoint[index.find(a, b)?];
-        (m != NONE).then_some(m)
+        Some((m != NONE).then_some(m))
     };
     Ok(Round {
         coords: new_coords,

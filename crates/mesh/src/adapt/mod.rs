@@ -251,22 +251,26 @@ impl Mesh {
         }
         let boundary: Vec<BoundaryPart> = (self.boundary.iter())
             .map(|part| split_part(self.cell_kind, part, &*round.split))
-            .collect();
+            .collect::<Result<_>>()?;
         let markers: Vec<i32> = if self.cell_markers.is_empty() {
             Vec::new()
         } else {
             round.parents.iter().map(|&p| self.cell_markers[p]).collect()
         };
-        let mut builder = Mesh::builder(self.dim, round.coords, self.cell_kind, round.cells)
-            .cell_markers(markers)
-            .boundary_parts(boundary)
-            .exterior_part(None);
-        for s in &self.subdomains {
-            if let Some(name) = &s.name {
-                builder = builder.subdomain_name(s.id, name.clone());
-            }
-        }
-        let mesh = builder.build()?;
+        // Valid by construction (children of valid cells, same orientation, every parent
+        // has a child so the subdomains stay), so no second validation pass.
+        let mesh = Mesh {
+            dim: self.dim,
+            coords: round.coords,
+            cell_kind: self.cell_kind,
+            order: Order::Linear,
+            curved: false,
+            cells: round.cells,
+            boundary,
+            cell_markers: markers,
+            subdomains: self.subdomains.clone(),
+            reoriented_cells: 0,
+        };
         tracing::debug!(
             cell_kind = ?self.cell_kind,
             cells_before = self.num_cells(),
@@ -291,28 +295,38 @@ impl Mesh {
 fn split_part(
     kind: CellKind,
     part: &BoundaryPart,
-    split: &dyn Fn(usize, usize) -> Option<usize>,
-) -> BoundaryPart {
+    split: &dyn Fn(usize, usize) -> Option<Option<usize>>,
+) -> Result<BoundaryPart> {
     if kind == CellKind::Interval {
-        return part.clone();
+        return Ok(part.clone());
     }
     let mut facets = Vec::with_capacity(part.facets.len());
     let mut nodes = part.nodes.clone();
     for f in part.facets.chunks_exact(2) {
         match split(f[0], f[1]) {
-            Some(m) => {
+            Some(Some(m)) => {
                 facets.extend_from_slice(&[f[0], m, m, f[1]]);
                 nodes.push(m);
             }
-            None => facets.extend_from_slice(f),
+            Some(None) => facets.extend_from_slice(f),
+            None => {
+                return Err(Error::Mesh {
+                    location: None,
+                    message: format!(
+                        "boundary part `{}` has facet {f:?} that is not an edge of any cell, so \
+                         it cannot be refined",
+                        part.name
+                    ),
+                });
+            }
         }
     }
     nodes.sort_unstable();
     nodes.dedup();
-    BoundaryPart {
+    Ok(BoundaryPart {
         name: part.name.clone(),
         id: part.id,
         facets,
         nodes,
-    }
+    })
 }
