@@ -78,7 +78,11 @@ fn assert_conforming(mesh: &Mesh) {
     for (&(a, b), &n) in &edges {
         assert!(n <= 2, "edge {a}-{b} in {n} cells");
         if n == 1 {
-            let mid = [0.5 * (pts[a][0] + pts[b][0]), 0.5 * (pts[a][1] + pts[b][1]), 0.0];
+            let mid = [
+                0.5 * (pts[a][0] + pts[b][0]),
+                0.5 * (pts[a][1] + pts[b][1]),
+                0.0,
+            ];
             assert!(
                 on_l_boundary(pts[a]) && on_l_boundary(pts[b]) && on_l_boundary(mid),
                 "interior edge {a}-{b} with one cell: a hanging node"
@@ -151,7 +155,11 @@ fn random_markings_stay_conforming_and_refine_every_marked_cell() {
             let x = new[refined.old_vertices + i];
             assert!((0..2).all(|k| (x[k] - 0.5 * (old[a][k] + old[b][k])).abs() < 1e-15));
         }
-        assert_eq!(&new[..mesh.num_nodes()], &old[..], "old nodes keep their numbers");
+        assert_eq!(
+            &new[..mesh.num_nodes()],
+            &old[..],
+            "old nodes keep their numbers"
+        );
         // The mesh passes the builder's validation unchanged.
         let mut builder = Mesh::builder(
             2,
@@ -186,7 +194,12 @@ fn markers_and_boundary_parts_are_inherited() {
     // cells on the re-entrant edges reaches them.
     let on_part = first.mesh.boundary_part("reentrant").unwrap().nodes.clone();
     let marked: Vec<bool> = (first.mesh.cells().chunks_exact(3))
-        .map(|t| t.iter().filter(|n| on_part.binary_search(n).is_ok()).count() == 2)
+        .map(|t| {
+            t.iter()
+                .filter(|n| on_part.binary_search(n).is_ok())
+                .count()
+                == 2
+        })
         .collect();
     let second = (first.mesh)
         .refine_marked(&marked, Some(&first.state))
@@ -233,7 +246,7 @@ fn markers_and_boundary_parts_are_inherited() {
 #[test]
 fn refining_everything_bisects_every_cell() {
     let mesh = l_shape();
-    let refined = mesh.refine_marked(&vec![true; 96], None).unwrap();
+    let refined = mesh.refine_marked(&[true; 96], None).unwrap();
     assert!(child_counts(&refined, 96).iter().all(|&n| n >= 2));
     assert!((192..=384).contains(&refined.mesh.num_cells()));
     assert_conforming(&refined.mesh);
@@ -313,7 +326,11 @@ fn corner_refinement_keeps_angles_bounded_over_thirty_steps() {
         .map(|c| mesh.cell_measure(c))
         .fold(f64::INFINITY, f64::min);
     assert!(min_area < 3.0 / 96.0 * 2f64.powi(-29), "{min_area}");
-    assert!(mesh.num_cells() < 96 + 30 * 10, "{} cells", mesh.num_cells());
+    assert!(
+        mesh.num_cells() < 96 + 30 * 10,
+        "{} cells",
+        mesh.num_cells()
+    );
 }
 
 #[test]
@@ -329,8 +346,16 @@ fn longest_edge_start_keeps_angles_bounded_on_an_irregular_mesh() {
     let coords: Vec<f64> = (base.points().iter())
         .flat_map(|p| {
             let inner = |v: f64| v > 1e-12 && v < 1.0 - 1e-12;
-            let dx = if inner(p[0]) { 0.05 * (uniform(&mut seed) - 0.5) } else { 0.0 };
-            let dy = if inner(p[1]) { 0.05 * (uniform(&mut seed) - 0.5) } else { 0.0 };
+            let dx = if inner(p[0]) {
+                0.05 * (uniform(&mut seed) - 0.5)
+            } else {
+                0.0
+            };
+            let dy = if inner(p[1]) {
+                0.05 * (uniform(&mut seed) - 0.5)
+            } else {
+                0.0
+            };
             [p[0] + dx, p[1] + dy]
         })
         .collect();
@@ -362,7 +387,11 @@ fn longest_edge_start_keeps_angles_bounded_on_an_irregular_mesh() {
     // Newest-vertex bisection halves the smallest angle at most a bounded number of times.
     assert!(last > 0.25 * initial, "{last} vs {initial}");
     // Graded: far fewer cells than 20 uniform bisection rounds would give.
-    assert!((600..2000).contains(&mesh.num_cells()), "{}", mesh.num_cells());
+    assert!(
+        (600..2000).contains(&mesh.num_cells()),
+        "{}",
+        mesh.num_cells()
+    );
 }
 
 #[test]
@@ -409,10 +438,7 @@ fn order_two_triangles_refine_their_vertex_mesh_and_carry_quadratics() {
     assert!(!refined.mesh.is_curved());
     assert_eq!(refined.parents, linear.parents);
     assert_eq!(refined.new_nodes, linear.new_nodes);
-    assert_eq!(
-        refined.mesh.with_order(Order::Linear).unwrap(),
-        linear.mesh
-    );
+    assert_eq!(refined.mesh.with_order(Order::Linear).unwrap(), linear.mesh);
     let f = |p: [f64; 3]| 1.0 + p[0] - 3.0 * p[0] * p[1] + 0.5 * p[1] * p[1];
     let u: Vec<f64> = p2.points().into_iter().map(f).collect();
     let v = refined.interpolate_p2(&p2, &u).unwrap();

@@ -167,6 +167,7 @@ fn push_midpoint(coords: &mut Vec<f64>, dim: usize, a: usize, b: usize) {
 /// Bisects the marked intervals through their midpoints.
 pub(super) fn bisect_intervals(coords: &[f64], cells: &[usize], marked: &[bool]) -> Round {
     let count = marked.iter().filter(|&&m| m).count();
+    // Interval meshes have one coordinate per node.
     let num_nodes = coords.len();
     let mut out = Round {
         coords: Vec::with_capacity(num_nodes + count),
@@ -285,4 +286,38 @@ pub(super) fn bisect_triangles(
         new_nodes,
         split: Box::new(lookup),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn edge_index_numbers_shared_edges_once_and_refuses_fins() {
+        // Two triangles of a square sharing the diagonal 0-2.
+        let index = EdgeIndex::new(4, &[0, 1, 2, 0, 2, 3]).unwrap();
+        assert_eq!(index.ends.len(), 5);
+        let diagonal = index.find(2, 0).unwrap();
+        assert_eq!(index.ends[diagonal], [0, 2]);
+        assert_eq!(index.cells[diagonal], [0, 1]);
+        assert_eq!(index.cell_edges[0][1], diagonal);
+        assert_eq!(index.cell_edges[1][2], diagonal);
+        assert_eq!((index.find(1, 3), index.find(9, 0)), (None, None));
+        // A third triangle on the diagonal.
+        let e = EdgeIndex::new(5, &[0, 1, 2, 0, 2, 3, 0, 2, 4])
+            .err()
+            .unwrap();
+        assert!(e.to_string().contains("more than two cells"), "{e}");
+    }
+
+    #[test]
+    fn longest_edges_are_the_peaks_opposite() {
+        // A right triangle: the hypotenuse 1-2 is opposite vertex 0; an obtuse one.
+        let coords = [0.0, 0.0, 1.0, 0.0, 0.0, 1.0, 3.0, 0.5];
+        assert_eq!(
+            longest_edge_peaks(2, &coords, &[0, 1, 2, 1, 3, 2]),
+            vec![0, 0]
+        );
+        assert_eq!(longest_edge_peaks(2, &coords, &[2, 0, 1]), vec![1]);
+    }
 }

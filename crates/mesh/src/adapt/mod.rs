@@ -1,46 +1,4 @@
-//! Local (adaptive) refinement: conforming bisection of marked cells.
-//!
-//! [`Mesh::refine_marked`] bisects the marked cells of a mesh of intervals or triangles and
-//! keeps the result conforming (no hanging nodes):
-//!
-//! * intervals are halved through their midpoints;
-//! * triangles use **newest-vertex bisection**: each cell's refinement edge (the edge opposite
-//!   its newest vertex) is kept in a [`RefinementState`] threaded from one refinement to the
-//!   next, initially the longest edge; neighbours are bisected as closure needs, in time
-//!   linear in the number of cells. All descendants of a triangle fall into at most four
-//!   similarity classes, so angles stay bounded however often a region is refined;
-//! * tetrahedra (newest-vertex bisection in 3D needs a compatible initial labelling this crate
-//!   does not yet build), quadrilaterals and hexahedra (no hanging-node support) and curved
-//!   order-2 meshes are refused with [`Error::InvalidInput`] for `adaptivity.enabled`.
-//!
-//! A mesh of order 2 is refined as its vertex mesh ([`Mesh::with_order`] to
-//! [`Order::Linear`]) and lifted again, so the new edge nodes sit at the midpoints of the new
-//! straight edges; [`Refined::parents`] then still maps child cells to parent cells, while
-//! [`Refined::new_nodes`] and [`Refined::interpolate_p1`] refer to the vertex meshes (the
-//! first [`Refined::old_vertices`] nodes of the lifted mesh are its vertices, in that
-//! numbering). A P2 field is carried over with [`Refined::interpolate_p2`].
-//!
-//! Children keep their parent's orientation and subdomain marker; boundary facets on a split
-//! edge are split in two (orientation kept) and stay in their parts, named as before.
-//!
-//! ```
-//! use femscale_mesh::{Mesh, RectangleSpec};
-//! let mesh = Mesh::rectangle(&RectangleSpec { nx: 2, ny: 2, ..Default::default() }).unwrap();
-//! let mut marked = vec![false; mesh.num_cells()];
-//! marked[0] = true;
-//! let refined = mesh.refine_marked(&marked, None).unwrap();
-//! assert!(refined.mesh.num_cells() >= mesh.num_cells() + 1);
-//! // A P1 field carried over: new nodes take the mean of their edge's end points.
-//! let u: Vec<f64> = mesh.points().iter().map(|p| p[0] + 2.0 * p[1]).collect();
-//! let v = refined.interpolate_p1(&u).unwrap();
-//! for (x, value) in refined.mesh.points().iter().zip(&v) {
-//!     assert!((x[0] + 2.0 * x[1] - value).abs() < 1e-12);
-//! }
-//! // Refine again, continuing the newest-vertex order.
-//! let marked = vec![true; refined.mesh.num_cells()];
-//! let again = refined.mesh.refine_marked(&marked, Some(&refined.state)).unwrap();
-//! assert!(again.mesh.num_cells() >= 2 * refined.mesh.num_cells());
-//! ```
+//! Local (adaptive) refinement: conforming bisection of marked cells (see [`Refined`]).
 
 mod bisect;
 mod transfer;
@@ -92,6 +50,50 @@ impl RefinementState {
 }
 
 /// A locally refined mesh and how it relates to the mesh it came from.
+///
+/// [`Mesh::refine_marked`] bisects the marked cells of a mesh of intervals or triangles and
+/// keeps the result conforming (no hanging nodes):
+///
+/// * intervals are halved through their midpoints;
+/// * triangles use **newest-vertex bisection**: each cell's refinement edge (the edge opposite
+///   its newest vertex) is kept in a [`RefinementState`] threaded from one refinement to the
+///   next, initially the longest edge; neighbours are bisected as closure needs, in time
+///   linear in the number of cells. A marked cell is bisected once (twice where closure
+///   reaches it), so two rounds halve its diameter. All descendants of a triangle fall into
+///   at most four similarity classes, so angles stay bounded however often a region is
+///   refined;
+/// * tetrahedra (newest-vertex bisection in 3D needs a compatible initial labelling this crate
+///   does not yet build), quadrilaterals and hexahedra (no hanging-node support) and curved
+///   order-2 meshes are refused with [`Error::InvalidInput`] for `adaptivity.enabled`.
+///
+/// A mesh of order 2 is refined as its vertex mesh ([`Mesh::with_order`] to
+/// [`Order::Linear`]) and lifted again, so the new edge nodes sit at the midpoints of the new
+/// straight edges; [`Refined::parents`] then still maps child cells to parent cells, while
+/// [`Refined::new_nodes`] and [`Refined::interpolate_p1`] refer to the vertex meshes (the
+/// first [`Refined::old_vertices`] nodes of the lifted mesh are its vertices, in that
+/// numbering). A P2 field is carried over with [`Refined::interpolate_p2`].
+///
+/// Children keep their parent's orientation and subdomain marker; boundary facets on a split
+/// edge are split in two (orientation kept) and stay in their parts, named as before.
+///
+/// ```
+/// use femscale_mesh::{Mesh, RectangleSpec};
+/// let mesh = Mesh::rectangle(&RectangleSpec { nx: 2, ny: 2, ..Default::default() }).unwrap();
+/// let mut marked = vec![false; mesh.num_cells()];
+/// marked[0] = true;
+/// let refined = mesh.refine_marked(&marked, None).unwrap();
+/// assert!(refined.mesh.num_cells() >= mesh.num_cells() + 1);
+/// // A P1 field carried over: new nodes take the mean of their edge's end points.
+/// let u: Vec<f64> = mesh.points().iter().map(|p| p[0] + 2.0 * p[1]).collect();
+/// let v = refined.interpolate_p1(&u).unwrap();
+/// for (x, value) in refined.mesh.points().iter().zip(&v) {
+///     assert!((x[0] + 2.0 * x[1] - value).abs() < 1e-12);
+/// }
+/// // Refine again, continuing the newest-vertex order.
+/// let marked = vec![true; refined.mesh.num_cells()];
+/// let again = refined.mesh.refine_marked(&marked, Some(&refined.state)).unwrap();
+/// assert!(again.mesh.num_cells() >= 2 * refined.mesh.num_cells());
+/// ```
 #[derive(Debug, Clone)]
 pub struct Refined {
     /// The refined mesh.
@@ -108,7 +110,7 @@ pub struct Refined {
 
 impl Mesh {
     /// Bisects the cells with `marked[c]` set (one flag per cell) and as many neighbours as
-    /// conformity needs (see the [module docs](self)). `state` continues the newest-vertex
+    /// conformity needs (see [`Refined`]). `state` continues the newest-vertex
     /// order of a previous refinement (its [`Refined::state`]); `None` starts from the
     /// longest edges. Every marked cell gets at least two children.
     ///
@@ -234,7 +236,8 @@ impl Mesh {
     /// The vertex mesh of an order-2 mesh, vertices numbered as in it.
     fn lowered_for_refinement(&self) -> Mesh {
         // Lowering never fails; it keeps the vertices in their order.
-        self.with_order(Order::Linear).unwrap_or_else(|_| self.clone())
+        self.with_order(Order::Linear)
+            .unwrap_or_else(|_| self.clone())
     }
 
     /// Builds the refined mesh of one bisection round: markers and parts inherited.
@@ -255,7 +258,11 @@ impl Mesh {
         let markers: Vec<i32> = if self.cell_markers.is_empty() {
             Vec::new()
         } else {
-            round.parents.iter().map(|&p| self.cell_markers[p]).collect()
+            round
+                .parents
+                .iter()
+                .map(|&p| self.cell_markers[p])
+                .collect()
         };
         // Valid by construction (children of valid cells, same orientation, every parent
         // has a child so the subdomains stay), so no second validation pass.

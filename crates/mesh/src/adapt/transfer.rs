@@ -69,9 +69,10 @@ impl Refined {
         let mut out = vec![0.0; k * new.num_nodes()];
         for (c, &p) in self.parents.iter().enumerate() {
             let parent = ov.cell(p);
-            let corners: Vec<[f64; 3]> = (parent[..kind.num_vertices()].iter())
-                .map(|&n| ov.point(n))
-                .collect();
+            let mut corners = [[0.0; 3]; 3];
+            for (x, &n) in corners.iter_mut().zip(&parent[..kind.num_vertices()]) {
+                *x = ov.point(n);
+            }
             for &n in nv.cell(c) {
                 let l = barycentric(kind, &corners, nv.point(n));
                 let weight = |s: &[usize]| match s {
@@ -96,10 +97,10 @@ fn barycentric(kind: CellKind, v: &[[f64; 3]], x: [f64; 3]) -> [f64; 3] {
         let t = (x[0] - v[0][0]) / (v[1][0] - v[0][0]);
         return [1.0 - t, t, 0.0];
     }
-    let (e1, e2) = ([v[1][0] - v[0][0], v[1][1] - v[0][1]], [
-        v[2][0] - v[0][0],
-        v[2][1] - v[0][1],
-    ]);
+    let (e1, e2) = (
+        [v[1][0] - v[0][0], v[1][1] - v[0][1]],
+        [v[2][0] - v[0][0], v[2][1] - v[0][1]],
+    );
     let r = [x[0] - v[0][0], x[1] - v[0][1]];
     let det = e1[0] * e2[1] - e1[1] * e2[0];
     let s = (r[0] * e2[1] - r[1] * e2[0]) / det;
