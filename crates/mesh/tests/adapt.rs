@@ -3,7 +3,9 @@
 use std::collections::HashMap;
 
 use femscale_core::{CellKind, Error, Order};
-use femscale_mesh::{BoxCells, BoxSpec, Mesh, RectangleCells, RectangleSpec, Refined};
+use femscale_mesh::{
+    BoxCells, BoxSpec, Mesh, RectangleCells, RectangleSpec, Refined, RefinementState,
+};
 
 /// The L-shape (-1,1)² \ [0,1)×(-1,0] of three squares (subdomains 1, 2, 3, named), two
 /// triangles each, with the re-entrant edges marked `reentrant`, refined uniformly twice
@@ -516,6 +518,15 @@ fn unsupported_meshes_and_bad_input_get_typed_errors() {
     assert_eq!(invalid_field(&e), "values");
     let e = once.interpolate_p2(&mesh, &[1.0; 7]).unwrap_err();
     assert_eq!(invalid_field(&e), "values");
+    // The initial state is the one `None` stands for.
+    let initial = RefinementState::initial(&mesh);
+    assert_eq!(initial.newest_vertices().len(), 96);
+    let marked: Vec<bool> = (0..96).map(|c| c % 3 == 0).collect();
+    let (a, b) = (
+        mesh.refine_marked(&marked, Some(&initial)).unwrap(),
+        mesh.refine_marked(&marked, None).unwrap(),
+    );
+    assert_eq!((a.mesh, a.state), (b.mesh, b.state));
     // Nothing marked: the same mesh.
     let same = mesh.refine_marked(&[false; 96], None).unwrap();
     assert_eq!(same.mesh, mesh);
