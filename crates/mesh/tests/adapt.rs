@@ -223,6 +223,7 @@ fn markers_and_boundary_parts_are_inherited() {
     };
     assert_eq!(names(new), names(&mesh));
     assert_eq!(names(&second.mesh), names(&mesh));
+    assert_conforming(&second.mesh);
     let new = &second.mesh;
     let pts = new.points();
     let re = new.boundary_part("reentrant").unwrap();
@@ -312,11 +313,11 @@ fn corner_refinement_keeps_angles_bounded_over_thirty_steps() {
             .collect();
         let refined = mesh.refine_marked(&marked, state.as_ref()).unwrap();
         assert!(refined.mesh.num_cells() > mesh.num_cells());
+        assert_conforming(&refined.mesh);
         smallest = smallest.min(mesh_min_angle(&refined.mesh));
         state = Some(refined.state);
         mesh = refined.mesh;
     }
-    assert_conforming(&mesh);
     // Newest-vertex bisection of right isosceles triangles keeps them similar: 45 degrees.
     assert!(
         smallest >= 0.99 * initial && initial > 44.9,
