@@ -17,6 +17,8 @@
 //! * [`Mesh::refine_uniform`] and [`Mesh::refined`]: uniform refinement of any mesh (2 children
 //!   per interval, 4 per triangle or quadrilateral, 8 per tetrahedron or hexahedron), boundary
 //!   parts included.
+//! * [`Mesh::refine_marked`]: conforming local refinement (bisection of intervals,
+//!   newest-vertex bisection of triangles) with parent maps and field transfer ([`Refined`]).
 //!
 //! ```
 //! use femscale_mesh::{Mesh, RectangleSpec, RectangleCells};
@@ -29,6 +31,7 @@
 //! ```
 #![warn(rustdoc::broken_intra_doc_links)]
 
+mod adapt;
 mod build;
 mod generate;
 mod generate3d;
@@ -44,6 +47,7 @@ mod stats;
 mod topology;
 pub mod vtu;
 
+pub use adapt::{Refined, RefinementState};
 pub use build::{EXTERIOR_PART, MeshBuilder};
 pub use generate::{Diagonal, MAX_GENERATED_NODES, RectangleCells, RectangleSpec};
 pub use generate3d::{BoxCells, BoxSpec};
