@@ -178,10 +178,10 @@ fn residual_within(
 ) -> Result<Estimate> {
     check(mesh, form, uh)?;
     let r = residual::Residual::new(mesh, form, uh)?;
-    let cells = chunked(mesh, deadline, |cells| {
+    let parts = chunked_flat(mesh, deadline, |cells| {
         with_shape!(&r.element, residual_chunk(&r, cells))
     })?;
-    Ok(Estimate::from_cells(cells))
+    Ok(Estimate::from_cells(residual::finish(&r, &parts)))
 }
 
 #[instrument(skip_all, name = "fem.post.recovery_estimate")]

@@ -6,7 +6,9 @@
 //!
 //! where exterior facets without a condition count as Neumann with `g = 0` (the assembler's
 //! natural condition) and Dirichlet facets contribute nothing. `h_K` is the cell's diameter,
-//! `h_F` the facet's (in 1D, where a facet is a point, `h_K`).
+//! `h_F` the facet's (in 1D, where a facet is a point: `h_K` on the boundary, the mean of the
+//! two cells' lengths inside). Each interior jump is integrated once, by the cell with the
+//! smaller facet index, and shared by both cells ([`finish`]).
 //!
 //! `div(k grad u_h)` is taken by central differences (step [`FD_STEP`] in reference
 //! coordinates) of the flux `k grad u_h`, with `k` sampled through the coefficients like in
@@ -99,8 +101,11 @@ impl<'a> Residual<'a> {
     fn facet_of(&self, cell: usize, f: usize) -> usize {
         let nodes = self.mesh.cell(cell);
         let lv = self.mesh.cell_kind.local_facets()[f];
-        let global: Vec<usize> = lv.iter().map(|&v| nodes[v]).collect();
-        let order = canonical_order(&global);
+        let mut global = [0; 4];
+        for (g, &v) in global.iter_mut().zip(lv) {
+            *g = nodes[v];
+        }
+        let order = canonical_order(&global[..lv.len()]);
         let p = (self.perms.iter())
             .position(|perm| perm[..] == order[..lv.len()])
             .unwrap_or(0);
@@ -229,7 +234,7 @@ fn diameter<const D: usize>(x: &[[f64; D]]) -> f64 {
 pub(crate) fn chunk<const N: usize, const D: usize, const G: usize>(
     r: &Residual<'_>,
     cells: Range<usize>,
-) -> Result<Vec<f64>> {
+) -> Result<Vec<CellPart>> {
     let mesh = r.mesh;
     let t = Tables::<N, D, G>::of(&r.element);
     let ts = r.shifted.as_ref().map(Tables::<N, D, G>::of);
@@ -277,12 +282,15 @@ pub(crate) fn chunk<const N: usize, const D: usize, const G: usize>(
             volume += t.weights[q] * jac.det * res * res;
         }
         let mut eta2 = h * h * volume;
-        // Facet residuals.
+        let mut jumps = [f64::NAN; MAX_FACETS];
+        // Facet residuals; a jump is computed by the side with the smaller facet index.
         for f in 0..nf {
             let id = c * nf + f;
             let across = r.topology.across[id];
-            if across == Across::Dirichlet {
-                continue;
+            match across {
+                Across::Dirichlet => continue,
+                Across::Cell(o) if o < id => continue,
+                _ => {}
             }
             let fi = r.facet_of(c, f);
             facet.side(r, &facet_tables[fi], &r.tangents[fi], c, &x, &v, true)?;
@@ -290,10 +298,13 @@ pub(crate) fn chunk<const N: usize, const D: usize, const G: usize>(
                 h
             } else {
                 let lv = mesh.cell_kind.local_facets()[f];
-                let fx: Vec<[f64; D]> = lv.iter().map(|&a| x[a]).collect();
-                diameter(&fx)
+                let mut fx = [[0.0; D]; 4];
+                for (y, &a) in fx.iter_mut().zip(lv) {
+                    *y = x[a];
+                }
+                diameter(&fx[..lv.len()])
             };
-            let integral = match across {
+            match across {
                 Across::Cell(o) => {
                     let (oc, of) = (o / nf, o % nf);
                     let onodes = mesh.cell(oc);
@@ -306,15 +317,51 @@ pub(crate) fn chunk<const N: usize, const D: usize, const G: usize>(
                         .map(|(w, (a, b))| w * (a - b).powi(2))
                         .sum();
                     facet.flux_n = own;
-                    0.5 * s
+                    // In 1D both sides weigh the jump with the mean of their diameters.
+                    let hf = if D == 1 {
+                        (h + diameter(&ox[..mesh.cell_kind.num_vertices().min(G)])) / 2.0
+                    } else {
+                        hf
+                    };
+                    jumps[f] = hf * s;
                 }
-                _ => facet.natural(r, id)?,
-            };
-            eta2 += hf * integral;
+                _ => eta2 += hf * facet.natural(r, id)?,
+            }
         }
-        out.push(eta2);
+        out.push((eta2, jumps));
     }
     Ok(out)
+}
+
+/// The most facets a cell has (a hexahedron's six).
+pub(crate) const MAX_FACETS: usize = 6;
+
+/// One cell's volume and boundary terms, and `h_F ||[k grad u_h . n]||_F^2` of each interior
+/// facet it computed (NaN for the others); [`finish`] adds half of each jump to both sides.
+pub(crate) type CellPart = (f64, [f64; MAX_FACETS]);
+
+/// `eta_K^2` of every cell from the [`chunk`] results of all cells.
+pub(crate) fn finish(r: &Residual<'_>, parts: &[CellPart]) -> Vec<f64> {
+    use rayon::prelude::*;
+    let nf = r.topology.facets_per_cell;
+    (0..parts.len())
+        .into_par_iter()
+        .map(|c| {
+            let mut eta2 = parts[c].0;
+            for f in 0..nf {
+                let id = c * nf + f;
+                if let Across::Cell(o) = r.topology.across[id] {
+                    let jump = if id < o {
+                        parts[c].1[f]
+                    } else {
+                        parts[o / nf].1[o % nf]
+                    };
+                    eta2 += 0.5 * jump;
+                }
+            }
+            eta2
+        })
+        .collect()
 }
 
 /// `div(k grad u_h)` at point `q` of cell `i` of the chunk, by central differences of the
@@ -401,8 +448,11 @@ impl FacetScratch {
             .diffusion_on_cell(r.mesh, cell, &self.points, &mut self.k)?;
         self.flux_n.clear();
         self.u.clear();
+        let mut jac = Jacobian::<D>::of(x, &ft.gdphi[0]);
         for q in 0..nq {
-            let jac = Jacobian::<D>::of(x, &ft.gdphi[q]);
+            if q > 0 && !ft.affine {
+                jac = Jacobian::of(x, &ft.gdphi[q]);
+            }
             let fl = flux(&jac, &ft.dphi[q], v, self.k[q]);
             self.flux_n
                 .push((0..D).map(|d| fl[d] * self.normals[q][d]).sum());
@@ -420,13 +470,10 @@ impl FacetScratch {
             let mut res = -self.flux_n[q];
             for i in r.topology.conditions(id) {
                 match &r.form.boundary[i].kind {
-                    BoundaryKind::Neumann { flux } => {
-                        res += finite(&format!("boundary[{i}].value"), flux.eval(p), p)?;
-                    }
+                    BoundaryKind::Neumann { flux } => res += datum(i, "value", flux.eval(p), p)?,
                     BoundaryKind::Robin { alpha, value } => {
-                        res += finite(&format!("boundary[{i}].value"), value.eval(p), p)?;
-                        let a = finite(&format!("boundary[{i}].alpha"), alpha.eval(p), p)?;
-                        res -= a * self.u[q];
+                        res += datum(i, "value", value.eval(p), p)?;
+                        res -= datum(i, "alpha", alpha.eval(p), p)? * self.u[q];
                     }
                     other => {
                         return Err(femscale_core::Error::invalid(
@@ -443,6 +490,14 @@ impl FacetScratch {
         }
         Ok(s)
     }
+}
+
+/// `v` when finite, else the error naming `boundary[i].<name>` (formatted only then).
+fn datum(i: usize, name: &str, v: f64, p: [f64; 3]) -> Result<f64> {
+    if v.is_finite() {
+        return Ok(v);
+    }
+    finite(&format!("boundary[{i}].{name}"), v, p)
 }
 
 /// The mean of the first `n` geometry nodes (the vertices), padded to three components.

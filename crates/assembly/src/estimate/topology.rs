@@ -1,12 +1,15 @@
 //! The facets of every cell for the residual estimator: the neighbour across each interior
 //! facet, and the boundary conditions of each exterior facet.
 //!
-//! Facets are keyed by their sorted vertex numbers packed into one `u128` (up to four `u32`,
-//! padded with `u32::MAX`); sorting the keys of all cell facets (in parallel, by key and then
-//! by cell, so deterministic) pairs each interior facet's two sides.
+//! The cell across a facet is found among the cells of the facet's first vertex (node-to-cell
+//! adjacency, linear time, in parallel). Exterior facets are keyed by their sorted vertex
+//! numbers packed into one `u128` (up to four `u32`, padded with `u32::MAX`) to find the facets
+//! of the boundary parts.
 
 use femscale_core::{BoundaryKind, EllipticForm, Error, MeshView, Result};
 use rayon::prelude::*;
+
+use crate::NodeCells;
 
 /// What lies across one facet of a cell.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -36,8 +39,8 @@ impl Topology {
     /// over natural ones on the same facet.
     ///
     /// # Errors
-    /// [`Error::Mesh`] for a facet shared by more than two cells or more nodes than `u32`
-    /// numbers.
+    /// [`Error::Mesh`] for an invalid mesh, a facet shared by more than two cells or more nodes
+    /// than `u32` numbers.
     pub fn new(mesh: &MeshView<'_>, form: &EllipticForm) -> Result<Self> {
         let kind = mesh.cell_kind;
         let local = kind.local_facets();
@@ -48,41 +51,53 @@ impl Topology {
                 message: format!("{} nodes are too many to key facets", mesh.num_nodes()),
             });
         }
-        let mut keys: Vec<(u128, usize)> = (0..mesh.num_cells() * nf)
+        let adjacency = NodeCells::new(mesh)?;
+        let nv = local[0].len();
+        let vertices = kind.num_vertices();
+        // The other cell holding all vertices of each cell facet, among the cells of its
+        // first vertex.
+        let mut across: Vec<Across> = (0..mesh.num_cells() * nf)
             .into_par_iter()
             .map(|id| {
+                let (c, cell) = (id / nf, mesh.cell(id / nf));
+                let lv = local[id % nf];
+                let mut found = Across::Natural;
+                for &o in adjacency.of(cell[lv[0]]) {
+                    let other = &mesh.cell(o)[..vertices];
+                    if o == c || !lv.iter().all(|&v| other.contains(&cell[v])) {
+                        continue;
+                    }
+                    if found != Across::Natural {
+                        return Err(Error::Mesh {
+                            location: None,
+                            message: format!(
+                                "a facet of cell {c} is shared by more than two cells (not a \
+                                 manifold mesh)"
+                            ),
+                        });
+                    }
+                    let of = (local.iter())
+                        .position(|ol| ol.iter().all(|&w| lv.iter().any(|&v| cell[v] == other[w])))
+                        .unwrap_or(0);
+                    found = Across::Cell(o * nf + of);
+                }
+                Ok(found)
+            })
+            .collect::<Result<_>>()?;
+        let mut exterior: Vec<(u128, usize)> = (across.iter().enumerate())
+            .filter(|(_, a)| **a == Across::Natural)
+            .map(|(id, _)| {
                 let cell = mesh.cell(id / nf);
-                let nodes: Vec<usize> = local[id % nf].iter().map(|&v| cell[v]).collect();
-                (key(&nodes), id)
+                let lv = local[id % nf];
+                let mut nodes = [0; 4];
+                for (n, &v) in nodes.iter_mut().zip(lv) {
+                    *n = cell[v];
+                }
+                (key(&nodes[..nv]), id)
             })
             .collect();
-        keys.par_sort_unstable();
-        let mut across = vec![Across::Natural; keys.len()];
-        let mut exterior: Vec<(u128, usize)> = Vec::new();
-        let mut i = 0;
-        while i < keys.len() {
-            let run = keys[i..].iter().take_while(|k| k.0 == keys[i].0).count();
-            match run {
-                1 => exterior.push(keys[i]),
-                2 => {
-                    let (a, b) = (keys[i].1, keys[i + 1].1);
-                    across[a] = Across::Cell(b);
-                    across[b] = Across::Cell(a);
-                }
-                _ => {
-                    return Err(Error::Mesh {
-                        location: None,
-                        message: format!(
-                            "a facet of cell {} is shared by {run} cells (not a manifold mesh)",
-                            keys[i].1 / nf
-                        ),
-                    });
-                }
-            }
-            i += run;
-        }
+        exterior.sort_unstable();
         let npf = mesh.nodes_per_facet();
-        let nv = local[0].len();
         let find = |nodes: &[usize]| {
             let k = key(nodes);
             exterior
