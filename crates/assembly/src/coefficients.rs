@@ -181,6 +181,41 @@ impl<'a> Coefficients<'a> {
         })
     }
 
+    /// The diffusion alone (reaction and source left out), for sampling the flux `k grad u`
+    /// at points of its own (the error estimators).
+    pub(crate) fn diffusion_only(form: &'a EllipticForm, mesh: &MeshView<'_>) -> Result<Self> {
+        Ok(Self {
+            k: Coefficient::of("diffusion", &*form.diffusion, mesh)?,
+            c: None,
+            f: None,
+        })
+    }
+
+    /// The diffusion when it is one constant on the whole mesh.
+    pub(crate) fn constant_diffusion(&self) -> Option<f64> {
+        match self.k {
+            Coefficient::Constant(v) => Some(v),
+            _ => None,
+        }
+    }
+
+    /// The diffusion at `points` of the one cell `cell` (the piece of its subdomain) into
+    /// `out`.
+    pub(crate) fn diffusion_on_cell(
+        &self,
+        mesh: &MeshView<'_>,
+        cell: usize,
+        points: &[[f64; 3]],
+        out: &mut [f64],
+    ) -> Result<()> {
+        if let Coefficient::Constant(v) = self.k {
+            out.fill(v);
+            return Ok(());
+        }
+        self.k
+            .sample("diffusion", mesh, cell..cell + 1, points.len(), points, out)
+    }
+
     /// Samples the sampled coefficients on `cells` (`nq` points per cell, already mapped into
     /// `scratch.points`) into `scratch`'s buffers.
     pub(crate) fn sample(

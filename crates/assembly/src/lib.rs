@@ -13,6 +13,8 @@
 //!   that threads never write the same row.
 //! * [`DirichletConditions`]: symmetric Dirichlet elimination, in place.
 //! * [`error_norms`]: L2 and H1-seminorm errors against an exact solution.
+//! * [`estimate`]: a posteriori error estimators (residual, Zienkiewicz–Zhu), true element
+//!   errors and marking for adaptive refinement.
 //!
 //! ## What `assemble_into` includes, and what not
 //!
@@ -68,6 +70,7 @@ mod boundary;
 mod coefficients;
 mod dirichlet;
 mod element;
+pub mod estimate;
 mod norms;
 mod parallel;
 mod pattern;
@@ -77,6 +80,10 @@ mod version;
 pub use assemble::{DEFAULT_BLOCK_CELLS, DEFAULT_QUADRATURE_DEGREE, SerialAssembler};
 pub use boundary::check_boundary_parts;
 pub use dirichlet::{DirichletConditions, DirichletLift};
+pub use estimate::{
+    Estimate, Estimator, Marking, element_errors, estimate_within, mark, recovery_estimate,
+    residual_estimate,
+};
 pub use norms::{ErrorNorms, error_norms, error_norms_within};
 pub use parallel::ParallelAssembler;
 pub use pattern::{NodeCells, build_pattern};

@@ -1,0 +1,181 @@
+//! The Zienkiewicz–Zhu estimator and the true element errors.
+//!
+//! Recovery: at every node `i`, `G_i` is the average of the flux `k grad u_h` of the cells
+//! around it, evaluated at the node, weighted by the cells' measures (for P1: the area-weighted
+//! average of the cells' constant gradients); `G` is interpolated with the element's own basis,
+//! and `eta_K = ||G - k grad u_h||_K`.
+
+use std::ops::Range;
+
+use femscale_core::{Error, MeshView, Result, ScalarField};
+
+use crate::coefficients::{Coefficients, Scratch};
+use crate::element::{Element, Jacobian, Tables, cell_coords};
+use crate::quadrature::QuadratureRule;
+
+/// The flux `k grad u_h` (padded to three components) of a cell with values `v`.
+#[inline]
+fn flux<const N: usize, const D: usize>(
+    jac: &Jacobian<D>,
+    dphi: &[[f64; D]; N],
+    v: &[f64; N],
+    k: f64,
+) -> [f64; 3] {
+    let mut grad = [[0.0; D]; N];
+    jac.gradients(dphi, &mut grad);
+    let mut g = [0.0; 3];
+    for (va, ga) in v.iter().zip(&grad) {
+        for d in 0..D {
+            g[d] += k * va * ga[d];
+        }
+    }
+    g
+}
+
+/// The element of `mesh` on its own nodes (for values at the nodes).
+pub(crate) fn nodal_element(mesh: &MeshView<'_>) -> Element {
+    let points = mesh.cell_kind.reference_nodes(mesh.order);
+    let rule = QuadratureRule {
+        weights: vec![0.0; points.len()],
+        points,
+        degree: 0,
+    };
+    Element::on_rule(mesh.cell_kind, mesh.order, mesh.curved, &rule)
+}
+
+/// Each cell's measure times its flux at each of its nodes, `[measure * flux, measure]`
+/// per cell node (cell-major), for the cells `cells`.
+pub(crate) fn nodal_fluxes<const N: usize, const D: usize, const G: usize>(
+    mesh: &MeshView<'_>,
+    element: &Element,
+    nodal: &Element,
+    coefs: &Coefficients<'_>,
+    uh: &[f64],
+    cells: Range<usize>,
+) -> Result<Vec<[f64; 4]>> {
+    let (t, tn) = (Tables::<N, D, G>::of(element), Tables::<N, D, G>::of(nodal));
+    let mut scratch = Scratch::new(cells.len() * N, coefs);
+    for (i, c) in cells.clone().enumerate() {
+        let x = cell_coords::<D, G>(mesh, mesh.cell(c));
+        tn.map_points(&x, &mut scratch.points[i * N..(i + 1) * N]);
+    }
+    coefs.sample(mesh, cells.clone(), N, &mut scratch)?;
+    let mut out = Vec::with_capacity(cells.len() * N);
+    for (i, c) in cells.enumerate() {
+        let nodes = mesh.cell(c);
+        let x = cell_coords::<D, G>(mesh, nodes);
+        let v: [f64; N] = std::array::from_fn(|a| uh[nodes[a]]);
+        let measure: f64 = (0..t.nq)
+            .map(|q| t.weights[q] * Jacobian::<D>::of(&x, &t.gdphi[q]).det)
+            .sum();
+        let mut jac = Jacobian::<D>::of(&x, &tn.gdphi[0]);
+        for a in 0..N {
+            if a > 0 && !tn.affine {
+                jac = Jacobian::of(&x, &tn.gdphi[a]);
+            }
+            let g = flux(&jac, &tn.dphi[a], &v, scratch.k[i * N + a]);
+            out.push([measure * g[0], measure * g[1], measure * g[2], measure]);
+        }
+    }
+    Ok(out)
+}
+
+/// `||G - k grad u_h||_K^2` of the cells `cells`, with the recovered nodal fluxes `recovered`.
+pub(crate) fn recovery_chunk<const N: usize, const D: usize, const G: usize>(
+    mesh: &MeshView<'_>,
+    element: &Element,
+    coefs: &Coefficients<'_>,
+    uh: &[f64],
+    recovered: &[[f64; 3]],
+    cells: Range<usize>,
+) -> Result<Vec<f64>> {
+    let t = Tables::<N, D, G>::of(element);
+    let nq = t.nq;
+    let mut scratch = Scratch::new(cells.len() * nq, coefs);
+    for (i, c) in cells.clone().enumerate() {
+        let x = cell_coords::<D, G>(mesh, mesh.cell(c));
+        t.map_points(&x, &mut scratch.points[i * nq..(i + 1) * nq]);
+    }
+    coefs.sample(mesh, cells.clone(), nq, &mut scratch)?;
+    let mut out = Vec::with_capacity(cells.len());
+    for (i, c) in cells.enumerate() {
+        let nodes = mesh.cell(c);
+        let x = cell_coords::<D, G>(mesh, nodes);
+        let v: [f64; N] = std::array::from_fn(|a| uh[nodes[a]]);
+        let mut jac = Jacobian::<D>::of(&x, &t.gdphi[0]);
+        let mut eta2 = 0.0;
+        for q in 0..nq {
+            if q > 0 && !t.affine {
+                jac = Jacobian::of(&x, &t.gdphi[q]);
+            }
+            let fl = flux(&jac, &t.dphi[q], &v, scratch.k[i * nq + q]);
+            let mut g = [0.0; 3];
+            for (a, &node) in nodes.iter().enumerate().take(N) {
+                for d in 0..D {
+                    g[d] += t.phi[q][a] * recovered[node][d];
+                }
+            }
+            let diff: f64 = (0..D).map(|d| (g[d] - fl[d]).powi(2)).sum();
+            eta2 += t.weights[q] * jac.det * diff;
+        }
+        out.push(eta2);
+    }
+    Ok(out)
+}
+
+/// The squared energy-norm errors `int_K k |grad(u - u_h)|^2 + c (u - u_h)^2` of the cells
+/// `cells` against `exact`.
+pub(crate) fn error_chunk<const N: usize, const D: usize, const G: usize>(
+    mesh: &MeshView<'_>,
+    element: &Element,
+    coefs: &Coefficients<'_>,
+    uh: &[f64],
+    exact: &dyn ScalarField,
+    cells: Range<usize>,
+) -> Result<Vec<f64>> {
+    let t = Tables::<N, D, G>::of(element);
+    let nq = t.nq;
+    let mut scratch = Scratch::new(cells.len() * nq, coefs);
+    for (i, c) in cells.clone().enumerate() {
+        let x = cell_coords::<D, G>(mesh, mesh.cell(c));
+        t.map_points(&x, &mut scratch.points[i * nq..(i + 1) * nq]);
+    }
+    coefs.sample(mesh, cells.clone(), nq, &mut scratch)?;
+    let len = cells.len() * nq;
+    let points = &scratch.points[..len];
+    let (mut u, mut g) = (vec![0.0; len], vec![[0.0; 3]; len]);
+    exact.eval_batch(points, &mut u);
+    exact.gradient_batch(points, &mut g);
+    let finite = |v: f64| v.is_finite();
+    if let Some(k) = (0..len).find(|&k| !finite(u[k]) || !g[k].into_iter().all(finite)) {
+        let p = points[k];
+        return Err(Error::invalid(
+            "exact",
+            format!(
+                "the exact solution or its gradient is not finite at (x, y, z) = ({}, {}, {})",
+                p[0], p[1], p[2]
+            ),
+        ));
+    }
+    let mut out = Vec::with_capacity(cells.len());
+    for (i, c) in cells.enumerate() {
+        let nodes = mesh.cell(c);
+        let x = cell_coords::<D, G>(mesh, nodes);
+        let v: [f64; N] = std::array::from_fn(|a| uh[nodes[a]]);
+        let mut jac = Jacobian::<D>::of(&x, &t.gdphi[0]);
+        let mut e2 = 0.0;
+        for q in 0..nq {
+            if q > 0 && !t.affine {
+                jac = Jacobian::of(&x, &t.gdphi[q]);
+            }
+            let j = i * nq + q;
+            let gh = flux(&jac, &t.dphi[q], &v, 1.0);
+            let uq: f64 = v.iter().zip(&t.phi[q]).map(|(a, b)| a * b).sum();
+            let grad: f64 = (0..D).map(|d| (gh[d] - g[j][d]).powi(2)).sum();
+            let density = scratch.k[j] * grad + scratch.c[j] * (uq - u[j]).powi(2);
+            e2 += t.weights[q] * jac.det * density;
+        }
+        out.push(e2);
+    }
+    Ok(out)
+}

@@ -1,0 +1,544 @@
+//! The residual estimator: per cell `K`,
+//!
+//! `eta_K^2 = h_K^2 ||f + div(k grad u_h) - c u_h||_K^2
+//!          + 1/2 sum_{F interior} h_F ||[k grad u_h . n]||_F^2
+//!          + sum_{F Neumann/Robin} h_F ||g - alpha u_h - k grad u_h . n||_F^2`,
+//!
+//! where exterior facets without a condition count as Neumann with `g = 0` (the assembler's
+//! natural condition) and Dirichlet facets contribute nothing. `h_K` is the cell's diameter,
+//! `h_F` the facet's (in 1D, where a facet is a point: `h_K` on the boundary, the mean of the
+//! two cells' lengths inside). Each interior jump is integrated once, by the cell with the
+//! smaller facet index, and shared by both cells ([`finish`]).
+//!
+//! `div(k grad u_h)` is taken by central differences (step [`FD_STEP`] in reference
+//! coordinates) of the flux `k grad u_h`, with `k` sampled through the coefficients like in
+//! assembly: exact up to rounding (about 1e-12 relative) when the flux is quadratic in the
+//! reference coordinates (P2 on affine cells with constant `k`), about 1e-6 relative for
+//! variable `k`, and the same code for every element and curved cells. It is skipped, being
+//! zero, for P1 on affine cells with constant `k`.
+
+use std::ops::Range;
+
+use femscale_core::{BoundaryKind, CellKind, EllipticForm, MeshView, Order, Result};
+
+use super::topology::{Across, Topology, canonical_order};
+use crate::boundary::finite;
+use crate::coefficients::{Coefficients, Scratch};
+use crate::element::{Element, Jacobian, Tables, cell_coords};
+use crate::quadrature::{self, QuadratureRule};
+
+/// The central-difference step, in reference coordinates, of `div(k grad u_h)`.
+pub const FD_STEP: f64 = 1e-3;
+
+/// Everything the per-cell kernel needs, built once per estimate.
+pub(crate) struct Residual<'a> {
+    pub mesh: &'a MeshView<'a>,
+    pub form: &'a EllipticForm,
+    pub uh: &'a [f64],
+    pub topology: Topology,
+    coefs: Coefficients<'a>,
+    diffusion: Coefficients<'a>,
+    /// The cell rule (degree `2 p + 2`).
+    pub element: Element,
+    /// The basis at the points of `element` moved by `+-FD_STEP` along each reference axis
+    /// (`2 D` points per point: `+e_0, -e_0, +e_1, ...`), when the divergence is needed.
+    shifted: Option<Element>,
+    /// The basis at each local facet's rule points, walked in each vertex order:
+    /// `facets[f * perms.len() + p]`.
+    facets: Vec<Element>,
+    /// The facets' reference tangents (constant) in each vertex order, like `facets`.
+    tangents: Vec<[[f64; 3]; 2]>,
+    perms: Vec<Vec<usize>>,
+}
+
+impl<'a> Residual<'a> {
+    pub fn new(mesh: &'a MeshView<'a>, form: &'a EllipticForm, uh: &'a [f64]) -> Result<Self> {
+        let kind = mesh.cell_kind;
+        let degree = 2 * mesh.order.get() + 2;
+        let coefs = Coefficients::new(form, mesh)?;
+        let diffusion = Coefficients::diffusion_only(form, mesh)?;
+        let element = Element::of_mesh(mesh, degree)?;
+        let flat = coefs.constant_diffusion().is_some() && element.constant_gradients();
+        let shifted = (!flat).then(|| shifted_element(&element, mesh));
+        let local = kind.local_facets();
+        let nv = local[0].len();
+        let perms = permutations(nv);
+        let facet_rule = match kind.facet_kind() {
+            Some(f) => quadrature::rule(f, 2 * mesh.order.get() + 1).ok_or_else(|| {
+                femscale_core::Error::invalid("quadrature_degree", "no facet rule")
+            })?,
+            None => QuadratureRule {
+                points: vec![[0.0; 3]],
+                weights: vec![1.0],
+                degree: 1,
+            },
+        };
+        let (mut facets, mut tangents) = (Vec::new(), Vec::new());
+        for lv in local {
+            for perm in &perms {
+                let (rule, t) = facet_points(kind, lv, perm, &facet_rule);
+                facets.push(Element::on_rule(kind, mesh.order, mesh.curved, &rule));
+                tangents.push(t);
+            }
+        }
+        Ok(Self {
+            mesh,
+            form,
+            uh,
+            topology: Topology::new(mesh, form)?,
+            coefs,
+            diffusion,
+            element,
+            shifted,
+            facets,
+            tangents,
+            perms,
+        })
+    }
+
+    /// The index in `facets` of local facet `f` of `cell` walked in the canonical vertex
+    /// order.
+    fn facet_of(&self, cell: usize, f: usize) -> usize {
+        let nodes = self.mesh.cell(cell);
+        let lv = self.mesh.cell_kind.local_facets()[f];
+        let mut global = [0; 4];
+        for (g, &v) in global.iter_mut().zip(lv) {
+            *g = nodes[v];
+        }
+        let order = canonical_order(&global[..lv.len()]);
+        let p = (self.perms.iter())
+            .position(|perm| perm[..] == order[..lv.len()])
+            .unwrap_or(0);
+        f * self.perms.len() + p
+    }
+}
+
+/// The element on the points of `e`'s rule moved by `+-FD_STEP` along each reference axis.
+fn shifted_element(e: &Element, mesh: &MeshView<'_>) -> Element {
+    let dim = e.kind.dim();
+    let rule = quadrature::rule(e.kind, 2 * e.order.get() + 2)
+        .unwrap_or_else(|| quadrature::rule(e.kind, 1).expect("every kind has a degree-1 rule"));
+    let mut points = Vec::with_capacity(rule.len() * 2 * dim);
+    for p in &rule.points {
+        for d in 0..dim {
+            for s in [FD_STEP, -FD_STEP] {
+                let mut q = *p;
+                q[d] += s;
+                points.push(q);
+            }
+        }
+    }
+    let weights = vec![0.0; points.len()];
+    let shifted = QuadratureRule {
+        points,
+        weights,
+        degree: 0,
+    };
+    Element::on_rule(e.kind, mesh.order, mesh.curved, &shifted)
+}
+
+/// All orderings of `0..n`.
+fn permutations(n: usize) -> Vec<Vec<usize>> {
+    if n == 0 {
+        return vec![Vec::new()];
+    }
+    let mut out = Vec::new();
+    for p in permutations(n - 1) {
+        for i in 0..n {
+            let mut q = p.clone();
+            q.insert(i, n - 1);
+            out.push(q);
+        }
+    }
+    out
+}
+
+/// The cell-reference points of a facet rule on the local facet with vertices `lv` whose
+/// facet vertex `a` is `lv[perm[a]]`, and the facet's reference tangents.
+fn facet_points(
+    kind: CellKind,
+    lv: &[usize],
+    perm: &[usize],
+    rule: &QuadratureRule,
+) -> (QuadratureRule, [[f64; 3]; 2]) {
+    let x = kind.reference_vertices();
+    let vertex = |a: usize| x[lv[perm[a]]];
+    let Some(fk) = kind.facet_kind() else {
+        let p = vertex(0);
+        return (
+            QuadratureRule {
+                points: vec![p],
+                weights: vec![1.0],
+                degree: rule.degree,
+            },
+            [[0.0; 3]; 2],
+        );
+    };
+    let n = fk.num_vertices();
+    let (mut phi, mut dphi) = (vec![0.0; n], vec![[0.0; 3]; n]);
+    let mut points = Vec::with_capacity(rule.len());
+    let mut tangents = [[0.0; 3]; 2];
+    for (q, s) in rule.points.iter().enumerate() {
+        crate::element::basis(fk, Order::Linear, *s, &mut phi, &mut dphi);
+        let mut p = [0.0; 3];
+        for a in 0..n {
+            for i in 0..3 {
+                p[i] += phi[a] * vertex(a)[i];
+                if q == 0 {
+                    tangents[0][i] += dphi[a][0] * vertex(a)[i];
+                    tangents[1][i] += dphi[a][1] * vertex(a)[i];
+                }
+            }
+        }
+        points.push(p);
+    }
+    let rule = QuadratureRule {
+        points,
+        weights: rule.weights.clone(),
+        degree: rule.degree,
+    };
+    (rule, tangents)
+}
+
+/// The flux `k grad u_h` at table point `q` of a cell with values `v`.
+#[inline]
+fn flux<const N: usize, const D: usize>(
+    jac: &Jacobian<D>,
+    dphi: &[[f64; D]; N],
+    v: &[f64; N],
+    k: f64,
+) -> [f64; D] {
+    let mut grad = [[0.0; D]; N];
+    jac.gradients(dphi, &mut grad);
+    let mut g = [0.0; D];
+    for (va, ga) in v.iter().zip(&grad) {
+        for d in 0..D {
+            g[d] += va * ga[d];
+        }
+    }
+    g.map(|x| k * x)
+}
+
+/// The largest distance between two of the points.
+fn diameter<const D: usize>(x: &[[f64; D]]) -> f64 {
+    let mut h: f64 = 0.0;
+    for (i, a) in x.iter().enumerate() {
+        for b in &x[i + 1..] {
+            h = h.max((0..D).map(|d| (a[d] - b[d]).powi(2)).sum::<f64>());
+        }
+    }
+    h.sqrt()
+}
+
+/// `eta_K^2` of the cells `cells` (one parallel task).
+pub(crate) fn chunk<const N: usize, const D: usize, const G: usize>(
+    r: &Residual<'_>,
+    cells: Range<usize>,
+) -> Result<Vec<CellPart>> {
+    let mesh = r.mesh;
+    let t = Tables::<N, D, G>::of(&r.element);
+    let ts = r.shifted.as_ref().map(Tables::<N, D, G>::of);
+    let nq = t.nq;
+    let mut scratch = Scratch::new(cells.len() * nq, &r.coefs);
+    for (i, c) in cells.clone().enumerate() {
+        let x = cell_coords::<D, G>(mesh, mesh.cell(c));
+        t.map_points(&x, &mut scratch.points[i * nq..(i + 1) * nq]);
+    }
+    r.coefs.sample(mesh, cells.clone(), nq, &mut scratch)?;
+    let mut shifted = ts.as_ref().map(|ts| {
+        let mut s = Scratch::new(cells.len() * ts.nq, &r.diffusion);
+        for (i, c) in cells.clone().enumerate() {
+            let x = cell_coords::<D, G>(mesh, mesh.cell(c));
+            ts.map_points(&x, &mut s.points[i * ts.nq..(i + 1) * ts.nq]);
+        }
+        s
+    });
+    if let (Some(ts), Some(s)) = (&ts, &mut shifted) {
+        r.diffusion.sample(mesh, cells.clone(), ts.nq, s)?;
+    }
+    let facet_tables: Vec<Tables<N, D, G>> = r.facets.iter().map(Tables::of).collect();
+    let nf = r.topology.facets_per_cell;
+    let mut out = Vec::with_capacity(cells.len());
+    let mut facet = FacetScratch::default();
+    for (i, c) in cells.enumerate() {
+        let nodes = mesh.cell(c);
+        let x = cell_coords::<D, G>(mesh, nodes);
+        let v: [f64; N] = std::array::from_fn(|a| r.uh[nodes[a]]);
+        let vertices = &x[..mesh.cell_kind.num_vertices().min(G)];
+        let h = diameter(vertices);
+        // Volume residual.
+        let mut volume = 0.0;
+        let mut jac = Jacobian::<D>::of(&x, &t.gdphi[0]);
+        for q in 0..nq {
+            if q > 0 && !t.affine {
+                jac = Jacobian::of(&x, &t.gdphi[q]);
+            }
+            let u: f64 = v.iter().zip(&t.phi[q]).map(|(a, b)| a * b).sum();
+            let j = i * nq + q;
+            let mut res = scratch.f[j] - scratch.c[j] * u;
+            if let (Some(ts), Some(s)) = (&ts, &shifted) {
+                res += divergence(ts, s, &x, &v, &jac, i, q);
+            }
+            volume += t.weights[q] * jac.det * res * res;
+        }
+        let mut eta2 = h * h * volume;
+        let mut jumps = [f64::NAN; MAX_FACETS];
+        // Facet residuals; a jump is computed by the side with the smaller facet index.
+        for f in 0..nf {
+            let id = c * nf + f;
+            let across = r.topology.across[id];
+            match across {
+                Across::Dirichlet => continue,
+                Across::Cell(o) if o < id => continue,
+                _ => {}
+            }
+            let fi = r.facet_of(c, f);
+            facet.side(r, &facet_tables[fi], &r.tangents[fi], c, &x, &v, true)?;
+            let hf = if D == 1 {
+                h
+            } else {
+                let lv = mesh.cell_kind.local_facets()[f];
+                let mut fx = [[0.0; D]; 4];
+                for (y, &a) in fx.iter_mut().zip(lv) {
+                    *y = x[a];
+                }
+                diameter(&fx[..lv.len()])
+            };
+            match across {
+                Across::Cell(o) => {
+                    let (oc, of) = (o / nf, o % nf);
+                    let onodes = mesh.cell(oc);
+                    let ox = cell_coords::<D, G>(mesh, onodes);
+                    let ov: [f64; N] = std::array::from_fn(|a| r.uh[onodes[a]]);
+                    let oi = r.facet_of(oc, of);
+                    let own = std::mem::take(&mut facet.flux_n);
+                    facet.side(r, &facet_tables[oi], &r.tangents[oi], oc, &ox, &ov, false)?;
+                    let s: f64 = (facet.weights.iter().zip(own.iter().zip(&facet.flux_n)))
+                        .map(|(w, (a, b))| w * (a - b).powi(2))
+                        .sum();
+                    facet.flux_n = own;
+                    // In 1D both sides weigh the jump with the mean of their diameters.
+                    let hf = if D == 1 {
+                        (h + diameter(&ox[..mesh.cell_kind.num_vertices().min(G)])) / 2.0
+                    } else {
+                        hf
+                    };
+                    jumps[f] = hf * s;
+                }
+                _ => eta2 += hf * facet.natural(r, id)?,
+            }
+        }
+        out.push((eta2, jumps));
+    }
+    Ok(out)
+}
+
+/// The most facets a cell has (a hexahedron's six).
+pub(crate) const MAX_FACETS: usize = 6;
+
+/// One cell's volume and boundary terms, and `h_F ||[k grad u_h . n]||_F^2` of each interior
+/// facet it computed (NaN for the others); [`finish`] adds half of each jump to both sides.
+pub(crate) type CellPart = (f64, [f64; MAX_FACETS]);
+
+/// `eta_K^2` of every cell from the [`chunk`] results of all cells.
+pub(crate) fn finish(r: &Residual<'_>, parts: &[CellPart]) -> Vec<f64> {
+    use rayon::prelude::*;
+    let nf = r.topology.facets_per_cell;
+    (0..parts.len())
+        .into_par_iter()
+        .map(|c| {
+            let mut eta2 = parts[c].0;
+            for f in 0..nf {
+                let id = c * nf + f;
+                if let Across::Cell(o) = r.topology.across[id] {
+                    let jump = if id < o {
+                        parts[c].1[f]
+                    } else {
+                        parts[o / nf].1[o % nf]
+                    };
+                    eta2 += 0.5 * jump;
+                }
+            }
+            eta2
+        })
+        .collect()
+}
+
+/// `div(k grad u_h)` at point `q` of cell `i` of the chunk, by central differences of the
+/// flux at the shifted points: `sum_i sum_j (J^-1)_ji dF_i/dxi_j`.
+fn divergence<const N: usize, const D: usize, const G: usize>(
+    ts: &Tables<N, D, G>,
+    s: &Scratch,
+    x: &[[f64; D]; G],
+    v: &[f64; N],
+    jac: &Jacobian<D>,
+    i: usize,
+    q: usize,
+) -> f64 {
+    // dF[comp][j] = dF_comp / dxi_j.
+    let mut df = [[[0.0; D]; 1]; D];
+    for j in 0..D {
+        let mut pm = [[0.0; D]; 2];
+        for (side, out) in pm.iter_mut().enumerate() {
+            let p = q * 2 * D + 2 * j + side;
+            let pj = if ts.affine {
+                *jac
+            } else {
+                Jacobian::of(x, &ts.gdphi[p])
+            };
+            *out = flux(&pj, &ts.dphi[p], v, s.k[i * ts.nq + p]);
+        }
+        for comp in 0..D {
+            df[comp][0][j] = (pm[0][comp] - pm[1][comp]) / (2.0 * FD_STEP);
+        }
+    }
+    let mut div = 0.0;
+    let mut g = [[0.0; D]; 1];
+    for (comp, d) in df.iter().enumerate() {
+        jac.gradients(d, &mut g);
+        div += g[0][comp];
+    }
+    div
+}
+
+/// One side's values at the points of a facet: points, weights times the surface measure,
+/// the outward normal of the cell that computed them first, and `k grad u_h . n`.
+#[derive(Default)]
+struct FacetScratch {
+    points: Vec<[f64; 3]>,
+    weights: Vec<f64>,
+    normals: Vec<[f64; 3]>,
+    k: Vec<f64>,
+    u: Vec<f64>,
+    flux_n: Vec<f64>,
+}
+
+impl FacetScratch {
+    /// Fills the values of `cell` (geometry `x`, values `v`) at the points of the facet
+    /// tables `ft`; with `first`, also the points, weights and normals (outward from `cell`).
+    #[allow(clippy::too_many_arguments)]
+    fn side<const N: usize, const D: usize, const G: usize>(
+        &mut self,
+        r: &Residual<'_>,
+        ft: &Tables<N, D, G>,
+        tan: &[[f64; 3]; 2],
+        cell: usize,
+        x: &[[f64; D]; G],
+        v: &[f64; N],
+        first: bool,
+    ) -> Result<()> {
+        let nq = ft.nq;
+        if first {
+            self.points.resize(nq, [0.0; 3]);
+            ft.map_points(x, &mut self.points);
+            self.weights.clear();
+            self.normals.clear();
+            let centre = centroid(x, r.mesh.cell_kind.num_vertices().min(G));
+            for q in 0..nq {
+                let (n, measure) = normal(x, &ft.gdphi[q], tan);
+                let p = self.points[q];
+                let outward: f64 = (0..D).map(|d| n[d] * (p[d] - centre[d])).sum();
+                let n = if outward < 0.0 { n.map(|c| -c) } else { n };
+                self.normals.push(n);
+                self.weights.push(ft.weights[q] * measure);
+            }
+        }
+        self.k.resize(nq, 0.0);
+        r.diffusion
+            .diffusion_on_cell(r.mesh, cell, &self.points, &mut self.k)?;
+        self.flux_n.clear();
+        self.u.clear();
+        let mut jac = Jacobian::<D>::of(x, &ft.gdphi[0]);
+        for q in 0..nq {
+            if q > 0 && !ft.affine {
+                jac = Jacobian::of(x, &ft.gdphi[q]);
+            }
+            let fl = flux(&jac, &ft.dphi[q], v, self.k[q]);
+            self.flux_n
+                .push((0..D).map(|d| fl[d] * self.normals[q][d]).sum());
+            self.u
+                .push(v.iter().zip(&ft.phi[q]).map(|(a, b)| a * b).sum());
+        }
+        Ok(())
+    }
+
+    /// `||g - alpha u_h - k grad u_h . n||_F^2` with the conditions on cell facet `id`.
+    fn natural(&self, r: &Residual<'_>, id: usize) -> Result<f64> {
+        let mut s = 0.0;
+        for q in 0..self.points.len() {
+            let p = self.points[q];
+            let mut res = -self.flux_n[q];
+            for i in r.topology.conditions(id) {
+                match &r.form.boundary[i].kind {
+                    BoundaryKind::Neumann { flux } => res += datum(i, "value", flux.eval(p), p)?,
+                    BoundaryKind::Robin { alpha, value } => {
+                        res += datum(i, "value", value.eval(p), p)?;
+                        res -= datum(i, "alpha", alpha.eval(p), p)? * self.u[q];
+                    }
+                    other => {
+                        return Err(femscale_core::Error::invalid(
+                            format!("boundary[{i}].kind"),
+                            format!(
+                                "boundary condition `{}` is not supported by the estimators",
+                                other.name()
+                            ),
+                        ));
+                    }
+                }
+            }
+            s += self.weights[q] * res * res;
+        }
+        Ok(s)
+    }
+}
+
+/// `v` when finite, else the error naming `boundary[i].<name>` (formatted only then).
+fn datum(i: usize, name: &str, v: f64, p: [f64; 3]) -> Result<f64> {
+    if v.is_finite() {
+        return Ok(v);
+    }
+    finite(&format!("boundary[{i}].{name}"), v, p)
+}
+
+/// The mean of the first `n` geometry nodes (the vertices), padded to three components.
+fn centroid<const D: usize, const G: usize>(x: &[[f64; D]; G], n: usize) -> [f64; 3] {
+    let mut c = [0.0; 3];
+    for xa in &x[..n] {
+        for d in 0..D {
+            c[d] += xa[d] / n as f64;
+        }
+    }
+    c
+}
+
+/// A unit normal of the facet at a point (sign not fixed) and the surface measure, from the
+/// physical tangents `sum_a x_a (grad_ref phi_a . t)` of the reference tangents `tan`.
+fn normal<const D: usize, const G: usize>(
+    x: &[[f64; D]; G],
+    gd: &[[f64; D]; G],
+    tan: &[[f64; 3]; 2],
+) -> ([f64; 3], f64) {
+    let mut t = [[0.0; 3]; 2];
+    for (tj, ref_t) in t.iter_mut().zip(tan) {
+        for a in 0..G {
+            let s: f64 = (0..D).map(|d| gd[a][d] * ref_t[d]).sum();
+            for d in 0..D {
+                tj[d] += x[a][d] * s;
+            }
+        }
+    }
+    let n = match D {
+        1 => [1.0, 0.0, 0.0],
+        2 => [t[0][1], -t[0][0], 0.0],
+        _ => [
+            t[0][1] * t[1][2] - t[0][2] * t[1][1],
+            t[0][2] * t[1][0] - t[0][0] * t[1][2],
+            t[0][0] * t[1][1] - t[0][1] * t[1][0],
+        ],
+    };
+    let m = (n[0] * n[0] + n[1] * n[1] + n[2] * n[2]).sqrt();
+    if D == 1 || m == 0.0 {
+        return (n, if D == 1 { 1.0 } else { 0.0 });
+    }
+    (n.map(|c| c / m), m)
+}

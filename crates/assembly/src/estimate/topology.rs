@@ -1,0 +1,183 @@
+//! The facets of every cell for the residual estimator: the neighbour across each interior
+//! facet, and the boundary conditions of each exterior facet.
+//!
+//! The cell across a facet is found among the cells of the facet's first vertex (node-to-cell
+//! adjacency, linear time, in parallel). Exterior facets are keyed by their sorted vertex
+//! numbers packed into one `u128` (up to four `u32`, padded with `u32::MAX`) to find the facets
+//! of the boundary parts.
+
+use femscale_core::{BoundaryKind, EllipticForm, Error, MeshView, Result};
+use rayon::prelude::*;
+
+use crate::NodeCells;
+
+/// What lies across one facet of a cell.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Across {
+    /// Another cell: its facet index `cell * facets_per_cell + local_facet`.
+    Cell(usize),
+    /// The exterior, where the solution is prescribed (no facet residual).
+    Dirichlet,
+    /// The exterior under natural conditions: Neumann or Robin conditions (listed in
+    /// [`Topology::conditions`]) or none (the natural condition `k du/dn = 0`).
+    Natural,
+}
+
+/// Neighbours and boundary conditions of every cell facet, indexed by
+/// `cell * facets_per_cell + local_facet`.
+#[derive(Debug, Clone)]
+pub(crate) struct Topology {
+    pub facets_per_cell: usize,
+    pub across: Vec<Across>,
+    /// `(cell facet, index of a Neumann or Robin condition in the form)`, sorted.
+    conditions: Vec<(usize, usize)>,
+}
+
+impl Topology {
+    /// The topology of `mesh` with the boundary conditions of `form`. A facet of a part that
+    /// is not on the exterior (an internal interface) is ignored; a Dirichlet condition wins
+    /// over natural ones on the same facet.
+    ///
+    /// # Errors
+    /// [`Error::Mesh`] for an invalid mesh, a facet shared by more than two cells or more nodes
+    /// than `u32` numbers.
+    pub fn new(mesh: &MeshView<'_>, form: &EllipticForm) -> Result<Self> {
+        let kind = mesh.cell_kind;
+        let local = kind.local_facets();
+        let nf = local.len();
+        if mesh.num_nodes() >= u32::MAX as usize {
+            return Err(Error::Mesh {
+                location: None,
+                message: format!("{} nodes are too many to key facets", mesh.num_nodes()),
+            });
+        }
+        let adjacency = NodeCells::new(mesh)?;
+        let nv = local[0].len();
+        let vertices = kind.num_vertices();
+        // The other cell holding all vertices of each cell facet, among the cells of its
+        // first vertex.
+        let mut across: Vec<Across> = (0..mesh.num_cells() * nf)
+            .into_par_iter()
+            .map(|id| {
+                let (c, cell) = (id / nf, mesh.cell(id / nf));
+                let lv = local[id % nf];
+                let mut found = Across::Natural;
+                for &o in adjacency.of(cell[lv[0]]) {
+                    let other = &mesh.cell(o)[..vertices];
+                    if o == c || !lv.iter().all(|&v| other.contains(&cell[v])) {
+                        continue;
+                    }
+                    if found != Across::Natural {
+                        return Err(Error::Mesh {
+                            location: None,
+                            message: format!(
+                                "a facet of cell {c} is shared by more than two cells (not a \
+                                 manifold mesh)"
+                            ),
+                        });
+                    }
+                    let of = (local.iter())
+                        .position(|ol| ol.iter().all(|&w| lv.iter().any(|&v| cell[v] == other[w])))
+                        .unwrap_or(0);
+                    found = Across::Cell(o * nf + of);
+                }
+                Ok(found)
+            })
+            .collect::<Result<_>>()?;
+        let mut exterior: Vec<(u128, usize)> = (across.iter().enumerate())
+            .filter(|(_, a)| **a == Across::Natural)
+            .map(|(id, _)| {
+                let cell = mesh.cell(id / nf);
+                let lv = local[id % nf];
+                let mut nodes = [0; 4];
+                for (n, &v) in nodes.iter_mut().zip(lv) {
+                    *n = cell[v];
+                }
+                (key(&nodes[..nv]), id)
+            })
+            .collect();
+        exterior.sort_unstable();
+        let npf = mesh.nodes_per_facet();
+        let find = |nodes: &[usize]| {
+            let k = key(nodes);
+            exterior
+                .binary_search_by(|e| e.0.cmp(&k))
+                .ok()
+                .map(|i| exterior[i].1)
+        };
+        let mut conditions = Vec::new();
+        for (i, bc) in form.boundary.iter().enumerate() {
+            let Some(part) = mesh.boundary_part(&bc.part) else {
+                continue;
+            };
+            let dirichlet = matches!(bc.kind, BoundaryKind::Dirichlet { .. });
+            if part.facets.is_empty() && dirichlet {
+                // A part of nodes only: the exterior facets whose vertices all lie on it.
+                for &(_, id) in &exterior {
+                    let cell = mesh.cell(id / nf);
+                    let on = (local[id % nf].iter())
+                        .all(|&v| part.nodes.binary_search(&cell[v]).is_ok());
+                    if on {
+                        across[id] = Across::Dirichlet;
+                    }
+                }
+            }
+            for facet in part.facets.chunks_exact(npf) {
+                let Some(id) = find(&facet[..nv]) else {
+                    continue;
+                };
+                if dirichlet {
+                    across[id] = Across::Dirichlet;
+                } else {
+                    conditions.push((id, i));
+                }
+            }
+        }
+        conditions.retain(|&(id, _)| across[id] == Across::Natural);
+        conditions.sort_unstable();
+        Ok(Self {
+            facets_per_cell: nf,
+            across,
+            conditions,
+        })
+    }
+
+    /// The Neumann and Robin conditions (indices into the form's boundary list) on cell facet
+    /// `id`.
+    pub fn conditions(&self, id: usize) -> impl Iterator<Item = usize> + '_ {
+        let start = self.conditions.partition_point(|c| c.0 < id);
+        self.conditions[start..]
+            .iter()
+            .take_while(move |c| c.0 == id)
+            .map(|c| c.1)
+    }
+}
+
+/// The sorted nodes (at most four, each below `u32::MAX`) packed into one number.
+fn key(nodes: &[usize]) -> u128 {
+    let mut sorted = [u32::MAX; 4];
+    for (s, &n) in sorted.iter_mut().zip(nodes) {
+        *s = n as u32;
+    }
+    sorted[..nodes.len().min(4)].sort_unstable();
+    sorted.iter().fold(0u128, |k, &n| (k << 32) | u128::from(n))
+}
+
+/// The order in which both cells of a facet walk its vertices (global numbers `nodes`), as
+/// positions in `nodes`: ascending numbers, except on quadrilateral faces (four vertices)
+/// which are walked around, from the smallest number towards its smaller neighbour.
+pub(crate) fn canonical_order(nodes: &[usize]) -> [usize; 4] {
+    let n = nodes.len();
+    let mut order = [0, 1, 2, 3];
+    if n == 4 {
+        let first = (0..4).min_by_key(|&i| nodes[i]).unwrap_or(0);
+        let (next, prev) = ((first + 1) % 4, (first + 3) % 4);
+        let step = if nodes[next] < nodes[prev] { 1 } else { 3 };
+        for (a, o) in order.iter_mut().enumerate() {
+            *o = (first + a * step) % 4;
+        }
+    } else {
+        order[..n].sort_unstable_by_key(|&i| nodes[i]);
+    }
+    order
+}
