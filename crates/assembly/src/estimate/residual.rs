@@ -38,7 +38,9 @@ pub(crate) struct Residual<'a> {
     pub topology: Topology,
     coefs: Coefficients<'a>,
     diffusion: Coefficients<'a>,
-    /// The cell rule (degree `2 p + 2`).
+    /// The cell and facet rules' degree is `2 p`: exact for the squared residuals of
+    /// polynomial data of the element's degree with constant `k`.
+    /// The cell element.
     pub element: Element,
     /// The basis at the points of `element` moved by `+-FD_STEP` along each reference axis
     /// (`2 D` points per point: `+e_0, -e_0, +e_1, ...`), when the divergence is needed.
@@ -54,17 +56,17 @@ pub(crate) struct Residual<'a> {
 impl<'a> Residual<'a> {
     pub fn new(mesh: &'a MeshView<'a>, form: &'a EllipticForm, uh: &'a [f64]) -> Result<Self> {
         let kind = mesh.cell_kind;
-        let degree = 2 * mesh.order.get() + 2;
+        let degree = 2 * mesh.order.get();
         let coefs = Coefficients::new(form, mesh)?;
         let diffusion = Coefficients::diffusion_only(form, mesh)?;
         let element = Element::of_mesh(mesh, degree)?;
         let flat = coefs.constant_diffusion().is_some() && element.constant_gradients();
-        let shifted = (!flat).then(|| shifted_element(&element, mesh));
+        let shifted = (!flat).then(|| shifted_element(&element, mesh, degree));
         let local = kind.local_facets();
         let nv = local[0].len();
         let perms = permutations(nv);
         let facet_rule = match kind.facet_kind() {
-            Some(f) => quadrature::rule(f, 2 * mesh.order.get() + 1).ok_or_else(|| {
+            Some(f) => quadrature::rule(f, degree).ok_or_else(|| {
                 femscale_core::Error::invalid("quadrature_degree", "no facet rule")
             })?,
             None => QuadratureRule {
@@ -114,9 +116,9 @@ impl<'a> Residual<'a> {
 }
 
 /// The element on the points of `e`'s rule moved by `+-FD_STEP` along each reference axis.
-fn shifted_element(e: &Element, mesh: &MeshView<'_>) -> Element {
+fn shifted_element(e: &Element, mesh: &MeshView<'_>, degree: usize) -> Element {
     let dim = e.kind.dim();
-    let rule = quadrature::rule(e.kind, 2 * e.order.get() + 2)
+    let rule = quadrature::rule(e.kind, degree)
         .unwrap_or_else(|| quadrature::rule(e.kind, 1).expect("every kind has a degree-1 rule"));
     let mut points = Vec::with_capacity(rule.len() * 2 * dim);
     for p in &rule.points {
