@@ -13,9 +13,10 @@
 //! `div(k grad u_h)` is taken by central differences (step [`FD_STEP`] in reference
 //! coordinates) of the flux `k grad u_h`, with `k` sampled through the coefficients like in
 //! assembly: exact up to rounding (about 1e-12 relative) when the flux is quadratic in the
-//! reference coordinates (P2 on affine cells with constant `k`), about 1e-6 relative for
-//! variable `k`, and the same code for every element and curved cells. It is skipped, being
-//! zero, for P1 on affine cells with constant `k`.
+//! reference coordinates (P2 on affine cells with constant `k`), with a relative error of
+//! order `FD_STEP^2` otherwise, and the same code for every element, non-affine and curved
+//! cells (curved meshes are not covered by the tests). It is skipped, being zero, for P1 on
+//! affine cells with constant `k`.
 
 use std::ops::Range;
 
@@ -38,9 +39,8 @@ pub(crate) struct Residual<'a> {
     pub topology: Topology,
     coefs: Coefficients<'a>,
     diffusion: Coefficients<'a>,
-    /// The cell and facet rules' degree is `2 p`: exact for the squared residuals of
-    /// polynomial data of the element's degree with constant `k`.
-    /// The cell element.
+    /// The cell element on a rule of degree `2 p` (the facet rules have the same degree):
+    /// exact for the squared residuals of data of the element's degree with constant `k`.
     pub element: Element,
     /// The basis at the points of `element` moved by `+-FD_STEP` along each reference axis
     /// (`2 D` points per point: `+e_0, -e_0, +e_1, ...`), when the divergence is needed.
@@ -232,7 +232,7 @@ fn diameter<const D: usize>(x: &[[f64; D]]) -> f64 {
     h.sqrt()
 }
 
-/// `eta_K^2` of the cells `cells` (one parallel task).
+/// The [`CellPart`]s of the cells `cells` (one parallel task).
 pub(crate) fn chunk<const N: usize, const D: usize, const G: usize>(
     r: &Residual<'_>,
     cells: Range<usize>,
@@ -274,6 +274,9 @@ pub(crate) fn chunk<const N: usize, const D: usize, const G: usize>(
         for q in 0..nq {
             if q > 0 && !t.affine {
                 jac = Jacobian::of(&x, &t.gdphi[q]);
+            }
+            if jac.det.partial_cmp(&0.0) != Some(std::cmp::Ordering::Greater) {
+                return Err(super::degenerate(c, nodes));
             }
             let u: f64 = v.iter().zip(&t.phi[q]).map(|(a, b)| a * b).sum();
             let j = i * nq + q;

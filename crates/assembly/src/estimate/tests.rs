@@ -256,6 +256,23 @@ fn bad_input_is_a_typed_error() {
     bad.boundary[0].part = "nowhere".into();
     let uh = vec![0.0; mesh.num_nodes()];
     assert!(recovery_estimate(&mesh.view(), &bad, &uh).is_err());
+    // A caller-built view with one cell turned inside out.
+    let mut cells = mesh.cells().to_vec();
+    cells.swap(1, 2);
+    let inverted = femscale_core::MeshView {
+        cells: &cells,
+        ..mesh.view()
+    };
+    let uh = vec![0.0; mesh.num_nodes()];
+    let (form_zero, exact) = polynomial(2, false);
+    for e in [
+        residual_estimate(&inverted, &form_zero, &uh),
+        recovery_estimate(&inverted, &form_zero, &uh),
+        element_errors(&inverted, &form_zero, &uh, &exact),
+    ] {
+        let e = e.unwrap_err();
+        assert!(e.to_string().contains("inverted"), "{e}");
+    }
     let quadratic = grid(CellKind::Triangle, Order::Quadratic, 2, Shape::Uniform);
     let uh = vec![0.0; quadratic.num_nodes()];
     let e = recovery_estimate(&quadratic.view(), &form, &uh).unwrap_err();
