@@ -45,6 +45,9 @@ pub(crate) struct Residual<'a> {
     /// The basis at the points of `element` moved by `+-FD_STEP` along each reference axis
     /// (`2 D` points per point: `+e_0, -e_0, +e_1, ...`), when the divergence is needed.
     shifted: Option<Element>,
+    /// Whether `div(k grad u_h)` is one constant per cell (P2 on affine cells, constant `k`),
+    /// taken once at the first point.
+    constant_divergence: bool,
     /// The basis at each local facet's rule points, walked in each vertex order:
     /// `facets[f * perms.len() + p]`.
     facets: Vec<Element>,
@@ -62,6 +65,7 @@ impl<'a> Residual<'a> {
         let element = Element::of_mesh(mesh, degree)?;
         let flat = coefs.constant_diffusion().is_some() && element.constant_gradients();
         let shifted = (!flat).then(|| shifted_element(&element, mesh, degree));
+        let constant_divergence = element.is_affine() && coefs.constant_diffusion().is_some();
         let local = kind.local_facets();
         let nv = local[0].len();
         let perms = permutations(nv);
@@ -92,6 +96,7 @@ impl<'a> Residual<'a> {
             diffusion,
             element,
             shifted,
+            constant_divergence,
             facets,
             tangents,
             perms,
@@ -271,6 +276,7 @@ pub(crate) fn chunk<const N: usize, const D: usize, const G: usize>(
         // Volume residual.
         let mut volume = 0.0;
         let mut jac = Jacobian::<D>::of(&x, &t.gdphi[0]);
+        let mut div = 0.0;
         for q in 0..nq {
             if q > 0 && !t.affine {
                 jac = Jacobian::of(&x, &t.gdphi[q]);
@@ -281,9 +287,12 @@ pub(crate) fn chunk<const N: usize, const D: usize, const G: usize>(
             let u: f64 = v.iter().zip(&t.phi[q]).map(|(a, b)| a * b).sum();
             let j = i * nq + q;
             let mut res = scratch.f[j] - scratch.c[j] * u;
-            if let (Some(ts), Some(s)) = (&ts, &shifted) {
-                res += divergence(ts, s, &x, &v, &jac, i, q);
+            if let (Some(ts), Some(s)) = (&ts, &shifted)
+                && (q == 0 || !r.constant_divergence)
+            {
+                div = divergence(ts, s, &x, &v, &jac, i, q);
             }
+            res += div;
             volume += t.weights[q] * jac.det * res * res;
         }
         let mut eta2 = h * h * volume;
