@@ -16,7 +16,7 @@
 //! reference coordinates (P2 on affine cells with constant `k`), with a relative error of
 //! order `FD_STEP^2` otherwise, and the same code for every element, non-affine and curved
 //! cells (curved meshes are not covered by the tests). It is skipped, being zero, for P1 on
-//! affine cells with constant `k`.
+//! affine cells with constant `k`, and taken once per cell, being constant, for P2 there.
 
 use std::ops::Range;
 
