@@ -81,8 +81,8 @@ pub use assemble::{DEFAULT_BLOCK_CELLS, DEFAULT_QUADRATURE_DEGREE, SerialAssembl
 pub use boundary::check_boundary_parts;
 pub use dirichlet::{DirichletConditions, DirichletLift};
 pub use estimate::{
-    Estimate, Estimator, Marking, element_errors, estimate_within, mark, recovery_estimate,
-    residual_estimate,
+    Estimate, Estimator, Marking, element_errors, element_errors_within, estimate_within, mark,
+    recovery_estimate, residual_estimate,
 };
 pub use norms::{ErrorNorms, error_norms, error_norms_within};
 pub use parallel::ParallelAssembler;

@@ -150,17 +150,32 @@ pub fn recovery_estimate(mesh: &MeshView<'_>, form: &EllipticForm, uh: &[f64]) -
 /// # Errors
 /// As [`residual_estimate`], and [`Error::InvalidInput`] (field `exact`) if the exact solution
 /// or its gradient is not finite at a quadrature point.
-#[instrument(skip_all, name = "fem.post.element_errors")]
 pub fn element_errors(
     mesh: &MeshView<'_>,
     form: &EllipticForm,
     uh: &[f64],
     exact: &dyn ScalarField,
 ) -> Result<Estimate> {
+    element_errors_within(mesh, form, uh, exact, &Deadline::unlimited())
+}
+
+/// [`element_errors`] within `deadline` (checked before every chunk of cells, where the exact
+/// solution is evaluated).
+///
+/// # Errors
+/// As [`element_errors`], and [`Error::Timeout`] (phase `post`) once the deadline has passed.
+#[instrument(skip_all, name = "fem.post.element_errors")]
+pub fn element_errors_within(
+    mesh: &MeshView<'_>,
+    form: &EllipticForm,
+    uh: &[f64],
+    exact: &dyn ScalarField,
+    deadline: &Deadline,
+) -> Result<Estimate> {
     check(mesh, form, uh)?;
     let coefs = Coefficients::new(form, mesh)?;
     let element = Element::of_mesh(mesh, 2 * mesh.order.get() + 2)?;
-    let cells = chunked(mesh, &Deadline::unlimited(), |cells| {
+    let cells = chunked(mesh, deadline, |cells| {
         with_shape!(
             &element,
             error_chunk(mesh, &element, &coefs, uh, exact, cells)
@@ -237,6 +252,14 @@ fn recovery_within(
         )
     })?;
     Ok(Estimate::from_cells(cells))
+}
+
+/// The error for a cell whose map is not positive at a quadrature point.
+pub(crate) fn degenerate(c: usize, nodes: &[usize]) -> Error {
+    Error::Mesh {
+        location: None,
+        message: format!("cell {c} (nodes {nodes:?}) is degenerate or inverted"),
+    }
 }
 
 /// The checks every estimator starts with.

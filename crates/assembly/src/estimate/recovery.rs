@@ -108,6 +108,9 @@ pub(crate) fn recovery_chunk<const N: usize, const D: usize, const G: usize>(
             if q > 0 && !t.affine {
                 jac = Jacobian::of(&x, &t.gdphi[q]);
             }
+            if jac.det.partial_cmp(&0.0) != Some(std::cmp::Ordering::Greater) {
+                return Err(super::degenerate(c, nodes));
+            }
             let fl = flux(&jac, &t.dphi[q], &v, scratch.k[i * nq + q]);
             let mut g = [0.0; 3];
             for (a, &node) in nodes.iter().enumerate().take(N) {
@@ -167,6 +170,9 @@ pub(crate) fn error_chunk<const N: usize, const D: usize, const G: usize>(
         for q in 0..nq {
             if q > 0 && !t.affine {
                 jac = Jacobian::of(&x, &t.gdphi[q]);
+            }
+            if jac.det.partial_cmp(&0.0) != Some(std::cmp::Ordering::Greater) {
+                return Err(super::degenerate(c, nodes));
             }
             let j = i * nq + q;
             let gh = flux(&jac, &t.dphi[q], &v, 1.0);

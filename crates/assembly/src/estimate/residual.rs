@@ -13,9 +13,10 @@
 //! `div(k grad u_h)` is taken by central differences (step [`FD_STEP`] in reference
 //! coordinates) of the flux `k grad u_h`, with `k` sampled through the coefficients like in
 //! assembly: exact up to rounding (about 1e-12 relative) when the flux is quadratic in the
-//! reference coordinates (P2 on affine cells with constant `k`), about 1e-6 relative for
-//! variable `k`, and the same code for every element and curved cells. It is skipped, being
-//! zero, for P1 on affine cells with constant `k`.
+//! reference coordinates (P2 on affine cells with constant `k`), with a relative error of
+//! order `FD_STEP^2` otherwise, and the same code for every element, non-affine and curved
+//! cells (curved meshes are not covered by the tests). It is skipped, being zero, for P1 on
+//! affine cells with constant `k`, and taken once per cell, being constant, for P2 there.
 
 use std::ops::Range;
 
@@ -38,11 +39,15 @@ pub(crate) struct Residual<'a> {
     pub topology: Topology,
     coefs: Coefficients<'a>,
     diffusion: Coefficients<'a>,
-    /// The cell rule (degree `2 p + 2`).
+    /// The cell element on a rule of degree `2 p` (the facet rules have the same degree):
+    /// exact for the squared residuals of data of the element's degree with constant `k`.
     pub element: Element,
     /// The basis at the points of `element` moved by `+-FD_STEP` along each reference axis
     /// (`2 D` points per point: `+e_0, -e_0, +e_1, ...`), when the divergence is needed.
     shifted: Option<Element>,
+    /// Whether `div(k grad u_h)` is one constant per cell (P2 on affine cells, constant `k`),
+    /// taken once at the first point.
+    constant_divergence: bool,
     /// The basis at each local facet's rule points, walked in each vertex order:
     /// `facets[f * perms.len() + p]`.
     facets: Vec<Element>,
@@ -54,17 +59,18 @@ pub(crate) struct Residual<'a> {
 impl<'a> Residual<'a> {
     pub fn new(mesh: &'a MeshView<'a>, form: &'a EllipticForm, uh: &'a [f64]) -> Result<Self> {
         let kind = mesh.cell_kind;
-        let degree = 2 * mesh.order.get() + 2;
+        let degree = 2 * mesh.order.get();
         let coefs = Coefficients::new(form, mesh)?;
         let diffusion = Coefficients::diffusion_only(form, mesh)?;
         let element = Element::of_mesh(mesh, degree)?;
         let flat = coefs.constant_diffusion().is_some() && element.constant_gradients();
-        let shifted = (!flat).then(|| shifted_element(&element, mesh));
+        let shifted = (!flat).then(|| shifted_element(&element, mesh, degree));
+        let constant_divergence = element.is_affine() && coefs.constant_diffusion().is_some();
         let local = kind.local_facets();
         let nv = local[0].len();
         let perms = permutations(nv);
         let facet_rule = match kind.facet_kind() {
-            Some(f) => quadrature::rule(f, 2 * mesh.order.get() + 1).ok_or_else(|| {
+            Some(f) => quadrature::rule(f, degree).ok_or_else(|| {
                 femscale_core::Error::invalid("quadrature_degree", "no facet rule")
             })?,
             None => QuadratureRule {
@@ -90,6 +96,7 @@ impl<'a> Residual<'a> {
             diffusion,
             element,
             shifted,
+            constant_divergence,
             facets,
             tangents,
             perms,
@@ -114,9 +121,9 @@ impl<'a> Residual<'a> {
 }
 
 /// The element on the points of `e`'s rule moved by `+-FD_STEP` along each reference axis.
-fn shifted_element(e: &Element, mesh: &MeshView<'_>) -> Element {
+fn shifted_element(e: &Element, mesh: &MeshView<'_>, degree: usize) -> Element {
     let dim = e.kind.dim();
-    let rule = quadrature::rule(e.kind, 2 * e.order.get() + 2)
+    let rule = quadrature::rule(e.kind, degree)
         .unwrap_or_else(|| quadrature::rule(e.kind, 1).expect("every kind has a degree-1 rule"));
     let mut points = Vec::with_capacity(rule.len() * 2 * dim);
     for p in &rule.points {
@@ -230,7 +237,7 @@ fn diameter<const D: usize>(x: &[[f64; D]]) -> f64 {
     h.sqrt()
 }
 
-/// `eta_K^2` of the cells `cells` (one parallel task).
+/// The [`CellPart`]s of the cells `cells` (one parallel task).
 pub(crate) fn chunk<const N: usize, const D: usize, const G: usize>(
     r: &Residual<'_>,
     cells: Range<usize>,
@@ -269,16 +276,23 @@ pub(crate) fn chunk<const N: usize, const D: usize, const G: usize>(
         // Volume residual.
         let mut volume = 0.0;
         let mut jac = Jacobian::<D>::of(&x, &t.gdphi[0]);
+        let mut div = 0.0;
         for q in 0..nq {
             if q > 0 && !t.affine {
                 jac = Jacobian::of(&x, &t.gdphi[q]);
             }
+            if jac.det.partial_cmp(&0.0) != Some(std::cmp::Ordering::Greater) {
+                return Err(super::degenerate(c, nodes));
+            }
             let u: f64 = v.iter().zip(&t.phi[q]).map(|(a, b)| a * b).sum();
             let j = i * nq + q;
             let mut res = scratch.f[j] - scratch.c[j] * u;
-            if let (Some(ts), Some(s)) = (&ts, &shifted) {
-                res += divergence(ts, s, &x, &v, &jac, i, q);
+            if let (Some(ts), Some(s)) = (&ts, &shifted)
+                && (q == 0 || !r.constant_divergence)
+            {
+                div = divergence(ts, s, &x, &v, &jac, i, q);
             }
+            res += div;
             volume += t.weights[q] * jac.det * res * res;
         }
         let mut eta2 = h * h * volume;
