@@ -33,6 +33,7 @@
 //! ```
 #![warn(rustdoc::broken_intra_doc_links)]
 
+pub mod adaptivity;
 pub mod assembler;
 pub mod cache;
 pub mod checks;
@@ -53,6 +54,7 @@ pub mod solver;
 pub mod sparse;
 pub mod verify;
 
+pub use adaptivity::{AdaptiveStep, AdaptiveStop, AdaptivityReport};
 pub use assembler::{Assembler, AssemblyStats, LinearSystem};
 pub use cache::{Cache, CacheKey, CacheStats, NoCache};
 pub use context::ExecutionContext;

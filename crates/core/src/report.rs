@@ -145,6 +145,8 @@ pub enum Feature {
     OperatorCacheHit,
     /// The whole solution came from a cache.
     SolutionCacheHit,
+    /// The mesh was refined adaptively (solve, estimate, mark, refine).
+    AdaptiveRefinement,
 }
 
 impl Feature {
@@ -164,6 +166,7 @@ impl Feature {
             Self::ExactSolutionErrors => "exact_solution_errors",
             Self::OperatorCacheHit => "operator_cache_hit",
             Self::SolutionCacheHit => "solution_cache_hit",
+            Self::AdaptiveRefinement => "adaptive_refinement",
         }
     }
 }
@@ -310,4 +313,11 @@ pub struct Metrics {
     /// The mesh solved on: sizes, cell quality, cells per subdomain, facets per boundary part.
     #[serde(default)]
     pub mesh: MeshStats,
+    /// Whether the mesh was refined adaptively (`[adaptivity]`); the other fields then
+    /// describe the last step's solve.
+    #[serde(default)]
+    pub adaptive_refinement_used: bool,
+    /// The adaptive loop's steps, when there was one.
+    #[serde(default)]
+    pub adaptivity: Option<crate::AdaptivityReport>,
 }

@@ -16,8 +16,9 @@
 //! `[cache]` levels on; `enable_memory_pooling` lets the Krylov solvers reuse their work
 //! vectors from one solve to the next; `enable_autoscaling` lets the worker pool of
 //! `femscale run` grow and shrink with the queue and the machine's load.
-//! `enable_adaptive_mesh` is recorded but has no effect (femscale has no adaptive
-//! refinement yet); the solve report's `features_used` lists only what was actually used.
+//! `enable_adaptive_mesh = true` runs the adaptive loop of `[adaptivity]` (as
+//! `adaptivity.enabled` does; never on in a preset, since it changes the discretisation); the
+//! solve report's `features_used` lists only what was actually used.
 
 use femscale_core::ExecutionPlan;
 use serde::{Deserialize, Serialize};
@@ -92,7 +93,8 @@ pub struct ScalingConfig {
     pub enable_parallel: Option<bool>,
     /// Overrides the level's `autoscaling` toggle.
     pub enable_autoscaling: Option<bool>,
-    /// Overrides the level's `adaptive_mesh` toggle.
+    /// Overrides the level's `adaptive_mesh` toggle: `true` runs the adaptive loop of
+    /// `[adaptivity]` (as `adaptivity.enabled = true` does).
     pub enable_adaptive_mesh: Option<bool>,
     /// Overrides the level's `memory_pooling` toggle.
     pub enable_memory_pooling: Option<bool>,

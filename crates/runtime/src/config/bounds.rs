@@ -150,6 +150,7 @@ impl Config {
             check_seconds("cache.ttl_seconds", t)?;
         }
         check_seconds("cache.redis_timeout_seconds", c.redis_timeout_seconds)?;
+        self.adaptivity.check()?;
         check_quadrature_degree(self.assembly.quadrature_degree)
     }
 

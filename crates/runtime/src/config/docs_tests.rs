@@ -173,10 +173,15 @@ fn configuration_doc_defaults_are_the_codes() {
 }
 
 /// The sections of the configuration by the struct that holds them, with its source.
-const SECTIONS: [(&str, &str, &str); 9] = [
+const SECTIONS: [(&str, &str, &str); 10] = [
     ("SolverConfig", "solver", include_str!("mod.rs")),
     ("AssemblyConfig", "assembly", include_str!("mod.rs")),
     ("ScalingConfig", "scaling", include_str!("../scaling.rs")),
+    (
+        "AdaptivityConfig",
+        "adaptivity",
+        include_str!("adaptivity.rs"),
+    ),
     ("CacheConfig", "cache", include_str!("../caching/mod.rs")),
     (
         "PluginsConfig",

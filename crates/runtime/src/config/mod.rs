@@ -16,10 +16,14 @@ use serde::{Deserialize, Serialize};
 use crate::problem::Problem;
 pub use crate::scaling::ScalingConfig;
 
+mod adaptivity;
 mod bounds;
 mod locate;
 mod source_map;
 
+pub use adaptivity::{
+    AdaptiveTarget, AdaptivityConfig, EstimatorKind, MAX_ADAPTIVE_STEPS, MarkingKind,
+};
 pub use bounds::{
     MAX_AMG_LEVELS, MAX_GMRES_RESTART, MAX_MEGABYTES, MAX_SECONDS, MAX_SMOOTHING_WORK, MAX_THREADS,
     check_count, duration_from_seconds,
@@ -44,6 +48,8 @@ pub struct Config {
     pub cache: crate::caching::CacheConfig,
     /// Solver and preconditioner plugins to load (`docs/plugins.md`).
     pub plugins: crate::plugins::PluginsConfig,
+    /// The adaptive loop (`docs/adaptivity.md`).
+    pub adaptivity: AdaptivityConfig,
 }
 
 /// `[solver]`: which linear solver and its stopping criteria and budgets.

@@ -1,6 +1,7 @@
 //! The solve pipeline: mesh → plan → pattern → assembly → boundary conditions → solver set-up
 //! → solve → error norms, each phase timed and traced.
 
+mod adaptive;
 mod checks;
 mod coarse_space;
 mod operator;

@@ -56,6 +56,9 @@ impl FemSolver {
         stage: Stage,
     ) -> Result<Option<Solution>> {
         let requested = solver_kind.unwrap_or(&self.config.solver.kind);
+        if stage == Stage::Solve && self.adaptive() {
+            return self.run_adaptive(problem, requested).map(Some);
+        }
         // Counts what this solve does (cache lookups, compilations, plans) from here on.
         let context = ExecutionContext::serial();
         let _counting = context.enter();
@@ -114,7 +117,8 @@ impl FemSolver {
             }
             None => self.config.scaling.toggles(usize::MAX, load.cores).caching,
         };
-        let cache = match caching {
+        // Adaptive solves are never cached (see `super::adaptive`).
+        let cache = match caching && !self.adaptive() {
             true => self.cache()?.and_then(|cache| {
                 let keys = problem_keys(problem, &self.config, requested, &self.registry)?;
                 Some(CacheSession::new(cache, keys))
@@ -208,14 +212,14 @@ fn element_label(kind: CellKind, order: Order) -> String {
 }
 
 /// What the stages computed for the report.
-struct Computed {
-    mesh: Arc<Mesh>,
-    solved: Solved,
-    norms: Option<ErrorNorms>,
-    nnz: usize,
-    dirichlet_dofs: usize,
-    assembly: AssemblyStats,
-    reused: Vec<CacheReuse>,
+pub(super) struct Computed {
+    pub mesh: Arc<Mesh>,
+    pub solved: Solved,
+    pub norms: Option<ErrorNorms>,
+    pub nnz: usize,
+    pub dirichlet_dofs: usize,
+    pub assembly: AssemblyStats,
+    pub reused: Vec<CacheReuse>,
 }
 
 /// Operator, prepared solver, solve, post-processing; `None` at [`Stage::Prepare`].
@@ -235,7 +239,7 @@ fn run_stages(
     let reused = reused.into_iter().flatten().cloned().collect();
     let (nnz, dirichlet_dofs) = (operator.matrix.nnz(), operator.dirichlet.len());
     let assembly = operator.assembly.clone();
-    let (solved, mesh) = solve_rhs(operator, &prepared, setup, clock)?;
+    let (solved, mesh) = solve_rhs(operator, &prepared, setup, clock, None)?;
     let norms = post_process(&mesh, &solved.values, setup.exact.as_ref(), clock)?;
     Ok(Some(Computed {
         mesh,
@@ -250,7 +254,7 @@ fn run_stages(
 
 impl Computed {
     /// The solution with its report: sizes, choices, timings, accuracy, what was reused.
-    fn into_solution(
+    pub(super) fn into_solution(
         self,
         problem: &Problem,
         decision: &ScalingDecision,

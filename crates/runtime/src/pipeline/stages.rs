@@ -237,13 +237,15 @@ pub(crate) struct Solved {
     pub verified: Verification,
 }
 
-/// Solves the operator's right-hand side and checks the result (finite entries, true
-/// residual) whatever the solver claims; the load vector goes back to the context's pool.
+/// Solves the operator's right-hand side from the initial guess `guess` (zero when `None`;
+/// Dirichlet values imposed on it) and checks the result (finite entries, true residual)
+/// whatever the solver claims; the load vector goes back to the context's pool.
 pub(crate) fn solve_rhs(
     operator: Operator,
     prepared: &Prepared,
     setup: &SolveSetup,
     clock: &mut PhaseClock<'_>,
+    guess: Option<Vec<f64>>,
 ) -> Result<(Solved, Arc<Mesh>)> {
     let deadline = clock.deadline();
     let Operator {
@@ -254,7 +256,10 @@ pub(crate) fn solve_rhs(
         ..
     } = operator;
     let solved = clock.run(Phase::Solve, || {
-        let mut values = vec![0.0; rhs.len()];
+        let mut values = match guess {
+            Some(guess) if guess.len() == rhs.len() => guess,
+            _ => vec![0.0; rhs.len()],
+        };
         dirichlet.impose_on(&mut values);
         let mut solver = prepared.solver.lock().unwrap_or_else(|e| e.into_inner());
         let outcome = solver.solve(&rhs, &mut values, &mut deadline.monitor());

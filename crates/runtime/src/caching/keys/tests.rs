@@ -335,7 +335,9 @@ fn table() -> Vec<(&'static str, Changes, Edit)> {
             c.cache.redis_timeout_seconds = 9.0
         }),
         // Threads, JIT and parallel kernels change at most the last bits of a result
-        // within the solver tolerance; adaptive_mesh has no effect.
+        // within the solver tolerance. Adaptive solves (`enable_adaptive_mesh`,
+        // `[adaptivity]`) bypass the cache: no key covers them, and
+        // `tests/adaptivity.rs` checks that an adaptive solve is never served a stored one.
         ("scaling.level", Nothing, |c| {
             c.scaling.level = ScalingLevel::Minimal
         }),
@@ -351,6 +353,9 @@ fn table() -> Vec<(&'static str, Changes, Edit)> {
         }),
         ("scaling.enable_adaptive_mesh", Nothing, |c| {
             c.scaling.enable_adaptive_mesh = Some(true)
+        }),
+        ("adaptivity.enabled (bypasses the cache)", Nothing, |c| {
+            c.adaptivity.enabled = true
         }),
         ("scaling.enable_autoscaling", Nothing, |c| {
             c.scaling.enable_autoscaling = Some(false)

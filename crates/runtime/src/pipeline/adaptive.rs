@@ -1,0 +1,274 @@
+//! The adaptive loop (`[adaptivity]`): solve → estimate → mark → refine, the solution
+//! interpolated onto the refined mesh as the next solve's initial guess, until the target
+//! error, the unknowns budget or the step budget is reached.
+//!
+//! Each step runs the ordinary stages ([`super::stages`]) on its own mesh, planned for that
+//! mesh's size (the solver and thread choice may change as it grows). Estimate and marking
+//! count as the report's `post` phase, refinement and transfer as `mesh`; the report's
+//! phases sum over all steps and [`AdaptivityReport`] splits them per step. Adaptive solves
+//! bypass the cache: every step's mesh is new and no content key covers `[adaptivity]`.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use femscale_assembly::{Estimate, element_errors, estimate_within, mark};
+use femscale_core::{
+    AdaptiveStep, AdaptiveStop, AdaptivityReport, CsrMatrix, Deadline, Error, ExecutionContext,
+    Feature, Order, Result,
+};
+use femscale_mesh::{Mesh, RefinementState};
+use tracing::{info, instrument};
+
+use super::phases::{Phase, PhaseClock};
+use super::solve::Computed;
+use super::stages::{Meshed, SolveSetup, build_mesh, build_operator, prepare_solver, solve_rhs};
+use super::{FemSolver, Solution};
+use crate::config::{AdaptiveTarget, AdaptivityConfig};
+use crate::problem::Problem;
+
+impl FemSolver {
+    /// Whether solves run the adaptive loop: `adaptivity.enabled` or
+    /// `scaling.enable_adaptive_mesh = true`.
+    pub(crate) fn adaptive(&self) -> bool {
+        self.config.adaptivity.enabled || self.config.scaling.enable_adaptive_mesh == Some(true)
+    }
+
+    /// Runs the adaptive loop on `problem` and returns the last step's solution, its report
+    /// carrying every step.
+    #[instrument(skip_all, name = "fem.adaptive")]
+    pub(crate) fn run_adaptive(&self, problem: &Problem, requested: &str) -> Result<Solution> {
+        let cfg = &self.config.adaptivity;
+        cfg.check()?;
+        let context = ExecutionContext::serial();
+        let _counting = context.enter();
+        let start = self.start(problem, requested)?;
+        let mut clock = PhaseClock::new(&start.deadline);
+        let mut mesh = clock.run(Phase::Mesh, || build_mesh(problem))?;
+        check_target(cfg, problem, &mesh)?;
+        let mut state: Option<RefinementState> = None;
+        let mut guess: Option<Vec<f64>> = None;
+        let mut report = AdaptivityReport::default();
+        report.estimator = cfg.estimator.name().into();
+        report.marking = cfg.marking.name().into();
+        report.theta = cfg.theta;
+        let (outcome, usage) = femscale_scaling::measure(|| -> Result<_> {
+            loop {
+                let step_start = clock.timings.total();
+                let decision = self.plan_for_mesh(&mesh, requested, &start.load)?;
+                let setup = self.setup(problem, &decision, context.clone())?;
+                let span = tracing::Span::current();
+                let (computed, matrix) = self.with_threads(setup.context.threads(), || {
+                    let _span = span.enter();
+                    let _counting = setup.context.enter();
+                    solve_step(mesh.clone(), &setup, &mut clock, guess.take())
+                })??;
+                let solve_seconds = clock.timings.total() - step_start;
+                let values = &computed.solved.values;
+                let mut step = AdaptiveStep::default();
+                step.dofs = mesh.num_nodes();
+                step.cells = mesh.num_cells();
+                step.iterations = computed.solved.report.iterations;
+                step.energy = energy(&matrix, values);
+                step.solve_seconds = solve_seconds;
+                let t = Instant::now();
+                let deadline = clock.deadline();
+                let eta = self.with_threads(setup.context.threads(), || {
+                    clock.run(Phase::Post, || {
+                        estimate(cfg, &mesh, &setup, values, deadline)
+                    })
+                })??;
+                step.estimate = eta.estimate.total();
+                step.error = eta.error.or_else(|| {
+                    cfg.reference_energy
+                        .map(|e| (e - step.energy).max(0.0).sqrt())
+                });
+                step.effectivity = step.error.filter(|e| *e > 0.0).map(|e| step.estimate / e);
+                step.estimate_seconds = t.elapsed().as_secs_f64();
+                info!(step = report.steps.len(), dofs = step.dofs, estimate = step.estimate, error = ?step.error, "adaptive step");
+
+                let stop = stop_before_marking(cfg, &step, report.steps.len() + 1);
+                let marked = match stop {
+                    Some(_) => Vec::new(),
+                    None => {
+                        let t = Instant::now();
+                        let marked = clock.run(Phase::Post, || {
+                            mark(cfg.marking(), &eta.estimate.eta_squared)
+                        })?;
+                        step.mark_seconds = t.elapsed().as_secs_f64();
+                        marked
+                    }
+                };
+                step.marked = marked.len();
+                let stop = stop.or((marked.is_empty()).then_some(AdaptiveStop::NothingMarked));
+                if let Some(stop) = stop {
+                    report.steps.push(step);
+                    report.stopped_by = stop;
+                    return Ok((computed, setup, decision));
+                }
+                let t = Instant::now();
+                let refined = clock.run(Phase::Mesh, || {
+                    refine(&mesh, &marked, state.as_ref(), values)
+                })?;
+                if refined.mesh.num_nodes() > cfg.max_dofs {
+                    step.marked = 0;
+                    report.steps.push(step);
+                    report.stopped_by = AdaptiveStop::MaxDofs;
+                    return Ok((computed, setup, decision));
+                }
+                step.refine_seconds = t.elapsed().as_secs_f64();
+                report.steps.push(step);
+                mesh = Arc::new(refined.mesh);
+                state = Some(refined.state);
+                guess = Some(refined.values);
+            }
+        });
+        let (computed, setup, decision) = outcome?;
+        let mut solution = computed.into_solution(problem, &decision, &setup, clock.timings, usage);
+        let m = &mut solution.metrics;
+        m.adaptive_refinement_used = true;
+        m.features_used.push(Feature::AdaptiveRefinement);
+        info!(
+            steps = report.steps.len(),
+            dofs = m.dofs,
+            stopped_by = report.stopped_by.name(),
+            "adaptive loop done"
+        );
+        m.adaptivity = Some(report);
+        Ok(solution)
+    }
+}
+
+/// One step's solve on `mesh` from the initial guess; also returns the operator (for the
+/// discrete energy).
+fn solve_step(
+    mesh: Arc<Mesh>,
+    setup: &SolveSetup,
+    clock: &mut PhaseClock<'_>,
+    guess: Option<Vec<f64>>,
+) -> Result<(Computed, Arc<CsrMatrix>)> {
+    let meshed = Meshed { mesh, stored: None };
+    let operator = build_operator(meshed, setup, None, clock)?;
+    let prepared = prepare_solver(&operator, setup, None, clock)?;
+    let matrix = operator.matrix.clone();
+    let (nnz, dirichlet_dofs) = (matrix.nnz(), operator.dirichlet.len());
+    let assembly = operator.assembly.clone();
+    let (solved, mesh) = solve_rhs(operator, &prepared, setup, clock, guess)?;
+    let norms = super::stages::post_process(&mesh, &solved.values, setup.exact.as_ref(), clock)?;
+    let computed = Computed {
+        mesh,
+        solved,
+        norms,
+        nnz,
+        dirichlet_dofs,
+        assembly,
+        reused: Vec::new(),
+    };
+    Ok((computed, matrix))
+}
+
+/// The estimate and, with an exact solution, the true energy error.
+struct StepEstimate {
+    estimate: Estimate,
+    error: Option<f64>,
+}
+
+fn estimate(
+    cfg: &AdaptivityConfig,
+    mesh: &Mesh,
+    setup: &SolveSetup,
+    values: &[f64],
+    deadline: &Deadline,
+) -> Result<StepEstimate> {
+    let view = mesh.view();
+    let in_problem = |e: Error| e.within("problem");
+    let estimate = estimate_within(cfg.estimator(), &view, &setup.form, values, deadline)
+        .map_err(in_problem)?;
+    let error = match &setup.exact {
+        Some(exact) => Some(
+            element_errors(&view, &setup.form, values, exact.as_ref())
+                .map_err(in_problem)?
+                .total(),
+        ),
+        None => None,
+    };
+    Ok(StepEstimate { estimate, error })
+}
+
+/// `uᵀ A u` on the constrained operator: `a(u_h, u_h)` when the Dirichlet data are zero.
+fn energy(a: &CsrMatrix, u: &[f64]) -> f64 {
+    let (rp, ci, v) = (a.pattern().row_ptr(), a.pattern().col_idx(), a.values());
+    (0..a.nrows())
+        .map(|i| u[i] * (rp[i]..rp[i + 1]).map(|k| v[k] * u[ci[k]]).sum::<f64>())
+        .sum()
+}
+
+/// The stop that needs no marking: the target reached or the step budget spent.
+fn stop_before_marking(
+    cfg: &AdaptivityConfig,
+    step: &AdaptiveStep,
+    steps: usize,
+) -> Option<AdaptiveStop> {
+    let value = match cfg.target {
+        AdaptiveTarget::Estimate => Some(step.estimate),
+        AdaptiveTarget::Error => step.error,
+    };
+    if let (Some(target), Some(value)) = (cfg.target_error, value)
+        && value <= target
+    {
+        return Some(AdaptiveStop::TargetReached);
+    }
+    (steps >= cfg.max_steps).then_some(AdaptiveStop::MaxSteps)
+}
+
+/// `adaptivity.target = "error"` needs a true error; refinement needs cells it can bisect.
+fn check_target(cfg: &AdaptivityConfig, problem: &Problem, mesh: &Mesh) -> Result<()> {
+    if cfg.target == AdaptiveTarget::Error
+        && problem.exact.is_none()
+        && cfg.reference_energy.is_none()
+    {
+        return Err(Error::invalid(
+            "adaptivity.target",
+            "`error` needs the true error: give problem.exact or adaptivity.reference_energy",
+        ));
+    }
+    // Refusing quadrilaterals, hexahedra and tetrahedra now rather than after the first solve.
+    if !matches!(
+        mesh.cell_kind(),
+        femscale_core::CellKind::Interval | femscale_core::CellKind::Triangle
+    ) {
+        return Err(Error::invalid(
+            "adaptivity.enabled",
+            format!(
+                "adaptive refinement bisects intervals and triangles; this mesh has {} cells \
+                 (no hanging-node support for quadrilaterals and hexahedra, no 3D bisection yet)",
+                mesh.cell_kind().name()
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// The refined mesh, its refinement state and `values` interpolated onto it.
+struct RefinedStep {
+    mesh: Mesh,
+    state: RefinementState,
+    values: Vec<f64>,
+}
+
+fn refine(
+    mesh: &Mesh,
+    marked: &[usize],
+    state: Option<&RefinementState>,
+    values: &[f64],
+) -> Result<RefinedStep> {
+    let refined = mesh.refine_cells(marked, state)?;
+    let values = match mesh.order() {
+        Order::Linear => refined.interpolate_p1(values)?,
+        Order::Quadratic => refined.interpolate_p2(mesh, values)?,
+    };
+    Ok(RefinedStep {
+        mesh: refined.mesh,
+        state: refined.state,
+        values,
+    })
+}

@@ -1,0 +1,242 @@
+//! The adaptive loop through the runtime (`[adaptivity]`): the L-shape's corner singularity
+//! resolved at the optimal rate, the stopping rules, the report, the typed errors, and that an
+//! adaptive solve never comes from the cache.
+
+use std::path::{Path, PathBuf};
+
+use femscale_core::{AdaptiveStop, Error, Feature};
+use femscale_runtime::{Config, ConfigSources, FemSolver, Solution};
+
+/// `a(u, u)` of the L-shape solution of `-Δu = 1`, `u = 0` (issue 19).
+const L_SHAPE_ENERGY: f64 = 0.2140750232;
+
+fn examples() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/configs")
+}
+
+/// `examples/configs/lshape_adaptive.toml` with `overrides`.
+fn l_shape(overrides: &[&str]) -> Config {
+    Config::load(&ConfigSources {
+        file: Some(examples().join("lshape_adaptive.toml")),
+        overrides: overrides.iter().map(|s| s.to_string()).collect(),
+    })
+    .unwrap()
+}
+
+fn solve(config: Config) -> femscale_core::Result<Solution> {
+    FemSolver::from_config(config)?.solve_configured()
+}
+
+/// Least-squares slope of `log y` against `log x`.
+fn slope(x: &[f64], y: &[f64]) -> f64 {
+    let (lx, ly): (Vec<f64>, Vec<f64>) = x.iter().zip(y).map(|(a, b)| (a.ln(), b.ln())).unzip();
+    let n = lx.len() as f64;
+    let (mx, my) = (lx.iter().sum::<f64>() / n, ly.iter().sum::<f64>() / n);
+    let cov: f64 = lx.iter().zip(&ly).map(|(a, b)| (a - mx) * (b - my)).sum();
+    let var: f64 = lx.iter().map(|a| (a - mx) * (a - mx)).sum();
+    cov / var
+}
+
+#[test]
+fn the_l_shape_converges_at_the_optimal_rate_with_p1() {
+    let solution = solve(l_shape(&[
+        "adaptivity.target_error=1e-2",
+        "adaptivity.max_dofs=30000",
+    ]))
+    .unwrap();
+    let m = &solution.metrics;
+    assert!(m.adaptive_refinement_used);
+    assert!(m.features_used.contains(&Feature::AdaptiveRefinement));
+    let report = m.adaptivity.as_ref().unwrap();
+    assert_eq!(report.stopped_by, AdaptiveStop::TargetReached, "{report:?}");
+    let steps = &report.steps;
+    let last = steps.last().unwrap();
+    assert!(
+        last.error.unwrap() <= 1e-2 && last.dofs == m.dofs,
+        "{last:?}"
+    );
+    assert!(steps.len() >= 6, "{} steps", steps.len());
+    // Energy error ∝ DOFs^(-1/2) once the corner is resolved (uniform refinement: -1/3).
+    let tail = &steps[steps.len() / 2..];
+    let dofs: Vec<f64> = tail.iter().map(|s| s.dofs as f64).collect();
+    let errors: Vec<f64> = tail.iter().map(|s| s.error.unwrap()).collect();
+    let rate = slope(&dofs, &errors);
+    assert!((-0.62..=-0.42).contains(&rate), "rate {rate}: {steps:?}");
+    // The estimator is reliable and efficient with a steady effectivity.
+    for s in steps {
+        let eff = s.effectivity.unwrap();
+        assert!((1.0..=20.0).contains(&eff), "{s:?}");
+        assert!(s.energy > 0.0 && s.energy < L_SHAPE_ENERGY, "{s:?}");
+        assert!(s.solve_seconds >= 0.0 && s.estimate_seconds > 0.0, "{s:?}");
+    }
+    // Every step but the last marked cells and refined; the meshes grow.
+    for pair in steps.windows(2) {
+        assert!(
+            pair[0].marked > 0 && pair[1].dofs > pair[0].dofs,
+            "{pair:?}"
+        );
+    }
+    assert_eq!(last.marked, 0);
+    // The boundary part survives refinement: all its facets are counted on the final mesh.
+    let boundary = m
+        .mesh
+        .boundary
+        .iter()
+        .find(|b| b.name == "boundary")
+        .unwrap();
+    assert!(boundary.facets > 48, "{:?}", m.mesh.boundary);
+    assert_eq!(m.num_elements, last.cells);
+}
+
+#[test]
+fn p2_needs_fewer_unknowns_than_p1_for_the_same_error() {
+    let run = |order: &str| {
+        let solution = solve(l_shape(&[
+            order,
+            "adaptivity.target_error=5e-3",
+            "adaptivity.max_dofs=60000",
+        ]))
+        .unwrap();
+        let report = solution.metrics.adaptivity.unwrap();
+        assert_eq!(report.stopped_by, AdaptiveStop::TargetReached, "{report:?}");
+        report.steps.last().unwrap().dofs
+    };
+    let (p1, p2) = (run("problem.order=1"), run("problem.order=2"));
+    assert!(p2 < p1, "P2 {p2} vs P1 {p1} unknowns");
+}
+
+#[test]
+fn the_budgets_stop_the_loop() {
+    let solution = solve(l_shape(&["adaptivity.max_dofs=2000"])).unwrap();
+    let report = solution.metrics.adaptivity.unwrap();
+    assert_eq!(report.stopped_by, AdaptiveStop::MaxDofs);
+    assert!(solution.metrics.dofs <= 2000 && report.steps.len() > 2);
+
+    let solution = solve(l_shape(&["adaptivity.max_steps=3"])).unwrap();
+    let report = solution.metrics.adaptivity.unwrap();
+    assert_eq!(report.stopped_by, AdaptiveStop::MaxSteps);
+    assert_eq!(report.steps.len(), 3);
+
+    // The estimate as the target (the default), with the ZZ estimator and maximum marking.
+    let solution = solve(l_shape(&[
+        "adaptivity.target=estimate",
+        "adaptivity.target_error=0.05",
+        "adaptivity.estimator=zz",
+        "adaptivity.marking=maximum",
+    ]))
+    .unwrap();
+    let report = solution.metrics.adaptivity.unwrap();
+    assert_eq!(report.stopped_by, AdaptiveStop::TargetReached);
+    assert!(report.steps.last().unwrap().estimate <= 0.05);
+    assert_eq!(
+        (report.estimator.as_str(), report.marking.as_str()),
+        ("zz", "maximum")
+    );
+}
+
+#[test]
+fn the_scaling_toggle_switches_the_loop_on_and_a_smooth_problem_reports_effectivity() {
+    let config = Config::from_toml_str(
+        r#"
+        [problem]
+        mesh = { kind = "rectangle", nx = 4, ny = 4, cell = "triangle" }
+        diffusion = "1 + x"
+        source = "-(cos(pi*x)*sin(pi*y)*pi - (1 + x)*2*pi^2*sin(pi*x)*sin(pi*y))"
+        exact = "sin(pi*x)*sin(pi*y)"
+        boundary = [{ where = "all", kind = "dirichlet", value = 0.0 }]
+        [scaling]
+        enable_adaptive_mesh = true
+        [adaptivity]
+        max_steps = 6
+        "#,
+    )
+    .unwrap();
+    let solution = solve(config).unwrap();
+    let report = solution.metrics.adaptivity.unwrap();
+    assert_eq!(report.steps.len(), 6);
+    let effectivity: Vec<f64> = report
+        .steps
+        .iter()
+        .map(|s| s.effectivity.unwrap())
+        .collect();
+    assert!(
+        effectivity.iter().all(|e| (1.0..=20.0).contains(e)),
+        "{effectivity:?}"
+    );
+}
+
+#[test]
+fn an_adaptive_solve_is_never_served_from_the_cache() {
+    let base = ["adaptivity.max_steps=4", "scaling.enable_caching=true"];
+    let plain = solve(l_shape(&[base[0], base[1], "adaptivity.enabled=false"])).unwrap();
+    assert!(!plain.metrics.adaptive_refinement_used);
+    // One solver solving the plain problem, then the adaptive one, then the plain one again.
+    let solver =
+        FemSolver::from_config(l_shape(&[base[0], base[1], "adaptivity.enabled=false"])).unwrap();
+    let first = solver.solve_configured().unwrap();
+    let adaptive = solver
+        .with_overrides(&["adaptivity.enabled=true"])
+        .unwrap()
+        .solve_configured()
+        .unwrap();
+    assert!(
+        adaptive.metrics.cache_reused.is_empty(),
+        "{:?}",
+        adaptive.metrics.cache_reused
+    );
+    assert!(adaptive.metrics.dofs > first.metrics.dofs);
+    assert_eq!(adaptive.metrics.adaptivity.unwrap().steps.len(), 4);
+    assert_eq!(first.metrics.dofs, plain.metrics.dofs);
+}
+
+fn invalid_key(result: femscale_core::Result<Solution>) -> String {
+    match result {
+        Err(Error::InvalidInput { field, .. }) => field.to_string(),
+        other => panic!("expected an invalid-input error, got {other:?}"),
+    }
+}
+
+#[test]
+fn bad_settings_and_unsupported_meshes_are_typed_errors() {
+    let load = |text: &str| Config::from_toml_str(text).map(solve);
+    let quads = r#"
+        [problem]
+        mesh = { kind = "rectangle", nx = 4, ny = 4, cell = "quadrilateral" }
+        source = 1.0
+        boundary = [{ where = "all", kind = "dirichlet", value = 0.0 }]
+        [adaptivity]
+        enabled = true
+    "#;
+    assert_eq!(invalid_key(load(quads).unwrap()), "adaptivity.enabled");
+    let no_error = r#"
+        [problem]
+        mesh = { kind = "rectangle", nx = 4, ny = 4 }
+        source = 1.0
+        boundary = [{ where = "all", kind = "dirichlet", value = 0.0 }]
+        [adaptivity]
+        enabled = true
+        target = "error"
+        target_error = 0.1
+    "#;
+    assert_eq!(invalid_key(load(no_error).unwrap()), "adaptivity.target");
+    for (key, value) in [
+        ("theta", "1.5"),
+        ("theta", "0.0"),
+        ("target_error", "-1.0"),
+        ("max_steps", "0"),
+        ("max_dofs", "0"),
+        ("reference_energy", "-2.0"),
+    ] {
+        let text = format!("[adaptivity]\nenabled = true\n{key} = {value}\n");
+        let err = match Config::from_toml_str(&text) {
+            Ok(config) => match FemSolver::from_config(config) {
+                Ok(solver) => invalid_key(solver.solve_configured()),
+                Err(Error::InvalidInput { field, .. }) => field.to_string(),
+                Err(other) => panic!("{key}: {other:?}"),
+            },
+            Err(Error::InvalidInput { field, .. }) => field.to_string(),
+            Err(other) => panic!("{key}: {other:?}"),
+        };
+        assert_eq!(err, format!("adaptivity.{key}"), "{key} = {value}");
+    }
+}
