@@ -240,6 +240,9 @@ fn run_stages(
     let (nnz, dirichlet_dofs) = (operator.matrix.nnz(), operator.dirichlet.len());
     let assembly = operator.assembly.clone();
     let (solved, mesh) = solve_rhs(operator, &prepared, setup, clock, None)?;
+    // Unless the cache keeps them, this frees the prepared solver (an AMG hierarchy) and the
+    // matrix before post-processing allocates its own.
+    drop(prepared);
     let norms = post_process(&mesh, &solved.values, setup.exact.as_ref(), clock)?;
     Ok(Some(Computed {
         mesh,
