@@ -153,6 +153,7 @@ fn solve_step(
     let (nnz, dirichlet_dofs) = (matrix.nnz(), operator.dirichlet.len());
     let assembly = operator.assembly.clone();
     let (solved, mesh) = solve_rhs(operator, &prepared, setup, clock, guess)?;
+    drop(prepared);
     let norms = super::stages::post_process(&mesh, &solved.values, setup.exact.as_ref(), clock)?;
     let computed = Computed {
         mesh,
@@ -243,6 +244,12 @@ fn check_target(cfg: &AdaptivityConfig, problem: &Problem, mesh: &Mesh) -> Resul
                  (no hanging-node support for quadrilaterals and hexahedra, no 3D bisection yet)",
                 mesh.cell_kind().name()
             ),
+        ));
+    }
+    if mesh.is_curved() {
+        return Err(Error::invalid(
+            "adaptivity.enabled",
+            "adaptive refinement of curved (isoparametric) meshes is not supported",
         ));
     }
     Ok(())
