@@ -68,8 +68,8 @@ pub enum AdaptiveTarget {
 #[serde(default, deny_unknown_fields)]
 #[non_exhaustive]
 pub struct AdaptivityConfig {
-    /// Run the adaptive loop (default `false`; `scaling.enable_adaptive_mesh = true` also
-    /// switches it on).
+    /// Run the adaptive loop (default `false`). `scaling.enable_adaptive_mesh = true` also
+    /// switches it on.
     pub enabled: bool,
     /// `residual` (default) or `zz`.
     pub estimator: EstimatorKind,
@@ -82,7 +82,7 @@ pub struct AdaptivityConfig {
     pub target_error: Option<f64>,
     /// `estimate` (default) or `error`: what `target_error` bounds.
     pub target: AdaptiveTarget,
-    /// Stop before a refinement that would give more unknowns than this (default 10⁶).
+    /// Stop before a refinement that would give more unknowns than this (default 1000000).
     pub max_dofs: usize,
     /// At most this many solves (default 30).
     pub max_steps: usize,
