@@ -165,6 +165,43 @@ fn the_scaling_toggle_switches_the_loop_on_and_a_smooth_problem_reports_effectiv
     );
 }
 
+/// The example configs with layers: the 1D reaction-dominated boundary layer (`k = 1e-4`, where
+/// an `h`-weighted residual estimator under-estimates by `k^(1/2)`) and the 2D interior front.
+#[test]
+fn the_layer_examples_reach_their_targets_with_steady_effectivity() {
+    // The 2D example's target (0.1, 121,732 unknowns) loosened for a debug build.
+    for (file, overrides, most_dofs) in [
+        ("boundary_layer_1d_adaptive.toml", vec![], 400),
+        (
+            "interior_layer_2d_adaptive.toml",
+            vec!["adaptivity.target_error=0.4".to_string()],
+            20_000,
+        ),
+    ] {
+        let config = Config::load(&ConfigSources {
+            file: Some(examples().join(file)),
+            overrides,
+        })
+        .unwrap();
+        let solution = solve(config).unwrap();
+        let report = solution.metrics.adaptivity.unwrap();
+        assert_eq!(
+            report.stopped_by,
+            AdaptiveStop::TargetReached,
+            "{file}: {report:?}"
+        );
+        assert!(
+            solution.metrics.dofs <= most_dofs,
+            "{file}: {}",
+            solution.metrics.dofs
+        );
+        for s in &report.steps {
+            let eff = s.effectivity.unwrap();
+            assert!((1.0..=20.0).contains(&eff), "{file}: {s:?}");
+        }
+    }
+}
+
 #[test]
 fn an_adaptive_solve_is_never_served_from_the_cache() {
     let base = ["adaptivity.max_steps=4", "scaling.enable_caching=true"];

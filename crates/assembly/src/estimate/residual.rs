@@ -1,8 +1,12 @@
 //! The residual estimator: per cell `K`,
 //!
-//! `eta_K^2 = h_K^2 ||f + div(k grad u_h) - c u_h||_K^2
-//!          + 1/2 sum_{F interior} h_F ||[k grad u_h . n]||_F^2
-//!          + sum_{F Neumann/Robin} h_F ||g - alpha u_h - k grad u_h . n||_F^2`,
+//! `eta_K^2 = a_K^2 ||f + div(k grad u_h) - c u_h||_K^2
+//!          + 1/2 sum_{F interior} k^(-1/2) a_F ||[k grad u_h . n]||_F^2
+//!          + sum_{F Neumann/Robin} k^(-1/2) a_F ||g - alpha u_h - k grad u_h . n||_F^2`,
+//!
+//! with Verfürth's robust weights `a_S = min(h_S k^(-1/2), c^(-1/2))` (`k` the smallest and `c`
+//! the largest value at the cell's quadrature points; `a_S = h_S` for `k = 1`, `c = 0`), so that
+//! the effectivity does not degrade for small `k` or large `c` (boundary layers),
 //!
 //! where exterior facets without a condition count as Neumann with `g = 0` (the assembler's
 //! natural condition) and Dirichlet facets contribute nothing. `h_K` is the cell's diameter,
@@ -237,6 +241,19 @@ fn diameter<const D: usize>(x: &[[f64; D]]) -> f64 {
     h.sqrt()
 }
 
+/// Verfürth's robust weight `alpha_S = min(h_S / sqrt(k), 1 / sqrt(c))` of a cell or facet of
+/// diameter `h` (`h / sqrt(k)` without reaction): with it the estimator bounds the energy norm
+/// `(||k^(1/2) grad e||^2 + ||c^(1/2) e||^2)^(1/2)` uniformly in `k` and `c` (reaction-dominated
+/// layers included); it is `h` for `k = 1`, `c = 0`.
+fn robust_weight(h: f64, k: f64, c: f64) -> f64 {
+    let diffusive = h / k.sqrt();
+    if c > 0.0 {
+        diffusive.min(1.0 / c.sqrt())
+    } else {
+        diffusive
+    }
+}
+
 /// The [`CellPart`]s of the cells `cells` (one parallel task).
 pub(crate) fn chunk<const N: usize, const D: usize, const G: usize>(
     r: &Residual<'_>,
@@ -295,7 +312,15 @@ pub(crate) fn chunk<const N: usize, const D: usize, const G: usize>(
             res += div;
             volume += t.weights[q] * jac.det * res * res;
         }
-        let mut eta2 = h * h * volume;
+        let cell_q = i * nq..(i + 1) * nq;
+        let kmin = scratch.k[cell_q.clone()]
+            .iter()
+            .copied()
+            .fold(f64::INFINITY, f64::min);
+        let cmax = scratch.c[cell_q].iter().copied().fold(0.0, f64::max);
+        let mut eta2 = robust_weight(h, kmin, cmax).powi(2) * volume;
+        // Facet residuals weigh with `alpha_F / sqrt(k)`: `h_F` when `k = 1` and `c = 0`.
+        let facet_weight = |hf: f64| robust_weight(hf, kmin, cmax) / kmin.sqrt();
         let mut jumps = [f64::NAN; MAX_FACETS];
         // Facet residuals; a jump is computed by the side with the smaller facet index.
         for f in 0..nf {
@@ -337,9 +362,9 @@ pub(crate) fn chunk<const N: usize, const D: usize, const G: usize>(
                     } else {
                         hf
                     };
-                    jumps[f] = hf * s;
+                    jumps[f] = facet_weight(hf) * s;
                 }
-                _ => eta2 += hf * facet.natural(r, id)?,
+                _ => eta2 += facet_weight(hf) * facet.natural(r, id)?,
             }
         }
         out.push((eta2, jumps));

@@ -180,7 +180,7 @@ const SECTIONS: [(&str, &str, &str); 10] = [
     (
         "AdaptivityConfig",
         "adaptivity",
-        include_str!("adaptivity.rs"),
+        include_str!("./adaptivity.rs"),
     ),
     ("CacheConfig", "cache", include_str!("../caching/mod.rs")),
     (
