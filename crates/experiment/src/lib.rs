@@ -85,7 +85,7 @@ use figment::value::Dict;
 use tracing::instrument;
 
 pub use families::{RESOLUTION_KEYS, WHOLE_SWEEP_FAMILY};
-pub use outputs::{ERROR_PLOT, TIME_PLOT, VTU_DIR};
+pub use outputs::{ADAPTIVE_DIR, ERROR_PLOT, STEPS_COLLECTION, TIME_PLOT, VTU_DIR};
 pub use runner::{ExperimentReport, ProgressEvent, ProgressFn, RunOptions};
 pub use spec::{ExperimentSettings, MAX_REPETITIONS, OutputFormat, OutputSpec};
 pub use store::{RESULTS_FILE, RunRecord, SUMMARY_FILE, read_results};

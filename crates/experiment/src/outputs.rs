@@ -1,17 +1,120 @@
 //! The outputs beyond `results.jsonl` and `summary.csv`: VTU files of solutions (`vtu`) and SVG
 //! plots (`svg`): error against mesh size with fitted rates, and time against unknowns.
+//! Adaptive runs add one VTU file per step (the estimator as cell data) with a ParaView
+//! collection, and a plot of estimate and error against unknowns with the optimal slope.
 
-use std::path::Path;
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
 
-use femscale_core::{Error, Result};
+use femscale_core::{Error, Order, Result};
 
 use super::spec::{OutputFormat, OutputSpec};
 use super::summary::SummaryRow;
 use super::sweep::Point;
-use femscale_runtime::Solution;
+use femscale_runtime::{AdaptiveSnapshot, Solution};
 
 /// Sub-directory of the output directory that holds the VTU files.
 pub const VTU_DIR: &str = "vtu";
+/// Sub-directory of the output directory that holds adaptive runs' plots
+/// (`adaptive/<point id>.svg`).
+pub const ADAPTIVE_DIR: &str = "adaptive";
+/// File name of an adaptive run's ParaView collection in `vtu/<point id>/`.
+pub const STEPS_COLLECTION: &str = "steps.pvd";
+
+/// `dir/name`, created if missing.
+fn sub_dir(dir: &Path, name: &str) -> Result<PathBuf> {
+    let path = dir.join(name);
+    std::fs::create_dir_all(&path).map_err(|source| Error::Io {
+        path: path.clone(),
+        source,
+    })?;
+    Ok(path)
+}
+
+/// Writes `vtu/<point id>/step_NNN.vtu` for one step of an adaptive run when `vtu` output is
+/// asked for: the solution `u` at the nodes and, as cell data, the estimator's `eta` (`η_K`),
+/// `marked` (1 on the cells refined after the step) and, with an exact solution, `error` (the
+/// true energy error on the cell). The first step clears the files of an earlier run.
+pub(super) fn write_step_output(
+    dir: &Path,
+    output: &OutputSpec,
+    point: &Point,
+    snapshot: &AdaptiveSnapshot<'_>,
+) -> Result<()> {
+    if !output.wants(OutputFormat::Vtu) {
+        return Ok(());
+    }
+    let steps_dir = sub_dir(&dir.join(VTU_DIR), point.id())?;
+    if snapshot.index == 0 {
+        clear_steps(&steps_dir)?;
+    }
+    let eta: Vec<f64> = snapshot.eta_squared.iter().map(|e| e.sqrt()).collect();
+    let mut marked = vec![0.0; eta.len()];
+    for &c in snapshot.marked {
+        marked[c] = 1.0;
+    }
+    let error: Option<Vec<f64>> = snapshot
+        .error_squared
+        .map(|e| e.iter().map(|e| e.sqrt()).collect());
+    let mut cells: Vec<(&str, &[f64])> = vec![("eta", &eta), ("marked", &marked)];
+    if let Some(error) = &error {
+        cells.push(("error", error));
+    }
+    let path = steps_dir.join(step_file(snapshot.index));
+    femscale_mesh::vtu::write_vtu_with_cell_data(
+        snapshot.mesh,
+        &[("u", snapshot.values)],
+        &cells,
+        &path,
+    )
+}
+
+fn step_file(index: usize) -> String {
+    format!("step_{index:03}.vtu")
+}
+
+/// Removes the step files and the collection an earlier run left in `steps_dir`.
+fn clear_steps(steps_dir: &Path) -> Result<()> {
+    let io = |source| Error::Io {
+        path: steps_dir.to_path_buf(),
+        source,
+    };
+    for entry in std::fs::read_dir(steps_dir).map_err(io)? {
+        let path = entry.map_err(io)?.path();
+        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+        let ours =
+            (name.starts_with("step_") && name.ends_with(".vtu")) || name == STEPS_COLLECTION;
+        if ours {
+            std::fs::remove_file(&path).map_err(|source| Error::Io { path, source })?;
+        }
+    }
+    Ok(())
+}
+
+/// Writes `vtu/<point id>/steps.pvd`, a ParaView collection of the `steps` step files with the
+/// step number as time, when `vtu` output is asked for.
+pub(super) fn write_step_collection(
+    dir: &Path,
+    output: &OutputSpec,
+    point: &Point,
+    steps: usize,
+) -> Result<()> {
+    if !output.wants(OutputFormat::Vtu) || steps == 0 {
+        return Ok(());
+    }
+    let path = dir.join(VTU_DIR).join(point.id()).join(STEPS_COLLECTION);
+    femscale_core::io::write_atomically(&path, |w| {
+        writeln!(w, r#"<?xml version="1.0"?>"#)?;
+        writeln!(w, r#"<VTKFile type="Collection" version="1.0">"#)?;
+        writeln!(w, "  <Collection>")?;
+        for k in 0..steps {
+            let file = step_file(k);
+            writeln!(w, r#"    <DataSet timestep="{k}" part="0" file="{file}"/>"#)?;
+        }
+        writeln!(w, "  </Collection>")?;
+        writeln!(w, "</VTKFile>")
+    })
+}
 /// File name of the error-against-h plot.
 pub const ERROR_PLOT: &str = "error_vs_h.svg";
 /// File name of the time-against-unknowns plot.
@@ -26,14 +129,13 @@ pub(super) fn write_point_outputs(
     point: &Point,
     solution: &Solution,
 ) -> Result<()> {
+    if output.wants(OutputFormat::Svg) {
+        write_adaptive_plot(dir, point, solution)?;
+    }
     if !output.wants(OutputFormat::Vtu) {
         return Ok(());
     }
-    let vtu_dir = dir.join(VTU_DIR);
-    std::fs::create_dir_all(&vtu_dir).map_err(|source| Error::Io {
-        path: vtu_dir.clone(),
-        source,
-    })?;
+    let vtu_dir = sub_dir(dir, VTU_DIR)?;
     let path = vtu_dir.join(format!("{}.vtu", point.id()));
     let exact = match point.config() {
         Some(config) => config.problem.exact_field()?,
@@ -53,6 +155,50 @@ pub(super) fn write_point_outputs(
         fields.push(("error", &error_values));
     }
     femscale_mesh::vtu::write_vtu(&solution.mesh, &fields, &path)
+}
+
+/// Writes `adaptive/<point id>.svg` for an adaptive run: the estimate and, where known, the
+/// true error of every step against its unknowns, with the optimal slope `-p/d` dashed.
+#[cfg(feature = "plots")]
+fn write_adaptive_plot(dir: &Path, point: &Point, solution: &Solution) -> Result<()> {
+    use crate::plots::{Series, plot_adaptive_convergence};
+    let Some(report) = &solution.metrics.adaptivity else {
+        return Ok(());
+    };
+    let dofs = |s: &femscale_core::AdaptiveStep| s.dofs as f64;
+    let mut series = vec![Series {
+        label: format!("estimate ({})", report.estimator),
+        points: report.steps.iter().map(|s| (dofs(s), s.estimate)).collect(),
+    }];
+    let errors: Vec<(f64, f64)> = (report.steps.iter())
+        .filter_map(|s| Some((dofs(s), s.error?)))
+        .collect();
+    if !errors.is_empty() {
+        series.push(Series {
+            label: "energy error".into(),
+            points: errors,
+        });
+    }
+    // Only positive values can be shown on log axes: an estimate of zero (an exact solve)
+    // leaves nothing to plot.
+    series.retain(|s| s.points.iter().any(|&(n, e)| n > 0.0 && e > 0.0));
+    if series.is_empty() {
+        return Ok(());
+    }
+    let order = match solution.mesh.order() {
+        Order::Linear => 1.0,
+        Order::Quadratic => 2.0,
+    };
+    let rate = -order / solution.mesh.dim() as f64;
+    let title = format!("{}: adaptive {}", point.id(), report.marking);
+    let path = sub_dir(dir, ADAPTIVE_DIR)?.join(format!("{}.svg", point.id()));
+    plot_adaptive_convergence(&series, rate, &title, &path)
+}
+
+/// Without the `plots` feature `svg` is refused when the experiment is loaded.
+#[cfg(not(feature = "plots"))]
+fn write_adaptive_plot(_dir: &Path, _point: &Point, _solution: &Solution) -> Result<()> {
+    Ok(())
 }
 
 /// Writes the SVG plots when `svg` output is asked for; a plot without any plottable point

@@ -4,6 +4,8 @@
 //! * [`plot_error_vs_h`]: error against mesh size, one line with markers per series, the
 //!   fitted rate in each legend label (`cg: L2, rate 2.00`).
 //! * [`plot_time_vs_dofs`]: solve time against degrees of freedom, one series per solver.
+//! * [`plot_adaptive_convergence`]: an adaptive run's estimate and error against degrees of
+//!   freedom, with the optimal slope drawn as a dashed line.
 //!
 //! Plots are rendered in memory with plotters' SVG backend (text becomes SVG `<text>`, so no
 //! fonts are needed) and written atomically. Points that cannot be shown on a log axis (zero,
@@ -115,6 +117,7 @@ pub fn plot_error_vs_h(series: &[Series], title: &str, path: &Path) -> Result<()
             legend_label: &|s: &Series, pts: &[(f64, f64)]| {
                 format!("{}, rate {}", s.label, rate_text(pts))
             },
+            reference_rate: None,
         },
         path,
     )
@@ -140,9 +143,64 @@ pub fn plot_time_vs_dofs(series: &[Series], title: &str, path: &Path) -> Result<
             legend_label: &|s: &Series, pts: &[(f64, f64)]| {
                 format!("{}, slope {}", s.label, rate_text(pts))
             },
+            reference_rate: None,
         },
         path,
     )
+}
+
+/// Writes a log-log SVG plot of error (estimates, true errors) against the number of DOFs to
+/// `path`, with a dashed reference line of slope `optimal_rate` (e.g. `-1/2` for P1 in 2D:
+/// error ∝ DOFs^(-p/d)) half a step below the first series' last point, across all points.
+///
+/// Legend labels are `"<label>, slope <p>"` as in [`plot_time_vs_dofs`]; axes `DOFs` and
+/// `error`. Points outside `[1e-150, 1e150]` are skipped.
+///
+/// # Errors
+/// As for [`plot_error_vs_h`], and [`Error::InvalidInput`] (`optimal_rate`) for a rate that
+/// is not finite.
+pub fn plot_adaptive_convergence(
+    series: &[Series],
+    optimal_rate: f64,
+    title: &str,
+    path: &Path,
+) -> Result<()> {
+    if !optimal_rate.is_finite() {
+        return Err(Error::invalid(
+            "optimal_rate",
+            format!("the optimal slope must be finite, not {optimal_rate}"),
+        ));
+    }
+    plot_log_log(
+        series,
+        &LogLogPlot {
+            title,
+            x_desc: "DOFs",
+            y_desc: "error",
+            legend_label: &|s: &Series, pts: &[(f64, f64)]| {
+                format!("{}, slope {}", s.label, rate_text(pts))
+            },
+            reference_rate: Some(optimal_rate),
+        },
+        path,
+    )
+}
+
+/// The dashed reference line of slope `rate` through half the first curve's last point,
+/// spanning the x range of all curves; `None` when a point of it cannot be plotted.
+fn reference_line(curves: &[(String, Vec<(f64, f64)>)], rate: f64) -> Option<Vec<(f64, f64)>> {
+    let &(x0, y0) = curves.first()?.1.last()?;
+    let xs = curves.iter().flat_map(|(_, pts)| pts.iter().map(|p| p.0));
+    let (lo, hi) = xs.fold((f64::INFINITY, 0.0_f64), |(lo, hi), x| {
+        (lo.min(x), hi.max(x))
+    });
+    let line: Vec<(f64, f64)> = [lo, hi]
+        .iter()
+        .map(|&x| (x, 0.5 * y0 * (x / x0).powf(rate)))
+        .collect();
+    line.iter()
+        .all(|&(x, y)| plottable(x) && plottable(y))
+        .then_some(line)
 }
 
 /// The fitted slope through `pts` with two decimals, or `n/a`.
@@ -160,6 +218,8 @@ struct LogLogPlot<'a> {
     x_desc: &'a str,
     y_desc: &'a str,
     legend_label: LegendLabel<'a>,
+    /// The slope of a dashed reference line, if one is drawn.
+    reference_rate: Option<f64>,
 }
 
 /// Validates, renders in memory and writes atomically.
@@ -235,7 +295,13 @@ fn render(
     curves: &[(String, Vec<(f64, f64)>)],
     plot: &LogLogPlot<'_>,
 ) -> std::result::Result<String, Box<dyn std::error::Error>> {
-    let all = || curves.iter().flat_map(|(_, pts)| pts.iter());
+    let reference = plot.reference_rate.and_then(|r| reference_line(curves, r));
+    let all = || {
+        curves
+            .iter()
+            .flat_map(|(_, pts)| pts.iter())
+            .chain(reference.iter().flatten())
+    };
     let x_range = log_range(all().map(|p| p.0));
     let y_range = log_range(all().map(|p| p.1));
     let mut svg = String::new();
@@ -269,6 +335,13 @@ fn render(
                 pts.iter()
                     .map(|&p| Circle::new(p, 4, ShapeStyle::from(&color).filled())),
             )?;
+        }
+        if let (Some(line), Some(rate)) = (&reference, plot.reference_rate) {
+            let style = ShapeStyle::from(&BLACK.mix(0.6)).stroke_width(2);
+            chart
+                .draw_series(DashedLineSeries::new(line.iter().copied(), 10, 6, style))?
+                .label(format!("optimal slope {rate:.2}"))
+                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 24, y)], style));
         }
         chart
             .configure_series_labels()
@@ -451,6 +524,43 @@ mod tests {
         plot_time_vs_dofs(&odd, "", &path).unwrap();
         let svg = check_svg(&path, &["flat, slope n/a", "wide, slope 1.00"], 2);
         assert!(!svg.contains("NaN") && !svg.contains("inf"));
+        assert!(temp_files(dir.path()).is_empty());
+    }
+
+    #[test]
+    fn adaptive_plot_draws_the_optimal_slope_dashed() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("adaptive.svg");
+        let dofs: [f64; 4] = [1e2, 4e2, 1.6e3, 6.4e3];
+        let s: Vec<Series> = [("estimate", 2.0), ("error", 0.5)]
+            .iter()
+            .map(|&(label, c)| Series {
+                label: label.into(),
+                points: dofs.iter().map(|&n| (n, c / n.sqrt())).collect(),
+            })
+            .collect();
+        plot_adaptive_convergence(&s, -0.5, "L-shape, P1", &path).unwrap();
+        let svg = check_svg(
+            &path,
+            &[
+                "estimate, slope -0.50",
+                "error, slope -0.50",
+                "optimal slope -0.50",
+                "DOFs",
+                "error",
+            ],
+            3,
+        );
+        // The reference is drawn in dashes: many short segments.
+        assert!(svg.matches("<polyline").count() >= 10, "{svg}");
+        let e = plot_adaptive_convergence(&s, f64::NAN, "t", &path).unwrap_err();
+        assert_eq!(e.field_name().as_deref(), Some("optimal_rate"));
+        // A single point still plots, with its reference line.
+        let one = [Series {
+            label: "one".into(),
+            points: vec![(100.0, 0.1)],
+        }];
+        plot_adaptive_convergence(&one, -1.0, "", &path).unwrap();
         assert!(temp_files(dir.path()).is_empty());
     }
 

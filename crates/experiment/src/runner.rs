@@ -548,7 +548,19 @@ impl Experiment {
                     &Registry::with_builtins(),
                 )?));
             }
-            let solution = solver.solve_configured()?;
+            // Adaptive runs show every step: repetition 0 writes one VTU file per step.
+            let write_steps = job.repetition == 0;
+            let mut steps = 0;
+            let solution = solver.solve_observed(&solver.config().problem, &mut |snapshot| {
+                steps += 1;
+                if !write_steps {
+                    return Ok(());
+                }
+                super::outputs::write_step_output(dir, &self.output, point, snapshot)
+            })?;
+            if write_steps {
+                super::outputs::write_step_collection(dir, &self.output, point, steps)?;
+            }
             if job.repetition == 0 {
                 write_extra_outputs(
                     dir,

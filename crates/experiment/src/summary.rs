@@ -70,6 +70,12 @@ pub struct SummaryRow {
     pub l2_error: Option<f64>,
     /// Median H1 seminorm error.
     pub h1_error: Option<f64>,
+    /// An adaptive run's final error estimate (median).
+    pub estimate: Option<f64>,
+    /// An adaptive run's final energy error, when known (median).
+    pub energy_error: Option<f64>,
+    /// Steps of an adaptive run (solves on successively refined meshes).
+    pub adaptive_steps: Option<usize>,
     /// Mesh size `h` of the point's configuration.
     pub h: Option<f64>,
     /// Fitted order of convergence of the L2 error over the point's [family](Self::family).
@@ -167,7 +173,12 @@ fn row(p: &Point, runs: &[&RunRecord]) -> SummaryRow {
         iterations: median(|m| Some(m.iterations as f64)),
         l2_error: median(|m| m.l2_error),
         h1_error: median(|m| m.h1_error),
-        h: p.mesh_size(),
+        estimate: median(|m| Some(m.adaptivity.as_ref()?.steps.last()?.estimate)),
+        energy_error: median(|m| m.adaptivity.as_ref()?.steps.last()?.error),
+        adaptive_steps: (ok.first()).and_then(|m| Some(m.adaptivity.as_ref()?.steps.len())),
+        // An adaptive run's final mesh is not the configured one: no single h to fit.
+        h: p.mesh_size()
+            .filter(|_| ok.iter().all(|m| m.adaptivity.is_none())),
         l2_rate: None,
         h1_rate: None,
         family: String::new(),
@@ -194,7 +205,7 @@ pub(super) fn slope(pts: &[(f64, f64)]) -> Option<f64> {
 }
 
 /// The fixed columns of `summary.csv`, after `point_id` and one column per swept key.
-pub const SUMMARY_COLUMNS: [&str; 23] = [
+pub const SUMMARY_COLUMNS: [&str; 26] = [
     "runs_ok",
     "runs_failed",
     "total_solve_time_median",
@@ -207,6 +218,9 @@ pub const SUMMARY_COLUMNS: [&str; 23] = [
     "iterations",
     "l2_error",
     "h1_error",
+    "estimate",
+    "energy_error",
+    "adaptive_steps",
     "h",
     "l2_rate",
     "h1_rate",
@@ -251,6 +265,9 @@ pub(crate) fn to_csv(keys: &[String], rows: &[SummaryRow]) -> String {
             num(r.iterations),
             num(r.l2_error),
             num(r.h1_error),
+            num(r.estimate),
+            num(r.energy_error),
+            r.adaptive_steps.map(|d| d.to_string()).unwrap_or_default(),
             num(r.h),
             num(r.l2_rate),
             num(r.h1_rate),

@@ -686,6 +686,90 @@ fn vtu_and_svg_outputs_are_written_and_read_back() {
     );
 }
 
+/// The `Float64` cell-data arrays of a `.vtu` file, read by vtkio.
+fn read_vtu_cell_floats(file: &std::path::Path) -> BTreeMap<String, Vec<f64>> {
+    use vtkio::model::{Attribute, DataSet};
+    let vtk = vtkio::Vtk::import(file).unwrap_or_else(|e| panic!("{}: {e}", file.display()));
+    let DataSet::UnstructuredGrid { pieces, .. } = vtk.data else {
+        panic!("{}: not an UnstructuredGrid", file.display());
+    };
+    let [piece] = <[_; 1]>::try_from(pieces).expect("one piece");
+    let piece = piece.into_loaded_piece_data(None).unwrap();
+    piece
+        .data
+        .cell
+        .into_iter()
+        .filter_map(|a| match a {
+            Attribute::DataArray(d) => Some((d.name, d.data.into_vec::<f64>()?)),
+            _ => None,
+        })
+        .collect()
+}
+
+/// A sweep over adaptivity settings: one VTU file per step with the estimator as cell data, a
+/// ParaView collection, the adaptive plot and the summary's adaptive columns.
+#[test]
+fn adaptive_points_write_every_step_a_plot_and_summary_columns() {
+    use femscale_experiment::{ADAPTIVE_DIR, STEPS_COLLECTION, VTU_DIR};
+    let dir = tempfile::tempdir().unwrap();
+    let path = experiment(
+        dir.path(),
+        "formats = [\"jsonl\", \"csv\", \"vtu\", \"svg\"]\n[adaptivity]\nenabled = true\nmax_steps = 4\n[sweep]\n\"adaptivity.marking\" = [\"dorfler\", \"maximum\"]\n",
+    );
+    let exp = load(&path);
+    let report = exp.run(&quiet()).unwrap();
+    assert!(report.all_ok());
+    let out = dir.path().join("out");
+    let records = read_results(&report.results_path).unwrap();
+    for point in exp.points() {
+        let metrics = (records.iter())
+            .find(|r| r.point_id == point.id())
+            .and_then(|r| r.metrics.clone())
+            .unwrap();
+        let steps = &metrics.adaptivity.as_ref().unwrap().steps;
+        assert_eq!(steps.len(), 4);
+        let step_dir = out.join(VTU_DIR).join(point.id());
+        for (k, step) in steps.iter().enumerate() {
+            let file = step_dir.join(format!("step_{k:03}.vtu"));
+            let (points, _, u) = read_vtu_field(&file, "u");
+            assert_eq!((points.len(), u.len()), (step.dofs, step.dofs));
+            let cells = read_vtu_cell_floats(&file);
+            let eta = &cells["eta"][..step.cells];
+            let total: f64 = eta.iter().map(|e| e * e).sum();
+            assert!((total.sqrt() - step.estimate).abs() <= 1e-9 * step.estimate);
+            let marked = cells["marked"].iter().filter(|&&m| m == 1.0).count();
+            assert_eq!(marked, step.marked);
+            // The exact solution gives the true element errors too.
+            let error: f64 = cells["error"][..step.cells].iter().map(|e| e * e).sum();
+            assert!((error.sqrt() - step.error.unwrap()).abs() <= 1e-9 * error.sqrt());
+        }
+        let pvd = std::fs::read_to_string(step_dir.join(STEPS_COLLECTION)).unwrap();
+        assert_eq!(pvd.matches("<DataSet ").count(), 4, "{pvd}");
+        assert!(pvd.contains(r#"timestep="3" part="0" file="step_003.vtu""#));
+        let svg =
+            std::fs::read_to_string(out.join(ADAPTIVE_DIR).join(format!("{}.svg", point.id())))
+                .unwrap();
+        assert!(svg.contains("optimal slope -0.50") && svg.contains("energy error"));
+    }
+    let (_, rows) = read_csv(&report.summary_path.unwrap());
+    for row in &rows {
+        assert_eq!(row["adaptive_steps"], "4");
+        assert!(row["estimate"].parse::<f64>().unwrap() > 0.0);
+        assert!(row["energy_error"].parse::<f64>().unwrap() > 0.0);
+        assert_eq!(row["h"], "", "an adaptive run has no single h");
+    }
+    // A rerun with fewer steps leaves no step file of the earlier run behind.
+    let fewer = Experiment::load(&path, &["adaptivity.max_steps=2".to_string()]).unwrap();
+    assert!(fewer.run(&quiet()).unwrap().all_ok());
+    let point = &fewer.points()[0];
+    let mut files: Vec<String> = std::fs::read_dir(out.join(VTU_DIR).join(point.id()))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    files.sort();
+    assert_eq!(files, ["step_000.vtu", "step_001.vtu", "steps.pvd"]);
+}
+
 /// `(nx, ny)` of a configuration's rectangle mesh.
 fn cells(c: &femscale_runtime::Config) -> (usize, usize) {
     match &c.problem.mesh {

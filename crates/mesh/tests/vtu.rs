@@ -1,8 +1,9 @@
 //! Cross-checks `write_vtu` output with an independent reader, the `vtkio` crate.
 
 use femscale_core::{CellKind, Order};
-use femscale_mesh::vtu::write_vtu;
+use femscale_mesh::vtu::{write_vtu, write_vtu_with_cell_data};
 use femscale_mesh::{BoxCells, BoxSpec, Diagonal, Mesh, RectangleCells, RectangleSpec};
+use vtkio::IOBuffer;
 use vtkio::model::{Attribute, CellType, DataSet, VertexNumbers};
 
 fn meshes() -> Vec<Mesh> {
@@ -36,6 +37,7 @@ struct Independent {
     types: Vec<CellType>,
     fields: Vec<(String, Vec<f64>)>,
     cell_fields: Vec<(String, Vec<i32>)>,
+    cell_floats: Vec<(String, Vec<f64>)>,
 }
 
 fn read_with_vtkio(path: &std::path::Path) -> Independent {
@@ -68,17 +70,20 @@ fn read_with_vtkio(path: &std::path::Path) -> Independent {
             other => panic!("unexpected attribute {other:?}"),
         })
         .collect();
-    let cell_fields = piece
-        .data
-        .cell
-        .into_iter()
-        .map(|a| match a {
-            Attribute::DataArray(d) => (d.name, d.data.into_vec::<i32>().expect("Int32 markers")),
-            other => panic!("unexpected attribute {other:?}"),
-        })
-        .collect();
+    let (mut cell_fields, mut cell_floats) = (Vec::new(), Vec::new());
+    for a in piece.data.cell {
+        let Attribute::DataArray(d) = a else {
+            panic!("unexpected attribute {a:?}");
+        };
+        match d.data {
+            IOBuffer::I32(v) => cell_fields.push((d.name, v)),
+            IOBuffer::F64(v) => cell_floats.push((d.name, v)),
+            other => panic!("unexpected cell data {other:?}"),
+        }
+    }
     Independent {
         cell_fields,
+        cell_floats,
         points: piece.points.into_vec::<f64>().expect("Float64 points"),
         connectivity,
         offsets,
@@ -381,5 +386,58 @@ fn order_two_meshes_write_quadratic_cells_and_facets() {
         assert_eq!(ind.offsets[0], npc as u64);
         assert_eq!(ind.points.len(), 3 * mesh.num_nodes());
         check_markers(&mesh, facet);
+    }
+}
+
+#[test]
+fn cell_fields_are_float_cell_data_with_zeros_on_the_facet_cells() {
+    let dir = tempfile::tempdir().unwrap();
+    for mesh in [meshes().swap_remove(2), gmsh("annulus_v41_binary.msh")] {
+        let nc = mesh.num_cells();
+        let eta: Vec<f64> = (0..nc).map(|c| 1.0 / (3.0 + c as f64)).collect();
+        let level: Vec<f64> = (0..nc).map(|c| (c % 4) as f64).collect();
+        let u = vec![0.5; mesh.num_nodes()];
+        let path = dir.path().join("cells.vtu");
+        write_vtu_with_cell_data(
+            &mesh,
+            &[("u", &u)],
+            &[("eta", &eta), ("level", &level)],
+            &path,
+        )
+        .unwrap();
+        let ind = read_with_vtkio(&path);
+        let facets = ind.types.len() - nc;
+        let padded = |v: &[f64]| {
+            let mut v = v.to_vec();
+            v.resize(nc + facets, 0.0);
+            v
+        };
+        assert_eq!(
+            ind.cell_floats,
+            [
+                ("eta".to_string(), padded(&eta)),
+                ("level".to_string(), padded(&level))
+            ]
+        );
+        assert_eq!(
+            ind.cell_fields.len(),
+            1 + usize::from(!mesh.cell_markers().is_empty())
+        );
+        assert_eq!(ind.fields, [("u".to_string(), u)]);
+    }
+    // Wrong lengths, non-finite values, duplicates and the marker names are refused by name.
+    let mesh = Mesh::interval(0.0, 1.0, 3).unwrap();
+    let path = dir.path().join("bad.vtu");
+    let ok = [1.0; 3];
+    let cases: [(&[(&str, &[f64])], &str); 4] = [
+        (&[("eta", &[1.0; 4])], "cell_fields.eta"),
+        (&[("eta", &[1.0, f64::NAN, 0.0])], "cell_fields.eta"),
+        (&[("eta", &ok), ("eta", &ok)], "cell_fields.eta"),
+        (&[("boundary", &ok)], "cell_fields.boundary"),
+    ];
+    for (fields, name) in cases {
+        let e = write_vtu_with_cell_data(&mesh, &[], fields, &path).unwrap_err();
+        assert_eq!(e.field_name().as_deref(), Some(name), "{e}");
+        assert!(!path.exists());
     }
 }

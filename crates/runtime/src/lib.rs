@@ -36,7 +36,10 @@ pub use config::{
     AssemblyConfig, Config, ConfigSources, ENV_PREFIX, FieldPath, Provenance, ScalingConfig,
     SolverConfig, SourceMap,
 };
-pub use pipeline::{AssembledOperator, FemSolver, ScalingMetrics, Solution, WarmUp, solver_for};
+pub use pipeline::{
+    AdaptiveSnapshot, AssembledOperator, FemSolver, ScalingMetrics, Solution, StepObserver, WarmUp,
+    solver_for,
+};
 pub use plugins::PluginsConfig;
 #[cfg(feature = "plugins")]
 pub use plugins::{LoadedPlugin, PluginError, PluginKind};

@@ -5,7 +5,9 @@
 use std::path::{Path, PathBuf};
 
 use femscale_core::{AdaptiveStop, Error, Feature};
-use femscale_runtime::{Config, ConfigSources, FemSolver, Solution};
+use femscale_runtime::{
+    AdaptiveSnapshot, Config, ConfigSources, FemSolver, Laplace1d, Laplace2d, Solution,
+};
 
 /// `a(u, u)` of the L-shape solution of `-Δu = 1`, `u = 0` (issue 19).
 const L_SHAPE_ENERGY: f64 = 0.2140750232;
@@ -276,4 +278,111 @@ fn bad_settings_and_unsupported_meshes_are_typed_errors() {
         };
         assert_eq!(err, format!("adaptivity.{key}"), "{key} = {value}");
     }
+}
+
+/// The façade's `enable_adaptive_refinement`, as in the original design's
+/// `solve_1d_laplace_enhanced(..., enable_adaptive_refinement=True)`.
+#[test]
+fn the_convenience_problems_refine_adaptively_on_request() {
+    let solver =
+        FemSolver::from_config(Config::from_toml_str("[adaptivity]\nmax_steps = 5\n").unwrap())
+            .unwrap();
+    // A steep layer at x = 0.5: refinement concentrates there.
+    let source = femscale_runtime::FieldSpec::expr("2000*exp(-400*(x-0.5)^2)");
+    let one = Laplace1d {
+        num_elements: 8,
+        source: Some(source),
+        enable_adaptive_refinement: true,
+        ..Default::default()
+    };
+    let solution = solver.solve_1d_laplace(&one).unwrap();
+    let m = &solution.metrics;
+    assert!(m.adaptive_refinement_used);
+    assert_eq!(m.adaptivity.as_ref().unwrap().steps.len(), 5);
+    assert!(m.num_elements > 8 && m.num_elements == solution.mesh.num_cells());
+    let x: Vec<f64> = solution.mesh.points().iter().map(|p| p[0]).collect();
+    let near = x.iter().filter(|x| (**x - 0.5).abs() < 0.15).count();
+    assert!(
+        2 * near > x.len(),
+        "nodes not concentrated at the layer: {x:?}"
+    );
+    let plain = solver
+        .solve_1d_laplace(&Laplace1d {
+            enable_adaptive_refinement: false,
+            ..one
+        })
+        .unwrap();
+    assert!(!plain.metrics.adaptive_refinement_used && plain.metrics.num_elements == 8);
+
+    let two = Laplace2d {
+        nx: 4,
+        ny: 4,
+        source: Some(femscale_runtime::FieldSpec::Constant(1.0)),
+        enable_adaptive_refinement: true,
+        ..Default::default()
+    };
+    let solution = solver.solve_2d_laplace(&two).unwrap();
+    assert!(solution.metrics.adaptive_refinement_used);
+    assert!(solution.metrics.num_elements > 32);
+    // Quadrilaterals cannot be bisected: the typed error names the key.
+    let quads = Laplace2d {
+        cells: femscale_mesh::RectangleCells::Quadrilateral,
+        ..two
+    };
+    let e = solver.solve_2d_laplace(&quads).unwrap_err();
+    assert_eq!(e.field_name().as_deref(), Some("adaptivity.enabled"), "{e}");
+}
+
+/// `solve_observed` shows every step: its mesh, solution, indicators and marked cells.
+#[test]
+fn the_observer_sees_every_step_and_can_stop_the_loop() {
+    let solver = FemSolver::from_config(l_shape(&["adaptivity.max_steps=5"])).unwrap();
+    let problem = solver.config().problem.clone();
+    let mut seen = Vec::new();
+    let solution = solver
+        .solve_observed(&problem, &mut |s: &AdaptiveSnapshot<'_>| {
+            assert_eq!(s.eta_squared.len(), s.mesh.num_cells());
+            assert_eq!(s.values.len(), s.mesh.num_nodes());
+            assert_eq!(s.step.dofs, s.mesh.num_nodes());
+            assert!(s.error_squared.is_none());
+            assert_eq!(s.marked.len(), s.step.marked);
+            let total: f64 = s.eta_squared.iter().sum();
+            assert!((total.sqrt() - s.step.estimate).abs() <= 1e-12 * s.step.estimate);
+            seen.push((s.index, s.mesh.num_cells(), s.marked.len()));
+            Ok(())
+        })
+        .unwrap();
+    let report = solution.metrics.adaptivity.unwrap();
+    assert_eq!(seen.len(), report.steps.len());
+    for (k, (index, cells, marked)) in seen.iter().enumerate() {
+        assert_eq!(
+            (*index, *cells, *marked),
+            (k, report.steps[k].cells, report.steps[k].marked)
+        );
+    }
+    assert_eq!(seen.last().unwrap().2, 0, "the last step marks nothing");
+
+    // An observer's error ends the solve with that error.
+    let e = solver
+        .solve_observed(&problem, &mut |s: &AdaptiveSnapshot<'_>| {
+            if s.index == 2 {
+                return Err(Error::invalid("observer", "enough"));
+            }
+            Ok(())
+        })
+        .unwrap_err();
+    assert_eq!(e.field_name().as_deref(), Some("observer"), "{e}");
+
+    // Without adaptivity the observer is never called.
+    let plain = solver
+        .with_overrides(&["adaptivity.enabled=false"])
+        .unwrap();
+    let mut calls = 0;
+    plain
+        .solve_observed(&problem, &mut |_: &AdaptiveSnapshot<'_>| {
+            calls += 1;
+            Ok(())
+        })
+        .unwrap();
+    assert_eq!(calls, 0);
 }

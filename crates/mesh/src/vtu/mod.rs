@@ -25,7 +25,8 @@
 //! * cell data `boundary` (`Int32`, when some part has a marker): -1 on the mesh's cells, the
 //!   part's marker on its facet cells.
 //!
-//! Point data stays one value per node.
+//! Point data stays one value per node. [`write_vtu_with_cell_data`] adds `Float64` cell
+//! data (one value per mesh cell, 0 on the facet cells), e.g. an error estimator's indicators.
 //!
 //! ```
 //! use femscale_mesh::{Mesh, vtu};
@@ -98,12 +99,56 @@ pub const fn vtk_facet_type_of(kind: CellKind, order: Order) -> u8 {
 // Writing
 // ---------------------------------------------------------------------------------------------
 
-/// Checks a point-field name and value array against a mesh of `num_nodes` nodes.
-fn validate_field(name: &str, values: &[f64], num_nodes: usize) -> Result<()> {
-    let field = format!("point_fields.{name}");
+/// Where a field lives: at the nodes (`point_fields`) or on the cells (`cell_fields`).
+#[derive(Clone, Copy)]
+enum FieldKind {
+    Point,
+    Cell,
+}
+
+impl FieldKind {
+    fn list(self) -> &'static str {
+        match self {
+            Self::Point => "point_fields",
+            Self::Cell => "cell_fields",
+        }
+    }
+
+    fn entity(self) -> &'static str {
+        match self {
+            Self::Point => "node",
+            Self::Cell => "cell",
+        }
+    }
+}
+
+/// Checks the fields of one kind: names, lengths (`len` entities), finite values, no name
+/// given twice or taken by the marker arrays.
+fn validate_fields(fields: &[(&str, &[f64])], kind: FieldKind, len: usize) -> Result<()> {
+    for (k, (name, values)) in fields.iter().enumerate() {
+        validate_field(name, values, kind, len)?;
+        let reserved = matches!(kind, FieldKind::Cell) && ["subdomain", "boundary"].contains(name);
+        if reserved || fields[..k].iter().any(|(other, _)| other == name) {
+            return Err(Error::invalid(
+                format!("{}.{name}", kind.list()),
+                if reserved {
+                    format!("the cell-data name `{name}` is taken by the mesh's markers")
+                } else {
+                    format!("field name `{name}` is given twice")
+                },
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Checks a field name and value array against `len` nodes or cells.
+fn validate_field(name: &str, values: &[f64], kind: FieldKind, len: usize) -> Result<()> {
+    let field = format!("{}.{name}", kind.list());
+    let entity = kind.entity();
     if name.trim().is_empty() {
         return Err(Error::invalid(
-            "point_fields",
+            kind.list(),
             "field names must not be empty or blank",
         ));
     }
@@ -113,11 +158,11 @@ fn validate_field(name: &str, values: &[f64], num_nodes: usize) -> Result<()> {
             format!("field name contains the control character {c:?}"),
         ));
     }
-    if values.len() != num_nodes {
+    if values.len() != len {
         return Err(Error::invalid(
             field,
             format!(
-                "field `{name}` has {} values, but the mesh has {num_nodes} nodes",
+                "field `{name}` has {} values, but the mesh has {len} {entity}s",
                 values.len()
             ),
         ));
@@ -126,8 +171,8 @@ fn validate_field(name: &str, values: &[f64], num_nodes: usize) -> Result<()> {
         return Err(Error::invalid(
             field,
             format!(
-                "field `{name}` has the non-finite value {} at node {i} (VTK ASCII readers cannot \
-                 parse it)",
+                "field `{name}` has the non-finite value {} at {entity} {i} (VTK ASCII readers \
+                 cannot parse it)",
                 values[i]
             ),
         ));
@@ -214,16 +259,26 @@ fn write_ints<T: std::fmt::Display>(
 ///   `mesh.num_nodes()` or a non-finite value; nothing is written then.
 /// * [`Error::Io`] with `path` when the file cannot be written; no temporary file is left.
 pub fn write_vtu(mesh: &Mesh, point_fields: &[(&str, &[f64])], path: &Path) -> Result<()> {
+    write_vtu_with_cell_data(mesh, point_fields, &[], path)
+}
+
+/// [`write_vtu`] with cell fields too: each `(name, values)` pair of `cell_fields` holds one
+/// value per mesh cell and becomes a `Float64` cell-data array (an error estimator's
+/// indicators, a refinement level); the extra facet cells of marked boundary parts take 0.
+///
+/// # Errors
+/// As [`write_vtu`], and [`Error::InvalidInput`] naming `cell_fields.<name>` for a cell field
+/// of the wrong length, with a non-finite value, given twice, or called `subdomain` or
+/// `boundary` (the marker arrays' names).
+pub fn write_vtu_with_cell_data(
+    mesh: &Mesh,
+    point_fields: &[(&str, &[f64])],
+    cell_fields: &[(&str, &[f64])],
+    path: &Path,
+) -> Result<()> {
     let n = mesh.num_nodes();
-    for (k, (name, values)) in point_fields.iter().enumerate() {
-        validate_field(name, values, n)?;
-        if point_fields[..k].iter().any(|(other, _)| other == name) {
-            return Err(Error::invalid(
-                format!("point_fields.{name}"),
-                format!("field name `{name}` is given twice"),
-            ));
-        }
-    }
+    validate_fields(point_fields, FieldKind::Point, n)?;
+    validate_fields(cell_fields, FieldKind::Cell, mesh.num_cells())?;
     let view = mesh.view();
     let (npc, npf) = (view.nodes_per_cell(), view.nodes_per_facet());
     let num_cells = mesh.num_cells();
@@ -270,11 +325,11 @@ pub fn write_vtu(mesh: &Mesh, point_fields: &[(&str, &[f64])], path: &Path) -> R
             }
             writeln!(w, "      </PointData>")?;
         }
-        if has_subdomain || has_boundary {
-            let scalars = if has_subdomain {
-                "subdomain"
-            } else {
-                "boundary"
+        if has_subdomain || has_boundary || !cell_fields.is_empty() {
+            let scalars = match cell_fields.first() {
+                Some((name, _)) => xml_escape(name),
+                None if has_subdomain => "subdomain".into(),
+                None => "boundary".into(),
             };
             writeln!(w, r#"      <CellData Scalars="{scalars}">"#)?;
             if has_subdomain {
@@ -297,6 +352,19 @@ pub fn write_vtu(mesh: &Mesh, point_fields: &[(&str, &[f64])], path: &Path) -> R
                             .flat_map(|&(id, f)| std::iter::repeat_n(id, f.len() / npf)),
                     ),
                 )?;
+            }
+            let facet_zeros = vec![0.0; num_facets];
+            for (name, values) in cell_fields {
+                writeln!(
+                    w,
+                    r#"        <DataArray type="Float64" Name="{}" NumberOfComponents="1" format="ascii">"#,
+                    xml_escape(name)
+                )?;
+                write_floats(w, values, 6)?;
+                if num_facets > 0 {
+                    write_floats(w, &facet_zeros, 6)?;
+                }
+                writeln!(w, "        </DataArray>")?;
             }
             writeln!(w, "      </CellData>")?;
         }

@@ -7,11 +7,14 @@
 //! count as the report's `post` phase, refinement and transfer as `mesh`; the report's
 //! phases sum over all steps and [`AdaptivityReport`] splits them per step. Adaptive solves
 //! bypass the cache: every step's mesh is new and no content key covers `[adaptivity]`.
+//!
+//! [`FemSolver::solve_observed`] shows each finished step ([`AdaptiveSnapshot`]: its mesh,
+//! solution, indicators and marked cells) to the caller, e.g. to write one VTU file per step.
 
 use std::sync::Arc;
 use std::time::Instant;
 
-use femscale_assembly::{Estimate, element_errors, estimate_within, mark};
+use femscale_assembly::{Estimate, element_errors_within, estimate_within, mark};
 use femscale_core::{
     AdaptiveStep, AdaptiveStop, AdaptivityReport, CsrMatrix, Deadline, Error, ExecutionContext,
     Feature, Order, Result,
@@ -26,7 +29,49 @@ use super::{FemSolver, Solution};
 use crate::config::{AdaptiveTarget, AdaptivityConfig};
 use crate::problem::Problem;
 
+/// One finished step of the adaptive loop, shown to the observer of
+/// [`FemSolver::solve_observed`] after marking and before refinement.
+#[derive(Debug, Clone, Copy)]
+#[non_exhaustive]
+pub struct AdaptiveSnapshot<'a> {
+    /// The step's number, from 0.
+    pub index: usize,
+    /// The step's mesh.
+    pub mesh: &'a Mesh,
+    /// The solution at the mesh's nodes.
+    pub values: &'a [f64],
+    /// The estimator's `η_K²`, one per cell.
+    pub eta_squared: &'a [f64],
+    /// The true squared energy errors per cell, when the problem has an exact solution.
+    pub error_squared: Option<&'a [f64]>,
+    /// The cells marked for refinement (empty on the last step).
+    pub marked: &'a [usize],
+    /// The step as the report carries it (its `refine_seconds` not known yet).
+    pub step: &'a AdaptiveStep,
+}
+
+/// What [`FemSolver::solve_observed`] calls with every step; an error stops the loop.
+pub type StepObserver<'o> = dyn FnMut(&AdaptiveSnapshot<'_>) -> Result<()> + 'o;
+
 impl FemSolver {
+    /// Solves `problem` like [`FemSolver::solve`], showing every step of the adaptive loop to
+    /// `on_step` as it finishes (after marking, before refinement). Without adaptivity
+    /// (`adaptivity.enabled` and `scaling.enable_adaptive_mesh` off) this is an ordinary solve
+    /// and `on_step` is never called.
+    ///
+    /// # Errors
+    /// As [`FemSolver::solve`], and the first error `on_step` returns (the loop stops there).
+    pub fn solve_observed(
+        &self,
+        problem: &Problem,
+        on_step: &mut StepObserver<'_>,
+    ) -> Result<Solution> {
+        if !self.adaptive() {
+            return self.solve(problem);
+        }
+        self.run_adaptive(problem, &self.config.solver.kind, Some(on_step))
+    }
+
     /// Whether solves run the adaptive loop: `adaptivity.enabled` or
     /// `scaling.enable_adaptive_mesh = true`.
     pub(crate) fn adaptive(&self) -> bool {
@@ -36,7 +81,12 @@ impl FemSolver {
     /// Runs the adaptive loop on `problem` and returns the last step's solution, its report
     /// carrying every step.
     #[instrument(skip_all, name = "fem.adaptive")]
-    pub(crate) fn run_adaptive(&self, problem: &Problem, requested: &str) -> Result<Solution> {
+    pub(crate) fn run_adaptive(
+        &self,
+        problem: &Problem,
+        requested: &str,
+        mut observer: Option<&mut StepObserver<'_>>,
+    ) -> Result<Solution> {
         let cfg = &self.config.adaptivity;
         cfg.check()?;
         let context = ExecutionContext::serial();
@@ -78,7 +128,7 @@ impl FemSolver {
                     })
                 })??;
                 step.estimate = eta.estimate.total();
-                step.error = eta.error.or_else(|| {
+                step.error = eta.error.as_ref().map(Estimate::total).or_else(|| {
                     cfg.reference_energy
                         .map(|e| (e - step.energy).max(0.0).sqrt())
                 });
@@ -99,6 +149,17 @@ impl FemSolver {
                     }
                 };
                 step.marked = marked.len();
+                if let Some(observe) = observer.as_mut() {
+                    observe(&AdaptiveSnapshot {
+                        index: report.steps.len(),
+                        mesh: &mesh,
+                        values,
+                        eta_squared: &eta.estimate.eta_squared,
+                        error_squared: eta.error.as_ref().map(|e| e.eta_squared.as_slice()),
+                        marked: &marked,
+                        step: &step,
+                    })?;
+                }
                 let stop = stop.or((marked.is_empty()).then_some(AdaptiveStop::NothingMarked));
                 if let Some(stop) = stop {
                     report.steps.push(step);
@@ -167,10 +228,10 @@ fn solve_step(
     Ok((computed, matrix))
 }
 
-/// The estimate and, with an exact solution, the true energy error.
+/// The estimate and, with an exact solution, the true element errors.
 struct StepEstimate {
     estimate: Estimate,
-    error: Option<f64>,
+    error: Option<Estimate>,
 }
 
 fn estimate(
@@ -186,9 +247,8 @@ fn estimate(
         .map_err(in_problem)?;
     let error = match &setup.exact {
         Some(exact) => Some(
-            element_errors(&view, &setup.form, values, exact.as_ref())
-                .map_err(in_problem)?
-                .total(),
+            element_errors_within(&view, &setup.form, values, exact.as_ref(), deadline)
+                .map_err(in_problem)?,
         ),
         None => None,
     };

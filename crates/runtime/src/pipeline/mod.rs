@@ -22,6 +22,7 @@ use crate::config::Config;
 use crate::problem::{Laplace1d, Laplace2d, Problem};
 use crate::registry::Registry;
 use crate::scaling::{ScalingDecision, ScalingLevel};
+pub use adaptive::{AdaptiveSnapshot, StepObserver};
 use checks::{check_solver_names, rename_fields, solve_error};
 pub use operator::AssembledOperator;
 pub use plan::solver_for;
@@ -365,7 +366,9 @@ impl FemSolver {
     /// # Errors
     /// Invalid parameters (naming the field), solver failures.
     pub fn solve_1d_laplace(&self, p: &Laplace1d) -> Result<Solution> {
-        self.solve_with(&p.to_problem(), p.linear_solver.as_deref())
+        let kind = p.linear_solver.as_deref();
+        let problem = p.to_problem();
+        self.solve_refining(&problem, kind, p.enable_adaptive_refinement)
             .map_err(|e| {
                 rename_fields(
                     e,
@@ -384,7 +387,9 @@ impl FemSolver {
     /// # Errors
     /// Invalid parameters (naming the field), solver failures.
     pub fn solve_2d_laplace(&self, p: &Laplace2d) -> Result<Solution> {
-        self.solve_with(&p.to_problem(), p.linear_solver.as_deref())
+        let kind = p.linear_solver.as_deref();
+        let problem = p.to_problem();
+        self.solve_refining(&problem, kind, p.enable_adaptive_refinement)
             .map_err(|e| {
                 rename_fields(
                     e,
@@ -416,6 +421,21 @@ impl FemSolver {
     /// Invalid parameters (naming the field), solver failures.
     pub fn solve(&self, problem: &Problem) -> Result<Solution> {
         self.solve_with(problem, None)
+    }
+
+    /// [`Self::solve_with`], through the adaptive loop when `adaptive` (the convenience
+    /// problems' `enable_adaptive_refinement`) even if the configuration does not ask for it.
+    fn solve_refining(
+        &self,
+        problem: &Problem,
+        solver_kind: Option<&str>,
+        adaptive: bool,
+    ) -> Result<Solution> {
+        if adaptive && !self.adaptive() {
+            let requested = solver_kind.unwrap_or(&self.config.solver.kind);
+            return self.run_adaptive(problem, requested, None);
+        }
+        self.solve_with(problem, solver_kind)
     }
 
     fn solve_with(&self, problem: &Problem, solver_kind: Option<&str>) -> Result<Solution> {

@@ -57,7 +57,7 @@ impl FemSolver {
     ) -> Result<Option<Solution>> {
         let requested = solver_kind.unwrap_or(&self.config.solver.kind);
         if stage == Stage::Solve && self.adaptive() {
-            return self.run_adaptive(problem, requested).map(Some);
+            return self.run_adaptive(problem, requested, None).map(Some);
         }
         // Counts what this solve does (cache lookups, compilations, plans) from here on.
         let context = ExecutionContext::serial();

@@ -24,6 +24,11 @@ pub struct Laplace1d {
     pub exact: Option<FieldSpec>,
     /// Linear solver by registry name; `None` uses the solver's configuration.
     pub linear_solver: Option<String>,
+    /// Refine adaptively where the estimated error is large (the `[adaptivity]` loop with the
+    /// solver's `[adaptivity]` settings), starting from this mesh; the report's
+    /// `adaptive_refinement_used`, `num_elements` and `adaptivity` show what it did (default
+    /// false: the configuration decides).
+    pub enable_adaptive_refinement: bool,
 }
 
 impl Default for Laplace1d {
@@ -37,6 +42,7 @@ impl Default for Laplace1d {
             right_bc: 0.0,
             exact: None,
             linear_solver: None,
+            enable_adaptive_refinement: false,
         }
     }
 }
@@ -90,6 +96,11 @@ pub struct Laplace2d {
     pub exact: Option<FieldSpec>,
     /// Linear solver by registry name; `None` uses the solver's configuration.
     pub linear_solver: Option<String>,
+    /// Refine adaptively where the estimated error is large (the `[adaptivity]` loop with the
+    /// solver's `[adaptivity]` settings), starting from this mesh; the report's
+    /// `adaptive_refinement_used`, `num_elements` and `adaptivity` show what it did (default
+    /// false: the configuration decides).
+    pub enable_adaptive_refinement: bool,
 }
 
 impl Default for Laplace2d {
@@ -109,6 +120,7 @@ impl Default for Laplace2d {
             top_bc: 0.0,
             exact: None,
             linear_solver: None,
+            enable_adaptive_refinement: false,
         }
     }
 }
