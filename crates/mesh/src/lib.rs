@@ -43,6 +43,7 @@ mod mesh;
 mod order2;
 mod refine;
 mod refine3d;
+mod renumber;
 mod stats;
 mod topology;
 pub mod vtu;

@@ -333,9 +333,16 @@ fn refine(
         Order::Linear => refined.interpolate_p1(values)?,
         Order::Quadratic => refined.interpolate_p2(mesh, values)?,
     };
+    // New nodes come last: renumbered by first use in cell order, neighbouring cells' nodes
+    // are close in memory again (the refinement state is per cell and stays valid).
+    let (mesh, new_of_old) = refined.mesh.renumbered_by_first_use();
+    let mut renumbered = vec![0.0; values.len()];
+    for (old, &new) in new_of_old.iter().enumerate() {
+        renumbered[new] = values[old];
+    }
     Ok(RefinedStep {
-        mesh: refined.mesh,
+        mesh,
         state: refined.state,
-        values,
+        values: renumbered,
     })
 }
