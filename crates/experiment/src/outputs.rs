@@ -190,7 +190,10 @@ fn write_adaptive_plot(dir: &Path, point: &Point, solution: &Solution) -> Result
         Order::Quadratic => 2.0,
     };
     let rate = -order / solution.mesh.dim() as f64;
-    let title = format!("{}: adaptive {}", point.id(), report.marking);
+    let title = match point.label() {
+        label if label.is_empty() => format!("adaptive ({} marking)", report.marking),
+        label => label,
+    };
     let path = sub_dir(dir, ADAPTIVE_DIR)?.join(format!("{}.svg", point.id()));
     plot_adaptive_convergence(&series, rate, &title, &path)
 }

@@ -345,7 +345,12 @@ fn render(
         }
         chart
             .configure_series_labels()
-            .position(SeriesLabelPosition::UpperLeft)
+            // Falling error curves leave the lower left empty; rising times the upper left.
+            .position(if plot.reference_rate.is_some() {
+                SeriesLabelPosition::LowerLeft
+            } else {
+                SeriesLabelPosition::UpperLeft
+            })
             .background_style(WHITE.mix(0.9))
             .border_style(BLACK)
             .label_font(("sans-serif", 20))

@@ -17,10 +17,13 @@ impl Mesh {
     ///
     /// ```
     /// use femscale_mesh::Mesh;
-    /// let mesh = Mesh::interval_from_nodes(vec![0.0, 1.0, 0.5]).unwrap();
+    /// // Nodes 0, 0.5, 1; bisecting the first cell appends node 3 at x = 0.25.
+    /// let mesh = Mesh::interval(0.0, 1.0, 2).unwrap().refine_cells(&[0], None).unwrap().mesh;
+    /// assert_eq!(mesh.cells(), &[0, 3, 3, 1, 1, 2]);
     /// let (renumbered, new_of_old) = mesh.renumbered_by_first_use();
-    /// assert_eq!(new_of_old, [0, 2, 1]);
-    /// assert_eq!(renumbered.cells(), &[0, 1, 1, 2]);
+    /// assert_eq!(new_of_old, [0, 2, 3, 1]);
+    /// assert_eq!(renumbered.cells(), &[0, 1, 1, 2, 2, 3]);
+    /// assert_eq!(renumbered.view().point(1)[0], 0.25);
     /// ```
     pub fn renumbered_by_first_use(&self) -> (Mesh, Vec<usize>) {
         const UNSET: usize = usize::MAX;
