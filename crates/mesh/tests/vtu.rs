@@ -429,7 +429,9 @@ fn cell_fields_are_float_cell_data_with_zeros_on_the_facet_cells() {
     let mesh = Mesh::interval(0.0, 1.0, 3).unwrap();
     let path = dir.path().join("bad.vtu");
     let ok = [1.0; 3];
-    let cases: [(&[(&str, &[f64])], &str); 4] = [
+    /// Cell fields and the field path the error names.
+    type Case<'a> = (&'a [(&'a str, &'a [f64])], &'a str);
+    let cases: [Case<'_>; 4] = [
         (&[("eta", &[1.0; 4])], "cell_fields.eta"),
         (&[("eta", &[1.0, f64::NAN, 0.0])], "cell_fields.eta"),
         (&[("eta", &ok), ("eta", &ok)], "cell_fields.eta"),
