@@ -23,6 +23,8 @@ mod topology;
 #[cfg(test)]
 mod tests;
 
+use std::ops::Range;
+
 use femscale_core::{Deadline, EllipticForm, Error, MeshView, Order, Result, ScalarField};
 use rayon::prelude::*;
 use tracing::instrument;
@@ -30,8 +32,8 @@ use tracing::instrument;
 pub use marking::{Marking, mark};
 pub use residual::FD_STEP;
 
-use crate::coefficients::Coefficients;
-use crate::element::{Element, with_shape};
+use crate::coefficients::{Coefficients, Scratch};
+use crate::element::{Element, Jacobian, Tables, cell_coords, with_shape};
 use recovery::{error_chunk, nodal_fluxes, recovery_chunk};
 use residual::chunk as residual_chunk;
 
@@ -255,6 +257,41 @@ fn recovery_within(
 }
 
 /// The error for a cell whose map is not positive at a quadrature point.
+/// The coefficients of `cells` sampled at the points of `t`'s rule mapped into each cell.
+pub(crate) fn sample_cells<const N: usize, const D: usize, const G: usize>(
+    t: &Tables<N, D, G>,
+    mesh: &MeshView<'_>,
+    coefs: &Coefficients<'_>,
+    cells: Range<usize>,
+) -> Result<Scratch> {
+    let nq = t.nq;
+    let mut scratch = Scratch::new(cells.len() * nq, coefs);
+    for (i, c) in cells.clone().enumerate() {
+        let x = cell_coords::<D, G>(mesh, mesh.cell(c));
+        t.map_points(&x, &mut scratch.points[i * nq..(i + 1) * nq]);
+    }
+    coefs.sample(mesh, cells, nq, &mut scratch)?;
+    Ok(scratch)
+}
+
+/// Moves `jac` to quadrature point `q` of cell `c` (recomputed only where the map is not
+/// affine) and refuses a Jacobian that is not positive there.
+pub(crate) fn jacobian_at<const N: usize, const D: usize, const G: usize>(
+    t: &Tables<N, D, G>,
+    x: &[[f64; D]; G],
+    q: usize,
+    jac: &mut Jacobian<D>,
+    (c, nodes): (usize, &[usize]),
+) -> Result<()> {
+    if q > 0 && !t.affine {
+        *jac = Jacobian::of(x, &t.gdphi[q]);
+    }
+    if jac.det.partial_cmp(&0.0) != Some(std::cmp::Ordering::Greater) {
+        return Err(degenerate(c, nodes));
+    }
+    Ok(())
+}
+
 pub(crate) fn degenerate(c: usize, nodes: &[usize]) -> Error {
     Error::Mesh {
         location: None,

@@ -9,7 +9,7 @@ use std::ops::Range;
 
 use femscale_core::{Error, MeshView, Result, ScalarField};
 
-use crate::coefficients::{Coefficients, Scratch};
+use crate::coefficients::Coefficients;
 use crate::element::{Element, Jacobian, Tables, cell_coords};
 use crate::quadrature::QuadratureRule;
 
@@ -54,12 +54,7 @@ pub(crate) fn nodal_fluxes<const N: usize, const D: usize, const G: usize>(
     cells: Range<usize>,
 ) -> Result<Vec<[f64; 4]>> {
     let (t, tn) = (Tables::<N, D, G>::of(element), Tables::<N, D, G>::of(nodal));
-    let mut scratch = Scratch::new(cells.len() * N, coefs);
-    for (i, c) in cells.clone().enumerate() {
-        let x = cell_coords::<D, G>(mesh, mesh.cell(c));
-        tn.map_points(&x, &mut scratch.points[i * N..(i + 1) * N]);
-    }
-    coefs.sample(mesh, cells.clone(), N, &mut scratch)?;
+    let scratch = super::sample_cells(&tn, mesh, coefs, cells.clone())?;
     let mut out = Vec::with_capacity(cells.len() * N);
     for (i, c) in cells.enumerate() {
         let nodes = mesh.cell(c);
@@ -91,12 +86,7 @@ pub(crate) fn recovery_chunk<const N: usize, const D: usize, const G: usize>(
 ) -> Result<Vec<f64>> {
     let t = Tables::<N, D, G>::of(element);
     let nq = t.nq;
-    let mut scratch = Scratch::new(cells.len() * nq, coefs);
-    for (i, c) in cells.clone().enumerate() {
-        let x = cell_coords::<D, G>(mesh, mesh.cell(c));
-        t.map_points(&x, &mut scratch.points[i * nq..(i + 1) * nq]);
-    }
-    coefs.sample(mesh, cells.clone(), nq, &mut scratch)?;
+    let scratch = super::sample_cells(&t, mesh, coefs, cells.clone())?;
     let mut out = Vec::with_capacity(cells.len());
     for (i, c) in cells.enumerate() {
         let nodes = mesh.cell(c);
@@ -105,12 +95,7 @@ pub(crate) fn recovery_chunk<const N: usize, const D: usize, const G: usize>(
         let mut jac = Jacobian::<D>::of(&x, &t.gdphi[0]);
         let mut eta2 = 0.0;
         for q in 0..nq {
-            if q > 0 && !t.affine {
-                jac = Jacobian::of(&x, &t.gdphi[q]);
-            }
-            if jac.det.partial_cmp(&0.0) != Some(std::cmp::Ordering::Greater) {
-                return Err(super::degenerate(c, nodes));
-            }
+            super::jacobian_at(&t, &x, q, &mut jac, (c, nodes))?;
             let fl = flux(&jac, &t.dphi[q], &v, scratch.k[i * nq + q]);
             let mut g = [0.0; 3];
             for (a, &node) in nodes.iter().enumerate().take(N) {
@@ -138,12 +123,7 @@ pub(crate) fn error_chunk<const N: usize, const D: usize, const G: usize>(
 ) -> Result<Vec<f64>> {
     let t = Tables::<N, D, G>::of(element);
     let nq = t.nq;
-    let mut scratch = Scratch::new(cells.len() * nq, coefs);
-    for (i, c) in cells.clone().enumerate() {
-        let x = cell_coords::<D, G>(mesh, mesh.cell(c));
-        t.map_points(&x, &mut scratch.points[i * nq..(i + 1) * nq]);
-    }
-    coefs.sample(mesh, cells.clone(), nq, &mut scratch)?;
+    let scratch = super::sample_cells(&t, mesh, coefs, cells.clone())?;
     let len = cells.len() * nq;
     let points = &scratch.points[..len];
     let (mut u, mut g) = (vec![0.0; len], vec![[0.0; 3]; len]);
@@ -168,12 +148,7 @@ pub(crate) fn error_chunk<const N: usize, const D: usize, const G: usize>(
         let mut jac = Jacobian::<D>::of(&x, &t.gdphi[0]);
         let mut e2 = 0.0;
         for q in 0..nq {
-            if q > 0 && !t.affine {
-                jac = Jacobian::of(&x, &t.gdphi[q]);
-            }
-            if jac.det.partial_cmp(&0.0) != Some(std::cmp::Ordering::Greater) {
-                return Err(super::degenerate(c, nodes));
-            }
+            super::jacobian_at(&t, &x, q, &mut jac, (c, nodes))?;
             let j = i * nq + q;
             let gh = flux(&jac, &t.dphi[q], &v, 1.0);
             let uq: f64 = v.iter().zip(&t.phi[q]).map(|(a, b)| a * b).sum();

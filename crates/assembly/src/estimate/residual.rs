@@ -263,23 +263,10 @@ pub(crate) fn chunk<const N: usize, const D: usize, const G: usize>(
     let t = Tables::<N, D, G>::of(&r.element);
     let ts = r.shifted.as_ref().map(Tables::<N, D, G>::of);
     let nq = t.nq;
-    let mut scratch = Scratch::new(cells.len() * nq, &r.coefs);
-    for (i, c) in cells.clone().enumerate() {
-        let x = cell_coords::<D, G>(mesh, mesh.cell(c));
-        t.map_points(&x, &mut scratch.points[i * nq..(i + 1) * nq]);
-    }
-    r.coefs.sample(mesh, cells.clone(), nq, &mut scratch)?;
-    let mut shifted = ts.as_ref().map(|ts| {
-        let mut s = Scratch::new(cells.len() * ts.nq, &r.diffusion);
-        for (i, c) in cells.clone().enumerate() {
-            let x = cell_coords::<D, G>(mesh, mesh.cell(c));
-            ts.map_points(&x, &mut s.points[i * ts.nq..(i + 1) * ts.nq]);
-        }
-        s
-    });
-    if let (Some(ts), Some(s)) = (&ts, &mut shifted) {
-        r.diffusion.sample(mesh, cells.clone(), ts.nq, s)?;
-    }
+    let scratch = super::sample_cells(&t, mesh, &r.coefs, cells.clone())?;
+    let shifted = (ts.as_ref())
+        .map(|ts| super::sample_cells(ts, mesh, &r.diffusion, cells.clone()))
+        .transpose()?;
     let facet_tables: Vec<Tables<N, D, G>> = r.facets.iter().map(Tables::of).collect();
     let nf = r.topology.facets_per_cell;
     let mut out = Vec::with_capacity(cells.len());
@@ -295,12 +282,7 @@ pub(crate) fn chunk<const N: usize, const D: usize, const G: usize>(
         let mut jac = Jacobian::<D>::of(&x, &t.gdphi[0]);
         let mut div = 0.0;
         for q in 0..nq {
-            if q > 0 && !t.affine {
-                jac = Jacobian::of(&x, &t.gdphi[q]);
-            }
-            if jac.det.partial_cmp(&0.0) != Some(std::cmp::Ordering::Greater) {
-                return Err(super::degenerate(c, nodes));
-            }
+            super::jacobian_at(&t, &x, q, &mut jac, (c, nodes))?;
             let u: f64 = v.iter().zip(&t.phi[q]).map(|(a, b)| a * b).sum();
             let j = i * nq + q;
             let mut res = scratch.f[j] - scratch.c[j] * u;
