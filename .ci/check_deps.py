@@ -89,6 +89,26 @@ embedding_lock = locked("embedding/Cargo.lock") - {("femscale-embedding-example"
 for name, version in sorted(embedding_lock - locked("Cargo.lock")):
     errors.append(f"embedding/Cargo.lock has {name} {version}, which the workspace's Cargo.lock "
                   f"does not (copy the workspace's lock in and run a cargo command with --offline)")
+# The Python package's native module (crates/python, its own workspace, built by maturin)
+# depends on the facade only, as DESIGN.md's table says for `python`; the versions it shares
+# with the workspace are the workspace's (PyO3 and numpy are its own).
+python_meta = json.loads(subprocess.check_output(
+    ["cargo", "metadata", "--format-version", "1", "--no-deps", "--offline",
+     "--manifest-path", "crates/python/Cargo.toml"]))
+for pkg in python_meta["packages"]:
+    inner = {d["name"] for d in pkg["dependencies"]
+             if d["name"].startswith("femscale") and d.get("kind") != "dev"}
+    for dep in sorted(inner - {"femscale"}):
+        errors.append(f"{pkg['name']} (crates/python) must not depend on {dep}")
+workspace_lock = locked("Cargo.lock")
+workspace_versions = {}
+for name, version in workspace_lock:
+    workspace_versions.setdefault(name, set()).add(version)
+python_lock = locked("crates/python/Cargo.lock")
+for name, version in sorted(python_lock):
+    if name in workspace_versions and version not in workspace_versions[name]:
+        errors.append(f"crates/python/Cargo.lock has {name} {version}; the workspace locks "
+                      f"{', '.join(sorted(workspace_versions[name]))}")
 for e in errors:
     print("crate boundary violation:", e)
 if errors:
@@ -96,4 +116,5 @@ if errors:
 print(f"{len(members)} workspace packages respect the dependency table; "
       f"the facade's minimal feature set builds {len(minimal)} crates, none of "
       f"{', '.join(sorted(OPTIONAL_HEAVY))}; embedding/Cargo.lock's {len(embedding_lock)} "
-      f"packages are locked at the workspace's versions")
+      f"packages are locked at the workspace's versions; crates/python depends on the facade "
+      f"alone and shares the workspace's versions")

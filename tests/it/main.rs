@@ -5,4 +5,5 @@ mod bad_input;
 mod convergence;
 mod gmsh_example;
 mod pipeline;
+mod python_package;
 mod reaction_robin;

@@ -1,0 +1,111 @@
+"""Beyond the original design: solve a configuration, run an experiment, get the operator."""
+
+from __future__ import annotations
+
+import os
+from typing import Any, Iterable, Mapping, NamedTuple, Optional, Union
+
+import numpy as np
+
+from . import _native
+from ._config import adapt_callable, as_list, overrides_from_dict
+
+ConfigLike = Union[str, os.PathLike, Mapping[str, Any], None]
+
+
+class Solution(NamedTuple):
+    """A solution: node coordinates (``(n,)`` in 1D, ``(n, dim)`` otherwise), one value per
+    node, and the metrics of the solve (a dict)."""
+
+    nodes: np.ndarray
+    values: np.ndarray
+    metrics: dict
+
+
+def _solver(config: ConfigLike, overrides: Iterable[str] | str | None) -> "_native.Solver":
+    extra = as_list(overrides)
+    if config is None:
+        return _native.Solver(None, extra)
+    if isinstance(config, Mapping):
+        return _native.Solver(None, overrides_from_dict(config) + extra)
+    return _native.Solver(os.fspath(config), extra)
+
+
+def _fields(fields: Mapping[str, Any], dim: Optional[int]) -> dict:
+    return {k: adapt_callable(v, dim or 3) if dim else v for k, v in fields.items()}
+
+
+def solve(
+    config: ConfigLike = None,
+    *,
+    overrides: Iterable[str] | str | None = None,
+    mesh: Optional["_native.Mesh"] = None,
+    **fields: Any,
+) -> Solution:
+    """Solves the ``[problem]`` of ``config`` — a TOML file, a dict of sections
+    (``{"problem": {...}, "solver": {...}}``) or ``None`` for the defaults — with
+    ``overrides`` (``"key=value"``) on top, on ``mesh`` (a :class:`femscale.Mesh`) when given.
+    ``diffusion``, ``reaction``, ``source`` and ``exact`` keyword arguments replace the
+    configured fields: numbers, expressions, callables of the coordinates or dicts by
+    subdomain.
+
+    >>> import femscale
+    >>> sol = femscale.solve({"problem": {"mesh": {"kind": "interval", "x": [0, 1], "nx": 8},
+    ...                                  "boundary": [{"where": "all", "kind": "dirichlet", "value": "0"}],
+    ...                                  "source": "1"}})
+    >>> round(float(sol.values.max()), 6)
+    0.125
+    """
+    solver = _solver(config, overrides)
+    dim = mesh.dim if mesh is not None else _dim_of(solver)
+    return Solution(*solver.solve(mesh, _fields(fields, dim)))
+
+
+def assemble(
+    config: ConfigLike = None,
+    *,
+    overrides: Iterable[str] | str | None = None,
+    mesh: Optional["_native.Mesh"] = None,
+    **fields: Any,
+):
+    """The operator of the problem :func:`solve` would solve: ``(A, b)`` with ``A`` a
+    ``scipy.sparse.csr_matrix`` (Dirichlet rows and columns eliminated, unit diagonal there)
+    and ``b`` the right-hand side with the boundary values lifted."""
+    import scipy.sparse as sp
+
+    solver = _solver(config, overrides)
+    dim = mesh.dim if mesh is not None else _dim_of(solver)
+    indptr, indices, data, shape, rhs = solver.assemble(mesh, _fields(fields, dim))
+    return sp.csr_matrix((data, indices, indptr), shape=shape, copy=False), rhs
+
+
+def run(
+    experiment: Union[str, os.PathLike],
+    *,
+    overrides: Iterable[str] | str | None = None,
+    output_dir: Union[str, os.PathLike, None] = None,
+    parallel_runs: Optional[int] = None,
+    fresh: bool = False,
+) -> dict:
+    """Runs an experiment file as ``femscale run`` does (sweep × repetitions, resumable,
+    ``results.jsonl``, ``summary.csv``, VTU and SVG outputs); returns its report: ``total``,
+    ``ran``, ``skipped``, ``failed``, ``all_ok``, paths, ``records`` (one dict per run) and
+    ``summary`` (one dict per point)."""
+    return _native.run_experiment(
+        os.fspath(experiment),
+        as_list(overrides),
+        os.fspath(output_dir) if output_dir is not None else None,
+        parallel_runs,
+        fresh,
+    )
+
+
+def _dim_of(solver) -> Optional[int]:
+    problem = solver.config()["problem"]
+    if problem.get("dim"):
+        return problem["dim"]
+    kind = problem["mesh"].get("kind")
+    return {"interval": 1, "rectangle": 2, "box": 3}.get(kind)
+
+
+__all__ = ["Solution", "solve", "assemble", "run"]

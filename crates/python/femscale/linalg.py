@@ -1,0 +1,142 @@
+"""femscale's linear solvers for your own sparse matrices.
+
+>>> import numpy as np, scipy.sparse as sp, femscale.linalg
+>>> n = 100
+>>> A = sp.diags([-np.ones(n - 1), 2 * np.ones(n), -np.ones(n - 1)], [-1, 0, 1], format="csr")
+>>> x = femscale.linalg.solve(A, np.ones(n), method="cg", preconditioner="amg")
+>>> bool(np.allclose(A @ x, 1.0))
+True
+"""
+
+from __future__ import annotations
+
+from typing import Any, Iterable, Optional
+
+import numpy as np
+
+from . import _native
+from ._config import as_list
+
+
+def _csr_arrays(A):
+    """``(indptr, indices, data, shape)`` of ``A``: a SciPy sparse matrix or array (any
+    format), a dense 2D array, or the tuple ``(indptr, indices, data, shape)``."""
+    if isinstance(A, tuple) and len(A) == 4:
+        indptr, indices, data, shape = A
+    else:
+        try:
+            import scipy.sparse as sp
+        except ImportError:  # pragma: no cover - scipy is optional
+            sp = None
+        if sp is not None and sp.issparse(A):
+            A = A.tocsr()
+            if not A.has_canonical_format:
+                A = A.copy()
+                A.sum_duplicates()  # sorts the indices too
+        elif sp is not None:
+            A = sp.csr_matrix(np.asarray(A, dtype=np.float64))
+        else:
+            raise TypeError("femscale.linalg needs scipy for matrices that are not CSR tuples")
+        indptr, indices, data, shape = A.indptr, A.indices, A.data, A.shape
+    return (
+        np.ascontiguousarray(indptr, dtype=np.int64),
+        np.ascontiguousarray(indices, dtype=np.int64),
+        np.ascontiguousarray(data, dtype=np.float64),
+        (int(shape[0]), int(shape[1])),
+    )
+
+
+def _options(rtol, atol, maxiter, overrides) -> list:
+    out = as_list(overrides)
+    if rtol is not None:
+        out.append(f"solver.tolerance={float(rtol)!r}")
+    if atol is not None:
+        out.append(f"solver.absolute_tolerance={float(atol)!r}")
+    if maxiter is not None:
+        out.append(f"solver.max_iterations={int(maxiter)}")
+    return out
+
+
+class PreparedSolver:
+    """A solver set up once for ``A`` (the factorization or AMG hierarchy is built here) that
+    solves many right-hand sides: ``x = prepared.solve(b)``.
+
+    ``method`` is a solver name (``cg``, ``gmres``, ``bicgstab``, ``direct``, ``amg``, or a
+    plugin's ``plugin:<name>``), ``preconditioner`` one of ``none``, ``jacobi``, ``ssor``,
+    ``ilu0``, ``ic0``, ``amg`` (``auto`` lets femscale choose). ``rtol``, ``atol`` and
+    ``maxiter`` set the stopping rule; ``overrides`` any other ``solver.*`` key
+    (``"solver.amg.cycle=\\"v\\""``). Every solution is checked (finite, true residual)
+    before it is returned; failures raise :class:`femscale.errors.ConvergenceError` with the
+    iterations and residual history.
+    """
+
+    def __init__(
+        self,
+        A: Any,
+        method: str = "cg",
+        preconditioner: str = "amg",
+        *,
+        rtol: Optional[float] = 1e-8,
+        atol: Optional[float] = None,
+        maxiter: Optional[int] = None,
+        overrides: Iterable[str] | str | None = None,
+        config: Optional[str] = None,
+    ):
+        solver = _native.Solver(config, _options(rtol, atol, maxiter, overrides))
+        indptr, indices, data, shape = _csr_arrays(A)
+        self.shape = shape
+        self.method = method
+        self.preconditioner = preconditioner
+        self._prepared = _native.Prepared(
+            solver, indptr, indices, data, shape, method, preconditioner
+        )
+        #: The report of the last solve (iterations, residuals, timings).
+        self.info: Optional[dict] = None
+
+    @property
+    def setup_seconds(self) -> float:
+        return self._prepared.setup_seconds
+
+    @property
+    def memory_bytes(self) -> int:
+        return self._prepared.memory_bytes
+
+    def solve(self, b, x0=None, *, return_info: bool = False):
+        """``x`` with ``A x = b`` (from the initial guess ``x0``); with ``return_info``,
+        ``(x, info)`` where ``info`` is the solve report."""
+        b = np.ascontiguousarray(b, dtype=np.float64)
+        if x0 is not None:
+            x0 = np.ascontiguousarray(x0, dtype=np.float64)
+        x, info = self._prepared.solve(b, x0)
+        self.info = info
+        return (x, info) if return_info else x
+
+    def __repr__(self):
+        return (
+            f"PreparedSolver({self.method}+{self.preconditioner}, n={self.shape[0]}, "
+            f"setup {self.setup_seconds:.3g}s)"
+        )
+
+
+def solve(
+    A: Any,
+    b,
+    method: str = "cg",
+    preconditioner: str = "amg",
+    *,
+    x0=None,
+    rtol: Optional[float] = 1e-8,
+    atol: Optional[float] = None,
+    maxiter: Optional[int] = None,
+    overrides: Iterable[str] | str | None = None,
+    return_info: bool = False,
+):
+    """Solves ``A x = b`` once with femscale's ``method`` and ``preconditioner`` (see
+    :class:`PreparedSolver`). Returns ``x``, or ``(x, info)`` with ``return_info``."""
+    prepared = PreparedSolver(
+        A, method, preconditioner, rtol=rtol, atol=atol, maxiter=maxiter, overrides=overrides
+    )
+    return prepared.solve(b, x0, return_info=return_info)
+
+
+__all__ = ["PreparedSolver", "solve"]

@@ -1,0 +1,36 @@
+//! `femscale._native`: the compiled part of the Python package. The Python modules of
+//! `femscale` (the solver class of the original design, `solve`, `run`, `linalg`) wrap it;
+//! every long call here runs with the GIL released.
+
+mod errors;
+mod fields;
+mod linalg;
+mod mesh;
+mod solver;
+mod sweeps;
+
+use pyo3::prelude::*;
+use serde::Serialize;
+
+/// `value` as Python objects (dicts, lists, numbers), through JSON.
+pub(crate) fn json_to_py<'py>(
+    py: Python<'py>,
+    value: &impl Serialize,
+) -> PyResult<Bound<'py, PyAny>> {
+    let text = serde_json::to_string(value)
+        .map_err(|e| pyo3::exceptions::PyRuntimeError::new_err(e.to_string()))?;
+    py.import("json")?.call_method1("loads", (text,))
+}
+
+#[pymodule]
+fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    m.add_class::<solver::Solver>()?;
+    m.add_class::<mesh::Mesh>()?;
+    m.add_class::<linalg::Prepared>()?;
+    m.add_function(wrap_pyfunction!(sweeps::run_experiment, m)?)?;
+    m.add_function(wrap_pyfunction!(sweeps::scaling_benchmark, m)?)?;
+    m.add_function(wrap_pyfunction!(solver::config_keys, m)?)?;
+    m.add_function(wrap_pyfunction!(solver::rust_solve_1d_seconds, m)?)?;
+    Ok(())
+}

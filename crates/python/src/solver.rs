@@ -1,0 +1,357 @@
+//! `Solver`: a `FemSolver` (configuration, registry, cache) and the solves it runs.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use femscale::prelude::*;
+use femscale::runtime::config::{ConfigSources, schema_keys};
+use femscale::runtime::{Laplace1d, Laplace2d};
+use numpy::{PyArray1, PyArrayMethods};
+use pyo3::prelude::*;
+use pyo3::types::{PyDict, PyTuple};
+
+use crate::errors::to_py;
+use crate::fields::{CallbackErrors, field_spec};
+use crate::json_to_py;
+use crate::mesh::Mesh;
+
+/// A femscale solver: its configuration (defaults < file < `FEMSCALE_*` < overrides), the
+/// component registry with its plugins, and its cache.
+#[pyclass(frozen, module = "femscale._native")]
+pub struct Solver {
+    pub(crate) inner: Arc<FemSolver>,
+}
+
+/// Runs `f` without the GIL; a callable's exception wins over the error it caused.
+pub(crate) fn detached<T: Send>(
+    py: Python<'_>,
+    errors: &CallbackErrors,
+    f: impl FnOnce() -> femscale::Result<T> + Send,
+) -> PyResult<T> {
+    let result = py.detach(f);
+    if let Some(err) = errors.take() {
+        return Err(err);
+    }
+    result.map_err(to_py)
+}
+
+/// `(nodes, values, metrics)`: nodes `(n,)` in 1D, `(n, dim)` otherwise; `metrics` a dict, or
+/// `None` when not `with_metrics` (converting them costs about 30 µs).
+fn solution_tuple<'py>(
+    py: Python<'py>,
+    sol: Solution,
+    with_metrics: bool,
+) -> PyResult<Bound<'py, PyTuple>> {
+    let dim = sol.mesh.dim();
+    let nodes = PyArray1::from_slice(py, sol.mesh.coords());
+    let nodes = if dim == 1 {
+        nodes.into_any()
+    } else {
+        nodes.reshape([sol.mesh.num_nodes(), dim])?.into_any()
+    };
+    let values = PyArray1::from_vec(py, sol.values).into_any();
+    let metrics = if with_metrics {
+        json_to_py(py, &sol.metrics)?
+    } else {
+        py.None().into_bound(py)
+    };
+    PyTuple::new(py, [nodes, values, metrics])
+}
+
+#[pymethods]
+impl Solver {
+    /// A solver configured by the TOML file `config` (or the defaults) with `overrides`
+    /// (`"key=value"`, values read as TOML) on top.
+    #[new]
+    #[pyo3(signature = (config=None, overrides=Vec::new()))]
+    fn new(py: Python<'_>, config: Option<PathBuf>, overrides: Vec<String>) -> PyResult<Self> {
+        let sources = ConfigSources {
+            file: config,
+            overrides,
+        };
+        let inner = detached(py, &CallbackErrors::default(), || {
+            let config = Config::load(&sources)?;
+            FemSolver::from_config(config)
+        })?;
+        Ok(Self {
+            inner: Arc::new(inner),
+        })
+    }
+
+    /// A solver like this one with `overrides` applied; this one is unchanged. It shares this
+    /// solver's cache when `[cache]` is unchanged.
+    fn with_overrides(&self, py: Python<'_>, overrides: Vec<String>) -> PyResult<Self> {
+        let refs: Vec<&str> = overrides.iter().map(String::as_str).collect();
+        let inner = detached(py, &CallbackErrors::default(), || {
+            self.inner.with_overrides(&refs)
+        })?;
+        Ok(Self {
+            inner: Arc::new(inner),
+        })
+    }
+
+    /// The effective configuration as a dict.
+    fn config<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        json_to_py(py, self.inner.config())
+    }
+
+    /// Solves `-(k u')' = f` on `x_range` with Dirichlet values at both ends.
+    #[pyo3(signature = (x_range, num_elements, diffusion, source, left_bc, right_bc, exact=None, linear_solver=None, adaptive=false, metrics=true))]
+    #[allow(clippy::too_many_arguments)]
+    fn solve_1d<'py>(
+        &self,
+        py: Python<'py>,
+        x_range: [f64; 2],
+        num_elements: usize,
+        diffusion: &Bound<'py, PyAny>,
+        source: Option<&Bound<'py, PyAny>>,
+        left_bc: f64,
+        right_bc: f64,
+        exact: Option<&Bound<'py, PyAny>>,
+        linear_solver: Option<String>,
+        adaptive: bool,
+        metrics: bool,
+    ) -> PyResult<Bound<'py, PyTuple>> {
+        let mut errors = CallbackErrors::default();
+        let p = Laplace1d {
+            x_range,
+            num_elements,
+            diffusion: field_spec("diffusion_coeff", 1, Some(diffusion), &mut errors)?
+                .unwrap_or(FieldSpec::Constant(1.0)),
+            source: field_spec("source_function", 1, source, &mut errors)?,
+            left_bc,
+            right_bc,
+            exact: field_spec("exact_solution", 1, exact, &mut errors)?,
+            linear_solver,
+            enable_adaptive_refinement: adaptive,
+        };
+        let sol = detached(py, &errors, || self.inner.solve_1d_laplace(&p))?;
+        solution_tuple(py, sol, metrics)
+    }
+
+    /// Solves `-div(k grad u) = f` on a rectangle with Dirichlet values per side
+    /// (`boundary_values` by `left`, `right`, `bottom`, `top`; missing sides are 0).
+    #[pyo3(signature = (x_range, y_range, nx, ny, diffusion, source, boundary_values, exact=None, linear_solver=None, adaptive=false, cells="triangle", metrics=true))]
+    #[allow(clippy::too_many_arguments)]
+    fn solve_2d<'py>(
+        &self,
+        py: Python<'py>,
+        x_range: [f64; 2],
+        y_range: [f64; 2],
+        nx: usize,
+        ny: usize,
+        diffusion: &Bound<'py, PyAny>,
+        source: Option<&Bound<'py, PyAny>>,
+        boundary_values: Option<&Bound<'py, PyDict>>,
+        exact: Option<&Bound<'py, PyAny>>,
+        linear_solver: Option<String>,
+        adaptive: bool,
+        cells: &str,
+        metrics: bool,
+    ) -> PyResult<Bound<'py, PyTuple>> {
+        let mut errors = CallbackErrors::default();
+        let cells = match cells {
+            "triangle" => femscale::mesh::RectangleCells::Triangle,
+            "quadrilateral" => femscale::mesh::RectangleCells::Quadrilateral,
+            other => {
+                return Err(to_py(femscale::Error::UnknownName {
+                    field: "cells".into(),
+                    what: "cell kind".into(),
+                    name: other.into(),
+                    known: vec!["triangle".into(), "quadrilateral".into()],
+                }));
+            }
+        };
+        let mut p = Laplace2d {
+            x_range,
+            y_range,
+            nx,
+            ny,
+            cells,
+            diffusion: field_spec("diffusion_coeff", 2, Some(diffusion), &mut errors)?
+                .unwrap_or(FieldSpec::Constant(1.0)),
+            source: field_spec("source_function", 2, source, &mut errors)?,
+            exact: field_spec("exact_solution", 2, exact, &mut errors)?,
+            linear_solver,
+            enable_adaptive_refinement: adaptive,
+            ..Default::default()
+        };
+        if let Some(values) = boundary_values {
+            for (side, value) in values.iter() {
+                let side: String = side.extract()?;
+                let value: f64 = value.extract()?;
+                let slot = match side.as_str() {
+                    "left" => &mut p.left_bc,
+                    "right" => &mut p.right_bc,
+                    "bottom" => &mut p.bottom_bc,
+                    "top" => &mut p.top_bc,
+                    _ => {
+                        return Err(to_py(femscale::Error::UnknownName {
+                            field: "boundary_values".into(),
+                            what: "side".into(),
+                            name: side,
+                            known: ["left", "right", "bottom", "top"]
+                                .map(String::from)
+                                .to_vec(),
+                        }));
+                    }
+                };
+                *slot = value;
+            }
+        }
+        let sol = detached(py, &errors, || self.inner.solve_2d_laplace(&p))?;
+        solution_tuple(py, sol, metrics)
+    }
+
+    /// Solves the configuration's `[problem]`, on `mesh` when given, with `fields`
+    /// (`diffusion`, `reaction`, `source`, `exact`: numbers, expressions, callables or dicts by
+    /// subdomain) replacing the configured ones.
+    #[pyo3(signature = (mesh=None, fields=None))]
+    fn solve<'py>(
+        &self,
+        py: Python<'py>,
+        mesh: Option<&Mesh>,
+        fields: Option<&Bound<'py, PyDict>>,
+    ) -> PyResult<Bound<'py, PyTuple>> {
+        let mut errors = CallbackErrors::default();
+        let problem = self.problem(mesh, fields, &mut errors)?;
+        let sol = detached(py, &errors, || self.inner.solve(&problem))?;
+        solution_tuple(py, sol, true)
+    }
+
+    /// The assembled operator of the configuration's `[problem]` (on `mesh`, with `fields`, as
+    /// [`Solver::solve`]): `(indptr, indices, data, shape, rhs)` with the Dirichlet rows
+    /// eliminated, as SciPy's CSR arrays.
+    #[pyo3(signature = (mesh=None, fields=None))]
+    fn assemble<'py>(
+        &self,
+        py: Python<'py>,
+        mesh: Option<&Mesh>,
+        fields: Option<&Bound<'py, PyDict>>,
+    ) -> PyResult<Bound<'py, PyTuple>> {
+        let mut errors = CallbackErrors::default();
+        let problem = self.problem(mesh, fields, &mut errors)?;
+        let op = detached(py, &errors, || self.inner.assemble(&problem))?;
+        let a = &op.matrix;
+        let indptr: Vec<i64> = a.pattern().row_ptr().iter().map(|&v| v as i64).collect();
+        let indices: Vec<i32> = a.pattern().col_idx().iter().map(|&v| v as i32).collect();
+        PyTuple::new(
+            py,
+            [
+                PyArray1::from_vec(py, indptr).into_any(),
+                PyArray1::from_vec(py, indices).into_any(),
+                PyArray1::from_slice(py, a.values()).into_any(),
+                (a.nrows(), a.ncols()).into_pyobject(py)?.into_any(),
+                PyArray1::from_slice(py, &op.rhs).into_any(),
+            ],
+        )
+    }
+
+    /// Counters of caching, reuse and scaling decisions so far.
+    fn scaling_metrics<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        json_to_py(py, &self.inner.scaling_metrics())
+    }
+
+    /// How a 2D P1 problem of `dofs` unknowns would run now: toggles, plan, solver.
+    fn optimize_for_problem_size<'py>(
+        &self,
+        py: Python<'py>,
+        dofs: usize,
+    ) -> PyResult<Bound<'py, PyDict>> {
+        let decision = self.inner.optimize_for_problem_size(dofs);
+        let out = PyDict::new(py);
+        out.set_item("dofs", dofs)?;
+        out.set_item("solver", &decision.solver)?;
+        out.set_item("preconditioner", &decision.preconditioner)?;
+        out.set_item("toggles", json_to_py(py, &decision.toggles)?)?;
+        out.set_item("plan", json_to_py(py, &decision.plan)?)?;
+        Ok(out)
+    }
+}
+
+impl Solver {
+    fn problem(
+        &self,
+        mesh: Option<&Mesh>,
+        fields: Option<&Bound<'_, PyDict>>,
+        errors: &mut CallbackErrors,
+    ) -> PyResult<Problem> {
+        let mut problem = self.inner.config().problem.clone();
+        if let Some(mesh) = mesh {
+            problem.mesh = MeshSpec::Mesh(mesh.inner.clone());
+        }
+        if let Some(fields) = fields {
+            let dim = match (problem.dim, problem.mesh.dim()) {
+                (_, Some(dim)) | (Some(dim), None) => dim,
+                // A mesh file: read it now, so that callables see points of its dimension.
+                (None, None) => {
+                    let MeshSpec::Gmsh(path) = &problem.mesh else {
+                        return Err(to_py(femscale::Error::invalid(
+                            "problem.dim",
+                            "the mesh's dimension is not known before it is built; set problem.dim",
+                        )));
+                    };
+                    let read = femscale::mesh::Mesh::read_gmsh(path).map_err(to_py)?;
+                    let dim = read.dim();
+                    problem.mesh = MeshSpec::Mesh(Arc::new(read));
+                    dim
+                }
+            };
+            for (key, value) in fields.iter() {
+                let key: String = key.extract()?;
+                let spec = field_spec(&key, dim, Some(&value), errors)?;
+                match key.as_str() {
+                    "diffusion" => problem.diffusion = spec.unwrap_or(FieldSpec::Constant(1.0)),
+                    "reaction" => problem.reaction = spec,
+                    "source" => problem.source = spec,
+                    "exact" => problem.exact = spec,
+                    _ => {
+                        return Err(to_py(femscale::Error::UnknownName {
+                            field: "fields".into(),
+                            what: "field".into(),
+                            name: key,
+                            known: ["diffusion", "reaction", "source", "exact"]
+                                .map(String::from)
+                                .to_vec(),
+                        }));
+                    }
+                }
+            }
+        }
+        Ok(problem)
+    }
+}
+
+/// Every configuration key, as `docs/configuration.md` lists them.
+#[pyfunction]
+pub fn config_keys() -> Vec<String> {
+    schema_keys()
+}
+
+/// The baseline of the Python overhead benchmark: seconds of each of `repetitions` calls of
+/// `FemSolver::solve_1d_laplace` on `num_elements` elements (`u(0) = 0`, `u(1) = 1`) made
+/// from Rust, as `Solver.solve_1d` makes them from Python.
+#[pyfunction]
+pub fn rust_solve_1d_seconds(
+    py: Python<'_>,
+    solver: &Solver,
+    num_elements: usize,
+    repetitions: usize,
+) -> PyResult<Vec<f64>> {
+    let p = Laplace1d {
+        num_elements,
+        right_bc: 1.0,
+        ..Default::default()
+    };
+    detached(py, &CallbackErrors::default(), || {
+        (0..repetitions)
+            .map(|_| {
+                let start = std::time::Instant::now();
+                let sol = solver.inner.solve_1d_laplace(&p)?;
+                let seconds = start.elapsed().as_secs_f64();
+                std::hint::black_box(sol);
+                Ok(seconds)
+            })
+            .collect()
+    })
+}
