@@ -13,13 +13,24 @@ from ._config import adapt_callable, as_list, overrides_from_dict
 ConfigLike = Union[str, os.PathLike, Mapping[str, Any], None]
 
 
-class Solution(NamedTuple):
-    """A solution: node coordinates (``(n,)`` in 1D, ``(n, dim)`` otherwise), one value per
-    node, and the metrics of the solve (a dict)."""
-
+class _SolutionTuple(NamedTuple):
     nodes: np.ndarray
     values: np.ndarray
     metrics: dict
+
+
+class Solution(_SolutionTuple):
+    """A solution: node coordinates (``(n,)`` in 1D, ``(n, dim)`` otherwise), one value per
+    node, and the metrics of the solve (a dict); unpacks as ``nodes, values, metrics``.
+    ``mesh`` is the :class:`femscale.Mesh` solved on (its ``cells`` for plotting on
+    unstructured meshes, its markers)."""
+
+    mesh: "_native.Mesh"
+
+    def __new__(cls, nodes, values, metrics, mesh=None):
+        self = super().__new__(cls, nodes, values, metrics)
+        self.mesh = mesh
+        return self
 
 
 def _solver(config: ConfigLike, overrides: Iterable[str] | str | None) -> "_native.Solver":

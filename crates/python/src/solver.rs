@@ -205,7 +205,8 @@ impl Solver {
 
     /// Solves the configuration's `[problem]`, on `mesh` when given, with `fields`
     /// (`diffusion`, `reaction`, `source`, `exact`: numbers, expressions, callables or dicts by
-    /// subdomain) replacing the configured ones.
+    /// subdomain) replacing the configured ones: `(nodes, values, metrics, mesh)`, `mesh` the
+    /// one solved on (shared, not copied).
     #[pyo3(signature = (mesh=None, fields=None))]
     fn solve<'py>(
         &self,
@@ -216,7 +217,18 @@ impl Solver {
         let mut errors = CallbackErrors::default();
         let problem = self.problem(mesh, fields, &mut errors)?;
         let sol = detached(py, &errors, || self.inner.solve(&problem))?;
-        solution_tuple(py, sol, true)
+        let mesh = Mesh {
+            inner: sol.mesh.clone(),
+        };
+        let (nodes, values, metrics) = solution_tuple(py, sol, true)?.extract::<(
+            Bound<'py, PyAny>,
+            Bound<'py, PyAny>,
+            Bound<'py, PyAny>,
+        )>()?;
+        PyTuple::new(
+            py,
+            [nodes, values, metrics, Bound::new(py, mesh)?.into_any()],
+        )
     }
 
     /// The assembled operator of the configuration's `[problem]` (on `mesh`, with `fields`, as
@@ -232,17 +244,25 @@ impl Solver {
         let mut errors = CallbackErrors::default();
         let problem = self.problem(mesh, fields, &mut errors)?;
         let op = detached(py, &errors, || self.inner.assemble(&problem))?;
-        let a = &op.matrix;
-        let indptr: Vec<i64> = a.pattern().row_ptr().iter().map(|&v| v as i64).collect();
-        let indices: Vec<i32> = a.pattern().col_idx().iter().map(|&v| v as i32).collect();
+        let shape = (op.matrix.nrows(), op.matrix.ncols());
+        // SciPy wants int32 or int64 indices: the index arrays are converted (int32 when the
+        // entries fit); the values and the right-hand side move into NumPy without a copy when
+        // no cache level holds the operator.
+        let (pattern, values) = match Arc::try_unwrap(op.matrix) {
+            Ok(matrix) => matrix.into_parts(),
+            Err(shared) => (shared.pattern().clone(), shared.values().to_vec()),
+        };
+        let largest = pattern.nnz().max(shape.0).max(shape.1);
+        let indptr = index_array(py, pattern.row_ptr(), largest)?;
+        let indices = index_array(py, pattern.col_idx(), largest)?;
         PyTuple::new(
             py,
             [
-                PyArray1::from_vec(py, indptr).into_any(),
-                PyArray1::from_vec(py, indices).into_any(),
-                PyArray1::from_slice(py, a.values()).into_any(),
-                (a.nrows(), a.ncols()).into_pyobject(py)?.into_any(),
-                PyArray1::from_slice(py, &op.rhs).into_any(),
+                indptr,
+                indices,
+                PyArray1::from_vec(py, values).into_any(),
+                shape.into_pyobject(py)?.into_any(),
+                PyArray1::from_vec(py, op.rhs).into_any(),
             ],
         )
     }
@@ -266,6 +286,17 @@ impl Solver {
         out.set_item("toggles", json_to_py(py, &decision.toggles)?)?;
         out.set_item("plan", json_to_py(py, &decision.plan)?)?;
         Ok(out)
+    }
+}
+
+/// `values` as an int32 array when indices up to `max` fit, int64 otherwise (SciPy's rule).
+fn index_array<'py>(py: Python<'py>, values: &[usize], max: usize) -> PyResult<Bound<'py, PyAny>> {
+    if i32::try_from(max).is_ok() {
+        let v: Vec<i32> = values.iter().map(|&v| v as i32).collect();
+        Ok(PyArray1::from_vec(py, v).into_any())
+    } else {
+        let v: Vec<i64> = values.iter().map(|&v| v as i64).collect();
+        Ok(PyArray1::from_vec(py, v).into_any())
     }
 }
 

@@ -75,6 +75,11 @@ def test_gmsh_file_with_subdomain_coefficients(gmsh_dir):
     config["problem"]["diffusion"] = {"copper": 400.0, "steel": "16"}
     again = femscale.solve(config)
     np.testing.assert_allclose(again.values, sol.values, atol=1e-10)
+    # The mesh solved on comes with the solution: cells to plot, markers per cell.
+    nodes, values, metrics = again
+    assert again.mesh.num_cells == metrics["num_elements"] == 319
+    assert again.mesh.cells.shape == (319, 3) and again.mesh.cells.max() < len(values)
+    assert set(np.unique(again.mesh.cell_markers)) == {1, 2}
 
 
 def test_assembled_operator_is_a_scipy_matrix_that_scipy_solves():
@@ -83,6 +88,7 @@ def test_assembled_operator_is_a_scipy_matrix_that_scipy_solves():
     config = {"problem": {"mesh": {"kind": "rectangle", "nx": 24, "ny": 16}, "source": "1", "boundary": [{"where": "all", "kind": "dirichlet", "value": "x"}]}}
     A, b = femscale.assemble(config)
     assert isinstance(A, sp.csr_matrix) and A.shape == (25 * 17, 25 * 17)
+    assert A.indices.dtype == A.indptr.dtype == np.int32 and A.has_sorted_indices
     assert abs(A - A.T).max() < 1e-12
     x = spla.spsolve(A.tocsc(), b)
     sol = femscale.solve(config)
