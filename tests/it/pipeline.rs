@@ -172,6 +172,38 @@ fn solution_of_the_seed_quick_start_is_linear() {
 }
 
 #[test]
+fn one_dimensional_problems_take_the_banded_direct_path() {
+    // -(k u')' = f with k = 1 + x, u = sin(3x) on [0, 2]: tridiagonal, linear-time Cholesky.
+    let p = Laplace1d {
+        x_range: [0.0, 2.0],
+        num_elements: 20_000,
+        diffusion: Source::expr("1 + x"),
+        source: Some(Source::expr("9*(1 + x)*sin(3*x) - 3*cos(3*x)")),
+        left_bc: 0.0,
+        right_bc: (6.0f64).sin(),
+        exact: Some(Source::expr("sin(3*x)")),
+        ..Default::default()
+    };
+    let banded = FemSolver::new().solve_1d_laplace(&p).unwrap();
+    assert_eq!(banded.metrics.solver, "direct-banded");
+    assert!(banded.metrics.verified_relative_residual < 1e-12);
+    // The same system through CG to a tight tolerance: the same nodal values.
+    let cg = solver_with(|c| {
+        c.solver.kind = "cg".into();
+        c.solver.preconditioner = "amg".into();
+        c.solver.tolerance = 1e-13;
+    })
+    .solve_1d_laplace(&p)
+    .unwrap();
+    let diff = (banded.values.iter().zip(&cg.values))
+        .map(|(a, b)| (a - b).abs())
+        .fold(0.0, f64::max);
+    assert!(diff < 1e-9, "banded and CG differ by {diff:e}");
+    // P1 in 1D is nodally exact up to the quadrature of f and k.
+    assert!(banded.metrics.max_nodal_error.unwrap() < 1e-8);
+}
+
+#[test]
 fn auto_picks_direct_for_small_and_amg_preconditioned_cg_for_large_problems() {
     let solver = solver_with(|c| c.solver.auto_direct_max_dofs = 1000);
     let small = solver.solve_2d_laplace(&mms(20)).unwrap(); // 441 unknowns

@@ -6,6 +6,11 @@
 //! directly (reading one triangle). For LU we factorise `Aᵀ` and solve with the transposed
 //! factors: `(Aᵀ)ᵀ x = b`.
 //!
+//! Symmetric positive definite matrices whose entries lie within
+//! [`MAX_HALF_BANDWIDTH`](crate::banded::MAX_HALF_BANDWIDTH) diagonals of the main one (the
+//! matrices of 1D problems) take the linear-time banded Cholesky of [`crate::banded`] instead
+//! (reported as `direct-banded`).
+//!
 //! faer's low-level API is used (rather than `Llt`/`Lu`) so that the symbolic analysis can be
 //! inspected before any numeric memory is committed: the exact size of `L` is known after the
 //! symbolic Cholesky, which gives the memory-budget check, and the symbolic structures are kept
@@ -34,6 +39,7 @@ use femscale_core::{
     SolveReport, SolverOptions, SparsityPattern,
 };
 
+use crate::banded::{BandCholesky, MAX_HALF_BANDWIDTH, NonPositivePivot, half_bandwidth};
 use crate::iterative::{relative_residual, residual_target, rhs_norm};
 use crate::kernels::Kernels;
 
@@ -67,6 +73,7 @@ pub enum DirectMethod {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Kind {
     Cholesky,
+    Banded,
     Lu,
 }
 
@@ -74,6 +81,7 @@ impl Kind {
     fn solver_name(self) -> &'static str {
         match self {
             Self::Cholesky => "direct-cholesky",
+            Self::Banded => "direct-banded",
             Self::Lu => "direct-lu",
         }
     }
@@ -81,6 +89,7 @@ impl Kind {
     fn method(self) -> &'static str {
         match self {
             Self::Cholesky => "cholesky",
+            Self::Banded => "banded-cholesky",
             Self::Lu => "lu",
         }
     }
@@ -231,6 +240,10 @@ enum Numeric {
     Cholesky {
         l_values: Vec<f64>,
     },
+    /// The banded path ([`crate::banded`]).
+    Banded {
+        factor: BandCholesky,
+    },
     Lu {
         numeric: Box<NumericLu<usize, f64>>,
     },
@@ -349,6 +362,7 @@ impl PreparedDirect {
     fn kind(&self) -> Option<Kind> {
         match self.numeric {
             Numeric::Cholesky { .. } => Some(Kind::Cholesky),
+            Numeric::Banded { .. } => Some(Kind::Banded),
             Numeric::Lu { .. } => Some(Kind::Lu),
             Numeric::Failed => None,
         }
@@ -406,7 +420,11 @@ impl PreparedDirect {
             }
         };
         if try_cholesky {
-            match self.factorize_cholesky(&a, start)? {
+            let outcome = match half_bandwidth(a.pattern()) {
+                b if b <= MAX_HALF_BANDWIDTH => self.factorize_banded(&a, b, start)?,
+                _ => self.factorize_cholesky(&a, start)?,
+            };
+            match outcome {
                 CholeskyOutcome::Done => return Ok(()),
                 CholeskyOutcome::NotPositiveDefinite { pivot } => {
                     if self.method == DirectMethod::Cholesky {
@@ -478,6 +496,35 @@ impl PreparedDirect {
         self.numeric = Numeric::Cholesky { l_values };
         self.memory_bytes = factor_bytes + self.ensure_solve_buffer(solve_req, kind)?;
         Ok(CholeskyOutcome::Done)
+    }
+
+    /// Banded Cholesky of `a`, whose half-bandwidth is `b`.
+    fn factorize_banded(
+        &mut self,
+        a: &CsrMatrix,
+        b: usize,
+        start: Instant,
+    ) -> Result<CholeskyOutcome, SolveError> {
+        let kind = Kind::Banded;
+        let bytes = BandCholesky::bytes(a.nrows(), b);
+        self.check_budget("banded Cholesky factor", bytes)?;
+        self.check_timeout(start, kind)?;
+        let mut storage = match std::mem::replace(&mut self.numeric, Numeric::Failed) {
+            Numeric::Banded { factor } => factor.into_storage(),
+            _ => Vec::new(),
+        };
+        storage.clear();
+        storage
+            .try_reserve_exact(a.nrows() * (b + 1))
+            .map_err(|_| alloc_error(kind, "the banded Cholesky factor"))?;
+        match BandCholesky::factorize(a, b, storage) {
+            Ok(factor) => {
+                self.memory_bytes = factor.memory_bytes();
+                self.numeric = Numeric::Banded { factor };
+                Ok(CholeskyOutcome::Done)
+            }
+            Err(NonPositivePivot(pivot)) => Ok(CholeskyOutcome::NotPositiveDefinite { pivot }),
+        }
     }
 
     fn factorize_lu(&mut self, a: &CsrMatrix, start: Instant) -> Result<(), SolveError> {
@@ -597,6 +644,7 @@ impl PreparedDirect {
             .map(|c| rhs_norm(&self.kernels, &b[column(c)]))
             .collect::<Result<Vec<_>, _>>()?;
         let req = match &self.numeric {
+            Numeric::Banded { .. } => Some(StackReq::empty()),
             Numeric::Cholesky { .. } => self
                 .llt_symbolic
                 .as_ref()
@@ -630,19 +678,25 @@ impl PreparedDirect {
         scratch.ensure(req, kind)?;
 
         x.copy_from_slice(b);
-        let rhs = MatMut::from_column_major_slice_mut(x, n, k);
         let stack = MemStack::new(&mut scratch.buffer);
         match &self.numeric {
+            Numeric::Banded { factor } => {
+                for c in 0..k {
+                    factor.solve_in_place(&mut x[column(c)]);
+                }
+            }
             Numeric::Cholesky { l_values } => {
                 let Some(sym) = self.llt_symbolic.as_ref() else {
                     unreachable!("Cholesky factors come with their symbolic part")
                 };
+                let rhs = MatMut::from_column_major_slice_mut(x, n, k);
                 LltRef::new(sym, l_values).solve_in_place_with_conj(Conj::No, rhs, self.par, stack);
             }
             Numeric::Lu { numeric } => {
                 let Some(sym) = self.lu_symbolic.as_ref() else {
                     unreachable!("LU factors come with their symbolic part")
                 };
+                let rhs = MatMut::from_column_major_slice_mut(x, n, k);
                 // The factors are of Aᵀ, so A x = b is a transposed solve.
                 LuRef::new_unchecked(sym, numeric).solve_transpose_in_place_with_conj(
                     Conj::No,

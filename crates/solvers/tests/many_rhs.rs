@@ -55,6 +55,7 @@ fn twenty_right_hand_sides_in_a_block_equal_twenty_single_solves() {
     for (m, c, method, name) in [
         (60, 0.0, DirectMethod::Auto, "direct-cholesky"),
         (12, 0.0, DirectMethod::Auto, "direct-cholesky"),
+        (2, 0.0, DirectMethod::Auto, "direct-banded"),
         (40, 0.3, DirectMethod::Auto, "direct-lu"),
     ] {
         let a = grid(m, c);
