@@ -108,7 +108,7 @@ fn a_preconditioner_the_direct_solver_would_ignore_is_refused() {
     for says in [
         "solver.preconditioner",
         "solver.kind",
-        "jacobi",
+        "amg",
         "poisson_2d_mms.toml",
     ] {
         assert!(err.contains(says), "{says}: {err}");

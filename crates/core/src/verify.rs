@@ -70,7 +70,10 @@ pub fn verify_solution(
         });
     }
     let (row_ptr, cols, values) = (a.pattern().row_ptr(), a.pattern().col_idx(), a.values());
-    let (mut r2, mut b2, mut omega) = (0.0f64, 0.0f64, 0.0f64);
+    // ‖r‖ and ‖b‖ as scale · sqrt(sum of (v / scale)²), updated per entry (LAPACK's dnrm2):
+    // squares of entries below 1e-154 would underflow, and a residual of 1e-200 · 1 must not
+    // read as 0.
+    let (mut r2, mut b2, mut omega) = (ScaledSquares::default(), ScaledSquares::default(), 0.0f64);
     for i in 0..n {
         let (mut ax, mut scale) = (0.0, b[i].abs());
         for k in row_ptr[i]..row_ptr[i + 1] {
@@ -79,8 +82,8 @@ pub fn verify_solution(
             scale += term.abs();
         }
         let r = b[i] - ax;
-        r2 += r * r;
-        b2 += b[i] * b[i];
+        r2.add(r);
+        b2.add(b[i]);
         let w = if scale > 0.0 {
             r.abs() / scale
         } else if r == 0.0 {
@@ -90,7 +93,7 @@ pub fn verify_solution(
         };
         omega = omega.max(w);
     }
-    let (residual, bnorm) = (r2.sqrt(), b2.sqrt());
+    let (residual, bnorm) = (r2.norm(), b2.norm());
     let relative_residual = if bnorm > 0.0 {
         residual / bnorm
     } else {
@@ -119,6 +122,42 @@ pub fn verify_solution(
     }
 }
 
+/// A sum of squares kept as `scale² · ssq` so that it neither underflows nor overflows.
+#[derive(Debug, Clone, Copy)]
+struct ScaledSquares {
+    scale: f64,
+    ssq: f64,
+}
+
+impl Default for ScaledSquares {
+    fn default() -> Self {
+        Self {
+            scale: 0.0,
+            ssq: 1.0,
+        }
+    }
+}
+
+impl ScaledSquares {
+    fn add(&mut self, v: f64) {
+        let a = v.abs();
+        if a == 0.0 {
+            return;
+        }
+        if a > self.scale || a.is_nan() {
+            self.ssq = 1.0 + self.ssq * (self.scale / a).powi(2);
+            self.scale = a;
+        } else {
+            self.ssq += (a / self.scale).powi(2);
+        }
+    }
+
+    /// `sqrt(Σ v²)`; NaN if a NaN was added.
+    fn norm(&self) -> f64 {
+        self.scale * self.ssq.sqrt()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -133,6 +172,29 @@ mod tests {
             values[pattern.find(i, j).unwrap()] = v;
         }
         CsrMatrix::try_from_pattern_and_values(pattern, values).unwrap()
+    }
+
+    #[test]
+    fn tiny_and_huge_systems_are_judged_by_their_own_scale() {
+        let a = laplacian(5);
+        let opts = SolverOptions::default();
+        for scale in [1e-200, 1e200] {
+            let b: Vec<f64> = vec![scale; 5];
+            // x = 0 leaves r = b: a relative residual of 1, however small b is.
+            let err = verify_solution(&a, &b, &[0.0; 5], &report(0.0), &opts).unwrap_err();
+            assert!(
+                matches!(err, SolveError::Unverified { verified_relative_residual, .. }
+                    if (verified_relative_residual - 1.0).abs() < 1e-12),
+                "{scale:e}: {err:?}"
+            );
+            // The exact solution passes: x = scale * [2.5, 4, 4.5, 4, 2.5].
+            let x: Vec<f64> = [2.5, 4.0, 4.5, 4.0, 2.5]
+                .iter()
+                .map(|v| v * scale)
+                .collect();
+            let v = verify_solution(&a, &b, &x, &report(0.0), &opts).unwrap();
+            assert!(v.relative_residual < 1e-14, "{scale:e}: {v:?}");
+        }
     }
 
     /// The 1D Laplacian tridiag(-1, 2, -1) on `n` unknowns.

@@ -474,3 +474,21 @@ fn meshes_without_groups_get_parts_by_predicate() {
             .is_err()
     );
 }
+
+#[test]
+fn devices_and_directories_are_refused_before_reading() {
+    for path in ["/dev/zero", "/dev/null"] {
+        let path = Path::new(path);
+        if !path.exists() {
+            continue;
+        }
+        let err = read_msh(path).unwrap_err();
+        assert!(
+            matches!(&err, Error::Io { source, .. } if source.to_string().contains("not a regular file")),
+            "{err}"
+        );
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let err = read_msh(dir.path()).unwrap_err();
+    assert!(matches!(err, Error::Io { .. }), "{err}");
+}

@@ -9,6 +9,7 @@ import numpy as np
 
 from . import _native
 from ._config import adapt_callable, as_list, overrides_from_dict
+from .errors import ConfigurationError
 
 ConfigLike = Union[str, os.PathLike, Mapping[str, Any], None]
 
@@ -43,7 +44,7 @@ def _solver(config: ConfigLike, overrides: Iterable[str] | str | None) -> "_nati
 
 
 def _fields(fields: Mapping[str, Any], dim: Optional[int]) -> dict:
-    return {k: adapt_callable(v, dim or 3) if dim else v for k, v in fields.items()}
+    return {k: adapt_callable(v, dim) for k, v in fields.items()}
 
 
 def solve(
@@ -68,6 +69,7 @@ def solve(
     0.125
     """
     solver = _solver(config, overrides)
+    _check_mesh(mesh)
     dim = mesh.dim if mesh is not None else _dim_of(solver)
     return Solution(*solver.solve(mesh, _fields(fields, dim)))
 
@@ -85,6 +87,7 @@ def assemble(
     import scipy.sparse as sp
 
     solver = _solver(config, overrides)
+    _check_mesh(mesh)
     dim = mesh.dim if mesh is not None else _dim_of(solver)
     indptr, indices, data, shape, rhs = solver.assemble(mesh, _fields(fields, dim))
     return sp.csr_matrix((data, indices, indptr), shape=shape, copy=False), rhs
@@ -109,6 +112,16 @@ def run(
         parallel_runs,
         fresh,
     )
+
+
+def _check_mesh(mesh) -> None:
+    if mesh is not None and not isinstance(mesh, _native.Mesh):
+        raise ConfigurationError(
+            f"invalid `mesh`: a femscale.Mesh (femscale.Mesh(points, cells) or "
+            f"femscale.Mesh.read(path)), not {type(mesh).__name__}",
+            field="mesh",
+            kind="InvalidInput",
+        )
 
 
 def _dim_of(solver) -> Optional[int]:

@@ -15,7 +15,8 @@ from typing import Any, Iterable, Optional
 import numpy as np
 
 from . import _native
-from ._config import as_list
+from ._config import as_list, count, real
+from .errors import ConfigurationError
 
 
 def _csr_arrays(A):
@@ -28,6 +29,12 @@ def _csr_arrays(A):
             import scipy.sparse as sp
         except ImportError:  # pragma: no cover - scipy is optional
             sp = None
+        if np.iscomplexobj(A if not (sp is not None and sp.issparse(A)) else A.data):
+            raise ConfigurationError(
+                "invalid `A`: complex matrices are not supported (femscale solves real systems)",
+                field="A",
+                kind="InvalidInput",
+            )
         if sp is not None and sp.issparse(A):
             A = A.tocsr()
             if not A.has_canonical_format:
@@ -47,14 +54,35 @@ def _csr_arrays(A):
 
 
 def _options(rtol, atol, maxiter, overrides) -> list:
-    out = as_list(overrides)
+    """The stopping rule, then the caller's ``overrides`` (which win)."""
+    out = []
     if rtol is not None:
-        out.append(f"solver.tolerance={float(rtol)!r}")
+        out.append(f"solver.tolerance={real('rtol', rtol)!r}")
     if atol is not None:
-        out.append(f"solver.absolute_tolerance={float(atol)!r}")
+        out.append(f"solver.absolute_tolerance={real('atol', atol)!r}")
     if maxiter is not None:
-        out.append(f"solver.max_iterations={int(maxiter)}")
-    return out
+        out.append(f"solver.max_iterations={count('maxiter', maxiter)}")
+    return out + as_list(overrides)
+
+
+def _vector(name: str, value, n: int) -> np.ndarray:
+    """A real vector of length ``n`` (shape ``(n,)`` or ``(n, 1)``)."""
+    if np.iscomplexobj(value):
+        raise ConfigurationError(
+            f"invalid `{name}`: complex vectors are not supported (femscale solves real systems)",
+            field=name,
+            kind="InvalidInput",
+        )
+    v = np.asarray(value, dtype=np.float64)
+    if v.ndim == 2 and v.shape[1] == 1:
+        v = v[:, 0]
+    if v.ndim != 1 or v.shape[0] != n:
+        raise ConfigurationError(
+            f"invalid `{name}`: must have shape ({n},), not {v.shape}",
+            field=name,
+            kind="DimensionMismatch",
+        )
+    return np.ascontiguousarray(v)
 
 
 class PreparedSolver:
@@ -63,7 +91,7 @@ class PreparedSolver:
 
     ``method`` is a solver name (``cg``, ``gmres``, ``bicgstab``, ``direct``, ``amg``, or a
     plugin's ``plugin:<name>``), ``preconditioner`` one of ``none``, ``jacobi``, ``ssor``,
-    ``ilu0``, ``ic0``, ``amg`` (``auto`` lets femscale choose). ``rtol``, ``atol`` and
+    ``ilu0``, ``ic0``, ``amg``. ``rtol``, ``atol`` and
     ``maxiter`` set the stopping rule; ``overrides`` any other ``solver.*`` key
     (``"solver.amg.cycle=\\"v\\""``). Every solution is checked (finite, true residual)
     before it is returned; failures raise :class:`femscale.errors.ConvergenceError` with the
@@ -104,9 +132,9 @@ class PreparedSolver:
     def solve(self, b, x0=None, *, return_info: bool = False):
         """``x`` with ``A x = b`` (from the initial guess ``x0``); with ``return_info``,
         ``(x, info)`` where ``info`` is the solve report."""
-        b = np.ascontiguousarray(b, dtype=np.float64)
+        b = _vector("b", b, self.shape[0])
         if x0 is not None:
-            x0 = np.ascontiguousarray(x0, dtype=np.float64)
+            x0 = _vector("x0", x0, self.shape[1])
         x, info = self._prepared.solve(b, x0)
         self.info = info
         return (x, info) if return_info else x

@@ -11,17 +11,27 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Mapping, Optional, Sequence
 
 from . import _native
+from collections import OrderedDict
+
 from ._config import (
     SCALING_OPTION_KEYS,
     SOLVER_OPTION_KEYS,
     adapt_callable,
     as_list,
+    count,
+    in_callback,
     overrides_from_options,
+    pair,
+    real,
 )
 from .errors import ConfigurationError, FemscaleError
 
 #: The scaling levels: presets of threads and the six toggles (``auto`` plans per solve).
 SCALING_LEVELS = ("minimal", "standard", "aggressive", "auto")
+
+#: Solvers with overrides (scaling contexts, parallel-assembly flags) kept for reuse; each holds
+#: its own thread pools, so the least recently used beyond this many are dropped.
+MAX_VARIANTS = 8
 
 
 class EnhancedFEMSolver:
@@ -62,7 +72,7 @@ class EnhancedFEMSolver:
         self._scoped: contextvars.ContextVar = contextvars.ContextVar(
             f"femscale_scope_{id(self)}", default=None
         )
-        self._variants: dict = {}
+        self._variants: OrderedDict = OrderedDict()
         self._lock = threading.Lock()
         self._executor: Optional[ThreadPoolExecutor] = None
         self._max_workers = max(1, int(max_workers))
@@ -88,10 +98,14 @@ class EnhancedFEMSolver:
         key = (id(base), overrides)
         with self._lock:
             found = self._variants.get(key)
+            if found is not None:
+                self._variants.move_to_end(key)
         if found is None:
             found = base.with_overrides(list(overrides))
             with self._lock:
                 self._variants[key] = found
+                while len(self._variants) > MAX_VARIANTS:
+                    self._variants.popitem(last=False)
         return found
 
     # -- the original design's solves ----------------------------------------------------
@@ -142,12 +156,12 @@ class EnhancedFEMSolver:
         metrics=True,
     ):
         return (solver or self._active()).solve_1d(
-            [float(x_start), float(x_end)],
-            int(num_elements),
+            [real("x_start", x_start), real("x_end", x_end)],
+            count("num_elements", num_elements),
             adapt_callable(diffusion_coeff, 1),
             adapt_callable(source_function, 1),
-            float(left_bc),
-            float(right_bc),
+            real("left_bc", left_bc),
+            real("right_bc", right_bc),
             adapt_callable(exact_solution, 1),
             linear_solver,
             bool(enable_adaptive_refinement),
@@ -272,7 +286,7 @@ class EnhancedFEMSolver:
         """How a 2D P1 problem of ``estimated_dofs`` unknowns would run on this machine now:
         the toggles, the execution plan (threads, memory estimate and budget, rationale) and
         the solver ``auto`` resolves to."""
-        return self._active().optimize_for_problem_size(int(estimated_dofs))
+        return self._active().optimize_for_problem_size(count("estimated_dofs", estimated_dofs))
 
     def scaling_context(self, **overrides) -> "ScalingContext":
         """Options (the keys of ``solver_options`` and ``scaling_options``, or dotted
@@ -286,7 +300,10 @@ class EnhancedFEMSolver:
 
     def shutdown(self, wait: bool = True) -> None:
         """Stops the worker threads (after the running solve when ``wait``); the solver cannot
-        solve afterwards."""
+        solve afterwards. Called from a coefficient or source callable (inside a solve), it
+        does not wait for that solve, which would never end."""
+        if getattr(in_callback, "active", 0):
+            wait = False
         with self._lock:
             self._closed = True
             executor, self._executor = self._executor, None
@@ -311,14 +328,20 @@ def _solve_2d(
     solver, x_range, y_range, nx, ny, diffusion_coeff, source_function, boundary_values,
     exact_solution, linear_solver, enable_adaptive_refinement, cells, metrics=True,
 ):
+    if boundary_values is not None and not isinstance(boundary_values, Mapping):
+        raise ConfigurationError(
+            "invalid `boundary_values`: a dict by side (left, right, bottom, top)",
+            field="boundary_values",
+            kind="InvalidInput",
+        )
     return solver.solve_2d(
-        [float(v) for v in x_range],
-        [float(v) for v in y_range],
-        int(nx),
-        int(ny),
+        pair("x_range", x_range),
+        pair("y_range", y_range),
+        count("nx", nx),
+        count("ny", ny),
         adapt_callable(diffusion_coeff, 2),
         adapt_callable(source_function, 2),
-        {str(k): float(v) for k, v in (boundary_values or {}).items()},
+        {str(k): real(f"boundary_values[{k!r}]", v) for k, v in (boundary_values or {}).items()},
         adapt_callable(exact_solution, 2),
         linear_solver,
         bool(enable_adaptive_refinement),
@@ -338,15 +361,24 @@ class ScalingContext:
     def __init__(self, owner: EnhancedFEMSolver, overrides: tuple):
         self._owner = owner
         self._overrides = overrides
-        self._tokens: list = []
+        self._entered: list = []
 
     def __enter__(self) -> EnhancedFEMSolver:
         solver = self._owner._variant(self._overrides)
-        self._tokens.append(self._owner._scoped.set(solver))
+        self._entered.append((self._owner._scoped.set(solver), solver))
         return self._owner
 
     def __exit__(self, *exc):
-        self._owner._scoped.reset(self._tokens.pop())
+        if not self._entered:
+            raise RuntimeError("scaling_context exited more often than it was entered")
+        token, solver = self._entered[-1]
+        if self._owner._scoped.get() is not solver:
+            raise RuntimeError(
+                "scaling contexts must end in the reverse order of their start (an inner "
+                "context is still active)"
+            )
+        self._entered.pop()
+        self._owner._scoped.reset(token)
         return False
 
     async def __aenter__(self) -> EnhancedFEMSolver:

@@ -51,22 +51,43 @@ impl PyField {
             out.fill(value);
             return Ok(());
         }
-        let values = py
-            .import("numpy")?
-            .call_method1("asarray", (result, "float64"))?
+        let np = py.import("numpy")?;
+        let values = np.call_method1("asarray", (&result,))?;
+        let kind: String = values.getattr("dtype")?.getattr("kind")?.extract()?;
+        if !matches!(kind.as_str(), "f" | "i" | "u" | "b") {
+            return Err(PyTypeError::new_err(format!(
+                "`{}` returned an array of dtype {} for {} points; it must return real numbers",
+                self.name,
+                values.getattr("dtype")?.str()?,
+                out.len()
+            )));
+        }
+        let shape: Vec<usize> = values.getattr("shape")?.extract()?;
+        let fits = match shape.as_slice() {
+            [] => true,
+            [n] | [n, 1] => *n == out.len(),
+            _ => false,
+        };
+        if !fits {
+            return Err(PyValueError::new_err(format!(
+                "`{}` returned an array of shape {shape:?} for {} points; it must return {} \
+                 values (shape ({},)) or one number",
+                self.name,
+                out.len(),
+                out.len(),
+                out.len()
+            )));
+        }
+        // Any layout (strided, broadcast, reversed): a contiguous float64 copy when needed.
+        let values = np
+            .call_method1("ascontiguousarray", (values, "float64"))?
             .call_method1("reshape", (-1,))?;
         let values = values.cast_into::<numpy::PyArray1<f64>>()?;
         let values = values.readonly();
         let values = values.as_slice()?;
-        if values.len() != out.len() {
-            return Err(PyValueError::new_err(format!(
-                "`{}` returned {} values for {} points (it is called with an array of shape \
-                 (n, {}) and must return n values or one number)",
-                self.name,
-                values.len(),
-                out.len(),
-                self.dim
-            )));
+        if values.len() == 1 && out.len() != 1 {
+            out.fill(values[0]);
+            return Ok(());
         }
         out.copy_from_slice(values);
         Ok(())

@@ -25,6 +25,9 @@ pub(crate) fn json_to_py<'py>(
 #[pymodule]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    // Load NumPy's C API now: loaded lazily on the first array, a Ctrl-C pending at that
+    // moment would surface as a panic instead of KeyboardInterrupt.
+    numpy::PyArray1::<f64>::zeros(m.py(), 0, false);
     m.add_class::<solver::Solver>()?;
     m.add_class::<mesh::Mesh>()?;
     m.add_class::<linalg::Prepared>()?;

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use femscale::core::CellKind;
 use femscale::mesh::Mesh as RsMesh;
-use numpy::{PyArray1, PyArrayMethods, PyReadonlyArray1, PyReadonlyArray2, PyUntypedArrayMethods};
+use numpy::{PyArray1, PyArrayMethods};
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 
@@ -46,12 +46,114 @@ fn cell_kind(name: Option<&str>, dim: usize, nodes_per_cell: usize) -> femscale:
         })
 }
 
-fn indices(array: &PyReadonlyArray2<'_, i64>, field: &str) -> femscale::Result<Vec<usize>> {
-    let view = array.as_array();
-    view.iter()
-        .map(|&v| {
-            usize::try_from(v)
-                .map_err(|_| femscale::Error::invalid(field, format!("negative node index {v}")))
+/// `value` as a NumPy array (`np.asarray`), with its dtype kind and shape.
+fn as_array<'py>(
+    value: &Bound<'py, PyAny>,
+    field: &str,
+) -> PyResult<(Bound<'py, PyAny>, String, Vec<usize>)> {
+    let array = value
+        .py()
+        .import("numpy")?
+        .call_method1("asarray", (value,))
+        .map_err(|e| {
+            to_py(femscale::Error::invalid(
+                field,
+                format!("not convertible to an array: {e}"),
+            ))
+        })?;
+    let kind: String = array.getattr("dtype")?.getattr("kind")?.extract()?;
+    let shape: Vec<usize> = array.getattr("shape")?.extract()?;
+    Ok((array, kind, shape))
+}
+
+/// Finite-or-not real numbers (the mesh checks finiteness), C order.
+fn float_array(value: &Bound<'_, PyAny>, field: &str) -> PyResult<(Vec<f64>, Vec<usize>)> {
+    let (array, kind, shape) = as_array(value, field)?;
+    if !matches!(kind.as_str(), "f" | "i" | "u") {
+        return Err(to_py(femscale::Error::invalid(
+            field,
+            format!(
+                "must hold real numbers, not dtype {}",
+                array.getattr("dtype")?.str()?
+            ),
+        )));
+    }
+    let flat = array
+        .call_method1("astype", ("float64",))?
+        .call_method1("reshape", (-1,))?;
+    Ok((flat.extract()?, shape))
+}
+
+/// The integers of an integer array as `i64`, C order (an unsigned entry above `i64::MAX` is
+/// refused).
+fn int64_values(array: &Bound<'_, PyAny>, kind: &str, field: &str) -> PyResult<Vec<i64>> {
+    let size: usize = array.getattr("size")?.extract()?;
+    if kind == "u" && size > 0 {
+        let max: u128 = array.call_method0("max")?.extract()?;
+        if max > i64::MAX as u128 {
+            return Err(to_py(femscale::Error::invalid(
+                field,
+                format!("entry {max} out of range"),
+            )));
+        }
+    }
+    let flat = array
+        .py()
+        .import("numpy")?
+        .call_method1("ascontiguousarray", (array, "int64"))?
+        .call_method1("reshape", (-1,))?
+        .cast_into::<numpy::PyArray1<i64>>()?;
+    let values = flat.readonly();
+    Ok(values.as_slice()?.to_vec())
+}
+
+/// Node indices: an integer array (any integer dtype), each in `0..=i64::MAX`.
+fn index_array(value: &Bound<'_, PyAny>, field: &str) -> PyResult<(Vec<usize>, Vec<usize>)> {
+    let (array, kind, shape) = as_array(value, field)?;
+    if !matches!(kind.as_str(), "i" | "u") {
+        return Err(to_py(femscale::Error::invalid(
+            field,
+            format!(
+                "must hold integer node indices, not dtype {}",
+                array.getattr("dtype")?.str()?
+            ),
+        )));
+    }
+    let indices = int64_values(&array, &kind, field)?
+        .into_iter()
+        .map(|v| {
+            usize::try_from(v).map_err(|_| {
+                to_py(femscale::Error::invalid(
+                    field,
+                    format!("negative node index {v}"),
+                ))
+            })
+        })
+        .collect::<PyResult<Vec<usize>>>()?;
+    Ok((indices, shape))
+}
+
+/// Markers: integers in the range of `i32` (Gmsh's tags), one dimension.
+fn marker_array(value: &Bound<'_, PyAny>, field: &str) -> PyResult<Vec<i32>> {
+    let (array, kind, shape) = as_array(value, field)?;
+    if !matches!(kind.as_str(), "i" | "u") || shape.len() != 1 {
+        return Err(to_py(femscale::Error::invalid(
+            field,
+            format!(
+                "must be a 1-D array of integers, not dtype {} of shape {shape:?}",
+                array.getattr("dtype")?.str()?
+            ),
+        )));
+    }
+    int64_values(&array, &kind, field)?
+        .into_iter()
+        .map(|v| {
+            i32::try_from(v).map_err(|_| {
+                to_py(femscale::Error::invalid(
+                    field,
+                    format!("marker {v} does not fit in 32 bits"),
+                ))
+            })
         })
         .collect()
 }
@@ -68,27 +170,42 @@ impl Mesh {
     #[allow(clippy::too_many_arguments)]
     fn new(
         py: Python<'_>,
-        points: PyReadonlyArray2<'_, f64>,
-        cells: PyReadonlyArray2<'_, i64>,
+        points: &Bound<'_, PyAny>,
+        cells: &Bound<'_, PyAny>,
         cell_kind: Option<&str>,
-        cell_markers: Option<PyReadonlyArray1<'_, i32>>,
-        facets: Option<PyReadonlyArray2<'_, i64>>,
-        facet_markers: Option<PyReadonlyArray1<'_, i32>>,
+        cell_markers: Option<&Bound<'_, PyAny>>,
+        facets: Option<&Bound<'_, PyAny>>,
+        facet_markers: Option<&Bound<'_, PyAny>>,
         subdomain_names: Option<HashMap<i32, String>>,
         boundary_names: Option<HashMap<i32, String>>,
     ) -> PyResult<Self> {
-        let dim = points.shape()[1];
-        let coords: Vec<f64> = points.as_array().iter().copied().collect();
-        let kind = self::cell_kind(cell_kind, dim, cells.shape()[1]).map_err(to_py)?;
-        let connectivity = indices(&cells, "cells").map_err(to_py)?;
+        let (coords, shape) = float_array(points, "points")?;
+        let dim = match shape.as_slice() {
+            [_] => 1,
+            [_, d @ 1..=3] => *d,
+            _ => {
+                return Err(to_py(femscale::Error::invalid(
+                    "points",
+                    format!("must have shape (n, dim) with dim 1, 2 or 3, not {shape:?}"),
+                )));
+            }
+        };
+        let (connectivity, cell_shape) = index_array(cells, "cells")?;
+        let [_, per_cell] = cell_shape[..] else {
+            return Err(to_py(femscale::Error::invalid(
+                "cells",
+                format!("must have shape (cells, nodes per cell), not {cell_shape:?}"),
+            )));
+        };
+        let kind = self::cell_kind(cell_kind, dim, per_cell).map_err(to_py)?;
         let mut builder = RsMesh::builder(dim, coords, kind, connectivity);
         if let Some(markers) = cell_markers {
-            builder = builder.cell_markers(markers.as_array().to_vec());
+            builder = builder.cell_markers(marker_array(markers, "cell_markers")?);
         }
         match (facets, facet_markers) {
             (Some(f), Some(m)) => {
-                let f = indices(&f, "facets").map_err(to_py)?;
-                builder = builder.facet_markers(f, m.as_array().to_vec());
+                let (f, _) = index_array(f, "facets")?;
+                builder = builder.facet_markers(f, marker_array(m, "facet_markers")?);
             }
             (None, None) => {}
             _ => {

@@ -32,6 +32,8 @@ pub(crate) fn detached<T: Send>(
     if let Some(err) = errors.take() {
         return Err(err);
     }
+    // A Ctrl-C during the solve: raise KeyboardInterrupt now rather than return.
+    py.check_signals()?;
     result.map_err(to_py)
 }
 
@@ -314,19 +316,9 @@ impl Solver {
         if let Some(fields) = fields {
             let dim = match (problem.dim, problem.mesh.dim()) {
                 (_, Some(dim)) | (Some(dim), None) => dim,
-                // A mesh file: read it now, so that callables see points of its dimension.
-                (None, None) => {
-                    let MeshSpec::Gmsh(path) = &problem.mesh else {
-                        return Err(to_py(femscale::Error::invalid(
-                            "problem.dim",
-                            "the mesh's dimension is not known before it is built; set problem.dim",
-                        )));
-                    };
-                    let read = femscale::mesh::Mesh::read_gmsh(path).map_err(to_py)?;
-                    let dim = read.dim();
-                    problem.mesh = MeshSpec::Mesh(Arc::new(read));
-                    dim
-                }
+                // A mesh file (maybe refined): read it now, so that callables see points of
+                // its dimension.
+                (None, None) => gmsh_dim(&mut problem.mesh).map_err(to_py)?,
             };
             for (key, value) in fields.iter() {
                 let key: String = key.extract()?;
@@ -350,6 +342,26 @@ impl Solver {
             }
         }
         Ok(problem)
+    }
+}
+
+/// The dimension of a mesh file's mesh (under any number of uniform refinements): the file is
+/// read, and the innermost spec replaced by the mesh read, so it is not read again.
+fn gmsh_dim(spec: &mut MeshSpec) -> femscale::Result<usize> {
+    match spec {
+        MeshSpec::Gmsh(path) => {
+            let read = femscale::mesh::Mesh::read_gmsh(path.as_path())?;
+            let dim = read.dim();
+            *spec = MeshSpec::Mesh(Arc::new(read));
+            Ok(dim)
+        }
+        MeshSpec::Refined { base, .. } => gmsh_dim(base),
+        other => other.dim().ok_or_else(|| {
+            femscale::Error::invalid(
+                "problem.dim",
+                "the mesh's dimension is not known before it is built; set problem.dim",
+            )
+        }),
     }
 }
 

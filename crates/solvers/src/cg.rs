@@ -136,10 +136,17 @@ impl PreparedSolver for PreparedCg {
         base.apply(r, z);
         let mut rz = k.dot(r, z);
         if !(rz.is_finite() && rz > 0.0) {
-            return Err(run.breakdown(
-                format!("r·z = {rz} at the start (preconditioner not positive definite?)"),
-                rnorm,
-            ));
+            // r·z of 0 or infinity with ‖r‖ > 0 is the range of f64 running out (a residual
+            // below about 1e-154 or above 1e154 per entry), not the preconditioner.
+            let why = if rz == 0.0 || rz.is_infinite() {
+                format!(
+                    "the residual's squares leave the range of f64 (‖r‖ = {rnorm:.3e}); scale \
+                     the right-hand side (and the matrix) towards 1"
+                )
+            } else {
+                "preconditioner not positive definite?".to_string()
+            };
+            return Err(run.breakdown(format!("r·z = {rz} at the start ({why})"), rnorm));
         }
         p.copy_from_slice(z);
         run.reserve_history();

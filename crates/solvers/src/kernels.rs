@@ -159,9 +159,35 @@ pub fn dot(x: &[f64], y: &[f64]) -> f64 {
     partials[..nparts].iter().sum()
 }
 
-/// `||x||_2`.
+/// Sums of squares below this may have lost entries to underflow (`x_i² < f64::MIN_POSITIVE`
+/// for `|x_i| < 1.5e-154`): [`norm2`] then recomputes with scaling.
+const SQUARES_UNDERFLOW: f64 = 1e-280;
+
+/// `||x||_2`, without overflow or underflow: the sum of squares when it is safely in range (one
+/// pass, the common case), otherwise recomputed as `m ||x / m||` with `m = max |x_i|` (two more
+/// passes), so that `1e-200 · 1` has norm `1e-200 · sqrt(n)` rather than 0 and `1e200 · 1`
+/// not infinity.
 pub fn norm2(x: &[f64]) -> f64 {
-    dot(x, x).sqrt()
+    let squares = dot(x, x);
+    if squares.is_finite() && squares > SQUARES_UNDERFLOW {
+        return squares.sqrt();
+    }
+    scaled_norm2(x)
+}
+
+/// `m ||x / m||` with `m = max |x_i|` (NaN if an entry is NaN, infinity if one is infinite).
+/// Serial: the rare path of vectors near the ends of the floating-point range.
+fn scaled_norm2(x: &[f64]) -> f64 {
+    if x.iter().any(|v| v.is_nan()) {
+        return f64::NAN;
+    }
+    let m = x.iter().fold(0.0f64, |m, v| m.max(v.abs()));
+    if m == 0.0 || !m.is_finite() {
+        return m;
+    }
+    let inv = 1.0 / m;
+    let scaled: f64 = x.iter().map(|v| (v * inv) * (v * inv)).sum();
+    m * scaled.sqrt()
 }
 
 /// `f(y_i, x_i)` for every pair of entries, in parallel over chunks of [`CHUNK`] for long
@@ -315,7 +341,7 @@ impl Kernels {
 
     /// [`norm2`] in this pool.
     pub fn norm2(&self, x: &[f64]) -> f64 {
-        self.dot(x, x).sqrt()
+        self.install(x.len(), || norm2(x))
     }
 
     /// [`axpy`] in this pool.
@@ -352,6 +378,22 @@ impl Kernels {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn norm2_neither_underflows_nor_overflows() {
+        for scale in [1e-200, 1e-160, 1.0, 1e160, 1e200] {
+            let x = vec![scale; 20_000];
+            let expected = scale * (20_000f64).sqrt();
+            let got = norm2(&x);
+            assert!(
+                (got - expected).abs() <= 1e-12 * expected,
+                "{scale:e}: {got:e}"
+            );
+        }
+        assert_eq!(norm2(&[0.0; 10]), 0.0);
+        assert!(norm2(&[1.0, f64::NAN]).is_nan());
+        assert_eq!(norm2(&[1.0, f64::INFINITY]), f64::INFINITY);
+    }
     use proptest::prelude::*;
 
     fn laplacian_1d(n: usize) -> CsrMatrix {

@@ -173,15 +173,25 @@ impl MshFile {
     }
 }
 
-/// Reads a `.msh` file (the whole file into memory, then [`parse_msh`]).
+/// Reads a `.msh` file (the whole file into memory, then [`parse_msh`]). Only regular files
+/// (or links to one) are read: a device such as `/dev/zero` or a FIFO never ends.
 ///
 /// # Errors
-/// [`Error::Io`] when the file cannot be read, [`Error::MeshFile`] for its contents.
+/// [`Error::Io`] when the file cannot be read or is not a regular file, [`Error::MeshFile`]
+/// for its contents.
 pub fn read_msh(path: &Path) -> Result<MshFile> {
-    let bytes = std::fs::read(path).map_err(|source| Error::Io {
+    let io = |source| Error::Io {
         path: path.to_path_buf(),
         source,
-    })?;
+    };
+    let meta = std::fs::metadata(path).map_err(io)?;
+    if !meta.is_file() {
+        return Err(io(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            "not a regular file (a mesh file is read whole; devices, FIFOs and directories are refused)",
+        )));
+    }
+    let bytes = std::fs::read(path).map_err(io)?;
     parse(&bytes, path)
 }
 

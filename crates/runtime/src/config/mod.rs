@@ -500,6 +500,15 @@ pub fn parse_override(item: &str) -> Result<(String, figment::value::Value)> {
         });
     }
     let value = value.trim();
+    if value.contains(['\n', '\r']) {
+        // `v = 1\nother = 2` would parse, and the line after the value would be dropped.
+        return Err(Error::Config {
+            message: format!(
+                "override `{}`: the value spans several lines; give one TOML value on one line",
+                item.escape_debug()
+            ),
+        });
+    }
     let parsed = Figment::from(Toml::string(&format!("v = {value}")))
         .extract_inner::<figment::value::Value>("v")
         .unwrap_or_else(|_| figment::value::Value::from(value.to_string()));
@@ -683,6 +692,9 @@ mod tests {
         assert!(v.as_array().is_some());
         assert!(parse_override("novalue").is_err());
         assert!(parse_override("a..b=1").is_err());
+        // A second line would be parsed and dropped: refused.
+        let err = parse_override("solver.tolerance=1e-3\nsolver.kind=\"direct\"").unwrap_err();
+        assert!(err.to_string().contains("several lines"), "{err}");
     }
 }
 

@@ -1,0 +1,202 @@
+"""What careless or hostile input must not do: crash, hang, leak, or give a wrong answer."""
+
+import asyncio
+import threading
+
+import numpy as np
+import pytest
+
+import femscale
+import femscale.linalg as fl
+from femscale.solver import MAX_VARIANTS
+
+sp = pytest.importorskip("scipy.sparse")
+
+
+def tridiagonal(n):
+    return sp.diags([-np.ones(n - 1), 2 * np.ones(n), -np.ones(n - 1)], [-1, 0, 1], format="csr")
+
+
+@pytest.mark.parametrize("scale", [1e-200, 1e200])
+def test_extreme_scales_are_solved_or_refused_never_zeroed(solver, scale):
+    """Norms computed without underflow: a right-hand side of 1e-200 is not mistaken for 0."""
+    try:
+        nodes, u = solver.solve_1d_laplace(0, 1, 10, 1.0, scale, 2 * scale, None, linear_solver="cg")
+    except femscale.FemscaleError:
+        return  # a typed refusal is acceptable; a silent zero is not
+    np.testing.assert_allclose(u, scale * (1 + nodes), rtol=1e-8)
+
+
+def test_linalg_tiny_systems_are_not_answered_with_zero():
+    A = tridiagonal(20)
+    expected = fl.solve(A, np.ones(20), "direct", "none")
+    try:
+        x = fl.solve(A * 1e-200, np.ones(20) * 1e-200, "cg", "none")
+    except femscale.FemscaleError:
+        return
+    np.testing.assert_allclose(x, expected, rtol=1e-6)
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        lambda x, y: x,  # a strided column view
+        lambda p: p[:, 0],
+        lambda x, y: np.broadcast_to(1.0, x.shape),
+        lambda x, y: np.ones_like(x)[::-1],
+        lambda x, y: (x + y).reshape(-1, 1),
+        lambda x, y: np.ones(x.shape, dtype=np.int32),
+    ],
+)
+def test_callables_may_return_any_layout(solver, source):
+    _, u = solver.solve_2d_laplace((0, 1), (0, 1), 8, 8, 1.0, source)
+    assert np.isfinite(u).all() and np.abs(u).max() > 0
+
+
+def test_callables_returning_wrong_shapes_or_complex_values_are_refused(solver):
+    with pytest.raises(ValueError, match="shape"):
+        solver.solve_2d_laplace((0, 1), (0, 1), 8, 8, 1.0, lambda x, y: np.ones((2, x.size // 2)))
+    with pytest.raises(TypeError, match="real numbers"):
+        solver.solve_2d_laplace((0, 1), (0, 1), 8, 8, 1.0, lambda x, y: x + 1j)
+
+
+def test_numpy_scalars_and_arrays_are_configuration_values():
+    s = femscale.EnhancedFEMSolver(
+        solver_options={"tolerance": np.float64(1e-9), "max_iterations": np.int64(50)},
+        scaling_options={"enable_caching": np.bool_(False)},
+    )
+    assert s.config["solver"]["tolerance"] == 1e-9 and s.config["solver"]["max_iterations"] == 50
+    with s.scaling_context(tolerance=np.float32(1e-3)):
+        assert abs(s.config["solver"]["tolerance"] - 1e-3) < 1e-10
+    sol = femscale.solve(
+        {"problem": {"mesh": {"kind": "interval", "x": np.linspace(0, 2, 2), "nx": np.int32(4)}}}
+    )
+    assert sol.metrics["num_elements"] == 4 and sol.nodes[-1] == 2.0
+    s.shutdown()
+
+
+def test_keys_and_overrides_cannot_smuggle_settings():
+    with pytest.raises(femscale.ConfigurationError):
+        femscale.solve({"problem": {"mesh.nx=3 #": 1}})
+    with pytest.raises(femscale.ConfigurationError, match="several lines"):
+        femscale.solve(overrides=['solver.tolerance=1e-3\nsolver.kind="direct"'])
+    # The caller's overrides win over linalg's own stopping rule.
+    A = tridiagonal(50)
+    _, info = fl.solve(A, np.ones(50), "cg", "none", overrides=["solver.tolerance=1e-2"], return_info=True)
+    assert info["tolerance"] == 1e-2
+
+
+def test_linalg_vector_shapes_and_complex_input():
+    A = tridiagonal(10)
+    x = fl.solve(A, np.ones((10, 1)), "direct", "none")
+    assert x.shape == (10,)
+    with pytest.raises(femscale.ConfigurationError):
+        fl.solve(A, np.ones((10, 2)))
+    with pytest.raises(femscale.ConfigurationError):
+        fl.solve(A, np.ones(10) + 1j)
+    with pytest.raises(femscale.ConfigurationError):
+        fl.solve(A.astype(complex), np.ones(10))
+
+
+@pytest.mark.parametrize("value", [2**64, -1, 1.5, "10", True, 1e300, None])
+def test_counts_are_whole_numbers_in_range(solver, value):
+    with pytest.raises(femscale.ConfigurationError) as info:
+        solver.solve_1d_laplace(num_elements=value)
+    assert info.value.field == "num_elements"
+
+
+def test_ranges_and_boundary_values_are_checked(solver):
+    with pytest.raises(femscale.ConfigurationError) as info:
+        solver.solve_2d_laplace(x_range="01")
+    assert info.value.field == "x_range"
+    with pytest.raises(femscale.ConfigurationError) as info:
+        solver.solve_2d_laplace(boundary_values={"left": "abc"})
+    assert info.value.field == "boundary_values['left']"
+    with pytest.raises(femscale.ConfigurationError):
+        solver.solve_2d_laplace(boundary_values=[1, 2])
+
+
+def test_scaling_contexts_end_in_order_and_variants_are_bounded():
+    s = femscale.EnhancedFEMSolver()
+    a, b = s.scaling_context(tolerance=1e-6), s.scaling_context(tolerance=1e-7)
+    a.__enter__()
+    b.__enter__()
+    with pytest.raises(RuntimeError, match="reverse order"):
+        a.__exit__(None, None, None)
+    b.__exit__(None, None, None)
+    a.__exit__(None, None, None)
+    with pytest.raises(RuntimeError):
+        a.__exit__(None, None, None)
+    threads_before = threading.active_count()
+    for tol in np.logspace(-12, -4, 3 * MAX_VARIANTS):
+        with s.scaling_context(tolerance=float(tol)):
+            s.solve_1d_laplace(num_elements=20)
+    assert len(s._variants) <= MAX_VARIANTS
+    assert threading.active_count() <= threads_before + 1
+    s.shutdown()
+
+
+def test_shutdown_from_a_callable_does_not_deadlock():
+    s = femscale.EnhancedFEMSolver()
+
+    def source(x, y):
+        s.shutdown()
+        return np.ones_like(x)
+
+    result = {}
+
+    def run():
+        try:
+            result["value"] = asyncio.run(
+                s.solve_2d_laplace_enhanced((0, 1), (0, 1), 8, 8, 1.0, source)
+            )
+        except Exception as e:  # noqa: BLE001 - whatever it is, it must come back
+            result["error"] = e
+
+    t = threading.Thread(target=run)
+    t.start()
+    t.join(timeout=60)
+    assert not t.is_alive(), "shutdown() inside a solve deadlocked"
+    assert "value" in result or "error" in result
+
+
+def test_mesh_arrays_of_any_integer_dtype_and_layout():
+    points = np.array([[0.0, 0.0], [1.0, 0.0], [1.0, 1.0], [0.0, 1.0]])
+    for cells in (
+        np.array([[0, 1, 2], [0, 2, 3]], dtype=np.int32),
+        np.array([[0, 1, 2], [0, 2, 3]], dtype=np.uint64),
+        [[0, 1, 2], [0, 2, 3]],
+        np.asfortranarray(np.array([[0, 1, 2], [0, 2, 3]])),
+    ):
+        mesh = femscale.Mesh(points, cells, cell_markers=np.array([1, 2]))
+        assert mesh.num_cells == 2 and mesh.subdomains == {1: None, 2: None}
+    line = femscale.Mesh(np.linspace(0, 1, 5), np.c_[np.arange(4), np.arange(1, 5)])
+    assert line.dim == 1 and line.num_cells == 4
+    with pytest.raises(femscale.ConfigurationError) as info:
+        femscale.Mesh(points, np.array([[0.0, 1, 2]]))
+    assert info.value.field == "cells"
+    with pytest.raises(femscale.ConfigurationError) as info:
+        femscale.Mesh(points, [[0, 1, 2]], cell_markers=np.array([2**40]))
+    assert info.value.field == "cell_markers"
+    with pytest.raises(femscale.ConfigurationError):
+        femscale.Mesh(points, np.array([[0, 1, 2**64 - 1]], dtype=np.uint64))
+
+
+def test_devices_are_not_read_as_mesh_files():
+    with pytest.raises(OSError, match="not a regular file"):
+        femscale.Mesh.read("/dev/zero")
+
+
+def test_callables_on_gmsh_meshes_see_their_dimension(gmsh_dir):
+    path = str(gmsh_dir / "lshape_v41_ascii.msh")
+    config = {"problem": {"mesh": {"kind": "gmsh", "path": path},
+                          "boundary": [{"where": "all", "kind": "dirichlet", "value": "0"}]}}
+    a = femscale.solve(config, source=lambda x, y: np.ones_like(x))
+    b = femscale.solve(config, source="1")
+    np.testing.assert_allclose(a.values, b.values, atol=1e-12)
+    config["problem"]["mesh"]["refinements"] = 1
+    c = femscale.solve(config, source=lambda x, y: np.ones_like(x))
+    assert c.metrics["num_elements"] == 4 * a.metrics["num_elements"]
+    with pytest.raises(femscale.ConfigurationError) as info:
+        femscale.solve(config, mesh="foo")
+    assert info.value.field == "mesh"
