@@ -108,6 +108,21 @@ fn scan<K: Ord + Copy + Send + Sync>(
             // each shared facet finds all duplicates.
             2 => {
                 let (a, b) = (all[i].1 as usize, all[i + 1].1 as usize);
+                let (fa, fb) = (usize::from(all[i].2), usize::from(all[i + 1].2));
+                if !same_nodes(mesh, a, b) && !opposite_sides(mesh, (a, fa), (b, fb)) {
+                    return Err(Error::Mesh {
+                        location: None,
+                        message: format!(
+                            "cells {} and {} overlap: both lie on the same side of their shared \
+                             facet with nodes {:?} (cells {:?} and {:?})",
+                            a.min(b),
+                            a.max(b),
+                            key_nodes(wide(all[i].0)),
+                            mesh.cell(a.min(b)),
+                            mesh.cell(a.max(b))
+                        ),
+                    });
+                }
                 if same_nodes(mesh, a, b) {
                     return Err(Error::Mesh {
                         location: None,
@@ -140,6 +155,27 @@ fn scan<K: Ord + Copy + Send + Sync>(
 }
 
 /// Whether cells `a` and `b` have the same vertices in any order.
+/// Whether two positively oriented cells sharing a facet lie on opposite sides of it: each
+/// cell lists the facet with its outward orientation, so the two lists run in opposite
+/// directions (one a rotation of the other reversed); a point facet of intervals is the right
+/// end of one cell and the left end of the other.
+fn opposite_sides(mesh: &MeshView<'_>, (a, fa): (usize, usize), (b, fb): (usize, usize)) -> bool {
+    let local = mesh.cell_kind.local_facets();
+    let nodes = |c: usize, f: usize| -> Vec<usize> {
+        let cell = mesh.cell(c);
+        local[f].iter().map(|&l| cell[l]).collect()
+    };
+    let (x, y) = (nodes(a, fa), nodes(b, fb));
+    match x.len() {
+        1 => return fa != fb,
+        // An edge: rotating two nodes would reverse them, so compare directly.
+        2 => return y == [x[1], x[0]],
+        _ => {}
+    }
+    let reversed: Vec<usize> = x.iter().rev().copied().collect();
+    (0..y.len()).any(|shift| (0..y.len()).all(|k| y[(k + shift) % y.len()] == reversed[k]))
+}
+
 fn same_nodes(mesh: &MeshView<'_>, a: usize, b: usize) -> bool {
     let npc = mesh.cell_kind.num_vertices();
     let sorted = |c: usize| {
@@ -170,5 +206,29 @@ mod tests {
                 facet_key(nodes)
             );
         }
+    }
+
+    #[test]
+    fn overlapping_cells_are_refused() {
+        use crate::Mesh;
+        use femscale_core::CellKind;
+        // Four triangles around the centre of the unit square, and a fifth over two of them.
+        let coords = vec![0.0, 0.0, 1.0, 0.0, 1.0, 1.0, 0.0, 1.0, 0.5, 0.5];
+        let fan = vec![0, 1, 4, 1, 2, 4, 2, 3, 4, 3, 0, 4];
+        Mesh::try_new(2, coords.clone(), CellKind::Triangle, fan.clone(), vec![]).unwrap();
+        let mut overlapping = fan;
+        overlapping.extend([0, 1, 2]);
+        let err = Mesh::try_new(2, coords, CellKind::Triangle, overlapping, vec![]).unwrap_err();
+        assert!(err.to_string().contains("overlap"), "{err}");
+        // Intervals: [0.5, 2] lies over [1, 2]; both end at node 2.
+        let err = Mesh::try_new(
+            1,
+            vec![0.0, 1.0, 2.0, 0.5],
+            CellKind::Interval,
+            vec![0, 1, 1, 2, 3, 2],
+            vec![],
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("overlap"), "{err}");
     }
 }
