@@ -128,16 +128,29 @@ pub struct SystemLoad {
 }
 
 impl SystemLoad {
-    /// Reads core count and (on Linux) available memory.
+    /// Reads core count and (on Linux) available memory: the least of the machine's
+    /// `MemAvailable`, the headroom under this process's cgroup v2 `memory.max` (containers,
+    /// Slurm jobs) and under its address-space limit (`ulimit -v`) — a budget above any of
+    /// them would end in an allocation failure, not in a typed error.
     pub fn detect() -> Self {
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-        let available_memory_mb = std::fs::read_to_string("/proc/meminfo").ok().and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("MemAvailable:"))
-                .and_then(|l| l.split_whitespace().nth(1))
-                .and_then(|kb| kb.parse::<f64>().ok())
-                .map(|kb| kb / 1024.0)
-        });
+        let read = |path: &str| std::fs::read_to_string(path).ok();
+        let machine = read("/proc/meminfo").and_then(|s| meminfo_available_mb(&s));
+        let cgroup = read("/proc/self/cgroup")
+            .and_then(|s| cgroup_v2_path(&s))
+            .and_then(|path| {
+                let dir = format!("/sys/fs/cgroup{path}");
+                cgroup_headroom_mb(
+                    &read(&format!("{dir}/memory.max"))?,
+                    &read(&format!("{dir}/memory.current"))?,
+                )
+            });
+        let address_space = read("/proc/self/limits")
+            .and_then(|limits| address_space_headroom_mb(&limits, &read("/proc/self/status")?));
+        let available_memory_mb = [machine, cgroup, address_space]
+            .into_iter()
+            .flatten()
+            .reduce(f64::min);
         Self {
             cores,
             available_memory_mb,
@@ -160,6 +173,50 @@ impl SystemLoad {
         self.cpu_load = (!fraction.is_nan()).then(|| fraction.clamp(0.0, 1.0));
         self
     }
+}
+
+/// `MemAvailable` of `/proc/meminfo`, MB.
+fn meminfo_available_mb(meminfo: &str) -> Option<f64> {
+    meminfo
+        .lines()
+        .find(|l| l.starts_with("MemAvailable:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|kb| kb.parse::<f64>().ok())
+        .map(|kb| kb / 1024.0)
+}
+
+/// The cgroup v2 path of this process (the `0::/path` line of `/proc/self/cgroup`).
+fn cgroup_v2_path(cgroup: &str) -> Option<String> {
+    cgroup
+        .lines()
+        .find_map(|l| l.strip_prefix("0::"))
+        .map(|p| p.trim().trim_end_matches('/').to_string())
+}
+
+/// `memory.max - memory.current`, MB; `None` without a limit (`max`).
+fn cgroup_headroom_mb(max: &str, current: &str) -> Option<f64> {
+    let max: f64 = max.trim().parse().ok()?;
+    let current: f64 = current.trim().parse().unwrap_or(0.0);
+    Some(((max - current) / (1024.0 * 1024.0)).max(0.0))
+}
+
+/// The soft address-space limit of `/proc/self/limits` minus `VmSize` of
+/// `/proc/self/status`, MB; `None` when unlimited.
+fn address_space_headroom_mb(limits: &str, status: &str) -> Option<f64> {
+    let limit: f64 = limits
+        .lines()
+        .find(|l| l.starts_with("Max address space"))?
+        .split_whitespace()
+        .nth(3)?
+        .parse()
+        .ok()?;
+    let size_kb: f64 = status
+        .lines()
+        .find(|l| l.starts_with("VmSize:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|kb| kb.parse().ok())
+        .unwrap_or(0.0);
+    Some(((limit - size_kb * 1024.0) / (1024.0 * 1024.0)).max(0.0))
 }
 
 /// The family of linear solver a plan asks for.
@@ -364,6 +421,33 @@ impl Scaler for StaticScaler {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn memory_headroom_of_machine_cgroup_and_address_space() {
+        let meminfo = "MemTotal:       24000000 kB\nMemAvailable:   2048000 kB\n";
+        assert_eq!(meminfo_available_mb(meminfo), Some(2000.0));
+        assert_eq!(
+            cgroup_v2_path("0::/user.slice/job_42/\n").as_deref(),
+            Some("/user.slice/job_42")
+        );
+        assert_eq!(cgroup_v2_path("12:memory:/docker/abc\n"), None);
+        assert_eq!(cgroup_headroom_mb("max\n", "1000\n"), None);
+        assert_eq!(
+            cgroup_headroom_mb("1073741824\n", "536870912\n"),
+            Some(512.0)
+        );
+        assert_eq!(cgroup_headroom_mb("100\n", "200\n"), Some(0.0));
+        let limits = "Limit                     Soft Limit           Hard Limit           Units\n\
+                      Max address space         3221225472           unlimited            bytes\n";
+        let status = "Name:\tpython\nVmSize:\t  1048576 kB\n";
+        assert_eq!(address_space_headroom_mb(limits, status), Some(2048.0));
+        let unlimited =
+            "Max address space         unlimited            unlimited            bytes\n";
+        assert_eq!(address_space_headroom_mb(unlimited, status), None);
+        // Whatever this machine says, it is a number of megabytes or unknown.
+        let load = SystemLoad::detect();
+        assert!(load.available_memory_mb.is_none_or(|mb| mb >= 0.0));
+    }
 
     #[test]
     fn reasons_are_replaced_by_topic_in_place() {
