@@ -44,10 +44,17 @@ fn pytest_suite_of_the_python_package() {
         return;
     }
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let package = root.join("crates/python");
+    // From the repository root: `python -m pytest` puts the working directory first on
+    // `sys.path`, and in crates/python the package's sources (without the compiled module of
+    // a non-editable install) would shadow the installed package.
     let status = Command::new(&python)
-        .args(["-m", "pytest", "-q", "-p", "no:cacheprovider"])
-        .arg(root.join("crates/python/tests"))
-        .current_dir(root.join("crates/python"))
+        .args(["-m", "pytest", "-q", "-p", "no:cacheprovider", "-c"])
+        .arg(package.join("pytest.ini"))
+        .arg("--rootdir")
+        .arg(&package)
+        .arg(package.join("tests"))
+        .current_dir(&root)
         .status()
         .expect("pytest starts");
     assert!(
