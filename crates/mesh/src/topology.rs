@@ -109,29 +109,30 @@ fn scan<K: Ord + Copy + Send + Sync>(
             2 => {
                 let (a, b) = (all[i].1 as usize, all[i + 1].1 as usize);
                 let (fa, fb) = (usize::from(all[i].2), usize::from(all[i + 1].2));
-                if !same_nodes(mesh, a, b) && !opposite_sides(mesh, (a, fa), (b, fb)) {
-                    return Err(Error::Mesh {
-                        location: None,
-                        message: format!(
-                            "cells {} and {} overlap: both lie on the same side of their shared \
-                             facet with nodes {:?} (cells {:?} and {:?})",
+                // Consistently oriented neighbours lie on opposite sides of their facet; two
+                // cells on the same side are the same cell twice or overlap.
+                if !opposite_sides(mesh, (a, fa), (b, fb)) {
+                    let message = if same_nodes(mesh, a, b) {
+                        format!(
+                            "cells {} and {} have the same nodes ({:?})",
+                            a.min(b),
+                            a.max(b),
+                            mesh.cell(a)
+                        )
+                    } else {
+                        format!(
+                            "cells {} and {} overlap: both lie on the same side of their \
+                             shared facet with nodes {:?} (cells {:?} and {:?})",
                             a.min(b),
                             a.max(b),
                             key_nodes(wide(all[i].0)),
                             mesh.cell(a.min(b)),
                             mesh.cell(a.max(b))
-                        ),
-                    });
-                }
-                if same_nodes(mesh, a, b) {
+                        )
+                    };
                     return Err(Error::Mesh {
                         location: None,
-                        message: format!(
-                            "cells {} and {} have the same nodes ({:?})",
-                            a.min(b),
-                            a.max(b),
-                            mesh.cell(a)
-                        ),
+                        message,
                     });
                 }
             }
@@ -161,19 +162,19 @@ fn scan<K: Ord + Copy + Send + Sync>(
 /// end of one cell and the left end of the other.
 fn opposite_sides(mesh: &MeshView<'_>, (a, fa): (usize, usize), (b, fb): (usize, usize)) -> bool {
     let local = mesh.cell_kind.local_facets();
-    let nodes = |c: usize, f: usize| -> Vec<usize> {
-        let cell = mesh.cell(c);
-        local[f].iter().map(|&l| cell[l]).collect()
-    };
-    let (x, y) = (nodes(a, fa), nodes(b, fb));
-    match x.len() {
-        1 => return fa != fb,
-        // An edge: rotating two nodes would reverse them, so compare directly.
-        2 => return y == [x[1], x[0]],
-        _ => {}
+    let len = local[fa].len();
+    if len == 1 {
+        return fa != fb;
     }
-    let reversed: Vec<usize> = x.iter().rev().copied().collect();
-    (0..y.len()).any(|shift| (0..y.len()).all(|k| y[(k + shift) % y.len()] == reversed[k]))
+    let (ca, cb) = (mesh.cell(a), mesh.cell(b));
+    // Facet node k of a, walked backwards, against node (k + shift) of b.
+    let x = |k: usize| ca[local[fa][len - 1 - k]];
+    let y = |k: usize| cb[local[fb][k]];
+    if len == 2 {
+        // Rotating an edge would reverse it: compare directly.
+        return x(0) == y(0) && x(1) == y(1);
+    }
+    (0..len).any(|shift| (0..len).all(|k| y((k + shift) % len) == x(k)))
 }
 
 fn same_nodes(mesh: &MeshView<'_>, a: usize, b: usize) -> bool {
