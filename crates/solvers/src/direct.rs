@@ -7,7 +7,7 @@
 //! factors: `(Aᵀ)ᵀ x = b`.
 //!
 //! Symmetric positive definite matrices whose entries lie within
-//! [`MAX_HALF_BANDWIDTH`](crate::banded::MAX_HALF_BANDWIDTH) diagonals of the main one (the
+//! [`MAX_HALF_BANDWIDTH`] diagonals of the main one (the
 //! matrices of 1D problems) take the linear-time banded Cholesky of [`crate::banded`] instead
 //! (reported as `direct-banded`).
 //!
