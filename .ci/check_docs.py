@@ -7,8 +7,11 @@ into another crate renders as its bracketed text when that crate's doc directory
 when rustdoc starts (rustdoc decides "documented locally" by the directory). With --no-deps cargo
 runs the workspace's rustdoc jobs in no dependency order and removes a crate's directory when it
 documents it (cargo issues #8487, #9447), so `cargo doc --workspace --no-deps` links between our
-crates only by luck. This script documents the workspace in dependency layers instead (a crate
-after the crates it depends on), with -D warnings, then scans the pages.
+crates only by luck. This script documents the workspace twice: once in parallel (every crate's
+directory then exists), then again one rustdoc at a time (`-j1`, forced by a respelled flag), so
+each crate is documented while every other crate's directory is in place; then it scans the pages.
+Both passes select the whole workspace: selecting crates layer by layer (`-p`) changes feature
+unification per call and rebuilt dependencies each time (over 5 minutes of a CI run).
 
 Usage: python3 .ci/check_docs.py [--no-build]   (--no-build: scan existing pages only)
 """
@@ -36,7 +39,7 @@ DOCBLOCK = re.compile(r'<div class="docblock[^"]*">(.*?)</div>', re.S)
 
 
 def workspace():
-    """The doc directory, the library crate names and the packages in dependency layers."""
+    """The doc directory, the library crate names and the external crates' names."""
     out = subprocess.run(
         ["cargo", "metadata", "--no-deps", "--format-version", "1"],
         check=True, capture_output=True, text=True,
@@ -49,17 +52,6 @@ def workspace():
         for d in p["dependencies"]
         if d["name"] not in names
     }
-    deps = {
-        p["name"]: {d["name"] for d in p["dependencies"] if d["name"] in names and d["kind"] != "dev"}
-        for p in meta["packages"]
-    }
-    layers, done = [], set()
-    while len(done) < len(names):
-        layer = sorted(n for n in names - done if deps[n] <= done)
-        if not layer:
-            raise SystemExit(f"dependency cycle among {sorted(names - done)}")
-        layers.append(layer)
-        done.update(layer)
     libs = sorted({
         t["name"].replace("-", "_")
         for p in meta["packages"]
@@ -68,7 +60,7 @@ def workspace():
         and t.get("doc", True)
     })
     external = {n.replace("-", "_") for n in external}
-    return pathlib.Path(meta["target_directory"]) / "doc", libs, layers, external
+    return pathlib.Path(meta["target_directory"]) / "doc", libs, external
 
 
 def page_findings(text, external):
@@ -97,12 +89,15 @@ def page_findings(text, external):
 
 
 def main():
-    doc, libs, layers, external = workspace()
+    doc, libs, external = workspace()
     if "--no-build" not in sys.argv[1:]:
-        env = dict(os.environ, RUSTDOCFLAGS=os.environ.get("RUSTDOCFLAGS", "-D warnings"))
-        for layer in layers:
-            packages = [a for name in layer for a in ("-p", name)]
-            subprocess.run(["cargo", "doc", "--no-deps", "--quiet", *packages], check=True, env=env)
+        base = os.environ.get("RUSTDOCFLAGS", "")
+        # The same flags spelled two ways: the second pass's fingerprint differs, so cargo reruns
+        # rustdoc (only rustdoc: RUSTDOCFLAGS do not touch the compiled crates).
+        for flags, jobs in ((f"{base} -D warnings", []), (f"{base} -Dwarnings", ["-j1"])):
+            env = dict(os.environ, RUSTDOCFLAGS=flags.strip())
+            cmd = ["cargo", "doc", "--workspace", "--no-deps", "--quiet", *jobs]
+            subprocess.run(cmd, check=True, env=env)
     problems = 0
     for lib in libs:
         pages = sorted((doc / lib).rglob("*.html"))
