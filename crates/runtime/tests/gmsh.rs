@@ -358,3 +358,102 @@ fn a_gmsh_square_and_the_generated_one_give_the_same_numbers() {
     );
     assert!((ea - eb).abs() < 1e-12 * eb.max(1.0), "{ea} vs {eb}");
 }
+
+/// Boundary parts named by predicate in the configuration (`problem.mesh.parts`) select the
+/// facets of the file's physical groups: the same solution, by name of either.
+#[test]
+fn parts_named_by_predicate_select_the_physical_groups_facets() {
+    let conditions = |dirichlet: &str, robin: &str, neumann: &str| {
+        format!(
+            r#"
+            [problem]
+            source = "2*pi^2*sin(pi*x)*sin(pi*y)"
+            diffusion = "1 + x*y"
+            boundary = [
+                {{ where = "{dirichlet}", kind = "dirichlet", value = 0.0 }},
+                {{ where = "{robin}", kind = "robin", alpha = 2.0, value = "x" }},
+                {{ where = "{neumann}", kind = "neumann", value = 1.0 }},
+            ]
+            "#
+        )
+    };
+    let (_a, by_group) = config_beside(
+        "structured_v41_ascii.msh",
+        &conditions("left", "top", "right"),
+    );
+    let parts =
+        "parts = { west = \"x < 1e-9\", north = \"y > 1 - 1e-9\", east = \"x > 1 - 1e-9\" }\n";
+    let (_b, by_predicate) = config_beside(
+        "structured_v41_ascii.msh",
+        &format!("{parts}{}", conditions("west", "north", "east")),
+    );
+    let (a, b) = (solve(by_group).unwrap(), solve(by_predicate).unwrap());
+    for name in ["west", "north", "east"] {
+        assert_eq!(
+            b.mesh.boundary_part(name).unwrap().facets.len(),
+            8 * 2,
+            "{name}"
+        );
+    }
+    assert_eq!(a.values.len(), b.values.len());
+    for (u, v) in a.values.iter().zip(&b.values) {
+        assert!((u - v).abs() < 1e-12, "{u} vs {v}");
+    }
+}
+
+/// A predicate that does not parse, uses unknown names, matches no exterior facet or reuses a
+/// group's name is a typed error naming `problem.mesh.parts.<name>`.
+#[test]
+fn bad_part_predicates_are_typed_errors_naming_the_part() {
+    let body = |parts: &str| {
+        format!("parts = {{ {parts} }}\n[problem]\nboundary = [{{ where = \"all\" }}]\n")
+    };
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("meshes")).unwrap();
+    std::fs::copy(
+        data("structured_v41_ascii.msh"),
+        dir.path().join("meshes/structured_v41_ascii.msh"),
+    )
+    .unwrap();
+    let file = dir.path().join("case.toml");
+    for (parts, says) in [
+        ("west = \"x <\"", "problem.mesh.parts.west"),
+        ("west = \"w < 1\"", "problem.mesh.parts.west"),
+    ] {
+        std::fs::write(
+            &file,
+            format!(
+                "[problem.mesh]\nkind = \"gmsh\"\npath = \"meshes/structured_v41_ascii.msh\"\n{}",
+                body(parts)
+            ),
+        )
+        .unwrap();
+        let e = Config::load(&ConfigSources {
+            file: Some(file.clone()),
+            overrides: vec![],
+        })
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.contains(says) || e.contains("problem.mesh"),
+            "{parts}: {e}"
+        );
+        assert!(e.contains("west"), "{parts}: {e}");
+    }
+    for (parts, says) in [
+        ("west = \"x < -1\"", "no exterior facet"),
+        ("left = \"x < 1e-9\"", "already called `left`"),
+    ] {
+        let (_d, config) = config_beside("structured_v41_ascii.msh", &body(parts));
+        let e = solve(config).unwrap_err();
+        let text = e.to_string();
+        assert!(
+            matches!(e, femscale_core::Error::InvalidInput { .. }),
+            "{text}"
+        );
+        assert!(
+            text.contains("mesh.parts.") && text.contains(says),
+            "{parts}: {text}"
+        );
+    }
+}

@@ -110,6 +110,13 @@ fn mesh(b: KeyBuilder, m: &MeshSpec) -> KeyBuilder {
         MeshSpec::Refined { base, times } => mesh(b, base)
             .str("mesh", "refined")
             .u64("refinements", *times as u64),
+        MeshSpec::Parts { base, parts } => {
+            let mut b = mesh(b, base).str("mesh", "parts");
+            for (name, predicate) in parts {
+                b = b.str("part", name).str("predicate", predicate);
+            }
+            b
+        }
     }
 }
 

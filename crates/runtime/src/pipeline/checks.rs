@@ -21,9 +21,10 @@ pub(crate) fn check_memory(problem: &Problem) -> Result<()> {
     };
     let needed = nodes * BYTES_PER_NODE / femscale_core::checks::MIB;
     if needed > available {
-        let field = match &problem.mesh {
-            crate::problem::MeshSpec::Refined { .. } => "problem.mesh.refinements",
-            _ => "problem.mesh.nx",
+        let field = if problem.mesh.refinements() > 0 {
+            "problem.mesh.refinements"
+        } else {
+            "problem.mesh.nx"
         };
         return Err(Error::invalid(
             field,

@@ -1,10 +1,12 @@
 //! [`MeshSpec`]: how the problem model obtains its mesh, and its configuration form
 //! (`[problem.mesh]`, tagged by `kind`).
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 
 use femscale_core::{CellKind, Error, Result};
+use femscale_expr::Expression;
 use femscale_mesh::{BoxCells, BoxSpec, Diagonal, Mesh, MeshCounts, RectangleCells, RectangleSpec};
 use figment::value::magic::RelativePathBuf;
 use serde::{Deserialize, Serialize};
@@ -18,7 +20,8 @@ pub const MAX_REFINEMENTS: usize = 12;
 /// The configuration form is a table tagged by `kind` (default `rectangle`): `interval` with
 /// `x`, `nx` or `nodes`; `rectangle` with `x`, `y`, `nx`, `ny`, `cell`, `diagonal`; `box` with
 /// `x`, `y`, `z`, `nx`, `ny`, `nz`, `cell`; `gmsh` with `path` (relative to the configuration
-/// file that gives it); any with `refinements`.
+/// file that gives it); any with `refinements` and `parts` (boundary parts named by predicate,
+/// [`MeshSpec::with_parts`]).
 /// An interval or a Gmsh file ignores a rectangle's keys; a rectangle refuses `nodes`. An
 /// existing mesh ([`MeshSpec::Mesh`]) has no configuration form.
 #[derive(Debug, Clone, Deserialize)]
@@ -51,6 +54,15 @@ pub enum MeshSpec {
         /// Number of uniform refinements.
         times: usize,
     },
+    /// Another mesh with boundary parts named by predicate ([`Mesh::add_boundary_part_where`]):
+    /// part `name` is the exterior facets whose nodes all make its expression in `x`, `y`, `z`
+    /// nonzero, e.g. `"(x < 1e-9) * (y > 0.5)"`. Build it with [`MeshSpec::with_parts`].
+    Parts {
+        /// The mesh to add the parts to.
+        base: Box<MeshSpec>,
+        /// Part name → predicate expression, in name order.
+        parts: BTreeMap<String, String>,
+    },
 }
 
 impl Default for MeshSpec {
@@ -77,6 +89,9 @@ impl PartialEq for MeshSpec {
             (Self::Refined { base: a, times: m }, Self::Refined { base: b, times: n }) => {
                 a == b && m == n
             }
+            (Self::Parts { base: a, parts: p }, Self::Parts { base: b, parts: q }) => {
+                a == b && p == q
+            }
             _ => false,
         }
     }
@@ -92,6 +107,43 @@ impl MeshSpec {
                 base: Box::new(self),
                 times,
             }
+        }
+    }
+
+    /// `self` with boundary parts named by predicate when built (`self` itself for no parts):
+    /// each expression in `x`, `y`, `z` is checked now, and part `name` becomes the exterior
+    /// facets whose nodes all make it nonzero ([`Mesh::add_boundary_part_where`]).
+    ///
+    /// # Errors
+    /// [`Error::InvalidInput`] naming `mesh.parts.<name>` for an expression that does not parse
+    /// or uses other names than `x`, `y`, `z`.
+    pub fn with_parts<K: Into<String>, V: Into<String>>(
+        self,
+        parts: impl IntoIterator<Item = (K, V)>,
+    ) -> Result<Self> {
+        let parts: BTreeMap<String, String> = parts
+            .into_iter()
+            .map(|(k, v)| (k.into(), v.into()))
+            .collect();
+        for (name, text) in &parts {
+            part_predicate(name, text)?;
+        }
+        Ok(if parts.is_empty() {
+            self
+        } else {
+            Self::Parts {
+                base: Box::new(self),
+                parts,
+            }
+        })
+    }
+
+    /// The number of uniform refinements asked for (0 when none).
+    pub fn refinements(&self) -> usize {
+        match self {
+            Self::Refined { times, .. } => *times,
+            Self::Parts { base, .. } => base.refinements(),
+            _ => 0,
         }
     }
 
@@ -124,6 +176,7 @@ impl MeshSpec {
             Self::Refined { base, times } => {
                 base.max_cell_width()? / 2f64.powi((*times).min(64) as i32)
             }
+            Self::Parts { base, .. } => base.max_cell_width()?,
         };
         (h.is_finite() && h > 0.0).then_some(h)
     }
@@ -194,6 +247,7 @@ impl MeshSpec {
                 let (kind, counts) = base.estimated_counts()?;
                 (kind, counts.refined(kind, *times))
             }
+            Self::Parts { base, .. } => base.estimated_counts()?,
         })
     }
 
@@ -206,7 +260,7 @@ impl MeshSpec {
             Self::Box(_) => Some(3),
             Self::Mesh(m) => Some(m.dim()),
             Self::Gmsh(_) => None,
-            Self::Refined { base, .. } => base.dim(),
+            Self::Refined { base, .. } | Self::Parts { base, .. } => base.dim(),
         }
     }
 
@@ -219,7 +273,7 @@ impl MeshSpec {
             Self::Box(_) => "box",
             Self::Mesh(_) => "given",
             Self::Gmsh(_) => "gmsh",
-            Self::Refined { base, .. } => base.kind_name(),
+            Self::Refined { base, .. } | Self::Parts { base, .. } => base.kind_name(),
         }
     }
 
@@ -251,8 +305,35 @@ impl MeshSpec {
                     Arc::new(mesh.refined(*times)?)
                 }
             }
+            Self::Parts { base, parts } => {
+                let mut mesh = Arc::unwrap_or_clone(base.build_here()?);
+                for (name, text) in parts {
+                    let predicate = part_predicate(name, text)?;
+                    mesh.add_boundary_part_where(name, |p| {
+                        predicate.eval_xyz(p[0], p[1], p[2]) != 0.0
+                    })
+                    .map_err(|e| {
+                        let message = match e {
+                            Error::Mesh { message, .. } => message,
+                            e => e.to_string(),
+                        };
+                        Error::invalid(format!("parts.{name}"), message)
+                    })?;
+                }
+                Arc::new(mesh)
+            }
         })
     }
+}
+
+/// The predicate of boundary part `name`: an expression in `x`, `y`, `z`.
+fn part_predicate(name: &str, text: &str) -> Result<Expression> {
+    Expression::parse(text).map_err(|e| {
+        Error::invalid(
+            format!("parts.{name}"),
+            format!("`{text}` is no predicate in x, y, z: {e}"),
+        )
+    })
 }
 
 /// Checks a number of uniform refinements against [`MAX_REFINEMENTS`], naming `field`.
@@ -390,6 +471,8 @@ struct MeshTable {
     path: Option<RelativePathBuf>,
     #[serde(skip_serializing_if = "Option::is_none")]
     refinements: Option<usize>,
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    parts: BTreeMap<String, String>,
 }
 
 /// A file path as the configuration resolved it (relative to the file that gave it).
@@ -487,7 +570,9 @@ impl TryFrom<MeshTable> for MeshSpec {
                 }
             },
         };
-        Ok(mesh.refined(t.refinements.unwrap_or(0)))
+        mesh.refined(t.refinements.unwrap_or(0))
+            .with_parts(t.parts)
+            .map_err(|e| e.to_string())
     }
 }
 
@@ -547,6 +632,13 @@ impl MeshSpec {
             Self::Refined { base, times } => {
                 let mut table = base.table()?;
                 table.refinements = Some(table.refinements.unwrap_or(0).saturating_add(*times));
+                table
+            }
+            Self::Parts { base, parts } => {
+                let mut table = base.table()?;
+                table
+                    .parts
+                    .extend(parts.iter().map(|(k, v)| (k.clone(), v.clone())));
                 table
             }
             Self::Mesh(_) => return None,

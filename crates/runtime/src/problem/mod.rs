@@ -95,9 +95,7 @@ impl Problem {
     /// caller that holds the problem under a key places it there with [`Error::within`]).
     pub fn check(&self) -> Result<()> {
         let field = |name: &str| name.to_string();
-        if let MeshSpec::Refined { times, .. } = &self.mesh {
-            check_refinements(&field("mesh.refinements"), *times)?;
-        }
+        check_refinements(&field("mesh.refinements"), self.mesh.refinements())?;
         if let Some(dim) = self.dim
             && let Some(mesh_dim) = self.mesh.dim()
             && dim != mesh_dim

@@ -137,6 +137,10 @@ fn meshes_and_problems_round_trip_through_their_configuration_form() {
         },
         MeshSpec::IntervalNodes(vec![0.0, 0.25, 1.0]),
         MeshSpec::Rectangle(RectangleSpec::default()).refined(3),
+        MeshSpec::Rectangle(RectangleSpec::default())
+            .refined(2)
+            .with_parts([("inlet", "(x < 1e-9) * (y > 0.5)"), ("top", "y > 1 - 1e-9")])
+            .unwrap(),
     ];
     for mesh in meshes {
         let json = serde_json::to_string(&mesh).unwrap();
@@ -231,4 +235,27 @@ fn an_override_of_the_mesh_kind_keeps_the_keys_the_new_kind_takes() {
         n: 8,
     };
     assert_eq!(interval.config().problem.mesh, expected);
+}
+
+#[test]
+fn boundary_parts_by_predicate_are_read_checked_and_built() {
+    let p = problem(
+        "[problem.mesh]\nnx = 4\nny = 2\nrefinements = 1\nparts = { inlet = \"(x < 1e-9) * (y > 0.49)\" }",
+    )
+    .unwrap();
+    assert_eq!(p.mesh.refinements(), 1);
+    assert_eq!((p.mesh.dim(), p.mesh.kind_name()), (Some(2), "rectangle"));
+    let mesh = p.mesh.build().unwrap();
+    // Refined first: 8 x 4 squares, the upper half of x = 0 has 2 facets.
+    assert_eq!(mesh.boundary_part("inlet").unwrap().facets.len(), 2 * 2);
+    assert_eq!(
+        MeshSpec::default()
+            .with_parts(Vec::<(String, String)>::new())
+            .unwrap(),
+        MeshSpec::default()
+    );
+    let e = problem("[problem.mesh]\nparts = { inlet = \"x < a\" }").unwrap_err();
+    assert!(e.contains("parts.inlet") && e.contains("`a`"), "{e}");
+    let e = problem("[problem.mesh]\nparts = { inlet = 1 }").unwrap_err();
+    assert!(e.contains("problem.mesh"), "{e}");
 }

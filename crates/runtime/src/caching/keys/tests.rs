@@ -143,6 +143,22 @@ fn table() -> Vec<(&'static str, Changes, Edit)> {
         ("mesh.refinements", All, |c| {
             c.problem.mesh = c.problem.mesh.clone().refined(1)
         }),
+        (
+            "mesh.parts (a predicate's part used by a condition)",
+            All,
+            |c| {
+                c.problem.mesh = (c.problem.mesh.clone())
+                    .with_parts([("west", "x < 1e-9")])
+                    .unwrap();
+                c.problem.boundary[0].part = "west".into();
+            },
+        ),
+        ("mesh.parts (another predicate)", All, |c| {
+            c.problem.mesh = (c.problem.mesh.clone())
+                .with_parts([("west", "(x < 1e-9) * (y < 0.5)")])
+                .unwrap();
+            c.problem.boundary[0].part = "west".into();
+        }),
         ("mesh.kind", All, |c| {
             to_interval(c);
             c.problem
