@@ -28,8 +28,9 @@ pub struct ErrorNorms {
 /// in 3D) for the H1 seminorm.
 ///
 /// # Errors
-/// [`Error::InvalidInput`] if `uh` does not have one value per node or the exact solution is
-/// not finite at a quadrature point (field `exact`); [`Error::Mesh`] for an invalid mesh.
+/// [`Error::InvalidInput`] if `uh` does not have one value per node, or the exact solution is
+/// a field per subdomain or not finite at a quadrature point (field `exact`); [`Error::Mesh`]
+/// for an invalid mesh.
 pub fn error_norms(mesh: &MeshView<'_>, uh: &[f64], exact: &dyn ScalarField) -> Result<ErrorNorms> {
     error_norms_within(mesh, uh, exact, &Deadline::unlimited())
 }
@@ -51,6 +52,13 @@ pub fn error_norms_within(
         return Err(Error::invalid(
             "solution",
             format!("{} values for {} nodes", uh.len(), mesh.num_nodes()),
+        ));
+    }
+    if exact.as_subdomains().is_some() {
+        return Err(Error::invalid(
+            "exact",
+            "is a field per subdomain, which has no value at a point: give the exact solution \
+             as one field (select the pieces by position)",
         ));
     }
     mesh.validate()?;

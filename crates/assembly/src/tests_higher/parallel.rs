@@ -113,3 +113,18 @@ fn subdomain_coefficients_work_on_3d_and_order_2_meshes() {
         }
     }
 }
+
+#[test]
+fn error_norms_refuse_an_exact_solution_by_subdomain() {
+    let mesh = grid_with_markers(CellKind::Triangle, Order::Linear, 4, Shape::Uniform, true);
+    let pieces = SubdomainField::new(vec![
+        ("west".into(), Arc::new(Constant(2.0)) as SharedField),
+        ("2".into(), field(|p| 3.0 + p[1])),
+    ]);
+    let uh = vec![0.0; mesh.num_nodes()];
+    let e = crate::error_norms(&mesh.view(), &uh, &pieces).unwrap_err();
+    assert!(
+        matches!(&e, femscale_core::Error::InvalidInput { field, .. } if field == "exact"),
+        "{e}"
+    );
+}

@@ -69,6 +69,11 @@ impl Default for Problem {
     }
 }
 
+/// Why `exact` cannot be a table by subdomain, and what to write instead.
+pub(crate) const EXACT_BY_SUBDOMAIN: &str = "is given per subdomain, which the error norms do not take (an exact solution is one \
+     function of x, y, z): select the pieces with comparisons, which give 1 or 0, e.g. \
+     \"(x*x + y*y < 0.36) * (1 - x*x - y*y) + (x*x + y*y >= 0.36) * 0.64\"";
+
 impl Problem {
     /// A problem on `mesh` with `k = 1`, no source and no boundary conditions yet.
     pub fn new(mesh: MeshSpec) -> Self {
@@ -107,6 +112,9 @@ impl Problem {
                     self.mesh.kind_name()
                 ),
             ));
+        }
+        if let Some(FieldSpec::BySubdomain(_)) = &self.exact {
+            return Err(Error::invalid(field("exact"), EXACT_BY_SUBDOMAIN));
         }
         for (name, v) in &self.params {
             femscale_core::error::ensure_finite(&field(&format!("params.{name}")), *v)?;

@@ -259,3 +259,10 @@ fn boundary_parts_by_predicate_are_read_checked_and_built() {
     let e = problem("[problem.mesh]\nparts = { inlet = 1 }").unwrap_err();
     assert!(e.contains("problem.mesh"), "{e}");
 }
+
+#[test]
+fn an_exact_solution_by_subdomain_is_refused_with_the_alternative() {
+    let p = problem("[problem]\nexact = { copper = \"1\", steel = \"x\" }").unwrap();
+    let e = p.check().unwrap_err().to_string();
+    assert!(e.contains("exact") && e.contains("comparisons"), "{e}");
+}
