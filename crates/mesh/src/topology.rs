@@ -5,6 +5,8 @@
 //! to four `u32` nodes, padded with `u32::MAX`); sorting all cell facets by key (in parallel)
 //! finds the facets met once (exterior), twice (interior) or more (a non-manifold mesh).
 
+use std::ops::Range;
+
 use femscale_core::{Error, MeshView, Result};
 use rayon::prelude::*;
 
@@ -68,27 +70,12 @@ pub(crate) fn facets_and_exterior(mesh: &MeshView<'_>) -> Result<(Vec<FacetKey>,
 }
 
 /// [`facets_and_exterior`] with facet keys of type `K` (`wide` maps one to its [`FacetKey`]).
-fn scan<K: Ord + Copy + Send + Sync>(
+fn scan<K: Ord + Copy + Default + Send + Sync>(
     mesh: &MeshView<'_>,
     key: impl Fn(&[usize]) -> K + Sync,
     wide: impl Fn(K) -> FacetKey,
 ) -> Result<(Vec<FacetKey>, Vec<usize>)> {
-    let local = mesh.cell_kind.local_facets();
-    let mut all: Vec<(K, u32, u8)> = (0..mesh.num_cells())
-        .into_par_iter()
-        .flat_map_iter(|c| {
-            let nodes = mesh.cell(c);
-            let key = &key;
-            local.iter().enumerate().map(move |(f, lf)| {
-                let mut buf = [0usize; 4];
-                for (b, &l) in buf.iter_mut().zip(lf.iter()) {
-                    *b = nodes[l];
-                }
-                (key(&buf[..lf.len()]), c as u32, f as u8)
-            })
-        })
-        .collect();
-    all.par_sort_unstable_by_key(|e| e.0);
+    let all = facets_by_key(mesh, key);
     let mut keys = Vec::with_capacity(all.len() / 2 + 1);
     let mut exterior = Vec::new();
     let mut i = 0;
@@ -153,6 +140,108 @@ fn scan<K: Ord + Copy + Send + Sync>(
         i = j;
     }
     Ok((keys, exterior))
+}
+
+/// Nodes per parallel task of [`facets_by_key`]'s bucket sorts.
+const NODES_PER_TASK: usize = 1 << 14;
+
+/// Every cell facet as (key, cell, local facet), sorted by key.
+///
+/// A counting sort by the facet's smallest node places each facet straight into its bucket (a
+/// handful of facets per node), then the buckets are sorted by whole key: linear time and one
+/// array, where sorting all facets (3M for 1M triangles) took a quarter of reading a Gmsh
+/// file. Every pass runs in parallel over cell ranges (counting, placing) or node ranges
+/// (sorting); facets with equal keys keep their cell order, whatever the thread count.
+fn facets_by_key<K: Ord + Copy + Default + Send + Sync>(
+    mesh: &MeshView<'_>,
+    key: impl Fn(&[usize]) -> K + Sync,
+) -> Vec<(K, u32, u8)> {
+    let nodes = mesh.num_nodes();
+    let smallest = |facet: &[usize]| facet.iter().copied().min().unwrap_or(0);
+    let cells = mesh.num_cells();
+    let per_range = cells
+        .div_ceil(rayon::current_num_threads().clamp(1, 8))
+        .max(1);
+    let ranges: Vec<Range<usize>> = (0..cells)
+        .step_by(per_range)
+        .map(|c| c..(c + per_range).min(cells))
+        .collect();
+    // Facets per smallest node, per cell range.
+    let mut cursors: Vec<Vec<usize>> = ranges
+        .par_iter()
+        .map(|r| {
+            let mut count = vec![0usize; nodes];
+            for_each_facet(mesh, r.clone(), |_, _, facet| count[smallest(facet)] += 1);
+            count
+        })
+        .collect();
+    // start[n]..start[n + 1]: the facets whose smallest node is n; within it, range r's
+    // facets start at cursors[r][n].
+    let mut start = vec![0usize; nodes + 1];
+    for n in 0..nodes {
+        let mut at = start[n];
+        for cursor in &mut cursors {
+            let count = cursor[n];
+            cursor[n] = at;
+            at += count;
+        }
+        start[n + 1] = at;
+    }
+    let mut all = vec![(K::default(), 0u32, 0u8); start[nodes]];
+    let out = SharedSlots(all.as_mut_ptr());
+    (ranges.par_iter().zip(&mut cursors)).for_each(|(r, cursor)| {
+        let out = &out;
+        for_each_facet(mesh, r.clone(), |c, f, facet| {
+            let slot = &mut cursor[smallest(facet)];
+            // SAFETY: the slots of (range, node) are start[n] + (facets of n in earlier
+            // ranges) + 0..(facets of n in this range), disjoint across ranges and nodes and
+            // inside `all` (the counts are of these very facets); each is written once, by the
+            // task of its range. Cell numbers fit u32 (checked by the caller), local facets u8.
+            unsafe { out.0.add(*slot).write((key(facet), c as u32, f as u8)) };
+            *slot += 1;
+        });
+    });
+    drop(cursors);
+    // Runs of whole buckets, one task each.
+    let mut tasks = Vec::new();
+    let mut rest = all.as_mut_slice();
+    for first in (0..nodes).step_by(NODES_PER_TASK) {
+        let last = (first + NODES_PER_TASK).min(nodes);
+        let (run, tail) = rest.split_at_mut(start[last] - start[first]);
+        tasks.push((first..last, run));
+        rest = tail;
+    }
+    tasks.into_par_iter().for_each(|(bucket_nodes, run)| {
+        let offset = start[bucket_nodes.start];
+        for n in bucket_nodes {
+            run[start[n] - offset..start[n + 1] - offset].sort_by_key(|e| e.0);
+        }
+    });
+    all
+}
+
+/// The output of [`facets_by_key`]'s parallel placement, written at disjoint slots.
+struct SharedSlots<T>(*mut T);
+// SAFETY: the tasks write disjoint slots (see `facets_by_key`); `T` is sent to the owner.
+unsafe impl<T: Send> Sync for SharedSlots<T> {}
+
+/// Calls `visit(cell, local facet, facet nodes)` for every facet of the cells `cells`, in order.
+fn for_each_facet(
+    mesh: &MeshView<'_>,
+    cells: Range<usize>,
+    mut visit: impl FnMut(usize, usize, &[usize]),
+) {
+    let local = mesh.cell_kind.local_facets();
+    let mut buf = [0usize; 4];
+    for c in cells {
+        let nodes = mesh.cell(c);
+        for (f, lf) in local.iter().enumerate() {
+            for (b, &l) in buf.iter_mut().zip(lf.iter()) {
+                *b = nodes[l];
+            }
+            visit(c, f, &buf[..lf.len()]);
+        }
+    }
 }
 
 /// Whether cells `a` and `b` have the same vertices in any order.
