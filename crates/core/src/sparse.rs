@@ -517,19 +517,38 @@ impl CsrMatrix {
     }
 
     /// Whether `|a_ij - a_ji| <= tol * max|a|` for all entries (and the pattern is symmetric).
+    ///
+    /// One pass: every entry above the diagonal looks up its mirror (a binary search in the
+    /// mirror's row), and as many entries lie below the diagonal as above, so each lower entry
+    /// is some upper entry's mirror.
     pub fn is_symmetric(&self, rel_tol: f64) -> bool {
-        if !self.pattern.is_structurally_symmetric() {
+        if self.nrows() != self.ncols() {
             return false;
         }
-        let scale = self.values.iter().fold(0.0f64, |m, v| m.max(v.abs()));
-        (0..self.nrows()).all(|i| {
+        let (mut upper, mut lower) = (0usize, 0usize);
+        let (mut scale, mut worst) = (0.0f64, 0.0f64);
+        for i in 0..self.nrows() {
             let start = self.pattern.row_ptr[i];
-            self.pattern
-                .row(i)
-                .iter()
-                .enumerate()
-                .all(|(k, &j)| (self.values[start + k] - self.get(j, i)).abs() <= rel_tol * scale)
-        })
+            for (k, &j) in self.pattern.row(i).iter().enumerate() {
+                let v = self.values[start + k];
+                scale = scale.max(v.abs());
+                if j < i {
+                    lower += 1;
+                } else if j > i {
+                    upper += 1;
+                    let Some(m) = self.pattern.find(j, i) else {
+                        return false;
+                    };
+                    let d = (v - self.values[m]).abs();
+                    // NaN entries are not symmetric.
+                    if d.is_nan() {
+                        return false;
+                    }
+                    worst = worst.max(d);
+                }
+            }
+        }
+        upper == lower && worst <= rel_tol * scale
     }
 
     /// A zero-copy sprs view of this matrix.
@@ -672,6 +691,34 @@ mod tests {
             unique.sort_unstable();
             unique.dedup();
             prop_assert_eq!(p.nnz(), unique.len());
+        }
+
+        /// The one-pass check agrees with the definition on dense copies: random patterns
+        /// (mostly unsymmetric), their symmetrised versions, and those with one value nudged.
+        #[test]
+        fn is_symmetric_agrees_with_the_dense_definition(
+            entries in proptest::collection::vec((0usize..6, 0usize..6, -3i32..4), 0..30),
+            symmetrise in any::<bool>(),
+            nudge in 0usize..40,
+        ) {
+            let mut triplets: Vec<(usize, usize, f64)> =
+                entries.iter().map(|&(i, j, v)| (i, j, f64::from(v))).collect();
+            if symmetrise {
+                let mirrored: Vec<_> = triplets.iter().map(|&(i, j, v)| (j, i, v)).collect();
+                triplets.extend(mirrored);
+            }
+            if let Some(t) = triplets.get_mut(nudge) {
+                t.2 += 0.5;
+            }
+            let a = CsrMatrix::try_from_triplets(6, 6, &triplets).unwrap();
+            let dense = |i: usize, j: usize| a.pattern().find(i, j).map(|k| a.values()[k]);
+            let scale = a.values().iter().fold(0.0f64, |m, v| m.max(v.abs()));
+            let expected = (0..6).all(|i| (0..6).all(|j| match (dense(i, j), dense(j, i)) {
+                (None, None) => true,
+                (Some(x), Some(y)) => (x - y).abs() <= 1e-12 * scale,
+                _ => false,
+            }));
+            prop_assert_eq!(a.is_symmetric(1e-12), expected);
         }
     }
 }

@@ -44,6 +44,15 @@ fn solution_tuple<'py>(
     sol: Solution,
     with_metrics: bool,
 ) -> PyResult<Bound<'py, PyTuple>> {
+    PyTuple::new(py, solution_parts(py, sol, with_metrics)?)
+}
+
+/// `[nodes, values, metrics]` of [`solution_tuple`], for callers that add to them.
+fn solution_parts<'py>(
+    py: Python<'py>,
+    sol: Solution,
+    with_metrics: bool,
+) -> PyResult<[Bound<'py, PyAny>; 3]> {
     let dim = sol.mesh.dim();
     let nodes = PyArray1::from_slice(py, sol.mesh.coords());
     let nodes = if dim == 1 {
@@ -57,7 +66,7 @@ fn solution_tuple<'py>(
     } else {
         py.None().into_bound(py)
     };
-    PyTuple::new(py, [nodes, values, metrics])
+    Ok([nodes, values, metrics])
 }
 
 #[pymethods]
@@ -222,11 +231,7 @@ impl Solver {
         let mesh = Mesh {
             inner: sol.mesh.clone(),
         };
-        let (nodes, values, metrics) = solution_tuple(py, sol, true)?.extract::<(
-            Bound<'py, PyAny>,
-            Bound<'py, PyAny>,
-            Bound<'py, PyAny>,
-        )>()?;
+        let [nodes, values, metrics] = solution_parts(py, sol, true)?;
         PyTuple::new(
             py,
             [nodes, values, metrics, Bound::new(py, mesh)?.into_any()],
