@@ -133,8 +133,7 @@ fn chunk_errors<const N: usize, const D: usize, const G: usize>(
     }
     let mut u_exact = vec![0.0; points.len()];
     let mut g_exact = vec![[0.0; 3]; points.len()];
-    exact.eval_batch(&points, &mut u_exact);
-    exact.gradient_batch(&points, &mut g_exact);
+    exact.value_and_gradient_batch(&points, &mut u_exact, &mut g_exact);
     let finite = |v: f64| v.is_finite();
     if let Some(k) =
         (0..points.len()).find(|&k| !finite(u_exact[k]) || !g_exact[k].into_iter().all(finite))

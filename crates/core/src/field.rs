@@ -66,6 +66,24 @@ pub trait ScalarField: Send + Sync + fmt::Debug {
         }
     }
 
+    /// Values and gradients at many points together: `values[i] = f(points[i])`,
+    /// `gradients[i] = grad f(points[i])`. Fields that share work between the two override it
+    /// (an expression evaluates both in one compiled kernel, computing `sin(pi*x)` once for
+    /// `sin(pi*x)*y` and its gradient); the default calls [`ScalarField::eval_batch`] and
+    /// [`ScalarField::gradient_batch`].
+    ///
+    /// # Panics
+    /// If `values` or `gradients` do not have one entry per point.
+    fn value_and_gradient_batch(
+        &self,
+        points: &[[f64; 3]],
+        values: &mut [f64],
+        gradients: &mut [[f64; 3]],
+    ) {
+        self.eval_batch(points, values);
+        self.gradient_batch(points, gradients);
+    }
+
     /// A short human-readable description (the expression text, the constant, ...).
     fn describe(&self) -> String {
         format!("{self:?}")

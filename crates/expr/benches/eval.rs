@@ -6,7 +6,7 @@ use std::hint::black_box;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use femscale_core::ScalarField;
 use femscale_expr::bytecode::Program;
-use femscale_expr::{Expression, Var};
+use femscale_expr::{ExprOptions, Expression, Var};
 
 const SOURCE: &str = "2*pi^2*sin(pi*x)*sin(pi*y)";
 const POLY: &str = "1 + x*x + 2*y*y + x*y";
@@ -114,5 +114,27 @@ fn gradient_product(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, single, batch, gradient_product);
+/// An exact solution's values and gradients at quadrature points, as the error norms need
+/// them: evaluated apart (two kernels) and together (one four-output kernel).
+fn value_and_gradient(c: &mut Criterion) {
+    let mut g = c.benchmark_group("value_and_gradient");
+    let e = Expression::parse_with("sin(pi*x)*sin(pi*y)", &[], ExprOptions::with_jit(true))
+        .expect("valid expression");
+    let pts = points(4096);
+    let (mut values, mut grads) = (vec![0.0; pts.len()], vec![[0.0; 3]; pts.len()]);
+    e.value_and_gradient_batch(&pts, &mut values, &mut grads);
+    g.throughput(Throughput::Elements(pts.len() as u64));
+    g.bench_function("apart sin(pi*x)*sin(pi*y) 4096 points", |b| {
+        b.iter(|| {
+            e.eval_batch(black_box(&pts), &mut values);
+            e.gradient_batch(black_box(&pts), &mut grads);
+        })
+    });
+    g.bench_function("together sin(pi*x)*sin(pi*y) 4096 points", |b| {
+        b.iter(|| e.value_and_gradient_batch(black_box(&pts), &mut values, &mut grads))
+    });
+    g.finish();
+}
+
+criterion_group!(benches, single, batch, gradient_product, value_and_gradient);
 criterion_main!(benches);

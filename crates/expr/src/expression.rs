@@ -21,6 +21,11 @@ struct Inner {
     /// The gradient, derived as one graph and compiled on first use (most expressions, such
     /// as coefficients and sources, never need it).
     gradient: OnceLock<Result<Gradient, ExprError>>,
+    /// Value and gradient as one JIT kernel with four outputs, compiled on first use of
+    /// [`ScalarField::value_and_gradient_batch`]; `None` where there is no JIT kernel (the
+    /// bytecode backend, constants, a graph too large), and the two are evaluated apart.
+    #[cfg(feature = "jit")]
+    value_and_gradient: OnceLock<Option<JitKernel>>,
 }
 
 /// The three partial derivatives as one graph sharing their nodes, and their compiled form.
@@ -155,6 +160,8 @@ impl Expression {
                 options,
                 value,
                 gradient: OnceLock::new(),
+                #[cfg(feature = "jit")]
+                value_and_gradient: OnceLock::new(),
             }),
         })
     }
@@ -280,6 +287,27 @@ impl Expression {
         }
     }
 
+    /// The four-output kernel of [`Inner::value_and_gradient`], compiled on first use.
+    #[cfg(feature = "jit")]
+    fn value_and_gradient_kernel(&self) -> Option<&JitKernel> {
+        let inner = &*self.inner;
+        inner
+            .value_and_gradient
+            .get_or_init(|| {
+                if !inner.options.jit || self.constant().is_some() {
+                    return None;
+                }
+                let mut dag = Dag::with_limit(MAX_NODES);
+                let root = dag.add(&inner.ast).ok()?;
+                let mut roots = [root; 4];
+                for (r, var) in roots[1..].iter_mut().zip([Var::X, Var::Y, Var::Z]) {
+                    *r = dag.derivative(root, var).ok()?;
+                }
+                jit_compile_dag(&dag.extract(&roots))
+            })
+            .as_ref()
+    }
+
     fn gradient_graph(&self) -> Result<&Gradient, ExprError> {
         let inner = &*self.inner;
         inner
@@ -364,6 +392,39 @@ impl ScalarField for Expression {
                 o[d] = *v;
             }
         }
+    }
+
+    fn value_and_gradient_batch(
+        &self,
+        points: &[[f64; 3]],
+        values: &mut [f64],
+        gradients: &mut [[f64; 3]],
+    ) {
+        assert!(
+            values.len() == points.len() && gradients.len() == points.len(),
+            "value_and_gradient_batch: output lengths differ from input"
+        );
+        #[cfg(feature = "jit")]
+        if let Some(kernel) = self.value_and_gradient_kernel() {
+            // In blocks, so that the interleaved outputs stay in cache while scattered.
+            const BLOCK: usize = 256;
+            let mut out = [0.0; 4 * BLOCK];
+            for ((p, v), g) in points
+                .chunks(BLOCK)
+                .zip(values.chunks_mut(BLOCK))
+                .zip(gradients.chunks_mut(BLOCK))
+            {
+                let out = &mut out[..4 * p.len()];
+                kernel.run(p, out, 0.0);
+                for ((o, v), g) in out.chunks_exact(4).zip(v).zip(g) {
+                    *v = o[0];
+                    *g = [o[1], o[2], o[3]];
+                }
+            }
+            return;
+        }
+        self.eval_batch(points, values);
+        self.gradient_batch(points, gradients);
     }
 
     fn describe(&self) -> String {

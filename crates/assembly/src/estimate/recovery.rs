@@ -127,8 +127,7 @@ pub(crate) fn error_chunk<const N: usize, const D: usize, const G: usize>(
     let len = cells.len() * nq;
     let points = &scratch.points[..len];
     let (mut u, mut g) = (vec![0.0; len], vec![[0.0; 3]; len]);
-    exact.eval_batch(points, &mut u);
-    exact.gradient_batch(points, &mut g);
+    exact.value_and_gradient_batch(points, &mut u, &mut g);
     let finite = |v: f64| v.is_finite();
     if let Some(k) = (0..len).find(|&k| !finite(u[k]) || !g[k].into_iter().all(finite)) {
         let p = points[k];
