@@ -1,11 +1,25 @@
 //! Mesh statistics for reports ([`Mesh::stats`]).
 
-use femscale_core::{BoundaryCount, MeshStats, SubdomainCount};
+use femscale_core::{BoundaryCount, CellKind, MeshStats, SubdomainCount};
 use rayon::prelude::*;
 
 use crate::mesh::Mesh;
 
 impl Mesh {
+    /// The smallest and largest [`Mesh::cell_quality`], over the cells in parallel.
+    fn quality_range(&self) -> (f64, f64) {
+        (0..self.num_cells())
+            .into_par_iter()
+            .map(|c| {
+                let q = self.cell_quality(c);
+                (q, q)
+            })
+            .reduce(
+                || (f64::INFINITY, f64::NEG_INFINITY),
+                |a, b| (a.0.min(b.0), a.1.max(b.1)),
+            )
+    }
+
     /// Sizes, the range of cell quality (see [`Mesh::cell_quality`]), cells per subdomain and
     /// facets per boundary part; the cells are visited in parallel.
     ///
@@ -17,16 +31,17 @@ impl Mesh {
     /// assert_eq!(s.boundary.last().map(|b| (b.name.as_str(), b.facets)), Some(("all", 6)));
     /// ```
     pub fn stats(&self) -> MeshStats {
-        let (min_quality, max_quality) = (0..self.num_cells())
-            .into_par_iter()
-            .map(|c| {
-                let q = self.cell_quality(c);
-                (q, q)
-            })
-            .reduce(
-                || (f64::INFINITY, f64::NEG_INFINITY),
-                |a, b| (a.0.min(b.0), a.1.max(b.1)),
-            );
+        let (min_quality, max_quality) = if self.cell_kind() == CellKind::Interval {
+            // Every valid interval has quality 1 (see `Mesh::cell_quality`): no pass over
+            // 10^7 cells for it.
+            if self.num_cells() == 0 {
+                (f64::INFINITY, f64::NEG_INFINITY)
+            } else {
+                (1.0, 1.0)
+            }
+        } else {
+            self.quality_range()
+        };
         let subdomains = self.subdomains();
         let counts = self
             .cell_markers()
