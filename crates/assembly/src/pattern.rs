@@ -2,7 +2,7 @@
 
 use std::ops::Range;
 
-use femscale_core::{MeshView, Result, SparsityPattern};
+use femscale_core::{CellKind, MeshView, Order, Result, SparsityPattern};
 use rayon::prelude::*;
 
 /// Rows handled by one parallel task when building a pattern.
@@ -156,6 +156,10 @@ const MAX_STAMP_SPAN: usize = 1 << 20;
 /// # Errors
 /// [`femscale_core::Error::Mesh`] for an invalid mesh (see [`MeshView::validate`]).
 pub fn build_pattern(mesh: &MeshView<'_>, parallel: bool) -> Result<SparsityPattern> {
+    if is_chain(mesh) {
+        mesh.validate()?;
+        return Ok(chain_pattern(mesh.num_nodes()));
+    }
     build_pattern_with_span(mesh, parallel, MAX_STAMP_SPAN)
 }
 
@@ -206,6 +210,49 @@ fn build_pattern_with_span(
     // row holds `for_each_row`'s sorted, deduplicated node indices, all below `n` (checked by
     // `NodeCells::new` via the mesh validation).
     Ok(unsafe { SparsityPattern::from_sorted_parts_unchecked(n, n, row_ptr, col_idx) })
+}
+
+/// Whether the mesh is a chain of intervals `[0, 1], [1, 2], ..., [n - 1, n]` over all its
+/// nodes (every generated 1D mesh of order 1): its pattern is tridiagonal, known without
+/// adjacency.
+fn is_chain(mesh: &MeshView<'_>) -> bool {
+    mesh.cell_kind == CellKind::Interval
+        && mesh.order == Order::Linear
+        && mesh.num_cells() + 1 == mesh.num_nodes()
+        && (mesh.cells.par_chunks(2 * ROWS_PER_TASK).enumerate()).all(|(t, chunk)| {
+            let first = t * ROWS_PER_TASK;
+            (chunk.chunks_exact(2).enumerate()).all(|(k, c)| c == [first + k, first + k + 1])
+        })
+}
+
+/// The tridiagonal pattern of a chain of `n - 1` intervals over `n >= 2` nodes: row `i` holds
+/// `i - 1, i, i + 1` where they exist.
+fn chain_pattern(n: usize) -> SparsityPattern {
+    let row_ptr: Vec<usize> = (0..=n)
+        .into_par_iter()
+        .map(|i| {
+            if i == 0 {
+                0
+            } else {
+                3 * i - 1 - usize::from(i == n)
+            }
+        })
+        .collect();
+    let mut col_idx = vec![0usize; row_ptr[n]];
+    col_idx
+        .par_chunks_mut(3 * ROWS_PER_TASK)
+        .enumerate()
+        .for_each(|(t, out)| {
+            // Entry k lies in row (k + 1) / 3, at column row - 1 + (k + 1) % 3.
+            for (j, c) in out.iter_mut().enumerate() {
+                let k = t * 3 * ROWS_PER_TASK + j;
+                *c = (k + 1) / 3 + (k + 1) % 3 - 1;
+            }
+        });
+    // SAFETY: rows 0 and n - 1 hold 2 entries and the others 3, so `row_ptr` rises from 0 to
+    // 3n - 2 = nnz; entry k lies in row (k + 1) / 3 and holds the columns row - 1, row,
+    // row + 1 (row 0: 0, 1; row n - 1: n - 2, n - 1), sorted, unique and below n.
+    unsafe { SparsityPattern::from_sorted_parts_unchecked(n, n, row_ptr, col_idx) }
 }
 
 #[cfg(test)]
@@ -268,6 +315,46 @@ mod tests {
                 assert_eq!(stamped.unwrap(), sorted.unwrap());
             }
         }
+    }
+
+    #[test]
+    fn chains_of_intervals_get_the_tridiagonal_pattern_of_the_general_path() {
+        for n in [
+            1,
+            2,
+            3,
+            7,
+            ROWS_PER_TASK,
+            ROWS_PER_TASK + 1,
+            3 * ROWS_PER_TASK + 5,
+        ] {
+            let mesh = Mesh::interval(0.0, 1.0, n).unwrap();
+            assert!(is_chain(&mesh.view()));
+            let general = build_pattern_with_span(&mesh.view(), true, MAX_STAMP_SPAN).unwrap();
+            assert_eq!(
+                build_pattern(&mesh.view(), true).unwrap(),
+                general,
+                "{n} cells"
+            );
+        }
+        // Not chains: cells out of order, a node left out.
+        let coords = vec![0.0, 1.0, 2.0];
+        let swapped = Mesh::try_new(
+            1,
+            coords.clone(),
+            CellKind::Interval,
+            vec![1, 2, 0, 1],
+            vec![],
+        );
+        assert!(!is_chain(&swapped.unwrap().view()));
+        let gap = Mesh::try_new(
+            1,
+            vec![0.0, 1.0, 2.0, 3.0],
+            CellKind::Interval,
+            vec![0, 1, 2, 3],
+            vec![],
+        );
+        assert!(!is_chain(&gap.unwrap().view()));
     }
 
     #[test]
