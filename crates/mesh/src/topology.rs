@@ -2,8 +2,9 @@
 //! no cell.
 //!
 //! A facet is identified by its sorted node numbers packed into one `u128` ([`FacetKey`]: up
-//! to four `u32` nodes, padded with `u32::MAX`); sorting all cell facets by key (in parallel)
-//! finds the facets met once (exterior), twice (interior) or more (a non-manifold mesh).
+//! to four `u32` nodes, padded with `u32::MAX`); ordering all cell facets by key (a counting
+//! sort by smallest node, then small sorts, in parallel) finds the facets met once (exterior),
+//! twice (interior) or more (a non-manifold mesh).
 
 use std::ops::Range;
 
@@ -159,8 +160,9 @@ fn facets_by_key<K: Ord + Copy + Default + Send + Sync>(
     let nodes = mesh.num_nodes();
     let smallest = |facet: &[usize]| facet.iter().copied().min().unwrap_or(0);
     let cells = mesh.num_cells();
+    // Each range holds a count per node: at most 4 ranges bound that to 32 bytes per node.
     let per_range = cells
-        .div_ceil(rayon::current_num_threads().clamp(1, 8))
+        .div_ceil(rayon::current_num_threads().clamp(1, 4))
         .max(1);
     let ranges: Vec<Range<usize>> = (0..cells)
         .step_by(per_range)
