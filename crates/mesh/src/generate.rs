@@ -177,18 +177,13 @@ impl Mesh {
         // Valid by construction (finite, strictly increasing nodes; cells left to right, each
         // node the end of at most two cells): no O(cells) validation pass, as for rectangles.
         // A test checks this equals the validated construction.
-        Ok(Self {
-            dim: 1,
-            coords: nodes,
-            cell_kind: CellKind::Interval,
-            order: femscale_core::Order::Linear,
-            curved: false,
+        Ok(Self::generated(
+            1,
+            nodes,
+            CellKind::Interval,
             cells,
             boundary,
-            cell_markers: Vec::new(),
-            subdomains: Vec::new(),
-            reoriented_cells: 0,
-        })
+        ))
     }
 
     /// A structured rectangle mesh; boundary parts `left`, `right`, `bottom`, `top` (markers
@@ -311,10 +306,23 @@ impl Mesh {
             part("all", None, all),
         ];
         // Generated meshes are valid by construction; skip the O(cells) validation pass.
-        Ok(Self {
-            dim: 2,
+        Ok(Self::generated(2, coords, kind, cells, boundary))
+    }
+
+    /// A first-order mesh without markers from a generator's arrays, taken as they are: the
+    /// generators build meshes valid by construction (their tests compare them with the
+    /// validated construction), so no O(cells) validation pass runs.
+    pub(crate) fn generated(
+        dim: usize,
+        coords: Vec<f64>,
+        cell_kind: CellKind,
+        cells: Vec<usize>,
+        boundary: Vec<BoundaryPart>,
+    ) -> Self {
+        Self {
+            dim,
             coords,
-            cell_kind: kind,
+            cell_kind,
             order: femscale_core::Order::Linear,
             curved: false,
             cells,
@@ -322,7 +330,7 @@ impl Mesh {
             cell_markers: Vec::new(),
             subdomains: Vec::new(),
             reoriented_cells: 0,
-        })
+        }
     }
 }
 

@@ -1,6 +1,6 @@
 //! The structured box generator ([`Mesh::cuboid`]): hexahedra, or six tetrahedra per cube.
 
-use femscale_core::{BoundaryPart, CellKind, Error, Order, Result};
+use femscale_core::{BoundaryPart, CellKind, Error, Result};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
@@ -224,17 +224,6 @@ impl Mesh {
             nodes: all_nodes,
         });
         // Valid by construction (see `tests`): no O(cells) validation pass.
-        Ok(Self {
-            dim: 3,
-            coords,
-            cell_kind: kind,
-            order: Order::Linear,
-            curved: false,
-            cells,
-            boundary,
-            cell_markers: Vec::new(),
-            subdomains: Vec::new(),
-            reoriented_cells: 0,
-        })
+        Ok(Self::generated(3, coords, kind, cells, boundary))
     }
 }
