@@ -107,20 +107,13 @@ fn max_nodal_error(mesh: &MeshView<'_>, uh: &[f64], exact: &dyn ScalarField) -> 
             }
             Ok((uh[nodes].iter().zip(&values))
                 .map(|(a, b)| (a - b).abs())
-                .fold(0.0, |m: f64, e| {
-                    if m.is_nan() || e.is_nan() {
-                        f64::NAN
-                    } else {
-                        m.max(e)
-                    }
-                }))
+                .fold(0.0, nan_max))
         })
         .collect();
     let mut max = 0.0f64;
     for chunk in chunks {
         match chunk {
-            Ok(e) if max.is_nan() || e.is_nan() => max = f64::NAN,
-            Ok(e) => max = max.max(e),
+            Ok(e) => max = nan_max(max, e),
             Err(i) => {
                 let p = mesh.point(i);
                 return Err(Error::invalid(
@@ -134,6 +127,15 @@ fn max_nodal_error(mesh: &MeshView<'_>, uh: &[f64], exact: &dyn ScalarField) -> 
         }
     }
     Ok(max)
+}
+
+/// `max(m, e)`, but NaN when either is NaN (`f64::max` drops a NaN).
+fn nan_max(m: f64, e: f64) -> f64 {
+    if m.is_nan() || e.is_nan() {
+        f64::NAN
+    } else {
+        m.max(e)
+    }
 }
 
 /// The quadrature degree of the error norms for elements of `order`.
