@@ -10,7 +10,7 @@ use crate::backend::{BackendKind, ExprOptions, Kernel};
 #[cfg(feature = "jit")]
 use crate::backend::{JitKernel, jit_compile_dag};
 use crate::bytecode::TooLarge;
-use crate::dag::Dag;
+use crate::dag::{Dag, NodeId, TooManyNodes};
 use crate::{ExprError, MAX_NODES, Var, cache, parse, stats};
 
 struct Inner {
@@ -56,16 +56,20 @@ impl Gradient {
         };
         let mut dag = Dag::with_limit(MAX_NODES);
         let root = dag.add(ast).map_err(|_| too_large("expression"))?;
-        let mut roots = [0; 3];
-        for (r, var) in roots.iter_mut().zip([Var::X, Var::Y, Var::Z]) {
-            *r = dag
-                .derivative(root, var)
-                .map_err(|_| too_large("gradient"))?;
-        }
+        let roots = gradient_roots(&mut dag, root).map_err(|_| too_large("gradient"))?;
         let graph = dag.extract(&roots);
         let kernel = GradientKernel::new(&graph, options).map_err(|_| too_large("gradient"))?;
         Ok(Gradient { graph, kernel })
     }
+}
+
+/// The partial derivatives of `root` by x, y and z, added to `dag` (sharing its nodes).
+fn gradient_roots(dag: &mut Dag, root: NodeId) -> Result<[NodeId; 3], TooManyNodes> {
+    let mut roots = [0; 3];
+    for (r, var) in roots.iter_mut().zip([Var::X, Var::Y, Var::Z]) {
+        *r = dag.derivative(root, var)?;
+    }
+    Ok(roots)
 }
 
 impl GradientKernel {
@@ -299,11 +303,8 @@ impl Expression {
                 }
                 let mut dag = Dag::with_limit(MAX_NODES);
                 let root = dag.add(&inner.ast).ok()?;
-                let mut roots = [root; 4];
-                for (r, var) in roots[1..].iter_mut().zip([Var::X, Var::Y, Var::Z]) {
-                    *r = dag.derivative(root, var).ok()?;
-                }
-                jit_compile_dag(&dag.extract(&roots))
+                let [dx, dy, dz] = gradient_roots(&mut dag, root).ok()?;
+                jit_compile_dag(&dag.extract(&[root, dx, dy, dz]))
             })
             .as_ref()
     }
