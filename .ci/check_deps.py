@@ -27,16 +27,18 @@ ALLOWED = {
     "femscale-cache": {"femscale-core"},
     "femscale-scaling": {"femscale-core"},
     "femscale-assembly": {"femscale-core", "femscale-mesh"},
+    "femscale-distributed": {"femscale-core", "femscale-mesh", "femscale-assembly",
+                             "femscale-solvers"},
     "femscale-plugin-api": set(),
     "femscale-runtime": {"femscale-core", "femscale-expr", "femscale-mesh", "femscale-assembly",
                           "femscale-solvers", "femscale-cache", "femscale-scaling",
                           "femscale-plugin-api"},
     "femscale-experiment": {"femscale-core", "femscale-expr", "femscale-mesh", "femscale-assembly",
                              "femscale-solvers", "femscale-cache", "femscale-scaling",
-                             "femscale-plugin-api", "femscale-runtime"},
+                             "femscale-plugin-api", "femscale-runtime", "femscale-distributed"},
     "femscale": {"femscale-core", "femscale-expr", "femscale-mesh", "femscale-assembly",
                  "femscale-solvers", "femscale-cache", "femscale-scaling", "femscale-runtime",
-                 "femscale-experiment"},
+                 "femscale-experiment", "femscale-distributed"},
     "femscale-cli": {"femscale"},
 }
 # Test, example and bench packages may use the facade.
@@ -52,6 +54,7 @@ OPTIONAL_HEAVY = {
     "sysinfo": "monitor",
     "femscale-experiment": "experiment",
     "plotters": "plots",
+    "mpi": "mpi",
 }
 
 meta = json.loads(subprocess.check_output(["cargo", "metadata", "--format-version", "1", "--no-deps"]))

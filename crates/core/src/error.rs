@@ -241,6 +241,13 @@ pub enum Error {
         /// What failed.
         message: String,
     },
+    /// Ranks of a parallel run (MPI processes, or the in-process ranks of tests) could not
+    /// exchange a message, or one sent what the protocol does not allow.
+    #[error("communication between ranks failed: {message}")]
+    Communication {
+        /// What failed, naming the ranks.
+        message: String,
+    },
     /// The wall-clock budget of a whole solve (`solver.timeout_seconds`: meshing, assembly,
     /// solve and post-processing) was spent; see [`Deadline`](crate::Deadline).
     #[error(

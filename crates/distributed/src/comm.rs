@@ -1,0 +1,84 @@
+//! The communicator: what a rank-parallel algorithm needs from the processes it runs on.
+//!
+//! [`Communicator`] is point-to-point messages of bytes with a tag, addressed by rank, and a
+//! non-blocking probe. Two implementations: [`ThreadRanks`](crate::ThreadRanks), ranks as
+//! threads of one process (tests, and a single process that wants the same code path), and
+//! `MpiWorld` (feature `mpi`), MPI's world communicator. Messages between one pair of ranks
+//! with one tag arrive in the order they were sent (MPI's non-overtaking rule; the in-process
+//! ranks keep it too).
+
+use femscale_core::{Error, Result};
+
+/// A message tag: which kind of message this is, in the protocol that uses it.
+pub type Tag = i32;
+
+/// The largest message a [`Communicator`] sends: 1 GiB (MPI counts are 32-bit; a protocol with
+/// bigger payloads splits them).
+pub const MAX_MESSAGE_BYTES: usize = 1 << 30;
+
+/// A received message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Message {
+    /// The rank that sent it.
+    pub source: usize,
+    /// Its tag.
+    pub tag: Tag,
+    /// Its payload.
+    pub bytes: Vec<u8>,
+}
+
+/// Ranks `0..size()` exchanging tagged byte messages.
+///
+/// Calls come from one thread per rank (MPI is initialised with `MPI_THREAD_FUNNELED`): a rank
+/// that works on other threads hands the messages to the thread that owns its communicator.
+pub trait Communicator {
+    /// This process's rank, `0..size()`.
+    fn rank(&self) -> usize;
+
+    /// How many ranks there are.
+    fn size(&self) -> usize;
+
+    /// How many ranks share this rank's node (its memory and cores), this one included.
+    fn ranks_on_node(&self) -> usize;
+
+    /// A name for this rank's node (the host name under MPI).
+    fn node_name(&self) -> String;
+
+    /// Sends `bytes` to rank `to` with `tag`; returns once the buffer may be reused.
+    ///
+    /// # Errors
+    /// [`Error::Communication`] for a rank out of range, a message over
+    /// [`MAX_MESSAGE_BYTES`], or a transport failure.
+    fn send(&self, to: usize, tag: Tag, bytes: &[u8]) -> Result<()>;
+
+    /// Waits for the next message with `tag` from any rank.
+    ///
+    /// # Errors
+    /// [`Error::Communication`] when no message can arrive any more (the in-process ranks: every
+    /// other rank is gone) or the transport fails.
+    fn receive(&self, tag: Tag) -> Result<Message>;
+
+    /// The next message with `tag` from any rank, if one has arrived; never waits.
+    ///
+    /// # Errors
+    /// As [`Communicator::receive`].
+    fn try_receive(&self, tag: Tag) -> Result<Option<Message>>;
+}
+
+/// Checks a destination rank and a message length against `size` and [`MAX_MESSAGE_BYTES`].
+pub(crate) fn check_send(size: usize, from: usize, to: usize, len: usize) -> Result<()> {
+    if to >= size {
+        return Err(Error::Communication {
+            message: format!("rank {from} sent to rank {to}, but there are {size} ranks"),
+        });
+    }
+    if len > MAX_MESSAGE_BYTES {
+        return Err(Error::Communication {
+            message: format!(
+                "rank {from} sent {len} bytes to rank {to}, more than the {MAX_MESSAGE_BYTES} \
+                 bytes of one message"
+            ),
+        });
+    }
+    Ok(())
+}

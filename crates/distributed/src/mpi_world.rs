@@ -1,0 +1,115 @@
+//! MPI's world communicator (feature `mpi`): [`MpiWorld`].
+
+use femscale_core::{Error, Result};
+use mpi::environment::{Threading, Universe};
+use mpi::topology::{Communicator as _, SimpleCommunicator};
+use mpi::traits::{Destination as _, MatchedReceiveVec as _, Source as _};
+
+use crate::comm::{Communicator, Message, Tag, check_send};
+
+/// The ranks of an MPI job (`MPI_COMM_WORLD`). MPI is initialised by [`MpiWorld::initialize`]
+/// and finalised when the value is dropped, once per process.
+///
+/// Errors of the MPI library itself follow MPI's default handler (`MPI_ERRORS_ARE_FATAL`: the
+/// job aborts, and `mpirun` reports which rank failed); the errors returned here are the
+/// protocol's own (a rank out of range, a message too big).
+pub struct MpiWorld {
+    world: SimpleCommunicator,
+    ranks_on_node: usize,
+    node_name: String,
+    // Dropped last: finalises MPI.
+    _universe: Universe,
+}
+
+impl std::fmt::Debug for MpiWorld {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MpiWorld")
+            .field("rank", &self.rank())
+            .field("size", &self.size())
+            .field("ranks_on_node", &self.ranks_on_node)
+            .field("node_name", &self.node_name)
+            .finish()
+    }
+}
+
+impl MpiWorld {
+    /// Initialises MPI (`MPI_Init_thread` asking for `MPI_THREAD_FUNNELED`: only the thread
+    /// that initialised MPI calls it; other threads compute). A process started without a
+    /// launcher is a job of one rank (MPI's singleton start).
+    ///
+    /// # Errors
+    /// [`Error::Communication`] when MPI was initialised already in this process, or the
+    /// library provides less than `MPI_THREAD_FUNNELED`.
+    pub fn initialize() -> Result<Self> {
+        let (universe, threading) = mpi::initialize_with_threading(Threading::Funneled)
+            .ok_or_else(|| Error::Communication {
+                message: "MPI was initialised already in this process (one MpiWorld per process)"
+                    .into(),
+            })?;
+        if threading < Threading::Funneled {
+            return Err(Error::Communication {
+                message: format!(
+                    "the MPI library provides thread support {threading:?}; femscale needs \
+                     MPI_THREAD_FUNNELED (its ranks compute on threads, one of which talks to MPI)"
+                ),
+            });
+        }
+        let world = universe.world();
+        let ranks_on_node = world.split_shared(world.rank()).size().max(1) as usize;
+        let node_name = mpi::environment::processor_name().unwrap_or_else(|_| "unknown".into());
+        Ok(Self {
+            world,
+            ranks_on_node,
+            node_name,
+            _universe: universe,
+        })
+    }
+}
+
+impl Communicator for MpiWorld {
+    fn rank(&self) -> usize {
+        // MPI ranks are in 0..size, never negative.
+        self.world.rank() as usize
+    }
+
+    fn size(&self) -> usize {
+        self.world.size() as usize
+    }
+
+    fn ranks_on_node(&self) -> usize {
+        self.ranks_on_node
+    }
+
+    fn node_name(&self) -> String {
+        self.node_name.clone()
+    }
+
+    fn send(&self, to: usize, tag: Tag, bytes: &[u8]) -> Result<()> {
+        check_send(self.size(), self.rank(), to, bytes.len())?;
+        // `to < size` and `size` is an MPI `int`: the conversion cannot truncate.
+        self.world
+            .process_at_rank(to as i32)
+            .send_with_tag(bytes, tag);
+        Ok(())
+    }
+
+    fn receive(&self, tag: Tag) -> Result<Message> {
+        let probed = self.world.any_process().matched_probe_with_tag(tag);
+        let source = probed.1.source_rank() as usize;
+        let (bytes, _) = probed.matched_receive_vec::<u8>();
+        Ok(Message { source, tag, bytes })
+    }
+
+    fn try_receive(&self, tag: Tag) -> Result<Option<Message>> {
+        let Some(probed) = self
+            .world
+            .any_process()
+            .immediate_matched_probe_with_tag(tag)
+        else {
+            return Ok(None);
+        };
+        let source = probed.1.source_rank() as usize;
+        let (bytes, _) = probed.matched_receive_vec::<u8>();
+        Ok(Some(Message { source, tag, bytes }))
+    }
+}

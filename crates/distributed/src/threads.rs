@@ -1,0 +1,201 @@
+//! Ranks as threads of one process: [`ThreadRanks`].
+
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+
+use femscale_core::{Error, Result};
+
+use crate::comm::{Communicator, Message, Tag, check_send};
+
+/// One rank of a group of in-process ranks, each used from its own thread: the same
+/// protocols as over MPI, without MPI (tests, and a process that runs them alone).
+///
+/// Messages are queued per receiving rank; a rank waiting for a message while every other rank
+/// of the group has been dropped gets [`Error::Communication`] instead of waiting forever.
+#[derive(Debug)]
+pub struct ThreadRanks {
+    rank: usize,
+    shared: Arc<Shared>,
+}
+
+#[derive(Debug)]
+struct Shared {
+    mailboxes: Vec<Mailbox>,
+    /// Ranks not yet dropped.
+    alive: AtomicUsize,
+}
+
+#[derive(Debug, Default)]
+struct Mailbox {
+    queue: Mutex<VecDeque<Message>>,
+    arrived: Condvar,
+}
+
+impl ThreadRanks {
+    /// A group of `size` ranks (at least one), rank `r` at index `r`: move each to its thread.
+    pub fn group(size: usize) -> Vec<ThreadRanks> {
+        let size = size.max(1);
+        let shared = Arc::new(Shared {
+            mailboxes: (0..size).map(|_| Mailbox::default()).collect(),
+            alive: AtomicUsize::new(size),
+        });
+        (0..size)
+            .map(|rank| ThreadRanks {
+                rank,
+                shared: shared.clone(),
+            })
+            .collect()
+    }
+
+    fn queue(&self, rank: usize) -> MutexGuard<'_, VecDeque<Message>> {
+        // A rank that panicked while holding its queue leaves it consistent (push/remove only).
+        self.shared.mailboxes[rank]
+            .queue
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn take(queue: &mut VecDeque<Message>, tag: Tag) -> Option<Message> {
+        let at = queue.iter().position(|m| m.tag == tag)?;
+        queue.remove(at)
+    }
+}
+
+impl Communicator for ThreadRanks {
+    fn rank(&self) -> usize {
+        self.rank
+    }
+
+    fn size(&self) -> usize {
+        self.shared.mailboxes.len()
+    }
+
+    fn ranks_on_node(&self) -> usize {
+        self.size()
+    }
+
+    fn node_name(&self) -> String {
+        "localhost".into()
+    }
+
+    fn send(&self, to: usize, tag: Tag, bytes: &[u8]) -> Result<()> {
+        check_send(self.size(), self.rank, to, bytes.len())?;
+        self.queue(to).push_back(Message {
+            source: self.rank,
+            tag,
+            bytes: bytes.to_vec(),
+        });
+        self.shared.mailboxes[to].arrived.notify_all();
+        Ok(())
+    }
+
+    fn receive(&self, tag: Tag) -> Result<Message> {
+        let mailbox = &self.shared.mailboxes[self.rank];
+        let mut queue = self.queue(self.rank);
+        loop {
+            if let Some(message) = Self::take(&mut queue, tag) {
+                return Ok(message);
+            }
+            if self.shared.alive.load(Ordering::Acquire) <= 1 {
+                return Err(Error::Communication {
+                    message: format!(
+                        "rank {} waits for a message (tag {tag}) but every other rank has ended",
+                        self.rank
+                    ),
+                });
+            }
+            queue = mailbox
+                .arrived
+                .wait(queue)
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+        }
+    }
+
+    fn try_receive(&self, tag: Tag) -> Result<Option<Message>> {
+        Ok(Self::take(&mut self.queue(self.rank), tag))
+    }
+}
+
+impl Drop for ThreadRanks {
+    fn drop(&mut self) {
+        self.shared.alive.fetch_sub(1, Ordering::AcqRel);
+        // Wake every waiting rank so that it notices (lock first: no missed wake-up between its
+        // check of `alive` and its wait).
+        for (rank, mailbox) in self.shared.mailboxes.iter().enumerate() {
+            drop(self.queue(rank));
+            mailbox.arrived.notify_all();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn messages_keep_their_order_per_tag_and_skip_other_tags() {
+        let mut ranks = ThreadRanks::group(2).into_iter();
+        let (a, b) = (ranks.next().unwrap(), ranks.next().unwrap());
+        a.send(1, 7, b"first").unwrap();
+        a.send(1, 9, b"other tag").unwrap();
+        a.send(1, 7, b"second").unwrap();
+        assert_eq!(b.receive(7).unwrap().bytes, b"first");
+        assert_eq!(b.try_receive(7).unwrap().unwrap().bytes, b"second");
+        assert_eq!(b.try_receive(7).unwrap(), None);
+        let m = b.receive(9).unwrap();
+        assert_eq!(
+            (m.source, m.tag, m.bytes.as_slice()),
+            (0, 9, &b"other tag"[..])
+        );
+    }
+
+    #[test]
+    fn threads_exchange_messages() {
+        let ranks = ThreadRanks::group(4);
+        let sums: Vec<u64> = std::thread::scope(|s| {
+            let handles: Vec<_> = ranks
+                .into_iter()
+                .map(|comm| {
+                    s.spawn(move || {
+                        if comm.rank() == 0 {
+                            let mut sum = 0u64;
+                            for _ in 1..comm.size() {
+                                let m = comm.receive(1).unwrap();
+                                sum += u64::from(m.bytes[0]) * m.source as u64;
+                            }
+                            sum
+                        } else {
+                            comm.send(0, 1, &[10]).unwrap();
+                            0
+                        }
+                    })
+                })
+                .collect();
+            handles.into_iter().map(|h| h.join().unwrap()).collect()
+        });
+        assert_eq!(sums[0], 10 * (1 + 2 + 3));
+    }
+
+    #[test]
+    fn waiting_alone_is_an_error_not_a_hang() {
+        let mut ranks = ThreadRanks::group(2);
+        let other = ranks.pop().unwrap();
+        let me = ranks.pop().unwrap();
+        let waiter = std::thread::spawn(move || me.receive(3));
+        drop(other);
+        let err = waiter.join().unwrap().unwrap_err();
+        assert!(
+            err.to_string().contains("every other rank has ended"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn bad_destinations_are_typed_errors() {
+        let ranks = ThreadRanks::group(1);
+        let err = ranks[0].send(3, 0, b"x").unwrap_err();
+        assert!(matches!(err, Error::Communication { .. }), "{err}");
+        assert!(err.to_string().contains("rank 3"), "{err}");
+    }
+}
