@@ -54,6 +54,11 @@
 //!   its configuration sets `scaling.threads`, and runs × threads never exceed the cores. With
 //!   the `autoscaling` toggle the pool shrinks while idle or while the machine is busy and grows
 //!   back on a queue (see [`ExperimentReport::worker_pool`]).
+//! * Ranks: [`Experiment::run_ranks`] hands the runs out over a communicator
+//!   (`femscale_distributed::Communicator`: MPI ranks under `mpirun`, cargo feature `mpi`), one
+//!   run per rank at a time, dynamically; rank 0 alone writes the output directory, so the log,
+//!   resume, summary and plots are those of one process ([`ExperimentReport::ranks`] tells what
+//!   each rank did).
 //!
 //! ```no_run
 //! use femscale_experiment::{Experiment, RunOptions};
@@ -86,7 +91,8 @@ use tracing::instrument;
 
 pub use families::{RESOLUTION_KEYS, WHOLE_SWEEP_FAMILY};
 pub use outputs::{ADAPTIVE_DIR, ERROR_PLOT, STEPS_COLLECTION, TIME_PLOT, VTU_DIR};
-pub use runner::{ExperimentReport, ProgressEvent, ProgressFn, RunOptions};
+pub use runner::ranks::RankOutcome;
+pub use runner::{ExperimentReport, ProgressEvent, ProgressFn, RankReport, RunOptions};
 pub use spec::{ExperimentSettings, MAX_REPETITIONS, OutputFormat, OutputSpec};
 pub use store::{RESULTS_FILE, RunRecord, SUMMARY_FILE, read_results};
 pub use summary::{SUMMARY_COLUMNS, Stats, SummaryRow};

@@ -74,7 +74,7 @@ fn step_file(index: usize) -> String {
 }
 
 /// Removes the step files and the collection an earlier run left in `steps_dir`.
-fn clear_steps(steps_dir: &Path) -> Result<()> {
+pub(super) fn clear_steps(steps_dir: &Path) -> Result<()> {
     let io = |source| Error::Io {
         path: steps_dir.to_path_buf(),
         source,

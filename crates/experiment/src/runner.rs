@@ -42,6 +42,25 @@ use femscale_runtime::{FemSolver, Solution};
 /// A progress callback; called on the thread that called [`Experiment::run`].
 pub type ProgressFn = Arc<dyn Fn(&ProgressEvent<'_>) + Send + Sync>;
 
+/// What one rank of a rank-parallel sweep ([`Experiment::run_ranks`]) did.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[non_exhaustive]
+pub struct RankReport {
+    /// The rank.
+    pub rank: usize,
+    /// Its node (host name).
+    pub node: String,
+    /// Its process id.
+    pub pid: u32,
+    /// Runs it executed.
+    pub runs: usize,
+    /// Seconds it spent in runs (the sum of their records' `seconds`).
+    pub busy_seconds: f64,
+    /// Why it ran nothing, when it could not take part (its setup failed, or it runs another
+    /// experiment than rank 0).
+    pub error: Option<String>,
+}
+
 /// What the runner reports while it works.
 #[derive(Debug)]
 #[non_exhaustive]
@@ -159,6 +178,9 @@ pub struct ExperimentReport {
     /// process and system CPU, peak GPU use when NVML is present); `None` if the monitor
     /// could not start.
     pub resources: Option<MonitorSummary>,
+    /// One entry per rank of a rank-parallel sweep ([`Experiment::run_ranks`]); empty for a
+    /// sweep in one process.
+    pub ranks: Vec<RankReport>,
     /// Records of the runs executed now, in completion order.
     pub records: Vec<RunRecord>,
     /// One row per point, as in `summary.csv`.
@@ -213,19 +235,66 @@ pub(crate) fn write_extra_outputs(
 }
 
 /// What every run of one [`Experiment::run`] shares.
-struct RunContext<'a> {
+pub(crate) struct RunContext<'a> {
     /// Threads of each run's pool.
-    threads_per_run: usize,
+    pub(crate) threads_per_run: usize,
     /// The output directory.
-    dir: &'a Path,
+    pub(crate) dir: &'a Path,
     /// The caches shared by runs whose `[cache]` equals the base configuration's, one per
     /// repetition (see [`repetition_caches`]).
-    caches: &'a [Option<Arc<femscale_runtime::SolveCache>>],
+    pub(crate) caches: &'a [Option<Arc<femscale_runtime::SolveCache>>],
 }
 
-struct Job<'a> {
-    point: &'a Point,
-    repetition: usize,
+/// One run: a repetition of a point.
+pub(crate) struct Job<'a> {
+    /// Its place among the experiment's runs, point-major.
+    pub(crate) index: usize,
+    pub(crate) point: &'a Point,
+    pub(crate) repetition: usize,
+}
+
+/// What [`Experiment::prepare`] found: the locked store and the runs to execute now.
+pub(crate) struct Pending<'a> {
+    pub(crate) dir: PathBuf,
+    pub(crate) store: Store,
+    previous_log: Option<PathBuf>,
+    /// Every run's id, point-major.
+    pub(crate) run_ids: Vec<String>,
+    pub(crate) jobs: Vec<Job<'a>>,
+    total: usize,
+    skipped: usize,
+    set_aside: usize,
+}
+
+impl Pending<'_> {
+    /// The [`ProgressEvent::Started`] of these runs.
+    pub(crate) fn started_event(
+        &self,
+        parallel_runs: usize,
+        threads_per_run: usize,
+    ) -> ProgressEvent<'_> {
+        ProgressEvent::Started {
+            pending: self.jobs.len(),
+            skipped: self.skipped,
+            set_aside: self.set_aside,
+            parallel_runs,
+            threads_per_run,
+            output_dir: &self.dir,
+        }
+    }
+}
+
+/// How the runs executed: their records and what ran them.
+pub(crate) struct Executed {
+    pub(crate) records: Vec<RunRecord>,
+    pub(crate) parallel_runs: usize,
+    pub(crate) threads_per_run: usize,
+    pub(crate) autoscaling: bool,
+    pub(crate) rationale: String,
+    pub(crate) worker_pool: WorkerPoolStats,
+    pub(crate) scale_events: Vec<ScaleEvent>,
+    pub(crate) resources: Option<MonitorSummary>,
+    pub(crate) ranks: Vec<RankReport>,
 }
 
 /// How the pending runs of one invocation run.
@@ -246,7 +315,7 @@ struct PoolOutcome {
 }
 
 /// Cores available to this process.
-fn cores() -> usize {
+pub(crate) fn cores() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get())
 }
 
@@ -260,6 +329,67 @@ impl Experiment {
     /// failure to append to the log (the runs stop), a failure to write the summary.
     #[instrument(skip_all, fields(experiment = %self.settings.name))]
     pub fn run(&self, options: &RunOptions) -> Result<ExperimentReport> {
+        let mut pending = self.prepare(options)?;
+        let jobs = &pending.jobs;
+        let plan = self.plan_runs(options.parallel_runs, jobs);
+        let parallel_runs = plan.pool.max_workers;
+        let threads_per_run = plan.pool.resolved_threads_per_job();
+        info!(
+            pending = jobs.len(),
+            parallel_runs,
+            threads_per_run,
+            autoscaling = plan.autoscaling,
+            rationale = %plan.rationale,
+            "planned the runs"
+        );
+        let report = |e: &ProgressEvent<'_>| match &options.progress {
+            Some(f) => f(e),
+            None => log_event(e),
+        };
+        report(&pending.started_event(parallel_runs, threads_per_run));
+
+        // A plugin named in the base configuration that does not load stops the run here,
+        // before any point runs (plugins are loaded once per process, so this costs nothing).
+        let registry = Registry::from_config(&self.base)?;
+        // A cache that cannot be opened (a `disk_dir` that is a file) stops the experiment
+        // before any run, like a bad plugin; an unreachable server is left out with a warning.
+        let caches = repetition_caches(&self.base.cache, &registry, self.settings.repetitions)?;
+        let context = RunContext {
+            threads_per_run,
+            dir: &pending.dir,
+            caches: &caches,
+        };
+        // Sampled while the runs execute: peak RSS and CPU use of the whole sweep.
+        let mut monitor = ResourceMonitor::new(Duration::from_millis(200));
+        if let Err(e) = monitor.start() {
+            warn!(error = %e, "the resource monitor did not start; the report has no resources");
+        }
+        let outcome = self.execute(jobs, &plan, &context, &mut pending.store, &report);
+        let resources = monitor.is_running().then(|| monitor.stop());
+        let PoolOutcome {
+            records,
+            stats,
+            events,
+        } = outcome?;
+        self.finish(
+            pending,
+            Executed {
+                records,
+                parallel_runs,
+                threads_per_run,
+                autoscaling: plan.autoscaling,
+                rationale: plan.rationale,
+                worker_pool: stats,
+                scale_events: events,
+                resources,
+                ranks: Vec::new(),
+            },
+        )
+    }
+
+    /// Opens the output directory (locked for this invocation), records the runs an earlier
+    /// sweep left in flight, and lists the runs to execute now.
+    pub(crate) fn prepare(&self, options: &RunOptions) -> Result<Pending<'_>> {
         let dir = options
             .output_dir
             .clone()
@@ -270,6 +400,8 @@ impl Experiment {
         } else {
             None
         };
+        store.open_log()?;
+        store.recover_interrupted()?;
         let latest = super::store::latest_by_id(&store.previous);
         // Every run's id, point-major (one SHA-256 each, computed once per invocation).
         let run_ids: Vec<String> = self
@@ -292,69 +424,56 @@ impl Experiment {
             );
         }
         let mut jobs = Vec::new();
-        let mut ids = run_ids.iter();
-        for point in &self.points {
-            for repetition in 0..self.settings.repetitions {
-                let id = ids.next().map_or("", String::as_str);
-                let done = latest
-                    .get(id)
-                    .is_some_and(|r| r.ok || !options.retry_failed);
-                if !done {
-                    jobs.push(Job { point, repetition });
-                }
+        for (index, id) in run_ids.iter().enumerate() {
+            let done = latest
+                .get(id.as_str())
+                .is_some_and(|r| r.ok || !options.retry_failed);
+            if !done {
+                jobs.push(self.job(index));
             }
         }
-        let total = self.points.len() * self.settings.repetitions;
+        let total = run_ids.len();
         let skipped = total - jobs.len();
-        let plan = self.plan_runs(options.parallel_runs, &jobs);
-        let parallel_runs = plan.pool.max_workers;
-        let threads_per_run = plan.pool.resolved_threads_per_job();
-        info!(
-            pending = jobs.len(),
-            parallel_runs,
-            threads_per_run,
-            autoscaling = plan.autoscaling,
-            rationale = %plan.rationale,
-            "planned the runs"
-        );
-        store.open_log()?;
-        let report = |e: &ProgressEvent<'_>| match &options.progress {
-            Some(f) => f(e),
-            None => log_event(e),
-        };
-        report(&ProgressEvent::Started {
-            pending: jobs.len(),
+        drop(latest);
+        Ok(Pending {
+            dir,
+            store,
+            previous_log,
+            run_ids,
+            jobs,
+            total,
             skipped,
             set_aside,
-            parallel_runs,
-            threads_per_run,
-            output_dir: &dir,
-        });
+        })
+    }
 
-        // A plugin named in the base configuration that does not load stops the run here,
-        // before any point runs (plugins are loaded once per process, so this costs nothing).
-        let registry = Registry::from_config(&self.base)?;
-        // A cache that cannot be opened (a `disk_dir` that is a file) stops the experiment
-        // before any run, like a bad plugin; an unreachable server is left out with a warning.
-        let caches = repetition_caches(&self.base.cache, &registry, self.settings.repetitions)?;
-        let context = RunContext {
-            threads_per_run,
-            dir: &dir,
-            caches: &caches,
-        };
-        // Sampled while the runs execute: peak RSS and CPU use of the whole sweep.
-        let mut monitor = ResourceMonitor::new(Duration::from_millis(200));
-        if let Err(e) = monitor.start() {
-            warn!(error = %e, "the resource monitor did not start; the report has no resources");
+    /// Run `index` of the experiment, point-major: point `index / repetitions`.
+    pub(crate) fn job(&self, index: usize) -> Job<'_> {
+        let repetitions = self.settings.repetitions.max(1);
+        Job {
+            index,
+            point: &self.points[index / repetitions],
+            repetition: index % repetitions,
         }
-        let outcome = self.execute(&jobs, &plan, &context, &mut store, &report);
-        let resources = monitor.is_running().then(|| monitor.stop());
-        let PoolOutcome {
-            records,
-            stats,
-            events,
-        } = outcome?;
+    }
 
+    /// The summary (`summary.csv`, plots) and the report, once the runs have executed.
+    pub(crate) fn finish(
+        &self,
+        pending: Pending<'_>,
+        executed: Executed,
+    ) -> Result<ExperimentReport> {
+        let Pending {
+            dir,
+            store,
+            previous_log,
+            run_ids,
+            total,
+            skipped,
+            set_aside,
+            ..
+        } = pending;
+        let records = executed.records;
         let mut all: Vec<RunRecord> = store.previous.clone();
         all.extend(records.iter().cloned());
         let latest = super::store::latest_by_id(&all);
@@ -377,13 +496,14 @@ impl Experiment {
             previous_log,
             failed: records.iter().filter(|r| !r.ok).count(),
             failed_total: current.iter().filter(|r| !r.ok).count(),
-            parallel_runs,
-            threads_per_run,
-            autoscaling: plan.autoscaling,
-            plan_rationale: plan.rationale,
-            worker_pool: stats,
-            scale_events: events,
-            resources,
+            parallel_runs: executed.parallel_runs,
+            threads_per_run: executed.threads_per_run,
+            autoscaling: executed.autoscaling,
+            plan_rationale: executed.rationale,
+            worker_pool: executed.worker_pool,
+            scale_events: executed.scale_events,
+            resources: executed.resources,
+            ranks: executed.ranks,
             records,
             summary,
         })
@@ -517,7 +637,7 @@ impl Experiment {
     /// Runs one repetition of one point; every failure (configuration, solver, panic,
     /// outputs) becomes a failed record.
     #[instrument(skip_all, fields(point = %job.point.id(), repetition = job.repetition))]
-    fn run_one(&self, job: &Job<'_>, context: &RunContext<'_>) -> RunRecord {
+    pub(crate) fn run_one(&self, job: &Job<'_>, context: &RunContext<'_>) -> RunRecord {
         let (threads, dir) = (context.threads_per_run, context.dir);
         let shared = context.caches.get(job.repetition).and_then(Option::as_ref);
         let start = Instant::now();
@@ -618,7 +738,7 @@ impl Experiment {
 }
 
 /// The record of one run.
-fn record(
+pub(crate) fn record(
     job: &Job<'_>,
     metrics: Option<femscale_core::Metrics>,
     error: Option<String>,
@@ -647,7 +767,7 @@ fn record(
 ///
 /// # Errors
 /// A cache configuration that cannot be opened (see [`femscale_runtime::SolveCache::from_config`]).
-fn repetition_caches(
+pub(crate) fn repetition_caches(
     config: &femscale_runtime::CacheConfig,
     registry: &Registry,
     repetitions: usize,
@@ -697,7 +817,7 @@ fn biggest_point(jobs: &[Job<'_>]) -> (usize, usize) {
 }
 
 /// The default progress report: one `info` line per event.
-fn log_event(e: &ProgressEvent<'_>) {
+pub(crate) fn log_event(e: &ProgressEvent<'_>) {
     match e {
         ProgressEvent::Started {
             pending,
@@ -731,5 +851,6 @@ fn log_event(e: &ProgressEvent<'_>) {
     }
 }
 
+pub(crate) mod ranks;
 #[cfg(test)]
 mod tests;

@@ -24,6 +24,9 @@ use lock::OutputLock;
 
 /// The log file of finished runs in the output directory.
 pub const RESULTS_FILE: &str = "results.jsonl";
+/// The journal of runs handed to other ranks and not yet recorded, in the output directory
+/// while a rank-parallel sweep runs (see [`Store::recover_interrupted`]).
+pub const IN_FLIGHT_FILE: &str = "in_flight.json";
 /// The per-point summary in the output directory.
 pub const SUMMARY_FILE: &str = "summary.csv";
 
@@ -214,6 +217,71 @@ impl Store {
         line.push('\n');
         file.write_all(line.as_bytes()).map_err(io(path))?;
         file.sync_data().map_err(io(path))
+    }
+}
+
+impl Store {
+    /// The journal of runs in flight on other ranks ([`IN_FLIGHT_FILE`]).
+    fn in_flight_path(&self) -> PathBuf {
+        self.results_path.with_file_name(IN_FLIGHT_FILE)
+    }
+
+    /// Replaces the journal of runs in flight with `runs`, each as the failed record it becomes
+    /// should the sweep die before the run reports back; no runs in flight removes it.
+    ///
+    /// # Errors
+    /// [`Error::Io`] naming the journal.
+    pub fn write_in_flight(&self, runs: &[RunRecord]) -> Result<()> {
+        let path = self.in_flight_path();
+        if runs.is_empty() {
+            return match std::fs::remove_file(&path) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(io(&path)(e)),
+                _ => Ok(()),
+            };
+        }
+        let text =
+            serde_json::to_vec_pretty(runs).map_err(|e| io(&path)(std::io::Error::other(e)))?;
+        write_atomic(&path, &text)
+    }
+
+    /// Appends the records of a journal of runs in flight that an earlier sweep left behind
+    /// (its process, or a rank and with it the job, died): each such run, unless its latest
+    /// record is a success, is recorded as failed with the journal's explanation (so it is
+    /// reported, and `--retry-failed` runs it again), and the journal is removed. Returns the
+    /// records appended. Call with the log open.
+    ///
+    /// # Errors
+    /// [`Error::Io`] when the journal cannot be read or removed, or the log not appended to.
+    pub fn recover_interrupted(&mut self) -> Result<Vec<RunRecord>> {
+        let path = self.in_flight_path();
+        let bytes = match std::fs::read(&path) {
+            Ok(bytes) => bytes,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => return Err(io(&path)(e)),
+        };
+        let runs: Vec<RunRecord> = match serde_json::from_slice(&bytes) {
+            Ok(runs) => runs,
+            Err(e) => {
+                // Written atomically, so only damage outside femscale gets here: the runs it
+                // named run again like any unrecorded run.
+                warn!(file = %path.display(), error = %e, "ignoring an unreadable journal of runs in flight");
+                Vec::new()
+            }
+        };
+        let succeeded: std::collections::HashSet<String> = latest_by_id(&self.previous)
+            .into_iter()
+            .filter(|(_, r)| r.ok)
+            .map(|(id, _)| id.to_string())
+            .collect();
+        let mut appended = Vec::new();
+        for run in runs.into_iter().filter(|r| !succeeded.contains(&r.id)) {
+            warn!(run = %run.id, error = run.error.as_deref().unwrap_or(""), "a run of an earlier sweep never reported back");
+            self.append(&run)?;
+            appended.push(run);
+        }
+        self.previous.extend(appended.iter().cloned());
+        self.write_in_flight(&[])?;
+        Ok(appended)
     }
 }
 

@@ -32,13 +32,7 @@ formats = ["jsonl", "vtu"]
 }
 
 fn jobs(exp: &Experiment) -> Vec<Job<'_>> {
-    exp.points
-        .iter()
-        .map(|point| Job {
-            point,
-            repetition: 0,
-        })
-        .collect()
+    (0..exp.points.len()).map(|i| exp.job(i)).collect()
 }
 
 #[test]
