@@ -12,6 +12,8 @@ use femscale::experiment::{
 };
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
+mod ranks;
+
 const AFTER_HELP: &str = "\
 Experiment file (TOML): the normal configuration sections ([problem], [solver], [assembly],
 [scaling]) give the base point; these sections describe the experiment:
@@ -131,7 +133,10 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
         progress,
         wait_for_lock: args.wait,
     };
-    let result = experiment.run(&options);
+    let result = match femscale::distributed::launched_ranks() {
+        Some(launched) if launched.size > 1 => ranks::run(&experiment, &options, &launched),
+        _ => experiment.run(&options),
+    };
     if let Some(bar) = &bar {
         bar.finish_and_clear();
     }
@@ -319,7 +324,9 @@ fn print_report(
         writeln!(out, "  ... {} more points", r.summary.len() - MAX_ROWS)?;
     }
     print_rate_families(out, &r.summary, MAX_ROWS)?;
-    if r.ran > 0 {
+    if !r.ranks.is_empty() {
+        ranks::print(out, r)?;
+    } else if r.ran > 0 {
         let pool = &r.worker_pool;
         writeln!(
             out,
@@ -330,18 +337,21 @@ fn print_report(
             pool.scale_ups,
             pool.scale_downs
         )?;
-        if let Some(res) = &r.resources {
-            writeln!(
-                out,
-                "  resources: peak RSS {:.1} MB, mean CPU {:.0}% of one core (machine {:.0}%){}",
-                res.peak_rss_mb,
-                res.mean_process_cpu_percent,
-                res.mean_system_cpu_percent,
-                res.peak_gpu_utilization_percent
-                    .map(|g| format!(", peak GPU {g:.0}%"))
-                    .unwrap_or_default()
-            )?;
-        }
+    }
+    if r.ran > 0
+        && let Some(res) = &r.resources
+    {
+        writeln!(
+            out,
+            "  resources{}: peak RSS {:.1} MB, mean CPU {:.0}% of one core (machine {:.0}%){}",
+            if r.ranks.is_empty() { "" } else { " of rank 0" },
+            res.peak_rss_mb,
+            res.mean_process_cpu_percent,
+            res.mean_system_cpu_percent,
+            res.peak_gpu_utilization_percent
+                .map(|g| format!(", peak GPU {g:.0}%"))
+                .unwrap_or_default()
+        )?;
     }
     writeln!(out, "  results: {}", r.results_path.display())?;
     if let Some(summary) = &r.summary_path {

@@ -30,6 +30,7 @@
 //! | `femscale-cache` | [`cache`]: memory, disk, Redis and tiered artefact caches |
 //! | `femscale-scaling` | [`scaling`]: adaptive scaler, worker pool, resource monitor, counters |
 //! | `femscale-runtime` | [`runtime`]: configuration, registry, the pipeline, the solve cache, plugins |
+//! | `femscale-distributed` | [`distributed`]: communicators (MPI with feature `mpi`, in-process ranks) |
 #![cfg_attr(
     feature = "experiment",
     doc = "| `femscale-experiment` | [`experiment`]: sweeps, results and plots, the scaling benchmark (feature `experiment`) |"
@@ -41,7 +42,7 @@
 //!
 //! ## Cargo features
 //!
-//! All are on by default. A program that only solves takes `default-features = false`
+//! All but `mpi` are on by default. A program that only solves takes `default-features = false`
 //! (mesh, assembly, solvers and the runtime with its memory and disk caches) and adds what it
 //! needs:
 //!
@@ -53,6 +54,7 @@
 //! | `monitor` | `scaling::ResourceMonitor`, `SystemLoadSource`, GPU via NVML (sysinfo) | — (the planner reads the machine without it) |
 //! | `experiment` | `femscale::experiment` (sweeps, results, the benchmark); implies `monitor` | — |
 //! | `plots` | SVG plots of experiments and the benchmark (plotters); implies `experiment` | the `svg` output format is refused |
+//! | `mpi` | `distributed::MpiWorld` (rsmpi; needs an MPI library and libclang to build), off by default | a run launched as one of several ranks is refused |
 //!
 //! A refusal is an [`Error::FeatureDisabled`] naming the configuration key and the feature.
 //!
@@ -68,6 +70,7 @@ pub use femscale_cache as cache;
 pub use femscale_core as core;
 #[doc(no_inline)]
 pub use femscale_core::{Error, Result};
+pub use femscale_distributed as distributed;
 #[cfg(feature = "experiment")]
 pub use femscale_experiment as experiment;
 pub use femscale_expr as expr;
