@@ -325,6 +325,21 @@ fn print_summary(out: &mut impl Write, m: &Metrics) -> std::io::Result<()> {
         p.mesh, p.pattern, p.assembly, p.boundary_conditions, p.setup, p.solve, p.post
     )?;
     writeln!(out, "  total       {:.4} s", m.total_solve_time)?;
+    if !m.cache_reused.is_empty() {
+        let reused: Vec<String> = m.cache_reused.iter().map(ToString::to_string).collect();
+        let served = m.features_used.contains(&Feature::SolutionCacheHit);
+        writeln!(
+            out,
+            "  cache       reused {}{}",
+            reused.join(", "),
+            if served {
+                " (the solution was computed by an earlier solve of this problem; the lines \
+                 above describe that solve, phases, total and resources this lookup)"
+            } else {
+                ""
+            }
+        )?;
+    }
     if let (Some(rss), Some(cpu)) = (m.peak_rss_mb, m.mean_cpu_percent) {
         writeln!(
             out,

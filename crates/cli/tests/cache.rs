@@ -61,6 +61,21 @@ fn solves_fill_the_disk_level_and_cache_commands_inspect_and_clear_it() {
     // A second process finds the solution, a third the operator.
     assert_eq!(solve("1"), ["solution@disk"]);
     assert_eq!(solve("x"), ["system@disk"]);
+    // The human summary says so, and reports what the lookup used, not the stored solve.
+    let mut args = vec!["solve", "--set", "problem.source=\"1\""];
+    args.extend(base);
+    let summary = stdout(&femscale(&args));
+    assert!(
+        summary.contains(
+            "cache       reused solution@disk (the solution was computed by an earlier solve"
+        ),
+        "{summary}"
+    );
+    let mut json_args = vec!["solve", "--json", "--set", "problem.source=\"1\""];
+    json_args.extend(base);
+    let v: serde_json::Value = serde_json::from_str(&stdout(&femscale(&json_args))).unwrap();
+    assert_eq!(v["phases"]["solve"], 0.0);
+    assert!(v["peak_rss_mb"].as_f64().is_some());
 
     let stats = stdout(&femscale(&[&["cache", "stats"][..], &base].concat()));
     assert!(stats.contains("disk: 3 entries"), "{stats}");

@@ -195,6 +195,7 @@ fn variant_name(e: &Error) -> &'static str {
         Error::Io { .. } => "Io",
         Error::Cache { .. } => "Cache",
         Error::Plugin { .. } => "Plugin",
+        Error::Communication { .. } => "Communication",
         Error::Timeout { .. } => "Timeout",
         _ => "Other",
     }

@@ -35,7 +35,8 @@ impl CacheSession {
         mesh: impl FnOnce() -> Result<Arc<Mesh>>,
         started: Instant,
     ) -> Result<Option<Solution>> {
-        let found = self.find_solution(mesh)?;
+        let (found, usage) = femscale_scaling::measure(|| self.find_solution(mesh));
+        let found = found?;
         count_lookup(found.is_some());
         let Some((mut solution, level)) = found else {
             return Ok(None);
@@ -43,6 +44,9 @@ impl CacheSession {
         let m = &mut solution.metrics;
         m.phases = Default::default();
         m.total_solve_time = started.elapsed().as_secs_f64();
+        // What serving it took now, not what the stored solve used.
+        m.peak_rss_mb = Some(usage.peak_rss_mb);
+        m.mean_cpu_percent = Some(usage.mean_cpu_percent);
         m.features_used.push(Feature::SolutionCacheHit);
         m.cache_reused = vec![CacheReuse::new(Artefact::Solution, level.as_str())];
         m.cache_levels = self.cache.level_stats();
