@@ -63,6 +63,77 @@ pub trait Communicator {
     /// # Errors
     /// As [`Communicator::receive`].
     fn try_receive(&self, tag: Tag) -> Result<Option<Message>>;
+
+    /// Waits for the next message with `tag` from rank `from`.
+    ///
+    /// # Errors
+    /// As [`Communicator::receive`].
+    fn receive_from(&self, from: usize, tag: Tag) -> Result<Message>;
+
+    /// Sends each `sends[i].1` to rank `sends[i].0` and receives one message with `tag` from
+    /// each rank of `from`, returned in the order of `from`: a neighbour exchange that cannot
+    /// deadlock whatever the message sizes (the sends do not wait for the receives).
+    ///
+    /// # Errors
+    /// As [`Communicator::send`] and [`Communicator::receive`].
+    fn exchange(&self, tag: Tag, sends: &[(usize, &[u8])], from: &[usize]) -> Result<Vec<Vec<u8>>>;
+
+    /// Replaces `values` on every rank by their element-wise sum over the ranks: the same bits
+    /// on every rank, and the same bits in every call with the same inputs and rank count.
+    ///
+    /// # Errors
+    /// [`Error::Communication`] when the ranks pass different lengths (detected where the
+    /// transport can), or the transport fails.
+    fn all_reduce_sum(&self, values: &mut [f64]) -> Result<()>;
+}
+
+/// Tags at and above this value are the communicators' own (collectives); protocols use tags
+/// below it (MPI guarantees tags up to 32767).
+pub const RESERVED_TAGS: Tag = 32000;
+
+/// [`Communicator::all_reduce_sum`] over point-to-point messages: rank 0 adds the ranks'
+/// values in rank order and sends the sums back, so every rank gets the same bits.
+pub(crate) fn all_reduce_sum_by_messages(
+    comm: &dyn Communicator,
+    values: &mut [f64],
+) -> Result<()> {
+    const TAG: Tag = RESERVED_TAGS;
+    let bytes = |v: &[f64]| v.iter().flat_map(|x| x.to_le_bytes()).collect::<Vec<u8>>();
+    let read = |b: &[u8], into: &mut [f64], from: usize| -> Result<()> {
+        if b.len() != into.len() * 8 {
+            return Err(Error::Communication {
+                message: format!(
+                    "all-reduce: rank {from} passed {} values, rank {} {}",
+                    b.len() / 8,
+                    comm.rank(),
+                    into.len()
+                ),
+            });
+        }
+        for (x, chunk) in into.iter_mut().zip(b.chunks_exact(8)) {
+            *x = f64::from_le_bytes(chunk.try_into().expect("8 bytes"));
+        }
+        Ok(())
+    };
+    if comm.rank() == 0 {
+        let mut part = vec![0.0; values.len()];
+        for rank in 1..comm.size() {
+            let message = comm.receive_from(rank, TAG)?;
+            read(&message.bytes, &mut part, rank)?;
+            for (v, p) in values.iter_mut().zip(&part) {
+                *v += p;
+            }
+        }
+        let sums = bytes(values);
+        for rank in 1..comm.size() {
+            comm.send(rank, TAG, &sums)?;
+        }
+        Ok(())
+    } else {
+        comm.send(0, TAG, &bytes(values))?;
+        let message = comm.receive_from(0, TAG)?;
+        read(&message.bytes, values, 0)
+    }
 }
 
 /// Checks a destination rank and a message length against `size` and [`MAX_MESSAGE_BYTES`].

@@ -4,16 +4,19 @@
 //! as one of several ranks ([`launched_ranks`]).
 //!
 //! The experiment runner hands out the points of a sweep over a communicator
-//! (`femscale_experiment::Experiment::run_ranks`); the distributed solve (partitioned meshes,
-//! distributed matrices, Krylov and AMG) builds on the same trait.
+//! (`femscale_experiment::Experiment::run_ranks`). [`linalg`] is the distributed linear
+//! algebra on the same trait: row partitions, a row-distributed matrix with halo exchange, and
+//! CG across the ranks with block-Jacobi preconditioning (partitioned meshes and distributed
+//! AMG are not built yet).
 
 mod comm;
 mod launch;
+pub mod linalg;
 #[cfg(feature = "mpi")]
 mod mpi_world;
 mod threads;
 
-pub use comm::{Communicator, MAX_MESSAGE_BYTES, Message, Tag};
+pub use comm::{Communicator, MAX_MESSAGE_BYTES, Message, RESERVED_TAGS, Tag};
 pub use launch::{LaunchedRanks, launched_ranks};
 #[cfg(feature = "mpi")]
 pub use mpi_world::MpiWorld;

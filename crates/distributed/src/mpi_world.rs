@@ -1,9 +1,12 @@
 //! MPI's world communicator (feature `mpi`): [`MpiWorld`].
 
 use femscale_core::{Error, Result};
+use mpi::collective::SystemOperation;
 use mpi::environment::{Threading, Universe};
 use mpi::topology::{Communicator as _, SimpleCommunicator};
-use mpi::traits::{Destination as _, MatchedReceiveVec as _, Source as _};
+use mpi::traits::{
+    CommunicatorCollectives as _, Destination as _, MatchedReceiveVec as _, Source as _,
+};
 
 use crate::comm::{Communicator, Message, Tag, check_send};
 
@@ -98,6 +101,60 @@ impl Communicator for MpiWorld {
         let source = probed.1.source_rank() as usize;
         let (bytes, _) = probed.matched_receive_vec::<u8>();
         Ok(Message { source, tag, bytes })
+    }
+
+    fn receive_from(&self, from: usize, tag: Tag) -> Result<Message> {
+        if from >= self.size() {
+            return Err(Error::Communication {
+                message: format!(
+                    "rank {} waits for rank {from}, but there are {} ranks",
+                    self.rank(),
+                    self.size()
+                ),
+            });
+        }
+        let probed = self
+            .world
+            .process_at_rank(from as i32)
+            .matched_probe_with_tag(tag);
+        let (bytes, _) = probed.matched_receive_vec::<u8>();
+        Ok(Message {
+            source: from,
+            tag,
+            bytes,
+        })
+    }
+
+    fn exchange(&self, tag: Tag, sends: &[(usize, &[u8])], from: &[usize]) -> Result<Vec<Vec<u8>>> {
+        for (to, bytes) in sends {
+            check_send(self.size(), self.rank(), *to, bytes.len())?;
+        }
+        mpi::request::scope(|scope| {
+            // Non-blocking sends: every rank receives while its own sends are in flight.
+            let requests: Vec<_> = sends
+                .iter()
+                .map(|(to, bytes)| {
+                    self.world
+                        .process_at_rank(*to as i32)
+                        .immediate_send_with_tag(scope, *bytes, tag)
+                })
+                .collect();
+            let received = from
+                .iter()
+                .map(|&rank| self.receive_from(rank, tag).map(|m| m.bytes))
+                .collect();
+            for request in requests {
+                request.wait();
+            }
+            received
+        })
+    }
+
+    fn all_reduce_sum(&self, values: &mut [f64]) -> Result<()> {
+        let local = values.to_vec();
+        self.world
+            .all_reduce_into(&local[..], values, SystemOperation::sum());
+        Ok(())
     }
 
     fn try_receive(&self, tag: Tag) -> Result<Option<Message>> {

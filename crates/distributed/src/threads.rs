@@ -56,9 +56,34 @@ impl ThreadRanks {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    fn take(queue: &mut VecDeque<Message>, tag: Tag) -> Option<Message> {
-        let at = queue.iter().position(|m| m.tag == tag)?;
+    fn take(queue: &mut VecDeque<Message>, tag: Tag, from: Option<usize>) -> Option<Message> {
+        let at = queue
+            .iter()
+            .position(|m| m.tag == tag && from.is_none_or(|f| m.source == f))?;
         queue.remove(at)
+    }
+
+    /// Waits for the first message with `tag` (from `from`, if given).
+    fn wait_for(&self, tag: Tag, from: Option<usize>) -> Result<Message> {
+        let mailbox = &self.shared.mailboxes[self.rank];
+        let mut queue = self.queue(self.rank);
+        loop {
+            if let Some(message) = Self::take(&mut queue, tag, from) {
+                return Ok(message);
+            }
+            if self.shared.alive.load(Ordering::Acquire) <= 1 {
+                return Err(Error::Communication {
+                    message: format!(
+                        "rank {} waits for a message (tag {tag}) but every other rank has ended",
+                        self.rank
+                    ),
+                });
+            }
+            queue = mailbox
+                .arrived
+                .wait(queue)
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+        }
     }
 }
 
@@ -91,29 +116,29 @@ impl Communicator for ThreadRanks {
     }
 
     fn receive(&self, tag: Tag) -> Result<Message> {
-        let mailbox = &self.shared.mailboxes[self.rank];
-        let mut queue = self.queue(self.rank);
-        loop {
-            if let Some(message) = Self::take(&mut queue, tag) {
-                return Ok(message);
-            }
-            if self.shared.alive.load(Ordering::Acquire) <= 1 {
-                return Err(Error::Communication {
-                    message: format!(
-                        "rank {} waits for a message (tag {tag}) but every other rank has ended",
-                        self.rank
-                    ),
-                });
-            }
-            queue = mailbox
-                .arrived
-                .wait(queue)
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
-        }
+        self.wait_for(tag, None)
     }
 
     fn try_receive(&self, tag: Tag) -> Result<Option<Message>> {
-        Ok(Self::take(&mut self.queue(self.rank), tag))
+        Ok(Self::take(&mut self.queue(self.rank), tag, None))
+    }
+
+    fn receive_from(&self, from: usize, tag: Tag) -> Result<Message> {
+        self.wait_for(tag, Some(from))
+    }
+
+    fn exchange(&self, tag: Tag, sends: &[(usize, &[u8])], from: &[usize]) -> Result<Vec<Vec<u8>>> {
+        // Sends only queue: they never wait for the receiver.
+        for (to, bytes) in sends {
+            self.send(*to, tag, bytes)?;
+        }
+        from.iter()
+            .map(|&rank| self.receive_from(rank, tag).map(|m| m.bytes))
+            .collect()
+    }
+
+    fn all_reduce_sum(&self, values: &mut [f64]) -> Result<()> {
+        crate::comm::all_reduce_sum_by_messages(self, values)
     }
 }
 

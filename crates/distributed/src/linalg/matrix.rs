@@ -1,0 +1,347 @@
+//! A row-distributed sparse matrix with its halo: [`DistMatrix`].
+
+use std::ops::Range;
+
+use femscale_core::{CsrMatrix, Error, Result};
+
+use super::RowPartition;
+use crate::comm::{Communicator, Tag};
+
+/// Tag of the halo set-up messages (which ghost entries a rank needs from an owner).
+const HALO_SETUP: Tag = 100;
+/// Tag of the halo's values before each product.
+const HALO_VALUES: Tag = 101;
+
+/// This rank's rows of a square matrix distributed by rows ([`RowPartition`]).
+///
+/// The owned rows are stored with local column numbers: the owned columns first (`0..owned`,
+/// global column `start + j`), then the ghost columns (`owned..owned + ghosts`, the global
+/// columns of [`DistMatrix::ghosts`], increasing). A product first receives the ghost entries
+/// of `x` from their owners (the halo exchange: one message per neighbouring rank each way),
+/// then multiplies locally.
+#[derive(Debug)]
+pub struct DistMatrix {
+    partition: RowPartition,
+    rank: usize,
+    /// Owned rows × (owned + ghost) columns.
+    local: CsrMatrix,
+    /// Global column of each ghost column.
+    ghosts: Vec<usize>,
+    /// Per neighbour that owns some of the ghosts: its rank and the ghosts' positions.
+    receives: Vec<(usize, Range<usize>)>,
+    /// Per neighbour that needs some owned entries: its rank and their local rows.
+    sends: Vec<(usize, Vec<usize>)>,
+}
+
+/// What one product moves between ranks, summed over all ranks.
+#[derive(Debug, Clone, Copy, PartialEq, Default, serde::Serialize)]
+pub struct HaloVolume {
+    /// Messages per product (one per ordered pair of neighbouring ranks).
+    pub messages: usize,
+    /// Bytes per product (8 per ghost entry).
+    pub bytes: usize,
+}
+
+impl DistMatrix {
+    /// The rows this rank owns of a matrix, given with global column numbers: `row_ptr` (one
+    /// more entry than owned rows), `cols` and `values` as in CSR, columns in any order within a
+    /// row, each at most once. Collective: every rank calls it (to set the halo up).
+    ///
+    /// # Errors
+    /// [`Error::InvalidInput`] for arrays that do not describe this rank's rows (lengths,
+    /// columns beyond the partition's rows, repeated or non-finite entries);
+    /// [`Error::Communication`] when the ranks' partitions disagree or messages fail.
+    pub fn from_owned_rows(
+        comm: &dyn Communicator,
+        partition: RowPartition,
+        row_ptr: &[usize],
+        cols: &[usize],
+        values: &[f64],
+    ) -> Result<Self> {
+        let rank = comm.rank();
+        if partition.ranks() != comm.size() {
+            return Err(Error::Communication {
+                message: format!(
+                    "a partition over {} ranks used on {} ranks",
+                    partition.ranks(),
+                    comm.size()
+                ),
+            });
+        }
+        let own = partition.range(rank);
+        let owned = own.len();
+        let valid = row_ptr.len() == owned + 1
+            && row_ptr.first() == Some(&0)
+            && row_ptr.windows(2).all(|w| w[0] <= w[1])
+            && row_ptr.last() == Some(&cols.len())
+            && cols.len() == values.len();
+        if !valid {
+            return Err(Error::invalid(
+                "row_ptr",
+                format!("does not describe {owned} rows of {} entries", cols.len()),
+            ));
+        }
+        let n = partition.rows();
+        if let Some(&c) = cols.iter().find(|&&c| c >= n) {
+            return Err(Error::invalid(
+                "cols",
+                format!("column {c} of a matrix with {n} rows"),
+            ));
+        }
+        let mut ghosts: Vec<usize> = cols.iter().copied().filter(|c| !own.contains(c)).collect();
+        ghosts.sort_unstable();
+        ghosts.dedup();
+        let local_col = |c: usize| {
+            if own.contains(&c) {
+                c - own.start
+            } else {
+                owned + ghosts.binary_search(&c).unwrap_or(0)
+            }
+        };
+        // Rows with local columns, sorted (owned columns keep their order, ghosts go last).
+        let mut local_cols = Vec::with_capacity(cols.len());
+        let mut local_values = Vec::with_capacity(values.len());
+        let mut entries: Vec<(usize, f64)> = Vec::new();
+        for row in row_ptr.windows(2) {
+            entries.clear();
+            entries.extend((row[0]..row[1]).map(|k| (local_col(cols[k]), values[k])));
+            entries.sort_unstable_by_key(|e| e.0);
+            local_cols.extend(entries.iter().map(|e| e.0));
+            local_values.extend(entries.iter().map(|e| e.1));
+        }
+        let local = CsrMatrix::try_from_csr_parts(
+            owned,
+            owned + ghosts.len(),
+            row_ptr.to_vec(),
+            local_cols,
+            local_values,
+        )?;
+        let receives = group_by_owner(&ghosts, &partition);
+        let sends = setup_sends(comm, &partition, &ghosts, &receives)?;
+        Ok(Self {
+            partition,
+            rank,
+            local,
+            ghosts,
+            receives,
+            sends,
+        })
+    }
+
+    /// This rank's rows of `global` (every rank holds the whole matrix, e.g. assembled on a
+    /// replicated mesh). Collective.
+    ///
+    /// # Errors
+    /// As [`DistMatrix::from_owned_rows`]; a matrix whose size is not the partition's.
+    pub fn from_global(
+        comm: &dyn Communicator,
+        partition: RowPartition,
+        global: &CsrMatrix,
+    ) -> Result<Self> {
+        if global.nrows() != partition.rows() || global.ncols() != partition.rows() {
+            return Err(Error::invalid(
+                "matrix",
+                format!(
+                    "is {} x {}, the partition has {} rows",
+                    global.nrows(),
+                    global.ncols(),
+                    partition.rows()
+                ),
+            ));
+        }
+        let own = partition.range(comm.rank());
+        let ptr = global.pattern().row_ptr();
+        let (first, last) = (ptr[own.start], ptr[own.end]);
+        let row_ptr: Vec<usize> = ptr[own.start..=own.end].iter().map(|p| p - first).collect();
+        let cols = &global.pattern().col_idx()[first..last];
+        let values = &global.values()[first..last];
+        Self::from_owned_rows(comm, partition, &row_ptr, cols, values)
+    }
+
+    /// The partition of the rows.
+    pub fn partition(&self) -> &RowPartition {
+        &self.partition
+    }
+
+    /// Rows this rank owns.
+    pub fn owned_rows(&self) -> usize {
+        self.local.nrows()
+    }
+
+    /// Global columns of the ghost entries this rank receives before each product.
+    pub fn ghosts(&self) -> &[usize] {
+        &self.ghosts
+    }
+
+    /// The block of owned rows and owned columns (what block-Jacobi preconditions with).
+    pub fn diagonal_block(&self) -> Result<CsrMatrix> {
+        let owned = self.owned_rows();
+        let (ptr, cols, values) = (
+            self.local.pattern().row_ptr(),
+            self.local.pattern().col_idx(),
+            self.local.values(),
+        );
+        let mut row_ptr = Vec::with_capacity(owned + 1);
+        row_ptr.push(0);
+        let (mut block_cols, mut block_values) = (Vec::new(), Vec::new());
+        for row in ptr.windows(2) {
+            // Owned columns come first in each row.
+            for k in row[0]..row[1] {
+                if cols[k] < owned {
+                    block_cols.push(cols[k]);
+                    block_values.push(values[k]);
+                }
+            }
+            row_ptr.push(block_cols.len());
+        }
+        CsrMatrix::try_from_csr_parts(owned, owned, row_ptr, block_cols, block_values)
+    }
+
+    /// This rank's part of the halo: (messages, bytes) it sends per product.
+    pub fn local_halo(&self) -> HaloVolume {
+        HaloVolume {
+            messages: self.sends.len(),
+            bytes: 8 * self.sends.iter().map(|(_, rows)| rows.len()).sum::<usize>(),
+        }
+    }
+
+    /// What one product moves over all ranks. Collective.
+    ///
+    /// # Errors
+    /// A failing transport.
+    pub fn halo_volume(&self, comm: &dyn Communicator) -> Result<HaloVolume> {
+        let local = self.local_halo();
+        let mut sums = [local.messages as f64, local.bytes as f64];
+        comm.all_reduce_sum(&mut sums)?;
+        Ok(HaloVolume {
+            messages: sums[0] as usize,
+            bytes: sums[1] as usize,
+        })
+    }
+
+    /// `y = A x` on this rank's rows, `x` and `y` this rank's entries. Collective.
+    ///
+    /// # Errors
+    /// [`Error::InvalidInput`] for lengths other than the owned rows; a failing transport.
+    pub fn mul(
+        &self,
+        comm: &dyn Communicator,
+        x: &[f64],
+        y: &mut [f64],
+        work: &mut Vec<f64>,
+    ) -> Result<()> {
+        let owned = self.owned_rows();
+        if x.len() != owned || y.len() != owned {
+            return Err(Error::invalid(
+                "x",
+                format!(
+                    "rank {} owns {owned} rows; x has {}, y {} entries",
+                    self.rank,
+                    x.len(),
+                    y.len()
+                ),
+            ));
+        }
+        let packed: Vec<Vec<u8>> = self
+            .sends
+            .iter()
+            .map(|(_, rows)| rows.iter().flat_map(|&r| x[r].to_le_bytes()).collect())
+            .collect();
+        let sends: Vec<(usize, &[u8])> = self
+            .sends
+            .iter()
+            .zip(&packed)
+            .map(|((to, _), bytes)| (*to, bytes.as_slice()))
+            .collect();
+        let from: Vec<usize> = self.receives.iter().map(|(r, _)| *r).collect();
+        let received = comm.exchange(HALO_VALUES, &sends, &from)?;
+        work.clear();
+        work.extend_from_slice(x);
+        work.resize(owned + self.ghosts.len(), 0.0);
+        for ((rank, range), bytes) in self.receives.iter().zip(&received) {
+            if bytes.len() != 8 * range.len() {
+                return Err(Error::Communication {
+                    message: format!(
+                        "rank {rank} sent {} bytes of halo to rank {}, {} expected",
+                        bytes.len(),
+                        self.rank,
+                        8 * range.len()
+                    ),
+                });
+            }
+            for (slot, chunk) in work[owned + range.start..owned + range.end]
+                .iter_mut()
+                .zip(bytes.chunks_exact(8))
+            {
+                *slot = f64::from_le_bytes(chunk.try_into().expect("8 bytes"));
+            }
+        }
+        femscale_solvers::kernels::spmv(&self.local, work, y);
+        Ok(())
+    }
+}
+
+/// The ghosts (increasing global columns) grouped by owning rank: contiguous runs.
+fn group_by_owner(ghosts: &[usize], partition: &RowPartition) -> Vec<(usize, Range<usize>)> {
+    let mut groups: Vec<(usize, Range<usize>)> = Vec::new();
+    for (i, &g) in ghosts.iter().enumerate() {
+        let owner = partition.owner(g);
+        match groups.last_mut() {
+            Some((rank, range)) if *rank == owner => range.end = i + 1,
+            _ => groups.push((owner, i..i + 1)),
+        }
+    }
+    groups
+}
+
+/// Tells each owner which of its rows this rank needs, and learns which of this rank's rows
+/// each other rank needs (local row numbers).
+fn setup_sends(
+    comm: &dyn Communicator,
+    partition: &RowPartition,
+    ghosts: &[usize],
+    receives: &[(usize, Range<usize>)],
+) -> Result<Vec<(usize, Vec<usize>)>> {
+    let (p, rank) = (comm.size(), comm.rank());
+    // counts[owner * p + requester]: how many rows `requester` needs from `owner`.
+    let mut counts = vec![0.0; p * p];
+    for (owner, range) in receives {
+        counts[owner * p + rank] = range.len() as f64;
+    }
+    comm.all_reduce_sum(&mut counts)?;
+    let requesters: Vec<usize> = (0..p).filter(|&j| counts[rank * p + j] > 0.0).collect();
+    let requests: Vec<Vec<u8>> = receives
+        .iter()
+        .map(|(_, range)| {
+            ghosts[range.clone()]
+                .iter()
+                .flat_map(|&g| (g as u64).to_le_bytes())
+                .collect()
+        })
+        .collect();
+    let sends: Vec<(usize, &[u8])> = receives
+        .iter()
+        .zip(&requests)
+        .map(|((owner, _), bytes)| (*owner, bytes.as_slice()))
+        .collect();
+    let received = comm.exchange(HALO_SETUP, &sends, &requesters)?;
+    let own = partition.range(rank);
+    requesters
+        .into_iter()
+        .zip(received)
+        .map(|(requester, bytes)| {
+            let rows = bytes
+                .chunks_exact(8)
+                .map(|c| u64::from_le_bytes(c.try_into().expect("8 bytes")) as usize)
+                .map(|g| {
+                    own.contains(&g).then(|| g - own.start).ok_or_else(|| Error::Communication {
+                        message: format!(
+                            "rank {requester} asked rank {rank} for row {g}, which it does not own"
+                        ),
+                    })
+                })
+                .collect::<Result<Vec<usize>>>()?;
+            Ok((requester, rows))
+        })
+        .collect()
+}

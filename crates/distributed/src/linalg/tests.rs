@@ -1,0 +1,212 @@
+//! The distributed matrix and CG over in-process ranks: products equal the serial ones, the
+//! halo is the ghost layer, CG converges to the serial solution on 1 to 4 ranks, reproducibly.
+
+use std::sync::Arc;
+
+use femscale_core::{CsrMatrix, PreconditionerFactory};
+use femscale_solvers::{AmgFactory, Ic0Factory};
+
+use super::*;
+use crate::{Communicator, ThreadRanks};
+
+/// The 5-point Laplacian on an `m × m` grid of interior points (Dirichlet boundary
+/// eliminated), rows numbered row by row.
+fn laplacian(m: usize) -> CsrMatrix {
+    let mut triplets = Vec::new();
+    for i in 0..m {
+        for j in 0..m {
+            let row = i * m + j;
+            triplets.push((row, row, 4.0));
+            if i > 0 {
+                triplets.push((row, row - m, -1.0));
+            }
+            if i + 1 < m {
+                triplets.push((row, row + m, -1.0));
+            }
+            if j > 0 {
+                triplets.push((row, row - 1, -1.0));
+            }
+            if j + 1 < m {
+                triplets.push((row, row + 1, -1.0));
+            }
+        }
+    }
+    CsrMatrix::try_from_triplets(m * m, m * m, &triplets).unwrap()
+}
+
+/// Runs `f(comm)` on `p` in-process ranks; the results in rank order.
+fn on_ranks<T: Send>(p: usize, f: impl Fn(&ThreadRanks) -> T + Sync) -> Vec<T> {
+    let ranks = ThreadRanks::group(p);
+    std::thread::scope(|s| {
+        let handles: Vec<_> = ranks
+            .into_iter()
+            .map(|comm| {
+                let f = &f;
+                s.spawn(move || f(&comm))
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    })
+}
+
+#[test]
+fn products_equal_the_serial_product() {
+    let a = Arc::new(laplacian(13));
+    let n = a.nrows();
+    let x: Vec<f64> = (0..n).map(|i| (i as f64 * 0.37).sin()).collect();
+    let mut serial = vec![0.0; n];
+    a.mul_vec_into(&x, &mut serial);
+    for p in 1..=4 {
+        let parts = on_ranks(p, |comm| {
+            let part = RowPartition::balanced(n, comm.size()).unwrap();
+            let d = DistMatrix::from_global(comm, part.clone(), &a).unwrap();
+            let own = part.range(comm.rank());
+            let mut y = vec![0.0; own.len()];
+            d.mul(comm, &x[own.clone()], &mut y, &mut Vec::new())
+                .unwrap();
+            y
+        });
+        let y: Vec<f64> = parts.concat();
+        for (a, b) in y.iter().zip(&serial) {
+            assert!(
+                (a - b).abs() <= 1e-14 * b.abs().max(1.0),
+                "{p} ranks: {a} vs {b}"
+            );
+        }
+    }
+}
+
+#[test]
+fn the_halo_is_the_ghost_layer() {
+    // Rows by grid lines and ranks owning whole lines: each interface between neighbouring
+    // ranks moves one grid line (m values) each way per product.
+    let m = 12;
+    let a = laplacian(m);
+    for p in [2, 3, 4] {
+        let volumes = on_ranks(p, |comm| {
+            let part = RowPartition::balanced(m * m, comm.size()).unwrap();
+            let d = DistMatrix::from_global(comm, part, &a).unwrap();
+            (d.ghosts().len(), d.halo_volume(comm).unwrap())
+        });
+        let total = volumes[0].1;
+        assert_eq!(total.messages, 2 * (p - 1), "{p} ranks");
+        assert_eq!(total.bytes, 8 * m * 2 * (p - 1), "{p} ranks");
+        assert!(volumes.iter().all(|v| v.1 == total));
+        // End ranks have one neighbour, the others two.
+        assert_eq!(volumes[0].0, m);
+        if p > 2 {
+            assert_eq!(volumes[1].0, 2 * m);
+        }
+    }
+}
+
+fn solve(
+    p: usize,
+    a: &CsrMatrix,
+    b: &[f64],
+    factory: &dyn PreconditionerFactory,
+) -> (Vec<f64>, Vec<DistSolveReport>) {
+    let n = a.nrows();
+    let results = on_ranks(p, |comm| {
+        let part = RowPartition::balanced(n, comm.size()).unwrap();
+        let d = DistMatrix::from_global(comm, part.clone(), a).unwrap();
+        let precond = block_jacobi(&d, factory).unwrap();
+        let own = part.range(comm.rank());
+        let mut x = vec![0.0; own.len()];
+        let options = DistCgOptions {
+            tolerance: 1e-10,
+            max_iterations: 2000,
+        };
+        let report = cg(comm, &d, precond.as_ref(), &b[own], &mut x, &options).unwrap();
+        (x, report)
+    });
+    let (xs, reports): (Vec<Vec<f64>>, Vec<DistSolveReport>) = results.into_iter().unzip();
+    (xs.concat(), reports)
+}
+
+#[test]
+fn cg_reaches_the_serial_solution_on_one_to_four_ranks() {
+    let a = laplacian(60);
+    let n = a.nrows();
+    let exact: Vec<f64> = (0..n).map(|i| 1.0 + (i % 7) as f64).collect();
+    let mut b = vec![0.0; n];
+    a.mul_vec_into(&exact, &mut b);
+    for factory in [
+        &Ic0Factory as &dyn PreconditionerFactory,
+        &AmgFactory::default(),
+    ] {
+        let mut iterations = Vec::new();
+        for p in 1..=4 {
+            let (x, reports) = solve(p, &a, &b, factory);
+            let err = x
+                .iter()
+                .zip(&exact)
+                .map(|(u, e)| (u - e).abs())
+                .fold(0.0, f64::max);
+            assert!(
+                err < 1e-7,
+                "{} on {p} ranks: max error {err}",
+                factory.name()
+            );
+            // Every rank reports the same iterations and residuals.
+            let r0 = &reports[0];
+            assert!(
+                reports
+                    .iter()
+                    .all(|r| r.report.iterations == r0.report.iterations)
+            );
+            assert!(
+                r0.verified_relative_residual < 1e-9,
+                "{}",
+                r0.verified_relative_residual
+            );
+            assert_eq!(r0.products, r0.report.iterations + 2);
+            iterations.push(r0.report.iterations);
+        }
+        // Block-Jacobi weakens with more blocks (hence distributed AMG), by a bounded factor
+        // from two blocks to four.
+        eprintln!(
+            "{}: iterations on 1..4 ranks {iterations:?}",
+            factory.name()
+        );
+        assert!(
+            iterations[3] <= 2 * iterations[1],
+            "{}: {iterations:?}",
+            factory.name()
+        );
+    }
+}
+
+#[test]
+fn the_same_rank_count_gives_the_same_bits() {
+    let a = laplacian(24);
+    let b: Vec<f64> = (0..a.nrows())
+        .map(|i| ((i * 31 % 17) as f64).cos())
+        .collect();
+    let (x1, _) = solve(3, &a, &b, &Ic0Factory);
+    let (x2, _) = solve(3, &a, &b, &Ic0Factory);
+    assert!(x1.iter().zip(&x2).all(|(u, v)| u.to_bits() == v.to_bits()));
+}
+
+#[test]
+fn inconsistent_input_is_a_typed_error() {
+    let a = laplacian(4);
+    let errors = on_ranks(2, |comm| {
+        // A partition for three ranks on two.
+        let wrong = DistMatrix::from_global(comm, RowPartition::balanced(16, 3).unwrap(), &a);
+        assert!(wrong.is_err());
+        let part = RowPartition::balanced(16, 2).unwrap();
+        let bad_rows = DistMatrix::from_owned_rows(comm, part.clone(), &[0, 1], &[99], &[1.0]);
+        let d = DistMatrix::from_global(comm, part, &a).unwrap();
+        let short = d.mul(comm, &[1.0], &mut [0.0; 8], &mut Vec::new());
+        (
+            wrong.unwrap_err().to_string(),
+            bad_rows.is_err(),
+            short.is_err(),
+        )
+    });
+    for (wrong, bad_rows, short) in errors {
+        assert!(wrong.contains("3 ranks used on 2"), "{wrong}");
+        assert!(bad_rows && short);
+    }
+}
