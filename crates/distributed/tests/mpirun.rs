@@ -24,13 +24,14 @@ fn driver(test: &str) -> Option<&'static str> {
     None
 }
 
-fn run(exe: &str, ranks: usize, m: usize, preconditioner: &str) -> serde_json::Value {
+fn run(exe: &str, ranks: usize, m: usize, preconditioner: &str, layout: &str) -> serde_json::Value {
     let out = Command::new("mpirun")
         .args(["--allow-run-as-root", "--oversubscribe", "-n"])
         .arg(ranks.to_string())
         .arg(exe)
         .arg(m.to_string())
         .arg(preconditioner)
+        .arg(layout)
         .output()
         .expect("mpirun runs");
     let stdout = String::from_utf8_lossy(&out.stdout);
@@ -52,7 +53,7 @@ fn distributed_cg_on_1_2_and_4_ranks() {
     let m = 60;
     for preconditioner in ["ic0", "amg"] {
         for ranks in [1, 2, 4] {
-            let r = run(exe, ranks, m, preconditioner);
+            let r = run(exe, ranks, m, preconditioner, "strips");
             assert_eq!(r["ranks"], ranks);
             assert_eq!(r["unknowns"], m * m);
             let error = r["max_error"].as_f64().unwrap();
@@ -71,6 +72,22 @@ fn distributed_cg_on_1_2_and_4_ranks() {
             assert!(iterations > 0 && iterations < 200, "{r}");
         }
     }
+}
+
+#[test]
+fn bisection_shortens_the_halo_of_strips_on_four_ranks() {
+    let Some(exe) = driver("bisection_shortens_the_halo_of_strips_on_four_ranks") else {
+        return;
+    };
+    let m = 60;
+    let strips = run(exe, 4, m, "ic0", "strips");
+    let blocks = run(exe, 4, m, "ic0", "rcb");
+    // Quadrants: each rank has two neighbours across m/2 grid points, each way (4m values in
+    // all), against three interfaces of m points, each way, for strips (6m).
+    assert_eq!(blocks["halo_messages_per_product"], 8, "{blocks}");
+    assert_eq!(blocks["halo_bytes_per_product"], 8 * 4 * m, "{blocks}");
+    assert_eq!(strips["halo_bytes_per_product"], 8 * 6 * m, "{strips}");
+    assert!(blocks["max_error"].as_f64().unwrap() < 1e-8, "{blocks}");
 }
 
 #[test]

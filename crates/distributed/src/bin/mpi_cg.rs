@@ -2,19 +2,22 @@
 //! table of docs/scaling-out.md.
 //!
 //! ```text
-//! mpirun -n 4 femscale-mpi-cg [m] [ic0|amg|jacobi]
+//! mpirun -n 4 femscale-mpi-cg [m] [ic0|amg|jacobi] [rcb|strips]
 //! ```
 //!
 //! Every rank builds the 5-point Laplacian of an `m × m` grid (default 200) with a known
-//! solution, keeps its rows (balanced contiguous rows), and solves by CG with block-Jacobi on
-//! the given local preconditioner (default `ic0`) to 1e-10. Rank 0 prints one JSON line: ranks,
+//! solution, keeps its rows — the grid points of its part: recursive coordinate bisection
+//! (`rcb`, default: compact blocks) or whole grid lines (`strips`) — and solves by CG with
+//! block-Jacobi on the given local preconditioner (default `ic0`) to 1e-10. Rank 0 prints one JSON line: ranks,
 //! unknowns, iterations, verified residual, max error, halo volume per product and seconds.
 
 use std::process::ExitCode;
 use std::time::Instant;
 
 use femscale_core::{CsrMatrix, PreconditionerFactory};
-use femscale_distributed::linalg::{DistCgOptions, DistMatrix, RowPartition, block_jacobi, cg};
+use femscale_distributed::linalg::{
+    DistCgOptions, DistMatrix, Renumbering, RowPartition, block_jacobi, cg, recursive_bisection,
+};
 use femscale_distributed::{Communicator, MpiWorld};
 use femscale_solvers::{AmgFactory, Ic0Factory, JacobiFactory};
 
@@ -41,7 +44,12 @@ fn laplacian(m: usize) -> femscale_core::Result<CsrMatrix> {
     CsrMatrix::try_from_triplets(m * m, m * m, &triplets)
 }
 
-fn run(world: &MpiWorld, m: usize, preconditioner: &str) -> femscale_core::Result<String> {
+fn run(
+    world: &MpiWorld,
+    m: usize,
+    preconditioner: &str,
+    layout: &str,
+) -> femscale_core::Result<String> {
     let factory: Box<dyn PreconditionerFactory> = match preconditioner {
         "ic0" => Box::new(Ic0Factory),
         "amg" => Box::new(AmgFactory::default()),
@@ -58,9 +66,27 @@ fn run(world: &MpiWorld, m: usize, preconditioner: &str) -> femscale_core::Resul
     let exact: Vec<f64> = (0..n)
         .map(|i| ((i % m) as f64 / m as f64 * 3.0).sin())
         .collect();
+    let (a, exact, partition) = match layout {
+        "strips" => (a, exact, RowPartition::balanced(n, world.size())?),
+        "rcb" => {
+            let points: Vec<[f64; 3]> = (0..n)
+                .map(|k| [(k % m) as f64, (k / m) as f64, 0.0])
+                .collect();
+            let part = recursive_bisection(&points, world.size())?;
+            let numbering = Renumbering::by_part(&part, world.size())?;
+            let a = numbering.permute_matrix(&a)?;
+            let exact = numbering.permute_vector(&exact);
+            (a, exact, numbering.partition)
+        }
+        other => {
+            return Err(femscale_core::Error::invalid(
+                "layout",
+                format!("`{other}`: rcb or strips"),
+            ));
+        }
+    };
     let mut b = vec![0.0; n];
     a.mul_vec_into(&exact, &mut b);
-    let partition = RowPartition::balanced(n, world.size())?;
     let own = partition.range(world.rank());
     let setup = Instant::now();
     let d = DistMatrix::from_global(world, partition, &a)?;
@@ -94,7 +120,7 @@ fn run(world: &MpiWorld, m: usize, preconditioner: &str) -> femscale_core::Resul
     slowest[world.rank()] = report.report.solve_seconds;
     world.all_reduce_sum(&mut slowest)?;
     Ok(format!(
-        "{{\"ranks\": {}, \"unknowns\": {n}, \"preconditioner\": \"{preconditioner}\", \"iterations\": {}, \
+        "{{\"ranks\": {}, \"unknowns\": {n}, \"preconditioner\": \"{preconditioner}\", \"layout\": \"{layout}\", \"iterations\": {}, \
          \"verified_relative_residual\": {:e}, \"max_error\": {:e}, \"halo_messages_per_product\": {}, \
          \"halo_bytes_per_product\": {}, \"setup_seconds_rank0\": {setup_seconds:.4}, \
          \"solve_seconds_max\": {:.4}, \"communication_seconds_rank0\": {:.4}}}",
@@ -115,11 +141,12 @@ fn main() -> ExitCode {
         None => 200,
         Some(Ok(m)) if (1..=20_000).contains(&m) => m,
         Some(_) => {
-            eprintln!("usage: femscale-mpi-cg [m in 1..=20000] [ic0|amg|jacobi]");
+            eprintln!("usage: femscale-mpi-cg [m in 1..=20000] [ic0|amg|jacobi] [rcb|strips]");
             return ExitCode::from(2);
         }
     };
     let preconditioner = args.next().unwrap_or_else(|| "ic0".into());
+    let layout = args.next().unwrap_or_else(|| "rcb".into());
     let world = match MpiWorld::initialize() {
         Ok(w) => w,
         Err(e) => {
@@ -127,7 +154,7 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    match run(&world, m, &preconditioner) {
+    match run(&world, m, &preconditioner, &layout) {
         Ok(line) => {
             if world.rank() == 0 {
                 println!("{line}");
