@@ -122,7 +122,7 @@ fn run(
     Ok(format!(
         "{{\"ranks\": {}, \"unknowns\": {n}, \"preconditioner\": \"{preconditioner}\", \"layout\": \"{layout}\", \"iterations\": {}, \
          \"verified_relative_residual\": {:e}, \"max_error\": {:e}, \"halo_messages_per_product\": {}, \
-         \"halo_bytes_per_product\": {}, \"setup_seconds_rank0\": {setup_seconds:.4}, \
+         \"halo_bytes_per_product\": {}, \"threads_per_rank\": {}, \"setup_seconds_rank0\": {setup_seconds:.4}, \
          \"solve_seconds_max\": {:.4}, \"communication_seconds_rank0\": {:.4}}}",
         world.size(),
         report.report.iterations,
@@ -130,6 +130,7 @@ fn run(
         max_error[0],
         report.halo_per_product.messages,
         report.halo_per_product.bytes,
+        report.report.threads,
         slowest.iter().copied().fold(0.0, f64::max),
         report.communication_seconds,
     ))

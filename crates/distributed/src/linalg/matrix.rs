@@ -230,6 +230,22 @@ impl DistMatrix {
         y: &mut [f64],
         work: &mut Vec<f64>,
     ) -> Result<()> {
+        self.mul_timed(comm, x, y, work).map(|_| ())
+    }
+
+    /// [`DistMatrix::mul`], returning the seconds spent in the halo exchange (packing,
+    /// messages and waiting; not the local product).
+    ///
+    /// # Errors
+    /// As [`DistMatrix::mul`].
+    pub fn mul_timed(
+        &self,
+        comm: &dyn Communicator,
+        x: &[f64],
+        y: &mut [f64],
+        work: &mut Vec<f64>,
+    ) -> Result<f64> {
+        let exchange = std::time::Instant::now();
         let owned = self.owned_rows();
         if x.len() != owned || y.len() != owned {
             return Err(Error::invalid(
@@ -276,8 +292,9 @@ impl DistMatrix {
                 *slot = f64::from_le_bytes(chunk.try_into().expect("8 bytes"));
             }
         }
+        let exchange = exchange.elapsed().as_secs_f64();
         femscale_solvers::kernels::spmv(&self.local, work, y);
-        Ok(())
+        Ok(exchange)
     }
 }
 
