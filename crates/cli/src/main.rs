@@ -8,6 +8,7 @@ use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 use femscale::experiment::Experiment;
 use femscale::prelude::*;
+use femscale::runtime::Registry;
 use femscale::runtime::config::Attribution;
 
 mod bench_cmd;
@@ -15,6 +16,7 @@ mod cache_cmd;
 mod plugin_host;
 mod plugins_cmd;
 mod run;
+mod solve_ranks;
 
 /// femscale: a finite element solver framework for elliptic problems that scales.
 ///
@@ -261,8 +263,16 @@ fn solve(args: SolveArgs) -> anyhow::Result<()> {
         overrides: args.config.overrides.clone(),
     };
     let (config, attribution) = Config::load_attributed(&sources)?;
-    let result = FemSolver::from_config(config).and_then(|s| s.solve_configured());
+    let ranks = solve_ranks::Ranks::start()?;
+    let result = Registry::from_config(&config)
+        .and_then(|registry| ranks.register(registry, &config))
+        .and_then(|registry| FemSolver::with_registry(config, registry))
+        .and_then(|s| s.solve_configured());
     let solution = result.map_err(|e| located(e, &attribution))?;
+    if !ranks.is_root() {
+        // Rank 0 reports; the others solved their share.
+        return Ok(());
+    }
     let mut out = std::io::stdout().lock();
     if args.json {
         serde_json::to_writer(&mut out, &solution.metrics).context("writing JSON")?;

@@ -9,56 +9,17 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 
 use femscale::experiment::{RunRecord, read_results};
+use mpi_common::{mpi_available, text};
 
-/// Whether MPI tests can run here; prints why not (and fails under FEMSCALE_REQUIRE_MPI=1).
-fn mpi_available(test: &str) -> bool {
-    let missing = if !cfg!(feature = "mpi") {
-        Some("femscale-cli was built without the `mpi` feature (--features mpi)")
-    } else if Command::new("mpirun").arg("--version").output().is_err() {
-        Some("mpirun not found (apt-get install openmpi-bin libopenmpi-dev)")
-    } else {
-        None
-    };
-    let Some(why) = missing else {
-        return true;
-    };
-    if std::env::var("FEMSCALE_REQUIRE_MPI").is_ok_and(|v| v == "1") {
-        panic!("{test}: {why}, and FEMSCALE_REQUIRE_MPI=1");
-    }
-    eprintln!("SKIPPED: {test}: {why}");
-    false
-}
+mod mpi_common;
 
 /// `femscale run <args>` on `ranks` ranks under `mpirun` (0: without `mpirun`).
 fn run(dir: &Path, ranks: usize, args: &[&str]) -> Output {
-    let exe = env!("CARGO_BIN_EXE_femscale");
-    let mut command = if ranks == 0 {
-        Command::new(exe)
-    } else {
-        let mut c = Command::new("mpirun");
-        c.args(["--allow-run-as-root", "--oversubscribe", "-n"])
-            .arg(ranks.to_string())
-            .arg(exe);
-        c
-    };
-    command
-        .current_dir(dir)
-        .arg("run")
-        .args(args)
-        .output()
-        .expect("the command runs")
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "status {:?}\nstdout:\n{}\nstderr:\n{}",
-        o.status.code(),
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
+    let args: Vec<&str> = std::iter::once("run").chain(args.iter().copied()).collect();
+    mpi_common::femscale(dir, ranks, &args)
 }
 
 /// A sweep of small MMS problems over `nx`, one thread per run (so that results do not depend
@@ -258,7 +219,7 @@ fn ranks_share_operators_through_redis() {
 fn a_launch_on_several_ranks_without_the_mpi_feature_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     write_sweep(dir.path(), "[sweep]\n\"problem.mesh.nx\" = [8]", "");
-    let o = Command::new(env!("CARGO_BIN_EXE_femscale"))
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_femscale"))
         .current_dir(dir.path())
         .env("OMPI_COMM_WORLD_SIZE", "2")
         .args(["run", "sweep.toml"])

@@ -69,6 +69,12 @@ pub enum SolveError {
         /// Why.
         detail: String,
     },
+    /// The ranks of a distributed solve could not exchange what the method needs.
+    #[error("distributed solve: {message}")]
+    Communication {
+        /// What failed, naming the ranks.
+        message: String,
+    },
     /// A solver or preconditioner option is out of range.
     #[error("invalid solver option `{option}`: {reason}")]
     InvalidOption {

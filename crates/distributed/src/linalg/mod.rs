@@ -7,11 +7,13 @@ mod bisection;
 mod cg;
 mod matrix;
 mod partition;
+mod solver;
 
 pub use bisection::{Renumbering, recursive_bisection};
 pub use cg::{DistCgOptions, DistSolveReport, block_jacobi, cg};
 pub use matrix::{DistMatrix, HaloVolume};
 pub use partition::RowPartition;
+pub use solver::{DistributedCg, SharedCommunicator};
 
 #[cfg(test)]
 mod tests;

@@ -1,0 +1,87 @@
+//! `femscale solve` and the `distributed-cg` solver: registered on the ranks of an MPI job when
+//! `mpirun`/`srun` started this process as one of several (feature `mpi`), else on one
+//! in-process rank, so the same configuration runs with and without a launcher.
+
+use std::sync::Arc;
+
+use femscale::core::{LinearSolver, SolverChoice, SolverInfo};
+use femscale::distributed::linalg::{DistributedCg, SharedCommunicator};
+use femscale::distributed::{ThreadRanks, launched_ranks};
+use femscale::runtime::{Config, Registry};
+
+/// The registry name of distributed CG.
+pub const DISTRIBUTED_CG: &str = "distributed-cg";
+
+/// The ranks this `femscale solve` runs on.
+pub struct Ranks {
+    comm: SharedCommunicator,
+}
+
+impl Ranks {
+    /// The launched MPI job's ranks, or one in-process rank when no launcher started several.
+    ///
+    /// # Errors
+    /// A multi-rank launch of a build without the `mpi` feature, or MPI failing to start.
+    pub fn start() -> femscale::Result<Self> {
+        let comm: SharedCommunicator = match launched_ranks() {
+            Some(launched) if launched.size > 1 => mpi_world(&launched)?,
+            _ => Arc::new(ThreadRanks::group(1).pop().expect("one rank")),
+        };
+        Ok(Self { comm })
+    }
+
+    /// Whether this process prints the result (rank 0).
+    pub fn is_root(&self) -> bool {
+        self.comm.rank() == 0
+    }
+
+    /// `registry` with `distributed-cg` on these ranks. On several ranks the configuration must
+    /// use it: any other solver would solve the whole problem once per rank.
+    ///
+    /// # Errors
+    /// [`femscale::Error::InvalidInput`] naming `solver.kind` for another solver on several
+    /// ranks.
+    pub fn register(&self, mut registry: Registry, config: &Config) -> femscale::Result<Registry> {
+        let size = self.comm.size();
+        if size > 1 && config.solver.kind != DISTRIBUTED_CG {
+            return Err(femscale::Error::invalid(
+                "solver.kind",
+                format!(
+                    "is `{}`, but this solve runs on {size} MPI ranks: use `{DISTRIBUTED_CG}` \
+                     (every other solver would solve the whole problem once per rank)",
+                    config.solver.kind
+                ),
+            ));
+        }
+        let comm = self.comm.clone();
+        registry.register_solver(
+            DISTRIBUTED_CG,
+            Arc::new(move |preconditioner, _options| {
+                Box::new(DistributedCg::new(comm.clone(), preconditioner)) as Box<dyn LinearSolver>
+            }),
+            SolverInfo::preconditioned("amg", Some(SolverChoice::AmgCg)),
+        );
+        Ok(registry)
+    }
+}
+
+#[cfg(feature = "mpi")]
+fn mpi_world(
+    _launched: &femscale::distributed::LaunchedRanks,
+) -> femscale::Result<SharedCommunicator> {
+    Ok(Arc::new(femscale::distributed::MpiWorld::initialize()?))
+}
+
+#[cfg(not(feature = "mpi"))]
+fn mpi_world(
+    launched: &femscale::distributed::LaunchedRanks,
+) -> femscale::Result<SharedCommunicator> {
+    Err(femscale::Error::feature_disabled(
+        "solver.kind",
+        format!(
+            "running as one of {} ranks ({} is set by the launcher)",
+            launched.size, launched.variable
+        ),
+        "mpi",
+    ))
+}

@@ -1,0 +1,148 @@
+//! `mpirun -n P femscale solve --set solver.kind="distributed-cg"` under a real `mpirun`: the
+//! same solution as one process (L2 and H1 errors equal to 6 digits) on 2 and 4 ranks for 2D
+//! and 3D, P1 and P2, generated and Gmsh meshes; other solvers are refused on several ranks.
+//! Skips like `mpi_sweep.rs` without MPI (fails under FEMSCALE_REQUIRE_MPI=1).
+
+use std::path::Path;
+
+use mpi_common::{femscale, mpi_available, text};
+
+mod mpi_common;
+
+fn configs() -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/configs")
+}
+
+/// `femscale solve --json` of `config` with `sets`, on `ranks` ranks (0: no mpirun).
+fn solve(ranks: usize, config: &str, sets: &[&str]) -> serde_json::Value {
+    let path = configs().join(config);
+    let mut args = vec!["solve", "--json", "--config", path.to_str().unwrap()];
+    for s in sets {
+        args.extend(["--set", s]);
+    }
+    let o = femscale(Path::new(env!("CARGO_MANIFEST_DIR")), ranks, &args);
+    assert!(
+        o.status.success(),
+        "{config} on {ranks} ranks: {}",
+        text(&o)
+    );
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    // Rank 0 alone prints the report.
+    assert_eq!(stdout.matches("\"dofs\"").count(), 1, "{stdout}");
+    serde_json::from_str(&stdout).unwrap()
+}
+
+fn close(a: f64, b: f64) -> bool {
+    (a - b).abs() <= 1e-6 * b.abs()
+}
+
+#[test]
+fn distributed_cg_gives_the_serial_solution_on_2_and_4_ranks() {
+    if !mpi_available("distributed_cg_gives_the_serial_solution_on_2_and_4_ranks") {
+        return;
+    }
+    let cases: [(&str, &[&str]); 4] = [
+        (
+            "poisson_2d_mms.toml",
+            &["problem.mesh.nx=32", "problem.mesh.ny=32"],
+        ),
+        (
+            "poisson_3d.toml",
+            &[
+                "problem.mesh.nx=8",
+                "problem.mesh.ny=8",
+                "problem.mesh.nz=8",
+            ],
+        ),
+        (
+            "poisson_2d_p2.toml",
+            &["problem.mesh.nx=12", "problem.mesh.ny=12"],
+        ),
+        ("two_materials_gmsh.toml", &["problem.mesh.refinements=1"]),
+    ];
+    for (config, sets) in cases {
+        let mut sets: Vec<&str> = sets.to_vec();
+        sets.push("solver.tolerance=1e-11");
+        let serial = solve(0, config, &[&sets[..], &["solver.kind=\"cg\""]].concat());
+        for ranks in [1, 2, 4] {
+            let d = solve(
+                ranks,
+                config,
+                &[&sets[..], &["solver.kind=\"distributed-cg\""]].concat(),
+            );
+            assert!(
+                d["solver"]
+                    .as_str()
+                    .unwrap()
+                    .contains(&format!("({ranks} ranks)")),
+                "{d}"
+            );
+            assert_eq!(d["dofs"], serial["dofs"], "{config}");
+            for norm in ["l2_error", "h1_error"] {
+                let (a, b) = (d[norm].as_f64().unwrap(), serial[norm].as_f64().unwrap());
+                assert!(close(a, b), "{config} on {ranks} ranks: {norm} {a} vs {b}");
+            }
+            assert!(
+                d["verified_relative_residual"].as_f64().unwrap() < 1e-9,
+                "{d}"
+            );
+        }
+    }
+}
+
+#[test]
+fn other_solvers_are_refused_on_several_ranks() {
+    if !mpi_available("other_solvers_are_refused_on_several_ranks") {
+        return;
+    }
+    let path = configs().join("poisson_2d_mms.toml");
+    let o = femscale(
+        Path::new(env!("CARGO_MANIFEST_DIR")),
+        2,
+        &[
+            "solve",
+            "--config",
+            path.to_str().unwrap(),
+            "--set",
+            "solver.kind=\"cg\"",
+        ],
+    );
+    assert!(!o.status.success(), "{}", text(&o));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("solver.kind") && err.contains("distributed-cg"),
+        "{err}"
+    );
+}
+
+#[cfg(not(feature = "mpi"))]
+#[test]
+fn a_launch_on_several_ranks_without_the_mpi_feature_is_refused() {
+    let path = configs().join("poisson_2d_mms.toml");
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_femscale"))
+        .env("OMPI_COMM_WORLD_SIZE", "2")
+        .args(["solve", "--config", path.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(!o.status.success(), "{}", text(&o));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("`mpi` feature") && err.contains("OMPI_COMM_WORLD_SIZE"),
+        "{err}"
+    );
+}
+
+#[test]
+fn distributed_cg_runs_on_one_rank_without_a_launcher() {
+    let d = solve(
+        0,
+        "poisson_2d_mms.toml",
+        &[
+            "problem.mesh.nx=16",
+            "problem.mesh.ny=16",
+            "solver.kind=\"distributed-cg\"",
+        ],
+    );
+    assert!(d["solver"].as_str().unwrap().contains("(1 ranks)"), "{d}");
+    assert!(d["l2_error"].as_f64().unwrap() < 1e-2, "{d}");
+}

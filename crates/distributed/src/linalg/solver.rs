@@ -1,0 +1,151 @@
+//! Distributed CG behind the serial solver interface: [`DistributedCg`], the `LinearSolver`
+//! that the runtime's registry takes as `solver.kind = "distributed-cg"`.
+
+use std::sync::Arc;
+
+use femscale_core::{
+    CsrMatrix, Error, LinearSolver, PreconditionerFactory, PreparedSolver, SolveError,
+    SolveMonitor, SolveReport, SolverOptions,
+};
+
+use super::{DistCgOptions, DistMatrix, RowPartition, block_jacobi, cg};
+use crate::comm::Communicator;
+
+/// A communicator the solver can keep and call from the pipeline's threads.
+pub type SharedCommunicator = Arc<dyn Communicator + Send + Sync>;
+
+/// CG across the ranks of a communicator, block-Jacobi preconditioned with a local
+/// preconditioner (`solver.preconditioner`, e.g. AMG on each rank's block).
+///
+/// Every rank passes the same global matrix and right-hand side (the pipeline assembles the
+/// whole problem on every rank: the solve is distributed, assembly is not yet); each keeps its
+/// block of contiguous rows, the iteration runs across the ranks, and every rank gets the whole
+/// solution back, so the pipeline's verification and post-processing run unchanged. Every rank
+/// must call [`LinearSolver::prepare`] and [`PreparedSolver::solve`] together (collective).
+#[derive(Clone)]
+pub struct DistributedCg {
+    comm: SharedCommunicator,
+    preconditioner: Arc<dyn PreconditionerFactory>,
+}
+
+impl std::fmt::Debug for DistributedCg {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DistributedCg")
+            .field("ranks", &self.comm.size())
+            .field("preconditioner", &self.preconditioner.name())
+            .finish()
+    }
+}
+
+impl DistributedCg {
+    /// Distributed CG on `comm` with block-Jacobi on `preconditioner`.
+    pub fn new(comm: SharedCommunicator, preconditioner: Arc<dyn PreconditionerFactory>) -> Self {
+        Self {
+            comm,
+            preconditioner,
+        }
+    }
+}
+
+fn solve_error(e: Error) -> SolveError {
+    match e {
+        Error::Solve(e) => e,
+        other => SolveError::Communication {
+            message: other.to_string(),
+        },
+    }
+}
+
+impl LinearSolver for DistributedCg {
+    fn name(&self) -> &str {
+        "distributed-cg"
+    }
+
+    fn prepare(
+        &self,
+        a: Arc<CsrMatrix>,
+        options: &SolverOptions,
+    ) -> Result<Box<dyn PreparedSolver>, SolveError> {
+        let comm = self.comm.as_ref();
+        let partition = RowPartition::balanced(a.nrows(), comm.size()).map_err(solve_error)?;
+        let matrix = DistMatrix::from_global(comm, partition, &a).map_err(solve_error)?;
+        let preconditioner =
+            block_jacobi(&matrix, self.preconditioner.as_ref()).map_err(solve_error)?;
+        Ok(Box::new(PreparedDistributedCg {
+            solver: self.clone(),
+            global: a,
+            matrix,
+            preconditioner,
+            options: DistCgOptions {
+                tolerance: options.tolerance,
+                max_iterations: options.max_iterations,
+            },
+        }))
+    }
+}
+
+#[derive(Debug)]
+struct PreparedDistributedCg {
+    solver: DistributedCg,
+    global: Arc<CsrMatrix>,
+    matrix: DistMatrix,
+    preconditioner: Box<dyn femscale_core::Preconditioner>,
+    options: DistCgOptions,
+}
+
+impl PreparedSolver for PreparedDistributedCg {
+    fn solve(
+        &mut self,
+        b: &[f64],
+        x: &mut [f64],
+        _monitor: &mut dyn SolveMonitor,
+    ) -> Result<SolveReport, SolveError> {
+        let n = self.global.nrows();
+        if b.len() != n || x.len() != n {
+            return Err(SolveError::DimensionMismatch {
+                rows: n,
+                cols: n,
+                len: if b.len() != n { b.len() } else { x.len() },
+            });
+        }
+        let comm = self.solver.comm.as_ref();
+        let own = self.matrix.partition().range(comm.rank());
+        let mut local = x[own.clone()].to_vec();
+        let outcome = cg(
+            comm,
+            &self.matrix,
+            self.preconditioner.as_ref(),
+            &b[own.clone()],
+            &mut local,
+            &self.options,
+        );
+        let report = outcome.map_err(solve_error)?;
+        // Every rank gets the whole solution: the others' entries are zero in the sum.
+        x.fill(0.0);
+        x[own].copy_from_slice(&local);
+        comm.all_reduce_sum(x).map_err(solve_error)?;
+        let mut report = report.report;
+        report.solver = format!("distributed-cg ({} ranks)", comm.size());
+        report.preconditioner = format!("block-jacobi({})", self.preconditioner.name());
+        Ok(report)
+    }
+
+    /// Distributes the new values and rebuilds the local preconditioners (collective).
+    fn update_values(&mut self, a: Arc<CsrMatrix>) -> Result<(), SolveError> {
+        let comm = self.solver.comm.as_ref();
+        let partition = self.matrix.partition().clone();
+        self.matrix = DistMatrix::from_global(comm, partition, &a).map_err(solve_error)?;
+        self.preconditioner =
+            block_jacobi(&self.matrix, self.solver.preconditioner.as_ref()).map_err(solve_error)?;
+        self.global = a;
+        Ok(())
+    }
+
+    fn matrix(&self) -> &Arc<CsrMatrix> {
+        &self.global
+    }
+
+    fn memory_bytes(&self) -> usize {
+        self.preconditioner.memory_bytes()
+    }
+}
