@@ -14,35 +14,13 @@
 use std::process::ExitCode;
 use std::time::Instant;
 
-use femscale_core::{CsrMatrix, PreconditionerFactory};
+use femscale_core::PreconditionerFactory;
 use femscale_distributed::linalg::{
-    DistCgOptions, DistMatrix, Renumbering, RowPartition, block_jacobi, cg, recursive_bisection,
+    DistCgOptions, DistMatrix, Renumbering, RowPartition, block_jacobi, cg, grid_laplacian,
+    recursive_bisection,
 };
 use femscale_distributed::{Communicator, MpiWorld};
 use femscale_solvers::{AmgFactory, Ic0Factory, JacobiFactory};
-
-fn laplacian(m: usize) -> femscale_core::Result<CsrMatrix> {
-    let mut triplets = Vec::with_capacity(5 * m * m);
-    for i in 0..m {
-        for j in 0..m {
-            let row = i * m + j;
-            triplets.push((row, row, 4.0));
-            if i > 0 {
-                triplets.push((row, row - m, -1.0));
-            }
-            if i + 1 < m {
-                triplets.push((row, row + m, -1.0));
-            }
-            if j > 0 {
-                triplets.push((row, row - 1, -1.0));
-            }
-            if j + 1 < m {
-                triplets.push((row, row + 1, -1.0));
-            }
-        }
-    }
-    CsrMatrix::try_from_triplets(m * m, m * m, &triplets)
-}
 
 fn run(
     world: &MpiWorld,
@@ -61,7 +39,7 @@ fn run(
             ));
         }
     };
-    let a = laplacian(m)?;
+    let a = grid_laplacian(m)?;
     let n = a.nrows();
     let exact: Vec<f64> = (0..n)
         .map(|i| ((i % m) as f64 / m as f64 * 3.0).sin())

@@ -15,5 +15,36 @@ pub use matrix::{DistMatrix, HaloVolume};
 pub use partition::RowPartition;
 pub use solver::{DistributedCg, SharedCommunicator};
 
+/// The 5-point Laplacian on an `m × m` grid of interior points (Dirichlet boundary eliminated),
+/// rows numbered line by line: the model problem of the tests and of `femscale-mpi-cg`.
+///
+/// # Errors
+/// [`femscale_core::Error::InvalidInput`] when `m × m` overflows.
+pub fn grid_laplacian(m: usize) -> femscale_core::Result<femscale_core::CsrMatrix> {
+    let n = m
+        .checked_mul(m)
+        .ok_or_else(|| femscale_core::Error::invalid("m", format!("{m} x {m} overflows")))?;
+    let mut triplets = Vec::with_capacity(5 * n);
+    for i in 0..m {
+        for j in 0..m {
+            let row = i * m + j;
+            triplets.push((row, row, 4.0));
+            if i > 0 {
+                triplets.push((row, row - m, -1.0));
+            }
+            if i + 1 < m {
+                triplets.push((row, row + m, -1.0));
+            }
+            if j > 0 {
+                triplets.push((row, row - 1, -1.0));
+            }
+            if j + 1 < m {
+                triplets.push((row, row + 1, -1.0));
+            }
+        }
+    }
+    femscale_core::CsrMatrix::try_from_triplets(n, n, &triplets)
+}
+
 #[cfg(test)]
 mod tests;

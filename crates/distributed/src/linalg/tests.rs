@@ -9,31 +9,6 @@ use femscale_solvers::{AmgFactory, Ic0Factory};
 use super::*;
 use crate::{Communicator, ThreadRanks};
 
-/// The 5-point Laplacian on an `m × m` grid of interior points (Dirichlet boundary
-/// eliminated), rows numbered row by row.
-fn laplacian(m: usize) -> CsrMatrix {
-    let mut triplets = Vec::new();
-    for i in 0..m {
-        for j in 0..m {
-            let row = i * m + j;
-            triplets.push((row, row, 4.0));
-            if i > 0 {
-                triplets.push((row, row - m, -1.0));
-            }
-            if i + 1 < m {
-                triplets.push((row, row + m, -1.0));
-            }
-            if j > 0 {
-                triplets.push((row, row - 1, -1.0));
-            }
-            if j + 1 < m {
-                triplets.push((row, row + 1, -1.0));
-            }
-        }
-    }
-    CsrMatrix::try_from_triplets(m * m, m * m, &triplets).unwrap()
-}
-
 /// Runs `f(comm)` on `p` in-process ranks; the results in rank order.
 fn on_ranks<T: Send>(p: usize, f: impl Fn(&ThreadRanks) -> T + Sync) -> Vec<T> {
     let ranks = ThreadRanks::group(p);
@@ -51,7 +26,7 @@ fn on_ranks<T: Send>(p: usize, f: impl Fn(&ThreadRanks) -> T + Sync) -> Vec<T> {
 
 #[test]
 fn products_equal_the_serial_product() {
-    let a = Arc::new(laplacian(13));
+    let a = Arc::new(grid_laplacian(13).unwrap());
     let n = a.nrows();
     let x: Vec<f64> = (0..n).map(|i| (i as f64 * 0.37).sin()).collect();
     let mut serial = vec![0.0; n];
@@ -81,7 +56,7 @@ fn the_halo_is_the_ghost_layer() {
     // Rows by grid lines and ranks owning whole lines: each interface between neighbouring
     // ranks moves one grid line (m values) each way per product.
     let m = 12;
-    let a = laplacian(m);
+    let a = grid_laplacian(m).unwrap();
     for p in [2, 3, 4] {
         let volumes = on_ranks(p, |comm| {
             let part = RowPartition::balanced(m * m, comm.size()).unwrap();
@@ -126,7 +101,7 @@ fn solve(
 
 #[test]
 fn cg_reaches_the_serial_solution_on_one_to_four_ranks() {
-    let a = laplacian(60);
+    let a = grid_laplacian(60).unwrap();
     let n = a.nrows();
     let exact: Vec<f64> = (0..n).map(|i| 1.0 + (i % 7) as f64).collect();
     let mut b = vec![0.0; n];
@@ -179,7 +154,7 @@ fn cg_reaches_the_serial_solution_on_one_to_four_ranks() {
 
 #[test]
 fn the_same_rank_count_gives_the_same_bits() {
-    let a = laplacian(24);
+    let a = grid_laplacian(24).unwrap();
     let b: Vec<f64> = (0..a.nrows())
         .map(|i| ((i * 31 % 17) as f64).cos())
         .collect();
@@ -190,7 +165,7 @@ fn the_same_rank_count_gives_the_same_bits() {
 
 #[test]
 fn inconsistent_input_is_a_typed_error() {
-    let a = laplacian(4);
+    let a = grid_laplacian(4).unwrap();
     let errors = on_ranks(2, |comm| {
         // A partition for three ranks on two.
         let wrong = DistMatrix::from_global(comm, RowPartition::balanced(16, 3).unwrap(), &a);
