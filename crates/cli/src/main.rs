@@ -262,8 +262,9 @@ fn solve(args: SolveArgs) -> anyhow::Result<()> {
         file: args.config.config.clone(),
         overrides: args.config.overrides.clone(),
     };
-    let (config, attribution) = Config::load_attributed(&sources)?;
+    let (mut config, attribution) = Config::load_attributed(&sources)?;
     let ranks = solve_ranks::Ranks::start()?;
+    ranks.share_cores(&mut config);
     let result = Registry::from_config(&config)
         .and_then(|registry| ranks.register(registry, &config))
         .and_then(|registry| FemSolver::with_registry(config, registry))
@@ -335,6 +336,24 @@ fn print_summary(out: &mut impl Write, m: &Metrics) -> std::io::Result<()> {
         p.mesh, p.pattern, p.assembly, p.boundary_conditions, p.setup, p.solve, p.post
     )?;
     writeln!(out, "  total       {:.4} s", m.total_solve_time)?;
+    if let Some(r) = &m.linear_solve.ranks {
+        writeln!(
+            out,
+            "  ranks       {} ranks, {}..{} rows each (imbalance {:.2}); per product {} halo messages, \
+             {} bytes; {} products, {} reductions; communication {:.3}..{:.3} s of {:.3} s",
+            r.ranks,
+            r.rows_min,
+            r.rows_max,
+            r.imbalance(m.dofs),
+            r.halo_messages_per_product,
+            r.halo_bytes_per_product,
+            r.products,
+            r.reductions,
+            r.communication_seconds_min,
+            r.communication_seconds_max,
+            r.solve_seconds_max
+        )?;
+    }
     if !m.cache_reused.is_empty() {
         let reused: Vec<String> = m.cache_reused.iter().map(ToString::to_string).collect();
         let served = m.features_used.contains(&Feature::SolutionCacheHit);

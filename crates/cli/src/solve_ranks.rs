@@ -30,6 +30,16 @@ impl Ranks {
         Ok(Self { comm })
     }
 
+    /// On several ranks, unless the configuration sets `scaling.threads`, each rank's kernels
+    /// get the cores of its node divided by the ranks on the node (not every core: `P` ranks
+    /// on a node would otherwise run `P ×` as many threads as it has cores).
+    pub fn share_cores(&self, config: &mut Config) {
+        if self.comm.size() > 1 && config.scaling.threads == 0 {
+            let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+            config.scaling.threads = (cores / self.comm.ranks_on_node().max(1)).max(1);
+        }
+    }
+
     /// Whether this process prints the result (rank 0).
     pub fn is_root(&self) -> bool {
         self.comm.rank() == 0

@@ -86,6 +86,17 @@ fn distributed_cg_gives_the_serial_solution_on_2_and_4_ranks() {
                 d["verified_relative_residual"].as_f64().unwrap() < 1e-9,
                 "{d}"
             );
+            // The ranks' report, gathered on rank 0.
+            let r = &d["linear_solve"]["ranks"];
+            assert_eq!(r["ranks"], ranks, "{r}");
+            let (min, max) = (
+                r["rows_min"].as_u64().unwrap(),
+                r["rows_max"].as_u64().unwrap(),
+            );
+            assert!(max - min <= 1, "balanced rows: {r}");
+            let messages = r["halo_messages_per_product"].as_u64().unwrap();
+            assert_eq!(messages == 0, ranks == 1, "{r}");
+            assert_eq!(r["products"], d["iterations"].as_u64().unwrap() + 2, "{r}");
         }
     }
 }

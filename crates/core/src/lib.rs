@@ -74,8 +74,8 @@ pub use lagrange::Order;
 pub use mesh::{BoundaryPart, CellKind, MeshView, Subdomain, find_part};
 pub use pool::{PoolStats, PooledVec, VectorPool};
 pub use report::{
-    Artefact, BoundaryCount, CacheReuse, Feature, MeshStats, Metrics, PhaseTimings, SolveReport,
-    SubdomainCount,
+    Artefact, BoundaryCount, CacheReuse, Feature, MeshStats, Metrics, PhaseTimings, RanksReport,
+    SolveReport, SubdomainCount,
 };
 pub use scaler::{
     ExecutionPlan, PlanReason, PlanTopic, Scaler, ScalingLevel, SolverChoice, StaticScaler,

@@ -35,6 +35,47 @@ pub struct SolveReport {
     pub threads: usize,
     /// Memory held by the prepared solver (factors, preconditioner), bytes.
     pub memory_bytes: usize,
+    /// What a solve across ranks moved and waited for; `None` for a solve in one process.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ranks: Option<RanksReport>,
+}
+
+/// The ranks' side of a distributed solve, gathered from every rank (in
+/// [`SolveReport::ranks`]).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct RanksReport {
+    /// Ranks.
+    pub ranks: usize,
+    /// Rows (unknowns) of the smallest and of the largest rank.
+    pub rows_min: usize,
+    /// See `rows_min`.
+    pub rows_max: usize,
+    /// Halo messages per product with the matrix, all ranks together.
+    pub halo_messages_per_product: usize,
+    /// Halo bytes per product, all ranks together (8 per ghost entry).
+    pub halo_bytes_per_product: usize,
+    /// Products with the matrix in this solve.
+    pub products: usize,
+    /// Global reductions (all-reduce calls) in this solve.
+    pub reductions: usize,
+    /// Seconds in this solve of the slowest rank.
+    pub solve_seconds_max: f64,
+    /// Seconds of the least and of the most communicating rank in halo exchanges and
+    /// reductions (waiting included).
+    pub communication_seconds_min: f64,
+    /// See `communication_seconds_min`.
+    pub communication_seconds_max: f64,
+}
+
+impl RanksReport {
+    /// The load imbalance: the largest rank's rows over the mean (1 is perfect balance).
+    pub fn imbalance(&self, total_rows: usize) -> f64 {
+        if total_rows == 0 || self.ranks == 0 {
+            return 1.0;
+        }
+        self.rows_max as f64 / (total_rows as f64 / self.ranks as f64)
+    }
 }
 
 impl SolveReport {

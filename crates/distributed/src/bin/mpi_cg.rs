@@ -133,6 +133,16 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    // The node's cores shared between its ranks (every rank sees all of them when the
+    // launcher does not bind ranks to cores).
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let threads = (cores / world.ranks_on_node().max(1)).max(1);
+    if let Err(e) = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build_global()
+    {
+        eprintln!("warning: could not size the thread pool: {e}");
+    }
     match run(&world, m, &preconditioner, &layout) {
         Ok(line) => {
             if world.rank() == 0 {

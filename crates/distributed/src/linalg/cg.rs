@@ -4,7 +4,7 @@ use std::time::Instant;
 
 use femscale_core::verify::VERIFY_FACTOR;
 use femscale_core::{
-    Error, Preconditioner, PreconditionerFactory, Result, SolveError, SolveReport,
+    Error, Preconditioner, PreconditionerFactory, RanksReport, Result, SolveError, SolveReport,
 };
 use femscale_solvers::kernels::dot;
 
@@ -43,8 +43,8 @@ pub struct DistSolveReport {
     pub halo_per_product: HaloVolume,
     /// Products with the matrix (iterations + 2: initial and verified residuals).
     pub products: usize,
-    /// Global reductions (all-reduce calls): one per iteration (its two dot products fused)
-    /// plus the set-up's.
+    /// Global reductions (all-reduce calls): two per iteration (`p·Ap`, then `r·r` and `r·z`
+    /// fused) plus the start's, the verification's and the gathering of the ranks' report.
     pub reductions: usize,
     /// Seconds this rank spent in halo exchanges and reductions (waiting included; the local
     /// products and preconditioner are not in it).
@@ -186,6 +186,15 @@ pub fn cg(
         }
         .into());
     }
+    report.ranks = Some(gather_ranks(
+        comm,
+        a,
+        &report,
+        products,
+        reductions + 1,
+        comm_seconds,
+        halo,
+    )?);
     let verified = sums[0].sqrt() / scale;
     if verified > options.tolerance * VERIFY_FACTOR {
         return Err(SolveError::Unverified {
@@ -206,6 +215,40 @@ pub fn cg(
         reductions,
         communication_seconds: comm_seconds,
     })
+}
+
+/// Every rank's rows and times, gathered with one reduction (each rank fills its slots).
+fn gather_ranks(
+    comm: &dyn Communicator,
+    a: &DistMatrix,
+    report: &SolveReport,
+    products: usize,
+    reductions: usize,
+    comm_seconds: f64,
+    halo: HaloVolume,
+) -> Result<RanksReport> {
+    let (p, rank) = (comm.size(), comm.rank());
+    let mut slots = vec![0.0; 3 * p];
+    slots[rank] = a.owned_rows() as f64;
+    slots[p + rank] = comm_seconds;
+    slots[2 * p + rank] = report.solve_seconds;
+    comm.all_reduce_sum(&mut slots)?;
+    let (rows, rest) = slots.split_at(p);
+    let (communication, solve) = rest.split_at(p);
+    let min = |v: &[f64]| v.iter().copied().fold(f64::INFINITY, f64::min);
+    let max = |v: &[f64]| v.iter().copied().fold(0.0, f64::max);
+    let mut ranks = RanksReport::default();
+    ranks.ranks = p;
+    ranks.rows_min = min(rows) as usize;
+    ranks.rows_max = max(rows) as usize;
+    ranks.halo_messages_per_product = halo.messages;
+    ranks.halo_bytes_per_product = halo.bytes;
+    ranks.products = products;
+    ranks.reductions = reductions;
+    ranks.solve_seconds_max = max(solve);
+    ranks.communication_seconds_min = min(communication);
+    ranks.communication_seconds_max = max(communication);
+    Ok(ranks)
 }
 
 fn breakdown(report: SolveReport, detail: &str) -> Error {
