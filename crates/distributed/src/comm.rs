@@ -29,9 +29,10 @@ pub struct Message {
 
 /// Ranks `0..size()` exchanging tagged byte messages.
 ///
-/// Calls come from one thread per rank (MPI is initialised with `MPI_THREAD_FUNNELED`): a rank
-/// that works on other threads hands the messages to the thread that owns its communicator.
-pub trait Communicator {
+/// A rank may call it from any of its threads (MPI is initialised with
+/// `MPI_THREAD_SERIALIZED`, and `MpiWorld` serialises the calls), so the halo of a product can
+/// be in flight on one thread while another computes.
+pub trait Communicator: Sync {
     /// This process's rank, `0..size()`.
     fn rank(&self) -> usize;
 

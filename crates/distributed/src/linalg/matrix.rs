@@ -31,6 +31,10 @@ pub struct DistMatrix {
     receives: Vec<(usize, Range<usize>)>,
     /// Per neighbour that needs some owned entries: its rank and their local rows.
     sends: Vec<(usize, Vec<usize>)>,
+    /// Rows that couple to owned columns only: their products run while the halo is in flight.
+    interior: Vec<usize>,
+    /// Rows with ghost columns: their products wait for the halo.
+    boundary: Vec<usize>,
 }
 
 /// What one product moves between ranks, summed over all ranks.
@@ -118,6 +122,10 @@ impl DistMatrix {
         )?;
         let receives = group_by_owner(&ghosts, &partition);
         let sends = setup_sends(comm, &partition, &ghosts, &receives)?;
+        let (interior, boundary): (Vec<usize>, Vec<usize>) = (0..owned).partition(|&row| {
+            // Columns are sorted, ghosts last: the row's last column tells.
+            local.pattern().row(row).last().is_none_or(|&c| c < owned)
+        });
         Ok(Self {
             partition,
             rank,
@@ -125,6 +133,8 @@ impl DistMatrix {
             ghosts,
             receives,
             sends,
+            interior,
+            boundary,
         })
     }
 
@@ -234,7 +244,9 @@ impl DistMatrix {
     }
 
     /// [`DistMatrix::mul`], returning the seconds spent in the halo exchange (packing,
-    /// messages and waiting; not the local product).
+    /// messages and waiting; not the local product). With more than one thread in the pool,
+    /// the rows that need no ghost entry are multiplied in the pool while this thread
+    /// exchanges the halo, the others after it arrived.
     ///
     /// # Errors
     /// As [`DistMatrix::mul`].
@@ -270,7 +282,22 @@ impl DistMatrix {
             .map(|((to, _), bytes)| (*to, bytes.as_slice()))
             .collect();
         let from: Vec<usize> = self.receives.iter().map(|(r, _)| *r).collect();
-        let received = comm.exchange(HALO_VALUES, &sends, &from)?;
+        // With a thread to spare, the pool multiplies the interior rows while this thread
+        // exchanges the halo (on this thread: it may block, never on a pool thread another rank
+        // of the same process needs); with one thread, the whole product follows the exchange.
+        let overlap = rayon::current_num_threads() > 1;
+        let mut interior = Vec::new();
+        let (received, exchange) = rayon::in_place_scope(|scope| {
+            if overlap {
+                scope.spawn(|_| interior = self.row_products(&self.interior, x));
+            }
+            let result = comm.exchange(HALO_VALUES, &sends, &from);
+            (result, exchange.elapsed().as_secs_f64())
+        });
+        let received = received?;
+        for (&row, value) in self.interior.iter().zip(interior) {
+            y[row] = value;
+        }
         work.clear();
         work.extend_from_slice(x);
         work.resize(owned + self.ghosts.len(), 0.0);
@@ -292,9 +319,38 @@ impl DistMatrix {
                 *slot = f64::from_le_bytes(chunk.try_into().expect("8 bytes"));
             }
         }
-        let exchange = exchange.elapsed().as_secs_f64();
-        femscale_solvers::kernels::spmv(&self.local, work, y);
+        if overlap {
+            let boundary = self.row_products(&self.boundary, work);
+            for (&row, value) in self.boundary.iter().zip(boundary) {
+                y[row] = value;
+            }
+        } else {
+            femscale_solvers::kernels::spmv(&self.local, work, y);
+        }
         Ok(exchange)
+    }
+
+    /// `(A x)[row]` for each of `rows`, in parallel; `x` covers every column the rows use.
+    fn row_products(&self, rows: &[usize], x: &[f64]) -> Vec<f64> {
+        use rayon::prelude::*;
+        let (ptr, cols, values) = (
+            self.local.pattern().row_ptr(),
+            self.local.pattern().col_idx(),
+            self.local.values(),
+        );
+        rows.par_iter()
+            .with_min_len(1024)
+            .map(|&row| {
+                (ptr[row]..ptr[row + 1])
+                    .map(|k| values[k] * x[cols[k]])
+                    .sum()
+            })
+            .collect()
+    }
+
+    /// Rows whose product runs while the halo is in flight, and rows that wait for it.
+    pub fn interior_and_boundary_rows(&self) -> (usize, usize) {
+        (self.interior.len(), self.boundary.len())
     }
 }
 

@@ -36,6 +36,10 @@ fn products_equal_the_serial_product() {
             let part = RowPartition::balanced(n, comm.size()).unwrap();
             let d = DistMatrix::from_global(comm, part.clone(), &a).unwrap();
             let own = part.range(comm.rank());
+            // Rows by grid lines: a rank's rows next to a neighbour wait for the halo.
+            let (interior, boundary) = d.interior_and_boundary_rows();
+            assert_eq!(interior + boundary, own.len());
+            assert_eq!(boundary > 0, comm.size() > 1);
             let mut y = vec![0.0; own.len()];
             d.mul(comm, &x[own.clone()], &mut y, &mut Vec::new())
                 .unwrap();
