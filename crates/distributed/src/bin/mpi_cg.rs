@@ -14,7 +14,7 @@
 use std::process::ExitCode;
 use std::time::Instant;
 
-use femscale_core::PreconditionerFactory;
+use femscale_core::{NoMonitor, PreconditionerFactory};
 use femscale_distributed::linalg::{
     DistCgOptions, DistMatrix, Renumbering, RowPartition, block_jacobi, cg, grid_laplacian,
     recursive_bisection,
@@ -82,6 +82,7 @@ fn run(
         &b[own.clone()],
         &mut x,
         &options,
+        &mut NoMonitor,
     )?;
     let mut max_error = [x
         .iter()

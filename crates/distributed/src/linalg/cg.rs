@@ -4,7 +4,8 @@ use std::time::Instant;
 
 use femscale_core::verify::VERIFY_FACTOR;
 use femscale_core::{
-    Error, Preconditioner, PreconditionerFactory, RanksReport, Result, SolveError, SolveReport,
+    Error, Preconditioner, PreconditionerFactory, RanksReport, Result, SolveError, SolveMonitor,
+    SolveReport,
 };
 use femscale_solvers::kernels::dot;
 
@@ -70,7 +71,9 @@ pub fn block_jacobi(
 /// of ranks the iterates are reproducible.
 ///
 /// # Errors
-/// [`SolveError::NotConverged`] (with the report) when the tolerance is not reached,
+/// [`SolveError::Stopped`] when a rank's `monitor` asked to stop (every rank stops at the same
+/// iteration, one after the request), [`SolveError::NotConverged`] (with the report) when the
+/// tolerance is not reached,
 /// [`SolveError::Breakdown`] for a non-positive curvature or preconditioned residual (a matrix
 /// or preconditioner that is not SPD), [`SolveError::NonFiniteSolution`]; a failing
 /// transport.
@@ -81,6 +84,7 @@ pub fn cg(
     b: &[f64],
     x: &mut [f64],
     options: &DistCgOptions,
+    monitor: &mut dyn SolveMonitor,
 ) -> Result<DistSolveReport> {
     let started = Instant::now();
     let n = a.owned_rows();
@@ -128,14 +132,25 @@ pub fn cg(
     let mut p = z.clone();
     let mut q = vec![0.0; n];
     let mut iterations = 0;
+    // A rank's monitor may ask to stop (a deadline on its own clock): the request travels in
+    // the next reduction, so every rank stops at the same iteration.
+    let mut stop_here = false;
     while r_norm / scale > options.tolerance && iterations < options.max_iterations {
         if rz.is_nan() || rz <= 0.0 {
             report.iterations = iterations;
             return Err(breakdown(report, "r·z (the preconditioner is not SPD)"));
         }
         product(&p, &mut q, &mut work, &mut comm_seconds)?;
-        let mut pq = [dot(&p, &q)];
+        let mut pq = [dot(&p, &q), f64::from(u8::from(stop_here))];
         reduce(&mut pq, &mut comm_seconds)?;
+        if pq[1] > 0.0 {
+            report.iterations = iterations;
+            report.final_relative_residual = r_norm / scale;
+            return Err(SolveError::Stopped {
+                report: Box::new(report),
+            }
+            .into());
+        }
         if pq[0].is_nan() || pq[0] <= 0.0 {
             report.iterations = iterations;
             return Err(breakdown(report, "p·Ap (the matrix is not SPD)"));
@@ -157,6 +172,7 @@ pub fn cg(
         }
         iterations += 1;
         report.residual_history.push(r_norm / scale);
+        stop_here = monitor.on_iteration(iterations, r_norm / scale).is_break();
     }
     report.iterations = iterations;
     report.final_residual = r_norm;

@@ -98,7 +98,7 @@ impl PreparedSolver for PreparedDistributedCg {
         &mut self,
         b: &[f64],
         x: &mut [f64],
-        _monitor: &mut dyn SolveMonitor,
+        monitor: &mut dyn SolveMonitor,
     ) -> Result<SolveReport, SolveError> {
         let n = self.global.nrows();
         if b.len() != n || x.len() != n {
@@ -118,6 +118,7 @@ impl PreparedSolver for PreparedDistributedCg {
             &b[own.clone()],
             &mut local,
             &self.options,
+            monitor,
         );
         let report = outcome.map_err(solve_error)?;
         // Every rank gets the whole solution: the others' entries are zero in the sum.

@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use femscale_core::{CsrMatrix, PreconditionerFactory};
+use femscale_core::{CsrMatrix, NoMonitor, PreconditionerFactory, SolveError};
 use femscale_solvers::{AmgFactory, Ic0Factory};
 
 use super::*;
@@ -96,7 +96,16 @@ fn solve(
             tolerance: 1e-10,
             max_iterations: 2000,
         };
-        let report = cg(comm, &d, precond.as_ref(), &b[own], &mut x, &options).unwrap();
+        let report = cg(
+            comm,
+            &d,
+            precond.as_ref(),
+            &b[own],
+            &mut x,
+            &options,
+            &mut NoMonitor,
+        )
+        .unwrap();
         (x, report)
     });
     let (xs, reports): (Vec<Vec<f64>>, Vec<DistSolveReport>) = results.into_iter().unzip();
@@ -188,4 +197,40 @@ fn inconsistent_input_is_a_typed_error() {
         assert!(wrong.contains("3 ranks used on 2"), "{wrong}");
         assert!(bad_rows && short);
     }
+}
+
+#[test]
+fn a_stop_asked_by_one_rank_stops_every_rank_at_the_same_iteration() {
+    let a = grid_laplacian(30).unwrap();
+    let b = vec![1.0; a.nrows()];
+    let stopped = on_ranks(3, |comm| {
+        let part = RowPartition::balanced(a.nrows(), comm.size()).unwrap();
+        let d = DistMatrix::from_global(comm, part.clone(), &a).unwrap();
+        let precond = block_jacobi(&d, &Ic0Factory).unwrap();
+        let own = part.range(comm.rank());
+        let mut x = vec![0.0; own.len()];
+        // Only rank 1's monitor asks, after its fifth iteration.
+        let rank = comm.rank();
+        let mut monitor = |iteration: usize, _: f64| {
+            if rank == 1 && iteration >= 5 {
+                std::ops::ControlFlow::Break(())
+            } else {
+                std::ops::ControlFlow::Continue(())
+            }
+        };
+        let options = DistCgOptions::default();
+        match cg(
+            comm,
+            &d,
+            precond.as_ref(),
+            &b[own],
+            &mut x,
+            &options,
+            &mut monitor,
+        ) {
+            Err(femscale_core::Error::Solve(SolveError::Stopped { report })) => report.iterations,
+            other => panic!("rank {rank}: {other:?}"),
+        }
+    });
+    assert_eq!(stopped, vec![5, 5, 5]);
 }
