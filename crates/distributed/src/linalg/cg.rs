@@ -110,7 +110,7 @@ pub fn cg(
         *seconds += a.mul_timed(comm, p, q, work)?;
         Ok::<(), Error>(())
     };
-    let halo = a.halo_volume(comm)?;
+    let halo = a.halo_volume();
 
     let mut report = SolveReport::new("distributed-cg", precond.name());
     report.tolerance = options.tolerance;

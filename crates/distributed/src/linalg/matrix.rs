@@ -35,6 +35,8 @@ pub struct DistMatrix {
     interior: Vec<usize>,
     /// Rows with ghost columns: their products wait for the halo.
     boundary: Vec<usize>,
+    /// What one product moves over all ranks (summed when the halo is set up).
+    halo: HaloVolume,
 }
 
 /// What one product moves between ranks, summed over all ranks.
@@ -126,7 +128,7 @@ impl DistMatrix {
             // Columns are sorted, ghosts last: the row's last column tells.
             local.pattern().row(row).last().is_none_or(|&c| c < owned)
         });
-        Ok(Self {
+        let mut matrix = Self {
             partition,
             rank,
             local,
@@ -135,7 +137,16 @@ impl DistMatrix {
             sends,
             interior,
             boundary,
-        })
+            halo: HaloVolume::default(),
+        };
+        let local = matrix.local_halo();
+        let mut sums = [local.messages as f64, local.bytes as f64];
+        comm.all_reduce_sum(&mut sums)?;
+        matrix.halo = HaloVolume {
+            messages: sums[0] as usize,
+            bytes: sums[1] as usize,
+        };
+        Ok(matrix)
     }
 
     /// This rank's rows of `global` (every rank holds the whole matrix, e.g. assembled on a
@@ -215,18 +226,9 @@ impl DistMatrix {
         }
     }
 
-    /// What one product moves over all ranks. Collective.
-    ///
-    /// # Errors
-    /// A failing transport.
-    pub fn halo_volume(&self, comm: &dyn Communicator) -> Result<HaloVolume> {
-        let local = self.local_halo();
-        let mut sums = [local.messages as f64, local.bytes as f64];
-        comm.all_reduce_sum(&mut sums)?;
-        Ok(HaloVolume {
-            messages: sums[0] as usize,
-            bytes: sums[1] as usize,
-        })
+    /// What one product moves over all ranks (the same on every rank).
+    pub fn halo_volume(&self) -> HaloVolume {
+        self.halo
     }
 
     /// `y = A x` on this rank's rows, `x` and `y` this rank's entries. Collective.

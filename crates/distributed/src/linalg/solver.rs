@@ -100,14 +100,7 @@ impl PreparedSolver for PreparedDistributedCg {
         x: &mut [f64],
         monitor: &mut dyn SolveMonitor,
     ) -> Result<SolveReport, SolveError> {
-        let n = self.global.nrows();
-        if b.len() != n || x.len() != n {
-            return Err(SolveError::DimensionMismatch {
-                rows: n,
-                cols: n,
-                len: if b.len() != n { b.len() } else { x.len() },
-            });
-        }
+        femscale_core::checks::check_system(&self.global, b, x)?;
         let comm = self.solver.comm.as_ref();
         let own = self.matrix.partition().range(comm.rank());
         let mut local = x[own.clone()].to_vec();

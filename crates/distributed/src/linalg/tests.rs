@@ -65,7 +65,7 @@ fn the_halo_is_the_ghost_layer() {
         let volumes = on_ranks(p, |comm| {
             let part = RowPartition::balanced(m * m, comm.size()).unwrap();
             let d = DistMatrix::from_global(comm, part, &a).unwrap();
-            (d.ghosts().len(), d.halo_volume(comm).unwrap())
+            (d.ghosts().len(), d.halo_volume())
         });
         let total = volumes[0].1;
         assert_eq!(total.messages, 2 * (p - 1), "{p} ranks");

@@ -388,6 +388,8 @@ impl Coordinator<'_, '_> {
             None
         };
         let Some(index) = next else {
+            // The journal loses the run `rank` just finished, if any.
+            self.write_journal(store)?;
             return if rank == 0 { Ok(()) } else { self.stop(rank) };
         };
         let job = self.experiment.job(index);
@@ -475,7 +477,7 @@ impl Coordinator<'_, '_> {
                 Err(e) => self.failure = Some(e),
             }
         }
-        self.write_journal(store)?;
+        // One journal write per event: `assign` records the next run (or the lack of one).
         self.assign(rank, store)
     }
 }
