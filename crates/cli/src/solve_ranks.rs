@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use femscale::core::{LinearSolver, SolverChoice, SolverInfo};
-use femscale::distributed::linalg::{DistributedCg, SharedCommunicator};
+use femscale::distributed::linalg::{DistPreconditionerChoice, DistributedCg, SharedCommunicator};
 use femscale::distributed::{ThreadRanks, launched_ranks};
 use femscale::runtime::{Config, Registry};
 
@@ -66,8 +66,9 @@ impl Ranks {
         let comm = self.comm.clone();
         registry.register_solver(
             DISTRIBUTED_CG,
-            Arc::new(move |preconditioner, _options| {
-                Box::new(DistributedCg::new(comm.clone(), preconditioner)) as Box<dyn LinearSolver>
+            Arc::new(move |preconditioner, options| {
+                let choice = DistPreconditionerChoice::from_factory(preconditioner, &options.amg);
+                Box::new(DistributedCg::new(comm.clone(), choice)) as Box<dyn LinearSolver>
             }),
             SolverInfo::preconditioned("amg", Some(SolverChoice::AmgCg)),
         );

@@ -51,7 +51,7 @@ fn distributed_cg_on_1_2_and_4_ranks() {
         return;
     };
     let m = 60;
-    for preconditioner in ["ic0", "amg"] {
+    for preconditioner in ["ic0", "block-amg", "amg"] {
         for ranks in [1, 2, 4] {
             let r = run(exe, ranks, m, preconditioner, "strips");
             assert_eq!(r["ranks"], ranks);
@@ -72,6 +72,30 @@ fn distributed_cg_on_1_2_and_4_ranks() {
             assert!(iterations > 0 && iterations < 200, "{r}");
         }
     }
+}
+
+#[test]
+fn distributed_amg_iterations_stay_within_20_percent_on_1_2_and_4_ranks() {
+    let Some(exe) = driver("distributed_amg_iterations_stay_within_20_percent_on_1_2_and_4_ranks")
+    else {
+        return;
+    };
+    // 90,000 unknowns: distributed levels above the gather threshold (20,000 rows).
+    let m = 300;
+    let iterations: Vec<u64> = [1, 2, 4]
+        .into_iter()
+        .map(|ranks| {
+            let r = run(exe, ranks, m, "amg", "rcb");
+            assert!(r["max_error"].as_f64().unwrap() < 1e-7, "{r}");
+            assert!(r["amg_level_rows"].as_array().unwrap().len() >= 3, "{r}");
+            r["iterations"].as_u64().unwrap()
+        })
+        .collect();
+    let (lo, hi) = (
+        *iterations.iter().min().unwrap(),
+        *iterations.iter().max().unwrap(),
+    );
+    assert!(hi as f64 <= 1.2 * lo as f64, "{iterations:?}");
 }
 
 #[test]
@@ -110,7 +134,7 @@ fn a_bad_argument_is_refused_on_every_rank() {
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
-        err.contains("ilu9") && err.contains("ic0, amg or jacobi"),
+        err.contains("ilu9") && err.contains("amg, ic0, block-amg or jacobi"),
         "{err}"
     );
 }

@@ -2,22 +2,25 @@
 //! table of docs/scaling-out.md.
 //!
 //! ```text
-//! mpirun -n 4 femscale-mpi-cg [m] [ic0|amg|jacobi] [rcb|strips]
+//! mpirun -n 4 femscale-mpi-cg [m] [amg|ic0|block-amg|jacobi] [rcb|strips]
 //! ```
 //!
 //! Every rank builds the 5-point Laplacian of an `m × m` grid (default 200) with a known
 //! solution, keeps its rows — the grid points of its part: recursive coordinate bisection
-//! (`rcb`, default: compact blocks) or whole grid lines (`strips`) — and solves by CG with
-//! block-Jacobi on the given local preconditioner (default `ic0`) to 1e-10. Rank 0 prints one JSON line: ranks,
-//! unknowns, iterations, verified residual, max error, halo volume per product and seconds.
+//! (`rcb`, default: compact blocks) or whole grid lines (`strips`) — and solves by CG to 1e-10
+//! with the distributed AMG (`amg`) or block-Jacobi on a local preconditioner (`ic0`, the
+//! default, `block-amg`, `jacobi`). Rank 0 prints one JSON line: ranks, unknowns, iterations,
+//! verified residual, max error, halo volume per product, AMG levels and seconds.
 
 use std::process::ExitCode;
 use std::time::Instant;
 
+use std::sync::Arc;
+
 use femscale_core::{NoMonitor, PreconditionerFactory};
 use femscale_distributed::linalg::{
-    DistCgOptions, DistMatrix, Renumbering, RowPartition, block_jacobi, cg, grid_laplacian,
-    recursive_bisection,
+    DistAmg, DistAmgOptions, DistCgOptions, DistMatrix, DistPreconditioner, Renumbering,
+    RowPartition, block_jacobi, cg, grid_laplacian, recursive_bisection,
 };
 use femscale_distributed::{Communicator, MpiWorld};
 use femscale_solvers::{AmgFactory, Ic0Factory, JacobiFactory};
@@ -28,14 +31,15 @@ fn run(
     preconditioner: &str,
     layout: &str,
 ) -> femscale_core::Result<String> {
-    let factory: Box<dyn PreconditionerFactory> = match preconditioner {
-        "ic0" => Box::new(Ic0Factory),
-        "amg" => Box::new(AmgFactory::default()),
-        "jacobi" => Box::new(JacobiFactory),
+    let factory: Option<Box<dyn PreconditionerFactory>> = match preconditioner {
+        "amg" => None,
+        "ic0" => Some(Box::new(Ic0Factory)),
+        "block-amg" => Some(Box::new(AmgFactory::default())),
+        "jacobi" => Some(Box::new(JacobiFactory)),
         other => {
             return Err(femscale_core::Error::invalid(
                 "preconditioner",
-                format!("`{other}`: ic0, amg or jacobi"),
+                format!("`{other}`: amg, ic0, block-amg or jacobi"),
             ));
         }
     };
@@ -67,8 +71,16 @@ fn run(
     a.mul_vec_into(&exact, &mut b);
     let own = partition.range(world.rank());
     let setup = Instant::now();
-    let d = DistMatrix::from_global(world, partition, &a)?;
-    let precond = block_jacobi(&d, factory.as_ref())?;
+    let d = Arc::new(DistMatrix::from_global(world, partition, &a)?);
+    let mut levels = Vec::new();
+    let precond: Box<dyn DistPreconditioner> = match factory {
+        Some(factory) => Box::new(block_jacobi(&d, factory.as_ref())?),
+        None => {
+            let amg = DistAmg::build(world, d.clone(), &DistAmgOptions::default())?;
+            levels = amg.levels().iter().map(|l| l.rows).collect();
+            Box::new(amg)
+        }
+    };
     let setup_seconds = setup.elapsed().as_secs_f64();
     let mut x = vec![0.0; own.len()];
     let options = DistCgOptions {
@@ -103,7 +115,7 @@ fn run(
     Ok(format!(
         "{{\"ranks\": {}, \"unknowns\": {n}, \"preconditioner\": \"{preconditioner}\", \"layout\": \"{layout}\", \"iterations\": {}, \
          \"verified_relative_residual\": {:e}, \"max_error\": {:e}, \"halo_messages_per_product\": {}, \
-         \"halo_bytes_per_product\": {}, \"threads_per_rank\": {}, \"setup_seconds_rank0\": {setup_seconds:.4}, \
+         \"halo_bytes_per_product\": {}, \"threads_per_rank\": {}, \"amg_level_rows\": {levels:?}, \"setup_seconds_rank0\": {setup_seconds:.4}, \
          \"solve_seconds_max\": {:.4}, \"communication_seconds_rank0\": {:.4}}}",
         world.size(),
         report.report.iterations,
@@ -123,7 +135,9 @@ fn main() -> ExitCode {
         None => 200,
         Some(Ok(m)) if (1..=20_000).contains(&m) => m,
         Some(_) => {
-            eprintln!("usage: femscale-mpi-cg [m in 1..=20000] [ic0|amg|jacobi] [rcb|strips]");
+            eprintln!(
+                "usage: femscale-mpi-cg [m in 1..=20000] [amg|ic0|block-amg|jacobi] [rcb|strips]"
+            );
             return ExitCode::from(2);
         }
     };

@@ -1,4 +1,5 @@
-//! Distributed preconditioned CG: [`cg`], with block-Jacobi preconditioning ([`block_jacobi`]).
+//! Distributed preconditioned CG: [`cg`], with a [`DistPreconditioner`]: block-Jacobi
+//! ([`block_jacobi`]) or the distributed AMG ([`super::DistAmg`]).
 
 use std::time::Instant;
 
@@ -52,22 +53,58 @@ pub struct DistSolveReport {
     pub communication_seconds: f64,
 }
 
-/// Block-Jacobi: `factory`'s preconditioner (IC(0), AMG, ...) of this rank's diagonal block;
-/// the coupling between ranks is left to the Krylov method.
+/// A preconditioner of a distributed solve: `z = M⁻¹ r` on this rank's entries, collective
+/// when it communicates (every rank applies it together).
+pub trait DistPreconditioner: Send + Sync + std::fmt::Debug {
+    /// Name for reports.
+    fn name(&self) -> String;
+
+    /// `z = M⁻¹ r` (this rank's entries); returns the seconds this rank spent communicating.
+    ///
+    /// # Errors
+    /// A failing transport.
+    fn apply(&self, comm: &dyn Communicator, r: &[f64], z: &mut [f64]) -> Result<f64>;
+
+    /// Heap bytes held on this rank.
+    fn memory_bytes(&self) -> usize;
+}
+
+/// Block-Jacobi: a local preconditioner (IC(0), AMG, ...) of this rank's diagonal block; the
+/// coupling between ranks is left to the Krylov method. Applying it does not communicate.
+#[derive(Debug)]
+pub struct BlockJacobi {
+    local: Box<dyn Preconditioner>,
+}
+
+impl DistPreconditioner for BlockJacobi {
+    fn name(&self) -> String {
+        format!("block-jacobi({})", self.local.name())
+    }
+
+    fn apply(&self, _comm: &dyn Communicator, r: &[f64], z: &mut [f64]) -> Result<f64> {
+        self.local.apply(r, z);
+        Ok(0.0)
+    }
+
+    fn memory_bytes(&self) -> usize {
+        self.local.memory_bytes()
+    }
+}
+
+/// Block-Jacobi with `factory`'s preconditioner of this rank's diagonal block.
 ///
 /// # Errors
 /// The factory's, e.g. a block its preconditioner does not take.
-pub fn block_jacobi(
-    a: &DistMatrix,
-    factory: &dyn PreconditionerFactory,
-) -> Result<Box<dyn Preconditioner>> {
+pub fn block_jacobi(a: &DistMatrix, factory: &dyn PreconditionerFactory) -> Result<BlockJacobi> {
     let block = a.diagonal_block()?;
-    Ok(factory.build(&block)?)
+    Ok(BlockJacobi {
+        local: factory.build(&block)?,
+    })
 }
 
 /// Solves `A x = b` by preconditioned conjugate gradients over the ranks of `comm`, starting
 /// from `x`; `b` and `x` are this rank's entries, `precond` acts on this rank's entries (see
-/// [`block_jacobi`]). Collective. The reductions are the communicator's, so for a fixed number
+/// [`block_jacobi`], [`super::DistAmg`]). Collective. The reductions are the communicator's, so for a fixed number
 /// of ranks the iterates are reproducible.
 ///
 /// # Errors
@@ -80,7 +117,7 @@ pub fn block_jacobi(
 pub fn cg(
     comm: &dyn Communicator,
     a: &DistMatrix,
-    precond: &dyn Preconditioner,
+    precond: &dyn DistPreconditioner,
     b: &[f64],
     x: &mut [f64],
     options: &DistCgOptions,
@@ -112,7 +149,7 @@ pub fn cg(
     };
     let halo = a.halo_volume();
 
-    let mut report = SolveReport::new("distributed-cg", precond.name());
+    let mut report = SolveReport::new("distributed-cg", &precond.name());
     report.tolerance = options.tolerance;
     let mut r = vec![0.0; n];
     product(x, &mut r, &mut work, &mut comm_seconds)?;
@@ -120,7 +157,7 @@ pub fn cg(
         *ri = bi - *ri;
     }
     let mut z = vec![0.0; n];
-    precond.apply(&r, &mut z);
+    comm_seconds += precond.apply(comm, &r, &mut z)?;
     let mut sums = [dot(b, b), dot(&r, &r), dot(&r, &z)];
     reduce(&mut sums, &mut comm_seconds)?;
     let b_norm = sums[0].sqrt();
@@ -160,7 +197,7 @@ pub fn cg(
             x[i] += alpha * p[i];
             r[i] -= alpha * q[i];
         }
-        precond.apply(&r, &mut z);
+        comm_seconds += precond.apply(comm, &r, &mut z)?;
         // One reduction for both: the residual norm (stopping) and r·z (the next direction).
         let mut sums = [dot(&r, &r), dot(&r, &z)];
         reduce(&mut sums, &mut comm_seconds)?;

@@ -1,14 +1,11 @@
 //! A row-distributed sparse matrix with its halo: [`DistMatrix`].
 
-use std::ops::Range;
-
 use femscale_core::{CsrMatrix, Error, Result};
 
 use super::RowPartition;
+use super::halo::Halo;
 use crate::comm::{Communicator, Tag};
 
-/// Tag of the halo set-up messages (which ghost entries a rank needs from an owner).
-const HALO_SETUP: Tag = 100;
 /// Tag of the halo's values before each product.
 const HALO_VALUES: Tag = 101;
 
@@ -25,18 +22,14 @@ pub struct DistMatrix {
     rank: usize,
     /// Owned rows × (owned + ghost) columns.
     local: CsrMatrix,
-    /// Global column of each ghost column.
-    ghosts: Vec<usize>,
-    /// Per neighbour that owns some of the ghosts: its rank and the ghosts' positions.
-    receives: Vec<(usize, Range<usize>)>,
-    /// Per neighbour that needs some owned entries: its rank and their local rows.
-    sends: Vec<(usize, Vec<usize>)>,
+    /// The ghost columns and the messages that bring their entries.
+    halo: Halo,
     /// Rows that couple to owned columns only: their products run while the halo is in flight.
     interior: Vec<usize>,
     /// Rows with ghost columns: their products wait for the halo.
     boundary: Vec<usize>,
     /// What one product moves over all ranks (summed when the halo is set up).
-    halo: HaloVolume,
+    volume: HaloVolume,
 }
 
 /// What one product moves between ranks, summed over all ranks.
@@ -94,16 +87,9 @@ impl DistMatrix {
                 format!("column {c} of a matrix with {n} rows"),
             ));
         }
-        let mut ghosts: Vec<usize> = cols.iter().copied().filter(|c| !own.contains(c)).collect();
-        ghosts.sort_unstable();
-        ghosts.dedup();
-        let local_col = |c: usize| {
-            if own.contains(&c) {
-                c - own.start
-            } else {
-                owned + ghosts.binary_search(&c).unwrap_or(0)
-            }
-        };
+        let ghosts: Vec<usize> = cols.iter().copied().filter(|c| !own.contains(c)).collect();
+        let halo = Halo::new(comm, &partition, ghosts)?;
+        let local_col = |c: usize| halo.local(c).expect("every column is owned or a ghost");
         // Rows with local columns, sorted (owned columns keep their order, ghosts go last).
         let mut local_cols = Vec::with_capacity(cols.len());
         let mut local_values = Vec::with_capacity(values.len());
@@ -117,13 +103,11 @@ impl DistMatrix {
         }
         let local = CsrMatrix::try_from_csr_parts(
             owned,
-            owned + ghosts.len(),
+            owned + halo.ghosts().len(),
             row_ptr.to_vec(),
             local_cols,
             local_values,
         )?;
-        let receives = group_by_owner(&ghosts, &partition);
-        let sends = setup_sends(comm, &partition, &ghosts, &receives)?;
         let (interior, boundary): (Vec<usize>, Vec<usize>) = (0..owned).partition(|&row| {
             // Columns are sorted, ghosts last: the row's last column tells.
             local.pattern().row(row).last().is_none_or(|&c| c < owned)
@@ -132,17 +116,15 @@ impl DistMatrix {
             partition,
             rank,
             local,
-            ghosts,
-            receives,
-            sends,
+            halo,
             interior,
             boundary,
-            halo: HaloVolume::default(),
+            volume: HaloVolume::default(),
         };
         let local = matrix.local_halo();
         let mut sums = [local.messages as f64, local.bytes as f64];
         comm.all_reduce_sum(&mut sums)?;
-        matrix.halo = HaloVolume {
+        matrix.volume = HaloVolume {
             messages: sums[0] as usize,
             bytes: sums[1] as usize,
         };
@@ -191,7 +173,22 @@ impl DistMatrix {
 
     /// Global columns of the ghost entries this rank receives before each product.
     pub fn ghosts(&self) -> &[usize] {
-        &self.ghosts
+        self.halo.ghosts()
+    }
+
+    /// This rank.
+    pub(crate) fn rank(&self) -> usize {
+        self.rank
+    }
+
+    /// The ghost columns' halo.
+    pub(crate) fn halo(&self) -> &Halo {
+        &self.halo
+    }
+
+    /// Owned rows with local columns (owned, then ghosts).
+    pub(crate) fn local(&self) -> &CsrMatrix {
+        &self.local
     }
 
     /// The block of owned rows and owned columns (what block-Jacobi preconditions with).
@@ -220,15 +217,13 @@ impl DistMatrix {
 
     /// This rank's part of the halo: (messages, bytes) it sends per product.
     pub fn local_halo(&self) -> HaloVolume {
-        HaloVolume {
-            messages: self.sends.len(),
-            bytes: 8 * self.sends.iter().map(|(_, rows)| rows.len()).sum::<usize>(),
-        }
+        let (messages, bytes) = self.halo.sent();
+        HaloVolume { messages, bytes }
     }
 
     /// What one product moves over all ranks (the same on every rank).
     pub fn halo_volume(&self) -> HaloVolume {
-        self.halo
+        self.volume
     }
 
     /// `y = A x` on this rank's rows, `x` and `y` this rank's entries. Collective.
@@ -272,18 +267,8 @@ impl DistMatrix {
                 ),
             ));
         }
-        let packed: Vec<Vec<u8>> = self
-            .sends
-            .iter()
-            .map(|(_, rows)| rows.iter().flat_map(|&r| x[r].to_le_bytes()).collect())
-            .collect();
-        let sends: Vec<(usize, &[u8])> = self
-            .sends
-            .iter()
-            .zip(&packed)
-            .map(|((to, _), bytes)| (*to, bytes.as_slice()))
-            .collect();
-        let from: Vec<usize> = self.receives.iter().map(|(r, _)| *r).collect();
+        let packed = self.halo.pack(x);
+        let (sends, from) = self.halo.messages(&packed);
         // With a thread to spare, the pool multiplies the interior rows while this thread
         // exchanges the halo (on this thread: it may block, never on a pool thread another rank
         // of the same process needs); with one thread, the whole product follows the exchange.
@@ -302,25 +287,8 @@ impl DistMatrix {
         }
         work.clear();
         work.extend_from_slice(x);
-        work.resize(owned + self.ghosts.len(), 0.0);
-        for ((rank, range), bytes) in self.receives.iter().zip(&received) {
-            if bytes.len() != 8 * range.len() {
-                return Err(Error::Communication {
-                    message: format!(
-                        "rank {rank} sent {} bytes of halo to rank {}, {} expected",
-                        bytes.len(),
-                        self.rank,
-                        8 * range.len()
-                    ),
-                });
-            }
-            for (slot, chunk) in work[owned + range.start..owned + range.end]
-                .iter_mut()
-                .zip(bytes.chunks_exact(8))
-            {
-                *slot = f64::from_le_bytes(chunk.try_into().expect("8 bytes"));
-            }
-        }
+        work.resize(owned + self.halo.ghosts().len(), 0.0);
+        self.halo.unpack(&received, &mut work[owned..])?;
         if overlap {
             let boundary = self.row_products(&self.boundary, work);
             for (&row, value) in self.boundary.iter().zip(boundary) {
@@ -354,69 +322,4 @@ impl DistMatrix {
     pub fn interior_and_boundary_rows(&self) -> (usize, usize) {
         (self.interior.len(), self.boundary.len())
     }
-}
-
-/// The ghosts (increasing global columns) grouped by owning rank: contiguous runs.
-fn group_by_owner(ghosts: &[usize], partition: &RowPartition) -> Vec<(usize, Range<usize>)> {
-    let mut groups: Vec<(usize, Range<usize>)> = Vec::new();
-    for (i, &g) in ghosts.iter().enumerate() {
-        let owner = partition.owner(g);
-        match groups.last_mut() {
-            Some((rank, range)) if *rank == owner => range.end = i + 1,
-            _ => groups.push((owner, i..i + 1)),
-        }
-    }
-    groups
-}
-
-/// Tells each owner which of its rows this rank needs, and learns which of this rank's rows
-/// each other rank needs (local row numbers).
-fn setup_sends(
-    comm: &dyn Communicator,
-    partition: &RowPartition,
-    ghosts: &[usize],
-    receives: &[(usize, Range<usize>)],
-) -> Result<Vec<(usize, Vec<usize>)>> {
-    let (p, rank) = (comm.size(), comm.rank());
-    // counts[owner * p + requester]: how many rows `requester` needs from `owner`.
-    let mut counts = vec![0.0; p * p];
-    for (owner, range) in receives {
-        counts[owner * p + rank] = range.len() as f64;
-    }
-    comm.all_reduce_sum(&mut counts)?;
-    let requesters: Vec<usize> = (0..p).filter(|&j| counts[rank * p + j] > 0.0).collect();
-    let requests: Vec<Vec<u8>> = receives
-        .iter()
-        .map(|(_, range)| {
-            ghosts[range.clone()]
-                .iter()
-                .flat_map(|&g| (g as u64).to_le_bytes())
-                .collect()
-        })
-        .collect();
-    let sends: Vec<(usize, &[u8])> = receives
-        .iter()
-        .zip(&requests)
-        .map(|((owner, _), bytes)| (*owner, bytes.as_slice()))
-        .collect();
-    let received = comm.exchange(HALO_SETUP, &sends, &requesters)?;
-    let own = partition.range(rank);
-    requesters
-        .into_iter()
-        .zip(received)
-        .map(|(requester, bytes)| {
-            let rows = bytes
-                .chunks_exact(8)
-                .map(|c| u64::from_le_bytes(c.try_into().expect("8 bytes")) as usize)
-                .map(|g| {
-                    own.contains(&g).then(|| g - own.start).ok_or_else(|| Error::Communication {
-                        message: format!(
-                            "rank {requester} asked rank {rank} for row {g}, which it does not own"
-                        ),
-                    })
-                })
-                .collect::<Result<Vec<usize>>>()?;
-            Ok((requester, rows))
-        })
-        .collect()
 }

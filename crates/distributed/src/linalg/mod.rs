@@ -3,17 +3,20 @@
 //! ([`cg`], block-Jacobi with any local preconditioner: [`block_jacobi`]); compact parts by
 //! recursive coordinate bisection ([`recursive_bisection`], [`Renumbering`]).
 
+mod amg;
 mod bisection;
 mod cg;
+mod halo;
 mod matrix;
 mod partition;
 mod solver;
 
+pub use amg::{DistAmg, DistAmgOptions, DistLevelInfo};
 pub use bisection::{Renumbering, recursive_bisection};
-pub use cg::{DistCgOptions, DistSolveReport, block_jacobi, cg};
+pub use cg::{BlockJacobi, DistCgOptions, DistPreconditioner, DistSolveReport, block_jacobi, cg};
 pub use matrix::{DistMatrix, HaloVolume};
 pub use partition::RowPartition;
-pub use solver::{DistributedCg, SharedCommunicator};
+pub use solver::{DistPreconditionerChoice, DistributedCg, SharedCommunicator};
 
 /// The 5-point Laplacian on an `m × m` grid of interior points (Dirichlet boundary eliminated),
 /// rows numbered line by line: the model problem of the tests and of `femscale-mpi-cg`.

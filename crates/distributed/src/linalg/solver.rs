@@ -8,14 +8,69 @@ use femscale_core::{
     SolveMonitor, SolveReport, SolverOptions,
 };
 
-use super::{DistCgOptions, DistMatrix, RowPartition, block_jacobi, cg};
+use super::{
+    DistAmg, DistAmgOptions, DistCgOptions, DistMatrix, DistPreconditioner, RowPartition,
+    block_jacobi, cg,
+};
 use crate::comm::Communicator;
 
 /// A communicator the solver can keep and call from the pipeline's threads.
 pub type SharedCommunicator = Arc<dyn Communicator + Send + Sync>;
 
-/// CG across the ranks of a communicator, block-Jacobi preconditioned with a local
-/// preconditioner (`solver.preconditioner`, e.g. AMG on each rank's block).
+/// The preconditioner of [`DistributedCg`].
+#[derive(Clone)]
+pub enum DistPreconditionerChoice {
+    /// The distributed smoothed-aggregation AMG ([`DistAmg`]): iteration counts nearly
+    /// independent of the number of ranks.
+    Amg(DistAmgOptions),
+    /// Block-Jacobi: a local preconditioner (IC(0), AMG, ...) of each rank's block.
+    BlockJacobi(Arc<dyn PreconditionerFactory>),
+}
+
+impl std::fmt::Debug for DistPreconditionerChoice {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.name())
+    }
+}
+
+impl DistPreconditionerChoice {
+    /// `amg` → the distributed AMG with `amg`'s options, any other → block-Jacobi with it.
+    pub fn from_factory(
+        factory: Arc<dyn PreconditionerFactory>,
+        amg: &femscale_solvers::options::AmgOptions,
+    ) -> Self {
+        if factory.name() == "amg" {
+            Self::Amg(DistAmgOptions {
+                amg: amg.clone(),
+                ..DistAmgOptions::default()
+            })
+        } else {
+            Self::BlockJacobi(factory)
+        }
+    }
+
+    fn name(&self) -> String {
+        match self {
+            Self::Amg(_) => "amg (distributed)".into(),
+            Self::BlockJacobi(factory) => format!("block-jacobi({})", factory.name()),
+        }
+    }
+
+    /// Builds the preconditioner of `a` (collective).
+    fn build(
+        &self,
+        comm: &dyn Communicator,
+        a: &Arc<DistMatrix>,
+    ) -> femscale_core::Result<Box<dyn DistPreconditioner>> {
+        Ok(match self {
+            Self::Amg(options) => Box::new(DistAmg::build(comm, a.clone(), options)?),
+            Self::BlockJacobi(factory) => Box::new(block_jacobi(a, factory.as_ref())?),
+        })
+    }
+}
+
+/// CG across the ranks of a communicator, preconditioned by the distributed AMG or by
+/// block-Jacobi with a local preconditioner ([`DistPreconditionerChoice`]).
 ///
 /// Every rank passes the same global matrix and right-hand side (the pipeline assembles the
 /// whole problem on every rank: the solve is distributed, assembly is not yet); each keeps its
@@ -25,7 +80,7 @@ pub type SharedCommunicator = Arc<dyn Communicator + Send + Sync>;
 #[derive(Clone)]
 pub struct DistributedCg {
     comm: SharedCommunicator,
-    preconditioner: Arc<dyn PreconditionerFactory>,
+    preconditioner: DistPreconditionerChoice,
 }
 
 impl std::fmt::Debug for DistributedCg {
@@ -38,8 +93,8 @@ impl std::fmt::Debug for DistributedCg {
 }
 
 impl DistributedCg {
-    /// Distributed CG on `comm` with block-Jacobi on `preconditioner`.
-    pub fn new(comm: SharedCommunicator, preconditioner: Arc<dyn PreconditionerFactory>) -> Self {
+    /// Distributed CG on `comm` with `preconditioner`.
+    pub fn new(comm: SharedCommunicator, preconditioner: DistPreconditionerChoice) -> Self {
         Self {
             comm,
             preconditioner,
@@ -68,9 +123,11 @@ impl LinearSolver for DistributedCg {
     ) -> Result<Box<dyn PreparedSolver>, SolveError> {
         let comm = self.comm.as_ref();
         let partition = RowPartition::balanced(a.nrows(), comm.size()).map_err(solve_error)?;
-        let matrix = DistMatrix::from_global(comm, partition, &a).map_err(solve_error)?;
-        let preconditioner =
-            block_jacobi(&matrix, self.preconditioner.as_ref()).map_err(solve_error)?;
+        let matrix = Arc::new(DistMatrix::from_global(comm, partition, &a).map_err(solve_error)?);
+        let preconditioner = self
+            .preconditioner
+            .build(comm, &matrix)
+            .map_err(solve_error)?;
         Ok(Box::new(PreparedDistributedCg {
             solver: self.clone(),
             global: a,
@@ -88,8 +145,8 @@ impl LinearSolver for DistributedCg {
 struct PreparedDistributedCg {
     solver: DistributedCg,
     global: Arc<CsrMatrix>,
-    matrix: DistMatrix,
-    preconditioner: Box<dyn femscale_core::Preconditioner>,
+    matrix: Arc<DistMatrix>,
+    preconditioner: Box<dyn DistPreconditioner>,
     options: DistCgOptions,
 }
 
@@ -120,7 +177,7 @@ impl PreparedSolver for PreparedDistributedCg {
         comm.all_reduce_sum(x).map_err(solve_error)?;
         let mut report = report.report;
         report.solver = format!("distributed-cg ({} ranks)", comm.size());
-        report.preconditioner = format!("block-jacobi({})", self.preconditioner.name());
+        report.preconditioner = self.preconditioner.name();
         Ok(report)
     }
 
@@ -128,9 +185,12 @@ impl PreparedSolver for PreparedDistributedCg {
     fn update_values(&mut self, a: Arc<CsrMatrix>) -> Result<(), SolveError> {
         let comm = self.solver.comm.as_ref();
         let partition = self.matrix.partition().clone();
-        self.matrix = DistMatrix::from_global(comm, partition, &a).map_err(solve_error)?;
-        self.preconditioner =
-            block_jacobi(&self.matrix, self.solver.preconditioner.as_ref()).map_err(solve_error)?;
+        self.matrix = Arc::new(DistMatrix::from_global(comm, partition, &a).map_err(solve_error)?);
+        self.preconditioner = self
+            .solver
+            .preconditioner
+            .build(comm, &self.matrix)
+            .map_err(solve_error)?;
         self.global = a;
         Ok(())
     }

@@ -85,11 +85,22 @@ fn solve(
     b: &[f64],
     factory: &dyn PreconditionerFactory,
 ) -> (Vec<f64>, Vec<DistSolveReport>) {
+    solve_with(p, a, b, |_, d| {
+        Box::new(block_jacobi(d, factory).unwrap()) as Box<dyn DistPreconditioner>
+    })
+}
+
+fn solve_with(
+    p: usize,
+    a: &CsrMatrix,
+    b: &[f64],
+    build: impl Fn(&ThreadRanks, &Arc<DistMatrix>) -> Box<dyn DistPreconditioner> + Sync,
+) -> (Vec<f64>, Vec<DistSolveReport>) {
     let n = a.nrows();
     let results = on_ranks(p, |comm| {
         let part = RowPartition::balanced(n, comm.size()).unwrap();
-        let d = DistMatrix::from_global(comm, part.clone(), a).unwrap();
-        let precond = block_jacobi(&d, factory).unwrap();
+        let d = Arc::new(DistMatrix::from_global(comm, part.clone(), a).unwrap());
+        let precond = build(comm, &d);
         let own = part.range(comm.rank());
         let mut x = vec![0.0; own.len()];
         let options = DistCgOptions {
@@ -166,6 +177,70 @@ fn cg_reaches_the_serial_solution_on_one_to_four_ranks() {
 }
 
 #[test]
+fn distributed_amg_iterations_hardly_depend_on_the_ranks() {
+    // Small gather threshold: two distributed levels before the replicated ones.
+    let a = grid_laplacian(120).unwrap();
+    let n = a.nrows();
+    let exact: Vec<f64> = (0..n).map(|i| ((i % 11) as f64).sin()).collect();
+    let mut b = vec![0.0; n];
+    a.mul_vec_into(&exact, &mut b);
+    let options = DistAmgOptions {
+        gather_rows: 500,
+        ..DistAmgOptions::default()
+    };
+    let mut iterations = Vec::new();
+    for p in 1..=4 {
+        let (x, reports) = solve_with(p, &a, &b, |comm, d| {
+            let amg = DistAmg::build(comm, d.clone(), &options).unwrap();
+            let distributed = amg.levels().iter().filter(|l| l.distributed).count();
+            assert!(distributed >= 2, "{:?}", amg.levels());
+            Box::new(amg)
+        });
+        let err = x
+            .iter()
+            .zip(&exact)
+            .map(|(u, e)| (u - e).abs())
+            .fold(0.0, f64::max);
+        assert!(err < 1e-7, "{p} ranks: max error {err}");
+        assert!(reports[0].verified_relative_residual < 1e-9);
+        iterations.push(reports[0].report.iterations);
+    }
+    eprintln!("distributed amg: iterations on 1..4 ranks {iterations:?}");
+    let (lo, hi) = (
+        *iterations.iter().min().unwrap(),
+        *iterations.iter().max().unwrap(),
+    );
+    assert!(lo <= 15, "{iterations:?}");
+    assert!(hi as f64 <= 1.2 * lo as f64 + 1.0, "{iterations:?}");
+}
+
+#[test]
+fn distributed_amg_refuses_a_sequential_smoother_and_matches_its_bits() {
+    let a = grid_laplacian(40).unwrap();
+    let b: Vec<f64> = (0..a.nrows()).map(|i| ((i * 7 % 5) as f64).cos()).collect();
+    let options = DistAmgOptions {
+        gather_rows: 100,
+        ..DistAmgOptions::default()
+    };
+    let run = || {
+        solve_with(3, &a, &b, |comm, d| {
+            Box::new(DistAmg::build(comm, d.clone(), &options).unwrap())
+        })
+        .0
+    };
+    let (x1, x2) = (run(), run());
+    assert!(x1.iter().zip(&x2).all(|(u, v)| u.to_bits() == v.to_bits()));
+    let refused = on_ranks(2, |comm| {
+        let part = RowPartition::balanced(a.nrows(), 2).unwrap();
+        let d = Arc::new(DistMatrix::from_global(comm, part, &a).unwrap());
+        let mut sgs = DistAmgOptions::default();
+        sgs.amg.smoother = femscale_solvers::options::AmgSmoother::SymmetricGaussSeidel;
+        DistAmg::build(comm, d, &sgs).unwrap_err().to_string()
+    });
+    assert!(refused[0].contains("amg.smoother"), "{}", refused[0]);
+}
+
+#[test]
 fn the_same_rank_count_gives_the_same_bits() {
     let a = grid_laplacian(24).unwrap();
     let b: Vec<f64> = (0..a.nrows())
@@ -219,15 +294,7 @@ fn a_stop_asked_by_one_rank_stops_every_rank_at_the_same_iteration() {
             }
         };
         let options = DistCgOptions::default();
-        match cg(
-            comm,
-            &d,
-            precond.as_ref(),
-            &b[own],
-            &mut x,
-            &options,
-            &mut monitor,
-        ) {
+        match cg(comm, &d, &precond, &b[own], &mut x, &options, &mut monitor) {
             Err(femscale_core::Error::Solve(SolveError::Stopped { report })) => report.iterations,
             other => panic!("rank {rank}: {other:?}"),
         }

@@ -23,6 +23,7 @@ mod aggregate;
 mod coarse;
 mod csr;
 mod cycle;
+pub mod parts;
 mod prolongation;
 mod setup;
 mod smoother;

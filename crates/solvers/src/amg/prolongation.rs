@@ -111,7 +111,7 @@ pub(crate) fn lanczos_max_eigenvalue(a: &Mat, dinv: &[f64], steps: usize) -> f64
 
 /// Largest eigenvalue of the symmetric tridiagonal matrix with diagonal `a` and off-diagonal
 /// `b` (`b.len() == a.len() - 1`), by bisection on the Sturm sequence.
-fn tridiagonal_max_eigenvalue(a: &[f64], b: &[f64]) -> f64 {
+pub(crate) fn tridiagonal_max_eigenvalue(a: &[f64], b: &[f64]) -> f64 {
     let m = a.len();
     let radius = |k: usize| {
         let left = if k > 0 { b[k - 1].abs() } else { 0.0 };

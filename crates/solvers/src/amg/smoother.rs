@@ -21,6 +21,24 @@ pub(crate) const CHEBYSHEV_RATIO: f64 = 0.25;
 /// Safety factor on the (under-)estimated largest eigenvalue of `D⁻¹A`.
 pub(crate) const CHEBYSHEV_SAFETY: f64 = 1.1;
 
+/// Chebyshev coefficients on `[upper * CHEBYSHEV_RATIO, upper]`: the first update's factor and
+/// `(c1, c2)` of each later one (see [`Smoother`]).
+pub(crate) fn chebyshev_coefficients(upper: f64, degree: usize) -> (f64, Vec<(f64, f64)>) {
+    let hi = upper;
+    let lo = hi * CHEBYSHEV_RATIO;
+    let theta = 0.5 * (hi + lo);
+    let delta = 0.5 * (hi - lo);
+    let sigma = theta / delta;
+    let mut rho = 1.0 / sigma;
+    let mut steps = Vec::with_capacity(degree.saturating_sub(1));
+    for _ in 1..degree {
+        let next = 1.0 / (2.0 * sigma - rho);
+        steps.push((next * rho, 2.0 * next / delta));
+        rho = next;
+    }
+    (1.0 / theta, steps)
+}
+
 /// A level's smoother with its precomputed coefficients.
 #[derive(Debug, Clone)]
 pub(crate) struct Smoother {
@@ -43,21 +61,7 @@ impl Smoother {
     /// The smoother `kind` with `sweeps` sweeps; `upper` bounds the spectrum of `D⁻¹A`.
     pub fn new(kind: AmgSmoother, sweeps: usize, degree: usize, weight: f64, upper: f64) -> Self {
         let (first, steps) = match kind {
-            AmgSmoother::Chebyshev => {
-                let hi = upper;
-                let lo = hi * CHEBYSHEV_RATIO;
-                let theta = 0.5 * (hi + lo);
-                let delta = 0.5 * (hi - lo);
-                let sigma = theta / delta;
-                let mut rho = 1.0 / sigma;
-                let mut steps = Vec::with_capacity(degree.saturating_sub(1));
-                for _ in 1..degree {
-                    let next = 1.0 / (2.0 * sigma - rho);
-                    steps.push((next * rho, 2.0 * next / delta));
-                    rho = next;
-                }
-                (1.0 / theta, steps)
-            }
+            AmgSmoother::Chebyshev => chebyshev_coefficients(upper, degree),
             AmgSmoother::Jacobi => (weight, Vec::new()),
             AmgSmoother::SymmetricGaussSeidel => (1.0, Vec::new()),
         };

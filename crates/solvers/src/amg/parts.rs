@@ -1,0 +1,151 @@
+//! Building blocks of smoothed aggregation for hierarchies assembled elsewhere — the
+//! distributed AMG of `femscale-distributed` aggregates each rank's block, smooths the
+//! prolongator across ranks and forms the Galerkin product of its local pieces with these.
+
+use femscale_core::{CsrMatrix, SolveError};
+
+use super::aggregate::aggregate;
+use super::csr::Mat;
+use super::spgemm::galerkin;
+use super::strength::strength_graph;
+
+/// An aggregation of the rows of a matrix: the tentative prolongator with the constant
+/// near-nullspace, `P_tent[i, aggregate[i]] = 1 / sqrt(size of the aggregate)`.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct Aggregates {
+    /// Aggregate of each row; `None` for rows without a coupling (left to the smoother).
+    pub aggregate: Vec<Option<u32>>,
+    /// Number of aggregates.
+    pub count: usize,
+    /// Tentative prolongator entry of each aggregate, `1/sqrt(size)`.
+    pub weight: Vec<f64>,
+}
+
+/// Greedy aggregation of the strength graph of `a` (`|a_ij| >= θ sqrt(|a_ii a_jj|)`, stored
+/// zeros ignored), as the serial hierarchy's levels do.
+///
+/// # Errors
+/// [`SolveError::InvalidOption`] for a matrix with more than `u32::MAX` columns or a
+/// threshold outside `[0, 1]`; the input error of a non-square matrix.
+pub fn aggregates(a: &CsrMatrix, strength_threshold: f64) -> Result<Aggregates, SolveError> {
+    femscale_core::checks::check_square(a)?;
+    if !(0.0..=1.0).contains(&strength_threshold) {
+        return Err(SolveError::InvalidOption {
+            option: "amg.strength_threshold".into(),
+            reason: format!("must be in [0, 1], got {strength_threshold}"),
+        });
+    }
+    let m = Mat::from_csr(a)?;
+    let diag: Vec<f64> = m.diagonal().iter().map(|d| d.abs()).collect();
+    let strength = strength_graph(&m, &diag, strength_threshold);
+    let aggs = aggregate(&strength, m.nrows);
+    let aggregate = aggs
+        .agg
+        .iter()
+        .map(|&k| (k != super::aggregate::NO_AGGREGATE).then_some(k))
+        .collect();
+    Ok(Aggregates {
+        aggregate,
+        count: aggs.count,
+        weight: aggs.weight,
+    })
+}
+
+/// `R A P` by the hierarchy's parallel sparse products (stored zeros of the inputs dropped);
+/// rectangular factors are fine: `R` is `m x n`, `A` is `n x k`, `P` is `k x l`.
+///
+/// # Errors
+/// [`SolveError::InvalidOption`] for mismatched dimensions or more than `u32::MAX` columns.
+pub fn triple_product(
+    r: &CsrMatrix,
+    a: &CsrMatrix,
+    p: &CsrMatrix,
+) -> Result<CsrMatrix, SolveError> {
+    if r.ncols() != a.nrows() || a.ncols() != p.nrows() {
+        return Err(SolveError::InvalidOption {
+            option: "triple_product".into(),
+            reason: format!(
+                "R is {} x {}, A {} x {}, P {} x {}",
+                r.nrows(),
+                r.ncols(),
+                a.nrows(),
+                a.ncols(),
+                p.nrows(),
+                p.ncols()
+            ),
+        });
+    }
+    let (r, a, p) = (Mat::from_csr(r)?, Mat::from_csr(a)?, Mat::from_csr(p)?);
+    galerkin(&a, &p, &r).to_csr()
+}
+
+/// The largest eigenvalue of the symmetric tridiagonal matrix with diagonal `alpha` and
+/// off-diagonal `beta` (`beta.len() + 1 == alpha.len()`): the Ritz value of a Lanczos run.
+///
+/// # Panics
+/// If the lengths do not match.
+pub fn tridiagonal_max_eigenvalue(alpha: &[f64], beta: &[f64]) -> f64 {
+    assert_eq!(beta.len() + 1, alpha.len().max(1), "Lanczos coefficients");
+    super::prolongation::tridiagonal_max_eigenvalue(alpha, beta)
+}
+
+/// Coefficients of the Chebyshev smoother on `[upper * ratio, upper]` of degree `degree`:
+/// the first update is `first · D⁻¹ r`, then each `d' = c1 d + c2 D⁻¹ r` for `(c1, c2)` in
+/// `steps`, with `r` the residual after the previous update — the serial levels' smoother.
+pub fn chebyshev_coefficients(upper: f64, degree: usize) -> (f64, Vec<(f64, f64)>) {
+    super::smoother::chebyshev_coefficients(upper, degree)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn laplacian_1d(n: usize) -> CsrMatrix {
+        let mut t = Vec::new();
+        for i in 0..n {
+            t.push((i, i, 2.0));
+            if i > 0 {
+                t.push((i, i - 1, -1.0));
+            }
+            if i + 1 < n {
+                t.push((i, i + 1, -1.0));
+            }
+        }
+        CsrMatrix::try_from_triplets(n, n, &t).unwrap()
+    }
+
+    #[test]
+    fn aggregates_cover_the_coupled_rows_and_weights_normalise_columns() {
+        let a = laplacian_1d(30);
+        let aggs = aggregates(&a, 0.0).unwrap();
+        assert_eq!(aggs.count, 10);
+        let mut sizes = vec![0; aggs.count];
+        for k in aggs.aggregate.iter().map(|k| k.unwrap() as usize) {
+            sizes[k] += 1;
+        }
+        for (size, w) in sizes.iter().zip(&aggs.weight) {
+            assert!((w * w * f64::from(*size) - 1.0).abs() < 1e-14);
+        }
+        assert!(aggregates(&a, 1.5).is_err());
+    }
+
+    #[test]
+    fn triple_product_of_identity_restriction_is_the_matrix() {
+        let a = laplacian_1d(5);
+        let t: Vec<(usize, usize, f64)> = (0..5).map(|i| (i, i, 1.0)).collect();
+        let id = CsrMatrix::try_from_triplets(5, 5, &t).unwrap();
+        let c = triple_product(&id, &a, &id).unwrap();
+        for i in 0..5 {
+            for j in 0..5 {
+                assert_eq!(c.get(i, j), a.get(i, j));
+            }
+        }
+        assert!(triple_product(&a, &id, &laplacian_1d(4)).is_err());
+    }
+
+    #[test]
+    fn tridiagonal_eigenvalue_checks_lengths() {
+        assert!((tridiagonal_max_eigenvalue(&[2.0, 2.0], &[-1.0]) - 3.0).abs() < 1e-9);
+    }
+}
