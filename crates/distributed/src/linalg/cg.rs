@@ -149,7 +149,7 @@ pub fn cg(
     };
     let halo = a.halo_volume();
 
-    let mut report = SolveReport::new("distributed-cg", &precond.name());
+    let mut report = SolveReport::new("distributed-cg", precond.name());
     report.tolerance = options.tolerance;
     let mut r = vec![0.0; n];
     product(x, &mut r, &mut work, &mut comm_seconds)?;

@@ -11,6 +11,10 @@ use crate::comm::{Communicator, Tag};
 /// Tag of the halo set-up messages (which ghost entries a rank needs from an owner).
 const HALO_SETUP: Tag = 100;
 
+/// One owner's message of a forward exchange: its rank, the positions of its ghosts and the
+/// bytes.
+pub(crate) type Received = (usize, Range<usize>, Vec<u8>);
+
 /// The ghost entries of a distributed vector that this rank reads (global indices owned by
 /// other ranks, increasing), where they come from and which owned entries other ranks read.
 ///
@@ -68,6 +72,11 @@ impl Halo {
         })
     }
 
+    /// Whether this rank neither sends nor receives anything.
+    pub fn is_empty(&self) -> bool {
+        self.sends.is_empty() && self.receives.is_empty()
+    }
+
     /// Owned entries.
     pub fn owned(&self) -> usize {
         self.own.len()
@@ -115,7 +124,7 @@ impl Halo {
         comm: &dyn Communicator,
         tag: Tag,
         pack: impl Fn(&[usize]) -> Vec<u8>,
-    ) -> Result<Vec<(usize, Range<usize>, Vec<u8>)>> {
+    ) -> Result<Vec<Received>> {
         let packed: Vec<Vec<u8>> = self.sends.iter().map(|(_, rows)| pack(rows)).collect();
         let sends: Vec<(usize, &[u8])> = self
             .sends

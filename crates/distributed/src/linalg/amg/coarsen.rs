@@ -20,6 +20,53 @@ const COARSE_ROWS: Tag = 112;
 /// Coarsening is considered stalled when a level keeps more than this fraction of unknowns.
 const STALL_RATIO: f64 = 0.9;
 
+/// Sparse rows with global column numbers, stored flat (row `i` is
+/// `entries[ptr[i]..ptr[i + 1]]`).
+#[derive(Debug, Clone)]
+pub(super) struct Rows {
+    ptr: Vec<usize>,
+    entries: Vec<(usize, f64)>,
+}
+
+impl Default for Rows {
+    fn default() -> Self {
+        Self {
+            ptr: vec![0],
+            entries: Vec::new(),
+        }
+    }
+}
+
+impl Rows {
+    /// Number of rows.
+    pub fn len(&self) -> usize {
+        self.ptr.len() - 1
+    }
+
+    /// Row `i`.
+    pub fn row(&self, i: usize) -> &[(usize, f64)] {
+        &self.entries[self.ptr[i]..self.ptr[i + 1]]
+    }
+
+    /// The rows in order.
+    pub fn iter(&self) -> impl Iterator<Item = &[(usize, f64)]> + '_ {
+        self.ptr.windows(2).map(|w| &self.entries[w[0]..w[1]])
+    }
+
+    /// Appends a row.
+    pub fn push(&mut self, row: impl IntoIterator<Item = (usize, f64)>) {
+        self.entries.extend(row);
+        self.ptr.push(self.entries.len());
+    }
+
+    /// Appends every row of `other`.
+    pub fn append(&mut self, other: Rows) {
+        let offset = self.entries.len();
+        self.ptr.extend(other.ptr[1..].iter().map(|p| p + offset));
+        self.entries.extend(other.entries);
+    }
+}
+
 /// The transfer between a level and the next coarser one, on this rank.
 #[derive(Debug)]
 pub(super) struct Transfer {
@@ -89,26 +136,31 @@ pub(super) fn coarsen(
 
     let own_coarse = coarse_partition.range(rank);
     let coarse_ghosts: Vec<usize> = rows
+        .entries
         .iter()
-        .flatten()
         .map(|&(k, _)| k)
         .filter(|k| !own_coarse.contains(k))
         .collect();
     let halo = Halo::new(comm, &coarse_partition, coarse_ghosts)?;
-    let p = local_matrix(&rows, owned, owned_plus(&halo), |k| halo.local(k))?;
+    let p = local_matrix(rows.iter(), owned, owned_plus(&halo), |k| halo.local(k))?;
     let r = transpose(&p)?;
 
     // Rows of P for the ghost unknowns of A, from their owners, for the product A P.
     let received = a.halo().forward_bytes(comm, PROLONGATOR_ROWS, |wanted| {
-        pack_rows(wanted.iter().map(|&i| rows[i].as_slice()))
+        pack_rows(wanted.iter().map(|&i| rows.row(i)))
     })?;
-    let mut ghost_rows: Vec<Vec<(usize, f64)>> = vec![Vec::new(); ghosts];
+    // The owners' messages come in ghost order (each owner's ghosts are one contiguous run).
+    let mut ghost_rows = Rows::default();
     for (from, range, bytes) in received {
-        let decoded = unpack_rows(&bytes, range.len(), coarse_partition.rows(), from)?;
-        for (slot, row) in ghost_rows[range].iter_mut().zip(decoded) {
-            *slot = row;
-        }
+        unpack_rows(
+            &bytes,
+            range.len(),
+            coarse_partition.rows(),
+            from,
+            &mut ghost_rows,
+        )?;
     }
+    debug_assert_eq!(ghost_rows.len(), ghosts);
     let coarse = galerkin(
         comm,
         a,
@@ -159,55 +211,66 @@ fn inverse_diagonal(a: &DistMatrix, index: usize) -> Result<Vec<f64>> {
 
 /// Rows of `P = (I - scale D⁻¹A) P_tent` for the owned rows, with global coarse columns:
 /// per aggregate `k` of a column `j` of row `i`, the sum of `(δ_ij - scale a_ij / a_ii) t_j`.
+/// Parallel over blocks of rows, each block's rows appended in order.
 fn smoothed_rows(
     local: &CsrMatrix,
     dinv: &[f64],
     scale: f64,
     tentative: impl Fn(usize) -> Option<(usize, f64)> + Sync,
-) -> Vec<Vec<(usize, f64)>> {
+) -> Rows {
     use rayon::prelude::*;
+    const BLOCK: usize = 8192;
     let (ptr, cols, values) = (
         local.pattern().row_ptr(),
         local.pattern().col_idx(),
         local.values(),
     );
-    (0..local.nrows())
+    let n = local.nrows();
+    let blocks: Vec<Rows> = (0..n.div_ceil(BLOCK))
         .into_par_iter()
-        .with_min_len(1024)
-        .map(|i| {
+        .map(|b| {
+            let mut out = Rows::default();
             let mut row: Vec<(usize, f64)> = Vec::new();
-            let s = scale * dinv[i];
-            for k in ptr[i]..ptr[i + 1] {
-                let j = cols[k];
-                let Some((aggregate, t)) = tentative(j) else {
-                    continue;
-                };
-                let mut x = -s * values[k] * t;
-                if j == i {
-                    x += t;
+            for i in b * BLOCK..((b + 1) * BLOCK).min(n) {
+                row.clear();
+                let s = scale * dinv[i];
+                for k in ptr[i]..ptr[i + 1] {
+                    let j = cols[k];
+                    let Some((aggregate, t)) = tentative(j) else {
+                        continue;
+                    };
+                    let mut x = -s * values[k] * t;
+                    if j == i {
+                        x += t;
+                    }
+                    match row.iter_mut().find(|e| e.0 == aggregate) {
+                        Some(e) => e.1 += x,
+                        None => row.push((aggregate, x)),
+                    }
                 }
-                match row.iter_mut().find(|e| e.0 == aggregate) {
-                    Some(e) => e.1 += x,
-                    None => row.push((aggregate, x)),
-                }
+                row.sort_unstable_by_key(|e| e.0);
+                out.push(row.iter().copied());
             }
-            row.sort_unstable_by_key(|e| e.0);
-            row
+            out
         })
-        .collect()
+        .collect();
+    let mut rows = Rows::default();
+    for block in blocks {
+        rows.append(block);
+    }
+    rows
 }
 
 /// A CSR matrix of `rows` with `ncols` local columns, `local(global)` mapping each column.
-fn local_matrix(
-    rows: &[Vec<(usize, f64)>],
+fn local_matrix<'a>(
+    rows: impl Iterator<Item = &'a [(usize, f64)]>,
     nrows: usize,
     ncols: usize,
     local: impl Fn(usize) -> Option<usize>,
 ) -> Result<CsrMatrix> {
     let mut row_ptr = Vec::with_capacity(nrows + 1);
     row_ptr.push(0);
-    let nnz: usize = rows.iter().map(Vec::len).sum();
-    let (mut cols, mut values) = (Vec::with_capacity(nnz), Vec::with_capacity(nnz));
+    let (mut cols, mut values) = (Vec::new(), Vec::new());
     let mut entries: Vec<(usize, f64)> = Vec::new();
     for row in rows {
         entries.clear();
@@ -221,6 +284,11 @@ fn local_matrix(
         cols.extend(entries.iter().map(|e| e.0));
         values.extend(entries.iter().map(|e| e.1));
         row_ptr.push(cols.len());
+    }
+    if row_ptr.len() != nrows + 1 {
+        return Err(Error::Communication {
+            message: format!("{} rows where {nrows} were expected", row_ptr.len() - 1),
+        });
     }
     CsrMatrix::try_from_csr_parts(nrows, ncols, row_ptr, cols, values)
 }
@@ -249,30 +317,29 @@ pub(super) fn pack_rows<'a>(rows: impl Iterator<Item = &'a [(usize, f64)]>) -> V
     bytes
 }
 
-/// `count` rows packed by [`pack_rows`], columns checked below `ncols`.
+/// Appends `count` rows packed by [`pack_rows`] to `out`, columns checked below `ncols`.
 pub(super) fn unpack_rows(
     bytes: &[u8],
     count: usize,
     ncols: usize,
     from: usize,
-) -> Result<Vec<Vec<(usize, f64)>>> {
+    out: &mut Rows,
+) -> Result<()> {
     let bad = |what: &str| Error::Communication {
         message: format!("rank {from} sent malformed matrix rows: {what}"),
     };
     let mut words = bytes
         .chunks_exact(8)
         .map(|c| c.try_into().expect("8 bytes"));
-    if bytes.len() % 8 != 0 {
+    if !bytes.len().is_multiple_of(8) {
         return Err(bad("a partial word"));
     }
-    let mut rows = Vec::with_capacity(count);
     for _ in 0..count {
         let len = u64::from_le_bytes(words.next().ok_or_else(|| bad("too few rows"))?);
         let len = usize::try_from(len)
             .ok()
             .filter(|&l| l <= bytes.len() / 16)
             .ok_or_else(|| bad("a row longer than the message"))?;
-        let mut row = Vec::with_capacity(len);
         for _ in 0..len {
             let c = u64::from_le_bytes(words.next().ok_or_else(|| bad("a truncated row"))?);
             let v = f64::from_le_bytes(words.next().ok_or_else(|| bad("a truncated row"))?);
@@ -283,27 +350,23 @@ pub(super) fn unpack_rows(
             if !v.is_finite() {
                 return Err(bad("a non-finite value"));
             }
-            row.push((c, v));
+            out.entries.push((c, v));
         }
-        rows.push(row);
+        out.ptr.push(out.entries.len());
     }
     if words.next().is_some() {
         return Err(bad("trailing bytes"));
     }
-    Ok(rows)
+    Ok(())
 }
 
 /// The coarse columns of the owned and ghost prolongator rows that this rank does not own,
 /// increasing: the extra columns of the local Galerkin product.
-fn extra_columns(
-    rows: &[Vec<(usize, f64)>],
-    ghost_rows: &[Vec<(usize, f64)>],
-    own: &std::ops::Range<usize>,
-) -> Vec<usize> {
+fn extra_columns(rows: &Rows, ghost_rows: &Rows, own: &std::ops::Range<usize>) -> Vec<usize> {
     let mut extra: Vec<usize> = rows
+        .entries
         .iter()
-        .chain(ghost_rows)
-        .flatten()
+        .chain(&ghost_rows.entries)
         .map(|&(k, _)| k)
         .filter(|k| !own.contains(k))
         .collect();
@@ -319,8 +382,8 @@ fn galerkin(
     comm: &dyn Communicator,
     a: &DistMatrix,
     coarse_partition: &RowPartition,
-    rows: &[Vec<(usize, f64)>],
-    ghost_rows: &[Vec<(usize, f64)>],
+    rows: &Rows,
+    ghost_rows: &Rows,
     extra: &[usize],
 ) -> Result<DistMatrix> {
     let (p, rank) = (comm.size(), comm.rank());
@@ -342,10 +405,9 @@ fn galerkin(
     };
     let ncols = owned_coarse + extra.len();
     let owned = a.owned_rows();
-    let p_owned = local_matrix(rows, owned, ncols, local)?;
-    let all_rows: Vec<Vec<(usize, f64)>> = rows.iter().chain(ghost_rows).cloned().collect();
-    let p_ext = local_matrix(&all_rows, all_rows.len(), ncols, local)?;
-    drop(all_rows);
+    let p_owned = local_matrix(rows.iter(), owned, ncols, local)?;
+    let extended = rows.len() + ghost_rows.len();
+    let p_ext = local_matrix(rows.iter().chain(ghost_rows.iter()), extended, ncols, local)?;
     let product = triple_product(&transpose(&p_owned)?, a.local(), &p_ext)?;
     drop((p_owned, p_ext));
 
@@ -384,14 +446,18 @@ fn galerkin(
     let sends: Vec<(usize, &[u8])> = outgoing.iter().map(|(to, b)| (*to, b.as_slice())).collect();
     let received = comm.exchange(COARSE_ROWS, &sends, &senders)?;
 
-    let mut merged: Vec<Vec<(usize, f64)>> = (0..owned_coarse).map(row_of).collect();
+    // Parts of owned coarse rows from other ranks, per row (most rows get none).
+    let mut incoming: Vec<Rows> = Vec::new();
+    let mut targets: Vec<usize> = Vec::new();
     for (from, bytes) in senders.iter().zip(&received) {
+        let mut parts = Rows::default();
         let mut rest = bytes.as_slice();
         while !rest.is_empty() {
-            let (head, tail) = rest.split_at(8.min(rest.len()));
-            let k = u64::from_le_bytes(head.try_into().map_err(|_| Error::Communication {
+            let truncated = || Error::Communication {
                 message: format!("rank {from} sent a truncated coarse row"),
-            })?) as usize;
+            };
+            let (head, tail) = rest.split_at(8.min(rest.len()));
+            let k = u64::from_le_bytes(head.try_into().map_err(|_| truncated())?) as usize;
             if !own.contains(&k) {
                 return Err(Error::Communication {
                     message: format!("rank {from} sent coarse row {k} to rank {rank}"),
@@ -401,27 +467,41 @@ fn galerkin(
                 .get(..8)
                 .map(|b| u64::from_le_bytes(b.try_into().expect("8 bytes")) as usize)
                 .filter(|&l| l <= (tail.len() - 8) / 16)
-                .ok_or_else(|| Error::Communication {
-                    message: format!("rank {from} sent a truncated coarse row"),
-                })?;
+                .ok_or_else(truncated)?;
             let size = 8 + 16 * len;
-            let row = unpack_rows(&tail[..size], 1, coarse_partition.rows(), *from)?;
-            merged[k - own.start].extend(row.into_iter().flatten());
+            unpack_rows(&tail[..size], 1, coarse_partition.rows(), *from, &mut parts)?;
+            targets.push(k - own.start);
             rest = &tail[size..];
         }
+        incoming.push(parts);
+    }
+    let mut extra_parts: Vec<Vec<(usize, f64)>> = vec![Vec::new(); owned_coarse];
+    for (target, row) in targets.iter().zip(incoming.iter().flat_map(Rows::iter)) {
+        extra_parts[*target].extend_from_slice(row);
     }
     let mut row_ptr = Vec::with_capacity(owned_coarse + 1);
     row_ptr.push(0);
     let (mut out_cols, mut out_values) = (Vec::new(), Vec::new());
-    for mut row in merged {
-        // Stable: equal columns are added in arrival order (own part, then by rank).
-        row.sort_by_key(|e| e.0);
-        for (c, v) in row {
-            if out_cols.len() > *row_ptr.last().expect("a start") && out_cols.last() == Some(&c) {
-                *out_values.last_mut().expect("a value") += v;
-            } else {
-                out_cols.push(c);
-                out_values.push(v);
+    let mut merged: Vec<(usize, f64)> = Vec::new();
+    for (c, parts) in extra_parts.iter().enumerate() {
+        if parts.is_empty() {
+            // Columns in any order: `from_owned_rows` sorts them.
+            out_cols.extend(cols[ptr[c]..ptr[c + 1]].iter().map(|&l| global(l)));
+            out_values.extend_from_slice(&values[ptr[c]..ptr[c + 1]]);
+        } else {
+            merged.clear();
+            merged.extend(row_of(c));
+            merged.extend_from_slice(parts);
+            // Stable: equal columns are added in arrival order (own part, then by rank).
+            merged.sort_by_key(|e| e.0);
+            let start = out_cols.len();
+            for &(col, v) in &merged {
+                if out_cols.len() > start && out_cols.last() == Some(&col) {
+                    *out_values.last_mut().expect("a value") += v;
+                } else {
+                    out_cols.push(col);
+                    out_values.push(v);
+                }
             }
         }
         row_ptr.push(out_cols.len());
@@ -433,4 +513,38 @@ fn galerkin(
         &out_cols,
         &out_values,
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn packed_rows_round_trip_and_malformed_messages_are_typed_errors() {
+        let rows = [vec![(0, 1.5), (7, -2.0)], vec![], vec![(3, 0.25)]];
+        let bytes = pack_rows(rows.iter().map(Vec::as_slice));
+        let mut out = Rows::default();
+        unpack_rows(&bytes, 3, 8, 1, &mut out).unwrap();
+        assert_eq!(out.len(), 3);
+        assert_eq!(out.row(0), rows[0].as_slice());
+        assert!(out.row(1).is_empty());
+        let fails = |bytes: &[u8], count: usize, ncols: usize| {
+            let err = unpack_rows(bytes, count, ncols, 1, &mut Rows::default()).unwrap_err();
+            assert!(
+                matches!(err, Error::Communication { .. }) && err.to_string().contains("rank 1"),
+                "{err}"
+            );
+        };
+        fails(&bytes[..bytes.len() - 8], 3, 8); // truncated
+        fails(&bytes[..bytes.len() - 3], 3, 8); // partial word
+        fails(&bytes, 2, 8); // trailing bytes
+        fails(&bytes, 3, 5); // a column beyond the matrix
+        let mut huge = (u64::MAX).to_le_bytes().to_vec();
+        huge.extend([0; 16]);
+        fails(&huge, 1, 8); // a length no message can hold: refused, not allocated
+        let mut nan = 1u64.to_le_bytes().to_vec();
+        nan.extend(0u64.to_le_bytes());
+        nan.extend(f64::NAN.to_le_bytes());
+        fails(&nan, 1, 8);
+    }
 }

@@ -31,7 +31,7 @@ use femscale_solvers::{AmgFactory, AmgHierarchy};
 use super::DistMatrix;
 use super::cg::DistPreconditioner;
 use crate::comm::{Communicator, Tag};
-use coarsen::{Coarsened, Transfer, coarsen, pack_rows, unpack_rows};
+use coarsen::{Coarsened, Rows, Transfer, coarsen, pack_rows, unpack_rows};
 
 /// Tag of the restriction's partial sums sent to their owners.
 const RESTRICT: Tag = 120;
@@ -274,38 +274,40 @@ impl Replicated {
         let partition = a.partition().clone();
         let local = a.local();
         let halo = a.halo();
-        let rows: Vec<Vec<(usize, f64)>> = (0..local.nrows())
-            .map(|i| {
-                let range = local.pattern().row_ptr()[i]..local.pattern().row_ptr()[i + 1];
-                let mut row: Vec<(usize, f64)> = range
-                    .map(|k| (halo.global(local.pattern().col_idx()[k]), local.values()[k]))
-                    .collect();
-                row.sort_unstable_by_key(|e| e.0);
-                row
-            })
-            .collect();
-        let packed = pack_rows(rows.iter().map(Vec::as_slice));
+        let mut rows = Rows::default();
+        let mut row: Vec<(usize, f64)> = Vec::new();
+        for i in 0..local.nrows() {
+            let range = local.pattern().row_ptr()[i]..local.pattern().row_ptr()[i + 1];
+            row.clear();
+            row.extend(
+                range.map(|k| (halo.global(local.pattern().col_idx()[k]), local.values()[k])),
+            );
+            row.sort_unstable_by_key(|e| e.0);
+            rows.push(row.iter().copied());
+        }
+        let packed = pack_rows(rows.iter());
         let others: Vec<usize> = (0..p).filter(|&r| r != rank).collect();
         let sends: Vec<(usize, &[u8])> = others.iter().map(|&r| (r, packed.as_slice())).collect();
         let mut received = comm.exchange(GATHER, &sends, &others)?.into_iter();
         let n = partition.rows();
-        let mut row_ptr = Vec::with_capacity(n + 1);
-        row_ptr.push(0);
-        let (mut cols, mut values) = (Vec::new(), Vec::new());
+        let mut all = Rows::default();
         for r in 0..p {
-            let block = if r == rank {
-                rows.clone()
+            if r == rank {
+                all.append(std::mem::take(&mut rows));
             } else {
                 let bytes = received.next().ok_or_else(|| Error::Communication {
                     message: format!("no coarse rows from rank {r}"),
                 })?;
-                unpack_rows(&bytes, partition.range(r).len(), n, r)?
-            };
-            for row in block {
-                cols.extend(row.iter().map(|e| e.0));
-                values.extend(row.iter().map(|e| e.1));
-                row_ptr.push(cols.len());
+                unpack_rows(&bytes, partition.range(r).len(), n, r, &mut all)?;
             }
+        }
+        let mut row_ptr = Vec::with_capacity(n + 1);
+        row_ptr.push(0);
+        let (mut cols, mut values) = (Vec::new(), Vec::new());
+        for row in all.iter() {
+            cols.extend(row.iter().map(|e| e.0));
+            values.extend(row.iter().map(|e| e.1));
+            row_ptr.push(cols.len());
         }
         let matrix = CsrMatrix::try_from_csr_parts(n, n, row_ptr, cols, values)?;
         let hierarchy = AmgFactory::new(options.clone()).build_with_budget(&matrix, None, None)?;
