@@ -376,7 +376,7 @@ impl Kernels {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     #[test]
@@ -396,7 +396,8 @@ mod tests {
     }
     use proptest::prelude::*;
 
-    fn laplacian_1d(n: usize) -> CsrMatrix {
+    /// The 1D Laplacian `tridiag(-1, 2, -1)` of `n` rows (also the AMG parts' test matrix).
+    pub(crate) fn laplacian_1d(n: usize) -> CsrMatrix {
         let mut t = Vec::new();
         for i in 0..n {
             t.push((i, i, 2.0));

@@ -126,13 +126,7 @@ impl Halo {
         pack: impl Fn(&[usize]) -> Vec<u8>,
     ) -> Result<Vec<Received>> {
         let packed: Vec<Vec<u8>> = self.sends.iter().map(|(_, rows)| pack(rows)).collect();
-        let sends: Vec<(usize, &[u8])> = self
-            .sends
-            .iter()
-            .zip(&packed)
-            .map(|((to, _), bytes)| (*to, bytes.as_slice()))
-            .collect();
-        let from: Vec<usize> = self.receives.iter().map(|(r, _)| *r).collect();
+        let (sends, from) = self.messages(&packed);
         let received = comm.exchange(tag, &sends, &from)?;
         Ok(self
             .receives

@@ -100,20 +100,7 @@ pub fn chebyshev_coefficients(upper: f64, degree: usize) -> (f64, Vec<(f64, f64)
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn laplacian_1d(n: usize) -> CsrMatrix {
-        let mut t = Vec::new();
-        for i in 0..n {
-            t.push((i, i, 2.0));
-            if i > 0 {
-                t.push((i, i - 1, -1.0));
-            }
-            if i + 1 < n {
-                t.push((i, i + 1, -1.0));
-            }
-        }
-        CsrMatrix::try_from_triplets(n, n, &t).unwrap()
-    }
+    use crate::kernels::tests::laplacian_1d;
 
     #[test]
     fn aggregates_cover_the_coupled_rows_and_weights_normalise_columns() {
