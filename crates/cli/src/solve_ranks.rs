@@ -1,16 +1,26 @@
-//! `femscale solve` and the `distributed-cg` solver: registered on the ranks of an MPI job when
+//! `femscale solve` and the distributed solvers (`distributed-cg`, `distributed-gmres`,
+//! `distributed-bicgstab`): registered on the ranks of an MPI job when
 //! `mpirun`/`srun` started this process as one of several (feature `mpi`), else on one
 //! in-process rank, so the same configuration runs with and without a launcher.
 
 use std::sync::Arc;
 
 use femscale::core::{LinearSolver, SolverChoice, SolverInfo};
-use femscale::distributed::linalg::{DistPreconditionerChoice, DistributedCg, SharedCommunicator};
+use femscale::distributed::linalg::{
+    DistMethod, DistPreconditionerChoice, DistributedKrylov, SharedCommunicator,
+};
 use femscale::distributed::{ThreadRanks, launched_ranks};
 use femscale::runtime::{Config, Registry};
 
 /// The registry name of distributed CG.
 pub const DISTRIBUTED_CG: &str = "distributed-cg";
+
+/// The distributed methods, by registry name (`restart` set from `[solver.gmres]`).
+const METHODS: [DistMethod; 3] = [
+    DistMethod::Cg,
+    DistMethod::Gmres { restart: 0 },
+    DistMethod::BiCgStab,
+];
 
 /// The ranks this `femscale solve` runs on.
 pub struct Ranks {
@@ -45,33 +55,50 @@ impl Ranks {
         self.comm.rank() == 0
     }
 
-    /// `registry` with `distributed-cg` on these ranks. On several ranks the configuration must
-    /// use it: any other solver would solve the whole problem once per rank.
+    /// `registry` with the distributed solvers on these ranks. On several ranks the
+    /// configuration must use one: any other solver would solve the whole problem once per
+    /// rank.
     ///
     /// # Errors
     /// [`femscale::Error::InvalidInput`] naming `solver.kind` for another solver on several
     /// ranks.
     pub fn register(&self, mut registry: Registry, config: &Config) -> femscale::Result<Registry> {
         let size = self.comm.size();
-        if size > 1 && config.solver.kind != DISTRIBUTED_CG {
+        if size > 1 && !METHODS.iter().any(|m| m.name() == config.solver.kind) {
             return Err(femscale::Error::invalid(
                 "solver.kind",
                 format!(
-                    "is `{}`, but this solve runs on {size} MPI ranks: use `{DISTRIBUTED_CG}` \
-                     (every other solver would solve the whole problem once per rank)",
+                    "is `{}`, but this solve runs on {size} MPI ranks: use `{DISTRIBUTED_CG}`, \
+                     `distributed-gmres` or `distributed-bicgstab` (every other solver would \
+                     solve the whole problem once per rank)",
                     config.solver.kind
                 ),
             ));
         }
-        let comm = self.comm.clone();
-        registry.register_solver(
-            DISTRIBUTED_CG,
-            Arc::new(move |preconditioner, options| {
-                let choice = DistPreconditionerChoice::from_factory(preconditioner, &options.amg);
-                Box::new(DistributedCg::new(comm.clone(), choice)) as Box<dyn LinearSolver>
-            }),
-            SolverInfo::preconditioned("amg", Some(SolverChoice::AmgCg)),
-        );
+        for method in METHODS {
+            let comm = self.comm.clone();
+            let info = SolverInfo::preconditioned("amg", Some(SolverChoice::AmgCg));
+            let info = match method {
+                DistMethod::Gmres { .. } => info.with_options_section("solver.gmres"),
+                _ => info,
+            };
+            registry.register_solver(
+                method.name(),
+                Arc::new(move |preconditioner, options| {
+                    let choice =
+                        DistPreconditionerChoice::from_factory(preconditioner, &options.amg);
+                    let method = match method {
+                        DistMethod::Gmres { .. } => DistMethod::Gmres {
+                            restart: options.gmres.restart,
+                        },
+                        other => other,
+                    };
+                    Box::new(DistributedKrylov::new(comm.clone(), method, choice))
+                        as Box<dyn LinearSolver>
+                }),
+                info,
+            );
+        }
         Ok(registry)
     }
 }

@@ -102,6 +102,52 @@ fn distributed_cg_gives_the_serial_solution_on_2_and_4_ranks() {
 }
 
 #[test]
+fn distributed_gmres_and_bicgstab_give_the_serial_solution_with_a_robin_boundary() {
+    if !mpi_available(
+        "distributed_gmres_and_bicgstab_give_the_serial_solution_with_a_robin_boundary",
+    ) {
+        return;
+    }
+    let sets = [
+        "problem.mesh.nx=24",
+        "problem.mesh.ny=24",
+        "solver.tolerance=1e-11",
+    ];
+    let serial = solve(
+        0,
+        "mixed_bc_2d.toml",
+        &[&sets[..], &["solver.kind=\"cg\""]].concat(),
+    );
+    for kind in ["distributed-gmres", "distributed-bicgstab"] {
+        for ranks in [2, 4] {
+            let kind_set = format!("solver.kind=\"{kind}\"");
+            let d = solve(
+                ranks,
+                "mixed_bc_2d.toml",
+                &[&sets[..], &[kind_set.as_str()]].concat(),
+            );
+            let solver = d["solver"].as_str().unwrap();
+            assert!(solver.contains(&format!("{kind} ({ranks} ranks)")), "{d}");
+            assert!(
+                d["preconditioner"]
+                    .as_str()
+                    .unwrap()
+                    .contains("distributed"),
+                "{d}"
+            );
+            for norm in ["l2_error", "h1_error"] {
+                let (a, b) = (d[norm].as_f64().unwrap(), serial[norm].as_f64().unwrap());
+                assert!(close(a, b), "{kind} on {ranks} ranks: {norm} {a} vs {b}");
+            }
+            assert!(
+                d["verified_relative_residual"].as_f64().unwrap() < 1e-9,
+                "{d}"
+            );
+        }
+    }
+}
+
+#[test]
 fn other_solvers_are_refused_on_several_ranks() {
     if !mpi_available("other_solvers_are_refused_on_several_ranks") {
         return;

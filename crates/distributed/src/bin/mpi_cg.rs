@@ -19,7 +19,7 @@ use std::sync::Arc;
 
 use femscale_core::{NoMonitor, PreconditionerFactory};
 use femscale_distributed::linalg::{
-    DistAmg, DistAmgOptions, DistCgOptions, DistMatrix, DistPreconditioner, Renumbering,
+    DistAmg, DistAmgOptions, DistKrylovOptions, DistMatrix, DistPreconditioner, Renumbering,
     RowPartition, block_jacobi, cg, grid_laplacian, recursive_bisection,
 };
 use femscale_distributed::{Communicator, MpiWorld};
@@ -83,7 +83,7 @@ fn run(
     };
     let setup_seconds = setup.elapsed().as_secs_f64();
     let mut x = vec![0.0; own.len()];
-    let options = DistCgOptions {
+    let options = DistKrylovOptions {
         tolerance: 1e-10,
         max_iterations: 20_000,
     };

@@ -1,22 +1,30 @@
 //! Distributed linear algebra: rows split over ranks ([`RowPartition`]), a row-distributed
-//! matrix with its halo exchange ([`DistMatrix`]) and preconditioned CG across the ranks
-//! ([`cg`], block-Jacobi with any local preconditioner: [`block_jacobi`]); compact parts by
+//! matrix with its halo exchange ([`DistMatrix`]), Krylov methods across the ranks ([`cg`],
+//! [`gmres`], [`bicgstab`]) with the distributed AMG ([`DistAmg`]) or block-Jacobi on any
+//! local preconditioner ([`block_jacobi`]); compact parts by
 //! recursive coordinate bisection ([`recursive_bisection`], [`Renumbering`]).
 
 mod amg;
+mod bicgstab;
 mod bisection;
 mod cg;
+mod gmres;
 mod halo;
 mod matrix;
+mod ops;
 mod partition;
 mod solver;
 
 pub use amg::{DistAmg, DistAmgOptions, DistLevelInfo};
+pub use bicgstab::bicgstab;
 pub use bisection::{Renumbering, recursive_bisection};
-pub use cg::{BlockJacobi, DistCgOptions, DistPreconditioner, DistSolveReport, block_jacobi, cg};
+pub use cg::{
+    BlockJacobi, DistKrylovOptions, DistPreconditioner, DistSolveReport, block_jacobi, cg,
+};
+pub use gmres::gmres;
 pub use matrix::{DistMatrix, HaloVolume};
 pub use partition::RowPartition;
-pub use solver::{DistPreconditionerChoice, DistributedCg, SharedCommunicator};
+pub use solver::{DistMethod, DistPreconditionerChoice, DistributedKrylov, SharedCommunicator};
 
 /// The 5-point Laplacian on an `m × m` grid of interior points (Dirichlet boundary eliminated),
 /// rows numbered line by line: the model problem of the tests and of `femscale-mpi-cg`.

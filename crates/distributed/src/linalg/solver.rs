@@ -1,5 +1,6 @@
-//! Distributed CG behind the serial solver interface: [`DistributedCg`], the `LinearSolver`
-//! that the runtime's registry takes as `solver.kind = "distributed-cg"`.
+//! Distributed Krylov methods behind the serial solver interface: [`DistributedKrylov`], the
+//! `LinearSolver` that the runtime's registry takes as `solver.kind = "distributed-cg"`,
+//! `"distributed-gmres"` or `"distributed-bicgstab"`.
 
 use std::sync::Arc;
 
@@ -9,8 +10,8 @@ use femscale_core::{
 };
 
 use super::{
-    DistAmg, DistAmgOptions, DistCgOptions, DistMatrix, DistPreconditioner, RowPartition,
-    block_jacobi, cg,
+    DistAmg, DistAmgOptions, DistKrylovOptions, DistMatrix, DistPreconditioner, RowPartition,
+    bicgstab, block_jacobi, cg, gmres,
 };
 use crate::comm::Communicator;
 
@@ -69,8 +70,34 @@ impl DistPreconditionerChoice {
     }
 }
 
-/// CG across the ranks of a communicator, preconditioned by the distributed AMG or by
-/// block-Jacobi with a local preconditioner ([`DistPreconditionerChoice`]).
+/// The Krylov method of a [`DistributedKrylov`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DistMethod {
+    /// Conjugate gradients (symmetric positive definite systems).
+    Cg,
+    /// Restarted GMRES with this restart length (any nonsingular system).
+    Gmres {
+        /// Arnoldi steps per cycle.
+        restart: usize,
+    },
+    /// BiCGStab (nonsymmetric systems, short recurrences).
+    BiCgStab,
+}
+
+impl DistMethod {
+    /// The registry name: `distributed-cg`, `distributed-gmres`, `distributed-bicgstab`.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::Cg => "distributed-cg",
+            Self::Gmres { .. } => "distributed-gmres",
+            Self::BiCgStab => "distributed-bicgstab",
+        }
+    }
+}
+
+/// A Krylov method across the ranks of a communicator ([`DistMethod`]: CG, GMRES, BiCGStab),
+/// preconditioned by the distributed AMG or by block-Jacobi with a local preconditioner
+/// ([`DistPreconditionerChoice`]).
 ///
 /// Every rank passes the same global matrix and right-hand side (the pipeline assembles the
 /// whole problem on every rank: the solve is distributed, assembly is not yet); each keeps its
@@ -78,25 +105,32 @@ impl DistPreconditionerChoice {
 /// solution back, so the pipeline's verification and post-processing run unchanged. Every rank
 /// must call [`LinearSolver::prepare`] and [`PreparedSolver::solve`] together (collective).
 #[derive(Clone)]
-pub struct DistributedCg {
+pub struct DistributedKrylov {
     comm: SharedCommunicator,
+    method: DistMethod,
     preconditioner: DistPreconditionerChoice,
 }
 
-impl std::fmt::Debug for DistributedCg {
+impl std::fmt::Debug for DistributedKrylov {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("DistributedCg")
+        f.debug_struct("DistributedKrylov")
+            .field("method", &self.method)
             .field("ranks", &self.comm.size())
             .field("preconditioner", &self.preconditioner.name())
             .finish()
     }
 }
 
-impl DistributedCg {
-    /// Distributed CG on `comm` with `preconditioner`.
-    pub fn new(comm: SharedCommunicator, preconditioner: DistPreconditionerChoice) -> Self {
+impl DistributedKrylov {
+    /// `method` on `comm` with `preconditioner`.
+    pub fn new(
+        comm: SharedCommunicator,
+        method: DistMethod,
+        preconditioner: DistPreconditionerChoice,
+    ) -> Self {
         Self {
             comm,
+            method,
             preconditioner,
         }
     }
@@ -111,9 +145,9 @@ fn solve_error(e: Error) -> SolveError {
     }
 }
 
-impl LinearSolver for DistributedCg {
+impl LinearSolver for DistributedKrylov {
     fn name(&self) -> &str {
-        "distributed-cg"
+        self.method.name()
     }
 
     fn prepare(
@@ -121,6 +155,12 @@ impl LinearSolver for DistributedCg {
         a: Arc<CsrMatrix>,
         options: &SolverOptions,
     ) -> Result<Box<dyn PreparedSolver>, SolveError> {
+        if let DistMethod::Gmres { restart: 0 } = self.method {
+            return Err(SolveError::InvalidOption {
+                option: "gmres.restart".into(),
+                reason: "must be at least 1".into(),
+            });
+        }
         let comm = self.comm.as_ref();
         let partition = RowPartition::balanced(a.nrows(), comm.size()).map_err(solve_error)?;
         let matrix = Arc::new(DistMatrix::from_global(comm, partition, &a).map_err(solve_error)?);
@@ -128,12 +168,12 @@ impl LinearSolver for DistributedCg {
             .preconditioner
             .build(comm, &matrix)
             .map_err(solve_error)?;
-        Ok(Box::new(PreparedDistributedCg {
+        Ok(Box::new(PreparedKrylov {
             solver: self.clone(),
             global: a,
             matrix,
             preconditioner,
-            options: DistCgOptions {
+            options: DistKrylovOptions {
                 tolerance: options.tolerance,
                 max_iterations: options.max_iterations,
             },
@@ -142,15 +182,15 @@ impl LinearSolver for DistributedCg {
 }
 
 #[derive(Debug)]
-struct PreparedDistributedCg {
-    solver: DistributedCg,
+struct PreparedKrylov {
+    solver: DistributedKrylov,
     global: Arc<CsrMatrix>,
     matrix: Arc<DistMatrix>,
     preconditioner: Box<dyn DistPreconditioner>,
-    options: DistCgOptions,
+    options: DistKrylovOptions,
 }
 
-impl PreparedSolver for PreparedDistributedCg {
+impl PreparedSolver for PreparedKrylov {
     fn solve(
         &mut self,
         b: &[f64],
@@ -161,22 +201,22 @@ impl PreparedSolver for PreparedDistributedCg {
         let comm = self.solver.comm.as_ref();
         let own = self.matrix.partition().range(comm.rank());
         let mut local = x[own.clone()].to_vec();
-        let outcome = cg(
-            comm,
-            &self.matrix,
-            self.preconditioner.as_ref(),
-            &b[own.clone()],
-            &mut local,
-            &self.options,
-            monitor,
-        );
+        let (a, m) = (self.matrix.as_ref(), self.preconditioner.as_ref());
+        let (rhs, options) = (&b[own.clone()], &self.options);
+        let outcome = match self.solver.method {
+            DistMethod::Cg => cg(comm, a, m, rhs, &mut local, options, monitor),
+            DistMethod::Gmres { restart } => {
+                gmres(comm, a, m, rhs, &mut local, options, restart, monitor)
+            }
+            DistMethod::BiCgStab => bicgstab(comm, a, m, rhs, &mut local, options, monitor),
+        };
         let report = outcome.map_err(solve_error)?;
         // Every rank gets the whole solution: the others' entries are zero in the sum.
         x.fill(0.0);
         x[own].copy_from_slice(&local);
         comm.all_reduce_sum(x).map_err(solve_error)?;
         let mut report = report.report;
-        report.solver = format!("distributed-cg ({} ranks)", comm.size());
+        report.solver = format!("{} ({} ranks)", self.solver.method.name(), comm.size());
         report.preconditioner = self.preconditioner.name();
         Ok(report)
     }

@@ -103,7 +103,7 @@ fn solve_with(
         let precond = build(comm, &d);
         let own = part.range(comm.rank());
         let mut x = vec![0.0; own.len()];
-        let options = DistCgOptions {
+        let options = DistKrylovOptions {
             tolerance: 1e-10,
             max_iterations: 2000,
         };
@@ -293,11 +293,104 @@ fn a_stop_asked_by_one_rank_stops_every_rank_at_the_same_iteration() {
                 std::ops::ControlFlow::Continue(())
             }
         };
-        let options = DistCgOptions::default();
+        let options = DistKrylovOptions::default();
         match cg(comm, &d, &precond, &b[own], &mut x, &options, &mut monitor) {
             Err(femscale_core::Error::Solve(SolveError::Stopped { report })) => report.iterations,
             other => panic!("rank {rank}: {other:?}"),
         }
     });
     assert_eq!(stopped, vec![5, 5, 5]);
+}
+
+/// The 5-point Laplacian plus an upwinded convection `c ∂u/∂x`: nonsymmetric.
+fn convection_diffusion(m: usize, c: f64) -> CsrMatrix {
+    let a = grid_laplacian(m).unwrap();
+    let mut triplets = Vec::new();
+    for i in 0..a.nrows() {
+        for &j in a.pattern().row(i) {
+            let mut v = a.get(i, j);
+            if j == i {
+                v += c;
+            } else if j + 1 == i && i % m != 0 {
+                v -= c;
+            }
+            triplets.push((i, j, v));
+        }
+    }
+    CsrMatrix::try_from_triplets(a.nrows(), a.ncols(), &triplets).unwrap()
+}
+
+#[test]
+fn gmres_and_bicgstab_solve_a_nonsymmetric_system_on_one_to_four_ranks() {
+    let a = convection_diffusion(40, 2.0);
+    let n = a.nrows();
+    let exact: Vec<f64> = (0..n).map(|i| ((i % 13) as f64 * 0.3).cos()).collect();
+    let mut b = vec![0.0; n];
+    a.mul_vec_into(&exact, &mut b);
+    let options = DistKrylovOptions {
+        tolerance: 1e-10,
+        max_iterations: 2000,
+    };
+    for method in ["gmres", "bicgstab"] {
+        let mut iterations = Vec::new();
+        for p in 1..=4 {
+            let results = on_ranks(p, |comm| {
+                let part = RowPartition::balanced(n, comm.size()).unwrap();
+                let d = DistMatrix::from_global(comm, part.clone(), &a).unwrap();
+                let precond = block_jacobi(&d, &femscale_solvers::Ilu0Factory).unwrap();
+                let own = part.range(comm.rank());
+                let mut x = vec![0.0; own.len()];
+                let report = match method {
+                    "gmres" => gmres(
+                        comm,
+                        &d,
+                        &precond,
+                        &b[own.clone()],
+                        &mut x,
+                        &options,
+                        30,
+                        &mut NoMonitor,
+                    ),
+                    _ => bicgstab(
+                        comm,
+                        &d,
+                        &precond,
+                        &b[own.clone()],
+                        &mut x,
+                        &options,
+                        &mut NoMonitor,
+                    ),
+                }
+                .unwrap();
+                (x, report)
+            });
+            let (xs, reports): (Vec<Vec<f64>>, Vec<DistSolveReport>) = results.into_iter().unzip();
+            let x = xs.concat();
+            let err = x
+                .iter()
+                .zip(&exact)
+                .map(|(u, e)| (u - e).abs())
+                .fold(0.0, f64::max);
+            assert!(err < 1e-7, "{method} on {p} ranks: max error {err}");
+            let r0 = &reports[0];
+            assert!(r0.verified_relative_residual < 1e-9, "{method}: {r0:?}");
+            assert!(
+                reports
+                    .iter()
+                    .all(|r| r.report.iterations == r0.report.iterations)
+            );
+            iterations.push(r0.report.iterations);
+        }
+        eprintln!("{method}: iterations on 1..4 ranks {iterations:?}");
+    }
+    let refused = on_ranks(1, |comm| {
+        let part = RowPartition::balanced(n, 1).unwrap();
+        let d = DistMatrix::from_global(comm, part, &a).unwrap();
+        let precond = block_jacobi(&d, &Ic0Factory).unwrap();
+        let mut x = vec![0.0; n];
+        gmres(comm, &d, &precond, &b, &mut x, &options, 0, &mut NoMonitor)
+            .unwrap_err()
+            .to_string()
+    });
+    assert!(refused[0].contains("gmres.restart"), "{}", refused[0]);
 }
