@@ -77,7 +77,7 @@ impl Ranks {
         }
         for method in METHODS {
             let comm = self.comm.clone();
-            let info = SolverInfo::preconditioned("amg", Some(SolverChoice::AmgCg));
+            let info = SolverInfo::preconditioned("amg", Some(SolverChoice::AmgCg)).distributed();
             let info = match method {
                 DistMethod::Gmres { .. } => info.with_options_section("solver.gmres"),
                 _ => info,

@@ -78,6 +78,8 @@ fn distributed_cg_gives_the_serial_solution_on_2_and_4_ranks() {
                 "{d}"
             );
             assert_eq!(d["dofs"], serial["dofs"], "{config}");
+            // Each rank assembles its rows' cells only; their rows together are the matrix.
+            assert_eq!(d["nnz"], serial["nnz"], "{config} on {ranks} ranks");
             for norm in ["l2_error", "h1_error"] {
                 let (a, b) = (d[norm].as_f64().unwrap(), serial[norm].as_f64().unwrap());
                 assert!(close(a, b), "{config} on {ranks} ranks: {norm} {a} vs {b}");

@@ -83,10 +83,11 @@ pub use scaler::{
 };
 pub use solver::{
     CoarseSpace, ConcurrentSolver, ControlFlow, LinearSolver, NoMonitor, Preconditioner,
-    PreconditionerFactory, PreparedSolver, SharedSolver, SolveMonitor, SolverInfo, SolverOptions,
+    PreconditionerFactory, PreparedSolver, RowShare, SharedSolver, SolveMonitor, SolverInfo,
+    SolverOptions,
 };
 pub use sparse::{CsrMatrix, MAX_DIMENSION, SparsityPattern};
 /// The sprs version [`CsrMatrix::as_sprs`], [`CsrMatrix::to_sprs`] and
 /// [`CsrMatrix::try_from_sprs`] use, so callers need not pin a matching one.
 pub use sprs;
-pub use verify::{Verification, verify_solution};
+pub use verify::{Verification, verify_solution, verify_solution_shared};

@@ -238,6 +238,10 @@ pub struct SolverInfo {
     pub memory_model: Option<crate::SolverChoice>,
     /// The config table of its own options (`solver.gmres`), if it has one.
     pub options_section: Option<&'static str>,
+    /// Whether its processes share the rows of the system ([`LinearSolver::row_share`]): every
+    /// process must run each solve, so nothing may be served from a cache on one process and
+    /// computed on another.
+    pub distributed: bool,
 }
 
 impl SolverInfo {
@@ -251,6 +255,7 @@ impl SolverInfo {
             default_preconditioner,
             memory_model,
             options_section: None,
+            distributed: false,
         }
     }
 
@@ -261,7 +266,15 @@ impl SolverInfo {
             default_preconditioner: "none",
             memory_model,
             options_section: None,
+            distributed: false,
         }
+    }
+
+    /// This, marked as a distributed method ([`SolverInfo::distributed`]).
+    #[must_use]
+    pub fn distributed(mut self) -> Self {
+        self.distributed = true;
+        self
     }
 
     /// This with its options in the config table `section`.
@@ -343,10 +356,63 @@ pub trait PreconditionerFactory: Send + Sync + fmt::Debug {
     }
 }
 
+/// How the processes of a distributed solver share the rows of a system (see
+/// [`LinearSolver::row_share`]): each owns a block of rows, assembles them and verifies them,
+/// and partial sums are combined across the processes.
+#[derive(Clone)]
+pub struct RowShare {
+    /// The rows this process owns: it must assemble them completely (every cell touching one
+    /// of them); its solver reads no other row of the matrix or right-hand side.
+    pub rows: std::ops::Range<usize>,
+    /// This process's rank.
+    pub rank: usize,
+    /// The number of processes.
+    pub ranks: usize,
+    /// Replaces `values` by their element-wise sum over the processes (collective: every
+    /// process calls it with the same length).
+    pub sum: SumAcross,
+}
+
+/// Element-wise sum of a vector across processes (see [`RowShare::sum`]).
+pub type SumAcross = Arc<dyn Fn(&mut [f64]) -> Result<(), SolveError> + Send + Sync>;
+
+impl fmt::Debug for RowShare {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RowShare")
+            .field("rows", &self.rows)
+            .field("rank", &self.rank)
+            .field("ranks", &self.ranks)
+            .finish_non_exhaustive()
+    }
+}
+
+impl RowShare {
+    /// The largest of each process's `value` (collective; one sum of `ranks` slots).
+    ///
+    /// # Errors
+    /// The transport's.
+    pub fn max(&self, value: f64) -> Result<f64, SolveError> {
+        let mut slots = vec![0.0; self.ranks];
+        slots[self.rank] = value;
+        (self.sum)(&mut slots)?;
+        Ok(slots.into_iter().fold(f64::NEG_INFINITY, f64::max))
+    }
+}
+
 /// A solver method; a factory for [`PreparedSolver`]s.
 pub trait LinearSolver: Send + Sync + fmt::Debug {
     /// The registry name (`direct`, `cg`, ...).
     fn name(&self) -> &str;
+
+    /// For a solver whose processes share the rows of an `n`-row system (MPI ranks): this
+    /// process's rows and how partial sums combine. The pipeline then assembles only the cells
+    /// touching these rows and verifies the solution across the processes; the rows of the
+    /// matrix given to [`LinearSolver::prepare`] outside them are incomplete or empty. `None`
+    /// (the default): the solver reads the whole system.
+    fn row_share(&self, n: usize) -> Option<RowShare> {
+        let _ = n;
+        None
+    }
 
     /// Does the set-up for `a` (factorisation, preconditioner) within the budgets of `options`.
     ///

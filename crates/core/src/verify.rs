@@ -18,7 +18,7 @@
 
 use crate::error::SolveError;
 use crate::report::SolveReport;
-use crate::solver::SolverOptions;
+use crate::solver::{RowShare, SolverOptions};
 use crate::sparse::CsrMatrix;
 
 /// Slack of the normwise check: the true residual may exceed the requested one by this factor.
@@ -69,12 +69,97 @@ pub fn verify_solution(
             reported_relative_residual: report.final_relative_residual,
         });
     }
+    let rows = row_residuals(a, b, x, 0..n);
+    judge(rows.r2.norm(), rows.b2.norm(), rows.omega, report, options)
+}
+
+/// [`verify_solution`] for a system whose rows are shared between processes
+/// ([`RowShare`]): each checks its own rows of `a` (the others may be incomplete) and `x`
+/// (whole on every process), and the norms, the backward error and the count of non-finite
+/// entries are combined across the processes, so every process reaches the same verdict.
+/// Collective.
+///
+/// # Errors
+/// As [`verify_solution`]; the transport's.
+pub fn verify_solution_shared(
+    a: &CsrMatrix,
+    b: &[f64],
+    x: &[f64],
+    report: &SolveReport,
+    options: &SolverOptions,
+    share: &RowShare,
+) -> Result<Verification, SolveError> {
+    crate::checks::check_system(a, b, x)?;
+    let rows = share.rows.start.min(a.nrows())..share.rows.end.min(a.nrows());
+    let bad = x[rows.clone()].iter().filter(|v| !v.is_finite()).count();
+    let mut counts = [bad as f64];
+    (share.sum)(&mut counts)?;
+    if counts[0] > 0.0 {
+        return Err(SolveError::NonFiniteSolution {
+            solver: report.solver.clone(),
+            count: counts[0] as usize,
+            first_index: x.iter().position(|v| !v.is_finite()).unwrap_or(0),
+            reported_relative_residual: report.final_relative_residual,
+        });
+    }
+    let local = row_residuals(a, b, x, rows);
+    // Scaled sums of squares: the largest scale first, then each process's sum rescaled to it.
+    let (p, rank) = (share.ranks, share.rank);
+    let mut slots = vec![0.0; 3 * p];
+    slots[rank] = local.r2.scale;
+    slots[p + rank] = local.b2.scale;
+    slots[2 * p + rank] = local.omega;
+    (share.sum)(&mut slots)?;
+    let max = |v: &[f64]| v.iter().copied().fold(0.0, f64::max);
+    let (r_scale, b_scale, omega) = (
+        max(&slots[..p]),
+        max(&slots[p..2 * p]),
+        max(&slots[2 * p..]),
+    );
+    let rescaled = |part: &ScaledSquares, scale: f64| {
+        if part.scale == 0.0 {
+            0.0
+        } else {
+            part.ssq * (part.scale / scale).powi(2)
+        }
+    };
+    let mut sums = [rescaled(&local.r2, r_scale), rescaled(&local.b2, b_scale)];
+    (share.sum)(&mut sums)?;
+    let norm = |scale: f64, ssq: f64| {
+        if scale == 0.0 {
+            0.0
+        } else {
+            scale * ssq.sqrt()
+        }
+    };
+    judge(
+        norm(r_scale, sums[0]),
+        norm(b_scale, sums[1]),
+        omega,
+        report,
+        options,
+    )
+}
+
+/// Sums of squares of the residual and of `b` and the backward error over some rows.
+struct RowResiduals {
+    r2: ScaledSquares,
+    b2: ScaledSquares,
+    omega: f64,
+}
+
+fn row_residuals(
+    a: &CsrMatrix,
+    b: &[f64],
+    x: &[f64],
+    rows: std::ops::Range<usize>,
+) -> RowResiduals {
     let (row_ptr, cols, values) = (a.pattern().row_ptr(), a.pattern().col_idx(), a.values());
     // ‖r‖ and ‖b‖ as scale · sqrt(sum of (v / scale)²), updated per entry (LAPACK's dnrm2):
     // squares of entries below 1e-154 would underflow, and a residual of 1e-200 · 1 must not
     // read as 0.
     let (mut r2, mut b2, mut omega) = (ScaledSquares::default(), ScaledSquares::default(), 0.0f64);
-    for i in 0..n {
+    for i in rows {
         let (mut ax, mut scale) = (0.0, b[i].abs());
         for k in row_ptr[i]..row_ptr[i + 1] {
             let term = values[k] * x[cols[k]];
@@ -93,7 +178,17 @@ pub fn verify_solution(
         };
         omega = omega.max(w);
     }
-    let (residual, bnorm) = (r2.norm(), b2.norm());
+    RowResiduals { r2, b2, omega }
+}
+
+/// The verdict on a residual norm, `‖b‖` and the backward error.
+fn judge(
+    residual: f64,
+    bnorm: f64,
+    omega: f64,
+    report: &SolveReport,
+    options: &SolverOptions,
+) -> Result<Verification, SolveError> {
     let relative_residual = if bnorm > 0.0 {
         residual / bnorm
     } else {
@@ -172,6 +267,82 @@ mod tests {
             values[pattern.find(i, j).unwrap()] = v;
         }
         CsrMatrix::try_from_pattern_and_values(pattern, values).unwrap()
+    }
+
+    /// Two in-thread "processes" sharing rows 0..2 and 2..5, summing through a barrier.
+    fn shared_pair() -> [RowShare; 2] {
+        use std::sync::{Barrier, Mutex};
+        let state = Arc::new((Barrier::new(2), Mutex::new(Vec::<f64>::new())));
+        let share = |rank: usize, rows: std::ops::Range<usize>| {
+            let state = state.clone();
+            RowShare {
+                rows,
+                rank,
+                ranks: 2,
+                sum: Arc::new(move |values: &mut [f64]| {
+                    let (barrier, acc) = &*state;
+                    {
+                        let mut acc = acc.lock().unwrap();
+                        acc.resize(values.len(), 0.0);
+                        acc.iter_mut().zip(values.iter()).for_each(|(a, v)| *a += v);
+                    }
+                    barrier.wait();
+                    values.copy_from_slice(&acc.lock().unwrap());
+                    if barrier.wait().is_leader() {
+                        acc.lock().unwrap().clear();
+                    }
+                    barrier.wait();
+                    Ok(())
+                }),
+            }
+        };
+        [share(0, 0..2), share(1, 2..5)]
+    }
+
+    #[test]
+    fn shared_rows_reach_the_serial_verdict_on_every_process() {
+        let a = laplacian(5);
+        let opts = SolverOptions::default();
+        let b = vec![1.0, 0.0, 1e-3, 0.0, 1.0];
+        for x in [vec![0.0; 5], vec![1.0, 1.0, 1.0005, 1.0, 1.0], vec![0.5; 5]] {
+            let serial = verify_solution(&a, &b, &x, &report(0.0), &opts);
+            let verdicts: Vec<_> = std::thread::scope(|s| {
+                shared_pair()
+                    .map(|share| {
+                        let (a, b, x, opts) = (&a, &b, &x, &opts);
+                        s.spawn(move || verify_solution_shared(a, b, x, &report(0.0), opts, &share))
+                    })
+                    .into_iter()
+                    .map(|h| h.join().unwrap())
+                    .collect()
+            });
+            for v in verdicts {
+                match (&serial, &v) {
+                    (Ok(s), Ok(v)) => {
+                        assert!((s.residual - v.residual).abs() <= 1e-15 * s.residual.max(1e-300));
+                        assert_eq!(s.backward_error, v.backward_error);
+                    }
+                    (Err(_), Err(_)) => {}
+                    other => panic!("{other:?}"),
+                }
+            }
+        }
+        let mut nan = vec![0.0; 5];
+        nan[4] = f64::NAN;
+        let errs: Vec<_> = std::thread::scope(|s| {
+            shared_pair()
+                .map(|share| {
+                    let (a, b, nan, opts) = (&a, &b, &nan, &opts);
+                    s.spawn(move || verify_solution_shared(a, b, nan, &report(0.0), opts, &share))
+                })
+                .into_iter()
+                .map(|h| h.join().unwrap())
+                .collect()
+        });
+        assert!(
+            errs.iter()
+                .all(|e| matches!(e, Err(SolveError::NonFiniteSolution { count: 1, .. })))
+        );
     }
 
     #[test]

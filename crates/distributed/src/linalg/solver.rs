@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use femscale_core::{
-    CsrMatrix, Error, LinearSolver, PreconditionerFactory, PreparedSolver, SolveError,
+    CsrMatrix, Error, LinearSolver, PreconditionerFactory, PreparedSolver, RowShare, SolveError,
     SolveMonitor, SolveReport, SolverOptions,
 };
 
@@ -99,11 +99,12 @@ impl DistMethod {
 /// preconditioned by the distributed AMG or by block-Jacobi with a local preconditioner
 /// ([`DistPreconditionerChoice`]).
 ///
-/// Every rank passes the same global matrix and right-hand side (the pipeline assembles the
-/// whole problem on every rank: the solve is distributed, assembly is not yet); each keeps its
-/// block of contiguous rows, the iteration runs across the ranks, and every rank gets the whole
-/// solution back, so the pipeline's verification and post-processing run unchanged. Every rank
-/// must call [`LinearSolver::prepare`] and [`PreparedSolver::solve`] together (collective).
+/// Every rank passes an `n × n` matrix and right-hand side whose rows of its block
+/// ([`LinearSolver::row_share`]: contiguous, balanced) are complete — the pipeline assembles
+/// only the cells touching them; a caller may also pass the whole system — and keeps that
+/// block; the iteration runs across the ranks, and every rank gets the whole solution back, so
+/// post-processing runs unchanged. Every rank must call [`LinearSolver::prepare`] and
+/// [`PreparedSolver::solve`] together (collective).
 #[derive(Clone)]
 pub struct DistributedKrylov {
     comm: SharedCommunicator,
@@ -148,6 +149,26 @@ fn solve_error(e: Error) -> SolveError {
 impl LinearSolver for DistributedKrylov {
     fn name(&self) -> &str {
         self.method.name()
+    }
+
+    /// On several ranks, this rank's block of rows ([`RowPartition::balanced`], as
+    /// [`LinearSolver::prepare`] keeps them) and the communicator's sum; `None` on one rank
+    /// or when some rank would own no row.
+    fn row_share(&self, n: usize) -> Option<RowShare> {
+        let (rank, ranks) = (self.comm.rank(), self.comm.size());
+        if ranks < 2 || n < ranks {
+            return None;
+        }
+        let rows = RowPartition::balanced(n, ranks).ok()?.range(rank);
+        let comm = self.comm.clone();
+        Some(RowShare {
+            rows,
+            rank,
+            ranks,
+            sum: Arc::new(move |values: &mut [f64]| {
+                comm.all_reduce_sum(values).map_err(solve_error)
+            }),
+        })
     }
 
     fn prepare(

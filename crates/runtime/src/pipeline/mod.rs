@@ -7,6 +7,7 @@ mod coarse_space;
 mod operator;
 mod phases;
 mod plan;
+mod row_share;
 mod solve;
 mod stages;
 

@@ -7,7 +7,7 @@ use std::time::Instant;
 use femscale_assembly::ErrorNorms;
 use femscale_core::{
     AssemblyStats, CacheReuse, CellKind, Deadline, Error, ExecutionContext, Feature, Metrics,
-    Order, PhaseTimings, PlanTopic, Result, SystemLoad, VectorPool, WorkEstimate,
+    Order, PhaseTimings, PlanTopic, Result, RowShare, SystemLoad, VectorPool, WorkEstimate,
 };
 use femscale_mesh::Mesh;
 use femscale_scaling::UsageSummary;
@@ -74,7 +74,11 @@ impl FemSolver {
         let mut clock = PhaseClock::new(&start.deadline);
         let meshed = clock.run(Phase::Mesh, || mesh_or_stored_operator(problem, cache))?;
         let decision = self.plan_for_mesh(&meshed.mesh, requested, &start.load)?;
-        let setup = self.setup(problem, &decision, context)?;
+        let mut setup = self.setup(problem, &decision, context)?;
+        // A distributed solver's rows: this process assembles and verifies those alone, and
+        // nothing of this solve is cached (see `SolverInfo::distributed`).
+        setup.share = setup.solver.row_share(meshed.mesh.num_nodes());
+        let cache = cache.filter(|_| setup.share.is_none());
         let solve_span = tracing::Span::current();
         let (outcome, usage) = femscale_scaling::measure(|| {
             self.with_threads(setup.context.threads(), || {
@@ -117,8 +121,12 @@ impl FemSolver {
             }
             None => self.config.scaling.toggles(usize::MAX, load.cores).caching,
         };
-        // Adaptive solves are never cached (see `super::adaptive`).
-        let cache = match caching && !self.adaptive() {
+        // Adaptive solves are never cached (see `super::adaptive`), nor distributed ones: every
+        // process must run them (a hit on one process and a miss on another would leave the
+        // other waiting in a collective operation).
+        // (`auto` and plugin names resolve to serial solvers.)
+        let distributed = (self.registry.solver_info(requested)).is_ok_and(|info| info.distributed);
+        let cache = match caching && !self.adaptive() && !distributed {
             true => self.cache()?.and_then(|cache| {
                 let keys = problem_keys(problem, &self.config, requested, &self.registry)?;
                 Some(CacheSession::new(cache, keys))
@@ -195,6 +203,7 @@ impl FemSolver {
             options,
             coarse_space: takes_coarse_space(&decision.solver, &decision.preconditioner),
             context,
+            share: None,
         })
     }
 }
@@ -237,7 +246,11 @@ fn run_stages(
     }
     let reused = [&operator.reused, &prepared.reused];
     let reused = reused.into_iter().flatten().cloned().collect();
-    let (nnz, dirichlet_dofs) = (operator.matrix.nnz(), operator.dirichlet.len());
+    let nnz = match &setup.share {
+        Some(share) => shared_nnz(&operator.matrix, share)?,
+        None => operator.matrix.nnz(),
+    };
+    let dirichlet_dofs = operator.dirichlet.len();
     let assembly = operator.assembly.clone();
     let (solved, mesh) = solve_rhs(operator, &prepared, setup, clock, None)?;
     // Unless the cache keeps them, this frees the prepared solver (an AMG hierarchy) and the
@@ -253,6 +266,16 @@ fn run_stages(
         assembly,
         reused,
     }))
+}
+
+/// Stored entries of the rows the processes own, summed over them (collective).
+fn shared_nnz(matrix: &femscale_core::CsrMatrix, share: &RowShare) -> Result<usize> {
+    let ptr = matrix.pattern().row_ptr();
+    let end = share.rows.end.min(matrix.nrows());
+    let start = share.rows.start.min(end);
+    let mut nnz = [(ptr[end] - ptr[start]) as f64];
+    (share.sum)(&mut nnz).map_err(solve_error)?;
+    Ok(nnz[0] as usize)
 }
 
 impl Computed {

@@ -9,14 +9,15 @@ use std::sync::{Arc, Mutex};
 use femscale_assembly::{DirichletConditions, DirichletLift, ErrorNorms, error_norms_within};
 use femscale_core::{
     Artefact, Assembler, AssemblyStats, CacheReuse, CsrMatrix, EllipticForm, Error,
-    ExecutionContext, LinearSolver, LinearSystem, MeshView, Result, SharedField, SolveError,
-    SolveReport, SolverOptions, Verification, verify_solution,
+    ExecutionContext, LinearSolver, LinearSystem, MeshView, Result, RowShare, SharedField,
+    SolveError, SolveReport, SolverOptions, Verification, verify_solution, verify_solution_shared,
 };
 use femscale_mesh::Mesh;
 
 use super::checks::solve_error;
 use super::coarse_space::with_vertex_coarse_space;
 use super::phases::{Phase, PhaseClock};
+use super::row_share::LocalCells;
 use crate::caching::{CacheSession, SharedPrepared, StoredOperator};
 use crate::problem::Problem;
 
@@ -33,6 +34,9 @@ pub(crate) struct SolveSetup {
     /// Whether the solver gets the mesh's vertex coarse space on order-2 meshes (AMG).
     pub coarse_space: bool,
     pub context: ExecutionContext,
+    /// This process's rows when the solver shares them between processes: only the cells
+    /// touching them are assembled, and the solution is verified across the processes.
+    pub share: Option<RowShare>,
 }
 
 /// The mesh of a problem, with the stored operator when the cache had one.
@@ -109,7 +113,22 @@ pub(crate) fn build_operator(
     clock: &mut PhaseClock<'_>,
 ) -> Result<Operator> {
     let Meshed { mesh, stored } = meshed;
-    let view = mesh.view();
+    let full = mesh.view();
+    // With shared rows, the cells touching this process's rows (never cached: the operator
+    // is incomplete outside them).
+    let local = setup
+        .share
+        .as_ref()
+        .map(|share| LocalCells::new(&full, &share.rows));
+    if let Some(local) = &local {
+        tracing::debug!(
+            cells = local.len(),
+            of = full.num_cells(),
+            "cells of this process's rows"
+        );
+    }
+    let view = local.as_ref().map_or(full, |l| l.view(&full));
+    let cache = cache.filter(|_| local.is_none());
     let dirichlet = || DirichletConditions::from_form(&view, &setup.form);
     // The form's fields are the problem's (`diffusion`, `boundary[0].where`).
     let problem_field = |e: Error| e.within("problem");
@@ -207,13 +226,16 @@ pub(crate) fn prepare_solver(
     cache: Option<&CacheSession>,
     clock: &mut PhaseClock<'_>,
 ) -> Result<Prepared> {
+    let cache = cache.filter(|_| setup.share.is_none());
     clock.run(Phase::Setup, || {
         if let Some(solver) = cache.and_then(CacheSession::prepared) {
             let reused = Some(CacheReuse::new(Artefact::PreparedSolver, "memory"));
             return Ok(Prepared { solver, reused });
         }
         let (mesh, matrix) = (&operator.mesh, &operator.matrix);
-        let options = with_vertex_coarse_space(&setup.options, setup.coarse_space, mesh, matrix);
+        // A distributed solver builds its own hierarchy from its rows.
+        let coarse_space = setup.coarse_space && setup.share.is_none();
+        let options = with_vertex_coarse_space(&setup.options, coarse_space, mesh, matrix);
         let prepared = setup
             .solver
             .prepare(operator.matrix.clone(), &options)
@@ -274,8 +296,13 @@ pub(crate) fn solve_rhs(
                 .unwrap_or_else(|| solve_error(e)),
             other => solve_error(other),
         })?;
-        let verified = verify_solution(&matrix, &rhs, &values, &report, &setup.options)
-            .map_err(solve_error)?;
+        let verified = match &setup.share {
+            Some(share) => {
+                verify_solution_shared(&matrix, &rhs, &values, &report, &setup.options, share)
+            }
+            None => verify_solution(&matrix, &rhs, &values, &report, &setup.options),
+        }
+        .map_err(solve_error)?;
         Ok(Solved {
             values,
             report,
