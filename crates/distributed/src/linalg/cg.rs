@@ -103,11 +103,11 @@ pub fn block_jacobi(a: &DistMatrix, factory: &dyn PreconditionerFactory) -> Resu
 /// of ranks the iterates are reproducible.
 ///
 /// # Errors
-/// [`SolveError::Stopped`] when a rank's `monitor` asked to stop (every rank stops at the same
-/// iteration, one after the request), [`SolveError::NotConverged`] (with the report) when the
+/// [`femscale_core::SolveError::Stopped`] when a rank's `monitor` asked to stop (every rank stops at the same
+/// iteration, one after the request), [`femscale_core::SolveError::NotConverged`] (with the report) when the
 /// tolerance is not reached,
-/// [`SolveError::Breakdown`] for a non-positive curvature or preconditioned residual (a matrix
-/// or preconditioner that is not SPD), [`SolveError::NonFiniteSolution`]; a failing
+/// [`femscale_core::SolveError::Breakdown`] for a non-positive curvature or preconditioned residual (a matrix
+/// or preconditioner that is not SPD), [`femscale_core::SolveError::NonFiniteSolution`]; a failing
 /// transport.
 pub fn cg(
     comm: &dyn Communicator,

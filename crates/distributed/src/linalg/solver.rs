@@ -18,7 +18,7 @@ use crate::comm::Communicator;
 /// A communicator the solver can keep and call from the pipeline's threads.
 pub type SharedCommunicator = Arc<dyn Communicator + Send + Sync>;
 
-/// The preconditioner of [`DistributedCg`].
+/// The preconditioner of [`DistributedKrylov`].
 #[derive(Clone)]
 pub enum DistPreconditionerChoice {
     /// The distributed smoothed-aggregation AMG ([`DistAmg`]): iteration counts nearly
