@@ -117,6 +117,11 @@ struct SolveArgs {
     /// Print exactly one JSON object with the solve's metrics on stdout.
     #[arg(long)]
     json: bool,
+
+    /// Write the solution `u` as VTK for ParaView: a `.vtu` file; under `mpirun` on several
+    /// ranks a `.pvtu` file (PATH with that extension) and one `.vtu` piece per rank beside it.
+    #[arg(long, value_name = "PATH")]
+    vtu: Option<PathBuf>,
 }
 
 /// `--log-format`.
@@ -270,6 +275,10 @@ fn solve(args: SolveArgs) -> anyhow::Result<()> {
         .and_then(|registry| FemSolver::with_registry(config, registry))
         .and_then(|s| s.solve_configured());
     let solution = result.map_err(|e| located(e, &attribution))?;
+    let written = match &args.vtu {
+        Some(path) => Some(ranks.write_vtu(&solution, path)?),
+        None => None,
+    };
     if !ranks.is_root() {
         // Rank 0 reports; the others solved their share.
         return Ok(());
@@ -280,6 +289,9 @@ fn solve(args: SolveArgs) -> anyhow::Result<()> {
         writeln!(out)?;
     } else {
         print_summary(&mut out, &solution.metrics)?;
+        if let Some(path) = written {
+            writeln!(out, "  output      {}", path.display())?;
+        }
     }
     Ok(())
 }

@@ -123,3 +123,78 @@ fn mpi_world(
         "mpi",
     ))
 }
+
+impl Ranks {
+    /// Writes the solution `u` as VTK and returns the file to open: `path` itself on one
+    /// process; on several, a `.pvtu` file (`path` with that extension) written by rank 0 and
+    /// one piece per rank beside it, `<stem>_<rank>.vtu`, holding the cells whose first node
+    /// is among the rank's rows (every cell in exactly one piece) with the cell data `rank`.
+    /// Collective: every rank learns whether every piece was written.
+    ///
+    /// # Errors
+    /// The writers' (typed, naming the file); [`femscale::Error::Io`] on every rank when
+    /// another rank's piece failed.
+    pub fn write_vtu(
+        &self,
+        solution: &femscale::runtime::Solution,
+        path: &std::path::Path,
+    ) -> femscale::Result<std::path::PathBuf> {
+        use femscale::distributed::linalg::RowPartition;
+        use femscale::mesh::vtu::{write_pvtu, write_vtu, write_vtu_piece};
+        let (mesh, u) = (&solution.mesh, solution.values.as_slice());
+        let (rank, size) = (self.comm.rank(), self.comm.size());
+        if size == 1 {
+            write_vtu(mesh, &[("u", u)], path)?;
+            return Ok(path.to_path_buf());
+        }
+        let pvtu = path.with_extension("pvtu");
+        let stem = pvtu
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .unwrap_or("solution")
+            .to_owned();
+        let piece_name = |r: usize| format!("{stem}_{r}.vtu");
+        let rows = RowPartition::balanced(mesh.num_nodes(), size)?.range(rank);
+        let per_cell = mesh.view().nodes_per_cell();
+        let cells: Vec<usize> = (mesh.cells().chunks_exact(per_cell).enumerate())
+            .filter(|(_, nodes)| rows.contains(&nodes[0]))
+            .map(|(c, _)| c)
+            .collect();
+        let ranks_field = vec![rank as f64; mesh.num_cells()];
+        let written = match cells.is_empty() {
+            true => Ok(false),
+            false => write_vtu_piece(
+                mesh,
+                &cells,
+                &[("u", u)],
+                &[("rank", &ranks_field)],
+                &pvtu.with_file_name(piece_name(rank)),
+            )
+            .map(|()| true),
+        };
+        // 1: a piece, 0: no cell, -1: failed; every rank learns every outcome.
+        let mut outcomes = vec![0.0; size];
+        outcomes[rank] = match &written {
+            Ok(true) => 1.0,
+            Ok(false) => 0.0,
+            Err(_) => -1.0,
+        };
+        self.comm.all_reduce_sum(&mut outcomes)?;
+        written?;
+        if let Some(failed) = outcomes.iter().position(|&o| o < 0.0) {
+            return Err(femscale::Error::Io {
+                path: pvtu.with_file_name(piece_name(failed)),
+                source: std::io::Error::other(format!("rank {failed} could not write its piece")),
+            });
+        }
+        if rank == 0 {
+            let pieces: Vec<String> = (0..size)
+                .filter(|&r| outcomes[r] > 0.0)
+                .map(piece_name)
+                .collect();
+            let markers = !mesh.cell_markers().is_empty();
+            write_pvtu(&pvtu, &pieces, &["u"], &["rank"], markers)?;
+        }
+        Ok(pvtu)
+    }
+}

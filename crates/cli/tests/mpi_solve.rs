@@ -150,6 +150,67 @@ fn distributed_gmres_and_bicgstab_give_the_serial_solution_with_a_robin_boundary
 }
 
 #[test]
+fn a_distributed_solve_writes_a_pvtu_with_one_piece_per_rank() {
+    if !mpi_available("a_distributed_solve_writes_a_pvtu_with_one_piece_per_rank") {
+        return;
+    }
+    use vtkio::model::{Attribute, DataSet};
+    let dir = tempfile::tempdir().unwrap();
+    let path = configs().join("poisson_2d_mms.toml");
+    let out = dir.path().join("u.vtu");
+    let o = femscale(
+        Path::new(env!("CARGO_MANIFEST_DIR")),
+        2,
+        &[
+            "solve",
+            "--config",
+            path.to_str().unwrap(),
+            "--set",
+            "problem.mesh.nx=16",
+            "--set",
+            "problem.mesh.ny=16",
+            "--set",
+            "solver.kind=\"distributed-cg\"",
+            "--vtu",
+            out.to_str().unwrap(),
+        ],
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    let pvtu = dir.path().join("u.pvtu");
+    assert!(
+        String::from_utf8_lossy(&o.stdout).contains("u.pvtu"),
+        "{}",
+        text(&o)
+    );
+    let vtk = vtkio::Vtk::import(&pvtu).unwrap_or_else(|e| panic!("vtkio: {e}"));
+    let DataSet::UnstructuredGrid { pieces, .. } = vtk.data else {
+        panic!("not an UnstructuredGrid");
+    };
+    assert_eq!(pieces.len(), 2);
+    let (mut cells, mut max_u) = (0, 0.0f64);
+    for (rank, piece) in pieces.into_iter().enumerate() {
+        let piece = piece.into_loaded_piece_data(Some(&pvtu)).unwrap();
+        cells += piece.cells.types.len();
+        for a in piece.data.point {
+            if let Attribute::DataArray(d) = a {
+                let u = d.data.into_vec::<f64>().unwrap();
+                max_u = u.iter().copied().fold(max_u, f64::max);
+            }
+        }
+        for a in piece.data.cell {
+            if let Attribute::DataArray(d) = a {
+                assert_eq!(d.name, "rank");
+                let ranks = d.data.into_vec::<f64>().unwrap();
+                assert!(ranks.iter().all(|&r| r == rank as f64));
+            }
+        }
+    }
+    // 16 x 16 squares, two triangles each, every cell in one piece; u = sin(πx) sin(πy).
+    assert_eq!(cells, 2 * 16 * 16);
+    assert!((max_u - 1.0).abs() < 0.01, "{max_u}");
+}
+
+#[test]
 fn other_solvers_are_refused_on_several_ranks() {
     if !mpi_available("other_solvers_are_refused_on_several_ranks") {
         return;
@@ -204,4 +265,26 @@ fn distributed_cg_runs_on_one_rank_without_a_launcher() {
     );
     assert!(d["solver"].as_str().unwrap().contains("(1 ranks)"), "{d}");
     assert!(d["l2_error"].as_f64().unwrap() < 1e-2, "{d}");
+    // One process writes one `.vtu` file where it was asked to.
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("u.vtu");
+    let config = configs().join("poisson_2d_mms.toml");
+    let o = femscale(
+        dir.path(),
+        0,
+        &[
+            "solve",
+            "--config",
+            config.to_str().unwrap(),
+            "--vtu",
+            out.to_str().unwrap(),
+        ],
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    let vtk = vtkio::Vtk::import(&out).unwrap_or_else(|e| panic!("vtkio: {e}"));
+    assert!(matches!(
+        vtk.data,
+        vtkio::model::DataSet::UnstructuredGrid { .. }
+    ));
+    assert!(!dir.path().join("u.pvtu").exists());
 }

@@ -443,3 +443,74 @@ fn cell_fields_are_float_cell_data_with_zeros_on_the_facet_cells() {
         assert!(!path.exists());
     }
 }
+
+#[test]
+fn a_pvtu_and_its_pieces_read_back_as_the_whole_field() {
+    use femscale_mesh::vtu::{write_pvtu, write_vtu_piece};
+    let dir = tempfile::tempdir().unwrap();
+    let mesh = Mesh::rectangle(&RectangleSpec {
+        nx: 6,
+        ny: 5,
+        ..RectangleSpec::default()
+    })
+    .unwrap();
+    let f = |p: &[f64]| p[0] * 2.0 - p[1] * p[1];
+    let u: Vec<f64> = mesh.points().iter().map(|p| f(p)).collect();
+    let ids: Vec<f64> = (0..mesh.num_cells()).map(|c| c as f64).collect();
+    // Two pieces: the first 23 cells, the others.
+    let split = 23;
+    let parts = [
+        (0..split).collect::<Vec<_>>(),
+        (split..mesh.num_cells()).collect(),
+    ];
+    let mut names = Vec::new();
+    for (k, cells) in parts.iter().enumerate() {
+        let name = format!("u_{k}.vtu");
+        write_vtu_piece(
+            &mesh,
+            cells,
+            &[("u", &u)],
+            &[("cell", &ids)],
+            &dir.path().join(&name),
+        )
+        .unwrap();
+        names.push(name);
+    }
+    let pvtu = dir.path().join("u.pvtu");
+    write_pvtu(&pvtu, &names, &["u"], &["cell"], false).unwrap();
+
+    let vtk = vtkio::Vtk::import(&pvtu).unwrap_or_else(|e| panic!("vtkio: {e}"));
+    let DataSet::UnstructuredGrid { pieces, .. } = vtk.data else {
+        panic!("not an UnstructuredGrid");
+    };
+    assert_eq!(pieces.len(), 2);
+    let mut cells_seen = Vec::new();
+    for piece in pieces {
+        let piece = piece.into_loaded_piece_data(Some(&pvtu)).unwrap();
+        let points = piece.points.into_vec::<f64>().unwrap();
+        let mut u_read = None;
+        for a in piece.data.point {
+            if let Attribute::DataArray(d) = a {
+                assert_eq!(d.name, "u");
+                u_read = Some(d.data.into_vec::<f64>().unwrap());
+            }
+        }
+        let u_read = u_read.expect("point data u");
+        assert_eq!(u_read.len() * 3, points.len());
+        // Every point of the piece carries the field at its own coordinates, bit for bit.
+        for (k, value) in u_read.iter().enumerate() {
+            assert_eq!(*value, f(&points[3 * k..3 * k + 2]));
+        }
+        for a in piece.data.cell {
+            if let Attribute::DataArray(d) = a {
+                cells_seen.extend(d.data.into_vec::<f64>().unwrap());
+            }
+        }
+    }
+    // The pieces hold every cell once.
+    let expected: Vec<f64> = (0..mesh.num_cells()).map(|c| c as f64).collect();
+    assert_eq!(cells_seen, expected);
+    assert!(write_vtu_piece(&mesh, &[], &[], &[], &dir.path().join("x.vtu")).is_err());
+    assert!(write_vtu_piece(&mesh, &[3, 1], &[], &[], &dir.path().join("x.vtu")).is_err());
+    assert!(write_pvtu(&pvtu, &[], &[], &[], false).is_err());
+}

@@ -69,11 +69,22 @@ pub trait DistPreconditioner: Send + Sync + std::fmt::Debug {
 #[derive(Debug)]
 pub struct BlockJacobi {
     local: Box<dyn Preconditioner>,
+    /// Overrides the report's `block-jacobi(<local>)`.
+    name: Option<String>,
+}
+
+impl BlockJacobi {
+    /// This, reported as `name`.
+    #[must_use]
+    pub fn named(mut self, name: impl Into<String>) -> Self {
+        self.name = Some(name.into());
+        self
+    }
 }
 
 impl DistPreconditioner for BlockJacobi {
     fn name(&self) -> String {
-        format!("block-jacobi({})", self.local.name())
+        (self.name.clone()).unwrap_or_else(|| format!("block-jacobi({})", self.local.name()))
     }
 
     fn apply(&self, _comm: &dyn Communicator, r: &[f64], z: &mut [f64]) -> Result<f64> {
@@ -94,6 +105,7 @@ pub fn block_jacobi(a: &DistMatrix, factory: &dyn PreconditionerFactory) -> Resu
     let block = a.diagonal_block()?;
     Ok(BlockJacobi {
         local: factory.build(&block)?,
+        name: None,
     })
 }
 

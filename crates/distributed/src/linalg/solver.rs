@@ -64,6 +64,12 @@ impl DistPreconditionerChoice {
         a: &Arc<DistMatrix>,
     ) -> femscale_core::Result<Box<dyn DistPreconditioner>> {
         Ok(match self {
+            // One rank: the serial hierarchy is the distributed one (one block aggregated
+            // alone, nothing to exchange) with the serial AMG's leaner, fused kernels.
+            Self::Amg(options) if comm.size() == 1 => {
+                let serial = femscale_solvers::AmgFactory::new(options.amg.clone());
+                Box::new(block_jacobi(a, &serial)?.named("amg (one rank: the serial hierarchy)"))
+            }
             Self::Amg(options) => Box::new(DistAmg::build(comm, a.clone(), options)?),
             Self::BlockJacobi(factory) => Box::new(block_jacobi(a, factory.as_ref())?),
         })

@@ -53,6 +53,10 @@ use femscale_core::{CellKind, Error, Order, Result};
 
 use crate::mesh::Mesh;
 
+mod parallel;
+
+pub use parallel::{write_pvtu, write_vtu_piece};
+
 /// VTK cell type of a single vertex.
 pub const VTK_VERTEX: u8 = 1;
 /// VTK cell type of a 2-node line segment.
