@@ -84,7 +84,7 @@ pub use estimate::{
     Estimate, Estimator, Marking, element_errors, element_errors_within, estimate_within, mark,
     recovery_estimate, residual_estimate,
 };
-pub use norms::{ErrorNorms, error_norms, error_norms_within};
+pub use norms::{ErrorNorms, error_norms, error_norms_within, max_nodal_error_within};
 pub use parallel::ParallelAssembler;
 pub use pattern::{NodeCells, build_pattern};
 pub use version::DISCRETISATION_VERSION;

@@ -85,6 +85,26 @@ pub fn error_norms_within(
     })
 }
 
+/// `max_i |uh_i - u(x_i)|` over the nodes of `mesh` (the part of [`ErrorNorms`] that needs
+/// no integration).
+///
+/// # Errors
+/// [`Error::InvalidInput`] if `uh` does not have one value per node or the exact solution is
+/// not finite at a node (field `exact`).
+pub fn max_nodal_error_within(
+    mesh: &MeshView<'_>,
+    uh: &[f64],
+    exact: &dyn ScalarField,
+) -> Result<f64> {
+    if uh.len() != mesh.num_nodes() {
+        return Err(Error::invalid(
+            "solution",
+            format!("{} values for {} nodes", uh.len(), mesh.num_nodes()),
+        ));
+    }
+    max_nodal_error(mesh, uh, exact)
+}
+
 /// `max_i |uh_i - u(x_i)|` over the nodes, in parallel chunks of [`CELLS_PER_TASK`] nodes
 /// (no array of all node points). NaN in the solution gives NaN (it must show, not vanish in
 /// `f64::max`).

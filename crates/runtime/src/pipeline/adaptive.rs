@@ -215,7 +215,8 @@ fn solve_step(
     let assembly = operator.assembly.clone();
     let (solved, mesh) = solve_rhs(operator, &prepared, setup, clock, guess)?;
     drop(prepared);
-    let norms = super::stages::post_process(&mesh, &solved.values, setup.exact.as_ref(), clock)?;
+    let exact = setup.exact.as_ref();
+    let norms = super::stages::post_process(&mesh, &solved.values, exact, None, clock)?;
     let computed = Computed {
         mesh,
         solved,

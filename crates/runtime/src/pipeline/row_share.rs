@@ -70,6 +70,29 @@ impl LocalCells {
         }
     }
 
+    /// The cells whose first node is among `rows` (each cell belongs to exactly one block of
+    /// a partition of the nodes), with their markers and no boundary parts: what a process
+    /// integrates over.
+    pub fn owned(view: &MeshView<'_>, rows: &Range<usize>) -> Self {
+        let per_cell = view.nodes_per_cell();
+        let mut cells = Vec::new();
+        let mut cell_markers = Vec::new();
+        for (c, nodes) in view.cells.chunks_exact(per_cell).enumerate() {
+            if rows.contains(&nodes[0]) {
+                cells.extend_from_slice(nodes);
+                if !view.cell_markers.is_empty() {
+                    cell_markers.push(view.cell_markers[c]);
+                }
+            }
+        }
+        Self {
+            kept: cells.len() / per_cell.max(1),
+            cells,
+            cell_markers,
+            boundary: Vec::new(),
+        }
+    }
+
     /// Cells kept (the owned cells and one layer of ghosts).
     pub fn len(&self) -> usize {
         self.kept
@@ -122,5 +145,16 @@ mod tests {
         assert_eq!(v.boundary[2].nodes, vec![2]);
         assert_eq!(v.boundary[0].nodes, vec![0]);
         assert!(v.boundary[1].nodes.is_empty());
+        // Owned cells: a partition of the cells by their first node.
+        let blocks = [0..2, 2..4, 4..5];
+        let owned: Vec<usize> = blocks
+            .iter()
+            .map(|rows| LocalCells::owned(&view, rows).len())
+            .collect();
+        assert_eq!(owned, vec![2, 2, 0]);
+        assert_eq!(
+            LocalCells::owned(&view, &(2..4)).view(&view).cells,
+            &[2, 3, 3, 4]
+        );
     }
 }

@@ -256,7 +256,8 @@ fn run_stages(
     // Unless the cache keeps them, this frees the prepared solver (an AMG hierarchy) and the
     // matrix before post-processing allocates its own.
     drop(prepared);
-    let norms = post_process(&mesh, &solved.values, setup.exact.as_ref(), clock)?;
+    let share = setup.share.as_ref();
+    let norms = post_process(&mesh, &solved.values, setup.exact.as_ref(), share, clock)?;
     Ok(Some(Computed {
         mesh,
         solved,

@@ -6,7 +6,9 @@
 
 use std::sync::{Arc, Mutex};
 
-use femscale_assembly::{DirichletConditions, DirichletLift, ErrorNorms, error_norms_within};
+use femscale_assembly::{
+    DirichletConditions, DirichletLift, ErrorNorms, error_norms_within, max_nodal_error_within,
+};
 use femscale_core::{
     Artefact, Assembler, AssemblyStats, CacheReuse, CsrMatrix, EllipticForm, Error,
     ExecutionContext, LinearSolver, LinearSystem, MeshView, Result, RowShare, SharedField,
@@ -315,16 +317,39 @@ pub(crate) fn solve_rhs(
 }
 
 /// Error norms against the exact solution, when there is one.
+///
+/// With shared rows each process integrates over its own cells (those whose first node is
+/// among its rows: every cell on one process) and the squared norms are summed across the
+/// processes; the nodal maximum is over every node on each (the solution is whole on each).
 pub(crate) fn post_process(
     mesh: &Mesh,
     values: &[f64],
     exact: Option<&SharedField>,
+    share: Option<&RowShare>,
     clock: &mut PhaseClock<'_>,
 ) -> Result<Option<ErrorNorms>> {
     let deadline = clock.deadline();
     clock.run(Phase::Post, || {
-        exact
-            .map(|exact| error_norms_within(&mesh.view(), values, exact.as_ref(), deadline))
-            .transpose()
+        let Some(exact) = exact else {
+            return Ok(None);
+        };
+        let full = mesh.view();
+        let Some(share) = share else {
+            return error_norms_within(&full, values, exact.as_ref(), deadline).map(Some);
+        };
+        let own = LocalCells::owned(&full, &share.rows);
+        let mut squares = match own.len() {
+            0 => [0.0, 0.0],
+            _ => {
+                let norms = error_norms_within(&own.view(&full), values, exact.as_ref(), deadline)?;
+                [norms.l2 * norms.l2, norms.h1_seminorm * norms.h1_seminorm]
+            }
+        };
+        (share.sum)(&mut squares).map_err(solve_error)?;
+        Ok(Some(ErrorNorms {
+            l2: squares[0].sqrt(),
+            h1_seminorm: squares[1].sqrt(),
+            max_nodal: max_nodal_error_within(&full, values, exact.as_ref())?,
+        }))
     })
 }
