@@ -41,6 +41,7 @@ mod isoparametric;
 mod lift;
 mod mesh;
 mod order2;
+pub mod partition;
 mod refine;
 mod refine3d;
 mod renumber;

@@ -40,6 +40,23 @@ impl Mesh {
             *slot = next;
             next += 1;
         }
+        (self.renumbered(&new_of_old), new_of_old)
+    }
+
+    /// The same mesh with node `i` renumbered `new_of_old[i]` (a permutation of the nodes):
+    /// coordinates, cells and boundary parts carried over; cells keep their order.
+    ///
+    /// # Panics
+    /// If `new_of_old` is not a permutation of `0..num_nodes()`.
+    pub fn renumbered(&self, new_of_old: &[usize]) -> Mesh {
+        let mut seen = vec![false; self.num_nodes()];
+        assert!(
+            new_of_old.len() == self.num_nodes()
+                && new_of_old
+                    .iter()
+                    .all(|&v| v < seen.len() && !std::mem::replace(&mut seen[v], true)),
+            "renumbered: not a permutation of the nodes"
+        );
         let dim = self.dim;
         let mut coords = vec![0.0; self.coords.len()];
         for (old, &new) in new_of_old.iter().enumerate() {
@@ -59,7 +76,7 @@ impl Mesh {
                 part
             })
             .collect();
-        (mesh, new_of_old)
+        mesh
     }
 
     /// A copy of everything but the coordinates, cells and boundary parts (left empty).

@@ -1,77 +1,12 @@
-//! Recursive coordinate bisection: [`recursive_bisection`] splits points (mesh nodes or cell
-//! centroids) into compact parts of equal size; [`Renumbering`] numbers each part's items
-//! contiguously, as a [`RowPartition`] needs.
+//! [`Renumbering`] numbers each part's items contiguously, as a [`RowPartition`] needs — the
+//! parts of a recursive coordinate bisection
+//! ([`femscale_mesh::partition::recursive_bisection`], re-exported here) for instance.
 
 use femscale_core::{CsrMatrix, Error, Result};
+#[cfg(test)]
+use femscale_mesh::partition::recursive_bisection;
 
 use super::RowPartition;
-
-/// Splits `points` into `parts` parts of sizes differing by at most one: the set is cut
-/// across its longest extent at the position that gives each side its share of the parts,
-/// recursively (Berger–Bokhari recursive coordinate bisection). Compact parts, so the
-/// interfaces (the halo of a product) are short: on an `m × m` grid four parts are 2 × 2
-/// blocks with `2m` interface points, against `3m` for four strips.
-///
-/// Deterministic: ties in a coordinate are broken by the point's index, so the same points
-/// give the same parts on every rank and in every run.
-///
-/// # Errors
-/// [`Error::InvalidInput`] for zero parts or a non-finite coordinate.
-pub fn recursive_bisection(points: &[[f64; 3]], parts: usize) -> Result<Vec<usize>> {
-    if parts == 0 {
-        return Err(Error::invalid(
-            "parts",
-            "a partition needs at least one part",
-        ));
-    }
-    if let Some(i) = points.iter().position(|p| p.iter().any(|c| !c.is_finite())) {
-        return Err(Error::invalid(
-            "points",
-            format!("point {i} has a non-finite coordinate: {:?}", points[i]),
-        ));
-    }
-    let mut order: Vec<usize> = (0..points.len()).collect();
-    let mut part = vec![0; points.len()];
-    bisect(points, &mut order, 0, parts, &mut part);
-    Ok(part)
-}
-
-fn bisect(points: &[[f64; 3]], items: &mut [usize], first: usize, parts: usize, out: &mut [usize]) {
-    if parts == 1 || items.len() <= 1 {
-        for &i in items.iter() {
-            out[i] = first;
-        }
-        return;
-    }
-    let mut lo = [f64::INFINITY; 3];
-    let mut hi = [f64::NEG_INFINITY; 3];
-    for &i in items.iter() {
-        for d in 0..3 {
-            lo[d] = lo[d].min(points[i][d]);
-            hi[d] = hi[d].max(points[i][d]);
-        }
-    }
-    let axis = (0..3)
-        .max_by(|&a, &b| (hi[a] - lo[a]).total_cmp(&(hi[b] - lo[b])).then(b.cmp(&a)))
-        .unwrap_or(0);
-    let left_parts = parts / 2;
-    // The left side's share of the items, rounded so that sizes stay within one of each other.
-    let left = (items.len() * left_parts).div_ceil(parts).min(items.len());
-    if left > 0 && left < items.len() {
-        items.select_nth_unstable_by(left, |&a, &b| {
-            points[a][axis].total_cmp(&points[b][axis]).then(a.cmp(&b))
-        });
-    }
-    let (left_items, right_items) = items.split_at_mut(left);
-    bisect(points, left_items, first, left_parts, out);
-    bisect(
-        points,
-        right_items,
-        first + left_parts,
-        parts - left_parts,
-        out,
-    );
-}
 
 /// A numbering in which each part's items are contiguous (part 0's first, in their original
 /// order), with the [`RowPartition`] of the parts.
@@ -167,33 +102,8 @@ mod tests {
     }
 
     #[test]
-    fn parts_are_balanced_compact_and_deterministic() {
-        let points = grid(12);
-        for parts in 1..=7 {
-            let part = recursive_bisection(&points, parts).unwrap();
-            let mut sizes = vec![0; parts];
-            for &p in &part {
-                sizes[p] += 1;
-            }
-            let (min, max) = (sizes.iter().min().unwrap(), sizes.iter().max().unwrap());
-            assert!(max - min <= 1, "{parts} parts: {sizes:?}");
-            assert_eq!(part, recursive_bisection(&points, parts).unwrap());
-        }
-        // Four parts of a square are its quadrants: each point's part is its quadrant's.
-        let part = recursive_bisection(&points, 4).unwrap();
-        let quadrant = |p: &[f64; 3]| (usize::from(p[0] >= 6.0), usize::from(p[1] >= 6.0));
-        for (a, pa) in points.iter().zip(&part) {
-            for (b, pb) in points.iter().zip(&part) {
-                assert_eq!(quadrant(a) == quadrant(b), pa == pb, "{a:?} {b:?}");
-            }
-        }
-    }
-
-    #[test]
     fn bad_input_is_refused() {
         assert!(recursive_bisection(&grid(2), 0).is_err());
-        assert!(recursive_bisection(&[[f64::NAN, 0.0, 0.0]], 2).is_err());
-        assert!(recursive_bisection(&[], 3).unwrap().is_empty());
         assert!(Renumbering::by_part(&[0, 3], 2).is_err());
     }
 

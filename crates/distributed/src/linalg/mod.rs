@@ -17,10 +17,11 @@ mod solver;
 
 pub use amg::{DistAmg, DistAmgOptions, DistLevelInfo};
 pub use bicgstab::bicgstab;
-pub use bisection::{Renumbering, recursive_bisection};
+pub use bisection::Renumbering;
 pub use cg::{
     BlockJacobi, DistKrylovOptions, DistPreconditioner, DistSolveReport, block_jacobi, cg,
 };
+pub use femscale_mesh::partition::recursive_bisection;
 pub use gmres::gmres;
 pub use matrix::{DistMatrix, HaloVolume};
 pub use partition::RowPartition;

@@ -72,13 +72,16 @@ impl FemSolver {
             return Ok(Some(hit));
         }
         let mut clock = PhaseClock::new(&start.deadline);
-        let meshed = clock.run(Phase::Mesh, || mesh_or_stored_operator(problem, cache))?;
+        let mut meshed = clock.run(Phase::Mesh, || mesh_or_stored_operator(problem, cache))?;
         let decision = self.plan_for_mesh(&meshed.mesh, requested, &start.load)?;
         let mut setup = self.setup(problem, &decision, context)?;
         // A distributed solver's rows: this process assembles and verifies those alone, and
         // nothing of this solve is cached (see `SolverInfo::distributed`).
         setup.share = setup.solver.row_share(meshed.mesh.num_nodes());
         let cache = cache.filter(|_| setup.share.is_none());
+        if let Some(share) = &setup.share {
+            meshed = clock.run(Phase::Mesh, || partitioned(meshed, share))?;
+        }
         let solve_span = tracing::Span::current();
         let (outcome, usage) = femscale_scaling::measure(|| {
             self.with_threads(setup.context.threads(), || {
@@ -246,11 +249,21 @@ fn run_stages(
     }
     let reused = [&operator.reused, &prepared.reused];
     let reused = reused.into_iter().flatten().cloned().collect();
-    let nnz = match &setup.share {
-        Some(share) => shared_nnz(&operator.matrix, share)?,
-        None => operator.matrix.nnz(),
+    let (nnz, dirichlet_dofs) = match &setup.share {
+        Some(share) => {
+            // Each process counts its own rows; the sum is the whole system's.
+            let ptr = operator.matrix.pattern().row_ptr();
+            let rows = &share.rows;
+            let fixed = operator.dirichlet.nodes().iter();
+            let mut counts = [
+                (ptr[rows.end] - ptr[rows.start]) as f64,
+                fixed.filter(|n| rows.contains(n)).count() as f64,
+            ];
+            (share.sum)(&mut counts).map_err(solve_error)?;
+            (counts[0] as usize, counts[1] as usize)
+        }
+        None => (operator.matrix.nnz(), operator.dirichlet.len()),
     };
-    let dirichlet_dofs = operator.dirichlet.len();
     let assembly = operator.assembly.clone();
     let (solved, mesh) = solve_rhs(operator, &prepared, setup, clock, None)?;
     // Unless the cache keeps them, this frees the prepared solver (an AMG hierarchy) and the
@@ -269,14 +282,24 @@ fn run_stages(
     }))
 }
 
-/// Stored entries of the rows the processes own, summed over them (collective).
-fn shared_nnz(matrix: &femscale_core::CsrMatrix, share: &RowShare) -> Result<usize> {
-    let ptr = matrix.pattern().row_ptr();
-    let end = share.rows.end.min(matrix.nrows());
-    let start = share.rows.start.min(end);
-    let mut nnz = [(ptr[end] - ptr[start]) as f64];
-    (share.sum)(&mut nnz).map_err(solve_error)?;
-    Ok(nnz[0] as usize)
+/// The mesh renumbered so that this process's rows are a compact part of the domain (recursive
+/// coordinate bisection into blocks of the balanced sizes the solver's rows have): its halo is
+/// then an interface, whatever the mesh's own numbering. Unchanged when the solver's rows are
+/// not the balanced blocks.
+fn partitioned(meshed: Meshed, share: &RowShare) -> Result<Meshed> {
+    let (n, ranks) = (meshed.mesh.num_nodes(), share.ranks);
+    let sizes: Vec<usize> = (0..ranks)
+        .map(|r| n / ranks + usize::from(r < n % ranks))
+        .collect();
+    let start: usize = sizes[..share.rank].iter().sum();
+    if share.rows != (start..start + sizes[share.rank]) {
+        return Ok(meshed);
+    }
+    let (mesh, _) = meshed.mesh.partitioned(&sizes)?;
+    Ok(Meshed {
+        mesh: Arc::new(mesh),
+        stored: None,
+    })
 }
 
 impl Computed {
