@@ -274,9 +274,13 @@ fn solve(args: SolveArgs) -> anyhow::Result<()> {
         .and_then(|registry| ranks.register(registry, &config))
         .and_then(|registry| FemSolver::with_registry(config, registry))
         .and_then(|s| s.solve_configured());
-    let solution = result.map_err(|e| located(e, &attribution))?;
+    let solution = result.map_err(|e| ranks.fail(located(e, &attribution)))?;
     let written = match &args.vtu {
-        Some(path) => Some(ranks.write_vtu(&solution, path)?),
+        Some(path) => Some(
+            ranks
+                .write_vtu(&solution, path)
+                .map_err(|e| ranks.fail(e.into()))?,
+        ),
         None => None,
     };
     if !ranks.is_root() {

@@ -50,6 +50,18 @@ impl Ranks {
         }
     }
 
+    /// `error` as this rank's; on several ranks it is printed with the rank and the whole job
+    /// is ended (`MPI_Abort`): an error on one rank (a time limit on its own clock, a field
+    /// not finite on its part of the mesh) must not leave the others waiting in a collective
+    /// operation it will not join.
+    pub fn fail(&self, error: anyhow::Error) -> anyhow::Error {
+        if self.comm.size() > 1 {
+            eprintln!("error on rank {}: {error:#}", self.comm.rank());
+            self.comm.abort_job(1);
+        }
+        error
+    }
+
     /// Whether this process prints the result (rank 0).
     pub fn is_root(&self) -> bool {
         self.comm.rank() == 0

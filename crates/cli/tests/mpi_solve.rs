@@ -224,6 +224,55 @@ fn a_distributed_solve_writes_a_pvtu_with_one_piece_per_rank() {
 }
 
 #[test]
+fn an_error_on_one_rank_ends_the_job_instead_of_leaving_the_others_waiting() {
+    if !mpi_available("an_error_on_one_rank_ends_the_job_instead_of_leaving_the_others_waiting") {
+        return;
+    }
+    // The boundary value is NaN for x < 0.2: only the rank that owns the left part of the
+    // square (coordinate bisection splits at x = 0.5) meets it, in assembly; the other would
+    // wait for it in the solver's first collective.
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("nan.toml");
+    std::fs::write(
+        &config,
+        r#"[problem]
+mesh = { kind = "rectangle", x = [0.0, 1.0], y = [0.0, 1.0], nx = 32, ny = 32, cell = "triangle" }
+source = "1"
+boundary = [{ where = "all", kind = "dirichlet", value = "sqrt(x - 0.2)" }]
+[solver]
+kind = "distributed-cg"
+"#,
+    )
+    .unwrap();
+    let mut child = std::process::Command::new("mpirun")
+        .args(["--allow-run-as-root", "--oversubscribe", "-n", "2"])
+        .arg(env!("CARGO_BIN_EXE_femscale"))
+        .args(["solve", "--config", config.to_str().unwrap()])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let started = std::time::Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if started.elapsed() > std::time::Duration::from_secs(60) {
+            child.kill().unwrap();
+            panic!("the ranks still wait a minute after one failed");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    };
+    let output = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!status.success());
+    assert!(
+        stderr.contains("error on rank") && stderr.contains("problem.boundary[0].value"),
+        "{stderr}"
+    );
+}
+
+#[test]
 fn other_solvers_are_refused_on_several_ranks() {
     if !mpi_available("other_solvers_are_refused_on_several_ranks") {
         return;

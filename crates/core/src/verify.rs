@@ -110,7 +110,16 @@ pub fn verify_solution_shared(
     slots[p + rank] = local.b2.scale;
     slots[2 * p + rank] = local.omega;
     (share.sum)(&mut slots)?;
-    let max = |v: &[f64]| v.iter().copied().fold(0.0, f64::max);
+    // A NaN (an overflow in A x on some process) must not vanish in the maximum.
+    let max = |v: &[f64]| {
+        v.iter().copied().fold(0.0, |m: f64, x: f64| {
+            if m.is_nan() || x.is_nan() {
+                f64::NAN
+            } else {
+                m.max(x)
+            }
+        })
+    };
     let (r_scale, b_scale, omega) = (
         max(&slots[..p]),
         max(&slots[p..2 * p]),

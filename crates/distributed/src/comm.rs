@@ -86,6 +86,14 @@ pub trait Communicator: Sync {
     /// [`Error::Communication`] when the ranks pass different lengths (detected where the
     /// transport can), or the transport fails.
     fn all_reduce_sum(&self, values: &mut [f64]) -> Result<()>;
+
+    /// Ends every rank of the job after an unrecoverable error on this one (MPI_Abort), so
+    /// that no rank waits forever in a collective operation this one will not join. The
+    /// default returns: in-process ranks need not (a rank waiting for one that ended gets an
+    /// error).
+    fn abort_job(&self, code: i32) {
+        let _ = code;
+    }
 }
 
 /// Tags at and above this value are the communicators' own (collectives); protocols use tags

@@ -198,6 +198,11 @@ impl Communicator for MpiWorld {
         })
     }
 
+    fn abort_job(&self, code: i32) {
+        // No lock: another thread may hold it, blocked in a receive that will never complete.
+        self.world.abort(code)
+    }
+
     fn all_reduce_sum(&self, values: &mut [f64]) -> Result<()> {
         let local = values.to_vec();
         let _serial = self.lock();

@@ -24,6 +24,8 @@ struct Shared {
     mailboxes: Vec<Mailbox>,
     /// Ranks not yet dropped.
     alive: AtomicUsize,
+    /// Which ranks were dropped: a receive from one of them fails once its queue is empty.
+    ended: Vec<std::sync::atomic::AtomicBool>,
 }
 
 #[derive(Debug, Default)]
@@ -39,6 +41,9 @@ impl ThreadRanks {
         let shared = Arc::new(Shared {
             mailboxes: (0..size).map(|_| Mailbox::default()).collect(),
             alive: AtomicUsize::new(size),
+            ended: (0..size)
+                .map(|_| std::sync::atomic::AtomicBool::new(false))
+                .collect(),
         });
         (0..size)
             .map(|rank| ThreadRanks {
@@ -70,6 +75,21 @@ impl ThreadRanks {
         loop {
             if let Some(message) = Self::take(&mut queue, tag, from) {
                 return Ok(message);
+            }
+            if let Some(from) = from
+                && self
+                    .shared
+                    .ended
+                    .get(from)
+                    .is_some_and(|e| e.load(Ordering::Acquire))
+            {
+                return Err(Error::Communication {
+                    message: format!(
+                        "rank {} waits for a message (tag {tag}) from rank {from}, which has \
+                         ended (it failed or returned early)",
+                        self.rank
+                    ),
+                });
             }
             if self.shared.alive.load(Ordering::Acquire) <= 1 {
                 return Err(Error::Communication {
@@ -144,6 +164,7 @@ impl Communicator for ThreadRanks {
 
 impl Drop for ThreadRanks {
     fn drop(&mut self) {
+        self.shared.ended[self.rank].store(true, Ordering::Release);
         self.shared.alive.fetch_sub(1, Ordering::AcqRel);
         // Wake every waiting rank so that it notices (lock first: no missed wake-up between its
         // check of `alive` and its wait).
@@ -157,6 +178,27 @@ impl Drop for ThreadRanks {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn waiting_for_a_rank_that_ended_is_an_error_while_others_live() {
+        let mut ranks = ThreadRanks::group(3);
+        let two = ranks.pop().unwrap();
+        let one = ranks.pop().unwrap();
+        let zero = ranks.pop().unwrap();
+        one.send(0, 5, b"sent before ending").unwrap();
+        drop(one);
+        // A message sent before the end still arrives; then waiting for more fails.
+        assert_eq!(
+            zero.receive_from(1, 5).unwrap().bytes,
+            b"sent before ending"
+        );
+        let err = zero.receive_from(1, 5).unwrap_err().to_string();
+        assert!(err.contains("rank 1") && err.contains("ended"), "{err}");
+        // An all-reduce with a rank gone fails instead of waiting.
+        let mut v = [1.0];
+        assert!(zero.all_reduce_sum(&mut v).is_err());
+        drop(two);
+    }
 
     #[test]
     fn messages_keep_their_order_per_tag_and_skip_other_tags() {

@@ -73,7 +73,7 @@ fn bisect(
     sizes: &[usize],
     out: &mut [usize],
 ) {
-    if sizes.len() == 1 || items.len() <= 1 {
+    if sizes.len() == 1 || items.is_empty() {
         for &i in items.iter() {
             out[i] = first;
         }
@@ -175,6 +175,10 @@ mod tests {
             }
         }
         assert!(recursive_bisection(&[], 3).unwrap().is_empty());
+        // Empty parts stay empty, one point per part of size one.
+        let three = [[0.0, 0.0, 0.0], [1.0, 0.0, 0.0], [2.0, 0.0, 0.0]];
+        let part = recursive_bisection_sized(&three, &[1, 0, 1, 0, 1]).unwrap();
+        assert_eq!(part, vec![0, 2, 4]);
     }
 
     #[test]

@@ -71,7 +71,26 @@ impl DistPreconditionerChoice {
                 Box::new(block_jacobi(a, &serial)?.named("amg (one rank: the serial hierarchy)"))
             }
             Self::Amg(options) => Box::new(DistAmg::build(comm, a.clone(), options)?),
-            Self::BlockJacobi(factory) => Box::new(block_jacobi(a, factory.as_ref())?),
+            Self::BlockJacobi(factory) => {
+                // The local factorisation may fail on one rank only (an IC(0) breakdown):
+                // every rank learns of it before the solve's first collective.
+                let local = block_jacobi(a, factory.as_ref());
+                let mut failed = [f64::from(u8::from(local.is_err()))];
+                comm.all_reduce_sum(&mut failed)?;
+                match local {
+                    Err(e) => return Err(e),
+                    Ok(_) if failed[0] > 0.0 => {
+                        return Err(SolveError::Factorization {
+                            method: factory.name().into(),
+                            detail: "the preconditioner of another rank's block failed (its \
+                                     error names the cause)"
+                                .into(),
+                        }
+                        .into());
+                    }
+                    Ok(local) => Box::new(local),
+                }
+            }
         })
     }
 }

@@ -101,11 +101,36 @@ pub(super) fn coarsen(
 ) -> Result<Option<Coarsened>> {
     let rank = comm.rank();
     let fine_rows = a.partition().rows();
-    let dinv = inverse_diagonal(a, index)?;
-    let aggs = aggregates(&a.diagonal_block()?, options.strength_threshold)?;
-    let mut counts = vec![0.0; comm.size()];
-    counts[rank] = aggs.count as f64;
+    // A bad diagonal shows on the rank that owns it: every rank learns of it in the reduction
+    // that follows (one rank returning alone would leave the others waiting in it).
+    let dinv = inverse_diagonal(a, index);
+    let aggs = match &dinv {
+        Ok(_) => Some(aggregates(
+            &a.diagonal_block()?,
+            options.strength_threshold,
+        )?),
+        Err(_) => None,
+    };
+    let p = comm.size();
+    let mut counts = vec![0.0; p + 1];
+    counts[rank] = aggs.as_ref().map_or(0.0, |a| a.count as f64);
+    counts[p] = f64::from(u8::from(dinv.is_err()));
     comm.all_reduce_sum(&mut counts)?;
+    let dinv = match (dinv, counts.pop()) {
+        (Err(e), _) => return Err(e),
+        (Ok(_), Some(failed)) if failed > 0.0 => {
+            return Err(SolveError::Factorization {
+                method: "distributed-amg".into(),
+                detail: format!(
+                    "another rank found a diagonal entry that is not positive on level {index} \
+                     (its error names the row)"
+                ),
+            }
+            .into());
+        }
+        (Ok(dinv), _) => dinv,
+    };
+    let aggs = aggs.expect("aggregated when the diagonal was good");
     let coarse_rows: f64 = counts.iter().sum();
     if coarse_rows == 0.0 || coarse_rows > STALL_RATIO * fine_rows as f64 {
         return Ok(None);
