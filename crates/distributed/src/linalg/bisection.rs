@@ -3,8 +3,6 @@
 //! ([`femscale_mesh::partition::recursive_bisection`], re-exported here) for instance.
 
 use femscale_core::{CsrMatrix, Error, Result};
-#[cfg(test)]
-use femscale_mesh::partition::recursive_bisection;
 
 use super::RowPartition;
 
@@ -95,15 +93,8 @@ impl Renumbering {
 mod tests {
     use super::*;
 
-    fn grid(m: usize) -> Vec<[f64; 3]> {
-        (0..m * m)
-            .map(|k| [(k % m) as f64, (k / m) as f64, 0.0])
-            .collect()
-    }
-
     #[test]
     fn bad_input_is_refused() {
-        assert!(recursive_bisection(&grid(2), 0).is_err());
         assert!(Renumbering::by_part(&[0, 3], 2).is_err());
     }
 
