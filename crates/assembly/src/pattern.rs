@@ -86,15 +86,18 @@ fn split_by_bounds<'a, T>(mut data: &'a mut [T], bounds: &[usize]) -> Vec<&'a mu
 /// passed to `row` one row at a time (`row(i, columns)`), sorted when `sorted` is set.
 ///
 /// Duplicates (a node shared by many cells of the row's star: 96 entries for 15 columns on a
-/// tetrahedral grid) are dropped with a stamp per column over the rows' column span rather
-/// than by sorting them all; a span too wide for that (a badly numbered mesh) falls back to
-/// sorting.
+/// tetrahedral grid) are dropped with a mark per column over the rows' column span rather
+/// than by sorting them all; each row clears its own marks, so `marks` (all `false`, reused
+/// across calls) is grown to the span once and never cleared as a whole — an order-2 mesh,
+/// whose edge nodes are numbered after all vertices, spans a quarter of the mesh per task. A
+/// span too wide (a badly numbered mesh) falls back to sorting.
 fn for_each_row(
     mesh: &MeshView<'_>,
     adjacency: &NodeCells,
     rows: Range<usize>,
     sorted: bool,
     max_span: usize,
+    marks: &mut Vec<bool>,
     mut row: impl FnMut(usize, &[usize]),
 ) {
     let mut buf = Vec::with_capacity(64);
@@ -123,20 +126,24 @@ fn for_each_row(
         }
         return;
     }
-    // `stamp[v - lo]` is the last row (offset by one, 0 = none) that took column `v`.
-    let mut stamp = vec![0usize; span];
-    for (k, i) in rows.enumerate() {
+    if marks.len() < span {
+        marks.resize(span, false);
+    }
+    for i in rows {
         buf.clear();
         buf.push(i);
-        stamp[i - lo] = k + 1;
+        marks[i - lo] = true;
         for &c in adjacency.of(i) {
             for &v in mesh.cell(c) {
-                let s = &mut stamp[v - lo];
-                if *s != k + 1 {
-                    *s = k + 1;
+                let m = &mut marks[v - lo];
+                if !*m {
+                    *m = true;
                     buf.push(v);
                 }
             }
+        }
+        for &v in &buf {
+            marks[v - lo] = false;
         }
         if sorted {
             buf.sort_unstable();
@@ -145,8 +152,8 @@ fn for_each_row(
     }
 }
 
-/// Widest column span of one task's rows that is deduplicated by stamps (8 MB of stamps).
-const MAX_STAMP_SPAN: usize = 1 << 20;
+/// Widest column span of one task's rows that is deduplicated by marks (8 MB of marks).
+const MAX_MARK_SPAN: usize = 1 << 23;
 
 /// The pattern with an entry `(i, j)` for every pair of nodes sharing a cell, plus every
 /// diagonal entry. Two passes over the rows (count, then fill in place) avoid any temporary
@@ -160,10 +167,10 @@ pub fn build_pattern(mesh: &MeshView<'_>, parallel: bool) -> Result<SparsityPatt
         mesh.validate()?;
         return Ok(chain_pattern(mesh.num_nodes()));
     }
-    build_pattern_with_span(mesh, parallel, MAX_STAMP_SPAN)
+    build_pattern_with_span(mesh, parallel, MAX_MARK_SPAN)
 }
 
-/// [`build_pattern`] deduplicating by stamps up to column spans of `max_span` (0: always by
+/// [`build_pattern`] deduplicating by marks up to column spans of `max_span` (0: always by
 /// sorting).
 fn build_pattern_with_span(
     mesh: &MeshView<'_>,
@@ -173,9 +180,9 @@ fn build_pattern_with_span(
     let n = mesh.num_nodes();
     let adjacency = NodeCells::new(mesh)?;
     let mut row_ptr = vec![0usize; n + 1];
-    let count = |start: usize, lens: &mut [usize]| {
+    let count = |marks: &mut Vec<bool>, start: usize, lens: &mut [usize]| {
         let rows = start..start + lens.len();
-        for_each_row(mesh, &adjacency, rows, false, max_span, |i, cols| {
+        for_each_row(mesh, &adjacency, rows, false, max_span, marks, |i, cols| {
             lens[i - start] = cols.len();
         });
     };
@@ -183,9 +190,11 @@ fn build_pattern_with_span(
         row_ptr[1..]
             .par_chunks_mut(ROWS_PER_TASK)
             .enumerate()
-            .for_each(|(t, lens)| count(t * ROWS_PER_TASK, lens));
+            .for_each_init(Vec::new, |marks, (t, lens)| {
+                count(marks, t * ROWS_PER_TASK, lens);
+            });
     } else {
-        count(0, &mut row_ptr[1..]);
+        count(&mut Vec::new(), 0, &mut row_ptr[1..]);
     }
     for i in 0..n {
         row_ptr[i + 1] += row_ptr[i];
@@ -194,17 +203,18 @@ fn build_pattern_with_span(
     let bounds: Vec<usize> = (0..n).step_by(ROWS_PER_TASK).chain([n]).collect();
     let value_bounds: Vec<usize> = bounds.iter().map(|&b| row_ptr[b]).collect();
     let pieces = split_by_bounds(&mut col_idx, &value_bounds);
-    let fill = |(t, out): (usize, &mut [usize])| {
+    let fill = |marks: &mut Vec<bool>, (t, out): (usize, &mut [usize])| {
         let base = row_ptr[bounds[t]];
         let rows = bounds[t]..bounds[t + 1];
-        for_each_row(mesh, &adjacency, rows, true, max_span, |i, cols| {
+        for_each_row(mesh, &adjacency, rows, true, max_span, marks, |i, cols| {
             out[row_ptr[i] - base..row_ptr[i + 1] - base].copy_from_slice(cols);
         });
     };
     if parallel {
-        pieces.into_par_iter().enumerate().for_each(fill);
+        (pieces.into_par_iter().enumerate()).for_each_init(Vec::new, fill);
     } else {
-        pieces.into_iter().enumerate().for_each(fill);
+        let mut marks = Vec::new();
+        (pieces.into_iter().enumerate()).for_each(|piece| fill(&mut marks, piece));
     }
     // SAFETY: `row_ptr` is a prefix sum of row lengths (non-decreasing, from 0 to nnz), and each
     // row holds `for_each_row`'s sorted, deduplicated node indices, all below `n` (checked by
@@ -286,7 +296,7 @@ mod tests {
     }
 
     #[test]
-    fn stamps_and_sorting_give_the_same_pattern() {
+    fn marks_and_sorting_give_the_same_pattern() {
         use femscale_core::Order;
         use femscale_mesh::{BoxCells, BoxSpec};
         let meshes = [
@@ -310,9 +320,9 @@ mod tests {
         ];
         for m in meshes {
             for parallel in [false, true] {
-                let stamped = build_pattern_with_span(&m.view(), parallel, MAX_STAMP_SPAN);
+                let marked = build_pattern_with_span(&m.view(), parallel, MAX_MARK_SPAN);
                 let sorted = build_pattern_with_span(&m.view(), parallel, 0);
-                assert_eq!(stamped.unwrap(), sorted.unwrap());
+                assert_eq!(marked.unwrap(), sorted.unwrap());
             }
         }
     }
@@ -330,7 +340,7 @@ mod tests {
         ] {
             let mesh = Mesh::interval(0.0, 1.0, n).unwrap();
             assert!(is_chain(&mesh.view()));
-            let general = build_pattern_with_span(&mesh.view(), true, MAX_STAMP_SPAN).unwrap();
+            let general = build_pattern_with_span(&mesh.view(), true, MAX_MARK_SPAN).unwrap();
             assert_eq!(
                 build_pattern(&mesh.view(), true).unwrap(),
                 general,

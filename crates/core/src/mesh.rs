@@ -265,7 +265,11 @@ impl MeshView<'_> {
                 self.dim
             ));
         }
-        if let Some(k) = self.coords.iter().position(|c| !c.is_finite()) {
+        // Branch-free scans (vectorised) first; the position only for the message.
+        let all_finite = |chunk: &[f64]| chunk.iter().fold(true, |ok, c| ok & c.is_finite());
+        if !self.coords.chunks(4096).all(all_finite)
+            && let Some(k) = self.coords.iter().position(|c| !c.is_finite())
+        {
             return fail(format!("node {} has a non-finite coordinate", k / self.dim));
         }
         if self.curved && self.order == Order::Linear {
@@ -278,7 +282,7 @@ impl MeshView<'_> {
                 self.cells.len()
             ));
         }
-        if self.cells.iter().copied().max().is_some_and(|m| m >= n) {
+        if self.cells.iter().fold(0, |m, &v| m.max(v)) >= n {
             let k = self.cells.iter().position(|&v| v >= n).unwrap_or(0);
             return fail(format!(
                 "cell {} refers to node {}, but the mesh has {n} nodes",

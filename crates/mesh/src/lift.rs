@@ -93,8 +93,10 @@ impl Mesh {
             .filter(|&k| support[k].len() == 4 && !interior(support[k]))
             .collect();
         let interior_slots: Vec<usize> = (nv..npc).filter(|&k| interior(support[k])).collect();
-        let collect = |slots: &[usize]| -> Vec<Key> {
-            let mut keys: Vec<Key> = (0..ncells)
+        // The keys of `slots` cell by cell, numbered: distinct keys sorted, and for each
+        // (cell, slot) the index of its key among them.
+        let collect = |slots: &[usize]| -> Result<(Vec<Key>, Vec<usize>)> {
+            let keys: Vec<Key> = (0..ncells)
                 .into_par_iter()
                 .flat_map_iter(|c| {
                     let v = &self.cells[c * nv..(c + 1) * nv];
@@ -103,17 +105,17 @@ impl Mesh {
                         .map(move |&k| key_of(support[k].iter().map(|&l| v[l])))
                 })
                 .collect();
-            keys.par_sort_unstable();
-            keys.dedup();
-            keys
+            number_keys(&keys, self.num_nodes())
         };
+        let (edge_keys, edge_of) = collect(&edge_slots)?;
+        let (face_keys, face_of) = collect(&face_slots)?;
         let edges = Entities {
-            keys: collect(&edge_slots),
+            keys: edge_keys,
             first_node: self.num_nodes(),
         };
         let faces = Entities {
             first_node: edges.first_node + edges.keys.len(),
-            keys: collect(&face_slots),
+            keys: face_keys,
         };
         let first_interior = faces.first_node + faces.keys.len();
         let num_nodes = first_interior + ncells * interior_slots.len();
@@ -148,26 +150,20 @@ impl Mesh {
         }
 
         let mut cells = vec![0usize; ncells * npc];
-        (cells.par_chunks_mut(npc).enumerate())
-            .try_for_each(|(c, out)| -> std::result::Result<(), ()> {
-                let v = &self.cells[c * nv..(c + 1) * nv];
-                out[..nv].copy_from_slice(v);
-                for &k in &edge_slots {
-                    out[k] = edges
-                        .node(&key_of(support[k].iter().map(|&l| v[l])))
-                        .ok_or(())?;
-                }
-                for &k in &face_slots {
-                    out[k] = faces
-                        .node(&key_of(support[k].iter().map(|&l| v[l])))
-                        .ok_or(())?;
-                }
-                for (i, &k) in interior_slots.iter().enumerate() {
-                    out[k] = first_interior + c * interior_slots.len() + i;
-                }
-                Ok(())
-            })
-            .map_err(|()| fail("an entity of a cell was not collected: this is a bug".into()))?;
+        (cells.par_chunks_mut(npc).enumerate()).for_each(|(c, out)| {
+            out[..nv].copy_from_slice(&self.cells[c * nv..(c + 1) * nv]);
+            let (ne, nf) = (edge_slots.len(), face_slots.len());
+            for (j, &k) in edge_slots.iter().enumerate() {
+                out[k] = edges.first_node + edge_of[c * ne + j];
+            }
+            for (j, &k) in face_slots.iter().enumerate() {
+                out[k] = faces.first_node + face_of[c * nf + j];
+            }
+            for (i, &k) in interior_slots.iter().enumerate() {
+                out[k] = first_interior + c * interior_slots.len() + i;
+            }
+        });
+        drop((edge_of, face_of));
         let boundary = (self.boundary.iter())
             .map(|part| lift_part(kind, part, &edges, &faces))
             .collect::<Result<Vec<_>>>()?;
@@ -238,6 +234,77 @@ impl Mesh {
             reoriented_cells: self.reoriented_cells,
         }
     }
+}
+
+/// Vertices per parallel task of [`number_keys`]'s bucket pass.
+const VERTICES_PER_TASK: usize = 4096;
+
+/// Numbers the distinct entries of `keys` (sorted vertex keys below `num_vertices`): returns
+/// them sorted, and for each entry of `keys` the index of its key among them.
+///
+/// A counting sort by the smallest vertex, then a small sort within each vertex's bucket
+/// (a handful of keys), so the cost is linear; buckets in vertex order give the global sorted
+/// order.
+fn number_keys(keys: &[Key], num_vertices: usize) -> Result<(Vec<Key>, Vec<usize>)> {
+    let mut start = vec![0usize; num_vertices + 1];
+    for key in keys {
+        let slot = start.get_mut(key[0] as usize + 1).ok_or_else(|| Error::Mesh {
+            location: None,
+            message: format!(
+                "an entity of vertices {key:?} refers to a vertex beyond the mesh's {num_vertices}"
+            ),
+        })?;
+        *slot += 1;
+    }
+    for v in 0..num_vertices {
+        start[v + 1] += start[v];
+    }
+    // Positions of `keys`, bucket by bucket.
+    let mut order = vec![0usize; keys.len()];
+    let mut next = start.clone();
+    for (i, key) in keys.iter().enumerate() {
+        let b = &mut next[key[0] as usize];
+        order[*b] = i;
+        *b += 1;
+    }
+    drop(next);
+    // Per task: its vertices' distinct keys, and the index among them of each position.
+    let tasks: Vec<(Vec<Key>, Vec<usize>)> = (0..num_vertices.div_ceil(VERTICES_PER_TASK))
+        .into_par_iter()
+        .map(|t| {
+            let vertices = t * VERTICES_PER_TASK..((t + 1) * VERTICES_PER_TASK).min(num_vertices);
+            let positions = start[vertices.start]..start[vertices.end];
+            let mut distinct = Vec::with_capacity(positions.len() / 2);
+            let mut index = Vec::with_capacity(positions.len());
+            let mut bucket: Vec<Key> = Vec::new();
+            for v in vertices {
+                let members = &order[start[v]..start[v + 1]];
+                bucket.clear();
+                bucket.extend(members.iter().map(|&i| keys[i]));
+                bucket.sort_unstable();
+                bucket.dedup();
+                for &i in members {
+                    // Present: `bucket` holds every member's key.
+                    let local = bucket.binary_search(&keys[i]).unwrap_or_default();
+                    index.push(distinct.len() + local);
+                }
+                distinct.extend_from_slice(&bucket);
+            }
+            (distinct, index)
+        })
+        .collect();
+    let mut distinct = Vec::with_capacity(tasks.iter().map(|t| t.0.len()).sum());
+    let mut entity_of = vec![0usize; keys.len()];
+    let mut position = 0;
+    for (task_distinct, index) in tasks {
+        let offset = distinct.len();
+        for local in index {
+            entity_of[order[position]] = offset + local;
+            position += 1;
+        }
+        distinct.extend(task_distinct);
+    }
+    Ok((distinct, entity_of))
 }
 
 /// `part` of an order-1 mesh with its facets extended by their order-2 nodes.
@@ -332,6 +399,44 @@ mod tests {
             }
         }
         assert_eq!(p2.with_order(Order::Linear).unwrap(), *mesh, "{kind:?}");
+    }
+
+    /// The bucketed numbering equals sorting and deduplicating every key (the numbering the
+    /// lifted layout documents), across several parallel tasks, and refuses a vertex beyond
+    /// the mesh.
+    #[test]
+    fn keys_are_numbered_in_sorted_order() {
+        let num_vertices = 3 * VERTICES_PER_TASK + 17;
+        let mut state = 12345u64;
+        let mut next = || {
+            state = state
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (state >> 33) as usize % num_vertices
+        };
+        let keys: Vec<Key> = (0..40_000)
+            .map(|i| {
+                let (a, b) = (next(), next());
+                if i % 3 == 0 {
+                    key_of([a, b, next(), next()].into_iter())
+                } else {
+                    key_of([a, b].into_iter())
+                }
+            })
+            .collect();
+        let mut expected = keys.clone();
+        expected.sort_unstable();
+        expected.dedup();
+        let (distinct, index) = number_keys(&keys, num_vertices).unwrap();
+        assert_eq!(distinct, expected);
+        for (key, &i) in keys.iter().zip(&index) {
+            assert_eq!(distinct[i], *key);
+        }
+        let beyond = [key_of([num_vertices + 1, num_vertices].into_iter())];
+        assert!(matches!(
+            number_keys(&beyond, num_vertices),
+            Err(Error::Mesh { .. })
+        ));
     }
 
     #[test]
