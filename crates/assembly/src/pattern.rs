@@ -325,6 +325,26 @@ mod tests {
                 assert_eq!(marked.unwrap(), sorted.unwrap());
             }
         }
+        // Several tasks of an order-2 mesh (edge nodes after all vertices, so spans differ
+        // between tasks): span limits between the tasks' spans make one marks buffer serve
+        // tasks with different offsets and tasks that fall back to sorting, in either order.
+        let p2 = Mesh::rectangle(&RectangleSpec {
+            nx: 64,
+            ny: 64,
+            ..Default::default()
+        })
+        .unwrap()
+        .with_order(Order::Quadratic)
+        .unwrap();
+        let n = p2.num_nodes();
+        assert!(n > 2 * ROWS_PER_TASK);
+        let sorted = build_pattern_with_span(&p2.view(), false, 0).unwrap();
+        for max_span in [n / 4, n / 2, 3 * n / 4, MAX_MARK_SPAN] {
+            for parallel in [false, true] {
+                let marked = build_pattern_with_span(&p2.view(), parallel, max_span).unwrap();
+                assert_eq!(marked, sorted, "max_span {max_span}, parallel {parallel}");
+            }
+        }
     }
 
     #[test]
