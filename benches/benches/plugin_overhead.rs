@@ -27,7 +27,7 @@ use abi_stable::sabi_trait::TD_Opaque;
 use anyhow::Context;
 use femscale::core::{CsrMatrix, NoMonitor, SolverOptions, SparsityPattern};
 use femscale::runtime::plugins;
-use femscale_benches::stats::median;
+use femscale_benches::stats::{median, median_confidence_interval};
 use femscale_plugin_api::objects::RMonitor_TO;
 use femscale_plugin_api::sdk::{Csr, FnMonitor, Monitor, PreparedSolver, Solver};
 use femscale_plugin_api::{PluginModRef, SolveParams, SolverBox};
@@ -249,6 +249,26 @@ fn main() -> anyhow::Result<()> {
             "{name:<46} {w:>10.3} s {:>8.4} {c:>10.3} s {:>8.4}",
             w / wall0,
             c / cpu0
+        );
+    }
+    // Each round times every path once, so the per-round ratio against the built-in path
+    // cancels what the machine did in that round; its median gets a distribution-free interval.
+    println!("per-round ratios to the built-in path: median [95 % interval of the median]");
+    for (i, (name, _)) in paths.iter().enumerate().skip(1) {
+        let ratios =
+            |t: &[Vec<f64>]| -> Vec<f64> { t[i].iter().zip(&t[0]).map(|(a, b)| a / b).collect() };
+        let describe = |r: &[f64]| {
+            let (low, high, coverage) = median_confidence_interval(r, 0.95);
+            format!(
+                "{:.4} [{low:.4}, {high:.4}] ({:.1} %)",
+                median(r),
+                100.0 * coverage
+            )
+        };
+        println!(
+            "{name:<46} wall {}  CPU {}",
+            describe(&ratios(&wall)),
+            describe(&ratios(&cpu))
         );
     }
     Ok(())
