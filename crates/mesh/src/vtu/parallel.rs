@@ -126,11 +126,7 @@ pub fn write_pvtu(
             Some(first) => {
                 writeln!(w, r#"    <PPointData Scalars="{}">"#, xml_escape(first))?;
                 for name in point_fields {
-                    writeln!(
-                        w,
-                        r#"      <PDataArray type="Float64" Name="{}" NumberOfComponents="1"/>"#,
-                        xml_escape(name)
-                    )?;
+                    scalar_array(w, name)?;
                 }
                 writeln!(w, "    </PPointData>")?;
             }
@@ -143,11 +139,7 @@ pub fn write_pvtu(
                 writeln!(w, r#"      <PDataArray type="Int32" Name="subdomain"/>"#)?;
             }
             for name in cell_fields {
-                writeln!(
-                    w,
-                    r#"      <PDataArray type="Float64" Name="{}" NumberOfComponents="1"/>"#,
-                    xml_escape(name)
-                )?;
+                scalar_array(w, name)?;
             }
             writeln!(w, "    </PCellData>")?;
         }
@@ -164,4 +156,13 @@ pub fn write_pvtu(
         writeln!(w, "</VTKFile>")?;
         Ok(())
     })
+}
+
+/// One `<PDataArray>` line of a scalar Float64 field `name`.
+fn scalar_array(w: &mut dyn Write, name: &str) -> std::io::Result<()> {
+    writeln!(
+        w,
+        r#"      <PDataArray type="Float64" Name="{}" NumberOfComponents="1"/>"#,
+        xml_escape(name)
+    )
 }
