@@ -38,8 +38,12 @@ fn main() {
         let t = Instant::now();
         let mesh = square_mesh(n);
         times[0] = t.elapsed().as_secs_f64();
+        // The pipeline lifts only when the order differs (P1 keeps the generated mesh).
         let t = Instant::now();
-        let mesh = mesh.with_order(order).expect("liftable mesh");
+        let mesh = match order {
+            Order::Linear => mesh,
+            _ => mesh.with_order(order).expect("liftable mesh"),
+        };
         times[1] = t.elapsed().as_secs_f64();
         let t = Instant::now();
         let pattern = Arc::new(assembler.pattern(&mesh.view()).expect("valid mesh"));

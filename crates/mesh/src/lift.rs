@@ -246,6 +246,9 @@ const VERTICES_PER_TASK: usize = 4096;
 /// (a handful of keys), so the cost is linear; buckets in vertex order give the global sorted
 /// order.
 fn number_keys(keys: &[Key], num_vertices: usize) -> Result<(Vec<Key>, Vec<usize>)> {
+    if keys.is_empty() {
+        return Ok((Vec::new(), Vec::new())); // No entities of this kind (faces in 2D).
+    }
     let mut start = vec![0usize; num_vertices + 1];
     for key in keys {
         let slot = start.get_mut(key[0] as usize + 1).ok_or_else(|| Error::Mesh {
