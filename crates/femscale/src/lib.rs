@@ -136,6 +136,8 @@ pub use femscale_solvers as solvers;
 /// let mut system = LinearSystem::zeros(Arc::new(assembler.pattern(&mesh.view())?));
 /// assembler.assemble_into(&mesh.view(), &form, &mut system)?;
 /// DirichletConditions::from_form(&mesh.view(), &form)?.apply(&mut system)?;
+/// // The eliminated rows and columns are stored zeros: drop them before solving.
+/// assert_eq!(system.matrix.drop_stored_zeros(), 4);
 /// let options = SolverOptions::default().with_tolerance(1e-12).with_max_iterations(100);
 /// let mut prepared = ConjugateGradient::new(Arc::new(JacobiFactory)).prepare(Arc::new(system.matrix), &options)?;
 /// let mut u = vec![0.0; system.rhs.len()];

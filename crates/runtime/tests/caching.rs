@@ -274,8 +274,9 @@ mod redis {
         c.cache.redis_url = server.url();
         let big = |source: &str| {
             Laplace2d {
-                nx: 400,
-                ny: 400,
+                // 5 entries per row once the stored zeros are dropped.
+                nx: 460,
+                ny: 460,
                 source: Some(FieldSpec::Expr(source.into())),
                 ..Default::default()
             }

@@ -1,0 +1,299 @@
+//! Dropping the exact zeros an assembled matrix stores.
+//!
+//! Assembly stores every coupling the mesh allows, and many are exactly zero: P1 couplings
+//! across the hypotenuse of right triangles, the face and body diagonals of a structured
+//! tetrahedral cube (the stencil is the 7-point one), the rows and columns Dirichlet
+//! elimination clears. Every product with the matrix reads them, so dropping them once after
+//! assembly cuts the memory and the traffic of every later product.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use rayon::prelude::*;
+
+use super::{CsrMatrix, SparsityPattern};
+
+impl CsrMatrix {
+    /// Removes the stored off-diagonal entries that are exactly zero together with their
+    /// mirror (`a_ij = 0` and `a_ji = 0` or not stored) and returns how many were removed.
+    ///
+    /// Diagonal entries always stay; a structurally symmetric pattern stays structurally
+    /// symmetric (an entry whose mirror is non-zero, even by round-off, is kept), so a
+    /// symmetric matrix stays symmetric. A zero below the diagonal whose mirror is not
+    /// stored is kept (only entries above the diagonal look up their mirror). The arrays are
+    /// compacted in place when this matrix is the only holder of its pattern, otherwise a
+    /// new pattern is built for it.
+    pub fn drop_stored_zeros(&mut self) -> usize {
+        let drop = self.droppable();
+        let dropped = drop.count;
+        if dropped == 0 {
+            return 0;
+        }
+        if Arc::get_mut(&mut self.pattern).is_none() {
+            self.pattern = Arc::new((*self.pattern).clone());
+        }
+        let pattern = Arc::get_mut(&mut self.pattern).expect("the pattern was just made unique");
+        compact(pattern, &mut self.values, &drop.flags);
+        dropped
+    }
+
+    /// [`CsrMatrix::drop_stored_zeros`] when off-diagonal zeros look like at least
+    /// `min_share` of the stored entries in a sample (every 64th row), else nothing (returns 0).
+    ///
+    /// Dropping reads and moves every entry: worth it for the half of a structured 3D P1
+    /// matrix or the third of a 2D P1 one, not for the few percent of a P2 matrix.
+    pub fn drop_stored_zeros_above(&mut self, min_share: f64) -> usize {
+        let p = &*self.pattern;
+        let (mut zeros, mut entries) = (0usize, 0usize);
+        for i in (0..p.nrows).step_by(SAMPLE_STRIDE) {
+            let range = p.row_ptr[i]..p.row_ptr[i + 1];
+            entries += range.len();
+            zeros += range
+                .filter(|&k| self.values[k] == 0.0 && p.col_idx[k] != i)
+                .count();
+        }
+        if entries == 0 || (zeros as f64) < min_share * entries as f64 {
+            return 0;
+        }
+        self.drop_stored_zeros()
+    }
+
+    /// The entries [`CsrMatrix::drop_stored_zeros`] removes, one flag per entry, decided in
+    /// parallel over rows. Only zeros above the diagonal look up their mirror, and flag it
+    /// too when it is zero; a zero below the diagonal without a stored mirror is kept.
+    fn droppable(&self) -> Droppable {
+        let p = &*self.pattern;
+        let mut owned = vec![false; p.nnz()];
+        // SAFETY: `AtomicBool` has the size, alignment and bit validity of `bool`, and `owned`
+        // is borrowed mutably (so by nothing else) for as long as `flags` lives.
+        let flags: &[AtomicBool] =
+            unsafe { &*(std::ptr::from_mut::<[bool]>(owned.as_mut_slice()) as *const [AtomicBool]) };
+        let count = (0..p.nrows)
+            .into_par_iter()
+            .with_min_len(ROW_CHUNK)
+            .map(|i| {
+                let mut dropped = 0;
+                for k in p.row_ptr[i]..p.row_ptr[i + 1] {
+                    let j = p.col_idx[k];
+                    if j <= i || self.values[k] != 0.0 {
+                        continue;
+                    }
+                    match p.find(j, i) {
+                        Some(m) if self.values[m] != 0.0 => continue,
+                        Some(m) => {
+                            flags[m].store(true, Ordering::Relaxed);
+                            dropped += 1;
+                        }
+                        None => {}
+                    }
+                    flags[k].store(true, Ordering::Relaxed);
+                    dropped += 1;
+                }
+                dropped
+            })
+            .sum();
+        // Written by relaxed stores in the tasks above, read after they were joined.
+        Droppable {
+            flags: owned,
+            count,
+        }
+    }
+}
+
+struct Droppable {
+    flags: Vec<bool>,
+    count: usize,
+}
+
+/// The stride of the rows [`CsrMatrix::drop_stored_zeros_above`] samples.
+const SAMPLE_STRIDE: usize = 64;
+
+/// Rows per parallel task of [`compact`].
+const ROW_CHUNK: usize = 4096;
+
+/// Removes the flagged entries in place, keeping the order: each chunk of rows first moves
+/// its kept entries to the front of its own range (in parallel: the ranges are disjoint, and
+/// a write never passes the read it follows), then the chunks' blocks move down to their
+/// final offsets in order (one `memmove` each) and the tail is released.
+fn compact(p: &mut SparsityPattern, values: &mut Vec<f64>, drop: &[bool]) {
+    let n = p.nrows;
+    let starts: Vec<usize> = (0..n.div_ceil(ROW_CHUNK))
+        .map(|c| p.row_ptr[c * ROW_CHUNK])
+        .collect();
+    let mut tasks = Vec::with_capacity(starts.len());
+    let (mut cols, mut vals, mut ends) = (&mut p.col_idx[..], &mut values[..], &mut p.row_ptr[1..]);
+    for (c, &first) in starts.iter().enumerate() {
+        let rows = ROW_CHUNK.min(n - c * ROW_CHUNK);
+        let len = ends[rows - 1] - first;
+        let (row_ends, rest) = std::mem::take(&mut ends).split_at_mut(rows);
+        let (c_cols, rest_cols) = std::mem::take(&mut cols).split_at_mut(len);
+        let (c_vals, rest_vals) = std::mem::take(&mut vals).split_at_mut(len);
+        (ends, cols, vals) = (rest, rest_cols, rest_vals);
+        tasks.push((first, row_ends, c_cols, c_vals));
+    }
+    // Within each chunk: kept entries to the front; row ends become counts within the chunk.
+    let kept: Vec<usize> = tasks
+        .into_par_iter()
+        .map(|(first, row_ends, cols, vals)| {
+            let flags = &drop[first..first + cols.len()];
+            let (mut out, mut start) = (0, 0);
+            for end in row_ends.iter_mut() {
+                let end_local = *end - first;
+                // Branch-free: every entry is written, only kept ones advance the output.
+                for k in start..end_local {
+                    cols[out] = cols[k];
+                    vals[out] = vals[k];
+                    out += usize::from(!flags[k]);
+                }
+                start = end_local;
+                *end = out;
+            }
+            out
+        })
+        .collect();
+    // The chunks' blocks to their final offsets, in order (destinations never pass sources).
+    let mut offsets = Vec::with_capacity(kept.len());
+    let mut out = 0;
+    for (&first, &count) in starts.iter().zip(&kept) {
+        p.col_idx.copy_within(first..first + count, out);
+        values.copy_within(first..first + count, out);
+        offsets.push(out);
+        out += count;
+    }
+    p.row_ptr[1..]
+        .par_chunks_mut(ROW_CHUNK)
+        .zip(offsets)
+        .for_each(|(ends, offset)| ends.iter_mut().for_each(|e| *e += offset));
+    p.col_idx.truncate(out);
+    p.col_idx.shrink_to_fit();
+    values.truncate(out);
+    values.shrink_to_fit();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn dense(a: &CsrMatrix) -> Vec<Vec<f64>> {
+        (0..a.nrows())
+            .map(|i| (0..a.ncols()).map(|j| a.get(i, j)).collect())
+            .collect()
+    }
+
+    #[test]
+    fn drops_zero_pairs_keeps_diagonal_and_round_off_mirrors() {
+        let a = CsrMatrix::try_from_triplets(
+            3,
+            3,
+            &[
+                (0, 0, 0.0),
+                (0, 1, 0.0),
+                (1, 0, 0.0),
+                (1, 1, 2.0),
+                (1, 2, 0.0),
+                (2, 1, 1e-300),
+                (2, 2, 1.0),
+                (0, 2, 0.0),
+            ],
+        )
+        .unwrap();
+        let mut b = a.clone();
+        // (0,1)/(1,0) are a zero pair and (0,2) has no mirror; (1,2) mirrors a non-zero.
+        assert_eq!(b.drop_stored_zeros(), 3);
+        assert_eq!(b.nnz(), 5);
+        assert_eq!(b.pattern().find(0, 0), Some(0));
+        assert!(b.pattern().find(1, 2).is_some());
+        assert_eq!(dense(&a), dense(&b));
+        assert!(b.pattern().is_structurally_symmetric());
+        // The shared pattern of `a` is left alone.
+        let shared = a.clone();
+        let mut c = a.clone();
+        c.drop_stored_zeros();
+        assert_eq!(shared.nnz(), 8);
+        assert_eq!(c, b);
+        assert_eq!(b.clone().drop_stored_zeros(), 0);
+        // A zero below the diagonal without a mirror stays.
+        let mut lower = CsrMatrix::try_from_triplets(2, 2, &[(0, 0, 1.0), (1, 0, 0.0), (1, 1, 1.0)])
+            .unwrap();
+        assert_eq!(lower.drop_stored_zeros(), 0);
+    }
+
+    #[test]
+    fn many_row_chunks() {
+        // A tridiagonal matrix over several entry chunks with every third coupling zero.
+        let n = 5 * ROW_CHUNK / 2;
+        let mut t = Vec::new();
+        for i in 0..n {
+            t.push((i, i, 2.0));
+            if i + 1 < n {
+                let v = if i % 3 == 0 { 0.0 } else { -1.0 };
+                t.push((i, i + 1, v));
+                t.push((i + 1, i, v));
+            }
+        }
+        let a = CsrMatrix::try_from_triplets(n, n, &t).unwrap();
+        let mut b = a.clone();
+        assert_eq!(b.drop_stored_zeros(), 2 * (n - 1).div_ceil(3));
+        let x: Vec<f64> = (0..n).map(|i| (i % 7) as f64).collect();
+        let (mut ya, mut yb) = (vec![0.0; n], vec![0.0; n]);
+        a.mul_vec_into(&x, &mut ya);
+        b.mul_vec_into(&x, &mut yb);
+        assert_eq!(ya, yb);
+        assert!(b.is_symmetric(0.0));
+    }
+
+    #[test]
+    fn a_small_share_of_zeros_is_left_alone() {
+        let n = 1000;
+        let mut t = Vec::new();
+        for i in 0..n {
+            t.push((i, i, 2.0));
+            if i + 1 < n {
+                // One coupling in ten is zero.
+                let v = if i % 10 == 0 { 0.0 } else { -1.0 };
+                t.push((i, i + 1, v));
+                t.push((i + 1, i, v));
+            }
+        }
+        let a = CsrMatrix::try_from_triplets(n, n, &t).unwrap();
+        // About 2 zeros in 30 entries of every 10 rows: 6.7 %.
+        assert_eq!(a.clone().drop_stored_zeros_above(0.1), 0);
+        assert_eq!(a.clone().drop_stored_zeros_above(0.05), 200);
+        assert_eq!(a.clone().drop_stored_zeros_above(0.0), 200);
+        let empty = CsrMatrix::zeros(Arc::new(SparsityPattern::try_new(0, 0, vec![0], vec![]).unwrap()));
+        assert_eq!(empty.clone().drop_stored_zeros_above(0.0), 0);
+    }
+
+    proptest! {
+        #[test]
+        fn products_and_symmetry_survive(
+            n in 1usize..12,
+            entries in proptest::collection::vec((0usize..12, 0usize..12, -2i8..3), 0..60),
+        ) {
+            let mut triplets = Vec::new();
+            for (i, j, v) in entries {
+                let (i, j) = (i % n, j % n);
+                triplets.push((i, j, f64::from(v)));
+                triplets.push((j, i, f64::from(v)));
+            }
+            let a = CsrMatrix::try_from_triplets(n, n, &triplets).unwrap();
+            let mut b = a.clone();
+            let dropped = b.drop_stored_zeros();
+            prop_assert_eq!(a.nnz() - dropped, b.nnz());
+            prop_assert_eq!(dense(&a), dense(&b));
+            prop_assert!(b.is_symmetric(0.0));
+            prop_assert!(b.pattern().is_structurally_symmetric());
+            let off_zeros = (0..n)
+                .flat_map(|i| b.pattern().row(i).iter().map(move |&j| (i, j)))
+                .filter(|&(i, j)| i != j && b.get(i, j) == 0.0)
+                .count();
+            prop_assert_eq!(off_zeros, 0);
+            let x: Vec<f64> = (0..n).map(|i| i as f64 - 3.5).collect();
+            let (mut ya, mut yb) = (vec![0.0; n], vec![0.0; n]);
+            a.mul_vec_into(&x, &mut ya);
+            b.mul_vec_into(&x, &mut yb);
+            prop_assert_eq!(ya, yb);
+        }
+    }
+}
