@@ -55,6 +55,7 @@ OPTIONAL_HEAVY = {
     "femscale-experiment": "experiment",
     "plotters": "plots",
     "mpi": "mpi",
+    "metis": "metis",
 }
 
 meta = json.loads(subprocess.check_output(["cargo", "metadata", "--format-version", "1", "--no-deps"]))

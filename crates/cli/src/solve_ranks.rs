@@ -140,7 +140,8 @@ impl Ranks {
     /// Writes the solution `u` as VTK and returns the file to open: `path` itself on one
     /// process; on several, a `.pvtu` file (`path` with that extension) written by rank 0 and
     /// one piece per rank beside it, `<stem>_<rank>.vtu`, holding the cells whose first node
-    /// is among the rank's rows (every cell in exactly one piece) with the cell data `rank`.
+    /// is among the rank's rows in the solve (every cell in exactly one piece) with the cell
+    /// data `rank`.
     /// Collective: every rank learns whether every piece was written.
     ///
     /// # Errors
@@ -166,7 +167,15 @@ impl Ranks {
             .unwrap_or("solution")
             .to_owned();
         let piece_name = |r: usize| format!("{stem}_{r}.vtu");
-        let rows = RowPartition::balanced(mesh.num_nodes(), size)?.range(rank);
+        // The rows the solve gave each rank (METIS parts differ in size), else balanced blocks.
+        let n = mesh.num_nodes();
+        let partition = match solution.metrics.linear_solve.ranks.as_ref() {
+            Some(r) if r.rows.len() == size && r.rows.iter().sum::<usize>() == n => {
+                RowPartition::from_counts(r.rows.iter().copied())?
+            }
+            _ => RowPartition::balanced(n, size)?,
+        };
+        let rows = partition.range(rank);
         let per_cell = mesh.view().nodes_per_cell();
         let cells: Vec<usize> = (mesh.cells().chunks_exact(per_cell).enumerate())
             .filter(|(_, nodes)| rows.contains(&nodes[0]))

@@ -117,6 +117,77 @@ fn distributed_cg_gives_the_serial_solution_on_2_and_4_ranks() {
 }
 
 #[test]
+fn metis_parts_give_the_serial_solution_with_rows_of_their_sizes() {
+    if !mpi_available("metis_parts_give_the_serial_solution_with_rows_of_their_sizes") {
+        return;
+    }
+    let cases: [(&str, &[&str]); 3] = [
+        (
+            "poisson_2d_mms.toml",
+            &["problem.mesh.nx=40", "problem.mesh.ny=40"],
+        ),
+        ("two_materials_gmsh.toml", &["problem.mesh.refinements=2"]),
+        (
+            "poisson_3d.toml",
+            &[
+                "problem.mesh.nx=8",
+                "problem.mesh.ny=8",
+                "problem.mesh.nz=8",
+            ],
+        ),
+    ];
+    for (config, sets) in cases {
+        let mut sets: Vec<&str> = sets.to_vec();
+        sets.push("solver.tolerance=1e-11");
+        let serial = solve(0, config, &[&sets[..], &["solver.kind=\"cg\""]].concat());
+        for ranks in [2, 4] {
+            let d = solve(
+                ranks,
+                config,
+                &[
+                    &sets[..],
+                    &[
+                        "solver.kind=\"distributed-cg\"",
+                        "solver.partition=\"metis\"",
+                    ],
+                ]
+                .concat(),
+            );
+            assert_eq!(d["nnz"], serial["nnz"], "{config} on {ranks} ranks");
+            for norm in ["l2_error", "h1_error"] {
+                let (a, b) = (d[norm].as_f64().unwrap(), serial[norm].as_f64().unwrap());
+                assert!(close(a, b), "{config} on {ranks} ranks: {norm} {a} vs {b}");
+            }
+            // The ranks own METIS's parts: their sizes add up to the unknowns, balanced
+            // within METIS's 3 % (plus rounding on small meshes).
+            let r = &d["linear_solve"]["ranks"];
+            let rows: Vec<u64> = r["rows"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|v| v.as_u64().unwrap())
+                .collect();
+            let dofs = d["dofs"].as_u64().unwrap();
+            assert_eq!(rows.len(), ranks, "{r}");
+            assert_eq!(rows.iter().sum::<u64>(), dofs, "{r}");
+            let mean = dofs as f64 / ranks as f64;
+            assert!(
+                rows.iter().all(|&n| n as f64 <= 1.03 * mean + 2.0),
+                "{config} on {ranks} ranks: rows {rows:?}"
+            );
+            if !config.contains("3d") {
+                let values = r["halo_bytes_per_product"].as_f64().unwrap() / 8.0;
+                let bound = 6.0 * (dofs as f64).sqrt() * (ranks - 1) as f64;
+                assert!(
+                    values <= bound,
+                    "{config} on {ranks} ranks: {values} halo values"
+                );
+            }
+        }
+    }
+}
+
+#[test]
 fn distributed_gmres_and_bicgstab_give_the_serial_solution_with_a_robin_boundary() {
     if !mpi_available(
         "distributed_gmres_and_bicgstab_give_the_serial_solution_with_a_robin_boundary",

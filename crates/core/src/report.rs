@@ -51,6 +51,10 @@ pub struct RanksReport {
     pub rows_min: usize,
     /// See `rows_min`.
     pub rows_max: usize,
+    /// The rows of every rank, in rank order (rank `r` owns the `rows[r]` unknowns after
+    /// those of the ranks before it).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub rows: Vec<usize>,
     /// Halo messages per product with the matrix, all ranks together.
     pub halo_messages_per_product: usize,
     /// Halo bytes per product, all ranks together (8 per ghost entry).

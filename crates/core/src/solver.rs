@@ -368,6 +368,9 @@ pub struct RowShare {
     pub rank: usize,
     /// The number of processes.
     pub ranks: usize,
+    /// The rows of every process, in rank order (process `r` owns the `counts[r]` rows after
+    /// those of the processes before it; `rows` is this process's block).
+    pub counts: Vec<usize>,
     /// Replaces `values` by their element-wise sum over the processes (collective: every
     /// process calls it with the same length).
     pub sum: SumAcross,
@@ -387,6 +390,38 @@ impl fmt::Debug for RowShare {
 }
 
 impl RowShare {
+    /// The same processes owning `counts[r]` rows each instead (a mesh partition's part
+    /// sizes); [`LinearSolver::prepare_shared`] then splits the system that way.
+    ///
+    /// # Errors
+    /// [`SolveError::InvalidOption`] (`row_counts`) unless there is one count per process,
+    /// the counts add up to the rows shared now and every process keeps a row.
+    pub fn with_counts(mut self, counts: Vec<usize>) -> Result<Self, SolveError> {
+        let total: usize = self.counts.iter().sum();
+        let bad = |reason: String| SolveError::InvalidOption {
+            option: "row_counts".into(),
+            reason,
+        };
+        if counts.len() != self.ranks {
+            return Err(bad(format!(
+                "{} counts for {} processes",
+                counts.len(),
+                self.ranks
+            )));
+        }
+        if counts.contains(&0) {
+            return Err(bad("every process needs at least one row".into()));
+        }
+        let sum = counts.iter().try_fold(0usize, |acc, &c| acc.checked_add(c));
+        if sum != Some(total) {
+            return Err(bad(format!("the counts do not add up to the {total} rows")));
+        }
+        let start: usize = counts[..self.rank].iter().sum();
+        self.rows = start..start + counts[self.rank];
+        self.counts = counts;
+        Ok(self)
+    }
+
     /// The largest of each process's `value` (collective; one sum of `ranks` slots).
     ///
     /// # Errors
@@ -423,6 +458,23 @@ pub trait LinearSolver: Send + Sync + fmt::Debug {
         a: Arc<CsrMatrix>,
         options: &SolverOptions,
     ) -> Result<Box<dyn PreparedSolver>, SolveError>;
+
+    /// [`LinearSolver::prepare`] of a system whose rows the processes share as `share` says
+    /// (a [`LinearSolver::row_share`] of this solver, possibly re-split by
+    /// [`RowShare::with_counts`]). The default ignores `share`: solvers that hand out shares
+    /// override it.
+    ///
+    /// # Errors
+    /// As [`LinearSolver::prepare`].
+    fn prepare_shared(
+        &self,
+        a: Arc<CsrMatrix>,
+        options: &SolverOptions,
+        share: &RowShare,
+    ) -> Result<Box<dyn PreparedSolver>, SolveError> {
+        let _ = share;
+        self.prepare(a, options)
+    }
 }
 
 /// A solver set up for one matrix: solve as many right-hand sides as needed.

@@ -288,6 +288,7 @@ mod tests {
                 rows,
                 rank,
                 ranks: 2,
+                counts: vec![2, 3],
                 sum: Arc::new(move |values: &mut [f64]| {
                     let (barrier, acc) = &*state;
                     {

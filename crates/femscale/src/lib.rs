@@ -42,7 +42,7 @@
 //!
 //! ## Cargo features
 //!
-//! All but `mpi` are on by default. A program that only solves takes `default-features = false`
+//! All but `mpi` and `metis` are on by default. A program that only solves takes `default-features = false`
 //! (mesh, assembly, solvers and the runtime with its memory and disk caches) and adds what it
 //! needs:
 //!
@@ -55,6 +55,7 @@
 //! | `experiment` | `femscale::experiment` (sweeps, results, the benchmark); implies `monitor` | — |
 //! | `plots` | SVG plots of experiments and the benchmark (plotters); implies `experiment` | the `svg` output format is refused |
 //! | `mpi` | `distributed::MpiWorld` (rsmpi; needs an MPI library and libclang to build), off by default | a run launched as one of several ranks is refused |
+//! | `metis` | `solver.partition = "metis"`: METIS graph partitioning of distributed solves (the vendored C library; needs a C compiler), off by default | that value is refused |
 //!
 //! A refusal is an [`Error::FeatureDisabled`] naming the configuration key and the feature.
 //!

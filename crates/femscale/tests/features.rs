@@ -16,7 +16,11 @@ fn problem() -> Laplace2d {
 }
 
 /// Asserts that `e` is the refusal of `feature` naming `field`, and that its message says so.
-#[cfg(any(not(feature = "redis"), not(feature = "plugins")))]
+#[cfg(any(
+    not(feature = "redis"),
+    not(feature = "plugins"),
+    not(feature = "metis")
+))]
 fn assert_refused(e: &Error, field: &str, feature: &str) {
     match e {
         Error::FeatureDisabled {
@@ -48,6 +52,15 @@ fn the_minimal_set_solves_with_memory_and_disk_caches() {
     let sol = solver.solve_2d_laplace(&problem()).unwrap();
     assert_eq!(sol.metrics.dofs, 81);
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+#[cfg(not(feature = "metis"))]
+fn metis_partitioning_is_refused_without_the_metis_feature() {
+    let mut config = Config::default();
+    config.solver.partition = femscale::runtime::Partitioner::Metis;
+    let e = FemSolver::from_config(config).unwrap_err();
+    assert_refused(&e, "solver.partition", "metis");
 }
 
 #[test]

@@ -40,6 +40,8 @@ pub mod gmsh;
 mod isoparametric;
 mod lift;
 mod mesh;
+#[cfg(feature = "metis")]
+mod metis_partition;
 mod order2;
 pub mod partition;
 mod refine;

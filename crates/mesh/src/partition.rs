@@ -122,6 +122,13 @@ impl Mesh {
         let view = self.view();
         let points: Vec<[f64; 3]> = (0..self.num_nodes()).map(|i| view.point(i)).collect();
         let part = recursive_bisection_sized(&points, sizes)?;
+        Ok(self.grouped_by_part(&part, sizes))
+    }
+
+    /// The mesh with its nodes renumbered so that the nodes of part `p` (`part[i]` is node
+    /// `i`'s part, `sizes[p]` nodes in part `p`) hold the `p`-th block of node numbers, in
+    /// their relative order, and the permutation `new_of_old`.
+    fn grouped_by_part(&self, part: &[usize], sizes: &[usize]) -> (Mesh, Vec<usize>) {
         let mut next: Vec<usize> = sizes
             .iter()
             .scan(0, |start, &s| {
@@ -138,7 +145,34 @@ impl Mesh {
                 new
             })
             .collect();
-        Ok((self.renumbered(&new_of_old), new_of_old))
+        (self.renumbered(&new_of_old), new_of_old)
+    }
+
+    /// The mesh with its nodes renumbered by a METIS k-way partition of its node graph (two
+    /// nodes are adjacent when a cell holds both: the matrix's graph) into `parts` parts, each
+    /// part a contiguous block of node numbers; the permutation `new_of_old` and the parts'
+    /// sizes. METIS balances the sizes within 3 % and minimises the cut (the halo of a
+    /// distributed product); the same mesh gives the same parts on every rank and in every run
+    /// (fixed seed).
+    ///
+    /// # Errors
+    /// [`Error::InvalidInput`] (`partition`) for zero parts, more parts than nodes, a graph too
+    /// large for METIS's 32-bit indices, or a METIS failure.
+    #[cfg(feature = "metis")]
+    pub fn partitioned_metis(&self, parts: usize) -> Result<(Mesh, Vec<usize>, Vec<usize>)> {
+        let part = crate::metis_partition::node_parts(self, parts)?;
+        let mut sizes = vec![0usize; parts];
+        for &p in &part {
+            sizes[p] += 1;
+        }
+        if sizes.contains(&0) {
+            return Err(Error::invalid(
+                "partition",
+                format!("METIS left a part of the {parts} parts empty"),
+            ));
+        }
+        let (mesh, new_of_old) = self.grouped_by_part(&part, &sizes);
+        Ok((mesh, new_of_old, sizes))
     }
 }
 

@@ -33,8 +33,8 @@ pub use caching::{
     WritePolicyConfig, open_persistent_levels,
 };
 pub use config::{
-    AssemblyConfig, Config, ConfigSources, ENV_PREFIX, FieldPath, Provenance, ScalingConfig,
-    SolverConfig, SourceMap,
+    AssemblyConfig, Config, ConfigSources, ENV_PREFIX, FieldPath, Partitioner, Provenance,
+    ScalingConfig, SolverConfig, SourceMap,
 };
 pub use pipeline::{
     AdaptiveSnapshot, AssembledOperator, FemSolver, ScalingMetrics, Solution, StepObserver, WarmUp,

@@ -66,8 +66,9 @@ impl CsrMatrix {
         let mut owned = vec![false; p.nnz()];
         // SAFETY: `AtomicBool` has the size, alignment and bit validity of `bool`, and `owned`
         // is borrowed mutably (so by nothing else) for as long as `flags` lives.
-        let flags: &[AtomicBool] =
-            unsafe { &*(std::ptr::from_mut::<[bool]>(owned.as_mut_slice()) as *const [AtomicBool]) };
+        let flags: &[AtomicBool] = unsafe {
+            &*(std::ptr::from_mut::<[bool]>(owned.as_mut_slice()) as *const [AtomicBool])
+        };
         let count = (0..p.nrows)
             .into_par_iter()
             .with_min_len(ROW_CHUNK)
@@ -214,8 +215,8 @@ mod tests {
         assert_eq!(c, b);
         assert_eq!(b.clone().drop_stored_zeros(), 0);
         // A zero below the diagonal without a mirror stays.
-        let mut lower = CsrMatrix::try_from_triplets(2, 2, &[(0, 0, 1.0), (1, 0, 0.0), (1, 1, 1.0)])
-            .unwrap();
+        let mut lower =
+            CsrMatrix::try_from_triplets(2, 2, &[(0, 0, 1.0), (1, 0, 0.0), (1, 1, 1.0)]).unwrap();
         assert_eq!(lower.drop_stored_zeros(), 0);
     }
 
@@ -261,7 +262,9 @@ mod tests {
         assert_eq!(a.clone().drop_stored_zeros_above(0.1), 0);
         assert_eq!(a.clone().drop_stored_zeros_above(0.05), 200);
         assert_eq!(a.clone().drop_stored_zeros_above(0.0), 200);
-        let empty = CsrMatrix::zeros(Arc::new(SparsityPattern::try_new(0, 0, vec![0], vec![]).unwrap()));
+        let empty = CsrMatrix::zeros(Arc::new(
+            SparsityPattern::try_new(0, 0, vec![0], vec![]).unwrap(),
+        ));
         assert_eq!(empty.clone().drop_stored_zeros_above(0.0), 0);
     }
 

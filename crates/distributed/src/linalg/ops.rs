@@ -176,6 +176,7 @@ impl<'a> Ops<'a> {
         ranks.ranks = p;
         ranks.rows_min = min(rows) as usize;
         ranks.rows_max = max(rows) as usize;
+        ranks.rows = rows.iter().map(|&r| r as usize).collect();
         ranks.halo_messages_per_product = halo.messages;
         ranks.halo_bytes_per_product = halo.bytes;
         ranks.products = self.products;

@@ -184,12 +184,13 @@ impl LinearSolver for DistributedKrylov {
         if ranks < 2 || n < ranks {
             return None;
         }
-        let rows = RowPartition::balanced(n, ranks).ok()?.range(rank);
+        let partition = RowPartition::balanced(n, ranks).ok()?;
         let comm = self.comm.clone();
         Some(RowShare {
-            rows,
+            rows: partition.range(rank),
             rank,
             ranks,
+            counts: (0..ranks).map(|r| partition.range(r).len()).collect(),
             sum: Arc::new(move |values: &mut [f64]| {
                 comm.all_reduce_sum(values).map_err(solve_error)
             }),
@@ -201,6 +202,54 @@ impl LinearSolver for DistributedKrylov {
         a: Arc<CsrMatrix>,
         options: &SolverOptions,
     ) -> Result<Box<dyn PreparedSolver>, SolveError> {
+        let comm = self.comm.as_ref();
+        let partition = RowPartition::balanced(a.nrows(), comm.size()).map_err(solve_error)?;
+        self.prepare_partitioned(a, options, partition)
+    }
+
+    /// With the rows split as `share.counts` says (a mesh partition's part sizes).
+    fn prepare_shared(
+        &self,
+        a: Arc<CsrMatrix>,
+        options: &SolverOptions,
+        share: &RowShare,
+    ) -> Result<Box<dyn PreparedSolver>, SolveError> {
+        let comm = self.comm.as_ref();
+        if share.ranks != comm.size() || share.rank != comm.rank() {
+            return Err(SolveError::InvalidOption {
+                option: "row_share".into(),
+                reason: format!(
+                    "a share of rank {} of {} on rank {} of {}",
+                    share.rank,
+                    share.ranks,
+                    comm.rank(),
+                    comm.size()
+                ),
+            });
+        }
+        let partition =
+            RowPartition::from_counts(share.counts.iter().copied()).map_err(solve_error)?;
+        if partition.rows() != a.nrows() {
+            return Err(SolveError::InvalidOption {
+                option: "row_share".into(),
+                reason: format!(
+                    "shares {} rows of a {}-row matrix",
+                    partition.rows(),
+                    a.nrows()
+                ),
+            });
+        }
+        self.prepare_partitioned(a, options, partition)
+    }
+}
+
+impl DistributedKrylov {
+    fn prepare_partitioned(
+        &self,
+        a: Arc<CsrMatrix>,
+        options: &SolverOptions,
+        partition: RowPartition,
+    ) -> Result<Box<dyn PreparedSolver>, SolveError> {
         if let DistMethod::Gmres { restart: 0 } = self.method {
             return Err(SolveError::InvalidOption {
                 option: "gmres.restart".into(),
@@ -208,7 +257,6 @@ impl LinearSolver for DistributedKrylov {
             });
         }
         let comm = self.comm.as_ref();
-        let partition = RowPartition::balanced(a.nrows(), comm.size()).map_err(solve_error)?;
         let matrix = Arc::new(DistMatrix::from_global(comm, partition, &a).map_err(solve_error)?);
         let preconditioner = self
             .preconditioner

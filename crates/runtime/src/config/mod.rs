@@ -84,6 +84,22 @@ pub struct SolverConfig {
     pub ssor: SsorOptions,
     /// `[solver.direct]`: sparse direct solver options.
     pub direct: DirectOptions,
+    /// How a distributed solver's processes split the mesh: `rcb` (default: recursive
+    /// coordinate bisection into equal parts) or `metis` (graph partitioning, the `metis`
+    /// feature; parts balanced within 3 %, fewer cut couplings on unstructured meshes).
+    pub partition: Partitioner,
+}
+
+/// `solver.partition`: how the nodes of a mesh are split among the processes of a
+/// distributed solve.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Partitioner {
+    /// Recursive coordinate bisection into parts of equal sizes (±1).
+    #[default]
+    Rcb,
+    /// METIS k-way partitioning of the node graph.
+    Metis,
 }
 
 impl Default for SolverConfig {
@@ -102,6 +118,7 @@ impl Default for SolverConfig {
             amg: AmgOptions::default(),
             ssor: SsorOptions::default(),
             direct: DirectOptions::default(),
+            partition: Partitioner::default(),
         }
     }
 }

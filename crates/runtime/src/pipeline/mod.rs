@@ -166,6 +166,13 @@ impl FemSolver {
         )?;
         config.check_bounds()?;
         config.solver.options(0).validate().map_err(solve_error)?;
+        if config.solver.partition == crate::Partitioner::Metis && !cfg!(feature = "metis") {
+            return Err(Error::feature_disabled(
+                "solver.partition",
+                "METIS partitioning",
+                "metis",
+            ));
+        }
         config.cache.validate()?;
         let byte_levels = registry.cache_names();
         for name in &config.cache.levels {

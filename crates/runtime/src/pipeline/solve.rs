@@ -23,6 +23,7 @@ use super::stages::{
 };
 use super::{FemSolver, Solution};
 use crate::caching::{CacheSession, problem_keys};
+use crate::config::Partitioner;
 use crate::problem::Problem;
 use crate::scaling::ScalingDecision;
 
@@ -79,8 +80,11 @@ impl FemSolver {
         // nothing of this solve is cached (see `SolverInfo::distributed`).
         setup.share = setup.solver.row_share(meshed.mesh.num_nodes());
         let cache = cache.filter(|_| setup.share.is_none());
-        if let Some(share) = &setup.share {
-            meshed = clock.run(Phase::Mesh, || partitioned(meshed, share))?;
+        if let Some(share) = setup.share.take() {
+            let partition = self.config.solver.partition;
+            let (parted, share) =
+                clock.run(Phase::Mesh, || partitioned(meshed, share, partition))?;
+            (meshed, setup.share) = (parted, Some(share));
         }
         let solve_span = tracing::Span::current();
         let (outcome, usage) = femscale_scaling::measure(|| {
@@ -192,6 +196,7 @@ impl FemSolver {
         )?;
         let options = context.solver_options(cfg.options(plan.threads));
         options.validate().map_err(solve_error)?;
+
         let assembler = match plan.parallel_assembly {
             true => "parallel",
             false => "serial",
@@ -282,24 +287,52 @@ fn run_stages(
     }))
 }
 
-/// The mesh renumbered so that this process's rows are a compact part of the domain (recursive
-/// coordinate bisection into blocks of the balanced sizes the solver's rows have): its halo is
-/// then an interface, whatever the mesh's own numbering. Unchanged when the solver's rows are
-/// not the balanced blocks.
-fn partitioned(meshed: Meshed, share: &RowShare) -> Result<Meshed> {
+/// The mesh renumbered so that this process's rows are a compact part of the domain, and the
+/// share with the rows of that part: recursive coordinate bisection into blocks of the
+/// balanced sizes the solver's rows have (unchanged when they are not the balanced blocks), or
+/// METIS parts, whose sizes the share then takes. Either way the halo is an interface,
+/// whatever the mesh's own numbering.
+fn partitioned(
+    meshed: Meshed,
+    share: RowShare,
+    partition: Partitioner,
+) -> Result<(Meshed, RowShare)> {
     let (n, ranks) = (meshed.mesh.num_nodes(), share.ranks);
-    let sizes: Vec<usize> = (0..ranks)
-        .map(|r| n / ranks + usize::from(r < n % ranks))
-        .collect();
-    let start: usize = sizes[..share.rank].iter().sum();
-    if share.rows != (start..start + sizes[share.rank]) {
-        return Ok(meshed);
-    }
-    let (mesh, _) = meshed.mesh.partitioned(&sizes)?;
-    Ok(Meshed {
+    let (mesh, share) = match partition {
+        Partitioner::Rcb => {
+            let sizes: Vec<usize> = (0..ranks)
+                .map(|r| n / ranks + usize::from(r < n % ranks))
+                .collect();
+            if share.counts != sizes {
+                return Ok((meshed, share));
+            }
+            (meshed.mesh.partitioned(&sizes)?.0, share)
+        }
+        Partitioner::Metis => metis_partitioned(&meshed.mesh, share)?,
+    };
+    let meshed = Meshed {
         mesh: Arc::new(mesh),
         stored: None,
-    })
+    };
+    Ok((meshed, share))
+}
+
+#[cfg(feature = "metis")]
+fn metis_partitioned(mesh: &Mesh, share: RowShare) -> Result<(Mesh, RowShare)> {
+    let (mesh, _, sizes) = mesh
+        .partitioned_metis(share.ranks)
+        .map_err(|e| e.within("solver"))?;
+    let share = share.with_counts(sizes).map_err(Error::Solve)?;
+    Ok((mesh, share))
+}
+
+#[cfg(not(feature = "metis"))]
+fn metis_partitioned(_: &Mesh, _: RowShare) -> Result<(Mesh, RowShare)> {
+    Err(Error::feature_disabled(
+        "solver.partition",
+        "METIS partitioning",
+        "metis",
+    ))
 }
 
 impl Computed {

@@ -246,10 +246,12 @@ pub(crate) fn prepare_solver(
         // A distributed solver builds its own hierarchy from its rows.
         let coarse_space = setup.coarse_space && setup.share.is_none();
         let options = with_vertex_coarse_space(&setup.options, coarse_space, mesh, matrix);
-        let prepared = setup
-            .solver
-            .prepare(operator.matrix.clone(), &options)
-            .map_err(solve_error)?;
+        let matrix = operator.matrix.clone();
+        let prepared = match &setup.share {
+            Some(share) => setup.solver.prepare_shared(matrix, &options, share),
+            None => setup.solver.prepare(matrix, &options),
+        }
+        .map_err(solve_error)?;
         let bytes = prepared.memory_bytes() + prepared.matrix().memory_bytes();
         let solver = Arc::new(Mutex::new(prepared));
         if let Some(cache) = cache {
