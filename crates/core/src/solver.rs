@@ -354,6 +354,20 @@ pub trait PreconditionerFactory: Send + Sync + fmt::Debug {
         let _ = options;
         self.build(a)
     }
+
+    /// [`PreconditionerFactory::build_with`] for a matrix the solver keeps alive in an `Arc`:
+    /// the preconditioner may hold on to it instead of copying what it needs (AMG shares the
+    /// values of its finest level). The default builds as `build_with` does.
+    ///
+    /// # Errors
+    /// As [`PreconditionerFactory::build_with`].
+    fn build_shared(
+        &self,
+        a: &Arc<CsrMatrix>,
+        options: &SolverOptions,
+    ) -> Result<Box<dyn Preconditioner>, SolveError> {
+        self.build_with(a, options)
+    }
 }
 
 /// How the processes of a distributed solver share the rows of a system (see

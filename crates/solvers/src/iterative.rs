@@ -143,12 +143,12 @@ impl Preconditioned {
 
 fn build_preconditioner(
     factory: &dyn PreconditionerFactory,
-    a: &CsrMatrix,
+    a: &Arc<CsrMatrix>,
     options: &SolverOptions,
     kernels: &Kernels,
 ) -> Result<Arc<dyn Preconditioner>, SolveError> {
     kernels
-        .install(a.nrows(), || factory.build_with(a, options))
+        .install(a.nrows(), || factory.build_shared(a, options))
         .map(Arc::from)
 }
 

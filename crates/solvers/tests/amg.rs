@@ -253,6 +253,68 @@ fn w_cycle_differs_from_v_and_needs_no_more_iterations() {
 }
 
 #[test]
+fn a_shared_finest_level_gives_the_same_hierarchy_without_copying_values() {
+    let a = Arc::new(poisson(48));
+    let factory = AmgFactory::new(options_with(|o| o.coarse_size = 30));
+    let mut copied = factory.build_with_budget(&a, None, None).unwrap();
+    let mut shared = factory.build_on_shared(&a, None, None, None).unwrap();
+    assert_eq!(copied.levels(), shared.levels());
+    // The values of the finest level (8 bytes per entry) belong to `a`.
+    assert_eq!(copied.memory_bytes() - shared.memory_bytes(), 8 * a.nnz());
+    let r = pseudo_random(a.nrows(), 3);
+    let (mut zc, mut zs) = (vec![0.0; a.nrows()], vec![0.0; a.nrows()]);
+    copied.apply_mut(&r, &mut zc);
+    shared.apply_mut(&r, &mut zs);
+    assert_eq!(zc, zs);
+    // New values: the hierarchy takes its own copy, and `a` is never written.
+    let doubled = Arc::new(
+        CsrMatrix::try_from_pattern_and_values(
+            a.pattern().clone(),
+            a.values().iter().map(|v| 2.0 * v).collect(),
+        )
+        .unwrap(),
+    );
+    shared.update_values(&doubled).unwrap();
+    assert_eq!(a.get(0, 0), 4.0);
+    shared.apply_mut(&r, &mut zs);
+    assert!(max_diff(&zs, &zc.iter().map(|z| z / 2.0).collect::<Vec<_>>()) < 1e-12);
+    // A matrix storing zeros off the diagonal is copied (and filtered) as before.
+    let mut t: Vec<(usize, usize, f64)> = vec![(0, 2, 0.0), (2, 0, 0.0)];
+    for i in 0..a.nrows() {
+        for (k, &j) in a.pattern().row(i).iter().enumerate() {
+            t.push((i, j, a.values()[a.pattern().row_ptr()[i] + k]));
+        }
+    }
+    let with_zeros = Arc::new(CsrMatrix::try_from_triplets(a.nrows(), a.nrows(), &t).unwrap());
+    let filtered = factory
+        .build_on_shared(&with_zeros, None, None, None)
+        .unwrap();
+    assert_eq!(filtered.memory_bytes(), copied.memory_bytes());
+    // CG with AMG shares through `build_shared`: the same iterations and solution as with
+    // a factory that only knows `build_with` (and so copies).
+    #[derive(Debug)]
+    struct Copying(AmgFactory);
+    impl PreconditionerFactory for Copying {
+        fn name(&self) -> &'static str {
+            "amg"
+        }
+        fn build(&self, a: &CsrMatrix) -> Result<Box<dyn Preconditioner>, SolveError> {
+            self.0.build(a)
+        }
+    }
+    let (iterations, x) = cg_iterations(&a, multilevel());
+    let b = vec![1.0; a.nrows()];
+    let mut y = vec![0.0; a.nrows()];
+    let report = ConjugateGradient::new(Arc::new(Copying(AmgFactory::new(multilevel()))))
+        .prepare(Arc::clone(&a), &SolverOptions::default())
+        .unwrap()
+        .solve(&b, &mut y, &mut NoMonitor)
+        .unwrap();
+    assert_eq!(report.iterations, iterations);
+    assert_eq!(x, y);
+}
+
+#[test]
 fn hierarchy_levels_shrink_and_complexity_is_bounded() {
     let a = poisson(64);
     let h = AmgFactory::new(options_with(|o| o.coarse_size = 30))

@@ -37,27 +37,6 @@ impl CsrMatrix {
         dropped
     }
 
-    /// [`CsrMatrix::drop_stored_zeros`] when off-diagonal zeros look like at least
-    /// `min_share` of the stored entries in a sample (every 64th row), else nothing (returns 0).
-    ///
-    /// Dropping reads and moves every entry: worth it for the half of a structured 3D P1
-    /// matrix or the third of a 2D P1 one, not for the few percent of a P2 matrix.
-    pub fn drop_stored_zeros_above(&mut self, min_share: f64) -> usize {
-        let p = &*self.pattern;
-        let (mut zeros, mut entries) = (0usize, 0usize);
-        for i in (0..p.nrows).step_by(SAMPLE_STRIDE) {
-            let range = p.row_ptr[i]..p.row_ptr[i + 1];
-            entries += range.len();
-            zeros += range
-                .filter(|&k| self.values[k] == 0.0 && p.col_idx[k] != i)
-                .count();
-        }
-        if entries == 0 || (zeros as f64) < min_share * entries as f64 {
-            return 0;
-        }
-        self.drop_stored_zeros()
-    }
-
     /// The entries [`CsrMatrix::drop_stored_zeros`] removes, one flag per entry, decided in
     /// parallel over rows. Only zeros above the diagonal look up their mirror, and flag it
     /// too when it is zero; a zero below the diagonal without a stored mirror is kept.
@@ -105,9 +84,6 @@ struct Droppable {
     flags: Vec<bool>,
     count: usize,
 }
-
-/// The stride of the rows [`CsrMatrix::drop_stored_zeros_above`] samples.
-const SAMPLE_STRIDE: usize = 64;
 
 /// Rows per parallel task of [`compact`].
 const ROW_CHUNK: usize = 4096;
@@ -242,30 +218,6 @@ mod tests {
         b.mul_vec_into(&x, &mut yb);
         assert_eq!(ya, yb);
         assert!(b.is_symmetric(0.0));
-    }
-
-    #[test]
-    fn a_small_share_of_zeros_is_left_alone() {
-        let n = 1000;
-        let mut t = Vec::new();
-        for i in 0..n {
-            t.push((i, i, 2.0));
-            if i + 1 < n {
-                // One coupling in ten is zero.
-                let v = if i % 10 == 0 { 0.0 } else { -1.0 };
-                t.push((i, i + 1, v));
-                t.push((i + 1, i, v));
-            }
-        }
-        let a = CsrMatrix::try_from_triplets(n, n, &t).unwrap();
-        // About 2 zeros in 30 entries of every 10 rows: 6.7 %.
-        assert_eq!(a.clone().drop_stored_zeros_above(0.1), 0);
-        assert_eq!(a.clone().drop_stored_zeros_above(0.05), 200);
-        assert_eq!(a.clone().drop_stored_zeros_above(0.0), 200);
-        let empty = CsrMatrix::zeros(Arc::new(
-            SparsityPattern::try_new(0, 0, vec![0], vec![]).unwrap(),
-        ));
-        assert_eq!(empty.clone().drop_stored_zeros_above(0.0), 0);
     }
 
     proptest! {

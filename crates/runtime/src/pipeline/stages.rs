@@ -106,9 +106,6 @@ pub(crate) struct Operator {
     pub reused: Option<CacheReuse>,
 }
 
-/// The share of stored zeros above which the assembled operator drops them.
-const MIN_ZERO_SHARE: f64 = 0.15;
-
 /// Builds the operator: only the right-hand side on a stored operator, otherwise pattern,
 /// assembly and Dirichlet elimination (then stored for later solves).
 pub(crate) fn build_operator(
@@ -153,9 +150,9 @@ pub(crate) fn build_operator(
             let lift = Arc::new(dirichlet.apply_recording(&mut system)?);
             let LinearSystem { mut matrix, rhs } = system;
             // Exact zeros (couplings the geometry cancels, eliminated rows and columns) cost
-            // every product and every copy the solver makes; drop them once where they are
-            // many (P1: a third to a half of the entries; P2: a few percent).
-            let dropped = matrix.drop_stored_zeros_above(MIN_ZERO_SHARE);
+            // every product, and a single one makes AMG copy the values of its finest level
+            // instead of sharing them; drop them once.
+            let dropped = matrix.drop_stored_zeros();
             tracing::debug!(dropped, nnz = matrix.nnz(), "stored zeros dropped");
             let matrix = Arc::new(matrix);
             if let Some(cache) = cache {

@@ -5,6 +5,8 @@
 //! cycle is memory-bandwidth bound. Rows are processed in chunks of [`CHUNK`] rows with rayon
 //! above [`is_parallel`]'s threshold and serially below it, like [`crate::kernels`].
 
+use std::sync::Arc;
+
 use femscale_core::{CsrMatrix, SolveError, SparsityPattern};
 use rayon::prelude::*;
 
@@ -17,10 +19,92 @@ pub(crate) struct Mat {
     pub ncols: usize,
     pub rp: Vec<usize>,
     pub ci: Vec<u32>,
-    pub v: Vec<f64>,
+    pub v: Values,
+}
+
+/// The values of a [`Mat`]: its own, or those of the assembled matrix the finest level was
+/// built from (same entries, same order), which the solver keeps alive anyway.
+#[derive(Debug, Clone)]
+pub(crate) enum Values {
+    Owned(Vec<f64>),
+    Shared(Arc<CsrMatrix>),
+}
+
+impl Default for Values {
+    fn default() -> Self {
+        Self::Owned(Vec::new())
+    }
+}
+
+impl From<Vec<f64>> for Values {
+    fn from(v: Vec<f64>) -> Self {
+        Self::Owned(v)
+    }
+}
+
+impl std::ops::Deref for Values {
+    type Target = [f64];
+
+    #[inline(always)]
+    fn deref(&self) -> &[f64] {
+        match self {
+            Self::Owned(v) => v,
+            Self::Shared(a) => a.values(),
+        }
+    }
+}
+
+impl std::ops::DerefMut for Values {
+    /// Shared values are copied before the first write (the assembled matrix is never changed).
+    fn deref_mut(&mut self) -> &mut [f64] {
+        if let Self::Shared(a) = self {
+            *self = Self::Owned(a.values().to_vec());
+        }
+        match self {
+            Self::Owned(v) => v,
+            Self::Shared(_) => unreachable!("copied above"),
+        }
+    }
+}
+
+impl Values {
+    /// Heap bytes this level holds itself (shared values belong to the assembled matrix).
+    fn owned_bytes(&self) -> usize {
+        match self {
+            Self::Owned(v) => v.capacity() * 8,
+            Self::Shared(_) => 0,
+        }
+    }
 }
 
 impl Mat {
+    /// The finest level of `a`: its values shared, not copied, when it stores no zero off the
+    /// diagonal (the pipeline drops them after assembly); otherwise [`Mat::from_csr`]'s
+    /// filtered copy. Either way the column indices are a `u32` copy.
+    pub fn from_shared(a: &Arc<CsrMatrix>) -> Result<Self, SolveError> {
+        let p = a.pattern();
+        let (rp, ci, v) = (p.row_ptr(), p.col_idx(), a.values());
+        let n = a.nrows();
+        let stores_zeros = (0..n)
+            .into_par_iter()
+            .with_min_len(CHUNK)
+            .any(|i| (rp[i]..rp[i + 1]).any(|k| v[k] == 0.0 && ci[k] != i));
+        if stores_zeros || a.ncols() > u32::MAX as usize {
+            return Self::from_csr(a);
+        }
+        let mut ci32 = vec![0u32; ci.len()];
+        ci32.par_chunks_mut(CHUNK * 8)
+            .zip(ci.par_chunks(CHUNK * 8))
+            .for_each(|(out, c)| out.iter_mut().zip(c).for_each(|(o, &j)| *o = j as u32));
+        Ok(Self {
+            nrows: n,
+            ncols: a.ncols(),
+            rp: rp.to_vec(),
+            ci: ci32,
+            v: Values::Shared(Arc::clone(a)),
+        })
+    }
+
     /// Copies `a` into `u32`-indexed storage, dropping stored zeros (off the diagonal).
     ///
     /// Assembled FEM matrices store exact zeros: P1 couplings across the diagonal of right
@@ -67,7 +151,7 @@ impl Mat {
             ncols: a.ncols(),
             rp,
             ci,
-            v,
+            v: v.into(),
         })
     }
 
@@ -76,7 +160,7 @@ impl Mat {
         let ci = self.ci.iter().map(|&c| c as usize).collect();
         let pattern = SparsityPattern::try_new(self.nrows, self.ncols, self.rp.clone(), ci)
             .map_err(|e| SolveError::Backend(Box::new(e)))?;
-        CsrMatrix::try_from_pattern_and_values(std::sync::Arc::new(pattern), self.v.clone())
+        CsrMatrix::try_from_pattern_and_values(Arc::new(pattern), self.v.to_vec())
             .map_err(|e| SolveError::Backend(Box::new(e)))
     }
 
@@ -87,7 +171,7 @@ impl Mat {
 
     /// Heap bytes held.
     pub fn bytes(&self) -> usize {
-        self.rp.capacity() * 8 + self.ci.capacity() * 4 + self.v.capacity() * 8
+        self.rp.capacity() * 8 + self.ci.capacity() * 4 + self.v.owned_bytes()
     }
 
     /// Column indices and values of row `i`.
@@ -107,24 +191,26 @@ impl Mat {
             .collect()
     }
 
+    /// Row pointers, column indices and values, for loops that take them once (the values
+    /// may be shared, and reaching them is then one indirection more than a field).
+    #[inline(always)]
+    pub fn parts(&self) -> (&[usize], &[u32], &[f64]) {
+        (&self.rp, &self.ci, &self.v)
+    }
+
     /// `(A x)_i`.
     #[inline(always)]
     pub fn row_dot(&self, i: usize, x: &[f64]) -> f64 {
-        let (s, e) = (self.rp[i], self.rp[i + 1]);
-        let (c, v) = (&self.ci[s..e], &self.v[s..e]);
-        let mut acc = 0.0;
-        for (&j, &a) in c.iter().zip(v) {
-            acc += a * x[j as usize];
-        }
-        acc
+        row_dot(self.parts(), i, x)
     }
 
     /// `y = A x`.
     pub fn spmv(&self, x: &[f64], y: &mut [f64]) {
         debug_assert!(x.len() == self.ncols && y.len() == self.nrows);
+        let parts = self.parts();
         for_chunks1(y, |first, yc| {
             for (k, yi) in yc.iter_mut().enumerate() {
-                *yi = self.row_dot(first + k, x);
+                *yi = row_dot(parts, first + k, x);
             }
         });
     }
@@ -132,9 +218,10 @@ impl Mat {
     /// `y += A x`.
     pub fn spmv_add(&self, x: &[f64], y: &mut [f64]) {
         debug_assert!(x.len() == self.ncols && y.len() == self.nrows);
+        let parts = self.parts();
         for_chunks1(y, |first, yc| {
             for (k, yi) in yc.iter_mut().enumerate() {
-                *yi += self.row_dot(first + k, x);
+                *yi += row_dot(parts, first + k, x);
             }
         });
     }
@@ -142,13 +229,25 @@ impl Mat {
     /// `r = b - A x`.
     pub fn residual(&self, b: &[f64], x: &[f64], r: &mut [f64]) {
         debug_assert!(x.len() == self.ncols && r.len() == self.nrows);
+        let parts = self.parts();
         for_chunks1(r, |first, rc| {
             for (k, ri) in rc.iter_mut().enumerate() {
                 let i = first + k;
-                *ri = b[i] - self.row_dot(i, x);
+                *ri = b[i] - row_dot(parts, i, x);
             }
         });
     }
+}
+
+/// `(A x)_i` of the matrix with `parts` ([`Mat::parts`]).
+#[inline(always)]
+pub(crate) fn row_dot((rp, ci, v): (&[usize], &[u32], &[f64]), i: usize, x: &[f64]) -> f64 {
+    let (s, e) = (rp[i], rp[i + 1]);
+    let mut acc = 0.0;
+    for (&j, &a) in ci[s..e].iter().zip(&v[s..e]) {
+        acc += a * x[j as usize];
+    }
+    acc
 }
 
 /// Runs `f(first_row, chunk)` over [`CHUNK`]-sized chunks of `y`, in parallel for long vectors.

@@ -1,6 +1,7 @@
 //! Building the hierarchy: strength graph, aggregation, smoothed prolongator, Galerkin coarse
 //! operators, smoothers and the coarse factorisation, within memory and time budgets.
 
+use std::sync::Arc;
 use std::time::Instant;
 
 use femscale_core::{CoarseSpace, CsrMatrix, SolveError, SolveReport};
@@ -219,9 +220,11 @@ fn given_prolongator(a: &CsrMatrix, space: &CoarseSpace) -> Result<Mat, SolveErr
 }
 
 /// Builds the levels and the coarse solver for `a`, starting with `first` when given (and `a`
-/// is larger than `coarse_size`), then smoothed aggregation.
+/// is larger than `coarse_size`), then smoothed aggregation. The finest level shares the
+/// values of `shared` (which is `a`) when it can ([`Mat::from_shared`]).
 pub(crate) fn build(
     a: &CsrMatrix,
+    shared: Option<&Arc<CsrMatrix>>,
     first: Option<&CoarseSpace>,
     options: &AmgOptions,
     budget: &Budget,
@@ -236,7 +239,10 @@ pub(crate) fn build(
         nnz * 12 + n * 8 + work_bytes(n, true, false),
         budget.limit_mb,
     )?;
-    let mut current = Mat::from_csr(a)?;
+    let mut current = match shared {
+        Some(shared) => Mat::from_shared(shared)?,
+        None => Mat::from_csr(a)?,
+    };
     let mut levels: Vec<Level> = Vec::new();
     let mut used = 0usize;
     loop {

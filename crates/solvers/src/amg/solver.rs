@@ -63,7 +63,7 @@ impl LinearSolver for AmgSolver {
         let factory = AmgFactory::new(self.options.clone());
         let hierarchy = kernels
             .install(usize::MAX, || {
-                factory.build_on(&a, options.coarse_space.as_ref(), limit, deadline)
+                factory.build_on_shared(&a, options.coarse_space.as_ref(), limit, deadline)
             })
             .map_err(|e| retime(e, start, options))?;
         let prepared = PreparedAmg {

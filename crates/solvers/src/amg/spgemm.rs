@@ -76,7 +76,7 @@ pub(crate) fn assemble_blocks(nrows: usize, ncols: usize, blocks: Vec<RowBlock>)
         ncols,
         rp,
         ci,
-        v,
+        v: v.into(),
     }
 }
 
@@ -172,7 +172,7 @@ pub(crate) fn transpose(m: &Mat) -> Mat {
         ncols: n,
         rp,
         ci,
-        v,
+        v: v.into(),
     }
 }
 
