@@ -310,6 +310,16 @@ mod tests {
     }
 
     #[test]
+    fn a_share_takes_new_counts_only_when_they_split_the_same_rows() {
+        let [_, second] = shared_pair();
+        let moved = second.clone().with_counts(vec![4, 1]).unwrap();
+        assert_eq!((moved.rows, moved.counts), (4..5, vec![4, 1]));
+        for bad in [vec![5], vec![3, 3], vec![5, 0], vec![usize::MAX, 2]] {
+            assert!(second.clone().with_counts(bad).is_err());
+        }
+    }
+
+    #[test]
     fn shared_rows_reach_the_serial_verdict_on_every_process() {
         let a = laplacian(5);
         let opts = SolverOptions::default();

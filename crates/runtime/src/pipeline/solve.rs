@@ -196,7 +196,6 @@ impl FemSolver {
         )?;
         let options = context.solver_options(cfg.options(plan.threads));
         options.validate().map_err(solve_error)?;
-
         let assembler = match plan.parallel_assembly {
             true => "parallel",
             false => "serial",
@@ -288,26 +287,16 @@ fn run_stages(
 }
 
 /// The mesh renumbered so that this process's rows are a compact part of the domain, and the
-/// share with the rows of that part: recursive coordinate bisection into blocks of the
-/// balanced sizes the solver's rows have (unchanged when they are not the balanced blocks), or
-/// METIS parts, whose sizes the share then takes. Either way the halo is an interface,
-/// whatever the mesh's own numbering.
+/// share with the rows of that part: recursive coordinate bisection into parts of the sizes
+/// the solver's share proposes, or METIS parts, whose sizes the share then takes. Either way
+/// the halo is an interface, whatever the mesh's own numbering.
 fn partitioned(
     meshed: Meshed,
     share: RowShare,
     partition: Partitioner,
 ) -> Result<(Meshed, RowShare)> {
-    let (n, ranks) = (meshed.mesh.num_nodes(), share.ranks);
     let (mesh, share) = match partition {
-        Partitioner::Rcb => {
-            let sizes: Vec<usize> = (0..ranks)
-                .map(|r| n / ranks + usize::from(r < n % ranks))
-                .collect();
-            if share.counts != sizes {
-                return Ok((meshed, share));
-            }
-            (meshed.mesh.partitioned(&sizes)?.0, share)
-        }
+        Partitioner::Rcb => (meshed.mesh.partitioned(&share.counts)?.0, share),
         Partitioner::Metis => metis_partitioned(&meshed.mesh, share)?,
     };
     let meshed = Meshed {
