@@ -12,13 +12,9 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use femscale::core::{LinearSolver, SolverChoice, SolverInfo};
 use femscale::distributed::ThreadRanks;
-use femscale::distributed::linalg::{
-    DistAmgOptions, DistMethod, DistPreconditionerChoice, DistributedKrylov, SharedCommunicator,
-};
+use femscale::distributed::linalg::SharedCommunicator;
 use femscale::prelude::*;
-use femscale::runtime::Registry;
 
 /// The configuration's problem (2D P1, manufactured solution) at `n × n` squares.
 fn config(kind: &str, n: usize) -> anyhow::Result<Config> {
@@ -38,23 +34,11 @@ fn config(kind: &str, n: usize) -> anyhow::Result<Config> {
     Ok(Config::load(&sources)?)
 }
 
-/// Solves on one rank of `comm`: the registry gets `distributed-cg` on that communicator.
+/// Solves on one rank of `comm`: `femscale::ranks::solver_on` registers `distributed-cg` (and
+/// GMRES, BiCGStab) on that communicator. (By hand: `DistributedKrylov::new(comm, DistMethod::Cg,
+/// DistPreconditionerChoice::Amg(..))` registered as a solver in a `Registry`.)
 fn solve_on(comm: SharedCommunicator, config: Config) -> femscale::Result<Solution> {
-    let mut registry = Registry::from_config(&config)?;
-    registry.register_solver(
-        "distributed-cg",
-        Arc::new(move |_preconditioner, options| {
-            let amg = DistAmgOptions {
-                amg: options.amg.clone(),
-                ..DistAmgOptions::default()
-            };
-            let method = DistMethod::Cg;
-            let choice = DistPreconditionerChoice::Amg(amg);
-            Box::new(DistributedKrylov::new(comm.clone(), method, choice)) as Box<dyn LinearSolver>
-        }),
-        SolverInfo::preconditioned("amg", Some(SolverChoice::AmgCg)).distributed(),
-    );
-    FemSolver::with_registry(config, registry)?.solve_configured()
+    femscale::ranks::solver_on(config, comm)?.solve_configured()
 }
 
 fn main() -> anyhow::Result<()> {

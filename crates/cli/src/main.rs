@@ -8,7 +8,6 @@ use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 use femscale::experiment::Experiment;
 use femscale::prelude::*;
-use femscale::runtime::Registry;
 use femscale::runtime::config::Attribution;
 
 mod bench_cmd;
@@ -267,13 +266,9 @@ fn solve(args: SolveArgs) -> anyhow::Result<()> {
         file: args.config.config.clone(),
         overrides: args.config.overrides.clone(),
     };
-    let (mut config, attribution) = Config::load_attributed(&sources)?;
+    let (config, attribution) = Config::load_attributed(&sources)?;
     let ranks = solve_ranks::Ranks::start()?;
-    ranks.share_cores(&mut config);
-    let result = Registry::from_config(&config)
-        .and_then(|registry| ranks.register(registry, &config))
-        .and_then(|registry| FemSolver::with_registry(config, registry))
-        .and_then(|s| s.solve_configured());
+    let result = ranks.solver(config).and_then(|s| s.solve_configured());
     let solution = result.map_err(|e| ranks.fail(located(e, &attribution)))?;
     let written = match &args.vtu {
         Some(path) => Some(

@@ -5,22 +5,9 @@
 
 use std::sync::Arc;
 
-use femscale::core::{LinearSolver, SolverChoice, SolverInfo};
-use femscale::distributed::linalg::{
-    DistMethod, DistPreconditionerChoice, DistributedKrylov, SharedCommunicator,
-};
+use femscale::distributed::linalg::SharedCommunicator;
 use femscale::distributed::{ThreadRanks, launched_ranks};
-use femscale::runtime::{Config, Registry};
-
-/// The registry name of distributed CG.
-pub const DISTRIBUTED_CG: &str = "distributed-cg";
-
-/// The distributed methods, by registry name (`restart` set from `[solver.gmres]`).
-const METHODS: [DistMethod; 3] = [
-    DistMethod::Cg,
-    DistMethod::Gmres { restart: 0 },
-    DistMethod::BiCgStab,
-];
+use femscale::runtime::{Config, FemSolver};
 
 /// The ranks this `femscale solve` runs on.
 pub struct Ranks {
@@ -40,16 +27,6 @@ impl Ranks {
         Ok(Self { comm })
     }
 
-    /// On several ranks, unless the configuration sets `scaling.threads`, each rank's kernels
-    /// get the cores of its node divided by the ranks on the node (not every core: `P` ranks
-    /// on a node would otherwise run `P ×` as many threads as it has cores).
-    pub fn share_cores(&self, config: &mut Config) {
-        if self.comm.size() > 1 && config.scaling.threads == 0 {
-            let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-            config.scaling.threads = (cores / self.comm.ranks_on_node().max(1)).max(1);
-        }
-    }
-
     /// `error` as this rank's; on several ranks it is printed with the rank and the whole job
     /// is ended (`MPI_Abort`): an error on one rank (a time limit on its own clock, a field
     /// not finite on its part of the mesh) must not leave the others waiting in a collective
@@ -67,51 +44,13 @@ impl Ranks {
         self.comm.rank() == 0
     }
 
-    /// `registry` with the distributed solvers on these ranks. On several ranks the
-    /// configuration must use one: any other solver would solve the whole problem once per
-    /// rank.
+    /// A solver for `config` on these ranks (`femscale::ranks::solver_on`: cores shared out,
+    /// the distributed solvers registered, any other refused on several ranks).
     ///
     /// # Errors
-    /// [`femscale::Error::InvalidInput`] naming `solver.kind` for another solver on several
-    /// ranks.
-    pub fn register(&self, mut registry: Registry, config: &Config) -> femscale::Result<Registry> {
-        let size = self.comm.size();
-        if size > 1 && !METHODS.iter().any(|m| m.name() == config.solver.kind) {
-            return Err(femscale::Error::invalid(
-                "solver.kind",
-                format!(
-                    "is `{}`, but this solve runs on {size} MPI ranks: use `{DISTRIBUTED_CG}`, \
-                     `distributed-gmres` or `distributed-bicgstab` (every other solver would \
-                     solve the whole problem once per rank)",
-                    config.solver.kind
-                ),
-            ));
-        }
-        for method in METHODS {
-            let comm = self.comm.clone();
-            let info = SolverInfo::preconditioned("amg", Some(SolverChoice::AmgCg)).distributed();
-            let info = match method {
-                DistMethod::Gmres { .. } => info.with_options_section("solver.gmres"),
-                _ => info,
-            };
-            registry.register_solver(
-                method.name(),
-                Arc::new(move |preconditioner, options| {
-                    let choice =
-                        DistPreconditionerChoice::from_factory(preconditioner, &options.amg);
-                    let method = match method {
-                        DistMethod::Gmres { .. } => DistMethod::Gmres {
-                            restart: options.gmres.restart,
-                        },
-                        other => other,
-                    };
-                    Box::new(DistributedKrylov::new(comm.clone(), method, choice))
-                        as Box<dyn LinearSolver>
-                }),
-                info,
-            );
-        }
-        Ok(registry)
+    /// As `femscale::ranks::solver_on`.
+    pub fn solver(&self, config: Config) -> femscale::Result<FemSolver> {
+        femscale::ranks::solver_on(config, self.comm.clone())
     }
 }
 

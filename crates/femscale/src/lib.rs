@@ -31,6 +31,7 @@
 //! | `femscale-scaling` | [`scaling`]: adaptive scaler, worker pool, resource monitor, counters |
 //! | `femscale-runtime` | [`runtime`]: configuration, registry, the pipeline, the solve cache, plugins |
 //! | `femscale-distributed` | [`distributed`]: communicators (MPI with feature `mpi`, in-process ranks) |
+//! | (this crate) | [`ranks`]: one problem solved across the ranks of a communicator |
 #![cfg_attr(
     feature = "experiment",
     doc = "| `femscale-experiment` | [`experiment`]: sweeps, results and plots, the scaling benchmark (feature `experiment`) |"
@@ -76,6 +77,7 @@ pub use femscale_distributed as distributed;
 pub use femscale_experiment as experiment;
 pub use femscale_expr as expr;
 pub use femscale_mesh as mesh;
+pub mod ranks;
 pub use femscale_runtime as runtime;
 pub use femscale_scaling as scaling;
 pub use femscale_solvers as solvers;

@@ -8,11 +8,13 @@ Neumann and Robin boundaries, solved by femscale's Rust pipeline with NumPy arra
 * configurations and experiments: :func:`solve`, :func:`assemble`, :func:`run`;
 * meshes from NumPy arrays or Gmsh files: :class:`Mesh`;
 * femscale's solvers for SciPy matrices: :mod:`femscale.linalg`;
-* typed exceptions: :mod:`femscale.errors`.
+* typed exceptions: :mod:`femscale.errors`;
+* across MPI ranks (``comm=`` an mpi4py communicator, in :func:`solve` and :func:`run`) when
+  ``"mpi" in femscale.features`` (built with ``MATURIN_PEP517_ARGS="--features mpi"``).
 """
 
 from . import errors, linalg
-from ._native import Mesh, __version__, config_keys
+from ._native import Mesh, __version__, config_keys, features
 from .api import Solution, assemble, run, solve
 from .errors import (
     CacheError,
@@ -48,6 +50,7 @@ __all__ = [
     "linalg",
     "errors",
     "config_keys",
+    "features",
     *errors.__all__,
     "__version__",
 ]

@@ -7,12 +7,15 @@ import numpy as np
 import numpy.typing as npt
 
 __version__: str
+features: list[str]
 
 Field = Union[float, str, Callable[..., Any], Mapping[str, Any], None]
 Path = Union[str, PathLike]
 
 class Solver:
-    def __init__(self, config: Optional[Path] = None, overrides: Sequence[str] = ...) -> None: ...
+    def __init__(
+        self, config: Optional[Path] = None, overrides: Sequence[str] = ..., comm: Any = None
+    ) -> None: ...
     def with_overrides(self, overrides: Sequence[str]) -> "Solver": ...
     def config(self) -> dict: ...
     def solve_1d(
@@ -113,6 +116,7 @@ def run_experiment(
     output_dir: Optional[Path] = None,
     parallel_runs: Optional[int] = None,
     fresh: bool = False,
+    comm: Any = None,
 ) -> dict: ...
 def scaling_benchmark(
     sizes: Sequence[int],

@@ -34,13 +34,15 @@ class Solution(_SolutionTuple):
         return self
 
 
-def _solver(config: ConfigLike, overrides: Iterable[str] | str | None) -> "_native.Solver":
+def _solver(
+    config: ConfigLike, overrides: Iterable[str] | str | None, comm: Any = None
+) -> "_native.Solver":
     extra = as_list(overrides)
     if config is None:
-        return _native.Solver(None, extra)
+        return _native.Solver(None, extra, comm)
     if isinstance(config, Mapping):
-        return _native.Solver(None, overrides_from_dict(config) + extra)
-    return _native.Solver(os.fspath(config), extra)
+        return _native.Solver(None, overrides_from_dict(config) + extra, comm)
+    return _native.Solver(os.fspath(config), extra, comm)
 
 
 def _fields(fields: Mapping[str, Any], dim: Optional[int]) -> dict:
@@ -52,6 +54,7 @@ def solve(
     *,
     overrides: Iterable[str] | str | None = None,
     mesh: Optional["_native.Mesh"] = None,
+    comm: Any = None,
     **fields: Any,
 ) -> Solution:
     """Solves the ``[problem]`` of ``config`` — a TOML file, a dict of sections
@@ -61,6 +64,11 @@ def solve(
     configured fields: numbers, expressions, callables of the coordinates or dicts by
     subdomain.
 
+    ``comm`` (an ``mpi4py.MPI.Intracomm``, e.g. ``MPI.COMM_WORLD``; the package built with
+    MPI) solves across its ranks: every rank calls ``solve`` with the same arguments,
+    ``solver.kind`` is ``"distributed-cg"`` (or ``-gmres``, ``-bicgstab``) on several ranks,
+    each rank assembles the cells of its rows, and every rank gets the whole solution.
+
     >>> import femscale
     >>> sol = femscale.solve({"problem": {"mesh": {"kind": "interval", "x": [0, 1], "nx": 8},
     ...                                  "boundary": [{"where": "all", "kind": "dirichlet", "value": "0"}],
@@ -68,7 +76,7 @@ def solve(
     >>> round(float(sol.values.max()), 6)
     0.125
     """
-    solver = _solver(config, overrides)
+    solver = _solver(config, overrides, comm)
     _check_mesh(mesh)
     dim = mesh.dim if mesh is not None else _dim_of(solver)
     return Solution(*solver.solve(mesh, _fields(fields, dim)))
@@ -100,17 +108,24 @@ def run(
     output_dir: Union[str, os.PathLike, None] = None,
     parallel_runs: Optional[int] = None,
     fresh: bool = False,
+    comm: Any = None,
 ) -> dict:
     """Runs an experiment file as ``femscale run`` does (sweep × repetitions, resumable,
     ``results.jsonl``, ``summary.csv``, VTU and SVG outputs); returns its report: ``total``,
     ``ran``, ``skipped``, ``failed``, ``all_ok``, paths, ``records`` (one dict per run) and
-    ``summary`` (one dict per point)."""
+    ``summary`` (one dict per point).
+
+    ``comm`` (an ``mpi4py.MPI.Intracomm``; the package built with MPI) hands the runs out over
+    its ranks as ``mpirun -n P femscale run`` does: every rank calls ``run``, rank 0 alone
+    writes the output directory and returns the report, the other ranks return
+    ``{"rank": r, "runs": n}``."""
     return _native.run_experiment(
         os.fspath(experiment),
         as_list(overrides),
         os.fspath(output_dir) if output_dir is not None else None,
         parallel_runs,
         fresh,
+        comm,
     )
 
 

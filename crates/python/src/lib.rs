@@ -6,6 +6,7 @@ mod errors;
 mod fields;
 mod linalg;
 mod mesh;
+mod ranks;
 mod solver;
 mod sweeps;
 
@@ -25,6 +26,7 @@ pub(crate) fn json_to_py<'py>(
 #[pymodule]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    m.add("features", ranks::FEATURES.to_vec())?;
     // Load NumPy's C API now: loaded lazily on the first array, a Ctrl-C pending at that
     // moment would surface as a panic instead of KeyboardInterrupt.
     numpy::PyArray1::<f64>::zeros(m.py(), 0, false);

@@ -73,16 +73,30 @@ fn solution_parts<'py>(
 impl Solver {
     /// A solver configured by the TOML file `config` (or the defaults) with `overrides`
     /// (`"key=value"`, values read as TOML) on top.
+    ///
+    /// With `comm` (an mpi4py intra-communicator; the package built with the `mpi` feature)
+    /// the solver runs on its ranks: every rank of `comm` creates it and calls the same
+    /// solves, `solver.kind` must be a distributed solver on several ranks, and each rank gets
+    /// the whole solution.
     #[new]
-    #[pyo3(signature = (config=None, overrides=Vec::new()))]
-    fn new(py: Python<'_>, config: Option<PathBuf>, overrides: Vec<String>) -> PyResult<Self> {
+    #[pyo3(signature = (config=None, overrides=Vec::new(), comm=None))]
+    fn new(
+        py: Python<'_>,
+        config: Option<PathBuf>,
+        overrides: Vec<String>,
+        comm: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<Self> {
         let sources = ConfigSources {
             file: config,
             overrides,
         };
-        let inner = detached(py, &CallbackErrors::default(), || {
-            let config = Config::load(&sources)?;
-            FemSolver::from_config(config)
+        let config = detached(py, &CallbackErrors::default(), || Config::load(&sources))?;
+        let ranks = comm
+            .map(|c| crate::ranks::communicator(py, c))
+            .transpose()?;
+        let inner = detached(py, &CallbackErrors::default(), || match ranks {
+            Some(ranks) => femscale::ranks::solver_on(config, ranks),
+            None => FemSolver::from_config(config),
         })?;
         Ok(Self {
             inner: Arc::new(inner),

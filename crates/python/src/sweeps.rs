@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use femscale::core::ScalingLevel;
 use femscale::experiment::bench::{ScalingBenchmark, parse_level};
-use femscale::experiment::{Experiment, RunOptions};
+use femscale::experiment::{Experiment, RankOutcome, RunOptions};
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 
@@ -14,9 +14,12 @@ use crate::json_to_py;
 use crate::solver::detached;
 
 /// Runs the experiment file `path` (sweep × repetitions, resumable) with `overrides`; returns
-/// the report: counts, output paths, one record per run, the summary rows.
+/// the report: counts, output paths, one record per run, the summary rows. With `comm` (an
+/// mpi4py intra-communicator) the runs are handed out over its ranks and rank 0 alone writes
+/// the output; rank 0 returns the report, the other ranks `{"rank": r, "runs": n}` (the runs
+/// they executed).
 #[pyfunction]
-#[pyo3(signature = (path, overrides=Vec::new(), output_dir=None, parallel_runs=None, fresh=false))]
+#[pyo3(signature = (path, overrides=Vec::new(), output_dir=None, parallel_runs=None, fresh=false, comm=None))]
 pub fn run_experiment<'py>(
     py: Python<'py>,
     path: PathBuf,
@@ -24,8 +27,12 @@ pub fn run_experiment<'py>(
     output_dir: Option<PathBuf>,
     parallel_runs: Option<usize>,
     fresh: bool,
+    comm: Option<&Bound<'py, PyAny>>,
 ) -> PyResult<Bound<'py, PyDict>> {
-    let report = detached(py, &CallbackErrors::default(), || {
+    let ranks = comm
+        .map(|c| crate::ranks::communicator(py, c))
+        .transpose()?;
+    let outcome = detached(py, &CallbackErrors::default(), || {
         let experiment = Experiment::load(&path, &overrides)?;
         let options = RunOptions {
             output_dir,
@@ -33,8 +40,25 @@ pub fn run_experiment<'py>(
             fresh,
             ..Default::default()
         };
-        experiment.run(&options)
+        match &ranks {
+            Some(ranks) => experiment.run_ranks(&options, ranks.as_ref()),
+            None => experiment
+                .run(&options)
+                .map(|r| RankOutcome::Coordinator(Box::new(r))),
+        }
     })?;
+    let report = match outcome {
+        RankOutcome::Coordinator(report) => report,
+        // Another rank: its share of the work (rank 0 has the report).
+        other => {
+            let out = PyDict::new(py);
+            if let RankOutcome::Worker { rank, runs, .. } = other {
+                out.set_item("rank", rank)?;
+                out.set_item("runs", runs)?;
+            }
+            return Ok(out);
+        }
+    };
     let out = PyDict::new(py);
     out.set_item("name", &report.name)?;
     out.set_item("output_dir", report.output_dir.display().to_string())?;

@@ -1,0 +1,137 @@
+//! One problem solved across the ranks of a communicator: the distributed solvers
+//! (`distributed-cg`, `distributed-gmres`, `distributed-bicgstab`) registered on it, and a
+//! [`FemSolver`] that runs them ([`solver_on`]). The CLI's `femscale solve` under `mpirun`, the
+//! Python package's `comm=` argument and embedding programs all use these.
+//!
+//! ```
+//! use std::sync::Arc;
+//! use femscale::distributed::ThreadRanks;
+//! use femscale::prelude::*;
+//!
+//! // Two in-process ranks (an `MpiWorld` in an MPI job); each solves its share.
+//! let config = Config::from_toml_str(
+//!     r#"
+//!     [problem]
+//!     dim = 2
+//!     mesh = { kind = "rectangle", nx = 24, ny = 24 }
+//!     source = "2*pi^2*sin(pi*x)*sin(pi*y)"
+//!     exact = "sin(pi*x)*sin(pi*y)"
+//!     boundary = [{ where = "all", kind = "dirichlet", value = "0" }]
+//!     [solver]
+//!     kind = "distributed-cg"
+//!     [scaling]
+//!     threads = 1
+//!     "#,
+//! )?;
+//! let errors: Vec<f64> = std::thread::scope(|s| {
+//!     let ranks: Vec<_> = ThreadRanks::group(2)
+//!         .into_iter()
+//!         .map(|rank| {
+//!             let config = config.clone();
+//!             s.spawn(move || -> femscale::Result<f64> {
+//!                 let solver = femscale::ranks::solver_on(config, Arc::new(rank))?;
+//!                 Ok(solver.solve_configured()?.metrics.l2_error.unwrap())
+//!             })
+//!         })
+//!         .collect();
+//!     ranks.into_iter().map(|r| r.join().unwrap().unwrap()).collect()
+//! });
+//! assert!(errors[0] < 1e-2 && errors[0] == errors[1]);
+//! # Ok::<(), femscale::Error>(())
+//! ```
+
+use std::sync::Arc;
+
+use femscale_core::{Error, LinearSolver, Result, SolverChoice, SolverInfo};
+use femscale_distributed::Communicator;
+use femscale_distributed::linalg::{
+    DistMethod, DistPreconditionerChoice, DistributedKrylov, SharedCommunicator,
+};
+use femscale_runtime::{Config, FemSolver, Registry};
+
+/// The distributed methods (GMRES's `restart` comes from `[solver.gmres]`).
+const METHODS: [DistMethod; 3] = [
+    DistMethod::Cg,
+    DistMethod::Gmres { restart: 0 },
+    DistMethod::BiCgStab,
+];
+
+/// The registry names of the distributed solvers: `distributed-cg`, `distributed-gmres`,
+/// `distributed-bicgstab`.
+pub fn distributed_solver_names() -> [&'static str; 3] {
+    METHODS.map(|m| m.name())
+}
+
+/// Registers the distributed solvers on the ranks of `comm` in `registry`, each preconditioned
+/// as `solver.preconditioner` says (`amg`: the distributed smoothed-aggregation AMG; another
+/// factory: block-Jacobi with it on each rank's block).
+pub fn register_distributed_solvers(registry: &mut Registry, comm: &SharedCommunicator) {
+    for method in METHODS {
+        let comm = comm.clone();
+        let info = SolverInfo::preconditioned("amg", Some(SolverChoice::AmgCg)).distributed();
+        let info = match method {
+            DistMethod::Gmres { .. } => info.with_options_section("solver.gmres"),
+            _ => info,
+        };
+        registry.register_solver(
+            method.name(),
+            Arc::new(move |preconditioner, options| {
+                let choice = DistPreconditionerChoice::from_factory(preconditioner, &options.amg);
+                let method = match method {
+                    DistMethod::Gmres { .. } => DistMethod::Gmres {
+                        restart: options.gmres.restart,
+                    },
+                    other => other,
+                };
+                Box::new(DistributedKrylov::new(comm.clone(), method, choice))
+                    as Box<dyn LinearSolver>
+            }),
+            info,
+        );
+    }
+}
+
+/// Checks that `config` solves across `ranks` ranks: with more than one, `solver.kind` must be
+/// a distributed solver (any other would solve the whole problem once per rank).
+///
+/// # Errors
+/// [`Error::InvalidInput`] naming `solver.kind`.
+pub fn check_solver_on_ranks(config: &Config, ranks: usize) -> Result<()> {
+    let names = distributed_solver_names();
+    if ranks > 1 && !names.contains(&config.solver.kind.as_str()) {
+        return Err(Error::invalid(
+            "solver.kind",
+            format!(
+                "is `{}`, but this solve runs on {ranks} ranks: use `{}`, `{}` or `{}` (every \
+                 other solver would solve the whole problem once per rank)",
+                config.solver.kind, names[0], names[1], names[2]
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// Unless `config` sets `scaling.threads`, gives each of several ranks the cores of its node
+/// divided by the ranks on that node: `P` ranks on a node would otherwise run `P ×` as many
+/// threads as it has cores.
+pub fn share_cores(config: &mut Config, comm: &dyn Communicator) {
+    if comm.size() > 1 && config.scaling.threads == 0 {
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        config.scaling.threads = (cores / comm.ranks_on_node().max(1)).max(1);
+    }
+}
+
+/// A [`FemSolver`] for `config` on this rank of `comm`: the cores shared out
+/// ([`share_cores`]), the distributed solvers registered, the solver kind checked
+/// ([`check_solver_on_ranks`]). Every rank calls it and then solves: each assembles the cells
+/// of its rows, and every rank gets the whole solution.
+///
+/// # Errors
+/// As [`FemSolver::with_registry`] and [`check_solver_on_ranks`].
+pub fn solver_on(mut config: Config, comm: SharedCommunicator) -> Result<FemSolver> {
+    check_solver_on_ranks(&config, comm.size())?;
+    share_cores(&mut config, comm.as_ref());
+    let mut registry = Registry::from_config(&config)?;
+    register_distributed_solvers(&mut registry, &comm);
+    FemSolver::with_registry(config, registry)
+}
