@@ -111,6 +111,7 @@ def test_solves_and_sweeps_across_mpi4py_ranks(tmp_path):
         assert seen["self"]["ranks"] == 1 and seen["self"]["l2"] < 1e-2
         assert seen["refused"]["field"] == "solver.kind", seen["refused"]
         assert "4 ranks" in seen["refused"]["message"]
+        assert "the ranks prepare different systems" in seen["mismatch"], seen["mismatch"]
         assert "names no communicator" in seen["freed"], seen["freed"]
         assert seen["null"].startswith("TypeError"), seen["null"]
 

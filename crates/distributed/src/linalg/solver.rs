@@ -203,7 +203,11 @@ impl LinearSolver for DistributedKrylov {
         options: &SolverOptions,
     ) -> Result<Box<dyn PreparedSolver>, SolveError> {
         let comm = self.comm.as_ref();
-        let partition = RowPartition::balanced(a.nrows(), comm.size()).map_err(solve_error)?;
+        let partition = RowPartition::balanced(a.nrows(), comm.size()).map_err(solve_error);
+        // Collective even when this rank has no partition: the others must not wait for it.
+        let agreed = self.check_ranks_agree(&a, options, partition.as_ref().ok());
+        let partition = partition?;
+        agreed?;
         self.prepare_partitioned(a, options, partition)
     }
 
@@ -215,8 +219,8 @@ impl LinearSolver for DistributedKrylov {
         share: &RowShare,
     ) -> Result<Box<dyn PreparedSolver>, SolveError> {
         let comm = self.comm.as_ref();
-        if share.ranks != comm.size() || share.rank != comm.rank() {
-            return Err(SolveError::InvalidOption {
+        let partition = if share.ranks != comm.size() || share.rank != comm.rank() {
+            Err(SolveError::InvalidOption {
                 option: "row_share".into(),
                 reason: format!(
                     "a share of rank {} of {} on rank {} of {}",
@@ -225,20 +229,26 @@ impl LinearSolver for DistributedKrylov {
                     comm.rank(),
                     comm.size()
                 ),
-            });
-        }
-        let partition =
-            RowPartition::from_counts(share.counts.iter().copied()).map_err(solve_error)?;
-        if partition.rows() != a.nrows() {
-            return Err(SolveError::InvalidOption {
-                option: "row_share".into(),
-                reason: format!(
-                    "shares {} rows of a {}-row matrix",
-                    partition.rows(),
-                    a.nrows()
-                ),
-            });
-        }
+            })
+        } else {
+            RowPartition::from_counts(share.counts.iter().copied())
+                .map_err(solve_error)
+                .and_then(|partition| match partition.rows() == a.nrows() {
+                    true => Ok(partition),
+                    false => Err(SolveError::InvalidOption {
+                        option: "row_share".into(),
+                        reason: format!(
+                            "shares {} rows of a {}-row matrix",
+                            partition.rows(),
+                            a.nrows()
+                        ),
+                    }),
+                })
+        };
+        // Collective even when this rank's share is wrong: the others must not wait for it.
+        let agreed = self.check_ranks_agree(&a, options, partition.as_ref().ok());
+        let partition = partition?;
+        agreed?;
         self.prepare_partitioned(a, options, partition)
     }
 }
@@ -272,6 +282,73 @@ impl DistributedKrylov {
                 max_iterations: options.max_iterations,
             },
         }))
+    }
+}
+
+impl DistributedKrylov {
+    /// Checks (collectively, with one all-reduce) that every rank prepares the same system the
+    /// same way: its size and row split, the method, the preconditioner, the tolerance and the
+    /// iteration limit, and that every rank could split its rows (`partition` is `None` on a
+    /// rank that could not). Ranks called with different problems or options would otherwise
+    /// wait in each other's messages or stop at different iterations and hang; here every rank
+    /// returns an error instead.
+    fn check_ranks_agree(
+        &self,
+        a: &CsrMatrix,
+        options: &SolverOptions,
+        partition: Option<&RowPartition>,
+    ) -> Result<(), SolveError> {
+        let comm = self.comm.as_ref();
+        let (rank, size) = (comm.rank(), comm.size());
+        // Integers below 2^53 and hashes folded to 32 bits: exact as f64.
+        let fold = |text: &str| {
+            let hash = text.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+                (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+            });
+            f64::from((hash ^ (hash >> 32)) as u32)
+        };
+        let split = partition.map_or_else(String::new, |partition| {
+            (0..size).fold(String::new(), |text, r| {
+                format!("{text}{},", partition.range(r).len())
+            })
+        });
+        let mine = [
+            ("a row split", f64::from(u8::from(partition.is_some()))),
+            ("rows", a.nrows() as f64),
+            ("row split", fold(&split)),
+            ("method", fold(&format!("{:?}", self.method))),
+            ("preconditioner", fold(&self.preconditioner.name())),
+            ("tolerance", options.tolerance),
+            ("max_iterations", options.max_iterations as f64),
+        ];
+        let k = mine.len();
+        let mut all = vec![0.0; k * size];
+        for (slot, (_, value)) in all[rank * k..][..k].iter_mut().zip(&mine) {
+            *slot = *value;
+        }
+        comm.all_reduce_sum(&mut all).map_err(solve_error)?;
+        let first = &all[..k];
+        for other in 1..size {
+            let theirs = &all[other * k..][..k];
+            if let Some(i) = (0..k).find(|&i| theirs[i].to_bits() != first[i].to_bits()) {
+                let (what, shown) = (mine[i].0, |v: f64| match mine[i].0 {
+                    "a row split" => ["none", "one"][usize::from(v > 0.0)].to_owned(),
+                    "row split" | "method" | "preconditioner" => format!("#{v:.0}"),
+                    "tolerance" => format!("{v:e}"),
+                    _ => format!("{v}"),
+                });
+                return Err(SolveError::Communication {
+                    message: format!(
+                        "the ranks prepare different systems: rank 0 has {what} {}, rank \
+                         {other} has {} (every rank must make the same call with the same \
+                         problem and solver options)",
+                        shown(first[i]),
+                        shown(theirs[i])
+                    ),
+                });
+            }
+        }
+        Ok(())
     }
 }
 

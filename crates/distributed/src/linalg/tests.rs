@@ -394,3 +394,55 @@ fn gmres_and_bicgstab_solve_a_nonsymmetric_system_on_one_to_four_ranks() {
     });
     assert!(refused[0].contains("gmres.restart"), "{}", refused[0]);
 }
+
+#[test]
+fn ranks_prepared_with_different_systems_or_options_all_get_the_same_error() {
+    use femscale_core::{LinearSolver, SolverOptions};
+    let prepare = |rank_1_n: usize, rank_1_tolerance: f64| -> Vec<Result<(), String>> {
+        let ranks = ThreadRanks::group(3);
+        std::thread::scope(|s| {
+            let handles: Vec<_> = ranks
+                .into_iter()
+                .map(|comm| {
+                    s.spawn(move || {
+                        let rank = comm.rank();
+                        let (n, tolerance) = match rank {
+                            1 => (rank_1_n, rank_1_tolerance),
+                            _ => (12, 1e-8),
+                        };
+                        let solver = DistributedKrylov::new(
+                            Arc::new(comm),
+                            DistMethod::Cg,
+                            DistPreconditionerChoice::BlockJacobi(Arc::new(Ic0Factory)),
+                        );
+                        let a = Arc::new(grid_laplacian(n).unwrap());
+                        let options = SolverOptions::default().with_tolerance(tolerance);
+                        solver
+                            .prepare(a, &options)
+                            .map(|_| ())
+                            .map_err(|e| e.to_string())
+                    })
+                })
+                .collect();
+            handles.into_iter().map(|h| h.join().unwrap()).collect()
+        })
+    };
+    assert!(prepare(12, 1e-8).iter().all(Result::is_ok));
+    for (results, expected) in [
+        (prepare(13, 1e-8), "rank 0 has rows 144, rank 1 has 169"),
+        (
+            prepare(12, 1e-6),
+            "rank 0 has tolerance 1e-8, rank 1 has 1e-6",
+        ),
+    ] {
+        for result in &results {
+            let message = result.as_ref().unwrap_err();
+            assert!(
+                message.contains("the ranks prepare different systems"),
+                "{message}"
+            );
+        }
+        let message = results[0].as_ref().unwrap_err();
+        assert!(message.contains(expected), "{message}");
+    }
+}

@@ -62,6 +62,12 @@ try:
     seen["refused"] = None
 except ConfigurationError as e:
     seen["refused"] = {"field": e.field, "message": str(e)}
+# Ranks that call with different problems all get an error instead of waiting for each other.
+try:
+    femscale.solve(problem(16 + world.rank, "distributed-cg"), comm=world)
+    seen["mismatch"] = None
+except femscale.FemscaleError as e:
+    seen["mismatch"] = f"{type(e).__name__}: {e}"
 # A communicator freed by the host, and MPI.COMM_NULL: typed errors, not a crash.
 freed = world.Dup()
 freed.Free()
