@@ -105,14 +105,15 @@ pub(crate) fn work_bytes(n: usize, first: bool, coarsest: bool) -> usize {
 
 /// Estimated peak extra bytes of building the next level from one with `n` rows and `nnz`
 /// entries: the strength graph, `P` and `R` (at most `nnz` entries each), `A P` (about 1.5
-/// `nnz`, twice while its blocks are assembled), the coarse operator and the level's vectors.
+/// `nnz`, kept in its row blocks), the coarse operator (twice while its blocks are assembled)
+/// and the level's vectors.
 fn level_estimate(n: usize, nnz: usize) -> usize {
     let entry = 12.0;
     let nnz = nnz as f64;
     let n = n as f64;
     let strength = nnz * 4.0 + n * 8.0;
     let transfer = 2.0 * (nnz * entry + n * 8.0);
-    let products = 3.0 * nnz * entry + 0.6 * nnz * entry;
+    let products = 1.5 * nnz * entry + 2.0 * 0.6 * nnz * entry;
     let vectors = 6.0 * n * 8.0;
     (strength + transfer + products + vectors) as usize
 }

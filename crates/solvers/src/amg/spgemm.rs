@@ -3,7 +3,9 @@
 //!
 //! Rows are split into blocks of [`CHUNK`] rows; each block is computed independently into its
 //! own buffers (so workers never synchronise) and the blocks are then copied, in parallel, into
-//! one matrix ([`assemble_blocks`]).
+//! one matrix ([`assemble_blocks`]) — except the intermediate `A P` of the Galerkin product,
+//! which the second product reads from its blocks ([`Blocks`]): copying it would hold it
+//! twice at the setup's peak of memory.
 
 use std::ops::Range;
 
@@ -80,6 +82,58 @@ pub(crate) fn assemble_blocks(nrows: usize, ncols: usize, blocks: Vec<RowBlock>)
     }
 }
 
+/// Row access for the right factor of a product: an assembled [`Mat`] or [`Blocks`].
+pub(crate) trait Rows: Sync {
+    fn nrows(&self) -> usize;
+    fn ncols(&self) -> usize;
+    fn nnz(&self) -> usize;
+    /// Row `i`'s columns (sorted) and values.
+    fn row(&self, i: usize) -> (&[u32], &[f64]);
+}
+
+impl Rows for Mat {
+    fn nrows(&self) -> usize {
+        self.nrows
+    }
+    fn ncols(&self) -> usize {
+        self.ncols
+    }
+    fn nnz(&self) -> usize {
+        Mat::nnz(self)
+    }
+    fn row(&self, i: usize) -> (&[u32], &[f64]) {
+        Mat::row(self, i)
+    }
+}
+
+/// A matrix left in the row blocks a product computed ([`row_blocks`]: block `b` holds rows
+/// `b * CHUNK..`), read in place.
+#[derive(Debug)]
+pub(crate) struct Blocks {
+    nrows: usize,
+    ncols: usize,
+    blocks: Vec<RowBlock>,
+}
+
+impl Rows for Blocks {
+    fn nrows(&self) -> usize {
+        self.nrows
+    }
+    fn ncols(&self) -> usize {
+        self.ncols
+    }
+    fn nnz(&self) -> usize {
+        self.blocks.iter().map(|b| b.ci.len()).sum()
+    }
+    fn row(&self, i: usize) -> (&[u32], &[f64]) {
+        let block = &self.blocks[i / CHUNK];
+        let local = i - block.first;
+        let start = if local == 0 { 0 } else { block.ends[local - 1] };
+        let end = block.ends[local];
+        (&block.ci[start..end], &block.v[start..end])
+    }
+}
+
 /// Sorts one row's entries by column (rows are short: insertion sort).
 #[inline]
 pub(crate) fn sort_row(ci: &mut [u32], v: &mut [f64]) {
@@ -104,10 +158,16 @@ struct Accumulator {
 }
 
 /// `C = A B`, parallel over row blocks; rows of `C` are sorted.
-pub(crate) fn spgemm(a: &Mat, b: &Mat) -> Mat {
-    assert_eq!(a.ncols, b.nrows, "spgemm: inner dimensions differ");
-    let ncols = b.ncols;
-    let avg = (b.nnz() / b.nrows.max(1)).max(1);
+pub(crate) fn spgemm(a: &Mat, b: &impl Rows) -> Mat {
+    let c = spgemm_blocks(a, b);
+    assemble_blocks(c.nrows, c.ncols, c.blocks)
+}
+
+/// [`spgemm`] left in its row blocks.
+fn spgemm_blocks(a: &Mat, b: &impl Rows) -> Blocks {
+    assert_eq!(a.ncols, b.nrows(), "spgemm: inner dimensions differ");
+    let ncols = b.ncols();
+    let avg = (b.nnz() / b.nrows().max(1)).max(1);
     let blocks: Vec<RowBlock> = row_blocks(a.nrows)
         .into_par_iter()
         .map_init(
@@ -138,11 +198,19 @@ pub(crate) fn spgemm(a: &Mat, b: &Mat) -> Mat {
                     sort_row(&mut block.ci[start..], &mut block.v[start..]);
                     block.ends.push(block.ci.len());
                 }
+                // The guess over-reserves (it bounds fill-in); a block kept as `A P` of the
+                // Galerkin product would hold the rest until the coarse matrix is done.
+                block.ci.shrink_to_fit();
+                block.v.shrink_to_fit();
                 block
             },
         )
         .collect();
-    assemble_blocks(a.nrows, ncols, blocks)
+    Blocks {
+        nrows: a.nrows,
+        ncols,
+        blocks,
+    }
 }
 
 /// `Mᵀ` as an explicit CSR matrix (rows sorted by construction).
@@ -176,8 +244,9 @@ pub(crate) fn transpose(m: &Mat) -> Mat {
     }
 }
 
-/// The Galerkin coarse operator `R (A P)` with `R = Pᵀ` given explicitly.
+/// The Galerkin coarse operator `R (A P)` with `R = Pᵀ` given explicitly; `A P` is read from
+/// its row blocks, never copied into one matrix.
 pub(crate) fn galerkin(a: &Mat, p: &Mat, r: &Mat) -> Mat {
-    let ap = spgemm(a, p);
+    let ap = spgemm_blocks(a, p);
     spgemm(r, &ap)
 }
