@@ -271,6 +271,7 @@ fn caller_built_views_and_parameters_give_errors_not_panics() {
             boundary: &[],
             cell_markers: &[],
             subdomains: &[],
+            validated: femscale_core::Validated::NO,
         },
         MeshView {
             dim: 0,
@@ -282,6 +283,7 @@ fn caller_built_views_and_parameters_give_errors_not_panics() {
             boundary: &[],
             cell_markers: &[],
             subdomains: &[],
+            validated: femscale_core::Validated::NO,
         },
         MeshView {
             dim: 1,
@@ -293,6 +295,7 @@ fn caller_built_views_and_parameters_give_errors_not_panics() {
             boundary: &[],
             cell_markers: &[],
             subdomains: &[],
+            validated: femscale_core::Validated::NO,
         },
     ];
     for view in bad_views {
@@ -316,6 +319,8 @@ fn caller_built_views_and_parameters_give_errors_not_panics() {
     }];
     let view = MeshView {
         boundary: &far,
+        // A changed view is not known to be valid.
+        validated: femscale_core::Validated::NO,
         ..good.view()
     };
     let dirichlet = form(

@@ -71,7 +71,7 @@ pub use form::{
     EllipticForm,
 };
 pub use lagrange::Order;
-pub use mesh::{BoundaryPart, CellKind, MeshView, Subdomain, find_part};
+pub use mesh::{BoundaryPart, CellKind, MeshView, Subdomain, Validated, find_part};
 pub use pool::{PoolStats, PooledVec, VectorPool};
 pub use report::{
     Artefact, BoundaryCount, CacheReuse, Feature, MeshStats, Metrics, PhaseTimings, RanksReport,

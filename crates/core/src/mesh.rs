@@ -204,6 +204,33 @@ impl BoundaryPart {
     }
 }
 
+/// Whether a [`MeshView`] is known to satisfy [`MeshView::validate`]. The pattern builders,
+/// assemblers, Dirichlet conditions and error norms all validate the view they get; on a view
+/// marked validated that is free instead of a scan of the whole mesh each time. Only
+/// [`MeshView::checked`] (which validates) and the unsafe [`Validated::assume`] mark one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Validated(bool);
+
+impl Validated {
+    /// Not known to be valid: [`MeshView::validate`] checks.
+    pub const NO: Self = Self(false);
+
+    /// Marks a view as valid without checking it.
+    ///
+    /// # Safety
+    /// The view this is put in must satisfy every condition [`MeshView::validate`] checks:
+    /// code that skips the check relies on them (sparsity patterns are built from the
+    /// connectivity without bounds checks).
+    pub const unsafe fn assume() -> Self {
+        Self(true)
+    }
+
+    /// Whether the view is known to be valid.
+    pub fn is_known(self) -> bool {
+        self.0
+    }
+}
+
 /// A borrowed view of a mesh with one kind of cell.
 #[derive(Debug, Clone, Copy)]
 pub struct MeshView<'a> {
@@ -228,6 +255,9 @@ pub struct MeshView<'a> {
     pub cell_markers: &'a [i32],
     /// The subdomains the markers stand for (one per distinct marker; empty without markers).
     pub subdomains: &'a [Subdomain],
+    /// Whether the view is known to be valid ([`Validated::NO`] unless it came from
+    /// [`MeshView::checked`] or a mesh type that validated its data).
+    pub validated: Validated,
 }
 
 impl MeshView<'_> {
@@ -241,9 +271,14 @@ impl MeshView<'_> {
     /// node indices in range, and boundary parts with whole facets, sorted unique nodes in
     /// range, and every facet node listed among the part's nodes.
     ///
+    /// Returns at once for a view marked [`Validated`].
+    ///
     /// # Errors
     /// [`Error::Mesh`] naming the first violation.
     pub fn validate(&self) -> Result<()> {
+        if self.validated.is_known() {
+            return Ok(());
+        }
         let fail = |message: String| {
             Err(Error::Mesh {
                 location: None,
@@ -329,6 +364,17 @@ impl MeshView<'_> {
             }
         }
         Ok(())
+    }
+
+    /// This view marked as validated, after [`MeshView::validate`] (a no-op on a marked
+    /// view): the checks of the functions it is passed to are then free.
+    ///
+    /// # Errors
+    /// As [`MeshView::validate`].
+    pub fn checked(mut self) -> Result<Self> {
+        self.validate()?;
+        self.validated = Validated(true);
+        Ok(self)
     }
 
     /// Nodes per cell (vertices, plus the order-2 nodes for [`Order::Quadratic`]).
@@ -419,6 +465,7 @@ mod tests {
             boundary,
             cell_markers: &[],
             subdomains: &[],
+            validated: Validated::NO,
         }
     }
 

@@ -183,6 +183,7 @@ impl MeshBuilder {
             cell_markers: self.cell_markers,
             subdomains,
             reoriented_cells: 0,
+            validated: Default::default(),
         };
         mesh.view().validate()?;
         mesh.reoriented_cells = orient_cells(&mut mesh)?;
@@ -249,7 +250,7 @@ impl MeshBuilder {
         }
         mesh.boundary = parts;
         mesh.curved = mesh.order == Order::Quadratic && is_curved(&mesh.view());
-        mesh.view().validate()?;
+        mesh.validate()?;
         Ok(mesh)
     }
 }
@@ -367,6 +368,8 @@ impl Mesh {
             location: None,
             message,
         };
+        // The mesh changes: its views are checked again until `validate` runs.
+        self.validated = Default::default();
         if self.boundary.iter().any(|p| p.name == name) {
             return Err(fail(format!("a boundary part is already called `{name}`")));
         }

@@ -330,6 +330,7 @@ impl Mesh {
             cell_markers: Vec::new(),
             subdomains: Vec::new(),
             reoriented_cells: 0,
+            validated: Default::default(),
         }
     }
 }

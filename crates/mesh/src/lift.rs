@@ -178,6 +178,7 @@ impl Mesh {
             cell_markers: self.cell_markers.clone(),
             subdomains: self.subdomains.clone(),
             reoriented_cells: self.reoriented_cells,
+            validated: Default::default(),
         })
     }
 
@@ -232,6 +233,7 @@ impl Mesh {
             cell_markers: self.cell_markers.clone(),
             subdomains: self.subdomains.clone(),
             reoriented_cells: self.reoriented_cells,
+            validated: Default::default(),
         }
     }
 }

@@ -1,6 +1,6 @@
 //! The owned mesh type and its validation.
 
-use femscale_core::{BoundaryPart, CellKind, MeshView, Order, Result, Subdomain};
+use femscale_core::{BoundaryPart, CellKind, MeshView, Order, Result, Subdomain, Validated};
 
 use crate::geometry::{quality, signed_measure};
 
@@ -23,6 +23,36 @@ pub struct Mesh {
     pub(crate) subdomains: Vec<Subdomain>,
     /// Cells reversed by validation.
     pub(crate) reoriented_cells: usize,
+    /// Whether the data passed [`MeshView::validate`] ([`Mesh::validate`]).
+    pub(crate) validated: KnownValid,
+}
+
+/// Set once a mesh's data passed [`MeshView::validate`]; `&mut self` methods reset it. Not
+/// part of the mesh's value: equal meshes are equal whether or not they were checked.
+#[derive(Debug, Default)]
+pub(crate) struct KnownValid(std::sync::atomic::AtomicBool);
+
+impl KnownValid {
+    fn get(&self) -> bool {
+        self.0.load(std::sync::atomic::Ordering::Acquire)
+    }
+
+    /// Records that the mesh's data passed [`MeshView::validate`].
+    pub(crate) fn set(&self) {
+        self.0.store(true, std::sync::atomic::Ordering::Release);
+    }
+}
+
+impl Clone for KnownValid {
+    fn clone(&self) -> Self {
+        Self(std::sync::atomic::AtomicBool::new(self.get()))
+    }
+}
+
+impl PartialEq for KnownValid {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
 }
 
 impl Mesh {
@@ -47,9 +77,35 @@ impl Mesh {
             .build()
     }
 
-    /// The borrowed view assemblers work on.
+    /// Checks the mesh's data ([`MeshView::validate`]) once: afterwards its views are marked
+    /// [`Validated`], so the pattern builders, assemblers, Dirichlet conditions and error
+    /// norms skip their own scans of it. Meshes from [`Mesh::builder`] (and [`Mesh::try_new`],
+    /// files) are checked when built; generated, lifted, refined and renumbered meshes on the
+    /// first call.
+    ///
+    /// # Errors
+    /// As [`MeshView::validate`].
+    pub fn validate(&self) -> Result<()> {
+        if !self.validated.get() {
+            self.view().validate()?;
+            self.validated.set();
+        }
+        Ok(())
+    }
+
+    /// The borrowed view assemblers work on, marked [`Validated`] once [`Mesh::validate`]
+    /// (or the builder) checked the data.
     pub fn view(&self) -> MeshView<'_> {
+        let validated = if self.validated.get() {
+            // SAFETY: the flag is set only after `MeshView::validate` accepted this mesh's
+            // data, which changes afterwards only through `&mut self` methods, which reset it
+            // (the fields are private to this crate).
+            unsafe { Validated::assume() }
+        } else {
+            Validated::NO
+        };
         MeshView {
+            validated,
             dim: self.dim,
             coords: &self.coords,
             cell_kind: self.cell_kind,
@@ -192,6 +248,41 @@ impl Mesh {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn views_are_marked_valid_once_the_mesh_was_checked_and_until_it_changes() {
+        // Built meshes are checked by the builder.
+        let coords = vec![0.0, 0.0, 1.0, 0.0, 0.0, 1.0];
+        let built = Mesh::try_new(2, coords, CellKind::Triangle, vec![0, 1, 2], vec![]).unwrap();
+        assert!(built.view().validated.is_known());
+        // Generated ones on the first `validate`; clones keep the mark, equality ignores it.
+        let mut mesh = Mesh::rectangle(&crate::RectangleSpec {
+            nx: 3,
+            ny: 2,
+            ..Default::default()
+        })
+        .unwrap();
+        let unchecked = mesh.clone();
+        assert!(!mesh.view().validated.is_known());
+        mesh.validate().unwrap();
+        assert!(mesh.view().validated.is_known() && mesh.clone().view().validated.is_known());
+        assert!(!unchecked.view().validated.is_known());
+        assert_eq!(mesh, unchecked);
+        // A change through `&mut self` drops the mark until the next check.
+        mesh.add_boundary_part_where("inlet", |p| p[0] < 1e-12)
+            .unwrap();
+        assert!(!mesh.view().validated.is_known());
+        mesh.validate().unwrap();
+        assert!(mesh.view().validated.is_known());
+        // `MeshView::checked` marks only what passes.
+        let bad = MeshView {
+            cells: &[0, 1, 99],
+            validated: Validated::NO,
+            ..unchecked.view()
+        };
+        assert!(bad.checked().is_err());
+        assert!(unchecked.view().checked().unwrap().validated.is_known());
+    }
 
     #[test]
     fn rejects_bad_connectivity_and_inverted_cells() {

@@ -254,6 +254,8 @@ fn bad_input_is_a_typed_error() {
     cells.swap(1, 2);
     let inverted = femscale_core::MeshView {
         cells: &cells,
+        // A changed view is not known to be valid.
+        validated: femscale_core::Validated::NO,
         ..mesh.view()
     };
     let uh = vec![0.0; mesh.num_nodes()];

@@ -104,6 +104,8 @@ impl LocalCells {
             cells: &self.cells,
             cell_markers: &self.cell_markers,
             boundary: &self.boundary,
+            // A changed view is not known to be valid.
+            validated: femscale_core::Validated::NO,
             ..*full
         }
     }
@@ -134,6 +136,7 @@ mod tests {
             boundary: &boundary,
             cell_markers: &[7, 7, 8, 8],
             subdomains: &[],
+            validated: femscale_core::Validated::NO,
         };
         let local = LocalCells::new(&view, &(0..2));
         let v = local.view(&view);

@@ -115,6 +115,9 @@ pub(crate) fn build_operator(
     clock: &mut PhaseClock<'_>,
 ) -> Result<Operator> {
     let Meshed { mesh, stored } = meshed;
+    // Checked once here (free for meshes checked when built): the views below, and those of
+    // the error norms and estimators later, are then marked valid and not scanned again.
+    mesh.validate().map_err(|e| e.within("problem"))?;
     let full = mesh.view();
     // With shared rows, the cells touching this process's rows (never cached: the operator
     // is incomplete outside them).
