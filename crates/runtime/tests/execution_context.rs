@@ -61,12 +61,12 @@ fn concurrent_solves_with_different_toggles_do_not_interfere() {
         assert_eq!(m.threads, 2);
         assert!(m.parallel_assembly_used, "round {i}");
         assert!(m.features_used.contains(&Feature::MemoryPooling));
-        // The load vector and CG's four work vectors, each returned by the solve before:
+        // The load vector and CG's three work vectors, each returned by the solve before:
         // exactly this solve's reuses, whatever the other solver did meanwhile.
         let c = &m.counters;
         assert_eq!(
             (c.pool_reuses, c.pool_bytes_reused),
-            (5, 5 * n_pooled),
+            (4, 4 * n_pooled),
             "{c:?}"
         );
         assert_eq!(c.parallel_assemblies, 1, "round {i}: {c:?}");

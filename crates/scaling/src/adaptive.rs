@@ -14,7 +14,7 @@
 //!   separators the ordering finds are counted in unknowns. A known fill `nnz(L) / nnz(A)`
 //!   ([`WorkEstimate::factor_fill`]) replaces the estimate.
 //! * *AMG-CG*: the hierarchy stores about `operator complexity × nnz` entries plus the
-//!   prolongations, and CG four work vectors: `amg_bytes_per_entry · nnz + amg_bytes_per_dof · n`.
+//!   prolongations, and CG's three work vectors: `amg_bytes_per_entry · nnz + amg_bytes_per_dof · n`.
 //!
 //! The constants were fitted to the memory femscale's prepared solvers report on this project's
 //! machine (`cargo run --release -p femscale-benches --example scaling_crossover -- SIZES 1

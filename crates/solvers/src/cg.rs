@@ -62,15 +62,14 @@ impl LinearSolver for ConjugateGradient {
             &self.preconditioner,
             a,
             options,
-            4 * n * std::mem::size_of::<f64>(),
+            3 * n * std::mem::size_of::<f64>(),
             || "cg work vectors".into(),
         )?;
         let mut prepared = PreparedCg {
             base,
             r: options.work_vector(n),
-            z: options.work_vector(n),
             p: options.work_vector(n),
-            q: options.work_vector(n),
+            qz: options.work_vector(n),
         };
         prepared.check_memory()?;
         prepared.base.setup_seconds = start.elapsed().as_secs_f64();
@@ -81,18 +80,19 @@ impl LinearSolver for ConjugateGradient {
 
 /// CG set up for one matrix: preconditioner plus work vectors reused by every solve (taken
 /// from the process-wide vector pool, to which they return when the prepared solver is dropped).
+/// `A p` and `z = M⁻¹ r` share one vector: `A p` is dead once `r` is updated, `z` once `p`
+/// is, before the next `A p` is formed.
 #[derive(Debug)]
 struct PreparedCg {
     base: Preconditioned,
     r: PooledVec,
-    z: PooledVec,
     p: PooledVec,
-    q: PooledVec,
+    qz: PooledVec,
 }
 
 impl PreparedCg {
     fn workspace_bytes(&self) -> usize {
-        self.r.bytes() + self.z.bytes() + self.p.bytes() + self.q.bytes()
+        self.r.bytes() + self.p.bytes() + self.qz.bytes()
     }
 
     fn check_memory(&self) -> Result<(), SolveError> {
@@ -118,7 +118,7 @@ impl PreparedSolver for PreparedCg {
         let a = Arc::clone(&self.base.matrix);
         check_system(&a, b, x)?;
         let memory_bytes = self.memory_bytes();
-        let Self { base, r, z, p, q } = self;
+        let Self { base, r, p, qz } = self;
         let (k, opts) = (&base.kernels, &base.options);
         let mut run = base.run("cg", start, memory_bytes, b)?;
         if run.bnorm() == 0.0 {
@@ -133,6 +133,7 @@ impl PreparedSolver for PreparedCg {
             return done;
         }
 
+        let z = &mut **qz;
         base.apply(r, z);
         let mut rz = k.dot(r, z);
         if !(rz.is_finite() && rz > 0.0) {
@@ -156,6 +157,7 @@ impl PreparedSolver for PreparedCg {
                 return Err(run.timeout(overrun, rnorm));
             }
 
+            let q = &mut **qz;
             k.spmv(&a, p, q);
             let pq = k.dot(p, q);
             if !(pq.is_finite() && pq > 0.0) {
@@ -175,6 +177,7 @@ impl PreparedSolver for PreparedCg {
                 break;
             }
 
+            let z = &mut **qz;
             base.apply(r, z);
             let rz_new = k.dot(r, z);
             if !(rz_new.is_finite() && rz_new > 0.0) {

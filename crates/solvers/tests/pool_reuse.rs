@@ -50,7 +50,7 @@ fn repeated_krylov_solves_reuse_their_work_vectors() {
     gmres_options.restart = restart;
     // (solver, work vectors of length n it takes)
     let solvers: Vec<(Box<dyn LinearSolver>, u64)> = vec![
-        (Box::new(ConjugateGradient::new(pc.clone())), 4),
+        (Box::new(ConjugateGradient::new(pc.clone())), 3),
         (Box::new(BiCgStab::new(pc.clone())), 6),
         (Box::new(Gmres::new(pc, gmres_options)), restart as u64 + 2),
     ];
