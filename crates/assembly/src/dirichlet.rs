@@ -12,6 +12,7 @@ use crate::boundary::{check_boundary_parts, finite};
 #[derive(Debug, Clone, PartialEq)]
 pub struct DirichletConditions {
     fixed: Vec<bool>,
+    /// The value of each of `nodes` (not one per mesh node: a boundary is a small share).
     values: Vec<f64>,
     nodes: Vec<usize>,
 }
@@ -27,7 +28,8 @@ impl DirichletConditions {
         check_boundary_parts(mesh, form)?;
         let n = mesh.num_nodes();
         let mut fixed = vec![false; n];
-        let mut values = vec![0.0; n];
+        // (node, value) in the order of the conditions: a later one wins on a shared node.
+        let mut prescribed: Vec<(usize, f64)> = Vec::new();
         for (i, bc) in form.boundary.iter().enumerate() {
             if let BoundaryKind::Dirichlet { value } = &bc.kind {
                 let field = format!("boundary[{i}].value");
@@ -35,12 +37,22 @@ impl DirichletConditions {
                 let constant = value.as_constant();
                 for &node in &part.nodes {
                     let p = mesh.point(node);
-                    values[node] = finite(&field, constant.unwrap_or_else(|| value.eval(p)), p)?;
+                    let v = finite(&field, constant.unwrap_or_else(|| value.eval(p)), p)?;
+                    prescribed.push((node, v));
                     fixed[node] = true;
                 }
             }
         }
-        let nodes = (0..n).filter(|&i| fixed[i]).collect();
+        // Stable: equal nodes keep the conditions' order; the last of each run wins.
+        prescribed.sort_by_key(|&(node, _)| node);
+        let mut nodes = Vec::with_capacity(prescribed.len());
+        let mut values = Vec::with_capacity(prescribed.len());
+        for (k, &(node, v)) in prescribed.iter().enumerate() {
+            if prescribed.get(k + 1).is_none_or(|next| next.0 != node) {
+                nodes.push(node);
+                values.push(v);
+            }
+        }
         Ok(Self {
             fixed,
             values,
@@ -65,9 +77,16 @@ impl DirichletConditions {
 
     /// Writes the prescribed values into `x` (e.g. an initial guess).
     pub fn impose_on(&self, x: &mut [f64]) {
-        for &i in &self.nodes {
-            x[i] = self.values[i];
+        for (&i, &v) in self.nodes.iter().zip(&self.values) {
+            x[i] = v;
         }
+    }
+
+    /// The value prescribed at `node`, which must be one of [`DirichletConditions::nodes`].
+    fn value_at(&self, node: usize) -> f64 {
+        self.nodes
+            .binary_search(&node)
+            .map_or(0.0, |k| self.values[k])
     }
 
     /// Eliminates the constrained unknowns symmetrically, in place: for a free row `i`,
@@ -146,14 +165,14 @@ impl DirichletConditions {
                         if let Ok(k) = cols.binary_search(&i) {
                             row[k] = d;
                         }
-                        *bi = d * self.values[i];
+                        *bi = d * self.value_at(i);
                         if record {
                             rec.diagonal.push(d);
                         }
                     } else {
                         for (a, &j) in row.iter_mut().zip(cols) {
                             if self.fixed[j] {
-                                *bi -= *a * self.values[j];
+                                *bi -= *a * self.value_at(j);
                                 if record {
                                     rec.rows.push(i);
                                     rec.cols.push(j);
@@ -311,12 +330,15 @@ impl DirichletLift {
                 "the stored operator was eliminated for another set of Dirichlet nodes",
             ));
         }
-        let g = &conditions.values;
         for ((&i, &j), &a) in self.rows.iter().zip(&self.cols).zip(&self.values) {
-            rhs[i] -= a * g[j];
+            rhs[i] -= a * conditions.value_at(j);
         }
-        for (&i, &d) in self.fixed_nodes.iter().zip(&self.diagonal) {
-            rhs[i] = d * g[i];
+        // `conditions.nodes` are the fixed nodes (checked above): their values in order.
+        for ((&i, &d), &g) in (self.fixed_nodes.iter())
+            .zip(&self.diagonal)
+            .zip(&conditions.values)
+        {
+            rhs[i] = d * g;
         }
         Ok(())
     }
