@@ -17,9 +17,59 @@ use crate::kernels::{CHUNK, is_parallel};
 pub(crate) struct Mat {
     pub nrows: usize,
     pub ncols: usize,
-    pub rp: Vec<usize>,
+    pub rp: RowPtr,
     pub ci: Vec<u32>,
     pub v: Values,
+}
+
+/// The row pointers of a [`Mat`]: its own, or those of the assembled matrix the finest level
+/// shares its values with (same rows when that matrix stores no zeros).
+#[derive(Debug, Clone)]
+pub(crate) enum RowPtr {
+    Owned(Vec<usize>),
+    Shared(Arc<CsrMatrix>),
+}
+
+impl Default for RowPtr {
+    fn default() -> Self {
+        Self::Owned(Vec::new())
+    }
+}
+
+impl From<Vec<usize>> for RowPtr {
+    fn from(rp: Vec<usize>) -> Self {
+        Self::Owned(rp)
+    }
+}
+
+impl std::ops::Deref for RowPtr {
+    type Target = [usize];
+
+    #[inline(always)]
+    fn deref(&self) -> &[usize] {
+        match self {
+            Self::Owned(rp) => rp,
+            Self::Shared(a) => a.pattern().row_ptr(),
+        }
+    }
+}
+
+impl RowPtr {
+    /// Heap bytes this matrix holds itself.
+    fn owned_bytes(&self) -> usize {
+        match self {
+            Self::Owned(rp) => rp.capacity() * 8,
+            Self::Shared(_) => 0,
+        }
+    }
+
+    /// The row pointers as a vector of their own (copied when shared).
+    pub fn into_vec(self) -> Vec<usize> {
+        match self {
+            Self::Owned(rp) => rp,
+            Self::Shared(a) => a.pattern().row_ptr().to_vec(),
+        }
+    }
 }
 
 /// The values of a [`Mat`]: its own, or those of the assembled matrix the finest level was
@@ -79,8 +129,8 @@ impl Values {
 
 impl Mat {
     /// The finest level of `a`: its values shared, not copied, when it stores no zero off the
-    /// diagonal (the pipeline drops them after assembly); otherwise [`Mat::from_csr`]'s
-    /// filtered copy. Either way the column indices are a `u32` copy.
+    /// diagonal (the pipeline drops them after assembly), its row pointers too; otherwise
+    /// [`Mat::from_csr`]'s filtered copy. Either way the column indices are a `u32` copy.
     pub fn from_shared(a: &Arc<CsrMatrix>) -> Result<Self, SolveError> {
         let p = a.pattern();
         let (rp, ci, v) = (p.row_ptr(), p.col_idx(), a.values());
@@ -99,7 +149,7 @@ impl Mat {
         Ok(Self {
             nrows: n,
             ncols: a.ncols(),
-            rp: rp.to_vec(),
+            rp: RowPtr::Shared(Arc::clone(a)),
             ci: ci32,
             v: Values::Shared(Arc::clone(a)),
         })
@@ -149,7 +199,7 @@ impl Mat {
         Ok(Self {
             nrows: n,
             ncols: a.ncols(),
-            rp,
+            rp: rp.into(),
             ci,
             v: v.into(),
         })
@@ -158,7 +208,7 @@ impl Mat {
     /// Converts to a [`CsrMatrix`] (for the coarse direct solver).
     pub fn to_csr(&self) -> Result<CsrMatrix, SolveError> {
         let ci = self.ci.iter().map(|&c| c as usize).collect();
-        let pattern = SparsityPattern::try_new(self.nrows, self.ncols, self.rp.clone(), ci)
+        let pattern = SparsityPattern::try_new(self.nrows, self.ncols, self.rp.to_vec(), ci)
             .map_err(|e| SolveError::Backend(Box::new(e)))?;
         CsrMatrix::try_from_pattern_and_values(Arc::new(pattern), self.v.to_vec())
             .map_err(|e| SolveError::Backend(Box::new(e)))
@@ -171,7 +221,7 @@ impl Mat {
 
     /// Heap bytes held.
     pub fn bytes(&self) -> usize {
-        self.rp.capacity() * 8 + self.ci.capacity() * 4 + self.v.owned_bytes()
+        self.rp.owned_bytes() + self.ci.capacity() * 4 + self.v.owned_bytes()
     }
 
     /// Column indices and values of row `i`.

@@ -254,7 +254,7 @@ impl AmgHierarchy {
         let p = a.pattern();
         if a.nrows() != fine.nrows
             || a.ncols() != fine.ncols
-            || p.row_ptr() != fine.rp.as_slice()
+            || p.row_ptr() != &fine.rp[..]
             || p.col_idx()
                 .iter()
                 .zip(&fine.ci)

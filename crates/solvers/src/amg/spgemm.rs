@@ -76,7 +76,7 @@ pub(crate) fn assemble_blocks(nrows: usize, ncols: usize, blocks: Vec<RowBlock>)
     Mat {
         nrows,
         ncols,
-        rp,
+        rp: rp.into(),
         ci,
         v: v.into(),
     }
@@ -238,7 +238,7 @@ pub(crate) fn transpose(m: &Mat) -> Mat {
     Mat {
         nrows: nc,
         ncols: n,
-        rp,
+        rp: rp.into(),
         ci,
         v: v.into(),
     }

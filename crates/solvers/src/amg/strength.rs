@@ -64,5 +64,8 @@ pub(crate) fn strength_graph(a: &Mat, diag: &[f64], theta: f64) -> Strength {
         })
         .collect();
     let m = assemble_blocks(a.nrows, a.ncols, blocks);
-    Strength { rp: m.rp, ci: m.ci }
+    Strength {
+        rp: m.rp.into_vec(),
+        ci: m.ci,
+    }
 }
