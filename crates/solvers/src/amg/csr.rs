@@ -255,23 +255,13 @@ impl Mat {
     }
 
     /// `y = A x`.
+    #[cfg(test)]
     pub fn spmv(&self, x: &[f64], y: &mut [f64]) {
         debug_assert!(x.len() == self.ncols && y.len() == self.nrows);
         let parts = self.parts();
         for_chunks1(y, |first, yc| {
             for (k, yi) in yc.iter_mut().enumerate() {
                 *yi = row_dot(parts, first + k, x);
-            }
-        });
-    }
-
-    /// `y += A x`.
-    pub fn spmv_add(&self, x: &[f64], y: &mut [f64]) {
-        debug_assert!(x.len() == self.ncols && y.len() == self.nrows);
-        let parts = self.parts();
-        for_chunks1(y, |first, yc| {
-            for (k, yi) in yc.iter_mut().enumerate() {
-                *yi += row_dot(parts, first + k, x);
             }
         });
     }

@@ -30,6 +30,7 @@ mod smoother;
 mod solver;
 mod spgemm;
 mod strength;
+mod transfer_matrix;
 
 use std::sync::{Arc, Mutex};
 use std::time::Instant;

@@ -11,8 +11,9 @@ use super::coarse::CoarseSolver;
 use super::csr::Mat;
 use super::prolongation::{gershgorin, lanczos_max_eigenvalue, smoothed_prolongator};
 use super::smoother::{CHEBYSHEV_SAFETY, Smoother};
-use super::spgemm::{galerkin, transpose};
+use super::spgemm::galerkin;
 use super::strength::strength_graph;
+use super::transfer_matrix::TransferMatrix;
 use crate::options::AmgOptions;
 
 /// Lanczos steps of the estimate of the spectral radius `ρ` of `D⁻¹A` on the coarse levels
@@ -42,10 +43,10 @@ pub(crate) struct Fine {
     /// The aggregation (implicit tentative prolongator), reused by `update_values`; `None`
     /// when `p` is a given coarse space (kept as is by `update_values`).
     pub aggs: Option<Aggregation>,
-    /// Smoothed prolongator (`n x n_c`).
-    pub p: Mat,
-    /// Restriction `Pᵀ` (`n_c x n`).
-    pub r: Mat,
+    /// Smoothed prolongator (`n x n_c`), in single precision.
+    pub p: TransferMatrix,
+    /// Restriction `Pᵀ` (`n_c x n`), in single precision.
+    pub r: TransferMatrix,
 }
 
 impl Level {
@@ -112,7 +113,8 @@ fn level_estimate(n: usize, nnz: usize) -> usize {
     let nnz = nnz as f64;
     let n = n as f64;
     let strength = nnz * 4.0 + n * 8.0;
-    let transfer = 2.0 * (nnz * entry + n * 8.0);
+    // `P` and `R` in single precision: 8 bytes per entry.
+    let transfer = 2.0 * (nnz * 8.0 + n * 8.0);
     let products = 1.5 * nnz * entry + 2.0 * 0.6 * nnz * entry;
     let vectors = 6.0 * n * 8.0;
     (strength + transfer + products + vectors) as usize
@@ -139,7 +141,7 @@ pub(crate) enum Prolongator {
     /// Smoothing the tentative prolongator of an aggregation.
     Smoothed(Aggregation),
     /// A given coarse space (geometric P2 -> P1), used as is.
-    Given(Mat),
+    Given(TransferMatrix),
 }
 
 /// Smoother, prolongator, restriction and coarse operator of level `a`.
@@ -182,11 +184,11 @@ fn transfer(
     let (aggs, p) = match prolongator {
         Prolongator::Smoothed(aggs) => {
             let p = smoothed_prolongator(a, &dinv, &aggs, options.prolongation_weight / rho);
-            (Some(aggs), p)
+            (Some(aggs), TransferMatrix::from_mat(p))
         }
         Prolongator::Given(p) => (None, p),
     };
-    let r = transpose(&p);
+    let r = p.transpose();
     let coarse = galerkin(a, &p, &r);
     (
         Fine {
@@ -201,7 +203,7 @@ fn transfer(
 }
 
 /// The given first prolongator as a [`Mat`], checked against `a` (`n x n_c`, `0 < n_c < n`).
-fn given_prolongator(a: &CsrMatrix, space: &CoarseSpace) -> Result<Mat, SolveError> {
+fn given_prolongator(a: &CsrMatrix, space: &CoarseSpace) -> Result<TransferMatrix, SolveError> {
     let p = space.prolongator();
     if p.nrows() != a.nrows() || p.ncols() == 0 || p.ncols() >= p.nrows() {
         return Err(SolveError::InvalidOption {
@@ -217,7 +219,7 @@ fn given_prolongator(a: &CsrMatrix, space: &CoarseSpace) -> Result<Mat, SolveErr
             ),
         });
     }
-    Mat::from_csr(p)
+    Mat::from_csr(p).map(TransferMatrix::from_mat)
 }
 
 /// Builds the levels and the coarse solver for `a`, starting with `first` when given (and `a`

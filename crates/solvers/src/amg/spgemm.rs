@@ -1,5 +1,5 @@
-//! Parallel sparse products: row-wise SpGEMM with a dense accumulator per worker, the explicit
-//! transpose, and the Galerkin triple product `A_c = Pᵀ A P = R (A P)`.
+//! Parallel sparse products: row-wise SpGEMM with a dense accumulator per worker and the
+//! Galerkin triple product `A_c = Pᵀ A P = R (A P)`.
 //!
 //! Rows are split into blocks of [`CHUNK`] rows; each block is computed independently into its
 //! own buffers (so workers never synchronise) and the blocks are then copied, in parallel, into
@@ -82,16 +82,21 @@ pub(crate) fn assemble_blocks(nrows: usize, ncols: usize, blocks: Vec<RowBlock>)
     }
 }
 
-/// Row access for the right factor of a product: an assembled [`Mat`] or [`Blocks`].
+/// Row access for the factors of a product: an assembled [`Mat`], [`Blocks`], or a
+/// single-precision transfer matrix (the products compute in `f64` either way).
 pub(crate) trait Rows: Sync {
+    /// The stored value type (`f64`, or `f32` for prolongators and restrictors).
+    type Value: Copy + Into<f64> + Sync;
     fn nrows(&self) -> usize;
     fn ncols(&self) -> usize;
     fn nnz(&self) -> usize;
     /// Row `i`'s columns (sorted) and values.
-    fn row(&self, i: usize) -> (&[u32], &[f64]);
+    fn row(&self, i: usize) -> (&[u32], &[Self::Value]);
 }
 
 impl Rows for Mat {
+    type Value = f64;
+
     fn nrows(&self) -> usize {
         self.nrows
     }
@@ -116,6 +121,8 @@ pub(crate) struct Blocks {
 }
 
 impl Rows for Blocks {
+    type Value = f64;
+
     fn nrows(&self) -> usize {
         self.nrows
     }
@@ -158,17 +165,18 @@ struct Accumulator {
 }
 
 /// `C = A B`, parallel over row blocks; rows of `C` are sorted.
-pub(crate) fn spgemm(a: &Mat, b: &impl Rows) -> Mat {
+pub(crate) fn spgemm(a: &impl Rows, b: &impl Rows) -> Mat {
     let c = spgemm_blocks(a, b);
     assemble_blocks(c.nrows, c.ncols, c.blocks)
 }
 
 /// [`spgemm`] left in its row blocks.
-fn spgemm_blocks(a: &Mat, b: &impl Rows) -> Blocks {
-    assert_eq!(a.ncols, b.nrows(), "spgemm: inner dimensions differ");
+fn spgemm_blocks(a: &impl Rows, b: &impl Rows) -> Blocks {
+    assert_eq!(a.ncols(), b.nrows(), "spgemm: inner dimensions differ");
     let ncols = b.ncols();
     let avg = (b.nnz() / b.nrows().max(1)).max(1);
-    let blocks: Vec<RowBlock> = row_blocks(a.nrows)
+    let a_avg = a.nnz() / a.nrows().max(1);
+    let blocks: Vec<RowBlock> = row_blocks(a.nrows())
         .into_par_iter()
         .map_init(
             || Accumulator {
@@ -176,14 +184,16 @@ fn spgemm_blocks(a: &Mat, b: &impl Rows) -> Blocks {
                 pos: vec![0; ncols],
             },
             |acc, rows| {
-                let guess = rows.len() * (2 * avg + a.nnz() / a.nrows.max(1));
+                let guess = rows.len() * (2 * avg + a_avg);
                 let mut block = RowBlock::new(rows.start, rows.len(), guess, true);
                 for i in rows {
                     let start = block.ci.len();
                     let (acols, avals) = a.row(i);
                     for (&j, &aij) in acols.iter().zip(avals) {
+                        let aij: f64 = aij.into();
                         let (bcols, bvals) = b.row(j as usize);
                         for (&k, &bjk) in bcols.iter().zip(bvals) {
+                            let bjk: f64 = bjk.into();
                             let ku = k as usize;
                             if acc.row[ku] == i {
                                 block.v[acc.pos[ku]] += aij * bjk;
@@ -207,13 +217,15 @@ fn spgemm_blocks(a: &Mat, b: &impl Rows) -> Blocks {
         )
         .collect();
     Blocks {
-        nrows: a.nrows,
+        nrows: a.nrows(),
         ncols,
         blocks,
     }
 }
 
-/// `Mᵀ` as an explicit CSR matrix (rows sorted by construction).
+/// `Mᵀ` as an explicit CSR matrix (rows sorted by construction); the hierarchy transposes its
+/// single-precision prolongators (`TransferMatrix::transpose`).
+#[cfg(test)]
 pub(crate) fn transpose(m: &Mat) -> Mat {
     let (n, nc) = (m.nrows, m.ncols);
     let mut rp = vec![0usize; nc + 1];
@@ -246,7 +258,7 @@ pub(crate) fn transpose(m: &Mat) -> Mat {
 
 /// The Galerkin coarse operator `R (A P)` with `R = Pᵀ` given explicitly; `A P` is read from
 /// its row blocks, never copied into one matrix.
-pub(crate) fn galerkin(a: &Mat, p: &Mat, r: &Mat) -> Mat {
+pub(crate) fn galerkin(a: &Mat, p: &impl Rows, r: &impl Rows) -> Mat {
     let ap = spgemm_blocks(a, p);
     spgemm(r, &ap)
 }
