@@ -223,21 +223,24 @@ fn spgemm_blocks(a: &impl Rows, b: &impl Rows) -> Blocks {
     }
 }
 
-/// `Mᵀ` as an explicit CSR matrix (rows sorted by construction); the hierarchy transposes its
-/// single-precision prolongators (`TransferMatrix::transpose`).
-#[cfg(test)]
-pub(crate) fn transpose(m: &Mat) -> Mat {
-    let (n, nc) = (m.nrows, m.ncols);
+/// The CSR arrays `(row pointers, columns, values)` of `Mᵀ` (rows sorted by construction).
+pub(crate) fn transpose_parts<M: Rows>(m: &M) -> (Vec<usize>, Vec<u32>, Vec<M::Value>)
+where
+    M::Value: Default,
+{
+    let (n, nc) = (m.nrows(), m.ncols());
     let mut rp = vec![0usize; nc + 1];
-    for &c in &m.ci {
-        rp[c as usize + 1] += 1;
+    for i in 0..n {
+        for &c in m.row(i).0 {
+            rp[c as usize + 1] += 1;
+        }
     }
     for k in 0..nc {
         rp[k + 1] += rp[k];
     }
     let mut next = rp[..nc].to_vec();
     let mut ci = vec![0u32; m.nnz()];
-    let mut v = vec![0.0; m.nnz()];
+    let mut v = vec![M::Value::default(); m.nnz()];
     for i in 0..n {
         let (cols, vals) = m.row(i);
         for (&c, &x) in cols.iter().zip(vals) {
@@ -247,9 +250,17 @@ pub(crate) fn transpose(m: &Mat) -> Mat {
             *slot += 1;
         }
     }
+    (rp, ci, v)
+}
+
+/// `Mᵀ` as an explicit CSR matrix (the hierarchy transposes its single-precision prolongators,
+/// `TransferMatrix::transpose`).
+#[cfg(test)]
+pub(crate) fn transpose(m: &Mat) -> Mat {
+    let (rp, ci, v) = transpose_parts(m);
     Mat {
-        nrows: nc,
-        ncols: n,
+        nrows: m.ncols,
+        ncols: m.nrows,
         rp: rp.into(),
         ci,
         v: v.into(),

@@ -11,7 +11,7 @@
 use rayon::prelude::*;
 
 use super::csr::{Mat, for_chunks1};
-use super::spgemm::Rows;
+use super::spgemm::{Rows, transpose_parts};
 use crate::kernels::CHUNK;
 
 /// A CSR matrix with `u32` column indices and `f32` values (rows sorted).
@@ -77,29 +77,10 @@ impl TransferMatrix {
 
     /// `Tᵀ` (rows sorted by construction; the values are copied, not rounded again).
     pub fn transpose(&self) -> Self {
-        let (n, nc) = (self.nrows, self.ncols);
-        let mut rp = vec![0usize; nc + 1];
-        for &c in &self.ci {
-            rp[c as usize + 1] += 1;
-        }
-        for k in 0..nc {
-            rp[k + 1] += rp[k];
-        }
-        let mut next = rp[..nc].to_vec();
-        let mut ci = vec![0u32; self.ci.len()];
-        let mut v = vec![0.0f32; self.v.len()];
-        for i in 0..n {
-            let (cols, vals) = self.row(i);
-            for (&c, &x) in cols.iter().zip(vals) {
-                let slot = &mut next[c as usize];
-                ci[*slot] = i as u32;
-                v[*slot] = x;
-                *slot += 1;
-            }
-        }
+        let (rp, ci, v) = transpose_parts(self);
         Self {
-            nrows: nc,
-            ncols: n,
+            nrows: self.ncols,
+            ncols: self.nrows,
             rp,
             ci,
             v,
