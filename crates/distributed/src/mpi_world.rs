@@ -130,8 +130,8 @@ impl MpiWorld {
         // Other values may be talking to MPI on other threads.
         let _serial = (threading < Threading::Multiple).then(process_serial);
         // SAFETY: MPI is initialised and not finalised; `RSMPI_Comm_f2c` converts any integer
-        // (an unknown one to MPI_COMM_NULL in the MPI libraries we know), and the result is
-        // checked before use.
+        // (an unknown one to a null handle or MPI_COMM_NULL in the MPI libraries we know), and
+        // the result is checked before use.
         let raw = unsafe { mpi::ffi::RSMPI_Comm_f2c(handle) };
         // Open MPI answers an unknown handle with a null pointer, MPICH's handles are
         // integers of which 0 is none: both are the zeroed value.
