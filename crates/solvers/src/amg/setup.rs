@@ -151,7 +151,7 @@ fn transfer(
     prolongator: Prolongator,
     options: &AmgOptions,
     index: usize,
-) -> (Fine, Mat) {
+) -> Result<(Fine, Mat), SolveError> {
     let g = gershgorin(a, &dinv);
     // Gershgorin is tight on the finest level only for M-matrices (P1 and Q1): a positive
     // off-diagonal (P2/Q2 couplings) makes it over-estimate `ρ`, as on coarse levels.
@@ -184,13 +184,13 @@ fn transfer(
     let (aggs, p) = match prolongator {
         Prolongator::Smoothed(aggs) => {
             let p = smoothed_prolongator(a, &dinv, &aggs, options.prolongation_weight / rho);
-            (Some(aggs), TransferMatrix::from_mat(p))
+            (Some(aggs), TransferMatrix::from_mat(p, "amg")?)
         }
         Prolongator::Given(p) => (None, p),
     };
     let r = p.transpose();
     let coarse = galerkin(a, &p, &r);
-    (
+    Ok((
         Fine {
             dinv,
             smoother,
@@ -199,10 +199,11 @@ fn transfer(
             r,
         },
         coarse,
-    )
+    ))
 }
 
-/// The given first prolongator as a [`Mat`], checked against `a` (`n x n_c`, `0 < n_c < n`).
+/// The given first prolongator in single precision, checked against `a` (`n x n_c`,
+/// `0 < n_c < n`).
 fn given_prolongator(a: &CsrMatrix, space: &CoarseSpace) -> Result<TransferMatrix, SolveError> {
     let p = space.prolongator();
     if p.nrows() != a.nrows() || p.ncols() == 0 || p.ncols() >= p.nrows() {
@@ -219,7 +220,7 @@ fn given_prolongator(a: &CsrMatrix, space: &CoarseSpace) -> Result<TransferMatri
             ),
         });
     }
-    Mat::from_csr(p).map(TransferMatrix::from_mat)
+    TransferMatrix::from_mat(Mat::from_csr(p)?, "coarse_space")
 }
 
 /// Builds the levels and the coarse solver for `a`, starting with `first` when given (and `a`
@@ -262,7 +263,7 @@ pub(crate) fn build(
                 budget.limit_mb,
             )?;
             if let Some(p) = first.take() {
-                let (fine, coarse) = transfer(&current, dinv, Prolongator::Given(p), options, 0);
+                let (fine, coarse) = transfer(&current, dinv, Prolongator::Given(p), options, 0)?;
                 let level = Level {
                     a: std::mem::replace(&mut current, coarse),
                     fine: Some(fine),
@@ -278,7 +279,7 @@ pub(crate) fn build(
             drop(strength);
             if aggs.count > 0 && (aggs.count as f64) <= STALL_RATIO * n as f64 {
                 let aggs = Prolongator::Smoothed(aggs);
-                let (fine, coarse) = transfer(&current, dinv, aggs, options, index);
+                let (fine, coarse) = transfer(&current, dinv, aggs, options, index)?;
                 let level = Level {
                     a: std::mem::replace(&mut current, coarse),
                     fine: Some(fine),
@@ -324,7 +325,7 @@ pub(crate) fn refresh(
             Some(aggs) => Prolongator::Smoothed(aggs),
             None => Prolongator::Given(old.p),
         };
-        let (fine, coarse) = transfer(&level.a, dinv, prolongator, options, index);
+        let (fine, coarse) = transfer(&level.a, dinv, prolongator, options, index)?;
         level.fine = Some(fine);
         tail[0].a = coarse;
     }

@@ -8,6 +8,7 @@
 //! coarse operator of the prolongator the cycle applies and the preconditioner stays symmetric
 //! positive definite.
 
+use femscale_core::SolveError;
 use rayon::prelude::*;
 
 use super::csr::{Mat, for_chunks1};
@@ -26,19 +27,34 @@ pub(crate) struct TransferMatrix {
 
 impl TransferMatrix {
     /// `m` with its values rounded to `f32` (`m` is consumed: its `f64` values are freed).
-    pub fn from_mat(m: Mat) -> Self {
-        let v =
-            m.v.par_iter()
-                .with_min_len(CHUNK)
-                .map(|&x| x as f32)
-                .collect();
-        Self {
+    ///
+    /// # Errors
+    /// [`SolveError::InvalidOption`] naming `option` when an entry is not finite or beyond
+    /// single precision's range (`|p| > 3.4e38`): interpolation weights are of order one (a
+    /// smoothed prolongator's are, whatever the matrix's scale), so such an entry means a
+    /// broken given coarse space or matrix, not a need for more range.
+    pub fn from_mat(m: Mat, option: &str) -> Result<Self, SolveError> {
+        let v: Vec<f32> = (m.v.par_iter().with_min_len(CHUNK))
+            .map(|&x| x as f32)
+            .collect();
+        if let Some(k) = v.iter().position(|x| !x.is_finite()) {
+            return Err(SolveError::InvalidOption {
+                option: option.into(),
+                reason: format!(
+                    "prolongator entry {} (row {}) is not finite in single precision, in \
+                     which femscale stores interpolation weights",
+                    m.v[k],
+                    m.rp.partition_point(|&start| start <= k) - 1
+                ),
+            });
+        }
+        Ok(Self {
             nrows: m.nrows,
             ncols: m.ncols,
             rp: m.rp.into_vec(),
             ci: m.ci,
             v,
-        }
+        })
     }
 
     /// Heap bytes held.
@@ -152,7 +168,7 @@ mod tests {
                 &[(1, 1.0)],
             ],
         );
-        let t = TransferMatrix::from_mat(p.clone());
+        let t = TransferMatrix::from_mat(p.clone(), "p").unwrap();
         let x = [3.0, -2.0];
         let (mut y, mut z) = (vec![0.0; 3], vec![0.0; 3]);
         t.spmv(&x, &mut y);
@@ -172,5 +188,9 @@ mod tests {
         );
         assert_eq!(&coarse.v[..], &exact.v[..]);
         assert!(t.bytes() < 12 * 4 + 8 * 4);
+        // Beyond f32's range: a typed error naming the option and the row, not infinities.
+        let huge = mat(2, 1, &[&[(0, 1.0)], &[(0, 1e39)]]);
+        let err = TransferMatrix::from_mat(huge, "coarse_space").unwrap_err();
+        assert!(err.to_string().contains("coarse_space") && err.to_string().contains("row 1"));
     }
 }
