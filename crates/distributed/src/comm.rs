@@ -42,6 +42,13 @@ pub trait Communicator: Sync {
     /// How many ranks share this rank's node (its memory and cores), this one included.
     fn ranks_on_node(&self) -> usize;
 
+    /// The threads each rank of this node should compute on: the node's cores divided by
+    /// the ranks on it, at least one (`P` ranks each on every core would oversubscribe `P`×).
+    fn threads_per_rank(&self) -> usize {
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        (cores / self.ranks_on_node().max(1)).max(1)
+    }
+
     /// A name for this rank's node (the host name under MPI).
     fn node_name(&self) -> String;
 

@@ -116,8 +116,7 @@ pub fn check_solver_on_ranks(config: &Config, ranks: usize) -> Result<()> {
 /// threads as it has cores.
 pub fn share_cores(config: &mut Config, comm: &dyn Communicator) {
     if comm.size() > 1 && config.scaling.threads == 0 {
-        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-        config.scaling.threads = (cores / comm.ranks_on_node().max(1)).max(1);
+        config.scaling.threads = comm.threads_per_rank();
     }
 }
 

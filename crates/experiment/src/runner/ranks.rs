@@ -41,8 +41,8 @@ use wire::{
 };
 
 use super::{
-    Executed, ExperimentReport, ProgressEvent, RankReport, RunContext, RunOptions, cores,
-    log_event, record, repetition_caches,
+    Executed, ExperimentReport, ProgressEvent, RankReport, RunContext, RunOptions, log_event,
+    record, repetition_caches,
 };
 use crate::Experiment;
 use crate::store::RunRecord;
@@ -80,7 +80,7 @@ impl Experiment {
                 .run(options)
                 .map(|r| RankOutcome::Coordinator(Box::new(r)));
         }
-        let threads = (cores() / comm.ranks_on_node().max(1)).max(1);
+        let threads = comm.threads_per_rank();
         if comm.rank() == 0 {
             let mut stopped = vec![false; comm.size()];
             stopped[0] = true;
