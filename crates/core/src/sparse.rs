@@ -12,6 +12,7 @@ use std::sync::Arc;
 use crate::error::{Error, Result};
 
 mod compact;
+mod symmetry;
 
 /// The largest row or column count of a matrix: the largest `n` for which `n + 1` pointers fit
 /// in one allocation (`isize::MAX` bytes), so every pointer array and faer's index limit hold.
@@ -211,6 +212,7 @@ impl SparsityPattern {
     }
 
     /// Position of entry `(i, j)` in the value array, if it is stored.
+    #[inline]
     pub fn find(&self, i: usize, j: usize) -> Option<usize> {
         if i >= self.nrows {
             return None;
@@ -487,6 +489,7 @@ impl CsrMatrix {
     }
 
     /// Value of entry `(i, j)`; zero if it is not stored.
+    #[inline]
     pub fn get(&self, i: usize, j: usize) -> f64 {
         self.pattern.find(i, j).map_or(0.0, |k| self.values[k])
     }
@@ -516,41 +519,6 @@ impl CsrMatrix {
             }
             *yi = acc;
         }
-    }
-
-    /// Whether `|a_ij - a_ji| <= tol * max|a|` for all entries (and the pattern is symmetric).
-    ///
-    /// One pass: every entry above the diagonal looks up its mirror (a binary search in the
-    /// mirror's row), and as many entries lie below the diagonal as above, so each lower entry
-    /// is some upper entry's mirror.
-    pub fn is_symmetric(&self, rel_tol: f64) -> bool {
-        if self.nrows() != self.ncols() {
-            return false;
-        }
-        let (mut upper, mut lower) = (0usize, 0usize);
-        let (mut scale, mut worst) = (0.0f64, 0.0f64);
-        for i in 0..self.nrows() {
-            let start = self.pattern.row_ptr[i];
-            for (k, &j) in self.pattern.row(i).iter().enumerate() {
-                let v = self.values[start + k];
-                scale = scale.max(v.abs());
-                if j < i {
-                    lower += 1;
-                } else if j > i {
-                    upper += 1;
-                    let Some(m) = self.pattern.find(j, i) else {
-                        return false;
-                    };
-                    let d = (v - self.values[m]).abs();
-                    // NaN entries are not symmetric.
-                    if d.is_nan() {
-                        return false;
-                    }
-                    worst = worst.max(d);
-                }
-            }
-        }
-        upper == lower && worst <= rel_tol * scale
     }
 
     /// A zero-copy sprs view of this matrix.

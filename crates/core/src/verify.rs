@@ -157,18 +157,60 @@ struct RowResiduals {
     omega: f64,
 }
 
+impl RowResiduals {
+    /// Both sets of rows.
+    fn join(self, other: Self) -> Self {
+        Self {
+            r2: self.r2.join(other.r2),
+            b2: self.b2.join(other.b2),
+            omega: self.omega.max(other.omega),
+        }
+    }
+}
+
+/// Rows per work item of the residual pass.
+const ROW_CHUNK: usize = 16_384;
+
+/// [`chunk_residuals`] over fixed chunks of `rows`, in parallel, combined in chunk order: the
+/// result does not depend on the thread count.
 fn row_residuals(
     a: &CsrMatrix,
     b: &[f64],
     x: &[f64],
     rows: std::ops::Range<usize>,
 ) -> RowResiduals {
+    use rayon::prelude::*;
+    let chunks = rows.len().div_ceil(ROW_CHUNK);
+    if chunks <= 1 {
+        return chunk_residuals(a, b, x, rows);
+    }
+    let parts: Vec<RowResiduals> = (0..chunks)
+        .into_par_iter()
+        .map(|c| {
+            let start = rows.start + c * ROW_CHUNK;
+            chunk_residuals(a, b, x, start..(start + ROW_CHUNK).min(rows.end))
+        })
+        .collect();
+    parts
+        .into_iter()
+        .reduce(RowResiduals::join)
+        .unwrap_or_else(|| chunk_residuals(a, b, x, rows))
+}
+
+/// Residual rows whose largest entry lies in this range have sums of squares that neither
+/// overflow nor lose anything that matters to underflow (an entry `1e-100` below the largest
+/// contributes less than `1e-200` of the sum).
+const PLAIN_SQUARES: std::ops::RangeInclusive<f64> = 1e-100..=1e100;
+
+fn chunk_residuals(
+    a: &CsrMatrix,
+    b: &[f64],
+    x: &[f64],
+    rows: std::ops::Range<usize>,
+) -> RowResiduals {
     let (row_ptr, cols, values) = (a.pattern().row_ptr(), a.pattern().col_idx(), a.values());
-    // ‖r‖ and ‖b‖ as scale · sqrt(sum of (v / scale)²), updated per entry (LAPACK's dnrm2):
-    // squares of entries below 1e-154 would underflow, and a residual of 1e-200 · 1 must not
-    // read as 0.
-    let (mut r2, mut b2, mut omega) = (ScaledSquares::default(), ScaledSquares::default(), 0.0f64);
-    for i in rows {
+    // One row: its residual, |b_i| and the backward error's denominator.
+    let row = |i: usize| {
         let (mut ax, mut scale) = (0.0, b[i].abs());
         for k in row_ptr[i]..row_ptr[i + 1] {
             let term = values[k] * x[cols[k]];
@@ -176,8 +218,6 @@ fn row_residuals(
             scale += term.abs();
         }
         let r = b[i] - ax;
-        r2.add(r);
-        b2.add(b[i]);
         let w = if scale > 0.0 {
             r.abs() / scale
         } else if r == 0.0 {
@@ -185,7 +225,39 @@ fn row_residuals(
         } else {
             f64::INFINITY
         };
+        (r, w)
+    };
+    // Plain sums of squares first (no division per row); out of their safe range, the chunk
+    // again with LAPACK's dnrm2 scaling, updated per entry: squares of entries below 1e-154
+    // would underflow, and a residual of 1e-200 · 1 must not read as 0.
+    let (mut r2, mut b2, mut r_max, mut b_max, mut omega) = (0.0, 0.0, 0.0f64, 0.0f64, 0.0f64);
+    for i in rows.clone() {
+        let (r, w) = row(i);
+        r2 += r * r;
+        b2 += b[i] * b[i];
+        r_max = r_max.max(r.abs());
+        b_max = b_max.max(b[i].abs());
         omega = omega.max(w);
+    }
+    let plain = |sum: f64, max: f64| {
+        (sum.is_finite() && (max == 0.0 || PLAIN_SQUARES.contains(&max))).then(|| {
+            if max == 0.0 {
+                ScaledSquares::default()
+            } else {
+                ScaledSquares {
+                    scale: max,
+                    ssq: sum / (max * max),
+                }
+            }
+        })
+    };
+    if let (Some(r2), Some(b2)) = (plain(r2, r_max), plain(b2, b_max)) {
+        return RowResiduals { r2, b2, omega };
+    }
+    let (mut r2, mut b2) = (ScaledSquares::default(), ScaledSquares::default());
+    for i in rows {
+        r2.add(row(i).0);
+        b2.add(b[i]);
     }
     RowResiduals { r2, b2, omega }
 }
@@ -253,6 +325,28 @@ impl ScaledSquares {
             self.scale = a;
         } else {
             self.ssq += (a / self.scale).powi(2);
+        }
+    }
+
+    /// The sum over both sets of values (NaN if either holds a NaN).
+    fn join(self, other: Self) -> Self {
+        if self.scale.is_nan() || other.scale.is_nan() {
+            return Self {
+                scale: f64::NAN,
+                ssq: f64::NAN,
+            };
+        }
+        if self.scale == 0.0 {
+            return other;
+        }
+        if other.scale == 0.0 {
+            return self;
+        }
+        let scale = self.scale.max(other.scale);
+        Self {
+            scale,
+            ssq: self.ssq * (self.scale / scale).powi(2)
+                + other.ssq * (other.scale / scale).powi(2),
         }
     }
 
@@ -363,6 +457,36 @@ mod tests {
             errs.iter()
                 .all(|e| matches!(e, Err(SolveError::NonFiniteSolution { count: 1, .. })))
         );
+    }
+
+    #[test]
+    fn chunks_of_different_scales_combine_to_the_whole_norm() {
+        // Several chunks of the parallel pass: one of residuals near 1e-200 (beyond the plain
+        // sum of squares), one near 1e200, the rest of order 1; the norms must be those of
+        // the whole vectors, as one scaled pass over all rows gives them (to the rounding of
+        // summing 50,000 squares in a different order).
+        let n = 3 * ROW_CHUNK + 11;
+        let a = laplacian(n);
+        let x = vec![0.0; n];
+        for (tiny, huge) in [(1e-200, 1.0), (1.0, 1e200), (1e-200, 1e200), (1.0, 1.0)] {
+            let b: Vec<f64> = (0..n)
+                .map(|i| match i / ROW_CHUNK {
+                    0 => tiny * (1.0 + (i % 7) as f64),
+                    2 => huge * (1.0 + (i % 5) as f64),
+                    _ => 0.5,
+                })
+                .collect();
+            let mut expected = ScaledSquares::default();
+            b.iter().for_each(|&v| expected.add(v));
+            let whole = row_residuals(&a, &b, &x, 0..n);
+            for got in [whole.r2.norm(), whole.b2.norm()] {
+                assert!(
+                    (got - expected.norm()).abs() <= 1e-11 * expected.norm(),
+                    "{tiny:e} {huge:e}: {got:e} vs {:e}",
+                    expected.norm()
+                );
+            }
+        }
     }
 
     #[test]

@@ -4,7 +4,7 @@ use femscale_core::{BoundaryPart, CellKind, Error, Result};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use crate::mesh::Mesh;
+use crate::mesh::{KnownValid, Mesh};
 
 /// Largest node count a generator accepts (protects against absurd sizes from untrusted input).
 pub const MAX_GENERATED_NODES: usize = 1 << 30;
@@ -330,7 +330,7 @@ impl Mesh {
             cell_markers: Vec::new(),
             subdomains: Vec::new(),
             reoriented_cells: 0,
-            validated: Default::default(),
+            validated: KnownValid::by_construction(),
         }
     }
 }
@@ -359,6 +359,9 @@ mod tests {
             )
             .unwrap();
             assert_eq!(fast, checked);
+            // Known valid without a pass, as the checked construction is after its pass.
+            assert!(fast.view().validated.is_known());
+            assert!(checked.view().validated.is_known());
         }
     }
 

@@ -2,13 +2,17 @@
 //! direct path of 1D problems (tridiagonal for P1) and of any matrix whose entries lie within
 //! a few diagonals of the main one.
 //!
-//! The factor `L` of `A = L Lᵀ` has the lower half-bandwidth `b` of `A` (no fill outside the
-//! band), stored row by row: row `i` holds `L[i][i-b..=i]` (the first `b - i` slots of the
-//! first rows unused). Factorisation costs `n (b+1)(b+2)/2` multiply-adds, a solve
+//! The factors of `A = L D Lᵀ` (the square-root-free Cholesky: `L` unit lower triangular, `D`
+//! diagonal) have the lower half-bandwidth `b` of `A` (no fill outside the band), stored row
+//! by row: row `i` holds `L[i][i-b..i]` and `D[i]` (the first `b - i` slots of the first rows
+//! unused). Factorisation costs `n (b+1)(b+2)/2` multiply-adds, a solve
 //! `2 n (b+1)`, memory `n (b+1)` values — for `b = 1` and 10⁷ unknowns 160 MB and a few tens of
 //! milliseconds, where the general sparse Cholesky spends seconds in the analysis alone.
 
+use std::mem::MaybeUninit;
+
 use femscale_core::{CsrMatrix, SparsityPattern};
+use rayon::prelude::*;
 
 /// The widest half-bandwidth the banded path takes: up to it, factorisation is linear in `n`
 /// with a small constant (`n (b+1)(b+2)/2` multiply-adds). Matrices of 1D problems have `b = 1`
@@ -16,9 +20,12 @@ use femscale_core::{CsrMatrix, SparsityPattern};
 /// where the band's `n b²/2` work loses to the fill-reducing (AMD) sparse factorisation.
 pub const MAX_HALF_BANDWIDTH: usize = 4;
 
-/// `max |i - j|` over the stored entries of `p` (0 for a diagonal or empty pattern).
+/// `max |i - j|` over the stored entries of `p` (0 for a diagonal or empty pattern); parallel
+/// over rows for large patterns.
 pub fn half_bandwidth(p: &SparsityPattern) -> usize {
     (0..p.nrows())
+        .into_par_iter()
+        .with_min_len(8192)
         .map(|i| match p.row(i) {
             [] => 0,
             row => i.abs_diff(row[0]).max(i.abs_diff(row[row.len() - 1])),
@@ -27,18 +34,277 @@ pub fn half_bandwidth(p: &SparsityPattern) -> usize {
         .unwrap_or(0)
 }
 
-/// `L` of a banded Cholesky factorisation.
+/// `L` and `D` of a banded, square-root-free Cholesky factorisation `A = L D Lᵀ` (`L` unit
+/// lower triangular; `A` is positive definite exactly when every `D[i] > 0`).
 #[derive(Debug, Clone)]
 pub struct BandCholesky {
     n: usize,
     b: usize,
-    /// Row-major lower band: `L[i][j]` at `i (b+1) + (j + b - i)` for `i - b <= j <= i`.
+    /// Row-major lower band: the unit lower triangular `L[i][j]` at `i (b+1) + (j + b - i)` for
+    /// `i - b <= j < i`, and `D[i]` at `i (b+1) + b`.
     l: Vec<f64>,
 }
 
-/// Where a banded factorisation stopped: the row whose pivot was not positive.
+/// A half-bandwidth known when compiling ([`Fixed`], for the widths of 1D problems: loops of
+/// constant length) or only when running (`usize`).
+trait Width: Copy + Send + Sync {
+    fn get(self) -> usize;
+}
+
+/// The half-bandwidth `B`.
+#[derive(Clone, Copy)]
+struct Fixed<const B: usize>;
+
+impl<const B: usize> Width for Fixed<B> {
+    #[inline(always)]
+    fn get(self) -> usize {
+        B
+    }
+}
+
+impl Width for usize {
+    #[inline(always)]
+    fn get(self) -> usize {
+        self
+    }
+}
+
+/// Rows per parallel work item of [`load_band`].
+const ROW_CHUNK: usize = 8192;
+
+/// What [`load_band`] saw of `A`'s symmetry.
+#[derive(Clone, Copy)]
+struct Symmetry {
+    /// `max |a_ij|`.
+    scale: f64,
+    /// `max |a_ij − a_ji|` over the pairs within the band (absent entries are zeros).
+    worst: f64,
+    /// Some difference was NaN.
+    nan: bool,
+}
+
+impl Symmetry {
+    const EXACT: Self = Self {
+        scale: 0.0,
+        worst: 0.0,
+        nan: false,
+    };
+
+    fn join(self, other: Self) -> Self {
+        Self {
+            scale: self.scale.max(other.scale),
+            worst: self.worst.max(other.worst),
+            nan: self.nan || other.nan,
+        }
+    }
+
+    fn holds(&self, tol: f64) -> bool {
+        !self.nan && self.worst <= tol * self.scale
+    }
+}
+
+/// Copies the lower band of the rows `rows` of `a` into `out` (`b + 1` slots per row, `A[i][j]`
+/// at `j + b − i`, zeros where nothing is stored, every slot written) and compares each
+/// `A[i][i−o]` with `A[i−o][i]`.
+fn load_band<W: Width>(
+    a: &CsrMatrix,
+    width: W,
+    rows: std::ops::Range<usize>,
+    out: &mut [MaybeUninit<f64>],
+) -> Symmetry {
+    let b = width.get();
+    let w = b + 1;
+    let pattern = a.pattern();
+    let (row_ptr, cols, values) = (pattern.row_ptr(), pattern.col_idx(), a.values());
+    let mut seen = Symmetry::EXACT;
+    for (i, band) in rows.zip(out.chunks_exact_mut(w)) {
+        let band = {
+            for slot in band.iter_mut() {
+                slot.write(0.0);
+            }
+            // SAFETY: every slot of `band` was just initialised, and `MaybeUninit<f64>` has
+            // the layout of `f64`.
+            unsafe { &mut *(std::ptr::from_mut::<[MaybeUninit<f64>]>(band) as *mut [f64]) }
+        };
+        for k in row_ptr[i]..row_ptr[i + 1] {
+            let (j, v) = (cols[k], values[k]);
+            seen.scale = seen.scale.max(v.abs());
+            if j <= i {
+                assert!(
+                    i - j <= b,
+                    "entry ({i}, {j}) outside the half-bandwidth {b}"
+                );
+                band[j + b - i] = v;
+            } else {
+                assert!(
+                    j - i <= b,
+                    "entry ({i}, {j}) outside the half-bandwidth {b}"
+                );
+            }
+        }
+        for o in 1..=b.min(i) {
+            let difference = (band[b - o] - a.get(i - o, i)).abs();
+            seen.nan |= difference.is_nan();
+            seen.worst = seen.worst.max(difference);
+        }
+    }
+    seen
+}
+
+/// The in-place elimination of the band rows `l` (as [`load_band`] leaves them) into `L` and
+/// `D`; `Err(i)` at the first pivot that is not positive.
+///
+/// Row `i` first forms `u_ij = A[i][j] − Σ_k u_ik L[j][k]` (`= L[i][j] D[j]`) in place, then
+/// `L[i][j] = u_ij / D[j]` and `D[i] = A[i][i] − Σ_j u_ij² / D[j]`. Only one division lies on
+/// the recurrence from row to row (no square root): for `b = 1`,
+/// `D[i] = A[i][i] − A[i][i−1]² / D[i−1]`.
+fn eliminate<W: Width>(l: &mut [f64], width: W) -> Result<(), usize> {
+    let b = width.get();
+    let w = b + 1;
+    for i in 0..l.len() / w {
+        let base = i * w;
+        let first = i.saturating_sub(b);
+        for j in first..i {
+            let lo = first.max(j.saturating_sub(b));
+            let mut u = l[base + (j + b - i)];
+            for k in lo..j {
+                u -= l[base + (k + b - i)] * l[j * w + (k + b - j)];
+            }
+            l[base + (j + b - i)] = u;
+        }
+        let mut d = l[base + b];
+        for j in first..i {
+            let (u, dj) = (l[base + (j + b - i)], l[j * w + b]);
+            // `u² / D[j]` rather than `u · L[i][j]`: the square is formed before `D[j]` is
+            // known, leaving the division and the subtraction on the row-to-row recurrence.
+            d -= (u * u) / dj;
+            l[base + (j + b - i)] = u / dj;
+        }
+        if d <= 0.0 || !d.is_finite() {
+            return Err(i);
+        }
+        l[base + b] = d;
+    }
+    Ok(())
+}
+
+/// [`eliminate`] for `b = 1`, written out over the pairs `(A[i][i−1], A[i][i])` (the first
+/// row's first slot is zero): `D[i] = A[i][i] − A[i][i−1]² / D[i−1]` and `L[i][i−1] =
+/// A[i][i−1] / D[i−1]`. The loop has no branch (a test of each pivot in it nearly doubles
+/// its time): it keeps the smallest pivot and their sum, and only when one is not positive
+/// or not finite does a scan find the first such row — the rows before it are exactly as a
+/// test in the loop would have left them.
+fn eliminate_tridiagonal(l: &mut [f64]) -> Result<(), usize> {
+    let (mut previous, mut lowest, mut total) = (1.0, f64::INFINITY, 0.0);
+    for row in l.chunks_exact_mut(2) {
+        let u = row[0];
+        let d = row[1] - (u * u) / previous;
+        row[0] = u / previous;
+        row[1] = d;
+        previous = d;
+        // Off the recurrence: the smallest pivot, and a sum that is finite only if every
+        // pivot is (or it overflowed: then the scan below decides).
+        lowest = if d < lowest { d } else { lowest };
+        total += d;
+    }
+    if lowest > 0.0 && total.is_finite() {
+        return Ok(());
+    }
+    match l
+        .chunks_exact(2)
+        .position(|row| !(row[1] > 0.0 && row[1].is_finite()))
+    {
+        Some(i) => Err(i),
+        None => Ok(()),
+    }
+}
+
+/// [`solve_rows`] for `b = 1`, written out over the pairs `(L[i][i−1], D[i])`.
+fn solve_tridiagonal(l: &[f64], x: &mut [f64]) {
+    let Some(&first) = x.first() else { return };
+    // L y = rhs
+    let mut previous = first;
+    for (xi, row) in x.iter_mut().zip(l.chunks_exact(2)).skip(1) {
+        *xi -= row[0] * previous;
+        previous = *xi;
+    }
+    // Lᵀ x = D⁻¹ y, from the last row up: x[i] = y[i] / D[i] − L[i+1][i] x[i+1].
+    let mut next = 0.0;
+    let mut below = 0.0; // L[i+1][i]
+    for (xi, row) in x.iter_mut().zip(l.chunks_exact(2)).rev() {
+        *xi = *xi / row[1] - below * next;
+        next = *xi;
+        below = row[0];
+    }
+}
+
+/// [`load_band`] over all rows of `a` (in parallel over chunks of rows, into `storage`'s
+/// spare capacity), then [`eliminate`]: the pass over the whole matrix runs on every thread,
+/// the sequential recurrence on the compact band only.
+fn factorize_band<W: Width>(
+    a: &CsrMatrix,
+    width: W,
+    tol: f64,
+    storage: &mut Vec<f64>,
+) -> Result<(), BandFailure> {
+    let (n, w) = (a.nrows(), width.get() + 1);
+    let len = n * w;
+    storage.clear();
+    storage.reserve_exact(len);
+    let seen = storage.spare_capacity_mut()[..len]
+        .par_chunks_mut(ROW_CHUNK * w)
+        .enumerate()
+        .map(|(c, out)| {
+            let start = c * ROW_CHUNK;
+            load_band(a, width, start..(start + ROW_CHUNK).min(n), out)
+        })
+        .reduce(|| Symmetry::EXACT, Symmetry::join);
+    // SAFETY: the chunks cover `0..len` and `load_band` writes every slot of its chunk (`w`
+    // per row, the chunk's rows matching its slots), so the first `len` values are
+    // initialised; the capacity is at least `len`.
+    unsafe { storage.set_len(len) };
+    if !seen.holds(tol) {
+        return Err(BandFailure::NotSymmetric);
+    }
+    match width.get() {
+        1 => eliminate_tridiagonal(storage),
+        _ => eliminate(storage, width),
+    }
+    .map_err(BandFailure::NonPositivePivot)
+}
+
+/// `L D Lᵀ x = rhs` in place on the factor rows `l` of half-bandwidth `width`. Both sweeps are row-oriented: each step's recurrence is one
+/// multiply-add per band entry, the division by `D[i]` off the critical path.
+fn solve_rows<W: Width>(l: &[f64], width: W, x: &mut [f64]) {
+    let b = width.get();
+    let (w, n) = (b + 1, x.len());
+    // L y = rhs
+    for i in 0..n {
+        let mut s = x[i];
+        for k in i.saturating_sub(b)..i {
+            s -= l[i * w + (k + b - i)] * x[k];
+        }
+        x[i] = s;
+    }
+    // Lᵀ x = D⁻¹ y: x[i] = y[i] / D[i] − Σ_{k = i+1..=i+b} L[k][i] x[k].
+    for i in (0..n).rev() {
+        let mut s = x[i] / l[i * w + b];
+        for k in i + 1..(i + w).min(n) {
+            s -= l[k * w + (i + b - k)] * x[k];
+        }
+        x[i] = s;
+    }
+}
+
+/// Why a banded factorisation gave no factors.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct NonPositivePivot(pub usize);
+pub enum BandFailure {
+    /// `max |a_ij − a_ji|` exceeds the tolerance times `max |a_ij|`.
+    NotSymmetric,
+    /// The pivot of this row was not positive: the (symmetric) matrix is not positive definite
+    /// to rounding.
+    NonPositivePivot(usize),
+}
 
 impl BandCholesky {
     /// Bytes of the factor of an `n × n` matrix of half-bandwidth `b`.
@@ -47,11 +313,19 @@ impl BandCholesky {
             .saturating_mul(std::mem::size_of::<f64>())
     }
 
-    /// Factorises `a` (square and symmetric, read from its lower triangle) with half-bandwidth
-    /// at most `b`, reusing `storage`'s allocation.
+    /// Factorises the square `a` of half-bandwidth at most `b`, reusing `storage`'s
+    /// allocation, and checks in the same pass that `a` is symmetric: `|a_ij − a_ji| ≤
+    /// symmetry_tolerance · max |a_ij|` for every pair (an entry not stored counts as zero).
+    ///
+    /// One parallel pass over `a` copies its band into the factor's storage (each slot written
+    /// once, no zero-fill first) and compares the mirrors; the elimination then works on the
+    /// band alone. The bandwidths of 1D problems (`b` ≤ [`MAX_HALF_BANDWIDTH`]) get loops
+    /// specialised to their constant width.
     ///
     /// # Errors
-    /// [`NonPositivePivot`] when `a` is not positive definite (to rounding).
+    /// [`BandFailure::NotSymmetric`] when `a` is not symmetric to the tolerance (NaN entries
+    /// included), else [`BandFailure::NonPositivePivot`] when it is not positive definite to
+    /// rounding.
     ///
     /// # Panics
     /// If an entry of `a` lies outside the band (the caller measures `b` with
@@ -59,72 +333,39 @@ impl BandCholesky {
     pub fn factorize(
         a: &CsrMatrix,
         b: usize,
+        symmetry_tolerance: f64,
         mut storage: Vec<f64>,
-    ) -> Result<Self, NonPositivePivot> {
-        let n = a.nrows();
-        let w = b + 1;
-        storage.clear();
-        storage.resize(n * w, 0.0);
-        let l = &mut storage;
-        let pattern = a.pattern();
-        let values = a.values();
-        for i in 0..n {
-            let start = pattern.row_ptr()[i];
-            // Row i of A's lower triangle into the band row (strictly upper entries ignored).
-            for (k, &j) in pattern.row(i).iter().enumerate() {
-                if j > i {
-                    break;
-                }
-                assert!(
-                    i - j <= b,
-                    "entry ({i}, {j}) outside the half-bandwidth {b}"
-                );
-                l[i * w + (j + b - i)] = values[start + k];
-            }
-            let first = i.saturating_sub(b);
-            for j in first..=i {
-                // s = A[i][j] - Σ_{k < j, k within both bands} L[i][k] L[j][k]
-                let lo = first.max(j.saturating_sub(b));
-                let mut s = l[i * w + (j + b - i)];
-                for k in lo..j {
-                    s -= l[i * w + (k + b - i)] * l[j * w + (k + b - j)];
-                }
-                if j == i {
-                    if s <= 0.0 || !s.is_finite() {
-                        return Err(NonPositivePivot(i));
-                    }
-                    l[i * w + b] = s.sqrt();
-                } else {
-                    l[i * w + (j + b - i)] = s / l[j * w + b];
-                }
-            }
-        }
-        Ok(Self { n, b, l: storage })
+    ) -> Result<Self, BandFailure> {
+        let tol = symmetry_tolerance;
+        // The widths of 1D problems get code of their own, loops of constant length.
+        match b {
+            0 => factorize_band(a, Fixed::<0>, tol, &mut storage),
+            1 => factorize_band(a, Fixed::<1>, tol, &mut storage),
+            2 => factorize_band(a, Fixed::<2>, tol, &mut storage),
+            3 => factorize_band(a, Fixed::<3>, tol, &mut storage),
+            4 => factorize_band(a, Fixed::<4>, tol, &mut storage),
+            _ => factorize_band(a, b, tol, &mut storage),
+        }?;
+        Ok(Self {
+            n: a.nrows(),
+            b,
+            l: storage,
+        })
     }
 
-    /// Solves `L Lᵀ x = rhs` in place (`x` holds the right-hand side on entry).
+    /// Solves `L D Lᵀ x = rhs` in place (`x` holds the right-hand side on entry).
     ///
     /// # Panics
     /// If `x.len()` differs from the order of the matrix.
     pub fn solve_in_place(&self, x: &mut [f64]) {
-        let (n, b, w, l) = (self.n, self.b, self.b + 1, &self.l);
-        assert_eq!(x.len(), n, "right-hand side length");
-        // L y = rhs
-        for i in 0..n {
-            let first = i.saturating_sub(b);
-            let mut s = x[i];
-            for k in first..i {
-                s -= l[i * w + (k + b - i)] * x[k];
-            }
-            x[i] = s / l[i * w + b];
-        }
-        // Lᵀ x = y, column-oriented: once x[i] is known, remove it from the rows above.
-        for i in (0..n).rev() {
-            x[i] /= l[i * w + b];
-            let xi = x[i];
-            for k in i.saturating_sub(b)..i {
-                x[k] -= l[i * w + (k + b - i)] * xi;
-            }
+        assert_eq!(x.len(), self.n, "right-hand side length");
+        match self.b {
+            0 => solve_rows(&self.l, Fixed::<0>, x),
+            1 => solve_tridiagonal(&self.l, x),
+            2 => solve_rows(&self.l, Fixed::<2>, x),
+            3 => solve_rows(&self.l, Fixed::<3>, x),
+            4 => solve_rows(&self.l, Fixed::<4>, x),
+            b => solve_rows(&self.l, b, x),
         }
     }
 
@@ -167,12 +408,17 @@ mod tests {
 
     #[test]
     fn solves_to_round_off_for_several_bandwidths() {
-        for b in [0, 1, 2, 5] {
-            let a = banded_spd(50, b);
+        // 50 rows: one chunk of the parallel load; 2.5 chunks for the widths of 1D problems.
+        let sizes = [0, 1, 2, 3, 4, 5, 7]
+            .map(|b| (50, b))
+            .into_iter()
+            .chain([(5 * ROW_CHUNK / 2, 1), (5 * ROW_CHUNK / 2, 2)]);
+        for (n, b) in sizes {
+            let a = banded_spd(n, b);
             assert_eq!(half_bandwidth(a.pattern()), b);
-            let f = BandCholesky::factorize(&a, b, Vec::new()).unwrap();
-            let x_true: Vec<f64> = (0..50).map(|i| (i as f64 * 0.37).sin()).collect();
-            let mut x = vec![0.0; 50];
+            let f = BandCholesky::factorize(&a, b, 1e-12, Vec::new()).unwrap();
+            let x_true: Vec<f64> = (0..n).map(|i| (i as f64 * 0.37).sin()).collect();
+            let mut x = vec![0.0; n];
             a.mul_vec_into(&x_true, &mut x);
             f.solve_in_place(&mut x);
             let err = x
@@ -199,18 +445,109 @@ mod tests {
         )
         .unwrap();
         assert_eq!(
-            BandCholesky::factorize(&a, 1, Vec::new()).unwrap_err(),
-            NonPositivePivot(1)
+            BandCholesky::factorize(&a, 1, 1e-12, Vec::new()).unwrap_err(),
+            BandFailure::NonPositivePivot(1)
         );
+        // The tridiagonal loop tests its pivots after the fact: the first bad one is named,
+        // whatever follows it.
+        for (bad, b) in [
+            (f64::NAN, 1),
+            (f64::INFINITY, 1),
+            (0.0, 1),
+            (-3.0, 2),
+            (f64::NAN, 2),
+        ] {
+            let mut a = banded_spd(30, b);
+            let k = a.pattern().find(11, 11).unwrap();
+            a.values_mut()[k] = bad;
+            let k = a.pattern().find(20, 20).unwrap();
+            a.values_mut()[k] = -1.0;
+            assert_eq!(
+                BandCholesky::factorize(&a, b, 1e-12, Vec::new()).unwrap_err(),
+                BandFailure::NonPositivePivot(11),
+                "{bad} on the diagonal, b = {b}"
+            );
+        }
+    }
+
+    fn with_entry(a: &CsrMatrix, i: usize, j: usize, v: f64) -> CsrMatrix {
+        let mut entries: Vec<(usize, usize, f64)> = (0..a.nrows())
+            .flat_map(|r| {
+                let start = a.pattern().row_ptr()[r];
+                a.pattern()
+                    .row(r)
+                    .iter()
+                    .enumerate()
+                    .map(move |(k, &c)| (r, c, start + k))
+            })
+            .map(|(r, c, k)| (r, c, a.values()[k]))
+            .filter(|&(r, c, _)| (r, c) != (i, j))
+            .collect();
+        entries.push((i, j, v));
+        CsrMatrix::try_from_triplets(a.nrows(), a.ncols(), &entries).unwrap()
+    }
+
+    #[test]
+    fn asymmetry_is_found_in_the_same_pass_above_and_below_the_diagonal() {
+        for b in [1, 2, 4] {
+            let a = banded_spd(40, b);
+            let f = |m: &CsrMatrix, tol: f64| BandCholesky::factorize(m, b, tol, Vec::new());
+            assert!(f(&a, 0.0).is_ok(), "b = {b}: symmetric to the last bit");
+            let (i, j) = (17, 17 - b);
+            let v = a.get(i, j);
+            for (r, c) in [(i, j), (j, i)] {
+                let bent = with_entry(&a, r, c, v * (1.0 + 1e-9));
+                assert_eq!(f(&bent, 1e-12).unwrap_err(), BandFailure::NotSymmetric);
+                assert!(f(&bent, 1e-6).is_ok(), "b = {b}: within a looser tolerance");
+                let nan = with_entry(&a, r, c, f64::NAN);
+                assert_eq!(f(&nan, 1e-12).unwrap_err(), BandFailure::NotSymmetric);
+            }
+            // An entry whose mirror is not stored: a zero is symmetric, anything else is not.
+            let lone = |v: f64| {
+                let entries: Vec<_> = (0..3)
+                    .map(|i| (i, i, 4.0))
+                    .chain([(0, 1, v), (1, 2, -1.0), (2, 1, -1.0)])
+                    .collect();
+                CsrMatrix::try_from_triplets(3, 3, &entries).unwrap()
+            };
+            assert!(BandCholesky::factorize(&lone(0.0), 1, 1e-12, Vec::new()).is_ok());
+            assert_eq!(
+                BandCholesky::factorize(&lone(1.0), 1, 1e-12, Vec::new()).unwrap_err(),
+                BandFailure::NotSymmetric
+            );
+        }
+        // Asymmetric and indefinite: the asymmetry is reported, not the pivot.
+        let a = CsrMatrix::try_from_triplets(
+            2,
+            2,
+            &[(0, 0, 1.0), (0, 1, 0.0), (1, 0, 5.0), (1, 1, 1.0)],
+        )
+        .unwrap();
+        assert_eq!(
+            BandCholesky::factorize(&a, 1, 1e-12, Vec::new()).unwrap_err(),
+            BandFailure::NotSymmetric
+        );
+    }
+
+    #[test]
+    #[should_panic(expected = "outside the half-bandwidth 1")]
+    fn an_entry_above_the_band_is_a_caller_error() {
+        let a = CsrMatrix::try_from_triplets(
+            3,
+            3,
+            &[(0, 0, 1.0), (0, 2, 0.5), (1, 1, 1.0), (2, 2, 1.0)],
+        )
+        .unwrap();
+        let _ = BandCholesky::factorize(&a, 1, 1e-12, Vec::new());
     }
 
     #[test]
     fn empty_and_one_by_one() {
         let a = CsrMatrix::try_from_triplets(0, 0, &[]).unwrap();
-        let f = BandCholesky::factorize(&a, 0, Vec::new()).unwrap();
+        let f = BandCholesky::factorize(&a, 0, 1e-12, Vec::new()).unwrap();
         f.solve_in_place(&mut []);
         let a = CsrMatrix::try_from_triplets(1, 1, &[(0, 0, 4.0)]).unwrap();
-        let f = BandCholesky::factorize(&a, 0, Vec::new()).unwrap();
+        let f = BandCholesky::factorize(&a, 0, 1e-12, Vec::new()).unwrap();
         let mut x = [2.0];
         f.solve_in_place(&mut x);
         assert_eq!(x, [0.5]);

@@ -39,7 +39,7 @@ use femscale_core::{
     SolveReport, SolverOptions, SparsityPattern,
 };
 
-use crate::banded::{BandCholesky, MAX_HALF_BANDWIDTH, NonPositivePivot, half_bandwidth};
+use crate::banded::{BandCholesky, BandFailure, MAX_HALF_BANDWIDTH, half_bandwidth};
 use crate::iterative::{relative_residual, residual_target, rhs_norm};
 use crate::kernels::Kernels;
 
@@ -203,7 +203,6 @@ impl LinearSolver for DirectSolver {
         options.validate()?;
         check_square(&a)?;
         let start = Instant::now();
-        let n = a.nrows();
         let mut prepared = PreparedDirect {
             method: self.method,
             par: faer_par(options.threads),
@@ -217,7 +216,6 @@ impl LinearSolver for DirectSolver {
             scratch: Mutex::new(Scratch {
                 buffer: MemBuffer::new(StackReq::empty()),
                 req: StackReq::empty(),
-                work: vec![0.0; n],
             }),
             memory_bytes: 0,
             setup_seconds: 0.0,
@@ -282,12 +280,11 @@ impl fmt::Debug for PreparedDirect {
     }
 }
 
-/// The work space of a solve: faer's scratch for the triangular solves and the residual.
+/// The work space of a solve: faer's scratch for the triangular solves (the residual check
+/// needs none: [`Kernels::residual_norm`] forms no residual vector).
 struct Scratch {
     buffer: MemBuffer,
     req: StackReq,
-    /// `A x` during the residual check.
-    work: Vec<f64>,
 }
 
 impl Scratch {
@@ -305,7 +302,7 @@ impl Scratch {
     }
 
     fn memory_bytes(&self) -> usize {
-        self.req.size_bytes() + self.work.capacity() * F64
+        self.req.size_bytes()
     }
 }
 
@@ -355,7 +352,7 @@ fn alloc_error(kind: Kind, what: &str) -> SolveError {
 
 /// Symmetric with a strictly positive (stored) diagonal: worth trying Cholesky.
 fn looks_spd(a: &CsrMatrix) -> bool {
-    a.diagonal().iter().all(|&d| d > 0.0) && a.is_symmetric(SYMMETRY_TOLERANCE)
+    a.has_positive_diagonal() && a.is_symmetric(SYMMETRY_TOLERANCE)
 }
 
 impl PreparedDirect {
@@ -402,44 +399,45 @@ impl PreparedDirect {
     }
 
     /// Symbolic (if not cached) and numeric factorisation of `self.matrix`.
+    ///
+    /// A symmetric positive definite candidate of half-bandwidth ≤ [`MAX_HALF_BANDWIDTH`] goes
+    /// straight to the banded factorisation, which checks symmetry in its own pass; the
+    /// others are checked first (positive diagonal, symmetry) and take the general sparse
+    /// Cholesky. `Auto` falls back to LU when Cholesky does not apply.
     fn factorize(&mut self, start: Instant) -> Result<(), SolveError> {
         let a = Arc::clone(&self.matrix);
-        let try_cholesky = match self.method {
-            DirectMethod::Lu => false,
-            DirectMethod::Auto => looks_spd(&a),
-            DirectMethod::Cholesky => {
-                if !a.is_symmetric(SYMMETRY_TOLERANCE) {
-                    return Err(factorization_error(
-                        Kind::Cholesky,
-                        format!(
-                            "the matrix is not symmetric (relative tolerance {SYMMETRY_TOLERANCE:e})"
-                        ),
-                    ));
-                }
-                true
+        if self.method == DirectMethod::Lu {
+            return self.factorize_lu(&a, start);
+        }
+        let outcome = match half_bandwidth(a.pattern()) {
+            b if b <= MAX_HALF_BANDWIDTH => self.factorize_banded(&a, b, start)?,
+            _ if self.method == DirectMethod::Auto && !looks_spd(&a) => {
+                return self.factorize_lu(&a, start);
             }
+            _ if !a.is_symmetric(SYMMETRY_TOLERANCE) => CholeskyOutcome::NotSymmetric,
+            _ => self.factorize_cholesky(&a, start)?,
         };
-        if try_cholesky {
-            let outcome = match half_bandwidth(a.pattern()) {
-                b if b <= MAX_HALF_BANDWIDTH => self.factorize_banded(&a, b, start)?,
-                _ => self.factorize_cholesky(&a, start)?,
-            };
-            match outcome {
-                CholeskyOutcome::Done => return Ok(()),
-                CholeskyOutcome::NotPositiveDefinite { pivot } => {
-                    if self.method == DirectMethod::Cholesky {
-                        return Err(factorization_error(
-                            Kind::Cholesky,
-                            format!(
-                                "the matrix is not positive definite (non-positive pivot at step {pivot})"
-                            ),
-                        ));
-                    }
-                    tracing::info!(
-                        pivot,
-                        "Cholesky failed (matrix not positive definite), falling back to LU"
-                    );
-                }
+        let cholesky_error = |detail: String| Err(factorization_error(Kind::Cholesky, detail));
+        match (outcome, self.method) {
+            (CholeskyOutcome::Done, _) => return Ok(()),
+            (CholeskyOutcome::NotSymmetric, DirectMethod::Cholesky) => {
+                return cholesky_error(format!(
+                    "the matrix is not symmetric (relative tolerance {SYMMETRY_TOLERANCE:e})"
+                ));
+            }
+            (CholeskyOutcome::NotPositiveDefinite { pivot }, DirectMethod::Cholesky) => {
+                return cholesky_error(format!(
+                    "the matrix is not positive definite (non-positive pivot at step {pivot})"
+                ));
+            }
+            (CholeskyOutcome::NotSymmetric, _) => {
+                tracing::debug!("not symmetric: LU");
+            }
+            (CholeskyOutcome::NotPositiveDefinite { pivot }, _) => {
+                tracing::info!(
+                    pivot,
+                    "Cholesky failed (matrix not positive definite), falling back to LU"
+                );
             }
         }
         self.factorize_lu(&a, start)
@@ -517,13 +515,16 @@ impl PreparedDirect {
         storage
             .try_reserve_exact(a.nrows() * (b + 1))
             .map_err(|_| alloc_error(kind, "the banded Cholesky factor"))?;
-        match BandCholesky::factorize(a, b, storage) {
+        match BandCholesky::factorize(a, b, SYMMETRY_TOLERANCE, storage) {
             Ok(factor) => {
                 self.memory_bytes = factor.memory_bytes();
                 self.numeric = Numeric::Banded { factor };
                 Ok(CholeskyOutcome::Done)
             }
-            Err(NonPositivePivot(pivot)) => Ok(CholeskyOutcome::NotPositiveDefinite { pivot }),
+            Err(BandFailure::NotSymmetric) => Ok(CholeskyOutcome::NotSymmetric),
+            Err(BandFailure::NonPositivePivot(pivot)) => {
+                Ok(CholeskyOutcome::NotPositiveDefinite { pivot })
+            }
         }
     }
 
@@ -595,6 +596,7 @@ impl PreparedDirect {
 
 enum CholeskyOutcome {
     Done,
+    NotSymmetric,
     NotPositiveDefinite { pivot: usize },
 }
 
@@ -670,7 +672,6 @@ impl PreparedDirect {
                 own = Scratch {
                     buffer: MemBuffer::new(StackReq::empty()),
                     req: StackReq::empty(),
-                    work: vec![0.0; n],
                 };
                 &mut own
             }
@@ -718,13 +719,11 @@ impl PreparedDirect {
             ));
         }
 
-        let (a, work) = (&*self.matrix, &mut scratch.work);
+        let a = &*self.matrix;
         let seconds = start.elapsed().as_secs_f64() / k as f64;
         let reports = (0..k).zip(bnorms).map(|(c, bnorm)| {
             let (b, x) = (&b[column(c)], &x[column(c)]);
-            self.kernels.spmv(a, x, work);
-            self.kernels.residual_from_product(b, work);
-            let rnorm = self.kernels.norm2(work);
+            let rnorm = self.kernels.residual_norm(a, b, x);
             let mut report = SolveReport::new(kind.solver_name(), "none");
             report.iterations = 1;
             report.initial_residual = bnorm;

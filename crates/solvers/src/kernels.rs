@@ -175,6 +175,91 @@ pub fn norm2(x: &[f64]) -> f64 {
     scaled_norm2(x)
 }
 
+/// `||b - A x||_2` without forming the residual vector: one pass over `A` (the cost of an
+/// SpMV, no work vector), deterministic as [`dot`]. Out of the safe range of the sum of squares
+/// (see [`norm2`]) it makes two more passes with scaling.
+///
+/// # Panics
+/// If `x.len() != a.ncols()` or `b.len() != a.nrows()`.
+#[track_caller]
+pub fn residual_norm(a: &CsrMatrix, b: &[f64], x: &[f64]) -> f64 {
+    check_spmv(a, x, b);
+    let squares = reduce_rows(b.len(), |rows| {
+        residual_rows(a, b, x, rows).map(|r| r * r).sum::<f64>()
+    });
+    if squares.is_finite() && squares > SQUARES_UNDERFLOW {
+        return squares.sqrt();
+    }
+    // The rare path, as `scaled_norm2`: the largest |r_i| first, then the scaled squares.
+    let m = reduce_rows_with(b.len(), f64::max, |rows| {
+        residual_rows(a, b, x, rows).fold(0.0, |m: f64, r| {
+            if m.is_nan() || r.is_nan() {
+                f64::NAN
+            } else {
+                m.max(r.abs())
+            }
+        })
+    });
+    if m == 0.0 || !m.is_finite() {
+        return m;
+    }
+    let inv = 1.0 / m;
+    let scaled = reduce_rows(b.len(), |rows| {
+        residual_rows(a, b, x, rows)
+            .map(|r| (r * inv) * (r * inv))
+            .sum::<f64>()
+    });
+    m * scaled.sqrt()
+}
+
+/// `b_i - (A x)_i` for the rows in `rows`.
+#[inline]
+fn residual_rows<'a>(
+    a: &'a CsrMatrix,
+    b: &'a [f64],
+    x: &'a [f64],
+    rows: std::ops::Range<usize>,
+) -> impl Iterator<Item = f64> + 'a {
+    let p = a.pattern();
+    let (rp, ci, v) = (p.row_ptr(), p.col_idx(), a.values());
+    rows.map(move |i| {
+        let (start, end) = (rp[i], rp[i + 1]);
+        let mut ax = 0.0;
+        for (&j, &value) in ci[start..end].iter().zip(&v[start..end]) {
+            ax += value * x[j];
+        }
+        b[i] - ax
+    })
+}
+
+/// `Σ part(chunk)` over the chunks of `0..n` of [`reduction_chunk`], in order (deterministic).
+fn reduce_rows(n: usize, part: impl Fn(std::ops::Range<usize>) -> f64 + Sync) -> f64 {
+    reduce_rows_with(n, |s, p| s + p, part)
+}
+
+/// `combine` folded in order over `part(chunk)` for the chunks of `0..n` of
+/// [`reduction_chunk`]: the partial results are formed in parallel for long ranges and combined
+/// serially, so the result does not depend on the thread count.
+fn reduce_rows_with(
+    n: usize,
+    combine: impl Fn(f64, f64) -> f64,
+    part: impl Fn(std::ops::Range<usize>) -> f64 + Sync,
+) -> f64 {
+    if !is_parallel(n) {
+        return part(0..n);
+    }
+    let chunk = reduction_chunk(n);
+    let nparts = n.div_ceil(chunk);
+    let mut partials = [0.0f64; MAX_PARTIALS];
+    partials[..nparts]
+        .par_iter_mut()
+        .enumerate()
+        .for_each(|(c, s)| *s = part(c * chunk..((c + 1) * chunk).min(n)));
+    let mut parts = partials[..nparts].iter().copied();
+    let first = parts.next().unwrap_or(0.0);
+    parts.fold(first, combine)
+}
+
 /// `m ||x / m||` with `m = max |x_i|` (NaN if an entry is NaN, infinity if one is infinite).
 /// Serial: the rare path of vectors near the ends of the floating-point range.
 fn scaled_norm2(x: &[f64]) -> f64 {
@@ -344,6 +429,16 @@ impl Kernels {
         self.install(x.len(), || norm2(x))
     }
 
+    /// [`residual_norm`] in this pool.
+    ///
+    /// # Panics
+    /// On dimension mismatch.
+    #[track_caller]
+    pub fn residual_norm(&self, a: &CsrMatrix, b: &[f64], x: &[f64]) -> f64 {
+        check_spmv(a, x, b);
+        self.install(b.len(), || residual_norm(a, b, x))
+    }
+
     /// [`axpy`] in this pool.
     ///
     /// # Panics
@@ -378,6 +473,34 @@ impl Kernels {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
+
+    #[test]
+    fn residual_norm_equals_the_norm_of_the_formed_residual() {
+        let n = 3 * PARALLEL_MIN_LEN + 7;
+        let a = laplacian_1d(n);
+        let x: Vec<f64> = (0..n).map(|i| (i as f64 * 0.013).sin()).collect();
+        for scale in [1e-200, 1e-160, 1.0, 1e160, 1e200] {
+            let b: Vec<f64> = (0..n).map(|i| scale * (i as f64 * 0.7).cos()).collect();
+            let xs: Vec<f64> = x.iter().map(|v| v * scale).collect();
+            let mut r = vec![0.0; n];
+            spmv(&a, &xs, &mut r);
+            residual_from_product(&b, &mut r);
+            let (formed, fused) = (norm2(&r), residual_norm(&a, &b, &xs));
+            assert!(
+                (formed - fused).abs() <= 1e-12 * formed,
+                "{scale:e}: {formed:e} vs {fused:e}"
+            );
+            // The same bits on one thread as on the pool's.
+            let one = Kernels::with_threads(1).unwrap();
+            assert_eq!(one.residual_norm(&a, &b, &xs).to_bits(), fused.to_bits());
+        }
+        let mut b = vec![0.0; n];
+        assert_eq!(residual_norm(&a, &b, &vec![0.0; n]), 0.0);
+        b[n - 1] = f64::NAN;
+        assert!(residual_norm(&a, &b, &x).is_nan());
+        b[n - 1] = f64::INFINITY;
+        assert_eq!(residual_norm(&a, &b, &x), f64::INFINITY);
+    }
 
     #[test]
     fn norm2_neither_underflows_nor_overflows() {
