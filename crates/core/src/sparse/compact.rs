@@ -90,8 +90,9 @@ const ROW_CHUNK: usize = 4096;
 
 /// Removes the flagged entries in place, keeping the order: each chunk of rows first moves
 /// its kept entries to the front of its own range (in parallel: the ranges are disjoint, and
-/// a write never passes the read it follows), then the chunks' blocks move down to their
-/// final offsets in order (one `memmove` each) and the tail is released.
+/// a write never passes the read it follows; chunks without a flag skip this), then the
+/// chunks' blocks move down to their final offsets in order (one `memmove` each, none for the
+/// blocks before the first dropped entry) and the tail is released.
 fn compact(p: &mut SparsityPattern, values: &mut Vec<f64>, drop: &[bool]) {
     let n = p.nrows;
     let starts: Vec<usize> = (0..n.div_ceil(ROW_CHUNK))
@@ -113,6 +114,12 @@ fn compact(p: &mut SparsityPattern, values: &mut Vec<f64>, drop: &[bool]) {
         .into_par_iter()
         .map(|(first, row_ends, cols, vals)| {
             let flags = &drop[first..first + cols.len()];
+            if !flags.contains(&true) {
+                // Nothing dropped here (most chunks): the entries stay, the row ends become
+                // counts within the chunk.
+                row_ends.iter_mut().for_each(|end| *end -= first);
+                return cols.len();
+            }
             let (mut out, mut start) = (0, 0);
             for end in row_ends.iter_mut() {
                 let end_local = *end - first;
@@ -132,8 +139,10 @@ fn compact(p: &mut SparsityPattern, values: &mut Vec<f64>, drop: &[bool]) {
     let mut offsets = Vec::with_capacity(kept.len());
     let mut out = 0;
     for (&first, &count) in starts.iter().zip(&kept) {
-        p.col_idx.copy_within(first..first + count, out);
-        values.copy_within(first..first + count, out);
+        if out != first {
+            p.col_idx.copy_within(first..first + count, out);
+            values.copy_within(first..first + count, out);
+        }
         offsets.push(out);
         out += count;
     }
@@ -218,6 +227,52 @@ mod tests {
         b.mul_vec_into(&x, &mut yb);
         assert_eq!(ya, yb);
         assert!(b.is_symmetric(0.0));
+    }
+
+    #[test]
+    fn chunks_without_zeros_keep_their_entries_and_move_as_blocks() {
+        // Zeros only in some chunks: both ends (as a 1D Dirichlet elimination leaves them),
+        // only the last chunk, only the first.
+        let n = 7 * ROW_CHUNK / 2;
+        let cases: [&dyn Fn(usize) -> bool; 3] = [
+            &|i| i < 2 || i + 3 > n,
+            &|i| i + ROW_CHUNK / 2 > n && i % 5 == 0,
+            &|i| i < ROW_CHUNK && i % 2 == 0,
+        ];
+        for zero_after in cases {
+            let mut t = Vec::new();
+            for i in 0..n {
+                t.push((i, i, 2.0));
+                if i + 1 < n {
+                    let v = if zero_after(i) { 0.0 } else { -1.0 };
+                    t.push((i, i + 1, v));
+                    t.push((i + 1, i, v));
+                }
+            }
+            let a = CsrMatrix::try_from_triplets(n, n, &t).unwrap();
+            let zeros = (0..n - 1).filter(|&i| zero_after(i)).count();
+            let mut b = a.clone();
+            assert_eq!(b.drop_stored_zeros(), 2 * zeros);
+            assert_eq!(b.nnz(), a.nnz() - 2 * zeros);
+            for i in [
+                0,
+                1,
+                ROW_CHUNK - 1,
+                ROW_CHUNK,
+                2 * ROW_CHUNK + 3,
+                n - 2,
+                n - 1,
+            ] {
+                let kept: Vec<(usize, f64)> = (a.pattern().row(i).iter())
+                    .map(|&j| (j, a.get(i, j)))
+                    .filter(|&(j, v)| v != 0.0 || j == i)
+                    .collect();
+                let got: Vec<(usize, f64)> = (b.pattern().row(i).iter())
+                    .map(|&j| (j, b.get(i, j)))
+                    .collect();
+                assert_eq!(got, kept, "row {i}");
+            }
+        }
     }
 
     proptest! {
