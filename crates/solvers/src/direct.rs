@@ -411,8 +411,12 @@ impl PreparedDirect {
         }
         let outcome = match half_bandwidth(a.pattern()) {
             b if b <= MAX_HALF_BANDWIDTH => self.factorize_banded(&a, b, start)?,
-            _ if self.method == DirectMethod::Auto && !looks_spd(&a) => {
-                return self.factorize_lu(&a, start);
+            // `Auto`: symmetric with a positive diagonal, or LU straight away (one check).
+            _ if self.method == DirectMethod::Auto => {
+                if !looks_spd(&a) {
+                    return self.factorize_lu(&a, start);
+                }
+                self.factorize_cholesky(&a, start)?
             }
             _ if !a.is_symmetric(SYMMETRY_TOLERANCE) => CholeskyOutcome::NotSymmetric,
             _ => self.factorize_cholesky(&a, start)?,

@@ -182,6 +182,50 @@ fn symmetric_indefinite_matrix_falls_back_to_lu() {
 }
 
 #[test]
+fn cholesky_refuses_nonsymmetric_matrices_banded_or_not() {
+    // A tridiagonal matrix (the banded path, which checks symmetry in its own pass) and a
+    // 2D one (the general path), each with one entry above the diagonal bent; `auto` solves
+    // both with LU.
+    let bend = |a: CsrMatrix, i: usize| {
+        let mut a = a;
+        let k = a.pattern().find(i, i + 1).unwrap();
+        a.values_mut()[k] *= 1.0 + 1e-6;
+        Arc::new(a)
+    };
+    let tridiagonal = {
+        let n = 50;
+        let t: Vec<(usize, usize, f64)> = (0..n)
+            .flat_map(|i| {
+                let mut row = vec![(i, i, 2.0)];
+                if i > 0 {
+                    row.push((i, i - 1, -1.0));
+                }
+                if i + 1 < n {
+                    row.push((i, i + 1, -1.0));
+                }
+                row
+            })
+            .collect();
+        CsrMatrix::try_from_triplets(n, n, &t).unwrap()
+    };
+    for a in [bend(tridiagonal, 20), bend(poisson_2d_shifted(12, 0.0), 30)] {
+        let err = DirectSolver::new(DirectMethod::Cholesky)
+            .prepare(a.clone(), &options(1e-8))
+            .unwrap_err();
+        assert!(
+            matches!(&err, SolveError::Factorization { method, detail }
+                if method == "cholesky" && detail.contains("not symmetric")),
+            "{err}"
+        );
+        let x_true = smooth_vector(a.nrows());
+        let b = mul(&a, &x_true);
+        let (x, r) = solve_with(&DirectSolver::default(), &a, &b, &options(1e-10));
+        assert_eq!(r.solver, "direct-lu");
+        assert!(rel_max_diff(&x, &x_true) < 1e-8);
+    }
+}
+
+#[test]
 fn singular_matrix_is_reported() {
     let a = Arc::new(
         CsrMatrix::try_from_triplets(2, 2, &[(0, 0, 1.0), (0, 1, 1.0), (1, 0, 1.0), (1, 1, 1.0)])
