@@ -142,21 +142,7 @@ fn spmv_parallel_unchecked(a: &CsrMatrix, x: &[f64], y: &mut [f64]) {
 #[track_caller]
 pub fn dot(x: &[f64], y: &[f64]) -> f64 {
     assert_eq!(x.len(), y.len(), "dot: lengths differ");
-    let n = x.len();
-    if !is_parallel(n) {
-        return dot_serial(x, y);
-    }
-    let chunk = reduction_chunk(n);
-    let nparts = n.div_ceil(chunk);
-    let mut partials = [0.0f64; MAX_PARTIALS];
-    partials[..nparts]
-        .par_iter_mut()
-        .enumerate()
-        .for_each(|(c, s)| {
-            let range = c * chunk..((c + 1) * chunk).min(n);
-            *s = dot_serial(&x[range.clone()], &y[range]);
-        });
-    partials[..nparts].iter().sum()
+    reduce_chunks(x.len(), |range| dot_serial(&x[range.clone()], &y[range]))
 }
 
 /// Sums of squares below this may have lost entries to underflow (`x_i² < f64::MIN_POSITIVE`
@@ -184,14 +170,14 @@ pub fn norm2(x: &[f64]) -> f64 {
 #[track_caller]
 pub fn residual_norm(a: &CsrMatrix, b: &[f64], x: &[f64]) -> f64 {
     check_spmv(a, x, b);
-    let squares = reduce_rows(b.len(), |rows| {
+    let squares = reduce_chunks(b.len(), |rows| {
         residual_rows(a, b, x, rows).map(|r| r * r).sum::<f64>()
     });
     if squares.is_finite() && squares > SQUARES_UNDERFLOW {
         return squares.sqrt();
     }
     // The rare path, as `scaled_norm2`: the largest |r_i| first, then the scaled squares.
-    let m = reduce_rows_with(b.len(), f64::max, |rows| {
+    let m = reduce_chunks_with(b.len(), f64::max, |rows| {
         residual_rows(a, b, x, rows).fold(0.0, |m: f64, r| {
             if m.is_nan() || r.is_nan() {
                 f64::NAN
@@ -204,7 +190,7 @@ pub fn residual_norm(a: &CsrMatrix, b: &[f64], x: &[f64]) -> f64 {
         return m;
     }
     let inv = 1.0 / m;
-    let scaled = reduce_rows(b.len(), |rows| {
+    let scaled = reduce_chunks(b.len(), |rows| {
         residual_rows(a, b, x, rows)
             .map(|r| (r * inv) * (r * inv))
             .sum::<f64>()
@@ -233,14 +219,14 @@ fn residual_rows<'a>(
 }
 
 /// `Σ part(chunk)` over the chunks of `0..n` of [`reduction_chunk`], in order (deterministic).
-fn reduce_rows(n: usize, part: impl Fn(std::ops::Range<usize>) -> f64 + Sync) -> f64 {
-    reduce_rows_with(n, |s, p| s + p, part)
+fn reduce_chunks(n: usize, part: impl Fn(std::ops::Range<usize>) -> f64 + Sync) -> f64 {
+    reduce_chunks_with(n, |s, p| s + p, part)
 }
 
 /// `combine` folded in order over `part(chunk)` for the chunks of `0..n` of
 /// [`reduction_chunk`]: the partial results are formed in parallel for long ranges and combined
 /// serially, so the result does not depend on the thread count.
-fn reduce_rows_with(
+fn reduce_chunks_with(
     n: usize,
     combine: impl Fn(f64, f64) -> f64,
     part: impl Fn(std::ops::Range<usize>) -> f64 + Sync,
