@@ -158,6 +158,13 @@ struct RowResiduals {
 }
 
 impl RowResiduals {
+    /// No rows (the identity of [`RowResiduals::join`]).
+    const NONE: Self = Self {
+        r2: ScaledSquares::ZERO,
+        b2: ScaledSquares::ZERO,
+        omega: 0.0,
+    };
+
     /// Both sets of rows.
     fn join(self, other: Self) -> Self {
         Self {
@@ -193,8 +200,7 @@ fn row_residuals(
         .collect();
     parts
         .into_iter()
-        .reduce(RowResiduals::join)
-        .unwrap_or_else(|| chunk_residuals(a, b, x, rows))
+        .fold(RowResiduals::NONE, RowResiduals::join)
 }
 
 /// Residual rows whose largest entry lies in this range have sums of squares that neither
@@ -305,12 +311,17 @@ struct ScaledSquares {
     ssq: f64,
 }
 
+impl ScaledSquares {
+    /// The empty sum.
+    const ZERO: Self = Self {
+        scale: 0.0,
+        ssq: 1.0,
+    };
+}
+
 impl Default for ScaledSquares {
     fn default() -> Self {
-        Self {
-            scale: 0.0,
-            ssq: 1.0,
-        }
+        Self::ZERO
     }
 }
 
