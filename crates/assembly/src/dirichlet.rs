@@ -65,6 +65,11 @@ impl DirichletConditions {
         &self.nodes
     }
 
+    /// The prescribed value of each of [`DirichletConditions::nodes`].
+    pub fn values(&self) -> &[f64] {
+        &self.values
+    }
+
     /// Number of constrained nodes.
     pub fn len(&self) -> usize {
         self.nodes.len()

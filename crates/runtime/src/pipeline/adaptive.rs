@@ -14,7 +14,9 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use femscale_assembly::{Estimate, element_errors_within, estimate_within, mark};
+use femscale_assembly::{
+    DirichletConditions, Estimate, element_errors_within, estimate_within, mark,
+};
 use femscale_core::{
     AdaptiveStep, AdaptiveStop, AdaptivityReport, CsrMatrix, Deadline, Error, ExecutionContext,
     Feature, Order, Result,
@@ -107,10 +109,11 @@ impl FemSolver {
                 let decision = self.plan_for_mesh(&mesh, requested, &start.load)?;
                 let setup = self.setup(problem, &decision, context.clone())?;
                 let span = tracing::Span::current();
-                let (computed, matrix) = self.with_threads(setup.context.threads(), || {
+                let reference = cfg.reference_energy.is_some();
+                let (computed, system) = self.with_threads(setup.context.threads(), || {
                     let _span = span.enter();
                     let _counting = setup.context.enter();
-                    solve_step(mesh.clone(), &setup, &mut clock, guess.take())
+                    solve_step(mesh.clone(), &setup, &mut clock, guess.take(), reference)
                 })??;
                 let solve_seconds = clock.timings.total() - step_start;
                 let values = &computed.solved.values;
@@ -118,7 +121,7 @@ impl FemSolver {
                 step.dofs = mesh.num_nodes();
                 step.cells = mesh.num_cells();
                 step.iterations = computed.solved.report.iterations;
-                step.energy = energy(&matrix, values);
+                step.energy = system.energy(values);
                 step.solve_seconds = solve_seconds;
                 let t = Instant::now();
                 let deadline = clock.deadline();
@@ -128,10 +131,11 @@ impl FemSolver {
                     })
                 })??;
                 step.estimate = eta.estimate.total();
-                step.error = eta.error.as_ref().map(Estimate::total).or_else(|| {
-                    cfg.reference_energy
-                        .map(|e| (e - step.energy).max(0.0).sqrt())
-                });
+                step.error = eta
+                    .error
+                    .as_ref()
+                    .map(Estimate::total)
+                    .or_else(|| cfg.reference_energy.map(|e| system.energy_error(e, values)));
                 step.effectivity = step.error.filter(|e| *e > 0.0).map(|e| step.estimate / e);
                 step.estimate_seconds = t.elapsed().as_secs_f64();
                 info!(step = report.steps.len(), dofs = step.dofs, estimate = step.estimate, error = ?step.error, "adaptive step");
@@ -199,18 +203,30 @@ impl FemSolver {
     }
 }
 
-/// One step's solve on `mesh` from the initial guess; also returns the operator (for the
-/// discrete energy).
+/// One step's solve on `mesh` from the initial guess; also returns the system (for the
+/// discrete energy and, with `reference` energy, the energy error).
+///
+/// # Errors
+/// As the pipeline's stages, and [`Error::InvalidInput`] (field `adaptivity.reference_energy`)
+/// when `reference` is set and a Dirichlet condition prescribes a value other than zero.
 fn solve_step(
     mesh: Arc<Mesh>,
     setup: &SolveSetup,
     clock: &mut PhaseClock<'_>,
     guess: Option<Vec<f64>>,
-) -> Result<(Computed, Arc<CsrMatrix>)> {
+    reference: bool,
+) -> Result<(Computed, StepSystem)> {
     let meshed = Meshed { mesh, stored: None };
     let operator = build_operator(meshed, setup, None, clock)?;
+    if reference {
+        check_zero_dirichlet_data(&operator.mesh, &operator.dirichlet)?;
+    }
     let prepared = prepare_solver(&operator, setup, None, clock)?;
     let matrix = operator.matrix.clone();
+    let system = StepSystem {
+        matrix: matrix.clone(),
+        load: reference.then(|| operator.rhs.clone()),
+    };
     let (nnz, dirichlet_dofs) = (matrix.nnz(), operator.dirichlet.len());
     let assembly = operator.assembly.clone();
     let (solved, mesh) = solve_rhs(operator, &prepared, setup, clock, guess)?;
@@ -226,7 +242,57 @@ fn solve_step(
         assembly,
         reused: Vec::new(),
     };
-    Ok((computed, matrix))
+    Ok((computed, system))
+}
+
+/// The constrained operator of one step and, when the energy error is wanted, its load vector.
+struct StepSystem {
+    matrix: Arc<CsrMatrix>,
+    load: Option<Vec<f64>>,
+}
+
+impl StepSystem {
+    /// `uᵀ A u` on the constrained operator: `a(u_h, u_h)` when the Dirichlet data are zero.
+    fn energy(&self, u: &[f64]) -> f64 {
+        let a = &self.matrix;
+        let (rp, ci, v) = (a.pattern().row_ptr(), a.pattern().col_idx(), a.values());
+        (0..a.nrows())
+            .map(|i| u[i] * (rp[i]..rp[i + 1]).map(|k| v[k] * u[ci[k]]).sum::<f64>())
+            .sum()
+    }
+
+    /// `‖u − u_h‖_a` from the exact solution's energy `e = a(u, u)`, for zero Dirichlet data:
+    /// `‖u − u_h‖²_a = a(u, u) − 2 ℓ(u_h) + a(u_h, u_h)`, since `a(u, v) = ℓ(v)` for every `v`
+    /// of the discrete space. Unlike `a(u, u) − a(u_h, u_h)`, which holds for the exact
+    /// discrete solution only and is off to first order in the algebraic error, this is the
+    /// error of the computed `u_h` whatever the solver's tolerance. `NaN` without the load.
+    fn energy_error(&self, e: f64, u: &[f64]) -> f64 {
+        let Some(load) = &self.load else {
+            return f64::NAN;
+        };
+        let l: f64 = load.iter().zip(u).map(|(b, u)| b * u).sum();
+        (e - 2.0 * l + self.energy(u)).max(0.0).sqrt()
+    }
+}
+
+/// `adaptivity.reference_energy` gives the energy error only for zero Dirichlet data.
+fn check_zero_dirichlet_data(mesh: &Mesh, dirichlet: &DirichletConditions) -> Result<()> {
+    let nonzero = (dirichlet.nodes().iter().zip(dirichlet.values())).find(|(_, v)| **v != 0.0);
+    match nonzero {
+        None => Ok(()),
+        Some((&node, value)) => {
+            let p = mesh.view().point(node);
+            Err(Error::invalid(
+                "adaptivity.reference_energy",
+                format!(
+                    "gives the energy error only for zero Dirichlet data, but a Dirichlet \
+                     condition prescribes {value} at (x, y, z) = ({}, {}, {}); give \
+                     problem.exact instead",
+                    p[0], p[1], p[2]
+                ),
+            ))
+        }
+    }
 }
 
 /// The estimate and, with an exact solution, the true element errors.
@@ -254,14 +320,6 @@ fn estimate(
         None => None,
     };
     Ok(StepEstimate { estimate, error })
-}
-
-/// `uᵀ A u` on the constrained operator: `a(u_h, u_h)` when the Dirichlet data are zero.
-fn energy(a: &CsrMatrix, u: &[f64]) -> f64 {
-    let (rp, ci, v) = (a.pattern().row_ptr(), a.pattern().col_idx(), a.values());
-    (0..a.nrows())
-        .map(|i| u[i] * (rp[i]..rp[i + 1]).map(|k| v[k] * u[ci[k]]).sum::<f64>())
-        .sum()
 }
 
 /// The stop that needs no marking: the target reached or the step budget spent.
