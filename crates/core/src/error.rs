@@ -120,6 +120,29 @@ pub enum SolveError {
         /// The slack allowed above the tolerance.
         factor: f64,
     },
+    /// Only the componentwise backward error accepted the solution, and one step of iterative
+    /// refinement with the same solver changes it by more than
+    /// [`CORRECTION_LIMIT`](crate::verify::CORRECTION_LIMIT) of its size: the system does not
+    /// determine it (see [`confirm_solution`](crate::verify::confirm_solution)).
+    #[error(
+        "{solver}'s solution is not determined by the system: its recomputed ‖b − Ax‖/‖b‖ of \
+         {verified_relative_residual:.3e} passes only as a componentwise backward error \
+         ({backward_error:.3e}), and one correction step changes it by {relative_correction:.3e} \
+         of its size (at most {limit:.0e} accepted) — the matrix is numerically singular (a \
+         problem whose solution is fixed only up to a constant?)"
+    )]
+    Undetermined {
+        /// The solver that produced the solution.
+        solver: String,
+        /// The relative residual recomputed from the matrix, `b` and `x`.
+        verified_relative_residual: f64,
+        /// The componentwise backward error of the solution.
+        backward_error: f64,
+        /// `‖δ‖∞ / ‖x‖∞` for the correction `A δ = b − A x` (infinite when its solve failed).
+        relative_correction: f64,
+        /// The largest relative correction accepted.
+        limit: f64,
+    },
     /// A [`SolveMonitor`](crate::SolveMonitor) asked the solve to stop.
     #[error("{} stopped by its monitor after {} iterations", .report.solver, .report.iterations)]
     Stopped {

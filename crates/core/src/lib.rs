@@ -90,4 +90,4 @@ pub use sparse::{CsrMatrix, MAX_DIMENSION, SparsityPattern};
 /// The sprs version [`CsrMatrix::as_sprs`], [`CsrMatrix::to_sprs`] and
 /// [`CsrMatrix::try_from_sprs`] use, so callers need not pin a matching one.
 pub use sprs;
-pub use verify::{Verification, verify_solution, verify_solution_shared};
+pub use verify::{Verification, confirm_solution, verify_solution, verify_solution_shared};

@@ -28,6 +28,9 @@ pub const VERIFY_FACTOR: f64 = 100.0;
 /// residual (about 4.5 × 10⁵ units of rounding).
 pub const BACKWARD_ERROR_FLOOR: f64 = 1e-10;
 
+mod confirm;
+pub use confirm::{CORRECTION_LIMIT, confirm_solution};
+
 /// What [`verify_solution`] measured.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Verification {

@@ -130,6 +130,17 @@ fn solve_class(py: Python<'_>, s: &SolveError, data: &Bound<'_, PyDict>) -> PyRe
             data.set_item("tolerance", tolerance)?;
             "ConvergenceError"
         }
+        SolveError::Undetermined {
+            solver,
+            verified_relative_residual,
+            relative_correction,
+            ..
+        } => {
+            data.set_item("solver", solver)?;
+            data.set_item("residual", verified_relative_residual)?;
+            data.set_item("relative_correction", relative_correction)?;
+            "ConvergenceError"
+        }
         SolveError::NonFiniteSolution { solver, count, .. } => {
             data.set_item("solver", solver)?;
             data.set_item("non_finite_entries", count)?;
@@ -189,6 +200,7 @@ fn variant_name(e: &Error) -> &'static str {
             SolveError::InvalidOption { .. } => "InvalidOption",
             SolveError::NonFiniteSolution { .. } => "NonFiniteSolution",
             SolveError::Unverified { .. } => "Unverified",
+            SolveError::Undetermined { .. } => "Undetermined",
             SolveError::Stopped { .. } => "Stopped",
             _ => "Solve",
         },

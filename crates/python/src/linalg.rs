@@ -2,7 +2,7 @@
 
 use std::sync::{Arc, Mutex};
 
-use femscale::core::verify::verify_solution;
+use femscale::core::verify::{confirm_solution, verify_solution};
 use femscale::core::{CsrMatrix, NoMonitor, PreparedSolver};
 use numpy::{PyArray1, PyReadonlyArray1};
 use pyo3::prelude::*;
@@ -102,6 +102,9 @@ impl Prepared {
             let mut prepared = self.prepared.lock().unwrap_or_else(|e| e.into_inner());
             let mut report = prepared.solve(&b, &mut x, &mut NoMonitor)?;
             let check = verify_solution(&self.matrix, &b, &x, &report, &self.options)?;
+            confirm_solution(&self.matrix, &b, &x, &check, &report, |r, delta| {
+                prepared.solve(r, delta, &mut NoMonitor)
+            })?;
             report.setup_seconds = self.setup_seconds;
             Ok((x, (report, check.relative_residual, check.backward_error)))
         })?;

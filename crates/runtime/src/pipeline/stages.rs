@@ -12,7 +12,8 @@ use femscale_assembly::{
 use femscale_core::{
     Artefact, Assembler, AssemblyStats, CacheReuse, CsrMatrix, EllipticForm, Error,
     ExecutionContext, LinearSolver, LinearSystem, MeshView, Result, RowShare, SharedField,
-    SolveError, SolveReport, SolverOptions, Verification, verify_solution, verify_solution_shared,
+    SolveError, SolveReport, SolverOptions, Verification, confirm_solution, verify_solution,
+    verify_solution_shared,
 };
 use femscale_mesh::Mesh;
 
@@ -298,7 +299,7 @@ pub(crate) fn solve_rhs(
         let mut solver = prepared.solver.lock().unwrap_or_else(|e| e.into_inner());
         let outcome = solver.solve(&rhs, &mut values, &mut deadline.monitor());
         drop(solver);
-        let report = outcome.map_err(|e| match e {
+        let in_phase = |e: SolveError| match e {
             // Stopped by the deadline's monitor (or the solver's own clock): the solve's
             // timeout, naming the phase. Other errors keep their cause (an isolated plugin
             // killed at the limit says so itself).
@@ -307,7 +308,8 @@ pub(crate) fn solve_rhs(
                 .err()
                 .unwrap_or_else(|| solve_error(e)),
             other => solve_error(other),
-        })?;
+        };
+        let report = outcome.map_err(in_phase)?;
         let verified = match &setup.share {
             Some(share) => {
                 verify_solution_shared(&matrix, &rhs, &values, &report, &setup.options, share)
@@ -315,6 +317,14 @@ pub(crate) fn solve_rhs(
             None => verify_solution(&matrix, &rhs, &values, &report, &setup.options),
         }
         .map_err(solve_error)?;
+        if setup.share.is_none() {
+            // Accepted on its backward error alone: one correction step must confirm it.
+            confirm_solution(&matrix, &rhs, &values, &verified, &report, |r, delta| {
+                let mut solver = prepared.solver.lock().unwrap_or_else(|e| e.into_inner());
+                solver.solve(r, delta, &mut deadline.monitor())
+            })
+            .map_err(solve_error)?;
+        }
         Ok(Solved {
             values,
             report,

@@ -171,12 +171,14 @@ impl Problem {
                 Ok(BoundaryCondition::new(bc.part.clone(), kind))
             })
             .collect::<Result<_>>()?;
-        Ok(EllipticForm {
+        let form = EllipticForm {
             diffusion: build("diffusion", &self.diffusion)?,
             reaction: optional("reaction", &self.reaction)?,
             source: optional("source", &self.source)?,
             boundary,
-        })
+        };
+        check_determined(&form)?;
+        Ok(form)
     }
 
     /// The exact solution as a field, if one was given.
@@ -232,6 +234,42 @@ impl Problem {
                 .flat_map(|b| b.kind.fields())
                 .any(|(_, _, f)| f.is_expr())
     }
+}
+
+/// [`Problem::check`] refuses a problem without a Dirichlet condition, a Robin condition or a
+/// reaction; this refuses the same singular problem when they are given but zero everywhere
+/// (`reaction = 0`, Robin `alpha = 0`), naming the key that looks like it fixes the constant.
+fn check_determined(form: &EllipticForm) -> Result<()> {
+    let zero = |f: &SharedField| f.as_constant() == Some(0.0);
+    let mut zero_alpha = None;
+    for (i, bc) in form.boundary.iter().enumerate() {
+        match &bc.kind {
+            BoundaryKindOf::Dirichlet { .. } => return Ok(()),
+            BoundaryKindOf::Robin { alpha, .. } if !zero(alpha) => return Ok(()),
+            BoundaryKindOf::Robin { .. } => {
+                zero_alpha.get_or_insert(i);
+            }
+            BoundaryKindOf::Neumann { .. } => {}
+            // A kind this check does not know may fix the constant.
+            _ => return Ok(()),
+        }
+    }
+    let (field, what) = match &form.reaction {
+        Some(c) if !zero(c) => return Ok(()),
+        Some(_) => ("reaction".to_string(), "the reaction is zero"),
+        None => match zero_alpha {
+            Some(i) => (format!("boundary[{i}].alpha"), "robin's alpha is zero"),
+            None => ("boundary".to_string(), "no condition fixes the solution"),
+        },
+    };
+    Err(Error::invalid(
+        field,
+        format!(
+            "{what}, and there is no dirichlet condition, no robin condition with a nonzero \
+             alpha and no nonzero reaction: the solution is only determined up to a constant \
+             (the system is singular); add one of them"
+        ),
+    ))
 }
 
 #[cfg(test)]

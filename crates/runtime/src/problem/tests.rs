@@ -221,6 +221,36 @@ fn checks_name_the_field_under_the_prefix() {
     p.check().unwrap();
 }
 
+/// Given but zero everywhere, a reaction or a Robin alpha does not fix the constant either.
+#[test]
+fn zero_reactions_and_zero_robin_coefficients_are_refused_as_singular() {
+    let field = |p: &Problem| p.form().unwrap_err().field_name();
+    let mut p = Problem {
+        boundary: vec![BoundarySpec::neumann("all", 1.0)],
+        reaction: Some(0.0.into()),
+        ..Problem::default()
+    };
+    p.check().unwrap();
+    assert_eq!(field(&p).as_deref(), Some("reaction"));
+    p.reaction = Some(FieldSpec::expr("0"));
+    assert_eq!(field(&p).as_deref(), Some("reaction"));
+    p.reaction = None;
+    p.boundary = vec![
+        BoundarySpec::neumann("left", 1.0),
+        BoundarySpec::robin("right", 0.0, 1.0),
+    ];
+    assert_eq!(field(&p).as_deref(), Some("boundary[1].alpha"));
+    // Any one of them nonzero determines the solution.
+    p.boundary.push(BoundarySpec::robin("top", 0.5, 0.0));
+    p.form().unwrap();
+    p.boundary = vec![BoundarySpec::neumann("all", 1.0)];
+    p.reaction = Some(FieldSpec::expr("x"));
+    p.form().unwrap();
+    p.reaction = Some(0.0.into());
+    p.boundary.push(BoundarySpec::dirichlet("left", 0.0));
+    p.form().unwrap();
+}
+
 #[test]
 fn an_override_of_the_mesh_kind_keeps_the_keys_the_new_kind_takes() {
     let solver = crate::FemSolver::from_config(

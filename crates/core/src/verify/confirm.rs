@@ -1,0 +1,180 @@
+//! Confirming a solution that only the componentwise backward error accepted.
+//!
+//! A backward-stable solve of a numerically singular system (a pure Neumann problem without a
+//! reaction, whose solution is fixed only up to a constant) returns an arbitrary, often huge
+//! `x`: its normwise residual is far above the tolerance, yet its componentwise backward error
+//! is a few ulps, because `|A| |x|` grows with `x`. [`verify_solution`](super::verify_solution)
+//! alone would accept it. One step of iterative refinement tells the two cases apart: for an
+//! ill-conditioned but regular system the correction `δ = A⁻¹ (b − A x)` is small against `x`
+//! (it estimates the forward error), for a singular one it is as large as `x` itself.
+
+use super::Verification;
+use crate::error::SolveError;
+use crate::report::SolveReport;
+use crate::sparse::CsrMatrix;
+
+/// The largest `‖δ‖∞ / ‖x‖∞` [`confirm_solution`] accepts: the solution must be determined to
+/// about three digits.
+pub const CORRECTION_LIMIT: f64 = 1e-3;
+
+impl Verification {
+    /// Whether only the componentwise backward error accepted the solution (its normwise
+    /// residual is above what the tolerance allows), so that [`confirm_solution`] must
+    /// confirm it.
+    pub fn needs_confirmation(&self) -> bool {
+        self.residual.is_nan() || self.residual > self.accepted_residual
+    }
+}
+
+/// Confirms a solution `x` of `A x = b` that [`verify_solution`](super::verify_solution)
+/// accepted (`verification`) on its backward error alone: `solve` (the solver that produced
+/// `x`, prepared on `A`) solves `A δ = b − A x` from `δ = 0`, and `‖δ‖∞` must be at most
+/// [`CORRECTION_LIMIT`] times `‖x‖∞`. Does nothing for a solution the normwise test accepted.
+///
+/// # Errors
+/// [`SolveError::Undetermined`] when the correction is larger, not finite, or its solve
+/// fails.
+pub fn confirm_solution(
+    a: &CsrMatrix,
+    b: &[f64],
+    x: &[f64],
+    verification: &Verification,
+    report: &SolveReport,
+    mut solve: impl FnMut(&[f64], &mut [f64]) -> Result<SolveReport, SolveError>,
+) -> Result<(), SolveError> {
+    if !verification.needs_confirmation() {
+        return Ok(());
+    }
+    let mut r = vec![0.0; b.len()];
+    a.mul_vec_into(x, &mut r);
+    for (r, b) in r.iter_mut().zip(b) {
+        *r = b - *r;
+    }
+    let mut delta = vec![0.0; b.len()];
+    let relative_correction = match solve(&r, &mut delta) {
+        Ok(_) => max_abs(&delta) / max_abs(x),
+        Err(_) => f64::INFINITY,
+    };
+    // NaN (a NaN correction, or 0/0) fails too.
+    if relative_correction <= CORRECTION_LIMIT {
+        return Ok(());
+    }
+    Err(SolveError::Undetermined {
+        solver: report.solver.clone(),
+        verified_relative_residual: verification.relative_residual,
+        backward_error: verification.backward_error,
+        relative_correction: if relative_correction.is_nan() {
+            f64::INFINITY
+        } else {
+            relative_correction
+        },
+        limit: CORRECTION_LIMIT,
+    })
+}
+
+/// `maxᵢ |vᵢ|`, NaN if any entry is NaN.
+fn max_abs(v: &[f64]) -> f64 {
+    v.iter().fold(0.0, |m: f64, &e| {
+        if e.is_nan() || m.is_nan() {
+            f64::NAN
+        } else {
+            m.max(e.abs())
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::solver::SolverOptions;
+    use crate::verify::verify_solution;
+
+    fn report() -> SolveReport {
+        SolveReport {
+            solver: "test".into(),
+            ..SolveReport::default()
+        }
+    }
+
+    /// The 1D Laplacian with natural conditions at both ends: singular (constants).
+    fn neumann_1d(n: usize) -> CsrMatrix {
+        let mut t = Vec::new();
+        for i in 0..n {
+            let d = if i == 0 || i == n - 1 { 1.0 } else { 2.0 };
+            t.push((i, i, d));
+            if i + 1 < n {
+                t.push((i, i + 1, -1.0));
+                t.push((i + 1, i, -1.0));
+            }
+        }
+        CsrMatrix::try_from_triplets(n, n, &t).unwrap()
+    }
+
+    /// An `x` built as a huge multiple of the null vector plus rounding-size noise: the
+    /// backward error accepts it, the correction (here the exact pseudo-solve of a
+    /// perturbed system, as a factorisation with a tiny last pivot computes it) does not.
+    #[test]
+    fn a_singular_system_is_not_confirmed() {
+        let n = 50;
+        let a = neumann_1d(n);
+        let b: Vec<f64> = (0..n).map(|i| (i as f64 / n as f64 - 0.5) * 1e-3).collect();
+        let x: Vec<f64> = (0..n).map(|i| 1e12 + (i as f64).sin()).collect();
+        let options = SolverOptions::default();
+        let v = verify_solution(&a, &b, &x, &report(), &options).unwrap();
+        assert!(v.needs_confirmation(), "{v:?}");
+        // A solver that answers like a factorisation of a singular matrix: a correction as
+        // large as the solution.
+        let err = confirm_solution(&a, &b, &x, &v, &report(), |_, d| {
+            d.fill(3e11);
+            Ok(report())
+        })
+        .unwrap_err();
+        assert!(
+            matches!(err, SolveError::Undetermined { relative_correction, .. }
+                if (relative_correction - 0.3).abs() < 1e-9),
+            "{err:?}"
+        );
+        // A failing or NaN correction solve is no confirmation either.
+        for fails in [true, false] {
+            let err = confirm_solution(&a, &b, &x, &v, &report(), |_, d| {
+                d.fill(f64::NAN);
+                match fails {
+                    true => Err(SolveError::DimensionMismatch {
+                        rows: 1,
+                        cols: 1,
+                        len: 2,
+                    }),
+                    false => Ok(report()),
+                }
+            })
+            .unwrap_err();
+            assert!(
+                matches!(err, SolveError::Undetermined { relative_correction, .. }
+                    if relative_correction == f64::INFINITY),
+                "{err:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_small_correction_confirms_and_a_normwise_pass_needs_none() {
+        let n = 50;
+        let a = neumann_1d(n);
+        let b: Vec<f64> = (0..n).map(|i| (i as f64 / n as f64 - 0.5) * 1e-3).collect();
+        let x: Vec<f64> = (0..n).map(|i| 1e12 + (i as f64).sin()).collect();
+        let v = verify_solution(&a, &b, &x, &report(), &SolverOptions::default()).unwrap();
+        confirm_solution(&a, &b, &x, &v, &report(), |_, d| {
+            d.fill(1e8);
+            Ok(report())
+        })
+        .unwrap();
+        // x = 0 solves A x = 0: accepted normwise, the correction solve is never called.
+        let zero = vec![0.0; n];
+        let v = verify_solution(&a, &zero, &zero, &report(), &SolverOptions::default()).unwrap();
+        assert!(!v.needs_confirmation());
+        confirm_solution(&a, &zero, &zero, &v, &report(), |_, _| {
+            panic!("no correction solve for a normwise pass")
+        })
+        .unwrap();
+    }
+}

@@ -1,0 +1,80 @@
+//! Singular systems are refused, not solved: a solution fixed only up to a constant passes the
+//! componentwise backward-error test with any (huge) values, so the pipeline confirms such a
+//! solution with one correction step and reports `SolveError::Undetermined`.
+
+use femscale_core::{Error, SolveError};
+use femscale_runtime::{Config, FemSolver};
+
+fn solve(text: &str, overrides: &[&str]) -> femscale_core::Result<femscale_runtime::Solution> {
+    let config = Config::from_toml_str(text)?;
+    let solver = FemSolver::from_config(config)?;
+    solver.with_overrides(overrides)?.solve_configured()
+}
+
+fn assert_undetermined(result: femscale_core::Result<femscale_runtime::Solution>, what: &str) {
+    match result {
+        Err(Error::Solve(SolveError::Undetermined {
+            relative_correction,
+            limit,
+            ..
+        })) => assert!(relative_correction > limit, "{what}: {relative_correction}"),
+        Err(other) => panic!("{what}: expected Undetermined, got {other}"),
+        Ok(s) => panic!(
+            "{what}: a singular system was solved (max |u| = {:e})",
+            s.values.iter().fold(0.0f64, |m, v| m.max(v.abs()))
+        ),
+    }
+}
+
+/// Pure Neumann with a reaction that is zero without being the constant 0 (so the problem
+/// check cannot see it): the direct factorisation and BiCGStab both return garbage that the
+/// backward error alone would accept.
+#[test]
+fn a_pure_neumann_problem_with_a_vanishing_reaction_is_undetermined() {
+    let text = r#"
+        [problem]
+        mesh = { kind = "rectangle", nx = 8, ny = 8, cell = "triangle" }
+        reaction = "0*x"
+        source = "2*pi^2*cos(pi*x)*cos(pi*y)"
+        boundary = [{ where = "all", kind = "neumann", value = 0.0 }]
+        [scaling]
+        enable_caching = false
+    "#;
+    for kind in ["direct", "bicgstab"] {
+        let overrides = [format!("solver.kind={kind}")];
+        let overrides: Vec<&str> = overrides.iter().map(String::as_str).collect();
+        assert_undetermined(solve(text, &overrides), kind);
+    }
+}
+
+/// A Gmsh mesh of two squares, the Dirichlet condition on one only: the other floats.
+#[test]
+fn a_mesh_component_without_a_condition_is_undetermined() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("two_squares.msh");
+    std::fs::write(
+        &path,
+        "$MeshFormat\n2.2 0 8\n$EndMeshFormat\n$PhysicalNames\n2\n1 1 \"wall\"\n2 2 \"dom\"\n\
+         $EndPhysicalNames\n$Nodes\n9\n1 0 0 0\n2 1 0 0\n3 1 1 0\n4 0 1 0\n5 3 0 0\n6 4 0 0\n\
+         7 4 1 0\n8 3 1 0\n9 3.5 0.5 0\n$EndNodes\n$Elements\n10\n10 1 2 1 1 1 2\n\
+         11 1 2 1 1 2 3\n12 1 2 1 1 3 4\n13 1 2 1 1 4 1\n1 2 2 2 2 1 2 3\n2 2 2 2 2 1 3 4\n\
+         3 2 2 2 2 5 6 9\n4 2 2 2 2 6 7 9\n5 2 2 2 2 7 8 9\n6 2 2 2 2 8 5 9\n$EndElements\n",
+    )
+    .unwrap();
+    let text = format!(
+        r#"
+        [problem]
+        mesh = {{ kind = "gmsh", path = {path:?} }}
+        source = 1.0
+        boundary = [{{ where = "wall", kind = "dirichlet", value = 0.0 }}]
+        [scaling]
+        enable_caching = false
+        "#,
+        path = path.to_str().unwrap()
+    );
+    for kind in ["auto", "direct", "cg"] {
+        let overrides = [format!("solver.kind={kind}")];
+        let overrides: Vec<&str> = overrides.iter().map(String::as_str).collect();
+        assert_undetermined(solve(&text, &overrides), kind);
+    }
+}
