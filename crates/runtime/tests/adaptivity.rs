@@ -458,3 +458,18 @@ fn the_reference_energy_refuses_nonzero_dirichlet_data() {
     .unwrap();
     assert_eq!(invalid_key(solve(config)), "adaptivity.reference_energy");
 }
+
+/// A reference energy below the discrete energy cannot be the exact one: it would read as a
+/// zero error and stop the loop as converged after one step.
+#[test]
+fn an_impossible_reference_energy_is_refused() {
+    for e in ["0.0", "0.1"] {
+        let overrides = [format!("adaptivity.reference_energy={e}")];
+        let overrides: Vec<&str> = overrides.iter().map(String::as_str).collect();
+        assert_eq!(
+            invalid_key(solve(l_shape(&overrides))),
+            "adaptivity.reference_energy",
+            "E = {e}"
+        );
+    }
+}

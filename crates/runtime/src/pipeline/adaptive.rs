@@ -131,11 +131,11 @@ impl FemSolver {
                     })
                 })??;
                 step.estimate = eta.estimate.total();
-                step.error = eta
-                    .error
-                    .as_ref()
-                    .map(Estimate::total)
-                    .or_else(|| cfg.reference_energy.map(|e| system.energy_error(e, values)));
+                step.error = match (&eta.error, cfg.reference_energy) {
+                    (Some(error), _) => Some(error.total()),
+                    (None, Some(e)) => Some(system.energy_error(e, values)?),
+                    (None, None) => None,
+                };
                 step.effectivity = step.error.filter(|e| *e > 0.0).map(|e| step.estimate / e);
                 step.estimate_seconds = t.elapsed().as_secs_f64();
                 info!(step = report.steps.len(), dofs = step.dofs, estimate = step.estimate, error = ?step.error, "adaptive step");
@@ -266,12 +266,30 @@ impl StepSystem {
     /// of the discrete space. Unlike `a(u, u) − a(u_h, u_h)`, which holds for the exact
     /// discrete solution only and is off to first order in the algebraic error, this is the
     /// error of the computed `u_h` whatever the solver's tolerance. `NaN` without the load.
-    fn energy_error(&self, e: f64, u: &[f64]) -> f64 {
+    /// Rounding and the load vector's quadrature may leave a tiny negative square (read as 0).
+    ///
+    /// # Errors
+    /// [`Error::InvalidInput`] (field `adaptivity.reference_energy`) when the square is
+    /// clearly negative: `e` is not the exact solution's energy (it would report a converged
+    /// loop after one step).
+    fn energy_error(&self, e: f64, u: &[f64]) -> Result<f64> {
         let Some(load) = &self.load else {
-            return f64::NAN;
+            return Ok(f64::NAN);
         };
         let l: f64 = load.iter().zip(u).map(|(b, u)| b * u).sum();
-        (e - 2.0 * l + self.energy(u)).max(0.0).sqrt()
+        let a = self.energy(u);
+        let squared = e - 2.0 * l + a;
+        if squared < -1e-6 * e.abs().max(a.abs()) {
+            return Err(Error::invalid(
+                "adaptivity.reference_energy",
+                format!(
+                    "{e} cannot be a(u, u) of the exact solution: the computed solution's \
+                     energy error would be the square root of {squared:.6e} (its discrete \
+                     energy a(u_h, u_h) is {a:.10e}, and a(u, u) bounds it from above)"
+                ),
+            ));
+        }
+        Ok(squared.max(0.0).sqrt())
     }
 }
 
