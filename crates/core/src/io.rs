@@ -25,9 +25,12 @@ impl Drop for TempGuard {
 /// directory of `path`, which is flushed, synced to disk and renamed over `path`. On any error
 /// the temporary file is removed and `path` is left as it was.
 ///
+/// Only a regular file is replaced: an existing device, FIFO, directory or symbolic link at
+/// `path` is refused untouched (renaming over `/dev/null` would replace the device).
+///
 /// # Errors
-/// [`Error::Io`] with `path` when the directory is not writable, `path` has no file name, or
-/// `write`, the sync or the rename fails.
+/// [`Error::Io`] with `path` when the directory is not writable, `path` has no file name or
+/// names something other than a regular file, or `write`, the sync or the rename fails.
 pub fn write_atomically<F>(path: &Path, write: F) -> Result<()>
 where
     F: FnOnce(&mut BufWriter<File>) -> io::Result<()>,
@@ -36,6 +39,15 @@ where
         path: path.to_path_buf(),
         source,
     };
+    if let Ok(meta) = fs::symlink_metadata(path)
+        && !meta.is_file()
+    {
+        return Err(io_err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "exists and is not a regular file (devices, FIFOs, directories and symbolic links \
+             are not replaced)",
+        )));
+    }
     let name = path.file_name().ok_or_else(|| {
         io_err(io::Error::new(
             io::ErrorKind::InvalidInput,
@@ -73,4 +85,42 @@ where
         let _ = d.sync_all();
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write;
+
+    use super::*;
+
+    #[test]
+    fn only_regular_files_are_replaced() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("out.vtu");
+        write_atomically(&file, |w| w.write_all(b"one")).unwrap();
+        write_atomically(&file, |w| w.write_all(b"two")).unwrap();
+        assert_eq!(fs::read(&file).unwrap(), b"two".to_vec());
+        let sub = dir.path().join("sub");
+        fs::create_dir(&sub).unwrap();
+        let mut refused = vec![sub.clone()];
+        #[cfg(unix)]
+        {
+            let link = dir.path().join("link.vtu");
+            std::os::unix::fs::symlink(&file, &link).unwrap();
+            let socket = dir.path().join("socket");
+            let _listener = std::os::unix::net::UnixListener::bind(&socket).unwrap();
+            refused.extend([link, socket]);
+        }
+        for path in refused {
+            let err = write_atomically(&path, |w| w.write_all(b"three")).unwrap_err();
+            assert!(err.to_string().contains("not a regular file"), "{err}");
+        }
+        assert!(sub.is_dir());
+        assert_eq!(fs::read(&file).unwrap(), b"two".to_vec());
+        // Nothing left behind but the file, the directory, the link and the socket.
+        assert_eq!(
+            fs::read_dir(dir.path()).unwrap().count(),
+            4 - usize::from(!cfg!(unix)) * 2
+        );
+    }
 }

@@ -100,7 +100,7 @@ fn mesh(b: KeyBuilder, m: &MeshSpec) -> KeyBuilder {
         }
         // The file's contents, not its name, decide the mesh (an unreadable file gets a key
         // that no readable one shares; reading it then fails with its own error).
-        MeshSpec::Gmsh(path) => match std::fs::read(path) {
+        MeshSpec::Gmsh(path) => match read_regular_file(path) {
             Ok(bytes) => b.str("mesh", "gmsh").field("contents", bytes),
             Err(e) => b
                 .str("mesh", "gmsh-unreadable")
@@ -139,6 +139,18 @@ impl Versions<'static> {
         discretisation: DISCRETISATION_VERSION,
         format: FORMAT_VERSION,
     };
+}
+
+/// The bytes of the regular file (or link to one) at `path`; a device such as `/dev/zero` or
+/// a FIFO is refused without being read (it may never end), as the mesh reader refuses it.
+fn read_regular_file(path: &std::path::Path) -> std::io::Result<Vec<u8>> {
+    if !std::fs::metadata(path)?.is_file() {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            "not a regular file",
+        ));
+    }
+    std::fs::read(path)
 }
 
 /// The keys of `problem` solved with `config` and solver `kind`, or `None` when a field is a

@@ -589,12 +589,31 @@ fn from_file(e: &figment::Error) -> bool {
 
 /// One provider per `FEMSCALE_SECTION__KEY` variable, sorted by name (see [`Config::figment`]).
 ///
+/// Variables of other programs are never read as text, so one whose name or value is not
+/// UTF-8 changes nothing.
+///
 /// # Errors
-/// [`Error::Config`] naming a variable whose key is not a valid dotted key.
+/// [`Error::Config`] naming a variable whose key is not a valid dotted key, or a
+/// `FEMSCALE_` variable whose name or value is not UTF-8.
 pub fn env_layers() -> Result<Vec<Layer>> {
-    let mut env: Vec<(String, String)> = std::env::vars()
-        .filter(|(k, _)| k.starts_with(ENV_PREFIX) && k.contains("__"))
-        .collect();
+    let mut env = Vec::new();
+    for (name, value) in std::env::vars_os() {
+        let prefixed = name.as_encoded_bytes().starts_with(ENV_PREFIX.as_bytes());
+        if !prefixed {
+            continue;
+        }
+        let (Some(name), Some(value)) = (name.to_str(), value.to_str()) else {
+            return Err(Error::Config {
+                message: format!(
+                    "environment variable {}: its name or value is not UTF-8",
+                    name.to_string_lossy()
+                ),
+            });
+        };
+        if name.contains("__") {
+            env.push((name.to_string(), value.to_string()));
+        }
+    }
     env.sort();
     env.into_iter()
         .map(|(var, value)| {
