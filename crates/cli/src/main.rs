@@ -140,10 +140,27 @@ fn main() -> ExitCode {
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            eprintln!("error: {}", error_chain(&e));
             ExitCode::FAILURE
         }
     }
+}
+
+/// `e` and its causes joined by `: `, as `{e:#}` prints them, but without a cause whose text
+/// the message already ends with (`femscale_core::Error::Io` shows its OS error itself).
+pub(crate) fn error_chain(e: &anyhow::Error) -> String {
+    let mut text = String::new();
+    for cause in e.chain() {
+        let cause = cause.to_string();
+        if text.ends_with(&cause) {
+            continue;
+        }
+        if !text.is_empty() {
+            text.push_str(": ");
+        }
+        text.push_str(&cause);
+    }
+    text
 }
 
 /// `--log-format`, else `FEMSCALE_LOG_FORMAT`, else text. An invalid variable is a usage
@@ -398,4 +415,23 @@ fn print_summary(out: &mut impl Write, m: &Metrics) -> std::io::Result<()> {
         )?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::error_chain;
+
+    #[test]
+    fn an_error_chain_shows_each_cause_once() {
+        let io = femscale::core::Error::Io {
+            path: "/x.msh".into(),
+            source: std::io::Error::new(std::io::ErrorKind::NotFound, "no such file"),
+        };
+        let e = anyhow::Error::from(io);
+        assert_eq!(error_chain(&e), "/x.msh: no such file");
+        let e = e.context("reading the mesh");
+        assert_eq!(error_chain(&e), "reading the mesh: /x.msh: no such file");
+        let plain = anyhow::anyhow!("plain").context("outer");
+        assert_eq!(error_chain(&plain), "outer: plain");
+    }
 }

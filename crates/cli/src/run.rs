@@ -172,7 +172,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
 /// Prints the error and exits with status 2.
 fn cannot_run(e: anyhow::Error) -> ! {
     let _ = std::io::stdout().flush();
-    eprintln!("error: {e:#}");
+    eprintln!("error: {}", crate::error_chain(&e));
     std::process::exit(EXIT_BAD_EXPERIMENT)
 }
 

@@ -33,7 +33,11 @@ impl Ranks {
     /// operation it will not join.
     pub fn fail(&self, error: anyhow::Error) -> anyhow::Error {
         if self.comm.size() > 1 {
-            eprintln!("error on rank {}: {error:#}", self.comm.rank());
+            eprintln!(
+                "error on rank {}: {}",
+                self.comm.rank(),
+                crate::error_chain(&error)
+            );
             self.comm.abort_job(1);
         }
         error

@@ -149,9 +149,12 @@ impl AdaptivityConfig {
                 format!("must be a non-negative number, got {e}"),
             ));
         }
-        if self.max_dofs == 0 {
-            return Err(Error::invalid("adaptivity.max_dofs", "must be at least 1"));
-        }
+        super::check_count(
+            "adaptivity.max_dofs",
+            self.max_dofs,
+            1,
+            femscale_mesh::MAX_GENERATED_NODES,
+        )?;
         super::check_count(
             "adaptivity.max_steps",
             self.max_steps,

@@ -174,6 +174,11 @@ impl FemSolver {
                 let refined = clock.run(Phase::Mesh, || {
                     refine(&mesh, &marked, state.as_ref(), values)
                 })?;
+                // Within `max_dofs`, the next step must still fit in memory.
+                crate::pipeline::check_nodes_fit(
+                    refined.mesh.num_nodes() as f64,
+                    "adaptivity.max_dofs",
+                )?;
                 if refined.mesh.num_nodes() > cfg.max_dofs {
                     step.marked = 0;
                     report.steps.push(step);

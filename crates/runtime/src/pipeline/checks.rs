@@ -16,16 +16,22 @@ pub(crate) fn check_memory(problem: &Problem) -> Result<()> {
     let Some(nodes) = problem.estimated_dofs() else {
         return Ok(());
     };
+    let field = if problem.mesh.refinements() > 0 {
+        "problem.mesh.refinements"
+    } else {
+        "problem.mesh.nx"
+    };
+    check_nodes_fit(nodes, field)
+}
+
+/// Refuses `nodes` unknowns when their mesh, pattern and matrix alone would not fit in the
+/// available memory, naming `field`.
+pub(crate) fn check_nodes_fit(nodes: f64, field: &str) -> Result<()> {
     let Some(available) = SystemLoad::detect().available_memory_mb else {
         return Ok(());
     };
     let needed = nodes * BYTES_PER_NODE / femscale_core::checks::MIB;
     if needed > available {
-        let field = if problem.mesh.refinements() > 0 {
-            "problem.mesh.refinements"
-        } else {
-            "problem.mesh.nx"
-        };
         return Err(Error::invalid(
             field,
             format!(

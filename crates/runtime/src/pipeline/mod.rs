@@ -24,6 +24,7 @@ use crate::problem::{Laplace1d, Laplace2d, Problem};
 use crate::registry::Registry;
 use crate::scaling::{ScalingDecision, ScalingLevel};
 pub use adaptive::{AdaptiveSnapshot, StepObserver};
+pub(crate) use checks::check_nodes_fit;
 use checks::{check_solver_names, rename_fields, solve_error};
 pub use operator::AssembledOperator;
 pub use plan::solver_for;

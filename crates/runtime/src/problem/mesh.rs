@@ -7,7 +7,10 @@ use std::sync::Arc;
 
 use femscale_core::{CellKind, Error, Result};
 use femscale_expr::Expression;
-use femscale_mesh::{BoxCells, BoxSpec, Diagonal, Mesh, MeshCounts, RectangleCells, RectangleSpec};
+use femscale_mesh::{
+    BoxCells, BoxSpec, Diagonal, MAX_GENERATED_NODES, Mesh, MeshCounts, RectangleCells,
+    RectangleSpec,
+};
 use figment::value::magic::RelativePathBuf;
 use serde::{Deserialize, Serialize};
 
@@ -302,6 +305,7 @@ impl MeshSpec {
                 if *times == 0 {
                     mesh
                 } else {
+                    check_refined_size(&mesh, *times)?;
                     Arc::new(mesh.refined(*times)?)
                 }
             }
@@ -334,6 +338,26 @@ fn part_predicate(name: &str, text: &str) -> Result<Expression> {
             format!("`{text}` is no predicate in x, y, z: {e}"),
         )
     })
+}
+
+/// Refuses `times` uniform refinements of `mesh` (a file's mesh: its size is known only now)
+/// whose result would exceed the generators' node limit or the available memory: each one
+/// multiplies the cells by 2, 4 or 8 in 1D, 2D, 3D, and the nodes about as much.
+fn check_refined_size(mesh: &Mesh, times: usize) -> Result<()> {
+    let growth = 2f64.powi(mesh.dim() as i32).powi(times as i32);
+    let nodes = mesh.num_nodes() as f64 * growth;
+    if nodes > MAX_GENERATED_NODES as f64 {
+        return Err(Error::invalid(
+            "refinements",
+            format!(
+                "{times} refinements of a mesh of {} cells and {} nodes give about {nodes:.3e} \
+                 nodes, more than the supported {MAX_GENERATED_NODES}",
+                mesh.num_cells(),
+                mesh.num_nodes()
+            ),
+        ));
+    }
+    crate::pipeline::check_nodes_fit(nodes, "refinements")
 }
 
 /// Checks a number of uniform refinements against [`MAX_REFINEMENTS`], naming `field`.
