@@ -463,6 +463,16 @@ pub trait LinearSolver: Send + Sync + fmt::Debug {
         None
     }
 
+    /// For a solver with a [`LinearSolver::row_share`]: this process failed before
+    /// [`LinearSolver::prepare_shared`] (partitioning, assembly; `reason` says why). It takes
+    /// part in the first collective step of the set-up, which the other processes wait in,
+    /// so that they fail too — naming this process — instead of waiting for it forever (an
+    /// embedding program, e.g. Python under `mpirun`, goes on after the error). Called at most
+    /// once, only before `prepare_shared`. The default does nothing.
+    fn abandon_shared(&self, reason: &str) {
+        let _ = reason;
+    }
+
     /// Does the set-up for `a` (factorisation, preconditioner) within the budgets of `options`.
     ///
     /// # Errors

@@ -113,8 +113,17 @@ def test_solves_and_sweeps_across_mpi4py_ranks(tmp_path):
         assert "4 ranks" in seen["refused"]["message"]
         assert "the ranks prepare different systems" in seen["mismatch"], seen["mismatch"]
         assert "names no communicator" in seen["freed"], seen["freed"]
+        # Every rank raised, none waited for the ranks whose part of the data is not finite.
+        for key in ["part_failed", "norms_failed"]:
+            message = seen[key]
+            assert message is not None, key
+            causes = ["NaN", "not finite", "other process", "failed before the distributed set-up"]
+            assert any(cause in message for cause in causes), message
         assert seen["null"].startswith("TypeError"), seen["null"]
 
+    # Some ranks own the part where the source is not finite, some are told about it.
+    failed = ["failed before the distributed set-up" in seen["part_failed"] for seen in ranks]
+    assert 0 < sum(failed) < 4, [seen["part_failed"] for seen in ranks]
     # The sweep: rank 0 has the report and wrote every record; the others ran their share.
     report = ranks[0]["run"]
     assert report["total"] == report["ran"] == len(SIZES) and report["all_ok"], report

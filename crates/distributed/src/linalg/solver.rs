@@ -197,6 +197,13 @@ impl LinearSolver for DistributedKrylov {
         })
     }
 
+    fn abandon_shared(&self, reason: &str) {
+        // The others learn of it in the agreement (this rank reports `reason` itself); the
+        // outcome here is this rank's own error.
+        let _ = reason;
+        let _ = self.agree(None);
+    }
+
     fn prepare(
         &self,
         a: Arc<CsrMatrix>,
@@ -205,7 +212,7 @@ impl LinearSolver for DistributedKrylov {
         let comm = self.comm.as_ref();
         let partition = RowPartition::balanced(a.nrows(), comm.size()).map_err(solve_error);
         // Collective even when this rank has no partition: the others must not wait for it.
-        let agreed = self.check_ranks_agree(&a, options, partition.as_ref().ok());
+        let agreed = self.agree(Some((&a, options, partition.as_ref().ok())));
         let partition = partition?;
         agreed?;
         self.prepare_partitioned(a, options, partition)
@@ -246,7 +253,7 @@ impl LinearSolver for DistributedKrylov {
                 })
         };
         // Collective even when this rank's share is wrong: the others must not wait for it.
-        let agreed = self.check_ranks_agree(&a, options, partition.as_ref().ok());
+        let agreed = self.agree(Some((&a, options, partition.as_ref().ok())));
         let partition = partition?;
         agreed?;
         self.prepare_partitioned(a, options, partition)
@@ -291,12 +298,12 @@ impl DistributedKrylov {
     /// iteration limit, and that every rank could split its rows (`partition` is `None` on a
     /// rank that could not). Ranks called with different problems or options would otherwise
     /// wait in each other's messages or stop at different iterations and hang; here every rank
-    /// returns an error instead.
-    fn check_ranks_agree(
+    /// returns an error instead. `system` is `None` on a rank that failed before the set-up
+    /// ([`LinearSolver::abandon_shared`]): it takes part all the same, and the others fail
+    /// naming it.
+    fn agree(
         &self,
-        a: &CsrMatrix,
-        options: &SolverOptions,
-        partition: Option<&RowPartition>,
+        system: Option<(&CsrMatrix, &SolverOptions, Option<&RowPartition>)>,
     ) -> Result<(), SolveError> {
         let comm = self.comm.as_ref();
         let (rank, size) = (comm.rank(), comm.size());
@@ -307,31 +314,52 @@ impl DistributedKrylov {
             });
             f64::from((hash ^ (hash >> 32)) as u32)
         };
-        let split = partition.map_or_else(String::new, |partition| {
-            (0..size).fold(String::new(), |text, r| {
-                format!("{text}{},", partition.range(r).len())
-            })
-        });
-        let mine = [
-            ("a row split", f64::from(u8::from(partition.is_some()))),
-            ("rows", a.nrows() as f64),
-            ("row split", fold(&split)),
-            ("method", fold(&format!("{:?}", self.method))),
-            ("preconditioner", fold(&self.preconditioner.name())),
-            ("tolerance", options.tolerance),
-            ("max_iterations", options.max_iterations as f64),
+        const NAMES: [&str; 7] = [
+            "a row split",
+            "rows",
+            "row split",
+            "method",
+            "preconditioner",
+            "tolerance",
+            "max_iterations",
         ];
+        // The first slot: 1 with a row split, 0 without, -1 for a rank that failed before.
+        let mine: [f64; 7] = match system {
+            None => [-1.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0],
+            Some((a, options, partition)) => {
+                let split = partition.map_or_else(String::new, |partition| {
+                    (0..size).fold(String::new(), |text, r| {
+                        format!("{text}{},", partition.range(r).len())
+                    })
+                });
+                [
+                    f64::from(u8::from(partition.is_some())),
+                    a.nrows() as f64,
+                    fold(&split),
+                    fold(&format!("{:?}", self.method)),
+                    fold(&self.preconditioner.name()),
+                    options.tolerance,
+                    options.max_iterations as f64,
+                ]
+            }
+        };
         let k = mine.len();
         let mut all = vec![0.0; k * size];
-        for (slot, (_, value)) in all[rank * k..][..k].iter_mut().zip(&mine) {
-            *slot = *value;
-        }
+        all[rank * k..][..k].copy_from_slice(&mine);
         comm.all_reduce_sum(&mut all).map_err(solve_error)?;
+        if let Some(failed) = (0..size).find(|&r| all[r * k] < 0.0) {
+            return Err(SolveError::Communication {
+                message: format!(
+                    "rank {failed} failed before the distributed set-up (it reports why); every \
+                     rank stops here"
+                ),
+            });
+        }
         let first = &all[..k];
         for other in 1..size {
             let theirs = &all[other * k..][..k];
             if let Some(i) = (0..k).find(|&i| theirs[i].to_bits() != first[i].to_bits()) {
-                let (what, shown) = (mine[i].0, |v: f64| match mine[i].0 {
+                let (what, shown) = (NAMES[i], |v: f64| match NAMES[i] {
                     "a row split" => ["none", "one"][usize::from(v > 0.0)].to_owned(),
                     "row split" | "method" | "preconditioner" => format!("#{v:.0}"),
                     "tolerance" => format!("{v:e}"),

@@ -446,3 +446,44 @@ fn ranks_prepared_with_different_systems_or_options_all_get_the_same_error() {
         assert!(message.contains(expected), "{message}");
     }
 }
+
+/// A rank that failed before the set-up (its assembly, say) joins the agreement through
+/// `abandon_shared`: the others fail naming it instead of waiting for it, and the rank itself
+/// returns (ranks of an embedding program go on after the error).
+#[test]
+fn a_rank_that_fails_before_the_set_up_releases_the_others() {
+    use femscale_core::{LinearSolver, SolverOptions};
+    let ranks = ThreadRanks::group(3);
+    let outcomes: Vec<Result<(), String>> = std::thread::scope(|s| {
+        let handles: Vec<_> = ranks
+            .into_iter()
+            .map(|comm| {
+                s.spawn(move || {
+                    let rank = comm.rank();
+                    let solver = DistributedKrylov::new(
+                        Arc::new(comm),
+                        DistMethod::Cg,
+                        DistPreconditionerChoice::BlockJacobi(Arc::new(Ic0Factory)),
+                    );
+                    if rank == 2 {
+                        solver.abandon_shared("the source is not finite on this part");
+                        return Err("abandoned".to_string());
+                    }
+                    let a = Arc::new(grid_laplacian(12).unwrap());
+                    solver
+                        .prepare(a, &SolverOptions::default())
+                        .map(|_| ())
+                        .map_err(|e| e.to_string())
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    for outcome in &outcomes[..2] {
+        let message = outcome.as_ref().unwrap_err();
+        assert!(
+            message.contains("rank 2 failed before the distributed set-up"),
+            "{message}"
+        );
+    }
+}

@@ -68,6 +68,16 @@ try:
     seen["mismatch"] = None
 except femscale.FemscaleError as e:
     seen["mismatch"] = f"{type(e).__name__}: {e}"
+# Data not finite on one part of the domain: the ranks owning it fail (in their assembly, in
+# their error norms), the others are told so instead of waiting for them in a collective step.
+for key, field in [("part_failed", "source"), ("norms_failed", "exact")]:
+    bad = problem(16, "distributed-cg")
+    bad["problem"][field] = "log(0.8 - x)"
+    try:
+        femscale.solve(bad, comm=world)
+        seen[key] = None
+    except femscale.FemscaleError as e:
+        seen[key] = f"{type(e).__name__}: {e}"
 # A communicator freed by the host, and MPI.COMM_NULL: typed errors, not a crash.
 freed = world.Dup()
 freed.Free()

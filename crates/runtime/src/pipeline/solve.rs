@@ -82,8 +82,9 @@ impl FemSolver {
         let cache = cache.filter(|_| setup.share.is_none());
         if let Some(share) = setup.share.take() {
             let partition = self.config.solver.partition;
-            let (parted, share) =
-                clock.run(Phase::Mesh, || partitioned(meshed, share, partition))?;
+            let (parted, share) = clock
+                .run(Phase::Mesh, || partitioned(meshed, share, partition))
+                .inspect_err(|e| setup.solver.abandon_shared(&e.to_string()))?;
             (meshed, setup.share) = (parted, Some(share));
         }
         let solve_span = tracing::Span::current();
@@ -246,7 +247,11 @@ fn run_stages(
     clock: &mut PhaseClock<'_>,
     stage: Stage,
 ) -> Result<Option<Computed>> {
-    let operator = build_operator(meshed, setup, cache, clock)?;
+    let operator = build_operator(meshed, setup, cache, clock).inspect_err(|e| {
+        if setup.share.is_some() {
+            setup.solver.abandon_shared(&e.to_string());
+        }
+    })?;
     let prepared = prepare_solver(&operator, setup, cache, clock)?;
     if stage == Stage::Prepare {
         return Ok(None);

@@ -358,14 +358,29 @@ pub(crate) fn post_process(
             return error_norms_within(&full, values, exact.as_ref(), deadline).map(Some);
         };
         let own = LocalCells::owned(&full, &share.rows);
-        let mut squares = match own.len() {
-            0 => [0.0, 0.0],
-            _ => {
-                let norms = error_norms_within(&own.view(&full), values, exact.as_ref(), deadline)?;
-                [norms.l2 * norms.l2, norms.h1_seminorm * norms.h1_seminorm]
-            }
+        let local = match own.len() {
+            0 => Ok([0.0, 0.0]),
+            _ => error_norms_within(&own.view(&full), values, exact.as_ref(), deadline)
+                .map(|norms| [norms.l2 * norms.l2, norms.h1_seminorm * norms.h1_seminorm]),
         };
+        // The sum is collective: a process whose part failed (the exact solution not finite
+        // there) still takes part, with a count of failures, so that no process waits for it.
+        let mut squares = [0.0, 0.0, 0.0];
+        match &local {
+            Ok([l2, h1]) => squares[..2].copy_from_slice(&[*l2, *h1]),
+            Err(_) => squares[2] = 1.0,
+        }
         (share.sum)(&mut squares).map_err(solve_error)?;
+        local?;
+        if squares[2] > 0.0 {
+            return Err(Error::invalid(
+                "exact",
+                format!(
+                    "the error norms failed on {} other process(es) (each reports its cause)",
+                    squares[2]
+                ),
+            ));
+        }
         Ok(Some(ErrorNorms {
             l2: squares[0].sqrt(),
             h1_seminorm: squares[1].sqrt(),
