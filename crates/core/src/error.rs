@@ -192,7 +192,12 @@ pub enum Error {
         known: Vec<String>,
     },
     /// An expression could not be parsed or evaluated.
-    #[error("invalid expression in `{field}` at column {column}: {message}\n  {text}\n  {caret:>width$}", caret = "^", width = .column)]
+    #[error(
+        "invalid expression in `{field}` at column {column}: {message}\n  {}\n  {caret:>width$}",
+        excerpt(.text, *.column).0,
+        caret = "^",
+        width = excerpt(.text, *.column).1
+    )]
     Expression {
         /// The parameter that held the expression.
         field: FieldPath,
@@ -421,6 +426,42 @@ pub fn ensure_finite(field: &str, value: f64) -> Result<f64> {
     }
 }
 
+/// The part of an expression `text` an error shows around its 1-based `column` (at most
+/// [`EXCERPT_SIDE`] characters either side, `…` where cut, control characters escaped so
+/// that a message cannot drive the terminal), and the caret's column within it.
+fn excerpt(text: &str, column: usize) -> (String, usize) {
+    let start = column.saturating_sub(1).saturating_sub(EXCERPT_SIDE);
+    let mut shown = String::new();
+    if start > 0 {
+        shown.push('…');
+    }
+    let mut caret = None;
+    let mut taken = start;
+    for (i, c) in text
+        .chars()
+        .enumerate()
+        .skip(start)
+        .take(2 * EXCERPT_SIDE + 1)
+    {
+        if i + 1 == column {
+            caret = Some(shown.chars().count() + 1);
+        }
+        match c.is_control() {
+            true => shown.extend(c.escape_default()),
+            false => shown.push(c),
+        }
+        taken = i + 1;
+    }
+    let caret = caret.unwrap_or(shown.chars().count() + 1);
+    if text.chars().nth(taken).is_some() {
+        shown.push('…');
+    }
+    (shown, caret)
+}
+
+/// Characters of an expression shown on either side of an error's column.
+const EXCERPT_SIDE: usize = 60;
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -479,5 +520,39 @@ mod tests {
             message: "x".into(),
         };
         assert!(untouched.within("problem").field().is_none());
+    }
+
+    #[test]
+    fn an_expression_error_shows_a_bounded_escaped_excerpt() {
+        let error = |text: String, column| Error::Expression {
+            field: FieldPath::parse("problem.source"),
+            text,
+            column,
+            message: "unexpected".into(),
+        };
+        // A short expression whole, the caret under its column.
+        let shown = error("x + (y * ".into(), 5).to_string();
+        assert!(shown.ends_with("\n  x + (y * \n      ^"), "{shown:?}");
+        // A million characters: a window around the column, cut with `…`.
+        let long = format!("{}qq{}", "x+".repeat(250_000), "+y".repeat(250_000));
+        let shown = error(long, 500_001).to_string();
+        assert!(shown.len() < 400, "{} bytes", shown.len());
+        let lines: Vec<&str> = shown.lines().collect();
+        let (excerpt, caret) = (lines[1], lines[2]);
+        assert!(
+            excerpt.starts_with("  …") && excerpt.ends_with('…'),
+            "{excerpt}"
+        );
+        let at = caret.chars().count() - 1;
+        assert_eq!(excerpt.chars().nth(at), Some('q'), "{shown}");
+        // Control characters escaped, the caret still under the offending one.
+        let shown = error("x + \u{1b}[31m y".into(), 5).to_string();
+        assert!(
+            !shown.contains('\u{1b}') && shown.contains("\\u{1b}"),
+            "{shown:?}"
+        );
+        // A column past the end: the caret after the text.
+        let shown = error("x +".into(), 4).to_string();
+        assert!(shown.ends_with("\n  x +\n     ^"), "{shown:?}");
     }
 }

@@ -142,7 +142,14 @@ fn lex(text: &str) -> Result<Vec<Spanned>, ExprError> {
             (')', _) => (Tok::RParen, 1),
             (',', _) => (Tok::Comma, 1),
             ('=', _) => return Err(err(text, col, "unexpected `=`; use `==` to compare")),
-            _ => return Err(err(text, col, format!("unexpected character `{c}`"))),
+            _ => {
+                // Control characters escaped: an error message must not drive the terminal.
+                let shown: String = match c.is_control() {
+                    true => c.escape_default().collect(),
+                    false => c.to_string(),
+                };
+                return Err(err(text, col, format!("unexpected character `{shown}`")));
+            }
         };
         toks.push((tok, col));
         i += len;

@@ -59,11 +59,32 @@ impl fmt::Display for Origin {
     /// `from --set key=value` or `in FILE:LINE`: the form used after a message.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Self::Layer(name) => write!(f, "from {name}"),
+            Self::Layer(name) => write!(f, "from {}", bounded(name)),
             Self::File { .. } => write!(f, "in {}", self.label()),
         }
     }
 }
+
+/// A layer's name as an error shows it: at most [`LAYER_SHOWN`] characters (a `--set` with a
+/// 10 MB expression is not echoed whole; the error about the value shows its own excerpt),
+/// control characters escaped.
+fn bounded(name: &str) -> String {
+    let mut shown = String::new();
+    for (i, c) in name.chars().enumerate() {
+        if i == LAYER_SHOWN {
+            shown.push('…');
+            break;
+        }
+        match c.is_control() {
+            true => shown.extend(c.escape_default()),
+            false => shown.push(c),
+        }
+    }
+    shown
+}
+
+/// Characters of a layer's name an error shows.
+const LAYER_SHOWN: usize = 120;
 
 /// Whether `value` holds the path `rest`: a table holds its keys, an array its indices (and,
 /// as it replaces the whole array when merged, everything below them), a leaf everything
@@ -203,6 +224,13 @@ mod tests {
             "from --set problem.boundary=[…]"
         );
         assert_eq!(Attribution::default().origin("solver.kind"), None);
+        let long = Origin::Layer(format!(
+            "--set problem.source=\"{}\u{1b}\"",
+            "x+".repeat(1000)
+        ));
+        let shown = long.to_string();
+        assert!(shown.chars().count() <= LAYER_SHOWN + 6, "{shown}");
+        assert!(shown.ends_with('…') && !shown.contains('\u{1b}'), "{shown}");
         // A key the file leaves out is at the table holding it; nothing on the way: no line.
         assert_eq!(
             origin("solver.tolerance"),
