@@ -80,8 +80,26 @@ pub(crate) fn check_range(field: &str, r: [f64; 2]) -> Result<()> {
             ),
         ));
     }
+    let (width, reach) = (r[1] - r[0], r[0].abs().max(r[1].abs()));
+    if !(MIN_EXTENT..=MAX_EXTENT).contains(&width) || reach > MAX_EXTENT {
+        return Err(Error::invalid(
+            field,
+            format!(
+                "range [{:e}, {:e}] is outside what the element integrals can represent: \
+                 widths from {MIN_EXTENT:e} to {MAX_EXTENT:e} and coordinates up to \
+                 {MAX_EXTENT:e} in magnitude (cell measures and their powers would underflow \
+                 or overflow f64); scale the problem's units",
+                r[0], r[1]
+            ),
+        ));
+    }
     Ok(())
 }
+
+/// The narrowest width of a generated mesh's range.
+pub const MIN_EXTENT: f64 = 1e-30;
+/// The widest range and the largest coordinate magnitude of a generated mesh.
+pub const MAX_EXTENT: f64 = 1e30;
 
 pub(crate) fn check_count(field: &str, n: usize) -> Result<()> {
     if n == 0 {
@@ -434,6 +452,31 @@ mod tests {
             },
             "ny",
         );
+        // Ranges whose cell measures would underflow or overflow: the range is named.
+        for (x, y) in [([0.0, 1e-200], [0.0, 1.0]), ([0.0, 1.0], [0.0, 1e300])] {
+            let field = if x[1] < 1.0 { "x" } else { "y" };
+            bad(
+                RectangleSpec {
+                    x,
+                    y,
+                    ..Default::default()
+                },
+                field,
+            );
+        }
+        bad(
+            RectangleSpec {
+                x: [1e31, 1e31 + 1e20],
+                ..Default::default()
+            },
+            "x",
+        );
+        Mesh::rectangle(&RectangleSpec {
+            x: [-5e29, 5e29],
+            y: [0.0, 1e-30],
+            ..Default::default()
+        })
+        .unwrap();
         assert_eq!(
             Mesh::interval(-1e308, 1e308, 3)
                 .unwrap_err()
