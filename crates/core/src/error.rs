@@ -122,14 +122,14 @@ pub enum SolveError {
     },
     /// Only the componentwise backward error accepted the solution, and one step of iterative
     /// refinement with the same solver changes it by more than
-    /// [`CORRECTION_LIMIT`](crate::verify::CORRECTION_LIMIT) of its size: the system does not
-    /// determine it (see [`confirm_solution`](crate::verify::confirm_solution)).
+    /// [`CORRECTION_LIMIT`](crate::verify::CORRECTION_LIMIT) of its size, or that solve
+    /// failed: the system does not determine the solution to three digits (see
+    /// [`confirm_solution`](crate::verify::confirm_solution)).
     #[error(
         "{solver}'s solution is not determined by the system: its recomputed ‖b − Ax‖/‖b‖ of \
          {verified_relative_residual:.3e} passes only as a componentwise backward error \
-         ({backward_error:.3e}), and one correction step changes it by {relative_correction:.3e} \
-         of its size (at most {limit:.0e} accepted) — the matrix is numerically singular (a \
-         problem whose solution is fixed only up to a constant?)"
+         ({backward_error:.3e}), and {detail} — the matrix is singular or too ill-conditioned \
+         for this solver (a problem whose solution is fixed only up to a constant?)"
     )]
     Undetermined {
         /// The solver that produced the solution.
@@ -142,6 +142,8 @@ pub enum SolveError {
         relative_correction: f64,
         /// The largest relative correction accepted.
         limit: f64,
+        /// What the correction step found, in words.
+        detail: String,
     },
     /// A [`SolveMonitor`](crate::SolveMonitor) asked the solve to stop.
     #[error("{} stopped by its monitor after {} iterations", .report.solver, .report.iterations)]

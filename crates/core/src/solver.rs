@@ -468,7 +468,9 @@ pub trait LinearSolver: Send + Sync + fmt::Debug {
     /// part in the first collective step of the set-up, which the other processes wait in,
     /// so that they fail too — naming this process — instead of waiting for it forever (an
     /// embedding program, e.g. Python under `mpirun`, goes on after the error). Called at most
-    /// once, only before `prepare_shared`. The default does nothing.
+    /// once, only before `prepare_shared`. The default does nothing: a solver that overrides
+    /// [`LinearSolver::row_share`] and starts its set-up with a collective step must override
+    /// this too, or a rank that fails alone leaves the others waiting.
     fn abandon_shared(&self, reason: &str) {
         let _ = reason;
     }

@@ -51,25 +51,38 @@ pub fn confirm_solution(
         *r = b - *r;
     }
     let mut delta = vec![0.0; b.len()];
-    let relative_correction = match solve(&r, &mut delta) {
-        Ok(_) => max_abs(&delta) / max_abs(x),
-        Err(_) => f64::INFINITY,
+    let undetermined = |relative_correction: f64, detail: String| SolveError::Undetermined {
+        solver: report.solver.clone(),
+        verified_relative_residual: verification.relative_residual,
+        backward_error: verification.backward_error,
+        relative_correction,
+        limit: CORRECTION_LIMIT,
+        detail,
     };
+    match solve(&r, &mut delta) {
+        Ok(_) => {}
+        // Out of time: the budget's error, not a verdict on the system.
+        Err(e @ (SolveError::Timeout { .. } | SolveError::Stopped { .. })) => return Err(e),
+        Err(e) => {
+            let detail = format!("its correction solve failed ({e})");
+            return Err(undetermined(f64::INFINITY, detail));
+        }
+    }
+    let relative_correction = max_abs(&delta) / max_abs(x);
     // NaN (a NaN correction, or 0/0) fails too.
     if relative_correction <= CORRECTION_LIMIT {
         return Ok(());
     }
-    Err(SolveError::Undetermined {
-        solver: report.solver.clone(),
-        verified_relative_residual: verification.relative_residual,
-        backward_error: verification.backward_error,
-        relative_correction: if relative_correction.is_nan() {
-            f64::INFINITY
-        } else {
-            relative_correction
-        },
-        limit: CORRECTION_LIMIT,
-    })
+    let shown = if relative_correction.is_nan() {
+        f64::INFINITY
+    } else {
+        relative_correction
+    };
+    let detail = format!(
+        "one correction step changes it by {shown:.3e} of its size (at most \
+         {CORRECTION_LIMIT:.0e} accepted)"
+    );
+    Err(undetermined(shown, detail))
 }
 
 /// `maxᵢ |vᵢ|`, NaN if any entry is NaN.
@@ -135,6 +148,16 @@ mod tests {
             "{err:?}"
         );
         // A failing or NaN correction solve is no confirmation either.
+        // Out of time during the correction: the timeout itself.
+        let err = confirm_solution(&a, &b, &x, &v, &report(), |_, _| {
+            Err(SolveError::Timeout {
+                elapsed_seconds: 2.0,
+                limit_seconds: 1.0,
+                report: Box::new(report()),
+            })
+        })
+        .unwrap_err();
+        assert!(matches!(err, SolveError::Timeout { .. }), "{err:?}");
         for fails in [true, false] {
             let err = confirm_solution(&a, &b, &x, &v, &report(), |_, d| {
                 d.fill(f64::NAN);

@@ -594,12 +594,16 @@ fn from_file(e: &figment::Error) -> bool {
 ///
 /// # Errors
 /// [`Error::Config`] naming a variable whose key is not a valid dotted key, or a
-/// `FEMSCALE_` variable whose name or value is not UTF-8.
+/// `FEMSCALE_SECTION__KEY` variable whose name or value is not UTF-8.
 pub fn env_layers() -> Result<Vec<Layer>> {
     let mut env = Vec::new();
     for (name, value) in std::env::vars_os() {
-        let prefixed = name.as_encoded_bytes().starts_with(ENV_PREFIX.as_bytes());
-        if !prefixed {
+        // Configuration variables only (`FEMSCALE_SECTION__KEY`): others of ours, such as
+        // `FEMSCALE_PLUGIN_HOST` (a path, read as one), may hold any bytes.
+        let bytes = name.as_encoded_bytes();
+        let configures =
+            bytes.starts_with(ENV_PREFIX.as_bytes()) && bytes.windows(2).any(|w| w == b"__");
+        if !configures {
             continue;
         }
         let (Some(name), Some(value)) = (name.to_str(), value.to_str()) else {
@@ -610,9 +614,7 @@ pub fn env_layers() -> Result<Vec<Layer>> {
                 ),
             });
         };
-        if name.contains("__") {
-            env.push((name.to_string(), value.to_string()));
-        }
+        env.push((name.to_string(), value.to_string()));
     }
     env.sort();
     env.into_iter()

@@ -108,8 +108,12 @@ impl FemSolver {
                 let step_start = clock.timings.total();
                 let decision = self.plan_for_mesh(&mesh, requested, &start.load)?;
                 let setup = self.setup(problem, &decision, context.clone())?;
+                if report.steps.is_empty() && !problem.mesh.is_generated() {
+                    super::checks::check_parts_fixed(&mesh, &setup.form)?;
+                }
                 let span = tracing::Span::current();
-                let reference = cfg.reference_energy.is_some();
+                // (With an exact solution, the true errors come from it instead.)
+                let reference = cfg.reference_energy.is_some() && setup.exact.is_none();
                 let (computed, system) = self.with_threads(setup.context.threads(), || {
                     let _span = span.enter();
                     let _counting = setup.context.enter();
@@ -174,17 +178,17 @@ impl FemSolver {
                 let refined = clock.run(Phase::Mesh, || {
                     refine(&mesh, &marked, state.as_ref(), values)
                 })?;
-                // Within `max_dofs`, the next step must still fit in memory.
-                crate::pipeline::check_nodes_fit(
-                    refined.mesh.num_nodes() as f64,
-                    "adaptivity.max_dofs",
-                )?;
                 if refined.mesh.num_nodes() > cfg.max_dofs {
                     step.marked = 0;
                     report.steps.push(step);
                     report.stopped_by = AdaptiveStop::MaxDofs;
                     return Ok((computed, setup, decision));
                 }
+                // Within `max_dofs`, the next step must still fit in memory.
+                crate::pipeline::check_nodes_fit(
+                    refined.mesh.num_nodes() as f64,
+                    "adaptivity.max_dofs",
+                )?;
                 step.refine_seconds = t.elapsed().as_secs_f64();
                 report.steps.push(step);
                 mesh = Arc::new(refined.mesh);

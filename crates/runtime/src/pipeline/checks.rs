@@ -1,7 +1,10 @@
 //! Input checks before a solve and the mapping of lower-level errors to the names users know
 //! (config keys, convenience-API fields).
 
-use femscale_core::{CellKind, Error, FieldPath, Result, SolveError, SystemLoad};
+use femscale_core::{
+    BoundaryKindOf, CellKind, EllipticForm, Error, FieldPath, Result, SharedField, SolveError,
+    SystemLoad,
+};
 
 use crate::problem::Problem;
 use crate::registry::Registry;
@@ -39,6 +42,77 @@ pub(crate) fn check_nodes_fit(nodes: f64, field: &str) -> Result<()> {
                  alone, but only {available:.0} MiB of memory are available"
             ),
         ));
+    }
+    Ok(())
+}
+
+/// Refuses a mesh with a connected part (cells sharing nodes) that no condition fixes: no
+/// Dirichlet condition and no Robin condition with a nonzero `alpha` on any of its nodes, and
+/// no reaction (or the constant zero). Its solution is determined only up to a constant, the
+/// system is singular, and a consistent load would let a solver return any such constant.
+/// A reaction that is not a constant counts as fixing every part.
+///
+/// # Errors
+/// [`Error::InvalidInput`] (field `problem.boundary`) naming a point of the floating part.
+pub(crate) fn check_parts_fixed(mesh: &femscale_mesh::Mesh, form: &EllipticForm) -> Result<()> {
+    let zero = |f: &SharedField| f.as_constant() == Some(0.0);
+    if form.reaction.as_ref().is_some_and(|c| !zero(c)) {
+        return Ok(());
+    }
+    let n = mesh.num_nodes();
+    let mut fixed = vec![false; n];
+    for bc in &form.boundary {
+        let fixes = match &bc.kind {
+            BoundaryKindOf::Neumann { .. } => false,
+            BoundaryKindOf::Robin { alpha, .. } => !zero(alpha),
+            _ => true,
+        };
+        if let (true, Some(part)) = (fixes, mesh.boundary_part(&bc.part)) {
+            for &node in &part.nodes {
+                fixed[node] = true;
+            }
+        }
+    }
+    // Union-find over the cells' nodes (roots kept small by halving the paths).
+    let mut parent: Vec<usize> = (0..n).collect();
+    fn root(parent: &mut [usize], mut v: usize) -> usize {
+        while parent[v] != v {
+            parent[v] = parent[parent[v]];
+            v = parent[v];
+        }
+        v
+    }
+    let view = mesh.view();
+    let mut used = vec![false; n];
+    for c in 0..mesh.num_cells() {
+        let nodes = view.cell(c);
+        let first = root(&mut parent, nodes[0]);
+        used[nodes[0]] = true;
+        for &v in &nodes[1..] {
+            used[v] = true;
+            let r = root(&mut parent, v);
+            parent[r] = first;
+        }
+    }
+    let mut part_fixed = vec![false; n];
+    for v in (0..n).filter(|&v| fixed[v]) {
+        let r = root(&mut parent, v);
+        part_fixed[r] = true;
+    }
+    for v in (0..n).filter(|&v| used[v]) {
+        if !part_fixed[root(&mut parent, v)] {
+            let p = view.point(v);
+            return Err(Error::invalid(
+                "problem.boundary",
+                format!(
+                    "the part of the mesh around (x, y, z) = ({}, {}, {}) shares no node with a \
+                     dirichlet condition or a robin condition with a nonzero alpha, and there is \
+                     no reaction: its solution is only determined up to a constant (the system \
+                     is singular); give it a condition",
+                    p[0], p[1], p[2]
+                ),
+            ));
+        }
     }
     Ok(())
 }

@@ -13,7 +13,9 @@ use femscale_mesh::Mesh;
 use femscale_scaling::UsageSummary;
 use tracing::{info, instrument};
 
-use super::checks::{check_memory, check_quadrature_degree, check_solver_names, solve_error};
+use super::checks::{
+    check_memory, check_parts_fixed, check_quadrature_degree, check_solver_names, solve_error,
+};
 use super::coarse_space::takes_coarse_space;
 use super::phases::{Phase, PhaseClock};
 use super::plan::check_plan_memory;
@@ -76,6 +78,9 @@ impl FemSolver {
         let mut meshed = clock.run(Phase::Mesh, || mesh_or_stored_operator(problem, cache))?;
         let decision = self.plan_for_mesh(&meshed.mesh, requested, &start.load)?;
         let mut setup = self.setup(problem, &decision, context)?;
+        if !problem.mesh.is_generated() {
+            check_parts_fixed(&meshed.mesh, &setup.form)?;
+        }
         // A distributed solver's rows: this process assembles and verifies those alone, and
         // nothing of this solve is cached (see `SolverInfo::distributed`).
         setup.share = setup.solver.row_share(meshed.mesh.num_nodes());

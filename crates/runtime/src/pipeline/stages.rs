@@ -319,11 +319,11 @@ pub(crate) fn solve_rhs(
         .map_err(solve_error)?;
         if setup.share.is_none() {
             // Accepted on its backward error alone: one correction step must confirm it.
+            let mut solver = prepared.solver.lock().unwrap_or_else(|e| e.into_inner());
             confirm_solution(&matrix, &rhs, &values, &verified, &report, |r, delta| {
-                let mut solver = prepared.solver.lock().unwrap_or_else(|e| e.into_inner());
                 solver.solve(r, delta, &mut deadline.monitor())
             })
-            .map_err(solve_error)?;
+            .map_err(in_phase)?;
         }
         Ok(Solved {
             values,

@@ -290,6 +290,18 @@ impl MeshSpec {
         self.build_here().map_err(|e| e.within("mesh"))
     }
 
+    /// Whether the mesh is generated (connected by construction) rather than read from a file
+    /// or given, which may hold parts that share no node.
+    pub(crate) fn is_generated(&self) -> bool {
+        match self {
+            Self::Interval { .. } | Self::IntervalNodes(_) | Self::Rectangle(_) | Self::Box(_) => {
+                true
+            }
+            Self::Mesh(_) | Self::Gmsh(_) => false,
+            Self::Refined { base, .. } | Self::Parts { base, .. } => base.is_generated(),
+        }
+    }
+
     /// [`MeshSpec::build`] with the generators' own field names (`nx`, `refinements`).
     fn build_here(&self) -> Result<Arc<Mesh>> {
         Ok(match self {
