@@ -67,7 +67,11 @@ pub(crate) fn check_parts_fixed(mesh: &femscale_mesh::Mesh, form: &EllipticForm)
             BoundaryKindOf::Robin { alpha, .. } => !zero(alpha),
             _ => true,
         };
-        if let (true, Some(part)) = (fixes, mesh.boundary_part(&bc.part)) {
+        let Some(part) = mesh.boundary_part(&bc.part) else {
+            // An unknown part: the assembly's error names it and the parts there are.
+            return Ok(());
+        };
+        if fixes {
             for &node in &part.nodes {
                 fixed[node] = true;
             }
