@@ -1,12 +1,9 @@
 //! Input checks before a solve and the mapping of lower-level errors to the names users know
 //! (config keys, convenience-API fields).
 
-use femscale_core::{
-    BoundaryKindOf, CellKind, EllipticForm, Error, FieldPath, Result, SharedField, SolveError,
-    SystemLoad,
-};
+use femscale_core::{CellKind, EllipticForm, Error, FieldPath, Result, SolveError, SystemLoad};
 
-use crate::problem::Problem;
+use crate::problem::{Problem, fixes_constant, reaction_fixes_constant};
 use crate::registry::Registry;
 
 /// Bytes per node that mesh, pattern, matrix and vectors need before any solver memory (2D P1:
@@ -55,23 +52,17 @@ pub(crate) fn check_nodes_fit(nodes: f64, field: &str) -> Result<()> {
 /// # Errors
 /// [`Error::InvalidInput`] (field `problem.boundary`) naming a point of the floating part.
 pub(crate) fn check_parts_fixed(mesh: &femscale_mesh::Mesh, form: &EllipticForm) -> Result<()> {
-    let zero = |f: &SharedField| f.as_constant() == Some(0.0);
-    if form.reaction.as_ref().is_some_and(|c| !zero(c)) {
+    if reaction_fixes_constant(form) {
         return Ok(());
     }
     let n = mesh.num_nodes();
     let mut fixed = vec![false; n];
     for bc in &form.boundary {
-        let fixes = match &bc.kind {
-            BoundaryKindOf::Neumann { .. } => false,
-            BoundaryKindOf::Robin { alpha, .. } => !zero(alpha),
-            _ => true,
-        };
         let Some(part) = mesh.boundary_part(&bc.part) else {
             // An unknown part: the assembly's error names it and the parts there are.
             return Ok(());
         };
-        if fixes {
+        if fixes_constant(&bc.kind) {
             for &node in &part.nodes {
                 fixed[node] = true;
             }

@@ -9,8 +9,8 @@
 use std::collections::BTreeMap;
 
 use femscale_core::{
-    BoundaryCondition, BoundaryConditionOf, BoundaryFieldRole, BoundaryKindOf, EllipticForm, Error,
-    Order, Result, SharedField,
+    BoundaryCondition, BoundaryConditionOf, BoundaryFieldRole, BoundaryKind, BoundaryKindOf,
+    EllipticForm, Error, Order, Result, SharedField,
 };
 use femscale_expr::ExprOptions;
 use serde::{Deserialize, Serialize};
@@ -236,31 +236,35 @@ impl Problem {
     }
 }
 
+/// Whether a boundary condition fixes the solution's constant on its nodes: a Dirichlet
+/// condition, a Robin condition whose `alpha` is not the constant zero, and (conservatively) a
+/// kind this check does not know; a Neumann condition does not.
+pub(crate) fn fixes_constant(kind: &BoundaryKind) -> bool {
+    match kind {
+        BoundaryKindOf::Neumann { .. } => false,
+        BoundaryKindOf::Robin { alpha, .. } => alpha.as_constant() != Some(0.0),
+        _ => true,
+    }
+}
+
+/// Whether the form's reaction fixes the constant everywhere: given and not the constant zero.
+pub(crate) fn reaction_fixes_constant(form: &EllipticForm) -> bool {
+    (form.reaction.as_ref()).is_some_and(|c| c.as_constant() != Some(0.0))
+}
+
 /// [`Problem::check`] refuses a problem without a Dirichlet condition, a Robin condition or a
 /// reaction; this refuses the same singular problem when they are given but zero everywhere
 /// (`reaction = 0`, Robin `alpha = 0`), naming the key that looks like it fixes the constant.
 fn check_determined(form: &EllipticForm) -> Result<()> {
-    let zero = |f: &SharedField| f.as_constant() == Some(0.0);
-    let mut zero_alpha = None;
-    for (i, bc) in form.boundary.iter().enumerate() {
-        match &bc.kind {
-            BoundaryKindOf::Dirichlet { .. } => return Ok(()),
-            BoundaryKindOf::Robin { alpha, .. } if !zero(alpha) => return Ok(()),
-            BoundaryKindOf::Robin { .. } => {
-                zero_alpha.get_or_insert(i);
-            }
-            BoundaryKindOf::Neumann { .. } => {}
-            // A kind this check does not know may fix the constant.
-            _ => return Ok(()),
-        }
+    if reaction_fixes_constant(form) || form.boundary.iter().any(|bc| fixes_constant(&bc.kind)) {
+        return Ok(());
     }
-    let (field, what) = match &form.reaction {
-        Some(c) if !zero(c) => return Ok(()),
-        Some(_) => ("reaction".to_string(), "the reaction is zero"),
-        None => match zero_alpha {
-            Some(i) => (format!("boundary[{i}].alpha"), "robin's alpha is zero"),
-            None => ("boundary".to_string(), "no condition fixes the solution"),
-        },
+    let zero_alpha =
+        (form.boundary.iter()).position(|bc| matches!(bc.kind, BoundaryKindOf::Robin { .. }));
+    let (field, what) = match (&form.reaction, zero_alpha) {
+        (Some(_), _) => ("reaction".to_string(), "the reaction is zero"),
+        (None, Some(i)) => (format!("boundary[{i}].alpha"), "robin's alpha is zero"),
+        (None, None) => ("boundary".to_string(), "no condition fixes the solution"),
     };
     Err(Error::invalid(
         field,
