@@ -448,10 +448,7 @@ fn excerpt(text: &str, column: usize) -> (String, usize) {
         if i + 1 == column {
             caret = Some(shown.chars().count() + 1);
         }
-        match c.is_control() {
-            true => shown.extend(c.escape_default()),
-            false => shown.push(c),
-        }
+        push_shown(&mut shown, c);
         taken = i + 1;
     }
     let caret = caret.unwrap_or(shown.chars().count() + 1);
@@ -459,6 +456,15 @@ fn excerpt(text: &str, column: usize) -> (String, usize) {
         shown.push('…');
     }
     (shown, caret)
+}
+
+/// Appends `c` to a message as a terminal shows it harmlessly: control characters (escape
+/// sequences, carriage returns) as their Rust escapes (`\u{1b}`), others as they are.
+pub fn push_shown(out: &mut String, c: char) {
+    match c.is_control() {
+        true => out.extend(c.escape_default()),
+        false => out.push(c),
+    }
 }
 
 /// Characters of an expression shown on either side of an error's column.

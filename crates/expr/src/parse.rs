@@ -144,10 +144,8 @@ fn lex(text: &str) -> Result<Vec<Spanned>, ExprError> {
             ('=', _) => return Err(err(text, col, "unexpected `=`; use `==` to compare")),
             _ => {
                 // Control characters escaped: an error message must not drive the terminal.
-                let shown: String = match c.is_control() {
-                    true => c.escape_default().collect(),
-                    false => c.to_string(),
-                };
+                let mut shown = String::new();
+                femscale_core::error::push_shown(&mut shown, c);
                 return Err(err(text, col, format!("unexpected character `{shown}`")));
             }
         };

@@ -75,10 +75,7 @@ fn bounded(name: &str) -> String {
             shown.push('…');
             break;
         }
-        match c.is_control() {
-            true => shown.extend(c.escape_default()),
-            false => shown.push(c),
-        }
+        femscale_core::error::push_shown(&mut shown, c);
     }
     shown
 }
