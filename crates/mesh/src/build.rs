@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use femscale_core::{BoundaryPart, CellKind, Error, Order, Result, Subdomain};
 use rayon::prelude::*;
 
+use crate::conformity::check_exterior_conforming;
 use crate::geometry::{orientation, reversed_order};
 use crate::mesh::Mesh;
 use crate::order2::{EntityNodes, is_curved, reversed_layout};
@@ -137,10 +138,13 @@ impl MeshBuilder {
     /// on the same nodes, every facet of a part a facet of some cell, part names unique. For
     /// order 2: one node per edge (and hexahedron face) shared by all its cells, no node in two
     /// roles, part facets with their cells' higher-order nodes; validity and orientation are
-    /// judged by the vertices (a curved cell is not checked for folds between them).
+    /// judged by the vertices (a curved cell is not checked for folds between them). The mesh
+    /// must be conforming: no exterior vertex on an exterior facet it is not a vertex of (a
+    /// hanging node, or an interface with two copies of its nodes), unless the facet is in a
+    /// boundary part (the two sides of a crack meant to be open).
     ///
     /// # Errors
-    /// [`Error::Mesh`] naming the first offending cell, facet, marker or part.
+    /// [`Error::Mesh`] naming the first offending cell, facet, marker, part or node.
     pub fn build(self) -> Result<Mesh> {
         let fail = |message: String| Error::Mesh {
             location: None,
@@ -230,10 +234,15 @@ impl MeshBuilder {
                 }
             }
         }
-        if let Some(name) = self.exterior
-            && !parts.iter().any(|p| p.name == name)
-        {
-            parts.push(BoundaryPart::from_facets(name, exterior));
+        let marked = (parts.iter())
+            .flat_map(|p| p.facets.chunks_exact(npf).map(|f| facet_key(&f[..fv])))
+            .collect();
+        check_exterior_conforming(&mesh.view(), &exterior, (npf, fv), &marked)?;
+        if let Some(name) = self.exterior {
+            match parts.iter().find(|p| p.name == name) {
+                None => parts.push(BoundaryPart::from_facets(name, exterior)),
+                Some(part) => check_same_facets(part, &exterior, (npf, fv))?,
+            }
         }
         for (i, part) in parts.iter().enumerate() {
             if parts[..i].iter().any(|p| p.name == part.name) {
@@ -305,6 +314,47 @@ fn orient_cells(mesh: &mut Mesh) -> Result<usize> {
         }
     }
     Ok(count)
+}
+
+/// Checks that a given part named like the exterior part (`all`) is the exterior: anything
+/// else would change what `where = "all"` means.
+fn check_same_facets(
+    part: &BoundaryPart,
+    exterior: &[usize],
+    (npf, fv): (usize, usize),
+) -> Result<()> {
+    let keys = |facets: &[usize]| {
+        let mut keys: Vec<u128> = (facets.chunks_exact(npf))
+            .map(|f| facet_key(&f[..fv]))
+            .collect();
+        keys.sort_unstable();
+        keys.dedup();
+        keys
+    };
+    let (given, all) = (keys(&part.facets), keys(exterior));
+    if given == all {
+        return Ok(());
+    }
+    let outside = given
+        .iter()
+        .filter(|k| all.binary_search(k).is_err())
+        .count();
+    let id = part
+        .id
+        .map(|id| format!(" (marker {id})"))
+        .unwrap_or_default();
+    Err(Error::Mesh {
+        location: None,
+        message: format!(
+            "boundary part `{}`{id} has {} facets, {outside} of them not exterior, but the mesh \
+             has {} exterior facets: `{}` is the name of the part of every exterior facet, so \
+             a group by that name must be exactly those; rename the group",
+            part.name,
+            given.len(),
+            all.len(),
+            part.name
+        ),
+    })
 }
 
 /// Checks that `part`'s facets (`npf` nodes each, vertices first) are whole, in range and

@@ -33,6 +33,7 @@
 
 mod adapt;
 mod build;
+mod conformity;
 mod generate;
 mod generate3d;
 mod geometry;

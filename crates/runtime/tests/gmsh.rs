@@ -457,3 +457,56 @@ fn bad_part_predicates_are_typed_errors_naming_the_part() {
         );
     }
 }
+
+/// Non-conforming Gmsh meshes (written by gmsh, `data/gmsh/nonconforming.py`): two OCC
+/// rectangles never fragmented (their common edge meshed twice, with different sizes) are
+/// refused naming the file and a node on the interface; fragmented they solve; a slit opened
+/// by gmsh's Crack plugin (both sides in the group `crack`) solves with the sides apart; a
+/// group called `all` that is not every exterior facet is refused.
+#[test]
+fn non_conforming_gmsh_meshes_are_refused_and_cracks_in_groups_accepted() {
+    let outer = "[[problem.boundary]]\nwhere = \"outer\"\nkind = \"dirichlet\"\nvalue = \"x\"\n";
+    let (_dir, config) = config_beside("unmerged_v41_ascii.msh", outer);
+    let text = solve(config).unwrap_err().to_string();
+    assert!(text.contains("unmerged_v41_ascii.msh"), "{text}");
+    assert!(
+        text.contains("not conforming") && text.contains("at (1, "),
+        "{text}"
+    );
+
+    let (_dir, config) = config_beside("fragments_v41_ascii.msh", outer);
+    let solution = solve(config).unwrap();
+    // u = x is harmonic and P1 reproduces it.
+    let err = (0..solution.mesh.num_nodes())
+        .map(|i| (solution.values[i] - solution.node(i)[0]).abs())
+        .fold(0.0, f64::max);
+    assert!(err < 1e-9, "{err}");
+
+    // The slit x = 0.5, 0 <= y <= 0.5 insulates: with u = x on the outer boundary the two
+    // copies of a node on it take different values.
+    let (_dir, config) = config_beside("crack_v41_ascii.msh", outer);
+    let solution = solve(config).unwrap();
+    let on_slit: Vec<usize> = (0..solution.mesh.num_nodes())
+        .filter(|&i| {
+            let p = solution.node(i);
+            p[0] == 0.5 && p[1] > 0.05 && p[1] < 0.45
+        })
+        .collect();
+    let jump = (on_slit.iter())
+        .flat_map(|&i| on_slit.iter().map(move |&j| (i, j)))
+        .filter(|&(i, j)| i < j && solution.node(i) == solution.node(j))
+        .map(|(i, j)| (solution.values[i] - solution.values[j]).abs())
+        .fold(0.0, f64::max);
+    assert!(
+        jump > 1e-3,
+        "copies on the slit: {on_slit:?}, largest jump {jump}"
+    );
+
+    let (_dir, config) = config_beside("allgroup_v41_ascii.msh", "");
+    let text = solve(config).unwrap_err().to_string();
+    assert!(text.contains("allgroup_v41_ascii.msh"), "{text}");
+    assert!(
+        text.contains("`all`") && text.contains("rename the group"),
+        "{text}"
+    );
+}
