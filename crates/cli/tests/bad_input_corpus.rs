@@ -15,6 +15,7 @@
 //! stderr = ["solver.timeout_seconds"]   # substrings that must all appear on stderr
 //! stdout = []                           # optional: substrings that must appear on stdout
 //! timeout_seconds = 30                  # optional, default 30, at most 600
+//! max_stderr_bytes = 2000               # optional: stderr at most this long
 //! env = { FEMSCALE_SOLVER__KIND = "cg" } # optional extra environment
 //! cwd = "{dir}"                         # optional working directory (default `{dir}`)
 //! [case.files]                          # optional text files written into `{dir}`
@@ -151,6 +152,8 @@ struct Case {
     #[serde(default)]
     stdout: Vec<String>,
     timeout_seconds: Option<f64>,
+    /// The most bytes stderr may hold (untrusted input is not echoed whole).
+    max_stderr_bytes: Option<usize>,
     #[serde(default)]
     env: BTreeMap<String, String>,
     cwd: Option<String>,
@@ -501,6 +504,14 @@ fn run_case(loaded: &LoadedCase, repo: &Path) -> Option<String> {
         if !outcome.stderr.contains(want.as_str()) {
             errors.push(format!("stderr lacks {want:?}"));
         }
+    }
+    if let Some(max) = case.max_stderr_bytes
+        && outcome.stderr.len() > max
+    {
+        errors.push(format!(
+            "stderr holds {} bytes, more than {max}",
+            outcome.stderr.len()
+        ));
     }
     for want in &want_stdout {
         if !outcome.stdout.contains(want.as_str()) {

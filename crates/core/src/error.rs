@@ -182,7 +182,7 @@ pub enum Error {
         reason: String,
     },
     /// A name did not match any known one.
-    #[error("unknown {what} `{name}` in `{field}`; known: {}", .known.join(", "))]
+    #[error("unknown {what} `{}` in `{field}`; known: {}", shown_token(.name), .known.join(", "))]
     UnknownName {
         /// The parameter that held the name.
         field: FieldPath,
@@ -459,13 +459,56 @@ fn excerpt(text: &str, column: usize) -> (String, usize) {
 }
 
 /// Appends `c` to a message as a terminal shows it harmlessly: control characters (escape
-/// sequences, carriage returns) as their Rust escapes (`\u{1b}`), others as they are.
+/// sequences, carriage returns) and invisible format characters that reorder or hide text
+/// (bidirectional overrides and isolates, zero-width characters, the byte-order mark) as
+/// their Rust escapes (`\u{1b}`, `\u{202e}`), others as they are.
 pub fn push_shown(out: &mut String, c: char) {
-    match c.is_control() {
+    let invisible = matches!(c,
+        '\u{200b}'..='\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2060}'..='\u{206f}' | '\u{feff}');
+    match c.is_control() || invisible {
         true => out.extend(c.escape_default()),
         false => out.push(c),
     }
 }
+
+/// `text` as a message quotes it: at most [`SHOWN_TOKEN`] characters (then `…`), each through
+/// [`push_shown`] — for names and numbers taken from untrusted input, which may be a megabyte
+/// long.
+pub fn shown_token(text: &str) -> String {
+    let mut shown = String::new();
+    for (i, c) in text.chars().enumerate() {
+        if i == SHOWN_TOKEN {
+            shown.push('…');
+            break;
+        }
+        push_shown(&mut shown, c);
+    }
+    shown
+}
+
+/// `message` with every run of more than [`SHOWN_TOKEN`] characters without a space cut to
+/// that many (then `…`) and each character through [`push_shown`]: for messages of other
+/// libraries (a configuration parser's "found `…`") that quote untrusted input whole.
+pub fn shown_message(message: &str) -> String {
+    let mut shown = String::with_capacity(message.len().min(4096));
+    let mut run = 0;
+    for c in message.chars() {
+        run = if c == ' ' || c == '\n' { 0 } else { run + 1 };
+        if run == SHOWN_TOKEN + 1 {
+            shown.push('…');
+        }
+        if run <= SHOWN_TOKEN {
+            match c {
+                '\n' => shown.push(c),
+                _ => push_shown(&mut shown, c),
+            }
+        }
+    }
+    shown
+}
+
+/// Characters of a name or number [`shown_token`] quotes.
+pub const SHOWN_TOKEN: usize = 80;
 
 /// Characters of an expression shown on either side of an error's column.
 const EXCERPT_SIDE: usize = 60;
@@ -473,6 +516,29 @@ const EXCERPT_SIDE: usize = 60;
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn tokens_are_bounded_and_invisible_characters_escaped() {
+        let long = "a".repeat(100_000);
+        let shown = shown_token(&long);
+        assert_eq!(shown.chars().count(), SHOWN_TOKEN + 1);
+        assert!(shown.ends_with('…'));
+        assert_eq!(
+            shown_token("ab\u{202e}c\u{1b}[2J"),
+            "ab\\u{202e}c\\u{1b}[2J"
+        );
+        assert_eq!(shown_token("x\u{200b}y\u{feff}"), "x\\u{200b}y\\u{feff}");
+        let message = format!("found `{long}`, expected `one of `dim`, `mesh``\nnext line");
+        let shown = shown_message(&message);
+        assert_eq!(
+            shown.len(),
+            message.len() - (100_000 + 3 - SHOWN_TOKEN) + '…'.len_utf8()
+        );
+        assert!(
+            shown.ends_with("a… expected `one of `dim`, `mesh``\nnext line"),
+            "{shown}"
+        );
+    }
 
     #[test]
     fn expression_error_points_at_the_column() {

@@ -12,6 +12,8 @@
 //! primary  := number | name | name '(' expr (',' expr)* ')' | '(' expr ')'
 //! ```
 
+use femscale_core::error::{push_shown, shown_token};
+
 use crate::ast::{BinOp, Callable, Expr, Var};
 use crate::{ExprError, MAX_NODES};
 
@@ -109,9 +111,13 @@ fn lex(text: &str) -> Result<Vec<Spanned>, ExprError> {
             let s: String = chars[start..i].iter().collect();
             let v: f64 = s
                 .parse()
-                .map_err(|_| err(text, col, format!("malformed number `{s}`")))?;
+                .map_err(|_| err(text, col, format!("malformed number `{}`", shown_token(&s))))?;
             if !v.is_finite() {
-                return Err(err(text, col, format!("number `{s}` is out of range")));
+                return Err(err(
+                    text,
+                    col,
+                    format!("number `{}` is out of range", shown_token(&s)),
+                ));
             }
             toks.push((Tok::Num(v), col));
             continue;
@@ -145,7 +151,7 @@ fn lex(text: &str) -> Result<Vec<Spanned>, ExprError> {
             _ => {
                 // Control characters escaped: an error message must not drive the terminal.
                 let mut shown = String::new();
-                femscale_core::error::push_shown(&mut shown, c);
+                push_shown(&mut shown, c);
                 return Err(err(text, col, format!("unexpected character `{shown}`")));
             }
         };
@@ -217,9 +223,9 @@ fn check_params(text: &str, params: &[(&str, f64)]) -> Result<(), ExprError> {
         let problem = if !valid {
             Some("is not a valid name".to_owned())
         } else if Var::from_name(name).is_some() || matches!(*name, "pi" | "e") {
-            Some(format!("would shadow the built-in `{name}`"))
+            Some(format!("would shadow the built-in `{}`", shown_token(name)))
         } else if Callable::lookup(name).is_some() {
-            Some(format!("would shadow the function `{name}`"))
+            Some(format!("would shadow the function `{}`", shown_token(name)))
         } else if params[..i].iter().any(|(n, _)| n == name) {
             Some("is given twice".to_owned())
         } else if !value.is_finite() {
@@ -228,7 +234,11 @@ fn check_params(text: &str, params: &[(&str, f64)]) -> Result<(), ExprError> {
             None
         };
         if let Some(problem) = problem {
-            return Err(err(text, 1, format!("parameter `{name}` {problem}")));
+            return Err(err(
+                text,
+                1,
+                format!("parameter `{}` {problem}", shown_token(name)),
+            ));
         }
     }
     Ok(())
@@ -424,7 +434,10 @@ impl Parser<'_> {
         } else if Callable::lookup(name).is_some() {
             return Err(self.error(
                 col,
-                format!("`{name}` is a function; call it as `{name}(...)`"),
+                format!(
+                    "`{0}` is a function; call it as `{0}(...)`",
+                    shown_token(name)
+                ),
             ));
         } else {
             let mut known = String::from("variables x, y, z, t; constants pi, e");
@@ -435,7 +448,10 @@ impl Parser<'_> {
             }
             return Err(self.error(
                 col,
-                format!("unknown identifier `{name}`; valid names are {known}"),
+                format!(
+                    "unknown identifier `{}`; valid names are {known}",
+                    shown_token(name)
+                ),
             ));
         };
         Ok(Node { expr, depth: 1 })
@@ -447,10 +463,14 @@ impl Parser<'_> {
                 || matches!(name, "pi" | "e")
                 || self.params.iter().any(|(n, _)| *n == name)
             {
-                format!("`{name}` is not a function; use `*` to multiply")
+                format!(
+                    "`{}` is not a function; use `*` to multiply",
+                    shown_token(name)
+                )
             } else {
                 format!(
-                    "unknown function `{name}`; known functions: {}",
+                    "unknown function `{}`; known functions: {}",
+                    shown_token(name),
                     Callable::names().join(", ")
                 )
             };
@@ -468,7 +488,10 @@ impl Parser<'_> {
             let s = if n == 1 { "" } else { "s" };
             Err(self.error(
                 col,
-                format!("`{name}` takes {expected}, got {n} argument{s}"),
+                format!(
+                    "`{}` takes {expected}, got {n} argument{s}",
+                    shown_token(name)
+                ),
             ))
         };
         // Folding `min(a, b, c)` into nested pairs adds one level per extra argument.

@@ -49,7 +49,8 @@ impl Marking {
                 return Err(Error::invalid(
                     "adaptivity.marking",
                     format!(
-                        "unknown marking `{other}`; expected `dorfler`, `maximum` or `fixed-fraction`"
+                        "unknown marking `{}`; expected `dorfler`, `maximum` or `fixed-fraction`",
+                        femscale_core::error::shown_token(other)
                     ),
                 ));
             }

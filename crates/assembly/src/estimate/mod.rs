@@ -100,7 +100,10 @@ impl Estimator {
             "zz" | "recovery" => Ok(Self::Recovery),
             other => Err(Error::invalid(
                 "adaptivity.estimator",
-                format!("unknown estimator `{other}`; expected `residual` or `zz`"),
+                format!(
+                    "unknown estimator `{}`; expected `residual` or `zz`",
+                    femscale_core::error::shown_token(other)
+                ),
             )),
         }
     }

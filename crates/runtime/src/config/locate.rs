@@ -6,6 +6,7 @@ use std::fmt;
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use femscale_core::error::shown_token;
 use figment::value::Value;
 
 use super::source_map::{FieldPath, SourceMap, Step};
@@ -59,29 +60,11 @@ impl fmt::Display for Origin {
     /// `from --set key=value` or `in FILE:LINE`: the form used after a message.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Self::Layer(name) => write!(f, "from {}", bounded(name)),
+            Self::Layer(name) => write!(f, "from {}", shown_token(name)),
             Self::File { .. } => write!(f, "in {}", self.label()),
         }
     }
 }
-
-/// A layer's name as an error shows it: at most [`LAYER_SHOWN`] characters (a `--set` with a
-/// 10 MB expression is not echoed whole; the error about the value shows its own excerpt),
-/// control characters escaped.
-fn bounded(name: &str) -> String {
-    let mut shown = String::new();
-    for (i, c) in name.chars().enumerate() {
-        if i == LAYER_SHOWN {
-            shown.push('…');
-            break;
-        }
-        femscale_core::error::push_shown(&mut shown, c);
-    }
-    shown
-}
-
-/// Characters of a layer's name an error shows.
-const LAYER_SHOWN: usize = 120;
 
 /// Whether `value` holds the path `rest`: a table holds its keys, an array its indices (and,
 /// as it replaces the whole array when merged, everything below them), a leaf everything
@@ -226,7 +209,10 @@ mod tests {
             "x+".repeat(1000)
         ));
         let shown = long.to_string();
-        assert!(shown.chars().count() <= LAYER_SHOWN + 6, "{shown}");
+        assert!(
+            shown.chars().count() <= femscale_core::error::SHOWN_TOKEN + 6,
+            "{shown}"
+        );
         assert!(shown.ends_with('…') && !shown.contains('\u{1b}'), "{shown}");
         // A key the file leaves out is at the table holding it; nothing on the way: no line.
         assert_eq!(

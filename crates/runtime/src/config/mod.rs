@@ -7,6 +7,7 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use femscale_core::error::shown_token;
 use femscale_core::{Error, Result, SolverOptions};
 use femscale_solvers::{AmgOptions, DirectOptions, GmresOptions, MethodOptions, SsorOptions};
 use figment::Figment;
@@ -500,7 +501,10 @@ fn dotted_key(path: &FieldPath) -> String {
 pub fn parse_override(item: &str) -> Result<(String, figment::value::Value)> {
     let Some((key, value)) = item.split_once('=') else {
         return Err(Error::Config {
-            message: format!("override `{item}` is not of the form key=value"),
+            message: format!(
+                "override `{}` is not of the form key=value",
+                shown_token(item)
+            ),
         });
     };
     let key = key.trim();
@@ -513,7 +517,11 @@ pub fn parse_override(item: &str) -> Result<(String, figment::value::Value)> {
         })
     {
         return Err(Error::Config {
-            message: format!("override `{item}`: `{key}` is not a valid dotted key"),
+            message: format!(
+                "override `{}`: `{}` is not a valid dotted key",
+                shown_token(item),
+                shown_token(key)
+            ),
         });
     }
     let value = value.trim();
@@ -522,7 +530,7 @@ pub fn parse_override(item: &str) -> Result<(String, figment::value::Value)> {
         return Err(Error::Config {
             message: format!(
                 "override `{}`: the value spans several lines; give one TOML value on one line",
-                item.escape_debug()
+                shown_token(item)
             ),
         });
     }
@@ -557,7 +565,9 @@ pub fn figment_error(err: figment::Error, source: Option<&SourceMap>, prefix: &F
         let dotted = field.to_string();
         let named = e.metadata.as_ref().map(|m| m.name.to_string());
         let location = match (&named, source) {
-            (Some(n), _) if NAMED_LAYERS.iter().any(|l| n.starts_with(l)) => format!("{n}: "),
+            (Some(n), _) if NAMED_LAYERS.iter().any(|l| n.starts_with(l)) => {
+                format!("{}: ", shown_token(n))
+            }
             (_, Some(map)) if from_file(&e) => {
                 format!("{}: ", Origin::in_file(map, &field).label())
             }
@@ -566,13 +576,14 @@ pub fn figment_error(err: figment::Error, source: Option<&SourceMap>, prefix: &F
         let key_part = if dotted.is_empty() {
             String::new()
         } else {
-            format!("`{dotted}`: ")
+            format!("`{}`: ", shown_token(&dotted))
         };
-        let mut kind = e.kind.to_string();
+        // Figment quotes the offending key or value whole (a 10 MB `--set` would be echoed).
+        let mut kind = femscale_core::error::shown_message(&e.kind.to_string());
         if let figment::error::Kind::UnknownField(name, expected) = &e.kind
             && let Some(close) = closest(name, expected.iter().copied())
         {
-            kind.push_str(&format!(" (did you mean `{close}`?)"));
+            kind.push_str(&format!(" (did you mean `{}`?)", shown_token(close)));
         }
         lines.push(format!("{location}{key_part}{kind}"));
     }
