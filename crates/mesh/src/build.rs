@@ -187,7 +187,7 @@ impl MeshBuilder {
             cell_markers: self.cell_markers,
             subdomains,
             reoriented_cells: 0,
-            validated: Default::default(),
+            derived: Default::default(),
         };
         mesh.view().validate()?;
         mesh.reoriented_cells = orient_cells(&mut mesh)?;
@@ -419,7 +419,7 @@ impl Mesh {
             message,
         };
         // The mesh changes: its views are checked again until `validate` runs.
-        self.validated = Default::default();
+        self.derived = Default::default();
         if self.boundary.iter().any(|p| p.name == name) {
             return Err(fail(format!("a boundary part is already called `{name}`")));
         }

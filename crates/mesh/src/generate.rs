@@ -4,7 +4,7 @@ use femscale_core::{BoundaryPart, CellKind, Error, Result};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use crate::mesh::{KnownValid, Mesh};
+use crate::mesh::{Derived, Mesh};
 
 /// Largest node count a generator accepts (protects against absurd sizes from untrusted input).
 pub const MAX_GENERATED_NODES: usize = 1 << 30;
@@ -348,7 +348,7 @@ impl Mesh {
             cell_markers: Vec::new(),
             subdomains: Vec::new(),
             reoriented_cells: 0,
-            validated: KnownValid::by_construction(),
+            derived: Derived::valid_by_construction(),
         }
     }
 }

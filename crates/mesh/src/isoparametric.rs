@@ -229,8 +229,8 @@ impl Mesh {
                     .collect::<Vec<_>>()
             })
             .collect();
-        // The nodes move: the mesh is not known to be valid any more.
-        fine.validated = Default::default();
+        // The nodes move: the mesh is not known to be valid, nor its quality, any more.
+        fine.derived = Default::default();
         for (n, x) in moved {
             fine.coords[n * dim..(n + 1) * dim].copy_from_slice(&x[..dim]);
         }

@@ -23,38 +23,50 @@ pub struct Mesh {
     pub(crate) subdomains: Vec<Subdomain>,
     /// Cells reversed by validation.
     pub(crate) reoriented_cells: usize,
-    /// Whether the data passed [`MeshView::validate`] ([`Mesh::validate`]).
-    pub(crate) validated: KnownValid,
+    /// What is known about the data: whether it passed [`MeshView::validate`]
+    /// ([`Mesh::validate`]), and its quality range once computed.
+    pub(crate) derived: Derived,
 }
 
-/// Set once a mesh's data passed [`MeshView::validate`]; `&mut self` methods reset it. Not
-/// part of the mesh's value: equal meshes are equal whether or not they were checked.
+/// What is derived from a mesh's data and kept with it: whether it passed
+/// [`MeshView::validate`], and the range of cell quality ([`Mesh::stats`] reports it on every
+/// solve; a cached operator's mesh is reported again and again). `&mut self` methods reset
+/// it. Not part of the mesh's value: equal meshes are equal whatever is known about them.
 #[derive(Debug, Default)]
-pub(crate) struct KnownValid(std::sync::atomic::AtomicBool);
+pub(crate) struct Derived {
+    valid: std::sync::atomic::AtomicBool,
+    pub(crate) quality: std::sync::OnceLock<(f64, f64)>,
+}
 
-impl KnownValid {
-    fn get(&self) -> bool {
-        self.0.load(std::sync::atomic::Ordering::Acquire)
+impl Derived {
+    fn valid(&self) -> bool {
+        self.valid.load(std::sync::atomic::Ordering::Acquire)
     }
 
     /// The record of a mesh built valid by construction (the generators').
-    pub(crate) fn by_construction() -> Self {
-        Self(std::sync::atomic::AtomicBool::new(true))
+    pub(crate) fn valid_by_construction() -> Self {
+        Self {
+            valid: std::sync::atomic::AtomicBool::new(true),
+            quality: Default::default(),
+        }
     }
 
     /// Records that the mesh's data passed [`MeshView::validate`].
-    pub(crate) fn set(&self) {
-        self.0.store(true, std::sync::atomic::Ordering::Release);
+    fn set_valid(&self) {
+        self.valid.store(true, std::sync::atomic::Ordering::Release);
     }
 }
 
-impl Clone for KnownValid {
+impl Clone for Derived {
     fn clone(&self) -> Self {
-        Self(std::sync::atomic::AtomicBool::new(self.get()))
+        Self {
+            valid: std::sync::atomic::AtomicBool::new(self.valid()),
+            quality: self.quality.clone(),
+        }
     }
 }
 
-impl PartialEq for KnownValid {
+impl PartialEq for Derived {
     fn eq(&self, _: &Self) -> bool {
         true
     }
@@ -92,9 +104,9 @@ impl Mesh {
     /// # Errors
     /// As [`MeshView::validate`].
     pub fn validate(&self) -> Result<()> {
-        if !self.validated.get() {
+        if !self.derived.valid() {
             self.view().validate()?;
-            self.validated.set();
+            self.derived.set_valid();
         }
         Ok(())
     }
@@ -102,7 +114,7 @@ impl Mesh {
     /// The borrowed view assemblers work on, marked [`Validated`] once [`Mesh::validate`]
     /// (or the builder) checked the data.
     pub fn view(&self) -> MeshView<'_> {
-        let validated = if self.validated.get() {
+        let validated = if self.derived.valid() {
             // SAFETY: the flag is set only after `MeshView::validate` accepted this mesh's
             // data, which changes afterwards only through `&mut self` methods, which reset it
             // (the fields are private to this crate).

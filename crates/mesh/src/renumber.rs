@@ -92,7 +92,7 @@ impl Mesh {
             cell_markers: self.cell_markers.clone(),
             subdomains: self.subdomains.clone(),
             reoriented_cells: self.reoriented_cells,
-            validated: Default::default(),
+            derived: Default::default(),
         }
     }
 }

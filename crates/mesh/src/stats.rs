@@ -6,8 +6,16 @@ use rayon::prelude::*;
 use crate::mesh::Mesh;
 
 impl Mesh {
-    /// The smallest and largest [`Mesh::cell_quality`], over the cells in parallel.
+    /// The smallest and largest [`Mesh::cell_quality`], over the cells in parallel, once per
+    /// mesh (kept until a `&mut self` method changes it).
     fn quality_range(&self) -> (f64, f64) {
+        *self
+            .derived
+            .quality
+            .get_or_init(|| self.compute_quality_range())
+    }
+
+    fn compute_quality_range(&self) -> (f64, f64) {
         (0..self.num_cells())
             .into_par_iter()
             .map(|c| {
@@ -132,5 +140,33 @@ mod tests {
             s.min_quality
         );
         assert_eq!(s.min_quality, mesh.cell_quality(0));
+    }
+
+    #[test]
+    fn the_quality_range_is_computed_once_and_forgotten_when_the_mesh_changes() {
+        let spec = crate::RectangleSpec {
+            nx: 3,
+            ny: 2,
+            ..Default::default()
+        };
+        let mut mesh = Mesh::rectangle(&spec).unwrap();
+        assert!(mesh.derived.quality.get().is_none());
+        let first = mesh.stats();
+        assert_eq!(
+            mesh.derived.quality.get(),
+            Some(&(first.min_quality, first.max_quality))
+        );
+        assert_eq!(
+            mesh.clone().derived.quality.get(),
+            mesh.derived.quality.get()
+        );
+        mesh.add_boundary_part_where("inlet", |p| p[0] < 1e-12)
+            .unwrap();
+        assert!(mesh.derived.quality.get().is_none());
+        let again = mesh.stats();
+        assert_eq!(
+            (again.min_quality, again.max_quality),
+            (first.min_quality, first.max_quality)
+        );
     }
 }

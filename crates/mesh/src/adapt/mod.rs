@@ -277,7 +277,7 @@ impl Mesh {
             cell_markers: markers,
             subdomains: self.subdomains.clone(),
             reoriented_cells: 0,
-            validated: Default::default(),
+            derived: Default::default(),
         };
         tracing::debug!(
             cell_kind = ?self.cell_kind,
