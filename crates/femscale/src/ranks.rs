@@ -120,6 +120,29 @@ pub fn share_cores(config: &mut Config, comm: &dyn Communicator) {
     }
 }
 
+/// `local` (this rank's outcome of a step every rank of `comm` takes) if every rank succeeded:
+/// collective. A rank that failed gets its own error, the others an [`Error::Communication`]
+/// naming the first failed rank — so that a program that goes on after an error (Python under
+/// `mpirun`) does not leave the others waiting in their next collective step.
+///
+/// # Errors
+/// As described; a failed reduction is an [`Error::Communication`] too.
+pub fn agreed<T>(comm: &dyn Communicator, what: &str, local: Result<T>) -> Result<T> {
+    let mut failed = vec![0.0; comm.size()];
+    failed[comm.rank()] = f64::from(u8::from(local.is_err()));
+    let reduced = comm.all_reduce_sum(&mut failed);
+    let value = local?;
+    reduced?;
+    match failed.iter().position(|&f| f > 0.0) {
+        Some(rank) => Err(Error::Communication {
+            message: format!(
+                "rank {rank} failed to {what} (it reports why); every rank stops here"
+            ),
+        }),
+        None => Ok(value),
+    }
+}
+
 /// A [`FemSolver`] for `config` on this rank of `comm`: the cores shared out
 /// ([`share_cores`]), the distributed solvers registered, the solver kind checked
 /// ([`check_solver_on_ranks`]). Every rank calls it and then solves: each assembles the cells

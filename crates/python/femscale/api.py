@@ -77,9 +77,15 @@ def solve(
     0.125
     """
     solver = _solver(config, overrides, comm)
-    _check_mesh(mesh)
-    dim = mesh.dim if mesh is not None else _dim_of(solver)
-    return Solution(*solver.solve(mesh, _fields(fields, dim)))
+    try:
+        _check_mesh(mesh)
+        dim = mesh.dim if mesh is not None else _dim_of(solver)
+        fields = _fields(fields, dim)
+    except Exception as e:
+        # On ranks, the others would wait for this one in the solve.
+        solver._abandon(f"{type(e).__name__}: {e}")
+        raise
+    return Solution(*solver.solve(mesh, fields))
 
 
 def assemble(

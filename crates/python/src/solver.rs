@@ -90,13 +90,20 @@ impl Solver {
             file: config,
             overrides,
         };
-        let config = detached(py, &CallbackErrors::default(), || Config::load(&sources))?;
+        // On ranks: the communicator first (collective), then the configuration, which may
+        // fail on one rank alone (a file missing there); all agree before any solve.
         let ranks = comm
             .map(|c| crate::ranks::communicator(py, c))
             .transpose()?;
-        let inner = detached(py, &CallbackErrors::default(), || match ranks {
-            Some(ranks) => femscale::ranks::solver_on(config, ranks),
-            None => FemSolver::from_config(config),
+        let inner = detached(py, &CallbackErrors::default(), || {
+            let config = Config::load(&sources);
+            match ranks {
+                Some(ranks) => {
+                    let local = config.and_then(|c| femscale::ranks::solver_on(c, ranks.clone()));
+                    femscale::ranks::agreed(ranks.as_ref(), "create its solver", local)
+                }
+                None => config.and_then(FemSolver::from_config),
+            }
         })?;
         Ok(Self {
             inner: Arc::new(inner),
@@ -113,6 +120,14 @@ impl Solver {
         Ok(Self {
             inner: Arc::new(inner),
         })
+    }
+
+    /// Tells the other ranks of a solver on ranks that this rank's next solve failed before
+    /// it began (`reason`; e.g. its arguments were refused), so that they fail too instead
+    /// of waiting for it. Collective with that solve on the other ranks; nothing without
+    /// ranks.
+    fn _abandon(&self, py: Python<'_>, reason: &str) {
+        py.detach(|| self.inner.abandon_solve(None, reason));
     }
 
     /// The effective configuration as a dict.
@@ -138,18 +153,22 @@ impl Solver {
         metrics: bool,
     ) -> PyResult<Bound<'py, PyTuple>> {
         let mut errors = CallbackErrors::default();
-        let p = Laplace1d {
-            x_range,
-            num_elements,
-            diffusion: field_spec("diffusion_coeff", 1, Some(diffusion), &mut errors)?
-                .unwrap_or(FieldSpec::Constant(1.0)),
-            source: field_spec("source_function", 1, source, &mut errors)?,
-            left_bc,
-            right_bc,
-            exact: field_spec("exact_solution", 1, exact, &mut errors)?,
-            linear_solver,
-            enable_adaptive_refinement: adaptive,
-        };
+        let kind = linear_solver.clone();
+        let p = (|| {
+            Ok(Laplace1d {
+                x_range,
+                num_elements,
+                diffusion: field_spec("diffusion_coeff", 1, Some(diffusion), &mut errors)?
+                    .unwrap_or(FieldSpec::Constant(1.0)),
+                source: field_spec("source_function", 1, source, &mut errors)?,
+                left_bc,
+                right_bc,
+                exact: field_spec("exact_solution", 1, exact, &mut errors)?,
+                linear_solver,
+                enable_adaptive_refinement: adaptive,
+            })
+        })();
+        let p = self.built(py, p, kind.as_deref())?;
         let sol = detached(py, &errors, || self.inner.solve_1d_laplace(&p))?;
         solution_tuple(py, sol, metrics)
     }
@@ -175,55 +194,60 @@ impl Solver {
         metrics: bool,
     ) -> PyResult<Bound<'py, PyTuple>> {
         let mut errors = CallbackErrors::default();
-        let cells = match cells {
-            "triangle" => femscale::mesh::RectangleCells::Triangle,
-            "quadrilateral" => femscale::mesh::RectangleCells::Quadrilateral,
-            other => {
-                return Err(to_py(femscale::Error::UnknownName {
-                    field: "cells".into(),
-                    what: "cell kind".into(),
-                    name: other.into(),
-                    known: vec!["triangle".into(), "quadrilateral".into()],
-                }));
+        let kind = linear_solver.clone();
+        let p = (|| {
+            let cells = match cells {
+                "triangle" => femscale::mesh::RectangleCells::Triangle,
+                "quadrilateral" => femscale::mesh::RectangleCells::Quadrilateral,
+                other => {
+                    return Err(to_py(femscale::Error::UnknownName {
+                        field: "cells".into(),
+                        what: "cell kind".into(),
+                        name: other.into(),
+                        known: vec!["triangle".into(), "quadrilateral".into()],
+                    }));
+                }
+            };
+            let mut p = Laplace2d {
+                x_range,
+                y_range,
+                nx,
+                ny,
+                cells,
+                diffusion: field_spec("diffusion_coeff", 2, Some(diffusion), &mut errors)?
+                    .unwrap_or(FieldSpec::Constant(1.0)),
+                source: field_spec("source_function", 2, source, &mut errors)?,
+                exact: field_spec("exact_solution", 2, exact, &mut errors)?,
+                linear_solver,
+                enable_adaptive_refinement: adaptive,
+                ..Default::default()
+            };
+            if let Some(values) = boundary_values {
+                for (side, value) in values.iter() {
+                    let side: String = side.extract()?;
+                    let value: f64 = value.extract()?;
+                    let slot = match side.as_str() {
+                        "left" => &mut p.left_bc,
+                        "right" => &mut p.right_bc,
+                        "bottom" => &mut p.bottom_bc,
+                        "top" => &mut p.top_bc,
+                        _ => {
+                            return Err(to_py(femscale::Error::UnknownName {
+                                field: "boundary_values".into(),
+                                what: "side".into(),
+                                name: side,
+                                known: ["left", "right", "bottom", "top"]
+                                    .map(String::from)
+                                    .to_vec(),
+                            }));
+                        }
+                    };
+                    *slot = value;
+                }
             }
-        };
-        let mut p = Laplace2d {
-            x_range,
-            y_range,
-            nx,
-            ny,
-            cells,
-            diffusion: field_spec("diffusion_coeff", 2, Some(diffusion), &mut errors)?
-                .unwrap_or(FieldSpec::Constant(1.0)),
-            source: field_spec("source_function", 2, source, &mut errors)?,
-            exact: field_spec("exact_solution", 2, exact, &mut errors)?,
-            linear_solver,
-            enable_adaptive_refinement: adaptive,
-            ..Default::default()
-        };
-        if let Some(values) = boundary_values {
-            for (side, value) in values.iter() {
-                let side: String = side.extract()?;
-                let value: f64 = value.extract()?;
-                let slot = match side.as_str() {
-                    "left" => &mut p.left_bc,
-                    "right" => &mut p.right_bc,
-                    "bottom" => &mut p.bottom_bc,
-                    "top" => &mut p.top_bc,
-                    _ => {
-                        return Err(to_py(femscale::Error::UnknownName {
-                            field: "boundary_values".into(),
-                            what: "side".into(),
-                            name: side,
-                            known: ["left", "right", "bottom", "top"]
-                                .map(String::from)
-                                .to_vec(),
-                        }));
-                    }
-                };
-                *slot = value;
-            }
-        }
+            Ok(p)
+        })();
+        let p = self.built(py, p, kind.as_deref())?;
         let sol = detached(py, &errors, || self.inner.solve_2d_laplace(&p))?;
         solution_tuple(py, sol, metrics)
     }
@@ -240,7 +264,8 @@ impl Solver {
         fields: Option<&Bound<'py, PyDict>>,
     ) -> PyResult<Bound<'py, PyTuple>> {
         let mut errors = CallbackErrors::default();
-        let problem = self.problem(mesh, fields, &mut errors)?;
+        let problem = self.problem(mesh, fields, &mut errors);
+        let problem = self.built(py, problem, None)?;
         let sol = detached(py, &errors, || self.inner.solve(&problem))?;
         let mesh = Mesh {
             inner: sol.mesh.clone(),
@@ -263,7 +288,8 @@ impl Solver {
         fields: Option<&Bound<'py, PyDict>>,
     ) -> PyResult<Bound<'py, PyTuple>> {
         let mut errors = CallbackErrors::default();
-        let problem = self.problem(mesh, fields, &mut errors)?;
+        let problem = self.problem(mesh, fields, &mut errors);
+        let problem = self.built(py, problem, None)?;
         let op = detached(py, &errors, || self.inner.assemble(&problem))?;
         let shape = (op.matrix.nrows(), op.matrix.ncols());
         // SciPy wants int32 or int64 indices: the index arrays are converted (int32 when the
@@ -322,6 +348,16 @@ fn index_array<'py>(py: Python<'py>, values: &[usize], max: usize) -> PyResult<B
 }
 
 impl Solver {
+    /// `built` (what a solve is made of), or — for a solver on ranks — its error after
+    /// telling the other ranks, which would otherwise wait for this one in the solve's first
+    /// collective step (see `FemSolver::abandon_solve`; collective, so without the GIL).
+    fn built<T>(&self, py: Python<'_>, built: PyResult<T>, kind: Option<&str>) -> PyResult<T> {
+        built.inspect_err(|e| {
+            let reason = e.to_string();
+            py.detach(|| self.inner.abandon_solve(kind, &reason));
+        })
+    }
+
     fn problem(
         &self,
         mesh: Option<&Mesh>,

@@ -120,6 +120,16 @@ def test_solves_and_sweeps_across_mpi4py_ranks(tmp_path):
             causes = ["NaN", "not finite", "other process", "failed before the distributed set-up"]
             assert any(cause in message for cause in causes), message
         assert seen["null"].startswith("TypeError"), seen["null"]
+        # One rank failed alone; it says why, the others name it.
+        for key, failed, own in [
+            ("config_missing", 1, "config_1.toml"),
+            ("mesh_missing", 2, "missing.msh"),
+            ("arguments_refused", 3, "invalid `mesh`"),
+        ]:
+            message = seen[key]
+            assert message is not None, key
+            expected = own if rank == failed else f"rank {failed} failed"
+            assert expected in message, (key, rank, message)
 
     # Some ranks own the part where the source is not finite, some are told about it.
     failed = ["failed before the distributed set-up" in seen["part_failed"] for seen in ranks]

@@ -78,6 +78,35 @@ for key, field in [("part_failed", "source"), ("norms_failed", "exact")]:
         seen[key] = None
     except femscale.FemscaleError as e:
         seen[key] = f"{type(e).__name__}: {e}"
+# A step that fails on one rank alone before the distributed set-up — its configuration file
+# missing (rank 1), its mesh file missing (rank 2), its arguments refused in Python (rank 3) —
+# fails there, and the other ranks are told instead of waiting for it.
+config_file = out / f"config_{world.rank}.toml"
+if world.rank != 1:
+    config_file.write_text('[solver]\nkind = "distributed-cg"\n')
+disk = pathlib.Path(__file__).resolve().parents[3] / "mesh/tests/data/gmsh/disk_v41_ascii.msh"
+on_disk = problem(16, "distributed-cg")
+on_disk["problem"]["mesh"] = {
+    "kind": "gmsh",
+    "path": str(disk) if world.rank != 2 else str(out / "missing.msh"),
+}
+for key, call in [
+    ("config_missing", lambda: femscale.solve(str(config_file), comm=world)),
+    ("mesh_missing", lambda: femscale.solve(on_disk, comm=world)),
+    (
+        "arguments_refused",
+        lambda: femscale.solve(
+            problem(16, "distributed-cg"),
+            comm=world,
+            mesh="not a mesh" if world.rank == 3 else None,
+        ),
+    ),
+]:
+    try:
+        call()
+        seen[key] = None
+    except femscale.FemscaleError as e:
+        seen[key] = f"{type(e).__name__}: {e}"
 # A communicator freed by the host, and MPI.COMM_NULL: typed errors, not a crash.
 freed = world.Dup()
 freed.Free()

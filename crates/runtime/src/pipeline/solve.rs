@@ -65,21 +65,36 @@ impl FemSolver {
         // Counts what this solve does (cache lookups, compilations, plans) from here on.
         let context = ExecutionContext::serial();
         let _counting = context.enter();
-        let start = self.start(problem, requested)?;
+        // Until its solver's first collective step, a rank of a distributed solve that fails
+        // tells the others, which would otherwise wait for it in that step.
+        let shared = (self.registry.solver_info(requested)).is_ok_and(|info| info.distributed);
+        let abandon = |e: Error| {
+            if shared {
+                self.abandon_solve(Some(requested), &e.to_string());
+            }
+            e
+        };
+        let start = self.start(problem, requested).map_err(abandon)?;
         let cache = start.cache.as_ref();
+        // A distributed solve stores nothing, and every rank must reach the collective steps.
         if stage == Stage::Solve
             && self.solution_hits
+            && !shared
             && let Some(cache) = cache
             && let Some(hit) = cache.solution(|| build_mesh(problem), start.started)?
         {
             return Ok(Some(hit));
         }
         let mut clock = PhaseClock::new(&start.deadline);
-        let mut meshed = clock.run(Phase::Mesh, || mesh_or_stored_operator(problem, cache))?;
-        let decision = self.plan_for_mesh(&meshed.mesh, requested, &start.load)?;
-        let mut setup = self.setup(problem, &decision, context)?;
+        let mut meshed = clock
+            .run(Phase::Mesh, || mesh_or_stored_operator(problem, cache))
+            .map_err(abandon)?;
+        let decision =
+            (self.plan_for_mesh(&meshed.mesh, requested, &start.load)).map_err(abandon)?;
+        let mut setup = self.setup(problem, &decision, context).map_err(abandon)?;
         if !problem.mesh.is_generated() {
-            check_parts_fixed(&meshed.mesh, &setup.form)?;
+            check_parts_fixed(&meshed.mesh, &setup.form)
+                .inspect_err(|e| setup.solver.abandon_shared(&e.to_string()))?;
         }
         // A distributed solver's rows: this process assembles and verifies those alone, and
         // nothing of this solve is cached (see `SolverInfo::distributed`).
@@ -111,6 +126,25 @@ impl FemSolver {
         let m = &solution.metrics;
         info!(dofs = m.dofs, solver = %m.solver, iterations = m.iterations, seconds = m.total_solve_time, reused = ?m.cache_reused, "solved");
         Ok(Some(solution))
+    }
+
+    /// Tells the other ranks of a distributed solve that this rank's solve failed (`reason`)
+    /// before its solver's first collective step, so that they fail too — naming this rank —
+    /// instead of waiting for it ([`femscale_core::LinearSolver::abandon_shared`] on a solver
+    /// of kind `solver_kind`, the configured one if `None`). For a program that goes on after
+    /// an error on one rank (Python under `mpirun`), e.g. when building the problem failed
+    /// there. Does nothing for a solver that is not distributed.
+    pub fn abandon_solve(&self, solver_kind: Option<&str>, reason: &str) {
+        let cfg = &self.config.solver;
+        let kind = solver_kind.unwrap_or(&cfg.kind);
+        let options = cfg.method_options();
+        // The configured preconditioner, or any: abandoning only needs the communicator.
+        let solver = [cfg.preconditioner.as_str(), "none"]
+            .into_iter()
+            .find_map(|p| self.registry.solver(kind, p, &options).ok());
+        if let Some(solver) = solver {
+            solver.abandon_shared(reason);
+        }
     }
 
     /// Checks names and memory, starts the clock and opens the cache session. Refuses up
