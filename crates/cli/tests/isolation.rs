@@ -261,3 +261,47 @@ fn a_sweep_over_crashing_and_good_plugins_completes_and_records_both() {
         }
     }
 }
+
+/// A solve in the child is bounded by what the caller's monitor says remains, not by a fresh
+/// `timeout_seconds` per call: a second solve on the same set-up (the correction that confirms
+/// a solution, another right-hand side) gets what is left of the budget.
+#[test]
+fn an_isolated_solve_gets_what_remains_of_the_budget() {
+    use std::ops::ControlFlow;
+
+    use femscale::core::SolveMonitor;
+    use femscale::runtime::{Config, FemSolver};
+
+    struct Remaining(f64);
+    impl SolveMonitor for Remaining {
+        fn on_iteration(&mut self, _: usize, _: f64) -> ControlFlow<()> {
+            ControlFlow::Continue(())
+        }
+        fn remaining_seconds(&self) -> Option<f64> {
+            Some(self.0)
+        }
+    }
+
+    let config = Config::from_toml_str(&config(
+        8,
+        "plugin:c-loop",
+        "process",
+        "timeout_seconds = 30",
+    ))
+    .unwrap();
+    let fem = FemSolver::from_config(config).unwrap();
+    let op = fem.assemble(&fem.config().problem).unwrap();
+    let mut prepared = fem.prepare(&op).unwrap();
+    let mut u = vec![0.0; op.rhs.len()];
+    let start = Instant::now();
+    // The plugin loops forever; 0.2 s remain, plus the grace of a 30 s limit (3 s).
+    let e = prepared
+        .solve(&op.rhs, &mut u, &mut Remaining(0.2))
+        .unwrap_err();
+    let took = start.elapsed();
+    assert!(
+        took < Duration::from_secs(15),
+        "killed after {took:?}, not near 3.2 s: {e}"
+    );
+    assert!(e.to_string().contains("c-loop"), "{e}");
+}

@@ -105,10 +105,28 @@ impl SolveMonitor for DeadlineMonitor {
             ControlFlow::Continue(())
         }
     }
+
+    fn remaining_seconds(&self) -> Option<f64> {
+        (self.0.limit_seconds).map(|limit| (limit - self.0.elapsed_seconds()).max(0.0))
+    }
 }
 
 #[cfg(test)]
 mod tests {
+    use crate::SolveMonitor;
+
+    #[test]
+    fn the_monitor_tells_what_remains() {
+        assert_eq!(Deadline::unlimited().monitor().remaining_seconds(), None);
+        let remaining = Deadline::new(Some(100.0))
+            .monitor()
+            .remaining_seconds()
+            .unwrap();
+        assert!(remaining > 99.0 && remaining <= 100.0, "{remaining}");
+        let spent = Deadline::new(Some(0.0)).monitor().remaining_seconds();
+        assert_eq!(spent, Some(0.0));
+    }
+
     use super::*;
 
     #[test]

@@ -290,6 +290,15 @@ pub trait SolveMonitor {
     /// Called after each iteration with the relative residual; `Break` stops the solve with
     /// [`SolveError::Stopped`].
     fn on_iteration(&mut self, iteration: usize, relative_residual: f64) -> ControlFlow<()>;
+
+    /// Seconds the solve may still take, if this monitor knows (a [`DeadlineMonitor`]): for
+    /// solvers that cannot call [`SolveMonitor::on_iteration`] as they go (work in another
+    /// process) and must bound the whole call up front. `None`: no bound known.
+    ///
+    /// [`DeadlineMonitor`]: crate::DeadlineMonitor
+    fn remaining_seconds(&self) -> Option<f64> {
+        None
+    }
 }
 
 /// A monitor that never stops anything.

@@ -193,13 +193,16 @@ impl IsolatedPrepared {
 
 impl PreparedSolver for IsolatedPrepared {
     /// Solves in the child. The host's `monitor` is not called: iterations happen in another
-    /// process; `timeout_seconds` is enforced by the child's monitor and by the host's deadline.
+    /// process; `timeout_seconds` is enforced by the child's monitor and by the host's deadline,
+    /// which is also bounded by what `monitor` says remains (a second solve on the same set-up,
+    /// e.g. the correction that confirms a solution, gets what is left of the budget, not a
+    /// fresh one).
     #[instrument(skip_all, name = "fem.plugin.solve", fields(plugin = %self.spec.plugin, isolation = "process", n = b.len()))]
     fn solve(
         &mut self,
         b: &[f64],
         x: &mut [f64],
-        _monitor: &mut dyn SolveMonitor,
+        monitor: &mut dyn SolveMonitor,
     ) -> std::result::Result<SolveReport, SolveError> {
         check_system(&self.matrix, b, x)?;
         let start = Instant::now();
@@ -208,7 +211,15 @@ impl PreparedSolver for IsolatedPrepared {
             parts.b.copy_from_slice(b);
             parts.x.copy_from_slice(x);
         }
-        let deadline = deadline(&self.options, self.setup_seconds);
+        let mut deadline = deadline(&self.options, self.setup_seconds);
+        if let (Some((at, started)), Some(limit), Some(remaining)) = (
+            deadline,
+            self.options.timeout_seconds,
+            monitor.remaining_seconds(),
+        ) {
+            let by_monitor = Instant::now() + Duration::from_secs_f64(remaining.clamp(0.0, 1e9));
+            deadline = Some((at.min(by_monitor + grace(limit)), started));
+        }
         let reply = self
             .child
             .request(&Request::Solve, "solve", deadline, &self.limits)?;
