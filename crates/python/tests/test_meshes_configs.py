@@ -166,3 +166,16 @@ def test_numpy_results_match_the_rust_command_line(tmp_path):
     # the Rust run's max nodal error.
     exact = np.sin(np.pi * sol.nodes[:, 0]) * np.sin(np.pi * sol.nodes[:, 1])
     assert np.abs(sol.values - exact).max() == pytest.approx(rust["max_nodal_error"], rel=1e-8)
+
+
+def test_a_mesh_whose_halves_do_not_share_their_nodes_is_refused():
+    # Two unit squares side by side, each with its own copy of the nodes on x = 1.
+    square = np.array([[0.0, 0.0], [1.0, 0.0], [1.0, 1.0], [0.0, 1.0]])
+    points = np.vstack([square, square + [1.0, 0.0]])
+    cells = np.array([[0, 1, 2], [0, 2, 3], [4, 5, 6], [4, 6, 7]])
+    with pytest.raises(femscale.MeshError, match="not conforming"):
+        femscale.Mesh(points, cells)
+    # Shared: conforming, and it solves.
+    shared = np.array([[0.0, 0.0], [1.0, 0.0], [1.0, 1.0], [0.0, 1.0], [2.0, 0.0], [2.0, 1.0]])
+    mesh = femscale.Mesh(shared, np.array([[0, 1, 2], [0, 2, 3], [1, 4, 5], [1, 5, 2]]))
+    assert mesh.num_cells == 4
