@@ -487,12 +487,18 @@ pub fn shown_token(text: &str) -> String {
 }
 
 /// `message` with every run of more than [`SHOWN_TOKEN`] characters without a space cut to
-/// that many (then `…`) and each character through [`push_shown`]: for messages of other
+/// that many (then `…`), at most [`SHOWN_MESSAGE`] bytes in all, and each character
+/// through [`push_shown`]: for messages of other
 /// libraries (a configuration parser's "found `…`") that quote untrusted input whole.
 pub fn shown_message(message: &str) -> String {
     let mut shown = String::with_capacity(message.len().min(4096));
     let mut run = 0;
     for c in message.chars() {
+        if shown.len() >= SHOWN_MESSAGE {
+            // A long value with spaces in it: the whole message is bounded too.
+            shown.push('…');
+            break;
+        }
         run = if c == ' ' || c == '\n' { 0 } else { run + 1 };
         if run == SHOWN_TOKEN + 1 {
             shown.push('…');
@@ -506,6 +512,9 @@ pub fn shown_message(message: &str) -> String {
     }
     shown
 }
+
+/// Bytes of a message [`shown_message`] shows at most (then `…`).
+pub const SHOWN_MESSAGE: usize = 2000;
 
 /// Characters of a name or number [`shown_token`] quotes.
 pub const SHOWN_TOKEN: usize = 80;
@@ -537,6 +546,13 @@ mod tests {
         assert!(
             shown.ends_with("a… expected `one of `dim`, `mesh``\nnext line"),
             "{shown}"
+        );
+        let spaced = format!("found string \"{}\"", "a ".repeat(100_000));
+        let shown = shown_message(&spaced);
+        assert!(
+            shown.len() <= SHOWN_MESSAGE + 16 && shown.ends_with('…'),
+            "{}",
+            shown.len()
         );
     }
 

@@ -141,7 +141,8 @@ impl MeshBuilder {
     /// judged by the vertices (a curved cell is not checked for folds between them). The mesh
     /// must be conforming: no exterior vertex on an exterior facet it is not a vertex of (a
     /// hanging node, or an interface with two copies of its nodes), unless the facet is in a
-    /// boundary part (the two sides of a crack meant to be open).
+    /// named boundary part that is not the whole exterior (the sides of a crack meant to be
+    /// open).
     ///
     /// # Errors
     /// [`Error::Mesh`] naming the first offending cell, facet, marker, part or node.
@@ -219,8 +220,17 @@ impl MeshBuilder {
                 self.boundary_names[id]
             )));
         }
+        // Parts made of markers nobody named (a Gmsh file's entity tags, when it has no
+        // groups) say nothing about intent: they do not excuse touching facets.
+        let mut unnamed = Vec::new();
         for (id, facets) in by_marker {
-            let name = (self.boundary_names.get(&id).cloned()).unwrap_or_else(|| id.to_string());
+            let name = match self.boundary_names.get(&id) {
+                Some(name) => name.clone(),
+                None => {
+                    unnamed.push(parts.len());
+                    id.to_string()
+                }
+            };
             parts.push(BoundaryPart::from_facets(name, facets).with_id(id));
         }
         // One pass over all cell facets finds duplicate cells, non-manifold facets, the
@@ -234,9 +244,13 @@ impl MeshBuilder {
                 }
             }
         }
-        let marked = (parts.iter())
-            .flat_map(|p| p.facets.chunks_exact(npf).map(|f| facet_key(&f[..fv])))
-            .collect();
+        let marked = crack_facets(
+            &parts,
+            &unnamed,
+            self.exterior.as_deref(),
+            &exterior,
+            (npf, fv),
+        );
         check_exterior_conforming(&mesh.view(), &exterior, (npf, fv), &marked)?;
         if let Some(name) = self.exterior {
             match parts.iter().find(|p| p.name == name) {
@@ -314,6 +328,36 @@ fn orient_cells(mesh: &mut Mesh) -> Result<usize> {
         }
     }
     Ok(count)
+}
+
+/// The facets (keys) of the parts that may excuse touching exterior facets (the sides of a
+/// crack): parts that are named (not `unnamed`, positions in `parts`), not the exterior part's
+/// name, and not the whole exterior (a group of every boundary curve says nothing about one
+/// interface).
+fn crack_facets(
+    parts: &[BoundaryPart],
+    unnamed: &[usize],
+    exterior_name: Option<&str>,
+    exterior: &[usize],
+    (npf, fv): (usize, usize),
+) -> std::collections::HashSet<u128> {
+    let outside: std::collections::HashSet<u128> = (exterior.chunks_exact(npf))
+        .map(|f| facet_key(&f[..fv]))
+        .collect();
+    let mut marked = std::collections::HashSet::new();
+    for (i, part) in parts.iter().enumerate() {
+        if unnamed.contains(&i) || Some(part.name.as_str()) == exterior_name {
+            continue;
+        }
+        let keys: std::collections::HashSet<u128> = (part.facets.chunks_exact(npf))
+            .map(|f| facet_key(&f[..fv]))
+            .collect();
+        if outside.iter().all(|k| keys.contains(k)) {
+            continue;
+        }
+        marked.extend(keys);
+    }
+    marked
 }
 
 /// Checks that a given part named like the exterior part (`all`) is the exterior: anything

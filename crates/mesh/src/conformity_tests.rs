@@ -142,7 +142,7 @@ fn a_crack_whose_sides_are_boundary_parts_is_accepted() {
             .boundary_part(BoundaryPart::from_facets("crack_left", left))
             .build(),
     );
-    assert!(m.contains("physical groups"), "{m}");
+    assert!(m.contains("named physical group"), "{m}");
 }
 
 #[test]
@@ -182,4 +182,37 @@ fn a_strongly_graded_conforming_mesh_is_accepted() {
     Mesh::builder(2, coords, CellKind::Triangle, cells)
         .build()
         .unwrap();
+}
+
+#[test]
+fn parts_that_say_nothing_about_an_interface_do_not_excuse_it() {
+    let square = Mesh::rectangle(&RectangleSpec {
+        nx: 3,
+        ny: 2,
+        ..Default::default()
+    })
+    .unwrap();
+    let (coords, cells) = two_copies(&square, 1.0);
+    let n = square.num_nodes();
+    let all = square.boundary_part("all").unwrap();
+    let every: Vec<usize> = (all.facets.iter().copied())
+        .chain(all.facets.iter().map(|&v| v + n))
+        .collect();
+    // A group of every boundary facet (the interface's copies included).
+    let m = message(
+        Mesh::builder(2, coords.clone(), CellKind::Triangle, cells.clone())
+            .boundary_part(BoundaryPart::from_facets("walls", every.clone()))
+            .build(),
+    );
+    assert!(m.contains("not conforming"), "{m}");
+    // Markers nobody named (a Gmsh file's entity tags without groups), one per copy.
+    let markers: Vec<i32> = (0..every.len() / 2)
+        .map(|f| if f < all.facets.len() / 2 { 1 } else { 2 })
+        .collect();
+    let m = message(
+        Mesh::builder(2, coords, CellKind::Triangle, cells)
+            .facet_markers(every, markers)
+            .build(),
+    );
+    assert!(m.contains("not conforming"), "{m}");
 }

@@ -78,7 +78,7 @@ impl Mesh {
     /// number of cells with node indices in range, no degenerate or (quadrilaterals,
     /// hexahedra) non-convex cell — cells valid only in the other orientation are reoriented —
     /// no duplicate cells, boundary facets facets of cells, no node on an exterior facet it is
-    /// not a node of unless the facet is in a boundary part (see [`MeshBuilder::build`](crate::MeshBuilder::build)).
+    /// not a node of unless the facet is in a named boundary part (see [`MeshBuilder::build`](crate::MeshBuilder::build)).
     ///
     /// # Errors
     /// [`femscale_core::Error::Mesh`] naming the first offending cell, node or boundary part.

@@ -9,10 +9,14 @@ impl Mesh {
     /// The smallest and largest [`Mesh::cell_quality`], over the cells in parallel, once per
     /// mesh (kept until a `&mut self` method changes it).
     fn quality_range(&self) -> (f64, f64) {
-        *self
-            .derived
-            .quality
-            .get_or_init(|| self.compute_quality_range())
+        // Not `get_or_init`: the computation runs on rayon, whose waiting thread may take up
+        // another job that asks for the same mesh's statistics (re-entering would deadlock).
+        if let Some(range) = self.derived.quality.get() {
+            return *range;
+        }
+        let range = self.compute_quality_range();
+        let _ = self.derived.quality.set(range);
+        range
     }
 
     fn compute_quality_range(&self) -> (f64, f64) {

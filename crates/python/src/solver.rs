@@ -288,8 +288,8 @@ impl Solver {
         fields: Option<&Bound<'py, PyDict>>,
     ) -> PyResult<Bound<'py, PyTuple>> {
         let mut errors = CallbackErrors::default();
-        let problem = self.problem(mesh, fields, &mut errors);
-        let problem = self.built(py, problem, None)?;
+        // No collective step follows on the other ranks: nothing to abandon.
+        let problem = self.problem(mesh, fields, &mut errors)?;
         let op = detached(py, &errors, || self.inner.assemble(&problem))?;
         let shape = (op.matrix.nrows(), op.matrix.ncols());
         // SciPy wants int32 or int64 indices: the index arrays are converted (int32 when the

@@ -474,6 +474,11 @@ fn non_conforming_gmsh_meshes_are_refused_and_cracks_in_groups_accepted() {
         "{text}"
     );
 
+    // Without groups its facets are marked by their curves' tags: that excuses nothing.
+    let (_dir, config) = config_beside("unmerged_nogroups_v41_ascii.msh", "");
+    let text = solve(config).unwrap_err().to_string();
+    assert!(text.contains("not conforming"), "{text}");
+
     let (_dir, config) = config_beside("fragments_v41_ascii.msh", outer);
     let solution = solve(config).unwrap();
     // u = x is harmonic and P1 reproduces it.

@@ -90,13 +90,16 @@ impl FemSolver {
         mut observer: Option<&mut StepObserver<'_>>,
     ) -> Result<Solution> {
         let cfg = &self.config.adaptivity;
-        cfg.check()?;
+        // On ranks, a step every rank takes (all but the solves) that fails on one rank is
+        // abandoned there: the others would wait for it in the next solve's first collective.
+        let (_, abandon) = self.abandoning(requested);
+        cfg.check().map_err(&abandon)?;
         let context = ExecutionContext::serial();
         let _counting = context.enter();
-        let start = self.start(problem, requested)?;
+        let start = self.start(problem, requested).map_err(&abandon)?;
         let mut clock = PhaseClock::new(&start.deadline);
-        let mut mesh = clock.run(Phase::Mesh, || build_mesh(problem))?;
-        check_target(cfg, problem, &mesh)?;
+        let mut mesh = (clock.run(Phase::Mesh, || build_mesh(problem))).map_err(&abandon)?;
+        check_target(cfg, problem, &mesh).map_err(&abandon)?;
         let mut state: Option<RefinementState> = None;
         let mut guess: Option<Vec<f64>> = None;
         let mut report = AdaptivityReport::default();
@@ -106,19 +109,23 @@ impl FemSolver {
         let (outcome, usage) = femscale_scaling::measure(|| -> Result<_> {
             loop {
                 let step_start = clock.timings.total();
-                let decision = self.plan_for_mesh(&mesh, requested, &start.load)?;
-                let setup = self.setup(problem, &decision, context.clone())?;
+                let decision =
+                    (self.plan_for_mesh(&mesh, requested, &start.load)).map_err(&abandon)?;
+                let setup = (self.setup(problem, &decision, context.clone())).map_err(&abandon)?;
                 if report.steps.is_empty() && !problem.mesh.is_generated() {
-                    super::checks::check_parts_fixed(&mesh, &setup.form)?;
+                    super::checks::check_parts_fixed(&mesh, &setup.form).map_err(&abandon)?;
                 }
                 let span = tracing::Span::current();
                 // (With an exact solution, the true errors come from it instead.)
                 let reference = cfg.reference_energy.is_some() && setup.exact.is_none();
-                let (computed, system) = self.with_threads(setup.context.threads(), || {
-                    let _span = span.enter();
-                    let _counting = setup.context.enter();
-                    solve_step(mesh.clone(), &setup, &mut clock, guess.take(), reference)
-                })??;
+                let (computed, system) = self
+                    .with_threads(setup.context.threads(), || {
+                        let _span = span.enter();
+                        let _counting = setup.context.enter();
+                        let step = (mesh.clone(), guess.take(), reference);
+                        solve_step(step, &setup, &mut clock, &abandon)
+                    })
+                    .map_err(&abandon)??;
                 let solve_seconds = clock.timings.total() - step_start;
                 let values = &computed.solved.values;
                 let mut step = AdaptiveStep::default();
@@ -129,15 +136,17 @@ impl FemSolver {
                 step.solve_seconds = solve_seconds;
                 let t = Instant::now();
                 let deadline = clock.deadline();
-                let eta = self.with_threads(setup.context.threads(), || {
+                let eta = (self.with_threads(setup.context.threads(), || {
                     clock.run(Phase::Post, || {
                         estimate(cfg, &mesh, &setup, values, deadline)
                     })
-                })??;
+                }))
+                .map_err(&abandon)?
+                .map_err(&abandon)?;
                 step.estimate = eta.estimate.total();
                 step.error = match (&eta.error, cfg.reference_energy) {
                     (Some(error), _) => Some(error.total()),
-                    (None, Some(e)) => Some(system.energy_error(e, values)?),
+                    (None, Some(e)) => Some(system.energy_error(e, values).map_err(&abandon)?),
                     (None, None) => None,
                 };
                 step.effectivity = step.error.filter(|e| *e > 0.0).map(|e| step.estimate / e);
@@ -149,9 +158,11 @@ impl FemSolver {
                     Some(_) => Vec::new(),
                     None => {
                         let t = Instant::now();
-                        let marked = clock.run(Phase::Post, || {
-                            mark(cfg.marking(), &eta.estimate.eta_squared)
-                        })?;
+                        let marked = clock
+                            .run(Phase::Post, || {
+                                mark(cfg.marking(), &eta.estimate.eta_squared)
+                            })
+                            .map_err(&abandon)?;
                         step.mark_seconds = t.elapsed().as_secs_f64();
                         marked
                     }
@@ -166,7 +177,8 @@ impl FemSolver {
                         error_squared: eta.error.as_ref().map(|e| e.eta_squared.as_slice()),
                         marked: &marked,
                         step: &step,
-                    })?;
+                    })
+                    .map_err(&abandon)?;
                 }
                 let stop = stop.or((marked.is_empty()).then_some(AdaptiveStop::NothingMarked));
                 if let Some(stop) = stop {
@@ -175,9 +187,11 @@ impl FemSolver {
                     return Ok((computed, setup, decision));
                 }
                 let t = Instant::now();
-                let refined = clock.run(Phase::Mesh, || {
-                    refine(&mesh, &marked, state.as_ref(), values)
-                })?;
+                let refined = clock
+                    .run(Phase::Mesh, || {
+                        refine(&mesh, &marked, state.as_ref(), values)
+                    })
+                    .map_err(&abandon)?;
                 if refined.mesh.num_nodes() > cfg.max_dofs {
                     step.marked = 0;
                     report.steps.push(step);
@@ -188,7 +202,8 @@ impl FemSolver {
                 crate::pipeline::check_nodes_fit(
                     refined.mesh.num_nodes() as f64,
                     "adaptivity.max_dofs",
-                )?;
+                )
+                .map_err(&abandon)?;
                 step.refine_seconds = t.elapsed().as_secs_f64();
                 report.steps.push(step);
                 mesh = Arc::new(refined.mesh);
@@ -212,23 +227,24 @@ impl FemSolver {
     }
 }
 
-/// One step's solve on `mesh` from the initial guess; also returns the system (for the
-/// discrete energy and, with `reference` energy, the energy error).
+/// One step's solve on `mesh` from the initial `guess`; also returns the system (for the
+/// discrete energy and, with `reference` energy, the energy error). Errors before the
+/// solver's set-up go through `abandon`.
 ///
 /// # Errors
 /// As the pipeline's stages, and [`Error::InvalidInput`] (field `adaptivity.reference_energy`)
 /// when `reference` is set and a Dirichlet condition prescribes a value other than zero.
 fn solve_step(
-    mesh: Arc<Mesh>,
+    (mesh, guess, reference): (Arc<Mesh>, Option<Vec<f64>>, bool),
     setup: &SolveSetup,
     clock: &mut PhaseClock<'_>,
-    guess: Option<Vec<f64>>,
-    reference: bool,
+    abandon: &impl Fn(Error) -> Error,
 ) -> Result<(Computed, StepSystem)> {
     let meshed = Meshed { mesh, stored: None };
-    let operator = build_operator(meshed, setup, None, clock)?;
+    // Abandoned (on ranks) up to the solver's set-up, whose first step is collective.
+    let operator = build_operator(meshed, setup, None, clock).map_err(abandon)?;
     if reference {
-        check_zero_dirichlet_data(&operator.mesh, &operator.dirichlet)?;
+        check_zero_dirichlet_data(&operator.mesh, &operator.dirichlet).map_err(abandon)?;
     }
     let prepared = prepare_solver(&operator, setup, None, clock)?;
     let matrix = operator.matrix.clone();

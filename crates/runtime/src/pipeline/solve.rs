@@ -65,16 +65,8 @@ impl FemSolver {
         // Counts what this solve does (cache lookups, compilations, plans) from here on.
         let context = ExecutionContext::serial();
         let _counting = context.enter();
-        // Until its solver's first collective step, a rank of a distributed solve that fails
-        // tells the others, which would otherwise wait for it in that step.
-        let shared = (self.registry.solver_info(requested)).is_ok_and(|info| info.distributed);
-        let abandon = |e: Error| {
-            if shared {
-                self.abandon_solve(Some(requested), &e.to_string());
-            }
-            e
-        };
-        let start = self.start(problem, requested).map_err(abandon)?;
+        let (shared, abandon) = self.abandoning(requested);
+        let start = self.start(problem, requested).map_err(&abandon)?;
         let cache = start.cache.as_ref();
         // A distributed solve stores nothing, and every rank must reach the collective steps.
         if stage == Stage::Solve
@@ -88,10 +80,10 @@ impl FemSolver {
         let mut clock = PhaseClock::new(&start.deadline);
         let mut meshed = clock
             .run(Phase::Mesh, || mesh_or_stored_operator(problem, cache))
-            .map_err(abandon)?;
+            .map_err(&abandon)?;
         let decision =
-            (self.plan_for_mesh(&meshed.mesh, requested, &start.load)).map_err(abandon)?;
-        let mut setup = self.setup(problem, &decision, context).map_err(abandon)?;
+            (self.plan_for_mesh(&meshed.mesh, requested, &start.load)).map_err(&abandon)?;
+        let mut setup = self.setup(problem, &decision, context).map_err(&abandon)?;
         if !problem.mesh.is_generated() {
             check_parts_fixed(&meshed.mesh, &setup.form)
                 .inspect_err(|e| setup.solver.abandon_shared(&e.to_string()))?;
@@ -126,6 +118,23 @@ impl FemSolver {
         let m = &solution.metrics;
         info!(dofs = m.dofs, solver = %m.solver, iterations = m.iterations, seconds = m.total_solve_time, reused = ?m.cache_reused, "solved");
         Ok(Some(solution))
+    }
+
+    /// Whether `requested` is a distributed solver, and what a rank does with an error before
+    /// its solver's first collective step: tell the others ([`FemSolver::abandon_solve`]),
+    /// which would otherwise wait for it in that step, and pass the error on.
+    pub(super) fn abandoning<'a>(
+        &'a self,
+        requested: &'a str,
+    ) -> (bool, impl Fn(Error) -> Error + 'a) {
+        let shared = (self.registry.solver_info(requested)).is_ok_and(|info| info.distributed);
+        let abandon = move |e: Error| {
+            if shared {
+                self.abandon_solve(Some(requested), &e.to_string());
+            }
+            e
+        };
+        (shared, abandon)
     }
 
     /// Tells the other ranks of a distributed solve that this rank's solve failed (`reason`)
@@ -286,11 +295,10 @@ fn run_stages(
     clock: &mut PhaseClock<'_>,
     stage: Stage,
 ) -> Result<Option<Computed>> {
-    let operator = build_operator(meshed, setup, cache, clock).inspect_err(|e| {
-        if setup.share.is_some() {
-            setup.solver.abandon_shared(&e.to_string());
-        }
-    })?;
+    // Also without a share (fewer nodes than ranks): a distributed solver's `prepare` still
+    // starts with the agreement (a no-op for other solvers).
+    let operator = build_operator(meshed, setup, cache, clock)
+        .inspect_err(|e| setup.solver.abandon_shared(&e.to_string()))?;
     let prepared = prepare_solver(&operator, setup, cache, clock)?;
     if stage == Stage::Prepare {
         return Ok(None);

@@ -8,6 +8,8 @@
   are never fragmented, so the edge x = 1 is two curves meshed separately (two copies of its
   nodes; with different sizes on each side, also nodes on the other side's edges). Groups:
   surfaces "left" (1), "right" (2); curves "outer" (3, every curve but the two at x = 1).
+* unmerged_nogroups_v41_ascii.msh: the same without any physical group (its facets are then
+  marked by their curves' tags, which excuse nothing).
 * fragments_v41_ascii.msh: the same after `occ.fragment`: one shared curve at x = 1,
   conforming. Same groups.
 * crack_v41_ascii.msh: the unit square with a slit from (0.5, 0) to (0.5, 0.5) opened by
@@ -25,7 +27,7 @@ import gmsh
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 
-def two_rectangles(fragment):
+def two_rectangles(fragment, groups=True):
     occ = gmsh.model.occ
     a = occ.addRectangle(0, 0, 0, 1, 1)
     b = occ.addRectangle(1, 0, 0, 1, 1)
@@ -38,9 +40,10 @@ def two_rectangles(fragment):
     outer = [t for _, t in gmsh.model.getEntities(1)
              if abs(gmsh.model.occ.getCenterOfMass(1, t)[0] - 1) > 1e-9
              or abs(gmsh.model.occ.getCenterOfMass(1, t)[1] - 0.5) > 0.49]
-    gmsh.model.addPhysicalGroup(2, left, 1, "left")
-    gmsh.model.addPhysicalGroup(2, right, 2, "right")
-    gmsh.model.addPhysicalGroup(1, outer, 3, "outer")
+    if groups:
+        gmsh.model.addPhysicalGroup(2, left, 1, "left")
+        gmsh.model.addPhysicalGroup(2, right, 2, "right")
+        gmsh.model.addPhysicalGroup(1, outer, 3, "outer")
     # Different sizes on the two sides: the interface nodes do not match either.
     for s in left:
         gmsh.model.mesh.setSize(gmsh.model.getBoundary([(2, s)], recursive=True), 0.25)
@@ -94,6 +97,7 @@ def main():
     gmsh.initialize(sys.argv[:1])
     gmsh.option.setNumber("General.Terminal", 0)
     write("unmerged", lambda: two_rectangles(False))
+    write("unmerged_nogroups", lambda: two_rectangles(False, groups=False))
     write("fragments", lambda: two_rectangles(True))
     write("crack", crack)
     write("allgroup", all_group)

@@ -217,8 +217,12 @@ impl PreparedSolver for IsolatedPrepared {
             self.options.timeout_seconds,
             monitor.remaining_seconds(),
         ) {
-            let by_monitor = Instant::now() + Duration::from_secs_f64(remaining.clamp(0.0, 1e9));
-            deadline = Some((at.min(by_monitor + grace(limit)), started));
+            // A third-party monitor may say anything: NaN is no bound.
+            if !remaining.is_nan() {
+                let remaining = remaining.clamp(0.0, 1e9);
+                let by_monitor = Instant::now() + Duration::from_secs_f64(remaining);
+                deadline = Some((at.min(by_monitor + grace(limit)), started));
+            }
         }
         let reply = self
             .child

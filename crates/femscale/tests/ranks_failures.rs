@@ -1,0 +1,82 @@
+//! A rank that fails alone before the distributed set-up (its mesh file missing) tells the
+//! others: every rank returns an error, none waits for the failed one — for a solve and for an
+//! adaptive loop, on in-process ranks (the MPI runs are in `crates/python/tests/test_mpi.py`).
+
+use std::sync::Arc;
+use std::sync::mpsc;
+use std::time::Duration;
+
+use femscale::distributed::ThreadRanks;
+use femscale::prelude::*;
+
+fn config(mesh: &str, adaptive: bool) -> Config {
+    Config::from_toml_str(&format!(
+        r#"
+[problem]
+dim = 2
+mesh = {{ kind = "gmsh", path = "{mesh}" }}
+source = "1"
+boundary = [{{ where = "all", kind = "dirichlet", value = "0" }}]
+[solver]
+kind = "distributed-cg"
+[scaling]
+threads = 1
+[adaptivity]
+enabled = {adaptive}
+max_steps = 2
+"#
+    ))
+    .unwrap()
+}
+
+/// Each rank's outcome (the number of unknowns or the error), rank 0 reading `mesh_of(0)`.
+fn solve_on_two_ranks(adaptive: bool, mesh_of: fn(usize) -> String) -> Vec<Result<usize, String>> {
+    let (tx, rx) = mpsc::channel();
+    for (i, rank) in ThreadRanks::group(2).into_iter().enumerate() {
+        let tx = tx.clone();
+        // Detached: a rank stuck in a collective step must not hang the test itself.
+        std::thread::spawn(move || {
+            let rank = Arc::new(rank);
+            let solver = femscale::ranks::solver_on(config(&mesh_of(i), adaptive), rank).unwrap();
+            let outcome = solver.solve_configured().map(|s| s.metrics.dofs);
+            let _ = tx.send((i, outcome.map_err(|e| e.to_string())));
+        });
+    }
+    let mut outcomes = vec![Err(String::new()), Err(String::new())];
+    for _ in 0..2 {
+        let (i, outcome) = rx
+            .recv_timeout(Duration::from_secs(120))
+            .expect("a rank is still waiting for the failed one");
+        outcomes[i] = outcome;
+    }
+    outcomes
+}
+
+fn disk() -> String {
+    format!(
+        "{}/../mesh/tests/data/gmsh/disk_v41_ascii.msh",
+        env!("CARGO_MANIFEST_DIR")
+    )
+}
+
+#[test]
+fn a_rank_whose_mesh_file_is_missing_fails_and_the_others_are_told() {
+    for adaptive in [false, true] {
+        let both = solve_on_two_ranks(adaptive, |_| disk());
+        assert!(
+            both.iter().all(Result::is_ok),
+            "adaptive {adaptive}: {both:?}"
+        );
+        let outcomes = solve_on_two_ranks(adaptive, |i| match i {
+            0 => "/nonexistent/missing.msh".into(),
+            _ => disk(),
+        });
+        let own = outcomes[0].as_ref().unwrap_err();
+        assert!(own.contains("missing.msh"), "adaptive {adaptive}: {own}");
+        let told = outcomes[1].as_ref().unwrap_err();
+        assert!(
+            told.contains("rank 0 failed"),
+            "adaptive {adaptive}: {told}"
+        );
+    }
+}
