@@ -16,6 +16,18 @@ fn two_copies(a: &Mesh, shift: f64) -> (Vec<f64>, Vec<usize>) {
     (coords, cells)
 }
 
+/// A 3 × 2 triangulated unit square and two copies of it side by side (`two_copies`).
+fn split_square(shift: f64) -> (Mesh, Vec<f64>, Vec<usize>) {
+    let square = Mesh::rectangle(&RectangleSpec {
+        nx: 3,
+        ny: 2,
+        ..Default::default()
+    })
+    .unwrap();
+    let (coords, cells) = two_copies(&square, shift);
+    (square, coords, cells)
+}
+
 fn message(r: femscale_core::Result<Mesh>) -> String {
     match r {
         Err(e) => e.to_string(),
@@ -76,14 +88,8 @@ fn an_interface_with_two_copies_of_its_nodes_is_refused_in_1d_2d_and_3d() {
 
 #[test]
 fn a_gap_or_a_shared_interface_is_accepted() {
-    let square = Mesh::rectangle(&RectangleSpec {
-        nx: 3,
-        ny: 2,
-        ..Default::default()
-    })
-    .unwrap();
     // Apart by a thousandth of a cell: two separate regions, each conforming.
-    let (coords, cells) = two_copies(&square, 1.0 + 1e-3 / 3.0);
+    let (_, coords, cells) = split_square(1.0 + 1e-3 / 3.0);
     Mesh::builder(2, coords, CellKind::Triangle, cells)
         .build()
         .unwrap();
@@ -107,13 +113,7 @@ fn a_gap_or_a_shared_interface_is_accepted() {
 
 #[test]
 fn a_crack_whose_sides_are_boundary_parts_is_accepted() {
-    let square = Mesh::rectangle(&RectangleSpec {
-        nx: 3,
-        ny: 2,
-        ..Default::default()
-    })
-    .unwrap();
-    let (coords, cells) = two_copies(&square, 1.0);
+    let (square, coords, cells) = split_square(1.0);
     let n = square.num_nodes();
     // The facets on x = 1: the right side of the first copy, the left side of the second.
     let on_crack = |coords: &[f64], f: &[usize]| f.iter().all(|&v| coords[2 * v] == 1.0);
@@ -186,13 +186,7 @@ fn a_strongly_graded_conforming_mesh_is_accepted() {
 
 #[test]
 fn parts_that_say_nothing_about_an_interface_do_not_excuse_it() {
-    let square = Mesh::rectangle(&RectangleSpec {
-        nx: 3,
-        ny: 2,
-        ..Default::default()
-    })
-    .unwrap();
-    let (coords, cells) = two_copies(&square, 1.0);
+    let (square, coords, cells) = split_square(1.0);
     let n = square.num_nodes();
     let all = square.boundary_part("all").unwrap();
     let every: Vec<usize> = (all.facets.iter().copied())
