@@ -383,3 +383,46 @@ fn assert_steady_effectivity(eff: &[f64], what: &str) {
     );
     assert!((eff[1] / eff[0] - 1.0).abs() < 0.1, "{what}: {eff:?}");
 }
+
+/// P1 with one constant `k` takes the interior jumps in closed form; the general facet
+/// quadrature (taken when `k` is a field, even a constant one) must give the same indicators.
+#[test]
+fn closed_form_jumps_of_p1_match_the_facet_quadrature() {
+    for (kind, n) in [(CellKind::Triangle, 14), (CellKind::Tetrahedron, 5)] {
+        let mesh = grid(kind, Order::Linear, n, Shape::Distorted);
+        let u = |p: [f64; 3]| (3.0 * p[0]).sin() * (2.0 * p[1] + 0.5).cos() + p[2] * p[0];
+        let uh: Vec<f64> = mesh.points().into_iter().map(u).collect();
+        let form = |diffusion: femscale_core::SharedField| EllipticForm {
+            diffusion,
+            reaction: Some(Arc::new(Constant(0.7))),
+            source: Some(field(|p| 1.0 + p[0] * p[1])),
+            boundary: vec![
+                bc("left", BoundaryKind::Dirichlet { value: field(u) }),
+                bc(
+                    "right",
+                    BoundaryKind::Neumann {
+                        flux: field(|p| p[1]),
+                    },
+                ),
+                bc(
+                    "top",
+                    BoundaryKind::Robin {
+                        alpha: Arc::new(Constant(ALPHA)),
+                        value: field(|p| p[0]),
+                    },
+                ),
+            ],
+        };
+        let view = mesh.view();
+        let closed = residual_estimate(&view, &form(Arc::new(Constant(2.5))), &uh).unwrap();
+        let quadrature = residual_estimate(&view, &form(field(|_| 2.5)), &uh).unwrap();
+        let pairs = closed.eta_squared.iter().zip(&quadrature.eta_squared);
+        for (cell, (a, b)) in pairs.enumerate() {
+            assert!(
+                (a - b).abs() <= 1e-12 * b.abs(),
+                "{kind:?} cell {cell}: {a:e} closed form, {b:e} by quadrature"
+            );
+        }
+        assert!(closed.total() > 0.0);
+    }
+}
