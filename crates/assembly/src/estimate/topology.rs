@@ -56,34 +56,37 @@ impl Topology {
         let vertices = kind.num_vertices();
         // The other cell holding all vertices of each cell facet, among the cells of its
         // first vertex.
-        let mut across: Vec<Across> = (0..mesh.num_cells() * nf)
-            .into_par_iter()
-            .map(|id| {
-                let (c, cell) = (id / nf, mesh.cell(id / nf));
-                let lv = local[id % nf];
-                let mut found = Across::Natural;
-                for &o in adjacency.of(cell[lv[0]]) {
-                    let other = &mesh.cell(o)[..vertices];
-                    if o == c || !lv.iter().all(|&v| other.contains(&cell[v])) {
-                        continue;
+        let mut across = vec![Across::Natural; mesh.num_cells() * nf];
+        across
+            .par_chunks_mut(nf)
+            .enumerate()
+            .try_for_each(|(c, facets)| {
+                let cell = &mesh.cell(c)[..vertices];
+                for (found, lv) in facets.iter_mut().zip(local) {
+                    for &o in adjacency.of(cell[lv[0]]) {
+                        let other = &mesh.cell(o)[..vertices];
+                        if o == c || !lv.iter().all(|&v| other.contains(&cell[v])) {
+                            continue;
+                        }
+                        if *found != Across::Natural {
+                            return Err(Error::Mesh {
+                                location: None,
+                                message: format!(
+                                    "a facet of cell {c} is shared by more than two cells (not \
+                                     a manifold mesh)"
+                                ),
+                            });
+                        }
+                        let of = (local.iter())
+                            .position(|ol| {
+                                ol.iter().all(|&w| lv.iter().any(|&v| cell[v] == other[w]))
+                            })
+                            .unwrap_or(0);
+                        *found = Across::Cell(o * nf + of);
                     }
-                    if found != Across::Natural {
-                        return Err(Error::Mesh {
-                            location: None,
-                            message: format!(
-                                "a facet of cell {c} is shared by more than two cells (not a \
-                                 manifold mesh)"
-                            ),
-                        });
-                    }
-                    let of = (local.iter())
-                        .position(|ol| ol.iter().all(|&w| lv.iter().any(|&v| cell[v] == other[w])))
-                        .unwrap_or(0);
-                    found = Across::Cell(o * nf + of);
                 }
-                Ok(found)
-            })
-            .collect::<Result<_>>()?;
+                Ok(())
+            })?;
         let mut exterior: Vec<(u128, usize)> = (across.iter().enumerate())
             .filter(|(_, a)| **a == Across::Natural)
             .map(|(id, _)| {
