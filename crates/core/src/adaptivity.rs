@@ -41,6 +41,10 @@ pub struct AdaptiveStep {
     pub cells: usize,
     /// Iterations of the linear solver (0 for a direct solve).
     pub iterations: usize,
+    /// The relative residual tolerance this step's solve was given: `solver.tolerance`, or
+    /// the looser one `adaptivity.solve_reduction` asks for.
+    #[serde(default)]
+    pub tolerance: f64,
     /// The a posteriori error estimate `(Σ η_K²)^{1/2}`.
     pub estimate: f64,
     /// The true energy-norm error `‖k^{1/2} ∇(u − u_h)‖` when it is known (an exact solution

@@ -266,6 +266,9 @@ fn bad_settings_and_unsupported_meshes_are_typed_errors() {
         ("max_steps", "0"),
         ("max_dofs", "0"),
         ("reference_energy", "-2.0"),
+        ("solve_reduction", "1.0"),
+        ("solve_reduction", "0.0"),
+        ("solve_reduction", "nan"),
     ] {
         let text = format!("[adaptivity]\nenabled = true\n{key} = {value}\n");
         let err = match Config::from_toml_str(&text) {
@@ -472,4 +475,68 @@ fn an_impossible_reference_energy_is_refused() {
             "E = {e}"
         );
     }
+}
+
+/// Nested iteration (`adaptivity.solve_reduction`): each step after the first only shrinks the
+/// residual of the interpolated previous solution by the factor, which costs a fraction of the
+/// iterations and, the interpolant being as good as the previous mesh allows, none of the
+/// accuracy: the same meshes, the same energy errors (exact for the computed `u_h`).
+#[test]
+fn nested_iteration_solves_less_and_loses_no_accuracy() {
+    let run = |reduction: &str| {
+        let text = format!(
+            r#"
+            [problem]
+            dim = 2
+            mesh = {{ kind = "gmsh", path = "{}" }}
+            source = 1.0
+            boundary = [{{ where = "boundary", kind = "dirichlet", value = 0.0 }}]
+            [solver]
+            kind = "cg"
+            preconditioner = "amg"
+            tolerance = 1e-10
+            [adaptivity]
+            enabled = true
+            target = "error"
+            target_error = 1e-2
+            reference_energy = {L_SHAPE_ENERGY}
+            {reduction}
+            "#,
+            examples().join("meshes/lshape.msh").display()
+        );
+        let solution = solve(Config::from_toml_str(&text).unwrap()).unwrap();
+        let report = solution.metrics.adaptivity.unwrap();
+        assert_eq!(report.stopped_by, AdaptiveStop::TargetReached, "{report:?}");
+        report.steps
+    };
+    let exact = run("");
+    let nested = run("solve_reduction = 1e-3");
+    assert!(exact.iter().all(|s| s.tolerance == 1e-10), "{exact:?}");
+    assert_eq!(nested[0].tolerance, 1e-10);
+    assert!(
+        nested[1..]
+            .iter()
+            .all(|s| s.tolerance > 1e-10 && s.tolerance < 1e-3)
+    );
+    assert_eq!(exact.len(), nested.len());
+    for (a, b) in exact.iter().zip(&nested) {
+        let (ea, eb) = (a.error.unwrap(), b.error.unwrap());
+        assert!((ea - eb).abs() <= 1e-3 * ea, "energy errors {ea} and {eb}");
+        let dofs = (a.dofs as f64 - b.dofs as f64).abs();
+        assert!(
+            dofs <= 0.01 * a.dofs as f64,
+            "{} and {} unknowns",
+            a.dofs,
+            b.dofs
+        );
+    }
+    let iterations = |steps: &[femscale_core::AdaptiveStep]| -> usize {
+        steps[1..].iter().map(|s| s.iterations).sum()
+    };
+    assert!(
+        2 * iterations(&nested) < iterations(&exact),
+        "{} iterations nested, {} to the solver's tolerance",
+        iterations(&nested),
+        iterations(&exact)
+    );
 }

@@ -87,9 +87,14 @@ pub struct AdaptivityConfig {
     /// At most this many solves (default 30).
     pub max_steps: usize,
     /// `E = a(u, u)` of the exact solution, when known without a formula for `u`: each step
-    /// then reports the energy error `(E − a(u_h, u_h))^{1/2}` (Galerkin orthogonality; valid
-    /// for homogeneous Dirichlet data).
+    /// then reports the energy error `(E − 2ℓ(u_h) + a(u_h, u_h))^{1/2}` of the computed `u_h`
+    /// (valid for homogeneous Dirichlet data).
     pub reference_energy: Option<f64>,
+    /// Nested iteration: each step after the first solves only until the residual of the
+    /// solution interpolated from the previous mesh is reduced by this factor, in (0, 1)
+    /// (never tighter than `solver.tolerance`; default: none, every step to
+    /// `solver.tolerance`). Not applied when the solver shares rows between processes.
+    pub solve_reduction: Option<f64>,
 }
 
 impl Default for AdaptivityConfig {
@@ -104,6 +109,7 @@ impl Default for AdaptivityConfig {
             max_dofs: 1_000_000,
             max_steps: 30,
             reference_energy: None,
+            solve_reduction: None,
         }
     }
 }
@@ -147,6 +153,14 @@ impl AdaptivityConfig {
             return Err(Error::invalid(
                 "adaptivity.reference_energy",
                 format!("must be a non-negative number, got {e}"),
+            ));
+        }
+        if let Some(r) = self.solve_reduction
+            && !(r > 0.0 && r < 1.0)
+        {
+            return Err(Error::invalid(
+                "adaptivity.solve_reduction",
+                format!("must be a number between 0 and 1 (exclusive), got {r}"),
             ));
         }
         super::check_count(

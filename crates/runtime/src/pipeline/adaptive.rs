@@ -22,11 +22,14 @@ use femscale_core::{
     Feature, Order, Result,
 };
 use femscale_mesh::{Mesh, RefinementState};
+use femscale_solvers::kernels;
 use tracing::{info, instrument};
 
 use super::phases::{Phase, PhaseClock};
 use super::solve::Computed;
-use super::stages::{Meshed, SolveSetup, build_mesh, build_operator, prepare_solver, solve_rhs};
+use super::stages::{
+    Meshed, Operator, SolveSetup, build_mesh, build_operator, prepare_solver, solve_rhs,
+};
 use super::{FemSolver, Solution};
 use crate::config::{AdaptiveTarget, AdaptivityConfig};
 use crate::problem::Problem;
@@ -111,19 +114,21 @@ impl FemSolver {
                 let step_start = clock.timings.total();
                 let decision =
                     (self.plan_for_mesh(&mesh, requested, &start.load)).map_err(&abandon)?;
-                let setup = (self.setup(problem, &decision, context.clone())).map_err(&abandon)?;
+                let mut setup =
+                    (self.setup(problem, &decision, context.clone())).map_err(&abandon)?;
                 if report.steps.is_empty() && !problem.mesh.is_generated() {
                     super::checks::check_parts_fixed(&mesh, &setup.form).map_err(&abandon)?;
                 }
                 let span = tracing::Span::current();
                 // (With an exact solution, the true errors come from it instead.)
                 let reference = cfg.reference_energy.is_some() && setup.exact.is_none();
+                let step_context = setup.context.clone();
                 let (computed, system) = self
-                    .with_threads(setup.context.threads(), || {
+                    .with_threads(step_context.threads(), || {
                         let _span = span.enter();
-                        let _counting = setup.context.enter();
-                        let step = (mesh.clone(), guess.take(), reference);
-                        solve_step(step, &setup, &mut clock, &abandon)
+                        let _counting = step_context.enter();
+                        let step = (mesh.clone(), guess.take(), reference, cfg.solve_reduction);
+                        solve_step(step, &mut setup, &mut clock, &abandon)
                     })
                     .map_err(&abandon)??;
                 let solve_seconds = clock.timings.total() - step_start;
@@ -132,6 +137,7 @@ impl FemSolver {
                 step.dofs = mesh.num_nodes();
                 step.cells = mesh.num_cells();
                 step.iterations = computed.solved.report.iterations;
+                step.tolerance = setup.options.tolerance;
                 step.energy = system.energy(values);
                 step.solve_seconds = solve_seconds;
                 let t = Instant::now();
@@ -237,8 +243,8 @@ impl FemSolver {
 /// As the pipeline's stages, and [`Error::InvalidInput`] (field `adaptivity.reference_energy`)
 /// when `reference` is set and a Dirichlet condition prescribes a value other than zero.
 fn solve_step(
-    (mesh, guess, reference): (Arc<Mesh>, Option<Vec<f64>>, bool),
-    setup: &SolveSetup,
+    (mesh, mut guess, reference, reduction): (Arc<Mesh>, Option<Vec<f64>>, bool, Option<f64>),
+    setup: &mut SolveSetup,
     clock: &mut PhaseClock<'_>,
     abandon: &impl Fn(Error) -> Error,
 ) -> Result<(Computed, StepSystem)> {
@@ -247,6 +253,9 @@ fn solve_step(
     let operator = build_operator(meshed, setup, None, clock).map_err(abandon)?;
     if reference {
         check_zero_dirichlet_data(&operator.mesh, &operator.dirichlet).map_err(abandon)?;
+    }
+    if let (Some(reduction), Some(guess), None) = (reduction, guess.as_mut(), &setup.share) {
+        setup.options.tolerance = nested_tolerance(&operator, guess, reduction, &setup.options);
     }
     let prepared = prepare_solver(&operator, setup, None, clock)?;
     let matrix = operator.matrix.clone();
@@ -270,6 +279,30 @@ fn solve_step(
         reused: Vec::new(),
     };
     Ok((computed, system))
+}
+
+/// The relative tolerance that reduces the residual of `guess` (its Dirichlet values imposed
+/// here) by `reduction`, never below `options.tolerance`: nested iteration, where the
+/// interpolated previous solution is already as accurate as the previous mesh allows and the
+/// solve only has to shrink its error by a fixed factor.
+fn nested_tolerance(
+    operator: &Operator,
+    guess: &mut [f64],
+    reduction: f64,
+    options: &femscale_core::SolverOptions,
+) -> f64 {
+    let (a, b) = (&*operator.matrix, &operator.rhs);
+    if guess.len() != b.len() {
+        return options.tolerance;
+    }
+    operator.dirichlet.impose_on(guess);
+    let (r0, bnorm) = (kernels::residual_norm(a, b, guess), kernels::norm2(b));
+    let relative = r0 / bnorm;
+    if relative.is_finite() && bnorm > 0.0 {
+        (reduction * relative).max(options.tolerance)
+    } else {
+        options.tolerance
+    }
 }
 
 /// The constrained operator of one step and, when the energy error is wanted, its load vector.
