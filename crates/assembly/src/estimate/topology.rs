@@ -1,10 +1,10 @@
 //! The facets of every cell for the residual estimator: the neighbour across each interior
 //! facet, and the boundary conditions of each exterior facet.
 //!
-//! The cell across a facet is found among the cells of the facet's first vertex (node-to-cell
-//! adjacency, linear time, in parallel). Exterior facets are keyed by their sorted vertex
-//! numbers packed into one `u128` (up to four `u32`, padded with `u32::MAX`) to find the facets
-//! of the boundary parts.
+//! The cell across a facet is the other cell in the intersection of its vertices' sorted cell
+//! lists (node-to-cell adjacency, linear time, in parallel). Exterior facets are keyed by their
+//! sorted vertex numbers packed into one `u128` (up to four `u32`, padded with `u32::MAX`) to
+//! find the facets of the boundary parts.
 
 use femscale_core::{BoundaryKind, EllipticForm, Error, MeshView, Result};
 use rayon::prelude::*;
@@ -63,10 +63,26 @@ impl Topology {
             .try_for_each(|(c, facets)| {
                 let cell = &mesh.cell(c)[..vertices];
                 for (found, lv) in facets.iter_mut().zip(local) {
-                    for &o in adjacency.of(cell[lv[0]]) {
-                        let other = &mesh.cell(o)[..vertices];
-                        if o == c || !lv.iter().all(|&v| other.contains(&cell[v])) {
+                    // The cells holding every vertex of the facet: the intersection of the
+                    // vertices' sorted cell lists (no other cell's nodes read to find them).
+                    let lists: [&[usize]; 4] = std::array::from_fn(|k| {
+                        lv.get(k).map_or(&[][..], |&v| adjacency.of(cell[v]))
+                    });
+                    let mut at = [0usize; 4];
+                    'candidates: for &o in lists[0] {
+                        if o == c {
                             continue;
+                        }
+                        for k in 1..lv.len() {
+                            let list = lists[k];
+                            while at[k] < list.len() && list[at[k]] < o {
+                                at[k] += 1;
+                            }
+                            match list.get(at[k]) {
+                                None => break 'candidates,
+                                Some(&p) if p != o => continue 'candidates,
+                                Some(_) => {}
+                            }
                         }
                         if *found != Across::Natural {
                             return Err(Error::Mesh {
@@ -77,6 +93,7 @@ impl Topology {
                                 ),
                             });
                         }
+                        let other = &mesh.cell(o)[..vertices];
                         let of = (local.iter())
                             .position(|ol| {
                                 ol.iter().all(|&w| lv.iter().any(|&v| cell[v] == other[w]))
@@ -183,4 +200,67 @@ pub(crate) fn canonical_order(nodes: &[usize]) -> [usize; 4] {
         order[..n].sort_unstable_by_key(|&i| nodes[i]);
     }
     order
+}
+
+#[cfg(test)]
+mod tests {
+    use femscale_core::{CellKind, Constant, MeshView, Order, Validated};
+    use std::sync::Arc;
+
+    use super::*;
+
+    fn view<'a>(coords: &'a [f64], cells: &'a [usize]) -> MeshView<'a> {
+        MeshView {
+            dim: 2,
+            coords,
+            order: Order::Linear,
+            curved: false,
+            cell_kind: CellKind::Triangle,
+            cells,
+            boundary: &[],
+            cell_markers: &[],
+            subdomains: &[],
+            validated: Validated::NO,
+        }
+    }
+
+    fn form() -> EllipticForm {
+        EllipticForm {
+            diffusion: Arc::new(Constant(1.0)),
+            reaction: None,
+            source: None,
+            boundary: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn neighbours_are_the_cells_sharing_a_facet_and_a_book_of_three_is_refused() {
+        // The unit square split along its diagonal 0-2, and a third cell on that diagonal.
+        let coords = [0.0, 0.0, 1.0, 0.0, 1.0, 1.0, 0.0, 1.0, 2.0, 0.5];
+        let square = [0, 1, 2, 0, 2, 3];
+        let t = Topology::new(&view(&coords, &square), &form()).unwrap();
+        // The two cells see each other across exactly one facet, each naming the other's.
+        let cells: Vec<Vec<Across>> = t.across.chunks(3).map(<[_]>::to_vec).collect();
+        let to = |c: usize| {
+            (cells[c].iter())
+                .filter(|a| matches!(a, Across::Cell(_)))
+                .count()
+        };
+        assert_eq!((to(0), to(1)), (1, 1), "{cells:?}");
+        for (c, row) in cells.iter().enumerate() {
+            for (f, a) in row.iter().enumerate() {
+                if let Across::Cell(o) = *a {
+                    assert_eq!(
+                        t.across[o],
+                        Across::Cell(c * 3 + f),
+                        "facets see each other"
+                    );
+                    assert_ne!(o / 3, c);
+                }
+            }
+        }
+        let book = [0, 1, 2, 0, 2, 3, 2, 0, 4];
+        let err = Topology::new(&view(&coords, &book), &form()).unwrap_err();
+        assert!(err.to_string().contains("more than two cells"), "{err}");
+    }
 }
