@@ -80,3 +80,50 @@ fn a_rank_whose_mesh_file_is_missing_fails_and_the_others_are_told() {
         );
     }
 }
+
+/// `adaptivity.solve_reduction` is not applied on ranks: each would derive its tolerance from
+/// its own, rounding-different data (here assembled with 1 and 2 threads), and the ranks must
+/// agree on it. Every step keeps `solver.tolerance` and the loop finishes on both ranks.
+#[test]
+fn nested_iteration_is_not_applied_on_ranks() {
+    let (tx, rx) = mpsc::channel();
+    for (i, rank) in ThreadRanks::group(2).into_iter().enumerate() {
+        let tx = tx.clone();
+        std::thread::spawn(move || {
+            let text = format!(
+                r#"
+[problem]
+dim = 2
+mesh = {{ kind = "gmsh", path = "{}" }}
+source = "1"
+boundary = [{{ where = "all", kind = "dirichlet", value = "0" }}]
+[solver]
+kind = "distributed-cg"
+tolerance = 1e-9
+[scaling]
+threads = {}
+[adaptivity]
+enabled = true
+max_steps = 3
+solve_reduction = 1e-3
+"#,
+                disk(),
+                i + 1
+            );
+            let config = Config::from_toml_str(&text).unwrap();
+            let solver = femscale::ranks::solver_on(config, Arc::new(rank)).unwrap();
+            let outcome = solver.solve_configured().map(|s| {
+                let steps = s.metrics.adaptivity.unwrap().steps;
+                steps.iter().map(|s| s.tolerance).collect::<Vec<f64>>()
+            });
+            let _ = tx.send((i, outcome.map_err(|e| e.to_string())));
+        });
+    }
+    for _ in 0..2 {
+        let (i, outcome) = rx
+            .recv_timeout(Duration::from_secs(120))
+            .expect("a rank is still waiting");
+        let tolerances = outcome.unwrap_or_else(|e| panic!("rank {i}: {e}"));
+        assert_eq!(tolerances, vec![1e-9; 3], "rank {i}");
+    }
+}

@@ -540,3 +540,19 @@ fn nested_iteration_solves_less_and_loses_no_accuracy() {
         iterations(&exact)
     );
 }
+
+/// A direct solve has no tolerance to loosen: with `solve_reduction` it keeps
+/// `solver.tolerance`, so its check is not weakened either.
+#[test]
+fn nested_iteration_leaves_direct_solves_alone() {
+    let solution = solve(l_shape(&[
+        "solver.kind=\"direct\"",
+        "solver.preconditioner=\"none\"",
+        "adaptivity.max_steps=3",
+        "adaptivity.solve_reduction=1e-3",
+    ]))
+    .unwrap();
+    let steps = solution.metrics.adaptivity.unwrap().steps;
+    assert_eq!(steps.len(), 3);
+    assert!(steps.iter().all(|s| s.tolerance == 1e-10), "{steps:?}");
+}

@@ -54,8 +54,7 @@ impl Topology {
         let adjacency = NodeCells::new(mesh)?;
         let nv = local[0].len();
         let vertices = kind.num_vertices();
-        // The other cell holding all vertices of each cell facet, among the cells of its
-        // first vertex.
+        // The other cell holding all vertices of each cell facet.
         let mut across = vec![Across::Natural; mesh.num_cells() * nf];
         across
             .par_chunks_mut(nf)

@@ -19,7 +19,7 @@ use femscale_assembly::{
 };
 use femscale_core::{
     AdaptiveStep, AdaptiveStop, AdaptivityReport, CsrMatrix, Deadline, Error, ExecutionContext,
-    Feature, Order, Result,
+    Feature, Order, Result, SolverChoice,
 };
 use femscale_mesh::{Mesh, RefinementState};
 use femscale_solvers::kernels;
@@ -95,7 +95,7 @@ impl FemSolver {
         let cfg = &self.config.adaptivity;
         // On ranks, a step every rank takes (all but the solves) that fails on one rank is
         // abandoned there: the others would wait for it in the next solve's first collective.
-        let (_, abandon) = self.abandoning(requested);
+        let (shared, abandon) = self.abandoning(requested);
         cfg.check().map_err(&abandon)?;
         let context = ExecutionContext::serial();
         let _counting = context.enter();
@@ -122,12 +122,18 @@ impl FemSolver {
                 let span = tracing::Span::current();
                 // (With an exact solution, the true errors come from it instead.)
                 let reference = cfg.reference_energy.is_some() && setup.exact.is_none();
+                let reduction = cfg.solve_reduction.filter(|_| {
+                    // Ranks would each derive a tolerance from their own (rounding-different)
+                    // data; a direct solve has no tolerance to loosen, only its check.
+                    let info = self.registry.solver_info(&decision.solver);
+                    !shared && !info.is_ok_and(|i| i.memory_model == Some(SolverChoice::Direct))
+                });
                 let step_context = setup.context.clone();
                 let (computed, system) = self
                     .with_threads(step_context.threads(), || {
                         let _span = span.enter();
                         let _counting = step_context.enter();
-                        let step = (mesh.clone(), guess.take(), reference, cfg.solve_reduction);
+                        let step = (mesh.clone(), guess.take(), reference, reduction);
                         solve_step(step, &mut setup, &mut clock, &abandon)
                     })
                     .map_err(&abandon)??;
@@ -138,7 +144,8 @@ impl FemSolver {
                 step.cells = mesh.num_cells();
                 step.iterations = computed.solved.report.iterations;
                 step.tolerance = setup.options.tolerance;
-                step.energy = system.energy(values);
+                step.energy =
+                    self.with_threads(step_context.threads(), || system.energy(values))?;
                 step.solve_seconds = solve_seconds;
                 let t = Instant::now();
                 let deadline = clock.deadline();
@@ -297,11 +304,17 @@ fn nested_tolerance(
     }
     operator.dirichlet.impose_on(guess);
     let (r0, bnorm) = (kernels::residual_norm(a, b, guess), kernels::norm2(b));
-    let relative = r0 / bnorm;
-    if relative.is_finite() && bnorm > 0.0 {
-        (reduction * relative).max(options.tolerance)
+    loosened_tolerance(r0 / bnorm, reduction, options.tolerance)
+}
+
+/// `reduction` times the initial relative residual `relative`, at most `reduction` itself (a
+/// start worse than zero is reduced as if from zero) and at least `floor`; `floor` when
+/// `relative` is not a finite number.
+fn loosened_tolerance(relative: f64, reduction: f64, floor: f64) -> f64 {
+    if relative.is_finite() {
+        (reduction * relative).min(reduction).max(floor)
     } else {
-        options.tolerance
+        floor
     }
 }
 
@@ -488,4 +501,20 @@ fn refine(
         state: refined.state,
         values: renumbered,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::loosened_tolerance;
+
+    #[test]
+    fn the_loosened_tolerance_stays_between_the_floor_and_the_reduction() {
+        assert_eq!(loosened_tolerance(0.5, 1e-3, 1e-10), 0.5 * 1e-3);
+        // A start worse than zero is reduced as if from zero: below 1 whatever the reduction.
+        assert_eq!(loosened_tolerance(2.4, 0.9, 1e-10), 0.9);
+        assert_eq!(loosened_tolerance(1e-9, 1e-3, 1e-10), 1e-10);
+        for bad in [f64::NAN, f64::INFINITY] {
+            assert_eq!(loosened_tolerance(bad, 1e-3, 1e-8), 1e-8);
+        }
+    }
 }
