@@ -93,7 +93,9 @@ pub struct AdaptivityConfig {
     /// Nested iteration: each step after the first solves only until the residual of the
     /// solution interpolated from the previous mesh is reduced by this factor, in (0, 1)
     /// (never tighter than `solver.tolerance`; default: none, every step to
-    /// `solver.tolerance`). Not applied when the solver shares rows between processes.
+    /// `solver.tolerance`). Not applied with distributed solvers (ranks would derive
+    /// different tolerances) nor with direct ones. The last step's solution, returned, keeps
+    /// its loosened tolerance.
     pub solve_reduction: Option<f64>,
 }
 

@@ -242,9 +242,10 @@ impl FemSolver {
     }
 }
 
-/// One step's solve on `mesh` from the initial `guess`; also returns the system (for the
-/// discrete energy and, with `reference` energy, the energy error). Errors before the
-/// solver's set-up go through `abandon`.
+/// One step's solve on `mesh` from the initial `guess`, with `reduction` (nested iteration,
+/// when the caller allows it for this step's solver) loosening `setup`'s tolerance; also
+/// returns the system (for the discrete energy and, with `reference` energy, the energy
+/// error). Errors before the solver's set-up go through `abandon`.
 ///
 /// # Errors
 /// As the pipeline's stages, and [`Error::InvalidInput`] (field `adaptivity.reference_energy`)
@@ -261,7 +262,7 @@ fn solve_step(
     if reference {
         check_zero_dirichlet_data(&operator.mesh, &operator.dirichlet).map_err(abandon)?;
     }
-    if let (Some(reduction), Some(guess), None) = (reduction, guess.as_mut(), &setup.share) {
+    if let (Some(reduction), Some(guess)) = (reduction, guess.as_mut()) {
         setup.options.tolerance = nested_tolerance(&operator, guess, reduction, &setup.options);
     }
     let prepared = prepare_solver(&operator, setup, None, clock)?;
