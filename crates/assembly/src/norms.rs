@@ -67,10 +67,13 @@ pub fn error_norms_within(
     let starts: Vec<usize> = (0..n).step_by(CELLS_PER_TASK).collect();
     let partial: Vec<(f64, f64)> = starts
         .par_iter()
-        .map(|&start| {
+        .map_init(Scratch::default, |scratch, &start| {
             deadline.check("post")?;
             let cells = start..(start + CELLS_PER_TASK).min(n);
-            with_shape!(&element, chunk_errors(mesh, &element, uh, exact, cells))
+            with_shape!(
+                &element,
+                chunk_errors(mesh, &element, uh, exact, cells, scratch)
+            )
         })
         .collect::<Result<_>>()?;
     let (l2, h1) = partial
@@ -163,6 +166,15 @@ fn norm_degree(order: Order) -> usize {
     2 * order.get() + 2
 }
 
+/// A task's buffers for the quadrature points of a chunk and the exact solution there, kept
+/// across the chunks a thread takes (fresh ones would fault in their pages every time).
+#[derive(Default)]
+struct Scratch {
+    points: Vec<[f64; 3]>,
+    values: Vec<f64>,
+    gradients: Vec<[f64; 3]>,
+}
+
 /// The squared L2 and H1-seminorm errors over `cells` (one parallel task).
 fn chunk_errors<const N: usize, const D: usize, const G: usize>(
     mesh: &MeshView<'_>,
@@ -170,18 +182,25 @@ fn chunk_errors<const N: usize, const D: usize, const G: usize>(
     uh: &[f64],
     exact: &dyn ScalarField,
     cells: Range<usize>,
+    scratch: &mut Scratch,
 ) -> Result<(f64, f64)> {
     let t = Tables::<N, D, G>::of(element);
     let nq = t.nq;
     // Exact values and gradients at all quadrature points of the chunk, in batch.
-    let mut points = vec![[0.0; 3]; cells.len() * nq];
+    let len = cells.len() * nq;
+    let Scratch {
+        points,
+        values: u_exact,
+        gradients: g_exact,
+    } = scratch;
+    points.resize(len, [0.0; 3]);
+    u_exact.resize(len, 0.0);
+    g_exact.resize(len, [0.0; 3]);
     for (i, c) in cells.clone().enumerate() {
         let x = cell_coords::<D, G>(mesh, mesh.cell(c));
         t.map_points(&x, &mut points[i * nq..(i + 1) * nq]);
     }
-    let mut u_exact = vec![0.0; points.len()];
-    let mut g_exact = vec![[0.0; 3]; points.len()];
-    exact.value_and_gradient_batch(&points, &mut u_exact, &mut g_exact);
+    exact.value_and_gradient_batch(points, u_exact, g_exact);
     let finite = |v: f64| v.is_finite();
     if let Some(k) =
         (0..points.len()).find(|&k| !finite(u_exact[k]) || !g_exact[k].into_iter().all(finite))

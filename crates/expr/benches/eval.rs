@@ -136,5 +136,43 @@ fn value_and_gradient(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, single, batch, gradient_product, value_and_gradient);
+/// `sin` and `cos` of 4096 arguments in [-1, 9.3]: the C library's once per value (what
+/// compiled code calling a function per point pays) against femscale's vectorised slices.
+fn trig(c: &mut Criterion) {
+    use femscale_expr::trig;
+    let mut g = c.benchmark_group("trig");
+    let x: Vec<f64> = (0..4096).map(|i| f64::from(i) * 0.0025 - 1.0).collect();
+    let (mut s, mut co) = (vec![0.0; x.len()], vec![0.0; x.len()]);
+    g.throughput(Throughput::Elements(x.len() as u64));
+    g.bench_function("C library sin, 4096 values", |b| {
+        b.iter(|| {
+            for (o, v) in s.iter_mut().zip(black_box(&x)) {
+                *o = v.sin();
+            }
+        })
+    });
+    g.bench_function("trig::sin_slice, 4096 values", |b| {
+        b.iter(|| trig::sin_slice(black_box(&x), &mut s))
+    });
+    g.bench_function("C library sin and cos, 4096 values", |b| {
+        b.iter(|| {
+            for ((o, p), v) in s.iter_mut().zip(co.iter_mut()).zip(black_box(&x)) {
+                (*o, *p) = (v.sin(), v.cos());
+            }
+        })
+    });
+    g.bench_function("trig::sin_cos_slice, 4096 values", |b| {
+        b.iter(|| trig::sin_cos_slice(black_box(&x), &mut s, &mut co))
+    });
+    g.finish();
+}
+
+criterion_group!(
+    benches,
+    single,
+    batch,
+    gradient_product,
+    value_and_gradient,
+    trig
+);
 criterion_main!(benches);

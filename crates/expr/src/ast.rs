@@ -205,8 +205,8 @@ macro_rules! funcs {
 
 funcs! {
     v;
-    Sin "sin" "Sine." => v.sin();
-    Cos "cos" "Cosine." => v.cos();
+    Sin "sin" "Sine (see [`crate::trig`])." => crate::trig::sin(v);
+    Cos "cos" "Cosine (see [`crate::trig`])." => crate::trig::cos(v);
     Tan "tan" "Tangent." => v.tan();
     Asin "asin" "Inverse sine." => v.asin();
     Acos "acos" "Inverse cosine." => v.acos();

@@ -11,6 +11,7 @@
 //!   dispatch cost is paid once per chunk and simple arithmetic vectorises.
 
 use crate::ast::{BinOp, Expr, Func, select};
+use crate::trig;
 
 mod from_dag;
 
@@ -87,6 +88,13 @@ enum Op {
         d: Reg,
         a: Reg,
     },
+    /// `s = sin(a)` and `c = cos(a)` together ([`trig::sin_cos_slice`]), for a graph that
+    /// needs both.
+    SinCos {
+        s: Reg,
+        c: Reg,
+        a: Reg,
+    },
     Call {
         f: Func,
         d: Reg,
@@ -127,7 +135,9 @@ enum Op {
 pub struct Program {
     ops: Box<[Op]>,
     nregs: usize,
-    out: Reg,
+    /// The registers holding the results: one, or several for a program compiled from
+    /// several roots of a graph ([`Program::eval_batch_interleaved`]).
+    outs: Box<[Reg]>,
     /// Which of `x, y, z, t` the program reads.
     uses: [bool; NVARS],
 }
@@ -155,22 +165,34 @@ struct Compiler {
 pub struct TooLarge;
 
 impl Compiler {
-    /// The program returning `out`.
-    fn finish(mut self, out: Operand) -> Result<Program, TooLarge> {
-        let out = match out {
-            Operand::Reg(r) => r,
-            Operand::Const(k) => {
-                let d = self.alloc()?;
-                self.ops.push(Op::Load { d, k });
-                d
-            }
-        };
+    /// The program returning `outs` (constants loaded into registers of their own, after
+    /// every other operation, so nothing overwrites them).
+    fn finish(mut self, outs: &[Operand]) -> Result<Program, TooLarge> {
+        let mut regs = Vec::with_capacity(outs.len());
+        for out in outs {
+            regs.push(match *out {
+                Operand::Reg(r) => r,
+                Operand::Const(k) => {
+                    let d = self.alloc_fresh()?;
+                    self.ops.push(Op::Load { d, k });
+                    d
+                }
+            });
+        }
         Ok(Program {
             ops: self.ops.into_boxed_slice(),
             nregs: self.nregs,
-            out,
+            outs: regs.into_boxed_slice(),
             uses: self.uses,
         })
+    }
+
+    /// A register no operation has written yet.
+    fn alloc_fresh(&mut self) -> Result<Reg, TooLarge> {
+        let r = Reg::try_from(self.nregs).map_err(|_| TooLarge)?;
+        self.nregs += 1;
+        self.remaining.push(1);
+        Ok(r)
     }
 
     fn new() -> Compiler {
@@ -315,7 +337,7 @@ impl Program {
     pub fn compile(expr: &Expr) -> Result<Program, TooLarge> {
         let mut c = Compiler::new();
         let out = c.emit(expr)?;
-        c.finish(out)
+        c.finish(&[out])
     }
 
     /// The number of operations.
@@ -333,8 +355,8 @@ impl Program {
         self.nregs
     }
 
-    /// The value at `vars = [x, y, z, t]`. Allocates only for programs with more than 32
-    /// registers.
+    /// The value (the first result) at `vars = [x, y, z, t]`. Allocates only for programs with
+    /// more than 32 registers.
     #[inline]
     pub fn eval(&self, vars: [f64; 4]) -> f64 {
         if self.nregs <= 8 {
@@ -365,6 +387,9 @@ impl Program {
                 Op::KDiv { d, k, b } => r[d as usize] = k / r[b as usize],
                 Op::Square { d, a } => r[d as usize] = r[a as usize] * r[a as usize],
                 Op::Neg { d, a } => r[d as usize] = -r[a as usize],
+                Op::SinCos { s, c, a } => {
+                    (r[s as usize], r[c as usize]) = trig::sin_cos(r[a as usize]);
+                }
                 Op::Call { f, d, a } => r[d as usize] = f.apply(r[a as usize]),
                 Op::Bin { op, d, a, b } => r[d as usize] = op.apply(r[a as usize], r[b as usize]),
                 Op::BinK { op, d, a, k } => r[d as usize] = op.apply(r[a as usize], k),
@@ -375,18 +400,24 @@ impl Program {
                 Op::Load { d, k } => r[d as usize] = k,
             }
         }
-        r[self.out as usize]
+        r[self.outs[0] as usize]
     }
 
     /// `out[i]` = the value at `points[i]` (with `t = 0`), chunk by chunk.
     ///
     /// # Panics
-    /// If `out.len() != points.len()`.
+    /// If `out.len() != points.len()`, or the program has several results (see
+    /// [`eval_batch_interleaved`](Self::eval_batch_interleaved)).
     pub fn eval_batch(&self, points: &[[f64; 3]], out: &mut [f64]) {
         assert_eq!(
             points.len(),
             out.len(),
             "eval_batch: output length differs from input"
+        );
+        assert_eq!(
+            self.outs.len(),
+            1,
+            "eval_batch: a program with several results"
         );
         if points.len() <= 8 {
             // Small batches (one element's quadrature points) get a small register file.
@@ -406,7 +437,8 @@ impl Program {
             heap = vec![[0.0; C]; self.nregs];
             &mut heap
         };
-        for (pts, out) in points.chunks(C).zip(out.chunks_mut(C)) {
+        let m = self.outs.len();
+        for (pts, out) in points.chunks(C).zip(out.chunks_mut(C * m)) {
             self.run_chunk(regs, pts, out);
         }
     }
@@ -436,6 +468,26 @@ impl Program {
                 Op::KDiv { d, k, b } => map1(r, n, d, b, |x| k / x),
                 Op::Square { d, a } => map1(r, n, d, a, |x| x * x),
                 Op::Neg { d, a } => map1(r, n, d, a, |x| -x),
+                Op::SinCos { s, c, a } => {
+                    let (mut sin, mut cos) = ([0.0; C], [0.0; C]);
+                    trig::sin_cos_slice(&r[a as usize][..n], &mut sin[..n], &mut cos[..n]);
+                    r[s as usize][..n].copy_from_slice(&sin[..n]);
+                    r[c as usize][..n].copy_from_slice(&cos[..n]);
+                }
+                Op::Call {
+                    f: f @ (Func::Sin | Func::Cos),
+                    d,
+                    a,
+                } => {
+                    // Vectorised, bit for bit as `f.apply`.
+                    let (dst, src) = split(r, d);
+                    let kernel = if f == Func::Sin {
+                        trig::sin_slice
+                    } else {
+                        trig::cos_slice
+                    };
+                    kernel(&src.get(a)[..n], &mut dst[..n]);
+                }
                 Op::Call { f, d, a } => dispatch_func!(f, g => map1(r, n, d, a, g)),
                 Op::Bin { op, d, a, b } => dispatch_bin!(op, g => map2(r, n, d, a, b, g)),
                 Op::BinK { op, d, a, k } => {
@@ -448,7 +500,50 @@ impl Program {
                 Op::Load { d, k } => r[d as usize][..n].fill(k),
             }
         }
-        out.copy_from_slice(&r[self.out as usize][..n]);
+        let m = self.outs.len();
+        if m == 1 {
+            out.copy_from_slice(&r[self.outs[0] as usize][..n]);
+            return;
+        }
+        for (j, &reg) in self.outs.iter().enumerate() {
+            for (i, v) in r[reg as usize][..n].iter().enumerate() {
+                out[i * m + j] = *v;
+            }
+        }
+    }
+
+    /// The number of results.
+    pub fn outputs(&self) -> usize {
+        self.outs.len()
+    }
+
+    /// Whether the program calls a function the batched interpreter evaluates vectorised
+    /// ([`crate::trig`]), which makes it faster on batches than compiled code calling the
+    /// function once per point.
+    pub fn has_vectorised_calls(&self) -> bool {
+        self.ops.iter().any(|op| {
+            matches!(
+                op,
+                Op::SinCos { .. }
+                    | Op::Call {
+                        f: Func::Sin | Func::Cos,
+                        ..
+                    }
+            )
+        })
+    }
+
+    /// `out[i * m + j]` = result `j` at `points[i]` (with `t = 0`), `m` = [`outputs`](Self::outputs).
+    ///
+    /// # Panics
+    /// If `out.len() != points.len() * m`.
+    pub fn eval_batch_interleaved(&self, points: &[[f64; 3]], out: &mut [f64]) {
+        assert_eq!(
+            Some(out.len()),
+            points.len().checked_mul(self.outs.len()),
+            "eval_batch_interleaved: output length differs from input"
+        );
+        self.batch_with::<CHUNK>(points, out);
     }
 }
 

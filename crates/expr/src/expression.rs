@@ -9,7 +9,7 @@ use crate::ast::Expr;
 use crate::backend::{BackendKind, ExprOptions, Kernel};
 #[cfg(feature = "jit")]
 use crate::backend::{JitKernel, jit_compile_dag};
-use crate::bytecode::TooLarge;
+use crate::bytecode::{Program, TooLarge};
 use crate::dag::{Dag, NodeId, TooManyNodes};
 use crate::{ExprError, MAX_NODES, Var, cache, parse, stats};
 
@@ -21,11 +21,28 @@ struct Inner {
     /// The gradient, derived as one graph and compiled on first use (most expressions, such
     /// as coefficients and sources, never need it).
     gradient: OnceLock<Result<Gradient, ExprError>>,
-    /// Value and gradient as one JIT kernel with four outputs, compiled on first use of
-    /// [`ScalarField::value_and_gradient_batch`]; `None` where there is no JIT kernel (the
-    /// bytecode backend, constants, a graph too large), and the two are evaluated apart.
+    /// Value and gradient as one kernel with four outputs sharing their subexpressions,
+    /// compiled on first use of [`ScalarField::value_and_gradient_batch`]; `None` for a
+    /// constant or a graph too large, where the two are evaluated apart.
+    value_and_gradient: OnceLock<Option<ValueAndGradient>>,
+}
+
+/// The compiled form of [`Inner::value_and_gradient`].
+enum ValueAndGradient {
     #[cfg(feature = "jit")]
-    value_and_gradient: OnceLock<Option<JitKernel>>,
+    Jit(JitKernel),
+    Bytecode(Program),
+}
+
+impl ValueAndGradient {
+    /// `out[4i..4i + 4]` = value and gradient at `points[i]`.
+    fn run(&self, points: &[[f64; 3]], out: &mut [f64]) {
+        match self {
+            #[cfg(feature = "jit")]
+            ValueAndGradient::Jit(k) => k.run(points, out, 0.0),
+            ValueAndGradient::Bytecode(p) => p.eval_batch_interleaved(points, out),
+        }
+    }
 }
 
 /// The three partial derivatives as one graph sharing their nodes, and their compiled form.
@@ -164,7 +181,6 @@ impl Expression {
                 options,
                 value,
                 gradient: OnceLock::new(),
-                #[cfg(feature = "jit")]
                 value_and_gradient: OnceLock::new(),
             }),
         })
@@ -291,20 +307,30 @@ impl Expression {
         }
     }
 
-    /// The four-output kernel of [`Inner::value_and_gradient`], compiled on first use.
-    #[cfg(feature = "jit")]
-    fn value_and_gradient_kernel(&self) -> Option<&JitKernel> {
+    /// The four-output kernel of [`Inner::value_and_gradient`], compiled on first use: JIT
+    /// code when the expression was compiled with the JIT (the bytecode if that fails).
+    fn value_and_gradient_kernel(&self) -> Option<&ValueAndGradient> {
         let inner = &*self.inner;
         inner
             .value_and_gradient
             .get_or_init(|| {
-                if !inner.options.jit || self.constant().is_some() {
+                if self.constant().is_some() {
                     return None;
                 }
                 let mut dag = Dag::with_limit(MAX_NODES);
                 let root = dag.add(&inner.ast).ok()?;
                 let [dx, dy, dz] = gradient_roots(&mut dag, root).ok()?;
-                jit_compile_dag(&dag.extract(&[root, dx, dy, dz]))
+                let graph = dag.extract(&[root, dx, dy, dz]);
+                #[cfg(feature = "jit")]
+                if inner.options.jit
+                    && let Some(k) = jit_compile_dag(&graph)
+                {
+                    return Some(ValueAndGradient::Jit(k));
+                }
+                stats::bytecode_compilation();
+                Program::compile_dag_roots(&graph, &graph.roots)
+                    .ok()
+                    .map(ValueAndGradient::Bytecode)
             })
             .as_ref()
     }
@@ -405,7 +431,6 @@ impl ScalarField for Expression {
             values.len() == points.len() && gradients.len() == points.len(),
             "value_and_gradient_batch: output lengths differ from input"
         );
-        #[cfg(feature = "jit")]
         if let Some(kernel) = self.value_and_gradient_kernel() {
             // In blocks, so that the interleaved outputs stay in cache while scattered.
             const BLOCK: usize = 256;
@@ -416,7 +441,7 @@ impl ScalarField for Expression {
                 .zip(gradients.chunks_mut(BLOCK))
             {
                 let out = &mut out[..4 * p.len()];
-                kernel.run(p, out, 0.0);
+                kernel.run(p, out);
                 for ((o, v), g) in out.chunks_exact(4).zip(v).zip(g) {
                     *v = o[0];
                     *g = [o[1], o[2], o[3]];

@@ -26,7 +26,9 @@
 //!   `if(cond, a, b)` (`a` when `cond` is non-zero, `b` when zero, NaN when NaN);
 //! - functions `sin cos tan asin acos atan sinh cosh tanh exp log` (natural; `ln` too) `log10
 //!   sqrt abs sign floor ceil`, and `pow(a, b)`, `atan2(y, x)`, `min(a, b, ...)`,
-//!   `max(a, b, ...)`.
+//!   `max(a, b, ...)`. `sin` and `cos` are femscale's own ([`trig`]: within one ulp of the C
+//!   library's, the same bits on every machine for `|x| <= 1e5`, vectorised over batches);
+//!   the other functions are the C library's (through Rust's `f64` methods).
 //!
 //! ## Pipeline
 //!
@@ -38,7 +40,10 @@
 //!   then one cranelift function that loops over a batch of points (and, for one expression,
 //!   a function of `(x, y, z, t)` for single points); `sin`, `exp`, `powf` and the like are
 //!   calls to the same Rust functions the interpreter uses, and `if` with such calls in an arm
-//!   branches so that only the chosen arm runs;
+//!   branches so that only the chosen arm runs. A graph that calls `sin` or `cos` evaluates
+//!   batches of points with the bytecode instead, whose chunked interpreter computes those
+//!   on several points per instruction (four with AVX2) and a sine and cosine of one
+//!   argument together; single points still run the compiled function;
 //! - the **bytecode** ([`bytecode::Program`]): a register machine with a single-point and a
 //!   chunked batch interpreter, used when the JIT is off, unavailable on the machine (reported
 //!   once as a warning) or for graphs too large to JIT. It too is compiled from the
@@ -85,6 +90,7 @@ mod jit;
 mod parse;
 mod set;
 mod stats;
+pub mod trig;
 
 use std::fmt;
 

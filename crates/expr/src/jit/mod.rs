@@ -28,7 +28,9 @@ use cranelift_codegen::isa::OwnedTargetIsa;
 use cranelift_codegen::settings::{self, Configurable};
 use cranelift_jit::JITModule;
 
-use crate::dag::Dag;
+use crate::ast::Func;
+use crate::bytecode::Program;
+use crate::dag::{Dag, Node};
 
 /// Largest graph the JIT compiles; bigger ones run on the bytecode interpreter (compile time
 /// and stack frames grow with the graph, and such expressions are not written by hand).
@@ -139,6 +141,10 @@ pub(crate) struct JitKernel {
     point: Option<PointFn>,
     outputs: usize,
     _code: Arc<CodeMemory>,
+    /// The same graph as bytecode, which [`run`](JitKernel::run) uses for batches when the
+    /// graph calls `sin` or `cos`: the interpreter evaluates those vectorised over a chunk of
+    /// points ([`crate::trig`]), compiled code once per point, and both give the same bits.
+    batch: Option<Arc<Program>>,
 }
 
 impl fmt::Debug for JitKernel {
@@ -160,6 +166,18 @@ impl JitKernel {
     /// If `out.len() != points.len() * self.outputs()`.
     #[inline]
     pub(crate) fn run(&self, points: &[[f64; 3]], out: &mut [f64], t: f64) {
+        match &self.batch {
+            // The interpreter's time is 0 (bit for bit: -0 is not 0 to `1/t`).
+            Some(program) if t.to_bits() == 0 && points.len() > 1 => {
+                program.eval_batch_interleaved(points, out);
+            }
+            _ => self.run_compiled(points, out, t),
+        }
+    }
+
+    /// [`run`](Self::run) in compiled code only.
+    #[inline]
+    pub(crate) fn run_compiled(&self, points: &[[f64; 3]], out: &mut [f64], t: f64) {
         assert_eq!(
             Some(out.len()),
             points.len().checked_mul(self.outputs),
@@ -208,11 +226,18 @@ pub(crate) fn compile(dag: &Dag) -> Result<JitKernel, JitError> {
     // expressions must never take the process down.
     let compiled = catch_unwind(AssertUnwindSafe(|| codegen::build(isa, dag)))
         .map_err(|_| JitError::Codegen("cranelift panicked".into()))??;
+    // A graph too large for the bytecode keeps the compiled batch.
+    let batch = (dag.nodes.iter())
+        .any(|n| matches!(n, Node::Call(Func::Sin | Func::Cos, _)))
+        .then(|| Program::compile_dag_roots(dag, &dag.roots).ok())
+        .flatten()
+        .map(Arc::new);
     Ok(JitKernel {
         func: compiled.batch,
         point: compiled.point,
         outputs: dag.roots.len(),
         _code: Arc::new(CodeMemory(Mutex::new(Some(compiled.module)))),
+        batch,
     })
 }
 
@@ -257,7 +282,13 @@ mod tests {
             ])
             .collect();
         let mut out = vec![0.0; points.len() * texts.len()];
-        k.run(&points, &mut out, 0.0);
+        k.run_compiled(&points, &mut out, 0.0);
+        // The bytecode batch `run` takes for graphs calling `sin`: the same bits.
+        assert!(k.batch.is_some());
+        let mut interpreted = vec![0.0; out.len()];
+        k.run(&points, &mut interpreted, 0.0);
+        let same = |a: f64, b: f64| a.to_bits() == b.to_bits() || (a.is_nan() && b.is_nan());
+        assert!(out.iter().zip(&interpreted).all(|(a, b)| same(*a, *b)));
         for (i, p) in points.iter().enumerate() {
             for (j, e) in exprs.iter().enumerate() {
                 let (got, want) = (out[i * texts.len() + j], e.eval([p[0], p[1], p[2], 0.0]));
@@ -294,7 +325,7 @@ mod tests {
                 .flat_map(|x| [[*x, 0.3, 0.0], [*x, 0.7, 1.0], [*x, -0.1, f64::NAN]])
                 .collect();
             let mut out = vec![0.0; pts.len()];
-            k.run(&pts, &mut out, 0.0);
+            k.run_compiled(&pts, &mut out, 0.0);
             for (p, o) in pts.iter().zip(&out) {
                 let want = exprs[0].eval([p[0], p[1], p[2], 0.0]);
                 let point = k.eval1(*p);
