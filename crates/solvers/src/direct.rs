@@ -42,6 +42,7 @@ use femscale_core::{
 use crate::banded::{BandCholesky, BandFailure, MAX_HALF_BANDWIDTH, half_bandwidth};
 use crate::iterative::{relative_residual, residual_target, rhs_norm};
 use crate::kernels::Kernels;
+use crate::supernodal;
 
 /// Relative tolerance of the symmetry test that lets [`DirectMethod::Auto`] pick Cholesky.
 pub const SYMMETRY_TOLERANCE: f64 = 1e-12;
@@ -216,6 +217,7 @@ impl LinearSolver for DirectSolver {
             scratch: Mutex::new(Scratch {
                 buffer: MemBuffer::new(StackReq::empty()),
                 req: StackReq::empty(),
+                work: Vec::new(),
             }),
             memory_bytes: 0,
             setup_seconds: 0.0,
@@ -285,6 +287,9 @@ impl fmt::Debug for PreparedDirect {
 struct Scratch {
     buffer: MemBuffer,
     req: StackReq,
+    /// The supernodal Cholesky solve's work (`2 n`: the permuted right-hand side and one
+    /// supernode's rows below its diagonal block).
+    work: Vec<f64>,
 }
 
 impl Scratch {
@@ -302,7 +307,7 @@ impl Scratch {
     }
 
     fn memory_bytes(&self) -> usize {
-        self.req.size_bytes()
+        self.req.size_bytes() + self.work.capacity() * std::mem::size_of::<f64>()
     }
 }
 
@@ -676,13 +681,21 @@ impl PreparedDirect {
                 own = Scratch {
                     buffer: MemBuffer::new(StackReq::empty()),
                     req: StackReq::empty(),
+                    work: Vec::new(),
                 };
                 &mut own
             }
         };
         scratch.ensure(req, kind)?;
+        if matches!(self.numeric, Numeric::Cholesky { .. }) && scratch.work.len() < 2 * n {
+            let more = 2 * n - scratch.work.len();
+            (scratch.work.try_reserve_exact(more))
+                .map_err(|_| alloc_error(kind, "solve workspace"))?;
+            scratch.work.resize(2 * n, 0.0);
+        }
 
         x.copy_from_slice(b);
+        let work = &mut scratch.work[..];
         let stack = MemStack::new(&mut scratch.buffer);
         match &self.numeric {
             Numeric::Banded { factor } => {
@@ -694,8 +707,21 @@ impl PreparedDirect {
                 let Some(sym) = self.llt_symbolic.as_ref() else {
                     unreachable!("Cholesky factors come with their symbolic part")
                 };
-                let rhs = MatMut::from_column_major_slice_mut(x, n, k);
-                LltRef::new(sym, l_values).solve_in_place_with_conj(Conj::No, rhs, self.par, stack);
+                if matches!(sym.raw(), SymbolicCholeskyRaw::Supernodal(_)) {
+                    // In plain loops (`supernodal`), column by column.
+                    for c in 0..k {
+                        let work = &mut work[..2 * n];
+                        supernodal::solve_llt_in_place(sym, l_values, &mut x[column(c)], work);
+                    }
+                } else {
+                    let rhs = MatMut::from_column_major_slice_mut(x, n, k);
+                    LltRef::new(sym, l_values).solve_in_place_with_conj(
+                        Conj::No,
+                        rhs,
+                        self.par,
+                        stack,
+                    );
+                }
             }
             Numeric::Lu { numeric } => {
                 let Some(sym) = self.lu_symbolic.as_ref() else {
@@ -843,6 +869,66 @@ impl PreparedSolver for PreparedDirect {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The 5-point Laplacian on an `m x m` grid plus `shift` on the diagonal.
+    fn laplacian(m: usize, shift: f64) -> CsrMatrix {
+        let id = |i: usize, j: usize| i * m + j;
+        let mut t = Vec::new();
+        for i in 0..m {
+            for j in 0..m {
+                t.push((id(i, j), id(i, j), 4.0 + shift));
+                for (di, dj) in [(0, 1), (1, 0)] {
+                    if i + di < m && j + dj < m {
+                        t.push((id(i, j), id(i + di, j + dj), -1.0));
+                        t.push((id(i + di, j + dj), id(i, j), -1.0));
+                    }
+                }
+            }
+        }
+        CsrMatrix::try_from_triplets(m * m, m * m, &t).unwrap()
+    }
+
+    #[test]
+    fn supernodal_loops_solve_as_faer_does() {
+        let a = laplacian(200, 0.05);
+        let n = a.nrows();
+        let sym = symbolic_cholesky(a.pattern()).unwrap();
+        assert!(matches!(sym.raw(), SymbolicCholeskyRaw::Supernodal(_)));
+        let mut l = vec![0.0; sym.len_val()];
+        let req = sym.factorize_numeric_llt_scratch::<f64>(Par::Seq, Default::default());
+        let mut buf = MemBuffer::new(req);
+        sym.factorize_numeric_llt(
+            &mut l,
+            transpose_view(&a),
+            Side::Lower,
+            LltRegularization::default(),
+            Par::Seq,
+            MemStack::new(&mut buf),
+            Default::default(),
+        )
+        .unwrap();
+        let b: Vec<f64> = (0..n).map(|i| (i as f64 * 0.37).sin() + 0.1).collect();
+        let mut ours = b.clone();
+        let mut work = vec![0.0; 2 * n];
+        assert!(supernodal::solve_llt_in_place(
+            &sym, &l, &mut ours, &mut work
+        ));
+        let mut theirs = b.clone();
+        let mut buf = MemBuffer::new(sym.solve_in_place_scratch::<f64>(1, Par::Seq));
+        LltRef::new(&sym, &l).solve_in_place_with_conj(
+            Conj::No,
+            MatMut::from_column_major_slice_mut(&mut theirs, n, 1),
+            Par::Seq,
+            MemStack::new(&mut buf),
+        );
+        let scale = theirs.iter().fold(0.0f64, |m, v| m.max(v.abs()));
+        let diff = (ours.iter().zip(&theirs)).fold(0.0f64, |m, (x, y)| m.max((x - y).abs()));
+        assert!(diff <= 1e-13 * scale, "{diff} against {scale}");
+        let mut r = vec![0.0; n];
+        a.mul_vec_into(&ours, &mut r);
+        let res = (r.iter().zip(&b)).fold(0.0f64, |m, (x, y)| m.max((x - y).abs()));
+        assert!(res <= 1e-12, "residual {res}");
+    }
 
     #[test]
     fn one_thread_mapping_for_the_solver_and_the_global_setting() {

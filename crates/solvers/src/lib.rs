@@ -73,6 +73,7 @@ pub mod kernels;
 pub mod options;
 pub mod precond;
 pub mod ssor;
+mod supernodal;
 
 pub use amg::{AmgFactory, AmgHierarchy, AmgSolver};
 pub use bicgstab::BiCgStab;
