@@ -167,7 +167,8 @@ fn norm_degree(order: Order) -> usize {
 }
 
 /// A task's buffers for the quadrature points of a chunk and the exact solution there, kept
-/// across the chunks a thread takes (fresh ones would fault in their pages every time).
+/// across the chunks of one rayon split (fresh ones per chunk would fault in their pages
+/// every time).
 #[derive(Default)]
 struct Scratch {
     points: Vec<[f64; 3]>,

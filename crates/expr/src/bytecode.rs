@@ -517,22 +517,6 @@ impl Program {
         self.outs.len()
     }
 
-    /// Whether the program calls a function the batched interpreter evaluates vectorised
-    /// ([`crate::trig`]), which makes it faster on batches than compiled code calling the
-    /// function once per point.
-    pub fn has_vectorised_calls(&self) -> bool {
-        self.ops.iter().any(|op| {
-            matches!(
-                op,
-                Op::SinCos { .. }
-                    | Op::Call {
-                        f: Func::Sin | Func::Cos,
-                        ..
-                    }
-            )
-        })
-    }
-
     /// `out[i * m + j]` = result `j` at `points[i]` (with `t = 0`), `m` = [`outputs`](Self::outputs).
     ///
     /// # Panics

@@ -40,8 +40,8 @@
 //!   then one cranelift function that loops over a batch of points (and, for one expression,
 //!   a function of `(x, y, z, t)` for single points); `sin`, `exp`, `powf` and the like are
 //!   calls to the same Rust functions the interpreter uses, and `if` with such calls in an arm
-//!   branches so that only the chosen arm runs. A graph that calls `sin` or `cos` evaluates
-//!   batches of points with the bytecode instead, whose chunked interpreter computes those
+//!   branches so that only the chosen arm runs. A graph that calls `sin` or `cos` (and has no
+//!   `if`) evaluates batches of points with the bytecode instead, whose chunked interpreter computes those
 //!   on several points per instruction (four with AVX2) and a sine and cosine of one
 //!   argument together; single points still run the compiled function;
 //! - the **bytecode** ([`bytecode::Program`]): a register machine with a single-point and a

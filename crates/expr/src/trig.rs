@@ -1,14 +1,15 @@
 //! `sin` and `cos` of the expression language: one definition for a single value and for a
 //! slice, the slice form vectorised (AVX2 when the CPU has it), with the same bits either way.
 //!
-//! The C library's `sin` costs about 7 ns a value on this project's machines and cannot be
+//! The C library's `sin` costs 7–8 ns a value on this project's machines and cannot be
 //! vectorised; error norms and load vectors spend most of their time in it (four to six calls
 //! per quadrature point for an exact solution's value and gradient). This definition is the
 //! classic one of fdlibm/musl without branches: the argument is reduced by the nearest
 //! multiple `k` of π/2 to a double-double `r = y0 + y1` (fdlibm's Cody–Waite reduction with π/2
 //! in 33-bit parts), both the sine and the cosine kernel polynomials are
-//! evaluated on `r`, and `k mod 4` selects one and its sign. Its error is below one ulp
-//! (tested against the C library on millions of arguments: never more than one ulp apart).
+//! evaluated on `r`, and `k mod 4` selects one and its sign. The tests find it never more
+//! than one ulp from the C library's (millions of arguments, and next to every multiple of
+//! π/2 below [`FAST_LIMIT`]).
 //! Arguments beyond [`FAST_LIMIT`] in magnitude, infinities and NaN go to the C library, so
 //! huge arguments keep its full-precision reduction.
 //!
@@ -127,7 +128,8 @@ pub fn cos(x: f64) -> f64 {
     if in_range(x) { reduced(x, 1) } else { x.cos() }
 }
 
-/// `(sin x, cos x)`, bit for bit as [`sin`] and [`cos`], for about the cost of one.
+/// `(sin x, cos x)`, bit for bit as [`sin`] and [`cos`] (the scalar counterpart of
+/// [`sin_cos_slice`]; it computes the two apart).
 #[inline]
 pub fn sin_cos(x: f64) -> (f64, f64) {
     (sin(x), cos(x))

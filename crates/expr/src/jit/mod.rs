@@ -142,8 +142,9 @@ pub(crate) struct JitKernel {
     outputs: usize,
     _code: Arc<CodeMemory>,
     /// The same graph as bytecode, which [`run`](JitKernel::run) uses for batches when the
-    /// graph calls `sin` or `cos`: the interpreter evaluates those vectorised over a chunk of
-    /// points ([`crate::trig`]), compiled code once per point, and both give the same bits.
+    /// graph calls `sin` or `cos` and has no `if`: the interpreter evaluates those vectorised
+    /// over a chunk of points ([`crate::trig`]), compiled code once per point, and both give
+    /// the same bits.
     batch: Option<Arc<Program>>,
 }
 
@@ -226,9 +227,11 @@ pub(crate) fn compile(dag: &Dag) -> Result<JitKernel, JitError> {
     // expressions must never take the process down.
     let compiled = catch_unwind(AssertUnwindSafe(|| codegen::build(isa, dag)))
         .map_err(|_| JitError::Codegen("cranelift panicked".into()))??;
-    // A graph too large for the bytecode keeps the compiled batch.
-    let batch = (dag.nodes.iter())
-        .any(|n| matches!(n, Node::Call(Func::Sin | Func::Cos, _)))
+    // Not for graphs with `if` (the interpreter computes both arms, compiled code the chosen
+    // one), nor for one too large for the bytecode.
+    let calls_trig = (dag.nodes.iter()).any(|n| matches!(n, Node::Call(Func::Sin | Func::Cos, _)));
+    let branches = (dag.nodes.iter()).any(|n| matches!(n, Node::If(..)));
+    let batch = (calls_trig && !branches)
         .then(|| Program::compile_dag_roots(dag, &dag.roots).ok())
         .flatten()
         .map(Arc::new);
@@ -283,12 +286,15 @@ mod tests {
             .collect();
         let mut out = vec![0.0; points.len() * texts.len()];
         k.run_compiled(&points, &mut out, 0.0);
-        // The bytecode batch `run` takes for graphs calling `sin`: the same bits.
-        assert!(k.batch.is_some());
-        let mut interpreted = vec![0.0; out.len()];
-        k.run(&points, &mut interpreted, 0.0);
+        // Graphs calling `sin` without `if` take the bytecode batch in `run`: the same bits.
+        assert!(k.batch.is_none(), "this graph has `if`");
+        let (_, trig) = kernel(&texts[..1]);
+        assert!(trig.batch.is_some());
+        let (mut compiled, mut interpreted) = (vec![0.0; points.len()], vec![0.0; points.len()]);
+        trig.run_compiled(&points, &mut compiled, 0.0);
+        trig.run(&points, &mut interpreted, 0.0);
         let same = |a: f64, b: f64| a.to_bits() == b.to_bits() || (a.is_nan() && b.is_nan());
-        assert!(out.iter().zip(&interpreted).all(|(a, b)| same(*a, *b)));
+        assert!(compiled.iter().zip(&interpreted).all(|(a, b)| same(*a, *b)));
         for (i, p) in points.iter().enumerate() {
             for (j, e) in exprs.iter().enumerate() {
                 let (got, want) = (out[i * texts.len() + j], e.eval([p[0], p[1], p[2], 0.0]));
