@@ -388,7 +388,8 @@ impl Program {
                 Op::Square { d, a } => r[d as usize] = r[a as usize] * r[a as usize],
                 Op::Neg { d, a } => r[d as usize] = -r[a as usize],
                 Op::SinCos { s, c, a } => {
-                    (r[s as usize], r[c as usize]) = trig::sin_cos(r[a as usize]);
+                    let v = r[a as usize];
+                    (r[s as usize], r[c as usize]) = (trig::sin(v), trig::cos(v));
                 }
                 Op::Call { f, d, a } => r[d as usize] = f.apply(r[a as usize]),
                 Op::Bin { op, d, a, b } => r[d as usize] = op.apply(r[a as usize], r[b as usize]),

@@ -128,13 +128,6 @@ pub fn cos(x: f64) -> f64 {
     if in_range(x) { reduced(x, 1) } else { x.cos() }
 }
 
-/// `(sin x, cos x)`, bit for bit as [`sin`] and [`cos`] (the scalar counterpart of
-/// [`sin_cos_slice`]; it computes the two apart).
-#[inline]
-pub fn sin_cos(x: f64) -> (f64, f64) {
-    (sin(x), cos(x))
-}
-
 /// `sin[i] = sin(x[i])` and `cos[i] = cos(x[i])`, bit for bit as [`sin`] and [`cos`], for
 /// about the cost of one of them (the reduction and both kernel polynomials are shared).
 ///

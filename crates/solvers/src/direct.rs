@@ -214,11 +214,7 @@ impl LinearSolver for DirectSolver {
             lu_symbolic: None,
             nnz_l_symmetrised: None,
             numeric: Numeric::Failed,
-            scratch: Mutex::new(Scratch {
-                buffer: MemBuffer::new(StackReq::empty()),
-                req: StackReq::empty(),
-                work: Vec::new(),
-            }),
+            scratch: Mutex::new(Scratch::empty()),
             memory_bytes: 0,
             setup_seconds: 0.0,
         };
@@ -293,6 +289,15 @@ struct Scratch {
 }
 
 impl Scratch {
+    /// No memory yet: [`Scratch::ensure`] and the first Cholesky solve grow it.
+    fn empty() -> Scratch {
+        Scratch {
+            buffer: MemBuffer::new(StackReq::empty()),
+            req: StackReq::empty(),
+            work: Vec::new(),
+        }
+    }
+
     /// Grows the buffer to hold `req` (reallocating only if the size or the alignment grows:
     /// faer checks both, even for zero-sized requests).
     fn ensure(&mut self, req: StackReq, kind: Kind) -> Result<(), SolveError> {
@@ -678,11 +683,7 @@ impl PreparedDirect {
         let scratch: &mut Scratch = match cached.as_deref_mut() {
             Some(scratch) => scratch,
             None => {
-                own = Scratch {
-                    buffer: MemBuffer::new(StackReq::empty()),
-                    req: StackReq::empty(),
-                    work: Vec::new(),
-                };
+                own = Scratch::empty();
                 &mut own
             }
         };
@@ -707,11 +708,11 @@ impl PreparedDirect {
                 let Some(sym) = self.llt_symbolic.as_ref() else {
                     unreachable!("Cholesky factors come with their symbolic part")
                 };
-                if matches!(sym.raw(), SymbolicCholeskyRaw::Supernodal(_)) {
+                if let SymbolicCholeskyRaw::Supernodal(s) = sym.raw() {
                     // In plain loops (`supernodal`), column by column.
                     for c in 0..k {
-                        let work = &mut work[..2 * n];
-                        supernodal::solve_llt_in_place(sym, l_values, &mut x[column(c)], work);
+                        let (x, work) = (&mut x[column(c)], &mut work[..2 * n]);
+                        supernodal::solve_llt_in_place(s, sym.perm(), l_values, x, work);
                     }
                 } else {
                     let rhs = MatMut::from_column_major_slice_mut(x, n, k);
@@ -893,7 +894,6 @@ mod tests {
         let a = laplacian(200, 0.05);
         let n = a.nrows();
         let sym = symbolic_cholesky(a.pattern()).unwrap();
-        assert!(matches!(sym.raw(), SymbolicCholeskyRaw::Supernodal(_)));
         let mut l = vec![0.0; sym.len_val()];
         let req = sym.factorize_numeric_llt_scratch::<f64>(Par::Seq, Default::default());
         let mut buf = MemBuffer::new(req);
@@ -909,10 +909,11 @@ mod tests {
         .unwrap();
         let b: Vec<f64> = (0..n).map(|i| (i as f64 * 0.37).sin() + 0.1).collect();
         let mut ours = b.clone();
+        let SymbolicCholeskyRaw::Supernodal(s) = sym.raw() else {
+            panic!("a simplicial factor: the test needs a larger matrix");
+        };
         let mut work = vec![0.0; 2 * n];
-        assert!(supernodal::solve_llt_in_place(
-            &sym, &l, &mut ours, &mut work
-        ));
+        supernodal::solve_llt_in_place(s, sym.perm(), &l, &mut ours, &mut work);
         let mut theirs = b.clone();
         let mut buf = MemBuffer::new(sym.solve_in_place_scratch::<f64>(1, Par::Seq));
         LltRef::new(&sym, &l).solve_in_place_with_conj(

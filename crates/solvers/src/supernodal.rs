@@ -1,34 +1,31 @@
 //! Triangular solves with faer's supernodal Cholesky factor `P A Pᵀ = L Lᵀ` in plain loops.
 //!
 //! faer solves supernode by supernode through its dense triangular-solve and matrix-product
-//! kernels. The factors of FEM matrices have tens of thousands of supernodes of a few columns
-//! (the nested-dissection leaves), where setting up those kernels costs more than the
-//! arithmetic, and a solve is two passes over the factor's values that should run at the speed
-//! of memory. These loops read each supernode's values once per pass, column by column: the
-//! diagonal block and the rows below it in one sweep.
+//! kernels, set up once per supernode; with one right-hand side a solve is two passes over the
+//! factor's values that should run at the speed of memory. These loops read each supernode's
+//! values once per pass, column by column: the diagonal block and the rows below it in one
+//! sweep (measured against faer's solve in `docs/performance.md`, "Caching").
 
-use faer::sparse::linalg::cholesky::{SymbolicCholesky, SymbolicCholeskyRaw};
+use faer::perm::PermRef;
+use faer::sparse::linalg::cholesky::supernodal::SymbolicSupernodalCholesky;
 
 /// Solves `A x = b` in place (`x` holds `b` on entry) with the supernodal factor `values` of
-/// `sym`, using `work` (`2 * x.len()` values: the permuted vector and a supernode's rows below
-/// its diagonal block). Returns `false`, touching nothing, when the factor is simplicial
-/// (faer's own solve serves those).
+/// `s` and the fill-reducing permutation `perm`, using `work` (`2 * x.len()` values: the
+/// permuted vector and a supernode's rows below its diagonal block).
 ///
 /// # Panics
-/// If `values`, `x` or `work` do not match `sym`'s sizes.
+/// If `values`, `x` or `work` do not match the factor's sizes.
 pub(crate) fn solve_llt_in_place(
-    sym: &SymbolicCholesky<usize>,
+    s: &SymbolicSupernodalCholesky<usize>,
+    perm: Option<PermRef<'_, usize>>,
     values: &[f64],
     x: &mut [f64],
     work: &mut [f64],
-) -> bool {
-    let SymbolicCholeskyRaw::Supernodal(s) = sym.raw() else {
-        return false;
-    };
+) {
     let n = x.len();
-    assert!(n == sym.nrows() && work.len() == 2 * n && values.len() == sym.len_val());
+    assert!(n == s.nrows() && work.len() == 2 * n && values.len() == s.len_val());
     let (y, below) = work.split_at_mut(n);
-    match sym.perm() {
+    match perm {
         Some(p) => {
             for (yi, &f) in y.iter_mut().zip(p.arrays().0) {
                 *yi = x[f];
@@ -82,7 +79,7 @@ pub(crate) fn solve_llt_in_place(
             y[start + j] = (y[start + j] - acc) / col[j];
         }
     }
-    match sym.perm() {
+    match perm {
         Some(p) => {
             for (xi, &i) in x.iter_mut().zip(p.arrays().1) {
                 *xi = y[i];
@@ -90,7 +87,6 @@ pub(crate) fn solve_llt_in_place(
         }
         None => x.copy_from_slice(y),
     }
-    true
 }
 
 /// `a · b` in four interleaved partial sums (a single sum is one long chain of dependent
