@@ -36,6 +36,7 @@ mod build;
 mod conformity;
 mod generate;
 mod generate3d;
+mod generate_order2;
 mod geometry;
 pub mod gmsh;
 mod isoparametric;

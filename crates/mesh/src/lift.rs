@@ -165,7 +165,13 @@ impl Mesh {
         });
         drop((edge_of, face_of));
         let boundary = (self.boundary.iter())
-            .map(|part| lift_part(kind, part, &edges, &faces))
+            // A facet's own interior (a quadrilateral face's centre) is a face of the cell.
+            .map(|part| {
+                lift_part(kind, part, |key: &Key| match key[2] {
+                    u32::MAX => edges.node(key),
+                    _ => faces.node(key),
+                })
+            })
             .collect::<Result<Vec<_>>>()?;
         Ok(Self {
             dim,
@@ -312,12 +318,12 @@ fn number_keys(keys: &[Key], num_vertices: usize) -> Result<(Vec<Key>, Vec<usize
     Ok((distinct, entity_of))
 }
 
-/// `part` of an order-1 mesh with its facets extended by their order-2 nodes.
-fn lift_part(
+/// `part` of an order-1 mesh with its facets' order-2 nodes: each new node is `node_of` the sorted vertex key of
+/// its edge or face (`None`: no entity of any cell has that key).
+pub(crate) fn lift_part(
     kind: CellKind,
     part: &BoundaryPart,
-    edges: &Entities,
-    faces: &Entities,
+    node_of: impl Fn(&Key) -> Option<usize>,
 ) -> Result<BoundaryPart> {
     let Some(facet_kind) = kind.facet_kind() else {
         return Ok(part.clone()); // 1D: facets are points.
@@ -330,9 +336,7 @@ fn lift_part(
         facets.extend_from_slice(f);
         for s in &support[fv..] {
             let key = key_of(s.iter().map(|&l| f[l]));
-            // A facet's own interior (a quadrilateral face's centre) is a face of the cell.
-            let entities = if s.len() == 2 { edges } else { faces };
-            let node = entities.node(&key).ok_or_else(|| Error::Mesh {
+            let node = node_of(&key).ok_or_else(|| Error::Mesh {
                 location: None,
                 message: format!(
                     "boundary part `{}` has facet {f:?}, which is not a facet of any cell",

@@ -22,7 +22,7 @@ use super::coarse_space::with_vertex_coarse_space;
 use super::phases::{Phase, PhaseClock};
 use super::row_share::LocalCells;
 use crate::caching::{CacheSession, SharedPrepared, StoredOperator};
-use crate::problem::Problem;
+use crate::problem::{MeshSpec, Problem};
 
 /// Everything the stages of one solve share: the discretised problem, the solver and where it
 /// all runs.
@@ -71,7 +71,15 @@ pub(crate) fn mesh_or_stored_operator(
 /// The problem's mesh, built, its dimension checked against `problem.dim` (a file's is known
 /// only now); errors name the `problem.` keys.
 pub(crate) fn build_mesh(problem: &Problem) -> Result<Arc<Mesh>> {
-    let mesh = problem.mesh.build().map_err(|e| e.within("problem"))?;
+    let mesh = match &problem.mesh {
+        // Rectangles generate their order-2 nodes directly (the lifted mesh, without sorting
+        // every cell's edges).
+        MeshSpec::Rectangle(spec) => Mesh::rectangle_of_order(spec, problem.order)
+            .map(Arc::new)
+            .map_err(|e| e.within("mesh")),
+        spec => spec.build(),
+    }
+    .map_err(|e| e.within("problem"))?;
     if let Some(dim) = problem.dim
         && dim != mesh.dim()
     {
