@@ -107,6 +107,13 @@ fn assemble_block<const N: usize, const D: usize, const G: usize>(
         coefs.sample(mesh, cells.clone(), nq, scratch)?;
     }
     let (row_ptr, col_idx) = (pattern.row_ptr(), pattern.col_idx());
+    // Affine cells whose gradients vary (order 2 on simplices) with one constant diffusion:
+    // the reference stiffness tensor contracted with each cell's metric, no gradients per
+    // point (the same rule's integral, rounded differently).
+    let tensor = match (&t.stiffness, coefs.constant_diffusion()) {
+        (Some(tables), Some(k)) if with_matrix => Some((tables, k)),
+        _ => None,
+    };
     for (i, c) in cells.enumerate() {
         let nodes = mesh.cell(c);
         let x = cell_coords::<D, G>(mesh, nodes);
@@ -132,7 +139,7 @@ fn assemble_block<const N: usize, const D: usize, const G: usize>(
                 let k = scratch.k[i * nq + q] * dx;
                 if t.constant_gradients {
                     k_integral += k;
-                } else {
+                } else if tensor.is_none() {
                     jac.gradients(&t.dphi[q], &mut grad);
                     add_gram(&mut ke, &grad, k);
                 }
@@ -154,6 +161,9 @@ fn assemble_block<const N: usize, const D: usize, const G: usize>(
         }
         if t.constant_gradients && with_matrix {
             add_gram(&mut ke, &grad, k_integral);
+        }
+        if let Some((tables, k)) = tensor {
+            add_metric(&mut ke, tables, &jac.metric(), k * jac.det);
         }
         // A non-positive Jacobian at any point means an inverted, degenerate or non-convex cell.
         if min_det.partial_cmp(&0.0) != Some(std::cmp::Ordering::Greater) {
@@ -274,6 +284,25 @@ fn element_for(mesh: &MeshView<'_>, degree: usize) -> Result<Element> {
         ));
     }
     Element::of_mesh(mesh, degree.max(2 * mesh.order.get()))
+}
+
+/// `ke[a][b] += scale * sum_p metric[p] tables[p][a][b]` for `b >= a` (see
+/// [`Tables::stiffness`]).
+#[inline]
+fn add_metric<const N: usize>(
+    ke: &mut [[f64; N]; N],
+    tables: &[[[f64; N]; N]],
+    metric: &[f64],
+    scale: f64,
+) {
+    for (t, m) in tables.iter().zip(metric) {
+        let m = m * scale;
+        for a in 0..N {
+            for b in a..N {
+                ke[a][b] += m * t[a][b];
+            }
+        }
+    }
 }
 
 /// `ke[a][b] += scale * grad_a . grad_b` for `b >= a`.

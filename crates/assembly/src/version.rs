@@ -16,4 +16,8 @@
 /// 3: `sin` and `cos` of expressions are femscale's own (`femscale_expr::trig`, one ulp from
 /// the C library's for about 3 % of arguments), so sources, boundary data and error norms that
 /// call them change in their last bits.
-pub const DISCRETISATION_VERSION: u32 = 3;
+/// 4: the stiffness of order-2 simplices with a constant diffusion is the reference tensor
+/// contracted with the cell's metric (`Tables::stiffness`), the same rule's integral summed in
+/// another order: entries change in their last bits, and couplings that vanish in exact
+/// arithmetic come out exactly zero instead of as rounding noise.
+pub const DISCRETISATION_VERSION: u32 = 4;

@@ -18,6 +18,12 @@ pub(crate) struct Tables<const N: usize, const D: usize, const G: usize> {
     pub affine: bool,
     /// See [`Element::constant_gradients`].
     pub constant_gradients: bool,
+    /// On affine cells whose gradients vary (order 2 on simplices): the reference stiffness
+    /// tensor, one `N x N` table (upper triangle) per pair `j <= l` of reference directions,
+    /// `sum_q w_q (d_j phi_a d_l phi_b + d_l phi_a d_j phi_b)` (the second term only for
+    /// `j != l`). Contracted with a cell's [`Jacobian::metric`] it gives the cell's stiffness
+    /// for a constant coefficient, without gradients per point.
+    pub stiffness: Option<Vec<[[f64; N]; N]>>,
 }
 
 impl<const N: usize, const D: usize, const G: usize> Tables<N, D, G> {
@@ -48,15 +54,20 @@ impl<const N: usize, const D: usize, const G: usize> Tables<N, D, G> {
                 .map(|r| std::array::from_fn(|a| r[a]))
                 .collect()
         };
+        let dphi = grads(&e.dphi, N);
+        let (affine, constant_gradients) = (e.is_affine(), e.constant_gradients());
+        let stiffness =
+            (affine && !constant_gradients).then(|| reference_stiffness(&e.weights, &dphi));
         Self {
             nq: e.nq,
             weights: e.weights.clone(),
             phi: values(&e.phi, N),
-            dphi: grads(&e.dphi, N),
+            dphi,
             gphi: shrink(values(&e.gphi, G)),
             gdphi: shrink_grad(grads(&e.gdphi, G)),
-            affine: e.is_affine(),
-            constant_gradients: e.constant_gradients(),
+            affine,
+            constant_gradients,
+            stiffness,
         }
     }
 
@@ -73,6 +84,32 @@ impl<const N: usize, const D: usize, const G: usize> Tables<N, D, G> {
             *o = p;
         }
     }
+}
+
+/// The tables of [`Tables::stiffness`] from the rule's weights and reference gradients.
+fn reference_stiffness<const N: usize, const D: usize>(
+    weights: &[f64],
+    dphi: &[[[f64; D]; N]],
+) -> Vec<[[f64; N]; N]> {
+    let mut tables = Vec::with_capacity(D * (D + 1) / 2);
+    for j in 0..D {
+        for l in j..D {
+            let mut t = [[0.0; N]; N];
+            for (w, d) in weights.iter().zip(dphi) {
+                for a in 0..N {
+                    for b in a..N {
+                        let mut v = d[a][j] * d[b][l];
+                        if l != j {
+                            v += d[a][l] * d[b][j];
+                        }
+                        t[a][b] += w * v;
+                    }
+                }
+            }
+            tables.push(t);
+        }
+    }
+    tables
 }
 
 /// The Jacobian of a cell's map at one point: its determinant and inverse.
@@ -131,6 +168,21 @@ impl<const D: usize> Jacobian<D> {
             }
         };
         Self { det, inv }
+    }
+
+    /// The metric `J^-1 J^-T` of the reference directions, entries `(j, l)` for `j <= l` in
+    /// the order of [`Tables::stiffness`] (the first `D (D + 1) / 2` are used).
+    #[inline]
+    pub fn metric(&self) -> [f64; 6] {
+        let mut m = [0.0; 6];
+        let mut p = 0;
+        for j in 0..D {
+            for l in j..D {
+                m[p] = (0..D).map(|i| self.inv[j][i] * self.inv[l][i]).sum();
+                p += 1;
+            }
+        }
+        m
     }
 
     /// Physical gradients `J^-T grad_ref phi_a` of the reference gradients `d` into `out`.

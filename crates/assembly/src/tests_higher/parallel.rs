@@ -128,3 +128,41 @@ fn error_norms_refuse_an_exact_solution_by_subdomain() {
         "{e}"
     );
 }
+
+/// A constant diffusion on affine order-2 cells takes the reference stiffness tensor; the
+/// same diffusion as a sampled field takes the per-point gradients. Both integrate the same
+/// rule, so the matrices agree to rounding, on uniform and sheared grids, with the reaction,
+/// Neumann and Robin terms of [`form`] on top.
+#[test]
+fn the_reference_stiffness_tensor_is_the_quadrature() {
+    for kind in [CellKind::Triangle, CellKind::Tetrahedron] {
+        for shape in [Shape::Uniform, Shape::Sheared] {
+            let mesh = grid(kind, Order::Quadratic, 3, shape);
+            let element = crate::element::Element::of_mesh(&mesh.view(), 4).unwrap();
+            assert!(
+                crate::element::with_shape!(&element, has_tensor(&element)),
+                "{kind:?}"
+            );
+            let tensor = assemble(
+                &SerialAssembler::default(),
+                &mesh,
+                &form(Arc::new(Constant(2.5))),
+            );
+            let sampled = assemble(&SerialAssembler::default(), &mesh, &form(field(|_| 2.5)));
+            let scale = (sampled.matrix.values().iter()).fold(0.0f64, |m, v| m.max(v.abs()));
+            let worst = (tensor.matrix.values().iter())
+                .zip(sampled.matrix.values())
+                .fold(0.0f64, |m, (a, b)| m.max((a - b).abs()));
+            assert!(worst <= 1e-13 * scale, "{kind:?} {shape:?}: {worst:e}");
+            assert_eq!(tensor.rhs, sampled.rhs, "{kind:?} {shape:?}");
+        }
+    }
+}
+
+fn has_tensor<const N: usize, const D: usize, const G: usize>(
+    element: &crate::element::Element,
+) -> bool {
+    crate::element::Tables::<N, D, G>::of(element)
+        .stiffness
+        .is_some()
+}

@@ -117,6 +117,45 @@ mod tests {
         assert!(aggregates(&a, 1.5).is_err());
     }
 
+    /// The 5-point Laplacian on an `m x m` grid, with `diagonal` on the couplings of each node
+    /// to its upper-right neighbour (0: not stored).
+    fn grid_laplacian(m: usize, diagonal: f64) -> CsrMatrix {
+        let mut t = Vec::new();
+        for y in 0..m {
+            for x in 0..m {
+                let i = y * m + x;
+                t.push((i, i, 4.0));
+                let mut couple = |j: usize, v: f64| {
+                    t.push((i, j, v));
+                    t.push((j, i, v));
+                };
+                if x + 1 < m {
+                    couple(i + 1, -1.0);
+                }
+                if y + 1 < m {
+                    couple(i + m, -1.0);
+                }
+                if x + 1 < m && y + 1 < m && diagonal != 0.0 {
+                    couple(i + m + 1, diagonal);
+                }
+            }
+        }
+        CsrMatrix::try_from_triplets(m * m, m * m, &t).unwrap()
+    }
+
+    /// Couplings that are zero in exact arithmetic but come out as rounding noise aggregate as
+    /// exact zeros do, also at θ = 0; couplings above noise level do count.
+    #[test]
+    fn rounding_noise_is_no_coupling() {
+        let exact = aggregates(&grid_laplacian(12, 0.0), 0.0).unwrap();
+        for noise in [4e-17, -3e-16, 1e-13] {
+            let noisy = aggregates(&grid_laplacian(12, noise), 0.0).unwrap();
+            assert_eq!(noisy, exact, "noise {noise:e}");
+        }
+        let coupled = aggregates(&grid_laplacian(12, -1e-9), 0.0).unwrap();
+        assert_ne!(coupled, exact);
+    }
+
     #[test]
     fn triple_product_of_identity_restriction_is_the_matrix() {
         let a = laplacian_1d(5);
