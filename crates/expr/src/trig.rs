@@ -1,5 +1,6 @@
 //! `sin` and `cos` of the expression language: one definition for a single value and for a
-//! slice, the slice form vectorised (AVX2 when the CPU has it), with the same bits either way.
+//! slice, the slice form vectorised (AVX-512 or AVX2 when the CPU has them), with the same
+//! bits either way.
 //!
 //! The C library's `sin` costs 7–8 ns a value on this project's machines and cannot be
 //! vectorised; error norms and load vectors spend most of their time in it (four to six calls
@@ -14,7 +15,7 @@
 //! huge arguments keep its full-precision reduction.
 //!
 //! Only `+ - *` in a fixed order are used (Rust neither reassociates nor fuses them into
-//! FMAs), so the scalar function, the SSE2 loop and the AVX2 loop give identical bits: the
+//! FMAs), so the scalar function and the SSE2, AVX2 and AVX-512 loops give identical bits: the
 //! bytecode interpreter, the JIT (which calls [`sin`]/[`cos`]) and constant folding agree.
 
 #![allow(clippy::excessive_precision)]
@@ -139,10 +140,17 @@ pub fn sin_cos_slice(x: &[f64], sin: &mut [f64], cos: &mut [f64]) {
         "trig: output length differs from input"
     );
     #[cfg(target_arch = "x86_64")]
-    if std::arch::is_x86_feature_detected!("avx2") {
-        // SAFETY: the CPU supports AVX2 (checked just above).
-        unsafe { both_avx2(x, sin, cos) };
-        return;
+    {
+        if std::arch::is_x86_feature_detected!("avx512f") {
+            // SAFETY: the CPU supports AVX-512F (checked just above).
+            unsafe { both_avx512(x, sin, cos) };
+            return;
+        }
+        if std::arch::is_x86_feature_detected!("avx2") {
+            // SAFETY: the CPU supports AVX2 (checked just above).
+            unsafe { both_avx2(x, sin, cos) };
+            return;
+        }
     }
     both(x, sin, cos);
 }
@@ -169,6 +177,13 @@ fn both_avx2(x: &[f64], sin: &mut [f64], cos: &mut [f64]) {
     both(x, sin, cos);
 }
 
+/// [`both`] compiled for AVX-512 (eight lanes).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+fn both_avx512(x: &[f64], sin: &mut [f64], cos: &mut [f64]) {
+    both(x, sin, cos);
+}
+
 /// `out[i] = sin(x[i])`, bit for bit as [`sin`].
 ///
 /// # Panics
@@ -188,10 +203,17 @@ pub fn cos_slice(x: &[f64], out: &mut [f64]) {
 fn dispatch(x: &[f64], out: &mut [f64], quarter: u64) {
     assert_eq!(x.len(), out.len(), "trig: output length differs from input");
     #[cfg(target_arch = "x86_64")]
-    if std::arch::is_x86_feature_detected!("avx2") {
-        // SAFETY: the CPU supports AVX2 (checked just above).
-        unsafe { slice_avx2(x, out, quarter) };
-        return;
+    {
+        if std::arch::is_x86_feature_detected!("avx512f") {
+            // SAFETY: the CPU supports AVX-512F (checked just above).
+            unsafe { slice_avx512(x, out, quarter) };
+            return;
+        }
+        if std::arch::is_x86_feature_detected!("avx2") {
+            // SAFETY: the CPU supports AVX2 (checked just above).
+            unsafe { slice_avx2(x, out, quarter) };
+            return;
+        }
     }
     slice(x, out, quarter);
 }
@@ -213,6 +235,13 @@ fn slice(x: &[f64], out: &mut [f64], quarter: u64) {
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
 fn slice_avx2(x: &[f64], out: &mut [f64], quarter: u64) {
+    slice(x, out, quarter);
+}
+
+/// [`slice`] compiled for AVX-512 (eight lanes, no FMA either).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+fn slice_avx512(x: &[f64], out: &mut [f64], quarter: u64) {
     slice(x, out, quarter);
 }
 
@@ -285,7 +314,13 @@ mod tests {
         }
         let mut other = vec![0.0; x.len()];
         type Both = fn(&[f64], &mut [f64], &mut [f64]);
-        for run in [sin_cos_slice as Both, both] {
+        let mut pairs: Vec<Both> = vec![sin_cos_slice, both];
+        #[cfg(target_arch = "x86_64")]
+        if std::arch::is_x86_feature_detected!("avx2") {
+            // SAFETY: the CPU supports AVX2 (checked just above).
+            pairs.push(|x, s, c| unsafe { both_avx2(x, s, c) });
+        }
+        for run in pairs {
             run(&x, &mut out, &mut other);
             for (f, g) in [(&out, sin as fn(f64) -> f64), (&other, cos)] {
                 for (&v, &o) in x.iter().zip(f) {
@@ -294,10 +329,23 @@ mod tests {
                 }
             }
         }
-        // The portable loop as well, wherever AVX2 took the call above.
-        slice(&x, &mut out, 0);
-        for (&v, &o) in x.iter().zip(&out) {
-            assert!(o.to_bits() == sin(v).to_bits() || (o.is_nan() && v.sin().is_nan()));
+        // The portable loop and the AVX2 loop as well, wherever a wider one took the calls
+        // above.
+        type Loop = fn(&[f64], &mut [f64], u64);
+        let mut loops: Vec<Loop> = vec![|x, o, q| slice(x, o, q)];
+        #[cfg(target_arch = "x86_64")]
+        if std::arch::is_x86_feature_detected!("avx2") {
+            // SAFETY: the CPU supports AVX2 (checked just above).
+            loops.push(|x, o, q| unsafe { slice_avx2(x, o, q) });
+        }
+        for run in loops {
+            for (quarter, g) in [(0, sin as fn(f64) -> f64), (1, cos)] {
+                run(&x, &mut out, quarter);
+                for (&v, &o) in x.iter().zip(&out) {
+                    let want = g(v);
+                    assert!(o.to_bits() == want.to_bits() || (o.is_nan() && want.is_nan()));
+                }
+            }
         }
     }
 
