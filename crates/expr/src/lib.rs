@@ -42,7 +42,7 @@
 //!   calls to the same Rust functions the interpreter uses, and `if` with such calls in an arm
 //!   branches so that only the chosen arm runs. A graph that calls `sin` or `cos` (and has no
 //!   `if`) evaluates batches of points with the bytecode instead, whose chunked interpreter computes those
-//!   on several points per instruction (four with AVX2) and a sine and cosine of one
+//!   on several points per instruction (four with AVX2, eight with AVX-512) and a sine and cosine of one
 //!   argument together; single points still run the compiled function;
 //! - the **bytecode** ([`bytecode::Program`]): a register machine with a single-point and a
 //!   chunked batch interpreter, used when the JIT is off, unavailable on the machine (reported
