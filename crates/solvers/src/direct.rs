@@ -311,8 +311,28 @@ impl Scratch {
         Ok(())
     }
 
+    /// Grows the supernodal solve's work to `len` values (never shrinks it).
+    fn ensure_work(&mut self, len: usize, kind: Kind) -> Result<(), SolveError> {
+        if self.work.len() < len {
+            let more = len - self.work.len();
+            (self.work.try_reserve_exact(more))
+                .map_err(|_| alloc_error(kind, "solve workspace"))?;
+            self.work.resize(len, 0.0);
+        }
+        Ok(())
+    }
+
     fn memory_bytes(&self) -> usize {
         self.req.size_bytes() + self.work.capacity() * std::mem::size_of::<f64>()
+    }
+}
+
+/// What a Cholesky solve of `k` right-hand sides needs: faer's scratch for a simplicial
+/// factor, or the `2 n` values of the plain-loop supernodal solve (which uses no faer scratch).
+fn cholesky_solve_needs(sym: &SymbolicCholesky<usize>, k: usize, par: Par) -> (StackReq, usize) {
+    match sym.raw() {
+        SymbolicCholeskyRaw::Supernodal(_) => (StackReq::empty(), 2 * sym.nrows()),
+        SymbolicCholeskyRaw::Simplicial(_) => (sym.solve_in_place_scratch::<f64>(k, par), 0),
     }
 }
 
@@ -397,14 +417,21 @@ impl PreparedDirect {
         Ok(())
     }
 
-    /// Sizes the solve scratch buffer for one right-hand side on the current factors and
-    /// returns the memory the scratch holds.
-    fn ensure_solve_buffer(&mut self, req: StackReq, kind: Kind) -> Result<usize, SolveError> {
+    /// Sizes the solve scratch (faer's buffer for `req`, `work` values for the supernodal
+    /// solve) for one right-hand side on the current factors, at set-up, and returns the
+    /// memory the scratch holds.
+    fn ensure_solve_buffer(
+        &mut self,
+        req: StackReq,
+        work: usize,
+        kind: Kind,
+    ) -> Result<usize, SolveError> {
         let scratch = self
             .scratch
             .get_mut()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         scratch.ensure(req, kind)?;
+        scratch.ensure_work(work, kind)?;
         Ok(scratch.memory_bytes())
     }
 
@@ -474,8 +501,9 @@ impl PreparedDirect {
         let len_val = sym.len_val();
         let factor_bytes = len_val * F64 + symbolic_index_bytes(sym);
         let scratch = sym.factorize_numeric_llt_scratch::<f64>(self.par, Default::default());
-        let solve_req = sym.solve_in_place_scratch::<f64>(1, self.par);
-        let needed = factor_bytes + scratch.size_bytes() + solve_req.size_bytes();
+        let (solve_req, solve_work) = cholesky_solve_needs(sym, 1, self.par);
+        let needed =
+            factor_bytes + scratch.size_bytes() + solve_req.size_bytes() + solve_work * F64;
         self.check_budget("Cholesky factor", needed)?;
         self.check_timeout(start, kind)?;
 
@@ -506,7 +534,7 @@ impl PreparedDirect {
         }
         drop(scratch_buf);
         self.numeric = Numeric::Cholesky { l_values };
-        self.memory_bytes = factor_bytes + self.ensure_solve_buffer(solve_req, kind)?;
+        self.memory_bytes = factor_bytes + self.ensure_solve_buffer(solve_req, solve_work, kind)?;
         Ok(CholeskyOutcome::Done)
     }
 
@@ -603,7 +631,7 @@ impl PreparedDirect {
         }
         drop(scratch_buf);
         self.numeric = Numeric::Lu { numeric };
-        self.memory_bytes = factor_bytes + self.ensure_solve_buffer(solve_req, kind)?;
+        self.memory_bytes = factor_bytes + self.ensure_solve_buffer(solve_req, 0, kind)?;
         Ok(())
     }
 }
@@ -659,19 +687,19 @@ impl PreparedDirect {
         let bnorms = (0..k)
             .map(|c| rhs_norm(&self.kernels, &b[column(c)]))
             .collect::<Result<Vec<_>, _>>()?;
-        let req = match &self.numeric {
-            Numeric::Banded { .. } => Some(StackReq::empty()),
+        let needs = match &self.numeric {
+            Numeric::Banded { .. } => Some((StackReq::empty(), 0)),
             Numeric::Cholesky { .. } => self
                 .llt_symbolic
                 .as_ref()
-                .map(|sym| sym.solve_in_place_scratch::<f64>(k, self.par)),
+                .map(|sym| cholesky_solve_needs(sym, k, self.par)),
             Numeric::Lu { .. } => self
                 .lu_symbolic
                 .as_ref()
-                .map(|sym| sym.solve_transpose_in_place_scratch::<f64>(k, self.par)),
+                .map(|sym| (sym.solve_transpose_in_place_scratch::<f64>(k, self.par), 0)),
             Numeric::Failed => None,
         };
-        let Some(req) = req else {
+        let Some((req, work_len)) = needs else {
             unreachable!("factors come with their symbolic part")
         };
         let mut cached = match self.scratch.try_lock() {
@@ -688,12 +716,7 @@ impl PreparedDirect {
             }
         };
         scratch.ensure(req, kind)?;
-        if matches!(self.numeric, Numeric::Cholesky { .. }) && scratch.work.len() < 2 * n {
-            let more = 2 * n - scratch.work.len();
-            (scratch.work.try_reserve_exact(more))
-                .map_err(|_| alloc_error(kind, "solve workspace"))?;
-            scratch.work.resize(2 * n, 0.0);
-        }
+        scratch.ensure_work(work_len, kind)?;
 
         x.copy_from_slice(b);
         let work = &mut scratch.work[..];
@@ -887,6 +910,25 @@ mod tests {
             }
         }
         CsrMatrix::try_from_triplets(m * m, m * m, &t).unwrap()
+    }
+
+    /// The supernodal solve's work (`2 n` values) is counted in the memory of the set-up (it
+    /// is allocated there, not at the first solve).
+    #[test]
+    fn the_supernodal_solve_work_is_counted_at_set_up() {
+        let a = Arc::new(laplacian(200, 0.05));
+        let n = a.nrows();
+        let sym = symbolic_cholesky(a.pattern()).unwrap();
+        assert!(matches!(sym.raw(), SymbolicCholeskyRaw::Supernodal(_)));
+        let factor = sym.len_val() * F64 + symbolic_index_bytes(&sym);
+        let prepared = DirectSolver::default()
+            .prepare(a, &SolverOptions::default())
+            .unwrap();
+        let at_set_up = prepared.memory_bytes();
+        assert!(
+            at_set_up >= factor + 2 * n * F64,
+            "{at_set_up} < {factor} + 16 n"
+        );
     }
 
     #[test]
