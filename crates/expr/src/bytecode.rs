@@ -21,6 +21,14 @@ pub const CHUNK: usize = 64;
 const STACK_REGS: usize = 32;
 /// Registers of the stack-allocated register file of [`Program::eval_batch`].
 const STACK_BATCH_REGS: usize = 16;
+
+thread_local! {
+    /// The register file of chunked batches on this thread (grown to the largest program run
+    /// here). Every register a program reads it has written earlier in the same chunk (inputs
+    /// first, then each operation's destination), so what earlier batches left is never read.
+    static CHUNK_REGS: std::cell::RefCell<Vec<[f64; CHUNK]>> =
+        const { std::cell::RefCell::new(Vec::new()) };
+}
 /// Number of variable registers.
 const NVARS: usize = 4;
 
@@ -424,7 +432,7 @@ impl Program {
             // Small batches (one element's quadrature points) get a small register file.
             self.batch_with::<8>(points, out);
         } else {
-            self.batch_with::<CHUNK>(points, out);
+            self.batch_chunked(points, out);
         }
     }
 
@@ -438,6 +446,31 @@ impl Program {
             heap = vec![[0.0; C]; self.nregs];
             &mut heap
         };
+        self.run_chunks(regs, points, out);
+    }
+
+    /// [`Self::batch_with`] in chunks of [`CHUNK`] points on this thread's register file
+    /// ([`CHUNK_REGS`]), so that batch after batch (a block of quadrature points each) neither
+    /// allocates nor zeroes one.
+    fn batch_chunked(&self, points: &[[f64; 3]], out: &mut [f64]) {
+        CHUNK_REGS.with(|file| match file.try_borrow_mut() {
+            Ok(mut regs) => {
+                if regs.len() < self.nregs {
+                    regs.resize(self.nregs, [0.0; CHUNK]);
+                }
+                self.run_chunks(&mut regs[..self.nregs], points, out);
+            }
+            // Taken by a batch further up this thread's stack: a file of its own.
+            Err(_) => self.batch_with::<CHUNK>(points, out),
+        });
+    }
+
+    fn run_chunks<const C: usize>(
+        &self,
+        regs: &mut [[f64; C]],
+        points: &[[f64; 3]],
+        out: &mut [f64],
+    ) {
         let m = self.outs.len();
         for (pts, out) in points.chunks(C).zip(out.chunks_mut(C * m)) {
             self.run_chunk(regs, pts, out);
@@ -528,7 +561,7 @@ impl Program {
             points.len().checked_mul(self.outs.len()),
             "eval_batch_interleaved: output length differs from input"
         );
-        self.batch_with::<CHUNK>(points, out);
+        self.batch_chunked(points, out);
     }
 }
 

@@ -153,3 +153,35 @@ fn shared_between_threads() {
         }
     });
 }
+
+/// Batches on one thread share a register file: a program run after a larger one that left
+/// NaN in every register still gives its own values (no register is read before it is
+/// written). `sin` keeps both on the vectorised bytecode path even with the JIT.
+#[test]
+fn batches_after_a_larger_program_are_unaffected() {
+    let poison = Expression::parse(
+        "sin(sqrt(-1 - x*x)) * (x + 1) * (y + 2) * (z + 3) * (x*y + 4) * (y*z + 5) * (z*x + 6) \
+         * (x + y + 7) * (y + z + 8) * (z + x + 9) * (x - y + 10) * (y - z + 11) * (z - x + 12) \
+         * (x*y*z + 13) * (x*x + 14) * (y*y + 15) * (z*z + 16) * (x*y*y + 17) * (y*z*z + 18)",
+    )
+    .unwrap();
+    let after =
+        Expression::parse("sin(pi*x)*cos(2*y) + x*y*z - exp(-x*x) * (y + 3) / (z*z + 1)").unwrap();
+    let pts: Vec<[f64; 3]> = (0..300)
+        .map(|i| {
+            let s = f64::from(i);
+            [0.01 * s, (0.37 * s).sin(), 1.0 - 0.003 * s]
+        })
+        .collect();
+    let mut out = vec![0.0; pts.len()];
+    poison.eval_batch(&pts, &mut out);
+    assert!(out.iter().all(|v| v.is_nan()));
+    after.eval_batch(&pts, &mut out);
+    for (p, o) in pts.iter().zip(&out) {
+        assert!(
+            same(*o, after.eval(*p)),
+            "at {p:?}: {o} vs {}",
+            after.eval(*p)
+        );
+    }
+}
