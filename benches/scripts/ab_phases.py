@@ -74,7 +74,7 @@ def main():
         f"load average {load} -> {load_after} -->"
     )
     print("| binary | " + " | ".join(PHASES) + " | before the solver | total | iterations | peak RSS | L2 error |")
-    print("|---" * (len(PHASES) + 7) + "|")
+    print("|---" * (len(PHASES) + 6) + "|")
     for name, binary in (("before", old), ("after", new)):
         print(row(f"{name} (`{os.path.basename(binary)}`)", results[binary]))
 

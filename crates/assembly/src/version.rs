@@ -19,5 +19,6 @@
 /// 4: the stiffness of order-2 simplices with a constant diffusion is the reference tensor
 /// contracted with the cell's metric (`Tables::stiffness`), the same rule's integral summed in
 /// another order: entries change in their last bits, and couplings that vanish in exact
-/// arithmetic come out exactly zero instead of as rounding noise.
+/// arithmetic come out exactly zero on structured grids (where the cell metrics are exact)
+/// instead of as rounding noise.
 pub const DISCRETISATION_VERSION: u32 = 4;

@@ -314,6 +314,7 @@ mod tests {
         }
         let mut other = vec![0.0; x.len()];
         type Both = fn(&[f64], &mut [f64], &mut [f64]);
+        #[cfg_attr(not(target_arch = "x86_64"), allow(unused_mut))]
         let mut pairs: Vec<Both> = vec![sin_cos_slice, both];
         #[cfg(target_arch = "x86_64")]
         if std::arch::is_x86_feature_detected!("avx2") {
@@ -332,6 +333,7 @@ mod tests {
         // The portable loop and the AVX2 loop as well, wherever a wider one took the calls
         // above.
         type Loop = fn(&[f64], &mut [f64], u64);
+        #[cfg_attr(not(target_arch = "x86_64"), allow(unused_mut))]
         let mut loops: Vec<Loop> = vec![|x, o, q| slice(x, o, q)];
         #[cfg(target_arch = "x86_64")]
         if std::arch::is_x86_feature_detected!("avx2") {

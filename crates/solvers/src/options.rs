@@ -128,8 +128,9 @@ pub enum AmgCycle {
 #[non_exhaustive]
 pub struct AmgOptions {
     /// Strength-of-connection threshold θ: `j` is a strong neighbour of `i` when
-    /// `|a_ij| >= θ sqrt(a_ii a_jj)` (default 0). The default counts every non-zero coupling,
-    /// as PyAMG's and PETSc GAMG's do. A positive θ helps anisotropic problems and builds
+    /// `|a_ij| >= θ sqrt(a_ii a_jj)` (default 0). The default counts every coupling, as
+    /// PyAMG's and PETSc GAMG's do, except those of rounding size (`|a_ij| <= 1e-12 sqrt(a_ii
+    /// a_jj)`, never a coupling whatever θ: entries that vanish in exact arithmetic). A positive θ helps anisotropic problems and builds
     /// smaller aggregates; a coupled node with no strong neighbour keeps its strongest
     /// coupling. On 3D meshes θ = 0.08 coarsens slowly (3D P1 at 274,625 unknowns: AMG set-up
     /// 1.19 s against 0.28 s at θ = 0, for 9 instead of 11 CG iterations).
