@@ -152,6 +152,17 @@ fn max_nodal_error(mesh: &MeshView<'_>, uh: &[f64], exact: &dyn ScalarField) -> 
     Ok(max)
 }
 
+/// The error of an exact solution whose value or gradient is not finite at the point `p`.
+pub(crate) fn exact_not_finite(p: [f64; 3]) -> Error {
+    Error::invalid(
+        "exact",
+        format!(
+            "the exact solution or its gradient is not finite at (x, y, z) = ({}, {}, {})",
+            p[0], p[1], p[2]
+        ),
+    )
+}
+
 /// `max(m, e)`, but NaN when either is NaN (`f64::max` drops a NaN).
 fn nan_max(m: f64, e: f64) -> f64 {
     if m.is_nan() || e.is_nan() {
@@ -245,14 +256,7 @@ fn chunk_errors<const N: usize, const D: usize, const G: usize>(
         if let Some(k) = (0..points.len())
             .find(|&k| !finite(u_exact[k]) || !g_exact[k][..D].iter().all(|&g| finite(g)))
         {
-            let p = points[k];
-            return Err(Error::invalid(
-                "exact",
-                format!(
-                    "the exact solution or its gradient is not finite at (x, y, z) = ({}, {}, {})",
-                    p[0], p[1], p[2]
-                ),
-            ));
+            return Err(exact_not_finite(points[k]));
         }
     }
     Ok((l2, h1))

@@ -7,7 +7,7 @@
 
 use std::ops::Range;
 
-use femscale_core::{Error, MeshView, Result, ScalarField};
+use femscale_core::{MeshView, Result, ScalarField};
 
 use crate::coefficients::Coefficients;
 use crate::element::{Element, Jacobian, Tables, cell_coords};
@@ -130,14 +130,7 @@ pub(crate) fn error_chunk<const N: usize, const D: usize, const G: usize>(
     exact.value_and_gradient_batch(points, &mut u, &mut g);
     let finite = |v: f64| v.is_finite();
     if let Some(k) = (0..len).find(|&k| !finite(u[k]) || !g[k].into_iter().all(finite)) {
-        let p = points[k];
-        return Err(Error::invalid(
-            "exact",
-            format!(
-                "the exact solution or its gradient is not finite at (x, y, z) = ({}, {}, {})",
-                p[0], p[1], p[2]
-            ),
-        ));
+        return Err(crate::norms::exact_not_finite(points[k]));
     }
     let mut out = Vec::with_capacity(cells.len());
     for (i, c) in cells.enumerate() {
