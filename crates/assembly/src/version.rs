@@ -20,5 +20,7 @@
 /// contracted with the cell's metric (`Tables::stiffness`), the same rule's integral summed in
 /// another order: entries change in their last bits, and couplings that vanish in exact
 /// arithmetic come out exactly zero on structured grids (where the cell metrics are exact)
-/// instead of as rounding noise.
+/// instead of as rounding noise. Order-2 rectangles are generated with their nodes numbered
+/// along the order-2 lattice (`Mesh::rectangle_of_order`), so their unknowns come in another
+/// order.
 pub const DISCRETISATION_VERSION: u32 = 4;

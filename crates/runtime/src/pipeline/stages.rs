@@ -72,8 +72,8 @@ pub(crate) fn mesh_or_stored_operator(
 /// only now); errors name the `problem.` keys.
 pub(crate) fn build_mesh(problem: &Problem) -> Result<Arc<Mesh>> {
     let mesh = match &problem.mesh {
-        // Rectangles generate their order-2 nodes directly (the lifted mesh, without sorting
-        // every cell's edges).
+        // Rectangles generate their order-2 nodes directly (the lifted mesh numbered along
+        // the order-2 lattice, without sorting every cell's edges).
         MeshSpec::Rectangle(spec) => Mesh::rectangle_of_order(spec, problem.order)
             .map(Arc::new)
             .map_err(|e| e.within("mesh")),
