@@ -110,8 +110,8 @@ fn assemble_block<const N: usize, const D: usize, const G: usize>(
     // Affine cells whose gradients vary (order 2 on simplices) with one constant diffusion:
     // the reference stiffness tensor contracted with each cell's metric, no gradients per
     // point (the same rule's integral, rounded differently).
-    let tensor = match (&t.stiffness, coefs.constant_diffusion()) {
-        (Some(tables), Some(k)) if with_matrix => Some((tables, k)),
+    let tensor = match coefs.constant_diffusion() {
+        Some(k) if with_matrix => t.reference_stiffness().map(|tables| (tables, k)),
         _ => None,
     };
     for (i, c) in cells.enumerate() {
@@ -162,7 +162,7 @@ fn assemble_block<const N: usize, const D: usize, const G: usize>(
         if t.constant_gradients && with_matrix {
             add_gram(&mut ke, &grad, k_integral);
         }
-        if let Some((tables, k)) = tensor {
+        if let Some((tables, k)) = &tensor {
             add_metric(&mut ke, tables, &jac.metric(), k * jac.det);
         }
         // A non-positive Jacobian at any point means an inverted, degenerate or non-convex cell.
@@ -287,7 +287,7 @@ fn element_for(mesh: &MeshView<'_>, degree: usize) -> Result<Element> {
 }
 
 /// `ke[a][b] += scale * sum_p metric[p] tables[p][a][b]` for `b >= a` (see
-/// [`Tables::stiffness`]).
+/// [`Tables::reference_stiffness`]).
 #[inline]
 fn add_metric<const N: usize>(
     ke: &mut [[f64; N]; N],

@@ -17,7 +17,7 @@
 /// the C library's for about 3 % of arguments), so sources, boundary data and error norms that
 /// call them change in their last bits.
 /// 4: the stiffness of order-2 simplices with a constant diffusion is the reference tensor
-/// contracted with the cell's metric (`Tables::stiffness`), the same rule's integral summed in
+/// contracted with the cell's metric (`Tables::reference_stiffness`), the same rule's integral summed in
 /// another order: entries change in their last bits, and couplings that vanish in exact
 /// arithmetic come out exactly zero on structured grids (where the cell metrics are exact)
 /// instead of as rounding noise. Order-2 rectangles are generated with their nodes numbered

@@ -18,12 +18,6 @@ pub(crate) struct Tables<const N: usize, const D: usize, const G: usize> {
     pub affine: bool,
     /// See [`Element::constant_gradients`].
     pub constant_gradients: bool,
-    /// On affine cells whose gradients vary (order 2 on simplices): the reference stiffness
-    /// tensor, one `N x N` table (upper triangle) per pair `j <= l` of reference directions,
-    /// `sum_q w_q (d_j phi_a d_l phi_b + d_l phi_a d_j phi_b)` (the second term only for
-    /// `j != l`). Contracted with a cell's [`Jacobian::metric`] it gives the cell's stiffness
-    /// for a constant coefficient, without gradients per point.
-    pub stiffness: Option<Vec<[[f64; N]; N]>>,
 }
 
 impl<const N: usize, const D: usize, const G: usize> Tables<N, D, G> {
@@ -54,21 +48,27 @@ impl<const N: usize, const D: usize, const G: usize> Tables<N, D, G> {
                 .map(|r| std::array::from_fn(|a| r[a]))
                 .collect()
         };
-        let dphi = grads(&e.dphi, N);
-        let (affine, constant_gradients) = (e.is_affine(), e.constant_gradients());
-        let stiffness =
-            (affine && !constant_gradients).then(|| reference_stiffness(&e.weights, &dphi));
         Self {
             nq: e.nq,
             weights: e.weights.clone(),
             phi: values(&e.phi, N),
-            dphi,
+            dphi: grads(&e.dphi, N),
             gphi: shrink(values(&e.gphi, G)),
             gdphi: shrink_grad(grads(&e.gdphi, G)),
-            affine,
-            constant_gradients,
-            stiffness,
+            affine: e.is_affine(),
+            constant_gradients: e.constant_gradients(),
         }
+    }
+
+    /// On affine cells whose gradients vary (order 2 on simplices): the reference stiffness
+    /// tensor, one `N x N` table (upper triangle) per pair `j <= l` of reference directions,
+    /// `sum_q w_q (d_j phi_a d_l phi_b + d_l phi_a d_j phi_b)` (the second term only for
+    /// `j != l`). Contracted with a cell's [`Jacobian::metric`] it gives the cell's stiffness
+    /// for a constant coefficient, without gradients per point. Built on request (the
+    /// assembly's), not with every table.
+    pub fn reference_stiffness(&self) -> Option<Vec<[[f64; N]; N]>> {
+        (self.affine && !self.constant_gradients)
+            .then(|| reference_stiffness(&self.weights, &self.dphi))
     }
 
     /// Physical coordinates of the quadrature points of a cell whose geometry nodes are `x`,
@@ -86,7 +86,8 @@ impl<const N: usize, const D: usize, const G: usize> Tables<N, D, G> {
     }
 }
 
-/// The tables of [`Tables::stiffness`] from the rule's weights and reference gradients.
+/// The tables of [`Tables::reference_stiffness`] from the rule's weights and reference
+/// gradients.
 fn reference_stiffness<const N: usize, const D: usize>(
     weights: &[f64],
     dphi: &[[[f64; D]; N]],
@@ -171,7 +172,7 @@ impl<const D: usize> Jacobian<D> {
     }
 
     /// The metric `J^-1 J^-T` of the reference directions, entries `(j, l)` for `j <= l` in
-    /// the order of [`Tables::stiffness`] (the first `D (D + 1) / 2` are used).
+    /// the order of [`Tables::reference_stiffness`] (the first `D (D + 1) / 2` are used).
     #[inline]
     pub fn metric(&self) -> [f64; 6] {
         let mut m = [0.0; 6];

@@ -176,6 +176,6 @@ fn has_tensor<const N: usize, const D: usize, const G: usize>(
     element: &crate::element::Element,
 ) -> bool {
     crate::element::Tables::<N, D, G>::of(element)
-        .stiffness
+        .reference_stiffness()
         .is_some()
 }
