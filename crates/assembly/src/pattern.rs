@@ -86,56 +86,29 @@ fn split_by_bounds<'a, T>(mut data: &'a mut [T], bounds: &[usize]) -> Vec<&'a mu
 /// passed to `row` one row at a time (`row(i, columns)`), sorted when `sorted` is set.
 ///
 /// Duplicates (a node shared by many cells of the row's star: 96 entries for 15 columns on a
-/// tetrahedral grid) are dropped with a mark per column over the rows' column span rather
-/// than by sorting them all; each row clears its own marks, so `marks` (all `false`, reused
-/// across calls) is grown to the span once and never cleared as a whole — an order-2 mesh,
-/// whose edge nodes are numbered after all vertices, spans a quarter of the mesh per task. A
-/// span too wide (a badly numbered mesh) falls back to sorting.
+/// tetrahedral grid) are dropped with a mark per node rather than by sorting them all. Each
+/// row clears its own marks, so `marks` (all `false`, reused across calls) is allocated once
+/// per task split and never cleared as a whole; it is allocated zeroed, so only the pages of
+/// the nodes a task reaches are ever touched (a few for a well-numbered mesh).
 fn for_each_row(
     mesh: &MeshView<'_>,
     adjacency: &NodeCells,
     rows: Range<usize>,
     sorted: bool,
-    max_span: usize,
     marks: &mut Vec<bool>,
     mut row: impl FnMut(usize, &[usize]),
 ) {
+    if marks.len() < mesh.num_nodes() {
+        *marks = vec![false; mesh.num_nodes()];
+    }
     let mut buf = Vec::with_capacity(64);
-    let (mut lo, mut hi) = (usize::MAX, 0);
-    for i in rows.clone() {
-        lo = lo.min(i);
-        hi = hi.max(i);
-        for &c in adjacency.of(i) {
-            for &v in mesh.cell(c) {
-                lo = lo.min(v);
-                hi = hi.max(v);
-            }
-        }
-    }
-    let span = hi.saturating_sub(lo) + 1;
-    if rows.is_empty() || span > max_span {
-        for i in rows {
-            buf.clear();
-            buf.push(i);
-            for &c in adjacency.of(i) {
-                buf.extend_from_slice(mesh.cell(c));
-            }
-            buf.sort_unstable();
-            buf.dedup();
-            row(i, &buf);
-        }
-        return;
-    }
-    if marks.len() < span {
-        marks.resize(span, false);
-    }
     for i in rows {
         buf.clear();
         buf.push(i);
-        marks[i - lo] = true;
+        marks[i] = true;
         for &c in adjacency.of(i) {
             for &v in mesh.cell(c) {
-                let m = &mut marks[v - lo];
+                let m = &mut marks[v];
                 if !*m {
                     *m = true;
                     buf.push(v);
@@ -143,7 +116,7 @@ fn for_each_row(
             }
         }
         for &v in &buf {
-            marks[v - lo] = false;
+            marks[v] = false;
         }
         if sorted {
             buf.sort_unstable();
@@ -151,9 +124,6 @@ fn for_each_row(
         row(i, &buf);
     }
 }
-
-/// Widest column span of one task's rows that is deduplicated by marks (8 MB of marks).
-const MAX_MARK_SPAN: usize = 1 << 23;
 
 /// The pattern with an entry `(i, j)` for every pair of nodes sharing a cell, plus every
 /// diagonal entry. Two passes over the rows (count, then fill in place) avoid any temporary
@@ -167,22 +137,17 @@ pub fn build_pattern(mesh: &MeshView<'_>, parallel: bool) -> Result<SparsityPatt
         mesh.validate()?;
         return Ok(chain_pattern(mesh.num_nodes()));
     }
-    build_pattern_with_span(mesh, parallel, MAX_MARK_SPAN)
+    build_general_pattern(mesh, parallel)
 }
 
-/// [`build_pattern`] deduplicating by marks up to column spans of `max_span` (0: always by
-/// sorting).
-fn build_pattern_with_span(
-    mesh: &MeshView<'_>,
-    parallel: bool,
-    max_span: usize,
-) -> Result<SparsityPattern> {
+/// [`build_pattern`] from the node adjacency, whatever the mesh.
+fn build_general_pattern(mesh: &MeshView<'_>, parallel: bool) -> Result<SparsityPattern> {
     let n = mesh.num_nodes();
     let adjacency = NodeCells::new(mesh)?;
     let mut row_ptr = vec![0usize; n + 1];
     let count = |marks: &mut Vec<bool>, start: usize, lens: &mut [usize]| {
         let rows = start..start + lens.len();
-        for_each_row(mesh, &adjacency, rows, false, max_span, marks, |i, cols| {
+        for_each_row(mesh, &adjacency, rows, false, marks, |i, cols| {
             lens[i - start] = cols.len();
         });
     };
@@ -206,7 +171,7 @@ fn build_pattern_with_span(
     let fill = |marks: &mut Vec<bool>, (t, out): (usize, &mut [usize])| {
         let base = row_ptr[bounds[t]];
         let rows = bounds[t]..bounds[t + 1];
-        for_each_row(mesh, &adjacency, rows, true, max_span, marks, |i, cols| {
+        for_each_row(mesh, &adjacency, rows, true, marks, |i, cols| {
             out[row_ptr[i] - base..row_ptr[i + 1] - base].copy_from_slice(cols);
         });
     };
@@ -295,10 +260,45 @@ mod tests {
         assert_eq!(q.nnz(), 100);
     }
 
+    /// The pattern by sorting every row's candidate columns: the reference for the marks.
+    fn sorted_pattern(mesh: &Mesh) -> SparsityPattern {
+        let view = mesh.view();
+        let adjacency = NodeCells::new(&view).unwrap();
+        let mut entries = Vec::new();
+        for i in 0..mesh.num_nodes() {
+            entries.push((i, i));
+            for &c in adjacency.of(i) {
+                entries.extend(view.cell(c).iter().map(|&j| (i, j)));
+            }
+        }
+        let n = mesh.num_nodes();
+        SparsityPattern::try_from_entries(n, n, &entries).unwrap()
+    }
+
     #[test]
-    fn marks_and_sorting_give_the_same_pattern() {
+    fn marks_give_the_pattern_of_sorting() {
         use femscale_core::Order;
         use femscale_mesh::{BoxCells, BoxSpec};
+        // Several tasks of an order-2 mesh, whose rows reach nodes across the mesh; and the
+        // same mesh numbered at random, where every task reaches nodes everywhere.
+        let p2 = Mesh::rectangle(&RectangleSpec {
+            nx: 64,
+            ny: 64,
+            ..Default::default()
+        })
+        .unwrap()
+        .with_order(Order::Quadratic)
+        .unwrap();
+        assert!(p2.num_nodes() > 2 * ROWS_PER_TASK);
+        let mut shuffled: Vec<usize> = (0..p2.num_nodes()).collect();
+        let mut state = 0x9e37_79b9_7f4a_7c15u64;
+        for k in (1..shuffled.len()).rev() {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            shuffled.swap(k, (state % (k as u64 + 1)) as usize);
+        }
+        let scattered = p2.renumbered(&shuffled);
         let meshes = [
             Mesh::cuboid(&BoxSpec {
                 nx: 3,
@@ -317,32 +317,14 @@ mod tests {
             .unwrap()
             .with_order(Order::Quadratic)
             .unwrap(),
+            p2,
+            scattered,
         ];
-        for m in meshes {
+        for m in &meshes {
+            let reference = sorted_pattern(m);
             for parallel in [false, true] {
-                let marked = build_pattern_with_span(&m.view(), parallel, MAX_MARK_SPAN);
-                let sorted = build_pattern_with_span(&m.view(), parallel, 0);
-                assert_eq!(marked.unwrap(), sorted.unwrap());
-            }
-        }
-        // Several tasks of an order-2 mesh (edge nodes after all vertices, so spans differ
-        // between tasks): span limits between the tasks' spans make one marks buffer serve
-        // tasks with different offsets and tasks that fall back to sorting, in either order.
-        let p2 = Mesh::rectangle(&RectangleSpec {
-            nx: 64,
-            ny: 64,
-            ..Default::default()
-        })
-        .unwrap()
-        .with_order(Order::Quadratic)
-        .unwrap();
-        let n = p2.num_nodes();
-        assert!(n > 2 * ROWS_PER_TASK);
-        let sorted = build_pattern_with_span(&p2.view(), false, 0).unwrap();
-        for max_span in [n / 4, n / 2, 3 * n / 4, MAX_MARK_SPAN] {
-            for parallel in [false, true] {
-                let marked = build_pattern_with_span(&p2.view(), parallel, max_span).unwrap();
-                assert_eq!(marked, sorted, "max_span {max_span}, parallel {parallel}");
+                let marked = build_general_pattern(&m.view(), parallel).unwrap();
+                assert_eq!(marked, reference, "parallel {parallel}");
             }
         }
     }
@@ -360,7 +342,7 @@ mod tests {
         ] {
             let mesh = Mesh::interval(0.0, 1.0, n).unwrap();
             assert!(is_chain(&mesh.view()));
-            let general = build_pattern_with_span(&mesh.view(), true, MAX_MARK_SPAN).unwrap();
+            let general = build_general_pattern(&mesh.view(), true).unwrap();
             assert_eq!(
                 build_pattern(&mesh.view(), true).unwrap(),
                 general,
