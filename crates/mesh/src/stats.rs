@@ -3,6 +3,7 @@
 use femscale_core::{BoundaryCount, CellKind, MeshStats, SubdomainCount};
 use rayon::prelude::*;
 
+use crate::geometry::quality;
 use crate::mesh::Mesh;
 
 impl Mesh {
@@ -20,16 +21,34 @@ impl Mesh {
     }
 
     fn compute_quality_range(&self) -> (f64, f64) {
-        (0..self.num_cells())
-            .into_par_iter()
-            .map(|c| {
-                let q = self.cell_quality(c);
-                (q, q)
-            })
-            .reduce(
-                || (f64::INFINITY, f64::NEG_INFINITY),
-                |a, b| (a.0.min(b.0), a.1.max(b.1)),
-            )
+        match self.cell_kind() {
+            CellKind::Interval => self.quality_range_of::<2>(),
+            CellKind::Triangle => self.quality_range_of::<3>(),
+            CellKind::Quadrilateral | CellKind::Tetrahedron => self.quality_range_of::<4>(),
+            CellKind::Hexahedron => self.quality_range_of::<8>(),
+        }
+    }
+
+    /// The quality range of cells with `V` vertices, read straight from the coordinates (the
+    /// same values as [`Mesh::cell_quality`], without a view and a padded copy per cell).
+    fn quality_range_of<const V: usize>(&self) -> (f64, f64) {
+        let (dim, kind) = (self.dim, self.cell_kind());
+        let npc = self.view().nodes_per_cell();
+        let coords = &self.coords;
+        let fold = |(lo, hi): (f64, f64), cell: &[usize]| {
+            let mut x = [[0.0; 3]; V];
+            for (xi, &n) in x.iter_mut().zip(&cell[..V]) {
+                xi[..dim].copy_from_slice(&coords[n * dim..(n + 1) * dim]);
+            }
+            let q = quality(kind, &x);
+            (lo.min(q), hi.max(q))
+        };
+        let empty = || (f64::INFINITY, f64::NEG_INFINITY);
+        self.cells
+            .par_chunks(npc)
+            .with_min_len(4096)
+            .fold(empty, fold)
+            .reduce(empty, |a, b| (a.0.min(b.0), a.1.max(b.1)))
     }
 
     /// Sizes, the range of cell quality (see [`Mesh::cell_quality`]), cells per subdomain and
@@ -172,5 +191,53 @@ mod tests {
             (again.min_quality, again.max_quality),
             (first.min_quality, first.max_quality)
         );
+    }
+    #[test]
+    fn the_quality_range_is_that_of_every_cell() {
+        use crate::{BoxCells, BoxSpec, RectangleCells, RectangleSpec};
+        use femscale_core::Order;
+        let rect = |cells| RectangleSpec {
+            nx: 70,
+            ny: 40,
+            cells,
+            ..Default::default()
+        };
+        let cube = |cells| BoxSpec {
+            nx: 9,
+            ny: 7,
+            nz: 5,
+            cells,
+            ..Default::default()
+        };
+        let meshes = [
+            Mesh::interval(0.0, 1.0, 5000).unwrap(),
+            Mesh::rectangle(&rect(RectangleCells::Triangle)).unwrap(),
+            Mesh::rectangle(&rect(RectangleCells::Quadrilateral)).unwrap(),
+            Mesh::cuboid(&cube(BoxCells::Tetrahedron)).unwrap(),
+            Mesh::cuboid(&cube(BoxCells::Hexahedron)).unwrap(),
+        ];
+        for mesh in meshes {
+            for order in [Order::Linear, Order::Quadratic] {
+                let mut mesh = mesh.clone().with_order(order).unwrap();
+                // Distorted (smoothly, so that no cell folds): qualities differ cell by cell.
+                let dim = mesh.dim;
+                for p in mesh.coords.chunks_exact_mut(dim) {
+                    let shift = 0.02 * (7.0 * p[0]).sin() * (1.0 + p[dim - 1]);
+                    p[0] += shift;
+                }
+                let each = (0..mesh.num_cells()).map(|c| mesh.cell_quality(c));
+                let lo = each.clone().fold(f64::INFINITY, f64::min);
+                let hi = each.fold(f64::NEG_INFINITY, f64::max);
+                assert_eq!(
+                    mesh.compute_quality_range(),
+                    (lo, hi),
+                    "{:?}",
+                    mesh.cell_kind()
+                );
+                if dim > 1 {
+                    assert!(lo < hi, "{:?}: distortion expected", mesh.cell_kind());
+                }
+            }
+        }
     }
 }
