@@ -54,8 +54,13 @@ impl CsrMatrix {
             .map(|i| {
                 let mut dropped = 0;
                 for k in p.row_ptr[i]..p.row_ptr[i + 1] {
+                    // The value first: a matrix with few zeros is then read once, not its
+                    // column indices too.
+                    if self.values[k] != 0.0 {
+                        continue;
+                    }
                     let j = p.col_idx[k];
-                    if j <= i || self.values[k] != 0.0 {
+                    if j <= i {
                         continue;
                     }
                     match p.find(j, i) {
@@ -93,6 +98,9 @@ const ROW_CHUNK: usize = 4096;
 /// a write never passes the read it follows; chunks without a flag skip this), then the
 /// chunks' blocks move down to their final offsets in order (one `memmove` each, none for the
 /// blocks before the first dropped entry) and the tail is released.
+///
+/// A block's move is a `memmove` within its own destination when the entries dropped before
+/// it are fewer than it keeps; what later blocks overwrite of its source is saved first.
 fn compact(p: &mut SparsityPattern, values: &mut Vec<f64>, drop: &[bool]) {
     let n = p.nrows;
     let starts: Vec<usize> = (0..n.div_ceil(ROW_CHUNK))
@@ -135,17 +143,20 @@ fn compact(p: &mut SparsityPattern, values: &mut Vec<f64>, drop: &[bool]) {
             out
         })
         .collect();
-    // The chunks' blocks to their final offsets, in order (destinations never pass sources).
+    // The chunks' blocks to their final offsets.
     let mut offsets = Vec::with_capacity(kept.len());
     let mut out = 0;
-    for (&first, &count) in starts.iter().zip(&kept) {
-        if out != first {
-            p.col_idx.copy_within(first..first + count, out);
-            values.copy_within(first..first + count, out);
-        }
+    for &count in &kept {
         offsets.push(out);
         out += count;
     }
+    let blocks = Blocks {
+        starts: &starts,
+        kept: &kept,
+        offsets: &offsets,
+    };
+    blocks.move_down(&mut p.col_idx);
+    blocks.move_down(values);
     p.row_ptr[1..]
         .par_chunks_mut(ROW_CHUNK)
         .zip(offsets)
@@ -154,6 +165,69 @@ fn compact(p: &mut SparsityPattern, values: &mut Vec<f64>, drop: &[bool]) {
     p.col_idx.shrink_to_fit();
     values.truncate(out);
     values.shrink_to_fit();
+}
+
+/// The blocks of [`compact`]: block `c` keeps `kept[c]` entries at `starts[c]` and goes to
+/// `offsets[c]` (the prefix sums of `kept`, so `offsets[c] <= starts[c]`).
+struct Blocks<'a> {
+    starts: &'a [usize],
+    kept: &'a [usize],
+    offsets: &'a [usize],
+}
+
+impl Blocks<'_> {
+    /// Whether [`Blocks::move_down`] saves the tails and moves in parallel (see there).
+    fn in_parallel(&self, len: usize) -> bool {
+        let saved: usize = (0..self.kept.len())
+            .map(|c| self.kept[c].min(self.starts[c] - self.offsets[c]))
+            .sum();
+        self.kept.len() >= 2 && saved <= len / 64
+    }
+
+    /// Moves every block of `data` to its offset.
+    ///
+    /// Block `c`'s destination `[o, o + k)` holds the head of its own source `[s, s + k)`
+    /// (shift `d = s - o`) and, when `d > 0`, the source tails of earlier blocks; its own
+    /// source tail `[s + k - t, s + k)`, `t = min(k, d)`, lies in later blocks' destinations.
+    /// So once every tail is saved, each block touches only its own destination (`memmove`
+    /// the head of its source down, copy its saved tail after it) and the blocks move in
+    /// parallel. Saving costs `sum(t)` entries: when that is more than 1/64 of `data` (many
+    /// dropped entries, whose shift passes whole blocks), the blocks move one after the other
+    /// instead, in order (destinations never pass sources).
+    fn move_down<T: Copy + Send + Sync>(&self, data: &mut [T]) {
+        let blocks = self.kept.len();
+        let tail = |c: usize| self.kept[c].min(self.starts[c] - self.offsets[c]);
+        if !self.in_parallel(data.len()) {
+            for c in 0..blocks {
+                let (from, to, count) = (self.starts[c], self.offsets[c], self.kept[c]);
+                if from != to {
+                    data.copy_within(from..from + count, to);
+                }
+            }
+            return;
+        }
+        let mut saved = Vec::with_capacity((0..blocks).map(tail).sum());
+        for c in 0..blocks {
+            let end = self.starts[c] + self.kept[c];
+            saved.extend_from_slice(&data[end - tail(c)..end]);
+        }
+        // The destinations tile `data` from 0 in block order.
+        let mut moves = Vec::with_capacity(blocks);
+        let (mut rest, mut saved_rest) = (&mut data[..], &saved[..]);
+        for c in 0..blocks {
+            let (dest, more) = std::mem::take(&mut rest).split_at_mut(self.kept[c]);
+            let (saved_tail, more_saved) = saved_rest.split_at(tail(c));
+            (rest, saved_rest) = (more, more_saved);
+            moves.push((dest, self.starts[c] - self.offsets[c], saved_tail));
+        }
+        moves.into_par_iter().for_each(|(dest, shift, saved_tail)| {
+            let k = dest.len();
+            if shift < k {
+                dest.copy_within(shift..k, 0);
+            }
+            dest[k - saved_tail.len()..].copy_from_slice(saved_tail);
+        });
+    }
 }
 
 #[cfg(test)]
@@ -272,6 +346,54 @@ mod tests {
                     .collect();
                 assert_eq!(got, kept, "row {i}");
             }
+        }
+    }
+
+    /// Blocks moved down in parallel (few entries dropped, as a 1D Dirichlet elimination
+    /// leaves them) and one after the other (many) end where the kept entries of each block,
+    /// concatenated in order, belong.
+    #[test]
+    fn blocks_move_down_alike_in_parallel_and_in_order() {
+        let blocks = 64;
+        // Block 5 holds 2 entries: fewer than the shift before it in the second case.
+        let lengths: Vec<usize> = (0..blocks).map(|c| if c == 5 { 2 } else { 1000 }).collect();
+        let kept_with = |drops: &dyn Fn(usize) -> usize| -> Vec<usize> {
+            (0..blocks).map(|c| lengths[c] - drops(c)).collect()
+        };
+        let cases: [(Vec<usize>, bool); 5] = [
+            (kept_with(&|_| 0), true),
+            // At both ends.
+            (
+                kept_with(&|c| if c == 1 || c == blocks - 1 { 3 } else { 0 }),
+                true,
+            ),
+            (kept_with(&|c| usize::from(c == 1) * 5), true),
+            // One in every block: the tails to save grow past 1/64 of the entries.
+            (kept_with(&|c| usize::from(c > 0 && c != 5)), false),
+            (kept_with(&|c| usize::from(c == 1) * 995), false),
+        ];
+        let len: usize = lengths.iter().sum();
+        let mut starts = vec![0];
+        for &l in &lengths[..blocks - 1] {
+            starts.push(starts.last().unwrap() + l);
+        }
+        for (k, (kept, parallel)) in cases.into_iter().enumerate() {
+            let mut offsets = vec![0];
+            for &count in &kept[..blocks - 1] {
+                offsets.push(offsets.last().unwrap() + count);
+            }
+            let b = Blocks {
+                starts: &starts,
+                kept: &kept,
+                offsets: &offsets,
+            };
+            assert_eq!(b.in_parallel(len), parallel, "case {k}");
+            let mut data: Vec<u64> = (0..len as u64).collect();
+            let expected: Vec<u64> = (starts.iter().zip(&kept))
+                .flat_map(|(&s, &count)| s as u64..(s + count) as u64)
+                .collect();
+            b.move_down(&mut data);
+            assert_eq!(data[..expected.len()], expected[..], "case {k}");
         }
     }
 
