@@ -19,6 +19,8 @@ impl PreparedDirect {
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         scratch.ensure(req, kind)?;
         scratch.ensure_work(work, kind)?;
+        // What the scratch grew by before is part of what it holds now.
+        *self.scratch_growth.get_mut() = 0;
         Ok(scratch.memory_bytes())
     }
 

@@ -17,6 +17,7 @@
 //! for [`PreparedSolver::update_values`].
 
 use std::fmt;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, TryLockError};
 use std::time::Instant;
 
@@ -221,6 +222,7 @@ impl LinearSolver for DirectSolver {
             numeric: Numeric::Failed,
             scratch: Mutex::new(Scratch::empty()),
             memory_bytes: 0,
+            scratch_growth: AtomicUsize::new(0),
             setup_seconds: 0.0,
         };
         prepared.factorize(start)?;
@@ -265,7 +267,11 @@ struct PreparedDirect {
     numeric: Numeric,
     /// Scratch of the solves; a solve that finds it taken (another thread's) allocates its own.
     scratch: Mutex<Scratch>,
+    /// Bytes of the factors and of the scratch sized at set-up.
     memory_bytes: usize,
+    /// Bytes the kept scratch grew by since, for blocks of right-hand sides (faer's scratch
+    /// of simplicial and LU solves grows with their count).
+    scratch_growth: AtomicUsize,
     setup_seconds: f64,
 }
 
@@ -455,8 +461,10 @@ impl PreparedSolver for PreparedDirect {
         &self.matrix
     }
 
+    /// The factors and the solve scratch as held now (the scratch grows, within the memory
+    /// limit, for blocks of more right-hand sides than it was sized for).
     fn memory_bytes(&self) -> usize {
-        self.memory_bytes
+        self.memory_bytes + self.scratch_growth.load(Ordering::Relaxed)
     }
 }
 
@@ -480,6 +488,63 @@ mod tests {
             }
         }
         CsrMatrix::try_from_triplets(m * m, m * m, &t).unwrap()
+    }
+
+    /// A block of right-hand sides that grows the solve scratch (LU: faer's scratch grows with
+    /// the block) is counted in the memory the solver holds and in its reports, once; under a
+    /// memory limit that the growth would pass it is refused with a typed error, and single
+    /// right-hand sides still solve.
+    #[test]
+    fn scratch_grown_by_a_block_is_counted_and_limited() {
+        use femscale_core::NoMonitor;
+        use femscale_core::checks::bytes_to_mb;
+        // Not symmetric (a convection-like skew part): LU.
+        let mut t: Vec<(usize, usize, f64)> = Vec::new();
+        let m = 30;
+        let base = laplacian(m, 0.0);
+        for i in 0..base.nrows() {
+            for &j in base.pattern().row(i) {
+                let skew = if j > i {
+                    0.3
+                } else if j < i {
+                    -0.3
+                } else {
+                    0.0
+                };
+                t.push((i, j, base.get(i, j) + skew));
+            }
+        }
+        let n = base.nrows();
+        let a = Arc::new(CsrMatrix::try_from_triplets(n, n, &t).unwrap());
+        let prepare = |options: &SolverOptions| {
+            DirectSolver::new(DirectMethod::Lu)
+                .prepare(a.clone(), options)
+                .unwrap()
+        };
+        let mut prepared = prepare(&SolverOptions::default());
+        let at_set_up = prepared.memory_bytes();
+        let k = 32;
+        let b: Vec<f64> = (0..n * k).map(|i| (i as f64 * 0.1).sin()).collect();
+        let mut x = vec![0.0; n * k];
+        let reports = prepared.solve_many(&b, &mut x, &mut NoMonitor).unwrap();
+        let grown = prepared.memory_bytes();
+        assert!(grown > at_set_up, "{grown} <= {at_set_up}");
+        assert!(reports.iter().all(|r| r.memory_bytes == grown));
+        prepared.solve_many(&b, &mut x, &mut NoMonitor).unwrap();
+        assert_eq!(prepared.memory_bytes(), grown);
+        // A limit between the two: the block is refused, one right-hand side solves.
+        let options =
+            SolverOptions::default().with_memory_limit_mb(bytes_to_mb((at_set_up + grown) / 2));
+        let mut limited = prepare(&options);
+        assert_eq!(limited.memory_bytes(), at_set_up);
+        let err = limited.solve_many(&b, &mut x, &mut NoMonitor).unwrap_err();
+        assert!(
+            matches!(&err, SolveError::MemoryBudget { what, .. } if what.contains("32 right-hand sides")),
+            "{err}"
+        );
+        assert_eq!(limited.memory_bytes(), at_set_up);
+        let report = limited.solve(&b[..n], &mut x[..n], &mut NoMonitor).unwrap();
+        assert!(report.converged);
     }
 
     /// The supernodal solve's work (`2 n` values) is counted in the memory of the set-up (it

@@ -48,6 +48,18 @@ impl Scratch {
         Ok(())
     }
 
+    /// [`Scratch::memory_bytes`] once grown for `req` and `work` values.
+    pub(super) fn bytes_with(&self, req: StackReq, work: usize) -> usize {
+        let grown =
+            req.size_bytes() > self.req.size_bytes() || req.align_bytes() > self.req.align_bytes();
+        let buffer = if grown {
+            StackReq::any_of(&[req, self.req]).size_bytes()
+        } else {
+            self.req.size_bytes()
+        };
+        buffer + self.work.capacity().max(work) * std::mem::size_of::<f64>()
+    }
+
     pub(super) fn memory_bytes(&self) -> usize {
         self.req.size_bytes() + self.work.capacity() * std::mem::size_of::<f64>()
     }
@@ -118,6 +130,7 @@ impl PreparedDirect {
             Err(TryLockError::Poisoned(poisoned)) => Some(poisoned.into_inner()),
             Err(TryLockError::WouldBlock) => None,
         };
+        let kept = cached.is_some();
         let mut own;
         let scratch: &mut Scratch = match cached.as_deref_mut() {
             Some(scratch) => scratch,
@@ -126,8 +139,22 @@ impl PreparedDirect {
                 &mut own
             }
         };
-        scratch.ensure(req, kind)?;
-        scratch.ensure_work(work_len, kind)?;
+        let before = scratch.memory_bytes();
+        let after = scratch.bytes_with(req, work_len);
+        if after > before {
+            // A block of more right-hand sides than the scratch holds: its growth counts
+            // against the memory limit with the factors, and (for the kept scratch) in
+            // what this solver holds from now on.
+            let held = PreparedSolver::memory_bytes(self) + (after - before);
+            check_memory_bytes(self.options.memory_limit_mb, held, || {
+                format!("direct solve scratch for {k} right-hand sides")
+            })?;
+            scratch.ensure(req, kind)?;
+            scratch.ensure_work(work_len, kind)?;
+            if kept {
+                (self.scratch_growth).fetch_add(scratch.memory_bytes() - before, Ordering::Relaxed);
+            }
+        }
 
         x.copy_from_slice(b);
         let work = &mut scratch.work[..];
@@ -199,7 +226,7 @@ impl PreparedDirect {
             report.setup_seconds = self.setup_seconds;
             report.solve_seconds = seconds;
             report.threads = par_threads(self.par);
-            report.memory_bytes = self.memory_bytes;
+            report.memory_bytes = PreparedSolver::memory_bytes(self);
             report
         });
         Ok(reports.collect())
