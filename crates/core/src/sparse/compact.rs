@@ -96,11 +96,9 @@ const ROW_CHUNK: usize = 4096;
 /// Removes the flagged entries in place, keeping the order: each chunk of rows first moves
 /// its kept entries to the front of its own range (in parallel: the ranges are disjoint, and
 /// a write never passes the read it follows; chunks without a flag skip this), then the
-/// chunks' blocks move down to their final offsets in order (one `memmove` each, none for the
-/// blocks before the first dropped entry) and the tail is released.
-///
-/// A block's move is a `memmove` within its own destination when the entries dropped before
-/// it are fewer than it keeps; what later blocks overwrite of its source is saved first.
+/// chunks' blocks move down to their final offsets ([`Blocks::move_down`]: in parallel when
+/// few entries go, else in order; the blocks before the first dropped entry stay) and the
+/// tail is released.
 fn compact(p: &mut SparsityPattern, values: &mut Vec<f64>, drop: &[bool]) {
     let n = p.nrows;
     let starts: Vec<usize> = (0..n.div_ceil(ROW_CHUNK))
@@ -221,6 +219,9 @@ impl Blocks<'_> {
             moves.push((dest, self.starts[c] - self.offsets[c], saved_tail));
         }
         moves.into_par_iter().for_each(|(dest, shift, saved_tail)| {
+            if shift == 0 {
+                return; // in place already (no tail either)
+            }
             let k = dest.len();
             if shift < k {
                 dest.copy_within(shift..k, 0);
@@ -360,7 +361,7 @@ mod tests {
         let kept_with = |drops: &dyn Fn(usize) -> usize| -> Vec<usize> {
             (0..blocks).map(|c| lengths[c] - drops(c)).collect()
         };
-        let cases: [(Vec<usize>, bool); 5] = [
+        let cases: [(Vec<usize>, bool); 6] = [
             (kept_with(&|_| 0), true),
             // At both ends.
             (
@@ -368,6 +369,8 @@ mod tests {
                 true,
             ),
             (kept_with(&|c| usize::from(c == 1) * 5), true),
+            // The short block keeps nothing; the blocks before it stay in place.
+            (kept_with(&|c| usize::from(c == 5) * 2), true),
             // One in every block: the tails to save grow past 1/64 of the entries.
             (kept_with(&|c| usize::from(c > 0 && c != 5)), false),
             (kept_with(&|c| usize::from(c == 1) * 995), false),

@@ -31,6 +31,8 @@ impl PreparedDirect {
     /// others are checked first (positive diagonal, symmetry) and take the general sparse
     /// Cholesky. `Auto` falls back to LU when Cholesky does not apply.
     pub(super) fn factorize(&mut self, start: Instant) -> Result<(), SolveError> {
+        // The memory is counted afresh below (the banded path holds no solve scratch).
+        *self.scratch_growth.get_mut() = 0;
         let a = Arc::clone(&self.matrix);
         if self.method == DirectMethod::Lu {
             return self.factorize_lu(&a, start);

@@ -207,6 +207,17 @@ impl LinearSolver for DirectSolver {
         a: Arc<CsrMatrix>,
         options: &SolverOptions,
     ) -> Result<Box<dyn PreparedSolver>, SolveError> {
+        Ok(Box::new(self.prepare_direct(a, options)?))
+    }
+}
+
+impl DirectSolver {
+    /// [`LinearSolver::prepare`], typed.
+    fn prepare_direct(
+        &self,
+        a: Arc<CsrMatrix>,
+        options: &SolverOptions,
+    ) -> Result<PreparedDirect, SolveError> {
         options.validate()?;
         check_square(&a)?;
         let start = Instant::now();
@@ -234,7 +245,7 @@ impl LinearSolver for DirectSolver {
             memory_bytes = prepared.memory_bytes,
             "direct solver prepared"
         );
-        Ok(Box::new(prepared))
+        Ok(prepared)
     }
 }
 
@@ -545,6 +556,37 @@ mod tests {
         assert_eq!(limited.memory_bytes(), at_set_up);
         let report = limited.solve(&b[..n], &mut x[..n], &mut NoMonitor).unwrap();
         assert!(report.converged);
+    }
+
+    /// A solve that finds the kept scratch taken (another thread solving) takes scratch of
+    /// its own, unless that would pass the memory limit: then it waits for the kept one.
+    #[test]
+    fn a_solve_waits_for_the_kept_scratch_rather_than_pass_the_memory_limit() {
+        use femscale_core::checks::bytes_to_mb;
+        let a = Arc::new(laplacian(200, 0.05));
+        let n = a.nrows();
+        let mut prepared = (DirectSolver::default())
+            .prepare_direct(a, &SolverOptions::default())
+            .unwrap();
+        let held = prepared.memory_bytes;
+        // The factor and the kept scratch (2 n values) fit; a second scratch of 2 n does not.
+        // (Set after the set-up, whose factorisation workspace needs more than either.)
+        let limit = bytes_to_mb(held + n * F64);
+        prepared.options = SolverOptions::default().with_memory_limit_mb(limit);
+        let b = vec![1.0; n];
+        let taken = std::sync::Barrier::new(2);
+        std::thread::scope(|s| {
+            s.spawn(|| {
+                let _kept = prepared.scratch.lock().unwrap();
+                taken.wait();
+                std::thread::sleep(std::time::Duration::from_millis(100));
+            });
+            taken.wait();
+            let mut x = vec![0.0; n];
+            let reports = prepared.solve_block(&b, &mut x, 1).unwrap();
+            assert!(reports[0].converged);
+        });
+        assert_eq!(PreparedSolver::memory_bytes(&prepared), held);
     }
 
     /// The supernodal solve's work (`2 n` values) is counted in the memory of the set-up (it

@@ -130,6 +130,17 @@ impl PreparedDirect {
             Err(TryLockError::Poisoned(poisoned)) => Some(poisoned.into_inner()),
             Err(TryLockError::WouldBlock) => None,
         };
+        // Scratch of its own while another thread solves, unless that would pass the memory
+        // limit: then wait for the kept one, so that a solve that fits alone fits whatever
+        // the other threads do.
+        if cached.is_none() {
+            let own =
+                PreparedSolver::memory_bytes(self) + Scratch::empty().bytes_with(req, work_len);
+            if check_memory_bytes(self.options.memory_limit_mb, own, String::new).is_err() {
+                let guard = self.scratch.lock();
+                cached = Some(guard.unwrap_or_else(std::sync::PoisonError::into_inner));
+            }
+        }
         let kept = cached.is_some();
         let mut own;
         let scratch: &mut Scratch = match cached.as_deref_mut() {
@@ -149,11 +160,12 @@ impl PreparedDirect {
             check_memory_bytes(self.options.memory_limit_mb, held, || {
                 format!("direct solve scratch for {k} right-hand sides")
             })?;
-            scratch.ensure(req, kind)?;
-            scratch.ensure_work(work_len, kind)?;
-            if kept {
-                (self.scratch_growth).fetch_add(scratch.memory_bytes() - before, Ordering::Relaxed);
-            }
+        }
+        // Always: a request may need more alignment without more bytes.
+        scratch.ensure(req, kind)?;
+        scratch.ensure_work(work_len, kind)?;
+        if kept && scratch.memory_bytes() > before {
+            (self.scratch_growth).fetch_add(scratch.memory_bytes() - before, Ordering::Relaxed);
         }
 
         x.copy_from_slice(b);
