@@ -3,7 +3,6 @@
 use femscale_core::{BoundaryCount, CellKind, MeshStats, SubdomainCount};
 use rayon::prelude::*;
 
-use crate::geometry::quality;
 use crate::mesh::Mesh;
 
 impl Mesh {
@@ -21,33 +20,14 @@ impl Mesh {
     }
 
     fn compute_quality_range(&self) -> (f64, f64) {
-        match self.cell_kind() {
-            CellKind::Interval => self.quality_range_of::<2>(),
-            CellKind::Triangle => self.quality_range_of::<3>(),
-            CellKind::Quadrilateral | CellKind::Tetrahedron => self.quality_range_of::<4>(),
-            CellKind::Hexahedron => self.quality_range_of::<8>(),
-        }
-    }
-
-    /// The quality range of cells with `V` vertices, read straight from the coordinates (the
-    /// same values as [`Mesh::cell_quality`], without a view and a padded copy per cell).
-    fn quality_range_of<const V: usize>(&self) -> (f64, f64) {
-        let (dim, kind) = (self.dim, self.cell_kind());
-        let npc = self.view().nodes_per_cell();
-        let coords = &self.coords;
-        let fold = |(lo, hi): (f64, f64), cell: &[usize]| {
-            let mut x = [[0.0; 3]; V];
-            for (xi, &n) in x.iter_mut().zip(&cell[..V]) {
-                xi[..dim].copy_from_slice(&coords[n * dim..(n + 1) * dim]);
-            }
-            let q = quality(kind, &x);
-            (lo.min(q), hi.max(q))
-        };
         let empty = || (f64::INFINITY, f64::NEG_INFINITY);
-        self.cells
-            .par_chunks(npc)
+        (0..self.num_cells())
+            .into_par_iter()
             .with_min_len(4096)
-            .fold(empty, fold)
+            .fold(empty, |(lo, hi), c| {
+                let q = self.cell_quality(c);
+                (lo.min(q), hi.max(q))
+            })
             .reduce(empty, |a, b| (a.0.min(b.0), a.1.max(b.1)))
     }
 
@@ -225,7 +205,17 @@ mod tests {
                     let shift = 0.02 * (7.0 * p[0]).sin() * (1.0 + p[dim - 1]);
                     p[0] += shift;
                 }
-                let each = (0..mesh.num_cells()).map(|c| mesh.cell_quality(c));
+                // Each cell's quality from the view's points, independently of `corners`.
+                let view = mesh.view();
+                let vertices = mesh.cell_kind().num_vertices();
+                let each = (0..mesh.num_cells()).map(|c| {
+                    let x: Vec<[f64; 3]> = (view.cell(c)[..vertices].iter())
+                        .map(|&n| view.point(n))
+                        .collect();
+                    let q = crate::geometry::quality(mesh.cell_kind(), &x);
+                    assert_eq!(q, mesh.cell_quality(c));
+                    q
+                });
                 let lo = each.clone().fold(f64::INFINITY, f64::min);
                 let hi = each.fold(f64::NEG_INFINITY, f64::max);
                 assert_eq!(
