@@ -176,10 +176,13 @@ struct Blocks<'a> {
 impl Blocks<'_> {
     /// Whether [`Blocks::move_down`] saves the tails and moves in parallel (see there).
     fn in_parallel(&self, len: usize) -> bool {
-        let saved: usize = (0..self.kept.len())
-            .map(|c| self.kept[c].min(self.starts[c] - self.offsets[c]))
-            .sum();
+        let saved: usize = (0..self.kept.len()).map(|c| self.tail(c)).sum();
         self.kept.len() >= 2 && saved <= len / 64
+    }
+
+    /// How much of block `c`'s source later blocks overwrite: its last `min(k, d)` entries.
+    fn tail(&self, c: usize) -> usize {
+        self.kept[c].min(self.starts[c] - self.offsets[c])
     }
 
     /// Moves every block of `data` to its offset.
@@ -194,7 +197,7 @@ impl Blocks<'_> {
     /// instead, in order (destinations never pass sources).
     fn move_down<T: Copy + Send + Sync>(&self, data: &mut [T]) {
         let blocks = self.kept.len();
-        let tail = |c: usize| self.kept[c].min(self.starts[c] - self.offsets[c]);
+        let tail = |c: usize| self.tail(c);
         if !self.in_parallel(data.len()) {
             for c in 0..blocks {
                 let (from, to, count) = (self.starts[c], self.offsets[c], self.kept[c]);
