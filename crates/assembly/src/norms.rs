@@ -152,15 +152,25 @@ fn max_nodal_error(mesh: &MeshView<'_>, uh: &[f64], exact: &dyn ScalarField) -> 
     Ok(max)
 }
 
-/// The error of an exact solution whose value or gradient is not finite at the point `p`.
-pub(crate) fn exact_not_finite(p: [f64; 3]) -> Error {
-    Error::invalid(
+/// The error for the first point of `points` where the exact value `u` or the first
+/// `components` of its gradient `g` are not finite, if there is one.
+pub(crate) fn non_finite_exact(
+    points: &[[f64; 3]],
+    u: &[f64],
+    g: &[[f64; 3]],
+    components: usize,
+) -> Option<Error> {
+    let finite = |v: &f64| v.is_finite();
+    let k =
+        (0..points.len()).find(|&k| !u[k].is_finite() || !g[k][..components].iter().all(finite))?;
+    let p = points[k];
+    Some(Error::invalid(
         "exact",
         format!(
             "the exact solution or its gradient is not finite at (x, y, z) = ({}, {}, {})",
             p[0], p[1], p[2]
         ),
-    )
+    ))
 }
 
 /// `max(m, e)`, but NaN when either is NaN (`f64::max` drops a NaN).
@@ -251,13 +261,10 @@ fn chunk_errors<const N: usize, const D: usize, const G: usize>(
     }
     // A non-finite exact value or gradient makes a sum non-finite; only then is it looked for
     // (a non-finite sum without one comes from the solution itself, or overflow, and stands).
-    if !(l2.is_finite() && h1.is_finite()) {
-        let finite = |v: f64| v.is_finite();
-        if let Some(k) = (0..points.len())
-            .find(|&k| !finite(u_exact[k]) || !g_exact[k][..D].iter().all(|&g| finite(g)))
-        {
-            return Err(exact_not_finite(points[k]));
-        }
+    if !(l2.is_finite() && h1.is_finite())
+        && let Some(error) = non_finite_exact(points, u_exact, g_exact, D)
+    {
+        return Err(error);
     }
     Ok((l2, h1))
 }

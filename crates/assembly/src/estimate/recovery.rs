@@ -128,9 +128,8 @@ pub(crate) fn error_chunk<const N: usize, const D: usize, const G: usize>(
     let points = &scratch.points[..len];
     let (mut u, mut g) = (vec![0.0; len], vec![[0.0; 3]; len]);
     exact.value_and_gradient_batch(points, &mut u, &mut g);
-    let finite = |v: f64| v.is_finite();
-    if let Some(k) = (0..len).find(|&k| !finite(u[k]) || !g[k].into_iter().all(finite)) {
-        return Err(crate::norms::exact_not_finite(points[k]));
+    if let Some(error) = crate::norms::non_finite_exact(points, &u, &g, 3) {
+        return Err(error);
     }
     let mut out = Vec::with_capacity(cells.len());
     for (i, c) in cells.enumerate() {
