@@ -209,16 +209,32 @@ impl Mesh {
         (0..self.num_nodes()).map(|i| v.point(i)).collect()
     }
 
-    /// The vertex coordinates of cell `c`, padded to three components (read straight from
-    /// the arrays: the statistics call this for every cell).
-    fn corners(&self, c: usize) -> ([[f64; 3]; 8], usize) {
-        let (dim, npc) = (self.dim, self.cell_kind.nodes_per_cell_of(self.order));
-        let nodes = &self.cells[c * npc..][..self.cell_kind.num_vertices()];
-        let mut x = [[0.0; 3]; 8];
-        for (xi, &n) in x.iter_mut().zip(nodes) {
+    /// `f` of the vertex coordinates of cell `c`, padded to three components: read straight
+    /// from the arrays into an array of the cell kind's vertex count (the statistics call this
+    /// for every cell).
+    fn with_corners<R>(&self, c: usize, f: impl Fn(&[[f64; 3]]) -> R) -> R {
+        match self.cell_kind.num_vertices() {
+            2 => f(&self.corners::<2>(c)),
+            3 => f(&self.corners::<3>(c)),
+            4 => f(&self.corners::<4>(c)),
+            _ => f(&self.corners::<8>(c)),
+        }
+    }
+
+    /// The first `V` nodes' coordinates of cell `c`, padded to three components.
+    fn corners<const V: usize>(&self, c: usize) -> [[f64; 3]; V] {
+        let npc = self.cell_kind.nodes_per_cell_of(self.order);
+        self.gather(&self.cells[c * npc..])
+    }
+
+    /// The coordinates of the first `V` of `nodes`, padded to three components.
+    pub(crate) fn gather<const V: usize>(&self, nodes: &[usize]) -> [[f64; 3]; V] {
+        let dim = self.dim;
+        let mut x = [[0.0; 3]; V];
+        for (xi, &n) in x.iter_mut().zip(&nodes[..V]) {
             xi[..dim].copy_from_slice(&self.coords[n * dim..(n + 1) * dim]);
         }
-        (x, nodes.len())
+        x
     }
 
     /// Signed measure (length, area or volume) of cell `c`, of the straight-sided cell through
@@ -227,8 +243,7 @@ impl Mesh {
     /// # Panics
     /// If `c >= num_cells()`.
     pub fn cell_measure(&self, c: usize) -> f64 {
-        let (x, n) = self.corners(c);
-        signed_measure(self.cell_kind, &x[..n])
+        self.with_corners(c, |x| signed_measure(self.cell_kind, x))
     }
 
     /// Shape quality of cell `c` in `(0, 1]`, 1 for the ideal shape (equilateral simplices,
@@ -239,8 +254,7 @@ impl Mesh {
     /// # Panics
     /// If `c >= num_cells()`.
     pub fn cell_quality(&self, c: usize) -> f64 {
-        let (x, n) = self.corners(c);
-        quality(self.cell_kind, &x[..n])
+        self.with_corners(c, |x| quality(self.cell_kind, x))
     }
 
     /// Mesh size `h`: the largest distance between two nodes of one cell (all nodes of the

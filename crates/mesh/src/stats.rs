@@ -3,6 +3,7 @@
 use femscale_core::{BoundaryCount, CellKind, MeshStats, SubdomainCount};
 use rayon::prelude::*;
 
+use crate::geometry::quality;
 use crate::mesh::Mesh;
 
 impl Mesh {
@@ -20,12 +21,24 @@ impl Mesh {
     }
 
     fn compute_quality_range(&self) -> (f64, f64) {
+        match self.cell_kind().num_vertices() {
+            2 => self.quality_range_of::<2>(),
+            3 => self.quality_range_of::<3>(),
+            4 => self.quality_range_of::<4>(),
+            _ => self.quality_range_of::<8>(),
+        }
+    }
+
+    /// The quality range of cells with `V` vertices (one loop per vertex count: the cells'
+    /// corners are gathered into fixed-size arrays).
+    fn quality_range_of<const V: usize>(&self) -> (f64, f64) {
+        let kind = self.cell_kind();
         let empty = || (f64::INFINITY, f64::NEG_INFINITY);
-        (0..self.num_cells())
-            .into_par_iter()
+        self.cells
+            .par_chunks(self.view().nodes_per_cell())
             .with_min_len(4096)
-            .fold(empty, |(lo, hi), c| {
-                let q = self.cell_quality(c);
+            .fold(empty, |(lo, hi), nodes| {
+                let q = quality(kind, &self.gather::<V>(nodes));
                 (lo.min(q), hi.max(q))
             })
             .reduce(empty, |a, b| (a.0.min(b.0), a.1.max(b.1)))
