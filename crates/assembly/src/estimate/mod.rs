@@ -35,7 +35,7 @@ pub use residual::FD_STEP;
 use crate::coefficients::{Coefficients, Scratch};
 use crate::element::{Element, Jacobian, Tables, cell_coords, with_shape};
 use recovery::{error_chunk, nodal_fluxes, recovery_chunk};
-use residual::chunk as residual_chunk;
+use residual::{chunk as residual_chunk, fluxes_chunk};
 
 /// Cells per parallel task.
 const CELLS_PER_TASK: usize = 1024;
@@ -198,8 +198,16 @@ fn residual_within(
 ) -> Result<Estimate> {
     check(mesh, form, uh)?;
     let r = residual::Residual::new(mesh, form, uh)?;
+    // Constant fluxes are computed once per cell, not again by each neighbour.
+    let fluxes = (r.flat_diffusion())
+        .map(|k| {
+            chunked_flat(mesh, deadline, |cells| {
+                with_shape!(&r.element, fluxes_chunk(&r, k, cells))
+            })
+        })
+        .transpose()?;
     let parts = chunked_flat(mesh, deadline, |cells| {
-        with_shape!(&r.element, residual_chunk(&r, cells))
+        with_shape!(&r.element, residual_chunk(&r, fluxes.as_deref(), cells))
     })?;
     Ok(Estimate::from_cells(residual::finish(&r, &parts)))
 }
@@ -259,19 +267,23 @@ fn recovery_within(
     Ok(Estimate::from_cells(cells))
 }
 
-/// The error for a cell whose map is not positive at a quadrature point.
 /// The coefficients of `cells` sampled at the points of `t`'s rule mapped into each cell.
+/// The mapped points are in the scratch when the caller `needs_points` or a coefficient is
+/// sampled at them (constant coefficients are not), otherwise they are left unmapped.
 pub(crate) fn sample_cells<const N: usize, const D: usize, const G: usize>(
     t: &Tables<N, D, G>,
     mesh: &MeshView<'_>,
     coefs: &Coefficients<'_>,
     cells: Range<usize>,
+    needs_points: bool,
 ) -> Result<Scratch> {
     let nq = t.nq;
     let mut scratch = Scratch::new(cells.len() * nq, coefs);
-    for (i, c) in cells.clone().enumerate() {
-        let x = cell_coords::<D, G>(mesh, mesh.cell(c));
-        t.map_points(&x, &mut scratch.points[i * nq..(i + 1) * nq]);
+    if needs_points || coefs.sampled_fields() > 0 {
+        for (i, c) in cells.clone().enumerate() {
+            let x = cell_coords::<D, G>(mesh, mesh.cell(c));
+            t.map_points(&x, &mut scratch.points[i * nq..(i + 1) * nq]);
+        }
     }
     coefs.sample(mesh, cells, nq, &mut scratch)?;
     Ok(scratch)

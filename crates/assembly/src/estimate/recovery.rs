@@ -54,7 +54,7 @@ pub(crate) fn nodal_fluxes<const N: usize, const D: usize, const G: usize>(
     cells: Range<usize>,
 ) -> Result<Vec<[f64; 4]>> {
     let (t, tn) = (Tables::<N, D, G>::of(element), Tables::<N, D, G>::of(nodal));
-    let scratch = super::sample_cells(&tn, mesh, coefs, cells.clone())?;
+    let scratch = super::sample_cells(&tn, mesh, coefs, cells.clone(), false)?;
     let mut out = Vec::with_capacity(cells.len() * N);
     for (i, c) in cells.enumerate() {
         let nodes = mesh.cell(c);
@@ -86,7 +86,7 @@ pub(crate) fn recovery_chunk<const N: usize, const D: usize, const G: usize>(
 ) -> Result<Vec<f64>> {
     let t = Tables::<N, D, G>::of(element);
     let nq = t.nq;
-    let scratch = super::sample_cells(&t, mesh, coefs, cells.clone())?;
+    let scratch = super::sample_cells(&t, mesh, coefs, cells.clone(), false)?;
     let mut out = Vec::with_capacity(cells.len());
     for (i, c) in cells.enumerate() {
         let nodes = mesh.cell(c);
@@ -123,7 +123,7 @@ pub(crate) fn error_chunk<const N: usize, const D: usize, const G: usize>(
 ) -> Result<Vec<f64>> {
     let t = Tables::<N, D, G>::of(element);
     let nq = t.nq;
-    let scratch = super::sample_cells(&t, mesh, coefs, cells.clone())?;
+    let scratch = super::sample_cells(&t, mesh, coefs, cells.clone(), true)?;
     let len = cells.len() * nq;
     let points = &scratch.points[..len];
     let (mut u, mut g) = (vec![0.0; len], vec![[0.0; 3]; len]);

@@ -254,25 +254,54 @@ fn robust_weight(h: f64, k: f64, c: f64) -> f64 {
     }
 }
 
-/// The [`CellPart`]s of the cells `cells` (one parallel task).
+impl Residual<'_> {
+    /// The constant `k` when every cell's flux `k grad u_h` is one constant (P1 on affine
+    /// simplices with one constant `k`, in 2D and 3D): interior jumps are then taken in
+    /// closed form from the fluxes of [`fluxes_chunk`].
+    pub(crate) fn flat_diffusion(&self) -> Option<f64> {
+        (self.mesh.cell_kind.dim() >= 2 && self.element.constant_gradients())
+            .then(|| self.coefs.constant_diffusion())
+            .flatten()
+    }
+}
+
+/// The constant flux `k grad u_h` of each of the cells `cells` (one parallel task) when
+/// [`Residual::flat_diffusion`] is `k`, padded to three components.
+pub(crate) fn fluxes_chunk<const N: usize, const D: usize, const G: usize>(
+    r: &Residual<'_>,
+    k: f64,
+    cells: Range<usize>,
+) -> Result<Vec<[f64; 3]>> {
+    let mesh = r.mesh;
+    let t = Tables::<N, D, G>::of(&r.element);
+    Ok(cells
+        .map(|c| {
+            let nodes = mesh.cell(c);
+            let x = cell_coords::<D, G>(mesh, nodes);
+            let v: [f64; N] = std::array::from_fn(|a| r.uh[nodes[a]]);
+            let f = flux(&Jacobian::of(&x, &t.gdphi[0]), &t.dphi[0], &v, k);
+            std::array::from_fn(|d| if d < D { f[d] } else { 0.0 })
+        })
+        .collect())
+}
+
+/// The [`CellPart`]s of the cells `cells` (one parallel task); `fluxes` are every cell's
+/// from [`fluxes_chunk`] when the fluxes are constant per cell.
 pub(crate) fn chunk<const N: usize, const D: usize, const G: usize>(
     r: &Residual<'_>,
+    fluxes: Option<&[[f64; 3]]>,
     cells: Range<usize>,
 ) -> Result<Vec<CellPart>> {
     let mesh = r.mesh;
     let t = Tables::<N, D, G>::of(&r.element);
     let ts = r.shifted.as_ref().map(Tables::<N, D, G>::of);
     let nq = t.nq;
-    let scratch = super::sample_cells(&t, mesh, &r.coefs, cells.clone())?;
+    let scratch = super::sample_cells(&t, mesh, &r.coefs, cells.clone(), false)?;
     let shifted = (ts.as_ref())
-        .map(|ts| super::sample_cells(ts, mesh, &r.diffusion, cells.clone()))
+        .map(|ts| super::sample_cells(ts, mesh, &r.diffusion, cells.clone(), false))
         .transpose()?;
     let facet_tables: Vec<Tables<N, D, G>> = r.facets.iter().map(Tables::of).collect();
     let nf = r.topology.facets_per_cell;
-    // P1 on affine simplices with one constant `k` in 2D and 3D: interior jumps in closed form.
-    let flat_k = (D >= 2 && r.element.constant_gradients())
-        .then(|| r.coefs.constant_diffusion())
-        .flatten();
     let mut out = Vec::with_capacity(cells.len());
     let mut facet = FacetScratch::default();
     for (i, c) in cells.enumerate() {
@@ -308,7 +337,6 @@ pub(crate) fn chunk<const N: usize, const D: usize, const G: usize>(
         // Facet residuals weigh with `alpha_F / sqrt(k)`: `h_F` when `k = 1` and `c = 0`.
         let facet_weight = |hf: f64| robust_weight(hf, kmin, cmax) / kmin.sqrt();
         let mut jumps = [f64::NAN; MAX_FACETS];
-        let mut flat_flux = None;
         // Facet residuals; a jump is computed by the side with the smaller facet index.
         for f in 0..nf {
             let id = c * nf + f;
@@ -324,14 +352,9 @@ pub(crate) fn chunk<const N: usize, const D: usize, const G: usize>(
                 *y = x[a];
             }
             let hf = if D == 1 { h } else { diameter(&fx[..lv.len()]) };
-            if let (Some(k), Across::Cell(o)) = (flat_k, across) {
+            if let (Some(fluxes), Across::Cell(o)) = (fluxes, across) {
                 // Constant fluxes on both sides: the jump's integral is `|F| [k grad u_h . n]^2`.
-                let own = flat_flux
-                    .get_or_insert_with(|| flux(&Jacobian::of(&x, &t.gdphi[0]), &t.dphi[0], &v, k));
-                let onodes = mesh.cell(o / nf);
-                let ox = cell_coords::<D, G>(mesh, onodes);
-                let ov: [f64; N] = std::array::from_fn(|a| r.uh[onodes[a]]);
-                let other = flux(&Jacobian::of(&ox, &t.gdphi[0]), &t.dphi[0], &ov, k);
+                let (own, other) = (&fluxes[c], &fluxes[o / nf]);
                 let (n, area) = simplex_facet_normal(&fx[..lv.len()]);
                 let jump: f64 = (0..D).map(|d| (own[d] - other[d]) * n[d]).sum();
                 jumps[f] = facet_weight(hf) * area * jump * jump;

@@ -1,10 +1,12 @@
 //! The facets of every cell for the residual estimator: the neighbour across each interior
 //! facet, and the boundary conditions of each exterior facet.
 //!
-//! The cell across a facet is the other cell in the intersection of its vertices' sorted cell
-//! lists (node-to-cell adjacency, linear time, in parallel). Exterior facets are keyed by their
+//! The cell across a facet is found among the cells of the facet's smallest vertex (node-to-cell
+//! adjacency, linear time, in parallel over nodes). Exterior facets are keyed by their
 //! sorted vertex numbers packed into one `u128` (up to four `u32`, padded with `u32::MAX`) to
 //! find the facets of the boundary parts.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use femscale_core::{BoundaryKind, EllipticForm, Error, MeshView, Result};
 use rayon::prelude::*;
@@ -51,58 +53,8 @@ impl Topology {
                 message: format!("{} nodes are too many to key facets", mesh.num_nodes()),
             });
         }
-        let adjacency = NodeCells::new(mesh)?;
         let nv = local[0].len();
-        let vertices = kind.num_vertices();
-        // The other cell holding all vertices of each cell facet.
-        let mut across = vec![Across::Natural; mesh.num_cells() * nf];
-        across
-            .par_chunks_mut(nf)
-            .enumerate()
-            .try_for_each(|(c, facets)| {
-                let cell = &mesh.cell(c)[..vertices];
-                for (found, lv) in facets.iter_mut().zip(local) {
-                    // The cells holding every vertex of the facet: the intersection of the
-                    // vertices' sorted cell lists (no other cell's nodes read to find them).
-                    let lists: [&[usize]; 4] = std::array::from_fn(|k| {
-                        lv.get(k).map_or(&[][..], |&v| adjacency.of(cell[v]))
-                    });
-                    let mut at = [0usize; 4];
-                    'candidates: for &o in lists[0] {
-                        if o == c {
-                            continue;
-                        }
-                        for k in 1..lv.len() {
-                            let list = lists[k];
-                            while at[k] < list.len() && list[at[k]] < o {
-                                at[k] += 1;
-                            }
-                            match list.get(at[k]) {
-                                None => break 'candidates,
-                                Some(&p) if p != o => continue 'candidates,
-                                Some(_) => {}
-                            }
-                        }
-                        if *found != Across::Natural {
-                            return Err(Error::Mesh {
-                                location: None,
-                                message: format!(
-                                    "a facet of cell {c} is shared by more than two cells (not \
-                                     a manifold mesh)"
-                                ),
-                            });
-                        }
-                        let other = &mesh.cell(o)[..vertices];
-                        let of = (local.iter())
-                            .position(|ol| {
-                                ol.iter().all(|&w| lv.iter().any(|&v| cell[v] == other[w]))
-                            })
-                            .unwrap_or(0);
-                        *found = Across::Cell(o * nf + of);
-                    }
-                }
-                Ok(())
-            })?;
+        let mut across = facet_neighbours(mesh, &NodeCells::new(mesh)?)?;
         let mut exterior: Vec<(u128, usize)> = (across.iter().enumerate())
             .filter(|(_, a)| **a == Across::Natural)
             .map(|(id, _)| {
@@ -172,13 +124,95 @@ impl Topology {
     }
 }
 
+/// The other cell facet across every cell facet ([`Across::Natural`] where there is none).
+///
+/// Both cells of a facet hold its smallest vertex, so each node pairs the facets whose
+/// smallest vertex it is, among its own cells, by their sorted vertex numbers. Every facet has
+/// one smallest vertex and is written by that node alone, so the nodes run in parallel, and
+/// no cell of another node is read.
+///
+/// # Errors
+/// [`Error::Mesh`] for a facet of more than two cells.
+fn facet_neighbours(mesh: &MeshView<'_>, adjacency: &NodeCells) -> Result<Vec<Across>> {
+    const EXTERIOR: usize = usize::MAX;
+    let kind = mesh.cell_kind;
+    let local = kind.local_facets();
+    let nf = local.len();
+    let vertices = kind.num_vertices();
+    let mut other = vec![EXTERIOR; mesh.num_cells() * nf];
+    // SAFETY: `AtomicUsize` has the size, alignment and bit validity of `usize`, and `other`
+    // is borrowed mutably (so by nothing else) for as long as `slots` lives.
+    let slots: &[AtomicUsize] =
+        unsafe { &*(std::ptr::from_mut::<[usize]>(other.as_mut_slice()) as *const [AtomicUsize]) };
+    (0..mesh.num_nodes())
+        .into_par_iter()
+        .with_min_len(NODES_PER_TASK)
+        .try_for_each_init(Vec::new, |found: &mut Vec<(u128, usize)>, v| {
+            found.clear();
+            for &c in adjacency.of(v) {
+                let cell = &mesh.cell(c)[..vertices];
+                for (f, lv) in local.iter().enumerate() {
+                    let mut nodes = [0; 4];
+                    for (n, &k) in nodes.iter_mut().zip(*lv) {
+                        *n = cell[k];
+                    }
+                    let nodes = &nodes[..lv.len()];
+                    if nodes.iter().min() == Some(&v) {
+                        found.push((key(nodes), c * nf + f));
+                    }
+                }
+            }
+            found.sort_unstable();
+            for group in found.chunk_by(|a, b| a.0 == b.0) {
+                let (first, rest) = (group[0].1, &group[1..]);
+                // Facets of one cell with the same vertices (a degenerate cell) see nothing.
+                let mut others = rest.iter().filter(|e| e.1 / nf != first / nf);
+                let Some(&(_, second)) = others.next() else {
+                    continue;
+                };
+                if others.any(|e| e.1 / nf != second / nf) {
+                    return Err(Error::Mesh {
+                        location: None,
+                        message: format!(
+                            "a facet of cell {} is shared by more than two cells (not a \
+                             manifold mesh)",
+                            first / nf
+                        ),
+                    });
+                }
+                // Written by this node alone: `v` is the facet's smallest vertex.
+                slots[first].store(second, Ordering::Relaxed);
+                slots[second].store(first, Ordering::Relaxed);
+            }
+            Ok(())
+        })?;
+    // Written by relaxed stores in the tasks above, read after they were joined.
+    Ok(other
+        .into_par_iter()
+        .map(|o| {
+            if o == EXTERIOR {
+                Across::Natural
+            } else {
+                Across::Cell(o)
+            }
+        })
+        .collect())
+}
+
+/// Nodes per parallel task of [`facet_neighbours`].
+const NODES_PER_TASK: usize = 2048;
+
 /// The sorted nodes (at most four, each below `u32::MAX`) packed into one number.
 fn key(nodes: &[usize]) -> u128 {
     let mut sorted = [u32::MAX; 4];
     for (s, &n) in sorted.iter_mut().zip(nodes) {
         *s = n as u32;
     }
-    sorted[..nodes.len().min(4)].sort_unstable();
+    // A sorting network for four (the padding sorts last), without branches.
+    for (i, j) in [(0, 1), (2, 3), (0, 2), (1, 3), (1, 2)] {
+        let (a, b) = (sorted[i], sorted[j]);
+        (sorted[i], sorted[j]) = (a.min(b), a.max(b));
+    }
     sorted.iter().fold(0u128, |k, &n| (k << 32) | u128::from(n))
 }
 
@@ -204,9 +238,11 @@ pub(crate) fn canonical_order(nodes: &[usize]) -> [usize; 4] {
 #[cfg(test)]
 mod tests {
     use femscale_core::{CellKind, Constant, MeshView, Order, Validated};
+    use femscale_mesh::Mesh;
     use std::sync::Arc;
 
     use super::*;
+    use crate::tests_higher::{ELEMENTS, Shape, grid};
 
     fn view<'a>(coords: &'a [f64], cells: &'a [usize]) -> MeshView<'a> {
         MeshView {
@@ -259,7 +295,53 @@ mod tests {
             }
         }
         let book = [0, 1, 2, 0, 2, 3, 2, 0, 4];
+
         let err = Topology::new(&view(&coords, &book), &form()).unwrap_err();
         assert!(err.to_string().contains("more than two cells"), "{err}");
+    }
+
+    /// The facet across each cell facet by comparing every pair of facets of the mesh.
+    fn brute_force(mesh: &MeshView<'_>) -> Vec<Across> {
+        let local = mesh.cell_kind.local_facets();
+        let nf = local.len();
+        let sorted = |id: usize| {
+            let cell = mesh.cell(id / nf);
+            let mut nodes: Vec<usize> = local[id % nf].iter().map(|&v| cell[v]).collect();
+            nodes.sort_unstable();
+            nodes
+        };
+        let facets: Vec<Vec<usize>> = (0..mesh.num_cells() * nf).map(sorted).collect();
+        (0..facets.len())
+            .map(|id| {
+                (0..facets.len())
+                    .find(|&o| o / nf != id / nf && facets[o] == facets[id])
+                    .map_or(Across::Natural, Across::Cell)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn neighbours_are_those_of_a_search_over_all_facet_pairs_for_every_kind_and_numbering() {
+        for (kind, order) in ELEMENTS {
+            let n = if kind.dim() == 3 { 3 } else { 5 };
+            let mesh = grid(kind, order, n, Shape::Uniform);
+            // The same mesh with its nodes numbered at random: smallest vertices change.
+            let mut shuffled: Vec<usize> = (0..mesh.num_nodes()).collect();
+            let mut state = 0x9e37_79b9_7f4a_7c15u64;
+            for k in (1..shuffled.len()).rev() {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                shuffled.swap(k, (state % (k as u64 + 1)) as usize);
+            }
+            let scattered: Mesh = mesh.renumbered(&shuffled);
+            for m in [&mesh, &scattered] {
+                let view = m.view();
+                let found = facet_neighbours(&view, &NodeCells::new(&view).unwrap()).unwrap();
+                assert_eq!(found, brute_force(&view), "{kind:?} {order:?}");
+                let interior = found.iter().filter(|a| **a != Across::Natural).count();
+                assert!(interior > found.len() / 2, "{kind:?}: {interior} interior");
+            }
+        }
     }
 }
