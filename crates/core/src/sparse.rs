@@ -14,6 +14,8 @@ use crate::error::{Error, Result};
 mod compact;
 mod symmetry;
 
+pub use compact::FEW_STORED_ZEROS;
+
 /// The largest row or column count of a matrix: the largest `n` for which `n + 1` pointers fit
 /// in one allocation (`isize::MAX` bytes), so every pointer array and faer's index limit hold.
 pub const MAX_DIMENSION: usize = isize::MAX as usize / std::mem::size_of::<usize>() - 1;

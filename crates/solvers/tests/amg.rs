@@ -4,8 +4,8 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use femscale_core::{
-    CsrMatrix, LinearSolver, NoMonitor, Preconditioner, PreconditionerFactory, SolveError,
-    SolverOptions,
+    CsrMatrix, FEW_STORED_ZEROS, LinearSolver, NoMonitor, Preconditioner, PreconditionerFactory,
+    SolveError, SolverOptions,
 };
 use femscale_solvers::amg::{AmgFactory, AmgSolver, new_amg_preconditioner, new_amg_solver};
 use femscale_solvers::options::{AmgCycle, AmgOptions, AmgSmoother, MethodOptions};
@@ -282,16 +282,39 @@ fn a_shared_finest_level_gives_the_same_hierarchy_without_copying_values_or_rows
     assert_eq!(a.get(0, 0), 4.0);
     shared.apply_mut(&r, &mut zs);
     assert!(max_diff(&zs, &zc.iter().map(|z| z / 2.0).collect::<Vec<_>>()) < 1e-12);
-    // A matrix storing zeros off the diagonal is copied (and filtered) as before.
-    let mut t: Vec<(usize, usize, f64)> = vec![(0, 2, 0.0), (2, 0, 0.0)];
-    for i in 0..a.nrows() {
-        for (k, &j) in a.pattern().row(i).iter().enumerate() {
-            t.push((i, j, a.values()[a.pattern().row_ptr()[i] + k]));
+    // With zeros stored off the diagonal between rows i and i + 2 for i < `rows`.
+    let with_zeros = |rows: usize| {
+        let mut t: Vec<(usize, usize, f64)> = (0..rows)
+            .flat_map(|i| [(i, i + 2, 0.0), (i + 2, i, 0.0)])
+            .collect();
+        for i in 0..a.nrows() {
+            for (k, &j) in a.pattern().row(i).iter().enumerate() {
+                t.push((i, j, a.values()[a.pattern().row_ptr()[i] + k]));
+            }
         }
+        Arc::new(CsrMatrix::try_from_triplets(a.nrows(), a.nrows(), &t).unwrap())
+    };
+    // A few zeros (at most one entry in FEW_STORED_ZEROS) are shared with the values: the
+    // same aggregates (zeros are no coupling) and the same cycle; the zeros' positions add
+    // entries of value zero to the products, a few to each level.
+    let few = 2 * (a.nnz() / FEW_STORED_ZEROS / 2);
+    let mut kept = factory
+        .build_on_shared(&with_zeros(few / 2), None, None, None)
+        .unwrap();
+    for (k, c) in kept.levels().iter().zip(copied.levels()) {
+        assert_eq!(k.rows, c.rows);
+        assert!(
+            (c.nnz..=c.nnz + few).contains(&k.nnz),
+            "{k:?} against {c:?}"
+        );
     }
-    let with_zeros = Arc::new(CsrMatrix::try_from_triplets(a.nrows(), a.nrows(), &t).unwrap());
+    assert!(kept.memory_bytes() < copied.memory_bytes() - 8 * a.nnz());
+    let mut zk = vec![0.0; a.nrows()];
+    kept.apply_mut(&r, &mut zk);
+    assert_eq!(zk, zc);
+    // More are copied (and filtered) as before.
     let filtered = factory
-        .build_on_shared(&with_zeros, None, None, None)
+        .build_on_shared(&with_zeros(few / 2 + 1), None, None, None)
         .unwrap();
     assert_eq!(filtered.memory_bytes(), copied.memory_bytes());
     // CG with AMG shares through `build_shared`: the same iterations and solution as with

@@ -162,9 +162,9 @@ pub(crate) fn build_operator(
             let lift = Arc::new(dirichlet.apply_recording(&mut system)?);
             let LinearSystem { mut matrix, rhs } = system;
             // Exact zeros (couplings the geometry cancels, eliminated rows and columns) cost
-            // every product, and a single one makes AMG copy the values of its finest level
-            // instead of sharing them; drop them once.
-            let dropped = matrix.drop_stored_zeros();
+            // every product; drop them once, unless they are too few to pay for moving the
+            // matrix (AMG shares the values of such a matrix all the same).
+            let dropped = matrix.drop_many_stored_zeros();
             tracing::debug!(dropped, nnz = matrix.nnz(), "stored zeros dropped");
             let matrix = Arc::new(matrix);
             if let Some(cache) = cache {

@@ -7,7 +7,7 @@
 
 use std::sync::Arc;
 
-use femscale_core::{CsrMatrix, SolveError, SparsityPattern};
+use femscale_core::{CsrMatrix, FEW_STORED_ZEROS, SolveError, SparsityPattern};
 use rayon::prelude::*;
 
 use crate::kernels::{CHUNK, is_parallel};
@@ -128,18 +128,25 @@ impl Values {
 }
 
 impl Mat {
-    /// The finest level of `a`: its values shared, not copied, when it stores no zero off the
-    /// diagonal (the pipeline drops them after assembly), its row pointers too; otherwise
-    /// [`Mat::from_csr`]'s filtered copy. Either way the column indices are a `u32` copy.
+    /// The finest level of `a`: its values shared, not copied, when it stores few zeros off
+    /// the diagonal (at most one entry in [`FEW_STORED_ZEROS`]: the pipeline drops more after
+    /// assembly; the few that stay are no coupling to the strength graph and add nothing to a
+    /// product), its row pointers too; otherwise [`Mat::from_csr`]'s filtered copy. Either way
+    /// the column indices are a `u32` copy.
     pub fn from_shared(a: &Arc<CsrMatrix>) -> Result<Self, SolveError> {
         let p = a.pattern();
         let (rp, ci, v) = (p.row_ptr(), p.col_idx(), a.values());
         let n = a.nrows();
-        let stores_zeros = (0..n)
+        let zeros: usize = (0..n)
             .into_par_iter()
             .with_min_len(CHUNK)
-            .any(|i| (rp[i]..rp[i + 1]).any(|k| v[k] == 0.0 && ci[k] != i));
-        if stores_zeros || a.ncols() > u32::MAX as usize {
+            .map(|i| {
+                (rp[i]..rp[i + 1])
+                    .filter(|&k| v[k] == 0.0 && ci[k] != i)
+                    .count()
+            })
+            .sum();
+        if zeros > a.nnz() / FEW_STORED_ZEROS || a.ncols() > u32::MAX as usize {
             return Self::from_csr(a);
         }
         let mut ci32 = vec![0u32; ci.len()];
