@@ -14,6 +14,8 @@ use std::mem::MaybeUninit;
 use femscale_core::{CsrMatrix, SparsityPattern};
 use rayon::prelude::*;
 
+mod tridiagonal;
+
 /// The widest half-bandwidth the banded path takes: up to it, factorisation is linear in `n`
 /// with a small constant (`n (b+1)(b+2)/2` multiply-adds). Matrices of 1D problems have `b = 1`
 /// (P1) or 2 (P2); 2D and 3D meshes numbered row by row have `b` of the order of a grid line,
@@ -188,56 +190,6 @@ fn eliminate<W: Width>(l: &mut [f64], width: W) -> Result<(), usize> {
     Ok(())
 }
 
-/// [`eliminate`] for `b = 1`, written out over the pairs `(A[i][i−1], A[i][i])` (the first
-/// row's first slot is zero): `D[i] = A[i][i] − A[i][i−1]² / D[i−1]` and `L[i][i−1] =
-/// A[i][i−1] / D[i−1]`. The loop has no branch (a test of each pivot in it nearly doubles
-/// its time): it keeps the smallest pivot and their sum, and only when one is not positive
-/// or not finite does a scan find the first such row — the rows before it are exactly as a
-/// test in the loop would have left them.
-fn eliminate_tridiagonal(l: &mut [f64]) -> Result<(), usize> {
-    let (mut previous, mut lowest, mut total) = (1.0, f64::INFINITY, 0.0);
-    for row in l.chunks_exact_mut(2) {
-        let u = row[0];
-        let d = row[1] - (u * u) / previous;
-        row[0] = u / previous;
-        row[1] = d;
-        previous = d;
-        // Off the recurrence: the smallest pivot, and a sum that is finite only if every
-        // pivot is (or it overflowed: then the scan below decides).
-        lowest = if d < lowest { d } else { lowest };
-        total += d;
-    }
-    if lowest > 0.0 && total.is_finite() {
-        return Ok(());
-    }
-    match l
-        .chunks_exact(2)
-        .position(|row| !(row[1] > 0.0 && row[1].is_finite()))
-    {
-        Some(i) => Err(i),
-        None => Ok(()),
-    }
-}
-
-/// [`solve_rows`] for `b = 1`, written out over the pairs `(L[i][i−1], D[i])`.
-fn solve_tridiagonal(l: &[f64], x: &mut [f64]) {
-    let Some(&first) = x.first() else { return };
-    // L y = rhs
-    let mut previous = first;
-    for (xi, row) in x.iter_mut().zip(l.chunks_exact(2)).skip(1) {
-        *xi -= row[0] * previous;
-        previous = *xi;
-    }
-    // Lᵀ x = D⁻¹ y, from the last row up: x[i] = y[i] / D[i] − L[i+1][i] x[i+1].
-    let mut next = 0.0;
-    let mut below = 0.0; // L[i+1][i]
-    for (xi, row) in x.iter_mut().zip(l.chunks_exact(2)).rev() {
-        *xi = *xi / row[1] - below * next;
-        next = *xi;
-        below = row[0];
-    }
-}
-
 /// [`load_band`] over all rows of `a` (in parallel over chunks of rows, into `storage`'s
 /// spare capacity), then [`eliminate`]: the pass over the whole matrix runs on every thread,
 /// the sequential recurrence on the compact band only.
@@ -267,7 +219,7 @@ fn factorize_band<W: Width>(
         return Err(BandFailure::NotSymmetric);
     }
     match width.get() {
-        1 => eliminate_tridiagonal(storage),
+        1 => tridiagonal::eliminate(storage, tridiagonal::twist_row(n)),
         _ => eliminate(storage, width),
     }
     .map_err(BandFailure::NonPositivePivot)
@@ -361,7 +313,7 @@ impl BandCholesky {
         assert_eq!(x.len(), self.n, "right-hand side length");
         match self.b {
             0 => solve_rows(&self.l, Fixed::<0>, x),
-            1 => solve_tridiagonal(&self.l, x),
+            1 => tridiagonal::solve(&self.l, tridiagonal::twist_row(self.n), x),
             2 => solve_rows(&self.l, Fixed::<2>, x),
             3 => solve_rows(&self.l, Fixed::<3>, x),
             4 => solve_rows(&self.l, Fixed::<4>, x),
@@ -427,6 +379,52 @@ mod tests {
                 .map(|(a, b)| (a - b).abs())
                 .fold(0.0, f64::max);
             assert!(err < 1e-13, "b = {b}: {err}");
+        }
+    }
+
+    #[test]
+    fn the_twisted_tridiagonal_solves_like_the_plain_one_and_names_bad_rows() {
+        let n = tridiagonal::TWIST_MIN_ROWS + 3;
+        let m = tridiagonal::twist_row(n).unwrap();
+        let a = banded_spd(n, 1);
+        let x_true: Vec<f64> = (0..n).map(|i| (i as f64 * 0.37).sin()).collect();
+        let mut rhs = vec![0.0; n];
+        a.mul_vec_into(&x_true, &mut rhs);
+        let twisted = BandCholesky::factorize(&a, 1, 1e-12, Vec::new()).unwrap();
+        let mut x = rhs.clone();
+        twisted.solve_in_place(&mut x);
+        // The plain elimination of the same band.
+        let mut plain = twisted.clone();
+        plain.l.clear();
+        load_band(&a, Fixed::<1>, 0..n, plain.l.spare_capacity_mut());
+        // SAFETY: `load_band` wrote all 2n slots, the capacity (from `twisted`) holds them.
+        unsafe { plain.l.set_len(2 * n) };
+        tridiagonal::eliminate(&mut plain.l, None).unwrap();
+        let mut y = rhs;
+        tridiagonal::solve(&plain.l, None, &mut y);
+        for (i, (xi, yi)) in x.iter().zip(&y).enumerate() {
+            assert!((xi - x_true[i]).abs() < 1e-13, "row {i}: {xi}");
+            assert!((xi - yi).abs() < 1e-14, "row {i}: {xi} against {yi}");
+        }
+        // Every row's pivot and multiplier: the same as the plain ones above the twist.
+        assert_eq!(twisted.l[..2 * m], plain.l[..2 * m]);
+        // A bad pivot above the twist, at it, below it.
+        for (bad, row, named) in [
+            (-3.0, 11, 11),
+            (f64::NAN, 11, 11),
+            (-30.0, m, m),
+            (-3.0, n - 5, n - 5),
+            (f64::NAN, m + 7, m + 7),
+            (f64::INFINITY, n - 1, n - 1),
+        ] {
+            let mut b = a.clone();
+            let k = b.pattern().find(row, row).unwrap();
+            b.values_mut()[k] = bad;
+            assert_eq!(
+                BandCholesky::factorize(&b, 1, 1e-12, Vec::new()).unwrap_err(),
+                BandFailure::NonPositivePivot(named),
+                "{bad} at row {row}"
+            );
         }
     }
 
