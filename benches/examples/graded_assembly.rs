@@ -4,7 +4,9 @@
 //! against a uniform square mesh with about as many cells. The block colouring is rebuilt from
 //! each mesh at every assembly, so a refined mesh is split afresh; this measures whether both
 //! threads still get equal work: the parallel efficiency `T1 / (2 T2)` of pattern and values
-//! with one and two threads, medians of interleaved repetitions.
+//! with one and two threads, medians of interleaved repetitions. The residual estimator of
+//! the adaptive loop (of a smooth nodal field: its cost does not depend on the values) is
+//! timed alike.
 //!
 //! ```text
 //! cargo run --release -p femscale-benches --example graded_assembly -- [target error = 2e-3] [repetitions = 9]
@@ -14,7 +16,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Instant;
 
-use femscale::assembly::ParallelAssembler;
+use femscale::assembly::{ParallelAssembler, residual_estimate};
 use femscale::core::{Assembler, LinearSystem};
 use femscale::mesh::Mesh;
 use femscale::runtime::{Config, ConfigSources, FemSolver};
@@ -55,6 +57,22 @@ fn size_range(mesh: &Mesh) -> f64 {
     (hi / lo).sqrt()
 }
 
+/// Seconds of the residual estimate of a smooth nodal field, one sample, on the current pool.
+fn estimate_once(mesh: &Mesh) -> f64 {
+    let form = mms_form();
+    let u: Vec<f64> = (0..mesh.num_nodes())
+        .map(|i| {
+            let p = mesh.view().point(i);
+            (3.0 * p[0]).sin() * (2.0 * p[1]).cos()
+        })
+        .collect();
+    let t = Instant::now();
+    let estimate = residual_estimate(&mesh.view(), &form, &u).expect("valid mesh and form");
+    let seconds = t.elapsed().as_secs_f64();
+    assert!(estimate.total().is_finite());
+    seconds
+}
+
 /// Seconds of the pattern and of the values, one sample each, on the current pool.
 fn assemble_once(mesh: &Mesh) -> (f64, f64) {
     let assembler = ParallelAssembler::default();
@@ -86,16 +104,19 @@ fn main() {
                 .expect("a thread pool")
         })
         .collect();
-    // samples[mesh][threads] = (pattern, values) seconds; repetitions interleave meshes and
-    // thread counts so that load changes on the shared machine hit all four alike.
+    // samples[mesh][threads][stage] = seconds of pattern, values, estimate; repetitions
+    // interleave meshes and thread counts so that load changes on the shared machine hit all
+    // four alike.
     let meshes = [("uniform", &uniform), ("graded (L-shape)", &graded)];
-    let mut samples = vec![vec![(Vec::new(), Vec::new()); 2]; 2];
+    let mut samples = vec![vec![[Vec::new(), Vec::new(), Vec::new()]; 2]; 2];
     for _ in 0..reps {
         for (m, (_, mesh)) in meshes.iter().enumerate() {
             for (t, pool) in pools.iter().enumerate() {
                 let (p, v) = pool.install(|| assemble_once(mesh));
-                samples[m][t].0.push(p);
-                samples[m][t].1.push(v);
+                let e = pool.install(|| estimate_once(mesh));
+                for (stage, x) in [p, v, e].into_iter().enumerate() {
+                    samples[m][t][stage].push(x);
+                }
             }
         }
     }
@@ -120,11 +141,8 @@ fn main() {
         "efficiency",
     ]);
     for (m, (name, mesh)) in meshes.iter().enumerate() {
-        for (stage, pick) in [("pattern", 0), ("values", 1)] {
-            let med = |t: usize| {
-                let (p, v) = &samples[m][t];
-                median(if pick == 0 { p } else { v })
-            };
+        for (stage, pick) in [("pattern", 0), ("values", 1), ("residual estimate", 2)] {
+            let med = |t: usize| median(&samples[m][t][pick]);
             let (t1, t2) = (med(0), med(1));
             table.row([
                 name.to_string(),
