@@ -55,7 +55,7 @@ impl Topology {
         }
         let nv = local[0].len();
         let mut across = facet_neighbours(mesh, &NodeCells::new(mesh)?)?;
-        let mut exterior: Vec<(u128, usize)> = (across.iter().enumerate())
+        let mut exterior: Vec<(u128, usize)> = (across.par_iter().enumerate())
             .filter(|(_, a)| **a == Across::Natural)
             .map(|(id, _)| {
                 let cell = mesh.cell(id / nf);
@@ -67,7 +67,7 @@ impl Topology {
                 (key(&nodes[..nv]), id)
             })
             .collect();
-        exterior.sort_unstable();
+        exterior.par_sort_unstable();
         let npf = mesh.nodes_per_facet();
         let find = |nodes: &[usize]| {
             let k = key(nodes);
