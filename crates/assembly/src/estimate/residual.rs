@@ -340,7 +340,7 @@ pub(crate) fn chunk<const N: usize, const D: usize, const G: usize>(
         // Facet residuals; a jump is computed by the side with the smaller facet index.
         for f in 0..nf {
             let id = c * nf + f;
-            let across = r.topology.across[id];
+            let across = r.topology.across(id);
             match across {
                 Across::Dirichlet => continue,
                 Across::Cell(o) if o < id => continue,
@@ -408,7 +408,7 @@ pub(crate) fn finish(r: &Residual<'_>, parts: &[CellPart]) -> Vec<f64> {
             let mut eta2 = parts[c].0;
             for f in 0..nf {
                 let id = c * nf + f;
-                if let Across::Cell(o) = r.topology.across[id] {
+                if let Across::Cell(o) = r.topology.across(id) {
                     let jump = if id < o {
                         parts[c].1[f]
                     } else {

@@ -25,12 +25,29 @@ pub(crate) enum Across {
     Natural,
 }
 
+/// [`Across::Natural`] and [`Across::Dirichlet`] in [`Topology`]'s one number per facet (a
+/// cell facet is its index, which is smaller).
+const NATURAL: usize = usize::MAX;
+const DIRICHLET: usize = usize::MAX - 1;
+
+impl Across {
+    fn decode(code: usize) -> Self {
+        match code {
+            NATURAL => Self::Natural,
+            DIRICHLET => Self::Dirichlet,
+            o => Self::Cell(o),
+        }
+    }
+}
+
 /// Neighbours and boundary conditions of every cell facet, indexed by
 /// `cell * facets_per_cell + local_facet`.
 #[derive(Debug, Clone)]
 pub(crate) struct Topology {
     pub facets_per_cell: usize,
-    pub across: Vec<Across>,
+    /// What lies across each facet: the other cell facet's index, [`NATURAL`] or [`DIRICHLET`]
+    /// (eight bytes a facet, half of [`Across`]'s).
+    across: Vec<usize>,
     /// `(cell facet, index of a Neumann or Robin condition in the form)`, sorted.
     conditions: Vec<(usize, usize)>,
 }
@@ -56,7 +73,7 @@ impl Topology {
         let nv = local[0].len();
         let mut across = facet_neighbours(mesh, &NodeCells::new(mesh)?)?;
         let mut exterior: Vec<(u128, usize)> = (across.par_iter().enumerate())
-            .filter(|(_, a)| **a == Across::Natural)
+            .filter(|(_, a)| **a == NATURAL)
             .map(|(id, _)| {
                 let cell = mesh.cell(id / nf);
                 let lv = local[id % nf];
@@ -89,7 +106,7 @@ impl Topology {
                     let on = (local[id % nf].iter())
                         .all(|&v| part.nodes.binary_search(&cell[v]).is_ok());
                     if on {
-                        across[id] = Across::Dirichlet;
+                        across[id] = DIRICHLET;
                     }
                 }
             }
@@ -98,19 +115,24 @@ impl Topology {
                     continue;
                 };
                 if dirichlet {
-                    across[id] = Across::Dirichlet;
+                    across[id] = DIRICHLET;
                 } else {
                     conditions.push((id, i));
                 }
             }
         }
-        conditions.retain(|&(id, _)| across[id] == Across::Natural);
+        conditions.retain(|&(id, _)| across[id] == NATURAL);
         conditions.sort_unstable();
         Ok(Self {
             facets_per_cell: nf,
             across,
             conditions,
         })
+    }
+
+    /// What lies across cell facet `id`.
+    pub fn across(&self, id: usize) -> Across {
+        Across::decode(self.across[id])
     }
 
     /// The Neumann and Robin conditions (indices into the form's boundary list) on cell facet
@@ -124,7 +146,7 @@ impl Topology {
     }
 }
 
-/// The other cell facet across every cell facet ([`Across::Natural`] where there is none).
+/// The other cell facet across every cell facet ([`NATURAL`] where there is none).
 ///
 /// Both cells of a facet hold its smallest vertex, so each node pairs the facets whose
 /// smallest vertex it is, among its own cells, by their sorted vertex numbers. Every facet has
@@ -133,13 +155,12 @@ impl Topology {
 ///
 /// # Errors
 /// [`Error::Mesh`] for a facet of more than two cells.
-fn facet_neighbours(mesh: &MeshView<'_>, adjacency: &NodeCells) -> Result<Vec<Across>> {
-    const EXTERIOR: usize = usize::MAX;
+fn facet_neighbours(mesh: &MeshView<'_>, adjacency: &NodeCells) -> Result<Vec<usize>> {
     let kind = mesh.cell_kind;
     let local = kind.local_facets();
     let nf = local.len();
     let vertices = kind.num_vertices();
-    let mut other = vec![EXTERIOR; mesh.num_cells() * nf];
+    let mut other = vec![NATURAL; mesh.num_cells() * nf];
     // SAFETY: `AtomicUsize` has the size, alignment and bit validity of `usize`, and `other`
     // is borrowed mutably (so by nothing else) for as long as `slots` lives.
     let slots: &[AtomicUsize] =
@@ -187,16 +208,7 @@ fn facet_neighbours(mesh: &MeshView<'_>, adjacency: &NodeCells) -> Result<Vec<Ac
             Ok(())
         })?;
     // Written by relaxed stores in the tasks above, read after they were joined.
-    Ok(other
-        .into_par_iter()
-        .map(|o| {
-            if o == EXTERIOR {
-                Across::Natural
-            } else {
-                Across::Cell(o)
-            }
-        })
-        .collect())
+    Ok(other)
 }
 
 /// Nodes per parallel task of [`facet_neighbours`].
@@ -275,7 +287,9 @@ mod tests {
         let square = [0, 1, 2, 0, 2, 3];
         let t = Topology::new(&view(&coords, &square), &form()).unwrap();
         // The two cells see each other across exactly one facet, each naming the other's.
-        let cells: Vec<Vec<Across>> = t.across.chunks(3).map(<[_]>::to_vec).collect();
+        let cells: Vec<Vec<Across>> = (0..2)
+            .map(|c| (0..3).map(|f| t.across(c * 3 + f)).collect())
+            .collect();
         let to = |c: usize| {
             (cells[c].iter())
                 .filter(|a| matches!(a, Across::Cell(_)))
@@ -286,7 +300,7 @@ mod tests {
             for (f, a) in row.iter().enumerate() {
                 if let Across::Cell(o) = *a {
                     assert_eq!(
-                        t.across[o],
+                        t.across(o),
                         Across::Cell(c * 3 + f),
                         "facets see each other"
                     );
@@ -337,7 +351,11 @@ mod tests {
             let scattered: Mesh = mesh.renumbered(&shuffled);
             for m in [&mesh, &scattered] {
                 let view = m.view();
-                let found = facet_neighbours(&view, &NodeCells::new(&view).unwrap()).unwrap();
+                let found: Vec<Across> = facet_neighbours(&view, &NodeCells::new(&view).unwrap())
+                    .unwrap()
+                    .into_iter()
+                    .map(Across::decode)
+                    .collect();
                 assert_eq!(found, brute_force(&view), "{kind:?} {order:?}");
                 let interior = found.iter().filter(|a| **a != Across::Natural).count();
                 assert!(interior > found.len() / 2, "{kind:?}: {interior} interior");
