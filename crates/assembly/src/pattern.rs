@@ -290,15 +290,7 @@ mod tests {
         .with_order(Order::Quadratic)
         .unwrap();
         assert!(p2.num_nodes() > 2 * ROWS_PER_TASK);
-        let mut shuffled: Vec<usize> = (0..p2.num_nodes()).collect();
-        let mut state = 0x9e37_79b9_7f4a_7c15u64;
-        for k in (1..shuffled.len()).rev() {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            shuffled.swap(k, (state % (k as u64 + 1)) as usize);
-        }
-        let scattered = p2.renumbered(&shuffled);
+        let scattered = p2.renumbered(&crate::tests_higher::shuffled(p2.num_nodes()));
         let meshes = [
             Mesh::cuboid(&BoxSpec {
                 nx: 3,

@@ -254,7 +254,7 @@ mod tests {
     use std::sync::Arc;
 
     use super::*;
-    use crate::tests_higher::{ELEMENTS, Shape, grid};
+    use crate::tests_higher::{ELEMENTS, Shape, grid, shuffled};
 
     fn view<'a>(coords: &'a [f64], cells: &'a [usize]) -> MeshView<'a> {
         MeshView {
@@ -340,15 +340,7 @@ mod tests {
             let n = if kind.dim() == 3 { 3 } else { 5 };
             let mesh = grid(kind, order, n, Shape::Uniform);
             // The same mesh with its nodes numbered at random: smallest vertices change.
-            let mut shuffled: Vec<usize> = (0..mesh.num_nodes()).collect();
-            let mut state = 0x9e37_79b9_7f4a_7c15u64;
-            for k in (1..shuffled.len()).rev() {
-                state ^= state << 13;
-                state ^= state >> 7;
-                state ^= state << 17;
-                shuffled.swap(k, (state % (k as u64 + 1)) as usize);
-            }
-            let scattered: Mesh = mesh.renumbered(&shuffled);
+            let scattered: Mesh = mesh.renumbered(&shuffled(mesh.num_nodes()));
             for m in [&mesh, &scattered] {
                 let view = m.view();
                 let found: Vec<Across> = facet_neighbours(&view, &NodeCells::new(&view).unwrap())

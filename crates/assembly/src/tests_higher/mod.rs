@@ -54,6 +54,20 @@ pub(crate) fn shear(p: [f64; 3]) -> [f64; 3] {
     ]
 }
 
+/// `0..n` in a fixed pseudo-random order (xorshift Fisher–Yates): a node renumbering that
+/// scatters neighbours.
+pub(crate) fn shuffled(n: usize) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..n).collect();
+    let mut state = 0x9e37_79b9_7f4a_7c15u64;
+    for k in (1..n).rev() {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        order.swap(k, (state % (k as u64 + 1)) as usize);
+    }
+    order
+}
+
 /// A structured mesh of `kind` with `n` cells (cubes, squares) per direction, faces named,
 /// lifted to `order`.
 pub(crate) fn grid(kind: CellKind, order: Order, n: usize, shape: Shape) -> Mesh {
