@@ -14,7 +14,7 @@ use crate::error::{Error, Result};
 mod compact;
 mod symmetry;
 
-pub use compact::FEW_STORED_ZEROS;
+pub use compact::{FEW_STORED_ZEROS, few_stored_zeros};
 
 /// The largest row or column count of a matrix: the largest `n` for which `n + 1` pointers fit
 /// in one allocation (`isize::MAX` bytes), so every pointer array and faer's index limit hold.

@@ -24,24 +24,59 @@ impl CsrMatrix {
     /// compacted in place when this matrix is the only holder of its pattern, otherwise a
     /// new pattern is built for it.
     pub fn drop_stored_zeros(&mut self) -> usize {
-        self.drop_stored_zeros_beyond(0)
+        let drop = self.droppable();
+        if drop.count == 0 {
+            return 0;
+        }
+        self.compact_flagged(drop)
     }
 
-    /// [`CsrMatrix::drop_stored_zeros`] when more than one entry in [`FEW_STORED_ZEROS`] would
-    /// go; otherwise the matrix is left as it is and 0 returned. Removing entries moves every
+    /// [`CsrMatrix::drop_stored_zeros`] unless the zeros are few ([`few_stored_zeros`]), in
+    /// which case the matrix is left as it is and 0 returned. Removing entries moves every
     /// entry after the first removed one; so few zeros (the eliminated rows of a 1D problem:
     /// 4 of 3·10⁷ entries) cost the products less than moving the matrix would.
     pub fn drop_many_stored_zeros(&mut self) -> usize {
-        self.drop_stored_zeros_beyond(self.nnz() / FEW_STORED_ZEROS)
+        let all = 0..self.nrows();
+        let decided: Result<usize, std::convert::Infallible> =
+            self.drop_stored_zeros_if(all, |zeros, entries| Ok(!few_stored_zeros(zeros, entries)));
+        decided.unwrap_or_else(|never| match never {})
     }
 
-    /// Drops the zeros when there are more than `few`.
-    fn drop_stored_zeros_beyond(&mut self, few: usize) -> usize {
+    /// [`CsrMatrix::drop_stored_zeros`] if `worth(zeros, entries)` says so, given the zeros it
+    /// would remove and the entries stored in the rows `counted` (all of them, or one
+    /// process's share of a matrix whose other rows it holds only in part: the caller then
+    /// sums the counts over the processes so that all decide alike; `worth` is called on
+    /// every process, with or without zeros). Returns how many were removed, or `worth`'s
+    /// error (nothing removed).
+    ///
+    /// # Panics
+    /// If `counted` is not a range of rows.
+    pub fn drop_stored_zeros_if<E>(
+        &mut self,
+        counted: std::ops::Range<usize>,
+        worth: impl FnOnce(usize, usize) -> Result<bool, E>,
+    ) -> Result<usize, E> {
         let drop = self.droppable();
-        let dropped = drop.count;
-        if dropped <= few {
-            return 0;
+        let ptr = self.pattern.row_ptr();
+        let entries = ptr[counted.start]..ptr[counted.end];
+        let zeros = if entries.len() == drop.flags.len() {
+            drop.count
+        } else {
+            drop.flags[entries.clone()]
+                .par_chunks(ROW_CHUNK)
+                .map(|flags| flags.iter().filter(|&&f| f).count())
+                .sum()
+        };
+        // Asked even without a zero here: for a share of rows, `worth` may be collective.
+        if !worth(zeros, entries.len())? || drop.count == 0 {
+            return Ok(0);
         }
+        Ok(self.compact_flagged(drop))
+    }
+
+    /// Removes the entries `drop` flags.
+    fn compact_flagged(&mut self, drop: Droppable) -> usize {
+        let dropped = drop.count;
         if Arc::get_mut(&mut self.pattern).is_none() {
             self.pattern = Arc::new((*self.pattern).clone());
         }
@@ -98,9 +133,16 @@ impl CsrMatrix {
     }
 }
 
-/// Stored zeros are few when at most one entry in this many is one: [`CsrMatrix::drop_many_stored_zeros`]
-/// keeps them, and AMG shares the values of a matrix with so few rather than copy them.
+/// Stored zeros are few when at most one entry in this many is one ([`few_stored_zeros`]).
 pub const FEW_STORED_ZEROS: usize = 1024;
+
+/// Whether `zeros` stored zeros among `entries` are few: at most one entry in
+/// [`FEW_STORED_ZEROS`]. [`CsrMatrix::drop_many_stored_zeros`] keeps so few (counting the
+/// zeros it would drop), and AMG shares the values of a matrix with so few (counting every
+/// zero off the diagonal) rather than copy them.
+pub fn few_stored_zeros(zeros: usize, entries: usize) -> bool {
+    zeros <= entries / FEW_STORED_ZEROS
+}
 
 struct Droppable {
     flags: Vec<bool>,

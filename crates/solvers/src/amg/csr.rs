@@ -7,7 +7,7 @@
 
 use std::sync::Arc;
 
-use femscale_core::{CsrMatrix, FEW_STORED_ZEROS, SolveError, SparsityPattern};
+use femscale_core::{CsrMatrix, SolveError, SparsityPattern, few_stored_zeros};
 use rayon::prelude::*;
 
 use crate::kernels::{CHUNK, is_parallel};
@@ -23,7 +23,7 @@ pub(crate) struct Mat {
 }
 
 /// The row pointers of a [`Mat`]: its own, or those of the assembled matrix the finest level
-/// shares its values with (same rows when that matrix stores no zeros).
+/// shares its values with (same rows when that matrix stores few zeros).
 #[derive(Debug, Clone)]
 pub(crate) enum RowPtr {
     Owned(Vec<usize>),
@@ -129,9 +129,9 @@ impl Values {
 
 impl Mat {
     /// The finest level of `a`: its values shared, not copied, when it stores few zeros off
-    /// the diagonal (at most one entry in [`FEW_STORED_ZEROS`]: the pipeline drops more after
-    /// assembly; the few that stay are no coupling to the strength graph and add nothing to a
-    /// product), its row pointers too; otherwise [`Mat::from_csr`]'s filtered copy. Either way
+    /// the diagonal ([`few_stored_zeros`], counting every zero off the diagonal: the pipeline
+    /// drops more after assembly; the few that stay are no coupling to the strength graph and
+    /// add nothing to a product), its row pointers too; otherwise [`Mat::from_csr`]'s filtered copy. Either way
     /// the column indices are a `u32` copy.
     pub fn from_shared(a: &Arc<CsrMatrix>) -> Result<Self, SolveError> {
         let p = a.pattern();
@@ -146,7 +146,7 @@ impl Mat {
                     .count()
             })
             .sum();
-        if zeros > a.nnz() / FEW_STORED_ZEROS || a.ncols() > u32::MAX as usize {
+        if !few_stored_zeros(zeros, a.nnz()) || a.ncols() > u32::MAX as usize {
             return Self::from_csr(a);
         }
         let mut ci32 = vec![0u32; ci.len()];

@@ -96,7 +96,8 @@ impl AmgFactory {
     }
 
     /// As [`AmgFactory::build_on`], the finest level sharing the values of `a` rather than
-    /// copying them when `a` stores no zero off the diagonal (8 bytes per entry less).
+    /// copying them when `a` stores few zeros off the diagonal
+    /// ([`femscale_core::few_stored_zeros`]; 8 bytes per entry less).
     ///
     /// # Errors
     /// As [`AmgFactory::build_on`].
