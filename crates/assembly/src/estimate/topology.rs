@@ -161,8 +161,10 @@ fn facet_neighbours(mesh: &MeshView<'_>, adjacency: &NodeCells) -> Result<Vec<us
     let nf = local.len();
     let vertices = kind.num_vertices();
     let mut other = vec![NATURAL; mesh.num_cells() * nf];
-    // SAFETY: `AtomicUsize` has the size, alignment and bit validity of `usize`, and `other`
-    // is borrowed mutably (so by nothing else) for as long as `slots` lives.
+    const _: () = assert!(align_of::<AtomicUsize>() == align_of::<usize>());
+    // SAFETY: `AtomicUsize` has the size and bit validity of `usize` and (asserted above) its
+    // alignment, and `other` is borrowed mutably (so by nothing else) for as long as `slots`
+    // lives.
     let slots: &[AtomicUsize] =
         unsafe { &*(std::ptr::from_mut::<[usize]>(other.as_mut_slice()) as *const [AtomicUsize]) };
     (0..mesh.num_nodes())

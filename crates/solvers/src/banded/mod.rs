@@ -8,6 +8,9 @@
 //! unused). Factorisation costs `n (b+1)(b+2)/2` multiply-adds, a solve
 //! `2 n (b+1)`, memory `n (b+1)` values — for `b = 1` and 10⁷ unknowns 160 MB and a few tens of
 //! milliseconds, where the general sparse Cholesky spends seconds in the analysis alone.
+//! Tridiagonal matrices of at least [`TWIST_MIN_ROWS`] rows are factorised
+//! *twisted* instead, from both ends towards the middle row (see the `tridiagonal` module):
+//! the rows below the middle then hold the pivots and multipliers of the upward elimination.
 
 use std::mem::MaybeUninit;
 
@@ -15,6 +18,8 @@ use femscale_core::{CsrMatrix, SparsityPattern};
 use rayon::prelude::*;
 
 mod tridiagonal;
+
+pub use tridiagonal::TWIST_MIN_ROWS;
 
 /// The widest half-bandwidth the banded path takes: up to it, factorisation is linear in `n`
 /// with a small constant (`n (b+1)(b+2)/2` multiply-adds). Matrices of 1D problems have `b = 1`
@@ -37,13 +42,15 @@ pub fn half_bandwidth(p: &SparsityPattern) -> usize {
 }
 
 /// `L` and `D` of a banded, square-root-free Cholesky factorisation `A = L D Lᵀ` (`L` unit
-/// lower triangular; `A` is positive definite exactly when every `D[i] > 0`).
+/// lower triangular; `A` is positive definite exactly when every `D[i] > 0`), or for large
+/// tridiagonal matrices its twisted counterpart (every pivot positive likewise).
 #[derive(Debug, Clone)]
 pub struct BandCholesky {
     n: usize,
     b: usize,
     /// Row-major lower band: the unit lower triangular `L[i][j]` at `i (b+1) + (j + b - i)` for
-    /// `i - b <= j < i`, and `D[i]` at `i (b+1) + b`.
+    /// `i - b <= j < i`, and `D[i]` at `i (b+1) + b` (twisted tridiagonal factors: see the
+    /// `tridiagonal` module).
     l: Vec<f64>,
 }
 
@@ -254,7 +261,9 @@ pub enum BandFailure {
     /// `max |a_ij − a_ji|` exceeds the tolerance times `max |a_ij|`.
     NotSymmetric,
     /// The pivot of this row was not positive: the (symmetric) matrix is not positive definite
-    /// to rounding.
+    /// to rounding. The row is the first such one, except for twisted tridiagonal factors
+    /// (from [`TWIST_MIN_ROWS`] rows): the first above the middle row, else the
+    /// last below it, else the middle row.
     NonPositivePivot(usize),
 }
 

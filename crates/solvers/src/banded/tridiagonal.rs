@@ -17,7 +17,7 @@
 //! way to `m`: `A[i][i−1] / D[i−1]` for `i ≤ m`, `A[i][i−1] / E[i]` for `i > m`.
 
 /// Orders from which the factorisation and the solves are twisted (two threads).
-pub(super) const TWIST_MIN_ROWS: usize = 1 << 16;
+pub const TWIST_MIN_ROWS: usize = 1 << 16;
 
 /// The row at which a matrix of order `n` is twisted, if it is.
 pub(super) fn twist_row(n: usize) -> Option<usize> {

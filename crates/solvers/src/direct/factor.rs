@@ -59,7 +59,7 @@ impl PreparedDirect {
             }
             (CholeskyOutcome::NotPositiveDefinite { pivot }, DirectMethod::Cholesky) => {
                 return cholesky_error(format!(
-                    "the matrix is not positive definite (non-positive pivot at step {pivot})"
+                    "the matrix is not positive definite (non-positive pivot in row {pivot})"
                 ));
             }
             (CholeskyOutcome::NotSymmetric, _) => {
