@@ -37,35 +37,6 @@ fn close(a: f64, b: f64) -> bool {
 }
 
 #[test]
-fn the_ranks_keep_or_drop_stored_zeros_as_one_process_does() {
-    if !mpi_available("the_ranks_keep_or_drop_stored_zeros_as_one_process_does") {
-        return;
-    }
-    // 3,001 unknowns, 9,001 entries of which 4 are the eliminated couplings of the two
-    // Dirichlet nodes: few (at most one in 1024), so one process keeps them; every rank count
-    // must decide alike, on the whole matrix's counts rather than on its own rows'.
-    let sets = ["problem.mesh.nx=3000", "solver.tolerance=1e-11"];
-    let serial = solve(
-        0,
-        "quickstart_1d.toml",
-        &[&sets[..], &["solver.kind=\"cg\""]].concat(),
-    );
-    assert_eq!(serial["nnz"], 9001, "{serial}");
-    for ranks in [2, 4] {
-        let d = solve(
-            ranks,
-            "quickstart_1d.toml",
-            &[&sets[..], &["solver.kind=\"distributed-cg\""]].concat(),
-        );
-        assert_eq!(d["nnz"], serial["nnz"], "on {ranks} ranks");
-        assert!(
-            d["verified_relative_residual"].as_f64().unwrap() < 1e-9,
-            "{d}"
-        );
-    }
-}
-
-#[test]
 fn distributed_cg_gives_the_serial_solution_on_2_and_4_ranks() {
     if !mpi_available("distributed_cg_gives_the_serial_solution_on_2_and_4_ranks") {
         return;

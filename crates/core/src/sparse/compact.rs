@@ -36,42 +36,11 @@ impl CsrMatrix {
     /// entry after the first removed one; so few zeros (the eliminated rows of a 1D problem:
     /// 4 of 3·10⁷ entries) cost the products less than moving the matrix would.
     pub fn drop_many_stored_zeros(&mut self) -> usize {
-        let all = 0..self.nrows();
-        let decided: Result<usize, std::convert::Infallible> =
-            self.drop_stored_zeros_if(all, |zeros, entries| Ok(!few_stored_zeros(zeros, entries)));
-        decided.unwrap_or_else(|never| match never {})
-    }
-
-    /// [`CsrMatrix::drop_stored_zeros`] if `worth(zeros, entries)` says so, given the zeros it
-    /// would remove and the entries stored in the rows `counted` (all of them, or one
-    /// process's share of a matrix whose other rows it holds only in part: the caller then
-    /// sums the counts over the processes so that all decide alike; `worth` is called on
-    /// every process, with or without zeros). Returns how many were removed, or `worth`'s
-    /// error (nothing removed).
-    ///
-    /// # Panics
-    /// If `counted` is not a range of rows.
-    pub fn drop_stored_zeros_if<E>(
-        &mut self,
-        counted: std::ops::Range<usize>,
-        worth: impl FnOnce(usize, usize) -> Result<bool, E>,
-    ) -> Result<usize, E> {
         let drop = self.droppable();
-        let ptr = self.pattern.row_ptr();
-        let entries = ptr[counted.start]..ptr[counted.end];
-        let zeros = if entries.len() == drop.flags.len() {
-            drop.count
-        } else {
-            drop.flags[entries.clone()]
-                .par_chunks(ROW_CHUNK)
-                .map(|flags| flags.iter().filter(|&&f| f).count())
-                .sum()
-        };
-        // Asked even without a zero here: for a share of rows, `worth` may be collective.
-        if !worth(zeros, entries.len())? || drop.count == 0 {
-            return Ok(0);
+        if drop.count == 0 || few_stored_zeros(drop.count, self.nnz()) {
+            return 0;
         }
-        Ok(self.compact_flagged(drop))
+        self.compact_flagged(drop)
     }
 
     /// Removes the entries `drop` flags.

@@ -12,8 +12,8 @@ use femscale_assembly::{
 use femscale_core::{
     Artefact, Assembler, AssemblyStats, CacheReuse, CsrMatrix, EllipticForm, Error,
     ExecutionContext, LinearSolver, LinearSystem, MeshView, Result, RowShare, SharedField,
-    SolveError, SolveReport, SolverOptions, Verification, confirm_solution, few_stored_zeros,
-    verify_solution, verify_solution_shared,
+    SolveError, SolveReport, SolverOptions, Verification, confirm_solution, verify_solution,
+    verify_solution_shared,
 };
 use femscale_mesh::Mesh;
 
@@ -163,19 +163,14 @@ pub(crate) fn build_operator(
             let LinearSystem { mut matrix, rhs } = system;
             // Exact zeros (couplings the geometry cancels, eliminated rows and columns) cost
             // every product; drop them once, unless they are too few to pay for moving the
-            // matrix (AMG shares the values of such a matrix all the same). With shared rows
-            // the processes decide on the whole matrix's counts, as one process would.
-            let counted = setup
-                .share
-                .as_ref()
-                .map_or(0..matrix.nrows(), |share| share.rows.clone());
-            let dropped = matrix.drop_stored_zeros_if(counted, |zeros, entries| {
-                let mut counts = [zeros as f64, entries as f64];
-                if let Some(share) = &setup.share {
-                    (share.sum)(&mut counts).map_err(solve_error)?;
-                }
-                Ok::<_, Error>(!few_stored_zeros(counts[0] as usize, counts[1] as usize))
-            })?;
+            // matrix (AMG shares the values of such a matrix all the same). A process sharing
+            // rows holds the others' rows in part, so its share of zeros says nothing of the
+            // whole matrix's: it drops them all, as before the rule.
+            let dropped = if setup.share.is_some() {
+                matrix.drop_stored_zeros()
+            } else {
+                matrix.drop_many_stored_zeros()
+            };
             tracing::debug!(dropped, nnz = matrix.nnz(), "stored zeros dropped");
             let matrix = Arc::new(matrix);
             if let Some(cache) = cache {
