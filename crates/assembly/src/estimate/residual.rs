@@ -107,6 +107,15 @@ impl<'a> Residual<'a> {
         })
     }
 
+    /// The constant `k` when every cell's flux `k grad u_h` is one constant (P1 on affine
+    /// simplices with one constant `k`, in 2D and 3D): interior jumps are then taken in
+    /// closed form from the fluxes of [`fluxes_chunk`].
+    pub(crate) fn flat_diffusion(&self) -> Option<f64> {
+        (self.mesh.cell_kind.dim() >= 2 && self.element.constant_gradients())
+            .then(|| self.coefs.constant_diffusion())
+            .flatten()
+    }
+
     /// The index in `facets` of local facet `f` of `cell` walked in the canonical vertex
     /// order.
     fn facet_of(&self, cell: usize, f: usize) -> usize {
@@ -251,17 +260,6 @@ fn robust_weight(h: f64, k: f64, c: f64) -> f64 {
         diffusive.min(1.0 / c.sqrt())
     } else {
         diffusive
-    }
-}
-
-impl Residual<'_> {
-    /// The constant `k` when every cell's flux `k grad u_h` is one constant (P1 on affine
-    /// simplices with one constant `k`, in 2D and 3D): interior jumps are then taken in
-    /// closed form from the fluxes of [`fluxes_chunk`].
-    pub(crate) fn flat_diffusion(&self) -> Option<f64> {
-        (self.mesh.cell_kind.dim() >= 2 && self.element.constant_gradients())
-            .then(|| self.coefs.constant_diffusion())
-            .flatten()
     }
 }
 
