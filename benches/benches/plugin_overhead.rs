@@ -56,7 +56,7 @@ fn laplace(m: usize) -> anyhow::Result<CsrMatrix> {
                 (i + 1 < m).then(|| k + m),
             ];
             for c in neighbours.into_iter().flatten() {
-                col_idx.push(c);
+                col_idx.push(u32::try_from(c)?);
                 values.push(if c == k { 4.0 } else { -1.0 });
             }
             row_ptr.push(col_idx.len());
@@ -149,11 +149,13 @@ fn main() -> anyhow::Result<()> {
     let raw_plugin = (module.new_solver())("chebyshev-cg".into(), OPTIONS.into())
         .into_result()
         .map_err(|e| anyhow::anyhow!("{e}"))?;
+    // The plugin interface takes `usize` columns; femscale stores `u32`.
+    let cols: Vec<usize> = a.pattern().col_idx().iter().map(|&j| j as usize).collect();
     let csr = Csr {
         nrows: n,
         ncols: n,
         row_ptr: a.pattern().row_ptr(),
-        col_idx: a.pattern().col_idx(),
+        col_idx: &cols,
         values: a.values(),
     };
     let through_abi = |solver: &SolverBox| -> anyhow::Result<usize> {

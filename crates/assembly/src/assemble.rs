@@ -183,10 +183,12 @@ fn assemble_block<const N: usize, const D: usize, const G: usize>(
             for b in 0..N {
                 let v = if b >= a { ke[a][b] } else { ke[b][a] };
                 // Short rows (P1) are scanned; the long rows of quadratic elements searched.
+                // A node beyond `u32` is in no pattern (`build_pattern` refuses such meshes).
+                let node = u32::try_from(nodes[b]).unwrap_or(u32::MAX);
                 let found = if N <= 8 {
-                    cols.iter().position(|&j| j == nodes[b])
+                    cols.iter().position(|&j| j == node)
                 } else {
-                    cols.binary_search(&nodes[b]).ok()
+                    cols.binary_search(&node).ok()
                 };
                 match found {
                     Some(k) => target.add_value(start + k, v),

@@ -159,7 +159,7 @@ impl DirichletConditions {
                     if self.fixed[i] {
                         let mut d = 0.0;
                         for (a, &j) in row.iter_mut().zip(cols) {
-                            if j == i {
+                            if j as usize == i {
                                 d = *a;
                             }
                             *a = 0.0;
@@ -167,7 +167,8 @@ impl DirichletConditions {
                         if d == 0.0 || !d.is_finite() {
                             d = 1.0;
                         }
-                        if let Ok(k) = cols.binary_search(&i) {
+                        if let Ok(k) = cols.binary_search(&(i as u32)) {
+                            // i < ncols <= MAX_COLUMNS
                             row[k] = d;
                         }
                         *bi = d * self.value_at(i);
@@ -176,6 +177,7 @@ impl DirichletConditions {
                         }
                     } else {
                         for (a, &j) in row.iter_mut().zip(cols) {
+                            let j = j as usize;
                             if self.fixed[j] {
                                 *bi -= *a * self.value_at(j);
                                 if record {

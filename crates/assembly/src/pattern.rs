@@ -2,7 +2,7 @@
 
 use std::ops::Range;
 
-use femscale_core::{CellKind, MeshView, Order, Result, SparsityPattern};
+use femscale_core::{CellKind, Error, MAX_COLUMNS, MeshView, Order, Result, SparsityPattern};
 use rayon::prelude::*;
 
 /// Rows handled by one parallel task when building a pattern.
@@ -133,6 +133,15 @@ fn for_each_row(
 /// # Errors
 /// [`femscale_core::Error::Mesh`] for an invalid mesh (see [`MeshView::validate`]).
 pub fn build_pattern(mesh: &MeshView<'_>, parallel: bool) -> Result<SparsityPattern> {
+    if mesh.num_nodes() > MAX_COLUMNS {
+        return Err(Error::Mesh {
+            location: None,
+            message: format!(
+                "{} nodes: a matrix holds at most {MAX_COLUMNS} columns (distribute the mesh)",
+                mesh.num_nodes()
+            ),
+        });
+    }
     if is_chain(mesh) {
         mesh.validate()?;
         return Ok(chain_pattern(mesh.num_nodes()));
@@ -164,15 +173,17 @@ fn build_general_pattern(mesh: &MeshView<'_>, parallel: bool) -> Result<Sparsity
     for i in 0..n {
         row_ptr[i + 1] += row_ptr[i];
     }
-    let mut col_idx = vec![0usize; row_ptr[n]];
+    let mut col_idx = vec![0u32; row_ptr[n]];
     let bounds: Vec<usize> = (0..n).step_by(ROWS_PER_TASK).chain([n]).collect();
     let value_bounds: Vec<usize> = bounds.iter().map(|&b| row_ptr[b]).collect();
     let pieces = split_by_bounds(&mut col_idx, &value_bounds);
-    let fill = |marks: &mut Vec<bool>, (t, out): (usize, &mut [usize])| {
+    let fill = |marks: &mut Vec<bool>, (t, out): (usize, &mut [u32])| {
         let base = row_ptr[bounds[t]];
         let rows = bounds[t]..bounds[t + 1];
         for_each_row(mesh, &adjacency, rows, true, marks, |i, cols| {
-            out[row_ptr[i] - base..row_ptr[i + 1] - base].copy_from_slice(cols);
+            let row = &mut out[row_ptr[i] - base..row_ptr[i + 1] - base];
+            // Below `n <= MAX_COLUMNS` (checked by `build_pattern`).
+            row.iter_mut().zip(cols).for_each(|(o, &j)| *o = j as u32);
         });
     };
     if parallel {
@@ -183,7 +194,7 @@ fn build_general_pattern(mesh: &MeshView<'_>, parallel: bool) -> Result<Sparsity
     }
     // SAFETY: `row_ptr` is a prefix sum of row lengths (non-decreasing, from 0 to nnz), and each
     // row holds `for_each_row`'s sorted, deduplicated node indices, all below `n` (checked by
-    // `NodeCells::new` via the mesh validation).
+    // `NodeCells::new` via the mesh validation), which fit in `u32` (`n <= MAX_COLUMNS`).
     Ok(unsafe { SparsityPattern::from_sorted_parts_unchecked(n, n, row_ptr, col_idx) })
 }
 
@@ -213,7 +224,7 @@ fn chain_pattern(n: usize) -> SparsityPattern {
             }
         })
         .collect();
-    let mut col_idx = vec![0usize; row_ptr[n]];
+    let mut col_idx = vec![0u32; row_ptr[n]];
     col_idx
         .par_chunks_mut(3 * ROWS_PER_TASK)
         .enumerate()
@@ -221,7 +232,7 @@ fn chain_pattern(n: usize) -> SparsityPattern {
             // Entry k lies in row (k + 1) / 3, at column row - 1 + (k + 1) % 3.
             for (j, c) in out.iter_mut().enumerate() {
                 let k = t * 3 * ROWS_PER_TASK + j;
-                *c = (k + 1) / 3 + (k + 1) % 3 - 1;
+                *c = ((k + 1) / 3 + (k + 1) % 3 - 1) as u32; // below n <= MAX_COLUMNS
             }
         });
     // SAFETY: rows 0 and n - 1 hold 2 entries and the others 3, so `row_ptr` rises from 0 to

@@ -86,7 +86,10 @@ pub use solver::{
     PreconditionerFactory, PreparedSolver, RowShare, SharedSolver, SolveMonitor, SolverInfo,
     SolverOptions,
 };
-pub use sparse::{CsrMatrix, FEW_STORED_ZEROS, MAX_DIMENSION, SparsityPattern, few_stored_zeros};
+pub use sparse::{
+    CsrMatrix, FEW_STORED_ZEROS, MAX_COLUMNS, MAX_DIMENSION, SparsityPattern, few_stored_zeros,
+    narrow_indices,
+};
 /// The sprs version [`CsrMatrix::as_sprs`], [`CsrMatrix::to_sprs`] and
 /// [`CsrMatrix::try_from_sprs`] use, so callers need not pin a matching one.
 pub use sprs;

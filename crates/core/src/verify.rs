@@ -222,7 +222,7 @@ fn chunk_residuals(
     let row = |i: usize| {
         let (mut ax, mut scale) = (0.0, b[i].abs());
         for k in row_ptr[i]..row_ptr[i + 1] {
-            let term = values[k] * x[cols[k]];
+            let term = values[k] * x[cols[k] as usize];
             ax += term;
             scale += term.abs();
         }

@@ -10,7 +10,9 @@ use std::fmt;
 use abi_stable::StableAbi;
 use abi_stable::std_types::{RBox, ROption, RSlice, RStr, RString, RVec};
 
-/// A borrowed square or rectangular matrix in compressed sparse row form, zero-copy.
+/// A borrowed square or rectangular matrix in compressed sparse row form. The host lends its
+/// own values and row pointers, and a `usize` copy of its (`u32`) column indices that it keeps
+/// for as long as it passes the matrix.
 ///
 /// Row `i` holds the entries `values[row_ptr[i]..row_ptr[i + 1]]` in the columns
 /// `col_idx[row_ptr[i]..row_ptr[i + 1]]`. The host guarantees `row_ptr.len() == nrows + 1`,

@@ -23,12 +23,16 @@ pub struct Prepared {
     setup_seconds: f64,
 }
 
-fn to_usize(values: &[i64], field: &str) -> femscale::Result<Vec<usize>> {
+/// `values` as indices of type `T` (`usize` row pointers, `u32` columns), or an error on
+/// `field` naming the first negative or too large one.
+fn to_index<T: TryFrom<i64>>(values: &[i64], field: &str) -> femscale::Result<Vec<T>> {
     values
         .iter()
         .map(|&v| {
-            usize::try_from(v)
-                .map_err(|_| femscale::Error::invalid(field, format!("negative entry {v}")))
+            T::try_from(v).map_err(|_| {
+                let why = if v < 0 { "negative" } else { "too large" };
+                femscale::Error::invalid(field, format!("{why} entry {v}"))
+            })
         })
         .collect()
 }
@@ -58,8 +62,8 @@ impl Prepared {
         let fem = solver.inner.clone();
         let (m, pc) = (method.clone(), preconditioner.clone());
         let built = detached(py, &CallbackErrors::default(), move || {
-            let row_ptr = to_usize(&indptr, "indptr")?;
-            let col_idx = to_usize(&indices, "indices")?;
+            let row_ptr = to_index::<usize>(&indptr, "indptr")?;
+            let col_idx = to_index::<u32>(&indices, "indices")?;
             let matrix = Arc::new(CsrMatrix::try_from_csr_parts(
                 shape.0, shape.1, row_ptr, col_idx, data,
             )?);

@@ -337,12 +337,20 @@ impl Solver {
 }
 
 /// `values` as an int32 array when indices up to `max` fit, int64 otherwise (SciPy's rule).
-fn index_array<'py>(py: Python<'py>, values: &[usize], max: usize) -> PyResult<Bound<'py, PyAny>> {
+fn index_array<'py, T>(py: Python<'py>, values: &[T], max: usize) -> PyResult<Bound<'py, PyAny>>
+where
+    T: Copy + TryInto<i32> + TryInto<i64>,
+{
+    // Every entry is at most `max`: it fits whichever type `max` fits.
     if i32::try_from(max).is_ok() {
-        let v: Vec<i32> = values.iter().map(|&v| v as i32).collect();
+        let v: Vec<i32> = (values.iter())
+            .map(|&v| v.try_into().unwrap_or(i32::MAX))
+            .collect();
         Ok(PyArray1::from_vec(py, v).into_any())
     } else {
-        let v: Vec<i64> = values.iter().map(|&v| v as i64).collect();
+        let v: Vec<i64> = (values.iter())
+            .map(|&v| v.try_into().unwrap_or(i64::MAX))
+            .collect();
         Ok(PyArray1::from_vec(py, v).into_any())
     }
 }

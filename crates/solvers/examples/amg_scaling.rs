@@ -48,6 +48,7 @@ fn poisson(n: usize) -> CsrMatrix {
             rp.push(ci.len());
         }
     }
+    let ci = femscale_core::narrow_indices(&ci, "col_idx").expect("columns fit u32");
     let pattern = SparsityPattern::try_new(size, size, rp, ci).expect("valid pattern");
     CsrMatrix::try_from_pattern_and_values(Arc::new(pattern), v).expect("valid values")
 }

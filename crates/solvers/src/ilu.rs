@@ -92,22 +92,22 @@ impl Ilu0 {
         for i in 0..n {
             let (start, end) = (rp[i], rp[i + 1]);
             for p in start..end {
-                marker[ci[p]] = p;
+                marker[ci[p] as usize] = p;
             }
             // Eliminate with every earlier row k stored in row i, in increasing order of k.
             for p in start..diag[i] {
-                let k = ci[p];
+                let k = ci[p] as usize;
                 let l_ik = lu[p] * inv_pivot[k];
                 lu[p] = l_ik;
                 for q in diag[k] + 1..rp[k + 1] {
-                    let m = marker[ci[q]];
+                    let m = marker[ci[q] as usize];
                     if m != NONE {
                         lu[m] -= l_ik * lu[q];
                     }
                 }
             }
             for p in start..end {
-                marker[ci[p]] = NONE;
+                marker[ci[p] as usize] = NONE;
             }
             let pivot = lu[diag[i]];
             let inv = 1.0 / pivot;
@@ -155,7 +155,7 @@ impl Preconditioner for Ilu0 {
         for i in 0..n {
             let mut s = r[i];
             for p in rp[i]..self.diag[i] {
-                s -= v[p] * z[ci[p]];
+                s -= v[p] * z[ci[p] as usize];
             }
             z[i] = s;
         }
@@ -163,7 +163,7 @@ impl Preconditioner for Ilu0 {
         for i in (0..n).rev() {
             let mut s = z[i];
             for p in self.diag[i] + 1..rp[i + 1] {
-                s -= v[p] * z[ci[p]];
+                s -= v[p] * z[ci[p] as usize];
             }
             z[i] = s * self.inv_pivot[i];
         }
@@ -320,17 +320,17 @@ fn ic0_factorize(
     for i in 0..pattern.nrows() {
         let (start, dpos) = (rp[i], rp[i + 1] - 1);
         for p in start..dpos {
-            marker[ci[p]] = p;
+            marker[ci[p] as usize] = p;
         }
         // l_ij = (a_ij - Σ_{k<j} l_ik l_jk) / l_jj for the stored j < i, in increasing order,
         // so that every l_ik with k < j is final when row j is merged in.
         let mut sum_sq = 0.0;
         for p in start..dpos {
-            let j = ci[p];
+            let j = ci[p] as usize;
             let jd = rp[j + 1] - 1;
             let mut s = l[p];
             for q in rp[j]..jd {
-                let m = marker[ci[q]];
+                let m = marker[ci[q] as usize];
                 if m != NONE {
                     s -= l[m] * l[q];
                 }
@@ -340,7 +340,7 @@ fn ic0_factorize(
             sum_sq += l_ij * l_ij;
         }
         for p in start..dpos {
-            marker[ci[p]] = NONE;
+            marker[ci[p] as usize] = NONE;
         }
         let a_ii = l[dpos] * (1.0 + shift);
         let pivot = a_ii - sum_sq;
@@ -369,7 +369,7 @@ impl Preconditioner for Ic0 {
         for i in 0..n {
             let mut s = r[i];
             for p in rp[i]..rp[i + 1] - 1 {
-                s -= v[p] * z[ci[p]];
+                s -= v[p] * z[ci[p] as usize];
             }
             z[i] = s * self.inv_diag[i];
         }
@@ -378,7 +378,7 @@ impl Preconditioner for Ic0 {
             let zi = z[i] * self.inv_diag[i];
             z[i] = zi;
             for p in rp[i]..rp[i + 1] - 1 {
-                z[ci[p]] -= v[p] * zi;
+                z[ci[p] as usize] -= v[p] * zi;
             }
         }
     }

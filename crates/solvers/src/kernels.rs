@@ -37,7 +37,7 @@ pub fn is_parallel(n: usize) -> bool {
 #[inline]
 fn spmv_rows(
     row_ptr: &[usize],
-    col_idx: &[usize],
+    col_idx: &[u32],
     values: &[f64],
     x: &[f64],
     first_row: usize,
@@ -48,7 +48,7 @@ fn spmv_rows(
         let (start, end) = (row_ptr[i], row_ptr[i + 1]);
         let mut acc = 0.0;
         for (&j, &v) in col_idx[start..end].iter().zip(&values[start..end]) {
-            acc += v * x[j];
+            acc += v * x[j as usize];
         }
         *yi = acc;
     }
@@ -212,7 +212,7 @@ fn residual_rows<'a>(
         let (start, end) = (rp[i], rp[i + 1]);
         let mut ax = 0.0;
         for (&j, &value) in ci[start..end].iter().zip(&v[start..end]) {
-            ax += value * x[j];
+            ax += value * x[j as usize];
         }
         b[i] - ax
     })

@@ -142,7 +142,7 @@ impl Preconditioner for Ssor {
         for i in 0..n {
             let mut s = 0.0;
             for p in rp[i]..self.diag[i] {
-                s += v[p] * z[ci[p]];
+                s += v[p] * z[ci[p] as usize];
             }
             z[i] = (r[i] - omega * s) * self.inv_diag[i];
         }
@@ -152,7 +152,7 @@ impl Preconditioner for Ssor {
         for i in (0..n).rev() {
             let mut s = 0.0;
             for p in self.diag[i] + 1..rp[i + 1] {
-                s += v[p] * z[ci[p]];
+                s += v[p] * z[ci[p] as usize];
             }
             z[i] = c * z[i] - omega * self.inv_diag[i] * s;
         }

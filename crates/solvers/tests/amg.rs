@@ -253,17 +253,17 @@ fn w_cycle_differs_from_v_and_needs_no_more_iterations() {
 }
 
 #[test]
-fn a_shared_finest_level_gives_the_same_hierarchy_without_copying_values_or_rows() {
+fn a_shared_finest_level_gives_the_same_hierarchy_without_copying_the_matrix() {
     let a = Arc::new(poisson(48));
     let factory = AmgFactory::new(options_with(|o| o.coarse_size = 30));
     let mut copied = factory.build_with_budget(&a, None, None).unwrap();
     let mut shared = factory.build_on_shared(&a, None, None, None).unwrap();
     assert_eq!(copied.levels(), shared.levels());
-    // The values (8 bytes per entry) and row pointers (8 per row and one) of the finest level
-    // belong to `a`.
+    // The values (8 bytes per entry), column indices (4 per entry) and row pointers (8 per row
+    // and one) of the finest level belong to `a`.
     assert_eq!(
         copied.memory_bytes() - shared.memory_bytes(),
-        8 * a.nnz() + 8 * (a.nrows() + 1)
+        12 * a.nnz() + 8 * (a.nrows() + 1)
     );
     let r = pseudo_random(a.nrows(), 3);
     let (mut zc, mut zs) = (vec![0.0; a.nrows()], vec![0.0; a.nrows()]);
@@ -289,7 +289,7 @@ fn a_shared_finest_level_gives_the_same_hierarchy_without_copying_values_or_rows
             .collect();
         for i in 0..a.nrows() {
             for (k, &j) in a.pattern().row(i).iter().enumerate() {
-                t.push((i, j, a.values()[a.pattern().row_ptr()[i] + k]));
+                t.push((i, j as usize, a.values()[a.pattern().row_ptr()[i] + k]));
             }
         }
         Arc::new(CsrMatrix::try_from_triplets(a.nrows(), a.nrows(), &t).unwrap())

@@ -217,8 +217,8 @@ fn check_ssor_definition(a: &CsrMatrix, omega: f64, r: &[f64]) {
     for i in 0..n {
         t[i] = d[i] * z[i];
         for p in rp[i]..rp[i + 1] {
-            if ci[p] > i {
-                t[i] += omega * v[p] * z[ci[p]];
+            if (ci[p] as usize) > i {
+                t[i] += omega * v[p] * z[ci[p] as usize];
             }
         }
         t[i] /= d[i];
@@ -227,8 +227,8 @@ fn check_ssor_definition(a: &CsrMatrix, omega: f64, r: &[f64]) {
     for i in 0..n {
         m[i] = d[i] * t[i];
         for p in rp[i]..rp[i + 1] {
-            if ci[p] < i {
-                m[i] += omega * v[p] * t[ci[p]];
+            if (ci[p] as usize) < i {
+                m[i] += omega * v[p] * t[ci[p] as usize];
             }
         }
         m[i] /= omega * (2.0 - omega);
@@ -296,7 +296,7 @@ fn ilu0_reproduces_a_on_its_pattern() {
     // (L U)_ij = Σ_{k ≤ min(i, j)} l_ik u_kj; the stored k < i of row i plus k = i.
     let lu = |i: usize, j: usize| {
         let mut s = 0.0;
-        for &k in f.pattern().row(i) {
+        for k in f.pattern().columns(i) {
             if k <= i && k <= j {
                 s += l(i, k) * u(k, j);
             }
@@ -306,7 +306,7 @@ fn ilu0_reproduces_a_on_its_pattern() {
     let scale = a.values().iter().fold(0.0f64, |m, v| m.max(v.abs()));
     let mut worst = 0.0f64;
     for i in 0..n {
-        for &j in a.pattern().row(i) {
+        for j in a.pattern().columns(i) {
             worst = worst.max((lu(i, j) - a.get(i, j)).abs());
         }
     }
@@ -325,13 +325,13 @@ fn ilu0_reproduces_a_on_its_pattern() {
     let z = apply(&ilu, &r);
     let mut uz = vec![0.0; n];
     for k in 0..n {
-        for &j in f.pattern().row(k) {
+        for j in f.pattern().columns(k) {
             uz[k] += u(k, j) * z[j];
         }
     }
     let mut luz = vec![0.0; n];
     for i in 0..n {
-        for &k in f.pattern().row(i) {
+        for k in f.pattern().columns(i) {
             luz[i] += l(i, k) * uz[k];
         }
     }
@@ -348,13 +348,12 @@ fn ic0_reproduces_a_on_the_lower_pattern_of_poisson() {
     let n = a.nrows();
     let mut worst = 0.0f64;
     for i in 0..n {
-        for &j in l.pattern().row(i) {
+        for j in l.pattern().columns(i) {
             // (L Lᵀ)_ij = Σ_k l_ik l_jk
             let s: f64 = l
                 .pattern()
-                .row(j)
-                .iter()
-                .map(|&k| l.get(i, k) * l.get(j, k))
+                .columns(j)
+                .map(|k| l.get(i, k) * l.get(j, k))
                 .sum();
             worst = worst.max((s - a.get(i, j)).abs());
         }
@@ -385,12 +384,11 @@ fn ic0_shifts_the_diagonal_after_a_breakdown() {
     // The factor matches the shifted matrix on the pattern.
     let l = ic.factor();
     for i in 0..4 {
-        for &j in l.pattern().row(i) {
+        for j in l.pattern().columns(i) {
             let s: f64 = l
                 .pattern()
-                .row(j)
-                .iter()
-                .map(|&k| l.get(i, k) * l.get(j, k))
+                .columns(j)
+                .map(|k| l.get(i, k) * l.get(j, k))
                 .sum();
             let shifted = if i == j {
                 a.get(i, i) * (1.0 + ic.shift())

@@ -76,7 +76,7 @@ impl CsrMatrix {
                     if self.values[k] != 0.0 {
                         continue;
                     }
-                    let j = p.col_idx[k];
+                    let j = p.col_idx[k] as usize;
                     if j <= i {
                         continue;
                     }
@@ -402,11 +402,11 @@ mod tests {
                 n - 1,
             ] {
                 let kept: Vec<(usize, f64)> = (a.pattern().row(i).iter())
-                    .map(|&j| (j, a.get(i, j)))
+                    .map(|&j| (j as usize, a.get(i, j as usize)))
                     .filter(|&(j, v)| v != 0.0 || j == i)
                     .collect();
                 let got: Vec<(usize, f64)> = (b.pattern().row(i).iter())
-                    .map(|&j| (j, b.get(i, j)))
+                    .map(|&j| (j as usize, b.get(i, j as usize)))
                     .collect();
                 assert_eq!(got, kept, "row {i}");
             }
@@ -483,7 +483,7 @@ mod tests {
             prop_assert!(b.is_symmetric(0.0));
             prop_assert!(b.pattern().is_structurally_symmetric());
             let off_zeros = (0..n)
-                .flat_map(|i| b.pattern().row(i).iter().map(move |&j| (i, j)))
+                .flat_map(|i| b.pattern().row(i).iter().map(move |&j| (i, j as usize)))
                 .filter(|&(i, j)| i != j && b.get(i, j) == 0.0)
                 .count();
             prop_assert_eq!(off_zeros, 0);

@@ -65,6 +65,7 @@ impl CsrMatrix {
         for i in rows {
             let (start, end) = (p.row_ptr[i], p.row_ptr[i + 1]);
             for (&j, &v) in p.col_idx[start..end].iter().zip(&self.values[start..end]) {
+                let j = j as usize;
                 m.scale = m.scale.max(v.abs());
                 if j < i {
                     m.lower += 1;

@@ -74,9 +74,12 @@ impl Renumbering {
         let mut row: Vec<(usize, f64)> = Vec::new();
         for &old_row in &self.old {
             row.clear();
-            row.extend((ptr[old_row]..ptr[old_row + 1]).map(|k| (self.new[cols[k]], values[k])));
+            row.extend(
+                (ptr[old_row]..ptr[old_row + 1]).map(|k| (self.new[cols[k] as usize], values[k])),
+            );
             row.sort_unstable_by_key(|e| e.0);
-            new_cols.extend(row.iter().map(|e| e.0));
+            // A new number is below n = a.ncols() <= MAX_COLUMNS.
+            new_cols.extend(row.iter().map(|e| e.0 as u32));
             new_values.extend(row.iter().map(|e| e.1));
             row_ptr.push(new_cols.len());
         }

@@ -100,7 +100,9 @@ impl DistMatrix {
             entries.clear();
             entries.extend((row[0]..row[1]).map(|k| (local_col(cols[k]), values[k])));
             entries.sort_unstable_by_key(|e| e.0);
-            local_cols.extend(entries.iter().map(|e| e.0));
+            // Below `owned + ghosts`, which the matrix below refuses beyond MAX_COLUMNS
+            // (before reading any column).
+            local_cols.extend(entries.iter().map(|e| e.0 as u32));
             local_values.extend(entries.iter().map(|e| e.1));
         }
         let local = CsrMatrix::try_from_csr_parts(
@@ -112,7 +114,11 @@ impl DistMatrix {
         )?;
         let (interior, boundary): (Vec<usize>, Vec<usize>) = (0..owned).partition(|&row| {
             // Columns are sorted, ghosts last: the row's last column tells.
-            local.pattern().row(row).last().is_none_or(|&c| c < owned)
+            local
+                .pattern()
+                .row(row)
+                .last()
+                .is_none_or(|&c| (c as usize) < owned)
         });
         let mut matrix = Self {
             partition,
@@ -159,9 +165,11 @@ impl DistMatrix {
         let ptr = global.pattern().row_ptr();
         let (first, last) = (ptr[own.start], ptr[own.end]);
         let row_ptr: Vec<usize> = ptr[own.start..=own.end].iter().map(|p| p - first).collect();
-        let cols = &global.pattern().col_idx()[first..last];
+        let cols: Vec<usize> = (global.pattern().col_idx()[first..last].iter())
+            .map(|&j| j as usize)
+            .collect();
         let values = &global.values()[first..last];
-        Self::from_owned_rows(comm, partition, &row_ptr, cols, values)
+        Self::from_owned_rows(comm, partition, &row_ptr, &cols, values)
     }
 
     /// The partition of the rows.
@@ -208,7 +216,7 @@ impl DistMatrix {
         for row in ptr.windows(2) {
             // Owned columns come first in each row.
             for k in row[0]..row[1] {
-                if cols[k] < owned {
+                if (cols[k] as usize) < owned {
                     block_cols.push(cols[k]);
                     block_values.push(values[k]);
                 }
@@ -327,7 +335,7 @@ impl DistMatrix {
             .with_min_len(1024)
             .map(|&row| {
                 (ptr[row]..ptr[row + 1])
-                    .map(|k| values[k] * x[cols[k]])
+                    .map(|k| values[k] * x[cols[k] as usize])
                     .sum()
             })
             .collect_into_vec(out);

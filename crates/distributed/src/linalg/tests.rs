@@ -307,7 +307,7 @@ fn convection_diffusion(m: usize, c: f64) -> CsrMatrix {
     let a = grid_laplacian(m).unwrap();
     let mut triplets = Vec::new();
     for i in 0..a.nrows() {
-        for &j in a.pattern().row(i) {
+        for j in a.pattern().columns(i) {
             let mut v = a.get(i, j);
             if j == i {
                 v += c;

@@ -45,7 +45,7 @@ pub(crate) fn encode_system(matrix: &CsrMatrix, lift: &DirichletLift) -> Vec<u8>
     w.u64(n as u64);
     w.u64(nnz as u64);
     w.usizes(matrix.pattern().row_ptr());
-    w.indices(matrix.pattern().col_idx());
+    w.u32s(matrix.pattern().col_idx());
     w.f64s(matrix.values());
     w.u64(lift.fixed_nodes().len() as u64);
     w.usizes(lift.fixed_nodes());
@@ -68,7 +68,7 @@ pub(crate) fn decode_system(bytes: &[u8]) -> Result<StoredSystem, Corrupt> {
     }
     let nnz = r.len("entries")?;
     let row_ptr = r.usizes(n + 1, "row_ptr")?;
-    let col_idx = r.indices(nnz, "col_idx")?;
+    let col_idx = r.u32s(nnz, "col_idx")?;
     let values = r.f64s(nnz, "values")?;
     let k = r.len("constrained nodes")?;
     let fixed = r.usizes(k, "constrained nodes")?;
@@ -140,6 +140,13 @@ impl Writer {
         }
     }
 
+    fn u32s(&mut self, v: &[u32]) {
+        self.0.reserve(4 * v.len());
+        for &x in v {
+            self.0.extend_from_slice(&x.to_le_bytes());
+        }
+    }
+
     fn f64s(&mut self, v: &[f64]) {
         self.0.reserve(8 * v.len());
         for &x in v {
@@ -201,9 +208,17 @@ impl<'a> Reader<'a> {
     }
 
     fn indices(&mut self, n: usize, field: &str) -> Result<Vec<usize>, Corrupt> {
+        Ok(self
+            .u32s(n, field)?
+            .into_iter()
+            .map(|j| j as usize)
+            .collect())
+    }
+
+    fn u32s(&mut self, n: usize, field: &str) -> Result<Vec<u32>, Corrupt> {
         let b = self.take(n.saturating_mul(4), field)?;
         Ok(b.chunks_exact(4)
-            .map(|c| u32::from_le_bytes(c.try_into().expect("4 bytes")) as usize)
+            .map(|c| u32::from_le_bytes(c.try_into().expect("4 bytes")))
             .collect())
     }
 

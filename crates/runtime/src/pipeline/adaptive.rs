@@ -333,7 +333,11 @@ impl StepSystem {
         const ROWS: usize = 8192;
         let a = &self.matrix;
         let (rp, ci, v) = (a.pattern().row_ptr(), a.pattern().col_idx(), a.values());
-        let row = |i: usize| u[i] * (rp[i]..rp[i + 1]).map(|k| v[k] * u[ci[k]]).sum::<f64>();
+        let row = |i: usize| {
+            u[i] * (rp[i]..rp[i + 1])
+                .map(|k| v[k] * u[ci[k] as usize])
+                .sum::<f64>()
+        };
         let blocks: Vec<f64> = (0..a.nrows().div_ceil(ROWS))
             .into_par_iter()
             .map(|b| (b * ROWS..((b + 1) * ROWS).min(a.nrows())).map(row).sum())

@@ -68,7 +68,8 @@ pub(crate) fn vertex_coarse_space(mesh: &Mesh, matrix: &CsrMatrix) -> Option<Coa
             row.retain(|&c| c != usize::MAX);
             row.sort_unstable();
             values.extend(std::iter::repeat_n(weight, row.len()));
-            col_idx.extend_from_slice(&row);
+            // Coarse columns number some of the fine matrix's nodes: below its MAX_COLUMNS.
+            col_idx.extend(row.iter().map(|&c| c as u32));
         }
         row_ptr.push(col_idx.len());
     }
@@ -81,7 +82,7 @@ fn decoupled_rows(a: &CsrMatrix) -> Vec<bool> {
     let (p, v) = (a.pattern(), a.values());
     let (rp, ci) = (p.row_ptr(), p.col_idx());
     (0..a.nrows())
-        .map(|i| (rp[i]..rp[i + 1]).all(|k| ci[k] == i || v[k] == 0.0))
+        .map(|i| (rp[i]..rp[i + 1]).all(|k| ci[k] as usize == i || v[k] == 0.0))
         .collect()
 }
 

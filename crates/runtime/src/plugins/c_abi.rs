@@ -23,7 +23,9 @@ use femscale_plugin_api::{ErrorKind, LogLevel, RMonitor, SolveOutcome};
 use tracing::instrument;
 
 use super::PluginError;
-use super::convert::{HostMonitor, ReportContext, check_same_pattern, emit_log, returned};
+use super::convert::{
+    HostMonitor, ReportContext, check_same_pattern, emit_log, returned, wide_columns,
+};
 
 /// What a C plugin says about itself.
 pub(crate) struct CInfo {
@@ -184,14 +186,15 @@ impl CBackend {
         }))
     }
 
-    /// Calls `femscale_solver_create` for `a`.
+    /// Calls `femscale_solver_create` for `a`, whose columns widened are `cols`.
     fn create(
         &self,
         plugin: &str,
         options: &CString,
         a: &CsrMatrix,
+        cols: &[usize],
     ) -> Result<*mut c_void, PluginError> {
-        let csr = ccsr(a);
+        let csr = ccsr(a, cols);
         let mut handle = ptr::null_mut();
         let mut message = [0 as c_char; 512];
         // SAFETY: every pointer is valid for the call; the header's contract for the rest.
@@ -224,13 +227,15 @@ impl CBackend {
     }
 }
 
-fn ccsr(a: &CsrMatrix) -> CCsr {
+/// The C view of `a`, with its columns widened ([`wide_columns`]) as `cols`.
+fn ccsr(a: &CsrMatrix, cols: &[usize]) -> CCsr {
+    debug_assert_eq!(cols.len(), a.nnz());
     CCsr {
         nrows: a.nrows(),
         ncols: a.ncols(),
         nnz: a.nnz(),
         row_ptr: a.pattern().row_ptr().as_ptr(),
-        col_idx: a.pattern().col_idx().as_ptr(),
+        col_idx: cols.as_ptr(),
         values: a.values().as_ptr(),
     }
 }
@@ -292,7 +297,10 @@ impl LinearSolver for CSolver {
         options.validate()?;
         check_square(&a)?;
         let start = Instant::now();
-        let handle = self.backend.create(&self.plugin, &self.options, &a)?;
+        let cols = wide_columns(&a);
+        let handle = self
+            .backend
+            .create(&self.plugin, &self.options, &a, &cols)?;
         Ok(Box::new(CPrepared {
             registry_name: self.registry_name.clone(),
             plugin: self.plugin.clone(),
@@ -300,6 +308,7 @@ impl LinearSolver for CSolver {
             backend: self.backend.clone(),
             handle,
             matrix: a,
+            cols,
             options: options.clone(),
             setup_seconds: start.elapsed().as_secs_f64(),
             memory_bytes: 0,
@@ -315,6 +324,8 @@ struct CPrepared {
     backend: Arc<CBackend>,
     handle: *mut c_void,
     matrix: Arc<CsrMatrix>,
+    /// `matrix`'s columns as the C interface takes them ([`wide_columns`]).
+    cols: Vec<usize>,
     options: SolverOptions,
     setup_seconds: f64,
     /// What the last solve reported in `memory_bytes` (version 2; 0 before or when unreported).
@@ -404,7 +415,7 @@ impl PreparedSolver for CPrepared {
             host: &mut host,
             foreign_calls: AtomicUsize::new(0),
         };
-        let csr = ccsr(&self.matrix);
+        let csr = ccsr(&self.matrix, &self.cols);
         let mut result = CSolveResult::default();
         let mut message = [0 as c_char; 512];
         // SAFETY: all pointers are valid for the call, `x` is exclusively borrowed, `ctx` lives
@@ -481,7 +492,7 @@ impl PreparedSolver for CPrepared {
         let start = Instant::now();
         let handle = self
             .backend
-            .create(&self.plugin, &self.solver_options, &a)?;
+            .create(&self.plugin, &self.solver_options, &a, &self.cols)?;
         // SAFETY: the old handle is replaced and destroyed once.
         unsafe { (self.backend.destroy)(std::mem::replace(&mut self.handle, handle)) };
         self.matrix = a;

@@ -9,13 +9,20 @@ use femscale_plugin_api::{CsrRef, ErrorKind, LogLevel, RMonitor, SolveOutcome, S
 
 use super::PluginError;
 
-/// The borrowed ABI view of `a`: no copy.
-pub(crate) fn csr_ref(a: &CsrMatrix) -> CsrRef<'_> {
+/// `a`'s column indices widened to the plugin ABIs' `usize` (femscale stores `u32`). An adapter
+/// keeps them for as long as it passes the matrix, so a solve copies nothing.
+pub(crate) fn wide_columns(a: &CsrMatrix) -> Vec<usize> {
+    a.pattern().col_idx().iter().map(|&j| j as usize).collect()
+}
+
+/// The ABI view of `a` with its columns widened ([`wide_columns`]); nothing else is copied.
+pub(crate) fn csr_ref<'a>(a: &'a CsrMatrix, cols: &'a [usize]) -> CsrRef<'a> {
+    debug_assert_eq!(cols.len(), a.nnz());
     CsrRef {
         nrows: a.nrows(),
         ncols: a.ncols(),
         row_ptr: a.pattern().row_ptr().into(),
-        col_idx: a.pattern().col_idx().into(),
+        col_idx: cols.into(),
         values: a.values().into(),
     }
 }

@@ -26,6 +26,7 @@ use tracing::instrument;
 use super::PluginError;
 use super::convert::{
     HostMonitor, ReportContext, check_same_pattern, csr_ref, emit_log, params, returned,
+    wide_columns,
 };
 use super::error::{chain, layout_summary};
 
@@ -195,9 +196,10 @@ impl LinearSolver for RustSolver {
         options.validate()?;
         check_square(&a)?;
         let start = Instant::now();
+        let cols = wide_columns(&a);
         let inner = self
             .factory
-            .prepare(csr_ref(&a), params(options))
+            .prepare(csr_ref(&a, &cols), params(options))
             .into_result()
             .map_err(|e| SolveError::from(returned(&self.plugin, e)))?;
         let prepared = RustPrepared {
@@ -205,6 +207,7 @@ impl LinearSolver for RustSolver {
             plugin: self.plugin.clone(),
             inner,
             matrix: a,
+            cols,
             options: options.clone(),
             setup_seconds: start.elapsed().as_secs_f64(),
         };
@@ -222,6 +225,8 @@ struct RustPrepared {
     plugin: String,
     inner: PreparedBox,
     matrix: Arc<CsrMatrix>,
+    /// `matrix`'s columns as the ABI takes them ([`wide_columns`]).
+    cols: Vec<usize>,
     options: SolverOptions,
     setup_seconds: f64,
 }
@@ -247,7 +252,7 @@ impl PreparedSolver for RustPrepared {
         let start = Instant::now();
         let mut host = HostMonitor::new(monitor, &self.options, self.setup_seconds);
         let result = self.inner.solve(
-            csr_ref(&self.matrix),
+            csr_ref(&self.matrix, &self.cols),
             b.into(),
             x.into(),
             params(&self.options),
@@ -274,8 +279,9 @@ impl PreparedSolver for RustPrepared {
     fn update_values(&mut self, a: Arc<CsrMatrix>) -> Result<(), SolveError> {
         check_same_pattern(&self.matrix, &a)?;
         let start = Instant::now();
+        // The same pattern, so the same widened columns.
         self.inner
-            .update_values(csr_ref(&a))
+            .update_values(csr_ref(&a, &self.cols))
             .into_result()
             .map_err(|e| SolveError::from(returned(&self.plugin, e)))?;
         self.matrix = a;
@@ -317,7 +323,7 @@ impl PreconditionerFactory for RustPreconditionerFactory {
     fn build(&self, a: &CsrMatrix) -> Result<Box<dyn Preconditioner>, SolveError> {
         let inner = self
             .builder
-            .build(csr_ref(a))
+            .build(csr_ref(a, &wide_columns(a)))
             .into_result()
             .map_err(|e| SolveError::from(returned(&self.plugin, e)))?;
         Ok(Box::new(RustPreconditioner {

@@ -53,13 +53,10 @@ impl CoarseSolver {
     pub fn new(a: &Mat, used_bytes: usize, limit_mb: Option<f64>) -> Result<Self, SolveError> {
         let csr = a.to_csr()?;
         let p = csr.pattern();
-        let view = SymbolicSparseColMatRef::new_checked(
-            p.ncols(),
-            p.nrows(),
-            p.row_ptr(),
-            None,
-            p.col_idx(),
-        );
+        // faer takes one index type for pointers and indices: the columns widened.
+        let cols: Vec<usize> = p.col_idx().iter().map(|&j| j as usize).collect();
+        let view =
+            SymbolicSparseColMatRef::new_checked(p.ncols(), p.nrows(), p.row_ptr(), None, &cols);
         let symbolic = factorize_symbolic_cholesky(
             view,
             Side::Lower,

@@ -1,9 +1,9 @@
 //! Internal CSR storage of the AMG hierarchy and its parallel kernels.
 //!
-//! Every level operator, prolongator and restrictor is a [`Mat`] with `u32` column indices:
-//! 12 bytes per stored entry instead of the 16 of [`CsrMatrix`], which matters because the
-//! cycle is memory-bandwidth bound. Rows are processed in chunks of [`CHUNK`] rows with rayon
-//! above [`is_parallel`]'s threshold and serially below it, like [`crate::kernels`].
+//! Every level operator, prolongator and restrictor is a [`Mat`] with `u32` column indices,
+//! like [`CsrMatrix`]: 12 bytes per stored entry, which matters because the cycle is
+//! memory-bandwidth bound. Rows are processed in chunks of [`CHUNK`] rows with rayon above
+//! [`is_parallel`]'s threshold and serially below it, like [`crate::kernels`].
 
 use std::sync::Arc;
 
@@ -18,97 +18,78 @@ pub(crate) struct Mat {
     pub nrows: usize,
     pub ncols: usize,
     pub rp: RowPtr,
-    pub ci: Vec<u32>,
+    pub ci: Cols,
     pub v: Values,
 }
 
-/// The row pointers of a [`Mat`]: its own, or those of the assembled matrix the finest level
-/// shares its values with (same rows when that matrix stores few zeros).
+/// One array of a [`Mat`]: its own, or that of the assembled matrix the finest level shares
+/// (same entries in the same order when that matrix stores few zeros), which the solver keeps
+/// alive anyway.
 #[derive(Debug, Clone)]
-pub(crate) enum RowPtr {
-    Owned(Vec<usize>),
+pub(crate) enum Part<T> {
+    Owned(Vec<T>),
     Shared(Arc<CsrMatrix>),
 }
 
-impl Default for RowPtr {
+/// Row pointers of a [`Mat`].
+pub(crate) type RowPtr = Part<usize>;
+/// Column indices of a [`Mat`].
+pub(crate) type Cols = Part<u32>;
+/// Values of a [`Mat`].
+pub(crate) type Values = Part<f64>;
+
+/// Which array of an assembled matrix a [`Part`] of that type shares.
+pub(crate) trait SharedArray: Sized + Clone {
+    fn of(a: &CsrMatrix) -> &[Self];
+}
+
+impl SharedArray for usize {
+    fn of(a: &CsrMatrix) -> &[usize] {
+        a.pattern().row_ptr()
+    }
+}
+
+impl SharedArray for u32 {
+    fn of(a: &CsrMatrix) -> &[u32] {
+        a.pattern().col_idx()
+    }
+}
+
+impl SharedArray for f64 {
+    fn of(a: &CsrMatrix) -> &[f64] {
+        a.values()
+    }
+}
+
+impl<T> Default for Part<T> {
     fn default() -> Self {
         Self::Owned(Vec::new())
     }
 }
 
-impl From<Vec<usize>> for RowPtr {
-    fn from(rp: Vec<usize>) -> Self {
-        Self::Owned(rp)
-    }
-}
-
-impl std::ops::Deref for RowPtr {
-    type Target = [usize];
-
-    #[inline(always)]
-    fn deref(&self) -> &[usize] {
-        match self {
-            Self::Owned(rp) => rp,
-            Self::Shared(a) => a.pattern().row_ptr(),
-        }
-    }
-}
-
-impl RowPtr {
-    /// Heap bytes this matrix holds itself.
-    fn owned_bytes(&self) -> usize {
-        match self {
-            Self::Owned(rp) => rp.capacity() * 8,
-            Self::Shared(_) => 0,
-        }
-    }
-
-    /// The row pointers as a vector of their own (copied when shared).
-    pub fn into_vec(self) -> Vec<usize> {
-        match self {
-            Self::Owned(rp) => rp,
-            Self::Shared(a) => a.pattern().row_ptr().to_vec(),
-        }
-    }
-}
-
-/// The values of a [`Mat`]: its own, or those of the assembled matrix the finest level was
-/// built from (same entries, same order), which the solver keeps alive anyway.
-#[derive(Debug, Clone)]
-pub(crate) enum Values {
-    Owned(Vec<f64>),
-    Shared(Arc<CsrMatrix>),
-}
-
-impl Default for Values {
-    fn default() -> Self {
-        Self::Owned(Vec::new())
-    }
-}
-
-impl From<Vec<f64>> for Values {
-    fn from(v: Vec<f64>) -> Self {
+impl<T> From<Vec<T>> for Part<T> {
+    fn from(v: Vec<T>) -> Self {
         Self::Owned(v)
     }
 }
 
-impl std::ops::Deref for Values {
-    type Target = [f64];
+impl<T: SharedArray> std::ops::Deref for Part<T> {
+    type Target = [T];
 
     #[inline(always)]
-    fn deref(&self) -> &[f64] {
+    fn deref(&self) -> &[T] {
         match self {
             Self::Owned(v) => v,
-            Self::Shared(a) => a.values(),
+            Self::Shared(a) => T::of(a),
         }
     }
 }
 
-impl std::ops::DerefMut for Values {
-    /// Shared values are copied before the first write (the assembled matrix is never changed).
-    fn deref_mut(&mut self) -> &mut [f64] {
+impl<T: SharedArray> std::ops::DerefMut for Part<T> {
+    /// A shared array is copied before the first write (the assembled matrix is never changed).
+    fn deref_mut(&mut self) -> &mut [T] {
         if let Self::Shared(a) = self {
-            *self = Self::Owned(a.values().to_vec());
+            *self = Self::Owned(T::of(a).to_vec());
         }
         match self {
             Self::Owned(v) => v,
@@ -117,12 +98,20 @@ impl std::ops::DerefMut for Values {
     }
 }
 
-impl Values {
-    /// Heap bytes this level holds itself (shared values belong to the assembled matrix).
+impl<T: SharedArray> Part<T> {
+    /// Heap bytes this matrix holds itself (shared arrays belong to the assembled matrix).
     fn owned_bytes(&self) -> usize {
         match self {
-            Self::Owned(v) => v.capacity() * 8,
+            Self::Owned(v) => v.capacity() * std::mem::size_of::<T>(),
             Self::Shared(_) => 0,
+        }
+    }
+
+    /// The array as a vector of its own (copied when shared).
+    pub fn into_vec(self) -> Vec<T> {
+        match self {
+            Self::Owned(v) => v,
+            Self::Shared(a) => T::of(&a).to_vec(),
         }
     }
 }
@@ -131,8 +120,8 @@ impl Mat {
     /// The finest level of `a`: its values shared, not copied, when it stores few zeros off
     /// the diagonal ([`few_stored_zeros`], counting every zero off the diagonal: the pipeline
     /// drops more after assembly; the few that stay are no coupling to the strength graph and
-    /// add nothing to a product), its row pointers too; otherwise [`Mat::from_csr`]'s filtered copy. Either way
-    /// the column indices are a `u32` copy.
+    /// add nothing to a product), its row pointers and column indices too; otherwise
+    /// [`Mat::from_csr`]'s filtered copy.
     pub fn from_shared(a: &Arc<CsrMatrix>) -> Result<Self, SolveError> {
         let p = a.pattern();
         let (rp, ci, v) = (p.row_ptr(), p.col_idx(), a.values());
@@ -142,23 +131,19 @@ impl Mat {
             .with_min_len(CHUNK)
             .map(|i| {
                 (rp[i]..rp[i + 1])
-                    .filter(|&k| v[k] == 0.0 && ci[k] != i)
+                    .filter(|&k| v[k] == 0.0 && ci[k] as usize != i)
                     .count()
             })
             .sum();
-        if !few_stored_zeros(zeros, a.nnz()) || a.ncols() > u32::MAX as usize {
+        if !few_stored_zeros(zeros, a.nnz()) {
             return Self::from_csr(a);
         }
-        let mut ci32 = vec![0u32; ci.len()];
-        ci32.par_chunks_mut(CHUNK * 8)
-            .zip(ci.par_chunks(CHUNK * 8))
-            .for_each(|(out, c)| out.iter_mut().zip(c).for_each(|(o, &j)| *o = j as u32));
         Ok(Self {
             nrows: n,
             ncols: a.ncols(),
-            rp: RowPtr::Shared(Arc::clone(a)),
-            ci: ci32,
-            v: Values::Shared(Arc::clone(a)),
+            rp: Part::Shared(Arc::clone(a)),
+            ci: Part::Shared(Arc::clone(a)),
+            v: Part::Shared(Arc::clone(a)),
         })
     }
 
@@ -168,15 +153,9 @@ impl Mat {
     /// triangles and the entries cleared by Dirichlet elimination (about 30% of a 2D P1 matrix).
     /// Dropping them changes no product and cuts the cycle's memory traffic accordingly.
     pub fn from_csr(a: &CsrMatrix) -> Result<Self, SolveError> {
-        if a.ncols() > u32::MAX as usize {
-            return Err(SolveError::InvalidOption {
-                option: "matrix".into(),
-                reason: format!("amg supports at most {} columns", u32::MAX),
-            });
-        }
         let p = a.pattern();
         let (rp_in, ci_in, v_in) = (p.row_ptr(), p.col_idx(), a.values());
-        let keep = |i: usize, k: usize| v_in[k] != 0.0 || ci_in[k] == i;
+        let keep = |i: usize, k: usize| v_in[k] != 0.0 || ci_in[k] as usize == i;
         // Rows in parallel chunks: count kept entries, then copy them.
         let n = a.nrows();
         let mut counts = vec![0usize; n + 1];
@@ -197,7 +176,7 @@ impl Mat {
             let mut out = rp[i];
             for k in rp_in[i]..rp_in[i + 1] {
                 if keep(i, k) {
-                    ci[out] = ci_in[k] as u32;
+                    ci[out] = ci_in[k];
                     v[out] = v_in[k];
                     out += 1;
                 }
@@ -207,16 +186,16 @@ impl Mat {
             nrows: n,
             ncols: a.ncols(),
             rp: rp.into(),
-            ci,
+            ci: ci.into(),
             v: v.into(),
         })
     }
 
     /// Converts to a [`CsrMatrix`] (for the coarse direct solver).
     pub fn to_csr(&self) -> Result<CsrMatrix, SolveError> {
-        let ci = self.ci.iter().map(|&c| c as usize).collect();
-        let pattern = SparsityPattern::try_new(self.nrows, self.ncols, self.rp.to_vec(), ci)
-            .map_err(|e| SolveError::Backend(Box::new(e)))?;
+        let pattern =
+            SparsityPattern::try_new(self.nrows, self.ncols, self.rp.to_vec(), self.ci.to_vec())
+                .map_err(|e| SolveError::Backend(Box::new(e)))?;
         CsrMatrix::try_from_pattern_and_values(Arc::new(pattern), self.v.to_vec())
             .map_err(|e| SolveError::Backend(Box::new(e)))
     }
@@ -228,7 +207,7 @@ impl Mat {
 
     /// Heap bytes held.
     pub fn bytes(&self) -> usize {
-        self.rp.owned_bytes() + self.ci.capacity() * 4 + self.v.owned_bytes()
+        self.rp.owned_bytes() + self.ci.owned_bytes() + self.v.owned_bytes()
     }
 
     /// Column indices and values of row `i`.

@@ -257,10 +257,7 @@ impl AmgHierarchy {
         if a.nrows() != fine.nrows
             || a.ncols() != fine.ncols
             || p.row_ptr() != &fine.rp[..]
-            || p.col_idx()
-                .iter()
-                .zip(&fine.ci)
-                .any(|(&c, &d)| c != d as usize)
+            || p.col_idx() != &fine.ci[..]
         {
             return Err(SolveError::Factorization {
                 method: "amg".into(),

@@ -77,7 +77,7 @@ pub(crate) fn assemble_blocks(nrows: usize, ncols: usize, blocks: Vec<RowBlock>)
         nrows,
         ncols,
         rp: rp.into(),
-        ci,
+        ci: ci.into(),
         v: v.into(),
     }
 }
@@ -262,7 +262,7 @@ pub(crate) fn transpose(m: &Mat) -> Mat {
         nrows: m.ncols,
         ncols: m.nrows,
         rp: rp.into(),
-        ci,
+        ci: ci.into(),
         v: v.into(),
     }
 }

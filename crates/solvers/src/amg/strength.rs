@@ -77,6 +77,6 @@ pub(crate) fn strength_graph(a: &Mat, diag: &[f64], theta: f64) -> Strength {
     let m = assemble_blocks(a.nrows, a.ncols, blocks);
     Strength {
         rp: m.rp.into_vec(),
-        ci: m.ci,
+        ci: m.ci.into_vec(),
     }
 }

@@ -52,7 +52,7 @@ impl TransferMatrix {
             nrows: m.nrows,
             ncols: m.ncols,
             rp: m.rp.into_vec(),
-            ci: m.ci,
+            ci: m.ci.into_vec(),
             v,
         })
     }
@@ -141,7 +141,7 @@ mod tests {
             nrows,
             ncols,
             rp: rp.into(),
-            ci,
+            ci: ci.into(),
             v: v.into(),
         }
     }
@@ -183,8 +183,8 @@ mod tests {
         let coarse = galerkin(&a, &t, &r);
         let exact = galerkin(&a, &rounded, &transpose(&rounded));
         assert_eq!(
-            (coarse.rp.to_vec(), &coarse.ci),
-            (exact.rp.to_vec(), &exact.ci)
+            (coarse.rp.to_vec(), coarse.ci.to_vec()),
+            (exact.rp.to_vec(), exact.ci.to_vec())
         );
         assert_eq!(&coarse.v[..], &exact.v[..]);
         assert!(t.bytes() < 12 * 4 + 8 * 4);

@@ -35,7 +35,7 @@ pub fn half_bandwidth(p: &SparsityPattern) -> usize {
         .with_min_len(8192)
         .map(|i| match p.row(i) {
             [] => 0,
-            row => i.abs_diff(row[0]).max(i.abs_diff(row[row.len() - 1])),
+            row => (i.abs_diff(row[0] as usize)).max(i.abs_diff(row[row.len() - 1] as usize)),
         })
         .max()
         .unwrap_or(0)
@@ -136,7 +136,7 @@ fn load_band<W: Width>(
             unsafe { &mut *(std::ptr::from_mut::<[MaybeUninit<f64>]>(band) as *mut [f64]) }
         };
         for k in row_ptr[i]..row_ptr[i + 1] {
-            let (j, v) = (cols[k], values[k]);
+            let (j, v) = (cols[k] as usize, values[k]);
             seen.scale = seen.scale.max(v.abs());
             if j <= i {
                 assert!(
@@ -485,7 +485,7 @@ mod tests {
                     .row(r)
                     .iter()
                     .enumerate()
-                    .map(move |(k, &c)| (r, c, start + k))
+                    .map(move |(k, &c)| (r, c as usize, start + k))
             })
             .map(|(r, c, k)| (r, c, a.values()[k]))
             .filter(|&(r, c, _)| (r, c) != (i, j))

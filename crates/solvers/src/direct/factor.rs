@@ -111,7 +111,7 @@ impl PreparedDirect {
             .map_err(|_| alloc_error(kind, "factorisation workspace"))?;
         let result = sym.factorize_numeric_llt(
             &mut l_values,
-            transpose_view(a),
+            transpose_view(a, &wide_columns(a.pattern())),
             Side::Lower,
             LltRegularization::default(),
             self.par,
@@ -167,7 +167,7 @@ impl PreparedDirect {
         if self.lu_symbolic.is_none() {
             // LU of Aᵀ (the CSR arrays read as CSC); solves use the transposed factors.
             let sym = factorize_symbolic_lu(
-                pattern_transpose_view(a.pattern()),
+                pattern_transpose_view(a.pattern(), &wide_columns(a.pattern())),
                 LuSymbolicParams::default(),
             )
             .map_err(|e| factorization_error(kind, format!("symbolic analysis failed: {e:?}")))?;
@@ -205,7 +205,7 @@ impl PreparedDirect {
             .map_err(|_| alloc_error(kind, "factorisation workspace"))?;
         let result = sym.factorize_numeric_lu(
             &mut *numeric,
-            transpose_view(a),
+            transpose_view(a, &wide_columns(a.pattern())),
             self.par,
             MemStack::new(&mut scratch_buf),
             Default::default(),
@@ -238,6 +238,7 @@ fn symmetrised_pattern(p: &SparsityPattern) -> Result<SparsityPattern, SolveErro
     let mut entries = Vec::with_capacity(2 * p.nnz());
     for i in 0..p.nrows() {
         for &j in p.row(i) {
+            let j = j as usize;
             entries.push((i, j));
             entries.push((j, i));
         }

@@ -300,19 +300,29 @@ impl fmt::Debug for PreparedDirect {
     }
 }
 
-/// `A`'s CSR arrays read as CSC: the matrix `Aᵀ`, zero-copy.
-fn transpose_view(a: &CsrMatrix) -> SparseColMatRef<'_, usize, f64> {
-    SparseColMatRef::new(pattern_transpose_view(a.pattern()), a.values())
+/// A pattern's column indices widened to faer's `usize` (it takes one index type for pointers
+/// and indices; the pattern's columns are `u32`).
+fn wide_columns(p: &SparsityPattern) -> Vec<usize> {
+    p.col_idx().iter().map(|&j| j as usize).collect()
 }
 
-fn pattern_transpose_view(p: &SparsityPattern) -> SymbolicSparseColMatRef<'_, usize> {
+/// `A`'s CSR arrays read as CSC, with its columns widened ([`wide_columns`]): the matrix `Aᵀ`,
+/// its values not copied.
+fn transpose_view<'a>(a: &'a CsrMatrix, cols: &'a [usize]) -> SparseColMatRef<'a, usize, f64> {
+    SparseColMatRef::new(pattern_transpose_view(a.pattern(), cols), a.values())
+}
+
+fn pattern_transpose_view<'a>(
+    p: &'a SparsityPattern,
+    cols: &'a [usize],
+) -> SymbolicSparseColMatRef<'a, usize> {
     // `SparsityPattern` guarantees sorted, unique, in-range columns, so this check cannot fail.
-    SymbolicSparseColMatRef::new_checked(p.ncols(), p.nrows(), p.row_ptr(), None, p.col_idx())
+    SymbolicSparseColMatRef::new_checked(p.ncols(), p.nrows(), p.row_ptr(), None, cols)
 }
 
 fn symbolic_cholesky(p: &SparsityPattern) -> Result<SymbolicCholesky<usize>, SolveError> {
     factorize_symbolic_cholesky(
-        pattern_transpose_view(p),
+        pattern_transpose_view(p, &wide_columns(p)),
         Side::Lower,
         SymmetricOrdering::Amd,
         CholeskySymbolicParams::default(),
@@ -515,6 +525,7 @@ mod tests {
         let base = laplacian(m, 0.0);
         for i in 0..base.nrows() {
             for &j in base.pattern().row(i) {
+                let j = j as usize;
                 let skew = if j > i {
                     0.3
                 } else if j < i {
@@ -615,7 +626,7 @@ mod tests {
         let mut buf = MemBuffer::new(req);
         sym.factorize_numeric_llt(
             &mut l,
-            transpose_view(&a),
+            transpose_view(&a, &wide_columns(a.pattern())),
             Side::Lower,
             LltRegularization::default(),
             Par::Seq,

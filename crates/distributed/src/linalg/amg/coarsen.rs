@@ -2,7 +2,7 @@
 //! the prolongator smoothed across ranks, and the Galerkin product `Pᵀ A P` formed from each
 //! rank's rows with the partial coarse rows sent to their owners.
 
-use femscale_core::{CsrMatrix, Error, Result, SolveError};
+use femscale_core::{CsrMatrix, Error, Result, SolveError, narrow_indices};
 use femscale_solvers::amg::parts::{aggregates, triple_product};
 
 use super::super::halo::Halo;
@@ -260,7 +260,7 @@ fn smoothed_rows(
                 row.clear();
                 let s = scale * dinv[i];
                 for k in ptr[i]..ptr[i + 1] {
-                    let j = cols[k];
+                    let j = cols[k] as usize;
                     let Some((aggregate, t)) = tentative(j) else {
                         continue;
                     };
@@ -315,18 +315,13 @@ fn local_matrix<'a>(
             message: format!("{} rows where {nrows} were expected", row_ptr.len() - 1),
         });
     }
+    let cols = narrow_indices(&cols, "sparsity_pattern")?;
     CsrMatrix::try_from_csr_parts(nrows, ncols, row_ptr, cols, values)
 }
 
 /// `Mᵀ` (the CSR arrays of `M` read as CSC arrays of its transpose).
 fn transpose(m: &CsrMatrix) -> Result<CsrMatrix> {
-    CsrMatrix::try_from_csc_parts(
-        m.ncols(),
-        m.nrows(),
-        m.pattern().row_ptr(),
-        m.pattern().col_idx(),
-        m.values(),
-    )
+    m.try_transpose()
 }
 
 /// Rows as bytes: per row its length, then (column, value) pairs (little-endian u64 / f64).
@@ -444,7 +439,7 @@ fn galerkin(
     );
     let row_of = |c: usize| -> Vec<(usize, f64)> {
         (ptr[c]..ptr[c + 1])
-            .map(|k| (global(cols[k]), values[k]))
+            .map(|k| (global(cols[k] as usize), values[k]))
             .collect()
     };
     let mut outgoing: Vec<(usize, Vec<u8>)> = Vec::new();
@@ -511,7 +506,7 @@ fn galerkin(
     for (c, parts) in extra_parts.iter().enumerate() {
         if parts.is_empty() {
             // Columns in any order: `from_owned_rows` sorts them.
-            out_cols.extend(cols[ptr[c]..ptr[c + 1]].iter().map(|&l| global(l)));
+            out_cols.extend(cols[ptr[c]..ptr[c + 1]].iter().map(|&l| global(l as usize)));
             out_values.extend_from_slice(&values[ptr[c]..ptr[c + 1]]);
         } else {
             merged.clear();

@@ -279,9 +279,12 @@ impl Replicated {
         for i in 0..local.nrows() {
             let range = local.pattern().row_ptr()[i]..local.pattern().row_ptr()[i + 1];
             row.clear();
-            row.extend(
-                range.map(|k| (halo.global(local.pattern().col_idx()[k]), local.values()[k])),
-            );
+            row.extend(range.map(|k| {
+                (
+                    halo.global(local.pattern().col_idx()[k] as usize),
+                    local.values()[k],
+                )
+            }));
             row.sort_unstable_by_key(|e| e.0);
             rows.push(row.iter().copied());
         }
@@ -309,6 +312,7 @@ impl Replicated {
             values.extend(row.iter().map(|e| e.1));
             row_ptr.push(cols.len());
         }
+        let cols = femscale_core::narrow_indices(&cols, "sparsity_pattern")?;
         let matrix = CsrMatrix::try_from_csr_parts(n, n, row_ptr, cols, values)?;
         let hierarchy = AmgFactory::new(options.clone()).build_with_budget(&matrix, None, None)?;
         let visits = match options.cycle {

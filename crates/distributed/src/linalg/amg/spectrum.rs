@@ -42,7 +42,7 @@ pub(super) fn spectrum(
         let mut sum = 0.0;
         for k in ptr[i]..ptr[i + 1] {
             sum += values[k].abs();
-            positive_coupling |= cols[k] != i && values[k] > 0.0;
+            positive_coupling |= cols[k] as usize != i && values[k] > 0.0;
         }
         gershgorin = gershgorin.max(sum * dinv[i]);
     }

@@ -164,10 +164,8 @@ fn read_matrix(region: &mut SharedRegion, layout: Layout) -> Result<CsrMatrix, S
         .iter()
         .map(index)
         .collect::<Result<Vec<_>, _>>()?;
-    let col_idx = parts
-        .col_idx
-        .iter()
-        .map(index)
+    let col_idx = (parts.col_idx.iter())
+        .map(|v| u32::try_from(*v).map_err(|_| format!("column {v} does not fit")))
         .collect::<Result<Vec<_>, _>>()?;
     let pattern = SparsityPattern::try_new(layout.n, layout.n, row_ptr, col_idx)
         .map_err(|e| format!("plugin host: the shared matrix is invalid: {e}"))?;
