@@ -492,15 +492,16 @@ impl CsrMatrix {
         )
     }
 
-    /// `Aᵀ`, by a counting sort of the entries (each row of `Aᵀ` comes out sorted).
+    /// `Aᵀ`, by a counting sort of the entries (each row of `Aᵀ` comes out sorted); the values
+    /// move as they are.
     ///
     /// # Errors
     /// [`Error::InvalidInput`] if `A` has more rows than a matrix may have columns
-    /// ([`MAX_COLUMNS`]).
+    /// ([`MAX_COLUMNS`]), or its `ncols + 1` row pointers cannot be allocated.
     pub fn try_transpose(&self) -> Result<Self> {
         let (nrows, ncols, p) = (self.nrows(), self.ncols(), &*self.pattern);
         check_dimensions(ncols, nrows)?;
-        let mut row_ptr = vec![0usize; ncols + 1];
+        let mut row_ptr = try_zeroed_indices(ncols + 1, "sparsity_pattern")?;
         for &j in &p.col_idx {
             row_ptr[j as usize + 1] += 1;
         }

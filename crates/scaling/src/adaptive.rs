@@ -96,7 +96,8 @@ const MB: f64 = femscale_core::checks::MIB;
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct MemoryModel {
-    /// Bytes per stored matrix entry (column index and value), counted once for the matrix.
+    /// Bytes per stored matrix entry (a `u32` column index and an `f64` value), counted once
+    /// for the matrix.
     pub bytes_per_entry: f64,
     /// Bytes per unknown of mesh, pattern construction and solution/load vectors.
     pub base_bytes_per_dof: f64,
@@ -115,7 +116,7 @@ pub struct MemoryModel {
 impl Default for MemoryModel {
     fn default() -> Self {
         Self {
-            bytes_per_entry: 16.0,
+            bytes_per_entry: 12.0,
             base_bytes_per_dof: 144.0,
             fill_2d: 4.0,
             fill_3d: 4.5,

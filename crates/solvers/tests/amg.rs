@@ -308,15 +308,29 @@ fn a_shared_finest_level_gives_the_same_hierarchy_without_copying_the_matrix() {
             "{k:?} against {c:?}"
         );
     }
-    assert!(kept.memory_bytes() < copied.memory_bytes() - 8 * a.nnz());
+    assert!(kept.memory_bytes() < copied.memory_bytes() - 12 * a.nnz());
     let mut zk = vec![0.0; a.nrows()];
     kept.apply_mut(&r, &mut zk);
     assert_eq!(zk, zc);
     // More are copied (and filtered) as before.
-    let filtered = factory
-        .build_on_shared(&with_zeros(few / 2 + 1), None, None, None)
-        .unwrap();
+    let zeros = with_zeros(few / 2 + 1);
+    let mut filtered = factory.build_on_shared(&zeros, None, None, None).unwrap();
     assert_eq!(filtered.memory_bytes(), copied.memory_bytes());
+    // New values on the pattern with its zeros, twice: the hierarchy knows the pattern it was
+    // built for, not its filtered finest level's.
+    for factor in [2.0, 3.0] {
+        let scaled = CsrMatrix::try_from_pattern_and_values(
+            zeros.pattern().clone(),
+            zeros.values().iter().map(|v| factor * v).collect(),
+        )
+        .unwrap();
+        filtered.update_values(&scaled).unwrap();
+        let mut zf = vec![0.0; a.nrows()];
+        filtered.apply_mut(&r, &mut zf);
+        let expected: Vec<f64> = zc.iter().map(|z| z / factor).collect();
+        assert!(max_diff(&zf, &expected) < 1e-12, "values x {factor}");
+    }
+    assert!(filtered.update_values(&a).is_err(), "another pattern");
     // CG with AMG shares through `build_shared`: the same iterations and solution as with
     // a factory that only knows `build_with` (and so copies).
     #[derive(Debug)]

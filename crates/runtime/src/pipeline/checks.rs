@@ -7,8 +7,8 @@ use crate::problem::{Problem, fixes_constant, reaction_fixes_constant};
 use crate::registry::Registry;
 
 /// Bytes per node that mesh, pattern, matrix and vectors need before any solver memory (2D P1:
-/// 2 coordinates, ~2 cells of 3 nodes, ~7 entries of index + value, adjacency, 4 vectors).
-const BYTES_PER_NODE: f64 = 16.0 + 48.0 + 7.0 * 16.0 + 48.0 + 32.0;
+/// 2 coordinates, ~2 cells of 3 nodes, ~7 entries of `u32` index + value, adjacency, 4 vectors).
+const BYTES_PER_NODE: f64 = 16.0 + 48.0 + 7.0 * 12.0 + 48.0 + 32.0;
 
 /// Refuses meshes whose mesh, pattern and matrix alone would not fit in available memory, so
 /// that `nx = 100000` is an error rather than the process being killed.

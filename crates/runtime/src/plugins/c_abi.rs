@@ -452,7 +452,7 @@ impl PreparedSolver for CPrepared {
         }
         if self.backend.abi_version >= 2 {
             self.memory_bytes = result.memory_bytes;
-            check_memory_bytes(self.options.memory_limit_mb, result.memory_bytes, || {
+            check_memory_bytes(self.options.memory_limit_mb, self.memory_bytes(), || {
                 self.registry_name.clone()
             })?;
         }
@@ -472,7 +472,7 @@ impl PreparedSolver for CPrepared {
             plugin: &self.plugin,
             options: &self.options,
             setup_seconds: self.setup_seconds,
-            memory_bytes: self.memory_bytes,
+            memory_bytes: self.memory_bytes(),
         };
         if status == c::STATUS_OK {
             return Ok(ctx.report(&outcome, &host, seconds));
@@ -504,7 +504,8 @@ impl PreparedSolver for CPrepared {
         &self.matrix
     }
 
+    /// What the plugin last reported and the widened columns this adapter keeps for it.
     fn memory_bytes(&self) -> usize {
-        self.memory_bytes
+        self.memory_bytes + self.cols.capacity() * std::mem::size_of::<usize>()
     }
 }

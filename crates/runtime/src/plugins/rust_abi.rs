@@ -265,7 +265,7 @@ impl PreparedSolver for RustPrepared {
             plugin: &self.plugin,
             options: &self.options,
             setup_seconds: self.setup_seconds,
-            memory_bytes: self.inner.memory_bytes(),
+            memory_bytes: self.memory_bytes(),
         };
         match result {
             ROk(outcome) if outcome.converged => Ok(ctx.report(&outcome, &host, seconds)),
@@ -293,8 +293,9 @@ impl PreparedSolver for RustPrepared {
         &self.matrix
     }
 
+    /// The plugin's own bytes and the widened columns this adapter keeps for it.
     fn memory_bytes(&self) -> usize {
-        self.inner.memory_bytes()
+        self.inner.memory_bytes() + self.cols.capacity() * std::mem::size_of::<usize>()
     }
 }
 

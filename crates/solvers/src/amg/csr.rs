@@ -122,7 +122,7 @@ impl Mat {
     /// drops more after assembly; the few that stay are no coupling to the strength graph and
     /// add nothing to a product), its row pointers and column indices too; otherwise
     /// [`Mat::from_csr`]'s filtered copy.
-    pub fn from_shared(a: &Arc<CsrMatrix>) -> Result<Self, SolveError> {
+    pub fn from_shared(a: &Arc<CsrMatrix>) -> Self {
         let p = a.pattern();
         let (rp, ci, v) = (p.row_ptr(), p.col_idx(), a.values());
         let n = a.nrows();
@@ -138,13 +138,13 @@ impl Mat {
         if !few_stored_zeros(zeros, a.nnz()) {
             return Self::from_csr(a);
         }
-        Ok(Self {
+        Self {
             nrows: n,
             ncols: a.ncols(),
             rp: Part::Shared(Arc::clone(a)),
             ci: Part::Shared(Arc::clone(a)),
             v: Part::Shared(Arc::clone(a)),
-        })
+        }
     }
 
     /// Copies `a` into `u32`-indexed storage, dropping stored zeros (off the diagonal).
@@ -152,7 +152,7 @@ impl Mat {
     /// Assembled FEM matrices store exact zeros: P1 couplings across the diagonal of right
     /// triangles and the entries cleared by Dirichlet elimination (about 30% of a 2D P1 matrix).
     /// Dropping them changes no product and cuts the cycle's memory traffic accordingly.
-    pub fn from_csr(a: &CsrMatrix) -> Result<Self, SolveError> {
+    pub fn from_csr(a: &CsrMatrix) -> Self {
         let p = a.pattern();
         let (rp_in, ci_in, v_in) = (p.row_ptr(), p.col_idx(), a.values());
         let keep = |i: usize, k: usize| v_in[k] != 0.0 || ci_in[k] as usize == i;
@@ -182,13 +182,13 @@ impl Mat {
                 }
             }
         }
-        Ok(Self {
+        Self {
             nrows: n,
             ncols: a.ncols(),
             rp: rp.into(),
             ci: ci.into(),
             v: v.into(),
-        })
+        }
     }
 
     /// Converts to a [`CsrMatrix`] (for the coarse direct solver).
@@ -227,8 +227,8 @@ impl Mat {
             .collect()
     }
 
-    /// Row pointers, column indices and values, for loops that take them once (the values
-    /// may be shared, and reaching them is then one indirection more than a field).
+    /// Row pointers, column indices and values, for loops that take them once (each may be
+    /// shared, and reaching it is then one indirection more than a field).
     #[inline(always)]
     pub fn parts(&self) -> (&[usize], &[u32], &[f64]) {
         (&self.rp, &self.ci, &self.v)

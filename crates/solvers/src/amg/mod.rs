@@ -37,6 +37,7 @@ use std::time::Instant;
 
 use femscale_core::{
     CoarseSpace, CsrMatrix, Preconditioner, PreconditionerFactory, SolveError, SolverOptions,
+    SparsityPattern,
 };
 
 use crate::options::{AmgOptions, MethodOptions};
@@ -95,9 +96,9 @@ impl AmgFactory {
         self.build_from(a, None, first, memory_limit_mb, deadline)
     }
 
-    /// As [`AmgFactory::build_on`], the finest level sharing the values of `a` rather than
+    /// As [`AmgFactory::build_on`], the finest level sharing the arrays of `a` rather than
     /// copying them when `a` stores few zeros off the diagonal
-    /// ([`femscale_core::few_stored_zeros`]; 8 bytes per entry less).
+    /// ([`femscale_core::few_stored_zeros`]; 12 bytes per entry and 8 per row less).
     ///
     /// # Errors
     /// As [`AmgFactory::build_on`].
@@ -131,6 +132,7 @@ impl AmgFactory {
         let workspace = Workspace::new(&levels, coarse, self.options.cycle);
         let mut hierarchy = AmgHierarchy {
             options: self.options.clone(),
+            pattern: Arc::clone(a.pattern()),
             levels,
             workspace: Mutex::new(workspace),
             limit_mb: memory_limit_mb,
@@ -169,7 +171,7 @@ impl PreconditionerFactory for AmgFactory {
         Ok(Box::new(self.build_on(a, first, None, None)?))
     }
 
-    /// As `build_with`, the finest level sharing the values of `a` (see
+    /// As `build_with`, the finest level sharing the arrays of `a` (see
     /// [`AmgFactory::build_on_shared`]).
     fn build_shared(
         &self,
@@ -196,6 +198,9 @@ pub struct LevelInfo {
 #[derive(Debug)]
 pub struct AmgHierarchy {
     options: AmgOptions,
+    /// The pattern of the matrix the hierarchy was built for (its finest level may store
+    /// fewer entries: the stored zeros filtered out).
+    pattern: Arc<SparsityPattern>,
     levels: Vec<Level>,
     workspace: Mutex<Workspace>,
     limit_mb: Option<f64>,
@@ -252,13 +257,7 @@ impl AmgHierarchy {
     /// for or a diagonal entry is not positive; the coarse factorisation's errors. After an
     /// error the hierarchy must not be used.
     pub fn update_values(&mut self, a: &CsrMatrix) -> Result<(), SolveError> {
-        let fine = &self.levels[0].a;
-        let p = a.pattern();
-        if a.nrows() != fine.nrows
-            || a.ncols() != fine.ncols
-            || p.row_ptr() != &fine.rp[..]
-            || p.col_idx() != &fine.ci[..]
-        {
+        if !Arc::ptr_eq(a.pattern(), &self.pattern) && **a.pattern() != *self.pattern {
             return Err(SolveError::Factorization {
                 method: "amg".into(),
                 detail: "update_values needs the sparsity pattern the hierarchy was built for; \

@@ -26,8 +26,8 @@ pub struct Aggregates {
 /// zeros ignored), as the serial hierarchy's levels do.
 ///
 /// # Errors
-/// [`SolveError::InvalidOption`] for a matrix with more than `u32::MAX` columns or a
-/// threshold outside `[0, 1]`; the input error of a non-square matrix.
+/// [`SolveError::InvalidOption`] for a threshold outside `[0, 1]`; the input error of a
+/// non-square matrix.
 pub fn aggregates(a: &CsrMatrix, strength_threshold: f64) -> Result<Aggregates, SolveError> {
     femscale_core::checks::check_square(a)?;
     if !(0.0..=1.0).contains(&strength_threshold) {
@@ -36,7 +36,7 @@ pub fn aggregates(a: &CsrMatrix, strength_threshold: f64) -> Result<Aggregates, 
             reason: format!("must be in [0, 1], got {strength_threshold}"),
         });
     }
-    let m = Mat::from_csr(a)?;
+    let m = Mat::from_csr(a);
     let diag: Vec<f64> = m.diagonal().iter().map(|d| d.abs()).collect();
     let strength = strength_graph(&m, &diag, strength_threshold);
     let aggs = aggregate(&strength, m.nrows);
@@ -56,7 +56,7 @@ pub fn aggregates(a: &CsrMatrix, strength_threshold: f64) -> Result<Aggregates, 
 /// rectangular factors are fine: `R` is `m x n`, `A` is `n x k`, `P` is `k x l`.
 ///
 /// # Errors
-/// [`SolveError::InvalidOption`] for mismatched dimensions or more than `u32::MAX` columns.
+/// [`SolveError::InvalidOption`] for mismatched dimensions.
 pub fn triple_product(
     r: &CsrMatrix,
     a: &CsrMatrix,
@@ -76,7 +76,7 @@ pub fn triple_product(
             ),
         });
     }
-    let (r, a, p) = (Mat::from_csr(r)?, Mat::from_csr(a)?, Mat::from_csr(p)?);
+    let (r, a, p) = (Mat::from_csr(r), Mat::from_csr(a), Mat::from_csr(p));
     galerkin(&a, &p, &r).to_csr()
 }
 

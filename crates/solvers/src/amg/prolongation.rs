@@ -223,7 +223,7 @@ mod tests {
                 }
             }
         }
-        let a = Mat::from_csr(&CsrMatrix::try_from_triplets(m * m, m * m, &t).unwrap()).unwrap();
+        let a = Mat::from_csr(&CsrMatrix::try_from_triplets(m * m, m * m, &t).unwrap());
         assert!(crate::kernels::is_parallel(a.nrows));
         let dinv = vec![0.25; a.nrows];
         let exact = 1.0 + (std::f64::consts::PI / (m as f64 + 1.0)).cos();

@@ -220,7 +220,7 @@ fn given_prolongator(a: &CsrMatrix, space: &CoarseSpace) -> Result<TransferMatri
             ),
         });
     }
-    TransferMatrix::from_mat(Mat::from_csr(p)?, "coarse_space")
+    TransferMatrix::from_mat(Mat::from_csr(p), "coarse_space")
 }
 
 /// Builds the levels and the coarse solver for `a`, starting with `first` when given (and `a`
@@ -244,8 +244,8 @@ pub(crate) fn build(
         budget.limit_mb,
     )?;
     let mut current = match shared {
-        Some(shared) => Mat::from_shared(shared)?,
-        None => Mat::from_csr(a)?,
+        Some(shared) => Mat::from_shared(shared),
+        None => Mat::from_csr(a),
     };
     let mut levels: Vec<Level> = Vec::new();
     let mut used = 0usize;
@@ -310,7 +310,7 @@ pub(crate) fn refresh(
     limit_mb: Option<f64>,
 ) -> Result<CoarseSolver, SolveError> {
     // Zeros may have moved with the new values: re-copy (and re-filter) the fine matrix.
-    levels[0].a = Mat::from_csr(a)?;
+    levels[0].a = Mat::from_csr(a);
     for index in 0..levels.len() {
         let (head, tail) = levels.split_at_mut(index + 1);
         let level = &mut head[index];

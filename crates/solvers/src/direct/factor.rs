@@ -93,8 +93,12 @@ impl PreparedDirect {
         let factor_bytes = len_val * F64 + symbolic_index_bytes(sym);
         let scratch = sym.factorize_numeric_llt_scratch::<f64>(self.par, Default::default());
         let (solve_req, solve_work) = cholesky_solve_needs(sym, 1, self.par);
-        let needed =
-            factor_bytes + scratch.size_bytes() + solve_req.size_bytes() + solve_work * F64;
+        // With the widened columns faer reads while it factorises (`wide_columns`).
+        let needed = factor_bytes
+            + scratch.size_bytes()
+            + solve_req.size_bytes()
+            + solve_work * F64
+            + a.nnz() * IDX;
         self.check_budget("Cholesky factor", needed)?;
         self.check_timeout(start, kind)?;
 
@@ -193,7 +197,8 @@ impl PreparedDirect {
             (2.0 * LU_FILL_SAFETY * nnz_l as f64) as usize * (F64 + IDX) + 4 * n * IDX;
         let scratch = sym.factorize_numeric_lu_scratch::<f64>(self.par, Default::default());
         let solve_req = sym.solve_transpose_in_place_scratch::<f64>(1, self.par);
-        let needed = factor_bytes + scratch.size_bytes() + solve_req.size_bytes();
+        // With the widened columns faer reads while it factorises (`wide_columns`).
+        let needed = factor_bytes + scratch.size_bytes() + solve_req.size_bytes() + a.nnz() * IDX;
         self.check_budget("LU factors (estimate)", needed)?;
         self.check_timeout(start, kind)?;
 

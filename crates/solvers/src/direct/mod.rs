@@ -1,9 +1,11 @@
 //! Sparse direct solver on faer 0.24: supernodal/simplicial Cholesky (`LLᵀ`) and LU with
 //! partial pivoting.
 //!
-//! The matrix is handed to faer **without copying**: the CSR arrays of `A` are exactly the CSC
-//! arrays of `Aᵀ`. For a symmetric matrix that *is* `A`, so Cholesky factorises the CSR buffers
-//! directly (reading one triangle). For LU we factorise `Aᵀ` and solve with the transposed
+//! The matrix is handed to faer without copying its values: the CSR arrays of `A` are exactly
+//! the CSC arrays of `Aᵀ` (faer takes one index type for pointers and indices, so the `u32`
+//! columns are widened for the factorisation, 8 bytes per entry while it runs). For a
+//! symmetric matrix that *is* `A`, so Cholesky factorises the CSR values directly (reading one
+//! triangle). For LU we factorise `Aᵀ` and solve with the transposed
 //! factors: `(Aᵀ)ᵀ x = b`.
 //!
 //! Symmetric positive definite matrices whose entries lie within

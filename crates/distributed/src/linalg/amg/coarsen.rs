@@ -319,7 +319,7 @@ fn local_matrix<'a>(
     CsrMatrix::try_from_csr_parts(nrows, ncols, row_ptr, cols, values)
 }
 
-/// `Mᵀ` (the CSR arrays of `M` read as CSC arrays of its transpose).
+/// `Mᵀ` (a counting sort of `M`'s entries, [`CsrMatrix::try_transpose`]).
 fn transpose(m: &CsrMatrix) -> Result<CsrMatrix> {
     m.try_transpose()
 }
