@@ -5,6 +5,10 @@ use std::ops::Range;
 use femscale_core::{CellKind, Error, MAX_COLUMNS, MeshView, Order, Result, SparsityPattern};
 use rayon::prelude::*;
 
+mod lattice;
+
+use lattice::Lattice;
+
 /// Rows handled by one parallel task when building a pattern.
 const ROWS_PER_TASK: usize = 8192;
 
@@ -130,8 +134,12 @@ fn for_each_row(
 /// copy of the column indices; rows are independent, so they run in parallel when `parallel`
 /// is set, and the result does not depend on the thread count.
 ///
+/// Chains of intervals and the rectangle lattices `Mesh::rectangle` generates (recognised from
+/// their cells) get their rows without the node adjacency.
+///
 /// # Errors
-/// [`femscale_core::Error::Mesh`] for an invalid mesh (see [`MeshView::validate`]).
+/// [`femscale_core::Error::Mesh`] for an invalid mesh (see [`MeshView::validate`]) or one of
+/// more nodes than a matrix may have columns ([`MAX_COLUMNS`]).
 pub fn build_pattern(mesh: &MeshView<'_>, parallel: bool) -> Result<SparsityPattern> {
     if mesh.num_nodes() > MAX_COLUMNS {
         return Err(Error::Mesh {
@@ -145,6 +153,10 @@ pub fn build_pattern(mesh: &MeshView<'_>, parallel: bool) -> Result<SparsityPatt
     if is_chain(mesh) {
         mesh.validate()?;
         return Ok(chain_pattern(mesh.num_nodes()));
+    }
+    if let Some(lattice) = Lattice::of(mesh) {
+        mesh.validate()?;
+        return Ok(lattice.pattern());
     }
     build_general_pattern(mesh, parallel)
 }
@@ -381,8 +393,8 @@ mod tests {
         })
         .unwrap();
         assert_eq!(
-            build_pattern(&m.view(), false).unwrap(),
-            build_pattern(&m.view(), true).unwrap()
+            build_general_pattern(&m.view(), false).unwrap(),
+            build_general_pattern(&m.view(), true).unwrap()
         );
     }
 }
