@@ -78,13 +78,16 @@ const FACES: [(&str, i32, usize, usize); 6] = [
     ("top", 6, 2, 1),
 ];
 
-/// The cells of one cube as corner numbers.
-fn cube_cells(cells: BoxCells) -> (CellKind, &'static [&'static [usize]]) {
-    const TETS: [&[usize]; 6] = [&KUHN[0], &KUHN[1], &KUHN[2], &KUHN[3], &KUHN[4], &KUHN[5]];
-    const HEXES: [&[usize]; 1] = [&HEX[0]];
-    match cells {
-        BoxCells::Tetrahedron => (CellKind::Tetrahedron, &TETS),
-        BoxCells::Hexahedron => (CellKind::Hexahedron, &HEXES),
+impl BoxCells {
+    /// The cell kind and the cells of one cube as [`Mesh::cuboid`] writes them, as corner
+    /// numbers (bits `x + 2 y + 4 z`); every cube of a box is divided alike.
+    pub fn cube(self) -> (CellKind, &'static [&'static [usize]]) {
+        const TETS: [&[usize]; 6] = [&KUHN[0], &KUHN[1], &KUHN[2], &KUHN[3], &KUHN[4], &KUHN[5]];
+        const HEXES: [&[usize]; 1] = [&HEX[0]];
+        match self {
+            Self::Tetrahedron => (CellKind::Tetrahedron, &TETS),
+            Self::Hexahedron => (CellKind::Hexahedron, &HEXES),
+        }
     }
 }
 
@@ -160,7 +163,7 @@ impl Mesh {
             }
         });
 
-        let (kind, cube) = cube_cells(spec.cells);
+        let (kind, cube) = spec.cells.cube();
         let npc = kind.nodes_per_cell();
         // The node offset of each cube corner from the cube's first node.
         let offset: [usize; 8] =

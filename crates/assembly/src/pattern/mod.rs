@@ -5,8 +5,10 @@ use std::ops::Range;
 use femscale_core::{CellKind, Error, MAX_COLUMNS, MeshView, Order, Result, SparsityPattern};
 use rayon::prelude::*;
 
+mod cuboid;
 mod lattice;
 
+use cuboid::BoxLattice;
 use lattice::Lattice;
 
 /// Rows handled by one parallel task when building a pattern.
@@ -134,8 +136,9 @@ fn for_each_row(
 /// copy of the column indices; rows are independent, so they run in parallel when `parallel`
 /// is set, and the result does not depend on the thread count.
 ///
-/// Chains of intervals and the rectangle lattices `Mesh::rectangle` generates (recognised from
-/// their cells) get their rows without the node adjacency.
+/// Chains of intervals and the rectangle and box lattices `Mesh::rectangle` and
+/// `Mesh::cuboid` generate (recognised from their cells) get their rows without the node
+/// adjacency.
 ///
 /// # Errors
 /// [`femscale_core::Error::Mesh`] for an invalid mesh (see [`MeshView::validate`]) or one of
@@ -155,6 +158,10 @@ pub fn build_pattern(mesh: &MeshView<'_>, parallel: bool) -> Result<SparsityPatt
         return Ok(chain_pattern(mesh.num_nodes()));
     }
     if let Some(lattice) = Lattice::of(mesh) {
+        mesh.validate()?;
+        return Ok(lattice.pattern());
+    }
+    if let Some(lattice) = BoxLattice::of(mesh) {
         mesh.validate()?;
         return Ok(lattice.pattern());
     }
