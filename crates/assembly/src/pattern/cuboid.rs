@@ -51,11 +51,19 @@ impl BoxLattice {
         let sx = v.checked_sub(corner(*b)[0])?;
         let (b, v) = pairs().find(|&(&b, _)| corner(b)[2] == 1)?;
         let sy = v.checked_sub(corner(*b)[0] + corner(*b)[1] * sx)?;
-        let nx = sx.checked_sub(1).filter(|&nx| nx > 0)?;
-        let ny = sy.is_multiple_of(sx).then(|| sy / sx - 1).filter(|&ny| ny > 0)?;
-        let per_row = nx * cube.len() * npc;
+        // A lattice has 2 <= sx, 2 sx <= sy and sy < its node count (the cells are not yet
+        // checked: they may state anything).
+        if sx < 2 || sy / 2 < sx || sy >= mesh.num_nodes() {
+            return None;
+        }
+        let nx = sx - 1;
+        let ny = sy.is_multiple_of(sx).then(|| sy / sx - 1)?;
+        let per_row = nx.checked_mul(cube.len() * npc)?;
         let rows = cells.len() / per_row;
-        let nz = rows.is_multiple_of(ny).then(|| rows / ny).filter(|&nz| nz > 0)?;
+        let nz = rows
+            .is_multiple_of(ny)
+            .then(|| rows / ny)
+            .filter(|&nz| nz > 0)?;
         let fits =
             rows * per_row == cells.len() && (sy.checked_mul(nz + 1)) == Some(mesh.num_nodes());
         if !fits {
@@ -222,18 +230,60 @@ mod tests {
             let mesh = cuboid([3, 2, 2], cells);
             let shuffled = mesh.renumbered(&crate::tests_higher::shuffled(mesh.num_nodes()));
             assert_eq!(BoxLattice::of(&shuffled.view()), None, "{cells:?}");
-            let mut nodes = mesh.cells().to_vec();
+            // One cell's nodes in another order (the same cell, not the generator's order),
+            // the last one and one in an interior row of cubes.
             let per = mesh.view().nodes_per_cell();
-            let len = nodes.len();
-            nodes[len - per..].rotate_left(1);
-            let coords = mesh.coords().to_vec();
-            let rotated = Mesh::try_new(3, coords, mesh.cell_kind(), nodes, vec![]);
-            // A rotated tetrahedron may be inverted (refused as a mesh): either way, no lattice.
-            if let Ok(rotated) = rotated {
-                assert_eq!(BoxLattice::of(&rotated.view()), None, "{cells:?}");
+            for c in [mesh.num_cells() - 1, mesh.num_cells() / 2] {
+                let mut nodes = mesh.cells().to_vec();
+                let cell = &mut nodes[c * per..(c + 1) * per];
+                match cells {
+                    // An odd permutation: the builder orients the cell again, which does not
+                    // give the generator's order back.
+                    BoxCells::Tetrahedron => cell.rotate_left(1),
+                    // Both faces turned alike: the same hexahedron, still valid.
+                    BoxCells::Hexahedron => {
+                        let (bottom, top) = cell.split_at_mut(4);
+                        bottom.rotate_left(1);
+                        top.rotate_left(1);
+                    }
+                }
+                let coords = mesh.coords().to_vec();
+                let reordered = Mesh::try_new(3, coords, mesh.cell_kind(), nodes, vec![]);
+                let reordered = reordered.unwrap();
+                assert_ne!(reordered.cells(), mesh.cells(), "{cells:?}");
+                assert_eq!(
+                    BoxLattice::of(&reordered.view()),
+                    None,
+                    "{cells:?} cell {c}"
+                );
             }
             let q2 = mesh.with_order(femscale_core::Order::Quadratic).unwrap();
             assert_eq!(BoxLattice::of(&q2.view()), None, "{cells:?}");
         }
+    }
+
+    #[test]
+    fn cells_stating_impossible_strides_are_no_lattice_and_no_panic() {
+        let mesh = cuboid([2, 2, 2], BoxCells::Tetrahedron);
+        // A degenerate first tetrahedron whose strides read 0 or wrap.
+        for first in [
+            [0, 1, 5, 5],
+            [0, 1, 3, 2],
+            [0, 0, 0, 0],
+            [0, 1, usize::MAX, usize::MAX],
+        ] {
+            let mut nodes = mesh.cells().to_vec();
+            nodes[..4].copy_from_slice(&first);
+            let mut view = mesh.view();
+            view.cells = &nodes;
+            assert_eq!(BoxLattice::of(&view), None, "{first:?}");
+        }
+        let hexes = cuboid([2, 2, 2], BoxCells::Hexahedron);
+        let mut view = hexes.view();
+        let mut nodes = hexes.cells().to_vec();
+        nodes[2] = (1 << 61) + 2;
+        nodes[4] = (1 << 62) + 2;
+        view.cells = &nodes;
+        assert_eq!(BoxLattice::of(&view), None);
     }
 }

@@ -44,7 +44,8 @@ impl Lattice {
         let cells = mesh.cells;
         let candidates: &[(Stencil, usize)] = match mesh.cell_kind {
             CellKind::Quadrilateral => &[(Stencil::Quad, 4)],
-            // `/` and the checkerboard begin alike; `\` puts node 1 second in the first square.
+            // `/` and the checkerboard begin alike, their second triangle at node 0; that of `\`
+            // begins at node 1.
             CellKind::Triangle if cells.get(3) == Some(&0) => {
                 &[(Stencil::Right, 6), (Stencil::Alternating, 6)]
             }
