@@ -9,11 +9,11 @@
 //! that exist around its node. The lattice is recognised from the cells themselves, compared
 //! in one parallel pass, so a renumbered or edited mesh takes the general path.
 
-use femscale_core::{CellKind, MeshView, Order, SparsityPattern};
+use femscale_core::{CellKind, MeshView, Order};
 use femscale_mesh::BoxCells;
 use rayon::prelude::*;
 
-use super::ROWS_PER_TASK;
+use super::KnownRows;
 
 /// A lattice of `nx × ny × nz` cubes and its per-corner neighbour masks.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -22,6 +22,8 @@ pub(super) struct BoxLattice {
     /// For each corner `b` of a cube, bit `(dz + 1) 9 + (dy + 1) 3 + (dx + 1)` is set when
     /// the corner at offset `(dx, dy, dz)` from it shares one of the cube's cells.
     masks: [u32; 8],
+    /// The node step `dx + dy sx + dz sy` of each bit.
+    steps: [isize; 27],
 }
 
 /// The offset of corner `b` (bits `x + 2 y + 4 z`) from corner 0, per axis.
@@ -87,10 +89,21 @@ impl BoxLattice {
                 })
             })
         });
+        let steps = std::array::from_fn(|bit| {
+            let d = |q: usize| (bit / q % 3) as isize - 1;
+            d(1) + d(3) * sx as isize + d(9) * sy as isize
+        });
         matches.then(|| Self {
             n: [nx, ny, nz],
             masks: masks(cube),
+            steps,
         })
+    }
+
+    /// The neighbour mask of node `p`.
+    fn mask_of(&self, p: usize) -> u32 {
+        let (sx, sy) = (self.n[0] + 1, (self.n[0] + 1) * (self.n[1] + 1));
+        self.mask([p % sx, (p / sx) % (self.n[1] + 1), p / sy])
     }
 
     /// The neighbour mask of node `(i, j, k)`: the union of its corners' masks over the cubes
@@ -113,51 +126,30 @@ impl BoxLattice {
         }
         mask
     }
+}
 
-    /// The pattern: rows counted, then written, in parallel blocks of rows.
-    pub(super) fn pattern(&self) -> SparsityPattern {
+// SAFETY: a row's columns are the corners of existing cubes around its node (inside the
+// lattice of n = (nx + 1)(ny + 1)(nz + 1) nodes, checked against MAX_COLUMNS by
+// `build_pattern`), emitted in increasing bit order, which is increasing column order: the step
+// of bit (dz + 1) 9 + (dy + 1) 3 + (dx + 1) is dx + dy sx + dz sy with |dx| < sx and
+// |dx + dy sx| < sy.
+unsafe impl KnownRows for BoxLattice {
+    fn rows(&self) -> usize {
         let [nx, ny, nz] = self.n;
-        let (sx, sy) = (nx + 1, (nx + 1) * (ny + 1));
-        let n = sy * (nz + 1);
-        let position = |p: usize| [p % sx, (p / sx) % (ny + 1), p / sy];
-        let mut row_ptr = vec![0usize; n + 1];
-        (row_ptr[1..].par_chunks_mut(ROWS_PER_TASK).enumerate()).for_each(|(t, lens)| {
-            for (r, len) in lens.iter_mut().enumerate() {
-                *len = self.mask(position(t * ROWS_PER_TASK + r)).count_ones() as usize;
-            }
-        });
-        for p in 0..n {
-            row_ptr[p + 1] += row_ptr[p];
+        (nx + 1) * (ny + 1) * (nz + 1)
+    }
+
+    fn columns(&self, p: usize, mut column: impl FnMut(usize)) {
+        let mut mask = self.mask_of(p);
+        while mask != 0 {
+            let bit = mask.trailing_zeros() as usize;
+            mask &= mask - 1;
+            column(p.wrapping_add_signed(self.steps[bit]));
         }
-        let mut col_idx = vec![0u32; row_ptr[n]];
-        let bounds: Vec<usize> = (0..n).step_by(ROWS_PER_TASK).chain([n]).collect();
-        let value_bounds: Vec<usize> = bounds.iter().map(|&b| row_ptr[b]).collect();
-        let pieces = super::split_by_bounds(&mut col_idx, &value_bounds);
-        // Offset of mask bit `(dz + 1) 9 + (dy + 1) 3 + (dx + 1)`, as a signed node step.
-        let steps: [isize; 27] = std::array::from_fn(|bit| {
-            let d = |q: usize| (bit / q % 3) as isize - 1;
-            d(1) + d(3) * sx as isize + d(9) * sy as isize
-        });
-        (pieces.into_par_iter().enumerate()).for_each(|(t, out)| {
-            let mut next = 0;
-            for p in bounds[t]..bounds[t + 1] {
-                let mut mask = self.mask(position(p));
-                // Bits in increasing order are columns in increasing order (|dx| < sx, ...).
-                while mask != 0 {
-                    let bit = mask.trailing_zeros() as usize;
-                    mask &= mask - 1;
-                    // In the lattice by the mask's construction; below n <= MAX_COLUMNS
-                    // (checked by `build_pattern`).
-                    out[next] = p.wrapping_add_signed(steps[bit]) as u32;
-                    next += 1;
-                }
-            }
-        });
-        // SAFETY: `row_ptr` is the prefix sum of the rows' mask sizes and each row holds its
-        // mask's columns: inside the lattice (a bit is set only for corners of an existing
-        // cube around the node), strictly increasing (bits in order, steps increasing with
-        // the bit since |dx| < sx and |dx + dy sx| < sy) and below n.
-        unsafe { SparsityPattern::from_sorted_parts_unchecked(n, n, row_ptr, col_idx) }
+    }
+
+    fn row_len(&self, p: usize) -> usize {
+        self.mask_of(p).count_ones() as usize
     }
 }
 

@@ -8,10 +8,10 @@
 //! recognised from the cells themselves, compared in one parallel pass, so a mesh that was
 //! renumbered or edited takes the general path.
 
-use femscale_core::{CellKind, MeshView, Order, SparsityPattern};
+use femscale_core::{CellKind, MeshView, Order};
 use rayon::prelude::*;
 
-use super::ROWS_PER_TASK;
+use super::KnownRows;
 
 /// Which lattice neighbours share a cell with a node.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -129,40 +129,19 @@ impl Lattice {
             row(centre + width, nw, ne);
         }
     }
+}
 
-    /// The pattern: rows counted, then written, in parallel blocks of rows.
-    pub(super) fn pattern(&self) -> SparsityPattern {
-        let (width, n) = (self.nx + 1, (self.nx + 1) * (self.ny + 1));
-        let position = |k: usize| (k % width, k / width);
-        let mut row_ptr = vec![0usize; n + 1];
-        (row_ptr[1..].par_chunks_mut(ROWS_PER_TASK).enumerate()).for_each(|(t, lens)| {
-            for (r, len) in lens.iter_mut().enumerate() {
-                let (i, j) = position(t * ROWS_PER_TASK + r);
-                self.for_each_column(i, j, |_| *len += 1);
-            }
-        });
-        for k in 0..n {
-            row_ptr[k + 1] += row_ptr[k];
-        }
-        let mut col_idx = vec![0u32; row_ptr[n]];
-        let bounds: Vec<usize> = (0..n).step_by(ROWS_PER_TASK).chain([n]).collect();
-        let value_bounds: Vec<usize> = bounds.iter().map(|&b| row_ptr[b]).collect();
-        let pieces = super::split_by_bounds(&mut col_idx, &value_bounds);
-        (pieces.into_par_iter().enumerate()).for_each(|(t, out)| {
-            let mut next = 0;
-            for k in bounds[t]..bounds[t + 1] {
-                let (i, j) = position(k);
-                // Below n <= MAX_COLUMNS (checked by `build_pattern`).
-                self.for_each_column(i, j, |c| {
-                    out[next] = c as u32;
-                    next += 1;
-                });
-            }
-        });
-        // SAFETY: `row_ptr` is the prefix sum of the row lengths `for_each_column` gives, and
-        // each row holds exactly those columns, strictly increasing (rows j - 1, j, j + 1 of
-        // the lattice, west to east in each) and below n.
-        unsafe { SparsityPattern::from_sorted_parts_unchecked(n, n, row_ptr, col_idx) }
+// SAFETY: a row's columns are its lattice neighbours, rows j - 1, j, j + 1 and west to east in
+// each (strictly increasing, since a row of the lattice is nx + 1 >= 2 nodes wide), inside the
+// lattice of n = (nx + 1)(ny + 1) nodes, which `build_pattern` checked against MAX_COLUMNS.
+unsafe impl KnownRows for Lattice {
+    fn rows(&self) -> usize {
+        (self.nx + 1) * (self.ny + 1)
+    }
+
+    fn columns(&self, p: usize, column: impl FnMut(usize)) {
+        let width = self.nx + 1;
+        self.for_each_column(p % width, p / width, column);
     }
 }
 

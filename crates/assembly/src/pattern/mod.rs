@@ -159,11 +159,11 @@ pub fn build_pattern(mesh: &MeshView<'_>, parallel: bool) -> Result<SparsityPatt
     }
     if let Some(lattice) = Lattice::of(mesh) {
         mesh.validate()?;
-        return Ok(lattice.pattern());
+        return Ok(known_pattern(&lattice));
     }
     if let Some(lattice) = BoxLattice::of(mesh) {
         mesh.validate()?;
-        return Ok(lattice.pattern());
+        return Ok(known_pattern(&lattice));
     }
     build_general_pattern(mesh, parallel)
 }
@@ -215,6 +215,58 @@ fn build_general_pattern(mesh: &MeshView<'_>, parallel: bool) -> Result<Sparsity
     // row holds `for_each_row`'s sorted, deduplicated node indices, all below `n` (checked by
     // `NodeCells::new` via the mesh validation), which fit in `u32` (`n <= MAX_COLUMNS`).
     Ok(unsafe { SparsityPattern::from_sorted_parts_unchecked(n, n, row_ptr, col_idx) })
+}
+
+/// Rows whose columns follow from the row number alone (the lattices' rows).
+///
+/// # Safety
+/// For every `p < self.rows()`, `columns(p, ..)` emits strictly increasing columns below
+/// `self.rows() <= MAX_COLUMNS`, the same ones on every call, and `row_len(p)` is their number:
+/// [`known_pattern`] builds a pattern from them without checking.
+unsafe trait KnownRows: Sync {
+    /// Number of rows, and of columns.
+    fn rows(&self) -> usize;
+
+    /// Calls `column` with the columns of row `p` in increasing order.
+    fn columns(&self, p: usize, column: impl FnMut(usize));
+
+    /// The number of columns of row `p`.
+    fn row_len(&self, p: usize) -> usize {
+        let mut len = 0;
+        self.columns(p, |_| len += 1);
+        len
+    }
+}
+
+/// The pattern of `rows`: the lengths counted, then the columns written, in parallel blocks of
+/// rows (no copy of the columns, the same result for any thread count).
+fn known_pattern(rows: &impl KnownRows) -> SparsityPattern {
+    let n = rows.rows();
+    let mut row_ptr = vec![0usize; n + 1];
+    (row_ptr[1..].par_chunks_mut(ROWS_PER_TASK).enumerate()).for_each(|(t, lens)| {
+        for (r, len) in lens.iter_mut().enumerate() {
+            *len = rows.row_len(t * ROWS_PER_TASK + r);
+        }
+    });
+    for p in 0..n {
+        row_ptr[p + 1] += row_ptr[p];
+    }
+    let mut col_idx = vec![0u32; row_ptr[n]];
+    let bounds: Vec<usize> = (0..n).step_by(ROWS_PER_TASK).chain([n]).collect();
+    let value_bounds: Vec<usize> = bounds.iter().map(|&b| row_ptr[b]).collect();
+    let pieces = split_by_bounds(&mut col_idx, &value_bounds);
+    (pieces.into_par_iter().enumerate()).for_each(|(t, out)| {
+        let mut next = 0;
+        for p in bounds[t]..bounds[t + 1] {
+            rows.columns(p, |c| {
+                out[next] = c as u32; // below n <= MAX_COLUMNS (the trait's contract)
+                next += 1;
+            });
+        }
+    });
+    // SAFETY: `row_ptr` is the prefix sum of the row lengths and each row holds exactly its
+    // columns, strictly increasing and below n (the contract of `KnownRows`).
+    unsafe { SparsityPattern::from_sorted_parts_unchecked(n, n, row_ptr, col_idx) }
 }
 
 /// Whether the mesh is a chain of intervals `[0, 1], [1, 2], ..., [n - 1, n]` over all its
