@@ -351,5 +351,28 @@ fn chunked_flat<T: Send>(
             f(start..(start + CELLS_PER_TASK).min(n))
         })
         .collect::<Result<_>>()?;
-    Ok(parts.into_iter().flatten().collect())
+    Ok(concat_parallel(parts))
+}
+
+/// The concatenation of `parts`, each moved into its place in parallel (one serial copy of
+/// tens of MB, and its page faults, cost a fifth of the residual estimate on fine meshes).
+fn concat_parallel<T: Send>(parts: Vec<Vec<T>>) -> Vec<T> {
+    let total: usize = parts.iter().map(Vec::len).sum();
+    let mut out: Vec<T> = Vec::with_capacity(total);
+    let mut rest = &mut out.spare_capacity_mut()[..total];
+    let mut slots = Vec::with_capacity(parts.len());
+    for part in &parts {
+        let (head, tail) = std::mem::take(&mut rest).split_at_mut(part.len());
+        slots.push(head);
+        rest = tail;
+    }
+    (slots.into_par_iter().zip(parts)).for_each(|(slot, part)| {
+        for (s, v) in slot.iter_mut().zip(part) {
+            s.write(v);
+        }
+    });
+    // SAFETY: the slots tile the first `total` elements of the spare capacity, and each was
+    // written from its part, whose length is the slot's.
+    unsafe { out.set_len(total) };
+    out
 }

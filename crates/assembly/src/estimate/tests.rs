@@ -426,3 +426,14 @@ fn closed_form_jumps_of_p1_match_the_facet_quadrature() {
         assert!(closed.total() > 0.0);
     }
 }
+
+#[test]
+fn parts_are_concatenated_in_order_each_moved_once() {
+    let lengths = [3, 0, 5, 1, 0, 0, 7];
+    let parts: Vec<Vec<String>> = (lengths.iter().enumerate())
+        .map(|(p, &len)| (0..len).map(|k| format!("{p}.{k}")).collect())
+        .collect();
+    let expected: Vec<String> = parts.iter().flatten().cloned().collect();
+    assert_eq!(super::concat_parallel(parts), expected);
+    assert!(super::concat_parallel(Vec::<Vec<u8>>::new()).is_empty());
+}
