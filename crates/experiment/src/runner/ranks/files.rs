@@ -14,9 +14,16 @@ pub(super) struct Stage {
     path: PathBuf,
 }
 
+/// The prefix of every stage directory's name: `femscale-rank<rank>-<process id>`.
+const STAGE_PREFIX: &str = "femscale-rank";
+
 impl Stage {
+    /// The stage of `rank` in this process, after removing those that processes no longer
+    /// running left behind (a rank killed mid-run does not get to drop its stage).
     pub(super) fn create(rank: usize) -> Result<Self> {
-        let path = std::env::temp_dir().join(format!("femscale-rank{rank}-{}", std::process::id()));
+        let dir = std::env::temp_dir();
+        remove_orphaned_stages(&dir);
+        let path = dir.join(format!("{STAGE_PREFIX}{rank}-{}", std::process::id()));
         std::fs::create_dir_all(&path).map_err(|source| Error::Io {
             path: path.clone(),
             source,
@@ -57,6 +64,36 @@ impl Drop for Stage {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.path);
     }
+}
+
+/// Removes the stage directories in `dir` whose process is no longer running, as far as this
+/// system can tell (`/proc/<pid>`; elsewhere nothing is removed). Failures are ignored: another
+/// rank may be removing the same directory.
+fn remove_orphaned_stages(dir: &Path) {
+    if !Path::new("/proc/self").exists() {
+        return;
+    }
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(pid) = stage_process(&name.to_string_lossy()) else {
+            continue;
+        };
+        if !Path::new("/proc").join(pid.to_string()).exists() {
+            let _ = std::fs::remove_dir_all(entry.path());
+        }
+    }
+}
+
+/// The process id in a stage directory's name `femscale-rank<rank>-<pid>`, if it is one.
+fn stage_process(name: &str) -> Option<u32> {
+    let (rank, pid) = name.strip_prefix(STAGE_PREFIX)?.split_once('-')?;
+    let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    (digits(rank) && digits(pid))
+        .then(|| pid.parse().ok())
+        .flatten()
 }
 
 pub(super) fn collect_files(
@@ -118,4 +155,46 @@ pub(super) fn write_files(dir: &Path, files: &[ReceivedFile<'_>]) -> Result<()> 
         write_atomic(&target, bytes)?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stage_names_give_their_process_and_nothing_else_does() {
+        assert_eq!(stage_process("femscale-rank3-12345"), Some(12345));
+        for other in [
+            "femscale-rank3-",
+            "femscale-rank-12",
+            "femscale-rankx-12",
+            "femscale-rank3-12a",
+            "femscale-rank3-12-4",
+            "femscale-cache",
+            "other",
+        ] {
+            assert_eq!(stage_process(other), None, "{other}");
+        }
+    }
+
+    #[test]
+    fn stages_of_processes_no_longer_running_are_removed_others_kept() {
+        if !Path::new("/proc/self").exists() {
+            eprintln!("no /proc: orphaned stages are not detected on this system");
+            return;
+        }
+        let dir = std::env::temp_dir().join(format!("femscale-stage-test-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        // A pid above the kernel's largest (2^22) never runs.
+        let orphan = dir.join(format!("{STAGE_PREFIX}2-{}", 3_000_000_000u32));
+        let alive = dir.join(format!("{STAGE_PREFIX}2-{}", std::process::id()));
+        let unrelated = dir.join("femscale-rank-notes");
+        for d in [&orphan, &alive, &unrelated] {
+            std::fs::create_dir_all(d.join("steps")).unwrap();
+        }
+        remove_orphaned_stages(&dir);
+        assert!(!orphan.exists());
+        assert!(alive.exists() && unrelated.exists());
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 }
