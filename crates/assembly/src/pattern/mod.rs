@@ -242,6 +242,10 @@ unsafe trait KnownRows: Sync {
 /// rows (no copy of the columns, the same result for any thread count).
 fn known_pattern(rows: &impl KnownRows) -> SparsityPattern {
     let n = rows.rows();
+    assert!(
+        n <= MAX_COLUMNS,
+        "{n} rows: more than a matrix may have columns"
+    );
     let mut row_ptr = vec![0usize; n + 1];
     (row_ptr[1..].par_chunks_mut(ROWS_PER_TASK).enumerate()).for_each(|(t, lens)| {
         for (r, len) in lens.iter_mut().enumerate() {
@@ -256,12 +260,19 @@ fn known_pattern(rows: &impl KnownRows) -> SparsityPattern {
     let value_bounds: Vec<usize> = bounds.iter().map(|&b| row_ptr[b]).collect();
     let pieces = split_by_bounds(&mut col_idx, &value_bounds);
     (pieces.into_par_iter().enumerate()).for_each(|(t, out)| {
+        let base = row_ptr[bounds[t]];
         let mut next = 0;
         for p in bounds[t]..bounds[t + 1] {
             rows.columns(p, |c| {
                 out[next] = c as u32; // below n <= MAX_COLUMNS (the trait's contract)
                 next += 1;
             });
+            // One compare per row keeps a row from spilling into the next unnoticed.
+            assert_eq!(
+                next,
+                row_ptr[p + 1] - base,
+                "row {p}: columns and length disagree"
+            );
         }
     });
     // SAFETY: `row_ptr` is the prefix sum of the row lengths and each row holds exactly its

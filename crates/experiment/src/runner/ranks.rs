@@ -122,7 +122,7 @@ impl Experiment {
         let setup = (|| -> Result<_> {
             let registry = Registry::from_config(&self.base)?;
             let caches = repetition_caches(&self.base.cache, &registry, self.settings.repetitions)?;
-            let stage = Stage::create(comm.rank())?;
+            let stage = Stage::create(comm.rank(), &comm.node_name())?;
             Ok((caches, stage))
         })();
         let hello = Hello {

@@ -14,20 +14,30 @@ pub(super) struct Stage {
     path: PathBuf,
 }
 
-/// The prefix of every stage directory's name: `femscale-rank<rank>-<process id>`.
+/// The prefix of every stage directory's name: `femscale-rank<rank>-<node>-<process id>`.
 const STAGE_PREFIX: &str = "femscale-rank";
 
+/// How long a stage must have been left untouched before another rank may remove it.
+const ORPHAN_AGE: std::time::Duration = std::time::Duration::from_secs(3600);
+
 impl Stage {
-    /// The stage of `rank` in this process, after removing those that processes no longer
-    /// running left behind (a rank killed mid-run does not get to drop its stage).
-    pub(super) fn create(rank: usize) -> Result<Self> {
+    /// The stage of `rank` in this process on `node`, after removing those that processes of
+    /// this node no longer running left behind (a rank killed mid-run does not get to drop its
+    /// stage). The node is in the name because the temp dir may be shared between nodes,
+    /// where a process id means nothing.
+    pub(super) fn create(rank: usize, node: &str) -> Result<Self> {
         let dir = std::env::temp_dir();
-        remove_orphaned_stages(&dir);
-        let path = dir.join(format!("{STAGE_PREFIX}{rank}-{}", std::process::id()));
+        let node = path_safe(node);
+        let name = format!("{STAGE_PREFIX}{rank}-{node}-{}", std::process::id());
+        let path = dir.join(name);
         std::fs::create_dir_all(&path).map_err(|source| Error::Io {
             path: path.clone(),
             source,
         })?;
+        // Our own stage tells whose the others must be.
+        if let Some(user) = std::fs::metadata(&path).ok().as_ref().and_then(owner) {
+            remove_orphaned_stages(&dir, &node, user);
+        }
         Ok(Self { path })
     }
 
@@ -66,10 +76,11 @@ impl Drop for Stage {
     }
 }
 
-/// Removes the stage directories in `dir` whose process is no longer running, as far as this
-/// system can tell (`/proc/<pid>`; elsewhere nothing is removed). Failures are ignored: another
-/// rank may be removing the same directory.
-fn remove_orphaned_stages(dir: &Path) {
+/// Removes the stage directories in `dir` of processes of `node` that no longer run (no
+/// `/proc/<pid>`; without `/proc` nothing is removed), when they are directories of `user`
+/// untouched for [`ORPHAN_AGE`]. Failures are ignored: another rank may be removing the same
+/// directory.
+fn remove_orphaned_stages(dir: &Path, node: &str, user: u32) {
     if !Path::new("/proc/self").exists() {
         return;
     }
@@ -78,22 +89,59 @@ fn remove_orphaned_stages(dir: &Path) {
     };
     for entry in entries.flatten() {
         let name = entry.file_name();
-        let Some(pid) = stage_process(&name.to_string_lossy()) else {
+        let name = name.to_string_lossy();
+        let Some((stage_node, pid)) = stage_owner(&name) else {
             continue;
         };
-        if !Path::new("/proc").join(pid.to_string()).exists() {
+        if stage_node != node || Path::new("/proc").join(pid.to_string()).exists() {
+            continue;
+        }
+        let Ok(meta) = std::fs::symlink_metadata(entry.path()) else {
+            continue;
+        };
+        let idle = meta.modified().ok().and_then(|t| t.elapsed().ok());
+        let ours = owner(&meta) == Some(user);
+        if meta.is_dir() && ours && idle.is_some_and(|age| age >= ORPHAN_AGE) {
             let _ = std::fs::remove_dir_all(entry.path());
         }
     }
 }
 
-/// The process id in a stage directory's name `femscale-rank<rank>-<pid>`, if it is one.
-fn stage_process(name: &str) -> Option<u32> {
-    let (rank, pid) = name.strip_prefix(STAGE_PREFIX)?.split_once('-')?;
+/// The owner of `meta`'s file, where the system has one.
+#[cfg(unix)]
+fn owner(meta: &std::fs::Metadata) -> Option<u32> {
+    use std::os::unix::fs::MetadataExt;
+    Some(meta.uid())
+}
+
+#[cfg(not(unix))]
+fn owner(_: &std::fs::Metadata) -> Option<u32> {
+    None
+}
+
+/// `node` with every character other than ASCII letters, digits, `.` and `_` replaced by `_`
+/// (no `-`: it separates the parts of a stage's name).
+fn path_safe(node: &str) -> String {
+    let safe: String = (node.chars())
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '.' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    if safe.is_empty() { "node".into() } else { safe }
+}
+
+/// The node and process id in a stage directory's name `femscale-rank<rank>-<node>-<pid>`, if
+/// it is one.
+fn stage_owner(name: &str) -> Option<(&str, u32)> {
+    let mut parts = name.strip_prefix(STAGE_PREFIX)?.split('-');
+    let (rank, node, pid) = (parts.next()?, parts.next()?, parts.next()?);
     let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
-    (digits(rank) && digits(pid))
-        .then(|| pid.parse().ok())
-        .flatten()
+    let valid = parts.next().is_none() && digits(rank) && !node.is_empty() && digits(pid);
+    valid.then(|| Some((node, pid.parse().ok()?))).flatten()
 }
 
 pub(super) fn collect_files(
@@ -162,23 +210,29 @@ mod tests {
     use super::*;
 
     #[test]
-    fn stage_names_give_their_process_and_nothing_else_does() {
-        assert_eq!(stage_process("femscale-rank3-12345"), Some(12345));
+    fn stage_names_give_their_node_and_process_and_nothing_else_does() {
+        assert_eq!(
+            stage_owner("femscale-rank3-n01.x-12345"),
+            Some(("n01.x", 12345))
+        );
         for other in [
-            "femscale-rank3-",
-            "femscale-rank-12",
-            "femscale-rankx-12",
-            "femscale-rank3-12a",
-            "femscale-rank3-12-4",
+            "femscale-rank3-12345",
+            "femscale-rank3-node-",
+            "femscale-rank-node-12",
+            "femscale-rankx-node-12",
+            "femscale-rank3-node-12a",
+            "femscale-rank3-node-12-4",
+            "femscale-rank3--12",
             "femscale-cache",
-            "other",
         ] {
-            assert_eq!(stage_process(other), None, "{other}");
+            assert_eq!(stage_owner(other), None, "{other}");
         }
+        assert_eq!(path_safe("cn-07/a b"), "cn_07_a_b");
+        assert_eq!(path_safe(""), "node");
     }
 
     #[test]
-    fn stages_of_processes_no_longer_running_are_removed_others_kept() {
+    fn only_old_stages_of_this_node_whose_process_is_gone_are_removed() {
         if !Path::new("/proc/self").exists() {
             eprintln!("no /proc: orphaned stages are not detected on this system");
             return;
@@ -186,15 +240,31 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("femscale-stage-test-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         // A pid above the kernel's largest (2^22) never runs.
-        let orphan = dir.join(format!("{STAGE_PREFIX}2-{}", 3_000_000_000u32));
-        let alive = dir.join(format!("{STAGE_PREFIX}2-{}", std::process::id()));
+        let gone = 3_000_000_000u32;
+        let stage = |node: &str, pid: u32| dir.join(format!("{STAGE_PREFIX}2-{node}-{pid}"));
+        let (orphan, recent) = (stage("here", gone), stage("here", gone - 1));
+        let alive = stage("here", std::process::id());
+        let elsewhere = stage("there", gone);
         let unrelated = dir.join("femscale-rank-notes");
-        for d in [&orphan, &alive, &unrelated] {
-            std::fs::create_dir_all(d.join("steps")).unwrap();
+        for d in [&orphan, &recent, &alive, &elsewhere, &unrelated] {
+            std::fs::create_dir_all(d).unwrap();
         }
-        remove_orphaned_stages(&dir);
-        assert!(!orphan.exists());
-        assert!(alive.exists() && unrelated.exists());
+        let old = std::time::SystemTime::now() - 2 * ORPHAN_AGE;
+        for d in [&orphan, &alive, &elsewhere, &unrelated] {
+            let file = std::fs::File::open(d).unwrap();
+            file.set_modified(old).unwrap();
+        }
+        let user = owner(&std::fs::metadata(&dir).unwrap()).unwrap();
+        remove_orphaned_stages(&dir, "here", user.wrapping_add(1));
+        assert!(orphan.exists(), "kept: another user's");
+        remove_orphaned_stages(&dir, "here", user);
+        assert!(
+            !orphan.exists(),
+            "an old stage of this node whose process is gone"
+        );
+        for kept in [&recent, &alive, &elsewhere, &unrelated] {
+            assert!(kept.exists(), "{}", kept.display());
+        }
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }
