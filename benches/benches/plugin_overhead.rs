@@ -150,7 +150,7 @@ fn main() -> anyhow::Result<()> {
         .into_result()
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     // The plugin interface takes `usize` columns; femscale stores `u32`.
-    let cols: Vec<usize> = a.pattern().col_idx().iter().map(|&j| j as usize).collect();
+    let cols = a.pattern().wide_col_idx();
     let csr = Csr {
         nrows: n,
         ncols: n,

@@ -233,6 +233,12 @@ impl SparsityPattern {
         &self.col_idx[self.row_ptr[i]..self.row_ptr[i + 1]]
     }
 
+    /// All column indices widened to `usize`, for interfaces that take no other index type
+    /// (faer, sprs, the plugin ABIs): a copy, 8 bytes per entry.
+    pub fn wide_col_idx(&self) -> Vec<usize> {
+        self.col_idx.iter().map(|&j| j as usize).collect()
+    }
+
     /// The sorted column indices of row `i` as `usize`.
     ///
     /// # Panics
@@ -487,7 +493,7 @@ impl CsrMatrix {
         sprs::CsMat::new(
             (self.nrows(), self.ncols()),
             self.pattern.row_ptr.clone(),
-            self.pattern.col_idx.iter().map(|&j| j as usize).collect(),
+            self.pattern.wide_col_idx(),
             self.values.clone(),
         )
     }

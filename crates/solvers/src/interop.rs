@@ -33,7 +33,7 @@ pub fn to_faer_csr(a: &CsrMatrix) -> SparseRowMat<usize, f64> {
         p.ncols(),
         p.row_ptr().to_vec(),
         None,
-        p.col_idx().iter().map(|&j| j as usize).collect(),
+        p.wide_col_idx(),
     );
     SparseRowMat::new(symbolic, a.values().to_vec())
 }
@@ -95,10 +95,6 @@ pub fn from_faer_csr(m: SparseRowMatRef<'_, usize, f64>) -> Result<CsrMatrix> {
             values.extend(pairs.iter().map(|&(_, v)| v));
         }
         row_ptr.push(col_idx.len());
-    }
-    if ncols > femscale_core::MAX_COLUMNS {
-        // Refused by the pattern check below; narrowing the indices first would name an index.
-        return CsrMatrix::try_from_csr_parts(nrows, ncols, row_ptr, Vec::new(), values);
     }
     let col_idx = femscale_core::narrow_indices(&col_idx, "sparsity_pattern")?;
     CsrMatrix::try_from_csr_parts(nrows, ncols, row_ptr, col_idx, values)

@@ -23,9 +23,7 @@ use femscale_plugin_api::{ErrorKind, LogLevel, RMonitor, SolveOutcome};
 use tracing::instrument;
 
 use super::PluginError;
-use super::convert::{
-    HostMonitor, ReportContext, check_same_pattern, emit_log, returned, wide_columns,
-};
+use super::convert::{HostMonitor, ReportContext, check_same_pattern, emit_log, returned};
 
 /// What a C plugin says about itself.
 pub(crate) struct CInfo {
@@ -227,7 +225,7 @@ impl CBackend {
     }
 }
 
-/// The C view of `a`, with its columns widened ([`wide_columns`]) as `cols`.
+/// The C view of `a`, with its columns widened ([`femscale_core::SparsityPattern::wide_col_idx`]) as `cols`.
 fn ccsr(a: &CsrMatrix, cols: &[usize]) -> CCsr {
     debug_assert_eq!(cols.len(), a.nnz());
     CCsr {
@@ -297,7 +295,7 @@ impl LinearSolver for CSolver {
         options.validate()?;
         check_square(&a)?;
         let start = Instant::now();
-        let cols = wide_columns(&a);
+        let cols = a.pattern().wide_col_idx();
         let handle = self
             .backend
             .create(&self.plugin, &self.options, &a, &cols)?;
@@ -324,7 +322,7 @@ struct CPrepared {
     backend: Arc<CBackend>,
     handle: *mut c_void,
     matrix: Arc<CsrMatrix>,
-    /// `matrix`'s columns as the C interface takes them ([`wide_columns`]).
+    /// `matrix`'s columns as the C interface takes them ([`femscale_core::SparsityPattern::wide_col_idx`]).
     cols: Vec<usize>,
     options: SolverOptions,
     setup_seconds: f64,

@@ -9,13 +9,9 @@ use femscale_plugin_api::{CsrRef, ErrorKind, LogLevel, RMonitor, SolveOutcome, S
 
 use super::PluginError;
 
-/// `a`'s column indices widened to the plugin ABIs' `usize` (femscale stores `u32`). An adapter
-/// keeps them for as long as it passes the matrix, so a solve copies nothing.
-pub(crate) fn wide_columns(a: &CsrMatrix) -> Vec<usize> {
-    a.pattern().col_idx().iter().map(|&j| j as usize).collect()
-}
-
-/// The ABI view of `a` with its columns widened ([`wide_columns`]); nothing else is copied.
+/// The ABI view of `a` with its columns widened (`cols`, from
+/// [`femscale_core::SparsityPattern::wide_col_idx`]: the ABIs take `usize` indices, femscale
+/// stores `u32`; an adapter keeps them as long as it passes the matrix); nothing else is copied.
 pub(crate) fn csr_ref<'a>(a: &'a CsrMatrix, cols: &'a [usize]) -> CsrRef<'a> {
     debug_assert_eq!(cols.len(), a.nnz());
     CsrRef {

@@ -26,7 +26,6 @@ use tracing::instrument;
 use super::PluginError;
 use super::convert::{
     HostMonitor, ReportContext, check_same_pattern, csr_ref, emit_log, params, returned,
-    wide_columns,
 };
 use super::error::{chain, layout_summary};
 
@@ -196,7 +195,7 @@ impl LinearSolver for RustSolver {
         options.validate()?;
         check_square(&a)?;
         let start = Instant::now();
-        let cols = wide_columns(&a);
+        let cols = a.pattern().wide_col_idx();
         let inner = self
             .factory
             .prepare(csr_ref(&a, &cols), params(options))
@@ -225,7 +224,7 @@ struct RustPrepared {
     plugin: String,
     inner: PreparedBox,
     matrix: Arc<CsrMatrix>,
-    /// `matrix`'s columns as the ABI takes them ([`wide_columns`]).
+    /// `matrix`'s columns as the ABI takes them ([`femscale_core::SparsityPattern::wide_col_idx`]).
     cols: Vec<usize>,
     options: SolverOptions,
     setup_seconds: f64,
@@ -324,7 +323,7 @@ impl PreconditionerFactory for RustPreconditionerFactory {
     fn build(&self, a: &CsrMatrix) -> Result<Box<dyn Preconditioner>, SolveError> {
         let inner = self
             .builder
-            .build(csr_ref(a, &wide_columns(a)))
+            .build(csr_ref(a, &a.pattern().wide_col_idx()))
             .into_result()
             .map_err(|e| SolveError::from(returned(&self.plugin, e)))?;
         Ok(Box::new(RustPreconditioner {

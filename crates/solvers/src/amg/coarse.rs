@@ -54,7 +54,7 @@ impl CoarseSolver {
         let csr = a.to_csr()?;
         let p = csr.pattern();
         // faer takes one index type for pointers and indices: the columns widened.
-        let cols: Vec<usize> = p.col_idx().iter().map(|&j| j as usize).collect();
+        let cols = p.wide_col_idx();
         let view =
             SymbolicSparseColMatRef::new_checked(p.ncols(), p.nrows(), p.row_ptr(), None, &cols);
         let symbolic = factorize_symbolic_cholesky(

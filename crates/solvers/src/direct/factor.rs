@@ -93,7 +93,7 @@ impl PreparedDirect {
         let factor_bytes = len_val * F64 + symbolic_index_bytes(sym);
         let scratch = sym.factorize_numeric_llt_scratch::<f64>(self.par, Default::default());
         let (solve_req, solve_work) = cholesky_solve_needs(sym, 1, self.par);
-        // With the widened columns faer reads while it factorises (`wide_columns`).
+        // With the widened columns faer reads while it factorises (`SparsityPattern::wide_col_idx`).
         let needed = factor_bytes
             + scratch.size_bytes()
             + solve_req.size_bytes()
@@ -115,7 +115,7 @@ impl PreparedDirect {
             .map_err(|_| alloc_error(kind, "factorisation workspace"))?;
         let result = sym.factorize_numeric_llt(
             &mut l_values,
-            transpose_view(a, &wide_columns(a.pattern())),
+            transpose_view(a, &a.pattern().wide_col_idx()),
             Side::Lower,
             LltRegularization::default(),
             self.par,
@@ -171,7 +171,7 @@ impl PreparedDirect {
         if self.lu_symbolic.is_none() {
             // LU of Aᵀ (the CSR arrays read as CSC); solves use the transposed factors.
             let sym = factorize_symbolic_lu(
-                pattern_transpose_view(a.pattern(), &wide_columns(a.pattern())),
+                pattern_transpose_view(a.pattern(), &a.pattern().wide_col_idx()),
                 LuSymbolicParams::default(),
             )
             .map_err(|e| factorization_error(kind, format!("symbolic analysis failed: {e:?}")))?;
@@ -197,7 +197,7 @@ impl PreparedDirect {
             (2.0 * LU_FILL_SAFETY * nnz_l as f64) as usize * (F64 + IDX) + 4 * n * IDX;
         let scratch = sym.factorize_numeric_lu_scratch::<f64>(self.par, Default::default());
         let solve_req = sym.solve_transpose_in_place_scratch::<f64>(1, self.par);
-        // With the widened columns faer reads while it factorises (`wide_columns`).
+        // With the widened columns faer reads while it factorises (`SparsityPattern::wide_col_idx`).
         let needed = factor_bytes + scratch.size_bytes() + solve_req.size_bytes() + a.nnz() * IDX;
         self.check_budget("LU factors (estimate)", needed)?;
         self.check_timeout(start, kind)?;
@@ -210,7 +210,7 @@ impl PreparedDirect {
             .map_err(|_| alloc_error(kind, "factorisation workspace"))?;
         let result = sym.factorize_numeric_lu(
             &mut *numeric,
-            transpose_view(a, &wide_columns(a.pattern())),
+            transpose_view(a, &a.pattern().wide_col_idx()),
             self.par,
             MemStack::new(&mut scratch_buf),
             Default::default(),

@@ -302,13 +302,7 @@ impl fmt::Debug for PreparedDirect {
     }
 }
 
-/// A pattern's column indices widened to faer's `usize` (it takes one index type for pointers
-/// and indices; the pattern's columns are `u32`).
-fn wide_columns(p: &SparsityPattern) -> Vec<usize> {
-    p.col_idx().iter().map(|&j| j as usize).collect()
-}
-
-/// `A`'s CSR arrays read as CSC, with its columns widened ([`wide_columns`]): the matrix `Aᵀ`,
+/// `A`'s CSR arrays read as CSC, with its columns widened ([`SparsityPattern::wide_col_idx`]): the matrix `Aᵀ`,
 /// its values not copied.
 fn transpose_view<'a>(a: &'a CsrMatrix, cols: &'a [usize]) -> SparseColMatRef<'a, usize, f64> {
     SparseColMatRef::new(pattern_transpose_view(a.pattern(), cols), a.values())
@@ -324,7 +318,7 @@ fn pattern_transpose_view<'a>(
 
 fn symbolic_cholesky(p: &SparsityPattern) -> Result<SymbolicCholesky<usize>, SolveError> {
     factorize_symbolic_cholesky(
-        pattern_transpose_view(p, &wide_columns(p)),
+        pattern_transpose_view(p, &p.wide_col_idx()),
         Side::Lower,
         SymmetricOrdering::Amd,
         CholeskySymbolicParams::default(),
@@ -628,7 +622,7 @@ mod tests {
         let mut buf = MemBuffer::new(req);
         sym.factorize_numeric_llt(
             &mut l,
-            transpose_view(&a, &wide_columns(a.pattern())),
+            transpose_view(&a, &a.pattern().wide_col_idx()),
             Side::Lower,
             LltRegularization::default(),
             Par::Seq,
