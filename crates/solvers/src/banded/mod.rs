@@ -6,13 +6,14 @@
 //! diagonal) have the lower half-bandwidth `b` of `A` (no fill outside the band), stored row
 //! by row: row `i` holds `L[i][i-b..i]` and `D[i]` (the first `b - i` slots of the first rows
 //! unused). Factorisation costs `n (b+1)(b+2)/2` multiply-adds, a solve
-//! `2 n (b+1)`, memory `n (b+1)` values — for `b = 1` and 10⁷ unknowns 160 MB and a few tens of
-//! milliseconds, where the general sparse Cholesky spends seconds in the analysis alone.
-//! Tridiagonal matrices of at least [`TWIST_MIN_ROWS`] rows are factorised
-//! *twisted* instead, from both ends towards the middle row (see the `tridiagonal` module):
-//! the rows below the middle then hold the pivots and multipliers of the upward elimination.
+//! `2 n (b+1)`, memory `n (b+1)` values. Tridiagonal matrices (`b = 1`) keep only their `n`
+//! reciprocal pivots and share the matrix for the couplings (see the `tridiagonal` module) —
+//! for 10⁷ unknowns 80 MB and a few tens of milliseconds, where the general sparse Cholesky
+//! spends seconds in the analysis alone; from [`TWIST_MIN_ROWS`] rows they are factorised
+//! *twisted*, from both ends towards the middle row.
 
 use std::mem::MaybeUninit;
+use std::sync::Arc;
 
 use femscale_core::{CsrMatrix, SparsityPattern};
 use rayon::prelude::*;
@@ -48,10 +49,16 @@ pub fn half_bandwidth(p: &SparsityPattern) -> usize {
 pub struct BandCholesky {
     n: usize,
     b: usize,
+    factor: Factor,
+}
+
+#[derive(Debug, Clone)]
+enum Factor {
     /// Row-major lower band: the unit lower triangular `L[i][j]` at `i (b+1) + (j + b - i)` for
-    /// `i - b <= j < i`, and `D[i]` at `i (b+1) + b` (twisted tridiagonal factors: see the
-    /// `tridiagonal` module).
-    l: Vec<f64>,
+    /// `i - b <= j < i`, and `D[i]` at `i (b+1) + b`.
+    Band(Vec<f64>),
+    /// `b = 1`: the reciprocal pivots, with the matrix for its couplings.
+    Tridiagonal(tridiagonal::Tridiagonal),
 }
 
 /// A half-bandwidth known when compiling ([`Fixed`], for the widths of 1D problems: loops of
@@ -225,11 +232,7 @@ fn factorize_band<W: Width>(
     if !seen.holds(tol) {
         return Err(BandFailure::NotSymmetric);
     }
-    match width.get() {
-        1 => tridiagonal::eliminate(storage, tridiagonal::twist_row(n)),
-        _ => eliminate(storage, width),
-    }
-    .map_err(BandFailure::NonPositivePivot)
+    eliminate(storage, width).map_err(BandFailure::NonPositivePivot)
 }
 
 /// `L D Lᵀ x = rhs` in place on the factor rows `l` of half-bandwidth `width`. Both sweeps are row-oriented: each step's recurrence is one
@@ -268,9 +271,11 @@ pub enum BandFailure {
 }
 
 impl BandCholesky {
-    /// Bytes of the factor of an `n × n` matrix of half-bandwidth `b`.
+    /// Bytes of the factor of an `n × n` matrix of half-bandwidth `b` (`n` values for `b = 1`,
+    /// whose factor shares the matrix).
     pub fn bytes(n: usize, b: usize) -> usize {
-        n.saturating_mul(b + 1)
+        let per_row = if b == 1 { 1 } else { b + 1 };
+        n.saturating_mul(per_row)
             .saturating_mul(std::mem::size_of::<f64>())
     }
 
@@ -281,7 +286,8 @@ impl BandCholesky {
     /// One parallel pass over `a` copies its band into the factor's storage (each slot written
     /// once, no zero-fill first) and compares the mirrors; the elimination then works on the
     /// band alone. The bandwidths of 1D problems (`b` ≤ [`MAX_HALF_BANDWIDTH`]) get loops
-    /// specialised to their constant width.
+    /// specialised to their constant width. A tridiagonal `a` (`b = 1`) is instead eliminated
+    /// straight from its rows, the mirrors compared on the way, and the factor keeps `a`.
     ///
     /// # Errors
     /// [`BandFailure::NotSymmetric`] when `a` is not symmetric to the tolerance (NaN entries
@@ -292,25 +298,34 @@ impl BandCholesky {
     /// If an entry of `a` lies outside the band (the caller measures `b` with
     /// [`half_bandwidth`]).
     pub fn factorize(
-        a: &CsrMatrix,
+        a: &Arc<CsrMatrix>,
         b: usize,
         symmetry_tolerance: f64,
         mut storage: Vec<f64>,
     ) -> Result<Self, BandFailure> {
         let tol = symmetry_tolerance;
+        let n = a.nrows();
+        if b == 1 {
+            let twist = tridiagonal::twist_row(n);
+            let factor = tridiagonal::Tridiagonal::factorize(a, twist, tol, storage)?;
+            return Ok(Self {
+                n,
+                b,
+                factor: Factor::Tridiagonal(factor),
+            });
+        }
         // The widths of 1D problems get code of their own, loops of constant length.
         match b {
             0 => factorize_band(a, Fixed::<0>, tol, &mut storage),
-            1 => factorize_band(a, Fixed::<1>, tol, &mut storage),
             2 => factorize_band(a, Fixed::<2>, tol, &mut storage),
             3 => factorize_band(a, Fixed::<3>, tol, &mut storage),
             4 => factorize_band(a, Fixed::<4>, tol, &mut storage),
             _ => factorize_band(a, b, tol, &mut storage),
         }?;
         Ok(Self {
-            n: a.nrows(),
+            n,
             b,
-            l: storage,
+            factor: Factor::Band(storage),
         })
     }
 
@@ -320,19 +335,25 @@ impl BandCholesky {
     /// If `x.len()` differs from the order of the matrix.
     pub fn solve_in_place(&self, x: &mut [f64]) {
         assert_eq!(x.len(), self.n, "right-hand side length");
+        let l = match &self.factor {
+            Factor::Tridiagonal(factor) => return factor.solve(x),
+            Factor::Band(l) => l,
+        };
         match self.b {
-            0 => solve_rows(&self.l, Fixed::<0>, x),
-            1 => tridiagonal::solve(&self.l, tridiagonal::twist_row(self.n), x),
-            2 => solve_rows(&self.l, Fixed::<2>, x),
-            3 => solve_rows(&self.l, Fixed::<3>, x),
-            4 => solve_rows(&self.l, Fixed::<4>, x),
-            b => solve_rows(&self.l, b, x),
+            0 => solve_rows(l, Fixed::<0>, x),
+            2 => solve_rows(l, Fixed::<2>, x),
+            3 => solve_rows(l, Fixed::<3>, x),
+            4 => solve_rows(l, Fixed::<4>, x),
+            b => solve_rows(l, b, x),
         }
     }
 
     /// The storage, for reuse by the next factorisation.
     pub fn into_storage(self) -> Vec<f64> {
-        self.l
+        match self.factor {
+            Factor::Band(l) => l,
+            Factor::Tridiagonal(factor) => factor.into_storage(),
+        }
     }
 
     /// Half-bandwidth of the factor.
@@ -340,15 +361,22 @@ impl BandCholesky {
         self.b
     }
 
-    /// Heap bytes held.
+    /// Heap bytes held (not counting the matrix a tridiagonal factor shares).
     pub fn memory_bytes(&self) -> usize {
-        self.l.capacity() * std::mem::size_of::<f64>()
+        match &self.factor {
+            Factor::Band(l) => l.capacity() * std::mem::size_of::<f64>(),
+            Factor::Tridiagonal(factor) => factor.memory_bytes(),
+        }
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn factorize(a: &CsrMatrix, b: usize, tol: f64) -> Result<BandCholesky, BandFailure> {
+        BandCholesky::factorize(&Arc::new(a.clone()), b, tol, Vec::new())
+    }
 
     fn banded_spd(n: usize, b: usize) -> CsrMatrix {
         // Diagonally dominant: 2(b+1) on the diagonal, -1 + small asymmetric-looking but
@@ -377,7 +405,7 @@ mod tests {
         for (n, b) in sizes {
             let a = banded_spd(n, b);
             assert_eq!(half_bandwidth(a.pattern()), b);
-            let f = BandCholesky::factorize(&a, b, 1e-12, Vec::new()).unwrap();
+            let f = factorize(&a, b, 1e-12).unwrap();
             let x_true: Vec<f64> = (0..n).map(|i| (i as f64 * 0.37).sin()).collect();
             let mut x = vec![0.0; n];
             a.mul_vec_into(&x_true, &mut x);
@@ -399,24 +427,24 @@ mod tests {
         let x_true: Vec<f64> = (0..n).map(|i| (i as f64 * 0.37).sin()).collect();
         let mut rhs = vec![0.0; n];
         a.mul_vec_into(&x_true, &mut rhs);
-        let twisted = BandCholesky::factorize(&a, 1, 1e-12, Vec::new()).unwrap();
+        let twisted = factorize(&a, 1, 1e-12).unwrap();
         let mut x = rhs.clone();
         twisted.solve_in_place(&mut x);
-        // The plain elimination of the same band.
-        let mut plain = twisted.clone();
-        plain.l.clear();
-        load_band(&a, Fixed::<1>, 0..n, plain.l.spare_capacity_mut());
-        // SAFETY: `load_band` wrote all 2n slots, the capacity (from `twisted`) holds them.
-        unsafe { plain.l.set_len(2 * n) };
-        tridiagonal::eliminate(&mut plain.l, None).unwrap();
+        // The plain elimination of the same matrix.
+        let plain =
+            tridiagonal::Tridiagonal::factorize(&Arc::new(a.clone()), None, 1e-12, Vec::new())
+                .unwrap();
         let mut y = rhs;
-        tridiagonal::solve(&plain.l, None, &mut y);
+        plain.solve(&mut y);
         for (i, (xi, yi)) in x.iter().zip(&y).enumerate() {
             assert!((xi - x_true[i]).abs() < 1e-13, "row {i}: {xi}");
             assert!((xi - yi).abs() < 1e-14, "row {i}: {xi} against {yi}");
         }
-        // Every row's pivot and multiplier: the same as the plain ones above the twist.
-        assert_eq!(twisted.l[..2 * m], plain.l[..2 * m]);
+        // Every row's pivot: the same as the plain ones above the twist.
+        let Factor::Tridiagonal(twisted) = &twisted.factor else {
+            panic!("b = 1 is factorised as tridiagonal")
+        };
+        assert_eq!(twisted.reciprocals()[..m], plain.reciprocals()[..m]);
         // A bad pivot above the twist, at it, below it.
         for (bad, row, named) in [
             (-3.0, 11, 11),
@@ -430,10 +458,56 @@ mod tests {
             let k = b.pattern().find(row, row).unwrap();
             b.values_mut()[k] = bad;
             assert_eq!(
-                BandCholesky::factorize(&b, 1, 1e-12, Vec::new()).unwrap_err(),
+                factorize(&b, 1, 1e-12).unwrap_err(),
                 BandFailure::NonPositivePivot(named),
                 "{bad} at row {row}"
             );
+        }
+    }
+
+    #[test]
+    fn tridiagonal_couplings_not_stored_read_as_stored_zeros() {
+        // Blocks of 7 rows, decoupled: every other block boundary stores its couplings as
+        // zeros, the others store nothing; the same matrix with every zero stored is read
+        // from its values alone.
+        for n in [50, tridiagonal::TWIST_MIN_ROWS + 11] {
+            let mut sparse = Vec::new();
+            let mut full = Vec::new();
+            for i in 0..n {
+                let d = (i, i, 3.0 + 0.1 * (i % 5) as f64);
+                sparse.push(d);
+                full.push(d);
+                if i + 1 < n {
+                    let v = if (i + 1) % 7 == 0 {
+                        0.0
+                    } else {
+                        -1.0 + 0.01 * (i % 3) as f64
+                    };
+                    full.extend([(i, i + 1, v), (i + 1, i, v)]);
+                    if v != 0.0 || (i + 1) % 14 == 0 {
+                        sparse.extend([(i, i + 1, v), (i + 1, i, v)]);
+                    }
+                }
+            }
+            let sparse = Arc::new(CsrMatrix::try_from_triplets(n, n, &sparse).unwrap());
+            let full = Arc::new(CsrMatrix::try_from_triplets(n, n, &full).unwrap());
+            assert!(sparse.nnz() < 3 * n - 2);
+            assert_eq!(full.nnz(), 3 * n - 2);
+            let x_true: Vec<f64> = (0..n).map(|i| (i as f64 * 0.37).sin()).collect();
+            let mut rhs = vec![0.0; n];
+            full.mul_vec_into(&x_true, &mut rhs);
+            let solve = |a: &Arc<CsrMatrix>| {
+                let f = BandCholesky::factorize(a, 1, 1e-12, Vec::new()).unwrap();
+                assert_eq!(f.memory_bytes(), n * 8, "the reciprocal pivots alone");
+                let mut x = rhs.clone();
+                f.solve_in_place(&mut x);
+                x
+            };
+            let (x, y) = (solve(&sparse), solve(&full));
+            for (i, (xi, yi)) in x.iter().zip(&y).enumerate() {
+                assert!((xi - x_true[i]).abs() < 1e-13, "n = {n}, row {i}: {xi}");
+                assert_eq!(xi.to_bits(), yi.to_bits(), "n = {n}, row {i}");
+            }
         }
     }
 
@@ -452,7 +526,7 @@ mod tests {
         )
         .unwrap();
         assert_eq!(
-            BandCholesky::factorize(&a, 1, 1e-12, Vec::new()).unwrap_err(),
+            factorize(&a, 1, 1e-12).unwrap_err(),
             BandFailure::NonPositivePivot(1)
         );
         // The tridiagonal loop tests its pivots after the fact: the first bad one is named,
@@ -470,7 +544,7 @@ mod tests {
             let k = a.pattern().find(20, 20).unwrap();
             a.values_mut()[k] = -1.0;
             assert_eq!(
-                BandCholesky::factorize(&a, b, 1e-12, Vec::new()).unwrap_err(),
+                factorize(&a, b, 1e-12).unwrap_err(),
                 BandFailure::NonPositivePivot(11),
                 "{bad} on the diagonal, b = {b}"
             );
@@ -498,7 +572,7 @@ mod tests {
     fn asymmetry_is_found_in_the_same_pass_above_and_below_the_diagonal() {
         for b in [1, 2, 4] {
             let a = banded_spd(40, b);
-            let f = |m: &CsrMatrix, tol: f64| BandCholesky::factorize(m, b, tol, Vec::new());
+            let f = |m: &CsrMatrix, tol: f64| factorize(m, b, tol);
             assert!(f(&a, 0.0).is_ok(), "b = {b}: symmetric to the last bit");
             let (i, j) = (17, 17 - b);
             let v = a.get(i, j);
@@ -517,9 +591,9 @@ mod tests {
                     .collect();
                 CsrMatrix::try_from_triplets(3, 3, &entries).unwrap()
             };
-            assert!(BandCholesky::factorize(&lone(0.0), 1, 1e-12, Vec::new()).is_ok());
+            assert!(factorize(&lone(0.0), 1, 1e-12).is_ok());
             assert_eq!(
-                BandCholesky::factorize(&lone(1.0), 1, 1e-12, Vec::new()).unwrap_err(),
+                factorize(&lone(1.0), 1, 1e-12).unwrap_err(),
                 BandFailure::NotSymmetric
             );
         }
@@ -531,7 +605,7 @@ mod tests {
         )
         .unwrap();
         assert_eq!(
-            BandCholesky::factorize(&a, 1, 1e-12, Vec::new()).unwrap_err(),
+            factorize(&a, 1, 1e-12).unwrap_err(),
             BandFailure::NotSymmetric
         );
     }
@@ -545,16 +619,16 @@ mod tests {
             &[(0, 0, 1.0), (0, 2, 0.5), (1, 1, 1.0), (2, 2, 1.0)],
         )
         .unwrap();
-        let _ = BandCholesky::factorize(&a, 1, 1e-12, Vec::new());
+        let _ = factorize(&a, 1, 1e-12);
     }
 
     #[test]
     fn empty_and_one_by_one() {
         let a = CsrMatrix::try_from_triplets(0, 0, &[]).unwrap();
-        let f = BandCholesky::factorize(&a, 0, 1e-12, Vec::new()).unwrap();
+        let f = factorize(&a, 0, 1e-12).unwrap();
         f.solve_in_place(&mut []);
         let a = CsrMatrix::try_from_triplets(1, 1, &[(0, 0, 4.0)]).unwrap();
-        let f = BandCholesky::factorize(&a, 0, 1e-12, Vec::new()).unwrap();
+        let f = factorize(&a, 0, 1e-12).unwrap();
         let mut x = [2.0];
         f.solve_in_place(&mut x);
         assert_eq!(x, [0.5]);

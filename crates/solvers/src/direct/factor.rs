@@ -136,7 +136,7 @@ impl PreparedDirect {
     /// Banded Cholesky of `a`, whose half-bandwidth is `b`.
     fn factorize_banded(
         &mut self,
-        a: &CsrMatrix,
+        a: &Arc<CsrMatrix>,
         b: usize,
         start: Instant,
     ) -> Result<CholeskyOutcome, SolveError> {
@@ -150,7 +150,7 @@ impl PreparedDirect {
         };
         storage.clear();
         storage
-            .try_reserve_exact(a.nrows() * (b + 1))
+            .try_reserve_exact(bytes / std::mem::size_of::<f64>())
             .map_err(|_| alloc_error(kind, "the banded Cholesky factor"))?;
         match BandCholesky::factorize(a, b, SYMMETRY_TOLERANCE, storage) {
             Ok(factor) => {
