@@ -266,7 +266,9 @@ pub enum BandFailure {
     /// The pivot of this row was not positive: the (symmetric) matrix is not positive definite
     /// to rounding. The row is the first such one, except for twisted tridiagonal factors
     /// (from [`TWIST_MIN_ROWS`] rows): the first above the middle row, else the
-    /// last below it, else the middle row.
+    /// last below it, else the middle row. Tridiagonal factors keep reciprocal pivots, so a
+    /// positive pivot below `1 / f64::MAX` (≈ 5.6e-309, whose reciprocal overflows) counts as
+    /// not positive too.
     NonPositivePivot(usize),
 }
 
@@ -468,8 +470,8 @@ mod tests {
     #[test]
     fn tridiagonal_couplings_not_stored_read_as_stored_zeros() {
         // Blocks of 7 rows, decoupled: every other block boundary stores its couplings as
-        // zeros, the others store nothing; the same matrix with every zero stored is read
-        // from its values alone.
+        // zeros, the others (the twist's among them: m + 1 = 32,774 = 14 · 2341) store
+        // nothing; the same matrix with every zero stored is read from its values alone.
         for n in [50, tridiagonal::TWIST_MIN_ROWS + 11] {
             let mut sparse = Vec::new();
             let mut full = Vec::new();
@@ -484,7 +486,7 @@ mod tests {
                         -1.0 + 0.01 * (i % 3) as f64
                     };
                     full.extend([(i, i + 1, v), (i + 1, i, v)]);
-                    if v != 0.0 || (i + 1) % 14 == 0 {
+                    if v != 0.0 || (i + 1) % 14 == 7 {
                         sparse.extend([(i, i + 1, v), (i + 1, i, v)]);
                     }
                 }
@@ -496,9 +498,16 @@ mod tests {
             let x_true: Vec<f64> = (0..n).map(|i| (i as f64 * 0.37).sin()).collect();
             let mut rhs = vec![0.0; n];
             full.mul_vec_into(&x_true, &mut rhs);
+            if let Some(m) = tridiagonal::twist_row(n) {
+                assert!(sparse.pattern().find(m + 1, m).is_none());
+            }
             let solve = |a: &Arc<CsrMatrix>| {
                 let f = BandCholesky::factorize(a, 1, 1e-12, Vec::new()).unwrap();
                 assert_eq!(f.memory_bytes(), n * 8, "the reciprocal pivots alone");
+                let Factor::Tridiagonal(t) = &f.factor else {
+                    panic!("b = 1 is factorised as tridiagonal")
+                };
+                assert_eq!(t.reads_values_alone(), a.nnz() == 3 * n - 2);
                 let mut x = rhs.clone();
                 f.solve_in_place(&mut x);
                 x
@@ -608,6 +617,39 @@ mod tests {
             factorize(&a, 1, 1e-12).unwrap_err(),
             BandFailure::NotSymmetric
         );
+    }
+
+    #[test]
+    fn twisted_factors_compare_every_mirror_and_refuse_strays() {
+        let n = tridiagonal::TWIST_MIN_ROWS + 3;
+        let m = tridiagonal::twist_row(n).unwrap();
+        let a = banded_spd(n, 1);
+        assert!(factorize(&a, 1, 0.0).is_ok());
+        // The pairs within each half, and the twist's with the rows on either side.
+        for i in [5, m - 1, m, m + 1, n - 2] {
+            for (r, c) in [(i, i + 1), (i + 1, i)] {
+                let bent = with_entry(&a, r, c, a.get(r, c) * (1.0 + 1e-9));
+                assert_eq!(
+                    factorize(&bent, 1, 1e-12).unwrap_err(),
+                    BandFailure::NotSymmetric,
+                    "({r}, {c})"
+                );
+            }
+        }
+        // An entry two diagonals off, above and below the twist, on either side of the
+        // diagonal.
+        for (r, c) in [(7, 9), (9, 7), (m - 1, m + 1), (n - 1, n - 3)] {
+            let stray = with_entry(&a, r, c, 0.5);
+            let panic = std::panic::catch_unwind(|| factorize(&stray, 1, 1e-12))
+                .expect_err("an entry outside the band is refused");
+            let message = (panic.downcast_ref::<&str>().copied())
+                .or_else(|| panic.downcast_ref::<String>().map(String::as_str))
+                .unwrap_or_default();
+            assert!(
+                message.contains("outside the half-bandwidth 1"),
+                "({r}, {c}): {message}"
+            );
+        }
     }
 
     #[test]

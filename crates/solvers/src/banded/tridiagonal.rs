@@ -135,6 +135,12 @@ impl Tridiagonal {
     pub(super) fn reciprocals(&self) -> &[f64] {
         &self.reciprocals
     }
+
+    /// Whether the solves read the couplings from the values alone.
+    #[cfg(test)]
+    pub(super) fn reads_values_alone(&self) -> bool {
+        self.full
+    }
 }
 
 /// Whether a reciprocal pivot belongs to a positive, finite pivot (`1 / +∞ = 0` does not).
