@@ -34,7 +34,7 @@ pub use residual::FD_STEP;
 
 use crate::coefficients::{Coefficients, Scratch};
 use crate::element::{Element, Jacobian, Tables, cell_coords, with_shape};
-use recovery::{error_chunk, nodal_fluxes, recovery_chunk};
+use recovery::{cell_fluxes, error_chunk, nodal_fluxes, recovery_chunk, recovery_closed};
 use residual::{chunk as residual_chunk, fluxes_chunk};
 
 /// Cells per parallel task.
@@ -232,20 +232,36 @@ fn recovery_within(
     }
     let coefs = Coefficients::diffusion_only(form, mesh)?;
     let element = Element::of_mesh(mesh, 2 * mesh.order.get() + 2)?;
-    let nodal = recovery::nodal_element(mesh);
     let npc = mesh.nodes_per_cell();
-    let per_node = chunked_flat(mesh, deadline, |cells| {
-        with_shape!(
-            &element,
-            nodal_fluxes(mesh, &element, &nodal, &coefs, uh, cells)
-        )
-    })?;
-    // Gathered in cell order, so the sums do not depend on the thread count.
+    // P1 on simplices with one constant `k`: one flux per cell, and the integrals in closed
+    // form (the same to rounding, a third of the work).
+    let closed = (coefs.constant_diffusion()).filter(|_| element.constant_gradients());
     let mut sums = vec![[0.0; 4]; mesh.num_nodes()];
-    for (i, contribution) in per_node.iter().enumerate() {
-        let node = mesh.cells[(i / npc) * npc + i % npc];
+    // Gathered in cell order, so the sums do not depend on the thread count.
+    let mut add = |node: usize, contribution: &[f64; 4]| {
         for (s, c) in sums[node].iter_mut().zip(contribution) {
             *s += c;
+        }
+    };
+    if let Some(k) = closed {
+        let per_cell = chunked_flat(mesh, deadline, |cells| {
+            with_shape!(&element, cell_fluxes(mesh, &element, k, uh, cells))
+        })?;
+        for (nodes, contribution) in mesh.cells.chunks_exact(npc).zip(&per_cell) {
+            for &node in nodes {
+                add(node, contribution);
+            }
+        }
+    } else {
+        let nodal = recovery::nodal_element(mesh);
+        let per_node = chunked_flat(mesh, deadline, |cells| {
+            with_shape!(
+                &element,
+                nodal_fluxes(mesh, &element, &nodal, &coefs, uh, cells)
+            )
+        })?;
+        for (&node, contribution) in mesh.cells.iter().zip(&per_node) {
+            add(node, contribution);
         }
     }
     let recovered: Vec<[f64; 3]> = sums
@@ -258,11 +274,15 @@ fn recovery_within(
             }
         })
         .collect();
-    let cells = chunked(mesh, deadline, |cells| {
-        with_shape!(
+    let cells = chunked(mesh, deadline, |cells| match closed {
+        Some(k) => with_shape!(
+            &element,
+            recovery_closed(mesh, &element, k, uh, &recovered, cells)
+        ),
+        None => with_shape!(
             &element,
             recovery_chunk(mesh, &element, &coefs, uh, &recovered, cells)
-        )
+        ),
     })?;
     Ok(Estimate::from_cells(cells))
 }

@@ -75,6 +75,67 @@ pub(crate) fn nodal_fluxes<const N: usize, const D: usize, const G: usize>(
     Ok(out)
 }
 
+/// For elements with constant gradients (P1 on simplices) and one constant `k`: each cell's
+/// `[|K| k grad u_h, |K|]`, the same at every node of the cell.
+pub(crate) fn cell_fluxes<const N: usize, const D: usize, const G: usize>(
+    mesh: &MeshView<'_>,
+    element: &Element,
+    k: f64,
+    uh: &[f64],
+    cells: Range<usize>,
+) -> Result<Vec<[f64; 4]>> {
+    let t = Tables::<N, D, G>::of(element);
+    let reference: f64 = t.weights.iter().sum();
+    let mut out = Vec::with_capacity(cells.len());
+    for c in cells {
+        let nodes = mesh.cell(c);
+        let x = cell_coords::<D, G>(mesh, nodes);
+        let v: [f64; N] = std::array::from_fn(|a| uh[nodes[a]]);
+        let jac = Jacobian::<D>::of(&x, &t.gdphi[0]);
+        let measure = reference * jac.det;
+        let g = flux(&jac, &t.dphi[0], &v, k);
+        out.push([measure * g[0], measure * g[1], measure * g[2], measure]);
+    }
+    Ok(out)
+}
+
+/// [`recovery_chunk`] in closed form for elements with constant gradients and one constant
+/// `k`: `G - k grad u_h` is then linear on the simplex `K`, with nodal values `e_a`, and
+/// `∫_K φ_a φ_b = |K| (1 + δ_ab) / ((D+1)(D+2))` gives
+/// `||G - k grad u_h||_K² = |K| (Σ_a |e_a|² + |Σ_a e_a|²) / ((D+1)(D+2))` — what the
+/// quadrature (exact for it) computes, without its points.
+pub(crate) fn recovery_closed<const N: usize, const D: usize, const G: usize>(
+    mesh: &MeshView<'_>,
+    element: &Element,
+    k: f64,
+    uh: &[f64],
+    recovered: &[[f64; 3]],
+    cells: Range<usize>,
+) -> Result<Vec<f64>> {
+    let t = Tables::<N, D, G>::of(element);
+    let mass = t.weights.iter().sum::<f64>() / ((D + 1) * (D + 2)) as f64;
+    let mut out = Vec::with_capacity(cells.len());
+    for c in cells {
+        let nodes = mesh.cell(c);
+        let x = cell_coords::<D, G>(mesh, nodes);
+        let v: [f64; N] = std::array::from_fn(|a| uh[nodes[a]]);
+        let mut jac = Jacobian::<D>::of(&x, &t.gdphi[0]);
+        super::jacobian_at(&t, &x, 0, &mut jac, (c, nodes))?;
+        let fl = flux(&jac, &t.dphi[0], &v, k);
+        let (mut squares, mut sum) = (0.0, [0.0; D]);
+        for &node in &nodes[..N] {
+            for d in 0..D {
+                let e = recovered[node][d] - fl[d];
+                squares += e * e;
+                sum[d] += e;
+            }
+        }
+        let total: f64 = sum.iter().map(|s| s * s).sum();
+        out.push(mass * jac.det * (squares + total));
+    }
+    Ok(out)
+}
+
 /// `||G - k grad u_h||_K^2` of the cells `cells`, with the recovered nodal fluxes `recovered`.
 pub(crate) fn recovery_chunk<const N: usize, const D: usize, const G: usize>(
     mesh: &MeshView<'_>,

@@ -437,3 +437,33 @@ fn parts_are_concatenated_in_order() {
     assert_eq!(super::concat_parallel(parts), expected);
     assert!(super::concat_parallel(Vec::<Vec<u8>>::new()).is_empty());
 }
+
+/// P1 on simplices with a constant `k` takes the closed-form recovery; a field of the same
+/// constant value, sampled, takes the quadrature: the indicators agree to rounding.
+#[test]
+fn the_closed_form_recovery_is_the_quadrature() {
+    for (kind, n) in [
+        (CellKind::Interval, 40),
+        (CellKind::Triangle, 24),
+        (CellKind::Tetrahedron, 6),
+    ] {
+        let mesh = grid(kind, Order::Linear, n, Shape::Distorted);
+        let (mut form, _) = smooth(kind.dim());
+        let uh = solve(&assemble_with_dirichlet(&mesh, &form));
+        form.diffusion = Arc::new(Constant(2.5));
+        let closed = recovery_estimate(&mesh.view(), &form, &uh).unwrap();
+        form.diffusion = field(|_| 2.5);
+        let quadrature = recovery_estimate(&mesh.view(), &form, &uh).unwrap();
+        assert_eq!(closed.eta_squared.len(), mesh.num_cells());
+        assert!(closed.total_squared > 0.0);
+        for (c, (a, b)) in (closed.eta_squared.iter())
+            .zip(&quadrature.eta_squared)
+            .enumerate()
+        {
+            assert!(
+                (a - b).abs() <= 1e-12 * closed.total_squared,
+                "{kind:?} cell {c}: {a:e} against {b:e}"
+            );
+        }
+    }
+}

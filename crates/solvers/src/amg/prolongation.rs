@@ -47,17 +47,53 @@ pub(crate) fn smoothed_prolongator(a: &Mat, dinv: &[f64], aggs: &Aggregation, sc
     assemble_blocks(a.nrows, aggs.count, blocks)
 }
 
-/// Gershgorin bound `max_i Σ_j |a_ij| / a_ii` on the spectral radius of `D⁻¹A`.
-pub(crate) fn gershgorin(a: &Mat, dinv: &[f64]) -> f64 {
-    let row = |i: usize| a.row(i).1.iter().map(|v| v.abs()).sum::<f64>() * dinv[i].abs();
+/// Gershgorin's bound on the spectral radius of `D⁻¹A`, and how far `A` is from an M-matrix.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Gershgorin {
+    /// `max_i Σ_j |a_ij| / a_ii`.
+    pub bound: f64,
+    /// `max_i Σ_{j ≠ i, a_ij > 0} a_ij / a_ii`: 0 for an M-matrix.
+    pub positive: f64,
+}
+
+impl Gershgorin {
+    fn max(self, other: Self) -> Self {
+        Self {
+            bound: self.bound.max(other.bound),
+            positive: self.positive.max(other.positive),
+        }
+    }
+}
+
+/// [`Gershgorin`] of `a` (in parallel over rows for large matrices).
+pub(crate) fn gershgorin(a: &Mat, dinv: &[f64]) -> Gershgorin {
+    let row = |i: usize| {
+        let (cols, vals) = a.row(i);
+        let (mut all, mut positive) = (0.0, 0.0);
+        for (&j, &v) in cols.iter().zip(vals) {
+            all += v.abs();
+            if j as usize != i && v > 0.0 {
+                positive += v;
+            }
+        }
+        let d = dinv[i].abs();
+        Gershgorin {
+            bound: all * d,
+            positive: positive * d,
+        }
+    };
+    let zero = Gershgorin {
+        bound: 0.0,
+        positive: 0.0,
+    };
     if crate::kernels::is_parallel(a.nrows) {
         (0..a.nrows)
             .into_par_iter()
             .with_min_len(4096)
             .map(row)
-            .reduce(|| 0.0, f64::max)
+            .reduce(|| zero, Gershgorin::max)
     } else {
-        (0..a.nrows).map(row).fold(0.0, f64::max)
+        (0..a.nrows).map(row).fold(zero, Gershgorin::max)
     }
 }
 
