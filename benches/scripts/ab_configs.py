@@ -40,9 +40,9 @@ def run(binary, config):
         "wall": wall,
         "steps": len(steps),
         "dofs": steps[-1]["dofs"],
-        "error": steps[-1]["error"],
+        "error": steps[-1].get("error"),
         "iterations": sum(s["iterations"] for s in steps),
-        "rss": report["peak_rss_mb"],
+        "rss": report.get("peak_rss_mb"),
     }
 
 
@@ -68,9 +68,12 @@ def main():
         r = runs[c]
         med = lambda k: statistics.median(x[k] for x in r)
         first = r[0]
+        error = "-" if first["error"] is None else f"{first['error']:.4e}"
+        rss = [x["rss"] for x in r if x["rss"] is not None]
+        rss = f"{statistics.median(rss):.0f} MiB" if rss else "-"
         print(
-            f"| {os.path.basename(c)} | {first['steps']} | {first['dofs']:,} | {first['error']:.4e} | "
-            f"{first['iterations']} | " + " | ".join(f"{med(k):.3f}" for k in keys) + f" | {med('rss'):.0f} MiB |"
+            f"| {os.path.basename(c)} | {first['steps']} | {first['dofs']:,} | {error} | "
+            f"{first['iterations']} | " + " | ".join(f"{med(k):.3f}" for k in keys) + f" | {rss} |"
         )
 
 

@@ -235,7 +235,7 @@ fn recovery_within(
     let npc = mesh.nodes_per_cell();
     // P1 on simplices with one constant `k`: one flux per cell, and the integrals in closed
     // form (the same to rounding, a third of the work).
-    let closed = (coefs.constant_diffusion()).filter(|_| element.constant_gradients());
+    let closed = recovery::closed_form(&coefs, &element);
     let mut sums = vec![[0.0; 4]; mesh.num_nodes()];
     // Gathered in cell order, so the sums do not depend on the thread count.
     let mut add = |node: usize, contribution: &[f64; 4]| {

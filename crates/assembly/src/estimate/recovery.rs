@@ -75,6 +75,14 @@ pub(crate) fn nodal_fluxes<const N: usize, const D: usize, const G: usize>(
     Ok(out)
 }
 
+/// The constant `k` when the closed forms below apply: elements with constant gradients (P1
+/// on straight-sided simplices) and one constant diffusion on the whole mesh.
+pub(crate) fn closed_form(coefs: &Coefficients<'_>, element: &Element) -> Option<f64> {
+    coefs
+        .constant_diffusion()
+        .filter(|_| element.constant_gradients())
+}
+
 /// For elements with constant gradients (P1 on simplices) and one constant `k`: each cell's
 /// `[|K| k grad u_h, |K|]`, the same at every node of the cell.
 pub(crate) fn cell_fluxes<const N: usize, const D: usize, const G: usize>(

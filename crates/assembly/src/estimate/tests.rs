@@ -220,14 +220,20 @@ fn indicators_do_not_depend_on_the_thread_count() {
     let (form, exact) = smooth(2);
     let quadratic = grid(CellKind::Triangle, Order::Quadratic, 36, Shape::Distorted);
     let linear = grid(CellKind::Quadrilateral, Order::Linear, 48, Shape::Distorted);
+    let triangles = grid(CellKind::Triangle, Order::Linear, 48, Shape::Distorted);
     let uq = solve(&assemble_with_dirichlet(&quadratic, &form));
     let ul = solve(&assemble_with_dirichlet(&linear, &form));
-    let (vq, vl) = (quadratic.view(), linear.view());
+    let ut = solve(&assemble_with_dirichlet(&triangles, &form));
+    let (vq, vl, vt) = (quadratic.view(), linear.view(), triangles.view());
+    // The closed-form recovery (P1 triangles, a constant `k`) too.
+    let mut constant = form.clone();
+    constant.diffusion = Arc::new(Constant(1.5));
     let all = || {
         (
             residual_estimate(&vq, &form, &uq).unwrap(),
             element_errors(&vq, &form, &uq, &exact).unwrap(),
             recovery_estimate(&vl, &form, &ul).unwrap(),
+            recovery_estimate(&vt, &constant, &ut).unwrap(),
         )
     };
     let parallel = all();
@@ -260,9 +266,13 @@ fn bad_input_is_a_typed_error() {
     };
     let uh = vec![0.0; mesh.num_nodes()];
     let (form_zero, exact) = polynomial(2, false);
+    // A constant `k` takes the closed-form recovery, which refuses the cell likewise.
+    let mut form_constant = form_zero.clone();
+    form_constant.diffusion = Arc::new(Constant(1.0));
     for e in [
         residual_estimate(&inverted, &form_zero, &uh),
         recovery_estimate(&inverted, &form_zero, &uh),
+        recovery_estimate(&inverted, &form_constant, &uh),
         element_errors(&inverted, &form_zero, &uh, &exact),
     ] {
         let e = e.unwrap_err();
@@ -451,8 +461,16 @@ fn the_closed_form_recovery_is_the_quadrature() {
         let (mut form, _) = smooth(kind.dim());
         let uh = solve(&assemble_with_dirichlet(&mesh, &form));
         form.diffusion = Arc::new(Constant(2.5));
+        let path = |form: &EllipticForm| {
+            let view = mesh.view();
+            let coefs = crate::coefficients::Coefficients::diffusion_only(form, &view).unwrap();
+            let element = crate::element::Element::of_mesh(&view, 4).unwrap();
+            super::recovery::closed_form(&coefs, &element)
+        };
+        assert_eq!(path(&form), Some(2.5), "{kind:?}: the closed form");
         let closed = recovery_estimate(&mesh.view(), &form, &uh).unwrap();
         form.diffusion = field(|_| 2.5);
+        assert_eq!(path(&form), None, "{kind:?}: the quadrature");
         let quadrature = recovery_estimate(&mesh.view(), &form, &uh).unwrap();
         assert_eq!(closed.eta_squared.len(), mesh.num_cells());
         assert!(closed.total_squared > 0.0);

@@ -153,10 +153,11 @@ fn transfer(
     index: usize,
 ) -> Result<(Fine, Mat), SolveError> {
     let g = gershgorin(a, &dinv);
-    // Gershgorin is tight on the finest level only for M-matrices (P1 and Q1): a positive
-    // off-diagonal (P2/Q2 couplings, obtuse triangles) makes it over-estimate `ρ`, as on
-    // coarse levels (by 30 % on the adaptive L-shape's meshes, whose positive couplings sum
-    // to a quarter of the diagonal).
+    // Gershgorin is close to `ρ` on the finest level of fine M-matrices (P1 and Q1 on good
+    // meshes); positive off-diagonals (P2/Q2 couplings, P1 on obtuse triangles) make it
+    // over-estimate, as on coarse levels (2.5-2.6 against Lanczos' 1.94-1.97 on the
+    // adaptive L-shape's bisected meshes, whose positive couplings reach a quarter of the
+    // diagonal in some rows).
     let steps = if index == 0 && g.positive == 0.0 {
         0
     } else {
