@@ -307,6 +307,19 @@ impl Sweep {
         self.stray |= row.stray;
     }
 
+    /// Eliminates one row: `lower` is the coupling (in the lower triangle) with the row the
+    /// sweep came from, `upper` its mirror, `next` the row's coupling with the row the sweep
+    /// takes next. Returns the row's reciprocal pivot.
+    #[inline(always)]
+    fn step(&mut self, row: &Row, lower: f64, upper: f64, next: f64) -> f64 {
+        self.observe(row, lower, upper);
+        let r = 1.0 / (row.diag - (lower * lower) * self.reciprocal);
+        self.pivots.add(r);
+        self.reciprocal = r;
+        self.coupling = next;
+        r
+    }
+
     fn join(self, other: Self) -> Self {
         Self {
             pivots: Pivots {
@@ -326,12 +339,7 @@ fn downwards(rows: &Rows, out: &mut [MaybeUninit<f64>]) -> Sweep {
     let mut sweep = Sweep::new();
     for (i, slot) in out.iter_mut().enumerate() {
         let row = rows.row(i);
-        sweep.observe(&row, row.sub, sweep.coupling);
-        let r = 1.0 / (row.diag - (row.sub * row.sub) * sweep.reciprocal);
-        slot.write(r);
-        sweep.pivots.add(r);
-        sweep.reciprocal = r;
-        sweep.coupling = row.sup;
+        slot.write(sweep.step(&row, row.sub, sweep.coupling, row.sup));
     }
     sweep
 }
@@ -343,12 +351,7 @@ fn upwards(rows: &Rows, first: usize, out: &mut [MaybeUninit<f64>]) -> Sweep {
     let mut sweep = Sweep::new();
     for (k, slot) in out.iter_mut().enumerate().rev() {
         let row = rows.row(first + k);
-        sweep.observe(&row, row.sup, sweep.coupling);
-        let r = 1.0 / (row.diag - (sweep.coupling * sweep.coupling) * sweep.reciprocal);
-        slot.write(r);
-        sweep.pivots.add(r);
-        sweep.reciprocal = r;
-        sweep.coupling = row.sub;
+        slot.write(sweep.step(&row, sweep.coupling, row.sup, row.sub));
     }
     sweep
 }
