@@ -243,8 +243,10 @@ fn recovery_within(
             *s += c;
         }
     };
+    // The closed form's per-cell fluxes, kept for its indicators.
+    let mut per_cell = Vec::new();
     if let Some(k) = closed {
-        let per_cell = chunked_flat(mesh, deadline, |cells| {
+        per_cell = chunked_flat(mesh, deadline, |cells| {
             with_shape!(&element, cell_fluxes(mesh, &element, k, uh, cells))
         })?;
         for (nodes, contribution) in mesh.cells.chunks_exact(npc).zip(&per_cell) {
@@ -275,9 +277,9 @@ fn recovery_within(
         })
         .collect();
     let cells = chunked(mesh, deadline, |cells| match closed {
-        Some(k) => with_shape!(
+        Some(_) => with_shape!(
             &element,
-            recovery_closed(mesh, &element, k, uh, &recovered, cells)
+            recovery_closed(mesh, &per_cell, &recovered, cells)
         ),
         None => with_shape!(
             &element,

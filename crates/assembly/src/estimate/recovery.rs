@@ -108,28 +108,27 @@ pub(crate) fn cell_fluxes<const N: usize, const D: usize, const G: usize>(
 }
 
 /// [`recovery_chunk`] in closed form for elements with constant gradients and one constant
-/// `k`: `G - k grad u_h` is then linear on the simplex `K`, with nodal values `e_a`, and
+/// `k`, from the cells' `[|K| k grad u_h, |K|]` of [`cell_fluxes`] (`per_cell`, indexed by
+/// cell): `G - k grad u_h` is then linear on the simplex `K`, with nodal values `e_a`, and
 /// `∫_K φ_a φ_b = |K| (1 + δ_ab) / ((D+1)(D+2))` gives
 /// `||G - k grad u_h||_K² = |K| (Σ_a |e_a|² + |Σ_a e_a|²) / ((D+1)(D+2))` — what the
-/// quadrature (exact for it) computes, without its points.
+/// quadrature (exact for it) computes, without its points. A cell whose measure is not
+/// positive is refused, as the quadrature refuses its Jacobian.
 pub(crate) fn recovery_closed<const N: usize, const D: usize, const G: usize>(
     mesh: &MeshView<'_>,
-    element: &Element,
-    k: f64,
-    uh: &[f64],
+    per_cell: &[[f64; 4]],
     recovered: &[[f64; 3]],
     cells: Range<usize>,
 ) -> Result<Vec<f64>> {
-    let t = Tables::<N, D, G>::of(element);
-    let mass = t.weights.iter().sum::<f64>() / ((D + 1) * (D + 2)) as f64;
+    let scale = 1.0 / ((D + 1) * (D + 2)) as f64;
     let mut out = Vec::with_capacity(cells.len());
     for c in cells {
         let nodes = mesh.cell(c);
-        let x = cell_coords::<D, G>(mesh, nodes);
-        let v: [f64; N] = std::array::from_fn(|a| uh[nodes[a]]);
-        let mut jac = Jacobian::<D>::of(&x, &t.gdphi[0]);
-        super::jacobian_at(&t, &x, 0, &mut jac, (c, nodes))?;
-        let fl = flux(&jac, &t.dphi[0], &v, k);
+        let [fx, fy, fz, measure] = per_cell[c];
+        if measure.partial_cmp(&0.0) != Some(std::cmp::Ordering::Greater) {
+            return Err(super::degenerate(c, nodes));
+        }
+        let fl = [fx / measure, fy / measure, fz / measure];
         let (mut squares, mut sum) = (0.0, [0.0; D]);
         for &node in &nodes[..N] {
             for d in 0..D {
@@ -139,7 +138,7 @@ pub(crate) fn recovery_closed<const N: usize, const D: usize, const G: usize>(
             }
         }
         let total: f64 = sum.iter().map(|s| s * s).sum();
-        out.push(mass * jac.det * (squares + total));
+        out.push(scale * measure * (squares + total));
     }
     Ok(out)
 }
