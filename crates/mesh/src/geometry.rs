@@ -50,6 +50,7 @@ const fn hex_node(x: usize, y: usize, z: usize) -> usize {
 /// each corner of the reference cell, scaled by the lengths of the edges that span it: 1 for a
 /// square or cube corner, <= 0 where the cell folds. For simplices and intervals, the one
 /// (constant) Jacobian, scaled the same way.
+#[inline]
 pub(crate) fn scaled_corner_jacobians(kind: CellKind, x: &[[f64; 3]]) -> CornerValues {
     let scaled =
         |a: [f64; 3], b: [f64; 3], c: [f64; 3]| det3(a, b, c) / (norm(a) * norm(b) * norm(c));
@@ -112,6 +113,7 @@ impl CornerValues {
 
 /// The signed measure (length, area or volume) of a cell; negative for a cell of the opposite
 /// orientation, NaN for non-finite input.
+#[inline]
 pub(crate) fn signed_measure(kind: CellKind, x: &[[f64; 3]]) -> f64 {
     match kind {
         CellKind::Interval => x[1][0] - x[0][0],
@@ -124,6 +126,7 @@ pub(crate) fn signed_measure(kind: CellKind, x: &[[f64; 3]]) -> f64 {
 
 /// The volume of a hexahedron as six tetrahedra sharing the diagonal 0-6 (exact for
 /// parallelepipeds, the usual approximation for warped faces).
+#[inline]
 fn hex_diagonal_volume(x: &[[f64; 3]]) -> f64 {
     const TETS: [[usize; 4]; 6] = [
         [0, 1, 2, 6],
@@ -174,10 +177,12 @@ pub(crate) const fn reversed_order(kind: CellKind) -> &'static [usize] {
 /// tetrahedra the normalised measure over the mean squared edge length (`4 sqrt(3) A / sum l^2`,
 /// `6 sqrt(2) V / l_rms^3`), for quadrilaterals and hexahedra the smallest scaled corner
 /// Jacobian; 1 for intervals. Clamped to 1: rounding lifts near-ideal cells a little above.
+#[inline]
 pub(crate) fn quality(kind: CellKind, x: &[[f64; 3]]) -> f64 {
     raw_quality(kind, x).min(1.0)
 }
 
+#[inline]
 fn raw_quality(kind: CellKind, x: &[[f64; 3]]) -> f64 {
     let edges = kind.local_edges();
     let sum_sq: f64 = edges
