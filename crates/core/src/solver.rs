@@ -336,6 +336,24 @@ pub trait Preconditioner: Send + Sync + fmt::Debug {
     fn take_failure(&self) -> Option<SolveError> {
         None
     }
+
+    /// Whether [`Preconditioner::coarse_space`] gives back the coarse space this preconditioner
+    /// was built on ([`SolverOptions::coarse_space`]), so that a solver which builds it again
+    /// for new matrix values need not keep its own copy alive meanwhile. `false` by default.
+    fn recovers_coarse_space(&self) -> bool {
+        false
+    }
+
+    /// The coarse space this preconditioner was built on, rebuilt from its own storage as it
+    /// uses it: building on it again gives the same preconditioner. `None` by default, and
+    /// when it was built without one or did not use the one it was given (then building
+    /// again without one gives the same preconditioner).
+    ///
+    /// # Errors
+    /// If the preconditioner's storage cannot be turned back into a coarse space.
+    fn coarse_space(&self) -> Result<Option<CoarseSpace>, SolveError> {
+        Ok(None)
+    }
 }
 
 /// Builds preconditioners for a matrix; registered by name.

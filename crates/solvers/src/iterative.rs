@@ -54,7 +54,11 @@ pub(crate) struct Preconditioned {
     pub(crate) factory: Arc<dyn PreconditionerFactory>,
     pub(crate) matrix: Arc<CsrMatrix>,
     pub(crate) precond: Arc<dyn Preconditioner>,
+    /// The options, without their coarse space when the preconditioner gives it back for a
+    /// rebuild (`space_in_precond`): a P2 -> P1 prolongator in `f64` is three vectors' worth
+    /// that the solve would otherwise keep alive beside the preconditioner's own copy.
     pub(crate) options: SolverOptions,
+    pub(crate) space_in_precond: bool,
     pub(crate) kernels: Kernels,
     pub(crate) setup_seconds: f64,
 }
@@ -78,11 +82,17 @@ impl Preconditioned {
         let kernels = Kernels::with_threads(options.threads)?;
         check_memory_bytes(options.memory_limit_mb, workspace_bytes, what)?;
         let precond = build_preconditioner(&**factory, &a, options, &kernels)?;
+        let mut options = options.clone();
+        let space_in_precond = options.coarse_space.is_some() && precond.recovers_coarse_space();
+        if space_in_precond {
+            options.coarse_space = None;
+        }
         let setup = Self {
             factory: Arc::clone(factory),
             matrix: a,
             precond,
-            options: options.clone(),
+            options,
+            space_in_precond,
             kernels,
             setup_seconds: 0.0,
         };
@@ -95,7 +105,16 @@ impl Preconditioned {
     pub(crate) fn update_values(&mut self, a: Arc<CsrMatrix>) -> Result<(), SolveError> {
         check_size(self.matrix.nrows(), &a)?;
         let start = Instant::now();
-        self.precond = build_preconditioner(&*self.factory, &a, &self.options, &self.kernels)?;
+        let recovered;
+        let options = if self.space_in_precond {
+            let mut options = self.options.clone();
+            options.coarse_space = self.precond.coarse_space()?;
+            recovered = options;
+            &recovered
+        } else {
+            &self.options
+        };
+        self.precond = build_preconditioner(&*self.factory, &a, options, &self.kernels)?;
         self.matrix = a;
         self.setup_seconds = start.elapsed().as_secs_f64();
         Ok(())

@@ -90,3 +90,66 @@ fn a_prolongator_of_the_wrong_shape_is_refused_and_small_matrices_ignore_it() {
     let levels = factory.build_on(&small, Some(&interpolation(5)), None, None);
     assert_eq!(levels.unwrap().num_levels(), 1);
 }
+
+/// Linear interpolation with weights `f32` cannot hold exactly (AMG stores them rounded).
+fn uneven_interpolation(m: usize) -> CoarseSpace {
+    let mut t = Vec::new();
+    for c in 0..m {
+        let w = 0.5 + 0.1 / (c as f64 + 3.0);
+        t.push((2 * c + 1, c, 1.0));
+        t.push((2 * c, c, w));
+        t.push((2 * c + 2, c, 1.0 - w));
+    }
+    let p = CsrMatrix::try_from_triplets(2 * m + 1, m, &t).unwrap();
+    CoarseSpace::new(Arc::new(p))
+}
+
+#[test]
+fn prepared_solvers_do_not_keep_the_coarse_space_and_rebuild_the_same_preconditioner() {
+    let m = 400;
+    let a = Arc::new(laplacian(2 * m + 1));
+    let space = uneven_interpolation(m);
+    let solver_options = SolverOptions::default()
+        .with_tolerance(1e-10)
+        .with_coarse_space(space.clone());
+    // The test holds the space twice (`space` and the options).
+    let held = || Arc::strong_count(space.prolongator());
+    assert_eq!(held(), 2);
+    // New values on the same pattern: a reaction term.
+    let shifted: Vec<f64> = (a.pattern().row_ptr().windows(2).enumerate())
+        .flat_map(|(i, w)| {
+            let cols = &a.pattern().col_idx()[w[0]..w[1]];
+            cols.iter()
+                .zip(&a.values()[w[0]..w[1]])
+                .map(move |(&j, &v)| if j as usize == i { v + 0.01 } else { v })
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    let a2 =
+        Arc::new(CsrMatrix::try_from_pattern_and_values(Arc::clone(a.pattern()), shifted).unwrap());
+    let b: Vec<f64> = (0..a.nrows()).map(|i| (i as f64 * 0.37).sin()).collect();
+    let solvers: [Box<dyn LinearSolver>; 2] = [
+        Box::new(ConjugateGradient::new(Arc::new(AmgFactory::new(options())))),
+        Box::new(femscale_solvers::amg::AmgSolver::new(options())),
+    ];
+    for solver in solvers {
+        let mut prepared = solver.prepare(Arc::clone(&a), &solver_options).unwrap();
+        assert_eq!(
+            held(),
+            2,
+            "{}: the prepared solver keeps the coarse space",
+            solver.name()
+        );
+        prepared.update_values(Arc::clone(&a2)).unwrap();
+        assert_eq!(held(), 2);
+        let mut updated = vec![0.0; a.nrows()];
+        let r1 = prepared.solve(&b, &mut updated, &mut NoMonitor).unwrap();
+        // A solver prepared afresh on the new values with the original (f64) space.
+        let mut fresh = solver.prepare(Arc::clone(&a2), &solver_options).unwrap();
+        let mut expected = vec![0.0; a.nrows()];
+        let r2 = fresh.solve(&b, &mut expected, &mut NoMonitor).unwrap();
+        assert_eq!(r1.iterations, r2.iterations, "{}", solver.name());
+        assert!(r1.iterations < 15, "{}: {r1:?}", solver.name());
+        assert_eq!(updated, expected, "{}", solver.name());
+    }
+}

@@ -136,6 +136,7 @@ impl AmgFactory {
             levels,
             workspace: Mutex::new(workspace),
             limit_mb: memory_limit_mb,
+            given_space: first.is_some(),
             info: Vec::new(),
         };
         hierarchy.refresh_info();
@@ -204,6 +205,9 @@ pub struct AmgHierarchy {
     levels: Vec<Level>,
     workspace: Mutex<Workspace>,
     limit_mb: Option<f64>,
+    /// Built with a given first coarse space (used, unless the matrix was small enough to be
+    /// solved directly).
+    given_space: bool,
     info: Vec<LevelInfo>,
 }
 
@@ -328,6 +332,27 @@ impl Preconditioner for AmgHierarchy {
 
     fn memory_bytes(&self) -> usize {
         AmgHierarchy::memory_bytes(self)
+    }
+
+    fn recovers_coarse_space(&self) -> bool {
+        self.given_space
+    }
+
+    /// The given first prolongator as the finest level applies it (in single precision,
+    /// widened back exactly: rounding it again changes nothing, so a hierarchy built on it is
+    /// this one).
+    fn coarse_space(&self) -> Result<Option<CoarseSpace>, SolveError> {
+        // A given prolongator has no aggregation (see `Fine::aggs`).
+        let given = (self.levels.first().and_then(|l| l.fine.as_ref()))
+            .filter(|fine| self.given_space && fine.aggs.is_none());
+        let Some(fine) = given else {
+            return Ok(None);
+        };
+        let p = fine.p.to_csr().map_err(|e| SolveError::InvalidOption {
+            option: "coarse_space".into(),
+            reason: format!("the prolongator in single precision cannot be widened back: {e}"),
+        })?;
+        Ok(Some(CoarseSpace::new(Arc::new(p))))
     }
 }
 

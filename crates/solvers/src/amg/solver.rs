@@ -66,10 +66,14 @@ impl LinearSolver for AmgSolver {
                 factory.build_on_shared(&a, options.coarse_space.as_ref(), limit, deadline)
             })
             .map_err(|e| retime(e, start, options))?;
+        // The hierarchy keeps its given prolongator through `update_values`: the options'
+        // copy of the coarse space is not needed again.
+        let mut options = options.clone();
+        options.coarse_space = None;
         let prepared = PreparedAmg {
             matrix: a,
             hierarchy,
-            options: options.clone(),
+            options,
             kernels,
             r: vec![0.0; n],
             z: vec![0.0; n],

@@ -8,7 +8,9 @@
 //! coarse operator of the prolongator the cycle applies and the preconditioner stays symmetric
 //! positive definite.
 
-use femscale_core::SolveError;
+use std::sync::Arc;
+
+use femscale_core::{CsrMatrix, SolveError, SparsityPattern};
 use rayon::prelude::*;
 
 use super::csr::{Mat, for_chunks1};
@@ -55,6 +57,17 @@ impl TransferMatrix {
             ci: m.ci.into_vec(),
             v,
         })
+    }
+
+    /// The matrix in double precision (its values widened exactly).
+    ///
+    /// # Errors
+    /// None for a matrix built by this module; the checked constructors' errors otherwise.
+    pub fn to_csr(&self) -> Result<CsrMatrix, femscale_core::Error> {
+        let pattern =
+            SparsityPattern::try_new(self.nrows, self.ncols, self.rp.clone(), self.ci.clone())?;
+        let values = self.v.iter().map(|&x| f64::from(x)).collect();
+        CsrMatrix::try_from_pattern_and_values(Arc::new(pattern), values)
     }
 
     /// Heap bytes held.
