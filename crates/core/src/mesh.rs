@@ -266,6 +266,31 @@ impl MeshView<'_> {
         self.coords.len().checked_div(self.dim).unwrap_or(0)
     }
 
+    /// The first cell marker without a subdomain entry: markers come in runs (a file's cells
+    /// by entity), so each run is looked up once, by binary search when the subdomains are
+    /// sorted by id (as meshes keep them) and in a hash set otherwise.
+    fn unknown_marker(&self) -> Option<i32> {
+        let sorted = self.subdomains.windows(2).all(|w| w[0].id < w[1].id);
+        let set: std::collections::HashSet<i32> = if sorted {
+            Default::default()
+        } else {
+            self.subdomains.iter().map(|s| s.id).collect()
+        };
+        let known = |m: i32| {
+            if sorted {
+                self.subdomains.binary_search_by_key(&m, |s| s.id).is_ok()
+            } else {
+                set.contains(&m)
+            }
+        };
+        let mut last = None;
+        self.cell_markers.iter().copied().find(|&m| {
+            let new_run = last != Some(m);
+            last = Some(m);
+            new_run && !known(m)
+        })
+    }
+
     /// Checks everything assembly relies on: `dim` equals the cell dimension, coordinates
     /// finite and a whole number of nodes, connectivity a whole, non-zero number of cells with
     /// node indices in range, and boundary parts with whole facets, sorted unique nodes in
@@ -332,9 +357,7 @@ impl MeshView<'_> {
                 self.num_cells()
             ));
         }
-        if let Some(m) =
-            (self.cell_markers.iter()).find(|m| !self.subdomains.iter().any(|s| s.id == **m))
-        {
+        if let Some(m) = self.unknown_marker() {
             return fail(format!("cell marker {m} has no subdomain entry"));
         }
         let npf = kind.nodes_per_facet_of(self.order);

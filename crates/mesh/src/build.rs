@@ -168,8 +168,8 @@ impl MeshBuilder {
                 })
                 .collect()
         };
-        if let Some(id) =
-            (self.subdomain_names.keys()).find(|id| !subdomains.iter().any(|s| s.id == **id))
+        if let Some(id) = (self.subdomain_names.keys())
+            .find(|id| subdomains.binary_search_by_key(*id, |s| s.id).is_err())
         {
             return Err(fail(format!(
                 "subdomain {id} (`{}`) is named, but no cell carries marker {id}",
@@ -244,6 +244,10 @@ impl MeshBuilder {
                 }
             }
         }
+        // Checked whole and in range above.
+        for part in &mut parts {
+            dedup_part_facets(part, (npf, fv));
+        }
         let marked = crack_facets(
             &parts,
             &unnamed,
@@ -258,12 +262,16 @@ impl MeshBuilder {
                 Some(part) => check_same_facets(part, &exterior, (npf, fv))?,
             }
         }
-        for (i, part) in parts.iter().enumerate() {
-            if parts[..i].iter().any(|p| p.name == part.name) {
-                return Err(fail(format!(
-                    "two boundary parts are called `{}`",
-                    part.name
-                )));
+        let mut names = std::collections::HashSet::with_capacity(parts.len());
+        if let Some(part) = parts.iter().find(|p| !names.insert(p.name.as_str())) {
+            return Err(fail(format!(
+                "two boundary parts are called `{}`",
+                part.name
+            )));
+        }
+        for part in &parts {
+            if let Some(other) = marker_named_by(&parts, &part.name, part.id) {
+                return Err(fail(ambiguous_name(&part.name, other)));
             }
         }
         for part in &mut parts {
@@ -344,9 +352,13 @@ fn crack_facets(
     let outside: std::collections::HashSet<u128> = (exterior.chunks_exact(npf))
         .map(|f| facet_key(&f[..fv]))
         .collect();
+    let mut is_unnamed = vec![false; parts.len()];
+    for &i in unnamed {
+        is_unnamed[i] = true;
+    }
     let mut marked = std::collections::HashSet::new();
     for (i, part) in parts.iter().enumerate() {
-        if unnamed.contains(&i) || Some(part.name.as_str()) == exterior_name {
+        if is_unnamed[i] || Some(part.name.as_str()) == exterior_name {
             continue;
         }
         let keys: std::collections::HashSet<u128> = (part.facets.chunks_exact(npf))
@@ -358,6 +370,50 @@ fn crack_facets(
         marked.extend(keys);
     }
     marked
+}
+
+/// The part among `parts` whose marker `name` writes as a number (`"1"` names the part of
+/// marker 1), other than a part of marker `own` (a part named by its own marker).
+fn marker_named_by<'a>(
+    parts: &'a [BoundaryPart],
+    name: &str,
+    own: Option<i32>,
+) -> Option<&'a BoundaryPart> {
+    let marker = name.trim().parse::<i32>().ok()?;
+    (own != Some(marker))
+        .then(|| parts.iter().find(|p| p.id == Some(marker)))
+        .flatten()
+}
+
+/// Why a part may not be called `name`: `where = 1` finds parts by name and by marker.
+fn ambiguous_name(name: &str, other: &BoundaryPart) -> String {
+    format!(
+        "boundary part `{name}` is named like the marker of part `{}` ({name}): `where = {name}` \
+         would name both; rename the part",
+        other.name
+    )
+}
+
+/// Keeps each facet of `part` once (the first of the same vertices): a part is a set of
+/// facets, and a facet listed twice (two Gmsh elements on one edge, an edge in two curves of
+/// one group) would count twice in the part's boundary integrals. Returns how many went.
+fn dedup_part_facets(part: &mut BoundaryPart, (npf, fv): (usize, usize)) -> usize {
+    let mut keys: Vec<u128> = (part.facets.chunks_exact(npf))
+        .map(|f| facet_key(&f[..fv]))
+        .collect();
+    keys.sort_unstable();
+    if keys.windows(2).all(|w| w[0] != w[1]) {
+        return 0;
+    }
+    let mut seen = std::collections::HashSet::with_capacity(keys.len());
+    let before = part.facets.len() / npf;
+    let facets: Vec<usize> = (part.facets.chunks_exact(npf))
+        .filter(|f| seen.insert(facet_key(&f[..fv])))
+        .flatten()
+        .copied()
+        .collect();
+    part.facets = facets;
+    before - part.facets.len() / npf
 }
 
 /// Checks that a given part named like the exterior part (`all`) is the exterior: anything
@@ -466,6 +522,9 @@ impl Mesh {
         self.derived = Default::default();
         if self.boundary.iter().any(|p| p.name == name) {
             return Err(fail(format!("a boundary part is already called `{name}`")));
+        }
+        if let Some(other) = marker_named_by(&self.boundary, name, None) {
+            return Err(fail(ambiguous_name(name, other)));
         }
         let exterior = match self
             .boundary

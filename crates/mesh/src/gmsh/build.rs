@@ -195,23 +195,28 @@ impl Builder {
     }
 
     /// MSH 2.2 gives each element one physical tag and writes an element once per physical group
-    /// of its entity: the tags of a block's elements become the block's (and its entity's)
-    /// physical tags, and repeated elements (same nodes) are kept once.
+    /// it is in. Each distinct element (by its nodes, kept once) is in the groups it was written
+    /// with: a block whose elements are all in the same groups (how gmsh writes an entity's
+    /// elements) keeps them as its physical tags; a block whose elements are in different
+    /// groups (files that give one tag per element, or one elementary tag to lines of several
+    /// groups) is split into one block per set of groups. An entity's physical tags are those
+    /// of its blocks.
     fn merge_v22_physicals(&mut self) {
         let mut entities: HashMap<(u8, i32), Vec<i32>> = HashMap::new();
-        for (block, tags) in self.blocks.iter_mut().zip(&self.element_physical) {
-            let mut physical: Vec<i32> = tags.iter().copied().filter(|&t| t != 0).collect();
-            physical.sort_unstable();
-            physical.dedup();
-            if physical.len() > 1 {
-                dedup_elements(block);
+        let mut blocks = Vec::with_capacity(self.blocks.len());
+        for (block, tags) in std::mem::take(&mut self.blocks)
+            .into_iter()
+            .zip(&self.element_physical)
+        {
+            for part in split_by_groups(block, tags) {
+                entities
+                    .entry((part.dim, part.entity))
+                    .or_default()
+                    .extend_from_slice(&part.physical);
+                blocks.push(part);
             }
-            entities
-                .entry((block.dim, block.entity))
-                .or_default()
-                .extend_from_slice(&physical);
-            block.physical = physical;
         }
+        self.blocks = blocks;
         let mut list: Vec<Entity> = entities
             .into_iter()
             .map(|((dim, tag), mut physical)| {
@@ -230,24 +235,68 @@ impl Builder {
     }
 }
 
-/// Keeps the first element of each node list in `block`.
-fn dedup_elements(block: &mut ElementBlock) {
-    let npe = block.kind.num_nodes();
+/// The elements of an MSH 2.2 `block` grouped by the physical tags (`tags`, one per element
+/// as written; 0 for none) their copies carry: one block per set of groups, in order of first
+/// appearance, each element once (the first of its node list). A block whose elements all
+/// carry the same one tag (gmsh's files for entities in one group) is returned as it is.
+fn split_by_groups(mut block: ElementBlock, tags: &[i32]) -> Vec<ElementBlock> {
     let count = block.element_tags.len();
-    let mut seen: HashMap<&[usize], ()> = HashMap::with_capacity(count);
-    let mut keep = Vec::with_capacity(count);
-    for (e, nodes) in block.nodes.chunks_exact(npe).enumerate() {
-        keep.push(seen.insert(nodes, ()).is_none() && e < count);
+    let tags = &tags[..count.min(tags.len())];
+    if let Some(&t) = tags.first()
+        && tags.iter().all(|&x| x == t)
+    {
+        block.physical = if t == 0 { Vec::new() } else { vec![t] };
+        return vec![block];
     }
-    drop(seen);
-    let mut tags = Vec::new();
-    let mut nodes = Vec::new();
-    for (e, &k) in keep.iter().enumerate() {
-        if k {
-            tags.push(block.element_tags[e]);
-            nodes.extend_from_slice(&block.nodes[e * npe..(e + 1) * npe]);
+    let npe = block.kind.num_nodes().max(1);
+    // Each distinct element: its slot (in order of first appearance) and first index.
+    let mut slot_of: HashMap<&[usize], usize> = HashMap::with_capacity(count);
+    let mut first = Vec::with_capacity(count);
+    let mut pairs: Vec<(usize, i32)> = Vec::with_capacity(count);
+    for (e, nodes) in block.nodes.chunks_exact(npe).enumerate().take(count) {
+        let slot = *slot_of.entry(nodes).or_insert_with(|| {
+            first.push(e);
+            first.len() - 1
+        });
+        let tag = tags.get(e).copied().unwrap_or(0);
+        if tag != 0 {
+            pairs.push((slot, tag));
         }
     }
-    block.element_tags = tags;
-    block.nodes = nodes;
+    drop(slot_of);
+    pairs.sort_unstable();
+    pairs.dedup();
+    // The groups of each slot, as a range of `pairs`.
+    let mut ranges = vec![0..0; first.len()];
+    let mut k = 0;
+    while k < pairs.len() {
+        let slot = pairs[k].0;
+        let end = k + pairs[k..].partition_point(|p| p.0 == slot);
+        ranges[slot] = k..end;
+        k = end;
+    }
+    let groups =
+        |slot: usize| -> Vec<i32> { pairs[ranges[slot].clone()].iter().map(|p| p.1).collect() };
+    let mut set_of: HashMap<Vec<i32>, usize> = HashMap::new();
+    let mut sets: Vec<(Vec<i32>, Vec<usize>)> = Vec::new();
+    for (slot, &e) in first.iter().enumerate() {
+        let set = groups(slot);
+        let index = *set_of.entry(set.clone()).or_insert_with(|| {
+            sets.push((set, Vec::new()));
+            sets.len() - 1
+        });
+        sets[index].1.push(e);
+    }
+    sets.into_iter()
+        .map(|(physical, members)| ElementBlock {
+            dim: block.dim,
+            kind: block.kind,
+            entity: block.entity,
+            physical,
+            element_tags: members.iter().map(|&e| block.element_tags[e]).collect(),
+            nodes: (members.iter())
+                .flat_map(|&e| block.nodes[e * npe..(e + 1) * npe].iter().copied())
+                .collect(),
+        })
+        .collect()
 }

@@ -288,7 +288,17 @@ pub(crate) fn le_u64(b: &[u8]) -> u64 {
 
 /// A token for an error message: at most 40 characters, lossy UTF-8.
 pub(crate) fn shown(token: &[u8]) -> String {
-    let text = String::from_utf8_lossy(&token[..token.len().min(40)]).into_owned();
+    // Control characters (a terminal's escape sequences) are shown escaped, not passed on.
+    let text: String = (String::from_utf8_lossy(&token[..token.len().min(40)]).chars())
+        .flat_map(|c| {
+            let escaped: Vec<char> = if c.is_control() {
+                c.escape_default().collect()
+            } else {
+                vec![c]
+            };
+            escaped
+        })
+        .collect();
     if token.len() > 40 {
         format!("{text}...")
     } else {
@@ -306,6 +316,12 @@ pub(crate) fn bounded_capacity(count: u64, remaining: usize, min_bytes: usize) -
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn shown_tokens_escape_control_characters() {
+        assert_eq!(shown(b"ab\x1b[2J\x07"), "ab\\u{1b}[2J\\u{7}");
+        assert_eq!(shown("é".as_bytes()), "é");
+    }
 
     #[test]
     fn integers_are_parsed_strictly() {
