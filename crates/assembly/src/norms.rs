@@ -63,29 +63,132 @@ pub fn error_norms_within(
     }
     mesh.validate()?;
     let element = Element::of_mesh(mesh, norm_degree(mesh.order))?;
+    let (mut l2, mut h1) = integrate(mesh, &element, uh, exact, deadline, false)?;
+    // Errors beyond about 1e154 overflow their squares and errors below about 1e-150
+    // underflow them: such sums are taken again, each term scaled (slower, and rare).
+    if [l2, h1]
+        .iter()
+        .any(|&v| !v.is_finite() || v < 2f64.powi(-450))
+    {
+        (l2, h1) = integrate(mesh, &element, uh, exact, deadline, true)?;
+    }
+    deadline.check("post")?;
+    let max_nodal = max_nodal_error(mesh, uh, exact)?;
+    Ok(ErrorNorms {
+        l2,
+        h1_seminorm: h1,
+        max_nodal,
+    })
+}
+
+/// The L2 and H1-seminorm errors over every cell, with [`Squares::scaled`] sums or not.
+fn integrate(
+    mesh: &MeshView<'_>,
+    element: &Element,
+    uh: &[f64],
+    exact: &dyn ScalarField,
+    deadline: &Deadline,
+    scaled: bool,
+) -> Result<(f64, f64)> {
     let n = mesh.num_cells();
     let starts: Vec<usize> = (0..n).step_by(CELLS_PER_TASK).collect();
-    let partial: Vec<(f64, f64)> = starts
+    let zero = Squares::new(scaled);
+    let partial: Vec<(Squares, Squares)> = starts
         .par_iter()
         .map_init(Scratch::default, |scratch, &start| {
             deadline.check("post")?;
             let cells = start..(start + CELLS_PER_TASK).min(n);
             with_shape!(
-                &element,
-                chunk_errors(mesh, &element, uh, exact, cells, scratch)
+                element,
+                chunk_errors(mesh, element, uh, exact, cells, scratch, zero)
             )
         })
         .collect::<Result<_>>()?;
-    let (l2, h1) = partial
-        .iter()
-        .fold((0.0, 0.0), |(a, b), (c, d)| (a + c, b + d));
-    deadline.check("post")?;
-    let max_nodal = max_nodal_error(mesh, uh, exact)?;
-    Ok(ErrorNorms {
-        l2: l2.sqrt(),
-        h1_seminorm: h1.sqrt(),
-        max_nodal,
-    })
+    let (l2, h1) =
+        (partial.into_iter()).fold((zero, zero), |(a, b), (c, d)| (a.merge(c), b.merge(d)));
+    Ok((l2.root(), h1.root()))
+}
+
+/// A sum of weighted squares `sum w e^2` (`w >= 0`): plain (fast, exact enough while the
+/// squares neither overflow nor underflow), or scaled: `scale^2 * ssq` with `scale` the largest
+/// term's root, as LAPACK's `dlassq` keeps it, so that no square overflows or underflows
+/// whatever the errors' scale. NaN stays NaN in both.
+#[derive(Clone, Copy)]
+struct Squares {
+    scaled: bool,
+    sum: f64,
+    scale: f64,
+    ssq: f64,
+}
+
+impl Squares {
+    fn new(scaled: bool) -> Self {
+        Self {
+            scaled,
+            sum: 0.0,
+            scale: 0.0,
+            ssq: 0.0,
+        }
+    }
+
+    /// Adds `w * sum(e_k^2)`.
+    #[inline(always)]
+    fn add<const K: usize>(&mut self, w: f64, e: [f64; K]) {
+        if self.scaled {
+            let root = w.sqrt();
+            for e in e {
+                self.push(root * e);
+            }
+        } else {
+            self.sum += w * e.iter().map(|e| e * e).sum::<f64>();
+        }
+    }
+
+    /// Adds `x^2` to a scaled sum.
+    fn push(&mut self, x: f64) {
+        let x = x.abs();
+        if x == 0.0 {
+            return;
+        }
+        if x > self.scale || x.is_nan() {
+            // A larger term (or NaN, which then stays): the old terms rescaled by it.
+            self.ssq = 1.0 + self.ssq * (self.scale / x).powi(2);
+            self.scale = x;
+        } else {
+            self.ssq += (x / self.scale).powi(2);
+        }
+    }
+
+    /// The sum of both.
+    fn merge(self, other: Self) -> Self {
+        if !self.scaled {
+            return Self {
+                sum: self.sum + other.sum,
+                ..self
+            };
+        }
+        let (big, small) = if self.scale >= other.scale {
+            (self, other)
+        } else {
+            (other, self)
+        };
+        if small.scale == 0.0 {
+            return big;
+        }
+        Self {
+            ssq: big.ssq + small.ssq * (small.scale / big.scale).powi(2),
+            ..big
+        }
+    }
+
+    /// The square root of the sum.
+    fn root(self) -> f64 {
+        if self.scaled {
+            self.scale * self.ssq.sqrt()
+        } else {
+            self.sum.sqrt()
+        }
+    }
 }
 
 /// `max_i |uh_i - u(x_i)|` over the nodes of `mesh` (the part of [`ErrorNorms`] that needs
@@ -205,7 +308,8 @@ fn chunk_errors<const N: usize, const D: usize, const G: usize>(
     exact: &dyn ScalarField,
     cells: Range<usize>,
     scratch: &mut Scratch,
-) -> Result<(f64, f64)> {
+    zero: Squares,
+) -> Result<(Squares, Squares)> {
     let t = Tables::<N, D, G>::of(element);
     let nq = t.nq;
     // Exact values and gradients at all quadrature points of the chunk, in batch.
@@ -223,7 +327,7 @@ fn chunk_errors<const N: usize, const D: usize, const G: usize>(
         t.map_points(&x, &mut points[i * nq..(i + 1) * nq]);
     }
     exact.value_and_gradient_batch(points, u_exact, g_exact);
-    let (mut l2, mut h1) = (0.0, 0.0);
+    let (mut l2, mut h1) = (zero, zero);
     let mut grad = [[0.0; D]; N];
     for (i, c) in cells.enumerate() {
         let nodes = mesh.cell(c);
@@ -255,13 +359,13 @@ fn chunk_errors<const N: usize, const D: usize, const G: usize>(
             let u: f64 = (values.iter().zip(&t.phi[q])).map(|(v, p)| v * p).sum();
             let dx = t.weights[q] * jac.det;
             let ge = g_exact[i * nq + q];
-            l2 += dx * (u - u_exact[i * nq + q]).powi(2);
-            h1 += dx * (0..D).map(|d| (g[d] - ge[d]).powi(2)).sum::<f64>();
+            l2.add(dx, [u - u_exact[i * nq + q]]);
+            h1.add(dx, std::array::from_fn::<f64, D, _>(|d| g[d] - ge[d]));
         }
     }
     // A non-finite exact value or gradient makes a sum non-finite; only then is it looked for
     // (a non-finite sum without one comes from the solution itself, or overflow, and stands).
-    if !(l2.is_finite() && h1.is_finite())
+    if !(l2.root().is_finite() && h1.root().is_finite())
         && let Some(error) = non_finite_exact(points, u_exact, g_exact, D)
     {
         return Err(error);

@@ -363,3 +363,27 @@ fn error_norms_report_non_finite_exact_solutions_and_solutions() {
     let norms = crate::error_norms(&mesh.view(), &uh, &Constant(0.0)).unwrap();
     assert!(norms.max_nodal.is_nan() && norms.l2.is_nan());
 }
+
+#[test]
+fn error_norms_of_huge_or_tiny_errors_are_those_of_ordinary_ones_scaled() {
+    let mesh = rect(8, 8, RectangleCells::Triangle, Diagonal::Right);
+    let uh = vec![0.0; mesh.num_nodes()];
+    let field = |s: f64| {
+        FnField::new("s sin sin", move |p: [f64; 3]| {
+            s * (std::f64::consts::PI * p[0]).sin() * (std::f64::consts::PI * p[1]).sin()
+        })
+    };
+    let base = crate::error_norms(&mesh.view(), &uh, &field(1.0)).unwrap();
+    assert!(base.l2 > 0.1 && base.h1_seminorm > 1.0, "{base:?}");
+    // Powers of two: the errors (and the gradients' differences) scale exactly.
+    for k in [-530, -600, 665, 1000] {
+        let s = 2f64.powi(k);
+        let norms = crate::error_norms(&mesh.view(), &uh, &field(s)).unwrap();
+        for (got, want) in [(norms.l2, base.l2), (norms.h1_seminorm, base.h1_seminorm)] {
+            assert!(
+                ((got / s) / want - 1.0).abs() < 1e-12,
+                "2^{k}: {got:e} against {want:e}"
+            );
+        }
+    }
+}
