@@ -153,3 +153,18 @@ fn prepared_solvers_do_not_keep_the_coarse_space_and_rebuild_the_same_preconditi
         assert_eq!(updated, expected, "{}", solver.name());
     }
 }
+
+#[test]
+fn a_matrix_of_huge_or_tiny_scale_coarsens_like_its_unscaled_self() {
+    let a = laplacian(2001);
+    let factory = AmgFactory::new(options());
+    let plain = factory.build_with_budget(&a, None, None).unwrap();
+    assert!(plain.num_levels() > 2);
+    for scale in [1e200, 1e-200, 2f64.powi(1000)] {
+        let values = a.values().iter().map(|v| v * scale).collect();
+        let scaled =
+            CsrMatrix::try_from_pattern_and_values(Arc::clone(a.pattern()), values).unwrap();
+        let built = factory.build_with_budget(&scaled, None, None).unwrap();
+        assert_eq!(built.levels(), plain.levels(), "scale {scale}");
+    }
+}
