@@ -266,14 +266,19 @@ fn config_show(args: ConfigArgs, json: bool) -> anyhow::Result<()> {
     if let Some(note) = note {
         writeln!(out, "# {note}")?;
     }
+    // The sources line up after the longest assignment, up to a column: a longer value (an
+    // array of 10⁴ nodes) pushes its own source out rather than every line's.
+    const MAX_COLUMN: usize = 100;
     let width = entries
         .iter()
         .map(|e| e.key.len() + e.value.len() + 3)
+        .filter(|&w| w <= MAX_COLUMN)
         .max()
         .unwrap_or(0);
     for e in &entries {
         let assignment = format!("{} = {}", e.key, e.value);
-        writeln!(out, "{assignment:<width$}  # {}", e.source)?;
+        let pad = width.saturating_sub(assignment.chars().count());
+        writeln!(out, "{assignment}{:pad$}  # {}", "", e.source)?;
     }
     Ok(())
 }

@@ -152,3 +152,34 @@ fn errors_inside_a_parent_key_override_name_the_override() {
         "{err}"
     );
 }
+
+#[test]
+fn config_show_prints_values_longer_than_any_column() {
+    let dir = tempfile::tempdir().unwrap();
+    let nodes: Vec<String> = (0..=10_000)
+        .map(|i| format!("{}", f64::from(i) / 1e4))
+        .collect();
+    let long = format!(
+        "problem.mesh={{kind=\"interval\",nodes=[{}]}}",
+        nodes.join(",")
+    );
+    let o = femscale(dir.path(), &["config", "show", "--set", &long]);
+    let (out, err) = (text(&o.stdout), text(&o.stderr));
+    assert!(o.status.success(), "{err}");
+    let is_nodes = |l: &str| l.starts_with("problem.mesh.nodes");
+    let source = out.lines().find(|l| is_nodes(l)).unwrap();
+    assert!(
+        source.contains("]  # --set problem.mesh="),
+        "{}",
+        &source[..80]
+    );
+    // The other lines keep their sources in one column.
+    let columns: Vec<usize> = (out.lines())
+        .filter(|l| !l.starts_with('#') && !is_nodes(l))
+        .filter_map(|l| l.find("  # "))
+        .collect();
+    assert!(
+        columns.len() > 5 && columns.iter().all(|&c| c == columns[0]),
+        "{columns:?}"
+    );
+}

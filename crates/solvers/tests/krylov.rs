@@ -555,6 +555,26 @@ fn memory_budget_is_checked() {
 }
 
 #[test]
+fn a_basis_beyond_the_machine_is_refused_without_a_configured_limit() {
+    // 200,001 vectors of 200,000 entries: 320 GB, more than any machine these tests run on.
+    let a = Arc::new(poisson_1d(200_000));
+    let o = options(1e-8);
+    assert!(o.memory_limit_mb.is_none());
+    match gmres_none(200_000).prepare(Arc::clone(&a), &o) {
+        Err(SolveError::MemoryBudget {
+            needed_mb,
+            limit_mb,
+            ..
+        }) => assert!(
+            needed_mb > 3e5 && limit_mb < needed_mb,
+            "{needed_mb} {limit_mb}"
+        ),
+        Err(other) => panic!("{other:?}"),
+        Ok(_) => panic!("a basis of 320 GB was allocated"),
+    }
+}
+
+#[test]
 fn monitor_break_stops_after_two_iterations() {
     let a = Arc::new(poisson_2d(20));
     let b = smooth_vector(a.nrows());
