@@ -132,25 +132,38 @@ impl SourceMap {
 struct LineIndex<'a> {
     text: &'a str,
     starts: Vec<usize>,
+    /// Whether each line is ASCII (its columns are byte offsets: no counting along a line of
+    /// 10⁵ array entries for each of them).
+    ascii: Vec<bool>,
 }
 
 impl<'a> LineIndex<'a> {
     fn new(text: &'a str) -> Self {
-        let starts = std::iter::once(0)
+        let starts: Vec<usize> = std::iter::once(0)
             .chain(text.match_indices('\n').map(|(i, _)| i + 1))
             .collect();
-        Self { text, starts }
+        let ascii = (starts.iter().enumerate())
+            .map(|(k, &start)| {
+                let end = starts.get(k + 1).copied().unwrap_or(text.len());
+                text.as_bytes()[start..end].is_ascii()
+            })
+            .collect();
+        Self {
+            text,
+            starts,
+            ascii,
+        }
     }
 
     fn position(&self, offset: usize) -> Position {
         let offset = offset.min(self.text.len());
         let line = self.starts.partition_point(|&s| s <= offset).max(1);
         let start = self.starts[line - 1];
-        let column = self
-            .text
-            .get(start..offset)
-            .map_or(offset - start, |s| s.chars().count())
-            + 1;
+        let column = if self.ascii[line - 1] {
+            offset - start
+        } else {
+            (self.text.get(start..offset)).map_or(offset - start, |s| s.chars().count())
+        } + 1;
         Position { line, column }
     }
 }
@@ -232,6 +245,22 @@ mod tests {
 
     fn p(dotted: &str) -> FieldPath {
         FieldPath::parse(dotted)
+    }
+
+    #[test]
+    fn columns_count_characters_on_lines_that_are_not_ascii() {
+        let text = "a = 1\nb = \"\u{e9}\u{e9}\", c = 2\nd = [1, 2]\n";
+        let lines = LineIndex::new(text);
+        let at = |needle: &str| lines.position(text.find(needle).unwrap());
+        assert_eq!(
+            at("c ="),
+            Position {
+                line: 2,
+                column: 11
+            }
+        );
+        assert_eq!(at("2]"), Position { line: 3, column: 9 });
+        assert_eq!(at("a"), Position { line: 1, column: 1 });
     }
 
     #[test]
