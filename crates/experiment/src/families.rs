@@ -113,10 +113,18 @@ pub(crate) fn fit_family(members: &[Sample]) -> FamilyFit {
              with the other keys fixed for one"
                 .to_string(),
         ),
-        (None, None) if l2.is_empty() && h1.is_empty() => Some(
-            "no rate: no error norms in this family (no exact solution or no successful run)"
-                .to_string(),
-        ),
+        (None, None) if l2.is_empty() && h1.is_empty() => {
+            let zero = members
+                .iter()
+                .any(|s| s.l2 == Some(0.0) || s.h1 == Some(0.0));
+            Some(if zero {
+                "no rate: the errors are zero (the elements reproduce the exact solution)"
+                    .to_string()
+            } else {
+                "no rate: no error norms in this family (no exact solution or no successful run)"
+                    .to_string()
+            })
+        }
         (None, None) => Some(format!(
             "no rate: errors at {} mesh size(s) of this family; a fit needs two",
             mesh_sizes.max(distinct_sizes(&h1))
@@ -243,6 +251,13 @@ mod tests {
         };
         let none = fit_family(&[no_errors(0.5), no_errors(0.25)]);
         assert!(none.note.unwrap().contains("no error norms"));
+        let exact = |h| Sample {
+            h: Some(h),
+            l2: Some(0.0),
+            h1: Some(0.0),
+        };
+        let reproduced = fit_family(&[exact(0.5), exact(0.25)]);
+        assert!(reproduced.note.unwrap().contains("the errors are zero"));
 
         // NaN, zero and infinite errors are left out of the fit, never turned into a rate.
         let mut bad = sample(0.125);

@@ -258,6 +258,16 @@ pub(super) fn write_summary_outputs(
             });
         }
     }
+    // Errors that are exactly zero (an exact solution the elements reproduce) or beyond what
+    // log axes show leave their series empty: it is left out (with a note), not the whole
+    // experiment failed after its runs.
+    error_series.retain(|s| {
+        let shown = s.points.iter().any(|&(x, y)| crate::plots::plottable(x) && crate::plots::plottable(y));
+        if !shown {
+            tracing::warn!(series = %s.label, "no point to show on log axes: left out of {ERROR_PLOT}");
+        }
+        shown
+    });
     if !error_series.is_empty() {
         plot_error_vs_h(
             &error_series,

@@ -63,7 +63,7 @@ fn loggable(v: f64) -> bool {
 const PLOT_LIMITS: (f64, f64) = (1e-150, 1e150);
 
 /// Whether `v` is drawn on a log axis: within [`PLOT_LIMITS`] (so positive and finite).
-fn plottable(v: f64) -> bool {
+pub(crate) fn plottable(v: f64) -> bool {
     (PLOT_LIMITS.0..=PLOT_LIMITS.1).contains(&v)
 }
 

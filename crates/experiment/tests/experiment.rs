@@ -686,6 +686,26 @@ fn vtu_and_svg_outputs_are_written_and_read_back() {
     );
 }
 
+#[test]
+fn errors_that_are_exactly_zero_leave_the_error_plot_not_the_experiment() {
+    use femscale_experiment::{ERROR_PLOT, TIME_PLOT};
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let text = format!(
+        "[problem]\nmesh = {{ kind = \"interval\", nx = 8 }}\nsource = \"0\"\nexact = \"0\"\n\
+         [output]\ndir = {:?}\nformats = [\"jsonl\", \"csv\", \"svg\"]\n\
+         [sweep]\n\"problem.mesh.nx\" = [8, 16]\n",
+        out.display().to_string()
+    );
+    let exp = load(&write(dir.path(), "zero.toml", &text));
+    let report = exp.run(&quiet()).unwrap();
+    assert!(report.all_ok());
+    assert!(!out.join(ERROR_PLOT).exists());
+    assert!(out.join(TIME_PLOT).exists());
+    let summary = std::fs::read_to_string(out.join("summary.csv")).unwrap();
+    assert!(summary.contains("the errors are zero"), "{summary}");
+}
+
 /// The `Float64` cell-data arrays of a `.vtu` file, read by vtkio.
 fn read_vtu_cell_floats(file: &std::path::Path) -> BTreeMap<String, Vec<f64>> {
     use vtkio::model::{Attribute, DataSet};
