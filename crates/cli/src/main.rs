@@ -118,7 +118,8 @@ struct SolveArgs {
     json: bool,
 
     /// Write the solution `u` as VTK for ParaView: a `.vtu` file; under `mpirun` on several
-    /// ranks a `.pvtu` file (PATH with that extension) and one `.vtu` piece per rank beside it.
+    /// ranks (or for a PATH ending in `.pvtu`) a `.pvtu` file (PATH with that extension) and one
+    /// `.vtu` piece per rank beside it.
     #[arg(long, value_name = "PATH")]
     vtu: Option<PathBuf>,
 }

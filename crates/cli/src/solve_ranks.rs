@@ -99,7 +99,9 @@ impl Ranks {
         use femscale::mesh::vtu::{write_pvtu, write_vtu, write_vtu_piece};
         let (mesh, u) = (&solution.mesh, solution.values.as_slice());
         let (rank, size) = (self.comm.rank(), self.comm.size());
-        if size == 1 {
+        // One process writes one `.vtu` file, unless a `.pvtu` file (and its piece) is asked for.
+        let parallel = path.extension().is_some_and(|e| e == "pvtu");
+        if size == 1 && !parallel {
             write_vtu(mesh, &[("u", u)], path)?;
             return Ok(path.to_path_buf());
         }

@@ -183,3 +183,28 @@ fn config_show_prints_values_longer_than_any_column() {
         "{columns:?}"
     );
 }
+
+#[test]
+fn a_pvtu_path_gives_a_pvtu_file_and_its_piece_on_one_process() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = femscale(
+        dir.path(),
+        &[
+            "solve",
+            "--set",
+            "problem.mesh.nx=4",
+            "--set",
+            "problem.mesh.ny=4",
+            "--vtu",
+            "u.pvtu",
+        ],
+    );
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let pvtu = std::fs::read_to_string(dir.path().join("u.pvtu")).unwrap();
+    assert!(
+        pvtu.contains("<PUnstructuredGrid") && pvtu.contains("u_0.vtu"),
+        "{pvtu}"
+    );
+    let piece = std::fs::read_to_string(dir.path().join("u_0.vtu")).unwrap();
+    assert!(piece.contains("<UnstructuredGrid"), "{}", &piece[..200]);
+}
