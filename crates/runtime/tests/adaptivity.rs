@@ -354,6 +354,21 @@ fn the_convenience_problems_refine_adaptively_on_request() {
     assert_eq!(e.field_name().as_deref(), Some("adaptivity.enabled"), "{e}");
 }
 
+#[test]
+fn the_zz_estimator_on_p2_is_refused_naming_its_own_key() {
+    let config = l_shape(&[
+        "problem.order=2",
+        "adaptivity.estimator=\"zz\"",
+        "adaptivity.max_steps=2",
+    ]);
+    let e = solve(config).unwrap_err();
+    assert_eq!(
+        e.field_name().as_deref(),
+        Some("adaptivity.estimator"),
+        "{e}"
+    );
+}
+
 /// `solve_observed` shows every step: its mesh, solution, indicators and marked cells.
 #[test]
 fn the_observer_sees_every_step_and_can_stop_the_loop() {

@@ -411,7 +411,11 @@ fn estimate(
     deadline: &Deadline,
 ) -> Result<StepEstimate> {
     let view = mesh.view();
-    let in_problem = |e: Error| e.within("problem");
+    // The estimators name the form's fields (within `problem`) or their own key.
+    let in_problem = |e: Error| {
+        let own = (e.field_name()).is_some_and(|f| f.starts_with("adaptivity."));
+        if own { e } else { e.within("problem") }
+    };
     let estimate = estimate_within(cfg.estimator(), &view, &setup.form, values, deadline)
         .map_err(in_problem)?;
     let error = match &setup.exact {
