@@ -169,6 +169,25 @@ fn auto_picks_amg_cg_when_the_factorisation_would_not_fit() {
 }
 
 #[test]
+fn auto_with_a_configured_preconditioner_picks_a_method_that_applies_it() {
+    let _guard = serial();
+    let small = poisson(16);
+    let plain = solver(|_| {}).solve(&small).unwrap();
+    assert!(
+        plain.metrics.solver.starts_with("direct"),
+        "{}",
+        plain.metrics.solver
+    );
+    let s = solver(|c| c.solver.preconditioner = "jacobi".into())
+        .solve(&small)
+        .unwrap();
+    assert_eq!(
+        (s.metrics.solver.as_str(), s.metrics.preconditioner.as_str()),
+        ("cg", "jacobi")
+    );
+}
+
+#[test]
 fn the_auto_level_plans_with_the_adaptive_scaler() {
     let _guard = serial();
     let auto = FemSolver::new();
