@@ -99,3 +99,24 @@ fn a_mesh_part_without_a_condition_is_refused() {
             .all(|v| v.is_finite() && v.abs() <= 1.0 + 1e-9)
     );
 }
+
+/// Data that overflow make a right-hand side that is not finite: the error names the problem
+/// and the node, not a solver option.
+#[test]
+fn a_right_hand_side_that_overflows_names_the_problem_and_the_node() {
+    let text = r#"
+        [problem]
+        mesh = { kind = "rectangle", nx = 4, ny = 4, cell = "triangle" }
+        source = "0"
+        boundary = [{ where = "left", value = 1e308 }, { where = "right", value = 0 }]
+    "#;
+    for kind in ["direct", "cg", "amg", "gmres"] {
+        let e = solve(text, &[&format!("solver.kind={kind}")]).unwrap_err();
+        assert_eq!(e.field_name().as_deref(), Some("problem"), "{kind}: {e}");
+        let message = e.to_string();
+        assert!(
+            message.contains("node") && message.contains("(x, y, z) = (0"),
+            "{message}"
+        );
+    }
+}

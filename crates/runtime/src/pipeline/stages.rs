@@ -321,6 +321,11 @@ pub(crate) fn solve_rhs(
                 .check(Phase::Solve.name())
                 .err()
                 .unwrap_or_else(|| solve_error(e)),
+            // A right-hand side that is not finite comes from the problem's data, not from the
+            // solver's options: say where.
+            SolveError::InvalidOption { option, .. } if option == "rhs" => {
+                non_finite_rhs(&mesh, &rhs)
+            }
             other => solve_error(other),
         };
         let report = outcome.map_err(in_phase)?;
@@ -401,4 +406,23 @@ pub(crate) fn post_process(
             max_nodal: max_nodal_error_within(&full, values, exact.as_ref())?,
         }))
     })
+}
+
+/// The error for a right-hand side with a non-finite entry, naming its first node.
+fn non_finite_rhs(mesh: &Mesh, rhs: &[f64]) -> Error {
+    let (node, value) = (rhs.iter().enumerate())
+        .find(|(_, v)| !v.is_finite())
+        .map_or((0, f64::NAN), |(i, &v)| (i, v));
+    let at = (node < mesh.num_nodes()).then(|| mesh.view().point(node));
+    let place = at.map_or(String::new(), |p| {
+        format!(" at (x, y, z) = ({}, {}, {})", p[0], p[1], p[2])
+    });
+    Error::invalid(
+        "problem",
+        format!(
+            "the right-hand side is {value} at node {node}{place}: the source, a boundary value \
+             or flux, or a coefficient overflows there, or cells there are too small for double \
+             precision"
+        ),
+    )
 }
