@@ -369,6 +369,21 @@ fn the_zz_estimator_on_p2_is_refused_naming_its_own_key() {
     );
 }
 
+#[test]
+fn a_reference_energy_beside_an_exact_solution_is_refused() {
+    let config = l_shape(&[
+        "problem.exact=\"0\"",
+        "adaptivity.reference_energy=0.2",
+        "adaptivity.max_steps=2",
+    ]);
+    let e = solve(config).unwrap_err();
+    assert_eq!(
+        e.field_name().as_deref(),
+        Some("adaptivity.reference_energy"),
+        "{e}"
+    );
+}
+
 /// `solve_observed` shows every step: its mesh, solution, indicators and marked cells.
 #[test]
 fn the_observer_sees_every_step_and_can_stop_the_loop() {

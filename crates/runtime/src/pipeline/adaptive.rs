@@ -457,6 +457,23 @@ fn check_target(cfg: &AdaptivityConfig, problem: &Problem, mesh: &Mesh) -> Resul
             "`error` needs the true error: give problem.exact or adaptivity.reference_energy",
         ));
     }
+    if problem.exact.is_some() && cfg.reference_energy.is_some() {
+        return Err(Error::invalid(
+            "adaptivity.reference_energy",
+            "problem.exact is given too, and the steps' true errors come from it: give one of \
+             the two",
+        ));
+    }
+    // The ZZ estimator averages P1 gradients: refused now rather than after the first solve.
+    if cfg.estimator() == femscale_assembly::Estimator::Recovery
+        && problem.order != femscale_core::Order::Linear
+    {
+        return Err(Error::invalid(
+            "adaptivity.estimator",
+            "the Zienkiewicz-Zhu estimator averages P1 gradients, which is not superconvergent \
+             for quadratic elements: use the residual estimator with problem.order = 2",
+        ));
+    }
     // Refusing quadrilaterals, hexahedra and tetrahedra now rather than after the first solve.
     if !matches!(
         mesh.cell_kind(),
