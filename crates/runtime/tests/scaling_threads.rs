@@ -53,3 +53,25 @@ fn threads_contradicting_serial_kernels_are_refused_when_loaded() {
     config.scaling.enable_parallel = Some(false);
     assert_eq!(config.scaling.toggles(100, 8).threads, 1);
 }
+
+#[test]
+fn the_parallel_assembly_threshold_counts_at_the_auto_level_with_configured_threads() {
+    let solve = |threshold: usize| {
+        let config = Config::from_toml_str(&format!(
+            "[problem]\nmesh = {{ nx = 8, ny = 8 }}\nsource = \"1\"\n\
+             [solver]\nkind = \"cg\"\npreconditioner = \"jacobi\"\n\
+             [assembly]\nparallel_threshold_cells = {threshold}\n\
+             [scaling]\nlevel = \"auto\"\nthreads = 2\n"
+        ))
+        .unwrap();
+        let solver = FemSolver::from_config(config).unwrap();
+        solver
+            .solve_configured()
+            .unwrap()
+            .metrics
+            .parallel_assembly_used
+    };
+    // 128 cells: parallel from a threshold of 0, serial with the default 20 000.
+    assert!(solve(0));
+    assert!(!solve(20_000));
+}

@@ -108,10 +108,12 @@ impl FemSolver {
             );
             plan.replace_reasons(PlanTopic::Threads, why);
         }
-        match self.config.assembly.parallel {
-            Some(parallel) => plan.parallel_assembly = parallel,
-            None => plan.parallel_assembly &= plan.threads > 1,
-        }
+        // The scaler's rule, on the threads the solve will have (a configured count may be
+        // more than the scaler would give a small problem).
+        plan.parallel_assembly = match self.config.assembly.parallel {
+            Some(parallel) => parallel,
+            None => plan.threads > 1 && work.cells >= adaptive.parallel_assembly_min_cells,
+        };
         plan
     }
 
