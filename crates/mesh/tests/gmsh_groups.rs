@@ -167,3 +167,21 @@ fn many_groups_and_subdomains_are_read() {
     assert_eq!(mesh.subdomains().len(), 2 * n * n);
     assert!(mesh.boundary_parts().len() > 4 * n);
 }
+
+#[test]
+fn a_group_named_twice_or_with_an_empty_name_is_refused_at_its_line() {
+    let lines = ["1 1 2 2 5 2 3", "2 1 2 1 6 4 1"];
+    for (names, expected) in [
+        (
+            "1 1 \"left\"\n1 2 \"right\"\n1 1 \"west\"\n",
+            "named twice: `left` and `west`",
+        ),
+        ("1 1 \"left\"\n1 2 \"\"\n", "empty name"),
+    ] {
+        let message = mesh(&square_v22(names, &lines)).unwrap_err().to_string();
+        assert!(
+            message.contains(expected) && message.contains("test.msh:"),
+            "{message}"
+        );
+    }
+}

@@ -334,6 +334,7 @@ fn read_format(r: &mut Reader<'_>) -> Res<MshFormat> {
 /// `$PhysicalNames` (ASCII in binary files too): a count, then `dim tag "name"` lines.
 fn read_physical_names(r: &mut Reader<'_>, b: &mut Builder) -> Res<()> {
     let count = r.count("the number of physical names")?;
+    let mut named = std::collections::HashMap::new();
     for _ in 0..count {
         let at = r.peek_start();
         let dim = r.int_in("the dimension of a physical name", 0, 3)? as u8;
@@ -351,6 +352,21 @@ fn read_physical_names(r: &mut Reader<'_>, b: &mut Builder) -> Res<()> {
                     format!("expected a quoted name, found `{}`", shown(text.as_bytes())),
                 )
             })?;
+        if name.trim().is_empty() {
+            return Err(r.error_at(
+                start,
+                format!("physical group (dimension {dim}, tag {tag}) has an empty name"),
+            ));
+        }
+        if let Some(first) = named.insert((dim, tag), name.to_string()) {
+            return Err(r.error_at(
+                at,
+                format!(
+                    "physical group (dimension {dim}, tag {tag}) is named twice: `{}` and `{name}`",
+                    shown(first.as_bytes())
+                ),
+            ));
+        }
         b.names.push((
             PhysicalName {
                 dim,
