@@ -281,6 +281,9 @@ impl MeshBuilder {
         }
         mesh.boundary = parts;
         mesh.curved = mesh.order == Order::Quadratic && is_curved(&mesh.view());
+        if mesh.curved {
+            crate::isoparametric::check_curved_cells(&mesh)?;
+        }
         mesh.validate()?;
         Ok(mesh)
     }

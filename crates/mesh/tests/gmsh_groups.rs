@@ -1,6 +1,7 @@
 //! Physical groups of hand-written and unusual Gmsh files: elements of one elementary entity
 //! in different groups (MSH 2.2), a facet listed twice in a group, names that read like
-//! another group's number, and many groups (whose checks were quadratic in their number).
+//! another group's number, and many groups (whose checks were quadratic in their number); and
+//! a curved cell folded at a vertex.
 
 use std::path::Path;
 
@@ -184,4 +185,35 @@ fn a_group_named_twice_or_with_an_empty_name_is_refused_at_its_line() {
             "{message}"
         );
     }
+}
+
+#[test]
+fn a_curved_cell_folded_at_a_vertex_is_refused() {
+    use femscale_core::{CellKind, Order};
+    let nodes = CellKind::Triangle.reference_nodes(Order::Quadratic);
+    // The edge node between vertices a and b.
+    let (edge, a, b) = (3..6)
+        .find_map(|e| {
+            let p = nodes[e];
+            (0..3)
+                .flat_map(|a| (0..3).map(move |b| (a, b)))
+                .find_map(|(a, b)| {
+                    let m = [0, 1].map(|k| 0.5 * (nodes[a][k] + nodes[b][k]));
+                    (a < b && m == [p[0], p[1]]).then_some((e, a, b))
+                })
+        })
+        .unwrap();
+    let build = |t: f64| {
+        let mut coords: Vec<f64> = nodes.iter().flat_map(|p| [p[0], p[1]]).collect();
+        for k in 0..2 {
+            coords[2 * edge + k] = nodes[a][k] + t * (nodes[b][k] - nodes[a][k]);
+        }
+        Mesh::builder(2, coords, CellKind::Triangle, (0..6).collect())
+            .order(Order::Quadratic)
+            .build()
+    };
+    // Moved along its edge towards vertex a: fine up to the quarter point, folded past it.
+    assert!(build(0.3).unwrap().is_curved());
+    let message = build(0.2).unwrap_err().to_string();
+    assert!(message.contains("folds"), "{message}");
 }
