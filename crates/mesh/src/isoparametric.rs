@@ -160,7 +160,7 @@ pub(crate) fn check_curved_cells(mesh: &Mesh) -> Result<()> {
                         + j[0][2] * (j[1][0] * j[2][1] - j[1][1] * j[2][0])
                 }
             };
-            !(det * orientation.signum() > 0.0)
+            !crate::geometry::is_positive(det * orientation.signum())
         })
     });
     match folded {
