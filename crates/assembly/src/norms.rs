@@ -154,6 +154,9 @@ impl Squares {
             // A larger term (or NaN, which then stays): the old terms rescaled by it.
             self.ssq = 1.0 + self.ssq * (self.scale / x).powi(2);
             self.scale = x;
+        } else if x == self.scale {
+            // (Also a second infinite term, whose ratio would be NaN.)
+            self.ssq += 1.0;
         } else {
             self.ssq += (x / self.scale).powi(2);
         }
@@ -172,7 +175,7 @@ impl Squares {
         } else {
             (other, self)
         };
-        if small.scale == 0.0 {
+        if small.scale == 0.0 || big.scale.is_infinite() {
             return big;
         }
         Self {

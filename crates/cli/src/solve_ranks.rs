@@ -100,7 +100,7 @@ impl Ranks {
         let (mesh, u) = (&solution.mesh, solution.values.as_slice());
         let (rank, size) = (self.comm.rank(), self.comm.size());
         // One process writes one `.vtu` file, unless a `.pvtu` file (and its piece) is asked for.
-        let parallel = path.extension().is_some_and(|e| e == "pvtu");
+        let parallel = (path.extension()).is_some_and(|e| e.eq_ignore_ascii_case("pvtu"));
         if size == 1 && !parallel {
             write_vtu(mesh, &[("u", u)], path)?;
             return Ok(path.to_path_buf());

@@ -175,6 +175,34 @@ impl SystemLoad {
     }
 }
 
+/// The memory no allocation of this process can exceed, MB, when known (Linux): the least of
+/// the machine's RAM and swap (`MemTotal + SwapTotal`), this process's cgroup v2 `memory.max`
+/// and the headroom under its address-space limit (`ulimit -v`). Unlike
+/// [`SystemLoad::detect`]'s available memory (which page caches and other processes lower),
+/// an allocation beyond it fails for certain: a check against it refuses only the impossible.
+pub fn memory_ceiling_mb() -> Option<f64> {
+    let read = |path: &str| std::fs::read_to_string(path).ok();
+    let machine = read("/proc/meminfo").and_then(|s| {
+        let field = |name: &str| {
+            (s.lines().find(|l| l.starts_with(name)))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|kb| kb.parse::<f64>().ok())
+        };
+        Some((field("MemTotal:")? + field("SwapTotal:").unwrap_or(0.0)) / 1024.0)
+    });
+    let cgroup = read("/proc/self/cgroup")
+        .and_then(|s| cgroup_v2_path(&s))
+        .and_then(|path| read(&format!("/sys/fs/cgroup{path}/memory.max")))
+        .and_then(|max| max.trim().parse::<f64>().ok())
+        .map(|bytes| bytes / (1024.0 * 1024.0));
+    let address_space = read("/proc/self/limits")
+        .and_then(|limits| address_space_headroom_mb(&limits, &read("/proc/self/status")?));
+    [machine, cgroup, address_space]
+        .into_iter()
+        .flatten()
+        .reduce(f64::min)
+}
+
 /// `MemAvailable` of `/proc/meminfo`, MB.
 fn meminfo_available_mb(meminfo: &str) -> Option<f64> {
     meminfo

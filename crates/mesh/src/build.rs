@@ -138,7 +138,10 @@ impl MeshBuilder {
     /// on the same nodes, every facet of a part a facet of some cell, part names unique. For
     /// order 2: one node per edge (and hexahedron face) shared by all its cells, no node in two
     /// roles, part facets with their cells' higher-order nodes; validity and orientation are
-    /// judged by the vertices (a curved cell is not checked for folds between them). The mesh
+    /// judged by the vertices, and a curved cell must not fold: its Jacobian may not change
+    /// sign at a node of the reference cell (checked there, not everywhere). Parts are sets of
+    /// facets (a facet given twice is kept once), and no part may be named like another part's
+    /// marker (`"1"` beside the part of marker 1). The mesh
     /// must be conforming: no exterior vertex on an exterior facet it is not a vertex of (a
     /// hanging node, or an interface with two copies of its nodes), unless the facet is in a
     /// named boundary part that is not the whole exterior (the sides of a crack meant to be

@@ -169,22 +169,26 @@ fn auto_picks_amg_cg_when_the_factorisation_would_not_fit() {
 }
 
 #[test]
-fn auto_with_a_configured_preconditioner_picks_a_method_that_applies_it() {
+fn auto_says_when_the_method_it_picks_leaves_a_configured_preconditioner_unused() {
     let _guard = serial();
     let small = poisson(16);
-    let plain = solver(|_| {}).solve(&small).unwrap();
-    assert!(
-        plain.metrics.solver.starts_with("direct"),
-        "{}",
-        plain.metrics.solver
-    );
     let s = solver(|c| c.solver.preconditioner = "jacobi".into())
         .solve(&small)
         .unwrap();
-    assert_eq!(
-        (s.metrics.solver.as_str(), s.metrics.preconditioner.as_str()),
-        ("cg", "jacobi")
+    assert!(
+        s.metrics.solver.starts_with("direct"),
+        "{}",
+        s.metrics.solver
     );
+    assert!(
+        s.metrics
+            .plan_rationale
+            .contains("solver.preconditioner = jacobi unused"),
+        "{}",
+        s.metrics.plan_rationale
+    );
+    let plain = solver(|_| {}).solve(&small).unwrap();
+    assert!(!plain.metrics.plan_rationale.contains("unused"));
 }
 
 #[test]

@@ -115,7 +115,7 @@ fn a_right_hand_side_that_overflows_names_the_problem_and_the_node() {
         assert_eq!(e.field_name().as_deref(), Some("problem"), "{kind}: {e}");
         let message = e.to_string();
         assert!(
-            message.contains("node") && message.contains("(x, y, z) = (0"),
+            message.contains("is inf at node") && message.contains("(x, y, z) = (0"),
             "{message}"
         );
     }

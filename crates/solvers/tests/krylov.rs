@@ -557,6 +557,11 @@ fn memory_budget_is_checked() {
 #[test]
 fn a_basis_beyond_the_machine_is_refused_without_a_configured_limit() {
     // 200,001 vectors of 200,000 entries: 320 GB, more than any machine these tests run on.
+    // Where the machine's memory cannot be read (not Linux) there is nothing to check against.
+    if femscale_core::scaler::memory_ceiling_mb().is_none_or(|mb| mb > 3e5) {
+        eprintln!("skipped: this machine's memory ceiling is unknown or above 300 GB");
+        return;
+    }
     let a = Arc::new(poisson_1d(200_000));
     let o = options(1e-8);
     assert!(o.memory_limit_mb.is_none());

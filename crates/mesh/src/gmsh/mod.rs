@@ -362,8 +362,9 @@ fn read_physical_names(r: &mut Reader<'_>, b: &mut Builder) -> Res<()> {
             return Err(r.error_at(
                 at,
                 format!(
-                    "physical group (dimension {dim}, tag {tag}) is named twice: `{}` and `{name}`",
-                    shown(first.as_bytes())
+                    "physical group (dimension {dim}, tag {tag}) is named twice: `{}` and `{}`",
+                    shown(first.as_bytes()),
+                    shown(name.as_bytes())
                 ),
             ));
         }

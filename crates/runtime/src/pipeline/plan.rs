@@ -45,23 +45,20 @@ impl FemSolver {
                 }
             };
             let chosen = solver_for(choice);
-            // A configured preconditioner asks for a method that applies one: `auto` does not
-            // pick one that would ignore it (the direct solver) without a word.
+            // A configured preconditioner that the chosen method does not apply (the direct
+            // solver) is said in the plan and logged, not dropped without a word.
             let preconditioner = self.config.solver.preconditioner.as_str();
             let ignored = !matches!(preconditioner, AUTO | "none")
                 && (self.registry.solver_info(chosen)).is_ok_and(|i| !i.takes_preconditioner);
             if ignored {
-                plan.replace_reasons(
-                    PlanTopic::Solver,
-                    format!(
-                        "cg: solver.preconditioner = {preconditioner} asks for a preconditioned \
-                         method ({chosen} applies none)"
-                    ),
+                let why = format!(
+                    "solver.preconditioner = {preconditioner} unused: {chosen} applies none (set \
+                     solver.kind to an iterative method to use it)"
                 );
-                "cg".to_string()
-            } else {
-                chosen.to_string()
+                tracing::warn!("{why}");
+                plan.add_reason(PlanTopic::Solver, why);
             }
+            chosen.to_string()
         } else {
             if plan.solver.is_some() {
                 // The scaler's reason for its own choice does not apply to a configured solver.

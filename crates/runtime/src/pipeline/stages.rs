@@ -410,9 +410,16 @@ pub(crate) fn post_process(
 
 /// The error for a right-hand side with a non-finite entry, naming its first node.
 fn non_finite_rhs(mesh: &Mesh, rhs: &[f64]) -> Error {
-    let (node, value) = (rhs.iter().enumerate())
-        .find(|(_, v)| !v.is_finite())
-        .map_or((0, f64::NAN), |(i, &v)| (i, v));
+    let Some((node, &value)) = rhs.iter().enumerate().find(|(_, v)| !v.is_finite()) else {
+        let largest = rhs.iter().fold(0.0f64, |m, v| m.max(v.abs()));
+        return Error::invalid(
+            "problem",
+            format!(
+                "the right-hand side's norm overflows (entries up to {largest:e}): the source, \
+                 boundary values or fluxes are too large for double precision; scale the problem"
+            ),
+        );
+    };
     let at = (node < mesh.num_nodes()).then(|| mesh.view().point(node));
     let place = at.map_or(String::new(), |p| {
         format!(" at (x, y, z) = ({}, {}, {})", p[0], p[1], p[2])
