@@ -272,8 +272,13 @@ impl MeshBuilder {
                 part.name
             )));
         }
+        let by_marker: std::collections::HashMap<i32, &BoundaryPart> =
+            (parts.iter()).filter_map(|p| Some((p.id?, p))).collect();
         for part in &parts {
-            if let Some(other) = marker_named_by(&parts, &part.name, part.id) {
+            let other = (part.name.trim().parse::<i32>().ok())
+                .filter(|&marker| part.id != Some(marker))
+                .and_then(|marker| by_marker.get(&marker));
+            if let Some(other) = other {
                 return Err(fail(ambiguous_name(&part.name, other)));
             }
         }

@@ -275,16 +275,21 @@ fn split_by_groups(mut block: ElementBlock, tags: &[i32]) -> Vec<ElementBlock> {
         ranges[slot] = k..end;
         k = end;
     }
-    let groups =
-        |slot: usize| -> Vec<i32> { pairs[ranges[slot].clone()].iter().map(|p| p.1).collect() };
     let mut set_of: HashMap<Vec<i32>, usize> = HashMap::new();
     let mut sets: Vec<(Vec<i32>, Vec<usize>)> = Vec::new();
+    let mut set = Vec::new();
     for (slot, &e) in first.iter().enumerate() {
-        let set = groups(slot);
-        let index = *set_of.entry(set.clone()).or_insert_with(|| {
-            sets.push((set, Vec::new()));
-            sets.len() - 1
-        });
+        // The slot's groups in a reused buffer: a set is allocated only when first seen.
+        set.clear();
+        set.extend(pairs[ranges[slot].clone()].iter().map(|p| p.1));
+        let index = match set_of.get(&set) {
+            Some(&index) => index,
+            None => {
+                sets.push((set.clone(), Vec::new()));
+                set_of.insert(set.clone(), sets.len() - 1);
+                sets.len() - 1
+            }
+        };
         sets[index].1.push(e);
     }
     sets.into_iter()
