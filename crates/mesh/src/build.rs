@@ -275,10 +275,9 @@ impl MeshBuilder {
         let by_marker: std::collections::HashMap<i32, &BoundaryPart> =
             (parts.iter()).filter_map(|p| Some((p.id?, p))).collect();
         for part in &parts {
-            let other = (part.name.trim().parse::<i32>().ok())
-                .filter(|&marker| part.id != Some(marker))
-                .and_then(|marker| by_marker.get(&marker));
-            if let Some(other) = other {
+            if let Some(other) =
+                marker_named_by(&part.name, part.id, |m| by_marker.get(&m).copied())
+            {
                 return Err(fail(ambiguous_name(&part.name, other)));
             }
         }
@@ -383,16 +382,16 @@ fn crack_facets(
     marked
 }
 
-/// The part among `parts` whose marker `name` writes as a number (`"1"` names the part of
-/// marker 1), other than a part of marker `own` (a part named by its own marker).
+/// The part (found by `part_of_marker`) whose marker `name` writes as a number (`"1"` names
+/// the part of marker 1), other than a part of marker `own` (a part named by its own marker).
 fn marker_named_by<'a>(
-    parts: &'a [BoundaryPart],
     name: &str,
     own: Option<i32>,
+    part_of_marker: impl Fn(i32) -> Option<&'a BoundaryPart>,
 ) -> Option<&'a BoundaryPart> {
     let marker = name.trim().parse::<i32>().ok()?;
     (own != Some(marker))
-        .then(|| parts.iter().find(|p| p.id == Some(marker)))
+        .then(|| part_of_marker(marker))
         .flatten()
 }
 
@@ -534,7 +533,10 @@ impl Mesh {
         if self.boundary.iter().any(|p| p.name == name) {
             return Err(fail(format!("a boundary part is already called `{name}`")));
         }
-        if let Some(other) = marker_named_by(&self.boundary, name, None) {
+        let boundary = &self.boundary;
+        if let Some(other) =
+            marker_named_by(name, None, |m| boundary.iter().find(|p| p.id == Some(m)))
+        {
             return Err(fail(ambiguous_name(name, other)));
         }
         let exterior = match self

@@ -24,7 +24,7 @@ fn norm(a: [f64; 3]) -> f64 {
 }
 
 /// `det[a, b, c]`: the triple product `a . (b x c)`.
-fn det3(a: [f64; 3], b: [f64; 3], c: [f64; 3]) -> f64 {
+pub(crate) fn det3(a: [f64; 3], b: [f64; 3], c: [f64; 3]) -> f64 {
     a[0] * (b[1] * c[2] - b[2] * c[1]) - a[1] * (b[0] * c[2] - b[2] * c[0])
         + a[2] * (b[0] * c[1] - b[1] * c[0])
 }

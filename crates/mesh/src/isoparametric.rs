@@ -150,7 +150,11 @@ pub(crate) fn check_curved_cells(mesh: &Mesh) -> Result<()> {
         let sign = crate::geometry::signed_measure(kind, &points[..kind.num_vertices()]).signum();
         let mut dets = [0.0; MAX_NODES];
         for (det, g) in dets.iter_mut().zip(&gradients) {
+            // Rows beyond the dimension are those of the identity: one 3x3 determinant for all.
             let mut j = [[0.0; 3]; 3];
+            for (r, row) in j.iter_mut().enumerate().skip(dim) {
+                row[r] = 1.0;
+            }
             for (p, gi) in points.iter().zip(g) {
                 for (r, row) in j.iter_mut().enumerate().take(dim) {
                     for (k, entry) in row.iter_mut().enumerate().take(dim) {
@@ -158,16 +162,7 @@ pub(crate) fn check_curved_cells(mesh: &Mesh) -> Result<()> {
                     }
                 }
             }
-            *det = sign
-                * match dim {
-                    1 => j[0][0],
-                    2 => j[0][0] * j[1][1] - j[0][1] * j[1][0],
-                    _ => {
-                        j[0][0] * (j[1][1] * j[2][2] - j[1][2] * j[2][1])
-                            - j[0][1] * (j[1][0] * j[2][2] - j[1][2] * j[2][0])
-                            + j[0][2] * (j[1][0] * j[2][1] - j[1][1] * j[2][0])
-                    }
-                };
+            *det = sign * crate::geometry::det3(j[0], j[1], j[2]);
         }
         let dets = &dets[..gradients.len()];
         let largest = dets.iter().fold(0.0f64, |m, d| m.max(d.abs()));
