@@ -487,3 +487,43 @@ fn a_rank_that_fails_before_the_set_up_releases_the_others() {
         );
     }
 }
+
+/// A GMRES basis beyond the memory budget is a typed error on every rank at set-up (it
+/// aborted the process when allocated), naming the rank's share; a restart that fits runs.
+#[test]
+fn a_gmres_basis_beyond_the_memory_budget_is_refused_on_every_rank() {
+    use femscale_core::{LinearSolver, SolverOptions};
+    let prepare = |restart: usize| -> Vec<Result<(), String>> {
+        let ranks = ThreadRanks::group(3);
+        std::thread::scope(|s| {
+            let handles: Vec<_> = ranks
+                .into_iter()
+                .map(|comm| {
+                    s.spawn(move || {
+                        let solver = DistributedKrylov::new(
+                            Arc::new(comm),
+                            DistMethod::Gmres { restart },
+                            DistPreconditionerChoice::BlockJacobi(Arc::new(Ic0Factory)),
+                        );
+                        // 144 rows, 48 per rank: a basis of 145 vectors and the 145 x 144
+                        // Hessenberg matrix take 0.22 MB per rank, 10 vectors 6 kB.
+                        let a = Arc::new(grid_laplacian(12).unwrap());
+                        let options = SolverOptions::default().with_memory_limit_mb(0.1);
+                        (solver.prepare(a, &options).map(|_| ())).map_err(|e| e.to_string())
+                    })
+                })
+                .collect();
+            handles.into_iter().map(|h| h.join().unwrap()).collect()
+        })
+    };
+    assert!(prepare(10).iter().all(Result::is_ok));
+    for (rank, result) in prepare(10_000).iter().enumerate() {
+        let message = result.as_ref().unwrap_err();
+        assert!(
+            message.contains(&format!(
+                "distributed-gmres(144) Krylov basis and work vectors on rank {rank}"
+            )),
+            "{message}"
+        );
+    }
+}
