@@ -100,6 +100,7 @@ pub use ast::{BinOp, Expr, Func, Var};
 pub use backend::{BackendKind, ExprOptions, jit_available};
 pub use cache::{CAPACITY as CACHE_CAPACITY, clear_cache};
 pub use expression::Expression;
+pub use parse::param_name_problem;
 pub use set::ExpressionSet;
 pub use stats::{ExprStats, stats};
 

@@ -216,16 +216,26 @@ pub(crate) fn parse(text: &str, params: &[(&str, f64)]) -> Result<Expr, ExprErro
     }
 }
 
+/// Why `name` cannot name a parameter (not an identifier, or a built-in variable, constant or
+/// function it would shadow); `None` when it can.
+pub fn param_name_problem(name: &str) -> Option<String> {
+    let valid = name.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+    if !valid {
+        Some("is not a valid name".to_owned())
+    } else if Var::from_name(name).is_some() || matches!(name, "pi" | "e") {
+        Some(format!("would shadow the built-in `{}`", shown_token(name)))
+    } else if Callable::lookup(name).is_some() {
+        Some(format!("would shadow the function `{}`", shown_token(name)))
+    } else {
+        None
+    }
+}
+
 fn check_params(text: &str, params: &[(&str, f64)]) -> Result<(), ExprError> {
     for (i, (name, value)) in params.iter().enumerate() {
-        let valid = name.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
-            && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
-        let problem = if !valid {
-            Some("is not a valid name".to_owned())
-        } else if Var::from_name(name).is_some() || matches!(*name, "pi" | "e") {
-            Some(format!("would shadow the built-in `{}`", shown_token(name)))
-        } else if Callable::lookup(name).is_some() {
-            Some(format!("would shadow the function `{}`", shown_token(name)))
+        let problem = if let Some(problem) = param_name_problem(name) {
+            Some(problem)
         } else if params[..i].iter().any(|(n, _)| n == name) {
             Some("is given twice".to_owned())
         } else if !value.is_finite() {

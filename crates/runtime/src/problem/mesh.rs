@@ -567,16 +567,24 @@ impl TryFrom<MeshTable> for MeshSpec {
                          nx and ny"
                     ));
                 }
+                let cells = t
+                    .cell
+                    .map(CellName::rectangle)
+                    .transpose()?
+                    .unwrap_or_default();
+                if t.diagonal.is_some() && cells == RectangleCells::Quadrilateral {
+                    return Err(
+                        "`diagonal` splits rectangles into triangles; it has no meaning \
+                                with cell = \"quadrilateral\""
+                            .into(),
+                    );
+                }
                 Self::Rectangle(RectangleSpec {
                     x: t.x.unwrap_or(default.x),
                     y: t.y.unwrap_or(default.y),
                     nx: t.nx.unwrap_or(DEFAULT_CELLS),
                     ny: t.ny.unwrap_or(DEFAULT_CELLS),
-                    cells: t
-                        .cell
-                        .map(CellName::rectangle)
-                        .transpose()?
-                        .unwrap_or_default(),
+                    cells,
                     diagonal: t.diagonal.unwrap_or_default(),
                 })
             }
@@ -585,6 +593,14 @@ impl TryFrom<MeshTable> for MeshSpec {
                     return Err("`nodes` are for interval meshes (kind = \"interval\"); a \
                                 box is given by x, y, z, nx, ny and nz"
                         .into());
+                }
+                if t.diagonal.is_some() {
+                    return Err(
+                        "`diagonal` is for rectangles of triangles; a box of tetrahedra \
+                                has the six of each cube around its main diagonal (Kuhn), the \
+                                only split offered"
+                            .into(),
+                    );
                 }
                 let default = BoxSpec::default();
                 Self::Box(BoxSpec {
@@ -643,7 +659,7 @@ impl MeshSpec {
                 nx: Some(r.nx),
                 ny: Some(r.ny),
                 cell: Some(r.cells.into()),
-                diagonal: Some(r.diagonal),
+                diagonal: (r.cells == RectangleCells::Triangle).then_some(r.diagonal),
                 refinements: Some(0),
                 ..MeshTable::default()
             },

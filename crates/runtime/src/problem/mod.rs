@@ -117,7 +117,11 @@ impl Problem {
             return Err(Error::invalid(field("exact"), EXACT_BY_SUBDOMAIN));
         }
         for (name, v) in &self.params {
-            femscale_core::error::ensure_finite(&field(&format!("params.{name}")), *v)?;
+            let key = field(&format!("params.{name}"));
+            if let Some(problem) = femscale_expr::param_name_problem(name) {
+                return Err(Error::invalid(key, format!("a parameter that {problem}")));
+            }
+            femscale_core::error::ensure_finite(&key, *v)?;
         }
         // A condition determines the constant if it prescribes the value or enters the
         // operator (Robin's alpha); pure fluxes do not.

@@ -82,6 +82,23 @@ fn a_box_takes_its_own_keys_and_refuses_2d_cells() {
     }
     let e = problem("[problem.mesh]\nnz = 4").unwrap_err();
     assert!(e.contains("`nz` is for boxes"), "{e}");
+    // `diagonal` where it would be ignored (it was, silently).
+    for (mesh, needle) in [
+        (
+            "kind = \"box\"",
+            "the six of each cube around its main diagonal",
+        ),
+        (
+            "cell = \"quadrilateral\"",
+            "no meaning with cell = \"quadrilateral\"",
+        ),
+    ] {
+        let e = problem(&format!("[problem.mesh]\n{mesh}\ndiagonal = \"left\"")).unwrap_err();
+        assert!(e.contains("`diagonal`") && e.contains(needle), "{e}");
+    }
+    let p = problem("[problem.mesh]\ncell = \"quadrilateral\"").unwrap();
+    let back: Problem = serde_json::from_str(&serde_json::to_string(&p).unwrap()).unwrap();
+    assert_eq!(back, p);
     let e = problem("[problem]\norder = 3").unwrap_err();
     assert!(
         e.contains("problem.order") && e.contains("use 1 (P1/Q1) or 2"),
@@ -219,6 +236,19 @@ fn checks_name_the_field_under_the_prefix() {
     );
     p.reaction = Some(1.0.into());
     p.check().unwrap();
+    // A parameter's name is checked on its own key (it was reported on the first expression
+    // compiled with it, `source` at column 1).
+    for (name, words) in [
+        ("x", "would shadow the built-in `x`"),
+        ("sin", "would shadow the function `sin`"),
+        ("2a", "is not a valid name"),
+    ] {
+        let mut q = p.clone();
+        q.params.insert(name.into(), 1.0);
+        let e = q.check().unwrap_err();
+        assert_eq!(e.field_name(), Some(format!("params.{name}")), "{e}");
+        assert!(e.to_string().contains(words), "{e}");
+    }
 }
 
 /// Given but zero everywhere, a reaction or a Robin alpha does not fix the constant either.
