@@ -9,6 +9,7 @@ use rayon::prelude::*;
 use crate::conformity::check_exterior_conforming;
 use crate::geometry::{orientation, reversed_order};
 use crate::mesh::Mesh;
+use crate::names::Names;
 use crate::order2::{EntityNodes, is_curved, reversed_layout};
 use crate::topology::{facet_key, facets_and_exterior, key_nodes};
 
@@ -50,6 +51,7 @@ pub struct MeshBuilder {
     boundary_names: BTreeMap<i32, String>,
     parts: Vec<BoundaryPart>,
     exterior: Option<String>,
+    names: Names,
 }
 
 impl Mesh {
@@ -69,6 +71,7 @@ impl Mesh {
             boundary_names: BTreeMap::new(),
             parts: Vec::new(),
             exterior: Some(EXTERIOR_PART.into()),
+            names: Names::default(),
         }
     }
 }
@@ -131,6 +134,13 @@ impl MeshBuilder {
         self
     }
 
+    /// How errors name cells and nodes (a file's element and node tags; by default their
+    /// indices).
+    pub(crate) fn names(mut self, names: Names) -> Self {
+        self.names = names;
+        self
+    }
+
     /// Validates and builds the mesh: coordinates finite, connectivity a whole number of cells
     /// with node indices in range, one marker per cell (if any), every cell of positive
     /// measure (and convex, for quadrilaterals and hexahedra) either as given or reversed —
@@ -154,6 +164,7 @@ impl MeshBuilder {
             location: None,
             message,
         };
+        let names = self.names;
         let mut subdomains: Vec<Subdomain> = {
             // Markers come in runs (a file's cells by entity): one set insertion per run.
             let mut ids = std::collections::BTreeSet::new();
@@ -194,10 +205,10 @@ impl MeshBuilder {
             derived: Default::default(),
         };
         mesh.view().validate()?;
-        mesh.reoriented_cells = orient_cells(&mut mesh)?;
+        mesh.reoriented_cells = orient_cells(&mut mesh, &names)?;
         let entities = match mesh.order {
             Order::Linear => None,
-            Order::Quadratic => Some(EntityNodes::check(&mesh.view())?),
+            Order::Quadratic => Some(EntityNodes::check(&mesh.view(), &names)?),
         };
         let (npf, fv) = (
             mesh.view().nodes_per_facet(),
@@ -238,12 +249,12 @@ impl MeshBuilder {
         }
         // One pass over all cell facets finds duplicate cells, non-manifold facets, the
         // exterior, and the facets parts may name.
-        let (keys, exterior) = facets_and_exterior(&mesh.view())?;
+        let (keys, exterior) = facets_and_exterior(&mesh.view(), &names)?;
         for part in &parts {
-            check_part_facets(part, (npf, fv), mesh.num_nodes(), &keys)?;
+            check_part_facets(part, (npf, fv), mesh.num_nodes(), &keys, &names)?;
             if let Some(entities) = &entities {
                 for f in part.facets.chunks_exact(npf) {
-                    entities.check_facet(mesh.cell_kind, &part.name, f)?;
+                    entities.check_facet(mesh.cell_kind, &part.name, f, &names)?;
                 }
             }
         }
@@ -258,15 +269,15 @@ impl MeshBuilder {
             &exterior,
             (npf, fv),
         );
-        check_exterior_conforming(&mesh.view(), &exterior, (npf, fv), &marked)?;
+        check_exterior_conforming(&mesh.view(), &exterior, (npf, fv), &marked, &names)?;
         if let Some(name) = self.exterior {
             match parts.iter().find(|p| p.name == name) {
                 None => parts.push(BoundaryPart::from_facets(name, exterior)),
                 Some(part) => check_same_facets(part, &exterior, (npf, fv))?,
             }
         }
-        let mut names = std::collections::HashSet::with_capacity(parts.len());
-        if let Some(part) = parts.iter().find(|p| !names.insert(p.name.as_str())) {
+        let mut seen = std::collections::HashSet::with_capacity(parts.len());
+        if let Some(part) = parts.iter().find(|p| !seen.insert(p.name.as_str())) {
             return Err(fail(format!(
                 "two boundary parts are called `{}`",
                 part.name
@@ -289,7 +300,7 @@ impl MeshBuilder {
         mesh.boundary = parts;
         mesh.curved = mesh.order == Order::Quadratic && is_curved(&mesh.view());
         if mesh.curved {
-            crate::isoparametric::check_curved_cells(&mesh)?;
+            crate::isoparametric::check_curved_cells(&mesh, &names)?;
         }
         mesh.validate()?;
         Ok(mesh)
@@ -297,7 +308,7 @@ impl MeshBuilder {
 }
 
 /// Reorients cells that are valid only reversed (judged by their vertices); returns how many.
-fn orient_cells(mesh: &mut Mesh) -> Result<usize> {
+fn orient_cells(mesh: &mut Mesh, names: &Names) -> Result<usize> {
     let kind = mesh.cell_kind;
     let nv = kind.num_vertices();
     let npc = kind.nodes_per_cell_of(mesh.order);
@@ -322,8 +333,9 @@ fn orient_cells(mesh: &mut Mesh) -> Result<usize> {
         return Err(Error::Mesh {
             location: None,
             message: format!(
-                "cell {c} (nodes {:?}) is degenerate{}",
-                &mesh.cells[c * npc..(c + 1) * npc],
+                "{} (nodes {}) is degenerate{}",
+                names.cell(c),
+                names.nodes(&mesh.cells[c * npc..(c + 1) * npc]),
                 match kind {
                     CellKind::Quadrilateral | CellKind::Hexahedron =>
                         ", folded or not convex (a non-positive Jacobian at a corner)",
@@ -474,6 +486,7 @@ fn check_part_facets(
     (npf, fv): (usize, usize),
     nodes: usize,
     keys: &[u128],
+    names: &Names,
 ) -> Result<()> {
     let fail = |message: String| {
         Err(Error::Mesh {
@@ -494,9 +507,9 @@ fn check_part_facets(
         let key = facet_key(&f[..fv]);
         if keys.binary_search(&key).is_err() {
             return fail(format!(
-                "boundary part `{}` has facet {:?}, which is not a facet of any cell",
+                "boundary part `{}` has facet {}, which is not a facet of any cell",
                 part.name,
-                key_nodes(key)
+                names.nodes(&key_nodes(key))
             ));
         }
     }
@@ -545,7 +558,7 @@ impl Mesh {
             .find(|p| p.name == EXTERIOR_PART && p.id.is_none())
         {
             Some(all) if !all.facets.is_empty() => all.facets.clone(),
-            _ => facets_and_exterior(&self.view())?.1,
+            _ => facets_and_exterior(&self.view(), &Names::default())?.1,
         };
         let view = self.view();
         let npf = view.nodes_per_facet();

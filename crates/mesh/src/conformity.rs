@@ -22,6 +22,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use femscale_core::{Error, MeshView, Result};
 use rayon::prelude::*;
 
+use crate::names::Names;
 use crate::topology::{FacetKey, facet_key};
 
 /// Relative tolerance of "lies on": a distance below `TOUCH * h` (h the facet's diameter).
@@ -41,6 +42,7 @@ pub(crate) fn check_exterior_conforming(
     exterior: &[usize],
     (npf, fv): (usize, usize),
     marked: &HashSet<FacetKey>,
+    names: &Names,
 ) -> Result<()> {
     let all: Vec<Facet> = (exterior.par_chunks_exact(npf))
         .map(|f| Facet::new(mesh, &f[..fv]))
@@ -83,7 +85,7 @@ pub(crate) fn check_exterior_conforming(
                 None => f.touches(p, tol),
             }
         });
-        hit.map(|f| not_conforming(mesh, v, f, TOUCH * h.min(f.h)))
+        hit.map(|f| not_conforming(mesh, v, f, TOUCH * h.min(f.h), names))
     });
     match offending {
         Some(error) => Err(error),
@@ -102,7 +104,7 @@ pub(crate) fn check_exterior_conforming(
     }
 }
 
-fn not_conforming(mesh: &MeshView<'_>, v: usize, f: &Facet, tol: f64) -> Error {
+fn not_conforming(mesh: &MeshView<'_>, v: usize, f: &Facet, tol: f64, names: &Names) -> Error {
     let dim = mesh.dim;
     let point = |n: usize| {
         let p = mesh.point(n);
@@ -110,7 +112,7 @@ fn not_conforming(mesh: &MeshView<'_>, v: usize, f: &Facet, tol: f64) -> Error {
         format!("({})", coords.join(", "))
     };
     let facet: Vec<String> = (f.nodes[..f.len].iter())
-        .map(|&n| format!("{n} {}", point(n)))
+        .map(|&n| format!("{} {}", names.node(n), point(n)))
         .collect();
     let what = if f.vertex_at(mesh.point(v), tol).is_some() {
         "two copies of a node: an interface meshed on both sides but not merged"
@@ -120,11 +122,12 @@ fn not_conforming(mesh: &MeshView<'_>, v: usize, f: &Facet, tol: f64) -> Error {
     Error::Mesh {
         location: None,
         message: format!(
-            "the mesh is not conforming: node {v} at {} lies on the exterior facet of nodes [{}] \
+            "the mesh is not conforming: node {} at {} lies on the exterior facet of nodes [{}] \
              without being one of its nodes ({what}), so the cells on either side are not \
              connected there; merge the regions' common facets (gmsh: `BooleanFragments` or \
              `Coherence` before meshing) — or, for a crack or slit meant to be open, put the \
              facets of both its sides in a named physical group of their own",
+            names.node(v),
             point(v),
             facet.join(", ")
         ),

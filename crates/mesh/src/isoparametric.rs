@@ -10,6 +10,7 @@ use femscale_core::{CellKind, Error, Order, Result};
 use rayon::prelude::*;
 
 use crate::mesh::Mesh;
+use crate::names::Names;
 use crate::order2::is_curved;
 
 /// The Lagrange basis of a node layout on a reference cell, as monomial coefficients.
@@ -131,7 +132,7 @@ impl Basis {
 ///
 /// # Errors
 /// [`Error::Mesh`] naming the first folded cell.
-pub(crate) fn check_curved_cells(mesh: &Mesh) -> Result<()> {
+pub(crate) fn check_curved_cells(mesh: &Mesh, names: &Names) -> Result<()> {
     /// Nodes of the largest order-2 cell (hex27).
     const MAX_NODES: usize = 27;
     let kind = mesh.cell_kind();
@@ -173,10 +174,11 @@ pub(crate) fn check_curved_cells(mesh: &Mesh) -> Result<()> {
         Some(c) => Err(Error::Mesh {
             location: None,
             message: format!(
-                "curved cell {c} (nodes {:?}) folds: its Jacobian changes sign inside it (a \
+                "curved {} (nodes {}) folds: its Jacobian changes sign inside it (a \
                  mid-edge, face or centre node too far from where the straight cell has it, \
                  e.g. past an edge's quarter point)",
-                view.cell(c)
+                names.cell(c),
+                names.nodes(view.cell(c))
             ),
         }),
     }

@@ -44,6 +44,7 @@ mod lift;
 mod mesh;
 #[cfg(feature = "metis")]
 mod metis_partition;
+mod names;
 mod order2;
 pub mod partition;
 mod refine;

@@ -7,6 +7,7 @@ use femscale_core::{CellKind, Error, MeshView, Order, Result};
 use rayon::prelude::*;
 
 use crate::lift::{Key, key_of};
+use crate::names::Names;
 use crate::topology::MAX_KEYED_NODES;
 
 fn fail(message: String) -> Error {
@@ -17,8 +18,8 @@ fn fail(message: String) -> Error {
 }
 
 /// The vertices of a key without its padding.
-fn key_vertices(key: &Key) -> Vec<u32> {
-    key.iter().copied().take_while(|&v| v != u32::MAX).collect()
+fn key_vertices(key: &Key) -> impl Iterator<Item = u32> + '_ {
+    key.iter().copied().take_while(|&v| v != u32::MAX)
 }
 
 /// The local slots of the order-2 layout of `kind` that are cell interiors (a
@@ -35,7 +36,7 @@ pub(crate) struct EntityNodes {
 impl EntityNodes {
     /// Checks that cells sharing an edge or face have the same node on it, and that no node
     /// is a vertex and a higher-order node, or the node of two entities.
-    pub(crate) fn check(mesh: &MeshView<'_>) -> Result<Self> {
+    pub(crate) fn check(mesh: &MeshView<'_>, names: &Names) -> Result<Self> {
         if mesh.num_nodes() >= MAX_KEYED_NODES {
             return Err(fail(format!(
                 "{} nodes are more than an order-2 mesh supports (below {MAX_KEYED_NODES})",
@@ -60,15 +61,19 @@ impl EntityNodes {
         entries.dedup();
         if let Some(w) = entries.windows(2).find(|w| w[0].0 == w[1].0) {
             return Err(fail(format!(
-                "cells disagree on the node of the {} with vertices {:?}: nodes {} and {}",
-                if key_vertices(&w[0].0).len() == 2 {
+                "cells disagree on the node of the {} with vertices {}: nodes {} and {}",
+                if key_vertices(&w[0].0).count() == 2 {
                     "edge"
                 } else {
                     "face"
                 },
-                key_vertices(&w[0].0),
-                w[0].1,
-                w[1].1
+                names.nodes(
+                    &key_vertices(&w[0].0)
+                        .map(|v| v as usize)
+                        .collect::<Vec<_>>()
+                ),
+                names.node(w[0].1 as usize),
+                names.node(w[1].1 as usize)
             )));
         }
         // Each node has one role: a vertex, one entity's node, or one cell's interior node.
@@ -83,8 +88,9 @@ impl EntityNodes {
         }
         let twice = |n: usize| {
             fail(format!(
-                "node {n} is used as two different nodes of the order-2 layout (a vertex, an \
-                 edge or face node, or a cell's centre)"
+                "node {} is used as two different nodes of the order-2 layout (a vertex, an \
+                 edge or face node, or a cell's centre)",
+                names.node(n)
             ))
         };
         for (i, &(_, n)) in entries.iter().enumerate() {
@@ -108,7 +114,13 @@ impl EntityNodes {
 
     /// Checks that a boundary facet (of part `name`) in the order-2 layout of `kind`'s facets
     /// has its cells' nodes on its edges (and, for quadrilateral faces, centre).
-    pub(crate) fn check_facet(&self, kind: CellKind, name: &str, facet: &[usize]) -> Result<()> {
+    pub(crate) fn check_facet(
+        &self,
+        kind: CellKind,
+        name: &str,
+        facet: &[usize],
+        names: &Names,
+    ) -> Result<()> {
         let Some(facet_kind) = kind.facet_kind() else {
             return Ok(());
         };
@@ -121,10 +133,11 @@ impl EntityNodes {
                 .map(|i| self.entries[i].1 as usize);
             if found != Some(facet[j]) {
                 return Err(fail(format!(
-                    "boundary part `{name}` has facet {facet:?}, whose node {j} ({}) is not its \
+                    "boundary part `{name}` has facet {}, whose node {j} ({}) is not its \
                      cells' node there ({})",
-                    facet[j],
-                    found.map_or_else(|| "none".to_string(), |n| n.to_string())
+                    names.nodes(facet),
+                    names.node(facet[j]),
+                    found.map_or_else(|| "none".to_string(), |n| names.node(n).to_string())
                 )));
             }
         }

@@ -11,6 +11,8 @@ use std::ops::Range;
 use femscale_core::{Error, MeshView, Result};
 use rayon::prelude::*;
 
+use crate::names::Names;
+
 /// The sorted nodes of a facet packed into one number (see the module docs).
 pub(crate) type FacetKey = u128;
 
@@ -54,7 +56,10 @@ fn too_large(what: &str, n: usize) -> Error {
 /// # Errors
 /// [`Error::Mesh`] if two cells have the same nodes, a facet is shared by more than two cells
 /// (not a manifold mesh) or the mesh has too many nodes or cells to key.
-pub(crate) fn facets_and_exterior(mesh: &MeshView<'_>) -> Result<(Vec<FacetKey>, Vec<usize>)> {
+pub(crate) fn facets_and_exterior(
+    mesh: &MeshView<'_>,
+    names: &Names,
+) -> Result<(Vec<FacetKey>, Vec<usize>)> {
     if mesh.num_nodes() > MAX_KEYED_NODES {
         return Err(too_large("nodes", mesh.num_nodes()));
     }
@@ -64,9 +69,14 @@ pub(crate) fn facets_and_exterior(mesh: &MeshView<'_>) -> Result<(Vec<FacetKey>,
     if mesh.cell_kind.nodes_per_facet() <= 2 {
         // Points and edges: two u32 nodes fit a u64, which sorts faster than a u128.
         let key = |nodes: &[usize]| (facet_key(nodes) >> 64) as u64;
-        scan(mesh, key, |k| (u128::from(k) << 64) | u128::from(u64::MAX))
+        scan(
+            mesh,
+            key,
+            |k| (u128::from(k) << 64) | u128::from(u64::MAX),
+            names,
+        )
     } else {
-        scan(mesh, facet_key, |k| k)
+        scan(mesh, facet_key, |k| k, names)
     }
 }
 
@@ -75,6 +85,7 @@ fn scan<K: Ord + Copy + Default + Send + Sync>(
     mesh: &MeshView<'_>,
     key: impl Fn(&[usize]) -> K + Sync,
     wide: impl Fn(K) -> FacetKey,
+    names: &Names,
 ) -> Result<(Vec<FacetKey>, Vec<usize>)> {
     let all = facets_by_key(mesh, key);
     let mut keys = Vec::with_capacity(all.len() / 2 + 1);
@@ -102,20 +113,18 @@ fn scan<K: Ord + Copy + Default + Send + Sync>(
                 if !opposite_sides(mesh, (a, fa), (b, fb)) {
                     let message = if same_nodes(mesh, a, b) {
                         format!(
-                            "cells {} and {} have the same nodes ({:?})",
-                            a.min(b),
-                            a.max(b),
-                            mesh.cell(a)
+                            "{} have the same nodes ({})",
+                            names.cell_pair(a.min(b), a.max(b)),
+                            names.nodes(mesh.cell(a))
                         )
                     } else {
                         format!(
-                            "cells {} and {} overlap: both lie on the same side of their \
-                             shared facet with nodes {:?} (cells {:?} and {:?})",
-                            a.min(b),
-                            a.max(b),
-                            key_nodes(wide(all[i].0)),
-                            mesh.cell(a.min(b)),
-                            mesh.cell(a.max(b))
+                            "{} overlap: both lie on the same side of their shared facet \
+                             with nodes {} (cells of nodes {} and {})",
+                            names.cell_pair(a.min(b), a.max(b)),
+                            names.nodes(&key_nodes(wide(all[i].0))),
+                            names.nodes(mesh.cell(a.min(b))),
+                            names.nodes(mesh.cell(a.max(b)))
                         )
                     };
                     return Err(Error::Mesh {
@@ -125,13 +134,13 @@ fn scan<K: Ord + Copy + Default + Send + Sync>(
                 }
             }
             _ => {
-                let cells: Vec<u32> = all[i..j].iter().map(|e| e.1).collect();
+                let cells = names.cell_list(all[i..j].iter().map(|e| e.1 as usize));
                 return Err(Error::Mesh {
                     location: None,
                     message: format!(
-                        "the facet with nodes {:?} is shared by {} cells ({cells:?}); a mesh \
-                         must be a manifold (each facet in at most two cells)",
-                        key_nodes(wide(all[i].0)),
+                        "the facet with nodes {} is shared by {} cells ({cells}); a mesh must \
+                         be a manifold (each facet in at most two cells)",
+                        names.nodes(&key_nodes(wide(all[i].0))),
                         j - i
                     ),
                 });

@@ -219,3 +219,39 @@ fn a_curved_cell_folded_at_a_vertex_is_refused() {
     let message = build(0.2).unwrap_err().to_string();
     assert!(message.contains("folds"), "{message}");
 }
+
+/// Errors about a file's cells and nodes name the file's element and node tags (they named
+/// femscale's 0-based cell and node indices, which a user cannot find in the file).
+#[test]
+fn errors_name_the_files_element_and_node_tags() {
+    let file = |nodes: &str, elements: &[&str]| {
+        format!(
+            "$MeshFormat\n2.2 0 8\n$EndMeshFormat\n$Nodes\n{}\n{nodes}\n$EndNodes\n$Elements\n{}\n\
+             {}\n$EndElements\n",
+            nodes.lines().count(),
+            elements.len(),
+            elements.join("\n")
+        )
+    };
+    let nodes = "11 0 0 0\n12 1 0 0\n13 0 1 0\n14 2 0 0\n15 1 1 0";
+    for (elements, expected) in [
+        // A cell of zero area.
+        (
+            &["101 2 2 1 1 11 12 13", "102 2 2 1 1 11 12 14"][..],
+            "element 102 (nodes [11, 12, 14]) is degenerate",
+        ),
+        // The same cell twice.
+        (
+            &["101 2 2 1 1 11 12 13", "107 2 2 1 1 12 13 11"][..],
+            "elements 101 and 107 have the same nodes ([11, 12, 13])",
+        ),
+        // A hanging node: node 12 on the edge 11-14 of the large triangle.
+        (
+            &["101 2 2 1 1 11 12 13", "102 2 2 1 1 12 15 13", "103 2 2 1 1 11 14 15"][..],
+            "node 12 at (1, 0) lies on the exterior facet of nodes [11 (0, 0), 14 (2, 0)]",
+        ),
+    ] {
+        let message = mesh(&file(nodes, elements)).unwrap_err().to_string();
+        assert!(message.contains(expected), "{message}");
+    }
+}

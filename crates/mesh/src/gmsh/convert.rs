@@ -24,6 +24,7 @@ use femscale_core::{CellKind, Error, Order, Result};
 
 use super::{ElementBlock, MshElementKind, MshFile, read_msh};
 use crate::mesh::Mesh;
+use crate::names::Names;
 
 impl Mesh {
     /// Reads a Gmsh `.msh` file (2.2 or 4.1, ASCII or binary) into a mesh with subdomain and
@@ -152,9 +153,15 @@ impl MshFile {
             }
             markers.extend(std::iter::repeat_n(marker, b.len()));
         }
+        // Errors name the file's element and node tags.
+        let element_tags = (cell_blocks.iter()).flat_map(|b| b.element_tags.iter().copied());
+        let node_tags = (new_index.iter().zip(&self.node_tags))
+            .filter(|(i, _)| **i != usize::MAX)
+            .map(|(_, &tag)| tag);
         let mut builder = Mesh::builder(usize::from(dim), coords, kind, cells)
             .order(order)
-            .cell_markers(markers);
+            .cell_markers(markers)
+            .names(Names::tags(element_tags, node_tags));
         if !by_entity {
             for n in self.physical_names.iter().filter(|n| n.dim == dim) {
                 builder = builder.subdomain_name(n.tag, n.name.clone());
