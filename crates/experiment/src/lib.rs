@@ -135,13 +135,36 @@ impl Experiment {
         for item in overrides {
             let (key, value) = layers::parse_override(item)?;
             let head = key.split('.').next().unwrap_or_default();
-            if spec::SECTIONS.contains(&head) {
-                layers::insert_dotted(&mut raw, &key, value);
-            } else {
-                set_layers.push(layers::set_layer(item)?);
+            match key.strip_prefix("sweep.") {
+                // A swept key replaces the file's values of that key, however the file wrote it
+                // (`[sweep] "problem.mesh.nx" = ...` or nested tables).
+                Some(swept) if swept.split('.').next() != Some("zip") => {
+                    spec::set_swept(&mut raw, swept, value);
+                }
+                _ if spec::SECTIONS.contains(&head) => layers::insert_dotted(&mut raw, &key, value),
+                _ => set_layers.push((item, key, layers::set_layer(item)?)),
             }
         }
         let sections = spec::parse_sections(&raw, &file_raw, &source)?;
+        // An override of a swept key (or of a key inside one) would be replaced at every point.
+        for (item, key, _) in &set_layers {
+            let swept = (sections.keys.iter()).find(|k| {
+                key == *k
+                    || key
+                        .strip_prefix(k.as_str())
+                        .is_some_and(|r| r.starts_with('.'))
+            });
+            if let Some(swept) = swept {
+                return Err(Error::invalid(
+                    layers::sweep_field(swept),
+                    format!(
+                        "`--set {item}` would be replaced by the sweep's value at every point; to \
+                         run other values, replace the sweep: `--set sweep.{swept}=[...]`"
+                    ),
+                ));
+            }
+        }
+        let set_layers: Vec<_> = set_layers.into_iter().map(|(_, _, layer)| layer).collect();
         let base_dict: Dict = raw
             .into_iter()
             .filter(|(k, _)| !spec::SECTIONS.contains(&k.as_str()))

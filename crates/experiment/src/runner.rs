@@ -37,6 +37,7 @@ use super::store::{RunRecord, SUMMARY_FILE, Store, write_atomic};
 use super::summary::{SummaryRow, summarize, to_csv};
 use super::sweep::Point;
 use femscale_runtime::Registry;
+use femscale_runtime::config::MAX_THREADS;
 use femscale_runtime::{FemSolver, Solution};
 
 /// A progress callback; called on the thread that called [`Experiment::run`].
@@ -390,6 +391,10 @@ impl Experiment {
     /// Opens the output directory (locked for this invocation), records the runs an earlier
     /// sweep left in flight, and lists the runs to execute now.
     pub(crate) fn prepare(&self, options: &RunOptions) -> Result<Pending<'_>> {
+        if let Some(runs) = options.parallel_runs {
+            // The bound of `experiment.parallel_runs`, for the option that overrides it.
+            femscale_runtime::config::check_count("parallel_runs", runs, 0, MAX_THREADS)?;
+        }
         let dir = options
             .output_dir
             .clone()

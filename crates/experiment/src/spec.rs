@@ -319,6 +319,28 @@ fn parse_format(name: &str) -> Result<OutputFormat> {
 }
 
 /// Flattens nested tables into dotted keys until a non-table value.
+/// Sets the values of the plain (not zipped) swept key `swept` in `raw`'s `[sweep]` to
+/// `value`, replacing the key's values however they were written (a dotted name or nested
+/// tables; both spell the same key).
+pub(crate) fn set_swept(raw: &mut Dict, swept: &str, value: Value) {
+    let sweep = raw
+        .entry("sweep".to_string())
+        .or_insert_with(|| Value::from(Dict::new()));
+    let Value::Dict(_, sweep) = sweep else {
+        // Not a table: the override replaces it (and `[sweep]` is then this key alone).
+        *sweep = Value::from(Dict::from([(swept.to_string(), value)]));
+        return;
+    };
+    let zip = sweep.remove("zip");
+    let mut entries = Vec::new();
+    flatten("", sweep, &mut entries);
+    *sweep = (entries.into_iter()).filter(|(k, _)| k != swept).collect();
+    sweep.insert(swept.to_string(), value);
+    if let Some(zip) = zip {
+        sweep.insert("zip".to_string(), zip);
+    }
+}
+
 fn flatten(prefix: &str, dict: &Dict, out: &mut Vec<(String, Value)>) {
     for (k, v) in dict {
         let key = if prefix.is_empty() {
@@ -403,6 +425,15 @@ fn parse_sweep(sweep: &Dict) -> Result<(Vec<Factor>, Vec<String>)> {
         let field = sweep_field(key);
         let values = values_of(key, value, &field)?;
         seen(key, &mut keys)?;
+        if let Some(twice) = given_twice(values.iter()) {
+            return Err(Error::invalid(
+                field,
+                format!(
+                    "the value {twice} is given twice (the same run twice; \
+                     experiment.repetitions repeats runs)"
+                ),
+            ));
+        }
         factors.push(
             values
                 .into_iter()
@@ -441,18 +472,38 @@ fn parse_sweep(sweep: &Dict) -> Result<(Vec<Factor>, Vec<String>)> {
                 ),
             ));
         }
-        factors.push(
-            (0..len)
-                .map(|i| {
-                    columns
-                        .iter()
-                        .map(|(k, v)| (k.clone(), v[i].clone()))
-                        .collect()
-                })
-                .collect(),
-        );
+        let rows: Factor = (0..len)
+            .map(|i| {
+                columns
+                    .iter()
+                    .map(|(k, v)| (k.clone(), v[i].clone()))
+                    .collect()
+            })
+            .collect();
+        let tuples = rows
+            .iter()
+            .map(|row| serde_json::Value::from_iter(row.iter().map(|(_, v)| v.clone())));
+        if let Some(twice) = given_twice(tuples.collect::<Vec<_>>().iter()) {
+            let keys: Vec<&str> = columns.iter().map(|(k, _)| k.as_str()).collect();
+            return Err(Error::invalid(
+                group,
+                format!(
+                    "the values {twice} of {keys:?} are given twice (the same run twice; \
+                     experiment.repetitions repeats runs)"
+                ),
+            ));
+        }
+        factors.push(rows);
     }
     Ok((factors, keys))
+}
+
+/// The first value met a second time, shown as JSON.
+fn given_twice<'a>(values: impl Iterator<Item = &'a serde_json::Value>) -> Option<String> {
+    let mut seen = std::collections::HashSet::new();
+    values
+        .map(|v| v.to_string())
+        .find(|text| !seen.insert(text.clone()))
 }
 
 /// A hint for a misspelt experiment section (`[experiments]`, `[sweeps]`, `[outputs]`).

@@ -797,3 +797,55 @@ fn cells(c: &femscale_runtime::Config) -> (usize, usize) {
         other => panic!("not a rectangle: {other:?}"),
     }
 }
+
+/// `--set` on a swept key: `sweep.<key>` replaces the file's values however the file wrote
+/// the key (it was "swept twice"), and the key itself is refused (every point replaced the
+/// value silently); a value given twice is refused (it ran the same run twice).
+#[test]
+fn overrides_of_swept_keys_and_repeated_values() {
+    let dir = tempfile::tempdir().unwrap();
+    let load_with = |sweep: &str, overrides: &[&str]| {
+        let path = experiment(dir.path(), sweep);
+        let overrides: Vec<String> = overrides.iter().map(|s| s.to_string()).collect();
+        Experiment::load(&path, &overrides).map_err(|e| e.to_string())
+    };
+    for sweep in [
+        "[sweep]\n\"problem.mesh.nx\" = [4, 8]",
+        "[sweep.problem.mesh]\nnx = [4, 8]",
+    ] {
+        let exp = load_with(sweep, &["sweep.problem.mesh.nx=[2, 3, 5]"]).unwrap();
+        let nx: Vec<String> = (exp.points().iter())
+            .map(|p| p.value("problem.mesh.nx").unwrap().to_string())
+            .collect();
+        assert_eq!(nx, ["2", "3", "5"], "{sweep}");
+        let e = load_with(sweep, &["problem.mesh.nx=16"]).unwrap_err();
+        assert!(
+            e.contains("sweep.\"problem.mesh.nx\"")
+                && e.contains("`--set problem.mesh.nx=16` would be replaced"),
+            "{e}"
+        );
+        // A key that merely shares a prefix is not swept.
+        load_with(sweep, &["problem.mesh.ny=16"]).unwrap();
+    }
+    let e = load_with("[sweep]\n\"problem.mesh.nx\" = [8, 16, 8]", &[]).unwrap_err();
+    assert!(e.contains("the value 8 is given twice"), "{e}");
+    let zip = "[sweep.zip]\n\"problem.mesh.nx\" = [4, 4, 8]\n\"problem.mesh.ny\" = [4, 8, 4]";
+    assert_eq!(load_with(zip, &[]).unwrap().points().len(), 3);
+    let e = load_with(&zip.replace("[4, 8, 4]", "[4, 4, 8]"), &[]).unwrap_err();
+    assert!(e.contains("the values [4,4] of"), "{e}");
+}
+
+#[test]
+fn the_parallel_runs_option_has_the_bound_of_its_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let exp = load(&experiment(dir.path(), ""));
+    let options = RunOptions {
+        parallel_runs: Some(1_000_000),
+        ..Default::default()
+    };
+    let e = exp.run(&options).unwrap_err().to_string();
+    assert!(
+        e.contains("parallel_runs") && e.contains("from 0 to 1024"),
+        "{e}"
+    );
+}
