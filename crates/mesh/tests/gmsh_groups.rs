@@ -247,7 +247,11 @@ fn errors_name_the_files_element_and_node_tags() {
         ),
         // A hanging node: node 12 on the edge 11-14 of the large triangle.
         (
-            &["101 2 2 1 1 11 12 13", "102 2 2 1 1 12 15 13", "103 2 2 1 1 11 14 15"][..],
+            &[
+                "101 2 2 1 1 11 12 13",
+                "102 2 2 1 1 12 15 13",
+                "103 2 2 1 1 11 14 15",
+            ][..],
             "node 12 at (1, 0) lies on the exterior facet of nodes [11 (0, 0), 14 (2, 0)]",
         ),
     ] {

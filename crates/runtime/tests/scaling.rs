@@ -189,6 +189,20 @@ fn auto_says_when_the_method_it_picks_leaves_a_configured_preconditioner_unused(
     );
     let plain = solver(|_| {}).solve(&small).unwrap();
     assert!(!plain.metrics.plan_rationale.contains("unused"));
+    // Where auto picks CG, the plan says which preconditioner runs instead of the modelled AMG.
+    let auto = FemSolver::new();
+    let large = auto.optimize_for_problem_size(1_000_000);
+    assert!(!large.plan.rationale().contains("as configured, not"));
+    let jacobi = auto
+        .with_overrides(&["solver.preconditioner=\"jacobi\""])
+        .unwrap()
+        .optimize_for_problem_size(1_000_000);
+    assert_eq!(jacobi.solver, "cg");
+    let rationale = jacobi.plan.rationale();
+    assert!(
+        rationale.contains("cg runs with solver.preconditioner = jacobi as configured, not amg"),
+        "{rationale}"
+    );
 }
 
 #[test]

@@ -48,8 +48,25 @@ impl FemSolver {
             // A configured preconditioner that the chosen method does not apply (the direct
             // solver) is said in the plan and logged, not dropped without a word.
             let preconditioner = self.config.solver.preconditioner.as_str();
+            let chosen_info = self.registry.solver_info(chosen);
             let ignored = !matches!(preconditioner, AUTO | "none")
-                && (self.registry.solver_info(chosen)).is_ok_and(|i| !i.takes_preconditioner);
+                && chosen_info.as_ref().is_ok_and(|i| !i.takes_preconditioner);
+            // The reason names the pair the scaler models (amg-cg); another preconditioner
+            // runs instead when one is configured.
+            let replaced = (chosen_info.as_ref().ok())
+                .map(|i| i.default_preconditioner)
+                .filter(|&default| !matches!(preconditioner, AUTO) && preconditioner != default);
+            if let Some(default) = replaced
+                && !ignored
+            {
+                plan.add_reason(
+                    PlanTopic::Solver,
+                    format!(
+                        "{chosen} runs with solver.preconditioner = {preconditioner} as \
+                         configured, not {default}"
+                    ),
+                );
+            }
             if ignored {
                 let why = format!(
                     "solver.preconditioner = {preconditioner} unused: {chosen} applies none (set \
