@@ -45,8 +45,9 @@ Resuming: runs already in results.jsonl are skipped, so rerunning the same comma
 interruption only runs what is missing (use --retry-failed to rerun failures). A run is
 identified by everything its result depends on: the point's full effective configuration
 (file, FEMSCALE_* environment, --set, sweep values), the content of the plugin libraries it
-names and the femscale and discretisation versions. Runs recorded under another identity (the
-file was edited, a plugin rebuilt) run again; the old records are set aside, never counted in
+names and of its Gmsh mesh file, and the femscale and discretisation versions. Runs recorded
+under another identity (the file was edited, a plugin rebuilt, the mesh file changed) run
+again; the old records are set aside, never counted in
 the summary.
 --fresh moves results.jsonl aside (results.jsonl.<time>.old) and starts a new one.
 

@@ -9,6 +9,8 @@
 //! * the content (SHA-256) of every plugin library the configuration names: each file of
 //!   `plugins.paths` and each dynamic library found in `plugins.dirs` — a rebuilt plugin at
 //!   the same path is another identity;
+//! * the content (SHA-256) of the mesh file (`problem.mesh.path` of a Gmsh mesh) — an edited
+//!   `.msh` file at the same path is another identity;
 //! * the femscale version ([`FEMSCALE_VERSION`]) and the discretisation version of
 //!   `femscale-assembly` ([`DISCRETISATION_VERSION`]), which changes when the numerics do;
 //! * the repetition.
@@ -28,7 +30,7 @@ use femscale_runtime::FEMSCALE_VERSION;
 use femscale_runtime::config::Config;
 use femscale_runtime::plugins::{PluginsConfig, file_sha256};
 
-/// Content hashes of plugin files, computed once per experiment load.
+/// Content hashes of plugin and mesh files, computed once per experiment load.
 #[derive(Debug, Default)]
 pub(crate) struct PluginHashes {
     by_path: HashMap<PathBuf, String>,
@@ -99,12 +101,19 @@ fn identity_at(
     (femscale, discretisation): (&str, u32),
 ) -> String {
     let doc = match config {
-        Ok(config) => json!({
-            "femscale": femscale,
-            "discretisation": discretisation,
-            "config": serde_json::to_value(config).unwrap_or(Value::Null),
-            "plugins": hashes.fingerprint(&config.plugins),
-        }),
+        Ok(config) => {
+            let mut doc = json!({
+                "femscale": femscale,
+                "discretisation": discretisation,
+                "config": serde_json::to_value(config).unwrap_or(Value::Null),
+                "plugins": hashes.fingerprint(&config.plugins),
+            });
+            // Only where there is one (the identities of generated meshes stay as they were).
+            if let Some(path) = config.problem.mesh.file() {
+                doc["mesh_file"] = json!([path.display().to_string(), hashes.hash(path)]);
+            }
+            doc
+        }
         Err(message) => json!({
             "femscale": femscale,
             "discretisation": discretisation,
@@ -184,6 +193,32 @@ mod tests {
         let before = identity(&d);
         std::fs::write(dir.path().join("libother.so"), b"x").unwrap();
         assert_ne!(identity(&d), before);
+    }
+
+    #[test]
+    fn mesh_file_content_changes_the_identity() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("m.msh");
+        std::fs::write(&file, b"one mesh").unwrap();
+        let mut c = Config::default();
+        c.problem.mesh = femscale_runtime::MeshSpec::Gmsh(file.clone()).refined(1);
+        let before = identity(&c);
+        assert_eq!(identity(&c), before);
+        std::fs::write(&file, b"the mesh edited").unwrap();
+        assert_ne!(identity(&c), before, "an edited mesh file at the same path");
+        // A generated mesh's identity has no file entry (it is what it was before files were
+        // hashed).
+        let plain = Config::default();
+        let doc = json!({
+            "femscale": FEMSCALE_VERSION,
+            "discretisation": DISCRETISATION_VERSION,
+            "config": serde_json::to_value(&plain).unwrap(),
+            "plugins": [],
+        });
+        assert_eq!(
+            identity(&plain),
+            sha256_hex(canonical_json(&doc).as_bytes())
+        );
     }
 
     #[test]

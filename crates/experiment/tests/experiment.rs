@@ -849,3 +849,31 @@ fn the_parallel_runs_option_has_the_bound_of_its_key() {
         "{e}"
     );
 }
+
+/// A Gmsh mesh file edited between two runs of an experiment: its points run again (they
+/// were skipped as already done, and the summary kept the old mesh's errors).
+#[test]
+fn an_edited_mesh_file_runs_the_points_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let msh = |centre: &str| {
+        format!(
+            "$MeshFormat\n2.2 0 8\n$EndMeshFormat\n$Nodes\n5\n1 0 0 0\n2 1 0 0\n3 1 1 0\n\
+             4 0 1 0\n5 {centre} 0\n$EndNodes\n$Elements\n4\n1 2 2 1 1 1 2 5\n2 2 2 1 1 2 3 5\n\
+             3 2 2 1 1 3 4 5\n4 2 2 1 1 4 1 5\n$EndElements\n"
+        )
+    };
+    write(dir.path(), "sq.msh", &msh("0.5 0.5"));
+    let toml = format!(
+        "[problem]\nmesh = {{ kind = \"gmsh\", path = \"sq.msh\" }}\nsource = \"1\"\n\
+         exact = \"0\"\n[output]\ndir = {:?}\n[sweep]\n\"problem.mesh.refinements\" = [0, 1]\n",
+        dir.path().join("out").display().to_string()
+    );
+    let path = write(dir.path(), "g.toml", &toml);
+    let first = load(&path).run(&quiet()).unwrap();
+    assert_eq!(first.ran, 2);
+    let again = load(&path).run(&quiet()).unwrap();
+    assert_eq!((again.ran, again.skipped), (0, 2));
+    write(dir.path(), "sq.msh", &msh("0.3 0.6"));
+    let edited = load(&path).run(&quiet()).unwrap();
+    assert_eq!((edited.ran, edited.set_aside), (2, 2));
+}

@@ -280,6 +280,16 @@ impl MeshSpec {
         }
     }
 
+    /// The file the mesh is read from (a Gmsh mesh's `.msh` file), if any: what, besides the
+    /// configuration, decides the mesh.
+    pub fn file(&self) -> Option<&std::path::Path> {
+        match self {
+            Self::Gmsh(path) => Some(path),
+            Self::Refined { base, .. } | Self::Parts { base, .. } => base.file(),
+            _ => None,
+        }
+    }
+
     /// Builds (or shares) the mesh.
     ///
     /// # Errors
