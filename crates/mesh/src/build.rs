@@ -11,6 +11,7 @@ use crate::geometry::{orientation, reversed_order};
 use crate::mesh::Mesh;
 use crate::names::Names;
 use crate::order2::{EntityNodes, is_curved, reversed_layout};
+use crate::overlap::check_no_overlap;
 use crate::topology::{facet_key, facets_and_exterior, key_nodes};
 
 /// The name of the part holding every exterior facet, added unless the caller names one so.
@@ -52,6 +53,7 @@ pub struct MeshBuilder {
     parts: Vec<BoundaryPart>,
     exterior: Option<String>,
     names: Names,
+    overlap_check: bool,
 }
 
 impl Mesh {
@@ -72,6 +74,7 @@ impl Mesh {
             parts: Vec::new(),
             exterior: Some(EXTERIOR_PART.into()),
             names: Names::default(),
+            overlap_check: true,
         }
     }
 }
@@ -141,6 +144,13 @@ impl MeshBuilder {
         self
     }
 
+    /// Skips the search for unconnected parts of the mesh that cover the same space (for a
+    /// mesh made from a valid one, such as its refinement).
+    pub(crate) fn without_overlap_check(mut self) -> Self {
+        self.overlap_check = false;
+        self
+    }
+
     /// Validates and builds the mesh: coordinates finite, connectivity a whole number of cells
     /// with node indices in range, one marker per cell (if any), every cell of positive
     /// measure (and convex, for quadrilaterals and hexahedra) either as given or reversed —
@@ -155,7 +165,8 @@ impl MeshBuilder {
     /// must be conforming: no exterior vertex on an exterior facet it is not a vertex of (a
     /// hanging node, or an interface with two copies of its nodes), unless the facet is in a
     /// named boundary part that is not the whole exterior (the sides of a crack meant to be
-    /// open).
+    /// open), and no vertex may lie inside a cell of a part of the mesh it is not connected to
+    /// (two regions meshed separately over the same space).
     ///
     /// # Errors
     /// [`Error::Mesh`] naming the first offending cell, facet, marker, part or node.
@@ -270,6 +281,9 @@ impl MeshBuilder {
             (npf, fv),
         );
         check_exterior_conforming(&mesh.view(), &exterior, (npf, fv), &marked, &names)?;
+        if self.overlap_check {
+            check_no_overlap(&mesh.view(), &names)?;
+        }
         if let Some(name) = self.exterior {
             match parts.iter().find(|p| p.name == name) {
                 None => parts.push(BoundaryPart::from_facets(name, exterior)),

@@ -46,6 +46,7 @@ mod mesh;
 mod metis_partition;
 mod names;
 mod order2;
+mod overlap;
 pub mod partition;
 mod refine;
 mod refine3d;

@@ -299,7 +299,9 @@ impl Mesh {
         let mut builder = Mesh::builder(dim, coords, kind, cells)
             .cell_markers(markers)
             .boundary_parts(boundary)
-            .exterior_part(None);
+            .exterior_part(None)
+            // Refining a valid mesh does not make its parts overlap.
+            .without_overlap_check();
         for s in &self.subdomains {
             if let Some(name) = &s.name {
                 builder = builder.subdomain_name(s.id, name.clone());
