@@ -5,6 +5,16 @@ use std::path::PathBuf;
 use crate::field_path::FieldPath;
 use crate::report::SolveReport;
 
+/// The text of [`SolveError::DimensionMismatch`]: a matrix that is not square is said so (its
+/// `len` is then the column count, not a vector's).
+fn dimension_mismatch(rows: usize, cols: usize, len: usize) -> String {
+    if rows == cols {
+        format!("dimension mismatch: matrix is {rows}x{cols}, vector has {len} entries")
+    } else {
+        format!("dimension mismatch: matrix is {rows}x{cols}, not square")
+    }
+}
+
 /// Result alias with femscale's [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
@@ -12,8 +22,8 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum SolveError {
-    /// Matrix and vectors do not fit together.
-    #[error("dimension mismatch: matrix is {rows}x{cols}, vector has {len} entries")]
+    /// Matrix and vectors do not fit together (or the matrix is not square).
+    #[error("{}", dimension_mismatch(*.rows, *.cols, *.len))]
     DimensionMismatch {
         /// Matrix rows.
         rows: usize,

@@ -170,7 +170,7 @@ def count(name: str, value: Any, minimum: int = 0) -> int:
     value = int(value)
     if not minimum <= value < 2**63:
         raise ConfigurationError(
-            f"invalid `{name}`: {value} is out of range (at least {minimum})",
+            f"invalid `{name}`: {value} is out of range ({minimum} to {2**63 - 1})",
             field=name,
             kind="InvalidInput",
             reason="out of range",

@@ -8,7 +8,7 @@ from typing import Any, Iterable, Mapping, NamedTuple, Optional, Union
 import numpy as np
 
 from . import _native
-from ._config import adapt_callable, as_list, overrides_from_dict
+from ._config import adapt_callable, as_list, count, overrides_from_dict
 from .errors import ConfigurationError
 
 ConfigLike = Union[str, os.PathLike, Mapping[str, Any], None]
@@ -129,7 +129,7 @@ def run(
         os.fspath(experiment),
         as_list(overrides),
         os.fspath(output_dir) if output_dir is not None else None,
-        parallel_runs,
+        count("parallel_runs", parallel_runs) if parallel_runs is not None else None,
         fresh,
         comm,
     )

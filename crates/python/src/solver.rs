@@ -374,7 +374,8 @@ impl Solver {
     ) -> PyResult<Problem> {
         let mut problem = self.inner.config().problem.clone();
         if let Some(mesh) = mesh {
-            problem.mesh = MeshSpec::Mesh(mesh.inner.clone());
+            // The configuration's refinements and parts apply to the given mesh (as to a file).
+            problem.mesh = problem.mesh.on_mesh(mesh.inner.clone());
         }
         if let Some(fields) = fields {
             let dim = match (problem.dim, problem.mesh.dim()) {
@@ -418,7 +419,7 @@ fn gmsh_dim(spec: &mut MeshSpec) -> femscale::Result<usize> {
             *spec = MeshSpec::Mesh(Arc::new(read));
             Ok(dim)
         }
-        MeshSpec::Refined { base, .. } => gmsh_dim(base),
+        MeshSpec::Refined { base, .. } | MeshSpec::Parts { base, .. } => gmsh_dim(base),
         other => other.dim().ok_or_else(|| {
             femscale::Error::invalid(
                 "problem.dim",

@@ -105,6 +105,27 @@ def test_counts_are_whole_numbers_in_range(solver, value):
     assert info.value.field == "num_elements"
 
 
+def test_count_errors_state_the_range_and_run_checks_parallel_runs(solver, tmp_path):
+    with pytest.raises(femscale.ConfigurationError, match=r"out of range \(0 to 9223372036854775807\)"):
+        solver.solve_1d_laplace(num_elements=2**64)
+    experiment = tmp_path / "e.toml"
+    experiment.write_text('[experiment]\nname = "e"\n[sweep]\n"problem.mesh.nx" = [4]\n')
+    for value in [-1, 10**20, True, 1.5]:
+        # They were OverflowError and TypeError (True ran as 1).
+        with pytest.raises(femscale.ConfigurationError) as info:
+            femscale.run(experiment, output_dir=tmp_path / "out", parallel_runs=value)
+        assert info.value.field == "parallel_runs"
+
+
+def test_non_square_matrices_and_problem_wide_errors_are_said_so(solver):
+    with pytest.raises(Exception, match="matrix is 3x4, not square"):
+        fl.solve(np.ones((3, 4)), np.ones(3))
+    # An overflowing right-hand side concerns the problem as a whole (it named no field).
+    with pytest.raises(femscale.ConfigurationError) as info:
+        solver.solve_1d_laplace(0, 1, 3, 1.0, 0, 1e308, "1e308")
+    assert info.value.field == "problem"
+
+
 def test_ranges_and_boundary_values_are_checked(solver):
     with pytest.raises(femscale.ConfigurationError) as info:
         solver.solve_2d_laplace(x_range="01")

@@ -56,6 +56,23 @@ def test_reoriented_cells_are_counted_and_boundary_parts_by_predicate():
     assert sol.metrics["mesh"]["reoriented_cells"] == int(np.ceil(len(cells) / 3))
 
 
+def test_refinements_and_parts_of_the_configuration_apply_to_a_given_mesh(gmsh_dir):
+    # They were dropped: the given mesh was solved on unrefined, and `where` could not find
+    # the part the configuration names.
+    points, cells = unit_square_mesh(2)
+    mesh = femscale.Mesh(points, cells)
+    config = {"problem": {"source": "1", "mesh": {"refinements": 2, "parts": {"lft": "x < 1e-9"}},
+                          "boundary": [{"where": "lft", "kind": "dirichlet", "value": "0"}]}}
+    sol = femscale.solve(config, mesh=mesh, source=lambda x, y: np.ones_like(x))
+    assert sol.metrics["dofs"] == 9 * 9
+    assert sol.metrics["num_elements"] == 16 * len(cells)
+    np.testing.assert_allclose(sol.values[np.isclose(sol.nodes[:, 0], 0.0)], 0.0, atol=1e-12)
+    # A Gmsh file with parts and a callable (its dimension read through the parts).
+    path = str(gmsh_dir / "lshape_v41_ascii.msh")
+    config["problem"]["mesh"] = {"kind": "gmsh", "path": path, "parts": {"lft": "x < 1e-9"}}
+    femscale.solve(config, source=lambda x, y: np.ones_like(x))
+
+
 def test_gmsh_file_with_subdomain_coefficients(gmsh_dir):
     mesh = femscale.Mesh.read(gmsh_dir / "annulus_v41_binary.msh")
     assert mesh.subdomains == {1: "copper", 2: "steel"}

@@ -113,8 +113,9 @@ pub(crate) fn check_parts_fixed(mesh: &femscale_mesh::Mesh, form: &EllipticForm)
 }
 
 /// Renames the field of an error from its config key to the name used by a convenience API
-/// (`problem.mesh.nx` → `num_elements`); other `problem.*` fields lose the prefix, and
-/// `solver.kind` becomes `linear_solver`.
+/// (`problem.mesh.nx` → `num_elements`); other `problem.*` fields lose the prefix (`problem`
+/// itself, an error about the problem as a whole, stays), and `solver.kind` becomes
+/// `linear_solver`.
 pub(crate) fn rename_fields(e: Error, map: &[(&str, &str)]) -> Error {
     e.map_field(|field| {
         if let Some((_, to)) = map.iter().find(|(from, _)| field == *from) {
@@ -124,8 +125,8 @@ pub(crate) fn rename_fields(e: Error, map: &[(&str, &str)]) -> Error {
             return FieldPath::parse("linear_solver");
         }
         match field.strip_prefix(&FieldPath::parse("problem")) {
-            Some(rest) => rest.into(),
-            None => field,
+            Some(rest) if !rest.is_empty() => rest.into(),
+            _ => field,
         }
     })
 }
@@ -175,5 +176,27 @@ pub(crate) fn solve_error(e: SolveError) -> Error {
             Error::invalid(format!("solver.{option}"), reason)
         }
         other => Error::Solve(other),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn convenience_apis_rename_fields_and_keep_the_problem_as_a_whole() {
+        let renamed = |field: &str| {
+            let e = rename_fields(
+                Error::invalid(field, "bad"),
+                &[("problem.mesh.nx", "num_elements")],
+            );
+            e.field_name().unwrap_or_default()
+        };
+        assert_eq!(renamed("problem.mesh.nx"), "num_elements");
+        assert_eq!(renamed("problem.source"), "source");
+        assert_eq!(renamed("solver.kind"), "linear_solver");
+        assert_eq!(renamed("solver.tolerance"), "solver.tolerance");
+        // It lost its whole name (an empty field) when the prefix was stripped.
+        assert_eq!(renamed("problem"), "problem");
     }
 }

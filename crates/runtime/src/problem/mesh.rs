@@ -280,6 +280,22 @@ impl MeshSpec {
         }
     }
 
+    /// This spec's refinements and boundary parts applied to `mesh` instead of the mesh it
+    /// generates or reads: what a mesh given beside a configuration is solved on.
+    pub fn on_mesh(self, mesh: Arc<Mesh>) -> Self {
+        match self {
+            Self::Refined { base, times } => Self::Refined {
+                base: Box::new(base.on_mesh(mesh)),
+                times,
+            },
+            Self::Parts { base, parts } => Self::Parts {
+                base: Box::new(base.on_mesh(mesh)),
+                parts,
+            },
+            _ => Self::Mesh(mesh),
+        }
+    }
+
     /// The file the mesh is read from (a Gmsh mesh's `.msh` file), if any: what, besides the
     /// configuration, decides the mesh.
     pub fn file(&self) -> Option<&std::path::Path> {
