@@ -39,7 +39,7 @@ case("expr-source-function-without-call", cfg('source = "sin*x"'), ["problem.sou
 case("expr-source-variable-called", cfg('source = "x(2)"'), ["problem.source", "not a function"])
 case("expr-source-wrong-arity", cfg('source = "pow(x)"'), ["problem.source", "takes 2 arguments"])
 case("expr-source-if-two-arguments", cfg('source = "if(x > 0, 1)"'), ["problem.source", "3 arguments"])
-case("expr-params-shadow-builtin", cfg('source = "x"\nparams = { pi = 3.0 }'), ["problem.source", "shadow"])
+case("expr-params-shadow-builtin", cfg('source = "x"\nparams = { pi = 3.0 }'), ["problem.params.pi", "shadow"])
 # --- non-finite constants and overflow
 case("expr-source-overflow-constant", cfg('source = "1e308*10"'), ["problem.source", "inf"])
 case("expr-exact-number-out-of-range", cfg('exact = "1e999*x"'), ["problem.exact", "out of range"])

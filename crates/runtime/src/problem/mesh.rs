@@ -598,13 +598,6 @@ impl TryFrom<MeshTable> for MeshSpec {
                     .map(CellName::rectangle)
                     .transpose()?
                     .unwrap_or_default();
-                if t.diagonal.is_some() && cells == RectangleCells::Quadrilateral {
-                    return Err(
-                        "`diagonal` splits rectangles into triangles; it has no meaning \
-                                with cell = \"quadrilateral\""
-                            .into(),
-                    );
-                }
                 Self::Rectangle(RectangleSpec {
                     x: t.x.unwrap_or(default.x),
                     y: t.y.unwrap_or(default.y),
@@ -685,7 +678,7 @@ impl MeshSpec {
                 nx: Some(r.nx),
                 ny: Some(r.ny),
                 cell: Some(r.cells.into()),
-                diagonal: (r.cells == RectangleCells::Triangle).then_some(r.diagonal),
+                diagonal: Some(r.diagonal),
                 refinements: Some(0),
                 ..MeshTable::default()
             },
