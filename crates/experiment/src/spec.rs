@@ -318,7 +318,6 @@ fn parse_format(name: &str) -> Result<OutputFormat> {
     Ok(format)
 }
 
-/// Flattens nested tables into dotted keys until a non-table value.
 /// Sets the values of the plain (not zipped) swept key `swept` in `raw`'s `[sweep]` to
 /// `value`, replacing the key's values however they were written (a dotted name or nested
 /// tables; both spell the same key).
@@ -341,6 +340,7 @@ pub(crate) fn set_swept(raw: &mut Dict, swept: &str, value: Value) {
     }
 }
 
+/// Flattens nested tables into dotted keys until a non-table value.
 fn flatten(prefix: &str, dict: &Dict, out: &mut Vec<(String, Value)>) {
     for (k, v) in dict {
         let key = if prefix.is_empty() {

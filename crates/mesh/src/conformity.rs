@@ -22,14 +22,12 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use femscale_core::{Error, MeshView, Result};
 use rayon::prelude::*;
 
+use crate::box_tree::BoxTree;
 use crate::names::Names;
 use crate::topology::{FacetKey, facet_key};
 
 /// Relative tolerance of "lies on": a distance below `TOUCH * h` (h the facet's diameter).
 const TOUCH: f64 = 1e-8;
-
-/// Leaves of the facet tree hold this many facets (the last one fewer).
-const LEAF: usize = 8;
 
 /// Checks that no exterior vertex lies on an exterior facet it is not a vertex of, unless
 /// that facet is in `marked` (the keys of facets in boundary parts). `exterior` holds the
@@ -62,18 +60,19 @@ pub(crate) fn check_exterior_conforming(
     let named_nodes: HashSet<usize> = (named.iter())
         .flat_map(|f| f.nodes[..f.len].iter().copied())
         .collect();
-    let tree = FacetTree::new(unnamed);
+    let tree = BoxTree::new(unnamed, |f: &Facet| (f.lo, f.hi));
     // In parallel, the first offending vertex in node order (deterministic messages).
     // Bounded work: boxes overlap little on real meshes (a few dozen tests per vertex), but a
     // crafted exterior (stacks of long slanted slivers) could make it quadratic.
-    let budget = 256 * (vertices.len() + tree.facets.len()) + 4_000_000;
+    let budget = 256 * (vertices.len() + tree.len()) + 4_000_000;
     let work = AtomicUsize::new(0);
     let offending = vertices.par_iter().find_map_first(|&(v, h)| {
         if work.load(Ordering::Relaxed) > budget {
             return None;
         }
         let p = mesh.point(v);
-        let hit = tree.find(p, &work, |f| {
+        let mut tested = 0;
+        let hit = tree.find(p, &mut tested, |f| {
             if f.nodes[..f.len].contains(&v) {
                 return false;
             }
@@ -85,6 +84,7 @@ pub(crate) fn check_exterior_conforming(
                 None => f.touches(p, tol),
             }
         });
+        work.fetch_add(tested, Ordering::Relaxed);
         hit.map(|f| not_conforming(mesh, v, f, TOUCH * h.min(f.h), names))
     });
     match offending {
@@ -92,7 +92,7 @@ pub(crate) fn check_exterior_conforming(
         None => {
             if work.load(Ordering::Relaxed) > budget {
                 tracing::warn!(
-                    facets = tree.facets.len(),
+                    facets = tree.len(),
                     vertices = vertices.len(),
                     "the conformity check of the exterior facets stopped at its work bound \
                      ({budget} box tests): hanging nodes and unmerged interfaces were not \
@@ -183,10 +183,6 @@ impl Facet {
         f
     }
 
-    fn contains_box(&self, p: [f64; 3]) -> bool {
-        (0..3).all(|d| self.lo[d] <= p[d] && p[d] <= self.hi[d])
-    }
-
     /// The facet's vertex (node number) within `tol` of `p`, if any.
     fn vertex_at(&self, p: [f64; 3], tol: f64) -> Option<usize> {
         (0..self.len)
@@ -252,136 +248,6 @@ fn on_triangle(a: [f64; 3], b: [f64; 3], c: [f64; 3], p: [f64; 3], tol: f64) -> 
         a[2] + s * e1[2] + t * e2[2],
     ];
     distance(foot, p) <= tol
-}
-
-/// A bounding-box tree over the facets: sorted along a Morton (Z-order) curve of their
-/// centres, grouped in leaves of [`LEAF`] consecutive facets, and pairs of boxes merged level
-/// by level up to one root. Point queries in O(log n) on meshes graded over any range of
-/// sizes, built in one sort.
-struct FacetTree {
-    facets: Vec<Facet>,
-    /// `levels[0]` holds the leaves' boxes; `levels[k + 1][i]` merges `levels[k][2i]` and
-    /// `levels[k][2i + 1]`; the last level is the root.
-    levels: Vec<Vec<Bounds>>,
-}
-
-type Bounds = ([f64; 3], [f64; 3]);
-
-fn holds((lo, hi): &Bounds, p: [f64; 3]) -> bool {
-    (0..3).all(|d| lo[d] <= p[d] && p[d] <= hi[d])
-}
-
-fn merge(a: &Bounds, b: &Bounds) -> Bounds {
-    let (mut lo, mut hi) = *a;
-    for d in 0..3 {
-        lo[d] = lo[d].min(b.0[d]);
-        hi[d] = hi[d].max(b.1[d]);
-    }
-    (lo, hi)
-}
-
-impl FacetTree {
-    fn new(mut facets: Vec<Facet>) -> Self {
-        let all = (facets.iter())
-            .map(|f| (f.lo, f.hi))
-            .reduce(|a, b| merge(&a, &b))
-            .unwrap_or(([0.0; 3], [0.0; 3]));
-        let code = |f: &Facet| {
-            let mut cell = [0u64; 3];
-            for d in 0..3 {
-                let width = all.1[d] - all.0[d];
-                let t = if width > 0.0 {
-                    (0.5 * (f.lo[d] + f.hi[d]) - all.0[d]) / width
-                } else {
-                    0.0
-                };
-                cell[d] = (t.clamp(0.0, 1.0) * 2_097_151.0) as u64;
-            }
-            morton(cell)
-        };
-        facets.par_sort_by_cached_key(code);
-        let mut levels = vec![
-            (facets.chunks(LEAF))
-                .map(|leaf| {
-                    (leaf.iter().map(|f| (f.lo, f.hi)))
-                        .reduce(|a, b| merge(&a, &b))
-                        .unwrap_or(all)
-                })
-                .collect::<Vec<Bounds>>(),
-        ];
-        while let Some(last) = levels.last().filter(|l| l.len() > 1) {
-            let up = (last.chunks(2))
-                .map(|pair| pair.iter().skip(1).fold(pair[0], |a, b| merge(&a, b)))
-                .collect();
-            levels.push(up);
-        }
-        Self { facets, levels }
-    }
-
-    /// The first facet (in tree order) whose box holds `p` and that satisfies `hit`; adds the
-    /// boxes it tested to `work`.
-    fn find(
-        &self,
-        p: [f64; 3],
-        work: &AtomicUsize,
-        hit: impl Fn(&Facet) -> bool,
-    ) -> Option<&Facet> {
-        let mut tested = 0;
-        let found = self.find_counting(p, &mut tested, hit);
-        work.fetch_add(tested, Ordering::Relaxed);
-        found
-    }
-
-    fn find_counting(
-        &self,
-        p: [f64; 3],
-        tested: &mut usize,
-        hit: impl Fn(&Facet) -> bool,
-    ) -> Option<&Facet> {
-        // (level, index) pairs; at most two pending per level.
-        let mut stack = [(0usize, 0usize); 128];
-        let mut top = 0;
-        let root = self.levels.len() - 1;
-        if holds(&self.levels[root][0], p) {
-            stack[0] = (root, 0);
-            top = 1;
-        }
-        while top > 0 {
-            top -= 1;
-            let (level, i) = stack[top];
-            *tested += 1;
-            if level == 0 {
-                let leaf = &self.facets[LEAF * i..(LEAF * (i + 1)).min(self.facets.len())];
-                *tested += leaf.len();
-                if let Some(f) = leaf.iter().find(|f| f.contains_box(p) && hit(f)) {
-                    return Some(f);
-                }
-                continue;
-            }
-            let below = &self.levels[level - 1];
-            for child in [2 * i + 1, 2 * i] {
-                if child < below.len() && holds(&below[child], p) {
-                    stack[top] = (level - 1, child);
-                    top += 1;
-                }
-            }
-        }
-        None
-    }
-}
-
-/// Interleaves the low 21 bits of three numbers (a 63-bit Morton code).
-fn morton(cell: [u64; 3]) -> u64 {
-    let spread = |mut x: u64| {
-        x &= 0x1f_ffff;
-        x = (x | (x << 32)) & 0x1f_0000_0000_ffff;
-        x = (x | (x << 16)) & 0x1f_0000_ff00_00ff;
-        x = (x | (x << 8)) & 0x100f_00f0_0f00_f00f;
-        x = (x | (x << 4)) & 0x10c3_0c30_c30c_30c3;
-        x = (x | (x << 2)) & 0x1249_2492_4924_9249;
-        x
-    };
-    spread(cell[0]) | (spread(cell[1]) << 1) | (spread(cell[2]) << 2)
 }
 
 #[cfg(test)]

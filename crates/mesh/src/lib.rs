@@ -32,6 +32,7 @@
 #![warn(rustdoc::broken_intra_doc_links)]
 
 mod adapt;
+mod box_tree;
 mod build;
 mod conformity;
 mod generate;

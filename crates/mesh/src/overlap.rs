@@ -12,13 +12,11 @@
 
 use femscale_core::{CellKind, Error, MeshView, Order, Result};
 
+use crate::box_tree::BoxTree;
 use crate::names::Names;
 
 /// Barycentric coordinates below this count as on the cell's boundary, not inside it.
 const INSIDE: f64 = 1e-9;
-
-/// Buckets of the location grid per cell (about).
-const BUCKETS_PER_CELL: f64 = 1.0;
 
 /// Checks that no vertex lies strictly inside a cell of a part of the mesh it is not
 /// connected to.
@@ -31,19 +29,40 @@ pub(crate) fn check_no_overlap(mesh: &MeshView<'_>, names: &Names) -> Result<()>
         return Ok(());
     };
     let simplices = simplices(mesh.cell_kind);
-    let grid = Grid::new(mesh, nv);
+    let tree = BoxTree::new((0..mesh.num_cells()).collect(), |&c: &usize| {
+        let (mut lo, mut hi) = ([f64::INFINITY; 3], [f64::NEG_INFINITY; 3]);
+        for &v in &mesh.cell(c)[..nv] {
+            let p = mesh.point(v);
+            for d in 0..3 {
+                lo[d] = lo[d].min(p[d]);
+                hi[d] = hi[d].max(p[d]);
+            }
+        }
+        (lo, hi)
+    });
+    // Bounded work, as the conformity check's: boxes overlap little on real meshes.
+    let budget = 256 * (mesh.num_nodes() + tree.len()) + 4_000_000;
+    let mut work = 0;
     let mut checked = vec![false; mesh.num_nodes()];
     for c in 0..mesh.num_cells() {
         for &v in &mesh.cell(c)[..nv] {
             if std::mem::replace(&mut checked[v], true) {
                 continue;
             }
+            if work > budget {
+                tracing::warn!(
+                    cells = mesh.num_cells(),
+                    "the search for overlapping unconnected parts of the mesh stopped at its \
+                     work bound ({budget} box tests): not every vertex was located"
+                );
+                return Ok(());
+            }
             let p = mesh.point(v);
-            let inside = grid.cells_near(&p).find(|&other| {
+            let inside = tree.find(p, &mut work, |&other| {
                 part[other] != part[c]
                     && (simplices.iter()).any(|s| strictly_inside(mesh, other, s, &p))
             });
-            if let Some(other) = inside {
+            if let Some(&other) = inside {
                 let coords: Vec<String> = p[..mesh.dim].iter().map(|x| format!("{x}")).collect();
                 return Err(Error::Mesh {
                     location: None,
@@ -138,8 +157,11 @@ fn simplices(kind: CellKind) -> Vec<Simplex> {
 /// split, which is inside the cell, counts).
 fn strictly_inside(mesh: &MeshView<'_>, cell: usize, s: &Simplex, p: &[f64; 3]) -> bool {
     let nodes = mesh.cell(cell);
-    let x: Vec<[f64; 3]> = s.vertices.iter().map(|&l| mesh.point(nodes[l])).collect();
-    let Some(lambda) = barycentric(mesh.dim, &x, p) else {
+    let mut x = [[0.0; 3]; 4];
+    for (xi, &l) in x.iter_mut().zip(&s.vertices) {
+        *xi = mesh.point(nodes[l]);
+    }
+    let Some(lambda) = barycentric(mesh.dim, &x[..s.vertices.len()], p) else {
         return false;
     };
     (lambda.iter().zip(&s.outer)).all(|(&l, &outer)| if outer { l > INSIDE } else { l > -INSIDE })
@@ -147,7 +169,7 @@ fn strictly_inside(mesh: &MeshView<'_>, cell: usize, s: &Simplex, p: &[f64; 3]) 
 
 /// The barycentric coordinates of `p` in the simplex `x` of dimension `dim` (`None` when it
 /// is degenerate).
-fn barycentric(dim: usize, x: &[[f64; 3]], p: &[f64; 3]) -> Option<Vec<f64>> {
+fn barycentric(dim: usize, x: &[[f64; 3]], p: &[f64; 3]) -> Option<[f64; 4]> {
     let d = |a: &[f64; 3], b: &[f64; 3]| [a[0] - b[0], a[1] - b[1], a[2] - b[2]];
     // Edges from vertex 0 as columns, the missing dimensions those of the identity.
     let mut e = [[0.0; 3]; 3];
@@ -162,117 +184,12 @@ fn barycentric(dim: usize, x: &[[f64; 3]], p: &[f64; 3]) -> Option<Vec<f64>> {
         return None;
     }
     let r = d(p, &x[0]);
-    let mut lambda = vec![0.0; dim + 1];
+    let mut lambda = [0.0; 4];
     for k in 0..dim {
         let mut cols = e;
         cols[k] = r;
         lambda[k + 1] = crate::geometry::det3(cols[0], cols[1], cols[2]) / det;
     }
-    lambda[0] = 1.0 - lambda[1..].iter().sum::<f64>();
+    lambda[0] = 1.0 - lambda[1..=dim].iter().sum::<f64>();
     Some(lambda)
-}
-
-/// The cells in a uniform grid of buckets over the mesh's bounding box, each in every bucket
-/// its bounding box meets.
-struct Grid {
-    lo: [f64; 3],
-    size: [f64; 3],
-    counts: [usize; 3],
-    start: Vec<usize>,
-    cells: Vec<usize>,
-}
-
-impl Grid {
-    fn new(mesh: &MeshView<'_>, nv: usize) -> Self {
-        let dim = mesh.dim;
-        let (mut lo, mut hi) = ([f64::INFINITY; 3], [f64::NEG_INFINITY; 3]);
-        for v in 0..mesh.num_nodes() {
-            let p = mesh.point(v);
-            for k in 0..dim {
-                lo[k] = lo[k].min(p[k]);
-                hi[k] = hi[k].max(p[k]);
-            }
-        }
-        let extent: Vec<f64> = (0..dim)
-            .map(|k| (hi[k] - lo[k]).max(f64::MIN_POSITIVE))
-            .collect();
-        let target = (mesh.num_cells() as f64 * BUCKETS_PER_CELL).max(1.0);
-        let h = (extent.iter().product::<f64>() / target).powf(1.0 / dim as f64);
-        let mut counts = [1usize; 3];
-        let mut size = [1.0; 3];
-        for k in 0..dim {
-            // At most the cell count per axis (a thin domain's long axis).
-            counts[k] = ((extent[k] / h).ceil() as usize).clamp(1, mesh.num_cells().max(1));
-            size[k] = extent[k] / counts[k] as f64;
-        }
-        let mut grid = Self {
-            lo,
-            size,
-            counts,
-            start: Vec::new(),
-            cells: Vec::new(),
-        };
-        // Two passes: count, then fill (one flat list).
-        let buckets = counts.iter().product::<usize>();
-        let mut start = vec![0usize; buckets + 1];
-        for pass in 0..2 {
-            let mut next = start.clone();
-            for c in 0..mesh.num_cells() {
-                let (a, b) = grid.cell_range(mesh, c, nv);
-                for z in a[2]..=b[2] {
-                    for y in a[1]..=b[1] {
-                        for x in a[0]..=b[0] {
-                            let i = grid.index([x, y, z]);
-                            if pass == 0 {
-                                start[i + 1] += 1;
-                            } else {
-                                grid.cells[next[i]] = c;
-                                next[i] += 1;
-                            }
-                        }
-                    }
-                }
-            }
-            if pass == 0 {
-                for i in 0..buckets {
-                    start[i + 1] += start[i];
-                }
-                grid.cells = vec![0; start[buckets]];
-            }
-        }
-        grid.start = start;
-        grid
-    }
-
-    fn bucket(&self, p: &[f64; 3]) -> [usize; 3] {
-        std::array::from_fn(|k| {
-            let t = ((p[k] - self.lo[k]) / self.size[k]).floor();
-            if t.is_nan() || t < 0.0 {
-                0
-            } else {
-                (t as usize).min(self.counts[k] - 1)
-            }
-        })
-    }
-
-    fn index(&self, b: [usize; 3]) -> usize {
-        (b[2] * self.counts[1] + b[1]) * self.counts[0] + b[0]
-    }
-
-    fn cell_range(&self, mesh: &MeshView<'_>, c: usize, nv: usize) -> ([usize; 3], [usize; 3]) {
-        let (mut lo, mut hi) = ([f64::INFINITY; 3], [f64::NEG_INFINITY; 3]);
-        for &v in &mesh.cell(c)[..nv] {
-            let p = mesh.point(v);
-            for k in 0..3 {
-                lo[k] = lo[k].min(p[k]);
-                hi[k] = hi[k].max(p[k]);
-            }
-        }
-        (self.bucket(&lo), self.bucket(&hi))
-    }
-
-    fn cells_near(&self, p: &[f64; 3]) -> impl Iterator<Item = usize> + '_ {
-        let i = self.index(self.bucket(p));
-        self.cells[self.start[i]..self.start[i + 1]].iter().copied()
-    }
 }

@@ -88,3 +88,35 @@ fn a_part_inside_another_is_refused_and_parts_apart_are_accepted() {
         assert_eq!(mesh.num_cells(), 2 * cells.len() / kind.num_vertices());
     }
 }
+
+/// Many unconnected parts, of very different sizes and in a thin slab, are located in a tree
+/// of the cells (a uniform grid sized from the mean cell was quadratic on graded meshes and
+/// could allocate without bound on thin domains).
+#[test]
+fn many_parts_in_a_thin_slab_are_accepted() {
+    let unit_cube: Vec<f64> = [
+        [0., 0., 0.],
+        [1., 0., 0.],
+        [1., 1., 0.],
+        [0., 1., 0.],
+        [0., 0., 1.],
+        [1., 0., 1.],
+        [1., 1., 1.],
+        [0., 1., 1.],
+    ]
+    .concat();
+    let (mut coords, mut cells) = (Vec::new(), Vec::new());
+    for k in 0..400 {
+        // Cubes of sizes 1e-3 to 1 side by side along x, squashed to a height of 1e-5.
+        let size = 10f64.powf(-3.0 * f64::from(k % 4) / 3.0);
+        let offset = coords.len() / 3;
+        for p in unit_cube.chunks_exact(3) {
+            coords.extend([2.0 * f64::from(k) + size * p[0], size * p[1], 1e-5 * p[2]]);
+        }
+        cells.extend((0..8).map(|l| offset + l));
+    }
+    let mesh = Mesh::builder(3, coords, CellKind::Hexahedron, cells)
+        .build()
+        .unwrap();
+    assert_eq!(mesh.num_cells(), 400);
+}

@@ -212,9 +212,8 @@ impl LinearSolver for DistributedKrylov {
         options: &SolverOptions,
     ) -> Result<Box<dyn PreparedSolver>, SolveError> {
         let comm = self.comm.as_ref();
-        let partition = RowPartition::balanced(a.nrows(), comm.size())
-            .map_err(solve_error)
-            .and_then(|partition| self.check_work_space(partition, comm.rank(), options));
+        let partition = RowPartition::balanced(a.nrows(), comm.size()).map_err(solve_error);
+        self.check_work_space(partition.as_ref().ok(), options)?;
         // Collective even when this rank has no partition: the others must not wait for it.
         let agreed = self.agree(Some((&a, options, partition.as_ref().ok())));
         let partition = partition?;
@@ -255,8 +254,8 @@ impl LinearSolver for DistributedKrylov {
                         ),
                     }),
                 })
-        }
-        .and_then(|partition| self.check_work_space(partition, comm.rank(), options));
+        };
+        self.check_work_space(partition.as_ref().ok(), options)?;
         // Collective even when this rank's share is wrong: the others must not wait for it.
         let agreed = self.agree(Some((&a, options, partition.as_ref().ok())));
         let partition = partition?;
@@ -266,37 +265,41 @@ impl LinearSolver for DistributedKrylov {
 }
 
 impl DistributedKrylov {
-    /// `partition` back unless this rank's share of the method's work space (GMRES: the
-    /// Krylov basis of `restart + 1` vectors and the Hessenberg matrix) exceeds
-    /// `options.memory_limit_mb`, or without one the memory no allocation can exceed: a typed
-    /// error on this rank (which the agreement then reports to the others) instead of an
-    /// aborted process.
+    /// Checks this rank's share of the method's work space (GMRES: the Krylov basis of
+    /// `restart + 1` vectors and the Hessenberg matrix) against `options.memory_limit_mb`, or
+    /// without one the memory no allocation can exceed: a typed error on this rank instead of
+    /// an aborted process. A rank that fails takes part in the agreement as one that failed
+    /// before the set-up, so the others (whose shares may pass) stop naming it.
     fn check_work_space(
         &self,
-        partition: RowPartition,
-        rank: usize,
+        partition: Option<&RowPartition>,
         options: &SolverOptions,
-    ) -> Result<RowPartition, SolveError> {
-        if let DistMethod::Gmres { restart } = self.method {
-            let n = partition.range(rank).len();
-            let m = restart.min(partition.rows().max(1));
-            let floats = (m.saturating_add(3).saturating_mul(n))
-                .saturating_add(m.saturating_add(1).saturating_mul(m))
-                .saturating_add(3 * m + 1);
-            let bytes = floats.saturating_mul(std::mem::size_of::<f64>());
-            let what =
-                || format!("distributed-gmres({m}) Krylov basis and work vectors on rank {rank}");
-            match options.memory_limit_mb {
-                Some(limit) => check_memory_bytes(Some(limit), bytes, what)?,
-                None => check_memory_bytes(memory_ceiling_mb(), bytes, || {
-                    format!(
-                        "{} (no solver.memory_limit_mb: the machine's memory)",
-                        what()
-                    )
-                })?,
-            }
+    ) -> Result<(), SolveError> {
+        let (DistMethod::Gmres { restart }, Some(partition)) = (&self.method, partition) else {
+            return Ok(());
+        };
+        let rank = self.comm.rank();
+        let n = partition.range(rank).len();
+        let m = (*restart).min(partition.rows().max(1));
+        let floats = (m.saturating_add(3).saturating_mul(n))
+            .saturating_add(m.saturating_add(1).saturating_mul(m))
+            .saturating_add(3 * m + 1);
+        let bytes = floats.saturating_mul(std::mem::size_of::<f64>());
+        let what =
+            || format!("distributed-gmres({m}) Krylov basis and work vectors on rank {rank}");
+        let checked = match options.memory_limit_mb {
+            Some(limit) => check_memory_bytes(Some(limit), bytes, what),
+            None => check_memory_bytes(memory_ceiling_mb(), bytes, || {
+                format!(
+                    "{} (no solver.memory_limit_mb: the machine's memory)",
+                    what()
+                )
+            }),
+        };
+        if checked.is_err() {
+            let _ = self.agree(None);
         }
-        Ok(partition)
+        checked
     }
 
     fn prepare_partitioned(

@@ -493,7 +493,7 @@ fn a_rank_that_fails_before_the_set_up_releases_the_others() {
 #[test]
 fn a_gmres_basis_beyond_the_memory_budget_is_refused_on_every_rank() {
     use femscale_core::{LinearSolver, SolverOptions};
-    let prepare = |restart: usize| -> Vec<Result<(), String>> {
+    let prepare = |restart: usize, n: usize, limit_mb: f64| -> Vec<Result<(), String>> {
         let ranks = ThreadRanks::group(3);
         std::thread::scope(|s| {
             let handles: Vec<_> = ranks
@@ -507,8 +507,8 @@ fn a_gmres_basis_beyond_the_memory_budget_is_refused_on_every_rank() {
                         );
                         // 144 rows, 48 per rank: a basis of 145 vectors and the 145 x 144
                         // Hessenberg matrix take 0.22 MB per rank, 10 vectors 6 kB.
-                        let a = Arc::new(grid_laplacian(12).unwrap());
-                        let options = SolverOptions::default().with_memory_limit_mb(0.1);
+                        let a = Arc::new(grid_laplacian(n).unwrap());
+                        let options = SolverOptions::default().with_memory_limit_mb(limit_mb);
                         (solver.prepare(a, &options).map(|_| ())).map_err(|e| e.to_string())
                     })
                 })
@@ -516,13 +516,28 @@ fn a_gmres_basis_beyond_the_memory_budget_is_refused_on_every_rank() {
             handles.into_iter().map(|h| h.join().unwrap()).collect()
         })
     };
-    assert!(prepare(10).iter().all(Result::is_ok));
-    for (rank, result) in prepare(10_000).iter().enumerate() {
+    assert!(prepare(10, 12, 0.1).iter().all(Result::is_ok));
+    for (rank, result) in prepare(10_000, 12, 0.1).iter().enumerate() {
         let message = result.as_ref().unwrap_err();
         assert!(
             message.contains(&format!(
                 "distributed-gmres(144) Krylov basis and work vectors on rank {rank}"
             )),
+            "{message}"
+        );
+    }
+    // 169 rows as 57, 56, 56: a budget between the two shares (312,336 and 310,960 bytes)
+    // fails rank 0 alone, and the others stop naming it.
+    let uneven = prepare(10_000, 13, 311_600.0 / (1024.0 * 1024.0));
+    let first = uneven[0].as_ref().unwrap_err();
+    assert!(
+        first.contains("Krylov basis and work vectors on rank 0"),
+        "{first}"
+    );
+    for other in &uneven[1..] {
+        let message = other.as_ref().unwrap_err();
+        assert!(
+            message.contains("rank 0 failed before the distributed set-up"),
             "{message}"
         );
     }

@@ -69,7 +69,10 @@ pub fn write_vtu_piece(
         .collect();
     let mut builder = Mesh::builder(view.dim, coords, view.cell_kind, connectivity)
         .order(view.order)
-        .exterior_part(None);
+        .exterior_part(None)
+        // A piece of a checked mesh: its parts (a rank's cells need not be connected) do not
+        // overlap.
+        .without_overlap_check();
     if !view.cell_markers.is_empty() {
         builder = builder.cell_markers(cells.iter().map(|&c| view.cell_markers[c]).collect());
     }
