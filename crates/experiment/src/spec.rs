@@ -498,12 +498,23 @@ fn parse_sweep(sweep: &Dict) -> Result<(Vec<Factor>, Vec<String>)> {
     Ok((factors, keys))
 }
 
-/// The first value met a second time, shown as JSON.
-fn given_twice<'a>(values: impl Iterator<Item = &'a serde_json::Value>) -> Option<String> {
+/// The first value met a second time, shown as JSON; numbers compare by value (`8` and
+/// `8.0` are one value), in lists too.
+fn given_twice<'a>(mut values: impl Iterator<Item = &'a serde_json::Value>) -> Option<String> {
+    fn canonical(v: &serde_json::Value) -> serde_json::Value {
+        match v {
+            serde_json::Value::Number(n) => n.as_f64().map_or_else(
+                || v.clone(),
+                |x| serde_json::Value::from(if x == 0.0 { 0.0 } else { x }),
+            ),
+            serde_json::Value::Array(items) => items.iter().map(canonical).collect(),
+            other => other.clone(),
+        }
+    }
     let mut seen = std::collections::HashSet::new();
     values
+        .find(|v| !seen.insert(canonical(v).to_string()))
         .map(|v| v.to_string())
-        .find(|text| !seen.insert(text.clone()))
 }
 
 /// A hint for a misspelt experiment section (`[experiments]`, `[sweeps]`, `[outputs]`).

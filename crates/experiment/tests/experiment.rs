@@ -829,6 +829,8 @@ fn overrides_of_swept_keys_and_repeated_values() {
     }
     let e = load_with("[sweep]\n\"problem.mesh.nx\" = [8, 16, 8]", &[]).unwrap_err();
     assert!(e.contains("the value 8 is given twice"), "{e}");
+    let e = load_with("[sweep]\n\"problem.mesh.nx\" = [8, 8.0]", &[]).unwrap_err();
+    assert!(e.contains("the value 8.0 is given twice"), "{e}");
     let zip = "[sweep.zip]\n\"problem.mesh.nx\" = [4, 4, 8]\n\"problem.mesh.ny\" = [4, 8, 4]";
     assert_eq!(load_with(zip, &[]).unwrap().points().len(), 3);
     let e = load_with(&zip.replace("[4, 8, 4]", "[4, 4, 8]"), &[]).unwrap_err();

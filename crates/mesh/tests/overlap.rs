@@ -26,20 +26,22 @@ fn moved(coords: &[f64], dim: usize, scale: f64, shift: [f64; 3]) -> Vec<f64> {
         .collect()
 }
 
+/// The unit cube's corners in the hexahedron's vertex order.
+const UNIT_CUBE: [[f64; 3]; 8] = [
+    [0., 0., 0.],
+    [1., 0., 0.],
+    [1., 1., 0.],
+    [0., 1., 0.],
+    [0., 0., 1.],
+    [1., 0., 1.],
+    [1., 1., 1.],
+    [0., 1., 1.],
+];
+
 #[test]
 fn a_part_inside_another_is_refused_and_parts_apart_are_accepted() {
     let unit_square = [0.0, 0.0, 1.0, 0.0, 1.0, 1.0, 0.0, 1.0];
-    let unit_cube: Vec<f64> = [
-        [0., 0., 0.],
-        [1., 0., 0.],
-        [1., 1., 0.],
-        [0., 1., 0.],
-        [0., 0., 1.],
-        [1., 0., 1.],
-        [1., 1., 1.],
-        [0., 1., 1.],
-    ]
-    .concat();
+    let unit_cube = UNIT_CUBE.concat();
     let cases: [(usize, CellKind, &[f64], &[usize]); 5] = [
         (1, CellKind::Interval, &[0.0, 1.0], &[0, 1]),
         (2, CellKind::Triangle, &unit_square, &[0, 1, 2, 0, 2, 3]),
@@ -94,17 +96,7 @@ fn a_part_inside_another_is_refused_and_parts_apart_are_accepted() {
 /// could allocate without bound on thin domains).
 #[test]
 fn many_parts_in_a_thin_slab_are_accepted() {
-    let unit_cube: Vec<f64> = [
-        [0., 0., 0.],
-        [1., 0., 0.],
-        [1., 1., 0.],
-        [0., 1., 0.],
-        [0., 0., 1.],
-        [1., 0., 1.],
-        [1., 1., 1.],
-        [0., 1., 1.],
-    ]
-    .concat();
+    let unit_cube = UNIT_CUBE.concat();
     let (mut coords, mut cells) = (Vec::new(), Vec::new());
     for k in 0..400 {
         // Cubes of sizes 1e-3 to 1 side by side along x, squashed to a height of 1e-5.
