@@ -63,6 +63,28 @@ pub fn check_memory_bytes(
     check_memory(limit_mb, bytes_to_mb(bytes), what)
 }
 
+/// A solver's work space of `bytes` against `limit_mb` (`solver.memory_limit_mb`), or without
+/// one against what no allocation can exceed ([`crate::scaler::memory_ceiling_mb`]): a basis
+/// of 10⁴ vectors is a typed error, not an aborted process.
+///
+/// # Errors
+/// [`SolveError::MemoryBudget`] naming `what` (and, without a limit, the machine's memory).
+pub fn check_work_space(
+    limit_mb: Option<f64>,
+    bytes: usize,
+    what: impl FnOnce() -> String,
+) -> Result<(), SolveError> {
+    match limit_mb {
+        Some(limit) => check_memory_bytes(Some(limit), bytes, what),
+        None => check_memory_bytes(crate::scaler::memory_ceiling_mb(), bytes, || {
+            format!(
+                "{} (no solver.memory_limit_mb: the machine's memory)",
+                what()
+            )
+        }),
+    }
+}
+
 /// [`SolveError::DimensionMismatch`] unless `a` is square.
 ///
 /// # Errors

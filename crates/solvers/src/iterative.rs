@@ -7,8 +7,7 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use femscale_core::checks::{check_memory_bytes, check_size, check_square};
-use femscale_core::scaler::memory_ceiling_mb;
+use femscale_core::checks::{check_memory_bytes, check_size, check_square, check_work_space};
 use femscale_core::{
     ControlFlow, CsrMatrix, Preconditioner, PreconditionerFactory, SolveError, SolveMonitor,
     SolveReport, SolverOptions,
@@ -81,18 +80,7 @@ impl Preconditioned {
         check_square(&a)?;
         let start = Instant::now();
         let kernels = Kernels::with_threads(options.threads)?;
-        match options.memory_limit_mb {
-            Some(limit) => check_memory_bytes(Some(limit), workspace_bytes, what)?,
-            // Without a configured limit the work space is still checked against what no
-            // allocation can exceed (RAM and swap, cgroup, `ulimit -v`): a GMRES basis of 10⁴
-            // vectors is a typed error, not an aborted process.
-            None => check_memory_bytes(memory_ceiling_mb(), workspace_bytes, || {
-                format!(
-                    "{} (no solver.memory_limit_mb: the machine's memory)",
-                    what()
-                )
-            })?,
-        }
+        check_work_space(options.memory_limit_mb, workspace_bytes, what)?;
         let precond = build_preconditioner(&**factory, &a, options, &kernels)?;
         let mut options = options.clone();
         let space_in_precond = options.coarse_space.is_some() && precond.recovers_coarse_space();

@@ -4,8 +4,7 @@
 
 use std::sync::Arc;
 
-use femscale_core::checks::check_memory_bytes;
-use femscale_core::scaler::memory_ceiling_mb;
+use femscale_core::checks::check_work_space;
 use femscale_core::{
     CsrMatrix, Error, LinearSolver, PreconditionerFactory, PreparedSolver, RowShare, SolveError,
     SolveMonitor, SolveReport, SolverOptions,
@@ -287,15 +286,7 @@ impl DistributedKrylov {
         let bytes = floats.saturating_mul(std::mem::size_of::<f64>());
         let what =
             || format!("distributed-gmres({m}) Krylov basis and work vectors on rank {rank}");
-        let checked = match options.memory_limit_mb {
-            Some(limit) => check_memory_bytes(Some(limit), bytes, what),
-            None => check_memory_bytes(memory_ceiling_mb(), bytes, || {
-                format!(
-                    "{} (no solver.memory_limit_mb: the machine's memory)",
-                    what()
-                )
-            }),
-        };
+        let checked = check_work_space(options.memory_limit_mb, bytes, what);
         if checked.is_err() {
             let _ = self.agree(None);
         }
