@@ -34,6 +34,7 @@
 mod adapt;
 mod box_tree;
 mod build;
+mod components;
 mod conformity;
 mod generate;
 mod generate3d;
@@ -58,6 +59,7 @@ pub mod vtu;
 
 pub use adapt::{Refined, RefinementState};
 pub use build::{EXTERIOR_PART, MeshBuilder};
+pub use components::NodeParts;
 pub use generate::{Diagonal, MAX_GENERATED_NODES, RectangleCells, RectangleSpec};
 pub use generate3d::{BoxCells, BoxSpec};
 pub use mesh::Mesh;

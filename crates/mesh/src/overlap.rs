@@ -13,6 +13,7 @@
 use femscale_core::{CellKind, Error, MeshView, Order, Result};
 
 use crate::box_tree::BoxTree;
+use crate::components::NodeParts;
 use crate::names::Names;
 
 /// Barycentric coordinates below this count as on the cell's boundary, not inside it.
@@ -85,28 +86,10 @@ pub(crate) fn check_no_overlap(mesh: &MeshView<'_>, names: &Names) -> Result<()>
 
 /// The connected part of each cell (cells sharing a vertex are connected), or `None` when
 /// the mesh is one part.
-fn connected_parts(mesh: &MeshView<'_>, nv: usize) -> Option<Vec<u32>> {
-    let mut parent: Vec<u32> = (0..mesh.num_nodes() as u32).collect();
-    fn root(parent: &mut [u32], mut x: u32) -> u32 {
-        while parent[x as usize] != x {
-            let up = parent[parent[x as usize] as usize];
-            parent[x as usize] = up;
-            x = up;
-        }
-        x
-    }
-    for c in 0..mesh.num_cells() {
-        let cell = &mesh.cell(c)[..nv];
-        let first = root(&mut parent, cell[0] as u32);
-        for &v in &cell[1..] {
-            let r = root(&mut parent, v as u32);
-            if r != first {
-                parent[r as usize] = first;
-            }
-        }
-    }
-    let part: Vec<u32> = (0..mesh.num_cells())
-        .map(|c| root(&mut parent, mesh.cell(c)[0] as u32))
+fn connected_parts(mesh: &MeshView<'_>, nv: usize) -> Option<Vec<usize>> {
+    let mut parts = NodeParts::of(mesh, nv);
+    let part: Vec<usize> = (0..mesh.num_cells())
+        .map(|c| parts.part(mesh.cell(c)[0]))
         .collect();
     part.iter().any(|&p| p != part[0]).then_some(part)
 }

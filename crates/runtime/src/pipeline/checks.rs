@@ -68,34 +68,20 @@ pub(crate) fn check_parts_fixed(mesh: &femscale_mesh::Mesh, form: &EllipticForm)
             }
         }
     }
-    // Union-find over the cells' nodes (roots kept small by halving the paths).
-    let mut parent: Vec<usize> = (0..n).collect();
-    fn root(parent: &mut [usize], mut v: usize) -> usize {
-        while parent[v] != v {
-            parent[v] = parent[parent[v]];
-            v = parent[v];
-        }
-        v
-    }
     let view = mesh.view();
+    let mut parts = femscale_mesh::NodeParts::of(&view, usize::MAX);
     let mut used = vec![false; n];
     for c in 0..mesh.num_cells() {
-        let nodes = view.cell(c);
-        let first = root(&mut parent, nodes[0]);
-        used[nodes[0]] = true;
-        for &v in &nodes[1..] {
+        for &v in view.cell(c) {
             used[v] = true;
-            let r = root(&mut parent, v);
-            parent[r] = first;
         }
     }
     let mut part_fixed = vec![false; n];
     for v in (0..n).filter(|&v| fixed[v]) {
-        let r = root(&mut parent, v);
-        part_fixed[r] = true;
+        part_fixed[parts.part(v)] = true;
     }
     for v in (0..n).filter(|&v| used[v]) {
-        if !part_fixed[root(&mut parent, v)] {
+        if !part_fixed[parts.part(v)] {
             let p = view.point(v);
             return Err(Error::invalid(
                 "problem.boundary",
