@@ -1,7 +1,8 @@
 //! Compiles the fixture libraries into `OUT_DIR` and passes their paths to the crate as
 //! `FEMSCALE_FIXTURE_<NAME>`: `marker` (the example C plugin plus a constructor that writes a
 //! marker file, current header), `v1` (a library built against the frozen version 1 header in
-//! `include/v1`) and `foreign_thread` (current header, needs pthreads).
+//! `include/v1`), `mutating` (the example CG writing into the matrix and right-hand side it
+//! is lent) and `foreign_thread` (current header, needs pthreads).
 
 use std::path::PathBuf;
 
@@ -19,7 +20,7 @@ fn main() {
     println!("cargo:rerun-if-changed=../../crates/plugin-api/include/femscale_plugin.h");
     println!("cargo:rerun-if-changed=../c-cg/src/cg.c");
     println!("cargo:rerun-if-changed=include/v1/femscale_plugin.h");
-    let libraries: [(&str, &PathBuf, Vec<PathBuf>, &[&str]); 3] = [
+    let libraries: [(&str, &PathBuf, Vec<PathBuf>, &[&str]); 4] = [
         (
             "marker",
             &current,
@@ -27,6 +28,12 @@ fn main() {
             &["-DFEMSCALE_CG_NAME=\"c-marker-cg\"", "-lm", "-ldl"],
         ),
         ("v1", &v1, vec![manifest.join("src/v1_cg.c")], &["-lm"]),
+        (
+            "mutating",
+            &current,
+            vec![manifest.join("src/mutating.c")],
+            &["-lm"],
+        ),
         (
             "foreign_thread",
             &current,

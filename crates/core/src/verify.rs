@@ -5,7 +5,8 @@
 //! `r = b − A x` must meet the tolerance the solve was asked for, up to a documented slack:
 //!
 //! ```text
-//! ‖r‖₂ ≤ VERIFY_FACTOR · max(tolerance · ‖b‖₂, absolute_tolerance)      (normwise), or
+//! ‖r‖₂ ≤ min(VERIFY_FACTOR · t, max(t, SLACK_CAP · ‖b‖₂)),
+//!         t = max(tolerance · ‖b‖₂, absolute_tolerance)                  (normwise), or
 //! ω = maxᵢ |rᵢ| / (Σⱼ |aᵢⱼ| |xⱼ| + |bᵢ|) ≤ BACKWARD_ERROR_FLOOR            (componentwise)
 //! ```
 //!
@@ -23,6 +24,10 @@ use crate::sparse::CsrMatrix;
 
 /// Slack of the normwise check: the true residual may exceed the requested one by this factor.
 pub const VERIFY_FACTOR: f64 = 100.0;
+
+/// The slack of the normwise check stops at this fraction of `‖b‖` (or at the requested
+/// residual, if that is larger): a loose tolerance must not accept `x = 0`.
+pub const SLACK_CAP: f64 = 0.5;
 
 /// Componentwise backward error below which a solution is accepted whatever its normwise
 /// residual (about 4.5 × 10⁵ units of rounding).
@@ -284,8 +289,10 @@ fn judge(
     } else {
         residual
     };
-    let accepted_residual =
-        VERIFY_FACTOR * (options.tolerance * bnorm).max(options.absolute_tolerance);
+    let asked = (options.tolerance * bnorm).max(options.absolute_tolerance);
+    // The slack never reaches ‖b‖ unless the tolerance itself does: with a tolerance of 0.01,
+    // 100× would accept `x = 0`, whose residual is `b`.
+    let accepted_residual = (VERIFY_FACTOR * asked).min(asked.max(SLACK_CAP * bnorm));
     let verification = Verification {
         residual,
         relative_residual,
@@ -620,6 +627,42 @@ mod tests {
         };
         assert!(at(0.9).is_ok());
         assert!(matches!(at(1.1), Err(SolveError::Unverified { .. })));
+    }
+
+    /// A loose tolerance does not make the slack accept `x = 0` (residual `b`): it stops at
+    /// half of `‖b‖`, unless the tolerance asked for more.
+    #[test]
+    fn the_slack_stops_below_the_right_hand_side() {
+        let a = laplacian(3);
+        let b = [1.0, 0.0, 1.0];
+        let zero = [0.0; 3];
+        for tolerance in [0.01, 0.1, 0.4] {
+            let options = SolverOptions {
+                tolerance,
+                ..Default::default()
+            };
+            let e = verify_solution(&a, &b, &zero, &report(1e-14), &options).unwrap_err();
+            assert!(
+                matches!(e, SolveError::Unverified { .. }),
+                "{tolerance}: {e:?}"
+            );
+        }
+        // Asked for: a tolerance of 1 (or an absolute one of ‖b‖) accepts it.
+        let options = SolverOptions {
+            tolerance: 1.0,
+            ..Default::default()
+        };
+        verify_solution(&a, &b, &zero, &report(1e-14), &options).unwrap();
+        // Below the cap the factor still applies: 0.004 × 100 = 0.4 ‖b‖.
+        let options = SolverOptions {
+            tolerance: 0.004,
+            ..Default::default()
+        };
+        let v = verify_solution(&a, &b, &[1.0; 3], &report(0.0), &options).unwrap();
+        assert!(
+            (v.accepted_residual - 0.4 * 2f64.sqrt()).abs() < 1e-12,
+            "{v:?}"
+        );
     }
 
     #[test]

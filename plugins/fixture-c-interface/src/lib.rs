@@ -21,6 +21,11 @@ pub fn marker_of(library: &std::path::Path) -> std::path::PathBuf {
 /// header in `include/v1`.
 pub const V1: &str = env!("FEMSCALE_FIXTURE_V1");
 
+/// The example C plugin registered as `plugin:c-mutating-cg`, whose solve doubles the matrix
+/// values and triples the right-hand side it is lent (casting away `const`) before solving,
+/// and reports `SIZE_MAX` bytes of memory.
+pub const MUTATING: &str = env!("FEMSCALE_FIXTURE_MUTATING");
+
 /// A version 2 C plugin (`plugin:c-foreign-thread`) that calls the monitor from a thread of
 /// its own, against the header's threading rule.
 pub const FOREIGN_THREAD: &str = env!("FEMSCALE_FIXTURE_FOREIGN_THREAD");
@@ -29,7 +34,12 @@ pub const FOREIGN_THREAD: &str = env!("FEMSCALE_FIXTURE_FOREIGN_THREAD");
 mod tests {
     #[test]
     fn the_fixtures_were_built() {
-        for path in [super::MARKER, super::V1, super::FOREIGN_THREAD] {
+        for path in [
+            super::MARKER,
+            super::V1,
+            super::MUTATING,
+            super::FOREIGN_THREAD,
+        ] {
             assert!(std::path::Path::new(path).is_file(), "{path}");
         }
     }

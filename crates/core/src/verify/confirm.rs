@@ -8,7 +8,7 @@
 //! ill-conditioned but regular system the correction `δ = A⁻¹ (b − A x)` is small against `x`
 //! (it estimates the forward error), for a singular one it is as large as `x` itself.
 
-use super::Verification;
+use super::{BACKWARD_ERROR_FLOOR, Verification};
 use crate::error::SolveError;
 use crate::report::SolveReport;
 use crate::sparse::CsrMatrix;
@@ -33,7 +33,8 @@ impl Verification {
 ///
 /// # Errors
 /// [`SolveError::Undetermined`] when the correction is larger, not finite, or its solve
-/// fails.
+/// fails or does not solve the correction system (neither a backward error at
+/// [`BACKWARD_ERROR_FLOOR`] nor half of the residual removed).
 pub fn confirm_solution(
     a: &CsrMatrix,
     b: &[f64],
@@ -67,6 +68,20 @@ pub fn confirm_solution(
             let detail = format!("its correction solve failed ({e})");
             return Err(undetermined(f64::INFINITY, detail));
         }
+    }
+    // The correction must itself solve `A δ = r` (the solver is the one under test: `δ = 0`
+    // from a solver that does not solve would confirm anything): a backward error at the
+    // floor, or at least half of `r` removed.
+    let check = super::row_residuals(a, &r, &delta, 0..b.len());
+    let (left, before) = (check.r2.norm(), check.b2.norm());
+    if !(check.omega <= BACKWARD_ERROR_FLOOR || left <= 0.5 * before) {
+        let shown = if before > 0.0 { left / before } else { left };
+        let detail = format!(
+            "its correction solve did not solve the correction system (it left {shown:.3e} \
+             of the residual, componentwise backward error {:.3e})",
+            check.omega
+        );
+        return Err(undetermined(f64::INFINITY, detail));
     }
     let relative_correction = max_abs(&delta) / max_abs(x);
     // NaN (a NaN correction, or 0/0) fails too.
@@ -179,15 +194,76 @@ mod tests {
         }
     }
 
+    /// `neumann_1d(n)` plus `shift` on the diagonal, and a solve of it (Thomas' algorithm).
+    fn shifted(n: usize, shift: f64) -> (CsrMatrix, impl Fn(&[f64]) -> Vec<f64>) {
+        let mut a = neumann_1d(n);
+        let diagonal: Vec<usize> = (0..n).map(|i| a.pattern().find(i, i).unwrap()).collect();
+        for &k in &diagonal {
+            a.values_mut()[k] += shift;
+        }
+        let d: Vec<f64> = diagonal.iter().map(|&k| a.values()[k]).collect();
+        let solve = move |rhs: &[f64]| {
+            // Off-diagonals are -1.
+            let (mut c, mut y) = (vec![0.0; n], vec![0.0; n]);
+            c[0] = -1.0 / d[0];
+            y[0] = rhs[0] / d[0];
+            for i in 1..n {
+                let m = d[i] + c[i - 1];
+                c[i] = -1.0 / m;
+                y[i] = (rhs[i] + y[i - 1]) / m;
+            }
+            for i in (0..n - 1).rev() {
+                y[i] -= c[i] * y[i + 1];
+            }
+            y
+        };
+        (a, solve)
+    }
+
+    /// A correction that solves its system confirms nothing.
+    #[test]
+    fn a_correction_that_does_not_solve_confirms_nothing() {
+        // Regular but nearly singular: a tiny reaction on the Neumann Laplacian, and an `x`
+        // far from its solution that only the backward error accepts.
+        let n = 50;
+        let (a, _) = shifted(n, 1e-11);
+        let b: Vec<f64> = (0..n).map(|i| ((i as f64) * 0.3).cos()).collect();
+        let x = vec![1e12; n];
+        let v = verify_solution(&a, &b, &x, &report(), &SolverOptions::default()).unwrap();
+        assert!(v.needs_confirmation(), "{v:?}");
+        for fill in [0.0, 1e-3] {
+            let err = confirm_solution(&a, &b, &x, &v, &report(), |_, d| {
+                d.fill(fill);
+                Ok(report())
+            })
+            .unwrap_err();
+            match &err {
+                SolveError::Undetermined { detail, .. } => {
+                    assert!(detail.contains("did not solve"), "{detail}")
+                }
+                other => panic!("expected Undetermined, got {other:?}"),
+            }
+        }
+    }
+
     #[test]
     fn a_small_correction_confirms_and_a_normwise_pass_needs_none() {
+        // The solution of an ill-conditioned regular system (about 1e9 in size) with an
+        // error of 1e-12 of it: the normwise residual fails, the backward error accepts, and
+        // the exact correction (the error itself) is small.
         let n = 50;
-        let a = neumann_1d(n);
-        let b: Vec<f64> = (0..n).map(|i| (i as f64 / n as f64 - 0.5) * 1e-3).collect();
-        let x: Vec<f64> = (0..n).map(|i| 1e12 + (i as f64).sin()).collect();
+        let (a, solve) = shifted(n, 1e-9);
+        let b: Vec<f64> = (0..n).map(|i| ((i as f64) * 0.3).cos() + 0.2).collect();
+        let exact = solve(&b);
+        let x: Vec<f64> = exact
+            .iter()
+            .enumerate()
+            .map(|(i, v)| v + 1e-12 * v.abs() * (7.0 * i as f64).sin())
+            .collect();
         let v = verify_solution(&a, &b, &x, &report(), &SolverOptions::default()).unwrap();
-        confirm_solution(&a, &b, &x, &v, &report(), |_, d| {
-            d.fill(1e8);
+        assert!(v.needs_confirmation(), "{v:?}");
+        confirm_solution(&a, &b, &x, &v, &report(), |r, d| {
+            d.copy_from_slice(&solve(r));
             Ok(report())
         })
         .unwrap();

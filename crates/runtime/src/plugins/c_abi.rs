@@ -184,15 +184,14 @@ impl CBackend {
         }))
     }
 
-    /// Calls `femscale_solver_create` for `a`, whose columns widened are `cols`.
+    /// Calls `femscale_solver_create` for the matrix `lent`.
     fn create(
         &self,
         plugin: &str,
         options: &CString,
-        a: &CsrMatrix,
-        cols: &[usize],
+        lent: &LentMatrix,
     ) -> Result<*mut c_void, PluginError> {
-        let csr = ccsr(a, cols);
+        let csr = lent.ccsr();
         let mut handle = ptr::null_mut();
         let mut message = [0 as c_char; 512];
         // SAFETY: every pointer is valid for the call; the header's contract for the rest.
@@ -225,16 +224,46 @@ impl CBackend {
     }
 }
 
-/// The C view of `a`, with its columns widened ([`femscale_core::SparsityPattern::wide_col_idx`]) as `cols`.
-fn ccsr(a: &CsrMatrix, cols: &[usize]) -> CCsr {
-    debug_assert_eq!(cols.len(), a.nnz());
-    CCsr {
-        nrows: a.nrows(),
-        ncols: a.ncols(),
-        nnz: a.nnz(),
-        row_ptr: a.pattern().row_ptr().as_ptr(),
-        col_idx: cols.as_ptr(),
-        values: a.values().as_ptr(),
+/// The copy of a matrix a C plugin is lent, in the layout of the C interface (columns as
+/// `size_t`). The header declares the arrays `const`, but C lets a plugin cast that away, and
+/// a plugin that scales the matrix in place (a common trick of solvers that equilibrate) would
+/// otherwise change the matrix the solution is verified against and the cache keeps: its own
+/// copy is what it can damage. It lives as long as the solver object created with it, which
+/// may keep pointers into it (the header allows that).
+struct LentMatrix {
+    nrows: usize,
+    ncols: usize,
+    row_ptr: Vec<usize>,
+    cols: Vec<usize>,
+    values: Vec<f64>,
+}
+
+impl LentMatrix {
+    fn of(a: &CsrMatrix) -> Self {
+        Self {
+            nrows: a.nrows(),
+            ncols: a.ncols(),
+            row_ptr: a.pattern().row_ptr().to_vec(),
+            cols: a.pattern().wide_col_idx(),
+            values: a.values().to_vec(),
+        }
+    }
+
+    /// The C view of the copy.
+    fn ccsr(&self) -> CCsr {
+        CCsr {
+            nrows: self.nrows,
+            ncols: self.ncols,
+            nnz: self.values.len(),
+            row_ptr: self.row_ptr.as_ptr(),
+            col_idx: self.cols.as_ptr(),
+            values: self.values.as_ptr(),
+        }
+    }
+
+    fn bytes(&self) -> usize {
+        (self.row_ptr.capacity() + self.cols.capacity()) * std::mem::size_of::<usize>()
+            + self.values.capacity() * std::mem::size_of::<f64>()
     }
 }
 
@@ -295,18 +324,17 @@ impl LinearSolver for CSolver {
         options.validate()?;
         check_square(&a)?;
         let start = Instant::now();
-        let cols = a.pattern().wide_col_idx();
-        let handle = self
-            .backend
-            .create(&self.plugin, &self.options, &a, &cols)?;
+        let lent = LentMatrix::of(&a);
+        let handle = self.backend.create(&self.plugin, &self.options, &lent)?;
         Ok(Box::new(CPrepared {
             registry_name: self.registry_name.clone(),
             plugin: self.plugin.clone(),
             solver_options: self.options.clone(),
             backend: self.backend.clone(),
             handle,
+            rhs: Vec::with_capacity(a.nrows()),
             matrix: a,
-            cols,
+            lent,
             options: options.clone(),
             setup_seconds: start.elapsed().as_secs_f64(),
             memory_bytes: 0,
@@ -322,8 +350,10 @@ struct CPrepared {
     backend: Arc<CBackend>,
     handle: *mut c_void,
     matrix: Arc<CsrMatrix>,
-    /// `matrix`'s columns as the C interface takes them ([`femscale_core::SparsityPattern::wide_col_idx`]).
-    cols: Vec<usize>,
+    /// The copy of `matrix` the plugin is lent (`handle` may point into it).
+    lent: LentMatrix,
+    /// The copy of each solve's right-hand side the plugin is lent, for the same reason.
+    rhs: Vec<f64>,
     options: SolverOptions,
     setup_seconds: f64,
     /// What the last solve reported in `memory_bytes` (version 2; 0 before or when unreported).
@@ -413,7 +443,9 @@ impl PreparedSolver for CPrepared {
             host: &mut host,
             foreign_calls: AtomicUsize::new(0),
         };
-        let csr = ccsr(&self.matrix, &self.cols);
+        let csr = self.lent.ccsr();
+        self.rhs.clear();
+        self.rhs.extend_from_slice(b);
         let mut result = CSolveResult::default();
         let mut message = [0 as c_char; 512];
         // SAFETY: all pointers are valid for the call, `x` is exclusively borrowed, `ctx` lives
@@ -423,7 +455,7 @@ impl PreparedSolver for CPrepared {
             (self.backend.solve)(
                 self.handle,
                 &csr,
-                b.as_ptr(),
+                self.rhs.as_ptr(),
                 x.as_mut_ptr(),
                 &params,
                 c_monitor,
@@ -488,11 +520,14 @@ impl PreparedSolver for CPrepared {
     fn update_values(&mut self, a: Arc<CsrMatrix>) -> Result<(), SolveError> {
         check_same_pattern(&self.matrix, &a)?;
         let start = Instant::now();
+        let lent = LentMatrix::of(&a);
         let handle = self
             .backend
-            .create(&self.plugin, &self.solver_options, &a, &self.cols)?;
-        // SAFETY: the old handle is replaced and destroyed once.
+            .create(&self.plugin, &self.solver_options, &lent)?;
+        // SAFETY: the old handle is replaced and destroyed once, before the copy it was
+        // created with is dropped.
         unsafe { (self.backend.destroy)(std::mem::replace(&mut self.handle, handle)) };
+        self.lent = lent;
         self.matrix = a;
         self.setup_seconds = start.elapsed().as_secs_f64();
         Ok(())
@@ -502,8 +537,10 @@ impl PreparedSolver for CPrepared {
         &self.matrix
     }
 
-    /// What the plugin last reported and the widened columns this adapter keeps for it.
+    /// What the plugin last reported and the copies this adapter lends it.
     fn memory_bytes(&self) -> usize {
-        self.memory_bytes + self.cols.capacity() * std::mem::size_of::<usize>()
+        let lent = self.lent.bytes() + self.rhs.capacity() * std::mem::size_of::<f64>();
+        // A plugin may report anything, up to `usize::MAX`.
+        self.memory_bytes.saturating_add(lent)
     }
 }

@@ -294,7 +294,10 @@ impl PreparedSolver for RustPrepared {
 
     /// The plugin's own bytes and the widened columns this adapter keeps for it.
     fn memory_bytes(&self) -> usize {
-        self.inner.memory_bytes() + self.cols.capacity() * std::mem::size_of::<usize>()
+        // A plugin may report anything, up to `usize::MAX`.
+        self.inner
+            .memory_bytes()
+            .saturating_add(self.cols.capacity() * std::mem::size_of::<usize>())
     }
 }
 

@@ -5,7 +5,7 @@
 use std::path::Path;
 
 use femscale_core::{Error, NoMonitor, SolveError, SolverOptions};
-use femscale_plugin_fixture_c_interface::{FOREIGN_THREAD, V1};
+use femscale_plugin_fixture_c_interface::{FOREIGN_THREAD, MUTATING, V1};
 use femscale_runtime::FemSolver;
 use femscale_runtime::plugins::{self, PluginError};
 
@@ -38,8 +38,9 @@ fn a_version_1_library_still_loads_and_solves() {
     .and_then(|s| s.solve_configured())
     .unwrap_or_else(|e| panic!("{e}"));
     assert!(solution.metrics.linear_solve.converged);
-    // Version 1 reports no memory: only the adapter's widened columns (8 bytes per entry) are
-    // counted; version 2 reports its own.
+    // Version 1 reports no memory: only the copies the adapter lends it are counted (row
+    // pointers, widened columns, values and the right-hand side: 8 bytes each); version 2
+    // reports its own on top.
     let a = laplace(50);
     let b = vec![1.0; 50];
     let options = SolverOptions::default();
@@ -50,7 +51,7 @@ fn a_version_1_library_still_loads_and_solves() {
         .prepare(a.clone(), &options)
         .unwrap();
     let report = prepared.solve(&b, &mut x, &mut NoMonitor).unwrap();
-    assert_eq!(report.memory_bytes, 8 * a.nnz());
+    assert_eq!(report.memory_bytes, 8 * (51 + 2 * a.nnz() + 50));
     let v2 = plugins::load(&c_cg()).unwrap();
     let mut prepared = v2
         .solver("c-jacobi-cg", "{}")
@@ -151,4 +152,81 @@ fn a_monitor_call_from_another_thread_is_refused_and_reported() {
         },
         other => panic!("expected a plugin error, got {other:?}"),
     }
+}
+
+#[test]
+fn a_plugin_that_writes_into_what_it_is_lent_changes_only_its_copies() {
+    // The plugin doubles the values and triples the right-hand side it is lent, then solves
+    // that system exactly: 1.5 times the solution.
+    let plugin = plugins::load(Path::new(MUTATING)).unwrap();
+    let a = laplace(30);
+    let values = a.values().to_vec();
+    let b = vec![1.0; 30];
+    let mut prepared = plugin
+        .solver("c-mutating-cg", "{}")
+        .unwrap()
+        .prepare(a.clone(), &SolverOptions::default())
+        .unwrap();
+    let mut x = vec![0.0; 30];
+    prepared.solve(&b, &mut x, &mut NoMonitor).unwrap();
+    assert_eq!(a.values(), &values[..], "the caller's matrix was written");
+    assert!(
+        b.iter().all(|&v| v == 1.0),
+        "the caller's right-hand side was written"
+    );
+    // SIZE_MAX bytes reported: counted as that, not wrapped round by the adapter's own.
+    assert_eq!(prepared.memory_bytes(), usize::MAX);
+    let mut limited = SolverOptions::default();
+    limited.memory_limit_mb = Some(1.0);
+    let mut over = plugin
+        .solver("c-mutating-cg", "{}")
+        .unwrap()
+        .prepare(a.clone(), &limited)
+        .unwrap();
+    let e = over
+        .solve(&b, &mut vec![0.0; 30], &mut NoMonitor)
+        .unwrap_err();
+    assert!(matches!(e, SolveError::MemoryBudget { .. }), "{e:?}");
+    let options = SolverOptions::default();
+    let report = femscale_core::SolveReport::default();
+    let e = femscale_core::verify_solution(&a, &b, &x, &report, &options).unwrap_err();
+    assert!(matches!(e, SolveError::Unverified { .. }), "{e:?}");
+
+    // Through the pipeline, with the assembled operator cached: refused, and the built-in CG
+    // on the same cache then reuses an operator the plugin did not damage.
+    let extra = "[cache]\nlevels = [\"memory\"]\n";
+    let cfg = |kind: &str| {
+        let mut c = config(8, kind, "none", &[Path::new(MUTATING)], extra);
+        c.scaling.enable_caching = Some(true);
+        c
+    };
+    let first = FemSolver::from_config(cfg("plugin:c-mutating-cg")).unwrap();
+    let err = first.solve_configured().unwrap_err();
+    assert!(
+        matches!(err, Error::Solve(SolveError::Unverified { .. })),
+        "{err:?}"
+    );
+    let cache = first.shared_cache().unwrap();
+    let right = FemSolver::from_config(cfg("cg"))
+        .unwrap()
+        .with_cache(cache)
+        .solve_configured()
+        .unwrap();
+    assert!(
+        right
+            .metrics
+            .cache_reused
+            .iter()
+            .any(|r| r.artefact == femscale_core::Artefact::System),
+        "{:?}",
+        right.metrics.cache_reused
+    );
+    let alone = FemSolver::from_config(config(8, "cg", "none", &[], ""))
+        .and_then(|s| s.solve_configured())
+        .unwrap();
+    let (l2, alone) = (
+        right.metrics.l2_error.unwrap(),
+        alone.metrics.l2_error.unwrap(),
+    );
+    assert!((l2 - alone).abs() <= 1e-12 * alone, "{l2} against {alone}");
 }
