@@ -284,12 +284,36 @@ fn judge(
     report: &SolveReport,
     options: &SolverOptions,
 ) -> Result<Verification, SolveError> {
+    judge_residual(
+        residual,
+        bnorm,
+        omega,
+        report,
+        options.tolerance,
+        options.absolute_tolerance,
+    )
+}
+
+/// The verdict of [`verify_solution`] on what it measures — `‖b − A x‖₂`, `‖b‖₂` and the
+/// componentwise backward error — for solvers that measure them themselves (the distributed
+/// Krylov methods, across their ranks), so that every solver is held to one rule.
+///
+/// # Errors
+/// [`SolveError::Unverified`] when both checks fail.
+pub fn judge_residual(
+    residual: f64,
+    bnorm: f64,
+    omega: f64,
+    report: &SolveReport,
+    tolerance: f64,
+    absolute_tolerance: f64,
+) -> Result<Verification, SolveError> {
     let relative_residual = if bnorm > 0.0 {
         residual / bnorm
     } else {
         residual
     };
-    let asked = (options.tolerance * bnorm).max(options.absolute_tolerance);
+    let asked = (tolerance * bnorm).max(absolute_tolerance);
     // The slack never reaches ‖b‖ unless the tolerance itself does: with a tolerance of 0.01,
     // 100× would accept `x = 0`, whose residual is `b`.
     let accepted_residual = (VERIFY_FACTOR * asked).min(asked.max(SLACK_CAP * bnorm));
@@ -308,7 +332,7 @@ fn judge(
             reported_relative_residual: report.final_relative_residual,
             verified_relative_residual: relative_residual,
             backward_error: omega,
-            tolerance: options.tolerance,
+            tolerance,
             factor: VERIFY_FACTOR,
         })
     }

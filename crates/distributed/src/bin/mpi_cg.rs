@@ -86,6 +86,7 @@ fn run(
     let options = DistKrylovOptions {
         tolerance: 1e-10,
         max_iterations: 20_000,
+        ..DistKrylovOptions::default()
     };
     let report = cg(
         world,

@@ -36,6 +36,7 @@ pub fn bicgstab(
     let [bb, rr] = ops.dots([(b, b), (&r, &r)])?;
     let b_norm = bb.sqrt();
     let scale = if b_norm > 0.0 { b_norm } else { 1.0 };
+    let target = options.target(scale);
     let mut r_norm = rr.sqrt();
     report.initial_residual = r_norm;
     report.residual_history.push(r_norm / scale);
@@ -46,7 +47,7 @@ pub fn bicgstab(
         (vec![0.0; n], vec![0.0; n], vec![0.0; n], vec![0.0; n]);
     let mut iterations = 0;
     let mut stop_here = false;
-    while r_norm / scale > options.tolerance && iterations < options.max_iterations {
+    while r_norm > target && iterations < options.max_iterations {
         let tiny = f64::EPSILON * f64::EPSILON * r_norm * r_norm;
         if rho_next.is_nan() || rho_next.abs() <= tiny {
             report.iterations = iterations;
@@ -83,7 +84,7 @@ pub fn bicgstab(
         ops.precondition(&s, &mut s_hat)?;
         ops.product(&s_hat, &mut t)?;
         let [ss, ts, tt] = ops.dots([(&s, &s), (&t, &s), (&t, &t)])?;
-        if ss.sqrt() / scale <= options.tolerance {
+        if ss.sqrt() <= target {
             // Converged half-way: x += α p̂.
             for i in 0..n {
                 x[i] += alpha * p_hat[i];
@@ -116,6 +117,6 @@ pub fn bicgstab(
     report.iterations = iterations;
     report.final_residual = r_norm;
     report.final_relative_residual = r_norm / scale;
-    report.converged = r_norm / scale <= options.tolerance;
-    ops.finish(report, b, x, scale)
+    report.converged = r_norm <= target;
+    ops.finish(report, b, x, options)
 }

@@ -13,6 +13,9 @@ use crate::comm::Communicator;
 pub struct DistKrylovOptions {
     /// Relative residual `‖b − A x‖ / ‖b‖` to reach.
     pub tolerance: f64,
+    /// Or this residual `‖b − A x‖` (the stop is at `max(tolerance ‖b‖, absolute_tolerance)`,
+    /// as in the serial methods).
+    pub absolute_tolerance: f64,
     /// Iterations at most.
     pub max_iterations: usize,
 }
@@ -21,8 +24,17 @@ impl Default for DistKrylovOptions {
     fn default() -> Self {
         Self {
             tolerance: 1e-8,
+            absolute_tolerance: 0.0,
             max_iterations: 10_000,
         }
+    }
+}
+
+impl DistKrylovOptions {
+    /// The residual norm to reach, `max(tolerance ‖b‖, absolute_tolerance)`, with `scale` the
+    /// norm of `b` (1 when `b = 0`).
+    pub(crate) fn target(&self, scale: f64) -> f64 {
+        (self.tolerance * scale).max(self.absolute_tolerance)
     }
 }
 
@@ -141,6 +153,7 @@ pub fn cg(
     let [bb, rr, mut rz] = ops.dots([(b, b), (&r, &r), (&r, &z)])?;
     let b_norm = bb.sqrt();
     let scale = if b_norm > 0.0 { b_norm } else { 1.0 };
+    let target = options.target(scale);
     let mut r_norm = rr.sqrt();
     report.initial_residual = r_norm;
     report.residual_history.push(r_norm / scale);
@@ -150,7 +163,7 @@ pub fn cg(
     // A rank's monitor may ask to stop (a deadline on its own clock): the request travels in
     // the next reduction, so every rank stops at the same iteration.
     let mut stop_here = false;
-    while r_norm / scale > options.tolerance && iterations < options.max_iterations {
+    while r_norm > target && iterations < options.max_iterations {
         if rz.is_nan() || rz <= 0.0 {
             report.iterations = iterations;
             return Err(breakdown(
@@ -196,6 +209,6 @@ pub fn cg(
     report.iterations = iterations;
     report.final_residual = r_norm;
     report.final_relative_residual = r_norm / scale;
-    report.converged = r_norm / scale <= options.tolerance;
-    ops.finish(report, b, x, scale)
+    report.converged = r_norm <= target;
+    ops.finish(report, b, x, options)
 }

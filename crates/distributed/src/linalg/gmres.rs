@@ -47,6 +47,7 @@ pub fn gmres(
     let [bb, rr] = ops.dots([(b, b), (&r, &r)])?;
     let b_norm = bb.sqrt();
     let scale = if b_norm > 0.0 { b_norm } else { 1.0 };
+    let target = options.target(scale);
     let mut r_norm = rr.sqrt();
     report.initial_residual = r_norm;
     report.residual_history.push(r_norm / scale);
@@ -57,7 +58,7 @@ pub fn gmres(
     let (mut z, mut w) = (vec![0.0; n], vec![0.0; n]);
     let mut iterations = 0;
     let mut stop_here = false;
-    while r_norm / scale > options.tolerance && iterations < options.max_iterations {
+    while r_norm > target && iterations < options.max_iterations {
         for (vi, ri) in basis[0].iter_mut().zip(&r) {
             *vi = ri / r_norm;
         }
@@ -118,7 +119,7 @@ pub fn gmres(
             stop_here = monitor
                 .on_iteration(iterations, estimate / scale)
                 .is_break();
-            if estimate / scale <= options.tolerance || norm == 0.0 {
+            if estimate <= target || norm == 0.0 {
                 break;
             }
         }
@@ -149,8 +150,8 @@ pub fn gmres(
     report.iterations = iterations;
     report.final_residual = r_norm;
     report.final_relative_residual = r_norm / scale;
-    report.converged = r_norm / scale <= options.tolerance;
-    ops.finish(report, b, x, scale)
+    report.converged = r_norm <= target;
+    ops.finish(report, b, x, options)
 }
 
 /// `w −= Σ_i c_i v_i`.

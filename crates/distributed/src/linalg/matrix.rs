@@ -323,6 +323,72 @@ impl DistMatrix {
         Ok(exchange)
     }
 
+    /// What verifying `x` needs on this rank's rows, `r = b − A x`: `Σ rᵢ²`, `Σ bᵢ²` and the
+    /// componentwise backward error `maxᵢ |rᵢ| / (Σⱼ |aᵢⱼ| |xⱼ| + |bᵢ|)` (a row whose
+    /// denominator is 0 counts only when its residual is not, then as infinity). Collective:
+    /// one halo exchange.
+    ///
+    /// # Errors
+    /// As [`DistMatrix::mul`].
+    pub(crate) fn residual_parts(
+        &self,
+        comm: &dyn Communicator,
+        b: &[f64],
+        x: &[f64],
+        work: &mut Vec<f64>,
+    ) -> Result<(f64, f64, f64)> {
+        let owned = self.owned_rows();
+        if x.len() != owned || b.len() != owned {
+            return Err(Error::invalid(
+                "x",
+                format!(
+                    "rank {} owns {owned} rows; x has {}, b {} entries",
+                    self.rank,
+                    x.len(),
+                    b.len()
+                ),
+            ));
+        }
+        let packed = self.halo.pack(x);
+        let (sends, from) = self.halo.messages(&packed);
+        let received = comm.exchange(HALO_VALUES, &sends, &from)?;
+        work.clear();
+        work.extend_from_slice(x);
+        work.resize(owned + self.halo.ghosts().len(), 0.0);
+        self.halo.unpack(&received, &mut work[owned..])?;
+        let (ptr, cols, values) = (
+            self.local.pattern().row_ptr(),
+            self.local.pattern().col_idx(),
+            self.local.values(),
+        );
+        let (mut r2, mut b2, mut omega) = (0.0, 0.0, 0.0f64);
+        for (i, &bi) in b.iter().enumerate() {
+            let (mut ax, mut scale) = (0.0, bi.abs());
+            for k in ptr[i]..ptr[i + 1] {
+                let term = values[k] * work[cols[k] as usize];
+                ax += term;
+                scale += term.abs();
+            }
+            let r = bi - ax;
+            r2 += r * r;
+            b2 += bi * bi;
+            let w = if scale > 0.0 {
+                r.abs() / scale
+            } else if r == 0.0 {
+                0.0
+            } else {
+                f64::INFINITY
+            };
+            // A NaN stays.
+            omega = if w.is_nan() || omega.is_nan() {
+                f64::NAN
+            } else {
+                omega.max(w)
+            };
+        }
+        Ok((r2, b2, omega))
+    }
+
     /// `(A x)[row]` for each of `rows`, in parallel; `x` covers every column the rows use.
     fn row_products(&self, rows: &[usize], x: &[f64], out: &mut Vec<f64>) {
         use rayon::prelude::*;

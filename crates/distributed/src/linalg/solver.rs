@@ -318,6 +318,7 @@ impl DistributedKrylov {
             preconditioner,
             options: DistKrylovOptions {
                 tolerance: options.tolerance,
+                absolute_tolerance: options.absolute_tolerance,
                 max_iterations: options.max_iterations,
             },
         }))
@@ -326,8 +327,8 @@ impl DistributedKrylov {
 
 impl DistributedKrylov {
     /// Checks (collectively, with one all-reduce) that every rank prepares the same system the
-    /// same way: its size and row split, the method, the preconditioner, the tolerance and the
-    /// iteration limit, and that every rank could split its rows (`partition` is `None` on a
+    /// same way: its size and row split, the method, the preconditioner, the tolerances and
+    /// the iteration limit, and that every rank could split its rows (`partition` is `None` on a
     /// rank that could not). Ranks called with different problems or options would otherwise
     /// wait in each other's messages or stop at different iterations and hang; here every rank
     /// returns an error instead. `system` is `None` on a rank that failed before the set-up
@@ -346,18 +347,19 @@ impl DistributedKrylov {
             });
             f64::from((hash ^ (hash >> 32)) as u32)
         };
-        const NAMES: [&str; 7] = [
+        const NAMES: [&str; 8] = [
             "a row split",
             "rows",
             "row split",
             "method",
             "preconditioner",
             "tolerance",
+            "absolute_tolerance",
             "max_iterations",
         ];
         // The first slot: 1 with a row split, 0 without, -1 for a rank that failed before.
-        let mine: [f64; 7] = match system {
-            None => [-1.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0],
+        let mine: [f64; 8] = match system {
+            None => [-1.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0],
             Some((a, options, partition)) => {
                 let split = partition.map_or_else(String::new, |partition| {
                     (0..size).fold(String::new(), |text, r| {
@@ -371,6 +373,7 @@ impl DistributedKrylov {
                     fold(&format!("{:?}", self.method)),
                     fold(&self.preconditioner.name()),
                     options.tolerance,
+                    options.absolute_tolerance,
                     options.max_iterations as f64,
                 ]
             }
@@ -394,7 +397,7 @@ impl DistributedKrylov {
                 let (what, shown) = (NAMES[i], |v: f64| match NAMES[i] {
                     "a row split" => ["none", "one"][usize::from(v > 0.0)].to_owned(),
                     "row split" | "method" | "preconditioner" => format!("#{v:.0}"),
-                    "tolerance" => format!("{v:e}"),
+                    "tolerance" | "absolute_tolerance" => format!("{v:e}"),
                     _ => format!("{v}"),
                 });
                 return Err(SolveError::Communication {

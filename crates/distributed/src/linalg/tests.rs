@@ -106,6 +106,7 @@ fn solve_with(
         let options = DistKrylovOptions {
             tolerance: 1e-10,
             max_iterations: 2000,
+            ..DistKrylovOptions::default()
         };
         let report = cg(
             comm,
@@ -330,6 +331,7 @@ fn gmres_and_bicgstab_solve_a_nonsymmetric_system_on_one_to_four_ranks() {
     let options = DistKrylovOptions {
         tolerance: 1e-10,
         max_iterations: 2000,
+        ..DistKrylovOptions::default()
     };
     for method in ["gmres", "bicgstab"] {
         let mut iterations = Vec::new();
