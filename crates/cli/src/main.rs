@@ -291,7 +291,12 @@ fn solve(args: SolveArgs) -> anyhow::Result<()> {
     };
     let (config, attribution) = Config::load_attributed(&sources)?;
     let ranks = solve_ranks::Ranks::start()?;
-    let result = ranks.solver(config).and_then(|s| s.solve_configured());
+    // Writing a VTU file is collective: a rank without `--vtu` would leave the others waiting.
+    let outputs = format!("--vtu {}", args.vtu.is_some());
+    let result = ranks
+        .agree("set of outputs (--vtu on some ranks only)", &outputs)
+        .and_then(|()| ranks.solver(config))
+        .and_then(|s| s.solve_configured());
     let solution = result.map_err(|e| ranks.fail(located(e, &attribution)))?;
     let written = match &args.vtu {
         Some(path) => Some(

@@ -43,6 +43,14 @@ impl Ranks {
         error
     }
 
+    /// Checks that every rank was given the same `text` (`femscale::ranks::agree_on`).
+    ///
+    /// # Errors
+    /// On every rank when one differs.
+    pub fn agree(&self, what: &str, text: &str) -> femscale::Result<()> {
+        femscale::ranks::agree_on(self.comm.as_ref(), what, text)
+    }
+
     /// Whether this process prints the result (rank 0).
     pub fn is_root(&self) -> bool {
         self.comm.rank() == 0

@@ -143,6 +143,37 @@ pub fn agreed<T>(comm: &dyn Communicator, what: &str, local: Result<T>) -> Resul
     }
 }
 
+/// Checks, collectively, that every rank of `comm` has the same `text` (a description of what
+/// must agree across the ranks, `what` for the message), by a 64-bit hash of it.
+///
+/// # Errors
+/// On every rank, [`Error::Communication`] naming the first rank whose `text` differs from
+/// rank 0's; a failed reduction.
+pub fn agree_on(comm: &dyn Communicator, what: &str, text: &str) -> Result<()> {
+    let (rank, size) = (comm.rank(), comm.size());
+    if size == 1 {
+        return Ok(());
+    }
+    let hash = text.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    });
+    // Two 32-bit halves: exact as f64 through the sum.
+    let mut slots = vec![0.0; 2 * size];
+    slots[2 * rank] = (hash >> 32) as f64;
+    slots[2 * rank + 1] = (hash & 0xffff_ffff) as f64;
+    comm.all_reduce_sum(&mut slots)?;
+    match (1..size).find(|&r| slots[2 * r..2 * r + 2] != slots[..2]) {
+        Some(other) => Err(Error::Communication {
+            message: format!(
+                "rank {other} has another {what} than rank 0: every rank must run the same \
+                 (check the FEMSCALE_* environment variables, command lines and files of each \
+                 node)"
+            ),
+        }),
+        None => Ok(()),
+    }
+}
+
 /// A [`FemSolver`] for `config` on this rank of `comm`: the cores shared out
 /// ([`share_cores`]), the distributed solvers registered, the solver kind checked
 /// ([`check_solver_on_ranks`]). Every rank calls it and then solves: each assembles the cells
@@ -152,6 +183,30 @@ pub fn agreed<T>(comm: &dyn Communicator, what: &str, local: Result<T>) -> Resul
 /// As [`FemSolver::with_registry`] and [`check_solver_on_ranks`].
 pub fn solver_on(mut config: Config, comm: SharedCommunicator) -> Result<FemSolver> {
     check_solver_on_ranks(&config, comm.size())?;
+    // What decides the result must be the same on every rank: a rank that read another source
+    // (an environment variable set on one node) would assemble its rows of another problem.
+    // Threads and caches may differ, and so may the path of a mesh file (node-local copies).
+    let mut decisive = serde_json::to_string(&(
+        &config.problem,
+        &config.solver,
+        &config.assembly,
+        &config.adaptivity,
+        &config.plugins,
+    ))
+    .unwrap_or_default();
+    if let Some(quoted) = config
+        .problem
+        .mesh
+        .file()
+        .and_then(|f| serde_json::to_string(f).ok())
+    {
+        decisive = decisive.replace(&quoted, "\"<mesh file>\"");
+    }
+    agree_on(
+        comm.as_ref(),
+        "configuration ([problem], [solver], [assembly], [adaptivity] or [plugins])",
+        &decisive,
+    )?;
     share_cores(&mut config, comm.as_ref());
     let mut registry = Registry::from_config(&config)?;
     register_distributed_solvers(&mut registry, &comm);

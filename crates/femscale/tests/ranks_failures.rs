@@ -113,3 +113,34 @@ fn nested_iteration_is_not_applied_on_ranks() {
         assert_eq!((steps, loosened), (3, 0), "rank {i}");
     }
 }
+
+/// Ranks given different problems (an environment variable set on one node only) are told so
+/// before the solve, on every rank: each would assemble its rows of another problem, and the
+/// solution would be verified against that mixture.
+#[test]
+fn ranks_with_different_problems_are_refused_before_the_solve() {
+    let (tx, rx) = mpsc::channel();
+    for (i, rank) in ThreadRanks::group(2).into_iter().enumerate() {
+        let tx = tx.clone();
+        std::thread::spawn(move || {
+            let mut config = config(&disk(), 1, "");
+            if i == 1 {
+                config.problem.params.insert("k".into(), 2.0);
+            }
+            let outcome = femscale::ranks::solver_on(config, Arc::new(rank))
+                .and_then(|s| s.solve_configured())
+                .map(|s| s.metrics.dofs);
+            let _ = tx.send((i, outcome.map_err(|e| e.to_string())));
+        });
+    }
+    for _ in 0..2 {
+        let (i, outcome) = rx
+            .recv_timeout(Duration::from_secs(120))
+            .expect("a rank is still waiting");
+        let e = outcome.expect_err("different problems were solved together");
+        assert!(
+            e.contains("rank 1 has another configuration"),
+            "rank {i}: {e}"
+        );
+    }
+}
