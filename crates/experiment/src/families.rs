@@ -117,7 +117,14 @@ pub(crate) fn fit_family(members: &[Sample]) -> FamilyFit {
             let zero = members
                 .iter()
                 .any(|s| s.l2 == Some(0.0) || s.h1 == Some(0.0));
-            Some(if zero {
+            let unsized_errors = members
+                .iter()
+                .any(|s| s.h.is_none() && (s.l2.is_some() || s.h1.is_some()));
+            Some(if unsized_errors {
+                "no rate: these points have errors but no mesh size (adaptive runs end on \
+                 meshes of their own)"
+                    .to_string()
+            } else if zero {
                 "no rate: the errors are zero (the elements reproduce the exact solution)"
                     .to_string()
             } else {

@@ -696,21 +696,27 @@ impl Experiment {
                     },
                 )?;
             }
-            Ok(solution.metrics)
+            // A mesh file's size is known only from its cells.
+            let size = (point.mesh_size().is_none() && solution.metrics.adaptivity.is_none())
+                .then(|| solution.mesh.max_cell_diameter())
+                .filter(|h| h.is_finite() && *h > 0.0);
+            Ok((solution.metrics, size))
         }));
-        let (metrics, error) = match outcome {
-            Ok(Ok(m)) => (Some(m), None),
-            Ok(Err(e)) => (None, Some(self.explain(point, &e))),
+        let (metrics, error, size) = match outcome {
+            Ok(Ok((m, size))) => (Some(m), None, size),
+            Ok(Err(e)) => (None, Some(self.explain(point, &e)), None),
             Err(panic) => {
                 let msg = panic
                     .downcast_ref::<String>()
                     .map(String::as_str)
                     .or_else(|| panic.downcast_ref::<&str>().copied())
                     .unwrap_or("unknown panic");
-                (None, Some(format!("the run panicked: {msg}")))
+                (None, Some(format!("the run panicked: {msg}")), None)
             }
         };
-        record(job, metrics, error, start.elapsed().as_secs_f64())
+        let mut record = record(job, metrics, error, start.elapsed().as_secs_f64());
+        record.mesh_size = size;
+        record
     }
 
     /// The error's message with where the offending key's value came from: the point's sweep
@@ -760,6 +766,7 @@ pub(crate) fn record(
         metrics,
         error,
         seconds,
+        mesh_size: None,
     }
 }
 

@@ -55,6 +55,11 @@ pub struct RunRecord {
     pub error: Option<String>,
     /// Wall-clock seconds of the run (configuration, solve and outputs).
     pub seconds: f64,
+    /// The largest cell diameter of the mesh solved on, when the configuration does not give
+    /// a mesh size (a mesh file, possibly refined): what convergence rates are fitted
+    /// against. Absent in records of earlier versions and for generated meshes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mesh_size: Option<f64>,
 }
 
 /// Reads `results.jsonl`: every complete record in file order. A missing file gives no
@@ -333,6 +338,7 @@ mod tests {
             metrics: None,
             error: None,
             seconds: 0.5,
+            mesh_size: None,
         };
         serde_json::to_string(&r).unwrap()
     }

@@ -176,8 +176,13 @@ fn row(p: &Point, runs: &[&RunRecord]) -> SummaryRow {
         estimate: median(|m| Some(m.adaptivity.as_ref()?.steps.last()?.estimate)),
         energy_error: median(|m| m.adaptivity.as_ref()?.steps.last()?.error),
         adaptive_steps: (ok.first()).and_then(|m| Some(m.adaptivity.as_ref()?.steps.len())),
-        // An adaptive run's final mesh is not the configured one: no single h to fit.
+        // An adaptive run's final mesh is not the configured one: no single h to fit. A mesh
+        // file's size comes from its cells (recorded by the run).
         h: p.mesh_size()
+            .or_else(|| {
+                let sizes = runs.iter().filter(|r| r.ok).filter_map(|r| r.mesh_size);
+                Stats::of(sizes).map(|s| s.median)
+            })
             .filter(|_| ok.iter().all(|m| m.adaptivity.is_none())),
         l2_rate: None,
         h1_rate: None,

@@ -879,3 +879,46 @@ fn an_edited_mesh_file_runs_the_points_again() {
     let edited = load(&path).run(&quiet()).unwrap();
     assert_eq!((edited.ran, edited.set_aside), (2, 2));
 }
+
+/// A convergence study on a mesh file, refined uniformly: the summary's `h` is the refined
+/// meshes' largest cell diameter (the configuration gives none), so the family gets its rates.
+#[test]
+fn refinements_of_a_mesh_file_get_mesh_sizes_and_rates() {
+    let dir = tempfile::tempdir().unwrap();
+    let mesh = format!(
+        "{}/../../examples/configs/meshes/lshape.msh",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let text = format!(
+        r#"
+[problem]
+mesh = {{ kind = "gmsh", path = {mesh:?} }}
+source = "2*pi^2*sin(pi*x)*sin(pi*y)"
+exact = "sin(pi*x)*sin(pi*y)"
+boundary = [
+    {{ where = "boundary", kind = "dirichlet", value = "sin(pi*x)*sin(pi*y)" }},
+    {{ where = "reentrant", kind = "dirichlet", value = "sin(pi*x)*sin(pi*y)" }},
+]
+[solver]
+kind = "direct"
+[output]
+dir = {:?}
+[sweep]
+"problem.mesh.refinements" = [1, 2, 3]
+"#,
+        dir.path().join("out").display().to_string()
+    );
+    let path = write(dir.path(), "exp.toml", &text);
+    let report = load(&path).run(&quiet()).unwrap();
+    assert!(report.all_ok());
+    let (_, rows) = read_csv(&report.summary_path.unwrap());
+    let h: Vec<f64> = rows.iter().map(|r| r["h"].parse().unwrap()).collect();
+    for pair in h.windows(2) {
+        assert!((pair[1] / pair[0] - 0.5).abs() < 1e-9, "{h:?}");
+    }
+    let l2_rate: f64 = rows[0]["l2_rate"].parse().unwrap();
+    assert!((1.8..=2.2).contains(&l2_rate), "L2 rate {l2_rate}");
+    assert_eq!(rows[0]["rate_note"], "");
+    let records = read_results(&report.results_path).unwrap();
+    assert!(records.iter().all(|r| r.mesh_size.is_some()));
+}
