@@ -66,6 +66,11 @@ pub fn distributed_solver_names() -> [&'static str; 3] {
 /// as `solver.preconditioner` says (`amg`: the distributed smoothed-aggregation AMG; another
 /// factory: block-Jacobi with it on each rank's block).
 pub fn register_distributed_solvers(registry: &mut Registry, comm: &SharedCommunicator) {
+    register(registry, comm, 0);
+}
+
+/// [`register_distributed_solvers`], the solvers comparing `digest` across the ranks at set-up.
+fn register(registry: &mut Registry, comm: &SharedCommunicator, digest: u64) {
     for method in METHODS {
         let comm = comm.clone();
         let info = SolverInfo::preconditioned("amg", Some(SolverChoice::AmgCg)).distributed();
@@ -83,7 +88,7 @@ pub fn register_distributed_solvers(registry: &mut Registry, comm: &SharedCommun
                     },
                     other => other,
                 };
-                Box::new(DistributedKrylov::new(comm.clone(), method, choice))
+                Box::new(DistributedKrylov::new(comm.clone(), method, choice).with_digest(digest))
                     as Box<dyn LinearSolver>
             }),
             info,
@@ -143,6 +148,36 @@ pub fn agreed<T>(comm: &dyn Communicator, what: &str, local: Result<T>) -> Resul
     }
 }
 
+/// What decides the result of a solve, hashed: `[problem]`, `[solver]`, `[assembly]`,
+/// `[adaptivity]` and `[plugins]`, except the path of a mesh file (each node may read its own
+/// copy). Threads and caches may differ between the ranks.
+fn decisive_digest(config: &Config) -> u64 {
+    let mut decisive = serde_json::to_string(&(
+        &config.problem,
+        &config.solver,
+        &config.assembly,
+        &config.adaptivity,
+        &config.plugins,
+    ))
+    .unwrap_or_default();
+    if let Some(quoted) = config
+        .problem
+        .mesh
+        .file()
+        .and_then(|f| serde_json::to_string(f).ok())
+    {
+        decisive = decisive.replace(&quoted, "\"<mesh file>\"");
+    }
+    fnv1a(&decisive)
+}
+
+/// The 64-bit FNV-1a hash of `text`.
+fn fnv1a(text: &str) -> u64 {
+    text.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    })
+}
+
 /// Checks, collectively, that every rank of `comm` has the same `text` (a description of what
 /// must agree across the ranks, `what` for the message), by a 64-bit hash of it.
 ///
@@ -154,9 +189,7 @@ pub fn agree_on(comm: &dyn Communicator, what: &str, text: &str) -> Result<()> {
     if size == 1 {
         return Ok(());
     }
-    let hash = text.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
-        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
-    });
+    let hash = fnv1a(text);
     // Two 32-bit halves: exact as f64 through the sum.
     let mut slots = vec![0.0; 2 * size];
     slots[2 * rank] = (hash >> 32) as f64;
@@ -177,38 +210,16 @@ pub fn agree_on(comm: &dyn Communicator, what: &str, text: &str) -> Result<()> {
 /// A [`FemSolver`] for `config` on this rank of `comm`: the cores shared out
 /// ([`share_cores`]), the distributed solvers registered, the solver kind checked
 /// ([`check_solver_on_ranks`]). Every rank calls it and then solves: each assembles the cells
-/// of its rows, and every rank gets the whole solution.
+/// of its rows, and every rank gets the whole solution. Not collective; the solvers compare a
+/// digest of the configuration across the ranks at set-up (the path of a mesh file excepted),
+/// so ranks given different problems fail there, every one of them, before solving.
 ///
 /// # Errors
 /// As [`FemSolver::with_registry`] and [`check_solver_on_ranks`].
 pub fn solver_on(mut config: Config, comm: SharedCommunicator) -> Result<FemSolver> {
     check_solver_on_ranks(&config, comm.size())?;
-    // What decides the result must be the same on every rank: a rank that read another source
-    // (an environment variable set on one node) would assemble its rows of another problem.
-    // Threads and caches may differ, and so may the path of a mesh file (node-local copies).
-    let mut decisive = serde_json::to_string(&(
-        &config.problem,
-        &config.solver,
-        &config.assembly,
-        &config.adaptivity,
-        &config.plugins,
-    ))
-    .unwrap_or_default();
-    if let Some(quoted) = config
-        .problem
-        .mesh
-        .file()
-        .and_then(|f| serde_json::to_string(f).ok())
-    {
-        decisive = decisive.replace(&quoted, "\"<mesh file>\"");
-    }
-    agree_on(
-        comm.as_ref(),
-        "configuration ([problem], [solver], [assembly], [adaptivity] or [plugins])",
-        &decisive,
-    )?;
     share_cores(&mut config, comm.as_ref());
     let mut registry = Registry::from_config(&config)?;
-    register_distributed_solvers(&mut registry, &comm);
+    register(&mut registry, &comm, decisive_digest(&config));
     FemSolver::with_registry(config, registry)
 }

@@ -136,6 +136,8 @@ pub struct DistributedKrylov {
     comm: SharedCommunicator,
     method: DistMethod,
     preconditioner: DistPreconditionerChoice,
+    /// A digest of what else every rank must share (its configuration), compared at set-up.
+    digest: u64,
 }
 
 impl std::fmt::Debug for DistributedKrylov {
@@ -159,7 +161,17 @@ impl DistributedKrylov {
             comm,
             method,
             preconditioner,
+            digest: 0,
         }
+    }
+
+    /// This solver, with `digest` (of the configuration that decides the result: the problem,
+    /// the solver, ...) compared across the ranks at set-up with the rest: ranks given
+    /// different problems of the same size would otherwise solve a mixture of them.
+    #[must_use]
+    pub fn with_digest(mut self, digest: u64) -> Self {
+        self.digest = digest;
+        self
     }
 }
 
@@ -347,7 +359,7 @@ impl DistributedKrylov {
             });
             f64::from((hash ^ (hash >> 32)) as u32)
         };
-        const NAMES: [&str; 8] = [
+        const NAMES: [&str; 10] = [
             "a row split",
             "rows",
             "row split",
@@ -356,10 +368,12 @@ impl DistributedKrylov {
             "tolerance",
             "absolute_tolerance",
             "max_iterations",
+            "configuration",
+            "configuration",
         ];
         // The first slot: 1 with a row split, 0 without, -1 for a rank that failed before.
-        let mine: [f64; 8] = match system {
-            None => [-1.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0],
+        let mine: [f64; 10] = match system {
+            None => [-1.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0],
             Some((a, options, partition)) => {
                 let split = partition.map_or_else(String::new, |partition| {
                     (0..size).fold(String::new(), |text, r| {
@@ -375,6 +389,9 @@ impl DistributedKrylov {
                     options.tolerance,
                     options.absolute_tolerance,
                     options.max_iterations as f64,
+                    // Two 32-bit halves: exact as f64 through the sum.
+                    (self.digest >> 32) as f64,
+                    (self.digest & 0xffff_ffff) as f64,
                 ]
             }
         };
@@ -394,6 +411,17 @@ impl DistributedKrylov {
         for other in 1..size {
             let theirs = &all[other * k..][..k];
             if let Some(i) = (0..k).find(|&i| theirs[i].to_bits() != first[i].to_bits()) {
+                if NAMES[i] == "configuration" {
+                    return Err(SolveError::Communication {
+                        message: format!(
+                            "the ranks prepare different systems: rank {other} has another \
+                             configuration ([problem], [solver], [assembly], [adaptivity] or \
+                             [plugins]) than rank 0 (every rank must run the same: check the \
+                             FEMSCALE_* environment variables, command lines and files of \
+                             each node)"
+                        ),
+                    });
+                }
                 let (what, shown) = (NAMES[i], |v: f64| match NAMES[i] {
                     "a row split" => ["none", "one"][usize::from(v > 0.0)].to_owned(),
                     "row split" | "method" | "preconditioner" => format!("#{v:.0}"),

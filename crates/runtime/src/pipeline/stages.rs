@@ -383,22 +383,23 @@ pub(crate) fn post_process(
                 .map(|norms| [norms.l2 * norms.l2, norms.h1_seminorm * norms.h1_seminorm]),
         };
         // The sum is collective: a process whose part failed (the exact solution not finite
-        // there) still takes part, with a count of failures, so that no process waits for it.
-        let mut squares = [0.0, 0.0, 0.0];
+        // there, its time limit) still takes part, marking its slot, so that no process waits
+        // for it.
+        let mut squares = vec![0.0; 2 + share.ranks];
         match &local {
             Ok([l2, h1]) => squares[..2].copy_from_slice(&[*l2, *h1]),
-            Err(_) => squares[2] = 1.0,
+            Err(_) => squares[2 + share.rank] = 1.0,
         }
         (share.sum)(&mut squares).map_err(solve_error)?;
         local?;
-        if squares[2] > 0.0 {
-            return Err(Error::invalid(
-                "exact",
-                format!(
-                    "the error norms failed on {} other process(es) (each reports its cause)",
-                    squares[2]
+        if let Some(failed) = squares[2..].iter().position(|&f| f > 0.0) {
+            // Not this process's input: the failed one names its cause.
+            return Err(Error::Communication {
+                message: format!(
+                    "rank {failed} failed in the error norms (it reports why); every rank stops \
+                     here"
                 ),
-            ));
+            });
         }
         Ok(Some(ErrorNorms {
             l2: squares[0].sqrt(),
