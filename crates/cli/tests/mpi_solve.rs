@@ -421,3 +421,76 @@ fn distributed_cg_runs_on_one_rank_without_a_launcher() {
     ));
     assert!(!dir.path().join("u.pvtu").exists());
 }
+
+/// `mpirun -n 1 femscale solve ... : -n 1 <the same with a difference>` within a minute:
+/// whether it succeeded, and its standard error.
+fn mpmd(dir: &Path, config: &Path, second: &[&str], env: Option<(&str, &str)>) -> (bool, String) {
+    let exe = env!("CARGO_BIN_EXE_femscale");
+    let base = ["solve", "--config", config.to_str().unwrap()];
+    let mut cmd = std::process::Command::new("mpirun");
+    cmd.current_dir(dir)
+        .args(["--allow-run-as-root", "--oversubscribe", "-n", "1", exe])
+        .args(base)
+        .args([":", "-n", "1"]);
+    if let Some((k, v)) = env {
+        cmd.args(["-x", &format!("{k}={v}")]);
+    }
+    let mut child = cmd
+        .arg(exe)
+        .args(base)
+        .args(second)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let started = std::time::Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if started.elapsed() > std::time::Duration::from_secs(60) {
+            child.kill().unwrap();
+            panic!("the ranks still wait a minute later");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    };
+    let output = child.wait_with_output().unwrap();
+    (
+        status.success(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn ranks_given_different_problems_or_outputs_fail_instead_of_mixing_or_waiting() {
+    if !mpi_available("ranks_given_different_problems_or_outputs_fail_instead_of_mixing_or_waiting")
+    {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("p.toml");
+    std::fs::write(
+        &config,
+        r#"[problem]
+mesh = { kind = "rectangle", nx = 16, ny = 16 }
+source = "2*pi^2*sin(pi*x)*sin(pi*y)"
+exact = "sin(pi*x)*sin(pi*y)"
+[solver]
+kind = "distributed-cg"
+"#,
+    )
+    .unwrap();
+    // The source from an environment variable on the second rank only.
+    let (ok, stderr) = mpmd(
+        dir.path(),
+        &config,
+        &[],
+        Some(("FEMSCALE_PROBLEM__SOURCE", "4*pi^2*sin(pi*x)*sin(pi*y)")),
+    );
+    assert!(!ok);
+    assert!(stderr.contains("has another configuration"), "{stderr}");
+    // `--vtu` on the second rank only.
+    let (ok, stderr) = mpmd(dir.path(), &config, &["--vtu", "u.vtu"], None);
+    assert!(!ok);
+    assert!(stderr.contains("--vtu on some ranks only"), "{stderr}");
+}
