@@ -83,6 +83,17 @@ pub(crate) struct BenchArgs {
 /// # Errors
 /// Bad arguments or configuration, a failed solve, outputs that cannot be written.
 pub(crate) fn run(args: BenchArgs) -> anyhow::Result<()> {
+    // One process measures: under mpirun every rank would run the whole benchmark and write
+    // the same files.
+    if let Some(launched) = femscale::distributed::launched_ranks().filter(|l| l.size > 1) {
+        anyhow::bail!(
+            "femscale bench measures in one process, but it was started as one of {} ranks \
+             ({} is set by the launcher): every rank would run the whole benchmark and write \
+             the same files; run it without mpirun (`femscale run` spreads a sweep over ranks)",
+            launched.size,
+            launched.variable
+        );
+    }
     let levels = args
         .levels
         .iter()

@@ -290,9 +290,11 @@ impl ScalingBenchmark {
                 }
                 let fem = FemSolver::from_config(config).map(|f| f.with_solution_hits(false));
                 let fem = fem.map_err(|e| match e {
+                    // The name came from `--solvers` only when one was given; else from the
+                    // configuration's `solver.kind`, whose error stands.
                     Error::UnknownName {
                         what, name, known, ..
-                    } => Error::UnknownName {
+                    } if solver != AUTO => Error::UnknownName {
                         field: "bench.solvers".into(),
                         what,
                         name,

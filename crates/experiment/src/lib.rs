@@ -247,10 +247,12 @@ fn point(
     for (key, value) in &overrides {
         layers.push(layers::sweep_layer(key, value)?);
     }
-    let config = layers::extract_config(file, &layers).map_err(|e| match e {
-        Error::Config { message } => message,
-        other => other.to_string(),
-    });
+    let config = layers::extract_config(file, &layers)
+        .and_then(one_process)
+        .map_err(|e| match e {
+            Error::Config { message } => message,
+            other => other.to_string(),
+        });
     Ok(Point {
         index,
         id: sweep::point_id(&overrides),
@@ -258,6 +260,32 @@ fn point(
         overrides,
         config,
     })
+}
+
+/// The solvers of one problem across the ranks (`femscale::ranks`), which no run of an
+/// experiment uses.
+const DISTRIBUTED_SOLVERS: [&str; 3] = [
+    "distributed-cg",
+    "distributed-gmres",
+    "distributed-bicgstab",
+];
+
+/// Refuses a distributed solver: each run of an experiment is one process (under `mpirun`
+/// the runs, not one problem, are spread over the ranks).
+fn one_process(config: Config) -> Result<Config> {
+    let kind = &config.solver.kind;
+    if DISTRIBUTED_SOLVERS.contains(&kind.as_str()) {
+        let serial = kind.trim_start_matches("distributed-");
+        return Err(Error::invalid(
+            "solver.kind",
+            format!(
+                "is `{kind}`, which solves one problem across the ranks of `femscale solve`; \
+                 each run of an experiment is one process (under mpirun the runs are spread \
+                 over the ranks): use `{serial}`, the same method in one process"
+            ),
+        ));
+    }
+    Ok(config)
 }
 
 /// Rejects misspelt experiment sections (`[sweeps]`) with a hint, before the configuration

@@ -922,3 +922,23 @@ dir = {:?}
     let records = read_results(&report.results_path).unwrap();
     assert!(records.iter().all(|r| r.mesh_size.is_some()));
 }
+
+/// A distributed solver in a point: refused with the reason (a run is one process) and the
+/// solver that does the same there, not "unknown solver" at run time.
+#[test]
+fn a_distributed_solver_in_a_point_is_refused_naming_the_serial_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = experiment(
+        dir.path(),
+        "[sweep]\n\"solver.kind\" = [\"direct\", \"distributed-cg\"]\n",
+    );
+    let report = load(&path).run(&quiet()).unwrap();
+    assert_eq!((report.ran, report.failed), (2, 1));
+    let records = read_results(&report.results_path).unwrap();
+    let bad = records.iter().find(|r| !r.ok).unwrap();
+    let error = bad.error.as_deref().unwrap();
+    assert!(
+        error.contains("solver.kind") && error.contains("use `cg`"),
+        "{error}"
+    );
+}
