@@ -208,3 +208,41 @@ fn a_pvtu_path_gives_a_pvtu_file_and_its_piece_on_one_process() {
     let piece = std::fs::read_to_string(dir.path().join("u_0.vtu")).unwrap();
     assert!(piece.contains("<UnstructuredGrid"), "{}", &piece[..200]);
 }
+
+/// `FEMSCALE_PROBLEM__PARAMS__K` sets the file's parameter `K` (variable names are read in
+/// lower case: it made a new, unused parameter `k`), and names that differ only in case are
+/// an error naming the variable.
+#[test]
+fn an_environment_variable_sets_a_parameter_in_the_files_case() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("p.toml"),
+        "[problem]\nmesh = { kind = \"interval\", nx = 4 }\nparams = { K = 1.0 }\nsource = \"K\"\n",
+    )
+    .unwrap();
+    let show = |var: &str, value: &str| {
+        Command::new(env!("CARGO_BIN_EXE_femscale"))
+            .args(["config", "show", "--config", "p.toml"])
+            .current_dir(dir.path())
+            .env(var, value)
+            .output()
+            .unwrap()
+    };
+    let o = show("FEMSCALE_PROBLEM__PARAMS__K", "2");
+    let out = text(&o.stdout);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    assert!(out.contains("problem.params.K = 2"), "{out}");
+    assert!(!out.contains("problem.params.k"), "{out}");
+    std::fs::write(
+        dir.path().join("p.toml"),
+        "[problem]\nmesh = { kind = \"interval\", nx = 4 }\nparams = { K = 1.0, k = 3.0 }\n",
+    )
+    .unwrap();
+    let o = show("FEMSCALE_PROBLEM__PARAMS__K", "2");
+    assert!(!o.status.success());
+    let err = text(&o.stderr);
+    assert!(
+        err.contains("FEMSCALE_PROBLEM__PARAMS__K") && err.contains("differ only in case"),
+        "{err}"
+    );
+}

@@ -125,7 +125,7 @@ pub(crate) fn insert_dotted(dict: &mut Dict, dotted: &str, value: Value) {
 fn figment(file: &FileLayer, layers: &[KeyLayer]) -> Result<Figment> {
     let mut fig = Figment::from(file.clone());
     // The `FEMSCALE_*` environment sits between the file and `--set`, as for `femscale solve`.
-    for layer in femscale_runtime::config::env_layers()? {
+    for layer in femscale_runtime::config::env_layers_over(&fig)? {
         fig = fig.merge(layer);
     }
     for layer in layers {

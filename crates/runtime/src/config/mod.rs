@@ -293,7 +293,7 @@ impl Config {
                 text,
             });
         }
-        for layer in env_layers()? {
+        for layer in env_layers_over(&fig)? {
             fig = fig.merge(layer);
         }
         for item in &sources.overrides {
@@ -642,6 +642,76 @@ pub fn env_layers() -> Result<Vec<Layer>> {
             })
         })
         .collect()
+}
+
+/// Tables whose keys users name (a parameter `K`, a plugin and its options): the case of those
+/// names matters, and environment variables, read in lower case, cannot say it.
+const NAMED_TABLES: [&str; 3] = ["problem.params", "plugins.options", "plugins.sha256"];
+
+/// [`env_layers`] over the layers below them, `fig` (the file): each key naming a parameter,
+/// plugin or plugin option takes the case `fig` writes it in (see [`NAMED_TABLES`]).
+///
+/// # Errors
+/// As [`env_layers`]; names of one table that differ only in case.
+pub fn env_layers_over(fig: &Figment) -> Result<Vec<Layer>> {
+    env_layers()?
+        .into_iter()
+        .map(|mut layer| {
+            layer.key = named_key_case(fig, &layer)?;
+            Ok(layer)
+        })
+        .collect()
+}
+
+/// `layer`'s key with each name below a [`NAMED_TABLES`] table in the case the lower layers
+/// (the file) write it: `FEMSCALE_PROBLEM__PARAMS__K` sets the file's `problem.params.K`. A
+/// name the file does not have stays as read (lower case).
+///
+/// # Errors
+/// [`Error::Config`] when names of one table differ only in case, so that the variable cannot
+/// say which it sets.
+fn named_key_case(fig: &Figment, layer: &Layer) -> Result<String> {
+    use figment::value::Value;
+    for table in NAMED_TABLES {
+        let Some(rest) = layer
+            .key
+            .strip_prefix(table)
+            .and_then(|r| r.strip_prefix('.'))
+        else {
+            continue;
+        };
+        let mut key = table.to_string();
+        let mut level = fig.find_value(table).ok();
+        for segment in rest.split('.') {
+            let matches: Vec<(&String, &Value)> = match &level {
+                Some(Value::Dict(_, dict)) => dict
+                    .iter()
+                    .filter(|(name, _)| name.eq_ignore_ascii_case(segment))
+                    .collect(),
+                _ => Vec::new(),
+            };
+            let (name, next) = match matches.as_slice() {
+                [] => (segment.to_string(), None),
+                [(name, value)] => ((*name).clone(), Some((*value).clone())),
+                several => {
+                    let names: Vec<&str> = several.iter().map(|(n, _)| n.as_str()).collect();
+                    return Err(Error::Config {
+                        message: format!(
+                            "{}: `{key}` has keys that differ only in case ({}), and the \
+                             name of an environment variable cannot say which it sets: use \
+                             --set {key}.<name>=...",
+                            layer.name,
+                            names.join(", ")
+                        ),
+                    });
+                }
+            };
+            key = format!("{key}.{name}");
+            level = next;
+        }
+        return Ok(key);
+    }
+    Ok(layer.key.clone())
 }
 
 const OVERRIDE_NAME: &str = "--set";
