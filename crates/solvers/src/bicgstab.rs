@@ -14,7 +14,7 @@ use femscale_core::{
     SolveMonitor, SolveReport, SolverOptions,
 };
 
-use crate::iterative::Preconditioned;
+use crate::iterative::{Preconditioned, not_positive};
 use crate::options::MethodOptions;
 use crate::precond::JacobiFactory;
 
@@ -280,13 +280,9 @@ impl PreparedSolver for PreparedBiCgStab {
             k.spmv(&a, z, t);
             let tt = k.dot(t, t);
             if !(tt.is_finite() && tt > 0.0) {
-                return Err(run.breakdown(
-                    format!(
-                        "(t, t) = {tt:e} with t = A M^-1 s at iteration {it} (||s|| = {snorm:e}; \
-                         singular matrix or preconditioner?)"
-                    ),
-                    snorm,
-                ));
+                let when = format!("with t = A M^-1 s at iteration {it} (||s|| = {snorm:e})");
+                let suspect = "singular matrix or preconditioner?";
+                return Err(run.breakdown(not_positive("(t, t)", tt, &when, t, t, suspect), snorm));
             }
             let ts = k.dot(t, r);
             if vanishes(ts, tt.sqrt(), snorm) {

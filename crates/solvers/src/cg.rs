@@ -9,8 +9,11 @@ use femscale_core::{
     SolveMonitor, SolveReport, SolverOptions,
 };
 
-use crate::iterative::Preconditioned;
+use crate::iterative::{Preconditioned, not_positive};
 use crate::precond::JacobiFactory;
+
+/// The suspect of an `r·z` that is not positive (within the range of `f64`).
+const PRECONDITIONER_NOT_SPD: &str = "preconditioner not positive definite?";
 
 /// Preconditioned conjugate gradients (registry name `cg`).
 ///
@@ -137,17 +140,8 @@ impl PreparedSolver for PreparedCg {
         base.apply(r, z);
         let mut rz = k.dot(r, z);
         if !(rz.is_finite() && rz > 0.0) {
-            // r·z of 0 or infinity with ‖r‖ > 0 is the range of f64 running out (a residual
-            // below about 1e-154 or above 1e154 per entry), not the preconditioner.
-            let why = if rz == 0.0 || rz.is_infinite() {
-                format!(
-                    "the residual's squares leave the range of f64 (‖r‖ = {rnorm:.3e}); scale \
-                     the right-hand side (and the matrix) towards 1"
-                )
-            } else {
-                "preconditioner not positive definite?".to_string()
-            };
-            return Err(run.breakdown(format!("r·z = {rz} at the start ({why})"), rnorm));
+            let why = not_positive("r·z", rz, "at the start", r, z, PRECONDITIONER_NOT_SPD);
+            return Err(run.breakdown(why, rnorm));
         }
         p.copy_from_slice(z);
         run.reserve_history();
@@ -161,10 +155,9 @@ impl PreparedSolver for PreparedCg {
             k.spmv(&a, p, q);
             let pq = k.dot(p, q);
             if !(pq.is_finite() && pq > 0.0) {
-                return Err(run.breakdown(
-                    format!("p·Ap = {pq} at iteration {it} (matrix not positive definite?)"),
-                    rnorm,
-                ));
+                let when = format!("at iteration {it}");
+                let why = not_positive("p·Ap", pq, &when, p, q, "matrix not positive definite?");
+                return Err(run.breakdown(why, rnorm));
             }
             let alpha = rz / pq;
             k.axpy(alpha, p, x);
@@ -181,12 +174,9 @@ impl PreparedSolver for PreparedCg {
             base.apply(r, z);
             let rz_new = k.dot(r, z);
             if !(rz_new.is_finite() && rz_new > 0.0) {
-                return Err(run.breakdown(
-                    format!(
-                        "r·z = {rz_new} at iteration {it} (preconditioner not positive definite?)"
-                    ),
-                    rnorm,
-                ));
+                let when = format!("at iteration {it}");
+                let why = not_positive("r·z", rz_new, &when, r, z, PRECONDITIONER_NOT_SPD);
+                return Err(run.breakdown(why, rnorm));
             }
             let beta = rz_new / rz;
             rz = rz_new;

@@ -44,6 +44,38 @@ pub(crate) fn relative_residual(rnorm: f64, bnorm: f64) -> f64 {
     rnorm / if bnorm > 0.0 { bnorm } else { 1.0 }
 }
 
+/// Why `what` — an inner product `u·v` that must be positive (`r·z`, `p·Ap`, `(t, t)`) — is
+/// `value` (`when`: "at the start", "at iteration 12"). Zero or infinity from vectors whose
+/// entries' products are themselves below about 1e-290 or above 1e290 is the range of `f64`
+/// running out — a tolerance near 1e-300, a preconditioner that scales by that much (an SSOR
+/// `omega` of 1e-300), a right-hand side far from 1 — not the operator; anything else is the
+/// method's `suspect`.
+pub(crate) fn not_positive(
+    what: &str,
+    value: f64,
+    when: &str,
+    u: &[f64],
+    v: &[f64],
+    suspect: &str,
+) -> String {
+    let amax = |w: &[f64]| w.iter().fold(0.0f64, |m, x| m.max(x.abs()));
+    let (mu, mv) = (amax(u), amax(v));
+    // The largest product `mu · mv` compared without forming it (it may underflow itself).
+    let n = u.len().max(1) as f64;
+    let out_of_range = (value == 0.0 && mu > 0.0 && mv > 0.0 && mu < 1e-290 / mv)
+        || (value.is_infinite() && mu.is_finite() && mv.is_finite() && mu > 1e290 / mv / n);
+    if out_of_range {
+        format!(
+            "{what} = {value:e} {when}: the products of the vectors' entries (largest entries \
+             {mu:.3e} and {mv:.3e}) leave the range of f64 — a tolerance near 1e-300, a \
+             preconditioner scaling by about that much (a tiny ssor omega) or a right-hand side \
+             far from 1; loosen the tolerance or scale the problem towards 1"
+        )
+    } else {
+        format!("{what} = {value:e} {when} ({suspect})")
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // preconditioned Krylov set-up
 

@@ -450,6 +450,26 @@ fn cg_breaks_down_on_an_indefinite_matrix() {
     );
 }
 
+/// An inner product that is 0 because its vectors' entries are below the range of f64 is
+/// said to be that, not blamed on the matrix or preconditioner; a negative one still is.
+#[test]
+fn cg_tells_an_underflow_from_an_indefinite_matrix() {
+    let a = Arc::new(poisson_1d(20));
+    let mut p = cg_none().prepare(a, &options(1e-8)).unwrap();
+    let mut x = vec![0.0; 20];
+    let err = p.solve(&[1e-160; 20], &mut x, &mut NoMonitor).unwrap_err();
+    let text = err.to_string();
+    assert!(
+        text.contains("range of f64") && !text.contains("positive definite"),
+        "{text}"
+    );
+    let a = scaled(&poisson_1d(20), -1.0);
+    let mut p = cg_none().prepare(a, &options(1e-8)).unwrap();
+    let err = p.solve(&[1.0; 20], &mut x, &mut NoMonitor).unwrap_err();
+    let text = err.to_string();
+    assert!(text.contains("matrix not positive definite"), "{text}");
+}
+
 #[test]
 fn memory_budget_stops_the_direct_solver() {
     let mut o = options(1e-8);
