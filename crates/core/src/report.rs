@@ -5,6 +5,26 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
+/// An `f64` that may be NaN or infinite, which JSON writes as `null` (a breakdown's residual, a
+/// plugin's report across the process boundary): read back as NaN.
+///
+/// # Errors
+/// As the deserializer's, for anything but a number or `null`.
+pub fn nan_from_null<'de, D: serde::Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+    Ok(Option::<f64>::deserialize(d)?.unwrap_or(f64::NAN))
+}
+
+/// [`nan_from_null`] for every entry of a sequence.
+///
+/// # Errors
+/// As the deserializer's.
+pub fn nans_from_nulls<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<f64>, D::Error> {
+    Ok(Vec::<Option<f64>>::deserialize(d)?
+        .into_iter()
+        .map(|v| v.unwrap_or(f64::NAN))
+        .collect())
+}
+
 /// What one linear solve did.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[non_exhaustive]
@@ -18,18 +38,25 @@ pub struct SolveReport {
     /// Whether the stopping criterion was met.
     pub converged: bool,
     /// `||b - A x0||`.
+    #[serde(deserialize_with = "nan_from_null")]
     pub initial_residual: f64,
     /// `||b - A x||` at the end.
+    #[serde(deserialize_with = "nan_from_null")]
     pub final_residual: f64,
     /// `||b - A x|| / ||b||` at the end (`||b|| = 0` counts as 1).
+    #[serde(deserialize_with = "nan_from_null")]
     pub final_relative_residual: f64,
     /// The relative tolerance asked for.
+    #[serde(deserialize_with = "nan_from_null")]
     pub tolerance: f64,
     /// Relative residual after each iteration (empty for direct solvers).
+    #[serde(deserialize_with = "nans_from_nulls")]
     pub residual_history: Vec<f64>,
     /// Seconds spent preparing (factorisation, preconditioner set-up).
+    #[serde(deserialize_with = "nan_from_null")]
     pub setup_seconds: f64,
     /// Seconds spent in this solve.
+    #[serde(deserialize_with = "nan_from_null")]
     pub solve_seconds: f64,
     /// Threads used by the solver kernels.
     pub threads: usize,

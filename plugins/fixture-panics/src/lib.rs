@@ -5,7 +5,9 @@
 //! The options JSON names the stage, `{"stage": "solve"}`: `create`, `prepare`, `solve` or
 //! `apply` panic there; `"error"` makes the solve return an error; `"nan"` and `"forty-two"`
 //! make it return `x = NaN` or `x = 42` while claiming convergence with a zero residual (a
-//! wrong answer the host must catch); anything else returns `x = b`, also claiming
+//! wrong answer the host must catch); `"negative-residual"` and `"too-many-iterations"` claim
+//! success with a relative residual of -1 or `usize::MAX` iterations (figures the host must
+//! refuse); anything else returns `x = b`, also claiming
 //! convergence, and the preconditioner is the identity. Each set-up logs one line.
 
 use femscale_plugin_api::sdk::{
@@ -59,9 +61,16 @@ impl PreparedSolver for Stage {
             "forty-two" => x.fill(42.0),
             _ => x.copy_from_slice(b),
         }
+        // Impossible figures the host must refuse.
+        let (iterations, final_relative_residual) = match self.0.as_str() {
+            "negative-residual" => (1, -1.0),
+            "too-many-iterations" => (usize::MAX, 0.0),
+            _ => (1, 0.0),
+        };
         Ok(SolveOutcome {
-            iterations: 1,
+            iterations,
             converged: true,
+            final_relative_residual,
             ..SolveOutcome::default()
         })
     }

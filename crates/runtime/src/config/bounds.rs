@@ -112,6 +112,34 @@ fn check_quadrature_degree(degree: usize) -> Result<()> {
     ))
 }
 
+/// A plugin option has a JSON value: a number that is not finite (TOML's `nan`, `inf`) has
+/// none (it would reach the plugin as `null`), nor has a date or time (it would reach it as
+/// the TOML library's private encoding).
+///
+/// # Errors
+/// [`Error::InvalidInput`] naming the option's key.
+fn check_plugin_option(field: &str, value: &serde_json::Value) -> Result<()> {
+    use serde_json::Value;
+    match value {
+        Value::Null => Err(Error::invalid(
+            field,
+            "is not a finite number (nan or inf), which a plugin's JSON options cannot carry",
+        )),
+        Value::Object(map) if map.contains_key("$__toml_private_datetime") => Err(Error::invalid(
+            field,
+            "is a date or time, which a plugin's JSON options cannot carry: give it as a string",
+        )),
+        Value::Object(map) => map
+            .iter()
+            .try_for_each(|(k, v)| check_plugin_option(&format!("{field}.{k}"), v)),
+        Value::Array(items) => items
+            .iter()
+            .enumerate()
+            .try_for_each(|(i, v)| check_plugin_option(&format!("{field}[{i}]"), v)),
+        _ => Ok(()),
+    }
+}
+
 impl Config {
     /// Checks every duration, size and count key against its bound (see the constants of
     /// this module and `docs/configuration.md`). [`Config::load`], experiment files and
@@ -151,6 +179,9 @@ impl Config {
         }
         check_seconds("cache.redis_timeout_seconds", c.redis_timeout_seconds)?;
         self.adaptivity.check()?;
+        for (name, options) in &self.plugins.options {
+            check_plugin_option(&format!("plugins.options.{name}"), options)?;
+        }
         check_quadrature_degree(self.assembly.quadrature_degree)
     }
 
@@ -180,6 +211,26 @@ impl Config {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn plugin_options_without_a_json_value_are_refused_by_key() {
+        for (value, field, says) in [
+            ("nan", "plugins.options.x.tol", "finite"),
+            ("-inf", "plugins.options.x.tol", "finite"),
+            ("[1.0, inf]", "plugins.options.x.tol[1]", "finite"),
+            ("{ a = nan }", "plugins.options.x.tol.a", "finite"),
+            ("1979-05-27T07:32:00Z", "plugins.options.x.tol", "date"),
+        ] {
+            let text = format!("[plugins.options.x]\ntol = {value}\n");
+            let e = Config::from_toml_str(&text)
+                .and_then(|c| c.check_bounds())
+                .unwrap_err();
+            assert_eq!(e.field_name().as_deref(), Some(field), "{value}: {e}");
+            assert!(e.to_string().contains(says), "{value}: {e}");
+        }
+        let fine = Config::from_toml_str("[plugins.options.x]\ntol = 1e-300\nname = \"a\"\n");
+        fine.unwrap().check_bounds().unwrap();
+    }
 
     #[test]
     fn durations_never_panic_and_clamp() {

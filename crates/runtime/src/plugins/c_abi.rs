@@ -505,7 +505,7 @@ impl PreparedSolver for CPrepared {
             memory_bytes: self.memory_bytes(),
         };
         if status == c::STATUS_OK {
-            return Ok(ctx.report(&outcome, &host, seconds));
+            return ctx.success_report(&outcome, &host, seconds);
         }
         let mut e = status_error(&self.plugin, status, &message);
         if matches!(

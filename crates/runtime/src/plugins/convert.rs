@@ -171,6 +171,44 @@ impl ReportContext<'_> {
         r
     }
 
+    /// [`ReportContext::report`] of a solve the plugin says succeeded, whose figures must be
+    /// possible: a relative residual that is a number ≥ 0 and at most the `max_iterations` it
+    /// was given (the solution itself is verified afterwards, as every solution is).
+    ///
+    /// # Errors
+    /// [`PluginError::Returned`] (an interface violation) naming the figure.
+    pub(crate) fn success_report(
+        &self,
+        outcome: &SolveOutcome,
+        host: &HostMonitor<'_>,
+        solve_seconds: f64,
+    ) -> Result<SolveReport, SolveError> {
+        let residual = outcome.final_relative_residual;
+        let wrong = if residual.is_nan() || residual < 0.0 {
+            Some(format!(
+                "it reported success with a relative residual of {residual:e} (a norm ratio is a \
+                 number ≥ 0)"
+            ))
+        } else if outcome.iterations > self.options.max_iterations {
+            Some(format!(
+                "it reported success after {} iterations, more than the max_iterations = {} it \
+                 was given",
+                outcome.iterations, self.options.max_iterations
+            ))
+        } else {
+            None
+        };
+        match wrong {
+            Some(message) => Err(PluginError::Returned {
+                plugin: self.plugin.to_string(),
+                kind: "interface violation".into(),
+                message,
+            }
+            .into()),
+            None => Ok(self.report(outcome, host, solve_seconds)),
+        }
+    }
+
     /// The core error for an error a plugin returned at the end of a solve.
     pub(crate) fn error(
         &self,

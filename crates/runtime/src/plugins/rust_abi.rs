@@ -267,7 +267,7 @@ impl PreparedSolver for RustPrepared {
             memory_bytes: self.memory_bytes(),
         };
         match result {
-            ROk(outcome) if outcome.converged => Ok(ctx.report(&outcome, &host, seconds)),
+            ROk(outcome) if outcome.converged => ctx.success_report(&outcome, &host, seconds),
             ROk(outcome) => Err(SolveError::NotConverged {
                 report: Box::new(ctx.report(&outcome, &host, seconds)),
             }),

@@ -84,3 +84,17 @@ fn a_correct_plugin_solution_reports_its_verified_residual() {
     let ratio = m.verified_relative_residual / m.final_relative_residual;
     assert!((0.1..10.0).contains(&ratio), "{ratio}");
 }
+
+#[test]
+fn a_plugin_reporting_impossible_figures_is_refused() {
+    for (stage, says) in [
+        ("negative-residual", "relative residual of -1e0"),
+        ("too-many-iterations", "more than the max_iterations"),
+    ] {
+        let err = fixture_solve(stage).unwrap_err().to_string();
+        assert!(
+            err.contains("interface violation") && err.contains(says),
+            "{stage}: {err}"
+        );
+    }
+}

@@ -116,8 +116,10 @@ pub enum WireError {
     /// [`SolveError::Timeout`] (the plugin stopped itself through the monitor).
     Timeout {
         /// Seconds spent.
+        #[serde(deserialize_with = "femscale_core::report::nan_from_null")]
         elapsed_seconds: f64,
-        /// The limit.
+        /// The limit (NaN when none was set).
+        #[serde(deserialize_with = "femscale_core::report::nan_from_null")]
         limit_seconds: f64,
         /// The report.
         report: Box<SolveReport>,
@@ -394,6 +396,39 @@ mod tests {
             read_frame::<Reply>(&mut cut.as_slice()),
             Err(FrameError::Garbage(_))
         ));
+    }
+
+    /// A breakdown's NaN residuals (JSON writes them as `null`) cross as NaN, not as an
+    /// undecodable message.
+    #[test]
+    fn non_finite_figures_cross_the_boundary() {
+        let mut report = SolveReport::new("plugin:x", "none");
+        report.final_relative_residual = f64::NAN;
+        report.final_residual = f64::INFINITY;
+        report.residual_history = vec![1.0, f64::NAN];
+        let e = SolveError::Breakdown {
+            method: "plugin:x".into(),
+            detail: "residual blew up".into(),
+            report: Box::new(report),
+        };
+        let mut buf = Vec::new();
+        let reply = Reply::Failed {
+            error: WireError::from(&e),
+        };
+        write_frame(&mut buf, &reply).unwrap();
+        let back = read_frame::<Reply>(&mut buf.as_slice()).unwrap();
+        let Reply::Failed { error } = back else {
+            panic!("{back:?}")
+        };
+        match error.into_solve_error() {
+            SolveError::Breakdown { report, .. } => {
+                assert!(report.final_relative_residual.is_nan());
+                assert!(report.final_residual.is_nan());
+                assert_eq!(report.residual_history[0], 1.0);
+                assert!(report.residual_history[1].is_nan());
+            }
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]
