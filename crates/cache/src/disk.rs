@@ -470,6 +470,14 @@ impl Cache for DiskCache {
         let payload_start = match verify(&bytes, &key_text) {
             Verified::Payload(payload) => bytes.len() - payload.len(),
             Verified::OtherKey => {
+                // Only a shortened name can collide; an entry under another key's full name
+                // was copied or renamed there. Either way it is not this key's: a miss, and
+                // the value computed next replaces it.
+                tracing::warn!(
+                    path = %path.display(),
+                    "disk cache: the entry holds another key than its file name says (copied \
+                     or renamed, or a shortened name collided); recomputing"
+                );
                 self.misses.fetch_add(1, Ordering::Relaxed);
                 return Ok(None);
             }

@@ -535,9 +535,60 @@ pub fn parse_override(item: &str) -> Result<(String, figment::value::Value)> {
         });
     }
     let parsed = Figment::from(Toml::string(&format!("v = {value}")))
-        .extract_inner::<figment::value::Value>("v")
-        .unwrap_or_else(|_| figment::value::Value::from(value.to_string()));
+        .extract_inner::<figment::value::Value>("v");
+    let overflowed = |v: &figment::value::Value| {
+        matches!(v, figment::value::Value::Num(_, figment::value::Num::F64(f)) if f.is_infinite())
+            && !value.to_ascii_lowercase().contains("inf")
+    };
+    let parsed = match parsed {
+        Ok(parsed) if overflowed(&parsed) => {
+            return Err(Error::Config {
+                message: format!(
+                    "override `{}`: `{}` is a number out of the range of a double (about \
+                     ±1.8e308)",
+                    shown_token(item),
+                    shown_token(value)
+                ),
+            });
+        }
+        Ok(parsed) => parsed,
+        Err(_) => {
+            // Text that is not TOML is a plain string, unless it is a number TOML cannot hold:
+            // that would be reported later as a string where a number was expected.
+            if let Some(range) = out_of_range_number(value) {
+                return Err(Error::Config {
+                    message: format!(
+                        "override `{}`: `{}` is a number out of the range of {range}",
+                        shown_token(item),
+                        shown_token(value)
+                    ),
+                });
+            }
+            figment::value::Value::from(value.to_string())
+        }
+    };
     Ok((key.to_string(), parsed))
+}
+
+/// The range `text` falls out of, when it is a decimal number TOML could not read: an integer
+/// beyond 64 bits, or a float whose magnitude overflows a double (`1e400`).
+fn out_of_range_number(text: &str) -> Option<&'static str> {
+    let digits = text
+        .strip_prefix(['+', '-'])
+        .unwrap_or(text)
+        .replace('_', "");
+    if !digits.is_empty() && digits.chars().all(|c| c.is_ascii_digit()) {
+        // (Leading zeros, which TOML refuses too, are not a range.)
+        let fits = digits
+            .parse::<i128>()
+            .is_ok_and(|v| i64::try_from(v).is_ok());
+        return (!fits).then_some("a 64-bit integer (about ±9.2e18)");
+    }
+    let float: f64 = text.replace('_', "").parse().ok()?;
+    float
+        .is_infinite()
+        .then_some("a double (about ±1.8e308)")
+        .filter(|_| !text.to_ascii_lowercase().contains("inf"))
 }
 
 /// Turns figment's error into [`Error::Config`], with the file and line of each key.
@@ -810,6 +861,19 @@ mod tests {
         let (_, v) = parse_override("problem.mesh.x=[0.0, 2.0]").unwrap();
         assert!(v.as_array().is_some());
         assert!(parse_override("novalue").is_err());
+        for (text, range) in [
+            ("1e400", "double"),
+            ("-2e308", "double"),
+            ("18446744073709551615", "64-bit"),
+        ] {
+            let e = parse_override(&format!("problem.params.a={text}")).unwrap_err();
+            assert!(e.to_string().contains(range), "{text}: {e}");
+        }
+        // Not numbers TOML cannot hold: plain strings as before.
+        for text in ["007", "1.2.3", "inf-ish", "9223372036854775807x"] {
+            let (_, v) = parse_override(&format!("k={text}")).unwrap();
+            assert_eq!(v.as_str(), Some(text));
+        }
         assert!(parse_override("a..b=1").is_err());
         // A second line would be parsed and dropped: refused.
         let err = parse_override("solver.tolerance=1e-3\nsolver.kind=\"direct\"").unwrap_err();

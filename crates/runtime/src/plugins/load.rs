@@ -306,12 +306,24 @@ fn check_names(p: &LoadedPlugin) -> Result<(), PluginError> {
             return Err(PluginError::Invalid {
                 path: p.path.clone(),
                 reason: format!(
-                    "name `{name}`: names are 1 to 64 letters, digits, `-`, `_` or `.`"
+                    "name {}: names are 1 to 64 letters, digits, `-`, `_` or `.`",
+                    shown_name(name)
                 ),
             });
         }
     }
     Ok(())
+}
+
+/// A name a plugin gave, quoted for a message: a name of a megabyte is shown by its first 80
+/// characters and its length.
+fn shown_name(name: &str) -> String {
+    let start: String = name.chars().take(80).collect();
+    if start.len() < name.len() {
+        format!("`{start}…` ({} bytes)", name.len())
+    } else {
+        format!("`{name}`")
+    }
 }
 
 /// Logs `message` as a warning once per process.
@@ -509,4 +521,20 @@ fn check_option_names(plugins: &PluginsConfig, loaded: &[Arc<LoadedPlugin>]) -> 
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::shown_name;
+
+    #[test]
+    fn a_long_name_is_shown_by_its_start_and_length() {
+        assert_eq!(shown_name("my-solver"), "`my-solver`");
+        let long = "x".repeat(1 << 20);
+        let shown = shown_name(&long);
+        assert!(
+            shown.len() < 120 && shown.ends_with("(1048576 bytes)"),
+            "{shown}"
+        );
+    }
 }
