@@ -323,6 +323,60 @@ impl DistMatrix {
         Ok(exchange)
     }
 
+    /// `work = [x, the ghost entries of x]` (this rank's columns in the local numbering), by
+    /// one halo exchange; returns its seconds. Collective.
+    ///
+    /// # Errors
+    /// A failing transport.
+    pub(crate) fn gather_ghosts(
+        &self,
+        comm: &dyn Communicator,
+        x: &[f64],
+        work: &mut Vec<f64>,
+    ) -> Result<f64> {
+        let start = std::time::Instant::now();
+        let owned = self.owned_rows();
+        let packed = self.halo.pack(x);
+        let (sends, from) = self.halo.messages(&packed);
+        let received = comm.exchange(HALO_VALUES, &sends, &from)?;
+        work.clear();
+        work.extend_from_slice(&x[..owned]);
+        work.resize(owned + self.halo.ghosts().len(), 0.0);
+        self.halo.unpack(&received, &mut work[owned..])?;
+        Ok(start.elapsed().as_secs_f64())
+    }
+
+    /// One Gauss–Seidel sweep over this rank's rows, forward or backward, on `xg` (owned
+    /// entries, then ghosts: [`DistMatrix::gather_ghosts`]), whose ghost entries stay as they
+    /// are: `x_i += dinv_i (b_i − (A x)_i)` row after row. The ranks' sweeps together are the
+    /// hybrid smoother (Gauss–Seidel within a rank, Jacobi across ranks); a forward sweep and a
+    /// backward one after fresh ghosts make a symmetric one.
+    pub(crate) fn gauss_seidel_sweep(
+        &self,
+        b: &[f64],
+        xg: &mut [f64],
+        dinv: &[f64],
+        forward: bool,
+    ) {
+        let (ptr, cols, values) = (
+            self.local.pattern().row_ptr(),
+            self.local.pattern().col_idx(),
+            self.local.values(),
+        );
+        let mut row = |i: usize| {
+            let ax: f64 = (ptr[i]..ptr[i + 1])
+                .map(|k| values[k] * xg[cols[k] as usize])
+                .sum();
+            xg[i] += dinv[i] * (b[i] - ax);
+        };
+        let n = self.owned_rows();
+        if forward {
+            (0..n).for_each(&mut row);
+        } else {
+            (0..n).rev().for_each(&mut row);
+        }
+    }
+
     /// What verifying `x` needs on this rank's rows, `r = b − A x`: `Σ rᵢ²`, `Σ bᵢ²` and the
     /// componentwise backward error `maxᵢ |rᵢ| / (Σⱼ |aᵢⱼ| |xⱼ| + |bᵢ|)` (a row whose
     /// denominator is 0 counts only when its residual is not, then as infinity). Collective:
@@ -349,13 +403,7 @@ impl DistMatrix {
                 ),
             ));
         }
-        let packed = self.halo.pack(x);
-        let (sends, from) = self.halo.messages(&packed);
-        let received = comm.exchange(HALO_VALUES, &sends, &from)?;
-        work.clear();
-        work.extend_from_slice(x);
-        work.resize(owned + self.halo.ghosts().len(), 0.0);
-        self.halo.unpack(&received, &mut work[owned..])?;
+        self.gather_ghosts(comm, x, work)?;
         let (ptr, cols, values) = (
             self.local.pattern().row_ptr(),
             self.local.pattern().col_idx(),

@@ -167,6 +167,23 @@ fn smooth(
     x: &mut [f64],
     zero: bool,
 ) -> Result<()> {
+    if level.gauss_seidel {
+        // Symmetric (forward, then backward after fresh ghosts): the cycle stays symmetric,
+        // as CG needs.
+        if zero {
+            x.fill(0.0);
+        }
+        for _ in 0..ctx.sweeps {
+            for forward in [true, false] {
+                ctx.seconds += level.a.gather_ghosts(ctx.comm, x, &mut work.mul)?;
+                level
+                    .a
+                    .gauss_seidel_sweep(b, &mut work.mul, &level.dinv, forward);
+                x.copy_from_slice(&work.mul[..x.len()]);
+            }
+        }
+        return Ok(());
+    }
     for sweep in 0..ctx.sweeps {
         if zero && sweep == 0 {
             work.r.copy_from_slice(b);

@@ -23,7 +23,7 @@ mod spectrum;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-use femscale_core::{CsrMatrix, Error, Preconditioner, Result, SolveError};
+use femscale_core::{CsrMatrix, Error, Preconditioner, Result};
 use femscale_solvers::amg::parts::chebyshev_coefficients;
 use femscale_solvers::options::{AmgCycle, AmgOptions, AmgSmoother};
 use femscale_solvers::{AmgFactory, AmgHierarchy};
@@ -80,6 +80,9 @@ struct Level {
     /// First update's factor and the later updates' `(c1, c2)` (see the serial smoother).
     first: f64,
     steps: Vec<(f64, f64)>,
+    /// Smooth with hybrid symmetric Gauss–Seidel (within a rank; Jacobi across ranks) instead
+    /// of the polynomial.
+    gauss_seidel: bool,
     transfer: Transfer,
 }
 
@@ -143,15 +146,6 @@ impl DistAmg {
     ) -> Result<Self> {
         let amg = &options.amg;
         femscale_solvers::amg::validate_options(amg)?;
-        if amg.smoother == AmgSmoother::SymmetricGaussSeidel {
-            return Err(SolveError::InvalidOption {
-                option: "amg.smoother".into(),
-                reason: "symmetric Gauss–Seidel is sequential; the distributed AMG smooths with \
-                         `chebyshev` or `jacobi`"
-                    .into(),
-            }
-            .into());
-        }
         let mut levels = Vec::new();
         let mut info = Vec::new();
         let mut current = a;
@@ -180,6 +174,7 @@ impl DistAmg {
                 dinv,
                 first,
                 steps,
+                gauss_seidel: amg.smoother == AmgSmoother::SymmetricGaussSeidel,
                 transfer,
             });
         }
