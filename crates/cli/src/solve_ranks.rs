@@ -107,6 +107,18 @@ impl Ranks {
         use femscale::mesh::vtu::{write_pvtu, write_vtu, write_vtu_piece};
         let (mesh, u) = (&solution.mesh, solution.values.as_slice());
         let (rank, size) = (self.comm.rank(), self.comm.size());
+        // `out.vtu/` names a directory: on several ranks `with_extension` would quietly drop
+        // the slash and write `out.pvtu` beside it.
+        if path
+            .as_os_str()
+            .to_string_lossy()
+            .ends_with(['/', std::path::MAIN_SEPARATOR])
+        {
+            return Err(femscale::Error::invalid(
+                "--vtu",
+                format!("`{}` names a directory; give a file name", path.display()),
+            ));
+        }
         // One process writes one `.vtu` file, unless a `.pvtu` file (and its piece) is asked for.
         let parallel = (path.extension()).is_some_and(|e| e.eq_ignore_ascii_case("pvtu"));
         if size == 1 && !parallel {
@@ -166,7 +178,10 @@ impl Ranks {
                 .filter(|&r| outcomes[r] > 0.0)
                 .map(piece_name)
                 .collect();
-            let markers = !mesh.cell_markers().is_empty();
+            let markers = (
+                !mesh.cell_markers().is_empty(),
+                mesh.boundary_parts().iter().any(|p| p.id.is_some()),
+            );
             write_pvtu(&pvtu, &pieces, &["u"], &["rank"], markers)?;
         }
         Ok(pvtu)

@@ -207,6 +207,18 @@ fn a_pvtu_path_gives_a_pvtu_file_and_its_piece_on_one_process() {
     );
     let piece = std::fs::read_to_string(dir.path().join("u_0.vtu")).unwrap();
     assert!(piece.contains("<UnstructuredGrid"), "{}", &piece[..200]);
+    // A path that names a directory is refused, on one process as on several.
+    let o = femscale(
+        dir.path(),
+        &["solve", "--set", "problem.mesh.nx=4", "--vtu", "out.pvtu/"],
+    );
+    assert!(!o.status.success());
+    assert!(
+        text(&o.stderr).contains("names a directory"),
+        "{}",
+        text(&o.stderr)
+    );
+    assert!(!dir.path().join("out.pvtu").exists());
 }
 
 /// `FEMSCALE_PROBLEM__PARAMS__K` sets the file's parameter `K` (variable names are read in

@@ -271,7 +271,7 @@ fn a_distributed_solve_writes_a_pvtu_with_one_piece_per_rank() {
         panic!("not an UnstructuredGrid");
     };
     assert_eq!(pieces.len(), 2);
-    let (mut cells, mut max_u) = (0, 0.0f64);
+    let (mut cells, mut facets, mut max_u) = (0, 0, 0.0f64);
     for (rank, piece) in pieces.into_iter().enumerate() {
         let piece = piece.into_loaded_piece_data(Some(&pvtu)).unwrap();
         cells += piece.cells.types.len();
@@ -282,15 +282,24 @@ fn a_distributed_solve_writes_a_pvtu_with_one_piece_per_rank() {
             }
         }
         for a in piece.data.cell {
+            // `rank` on every cell (and facet cell) of the piece; `boundary` on the facet
+            // cells of the marked boundary parts (-1 on the triangles).
             if let Attribute::DataArray(d) = a {
-                assert_eq!(d.name, "rank");
-                let ranks = d.data.into_vec::<f64>().unwrap();
-                assert!(ranks.iter().all(|&r| r == rank as f64));
+                if d.name == "rank" {
+                    let ranks = d.data.into_vec::<f64>().unwrap();
+                    assert!(ranks.iter().all(|&r| r == rank as f64));
+                } else {
+                    assert_eq!(d.name, "boundary");
+                    let ids = d.data.into_vec::<i32>().unwrap();
+                    facets += ids.iter().filter(|&&id| id >= 0).count();
+                }
             }
         }
     }
-    // 16 x 16 squares, two triangles each, every cell in one piece; u = sin(πx) sin(πy).
-    assert_eq!(cells, 2 * 16 * 16);
+    // 16 x 16 squares, two triangles each, every cell in one piece, and the 64 boundary
+    // edges of the marked parts, each in one piece; u = sin(πx) sin(πy).
+    assert_eq!(cells, 2 * 16 * 16 + facets);
+    assert_eq!(facets, 4 * 16);
     assert!((max_u - 1.0).abs() < 0.01, "{max_u}");
 }
 

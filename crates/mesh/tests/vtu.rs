@@ -477,15 +477,16 @@ fn a_pvtu_and_its_pieces_read_back_as_the_whole_field() {
         names.push(name);
     }
     let pvtu = dir.path().join("u.pvtu");
-    write_pvtu(&pvtu, &names, &["u"], &["cell"], false).unwrap();
+    let marked = mesh.boundary_parts().iter().any(|p| p.id.is_some());
+    write_pvtu(&pvtu, &names, &["u"], &["cell"], (false, marked)).unwrap();
 
     let vtk = vtkio::Vtk::import(&pvtu).unwrap_or_else(|e| panic!("vtkio: {e}"));
     let DataSet::UnstructuredGrid { pieces, .. } = vtk.data else {
         panic!("not an UnstructuredGrid");
     };
     assert_eq!(pieces.len(), 2);
-    let mut cells_seen = Vec::new();
-    for piece in pieces {
+    let mut cells_seen: Vec<f64> = Vec::new();
+    for (k, piece) in pieces.into_iter().enumerate() {
         let piece = piece.into_loaded_piece_data(Some(&pvtu)).unwrap();
         let points = piece.points.into_vec::<f64>().unwrap();
         let mut u_read = None;
@@ -502,8 +503,12 @@ fn a_pvtu_and_its_pieces_read_back_as_the_whole_field() {
             assert_eq!(*value, f(&points[3 * k..3 * k + 2]));
         }
         for a in piece.data.cell {
-            if let Attribute::DataArray(d) = a {
-                cells_seen.extend(d.data.into_vec::<f64>().unwrap());
+            if let Attribute::DataArray(d) = a
+                && d.name == "cell"
+            {
+                // The pieces' facet cells (of marked parts) take 0 after their cells.
+                let values = d.data.into_vec::<f64>().unwrap();
+                cells_seen.extend(&values[..parts[k].len()]);
             }
         }
     }
@@ -512,5 +517,53 @@ fn a_pvtu_and_its_pieces_read_back_as_the_whole_field() {
     assert_eq!(cells_seen, expected);
     assert!(write_vtu_piece(&mesh, &[], &[], &[], &dir.path().join("x.vtu")).is_err());
     assert!(write_vtu_piece(&mesh, &[3, 1], &[], &[], &dir.path().join("x.vtu")).is_err());
-    assert!(write_pvtu(&pvtu, &[], &[], &[], false).is_err());
+    assert!(write_pvtu(&pvtu, &[], &[], &[], (false, false)).is_err());
+}
+
+/// Pieces of a mesh with marked boundary parts hold every facet once between them, each with
+/// its marker in `boundary` (as the whole file does), and the `.pvtu` declares the array.
+#[test]
+fn pieces_hold_the_marked_facets_once_between_them() {
+    use femscale_mesh::vtu::{write_pvtu, write_vtu_piece};
+    let mesh = gmsh("annulus_v41_binary.msh");
+    let dir = tempfile::tempdir().unwrap();
+    let u: Vec<f64> = mesh.points().iter().map(|p| p[0]).collect();
+    let n = mesh.num_cells();
+    // Interleaved pieces: most facets' first cell is in the other piece than a neighbour's.
+    let parts = [
+        (0..n).filter(|c| c % 3 == 0).collect::<Vec<_>>(),
+        (0..n).filter(|c| c % 3 != 0).collect(),
+    ];
+    let npf = mesh.view().nodes_per_facet();
+    let mut expected = std::collections::BTreeMap::new();
+    for p in mesh.boundary_parts().iter().filter(|p| p.id.is_some()) {
+        *expected.entry(p.id.unwrap()).or_insert(0) += p.facets.len() / npf;
+    }
+    let mut seen = std::collections::BTreeMap::new();
+    let mut names = Vec::new();
+    for (k, cells) in parts.iter().enumerate() {
+        let name = format!("p_{k}.vtu");
+        let path = dir.path().join(&name);
+        write_vtu_piece(&mesh, cells, &[("u", &u)], &[], &path).unwrap();
+        let ind = read_with_vtkio(&path);
+        let boundary = &ind
+            .cell_fields
+            .iter()
+            .find(|(name, _)| name == "boundary")
+            .expect("every piece has the boundary array")
+            .1;
+        assert_eq!(boundary.len(), ind.types.len());
+        for &id in boundary.iter().filter(|&&id| id >= 0) {
+            *seen.entry(id).or_insert(0) += 1;
+        }
+        names.push(name);
+    }
+    assert_eq!(seen, expected);
+    let pvtu = dir.path().join("p.pvtu");
+    write_pvtu(&pvtu, &names, &["u"], &[], (true, true)).unwrap();
+    let text = std::fs::read_to_string(&pvtu).unwrap();
+    assert!(
+        text.contains(r#"Name="boundary""#) && text.contains(r#"Name="subdomain""#),
+        "{text}"
+    );
 }

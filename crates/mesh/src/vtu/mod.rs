@@ -280,6 +280,18 @@ pub fn write_vtu_with_cell_data(
     cell_fields: &[(&str, &[f64])],
     path: &Path,
 ) -> Result<()> {
+    write_with_facet_values(mesh, point_fields, cell_fields, None, path)
+}
+
+/// [`write_vtu_with_cell_data`], the facet cells of marked parts taking `facet_values[i]` in
+/// cell field `i` (one value per facet, in the order the facet cells are written), or 0.
+pub(crate) fn write_with_facet_values(
+    mesh: &Mesh,
+    point_fields: &[(&str, &[f64])],
+    cell_fields: &[(&str, &[f64])],
+    facet_values: Option<&[Vec<f64>]>,
+    path: &Path,
+) -> Result<()> {
     let n = mesh.num_nodes();
     validate_fields(point_fields, FieldKind::Point, n)?;
     validate_fields(cell_fields, FieldKind::Cell, mesh.num_cells())?;
@@ -358,7 +370,11 @@ pub fn write_vtu_with_cell_data(
                 )?;
             }
             let facet_zeros = vec![0.0; num_facets];
-            for (name, values) in cell_fields {
+            for (i, (name, values)) in cell_fields.iter().enumerate() {
+                let on_facets = facet_values
+                    .and_then(|v| v.get(i))
+                    .filter(|v| v.len() == num_facets)
+                    .map_or(facet_zeros.as_slice(), Vec::as_slice);
                 writeln!(
                     w,
                     r#"        <DataArray type="Float64" Name="{}" NumberOfComponents="1" format="ascii">"#,
@@ -366,7 +382,7 @@ pub fn write_vtu_with_cell_data(
                 )?;
                 write_floats(w, values, 6)?;
                 if num_facets > 0 {
-                    write_floats(w, &facet_zeros, 6)?;
+                    write_floats(w, on_facets, 6)?;
                 }
                 writeln!(w, "        </DataArray>")?;
             }

@@ -5,18 +5,20 @@ use std::io::Write;
 use std::path::Path;
 
 use femscale_core::io::write_atomically;
-use femscale_core::{Error, Result};
+use femscale_core::{BoundaryPart, Error, Result};
 
-use super::{FieldKind, validate_fields, write_vtu_with_cell_data, xml_escape};
+use super::{FieldKind, validate_fields, write_with_facet_values, xml_escape};
 use crate::mesh::Mesh;
 
 /// Writes the cells `cells` of `mesh` (indices, increasing) as a `.vtu` piece: only the
 /// nodes they use (renumbered in increasing order), each point field restricted to them, each
-/// cell field to the cells; the cell markers as `subdomain` when the mesh has them. Boundary
-/// facet cells are not written in pieces.
+/// cell field to the cells; the cell markers as `subdomain` when the mesh has them, and the
+/// facets of marked boundary parts as extra cells with the cell data `boundary` (each facet
+/// in the piece of the first cell that has it, taking that cell's cell-field values), as
+/// [`write_vtu`](super::write_vtu) writes them.
 ///
 /// # Errors
-/// As [`write_vtu_with_cell_data`]; [`Error::InvalidInput`] (`cells`) for an empty selection,
+/// As [`write_vtu_with_cell_data`](super::write_vtu_with_cell_data); [`Error::InvalidInput`] (`cells`) for an empty selection,
 /// an index out of range or one out of order.
 pub fn write_vtu_piece(
     mesh: &Mesh,
@@ -76,6 +78,8 @@ pub fn write_vtu_piece(
     if !view.cell_markers.is_empty() {
         builder = builder.cell_markers(cells.iter().map(|&c| view.cell_markers[c]).collect());
     }
+    let (parts, owners) = marked_facets_of(mesh, cells, &local);
+    builder = builder.boundary_parts(parts);
     let piece = builder.build()?;
     let points: Vec<Vec<f64>> = point_fields
         .iter()
@@ -95,12 +99,84 @@ pub fn write_vtu_piece(
         .zip(&cell_values)
         .map(|((name, _), v)| (*name, v.as_slice()))
         .collect();
-    write_vtu_with_cell_data(&piece, &points, &cell_values, path)
+    // A facet cell takes the values of the cell it belongs to in the piece.
+    let facet_values: Vec<Vec<f64>> = cell_fields
+        .iter()
+        .map(|(_, values)| owners.iter().map(|&c| values[c]).collect())
+        .collect();
+    write_with_facet_values(&piece, &points, &cell_values, Some(&facet_values), path)
+}
+
+/// The marked boundary parts of `mesh` as the piece of `cells` holds them (nodes renumbered by
+/// `local`): each facet goes to the piece of the first cell that has all its nodes, so that
+/// the pieces together hold every facet once, as [`write_vtu`](super::write_vtu) writes them.
+/// Every marked part is there, possibly without facets, so every piece has the `boundary`
+/// array.
+fn marked_facets_of(
+    mesh: &Mesh,
+    cells: &[usize],
+    local: &[usize],
+) -> (Vec<BoundaryPart>, Vec<usize>) {
+    let view = mesh.view();
+    let (per_cell, per_facet) = (view.nodes_per_cell(), view.nodes_per_facet());
+    let marked: Vec<&BoundaryPart> = mesh
+        .boundary_parts()
+        .iter()
+        .filter(|p| p.id.is_some())
+        .collect();
+    if marked.is_empty() {
+        return (Vec::new(), Vec::new());
+    }
+    // The cells around each node, in increasing order.
+    let mut start = vec![0usize; mesh.num_nodes() + 1];
+    for &node in view.cells {
+        start[node + 1] += 1;
+    }
+    for i in 0..mesh.num_nodes() {
+        start[i + 1] += start[i];
+    }
+    let mut fill = start.clone();
+    let mut around = vec![0usize; view.cells.len()];
+    for (c, nodes) in view.cells.chunks_exact(per_cell).enumerate() {
+        for &node in nodes {
+            around[fill[node]] = c;
+            fill[node] += 1;
+        }
+    }
+    let mut in_piece = vec![false; mesh.num_cells()];
+    for &c in cells {
+        in_piece[c] = true;
+    }
+    let mut owners = Vec::new();
+    let parts = marked
+        .iter()
+        .map(|part| {
+            let mut facets = Vec::new();
+            for facet in part.facets.chunks_exact(per_facet) {
+                let owner = around[start[facet[0]]..start[facet[0] + 1]]
+                    .iter()
+                    .copied()
+                    .find(|&c| {
+                        let nodes = &view.cells[c * per_cell..(c + 1) * per_cell];
+                        facet.iter().all(|n| nodes.contains(n))
+                    });
+                if let Some(c) = owner.filter(|&c| in_piece[c]) {
+                    facets.extend(facet.iter().map(|&n| local[n]));
+                    owners.push(c);
+                }
+            }
+            let mut piece_part = BoundaryPart::from_facets(part.name.clone(), facets);
+            piece_part.id = part.id;
+            piece_part
+        })
+        .collect();
+    (parts, owners)
 }
 
 /// Writes the `.pvtu` file that collects `pieces` (paths as written in the file: relative to
 /// its directory), each written by [`write_vtu_piece`] with the point fields `point_fields`
-/// and the cell fields `cell_fields` (names), and `subdomain` markers when `markers`.
+/// and the cell fields `cell_fields` (names), the `subdomain` markers when `markers.0` and the
+/// `boundary` markers when `markers.1` (a mesh with cell markers; with marked boundary parts).
 ///
 /// # Errors
 /// [`Error::InvalidInput`] (`pieces`) for no piece or a name with control characters;
@@ -110,8 +186,9 @@ pub fn write_pvtu(
     pieces: &[String],
     point_fields: &[&str],
     cell_fields: &[&str],
-    markers: bool,
+    markers: (bool, bool),
 ) -> Result<()> {
+    let (subdomain, boundary) = markers;
     if pieces.is_empty() || pieces.iter().any(|p| p.chars().any(char::is_control)) {
         return Err(Error::invalid(
             "pieces",
@@ -135,11 +212,18 @@ pub fn write_pvtu(
             }
             None => writeln!(w, "    <PPointData/>")?,
         }
-        if markers || !cell_fields.is_empty() {
-            let scalars = cell_fields.first().copied().unwrap_or("subdomain");
+        if subdomain || boundary || !cell_fields.is_empty() {
+            let scalars = match cell_fields.first() {
+                Some(first) => first,
+                None if subdomain => "subdomain",
+                None => "boundary",
+            };
             writeln!(w, r#"    <PCellData Scalars="{}">"#, xml_escape(scalars))?;
-            if markers {
+            if subdomain {
                 writeln!(w, r#"      <PDataArray type="Int32" Name="subdomain"/>"#)?;
+            }
+            if boundary {
+                writeln!(w, r#"      <PDataArray type="Int32" Name="boundary"/>"#)?;
             }
             for name in cell_fields {
                 scalar_array(w, name)?;
