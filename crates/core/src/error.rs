@@ -62,7 +62,10 @@ pub enum SolveError {
         report: Box<SolveReport>,
     },
     /// The estimated memory need exceeds `memory_limit_mb`.
-    #[error("{what} needs about {needed_mb:.1} MB, more than the limit of {limit_mb} MB")]
+    #[error(
+        "{what} needs about {needed_mb:.1} MB, more than the limit of {} MB",
+        crate::shown::Shown(*limit_mb)
+    )]
     MemoryBudget {
         /// What would have been allocated.
         what: String,
@@ -298,7 +301,8 @@ pub enum Error {
     /// solve and post-processing) was spent; see [`Deadline`](crate::Deadline).
     #[error(
         "the solve timed out in the `{phase}` phase after {elapsed_seconds:.3}s \
-         (`solver.timeout_seconds` = {limit_seconds}s covers every phase of a solve)"
+         (`solver.timeout_seconds` = {}s covers every phase of a solve)",
+        crate::shown::Shown(*limit_seconds)
     )]
     Timeout {
         /// The phase that was running (or about to start): `mesh`, `pattern`, `assembly`,
@@ -433,7 +437,10 @@ pub fn ensure_finite(field: &str, value: f64) -> Result<f64> {
     } else {
         Err(Error::invalid(
             field,
-            format!("must be a finite number, got {value}"),
+            format!(
+                "must be a finite number, got {}",
+                crate::shown::Shown(value)
+            ),
         ))
     }
 }

@@ -50,6 +50,7 @@ pub mod mesh;
 pub mod pool;
 pub mod report;
 pub mod scaler;
+pub mod shown;
 pub mod solver;
 pub mod sparse;
 pub mod verify;

@@ -14,6 +14,7 @@ pub use std::ops::ControlFlow;
 use crate::error::SolveError;
 use crate::pool::{PooledVec, VectorPool};
 use crate::report::SolveReport;
+use crate::shown::Shown;
 use crate::sparse::CsrMatrix;
 
 /// Stopping criteria and budgets shared by all solvers.
@@ -187,13 +188,16 @@ impl SolverOptions {
         if !(self.tolerance.is_finite() && self.tolerance >= 0.0 && self.tolerance < 1.0) {
             return bad(
                 "tolerance",
-                format!("must be in [0, 1), got {}", self.tolerance),
+                format!("must be in [0, 1), got {}", Shown(self.tolerance)),
             );
         }
         if !(self.absolute_tolerance.is_finite() && self.absolute_tolerance >= 0.0) {
             return bad(
                 "absolute_tolerance",
-                format!("must be finite and >= 0, got {}", self.absolute_tolerance),
+                format!(
+                    "must be finite and >= 0, got {}",
+                    Shown(self.absolute_tolerance)
+                ),
             );
         }
         if self.tolerance == 0.0 && self.absolute_tolerance == 0.0 {
@@ -210,7 +214,7 @@ impl SolverOptions {
         {
             return bad(
                 "timeout_seconds",
-                format!("must be a positive number, got {t}"),
+                format!("must be a positive number, got {}", Shown(t)),
             );
         }
         if let Some(m) = self.memory_limit_mb
@@ -218,7 +222,7 @@ impl SolverOptions {
         {
             return bad(
                 "memory_limit_mb",
-                format!("must be a positive number, got {m}"),
+                format!("must be a positive number, got {}", Shown(m)),
             );
         }
         Ok(())

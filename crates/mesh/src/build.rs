@@ -346,17 +346,40 @@ fn orient_cells(mesh: &mut Mesh, names: &Names) -> Result<usize> {
         })
         .collect();
     if let Some(c) = verdicts.iter().position(Option::is_none) {
+        let nodes = &mesh.cells[c * npc..(c + 1) * npc];
+        // The cell's extent: a measure of extent^dim beyond the range of f64 is not a
+        // degenerate cell but a mesh in units double precision cannot measure.
+        let (mut lo, mut hi) = ([f64::INFINITY; 3], [f64::NEG_INFINITY; 3]);
+        for &n in &nodes[..nv] {
+            let p = point(n);
+            for d in 0..3 {
+                lo[d] = lo[d].min(p[d]);
+                hi[d] = hi[d].max(p[d]);
+            }
+        }
+        let extent = (0..dim).map(|d| hi[d] - lo[d]).fold(0.0, f64::max);
+        let measure_scale = extent.powi(dim as i32);
+        let why = if !measure_scale.is_finite() {
+            format!(
+                ": its measure overflows double precision (extent {extent:e}); scale the mesh \
+                 (meters to kilometers, ...)"
+            )
+        } else if extent > 0.0 && measure_scale < 1e-280 {
+            format!(": its measure underflows double precision (extent {extent:e}); scale the mesh")
+        } else {
+            match kind {
+                CellKind::Quadrilateral | CellKind::Hexahedron => {
+                    ", folded or not convex (a non-positive Jacobian at a corner)".to_string()
+                }
+                _ => " (zero measure)".to_string(),
+            }
+        };
         return Err(Error::Mesh {
             location: None,
             message: format!(
-                "{} (nodes {}) is degenerate{}",
+                "{} (nodes {}) is degenerate{why}",
                 names.cell(c),
-                names.nodes(&mesh.cells[c * npc..(c + 1) * npc]),
-                match kind {
-                    CellKind::Quadrilateral | CellKind::Hexahedron =>
-                        ", folded or not convex (a non-positive Jacobian at a corner)",
-                    _ => " (zero measure)",
-                }
+                names.nodes(nodes),
             ),
         });
     }

@@ -282,6 +282,23 @@ impl Mesh {
 mod tests {
     use super::*;
 
+    /// A cell whose measure leaves the range of f64 is said to be that, not zero-measure.
+    #[test]
+    fn a_mesh_beyond_double_precision_is_told_from_a_degenerate_cell() {
+        let triangle = |scale: f64| {
+            let coords = [0.0, 0.0, 1.0, 0.0, 0.0, 1.0].map(|x| x * scale).to_vec();
+            Mesh::try_new(2, coords, CellKind::Triangle, vec![0, 1, 2], vec![])
+        };
+        for (scale, says) in [(1e200, "overflows"), (1e-200, "underflows")] {
+            let e = triangle(scale).unwrap_err().to_string();
+            assert!(e.contains(says), "{scale}: {e}");
+        }
+        let flat = [0.0, 0.0, 1.0, 0.0, 2.0, 0.0].to_vec();
+        let e = Mesh::try_new(2, flat, CellKind::Triangle, vec![0, 1, 2], vec![]).unwrap_err();
+        assert!(e.to_string().contains("(zero measure)"), "{e}");
+        triangle(1e100).unwrap();
+    }
+
     #[test]
     fn views_are_marked_valid_once_the_mesh_was_checked_and_until_it_changes() {
         // Built meshes are checked by the builder.

@@ -113,9 +113,18 @@ impl<'a> Reader<'a> {
         }
         let (start, token) = self.token(what)?;
         parse_int(token).ok_or_else(|| {
+            let digits = match token.first() {
+                Some(b'+' | b'-') => &token[1..],
+                _ => token,
+            };
+            let kind = if !digits.is_empty() && digits.iter().all(u8::is_ascii_digit) {
+                "an integer within 64 bits"
+            } else {
+                "an integer"
+            };
             self.error_at(
                 start,
-                format!("expected an integer ({what}), found `{}`", shown(token)),
+                format!("expected {kind} ({what}), found `{}`", shown(token)),
             )
         })
     }
@@ -342,13 +351,13 @@ mod tests {
         for want in [12, -3, 4, 7, 999_999_999_999_999_999, i64::MAX] {
             assert_eq!(r.int("n").unwrap(), want);
         }
+        let e = r.int("n").unwrap_err().to_string();
         assert!(
-            r.int("n")
-                .unwrap_err()
-                .to_string()
-                .contains("9223372036854775808")
+            e.contains("9223372036854775808") && e.contains("within 64 bits"),
+            "{e}"
         );
-        assert!(r.int("n").unwrap_err().to_string().contains("`5x`"));
+        let e = r.int("n").unwrap_err().to_string();
+        assert!(e.contains("`5x`") && !e.contains("64 bits"), "{e}");
     }
 
     #[test]

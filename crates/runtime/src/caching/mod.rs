@@ -29,6 +29,7 @@ use std::sync::{Arc, Mutex};
 
 use femscale_assembly::DirichletLift;
 use femscale_cache::{ObjectStore, TieredCache, WritePolicy};
+use femscale_core::shown::Shown;
 use femscale_core::{
     Cache, CacheKey, CacheStats, CsrMatrix, Error, Metrics, PreparedSolver, Result,
 };
@@ -115,7 +116,7 @@ impl CacheConfig {
             } else {
                 Err(Error::invalid(
                     format!("cache.{key}"),
-                    format!("must be a finite number >= 0, got {v}"),
+                    format!("must be a finite number >= 0, got {}", Shown(v)),
                 ))
             }
         };
@@ -126,13 +127,16 @@ impl CacheConfig {
         {
             return Err(Error::invalid(
                 "cache.ttl_seconds",
-                format!("must be a positive number, got {t}"),
+                format!("must be a positive number, got {}", Shown(t)),
             ));
         }
         if !(self.redis_timeout_seconds.is_finite() && self.redis_timeout_seconds > 0.0) {
             return Err(Error::invalid(
                 "cache.redis_timeout_seconds",
-                format!("must be positive, got {}", self.redis_timeout_seconds),
+                format!(
+                    "must be positive, got {}",
+                    Shown(self.redis_timeout_seconds)
+                ),
             ));
         }
         for (i, name) in self.levels.iter().enumerate() {

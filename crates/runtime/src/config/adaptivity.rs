@@ -1,6 +1,7 @@
 //! `[adaptivity]`: the adaptive loop solve → estimate → mark → refine (`docs/adaptivity.md`).
 
 use femscale_assembly::{Estimator, Marking};
+use femscale_core::shown::Shown;
 use femscale_core::{Error, Result};
 use serde::{Deserialize, Serialize};
 
@@ -146,7 +147,7 @@ impl AdaptivityConfig {
         {
             return Err(Error::invalid(
                 "adaptivity.target_error",
-                format!("must be a positive number, got {t}"),
+                format!("must be a positive number, got {}", Shown(t)),
             ));
         }
         if let Some(e) = self.reference_energy
@@ -154,7 +155,7 @@ impl AdaptivityConfig {
         {
             return Err(Error::invalid(
                 "adaptivity.reference_energy",
-                format!("must be a non-negative number, got {e}"),
+                format!("must be a non-negative number, got {}", Shown(e)),
             ));
         }
         if let Some(r) = self.solve_reduction
