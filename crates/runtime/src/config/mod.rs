@@ -540,33 +540,24 @@ pub fn parse_override(item: &str) -> Result<(String, figment::value::Value)> {
         matches!(v, figment::value::Value::Num(_, figment::value::Num::F64(f)) if f.is_infinite())
             && !value.to_ascii_lowercase().contains("inf")
     };
-    let parsed = match parsed {
-        Ok(parsed) if overflowed(&parsed) => {
-            return Err(Error::Config {
-                message: format!(
-                    "override `{}`: `{}` is a number out of the range of a double (about \
-                     ±1.8e308)",
-                    shown_token(item),
-                    shown_token(value)
-                ),
-            });
-        }
-        Ok(parsed) => parsed,
-        Err(_) => {
-            // Text that is not TOML is a plain string, unless it is a number TOML cannot hold:
-            // that would be reported later as a string where a number was expected.
-            if let Some(range) = out_of_range_number(value) {
-                return Err(Error::Config {
-                    message: format!(
-                        "override `{}`: `{}` is a number out of the range of {range}",
-                        shown_token(item),
-                        shown_token(value)
-                    ),
-                });
-            }
-            figment::value::Value::from(value.to_string())
-        }
+    let range = match &parsed {
+        Ok(parsed) if overflowed(parsed) => Some("a double (about ±1.8e308)"),
+        Ok(_) => None,
+        // Text that is not TOML is a plain string, unless it is a number TOML cannot hold:
+        // that would be reported later as a string where a number was expected.
+        Err(_) => out_of_range_number(value),
     };
+    if let Some(range) = range {
+        return Err(Error::Config {
+            message: format!(
+                "from {OVERRIDE_NAME} {}: invalid `{key}`: `{}` is a number out of the range of \
+                 {range}",
+                shown_token(item),
+                shown_token(value)
+            ),
+        });
+    }
+    let parsed = parsed.unwrap_or_else(|_| figment::value::Value::from(value.to_string()));
     Ok((key.to_string(), parsed))
 }
 
@@ -683,8 +674,12 @@ pub fn env_layers() -> Result<Vec<Layer>> {
         .map(|(var, value)| {
             let key = var[ENV_PREFIX.len()..].to_lowercase().replace("__", ".");
             let (key, value) =
-                parse_override(&format!("{key}={value}")).map_err(|_| Error::Config {
-                    message: format!("environment variable {var}: `{key}` is not a valid key"),
+                parse_override(&format!("{key}={value}")).map_err(|e| Error::Config {
+                    message: match e.to_string().split_once(": invalid `") {
+                        // A number out of range: said of the variable.
+                        Some((_, rest)) => format!("{ENV_NAME} {var}: invalid `{rest}"),
+                        None => format!("{ENV_NAME} {var}: `{key}` is not a valid key"),
+                    },
                 })?;
             Ok(Layer {
                 name: format!("{ENV_NAME} {var}"),
