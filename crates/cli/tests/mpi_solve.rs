@@ -324,7 +324,7 @@ kind = "distributed-cg"
 "#,
     )
     .unwrap();
-    let mut child = std::process::Command::new("mpirun")
+    let child = std::process::Command::new("mpirun")
         .args(["--allow-run-as-root", "--oversubscribe", "-n", "2"])
         .arg(env!("CARGO_BIN_EXE_femscale"))
         .args(["solve", "--config", config.to_str().unwrap()])
@@ -332,20 +332,8 @@ kind = "distributed-cg"
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    let started = std::time::Instant::now();
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        if started.elapsed() > std::time::Duration::from_secs(60) {
-            child.kill().unwrap();
-            panic!("the ranks still wait a minute after one failed");
-        }
-        std::thread::sleep(std::time::Duration::from_millis(100));
-    };
-    let output = child.wait_with_output().unwrap();
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(!status.success());
+    let (ok, stderr) = within_a_minute(child, "after one failed");
+    assert!(!ok);
     assert!(
         stderr.contains("error on rank") && stderr.contains("problem.boundary[0].value"),
         "{stderr}"
@@ -444,7 +432,7 @@ fn mpmd(dir: &Path, config: &Path, second: &[&str], env: Option<(&str, &str)>) -
     if let Some((k, v)) = env {
         cmd.args(["-x", &format!("{k}={v}")]);
     }
-    let mut child = cmd
+    let child = cmd
         .arg(exe)
         .args(base)
         .args(second)
@@ -452,6 +440,12 @@ fn mpmd(dir: &Path, config: &Path, second: &[&str], env: Option<(&str, &str)>) -
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
+    within_a_minute(child, "later")
+}
+
+/// Whether `child` (an `mpirun` job) succeeded, and its standard error; a job still running a
+/// minute later is killed and the test fails (`when` says after what).
+fn within_a_minute(mut child: std::process::Child, when: &str) -> (bool, String) {
     let started = std::time::Instant::now();
     let status = loop {
         if let Some(status) = child.try_wait().unwrap() {
@@ -459,7 +453,7 @@ fn mpmd(dir: &Path, config: &Path, second: &[&str], env: Option<(&str, &str)>) -
         }
         if started.elapsed() > std::time::Duration::from_secs(60) {
             child.kill().unwrap();
-            panic!("the ranks still wait a minute later");
+            panic!("the ranks still wait a minute {when}");
         }
         std::thread::sleep(std::time::Duration::from_millis(100));
     };

@@ -183,6 +183,27 @@ impl RowResiduals {
     }
 }
 
+/// One row's residual `r_i = b_i − Σ_j a_ij x_j` and componentwise backward error
+/// `|r_i| / (Σ_j |a_ij x_j| + |b_i|)` from its `terms` `a_ij x_j` (a row whose denominator is 0
+/// counts only when its residual is not, then as infinity): what [`verify_solution`] and the
+/// distributed solvers' own check compute per row.
+pub fn row_residual(b_i: f64, terms: impl Iterator<Item = f64>) -> (f64, f64) {
+    let (mut ax, mut scale) = (0.0, b_i.abs());
+    for term in terms {
+        ax += term;
+        scale += term.abs();
+    }
+    let r = b_i - ax;
+    let w = if scale > 0.0 {
+        r.abs() / scale
+    } else if r == 0.0 {
+        0.0
+    } else {
+        f64::INFINITY
+    };
+    (r, w)
+}
+
 /// Rows per work item of the residual pass.
 const ROW_CHUNK: usize = 16_384;
 
@@ -223,23 +244,9 @@ fn chunk_residuals(
     rows: std::ops::Range<usize>,
 ) -> RowResiduals {
     let (row_ptr, cols, values) = (a.pattern().row_ptr(), a.pattern().col_idx(), a.values());
-    // One row: its residual, |b_i| and the backward error's denominator.
     let row = |i: usize| {
-        let (mut ax, mut scale) = (0.0, b[i].abs());
-        for k in row_ptr[i]..row_ptr[i + 1] {
-            let term = values[k] * x[cols[k] as usize];
-            ax += term;
-            scale += term.abs();
-        }
-        let r = b[i] - ax;
-        let w = if scale > 0.0 {
-            r.abs() / scale
-        } else if r == 0.0 {
-            0.0
-        } else {
-            f64::INFINITY
-        };
-        (r, w)
+        let terms = (row_ptr[i]..row_ptr[i + 1]).map(|k| values[k] * x[cols[k] as usize]);
+        row_residual(b[i], terms)
     };
     // Plain sums of squares first (no division per row); out of their safe range, the chunk
     // again with LAPACK's dnrm2 scaling, updated per entry: squares of entries below 1e-154

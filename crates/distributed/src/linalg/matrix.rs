@@ -411,22 +411,10 @@ impl DistMatrix {
         );
         let (mut r2, mut b2, mut omega) = (0.0, 0.0, 0.0f64);
         for (i, &bi) in b.iter().enumerate() {
-            let (mut ax, mut scale) = (0.0, bi.abs());
-            for k in ptr[i]..ptr[i + 1] {
-                let term = values[k] * work[cols[k] as usize];
-                ax += term;
-                scale += term.abs();
-            }
-            let r = bi - ax;
+            let terms = (ptr[i]..ptr[i + 1]).map(|k| values[k] * work[cols[k] as usize]);
+            let (r, w) = femscale_core::verify::row_residual(bi, terms);
             r2 += r * r;
             b2 += bi * bi;
-            let w = if scale > 0.0 {
-                r.abs() / scale
-            } else if r == 0.0 {
-                0.0
-            } else {
-                f64::INFINITY
-            };
             // A NaN stays.
             omega = if w.is_nan() || omega.is_nan() {
                 f64::NAN
