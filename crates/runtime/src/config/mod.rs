@@ -695,7 +695,7 @@ pub fn env_layers() -> Result<Vec<Layer>> {
 const NAMED_TABLES: [&str; 3] = ["problem.params", "plugins.options", "plugins.sha256"];
 
 /// [`env_layers`] over the layers below them, `fig` (the file): each key naming a parameter,
-/// plugin or plugin option takes the case `fig` writes it in (see [`NAMED_TABLES`]).
+/// plugin or plugin option takes the case `fig` writes it in (`problem.params`, `plugins.options`, `plugins.sha256`).
 ///
 /// # Errors
 /// As [`env_layers`]; names of one table that differ only in case.
