@@ -23,7 +23,8 @@ pub const V1: &str = env!("FEMSCALE_FIXTURE_V1");
 
 /// The example C plugin registered as `plugin:c-mutating-cg`, whose solve doubles the matrix
 /// values and triples the right-hand side it is lent (casting away `const`) before solving,
-/// and reports `SIZE_MAX` bytes of memory.
+/// reports `SIZE_MAX` bytes of memory, and writes into the last solution buffer it was given
+/// when the solver is destroyed.
 pub const MUTATING: &str = env!("FEMSCALE_FIXTURE_MUTATING");
 
 /// A version 2 C plugin (`plugin:c-foreign-thread`) that calls the monitor from a thread of

@@ -8,9 +8,12 @@
 //! ill-conditioned but regular system the correction `δ = A⁻¹ (b − A x)` is small against `x`
 //! (it estimates the forward error), for a singular one it is as large as `x` itself.
 
-use super::{BACKWARD_ERROR_FLOOR, Verification};
+#[cfg(doc)]
+use super::BACKWARD_ERROR_FLOOR;
+use super::Verification;
 use crate::error::SolveError;
 use crate::report::SolveReport;
+use crate::solver::SolverOptions;
 use crate::sparse::CsrMatrix;
 
 /// The largest `‖δ‖∞ / ‖x‖∞` [`confirm_solution`] accepts: the solution must be determined to
@@ -33,14 +36,16 @@ impl Verification {
 ///
 /// # Errors
 /// [`SolveError::Undetermined`] when the correction is larger, not finite, or its solve
-/// fails or does not solve the correction system (neither a backward error at
-/// [`BACKWARD_ERROR_FLOOR`] nor half of the residual removed).
+/// fails or does not solve the correction system by the rule of
+/// [`verify_solution`](super::verify_solution) with `options` (the normwise residual within
+/// the slack of the tolerance, or a backward error at [`BACKWARD_ERROR_FLOOR`]).
 pub fn confirm_solution(
     a: &CsrMatrix,
     b: &[f64],
     x: &[f64],
     verification: &Verification,
     report: &SolveReport,
+    options: &SolverOptions,
     mut solve: impl FnMut(&[f64], &mut [f64]) -> Result<SolveReport, SolveError>,
 ) -> Result<(), SolveError> {
     if !verification.needs_confirmation() {
@@ -69,12 +74,22 @@ pub fn confirm_solution(
             return Err(undetermined(f64::INFINITY, detail));
         }
     }
-    // The correction must itself solve `A δ = r` (the solver is the one under test: `δ = 0`
-    // from a solver that does not solve would confirm anything): a backward error at the
-    // floor, or at least half of `r` removed.
+    // The correction must itself solve `A δ = r` by the rule every solution is held to (the
+    // requested tolerance with its slack, or a backward error at the floor): the solver is
+    // the one under test, and a `δ` that solves nothing (0), or removes only an easy part of
+    // `r`, would confirm anything.
     let check = super::row_residuals(a, &r, &delta, 0..b.len());
     let (left, before) = (check.r2.norm(), check.b2.norm());
-    if !(check.omega <= BACKWARD_ERROR_FLOOR || left <= 0.5 * before) {
+    let solved = super::judge_residual(
+        left,
+        before,
+        check.omega,
+        report,
+        options.tolerance,
+        options.absolute_tolerance,
+    )
+    .is_ok();
+    if !solved {
         let shown = if before > 0.0 { left / before } else { left };
         let detail = format!(
             "its correction solve did not solve the correction system (it left {shown:.3e} \
@@ -114,7 +129,6 @@ fn max_abs(v: &[f64]) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::solver::SolverOptions;
     use crate::verify::verify_solution;
 
     fn report() -> SolveReport {
@@ -152,10 +166,18 @@ mod tests {
         assert!(v.needs_confirmation(), "{v:?}");
         // A solver that answers like a factorisation of a singular matrix: a correction as
         // large as the solution.
-        let err = confirm_solution(&a, &b, &x, &v, &report(), |_, d| {
-            d.fill(3e11);
-            Ok(report())
-        })
+        let err = confirm_solution(
+            &a,
+            &b,
+            &x,
+            &v,
+            &report(),
+            &SolverOptions::default(),
+            |_, d| {
+                d.fill(3e11);
+                Ok(report())
+            },
+        )
         .unwrap_err();
         assert!(
             matches!(err, SolveError::Undetermined { relative_correction, .. }
@@ -164,27 +186,43 @@ mod tests {
         );
         // A failing or NaN correction solve is no confirmation either.
         // Out of time during the correction: the timeout itself.
-        let err = confirm_solution(&a, &b, &x, &v, &report(), |_, _| {
-            Err(SolveError::Timeout {
-                elapsed_seconds: 2.0,
-                limit_seconds: 1.0,
-                report: Box::new(report()),
-            })
-        })
+        let err = confirm_solution(
+            &a,
+            &b,
+            &x,
+            &v,
+            &report(),
+            &SolverOptions::default(),
+            |_, _| {
+                Err(SolveError::Timeout {
+                    elapsed_seconds: 2.0,
+                    limit_seconds: 1.0,
+                    report: Box::new(report()),
+                })
+            },
+        )
         .unwrap_err();
         assert!(matches!(err, SolveError::Timeout { .. }), "{err:?}");
         for fails in [true, false] {
-            let err = confirm_solution(&a, &b, &x, &v, &report(), |_, d| {
-                d.fill(f64::NAN);
-                match fails {
-                    true => Err(SolveError::DimensionMismatch {
-                        rows: 1,
-                        cols: 1,
-                        len: 2,
-                    }),
-                    false => Ok(report()),
-                }
-            })
+            let err = confirm_solution(
+                &a,
+                &b,
+                &x,
+                &v,
+                &report(),
+                &SolverOptions::default(),
+                |_, d| {
+                    d.fill(f64::NAN);
+                    match fails {
+                        true => Err(SolveError::DimensionMismatch {
+                            rows: 1,
+                            cols: 1,
+                            len: 2,
+                        }),
+                        false => Ok(report()),
+                    }
+                },
+            )
             .unwrap_err();
             assert!(
                 matches!(err, SolveError::Undetermined { relative_correction, .. }
@@ -232,10 +270,18 @@ mod tests {
         let v = verify_solution(&a, &b, &x, &report(), &SolverOptions::default()).unwrap();
         assert!(v.needs_confirmation(), "{v:?}");
         for fill in [0.0, 1e-3] {
-            let err = confirm_solution(&a, &b, &x, &v, &report(), |_, d| {
-                d.fill(fill);
-                Ok(report())
-            })
+            let err = confirm_solution(
+                &a,
+                &b,
+                &x,
+                &v,
+                &report(),
+                &SolverOptions::default(),
+                |_, d| {
+                    d.fill(fill);
+                    Ok(report())
+                },
+            )
             .unwrap_err();
             match &err {
                 SolveError::Undetermined { detail, .. } => {
@@ -244,6 +290,53 @@ mod tests {
                 other => panic!("expected Undetermined, got {other:?}"),
             }
         }
+    }
+
+    /// Removing an easy part of `r` is no solve either: on a stiff, nearly singular system
+    /// (the 1D Laplacian over h = 0.01 with a reaction of 1e-14), `x = 1e10 + e_k` is accepted
+    /// by its backward error, and `δ = −e_k` takes the `A e_k` part — almost all of `r` — out
+    /// while the error, `x` itself, stays: refused.
+    #[test]
+    fn a_correction_that_removes_an_easy_part_of_the_residual_confirms_nothing() {
+        let n = 50;
+        let (mut a, _) = shifted(n, 1e-14);
+        a.values_mut().iter_mut().for_each(|v| *v *= 100.0);
+        let b: Vec<f64> = (0..n).map(|i| ((i as f64) * 0.3).cos()).collect();
+        let k = n / 2;
+        let mut x = vec![1e10; n];
+        x[k] += 1.0;
+        let v = verify_solution(&a, &b, &x, &report(), &SolverOptions::default()).unwrap();
+        assert!(v.needs_confirmation(), "{v:?}");
+        let mut r = vec![0.0; n];
+        a.mul_vec_into(&x, &mut r);
+        r.iter_mut().zip(&b).for_each(|(r, b)| *r = b - *r);
+        let mut easy = vec![0.0; n];
+        easy[k] = -1.0;
+        let mut left = vec![0.0; n];
+        a.mul_vec_into(&easy, &mut left);
+        let norm = |v: &[f64]| v.iter().map(|x| x * x).sum::<f64>().sqrt();
+        let removed: Vec<f64> = r.iter().zip(&left).map(|(r, l)| r - l).collect();
+        assert!(
+            norm(&removed) < 0.1 * norm(&r),
+            "the attack removes most of r"
+        );
+        let err = confirm_solution(
+            &a,
+            &b,
+            &x,
+            &v,
+            &report(),
+            &SolverOptions::default(),
+            |_, d| {
+                d.copy_from_slice(&easy);
+                Ok(report())
+            },
+        )
+        .unwrap_err();
+        assert!(
+            matches!(&err, SolveError::Undetermined { detail, .. } if detail.contains("did not solve")),
+            "{err:?}"
+        );
     }
 
     #[test]
@@ -262,18 +355,32 @@ mod tests {
             .collect();
         let v = verify_solution(&a, &b, &x, &report(), &SolverOptions::default()).unwrap();
         assert!(v.needs_confirmation(), "{v:?}");
-        confirm_solution(&a, &b, &x, &v, &report(), |r, d| {
-            d.copy_from_slice(&solve(r));
-            Ok(report())
-        })
+        confirm_solution(
+            &a,
+            &b,
+            &x,
+            &v,
+            &report(),
+            &SolverOptions::default(),
+            |r, d| {
+                d.copy_from_slice(&solve(r));
+                Ok(report())
+            },
+        )
         .unwrap();
         // x = 0 solves A x = 0: accepted normwise, the correction solve is never called.
         let zero = vec![0.0; n];
         let v = verify_solution(&a, &zero, &zero, &report(), &SolverOptions::default()).unwrap();
         assert!(!v.needs_confirmation());
-        confirm_solution(&a, &zero, &zero, &v, &report(), |_, _| {
-            panic!("no correction solve for a normwise pass")
-        })
+        confirm_solution(
+            &a,
+            &zero,
+            &zero,
+            &v,
+            &report(),
+            &SolverOptions::default(),
+            |_, _| panic!("no correction solve for a normwise pass"),
+        )
         .unwrap();
     }
 }

@@ -339,9 +339,15 @@ pub(crate) fn solve_rhs(
         if setup.share.is_none() {
             // Accepted on its backward error alone: one correction step must confirm it.
             let mut solver = prepared.solver.lock().unwrap_or_else(|e| e.into_inner());
-            confirm_solution(&matrix, &rhs, &values, &verified, &report, |r, delta| {
-                solver.solve(r, delta, &mut deadline.monitor())
-            })
+            confirm_solution(
+                &matrix,
+                &rhs,
+                &values,
+                &verified,
+                &report,
+                &setup.options,
+                |r, delta| solver.solve(r, delta, &mut deadline.monitor()),
+            )
             .map_err(in_phase)?;
         }
         Ok(Solved {

@@ -333,6 +333,7 @@ impl LinearSolver for CSolver {
             backend: self.backend.clone(),
             handle,
             rhs: Vec::with_capacity(a.nrows()),
+            x: Vec::with_capacity(a.nrows()),
             matrix: a,
             lent,
             options: options.clone(),
@@ -354,6 +355,10 @@ struct CPrepared {
     lent: LentMatrix,
     /// The copy of each solve's right-hand side the plugin is lent, for the same reason.
     rhs: Vec<f64>,
+    /// The buffer the plugin writes its solution into, copied out when the solve returns: a
+    /// plugin that kept the pointer and wrote later (an asynchronous copy-back finishing in
+    /// `destroy`) would otherwise change a solution after it was verified.
+    x: Vec<f64>,
     options: SolverOptions,
     setup_seconds: f64,
     /// What the last solve reported in `memory_bytes` (version 2; 0 before or when unreported).
@@ -446,9 +451,11 @@ impl PreparedSolver for CPrepared {
         let csr = self.lent.ccsr();
         self.rhs.clear();
         self.rhs.extend_from_slice(b);
+        self.x.clear();
+        self.x.extend_from_slice(x);
         let mut result = CSolveResult::default();
         let mut message = [0 as c_char; 512];
-        // SAFETY: all pointers are valid for the call, `x` is exclusively borrowed, `ctx` lives
+        // SAFETY: all pointers are valid for the call, `self.x` is exclusively borrowed, `ctx` lives
         // until the call returns; the structs have the layout of the header's version 2, whose
         // leading fields are version 1's; the rest is the header's contract.
         let status = unsafe {
@@ -456,7 +463,7 @@ impl PreparedSolver for CPrepared {
                 self.handle,
                 &csr,
                 self.rhs.as_ptr(),
-                x.as_mut_ptr(),
+                self.x.as_mut_ptr(),
                 &params,
                 c_monitor,
                 ptr::from_mut(&mut ctx).cast(),
@@ -465,6 +472,7 @@ impl PreparedSolver for CPrepared {
                 message.len(),
             )
         };
+        x.copy_from_slice(&self.x);
         let foreign_calls = ctx.foreign_calls.into_inner();
         host.rethrow();
         let seconds = start.elapsed().as_secs_f64();
@@ -539,7 +547,8 @@ impl PreparedSolver for CPrepared {
 
     /// What the plugin last reported and the copies this adapter lends it.
     fn memory_bytes(&self) -> usize {
-        let lent = self.lent.bytes() + self.rhs.capacity() * std::mem::size_of::<f64>();
+        let vectors = self.rhs.capacity() + self.x.capacity();
+        let lent = self.lent.bytes() + vectors * std::mem::size_of::<f64>();
         // A plugin may report anything, up to `usize::MAX`.
         self.memory_bytes.saturating_add(lent)
     }

@@ -39,7 +39,8 @@ fn a_version_1_library_still_loads_and_solves() {
     .unwrap_or_else(|e| panic!("{e}"));
     assert!(solution.metrics.linear_solve.converged);
     // Version 1 reports no memory: only the copies the adapter lends it are counted (row
-    // pointers, widened columns, values and the right-hand side: 8 bytes each); version 2
+    // pointers, widened columns, values, the right-hand side and the solution: 8 bytes
+    // each); version 2
     // reports its own on top.
     let a = laplace(50);
     let b = vec![1.0; 50];
@@ -51,7 +52,7 @@ fn a_version_1_library_still_loads_and_solves() {
         .prepare(a.clone(), &options)
         .unwrap();
     let report = prepared.solve(&b, &mut x, &mut NoMonitor).unwrap();
-    assert_eq!(report.memory_bytes, 8 * (51 + 2 * a.nnz() + 50));
+    assert_eq!(report.memory_bytes, 8 * (51 + 2 * a.nnz() + 2 * 50));
     let v2 = plugins::load(&c_cg()).unwrap();
     let mut prepared = v2
         .solver("c-jacobi-cg", "{}")
@@ -176,6 +177,13 @@ fn a_plugin_that_writes_into_what_it_is_lent_changes_only_its_copies() {
     );
     // SIZE_MAX bytes reported: counted as that, not wrapped round by the adapter's own.
     assert_eq!(prepared.memory_bytes(), usize::MAX);
+    // Destroying the solver writes into the last solution buffer it was given: not `x`.
+    let solved = x.clone();
+    drop(prepared);
+    assert_eq!(
+        x, solved,
+        "the caller's solution was written after the solve"
+    );
     let mut limited = SolverOptions::default();
     limited.memory_limit_mb = Some(1.0);
     let mut over = plugin
