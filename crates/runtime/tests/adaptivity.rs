@@ -603,3 +603,25 @@ fn nested_iteration_leaves_direct_solves_alone() {
     assert_eq!(steps.len(), 3);
     assert!(steps.iter().all(|s| s.tolerance == 1e-10), "{steps:?}");
 }
+
+/// The recovery estimator in 1D finds a boundary layer: with the cells' lengths as weights a
+/// long cell beside short ones recovered its own gradient, its indicator vanished whatever
+/// its error, and the loop refined next to the layers down to 1e-14 and never reached it.
+#[test]
+fn the_recovery_estimator_resolves_a_1d_boundary_layer() {
+    let config = Config::load(&ConfigSources {
+        file: Some(examples().join("boundary_layer_1d_adaptive.toml")),
+        overrides: vec!["adaptivity.estimator=\"zz\"".into()],
+    })
+    .unwrap();
+    let solution = solve(config).unwrap();
+    let report = solution.metrics.adaptivity.unwrap();
+    assert_eq!(report.stopped_by, AdaptiveStop::TargetReached, "{report:?}");
+    let last = report.steps.last().unwrap();
+    assert!(last.dofs < 1000, "{last:?}");
+    // Asymptotically exact once the layers are resolved (the last steps).
+    for step in &report.steps[report.steps.len() - 3..] {
+        let effectivity = step.estimate / step.error.unwrap();
+        assert!((0.7..=1.3).contains(&effectivity), "{step:?}");
+    }
+}

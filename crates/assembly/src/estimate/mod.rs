@@ -237,9 +237,20 @@ fn recovery_within(
     // form (the same to rounding, a third of the work).
     let closed = recovery::closed_form(&coefs, &element);
     let mut sums = vec![[0.0; 4]; mesh.num_nodes()];
+    // In 1D each cell's weight is the inverse of its length: between two cells the node gets
+    // the value interpolated from their midpoints, where the P1 derivative is superconvergent
+    // (weights by length let a long cell beside short ones recover its own flux, and its
+    // indicator vanish whatever its error: the loop then never refines it).
+    let by_inverse_length = mesh.dim == 1;
     // Gathered in cell order, so the sums do not depend on the thread count.
     let mut add = |node: usize, contribution: &[f64; 4]| {
-        for (s, c) in sums[node].iter_mut().zip(contribution) {
+        let [f0, f1, f2, m] = *contribution;
+        let weighted = if by_inverse_length && m > 0.0 {
+            [f0 / (m * m), f1 / (m * m), f2 / (m * m), 1.0 / m]
+        } else {
+            *contribution
+        };
+        for (s, c) in sums[node].iter_mut().zip(weighted) {
             *s += c;
         }
     };
@@ -277,9 +288,9 @@ fn recovery_within(
         })
         .collect();
     let cells = chunked(mesh, deadline, |cells| match closed {
-        Some(_) => with_shape!(
+        Some(k) => with_shape!(
             &element,
-            recovery_closed(mesh, &per_cell, &recovered, cells)
+            recovery_closed(mesh, &per_cell, &recovered, k, cells)
         ),
         None => with_shape!(
             &element,

@@ -2,8 +2,9 @@
 //!
 //! Recovery: at every node `i`, `G_i` is the average of the flux `k grad u_h` of the cells
 //! around it, evaluated at the node, weighted by the cells' measures (for P1: the area-weighted
-//! average of the cells' constant gradients); `G` is interpolated with the element's own basis,
-//! and `eta_K = ||G - k grad u_h||_K`.
+//! average of the cells' constant gradients) — in 1D by their inverse lengths, which
+//! interpolates the two cells' midpoint values; `G` is interpolated with the element's own
+//! basis, and `eta_K = ||k^(-1/2) (G - k grad u_h)||_K` (the energy norm of the flux error).
 
 use std::ops::Range;
 
@@ -118,9 +119,11 @@ pub(crate) fn recovery_closed<const N: usize, const D: usize, const G: usize>(
     mesh: &MeshView<'_>,
     per_cell: &[[f64; 4]],
     recovered: &[[f64; 3]],
+    k: f64,
     cells: Range<usize>,
 ) -> Result<Vec<f64>> {
-    let scale = 1.0 / ((D + 1) * (D + 2)) as f64;
+    // Divided by `k`: the flux error measured in the energy norm (see `recovery_chunk`).
+    let scale = 1.0 / (((D + 1) * (D + 2)) as f64 * k);
     let mut out = Vec::with_capacity(cells.len());
     for c in cells {
         let nodes = mesh.cell(c);
@@ -143,7 +146,10 @@ pub(crate) fn recovery_closed<const N: usize, const D: usize, const G: usize>(
     Ok(out)
 }
 
-/// `||G - k grad u_h||_K^2` of the cells `cells`, with the recovered nodal fluxes `recovered`.
+/// `||k^(-1/2) (G - k grad u_h)||_K^2` of the cells `cells`, with the recovered nodal fluxes
+/// `recovered`: the flux error in the energy norm `∫ k |grad e|²`, which the true errors
+/// measure (without the weight, the estimate of a problem with `k = 1e-4` was 100 times too
+/// small). The reaction's part of the energy, `∫ c e²`, is not estimated.
 pub(crate) fn recovery_chunk<const N: usize, const D: usize, const G: usize>(
     mesh: &MeshView<'_>,
     element: &Element,
@@ -164,7 +170,8 @@ pub(crate) fn recovery_chunk<const N: usize, const D: usize, const G: usize>(
         let mut eta2 = 0.0;
         for q in 0..nq {
             super::jacobian_at(&t, &x, q, &mut jac, (c, nodes))?;
-            let fl = flux(&jac, &t.dphi[q], &v, scratch.k[i * nq + q]);
+            let k = scratch.k[i * nq + q];
+            let fl = flux(&jac, &t.dphi[q], &v, k);
             let mut g = [0.0; 3];
             for (a, &node) in nodes.iter().enumerate().take(N) {
                 for d in 0..D {
@@ -172,7 +179,7 @@ pub(crate) fn recovery_chunk<const N: usize, const D: usize, const G: usize>(
                 }
             }
             let diff: f64 = (0..D).map(|d| (g[d] - fl[d]).powi(2)).sum();
-            eta2 += t.weights[q] * jac.det * diff;
+            eta2 += t.weights[q] * jac.det * diff / k;
         }
         out.push(eta2);
     }
