@@ -67,6 +67,32 @@ impl<'a> Coefficient<'a> {
                 ));
             }
         }
+        // Each subdomain given once: `{ steel = 3, 2 = 1 }` names marker 2 twice (a name wins
+        // over a number, so the `2` was dropped silently).
+        let resolve = |key: &str| {
+            (mesh
+                .subdomains
+                .iter()
+                .position(|s| s.name.as_deref() == Some(key)))
+            .or_else(|| mesh.subdomains.iter().position(|s| s.is_named(key)))
+        };
+        let mut given: Vec<Option<&str>> = vec![None; mesh.subdomains.len()];
+        for (key, _) in by_subdomain.pieces() {
+            if let Some(i) = resolve(key)
+                && let Some(first) = given[i].replace(key)
+            {
+                let s = &mesh.subdomains[i];
+                return Err(Error::invalid(
+                    format!("{name}.{key}"),
+                    format!(
+                        "names subdomain `{}` (marker {}), as `{first}` does: give each \
+                             subdomain once",
+                        s.name.as_deref().unwrap_or("unnamed"),
+                        s.id
+                    ),
+                ));
+            }
+        }
         let mut pieces = Vec::with_capacity(mesh.subdomains.len());
         for s in mesh.subdomains {
             // A name wins over a number that happens to equal another subdomain's id.

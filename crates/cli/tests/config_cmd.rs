@@ -245,6 +245,15 @@ fn an_environment_variable_sets_a_parameter_in_the_files_case() {
     assert!(o.status.success(), "{}", text(&o.stderr));
     assert!(out.contains("problem.params.K = 2"), "{out}");
     assert!(!out.contains("problem.params.k"), "{out}");
+    // A subdomain's name in a coefficient table, as the file writes it.
+    std::fs::write(
+        dir.path().join("p.toml"),
+        "[problem]\nmesh = { kind = \"interval\", nx = 4 }\ndiffusion = { Copper = 1.0 }\n",
+    )
+    .unwrap();
+    let o = show("FEMSCALE_PROBLEM__DIFFUSION__COPPER", "5");
+    let out = text(&o.stdout);
+    assert!(out.contains("problem.diffusion.Copper = 5"), "{out}");
     std::fs::write(
         dir.path().join("p.toml"),
         "[problem]\nmesh = { kind = \"interval\", nx = 4 }\nparams = { K = 1.0, k = 3.0 }\n",

@@ -243,6 +243,22 @@ fn coefficients_by_subdomain_must_cover_every_subdomain_and_name_real_ones() {
     let e = run("{ copper = 1.0, steel = -2.0 }", "annulus_v41_ascii.msh").unwrap_err();
     assert!(e.to_string().contains("positive"), "{e}");
     assert!(run("{ 1 = 1.0, steel = 2.0 }", "annulus_v41_ascii.msh").is_ok());
+    // A subdomain given twice, by name and by marker: refused naming the second key (the
+    // number was dropped silently).
+    for (coefficients, key) in [
+        (
+            "{ copper = 1.0, 2 = 1.0, steel = 3.0 }",
+            "problem.diffusion.steel",
+        ),
+        (
+            "{ 1 = 400.0, copper = 5.0, steel = 1.0 }",
+            "problem.diffusion.copper",
+        ),
+    ] {
+        let e = run(coefficients, "annulus_v41_ascii.msh").unwrap_err();
+        assert_eq!(e.field_name().as_deref(), Some(key), "{coefficients}: {e}");
+        assert!(e.to_string().contains("give each subdomain once"), "{e}");
+    }
     // A generated mesh has no subdomains.
     let config = Config::from_toml_str("[problem]\ndiffusion = { a = 1.0 }\n").unwrap();
     let e = solve(config).unwrap_err();

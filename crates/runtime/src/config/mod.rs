@@ -690,12 +690,21 @@ pub fn env_layers() -> Result<Vec<Layer>> {
         .collect()
 }
 
-/// Tables whose keys users name (a parameter `K`, a plugin and its options): the case of those
-/// names matters, and environment variables, read in lower case, cannot say it.
-const NAMED_TABLES: [&str; 3] = ["problem.params", "plugins.options", "plugins.sha256"];
+/// Tables whose keys users name (a parameter `K`, a boundary part `Inlet`, a subdomain
+/// `Copper`, a plugin and its options): the case of those names matters, and environment
+/// variables, read in lower case, cannot say it.
+const NAMED_TABLES: [&str; 7] = [
+    "problem.params",
+    "problem.mesh.parts",
+    "problem.diffusion",
+    "problem.reaction",
+    "problem.source",
+    "plugins.options",
+    "plugins.sha256",
+];
 
 /// [`env_layers`] over the layers below them, `fig` (the file): each key naming a parameter,
-/// plugin or plugin option takes the case `fig` writes it in (`problem.params`, `plugins.options`, `plugins.sha256`).
+/// part, subdomain, plugin or plugin option takes the case `fig` writes it in.
 ///
 /// # Errors
 /// As [`env_layers`]; names of one table that differ only in case.
