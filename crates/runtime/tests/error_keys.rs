@@ -138,7 +138,10 @@ fn known(key: &str, schema: &[String]) -> bool {
 
 #[test]
 fn every_key_named_in_library_messages_exists() {
-    let schema = schema_keys();
+    let mut schema = schema_keys();
+    // A key the default configuration does not write (an unset option of the mesh table),
+    // documented in docs/configuration.md.
+    schema.push("problem.mesh.parts".into());
     let sections: BTreeSet<String> = schema
         .iter()
         .filter_map(|k| k.split('.').next())
