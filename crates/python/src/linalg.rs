@@ -106,9 +106,15 @@ impl Prepared {
             let mut prepared = self.prepared.lock().unwrap_or_else(|e| e.into_inner());
             let mut report = prepared.solve(&b, &mut x, &mut NoMonitor)?;
             let check = verify_solution(&self.matrix, &b, &x, &report, &self.options)?;
-            confirm_solution(&self.matrix, &b, &x, &check, &report, &self.options, |r, delta| {
-                prepared.solve(r, delta, &mut NoMonitor)
-            })?;
+            confirm_solution(
+                &self.matrix,
+                &b,
+                &x,
+                &check,
+                &report,
+                &self.options,
+                |r, delta| prepared.solve(r, delta, &mut NoMonitor),
+            )?;
             report.setup_seconds = self.setup_seconds;
             Ok((x, (report, check.relative_residual, check.backward_error)))
         })?;
