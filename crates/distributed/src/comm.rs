@@ -169,3 +169,11 @@ pub(crate) fn check_send(size: usize, from: usize, to: usize, len: usize) -> Res
     }
     Ok(())
 }
+
+/// The 64-bit FNV-1a hash of `text`: what the ranks compare to agree on names and
+/// configurations (the same on every machine and build).
+pub fn fnv1a(text: &str) -> u64 {
+    text.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    })
+}

@@ -16,7 +16,7 @@ pub mod linalg;
 mod mpi_world;
 mod threads;
 
-pub use comm::{Communicator, MAX_MESSAGE_BYTES, Message, RESERVED_TAGS, Tag};
+pub use comm::{Communicator, MAX_MESSAGE_BYTES, Message, RESERVED_TAGS, Tag, fnv1a};
 pub use launch::{LaunchedRanks, launched_ranks};
 #[cfg(feature = "mpi")]
 pub use mpi_world::MpiWorld;

@@ -43,10 +43,10 @@
 use std::sync::Arc;
 
 use femscale_core::{Error, LinearSolver, Result, SolverChoice, SolverInfo};
-use femscale_distributed::Communicator;
 use femscale_distributed::linalg::{
     DistMethod, DistPreconditionerChoice, DistributedKrylov, SharedCommunicator,
 };
+use femscale_distributed::{Communicator, fnv1a};
 use femscale_runtime::{Config, FemSolver, Registry};
 
 /// The distributed methods (GMRES's `restart` comes from `[solver.gmres]`).
@@ -169,13 +169,6 @@ fn decisive_digest(config: &Config) -> u64 {
         decisive = decisive.replace(&quoted, "\"<mesh file>\"");
     }
     fnv1a(&decisive)
-}
-
-/// The 64-bit FNV-1a hash of `text`.
-fn fnv1a(text: &str) -> u64 {
-    text.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
-        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
-    })
 }
 
 /// Checks, collectively, that every rank of `comm` has the same `text` (a description of what

@@ -304,10 +304,7 @@ impl DistMatrix {
         for (&row, value) in self.interior.iter().zip(&interior) {
             y[row] = *value;
         }
-        work.clear();
-        work.extend_from_slice(x);
-        work.resize(owned + self.halo.ghosts().len(), 0.0);
-        self.halo.unpack(&received, &mut work[owned..])?;
+        self.with_ghosts(x, &received, work)?;
         if overlap {
             self.row_products(&self.boundary, work, &mut interior);
             for (&row, value) in self.boundary.iter().zip(&interior) {
@@ -335,15 +332,21 @@ impl DistMatrix {
         work: &mut Vec<f64>,
     ) -> Result<f64> {
         let start = std::time::Instant::now();
-        let owned = self.owned_rows();
         let packed = self.halo.pack(x);
         let (sends, from) = self.halo.messages(&packed);
         let received = comm.exchange(HALO_VALUES, &sends, &from)?;
+        self.with_ghosts(x, &received, work)?;
+        Ok(start.elapsed().as_secs_f64())
+    }
+
+    /// `work = [x, the ghost entries]`, the ghosts unpacked from the halo's `received`
+    /// messages.
+    fn with_ghosts(&self, x: &[f64], received: &[Vec<u8>], work: &mut Vec<f64>) -> Result<()> {
+        let owned = self.owned_rows();
         work.clear();
         work.extend_from_slice(&x[..owned]);
         work.resize(owned + self.halo.ghosts().len(), 0.0);
-        self.halo.unpack(&received, &mut work[owned..])?;
-        Ok(start.elapsed().as_secs_f64())
+        self.halo.unpack(received, &mut work[owned..])
     }
 
     /// One Gauss–Seidel sweep over this rank's rows, forward or backward, on `xg` (owned

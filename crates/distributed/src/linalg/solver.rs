@@ -354,9 +354,7 @@ impl DistributedKrylov {
         let (rank, size) = (comm.rank(), comm.size());
         // Integers below 2^53 and hashes folded to 32 bits: exact as f64.
         let fold = |text: &str| {
-            let hash = text.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
-                (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
-            });
+            let hash = crate::comm::fnv1a(text);
             f64::from((hash ^ (hash >> 32)) as u32)
         };
         const NAMES: [&str; 10] = [

@@ -315,14 +315,15 @@ fn check_names(p: &LoadedPlugin) -> Result<(), PluginError> {
     Ok(())
 }
 
-/// A name a plugin gave, quoted for a message: a name of a megabyte is shown by its first 80
-/// characters and its length.
+/// A name a plugin gave, quoted for a message as untrusted input is
+/// ([`shown_token`](femscale_core::error::shown_token): cut,
+/// control characters escaped), with its length when it was cut.
 fn shown_name(name: &str) -> String {
-    let start: String = name.chars().take(80).collect();
-    if start.len() < name.len() {
-        format!("`{start}…` ({} bytes)", name.len())
+    let shown = femscale_core::error::shown_token(name);
+    if shown.ends_with('…') {
+        format!("`{shown}` ({} bytes)", name.len())
     } else {
-        format!("`{name}`")
+        format!("`{shown}`")
     }
 }
 
