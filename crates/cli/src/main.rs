@@ -19,8 +19,9 @@ mod solve_ranks;
 
 /// femscale: a finite element solver framework for elliptic problems that scales.
 ///
-/// Solves -div(k grad u) + c u = f with Dirichlet, Neumann and Robin boundaries on 1D
-/// intervals and 2D rectangles, configured by TOML files and --set overrides.
+/// Solves -div(k grad u) + c u = f with Dirichlet, Neumann and Robin boundaries: P1/P2 and
+/// Q1/Q2 elements on generated intervals, rectangles and boxes or on Gmsh meshes, with
+/// adaptive refinement and MPI ranks, configured by TOML files and --set overrides.
 #[derive(Debug, Parser)]
 #[command(
     name = "femscale",

@@ -1,7 +1,7 @@
 //! # femscale
 //!
 //! Finite elements for `-div(k grad u) + c u = f` with Dirichlet, Neumann and Robin boundaries,
-//! from a 100-element 1D solve to million-unknown 2D solves. This crate re-exports the parts;
+//! from a 100-element 1D solve to million-unknown 3D solves. This crate re-exports the parts;
 //! most users need only the [`prelude`].
 //!
 //! ```
