@@ -94,4 +94,7 @@ pub use sparse::{
 /// The sprs version [`CsrMatrix::as_sprs`], [`CsrMatrix::to_sprs`] and
 /// [`CsrMatrix::try_from_sprs`] use, so callers need not pin a matching one.
 pub use sprs;
-pub use verify::{Verification, confirm_solution, verify_solution, verify_solution_shared};
+pub use verify::{
+    Verification, confirm_solution, confirm_solution_shared, verify_solution,
+    verify_solution_shared,
+};

@@ -34,7 +34,7 @@ pub const SLACK_CAP: f64 = 0.5;
 pub const BACKWARD_ERROR_FLOOR: f64 = 1e-10;
 
 mod confirm;
-pub use confirm::{CORRECTION_LIMIT, confirm_solution};
+pub use confirm::{CORRECTION_LIMIT, confirm_solution, confirm_solution_shared};
 
 /// What [`verify_solution`] measured.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -77,8 +77,8 @@ pub fn verify_solution(
             reported_relative_residual: report.final_relative_residual,
         });
     }
-    let rows = row_residuals(a, b, x, 0..n);
-    judge(rows.r2.norm(), rows.b2.norm(), rows.omega, report, options)
+    let (residual, bnorm, omega) = row_residuals(a, b, x, 0..n).norms();
+    judge(residual, bnorm, omega, report, options)
 }
 
 /// [`verify_solution`] for a system whose rows are shared between processes
@@ -111,51 +111,32 @@ pub fn verify_solution_shared(
         });
     }
     let local = row_residuals(a, b, x, rows);
-    // Scaled sums of squares: the largest scale first, then each process's sum rescaled to it.
+    let (residual, bnorm, omega) = local.across(share)?;
+    judge(residual, bnorm, omega, report, options)
+}
+
+/// The largest of each of `values` over the processes of `share` (a NaN on any process stays
+/// NaN). Collective.
+fn max_across<const N: usize>(values: [f64; N], share: &RowShare) -> Result<[f64; N], SolveError> {
     let (p, rank) = (share.ranks, share.rank);
-    let mut slots = vec![0.0; 3 * p];
-    slots[rank] = local.r2.scale;
-    slots[p + rank] = local.b2.scale;
-    slots[2 * p + rank] = local.omega;
+    let mut slots = vec![0.0; N * p];
+    for (k, v) in values.into_iter().enumerate() {
+        slots[k * p + rank] = v;
+    }
     (share.sum)(&mut slots)?;
     // A NaN (an overflow in A x on some process) must not vanish in the maximum.
-    let max = |v: &[f64]| {
-        v.iter().copied().fold(0.0, |m: f64, x: f64| {
-            if m.is_nan() || x.is_nan() {
-                f64::NAN
-            } else {
-                m.max(x)
-            }
-        })
-    };
-    let (r_scale, b_scale, omega) = (
-        max(&slots[..p]),
-        max(&slots[p..2 * p]),
-        max(&slots[2 * p..]),
-    );
-    let rescaled = |part: &ScaledSquares, scale: f64| {
-        if part.scale == 0.0 {
-            0.0
-        } else {
-            part.ssq * (part.scale / scale).powi(2)
-        }
-    };
-    let mut sums = [rescaled(&local.r2, r_scale), rescaled(&local.b2, b_scale)];
-    (share.sum)(&mut sums)?;
-    let norm = |scale: f64, ssq: f64| {
-        if scale == 0.0 {
-            0.0
-        } else {
-            scale * ssq.sqrt()
-        }
-    };
-    judge(
-        norm(r_scale, sums[0]),
-        norm(b_scale, sums[1]),
-        omega,
-        report,
-        options,
-    )
+    Ok(std::array::from_fn(|k| {
+        slots[k * p..(k + 1) * p]
+            .iter()
+            .copied()
+            .fold(0.0, |m: f64, x: f64| {
+                if m.is_nan() || x.is_nan() {
+                    f64::NAN
+                } else {
+                    m.max(x)
+                }
+            })
+    }))
 }
 
 /// Sums of squares of the residual and of `b` and the backward error over some rows.
@@ -180,6 +161,37 @@ impl RowResiduals {
             b2: self.b2.join(other.b2),
             omega: self.omega.max(other.omega),
         }
+    }
+
+    /// `(‖r‖₂, ‖b‖₂, ω)` over these rows.
+    fn norms(&self) -> (f64, f64, f64) {
+        (self.r2.norm(), self.b2.norm(), self.omega)
+    }
+
+    /// `(‖r‖₂, ‖b‖₂, ω)` over the rows of every process of `share`, each process holding its
+    /// own rows' part. Collective.
+    fn across(&self, share: &RowShare) -> Result<(f64, f64, f64), SolveError> {
+        // Scaled sums of squares: the largest scale first, then each process's sum rescaled
+        // to it.
+        let [r_scale, b_scale, omega] =
+            max_across([self.r2.scale, self.b2.scale, self.omega], share)?;
+        let rescaled = |part: &ScaledSquares, scale: f64| {
+            if part.scale == 0.0 {
+                0.0
+            } else {
+                part.ssq * (part.scale / scale).powi(2)
+            }
+        };
+        let mut sums = [rescaled(&self.r2, r_scale), rescaled(&self.b2, b_scale)];
+        (share.sum)(&mut sums)?;
+        let norm = |scale: f64, ssq: f64| {
+            if scale == 0.0 {
+                0.0
+            } else {
+                scale * ssq.sqrt()
+            }
+        };
+        Ok((norm(r_scale, sums[0]), norm(b_scale, sums[1]), omega))
     }
 }
 

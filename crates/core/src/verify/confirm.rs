@@ -13,7 +13,7 @@ use super::BACKWARD_ERROR_FLOOR;
 use super::Verification;
 use crate::error::SolveError;
 use crate::report::SolveReport;
-use crate::solver::SolverOptions;
+use crate::solver::{RowShare, SolverOptions};
 use crate::sparse::CsrMatrix;
 
 /// The largest `‖δ‖∞ / ‖x‖∞` [`confirm_solution`] accepts: the solution must be determined to
@@ -46,17 +46,68 @@ pub fn confirm_solution(
     verification: &Verification,
     report: &SolveReport,
     options: &SolverOptions,
+    solve: impl FnMut(&[f64], &mut [f64]) -> Result<SolveReport, SolveError>,
+) -> Result<(), SolveError> {
+    let problem = System { a, b, x };
+    confirm(problem, verification, report, options, None, solve)
+}
+
+/// [`confirm_solution`] for a system whose rows are shared between processes, after
+/// [`verify_solution_shared`](super::verify_solution_shared): each process forms the residual
+/// of its own rows, `solve` (the distributed solver, collective) returns `δ` whole on every
+/// process, and the correction's residual and size are combined across the processes, so
+/// every process reaches the same verdict. Collective.
+///
+/// # Errors
+/// As [`confirm_solution`]; the transport's.
+#[allow(clippy::too_many_arguments)] // those of `confirm_solution` and the share
+pub fn confirm_solution_shared(
+    a: &CsrMatrix,
+    b: &[f64],
+    x: &[f64],
+    verification: &Verification,
+    report: &SolveReport,
+    options: &SolverOptions,
+    share: &RowShare,
+    solve: impl FnMut(&[f64], &mut [f64]) -> Result<SolveReport, SolveError>,
+) -> Result<(), SolveError> {
+    let problem = System { a, b, x };
+    confirm(problem, verification, report, options, Some(share), solve)
+}
+
+/// The system a confirmation checks.
+#[derive(Clone, Copy)]
+struct System<'a> {
+    a: &'a CsrMatrix,
+    b: &'a [f64],
+    x: &'a [f64],
+}
+
+fn confirm(
+    System { a, b, x }: System<'_>,
+    verification: &Verification,
+    report: &SolveReport,
+    options: &SolverOptions,
+    share: Option<&RowShare>,
     mut solve: impl FnMut(&[f64], &mut [f64]) -> Result<SolveReport, SolveError>,
 ) -> Result<(), SolveError> {
     if !verification.needs_confirmation() {
         return Ok(());
     }
-    let mut r = vec![0.0; b.len()];
+    crate::checks::check_system(a, b, x)?;
+    let n = b.len();
+    let rows = match share {
+        Some(share) => share.rows.start.min(n)..share.rows.end.min(n),
+        None => 0..n,
+    };
+    // The residual of this process's rows (another process's rows of `a` may be incomplete;
+    // a distributed solver reads only its own).
+    let mut r = vec![0.0; n];
     a.mul_vec_into(x, &mut r);
-    for (r, b) in r.iter_mut().zip(b) {
-        *r = b - *r;
+    for (i, (r, b)) in r.iter_mut().zip(b).enumerate() {
+        *r = if rows.contains(&i) { b - *r } else { 0.0 };
     }
-    let mut delta = vec![0.0; b.len()];
+    let mut delta = vec![0.0; n];
     let undetermined = |relative_correction: f64, detail: String| SolveError::Undetermined {
         solver: report.solver.clone(),
         verified_relative_residual: verification.relative_residual,
@@ -78,12 +129,15 @@ pub fn confirm_solution(
     // requested tolerance with its slack, or a backward error at the floor): the solver is
     // the one under test, and a `δ` that solves nothing (0), or removes only an easy part of
     // `r`, would confirm anything.
-    let check = super::row_residuals(a, &r, &delta, 0..b.len());
-    let (left, before) = (check.r2.norm(), check.b2.norm());
+    let check = super::row_residuals(a, &r, &delta, rows.clone());
+    let (left, before, omega) = match share {
+        Some(share) => check.across(share)?,
+        None => check.norms(),
+    };
     let solved = super::judge_residual(
         left,
         before,
-        check.omega,
+        omega,
         report,
         options.tolerance,
         options.absolute_tolerance,
@@ -93,12 +147,16 @@ pub fn confirm_solution(
         let shown = if before > 0.0 { left / before } else { left };
         let detail = format!(
             "its correction solve did not solve the correction system (it left {shown:.3e} \
-             of the residual, componentwise backward error {:.3e})",
-            check.omega
+             of the residual, componentwise backward error {omega:.3e})"
         );
         return Err(undetermined(f64::INFINITY, detail));
     }
-    let relative_correction = max_abs(&delta) / max_abs(x);
+    let sizes = [max_abs(&delta[rows.clone()]), max_abs(&x[rows])];
+    let [correction, size] = match share {
+        Some(share) => super::max_across(sizes, share)?,
+        None => sizes,
+    };
+    let relative_correction = correction / size;
     // NaN (a NaN correction, or 0/0) fails too.
     if relative_correction <= CORRECTION_LIMIT {
         return Ok(());
@@ -127,11 +185,15 @@ fn max_abs(v: &[f64]) -> f64 {
 }
 
 #[cfg(test)]
+#[path = "confirm_shared_tests.rs"]
+mod shared_tests;
+
+#[cfg(test)]
 mod tests {
     use super::*;
     use crate::verify::verify_solution;
 
-    fn report() -> SolveReport {
+    pub(super) fn report() -> SolveReport {
         SolveReport {
             solver: "test".into(),
             ..SolveReport::default()
@@ -139,7 +201,7 @@ mod tests {
     }
 
     /// The 1D Laplacian with natural conditions at both ends: singular (constants).
-    fn neumann_1d(n: usize) -> CsrMatrix {
+    pub(super) fn neumann_1d(n: usize) -> CsrMatrix {
         let mut t = Vec::new();
         for i in 0..n {
             let d = if i == 0 || i == n - 1 { 1.0 } else { 2.0 };
@@ -233,7 +295,7 @@ mod tests {
     }
 
     /// `neumann_1d(n)` plus `shift` on the diagonal, and a solve of it (Thomas' algorithm).
-    fn shifted(n: usize, shift: f64) -> (CsrMatrix, impl Fn(&[f64]) -> Vec<f64>) {
+    pub(super) fn shifted(n: usize, shift: f64) -> (CsrMatrix, impl Fn(&[f64]) -> Vec<f64>) {
         let mut a = neumann_1d(n);
         let diagonal: Vec<usize> = (0..n).map(|i| a.pattern().find(i, i).unwrap()).collect();
         for &k in &diagonal {

@@ -12,8 +12,8 @@ use femscale_assembly::{
 use femscale_core::{
     Artefact, Assembler, AssemblyStats, CacheReuse, CsrMatrix, EllipticForm, Error,
     ExecutionContext, LinearSolver, LinearSystem, MeshView, Result, RowShare, SharedField,
-    SolveError, SolveReport, SolverOptions, Verification, confirm_solution, verify_solution,
-    verify_solution_shared,
+    SolveError, SolveReport, SolverOptions, Verification, confirm_solution,
+    confirm_solution_shared, verify_solution, verify_solution_shared,
 };
 use femscale_mesh::Mesh;
 
@@ -336,20 +336,20 @@ pub(crate) fn solve_rhs(
             None => verify_solution(&matrix, &rhs, &values, &report, &setup.options),
         }
         .map_err(solve_error)?;
-        if setup.share.is_none() {
-            // Accepted on its backward error alone: one correction step must confirm it.
-            let mut solver = prepared.solver.lock().unwrap_or_else(|e| e.into_inner());
-            confirm_solution(
-                &matrix,
-                &rhs,
-                &values,
-                &verified,
-                &report,
-                &setup.options,
-                |r, delta| solver.solve(r, delta, &mut deadline.monitor()),
-            )
-            .map_err(in_phase)?;
+        // Accepted on its backward error alone: one correction step must confirm it (on
+        // every process of a shared solve: the verdict above is theirs too).
+        let mut solver = prepared.solver.lock().unwrap_or_else(|e| e.into_inner());
+        let correct =
+            |r: &[f64], delta: &mut [f64]| solver.solve(r, delta, &mut deadline.monitor());
+        let (a, b, x) = (&*matrix, &rhs[..], &values[..]);
+        match &setup.share {
+            Some(share) => {
+                confirm_solution_shared(a, b, x, &verified, &report, &setup.options, share, correct)
+            }
+            None => confirm_solution(a, b, x, &verified, &report, &setup.options, correct),
         }
+        .map_err(in_phase)?;
+        drop(solver);
         Ok(Solved {
             values,
             report,
