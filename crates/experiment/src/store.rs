@@ -150,6 +150,21 @@ impl Store {
         std::fs::remove_file(&probe).map_err(io(&probe))?;
         let lock = OutputLock::acquire(dir, wait)?;
         let results_path = dir.join(RESULTS_FILE);
+        // Repaired (a torn last line cut off) and appended to: only a regular file of its own,
+        // not a link to another file or a FIFO.
+        if let Ok(meta) = std::fs::symlink_metadata(&results_path)
+            && !meta.is_file()
+        {
+            return Err(Error::Io {
+                path: results_path,
+                source: std::io::Error::new(
+                    std::io::ErrorKind::InvalidInput,
+                    "exists and is not a regular file (a link, a FIFO or a directory): the \
+                     results log is read, repaired and appended to in place; remove it or \
+                     choose another output directory",
+                ),
+            });
+        }
         if results_path.exists() {
             OpenOptions::new()
                 .append(true)
@@ -326,6 +341,20 @@ pub(crate) fn write_atomic(path: &Path, contents: &[u8]) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_results_log_that_is_a_link_is_refused_and_its_target_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let victim = dir.path().join("notes.txt");
+        std::fs::write(&victim, "line one\nno newline at the end").unwrap();
+        let out = dir.path().join("out");
+        std::fs::create_dir(&out).unwrap();
+        std::os::unix::fs::symlink(&victim, out.join(RESULTS_FILE)).unwrap();
+        let err = Store::prepare(&out).unwrap_err().to_string();
+        assert!(err.contains("not a regular file"), "{err}");
+        let kept = std::fs::read_to_string(&victim).unwrap();
+        assert_eq!(kept, "line one\nno newline at the end");
+    }
 
     fn record(id: &str) -> String {
         let r = RunRecord {

@@ -45,16 +45,13 @@ impl OutputLock {
             path: path.clone(),
             source,
         };
-        let mut file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(&path)
-            .map_err(io_err)?;
+        let mut file = open_regular(&path).map_err(io_err)?;
         if !try_lock(&file).map_err(io_err)? {
             let holder = holder_pid(&mut file);
             let who = match holder {
+                Some(pid) if pid == std::process::id() => {
+                    "another run of this process (another thread)".to_string()
+                }
                 Some(pid) => format!("another `femscale run` (pid {pid})"),
                 None => "another `femscale run`".to_string(),
             };
@@ -65,8 +62,8 @@ impl OutputLock {
                         io::ErrorKind::WouldBlock,
                         format!(
                             "output directory is in use by {who}; wait for it to finish, \
-                             pass --wait to queue behind it, or choose another --output \
-                             (lock file {})",
+                             queue behind it (`femscale run --wait`), or choose another \
+                             output directory (lock file {})",
                             path.display()
                         ),
                     ),
@@ -78,6 +75,43 @@ impl OutputLock {
         write_pid(&mut file).map_err(io_err)?;
         Ok(Self { _file: file })
     }
+}
+
+/// Opens (creating) the lock file for reading and writing: not through a symbolic link (the
+/// pid written into it would land in the link's target, whatever file that is) and only a
+/// regular file (a FIFO would block, a device be written to).
+fn open_regular(path: &Path) -> io::Result<File> {
+    let mut options = OpenOptions::new();
+    options.read(true).write(true).create(true).truncate(false);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK);
+    }
+    let refused = |what: &str| {
+        io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!(
+                "the lock file is {what}; `femscale run` writes its pid into a regular file \
+                 there and follows no links: remove it"
+            ),
+        )
+    };
+    if std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink()) {
+        return Err(refused("a symbolic link"));
+    }
+    let file = options.open(path).map_err(|e| {
+        // O_NOFOLLOW's answer when a link appeared after the check above.
+        if e.raw_os_error() == Some(libc::ELOOP) {
+            refused("a symbolic link")
+        } else {
+            e
+        }
+    })?;
+    if !file.metadata()?.is_file() {
+        return Err(refused("not a regular file"));
+    }
+    Ok(file)
 }
 
 /// Replaces the file's contents with this process's pid.
@@ -147,6 +181,27 @@ fn lock_blocking(_file: &File) -> io::Result<()> {
 mod tests {
     use super::*;
 
+    /// A link at the lock's path is refused and its target left as it was (the pid would
+    /// overwrite it); a FIFO is refused without blocking.
+    #[test]
+    fn a_lock_file_that_is_a_link_or_a_fifo_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let victim = dir.path().join("victim.txt");
+        std::fs::write(&victim, "IMPORTANT\n").unwrap();
+        let out = dir.path().join("out");
+        std::fs::create_dir(&out).unwrap();
+        std::os::unix::fs::symlink(&victim, out.join(LOCK_FILE)).unwrap();
+        let err = OutputLock::acquire(&out, false).unwrap_err().to_string();
+        assert!(err.contains("symbolic link"), "{err}");
+        assert_eq!(std::fs::read_to_string(&victim).unwrap(), "IMPORTANT\n");
+        std::fs::remove_file(out.join(LOCK_FILE)).unwrap();
+        let fifo = std::ffi::CString::new(out.join(LOCK_FILE).to_str().unwrap()).unwrap();
+        // SAFETY: a valid NUL-terminated path.
+        assert_eq!(unsafe { libc::mkfifo(fifo.as_ptr(), 0o600) }, 0);
+        let err = OutputLock::acquire(&out, false).unwrap_err().to_string();
+        assert!(err.contains("not a regular file"), "{err}");
+    }
+
     #[test]
     fn a_second_lock_is_refused_naming_dir_and_pid_until_the_first_is_dropped() {
         let dir = tempfile::tempdir().unwrap();
@@ -168,7 +223,7 @@ mod tests {
             other => panic!("{other:?}"),
         }
         let text = err.to_string();
-        assert!(text.contains(&format!("pid {pid}")), "{text}");
+        assert!(text.contains("another run of this process"), "{text}");
         assert!(text.contains("--wait"), "{text}");
         drop(first);
         let again = OutputLock::acquire(dir.path(), false).unwrap();
