@@ -350,6 +350,12 @@ impl DiskCache {
             if e.path == keep {
                 continue;
             }
+            // Only femscale's entries are evicted (as `clear` removes only those): another
+            // program's `*.fsc` file is left, and not counted against the bound.
+            if Self::read_key_text(&e.path)?.is_none() {
+                total = total.saturating_sub(e.bytes);
+                continue;
+            }
             if Self::remove_path(&e.path)? {
                 self.evictions.fetch_add(1, Ordering::Relaxed);
                 tracing::debug!(path = %e.path.display(), "disk cache: evicted entry");
@@ -382,6 +388,29 @@ impl DiskCache {
         }
         Ok(String::from_utf8(key).ok())
     }
+}
+
+/// The contents of `path` when it is a regular file (followed through links), `None` for
+/// anything else: opened without blocking (a FIFO) and read up to the size the open file
+/// has (a device claims none).
+fn read_regular(path: &Path) -> io::Result<Option<Vec<u8>>> {
+    let mut options = File::options();
+    options.read(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.custom_flags(libc::O_NONBLOCK);
+    }
+    let file = options.open(path)?;
+    let meta = file.metadata()?;
+    if !meta.is_file() {
+        return Ok(None);
+    }
+    let mut bytes = Vec::with_capacity(usize::try_from(meta.len()).unwrap_or(0));
+    // A file that grows while read (another writer renames over the path, never appends)
+    // ends where its size said; the checksum judges what was read.
+    file.take(meta.len()).read_to_end(&mut bytes)?;
+    Ok(Some(bytes))
 }
 
 /// Serialises the header for `key_text` and `payload`.
@@ -459,8 +488,19 @@ impl Cache for DiskCache {
     fn get(&self, key: &CacheKey) -> Result<Option<Vec<u8>>> {
         let key_text = key.to_string();
         let path = self.dir.join(file_name(&key_text));
-        let mut bytes = match fs::read(&path) {
-            Ok(b) => b,
+        let mut bytes = match read_regular(&path) {
+            Ok(Some(b)) => b,
+            Ok(None) => {
+                // Not a file femscale wrote (a FIFO would block the read, a device never end
+                // it): a miss, left alone (a put refuses to replace it, naming it).
+                tracing::warn!(
+                    path = %path.display(),
+                    "disk cache: the entry's path holds something other than a regular file; \
+                     recomputing"
+                );
+                self.misses.fetch_add(1, Ordering::Relaxed);
+                return Ok(None);
+            }
             Err(e) if e.kind() == io::ErrorKind::NotFound => {
                 self.misses.fetch_add(1, Ordering::Relaxed);
                 return Ok(None);

@@ -536,3 +536,49 @@ fn two_processes_share_one_directory_without_corrupt_reads() {
     }
     assert!(files(dir.path()).iter().all(|f| !f.contains(".tmp")));
 }
+
+/// An entry path that holds a FIFO or a link to a device is a miss, read without blocking
+/// and without reading forever.
+#[test]
+fn an_entry_path_holding_a_fifo_or_a_device_is_a_miss() {
+    let dir = tempfile::tempdir().unwrap();
+    let c = DiskCache::open(dir.path(), 1 << 20).unwrap();
+    let fifo = c.entry_path(&k(1));
+    let name = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
+    // SAFETY: a valid NUL-terminated path.
+    assert_eq!(unsafe { libc::mkfifo(name.as_ptr(), 0o600) }, 0);
+    assert_eq!(c.get(&k(1)).unwrap(), None);
+    std::os::unix::fs::symlink("/dev/zero", c.entry_path(&k(2))).unwrap();
+    assert_eq!(c.get(&k(2)).unwrap(), None);
+    assert_eq!(c.stats().misses, 2);
+    // Nor is it replaced: a put names it.
+    let err = c.put(&k(1), b"stored").unwrap_err().to_string();
+    assert!(err.contains("not a regular file"), "{err}");
+}
+
+/// Eviction removes femscale's entries only: another program's `*.fsc` file, however old,
+/// stays (as `clear` leaves it).
+#[test]
+fn eviction_leaves_files_that_are_not_entries() {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = Arc::new(ManualClock::new());
+    let notes = dir.path().join("notes.fsc");
+    fs::write(&notes, [b'x'; 300]).unwrap();
+    let old = SystemTime::UNIX_EPOCH + Duration::from_secs(1_577_836_800);
+    fs::File::options()
+        .write(true)
+        .open(&notes)
+        .unwrap()
+        .set_modified(old)
+        .unwrap();
+    // Room for two entries of 171 bytes (see `lru_eviction_under_byte_cap`).
+    let c = DiskCache::open(dir.path(), 2 * 171 + 10)
+        .unwrap()
+        .with_clock(clock.clone());
+    for n in 1..=3 {
+        c.put(&k(n), &[n as u8; 100]).unwrap();
+        clock.advance(Duration::from_secs(2));
+    }
+    assert_eq!(fs::read(&notes).unwrap(), [b'x'; 300]);
+    assert!(c.entry_path(&k(3)).exists());
+}

@@ -19,6 +19,7 @@ pub use crate::scaling::ScalingConfig;
 
 mod adaptivity;
 mod bounds;
+mod kind_text;
 mod locate;
 mod source_map;
 
@@ -621,7 +622,7 @@ pub fn figment_error(err: figment::Error, source: Option<&SourceMap>, prefix: &F
             format!("`{}`: ", shown_token(&dotted))
         };
         // Figment quotes the offending key or value whole (a 10 MB `--set` would be echoed).
-        let mut kind = femscale_core::error::shown_message(&e.kind.to_string());
+        let mut kind = kind_text::kind_text(&e.kind);
         if let figment::error::Kind::UnknownField(name, expected) = &e.kind
             && let Some(close) = closest(name, expected.iter().copied())
         {
