@@ -66,6 +66,19 @@ impl<'a> Coefficient<'a> {
                     format!("the mesh has no subdomain `{key}`; it has {}", known()),
                 ));
             }
+            // A name two subdomains carry would give the value to the first alone (and the
+            // other's own entry, by number, would be dropped).
+            let mut same = (mesh.subdomains.iter()).filter(|s| s.name.as_deref() == Some(key));
+            if let (Some(a), Some(b)) = (same.next(), same.next()) {
+                return Err(Error::invalid(
+                    format!("{name}.{key}"),
+                    format!(
+                        "two subdomains are called `{key}` (markers {} and {}): give them by \
+                         marker number",
+                        a.id, b.id
+                    ),
+                ));
+            }
         }
         // Each subdomain given once: `{ steel = 3, 2 = 1 }` names marker 2 twice (a name wins
         // over a number, so the `2` was dropped silently).

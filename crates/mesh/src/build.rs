@@ -193,6 +193,11 @@ impl MeshBuilder {
                 })
                 .collect()
         };
+        if let Some((id, _)) = (self.subdomain_names.iter()).find(|(_, n)| n.trim().is_empty()) {
+            return Err(fail(format!(
+                "subdomain {id} has an empty or blank name (give it a name, or none)"
+            )));
+        }
         if let Some(id) = (self.subdomain_names.keys())
             .find(|id| subdomains.binary_search_by_key(*id, |s| s.id).is_err())
         {
@@ -582,6 +587,11 @@ impl Mesh {
         };
         // The mesh changes: its views are checked again until `validate` runs.
         self.derived = Default::default();
+        if name.trim().is_empty() {
+            return Err(fail(
+                "a boundary part needs a name that is not empty or blank".into(),
+            ));
+        }
         if self.boundary.iter().any(|p| p.name == name) {
             return Err(fail(format!("a boundary part is already called `{name}`")));
         }

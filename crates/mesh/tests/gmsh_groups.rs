@@ -259,3 +259,22 @@ fn errors_name_the_files_element_and_node_tags() {
         assert!(message.contains(expected), "{message}");
     }
 }
+
+/// A blank subdomain or boundary part name is refused by the builder (a key could never name
+/// it), as the Gmsh reader refuses an empty physical name.
+#[test]
+fn blank_names_are_refused() {
+    use femscale_core::CellKind;
+    let square = || {
+        let coords = vec![0.0, 0.0, 1.0, 0.0, 1.0, 1.0, 0.0, 1.0];
+        Mesh::builder(2, coords, CellKind::Triangle, vec![0, 1, 2, 0, 2, 3])
+            .cell_markers(vec![1, 2])
+    };
+    let e = square().subdomain_name(2, " ").build().unwrap_err();
+    assert!(e.to_string().contains("subdomain 2 has an empty"), "{e}");
+    let mut square_mesh = square().build().unwrap();
+    let e = square_mesh
+        .add_boundary_part_where("", |_| true)
+        .unwrap_err();
+    assert!(e.to_string().contains("not empty"), "{e}");
+}

@@ -259,6 +259,32 @@ fn coefficients_by_subdomain_must_cover_every_subdomain_and_name_real_ones() {
         assert_eq!(e.field_name().as_deref(), Some(key), "{coefficients}: {e}");
         assert!(e.to_string().contains("give each subdomain once"), "{e}");
     }
+    // Two subdomains with one name: the name would reach the first alone (and the second's
+    // entry by number was dropped).
+    let dir = tempfile::tempdir().unwrap();
+    let twins = dir.path().join("twins.msh");
+    std::fs::write(
+        &twins,
+        "$MeshFormat\n2.2 0 8\n$EndMeshFormat\n$PhysicalNames\n2\n2 1 \"x\"\n2 2 \"x\"\n\
+         $EndPhysicalNames\n$Nodes\n4\n1 0 0 0\n2 1 0 0\n3 1 1 0\n4 0 1 0\n$EndNodes\n\
+         $Elements\n2\n1 2 2 1 1 1 2 3\n2 2 2 2 2 1 3 4\n$EndElements\n",
+    )
+    .unwrap();
+    for diffusion in ["{ x = 5.0, 2 = 1.0 }", "{ x = 5.0 }"] {
+        let config = Config::from_toml_str(&format!(
+            "[problem]\nmesh = {{ kind = \"gmsh\", path = {:?} }}\ndiffusion = {diffusion}\n\
+             [[problem.boundary]]\nwhere = \"all\"\nkind = \"dirichlet\"\nvalue = 0.0\n",
+            twins.display().to_string()
+        ))
+        .unwrap();
+        let e = solve(config).unwrap_err();
+        assert_eq!(
+            e.field_name().as_deref(),
+            Some("problem.diffusion.x"),
+            "{e}"
+        );
+        assert!(e.to_string().contains("markers 1 and 2"), "{e}");
+    }
     // A generated mesh has no subdomains.
     let config = Config::from_toml_str("[problem]\ndiffusion = { a = 1.0 }\n").unwrap();
     let e = solve(config).unwrap_err();
