@@ -2,7 +2,7 @@
 //! changes, SPD stays SPD), and the record of that elimination ([`DirichletLift`]) that lets a
 //! stored operator take new boundary values and sources without being assembled again.
 
-use femscale_core::{BoundaryKind, EllipticForm, Error, LinearSystem, MeshView, Result};
+use femscale_core::{BoundaryKind, CsrMatrix, EllipticForm, Error, LinearSystem, MeshView, Result};
 use rayon::prelude::*;
 use tracing::instrument;
 
@@ -85,6 +85,33 @@ impl DirichletConditions {
         for (&i, &v) in self.nodes.iter().zip(&self.values) {
             x[i] = v;
         }
+    }
+
+    /// `gᵀ A_DD g`: the energy of the prescribed values `g` in the block of `matrix` that
+    /// couples constrained nodes with each other — the part of `uᵀ A u` that a symmetric
+    /// elimination removes and does not record (its lift keeps the couplings of free rows).
+    /// Call it on the assembled matrix, before [`DirichletConditions::apply`]; 0 when every
+    /// prescribed value is 0.
+    pub fn block_energy(&self, matrix: &CsrMatrix) -> f64 {
+        if self.values.iter().all(|v| *v == 0.0) {
+            return 0.0;
+        }
+        let (rp, ci, a) = (
+            matrix.pattern().row_ptr(),
+            matrix.pattern().col_idx(),
+            matrix.values(),
+        );
+        let mut sum = 0.0;
+        for (&d, &g) in self.nodes.iter().zip(&self.values) {
+            let row: f64 = (rp[d]..rp[d + 1])
+                .filter_map(|k| {
+                    let e = self.nodes.binary_search(&(ci[k] as usize)).ok()?;
+                    Some(a[k] * self.values[e])
+                })
+                .sum();
+            sum += g * row;
+        }
+        sum
     }
 
     /// The value prescribed at `node`, which must be one of [`DirichletConditions::nodes`].

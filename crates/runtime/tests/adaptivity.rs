@@ -412,6 +412,26 @@ fn the_observer_sees_every_step_and_can_stop_the_loop() {
         );
     }
     assert_eq!(seen.last().unwrap().2, 0, "the last step marks nothing");
+    // Each refinement counted.
+    let refinements = solution.metrics.counters.mesh_refinements;
+    assert_eq!(refinements as usize, report.steps.len() - 1);
+
+    // Stopped by the unknowns budget: the last step's refinement is discarded, and the
+    // observer sees it marking nothing (a VTU file's `marked` said otherwise).
+    let budget = solver
+        .with_overrides(&["adaptivity.max_dofs=2000", "adaptivity.max_steps=50"])
+        .unwrap();
+    let mut last_marked = None;
+    let solution = budget
+        .solve_observed(&problem, &mut |s: &AdaptiveSnapshot<'_>| {
+            assert_eq!(s.marked.len(), s.step.marked);
+            last_marked = Some(s.marked.len());
+            Ok(())
+        })
+        .unwrap();
+    let report = solution.metrics.adaptivity.unwrap();
+    assert_eq!(report.stopped_by, AdaptiveStop::MaxDofs);
+    assert_eq!(last_marked, Some(0));
 
     // An observer's error ends the solve with that error.
     let e = solver
@@ -623,5 +643,39 @@ fn the_recovery_estimator_resolves_a_1d_boundary_layer() {
     for step in &report.steps[report.steps.len() - 3..] {
         let effectivity = step.estimate / step.error.unwrap();
         assert!((0.7..=1.3).contains(&effectivity), "{step:?}");
+    }
+}
+
+/// The discrete energy `a(u_h, u_h)` counts the Dirichlet values: for a linear exact solution
+/// (reproduced by P1) with `k = 2` on `[0, 2] × [−1, 1]` and a Robin side, every step reports
+/// `∫ k |∇u|² + ∫_top α u² = 40 + 98` (the constrained operator's `uᵀ A u` gave 196.75).
+#[test]
+fn the_discrete_energy_counts_nonzero_dirichlet_values() {
+    let config = Config::from_toml_str(
+        r#"
+[problem]
+dim = 2
+mesh = { kind = "rectangle", nx = 4, ny = 4, x = [0.0, 2.0], y = [-1.0, 1.0] }
+diffusion = 2.0
+source = 0.0
+exact = "1 + x + 2*y"
+boundary = [
+  { where = "right", kind = "neumann", value = 2.0 },
+  { where = "top", kind = "robin", alpha = 3.0, value = "4 + 3*(1 + x + 2*y)" },
+  { where = "bottom", kind = "neumann", value = -4.0 },
+  { where = "left", kind = "dirichlet", value = "1 + x + 2*y" },
+]
+[solver]
+kind = "direct"
+[adaptivity]
+enabled = true
+max_steps = 3
+"#,
+    )
+    .unwrap();
+    let report = solve(config).unwrap().metrics.adaptivity.unwrap();
+    assert_eq!(report.steps.len(), 3);
+    for step in &report.steps {
+        assert!((step.energy - 138.0).abs() < 1e-9, "{step:?}");
     }
 }

@@ -126,7 +126,16 @@ pub fn mark(marking: Marking, eta_squared: &[f64]) -> Result<Vec<usize>> {
             }
         }
         Marking::FixedFraction { theta } => {
-            let m = ((theta * n as f64).ceil() as usize).clamp(1, n);
+            // `0.07 * 100` is 7.000000000000001 in binary: a product within rounding of a
+            // whole number is that number, not one cell more.
+            let share = theta * n as f64;
+            let whole = share.round();
+            let m = if (share - whole).abs() <= 1e-9 * whole.max(1.0) {
+                whole
+            } else {
+                share.ceil()
+            };
+            let m = (m as usize).clamp(1, n);
             let mut idx: Vec<usize> = (0..n).collect();
             idx.select_nth_unstable_by(m - 1, before);
             for &i in &idx[..m] {
@@ -185,6 +194,14 @@ mod tests {
         assert_eq!(f(0.3), vec![1, 4]); // ceil(1.8) = 2
         // Ties go to the smaller index: the two ones are cells 0 and 5.
         assert_eq!(f(0.8), vec![0, 1, 3, 4, 5]); // ceil(4.8) = 5
+        // 0.07 × 100 rounds to 7.000000000000001: seven cells, not eight.
+        let hundred: Vec<f64> = (0..100).map(f64::from).collect();
+        let g = |theta| {
+            mark(Marking::FixedFraction { theta }, &hundred)
+                .unwrap()
+                .len()
+        };
+        assert_eq!((g(0.07), g(0.069), g(0.071), g(0.29)), (7, 7, 8, 29));
         assert!(
             mark(Marking::Dorfler { theta: 0.5 }, &[0.0; 4])
                 .unwrap()

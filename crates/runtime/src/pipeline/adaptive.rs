@@ -15,7 +15,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use femscale_assembly::{
-    DirichletConditions, Estimate, element_errors_within, estimate_within, mark,
+    DirichletConditions, DirichletLift, Estimate, element_errors_within, estimate_within, mark,
 };
 use femscale_core::{
     AdaptiveStep, AdaptiveStop, AdaptivityReport, CsrMatrix, Deadline, Error, ExecutionContext,
@@ -35,7 +35,8 @@ use crate::config::{AdaptiveTarget, AdaptivityConfig};
 use crate::problem::Problem;
 
 /// One finished step of the adaptive loop, shown to the observer of
-/// [`FemSolver::solve_observed`] after marking and before refinement.
+/// [`FemSolver::solve_observed`] once its marked cells are known to be refined (on the last step,
+/// none: also when refining them would exceed `adaptivity.max_dofs`).
 #[derive(Debug, Clone, Copy)]
 #[non_exhaustive]
 pub struct AdaptiveSnapshot<'a> {
@@ -49,7 +50,7 @@ pub struct AdaptiveSnapshot<'a> {
     pub eta_squared: &'a [f64],
     /// The true squared energy errors per cell, when the problem has an exact solution.
     pub error_squared: Option<&'a [f64]>,
-    /// The cells marked for refinement (empty on the last step).
+    /// The cells this step refines (none on the last step, whatever stopped the loop).
     pub marked: &'a [usize],
     /// The step as the report carries it (its `refine_seconds` not known yet).
     pub step: &'a AdaptiveStep,
@@ -60,7 +61,7 @@ pub type StepObserver<'o> = dyn FnMut(&AdaptiveSnapshot<'_>) -> Result<()> + 'o;
 
 impl FemSolver {
     /// Solves `problem` like [`FemSolver::solve`], showing every step of the adaptive loop to
-    /// `on_step` as it finishes (after marking, before refinement). Without adaptivity
+    /// `on_step` as it finishes (after marking and refining). Without adaptivity
     /// (`adaptivity.enabled` and `scaling.enable_adaptive_mesh` off) this is an ordinary solve
     /// and `on_step` is never called.
     ///
@@ -116,6 +117,7 @@ impl FemSolver {
                     (self.plan_for_mesh(&mesh, requested, &start.load)).map_err(&abandon)?;
                 let mut setup =
                     (self.setup(problem, &decision, context.clone())).map_err(&abandon)?;
+                setup.dirichlet_energy = true;
                 if report.steps.is_empty() && !problem.mesh.is_generated() {
                     super::checks::check_parts_fixed(&mesh, &setup.form).map_err(&abandon)?;
                 }
@@ -183,20 +185,24 @@ impl FemSolver {
                     }
                 };
                 step.marked = marked.len();
-                if let Some(observe) = observer.as_mut() {
-                    observe(&AdaptiveSnapshot {
+                // Shown once the step's outcome is known: the cells it refines (none on the
+                // last step, also when the refinement would exceed `max_dofs`).
+                let mut show = |marked: &[usize], step: &AdaptiveStep| match observer.as_mut() {
+                    Some(observe) => observe(&AdaptiveSnapshot {
                         index: report.steps.len(),
                         mesh: &mesh,
                         values,
                         eta_squared: &eta.estimate.eta_squared,
                         error_squared: eta.error.as_ref().map(|e| e.eta_squared.as_slice()),
-                        marked: &marked,
-                        step: &step,
+                        marked,
+                        step,
                     })
-                    .map_err(&abandon)?;
-                }
+                    .map_err(&abandon),
+                    None => Ok(()),
+                };
                 let stop = stop.or((marked.is_empty()).then_some(AdaptiveStop::NothingMarked));
                 if let Some(stop) = stop {
+                    show(&marked, &step)?;
                     report.steps.push(step);
                     report.stopped_by = stop;
                     return Ok((computed, setup, decision));
@@ -209,10 +215,12 @@ impl FemSolver {
                     .map_err(&abandon)?;
                 if refined.mesh.num_nodes() > cfg.max_dofs {
                     step.marked = 0;
+                    show(&[], &step)?;
                     report.steps.push(step);
                     report.stopped_by = AdaptiveStop::MaxDofs;
                     return Ok((computed, setup, decision));
                 }
+                show(&marked, &step)?;
                 // Within `max_dofs`, the next step must still fit in memory.
                 crate::pipeline::check_nodes_fit(
                     refined.mesh.num_nodes() as f64,
@@ -269,6 +277,9 @@ fn solve_step(
     let matrix = operator.matrix.clone();
     let system = StepSystem {
         matrix: matrix.clone(),
+        lift: operator.lift.clone(),
+        fixed: operator.dirichlet.nodes().to_vec(),
+        dirichlet_energy: operator.dirichlet_energy.unwrap_or(f64::NAN),
         load: reference.then(|| operator.rhs.clone()),
     };
     let (nnz, dirichlet_dofs) = (matrix.nnz(), operator.dirichlet.len());
@@ -319,15 +330,24 @@ fn loosened_tolerance(relative: f64, reduction: f64, floor: f64) -> f64 {
     }
 }
 
-/// The constrained operator of one step and, when the energy error is wanted, its load vector.
+/// The constrained operator of one step, what its Dirichlet elimination removed, and, when
+/// the energy error is wanted, its load vector.
 struct StepSystem {
     matrix: Arc<CsrMatrix>,
+    /// The couplings of free rows with constrained columns.
+    lift: Arc<DirichletLift>,
+    /// The constrained nodes, increasing.
+    fixed: Vec<usize>,
+    /// `gᵀ A_DD g`: the couplings among constrained nodes.
+    dirichlet_energy: f64,
     load: Option<Vec<f64>>,
 }
 
 impl StepSystem {
-    /// `uᵀ A u` on the constrained operator: `a(u_h, u_h)` when the Dirichlet data are zero.
-    /// Rows in fixed blocks summed in order: the same value for any thread count.
+    /// `a(u_h, u_h) = uᵀ A u` on the operator before elimination, for `u` holding the
+    /// Dirichlet values: the free rows of the constrained operator, twice the couplings the
+    /// elimination moved out (`a_ij u_i g_j`), and `gᵀ A_DD g`. Rows in fixed blocks summed in
+    /// order: the same value for any thread count.
     fn energy(&self, u: &[f64]) -> f64 {
         use rayon::prelude::*;
         const ROWS: usize = 8192;
@@ -338,11 +358,30 @@ impl StepSystem {
                 .map(|k| v[k] * u[ci[k] as usize])
                 .sum::<f64>()
         };
+        let fixed = &self.fixed;
+        let block = |b: usize| {
+            let rows = b * ROWS..((b + 1) * ROWS).min(a.nrows());
+            // The constrained rows keep only a diagonal: skipped (their part is the block's).
+            let first = fixed.partition_point(|&d| d < rows.start);
+            let mut skip = fixed[first..].iter().copied().peekable();
+            let mut sum = 0.0;
+            for i in rows {
+                if skip.next_if_eq(&i).is_some() {
+                    continue;
+                }
+                sum += row(i);
+            }
+            sum
+        };
         let blocks: Vec<f64> = (0..a.nrows().div_ceil(ROWS))
             .into_par_iter()
-            .map(|b| (b * ROWS..((b + 1) * ROWS).min(a.nrows())).map(row).sum())
+            .map(block)
             .collect();
-        blocks.iter().sum()
+        let (rows, cols, values) = self.lift.couplings();
+        let moved: f64 = (rows.iter().zip(cols).zip(values))
+            .map(|((&i, &j), &a)| a * u[i] * u[j])
+            .sum();
+        blocks.iter().sum::<f64>() + 2.0 * moved + self.dirichlet_energy
     }
 
     /// `‖u − u_h‖_a` from the exact solution's energy `e = a(u, u)`, for zero Dirichlet data:

@@ -260,6 +260,7 @@ impl FemSolver {
             coarse_space: takes_coarse_space(&decision.solver, &decision.preconditioner),
             context,
             share: None,
+            dirichlet_energy: false,
         })
     }
 }

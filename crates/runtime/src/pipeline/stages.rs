@@ -40,6 +40,9 @@ pub(crate) struct SolveSetup {
     /// This process's rows when the solver shares them between processes: only the cells
     /// touching them are assembled, and the solution is verified across the processes.
     pub share: Option<RowShare>,
+    /// Whether the operator keeps `gᵀ A_DD g` of its Dirichlet values (the adaptive loop's
+    /// discrete energy needs it; the elimination removes that block).
+    pub dirichlet_energy: bool,
 }
 
 /// The mesh of a problem, with the stored operator when the cache had one.
@@ -113,6 +116,9 @@ pub(crate) struct Operator {
     pub assembly: AssemblyStats,
     /// The stored operator this one is, if it came from the cache.
     pub reused: Option<CacheReuse>,
+    /// `gᵀ A_DD g` of the Dirichlet values, when [`SolveSetup::dirichlet_energy`] asked for
+    /// it and the matrix was assembled here.
+    pub dirichlet_energy: Option<f64>,
 }
 
 /// Builds the operator: only the right-hand side on a stored operator, otherwise pattern,
@@ -157,27 +163,30 @@ pub(crate) fn build_operator(
                 .assemble_into(&view, &setup.form, &mut system);
             Ok((system, stats.map_err(problem_field)?))
         })?;
-        let (matrix, rhs, dirichlet, lift) = clock.run(Phase::BoundaryConditions, || {
-            let dirichlet = dirichlet().map_err(problem_field)?;
-            let lift = Arc::new(dirichlet.apply_recording(&mut system)?);
-            let LinearSystem { mut matrix, rhs } = system;
-            // Exact zeros (couplings the geometry cancels, eliminated rows and columns) cost
-            // every product; drop them once, unless they are too few to pay for moving the
-            // matrix (AMG shares the values of such a matrix all the same). A process sharing
-            // rows holds the others' rows in part, so its share of zeros says nothing of the
-            // whole matrix's: it drops them all, as before the rule.
-            let dropped = if setup.share.is_some() {
-                matrix.drop_stored_zeros()
-            } else {
-                matrix.drop_many_stored_zeros()
-            };
-            tracing::debug!(dropped, nnz = matrix.nnz(), "stored zeros dropped");
-            let matrix = Arc::new(matrix);
-            if let Some(cache) = cache {
-                cache.store_operator(mesh.clone(), matrix.clone(), lift.clone());
-            }
-            Ok((matrix, rhs, dirichlet, lift))
-        })?;
+        let (matrix, rhs, dirichlet, lift, energy) =
+            clock.run(Phase::BoundaryConditions, || {
+                let dirichlet = dirichlet().map_err(problem_field)?;
+                let energy =
+                    (setup.dirichlet_energy).then(|| dirichlet.block_energy(&system.matrix));
+                let lift = Arc::new(dirichlet.apply_recording(&mut system)?);
+                let LinearSystem { mut matrix, rhs } = system;
+                // Exact zeros (couplings the geometry cancels, eliminated rows and columns) cost
+                // every product; drop them once, unless they are too few to pay for moving the
+                // matrix (AMG shares the values of such a matrix all the same). A process sharing
+                // rows holds the others' rows in part, so its share of zeros says nothing of the
+                // whole matrix's: it drops them all, as before the rule.
+                let dropped = if setup.share.is_some() {
+                    matrix.drop_stored_zeros()
+                } else {
+                    matrix.drop_many_stored_zeros()
+                };
+                tracing::debug!(dropped, nnz = matrix.nnz(), "stored zeros dropped");
+                let matrix = Arc::new(matrix);
+                if let Some(cache) = cache {
+                    cache.store_operator(mesh.clone(), matrix.clone(), lift.clone());
+                }
+                Ok((matrix, rhs, dirichlet, lift, energy))
+            })?;
         return Ok(Operator {
             mesh,
             matrix,
@@ -186,6 +195,7 @@ pub(crate) fn build_operator(
             lift,
             assembly,
             reused: None,
+            dirichlet_energy: energy,
         });
     };
     let matrix = live.system.matrix.clone();
@@ -198,6 +208,7 @@ pub(crate) fn build_operator(
         lift: live.system.lift.clone(),
         assembly: lifted.assembly,
         reused: Some(CacheReuse::new(Artefact::System, level)),
+        dirichlet_energy: None,
     })
 }
 
