@@ -265,6 +265,15 @@ fn bad_settings_and_unsupported_meshes_are_typed_errors() {
         enabled = true
     "#;
     assert_eq!(invalid_key(load(quads).unwrap()), "adaptivity.enabled");
+    // Switched on by the scaling toggle alone: the toggle is the key named.
+    let toggled = quads.replace(
+        "[adaptivity]\n        enabled = true",
+        "[scaling]\n        enable_adaptive_mesh = true",
+    );
+    assert_eq!(
+        invalid_key(load(&toggled).unwrap()),
+        "scaling.enable_adaptive_mesh"
+    );
     let no_error = r#"
         [problem]
         mesh = { kind = "rectangle", nx = 4, ny = 4 }

@@ -103,7 +103,17 @@ impl FemSolver {
         let start = self.start(problem, requested).map_err(&abandon)?;
         let mut clock = PhaseClock::new(&start.deadline);
         let mut mesh = (clock.run(Phase::Mesh, || build_mesh(problem))).map_err(&abandon)?;
-        check_target(cfg, problem, &mesh).map_err(&abandon)?;
+        // Switched on by `scaling.enable_adaptive_mesh` alone: that is the key to name.
+        let switch = |e: Error| match cfg.enabled {
+            true => e,
+            false => e.map_field(|f| match f.to_string().as_str() {
+                "adaptivity.enabled" => "scaling.enable_adaptive_mesh".into(),
+                _ => f,
+            }),
+        };
+        check_target(cfg, problem, &mesh)
+            .map_err(switch)
+            .map_err(&abandon)?;
         let mut state: Option<RefinementState> = None;
         let mut guess: Option<Vec<f64>> = None;
         let mut report = AdaptivityReport::default();
@@ -212,6 +222,7 @@ impl FemSolver {
                     .run(Phase::Mesh, || {
                         refine(&mesh, &marked, state.as_ref(), values)
                     })
+                    .map_err(switch)
                     .map_err(&abandon)?;
                 if refined.mesh.num_nodes() > cfg.max_dofs {
                     step.marked = 0;

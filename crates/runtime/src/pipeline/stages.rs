@@ -385,13 +385,20 @@ pub(crate) fn post_process(
     clock: &mut PhaseClock<'_>,
 ) -> Result<Option<ErrorNorms>> {
     let deadline = clock.deadline();
+    // The norms name the exact solution `exact`; in a configuration it is `problem.exact`.
+    let in_problem = |e: Error| match e.field_name().as_deref() {
+        Some("exact") => e.within("problem"),
+        _ => e,
+    };
     clock.run(Phase::Post, || {
         let Some(exact) = exact else {
             return Ok(None);
         };
         let full = mesh.view();
         let Some(share) = share else {
-            return error_norms_within(&full, values, exact.as_ref(), deadline).map(Some);
+            return (error_norms_within(&full, values, exact.as_ref(), deadline))
+                .map(Some)
+                .map_err(in_problem);
         };
         let own = LocalCells::owned(&full, &share.rows);
         let local = match own.len() {
@@ -408,7 +415,7 @@ pub(crate) fn post_process(
             Err(_) => squares[2 + share.rank] = 1.0,
         }
         (share.sum)(&mut squares).map_err(solve_error)?;
-        local?;
+        local.map_err(in_problem)?;
         if let Some(failed) = squares[2..].iter().position(|&f| f > 0.0) {
             // Not this process's input: the failed one names its cause.
             return Err(Error::Communication {
@@ -421,7 +428,7 @@ pub(crate) fn post_process(
         Ok(Some(ErrorNorms {
             l2: squares[0].sqrt(),
             h1_seminorm: squares[1].sqrt(),
-            max_nodal: max_nodal_error_within(&full, values, exact.as_ref())?,
+            max_nodal: max_nodal_error_within(&full, values, exact.as_ref()).map_err(in_problem)?,
         }))
     })
 }
