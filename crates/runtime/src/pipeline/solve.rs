@@ -25,7 +25,7 @@ use super::stages::{
 };
 use super::{FemSolver, Solution};
 use crate::caching::{CacheSession, problem_keys};
-use crate::config::Partitioner;
+use crate::config::{AdaptivityConfig, Partitioner};
 use crate::problem::Problem;
 use crate::scaling::ScalingDecision;
 
@@ -61,6 +61,13 @@ impl FemSolver {
         let requested = solver_kind.unwrap_or(&self.config.solver.kind);
         if stage == Stage::Solve && self.adaptive() {
             return self.run_adaptive(problem, requested, None).map(Some);
+        }
+        if stage == Stage::Solve && self.config.adaptivity != AdaptivityConfig::default() {
+            // (The façade's `enable_adaptive_refinement` uses them without the switch.)
+            tracing::warn!(
+                "the [adaptivity] settings are not used: adaptivity.enabled is false (set it, \
+                 or scaling.enable_adaptive_mesh = true, to refine adaptively)"
+            );
         }
         // Counts what this solve does (cache lookups, compilations, plans) from here on.
         let context = ExecutionContext::serial();
