@@ -31,6 +31,31 @@ fn sub_dir(dir: &Path, name: &str) -> Result<PathBuf> {
     Ok(path)
 }
 
+/// Removes what an earlier run of `point` wrote beside the log — `vtu/<point id>.vtu`, its
+/// step files and collection, `adaptive/<point id>.svg` — before its repetition 0 runs again
+/// (under another identity, or retried): a run that now fails, or writes fewer outputs, must
+/// not leave the old configuration's files under the point's name.
+pub(super) fn clear_point_outputs(dir: &Path, point: &Point) -> Result<()> {
+    let remove = |path: PathBuf| match std::fs::remove_file(&path) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(Error::Io { path, source: e }),
+        _ => Ok(()),
+    };
+    remove(dir.join(VTU_DIR).join(format!("{}.vtu", point.id())))?;
+    remove(dir.join(ADAPTIVE_DIR).join(format!("{}.svg", point.id())))?;
+    let steps = dir.join(VTU_DIR).join(point.id());
+    if steps.is_dir() {
+        clear_steps(&steps)?;
+    }
+    Ok(())
+}
+
+/// Whether `point`'s VTU file is in `dir`.
+pub(super) fn has_point_vtu(dir: &Path, point: &Point) -> bool {
+    dir.join(VTU_DIR)
+        .join(format!("{}.vtu", point.id()))
+        .is_file()
+}
+
 /// Writes `vtu/<point id>/step_NNN.vtu` for one step of an adaptive run when `vtu` output is
 /// asked for: the solution `u` at the nodes and, as cell data, the estimator's `eta` (`η_K`),
 /// `marked` (1 on the cells refined after the step) and, with an exact solution, `error` (the

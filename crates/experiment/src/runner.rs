@@ -416,10 +416,27 @@ impl Experiment {
             .collect();
         let current_ids: std::collections::HashSet<&str> =
             run_ids.iter().map(String::as_str).collect();
-        let set_aside = latest
-            .keys()
-            .filter(|id| !current_ids.contains(**id))
-            .count();
+        // Records of a current point's identity are not of another configuration: those of
+        // repetitions beyond `experiment.repetitions` (lowered since) are kept, not counted.
+        let identities: std::collections::HashSet<&str> =
+            self.points.iter().map(Point::identity).collect();
+        let (mut set_aside, mut beyond) = (0, 0);
+        for (id, record) in &latest {
+            if current_ids.contains(*id) {
+                continue;
+            }
+            match identities.contains(record.identity.as_str()) {
+                true => beyond += 1,
+                false => set_aside += 1,
+            }
+        }
+        if beyond > 0 {
+            info!(
+                runs = beyond,
+                repetitions = self.settings.repetitions,
+                "runs recorded for repetitions beyond experiment.repetitions are kept, not counted"
+            );
+        }
         if set_aside > 0 {
             warn!(
                 set_aside,
@@ -435,6 +452,23 @@ impl Experiment {
                 .is_some_and(|r| r.ok || !options.retry_failed);
             if !done {
                 jobs.push(self.job(index));
+            }
+        }
+        if self.output.wants(OutputFormat::Vtu) {
+            // Finished before `vtu` was asked for: their files are not written by a resume.
+            let repetitions = self.settings.repetitions.max(1);
+            let missing = (self.points.iter().enumerate())
+                .filter(|(p, point)| {
+                    let ok = latest.get(run_ids[p * repetitions].as_str());
+                    ok.is_some_and(|r| r.ok) && !super::outputs::has_point_vtu(&dir, point)
+                })
+                .count();
+            if missing > 0 {
+                warn!(
+                    points = missing,
+                    "finished points have no VTU file (they ran before `vtu` output was asked \
+                     for, or it was removed); `femscale run --fresh` runs them again"
+                );
             }
         }
         let total = run_ids.len();
@@ -675,6 +709,9 @@ impl Experiment {
             }
             // Adaptive runs show every step: repetition 0 writes one VTU file per step.
             let write_steps = job.repetition == 0;
+            if write_steps {
+                super::outputs::clear_point_outputs(dir, point)?;
+            }
             let mut steps = 0;
             let solution = solver.solve_observed(&solver.config().problem, &mut |snapshot| {
                 steps += 1;

@@ -83,6 +83,20 @@ fn editing_the_base_configuration_reruns_and_sets_old_records_aside() {
     assert!(records.iter().all(|r| r.identity.len() == 64));
 }
 
+/// Fewer repetitions than before: the extra records are of this configuration, not set
+/// aside as another's.
+#[test]
+fn lowering_the_repetitions_sets_nothing_aside() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = experiment(dir.path(), r#"kind = "direct""#, "");
+    let three = vec!["experiment.repetitions=3".to_string()];
+    let first = run(&path, &three, &one_at_a_time());
+    assert_eq!((first.ran, first.set_aside), (3, 0));
+    let one = vec!["experiment.repetitions=1".to_string()];
+    let again = run(&path, &one, &one_at_a_time());
+    assert_eq!((again.ran, again.skipped, again.set_aside), (0, 1, 0));
+}
+
 #[test]
 fn fresh_moves_the_old_log_aside_and_runs_everything() {
     let dir = tempfile::tempdir().unwrap();
@@ -181,4 +195,25 @@ fn operators_are_reused_across_points_within_a_repetition_only() {
             );
         }
     }
+}
+
+/// A point that runs again under another identity and now fails leaves no VTU file of the old
+/// configuration under its name; a resume that asks for `vtu` after the points finished
+/// says it writes none for them.
+#[test]
+fn a_rerun_point_leaves_no_stale_vtu_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let formats = r#"formats = ["jsonl", "csv", "vtu"]"#;
+    let path = experiment(dir.path(), r#"kind = "direct""#, formats);
+    let first = run(&path, &[], &one_at_a_time());
+    assert_eq!(first.failed_total, 0);
+    let vtu_dir = dir.path().join("out").join("vtu");
+    let files = |d: &Path| -> Vec<PathBuf> {
+        std::fs::read_dir(d).map_or(Vec::new(), |r| r.map(|e| e.unwrap().path()).collect())
+    };
+    assert_eq!(files(&vtu_dir).len(), 1);
+    let failing = vec![r#"problem.source="1/(x-x)""#.to_string()];
+    let second = run(&path, &failing, &one_at_a_time());
+    assert_eq!((second.ran, second.failed_total), (1, 1));
+    assert!(files(&vtu_dir).is_empty(), "{:?}", files(&vtu_dir));
 }
