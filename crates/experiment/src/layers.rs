@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use femscale_core::{Error, Result};
-use figment::providers::{Format, Serialized, Toml};
+use figment::providers::{Format, Toml};
 use figment::value::{Dict, Map, Value};
 use figment::{Figment, Metadata, Profile, Provider};
 
@@ -53,22 +53,7 @@ impl Provider for FileLayer {
 }
 
 /// One `key = value` layer (a `--set` override or a sweep value) with a name for errors.
-#[derive(Debug, Clone)]
-pub(crate) struct KeyLayer {
-    pub name: String,
-    pub key: String,
-    pub value: Value,
-}
-
-impl Provider for KeyLayer {
-    fn metadata(&self) -> Metadata {
-        Metadata::named(self.name.clone())
-    }
-
-    fn data(&self) -> std::result::Result<Map<Profile, Dict>, figment::Error> {
-        Serialized::default(&self.key, &self.value).data()
-    }
-}
+pub(crate) type KeyLayer = femscale_runtime::config::Layer;
 
 /// A `--set key=value` override as a layer.
 pub(crate) fn set_layer(item: &str) -> Result<KeyLayer> {
@@ -123,15 +108,11 @@ pub(crate) fn insert_dotted(dict: &mut Dict, dotted: &str, value: Value) {
 /// The layered figment: file < `FEMSCALE_*` environment < `layers` in order; keys no layer sets
 /// take the schema's defaults when extracted (as for `femscale solve`).
 fn figment(file: &FileLayer, layers: &[KeyLayer]) -> Result<Figment> {
-    let mut fig = Figment::from(file.clone());
-    // The `FEMSCALE_*` environment sits between the file and `--set`, as for `femscale solve`.
-    for layer in femscale_runtime::config::env_layers_over(&fig)? {
-        fig = fig.merge(layer);
-    }
-    for layer in layers {
-        fig = fig.merge(layer.clone());
-    }
-    Ok(fig)
+    // The `FEMSCALE_*` environment sits between the file and `--set`, as for `femscale solve`;
+    // a layer that sets a named table whole replaces it (`config::stacked`).
+    let mut all = femscale_runtime::config::env_layers_over(&Figment::from(file.clone()))?;
+    all.extend(layers.iter().cloned());
+    Ok(femscale_runtime::config::stacked(Some(file.clone()), all))
 }
 
 /// Extracts the configuration: defaults < file < `FEMSCALE_*` environment < `layers` in order.

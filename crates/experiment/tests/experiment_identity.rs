@@ -217,3 +217,26 @@ fn a_rerun_point_leaves_no_stale_vtu_file() {
     assert_eq!((second.ran, second.failed_total), (1, 1));
     assert!(files(&vtu_dir).is_empty(), "{:?}", files(&vtu_dir));
 }
+
+/// A sweep value that sets a table of names whole replaces the file's table (the file's other
+/// names stayed beside it), as `--set` does.
+#[test]
+fn a_swept_table_of_names_replaces_the_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("exp.toml");
+    std::fs::write(
+        &path,
+        r#"
+[problem]
+params = { a = 5.0, b = 5.0 }
+[sweep]
+"problem.params" = [{ a = 1.0 }, { c = 2.0 }]
+"#,
+    )
+    .unwrap();
+    let experiment = Experiment::load(&path, &[]).unwrap();
+    let params: Vec<Vec<String>> = (experiment.points().iter())
+        .map(|p| p.config().unwrap().problem.params.keys().cloned().collect())
+        .collect();
+    assert_eq!(params, [vec!["a".to_string()], vec!["c".to_string()]]);
+}

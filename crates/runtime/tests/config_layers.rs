@@ -332,3 +332,43 @@ fn overrides_of_a_solver_are_named_and_misspelt_keys_get_a_suggestion() {
         "{e}"
     );
 }
+
+/// A table of names (parameters, per-subdomain coefficients) set whole by a variable or an
+/// override replaces the file's (merged key by key, the file's other names stayed); a key
+/// inside it still merges, and settings tables (`problem.mesh`) merge as before.
+#[test]
+fn a_named_table_set_whole_replaces_the_files() {
+    Jail::expect_with(|jail| {
+        jail.create_file(
+            "c.toml",
+            "[problem]\nparams = { a = 5.0, b = 5.0 }\nmesh = { kind = \"rectangle\", nx = 4, ny = 6 }\n",
+        )?;
+        let file = Some("c.toml");
+        let names = |c: &Config| {
+            c.problem
+                .params
+                .iter()
+                .map(|(k, v)| (k.clone(), *v))
+                .collect::<Vec<_>>()
+        };
+        let c = Config::load(&sources(file, &["problem.params={ a = 1.0 }"])).unwrap();
+        assert_eq!(names(&c), [("a".to_string(), 1.0)]);
+        let c = Config::load(&sources(file, &["problem.params.c=3.0"])).unwrap();
+        assert_eq!(names(&c).len(), 3);
+        // The variable replaces the file's table; a later override of one key merges into it,
+        // and a later override of the whole table drops the variable.
+        jail.set_env("FEMSCALE_PROBLEM__PARAMS", "{ c = 2.0 }");
+        let c = Config::load(&sources(file, &["problem.params.d=4.0"])).unwrap();
+        assert_eq!(names(&c), [("c".to_string(), 2.0), ("d".to_string(), 4.0)]);
+        let c = Config::load(&sources(file, &["problem.params={ e = 1.0 }"])).unwrap();
+        assert_eq!(names(&c), [("e".to_string(), 1.0)]);
+        // Settings tables merge: the file's `ny` stays beside the override's `nx`.
+        let c = Config::load(&sources(file, &["problem.mesh={ nx = 8 }"])).unwrap();
+        let shown = format!("{:?}", c.problem.mesh);
+        assert!(
+            shown.contains("ny: 6") && shown.contains("nx: 8"),
+            "{shown}"
+        );
+        Ok(())
+    });
+}

@@ -21,6 +21,7 @@ mod adaptivity;
 mod bounds;
 mod kind_text;
 mod locate;
+mod replace;
 mod source_map;
 
 pub use adaptivity::{
@@ -31,6 +32,7 @@ pub use bounds::{
     check_count, duration_from_seconds,
 };
 pub use locate::{Attribution, Origin};
+pub use replace::{Dropping, TableReplacements};
 pub use source_map::{FieldPath, Position, SourceMap, Step};
 
 /// The whole configuration.
@@ -281,31 +283,30 @@ impl Config {
         // No layer of defaults: a key no layer sets takes the schema's default when the
         // configuration is extracted. (A defaults layer would merge the default mesh's keys
         // into a table of another kind.)
-        let mut fig = Figment::new();
         let mut source = None;
+        let mut file = None;
         if let Some(path) = &sources.file {
             // Read once here (figment's own read error says neither which file nor why).
             let text = read_text_file(path, "config file")?;
             // A syntax error is reported by figment when the configuration is extracted.
             let map = SourceMap::parse(path, &text).unwrap_or_else(|_| SourceMap::empty(path));
             source = Some(Arc::new(map));
-            fig = fig.merge(TomlText {
+            file = Some(TomlText {
                 path: path.clone(),
                 text,
             });
         }
-        for layer in env_layers_over(&fig)? {
-            fig = fig.merge(layer);
-        }
+        let below = file.iter().fold(Figment::new(), |f, t| f.merge(t.clone()));
+        let mut layers = env_layers_over(&below)?;
         for item in &sources.overrides {
             let (key, value) = parse_override(item)?;
-            fig = fig.merge(Layer {
+            layers.push(Layer {
                 name: format!("{OVERRIDE_NAME} {item}"),
                 key,
                 value,
             });
         }
-        Ok((fig, source))
+        Ok((stacked(file, layers), source))
     }
 
     /// Loads and validates the configuration from `sources`.
@@ -777,6 +778,7 @@ pub(crate) const ENV_NAME: &str = "environment variable";
 
 /// A TOML file's text, read once, as the figment provider of that file (what
 /// `Toml::file_exact` gives, without reading the file a second time).
+#[derive(Clone)]
 struct TomlText {
     path: PathBuf,
     text: String,
@@ -797,6 +799,25 @@ impl figment::Provider for TomlText {
             Toml::from_str(&self.text).map_err(|e| figment::Error::from(e.to_string()))?;
         Ok(figment::Profile::Default.collect(dict))
     }
+}
+
+/// `base` (the file, if any) under `layers` in order, a layer that sets a named table whole
+/// replacing it ([`TableReplacements`]).
+pub fn stacked(base: Option<impl figment::Provider>, layers: Vec<Layer>) -> Figment {
+    let plan = TableReplacements::of(layers.iter().map(|l| (l.key.as_str(), &l.value)));
+    let mut fig = Figment::new();
+    if let Some(base) = base {
+        fig = fig.merge(Dropping {
+            inner: base,
+            dropped: plan.dropped,
+        });
+    }
+    for (layer, keep) in layers.into_iter().zip(plan.keep) {
+        if keep {
+            fig = fig.merge(layer);
+        }
+    }
+    fig
 }
 
 /// One `--set key=value` override or one `FEMSCALE_*` variable as a figment provider, so that

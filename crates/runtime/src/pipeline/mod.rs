@@ -325,14 +325,18 @@ impl FemSolver {
     /// Malformed overrides or an invalid resulting configuration, naming the key; plugin load
     /// errors.
     pub fn with_overrides(&self, overrides: &[&str]) -> Result<Self> {
-        use crate::config::{FieldPath, Layer, OVERRIDE_API_NAME, figment_error, parse_override};
+        use crate::config::{
+            FieldPath, Layer, OVERRIDE_API_NAME, figment_error, parse_override, stacked,
+        };
         use figment::providers::Serialized;
-        let mut fig = figment::Figment::from(Serialized::defaults(&self.config));
+        let mut layers = Vec::with_capacity(overrides.len());
         for item in overrides {
             let (key, value) = parse_override(item)?;
             let name = format!("{OVERRIDE_API_NAME} `{item}`");
-            fig = fig.merge(Layer { name, key, value });
+            layers.push(Layer { name, key, value });
         }
+        // A named table set whole replaces this solver's (see `config::TableReplacements`).
+        let fig = stacked(Some(Serialized::defaults(&self.config)), layers);
         // The schema's own messages: the key, the override that set it, a suggestion for a
         // misspelt key (figment's text would name its provider types and source files).
         let config: Config = fig
