@@ -255,6 +255,23 @@ impl ScalingBenchmark {
         if self.levels.is_empty() {
             return Err(Error::invalid("bench.levels", "give at least one level"));
         }
+        // A value given twice would be measured twice and compared with itself.
+        let twice = |field: &str, shown: Option<String>| match shown {
+            Some(v) => Err(Error::invalid(field, format!("`{v}` is given twice"))),
+            None => Ok(()),
+        };
+        let repeated = |items: Vec<String>| {
+            (1..items.len()).find_map(|i| items[..i].contains(&items[i]).then(|| items[i].clone()))
+        };
+        twice(
+            "bench.sizes",
+            repeated(self.sizes.iter().map(usize::to_string).collect()),
+        )?;
+        twice(
+            "bench.levels",
+            repeated(self.levels.iter().map(|l| l.name().to_string()).collect()),
+        )?;
+        twice("bench.solvers", repeated(self.solvers.clone()))?;
         if self.repetitions == 0 || self.repetitions > MAX_REPETITIONS {
             return Err(Error::invalid(
                 "bench.repetitions",
