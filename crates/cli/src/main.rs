@@ -328,7 +328,7 @@ fn solve(args: SolveArgs) -> anyhow::Result<()> {
 /// `--set` or `FEMSCALE_*` variable that set the key or a parent holding it, else the config
 /// file's line (from the source map kept when the configuration was loaded).
 fn located(e: femscale::Error, attribution: &Attribution) -> anyhow::Error {
-    let origin = e.field().and_then(|field| attribution.origin_of(&field));
+    let origin = (e.unlocated_field()).and_then(|field| attribution.origin_of(&field));
     match origin {
         Some(origin) => anyhow::Error::new(e).context(origin.to_string()),
         None => anyhow::Error::new(e),

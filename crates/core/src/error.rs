@@ -264,6 +264,10 @@ pub enum Error {
     Config {
         /// The full message, naming key, file and line where known.
         message: String,
+        /// The (first) key the message is about, when it is about one: what
+        /// [`Error::field`] returns (the message already names it in full, so
+        /// [`Error::within`] leaves it).
+        key: Option<FieldPath>,
     },
     /// A linear solve failed.
     #[error(transparent)]
@@ -364,7 +368,18 @@ impl Error {
             | Self::Expression { field, .. }
             | Self::FeatureDisabled { field, .. } => Some(field.clone()),
             Self::Timeout { .. } => Some(FieldPath::parse("solver.timeout_seconds")),
+            Self::Config { key, .. } => key.clone(),
             _ => None,
+        }
+    }
+
+    /// [`Error::field`] of an error that does not say yet where the value came from (every
+    /// kind but [`Error::Config`], whose message names its file line, override or variable):
+    /// the key to look up when adding that.
+    pub fn unlocated_field(&self) -> Option<FieldPath> {
+        match self {
+            Self::Config { .. } => None,
+            _ => self.field(),
         }
     }
 
@@ -624,6 +639,7 @@ mod tests {
         let renamed = e.map_field(|f| f.strip_prefix(&"problem".into()).unwrap().into());
         assert_eq!(renamed.field_name().as_deref(), Some("boundary[2].where"));
         let untouched = Error::Config {
+            key: None,
             message: "x".into(),
         };
         assert!(untouched.within("problem").field().is_none());

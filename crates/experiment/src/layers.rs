@@ -27,6 +27,7 @@ const SWEEP_NAME: &str = "sweep";
 pub(crate) fn read_toml(path: &Path) -> Result<(Dict, SourceMap)> {
     let text = femscale_runtime::config::read_text_file(path, "experiment file")?;
     let mut data = Toml::string(&text).data().map_err(|e| Error::Config {
+        key: None,
         message: format!("{}: {}", path.display(), e.kind),
     })?;
     let source = SourceMap::parse(path, &text)?;
@@ -204,6 +205,7 @@ pub(crate) use femscale_runtime::config::figment_error;
 /// [`Error::InvalidInput`] for `field`, listing the valid keys at the level that failed.
 pub(crate) fn check_config_key(key: &str, field: &str) -> Result<()> {
     let schema = serde_json::to_value(Config::default()).map_err(|e| Error::Config {
+        key: None,
         message: format!("cannot serialise the default configuration: {e}"),
     })?;
     let parts: Vec<&str> = key.split('.').collect();

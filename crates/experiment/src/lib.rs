@@ -250,7 +250,7 @@ fn point(
     let config = layers::extract_config(file, &layers)
         .and_then(one_process)
         .map_err(|e| match e {
-            Error::Config { message } => message,
+            Error::Config { message, .. } => message,
             other => other.to_string(),
         });
     Ok(Point {
@@ -302,6 +302,7 @@ fn check_sections(base: &Dict, source: &SourceMap) -> Result<()> {
         if let Some(hint) = spec::section_hint(key) {
             let origin = Origin::in_file(source, &FieldPath::root().key(key.as_str()));
             return Err(Error::Config {
+                key: None,
                 message: format!(
                     "{}: unknown section `{key}` (did you mean `{hint}`?)",
                     origin.label()

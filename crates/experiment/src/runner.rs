@@ -686,6 +686,7 @@ impl Experiment {
                 Ok(c) => c.clone(),
                 Err(message) => {
                     return Err(Error::Config {
+                        key: None,
                         message: message.clone(),
                     });
                 }
@@ -760,7 +761,7 @@ impl Experiment {
     /// value, a `--set` override, or the file's line.
     fn explain(&self, point: &Point, e: &Error) -> String {
         let text = e.to_string();
-        let origin = e.field().and_then(|field| {
+        let origin = e.unlocated_field().and_then(|field| {
             super::layers::point_origin(
                 &self.file.source,
                 &self.overrides,

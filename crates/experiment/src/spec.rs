@@ -232,7 +232,7 @@ fn reason_of(e: &Error) -> String {
 /// (from its `source` map) when `file` holds the effective value (in `raw`), else the `--set`
 /// override that replaced it.
 fn located(e: Error, raw: &Dict, file: &Dict, source: &SourceMap) -> Error {
-    let Some(field) = e.field() else {
+    let Some(field) = e.unlocated_field() else {
         return e;
     };
     let location = if lookup(file, field.steps()) == lookup(raw, field.steps()) {
@@ -242,6 +242,7 @@ fn located(e: Error, raw: &Dict, file: &Dict, source: &SourceMap) -> Error {
     };
     Error::Config {
         message: format!("{location}: {e}"),
+        key: Some(field),
     }
 }
 

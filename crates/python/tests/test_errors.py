@@ -19,6 +19,11 @@ def test_unknown_configuration_key_and_bad_expression():
     with pytest.raises(femscale.ConfigurationError) as info:
         femscale.solve(overrides=["solver.tolerence=1e-3"])
     assert "tolerance" in str(info.value)
+    assert info.value.field == "solver.tolerence"
+    # A value out of range names its key as data too.
+    with pytest.raises(femscale.ConfigurationError) as info:
+        femscale.EnhancedFEMSolver(scaling_options={"threads": -1})
+    assert info.value.field == "scaling.threads", info.value
     with pytest.raises(femscale.ConfigurationError) as info:
         femscale.solve(overrides=['problem.source="sin(pi*x"'])
     assert info.value.kind == "Expression" and info.value.column > 0

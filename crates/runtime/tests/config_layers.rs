@@ -372,3 +372,27 @@ fn a_named_table_set_whole_replaces_the_files() {
         Ok(())
     });
 }
+
+/// A configuration error names its key as data too (the Python package's `field`), not only
+/// in its message: a value out of range, a value of the wrong type, an unknown key.
+#[test]
+fn configuration_errors_carry_their_key() {
+    // In a jail: other tests set `FEMSCALE_*` variables meanwhile.
+    Jail::expect_with(|_| {
+        check_keys_carried();
+        Ok(())
+    });
+}
+
+fn check_keys_carried() {
+    for (set, key) in [
+        ("scaling.threads=-1", "scaling.threads"),
+        ("solver.tolerance=\"small\"", "solver.tolerance"),
+        ("problem.mesh.nxx=4", "problem.mesh.nxx"),
+        ("cache.memory_mb=1e30", "cache.memory_mb"),
+    ] {
+        let e = Config::load(&sources(None, &[set])).unwrap_err();
+        assert_eq!(e.field_name().as_deref(), Some(key), "{set}: {e}");
+        assert!(e.to_string().contains(key), "{e}");
+    }
+}

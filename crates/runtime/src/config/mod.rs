@@ -221,7 +221,7 @@ impl ConfigSources {
 /// (`FILE:LINE: `, `--set key=value: `, ...), in the form of the schema's own errors. Errors
 /// that name no key are returned unchanged.
 pub fn located_config_error(e: Error, attribution: &Attribution) -> Error {
-    let Some(field) = e.field() else {
+    let Some(field) = e.unlocated_field() else {
         return e;
     };
     let location = attribution
@@ -230,6 +230,7 @@ pub fn located_config_error(e: Error, attribution: &Attribution) -> Error {
         .unwrap_or_default();
     let text = e.to_string();
     Error::Config {
+        key: Some(field),
         message: format!("{location}{text}"),
     }
 }
@@ -386,6 +387,7 @@ pub fn provenance_of(
     source: Option<&SourceMap>,
 ) -> Result<Vec<Provenance>> {
     let json = serde_json::to_value(config).map_err(|e| Error::Config {
+        key: None,
         message: e.to_string(),
     })?;
     let mut leaves = Vec::new();
@@ -503,6 +505,7 @@ fn dotted_key(path: &FieldPath) -> String {
 pub fn parse_override(item: &str) -> Result<(String, figment::value::Value)> {
     let Some((key, value)) = item.split_once('=') else {
         return Err(Error::Config {
+            key: None,
             message: format!(
                 "override `{}` is not of the form key=value",
                 shown_token(item)
@@ -519,6 +522,7 @@ pub fn parse_override(item: &str) -> Result<(String, figment::value::Value)> {
         })
     {
         return Err(Error::Config {
+            key: None,
             message: format!(
                 "override `{}`: `{}` is not a valid dotted key",
                 shown_token(item),
@@ -530,6 +534,7 @@ pub fn parse_override(item: &str) -> Result<(String, figment::value::Value)> {
     if value.contains(['\n', '\r']) {
         // `v = 1\nother = 2` would parse, and the line after the value would be dropped.
         return Err(Error::Config {
+            key: None,
             message: format!(
                 "override `{}`: the value spans several lines; give one TOML value on one line",
                 shown_token(item)
@@ -551,6 +556,7 @@ pub fn parse_override(item: &str) -> Result<(String, figment::value::Value)> {
     };
     if let Some(range) = range {
         return Err(Error::Config {
+            key: None,
             message: format!(
                 "from {OVERRIDE_NAME} {}: invalid `{key}`: `{}` is a number out of the range of \
                  {range}",
@@ -598,6 +604,7 @@ const NAMED_LAYERS: [&str; 4] = [OVERRIDE_NAME, OVERRIDE_API_NAME, ENV_NAME, "sw
 /// named layer), with a suggestion for misspelt keys.
 pub fn figment_error(err: figment::Error, source: Option<&SourceMap>, prefix: &FieldPath) -> Error {
     let mut lines = Vec::new();
+    let mut first_key = None;
     for e in err {
         let path: Vec<&str> = e
             .path
@@ -607,6 +614,9 @@ pub fn figment_error(err: figment::Error, source: Option<&SourceMap>, prefix: &F
             .collect();
         let field = prefix.join(&FieldPath::from_figment(&path));
         let dotted = field.to_string();
+        if first_key.is_none() && !dotted.is_empty() {
+            first_key = Some(field.clone());
+        }
         let named = e.metadata.as_ref().map(|m| m.name.to_string());
         let location = match (&named, source) {
             (Some(n), _) if NAMED_LAYERS.iter().any(|l| n.starts_with(l)) => {
@@ -632,6 +642,7 @@ pub fn figment_error(err: figment::Error, source: Option<&SourceMap>, prefix: &F
         lines.push(format!("{location}{key_part}{kind}"));
     }
     Error::Config {
+        key: first_key,
         message: lines.join("\n"),
     }
 }
@@ -663,6 +674,7 @@ pub fn env_layers() -> Result<Vec<Layer>> {
         }
         let (Some(name), Some(value)) = (name.to_str(), value.to_str()) else {
             return Err(Error::Config {
+                key: None,
                 message: format!(
                     "environment variable {}: its name or value is not UTF-8",
                     name.to_string_lossy()
@@ -677,6 +689,7 @@ pub fn env_layers() -> Result<Vec<Layer>> {
             let key = var[ENV_PREFIX.len()..].to_lowercase().replace("__", ".");
             let (key, value) =
                 parse_override(&format!("{key}={value}")).map_err(|e| Error::Config {
+                    key: None,
                     message: match e.to_string().split_once(": invalid `") {
                         // A number out of range: said of the variable.
                         Some((_, rest)) => format!("{ENV_NAME} {var}: invalid `{rest}"),
@@ -753,6 +766,7 @@ fn named_key_case(fig: &Figment, layer: &Layer) -> Result<String> {
                 several => {
                     let names: Vec<&str> = several.iter().map(|(n, _)| n.as_str()).collect();
                     return Err(Error::Config {
+                        key: None,
                         message: format!(
                             "{}: `{key}` has keys that differ only in case ({}), and the \
                              name of an environment variable cannot say which it sets: use \

