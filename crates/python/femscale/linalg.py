@@ -46,11 +46,30 @@ def _csr_arrays(A):
             raise TypeError("femscale.linalg needs scipy for matrices that are not CSR tuples")
         indptr, indices, data, shape = A.indptr, A.indices, A.data, A.shape
     return (
-        np.ascontiguousarray(indptr, dtype=np.int64),
-        np.ascontiguousarray(indices, dtype=np.int64),
+        _indices("indptr", indptr),
+        _indices("indices", indices),
         np.ascontiguousarray(data, dtype=np.float64),
         (int(shape[0]), int(shape[1])),
     )
+
+
+def _indices(name: str, value) -> np.ndarray:
+    """An index array as int64: integers only (a float array would be truncated, 0.5 read
+    as 0)."""
+    a = np.asarray(value)
+    if a.size and a.dtype.kind not in "iu":
+        raise ConfigurationError(
+            f"invalid `A.{name}`: must be an integer array, not {a.dtype}",
+            field=f"A.{name}",
+            kind="InvalidInput",
+        )
+    if a.dtype.kind == "u" and a.size and int(a.max()) > np.iinfo(np.int64).max:
+        raise ConfigurationError(
+            f"invalid `A.{name}`: an index does not fit in 64 bits",
+            field=f"A.{name}",
+            kind="InvalidInput",
+        )
+    return np.ascontiguousarray(a, dtype=np.int64)
 
 
 def _options(rtol, atol, maxiter, overrides) -> list:

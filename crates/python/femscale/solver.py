@@ -75,7 +75,15 @@ class EnhancedFEMSolver:
         self._variants: OrderedDict = OrderedDict()
         self._lock = threading.Lock()
         self._executor: Optional[ThreadPoolExecutor] = None
-        self._max_workers = max(1, int(max_workers))
+        self._max_workers = count("max_workers", max_workers, minimum=1)
+        if self._max_workers > 1024:
+            # Threads of the async solves' pool: beyond this, a typo rather than a plan.
+            raise ConfigurationError(
+                f"invalid `max_workers`: {self._max_workers} threads (at most 1024)",
+                field="max_workers",
+                kind="InvalidInput",
+                reason="out of range",
+            )
         self._closed = False
 
     # -- configuration -------------------------------------------------------------------

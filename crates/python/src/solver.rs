@@ -248,7 +248,18 @@ impl Solver {
             Ok(p)
         })();
         let p = self.built(py, p, kind.as_deref())?;
-        let sol = detached(py, &errors, || self.inner.solve_2d_laplace(&p))?;
+        // The façade names the sides' values `left_bc`, ...; here they are `boundary_values`.
+        let by_side = |e: femscale::Error| {
+            e.map_field(|f| match f.to_string().strip_suffix("_bc") {
+                Some(side @ ("left" | "right" | "bottom" | "top")) => {
+                    format!("boundary_values.{side}").as_str().into()
+                }
+                _ => f,
+            })
+        };
+        let sol = detached(py, &errors, || {
+            self.inner.solve_2d_laplace(&p).map_err(by_side)
+        })?;
         solution_tuple(py, sol, metrics)
     }
 

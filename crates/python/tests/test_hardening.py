@@ -135,6 +135,10 @@ def test_ranges_and_boundary_values_are_checked(solver):
     assert info.value.field == "boundary_values['left']"
     with pytest.raises(femscale.ConfigurationError):
         solver.solve_2d_laplace(boundary_values=[1, 2])
+    # A value that is not finite: named by the parameter given, not the façade's `top_bc`.
+    with pytest.raises(femscale.ConfigurationError) as info:
+        solver.solve_2d_laplace(nx=4, ny=4, boundary_values={"top": float("nan")})
+    assert info.value.field == "boundary_values.top", info.value
 
 
 def test_scaling_contexts_end_in_order_and_variants_are_bounded():
@@ -221,3 +225,11 @@ def test_callables_on_gmsh_meshes_see_their_dimension(gmsh_dir):
     with pytest.raises(femscale.ConfigurationError) as info:
         femscale.solve(config, mesh="foo")
     assert info.value.field == "mesh"
+
+
+def test_max_workers_is_a_bounded_whole_number():
+    for bad in (-5, 0, 2**70, 1.5, "2"):
+        with pytest.raises(femscale.ConfigurationError) as info:
+            femscale.EnhancedFEMSolver(max_workers=bad)
+        assert info.value.field == "max_workers", bad
+    assert femscale.EnhancedFEMSolver(max_workers=3)._max_workers == 3

@@ -64,6 +64,10 @@ def test_input_formats_and_checks():
     assert info.value.field == "values"
     with pytest.raises(femscale.ConfigurationError):
         fl.solve(A, np.ones(3))
+    # Index arrays of floats are refused, not truncated.
+    with pytest.raises(femscale.ConfigurationError) as info:
+        fl.solve((A.indptr + 0.5, A.indices, A.data, A.shape), b)
+    assert info.value.field == "A.indptr"
     with pytest.raises(femscale.ConfigurationError) as info:
         fl.solve(A, b, method="conjugate")
     assert "cg" in info.value.known
