@@ -68,8 +68,13 @@ fn too_large(what: &str) -> Error {
 /// use femscale_core::CellKind;
 /// use femscale_mesh::MeshCounts;
 /// // A 1x1 square of two triangles: 4 nodes, 5 edges, 2 cells.
-/// let once = MeshCounts { nodes: 4.0, edges: 5.0, cells: 2.0 }.refined(CellKind::Triangle, 1);
-/// assert_eq!(once, MeshCounts { nodes: 9.0, edges: 16.0, cells: 8.0 });
+/// let square = MeshCounts { nodes: 4.0, edges: 5.0, faces: 0.0, cells: 2.0 };
+/// let once = square.refined(CellKind::Triangle, 1);
+/// assert_eq!(once, MeshCounts { nodes: 9.0, edges: 16.0, faces: 0.0, cells: 8.0 });
+/// // A cube: 27 nodes, 54 edges, 36 faces, 8 cells once refined.
+/// let cube = MeshCounts { nodes: 8.0, edges: 12.0, faces: 6.0, cells: 1.0 };
+/// let once = cube.refined(CellKind::Hexahedron, 1);
+/// assert_eq!(once, MeshCounts { nodes: 27.0, edges: 54.0, faces: 36.0, cells: 8.0 });
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct MeshCounts {
@@ -77,6 +82,8 @@ pub struct MeshCounts {
     pub nodes: f64,
     /// Distinct edges (for intervals, the cells).
     pub edges: f64,
+    /// Distinct faces of 3D cells (0 for 1D and 2D meshes, where they are not needed).
+    pub faces: f64,
     /// Cells.
     pub cells: f64,
 }
@@ -89,29 +96,40 @@ impl MeshCounts {
         let Self {
             mut nodes,
             mut edges,
+            mut faces,
             mut cells,
         } = self;
         for _ in 0..times {
             if !nodes.is_finite() || cells == 0.0 {
                 break;
             }
-            (nodes, edges, cells) = match kind {
+            (nodes, edges, faces, cells) = match kind {
                 // Every cell is its own edge: it splits into two.
-                CellKind::Interval => (nodes + cells, 2.0 * cells, 2.0 * cells),
+                CellKind::Interval => (nodes + cells, 2.0 * cells, 0.0, 2.0 * cells),
                 // Edges split in two; 3 interior edges per cell (the middle triangle).
-                CellKind::Triangle => (nodes + edges, 2.0 * edges + 3.0 * cells, 4.0 * cells),
+                CellKind::Triangle => (nodes + edges, 2.0 * edges + 3.0 * cells, 0.0, 4.0 * cells),
                 // Edges split in two; 4 interior edges per cell (centre to the edge midpoints).
                 CellKind::Quadrilateral => (
                     nodes + edges + cells,
                     2.0 * edges + 4.0 * cells,
+                    0.0,
                     4.0 * cells,
                 ),
-                // Estimates (faces are not counted; about 2 per tetrahedron, 3 per
-                // hexahedron): a midpoint per edge (and face and cell centres for hexahedra).
-                CellKind::Tetrahedron => (nodes + edges, 2.0 * edges + 7.0 * cells, 8.0 * cells),
+                // A midpoint per edge; each face gets the 3 edges of its middle triangle and
+                // splits in 4; each cell one interior edge (the octahedron's diagonal) and 8
+                // interior faces.
+                CellKind::Tetrahedron => (
+                    nodes + edges,
+                    2.0 * edges + 3.0 * faces + cells,
+                    4.0 * faces + 8.0 * cells,
+                    8.0 * cells,
+                ),
+                // Edge midpoints, face and cell centres; 4 edges per face (centre to edge
+                // midpoints), 6 per cell (centre to face centres); 12 interior faces per cell.
                 CellKind::Hexahedron => (
-                    nodes + edges + 4.0 * cells,
-                    2.0 * edges + 18.0 * cells,
+                    nodes + edges + faces + cells,
+                    2.0 * edges + 4.0 * faces + 6.0 * cells,
+                    4.0 * faces + 12.0 * cells,
                     8.0 * cells,
                 ),
             };
@@ -119,12 +137,30 @@ impl MeshCounts {
         Self {
             nodes,
             edges,
+            faces,
             cells,
         }
     }
 }
 
 impl Mesh {
+    /// Number of distinct faces of the cells of a 3D mesh (0 for 1D and 2D meshes).
+    pub fn num_faces(&self) -> usize {
+        if self.dim < 3 {
+            return 0;
+        }
+        let v = self.view();
+        let facets = self.cell_kind.local_facets();
+        let mut seen = std::collections::HashSet::with_capacity(self.num_cells() * facets.len());
+        for c in 0..self.num_cells() {
+            let n = v.cell(c);
+            for f in facets {
+                seen.insert(face_key(f.iter().map(|&l| n[l])));
+            }
+        }
+        seen.len()
+    }
+
     /// Number of distinct edges of the cells (for intervals, the number of distinct cells).
     pub fn num_edges(&self) -> usize {
         let v = self.view();
@@ -334,6 +370,7 @@ impl Mesh {
         let counts = MeshCounts {
             nodes: self.num_nodes() as f64,
             edges: self.num_edges() as f64,
+            faces: self.num_faces() as f64,
             cells: self.num_cells() as f64,
         }
         .refined(self.cell_kind, times);

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use femscale_core::{CellKind, Error, Result};
+use femscale_core::{CellKind, Error, Order, Result};
 use femscale_expr::Expression;
 use femscale_mesh::{
     BoxCells, BoxSpec, Diagonal, MAX_GENERATED_NODES, Mesh, MeshCounts, RectangleCells,
@@ -154,10 +154,24 @@ impl MeshSpec {
     /// existing mesh, but counted for a refined one). Saturates instead of overflowing for
     /// absurd sizes.
     pub fn estimated_nodes(&self) -> Option<f64> {
-        match self {
-            Self::Mesh(_) | Self::Gmsh(_) => None,
-            _ => self.estimated_counts().map(|(_, c)| c.nodes),
+        self.estimated_nodes_of(Order::Linear)
+    }
+
+    /// The nodes of the mesh with elements of `order`, computed without building it (`None`
+    /// for an existing mesh or a file): for order 2 a node on every edge, and on every face
+    /// and in every cell of quadrilaterals and hexahedra.
+    pub fn estimated_nodes_of(&self, order: Order) -> Option<f64> {
+        if matches!(self, Self::Mesh(_) | Self::Gmsh(_)) {
+            return None;
         }
+        let (kind, c) = self.estimated_counts()?;
+        Some(match (order, kind) {
+            (Order::Linear, _) => c.nodes,
+            (Order::Quadratic, CellKind::Interval) => c.nodes + c.cells,
+            (Order::Quadratic, CellKind::Triangle | CellKind::Tetrahedron) => c.nodes + c.edges,
+            (Order::Quadratic, CellKind::Quadrilateral) => c.nodes + c.edges + c.cells,
+            (Order::Quadratic, CellKind::Hexahedron) => c.nodes + c.edges + c.faces + c.cells,
+        })
     }
 
     /// The largest cell width of the mesh, computed without building it (`None` for an
@@ -190,6 +204,7 @@ impl MeshSpec {
         let counts = |nodes, edges, cells| MeshCounts {
             nodes,
             edges,
+            faces: 0.0,
             cells,
         };
         Some(match self {
@@ -222,28 +237,36 @@ impl MeshSpec {
                     + ny * (nx + 1.0) * (nz + 1.0)
                     + nz * (nx + 1.0) * (ny + 1.0);
                 let cubes = nx * ny * nz;
+                let grid_faces = nx * ny * (nz + 1.0) + ny * nz * (nx + 1.0) + nx * nz * (ny + 1.0);
                 match b.cells {
-                    // One diagonal per grid face and one through each cube.
-                    BoxCells::Tetrahedron => {
-                        let faces =
-                            nx * ny * (nz + 1.0) + ny * nz * (nx + 1.0) + nx * nz * (ny + 1.0);
-                        (
-                            CellKind::Tetrahedron,
-                            counts(nodes, grid_edges + faces + cubes, 6.0 * cubes),
-                        )
-                    }
-                    BoxCells::Hexahedron => {
-                        (CellKind::Hexahedron, counts(nodes, grid_edges, cubes))
-                    }
+                    // One diagonal per grid face and one through each cube; each grid face
+                    // two triangles, 6 more inside each cube.
+                    BoxCells::Tetrahedron => (
+                        CellKind::Tetrahedron,
+                        MeshCounts {
+                            faces: 2.0 * grid_faces + 6.0 * cubes,
+                            ..counts(nodes, grid_edges + grid_faces + cubes, 6.0 * cubes)
+                        },
+                    ),
+                    BoxCells::Hexahedron => (
+                        CellKind::Hexahedron,
+                        MeshCounts {
+                            faces: grid_faces,
+                            ..counts(nodes, grid_edges, cubes)
+                        },
+                    ),
                 }
             }
             Self::Mesh(m) => (
                 m.cell_kind(),
-                counts(
-                    m.num_nodes() as f64,
-                    m.num_edges() as f64,
-                    m.num_cells() as f64,
-                ),
+                MeshCounts {
+                    faces: m.num_faces() as f64,
+                    ..counts(
+                        m.num_nodes() as f64,
+                        m.num_edges() as f64,
+                        m.num_cells() as f64,
+                    )
+                },
             ),
             Self::Gmsh(_) => return None,
             Self::Refined { base, times } => {

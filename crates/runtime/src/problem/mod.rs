@@ -215,15 +215,10 @@ impl Problem {
     }
 
     /// The number of unknowns, computed without building the mesh (`None` for an existing
-    /// mesh or a file): the generator's nodes, times `2^dim` for order 2 (the edge, face and
-    /// cell nodes it adds, up to boundary effects). Saturates for absurd sizes.
+    /// mesh or a file): the generator's nodes of the element's order. Saturates for absurd
+    /// sizes.
     pub fn estimated_dofs(&self) -> Option<f64> {
-        let nodes = self.mesh.estimated_nodes()?;
-        let dim = self.mesh.dim().unwrap_or(2);
-        Some(match self.order {
-            Order::Linear => nodes,
-            Order::Quadratic => nodes * 2f64.powi(dim as i32),
-        })
+        self.mesh.estimated_nodes_of(self.order)
     }
 
     /// Whether any field is an expression (diffusion, reaction, source, boundary data, exact
