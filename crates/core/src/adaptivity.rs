@@ -17,6 +17,9 @@ pub enum AdaptiveStop {
     MaxSteps,
     /// The marking selected no cell (the estimate is zero).
     NothingMarked,
+    /// Refining once more would not fit in memory (`solver.memory_limit_mb`, or the memory
+    /// available): the last step that fits is the result.
+    MemoryLimit,
 }
 
 impl AdaptiveStop {
@@ -27,6 +30,7 @@ impl AdaptiveStop {
             Self::MaxDofs => "max_dofs",
             Self::MaxSteps => "max_steps",
             Self::NothingMarked => "nothing_marked",
+            Self::MemoryLimit => "memory_limit",
         }
     }
 }

@@ -132,6 +132,13 @@ fn the_budgets_stop_the_loop() {
     assert_eq!(report.stopped_by, AdaptiveStop::MaxDofs);
     assert!(solution.metrics.dofs <= 2000 && report.steps.len() > 2);
 
+    // A memory limit the growing mesh reaches: the steps that fit are the result (an error
+    // lost them all).
+    let solution = solve(l_shape(&["solver.memory_limit_mb=5"])).unwrap();
+    let report = solution.metrics.adaptivity.unwrap();
+    assert_eq!(report.stopped_by, AdaptiveStop::MemoryLimit);
+    assert!(report.steps.len() > 2 && report.steps.last().unwrap().marked == 0);
+
     let solution = solve(l_shape(&["adaptivity.max_steps=3"])).unwrap();
     let report = solution.metrics.adaptivity.unwrap();
     assert_eq!(report.stopped_by, AdaptiveStop::MaxSteps);

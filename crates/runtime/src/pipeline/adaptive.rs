@@ -226,20 +226,22 @@ impl FemSolver {
                     })
                     .map_err(switch)
                     .map_err(&abandon)?;
-                if refined.mesh.num_nodes() > cfg.max_dofs {
+                // Within `max_dofs`, the next step must still fit in memory: when it does not,
+                // the steps done are the result (an error would lose them).
+                let over = match refined.mesh.num_nodes() > cfg.max_dofs {
+                    true => Some(AdaptiveStop::MaxDofs),
+                    false => self
+                        .fits_in_memory(&refined.mesh, requested, &start.load)
+                        .map_err(&abandon)?,
+                };
+                if let Some(stop) = over {
                     step.marked = 0;
                     show(&[], &step)?;
                     report.steps.push(step);
-                    report.stopped_by = AdaptiveStop::MaxDofs;
+                    report.stopped_by = stop;
                     return Ok((computed, setup, decision));
                 }
                 show(&marked, &step)?;
-                // Within `max_dofs`, the next step must still fit in memory.
-                crate::pipeline::check_nodes_fit(
-                    refined.mesh.num_nodes() as f64,
-                    "adaptivity.max_dofs",
-                )
-                .map_err(&abandon)?;
                 step.refine_seconds = t.elapsed().as_secs_f64();
                 report.steps.push(step);
                 mesh = Arc::new(refined.mesh);
@@ -260,6 +262,31 @@ impl FemSolver {
         );
         m.adaptivity = Some(report);
         Ok(solution)
+    }
+}
+
+impl FemSolver {
+    /// `Some(MemoryLimit)` when a solve on `mesh` would not fit in memory: the memory the
+    /// machine has for its mesh, pattern and matrix, or `solver.memory_limit_mb` for the
+    /// plan's estimate (a warning says which). Other errors of the plan are returned.
+    fn fits_in_memory(
+        &self,
+        mesh: &Mesh,
+        requested: &str,
+        load: &femscale_core::SystemLoad,
+    ) -> Result<Option<AdaptiveStop>> {
+        let too_big = |e: Error| {
+            tracing::warn!("adaptive loop stopped: the next mesh would not fit in memory: {e}");
+            Ok(Some(AdaptiveStop::MemoryLimit))
+        };
+        if let Err(e) = crate::pipeline::check_nodes_fit(mesh.num_nodes() as f64, "adaptivity") {
+            return too_big(e);
+        }
+        match self.plan_for_mesh(mesh, requested, load) {
+            Ok(_) => Ok(None),
+            Err(e @ Error::Solve(femscale_core::SolveError::MemoryBudget { .. })) => too_big(e),
+            Err(e) => Err(e),
+        }
     }
 }
 
