@@ -20,6 +20,9 @@ pub enum AdaptiveStop {
     /// Refining once more would not fit in memory (`solver.memory_limit_mb`, or the memory
     /// available): the last step that fits is the result.
     MemoryLimit,
+    /// A marked cell is narrower than double precision resolves at the domain's size
+    /// (`1e-10` of its extent): bisecting it further would make cells of no width.
+    ResolutionLimit,
 }
 
 impl AdaptiveStop {
@@ -31,6 +34,7 @@ impl AdaptiveStop {
             Self::MaxSteps => "max_steps",
             Self::NothingMarked => "nothing_marked",
             Self::MemoryLimit => "memory_limit",
+            Self::ResolutionLimit => "resolution_limit",
         }
     }
 }

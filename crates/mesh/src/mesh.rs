@@ -260,21 +260,27 @@ impl Mesh {
     /// Mesh size `h`: the largest distance between two nodes of one cell (all nodes of the
     /// layout, so curved order-2 cells count their bulge).
     pub fn max_cell_diameter(&self) -> f64 {
-        let v = self.view();
         (0..self.num_cells())
-            .map(|c| {
-                let n = v.cell(c);
-                let mut d: f64 = 0.0;
-                for a in 0..n.len() {
-                    for b in a + 1..n.len() {
-                        let (p, q) = (v.point(n[a]), v.point(n[b]));
-                        let dist = (0..3).map(|k| (p[k] - q[k]).powi(2)).sum::<f64>().sqrt();
-                        d = d.max(dist);
-                    }
-                }
-                d
-            })
+            .map(|c| self.cell_diameter(c))
             .fold(0.0, f64::max)
+    }
+
+    /// The largest distance between two nodes of cell `c`.
+    ///
+    /// # Panics
+    /// If `c >= num_cells()`.
+    pub fn cell_diameter(&self, c: usize) -> f64 {
+        let v = self.view();
+        let n = v.cell(c);
+        let mut d: f64 = 0.0;
+        for a in 0..n.len() {
+            for b in a + 1..n.len() {
+                let (p, q) = (v.point(n[a]), v.point(n[b]));
+                let dist = (0..3).map(|k| (p[k] - q[k]).powi(2)).sum::<f64>().sqrt();
+                d = d.max(dist);
+            }
+        }
+        d
     }
 }
 

@@ -695,3 +695,41 @@ max_steps = 3
         assert!((step.energy - 138.0).abs() < 1e-9, "{step:?}");
     }
 }
+
+/// A singularity that maximum marking refines without end (`u = x^0.51` at `x = 0`): the loop
+/// stops when the marked cell is narrower than double precision resolves (`1e-10` of the
+/// domain), with the steps done (it ended in an error once cells reached 1e-30).
+#[test]
+fn refinement_stops_at_the_resolution_of_double_precision() {
+    let config = Config::from_toml_str(
+        r#"
+[problem]
+dim = 1
+mesh = { kind = "interval", x = [0.0, 1.0], nx = 4 }
+source = "0.2499*x^(-1.49)"
+exact = "x^0.51"
+boundary = [
+  { where = "left", kind = "dirichlet", value = 0.0 },
+  { where = "right", kind = "dirichlet", value = 1.0 },
+]
+[solver]
+kind = "direct"
+[adaptivity]
+enabled = true
+marking = "maximum"
+theta = 1.0
+max_steps = 1000
+target = "error"
+target_error = 1e-300
+"#,
+    )
+    .unwrap();
+    let solution = solve(config).unwrap();
+    let report = solution.metrics.adaptivity.unwrap();
+    assert_eq!(report.stopped_by, AdaptiveStop::ResolutionLimit);
+    assert!(report.steps.len() > 20 && report.steps.last().unwrap().marked == 0);
+    let smallest = (0..solution.mesh.num_cells())
+        .map(|c| solution.mesh.cell_diameter(c))
+        .fold(f64::INFINITY, f64::min);
+    assert!(smallest > 1e-12, "{smallest}");
+}

@@ -116,6 +116,8 @@ impl FemSolver {
         check_target(cfg, problem, &mesh)
             .map_err(switch)
             .map_err(&abandon)?;
+        // The domain's size, against which cells too narrow to bisect are told.
+        let extent = extent(&mesh);
         let mut state: Option<RefinementState> = None;
         let mut guess: Option<Vec<f64>> = None;
         let mut report = AdaptivityReport::default();
@@ -213,8 +215,11 @@ impl FemSolver {
                     None => Ok(()),
                 };
                 let stop = stop.or((marked.is_empty()).then_some(AdaptiveStop::NothingMarked));
+                let stop = stop.or_else(|| at_resolution_limit(&mesh, &marked, extent));
                 if let Some(stop) = stop {
-                    show(&marked, &step)?;
+                    // Nothing is refined after the last step.
+                    step.marked = 0;
+                    show(&[], &step)?;
                     report.steps.push(step);
                     report.stopped_by = stop;
                     return Ok((computed, setup, decision));
@@ -574,6 +579,40 @@ fn check_target(cfg: &AdaptivityConfig, problem: &Problem, mesh: &Mesh) -> Resul
         ));
     }
     Ok(())
+}
+
+/// Cells narrower than this share of the domain's extent are not bisected: their nodes'
+/// coordinates keep too few digits (at `1e-16` of it, bisection makes cells of no width).
+const RESOLUTION: f64 = 1e-10;
+
+/// The diagonal of the bounding box of `mesh`'s nodes.
+fn extent(mesh: &Mesh) -> f64 {
+    let mut lo = [f64::INFINITY; 3];
+    let mut hi = [f64::NEG_INFINITY; 3];
+    for p in mesh.points() {
+        for k in 0..3 {
+            lo[k] = lo[k].min(p[k]);
+            hi[k] = hi[k].max(p[k]);
+        }
+    }
+    (0..3).map(|k| (hi[k] - lo[k]).powi(2)).sum::<f64>().sqrt()
+}
+
+/// `Some(ResolutionLimit)` when a marked cell is narrower than [`RESOLUTION`] of `extent`
+/// (a warning says which).
+fn at_resolution_limit(mesh: &Mesh, marked: &[usize], extent: f64) -> Option<AdaptiveStop> {
+    let smallest = (marked.iter())
+        .map(|&c| (mesh.cell_diameter(c), c))
+        .min_by(|a, b| a.0.total_cmp(&b.0))?;
+    (smallest.0 < RESOLUTION * extent).then(|| {
+        tracing::warn!(
+            cell = smallest.1,
+            width = smallest.0,
+            extent,
+            "adaptive loop stopped: a marked cell is at the resolution limit of double precision"
+        );
+        AdaptiveStop::ResolutionLimit
+    })
 }
 
 /// The refined mesh, its refinement state and `values` interpolated onto it.
