@@ -219,10 +219,7 @@ mod tests {
     /// perturbed system, as a factorisation with a tiny last pivot computes it) does not.
     #[test]
     fn a_singular_system_is_not_confirmed() {
-        let n = 50;
-        let a = neumann_1d(n);
-        let b: Vec<f64> = (0..n).map(|i| (i as f64 / n as f64 - 0.5) * 1e-3).collect();
-        let x: Vec<f64> = (0..n).map(|i| 1e12 + (i as f64).sin()).collect();
+        let (a, b, x) = singular_case();
         let options = SolverOptions::default();
         let v = verify_solution(&a, &b, &x, &report(), &options).unwrap();
         assert!(v.needs_confirmation(), "{v:?}");
@@ -320,6 +317,42 @@ mod tests {
         (a, solve)
     }
 
+    /// A singular system (the Neumann Laplacian) and `x` a huge multiple of its null vector
+    /// plus rounding-size noise: the backward error accepts it.
+    pub(super) fn singular_case() -> (CsrMatrix, Vec<f64>, Vec<f64>) {
+        let n = 50;
+        let b = (0..n).map(|i| (i as f64 / n as f64 - 0.5) * 1e-3).collect();
+        let x = (0..n).map(|i| 1e12 + (i as f64).sin()).collect();
+        (neumann_1d(n), b, x)
+    }
+
+    /// A stiff, nearly singular system (the 1D Laplacian over h = 0.01 with a reaction of
+    /// 1e-14) and `x = 1e10 + e_k`, `k` returned: `δ = −e_k` takes most of `r` out.
+    pub(super) fn stiff_case() -> (CsrMatrix, Vec<f64>, Vec<f64>, usize) {
+        let n = 50;
+        let (mut a, _) = shifted(n, 1e-14);
+        a.values_mut().iter_mut().for_each(|v| *v *= 100.0);
+        let b = (0..n).map(|i| ((i as f64) * 0.3).cos()).collect();
+        let k = n / 2;
+        let mut x = vec![1e10; n];
+        x[k] += 1.0;
+        (a, b, x, k)
+    }
+
+    /// An ill-conditioned regular system (solution about 1e9 in size), its solve, and its
+    /// solution with an error of 1e-12 of it.
+    #[allow(clippy::type_complexity)]
+    pub(super) fn ill_conditioned_case()
+    -> (CsrMatrix, Vec<f64>, Vec<f64>, impl Fn(&[f64]) -> Vec<f64>) {
+        let n = 50;
+        let (a, solve) = shifted(n, 1e-9);
+        let b: Vec<f64> = (0..n).map(|i| ((i as f64) * 0.3).cos() + 0.2).collect();
+        let x = (solve(&b).iter().enumerate())
+            .map(|(i, v)| v + 1e-12 * v.abs() * (7.0 * i as f64).sin())
+            .collect();
+        (a, b, x, solve)
+    }
+
     /// A correction that solves its system confirms nothing.
     #[test]
     fn a_correction_that_does_not_solve_confirms_nothing() {
@@ -360,13 +393,8 @@ mod tests {
     /// while the error, `x` itself, stays: refused.
     #[test]
     fn a_correction_that_removes_an_easy_part_of_the_residual_confirms_nothing() {
-        let n = 50;
-        let (mut a, _) = shifted(n, 1e-14);
-        a.values_mut().iter_mut().for_each(|v| *v *= 100.0);
-        let b: Vec<f64> = (0..n).map(|i| ((i as f64) * 0.3).cos()).collect();
-        let k = n / 2;
-        let mut x = vec![1e10; n];
-        x[k] += 1.0;
+        let (a, b, x, k) = stiff_case();
+        let n = b.len();
         let v = verify_solution(&a, &b, &x, &report(), &SolverOptions::default()).unwrap();
         assert!(v.needs_confirmation(), "{v:?}");
         let mut r = vec![0.0; n];
@@ -403,18 +431,10 @@ mod tests {
 
     #[test]
     fn a_small_correction_confirms_and_a_normwise_pass_needs_none() {
-        // The solution of an ill-conditioned regular system (about 1e9 in size) with an
-        // error of 1e-12 of it: the normwise residual fails, the backward error accepts, and
-        // the exact correction (the error itself) is small.
-        let n = 50;
-        let (a, solve) = shifted(n, 1e-9);
-        let b: Vec<f64> = (0..n).map(|i| ((i as f64) * 0.3).cos() + 0.2).collect();
-        let exact = solve(&b);
-        let x: Vec<f64> = exact
-            .iter()
-            .enumerate()
-            .map(|(i, v)| v + 1e-12 * v.abs() * (7.0 * i as f64).sin())
-            .collect();
+        // The normwise residual fails, the backward error accepts, and the exact correction
+        // (the error itself) is small.
+        let (a, b, x, solve) = ill_conditioned_case();
+        let n = b.len();
         let v = verify_solution(&a, &b, &x, &report(), &SolverOptions::default()).unwrap();
         assert!(v.needs_confirmation(), "{v:?}");
         confirm_solution(

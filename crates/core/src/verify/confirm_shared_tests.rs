@@ -3,7 +3,7 @@
 
 use std::sync::{Arc, Barrier, Mutex};
 
-use super::tests::{neumann_1d, report, shifted};
+use super::tests::{ill_conditioned_case, report, singular_case, stiff_case};
 use super::*;
 use crate::verify::{verify_solution, verify_solution_shared};
 
@@ -109,10 +109,7 @@ fn confirm_on_ranks(
 
 #[test]
 fn ranks_refuse_a_singular_solution_as_one_process_does() {
-    let n = 50;
-    let a = neumann_1d(n);
-    let b: Vec<f64> = (0..n).map(|i| (i as f64 / n as f64 - 0.5) * 1e-3).collect();
-    let x: Vec<f64> = (0..n).map(|i| 1e12 + (i as f64).sin()).collect();
+    let (a, b, x) = singular_case();
     for ranks in [1, 2, 3] {
         for verdict in confirm_on_ranks(ranks, &a, &b, &x, |_, d| d.fill(3e11)) {
             assert!(
@@ -126,13 +123,7 @@ fn ranks_refuse_a_singular_solution_as_one_process_does() {
 
 #[test]
 fn ranks_refuse_a_correction_that_removes_an_easy_part_of_the_residual() {
-    let n = 50;
-    let (mut a, _) = shifted(n, 1e-14);
-    a.values_mut().iter_mut().for_each(|v| *v *= 100.0);
-    let b: Vec<f64> = (0..n).map(|i| ((i as f64) * 0.3).cos()).collect();
-    let k = n / 2;
-    let mut x = vec![1e10; n];
-    x[k] += 1.0;
+    let (a, b, x, k) = stiff_case();
     for ranks in [2, 3] {
         let verdicts = confirm_on_ranks(ranks, &a, &b, &x, |_, d| {
             d.fill(0.0);
@@ -149,12 +140,7 @@ fn ranks_refuse_a_correction_that_removes_an_easy_part_of_the_residual() {
 
 #[test]
 fn ranks_confirm_an_ill_conditioned_solution() {
-    let n = 50;
-    let (a, solve) = shifted(n, 1e-9);
-    let b: Vec<f64> = (0..n).map(|i| ((i as f64) * 0.3).cos() + 0.2).collect();
-    let x: Vec<f64> = (solve(&b).iter().enumerate())
-        .map(|(i, v)| v + 1e-12 * v.abs() * (7.0 * i as f64).sin())
-        .collect();
+    let (a, b, x, solve) = ill_conditioned_case();
     for ranks in [1, 2, 3] {
         let verdicts = confirm_on_ranks(ranks, &a, &b, &x, |r, d| d.copy_from_slice(&solve(r)));
         assert!(
