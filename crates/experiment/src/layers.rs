@@ -121,11 +121,12 @@ fn figment(file: &FileLayer, layers: &[KeyLayer]) -> Result<Figment> {
 /// contradictions; errors name the key
 /// and the layer its value came from.
 pub(crate) fn extract_config(file: &FileLayer, layers: &[KeyLayer]) -> Result<Config> {
-    let config = figment(file, layers)?
+    let fig = figment(file, layers)?;
+    let config = fig
         .extract::<Config>()
         .map_err(|e| figment_error(e, Some(&file.source), &FieldPath::root()))?;
-    config
-        .check_loaded()
+    (config.check_loaded())
+        .and_then(|()| femscale_runtime::config::check_finite_values(&fig))
         .map_err(|e| located_config_error(e, &attribution(&file.source, layers)))?;
     Ok(config)
 }

@@ -362,6 +362,15 @@ fn a_named_table_set_whole_replaces_the_files() {
         assert_eq!(names(&c), [("c".to_string(), 2.0), ("d".to_string(), 4.0)]);
         let c = Config::load(&sources(file, &["problem.params={ e = 1.0 }"])).unwrap();
         assert_eq!(names(&c), [("e".to_string(), 1.0)]);
+        // Set inside a parent table's value, the same (and a lower parent layer loses it).
+        let c = Config::load(&sources(file, &["problem={ params = { f = 1.0 } }"])).unwrap();
+        assert_eq!(names(&c), [("f".to_string(), 1.0)]);
+        let both = [
+            "problem={ params = { g = 1.0 } }",
+            "problem.params={ h = 1.0 }",
+        ];
+        let c = Config::load(&sources(file, &both)).unwrap();
+        assert_eq!(names(&c), [("h".to_string(), 1.0)]);
         // Settings tables merge: the file's `ny` stays beside the override's `nx`.
         let c = Config::load(&sources(file, &["problem.mesh={ nx = 8 }"])).unwrap();
         let shown = format!("{:?}", c.problem.mesh);
@@ -378,8 +387,13 @@ fn a_named_table_set_whole_replaces_the_files() {
 #[test]
 fn configuration_errors_carry_their_key() {
     // In a jail: other tests set `FEMSCALE_*` variables meanwhile.
-    Jail::expect_with(|_| {
+    Jail::expect_with(|jail| {
         check_keys_carried();
+        // A number out of range, from a variable.
+        jail.set_env("FEMSCALE_SOLVER__TOLERANCE", "1e400");
+        let e = Config::load(&sources(None, &[])).unwrap_err();
+        assert_eq!(e.field_name().as_deref(), Some("solver.tolerance"), "{e}");
+        assert!(e.to_string().contains("FEMSCALE_SOLVER__TOLERANCE"), "{e}");
         Ok(())
     });
 }
@@ -390,9 +404,38 @@ fn check_keys_carried() {
         ("solver.tolerance=\"small\"", "solver.tolerance"),
         ("problem.mesh.nxx=4", "problem.mesh.nxx"),
         ("cache.memory_mb=1e30", "cache.memory_mb"),
+        ("problem.mesh.nx=1e400", "problem.mesh.nx"),
+        ("problem.mesh.nx=99999999999999999999999", "problem.mesh.nx"),
     ] {
         let e = Config::load(&sources(None, &[set])).unwrap_err();
         assert_eq!(e.field_name().as_deref(), Some(key), "{set}: {e}");
         assert!(e.to_string().contains(key), "{e}");
     }
+}
+
+/// A non-finite number is no value of any key: refused at load, naming the key and where it
+/// came from (a constant coefficient was refused only by a solve, and an experiment's identity
+/// read it as unset).
+#[test]
+fn non_finite_numbers_are_refused_wherever_they_are() {
+    Jail::expect_with(|jail| {
+        jail.create_file("c.toml", "[problem]\nreaction = -1e400\n")?;
+        let e = Config::load(&sources(Some("c.toml"), &[])).unwrap_err();
+        assert_eq!(e.field_name().as_deref(), Some("problem.reaction"), "{e}");
+        assert!(e.to_string().contains("c.toml:2"), "{e}");
+        for set in [
+            "problem.reaction=nan",
+            "problem.params.k=inf",
+            "problem.diffusion={ a = -inf }",
+        ] {
+            let e = Config::load(&sources(None, &[set])).unwrap_err();
+            assert!(e.to_string().contains("--set"), "{set}: {e}");
+            assert!(
+                e.to_string().contains("not a number femscale can use"),
+                "{set}: {e}"
+            );
+        }
+        assert!(Config::from_toml_str("[problem]\nsource = nan\n").is_err());
+        Ok(())
+    });
 }

@@ -19,6 +19,7 @@ pub use crate::scaling::ScalingConfig;
 
 mod adaptivity;
 mod bounds;
+mod finite;
 mod kind_text;
 mod locate;
 mod replace;
@@ -31,6 +32,7 @@ pub use bounds::{
     MAX_AMG_LEVELS, MAX_GMRES_RESTART, MAX_MEGABYTES, MAX_SECONDS, MAX_SMOOTHING_WORK, MAX_THREADS,
     check_count, duration_from_seconds,
 };
+pub use finite::check_finite_values;
 pub use locate::{Attribution, Origin};
 pub use replace::{Dropping, TableReplacements};
 pub use source_map::{FieldPath, Position, SourceMap, Step};
@@ -329,8 +331,8 @@ impl Config {
             .extract()
             .map_err(|e| config_error(e, source.as_deref()))?;
         let attribution = sources.attribution_over(source);
-        config
-            .check_loaded()
+        (config.check_loaded())
+            .and_then(|()| check_finite_values(&fig))
             .map_err(|e| located_config_error(e, &attribution))?;
         Ok((config, attribution))
     }
@@ -340,9 +342,10 @@ impl Config {
     /// # Errors
     /// [`Error::Config`] naming the key of each problem.
     pub fn from_toml_str(text: &str) -> Result<Self> {
-        Figment::from(Toml::string(text))
-            .extract()
-            .map_err(|e| config_error(e, None))
+        let fig = Figment::from(Toml::string(text));
+        let config = fig.extract().map_err(|e| config_error(e, None))?;
+        check_finite_values(&fig)?;
+        Ok(config)
     }
 }
 
@@ -541,6 +544,22 @@ pub fn parse_override(item: &str) -> Result<(String, figment::value::Value)> {
             ),
         });
     }
+    let parsed = parse_value(value).map_err(|range| Error::Config {
+        key: Some(FieldPath::parse(key)),
+        message: out_of_range(
+            &format!("{OVERRIDE_NAME} {}", shown_token(item)),
+            key,
+            value,
+            range,
+        ),
+    })?;
+    Ok((key.to_string(), parsed))
+}
+
+/// `value` read as a TOML value, or as a plain string when it is not TOML; the range it falls
+/// out of when it is a number TOML or a double cannot hold (it would be reported later as a
+/// string where a number was expected, or as infinity).
+fn parse_value(value: &str) -> std::result::Result<figment::value::Value, &'static str> {
     let parsed = Figment::from(Toml::string(&format!("v = {value}")))
         .extract_inner::<figment::value::Value>("v");
     let overflowed = |v: &figment::value::Value| {
@@ -550,23 +569,20 @@ pub fn parse_override(item: &str) -> Result<(String, figment::value::Value)> {
     let range = match &parsed {
         Ok(parsed) if overflowed(parsed) => Some("a double (about ±1.8e308)"),
         Ok(_) => None,
-        // Text that is not TOML is a plain string, unless it is a number TOML cannot hold:
-        // that would be reported later as a string where a number was expected.
         Err(_) => out_of_range_number(value),
     };
-    if let Some(range) = range {
-        return Err(Error::Config {
-            key: None,
-            message: format!(
-                "from {OVERRIDE_NAME} {}: invalid `{key}`: `{}` is a number out of the range of \
-                 {range}",
-                shown_token(item),
-                shown_token(value)
-            ),
-        });
+    match range {
+        Some(range) => Err(range),
+        None => Ok(parsed.unwrap_or_else(|_| figment::value::Value::from(value.to_string()))),
     }
-    let parsed = parsed.unwrap_or_else(|_| figment::value::Value::from(value.to_string()));
-    Ok((key.to_string(), parsed))
+}
+
+/// The message for a number `value` of `key` out of `range`, given by `layer`.
+fn out_of_range(layer: &str, key: &str, value: &str, range: &str) -> String {
+    format!(
+        "{layer}: `{key}`: `{}` is a number out of the range of {range}",
+        shown_token(value)
+    )
 }
 
 /// The range `text` falls out of, when it is a decimal number TOML could not read: an integer
@@ -687,15 +703,24 @@ pub fn env_layers() -> Result<Vec<Layer>> {
     env.into_iter()
         .map(|(var, value)| {
             let key = var[ENV_PREFIX.len()..].to_lowercase().replace("__", ".");
-            let (key, value) =
-                parse_override(&format!("{key}={value}")).map_err(|e| Error::Config {
-                    key: None,
-                    message: match e.to_string().split_once(": invalid `") {
-                        // A number out of range: said of the variable.
-                        Some((_, rest)) => format!("{ENV_NAME} {var}: invalid `{rest}"),
-                        None => format!("{ENV_NAME} {var}: `{key}` is not a valid key"),
-                    },
-                })?;
+            let layer = format!("{ENV_NAME} {var}");
+            let (key, _) = parse_override(&format!("{key}=0")).map_err(|_| Error::Config {
+                key: None,
+                message: format!("{layer}: `{key}` is not a valid key"),
+            })?;
+            if value.contains(['\n', '\r']) {
+                // A second line would be parsed as another key and dropped.
+                return Err(Error::Config {
+                    key: Some(FieldPath::parse(&key)),
+                    message: format!(
+                        "{layer}: the value spans several lines; give one TOML value on one line"
+                    ),
+                });
+            }
+            let value = parse_value(value.trim()).map_err(|range| Error::Config {
+                key: Some(FieldPath::parse(&key)),
+                message: out_of_range(&layer, &key, value.trim(), range),
+            })?;
             Ok(Layer {
                 name: format!("{ENV_NAME} {var}"),
                 key,
@@ -826,8 +851,9 @@ pub fn stacked(base: Option<impl figment::Provider>, layers: Vec<Layer>) -> Figm
             dropped: plan.dropped,
         });
     }
-    for (layer, keep) in layers.into_iter().zip(plan.keep) {
+    for ((mut layer, keep), pruned) in layers.into_iter().zip(plan.keep).zip(plan.pruned) {
         if keep {
+            layer.value = replace::pruned_value(layer.value, &pruned);
             fig = fig.merge(layer);
         }
     }

@@ -10,15 +10,19 @@ use figment::{Metadata, Profile, Provider};
 
 use super::NAMED_TABLES;
 
-/// Which of a stack of layers (`key`, `value`, lowest first) survive, and which tables the
-/// base below them (the file) loses: a layer setting a named table whole to a table drops that
-/// table from the base and every lower layer that sets it or a key in it.
+/// What replacing named tables does to a stack of layers (`key`, `value`, lowest first): the
+/// tables the base below them (the file) drops, and the layers as they are merged — a layer
+/// that sets a named table whole, by its key or inside a parent table's value (`--set
+/// 'problem={ params = { c = 1 } }'`), drops that table from every lower layer (a layer of a
+/// key in it goes; a parent layer's value loses it).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct TableReplacements {
     /// Tables the base provider drops.
     pub dropped: Vec<&'static str>,
     /// One flag per layer: whether it is merged (a replaced layer is not).
     pub keep: Vec<bool>,
+    /// Per layer, the tables (relative to its key) its value loses.
+    pub pruned: Vec<Vec<String>>,
 }
 
 impl TableReplacements {
@@ -26,34 +30,69 @@ impl TableReplacements {
     pub fn of<'a>(layers: impl IntoIterator<Item = (&'a str, &'a Value)>) -> Self {
         let layers: Vec<(&str, &Value)> = layers.into_iter().collect();
         let mut keep = vec![true; layers.len()];
+        let mut pruned = vec![Vec::new(); layers.len()];
         let mut dropped = Vec::new();
         for (i, (key, value)) in layers.iter().enumerate() {
-            let Some(table) = replaced_table(key, value) else {
-                continue;
-            };
-            if !dropped.contains(&table) {
-                dropped.push(table);
-            }
-            for (j, (lower, _)) in layers[..i].iter().enumerate() {
-                if within(lower, table) {
-                    keep[j] = false;
+            for table in replaced_tables(key, value) {
+                if !dropped.contains(&table) {
+                    dropped.push(table);
+                }
+                for (j, (lower, _)) in layers[..i].iter().enumerate() {
+                    if within(lower, table) {
+                        keep[j] = false;
+                    } else if let Some(rest) = inside(table, lower) {
+                        pruned[j].push(rest.to_string());
+                    }
                 }
             }
         }
-        Self { dropped, keep }
+        Self {
+            dropped,
+            keep,
+            pruned,
+        }
     }
 }
 
-/// The named table `key` sets whole, when `value` is a table.
-fn replaced_table(key: &str, value: &Value) -> Option<&'static str> {
-    let table = NAMED_TABLES.iter().copied().find(|t| *t == key)?;
-    matches!(value, Value::Dict(..)).then_some(table)
+/// The named tables `key = value` sets whole: `key` itself when it is one and `value` a
+/// table, and those inside `value` when `key` is a parent of them.
+fn replaced_tables(key: &str, value: &Value) -> Vec<&'static str> {
+    (NAMED_TABLES.iter().copied())
+        .filter(|table| match inside(table, key) {
+            Some(rest) => matches!(lookup(value, rest), Some(Value::Dict(..))),
+            None => *table == key && matches!(value, Value::Dict(..)),
+        })
+        .collect()
 }
 
 /// Whether `key` is `table` or a key inside it.
 fn within(key: &str, table: &str) -> bool {
     key.strip_prefix(table)
         .is_some_and(|rest| rest.is_empty() || rest.starts_with('.'))
+}
+
+/// `table`'s path below `parent` (`params` for `problem.params` in `problem`), when `parent`
+/// is a proper parent of it.
+fn inside<'t>(table: &'t str, parent: &str) -> Option<&'t str> {
+    table.strip_prefix(parent)?.strip_prefix('.')
+}
+
+/// The value at dotted `path` inside `value`.
+fn lookup<'v>(value: &'v Value, path: &str) -> Option<&'v Value> {
+    path.split('.').try_fold(value, |v, step| match v {
+        Value::Dict(_, dict) => dict.get(step),
+        _ => None,
+    })
+}
+
+/// `value` without the dotted keys `pruned` (relative to it).
+pub(super) fn pruned_value(mut value: Value, pruned: &[String]) -> Value {
+    if let Value::Dict(_, dict) = &mut value {
+        for path in pruned {
+            remove_dotted(dict, path);
+        }
+    }
+    value
 }
 
 /// `inner` without the dotted keys `dropped`.
@@ -123,6 +162,19 @@ mod tests {
         let plan = TableReplacements::of(layers);
         assert_eq!(plan.dropped, ["problem.diffusion"]);
         assert_eq!(plan.keep, [false, true, true, true, true]);
+        // Set inside a parent's value, the table goes from the lower layers too, and a lower
+        // parent layer loses it from its value.
+        let problem = Value::from(Dict::from([("params".to_string(), whole.clone())]));
+        let layers = [
+            ("problem", &problem),
+            ("problem.params.b", &one),
+            ("problem", &problem),
+        ];
+        let plan = TableReplacements::of(layers);
+        assert_eq!(plan.dropped, ["problem.params"]);
+        assert_eq!(plan.keep, [true, false, true]);
+        assert_eq!(plan.pruned[0], ["params"]);
+        assert!(plan.pruned[1].is_empty() && plan.pruned[2].is_empty());
         // A number for the table (a constant coefficient) replaces it by itself.
         let plan = TableReplacements::of([("problem.diffusion", &one)]);
         assert!(plan.dropped.is_empty());

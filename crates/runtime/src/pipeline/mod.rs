@@ -342,6 +342,7 @@ impl FemSolver {
         let config: Config = fig
             .extract()
             .map_err(|e| figment_error(e, None, &FieldPath::root()))?;
+        crate::config::check_finite_values(&fig)?;
         let mut registry = (*self.registry).clone();
         if config.plugins != self.config.plugins {
             // New or reconfigured plugins; those no longer named stay registered (a loaded
