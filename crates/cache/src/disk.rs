@@ -352,7 +352,8 @@ impl DiskCache {
             }
             // Only femscale's entries are evicted (as `clear` removes only those): another
             // program's `*.fsc` file is left, and not counted against the bound.
-            if Self::read_key_text(&e.path)?.is_none() {
+            // (One that cannot be read is not ours to judge either.)
+            if Self::read_key_text(&e.path).ok().flatten().is_none() {
                 total = total.saturating_sub(e.bytes);
                 continue;
             }

@@ -682,6 +682,10 @@ impl Experiment {
         let start = Instant::now();
         let point = job.point;
         let outcome = catch_unwind(AssertUnwindSafe(|| -> Result<_> {
+            // Whatever happens to this run, what an earlier run of the point wrote is not its.
+            if job.repetition == 0 {
+                super::outputs::clear_point_outputs(dir, point)?;
+            }
             let mut config = match &point.config {
                 Ok(c) => c.clone(),
                 Err(message) => {
@@ -710,9 +714,6 @@ impl Experiment {
             }
             // Adaptive runs show every step: repetition 0 writes one VTU file per step.
             let write_steps = job.repetition == 0;
-            if write_steps {
-                super::outputs::clear_point_outputs(dir, point)?;
-            }
             let mut steps = 0;
             let solution = solver.solve_observed(&solver.config().problem, &mut |snapshot| {
                 steps += 1;

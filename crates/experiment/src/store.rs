@@ -152,16 +152,20 @@ impl Store {
         let results_path = dir.join(RESULTS_FILE);
         // Repaired (a torn last line cut off) and appended to: only a regular file of its own,
         // not a link to another file or a FIFO.
+        #[cfg(unix)]
+        let linked = |m: &std::fs::Metadata| std::os::unix::fs::MetadataExt::nlink(m) > 1;
+        #[cfg(not(unix))]
+        let linked = |_: &std::fs::Metadata| false;
         if let Ok(meta) = std::fs::symlink_metadata(&results_path)
-            && !meta.is_file()
+            && (!meta.is_file() || linked(&meta))
         {
             return Err(Error::Io {
                 path: results_path,
                 source: std::io::Error::new(
                     std::io::ErrorKind::InvalidInput,
-                    "exists and is not a regular file (a link, a FIFO or a directory): the \
-                     results log is read, repaired and appended to in place; remove it or \
-                     choose another output directory",
+                    "exists and is not a regular file of its own (a symbolic or hard link, a \
+                     FIFO or a directory): the results log is read, repaired and appended to in \
+                     place; remove it or choose another output directory",
                 ),
             });
         }
@@ -352,6 +356,13 @@ mod tests {
         std::os::unix::fs::symlink(&victim, out.join(RESULTS_FILE)).unwrap();
         let err = Store::prepare(&out).unwrap_err().to_string();
         assert!(err.contains("not a regular file"), "{err}");
+        let kept = std::fs::read_to_string(&victim).unwrap();
+        assert_eq!(kept, "line one\nno newline at the end");
+        // A hard link likewise.
+        std::fs::remove_file(out.join(RESULTS_FILE)).unwrap();
+        std::fs::hard_link(&victim, out.join(RESULTS_FILE)).unwrap();
+        let err = Store::prepare(&out).unwrap_err().to_string();
+        assert!(err.contains("hard link"), "{err}");
         let kept = std::fs::read_to_string(&victim).unwrap();
         assert_eq!(kept, "line one\nno newline at the end");
     }

@@ -212,10 +212,25 @@ fn a_rerun_point_leaves_no_stale_vtu_file() {
         std::fs::read_dir(d).map_or(Vec::new(), |r| r.map(|e| e.unwrap().path()).collect())
     };
     assert_eq!(files(&vtu_dir).len(), 1);
-    let failing = vec![r#"problem.source="1/(x-x)""#.to_string()];
-    let second = run(&path, &failing, &one_at_a_time());
-    assert_eq!((second.ran, second.failed_total), (1, 1));
-    assert!(files(&vtu_dir).is_empty(), "{:?}", files(&vtu_dir));
+    // Failing in the solve, or before it (the solver's options refused).
+    for (k, failing) in [r#"problem.source="1/(x-x)""#, "solver.tolerance=3.0"]
+        .into_iter()
+        .enumerate()
+    {
+        if k > 0 {
+            // The point's file again, under yet another identity.
+            let again = vec![format!("solver.tolerance=1e-{}", 9 + k)];
+            assert_eq!(run(&path, &again, &one_at_a_time()).failed_total, 0);
+            assert_eq!(files(&vtu_dir).len(), 1);
+        }
+        let second = run(&path, &[failing.to_string()], &one_at_a_time());
+        assert_eq!((second.ran, second.failed_total), (1, 1), "{failing}");
+        assert!(
+            files(&vtu_dir).is_empty(),
+            "{failing}: {:?}",
+            files(&vtu_dir)
+        );
+    }
 }
 
 /// A sweep value that sets a table of names whole replaces the file's table (the file's other

@@ -198,6 +198,18 @@ impl MeshBuilder {
                 "subdomain {id} has an empty or blank name (give it a name, or none)"
             )));
         }
+        // A key names a subdomain by name or by marker: a name that is another subdomain's
+        // number would name both.
+        for (id, name) in &self.subdomain_names {
+            let other = name.trim().parse::<i32>().ok().filter(|m| m != id);
+            if let Some(m) = other.filter(|m| subdomains.binary_search_by_key(m, |s| s.id).is_ok())
+            {
+                return Err(fail(format!(
+                    "subdomain {id} is named `{name}`, the marker of subdomain {m}: a key `{name}` \
+                     would name both; rename it"
+                )));
+            }
+        }
         if let Some(id) = (self.subdomain_names.keys())
             .find(|id| subdomains.binary_search_by_key(*id, |s| s.id).is_err())
         {
@@ -243,6 +255,11 @@ impl MeshBuilder {
         let mut by_marker: BTreeMap<i32, Vec<usize>> = BTreeMap::new();
         for (f, &m) in self.facets.chunks_exact(npf).zip(&self.facet_markers) {
             by_marker.entry(m).or_default().extend_from_slice(f);
+        }
+        if let Some((id, _)) = (self.boundary_names.iter()).find(|(_, n)| n.trim().is_empty()) {
+            return Err(fail(format!(
+                "boundary {id} has an empty or blank name (give it a name, or none)"
+            )));
         }
         if let Some(id) = (self.boundary_names.keys()).find(|id| !by_marker.contains_key(id)) {
             return Err(fail(format!(

@@ -272,6 +272,17 @@ fn blank_names_are_refused() {
     };
     let e = square().subdomain_name(2, " ").build().unwrap_err();
     assert!(e.to_string().contains("subdomain 2 has an empty"), "{e}");
+    // A name that is another subdomain's number would be named by both.
+    let e = square().subdomain_name(1, "2").build().unwrap_err();
+    assert!(e.to_string().contains("the marker of subdomain 2"), "{e}");
+    square().subdomain_name(1, "1").build().unwrap();
+    // A facet group's blank name.
+    let e = (square()
+        .facet_markers(vec![0, 1], vec![7])
+        .boundary_name(7, " "))
+    .build()
+    .unwrap_err();
+    assert!(e.to_string().contains("boundary 7 has an empty"), "{e}");
     let mut square_mesh = square().build().unwrap();
     let e = square_mesh
         .add_boundary_part_where("", |_| true)

@@ -49,8 +49,21 @@ def _csr_arrays(A):
         _indices("indptr", indptr),
         _indices("indices", indices),
         np.ascontiguousarray(data, dtype=np.float64),
-        (int(shape[0]), int(shape[1])),
+        _shape(shape),
     )
+
+
+def _shape(shape) -> tuple:
+    """``(rows, columns)`` as whole numbers (``2.9`` is refused, not truncated)."""
+    try:
+        rows, cols = shape
+    except (TypeError, ValueError):
+        raise ConfigurationError(
+            f"invalid `A.shape`: must be (rows, columns), not {shape!r}",
+            field="A.shape",
+            kind="InvalidInput",
+        ) from None
+    return (count("A.shape[0]", rows), count("A.shape[1]", cols))
 
 
 def _indices(name: str, value) -> np.ndarray:

@@ -349,7 +349,7 @@ def _solve_2d(
         count("ny", ny),
         adapt_callable(diffusion_coeff, 2),
         adapt_callable(source_function, 2),
-        {str(k): real(f"boundary_values[{k!r}]", v) for k, v in (boundary_values or {}).items()},
+        {str(k): real(f"boundary_values.{k}", v) for k, v in (boundary_values or {}).items()},
         adapt_callable(exact_solution, 2),
         linear_solver,
         bool(enable_adaptive_refinement),

@@ -132,7 +132,7 @@ def test_ranges_and_boundary_values_are_checked(solver):
     assert info.value.field == "x_range"
     with pytest.raises(femscale.ConfigurationError) as info:
         solver.solve_2d_laplace(boundary_values={"left": "abc"})
-    assert info.value.field == "boundary_values['left']"
+    assert info.value.field == "boundary_values.left"
     with pytest.raises(femscale.ConfigurationError):
         solver.solve_2d_laplace(boundary_values=[1, 2])
     # A value that is not finite: named by the parameter given, not the façade's `top_bc`.

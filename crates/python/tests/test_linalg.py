@@ -69,6 +69,9 @@ def test_input_formats_and_checks():
         fl.solve((A.indptr + 0.5, A.indices, A.data, A.shape), b)
     assert info.value.field == "A.indptr"
     with pytest.raises(femscale.ConfigurationError) as info:
+        fl.solve((A.indptr, A.indices, A.data, (A.shape[0] + 0.9, A.shape[1])), b)
+    assert info.value.field == "A.shape[0]"
+    with pytest.raises(femscale.ConfigurationError) as info:
         fl.solve(A, b, method="conjugate")
     assert "cg" in info.value.known
 

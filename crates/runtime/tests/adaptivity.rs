@@ -445,9 +445,12 @@ fn the_observer_sees_every_step_and_can_stop_the_loop() {
             Ok(())
         })
         .unwrap();
+    let refinements = solution.metrics.counters.mesh_refinements;
     let report = solution.metrics.adaptivity.unwrap();
     assert_eq!(report.stopped_by, AdaptiveStop::MaxDofs);
     assert_eq!(last_marked, Some(0));
+    // The refinement the budget discarded is not counted.
+    assert_eq!(refinements as usize, report.steps.len() - 1);
 
     // An observer's error ends the solve with that error.
     let e = solver

@@ -108,8 +108,14 @@ fn open_regular(path: &Path) -> io::Result<File> {
             e
         }
     })?;
-    if !file.metadata()?.is_file() {
+    let meta = file.metadata()?;
+    if !meta.is_file() {
         return Err(refused("not a regular file"));
+    }
+    #[cfg(unix)]
+    if std::os::unix::fs::MetadataExt::nlink(&meta) > 1 {
+        // A hard link: the pid would overwrite the other name's file.
+        return Err(refused("a hard link to another file"));
     }
     Ok(file)
 }
@@ -200,6 +206,12 @@ mod tests {
         assert_eq!(unsafe { libc::mkfifo(fifo.as_ptr(), 0o600) }, 0);
         let err = OutputLock::acquire(&out, false).unwrap_err().to_string();
         assert!(err.contains("not a regular file"), "{err}");
+        // A hard link to the victim: refused too, the victim untouched.
+        std::fs::remove_file(out.join(LOCK_FILE)).unwrap();
+        std::fs::hard_link(&victim, out.join(LOCK_FILE)).unwrap();
+        let err = OutputLock::acquire(&out, false).unwrap_err().to_string();
+        assert!(err.contains("hard link"), "{err}");
+        assert_eq!(std::fs::read_to_string(&victim).unwrap(), "IMPORTANT\n");
     }
 
     #[test]

@@ -112,8 +112,7 @@ impl Mesh {
     /// Bisects the cells with `marked[c]` set (one flag per cell) and as many neighbours as
     /// conformity needs (see [`Refined`]). `state` continues the newest-vertex
     /// order of a previous refinement (its [`Refined::state`]); `None` starts from the
-    /// longest edges. Every marked cell gets at least two children. Counts one
-    /// [`Counter::MeshRefinements`](femscale_core::Counter::MeshRefinements).
+    /// longest edges. Every marked cell gets at least two children.
     ///
     /// # Errors
     /// [`Error::InvalidInput`] for `adaptivity.enabled` for tetrahedra, quadrilaterals,
@@ -179,9 +178,7 @@ impl Mesh {
                 bisect_triangles(self.dim, &self.coords, &self.cells, peaks, marked)?
             }
         };
-        let refined = self.assemble(round)?;
-        femscale_core::record(femscale_core::Counter::MeshRefinements);
-        Ok(refined)
+        self.assemble(round)
     }
 
     /// [`Mesh::refine_marked`] of the cells listed in `cells` (any order, repeats allowed).

@@ -247,6 +247,8 @@ impl FemSolver {
                     return Ok((computed, setup, decision));
                 }
                 show(&marked, &step)?;
+                // Counted once kept (a refinement the budgets discard is not the mesh's).
+                femscale_core::record(femscale_core::Counter::MeshRefinements);
                 step.refine_seconds = t.elapsed().as_secs_f64();
                 report.steps.push(step);
                 mesh = Arc::new(refined.mesh);
