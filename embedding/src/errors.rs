@@ -47,8 +47,11 @@ pub fn run(fem: &FemSolver) -> Res {
 
     // A misspelt key: refused, with the closest valid key suggested.
     match fem.with_overrides(&["solver.tolerence=1e-9"]) {
-        Err(Error::Config { message }) => {
-            assert!(message.contains("did you mean `tolerance`"), "{message}")
+        Err(Error::Config { message, key }) => {
+            assert!(message.contains("did you mean `tolerance`"), "{message}");
+            // The key as data too, for a program that reacts to it.
+            let key = key.map(|k| k.to_string());
+            assert_eq!(key.as_deref(), Some("solver.tolerence"), "{message}");
         }
         other => return Err(unexpected("Config", &other)),
     }
