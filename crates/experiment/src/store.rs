@@ -150,22 +150,18 @@ impl Store {
         std::fs::remove_file(&probe).map_err(io(&probe))?;
         let lock = OutputLock::acquire(dir, wait)?;
         let results_path = dir.join(RESULTS_FILE);
-        // Repaired (a torn last line cut off) and appended to: only a regular file of its own,
-        // not a link to another file or a FIFO.
-        #[cfg(unix)]
-        let linked = |m: &std::fs::Metadata| std::os::unix::fs::MetadataExt::nlink(m) > 1;
-        #[cfg(not(unix))]
-        let linked = |_: &std::fs::Metadata| false;
-        if let Ok(meta) = std::fs::symlink_metadata(&results_path)
-            && (!meta.is_file() || linked(&meta))
-        {
+        // Repaired (a torn last line cut off) and appended to: only a regular file of its own.
+        let meta = std::fs::symlink_metadata(&results_path);
+        if let Some(what) = meta.ok().and_then(|m| lock::not_own_file(&m)) {
             return Err(Error::Io {
                 path: results_path,
                 source: std::io::Error::new(
                     std::io::ErrorKind::InvalidInput,
-                    "exists and is not a regular file of its own (a symbolic or hard link, a \
-                     FIFO or a directory): the results log is read, repaired and appended to in \
-                     place; remove it or choose another output directory",
+                    format!(
+                        "exists and is not a regular file of its own ({what}): the results log \
+                         is read, repaired and appended to in place; remove it or choose \
+                         another output directory"
+                    ),
                 ),
             });
         }

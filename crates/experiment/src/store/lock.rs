@@ -97,8 +97,11 @@ fn open_regular(path: &Path) -> io::Result<File> {
             ),
         )
     };
-    if std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink()) {
-        return Err(refused("a symbolic link"));
+    if let Some(what) = std::fs::symlink_metadata(path)
+        .ok()
+        .and_then(|m| not_own_file(&m))
+    {
+        return Err(refused(what));
     }
     let file = options.open(path).map_err(|e| {
         // O_NOFOLLOW's answer when a link appeared after the check above.
@@ -108,16 +111,30 @@ fn open_regular(path: &Path) -> io::Result<File> {
             e
         }
     })?;
-    let meta = file.metadata()?;
-    if !meta.is_file() {
-        return Err(refused("not a regular file"));
+    // (Again on the open file: the path may have changed since.)
+    match not_own_file(&file.metadata()?) {
+        Some(what) => Err(refused(what)),
+        None => Ok(file),
     }
+}
+
+/// What keeps the file of `meta` (a path's, not followed) from being a regular file of its
+/// own, which a run may write: a symbolic link, another kind of file (a FIFO would block, a
+/// device be written to), another hard link (the write would change the other name's file).
+pub(super) fn not_own_file(meta: &std::fs::Metadata) -> Option<&'static str> {
     #[cfg(unix)]
-    if std::os::unix::fs::MetadataExt::nlink(&meta) > 1 {
-        // A hard link: the pid would overwrite the other name's file.
-        return Err(refused("a hard link to another file"));
+    let linked = std::os::unix::fs::MetadataExt::nlink(meta) > 1;
+    #[cfg(not(unix))]
+    let linked = false;
+    if meta.file_type().is_symlink() {
+        Some("a symbolic link")
+    } else if !meta.is_file() {
+        Some("not a regular file")
+    } else if linked {
+        Some("a hard link to another file")
+    } else {
+        None
     }
-    Ok(file)
 }
 
 /// Replaces the file's contents with this process's pid.
