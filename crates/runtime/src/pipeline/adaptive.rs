@@ -33,6 +33,7 @@ use super::stages::{
 use super::{FemSolver, Solution};
 use crate::config::{AdaptiveTarget, AdaptivityConfig};
 use crate::problem::Problem;
+use crate::scaling::ScalingDecision;
 
 /// One finished step of the adaptive loop, shown to the observer of
 /// [`FemSolver::solve_observed`] once its marked cells are known to be refined (on the last step,
@@ -124,11 +125,17 @@ impl FemSolver {
         report.estimator = cfg.estimator.name().into();
         report.marking = cfg.marking.name().into();
         report.theta = cfg.theta;
+        // The plan of the next step's mesh, made when its refinement was judged.
+        let mut planned: Option<ScalingDecision> = None;
         let (outcome, usage) = femscale_scaling::measure(|| -> Result<_> {
             loop {
                 let step_start = clock.timings.total();
-                let decision =
-                    (self.plan_for_mesh(&mesh, requested, &start.load)).map_err(&abandon)?;
+                let decision = match planned.take() {
+                    Some(decision) => decision,
+                    None => {
+                        (self.plan_for_mesh(&mesh, requested, &start.load)).map_err(&abandon)?
+                    }
+                };
                 let mut setup =
                     (self.setup(problem, &decision, context.clone())).map_err(&abandon)?;
                 setup.dirichlet_energy = true;
@@ -233,19 +240,22 @@ impl FemSolver {
                     .map_err(&abandon)?;
                 // Within `max_dofs`, the next step must still fit in memory: when it does not,
                 // the steps done are the result (an error would lose them).
-                let over = match refined.mesh.num_nodes() > cfg.max_dofs {
-                    true => Some(AdaptiveStop::MaxDofs),
-                    false => self
-                        .fits_in_memory(&refined.mesh, requested, &start.load)
+                let next = match refined.mesh.num_nodes() > cfg.max_dofs {
+                    true => Err(AdaptiveStop::MaxDofs),
+                    false => (self.plan_within_memory(&refined.mesh, requested, &start.load))
                         .map_err(&abandon)?,
                 };
-                if let Some(stop) = over {
-                    step.marked = 0;
-                    show(&[], &step)?;
-                    report.steps.push(step);
-                    report.stopped_by = stop;
-                    return Ok((computed, setup, decision));
-                }
+                let next = match next {
+                    Ok(next) => next,
+                    Err(stop) => {
+                        step.marked = 0;
+                        show(&[], &step)?;
+                        report.steps.push(step);
+                        report.stopped_by = stop;
+                        return Ok((computed, setup, decision));
+                    }
+                };
+                planned = Some(next);
                 show(&marked, &step)?;
                 // Counted once kept (a refinement the budgets discard is not the mesh's).
                 femscale_core::record(femscale_core::Counter::MeshRefinements);
@@ -273,24 +283,24 @@ impl FemSolver {
 }
 
 impl FemSolver {
-    /// `Some(MemoryLimit)` when a solve on `mesh` would not fit in memory: the memory the
-    /// machine has for its mesh, pattern and matrix, or `solver.memory_limit_mb` for the
-    /// plan's estimate (a warning says which). Other errors of the plan are returned.
-    fn fits_in_memory(
+    /// The plan of a solve on `mesh`, or `Err(MemoryLimit)` when it would not fit in memory:
+    /// the memory the machine has for its mesh, pattern and matrix, or `solver.memory_limit_mb`
+    /// for the plan's estimate (a warning says which). Other errors of the plan are returned.
+    fn plan_within_memory(
         &self,
         mesh: &Mesh,
         requested: &str,
         load: &femscale_core::SystemLoad,
-    ) -> Result<Option<AdaptiveStop>> {
+    ) -> Result<std::result::Result<ScalingDecision, AdaptiveStop>> {
         let too_big = |e: Error| {
             tracing::warn!("adaptive loop stopped: the next mesh would not fit in memory: {e}");
-            Ok(Some(AdaptiveStop::MemoryLimit))
+            Ok(Err(AdaptiveStop::MemoryLimit))
         };
         if let Err(e) = crate::pipeline::check_nodes_fit(mesh.num_nodes() as f64, "adaptivity") {
             return too_big(e);
         }
         match self.plan_for_mesh(mesh, requested, load) {
-            Ok(_) => Ok(None),
+            Ok(decision) => Ok(Ok(decision)),
             Err(e @ Error::Solve(femscale_core::SolveError::MemoryBudget { .. })) => too_big(e),
             Err(e) => Err(e),
         }
