@@ -8,7 +8,7 @@
 use figment::value::{Dict, Map, Value};
 use figment::{Metadata, Profile, Provider};
 
-use super::NAMED_TABLES;
+use super::layers::NAMED_TABLES;
 
 /// What replacing named tables does to a stack of layers (`key`, `value`, lowest first): the
 /// tables the base below them (the file) drops, and the layers as they are merged — a layer
