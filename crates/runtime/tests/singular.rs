@@ -120,3 +120,69 @@ fn a_right_hand_side_that_overflows_names_the_problem_and_the_node() {
         );
     }
 }
+
+/// A reaction given per subdomain fixes the constant only on the parts of the mesh with a
+/// cell where its piece is not the constant zero: zero on every subdomain of a connected mesh
+/// is refused like `reaction = 0`, and zero on a separate body with natural conditions alone
+/// leaves that body floating (both were solved, to a different constant by each solver).
+#[test]
+fn a_reaction_by_subdomain_fixes_only_the_parts_where_it_is_not_zero() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("two_bodies.msh");
+    // Square `a` = [0,1]² (marker 2) and square `b` = [3,4]×[0,1] (marker 3), sharing no
+    // node; `wall` is the boundary of `a`.
+    std::fs::write(
+        &path,
+        "$MeshFormat\n2.2 0 8\n$EndMeshFormat\n$PhysicalNames\n3\n1 1 \"wall\"\n2 2 \"a\"\n\
+         2 3 \"b\"\n$EndPhysicalNames\n$Nodes\n9\n1 0 0 0\n2 1 0 0\n3 1 1 0\n4 0 1 0\n5 3 0 0\n\
+         6 4 0 0\n7 4 1 0\n8 3 1 0\n9 3.5 0.5 0\n$EndNodes\n$Elements\n10\n10 1 2 1 1 1 2\n\
+         11 1 2 1 1 2 3\n12 1 2 1 1 3 4\n13 1 2 1 1 4 1\n1 2 2 2 2 1 2 3\n2 2 2 2 2 1 3 4\n\
+         3 2 2 3 3 5 6 9\n4 2 2 3 3 6 7 9\n5 2 2 3 3 7 8 9\n6 2 2 3 3 8 5 9\n$EndElements\n",
+    )
+    .unwrap();
+    let text = |reaction: &str, boundary: &str| {
+        format!(
+            r#"
+            [problem]
+            mesh = {{ kind = "gmsh", path = {path:?} }}
+            source = {{ a = 1.0, b = "x - 3.5" }}
+            reaction = {reaction}
+            boundary = [{boundary}]
+            [scaling]
+            enable_caching = false
+            "#,
+            path = path.to_str().unwrap()
+        )
+    };
+    let neumann = r#"{ where = "wall", kind = "neumann", value = 0.0 }"#;
+    let dirichlet = r#"{ where = "wall", kind = "dirichlet", value = 0.0 }"#;
+    for kind in ["direct", "cg"] {
+        let overrides = [format!("solver.kind={kind}")];
+        let overrides: Vec<&str> = overrides.iter().map(String::as_str).collect();
+        // Zero everywhere: the problem check refuses it, naming the reaction.
+        let e = solve(&text("{ a = 0.0, b = 0.0 }", neumann), &overrides).unwrap_err();
+        assert_eq!(
+            e.field_name().as_deref(),
+            Some("problem.reaction"),
+            "{kind}: {e}"
+        );
+        assert!(e.to_string().contains("the reaction is zero"), "{e}");
+        // Zero on `b` alone, which no condition reaches: `b` floats.
+        for boundary in [neumann, dirichlet] {
+            match solve(&text("{ a = 1.0, b = 0.0 }", boundary), &overrides) {
+                Err(Error::InvalidInput { field, reason }) => {
+                    assert_eq!(field.to_string(), "problem.boundary");
+                    assert!(reason.contains("(x, y, z) = (3"), "{reason}");
+                    assert!(reason.contains("no reaction on its cells"), "{reason}");
+                }
+                other => panic!("{kind}, {boundary}: {other:?}"),
+            }
+        }
+        // Zero on `a` alone, which the Dirichlet condition fixes: determined.
+        let fixed = solve(&text("{ a = 0.0, b = 2.0 }", dirichlet), &overrides).unwrap();
+        assert!(fixed.values.iter().all(|v| v.is_finite()), "{kind}");
+        // A subdomain found by its number counts as its name does.
+        let by_number = solve(&text(r#"{ a = 0.0, "3" = 2.0 }"#, dirichlet), &overrides);
+        assert!(by_number.is_ok(), "{kind}: {by_number:?}");
+    }
+}

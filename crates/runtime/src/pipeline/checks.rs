@@ -45,9 +45,10 @@ pub(crate) fn check_nodes_fit(nodes: f64, field: &str) -> Result<()> {
 
 /// Refuses a mesh with a connected part (cells sharing nodes) that no condition fixes: no
 /// Dirichlet condition and no Robin condition with a nonzero `alpha` on any of its nodes, and
-/// no reaction (or the constant zero). Its solution is determined only up to a constant, the
-/// system is singular, and a consistent load would let a solver return any such constant.
-/// A reaction that is not a constant counts as fixing every part.
+/// no reaction on any of its cells (none, the constant zero, or a per-subdomain table whose
+/// pieces on its cells are the constant zero). Its solution is determined only up to a
+/// constant, the system is singular, and a consistent load would let a solver return any such
+/// constant. A reaction that is not a constant counts as fixing every part it is given on.
 ///
 /// # Errors
 /// [`Error::InvalidInput`] (field `problem.boundary`) naming a point of the floating part.
@@ -57,6 +58,14 @@ pub(crate) fn check_parts_fixed(mesh: &femscale_mesh::Mesh, form: &EllipticForm)
     }
     let n = mesh.num_nodes();
     let mut fixed = vec![false; n];
+    let view = mesh.view();
+    if let Some(reacting) = reacting_subdomains(form, &view) {
+        for c in (0..mesh.num_cells()).filter(|&c| view.cell_marker(c).is_some_and(&reacting)) {
+            for &v in view.cell(c) {
+                fixed[v] = true;
+            }
+        }
+    }
     for bc in &form.boundary {
         let Some(part) = mesh.boundary_part(&bc.part) else {
             // An unknown part: the assembly's error names it and the parts there are.
@@ -68,7 +77,6 @@ pub(crate) fn check_parts_fixed(mesh: &femscale_mesh::Mesh, form: &EllipticForm)
             }
         }
     }
-    let view = mesh.view();
     let mut parts = femscale_mesh::NodeParts::of(&view, usize::MAX);
     let mut used = vec![false; n];
     for c in 0..mesh.num_cells() {
@@ -88,14 +96,36 @@ pub(crate) fn check_parts_fixed(mesh: &femscale_mesh::Mesh, form: &EllipticForm)
                 format!(
                     "the part of the mesh around (x, y, z) = ({}, {}, {}) shares no node with a \
                      dirichlet condition or a robin condition with a nonzero alpha, and there is \
-                     no reaction: its solution is only determined up to a constant (the system \
-                     is singular); give it a condition",
+                     no reaction on its cells: its solution is only determined up to a constant \
+                     (the system is singular); give it a condition",
                     p[0], p[1], p[2]
                 ),
             ));
         }
     }
     Ok(())
+}
+
+/// For a reaction given per subdomain: whether a cell marker's piece fixes the constant (is not
+/// the constant zero). `None` for any other reaction. A piece is found as the assembly finds
+/// it (a subdomain's name before its number); a marker no key names (the assembly refuses it)
+/// counts as not reacting.
+fn reacting_subdomains(
+    form: &EllipticForm,
+    mesh: &femscale_core::MeshView<'_>,
+) -> Option<impl Fn(i32) -> bool> {
+    let table = form.reaction.as_ref()?.as_subdomains()?;
+    let reacting: Vec<i32> = (mesh.subdomains.iter())
+        .filter(|s| {
+            let pieces = table.pieces();
+            let piece = (pieces.iter())
+                .find(|(k, _)| s.name.as_deref() == Some(k.as_str()))
+                .or_else(|| pieces.iter().find(|(k, _)| s.is_named(k)));
+            piece.is_some_and(|(_, f)| f.as_constant() != Some(0.0))
+        })
+        .map(|s| s.id)
+        .collect();
+    Some(move |marker: i32| reacting.contains(&marker))
 }
 
 /// Renames the field of an error from its config key to the name used by a convenience API

@@ -246,16 +246,32 @@ pub(crate) fn fixes_constant(kind: &BoundaryKind) -> bool {
     }
 }
 
-/// Whether the form's reaction fixes the constant everywhere: given and not the constant zero.
+/// Whether the form's reaction fixes the constant everywhere: given and not the constant zero,
+/// and, given per subdomain, with no piece the constant zero.
 pub(crate) fn reaction_fixes_constant(form: &EllipticForm) -> bool {
-    (form.reaction.as_ref()).is_some_and(|c| c.as_constant() != Some(0.0))
+    (form.reaction.as_ref()).is_some_and(|c| match c.as_subdomains() {
+        Some(table) => (table.pieces().iter()).all(|(_, f)| f.as_constant() != Some(0.0)),
+        None => c.as_constant() != Some(0.0),
+    })
+}
+
+/// Whether the form's reaction fixes the constant somewhere: given and not the constant zero,
+/// or given per subdomain with a piece that is not the constant zero (which fixes the parts
+/// of the mesh with a cell of that subdomain).
+pub(crate) fn reaction_fixes_constant_somewhere(form: &EllipticForm) -> bool {
+    (form.reaction.as_ref()).is_some_and(|c| match c.as_subdomains() {
+        Some(table) => (table.pieces().iter()).any(|(_, f)| f.as_constant() != Some(0.0)),
+        None => c.as_constant() != Some(0.0),
+    })
 }
 
 /// [`Problem::check`] refuses a problem without a Dirichlet condition, a Robin condition or a
 /// reaction; this refuses the same singular problem when they are given but zero everywhere
 /// (`reaction = 0`, Robin `alpha = 0`), naming the key that looks like it fixes the constant.
 fn check_determined(form: &EllipticForm) -> Result<()> {
-    if reaction_fixes_constant(form) || form.boundary.iter().any(|bc| fixes_constant(&bc.kind)) {
+    if reaction_fixes_constant_somewhere(form)
+        || form.boundary.iter().any(|bc| fixes_constant(&bc.kind))
+    {
         return Ok(());
     }
     let zero_alpha =
