@@ -158,8 +158,18 @@ fn binary_derivative(op: BinOp, a: &Expr, b: &Expr, var: Var) -> Expr {
                 mul(pow(a, b), inner)
             }
         },
-        BinOp::Min => select(Expr::binary(BinOp::Le, a, b), da, db),
-        BinOp::Max => select(Expr::binary(BinOp::Ge, a, b), da, db),
+        // The derivative of the argument the value takes ([`crate::ast::min`]): `b` when
+        // `b < a` (`b > a` for max) or `a` is NaN, `a` otherwise (also when `b` is NaN).
+        BinOp::Min | BinOp::Max => {
+            let cmp = if op == BinOp::Min {
+                BinOp::Lt
+            } else {
+                BinOp::Gt
+            };
+            let a_is_number = Expr::binary(BinOp::Eq, a.clone(), a.clone());
+            let takes_b = Expr::binary(cmp, b, a);
+            select(takes_b, db.clone(), select(a_is_number, da, db))
+        }
         // d atan2(a, b) = (b da - a db) / (a^2 + b^2)
         BinOp::Atan2 => div(
             sub(mul(b.clone(), da), mul(a.clone(), db)),

@@ -176,13 +176,18 @@ impl Dag {
                     self.s_mul(p, inner)
                 }
             },
-            BinOp::Min => {
-                let c = self.binary(BinOp::Le, a, b)?;
-                self.s_select(c, da, db)
-            }
-            BinOp::Max => {
-                let c = self.binary(BinOp::Ge, a, b)?;
-                self.s_select(c, da, db)
+            // The derivative of the argument the value takes (`ast::min`): `b` when `b < a`
+            // (`b > a` for max) or `a` is NaN, `a` otherwise (also when `b` is NaN).
+            BinOp::Min | BinOp::Max => {
+                let cmp = if op == BinOp::Min {
+                    BinOp::Lt
+                } else {
+                    BinOp::Gt
+                };
+                let a_is_number = self.binary(BinOp::Eq, a, a)?;
+                let takes_b = self.binary(cmp, b, a)?;
+                let otherwise = self.s_select(a_is_number, da, db)?;
+                self.s_select(takes_b, db, otherwise)
             }
             // d atan2(a, b) = (b da - a db) / (a^2 + b^2)
             BinOp::Atan2 => {

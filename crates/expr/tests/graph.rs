@@ -230,3 +230,53 @@ fn value_and_gradient_together_equal_the_separate_evaluations() {
         }
     }
 }
+
+/// The derivative of `min` and `max` is that of the argument the value takes, also when an
+/// argument is NaN (the value then takes the other): `max(x^2, floor(log(x - 0.5)))` is `x^2`
+/// everywhere, and its derivative was that of the NaN argument's side (0) for x < 0.5.
+#[test]
+fn min_and_max_differentiate_the_argument_they_take() {
+    // (text, value, derivative in x) — `nan_below` is NaN for x < 0.5 and -1 at x = 0.9.
+    let nan_below = "floor(log(x - 0.5))";
+    let cases: Vec<(String, fn(f64) -> f64, fn(f64) -> f64)> = vec![
+        (format!("max(x^2, {nan_below})"), |x| x * x, |x| 2.0 * x),
+        (format!("max({nan_below}, x^2)"), |x| x * x, |x| 2.0 * x),
+        (format!("min(-x^2, -{nan_below})"), |x| -x * x, |x| -2.0 * x),
+        (format!("min(-{nan_below}, -x^2)"), |x| -x * x, |x| -2.0 * x),
+        (
+            "max(x, 3*x)".into(),
+            |x| x.max(3.0 * x),
+            |x| if 3.0 * x > x { 3.0 } else { 1.0 },
+        ),
+        (
+            "min(x, 3*x)".into(),
+            |x| x.min(3.0 * x),
+            |x| if 3.0 * x < x { 3.0 } else { 1.0 },
+        ),
+    ];
+    let points = [
+        [0.3, 0.0, 0.0],
+        [0.9, 0.0, 0.0],
+        [-0.2, 0.0, 0.0],
+        [0.1, 0.0, 0.0],
+    ];
+    for (text, value, slope) in &cases {
+        for jit in [true, false] {
+            let e = parse(text, jit);
+            let tree = e.ast().derivative(Var::X);
+            let (mut v, mut g) = ([0.0; 4], [[0.0; 3]; 4]);
+            e.value_and_gradient_batch(&points, &mut v, &mut g);
+            let mut batch = [[0.0; 3]; 4];
+            e.gradient_batch(&points, &mut batch);
+            for (i, p) in points.iter().enumerate() {
+                let x = p[0];
+                assert_eq!(v[i], value(x), "{text} at {x}");
+                let want = slope(x);
+                assert_eq!(g[i][0], want, "{text} (jit {jit}) at {x}");
+                assert_eq!(batch[i][0], want, "{text} (jit {jit}) batch at {x}");
+                assert_eq!(e.gradient(*p)[0], want, "{text} (jit {jit}) single at {x}");
+                assert_eq!(tree.eval([x, 0.0, 0.0, 0.0]), want, "{text} tree at {x}");
+            }
+        }
+    }
+}
