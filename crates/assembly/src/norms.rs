@@ -270,13 +270,26 @@ pub(crate) fn non_finite_exact(
     let k =
         (0..points.len()).find(|&k| !u[k].is_finite() || !g[k][..components].iter().all(finite))?;
     let p = points[k];
-    Some(Error::invalid(
-        "exact",
+    let at = format!("(x, y, z) = ({}, {}, {})", p[0], p[1], p[2]);
+    let reason = if u[k].is_finite() {
+        let g = &g[k][..components];
+        // The gradient is the expression's derivative by the chain rule, which can give
+        // 0 * inf or 0 / 0 at a point where the function is differentiable.
         format!(
-            "the exact solution or its gradient is not finite at (x, y, z) = ({}, {}, {})",
-            p[0], p[1], p[2]
-        ),
-    ))
+            "the gradient of the exact solution (derived by the chain rule) is not finite at \
+             {at}, a quadrature point of the H1 error, where the solution is {}: gradient {g:?}. \
+             Where the true gradient is finite (sqrt(x^4) or max(x, 0)^1.5 at 0), the chain \
+             rule meets 0 * inf there: write the solution without the singular inner function \
+             (x^2, if(x > 0, x^1.5, 0))",
+            u[k]
+        )
+    } else {
+        format!(
+            "the exact solution is {} at {at}, a quadrature point of the error norms",
+            u[k]
+        )
+    };
+    Some(Error::invalid("exact", reason))
 }
 
 /// `max(m, e)`, but NaN when either is NaN (`f64::max` drops a NaN).

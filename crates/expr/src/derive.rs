@@ -146,6 +146,8 @@ fn binary_derivative(op: BinOp, a: &Expr, b: &Expr, var: Var) -> Expr {
         BinOp::Pow => match b.as_const() {
             // d(a^k) = k a^(k-1) da
             Some(k) => mul(mul(c(k), pow(a, c(k - 1.0))), da),
+            // 0^b is 0 wherever it is finite (b > 0); ln(0) would make the product NaN.
+            None if is(&da, 0.0) && a.as_const() == Some(0.0) => c(0.0),
             None if is(&da, 0.0) => {
                 // d(k^b) = k^b ln(k) db
                 let ln_a = call(Func::Ln, a.clone());

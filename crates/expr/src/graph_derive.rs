@@ -158,6 +158,8 @@ impl Dag {
                     let m = self.s_mul(kk, p)?;
                     self.s_mul(m, da)
                 }
+                // 0^b is 0 wherever it is finite (b > 0); ln(0) would make the product NaN.
+                None if self.is(da, 0.0) && self.is(a, 0.0) => self.k(0.0),
                 None if self.is(da, 0.0) => {
                     // d(k^b) = k^b ln(k) db
                     let ln_a = self.call(Func::Ln, a)?;

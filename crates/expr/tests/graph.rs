@@ -280,3 +280,25 @@ fn min_and_max_differentiate_the_argument_they_take() {
         }
     }
 }
+
+/// `0^b` is the constant 0 where it is finite; its derivative was `0^b ln(0) db` = NaN.
+#[test]
+fn a_power_of_zero_has_the_derivative_zero() {
+    for text in ["0^x", "0^(x + y)", "0^(2*x)*x + x"] {
+        for jit in [true, false] {
+            let e = parse(text, jit);
+            let p = [0.3, 0.2, 0.0];
+            let g = e.gradient(p);
+            let mut batch = [[0.0; 3]; 1];
+            e.gradient_batch(&[p], &mut batch);
+            let want = if text.ends_with("+ x") { 1.0 } else { 0.0 };
+            assert_eq!(g[0], want, "{text} (jit {jit})");
+            assert_eq!(batch[0][0], want, "{text} (jit {jit}) batch");
+            assert_eq!(
+                e.ast().derivative(Var::X).eval([0.3, 0.2, 0.0, 0.0]),
+                want,
+                "{text}"
+            );
+        }
+    }
+}

@@ -186,3 +186,34 @@ fn a_reaction_by_subdomain_fixes_only_the_parts_where_it_is_not_zero() {
         assert!(by_number.is_ok(), "{kind}: {by_number:?}");
     }
 }
+
+/// An exact solution whose chain-rule gradient is not finite at a quadrature point, though its
+/// value is (sqrt(x^4) at 0, a point of 11 elements on [-1, 1]), is refused saying so — the
+/// gradient, the value there and how to write it instead — not as a non-finite solution.
+#[test]
+fn a_gradient_the_chain_rule_cannot_evaluate_is_named_as_such() {
+    let text = |n: usize| {
+        format!(
+            r#"
+            [problem]
+            mesh = {{ kind = "interval", x = [-1.0, 1.0], nx = {n} }}
+            exact = "sqrt(x^4)"
+            source = "-2"
+            boundary = [{{ where = "all", value = 1.0 }}]
+            [scaling]
+            enable_caching = false
+            "#
+        )
+    };
+    let e = solve(&text(11), &[]).unwrap_err();
+    assert_eq!(e.field_name().as_deref(), Some("problem.exact"), "{e}");
+    let message = e.to_string();
+    assert!(
+        message.contains("gradient of the exact solution (derived by the chain rule)")
+            && message.contains("where the solution is 0"),
+        "{message}"
+    );
+    // With no quadrature point at 0 the H1 error is that of 2x.
+    let s = solve(&text(10), &[]).unwrap();
+    assert!(s.metrics.h1_error.is_some_and(f64::is_finite));
+}
