@@ -238,7 +238,8 @@ fn value_and_gradient_together_equal_the_separate_evaluations() {
 fn min_and_max_differentiate_the_argument_they_take() {
     // (text, value, derivative in x) — `nan_below` is NaN for x < 0.5 and -1 at x = 0.9.
     let nan_below = "floor(log(x - 0.5))";
-    let cases: Vec<(String, fn(f64) -> f64, fn(f64) -> f64)> = vec![
+    type Of = fn(f64) -> f64;
+    let cases: Vec<(String, Of, Of)> = vec![
         (format!("max(x^2, {nan_below})"), |x| x * x, |x| 2.0 * x),
         (format!("max({nan_below}, x^2)"), |x| x * x, |x| 2.0 * x),
         (format!("min(-x^2, -{nan_below})"), |x| -x * x, |x| -2.0 * x),
