@@ -285,3 +285,42 @@ fn config_show_reports_each_value_and_its_layer() {
         "{text}"
     );
 }
+
+/// Two natural conditions on the same facets add up (Neumann 5 on `all` and 1 on `right`:
+/// the flux at the right end is 6), as the weak form says; the run says so, naming both, since
+/// a later condition on a narrower part reads like an override. Disjoint parts stay quiet.
+#[test]
+fn overlapping_natural_conditions_add_up_and_are_named() {
+    let run = |boundary: &str| {
+        femscale(&[
+            "solve",
+            "--json",
+            "--set",
+            "problem.mesh={ kind = \"interval\", nx = 10 }",
+            "--set",
+            "problem.source=\"0\"",
+            "--set",
+            "problem.exact=\"6*x\"",
+            "--set",
+            &format!("problem.boundary={boundary}"),
+            "--set",
+            "scaling.enable_caching=false",
+        ])
+    };
+    let o = run(
+        r#"[{ where = "left", value = 0.0 }, { where = "all", kind = "neumann", value = 5.0 }, { where = "right", kind = "neumann", value = 1.0 }]"#,
+    );
+    // -u'' = 0, u(0) = 0, u'(1) = 5 + 1: u = 6x.
+    let max = json(&o)["max_nodal_error"].as_f64().unwrap();
+    assert!(max < 1e-9, "{max}");
+    let e = stderr(&o);
+    assert!(
+        e.contains("problem.boundary[1] (neumann on `all`) and problem.boundary[2] (neumann on `right`) both apply to 1 boundary facet(s)"),
+        "{e}"
+    );
+    let o = run(
+        r#"[{ where = "left", value = 0.0 }, { where = "right", kind = "neumann", value = 1.0 }]"#,
+    );
+    json(&o);
+    assert!(!stderr(&o).contains("both apply"), "{}", stderr(&o));
+}

@@ -142,6 +142,9 @@ impl FemSolver {
                 if report.steps.is_empty() && !problem.mesh.is_generated() {
                     super::checks::check_parts_fixed(&mesh, &setup.form).map_err(&abandon)?;
                 }
+                if report.steps.is_empty() {
+                    super::checks::warn_overlapping_natural(&mesh, &setup.form);
+                }
                 let span = tracing::Span::current();
                 // (With an exact solution, the true errors come from it instead.)
                 let reference = cfg.reference_energy.is_some() && setup.exact.is_none();

@@ -106,6 +106,57 @@ pub(crate) fn check_parts_fixed(mesh: &femscale_mesh::Mesh, form: &EllipticForm)
     Ok(())
 }
 
+/// Warns when two Neumann or Robin conditions apply to the same boundary facets: their terms
+/// add up there (a flux `value[i] + value[j]`, Robin coefficients summed), which is what the
+/// weak form says, but not what a later condition meant as an override of an earlier one on
+/// a wider part (`all`) would want; Dirichlet conditions, by contrast, replace each other.
+pub(crate) fn warn_overlapping_natural(mesh: &femscale_mesh::Mesh, form: &EllipticForm) {
+    use femscale_core::BoundaryKindOf;
+    let natural: Vec<(usize, &str, &femscale_core::BoundaryPart)> = (form.boundary.iter())
+        .enumerate()
+        .filter(|(_, bc)| {
+            matches!(
+                bc.kind,
+                BoundaryKindOf::Neumann { .. } | BoundaryKindOf::Robin { .. }
+            )
+        })
+        .filter_map(|(i, bc)| Some((i, bc.kind.name(), mesh.boundary_part(&bc.part)?)))
+        .collect();
+    if natural.len() < 2 {
+        return;
+    }
+    let npf = mesh.view().nodes_per_facet();
+    let vertices = mesh
+        .cell_kind()
+        .facet_kind()
+        .map_or(1, |k| k.num_vertices());
+    let key = |f: &[usize]| {
+        let mut v = f[..vertices.min(f.len())].to_vec();
+        v.sort_unstable();
+        v
+    };
+    for (a, &(i, kind_i, part_i)) in natural.iter().enumerate() {
+        let facets: std::collections::HashSet<Vec<usize>> =
+            part_i.facets.chunks_exact(npf).map(key).collect();
+        for &(j, kind_j, part_j) in &natural[a + 1..] {
+            let shared = (part_j.facets.chunks_exact(npf))
+                .filter(|f| facets.contains(&key(f)))
+                .count();
+            if shared > 0 {
+                tracing::warn!(
+                    "problem.boundary[{i}] ({kind_i} on `{}`) and problem.boundary[{j}] \
+                     ({kind_j} on `{}`) both apply to {shared} boundary facet(s): natural \
+                     conditions add up where they meet (the flux there is the sum of both \
+                     values); for the later to replace the earlier there, give the earlier a \
+                     part without those facets (problem.mesh.parts)",
+                    part_i.name,
+                    part_j.name
+                );
+            }
+        }
+    }
+}
+
 /// For a reaction given per subdomain: whether a cell marker's piece fixes the constant (is not
 /// the constant zero). `None` for any other reaction. A piece is found as the assembly finds
 /// it (a subdomain's name before its number); a marker no key names (the assembly refuses it)

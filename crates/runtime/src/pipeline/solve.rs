@@ -15,6 +15,7 @@ use tracing::{info, instrument};
 
 use super::checks::{
     check_memory, check_parts_fixed, check_quadrature_degree, check_solver_names, solve_error,
+    warn_overlapping_natural,
 };
 use super::coarse_space::takes_coarse_space;
 use super::phases::{Phase, PhaseClock};
@@ -95,6 +96,7 @@ impl FemSolver {
             check_parts_fixed(&meshed.mesh, &setup.form)
                 .inspect_err(|e| setup.solver.abandon_shared(&e.to_string()))?;
         }
+        warn_overlapping_natural(&meshed.mesh, &setup.form);
         // A distributed solver's rows: this process assembles and verifies those alone, and
         // nothing of this solve is cached (see `SolverInfo::distributed`).
         setup.share = setup.solver.row_share(meshed.mesh.num_nodes());
