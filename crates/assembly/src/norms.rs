@@ -285,7 +285,8 @@ pub(crate) fn non_finite_exact(
         )
     } else {
         format!(
-            "the exact solution is {} at {at}, a quadrature point of the error norms",
+            "the exact solution is not finite ({}) at {at}, a quadrature point of the error \
+             norms",
             u[k]
         )
     };

@@ -227,6 +227,13 @@ pub fn param_name_problem(name: &str) -> Option<String> {
         Some(format!("would shadow the built-in `{}`", shown_token(name)))
     } else if Callable::lookup(name).is_some() {
         Some(format!("would shadow the function `{}`", shown_token(name)))
+    } else if name.parse::<f64>().is_ok() {
+        // `nan`, `inf`, `infinity` in any case: a field written as the name alone is read as
+        // that number before it could be read as an expression.
+        Some(format!(
+            "is read as the number {}, not as a name",
+            name.parse::<f64>().unwrap_or(f64::NAN)
+        ))
     } else {
         None
     }
@@ -277,7 +284,11 @@ impl Parser<'_> {
         if depth > MAX_DEPTH {
             return Err(self.error(
                 column,
-                format!("expression nested too deeply (more than {MAX_DEPTH} levels)"),
+                format!(
+                    "expression too deep: its tree of operations has more than {MAX_DEPTH} \
+                     levels (a sum or product of more than {MAX_DEPTH} terms is one); group \
+                     terms in parentheses"
+                ),
             ));
         }
         if let Expr::Const(v) = expr
@@ -348,7 +359,10 @@ impl Parser<'_> {
             let col = self.peek().1;
             Err(self.error(
                 col,
-                format!("expression nested too deeply (more than {MAX_NESTING} levels)"),
+                format!(
+                    "expression nested too deeply: more than {MAX_NESTING} levels of \
+                     parentheses, signs, function calls and powers (`a^b^c` nests to the right)"
+                ),
             ))
         } else {
             self.unary_inner()

@@ -143,6 +143,10 @@ impl FemSolver {
                     super::checks::check_parts_fixed(&mesh, &setup.form).map_err(&abandon)?;
                 }
                 if report.steps.is_empty() {
+                    if problem.mesh.dim().is_none() {
+                        (problem.check_coordinates(mesh.dim()))
+                            .map_err(|e| abandon(e.within("problem")))?;
+                    }
                     super::checks::warn_overlapping_natural(&mesh, &setup.form);
                 }
                 let span = tracing::Span::current();

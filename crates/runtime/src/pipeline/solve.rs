@@ -96,6 +96,12 @@ impl FemSolver {
             check_parts_fixed(&meshed.mesh, &setup.form)
                 .inspect_err(|e| setup.solver.abandon_shared(&e.to_string()))?;
         }
+        if problem.mesh.dim().is_none() {
+            // A file's dimension is known now (`Problem::check` did the others).
+            (problem.check_coordinates(meshed.mesh.dim()))
+                .map_err(|e| e.within("problem"))
+                .inspect_err(|e| setup.solver.abandon_shared(&e.to_string()))?;
+        }
         warn_overlapping_natural(&meshed.mesh, &setup.form);
         // A distributed solver's rows: this process assembles and verifies those alone, and
         // nothing of this solve is cached (see `SolverInfo::distributed`).

@@ -393,12 +393,20 @@ impl MeshSpec {
 
 /// The predicate of boundary part `name`: an expression in `x`, `y`, `z`.
 fn part_predicate(name: &str, text: &str) -> Result<Expression> {
-    Expression::parse(text).map_err(|e| {
+    let e = Expression::parse(text).map_err(|e| {
         Error::invalid(
             format!("parts.{name}"),
             format!("`{text}` is no predicate in x, y, z: {e}"),
         )
-    })
+    })?;
+    // `t`, the time of the other fields, is no place on the boundary.
+    if e.ast().uses(femscale_expr::Var::T) {
+        return Err(Error::invalid(
+            format!("parts.{name}"),
+            format!("`{text}` is no predicate in x, y, z: it uses `t`"),
+        ));
+    }
+    Ok(e)
 }
 
 /// Refuses `times` uniform refinements of `mesh` (a file's mesh: its size is known only now)

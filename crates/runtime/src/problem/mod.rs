@@ -12,7 +12,7 @@ use femscale_core::{
     BoundaryCondition, BoundaryConditionOf, BoundaryFieldRole, BoundaryKind, BoundaryKindOf,
     EllipticForm, Error, Order, Result, SharedField,
 };
-use femscale_expr::ExprOptions;
+use femscale_expr::{ExprOptions, Expression, Var};
 use serde::{Deserialize, Serialize};
 
 mod convenience;
@@ -143,6 +143,69 @@ impl Problem {
                 return Err(Error::invalid(
                     field(&format!("boundary[{i}].where")),
                     "must not be empty",
+                ));
+            }
+        }
+        if let Some(dim) = self.mesh.dim() {
+            self.check_coordinates(dim)?;
+        }
+        Ok(())
+    }
+
+    /// Refuses an expression that uses a coordinate the mesh does not have (`y` or `z` in 1D,
+    /// `z` in 2D): it would be 0 at every point, so `sin(pi*y)` as the exact solution of a 1D
+    /// problem gave the errors of u = 0, silently. [`Problem::check`] calls it when the
+    /// mesh's dimension is known before it is built; a solve, once it has read the mesh.
+    ///
+    /// # Errors
+    /// [`Error::InvalidInput`] naming the field (`source`, `boundary[1].value`, `exact`,
+    /// `diffusion.copper`).
+    pub fn check_coordinates(&self, dim: usize) -> Result<()> {
+        let mut fields: Vec<(String, &FieldSpec)> = vec![("diffusion".into(), &self.diffusion)];
+        for (name, f) in [
+            ("reaction", &self.reaction),
+            ("source", &self.source),
+            ("exact", &self.exact),
+        ] {
+            fields.extend(f.as_ref().map(|f| (name.to_string(), f)));
+        }
+        for (i, bc) in self.boundary.iter().enumerate() {
+            for (key, _, f) in bc.kind.fields() {
+                fields.push((format!("boundary[{i}].{key}"), f));
+            }
+        }
+        let params: Vec<(&str, f64)> = (self.params.iter())
+            .map(|(k, v)| (k.as_str(), *v))
+            .collect();
+        let mut texts: Vec<(String, &str)> = Vec::new();
+        for (name, f) in fields {
+            match f {
+                FieldSpec::Expr(text) => texts.push((name, text)),
+                FieldSpec::BySubdomain(pieces) => {
+                    for (key, piece) in pieces {
+                        if let FieldSpec::Expr(text) = piece {
+                            texts.push((format!("{name}.{key}"), text));
+                        }
+                    }
+                }
+                FieldSpec::Constant(_) | FieldSpec::Field(_) => {}
+            }
+        }
+        let unused = [(Var::Y, "y", 2), (Var::Z, "z", 3)];
+        for (name, text) in texts {
+            // One that does not parse is refused, naming it, where it is built.
+            let Ok(e) = Expression::parse_with(text, &params, ExprOptions::with_jit(false)) else {
+                continue;
+            };
+            if let Some((_, var, _)) =
+                (unused.iter()).find(|(v, _, from)| dim < *from && e.ast().uses(*v))
+            {
+                return Err(Error::invalid(
+                    name,
+                    format!(
+                        "uses `{var}`, but the mesh is {dim}D: its points have no `{var}` (it \
+                         would be 0 everywhere)"
+                    ),
                 ));
             }
         }

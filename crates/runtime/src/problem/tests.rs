@@ -236,6 +236,8 @@ fn checks_name_the_field_under_the_prefix() {
         ("x", "would shadow the built-in `x`"),
         ("sin", "would shadow the function `sin`"),
         ("2a", "is not a valid name"),
+        ("nan", "is read as the number NaN"),
+        ("Infinity", "is read as the number inf"),
     ] {
         let mut q = p.clone();
         q.params.insert(name.into(), 1.0);
@@ -312,6 +314,8 @@ fn boundary_parts_by_predicate_are_read_checked_and_built() {
     assert!(e.contains("parts.inlet") && e.contains("`a`"), "{e}");
     let e = problem("[problem.mesh]\nparts = { inlet = 1 }").unwrap_err();
     assert!(e.contains("problem.mesh"), "{e}");
+    let e = problem("[problem.mesh]\nparts = { inlet = \"x < t + 1e-9\" }").unwrap_err();
+    assert!(e.contains("parts.inlet") && e.contains("uses `t`"), "{e}");
 }
 
 #[test]
@@ -319,4 +323,30 @@ fn an_exact_solution_by_subdomain_is_refused_with_the_alternative() {
     let p = problem("[problem]\nexact = { copper = \"1\", steel = \"x\" }").unwrap();
     let e = p.check().unwrap_err().to_string();
     assert!(e.contains("exact") && e.contains("comparisons"), "{e}");
+}
+
+/// A coordinate the mesh does not have is refused, naming the field: `y` in 1D and `z` in 2D
+/// would be 0 everywhere (the exact solution `sin(pi*y)` of a 1D problem gave zero errors).
+#[test]
+fn expressions_in_coordinates_the_mesh_lacks_are_refused() {
+    let refused = |text: &str| problem(text).and_then(|p| p.check().map_err(|e| e.to_string()));
+    let e =
+        refused("[problem]\nmesh = { kind = \"interval\" }\nexact = \"sin(pi*y)\"").unwrap_err();
+    assert!(
+        e.contains("exact") && e.contains("uses `y`") && e.contains("1D"),
+        "{e}"
+    );
+    let e = refused(
+        "[problem]\nmesh = { kind = \"rectangle\" }\nboundary = [{ where = \"left\", value = \"z + x\" }]",
+    )
+    .unwrap_err();
+    assert!(
+        e.contains("boundary[0].value") && e.contains("uses `z`"),
+        "{e}"
+    );
+    // What the mesh has, `t`, and parameters are fine.
+    refused("[problem]\nmesh = { kind = \"rectangle\" }\nsource = \"x*y + t\"").unwrap();
+    refused("[problem]\nmesh = { kind = \"box\" }\nsource = \"z\"").unwrap();
+    refused("[problem]\nmesh = { kind = \"interval\" }\nparams = { a = 2 }\nsource = \"a*x\"")
+        .unwrap();
 }
