@@ -153,14 +153,28 @@ impl DiskCache {
         }
         check_not_a_file(&dir)?;
         fs::create_dir_all(&dir).map_err(|e| io_error(&dir, e))?;
-        let probe = dir.join(format!(".probe-{}{EXT}", std::process::id()));
-        write_atomically(&probe, |w| w.write_all(b"probe")).map_err(|e| match e {
-            Error::Io { source, .. } => io_error(
+        // Whether entries can be created here: a file created and removed, not synced (the
+        // probe need not survive a crash, and two syncs cost every process that opens the
+        // level milliseconds on a real disk). Named like a writer's temporary file, so that
+        // one left by a crash is removed as stale.
+        static PROBES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let probe = dir.join(format!(
+            "..probe{EXT}.tmp-{}-{}",
+            std::process::id(),
+            PROBES.fetch_add(1, Ordering::Relaxed)
+        ));
+        let created = fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&probe)
+            .and_then(|mut f| f.write_all(b"probe"));
+        if let Err(source) = created {
+            let _ = fs::remove_file(&probe);
+            return Err(io_error(
                 &dir,
                 io::Error::new(source.kind(), format!("cannot write entries: {source}")),
-            ),
-            other => other,
-        })?;
+            ));
+        }
         fs::remove_file(&probe).map_err(|e| io_error(&probe, e))?;
         let cache = Self::new_unchecked(dir, max_bytes);
         cache.remove_stale_temps()?;
