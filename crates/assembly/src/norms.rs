@@ -278,9 +278,10 @@ pub(crate) fn non_finite_exact(
         format!(
             "the gradient of the exact solution (derived by the chain rule) is not finite at \
              {at}, a quadrature point of the H1 error, where the solution is {}: gradient {g:?}. \
-             Where the true gradient is finite (sqrt(x^4) or max(x, 0)^1.5 at 0), the chain \
-             rule meets 0 * inf there: write the solution without the singular inner function \
-             (x^2, if(x > 0, x^1.5, 0))",
+             Either the gradient is singular there (abs(x)^(2/3) at 0: choose a mesh with no \
+             quadrature point on the singularity), or the chain rule meets 0 * inf at a point \
+             where it is finite (sqrt(x^4) or max(x, 0)^1.5 at 0: write the solution without \
+             the singular inner function, x^2 or if(x > 0, x^1.5, 0))",
             u[k]
         )
     } else {

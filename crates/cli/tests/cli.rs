@@ -323,4 +323,32 @@ fn overlapping_natural_conditions_add_up_and_are_named() {
     );
     json(&o);
     assert!(!stderr(&o).contains("both apply"), "{}", stderr(&o));
+    // A solution served by the disk cache is warned about as the solve was.
+    let dir = tempfile::tempdir().unwrap();
+    let cached = |dir: &std::path::Path| {
+        femscale(&[
+            "solve",
+            "--json",
+            "--set",
+            "problem.mesh={ kind = \"interval\", nx = 10 }",
+            "--set",
+            r#"problem.boundary=[{ where = "left", value = 0.0 }, { where = "all", kind = "neumann", value = 5.0 }, { where = "right", kind = "neumann", value = 1.0 }]"#,
+            "--set",
+            "cache.levels=[\"disk\"]",
+            "--set",
+            "scaling.enable_caching=true",
+            "--set",
+            &format!("cache.disk_dir={:?}", dir.display().to_string()),
+        ])
+    };
+    for served in [false, true] {
+        let o = cached(dir.path());
+        let reused = json(&o)["cache_reused"].as_array().unwrap().len();
+        assert_eq!(reused > 0, served, "{}", stderr(&o));
+        assert!(
+            stderr(&o).contains("both apply to 1 boundary facet(s)"),
+            "{}",
+            stderr(&o)
+        );
+    }
 }

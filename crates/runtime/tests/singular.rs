@@ -184,6 +184,22 @@ fn a_reaction_by_subdomain_fixes_only_the_parts_where_it_is_not_zero() {
         // A subdomain found by its number counts as its name does.
         let by_number = solve(&text(r#"{ a = 0.0, "3" = 2.0 }"#, dirichlet), &overrides);
         assert!(by_number.is_ok(), "{kind}: {by_number:?}");
+        // A table the assembly refuses is refused naming its key, not as a floating part.
+        for (table, key) in [
+            ("{ a = 1.0, bb = 0.0 }", "problem.reaction.bb"),
+            (r#"{ a = 1.0, b = 0.0, "3" = 1.0 }"#, "problem.reaction"),
+        ] {
+            let e = solve(&text(table, neumann), &overrides).unwrap_err();
+            assert!(
+                e.field_name().is_some_and(|f| f.starts_with(key))
+                    && !e.to_string().contains("floats"),
+                "{kind}, {table}: {e}"
+            );
+            assert!(
+                !e.to_string().contains("determined up to a constant"),
+                "{table}: {e}"
+            );
+        }
     }
 }
 

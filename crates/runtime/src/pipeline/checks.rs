@@ -59,6 +59,12 @@ pub(crate) fn check_parts_fixed(mesh: &femscale_mesh::Mesh, form: &EllipticForm)
     let n = mesh.num_nodes();
     let mut fixed = vec![false; n];
     let view = mesh.view();
+    let table = form.reaction.as_ref().and_then(|c| c.as_subdomains());
+    if table.is_some_and(|t| !resolves(t, &view)) {
+        // A key naming no subdomain, or one subdomain twice, or one without a piece: the
+        // assembly refuses the table naming the key, which says more than "floating" would.
+        return Ok(());
+    }
     if let Some(reacting) = reacting_subdomains(form, &view) {
         for c in (0..mesh.num_cells()).filter(|&c| view.cell_marker(c).is_some_and(&reacting)) {
             for &v in view.cell(c) {
@@ -157,10 +163,46 @@ pub(crate) fn warn_overlapping_natural(mesh: &femscale_mesh::Mesh, form: &Ellipt
     }
 }
 
+/// Whether every key of `table` names one subdomain of `mesh`, no subdomain twice, and every
+/// subdomain has a piece (what the assembly requires of a per-subdomain coefficient).
+fn resolves(table: &femscale_core::SubdomainField, mesh: &femscale_core::MeshView<'_>) -> bool {
+    let resolve = |key: &str| {
+        let named = mesh
+            .subdomains
+            .iter()
+            .filter(|s| s.name.as_deref() == Some(key));
+        match named.count() {
+            0 => {
+                let mut by_number = mesh
+                    .subdomains
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, s)| s.is_named(key));
+                match (by_number.next(), by_number.next()) {
+                    (Some((i, _)), None) => Some(i),
+                    _ => None,
+                }
+            }
+            1 => mesh
+                .subdomains
+                .iter()
+                .position(|s| s.name.as_deref() == Some(key)),
+            _ => None,
+        }
+    };
+    let mut given = vec![false; mesh.subdomains.len()];
+    for (key, _) in table.pieces() {
+        match resolve(key) {
+            Some(i) if !given[i] => given[i] = true,
+            _ => return false,
+        }
+    }
+    given.iter().all(|&g| g)
+}
+
 /// For a reaction given per subdomain: whether a cell marker's piece fixes the constant (is not
 /// the constant zero). `None` for any other reaction. A piece is found as the assembly finds
-/// it (a subdomain's name before its number); a marker no key names (the assembly refuses it)
-/// counts as not reacting.
+/// it (a subdomain's name before its number); [`resolves`] has checked that each has one.
 fn reacting_subdomains(
     form: &EllipticForm,
     mesh: &femscale_core::MeshView<'_>,

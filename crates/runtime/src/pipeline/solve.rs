@@ -49,6 +49,23 @@ pub(super) struct Start {
     pub cache: Option<CacheSession>,
 }
 
+/// The checks a solve makes once it has the mesh, made on a stored solution's mesh too, so that
+/// a problem a solve refuses (a floating part, a coordinate a file's mesh lacks) is refused
+/// when its solution is in a cache, and the warnings a solve gives are given again.
+fn check_served(problem: &Problem, mesh: &femscale_mesh::Mesh) -> Result<()> {
+    let in_problem = |e: Error| e.within("problem");
+    let form =
+        (problem.form_with(femscale_expr::ExprOptions::with_jit(false))).map_err(in_problem)?;
+    if !problem.mesh.is_generated() {
+        check_parts_fixed(mesh, &form)?;
+    }
+    if problem.mesh.dim().is_none() {
+        problem.check_coordinates(mesh.dim()).map_err(in_problem)?;
+    }
+    warn_overlapping_natural(mesh, &form);
+    Ok(())
+}
+
 impl FemSolver {
     /// Runs the pipeline on `problem`; `solver_kind` overrides `solver.kind`. With
     /// [`Stage::Prepare`] it stops after the solver set-up and returns `None`.
@@ -83,6 +100,7 @@ impl FemSolver {
             && let Some(cache) = cache
             && let Some(hit) = cache.solution(|| build_mesh(problem), start.started)?
         {
+            check_served(problem, &hit.mesh)?;
             return Ok(Some(hit));
         }
         let mut clock = PhaseClock::new(&start.deadline);

@@ -374,6 +374,23 @@ impl MeshSpec {
                 let mut mesh = Arc::unwrap_or_clone(base.build_here()?);
                 for (name, text) in parts {
                     let predicate = part_predicate(name, text)?;
+                    // A coordinate the mesh lacks is 0 at every point (`z > -1` is true).
+                    let lacking = [
+                        (femscale_expr::Var::Y, "y", 2),
+                        (femscale_expr::Var::Z, "z", 3),
+                    ];
+                    if let Some((_, var, _)) = (lacking.iter())
+                        .find(|(v, _, from)| mesh.dim() < *from && predicate.ast().uses(*v))
+                    {
+                        return Err(Error::invalid(
+                            format!("parts.{name}"),
+                            format!(
+                                "`{text}` uses `{var}`, but the mesh is {}D: its points have no \
+                                 `{var}` (it would be 0 everywhere)",
+                                mesh.dim()
+                            ),
+                        ));
+                    }
                     mesh.add_boundary_part_where(name, |p| {
                         predicate.eval_xyz(p[0], p[1], p[2]) != 0.0
                     })

@@ -145,6 +145,17 @@ impl Problem {
                     "must not be empty",
                 ));
             }
+            for (key, _, f) in bc.kind.fields() {
+                if let FieldSpec::BySubdomain(_) = f {
+                    return Err(Error::invalid(
+                        field(&format!("boundary[{i}].{key}")),
+                        "is given per subdomain, which boundary data do not take (a boundary \
+                         condition has one value or expression on its part): write one \
+                         expression (`if(x < 0.5, 1, 2)`), or give each boundary part its own \
+                         condition",
+                    ));
+                }
+            }
         }
         if let Some(dim) = self.mesh.dim() {
             self.check_coordinates(dim)?;

@@ -316,6 +316,10 @@ fn boundary_parts_by_predicate_are_read_checked_and_built() {
     assert!(e.contains("problem.mesh"), "{e}");
     let e = problem("[problem.mesh]\nparts = { inlet = \"x < t + 1e-9\" }").unwrap_err();
     assert!(e.contains("parts.inlet") && e.contains("uses `t`"), "{e}");
+    // A coordinate the mesh lacks would be 0 on every facet.
+    let p = problem("[problem.mesh]\nparts = { lid = \"z > -1\" }").unwrap();
+    let e = p.mesh.build().unwrap_err().to_string();
+    assert!(e.contains("parts.lid") && e.contains("uses `z`"), "{e}");
 }
 
 #[test]
@@ -349,4 +353,20 @@ fn expressions_in_coordinates_the_mesh_lacks_are_refused() {
     refused("[problem]\nmesh = { kind = \"box\" }\nsource = \"z\"").unwrap();
     refused("[problem]\nmesh = { kind = \"interval\" }\nparams = { a = 2 }\nsource = \"a*x\"")
         .unwrap();
+}
+
+/// Boundary data given per subdomain (`alpha = { a = 1, b = 2 }`) are refused naming the key;
+/// they were accepted and failed later as "evaluates to NaN".
+#[test]
+fn boundary_data_by_subdomain_are_refused() {
+    for bc in [
+        "{ where = \"left\", kind = \"robin\", alpha = { a = 1.0 }, value = 0.0 }",
+        "{ where = \"left\", value = { a = 1.0 } }",
+    ] {
+        let p = problem(&format!("[problem]\nboundary = [{bc}]")).unwrap();
+        let e = p.check().unwrap_err();
+        let field = e.field_name().unwrap();
+        assert!(field.starts_with("boundary[0]."), "{e}");
+        assert!(e.to_string().contains("per subdomain"), "{e}");
+    }
 }
