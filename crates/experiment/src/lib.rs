@@ -90,7 +90,9 @@ use figment::value::Dict;
 use tracing::instrument;
 
 pub use families::{RESOLUTION_KEYS, WHOLE_SWEEP_FAMILY};
-pub use outputs::{ADAPTIVE_DIR, ERROR_PLOT, STEPS_COLLECTION, TIME_PLOT, VTU_DIR};
+pub use outputs::{
+    ADAPTIVE_DIR, ERROR_PLOT, OUTPUT_STAMPS_DIR, STEPS_COLLECTION, TIME_PLOT, VTU_DIR,
+};
 pub use runner::ranks::RankOutcome;
 pub use runner::{ExperimentReport, ProgressEvent, ProgressFn, RankReport, RunOptions};
 pub use spec::{ExperimentSettings, MAX_REPETITIONS, OutputFormat, OutputSpec};

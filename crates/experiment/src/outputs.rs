@@ -6,7 +6,7 @@
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
-use femscale_core::{Error, Order, Result};
+use femscale_core::{Error, Result};
 
 use super::spec::{OutputFormat, OutputSpec};
 use super::summary::SummaryRow;
@@ -40,6 +40,7 @@ pub(super) fn clear_point_outputs(dir: &Path, point: &Point) -> Result<()> {
         Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(Error::Io { path, source: e }),
         _ => Ok(()),
     };
+    remove(dir.join(OUTPUT_STAMPS_DIR).join(point.id()))?;
     remove(dir.join(VTU_DIR).join(format!("{}.vtu", point.id())))?;
     remove(dir.join(ADAPTIVE_DIR).join(format!("{}.svg", point.id())))?;
     let steps = dir.join(VTU_DIR).join(point.id());
@@ -47,6 +48,106 @@ pub(super) fn clear_point_outputs(dir: &Path, point: &Point) -> Result<()> {
         clear_steps(&steps)?;
     }
     Ok(())
+}
+
+/// Hidden sub-directory of the output directory that records, per point, which run wrote the
+/// point's outputs (its VTU files and adaptive plot): `.outputs/<point id>` holds the run id.
+pub const OUTPUT_STAMPS_DIR: &str = ".outputs";
+
+/// What [`point_outputs_are`] found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Stamp {
+    /// Written by the run `point.run_id(0)`.
+    Current,
+    /// Written by another run (another configuration), or by one that did not finish them.
+    Other,
+    /// The directory records no stamps (written before femscale kept them).
+    Unrecorded,
+}
+
+/// Whether `point`'s outputs in `dir` were written by its current repetition 0.
+pub(super) fn point_outputs_are(dir: &Path, point: &Point) -> Stamp {
+    let stamps = dir.join(OUTPUT_STAMPS_DIR);
+    if !stamps.is_dir() {
+        return Stamp::Unrecorded;
+    }
+    match std::fs::read_to_string(stamps.join(point.id())) {
+        Ok(text) if text.trim() == point.run_id(0) => Stamp::Current,
+        _ => Stamp::Other,
+    }
+}
+
+/// Records that `point`'s outputs were written by its current repetition 0 (after they are
+/// complete; [`clear_point_outputs`] removes the record first).
+pub(super) fn stamp_point_outputs(dir: &Path, point: &Point) -> Result<()> {
+    let path = sub_dir(dir, OUTPUT_STAMPS_DIR)?.join(point.id());
+    crate::store::write_atomic(&path, format!("{}\n", point.run_id(0)).as_bytes())
+}
+
+/// Removes the temporary files (`.<name>.tmp-<pid>-<n>`, see
+/// [`femscale_core::io::write_atomically`]) that writers of the output directory left when
+/// they were killed mid-write: in `dir`, `vtu/`, its step directories, `adaptive/` and the
+/// stamps. Called under the experiment's lock; a file whose writer is still alive (another
+/// program writing there) is left. Best effort: what cannot be listed or removed is skipped.
+pub(super) fn remove_abandoned_temps(dir: &Path) {
+    let mut dirs = vec![
+        dir.to_path_buf(),
+        dir.join(VTU_DIR),
+        dir.join(ADAPTIVE_DIR),
+        dir.join(OUTPUT_STAMPS_DIR),
+    ];
+    if let Ok(entries) = std::fs::read_dir(dir.join(VTU_DIR)) {
+        dirs.extend(
+            (entries.flatten())
+                .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
+                .map(|e| e.path()),
+        );
+    }
+    for d in dirs {
+        let Ok(entries) = std::fs::read_dir(&d) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let name = entry.file_name();
+            let abandoned = (name.to_str())
+                .and_then(temp_writer)
+                .is_some_and(|pid| !process_alive(pid));
+            if abandoned && entry.file_type().is_ok_and(|t| t.is_file()) {
+                let _ = std::fs::remove_file(entry.path());
+            }
+        }
+    }
+}
+
+/// The writer's pid of a temporary file named `.<name>.tmp-<pid>-<n>`.
+fn temp_writer(name: &str) -> Option<u32> {
+    let (head, tail) = name.rsplit_once(".tmp-")?;
+    let (pid, n) = tail.split_once('-')?;
+    (head.starts_with('.') && n.parse::<u64>().is_ok())
+        .then(|| pid.parse().ok())
+        .flatten()
+}
+
+/// Whether process `pid` exists (signal 0 checks without signalling); elsewhere than Unix,
+/// assumed alive (its files are left).
+#[cfg(not(unix))]
+fn process_alive(_pid: u32) -> bool {
+    true
+}
+
+/// Whether process `pid` exists (signal 0 checks without signalling).
+#[cfg(unix)]
+fn process_alive(pid: u32) -> bool {
+    if pid == std::process::id() {
+        return true;
+    }
+    let Ok(pid) = libc::pid_t::try_from(pid) else {
+        return false;
+    };
+    // SAFETY: kill with signal 0 sends nothing; it only reports whether the process exists
+    // (EPERM: it exists, owned by someone else).
+    let r = unsafe { libc::kill(pid, 0) };
+    r == 0 || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM)
 }
 
 /// Whether `point`'s VTU file is in `dir`.
@@ -211,8 +312,8 @@ fn write_adaptive_plot(dir: &Path, point: &Point, solution: &Solution) -> Result
         return Ok(());
     }
     let order = match solution.mesh.order() {
-        Order::Linear => 1.0,
-        Order::Quadratic => 2.0,
+        femscale_core::Order::Linear => 1.0,
+        femscale_core::Order::Quadratic => 2.0,
     };
     let rate = -order / solution.mesh.dim() as f64;
     let title = match point.label() {

@@ -32,6 +32,7 @@ use femscale_scaling::{
 use tracing::{info, instrument, warn};
 
 use super::Experiment;
+use super::outputs::Stamp;
 use super::spec::{OutputFormat, OutputSpec};
 use super::store::{RunRecord, SUMMARY_FILE, Store, write_atomic};
 use super::summary::{SummaryRow, summarize, to_csv};
@@ -299,14 +300,33 @@ impl Experiment {
                 jobs.push(self.job(index));
             }
         }
+        let repetitions = self.settings.repetitions.max(1);
+        let finished =
+            |p: usize| (latest.get(run_ids[p * repetitions].as_str())).is_some_and(|r| r.ok);
+        if self.output.wants(OutputFormat::Vtu) || self.output.wants(OutputFormat::Svg) {
+            // Outputs a finished point's repetition 0 did not write — a later run under another
+            // configuration did (and was set aside), or an interrupted one began — are not its:
+            // removed, so that no file under the point's name shows another configuration.
+            let mut foreign = 0;
+            for (p, point) in self.points.iter().enumerate() {
+                if finished(p) && super::outputs::point_outputs_are(&dir, point) == Stamp::Other {
+                    super::outputs::clear_point_outputs(&dir, point)?;
+                    foreign += 1;
+                }
+            }
+            if foreign > 0 {
+                warn!(
+                    points = foreign,
+                    "finished points had VTU files or plots written by another configuration's \
+                     run (or an interrupted one); they were removed: `femscale run --fresh` \
+                     writes them again"
+                );
+            }
+        }
         if self.output.wants(OutputFormat::Vtu) {
             // Finished before `vtu` was asked for: their files are not written by a resume.
-            let repetitions = self.settings.repetitions.max(1);
             let missing = (self.points.iter().enumerate())
-                .filter(|(p, point)| {
-                    let ok = latest.get(run_ids[p * repetitions].as_str());
-                    ok.is_some_and(|r| r.ok) && !super::outputs::has_point_vtu(&dir, point)
-                })
+                .filter(|(p, point)| finished(*p) && !super::outputs::has_point_vtu(&dir, point))
                 .count();
             if missing > 0 {
                 warn!(
@@ -314,6 +334,22 @@ impl Experiment {
                     "finished points have no VTU file (they ran before `vtu` output was asked \
                      for, or it was removed); `femscale run --fresh` runs them again"
                 );
+            }
+        }
+        super::outputs::remove_abandoned_temps(&dir);
+        if !jobs.is_empty() {
+            // The summary and its plots describe the runs of the last complete invocation:
+            // removed while these runs change the results, so that an interrupted invocation
+            // leaves none that the log does not back (the end of one writes them again).
+            for name in [
+                SUMMARY_FILE,
+                super::outputs::ERROR_PLOT,
+                super::outputs::TIME_PLOT,
+            ] {
+                let path = dir.join(name);
+                if fs_is_file(&path) {
+                    std::fs::remove_file(&path).map_err(|source| Error::Io { path, source })?;
+                }
             }
         }
         let total = run_ids.len();
@@ -579,6 +615,9 @@ impl Experiment {
                         solution: &solution,
                     },
                 )?;
+                if self.output.wants(OutputFormat::Vtu) || self.output.wants(OutputFormat::Svg) {
+                    super::outputs::stamp_point_outputs(dir, point)?;
+                }
             }
             // A mesh file's size is known only from its cells.
             let size = (point.mesh_size().is_none() && solution.metrics.adaptivity.is_none())
@@ -586,6 +625,12 @@ impl Experiment {
                 .filter(|h| h.is_finite() && *h > 0.0);
             Ok((solution.metrics, size))
         }));
+        if job.repetition == 0 && !matches!(outcome, Ok(Ok(_))) {
+            // A failed run leaves none of its outputs (an adaptive run's first steps, say).
+            if let Err(e) = super::outputs::clear_point_outputs(dir, point) {
+                warn!(point = %point.id(), error = %e, "could not remove a failed run's outputs");
+            }
+        }
         let (metrics, error, size) = match outcome {
             Ok(Ok((m, size))) => (Some(m), None, size),
             Ok(Err(e)) => (None, Some(self.explain(point, &e)), None),
@@ -630,6 +675,11 @@ impl Experiment {
         write_atomic(&path, to_csv(&self.keys, rows).as_bytes())?;
         Ok(Some(path))
     }
+}
+
+/// Whether `path` is a regular file (not followed through a link).
+fn fs_is_file(path: &Path) -> bool {
+    std::fs::symlink_metadata(path).is_ok_and(|m| m.is_file())
 }
 
 /// The record of one run.

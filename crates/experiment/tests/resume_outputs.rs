@@ -1,0 +1,147 @@
+//! What an output directory holds after a run under another configuration, an interrupted
+//! run or a killed writer: nothing that the results log does not back.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use femscale_experiment::{
+    Experiment, OUTPUT_STAMPS_DIR, ProgressEvent, RunOptions, SUMMARY_FILE, VTU_DIR,
+};
+
+const EXPERIMENT: &str = r#"
+[problem]
+mesh = { kind = "rectangle", nx = 6, ny = 6, cell = "triangle" }
+source = "2*pi^2*sin(pi*x)*sin(pi*y)"
+exact = "sin(pi*x)*sin(pi*y)"
+
+[solver]
+kind = "direct"
+
+[output]
+formats = ["jsonl", "csv", "vtu"]
+
+[sweep]
+"problem.mesh.nx" = [4, 6]
+"#;
+
+fn experiment(dir: &Path) -> PathBuf {
+    let text = format!("{EXPERIMENT}\n[experiment]\nrepetitions = 1\n",).replace(
+        "[output]\n",
+        &format!(
+            "[output]\ndir = {:?}\n",
+            dir.join("out").display().to_string()
+        ),
+    );
+    let path = dir.join("exp.toml");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+fn quiet() -> RunOptions {
+    RunOptions {
+        parallel_runs: Some(1),
+        ..Default::default()
+    }
+}
+
+fn load(path: &Path, overrides: &[&str]) -> Experiment {
+    let overrides: Vec<String> = overrides.iter().map(|s| s.to_string()).collect();
+    Experiment::load(path, &overrides).unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// X, then Y (another source) over the same directory, then X again: X's points are finished
+/// in the log, so they are skipped, and the VTU files Y wrote under their names must not pass
+/// for X's. They are removed (X's own are gone with Y's run of repetition 0).
+#[test]
+fn outputs_written_under_another_configuration_are_not_kept_as_current() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = experiment(dir.path());
+    let out = dir.path().join("out");
+    let x = load(&path, &[]);
+    assert!(x.run(&quiet()).unwrap().all_ok());
+    let vtu = |e: &Experiment| {
+        out.join(VTU_DIR)
+            .join(format!("{}.vtu", e.points()[0].id()))
+    };
+    let x_bytes = std::fs::read(vtu(&x)).unwrap();
+    let y = load(&path, &["problem.source=\"1\""]);
+    assert!(y.run(&quiet()).unwrap().all_ok());
+    assert_ne!(std::fs::read(vtu(&y)).unwrap(), x_bytes);
+    let again = x.run(&quiet()).unwrap();
+    assert!(again.all_ok());
+    for point in x.points() {
+        let file = out.join(VTU_DIR).join(format!("{}.vtu", point.id()));
+        assert!(
+            !file.exists() || std::fs::read(&file).unwrap() == x_bytes,
+            "{}: another configuration's VTU file kept",
+            point.id()
+        );
+        assert!(!out.join(OUTPUT_STAMPS_DIR).join(point.id()).exists());
+    }
+    // Run from scratch, X's files are X's and stamped.
+    let fresh = RunOptions {
+        fresh: true,
+        ..quiet()
+    };
+    assert!(x.run(&fresh).unwrap().all_ok());
+    assert_eq!(std::fs::read(vtu(&x)).unwrap(), x_bytes);
+    let stamp = std::fs::read_to_string(out.join(OUTPUT_STAMPS_DIR).join(x.points()[0].id()));
+    assert_eq!(stamp.unwrap().trim(), x.points()[0].run_id(0));
+}
+
+/// An invocation that stops before its end (here: its progress callback panics after the first
+/// run) leaves no summary of the invocation before, whose runs it was replacing.
+#[test]
+fn an_interrupted_run_leaves_no_summary_of_the_earlier_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = experiment(dir.path());
+    let summary = dir.path().join("out").join(SUMMARY_FILE);
+    assert!(load(&path, &[]).run(&quiet()).unwrap().all_ok());
+    assert!(summary.is_file());
+    let stopping = RunOptions {
+        progress: Some(Arc::new(|e: &ProgressEvent<'_>| {
+            if matches!(e, ProgressEvent::RunFinished { .. }) {
+                panic!("interrupted");
+            }
+        })),
+        ..quiet()
+    };
+    let other = load(&path, &["solver.tolerance=1e-6"]);
+    let interrupted =
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| other.run(&stopping)));
+    assert!(interrupted.is_err());
+    assert!(
+        !summary.exists(),
+        "the earlier invocation's summary was left"
+    );
+    // The next complete invocation writes it again.
+    assert!(other.run(&quiet()).unwrap().all_ok());
+    assert!(summary.is_file());
+}
+
+/// Temporary files of writers killed mid-write are removed when a run starts; those of a live
+/// process are left.
+#[test]
+fn temporary_files_of_killed_writers_are_removed() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = experiment(dir.path());
+    let out = dir.path().join("out");
+    let exp = load(&path, &[]);
+    assert!(exp.run(&quiet()).unwrap().all_ok());
+    // A pid that no process has (above the kernel's pid range).
+    let dead = 4_194_305;
+    let vtu = out.join(VTU_DIR);
+    let abandoned = [
+        vtu.join(format!(".p.vtu.tmp-{dead}-3")),
+        out.join(format!(".results.jsonl.tmp-{dead}-0")),
+    ];
+    let live = vtu.join(format!(".q.vtu.tmp-{}-0", std::process::id()));
+    for f in abandoned.iter().chain([&live]) {
+        std::fs::write(f, b"partial").unwrap();
+    }
+    assert!(exp.run(&quiet()).unwrap().all_ok());
+    for f in &abandoned {
+        assert!(!f.exists(), "{} left", f.display());
+    }
+    assert!(live.exists());
+}
