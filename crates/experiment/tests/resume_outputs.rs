@@ -145,3 +145,36 @@ fn temporary_files_of_killed_writers_are_removed() {
     }
     assert!(live.exists());
 }
+
+/// An adaptive run that fails after some steps (its deadline passes) leaves none of the step
+/// files it wrote.
+#[test]
+fn a_failed_adaptive_run_leaves_no_step_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = experiment(dir.path());
+    let exp = load(
+        &path,
+        &[
+            "adaptivity.enabled=true",
+            "adaptivity.max_steps=60",
+            "adaptivity.max_dofs=5000000",
+            "adaptivity.target_error=1e-12",
+            "solver.timeout_seconds=0.5",
+        ],
+    );
+    let report = exp.run(&quiet()).unwrap();
+    assert!(
+        report.failed_total > 0,
+        "no run failed: the deadline was not reached"
+    );
+    for (point, record) in exp.points().iter().zip(&report.records) {
+        if record.ok {
+            continue;
+        }
+        let steps = dir.path().join("out").join(VTU_DIR).join(point.id());
+        let left: Vec<_> = std::fs::read_dir(&steps)
+            .map(|d| d.flatten().map(|e| e.file_name()).collect())
+            .unwrap_or_default();
+        assert!(left.is_empty(), "{}: {left:?}", point.id());
+    }
+}
