@@ -291,6 +291,10 @@ fn solve(args: SolveArgs) -> anyhow::Result<()> {
         overrides: args.config.overrides.clone(),
     };
     let (config, attribution) = Config::load_attributed(&sources)?;
+    if let Some(path) = &args.vtu {
+        // Before the solve, whose result a path that cannot be written would lose.
+        solve_ranks::check_vtu_path(path)?;
+    }
     let ranks = solve_ranks::Ranks::start()?;
     // Writing a VTU file is collective: a rank without `--vtu` would leave the others waiting.
     let outputs = format!("--vtu {}", args.vtu.is_some());
@@ -299,27 +303,29 @@ fn solve(args: SolveArgs) -> anyhow::Result<()> {
         .and_then(|()| ranks.solver(config))
         .and_then(|s| s.solve_configured());
     let solution = result.map_err(|e| ranks.fail(located(e, &attribution)))?;
-    let written = match &args.vtu {
-        Some(path) => Some(
-            ranks
-                .write_vtu(&solution, path)
-                .map_err(|e| ranks.fail(e.into()))?,
-        ),
-        None => None,
-    };
+    let written = (args.vtu.as_ref()).map(|path| ranks.write_vtu(&solution, path));
     if !ranks.is_root() {
         // Rank 0 reports; the others solved their share.
+        if let Some(Err(e)) = written {
+            return Err(ranks.fail(e.into()));
+        }
         return Ok(());
     }
+    // The result is reported also when its file could not be written (a full disk): the
+    // command then fails, after the report.
     let mut out = std::io::stdout().lock();
     if args.json {
         serde_json::to_writer(&mut out, &solution.metrics).context("writing JSON")?;
         writeln!(out)?;
     } else {
         print_summary(&mut out, &solution.metrics)?;
-        if let Some(path) = written {
+        if let Some(Ok(path)) = &written {
             writeln!(out, "  output      {}", path.display())?;
         }
+    }
+    drop(out);
+    if let Some(Err(e)) = written {
+        return Err(ranks.fail(e.into()));
     }
     Ok(())
 }

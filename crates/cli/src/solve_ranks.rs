@@ -107,18 +107,7 @@ impl Ranks {
         use femscale::mesh::vtu::{write_pvtu, write_vtu, write_vtu_piece};
         let (mesh, u) = (&solution.mesh, solution.values.as_slice());
         let (rank, size) = (self.comm.rank(), self.comm.size());
-        // `out.vtu/` names a directory: on several ranks `with_extension` would quietly drop
-        // the slash and write `out.pvtu` beside it.
-        if path
-            .as_os_str()
-            .to_string_lossy()
-            .ends_with(['/', std::path::MAIN_SEPARATOR])
-        {
-            return Err(femscale::Error::invalid(
-                "--vtu",
-                format!("`{}` names a directory; give a file name", path.display()),
-            ));
-        }
+        check_vtu_path(path)?;
         // One process writes one `.vtu` file, unless a `.pvtu` file (and its piece) is asked for.
         let parallel = (path.extension()).is_some_and(|e| e.eq_ignore_ascii_case("pvtu"));
         if size == 1 && !parallel {
@@ -186,4 +175,34 @@ impl Ranks {
         }
         Ok(pvtu)
     }
+}
+
+/// Refuses a `--vtu` path that cannot be written, before the solve whose result it would
+/// lose: one that names a directory (`out.vtu/`, or an existing directory: on several ranks
+/// `with_extension` would quietly drop the slash and write `out.pvtu` beside it) or lies in a
+/// directory that does not exist.
+///
+/// # Errors
+/// [`femscale::Error::InvalidInput`] (field `--vtu`) saying which.
+pub fn check_vtu_path(path: &std::path::Path) -> femscale::Result<()> {
+    let refuse = |why: String| Err(femscale::Error::invalid("--vtu", why));
+    let text = path.as_os_str().to_string_lossy();
+    if text.ends_with(['/', std::path::MAIN_SEPARATOR]) || path.is_dir() {
+        return refuse(format!(
+            "`{}` names a directory; give a file name",
+            path.display()
+        ));
+    }
+    let parent = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => std::path::Path::new("."),
+    };
+    if !parent.is_dir() {
+        return refuse(format!(
+            "`{}` is in `{}`, which is not a directory (create it first)",
+            path.display(),
+            parent.display()
+        ));
+    }
+    Ok(())
 }

@@ -352,3 +352,48 @@ fn overlapping_natural_conditions_add_up_and_are_named() {
         );
     }
 }
+
+/// A `--vtu` path that cannot be written is refused before the solve (a missing directory, a
+/// directory); a write that fails after it (the path is a socket, as a full disk would) still
+/// prints the report, then fails.
+#[test]
+fn a_vtu_path_that_cannot_be_written_loses_no_result() {
+    let dir = tempfile::tempdir().unwrap();
+    let solve = |path: &std::path::Path| {
+        femscale(&[
+            "solve",
+            "--json",
+            "--set",
+            "problem.mesh={ kind = \"interval\", nx = 10 }",
+            "--set",
+            "scaling.enable_caching=false",
+            "--vtu",
+            path.to_str().unwrap(),
+        ])
+    };
+    for (path, words) in [
+        (dir.path().join("missing/u.vtu"), "not a directory"),
+        (dir.path().to_path_buf(), "names a directory"),
+    ] {
+        let o = solve(&path);
+        assert!(!o.status.success());
+        assert!(
+            o.stdout.is_empty(),
+            "solved before refusing {}",
+            path.display()
+        );
+        let e = stderr(&o);
+        assert!(e.contains("--vtu") && e.contains(words), "{e}");
+    }
+    #[cfg(unix)]
+    {
+        let socket = dir.path().join("u.vtu");
+        let _listener = std::os::unix::net::UnixListener::bind(&socket).unwrap();
+        let o = solve(&socket);
+        assert!(!o.status.success());
+        let text = String::from_utf8(o.stdout.clone()).unwrap();
+        let report: serde_json::Value = serde_json::from_str(text.trim()).expect("the report");
+        assert_eq!(report["dofs"], 11);
+        assert!(stderr(&o).contains("not a regular file"), "{}", stderr(&o));
+    }
+}
