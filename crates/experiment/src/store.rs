@@ -62,6 +62,22 @@ pub struct RunRecord {
     pub mesh_size: Option<f64>,
 }
 
+impl RunRecord {
+    /// What makes the record contradict itself, if anything: an id that is not the run id of
+    /// its identity and repetition, or success without metrics.
+    fn inconsistency(&self) -> Option<&'static str> {
+        if !self.identity.is_empty()
+            && self.id != super::identity::run_id(&self.identity, self.repetition)
+        {
+            return Some("has an id other than its identity's and repetition's");
+        }
+        if self.ok && self.metrics.is_none() {
+            return Some("says the run succeeded but has no metrics");
+        }
+        None
+    }
+}
+
 /// Reads `results.jsonl`: every complete record in file order. A missing file gives no
 /// records; a truncated last line (an interrupted write) is ignored; other unreadable lines
 /// are skipped with a warning.
@@ -87,7 +103,12 @@ pub fn read_results(path: &Path) -> Result<Vec<RunRecord>> {
             continue;
         }
         match serde_json::from_str::<RunRecord>(line) {
-            Ok(r) => records.push(r),
+            Ok(r) => match r.inconsistency() {
+                None => records.push(r),
+                Some(why) => {
+                    warn!(file = %path.display(), line = i + 1, run = %r.id, "skipping a record that {why} (edited by hand?); its run is done again");
+                }
+            },
             Err(_) if i + 1 == lines.len() && !complete => {
                 warn!(file = %path.display(), "ignoring a truncated last line (interrupted write)");
             }
@@ -99,9 +120,27 @@ pub fn read_results(path: &Path) -> Result<Vec<RunRecord>> {
     Ok(records)
 }
 
-/// The latest record of each run id.
+/// The latest record of each run id. Two successful records of one run (which a run never
+/// appends: a retry follows a failure) are reported, the later kept.
 pub(crate) fn latest_by_id(records: &[RunRecord]) -> HashMap<&str, &RunRecord> {
-    records.iter().map(|r| (r.id.as_str(), r)).collect()
+    let mut latest: HashMap<&str, &RunRecord> = HashMap::with_capacity(records.len());
+    let mut repeated = 0;
+    for r in records {
+        if let Some(earlier) = latest.insert(r.id.as_str(), r)
+            && earlier.ok
+            && r.ok
+        {
+            repeated += 1;
+        }
+    }
+    if repeated > 0 {
+        warn!(
+            runs = repeated,
+            "the results log has runs recorded as successful twice (edited by hand?); the later \
+             record of each is used"
+        );
+    }
+    latest
 }
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> Error + '_ {
@@ -370,13 +409,40 @@ mod tests {
             identity: String::new(),
             point: Default::default(),
             repetition: 0,
-            ok: true,
+            ok: false,
             metrics: None,
-            error: None,
+            error: Some("failed".into()),
             seconds: 0.5,
             mesh_size: None,
         };
         serde_json::to_string(&r).unwrap()
+    }
+
+    /// Records that contradict themselves are skipped (their runs are done again): an id
+    /// that is not its identity's and repetition's (two records' ids swapped), success
+    /// without metrics.
+    #[test]
+    fn records_that_contradict_themselves_are_skipped() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(RESULTS_FILE);
+        let with = |id: &str, identity: &str, repetition: usize, ok: bool| {
+            let mut r: RunRecord = serde_json::from_str(&record(id)).unwrap();
+            r.identity = identity.into();
+            r.repetition = repetition;
+            r.ok = ok;
+            serde_json::to_string(&r).unwrap()
+        };
+        let good = super::super::identity::run_id("abc", 1);
+        let lines = [
+            with(&good, "abc", 1, false),
+            with(&good, "abc", 0, false),
+            with(&good, "xyz", 1, false),
+            with(&good, "abc", 1, true),
+        ];
+        std::fs::write(&path, lines.join("\n") + "\n").unwrap();
+        let kept = read_results(&path).unwrap();
+        assert_eq!(kept.len(), 1);
+        assert_eq!((kept[0].repetition, kept[0].ok), (1, false));
     }
 
     #[test]
