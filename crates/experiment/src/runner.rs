@@ -341,15 +341,26 @@ impl Experiment {
             // The summary and its plots describe the runs of the last complete invocation:
             // removed while these runs change the results, so that an interrupted invocation
             // leaves none that the log does not back (the end of one writes them again).
-            for name in [
-                SUMMARY_FILE,
-                super::outputs::ERROR_PLOT,
-                super::outputs::TIME_PLOT,
-            ] {
+            for name in SUMMARY_OUTPUTS {
                 let path = dir.join(name);
                 if fs_is_file(&path) {
                     std::fs::remove_file(&path).map_err(|source| Error::Io { path, source })?;
                 }
+            }
+        }
+        // What the end writes is judged now, not after every run: only regular files are
+        // replaced (a directory at `summary.csv` failed the invocation after all its runs).
+        for name in SUMMARY_OUTPUTS {
+            let path = dir.join(name);
+            if std::fs::symlink_metadata(&path).is_ok() && !fs_is_file(&path) {
+                return Err(Error::Io {
+                    path,
+                    source: std::io::Error::new(
+                        std::io::ErrorKind::InvalidInput,
+                        "exists and is not a regular file, which the end of the run would \
+                         replace; remove it or choose another output directory",
+                    ),
+                });
             }
         }
         let total = run_ids.len();
@@ -676,6 +687,13 @@ impl Experiment {
         Ok(Some(path))
     }
 }
+
+/// The files the end of an invocation writes from all the records.
+const SUMMARY_OUTPUTS: [&str; 3] = [
+    SUMMARY_FILE,
+    super::outputs::ERROR_PLOT,
+    super::outputs::TIME_PLOT,
+];
 
 /// Whether `path` is a regular file (not followed through a link).
 fn fs_is_file(path: &Path) -> bool {

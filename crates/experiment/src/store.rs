@@ -177,6 +177,16 @@ impl Store {
     /// [`Error::Io`] naming the directory (of kind `WouldBlock` when another run holds it,
     /// with that run's pid) or the file that cannot be written.
     pub fn prepare_waiting(dir: &Path, wait: bool) -> Result<Self> {
+        if dir.exists() && !dir.is_dir() {
+            return Err(Error::Io {
+                path: dir.to_path_buf(),
+                source: std::io::Error::new(
+                    std::io::ErrorKind::NotADirectory,
+                    "exists and is not a directory: the output directory holds results.jsonl, \
+                     summary.csv and the VTU files; choose another path (`-o` or output.dir)",
+                ),
+            });
+        }
         std::fs::create_dir_all(dir).map_err(io(dir))?;
         if !dir.is_dir() {
             return Err(Error::Io {

@@ -178,3 +178,28 @@ fn a_failed_adaptive_run_leaves_no_step_files() {
         assert!(left.is_empty(), "{}: {left:?}", point.id());
     }
 }
+
+/// An output directory that is a file, or a `summary.csv` that is a directory, is refused
+/// before any run (the second failed the invocation after all its runs).
+#[test]
+fn unwritable_output_paths_are_refused_before_the_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = experiment(dir.path());
+    let out = dir.path().join("out");
+    std::fs::write(&out, b"a file").unwrap();
+    let e = load(&path, &[]).run(&quiet()).unwrap_err().to_string();
+    assert!(e.contains("is not a directory"), "{e}");
+    std::fs::remove_file(&out).unwrap();
+    std::fs::create_dir_all(out.join(SUMMARY_FILE)).unwrap();
+    let exp = load(&path, &[]);
+    let e = exp.run(&quiet()).unwrap_err().to_string();
+    assert!(
+        e.contains("summary.csv") && e.contains("not a regular file"),
+        "{e}"
+    );
+    assert!(
+        femscale_experiment::read_results(&out.join("results.jsonl"))
+            .unwrap()
+            .is_empty()
+    );
+}
