@@ -137,6 +137,18 @@ fn check_not_a_file(dir: &Path) -> Result<()> {
     Ok(())
 }
 
+/// A random number (std's per-process random hash keys, mixed with the clock and a counter).
+fn random_u64() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u64(COUNTER.fetch_add(1, Ordering::Relaxed));
+    if let Ok(t) = SystemTime::now().duration_since(std::time::UNIX_EPOCH) {
+        h.write_u128(t.as_nanos());
+    }
+    h.finish()
+}
+
 impl DiskCache {
     /// Opens (creating it if needed) the cache directory `dir`, bounded by `max_bytes` of
     /// entry files (headers included). Checks that the directory is writable and removes
@@ -156,25 +168,36 @@ impl DiskCache {
         // Whether entries can be created here: a file created and removed, not synced (the
         // probe need not survive a crash, and two syncs cost every process that opens the
         // level milliseconds on a real disk). Named like a writer's temporary file, so that
-        // one left by a crash is removed as stale.
-        static PROBES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-        let probe = dir.join(format!(
-            "..probe{EXT}.tmp-{}-{}",
-            std::process::id(),
-            PROBES.fetch_add(1, Ordering::Relaxed)
-        ));
-        let created = fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&probe)
-            .and_then(|mut f| f.write_all(b"probe"));
-        if let Err(source) = created {
-            let _ = fs::remove_file(&probe);
-            return Err(io_error(
-                &dir,
-                io::Error::new(source.kind(), format!("cannot write entries: {source}")),
+        // one left by a crash is removed as stale, with a random part: processes of the same
+        // pid (containers sharing the directory) never meet on one name, and a name that is
+        // taken is passed over, never removed (it is another's).
+        let mut attempt = 0;
+        let probe = loop {
+            let probe = dir.join(format!(
+                "..probe{EXT}.tmp-{}-{}",
+                std::process::id(),
+                random_u64()
             ));
-        }
+            let created = fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(&probe)
+                .and_then(|mut f| f.write_all(b"probe"));
+            match created {
+                Ok(()) => break probe,
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists && attempt < 8 => attempt += 1,
+                Err(source) => {
+                    if source.kind() != io::ErrorKind::AlreadyExists {
+                        // Ours, if it was created before the write failed.
+                        let _ = fs::remove_file(&probe);
+                    }
+                    return Err(io_error(
+                        &dir,
+                        io::Error::new(source.kind(), format!("cannot write entries: {source}")),
+                    ));
+                }
+            }
+        };
         fs::remove_file(&probe).map_err(|e| io_error(&probe, e))?;
         let cache = Self::new_unchecked(dir, max_bytes);
         cache.remove_stale_temps()?;

@@ -582,3 +582,31 @@ fn eviction_leaves_files_that_are_not_entries() {
     assert_eq!(fs::read(&notes).unwrap(), [b'x'; 300]);
     assert!(c.entry_path(&k(3)).exists());
 }
+
+/// Opening a level probes with a file of its own: a probe another process of the same pid
+/// left (containers sharing the directory) neither blocks the open nor is removed by it, and
+/// many opens at once all succeed.
+#[test]
+fn opening_probes_with_a_file_of_its_own() {
+    let dir = tempfile::tempdir().unwrap();
+    let theirs = dir
+        .path()
+        .join(format!("..probe.fsc.tmp-{}-0", std::process::id()));
+    fs::write(&theirs, b"probe").unwrap();
+    DiskCache::open(dir.path(), 1 << 20).unwrap();
+    assert!(theirs.exists(), "another process's probe was removed");
+    let opened: Vec<_> = (0..8)
+        .map(|_| {
+            let d = dir.path().to_path_buf();
+            thread::spawn(move || DiskCache::open(&d, 1 << 20).map(|_| ()))
+        })
+        .collect();
+    for t in opened {
+        t.join().unwrap().unwrap();
+    }
+    // Only theirs is left (a recent one: stale temporary files go after an hour).
+    assert_eq!(
+        files(dir.path()),
+        [theirs.file_name().unwrap().to_str().unwrap()]
+    );
+}

@@ -193,6 +193,14 @@ pub fn check_vtu_path(path: &std::path::Path) -> femscale::Result<()> {
             path.display()
         ));
     }
+    if std::fs::symlink_metadata(path).is_ok_and(|m| !m.is_file()) {
+        // What the atomic writer would refuse after the solve.
+        return refuse(format!(
+            "`{}` exists and is not a regular file (a link, a device, a FIFO): the file is \
+             written whole and renamed into place, which replaces only a regular file",
+            path.display()
+        ));
+    }
     let parent = match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p,
         _ => std::path::Path::new("."),

@@ -387,13 +387,28 @@ fn a_vtu_path_that_cannot_be_written_loses_no_result() {
     }
     #[cfg(unix)]
     {
+        // What the writer would refuse after the solve is refused before it.
         let socket = dir.path().join("u.vtu");
         let _listener = std::os::unix::net::UnixListener::bind(&socket).unwrap();
-        let o = solve(&socket);
+        let link = dir.path().join("link.vtu");
+        std::os::unix::fs::symlink(dir.path().join("nowhere.vtu"), &link).unwrap();
+        for path in [socket, link] {
+            let o = solve(&path);
+            assert!(!o.status.success());
+            assert!(
+                o.stdout.is_empty(),
+                "solved before refusing {}",
+                path.display()
+            );
+            assert!(stderr(&o).contains("not a regular file"), "{}", stderr(&o));
+        }
+        // A write that fails after the solve (a directory where the one-process `.pvtu`'s
+        // piece goes, as a full disk would) prints the report, then fails.
+        std::fs::create_dir(dir.path().join("p_0.vtu")).unwrap();
+        let o = solve(&dir.path().join("p.pvtu"));
         assert!(!o.status.success());
         let text = String::from_utf8(o.stdout.clone()).unwrap();
         let report: serde_json::Value = serde_json::from_str(text.trim()).expect("the report");
         assert_eq!(report["dofs"], 11);
-        assert!(stderr(&o).contains("not a regular file"), "{}", stderr(&o));
     }
 }

@@ -57,62 +57,67 @@ pub const OUTPUT_STAMPS_DIR: &str = ".outputs";
 /// What [`point_outputs_are`] found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Stamp {
-    /// Written by the run `point.run_id(0)`.
+    /// Written, complete, by the run `point.run_id(0)`.
     Current,
-    /// Written by another run (another configuration), or by one that did not finish them.
+    /// Written by another run (another configuration), or by one that did not complete them.
     Other,
-    /// The directory records no stamps (written before femscale kept them).
+    /// No record (outputs written before femscale kept them, or none written).
     Unrecorded,
 }
 
-/// Whether `point`'s outputs in `dir` were written by its current repetition 0.
+/// Whether `point`'s outputs in `dir` were written, completely, by its current repetition 0.
 pub(super) fn point_outputs_are(dir: &Path, point: &Point) -> Stamp {
-    let stamps = dir.join(OUTPUT_STAMPS_DIR);
-    if !stamps.is_dir() {
-        return Stamp::Unrecorded;
-    }
-    match std::fs::read_to_string(stamps.join(point.id())) {
+    match std::fs::read_to_string(dir.join(OUTPUT_STAMPS_DIR).join(point.id())) {
         Ok(text) if text.trim() == point.run_id(0) => Stamp::Current,
-        _ => Stamp::Other,
+        Ok(_) => Stamp::Other,
+        Err(_) => Stamp::Unrecorded,
     }
 }
 
-/// Records that `point`'s outputs were written by its current repetition 0 (after they are
-/// complete; [`clear_point_outputs`] removes the record first).
-pub(super) fn stamp_point_outputs(dir: &Path, point: &Point) -> Result<()> {
+/// Records which run writes `point`'s outputs: before it writes them (`complete` false: the
+/// record says "unfinished", so that a run killed meanwhile leaves outputs a resume removes),
+/// then once they are complete (its run id). [`clear_point_outputs`] removes the record.
+pub(super) fn stamp_point_outputs(dir: &Path, point: &Point, complete: bool) -> Result<()> {
     let path = sub_dir(dir, OUTPUT_STAMPS_DIR)?.join(point.id());
-    crate::store::write_atomic(&path, format!("{}\n", point.run_id(0)).as_bytes())
+    let text = match complete {
+        true => format!("{}\n", point.run_id(0)),
+        false => format!("unfinished {}\n", point.run_id(0)),
+    };
+    crate::store::write_atomic(&path, text.as_bytes())
 }
 
 /// Removes the temporary files (`.<name>.tmp-<pid>-<n>`, see
 /// [`femscale_core::io::write_atomically`]) that writers of the output directory left when
-/// they were killed mid-write: in `dir`, `vtu/`, its step directories, `adaptive/` and the
-/// stamps. Called under the experiment's lock; a file whose writer is still alive (another
-/// program writing there) is left. Best effort: what cannot be listed or removed is skipped.
-pub(super) fn remove_abandoned_temps(dir: &Path) {
+/// they were killed mid-write: in `dir`, `vtu/`, the step directories of `points`,
+/// `adaptive/` and the stamps. Only files at least an hour old whose writer is no process of
+/// this machine (a writer on another host of a shared file system, or a user's file of that
+/// shape being written now, is left). Called under the experiment's lock. Best effort: what
+/// cannot be listed or removed is skipped.
+pub(super) fn remove_abandoned_temps(dir: &Path, points: &[Point]) {
+    const AGE: std::time::Duration = std::time::Duration::from_secs(3600);
     let mut dirs = vec![
         dir.to_path_buf(),
         dir.join(VTU_DIR),
         dir.join(ADAPTIVE_DIR),
         dir.join(OUTPUT_STAMPS_DIR),
     ];
-    if let Ok(entries) = std::fs::read_dir(dir.join(VTU_DIR)) {
-        dirs.extend(
-            (entries.flatten())
-                .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
-                .map(|e| e.path()),
-        );
-    }
+    dirs.extend(points.iter().map(|p| dir.join(VTU_DIR).join(p.id())));
+    let now = std::time::SystemTime::now();
     for d in dirs {
         let Ok(entries) = std::fs::read_dir(&d) else {
             continue;
         };
         for entry in entries.flatten() {
             let name = entry.file_name();
-            let abandoned = (name.to_str())
-                .and_then(temp_writer)
-                .is_some_and(|pid| !process_alive(pid));
-            if abandoned && entry.file_type().is_ok_and(|t| t.is_file()) {
+            let Some(pid) = name.to_str().and_then(temp_writer) else {
+                continue;
+            };
+            let Ok(meta) = entry.metadata() else {
+                continue;
+            };
+            let old =
+                (meta.modified()).is_ok_and(|t| now.duration_since(t).unwrap_or_default() >= AGE);
+            if meta.is_file() && old && !process_alive(pid) {
                 let _ = std::fs::remove_file(entry.path());
             }
         }

@@ -246,6 +246,8 @@ impl Experiment {
             .clone()
             .unwrap_or_else(|| self.output.dir.clone());
         let mut store = Store::prepare_waiting(&dir, options.wait_for_lock)?;
+        // What this invocation will write is judged before it moves or removes anything.
+        self.check_output_paths(&dir)?;
         let previous_log = if options.fresh {
             store.start_fresh()?
         } else {
@@ -254,6 +256,14 @@ impl Experiment {
         store.open_log()?;
         store.recover_interrupted()?;
         let latest = super::store::latest_by_id(&store.previous);
+        let repeated = super::store::repeated_successes(&store.previous);
+        if repeated > 0 {
+            warn!(
+                runs = repeated,
+                "the results log records runs as successful twice (edited by hand?); the later \
+                 record of each is used"
+            );
+        }
         // Every run's id, point-major (one SHA-256 each, computed once per invocation).
         let run_ids: Vec<String> = self
             .points
@@ -336,7 +346,7 @@ impl Experiment {
                 );
             }
         }
-        super::outputs::remove_abandoned_temps(&dir);
+        super::outputs::remove_abandoned_temps(&dir, &self.points);
         if !jobs.is_empty() {
             // The summary and its plots describe the runs of the last complete invocation:
             // removed while these runs change the results, so that an interrupted invocation
@@ -346,21 +356,6 @@ impl Experiment {
                 if fs_is_file(&path) {
                     std::fs::remove_file(&path).map_err(|source| Error::Io { path, source })?;
                 }
-            }
-        }
-        // What the end writes is judged now, not after every run: only regular files are
-        // replaced (a directory at `summary.csv` failed the invocation after all its runs).
-        for name in SUMMARY_OUTPUTS {
-            let path = dir.join(name);
-            if std::fs::symlink_metadata(&path).is_ok() && !fs_is_file(&path) {
-                return Err(Error::Io {
-                    path,
-                    source: std::io::Error::new(
-                        std::io::ErrorKind::InvalidInput,
-                        "exists and is not a regular file, which the end of the run would \
-                         replace; remove it or choose another output directory",
-                    ),
-                });
             }
         }
         let total = run_ids.len();
@@ -575,8 +570,14 @@ impl Experiment {
         let point = job.point;
         let outcome = catch_unwind(AssertUnwindSafe(|| -> Result<_> {
             // Whatever happens to this run, what an earlier run of the point wrote is not its.
+            let writes_outputs =
+                self.output.wants(OutputFormat::Vtu) || self.output.wants(OutputFormat::Svg);
             if job.repetition == 0 {
                 super::outputs::clear_point_outputs(dir, point)?;
+                if writes_outputs {
+                    // Until its outputs are complete, the point's are this run's, unfinished.
+                    super::outputs::stamp_point_outputs(dir, point, false)?;
+                }
             }
             let mut config = match &point.config {
                 Ok(c) => c.clone(),
@@ -626,8 +627,8 @@ impl Experiment {
                         solution: &solution,
                     },
                 )?;
-                if self.output.wants(OutputFormat::Vtu) || self.output.wants(OutputFormat::Svg) {
-                    super::outputs::stamp_point_outputs(dir, point)?;
+                if writes_outputs {
+                    super::outputs::stamp_point_outputs(dir, point, true)?;
                 }
             }
             // A mesh file's size is known only from its cells.
@@ -675,6 +676,58 @@ impl Experiment {
             Some(origin) => format!("{text} ({origin})"),
             None => text,
         }
+    }
+
+    /// Refuses, before anything is written, moved or removed, the paths this invocation will
+    /// write that only a regular file may take: `summary.csv` (with `csv`) and the plots (with
+    /// `svg`), which the end replaces, and the stamps of the points' outputs (`.outputs/`, a
+    /// directory of regular files, with `vtu` or `svg`).
+    fn check_output_paths(&self, dir: &Path) -> Result<()> {
+        let refuse = |path: PathBuf, why: &str| {
+            Err(Error::Io {
+                path,
+                source: std::io::Error::new(std::io::ErrorKind::InvalidInput, why.to_string()),
+            })
+        };
+        let mut ends = Vec::new();
+        if self.output.wants(OutputFormat::Csv) {
+            ends.push(SUMMARY_FILE);
+        }
+        if self.output.wants(OutputFormat::Svg) {
+            ends.extend([super::outputs::ERROR_PLOT, super::outputs::TIME_PLOT]);
+        }
+        for name in ends {
+            let path = dir.join(name);
+            if std::fs::symlink_metadata(&path).is_ok() && !fs_is_file(&path) {
+                return refuse(
+                    path,
+                    "exists and is not a regular file, which the end of the run would replace; \
+                     remove it or choose another output directory",
+                );
+            }
+        }
+        if self.output.wants(OutputFormat::Vtu) || self.output.wants(OutputFormat::Svg) {
+            let stamps = dir.join(super::outputs::OUTPUT_STAMPS_DIR);
+            let meta = std::fs::symlink_metadata(&stamps);
+            if meta.as_ref().is_ok_and(|m| !m.is_dir()) {
+                return refuse(
+                    stamps,
+                    "exists and is not a directory: it records which run wrote each point's \
+                     VTU files and plot; remove it",
+                );
+            }
+            for point in &self.points {
+                let stamp = stamps.join(point.id());
+                if std::fs::symlink_metadata(&stamp).is_ok() && !fs_is_file(&stamp) {
+                    return refuse(
+                        stamp,
+                        "exists and is not a regular file: it records which run wrote the \
+                         point's VTU files and plot; remove it",
+                    );
+                }
+            }
+        }
+        Ok(())
     }
 
     #[instrument(skip_all)]

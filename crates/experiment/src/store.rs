@@ -120,27 +120,18 @@ pub fn read_results(path: &Path) -> Result<Vec<RunRecord>> {
     Ok(records)
 }
 
-/// The latest record of each run id. Two successful records of one run (which a run never
-/// appends: a retry follows a failure) are reported, the later kept.
+/// The latest record of each run id.
 pub(crate) fn latest_by_id(records: &[RunRecord]) -> HashMap<&str, &RunRecord> {
-    let mut latest: HashMap<&str, &RunRecord> = HashMap::with_capacity(records.len());
-    let mut repeated = 0;
-    for r in records {
-        if let Some(earlier) = latest.insert(r.id.as_str(), r)
-            && earlier.ok
-            && r.ok
-        {
-            repeated += 1;
-        }
-    }
-    if repeated > 0 {
-        warn!(
-            runs = repeated,
-            "the results log has runs recorded as successful twice (edited by hand?); the later \
-             record of each is used"
-        );
-    }
-    latest
+    records.iter().map(|r| (r.id.as_str(), r)).collect()
+}
+
+/// How many runs the log records as successful more than once (which a run never appends:
+/// a retry follows a failure), so that an edited log is reported.
+pub(crate) fn repeated_successes(records: &[RunRecord]) -> usize {
+    let mut seen = std::collections::HashSet::new();
+    (records.iter())
+        .filter(|r| r.ok && !seen.insert(r.id.as_str()))
+        .count()
 }
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> Error + '_ {

@@ -119,8 +119,8 @@ fn an_interrupted_run_leaves_no_summary_of_the_earlier_one() {
     assert!(summary.is_file());
 }
 
-/// Temporary files of writers killed mid-write are removed when a run starts; those of a live
-/// process are left.
+/// Temporary files of writers killed mid-write are removed when a run starts, once an hour old;
+/// those of a live process, and recent ones, are left.
 #[test]
 fn temporary_files_of_killed_writers_are_removed() {
     let dir = tempfile::tempdir().unwrap();
@@ -136,14 +136,87 @@ fn temporary_files_of_killed_writers_are_removed() {
         out.join(format!(".results.jsonl.tmp-{dead}-0")),
     ];
     let live = vtu.join(format!(".q.vtu.tmp-{}-0", std::process::id()));
-    for f in abandoned.iter().chain([&live]) {
+    let recent = vtu.join(format!(".r.vtu.tmp-{dead}-1"));
+    let two_hours_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(7200);
+    for f in abandoned.iter().chain([&live, &recent]) {
         std::fs::write(f, b"partial").unwrap();
+        if *f != recent {
+            let file = std::fs::File::options().write(true).open(f).unwrap();
+            file.set_modified(two_hours_ago).unwrap();
+        }
     }
     assert!(exp.run(&quiet()).unwrap().all_ok());
     for f in &abandoned {
         assert!(!f.exists(), "{} left", f.display());
     }
-    assert!(live.exists());
+    assert!(live.exists() && recent.exists());
+}
+
+/// Outputs without a record (written before femscale kept them) are kept, also once other
+/// points of the directory have records; outputs whose record says their run did not finish
+/// them are removed.
+#[test]
+fn unrecorded_outputs_are_kept_and_unfinished_ones_removed() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = experiment(dir.path());
+    let out = dir.path().join("out");
+    let exp = load(&path, &[]);
+    assert!(exp.run(&quiet()).unwrap().all_ok());
+    let vtu = |id: &str| out.join(VTU_DIR).join(format!("{id}.vtu"));
+    let [first, second] = [&exp.points()[0], &exp.points()[1]];
+    // `first` as written before stamps; `second` as if its run was killed while writing.
+    std::fs::remove_file(out.join(OUTPUT_STAMPS_DIR).join(first.id())).unwrap();
+    let unfinished = format!("unfinished {}\n", second.run_id(0));
+    std::fs::write(out.join(OUTPUT_STAMPS_DIR).join(second.id()), unfinished).unwrap();
+    let more = load(&path, &["sweep.problem.mesh.nx=[4, 6, 8]"]);
+    assert!(more.run(&quiet()).unwrap().all_ok());
+    assert!(
+        vtu(first.id()).is_file(),
+        "an unrecorded point's VTU file was removed"
+    );
+    assert!(
+        !vtu(second.id()).exists(),
+        "an unfinished point's VTU file was kept"
+    );
+}
+
+/// What the invocation would refuse is judged before it removes or moves anything: a plot path
+/// that is a directory leaves `summary.csv` and the log where they were, also with `--fresh`;
+/// a `.outputs` that is not a directory is refused naming it.
+#[test]
+fn a_refused_invocation_removes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = experiment(dir.path());
+    let out = dir.path().join("out");
+    assert!(load(&path, &[]).run(&quiet()).unwrap().all_ok());
+    let svg = load(
+        &path,
+        &["output.formats=[\"jsonl\", \"csv\", \"vtu\", \"svg\"]"],
+    );
+    std::fs::create_dir(out.join(femscale_experiment::ERROR_PLOT)).unwrap();
+    for fresh in [false, true] {
+        let options = RunOptions { fresh, ..quiet() };
+        let e = svg.run(&options).unwrap_err().to_string();
+        assert!(
+            e.contains("error_vs_h.svg") && e.contains("not a regular file"),
+            "{e}"
+        );
+        assert!(out.join(SUMMARY_FILE).is_file());
+        assert!(out.join("results.jsonl").is_file());
+    }
+    // Without `svg` the plot path is not written, so not judged.
+    assert!(
+        load(&path, &["solver.tolerance=1e-9"])
+            .run(&quiet())
+            .is_ok()
+    );
+    std::fs::remove_dir_all(out.join(OUTPUT_STAMPS_DIR)).unwrap();
+    std::fs::write(out.join(OUTPUT_STAMPS_DIR), b"x").unwrap();
+    let e = load(&path, &[]).run(&quiet()).unwrap_err().to_string();
+    assert!(
+        e.contains(".outputs") && e.contains("not a directory"),
+        "{e}"
+    );
 }
 
 /// An adaptive run that fails after some steps (its deadline passes) leaves none of the step
