@@ -10,6 +10,17 @@ use crate::error::{Error, Result};
 /// Distinguishes temporary files of concurrent writers in one process.
 static TEMP_COUNTER: AtomicU64 = AtomicU64::new(0);
 
+/// A random number: std's per-process random hash keys, mixed with the clock and a counter.
+fn random_u64() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u64(TEMP_COUNTER.fetch_add(1, Ordering::Relaxed));
+    if let Ok(t) = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH) {
+        h.write_u128(t.as_nanos());
+    }
+    h.finish()
+}
+
 /// Removes the temporary file on drop unless disarmed.
 struct TempGuard(Option<PathBuf>);
 
@@ -58,19 +69,28 @@ where
         Some(d) if !d.as_os_str().is_empty() => d,
         _ => Path::new("."),
     };
-    let mut temp_name = std::ffi::OsString::from(".");
-    temp_name.push(name);
-    temp_name.push(format!(
-        ".tmp-{}-{}",
-        std::process::id(),
-        TEMP_COUNTER.fetch_add(1, Ordering::Relaxed)
-    ));
-    let temp = dir.join(temp_name);
-    let file = OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .open(&temp)
-        .map_err(io_err)?;
+    // `.<name>.tmp-<pid>-<n>`: the counter first; a name that is taken (a file a killed
+    // process of the same pid left, as every run of a container is pid 1) is passed over for
+    // random ones, never removed.
+    let temp_at = |n: u64| {
+        let mut temp_name = std::ffi::OsString::from(".");
+        temp_name.push(name);
+        temp_name.push(format!(".tmp-{}-{n}", std::process::id()));
+        dir.join(temp_name)
+    };
+    let mut n = TEMP_COUNTER.fetch_add(1, Ordering::Relaxed);
+    let mut attempts = 0;
+    let (temp, file) = loop {
+        let temp = temp_at(n);
+        match OpenOptions::new().write(true).create_new(true).open(&temp) {
+            Ok(file) => break (temp, file),
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists && attempts < 16 => {
+                attempts += 1;
+                n = random_u64() >> 1;
+            }
+            Err(e) => return Err(io_err(e)),
+        }
+    };
     let mut guard = TempGuard(Some(temp.clone()));
     let mut w = BufWriter::new(file);
     write(&mut w).map_err(io_err)?;
@@ -92,6 +112,27 @@ mod tests {
     use std::io::Write;
 
     use super::*;
+
+    /// A temporary file of the same name left by a killed process of the same pid (every run
+    /// of a container is pid 1) is passed over and left, not an error.
+    #[test]
+    fn a_taken_temporary_name_is_passed_over() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("out.csv");
+        let next = TEMP_COUNTER.load(Ordering::Relaxed);
+        let taken: Vec<PathBuf> = (next..next + 4)
+            .map(|n| {
+                dir.path()
+                    .join(format!(".out.csv.tmp-{}-{n}", std::process::id()))
+            })
+            .collect();
+        for t in &taken {
+            fs::write(t, b"left").unwrap();
+        }
+        write_atomically(&file, |w| w.write_all(b"new")).unwrap();
+        assert_eq!(fs::read(&file).unwrap(), b"new".to_vec());
+        assert!(taken.iter().any(|t| t.exists()));
+    }
 
     #[test]
     fn only_regular_files_are_replaced() {

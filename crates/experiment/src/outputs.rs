@@ -40,14 +40,14 @@ pub(super) fn clear_point_outputs(dir: &Path, point: &Point) -> Result<()> {
         Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(Error::Io { path, source: e }),
         _ => Ok(()),
     };
-    remove(dir.join(OUTPUT_STAMPS_DIR).join(point.id()))?;
     remove(dir.join(VTU_DIR).join(format!("{}.vtu", point.id())))?;
     remove(dir.join(ADAPTIVE_DIR).join(format!("{}.svg", point.id())))?;
     let steps = dir.join(VTU_DIR).join(point.id());
     if steps.is_dir() {
         clear_steps(&steps)?;
     }
-    Ok(())
+    // The record last: outputs a kill leaves behind still have the record that names them.
+    remove(dir.join(OUTPUT_STAMPS_DIR).join(point.id()))
 }
 
 /// Hidden sub-directory of the output directory that records, per point, which run wrote the
@@ -101,7 +101,12 @@ pub(super) fn remove_abandoned_temps(dir: &Path, points: &[Point]) {
         dir.join(ADAPTIVE_DIR),
         dir.join(OUTPUT_STAMPS_DIR),
     ];
-    dirs.extend(points.iter().map(|p| dir.join(VTU_DIR).join(p.id())));
+    // Step directories that are directories here (a link may lead out of the output).
+    dirs.extend(
+        (points.iter())
+            .map(|p| dir.join(VTU_DIR).join(p.id()))
+            .filter(|d| std::fs::symlink_metadata(d).is_ok_and(|m| m.is_dir())),
+    );
     let now = std::time::SystemTime::now();
     for d in dirs {
         let Ok(entries) = std::fs::read_dir(&d) else {
@@ -117,7 +122,10 @@ pub(super) fn remove_abandoned_temps(dir: &Path, points: &[Point]) {
             };
             let old =
                 (meta.modified()).is_ok_and(|t| now.duration_since(t).unwrap_or_default() >= AGE);
-            if meta.is_file() && old && !process_alive(pid) {
+            // This process writes for seconds, so an hour-old file of its pid is another's:
+            // one of an earlier process of the same pid (every run of a container is pid 1).
+            let writer_gone = pid == std::process::id() || !process_alive(pid);
+            if meta.is_file() && old && writer_gone {
                 let _ = std::fs::remove_file(entry.path());
             }
         }

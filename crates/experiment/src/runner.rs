@@ -318,8 +318,9 @@ impl Experiment {
             // configuration did (and was set aside), or an interrupted one began — are not its:
             // removed, so that no file under the point's name shows another configuration.
             let mut foreign = 0;
-            for (p, point) in self.points.iter().enumerate() {
-                if finished(p) && super::outputs::point_outputs_are(&dir, point) == Stamp::Other {
+            // Every point, finished or not (a failed one is not run again by a resume).
+            for point in &self.points {
+                if super::outputs::point_outputs_are(&dir, point) == Stamp::Other {
                     super::outputs::clear_point_outputs(&dir, point)?;
                     foreign += 1;
                 }
@@ -327,9 +328,9 @@ impl Experiment {
             if foreign > 0 {
                 warn!(
                     points = foreign,
-                    "finished points had VTU files or plots written by another configuration's \
-                     run (or an interrupted one); they were removed: `femscale run --fresh` \
-                     writes them again"
+                    "points had VTU files or plots written by another configuration's run (or \
+                     an interrupted one); they were removed: `femscale run --fresh` writes them \
+                     again"
                 );
             }
         }
@@ -351,7 +352,7 @@ impl Experiment {
             // The summary and its plots describe the runs of the last complete invocation:
             // removed while these runs change the results, so that an interrupted invocation
             // leaves none that the log does not back (the end of one writes them again).
-            for name in SUMMARY_OUTPUTS {
+            for name in self.summary_outputs() {
                 let path = dir.join(name);
                 if fs_is_file(&path) {
                     std::fs::remove_file(&path).map_err(|source| Error::Io { path, source })?;
@@ -678,6 +679,18 @@ impl Experiment {
         }
     }
 
+    /// The files the end of an invocation writes from all the records, by the formats asked.
+    fn summary_outputs(&self) -> Vec<&'static str> {
+        let mut names = Vec::new();
+        if self.output.wants(OutputFormat::Csv) {
+            names.push(SUMMARY_FILE);
+        }
+        if self.output.wants(OutputFormat::Svg) {
+            names.extend([super::outputs::ERROR_PLOT, super::outputs::TIME_PLOT]);
+        }
+        names
+    }
+
     /// Refuses, before anything is written, moved or removed, the paths this invocation will
     /// write that only a regular file may take: `summary.csv` (with `csv`) and the plots (with
     /// `svg`), which the end replaces, and the stamps of the points' outputs (`.outputs/`, a
@@ -689,14 +702,7 @@ impl Experiment {
                 source: std::io::Error::new(std::io::ErrorKind::InvalidInput, why.to_string()),
             })
         };
-        let mut ends = Vec::new();
-        if self.output.wants(OutputFormat::Csv) {
-            ends.push(SUMMARY_FILE);
-        }
-        if self.output.wants(OutputFormat::Svg) {
-            ends.extend([super::outputs::ERROR_PLOT, super::outputs::TIME_PLOT]);
-        }
-        for name in ends {
+        for name in self.summary_outputs() {
             let path = dir.join(name);
             if std::fs::symlink_metadata(&path).is_ok() && !fs_is_file(&path) {
                 return refuse(
@@ -704,6 +710,37 @@ impl Experiment {
                     "exists and is not a regular file, which the end of the run would replace; \
                      remove it or choose another output directory",
                 );
+            }
+        }
+        let mut dirs = Vec::new();
+        if self.output.wants(OutputFormat::Vtu) {
+            dirs.push(super::outputs::VTU_DIR);
+        }
+        if self.output.wants(OutputFormat::Svg) {
+            dirs.push(super::outputs::ADAPTIVE_DIR);
+        }
+        for name in dirs {
+            let path = dir.join(name);
+            if std::fs::symlink_metadata(&path).is_ok_and(|m| !m.is_dir()) && !path.is_dir() {
+                return refuse(
+                    path,
+                    "exists and is not a directory: the runs write the points' files in it; \
+                     remove it or choose another output directory",
+                );
+            }
+        }
+        if self.output.wants(OutputFormat::Vtu) {
+            for point in &self.points {
+                let path = dir
+                    .join(super::outputs::VTU_DIR)
+                    .join(format!("{}.vtu", point.id()));
+                if std::fs::symlink_metadata(&path).is_ok() && !fs_is_file(&path) {
+                    return refuse(
+                        path,
+                        "exists and is not a regular file, which the point's run would replace; \
+                         remove it",
+                    );
+                }
             }
         }
         if self.output.wants(OutputFormat::Vtu) || self.output.wants(OutputFormat::Svg) {
@@ -740,13 +777,6 @@ impl Experiment {
         Ok(Some(path))
     }
 }
-
-/// The files the end of an invocation writes from all the records.
-const SUMMARY_OUTPUTS: [&str; 3] = [
-    SUMMARY_FILE,
-    super::outputs::ERROR_PLOT,
-    super::outputs::TIME_PLOT,
-];
 
 /// Whether `path` is a regular file (not followed through a link).
 fn fs_is_file(path: &Path) -> bool {

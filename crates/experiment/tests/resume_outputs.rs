@@ -121,6 +121,7 @@ fn an_interrupted_run_leaves_no_summary_of_the_earlier_one() {
 
 /// Temporary files of writers killed mid-write are removed when a run starts, once an hour old;
 /// those of a live process, and recent ones, are left.
+#[cfg(unix)]
 #[test]
 fn temporary_files_of_killed_writers_are_removed() {
     let dir = tempfile::tempdir().unwrap();
@@ -135,7 +136,11 @@ fn temporary_files_of_killed_writers_are_removed() {
         vtu.join(format!(".p.vtu.tmp-{dead}-3")),
         out.join(format!(".results.jsonl.tmp-{dead}-0")),
     ];
-    let live = vtu.join(format!(".q.vtu.tmp-{}-0", std::process::id()));
+    // The parent (cargo, or the harness): alive, and not this process.
+    let live = vtu.join(format!(
+        ".q.vtu.tmp-{}-0",
+        std::os::unix::process::parent_id()
+    ));
     let recent = vtu.join(format!(".r.vtu.tmp-{dead}-1"));
     let two_hours_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(7200);
     for f in abandoned.iter().chain([&live, &recent]) {
@@ -275,4 +280,46 @@ fn unwritable_output_paths_are_refused_before_the_runs() {
             .unwrap()
             .is_empty()
     );
+}
+
+/// A point that failed under X and was then run under Y keeps none of Y's files when X
+/// resumes (a failed point is not run again by a resume, so the files stayed).
+#[test]
+fn outputs_of_another_configuration_go_also_for_failed_points() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = experiment(dir.path());
+    let out = dir.path().join("out");
+    let x = load(&path, &["problem.exact=\"1/(x-x)\""]);
+    assert_eq!(x.run(&quiet()).unwrap().failed_total, 2);
+    let y = load(&path, &[]);
+    assert!(y.run(&quiet()).unwrap().all_ok());
+    let vtu = |id: &str| out.join(VTU_DIR).join(format!("{id}.vtu"));
+    assert!(vtu(y.points()[0].id()).is_file());
+    x.run(&quiet()).unwrap();
+    for point in x.points() {
+        assert!(
+            !vtu(point.id()).exists(),
+            "{}: Y's VTU file kept",
+            point.id()
+        );
+    }
+}
+
+/// A `vtu` path that is not a directory is refused before the runs (each run of repetition 0
+/// failed, and `--fresh` had moved the log aside first).
+#[test]
+fn a_vtu_directory_that_is_a_file_is_refused_before_the_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = experiment(dir.path());
+    let out = dir.path().join("out");
+    assert!(load(&path, &[]).run(&quiet()).unwrap().all_ok());
+    std::fs::remove_dir_all(out.join(VTU_DIR)).unwrap();
+    std::fs::write(out.join(VTU_DIR), b"x").unwrap();
+    let fresh = RunOptions {
+        fresh: true,
+        ..quiet()
+    };
+    let e = load(&path, &[]).run(&fresh).unwrap_err().to_string();
+    assert!(e.contains("vtu") && e.contains("not a directory"), "{e}");
+    assert!(out.join("results.jsonl").is_file());
 }
