@@ -286,30 +286,37 @@ fn config_show_reports_each_value_and_its_layer() {
     );
 }
 
+/// `femscale solve --json` of a 10-element interval with `args` after the mesh.
+fn solve_interval(args: &[&str]) -> Output {
+    let mut all = vec![
+        "solve",
+        "--json",
+        "--set",
+        "problem.mesh={ kind = \"interval\", nx = 10 }",
+    ];
+    all.extend_from_slice(args);
+    femscale(&all)
+}
+
 /// Two natural conditions on the same facets add up (Neumann 5 on `all` and 1 on `right`:
 /// the flux at the right end is 6), as the weak form says; the run says so, naming both, since
 /// a later condition on a narrower part reads like an override. Disjoint parts stay quiet.
 #[test]
 fn overlapping_natural_conditions_add_up_and_are_named() {
+    let overlapping = r#"problem.boundary=[{ where = "left", value = 0.0 }, { where = "all", kind = "neumann", value = 5.0 }, { where = "right", kind = "neumann", value = 1.0 }]"#;
     let run = |boundary: &str| {
-        femscale(&[
-            "solve",
-            "--json",
-            "--set",
-            "problem.mesh={ kind = \"interval\", nx = 10 }",
+        solve_interval(&[
             "--set",
             "problem.source=\"0\"",
             "--set",
             "problem.exact=\"6*x\"",
             "--set",
-            &format!("problem.boundary={boundary}"),
+            boundary,
             "--set",
             "scaling.enable_caching=false",
         ])
     };
-    let o = run(
-        r#"[{ where = "left", value = 0.0 }, { where = "all", kind = "neumann", value = 5.0 }, { where = "right", kind = "neumann", value = 1.0 }]"#,
-    );
+    let o = run(overlapping);
     // -u'' = 0, u(0) = 0, u'(1) = 5 + 1: u = 6x.
     let max = json(&o)["max_nodal_error"].as_f64().unwrap();
     assert!(max < 1e-9, "{max}");
@@ -319,30 +326,24 @@ fn overlapping_natural_conditions_add_up_and_are_named() {
         "{e}"
     );
     let o = run(
-        r#"[{ where = "left", value = 0.0 }, { where = "right", kind = "neumann", value = 1.0 }]"#,
+        r#"problem.boundary=[{ where = "left", value = 0.0 }, { where = "right", kind = "neumann", value = 1.0 }]"#,
     );
     json(&o);
     assert!(!stderr(&o).contains("both apply"), "{}", stderr(&o));
     // A solution served by the disk cache is warned about as the solve was.
     let dir = tempfile::tempdir().unwrap();
-    let cached = |dir: &std::path::Path| {
-        femscale(&[
-            "solve",
-            "--json",
+    let disk_dir = format!("cache.disk_dir={:?}", dir.path().display().to_string());
+    for served in [false, true] {
+        let o = solve_interval(&[
             "--set",
-            "problem.mesh={ kind = \"interval\", nx = 10 }",
-            "--set",
-            r#"problem.boundary=[{ where = "left", value = 0.0 }, { where = "all", kind = "neumann", value = 5.0 }, { where = "right", kind = "neumann", value = 1.0 }]"#,
+            overlapping,
             "--set",
             "cache.levels=[\"disk\"]",
             "--set",
             "scaling.enable_caching=true",
             "--set",
-            &format!("cache.disk_dir={:?}", dir.display().to_string()),
-        ])
-    };
-    for served in [false, true] {
-        let o = cached(dir.path());
+            &disk_dir,
+        ]);
         let reused = json(&o)["cache_reused"].as_array().unwrap().len();
         assert_eq!(reused > 0, served, "{}", stderr(&o));
         assert!(
@@ -354,17 +355,13 @@ fn overlapping_natural_conditions_add_up_and_are_named() {
 }
 
 /// A `--vtu` path that cannot be written is refused before the solve (a missing directory, a
-/// directory); a write that fails after it (the path is a socket, as a full disk would) still
-/// prints the report, then fails.
+/// directory, a link, a socket); a write that fails after it still prints the report, then
+/// fails.
 #[test]
 fn a_vtu_path_that_cannot_be_written_loses_no_result() {
     let dir = tempfile::tempdir().unwrap();
     let solve = |path: &std::path::Path| {
-        femscale(&[
-            "solve",
-            "--json",
-            "--set",
-            "problem.mesh={ kind = \"interval\", nx = 10 }",
+        solve_interval(&[
             "--set",
             "scaling.enable_caching=false",
             "--vtu",
