@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use femscale_core::{Error, Result};
 
 use super::spec::{OutputFormat, OutputSpec};
+use super::store::SUMMARY_FILE;
 use super::summary::SummaryRow;
 use super::sweep::Point;
 use femscale_runtime::{AdaptiveSnapshot, Solution};
@@ -84,6 +85,112 @@ pub(super) fn stamp_point_outputs(dir: &Path, point: &Point, complete: bool) -> 
         false => format!("unfinished {}\n", point.run_id(0)),
     };
     crate::store::write_atomic(&path, text.as_bytes())
+}
+
+/// Removes the outputs of every point (finished or failed: a failed one is not run again by a
+/// resume) whose record names another run — a later run under another configuration, set
+/// aside since — or an unfinished one (a run killed while writing them), so that no file
+/// under a point's name shows another configuration; returns how many points had such.
+pub(super) fn remove_foreign_outputs(dir: &Path, points: &[Point]) -> Result<usize> {
+    let mut foreign = 0;
+    for point in points {
+        if point_outputs_are(dir, point) == Stamp::Other {
+            clear_point_outputs(dir, point)?;
+            foreign += 1;
+        }
+    }
+    Ok(foreign)
+}
+
+/// The files the end of an invocation writes from all the records, by the formats asked.
+pub(super) fn summary_outputs(output: &OutputSpec) -> Vec<&'static str> {
+    let mut names = Vec::new();
+    if output.wants(OutputFormat::Csv) {
+        names.push(SUMMARY_FILE);
+    }
+    if output.wants(OutputFormat::Svg) {
+        names.extend([ERROR_PLOT, TIME_PLOT]);
+    }
+    names
+}
+
+/// Refuses, before anything is written, moved or removed, the paths this invocation will
+/// write that only a regular file may take: `summary.csv` (with `csv`) and the plots (with
+/// `svg`), which the end replaces, and the stamps of the points' outputs (`.outputs/`, a
+/// directory of regular files, with `vtu` or `svg`).
+pub(super) fn check_output_paths(dir: &Path, output: &OutputSpec, points: &[Point]) -> Result<()> {
+    let refuse = |path: PathBuf, why: &str| {
+        Err(Error::Io {
+            path,
+            source: std::io::Error::new(std::io::ErrorKind::InvalidInput, why.to_string()),
+        })
+    };
+    for name in summary_outputs(output) {
+        let path = dir.join(name);
+        if std::fs::symlink_metadata(&path).is_ok() && !is_regular_file(&path) {
+            return refuse(
+                path,
+                "exists and is not a regular file, which the end of the run would replace; \
+                 remove it or choose another output directory",
+            );
+        }
+    }
+    let mut dirs = Vec::new();
+    if output.wants(OutputFormat::Vtu) {
+        dirs.push(VTU_DIR);
+    }
+    if output.wants(OutputFormat::Svg) {
+        dirs.push(ADAPTIVE_DIR);
+    }
+    for name in dirs {
+        let path = dir.join(name);
+        if std::fs::symlink_metadata(&path).is_ok_and(|m| !m.is_dir()) && !path.is_dir() {
+            return refuse(
+                path,
+                "exists and is not a directory: the runs write the points' files in it; \
+                 remove it or choose another output directory",
+            );
+        }
+    }
+    if output.wants(OutputFormat::Vtu) {
+        for point in points {
+            let path = dir.join(VTU_DIR).join(format!("{}.vtu", point.id()));
+            if std::fs::symlink_metadata(&path).is_ok() && !is_regular_file(&path) {
+                return refuse(
+                    path,
+                    "exists and is not a regular file, which the point's run would replace; \
+                     remove it",
+                );
+            }
+        }
+    }
+    if output.wants(OutputFormat::Vtu) || output.wants(OutputFormat::Svg) {
+        let stamps = dir.join(OUTPUT_STAMPS_DIR);
+        let meta = std::fs::symlink_metadata(&stamps);
+        if meta.as_ref().is_ok_and(|m| !m.is_dir()) {
+            return refuse(
+                stamps,
+                "exists and is not a directory: it records which run wrote each point's \
+                 VTU files and plot; remove it",
+            );
+        }
+        for point in points {
+            let stamp = stamps.join(point.id());
+            if std::fs::symlink_metadata(&stamp).is_ok() && !is_regular_file(&stamp) {
+                return refuse(
+                    stamp,
+                    "exists and is not a regular file: it records which run wrote the \
+                     point's VTU files and plot; remove it",
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Whether `path` is a regular file (not followed through a link).
+pub(super) fn is_regular_file(path: &Path) -> bool {
+    std::fs::symlink_metadata(path).is_ok_and(|m| m.is_file())
 }
 
 /// Removes the temporary files (`.<name>.tmp-<pid>-<n>`, see

@@ -32,7 +32,6 @@ use femscale_scaling::{
 use tracing::{info, instrument, warn};
 
 use super::Experiment;
-use super::outputs::Stamp;
 use super::spec::{OutputFormat, OutputSpec};
 use super::store::{RunRecord, SUMMARY_FILE, Store, write_atomic};
 use super::summary::{SummaryRow, summarize, to_csv};
@@ -247,7 +246,7 @@ impl Experiment {
             .unwrap_or_else(|| self.output.dir.clone());
         let mut store = Store::prepare_waiting(&dir, options.wait_for_lock)?;
         // What this invocation will write is judged before it moves or removes anything.
-        self.check_output_paths(&dir)?;
+        super::outputs::check_output_paths(&dir, &self.output, &self.points)?;
         let previous_log = if options.fresh {
             store.start_fresh()?
         } else {
@@ -314,17 +313,7 @@ impl Experiment {
         let finished =
             |p: usize| (latest.get(run_ids[p * repetitions].as_str())).is_some_and(|r| r.ok);
         if self.output.wants(OutputFormat::Vtu) || self.output.wants(OutputFormat::Svg) {
-            // Outputs a finished point's repetition 0 did not write — a later run under another
-            // configuration did (and was set aside), or an interrupted one began — are not its:
-            // removed, so that no file under the point's name shows another configuration.
-            let mut foreign = 0;
-            // Every point, finished or not (a failed one is not run again by a resume).
-            for point in &self.points {
-                if super::outputs::point_outputs_are(&dir, point) == Stamp::Other {
-                    super::outputs::clear_point_outputs(&dir, point)?;
-                    foreign += 1;
-                }
-            }
+            let foreign = super::outputs::remove_foreign_outputs(&dir, &self.points)?;
             if foreign > 0 {
                 warn!(
                     points = foreign,
@@ -352,9 +341,9 @@ impl Experiment {
             // The summary and its plots describe the runs of the last complete invocation:
             // removed while these runs change the results, so that an interrupted invocation
             // leaves none that the log does not back (the end of one writes them again).
-            for name in self.summary_outputs() {
+            for name in super::outputs::summary_outputs(&self.output) {
                 let path = dir.join(name);
-                if fs_is_file(&path) {
+                if super::outputs::is_regular_file(&path) {
                     std::fs::remove_file(&path).map_err(|source| Error::Io { path, source })?;
                 }
             }
@@ -679,94 +668,6 @@ impl Experiment {
         }
     }
 
-    /// The files the end of an invocation writes from all the records, by the formats asked.
-    fn summary_outputs(&self) -> Vec<&'static str> {
-        let mut names = Vec::new();
-        if self.output.wants(OutputFormat::Csv) {
-            names.push(SUMMARY_FILE);
-        }
-        if self.output.wants(OutputFormat::Svg) {
-            names.extend([super::outputs::ERROR_PLOT, super::outputs::TIME_PLOT]);
-        }
-        names
-    }
-
-    /// Refuses, before anything is written, moved or removed, the paths this invocation will
-    /// write that only a regular file may take: `summary.csv` (with `csv`) and the plots (with
-    /// `svg`), which the end replaces, and the stamps of the points' outputs (`.outputs/`, a
-    /// directory of regular files, with `vtu` or `svg`).
-    fn check_output_paths(&self, dir: &Path) -> Result<()> {
-        let refuse = |path: PathBuf, why: &str| {
-            Err(Error::Io {
-                path,
-                source: std::io::Error::new(std::io::ErrorKind::InvalidInput, why.to_string()),
-            })
-        };
-        for name in self.summary_outputs() {
-            let path = dir.join(name);
-            if std::fs::symlink_metadata(&path).is_ok() && !fs_is_file(&path) {
-                return refuse(
-                    path,
-                    "exists and is not a regular file, which the end of the run would replace; \
-                     remove it or choose another output directory",
-                );
-            }
-        }
-        let mut dirs = Vec::new();
-        if self.output.wants(OutputFormat::Vtu) {
-            dirs.push(super::outputs::VTU_DIR);
-        }
-        if self.output.wants(OutputFormat::Svg) {
-            dirs.push(super::outputs::ADAPTIVE_DIR);
-        }
-        for name in dirs {
-            let path = dir.join(name);
-            if std::fs::symlink_metadata(&path).is_ok_and(|m| !m.is_dir()) && !path.is_dir() {
-                return refuse(
-                    path,
-                    "exists and is not a directory: the runs write the points' files in it; \
-                     remove it or choose another output directory",
-                );
-            }
-        }
-        if self.output.wants(OutputFormat::Vtu) {
-            for point in &self.points {
-                let path = dir
-                    .join(super::outputs::VTU_DIR)
-                    .join(format!("{}.vtu", point.id()));
-                if std::fs::symlink_metadata(&path).is_ok() && !fs_is_file(&path) {
-                    return refuse(
-                        path,
-                        "exists and is not a regular file, which the point's run would replace; \
-                         remove it",
-                    );
-                }
-            }
-        }
-        if self.output.wants(OutputFormat::Vtu) || self.output.wants(OutputFormat::Svg) {
-            let stamps = dir.join(super::outputs::OUTPUT_STAMPS_DIR);
-            let meta = std::fs::symlink_metadata(&stamps);
-            if meta.as_ref().is_ok_and(|m| !m.is_dir()) {
-                return refuse(
-                    stamps,
-                    "exists and is not a directory: it records which run wrote each point's \
-                     VTU files and plot; remove it",
-                );
-            }
-            for point in &self.points {
-                let stamp = stamps.join(point.id());
-                if std::fs::symlink_metadata(&stamp).is_ok() && !fs_is_file(&stamp) {
-                    return refuse(
-                        stamp,
-                        "exists and is not a regular file: it records which run wrote the \
-                         point's VTU files and plot; remove it",
-                    );
-                }
-            }
-        }
-        Ok(())
-    }
-
     #[instrument(skip_all)]
     fn write_summary(&self, dir: &Path, rows: &[SummaryRow]) -> Result<Option<PathBuf>> {
         if !self.output.wants(OutputFormat::Csv) {
@@ -776,11 +677,6 @@ impl Experiment {
         write_atomic(&path, to_csv(&self.keys, rows).as_bytes())?;
         Ok(Some(path))
     }
-}
-
-/// Whether `path` is a regular file (not followed through a link).
-fn fs_is_file(path: &Path) -> bool {
-    std::fs::symlink_metadata(path).is_ok_and(|m| m.is_file())
 }
 
 /// The record of one run.
