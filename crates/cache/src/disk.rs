@@ -137,18 +137,6 @@ fn check_not_a_file(dir: &Path) -> Result<()> {
     Ok(())
 }
 
-/// A random number (std's per-process random hash keys, mixed with the clock and a counter).
-fn random_u64() -> u64 {
-    use std::hash::{BuildHasher, Hasher};
-    static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-    h.write_u64(COUNTER.fetch_add(1, Ordering::Relaxed));
-    if let Ok(t) = SystemTime::now().duration_since(std::time::UNIX_EPOCH) {
-        h.write_u128(t.as_nanos());
-    }
-    h.finish()
-}
-
 impl DiskCache {
     /// Opens (creating it if needed) the cache directory `dir`, bounded by `max_bytes` of
     /// entry files (headers included). Checks that the directory is writable and removes
@@ -176,7 +164,7 @@ impl DiskCache {
             let probe = dir.join(format!(
                 "..probe{EXT}.tmp-{}-{}",
                 std::process::id(),
-                random_u64()
+                femscale_core::io::random_u64()
             ));
             let created = fs::OpenOptions::new()
                 .write(true)

@@ -10,8 +10,9 @@ use crate::error::{Error, Result};
 /// Distinguishes temporary files of concurrent writers in one process.
 static TEMP_COUNTER: AtomicU64 = AtomicU64::new(0);
 
-/// A random number: std's per-process random hash keys, mixed with the clock and a counter.
-fn random_u64() -> u64 {
+/// A random number (std's per-process random hash keys, mixed with the clock and a counter):
+/// for names that must not meet another process's, such as temporary files.
+pub fn random_u64() -> u64 {
     use std::hash::{BuildHasher, Hasher};
     let mut h = std::collections::hash_map::RandomState::new().build_hasher();
     h.write_u64(TEMP_COUNTER.fetch_add(1, Ordering::Relaxed));
