@@ -272,21 +272,95 @@ fn log_range(values: impl Iterator<Item = f64>) -> Range<f64> {
     (a - pad).exp()..(b + pad).exp()
 }
 
-/// Short tick labels: `1e-3`, `2.5e1`, `100`.
-fn tick_label(v: &f64) -> String {
-    let v = *v;
-    if (1e-2..1e4).contains(&v.abs()) {
-        let s = format!("{v:.3}");
-        let s = s.trim_end_matches('0').trim_end_matches('.');
-        return s.to_string();
+/// Where the labelled ticks of a log axis over `range` go: powers of ten, else 1-2-5 or 1–9
+/// times them, else evenly spaced round numbers — the first of these that puts three to
+/// twelve ticks on the axis (decades thinned to at most twelve). plotters' own choice left
+/// axes within one decade with one label or none.
+fn log_ticks(range: &Range<f64>) -> Vec<f64> {
+    let (lo, hi) = (range.start, range.end);
+    let in_range = |v: &f64| (lo..=hi).contains(v);
+    let (first, last) = (lo.log10().floor() as i32, hi.log10().ceil() as i32);
+    let times = |mantissas: &[f64]| -> Vec<f64> {
+        (first..=last)
+            .flat_map(|e| mantissas.iter().map(move |m| m * 10f64.powi(e)))
+            .filter(in_range)
+            .collect()
+    };
+    let decades = times(&[1.0]);
+    if decades.len() >= 3 {
+        let every = decades.len().div_ceil(12);
+        return decades.into_iter().step_by(every).collect();
     }
-    let s = format!("{v:.2e}");
+    for mantissas in [
+        &[1.0, 2.0, 5.0][..],
+        &[1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0],
+    ] {
+        let ticks = times(mantissas);
+        if (3..=12).contains(&ticks.len()) {
+            return ticks;
+        }
+    }
+    // A range narrower than a factor of about 1.5: a round step of about a fifth of it.
+    let raw = (hi - lo) / 5.0;
+    let power = 10f64.powi(raw.log10().floor() as i32);
+    let step = [1.0, 2.0, 2.5, 5.0, 10.0]
+        .iter()
+        .map(|m| m * power)
+        .find(|&s| s >= raw)
+        .unwrap_or(10.0 * power);
+    let start = (lo / step).ceil();
+    (0..)
+        .map(|k| (start + k as f64) * step)
+        .take_while(|v| *v <= hi)
+        .take(12)
+        .collect()
+}
+
+/// The unlabelled grid lines of a log axis: 1–9 times the powers of ten in `range`, when
+/// there are at most a hundred.
+fn log_grid(range: &Range<f64>) -> Vec<f64> {
+    let (first, last) = (
+        range.start.log10().floor() as i32,
+        range.end.log10().ceil() as i32,
+    );
+    if last - first > 11 {
+        return Vec::new();
+    }
+    (first..=last)
+        .flat_map(|e| (1..10).map(move |m| f64::from(m) * 10f64.powi(e)))
+        .filter(|v| range.contains(v))
+        .collect()
+}
+
+/// The fewest significant digits (at least one, at most 15) that tell all of `ticks` apart
+/// in [`tick_label`].
+fn tick_digits(ticks: &[f64]) -> usize {
+    (1..=15)
+        .find(|&digits| {
+            let labels: Vec<String> = ticks.iter().map(|&v| tick_label(v, digits)).collect();
+            labels.windows(2).all(|w| w[0] != w[1])
+        })
+        .unwrap_or(15)
+}
+
+/// A short tick label with `digits` significant digits: `1e-3`, `2.5e4`, `100`, `0.0102`.
+fn tick_label(v: f64, digits: usize) -> String {
+    let digits = digits.clamp(1, 17);
+    if (1e-2..1e4).contains(&v.abs()) {
+        let decimals = (digits as i32 - 1 - v.abs().log10().floor() as i32).max(0) as usize;
+        let s = format!("{v:.decimals$}");
+        if s.contains('.') {
+            return s.trim_end_matches('0').trim_end_matches('.').to_string();
+        }
+        return s;
+    }
+    let s = format!("{v:.prec$e}", prec = digits - 1);
     match s.split_once('e') {
-        Some((mantissa, exp)) => {
+        Some((mantissa, exp)) if mantissa.contains('.') => {
             let m = mantissa.trim_end_matches('0').trim_end_matches('.');
             format!("{m}e{exp}")
         }
-        None => s,
+        _ => s,
     }
 }
 
@@ -304,6 +378,10 @@ fn render(
     };
     let x_range = log_range(all().map(|p| p.0));
     let y_range = log_range(all().map(|p| p.1));
+    let (x_ticks, y_ticks) = (log_ticks(&x_range), log_ticks(&y_range));
+    let (x_digits, y_digits) = (tick_digits(&x_ticks), tick_digits(&y_ticks));
+    let x_label = |v: &f64| tick_label(*v, x_digits);
+    let y_label = |v: &f64| tick_label(*v, y_digits);
     let mut svg = String::new();
     {
         let root = SVGBackend::with_string(&mut svg, SIZE).into_drawing_area();
@@ -313,15 +391,26 @@ fn render(
             .margin(20)
             .x_label_area_size(50)
             .y_label_area_size(80)
-            .build_cartesian_2d(x_range.log_scale(), y_range.log_scale())?;
+            .build_cartesian_2d(
+                x_range
+                    .clone()
+                    .log_scale()
+                    .with_key_points(x_ticks.clone())
+                    .with_light_points(log_grid(&x_range)),
+                y_range
+                    .clone()
+                    .log_scale()
+                    .with_key_points(y_ticks.clone())
+                    .with_light_points(log_grid(&y_range)),
+            )?;
         chart
             .configure_mesh()
             .x_desc(plot.x_desc)
             .y_desc(plot.y_desc)
             .axis_desc_style(("sans-serif", 22))
             .label_style(("sans-serif", 17))
-            .x_label_formatter(&tick_label)
-            .y_label_formatter(&tick_label)
+            .x_label_formatter(&x_label)
+            .y_label_formatter(&y_label)
             .light_line_style(RGBColor(235, 235, 235))
             .draw()?;
         for (i, (label, pts)) in curves.iter().enumerate() {
@@ -618,9 +707,79 @@ mod tests {
 
     #[test]
     fn tick_labels_are_short() {
-        assert_eq!(tick_label(&0.001), "1e-3");
-        assert_eq!(tick_label(&100.0), "100");
-        assert_eq!(tick_label(&0.25), "0.25");
-        assert_eq!(tick_label(&25000.0), "2.5e4");
+        assert_eq!(tick_label(0.001, 3), "1e-3");
+        assert_eq!(tick_label(100.0, 3), "100");
+        assert_eq!(tick_label(0.25, 3), "0.25");
+        assert_eq!(tick_label(25000.0, 3), "2.5e4");
+        assert_eq!(tick_label(0.0102, 3), "0.0102");
+        assert_eq!(tick_label(3.0000000000000004e-5, 2), "3e-5");
+        assert_eq!(tick_label(1234.0, 2), "1234");
+    }
+
+    /// The tick labels of `svg` on its two axes (numbers only; the title, axis names and the
+    /// legend are words).
+    fn numeric_labels(svg: &str) -> Vec<String> {
+        (svg.split("<text").skip(1))
+            .filter_map(|t| {
+                let text = t[t.find('>')? + 1..t.find("</text>")?].trim();
+                text.parse::<f64>().is_ok().then(|| text.to_string())
+            })
+            .collect()
+    }
+
+    #[test]
+    fn every_axis_gets_three_to_twelve_distinct_labels() {
+        // Ranges as `log_range` pads them: within a decade (plotters' own ticks gave such
+        // axes one label or none), a few decades, and the widest range allowed.
+        let mut ends = vec![(1.0, 1.0 + 1e-15), (1e-150, 1e150), (7.0, 7.0)];
+        for lo in [1e-20, 3e-5, 0.0101, 0.3, 2.0, 1000.0, 123456.0] {
+            for factor in [1.0001, 1.03, 1.5, 2.5, 4.0, 9.0, 11.0, 40.0, 1e3, 1e7, 1e40] {
+                ends.push((lo, lo * factor));
+            }
+        }
+        for (lo, hi) in ends {
+            let range = log_range([lo, hi].into_iter());
+            let ticks = log_ticks(&range);
+            assert!((3..=12).contains(&ticks.len()), "{range:?}: {ticks:?}");
+            assert!(
+                ticks.windows(2).all(|w| w[0] < w[1]),
+                "{range:?}: {ticks:?}"
+            );
+            assert!(
+                ticks.iter().all(|t| range.contains(t)),
+                "{range:?}: {ticks:?}"
+            );
+            let digits = tick_digits(&ticks);
+            let labels: Vec<String> = ticks.iter().map(|&t| tick_label(t, digits)).collect();
+            let mut seen = std::collections::HashSet::new();
+            assert!(
+                labels.iter().all(|l| seen.insert(l)),
+                "{range:?}: {labels:?}"
+            );
+            assert!(labels.iter().all(|l| l.len() <= 8), "{range:?}: {labels:?}");
+        }
+    }
+
+    #[test]
+    fn plots_within_a_decade_label_both_axes() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("x.svg");
+        // One point; a sweep's times within a few percent; an adaptive run's few steps.
+        for pts in [
+            vec![(7.0, 7.0)],
+            vec![(0.0101, 0.0101), (0.0104, 0.0104)],
+            vec![(289.0, 5.6), (483.0, 1.6)],
+        ] {
+            let s = Series {
+                label: "s".into(),
+                points: pts.clone(),
+            };
+            for plot in [plot_error_vs_h, plot_time_vs_dofs] {
+                plot(std::slice::from_ref(&s), "t", &path).unwrap();
+                let svg = std::fs::read_to_string(&path).unwrap();
+                let labels = numeric_labels(&svg);
+                assert!((6..=24).contains(&labels.len()), "{pts:?}: {labels:?}");
+            }
+        }
     }
 }

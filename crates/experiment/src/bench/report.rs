@@ -147,6 +147,19 @@ impl BenchReport {
         Ok(BenchOutputs { json, csv, svg })
     }
 
+    /// How many timed runs the rows' medians are of: `3 runs`, or `3–100 runs` when short
+    /// configurations ran more often than asked (see [`ScalingBenchmark::min_seconds`]).
+    ///
+    /// [`ScalingBenchmark::min_seconds`]: crate::bench::ScalingBenchmark::min_seconds
+    pub fn timed_runs(&self) -> String {
+        let counts = self.rows.iter().map(|r| r.seconds.len());
+        match (counts.clone().min(), counts.max()) {
+            (Some(lo), Some(hi)) if lo != hi => format!("{lo}–{hi} runs"),
+            (Some(n), _) => format!("{n} runs"),
+            (None, _) => format!("{} runs", self.repetitions),
+        }
+    }
+
     /// Writes `bench_time_vs_dofs.svg` into `dir`.
     #[cfg(feature = "plots")]
     fn write_plot(&self, dir: &Path) -> Result<Option<PathBuf>> {
@@ -154,8 +167,9 @@ impl BenchReport {
         crate::plots::plot_time_vs_dofs(
             &self.series(),
             &format!(
-                "femscale bench: median wall time ({} cores, {} repetitions)",
-                self.cores, self.repetitions
+                "femscale bench: median wall time ({} cores, {})",
+                self.cores,
+                self.timed_runs()
             ),
             &svg,
         )?;
