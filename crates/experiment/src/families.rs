@@ -16,9 +16,10 @@ use super::sweep::{canonical_json, display_value};
 /// The sweep keys that only set the resolution (the mesh size `h`) of one discretisation:
 /// elements per direction, uniform refinements and explicit interval nodes (a sweep over node
 /// lists is a refinement study). Points differing only in these keys form one rate family.
-pub const RESOLUTION_KEYS: [&str; 4] = [
+pub const RESOLUTION_KEYS: [&str; 5] = [
     "problem.mesh.nx",
     "problem.mesh.ny",
+    "problem.mesh.nz",
     "problem.mesh.refinements",
     "problem.mesh.nodes",
 ];
@@ -109,7 +110,7 @@ pub(crate) fn fit_family(members: &[Sample]) -> FamilyFit {
     let note = match (l2_rate, h1_rate) {
         (Some(_), Some(_)) => None,
         _ if members.len() == 1 => Some(
-            "no rate: the only point of its family; sweep problem.mesh.nx/ny or refinements \
+            "no rate: the only point of its family; sweep problem.mesh.nx/ny/nz or refinements \
              with the other keys fixed for one"
                 .to_string(),
         ),

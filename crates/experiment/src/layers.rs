@@ -233,6 +233,9 @@ pub(crate) fn check_config_key(key: &str, field: &str) -> Result<()> {
                 format!("`{key}`: a parameter name cannot contain dots"),
             ));
         }
+        if here == "problem.mesh" {
+            return check_mesh_key(key, &parts[i..], field);
+        }
         let Some(map) = node.as_object() else {
             return Err(Error::invalid(
                 field,
@@ -264,6 +267,35 @@ pub(crate) fn check_config_key(key: &str, field: &str) -> Result<()> {
     Ok(())
 }
 
+/// Checks `rest`, the parts of `key` after `problem.mesh`, against the keys of a mesh of any
+/// kind ([`MeshSpec::config_keys`]; the default configuration's rectangle shows only its own,
+/// and a sweep over `nz` of a box is as valid as one over `nx`).
+fn check_mesh_key(key: &str, rest: &[&str], field: &str) -> Result<()> {
+    let keys = femscale_runtime::MeshSpec::config_keys();
+    match rest {
+        [part] if keys.contains(part) => Ok(()),
+        // A named boundary part's predicate: `problem.mesh.parts.<name>`.
+        ["parts", name] if !name.is_empty() => Ok(()),
+        [part, ..] if keys.contains(part) => Err(Error::invalid(
+            field,
+            format!("`{key}` is not a configuration key: `problem.mesh.{part}` has no sub-keys"),
+        )),
+        [part, ..] => {
+            let hint = closest(part, keys.iter().copied())
+                .map(|c| format!(" (did you mean `problem.mesh.{c}`?)"))
+                .unwrap_or_default();
+            Err(Error::invalid(
+                field,
+                format!(
+                    "`{key}` is not a configuration key{hint}; keys of `problem.mesh`: {}",
+                    keys.join(", ")
+                ),
+            ))
+        }
+        [] => Ok(()),
+    }
+}
+
 fn join(prefix: &str, key: &str) -> String {
     if prefix.is_empty() {
         key.to_string()
@@ -282,10 +314,32 @@ mod tests {
         assert!(check_config_key("solver.kind", "f").is_ok());
         assert!(check_config_key("problem.params.a", "f").is_ok());
         assert!(check_config_key("problem.source", "f").is_ok());
-        let e = check_config_key("problem.mesh.nz", "sweep.\"problem.mesh.nz\"").unwrap_err();
+        // Keys of every mesh kind, not only the default rectangle's (review N: a box's `nz`,
+        // an interval's `nodes` and a Gmsh file's `path` were refused).
+        for key in [
+            "nz",
+            "z",
+            "nodes",
+            "path",
+            "cell",
+            "refinements",
+            "parts.inlet",
+        ] {
+            let key = format!("problem.mesh.{key}");
+            assert!(check_config_key(&key, "f").is_ok(), "{key}");
+        }
+        let e = check_config_key("problem.mesh.nq", "sweep.\"problem.mesh.nq\"").unwrap_err();
         let text = e.to_string();
-        assert!(text.contains("sweep.\"problem.mesh.nz\""), "{text}");
-        assert!(text.contains("did you mean `problem.mesh.nx`"), "{text}");
+        assert!(text.contains("sweep.\"problem.mesh.nq\""), "{text}");
+        assert!(text.contains("did you mean `problem.mesh.n"), "{text}");
+        assert!(text.contains("nodes, path"), "{text}");
+        for bad in [
+            "problem.mesh.nx.y",
+            "problem.mesh.parts.a.b",
+            "problem.mesh.parts.",
+        ] {
+            assert!(check_config_key(bad, "f").is_err(), "{bad}");
+        }
         assert!(check_config_key("solver.kind.x", "f").is_err());
         assert!(check_config_key("nothing", "f").is_err());
     }

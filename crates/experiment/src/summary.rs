@@ -103,7 +103,7 @@ pub struct SummaryRow {
 
 /// Builds one row per point from the latest record of each of its runs, then fits
 /// convergence rates per family: points that differ only in the resolution keys
-/// ([`RESOLUTION_KEYS`](super::RESOLUTION_KEYS): `nx`, `ny`, `refinements`, `nodes`) form a
+/// ([`RESOLUTION_KEYS`](super::RESOLUTION_KEYS): `nx`, `ny`, `nz`, `refinements`, `nodes`) form a
 /// family, and `log(error)` is fitted against `log(h)` by least squares over the family's
 /// points. Every other key (cell type, diagonal, domain, solver, ...) separates families.
 /// Rates are `None`, with [`SummaryRow::rate_note`] saying why, with fewer than two distinct

@@ -942,3 +942,56 @@ fn a_distributed_solver_in_a_point_is_refused_naming_the_serial_one() {
         "{error}"
     );
 }
+
+/// Review N: a sweep over a box's `nz` (or an interval's `nodes`) was refused as "not a
+/// configuration key" (the keys were checked against the default rectangle), and `nz` split
+/// the rate families.
+#[test]
+fn sweeps_over_keys_of_other_mesh_kinds_run_with_their_rates() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let text = format!(
+        r#"
+[problem]
+mesh = {{ kind = "box", nx = 2, ny = 2, nz = 2 }}
+source = "3*pi^2*sin(pi*x)*sin(pi*y)*sin(pi*z)"
+exact = "sin(pi*x)*sin(pi*y)*sin(pi*z)"
+[solver]
+kind = "direct"
+[sweep.zip]
+"problem.mesh.nx" = [4, 8]
+"problem.mesh.ny" = [4, 8]
+"problem.mesh.nz" = [4, 8]
+[output]
+dir = {:?}
+"#,
+        out.display().to_string()
+    );
+    let report = load(&write(dir.path(), "box.toml", &text))
+        .run(&quiet())
+        .unwrap();
+    assert!(report.all_ok());
+    assert_eq!(report.summary.len(), 2);
+    for row in &report.summary {
+        let rate = row.l2_rate.unwrap_or_else(|| panic!("no rate: {row:?}"));
+        assert!((1.6..2.4).contains(&rate), "{rate}");
+    }
+    let text = format!(
+        r#"
+[problem]
+mesh = {{ kind = "interval", nodes = [0.0, 1.0] }}
+source = "pi^2*sin(pi*x)"
+exact = "sin(pi*x)"
+[sweep]
+"problem.mesh.nodes" = [[0.0, 0.2, 0.5, 1.0], [0.0, 0.1, 0.2, 0.35, 0.5, 0.75, 1.0]]
+[output]
+dir = {:?}
+"#,
+        dir.path().join("out1d").display().to_string()
+    );
+    let report = load(&write(dir.path(), "nodes.toml", &text))
+        .run(&quiet())
+        .unwrap();
+    assert!(report.all_ok());
+    assert!(report.summary.iter().all(|r| r.l2_rate.is_some()));
+}

@@ -765,6 +765,47 @@ impl MeshSpec {
     }
 }
 
+impl MeshSpec {
+    /// Every key a `[problem.mesh]` table may hold, whatever its `kind` (which keys a kind
+    /// takes is checked when the table is read); `parts` is a table of named predicates.
+    /// A default mesh's table shows only a rectangle's keys: a sweep over `problem.mesh.nz`
+    /// of a box checks its key against this list.
+    pub fn config_keys() -> &'static [&'static str] {
+        // Naming every field (no `..`) makes a new field of the table fail to compile here
+        // until it is listed.
+        let MeshTable {
+            kind: _,
+            x: _,
+            y: _,
+            z: _,
+            nx: _,
+            ny: _,
+            nz: _,
+            cell: _,
+            diagonal: _,
+            nodes: _,
+            path: _,
+            refinements: _,
+            parts: _,
+        } = MeshTable::default();
+        &[
+            "kind",
+            "x",
+            "y",
+            "z",
+            "nx",
+            "ny",
+            "nz",
+            "cell",
+            "diagonal",
+            "nodes",
+            "path",
+            "refinements",
+            "parts",
+        ]
+    }
+}
+
 /// The `[problem.mesh]` table; an existing mesh has no configuration form (an error).
 impl Serialize for MeshSpec {
     fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
