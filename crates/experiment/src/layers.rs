@@ -296,6 +296,45 @@ fn check_mesh_key(key: &str, rest: &[&str], field: &str) -> Result<()> {
     }
 }
 
+/// Checks that the base configuration's mesh, of `kind`, takes every swept key under
+/// `problem.mesh` — unless the sweep also sets the kind (or whole mesh tables), when each
+/// point's table is checked as it is read.
+///
+/// # Errors
+/// [`Error::InvalidInput`] for the swept key (`sweep."problem.mesh.nz"`), naming the kind's
+/// keys.
+pub(crate) fn check_mesh_keys_of_kind(swept: &[String], kind: &str) -> Result<()> {
+    let sets_kind = |k: &String| k == "problem.mesh" || k == "problem.mesh.kind";
+    let Some(keys) = femscale_runtime::MeshSpec::config_keys_of(kind) else {
+        return Ok(());
+    };
+    if swept.iter().any(sets_kind) {
+        return Ok(());
+    }
+    for key in swept {
+        let Some(part) = key
+            .strip_prefix("problem.mesh.")
+            .and_then(|rest| rest.split('.').next())
+        else {
+            continue;
+        };
+        if !keys.contains(&part) {
+            let hint = closest(part, keys.iter().copied())
+                .map(|c| format!(" (did you mean `problem.mesh.{c}`?)"))
+                .unwrap_or_default();
+            return Err(Error::invalid(
+                sweep_field(key),
+                format!(
+                    "`{key}` is not a key of the configuration's {kind} mesh (kind = \"{kind}\"){hint}; \
+                     its keys: {}; sweep `problem.mesh.kind` too to change the kind",
+                    keys.join(", ")
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
 fn join(prefix: &str, key: &str) -> String {
     if prefix.is_empty() {
         key.to_string()

@@ -178,6 +178,7 @@ impl Experiment {
             source,
         };
         let base = layers::extract_config(&file, &set_layers)?;
+        layers::check_mesh_keys_of_kind(&sections.keys, base.problem.mesh.kind_name())?;
         let mut hashes = identity::PluginHashes::default();
         let points = sweep::expand(&sections.factors)?
             .into_iter()

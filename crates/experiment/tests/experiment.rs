@@ -148,6 +148,13 @@ fn bad_sweeps_are_errors_naming_the_key() {
     let e = load_error(dir.path(), "[sweep]\n\"problem.mesh.nz\" = [4, 8]\n");
     assert!(e.contains("sweep.\"problem.mesh.nz\""), "{e}");
     assert!(e.contains("problem.mesh.nx"), "suggests the right key: {e}");
+    assert!(e.contains("rectangle mesh"), "names the base's kind: {e}");
+    // With the kind swept too, each point's table is checked when it is read.
+    let path = experiment(
+        dir.path(),
+        "[sweep.zip]\n\"problem.mesh.kind\" = [\"box\", \"box\"]\n\"problem.mesh.nz\" = [2, 3]\n",
+    );
+    assert_eq!(load(&path).points().len(), 2);
 
     let e = load_error(dir.path(), "[sweep]\n\"solver.kind\" = []\n");
     assert!(e.contains("sweep.\"solver.kind\""), "{e}");

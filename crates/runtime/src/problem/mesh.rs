@@ -804,6 +804,40 @@ impl MeshSpec {
             "parts",
         ]
     }
+
+    /// The keys a `[problem.mesh]` table of `kind` (`interval`, `rectangle`, `box`, `gmsh`)
+    /// takes; `None` for another kind. An interval ignores a rectangle's `y`, `ny`, `cell` and
+    /// `diagonal` (a layer that changes the kind inherits them), so they are not its keys.
+    pub fn config_keys_of(kind: &str) -> Option<&'static [&'static str]> {
+        Some(match kind {
+            "interval" => &["kind", "x", "nx", "nodes", "refinements", "parts"],
+            "rectangle" => &[
+                "kind",
+                "x",
+                "y",
+                "nx",
+                "ny",
+                "cell",
+                "diagonal",
+                "refinements",
+                "parts",
+            ],
+            "box" => &[
+                "kind",
+                "x",
+                "y",
+                "z",
+                "nx",
+                "ny",
+                "nz",
+                "cell",
+                "refinements",
+                "parts",
+            ],
+            "gmsh" => &["kind", "path", "refinements", "parts"],
+            _ => return None,
+        })
+    }
 }
 
 /// The `[problem.mesh]` table; an existing mesh has no configuration form (an error).
