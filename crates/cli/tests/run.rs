@@ -86,7 +86,7 @@ fn a_tiny_experiment_runs_end_to_end_and_resumes() {
     // One rate line per family (each solver over the two mesh sizes).
     assert!(
         out.contains(
-            "convergence rates per family (points differing only in nx, ny, refinements, nodes):"
+            "convergence rates per family (points differing only in nx, ny, nz, refinements, nodes):"
         ),
         "{out}"
     );
