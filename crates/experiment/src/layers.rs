@@ -268,7 +268,7 @@ pub(crate) fn check_config_key(key: &str, field: &str) -> Result<()> {
 }
 
 /// Checks `rest`, the parts of `key` after `problem.mesh`, against the keys of a mesh of any
-/// kind ([`MeshSpec::config_keys`]; the default configuration's rectangle shows only its own,
+/// kind ([`femscale_runtime::MeshSpec::config_keys`]; the default configuration's rectangle shows only its own,
 /// and a sweep over `nz` of a box is as valid as one over `nx`).
 fn check_mesh_key(key: &str, rest: &[&str], field: &str) -> Result<()> {
     let keys = femscale_runtime::MeshSpec::config_keys();
