@@ -278,7 +278,7 @@ fn log_range(values: impl Iterator<Item = f64>) -> Range<f64> {
 /// axes within one decade with one label or none.
 fn log_ticks(range: &Range<f64>) -> Vec<f64> {
     let (lo, hi) = (range.start, range.end);
-    let in_range = |v: &f64| (lo..=hi).contains(v);
+    let in_range = |v: &f64| range.contains(v);
     let (first, last) = (lo.log10().floor() as i32, hi.log10().ceil() as i32);
     let times = |mantissas: &[f64]| -> Vec<f64> {
         (first..=last)
@@ -300,20 +300,22 @@ fn log_ticks(range: &Range<f64>) -> Vec<f64> {
             return ticks;
         }
     }
-    // A range narrower than a factor of about 1.5: a round step of about a fifth of it.
-    let raw = (hi - lo) / 5.0;
-    let power = 10f64.powi(raw.log10().floor() as i32);
-    let step = [1.0, 2.0, 2.5, 5.0, 10.0]
-        .iter()
-        .map(|m| m * power)
-        .find(|&s| s >= raw)
-        .unwrap_or(10.0 * power);
-    let start = (lo / step).ceil();
-    (0..)
-        .map(|k| (start + k as f64) * step)
-        .take_while(|v| *v <= hi)
-        .take(12)
-        .collect()
+    // A range narrower than a factor of about 1.5: the largest round step (1, 2, 2.5 or 5
+    // times a power of ten) that puts at least three ticks on it.
+    let span = hi - lo;
+    let power = 10f64.powi(span.log10().floor() as i32);
+    let mut best = Vec::new();
+    for step in [5.0, 2.5, 2.0, 1.0, 0.5, 0.25, 0.2, 0.1, 0.05, 0.025].map(|m| m * power) {
+        let start = (lo / step).ceil();
+        best = (0..13)
+            .map(|k| (start + f64::from(k)) * step)
+            .take_while(|v| *v < hi)
+            .collect();
+        if best.len() >= 3 {
+            break;
+        }
+    }
+    best
 }
 
 /// The unlabelled grid lines of a log axis: 1–9 times the powers of ten in `range`, when
@@ -332,13 +334,18 @@ fn log_grid(range: &Range<f64>) -> Vec<f64> {
         .collect()
 }
 
-/// The fewest significant digits (at least one, at most 15) that tell all of `ticks` apart
-/// in [`tick_label`].
+/// The fewest significant digits (at least one, at most 15) with which every tick's
+/// [`tick_label`] reads as its value (`2.5`, not `2`) and no two labels are the same.
 fn tick_digits(ticks: &[f64]) -> usize {
     (1..=15)
         .find(|&digits| {
             let labels: Vec<String> = ticks.iter().map(|&v| tick_label(v, digits)).collect();
-            labels.windows(2).all(|w| w[0] != w[1])
+            let exact = labels.iter().zip(ticks).all(|(label, &v)| {
+                label
+                    .parse::<f64>()
+                    .is_ok_and(|read| (read - v).abs() <= 1e-9 * v.abs())
+            });
+            exact && labels.windows(2).all(|w| w[0] != w[1])
         })
         .unwrap_or(15)
 }
@@ -732,10 +739,20 @@ mod tests {
         // Ranges as `log_range` pads them: within a decade (plotters' own ticks gave such
         // axes one label or none), a few decades, and the widest range allowed.
         let mut ends = vec![(1.0, 1.0 + 1e-15), (1e-150, 1e150), (7.0, 7.0)];
-        for lo in [1e-20, 3e-5, 0.0101, 0.3, 2.0, 1000.0, 123456.0] {
-            for factor in [1.0001, 1.03, 1.5, 2.5, 4.0, 9.0, 11.0, 40.0, 1e3, 1e7, 1e40] {
+        for lo in [
+            1e-20, 3e-5, 0.0101, 0.0126, 0.3, 2.0, 2.91, 1000.0, 123456.0, 2.91e21,
+        ] {
+            for factor in [
+                1.0, 1.0001, 1.03, 1.5, 2.5, 4.0, 9.0, 11.0, 40.0, 1e3, 1e7, 1e40,
+            ] {
                 ends.push((lo, lo * factor));
             }
+        }
+        // Single points across two decades (review P: 2.91 was labelled 2, 3, 4 at 2.5, 3,
+        // 3.5; 0.0126 had two ticks).
+        for k in 0..2000 {
+            let v = 10f64.powf(f64::from(k) / 1000.0) * 1e-3;
+            ends.push((v, v));
         }
         for (lo, hi) in ends {
             let range = log_range([lo, hi].into_iter());
@@ -751,6 +768,11 @@ mod tests {
             );
             let digits = tick_digits(&ticks);
             let labels: Vec<String> = ticks.iter().map(|&t| tick_label(t, digits)).collect();
+            // Each label reads as its tick's value (review P: `2.5` was labelled `2`).
+            for (label, &t) in labels.iter().zip(&ticks) {
+                let read: f64 = label.parse().unwrap();
+                assert!((read - t).abs() <= 1e-9 * t, "{range:?}: {label} at {t}");
+            }
             let mut seen = std::collections::HashSet::new();
             assert!(
                 labels.iter().all(|l| seen.insert(l)),
