@@ -37,7 +37,7 @@ Experiment file (TOML): the normal configuration sections ([problem], [solver], 
 Outputs: results.jsonl (one JSON line per finished run: id, point, repetition, ok, metrics,
 error, seconds) and summary.csv (one row per point: medians over repetitions, errors and
 convergence rates l2_rate/h1_rate fitted per family: the points that differ only in the
-resolution keys problem.mesh.nx, ny, refinements and nodes; any other key, e.g. the cell type,
+resolution keys problem.mesh.nx, ny, nz, refinements and nodes; any other key, e.g. the cell type,
 separates families; the columns family, family_points, rate_mesh_sizes and rate_note say
 which points a rate was fitted over, or why there is none).
 

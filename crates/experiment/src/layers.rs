@@ -234,7 +234,9 @@ pub(crate) fn check_config_key(key: &str, field: &str) -> Result<()> {
             ));
         }
         if here == "problem.mesh" {
-            return check_mesh_key(key, &parts[i..], field);
+            // Checked against the mesh kind once the base configuration is known
+            // ([`check_mesh_keys_of_kind`]).
+            return Ok(());
         }
         let Some(map) = node.as_object() else {
             return Err(Error::invalid(
@@ -267,72 +269,84 @@ pub(crate) fn check_config_key(key: &str, field: &str) -> Result<()> {
     Ok(())
 }
 
-/// Checks `rest`, the parts of `key` after `problem.mesh`, against the keys of a mesh of any
-/// kind ([`femscale_runtime::MeshSpec::config_keys`]; the default configuration's rectangle shows only its own,
-/// and a sweep over `nz` of a box is as valid as one over `nx`).
-fn check_mesh_key(key: &str, rest: &[&str], field: &str) -> Result<()> {
-    let keys = femscale_runtime::MeshSpec::config_keys();
+/// Checks every swept key under `problem.mesh` against the keys the base configuration's mesh
+/// of `kind` takes ([`femscale_runtime::MeshSpec::config_keys_of`]; the default
+/// configuration's rectangle shows only its own, and a sweep over `nz` of a box is as valid as
+/// one over `nx`) — or, when the sweep also sets the kind (`problem.mesh.kind`, whole
+/// `problem.mesh` or `problem` tables), against the keys of any kind, each point's table then
+/// being checked as it is read.
+///
+/// # Errors
+/// [`Error::InvalidInput`] for the swept key (`sweep."problem.mesh.nz"`), naming the kind and
+/// its keys, with a suggestion.
+pub(crate) fn check_mesh_keys_of_kind(swept: &[String], kind: &str) -> Result<()> {
+    let sets_kind = swept
+        .iter()
+        .any(|k| k == "problem" || k == "problem.mesh" || k == "problem.mesh.kind");
+    let (keys, owner) = match femscale_runtime::MeshSpec::config_keys_of(kind) {
+        Some(keys) if !sets_kind => (
+            keys,
+            format!("the configuration's {kind} mesh (kind = \"{kind}\")"),
+        ),
+        _ => (
+            femscale_runtime::MeshSpec::config_keys(),
+            "a mesh of any kind".to_string(),
+        ),
+    };
+    for key in swept {
+        if let Some(rest) = key.strip_prefix("problem.mesh.") {
+            let rest: Vec<&str> = rest.split('.').collect();
+            check_mesh_key(key, &rest, keys, &owner, !sets_kind)?;
+        }
+    }
+    Ok(())
+}
+
+/// Checks `rest`, the parts of `key` after `problem.mesh`, against `keys` (those of `owner`).
+fn check_mesh_key(
+    key: &str,
+    rest: &[&str],
+    keys: &[&str],
+    owner: &str,
+    kind_fixed: bool,
+) -> Result<()> {
+    let field = sweep_field(key);
     match rest {
         [part] if keys.contains(part) => Ok(()),
         // A named boundary part's predicate: `problem.mesh.parts.<name>`.
-        ["parts", name] if !name.is_empty() => Ok(()),
+        ["parts", name] if keys.contains(&"parts") && !name.is_empty() => Ok(()),
+        ["parts", ..] if keys.contains(&"parts") => Err(Error::invalid(
+            field,
+            format!(
+                "`{key}` is not a configuration key: a boundary part's predicate is \
+                 `problem.mesh.parts.<name>`"
+            ),
+        )),
         [part, ..] if keys.contains(part) => Err(Error::invalid(
             field,
             format!("`{key}` is not a configuration key: `problem.mesh.{part}` has no sub-keys"),
         )),
         [part, ..] => {
-            let hint = closest(part, keys.iter().copied())
+            let same_but_case = keys.iter().find(|k| k.eq_ignore_ascii_case(part));
+            let hint = (same_but_case.copied())
+                .or_else(|| closest(part, keys.iter().copied()))
                 .map(|c| format!(" (did you mean `problem.mesh.{c}`?)"))
                 .unwrap_or_default();
+            let change = if kind_fixed {
+                "; sweep `problem.mesh.kind` too to change the kind"
+            } else {
+                ""
+            };
             Err(Error::invalid(
                 field,
                 format!(
-                    "`{key}` is not a configuration key{hint}; keys of `problem.mesh`: {}",
+                    "`{key}` is not a key of {owner}{hint}; its keys: {}{change}",
                     keys.join(", ")
                 ),
             ))
         }
         [] => Ok(()),
     }
-}
-
-/// Checks that the base configuration's mesh, of `kind`, takes every swept key under
-/// `problem.mesh` — unless the sweep also sets the kind (or whole mesh tables), when each
-/// point's table is checked as it is read.
-///
-/// # Errors
-/// [`Error::InvalidInput`] for the swept key (`sweep."problem.mesh.nz"`), naming the kind's
-/// keys.
-pub(crate) fn check_mesh_keys_of_kind(swept: &[String], kind: &str) -> Result<()> {
-    let sets_kind = |k: &String| k == "problem.mesh" || k == "problem.mesh.kind";
-    let Some(keys) = femscale_runtime::MeshSpec::config_keys_of(kind) else {
-        return Ok(());
-    };
-    if swept.iter().any(sets_kind) {
-        return Ok(());
-    }
-    for key in swept {
-        let Some(part) = key
-            .strip_prefix("problem.mesh.")
-            .and_then(|rest| rest.split('.').next())
-        else {
-            continue;
-        };
-        if !keys.contains(&part) {
-            let hint = closest(part, keys.iter().copied())
-                .map(|c| format!(" (did you mean `problem.mesh.{c}`?)"))
-                .unwrap_or_default();
-            return Err(Error::invalid(
-                sweep_field(key),
-                format!(
-                    "`{key}` is not a key of the configuration's {kind} mesh (kind = \"{kind}\"){hint}; \
-                     its keys: {}; sweep `problem.mesh.kind` too to change the kind",
-                    keys.join(", ")
-                ),
-            ));
-        }
-    }
-    Ok(())
 }
 
 fn join(prefix: &str, key: &str) -> String {
@@ -355,29 +369,54 @@ mod tests {
         assert!(check_config_key("problem.source", "f").is_ok());
         // Keys of every mesh kind, not only the default rectangle's (review N: a box's `nz`,
         // an interval's `nodes` and a Gmsh file's `path` were refused).
-        for key in [
-            "nz",
-            "z",
-            "nodes",
-            "path",
-            "cell",
-            "refinements",
-            "parts.inlet",
+        let swept = |keys: &[&str]| keys.iter().map(|k| k.to_string()).collect::<Vec<_>>();
+        for (kind, key) in [
+            ("box", "nz"),
+            ("box", "z"),
+            ("interval", "nodes"),
+            ("gmsh", "path"),
+            ("rectangle", "cell"),
+            ("gmsh", "refinements"),
+            ("box", "parts.inlet"),
         ] {
             let key = format!("problem.mesh.{key}");
             assert!(check_config_key(&key, "f").is_ok(), "{key}");
+            assert!(
+                check_mesh_keys_of_kind(&swept(&[&key]), kind).is_ok(),
+                "{key}"
+            );
         }
-        let e = check_config_key("problem.mesh.nq", "sweep.\"problem.mesh.nq\"").unwrap_err();
+        let e = check_mesh_keys_of_kind(&swept(&["problem.mesh.nzz"]), "rectangle").unwrap_err();
         let text = e.to_string();
-        assert!(text.contains("sweep.\"problem.mesh.nq\""), "{text}");
-        assert!(text.contains("did you mean `problem.mesh.n"), "{text}");
-        assert!(text.contains("nodes, path"), "{text}");
+        assert!(text.contains("sweep.\"problem.mesh.nzz\""), "{text}");
+        // Suggestions among the kind's keys (review P: `nzz` suggested a box's `nz`).
+        assert!(text.contains("did you mean `problem.mesh.nx`"), "{text}");
+        assert!(
+            text.contains("rectangle mesh") && !text.contains("nodes"),
+            "{text}"
+        );
+        let e = check_mesh_keys_of_kind(&swept(&["problem.mesh.NX"]), "box").unwrap_err();
+        assert!(
+            e.to_string().contains("did you mean `problem.mesh.nx`"),
+            "{e}"
+        );
         for bad in [
             "problem.mesh.nx.y",
             "problem.mesh.parts.a.b",
             "problem.mesh.parts.",
         ] {
-            assert!(check_config_key(bad, "f").is_err(), "{bad}");
+            let e = check_mesh_keys_of_kind(&swept(&[bad]), "rectangle").unwrap_err();
+            assert!(
+                !e.to_string().contains("`problem.mesh.parts` has no"),
+                "{e}"
+            );
+        }
+        // With the kind set by the sweep, any kind's keys.
+        for kind_key in ["problem.mesh.kind", "problem.mesh", "problem"] {
+            assert!(
+                check_mesh_keys_of_kind(&swept(&[kind_key, "problem.mesh.nz"]), "rectangle")
+                    .is_ok()
+            );
         }
         assert!(check_config_key("solver.kind.x", "f").is_err());
         assert!(check_config_key("nothing", "f").is_err());

@@ -185,6 +185,7 @@ impl Experiment {
             .enumerate()
             .map(|(index, overrides)| point(index, overrides, &file, &set_layers, &mut hashes))
             .collect::<Result<Vec<_>>>()?;
+        check_distinct_runs(&points)?;
         Ok(Self {
             path: path.to_path_buf(),
             file,
@@ -238,6 +239,55 @@ impl Experiment {
     }
 }
 
+/// Refuses two points with one identity: their sweep values differ only in keys the
+/// configuration ignores (an interval's `ny`, `nx` beside `nodes`), so they would be the same
+/// run under two names (and every resume would find it recorded twice).
+fn check_distinct_runs(points: &[Point]) -> Result<()> {
+    let mut seen: std::collections::HashMap<&str, &Point> = Default::default();
+    for p in points.iter().filter(|p| p.config.is_ok()) {
+        let Some(other) = seen.insert(p.identity(), p) else {
+            continue;
+        };
+        let differing: Vec<&str> = (p.overrides.iter())
+            .filter(|(k, v)| other.value(k) != Some(v))
+            .map(|(k, _)| k.as_str())
+            .collect();
+        return Err(Error::invalid(
+            "sweep",
+            format!(
+                "points {} and {} are the same run: their values of {} differ, but the \
+                 configuration ignores them (e.g. a key another mesh kind takes); sweep a key \
+                 that changes the run, or sweep the kind together with its own keys in a zip group",
+                other.id(),
+                p.id(),
+                differing.join(", ")
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// A swept Gmsh path (`problem.mesh.path`, or one in a swept `problem.mesh` or `problem`
+/// table) relative to the directory of the experiment file `file`, as the file's own path is
+/// read; absolute paths and other values are returned as they are.
+fn relative_to_file(key: &str, value: &serde_json::Value, file: &Path) -> serde_json::Value {
+    let dir = file.parent().unwrap_or(Path::new(""));
+    let mut value = value.clone();
+    let path = match key {
+        "problem.mesh.path" => Some(&mut value),
+        "problem.mesh" => value.get_mut("path"),
+        "problem" => value.get_mut("mesh").and_then(|m| m.get_mut("path")),
+        _ => None,
+    };
+    if let Some(path) = path
+        && let Some(text) = path.as_str()
+        && Path::new(text).is_relative()
+    {
+        *path = serde_json::Value::String(dir.join(text).display().to_string());
+    }
+    value
+}
+
 /// One point with its configuration resolved (or the reason it cannot be).
 fn point(
     index: usize,
@@ -248,7 +298,8 @@ fn point(
 ) -> Result<Point> {
     let mut layers = set_layers.to_vec();
     for (key, value) in &overrides {
-        layers.push(layers::sweep_layer(key, value)?);
+        let value = relative_to_file(key, value, &file.path);
+        layers.push(layers::sweep_layer(key, &value)?);
     }
     let config = layers::extract_config(file, &layers)
         .and_then(one_process)

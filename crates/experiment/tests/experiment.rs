@@ -1002,3 +1002,49 @@ dir = {:?}
     assert!(report.all_ok());
     assert!(report.summary.iter().all(|r| r.l2_rate.is_some()));
 }
+
+/// Review P: a swept Gmsh `path` was read from the working directory, not beside the
+/// experiment file as the file's own `path` is.
+#[test]
+fn swept_mesh_paths_are_relative_to_the_experiment_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let meshes = dir.path().join("meshes");
+    std::fs::create_dir(&meshes).unwrap();
+    let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/configs/meshes");
+    for name in ["lshape.msh", "annulus.msh"] {
+        std::fs::copy(source.join(name), meshes.join(name)).unwrap();
+    }
+    let text = format!(
+        r#"
+[problem]
+mesh = {{ kind = "gmsh", path = "meshes/lshape.msh" }}
+source = 1.0
+boundary = [{{ where = "all", kind = "dirichlet", value = 0.0 }}]
+[sweep]
+"problem.mesh.path" = ["meshes/lshape.msh", "meshes/annulus.msh"]
+[output]
+dir = {:?}
+"#,
+        dir.path().join("out").display().to_string()
+    );
+    // The test's working directory is the crate's, where no `meshes/` is.
+    let report = load(&write(dir.path(), "paths.toml", &text))
+        .run(&quiet())
+        .unwrap();
+    assert!(report.all_ok(), "{:?}", report.summary);
+}
+
+/// Review P: points whose values differ only in keys their configuration ignores (an
+/// interval's `nz`) were one run under two names, found recorded twice on every resume.
+#[test]
+fn points_that_are_the_same_run_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let e = load_error(
+        dir.path(),
+        "[sweep]\n\"problem.mesh.kind\" = [\"interval\", \"box\"]\n\"problem.mesh.nz\" = [2, 4]\n",
+    );
+    assert!(
+        e.contains("are the same run") && e.contains("problem.mesh.nz"),
+        "{e}"
+    );
+}
