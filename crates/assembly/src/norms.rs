@@ -21,6 +21,9 @@ pub struct ErrorNorms {
     pub h1_seminorm: f64,
     /// `max_i |u_h(x_i) - u(x_i)|` over the nodes.
     pub max_nodal: f64,
+    /// `(int u^2)^(1/2)`: the exact solution's own L2 norm, the scale of `l2` (an `l2` at
+    /// round-off of it means the elements reproduce the exact solution).
+    pub exact_l2: f64,
 }
 
 /// Integrates the error of the nodal solution `uh` against `exact` with a rule of degree
@@ -63,14 +66,13 @@ pub fn error_norms_within(
     }
     mesh.validate()?;
     let element = Element::of_mesh(mesh, norm_degree(mesh.order))?;
-    let (mut l2, mut h1) = integrate(mesh, &element, uh, exact, deadline, false)?;
+    let [mut l2, mut h1, mut exact_l2] = integrate(mesh, &element, uh, exact, deadline, false)?;
     // Errors beyond about 1e154 overflow their squares and errors below about 1e-150
     // underflow them: such sums are taken again, each term scaled (slower, and rare).
-    if [l2, h1]
-        .iter()
-        .any(|&v| !v.is_finite() || v < 2f64.powi(-450))
-    {
-        (l2, h1) = integrate(mesh, &element, uh, exact, deadline, true)?;
+    // (The exact solution's norm only when it is tiny but not zero: `u = 0` is exact.)
+    let tiny = |v: f64| !v.is_finite() || v < 2f64.powi(-450);
+    if tiny(l2) || tiny(h1) || (exact_l2 > 0.0 && tiny(exact_l2)) || !exact_l2.is_finite() {
+        [l2, h1, exact_l2] = integrate(mesh, &element, uh, exact, deadline, true)?;
     }
     deadline.check("post")?;
     let max_nodal = max_nodal_error(mesh, uh, exact)?;
@@ -78,10 +80,12 @@ pub fn error_norms_within(
         l2,
         h1_seminorm: h1,
         max_nodal,
+        exact_l2,
     })
 }
 
-/// The L2 and H1-seminorm errors over every cell, with [`Squares::scaled`] sums or not.
+/// The L2 and H1-seminorm errors and the exact solution's L2 norm over every cell, with
+/// [`Squares::scaled`] sums or not.
 fn integrate(
     mesh: &MeshView<'_>,
     element: &Element,
@@ -89,11 +93,11 @@ fn integrate(
     exact: &dyn ScalarField,
     deadline: &Deadline,
     scaled: bool,
-) -> Result<(f64, f64)> {
+) -> Result<[f64; 3]> {
     let n = mesh.num_cells();
     let starts: Vec<usize> = (0..n).step_by(CELLS_PER_TASK).collect();
     let zero = Squares::new(scaled);
-    let partial: Vec<(Squares, Squares)> = starts
+    let partial: Vec<[Squares; 3]> = starts
         .par_iter()
         .map_init(Scratch::default, |scratch, &start| {
             deadline.check("post")?;
@@ -104,9 +108,10 @@ fn integrate(
             )
         })
         .collect::<Result<_>>()?;
-    let (l2, h1) =
-        (partial.into_iter()).fold((zero, zero), |(a, b), (c, d)| (a.merge(c), b.merge(d)));
-    Ok((l2.root(), h1.root()))
+    let sums = (partial.into_iter()).fold([zero; 3], |a, b| {
+        [a[0].merge(b[0]), a[1].merge(b[1]), a[2].merge(b[2])]
+    });
+    Ok(sums.map(Squares::root))
 }
 
 /// A sum of weighted squares `sum w e^2` (`w >= 0`): plain (fast, exact enough while the
@@ -318,7 +323,8 @@ struct Scratch {
     gradients: Vec<[f64; 3]>,
 }
 
-/// The squared L2 and H1-seminorm errors over `cells` (one parallel task).
+/// The squared L2 and H1-seminorm errors and the exact solution's squared L2 norm over
+/// `cells` (one parallel task).
 fn chunk_errors<const N: usize, const D: usize, const G: usize>(
     mesh: &MeshView<'_>,
     element: &Element,
@@ -327,7 +333,7 @@ fn chunk_errors<const N: usize, const D: usize, const G: usize>(
     cells: Range<usize>,
     scratch: &mut Scratch,
     zero: Squares,
-) -> Result<(Squares, Squares)> {
+) -> Result<[Squares; 3]> {
     let t = Tables::<N, D, G>::of(element);
     let nq = t.nq;
     // Exact values and gradients at all quadrature points of the chunk, in batch.
@@ -345,7 +351,7 @@ fn chunk_errors<const N: usize, const D: usize, const G: usize>(
         t.map_points(&x, &mut points[i * nq..(i + 1) * nq]);
     }
     exact.value_and_gradient_batch(points, u_exact, g_exact);
-    let (mut l2, mut h1) = (zero, zero);
+    let (mut l2, mut h1, mut norm) = (zero, zero, zero);
     let mut grad = [[0.0; D]; N];
     for (i, c) in cells.enumerate() {
         let nodes = mesh.cell(c);
@@ -378,6 +384,7 @@ fn chunk_errors<const N: usize, const D: usize, const G: usize>(
             let dx = t.weights[q] * jac.det;
             let ge = g_exact[i * nq + q];
             l2.add(dx, [u - u_exact[i * nq + q]]);
+            norm.add(dx, [u_exact[i * nq + q]]);
             h1.add(dx, std::array::from_fn::<f64, D, _>(|d| g[d] - ge[d]));
         }
     }
@@ -388,5 +395,5 @@ fn chunk_errors<const N: usize, const D: usize, const G: usize>(
     {
         return Err(error);
     }
-    Ok((l2, h1))
+    Ok([l2, h1, norm])
 }

@@ -99,7 +99,10 @@ fn families() -> [(RectangleCells, Diagonal); 4] {
 }
 
 fn norms_of_zero(mesh: &Mesh, exact: &Exact) -> ErrorNorms {
-    error_norms(&mesh.view(), &vec![0.0; mesh.num_nodes()], exact).unwrap()
+    let n = error_norms(&mesh.view(), &vec![0.0; mesh.num_nodes()], exact).unwrap();
+    // The error of zero is the exact solution: its own norm, to the bit.
+    assert_eq!(n.exact_l2, n.l2, "{n:?}");
+    n
 }
 
 fn assert_close(what: &str, actual: f64, expected: f64, rel_tol: f64) {

@@ -356,6 +356,10 @@ pub struct Metrics {
     pub h1_error: Option<f64>,
     /// Largest nodal error `max |u_h(x_i) - u(x_i)|` when an exact solution was given.
     pub max_nodal_error: Option<f64>,
+    /// L2 norm of the exact solution `u` itself, the scale of `l2_error` (an error at
+    /// round-off of it: the elements reproduce `u`); absent in records written before it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exact_l2_norm: Option<f64>,
     /// Features used in this solve, in the order they were switched on.
     pub features_used: Vec<Feature>,
     /// Artefacts served by a cache level (in JSON `{"artefact": "solution", "level":

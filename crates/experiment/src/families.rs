@@ -91,6 +91,22 @@ pub(crate) struct Sample {
     pub h: Option<f64>,
     pub l2: Option<f64>,
     pub h1: Option<f64>,
+    /// The exact solution's L2 norm, the scale of `l2` (`None` in older records).
+    pub scale: Option<f64>,
+}
+
+/// L2 errors at most this share of the exact solution's L2 norm are round-off: the elements
+/// reproduce the solution, and a rate fitted to them would be noise.
+const ROUND_OFF: f64 = 1e-12;
+
+/// Whether every member's L2 error (there is at least one) is round-off of its scale.
+fn at_round_off(members: &[Sample]) -> bool {
+    let with_errors: Vec<&Sample> = members.iter().filter(|s| s.l2.is_some()).collect();
+    !with_errors.is_empty()
+        && with_errors.iter().all(|s| match (s.l2, s.scale) {
+            (Some(e), Some(scale)) => scale > 0.0 && e <= ROUND_OFF * scale,
+            _ => false,
+        })
 }
 
 /// Fits `log(error)` against `log(h)` by least squares over a family's `members`.
@@ -102,6 +118,18 @@ pub(crate) fn fit_family(members: &[Sample]) -> FamilyFit {
             .filter(|&(h, e)| h > 0.0 && h.is_finite() && e > 0.0 && e.is_finite())
             .collect()
     };
+    if members.len() > 1 && at_round_off(members) {
+        return FamilyFit {
+            mesh_sizes: distinct_sizes(&usable(|s| s.l2)),
+            l2_rate: None,
+            h1_rate: None,
+            note: Some(
+                "no rate: the errors are round-off (L2 errors at most 1e-12 of the exact \
+                 solution's L2 norm: the elements reproduce it)"
+                    .to_string(),
+            ),
+        };
+    }
     let l2 = usable(|s| s.l2);
     let h1 = usable(|s| s.h1);
     let l2_rate = rate(&l2);
@@ -232,6 +260,7 @@ mod tests {
             h: Some(h),
             l2: Some(3.0 * h * h),
             h1: Some(0.5 * h),
+            scale: Some(1.0),
         };
         let fit = fit_family(&[sample(0.25), sample(0.125), sample(0.0625)]);
         assert!((fit.l2_rate.unwrap() - 2.0).abs() < 1e-12);
@@ -256,6 +285,7 @@ mod tests {
             h: Some(h),
             l2: None,
             h1: None,
+            scale: None,
         };
         let none = fit_family(&[no_errors(0.5), no_errors(0.25)]);
         assert!(none.note.unwrap().contains("no error norms"));
@@ -263,7 +293,21 @@ mod tests {
             h: Some(h),
             l2: Some(0.0),
             h1: Some(0.0),
+            scale: None,
         };
+        // Review N: errors at round-off (u = 1 reproduced) were fitted "rates" 0.50, -0.50.
+        let round_off = |h: f64, e: f64| Sample {
+            h: Some(h),
+            l2: Some(e),
+            h1: Some(3.0 * e),
+            scale: Some(2.0),
+        };
+        let fit = fit_family(&[round_off(0.5, 1e-16), round_off(0.25, 4e-16)]);
+        assert_eq!((fit.l2_rate, fit.h1_rate), (None, None));
+        assert!(fit.note.unwrap().contains("round-off"));
+        // One member above round-off: fitted as before.
+        let fit = fit_family(&[round_off(0.5, 1e-6), round_off(0.25, 4e-16)]);
+        assert!(fit.l2_rate.is_some());
         let reproduced = fit_family(&[exact(0.5), exact(0.25)]);
         assert!(reproduced.note.unwrap().contains("the errors are zero"));
 
@@ -278,6 +322,7 @@ mod tests {
                 h: Some(0.0625),
                 l2: Some(f64::INFINITY),
                 h1: Some(0.03125),
+                scale: None,
             },
         ]);
         assert_eq!(partial.l2_rate, None);

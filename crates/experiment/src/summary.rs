@@ -129,6 +129,17 @@ pub(crate) fn summarize(
         r.family = label;
         families.entry(key).or_default().push(i);
     }
+    // The exact solution's L2 norm per point (the scale of its L2 error; median over runs).
+    let scales: Vec<Option<f64>> = points
+        .iter()
+        .map(|p| {
+            let norms = (0..repetitions)
+                .filter_map(|r| latest.get(p.run_id(r).as_str()).copied())
+                .filter(|r| r.ok)
+                .filter_map(|r| r.metrics.as_ref()?.exact_l2_norm);
+            Stats::of(norms).map(|s| s.median)
+        })
+        .collect();
     for members in families.values() {
         let samples: Vec<Sample> = members
             .iter()
@@ -136,6 +147,7 @@ pub(crate) fn summarize(
                 h: rows[i].h,
                 l2: rows[i].l2_error,
                 h1: rows[i].h1_error,
+                scale: scales[i],
             })
             .collect();
         let fit = fit_family(&samples);

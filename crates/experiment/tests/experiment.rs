@@ -1048,3 +1048,36 @@ fn points_that_are_the_same_run_are_refused() {
         "{e}"
     );
 }
+
+/// Review N: a patch test (u = 1 reproduced, errors about 1e-16) was fitted an L2 "rate" of
+/// 0.50 and an H1 "rate" of -0.50.
+#[test]
+fn errors_at_round_off_get_no_rate() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = format!(
+        r#"
+[problem]
+mesh = {{ kind = "interval", nx = 4 }}
+boundary = [{{ where = "all", kind = "dirichlet", value = 1.0 }}]
+exact = "1"
+[solver]
+kind = "direct"
+[sweep]
+"problem.mesh.nx" = [4, 8, 16]
+[output]
+dir = {:?}
+"#,
+        dir.path().join("out").display().to_string()
+    );
+    let report = load(&write(dir.path(), "z.toml", &text))
+        .run(&quiet())
+        .unwrap();
+    assert!(report.all_ok());
+    for row in &report.summary {
+        assert_eq!((row.l2_rate, row.h1_rate), (None, None), "{row:?}");
+        assert!(
+            row.rate_note.as_deref().unwrap().contains("round-off"),
+            "{row:?}"
+        );
+    }
+}

@@ -443,6 +443,7 @@ impl Computed {
         m.l2_error = self.norms.as_ref().map(|n| n.l2);
         m.h1_error = self.norms.as_ref().map(|n| n.h1_seminorm);
         m.max_nodal_error = self.norms.as_ref().map(|n| n.max_nodal);
+        m.exact_l2_norm = self.norms.as_ref().map(|n| n.exact_l2);
         m.cache_reused = self.reused;
         m.peak_rss_mb = Some(usage.peak_rss_mb);
         m.mean_cpu_percent = Some(usage.mean_cpu_percent);

@@ -402,21 +402,21 @@ pub(crate) fn post_process(
         };
         let own = LocalCells::owned(&full, &share.rows);
         let local = match own.len() {
-            0 => Ok([0.0, 0.0]),
+            0 => Ok([0.0; 3]),
             _ => error_norms_within(&own.view(&full), values, exact.as_ref(), deadline)
-                .map(|norms| [norms.l2 * norms.l2, norms.h1_seminorm * norms.h1_seminorm]),
+                .map(|n| [n.l2, n.h1_seminorm, n.exact_l2].map(|v| v * v)),
         };
         // The sum is collective: a process whose part failed (the exact solution not finite
         // there, its time limit) still takes part, marking its slot, so that no process waits
         // for it.
-        let mut squares = vec![0.0; 2 + share.ranks];
+        let mut squares = vec![0.0; 3 + share.ranks];
         match &local {
-            Ok([l2, h1]) => squares[..2].copy_from_slice(&[*l2, *h1]),
-            Err(_) => squares[2 + share.rank] = 1.0,
+            Ok(sums) => squares[..3].copy_from_slice(sums),
+            Err(_) => squares[3 + share.rank] = 1.0,
         }
         (share.sum)(&mut squares).map_err(solve_error)?;
         local.map_err(in_problem)?;
-        if let Some(failed) = squares[2..].iter().position(|&f| f > 0.0) {
+        if let Some(failed) = squares[3..].iter().position(|&f| f > 0.0) {
             // Not this process's input: the failed one names its cause.
             return Err(Error::Communication {
                 message: format!(
@@ -429,6 +429,7 @@ pub(crate) fn post_process(
             l2: squares[0].sqrt(),
             h1_seminorm: squares[1].sqrt(),
             max_nodal: max_nodal_error_within(&full, values, exact.as_ref()).map_err(in_problem)?,
+            exact_l2: squares[2].sqrt(),
         }))
     })
 }
