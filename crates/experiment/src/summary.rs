@@ -114,32 +114,26 @@ pub(crate) fn summarize(
     records: &[RunRecord],
 ) -> Vec<SummaryRow> {
     let latest = super::store::latest_by_id(records);
-    let mut rows: Vec<SummaryRow> = points
+    // Each point's row, and the exact solution's L2 norm there (the scale of its L2 error,
+    // median over the successful runs) for the rate fits.
+    let (mut rows, scales): (Vec<SummaryRow>, Vec<Option<f64>>) = points
         .iter()
         .map(|p| {
             let runs: Vec<&RunRecord> = (0..repetitions)
                 .filter_map(|r| latest.get(p.run_id(r).as_str()).copied())
                 .collect();
-            row(p, &runs)
+            let norms =
+                (runs.iter().filter(|r| r.ok)).filter_map(|r| r.metrics.as_ref()?.exact_l2_norm);
+            let scale = Stats::of(norms).map(|s| s.median);
+            (row(p, &runs), scale)
         })
-        .collect();
+        .unzip();
     let mut families: HashMap<String, Vec<usize>> = HashMap::new();
     for (i, r) in rows.iter_mut().enumerate() {
         let (key, label) = family_of(&r.point);
         r.family = label;
         families.entry(key).or_default().push(i);
     }
-    // The exact solution's L2 norm per point (the scale of its L2 error; median over runs).
-    let scales: Vec<Option<f64>> = points
-        .iter()
-        .map(|p| {
-            let norms = (0..repetitions)
-                .filter_map(|r| latest.get(p.run_id(r).as_str()).copied())
-                .filter(|r| r.ok)
-                .filter_map(|r| r.metrics.as_ref()?.exact_l2_norm);
-            Stats::of(norms).map(|s| s.median)
-        })
-        .collect();
     for members in families.values() {
         let samples: Vec<Sample> = members
             .iter()
