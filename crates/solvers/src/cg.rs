@@ -152,17 +152,14 @@ impl PreparedSolver for PreparedCg {
             }
 
             let q = &mut **qz;
-            k.spmv(&a, p, q);
-            let pq = k.dot(p, q);
+            let pq = k.spmv_dot(&a, p, q);
             if !(pq.is_finite() && pq > 0.0) {
                 let when = format!("at iteration {it}");
                 let why = not_positive("p·Ap", pq, &when, p, q, "matrix not positive definite?");
                 return Err(run.breakdown(why, rnorm));
             }
             let alpha = rz / pq;
-            k.axpy(alpha, p, x);
-            k.axpy(-alpha, q, r);
-            rnorm = k.norm2(r);
+            rnorm = k.cg_update(alpha, p, q, x, r);
             if let Some(done) = run.iteration(monitor, it, rnorm) {
                 return done;
             }

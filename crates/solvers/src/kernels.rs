@@ -23,7 +23,7 @@ pub const CHUNK: usize = 4096;
 pub const PARALLEL_MIN_LEN: usize = 20_000;
 
 /// Upper bound on the number of partial sums of a parallel reduction (kept on the stack).
-const MAX_PARTIALS: usize = 256;
+pub(crate) const MAX_PARTIALS: usize = 256;
 
 /// Whether a vector of length `n` is processed in parallel.
 #[inline]
@@ -35,7 +35,7 @@ pub fn is_parallel(n: usize) -> bool {
 // serial building blocks
 
 #[inline]
-fn spmv_rows(
+pub(crate) fn spmv_rows(
     row_ptr: &[usize],
     col_idx: &[u32],
     values: &[f64],
@@ -57,7 +57,7 @@ fn spmv_rows(
 /// Serial dot product with four independent accumulators (better pipelining and slightly
 /// better rounding than a single running sum).
 #[inline]
-fn dot_serial(x: &[f64], y: &[f64]) -> f64 {
+pub(crate) fn dot_serial(x: &[f64], y: &[f64]) -> f64 {
     let mut acc = [0.0f64; 4];
     let xc = x.chunks_exact(4);
     let yc = y.chunks_exact(4);
@@ -77,12 +77,12 @@ fn dot_serial(x: &[f64], y: &[f64]) -> f64 {
 
 /// Chunk length for a deterministic parallel reduction over `n` entries.
 #[inline]
-fn reduction_chunk(n: usize) -> usize {
+pub(crate) fn reduction_chunk(n: usize) -> usize {
     CHUNK.max(n.div_ceil(MAX_PARTIALS))
 }
 
 #[track_caller]
-fn check_spmv(a: &CsrMatrix, x: &[f64], y: &[f64]) {
+pub(crate) fn check_spmv(a: &CsrMatrix, x: &[f64], y: &[f64]) {
     assert_eq!(
         x.len(),
         a.ncols(),
@@ -147,7 +147,7 @@ pub fn dot(x: &[f64], y: &[f64]) -> f64 {
 
 /// Sums of squares below this may have lost entries to underflow (`x_i² < f64::MIN_POSITIVE`
 /// for `|x_i| < 1.5e-154`): [`norm2`] then recomputes with scaling.
-const SQUARES_UNDERFLOW: f64 = 1e-280;
+pub(crate) const SQUARES_UNDERFLOW: f64 = 1e-280;
 
 /// `||x||_2`, without overflow or underflow: the sum of squares when it is safely in range (one
 /// pass, the common case), otherwise recomputed as `m ||x / m||` with `m = max |x_i|` (two more
@@ -248,7 +248,7 @@ fn reduce_chunks_with(
 
 /// `m ||x / m||` with `m = max |x_i|` (NaN if an entry is NaN, infinity if one is infinite).
 /// Serial: the rare path of vectors near the ends of the floating-point range.
-fn scaled_norm2(x: &[f64]) -> f64 {
+pub(crate) fn scaled_norm2(x: &[f64]) -> f64 {
     if x.iter().any(|v| v.is_nan()) {
         return f64::NAN;
     }

@@ -65,6 +65,7 @@ pub mod banded;
 pub mod bicgstab;
 pub mod cg;
 pub mod direct;
+pub mod fused;
 pub mod gmres;
 pub mod ilu;
 pub mod interop;
