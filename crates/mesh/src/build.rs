@@ -577,6 +577,13 @@ fn check_part_facets(
     Ok(())
 }
 
+fn mesh_error(message: String) -> Error {
+    Error::Mesh {
+        location: None,
+        message,
+    }
+}
+
 impl Mesh {
     /// Adds a boundary part `name` made of the exterior facets whose nodes all satisfy
     /// `on_part` (e.g. `|p| p[0].abs() < 1e-12` for the facets on x = 0): how a mesh without
@@ -598,26 +605,60 @@ impl Mesh {
         name: &str,
         on_part: impl Fn([f64; 3]) -> bool,
     ) -> Result<usize> {
-        let fail = |message: String| Error::Mesh {
-            location: None,
-            message,
-        };
-        // The mesh changes: its views are checked again until `validate` runs.
-        self.derived = Default::default();
         if name.trim().is_empty() {
-            return Err(fail(
+            return Err(mesh_error(
                 "a boundary part needs a name that is not empty or blank".into(),
             ));
         }
         if self.boundary.iter().any(|p| p.name == name) {
-            return Err(fail(format!("a boundary part is already called `{name}`")));
+            return Err(mesh_error(format!(
+                "a boundary part is already called `{name}`"
+            )));
         }
         let boundary = &self.boundary;
         if let Some(other) =
             marker_named_by(name, None, |m| boundary.iter().find(|p| p.id == Some(m)))
         {
-            return Err(fail(ambiguous_name(name, other)));
+            return Err(mesh_error(ambiguous_name(name, other)));
         }
+        let part = self.part_where(name, on_part)?;
+        let count = part.facets.len() / self.view().nodes_per_facet();
+        self.boundary.push(part);
+        Ok(count)
+    }
+
+    /// [`Mesh::add_boundary_part_where`] again after the mesh changed (refined cells): the part
+    /// `name` becomes the exterior facets whose nodes all satisfy `on_part` *now*, as if it
+    /// were added to this mesh for the first time (its inherited facets are dropped: a child
+    /// of one of its facets may fail `on_part`, and a facet that failed it may have children
+    /// that pass). Adds the part when there is none of that name. Returns the number of facets.
+    ///
+    /// # Errors
+    /// As [`Mesh::add_boundary_part_where`], except for the part of that name.
+    pub fn redefine_boundary_part_where(
+        &mut self,
+        name: &str,
+        on_part: impl Fn([f64; 3]) -> bool,
+    ) -> Result<usize> {
+        let Some(index) = (self.boundary.iter()).position(|p| p.name == name && p.id.is_none())
+        else {
+            return self.add_boundary_part_where(name, on_part);
+        };
+        // The part's inherited facets are no evidence: the exterior is taken from the cells.
+        let part = self.part_where(name, on_part)?;
+        let count = part.facets.len() / self.view().nodes_per_facet();
+        self.boundary[index] = part;
+        Ok(count)
+    }
+
+    /// The part `name` of the exterior facets whose nodes all satisfy `on_part`.
+    fn part_where(
+        &mut self,
+        name: &str,
+        on_part: impl Fn([f64; 3]) -> bool,
+    ) -> Result<BoundaryPart> {
+        // The mesh changes: its views are checked again until `validate` runs.
+        self.derived = Default::default();
         let exterior = match self
             .boundary
             .iter()
@@ -635,16 +676,14 @@ impl Mesh {
             .copied()
             .collect();
         if facets.is_empty() {
-            return Err(fail(format!(
+            return Err(mesh_error(format!(
                 "no exterior facet has all its nodes where boundary part `{name}` was asked for"
             )));
         }
-        let count = facets.len() / npf;
         let mut part = BoundaryPart::from_facets(name, facets);
         part.nodes = part.facets.clone();
         part.nodes.sort_unstable();
         part.nodes.dedup();
-        self.boundary.push(part);
-        Ok(count)
+        Ok(part)
     }
 }

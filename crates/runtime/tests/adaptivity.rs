@@ -736,3 +736,97 @@ target_error = 1e-300
         .fold(f64::INFINITY, f64::min);
     assert!(smallest > 1e-12, "{smallest}");
 }
+
+/// The exterior facets (node pairs, sorted) of a 2D P1 mesh that satisfy `on`.
+fn exterior_facets_where(
+    mesh: &femscale_mesh::Mesh,
+    on: impl Fn([f64; 3]) -> bool,
+) -> Vec<[usize; 2]> {
+    let mut count = std::collections::HashMap::<[usize; 2], usize>::new();
+    let view = mesh.view();
+    for c in 0..mesh.num_cells() {
+        let t = view.cell(c);
+        for (a, b) in [(t[0], t[1]), (t[1], t[2]), (t[2], t[0])] {
+            *count.entry([a.min(b), a.max(b)]).or_default() += 1;
+        }
+    }
+    let mut facets: Vec<[usize; 2]> = (count.into_iter())
+        .filter(|&(f, n)| n == 1 && on(view.point(f[0])) && on(view.point(f[1])))
+        .map(|(f, _)| f)
+        .collect();
+    facets.sort_unstable();
+    facets
+}
+
+#[test]
+fn parts_named_by_predicate_are_evaluated_on_every_refined_mesh() {
+    // Review Q: the part was evaluated on the coarse mesh only and its facets inherited, so
+    // `y > 0.3` stayed the coarse facets' y in [0.5, 1] and the loop converged to another
+    // problem (the flux entering on (0.3, 0.5) missing) with a small estimate.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("hot.toml");
+    std::fs::write(
+        &path,
+        r#"
+[problem]
+dim = 2
+mesh = { kind = "rectangle", nx = 4, ny = 4, cell = "triangle", parts = { hot = "(x < 1e-9) * (y > 0.3)" } }
+source = 0.0
+boundary = [
+  { where = "right", kind = "dirichlet", value = 0.0 },
+  { where = "hot", kind = "neumann", value = 1.0 },
+]
+[solver]
+kind = "direct"
+[adaptivity]
+enabled = true
+max_steps = 8
+max_dofs = 200000
+"#,
+    )
+    .unwrap();
+    let config = |overrides: &[&str]| {
+        Config::load(&ConfigSources {
+            file: Some(path.clone()),
+            overrides: overrides.iter().map(|s| s.to_string()).collect(),
+        })
+        .unwrap()
+    };
+    let hot = |p: [f64; 3]| p[0] < 1e-9 && p[1] > 0.3;
+    let solution = solve(config(&[])).unwrap();
+    let report = solution.metrics.adaptivity.as_ref().unwrap();
+    assert_eq!(report.steps.len(), 8, "{report:?}");
+    let mesh = &solution.mesh;
+    let part = mesh.boundary_part("hot").unwrap();
+    let mut facets: Vec<[usize; 2]> = (part.facets.chunks_exact(2))
+        .map(|f| [f[0].min(f[1]), f[0].max(f[1])])
+        .collect();
+    facets.sort_unstable();
+    assert_eq!(facets, exterior_facets_where(mesh, hot));
+    // The refined part reaches below y = 0.5, where the coarse mesh's facets ended.
+    let lowest = (part.nodes.iter())
+        .map(|&n| solution.node(n)[1])
+        .fold(1.0, f64::min);
+    assert!(lowest < 0.45, "lowest node of the part at y = {lowest}");
+    // The same problem as uniform refinement: the energies approach each other (the flux
+    // through the (0.3, 0.5) piece the inherited part lacked is a third of the energy).
+    let uniform = solve(config(&[
+        "adaptivity.enabled=false",
+        "problem.mesh.refinements=5",
+    ]))
+    .unwrap();
+    let adaptive_energy = report.steps.last().unwrap().energy;
+    // a(u_h, u_h) = (g, u_h) on the part (g = 1, f = 0, u = 0 on the Dirichlet part), exact
+    // for the linear traces of the uniform solution.
+    let part = uniform.mesh.boundary_part("hot").unwrap();
+    let flux: f64 = (part.facets.chunks_exact(2))
+        .map(|f| {
+            let (a, b) = (uniform.node(f[0]), uniform.node(f[1]));
+            0.5 * (a[1] - b[1]).abs() * (uniform.values[f[0]] + uniform.values[f[1]])
+        })
+        .sum();
+    assert!(
+        (adaptive_energy - flux).abs() < 0.05 * flux,
+        "adaptive energy {adaptive_energy}, uniform (g, u_h) {flux}"
+    );
+}

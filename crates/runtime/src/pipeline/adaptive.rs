@@ -241,7 +241,12 @@ impl FemSolver {
                 let t = Instant::now();
                 let refined = clock
                     .run(Phase::Mesh, || {
-                        refine(&mesh, &marked, state.as_ref(), values)
+                        let mut refined = refine(&mesh, &marked, state.as_ref(), values)?;
+                        // Parts named by predicate are the refined mesh's facets that satisfy
+                        // it, as on a uniformly refined mesh (inherited facets are not).
+                        (problem.mesh.reapply_parts(&mut refined.mesh))
+                            .map_err(|e| e.within("problem"))?;
+                        Ok(refined)
                     })
                     .map_err(switch)
                     .map_err(&abandon)?;

@@ -339,6 +339,26 @@ impl MeshSpec {
         self.build_here().map_err(|e| e.within("mesh"))
     }
 
+    /// Evaluates this spec's boundary parts named by predicate ([`MeshSpec::with_parts`]) again
+    /// on `mesh`, a refinement of the mesh it built: a part is the exterior facets whose nodes
+    /// all satisfy its predicate on the mesh solved on, whichever way that mesh was refined
+    /// (uniform refinements evaluate the predicates after refining; adaptive refinement, which
+    /// inherits facets, calls this after every step). Nothing for a spec without such parts.
+    ///
+    /// # Errors
+    /// As [`MeshSpec::build`], naming `mesh.parts.<name>`: e.g. a predicate no facet of the
+    /// refined mesh satisfies.
+    pub fn reapply_parts(&self, mesh: &mut Mesh) -> Result<()> {
+        match self {
+            Self::Parts { base, parts } => {
+                base.reapply_parts(mesh)?;
+                apply_parts(mesh, parts, true).map_err(|e| e.within("mesh"))
+            }
+            Self::Refined { base, .. } => base.reapply_parts(mesh),
+            _ => Ok(()),
+        }
+    }
+
     /// Whether the mesh is generated (connected by construction) rather than read from a file
     /// or given, which may hold parts that share no node.
     pub(crate) fn is_generated(&self) -> bool {
@@ -372,40 +392,49 @@ impl MeshSpec {
             }
             Self::Parts { base, parts } => {
                 let mut mesh = Arc::unwrap_or_clone(base.build_here()?);
-                for (name, text) in parts {
-                    let predicate = part_predicate(name, text)?;
-                    // A coordinate the mesh lacks is 0 at every point (`z > -1` is true).
-                    let lacking = [
-                        (femscale_expr::Var::Y, "y", 2),
-                        (femscale_expr::Var::Z, "z", 3),
-                    ];
-                    if let Some((_, var, _)) = (lacking.iter())
-                        .find(|(v, _, from)| mesh.dim() < *from && predicate.ast().uses(*v))
-                    {
-                        return Err(Error::invalid(
-                            format!("parts.{name}"),
-                            format!(
-                                "`{text}` uses `{var}`, but the mesh is {}D: its points have no \
-                                 `{var}` (it would be 0 everywhere)",
-                                mesh.dim()
-                            ),
-                        ));
-                    }
-                    mesh.add_boundary_part_where(name, |p| {
-                        predicate.eval_xyz(p[0], p[1], p[2]) != 0.0
-                    })
-                    .map_err(|e| {
-                        let message = match e {
-                            Error::Mesh { message, .. } => message,
-                            e => e.to_string(),
-                        };
-                        Error::invalid(format!("parts.{name}"), message)
-                    })?;
-                }
+                apply_parts(&mut mesh, parts, false)?;
                 Arc::new(mesh)
             }
         })
     }
+}
+
+/// Adds the boundary parts named by predicate to `mesh` (`redefine`: replaces the parts of
+/// those names, as after an adaptive refinement).
+fn apply_parts(mesh: &mut Mesh, parts: &BTreeMap<String, String>, redefine: bool) -> Result<()> {
+    for (name, text) in parts {
+        let predicate = part_predicate(name, text)?;
+        // A coordinate the mesh lacks is 0 at every point (`z > -1` is true).
+        let lacking = [
+            (femscale_expr::Var::Y, "y", 2),
+            (femscale_expr::Var::Z, "z", 3),
+        ];
+        if let Some((_, var, _)) =
+            (lacking.iter()).find(|(v, _, from)| mesh.dim() < *from && predicate.ast().uses(*v))
+        {
+            return Err(Error::invalid(
+                format!("parts.{name}"),
+                format!(
+                    "`{text}` uses `{var}`, but the mesh is {}D: its points have no `{var}` (it \
+                     would be 0 everywhere)",
+                    mesh.dim()
+                ),
+            ));
+        }
+        let on_part = |p: [f64; 3]| predicate.eval_xyz(p[0], p[1], p[2]) != 0.0;
+        match redefine {
+            false => mesh.add_boundary_part_where(name, on_part),
+            true => mesh.redefine_boundary_part_where(name, on_part),
+        }
+        .map_err(|e| {
+            let message = match e {
+                Error::Mesh { message, .. } => message,
+                e => e.to_string(),
+            };
+            Error::invalid(format!("parts.{name}"), message)
+        })?;
+    }
+    Ok(())
 }
 
 /// The predicate of boundary part `name`: an expression in `x`, `y`, `z`.
