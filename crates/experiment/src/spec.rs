@@ -171,7 +171,7 @@ pub(crate) fn parse_sections(raw: &Dict, file: &Dict, source: &SourceMap) -> Res
     };
     let (factors, keys) = match raw.get("sweep") {
         None => (Vec::new(), Vec::new()),
-        Some(Value::Dict(_, sweep)) => parse_sweep(sweep)?,
+        Some(Value::Dict(_, sweep)) => parse_sweep(sweep).map_err(located)?,
         Some(_) => return Err(Error::invalid("sweep", "must be a table")),
     };
     Ok(Sections {
@@ -235,7 +235,7 @@ fn located(e: Error, raw: &Dict, file: &Dict, source: &SourceMap) -> Error {
     let Some(field) = e.unlocated_field() else {
         return e;
     };
-    let location = if lookup(file, field.steps()) == lookup(raw, field.steps()) {
+    let location = if same(lookup(file, field.steps()), lookup(raw, field.steps())) {
         Origin::in_file(source, &field).label()
     } else {
         format!("--set {field}")
@@ -243,6 +243,26 @@ fn located(e: Error, raw: &Dict, file: &Dict, source: &SourceMap) -> Error {
     Error::Config {
         message: format!("{location}: {e}"),
         key: Some(field),
+    }
+}
+
+/// Whether `a` and `b` hold the same value, a NaN equal to a NaN (the file's value is then the
+/// one in effect, not a `--set` one).
+fn same(a: Option<&Value>, b: Option<&Value>) -> bool {
+    match (a, b) {
+        (Some(Value::Num(_, x)), Some(Value::Num(_, y))) => {
+            x == y || (x.to_f64().is_some_and(f64::is_nan) && y.to_f64().is_some_and(f64::is_nan))
+        }
+        (Some(Value::Array(_, x)), Some(Value::Array(_, y))) => {
+            x.len() == y.len() && x.iter().zip(y).all(|(x, y)| same(Some(x), Some(y)))
+        }
+        (Some(Value::Dict(_, x)), Some(Value::Dict(_, y))) => {
+            x.len() == y.len()
+                && x.iter()
+                    .zip(y)
+                    .all(|((kx, x), (ky, y))| kx == ky && same(Some(x), Some(y)))
+        }
+        (a, b) => a == b,
     }
 }
 
@@ -373,8 +393,33 @@ fn values_of(key: &str, value: &Value, field: &str) -> Result<Vec<serde_json::Va
     }
     items
         .iter()
-        .map(|v| serde_json::to_value(v).map_err(|e| Error::invalid(field, e.to_string())))
+        .enumerate()
+        .map(|(i, v)| {
+            // JSON, in which a point is recorded, has no NaN or infinity (serde_json would
+            // write `null`, which unsets an optional key: review Q).
+            if let Some(x) = first_non_finite(v) {
+                return Err(Error::invalid(
+                    field,
+                    format!(
+                        "value {} of the list is {x}: a sweep's values must be finite numbers, \
+                         as every configuration value",
+                        i + 1
+                    ),
+                ));
+            }
+            serde_json::to_value(v).map_err(|e| Error::invalid(field, e.to_string()))
+        })
         .collect()
+}
+
+/// The first NaN or infinite number in `value` (at any depth), if any.
+fn first_non_finite(value: &Value) -> Option<f64> {
+    match value {
+        Value::Num(_, n) => n.to_f64().filter(|x| !x.is_finite()),
+        Value::Array(_, items) => items.iter().find_map(first_non_finite),
+        Value::Dict(_, d) => d.values().find_map(first_non_finite),
+        _ => None,
+    }
 }
 
 fn parse_sweep(sweep: &Dict) -> Result<(Vec<Factor>, Vec<String>)> {

@@ -156,6 +156,34 @@ fn bad_sweeps_are_errors_naming_the_key() {
     );
     assert_eq!(load(&path).points().len(), 2);
 
+    // NaN and infinity are refused as in the base file (they were recorded as `null`, which
+    // unsets an optional key: review Q), at any depth and in zip groups, from --set too.
+    for (extra, shown) in [
+        (
+            "[sweep]\n\"solver.tolerance\" = [1e-8, nan]\n",
+            "value 2 of the list is NaN",
+        ),
+        (
+            "[sweep]\n\"solver.timeout_seconds\" = [inf]\n",
+            "value 1 of the list is inf",
+        ),
+        (
+            "[sweep]\n\"adaptivity.max_dofs\" = [100, -inf]\n",
+            "value 2 of the list is -inf",
+        ),
+        (
+            "[sweep.zip]\n\"problem.mesh.x\" = [[0.0, nan], [0.0, 1.0]]\n\"problem.mesh.nx\" = [4, 8]\n",
+            "value 1 of the list is NaN",
+        ),
+    ] {
+        let e = load_error(dir.path(), extra);
+        assert!(e.contains("sweep.") && e.contains(shown), "{extra}: {e}");
+    }
+    let path = experiment(dir.path(), "");
+    let set = ["sweep.adaptivity.target_error=[nan]".to_string()];
+    let e = Experiment::load(&path, &set).unwrap_err().to_string();
+    assert!(e.contains("value 1 of the list is NaN"), "{e}");
+
     let e = load_error(dir.path(), "[sweep]\n\"solver.kind\" = []\n");
     assert!(e.contains("sweep.\"solver.kind\""), "{e}");
     assert!(e.contains("empty"), "{e}");
