@@ -159,7 +159,7 @@ impl RowResiduals {
         Self {
             r2: self.r2.join(other.r2),
             b2: self.b2.join(other.b2),
-            omega: self.omega.max(other.omega),
+            omega: nan_max(self.omega, other.omega),
         }
     }
 
@@ -216,6 +216,17 @@ pub fn row_residual(b_i: f64, terms: impl Iterator<Item = f64>) -> (f64, f64) {
     (r, w)
 }
 
+/// The larger of `a` and `b`, NaN if either is: a row whose residual overflowed (`A x` beyond
+/// the floating-point range) has a NaN backward error, which must fail the check rather than
+/// vanish in `f64::max`.
+fn nan_max(a: f64, b: f64) -> f64 {
+    if a.is_nan() || b.is_nan() {
+        f64::NAN
+    } else {
+        a.max(b)
+    }
+}
+
 /// Rows per work item of the residual pass.
 const ROW_CHUNK: usize = 16_384;
 
@@ -270,7 +281,7 @@ fn chunk_residuals(
         b2 += b[i] * b[i];
         r_max = r_max.max(r.abs());
         b_max = b_max.max(b[i].abs());
-        omega = omega.max(w);
+        omega = nan_max(omega, w);
     }
     let plain = |sum: f64, max: f64| {
         (sum.is_finite() && (max == 0.0 || PLAIN_SQUARES.contains(&max))).then(|| {
@@ -650,6 +661,35 @@ mod tests {
                 ..
             }
         ));
+    }
+
+    #[test]
+    fn a_finite_solution_whose_residual_overflows_is_refused() {
+        // Review Q: `A x` overflows (1e308 · 1e308 and inf − inf), the rows' backward errors
+        // are NaN, and `f64::max` dropped them: ω = 0 accepted the solution. Large enough
+        // (several chunks, and the parallel path) that the NaN must survive the combination.
+        for n in [3, 40_000] {
+            let triplets: Vec<(usize, usize, f64)> = (0..n).map(|i| (i, i, 1e308)).collect();
+            let a = matrix(n, &triplets);
+            let mut x = vec![1.0; n];
+            x[n / 2] = 1e308;
+            let e = verify_solution(
+                &a,
+                &vec![1.0; n],
+                &x,
+                &report(0.0),
+                &SolverOptions::default(),
+            )
+            .unwrap_err();
+            match e {
+                SolveError::Unverified {
+                    verified_relative_residual: r,
+                    backward_error: w,
+                    ..
+                } => assert!(!r.is_finite() && w.is_nan(), "{r} {w}"),
+                other => panic!("{n}: {other}"),
+            }
+        }
     }
 
     #[test]

@@ -121,6 +121,56 @@ fn a_right_hand_side_that_overflows_names_the_problem_and_the_node() {
     }
 }
 
+/// Data near the end of the floating-point range (review Q): a diffusion whose matrix entries
+/// overflow, a source whose solution makes `A x` overflow, a source whose squared error
+/// indicators overflow are each refused naming the problem and what overflowed, not a
+/// singular matrix, a solver option or an `estimate` key.
+#[test]
+fn data_that_overflow_name_the_problem_and_what_overflowed() {
+    let text = r#"
+        [problem]
+        mesh = { kind = "interval", x = [0.0, 1.0], nx = 4 }
+        diffusion = "1 + x"
+        reaction = 2.0
+        source = 1.0
+        boundary = [
+            { where = "left", kind = "robin", alpha = 3.0, value = 1.0 },
+            { where = "right", kind = "robin", alpha = 3.0, value = 2.0 },
+        ]
+    "#;
+    let cases: [(&[&str], &str); 4] = [
+        (
+            &["problem.diffusion=1e308", "solver.kind=direct"],
+            "the assembled matrix is inf in the row of node",
+        ),
+        (
+            &["problem.diffusion=1e308", "solver.kind=cg"],
+            "the assembled matrix is inf in the row of node",
+        ),
+        (
+            &["problem.source=1e308", "solver.kind=direct"],
+            "residual b − A x overflows",
+        ),
+        (
+            &[
+                "problem.source=1e200",
+                "solver.kind=direct",
+                "adaptivity.enabled=true",
+            ],
+            "the squared error indicator of cell",
+        ),
+    ];
+    for (overrides, shown) in cases {
+        let e = solve(text, overrides).unwrap_err();
+        assert_eq!(
+            e.field_name().as_deref(),
+            Some("problem"),
+            "{overrides:?}: {e}"
+        );
+        assert!(e.to_string().contains(shown), "{overrides:?}: {e}");
+    }
+}
+
 /// A reaction given per subdomain fixes the constant only on the parts of the mesh with a
 /// cell where its piece is not the constant zero: zero on every subdomain of a connected mesh
 /// is refused like `reaction = 0`, and zero on a separate body with natural conditions alone

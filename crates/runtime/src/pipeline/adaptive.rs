@@ -526,6 +526,19 @@ fn estimate(
     };
     let estimate = estimate_within(cfg.estimator(), &view, &setup.form, values, deadline)
         .map_err(in_problem)?;
+    // Squares of indicators overflow for data near the end of the floating-point range
+    // (`source = 1e200`) although the solve did not: the data's scale, not the marking's input.
+    if let Some(i) = (estimate.eta_squared.iter()).position(|e| !e.is_finite()) {
+        return Err(Error::invalid(
+            "problem",
+            format!(
+                "the squared error indicator of cell {i} is {}: the source, boundary data or \
+                 coefficients are too large for the estimate in double precision; scale the \
+                 problem",
+                estimate.eta_squared[i]
+            ),
+        ));
+    }
     let error = match &setup.exact {
         Some(exact) => Some(
             element_errors_within(&view, &setup.form, values, exact.as_ref(), deadline)

@@ -277,7 +277,9 @@ pub(crate) fn prepare_solver(
             Some(share) => setup.solver.prepare_shared(matrix, &options, share),
             None => setup.solver.prepare(matrix, &options),
         }
-        .map_err(solve_error)?;
+        // A factorisation that fails on an overflowed entry blames the matrix's conditioning:
+        // the entry, from the problem's data, says more.
+        .map_err(|e| non_finite_matrix(mesh, &operator.matrix).unwrap_or_else(|| solve_error(e)))?;
         let bytes = prepared.memory_bytes() + prepared.matrix().memory_bytes();
         let solver = Arc::new(Mutex::new(prepared));
         if let Some(cache) = cache {
@@ -337,7 +339,7 @@ pub(crate) fn solve_rhs(
             SolveError::InvalidOption { option, .. } if option == "rhs" => {
                 non_finite_rhs(&mesh, &rhs)
             }
-            other => solve_error(other),
+            other => non_finite_matrix(&mesh, &matrix).unwrap_or_else(|| solve_error(other)),
         };
         let report = outcome.map_err(in_phase)?;
         let verified = match &setup.share {
@@ -346,7 +348,7 @@ pub(crate) fn solve_rhs(
             }
             None => verify_solution(&matrix, &rhs, &values, &report, &setup.options),
         }
-        .map_err(solve_error)?;
+        .map_err(|e| overflowing_residual(&e, &values).unwrap_or_else(|| solve_error(e)))?;
         // Accepted on its backward error alone: one correction step must confirm it (on
         // every process of a shared solve: the verdict above is theirs too).
         let mut solver = prepared.solver.lock().unwrap_or_else(|e| e.into_inner());
@@ -434,6 +436,59 @@ pub(crate) fn post_process(
     })
 }
 
+/// The error for an assembled matrix with a non-finite entry (a coefficient that overflows,
+/// e.g. `diffusion = 1e308` over a small cell), naming its row's node; `None` when every entry
+/// is finite. Called only when the solver failed: it costs a pass over the values.
+fn non_finite_matrix(mesh: &Mesh, matrix: &CsrMatrix) -> Option<Error> {
+    let k = matrix.values().iter().position(|v| !v.is_finite())?;
+    let row = matrix
+        .pattern()
+        .row_ptr()
+        .partition_point(|&start| start <= k)
+        - 1;
+    let value = matrix.values()[k];
+    Some(Error::invalid(
+        "problem",
+        format!(
+            "the assembled matrix is {value} in the row of node {row}{}: the diffusion, \
+             reaction or Robin coefficient overflows double precision there (or cells there are \
+             too small for it); scale the problem",
+            place(mesh, row)
+        ),
+    ))
+}
+
+/// The error for a solution whose residual `b − A x` overflows although its entries are finite
+/// (data near the end of the floating-point range: `source = 1e308`); `None` for other errors.
+fn overflowing_residual(e: &SolveError, x: &[f64]) -> Option<Error> {
+    match e {
+        SolveError::Unverified {
+            verified_relative_residual: r,
+            ..
+        } if !r.is_finite() => {
+            let largest = x.iter().fold(0.0f64, |m, v| m.max(v.abs()));
+            Some(Error::invalid(
+                "problem",
+                format!(
+                    "the solution's entries reach {largest:e}, where its residual b − A x \
+                     overflows double precision, so it cannot be checked: the source, boundary \
+                     values or fluxes are too large; scale the problem"
+                ),
+            ))
+        }
+        _ => None,
+    }
+}
+
+/// ` at (x, y, z) = (...)` for a node of `mesh`, empty for an index beyond its nodes.
+fn place(mesh: &Mesh, node: usize) -> String {
+    (node < mesh.num_nodes())
+        .then(|| mesh.view().point(node))
+        .map_or(String::new(), |p| {
+            format!(" at (x, y, z) = ({}, {}, {})", p[0], p[1], p[2])
+        })
+}
+
 /// The error for a right-hand side with a non-finite entry, naming its first node.
 fn non_finite_rhs(mesh: &Mesh, rhs: &[f64]) -> Error {
     let Some((node, &value)) = rhs.iter().enumerate().find(|(_, v)| !v.is_finite()) else {
@@ -446,10 +501,7 @@ fn non_finite_rhs(mesh: &Mesh, rhs: &[f64]) -> Error {
             ),
         );
     };
-    let at = (node < mesh.num_nodes()).then(|| mesh.view().point(node));
-    let place = at.map_or(String::new(), |p| {
-        format!(" at (x, y, z) = ({}, {}, {})", p[0], p[1], p[2])
-    });
+    let place = place(mesh, node);
     Error::invalid(
         "problem",
         format!(
