@@ -1,5 +1,6 @@
 //! Marking strategies: which cells to refine, from the indicators `eta_K^2`.
 
+use femscale_core::shown::Shown;
 use femscale_core::{Error, Result};
 
 /// How [`mark`] chooses cells (`theta` is the configuration's `adaptivity.theta`).
@@ -76,8 +77,9 @@ impl Marking {
         Err(Error::invalid(
             "adaptivity.theta",
             format!(
-                "must lie in {range} for {} marking, got {theta}",
-                self.name()
+                "must lie in {range} for {} marking, got {}",
+                self.name(),
+                Shown(theta)
             ),
         ))
     }

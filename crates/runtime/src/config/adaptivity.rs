@@ -163,7 +163,10 @@ impl AdaptivityConfig {
         {
             return Err(Error::invalid(
                 "adaptivity.solve_reduction",
-                format!("must be a number between 0 and 1 (exclusive), got {r}"),
+                format!(
+                    "must be a number between 0 and 1 (exclusive), got {}",
+                    Shown(r)
+                ),
             ));
         }
         super::check_count(

@@ -117,6 +117,14 @@ impl FemSolver {
         check_target(cfg, problem, &mesh)
             .map_err(switch)
             .map_err(&abandon)?;
+        if mesh.num_nodes() > cfg.max_dofs {
+            tracing::warn!(
+                "the starting mesh has {} nodes, more than adaptivity.max_dofs = {}: it is \
+                 solved once and not refined",
+                mesh.num_nodes(),
+                cfg.max_dofs
+            );
+        }
         // The domain's size, against which cells too narrow to bisect are told.
         let extent = extent(&mesh);
         let mut state: Option<RefinementState> = None;
@@ -152,12 +160,23 @@ impl FemSolver {
                 let span = tracing::Span::current();
                 // (With an exact solution, the true errors come from it instead.)
                 let reference = cfg.reference_energy.is_some() && setup.exact.is_none();
-                let reduction = cfg.solve_reduction.filter(|_| {
-                    // Ranks would each derive a tolerance from their own (rounding-different)
-                    // data; a direct solve has no tolerance to loosen, only its check.
-                    let info = self.registry.solver_info(&decision.solver);
-                    !shared && !info.is_ok_and(|i| i.memory_model == Some(SolverChoice::Direct))
-                });
+                // Ranks would each derive a tolerance from their own (rounding-different)
+                // data; a direct solve has no tolerance to loosen, only its check.
+                let direct = (self.registry.solver_info(&decision.solver))
+                    .is_ok_and(|i| i.memory_model == Some(SolverChoice::Direct));
+                // Told once, when the configured solver (not `auto`'s choice of a step, which
+                // may change as the mesh grows) can never use it.
+                let never = shared
+                    || (self.registry.solver_info(requested))
+                        .is_ok_and(|i| i.memory_model == Some(SolverChoice::Direct));
+                if cfg.solve_reduction.is_some() && never && report.steps.is_empty() {
+                    let why = match shared {
+                        true => "a distributed solve keeps solver.tolerance on every step",
+                        false => "a direct solver has no tolerance to loosen",
+                    };
+                    tracing::warn!("adaptivity.solve_reduction is not used: {why}");
+                }
+                let reduction = cfg.solve_reduction.filter(|_| !shared && !direct);
                 let step_context = setup.context.clone();
                 let (computed, system) = self
                     .with_threads(step_context.threads(), || {

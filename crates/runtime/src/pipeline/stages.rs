@@ -342,6 +342,20 @@ pub(crate) fn solve_rhs(
             other => non_finite_matrix(&mesh, &matrix).unwrap_or_else(|| solve_error(other)),
         };
         let report = outcome.map_err(in_phase)?;
+        let options = &setup.options;
+        if report.iterations == 0
+            && options.absolute_tolerance > 0.0
+            && report.final_relative_residual > options.tolerance
+        {
+            // Legal, and a likely mistake (review Q): nothing was solved.
+            tracing::warn!(
+                "the solve stopped before its first iteration: the initial residual ({} of \
+                 the right-hand side's norm) already meets solver.absolute_tolerance = {}, so \
+                 the solution is the initial guess",
+                femscale_core::shown::Shown(report.final_relative_residual),
+                femscale_core::shown::Shown(options.absolute_tolerance)
+            );
+        }
         let verified = match &setup.share {
             Some(share) => {
                 verify_solution_shared(&matrix, &rhs, &values, &report, &setup.options, share)
