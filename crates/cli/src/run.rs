@@ -426,5 +426,15 @@ fn format_row(row: &SummaryRow, label: &str, width: usize) -> String {
         (None, Some(e)) => format!("FAILED: {}", e.lines().next().unwrap_or("")),
         (None, None) => "-".into(),
     };
-    format!("{label:<width$}  {runs:>5}  {time:>10}  {l2:>10}  {rate:>7}  {solver}")
+    // An adaptive point says whether it reached its target (its L2 error is often unknown).
+    let adaptive = match (row.adaptive_steps, &row.adaptive_stopped_by) {
+        (Some(steps), Some(stop)) => {
+            let error =
+                (row.energy_error.map(|e| format!(", energy error {e:.3e}"))).unwrap_or_default();
+            let estimate = row.estimate.map_or("-".into(), |e| format!("{e:.3e}"));
+            format!("; adaptive: {steps} steps, stopped by {stop} (estimate {estimate}{error})")
+        }
+        _ => String::new(),
+    };
+    format!("{label:<width$}  {runs:>5}  {time:>10}  {l2:>10}  {rate:>7}  {solver}{adaptive}")
 }

@@ -230,3 +230,44 @@ fn an_unwritable_output_directory_fails_before_running() {
     assert!(err.contains("plain-file/results"), "{err}");
     assert!(o.stdout.is_empty(), "nothing ran: {}", text(&o.stdout));
 }
+
+#[test]
+fn an_adaptive_point_says_what_stopped_it() {
+    // Review Q: every point printed "ok" and "L2 error -", so one that ran out of max_dofs
+    // before its target looked like one that reached it.
+    let dir = tempfile::tempdir().unwrap();
+    let path = write(
+        dir.path(),
+        "a.toml",
+        r#"
+[problem]
+mesh = { kind = "rectangle", nx = 4, ny = 4, cell = "triangle" }
+source = 1.0
+boundary = [{ where = "all", kind = "dirichlet", value = 0.0 }]
+[solver]
+kind = "direct"
+[adaptivity]
+enabled = true
+target_error = 1e-6
+max_dofs = 200
+[sweep]
+"adaptivity.theta" = [0.5]
+"#,
+    );
+    let out = femscale(dir.path(), &["run", path.to_str().unwrap(), "-o", "out"]);
+    let stdout = text(&out.stdout);
+    assert!(out.status.success(), "{stdout}{}", text(&out.stderr));
+    assert!(
+        stdout.contains("adaptive: ") && stdout.contains("stopped by max_dofs (estimate "),
+        "{stdout}"
+    );
+    let summary = std::fs::read_to_string(dir.path().join("out/summary.csv")).unwrap();
+    assert!(
+        summary
+            .lines()
+            .next()
+            .unwrap()
+            .contains(",adaptive_stopped_by,")
+    );
+    assert!(summary.contains(",max_dofs,"), "{summary}");
+}

@@ -76,6 +76,9 @@ pub struct SummaryRow {
     pub energy_error: Option<f64>,
     /// Steps of an adaptive run (solves on successively refined meshes).
     pub adaptive_steps: Option<usize>,
+    /// What stopped an adaptive run ([`AdaptiveStop::name`](femscale_core::AdaptiveStop::name):
+    /// `target_reached`, `max_dofs`, ...): whether its target was reached.
+    pub adaptive_stopped_by: Option<String>,
     /// Mesh size `h` of the point's configuration.
     pub h: Option<f64>,
     /// Fitted order of convergence of the L2 error over the point's [family](Self::family).
@@ -182,6 +185,8 @@ fn row(p: &Point, runs: &[&RunRecord]) -> SummaryRow {
         estimate: median(|m| Some(m.adaptivity.as_ref()?.steps.last()?.estimate)),
         energy_error: median(|m| m.adaptivity.as_ref()?.steps.last()?.error),
         adaptive_steps: (ok.first()).and_then(|m| Some(m.adaptivity.as_ref()?.steps.len())),
+        adaptive_stopped_by: (ok.first())
+            .and_then(|m| Some(m.adaptivity.as_ref()?.stopped_by.name().to_string())),
         // An adaptive run's final mesh is not the configured one: no single h to fit. A mesh
         // file's size comes from its cells (recorded by the run).
         h: p.mesh_size()
@@ -216,7 +221,7 @@ pub(super) fn slope(pts: &[(f64, f64)]) -> Option<f64> {
 }
 
 /// The fixed columns of `summary.csv`, after `point_id` and one column per swept key.
-pub const SUMMARY_COLUMNS: [&str; 26] = [
+pub const SUMMARY_COLUMNS: [&str; 27] = [
     "runs_ok",
     "runs_failed",
     "total_solve_time_median",
@@ -232,6 +237,7 @@ pub const SUMMARY_COLUMNS: [&str; 26] = [
     "estimate",
     "energy_error",
     "adaptive_steps",
+    "adaptive_stopped_by",
     "h",
     "l2_rate",
     "h1_rate",
@@ -279,6 +285,7 @@ pub(crate) fn to_csv(keys: &[String], rows: &[SummaryRow]) -> String {
             num(r.estimate),
             num(r.energy_error),
             r.adaptive_steps.map(|d| d.to_string()).unwrap_or_default(),
+            r.adaptive_stopped_by.clone().unwrap_or_default(),
             num(r.h),
             num(r.l2_rate),
             num(r.h1_rate),

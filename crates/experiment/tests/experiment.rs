@@ -809,6 +809,7 @@ fn adaptive_points_write_every_step_a_plot_and_summary_columns() {
     let (_, rows) = read_csv(&report.summary_path.unwrap());
     for row in &rows {
         assert_eq!(row["adaptive_steps"], "4");
+        assert_eq!(row["adaptive_stopped_by"], "max_steps");
         assert!(row["estimate"].parse::<f64>().unwrap() > 0.0);
         assert!(row["energy_error"].parse::<f64>().unwrap() > 0.0);
         assert_eq!(row["h"], "", "an adaptive run has no single h");
