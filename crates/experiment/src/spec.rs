@@ -235,7 +235,11 @@ fn located(e: Error, raw: &Dict, file: &Dict, source: &SourceMap) -> Error {
     let Some(field) = e.unlocated_field() else {
         return e;
     };
-    let location = if same(lookup(file, field.steps()), lookup(raw, field.steps())) {
+    // The file's line when the value in effect is the file's; otherwise it came from --set
+    // (also when the file lacks the key: review R saw `--set sweep.zip...` given the line of
+    // the file's [sweep]).
+    let in_file = lookup(file, field.steps());
+    let location = if in_file.is_some() && same(in_file, lookup(raw, field.steps())) {
         Origin::in_file(source, &field).label()
     } else {
         format!("--set {field}")

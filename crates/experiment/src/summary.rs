@@ -76,8 +76,9 @@ pub struct SummaryRow {
     pub energy_error: Option<f64>,
     /// Steps of an adaptive run (solves on successively refined meshes).
     pub adaptive_steps: Option<usize>,
-    /// What stopped an adaptive run ([`AdaptiveStop::name`](femscale_core::AdaptiveStop::name):
-    /// `target_reached`, `max_dofs`, ...): whether its target was reached.
+    /// What stopped the adaptive runs ([`AdaptiveStop::name`](femscale_core::AdaptiveStop::name):
+    /// `target_reached`, `max_dofs`, ...; the distinct names joined by `/` when repetitions
+    /// differ): whether the target was reached.
     pub adaptive_stopped_by: Option<String>,
     /// Mesh size `h` of the point's configuration.
     pub h: Option<f64>,
@@ -185,8 +186,7 @@ fn row(p: &Point, runs: &[&RunRecord]) -> SummaryRow {
         estimate: median(|m| Some(m.adaptivity.as_ref()?.steps.last()?.estimate)),
         energy_error: median(|m| m.adaptivity.as_ref()?.steps.last()?.error),
         adaptive_steps: (ok.first()).and_then(|m| Some(m.adaptivity.as_ref()?.steps.len())),
-        adaptive_stopped_by: (ok.first())
-            .and_then(|m| Some(m.adaptivity.as_ref()?.stopped_by.name().to_string())),
+        adaptive_stopped_by: adaptive_stops(&ok),
         // An adaptive run's final mesh is not the configured one: no single h to fit. A mesh
         // file's size comes from its cells (recorded by the run).
         h: p.mesh_size()
@@ -205,6 +205,18 @@ fn row(p: &Point, runs: &[&RunRecord]) -> SummaryRow {
         preconditioner: ok.first().map(|m| m.preconditioner.clone()),
         error: runs.iter().find_map(|r| r.error.clone()),
     }
+}
+
+/// What stopped the adaptive runs: one name, or the distinct names in order joined by `/`
+/// when repetitions stopped differently (review R: the first run's stop was shown beside the
+/// medians of all); `None` for runs that did not adapt.
+fn adaptive_stops(ok: &[&femscale_core::Metrics]) -> Option<String> {
+    let mut stops: Vec<&str> = (ok.iter())
+        .filter_map(|m| Some(m.adaptivity.as_ref()?.stopped_by.name()))
+        .collect();
+    stops.sort_unstable();
+    stops.dedup();
+    (!stops.is_empty()).then(|| stops.join("/"))
 }
 
 /// Least-squares slope of `y` against `x`; `None` without two distinct `x`.
@@ -356,5 +368,28 @@ mod tests {
         assert_eq!(csv_field("two\nlines"), "\"two\nlines\"");
         assert_eq!(format_float(1e-10), "1e-10");
         assert_eq!(format_float(0.25), "0.25");
+    }
+
+    #[test]
+    fn repetitions_that_stop_differently_show_every_stop() {
+        use femscale_core::{AdaptiveStop, AdaptivityReport, Metrics};
+        let run = |stop: Option<AdaptiveStop>| {
+            let mut m = Metrics::default();
+            m.adaptivity = stop.map(|stop| {
+                let mut r = AdaptivityReport::default();
+                r.stopped_by = stop;
+                r
+            });
+            m
+        };
+        let (a, b, c) = (
+            run(Some(AdaptiveStop::MaxSteps)),
+            run(Some(AdaptiveStop::TargetReached)),
+            run(Some(AdaptiveStop::MaxSteps)),
+        );
+        assert_eq!(adaptive_stops(&[&a, &c]).as_deref(), Some("max_steps"));
+        let both = adaptive_stops(&[&a, &b, &c]);
+        assert_eq!(both.as_deref(), Some("max_steps/target_reached"));
+        assert_eq!(adaptive_stops(&[&run(None)]), None);
     }
 }

@@ -183,6 +183,15 @@ fn bad_sweeps_are_errors_naming_the_key() {
     let set = ["sweep.adaptivity.target_error=[nan]".to_string()];
     let e = Experiment::load(&path, &set).unwrap_err().to_string();
     assert!(e.contains("value 1 of the list is NaN"), "{e}");
+    // A zip group the file lacks, given by --set, is labelled --set (review R: it was given
+    // the line of the file's [sweep]).
+    let path = experiment(dir.path(), "[sweep]\n\"solver.tolerance\" = [1e-8, 1e-9]\n");
+    let set = ["sweep.zip.solver.timeout_seconds=[1, inf]".to_string()];
+    let e = Experiment::load(&path, &set).unwrap_err().to_string();
+    assert!(
+        e.contains("--set sweep.zip.") && e.contains("value 2 of the list is inf"),
+        "{e}"
+    );
 
     let e = load_error(dir.path(), "[sweep]\n\"solver.kind\" = []\n");
     assert!(e.contains("sweep.\"solver.kind\""), "{e}");

@@ -621,17 +621,19 @@ impl Mesh {
         {
             return Err(mesh_error(ambiguous_name(name, other)));
         }
-        let part = self.part_where(name, on_part)?;
+        let part = self.part_where(name, usize::MAX, on_part)?;
         let count = part.facets.len() / self.view().nodes_per_facet();
         self.boundary.push(part);
         Ok(count)
     }
 
-    /// [`Mesh::add_boundary_part_where`] again after the mesh changed (refined cells): the part
-    /// `name` becomes the exterior facets whose nodes all satisfy `on_part` *now*, as if it
-    /// were added to this mesh for the first time (its inherited facets are dropped: a child
-    /// of one of its facets may fail `on_part`, and a facet that failed it may have children
-    /// that pass). Adds the part when there is none of that name. Returns the number of facets.
+    /// The part `name` again after the mesh changed (refined cells): the exterior facets whose
+    /// *vertices* all satisfy `on_part` now (its inherited facets are dropped: a child of one
+    /// of its facets may fail `on_part`, and a facet that failed it may have children that
+    /// pass). On a mesh of order 1 that is [`Mesh::add_boundary_part_where`]'s rule; on a mesh
+    /// of order 2 the mid-facet nodes are not tested, so that the part is the one its mesh of
+    /// order 1 would have, lifted (how a configuration's parts are built). Adds the part when
+    /// there is none of that name. Returns the number of facets.
     ///
     /// # Errors
     /// As [`Mesh::add_boundary_part_where`], except for the part of that name.
@@ -644,17 +646,19 @@ impl Mesh {
         else {
             return self.add_boundary_part_where(name, on_part);
         };
-        // The part's inherited facets are no evidence: the exterior is taken from the cells.
-        let part = self.part_where(name, on_part)?;
+        let vertices = self.cell_kind.nodes_per_facet();
+        let part = self.part_where(name, vertices, on_part)?;
         let count = part.facets.len() / self.view().nodes_per_facet();
         self.boundary[index] = part;
         Ok(count)
     }
 
-    /// The part `name` of the exterior facets whose nodes all satisfy `on_part`.
+    /// The part `name` of the exterior facets whose first `tested` nodes (vertices first; all
+    /// for `usize::MAX`) satisfy `on_part`.
     fn part_where(
         &mut self,
         name: &str,
+        tested: usize,
         on_part: impl Fn([f64; 3]) -> bool,
     ) -> Result<BoundaryPart> {
         // The mesh changes: its views are checked again until `validate` runs.
@@ -671,7 +675,7 @@ impl Mesh {
         let npf = view.nodes_per_facet();
         let facets: Vec<usize> = exterior
             .chunks_exact(npf)
-            .filter(|f| f.iter().all(|&n| on_part(view.point(n))))
+            .filter(|f| f.iter().take(tested).all(|&n| on_part(view.point(n))))
             .flatten()
             .copied()
             .collect();

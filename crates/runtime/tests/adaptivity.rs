@@ -830,3 +830,71 @@ max_dofs = 200000
         "adaptive energy {adaptive_energy}, uniform (g, u_h) {flux}"
     );
 }
+
+#[test]
+fn no_effectivity_is_reported_from_round_off() {
+    // Review Q: P1 reproduces a linear solution, every error and estimate is rounding (1e-15),
+    // and their ratios (1.5 to 2.8) were reported as effectivities.
+    let config = Config::from_toml_str(
+        r#"
+[problem]
+mesh = { kind = "rectangle", nx = 4, ny = 4, cell = "triangle" }
+source = 0.0
+exact = "x + 2*y"
+boundary = [{ where = "all", kind = "dirichlet", value = "x + 2*y" }]
+[solver]
+kind = "direct"
+[adaptivity]
+enabled = true
+theta = 0.5
+max_steps = 4
+"#,
+    )
+    .unwrap();
+    let solution = solve(config).unwrap();
+    let steps = &solution.metrics.adaptivity.as_ref().unwrap().steps;
+    assert_eq!(steps.len(), 4);
+    for step in steps {
+        assert!(step.error.unwrap() < 1e-12, "{step:?}");
+        assert_eq!(step.effectivity, None, "{step:?}");
+    }
+}
+
+#[test]
+fn order_2_parts_named_by_predicate_test_the_vertices_at_every_step() {
+    // Review R: the starting P2 mesh's part came from its order-1 mesh (vertices tested),
+    // the refined ones' from all nodes, so a facet whose midpoint fails the predicate left the
+    // part after the first refinement although it was never refined.
+    let text = r#"
+[problem]
+mesh = { kind = "rectangle", nx = 4, ny = 4, cell = "triangle", parts = { hot = "(x < 1e-9) * (abs(y - 0.375) > 0.1)" } }
+order = 2
+source = 0.0
+boundary = [
+  { where = "right", kind = "dirichlet", value = 0.0 },
+  { where = "hot", kind = "neumann", value = 1.0 },
+]
+[solver]
+kind = "direct"
+[adaptivity]
+enabled = true
+max_steps = 3
+"#;
+    let hot = |p: [f64; 3]| p[0] < 1e-9 && (p[1] - 0.375).abs() > 0.1;
+    let solution = solve(Config::from_toml_str(text).unwrap()).unwrap();
+    let mesh = &solution.mesh;
+    let part = mesh.boundary_part("hot").unwrap();
+    let mut facets: Vec<[usize; 2]> = (part.facets.chunks_exact(3))
+        .map(|f| [f[0].min(f[1]), f[0].max(f[1])])
+        .collect();
+    facets.sort_unstable();
+    assert_eq!(facets, exterior_facets_where(mesh, hot));
+    // The whole left side is the part on the coarse mesh (its facet from y = 0.25 to 0.5 has
+    // both vertices outside the gap), and stays so while that facet is not refined: the
+    // energy does not jump between steps.
+    let steps = &solution.metrics.adaptivity.as_ref().unwrap().steps;
+    for pair in steps.windows(2) {
+        let (a, b) = (pair[0].energy, pair[1].energy);
+        assert!((b - a).abs() < 0.05 * a, "{steps:?}");
+    }
+}

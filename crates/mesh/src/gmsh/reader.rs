@@ -118,7 +118,7 @@ impl<'a> Reader<'a> {
                 _ => token,
             };
             let kind = if !digits.is_empty() && digits.iter().all(u8::is_ascii_digit) {
-                "an integer within 64 bits"
+                "an integer from -9223372036854775808 to 9223372036854775807"
             } else {
                 "an integer"
             };
@@ -353,11 +353,14 @@ mod tests {
         }
         let e = r.int("n").unwrap_err().to_string();
         assert!(
-            e.contains("9223372036854775808") && e.contains("within 64 bits"),
+            e.contains("`9223372036854775808`") && e.contains("to 9223372036854775807"),
             "{e}"
         );
         let e = r.int("n").unwrap_err().to_string();
-        assert!(e.contains("`5x`") && !e.contains("64 bits"), "{e}");
+        assert!(
+            e.contains("`5x`") && !e.contains("9223372036854775807"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -4,6 +4,7 @@
 mod adaptive;
 mod checks;
 mod coarse_space;
+mod data_range;
 mod operator;
 mod phases;
 mod plan;

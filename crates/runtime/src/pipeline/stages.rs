@@ -19,6 +19,7 @@ use femscale_mesh::Mesh;
 
 use super::checks::solve_error;
 use super::coarse_space::with_vertex_coarse_space;
+use super::data_range::{non_finite_rhs, out_of_range, overflowing_residual};
 use super::phases::{Phase, PhaseClock};
 use super::row_share::LocalCells;
 use crate::caching::{CacheSession, SharedPrepared, StoredOperator};
@@ -279,7 +280,11 @@ pub(crate) fn prepare_solver(
         }
         // A factorisation that fails on an overflowed entry blames the matrix's conditioning:
         // the entry, from the problem's data, says more.
-        .map_err(|e| non_finite_matrix(mesh, &operator.matrix).unwrap_or_else(|| solve_error(e)))?;
+        .map_err(|e| {
+            let shared = setup.share.is_some();
+            (out_of_range(mesh, shared, &operator.matrix, Some(&operator.rhs)))
+                .unwrap_or_else(|| solve_error(e))
+        })?;
         let bytes = prepared.memory_bytes() + prepared.matrix().memory_bytes();
         let solver = Arc::new(Mutex::new(prepared));
         if let Some(cache) = cache {
@@ -317,6 +322,10 @@ pub(crate) fn solve_rhs(
         dirichlet,
         ..
     } = operator;
+    // Node numbers of a shared solve's rows are its own, not the mesh's.
+    let shared = setup.share.is_some();
+    // (An adaptive step's guess, the last solution transferred, may meet the tolerances.)
+    let from_zero = guess.is_none();
     let solved = clock.run(Phase::Solve, || {
         let mut values = match guess {
             Some(guess) if guess.len() == rhs.len() => guess,
@@ -337,13 +346,16 @@ pub(crate) fn solve_rhs(
             // A right-hand side that is not finite comes from the problem's data, not from the
             // solver's options: say where.
             SolveError::InvalidOption { option, .. } if option == "rhs" => {
-                non_finite_rhs(&mesh, &rhs)
+                out_of_range(&mesh, shared, &matrix, Some(&rhs))
+                    .unwrap_or_else(|| non_finite_rhs(&mesh, shared, &rhs))
             }
-            other => non_finite_matrix(&mesh, &matrix).unwrap_or_else(|| solve_error(other)),
+            other => out_of_range(&mesh, shared, &matrix, Some(&rhs))
+                .unwrap_or_else(|| solve_error(other)),
         };
         let report = outcome.map_err(in_phase)?;
         let options = &setup.options;
         if report.iterations == 0
+            && from_zero
             && options.absolute_tolerance > 0.0
             && report.final_relative_residual > options.tolerance
         {
@@ -362,7 +374,11 @@ pub(crate) fn solve_rhs(
             }
             None => verify_solution(&matrix, &rhs, &values, &report, &setup.options),
         }
-        .map_err(|e| overflowing_residual(&e, &values).unwrap_or_else(|| solve_error(e)))?;
+        .map_err(|e| {
+            (out_of_range(&mesh, shared, &matrix, Some(&rhs)))
+                .or_else(|| overflowing_residual(&e, &values))
+                .unwrap_or_else(|| solve_error(e))
+        })?;
         // Accepted on its backward error alone: one correction step must confirm it (on
         // every process of a shared solve: the verdict above is theirs too).
         let mut solver = prepared.solver.lock().unwrap_or_else(|e| e.into_inner());
@@ -448,80 +464,4 @@ pub(crate) fn post_process(
             exact_l2: squares[2].sqrt(),
         }))
     })
-}
-
-/// The error for an assembled matrix with a non-finite entry (a coefficient that overflows,
-/// e.g. `diffusion = 1e308` over a small cell), naming its row's node; `None` when every entry
-/// is finite. Called only when the solver failed: it costs a pass over the values.
-fn non_finite_matrix(mesh: &Mesh, matrix: &CsrMatrix) -> Option<Error> {
-    let k = matrix.values().iter().position(|v| !v.is_finite())?;
-    let row = matrix
-        .pattern()
-        .row_ptr()
-        .partition_point(|&start| start <= k)
-        - 1;
-    let value = matrix.values()[k];
-    Some(Error::invalid(
-        "problem",
-        format!(
-            "the assembled matrix is {value} in the row of node {row}{}: the diffusion, \
-             reaction or Robin coefficient overflows double precision there (or cells there are \
-             too small for it); scale the problem",
-            place(mesh, row)
-        ),
-    ))
-}
-
-/// The error for a solution whose residual `b − A x` overflows although its entries are finite
-/// (data near the end of the floating-point range: `source = 1e308`); `None` for other errors.
-fn overflowing_residual(e: &SolveError, x: &[f64]) -> Option<Error> {
-    match e {
-        SolveError::Unverified {
-            verified_relative_residual: r,
-            ..
-        } if !r.is_finite() => {
-            let largest = x.iter().fold(0.0f64, |m, v| m.max(v.abs()));
-            Some(Error::invalid(
-                "problem",
-                format!(
-                    "the solution's entries reach {largest:e}, where its residual b − A x \
-                     overflows double precision, so it cannot be checked: the source, boundary \
-                     values or fluxes are too large; scale the problem"
-                ),
-            ))
-        }
-        _ => None,
-    }
-}
-
-/// ` at (x, y, z) = (...)` for a node of `mesh`, empty for an index beyond its nodes.
-fn place(mesh: &Mesh, node: usize) -> String {
-    (node < mesh.num_nodes())
-        .then(|| mesh.view().point(node))
-        .map_or(String::new(), |p| {
-            format!(" at (x, y, z) = ({}, {}, {})", p[0], p[1], p[2])
-        })
-}
-
-/// The error for a right-hand side with a non-finite entry, naming its first node.
-fn non_finite_rhs(mesh: &Mesh, rhs: &[f64]) -> Error {
-    let Some((node, &value)) = rhs.iter().enumerate().find(|(_, v)| !v.is_finite()) else {
-        let largest = rhs.iter().fold(0.0f64, |m, v| m.max(v.abs()));
-        return Error::invalid(
-            "problem",
-            format!(
-                "the right-hand side's norm overflows (entries up to {largest:e}): the source, \
-                 boundary values or fluxes are too large for double precision; scale the problem"
-            ),
-        );
-    };
-    let place = place(mesh, node);
-    Error::invalid(
-        "problem",
-        format!(
-            "the right-hand side is {value} at node {node}{place}: the source, a boundary value \
-             or flux, or a coefficient overflows there, or cells there are too small for double \
-             precision"
-        ),
-    )
 }
