@@ -132,11 +132,13 @@ impl Attribution {
                 .strip_prefix(key)
                 .is_some_and(|rest| holds(value, rest))
         });
+        // A whole section (`problem`: an error about the problem as a whole, such as data out
+        // of double precision's range) is not attributed to whichever key below it a layer set
+        // (review R: `--set problem.mesh.nx=8` was named for an overflowing diffusion).
         let by_child = || {
-            self.layers
-                .iter()
-                .rev()
-                .find(|(_, key, _)| key.starts_with(field))
+            (field.steps().len() > 1)
+                .then(|| (self.layers.iter().rev()).find(|(_, key, _)| key.starts_with(field)))
+                .flatten()
         };
         if let Some((name, ..)) = by_parent.or_else(by_child) {
             return Some(Origin::Layer(name.clone()));
@@ -228,6 +230,12 @@ mod tests {
             })
         );
         assert_eq!(a.origin(""), None);
+        // The problem as a whole is the file's section, whatever a layer set below it.
+        assert_eq!(origin("problem"), Some(format!("{}:2", file.display())));
+        let mut only_set = Attribution::default();
+        only_set.push("--set problem.mesh.nx=8", "problem.mesh.nx", value("8"));
+        assert_eq!(only_set.origin("problem"), None);
+        assert!(only_set.origin("problem.mesh").is_some());
     }
 
     const TEXT: &str = r#"
