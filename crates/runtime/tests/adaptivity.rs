@@ -737,6 +737,28 @@ target_error = 1e-300
     assert!(smallest > 1e-12, "{smallest}");
 }
 
+/// A 4 x 4 square with a Neumann flux of 1 on the part `hot` of the left side named by
+/// `predicate` and u = 0 on the right; `mesh_extra` in the mesh's table, `problem_extra` and
+/// `tail` (e.g. an `[adaptivity]` table) after it.
+fn hot_part(predicate: &str, mesh_extra: &str, problem_extra: &str, tail: &str) -> Config {
+    Config::from_toml_str(&format!(
+        r#"
+[problem]
+mesh = {{ kind = "rectangle", nx = 4, ny = 4, cell = "triangle", parts = {{ hot = "{predicate}" }}{mesh_extra} }}
+{problem_extra}
+source = 0.0
+boundary = [
+  {{ where = "right", kind = "dirichlet", value = 0.0 }},
+  {{ where = "hot", kind = "neumann", value = 1.0 }},
+]
+[solver]
+kind = "direct"
+{tail}
+"#
+    ))
+    .unwrap()
+}
+
 /// The exterior facets (node pairs, sorted) of a 2D P1 mesh that satisfy `on`.
 fn exterior_facets_where(
     mesh: &femscale_mesh::Mesh,
@@ -763,37 +785,10 @@ fn parts_named_by_predicate_are_evaluated_on_every_refined_mesh() {
     // Review Q: the part was evaluated on the coarse mesh only and its facets inherited, so
     // `y > 0.3` stayed the coarse facets' y in [0.5, 1] and the loop converged to another
     // problem (the flux entering on (0.3, 0.5) missing) with a small estimate.
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("hot.toml");
-    std::fs::write(
-        &path,
-        r#"
-[problem]
-dim = 2
-mesh = { kind = "rectangle", nx = 4, ny = 4, cell = "triangle", parts = { hot = "(x < 1e-9) * (y > 0.3)" } }
-source = 0.0
-boundary = [
-  { where = "right", kind = "dirichlet", value = 0.0 },
-  { where = "hot", kind = "neumann", value = 1.0 },
-]
-[solver]
-kind = "direct"
-[adaptivity]
-enabled = true
-max_steps = 8
-max_dofs = 200000
-"#,
-    )
-    .unwrap();
-    let config = |overrides: &[&str]| {
-        Config::load(&ConfigSources {
-            file: Some(path.clone()),
-            overrides: overrides.iter().map(|s| s.to_string()).collect(),
-        })
-        .unwrap()
-    };
+    let predicate = "(x < 1e-9) * (y > 0.3)";
+    let adaptive = "[adaptivity]\nenabled = true\nmax_steps = 8\nmax_dofs = 200000";
     let hot = |p: [f64; 3]| p[0] < 1e-9 && p[1] > 0.3;
-    let solution = solve(config(&[])).unwrap();
+    let solution = solve(hot_part(predicate, "", "", adaptive)).unwrap();
     let report = solution.metrics.adaptivity.as_ref().unwrap();
     assert_eq!(report.steps.len(), 8, "{report:?}");
     let mesh = &solution.mesh;
@@ -810,11 +805,7 @@ max_dofs = 200000
     assert!(lowest < 0.45, "lowest node of the part at y = {lowest}");
     // The same problem as uniform refinement: the energies approach each other (the flux
     // through the (0.3, 0.5) piece the inherited part lacked is a third of the energy).
-    let uniform = solve(config(&[
-        "adaptivity.enabled=false",
-        "problem.mesh.refinements=5",
-    ]))
-    .unwrap();
+    let uniform = solve(hot_part(predicate, ", refinements = 5", "", "")).unwrap();
     let adaptive_energy = report.steps.last().unwrap().energy;
     // a(u_h, u_h) = (g, u_h) on the part (g = 1, f = 0, u = 0 on the Dirichlet part), exact
     // for the linear traces of the uniform solution.
@@ -865,23 +856,10 @@ fn order_2_parts_named_by_predicate_test_the_vertices_at_every_step() {
     // Review R: the starting P2 mesh's part came from its order-1 mesh (vertices tested),
     // the refined ones' from all nodes, so a facet whose midpoint fails the predicate left the
     // part after the first refinement although it was never refined.
-    let text = r#"
-[problem]
-mesh = { kind = "rectangle", nx = 4, ny = 4, cell = "triangle", parts = { hot = "(x < 1e-9) * (abs(y - 0.375) > 0.1)" } }
-order = 2
-source = 0.0
-boundary = [
-  { where = "right", kind = "dirichlet", value = 0.0 },
-  { where = "hot", kind = "neumann", value = 1.0 },
-]
-[solver]
-kind = "direct"
-[adaptivity]
-enabled = true
-max_steps = 3
-"#;
+    let predicate = "(x < 1e-9) * (abs(y - 0.375) > 0.1)";
+    let adaptive = "[adaptivity]\nenabled = true\nmax_steps = 3";
     let hot = |p: [f64; 3]| p[0] < 1e-9 && (p[1] - 0.375).abs() > 0.1;
-    let solution = solve(Config::from_toml_str(text).unwrap()).unwrap();
+    let solution = solve(hot_part(predicate, "", "order = 2", adaptive)).unwrap();
     let mesh = &solution.mesh;
     let part = mesh.boundary_part("hot").unwrap();
     let mut facets: Vec<[usize; 2]> = (part.facets.chunks_exact(3))

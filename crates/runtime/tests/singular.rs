@@ -161,14 +161,19 @@ fn data_that_overflow_name_the_problem_and_what_overflowed() {
         ),
     ];
     for (overrides, shown) in cases {
-        let e = solve(text, overrides).unwrap_err();
-        assert_eq!(
-            e.field_name().as_deref(),
-            Some("problem"),
-            "{overrides:?}: {e}"
-        );
-        assert!(e.to_string().contains(shown), "{overrides:?}: {e}");
+        assert_problem_error(text, overrides, shown);
     }
+}
+
+/// `text` with `overrides` fails with an error for the field `problem` that says `shown`.
+fn assert_problem_error(text: &str, overrides: &[&str], shown: &str) {
+    let e = solve(text, overrides).unwrap_err();
+    assert_eq!(
+        e.field_name().as_deref(),
+        Some("problem"),
+        "{overrides:?}: {e}"
+    );
+    assert!(e.to_string().contains(shown), "{overrides:?}: {e}");
 }
 
 /// Review R: the direct solver returned zeros for a matrix with infinite entries (then blamed
@@ -196,13 +201,7 @@ fn data_at_the_ends_of_the_range_are_named_whatever_the_solver() {
             (vec!["problem.source=1e-308"], "too small"),
         ] {
             let overrides: Vec<&str> = overrides.into_iter().chain([solver.as_str()]).collect();
-            let e = solve(text, &overrides).unwrap_err();
-            assert_eq!(
-                e.field_name().as_deref(),
-                Some("problem"),
-                "{overrides:?}: {e}"
-            );
-            assert!(e.to_string().contains(shown), "{overrides:?}: {e}");
+            assert_problem_error(text, &overrides, shown);
         }
     }
 }
