@@ -680,8 +680,9 @@ impl Mesh {
             .copied()
             .collect();
         if facets.is_empty() {
+            let nodes = if tested < npf { "vertices" } else { "nodes" };
             return Err(mesh_error(format!(
-                "no exterior facet has all its nodes where boundary part `{name}` was asked for"
+                "no exterior facet has all its {nodes} where boundary part `{name}` was asked for"
             )));
         }
         let mut part = BoundaryPart::from_facets(name, facets);

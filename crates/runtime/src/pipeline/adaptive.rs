@@ -125,6 +125,19 @@ impl FemSolver {
                 cfg.max_dofs
             );
         }
+        let is_direct = |kind: &str| {
+            (self.registry.solver_info(kind))
+                .is_ok_and(|i| i.memory_model == Some(SolverChoice::Direct))
+        };
+        // Told when the configured solver can never use it (not for `auto`, whose choice may
+        // change as the mesh grows).
+        if cfg.solve_reduction.is_some() && (shared || is_direct(requested)) {
+            let why = match shared {
+                true => "a distributed solve keeps solver.tolerance on every step",
+                false => "a direct solver has no tolerance to loosen",
+            };
+            tracing::warn!("adaptivity.solve_reduction is not used: {why}");
+        }
         // The domain's size, against which cells too narrow to bisect are told.
         let extent = extent(&mesh);
         let mut state: Option<RefinementState> = None;
@@ -162,21 +175,8 @@ impl FemSolver {
                 let reference = cfg.reference_energy.is_some() && setup.exact.is_none();
                 // Ranks would each derive a tolerance from their own (rounding-different)
                 // data; a direct solve has no tolerance to loosen, only its check.
-                let direct = (self.registry.solver_info(&decision.solver))
-                    .is_ok_and(|i| i.memory_model == Some(SolverChoice::Direct));
-                // Told once, when the configured solver (not `auto`'s choice of a step, which
-                // may change as the mesh grows) can never use it.
-                let never = shared
-                    || (self.registry.solver_info(requested))
-                        .is_ok_and(|i| i.memory_model == Some(SolverChoice::Direct));
-                if cfg.solve_reduction.is_some() && never && report.steps.is_empty() {
-                    let why = match shared {
-                        true => "a distributed solve keeps solver.tolerance on every step",
-                        false => "a direct solver has no tolerance to loosen",
-                    };
-                    tracing::warn!("adaptivity.solve_reduction is not used: {why}");
-                }
-                let reduction = cfg.solve_reduction.filter(|_| !shared && !direct);
+                let reduction =
+                    (cfg.solve_reduction).filter(|_| !shared && !is_direct(&decision.solver));
                 let step_context = setup.context.clone();
                 let (computed, system) = self
                     .with_threads(step_context.threads(), || {
@@ -217,7 +217,7 @@ impl FemSolver {
                 // Q saw effectivities of 1.5 to 2.8 from errors of 1e-15) is no effectivity.
                 let noise = ROUND_OFF * step.energy.max(0.0).sqrt();
                 step.effectivity = (step.error)
-                    .filter(|e| *e > noise && *e > 0.0)
+                    .filter(|e| *e > noise)
                     .map(|e| step.estimate / e);
                 step.estimate_seconds = t.elapsed().as_secs_f64();
                 info!(step = report.steps.len(), dofs = step.dofs, estimate = step.estimate, error = ?step.error, "adaptive step");

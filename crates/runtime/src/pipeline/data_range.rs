@@ -7,10 +7,8 @@
 //! options the user never set. When a solve fails, these checks look at the data first (a pass
 //! over the matrix and the right-hand side, on the failure path only) and name the problem.
 
-use femscale_core::{Error, SolveError};
+use femscale_core::{CsrMatrix, Error, SolveError};
 use femscale_mesh::Mesh;
-
-use femscale_core::CsrMatrix;
 
 /// Entries beyond this leave a solver no room: one product with an entry of order one, or a
 /// sum of squares, overflows.

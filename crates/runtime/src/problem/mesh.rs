@@ -340,8 +340,8 @@ impl MeshSpec {
     }
 
     /// Evaluates this spec's boundary parts named by predicate ([`MeshSpec::with_parts`]) again
-    /// on `mesh`, a refinement of the mesh it built: a part is the exterior facets whose nodes
-    /// all satisfy its predicate on the mesh solved on, whichever way that mesh was refined
+    /// on `mesh`, a refinement of the mesh it built: a part is the exterior facets whose vertices
+    /// all satisfy its predicate on the mesh solved on ([`Mesh::redefine_boundary_part_where`]), whichever way that mesh was refined
     /// (uniform refinements evaluate the predicates after refining; adaptive refinement, which
     /// inherits facets, calls this after every step). Nothing for a spec without such parts.
     ///
