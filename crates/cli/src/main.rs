@@ -22,10 +22,23 @@ mod solve_ranks;
 /// Solves -div(k grad u) + c u = f with Dirichlet, Neumann and Robin boundaries: P1/P2 and
 /// Q1/Q2 elements on generated intervals, rectangles and boxes or on Gmsh meshes, with
 /// adaptive refinement and MPI ranks, configured by TOML files and --set overrides.
+/// `0.1.0 (build 1a2b3c4d5e6f7a8b)`: the version and the build id that cache keys and run ids
+/// carry (`femscale::runtime::BUILD_ID`).
+fn version_text() -> &'static str {
+    static TEXT: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+        let (version, build) = (
+            femscale::runtime::FEMSCALE_VERSION,
+            femscale::runtime::BUILD_ID,
+        );
+        format!("{version} (build {build})")
+    });
+    &TEXT
+}
+
 #[derive(Debug, Parser)]
 #[command(
     name = "femscale",
-    version,
+    version = version_text(),
     propagate_version = true,
     arg_required_else_help = true
 )]

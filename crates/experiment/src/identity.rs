@@ -11,8 +11,10 @@
 //!   the same path is another identity;
 //! * the content (SHA-256) of the mesh file (`problem.mesh.path` of a Gmsh mesh) — an edited
 //!   `.msh` file at the same path is another identity;
-//! * the femscale version ([`FEMSCALE_VERSION`]) and the discretisation version of
-//!   `femscale-assembly` ([`DISCRETISATION_VERSION`]), which changes when the numerics do;
+//! * the femscale version ([`FEMSCALE_VERSION`]), the build ([`BUILD_ID`]: a hash of the source
+//!   of the crates that compute results, so that records of other code are not resumed as
+//!   this code's) and the discretisation version of `femscale-assembly`
+//!   ([`DISCRETISATION_VERSION`]);
 //! * the repetition.
 //!
 //! A point whose configuration is invalid is identified by its overrides and the error.
@@ -26,9 +28,9 @@ use sha2::{Digest, Sha256};
 use femscale_assembly::DISCRETISATION_VERSION;
 
 use super::sweep::canonical_json;
-use femscale_runtime::FEMSCALE_VERSION;
 use femscale_runtime::config::Config;
 use femscale_runtime::plugins::{PluginsConfig, file_sha256};
+use femscale_runtime::{BUILD_ID, FEMSCALE_VERSION};
 
 /// Content hashes of plugin and mesh files, computed once per experiment load.
 #[derive(Debug, Default)]
@@ -79,7 +81,7 @@ impl PluginHashes {
 
 /// The identity of a point: SHA-256 (lower-case hex) of the canonical JSON of its effective
 /// configuration (or its overrides and configuration error), its plugin libraries' content and
-/// the femscale and discretisation versions.
+/// the femscale version, build and discretisation version.
 pub(crate) fn point_identity(
     config: &std::result::Result<Config, String>,
     overrides: &[(String, Value)],
@@ -89,21 +91,23 @@ pub(crate) fn point_identity(
         config,
         overrides,
         hashes,
-        (FEMSCALE_VERSION, DISCRETISATION_VERSION),
+        (FEMSCALE_VERSION, BUILD_ID, DISCRETISATION_VERSION),
     )
 }
 
-/// [`point_identity`] as femscale `versions.0` with discretisation `versions.1` computes it.
+/// [`point_identity`] as femscale `versions.0` of build `versions.1` with discretisation
+/// `versions.2` computes it.
 fn identity_at(
     config: &std::result::Result<Config, String>,
     overrides: &[(String, Value)],
     hashes: &mut PluginHashes,
-    (femscale, discretisation): (&str, u32),
+    (femscale, build, discretisation): (&str, &str, u32),
 ) -> String {
     let doc = match config {
         Ok(config) => {
             let mut doc = json!({
                 "femscale": femscale,
+                "build": build,
                 "discretisation": discretisation,
                 "config": serde_json::to_value(config).unwrap_or(Value::Null),
                 "plugins": hashes.fingerprint(&config.plugins),
@@ -116,6 +120,7 @@ fn identity_at(
         }
         Err(message) => json!({
             "femscale": femscale,
+            "build": build,
             "discretisation": discretisation,
             "invalid": message,
             "overrides": Value::Object(overrides.iter().cloned().collect()),
@@ -168,13 +173,21 @@ mod tests {
     }
 
     #[test]
-    fn another_femscale_or_discretisation_version_is_another_identity() {
+    fn another_femscale_version_build_or_discretisation_is_another_identity() {
         let config = Ok(Config::default());
         let at = |versions| identity_at(&config, &[], &mut PluginHashes::default(), versions);
-        let today = at((FEMSCALE_VERSION, DISCRETISATION_VERSION));
+        let today = at((FEMSCALE_VERSION, BUILD_ID, DISCRETISATION_VERSION));
         assert_eq!(today, identity(&Config::default()));
-        assert_ne!(at(("0.0.0-other", DISCRETISATION_VERSION)), today);
-        assert_ne!(at((FEMSCALE_VERSION, DISCRETISATION_VERSION + 1)), today);
+        assert_ne!(at(("0.0.0-other", BUILD_ID, DISCRETISATION_VERSION)), today);
+        assert_ne!(
+            at((FEMSCALE_VERSION, "0123456789abcdef", DISCRETISATION_VERSION)),
+            today,
+            "the same version numbers, other code"
+        );
+        assert_ne!(
+            at((FEMSCALE_VERSION, BUILD_ID, DISCRETISATION_VERSION + 1)),
+            today
+        );
     }
 
     #[test]
@@ -211,6 +224,7 @@ mod tests {
         let plain = Config::default();
         let doc = json!({
             "femscale": FEMSCALE_VERSION,
+            "build": BUILD_ID,
             "discretisation": DISCRETISATION_VERSION,
             "config": serde_json::to_value(&plain).unwrap(),
             "plugins": [],

@@ -149,19 +149,40 @@ impl Experiment {
         }
         let sections = spec::parse_sections(&raw, &file_raw, &source)?;
         // An override of a swept key (or of a key inside one) would be replaced at every point.
+        // (An environment variable's name has no case: it is compared in lower case.)
+        let swept_by = |key: &str, any_case: bool| {
+            (sections.keys.iter()).find(|k| {
+                let lower = |s: &str| {
+                    if any_case {
+                        s.to_ascii_lowercase()
+                    } else {
+                        s.into()
+                    }
+                };
+                let (key, k) = (lower(key), lower(k));
+                key == k || key.strip_prefix(&k).is_some_and(|r| r.starts_with('.'))
+            })
+        };
         for (item, key, _) in &set_layers {
-            let swept = (sections.keys.iter()).find(|k| {
-                key == *k
-                    || key
-                        .strip_prefix(k.as_str())
-                        .is_some_and(|r| r.starts_with('.'))
-            });
-            if let Some(swept) = swept {
+            if let Some(swept) = swept_by(key, false) {
                 return Err(Error::invalid(
                     layers::sweep_field(swept),
                     format!(
                         "`--set {item}` would be replaced by the sweep's value at every point; to \
                          run other values, replace the sweep: `--set sweep.{swept}=[...]`"
+                    ),
+                ));
+            }
+        }
+        // Likewise a `FEMSCALE_*` variable (review S: it was dropped without a word).
+        for layer in femscale_runtime::config::env_layers()? {
+            if let Some(swept) = swept_by(&layer.key, true) {
+                return Err(Error::invalid(
+                    layers::sweep_field(swept),
+                    format!(
+                        "the {} sets `{}`, which the sweep replaces at every point: unset it, \
+                         or replace the sweep: `--set sweep.{swept}=[...]`",
+                        layer.name, layer.key
                     ),
                 ));
             }

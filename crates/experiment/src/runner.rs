@@ -312,6 +312,19 @@ impl Experiment {
         let repetitions = self.settings.repetitions.max(1);
         let finished =
             |p: usize| (latest.get(run_ids[p * repetitions].as_str())).is_some_and(|r| r.ok);
+        if !jobs.is_empty() {
+            // The summary and its plots describe the runs of the last complete invocation:
+            // removed while these runs change the results, so that an interrupted invocation
+            // leaves none that the log does not back (the end of one writes them again). First
+            // of the removals, so that a kill during the others leaves no stale summary
+            // (review S).
+            for name in super::outputs::summary_outputs(&self.output) {
+                let path = dir.join(name);
+                if super::outputs::is_regular_file(&path) {
+                    std::fs::remove_file(&path).map_err(|source| Error::Io { path, source })?;
+                }
+            }
+        }
         if self.output.wants(OutputFormat::Vtu) || self.output.wants(OutputFormat::Svg) {
             let foreign = super::outputs::remove_foreign_outputs(&dir, &self.points)?;
             if foreign > 0 {
@@ -337,17 +350,6 @@ impl Experiment {
             }
         }
         super::outputs::remove_abandoned_temps(&dir, &self.points);
-        if !jobs.is_empty() {
-            // The summary and its plots describe the runs of the last complete invocation:
-            // removed while these runs change the results, so that an interrupted invocation
-            // leaves none that the log does not back (the end of one writes them again).
-            for name in super::outputs::summary_outputs(&self.output) {
-                let path = dir.join(name);
-                if super::outputs::is_regular_file(&path) {
-                    std::fs::remove_file(&path).map_err(|source| Error::Io { path, source })?;
-                }
-            }
-        }
         let total = run_ids.len();
         let skipped = total - jobs.len();
         drop(latest);
@@ -582,8 +584,10 @@ impl Experiment {
                 config.scaling.threads = threads;
             }
             let shares_cache = config.cache == self.base.cache;
-            let private_cache =
-                (!shares_cache && job.repetition > 0).then(|| memory_only(&config.cache, 1));
+            // Repeated runs use memory levels only, repetition 0 too (see `repetition_caches`).
+            let repeated = self.settings.repetitions > 1;
+            let private_cache = (!shares_cache && (repeated || job.repetition > 0))
+                .then(|| memory_only(&config.cache, 1));
             // A run computes its solution: stored solutions never stand in for it.
             let mut solver = FemSolver::from_config(config)?.with_solution_hits(false);
             if shares_cache && let Some(cache) = shared {
@@ -703,10 +707,12 @@ pub(crate) fn record(
 
 /// The caches of an experiment's runs, one per repetition, so that repetition `r` of a point
 /// reuses operators only from repetition `r` of other points and never from an earlier
-/// repetition of itself: every repetition does (and times) the same work. Repetition 0 gets
-/// the configured levels (a disk or Redis level may serve operators of an earlier
-/// invocation, reported in `cache_reused`); the others get an in-memory level each, with the
-/// configured memory split between them.
+/// repetition of itself: every repetition does (and times) the same work. With one
+/// repetition it gets the configured levels (a disk or Redis level may serve operators of an
+/// earlier invocation, reported in `cache_reused`); with several, each gets an in-memory
+/// level, with the configured memory split between them, and no disk or Redis level (review
+/// S: repetition 0 alone loaded operators an earlier invocation had stored, so its times were
+/// not the others'), which a warning says.
 ///
 /// # Errors
 /// A cache configuration that cannot be opened (see [`femscale_runtime::SolveCache::from_config`]).
@@ -715,9 +721,22 @@ pub(crate) fn repetition_caches(
     registry: &Registry,
     repetitions: usize,
 ) -> Result<Vec<Option<Arc<femscale_runtime::SolveCache>>>> {
+    let persistent: Vec<&String> = (config.levels.iter())
+        .filter(|l| *l != femscale_runtime::MEMORY_LEVEL)
+        .collect();
+    if repetitions > 1 && !persistent.is_empty() {
+        tracing::warn!(
+            levels = ?persistent,
+            repetitions,
+            "cache levels not used by repeated runs: every repetition keeps its operators in \
+             memory, so that each does and times the same work (an operator stored by an \
+             earlier invocation would serve one repetition only); run with \
+             experiment.repetitions = 1 to share them"
+        );
+    }
     (0..repetitions)
         .map(|r| {
-            let config = if r == 0 {
+            let config = if r == 0 && repetitions == 1 {
                 let mut c = config.clone();
                 c.memory_mb /= repetitions.max(1) as f64;
                 c

@@ -197,6 +197,47 @@ fn operators_are_reused_across_points_within_a_repetition_only() {
     }
 }
 
+/// With several repetitions no run reads a disk level (review S: repetition 0 of a second
+/// invocation loaded the operators the first had stored, while repetition 1 assembled its own,
+/// so the repetitions timed different work).
+#[test]
+fn repeated_runs_do_not_read_operators_an_earlier_invocation_stored() {
+    let dir = tempfile::tempdir().unwrap();
+    let disk = dir.path().join("cache");
+    let extra = format!(
+        "[scaling]\nenable_caching = true\n[cache]\nlevels = [\"memory\", \"disk\"]\n\
+         disk_dir = {:?}\n[experiment]\nrepetitions = 2\n[sweep]\n\"problem.source\" = [1.0, 2.0]\n",
+        disk.display().to_string()
+    );
+    let path = experiment(dir.path(), r#"kind = "direct""#, &extra);
+    let first = run(&path, &[], &one_at_a_time());
+    assert_eq!(first.ran, 4);
+    let fresh = RunOptions {
+        fresh: true,
+        ..one_at_a_time()
+    };
+    let second = run(&path, &[], &fresh);
+    assert_eq!(second.ran, 4);
+    let rows = by_point_and_repetition(&read_results(&second.results_path).unwrap());
+    // Each repetition of the first point assembles; of the second, it reuses the first's
+    // operator from memory: the same work in both repetitions.
+    let reused: Vec<_> = rows
+        .iter()
+        .map(|(_, r, reused)| (*r, reused.clone()))
+        .collect();
+    for (repetition, reused) in &reused {
+        assert!(
+            !reused.iter().any(|r| r.ends_with("@disk")),
+            "repetition {repetition}: {reused:?}"
+        );
+    }
+    assert_eq!(
+        reused.iter().filter(|(_, r)| r.is_empty()).count(),
+        2,
+        "{reused:?}"
+    );
+}
+
 /// A point that runs again under another identity and now fails leaves no VTU file of the old
 /// configuration under its name; a resume that asks for `vtu` after the points finished
 /// says it writes none for them.

@@ -55,3 +55,9 @@ pub use scaling::{ScalingDecision, ScalingLevel, ScalingToggles};
 /// The femscale version that every cache key (and every run identity of
 /// `femscale-experiment`) includes: the workspace version.
 pub const FEMSCALE_VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// A hash of the source of the crates that compute or identify results (16 hex digits, set by
+/// the build script): part of every cache key and run identity next to [`FEMSCALE_VERSION`],
+/// so that entries and records of another build miss instead of standing in for this build's
+/// numbers. Any change to those crates' code, their manifests or `Cargo.lock` changes it.
+pub const BUILD_ID: &str = env!("FEMSCALE_BUILD_ID");

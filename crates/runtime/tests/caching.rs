@@ -82,9 +82,20 @@ fn disk_level_serves_another_solver_like_another_process() {
     let (v, _) = solve(&first, &p);
     // A new solver has an empty memory; the disk has the solution and the operator.
     let second = FemSolver::from_config(config(&["memory", "disk"], Some(dir.path()))).unwrap();
-    let (v2, r) = solve(&second, &p);
-    assert_eq!(r, ["solution@disk"]);
-    assert_eq!(v2, v);
+    let served = second.solve(&p).unwrap();
+    let (v2, r) = (&served.values, &served.metrics.cache_reused);
+    assert_eq!(r.len(), 1);
+    assert_eq!(r[0].to_string(), "solution@disk");
+    assert_eq!(*v2, v);
+    // The report's counters and plan are the lookup's, not the stored solve's (review S: they
+    // showed no cache hit and three misses next to the hit).
+    let m = &served.metrics;
+    assert!(m.counters.cache_hits >= 1, "{:?}", m.counters);
+    assert!(
+        m.plan_rationale.starts_with("served from the cache"),
+        "{}",
+        m.plan_rationale
+    );
     let p2 = problem("exp(y)", 2.0, 1.0);
     let (v3, r) = solve(&second, &p2);
     assert_eq!(r, ["system@disk"]);

@@ -25,8 +25,8 @@ use femscale_assembly::DISCRETISATION_VERSION;
 use femscale_cache::{FORMAT_VERSION, KeyBuilder};
 use femscale_core::CacheKey;
 
-use crate::FEMSCALE_VERSION;
 use crate::config::Config;
+use crate::{BUILD_ID, FEMSCALE_VERSION};
 use femscale_core::BoundaryFieldRole;
 
 use crate::problem::{FieldSpec, MeshSpec, Problem};
@@ -125,6 +125,8 @@ fn mesh(b: KeyBuilder, m: &MeshSpec) -> KeyBuilder {
 pub(crate) struct Versions<'a> {
     /// The femscale version ([`FEMSCALE_VERSION`]).
     pub femscale: &'a str,
+    /// The build ([`BUILD_ID`]): a hash of the code behind the result.
+    pub build: &'a str,
     /// The discretisation version ([`DISCRETISATION_VERSION`]): elements, quadrature,
     /// coefficient evaluation.
     pub discretisation: u32,
@@ -136,6 +138,7 @@ impl Versions<'static> {
     /// The versions of this build.
     pub(crate) const CURRENT: Self = Self {
         femscale: FEMSCALE_VERSION,
+        build: BUILD_ID,
         discretisation: DISCRETISATION_VERSION,
         format: FORMAT_VERSION,
     };
@@ -156,7 +159,7 @@ fn read_regular_file(path: &std::path::Path) -> std::io::Result<Vec<u8>> {
 /// The keys of `problem` solved with `config` and solver `kind`, or `None` when a field is a
 /// Rust closure (not hashable).
 ///
-/// Every key includes the femscale, discretisation and cache format versions (entries of
+/// Every key includes the femscale version, the build id, the discretisation and cache format versions (entries of
 /// another version miss); the prepared and solution keys include the identity (name, version,
 /// SHA-256 of the library) of the plugins behind `kind` and `solver.preconditioner`, as
 /// `registry` knows them.
@@ -183,6 +186,7 @@ fn keys_of_versions(
         KeyBuilder::new("system")
             .with_format_version(versions.format)
             .str("femscale", versions.femscale)
+            .str("build", versions.build)
             .u64("discretisation", u64::from(versions.discretisation)),
         &problem.mesh,
     )

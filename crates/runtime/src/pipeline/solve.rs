@@ -98,9 +98,17 @@ impl FemSolver {
             && self.solution_hits
             && !shared
             && let Some(cache) = cache
-            && let Some(hit) = cache.solution(|| build_mesh(problem), start.started)?
+            && let Some(mut hit) = cache.solution(|| build_mesh(problem), start.started)?
         {
             check_served(problem, &hit.mesh)?;
+            // This lookup's counters (review S: the stored solve's showed no cache hit next to
+            // the hit), and a plan that says nothing was planned.
+            let m = &mut hit.metrics;
+            m.counters = context.counters();
+            m.plan_rationale = format!(
+                "served from the cache, nothing planned; the solve that computed it: {}",
+                m.plan_rationale
+            );
             return Ok(Some(hit));
         }
         let mut clock = PhaseClock::new(&start.deadline);

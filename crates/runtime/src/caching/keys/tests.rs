@@ -479,9 +479,15 @@ fn keys_are_stable_and_include_the_femscale_discretisation_and_format_versions()
     let today = keys(&config, &registry);
     let current = Versions::CURRENT;
     assert_eq!(
-        (current.femscale, current.discretisation, current.format),
+        (
+            current.femscale,
+            current.build,
+            current.discretisation,
+            current.format
+        ),
         (
             FEMSCALE_VERSION,
+            crate::BUILD_ID,
             femscale_assembly::DISCRETISATION_VERSION,
             FORMAT_VERSION
         )
@@ -498,6 +504,13 @@ fn keys_are_stable_and_include_the_femscale_discretisation_and_format_versions()
             "another femscale version",
             Versions {
                 femscale: "0.0.0-other",
+                ..current
+            },
+        ),
+        (
+            "another build (the same version numbers, other code)",
+            Versions {
+                build: "0123456789abcdef",
                 ..current
             },
         ),
