@@ -23,6 +23,9 @@ pub enum AdaptiveStop {
     /// A marked cell is narrower than double precision resolves at the domain's size
     /// (`1e-10` of its extent): bisecting it further would make cells of no width.
     ResolutionLimit,
+    /// The estimate is at round-off of the discrete solution's energy norm (at most `1e-10`
+    /// of it): the elements reproduce the solution, and refining changes nothing.
+    RoundOff,
 }
 
 impl AdaptiveStop {
@@ -35,6 +38,7 @@ impl AdaptiveStop {
             Self::NothingMarked => "nothing_marked",
             Self::MemoryLimit => "memory_limit",
             Self::ResolutionLimit => "resolution_limit",
+            Self::RoundOff => "round_off",
         }
     }
 }

@@ -573,11 +573,13 @@ fn estimate(
     Ok(StepEstimate { estimate, error })
 }
 
-/// Energy errors at most this share of the discrete solution's energy norm are round-off:
-/// their ratio to an estimate of the same size measures nothing.
+/// Energy errors and estimates at most this share of the discrete solution's energy norm are
+/// round-off: an effectivity of them measures nothing, and marking by them picks rounding
+/// errors.
 const ROUND_OFF: f64 = 1e-10;
 
-/// The stop that needs no marking: the target reached or the step budget spent.
+/// The stop that needs no marking: the target reached, an estimate at round-off (a warning
+/// says so) or the step budget spent.
 fn stop_before_marking(
     cfg: &AdaptivityConfig,
     step: &AdaptiveStep,
@@ -591,6 +593,17 @@ fn stop_before_marking(
         && value <= target
     {
         return Some(AdaptiveStop::TargetReached);
+    }
+    // Marking by the largest rounding errors refined the mesh until a budget ran out.
+    let norm = step.energy.max(0.0).sqrt();
+    if norm > 0.0 && step.estimate <= ROUND_OFF * norm {
+        tracing::warn!(
+            estimate = step.estimate,
+            energy_norm = norm,
+            "adaptive loop stopped: the estimate is at round-off of the solution's energy norm \
+             (at most 1e-10 of it): marking would pick rounding errors"
+        );
+        return Some(AdaptiveStop::RoundOff);
     }
     (steps >= cfg.max_steps).then_some(AdaptiveStop::MaxSteps)
 }
