@@ -158,6 +158,34 @@ pub enum SolveError {
         /// What the correction step found, in words.
         detail: String,
     },
+    /// The solution meets the tolerance in norm but not row by row: its componentwise
+    /// backward error stays above [`VERIFY_FACTOR`](crate::verify::VERIFY_FACTOR) times the
+    /// tolerance after steps of iterative refinement with the same solver (see
+    /// [`refine_componentwise`](crate::verify::refine_componentwise)). Rows of very
+    /// different size (a large Robin coefficient, a coefficient contrast) let `‖b − Ax‖`
+    /// meet the tolerance on the largest rows while the others are not solved.
+    #[error(
+        "{solver}'s solution meets the tolerance only in norm (recomputed ‖b − Ax‖/‖b‖ \
+         {verified_relative_residual:.3e}), not row by row: its componentwise backward error is \
+         {backward_error:.3e} after {refinements} step(s) of iterative refinement ({detail}), \
+         above the {limit:.1e} accepted — rows of very different size (a large Robin alpha, a coefficient \
+         contrast) hide an unsolved part; a direct solver, or another preconditioner, solves \
+         such systems"
+    )]
+    Inaccurate {
+        /// The solver that produced the solution.
+        solver: String,
+        /// The relative residual recomputed from the matrix, `b` and `x`.
+        verified_relative_residual: f64,
+        /// The componentwise backward error after the refinement.
+        backward_error: f64,
+        /// The largest backward error accepted (`VERIFY_FACTOR` times the tolerance).
+        limit: f64,
+        /// Refinement steps taken.
+        refinements: usize,
+        /// Why the refinement stopped, in words.
+        detail: String,
+    },
     /// A [`SolveMonitor`](crate::SolveMonitor) asked the solve to stop.
     #[error("{} stopped by its monitor after {} iterations", .report.solver, .report.iterations)]
     Stopped {

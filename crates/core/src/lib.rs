@@ -95,6 +95,6 @@ pub use sparse::{
 /// [`CsrMatrix::try_from_sprs`] use, so callers need not pin a matching one.
 pub use sprs;
 pub use verify::{
-    Verification, confirm_solution, confirm_solution_shared, verify_solution,
-    verify_solution_shared,
+    Refinement, Verification, confirm_solution, confirm_solution_shared, refine_componentwise,
+    verify_solution, verify_solution_shared,
 };

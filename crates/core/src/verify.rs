@@ -34,7 +34,9 @@ pub const SLACK_CAP: f64 = 0.5;
 pub const BACKWARD_ERROR_FLOOR: f64 = 1e-10;
 
 mod confirm;
+mod refine;
 pub use confirm::{CORRECTION_LIMIT, confirm_solution, confirm_solution_shared};
+pub use refine::{MAX_REFINEMENTS, Refinement, refine_componentwise};
 
 /// What [`verify_solution`] measured.
 #[derive(Debug, Clone, Copy, PartialEq)]

@@ -141,6 +141,19 @@ fn solve_class(py: Python<'_>, s: &SolveError, data: &Bound<'_, PyDict>) -> PyRe
             data.set_item("relative_correction", relative_correction)?;
             "ConvergenceError"
         }
+        SolveError::Inaccurate {
+            solver,
+            verified_relative_residual,
+            backward_error,
+            refinements,
+            ..
+        } => {
+            data.set_item("solver", solver)?;
+            data.set_item("residual", verified_relative_residual)?;
+            data.set_item("backward_error", backward_error)?;
+            data.set_item("refinements", refinements)?;
+            "ConvergenceError"
+        }
         SolveError::NonFiniteSolution { solver, count, .. } => {
             data.set_item("solver", solver)?;
             data.set_item("non_finite_entries", count)?;
@@ -201,6 +214,7 @@ fn variant_name(e: &Error) -> &'static str {
             SolveError::NonFiniteSolution { .. } => "NonFiniteSolution",
             SolveError::Unverified { .. } => "Unverified",
             SolveError::Undetermined { .. } => "Undetermined",
+            SolveError::Inaccurate { .. } => "Inaccurate",
             SolveError::Stopped { .. } => "Stopped",
             _ => "Solve",
         },
