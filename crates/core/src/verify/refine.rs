@@ -61,7 +61,8 @@ pub fn refine_componentwise(
         steps: 0,
         iterations: 0,
     };
-    if verification.needs_confirmation() || absolute || !(verification.backward_error > limit) {
+    let omega = verification.backward_error;
+    if verification.needs_confirmation() || absolute || omega.is_nan() || omega <= limit {
         return Ok(done);
     }
     let n = b.len();
@@ -93,7 +94,7 @@ pub fn refine_componentwise(
         if omega <= limit {
             return Ok(done);
         }
-        if !(omega <= 0.5 * before) {
+        if omega.is_nan() || omega > 0.5 * before {
             detail = format!("the last step took it from {before:.3e} only");
             break;
         }
