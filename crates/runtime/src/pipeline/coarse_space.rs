@@ -56,37 +56,22 @@ pub(crate) fn vertex_coarse_space(mesh: &Mesh, matrix: &CsrMatrix) -> Option<Coa
         }
     }
     let support = kind.node_support(Order::Quadratic);
-    // The columns of `node`'s row (unsorted) and their weight, or nothing for a row without.
-    let row_of = |node: usize, row: &mut Vec<usize>| -> f64 {
-        row.clear();
-        if fixed[node] || owner[node] == usize::MAX {
-            return 0.0;
-        }
-        let (cell, k) = (owner[node] / per_cell, owner[node] % per_cell);
-        let vertices = &cells[cell * per_cell..][..per_cell];
-        row.extend(support[k].iter().map(|&v| column[vertices[v]]));
-        row.retain(|&c| c != usize::MAX);
-        1.0 / support[k].len() as f64
-    };
-    // Two passes, so that every array is allocated once at its length (grown by pushing,
-    // they held up to twice that: 12 MB at a million nodes).
+    let (mut row_ptr, mut col_idx, mut values) = (vec![0], Vec::new(), Vec::new());
     let mut row: Vec<usize> = Vec::new();
-    let mut row_ptr = Vec::with_capacity(n + 1);
-    row_ptr.push(0);
     for node in 0..n {
-        row_of(node, &mut row);
-        row_ptr.push(row_ptr[node] + row.len());
-    }
-    let (mut col_idx, mut values) = (
-        Vec::with_capacity(row_ptr[n]),
-        Vec::with_capacity(row_ptr[n]),
-    );
-    for node in 0..n {
-        let weight = row_of(node, &mut row);
-        row.sort_unstable();
-        values.extend(std::iter::repeat_n(weight, row.len()));
-        // Coarse columns number some of the fine matrix's nodes: below its MAX_COLUMNS.
-        col_idx.extend(row.iter().map(|&c| c as u32));
+        row.clear();
+        if !fixed[node] && owner[node] != usize::MAX {
+            let (cell, k) = (owner[node] / per_cell, owner[node] % per_cell);
+            let vertices = &cells[cell * per_cell..][..per_cell];
+            let weight = 1.0 / support[k].len() as f64;
+            row.extend(support[k].iter().map(|&v| column[vertices[v]]));
+            row.retain(|&c| c != usize::MAX);
+            row.sort_unstable();
+            values.extend(std::iter::repeat_n(weight, row.len()));
+            // Coarse columns number some of the fine matrix's nodes: below its MAX_COLUMNS.
+            col_idx.extend(row.iter().map(|&c| c as u32));
+        }
+        row_ptr.push(col_idx.len());
     }
     let p = CsrMatrix::try_from_csr_parts(n, nc, row_ptr, col_idx, values).ok()?;
     Some(CoarseSpace::new(Arc::new(p)))
