@@ -180,8 +180,8 @@ impl Experiment {
                 return Err(Error::invalid(
                     layers::sweep_field(swept),
                     format!(
-                        "the {} sets `{}`, which the sweep replaces at every point: unset it, \
-                         or replace the sweep: `--set sweep.{swept}=[...]`",
+                        "the {} sets `{}`, which the sweep replaces at every point: unset it \
+                         (to run other values, replace the sweep: `--set sweep.{swept}=[...]`)",
                         layer.name, layer.key
                     ),
                 ));

@@ -69,3 +69,30 @@ boundary = [
     // Before: GMRES 1.0e-2 and BiCGStab 1.2e-3 where the direct solver's error is 4e-15.
     check(text, 1e-9);
 }
+
+/// A solution that decays to 1e-44 and below (review U): its last rows' backward error is 1
+/// however accurate the solution, and the refinement refused these good solutions.
+#[test]
+fn a_solution_decayed_below_the_systems_scale_is_accepted() {
+    let text = r#"
+[problem]
+dim = 1
+mesh = { kind = "interval", x = [0.0, 1.0], nx = 2000 }
+diffusion = 1e-4
+reaction = 1.0
+source = 0.0
+boundary = [
+ { where = "left", kind = "dirichlet", value = 1.0 },
+ { where = "right", kind = "dirichlet", value = 0.0 }]
+[solver]
+preconditioner = "jacobi"
+"#;
+    let direct = solve(&text.replace("preconditioner = \"jacobi\"", ""), "direct");
+    for kind in ["cg", "gmres", "bicgstab"] {
+        let s = solve(text, kind);
+        let gap = (s.values.iter().zip(&direct.values))
+            .map(|(a, b)| (a - b).abs())
+            .fold(0.0f64, f64::max);
+        assert!(gap < 1e-6, "{kind}: {gap:e}");
+    }
+}
