@@ -48,13 +48,7 @@ fn floored_backward_error(a: &CsrMatrix, b: &[f64], x: &[f64], r: &mut [f64]) ->
                 r.abs() / s.max(floor)
             }
         })
-        .fold(0.0f64, |m, w| {
-            if w.is_nan() || m.is_nan() {
-                f64::NAN
-            } else {
-                m.max(w)
-            }
-        });
+        .fold(0.0f64, super::nan_max);
     let norm = r.iter().map(|r| r * r).sum::<f64>().sqrt();
     (omega, norm)
 }

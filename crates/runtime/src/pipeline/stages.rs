@@ -382,22 +382,27 @@ pub(crate) fn solve_rhs(
         // Accepted on its backward error alone: one correction step must confirm it (on
         // every process of a shared solve: the verdict above is theirs too).
         let mut solver = prepared.solver.lock().unwrap_or_else(|e| e.into_inner());
-        let correct =
+        let mut correct =
             |r: &[f64], delta: &mut [f64]| solver.solve(r, delta, &mut deadline.monitor());
         let (a, b, x) = (&*matrix, &rhs[..], &values[..]);
         match &setup.share {
-            Some(share) => {
-                confirm_solution_shared(a, b, x, &verified, &report, &setup.options, share, correct)
-            }
-            None => confirm_solution(a, b, x, &verified, &report, &setup.options, correct),
+            Some(share) => confirm_solution_shared(
+                a,
+                b,
+                x,
+                &verified,
+                &report,
+                &setup.options,
+                share,
+                &mut correct,
+            ),
+            None => confirm_solution(a, b, x, &verified, &report, &setup.options, &mut correct),
         }
         .map_err(in_phase)?;
         // Met in norm but not row by row (rows of very different size): refined with the same
         // solver. (Not yet for shared rows: each process would need the others' residuals.)
         let (mut report, mut verified) = (report, verified);
         if setup.share.is_none() {
-            let correct =
-                |r: &[f64], delta: &mut [f64]| solver.solve(r, delta, &mut deadline.monitor());
             let refined = refine_componentwise(
                 a,
                 b,
@@ -405,7 +410,7 @@ pub(crate) fn solve_rhs(
                 verified,
                 &report,
                 &setup.options,
-                correct,
+                &mut correct,
             )
             .map_err(in_phase)?;
             if refined.steps > 0 {
