@@ -312,3 +312,90 @@ fn memory_pooling_follows_the_toggle() {
         on.counters
     );
 }
+
+/// Review T's F4: `auto` gave CG + AMG to `-Δu - 30u = f` above the direct solver's size, and
+/// CG broke down on the indefinite operator. A reaction or Robin `alpha` that is negative
+/// somewhere now gets GMRES with AMG, which solves it.
+#[test]
+fn auto_gives_gmres_with_amg_where_a_negative_coefficient_may_make_the_operator_indefinite() {
+    let _guard = serial();
+    // 2π² < 30 < 5π²: one negative eigenvalue.
+    let with_reaction = |c: FieldSpec| {
+        let mut p = poisson(64);
+        p.reaction = Some(c);
+        p
+    };
+    let iterative = solver(|c| c.solver.auto_direct_max_dofs = 100);
+    let reference = solver(|c| c.solver.kind = "direct".into())
+        .solve(&with_reaction(FieldSpec::Constant(-30.0)))
+        .unwrap();
+    let cases = [
+        (FieldSpec::Constant(-30.0), "reaction = -3e1)"),
+        // Negative in one corner only: found at a node there.
+        (
+            FieldSpec::expr("30 - 60*(x > 0.9)*(y > 0.9)"),
+            "reaction = -3e1 at [",
+        ),
+    ];
+    for (reaction, said) in cases {
+        let s = iterative.solve(&with_reaction(reaction)).unwrap();
+        let m = &s.metrics;
+        assert_eq!(
+            (m.solver.as_str(), m.preconditioner.as_str()),
+            ("gmres", "amg")
+        );
+        assert!(m.linear_solve.converged);
+        assert!(
+            m.plan_rationale.contains("may be indefinite") && m.plan_rationale.contains(said),
+            "{}",
+            m.plan_rationale
+        );
+    }
+    let s = iterative
+        .solve(&with_reaction(FieldSpec::Constant(-30.0)))
+        .unwrap();
+    let (a, b) = (
+        reference.metrics.l2_error.unwrap(),
+        s.metrics.l2_error.unwrap(),
+    );
+    assert!((a - b).abs() < 1e-6 * a, "{a} vs {b}");
+
+    // A negative Robin alpha counts too; a positive reaction keeps CG.
+    let mut robin = poisson(64);
+    robin.boundary = vec![femscale_runtime::BoundarySpec::robin("all", -0.5, 0.0)];
+    let s = iterative.solve(&robin).unwrap();
+    assert_eq!(s.metrics.solver, "gmres", "{}", s.metrics.plan_rationale);
+    assert!(
+        s.metrics
+            .plan_rationale
+            .contains("boundary[0].alpha = -5e-1")
+    );
+    let s = iterative
+        .solve(&with_reaction(FieldSpec::Constant(30.0)))
+        .unwrap();
+    assert_eq!(
+        (s.metrics.solver.as_str(), s.metrics.preconditioner.as_str()),
+        ("cg", "amg")
+    );
+
+    // A configured preconditioner is kept, and said; a configured CG is not switched.
+    let ilu = solver(|c| {
+        c.solver.auto_direct_max_dofs = 100;
+        c.solver.preconditioner = "ilu0".into();
+    });
+    let decision = ilu
+        .solve(&with_reaction(FieldSpec::Constant(-30.0)))
+        .unwrap();
+    assert_eq!(decision.metrics.preconditioner, "ilu0");
+    assert!(
+        (decision.metrics.plan_rationale)
+            .contains("gmres runs with solver.preconditioner = ilu0 as configured, not amg"),
+        "{}",
+        decision.metrics.plan_rationale
+    );
+    let cg = solver(|c| c.solver.kind = "cg".into());
+    match cg.solve(&with_reaction(FieldSpec::Constant(-30.0))) {
+        Err(Error::Solve(SolveError::Breakdown { method, .. })) => assert_eq!(method, "cg"),
+        other => panic!("expected CG to break down, got {other:?}"),
+    }
+}

@@ -14,6 +14,9 @@ use crate::precond::JacobiFactory;
 
 /// The suspect of an `r·z` that is not positive (within the range of `f64`).
 const PRECONDITIONER_NOT_SPD: &str = "preconditioner not positive definite?";
+/// What `p·Ap <= 0` suggests, and what solves such a system.
+const NOT_SPD: &str =
+    "matrix not positive definite? an indefinite one needs solver.kind = \"gmres\" or \"direct\"";
 
 /// Preconditioned conjugate gradients (registry name `cg`).
 ///
@@ -155,7 +158,7 @@ impl PreparedSolver for PreparedCg {
             let pq = k.spmv_dot(&a, p, q);
             if !(pq.is_finite() && pq > 0.0) {
                 let when = format!("at iteration {it}");
-                let why = not_positive("p·Ap", pq, &when, p, q, "matrix not positive definite?");
+                let why = not_positive("p·Ap", pq, &when, p, q, NOT_SPD);
                 return Err(run.breakdown(why, rnorm));
             }
             let alpha = rz / pq;

@@ -153,9 +153,8 @@ impl FemSolver {
                 let step_start = clock.timings.total();
                 let decision = match planned.take() {
                     Some(decision) => decision,
-                    None => {
-                        (self.plan_for_mesh(&mesh, requested, &start.load)).map_err(&abandon)?
-                    }
+                    None => (self.plan_for_mesh(problem, &mesh, requested, &start.load))
+                        .map_err(&abandon)?,
                 };
                 let mut setup =
                     (self.setup(problem, &decision, context.clone())).map_err(&abandon)?;
@@ -278,8 +277,10 @@ impl FemSolver {
                 // the steps done are the result (an error would lose them).
                 let next = match refined.mesh.num_nodes() > cfg.max_dofs {
                     true => Err(AdaptiveStop::MaxDofs),
-                    false => (self.plan_within_memory(&refined.mesh, requested, &start.load))
-                        .map_err(&abandon)?,
+                    false => {
+                        (self.plan_within_memory(problem, &refined.mesh, requested, &start.load))
+                            .map_err(&abandon)?
+                    }
                 };
                 let next = match next {
                     Ok(next) => next,
@@ -324,6 +325,7 @@ impl FemSolver {
     /// for the plan's estimate (a warning says which). Other errors of the plan are returned.
     fn plan_within_memory(
         &self,
+        problem: &Problem,
         mesh: &Mesh,
         requested: &str,
         load: &femscale_core::SystemLoad,
@@ -335,7 +337,7 @@ impl FemSolver {
         if let Err(e) = crate::pipeline::check_nodes_fit(mesh.num_nodes() as f64, "adaptivity") {
             return too_big(e);
         }
-        match self.plan_for_mesh(mesh, requested, load) {
+        match self.plan_for_mesh(problem, mesh, requested, load) {
             Ok(decision) => Ok(Ok(decision)),
             Err(e @ Error::Solve(femscale_core::SolveError::MemoryBudget { .. })) => too_big(e),
             Err(e) => Err(e),

@@ -314,6 +314,7 @@ impl FemSolver {
             &WorkEstimate::p1(dofs, 2),
             &self.config.solver.kind,
             &SystemLoad::detect(),
+            None,
         )
     }
 

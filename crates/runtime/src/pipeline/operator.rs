@@ -96,7 +96,7 @@ impl FemSolver {
         let cache = start.cache.as_ref();
         let mut clock = PhaseClock::new(&start.deadline);
         let meshed = clock.run(Phase::Mesh, || mesh_or_stored_operator(problem, cache))?;
-        let decision = self.plan_for_mesh(&meshed.mesh, requested, &start.load)?;
+        let decision = self.plan_for_mesh(problem, &meshed.mesh, requested, &start.load)?;
         let setup = self.setup(problem, &decision, context)?;
         let operator = self.with_threads(setup.context.threads(), || {
             let _counting = setup.context.enter();
@@ -220,7 +220,7 @@ impl FemSolver {
         let context = ExecutionContext::serial();
         let _counting = context.enter();
         let start = self.start(problem, requested)?;
-        let decision = self.plan_for_mesh(mesh, requested, &start.load)?;
+        let decision = self.plan_for_mesh(problem, mesh, requested, &start.load)?;
         let setup = self.setup(problem, &decision, context)?;
         Ok((start, setup))
     }

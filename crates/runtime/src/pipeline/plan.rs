@@ -3,13 +3,16 @@
 //! check that refuses a solve up front.
 
 use femscale_core::{
-    Error, ExecutionPlan, PlanTopic, Result, Scaler, SolverChoice, SolverInfo, StaticScaler,
-    SystemLoad, WorkEstimate,
+    BoundaryKindOf, Error, ExecutionPlan, PlanTopic, Result, ScalarField, Scaler, SolverChoice,
+    SolverInfo, StaticScaler, SystemLoad, WorkEstimate,
 };
+use femscale_expr::ExprOptions;
+use femscale_mesh::Mesh;
 use femscale_scaling::AdaptiveScaler;
 
 use super::FemSolver;
 use crate::config::AUTO;
+use crate::problem::{BoundarySpec, Problem};
 use crate::scaling::{ScalingDecision, ScalingLevel, ScalingToggles};
 
 impl FemSolver {
@@ -23,11 +26,14 @@ impl FemSolver {
     /// (the adaptive scaler at `scaling.level = "auto"`, the level's preset otherwise, explicit
     /// settings winning), the solver `auto` resolves to, the preconditioner `auto` gives it
     /// and the memory model of the estimate (both from the solver's registry entry).
+    /// `indefinite` says why the operator may be indefinite ([`negative_coefficient`]): `auto`
+    /// then gives the iterative family GMRES with AMG, where CG would break down.
     pub(crate) fn decide(
         &self,
         work: &WorkEstimate,
         requested: &str,
         load: &SystemLoad,
+        indefinite: Option<&str>,
     ) -> ScalingDecision {
         let toggles = self.config.scaling.toggles(work.dofs, load.cores);
         let adaptive = self.adaptive_scaler();
@@ -44,7 +50,18 @@ impl FemSolver {
                     choice
                 }
             };
-            let chosen = solver_for(choice);
+            let chosen = match (solver_for(choice), indefinite) {
+                (CG, Some(why)) => {
+                    let why = format!(
+                        "{GMRES} with {AMG} rather than {CG}: the operator may be indefinite \
+                         ({why}), where CG breaks down (set solver.kind = \"direct\" for a \
+                         strongly indefinite one)"
+                    );
+                    plan.add_reason(PlanTopic::Solver, why);
+                    GMRES
+                }
+                (chosen, _) => chosen,
+            };
             // A configured preconditioner that the chosen method does not apply (the direct
             // solver) is said in the plan and logged, not dropped without a word.
             let preconditioner = self.config.solver.preconditioner.as_str();
@@ -54,7 +71,7 @@ impl FemSolver {
             // The reason names the pair the scaler models (amg-cg); another preconditioner
             // runs instead when one is configured.
             let replaced = (chosen_info.as_ref().ok())
-                .map(|i| i.default_preconditioner)
+                .map(|i| auto_preconditioner(chosen, indefinite, i))
                 .filter(|&default| !matches!(preconditioner, AUTO) && preconditioner != default);
             if let Some(default) = replaced
                 && !ignored
@@ -88,6 +105,7 @@ impl FemSolver {
         let info = (self.registry.solver_info(&solver))
             .unwrap_or_else(|_| SolverInfo::preconditioned("jacobi", None));
         let preconditioner = match self.config.solver.preconditioner.as_str() {
+            AUTO if requested == AUTO => auto_preconditioner(&solver, indefinite, &info).into(),
             AUTO => info.default_preconditioner.to_string(),
             configured => configured.to_string(),
         };
@@ -167,13 +185,91 @@ pub(crate) fn auto_level(dofs: usize) -> ScalingLevel {
     }
 }
 
+/// The registered names `auto` chooses among for an iterative solve.
+const CG: &str = "cg";
+const GMRES: &str = "gmres";
+const AMG: &str = "amg";
+
+/// The preconditioner `auto` gives `solver`: AMG to the GMRES it chose for an indefinite
+/// operator (ILU(0), GMRES's own default, takes thousands of iterations there), else the
+/// solver's registry default.
+fn auto_preconditioner(solver: &str, indefinite: Option<&str>, info: &SolverInfo) -> &'static str {
+    match (solver, indefinite) {
+        (GMRES, Some(_)) => AMG,
+        _ => info.default_preconditioner,
+    }
+}
+
+/// At most this many mesh nodes are sampled by [`negative_coefficient`].
+const COEFFICIENT_SAMPLES: usize = 65_536;
+
+/// Why the operator of `problem` on `mesh` may be indefinite, or `None`: a reaction `c` or a
+/// Robin `alpha` that is a negative constant, or an expression negative at one of up to
+/// 65,536 of the mesh's nodes (evenly strided; every node of smaller meshes). Conservative
+/// where it cannot know: a field by subdomain counts when any piece is negative anywhere
+/// sampled, and `alpha` is read at all sampled nodes, not only the boundary's. A negative
+/// coefficient need not make the operator indefinite (`-Δu - c u` is definite while `c` stays
+/// below the smallest eigenvalue of `-Δ`); GMRES solves a definite operator too.
+pub(crate) fn negative_coefficient(problem: &Problem, mesh: &Mesh) -> Option<String> {
+    let robin = |bc: &BoundarySpec| matches!(bc.kind, BoundaryKindOf::Robin { .. });
+    if problem.reaction.is_none() && !problem.boundary.iter().any(robin) {
+        return None;
+    }
+    // Interpreted: a few thousand evaluations do not pay for compiling.
+    let form = problem.form_with(ExprOptions::with_jit(false)).ok()?;
+    // Gathered for the first field that is not a constant.
+    let points = std::cell::OnceCell::new();
+    let points = || {
+        points
+            .get_or_init(|| {
+                let stride = mesh.num_nodes().div_ceil(COEFFICIENT_SAMPLES).max(1);
+                let view = mesh.view();
+                (0..mesh.num_nodes())
+                    .step_by(stride)
+                    .map(|i| view.point(i))
+                    .collect::<Vec<_>>()
+            })
+            .as_slice()
+    };
+    let robin = (form.boundary.iter().enumerate()).filter_map(|(i, bc)| match &bc.kind {
+        BoundaryKindOf::Robin { alpha, .. } => Some((format!("boundary[{i}].alpha"), alpha)),
+        _ => None,
+    });
+    let fields = (form.reaction.as_ref().map(|c| ("reaction".to_string(), c))).into_iter();
+    fields.chain(robin).find_map(|(name, field)| {
+        let (value, at) = negative_at(field.as_ref(), &points)?;
+        Some(match at {
+            Some(p) => format!("{name} = {value:e} at {p:?}"),
+            None => format!("{name} = {value:e}"),
+        })
+    })
+}
+
+/// A negative value of `field` (and where, unless it is constant) at one of `points()`.
+fn negative_at<'p>(
+    field: &dyn ScalarField,
+    points: &impl Fn() -> &'p [[f64; 3]],
+) -> Option<(f64, Option<[f64; 3]>)> {
+    if let Some(c) = field.as_constant() {
+        return (c < 0.0).then_some((c, None));
+    }
+    if let Some(pieces) = field.as_subdomains() {
+        return (pieces.pieces().iter()).find_map(|(_, piece)| negative_at(piece.as_ref(), points));
+    }
+    let points = points();
+    let mut values = vec![0.0; points.len()];
+    field.eval_batch(points, &mut values);
+    let i = values.iter().position(|&v| v < 0.0)?;
+    Some((values[i], Some(points[i])))
+}
+
 /// The registered solver of a scaler's choice (its preconditioner follows the solver's
 /// registry entry: AMG for `cg`).
 pub fn solver_for(choice: SolverChoice) -> &'static str {
     match choice {
         SolverChoice::Direct => "direct",
         // AMG-CG, and the iterative default for any family added later.
-        _ => "cg",
+        _ => CG,
     }
 }
 

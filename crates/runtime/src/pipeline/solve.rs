@@ -19,14 +19,14 @@ use super::checks::{
 };
 use super::coarse_space::takes_coarse_space;
 use super::phases::{Phase, PhaseClock};
-use super::plan::check_plan_memory;
+use super::plan::{check_plan_memory, negative_coefficient};
 use super::stages::{
     Meshed, SolveSetup, Solved, build_mesh, build_operator, mesh_or_stored_operator, post_process,
     prepare_solver, solve_rhs,
 };
 use super::{FemSolver, Solution};
 use crate::caching::{CacheSession, problem_keys};
-use crate::config::{AdaptivityConfig, Partitioner};
+use crate::config::{AUTO, AdaptivityConfig, Partitioner};
 use crate::problem::Problem;
 use crate::scaling::ScalingDecision;
 
@@ -115,8 +115,8 @@ impl FemSolver {
         let mut meshed = clock
             .run(Phase::Mesh, || mesh_or_stored_operator(problem, cache))
             .map_err(&abandon)?;
-        let decision =
-            (self.plan_for_mesh(&meshed.mesh, requested, &start.load)).map_err(&abandon)?;
+        let decision = (self.plan_for_mesh(problem, &meshed.mesh, requested, &start.load))
+            .map_err(&abandon)?;
         let mut setup = self.setup(problem, &decision, context).map_err(&abandon)?;
         if !problem.mesh.is_generated() {
             check_parts_fixed(&meshed.mesh, &setup.form)
@@ -211,7 +211,7 @@ impl FemSolver {
             Some(dofs) => {
                 let dim = problem.mesh.dim().unwrap_or(2);
                 let work = WorkEstimate::p1(dofs, dim);
-                let early = self.decide(&work, requested, &load);
+                let early = self.decide(&work, requested, &load, None);
                 let (limit, size) = (cfg.memory_limit_mb, format!("{dofs} unknowns in {dim}D"));
                 check_plan_memory(&early.plan, &early.solver, &size, limit, "before meshing")?;
                 early.toggles.caching
@@ -242,6 +242,7 @@ impl FemSolver {
     /// degree checked against the mesh's cells.
     pub(super) fn plan_for_mesh(
         &self,
+        problem: &Problem,
         mesh: &Mesh,
         requested: &str,
         load: &SystemLoad,
@@ -250,7 +251,11 @@ impl FemSolver {
         let row_entries = mesh.cell_kind().typical_row_entries(mesh.order());
         let work = WorkEstimate::single(nodes, mesh.num_cells(), nodes.saturating_mul(row_entries));
         let work = work.with_dim(dim);
-        let mut decision = self.decide(&work, requested, load);
+        // Only `auto` chooses by it.
+        let indefinite = (requested == AUTO)
+            .then(|| negative_coefficient(problem, mesh))
+            .flatten();
+        let mut decision = self.decide(&work, requested, load, indefinite.as_deref());
         let element = element_label(mesh.cell_kind(), mesh.order());
         for reason in (decision.plan.reasons.iter_mut()).filter(|r| r.topic == PlanTopic::Solver) {
             reason.text = format!("{} ({element})", reason.text);
