@@ -42,7 +42,7 @@ pub enum SolveError {
         report: Box<SolveReport>,
     },
     /// A Krylov method hit a zero or non-finite scalar it must divide by.
-    #[error("breakdown in {method} after {} iterations: {detail}", .report.iterations)]
+    #[error("breakdown in {method} after {} iteration(s): {detail}", .report.iterations)]
     Breakdown {
         /// The method that broke down.
         method: String,

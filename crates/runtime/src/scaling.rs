@@ -36,6 +36,9 @@ pub struct ScalingDecision {
     pub solver: String,
     /// Registry name of the preconditioner (`auto` resolved).
     pub preconditioner: String,
+    /// Why `auto` took the operator to be possibly indefinite (a negative reaction or Robin
+    /// `alpha`, and where), when it chose the solver by that.
+    pub indefinite: Option<String>,
 }
 
 pub use femscale_core::ScalingLevel;

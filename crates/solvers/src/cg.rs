@@ -15,8 +15,8 @@ use crate::precond::JacobiFactory;
 /// The suspect of an `r·z` that is not positive (within the range of `f64`).
 const PRECONDITIONER_NOT_SPD: &str = "preconditioner not positive definite?";
 /// What `p·Ap <= 0` suggests, and what solves such a system.
-const NOT_SPD: &str =
-    "matrix not positive definite? an indefinite one needs solver.kind = \"gmres\" or \"direct\"";
+const NOT_SPD: &str = "matrix not positive definite? an indefinite one needs solver.kind = \"gmres\" with \
+     solver.preconditioner = \"amg\" (ILU(0), GMRES's default, is slow there), or \"direct\"";
 
 /// Preconditioned conjugate gradients (registry name `cg`).
 ///

@@ -5,6 +5,7 @@ mod adaptive;
 mod checks;
 mod coarse_space;
 mod data_range;
+mod definiteness;
 mod operator;
 mod phases;
 mod plan;

@@ -2,17 +2,15 @@
 //! `scaling.level = "auto"`, static otherwise), the solver `auto` resolves to, and the memory
 //! check that refuses a solve up front.
 
+use femscale_core::shown::Shown;
 use femscale_core::{
-    BoundaryKindOf, Error, ExecutionPlan, PlanTopic, Result, ScalarField, Scaler, SolverChoice,
-    SolverInfo, StaticScaler, SystemLoad, WorkEstimate,
+    Error, ExecutionPlan, PlanTopic, Result, Scaler, SolverChoice, SolverInfo, StaticScaler,
+    SystemLoad, WorkEstimate,
 };
-use femscale_expr::ExprOptions;
-use femscale_mesh::Mesh;
 use femscale_scaling::AdaptiveScaler;
 
 use super::FemSolver;
 use crate::config::AUTO;
-use crate::problem::{BoundarySpec, Problem};
 use crate::scaling::{ScalingDecision, ScalingLevel, ScalingToggles};
 
 impl FemSolver {
@@ -26,7 +24,7 @@ impl FemSolver {
     /// (the adaptive scaler at `scaling.level = "auto"`, the level's preset otherwise, explicit
     /// settings winning), the solver `auto` resolves to, the preconditioner `auto` gives it
     /// and the memory model of the estimate (both from the solver's registry entry).
-    /// `indefinite` says why the operator may be indefinite ([`negative_coefficient`]): `auto`
+    /// `indefinite` says why the operator may be indefinite ([`super::definiteness::negative_coefficient`]): `auto`
     /// then gives the iterative family GMRES with AMG, where CG would break down.
     pub(crate) fn decide(
         &self,
@@ -50,7 +48,22 @@ impl FemSolver {
                     choice
                 }
             };
+            let lu_mb = lu_mb(&adaptive, work);
+            let lu_fits = (self.config.solver.memory_limit_mb).is_none_or(|limit| lu_mb <= limit);
             let chosen = match (solver_for(choice), indefinite) {
+                // The factor of an indefinite operator is LU's, several times Cholesky's that
+                // the scaler priced.
+                (DIRECT, Some(why)) if !lu_fits => {
+                    let limit = self.config.solver.memory_limit_mb.unwrap_or(f64::INFINITY);
+                    let why = format!(
+                        "{GMRES} with {AMG}: the operator may be indefinite ({why}), and its LU \
+                         factor (~{} MB) would not fit in solver.memory_limit_mb = {}",
+                        lu_mb.round(),
+                        Shown(limit)
+                    );
+                    plan.add_reason(PlanTopic::Solver, why);
+                    GMRES
+                }
                 (CG, Some(why)) => {
                     let why = format!(
                         "{GMRES} with {AMG} rather than {CG}: the operator may be indefinite \
@@ -111,12 +124,28 @@ impl FemSolver {
         };
         // The plan describes what will run: the estimate follows the resolved solver.
         plan.solver = info.memory_model;
-        plan.estimated_memory_mb = plan.solver.map(|c| adaptive.model.solve_mb(work, c));
+        plan.estimated_memory_mb = plan.solver.map(|c| {
+            let model = adaptive.model.solve_mb(work, c);
+            match solver.as_str() {
+                // An indefinite operator's factor is LU's.
+                DIRECT if requested == AUTO && indefinite.is_some() => lu_mb(&adaptive, work),
+                // GMRES(m) keeps m + 1 basis vectors beside what CG needs.
+                GMRES => {
+                    let basis = (self.config.solver.gmres.restart as f64 + 1.0) * work.dofs as f64;
+                    model + basis * 8.0 / femscale_core::checks::MIB
+                }
+                _ => model,
+            }
+        });
+        let indefinite = (requested == AUTO && solver != DIRECT)
+            .then(|| indefinite.map(str::to_string))
+            .flatten();
         ScalingDecision {
             toggles,
             plan,
             solver,
             preconditioner,
+            indefinite,
         }
     }
 
@@ -185,10 +214,22 @@ pub(crate) fn auto_level(dofs: usize) -> ScalingLevel {
     }
 }
 
-/// The registered names `auto` chooses among for an iterative solve.
+/// The registered names `auto` chooses among.
+const DIRECT: &str = "direct";
 const CG: &str = "cg";
 const GMRES: &str = "gmres";
 const AMG: &str = "amg";
+
+/// How much more memory the direct solver's LU takes than its Cholesky: twice the entries
+/// (`L` and `U`), and the fill-in safety factor of its LU estimate (2).
+const LU_OVER_CHOLESKY: f64 = 4.0;
+
+/// The model's estimate of a direct solve by LU, MB: its Cholesky factor [`LU_OVER_CHOLESKY`]
+/// times.
+fn lu_mb(adaptive: &AdaptiveScaler, work: &WorkEstimate) -> f64 {
+    let (model, base) = (&adaptive.model, adaptive.model.base_mb(work));
+    base + (model.direct_mb(work) - base) * LU_OVER_CHOLESKY
+}
 
 /// The preconditioner `auto` gives `solver`: AMG to the GMRES it chose for an indefinite
 /// operator (ILU(0), GMRES's own default, takes thousands of iterations there), else the
@@ -200,74 +241,11 @@ fn auto_preconditioner(solver: &str, indefinite: Option<&str>, info: &SolverInfo
     }
 }
 
-/// At most this many mesh nodes are sampled by [`negative_coefficient`].
-const COEFFICIENT_SAMPLES: usize = 65_536;
-
-/// Why the operator of `problem` on `mesh` may be indefinite, or `None`: a reaction `c` or a
-/// Robin `alpha` that is a negative constant, or an expression negative at one of up to
-/// 65,536 of the mesh's nodes (evenly strided; every node of smaller meshes). Conservative
-/// where it cannot know: a field by subdomain counts when any piece is negative anywhere
-/// sampled, and `alpha` is read at all sampled nodes, not only the boundary's. A negative
-/// coefficient need not make the operator indefinite (`-Δu - c u` is definite while `c` stays
-/// below the smallest eigenvalue of `-Δ`); GMRES solves a definite operator too.
-pub(crate) fn negative_coefficient(problem: &Problem, mesh: &Mesh) -> Option<String> {
-    let robin = |bc: &BoundarySpec| matches!(bc.kind, BoundaryKindOf::Robin { .. });
-    if problem.reaction.is_none() && !problem.boundary.iter().any(robin) {
-        return None;
-    }
-    // Interpreted: a few thousand evaluations do not pay for compiling.
-    let form = problem.form_with(ExprOptions::with_jit(false)).ok()?;
-    // Gathered for the first field that is not a constant.
-    let points = std::cell::OnceCell::new();
-    let points = || {
-        points
-            .get_or_init(|| {
-                let stride = mesh.num_nodes().div_ceil(COEFFICIENT_SAMPLES).max(1);
-                let view = mesh.view();
-                (0..mesh.num_nodes())
-                    .step_by(stride)
-                    .map(|i| view.point(i))
-                    .collect::<Vec<_>>()
-            })
-            .as_slice()
-    };
-    let robin = (form.boundary.iter().enumerate()).filter_map(|(i, bc)| match &bc.kind {
-        BoundaryKindOf::Robin { alpha, .. } => Some((format!("boundary[{i}].alpha"), alpha)),
-        _ => None,
-    });
-    let fields = (form.reaction.as_ref().map(|c| ("reaction".to_string(), c))).into_iter();
-    fields.chain(robin).find_map(|(name, field)| {
-        let (value, at) = negative_at(field.as_ref(), &points)?;
-        Some(match at {
-            Some(p) => format!("{name} = {value:e} at {p:?}"),
-            None => format!("{name} = {value:e}"),
-        })
-    })
-}
-
-/// A negative value of `field` (and where, unless it is constant) at one of `points()`.
-fn negative_at<'p>(
-    field: &dyn ScalarField,
-    points: &impl Fn() -> &'p [[f64; 3]],
-) -> Option<(f64, Option<[f64; 3]>)> {
-    if let Some(c) = field.as_constant() {
-        return (c < 0.0).then_some((c, None));
-    }
-    if let Some(pieces) = field.as_subdomains() {
-        return (pieces.pieces().iter()).find_map(|(_, piece)| negative_at(piece.as_ref(), points));
-    }
-    let points = points();
-    let mut values = vec![0.0; points.len()];
-    field.eval_batch(points, &mut values);
-    let i = values.iter().position(|&v| v < 0.0)?;
-    Some((values[i], Some(points[i])))
-}
-
 /// The registered solver of a scaler's choice (its preconditioner follows the solver's
 /// registry entry: AMG for `cg`).
 pub fn solver_for(choice: SolverChoice) -> &'static str {
     match choice {
-        SolverChoice::Direct => "direct",
+        SolverChoice::Direct => DIRECT,
         // AMG-CG, and the iterative default for any family added later.
         _ => CG,
     }

@@ -18,8 +18,9 @@ use super::checks::{
     warn_overlapping_natural,
 };
 use super::coarse_space::takes_coarse_space;
+use super::definiteness::negative_coefficient;
 use super::phases::{Phase, PhaseClock};
-use super::plan::{check_plan_memory, negative_coefficient};
+use super::plan::check_plan_memory;
 use super::stages::{
     Meshed, SolveSetup, Solved, build_mesh, build_operator, mesh_or_stored_operator, post_process,
     prepare_solver, solve_rhs,
@@ -149,7 +150,18 @@ impl FemSolver {
                 run_stages(meshed, &setup, cache, &mut clock, stage)
             })
         });
-        let Some(computed) = outcome?? else {
+        let outcome = outcome.and_then(|computed| computed);
+        if let (Err(Error::Solve(_)), Some(why)) = (&outcome, &decision.indefinite) {
+            // The plan's advice, which a failed solve does not print.
+            tracing::warn!(
+                "solver.kind = \"auto\" ran {} with {} because the operator may be indefinite \
+                 ({why}), and it failed: a strongly indefinite operator needs \
+                 solver.kind = \"direct\", which factorises it by LU",
+                decision.solver,
+                decision.preconditioner,
+            );
+        }
+        let Some(computed) = outcome? else {
             return Ok(None);
         };
         let mut solution = computed.into_solution(problem, &decision, &setup, clock.timings, usage);
@@ -252,8 +264,9 @@ impl FemSolver {
         let work = WorkEstimate::single(nodes, mesh.num_cells(), nodes.saturating_mul(row_entries));
         let work = work.with_dim(dim);
         // Only `auto` chooses by it.
+        let jit = self.config.scaling.toggles(nodes, load.cores).jit;
         let indefinite = (requested == AUTO)
-            .then(|| negative_coefficient(problem, mesh))
+            .then(|| negative_coefficient(problem, mesh, jit))
             .flatten();
         let mut decision = self.decide(&work, requested, load, indefinite.as_deref());
         let element = element_label(mesh.cell_kind(), mesh.order());

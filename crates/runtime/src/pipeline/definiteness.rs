@@ -1,0 +1,110 @@
+//! Whether the operator may be indefinite: a reaction `c` or a Robin `alpha` negative
+//! somewhere, which `solver.kind = "auto"` answers with GMRES rather than CG (review T's F4).
+
+use femscale_core::shown::Shown;
+use femscale_core::{BoundaryKindOf, ScalarField};
+use femscale_expr::ExprOptions;
+use femscale_mesh::Mesh;
+
+use crate::problem::{BoundarySpec, Problem};
+
+/// Nodes evaluated per batch.
+const BATCH: usize = 4096;
+
+/// Why the operator of `problem` on `mesh` may be indefinite, or `None`: the reaction `c`
+/// negative at a node of the mesh (a piece of a field by subdomain at a node of that
+/// subdomain's cells), or a Robin `alpha` negative at a node of its boundary part; constants
+/// by value. Values between nodes are not seen (a feature thinner than a cell). A negative
+/// coefficient need not make the operator indefinite (`-Δu - c u` is definite while `c` stays
+/// below the smallest eigenvalue of `-Δ`); GMRES solves a definite operator too. `jit`
+/// compiles the expressions, as the solve will.
+pub(crate) fn negative_coefficient(problem: &Problem, mesh: &Mesh, jit: bool) -> Option<String> {
+    let robin = |bc: &BoundarySpec| matches!(bc.kind, BoundaryKindOf::Robin { .. });
+    if problem.reaction.is_none() && !problem.boundary.iter().any(robin) {
+        return None;
+    }
+    // A problem that does not build is refused by the solve's set-up, naming the field.
+    let form = problem.form_with(ExprOptions::with_jit(jit)).ok()?;
+    if let Some(c) = &form.reaction {
+        let found = match c.as_subdomains() {
+            Some(pieces) => (mesh.subdomains().iter()).find_map(|s| {
+                let (key, piece) = (pieces.pieces().iter())
+                    .find(|(k, _)| s.name.as_deref() == Some(k.as_str()))
+                    .or_else(|| pieces.pieces().iter().find(|(k, _)| s.is_named(k)))?;
+                let at = first_negative(piece.as_ref(), mesh, subdomain_nodes(mesh, s.id))?;
+                Some((format!("reaction.{key}"), at))
+            }),
+            None => {
+                let at = first_negative(c.as_ref(), mesh, 0..mesh.num_nodes())?;
+                Some(("reaction".to_string(), at))
+            }
+        };
+        if let Some((name, at)) = found {
+            return Some(describe(&name, at, mesh.dim()));
+        }
+    }
+    (form.boundary.iter().enumerate()).find_map(|(i, bc)| {
+        let BoundaryKindOf::Robin { alpha, .. } = &bc.kind else {
+            return None;
+        };
+        let nodes = mesh.boundary_part(&bc.part)?.nodes.iter().copied();
+        let at = first_negative(alpha.as_ref(), mesh, nodes)?;
+        Some(describe(&format!("boundary[{i}].alpha"), at, mesh.dim()))
+    })
+}
+
+/// A negative value of a field: the value, and the point unless it is a constant.
+type Negative = (f64, Option<[f64; 3]>);
+
+/// `reaction = -30`, `boundary[1].alpha = -0.5 at (0, 0.25)`.
+fn describe(name: &str, (value, at): Negative, dim: usize) -> String {
+    match at {
+        None => format!("{name} = {}", Shown(value)),
+        Some(p) => {
+            let p: Vec<String> = p[..dim.clamp(1, 3)]
+                .iter()
+                .map(|c| Shown(*c).to_string())
+                .collect();
+            format!("{name} = {} at ({})", Shown(value), p.join(", "))
+        }
+    }
+}
+
+/// The first of `nodes` where `field` is negative (a constant by its value alone).
+fn first_negative(
+    field: &dyn ScalarField,
+    mesh: &Mesh,
+    nodes: impl Iterator<Item = usize>,
+) -> Option<Negative> {
+    if let Some(c) = field.as_constant() {
+        return (c < 0.0).then_some((c, None));
+    }
+    let view = mesh.view();
+    let mut nodes = nodes.peekable();
+    let (mut points, mut values) = (Vec::with_capacity(BATCH), vec![0.0; BATCH]);
+    while nodes.peek().is_some() {
+        points.clear();
+        points.extend(nodes.by_ref().take(BATCH).map(|i| view.point(i)));
+        let values = &mut values[..points.len()];
+        field.eval_batch(&points, values);
+        if let Some(k) = values.iter().position(|&v| v < 0.0) {
+            return Some((values[k], Some(points[k])));
+        }
+    }
+    None
+}
+
+/// The nodes of the cells marked `id`, each once, in increasing order.
+fn subdomain_nodes(mesh: &Mesh, id: i32) -> impl Iterator<Item = usize> {
+    let per_cell = mesh.cell_kind().nodes_per_cell_of(mesh.order());
+    let mut on = vec![false; mesh.num_nodes()];
+    let cells = mesh.cells().chunks_exact(per_cell);
+    for (cell, _) in cells.zip(mesh.cell_markers()).filter(|(_, m)| **m == id) {
+        for &n in cell {
+            on[n] = true;
+        }
+    }
+    on.into_iter()
+        .enumerate()
+        .filter_map(|(i, on)| on.then_some(i))
+}
