@@ -14,7 +14,8 @@ const BATCH: usize = 4096;
 /// Why the operator of `problem` on `mesh` may be indefinite, or `None`: the reaction `c`
 /// negative at a node of the mesh (a piece of a field by subdomain at a node of that
 /// subdomain's cells), or a Robin `alpha` negative at a node of its boundary part; constants
-/// by value. Values between nodes are not seen (a feature thinner than a cell). A negative
+/// by value; a negative value within rounding of the field's largest (`ROUNDING`) does not
+/// count. Values between nodes are not seen (a feature thinner than a cell). A negative
 /// coefficient need not make the operator indefinite (`-Δu - c u` is definite while `c` stays
 /// below the smallest eigenvalue of `-Δ`); GMRES solves a definite operator too. `jit`
 /// compiles the expressions, as the solve will.
@@ -70,7 +71,12 @@ fn describe(name: &str, (value, at): Negative, dim: usize) -> String {
     }
 }
 
-/// The first of `nodes` where `field` is negative (a constant by its value alone).
+/// Negative values no larger than this share of the field's largest magnitude are rounding
+/// (review V: `x^2 + y^2 - 0.36` is -1.1e-16 at a node on the circle it vanishes on).
+const ROUNDING: f64 = 1e-12;
+
+/// The most negative value of `field` at `nodes` (a constant by its value alone), unless it
+/// is within [`ROUNDING`] of the largest magnitude there.
 fn first_negative(
     field: &dyn ScalarField,
     mesh: &Mesh,
@@ -82,16 +88,21 @@ fn first_negative(
     let view = mesh.view();
     let mut nodes = nodes.peekable();
     let (mut points, mut values) = (Vec::with_capacity(BATCH), vec![0.0; BATCH]);
+    let (mut lowest, mut largest): (Option<(f64, [f64; 3])>, f64) = (None, 0.0);
     while nodes.peek().is_some() {
         points.clear();
         points.extend(nodes.by_ref().take(BATCH).map(|i| view.point(i)));
         let values = &mut values[..points.len()];
         field.eval_batch(&points, values);
-        if let Some(k) = values.iter().position(|&v| v < 0.0) {
-            return Some((values[k], Some(points[k])));
+        for (&v, &p) in values.iter().zip(&points) {
+            largest = largest.max(v.abs());
+            if lowest.is_none_or(|(low, _)| v < low) {
+                lowest = Some((v, p));
+            }
         }
     }
-    None
+    let (value, at) = lowest?;
+    (value < -ROUNDING * largest).then_some((value, Some(at)))
 }
 
 /// The nodes of the cells marked `id`, each once, in increasing order.

@@ -61,7 +61,8 @@ impl FemSolver {
                         lu_mb.round(),
                         Shown(limit)
                     );
-                    plan.add_reason(PlanTopic::Solver, why);
+                    // The scaler's reason priced a Cholesky factor.
+                    plan.replace_reasons(PlanTopic::Solver, why);
                     GMRES
                 }
                 (CG, Some(why)) => {
