@@ -370,6 +370,18 @@ fn auto_gives_gmres_with_amg_where_a_negative_coefficient_may_make_the_operator_
             .plan_rationale
             .contains("boundary[0].alpha = -0.5")
     );
+    // Also beside a reaction that is nowhere negative (review W: the reaction's check ended
+    // the search).
+    robin.reaction = Some(FieldSpec::Constant(1.0));
+    let s = iterative.solve(&robin).unwrap();
+    assert_eq!(s.metrics.solver, "gmres", "{}", s.metrics.plan_rationale);
+    // A penalty value of 1e16 does not make a -30 beside it rounding (review W).
+    let s = iterative
+        .solve(&with_reaction(FieldSpec::expr(
+            "1e16*(x > 0.99)*(y > 0.99) - 30",
+        )))
+        .unwrap();
+    assert_eq!(s.metrics.solver, "gmres", "{}", s.metrics.plan_rationale);
     // An alpha negative only off its boundary part (review V) does not count.
     let mut robin = poisson(64);
     robin.boundary = vec![

@@ -35,10 +35,10 @@ pub(crate) fn negative_coefficient(problem: &Problem, mesh: &Mesh, jit: bool) ->
                 let at = first_negative(piece.as_ref(), mesh, subdomain_nodes(mesh, s.id))?;
                 Some((format!("reaction.{key}"), at))
             }),
-            None => {
-                let at = first_negative(c.as_ref(), mesh, 0..mesh.num_nodes())?;
-                Some(("reaction".to_string(), at))
-            }
+            // (Not `?`: a reaction that is nowhere negative leaves the Robin alphas to check;
+            // review W.)
+            None => first_negative(c.as_ref(), mesh, 0..mesh.num_nodes())
+                .map(|at| ("reaction".to_string(), at)),
         };
         if let Some((name, at)) = found {
             return Some(describe(&name, at, mesh.dim()));
@@ -72,8 +72,9 @@ fn describe(name: &str, (value, at): Negative, dim: usize) -> String {
 }
 
 /// Negative values no larger than this share of the field's largest magnitude are rounding
-/// (review V: `x^2 + y^2 - 0.36` is -1.1e-16 at a node on the circle it vanishes on).
-const ROUNDING: f64 = 1e-12;
+/// (review V: `x^2 + y^2 - 0.36` is -1.1e-16 at a node on the circle it vanishes on): a few
+/// ulps, so that a penalty value of 1e16 beside a `-30` (review W) hides nothing.
+const ROUNDING: f64 = 8.0 * f64::EPSILON;
 
 /// The most negative value of `field` at `nodes` (a constant by its value alone), unless it
 /// is within [`ROUNDING`] of the largest magnitude there.
