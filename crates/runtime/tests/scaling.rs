@@ -346,7 +346,9 @@ fn auto_gives_gmres_with_amg_where_a_negative_coefficient_may_make_the_operator_
         );
         assert!(m.linear_solve.converged);
         assert!(
-            m.plan_rationale.contains("may be indefinite") && m.plan_rationale.contains(said),
+            m.plan_rationale.contains("may be indefinite")
+                && m.plan_rationale.contains(said)
+                && !m.plan_rationale.contains("amg-cg"),
             "{}",
             m.plan_rationale
         );
@@ -412,6 +414,22 @@ fn auto_gives_gmres_with_amg_where_a_negative_coefficient_may_make_the_operator_
         "{}",
         s.metrics.plan_rationale
     );
+    assert!(
+        !s.metrics.plan_rationale.contains("amg-cg"),
+        "{}",
+        s.metrics.plan_rationale
+    );
+    // The check before meshing names the solver that would run (review V).
+    let tiny = solver(|c| c.solver.memory_limit_mb = Some(1.0));
+    match tiny.solve(&p) {
+        Err(Error::Solve(SolveError::MemoryBudget { what, .. })) => {
+            assert!(
+                what.contains("gmres") && what.contains("before meshing"),
+                "{what}"
+            );
+        }
+        other => panic!("expected a memory budget error, got {other:?}"),
+    }
     p.reaction = Some(FieldSpec::Constant(30.0));
     let s = limited.solve(&p).unwrap();
     assert!(

@@ -6,7 +6,7 @@ use femscale_core::{BoundaryKindOf, ScalarField};
 use femscale_expr::ExprOptions;
 use femscale_mesh::Mesh;
 
-use crate::problem::{BoundarySpec, Problem};
+use crate::problem::{BoundarySpec, FieldSpec, Problem};
 
 /// Nodes evaluated per batch.
 const BATCH: usize = 4096;
@@ -51,6 +51,29 @@ pub(crate) fn negative_coefficient(problem: &Problem, mesh: &Mesh, jit: bool) ->
         let nodes = mesh.boundary_part(&bc.part)?.nodes.iter().copied();
         let at = first_negative(alpha.as_ref(), mesh, nodes)?;
         Some(describe(&format!("boundary[{i}].alpha"), at, mesh.dim()))
+    })
+}
+
+/// [`negative_coefficient`] before there is a mesh: a reaction (or a piece of one by
+/// subdomain) or a Robin `alpha` that is a negative constant, for the plan made before meshing.
+pub(crate) fn negative_constant(problem: &Problem) -> Option<String> {
+    let negative = |name: &str, f: &FieldSpec| match f {
+        FieldSpec::Constant(c) if *c < 0.0 => Some(format!("{name} = {}", Shown(*c))),
+        FieldSpec::BySubdomain(pieces) => pieces.iter().find_map(|(key, piece)| match piece {
+            FieldSpec::Constant(c) if *c < 0.0 => Some(format!("{name}.{key} = {}", Shown(*c))),
+            _ => None,
+        }),
+        _ => None,
+    };
+    let reaction = problem
+        .reaction
+        .as_ref()
+        .and_then(|c| negative("reaction", c));
+    reaction.or_else(|| {
+        (problem.boundary.iter().enumerate()).find_map(|(i, bc)| match &bc.kind {
+            BoundaryKindOf::Robin { alpha, .. } => negative(&format!("boundary[{i}].alpha"), alpha),
+            _ => None,
+        })
     })
 }
 

@@ -75,6 +75,14 @@ impl FemSolver {
                     DIRECT
                 }
                 (CG, Some(why)) => {
+                    // The scaler's reasons name the pair it modelled (review V: the plan began
+                    // "amg-cg: …" and then ran GMRES).
+                    for reason in (plan.reasons.iter_mut()).filter(|r| r.topic == PlanTopic::Solver)
+                    {
+                        if let Some(rest) = reason.text.strip_prefix("amg-cg: ") {
+                            reason.text = format!("an iterative solver: {rest}");
+                        }
+                    }
                     let why = format!(
                         "{GMRES} with {AMG} rather than {CG}: the operator may be indefinite \
                          ({why}), where CG breaks down (set solver.kind = \"direct\" for a \

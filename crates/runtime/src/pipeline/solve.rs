@@ -18,7 +18,7 @@ use super::checks::{
     warn_overlapping_natural,
 };
 use super::coarse_space::takes_coarse_space;
-use super::definiteness::negative_coefficient;
+use super::definiteness::{negative_coefficient, negative_constant};
 use super::phases::{Phase, PhaseClock};
 use super::plan::check_plan_memory;
 use super::stages::{
@@ -223,7 +223,10 @@ impl FemSolver {
             Some(dofs) => {
                 let dim = problem.mesh.dim().unwrap_or(2);
                 let work = WorkEstimate::p1(dofs, dim);
-                let early = self.decide(&work, requested, &load, None);
+                let indefinite = (requested == AUTO)
+                    .then(|| negative_constant(problem))
+                    .flatten();
+                let early = self.decide(&work, requested, &load, indefinite.as_deref());
                 let (limit, size) = (cfg.memory_limit_mb, format!("{dofs} unknowns in {dim}D"));
                 check_plan_memory(&early.plan, &early.solver, &size, limit, "before meshing")?;
                 early.toggles.caching
