@@ -313,22 +313,33 @@ fn memory_pooling_follows_the_toggle() {
     );
 }
 
+/// The metrics of `problem` solved by `s`, checking the solver `auto` chose (and its
+/// preconditioner, when given).
+fn solved_by(s: &FemSolver, problem: &Problem, expected: &str) -> femscale_core::Metrics {
+    let m = s.solve(problem).unwrap().metrics;
+    let chosen = format!("{} + {}", m.solver, m.preconditioner);
+    assert!(
+        chosen == expected || m.solver == expected,
+        "{chosen}, expected {expected}: {}",
+        m.plan_rationale
+    );
+    m
+}
+
+/// 64² P1 with the reaction `c`: 2π² < 30 < 5π², so `c = -30` gives one negative eigenvalue.
+fn with_reaction(c: FieldSpec) -> Problem {
+    let mut p = poisson(64);
+    p.reaction = Some(c);
+    p
+}
+
 /// Review T's F4: `auto` gave CG + AMG to `-Δu - 30u = f` above the direct solver's size, and
-/// CG broke down on the indefinite operator. A reaction or Robin `alpha` that is negative
-/// somewhere now gets GMRES with AMG, which solves it.
+/// CG broke down on the indefinite operator. A reaction that is negative somewhere now gets
+/// GMRES with AMG, which solves it.
 #[test]
-fn auto_gives_gmres_with_amg_where_a_negative_coefficient_may_make_the_operator_indefinite() {
+fn auto_gives_gmres_with_amg_where_a_negative_reaction_may_make_the_operator_indefinite() {
     let _guard = serial();
-    // 2π² < 30 < 5π²: one negative eigenvalue.
-    let with_reaction = |c: FieldSpec| {
-        let mut p = poisson(64);
-        p.reaction = Some(c);
-        p
-    };
     let iterative = solver(|c| c.solver.auto_direct_max_dofs = 100);
-    let reference = solver(|c| c.solver.kind = "direct".into())
-        .solve(&with_reaction(FieldSpec::Constant(-30.0)))
-        .unwrap();
     let cases = [
         (FieldSpec::Constant(-30.0), "reaction = -30)"),
         // Negative in one corner only: found at a node there.
@@ -336,113 +347,40 @@ fn auto_gives_gmres_with_amg_where_a_negative_coefficient_may_make_the_operator_
             FieldSpec::expr("30 - 60*(x > 0.9)*(y > 0.9)"),
             "reaction = -30 at (",
         ),
+        // Negative on one column of nodes, which a sample of the nodes could miss.
+        (
+            FieldSpec::expr("if(abs(x - 37/64) < 0.3/64, -30, 1)"),
+            "reaction = -30 at (0.578125, ",
+        ),
+        // A penalty value of 1e16 does not make a -30 beside it rounding (review W).
+        (
+            FieldSpec::expr("1e16*(x > 0.99)*(y > 0.99) - 30"),
+            "reaction = -30 at (",
+        ),
     ];
     for (reaction, said) in cases {
-        let s = iterative.solve(&with_reaction(reaction)).unwrap();
-        let m = &s.metrics;
-        assert_eq!(
-            (m.solver.as_str(), m.preconditioner.as_str()),
-            ("gmres", "amg")
-        );
+        let m = solved_by(&iterative, &with_reaction(reaction), "gmres + amg");
         assert!(m.linear_solve.converged);
-        assert!(
-            m.plan_rationale.contains("may be indefinite")
-                && m.plan_rationale.contains(said)
-                && !m.plan_rationale.contains("amg-cg"),
-            "{}",
-            m.plan_rationale
-        );
+        let why = &m.plan_rationale;
+        let told = why.contains("may be indefinite") && why.contains(said);
+        assert!(told && !why.contains("amg-cg"), "{why}");
     }
-    let s = iterative
-        .solve(&with_reaction(FieldSpec::Constant(-30.0)))
+    let reference = solver(|c| c.solver.kind = "direct".into());
+    let indefinite = with_reaction(FieldSpec::Constant(-30.0));
+    let a = reference
+        .solve(&indefinite)
+        .unwrap()
+        .metrics
+        .l2_error
         .unwrap();
-    let (a, b) = (
-        reference.metrics.l2_error.unwrap(),
-        s.metrics.l2_error.unwrap(),
-    );
+    let b = solved_by(&iterative, &indefinite, "gmres")
+        .l2_error
+        .unwrap();
     assert!((a - b).abs() < 1e-6 * a, "{a} vs {b}");
-
-    // A negative Robin alpha counts too; a positive reaction keeps CG.
-    let mut robin = poisson(64);
-    robin.boundary = vec![femscale_runtime::BoundarySpec::robin("all", -0.5, 0.0)];
-    let s = iterative.solve(&robin).unwrap();
-    assert_eq!(s.metrics.solver, "gmres", "{}", s.metrics.plan_rationale);
-    assert!(
-        s.metrics
-            .plan_rationale
-            .contains("boundary[0].alpha = -0.5")
-    );
-    // Also beside a reaction that is nowhere negative (review W: the reaction's check ended
-    // the search).
-    robin.reaction = Some(FieldSpec::Constant(1.0));
-    let s = iterative.solve(&robin).unwrap();
-    assert_eq!(s.metrics.solver, "gmres", "{}", s.metrics.plan_rationale);
-    // A penalty value of 1e16 does not make a -30 beside it rounding (review W).
-    let s = iterative
-        .solve(&with_reaction(FieldSpec::expr(
-            "1e16*(x > 0.99)*(y > 0.99) - 30",
-        )))
-        .unwrap();
-    assert_eq!(s.metrics.solver, "gmres", "{}", s.metrics.plan_rationale);
-    // An alpha negative only off its boundary part (review V) does not count.
-    let mut robin = poisson(64);
-    robin.boundary = vec![
-        femscale_runtime::BoundarySpec::robin("bottom", FieldSpec::expr("2 - 4*y"), 0.0),
-        femscale_runtime::BoundarySpec::dirichlet("left", 0.0),
-        femscale_runtime::BoundarySpec::dirichlet("right", 0.0),
-        femscale_runtime::BoundarySpec::dirichlet("top", 0.0),
-    ];
-    let s = iterative.solve(&robin).unwrap();
-    assert_eq!(s.metrics.solver, "cg", "{}", s.metrics.plan_rationale);
-    // Negative only on one column of nodes, which a sample of the nodes could miss.
-    let s = iterative
-        .solve(&with_reaction(FieldSpec::expr(
-            "if(abs(x - 37/64) < 0.3/64, -30, 1)",
-        )))
-        .unwrap();
-    assert_eq!(s.metrics.solver, "gmres", "{}", s.metrics.plan_rationale);
-
-    // A direct solve of an indefinite operator is an LU: priced as one against the limit
-    // (review V: the Cholesky estimate let `auto` pick a factor that did not fit).
-    let limited = solver(|c| c.solver.memory_limit_mb = Some(20.0));
-    let mut p = poisson(140);
-    p.reaction = Some(FieldSpec::Constant(-30.0));
-    let s = limited.solve(&p).unwrap();
-    assert_eq!(s.metrics.solver, "gmres", "{}", s.metrics.plan_rationale);
-    assert!(
-        s.metrics.plan_rationale.contains("LU factor"),
-        "{}",
-        s.metrics.plan_rationale
-    );
-    assert!(
-        !s.metrics.plan_rationale.contains("amg-cg"),
-        "{}",
-        s.metrics.plan_rationale
-    );
-    // The check before meshing names the solver that would run (review V).
-    let tiny = solver(|c| c.solver.memory_limit_mb = Some(1.0));
-    match tiny.solve(&p) {
-        Err(Error::Solve(SolveError::MemoryBudget { what, .. })) => {
-            assert!(
-                what.contains("gmres") && what.contains("before meshing"),
-                "{what}"
-            );
-        }
-        other => panic!("expected a memory budget error, got {other:?}"),
-    }
-    p.reaction = Some(FieldSpec::Constant(30.0));
-    let s = limited.solve(&p).unwrap();
-    assert!(
-        s.metrics.solver.starts_with("direct"),
-        "{}",
-        s.metrics.solver
-    );
-    let s = iterative
-        .solve(&with_reaction(FieldSpec::Constant(30.0)))
-        .unwrap();
-    assert_eq!(
-        (s.metrics.solver.as_str(), s.metrics.preconditioner.as_str()),
-        ("cg", "amg")
+    solved_by(
+        &iterative,
+        &with_reaction(FieldSpec::Constant(30.0)),
+        "cg + amg",
     );
 
     // A configured preconditioner is kept, and said; a configured CG is not switched.
@@ -450,19 +388,62 @@ fn auto_gives_gmres_with_amg_where_a_negative_coefficient_may_make_the_operator_
         c.solver.auto_direct_max_dofs = 100;
         c.solver.preconditioner = "ilu0".into();
     });
-    let decision = ilu
-        .solve(&with_reaction(FieldSpec::Constant(-30.0)))
-        .unwrap();
-    assert_eq!(decision.metrics.preconditioner, "ilu0");
-    assert!(
-        (decision.metrics.plan_rationale)
-            .contains("gmres runs with solver.preconditioner = ilu0 as configured, not amg"),
-        "{}",
-        decision.metrics.plan_rationale
-    );
+    let why = solved_by(&ilu, &indefinite, "gmres + ilu0").plan_rationale;
+    let said = "gmres runs with solver.preconditioner = ilu0 as configured, not amg";
+    assert!(why.contains(said), "{why}");
     let cg = solver(|c| c.solver.kind = "cg".into());
-    match cg.solve(&with_reaction(FieldSpec::Constant(-30.0))) {
+    match cg.solve(&indefinite) {
         Err(Error::Solve(SolveError::Breakdown { method, .. })) => assert_eq!(method, "cg"),
         other => panic!("expected CG to break down, got {other:?}"),
     }
+}
+
+/// A negative Robin `alpha` counts like a negative reaction, on its boundary part only, also
+/// beside a reaction that is nowhere negative (review W: that reaction ended the search).
+#[test]
+fn a_negative_robin_alpha_counts_on_its_boundary_part() {
+    let _guard = serial();
+    let iterative = solver(|c| c.solver.auto_direct_max_dofs = 100);
+    let mut robin = poisson(64);
+    robin.boundary = vec![femscale_runtime::BoundarySpec::robin("all", -0.5, 0.0)];
+    let why = solved_by(&iterative, &robin, "gmres").plan_rationale;
+    assert!(why.contains("boundary[0].alpha = -0.5"), "{why}");
+    robin.reaction = Some(FieldSpec::Constant(1.0));
+    solved_by(&iterative, &robin, "gmres");
+    // Negative only off its part (review V: `2 - 4y` on the bottom, where y = 0).
+    let mut bottom = poisson(64);
+    bottom.boundary = vec![
+        femscale_runtime::BoundarySpec::robin("bottom", FieldSpec::expr("2 - 4*y"), 0.0),
+        femscale_runtime::BoundarySpec::dirichlet("left", 0.0),
+        femscale_runtime::BoundarySpec::dirichlet("right", 0.0),
+        femscale_runtime::BoundarySpec::dirichlet("top", 0.0),
+    ];
+    solved_by(&iterative, &bottom, "cg");
+}
+
+/// A direct solve of an indefinite operator is an LU: priced as one against the limit (review
+/// V: the Cholesky estimate let `auto` pick a factor that did not fit), and the check before
+/// meshing names the solver that would run.
+#[test]
+fn an_indefinite_operators_direct_solve_is_priced_as_an_lu() {
+    let _guard = serial();
+    let limited = solver(|c| c.solver.memory_limit_mb = Some(20.0));
+    let mut p = poisson(140);
+    p.reaction = Some(FieldSpec::Constant(-30.0));
+    let why = solved_by(&limited, &p, "gmres").plan_rationale;
+    assert!(
+        why.contains("LU factor") && !why.contains("amg-cg"),
+        "{why}"
+    );
+    let tiny = solver(|c| c.solver.memory_limit_mb = Some(1.0));
+    match tiny.solve(&p) {
+        Err(Error::Solve(SolveError::MemoryBudget { what, .. })) => {
+            let named = what.contains("gmres") && what.contains("before meshing");
+            assert!(named, "{what}");
+        }
+        other => panic!("expected a memory budget error, got {other:?}"),
+    }
+    p.reaction = Some(FieldSpec::Constant(30.0));
+    let m = limited.solve(&p).unwrap().metrics;
+    assert!(m.solver.starts_with("direct"), "{}", m.solver);
 }
