@@ -108,11 +108,7 @@ impl<'a> Coefficient<'a> {
         }
         let mut pieces = Vec::with_capacity(mesh.subdomains.len());
         for s in mesh.subdomains {
-            // A name wins over a number that happens to equal another subdomain's id.
-            let found = (by_subdomain.pieces().iter())
-                .find(|(k, _)| s.name.as_deref() == Some(k.as_str()))
-                .or_else(|| by_subdomain.pieces().iter().find(|(k, _)| s.is_named(k)));
-            let Some((key, piece)) = found else {
+            let Some((key, piece)) = by_subdomain.piece_for(s) else {
                 return Err(Error::invalid(
                     name,
                     format!(

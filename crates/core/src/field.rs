@@ -117,6 +117,15 @@ impl SubdomainField {
     pub fn pieces(&self) -> &[(String, SharedField)] {
         &self.pieces
     }
+
+    /// The piece of subdomain `s`, with its key: the one keyed by the subdomain's name, else
+    /// by its marker number (a name wins over a number that happens to equal another
+    /// subdomain's id).
+    pub fn piece_for(&self, s: &crate::mesh::Subdomain) -> Option<&(String, SharedField)> {
+        (self.pieces.iter())
+            .find(|(k, _)| s.name.as_deref() == Some(k.as_str()))
+            .or_else(|| self.pieces.iter().find(|(k, _)| s.is_named(k)))
+    }
 }
 
 impl ScalarField for SubdomainField {

@@ -24,14 +24,14 @@ pub(crate) fn negative_coefficient(problem: &Problem, mesh: &Mesh, jit: bool) ->
     if problem.reaction.is_none() && !problem.boundary.iter().any(robin) {
         return None;
     }
-    // A problem that does not build is refused by the solve's set-up, naming the field.
-    let form = problem.form_with(ExprOptions::with_jit(jit)).ok()?;
-    if let Some(c) = &form.reaction {
+    // Only the fields read here (not the source and boundary values, compiled by the set-up);
+    // a field that does not build is refused there, naming it.
+    let options = ExprOptions::with_jit(jit);
+    let build = |name: &str, f: &FieldSpec| f.build_with(name, &problem.params, options).ok();
+    if let Some(c) = problem.reaction.as_ref().and_then(|c| build("reaction", c)) {
         let found = match c.as_subdomains() {
             Some(pieces) => (mesh.subdomains().iter()).find_map(|s| {
-                let (key, piece) = (pieces.pieces().iter())
-                    .find(|(k, _)| s.name.as_deref() == Some(k.as_str()))
-                    .or_else(|| pieces.pieces().iter().find(|(k, _)| s.is_named(k)))?;
+                let (key, piece) = pieces.piece_for(s)?;
                 let at = first_negative(piece.as_ref(), mesh, subdomain_nodes(mesh, s.id))?;
                 Some((format!("reaction.{key}"), at))
             }),
@@ -44,13 +44,15 @@ pub(crate) fn negative_coefficient(problem: &Problem, mesh: &Mesh, jit: bool) ->
             return Some(describe(&name, at, mesh.dim()));
         }
     }
-    (form.boundary.iter().enumerate()).find_map(|(i, bc)| {
+    (problem.boundary.iter().enumerate()).find_map(|(i, bc)| {
         let BoundaryKindOf::Robin { alpha, .. } = &bc.kind else {
             return None;
         };
+        let name = format!("boundary[{i}].alpha");
+        let alpha = build(&name, alpha)?;
         let nodes = mesh.boundary_part(&bc.part)?.nodes.iter().copied();
         let at = first_negative(alpha.as_ref(), mesh, nodes)?;
-        Some(describe(&format!("boundary[{i}].alpha"), at, mesh.dim()))
+        Some(describe(&name, at, mesh.dim()))
     })
 }
 
