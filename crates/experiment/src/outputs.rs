@@ -114,6 +114,21 @@ pub(super) fn summary_outputs(output: &OutputSpec) -> Vec<&'static str> {
     names
 }
 
+/// Removes, from `dir`, every file the end of an invocation may write from all the records
+/// (`summary.csv`, the plots) for which `keep` is false, whichever formats asked for them:
+/// a summary left by an invocation with other formats would otherwise describe runs the log no
+/// longer backs (review S: a `jsonl`-only run over a `csv` one kept its `summary.csv`). Only
+/// regular files are removed; [`check_output_paths`] refuses other kinds where they are written.
+pub(super) fn remove_summary_outputs(dir: &Path, keep: impl Fn(&str) -> bool) -> Result<()> {
+    for name in [SUMMARY_FILE, ERROR_PLOT, TIME_PLOT] {
+        let path = dir.join(name);
+        if !keep(name) && is_regular_file(&path) {
+            std::fs::remove_file(&path).map_err(|source| Error::Io { path, source })?;
+        }
+    }
+    Ok(())
+}
+
 /// Refuses, before anything is written, moved or removed, the paths this invocation will
 /// write that only a regular file may take: `summary.csv` (with `csv`) and the plots (with
 /// `svg`), which the end replaces, and the stamps of the points' outputs (`.outputs/`, a

@@ -317,13 +317,8 @@ impl Experiment {
             // removed while these runs change the results, so that an interrupted invocation
             // leaves none that the log does not back (the end of one writes them again). First
             // of the removals, so that a kill during the others leaves no stale summary
-            // (review S).
-            for name in super::outputs::summary_outputs(&self.output) {
-                let path = dir.join(name);
-                if super::outputs::is_regular_file(&path) {
-                    std::fs::remove_file(&path).map_err(|source| Error::Io { path, source })?;
-                }
-            }
+            // (review S). Whatever formats wrote them.
+            super::outputs::remove_summary_outputs(&dir, |_| false)?;
         }
         if self.output.wants(OutputFormat::Vtu) || self.output.wants(OutputFormat::Svg) {
             let foreign = super::outputs::remove_foreign_outputs(&dir, &self.points)?;
@@ -400,6 +395,10 @@ impl Experiment {
             .filter_map(|id| latest.get(id.as_str()).map(|r| (*r).clone()))
             .collect();
         let summary = summarize(&self.points, self.settings.repetitions, &current);
+        // The summary is replaced atomically; the plots, written only when they have a point
+        // to show, and what formats no longer asked for wrote, go first.
+        let csv = self.output.wants(OutputFormat::Csv);
+        super::outputs::remove_summary_outputs(&dir, |name| csv && name == SUMMARY_FILE)?;
         let summary_path = self.write_summary(&dir, &summary)?;
         write_extra_outputs(&dir, &self.output, ExtraOutput::Finished { rows: &summary })?;
         Ok(ExperimentReport {

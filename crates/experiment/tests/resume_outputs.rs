@@ -323,3 +323,29 @@ fn a_vtu_directory_that_is_a_file_is_refused_before_the_runs() {
     assert!(e.contains("vtu") && e.contains("not a directory"), "{e}");
     assert!(out.join("results.jsonl").is_file());
 }
+
+/// A run whose formats no longer ask for `summary.csv` removes the one an earlier invocation
+/// wrote, whether it runs anything (a new point) or only resumes: it would otherwise describe
+/// runs this invocation's log does not back (review S).
+#[test]
+fn a_summary_no_format_asks_for_is_removed() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = experiment(dir.path());
+    let summary = dir.path().join("out").join(SUMMARY_FILE);
+    assert!(load(&path, &[]).run(&quiet()).unwrap().all_ok());
+    assert!(summary.is_file());
+    // The same points, nothing to run: the summary goes with the format.
+    let jsonl = load(&path, &["output.formats=[\"jsonl\"]"]);
+    let report = jsonl.run(&quiet()).unwrap();
+    assert_eq!(report.ran, 0);
+    assert!(!summary.exists(), "a summary no format asked for was kept");
+    // With csv again it comes back; a point fewer and jsonl only removes it again.
+    assert!(load(&path, &[]).run(&quiet()).unwrap().all_ok());
+    assert!(summary.is_file());
+    let text = std::fs::read_to_string(&path).unwrap();
+    std::fs::write(&path, text.replace("= [4, 6]", "= [4, 5]")).unwrap();
+    let fewer = load(&path, &["output.formats=[\"jsonl\"]"]);
+    let report = fewer.run(&quiet()).unwrap();
+    assert_eq!(report.ran, 1);
+    assert!(!summary.exists(), "a summary no format asked for was kept");
+}
