@@ -148,9 +148,10 @@ pub fn recovery_estimate(mesh: &MeshView<'_>, form: &EllipticForm, uh: &[f64]) -
     recovery_within(mesh, form, uh, &Deadline::unlimited())
 }
 
-/// The true squared errors `int_K k |grad(u - u_h)|^2 + c (u - u_h)^2` of every cell against
+/// The true squared errors `int_K k |grad(u - u_h)|^2 + |c| (u - u_h)^2` of every cell against
 /// `exact` (its gradient from [`ScalarField::gradient`]), with the form's `k` and `c`: their
-/// sum is the squared energy norm of the error without boundary (Robin) terms.
+/// sum is the squared energy norm of the error without boundary (Robin) terms (with `|c|`, a
+/// norm also where the reaction is negative).
 ///
 /// # Errors
 /// As [`residual_estimate`], and [`Error::InvalidInput`] (field `exact`) if the exact solution
@@ -227,6 +228,16 @@ fn recovery_within(
                 "the Zienkiewicz-Zhu estimator averages P1/Q1 gradients; nodal averaging is not \
                  superconvergent for {} elements (use the residual estimator)",
                 mesh.cell_kind.element_name_of(mesh.order)
+            ),
+        ));
+    }
+    if let Some(part) = topology::interior_condition(mesh, form)? {
+        return Err(Error::invalid(
+            "adaptivity.estimator",
+            format!(
+                "the boundary condition on `{part}` holds inside the mesh, where the flux may \
+                 jump; the Zienkiewicz-Zhu estimator averages it across and would refine there \
+                 however accurate the solution (use the residual estimator)"
             ),
         ));
     }

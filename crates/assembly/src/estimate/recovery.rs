@@ -219,7 +219,8 @@ pub(crate) fn error_chunk<const N: usize, const D: usize, const G: usize>(
             let gh = flux(&jac, &t.dphi[q], &v, 1.0);
             let uq: f64 = v.iter().zip(&t.phi[q]).map(|(a, b)| a * b).sum();
             let grad: f64 = (0..D).map(|d| (gh[d] - g[j][d]).powi(2)).sum();
-            let density = scratch.k[j] * grad + scratch.c[j] * (uq - u[j]).powi(2);
+            // `|c|`: a negative reaction would make the density, and the sum, no norm.
+            let density = scratch.k[j] * grad + scratch.c[j].abs() * (uq - u[j]).powi(2);
             e2 += t.weights[q] * jac.det * density;
         }
         out.push(e2);

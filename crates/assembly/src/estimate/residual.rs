@@ -350,7 +350,8 @@ pub(crate) fn chunk<const N: usize, const D: usize, const G: usize>(
                 *y = x[a];
             }
             let hf = if D == 1 { h } else { diameter(&fx[..lv.len()]) };
-            if let (Some(fluxes), Across::Cell(o)) = (fluxes, across) {
+            let sourced = r.topology.has_conditions(id);
+            if let (Some(fluxes), Across::Cell(o), false) = (fluxes, across, sourced) {
                 // Constant fluxes on both sides: the jump's integral is `|F| [k grad u_h . n]^2`.
                 let (own, other) = (&fluxes[c], &fluxes[o / nf]);
                 let (n, area) = simplex_facet_normal(&fx[..lv.len()]);
@@ -369,9 +370,17 @@ pub(crate) fn chunk<const N: usize, const D: usize, const G: usize>(
                     let oi = r.facet_of(oc, of);
                     let own = std::mem::take(&mut facet.flux_n);
                     facet.side(r, &facet_tables[oi], &r.tangents[oi], oc, &ox, &ov, false)?;
-                    let s: f64 = (facet.weights.iter().zip(own.iter().zip(&facet.flux_n)))
-                        .map(|(w, (a, b))| w * (a - b).powi(2))
-                        .sum();
+                    let s: f64 = if sourced {
+                        // An interface source: the jump `[k grad u_h . n]` balances it.
+                        for (other, own) in facet.flux_n.iter_mut().zip(&own) {
+                            *other = own - *other;
+                        }
+                        facet.natural(r, id)?
+                    } else {
+                        (facet.weights.iter().zip(own.iter().zip(&facet.flux_n)))
+                            .map(|(w, (a, b))| w * (a - b).powi(2))
+                            .sum()
+                    };
                     facet.flux_n = own;
                     // In 1D both sides weigh the jump with the mean of their diameters.
                     let hf = if D == 1 {

@@ -485,3 +485,96 @@ fn the_closed_form_recovery_is_the_quadrature() {
         }
     }
 }
+
+/// The unit square in `n x n` squares of two triangles (`n` even), with the interior line
+/// `x = 1/2` as the part `mid` (its edges shared by two cells).
+fn split_square(n: usize) -> Mesh {
+    let m = n + 1;
+    let coords: Vec<f64> = (0..m * m)
+        .flat_map(|v| [(v % m) as f64 / n as f64, (v / m) as f64 / n as f64])
+        .collect();
+    let mut cells = Vec::new();
+    for j in 0..n {
+        for i in 0..n {
+            let (a, b, c, d) = (
+                j * m + i,
+                j * m + i + 1,
+                (j + 1) * m + i + 1,
+                (j + 1) * m + i,
+            );
+            cells.extend([a, b, c, a, c, d]);
+        }
+    }
+    let facets: Vec<usize> = (0..n)
+        .flat_map(|j| [j * m + n / 2, (j + 1) * m + n / 2])
+        .collect();
+    Mesh::builder(2, coords, CellKind::Triangle, cells)
+        .facet_markers(facets, vec![10; n])
+        .boundary_name(10, "mid")
+        .build()
+        .unwrap()
+}
+
+/// A condition on an interior interface: a Dirichlet one prescribes `u` there (the flux's jump
+/// is no error), a Neumann or Robin one is a source the jump balances. `u = |x - 1/2| + 1`, in
+/// the P1 space of [`split_square`], with `k = 1`, `f = 0` and `u` on the exterior: the
+/// outward fluxes of both sides at `x = 1/2` sum to -2, so the interface takes Neumann
+/// `g = -2` or Robin `alpha = 3`, `g = -2 + 3 u = 1`. The estimate is zero with each
+/// (review A: it refined the interface forever); the ZZ estimator, which averages the flux
+/// across, refuses.
+#[test]
+fn conditions_on_an_interior_interface_are_not_errors() {
+    let mesh = split_square(4);
+    let u = |p: [f64; 3]| (p[0] - 0.5).abs() + 1.0;
+    let uh = mesh.points().into_iter().map(u).collect::<Vec<_>>();
+    let interface = [
+        BoundaryKind::Dirichlet { value: field(u) },
+        BoundaryKind::Neumann {
+            flux: field(|_| -2.0),
+        },
+        BoundaryKind::Robin {
+            alpha: Arc::new(Constant(3.0)),
+            value: field(|_| 1.0),
+        },
+    ];
+    for kind in interface {
+        let name = kind.name();
+        let form = EllipticForm {
+            diffusion: Arc::new(Constant(1.0)),
+            reaction: None,
+            source: None,
+            boundary: vec![
+                bc("mid", kind),
+                bc("all", BoundaryKind::Dirichlet { value: field(u) }),
+            ],
+        };
+        let estimate = residual_estimate(&mesh.view(), &form, &uh).unwrap();
+        assert!(estimate.total() < 1e-12, "{name}: {}", estimate.total());
+        let e = recovery_estimate(&mesh.view(), &form, &uh).unwrap_err();
+        assert!(
+            e.to_string().contains("adaptivity.estimator") && e.to_string().contains("`mid`"),
+            "{e}"
+        );
+        // A wrong interface value is seen at the interface.
+        let mut wrong = form.clone();
+        if !matches!(wrong.boundary[0].kind, BoundaryKind::Dirichlet { .. }) {
+            wrong.boundary[0] = bc(
+                "mid",
+                BoundaryKind::Neumann {
+                    flux: field(|_| 0.0),
+                },
+            );
+            let estimate = residual_estimate(&mesh.view(), &wrong, &uh).unwrap();
+            assert!(estimate.total() > 0.1, "{name}: {}", estimate.total());
+        }
+    }
+    // Without the interface condition the kink is an error, and ZZ estimates it.
+    let form = EllipticForm {
+        diffusion: Arc::new(Constant(1.0)),
+        reaction: None,
+        source: None,
+        boundary: vec![bc("all", BoundaryKind::Dirichlet { value: field(u) })],
+    };
+    assert!(residual_estimate(&mesh.view(), &form, &uh).unwrap().total() > 0.1);
+    assert!(recovery_estimate(&mesh.view(), &form, &uh).unwrap().total() > 0.1);
+}

@@ -53,9 +53,14 @@ pub(crate) struct Topology {
 }
 
 impl Topology {
-    /// The topology of `mesh` with the boundary conditions of `form`. A facet of a part that
-    /// is not on the exterior (an internal interface) is ignored; a Dirichlet condition wins
-    /// over natural ones on the same facet.
+    /// The topology of `mesh` with the boundary conditions of `form`. A condition on a facet
+    /// of a part inside the mesh (an interface between two cells) holds on both sides: a
+    /// Dirichlet one prescribes the solution there, so the flux may jump (no facet residual,
+    /// [`Across::Dirichlet`] on both sides), and a Neumann or Robin one is a source on the
+    /// interface that the jump balances (listed under the side with the smaller facet index,
+    /// which computes the jump). A Dirichlet condition wins over natural ones on the same
+    /// facet. A part given by its nodes alone counts on exterior facets only (an interior
+    /// facet between two of its nodes may cross the domain).
     ///
     /// # Errors
     /// [`Error::Mesh`] for an invalid mesh, a facet shared by more than two cells or more nodes
@@ -71,7 +76,8 @@ impl Topology {
             });
         }
         let nv = local[0].len();
-        let mut across = facet_neighbours(mesh, &NodeCells::new(mesh)?)?;
+        let adjacency = NodeCells::new(mesh)?;
+        let mut across = facet_neighbours(mesh, &adjacency)?;
         let mut exterior: Vec<(u128, usize)> = (across.par_iter().enumerate())
             .filter(|(_, a)| **a == NATURAL)
             .map(|(id, _)| {
@@ -111,17 +117,23 @@ impl Topology {
                 }
             }
             for facet in part.facets.chunks_exact(npf) {
-                let Some(id) = find(&facet[..nv]) else {
+                let facet = &facet[..nv];
+                let Some(id) = find(facet).or_else(|| interior(mesh, &adjacency, facet)) else {
                     continue;
                 };
+                // The other side of an interior facet (`id` is the smaller of the two).
+                let other = (across[id] < DIRICHLET).then_some(across[id]);
                 if dirichlet {
                     across[id] = DIRICHLET;
+                    if let Some(o) = other {
+                        across[o] = DIRICHLET;
+                    }
                 } else {
                     conditions.push((id, i));
                 }
             }
         }
-        conditions.retain(|&(id, _)| across[id] == NATURAL);
+        conditions.retain(|&(id, _)| across[id] != DIRICHLET);
         conditions.sort_unstable();
         Ok(Self {
             facets_per_cell: nf,
@@ -135,8 +147,13 @@ impl Topology {
         Across::decode(self.across[id])
     }
 
+    /// Whether cell facet `id` has Neumann or Robin conditions.
+    pub fn has_conditions(&self, id: usize) -> bool {
+        self.conditions(id).next().is_some()
+    }
+
     /// The Neumann and Robin conditions (indices into the form's boundary list) on cell facet
-    /// `id`.
+    /// `id` (of an interior facet: on the side with the smaller index).
     pub fn conditions(&self, id: usize) -> impl Iterator<Item = usize> + '_ {
         let start = self.conditions.partition_point(|c| c.0 < id);
         self.conditions[start..]
@@ -211,6 +228,73 @@ fn facet_neighbours(mesh: &MeshView<'_>, adjacency: &NodeCells) -> Result<Vec<us
         })?;
     // Written by relaxed stores in the tasks above, read after they were joined.
     Ok(other)
+}
+
+/// The part of the first condition of `form` that lies (in part) inside `mesh`: a facet of it
+/// is shared by two cells. The exterior is the part `all` where the mesh has it (every mesh
+/// femscale builds), else found from the cells around each facet.
+///
+/// # Errors
+/// [`Error::Mesh`] for an invalid mesh (without a part `all`).
+pub(crate) fn interior_condition<'f>(
+    mesh: &MeshView<'_>,
+    form: &'f EllipticForm,
+) -> Result<Option<&'f str>> {
+    let (npf, nv) = (
+        mesh.nodes_per_facet(),
+        mesh.cell_kind.local_facets()[0].len(),
+    );
+    let parts = (form.boundary.iter())
+        .filter_map(|bc| Some((bc.part.as_str(), mesh.boundary_part(&bc.part)?)))
+        .filter(|(_, part)| !part.facets.is_empty() && part.name != "all");
+    let exterior: Option<Vec<u128>> = mesh.boundary_part("all").map(|all| {
+        let mut keys: Vec<u128> = (all.facets.chunks_exact(npf))
+            .map(|f| key(&f[..nv]))
+            .collect();
+        keys.sort_unstable();
+        keys
+    });
+    let mut adjacency = None;
+    for (name, part) in parts {
+        for facet in part.facets.chunks_exact(npf) {
+            let facet = &facet[..nv];
+            let inside = match &exterior {
+                Some(keys) => keys.binary_search(&key(facet)).is_err(),
+                None => {
+                    if adjacency.is_none() {
+                        adjacency = Some(NodeCells::new(mesh)?);
+                    }
+                    let adjacency = adjacency.as_ref().expect("built above");
+                    interior(mesh, adjacency, facet).is_some()
+                }
+            };
+            if inside {
+                return Ok(Some(name));
+            }
+        }
+    }
+    Ok(None)
+}
+
+/// The smaller of the two cell facets of the interior facet with vertices `nodes`, found among
+/// the cells of its first vertex; `None` if no two cells share it.
+fn interior(mesh: &MeshView<'_>, adjacency: &NodeCells, nodes: &[usize]) -> Option<usize> {
+    let local = mesh.cell_kind.local_facets();
+    let want = key(nodes);
+    let mut found = (adjacency.of(*nodes.first()?).iter()).flat_map(|&c| {
+        let cell = mesh.cell(c);
+        (local.iter().enumerate())
+            .filter(move |(_, lv)| {
+                let mut vs = [0; 4];
+                for (n, &k) in vs.iter_mut().zip(lv.iter()) {
+                    *n = cell[k];
+                }
+                lv.len() == nodes.len() && key(&vs[..lv.len()]) == want
+            })
+            .map(move |(f, _)| c * local.len() + f)
+    });
+    let (a, b) = (found.next()?, found.next()?);
+    Some(a.min(b))
 }
 
 /// Nodes per parallel task of [`facet_neighbours`].

@@ -334,7 +334,10 @@ impl FemSolver {
             tracing::warn!("adaptive loop stopped: the next mesh would not fit in memory: {e}");
             Ok(Err(AdaptiveStop::MemoryLimit))
         };
-        if let Err(e) = crate::pipeline::check_nodes_fit(mesh.num_nodes() as f64, "adaptivity") {
+        let bytes = crate::pipeline::bytes_per_node(mesh.cell_kind(), mesh.order());
+        if let Err(e) =
+            crate::pipeline::check_nodes_fit(mesh.num_nodes() as f64, bytes, "adaptivity")
+        {
             return too_big(e);
         }
         match self.plan_for_mesh(problem, mesh, requested, load) {
@@ -552,27 +555,36 @@ fn estimate(
     };
     let estimate = estimate_within(cfg.estimator(), &view, &setup.form, values, deadline)
         .map_err(in_problem)?;
-    // Squares of indicators overflow for data near the end of the floating-point range
-    // (`source = 1e200`) although the solve did not: the data's scale, not the marking's input.
-    if let Some(i) = (estimate.eta_squared.iter()).position(|e| !e.is_finite()) {
-        return Err(Error::invalid(
-            "problem",
-            format!(
-                "the squared error indicator of cell {i} is {}: the source, boundary data or \
-                 coefficients are too large for the estimate in double precision; scale the \
-                 problem",
-                estimate.eta_squared[i]
-            ),
-        ));
-    }
+    finite_squares(&estimate, "error indicator")?;
     let error = match &setup.exact {
-        Some(exact) => Some(
-            element_errors_within(&view, &setup.form, values, exact.as_ref(), deadline)
-                .map_err(in_problem)?,
-        ),
+        Some(exact) => {
+            let error = element_errors_within(&view, &setup.form, values, exact.as_ref(), deadline)
+                .map_err(in_problem)?;
+            finite_squares(&error, "true error")?;
+            Some(error)
+        }
         None => None,
     };
     Ok(StepEstimate { estimate, error })
+}
+
+/// Squares of indicators and of true errors overflow for data near the end of the
+/// floating-point range (`source = 1e200`, `diffusion = 1e-160`) although the solve did not:
+/// the data's scale, not a step's result (review A: an overflowed true error was reported as
+/// none, and `target = "error"` could never be reached).
+fn finite_squares(estimate: &Estimate, what: &str) -> Result<()> {
+    match (estimate.eta_squared.iter()).position(|e| !e.is_finite()) {
+        None => Ok(()),
+        Some(i) => Err(Error::invalid(
+            "problem",
+            format!(
+                "the squared {what} of cell {i} is {}: the source, boundary data or \
+                 coefficients are too large or too small for it in double precision; scale \
+                 the problem",
+                estimate.eta_squared[i]
+            ),
+        )),
+    }
 }
 
 /// Energy errors and estimates at most this share of the discrete solution's energy norm are
@@ -626,6 +638,18 @@ fn check_target(cfg: &AdaptivityConfig, problem: &Problem, mesh: &Mesh) -> Resul
             "adaptivity.reference_energy",
             "problem.exact is given too, and the steps' true errors come from it: give one of \
              the two",
+        ));
+    }
+    // `a(u, u) - 2 l(u_h) + a(u_h, u_h)` is the square of a norm only for a positive operator.
+    if cfg.reference_energy.is_some()
+        && let Some(why) = super::definiteness::negative_coefficient(problem, mesh, false)
+    {
+        return Err(Error::invalid(
+            "adaptivity.reference_energy",
+            format!(
+                "gives the energy error of a positive definite operator, and {why} may make it \
+                 indefinite; give problem.exact instead (its error is measured with |c|)"
+            ),
         ));
     }
     // The ZZ estimator averages P1 gradients: refused now rather than after the first solve.
