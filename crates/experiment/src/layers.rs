@@ -113,7 +113,7 @@ fn figment(file: &FileLayer, layers: &[KeyLayer]) -> Result<Figment> {
     // a layer that sets a named table whole replaces it (`config::stacked`).
     let mut all = femscale_runtime::config::env_layers_over(&Figment::from(file.clone()))?;
     all.extend(layers.iter().cloned());
-    Ok(femscale_runtime::config::stacked(Some(file.clone()), all))
+    femscale_runtime::config::stacked(Some(file.clone()), all)
 }
 
 /// Extracts the configuration: defaults < file < `FEMSCALE_*` environment < `layers` in order.

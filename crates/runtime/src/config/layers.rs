@@ -290,7 +290,12 @@ impl figment::Provider for TomlText {
 
 /// `base` (the file, if any) under `layers` in order, a layer that sets a named table whole
 /// replacing it ([`TableReplacements`]).
-pub fn stacked(base: Option<impl figment::Provider>, layers: Vec<Layer>) -> Figment {
+///
+/// # Errors
+/// [`Error::Config`] for a layer that sets a key under one that a layer below set to a value
+/// that is not a table: it would replace that value, and its error, silently (review A:
+/// `--set adaptivity=1 --set adaptivity.theta=0.5` solved without adaptivity).
+pub fn stacked(base: Option<impl figment::Provider>, layers: Vec<Layer>) -> Result<Figment> {
     let plan = TableReplacements::of(layers.iter().map(|l| (l.key.as_str(), &l.value)));
     let mut fig = Figment::new();
     if let Some(base) = base {
@@ -301,11 +306,41 @@ pub fn stacked(base: Option<impl figment::Provider>, layers: Vec<Layer>) -> Figm
     }
     for ((mut layer, keep), pruned) in layers.into_iter().zip(plan.keep).zip(plan.pruned) {
         if keep {
+            check_under_a_table(&fig, &layer)?;
             layer.value = replace::pruned_value(layer.value, &pruned);
             fig = fig.merge(layer);
         }
     }
-    fig
+    Ok(fig)
+}
+
+/// Every key `layer` sets a value under is a table in `fig` (or unset).
+fn check_under_a_table(fig: &Figment, layer: &Layer) -> Result<()> {
+    let segments: Vec<&str> = layer.key.split('.').collect();
+    for end in 1..segments.len() {
+        let parent = segments[..end].join(".");
+        let Ok(value) = fig.find_value(&parent) else {
+            return Ok(());
+        };
+        if !matches!(value, figment::value::Value::Dict(..)) {
+            let by = (fig.find_metadata(&parent)).map_or_else(
+                || "a layer below".to_string(),
+                |m| match &m.source {
+                    Some(figment::Source::File(path)) => path.display().to_string(),
+                    _ => m.name.to_string(),
+                },
+            );
+            return Err(Error::Config {
+                key: Some(FieldPath::parse(&parent)),
+                message: format!(
+                    "{}: sets a key under `{parent}`, which {by} sets to a value that is not a \
+                     table; the value would be replaced unseen",
+                    layer.name
+                ),
+            });
+        }
+    }
+    Ok(())
 }
 
 /// One `--set key=value` override or one `FEMSCALE_*` variable as a figment provider, so that
@@ -333,5 +368,56 @@ impl figment::Provider for Layer {
         figment::Error,
     > {
         Serialized::default(&self.key, &self.value).data()
+    }
+}
+
+#[cfg(test)]
+mod nesting_tests {
+    use super::*;
+
+    fn layers(items: &[&str]) -> Vec<Layer> {
+        (items.iter())
+            .map(|item| {
+                let (key, value) = parse_override(item).unwrap();
+                let name = format!("{OVERRIDE_NAME} {item}");
+                Layer { name, key, value }
+            })
+            .collect()
+    }
+
+    /// A key set under a value that is not a table is refused, naming both layers (review A:
+    /// the first value's error vanished); keys under a table, and a table replacing a value,
+    /// stack as before.
+    #[test]
+    fn a_key_under_a_value_that_is_not_a_table_is_refused() {
+        let file = || Toml::string("[adaptivity]\nenabled = true\n[problem]\ndiffusion = 1.0\n");
+        let e = stacked(
+            Some(file()),
+            layers(&["adaptivity=1", "adaptivity.theta=0.5"]),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.contains("--set adaptivity.theta=0.5")
+                && e.contains("`adaptivity`")
+                && e.contains("--set adaptivity=1"),
+            "{e}"
+        );
+        let e = stacked(Some(file()), layers(&["problem.diffusion.copper=2"]))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("`problem.diffusion`"), "{e}");
+        let fig = stacked(
+            Some(file()),
+            layers(&["adaptivity.theta=0.5", "problem.diffusion={ copper = 2 }"]),
+        )
+        .unwrap();
+        assert_eq!(fig.extract_inner::<f64>("adaptivity.theta").unwrap(), 0.5);
+        assert!(fig.extract_inner::<bool>("adaptivity.enabled").unwrap());
+        assert_eq!(
+            fig.extract_inner::<f64>("problem.diffusion.copper")
+                .unwrap(),
+            2.0
+        );
     }
 }

@@ -315,7 +315,7 @@ impl Config {
                 value,
             });
         }
-        Ok((stacked(file, layers), source))
+        Ok((stacked(file, layers)?, source))
     }
 
     /// Loads and validates the configuration from `sources`.

@@ -1,36 +1,72 @@
 //! Input checks before a solve and the mapping of lower-level errors to the names users know
 //! (config keys, convenience-API fields).
 
-use femscale_core::{CellKind, EllipticForm, Error, FieldPath, Result, SolveError, SystemLoad};
+use femscale_core::{
+    CellKind, EllipticForm, Error, FieldPath, Order, Result, SolveError, SystemLoad,
+};
 
 use crate::problem::{Problem, fixes_constant, reaction_fixes_constant};
 use crate::registry::Registry;
 
-/// Bytes per node that mesh, pattern, matrix and vectors need before any solver memory (2D P1:
-/// 2 coordinates, ~2 cells of 3 nodes, ~7 entries of `u32` index + value, adjacency, 4 vectors).
-const BYTES_PER_NODE: f64 = 16.0 + 48.0 + 7.0 * 12.0 + 48.0 + 32.0;
+/// Bytes per node that mesh, pattern, matrix and vectors of `kind` elements of `order` need
+/// before any solver memory: coordinates, the cells' `usize` nodes, the matrix (`u32` index and
+/// value per entry, by the average entries of a row), the pattern's adjacency and four vectors.
+/// 2D P1: 2 coordinates, ~2 cells of 3 nodes and ~7 entries a node, 228 bytes. A lower bound
+/// (review B measured 3D peaks 1.4-1.7x these with a solve), so that a refusal is certain.
+pub(crate) fn bytes_per_node(kind: CellKind, order: Order) -> f64 {
+    // (entries of a row, cell nodes per node) on average over a uniform mesh's nodes.
+    let (entries, cell_nodes) = match (kind, order) {
+        (CellKind::Interval, Order::Linear) => (3.0, 2.0),
+        (CellKind::Interval, Order::Quadratic) => (4.0, 1.5),
+        (CellKind::Triangle, Order::Linear) => (7.0, 6.0),
+        (CellKind::Triangle, Order::Quadratic) => (12.0, 3.0),
+        (CellKind::Quadrilateral, Order::Linear) => (9.0, 4.0),
+        (CellKind::Quadrilateral, Order::Quadratic) => (16.0, 2.25),
+        (CellKind::Tetrahedron, Order::Linear) => (15.0, 24.0),
+        (CellKind::Tetrahedron, Order::Quadratic) => (34.0, 7.5),
+        (CellKind::Hexahedron, Order::Linear) => (27.0, 8.0),
+        (CellKind::Hexahedron, Order::Quadratic) => (64.0, 3.375),
+    };
+    8.0 * kind.dim() as f64 + 8.0 * cell_nodes + 12.0 * entries + 48.0 + 32.0
+}
+
+/// Nodes of `order` elements per node of the linear mesh of `kind` (on a uniform mesh: a node
+/// on every edge, face and cell as the element has them).
+pub(crate) fn nodes_per_vertex(kind: CellKind, order: Order) -> f64 {
+    match (order, kind.dim()) {
+        (Order::Linear, _) => 1.0,
+        (Order::Quadratic, 1) => 2.0,
+        (Order::Quadratic, 2) => 4.0,
+        (Order::Quadratic, _) => 8.0,
+    }
+}
 
 /// Refuses meshes whose mesh, pattern and matrix alone would not fit in available memory, so
-/// that `nx = 100000` is an error rather than the process being killed.
+/// that `nx = 100000` is an error rather than the process being killed. The error names the
+/// largest of the generator's counts (`nx`, `ny`, `nz`), or `refinements`.
 pub(crate) fn check_memory(problem: &Problem) -> Result<()> {
-    let Some(nodes) = problem.estimated_dofs() else {
+    let (Some(nodes), Some(kind)) = (problem.estimated_dofs(), problem.mesh.estimated_kind())
+    else {
         return Ok(());
     };
     let field = if problem.mesh.refinements() > 0 {
-        "problem.mesh.refinements"
+        "problem.mesh.refinements".to_string()
     } else {
-        "problem.mesh.nx"
+        format!(
+            "problem.mesh.{}",
+            problem.mesh.largest_count().unwrap_or("nx")
+        )
     };
-    check_nodes_fit(nodes, field)
+    check_nodes_fit(nodes, bytes_per_node(kind, problem.order), &field)
 }
 
-/// Refuses `nodes` unknowns when their mesh, pattern and matrix alone would not fit in the
-/// available memory, naming `field`.
-pub(crate) fn check_nodes_fit(nodes: f64, field: &str) -> Result<()> {
+/// Refuses `nodes` unknowns of `bytes` each (see [`bytes_per_node`]) when their mesh,
+/// pattern and matrix alone would not fit in the available memory, naming `field`.
+pub(crate) fn check_nodes_fit(nodes: f64, bytes: f64, field: &str) -> Result<()> {
     let Some(available) = SystemLoad::detect().available_memory_mb else {
         return Ok(());
     };
-    let needed = nodes * BYTES_PER_NODE / femscale_core::checks::MIB;
+    let needed = nodes * bytes / femscale_core::checks::MIB;
     if needed > available {
         return Err(Error::invalid(
             field,

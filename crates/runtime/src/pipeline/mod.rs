@@ -26,7 +26,7 @@ use crate::problem::{Laplace1d, Laplace2d, Problem};
 use crate::registry::Registry;
 use crate::scaling::{ScalingDecision, ScalingLevel};
 pub use adaptive::{AdaptiveSnapshot, StepObserver};
-pub(crate) use checks::check_nodes_fit;
+pub(crate) use checks::{bytes_per_node, check_nodes_fit, nodes_per_vertex};
 use checks::{check_solver_names, rename_fields, solve_error};
 pub use operator::AssembledOperator;
 pub use plan::solver_for;
@@ -339,7 +339,7 @@ impl FemSolver {
             layers.push(Layer { name, key, value });
         }
         // A named table set whole replaces this solver's (see `config::TableReplacements`).
-        let fig = stacked(Some(Serialized::defaults(&self.config)), layers);
+        let fig = stacked(Some(Serialized::defaults(&self.config)), layers)?;
         // The schema's own messages: the key, the override that set it, a suggestion for a
         // misspelt key (figment's text would name its provider types and source files).
         let config: Config = fig

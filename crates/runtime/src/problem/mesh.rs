@@ -174,6 +174,29 @@ impl MeshSpec {
         })
     }
 
+    /// The kind of cells the mesh will have, known without building it (`None` for an
+    /// existing mesh or a file).
+    pub fn estimated_kind(&self) -> Option<CellKind> {
+        if matches!(self, Self::Mesh(_) | Self::Gmsh(_)) {
+            return None;
+        }
+        self.estimated_counts().map(|(kind, _)| kind)
+    }
+
+    /// The generator's count (`nx`, `ny` or `nz`) that is largest, the one a size error names.
+    pub(crate) fn largest_count(&self) -> Option<&'static str> {
+        let counts: Vec<(&'static str, usize)> = match self {
+            Self::Interval { n, .. } => vec![("nx", *n)],
+            Self::Rectangle(r) => vec![("nx", r.nx), ("ny", r.ny)],
+            Self::Box(b) => vec![("nx", b.nx), ("ny", b.ny), ("nz", b.nz)],
+            Self::Parts { base, .. } => return base.largest_count(),
+            _ => return None,
+        };
+        // The first of the largest: `nx` when they are equal.
+        let largest = counts.iter().map(|c| c.1).max()?;
+        counts.iter().find(|c| c.1 == largest).map(|c| c.0)
+    }
+
     /// The largest cell width of the mesh, computed without building it (`None` for an
     /// existing mesh or sizes that give none).
     pub fn max_cell_width(&self) -> Option<f64> {
@@ -472,7 +495,8 @@ fn check_refined_size(mesh: &Mesh, times: usize) -> Result<()> {
             ),
         ));
     }
-    crate::pipeline::check_nodes_fit(nodes, "refinements")
+    let bytes = crate::pipeline::bytes_per_node(mesh.cell_kind(), mesh.order());
+    crate::pipeline::check_nodes_fit(nodes, bytes, "refinements")
 }
 
 /// Checks a number of uniform refinements against [`MAX_REFINEMENTS`], naming `field`.
