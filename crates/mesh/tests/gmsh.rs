@@ -315,6 +315,13 @@ fn in_memory_input_and_small_edge_cases() {
             "$MeshFormat\n2.2 0 8\n$EndMeshFormat\n$Nodes\n1\n-4 0 0 0\n$EndNodes\n",
             "negative",
         ),
+        // Review B: two elements under one tag, which errors name them by.
+        (
+            "$MeshFormat\n4.1 0 8\n$EndMeshFormat\n$Nodes\n1 3 1 3\n1 1 0 3\n1\n2\n3\n\
+             0 0 0\n1 0 0\n2 0 0\n$EndNodes\n$Elements\n1 2 7 7\n1 1 1 2\n7 1 2\n\
+             7 2 3\n$EndElements\n",
+            "element tag 7 is given to two elements",
+        ),
         (
             "$MeshFormat\n2.2 0 8\n$EndMeshFormat\n$Nodes\n1\n1 0 inf 0\n$EndNodes\n",
             "non-finite",

@@ -32,6 +32,25 @@ pub(crate) struct Builder {
     pub(crate) names: Vec<(PhysicalName, usize)>,
 }
 
+/// The first tag `tags()` gives twice, found with one slot per tag when the tags are dense
+/// (as gmsh numbers them), else with a hash set.
+pub(crate) fn first_duplicate<I: Iterator<Item = u64>>(tags: impl Fn() -> I) -> Option<u64> {
+    let (n, min, max) = tags().fold((0u64, u64::MAX, 0), |(n, lo, hi), t| {
+        (n + 1, lo.min(t), hi.max(t))
+    });
+    if n == 0 {
+        return None;
+    }
+    let span = max.saturating_sub(min).saturating_add(1);
+    if span <= 4 * n + 1024 {
+        let mut seen = vec![false; span as usize];
+        tags().find(|&t| std::mem::replace(&mut seen[(t - min) as usize], true))
+    } else {
+        let mut seen = std::collections::HashSet::with_capacity(n as usize);
+        tags().find(|&t| !seen.insert(t))
+    }
+}
+
 impl Builder {
     pub(crate) fn has_nodes(&self) -> bool {
         self.index.is_some()

@@ -296,5 +296,14 @@ pub(crate) fn read_elements(r: &mut Reader<'_>, b: &mut Builder) -> Res<()> {
             format!("the header announces {num_elements} elements, the blocks hold {read}"),
         ));
     }
+    // Errors name elements by tag, so a tag must name one (unlike MSH 2.2, which writes an
+    // element once per physical group, 4.1 writes each once).
+    let tags = || (b.blocks.iter()).flat_map(|block| block.element_tags.iter().copied());
+    if let Some(tag) = super::build::first_duplicate(tags) {
+        return Err(r.error_at(
+            at,
+            format!("element tag {tag} is given to two elements in $Elements"),
+        ));
+    }
     Ok(())
 }
