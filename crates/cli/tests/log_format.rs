@@ -131,3 +131,31 @@ fn text_is_the_default_and_a_bad_format_is_a_usage_error() {
     assert_eq!(o.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&o.stderr).contains("FEMSCALE_LOG_FORMAT"));
 }
+
+/// A plan's warning (here: `auto` picks the direct solver, which leaves the configured AMG
+/// unused) is logged once per solve, also by the adaptive loop, which plans every step
+/// (review A: once per plan, 12 times in an adaptive run; twice in a plain solve).
+#[test]
+fn a_plan_warning_is_logged_once() {
+    let examples = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../examples/configs");
+    let count = |config: &str, extra: &[&str]| {
+        let config = examples.join(config).display().to_string();
+        let mut args = vec![
+            "solve",
+            "--config",
+            &config,
+            "--set",
+            "solver.kind=\"auto\"",
+            "--set",
+            "solver.preconditioner=\"amg\"",
+        ];
+        args.extend_from_slice(extra);
+        let o = femscale(&args, &[]);
+        let stderr = String::from_utf8_lossy(&o.stderr).to_string();
+        assert!(o.status.success(), "{stderr}");
+        stderr.matches("solver.preconditioner = amg unused").count()
+    };
+    assert_eq!(count("quickstart_1d.toml", &[]), 1);
+    let budget = ["--set", "adaptivity.max_dofs=3000"];
+    assert_eq!(count("lshape_adaptive.toml", &budget), 1);
+}

@@ -39,6 +39,18 @@ pub struct ScalingDecision {
     /// Why `auto` took the operator to be possibly indefinite (a negative reaction or Robin
     /// `alpha`, and where), when it chose the solver by that.
     pub indefinite: Option<String>,
+    /// What the plan warns of (a configured preconditioner the chosen solver does not apply),
+    /// logged by [`ScalingDecision::log_warnings`] where the decision is used, once.
+    pub warnings: Vec<String>,
+}
+
+impl ScalingDecision {
+    /// Logs [`ScalingDecision::warnings`] (`tracing` level `warn`).
+    pub fn log_warnings(&self) {
+        for warning in &self.warnings {
+            tracing::warn!("{warning}");
+        }
+    }
 }
 
 pub use femscale_core::ScalingLevel;

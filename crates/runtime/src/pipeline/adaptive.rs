@@ -148,6 +148,7 @@ impl FemSolver {
         report.theta = cfg.theta;
         // The plan of the next step's mesh, made when its refinement was judged.
         let mut planned: Option<ScalingDecision> = None;
+        let mut warned: Vec<String> = Vec::new();
         let (outcome, usage) = femscale_scaling::measure(|| -> Result<_> {
             loop {
                 let step_start = clock.timings.total();
@@ -156,6 +157,13 @@ impl FemSolver {
                     None => (self.plan_for_mesh(problem, &mesh, requested, &start.load))
                         .map_err(&abandon)?,
                 };
+                // Each step plans; a warning is said once (review A: once per step).
+                for warning in &decision.warnings {
+                    if !warned.contains(warning) {
+                        tracing::warn!("{warning}");
+                        warned.push(warning.clone());
+                    }
+                }
                 let mut setup =
                     (self.setup(problem, &decision, context.clone())).map_err(&abandon)?;
                 setup.dirichlet_energy = true;

@@ -97,6 +97,7 @@ impl FemSolver {
         let mut clock = PhaseClock::new(&start.deadline);
         let meshed = clock.run(Phase::Mesh, || mesh_or_stored_operator(problem, cache))?;
         let decision = self.plan_for_mesh(problem, &meshed.mesh, requested, &start.load)?;
+        decision.log_warnings();
         let setup = self.setup(problem, &decision, context)?;
         let operator = self.with_threads(setup.context.threads(), || {
             let _counting = setup.context.enter();
@@ -221,6 +222,7 @@ impl FemSolver {
         let _counting = context.enter();
         let start = self.start(problem, requested)?;
         let decision = self.plan_for_mesh(problem, mesh, requested, &start.load)?;
+        decision.log_warnings();
         let setup = self.setup(problem, &decision, context)?;
         Ok((start, setup))
     }

@@ -34,6 +34,7 @@ impl FemSolver {
         indefinite: Option<&str>,
     ) -> ScalingDecision {
         let toggles = self.config.scaling.toggles(work.dofs, load.cores);
+        let mut warnings = Vec::new();
         let adaptive = self.adaptive_scaler();
         let mut plan = match self.config.scaling.level {
             ScalingLevel::Auto => self.adaptive_plan(&adaptive, work, load, &toggles),
@@ -120,7 +121,7 @@ impl FemSolver {
                     "solver.preconditioner = {preconditioner} unused: {chosen} applies none (set \
                      solver.kind to an iterative method to use it)"
                 );
-                tracing::warn!("{why}");
+                warnings.push(why.clone());
                 plan.add_reason(PlanTopic::Solver, why);
             }
             chosen.to_string()
@@ -166,6 +167,7 @@ impl FemSolver {
             solver,
             preconditioner,
             indefinite,
+            warnings,
         }
     }
 

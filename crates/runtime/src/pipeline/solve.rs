@@ -118,6 +118,7 @@ impl FemSolver {
             .map_err(&abandon)?;
         let decision = (self.plan_for_mesh(problem, &meshed.mesh, requested, &start.load))
             .map_err(&abandon)?;
+        decision.log_warnings();
         let mut setup = self.setup(problem, &decision, context).map_err(&abandon)?;
         if !problem.mesh.is_generated() {
             check_parts_fixed(&meshed.mesh, &setup.form)
