@@ -96,3 +96,33 @@ fn a_mesh_too_big_names_its_largest_count() {
         assert_eq!(e.field_name().as_deref(), Some(field.as_str()), "{e}");
     }
 }
+
+/// A solution the elements reproduce stops the loop as round-off with a negative reaction as
+/// with a positive one (review C: `a(u_h, u_h)` is negative there, the round-off scale was 0,
+/// and the loop marked cells by errors of 1e-14 with effectivities of their ratios).
+#[test]
+fn round_off_is_seen_with_a_negative_reaction() {
+    let text = r#"
+        [problem]
+        mesh = { kind = "rectangle", nx = 8, ny = 8, cell = "triangle" }
+        reaction = -1.0
+        source = "-(x + y + 1)"
+        exact = "x + y + 1"
+        boundary = [{ where = "all", kind = "dirichlet", value = "x + y + 1" }]
+        [solver]
+        kind = "direct"
+        [adaptivity]
+        enabled = true
+        estimator = "residual"
+        max_steps = 4
+    "#;
+    let solution = solve(text, &[]).unwrap();
+    let report = solution.metrics.adaptivity.unwrap();
+    assert_eq!(
+        report.stopped_by,
+        femscale_core::AdaptiveStop::RoundOff,
+        "{report:?}"
+    );
+    assert_eq!(report.steps.len(), 1);
+    assert!(report.steps[0].effectivity.is_none(), "{report:?}");
+}

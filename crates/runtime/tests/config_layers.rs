@@ -439,3 +439,27 @@ fn non_finite_numbers_are_refused_wherever_they_are() {
         Ok(())
     });
 }
+
+/// `FemSolver::with_overrides` stacks over the solver's whole configuration, defaults
+/// included: a subdomain key replaces the default constant `diffusion = 1.0` as `--set` does
+/// without a file (review C: it was refused, naming the configuration's Rust type), while a
+/// key under a value an earlier override set is refused as on the command line.
+#[test]
+fn overrides_in_code_set_subdomain_keys_over_the_defaults() {
+    let solver = femscale_runtime::FemSolver::new();
+    let over = solver
+        .with_overrides(&["problem.diffusion.copper=400", "problem.diffusion.steel=16"])
+        .unwrap();
+    let diffusion = serde_json::to_value(&over.config().problem.diffusion).unwrap();
+    assert_eq!(diffusion["copper"], 400.0, "{diffusion}");
+    assert_eq!(diffusion["steel"], 16.0, "{diffusion}");
+    let e = solver
+        .with_overrides(&["adaptivity=1", "adaptivity.theta=0.5"])
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(
+        e.contains("adaptivity.theta=0.5") && e.contains("adaptivity=1"),
+        "{e}"
+    );
+}

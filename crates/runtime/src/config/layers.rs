@@ -296,8 +296,32 @@ impl figment::Provider for TomlText {
 /// that is not a table: it would replace that value, and its error, silently (review A:
 /// `--set adaptivity=1 --set adaptivity.theta=0.5` solved without adaptivity).
 pub fn stacked(base: Option<impl figment::Provider>, layers: Vec<Layer>) -> Result<Figment> {
+    stack(base, layers, true)
+}
+
+/// [`stacked`] over a whole configuration's values (`base`: every key, defaults included,
+/// of a solver built in code): a layer is checked against the layers below it, not against
+/// `base`, whose scalar defaults (`diffusion = 1.0`) a subdomain key replaces as it does over
+/// the schema's defaults (review C).
+///
+/// # Errors
+/// As [`stacked`], among the layers.
+pub(crate) fn stacked_over_values(
+    base: impl figment::Provider,
+    layers: Vec<Layer>,
+) -> Result<Figment> {
+    stack(Some(base), layers, false)
+}
+
+fn stack(
+    base: Option<impl figment::Provider>,
+    layers: Vec<Layer>,
+    check_base: bool,
+) -> Result<Figment> {
     let plan = TableReplacements::of(layers.iter().map(|l| (l.key.as_str(), &l.value)));
     let mut fig = Figment::new();
+    // What the checks read: everything, or the layers alone.
+    let mut below = Figment::new();
     if let Some(base) = base {
         fig = fig.merge(Dropping {
             inner: base,
@@ -306,8 +330,11 @@ pub fn stacked(base: Option<impl figment::Provider>, layers: Vec<Layer>) -> Resu
     }
     for ((mut layer, keep), pruned) in layers.into_iter().zip(plan.keep).zip(plan.pruned) {
         if keep {
-            check_under_a_table(&fig, &layer)?;
+            check_under_a_table(if check_base { &fig } else { &below }, &layer)?;
             layer.value = replace::pruned_value(layer.value, &pruned);
+            if !check_base {
+                below = below.merge(layer.clone());
+            }
             fig = fig.merge(layer);
         }
     }

@@ -36,7 +36,7 @@ pub use bounds::{
 use errors::config_error;
 pub use errors::{closest, figment_error};
 pub use finite::check_finite_values;
-pub(crate) use layers::{ENV_NAME, OVERRIDE_API_NAME};
+pub(crate) use layers::{ENV_NAME, OVERRIDE_API_NAME, stacked_over_values};
 pub use layers::{Layer, env_layers, env_layers_over, parse_override, stacked};
 use layers::{OVERRIDE_NAME, TomlText};
 pub use locate::{Attribution, Origin};

@@ -222,7 +222,7 @@ impl FemSolver {
                 };
                 // A ratio of round-off to round-off (the elements reproduce the solution: review
                 // Q saw effectivities of 1.5 to 2.8 from errors of 1e-15) is no effectivity.
-                let noise = ROUND_OFF * step.energy.max(0.0).sqrt();
+                let noise = ROUND_OFF * energy_scale(step.energy);
                 step.effectivity = (step.error)
                     .filter(|e| *e > noise)
                     .map(|e| step.estimate / e);
@@ -600,6 +600,14 @@ fn finite_squares(estimate: &Estimate, what: &str) -> Result<()> {
 /// errors.
 const ROUND_OFF: f64 = 1e-10;
 
+/// The scale of the discrete solution `sqrt(|a(u_h, u_h)|)` that round-off is measured
+/// against: with a negative reaction or Robin `alpha`, `a(u_h, u_h)` may be negative, and its
+/// magnitude still sets the size of rounding (review C: `max(0)` made it zero, and a loop
+/// refined on errors of 1e-14 with effectivities of their ratios).
+fn energy_scale(energy: f64) -> f64 {
+    energy.abs().sqrt()
+}
+
 /// The stop that needs no marking: the target reached, an estimate at round-off (a warning
 /// says so) or the step budget spent.
 fn stop_before_marking(
@@ -617,7 +625,7 @@ fn stop_before_marking(
         return Some(AdaptiveStop::TargetReached);
     }
     // Marking by the largest rounding errors refined the mesh until a budget ran out.
-    let norm = step.energy.max(0.0).sqrt();
+    let norm = energy_scale(step.energy);
     if norm > 0.0 && step.estimate <= ROUND_OFF * norm {
         tracing::warn!(
             estimate = step.estimate,

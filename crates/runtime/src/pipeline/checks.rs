@@ -11,8 +11,9 @@ use crate::registry::Registry;
 /// Bytes per node that mesh, pattern, matrix and vectors of `kind` elements of `order` need
 /// before any solver memory: coordinates, the cells' `usize` nodes, the matrix (`u32` index and
 /// value per entry, by the average entries of a row), the pattern's adjacency and four vectors.
-/// 2D P1: 2 coordinates, ~2 cells of 3 nodes and ~7 entries a node, 228 bytes. A lower bound
-/// (review B measured 3D peaks 1.4-1.7x these with a solve), so that a refusal is certain.
+/// 2D P1: 2 coordinates, ~2 cells of 3 nodes and ~7 entries a node, 228 bytes. Below the peak
+/// of a solve (review B measured 3D peaks 1.4-1.7x these; 1D P1 at 10^7 elements: 877 MiB
+/// against 970), so that what is refused would not have fit.
 pub(crate) fn bytes_per_node(kind: CellKind, order: Order) -> f64 {
     // (entries of a row, cell nodes per node) on average over a uniform mesh's nodes.
     let (entries, cell_nodes) = match (kind, order) {
@@ -27,7 +28,13 @@ pub(crate) fn bytes_per_node(kind: CellKind, order: Order) -> f64 {
         (CellKind::Hexahedron, Order::Linear) => (27.0, 8.0),
         (CellKind::Hexahedron, Order::Quadratic) => (64.0, 3.375),
     };
-    8.0 * kind.dim() as f64 + 8.0 * cell_nodes + 12.0 * entries + 48.0 + 32.0
+    // 1D patterns are written from the cells' order without node-to-cell adjacency.
+    let adjacency = if kind == CellKind::Interval {
+        0.0
+    } else {
+        48.0
+    };
+    8.0 * kind.dim() as f64 + 8.0 * cell_nodes + 12.0 * entries + adjacency + 32.0
 }
 
 /// Nodes of `order` elements per node of the linear mesh of `kind` (on a uniform mesh: a node

@@ -329,7 +329,7 @@ impl FemSolver {
     /// errors.
     pub fn with_overrides(&self, overrides: &[&str]) -> Result<Self> {
         use crate::config::{
-            FieldPath, Layer, OVERRIDE_API_NAME, figment_error, parse_override, stacked,
+            FieldPath, Layer, OVERRIDE_API_NAME, figment_error, parse_override, stacked_over_values,
         };
         use figment::providers::Serialized;
         let mut layers = Vec::with_capacity(overrides.len());
@@ -339,7 +339,7 @@ impl FemSolver {
             layers.push(Layer { name, key, value });
         }
         // A named table set whole replaces this solver's (see `config::TableReplacements`).
-        let fig = stacked(Some(Serialized::defaults(&self.config)), layers)?;
+        let fig = stacked_over_values(Serialized::defaults(&self.config), layers)?;
         // The schema's own messages: the key, the override that set it, a suggestion for a
         // misspelt key (figment's text would name its provider types and source files).
         let config: Config = fig
