@@ -361,8 +361,9 @@ fn check_under_a_table(fig: &Figment, layer: &Layer) -> Result<()> {
                 key: Some(FieldPath::parse(&parent)),
                 message: format!(
                     "{}: sets a key under `{parent}`, which {by} sets to a value that is not a \
-                     table; the value would be replaced unseen",
-                    layer.name
+                     table; the value would be replaced unseen (to replace it by a table, set \
+                     the table whole: `{parent}={{ {} = ... }}`)",
+                    layer.name, segments[end]
                 ),
             });
         }
