@@ -187,7 +187,36 @@ def real(name: str, value: Any) -> float:
             kind="InvalidInput",
             reason="not a real number",
         )
-    return float(value)
+    try:
+        return float(value)
+    except OverflowError:
+        # An integer beyond a double's range (review D: `x_end=2**1100` raised OverflowError).
+        raise ConfigurationError(
+            f"invalid `{name}`: {value} is out of the range of a double (about ±1.8e308)",
+            field=name,
+            kind="InvalidInput",
+            reason="out of range",
+        ) from None
+
+
+def names(name: str, value: Any) -> list[str]:
+    """A list of names for parameter ``name`` (a bare string is refused: iterating it would
+    give its letters)."""
+    items = [value] if isinstance(value, str) else None
+    if items is None:
+        try:
+            items = [getattr(v, "value", v) for v in value]
+        except TypeError:
+            items = [value]
+    for item in items:
+        if not isinstance(item, str) or isinstance(value, str):
+            raise ConfigurationError(
+                f"invalid `{name}`: a list of names, not {value!r}",
+                field=name,
+                kind="InvalidInput",
+                reason="not a list of names",
+            )
+    return items
 
 
 def pair(name: str, value: Any) -> list:

@@ -123,7 +123,8 @@ class PreparedSolver:
 
     ``method`` is a solver name (``cg``, ``gmres``, ``bicgstab``, ``direct``, ``amg``, or a
     plugin's ``plugin:<name>``), ``preconditioner`` one of ``none``, ``jacobi``, ``ssor``,
-    ``ilu0``, ``ic0``, ``amg``. ``rtol``, ``atol`` and
+    ``ilu0``, ``ic0``, ``amg`` (by default ``amg`` for the Krylov methods and plugins, ``none``
+    for ``direct`` and ``amg``, which take none). ``rtol``, ``atol`` and
     ``maxiter`` set the stopping rule; ``overrides`` any other ``solver.*`` key
     (``"solver.amg.cycle=\\"v\\""``). Every solution is checked (finite, true residual)
     before it is returned; failures raise :class:`femscale.errors.ConvergenceError` with the
@@ -134,7 +135,7 @@ class PreparedSolver:
         self,
         A: Any,
         method: str = "cg",
-        preconditioner: str = "amg",
+        preconditioner: Optional[str] = None,
         *,
         rtol: Optional[float] = 1e-8,
         atol: Optional[float] = None,
@@ -142,6 +143,8 @@ class PreparedSolver:
         overrides: Iterable[str] | str | None = None,
         config: Optional[str] = None,
     ):
+        if preconditioner is None:
+            preconditioner = _default_preconditioner(method)
         solver = _native.Solver(config, _options(rtol, atol, maxiter, overrides))
         indptr, indices, data, shape = _csr_arrays(A)
         self.shape = shape
@@ -178,11 +181,17 @@ class PreparedSolver:
         )
 
 
+def _default_preconditioner(method: Any) -> str:
+    """``none`` for the methods that apply no preconditioner (review D: the default ``amg``
+    made ``method="direct"`` an error), else ``amg``."""
+    return "none" if method in ("direct", "amg") else "amg"
+
+
 def solve(
     A: Any,
     b,
     method: str = "cg",
-    preconditioner: str = "amg",
+    preconditioner: Optional[str] = None,
     *,
     x0=None,
     rtol: Optional[float] = 1e-8,

@@ -21,6 +21,7 @@ from ._config import (
     count,
     in_callback,
     overrides_from_options,
+    names,
     pair,
     real,
 )
@@ -103,15 +104,20 @@ class EnhancedFEMSolver:
         base = self._active()
         if not overrides:
             return base
+        # Keyed by the base's id, and the entry holds the base: while an entry lives, no other
+        # solver can take that id (a freed variant's address reused by a new one found the old
+        # one's derived variants, with their options).
         key = (id(base), overrides)
+        found = None
         with self._lock:
-            found = self._variants.get(key)
-            if found is not None:
+            entry = self._variants.get(key)
+            if entry is not None and entry[0] is base:
                 self._variants.move_to_end(key)
+                found = entry[1]
         if found is None:
             found = base.with_overrides(list(overrides))
             with self._lock:
-                self._variants[key] = found
+                self._variants[key] = (base, found)
                 while len(self._variants) > MAX_VARIANTS:
                     self._variants.popitem(last=False)
         return found
@@ -369,23 +375,29 @@ class ScalingContext:
     def __init__(self, owner: EnhancedFEMSolver, overrides: tuple):
         self._owner = owner
         self._overrides = overrides
-        self._entered: list = []
+        # What this object's entries set, per thread or task (one object may be entered by
+        # several at once: a list on the object let one exit pop another's entry).
+        self._entered: contextvars.ContextVar = contextvars.ContextVar(
+            f"femscale_entered_{id(self)}", default=()
+        )
 
     def __enter__(self) -> EnhancedFEMSolver:
         solver = self._owner._variant(self._overrides)
-        self._entered.append((self._owner._scoped.set(solver), solver))
+        token = self._owner._scoped.set(solver)
+        self._entered.set(self._entered.get() + ((token, solver),))
         return self._owner
 
     def __exit__(self, *exc):
-        if not self._entered:
+        entered = self._entered.get()
+        if not entered:
             raise RuntimeError("scaling_context exited more often than it was entered")
-        token, solver = self._entered[-1]
+        token, solver = entered[-1]
         if self._owner._scoped.get() is not solver:
             raise RuntimeError(
                 "scaling contexts must end in the reverse order of their start (an inner "
                 "context is still active)"
             )
-        self._entered.pop()
+        self._entered.set(entered[:-1])
         self._owner._scoped.reset(token)
         return False
 
@@ -436,11 +448,13 @@ class ScalingBenchmark:
         caching: bool = False,
         overrides: Sequence[str] = (),
     ):
-        self.sizes = [int(s) for s in sizes]
-        self.levels = [getattr(level, "value", level) for level in levels]
-        self.solvers = list(solvers)
-        self.repetitions = int(repetitions)
-        self.min_seconds = float(min_seconds)
+        # Checked like the solves' parameters (review D: `sizes=[8.9]` ran 8, `solvers="cg"`
+        # named the solvers `c` and `g`, a negative size raised OverflowError).
+        self.sizes = [count(f"sizes[{i}]", s, minimum=1) for i, s in enumerate(sizes)]
+        self.levels = names("levels", levels)
+        self.solvers = names("solvers", solvers)
+        self.repetitions = count("repetitions", repetitions, minimum=1)
+        self.min_seconds = real("min_seconds", min_seconds)
         self.caching = bool(caching)
         self.overrides = as_list(overrides)
         self.results: Optional[dict] = None

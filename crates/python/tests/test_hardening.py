@@ -161,6 +161,60 @@ def test_scaling_contexts_end_in_order_and_variants_are_bounded():
     s.shutdown()
 
 
+def test_a_variant_is_never_found_under_a_freed_solver_s_id():
+    """Review D: variants were cached by `id()` of the solver they derive from; a freed
+    variant's address, reused by a new one, found the old one's derived variants (with their
+    options: 77 iterations and Jacobi inside a context asking for 300 and none)."""
+    s = femscale.EnhancedFEMSolver()
+    inner = s.scaling_context(linear_solver="gmres")
+    for attempt in range(40):
+        with s.scaling_context(preconditioner="jacobi", max_iterations=77):
+            with inner:
+                pass
+            for k in range(MAX_VARIANTS - 2):
+                with s.scaling_context(max_iterations=1000 + 10 * attempt + k):
+                    pass
+            with inner:
+                pass
+            # The first variant leaves the cache and is freed.
+            with s.scaling_context(max_iterations=5000 + attempt):
+                pass
+        with s.scaling_context(preconditioner="none", max_iterations=300):
+            with inner:
+                cfg = s.config["solver"]
+                assert (cfg["max_iterations"], cfg["preconditioner"]) == (300, "none"), attempt
+                assert cfg["kind"] == "gmres"
+    s.shutdown()
+
+
+def test_one_scaling_context_entered_by_two_threads_at_once():
+    """Review D: the entries of one context object were a list on the object, so the thread
+    that left first popped the other's entry; both raised, and the options stayed on."""
+    import time
+
+    s = femscale.EnhancedFEMSolver()
+    ctx = s.scaling_context(linear_solver="gmres")
+    errors = []
+
+    def worker():
+        try:
+            with ctx:
+                assert s.config["solver"]["kind"] == "gmres"
+                time.sleep(0.3)
+        except Exception as e:  # noqa: BLE001 - any error fails the test below
+            errors.append(e)
+
+    t = threading.Thread(target=worker)
+    t.start()
+    time.sleep(0.1)
+    with ctx:
+        time.sleep(0.4)
+    t.join()
+    assert errors == []
+    assert s.config["solver"]["kind"] != "gmres"
+    s.shutdown()
+
+
 def test_shutdown_from_a_callable_does_not_deadlock():
     s = femscale.EnhancedFEMSolver()
 
@@ -233,3 +287,28 @@ def test_max_workers_is_a_bounded_whole_number():
             femscale.EnhancedFEMSolver(max_workers=bad)
         assert info.value.field == "max_workers", bad
     assert femscale.EnhancedFEMSolver(max_workers=3)._max_workers == 3
+
+
+@pytest.mark.parametrize(
+    "kwargs,field",
+    [
+        ({"sizes": [8.9]}, "sizes[0]"),
+        ({"sizes": [True]}, "sizes[0]"),
+        ({"sizes": [-4]}, "sizes[0]"),
+        ({"repetitions": -1}, "repetitions"),
+        ({"repetitions": 2**64}, "repetitions"),
+        ({"solvers": "cg"}, "solvers"),
+        ({"levels": "minimal"}, "levels"),
+    ],
+)
+def test_scaling_benchmark_parameters_are_checked(kwargs, field):
+    """Review D: coerced (`sizes=[8.9]` ran 8) or refused untyped (OverflowError)."""
+    with pytest.raises(femscale.errors.ConfigurationError) as info:
+        femscale.ScalingBenchmark(**kwargs)
+    assert info.value.field == field, info.value
+
+
+def test_a_number_beyond_a_double_names_its_parameter():
+    with pytest.raises(femscale.errors.ConfigurationError) as info:
+        femscale.EnhancedFEMSolver().solve_1d_laplace(0, 2**1100, 4)
+    assert info.value.field == "x_end", info.value

@@ -32,6 +32,17 @@ def test_solve_matches_scipy(method, preconditioner):
     assert info["method"] == method
 
 
+@pytest.mark.parametrize("method", ["cg", "gmres", "direct", "amg"])
+def test_every_method_runs_with_the_default_preconditioner(method):
+    """Review D: the default `amg` preconditioner made `method="direct"` and `"amg"` errors."""
+    A = poisson_2d(20)
+    b = np.ones(A.shape[0])
+    x, info = fl.solve(A, b, method=method, rtol=1e-10, return_info=True)
+    reference = spla.spsolve(A.tocsc(), b)
+    assert np.linalg.norm(x - reference) <= 1e-7 * np.linalg.norm(reference)
+    assert info["method"] == method
+
+
 def test_prepared_solver_reuses_the_hierarchy():
     A = poisson_2d(40)
     prepared = fl.PreparedSolver(A, "cg", "amg", rtol=1e-9)
