@@ -47,8 +47,17 @@ pub struct ScalingDecision {
 impl ScalingDecision {
     /// Logs [`ScalingDecision::warnings`] (`tracing` level `warn`).
     pub fn log_warnings(&self) {
+        self.log_new_warnings(&mut Vec::new());
+    }
+
+    /// Logs the [`ScalingDecision::warnings`] not in `said`, and adds them to it (a loop that
+    /// plans every step says each once).
+    pub fn log_new_warnings(&self, said: &mut Vec<String>) {
         for warning in &self.warnings {
-            tracing::warn!("{warning}");
+            if !said.contains(warning) {
+                tracing::warn!("{warning}");
+                said.push(warning.clone());
+            }
         }
     }
 }

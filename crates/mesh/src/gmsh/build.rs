@@ -41,14 +41,21 @@ pub(crate) fn first_duplicate<I: Iterator<Item = u64>>(tags: impl Fn() -> I) -> 
     if n == 0 {
         return None;
     }
-    let span = max.saturating_sub(min).saturating_add(1);
-    if span <= 4 * n + 1024 {
-        let mut seen = vec![false; span as usize];
+    if let Some(span) = dense_span(n, min, max) {
+        let mut seen = vec![false; span];
         tags().find(|&t| std::mem::replace(&mut seen[(t - min) as usize], true))
     } else {
         let mut seen = std::collections::HashSet::with_capacity(n as usize);
         tags().find(|&t| !seen.insert(t))
     }
+}
+
+/// The slots a table indexed by `tag - min` needs for `n` tags in `[min, max]`, when that is
+/// at most about four per tag (gmsh's tags are dense); `None` for sparse tags, which a hash
+/// map holds.
+fn dense_span(n: u64, min: u64, max: u64) -> Option<usize> {
+    let span = max.saturating_sub(min).saturating_add(1);
+    (n > 0 && span <= 4 * n + 1024).then_some(span as usize)
 }
 
 impl Builder {
@@ -66,15 +73,14 @@ impl Builder {
             .node_tags
             .iter()
             .fold((u64::MAX, 0), |(lo, hi), &t| (lo.min(t), hi.max(t)));
-        let span = max.saturating_sub(min).saturating_add(1);
         let duplicate = |tag: u64| {
             r.error_at(
                 section_start,
                 format!("node tag {tag} is defined twice in $Nodes"),
             )
         };
-        let index = if n > 0 && span <= 4 * n as u64 + 1024 {
-            let mut slots = vec![NO_NODE; span as usize];
+        let index = if let Some(span) = dense_span(n as u64, min, max) {
+            let mut slots = vec![NO_NODE; span];
             for (i, &tag) in self.node_tags.iter().enumerate() {
                 let slot = &mut slots[(tag - min) as usize];
                 if *slot != NO_NODE {

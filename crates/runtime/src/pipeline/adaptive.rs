@@ -158,12 +158,7 @@ impl FemSolver {
                         .map_err(&abandon)?,
                 };
                 // Each step plans; a warning is said once (review A: once per step).
-                for warning in &decision.warnings {
-                    if !warned.contains(warning) {
-                        tracing::warn!("{warning}");
-                        warned.push(warning.clone());
-                    }
-                }
+                decision.log_new_warnings(&mut warned);
                 let mut setup =
                     (self.setup(problem, &decision, context.clone())).map_err(&abandon)?;
                 setup.dirichlet_energy = true;
@@ -342,9 +337,9 @@ impl FemSolver {
             tracing::warn!("adaptive loop stopped: the next mesh would not fit in memory: {e}");
             Ok(Err(AdaptiveStop::MemoryLimit))
         };
-        let bytes = crate::pipeline::bytes_per_node(mesh.cell_kind(), mesh.order());
+        let element = (mesh.cell_kind(), mesh.order());
         if let Err(e) =
-            crate::pipeline::check_nodes_fit(mesh.num_nodes() as f64, bytes, "adaptivity")
+            crate::pipeline::check_nodes_fit(mesh.num_nodes() as f64, element, "adaptivity")
         {
             return too_big(e);
         }

@@ -14,7 +14,7 @@ use crate::registry::Registry;
 /// 2D P1: 2 coordinates, ~2 cells of 3 nodes and ~7 entries a node, 228 bytes. Below the peak
 /// of a solve (review B measured 3D peaks 1.4-1.7x these; 1D P1 at 10^7 elements: 877 MiB
 /// against 970), so that what is refused would not have fit.
-pub(crate) fn bytes_per_node(kind: CellKind, order: Order) -> f64 {
+fn bytes_per_node(kind: CellKind, order: Order) -> f64 {
     // (entries of a row, cell nodes per node) on average over a uniform mesh's nodes.
     let (entries, cell_nodes) = match (kind, order) {
         (CellKind::Interval, Order::Linear) => (3.0, 2.0),
@@ -64,16 +64,16 @@ pub(crate) fn check_memory(problem: &Problem) -> Result<()> {
             problem.mesh.largest_count().unwrap_or("nx")
         )
     };
-    check_nodes_fit(nodes, bytes_per_node(kind, problem.order), &field)
+    check_nodes_fit(nodes, (kind, problem.order), &field)
 }
 
-/// Refuses `nodes` unknowns of `bytes` each (see [`bytes_per_node`]) when their mesh,
-/// pattern and matrix alone would not fit in the available memory, naming `field`.
-pub(crate) fn check_nodes_fit(nodes: f64, bytes: f64, field: &str) -> Result<()> {
+/// Refuses `nodes` unknowns of `element` ([`bytes_per_node`] each) when their mesh, pattern
+/// and matrix alone would not fit in the available memory, naming `field`.
+pub(crate) fn check_nodes_fit(nodes: f64, element: (CellKind, Order), field: &str) -> Result<()> {
     let Some(available) = SystemLoad::detect().available_memory_mb else {
         return Ok(());
     };
-    let needed = nodes * bytes / femscale_core::checks::MIB;
+    let needed = nodes * bytes_per_node(element.0, element.1) / femscale_core::checks::MIB;
     if needed > available {
         return Err(Error::invalid(
             field,

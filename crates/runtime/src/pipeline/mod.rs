@@ -26,7 +26,7 @@ use crate::problem::{Laplace1d, Laplace2d, Problem};
 use crate::registry::Registry;
 use crate::scaling::{ScalingDecision, ScalingLevel};
 pub use adaptive::{AdaptiveSnapshot, StepObserver};
-pub(crate) use checks::{bytes_per_node, check_nodes_fit, nodes_per_vertex};
+pub(crate) use checks::{check_nodes_fit, nodes_per_vertex};
 use checks::{check_solver_names, rename_fields, solve_error};
 pub use operator::AssembledOperator;
 pub use plan::solver_for;

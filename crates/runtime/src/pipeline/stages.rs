@@ -103,11 +103,7 @@ pub(crate) fn build_mesh(problem: &Problem) -> Result<Arc<Mesh>> {
     // before they are made.
     let (kind, order) = (mesh.cell_kind(), problem.order);
     let nodes = mesh.num_nodes() as f64 * crate::pipeline::nodes_per_vertex(kind, order);
-    crate::pipeline::check_nodes_fit(
-        nodes,
-        crate::pipeline::bytes_per_node(kind, order),
-        "problem.order",
-    )?;
+    crate::pipeline::check_nodes_fit(nodes, (kind, order), "problem.order")?;
     let mesh = mesh
         .with_order(problem.order)
         .map_err(|e| e.within("problem"))?;

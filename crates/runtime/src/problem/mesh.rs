@@ -495,8 +495,7 @@ fn check_refined_size(mesh: &Mesh, times: usize) -> Result<()> {
             ),
         ));
     }
-    let bytes = crate::pipeline::bytes_per_node(mesh.cell_kind(), mesh.order());
-    crate::pipeline::check_nodes_fit(nodes, bytes, "refinements")
+    crate::pipeline::check_nodes_fit(nodes, (mesh.cell_kind(), mesh.order()), "refinements")
 }
 
 /// Checks a number of uniform refinements against [`MAX_REFINEMENTS`], naming `field`.
